@@ -1,0 +1,326 @@
+//! The command line, parsed by hand: `backpressure [serve] [--flag value]…`.
+//!
+//! Conventions a user can rely on: `--flag value` and `--flag=value` both
+//! work; `-h`/`--help` anywhere prints help and exits 0; a bad flag or value
+//! prints one line on stderr naming it and exits 2 ([`EXIT_USAGE`]), the
+//! code shells and `getopt`-style tools use for "you called me wrong".
+//!
+//! Value syntax: sizes are bytes with an optional `k` or `m` suffix (KiB,
+//! MiB), durations a number with `ms`, `s` or `m`.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::csv_rows::MAX_ROWS;
+use crate::server::{
+    DEFAULT_ADDR, DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES, DEFAULT_HEADER_TIMEOUT, ServerConfig,
+};
+
+/// Exit code for a runtime failure, such as an address already in use.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for a bad command line.
+pub const EXIT_USAGE: u8 = 2;
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run the export server.
+    Serve(ServerConfig),
+    /// Print this text to stdout and exit 0.
+    Help(String),
+    /// Print the version and exit 0.
+    Version,
+}
+
+/// A command line that cannot be run; its text is one line for stderr.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (see 'backpressure --help')", self.0)
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    let args = args
+        .into_iter()
+        .map(|arg| {
+            arg.into_string()
+                .map_err(|arg| UsageError(format!("argument {arg:?} is not valid UTF-8")))
+        })
+        .collect::<Result<Vec<String>, _>>()?;
+    let mut args = args.into_iter();
+    match args.next().as_deref() {
+        // No command: serve with defaults (the main job of this binary).
+        None => Ok(Command::Serve(ServerConfig::default())),
+        Some("serve") => parse_serve(args),
+        Some("-h" | "--help" | "help") => Ok(Command::Help(main_help())),
+        Some("-V" | "--version") => Ok(Command::Version),
+        Some(flag) if flag.starts_with('-') => Err(UsageError(format!(
+            "unknown flag '{flag}': flags follow a command, as in 'backpressure serve {flag}'"
+        ))),
+        Some(other) => Err(UsageError(format!("unknown command '{other}'"))),
+    }
+}
+
+/// The flags `serve` takes, each followed by a value.
+const SERVE_FLAGS: [&str; 5] = [
+    "--addr",
+    "--chunk-bytes",
+    "--channel-depth",
+    "--max-rows",
+    "--header-timeout",
+];
+
+fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
+    let mut config = ServerConfig::default();
+    while let Some(arg) = args.next() {
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
+            _ => (arg, None),
+        };
+        if matches!(flag.as_str(), "-h" | "--help") {
+            return Ok(Command::Help(serve_help()));
+        }
+        if !SERVE_FLAGS.contains(&flag.as_str()) {
+            return Err(UsageError(format!("unknown flag '{flag}' for serve")));
+        }
+        let value = match inline_value {
+            Some(value) => value,
+            None => args
+                .next()
+                .ok_or_else(|| UsageError(format!("{flag} needs a value")))?,
+        };
+        let bad = |what: &str| UsageError(format!("{flag}: {what}, got '{value}'"));
+        match flag.as_str() {
+            "--addr" => {
+                config.addr = value
+                    .parse::<SocketAddr>()
+                    .map_err(|_| bad("expected IP:PORT, such as 127.0.0.1:8080"))?;
+            }
+            "--chunk-bytes" => {
+                config.chunk_bytes = parse_size(&value)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| bad("expected a size in bytes, such as 16384 or 16k"))?;
+            }
+            "--channel-depth" => {
+                config.channel_depth = parse_number(&value)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| bad("expected a number of chunks"))?;
+            }
+            "--max-rows" => {
+                config.max_rows =
+                    parse_number(&value).ok_or_else(|| bad("expected a number of rows"))?;
+            }
+            "--header-timeout" => {
+                config.header_timeout = parse_duration(&value)
+                    .ok_or_else(|| bad("expected a duration, such as 500ms or 10s"))?;
+            }
+            _ => unreachable!("SERVE_FLAGS lists exactly the flags matched above"),
+        }
+    }
+    config.validate().map_err(UsageError)?;
+    Ok(Command::Serve(config))
+}
+
+/// Plain decimal digits (no sign, no separators).
+pub fn parse_number(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Bytes, with an optional `k` (KiB) or `m` (MiB) suffix: `4096`, `16k`, `1m`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let (digits, unit) = match text.as_bytes().last()? {
+        b'k' | b'K' => (&text[..text.len() - 1], 1024),
+        b'm' | b'M' => (&text[..text.len() - 1], 1024 * 1024),
+        _ => (text, 1),
+    };
+    parse_number(digits)?.checked_mul(unit)
+}
+
+/// A number with a unit: `500ms`, `5s`, `2m`. A bare number is refused,
+/// because nobody can guess whether it meant seconds or milliseconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    if let Some(ms) = text.strip_suffix("ms") {
+        return parse_number(ms).map(Duration::from_millis);
+    }
+    if let Some(s) = text.strip_suffix('s') {
+        return parse_number(s).map(Duration::from_secs);
+    }
+    let minutes = parse_number(text.strip_suffix('m')?)?;
+    Some(Duration::from_secs(minutes.checked_mul(60)?))
+}
+
+fn main_help() -> String {
+    format!(
+        "backpressure {version}: a streamed HTTP response is done when its bytes drain,\n\
+         not when the handler returns. A CSV export server that measures why.\n\
+         \n\
+         Usage:\n\
+         \x20   backpressure [serve] [FLAGS]   run the export server (the default command)\n\
+         \x20   backpressure serve --help      the server's flags and their defaults\n\
+         \x20   backpressure --version\n\
+         \n\
+         Exit codes: 0 success, {EXIT_FAILURE} runtime failure (e.g. address in use), {EXIT_USAGE} bad command line.\n",
+        version = env!("CARGO_PKG_VERSION"),
+    )
+}
+
+fn serve_help() -> String {
+    format!(
+        "Usage: backpressure serve [FLAGS]\n\
+         \n\
+         Serves GET /export.csv?rows=N&mode=buffer|unbounded|bounded|pipeline, /metrics, /healthz and /.\n\
+         The first line on stdout is 'listening on http://ADDR:PORT'.\n\
+         \n\
+         Flags:\n\
+         \x20   --addr IP:PORT          address to listen on; port 0 picks a free one [default: {DEFAULT_ADDR}]\n\
+         \x20   --chunk-bytes SIZE      most bytes per chunk, 1 to 16m [default: {chunk}]\n\
+         \x20   --channel-depth N       chunks the bounded channel holds, 0 to 1024 [default: {DEFAULT_CHANNEL_DEPTH}]\n\
+         \x20   --max-rows N            most rows one export may ask for [default: {MAX_ROWS}]\n\
+         \x20   --header-timeout DUR    time from accept to receive the request head [default: {timeout}s]\n\
+         \x20   -h, --help              print this help\n\
+         \n\
+         SIZE is bytes with an optional k or m suffix (KiB, MiB); DUR is a number with ms, s or m.\n",
+        chunk = format_size(DEFAULT_CHUNK_BYTES as u64),
+        timeout = DEFAULT_HEADER_TIMEOUT.as_secs(),
+    )
+}
+
+/// `16384` → `16k`: sizes in help text as a user would type them.
+fn format_size(bytes: u64) -> String {
+    match bytes {
+        b if b > 0 && b % (1024 * 1024) == 0 => format!("{}m", b / (1024 * 1024)),
+        b if b > 0 && b % 1024 == 0 => format!("{}k", b / 1024),
+        b => b.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Command, UsageError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn no_arguments_serve_with_defaults() {
+        assert_eq!(parse_args(&[]), Ok(Command::Serve(ServerConfig::default())));
+    }
+
+    #[test]
+    fn serve_flags_in_both_spellings() {
+        let Ok(Command::Serve(config)) = parse_args(&[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--chunk-bytes=7",
+            "--channel-depth",
+            "0",
+            "--max-rows",
+            "1000",
+            "--header-timeout",
+            "250ms",
+        ]) else {
+            panic!("valid flags were refused");
+        };
+        assert_eq!(config.addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.chunk_bytes, 7);
+        assert_eq!(config.channel_depth, 0);
+        assert_eq!(config.max_rows, 1000);
+        assert_eq!(config.header_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn bad_command_lines_name_the_problem() {
+        for (args, mentions) in [
+            (
+                &["serve", "--chunk-bytes"][..],
+                "--chunk-bytes needs a value",
+            ),
+            (
+                &["serve", "--chunk-bytes", "0"],
+                "--chunk-bytes must be from 1",
+            ),
+            (
+                &["serve", "--chunk-bytes", "17m"],
+                "--chunk-bytes must be from 1",
+            ),
+            (
+                &["serve", "--chunk-bytes", "lots"],
+                "--chunk-bytes: expected a size",
+            ),
+            (&["serve", "--channel-depth", "-1"], "--channel-depth"),
+            (
+                &["serve", "--max-rows", "100000001"],
+                "--max-rows can only lower",
+            ),
+            (
+                &["serve", "--addr", "localhost"],
+                "--addr: expected IP:PORT",
+            ),
+            (
+                &["serve", "--header-timeout", "10"],
+                "--header-timeout: expected a duration",
+            ),
+            (
+                &["serve", "--header-timeout", "0s"],
+                "--header-timeout must be longer",
+            ),
+            (&["serve", "--verbose", "1"], "unknown flag '--verbose'"),
+            (&["serve", "extra"], "unknown flag 'extra'"),
+            (&["--addr", "127.0.0.1:0"], "flags follow a command"),
+            (&["demo-typo"], "unknown command 'demo-typo'"),
+        ] {
+            let error = parse_args(args).expect_err(&args.join(" ")).to_string();
+            assert!(error.contains(mentions), "{args:?}: {error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_flag_with_its_default() {
+        let Ok(Command::Help(help)) = parse_args(&["serve", "--addr", "1.2.3.4:5", "--help"])
+        else {
+            panic!("--help after other flags still prints help");
+        };
+        for flag in [
+            "--addr",
+            "--chunk-bytes",
+            "--channel-depth",
+            "--max-rows",
+            "--header-timeout",
+        ] {
+            let line = help.lines().find(|l| l.contains(flag)).unwrap();
+            assert!(line.contains("[default: "), "{line}");
+        }
+        assert!(help.contains("[default: 16k]"));
+        assert!(matches!(parse_args(&["--help"]), Ok(Command::Help(_))));
+    }
+
+    #[test]
+    fn value_syntax() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("16k"), Some(16 * 1024));
+        assert_eq!(parse_size("1m"), Some(1024 * 1024));
+        assert_eq!(parse_size("k"), None);
+        assert_eq!(parse_size("1g"), None);
+        assert_eq!(parse_size("99999999999999999999m"), None);
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("1.5s"), None);
+        assert_eq!(format_size(16 * 1024), "16k");
+        assert_eq!(format_size(1000), "1000");
+    }
+}

@@ -1,0 +1,105 @@
+//! A global allocator that counts live heap bytes: memory you can measure
+//! exactly.
+//!
+//! RSS (resident set size) is what the kernel charges the process, but it is
+//! a noisy witness: the allocator keeps freed pages for reuse, so RSS stays
+//! high after the bytes are gone, and it moves with thread stacks and page
+//! faults unrelated to the lesson. Live heap is exact: every byte handed out
+//! by `alloc` and not yet given back by `dealloc`. It is what the tests
+//! assert on, and it is the reason the server can prove that a disconnected
+//! `unbounded` client's queue was really freed.
+//!
+//! The binary opts in with
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static ALLOCATOR: backpressure::counting_alloc::CountingAllocator =
+//!     backpressure::counting_alloc::CountingAllocator;
+//! ```
+//!
+//! Library users who do not install it read zeros.
+//!
+//! Counted is the size each caller asked for (`Layout::size`), not what the
+//! system allocator rounded it up to, so the numbers are the program's own
+//! demand on the heap, independent of the allocator's bookkeeping.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes currently allocated and not yet freed.
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// The largest `LIVE_BYTES` has ever been.
+static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Forwards every call to [`System`] and keeps [`live_bytes`] and
+/// [`peak_bytes`] up to date.
+pub struct CountingAllocator;
+
+fn grew(bytes: usize) {
+    // Relaxed is enough: the counters order nothing else, and each update is
+    // a single atomic read-modify-write, so no increment is ever lost.
+    let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
+}
+
+fn shrank(bytes: usize) {
+    LIVE_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+}
+
+// SAFETY: every method forwards to `System` with the caller's own arguments,
+// so `System` upholds the `GlobalAlloc` contract (valid, aligned,
+// non-overlapping blocks) for us. The added bookkeeping only touches
+// atomics: it never allocates (which would recurse into this allocator),
+// never panics, and never reads or writes the blocks themselves.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller guarantees `layout` has a non-zero size, as
+        // `System.alloc` requires.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller guarantees `ptr` came from this allocator (and
+        // so from `System`) with this same `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees `ptr` came from this allocator with
+        // `layout`, and that `new_size` is valid for `layout.align()`.
+        let new_ptr = unsafe { System.realloc(ptr, layout, new_size) };
+        // On failure the old block is untouched and still live: count nothing.
+        if !new_ptr.is_null() {
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                shrank(layout.size() - new_size);
+            }
+        }
+        new_ptr
+    }
+}
+
+/// Heap bytes allocated and not yet freed, process-wide.
+pub fn live_bytes() -> usize {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+/// The most heap bytes that were ever live at once since the process started.
+pub fn peak_bytes() -> usize {
+    PEAK_BYTES.load(Ordering::Relaxed)
+}

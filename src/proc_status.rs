@@ -1,0 +1,93 @@
+//! Resident memory and thread count, as the Linux kernel reports them in
+//! `/proc/<pid>/status`.
+//!
+//! RSS is what the out-of-memory killer looks at, so it is the number the
+//! lesson's "the kernel kills the process" is about; the thread count shows
+//! that every connection's threads really end. Both are read from the text
+//! the kernel writes, which looks like:
+//!
+//! ```text
+//! VmHWM:      5120 kB
+//! VmRSS:      4096 kB
+//! Threads:    3
+//! ```
+//!
+//! On systems without `/proc` every field is `None` and the metrics that
+//! need them are left out rather than reported as zero.
+
+use std::fs;
+
+/// The fields of `/proc/<pid>/status` the server reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcStatus {
+    /// `VmRSS`: memory resident right now.
+    pub rss_bytes: Option<u64>,
+    /// `VmHWM` ("high water mark"): the largest RSS since the process began.
+    pub peak_rss_bytes: Option<u64>,
+    /// `Threads`: every thread of the process, the main thread included.
+    pub threads: Option<u64>,
+}
+
+impl ProcStatus {
+    /// Reads the calling process's own status.
+    pub fn of_self() -> ProcStatus {
+        fs::read_to_string("/proc/self/status")
+            .map(|text| ProcStatus::parse(&text))
+            .unwrap_or_default()
+    }
+
+    /// Parses the text of a `/proc/<pid>/status` file; lines it does not
+    /// know, or cannot read, leave their field `None`.
+    pub fn parse(text: &str) -> ProcStatus {
+        let mut status = ProcStatus::default();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match key {
+                "VmRSS" => status.rss_bytes = parse_kib(value),
+                "VmHWM" => status.peak_rss_bytes = parse_kib(value),
+                "Threads" => status.threads = value.parse().ok(),
+                _ => {}
+            }
+        }
+        status
+    }
+}
+
+/// `"4096 kB"` → 4 194 304. The kernel's "kB" means KiB.
+fn parse_kib(value: &str) -> Option<u64> {
+    let kib: u64 = value.strip_suffix(" kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_fields_it_reports() {
+        let text = "Name:\tbackpressure\nVmPeak:\t  20000 kB\nVmHWM:\t    5120 kB\n\
+                    VmRSS:\t    4096 kB\nThreads:\t3\nSigQ:\t0/1\n";
+        let status = ProcStatus::parse(text);
+        assert_eq!(status.rss_bytes, Some(4096 * 1024));
+        assert_eq!(status.peak_rss_bytes, Some(5120 * 1024));
+        assert_eq!(status.threads, Some(3));
+    }
+
+    #[test]
+    fn missing_or_malformed_fields_are_none() {
+        let status = ProcStatus::parse("VmRSS:\tlots\nThreads:\n");
+        assert_eq!(status, ProcStatus::default());
+    }
+
+    #[test]
+    fn reads_its_own_process() {
+        if cfg!(target_os = "linux") {
+            let status = ProcStatus::of_self();
+            assert!(status.rss_bytes.unwrap() > 0);
+            assert!(status.threads.unwrap() >= 1);
+        }
+    }
+}

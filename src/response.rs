@@ -1,0 +1,223 @@
+//! Response heads: the status line and header fields, and the small
+//! complete responses (pages, metrics, errors) that are not exports.
+//!
+//! Every response closes its connection (`Connection: close`): one request per
+//! connection keeps the server small, and it makes the end of a
+//! close-delimited body unambiguous. The price is a TCP handshake per request,
+//! which is the first thing a production server (hyper, axum) buys back with
+//! keep-alive.
+
+use std::io::{self, Write};
+
+/// The status codes this server sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    UriTooLong,
+    RequestHeaderFieldsTooLarge,
+    InternalServerError,
+    NotImplemented,
+    ServiceUnavailable,
+    HttpVersionNotSupported,
+}
+
+impl Status {
+    /// Every variant, in declaration order (so `ALL[s.index()] == s`).
+    pub const ALL: [Status; 11] = [
+        Status::Ok,
+        Status::BadRequest,
+        Status::NotFound,
+        Status::MethodNotAllowed,
+        Status::RequestTimeout,
+        Status::UriTooLong,
+        Status::RequestHeaderFieldsTooLarge,
+        Status::InternalServerError,
+        Status::NotImplemented,
+        Status::ServiceUnavailable,
+        Status::HttpVersionNotSupported,
+    ];
+
+    /// Position in [`Status::ALL`], for counters kept per status.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::BadRequest => 400,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::UriTooLong => 414,
+            Status::RequestHeaderFieldsTooLarge => 431,
+            Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
+            Status::ServiceUnavailable => 503,
+            Status::HttpVersionNotSupported => 505,
+        }
+    }
+
+    /// The reason phrase of RFC 9110 §15.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::BadRequest => "Bad Request",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
+            Status::UriTooLong => "URI Too Long",
+            Status::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
+            Status::ServiceUnavailable => "Service Unavailable",
+            Status::HttpVersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+}
+
+/// How the client learns where the body ends (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// The length is known before the first byte: only possible when the
+    /// whole body exists up front (the `buffer` strategy, small pages).
+    ContentLength(u64),
+    /// `Transfer-Encoding: chunked`: each piece carries its length and a
+    /// zero-length piece ends the body, so a body cut short is detectable.
+    /// HTTP/1.1 only.
+    Chunked,
+    /// The body ends when the server closes the connection. The only way to
+    /// stream to an HTTP/1.0 client, which does not know chunked; its flaw is
+    /// that a close mid-body looks like a complete body to the client.
+    CloseDelimited,
+}
+
+/// A status line and header fields, not yet sent.
+#[derive(Clone, Debug)]
+pub struct ResponseHead {
+    status: Status,
+    /// Fields besides framing and `Connection`, in sending order.
+    fields: Vec<(&'static str, String)>,
+    framing: Framing,
+}
+
+impl ResponseHead {
+    pub fn new(status: Status, framing: Framing) -> Self {
+        ResponseHead {
+            status,
+            fields: Vec::new(),
+            framing,
+        }
+    }
+
+    /// Adds a header field. Values come from this program, never from a
+    /// request, so they cannot smuggle a CRLF into the head.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.fields.push((name, value.into()));
+        self
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// The head as it goes on the wire. We answer `HTTP/1.1` to 1.0 clients
+    /// too, as RFC 9110 §6.2 asks; the framing is what must suit them.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\n",
+            self.status.code(),
+            self.status.reason()
+        );
+        for (name, value) in &self.fields {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        match self.framing {
+            Framing::ContentLength(len) => head.push_str(&format!("Content-Length: {len}\r\n")),
+            Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
+            Framing::CloseDelimited => {}
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        head.into_bytes()
+    }
+}
+
+/// A whole small response: `text/plain` unless told otherwise, with a
+/// `Content-Length`. Every error goes out this way, so that its body (one
+/// line saying what was wrong) always reaches the client intact.
+pub fn write_small(
+    mut out: impl Write,
+    head: ResponseHead,
+    body: &[u8],
+    head_only: bool,
+) -> io::Result<()> {
+    let mut bytes = head.to_bytes();
+    if !head_only {
+        bytes.extend_from_slice(body);
+    }
+    out.write_all(&bytes)?;
+    out.flush()
+}
+
+/// The head for a small body: its length, and a type.
+pub fn small_head(status: Status, content_type: &'static str, body: &[u8]) -> ResponseHead {
+    ResponseHead::new(status, Framing::ContentLength(body.len() as u64))
+        .header("Content-Type", content_type)
+}
+
+/// `text/plain` in UTF-8, for pages, errors and health checks.
+pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_all_is_in_index_order() {
+        for (i, status) in Status::ALL.iter().enumerate() {
+            assert_eq!(status.index(), i);
+        }
+    }
+
+    #[test]
+    fn head_bytes_per_framing() {
+        let head =
+            ResponseHead::new(Status::Ok, Framing::Chunked).header("Content-Type", "text/csv");
+        assert_eq!(
+            head.to_bytes(),
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\
+              Connection: close\r\n\r\n"
+        );
+        let head = ResponseHead::new(Status::NotFound, Framing::ContentLength(3));
+        assert_eq!(
+            head.to_bytes(),
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nConnection: close\r\n\r\n"
+        );
+        let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+        assert_eq!(
+            head.to_bytes(),
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn small_responses_can_leave_out_the_body_for_head() {
+        let mut out = Vec::new();
+        write_small(
+            &mut out,
+            small_head(Status::Ok, TEXT_PLAIN, b"ok\n"),
+            b"ok\n",
+            true,
+        )
+        .unwrap();
+        assert!(out.ends_with(b"Content-Length: 3\r\nConnection: close\r\n\r\n"));
+    }
+}

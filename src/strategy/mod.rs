@@ -1,0 +1,231 @@
+//! The four ways to send the export's body, one file each.
+//!
+//! | mode        | file                         | memory under a slow client       |
+//! |-------------|------------------------------|----------------------------------|
+//! | `buffer`    | [`buffer`]    (`buffer.rs`)  | O(body) per connection           |
+//! | `unbounded` | [`unbounded`] (`unbounded.rs`) | grows without bound: the bug   |
+//! | `bounded`   | [`bounded`]   (`bounded.rs`) | flat, ≤ (depth + 2) × chunk      |
+//! | `pipeline`  | [`pipeline`]  (`pipeline.rs`) | flat, one buffer                |
+//!
+//! All four read the same bytes from [`CsvRows`](crate::csv_rows::CsvRows)
+//! and write them through the same
+//! [`BodyWriter`]; they differ only in what
+//! sits between the two. Each takes an [`ExportResponse`] whose head has not
+//! been sent, so each shows *when* the head goes out relative to the work:
+//! `buffer` builds the whole body first, the others start sending at once.
+
+pub mod bounded;
+pub mod buffer;
+pub mod pipeline;
+mod two_threads;
+pub mod unbounded;
+
+use std::io::{self, Write};
+
+use crate::body_writer::BodyWriter;
+use crate::csv_rows;
+use crate::metrics::METRICS;
+use crate::queued_bytes::QueuedBytes;
+use crate::response::{Framing, ResponseHead, Status};
+
+/// A body strategy, as named in `?mode=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Buffer,
+    Unbounded,
+    Bounded,
+    Pipeline,
+}
+
+impl Mode {
+    /// Every mode, in the order of the lesson's table.
+    pub const ALL: [Mode; 4] = [Mode::Buffer, Mode::Unbounded, Mode::Bounded, Mode::Pipeline];
+
+    /// Position in [`Mode::ALL`], for counters kept per mode.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used in `?mode=` and in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Buffer => "buffer",
+            Mode::Unbounded => "unbounded",
+            Mode::Bounded => "bounded",
+            Mode::Pipeline => "pipeline",
+        }
+    }
+
+    /// The mode named `name` exactly (case matters, as in any URL query).
+    pub fn from_name(name: &[u8]) -> Option<Mode> {
+        Mode::ALL
+            .into_iter()
+            .find(|mode| mode.as_str().as_bytes() == name)
+    }
+
+    /// How a response in this mode is framed for a client of this HTTP
+    /// version. Only `buffer` knows its length before sending; the streaming
+    /// modes use chunked framing, which HTTP/1.0 clients do not understand,
+    /// so those get a body that ends when the connection closes.
+    pub fn framing(self, rows: u64, http_1_0: bool) -> Framing {
+        match self {
+            Mode::Buffer => Framing::ContentLength(csv_rows::body_len(rows)),
+            _ if http_1_0 => Framing::CloseDelimited,
+            _ => Framing::Chunked,
+        }
+    }
+}
+
+/// What one export request asks for, and the buffer sizes it may use.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportPlan {
+    pub rows: u64,
+    pub mode: Mode,
+    /// Most bytes in one chunk a producer hands to the writer, and in one
+    /// HTTP chunk on the wire.
+    pub chunk_bytes: usize,
+    /// Chunks the `bounded` channel holds before the producer blocks.
+    pub channel_depth: usize,
+}
+
+/// An export response whose head has not been sent yet.
+pub struct ExportResponse<'a, W: Write> {
+    out: W,
+    head: ResponseHead,
+    mode: Mode,
+    chunk_bytes: usize,
+    /// Where the strategy reports bytes it produced, and the body writer
+    /// bytes it sent.
+    pub queued: &'a QueuedBytes,
+}
+
+impl<'a, W: Write> ExportResponse<'a, W> {
+    pub fn new(out: W, head: ResponseHead, plan: &ExportPlan, queued: &'a QueuedBytes) -> Self {
+        ExportResponse {
+            out,
+            head,
+            mode: plan.mode,
+            chunk_bytes: plan.chunk_bytes,
+            queued,
+        }
+    }
+
+    /// Sends the head and returns the writer for the body. From here on the
+    /// status is committed: a failure can only end the connection.
+    pub fn start(mut self) -> io::Result<BodyWriter<'a, W>> {
+        self.out.write_all(&self.head.to_bytes())?;
+        METRICS.responded(Some(self.mode), self.head.status());
+        Ok(BodyWriter::new(
+            self.out,
+            self.head.framing(),
+            self.chunk_bytes,
+            self.queued,
+        ))
+    }
+}
+
+/// Why an export did not complete.
+#[derive(Debug)]
+pub enum ExportError {
+    /// Refused before the head was sent, so the client can still be told
+    /// why with a proper status (the body could not be buffered, a thread
+    /// could not be started).
+    Refused(Status, String),
+    /// Writing to the client failed: it closed or reset the connection.
+    ClientGone(io::Error),
+    /// The producer died mid-body. The body was deliberately left without
+    /// its end (no last chunk), so the client can tell it is incomplete.
+    ProducerFailed,
+}
+
+impl From<io::Error> for ExportError {
+    /// Every I/O error an export meets is a write to the client.
+    fn from(error: io::Error) -> Self {
+        ExportError::ClientGone(error)
+    }
+}
+
+/// Sends the body with the plan's strategy.
+pub fn send<W: Write>(
+    plan: &ExportPlan,
+    response: ExportResponse<'_, W>,
+) -> Result<(), ExportError> {
+    match plan.mode {
+        Mode::Buffer => buffer::send(plan, response),
+        Mode::Unbounded => unbounded::send(plan, response),
+        Mode::Bounded => bounded::send(plan, response),
+        Mode::Pipeline => pipeline::send(plan, response),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv_rows::CsvRows;
+    use std::io::Read;
+
+    fn expected(rows: u64) -> Vec<u8> {
+        let mut body = Vec::new();
+        CsvRows::new(rows).read_to_end(&mut body).unwrap();
+        body
+    }
+
+    /// Runs one export into memory and returns the wire bytes after the head.
+    fn wire_body(mode: Mode, rows: u64, chunk_bytes: usize, channel_depth: usize) -> Vec<u8> {
+        let plan = ExportPlan {
+            rows,
+            mode,
+            chunk_bytes,
+            channel_depth,
+        };
+        let queued = QueuedBytes::new(mode);
+        let head = ResponseHead::new(Status::Ok, mode.framing(rows, false));
+        let head_len = head.to_bytes().len();
+        let mut wire = Vec::new();
+        send(&plan, ExportResponse::new(&mut wire, head, &plan, &queued)).unwrap();
+        assert_eq!(queued.unsent(), 0, "{mode:?}: everything produced was sent");
+        wire.split_off(head_len)
+    }
+
+    fn dechunk(mut wire: &[u8], max_chunk: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = wire.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&wire[..line_end]).unwrap(), 16).unwrap();
+            assert!(size <= max_chunk);
+            wire = &wire[line_end + 2..];
+            if size == 0 {
+                assert_eq!(wire, b"\r\n");
+                return body;
+            }
+            body.extend_from_slice(&wire[..size]);
+            assert_eq!(&wire[size..size + 2], b"\r\n");
+            wire = &wire[size + 2..];
+        }
+    }
+
+    #[test]
+    fn every_mode_sends_the_same_bytes() {
+        for rows in [0, 1, 1000] {
+            let reference = expected(rows);
+            assert_eq!(wire_body(Mode::Buffer, rows, 16, 1), reference);
+            for mode in [Mode::Unbounded, Mode::Bounded, Mode::Pipeline] {
+                for (chunk, depth) in [(1, 0), (7, 1), (4096, 4)] {
+                    let body = dechunk(&wire_body(mode, rows, chunk, depth), chunk);
+                    assert_eq!(body, reference, "{mode:?} rows={rows} chunk={chunk}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mode_names_round_trip() {
+        for mode in Mode::ALL {
+            assert_eq!(Mode::from_name(mode.as_str().as_bytes()), Some(mode));
+            assert_eq!(Mode::ALL[mode.index()], mode);
+        }
+        assert_eq!(Mode::from_name(b"Bounded"), None);
+        assert_eq!(Mode::from_name(b""), None);
+    }
+}

@@ -1,0 +1,144 @@
+//! The machinery `unbounded` and `bounded` share: a producer thread that
+//! renders rows into chunks, a channel, and the connection's own thread as
+//! the writer that drains the channel into the socket.
+//!
+//! ```text
+//! producer thread ── chunk ──▶ [ channel ] ── chunk ──▶ writer (connection thread) ──▶ socket
+//! ```
+//!
+//! Why two threads at all? In a real service the producer is a database
+//! cursor or a report engine that should not care about sockets; a channel
+//! decouples the two. The lesson is that the channel's capacity decides who
+//! absorbs the speed difference. The two strategies pass different channel
+//! ends into [`stream`], and that is the whole difference between them.
+//!
+//! Shutdown is by hang-up, never by a flag: when the client goes away the
+//! writer's `write` fails, the writer returns and drops the receiver, the
+//! producer's next `send` fails, and it returns too. The producer is a
+//! scoped thread, so it is always joined before the response is finished.
+
+use std::io::{self, Write};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+
+use super::{ExportError, ExportPlan, ExportResponse};
+use crate::body_writer::BodyWriter;
+use crate::csv_rows::CsvRows;
+use crate::queued_bytes::QueuedBytes;
+use crate::response::Status;
+
+/// Stack for a producer thread. It holds a `CsvRows` (under 100 bytes) and
+/// a few frames; the default 2 MiB would only reserve address space, but a
+/// small stack states the intent and lets many connections coexist.
+const PRODUCER_STACK_BYTES: usize = 64 * 1024;
+
+/// The writer hung up: its receiver is gone.
+pub(super) struct WriterGone;
+
+/// The sending half of a chunk channel. The one thing the two channel
+/// strategies disagree on is what `send_chunk` does when the writer is behind.
+pub(super) trait ChunkSender: Send {
+    fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone>;
+}
+
+/// `mpsc::channel`: `send` always succeeds at once, by queueing on the heap.
+impl ChunkSender for mpsc::Sender<Vec<u8>> {
+    fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone> {
+        self.send(chunk).map_err(|_| WriterGone)
+    }
+}
+
+/// `mpsc::sync_channel`: `send` blocks while the channel is full.
+impl ChunkSender for mpsc::SyncSender<Vec<u8>> {
+    fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone> {
+        self.send(chunk).map_err(|_| WriterGone)
+    }
+}
+
+/// How the producer's loop ended.
+enum Production {
+    /// Every row was rendered and handed over.
+    Complete,
+    /// The writer stopped first; the rest was never rendered.
+    Stopped,
+}
+
+/// Runs the export through a producer thread and the channel `tx` → `rx`.
+pub(super) fn stream<W: Write>(
+    plan: &ExportPlan,
+    response: ExportResponse<'_, W>,
+    tx: impl ChunkSender,
+    rx: Receiver<Vec<u8>>,
+) -> Result<(), ExportError> {
+    let queued = response.queued;
+    let (rows, chunk_bytes) = (plan.rows, plan.chunk_bytes);
+    thread::scope(|scope| {
+        let producer = thread::Builder::new()
+            .name("producer".into())
+            .stack_size(PRODUCER_STACK_BYTES)
+            .spawn_scoped(scope, move || {
+                produce(CsvRows::new(rows), chunk_bytes, queued, tx)
+            })
+            .map_err(|e| {
+                // Nothing is sent yet, so the client can be told.
+                let reason = format!("cannot start a producer thread: {e}");
+                ExportError::Refused(Status::ServiceUnavailable, reason)
+            })?;
+
+        let written = match response.start() {
+            Ok(body) => write_chunks(body, rx),
+            Err(e) => {
+                drop(rx);
+                Err(e)
+            }
+        };
+        // The receiver is gone by now, so a producer blocked in `send` wakes
+        // with an error and returns: this join cannot hang.
+        let produced = producer.join();
+
+        match (written, produced) {
+            (Err(e), _) => Err(ExportError::ClientGone(e)),
+            (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
+            // The channel closed early although the writer kept going: the
+            // producer panicked. Sending the last chunk now would make a
+            // truncated export look complete.
+            (Ok(_), Ok(Production::Stopped) | Err(_)) => Err(ExportError::ProducerFailed),
+        }
+    })
+}
+
+/// The producer thread: renders chunks of up to `chunk_bytes` and sends
+/// them until the rows run out or the writer hangs up.
+fn produce(
+    mut rows: CsvRows,
+    chunk_bytes: usize,
+    queued: &QueuedBytes,
+    tx: impl ChunkSender,
+) -> Production {
+    loop {
+        let mut chunk = Vec::with_capacity(chunk_bytes);
+        rows.fill(&mut chunk, chunk_bytes);
+        if chunk.is_empty() {
+            return Production::Complete; // dropping `tx` tells the writer
+        }
+        // Counted before `send`: while the producer waits in a blocked
+        // `send`, this chunk exists and is the "+1 being filled" of the
+        // bounded strategy's (depth + 2) × chunk.
+        queued.produced(chunk.len());
+        if tx.send_chunk(chunk).is_err() {
+            return Production::Stopped;
+        }
+    }
+}
+
+/// The writer: drains chunks into the body until the producer hangs up.
+/// Takes `rx` by value so that returning, for any reason, drops it.
+fn write_chunks<'q, W: Write>(
+    mut body: BodyWriter<'q, W>,
+    rx: Receiver<Vec<u8>>,
+) -> io::Result<BodyWriter<'q, W>> {
+    for chunk in rx {
+        body.write_all(&chunk)?;
+    }
+    Ok(body)
+}

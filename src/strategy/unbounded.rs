@@ -1,0 +1,34 @@
+//! `unbounded`: a producer thread sends chunks into `mpsc::channel()`; the
+//! connection's thread writes them to the socket. **This is the bug, kept on
+//! purpose.**
+//!
+//! Row 2 of the lesson's table: **memory grows without bound**. The channel
+//! has no capacity, so `send` never waits: the producer renders rows as fast
+//! as the CPU allows, while the writer can only go as fast as the client
+//! reads. Every byte of the difference waits in the channel, on the heap. At
+//! 200 KB/s a 400 MB export is 33 minutes of reading, and within the first
+//! second nearly all 400 MB are queued; a few such clients and the kernel's
+//! OOM killer ends the process, taking every other request with it.
+//!
+//! The code looks fine, which is the point. It is [`super::bounded`] with one
+//! word changed: `channel()` instead of `sync_channel(depth)`. Nothing here
+//! is wrong for a fast client; the flaw only shows under a slow one.
+//!
+//! Cancellation still works: if the client goes away, the writer drops the
+//! receiver, which frees every queued chunk at once, and the producer stops
+//! at its next `send`. The memory was never leaked, only held hostage.
+
+use std::io::Write;
+use std::sync::mpsc;
+
+use super::{ExportError, ExportPlan, ExportResponse, two_threads};
+
+pub fn send<W: Write>(
+    plan: &ExportPlan,
+    response: ExportResponse<'_, W>,
+) -> Result<(), ExportError> {
+    // No capacity: the queue between producer and writer can grow to the
+    // whole body.
+    let (tx, rx) = mpsc::channel();
+    two_threads::stream(plan, response, tx, rx)
+}

@@ -1,0 +1,184 @@
+//! Calendar math: Unix seconds to a UTC `YYYY-MM-DDTHH:MM:SSZ` timestamp.
+//!
+//! Every CSV row carries a `created_at` timestamp, so this runs once per row
+//! in the producer's hot loop. It must not allocate and must not depend on a
+//! time-zone database: the export is defined in UTC on the proleptic
+//! Gregorian calendar (leap years every 4 years, except centuries, except
+//! every 400 years), and that is pure arithmetic.
+//!
+//! The conversion between a day count and a civil date is Howard Hinnant's
+//! `civil_from_days` / `days_from_civil` ("chrono-Compatible Low-Level Date
+//! Algorithms"): it shifts the year to start on 1 March so that the leap day
+//! is the last day of the shifted year, and then every month length follows
+//! from one formula. We only need dates from 1970 on, so it is written over
+//! unsigned integers, which removes the negative-era branches of the original.
+
+/// Days from 0000-03-01 (the start of the shifted calendar) to 1970-01-01.
+const DAYS_FROM_0000_03_01_TO_UNIX_EPOCH: u64 = 719_468;
+/// A 400-year era always has exactly this many days (97 leap years).
+const DAYS_PER_ERA: u64 = 146_097;
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// A UTC date and time of day, to the second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UtcDateTime {
+    /// Four digits are written, so only years 0..=9999 format correctly;
+    /// the export never goes past the year 2150.
+    pub year: u64,
+    pub month: u64,
+    pub day: u64,
+    pub hour: u64,
+    pub minute: u64,
+    pub second: u64,
+}
+
+/// Length of `YYYY-MM-DDTHH:MM:SSZ`.
+pub const RFC3339_LEN: usize = 20;
+
+impl UtcDateTime {
+    /// The civil date and time `secs` seconds after 1970-01-01T00:00:00Z.
+    pub const fn from_unix_seconds(secs: u64) -> Self {
+        let days = secs / SECONDS_PER_DAY;
+        let second_of_day = secs % SECONDS_PER_DAY;
+        let (year, month, day) = civil_from_days(days);
+        UtcDateTime {
+            year,
+            month,
+            day,
+            hour: second_of_day / 3600,
+            minute: second_of_day / 60 % 60,
+            second: second_of_day % 60,
+        }
+    }
+
+    /// Writes `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC) into `out`.
+    pub fn write_rfc3339(&self, out: &mut [u8; RFC3339_LEN]) {
+        write_padded(&mut out[0..4], self.year);
+        out[4] = b'-';
+        write_padded(&mut out[5..7], self.month);
+        out[7] = b'-';
+        write_padded(&mut out[8..10], self.day);
+        out[10] = b'T';
+        write_padded(&mut out[11..13], self.hour);
+        out[13] = b':';
+        write_padded(&mut out[14..16], self.minute);
+        out[16] = b':';
+        write_padded(&mut out[17..19], self.second);
+        out[19] = b'Z';
+    }
+}
+
+/// Seconds from the Unix epoch to midnight UTC at the start of the given date.
+///
+/// `const` so that the export's first timestamp is computed at compile time.
+pub const fn unix_seconds_at_midnight(year: u64, month: u64, day: u64) -> u64 {
+    days_from_civil(year, month, day) * SECONDS_PER_DAY
+}
+
+/// Days since 1970-01-01 for a civil date on or after it.
+const fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    // January and February belong to the previous shifted year.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year / 400;
+    let year_of_era = year - era * 400; // 0..=399
+    let month_from_march = (month + 9) % 12; // March = 0 … February = 11
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1; // 0..=365
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * DAYS_PER_ERA + day_of_era - DAYS_FROM_0000_03_01_TO_UNIX_EPOCH
+}
+
+/// The civil date (year, month 1..=12, day 1..=31) `days` after 1970-01-01.
+const fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let days = days + DAYS_FROM_0000_03_01_TO_UNIX_EPOCH;
+    let era = days / DAYS_PER_ERA;
+    let day_of_era = days - era * DAYS_PER_ERA; // 0..=146096
+    // Undo the leap-day corrections (every 4th, 100th and 400th year) to
+    // find the year within the era.
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + if month <= 2 { 1 } else { 0 };
+    (year, month, day)
+}
+
+/// Writes `value` in decimal, zero-padded to exactly `out.len()` digits.
+fn write_padded(out: &mut [u8], mut value: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(secs: u64) -> String {
+        let mut out = [0u8; RFC3339_LEN];
+        UtcDateTime::from_unix_seconds(secs).write_rfc3339(&mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    fn at(year: u64, month: u64, day: u64, hms: (u64, u64, u64)) -> u64 {
+        unix_seconds_at_midnight(year, month, day) + hms.0 * 3600 + hms.1 * 60 + hms.2
+    }
+
+    #[test]
+    fn unix_epoch_and_known_instants() {
+        assert_eq!(format(0), "1970-01-01T00:00:00Z");
+        // Known values (`date -u -d @N`).
+        assert_eq!(format(1_767_225_600), "2026-01-01T00:00:00Z");
+        assert_eq!(format(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(unix_seconds_at_midnight(2026, 1, 1), 1_767_225_600);
+    }
+
+    #[test]
+    fn leap_days_exist_in_leap_years_only() {
+        for (year, leap) in [(2028, true), (2032, true), (2027, false), (2100, false)] {
+            let feb_28 = at(year, 2, 28, (23, 59, 59));
+            let next = format(feb_28 + 1);
+            let expected = if leap {
+                format!("{year}-02-29T00:00:00Z")
+            } else {
+                format!("{year}-03-01T00:00:00Z")
+            };
+            assert_eq!(next, expected, "the day after {year}-02-28");
+        }
+        assert_eq!(format(at(2028, 2, 29, (0, 0, 14))), "2028-02-29T00:00:14Z");
+        assert_eq!(format(at(2032, 2, 29, (12, 0, 0))), "2032-02-29T12:00:00Z");
+        assert_eq!(
+            format(at(2032, 2, 29, (23, 59, 59)) + 1),
+            "2032-03-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn year_ends_roll_over() {
+        for year in [2026, 2027, 2028, 2099, 2100] {
+            let last_second = at(year, 12, 31, (23, 59, 59));
+            assert_eq!(format(last_second), format!("{year}-12-31T23:59:59Z"));
+            assert_eq!(
+                format(last_second + 1),
+                format!("{}-01-01T00:00:00Z", year + 1)
+            );
+        }
+    }
+
+    #[test]
+    fn days_round_trip_through_the_civil_date() {
+        // Every day from 1970 to past 2150 (covers 400-year-era arithmetic
+        // on both sides of 2100, a century year that is not a leap year).
+        for days in 0..70_000 {
+            let (y, m, d) = civil_from_days(days);
+            assert!((1..=12).contains(&m) && (1..=31).contains(&d));
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+    }
+}
