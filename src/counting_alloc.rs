@@ -11,10 +11,19 @@
 //!
 //! The binary opts in with
 //!
-//! ```ignore
+//! ```
+//! use backpressure::counting_alloc::{self, CountingAllocator};
+//!
 //! #[global_allocator]
-//! static ALLOCATOR: backpressure::counting_alloc::CountingAllocator =
-//!     backpressure::counting_alloc::CountingAllocator;
+//! static ALLOCATOR: CountingAllocator = CountingAllocator;
+//!
+//! fn main() {
+//!     let before = counting_alloc::live_bytes();
+//!     let block = vec![0u8; 1 << 20];
+//!     assert_eq!(counting_alloc::live_bytes() - before, block.len());
+//!     drop(block);
+//!     assert_eq!(counting_alloc::live_bytes(), before);
+//! }
 //! ```
 //!
 //! Library users who do not install it read zeros.

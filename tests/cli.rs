@@ -1,0 +1,98 @@
+//! The command line, through the real binary: help, and for every bad flag
+//! one line on stderr and exit code 2; a runtime failure is exit code 1.
+
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the binary and returns its output, killing it if it has not exited
+/// within 10 s (a bad flag that started a server anyway must fail the test,
+/// not hang it).
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waiting for the binary").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("backpressure {args:?} did not exit within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+        .wait_with_output()
+        .expect("reading the binary's output")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn help_lists_every_flag_with_its_default() {
+    for args in [&["--help"][..], &["-h"], &["help"]] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("backpressure serve --help"), "{text}");
+    }
+    let output = run(&["serve", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    for (flag, default) in [
+        ("--addr", "127.0.0.1:8080"),
+        ("--chunk-bytes", "16k"),
+        ("--channel-depth", "4"),
+        ("--max-rows", "100000000"),
+        ("--header-timeout", "10s"),
+    ] {
+        let line = text.lines().find(|line| line.contains(flag)).expect(flag);
+        assert!(line.contains(&format!("[default: {default}]")), "{line}");
+    }
+    let output = run(&["--version"]);
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("backpressure "));
+}
+
+#[test]
+fn bad_flags_exit_2_with_one_line_naming_them() {
+    for (args, mentions) in [
+        (&["serve", "--chunk-bytes", "0"][..], "--chunk-bytes"),
+        (&["serve", "--chunk-bytes", "big"], "--chunk-bytes"),
+        (&["serve", "--chunk-bytes"], "--chunk-bytes"),
+        (&["serve", "--channel-depth", "2000"], "--channel-depth"),
+        (&["serve", "--max-rows", "1e6"], "--max-rows"),
+        (&["serve", "--addr", "localhost:80"], "--addr"),
+        (&["serve", "--header-timeout", "10"], "--header-timeout"),
+        (&["serve", "--nope"], "--nope"),
+        (&["frobnicate"], "frobnicate"),
+    ] {
+        let output = run(args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{args:?}: exactly one line: {err:?}"
+        );
+        assert!(err.contains(mentions), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+}
+
+#[test]
+fn an_address_in_use_exits_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port to take");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let output = run(&["serve", "--addr", &addr]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.contains(&addr), "{err}");
+}

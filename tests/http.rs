@@ -1,0 +1,294 @@
+//! The HTTP surface, over real sockets: endpoints, every error status with
+//! its one-line reason, the request-head deadline and size limits, and
+//! error responses that arrive whole instead of as a connection reset.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{Server, get, metrics, request};
+
+/// Asserts a small error response: the status, plain text, and a body that
+/// is exactly one line mentioning `mentions`.
+fn assert_error(response: &common::RawResponse, status: u16, mentions: &str) {
+    let text = response.body_text();
+    assert_eq!(response.status, status, "{text}");
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(response.header("Connection"), Some("close"));
+    assert!(
+        text.ends_with('\n') && text.lines().count() == 1,
+        "one line: {text:?}"
+    );
+    assert!(
+        text.contains(mentions),
+        "{text:?} should mention {mentions:?}"
+    );
+}
+
+#[test]
+fn index_health_and_metrics() {
+    let server = Server::start(&[]);
+    let index = get(server.addr(), "/");
+    assert_eq!(index.status, 200);
+    let page = index.body_text();
+    for needle in [
+        "/export.csv",
+        "buffer",
+        "unbounded",
+        "bounded",
+        "pipeline",
+        "/metrics",
+        "curl",
+    ] {
+        assert!(page.contains(needle), "the index page mentions {needle}");
+    }
+    assert!(
+        page.contains(&server.addr().to_string()),
+        "curl examples use the real address"
+    );
+
+    let health = get(server.addr(), "/healthz");
+    assert_eq!((health.status, health.body_text().as_str()), (200, "ok\n"));
+
+    let response = get(server.addr(), "/metrics");
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = response.body_text();
+    for name in [
+        "process_resident_memory_bytes",
+        "process_resident_memory_peak_bytes",
+        "process_threads",
+        "backpressure_heap_bytes",
+        "backpressure_heap_peak_bytes",
+        "backpressure_queued_bytes",
+        "backpressure_queued_peak_bytes",
+        "backpressure_connections_active",
+        "backpressure_responses_total",
+        "backpressure_body_bytes_sent_total",
+        "backpressure_client_aborts_total",
+    ] {
+        for comment in ["HELP", "TYPE"] {
+            let prefix = format!("# {comment} {name} ");
+            assert!(
+                text.lines().any(|line| line.starts_with(&prefix)),
+                "{prefix}"
+            );
+        }
+    }
+    let m = metrics(server.addr());
+    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+        assert_eq!(
+            m.value(&format!("backpressure_queued_bytes{{mode=\"{mode}\"}}")),
+            0.0
+        );
+    }
+    assert_eq!(
+        m.value("backpressure_connections_active"),
+        1.0,
+        "only this request"
+    );
+    assert_eq!(
+        m.value("backpressure_responses_total{mode=\"none\",status=\"200\"}"),
+        3.0
+    );
+}
+
+#[test]
+fn unknown_paths_and_methods() {
+    let server = Server::start(&[]);
+    assert_error(&get(server.addr(), "/export"), 404, "no such path");
+    assert_error(&get(server.addr(), "/export.csv/"), 404, "no such path");
+    for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+        let raw = format!("{method} /export.csv HTTP/1.1\r\nHost: x\r\n\r\n");
+        let response = request(server.addr(), raw.as_bytes());
+        assert_error(&response, 405, "GET or HEAD");
+        assert_eq!(response.header("Allow"), Some("GET, HEAD"), "{method}");
+    }
+    let m = metrics(server.addr());
+    assert_eq!(
+        m.value("backpressure_responses_total{mode=\"none\",status=\"405\"}"),
+        5.0
+    );
+}
+
+#[test]
+fn each_bad_parameter_is_a_400_naming_it() {
+    let server = Server::start(&["--max-rows", "5000"]);
+    for (query, mentions) in [
+        ("rows=abc", "rows"),
+        ("rows=-5", "rows"),
+        ("rows=1.5", "rows"),
+        ("rows=", "rows"),
+        ("rows=5001", "from 0 to 5000"),
+        ("rows=184467440737095516160", "rows"),
+        ("mode=turbo", "mode"),
+        ("mode=BOUNDED", "mode"),
+        ("rows=1&rows=2", "\"rows\" given more than once"),
+        ("mode=buffer&mode=pipeline", "\"mode\" given more than once"),
+        ("rows=1&limit=5", "unknown parameter \"limit\""),
+        ("rows=%4", "percent-encoding"),
+    ] {
+        let response = get(server.addr(), &format!("/export.csv?{query}"));
+        assert_error(&response, 400, mentions);
+    }
+    // The cap also lowers the default, instead of refusing a bare request.
+    let response = get(server.addr(), "/export.csv?mode=pipeline");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response
+            .body_decoded()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        5001
+    );
+    let response = get(server.addr(), "/export.csv?rows=%35&mode=b%6Funded");
+    assert_eq!(
+        response
+            .body_decoded()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        6
+    );
+}
+
+#[test]
+fn malformed_heads_get_the_right_status() {
+    let server = Server::start(&[]);
+    for (raw, status, mentions) in [
+        (&b"GET / HTTP/1.1\r\n\r\n"[..], 400, "Host"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "Host"),
+        (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, "colon"),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+            400,
+            "folding",
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400, "bare CR"),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "HTTP/1.1"),
+        (b"GET /\tx HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"),
+        (b"GET relative HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+            400,
+            "bodies",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+            "bodies",
+        ),
+    ] {
+        assert_error(&request(server.addr(), raw), status, mentions);
+    }
+    // Absolute-form targets are served like their path.
+    let raw = b"GET http://example.com/healthz HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    assert_eq!(request(server.addr(), raw).body_text(), "ok\n");
+}
+
+/// Heads that are too large are refused once the limit is reached, and the
+/// refusal reaches the client even though the server stopped reading: it
+/// drains the rest before closing, so the kernel does not answer with a reset.
+#[test]
+fn oversized_heads_are_refused_without_a_reset() {
+    let server = Server::start(&[]);
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(20_000));
+    assert_error(
+        &request(server.addr(), long_target.as_bytes()),
+        414,
+        "request line",
+    );
+
+    let mut many_fields = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..1000 {
+        many_fields.push_str(&format!("X-Field-{i}: some value\r\n"));
+    }
+    many_fields.push_str("\r\n");
+    assert_error(
+        &request(server.addr(), many_fields.as_bytes()),
+        431,
+        "16 KiB",
+    );
+
+    let mut too_many = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..100 {
+        too_many.push_str(&format!("X-{i}: v\r\n"));
+    }
+    too_many.push_str("\r\n");
+    assert_error(
+        &request(server.addr(), too_many.as_bytes()),
+        431,
+        "100 header fields",
+    );
+}
+
+/// The whole head must arrive within the deadline, counted from accept: a
+/// silent client and one trickling a byte at a time are both cut off.
+#[test]
+fn the_head_deadline_counts_from_accept() {
+    let server = Server::start(&["--header-timeout", "500ms"]);
+
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(server.addr()).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reply = Vec::new();
+    silent
+        .read_to_end(&mut reply)
+        .expect("a 408, then the server closes");
+    let waited = started.elapsed();
+    let reply = common::parse_response(&reply);
+    assert_error(&reply, 408, "in time");
+    assert!(
+        waited >= Duration::from_millis(450),
+        "closed after only {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "closed only after {waited:?}"
+    );
+
+    // One byte every 100 ms never completes a head, however each read resets.
+    let started = Instant::now();
+    let mut trickle = TcpStream::connect(server.addr()).expect("connect");
+    trickle
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    for &byte in b"GET /healthz HTTP/1.1\r\nHost: a\r\n" {
+        if trickle.write_all(&[byte]).is_err() {
+            break; // the server has given up on us: that is the point
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    let mut reply = Vec::new();
+    let _ = trickle.read_to_end(&mut reply);
+    let waited = started.elapsed();
+    assert!(
+        reply.starts_with(b"HTTP/1.1 408 "),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "trickling kept the connection for {waited:?}"
+    );
+
+    let m = metrics(server.addr());
+    assert_eq!(
+        m.value("backpressure_responses_total{mode=\"none\",status=\"408\"}"),
+        2.0
+    );
+    assert_eq!(m.value("backpressure_connections_active"), 1.0);
+}

@@ -1,0 +1,298 @@
+//! The lesson's table, asserted with exact counters from `/metrics`: what a
+//! stalled client costs in each mode, and that a client going away gives
+//! every byte and thread back.
+//!
+//! Each test stalls one client on a ~65 MB export (it sends the request,
+//! reads 64 KiB to prove the response started, then reads nothing), waits
+//! until the server has stopped moving, and checks the queue:
+//!
+//! | mode      | queued bytes at the stall                                 |
+//! |-----------|-----------------------------------------------------------|
+//! | buffer    | the whole body, minus what the kernel took                |
+//! | unbounded | the whole body, minus what the kernel took                |
+//! | bounded   | exactly (depth + 2) × chunk                               |
+//! | pipeline  | exactly one `io::copy` buffer                             |
+//!
+//! Then it resets the connection and waits for threads, live heap (exact, from
+//! the counting allocator) and queued bytes to be back at their idle values.
+//! RSS is not asserted: the allocator may keep freed pages, so it is noisy.
+
+mod common;
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{Metrics, Server, get, metrics, reference_csv_len, stalled_request};
+
+/// About 65 MB of CSV: far more than loopback socket buffers hold, small
+/// enough that a debug build renders it in about a second.
+const ROWS: u64 = 1_200_000;
+const PIPELINE_BUFFER_BYTES: u64 = 8 * 1024;
+const DEFAULT_CHUNK: u64 = 16 * 1024;
+const DEFAULT_DEPTH: u64 = 4;
+/// How long a settled or idle state may take to arrive.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn series(name: &str, mode: &str) -> String {
+    format!("{name}{{mode=\"{mode}\"}}")
+}
+
+/// How far live heap may differ from its idle value and still count as
+/// idle. The probe itself moves it by a few bytes: the thread answering
+/// `/metrics` is named `conn-N`, and N gains digits as the test polls. A
+/// leaked chunk would be kilobytes, a leaked queue megabytes.
+const HEAP_SLACK_BYTES: f64 = 64.0;
+
+/// The process-level numbers that must come back after a client leaves.
+#[derive(Debug)]
+struct Idle {
+    threads: f64,
+    heap_bytes: f64,
+    connections: f64,
+}
+
+impl PartialEq for Idle {
+    fn eq(&self, other: &Idle) -> bool {
+        self.threads == other.threads
+            && self.connections == other.connections
+            && (self.heap_bytes - other.heap_bytes).abs() <= HEAP_SLACK_BYTES
+    }
+}
+
+impl Idle {
+    fn of(m: &Metrics) -> Idle {
+        Idle {
+            threads: m.value("process_threads"),
+            heap_bytes: m.value("backpressure_heap_bytes"),
+            connections: m.value("backpressure_connections_active"),
+        }
+    }
+}
+
+/// A server that has served one small export in every mode, so that
+/// anything std allocates once on first use (and keeps) is already live when
+/// the idle baseline is read.
+fn warmed_server(args: &[&str]) -> (Server, Idle) {
+    let server = Server::start(args);
+    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+        assert_eq!(
+            get(server.addr(), &format!("/export.csv?rows=10&mode={mode}")).status,
+            200
+        );
+    }
+    // Wait until the warm-up connections' threads have ended.
+    let idle = wait_for("the warm-up connections to close", || {
+        let m = metrics(server.addr());
+        (m.value("backpressure_connections_active") == 1.0).then(|| Idle::of(&m))
+    });
+    (server, idle)
+}
+
+/// Polls `probe` until it returns `Some`, panicking after [`SETTLE_TIMEOUT`].
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            started.elapsed() < SETTLE_TIMEOUT,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A stalled export, once the server has stopped moving.
+struct Stalled {
+    /// The client's socket: the stall lasts as long as it is open.
+    client: TcpStream,
+    metrics: Metrics,
+    /// Bytes of this export queued in userland.
+    queued: f64,
+    /// Bytes of this export the socket accepted (the warm-up's excluded).
+    sent: f64,
+}
+
+/// Stalls a client on the big export and returns once the server has
+/// stopped moving: queued and sent bytes unchanged over five polls (a
+/// quarter of a second) while the client reads nothing.
+fn stall(addr: SocketAddr, mode: &str) -> Stalled {
+    let sent_series = series("backpressure_body_bytes_sent_total", mode);
+    let queued_series = series("backpressure_queued_bytes", mode);
+    let sent_before = metrics(addr).value(&sent_series);
+
+    let mut client = stalled_request(addr, &format!("/export.csv?rows={ROWS}&mode={mode}"));
+    let mut first = vec![0u8; 64 * 1024];
+    client.read_exact(&mut first).expect("the response starts");
+    assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+
+    let mut last = None;
+    let mut unchanged = 0;
+    let metrics = wait_for("the stalled export to settle", || {
+        let m = metrics(addr);
+        let now = (m.value(&queued_series), m.value(&sent_series));
+        unchanged = if last == Some(now) { unchanged + 1 } else { 0 };
+        last = Some(now);
+        (unchanged >= 5 && now.0 > 0.0).then_some(m)
+    });
+    let queued = metrics.value(&queued_series);
+    let sent = metrics.value(&sent_series) - sent_before;
+    Stalled {
+        client,
+        metrics,
+        queued,
+        sent,
+    }
+}
+
+/// Drops the stalled client (with unread data, so the kernel sends a reset)
+/// and checks that threads, live heap, open connections and the queue are
+/// back at idle, and that the abort was counted.
+fn disconnect_and_expect_idle(addr: SocketAddr, stalled: Stalled, mode: &str, idle: &Idle) {
+    drop(stalled.client);
+    let mut last = None;
+    let started = Instant::now();
+    loop {
+        let m = metrics(addr);
+        let now = Idle::of(&m);
+        let queued = m.value(&series("backpressure_queued_bytes", mode));
+        if now == *idle && queued == 0.0 {
+            assert_eq!(
+                m.value(&series("backpressure_client_aborts_total", mode)),
+                1.0
+            );
+            return;
+        }
+        assert!(
+            started.elapsed() < SETTLE_TIMEOUT,
+            "{mode}: not back to idle {idle:?}; last seen {last:?}"
+        );
+        last = Some((now, queued));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn peak(m: &Metrics, mode: &str) -> f64 {
+    m.value(&series("backpressure_queued_peak_bytes", mode))
+}
+
+fn live_heap(m: &Metrics) -> f64 {
+    m.value("backpressure_heap_bytes")
+}
+
+#[test]
+fn buffer_queues_the_whole_body() {
+    let (server, idle) = warmed_server(&[]);
+    let body = reference_csv_len(ROWS) as f64;
+    let stalled = stall(server.addr(), "buffer");
+    assert_eq!(
+        peak(&stalled.metrics, "buffer"),
+        body,
+        "the peak is the body, to the byte"
+    );
+    assert_eq!(
+        stalled.queued + stalled.sent,
+        body,
+        "every byte is queued or sent"
+    );
+    assert!(
+        stalled.sent < body,
+        "the stalled client cannot have received it all"
+    );
+    assert!(
+        live_heap(&stalled.metrics) - idle.heap_bytes >= body,
+        "the body is on the heap"
+    );
+    disconnect_and_expect_idle(server.addr(), stalled, "buffer", &idle);
+}
+
+#[test]
+fn unbounded_queues_most_of_the_body() {
+    let (server, idle) = warmed_server(&[]);
+    let body = reference_csv_len(ROWS) as f64;
+    let stalled = stall(server.addr(), "unbounded");
+    // Settled means the producer ran to the end of the export: all of it is
+    // either in the channel or in the kernel's socket buffers.
+    assert_eq!(
+        stalled.queued + stalled.sent,
+        body,
+        "every byte is queued or sent"
+    );
+    assert!(
+        stalled.queued > 0.75 * body,
+        "only {} of {body} bytes queued",
+        stalled.queued
+    );
+    assert_eq!(peak(&stalled.metrics, "unbounded"), stalled.queued);
+    let heap_growth = live_heap(&stalled.metrics) - idle.heap_bytes;
+    assert!(
+        heap_growth >= stalled.queued,
+        "the queue is on the heap ({heap_growth} bytes)"
+    );
+    disconnect_and_expect_idle(server.addr(), stalled, "unbounded", &idle);
+}
+
+/// The bound is tight: at a stall the producer holds one full chunk in its
+/// blocked `send`, the channel holds `depth`, and the writer one it has not
+/// finished writing (a chunk counts as sent only once fully written).
+#[test]
+fn bounded_queues_depth_plus_two_chunks() {
+    let body = reference_csv_len(ROWS) as f64;
+    for (chunk, depth) in [(DEFAULT_CHUNK, DEFAULT_DEPTH), (4096, 0)] {
+        let args = [
+            "--chunk-bytes",
+            &chunk.to_string(),
+            "--channel-depth",
+            &depth.to_string(),
+        ];
+        let (server, idle) = warmed_server(&args);
+        let stalled = stall(server.addr(), "bounded");
+        let bound = ((depth + 2) * chunk) as f64;
+        assert_eq!(
+            peak(&stalled.metrics, "bounded"),
+            bound,
+            "chunk={chunk} depth={depth}"
+        );
+        assert_eq!(stalled.queued, bound, "chunk={chunk} depth={depth}");
+        assert!(
+            stalled.queued + stalled.sent < body,
+            "the producer stopped early"
+        );
+        // What the heap grew by: the queued chunks, plus a producer thread's
+        // bookkeeping and the channel's slots, but nothing proportional to
+        // the body.
+        let heap_growth = live_heap(&stalled.metrics) - idle.heap_bytes;
+        assert!(
+            heap_growth >= bound && heap_growth < bound + 16.0 * 1024.0,
+            "heap grew by {heap_growth} bytes for a {bound}-byte queue"
+        );
+        disconnect_and_expect_idle(server.addr(), stalled, "bounded", &idle);
+    }
+}
+
+/// `io::copy` holds at most its one buffer; the writer blocks inside
+/// writing it, so at a stall exactly one buffer is queued.
+#[test]
+fn pipeline_queues_one_buffer() {
+    let body = reference_csv_len(ROWS) as f64;
+    let (server, idle) = warmed_server(&[]);
+    let stalled = stall(server.addr(), "pipeline");
+    assert_eq!(
+        peak(&stalled.metrics, "pipeline"),
+        PIPELINE_BUFFER_BYTES as f64
+    );
+    assert_eq!(stalled.queued, PIPELINE_BUFFER_BYTES as f64);
+    assert!(
+        stalled.queued + stalled.sent < body,
+        "the reader stopped early"
+    );
+    // The buffer is on io::copy's stack, not the heap: no chunk allocations.
+    let heap_growth = live_heap(&stalled.metrics) - idle.heap_bytes;
+    assert!(
+        heap_growth < 16.0 * 1024.0,
+        "heap grew by {heap_growth} bytes"
+    );
+    disconnect_and_expect_idle(server.addr(), stalled, "pipeline", &idle);
+}
