@@ -11,6 +11,9 @@
 //! some bytes into its send buffer. When the client reads slowly its TCP
 //! receive window closes, our send buffer stops draining, and `write` blocks:
 //! that blocked call is the backpressure signal every strategy inherits.
+//! It must be bounded in time as well: the connection sets a write timeout
+//! (`--send-timeout`), so a client that stops reading altogether turns a
+//! blocked write into an error instead of a thread held forever.
 
 use std::io::{self, IoSlice, Write};
 
@@ -24,6 +27,7 @@ const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 /// Writes one response body to `W` in the response's framing.
 pub struct BodyWriter<'q, W: Write> {
+    /// The socket (a `Vec` in unit tests).
     out: W,
     /// Whether each write becomes a chunk (HTTP/1.1) or goes out as it is
     /// (`Content-Length` or close-delimited bodies).
@@ -87,7 +91,7 @@ impl<W: Write> Write for BodyWriter<'_, W> {
 /// The three parts go out in one vectored write, not three: with Nagle's
 /// algorithm a small size line followed by data can otherwise wait for an
 /// ACK, and without it each part can become its own TCP segment.
-pub fn write_chunk(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+fn write_chunk(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
     let mut size_line = [0u8; MAX_CHUNK_SIZE_LINE];
     let size_line = chunk_size_line(data.len(), &mut size_line);
     let mut parts = [

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use crate::csv_rows::MAX_ROWS;
 use crate::server::{
-    DEFAULT_ADDR, DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES, DEFAULT_HEADER_TIMEOUT, ServerConfig,
+    DEFAULT_ADDR, DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_SEND_TIMEOUT, ServerConfig,
 };
 
 /// Exit code for a runtime failure, such as an address already in use.
@@ -67,12 +68,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
 }
 
 /// The flags `serve` takes, each followed by a value.
-const SERVE_FLAGS: [&str; 5] = [
+const SERVE_FLAGS: [&str; 6] = [
     "--addr",
     "--chunk-bytes",
     "--channel-depth",
     "--max-rows",
     "--header-timeout",
+    "--send-timeout",
 ];
 
 fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
@@ -120,6 +122,10 @@ fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageE
             "--header-timeout" => {
                 config.header_timeout = parse_duration(&value)
                     .ok_or_else(|| bad("expected a duration, such as 500ms or 10s"))?;
+            }
+            "--send-timeout" => {
+                config.send_timeout = parse_duration(&value)
+                    .ok_or_else(|| bad("expected a duration, such as 500ms or 60s"))?;
             }
             _ => unreachable!("SERVE_FLAGS lists exactly the flags matched above"),
         }
@@ -186,12 +192,14 @@ fn serve_help() -> String {
          \x20   --chunk-bytes SIZE      most bytes per chunk, 1 to 16m [default: {chunk}]\n\
          \x20   --channel-depth N       chunks the bounded channel holds, 0 to 1024 [default: {DEFAULT_CHANNEL_DEPTH}]\n\
          \x20   --max-rows N            most rows one export may ask for [default: {MAX_ROWS}]\n\
-         \x20   --header-timeout DUR    time from accept to receive the request head [default: {timeout}s]\n\
+         \x20   --header-timeout DUR    time from accept to receive the request head [default: {header}s]\n\
+         \x20   --send-timeout DUR      longest one write may wait for the client to read [default: {send}s]\n\
          \x20   -h, --help              print this help\n\
          \n\
          SIZE is bytes with an optional k or m suffix (KiB, MiB); DUR is a number with ms, s or m.\n",
         chunk = format_size(DEFAULT_CHUNK_BYTES as u64),
-        timeout = DEFAULT_HEADER_TIMEOUT.as_secs(),
+        header = DEFAULT_HEADER_TIMEOUT.as_secs(),
+        send = DEFAULT_SEND_TIMEOUT.as_secs(),
     )
 }
 
@@ -230,6 +238,7 @@ mod tests {
             "1000",
             "--header-timeout",
             "250ms",
+            "--send-timeout=2s",
         ]) else {
             panic!("valid flags were refused");
         };
@@ -238,6 +247,7 @@ mod tests {
         assert_eq!(config.channel_depth, 0);
         assert_eq!(config.max_rows, 1000);
         assert_eq!(config.header_timeout, Duration::from_millis(250));
+        assert_eq!(config.send_timeout, Duration::from_secs(2));
     }
 
     #[test]
@@ -274,7 +284,19 @@ mod tests {
             ),
             (
                 &["serve", "--header-timeout", "0s"],
-                "--header-timeout must be longer",
+                "--header-timeout must be from",
+            ),
+            (
+                &["serve", "--header-timeout", "18446744073709551615s"],
+                "--header-timeout must be",
+            ),
+            (
+                &["serve", "--send-timeout", "2h"],
+                "--send-timeout: expected a duration",
+            ),
+            (
+                &["serve", "--send-timeout", "61m"],
+                "--send-timeout must be from",
             ),
             (&["serve", "--verbose", "1"], "unknown flag '--verbose'"),
             (&["serve", "extra"], "unknown flag 'extra'"),

@@ -49,13 +49,27 @@ pub fn handle(stream: TcpStream, config: &ServerConfig, accepted_at: Instant) {
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
     let _ = stream.set_nodelay(true);
+    // A write that makes no progress for this long fails, and the client
+    // counts as gone. Without it a client that stops reading would hold this
+    // thread (and a producer's) forever. If the option cannot be set, the
+    // connection is not served at all.
+    if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
+        return;
+    }
 
     let mut buf = [0u8; MAX_HEAD_BYTES];
     let deadline = accepted_at + config.header_timeout;
     let ending = match request::read_head(&stream, &mut buf, deadline) {
         Ok(head) => match request::parse(head) {
             Ok(request) => respond(&stream, &request, config),
-            Err(e) => reply_error(&stream, None, e.status, e.reason, false),
+            // A HEAD request gets no body even when it is malformed.
+            Err(e) => reply_error(
+                &stream,
+                None,
+                e.status,
+                e.reason,
+                head.starts_with(b"HEAD "),
+            ),
         },
         Err(ReadHeadError::TimedOut) => {
             let reason = "request head not received in time";
@@ -131,7 +145,7 @@ fn export(
     }
 
     let queued = QueuedBytes::new(plan.mode);
-    match strategy::send(&plan, ExportResponse::new(stream, head, &plan, &queued)) {
+    match strategy::send(ExportResponse::new(stream, head, &plan, &queued)) {
         Ok(()) => Ending::Graceful,
         Err(ExportError::Refused(status, reason)) => {
             reply_error(stream, Some(plan.mode), status, &reason, false)

@@ -44,7 +44,11 @@ struct ModeMetrics {
     /// Largest `queued_bytes` since start: a stalled client's worst moment
     /// survives until you look.
     queued_peak_bytes: AtomicU64,
+    /// Body bytes the sockets accepted: with the queue, shows where every
+    /// produced byte went (queued + sent = produced).
     body_bytes_sent_total: AtomicU64,
+    /// Exports that ended because the client went away; the reason a
+    /// stalled client's queue was freed.
     client_aborts_total: AtomicU64,
 }
 
@@ -100,6 +104,9 @@ pub struct Metrics {
     /// `responses[label][status]`, label being a mode's index or the last
     /// slot for [`NO_MODE`].
     responses: [[AtomicU64; Status::ALL.len()]; RESPONSE_LABELS],
+    /// Connections whose thread is running: each holds a thread (two while
+    /// a channel strategy streams), the resource a blocking server runs out
+    /// of first.
     connections_active: AtomicU64,
 }
 
@@ -233,7 +240,7 @@ impl Metrics {
             let mode = Mode::ALL.get(label).map_or(NO_MODE, |m| m.as_str());
             for (status, count) in Status::ALL.iter().zip(by_status) {
                 let count = count.load(Ordering::Relaxed);
-                // Only label sets that occurred: 4 × 11 mostly-zero series
+                // Only label sets that occurred: 5 × 10 mostly-zero series
                 // would bury the ones that matter.
                 if count > 0 {
                     let labels = format!("mode=\"{mode}\",status=\"{}\"", status.code());
@@ -248,6 +255,7 @@ impl Metrics {
 /// Keeps `backpressure_connections_active` counting one connection.
 #[must_use = "the connection counts as open only while this guard lives"]
 pub struct OpenConnection {
+    /// The registry to give the count back to.
     metrics: &'static Metrics,
 }
 

@@ -15,7 +15,9 @@ pub const DEFAULT_MODE: Mode = Mode::Bounded;
 /// The validated parameters of one export request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExportQuery {
+    /// Rows after the header, within the server's cap.
     pub rows: u64,
+    /// The body strategy to demonstrate.
     pub mode: Mode,
 }
 

@@ -37,10 +37,27 @@ pub const MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
 /// Exceeding it is 431.
 pub const MAX_HEADER_FIELDS: usize = 100;
 
+/// The answer to a request line over [`MAX_REQUEST_LINE_BYTES`].
+const REQUEST_LINE_TOO_LONG: HeadError = HeadError {
+    status: Status::UriTooLong,
+    reason: "request line longer than 8 KiB",
+};
+/// The answer to a head over [`MAX_HEAD_BYTES`].
+const HEAD_TOO_LARGE: HeadError = HeadError {
+    status: Status::RequestHeaderFieldsTooLarge,
+    reason: "request head larger than 16 KiB",
+};
+/// The answer to more than [`MAX_HEADER_FIELDS`] fields.
+const TOO_MANY_FIELDS: HeadError = HeadError {
+    status: Status::RequestHeaderFieldsTooLarge,
+    reason: "more than 100 header fields",
+};
+
 /// A request method this server knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
+    /// Like GET, but the response must carry no body (RFC 9110 §9.3.2).
     Head,
     /// Any other well-formed method: answered with 405.
     Other,
@@ -56,12 +73,14 @@ pub enum Version {
 /// A parsed request head. It borrows the bytes it was parsed from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request<'a> {
+    /// Decides between a response, a head-only response and a 405.
     pub method: Method,
     /// The path of the target, still percent-encoded (routes are plain
     /// ASCII, compared byte for byte).
     pub path: &'a [u8],
     /// What follows `?` in the target, if anything; still percent-encoded.
     pub query: Option<&'a [u8]>,
+    /// Decides the framing: HTTP/1.0 clients do not understand chunked.
     pub version: Version,
     /// Header fields in arrival order, names as sent (compare them with
     /// `eq_ignore_ascii_case`), values with surrounding whitespace removed.
@@ -81,7 +100,10 @@ impl Request<'_> {
 /// Why a head was rejected: the status to answer with and a one-line reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeadError {
+    /// 400 for malformed input; 414, 431 or 505 where HTTP has a more
+    /// precise answer.
     pub status: Status,
+    /// One line for the response body, saying what was wrong.
     pub reason: &'static str,
 }
 
@@ -142,39 +164,40 @@ pub fn read_head<'b>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(ReadHeadError::Io(e)),
         };
-        // The terminator may straddle two reads: look back 3 bytes.
-        let search_from = filled.saturating_sub(3);
-        filled += n;
-        if let Some(at) = find(&buf[search_from..filled], b"\r\n\r\n") {
-            return Ok(&buf[..search_from + at + 4]);
+        if let Some(end) = head_end(buf, filled, filled + n) {
+            return Ok(&buf[..end]);
         }
+        filled += n;
         if filled == buf.len() {
             return Err(ReadHeadError::TooLarge(oversized_head_error(buf)));
         }
     }
 }
 
+/// Where the head in `buf[..filled_to]` ends, looking at the bytes that
+/// arrived since `filled_from`: just after the CRLF CRLF that ends it, or
+/// just after a line feed with no carriage return before it, so that the
+/// parser can reject a bare-LF head at once instead of waiting for a CRLF
+/// CRLF that will never come.
+fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usize> {
+    (filled_from..filled_to)
+        .filter(|&i| buf[i] == b'\n')
+        .find_map(|lf| {
+            let bare = lf == 0 || buf[lf - 1] != b'\r';
+            let blank_line = lf >= 3 && &buf[lf - 3..=lf] == b"\r\n\r\n";
+            (bare || blank_line).then_some(lf + 1)
+        })
+}
+
 /// A head that did not fit: 414 if the request line alone was too long, so
 /// the client knows it is the URL and not its headers.
 fn oversized_head_error(head: &[u8]) -> HeadError {
-    let request_line_len = find(head, b"\r\n").unwrap_or(head.len());
+    let request_line_len = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
     if request_line_len > MAX_REQUEST_LINE_BYTES {
-        HeadError {
-            status: Status::UriTooLong,
-            reason: "request line longer than 8 KiB",
-        }
+        REQUEST_LINE_TOO_LONG
     } else {
-        HeadError {
-            status: Status::RequestHeaderFieldsTooLarge,
-            reason: "request head larger than 16 KiB",
-        }
+        HEAD_TOO_LARGE
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 /// Parses a complete head: a request line, header fields, and the empty
@@ -183,10 +206,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HeadError> {
     let mut lines = Lines { rest: head };
     let request_line = lines.next().ok_or(bad("empty request"))??;
     if request_line.len() > MAX_REQUEST_LINE_BYTES {
-        return Err(HeadError {
-            status: Status::UriTooLong,
-            reason: "request line longer than 8 KiB",
-        });
+        return Err(REQUEST_LINE_TOO_LONG);
     }
     let (method, target, version) = parse_request_line(request_line)?;
     let (path, query) = split_target(target)?;
@@ -200,13 +220,12 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HeadError> {
             break;
         }
         if fields.len() == MAX_HEADER_FIELDS {
-            return Err(HeadError {
-                status: Status::RequestHeaderFieldsTooLarge,
-                reason: "more than 100 header fields",
-            });
+            return Err(TOO_MANY_FIELDS);
         }
         fields.push(parse_field_line(line)?);
     }
+    // `read_head` never returns bytes past the blank line; this guards
+    // callers of the public `parse` that pass more.
     if !lines.rest.is_empty() {
         return Err(bad("bytes after the end of the request head"));
     }
@@ -264,14 +283,19 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
         b"HEAD" => Method::Head,
         _ => Method::Other,
     };
-    if target.is_empty() || !target.iter().all(|&b| b.is_ascii_graphic()) {
+    if target.is_empty() || !target.iter().all(|&b| is_uri_byte(b)) {
         return Err(bad(
-            "request target is empty or has bytes outside visible ASCII",
+            "request target is empty or has bytes a URI cannot contain",
         ));
     }
     let version = match version {
         b"HTTP/1.1" => Version::Http11,
         b"HTTP/1.0" => Version::Http10,
+        // A later 1.x is answered as 1.1, the highest minor version we
+        // implement (RFC 9110 §2.5).
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            Version::Http11
+        }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
@@ -288,18 +312,25 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
 /// Splits a request target into path and query (RFC 9112 §3.2). Besides the
 /// usual origin-form (`/path?query`), a server must accept absolute-form
 /// (`http://host/path?query`), which clients send to proxies; its authority
-/// is ignored, as `Connection: close` leaves no room for confusion.
+/// must be a valid host, and is otherwise ignored (`Connection: close`
+/// leaves no later request for it to confuse). The asterisk-form `*` belongs
+/// to `OPTIONS`, which is answered with 405 like every method but GET and HEAD.
 fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
-    let origin_form = if target.starts_with(b"/") {
+    let origin_form = if target.starts_with(b"/") || target == b"*" {
         target
     } else if let Some(after_scheme) = strip_prefix_ignore_case(target, b"http://")
         .or_else(|| strip_prefix_ignore_case(target, b"https://"))
     {
-        match after_scheme.iter().position(|&b| b == b'/' || b == b'?') {
-            Some(start) if after_scheme[start] == b'/' => &after_scheme[start..],
-            // `http://host` or `http://host?q`: the path is empty, meaning `/`.
-            _ => b"/",
+        let authority_end = after_scheme
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(after_scheme.len());
+        let (authority, rest) = after_scheme.split_at(authority_end);
+        if authority.is_empty() || authority.contains(&b'@') || !is_valid_host(authority) {
+            return Err(bad("absolute request target without a valid host"));
         }
+        // `http://host` or `http://host?q`: the path is empty, meaning `/`.
+        if rest.starts_with(b"/") { rest } else { b"/" }
     } else {
         return Err(bad(
             "request target must be a path starting with / or an absolute URL",
@@ -309,6 +340,33 @@ fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
         Some(q) => (&origin_form[..q], Some(&origin_form[q + 1..])),
         None => (origin_form, None),
     })
+}
+
+/// Bytes RFC 3986 allows in a URI, without the fragment's `#`: unreserved,
+/// sub-delims, `:@/?%` and the brackets of an IPv6 host. Anything else (a
+/// quote, `<`, `\\`, `{`, `#` …) must have been percent-encoded.
+fn is_uri_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b)
+}
+
+/// `uri-host [":" port]` as a Host value or an absolute-form authority:
+/// a name, an IPv4 address or a bracketed IPv6 address, and digits after a
+/// colon. Empty is allowed for Host (RFC 9112 §3.2), not for an authority.
+fn is_valid_host(host: &[u8]) -> bool {
+    let (name, port) = match host.iter().rposition(|&b| b == b':') {
+        // The colon of an IPv6 address is inside its brackets.
+        Some(colon) if !host[colon..].contains(&b']') => (&host[..colon], Some(&host[colon + 1..])),
+        _ => (host, None),
+    };
+    let name_ok = match name {
+        [b'[', inner @ .., b']'] => inner
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+        _ => name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)),
+    };
+    name_ok && port.is_none_or(|port| port.iter().all(u8::is_ascii_digit))
 }
 
 fn strip_prefix_ignore_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -335,7 +393,16 @@ fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), HeadError> {
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
         return Err(bad("header field name is not a token"));
     }
-    let value = value.trim_ascii_start().trim_ascii_end();
+    // Optional whitespace is SP and HTAB only; `trim_ascii` would also eat
+    // a form feed, and two parsers disagreeing about a value is how a
+    // length gets smuggled.
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |last| last + 1);
+    let value = &value[start..end];
     // VCHAR, obs-text, and whitespace inside; no control bytes (NUL, CR, …).
     if !value
         .iter()
@@ -357,10 +424,14 @@ fn check_framing(request: &Request<'_>) -> Result<(), HeadError> {
     if hosts > 1 {
         return Err(bad("more than one Host header field"));
     }
+    if !request.field_values("host").all(is_valid_host) {
+        return Err(bad("Host header field is not a valid host"));
+    }
     if request.field_values("transfer-encoding").next().is_some() {
         return Err(bad("request bodies are not accepted (Transfer-Encoding)"));
     }
-    if request.field_values("content-length").any(|v| v != b"0") {
+    let zero = |v: &[u8]| !v.is_empty() && v.iter().all(|&b| b == b'0');
+    if request.field_values("content-length").any(|v| !zero(v)) {
         return Err(bad("request bodies are not accepted (Content-Length)"));
     }
     Ok(())
@@ -432,7 +503,17 @@ mod tests {
             (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             (b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
             (b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-            (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET # HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET /{x} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET http:///export.csv HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET http://user@host/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n", 400),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: \x0c0\r\n\r\n",
+                400,
+            ),
             (b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
             (b"GET / HTTP/0.9\r\n\r\n", 505),
@@ -470,8 +551,40 @@ mod tests {
     }
 
     #[test]
-    fn content_length_zero_is_not_a_body() {
-        assert!(parse(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").is_ok());
+    fn valid_but_unusual_heads_are_accepted() {
+        for head in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 00\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost:\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Tab:\tv\t\r\nX-Utf8: \xc3\xa9\r\n\r\n",
+            b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /a%20b?x=%7B HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert!(parse(head).is_ok(), "{:?}", String::from_utf8_lossy(head));
+        }
+        let request = parse(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(
+            request.version,
+            Version::Http11,
+            "a later 1.x is served as 1.1"
+        );
+    }
+
+    #[test]
+    fn a_head_ends_at_crlf_crlf_or_at_a_bare_lf() {
+        let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
+        assert_eq!(head_end(full, 0, full.len()), Some(full.len() - 4));
+        // The terminator straddling two reads is still found.
+        assert_eq!(head_end(full, 26, full.len()), Some(full.len() - 4));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n", 0, 25), None);
+        let bare = b"GET / HTTP/1.1\nHost: a\n\n";
+        assert_eq!(head_end(bare, 0, bare.len()), Some(15));
+        assert_eq!(
+            parse(&bare[..15]).unwrap_err().reason,
+            "line ends in a bare LF, not CRLF"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! which is the first thing a production server (hyper, axum) buys back with
 //! keep-alive.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// The status codes this server sends.
@@ -20,14 +21,13 @@ pub enum Status {
     UriTooLong,
     RequestHeaderFieldsTooLarge,
     InternalServerError,
-    NotImplemented,
     ServiceUnavailable,
     HttpVersionNotSupported,
 }
 
 impl Status {
     /// Every variant, in declaration order (so `ALL[s.index()] == s`).
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 10] = [
         Status::Ok,
         Status::BadRequest,
         Status::NotFound,
@@ -36,7 +36,6 @@ impl Status {
         Status::UriTooLong,
         Status::RequestHeaderFieldsTooLarge,
         Status::InternalServerError,
-        Status::NotImplemented,
         Status::ServiceUnavailable,
         Status::HttpVersionNotSupported,
     ];
@@ -56,7 +55,6 @@ impl Status {
             Status::UriTooLong => 414,
             Status::RequestHeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
-            Status::NotImplemented => 501,
             Status::ServiceUnavailable => 503,
             Status::HttpVersionNotSupported => 505,
         }
@@ -73,7 +71,6 @@ impl Status {
             Status::UriTooLong => "URI Too Long",
             Status::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
-            Status::NotImplemented => "Not Implemented",
             Status::ServiceUnavailable => "Service Unavailable",
             Status::HttpVersionNotSupported => "HTTP Version Not Supported",
         }
@@ -99,9 +96,12 @@ pub enum Framing {
 /// A status line and header fields, not yet sent.
 #[derive(Clone, Debug)]
 pub struct ResponseHead {
+    /// The status line's code and reason phrase.
     status: Status,
     /// Fields besides framing and `Connection`, in sending order.
     fields: Vec<(&'static str, String)>,
+    /// Adds the `Content-Length` or `Transfer-Encoding` field, and tells the
+    /// body writer how to frame the body.
     framing: Framing,
 }
 
@@ -132,16 +132,21 @@ impl ResponseHead {
     /// The head as it goes on the wire. We answer `HTTP/1.1` to 1.0 clients
     /// too, as RFC 9110 §6.2 asks; the framing is what must suit them.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut head = format!(
+        // Writing into a String cannot fail.
+        let mut head = String::with_capacity(256);
+        let _ = write!(
+            head,
             "HTTP/1.1 {} {}\r\n",
             self.status.code(),
             self.status.reason()
         );
         for (name, value) in &self.fields {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            let _ = write!(head, "{name}: {value}\r\n");
         }
         match self.framing {
-            Framing::ContentLength(len) => head.push_str(&format!("Content-Length: {len}\r\n")),
+            Framing::ContentLength(len) => {
+                let _ = write!(head, "Content-Length: {len}\r\n");
+            }
             Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
             Framing::CloseDelimited => {}
         }

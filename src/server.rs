@@ -10,7 +10,7 @@
 //! (tokio, under hyper and axum) is what production servers use instead.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use crate::csv_rows::MAX_ROWS;
 
 /// Where `serve` listens unless told otherwise: loopback only, because this
 /// is a demonstration, not a service to expose.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 
 /// Default chunk size: 16 KiB. Large enough that the per-chunk costs (a
 /// channel send, an allocation, a chunk header, a syscall) are noise next to
@@ -44,6 +44,21 @@ pub const MAX_CHANNEL_DEPTH: usize = 1024;
 /// Apache's 20-40 s `RequestReadTimeout header=`, because every waiting
 /// connection holds a thread here.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest accepted `--header-timeout`: a head that takes minutes to send is
+/// an attack, not a client.
+pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Default longest time one socket write may make no progress before the
+/// client is given up on: 60 s, nginx's `send_timeout`. Backpressure must be
+/// bounded in time as well as in space: without this, a client that stops
+/// reading but keeps its connection open holds the connection's threads
+/// and buffers forever. A slow client is never cut by it, only one that
+/// accepts nothing at all for this long. (It bounds each write call, not the
+/// whole body: a client trickling a byte a minute still passes. A minimum
+/// data rate is the stricter rule real servers add on top.)
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest accepted `--send-timeout`.
+pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Stack of a connection thread. It holds the 16 KiB head buffer and
 /// `io::copy`'s 8 KiB buffer; 256 KiB leaves room for unoptimised builds.
@@ -68,16 +83,19 @@ pub struct ServerConfig {
     pub max_rows: u64,
     /// Time from accept by which the whole request head must have arrived.
     pub header_timeout: Duration,
+    /// Longest a single socket write may wait for the client to read.
+    pub send_timeout: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            addr: DEFAULT_ADDR,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             channel_depth: DEFAULT_CHANNEL_DEPTH,
             max_rows: MAX_ROWS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
         }
     }
 }
@@ -97,8 +115,11 @@ impl ServerConfig {
         if self.max_rows > MAX_ROWS {
             return Err(format!("--max-rows can only lower the cap of {MAX_ROWS}"));
         }
-        if self.header_timeout.is_zero() {
-            return Err("--header-timeout must be longer than zero".to_string());
+        if self.header_timeout.is_zero() || self.header_timeout > MAX_HEADER_TIMEOUT {
+            return Err("--header-timeout must be from 1ms to 10m".to_string());
+        }
+        if self.send_timeout.is_zero() || self.send_timeout > MAX_SEND_TIMEOUT {
+            return Err("--send-timeout must be from 1ms to 60m".to_string());
         }
         Ok(())
     }
@@ -106,6 +127,7 @@ impl ServerConfig {
 
 /// A bound listening socket, ready to [`run`](Server::run).
 pub struct Server {
+    /// The bound socket new connections are accepted from.
     listener: TcpListener,
     /// Shared read-only by every connection thread.
     config: Arc<ServerConfig>,

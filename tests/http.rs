@@ -173,6 +173,13 @@ fn malformed_heads_get_the_right_status() {
             "folding",
         ),
         (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400, "bare CR"),
+        (b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400, "Host"),
+        (
+            b"GET http:///healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+            400,
+            "host",
+        ),
+        (b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"),
         (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "HTTP/1.1"),
         (b"GET /\tx HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"),
         (b"GET relative HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"),
@@ -189,6 +196,15 @@ fn malformed_heads_get_the_right_status() {
     ] {
         assert_error(&request(server.addr(), raw), status, mentions);
     }
+    // A malformed HEAD request still gets no body (RFC 9110 §9.3.2).
+    let response = request(server.addr(), b"HEAD /healthz HTTP/1.1\r\n\r\n");
+    assert_eq!(response.status, 400);
+    assert!(response.header("Content-Length").is_some());
+    assert!(
+        response.body.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&response.body)
+    );
     // Absolute-form targets are served like their path.
     let raw = b"GET http://example.com/healthz HTTP/1.1\r\nHost: example.com\r\n\r\n";
     assert_eq!(request(server.addr(), raw).body_text(), "ok\n");
@@ -291,4 +307,20 @@ fn the_head_deadline_counts_from_accept() {
         2.0
     );
     assert_eq!(m.value("backpressure_connections_active"), 1.0);
+}
+
+/// A head with bare LF line ends is refused as soon as the first one
+/// arrives, not after the head deadline (waiting for a CRLF CRLF that a
+/// bare-LF client never sends).
+#[test]
+fn bare_lf_heads_are_refused_at_once() {
+    let server = Server::start(&[]); // the default 10 s head deadline
+    let started = Instant::now();
+    let response = request(server.addr(), b"GET /healthz HTTP/1.1\nHost: a\n\n");
+    assert_error(&response, 400, "bare LF");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
 }

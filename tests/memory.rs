@@ -296,3 +296,80 @@ fn pipeline_queues_one_buffer() {
     );
     disconnect_and_expect_idle(server.addr(), stalled, "pipeline", &idle);
 }
+
+/// A client that accepts nothing for `--send-timeout` is given up on: its
+/// threads and queue are freed, the abort is counted, and what it did
+/// receive is a chunked body without its last chunk, so it can tell the
+/// export is incomplete.
+#[test]
+fn a_client_that_stops_reading_is_cut_at_the_send_timeout() {
+    let (server, idle) = warmed_server(&["--send-timeout", "1s"]);
+    let addr = server.addr();
+    let started = Instant::now();
+    let mut client = stalled_request(addr, &format!("/export.csv?rows={ROWS}&mode=bounded"));
+
+    let m = wait_for("the server to give up on the stalled client", || {
+        let m = metrics(addr);
+        let aborted = m.value(&series("backpressure_client_aborts_total", "bounded")) == 1.0;
+        (aborted && Idle::of(&m) == idle).then_some(m)
+    });
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1),
+        "cut after only {waited:?}"
+    );
+    assert_eq!(
+        m.value(&series("backpressure_queued_bytes", "bounded")),
+        0.0
+    );
+
+    // What was in flight, then the end: never the last chunk.
+    let mut wire = Vec::new();
+    let _ = client.read_to_end(&mut wire);
+    assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(
+        !wire.ends_with(b"0\r\n\r\n"),
+        "a cut-off body must not end like a complete one"
+    );
+}
+
+/// The send timeout bounds a write that makes no progress, so a slow client
+/// that keeps reading gets everything, however long it takes.
+#[test]
+fn a_slow_client_that_keeps_reading_is_never_cut() {
+    let server = Server::start(&["--send-timeout", "1s", "--chunk-bytes", "4096"]);
+    let rows = 20_000; // about 1 MB
+    let mut client = stalled_request(
+        server.addr(),
+        &format!("/export.csv?rows={rows}&mode=bounded"),
+    );
+    // 32 KiB every 100 ms: about 320 KB/s, for a little over 3 s.
+    let mut wire = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < SETTLE_TIMEOUT,
+            "the slow download did not finish"
+        );
+        let n = client.read(&mut buf).expect("the server keeps sending");
+        if n == 0 {
+            break;
+        }
+        wire.extend_from_slice(&buf[..n]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        started.elapsed() > Duration::from_secs(2),
+        "the client really was slow"
+    );
+    let response = common::parse_response(&wire);
+    assert!(
+        response.body_decoded() == common::reference_csv(rows),
+        "the whole export arrived"
+    );
+    assert_eq!(
+        metrics(server.addr()).value(&series("backpressure_client_aborts_total", "bounded")),
+        0.0
+    );
+}

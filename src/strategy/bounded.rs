@@ -24,13 +24,10 @@
 use std::io::Write;
 use std::sync::mpsc;
 
-use super::{ExportError, ExportPlan, ExportResponse, two_threads};
+use super::{ExportError, ExportResponse, two_threads};
 
-pub fn send<W: Write>(
-    plan: &ExportPlan,
-    response: ExportResponse<'_, W>,
-) -> Result<(), ExportError> {
+pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     // At most `channel_depth` chunks wait between producer and writer.
-    let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
-    two_threads::stream(plan, response, tx, rx)
+    let (tx, rx) = mpsc::sync_channel(response.plan.channel_depth);
+    two_threads::stream(response, tx, rx)
 }

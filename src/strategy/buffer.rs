@@ -13,34 +13,38 @@
 
 use std::io::Write;
 
-use super::{ExportError, ExportPlan, ExportResponse};
+use super::{ExportError, ExportResponse};
 use crate::csv_rows::{self, CsvRows};
-use crate::response::Status;
+use crate::response::{Framing, Status};
 
-pub fn send<W: Write>(
-    plan: &ExportPlan,
-    response: ExportResponse<'_, W>,
-) -> Result<(), ExportError> {
-    let len = csv_rows::body_len(plan.rows);
+pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
+    let rows = response.plan.rows;
+    // `Mode::framing` computed the exact length for the Content-Length.
+    let len = match response.framing() {
+        Framing::ContentLength(len) => len,
+        _ => csv_rows::body_len(rows),
+    };
     let mut body = Vec::new();
     // Ask for the memory before using it, so that a body the machine cannot
     // hold becomes a 503 that says so instead of an abort of the process.
     // (On Linux, overcommit means this rarely fails; a server must also cap
     // what it agrees to buffer.)
-    let reserved = usize::try_from(len)
-        .ok()
-        .is_some_and(|len| body.try_reserve_exact(len).is_ok());
+    let reserved = usize::try_from(len).is_ok_and(|len| body.try_reserve_exact(len).is_ok());
     if !reserved {
         let reason = format!("cannot buffer a {len}-byte export in memory; use mode=bounded");
         return Err(ExportError::Refused(Status::ServiceUnavailable, reason));
     }
     let capacity = body.capacity();
-    CsvRows::new(plan.rows).fill(&mut body, capacity);
-    debug_assert_eq!(
-        body.len() as u64,
-        len,
-        "body_len agrees with the rendered body"
-    );
+    CsvRows::new(rows).fill(&mut body, capacity);
+    // A Content-Length that disagrees with the body would corrupt the
+    // response; this is the last moment an error status can still be sent.
+    if body.len() as u64 != len {
+        let reason = format!(
+            "internal error: rendered {} bytes, expected {len}",
+            body.len()
+        );
+        return Err(ExportError::Refused(Status::InternalServerError, reason));
+    }
     response.queued.produced(body.len());
 
     let mut out = response.start()?;

@@ -1,11 +1,11 @@
 //! The four ways to send the export's body, one file each.
 //!
-//! | mode        | file                         | memory under a slow client       |
-//! |-------------|------------------------------|----------------------------------|
-//! | `buffer`    | [`buffer`]    (`buffer.rs`)  | O(body) per connection           |
-//! | `unbounded` | [`unbounded`] (`unbounded.rs`) | grows without bound: the bug   |
-//! | `bounded`   | [`bounded`]   (`bounded.rs`) | flat, ≤ (depth + 2) × chunk      |
-//! | `pipeline`  | [`pipeline`]  (`pipeline.rs`) | flat, one buffer                |
+//! | mode        | file                            | memory under a slow client   |
+//! |-------------|---------------------------------|------------------------------|
+//! | `buffer`    | [`buffer`] (`buffer.rs`)        | O(body) per connection       |
+//! | `unbounded` | [`unbounded`] (`unbounded.rs`)  | grows without bound: the bug |
+//! | `bounded`   | [`bounded`] (`bounded.rs`)      | flat, ≤ (depth + 2) × chunk  |
+//! | `pipeline`  | [`pipeline`] (`pipeline.rs`)    | flat, one buffer             |
 //!
 //! All four read the same bytes from [`CsvRows`](crate::csv_rows::CsvRows)
 //! and write them through the same
@@ -79,7 +79,9 @@ impl Mode {
 /// What one export request asks for, and the buffer sizes it may use.
 #[derive(Clone, Copy, Debug)]
 pub struct ExportPlan {
+    /// Rows after the header line.
     pub rows: u64,
+    /// Which strategy moves the body.
     pub mode: Mode,
     /// Most bytes in one chunk a producer hands to the writer, and in one
     /// HTTP chunk on the wire.
@@ -88,37 +90,45 @@ pub struct ExportPlan {
     pub channel_depth: usize,
 }
 
-/// An export response whose head has not been sent yet.
+/// An export response whose head has not been sent yet: everything a
+/// strategy needs, and the only way for it to start sending.
 pub struct ExportResponse<'a, W: Write> {
+    /// Where the head and body go: the client's socket.
     out: W,
+    /// Sent by [`ExportResponse::start`]; its framing decides the body's.
     head: ResponseHead,
-    mode: Mode,
-    chunk_bytes: usize,
+    /// What to send.
+    pub plan: &'a ExportPlan,
     /// Where the strategy reports bytes it produced, and the body writer
     /// bytes it sent.
     pub queued: &'a QueuedBytes,
 }
 
 impl<'a, W: Write> ExportResponse<'a, W> {
-    pub fn new(out: W, head: ResponseHead, plan: &ExportPlan, queued: &'a QueuedBytes) -> Self {
+    pub fn new(out: W, head: ResponseHead, plan: &'a ExportPlan, queued: &'a QueuedBytes) -> Self {
         ExportResponse {
             out,
             head,
-            mode: plan.mode,
-            chunk_bytes: plan.chunk_bytes,
+            plan,
             queued,
         }
+    }
+
+    /// How the body will be framed: `Content-Length` carries the exact size.
+    pub fn framing(&self) -> Framing {
+        self.head.framing()
     }
 
     /// Sends the head and returns the writer for the body. From here on the
     /// status is committed: a failure can only end the connection.
     pub fn start(mut self) -> io::Result<BodyWriter<'a, W>> {
         self.out.write_all(&self.head.to_bytes())?;
-        METRICS.responded(Some(self.mode), self.head.status());
+        METRICS.responded(Some(self.plan.mode), self.head.status());
+        let framing = self.head.framing();
         Ok(BodyWriter::new(
             self.out,
-            self.head.framing(),
-            self.chunk_bytes,
+            framing,
+            self.plan.chunk_bytes,
             self.queued,
         ))
     }
@@ -131,10 +141,12 @@ pub enum ExportError {
     /// why with a proper status (the body could not be buffered, a thread
     /// could not be started).
     Refused(Status, String),
-    /// Writing to the client failed: it closed or reset the connection.
+    /// Writing to the client failed: it closed or reset the connection, or
+    /// accepted nothing for the send timeout.
     ClientGone(io::Error),
-    /// The producer died mid-body. The body was deliberately left without
-    /// its end (no last chunk), so the client can tell it is incomplete.
+    /// The producer died mid-body. The body is left without its end (no
+    /// last chunk), so an HTTP/1.1 client can tell it is incomplete. An
+    /// HTTP/1.0 client cannot: its close-delimited body just stops.
     ProducerFailed,
 }
 
@@ -146,15 +158,12 @@ impl From<io::Error> for ExportError {
 }
 
 /// Sends the body with the plan's strategy.
-pub fn send<W: Write>(
-    plan: &ExportPlan,
-    response: ExportResponse<'_, W>,
-) -> Result<(), ExportError> {
-    match plan.mode {
-        Mode::Buffer => buffer::send(plan, response),
-        Mode::Unbounded => unbounded::send(plan, response),
-        Mode::Bounded => bounded::send(plan, response),
-        Mode::Pipeline => pipeline::send(plan, response),
+pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
+    match response.plan.mode {
+        Mode::Buffer => buffer::send(response),
+        Mode::Unbounded => unbounded::send(response),
+        Mode::Bounded => bounded::send(response),
+        Mode::Pipeline => pipeline::send(response),
     }
 }
 
@@ -182,7 +191,7 @@ mod tests {
         let head = ResponseHead::new(Status::Ok, mode.framing(rows, false));
         let head_len = head.to_bytes().len();
         let mut wire = Vec::new();
-        send(&plan, ExportResponse::new(&mut wire, head, &plan, &queued)).unwrap();
+        send(ExportResponse::new(&mut wire, head, &plan, &queued)).unwrap();
         assert_eq!(queued.unsent(), 0, "{mode:?}: everything produced was sent");
         wire.split_off(head_len)
     }

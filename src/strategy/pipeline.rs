@@ -16,7 +16,7 @@
 
 use std::io::{self, Read, Write};
 
-use super::{ExportError, ExportPlan, ExportResponse};
+use super::{ExportError, ExportResponse};
 use crate::csv_rows::CsvRows;
 use crate::queued_bytes::QueuedBytes;
 
@@ -25,12 +25,9 @@ use crate::queued_bytes::QueuedBytes;
 /// std supports today). The pipeline never holds more body bytes than this.
 pub const PIPELINE_BUFFER_BYTES: usize = 8 * 1024;
 
-pub fn send<W: Write>(
-    plan: &ExportPlan,
-    response: ExportResponse<'_, W>,
-) -> Result<(), ExportError> {
+pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let mut rows = CountedRows {
-        rows: CsvRows::new(plan.rows),
+        rows: CsvRows::new(response.plan.rows),
         queued: response.queued,
     };
     let mut body = response.start()?;
@@ -41,6 +38,7 @@ pub fn send<W: Write>(
 /// The row reader, reporting what it hands to `io::copy` as produced.
 struct CountedRows<'q> {
     rows: CsvRows,
+    /// Told about every byte `read` returns: it is now in `io::copy`'s buffer.
     queued: &'q QueuedBytes,
 }
 
@@ -49,5 +47,42 @@ impl Read for CountedRows<'_> {
         let n = self.rows.read(buf)?;
         self.queued.produced(n);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body_writer::BodyWriter;
+    use crate::response::Framing;
+    use crate::strategy::Mode;
+
+    /// Records the largest buffer `io::copy` ever offers the reader.
+    struct LargestRead<R> {
+        inner: R,
+        largest: usize,
+    }
+
+    impl<R: Read> Read for LargestRead<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.largest = self.largest.max(buf.len());
+            self.inner.read(buf)
+        }
+    }
+
+    /// `PIPELINE_BUFFER_BYTES` restates a private detail of std. If a new
+    /// std changes `io::copy`'s buffer, this fails and the documented bound
+    /// must change with it.
+    #[test]
+    fn io_copy_uses_one_buffer_of_the_documented_size() {
+        let queued = QueuedBytes::new(Mode::Pipeline);
+        let mut rows = LargestRead {
+            inner: CsvRows::new(10_000),
+            largest: 0,
+        };
+        let mut wire = Vec::new();
+        let mut body = BodyWriter::new(&mut wire, Framing::CloseDelimited, 1 << 20, &queued);
+        io::copy(&mut rows, &mut body).unwrap();
+        assert_eq!(rows.largest, PIPELINE_BUFFER_BYTES);
     }
 }

@@ -21,7 +21,7 @@ use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 
-use super::{ExportError, ExportPlan, ExportResponse};
+use super::{ExportError, ExportResponse};
 use crate::body_writer::BodyWriter;
 use crate::csv_rows::CsvRows;
 use crate::queued_bytes::QueuedBytes;
@@ -65,13 +65,12 @@ enum Production {
 
 /// Runs the export through a producer thread and the channel `tx` → `rx`.
 pub(super) fn stream<W: Write>(
-    plan: &ExportPlan,
     response: ExportResponse<'_, W>,
     tx: impl ChunkSender,
     rx: Receiver<Vec<u8>>,
 ) -> Result<(), ExportError> {
     let queued = response.queued;
-    let (rows, chunk_bytes) = (plan.rows, plan.chunk_bytes);
+    let (rows, chunk_bytes) = (response.plan.rows, response.plan.chunk_bytes);
     thread::scope(|scope| {
         let producer = thread::Builder::new()
             .name("producer".into())

@@ -21,14 +21,11 @@
 use std::io::Write;
 use std::sync::mpsc;
 
-use super::{ExportError, ExportPlan, ExportResponse, two_threads};
+use super::{ExportError, ExportResponse, two_threads};
 
-pub fn send<W: Write>(
-    plan: &ExportPlan,
-    response: ExportResponse<'_, W>,
-) -> Result<(), ExportError> {
+pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     // No capacity: the queue between producer and writer can grow to the
     // whole body.
     let (tx, rx) = mpsc::channel();
-    two_threads::stream(plan, response, tx, rx)
+    two_threads::stream(response, tx, rx)
 }
