@@ -44,6 +44,10 @@ fn serve(config: ServerConfig) -> ExitCode {
         // flushed at once rather than left in stdout's buffer.
         let mut stdout = io::stdout().lock();
         writeln!(stdout, "listening on http://{bound}")?;
+        writeln!(
+            stdout,
+            "GET http://{bound}/ lists the endpoints with curl examples; Ctrl-C stops"
+        )?;
         stdout.flush()
     });
     if let Err(e) = announced {
