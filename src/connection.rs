@@ -43,7 +43,8 @@ enum Ending {
 }
 
 /// Serves one connection; the head must arrive by `accepted_at` plus the
-/// configured header timeout.
+/// configured header timeout. `config` must have passed
+/// [`ServerConfig::validate`], as [`crate::server::Server::bind`] ensures.
 pub fn handle(stream: TcpStream, config: &ServerConfig, accepted_at: Instant) {
     let _open = METRICS.connection_opened();
     // Chunks go out in one vectored write each; Nagle's algorithm would only
@@ -140,7 +141,9 @@ fn export(
         .header("Content-Type", CSV)
         .header("Content-Disposition", "attachment; filename=\"export.csv\"");
     if head_only {
-        // The same head a GET would get, and no body: nothing is produced.
+        // The head a GET would get, and no body: nothing is produced. (A GET
+        // can still be refused if its body cannot be buffered; HEAD cannot
+        // know that without trying.)
         return reply(stream, Some(plan.mode), head, b"", true);
     }
 

@@ -39,6 +39,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// The largest `LIVE_BYTES` has ever been.
 static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Calls to `alloc`, `alloc_zeroed` and `realloc` that succeeded: a loop that
+/// leaves this unchanged provably allocated nothing, even if it freed what it
+/// took (which live bytes alone cannot show).
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// Forwards every call to [`System`] and keeps [`live_bytes`] and
 /// [`peak_bytes`] up to date.
@@ -47,6 +51,7 @@ pub struct CountingAllocator;
 fn grew(bytes: usize) {
     // Relaxed is enough: the counters order nothing else, and each update is
     // a single atomic read-modify-write, so no increment is ever lost.
+    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
     let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
     PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
 }
@@ -96,6 +101,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
             if new_size >= layout.size() {
                 grew(new_size - layout.size());
             } else {
+                ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
                 shrank(layout.size() - new_size);
             }
         }
@@ -111,4 +117,10 @@ pub fn live_bytes() -> usize {
 /// The most heap bytes that were ever live at once since the process started.
 pub fn peak_bytes() -> usize {
     PEAK_BYTES.load(Ordering::Relaxed)
+}
+
+/// Successful allocation calls (including reallocations) since the process
+/// started.
+pub fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::Relaxed)
 }
