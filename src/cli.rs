@@ -1,7 +1,8 @@
-//! The command line, parsed by hand: `backpressure [serve] [--flag value]…`.
+//! The command line, parsed by hand: `backpressure [serve [--flag value]…]`.
 //!
 //! Conventions a user can rely on: `--flag value` and `--flag=value` both
-//! work; `-h`/`--help` anywhere prints help and exits 0; a bad flag or value
+//! work; `-h`/`--help` as the command, or among `serve`'s flags, prints help
+//! and exits 0; a bad flag or value
 //! prints one line on stderr naming it and exits 2 ([`EXIT_USAGE`]), the
 //! code shells and `getopt`-style tools use for "you called me wrong".
 //!
@@ -171,7 +172,7 @@ fn main_help() -> String {
          not when the handler returns. A CSV export server that measures why.\n\
          \n\
          Usage:\n\
-         \x20   backpressure [serve] [FLAGS]   run the export server (the default command)\n\
+         \x20   backpressure [serve [FLAGS]]   run the export server (the default command)\n\
          \x20   backpressure serve --help      the server's flags and their defaults\n\
          \x20   backpressure --version\n\
          \n\

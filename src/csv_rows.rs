@@ -24,7 +24,7 @@ use crate::timestamp::{self, RFC3339_LEN, UtcDateTime};
 /// The first line of every export.
 pub const HEADER: &[u8] = b"id,created_at,customer,amount,status\n";
 
-/// The most rows one request may ask for: about 5.7 GB of CSV. It bounds the
+/// The most rows one request may ask for: about 5.6 GB of CSV. It bounds the
 /// timestamps to four-digit years and the `buffer` strategy's worst case; a
 /// real service would cap exports far lower, or page them.
 pub const MAX_ROWS: u64 = 100_000_000;
@@ -285,13 +285,15 @@ mod tests {
 
     #[test]
     fn no_line_exceeds_the_line_buffer() {
-        // The longest id, the longest status (n % 4 == 2) and a 4-digit amount.
-        let n = (MAX_ROWS - 8..=MAX_ROWS)
-            .filter(|n| n % 4 == 2)
-            .max_by_key(|&n| line_len(n))
-            .unwrap();
-        assert!(line_len(n) <= MAX_LINE_BYTES);
-        assert_eq!(line(n).len(), line_len(n));
+        // The worst case of every variable field at once: the longest id
+        // (only MAX_ROWS has 9 digits), a 4-digit amount and `refunded`.
+        let (id, units) = (decimal_digits(MAX_ROWS), decimal_digits(9999));
+        let worst = id + units + "refunded".len() + FIXED_LINE_BYTES;
+        assert_eq!(worst, 59);
+        assert!(worst <= MAX_LINE_BYTES);
+        for n in MAX_ROWS - 3..=MAX_ROWS {
+            assert_eq!(line(n).len(), line_len(n), "row {n}");
+        }
     }
 
     #[test]

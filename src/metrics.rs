@@ -93,7 +93,8 @@ const PER_MODE_FAMILIES: [PerModeFamily; 4] = [
     PerModeFamily {
         name: "backpressure_client_aborts_total",
         kind: "counter",
-        help: "Exports cut short because the client closed or reset the connection.",
+        help: "Exports cut short because the client closed or reset the connection, \
+               or accepted nothing for --send-timeout.",
         counter: |m| &m.client_aborts_total,
     },
 ];

@@ -33,8 +33,14 @@ pub fn parse_export_query(query: &[u8], max_rows: u64) -> Result<ExportQuery, St
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (pair, &b""[..]),
         };
-        let name = percent_decode(name)?;
-        let value = percent_decode(value)?;
+        let name = percent_decode(name)
+            .ok_or_else(|| "bad percent-encoding in a parameter name".to_string())?;
+        let value = percent_decode(value).ok_or_else(|| {
+            format!(
+                "bad percent-encoding in parameter \"{}\"",
+                name.escape_ascii()
+            )
+        })?;
         match name.as_slice() {
             b"rows" if rows.is_some() => return Err(given_twice("rows")),
             b"mode" if mode.is_some() => return Err(given_twice("mode")),
@@ -88,10 +94,10 @@ fn parse_rows(value: &[u8], max_rows: u64) -> Result<u64, String> {
     Ok(rows)
 }
 
-/// Decodes `%XX` escapes and `+` (a space, in HTML form encoding). The
-/// result is bytes: a query may encode anything, and it is compared, never
-/// interpreted as text.
-fn percent_decode(input: &[u8]) -> Result<Vec<u8>, String> {
+/// Decodes `%XX` escapes and `+` (a space, in HTML form encoding); `None`
+/// if a `%` is not followed by two hex digits. The result is bytes: a query
+/// may encode anything, and it is compared, never interpreted as text.
+fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(input.len());
     let mut rest = input;
     while let Some((&b, tail)) = rest.split_first() {
@@ -100,8 +106,7 @@ fn percent_decode(input: &[u8]) -> Result<Vec<u8>, String> {
             b'%' => {
                 let hex = rest
                     .get(..2)
-                    .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-                    .ok_or_else(|| "bad percent-encoding in the query".to_string())?;
+                    .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))?;
                 out.push(hex_value(hex[0]) << 4 | hex_value(hex[1]));
                 rest = &rest[2..];
             }
@@ -109,7 +114,7 @@ fn percent_decode(input: &[u8]) -> Result<Vec<u8>, String> {
             _ => out.push(b),
         }
     }
-    Ok(out)
+    Some(out)
 }
 
 /// The value of one hex digit (already checked to be one).
@@ -168,9 +173,10 @@ mod tests {
             ("rows=1&rows=2", "rows"),
             ("mode=buffer&mode=buffer", "mode"),
             ("row=5", "row"),
-            ("rows=%zz", "percent-encoding"),
-            ("rows=1%2", "percent-encoding"),
-            ("mode=%+1", "percent-encoding"),
+            ("rows=%zz", "percent-encoding in parameter \"rows\""),
+            ("rows=1%2", "percent-encoding in parameter \"rows\""),
+            ("mode=%+1", "percent-encoding in parameter \"mode\""),
+            ("r%zws=1", "percent-encoding in a parameter name"),
         ] {
             let reason = parse(query).expect_err(query);
             assert!(reason.contains(mentions), "{query}: {reason}");

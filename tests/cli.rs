@@ -51,6 +51,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--channel-depth", "4"),
         ("--max-rows", "100000000"),
         ("--header-timeout", "10s"),
+        ("--send-timeout", "60s"),
     ] {
         let line = text.lines().find(|line| line.contains(flag)).expect(flag);
         assert!(line.contains(&format!("[default: {default}]")), "{line}");

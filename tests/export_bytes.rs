@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, chunk_sizes, get, head, reference_csv, reference_line, request};
+use common::{Server, chunk_sizes, get, head, reference_csv, request};
 
 const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// `io::copy`'s buffer: the largest chunk the pipeline mode can produce.
@@ -84,16 +84,9 @@ fn known_lines_and_lengths() {
     assert_eq!(response.status, 200);
     assert_eq!(response.header("Content-Length"), Some("384861933"));
     assert!(response.body.is_empty());
-    // Its last line, and the leap-day line, from the independent reference
-    // (the server's own rendering of them is unit-tested in src/csv_rows.rs).
-    assert_eq!(
-        reference_line(7_000_000),
-        "7000000,2034-03-17T16:26:03Z,cust-00000,0.00,paid"
-    );
-    assert_eq!(
-        reference_line(1_842_423),
-        "1842423,2028-02-29T00:00:14Z,cust-47737,1183.67,failed"
-    );
+    // Rows 1842423 (2028-02-29) and 7000000 are too far in for a test to
+    // download: the server's rendering of them is unit-tested in
+    // src/csv_rows.rs, the independent reference's in tests/test_support.rs.
 }
 
 /// Every mode × chunk size × channel depth gives the reference bytes.

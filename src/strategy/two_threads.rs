@@ -141,3 +141,75 @@ fn write_chunks<'q, W: Write>(
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::{Framing, ResponseHead};
+    use crate::strategy::{ExportPlan, Mode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A sender whose producer dies (panics) when handed its fourth chunk,
+    /// as a real producer might on a failing database cursor.
+    struct DiesOnFourthChunk {
+        inner: mpsc::SyncSender<Vec<u8>>,
+        sent: AtomicUsize,
+    }
+
+    impl ChunkSender for DiesOnFourthChunk {
+        fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone> {
+            if self.sent.fetch_add(1, Ordering::Relaxed) == 3 {
+                panic!("the producer failed (a deliberate test panic)");
+            }
+            self.inner.send_chunk(chunk)
+        }
+    }
+
+    #[test]
+    fn a_dying_producer_leaves_the_body_unterminated() {
+        let plan = ExportPlan {
+            rows: 1000,
+            mode: Mode::Bounded,
+            chunk_bytes: 100,
+            channel_depth: 1,
+        };
+        let queued = QueuedBytes::new(Mode::Bounded);
+        let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+        let head_len = head.to_bytes().len();
+        let mut wire = Vec::new();
+        let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
+        let sender = DiesOnFourthChunk {
+            inner: tx,
+            sent: AtomicUsize::new(0),
+        };
+
+        let result = stream(
+            ExportResponse::new(&mut wire, head, &plan, &queued),
+            sender,
+            rx,
+        );
+
+        assert!(
+            matches!(result, Err(ExportError::ProducerFailed)),
+            "{result:?}"
+        );
+        // Exactly the three chunks that were handed over, and no last chunk:
+        // the client sees a chunked body without its end, not a short CSV.
+        let mut csv = Vec::new();
+        CsvRows::new(plan.rows).fill(&mut csv, 300);
+        let mut expected = Vec::new();
+        for piece in csv.chunks(100) {
+            expected.extend_from_slice(b"64\r\n"); // 100 in hex
+            expected.extend_from_slice(piece);
+            expected.extend_from_slice(b"\r\n");
+        }
+        assert!(
+            wire[head_len..] == expected,
+            "{:?}",
+            String::from_utf8_lossy(&wire[head_len..])
+        );
+        // The fourth chunk was counted, then died with the producer; the
+        // response's tracker gives it back to the gauge when it is dropped.
+        assert_eq!(queued.unsent(), 100);
+    }
+}
