@@ -25,6 +25,15 @@ fn metrics_when_idle(addr: std::net::SocketAddr) -> Metrics {
     )
 }
 
+/// Lines in an export's decoded body: the header plus one per row.
+fn csv_lines(response: &common::RawResponse) -> usize {
+    response
+        .body_decoded()
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
+
 /// Asserts a small error response: the status, plain text, and a body that
 /// is exactly one line mentioning `mentions`.
 fn assert_error(response: &common::RawResponse, status: u16, mentions: &str) {
@@ -144,23 +153,9 @@ fn each_bad_parameter_is_a_400_naming_it() {
     // The cap also lowers the default, instead of refusing a bare request.
     let response = get(server.addr(), "/export.csv?mode=pipeline");
     assert_eq!(response.status, 200);
-    assert_eq!(
-        response
-            .body_decoded()
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count(),
-        5001
-    );
+    assert_eq!(csv_lines(&response), 5001);
     let response = get(server.addr(), "/export.csv?rows=%35&mode=b%6Funded");
-    assert_eq!(
-        response
-            .body_decoded()
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count(),
-        6
-    );
+    assert_eq!(csv_lines(&response), 6);
 }
 
 #[test]
