@@ -16,7 +16,8 @@ use std::time::Duration;
 use crate::csv_rows::MAX_ROWS;
 use crate::server::{
     DEFAULT_ADDR, DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES, DEFAULT_HEADER_TIMEOUT,
-    DEFAULT_SEND_TIMEOUT, ServerConfig,
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_TOTAL, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MIN_RATE, DEFAULT_RATE_GRACE, DEFAULT_SEND_TIMEOUT, ServerConfig,
 };
 
 /// Exit code for a runtime failure, such as an address already in use.
@@ -69,13 +70,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
 }
 
 /// The flags `serve` takes, each followed by a value.
-const SERVE_FLAGS: [&str; 6] = [
+const SERVE_FLAGS: [&str; 11] = [
     "--addr",
     "--chunk-bytes",
     "--channel-depth",
     "--max-rows",
     "--header-timeout",
     "--send-timeout",
+    "--max-connections",
+    "--min-rate",
+    "--rate-grace",
+    "--max-buffered-bytes",
+    "--max-buffered-total",
 ];
 
 fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
@@ -89,6 +95,13 @@ fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageE
         };
         if matches!(flag.as_str(), "-h" | "--help") {
             return Ok(Command::Help(serve_help()));
+        }
+        if flag == "--quiet" {
+            if inline_value.is_some() {
+                return Err(UsageError("--quiet takes no value".to_string()));
+            }
+            config.quiet = true;
+            continue;
         }
         if !SERVE_FLAGS.contains(&flag.as_str()) {
             return Err(UsageError(format!("unknown flag '{flag}' for serve")));
@@ -128,6 +141,27 @@ fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageE
                 config.send_timeout = parse_duration(&value)
                     .ok_or_else(|| bad("expected a duration, such as 500ms or 60s"))?;
             }
+            "--max-connections" => {
+                config.max_connections = parse_number(&value)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| bad("expected a number of connections"))?;
+            }
+            "--min-rate" => {
+                config.min_rate = parse_size(&value)
+                    .ok_or_else(|| bad("expected bytes per second, such as 240 or 16k"))?;
+            }
+            "--rate-grace" => {
+                config.rate_grace =
+                    parse_duration(&value).ok_or_else(|| bad("expected a duration, such as 5s"))?;
+            }
+            "--max-buffered-bytes" => {
+                config.max_buffered_bytes = parse_size(&value)
+                    .ok_or_else(|| bad("expected a size in bytes, such as 512m or 1g"))?;
+            }
+            "--max-buffered-total" => {
+                config.max_buffered_total = parse_size(&value)
+                    .ok_or_else(|| bad("expected a size in bytes, such as 512m or 1g"))?;
+            }
             _ => unreachable!("SERVE_FLAGS lists exactly the flags matched above"),
         }
     }
@@ -143,11 +177,13 @@ pub fn parse_number(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-/// Bytes, with an optional `k` (KiB) or `m` (MiB) suffix: `4096`, `16k`, `1m`.
+/// Bytes, with an optional `k` (KiB), `m` (MiB) or `g` (GiB) suffix:
+/// `4096`, `16k`, `1m`, `1g`.
 pub fn parse_size(text: &str) -> Option<u64> {
     let (digits, unit) = match text.as_bytes().last()? {
         b'k' | b'K' => (&text[..text.len() - 1], 1024),
         b'm' | b'M' => (&text[..text.len() - 1], 1024 * 1024),
+        b'g' | b'G' => (&text[..text.len() - 1], 1024 * 1024 * 1024),
         _ => (text, 1),
     };
     parse_number(digits)?.checked_mul(unit)
@@ -195,18 +231,28 @@ fn serve_help() -> String {
          \x20   --max-rows N            most rows one export may ask for [default: {MAX_ROWS}]\n\
          \x20   --header-timeout DUR    time from accept to receive the request head [default: {header}s]\n\
          \x20   --send-timeout DUR      longest one write may wait for the client to read [default: {send}s]\n\
+         \x20   --min-rate SIZE         slowest a response may drain, bytes/s, after the grace [default: {DEFAULT_MIN_RATE}]\n\
+         \x20   --rate-grace DUR        time any write gets before --min-rate applies [default: {grace}s]\n\
+         \x20   --max-connections N     connections served at once; more get 503 [default: {DEFAULT_MAX_CONNECTIONS}]\n\
+         \x20   --max-buffered-bytes SIZE  most bytes one response may queue in memory [default: {per_response}]\n\
+         \x20   --max-buffered-total SIZE  most bytes all responses may queue together [default: {total}]\n\
+         \x20   --quiet                 no access log on stderr\n\
          \x20   -h, --help              print this help\n\
          \n\
-         SIZE is bytes with an optional k or m suffix (KiB, MiB); DUR is a number with ms, s or m.\n",
+         SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n",
         chunk = format_size(DEFAULT_CHUNK_BYTES as u64),
         header = DEFAULT_HEADER_TIMEOUT.as_secs(),
         send = DEFAULT_SEND_TIMEOUT.as_secs(),
+        grace = DEFAULT_RATE_GRACE.as_secs(),
+        per_response = format_size(DEFAULT_MAX_BUFFERED_BYTES),
+        total = format_size(DEFAULT_MAX_BUFFERED_TOTAL),
     )
 }
 
 /// `16384` → `16k`: sizes in help text as a user would type them.
 fn format_size(bytes: u64) -> String {
     match bytes {
+        b if b > 0 && b % (1024 * 1024 * 1024) == 0 => format!("{}g", b >> 30),
         b if b > 0 && b % (1024 * 1024) == 0 => format!("{}m", b / (1024 * 1024)),
         b if b > 0 && b % 1024 == 0 => format!("{}k", b / 1024),
         b => b.to_string(),
@@ -336,7 +382,8 @@ mod tests {
         assert_eq!(parse_size("16k"), Some(16 * 1024));
         assert_eq!(parse_size("1m"), Some(1024 * 1024));
         assert_eq!(parse_size("k"), None);
-        assert_eq!(parse_size("1g"), None);
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        assert_eq!(parse_size("1t"), None);
         assert_eq!(parse_size("99999999999999999999m"), None);
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));

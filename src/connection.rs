@@ -9,13 +9,17 @@
 
 use std::io::Read;
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::access_log::{AccessRecord, End};
+use crate::buffer_budget::{BufferBudget, BufferLimit, OverLimit};
 use crate::metrics::METRICS;
 use crate::query::parse_export_query;
 use crate::queued_bytes::QueuedBytes;
 use crate::request::{self, MAX_HEAD_BYTES, Method, ReadHeadError, Request, Version};
 use crate::response::{self, ResponseHead, Status, TEXT_PLAIN};
+use crate::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
 use crate::server::ServerConfig;
 use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, Mode};
 
@@ -33,70 +37,151 @@ const CSV: &str = "text/csv; charset=utf-8";
 /// `Content-Type` of `/metrics`: the Prometheus text format, version 0.0.4.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// How the connection should end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ending {
-    /// A whole response was sent: shut down writing, then drain.
-    Graceful,
-    /// The client is gone or the response was cut short: just close.
-    Abort,
+/// What serving one connection came to: the access log's fields that only
+/// the response knows.
+#[derive(Clone, Copy, Debug)]
+struct Served {
+    /// The status sent, if a response head went out.
+    status: Option<Status>,
+    /// The body strategy, for exports.
+    mode: Option<Mode>,
+    /// Body bytes the socket accepted.
+    body_bytes: u64,
+    /// How it ended; decides between a graceful close and a plain one.
+    end: End,
+}
+
+impl Served {
+    /// Nothing was sent and nothing can be: the client is gone.
+    fn gone() -> Served {
+        Served {
+            status: None,
+            mode: None,
+            body_bytes: 0,
+            end: End::ClientGone,
+        }
+    }
+
+    /// Whether a whole response went out, so the connection should end with
+    /// a graceful close rather than a plain one.
+    fn graceful(&self) -> bool {
+        matches!(self.end, End::Complete | End::HeaderTimeout)
+    }
 }
 
 /// Serves one connection; the head must arrive by `accepted_at` plus the
 /// configured header timeout. `config` must have passed
-/// [`ServerConfig::validate`], as [`crate::server::Server::bind`] ensures.
-pub fn handle(stream: TcpStream, config: &ServerConfig, accepted_at: Instant) {
-    let _open = METRICS.connection_opened();
+/// [`ServerConfig::validate`], as [`crate::server::Server::bind`] ensures;
+/// `budget` is the process-wide buffer budget capped responses draw on.
+pub fn handle(
+    stream: TcpStream,
+    config: &ServerConfig,
+    budget: &Arc<BufferBudget>,
+    accepted_at: Instant,
+) {
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
     let _ = stream.set_nodelay(true);
+    let mut record = AccessRecord {
+        peer: stream.peer_addr().ok(),
+        request_line: None,
+        status: None,
+        mode: None,
+        body_bytes: 0,
+        duration: Duration::ZERO,
+        end: End::ClientGone,
+    };
     // A write that makes no progress for this long fails, and the client
     // counts as gone. Without it a client that stops reading would hold this
     // thread (and a producer's) forever. If the option cannot be set, the
     // connection is not served at all.
-    if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-        return;
-    }
-
-    let mut buf = [0u8; MAX_HEAD_BYTES];
-    let deadline = accepted_at + config.header_timeout;
-    let ending = match request::read_head(&stream, &mut buf, deadline) {
-        Ok(head) => match request::parse(head) {
-            Ok(request) => respond(&stream, &request, config),
-            // A HEAD request gets no body even when it is malformed.
-            Err(e) => reply_error(
-                &stream,
-                None,
-                e.status,
-                e.reason,
-                head.starts_with(b"HEAD "),
-            ),
-        },
-        Err(ReadHeadError::TimedOut) => {
-            let reason = "request head not received in time";
-            reply_error(&stream, None, Status::RequestTimeout, reason, false)
-        }
-        Err(ReadHeadError::TooLarge(e)) => reply_error(&stream, None, e.status, e.reason, false),
-        Err(ReadHeadError::Closed | ReadHeadError::Io(_)) => Ending::Abort,
+    let served = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
+        Served::gone()
+    } else {
+        let mut buf = [0u8; MAX_HEAD_BYTES];
+        read_and_respond(&stream, &mut buf, config, budget, accepted_at, &mut record)
     };
-    if ending == Ending::Graceful {
+    if served.graceful() {
         close_gracefully(&stream);
+    }
+    if !config.quiet {
+        record.status = served.status;
+        record.mode = served.mode;
+        record.body_bytes = served.body_bytes;
+        record.end = served.end;
+        record.duration = accepted_at.elapsed();
+        record.write();
     }
 }
 
-fn respond(stream: &TcpStream, request: &Request<'_>, config: &ServerConfig) -> Ending {
+/// Reads the head into `buf`, parses it and responds; notes the request
+/// line in `record` once it has parsed.
+fn read_and_respond(
+    stream: &TcpStream,
+    buf: &mut [u8; MAX_HEAD_BYTES],
+    config: &ServerConfig,
+    budget: &Arc<BufferBudget>,
+    accepted_at: Instant,
+    record: &mut AccessRecord,
+) -> Served {
+    let deadline = accepted_at + config.header_timeout;
+    match request::read_head(stream, buf, deadline) {
+        Ok(head) => match request::parse(head) {
+            Ok(request) => {
+                if !config.quiet {
+                    record.request_line = Some(request_line(head));
+                }
+                respond(stream, &request, config, budget)
+            }
+            // A HEAD request gets no body even when it is malformed.
+            Err(e) => reply_error(stream, None, e.status, e.reason, head.starts_with(b"HEAD ")),
+        },
+        Err(ReadHeadError::TimedOut) => {
+            let reason = "request head not received in time";
+            let served = reply_error(stream, None, Status::RequestTimeout, reason, false);
+            Served {
+                end: if served.graceful() {
+                    End::HeaderTimeout
+                } else {
+                    served.end
+                },
+                ..served
+            }
+        }
+        Err(ReadHeadError::TooLarge(e)) => reply_error(stream, None, e.status, e.reason, false),
+        Err(ReadHeadError::Closed | ReadHeadError::Io(_)) => Served::gone(),
+    }
+}
+
+/// The first line of a head that parsed: only visible ASCII and single
+/// spaces, so it is safe to print.
+fn request_line(head: &[u8]) -> String {
+    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+    String::from_utf8_lossy(&head[..end]).into_owned()
+}
+
+fn respond(
+    stream: &TcpStream,
+    request: &Request<'_>,
+    config: &ServerConfig,
+    budget: &Arc<BufferBudget>,
+) -> Served {
     let head_only = match request.method {
         Method::Get => false,
         Method::Head => true,
-        Method::Other => {
+        Method::NotAllowed => {
             let body = b"method not allowed: use GET or HEAD\n";
             let head = response::small_head(Status::MethodNotAllowed, TEXT_PLAIN, body)
                 .header("Allow", "GET, HEAD");
             return reply(stream, None, head, body, false);
         }
+        Method::Unknown => {
+            let reason = "unknown method: this server implements GET and HEAD";
+            return reply_error(stream, None, Status::NotImplemented, reason, false);
+        }
     };
     match request.path {
-        b"/export.csv" => export(stream, request, config, head_only),
+        b"/export.csv" => export(stream, request, config, budget, head_only),
         b"/metrics" => {
             let body = METRICS.render();
             let head = response::small_head(Status::Ok, PROMETHEUS_TEXT, body.as_bytes());
@@ -122,8 +207,9 @@ fn export(
     stream: &TcpStream,
     request: &Request<'_>,
     config: &ServerConfig,
+    budget: &Arc<BufferBudget>,
     head_only: bool,
-) -> Ending {
+) -> Served {
     let query = match parse_export_query(request.query.unwrap_or_default(), config.max_rows) {
         Ok(query) => query,
         Err(reason) => return reply_error(stream, None, Status::BadRequest, &reason, head_only),
@@ -147,20 +233,46 @@ fn export(
         return reply(stream, Some(plan.mode), head, b"", true);
     }
 
-    let queued = QueuedBytes::new(plan.mode);
-    match strategy::send(ExportResponse::new(stream, head, &plan, &queued)) {
-        Ok(()) => Ending::Graceful,
+    // The strategies that can run ahead of the client are held to the
+    // buffering caps; the flat ones are bounded by construction.
+    let queued = if plan.mode.is_flat() {
+        QueuedBytes::new(plan.mode)
+    } else {
+        let limit = BufferLimit {
+            per_response: config.max_buffered_bytes,
+            budget: Arc::clone(budget),
+        };
+        QueuedBytes::capped(plan.mode, limit)
+    };
+    let min_rate = MinDataRate {
+        bytes_per_second: config.min_rate,
+        grace: config.rate_grace,
+    };
+    let out = DeadlineWriter::new(stream, config.send_timeout, min_rate);
+    let end = match strategy::send(ExportResponse::new(out, head, &plan, &queued)) {
+        Ok(()) => End::Complete,
         Err(ExportError::Refused(status, reason)) => {
-            reply_error(stream, Some(plan.mode), status, &reason, false)
+            return reply_error(stream, Some(plan.mode), status, &reason, false);
         }
-        Err(ExportError::ClientGone(_)) => {
-            METRICS.client_aborted(plan.mode);
-            Ending::Abort
-        }
+        Err(ExportError::ClientGone(e)) => match TooSlow::of(&e) {
+            Some(TooSlow::SendTimeout) => End::SendTimeout,
+            Some(TooSlow::MinRate) => End::MinRate,
+            None => End::ClientGone,
+        },
+        Err(ExportError::OverLimit(OverLimit::Response { .. })) => End::BufferCap,
+        Err(ExportError::OverLimit(OverLimit::Process { .. })) => End::BufferBudget,
         Err(ExportError::ProducerFailed) => {
-            eprintln!("backpressure: a producer thread failed; its response was cut off");
-            Ending::Abort
+            // The producer's panic message is already on stderr.
+            METRICS.panicked();
+            End::ProducerFailed
         }
+    };
+    METRICS.aborted(plan.mode, end);
+    Served {
+        status: Some(Status::Ok),
+        mode: Some(plan.mode),
+        body_bytes: queued.sent_bytes(),
+        end,
     }
 }
 
@@ -171,14 +283,22 @@ fn reply(
     head: ResponseHead,
     body: &[u8],
     head_only: bool,
-) -> Ending {
+) -> Served {
     let status = head.status();
     match response::write_small(stream, head, body, head_only) {
         Ok(()) => {
             METRICS.responded(mode, status);
-            Ending::Graceful
+            Served {
+                status: Some(status),
+                mode,
+                body_bytes: if head_only { 0 } else { body.len() as u64 },
+                end: End::Complete,
+            }
         }
-        Err(_) => Ending::Abort,
+        Err(_) => Served {
+            mode,
+            ..Served::gone()
+        },
     }
 }
 
@@ -189,7 +309,7 @@ fn reply_error(
     status: Status,
     reason: &str,
     head_only: bool,
-) -> Ending {
+) -> Served {
     let body = format!("{reason}\n");
     let head = response::small_head(status, TEXT_PLAIN, body.as_bytes());
     reply(stream, mode, head, body.as_bytes(), head_only)

@@ -39,7 +39,9 @@
 //!    from accept to close, with the head's deadline and size limits.
 //! 6. [`server`] and [`cli`]: the accept loop and the command line.
 
+pub mod access_log;
 pub mod body_writer;
+pub mod buffer_budget;
 pub mod cli;
 pub mod connection;
 pub mod counting_alloc;
@@ -48,8 +50,10 @@ pub mod metrics;
 pub mod proc_status;
 pub mod query;
 pub mod queued_bytes;
+pub mod rejecter;
 pub mod request;
 pub mod response;
+pub mod send_deadline;
 pub mod server;
 pub mod strategy;
 pub mod timestamp;

@@ -19,11 +19,18 @@
 //! | `backpressure_connections_active`        | open connections, this one included                  |
 //! | `backpressure_responses_total{mode,status}` | responses by status; `mode="none"` if not an export |
 //! | `backpressure_body_bytes_sent_total{mode}` | CSV bytes accepted by sockets (framing excluded)   |
-//! | `backpressure_client_aborts_total{mode}` | exports cut short because the client went away       |
+//! | `backpressure_aborts_total{mode,reason}` | exports cut short after their head, by reason (below) |
+//! | `backpressure_connections_rejected_total` | turned away with 503 at `--max-connections`         |
+//! | `backpressure_panics_total`              | connection or producer threads that panicked          |
+//!
+//! An abort's `reason` is one of `client-gone` (closed or reset),
+//! `send-timeout`, `min-rate`, `buffer-cap`, `buffer-budget` and
+//! `producer-failed`; see [`End`].
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::access_log::End;
 use crate::counting_alloc;
 use crate::proc_status::ProcStatus;
 use crate::response::Status;
@@ -47,9 +54,9 @@ struct ModeMetrics {
     /// Body bytes the sockets accepted: with the queue, shows where every
     /// produced byte went (queued + sent = produced).
     body_bytes_sent_total: AtomicU64,
-    /// Exports that ended because the client went away; the reason a
+    /// Exports cut short, one counter per [`End::ABORTS`] reason: why a
     /// stalled client's queue was freed.
-    client_aborts_total: AtomicU64,
+    aborts_total: [AtomicU64; End::ABORTS.len()],
 }
 
 impl ModeMetrics {
@@ -58,7 +65,7 @@ impl ModeMetrics {
             queued_bytes: AtomicU64::new(0),
             queued_peak_bytes: AtomicU64::new(0),
             body_bytes_sent_total: AtomicU64::new(0),
-            client_aborts_total: AtomicU64::new(0),
+            aborts_total: [const { AtomicU64::new(0) }; End::ABORTS.len()],
         }
     }
 }
@@ -71,7 +78,7 @@ struct PerModeFamily {
     counter: fn(&ModeMetrics) -> &AtomicU64,
 }
 
-const PER_MODE_FAMILIES: [PerModeFamily; 4] = [
+const PER_MODE_FAMILIES: [PerModeFamily; 3] = [
     PerModeFamily {
         name: "backpressure_queued_bytes",
         kind: "gauge",
@@ -90,13 +97,6 @@ const PER_MODE_FAMILIES: [PerModeFamily; 4] = [
         help: "Body bytes written to sockets, chunked framing excluded.",
         counter: |m| &m.body_bytes_sent_total,
     },
-    PerModeFamily {
-        name: "backpressure_client_aborts_total",
-        kind: "counter",
-        help: "Exports cut short because the client closed or reset the connection, \
-               or accepted nothing for --send-timeout.",
-        counter: |m| &m.client_aborts_total,
-    },
 ];
 
 /// All counters of the process; see the module docs for their meaning.
@@ -109,6 +109,10 @@ pub struct Metrics {
     /// a channel strategy streams), the resource a blocking server runs out
     /// of first.
     connections_active: AtomicU64,
+    /// Connections the accept loop answered with 503 instead of a thread.
+    connections_rejected_total: AtomicU64,
+    /// Threads that panicked: each is a bug, and none took the server down.
+    panics_total: AtomicU64,
 }
 
 impl Metrics {
@@ -118,6 +122,8 @@ impl Metrics {
             responses: [const { [const { AtomicU64::new(0) }; Status::ALL.len()] };
                 RESPONSE_LABELS],
             connections_active: AtomicU64::new(0),
+            connections_rejected_total: AtomicU64::new(0),
+            panics_total: AtomicU64::new(0),
         }
     }
 
@@ -143,11 +149,28 @@ impl Metrics {
             .fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Counts an export that ended because the client went away.
-    pub fn client_aborted(&self, mode: Mode) {
-        self.mode(mode)
-            .client_aborts_total
+    /// Counts an export cut short after its head was sent. `end` should be
+    /// one of [`End::ABORTS`]; anything else is not an abort and is ignored.
+    pub fn aborted(&self, mode: Mode, end: End) {
+        if let Some(reason) = End::ABORTS.iter().position(|&e| e == end) {
+            self.mode(mode).aborts_total[reason].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a connection turned away at the connection cap.
+    pub fn rejected(&self) {
+        self.connections_rejected_total
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a thread that panicked.
+    pub fn panicked(&self) {
+        self.panics_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections being served now.
+    pub fn connections_active(&self) -> u64 {
+        self.connections_active.load(Ordering::Relaxed)
     }
 
     /// Counts a response whose head was sent; `mode` is `None` for anything
@@ -220,6 +243,43 @@ impl Metrics {
                 out.sample(family.name, &format!("mode=\"{}\"", mode.as_str()), value);
             }
         }
+
+        out.family(
+            "backpressure_aborts_total",
+            "counter",
+            "Exports cut short after their head was sent, by mode and reason.",
+        );
+        for mode in Mode::ALL {
+            for (end, count) in End::ABORTS.iter().zip(&self.mode(mode).aborts_total) {
+                let labels = format!("mode=\"{}\",reason=\"{}\"", mode.as_str(), end.as_str());
+                out.sample(
+                    "backpressure_aborts_total",
+                    &labels,
+                    count.load(Ordering::Relaxed),
+                );
+            }
+        }
+
+        out.family(
+            "backpressure_connections_rejected_total",
+            "counter",
+            "Connections answered 503 at --max-connections, without a thread.",
+        );
+        out.sample(
+            "backpressure_connections_rejected_total",
+            "",
+            self.connections_rejected_total.load(Ordering::Relaxed),
+        );
+        out.family(
+            "backpressure_panics_total",
+            "counter",
+            "Connection or producer threads that panicked; the server went on.",
+        );
+        out.sample(
+            "backpressure_panics_total",
+            "",
+            self.panics_total.load(Ordering::Relaxed),
+        );
 
         out.family(
             "backpressure_connections_active",
@@ -318,7 +378,9 @@ mod tests {
             "backpressure_connections_active",
             "backpressure_responses_total",
             "backpressure_body_bytes_sent_total",
-            "backpressure_client_aborts_total",
+            "backpressure_aborts_total",
+            "backpressure_connections_rejected_total",
+            "backpressure_panics_total",
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
         }

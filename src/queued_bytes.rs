@@ -20,9 +20,14 @@
 //! Bytes still queued when the tracker is dropped were freed with the
 //! response (a client went away mid-stream), so `Drop` takes them off the
 //! gauge: after every response ends, its mode's gauge is back where it was.
+//!
+//! A tracker can also be held to a [`BufferLimit`]: then the producer asks
+//! before it queues ([`QueuedBytes::try_produce`]), and a refusal is final,
+//! so the writer can stop at once instead of draining a doomed queue.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::buffer_budget::{BufferLimit, OverLimit};
 use crate::metrics::METRICS;
 use crate::strategy::Mode;
 
@@ -37,28 +42,90 @@ pub struct QueuedBytes {
     /// This response's own share of that gauge, so `Drop` knows how much to
     /// take back.
     unsent: AtomicU64,
+    /// Body bytes the socket accepted, for the access log.
+    sent: AtomicU64,
+    /// The caps this response's queue is held to; `None` for the flat
+    /// strategies, which are bounded by construction.
+    limit: Option<BufferLimit>,
+    /// Set once a [`try_produce`](QueuedBytes::try_produce) was refused: the
+    /// response is over, and its writer should stop sending.
+    refused: AtomicBool,
 }
 
 impl QueuedBytes {
-    /// A tracker for one response in `mode`, starting at zero.
+    /// An uncapped tracker for one response in `mode`, starting at zero.
     pub fn new(mode: Mode) -> Self {
         QueuedBytes {
             mode,
             unsent: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            limit: None,
+            refused: AtomicBool::new(false),
         }
     }
 
-    /// The producer made `bytes` that now wait somewhere in userland.
+    /// A tracker whose queue may not pass `limit`.
+    pub fn capped(mode: Mode, limit: BufferLimit) -> Self {
+        let mut queued = QueuedBytes::new(mode);
+        queued.limit = Some(limit);
+        queued
+    }
+
+    /// The producer made `bytes` that now wait somewhere in userland. For
+    /// producers that cannot overrun (the flat strategies); a capped
+    /// tracker's producer calls [`try_produce`](QueuedBytes::try_produce).
     pub fn produced(&self, bytes: usize) {
         self.unsent.fetch_add(bytes as u64, Ordering::Relaxed);
         METRICS.queue_grew(self.mode, bytes as u64);
     }
 
+    /// Queues `bytes` if the caps allow it, before they are made or
+    /// allocated. Only the producer adds to a queue, so the check and the
+    /// add cannot be raced past the per-response cap; the shared budget is
+    /// taken atomically. After a refusal the response is over:
+    /// [`refused`](QueuedBytes::refused) turns true for its writer.
+    pub fn try_produce(&self, bytes: usize) -> Result<(), OverLimit> {
+        if let Some(limit) = &self.limit {
+            let after = self.unsent().saturating_add(bytes as u64);
+            let refusal = if after > limit.per_response {
+                Some(OverLimit::Response {
+                    cap: limit.per_response,
+                })
+            } else if !limit.budget.try_take(bytes as u64) {
+                Some(OverLimit::Process {
+                    budget: limit.budget.limit(),
+                })
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                self.refused.store(true, Ordering::Relaxed);
+                return Err(refusal);
+            }
+        }
+        self.produced(bytes);
+        Ok(())
+    }
+
+    /// Whether a [`try_produce`](QueuedBytes::try_produce) was refused.
+    pub fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+
     /// The socket accepted `bytes` of body: they are the kernel's now.
     pub fn sent(&self, bytes: usize) {
         self.unsent.fetch_sub(bytes as u64, Ordering::Relaxed);
+        self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
+        if let Some(limit) = &self.limit {
+            limit.budget.give_back(bytes as u64);
+        }
         METRICS.queue_drained(self.mode, bytes as u64);
         METRICS.body_bytes_sent(self.mode, bytes as u64);
+    }
+
+    /// Body bytes of this response the socket accepted so far.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Bytes this response has produced and not yet sent.
@@ -70,6 +137,59 @@ impl QueuedBytes {
 impl Drop for QueuedBytes {
     fn drop(&mut self) {
         // Whatever is left was dropped with the response's buffers.
-        METRICS.queue_drained(self.mode, self.unsent());
+        let left = self.unsent();
+        if let Some(limit) = &self.limit {
+            limit.budget.give_back(left);
+        }
+        METRICS.queue_drained(self.mode, left);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buffer_budget::BufferBudget;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_capped_queue_refuses_past_either_cap_and_gives_everything_back() {
+        let budget = Arc::new(BufferBudget::new(250));
+        let limit = BufferLimit {
+            per_response: 100,
+            budget: Arc::clone(&budget),
+        };
+        let first = QueuedBytes::capped(Mode::Unbounded, limit.clone());
+        assert_eq!(first.try_produce(60), Ok(()));
+        assert_eq!(first.try_produce(40), Ok(()));
+        assert!(!first.refused());
+        assert_eq!(
+            first.try_produce(1),
+            Err(OverLimit::Response { cap: 100 }),
+            "101 bytes in one response"
+        );
+        assert!(first.refused());
+        first.sent(30);
+        assert_eq!(budget.used(), 70, "sent bytes leave the budget");
+
+        let second = QueuedBytes::capped(Mode::Buffer, limit.clone());
+        assert_eq!(second.try_produce(100), Ok(()));
+        let third = QueuedBytes::capped(Mode::Buffer, limit);
+        assert_eq!(
+            third.try_produce(81),
+            Err(OverLimit::Process { budget: 250 }),
+            "70 + 100 + 81 > 250"
+        );
+        assert_eq!(third.unsent(), 0, "a refused produce queues nothing");
+
+        drop((first, second, third));
+        assert_eq!(budget.used(), 0, "dropping a response returns its share");
+    }
+
+    #[test]
+    fn an_uncapped_queue_never_refuses() {
+        let queued = QueuedBytes::new(Mode::Bounded);
+        assert_eq!(queued.try_produce(usize::MAX / 2), Ok(()));
+        queued.sent(usize::MAX / 2);
+        assert!(!queued.refused());
     }
 }

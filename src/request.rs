@@ -59,9 +59,19 @@ pub enum Method {
     Get,
     /// Like GET, but the response must carry no body (RFC 9110 §9.3.2).
     Head,
-    /// Any other well-formed method: answered with 405.
-    Other,
+    /// A method HTTP defines that this server does not allow (POST, PUT
+    /// …): answered with 405 and an `Allow` field (RFC 9110 §15.5.6).
+    NotAllowed,
+    /// A well-formed token that names no method this server knows: answered
+    /// with 501 (RFC 9110 §9.1), never looked at further.
+    Unknown,
 }
+
+/// Methods RFC 9110 §9 and RFC 5789 (PATCH) define, besides GET and HEAD:
+/// a server recognises them, so a request for one gets 405, not 501.
+const OTHER_KNOWN_METHODS: [&[u8]; 7] = [
+    b"POST", b"PUT", b"DELETE", b"CONNECT", b"OPTIONS", b"TRACE", b"PATCH",
+];
 
 /// The HTTP versions a request may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,7 +291,9 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
     let method = match method {
         b"GET" => Method::Get,
         b"HEAD" => Method::Head,
-        _ => Method::Other,
+        known if OTHER_KNOWN_METHODS.contains(&known) => Method::NotAllowed,
+        // Method names are case-sensitive (RFC 9110 §9.1): `get` is unknown.
+        _ => Method::Unknown,
     };
     if target.is_empty() || !target.iter().all(|&b| is_uri_byte(b)) {
         return Err(bad(
@@ -474,7 +486,11 @@ mod tests {
         );
         assert_eq!(request.query, None);
         let request = parse(b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        assert_eq!(request.method, Method::Other);
+        assert_eq!(request.method, Method::NotAllowed);
+        for unknown in ["get", "BREW", "PROPFIND", "GETTHEEXPORTNOWPLEASE"] {
+            let head = format!("{unknown} / HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(parse(head.as_bytes()).unwrap().method, Method::Unknown);
+        }
     }
 
     #[test]

@@ -21,13 +21,14 @@ pub enum Status {
     UriTooLong,
     RequestHeaderFieldsTooLarge,
     InternalServerError,
+    NotImplemented,
     ServiceUnavailable,
     HttpVersionNotSupported,
 }
 
 impl Status {
     /// Every variant, in declaration order (so `ALL[s.index()] == s`).
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::Ok,
         Status::BadRequest,
         Status::NotFound,
@@ -36,6 +37,7 @@ impl Status {
         Status::UriTooLong,
         Status::RequestHeaderFieldsTooLarge,
         Status::InternalServerError,
+        Status::NotImplemented,
         Status::ServiceUnavailable,
         Status::HttpVersionNotSupported,
     ];
@@ -55,6 +57,7 @@ impl Status {
             Status::UriTooLong => 414,
             Status::RequestHeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
             Status::ServiceUnavailable => 503,
             Status::HttpVersionNotSupported => 505,
         }
@@ -71,6 +74,7 @@ impl Status {
             Status::UriTooLong => "URI Too Long",
             Status::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
             Status::ServiceUnavailable => "Service Unavailable",
             Status::HttpVersionNotSupported => "HTTP Version Not Supported",
         }

@@ -11,12 +11,16 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::buffer_budget::BufferBudget;
 use crate::connection;
 use crate::csv_rows::MAX_ROWS;
+use crate::metrics::METRICS;
+use crate::rejecter::Rejecter;
 
 /// Where `serve` listens unless told otherwise: loopback only, because this
 /// is a demonstration, not a service to expose.
@@ -60,6 +64,46 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest accepted `--send-timeout`.
 pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
+/// Default most connections served at once: 256. A blocking server runs out
+/// of threads long before it runs out of memory, so the number of
+/// connections is capped like any other resource; past the cap a client gets
+/// a fast `503` with `Retry-After: 1` instead of a thread. (nginx's
+/// `worker_connections` defaults to 512 per worker, Apache's `MaxRequestWorkers`
+/// to 256 for its threaded MPMs; an async server can afford far more.)
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Largest accepted `--max-connections`: each connection may hold two
+/// threads, and a few thousand threads is where a thread-per-connection
+/// server stops being sensible.
+pub const MAX_MAX_CONNECTIONS: usize = 4096;
+
+/// Default minimum response data rate: 240 bytes/s, Kestrel's
+/// `MinResponseDataRate`. A write of `n` bytes must complete within
+/// `max(grace, n / rate)`, however many partial writes it takes, or the
+/// connection is aborted. It catches what the send timeout cannot: a client
+/// that reads a few bytes now and then, so no single write ever stalls for
+/// the whole timeout, yet holds its connection for hours (a slow-read
+/// attack). A 200 KB/s phone is three orders of magnitude above it.
+pub const DEFAULT_MIN_RATE: u64 = 240;
+/// Default grace for the minimum data rate: 5 s, Kestrel's. A small write
+/// gets at least this long, so a brief stall of a good client is forgiven.
+pub const DEFAULT_RATE_GRACE: Duration = Duration::from_secs(5);
+/// Longest accepted `--rate-grace`.
+pub const MAX_RATE_GRACE: Duration = Duration::from_secs(60 * 60);
+
+/// Default most bytes one response may hold in userland queues: 512 MiB,
+/// room for the 400 MB export, so the lesson's bug can still be watched.
+/// A real service would set this near its largest legitimate response, or
+/// far lower and stream. `buffer` refuses a larger body before building it
+/// (its size is known up front); `unbounded` is aborted once its queue
+/// passes it. The flat strategies are bounded by construction and never
+/// come near it.
+pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 512 * 1024 * 1024;
+/// Default most bytes all responses together may hold in userland queues:
+/// 1 GiB. The per-response cap alone does not save the process when many
+/// clients ask for big buffered bodies at once; this budget does, and it is
+/// the number to size against the memory limit of the container.
+pub const DEFAULT_MAX_BUFFERED_TOTAL: u64 = 1024 * 1024 * 1024;
+
 /// Stack of a connection thread. It holds the 16 KiB head buffer and
 /// `io::copy`'s 8 KiB buffer; 256 KiB leaves room for unoptimised builds.
 /// (The default 2 MiB only reserves address space, but a stated size keeps
@@ -85,6 +129,18 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// Longest a single socket write may wait for the client to read.
     pub send_timeout: Duration,
+    /// Connections served at once; more are answered 503 by the accept loop.
+    pub max_connections: usize,
+    /// Slowest a response may drain, in bytes per second, after the grace.
+    pub min_rate: u64,
+    /// Time every write gets, however small, before the minimum rate applies.
+    pub rate_grace: Duration,
+    /// Most bytes one response may queue in userland.
+    pub max_buffered_bytes: u64,
+    /// Most bytes all responses together may queue in userland.
+    pub max_buffered_total: u64,
+    /// No access log on stderr.
+    pub quiet: bool,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +152,12 @@ impl Default for ServerConfig {
             max_rows: MAX_ROWS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             send_timeout: DEFAULT_SEND_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            min_rate: DEFAULT_MIN_RATE,
+            rate_grace: DEFAULT_RATE_GRACE,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            max_buffered_total: DEFAULT_MAX_BUFFERED_TOTAL,
+            quiet: false,
         }
     }
 }
@@ -121,6 +183,17 @@ impl ServerConfig {
         if self.send_timeout.is_zero() || self.send_timeout > MAX_SEND_TIMEOUT {
             return Err("--send-timeout must be from 1ms to 60m".to_string());
         }
+        if !(1..=MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "--max-connections must be from 1 to {MAX_MAX_CONNECTIONS}"
+            ));
+        }
+        if self.min_rate == 0 {
+            return Err("--min-rate must be at least 1 byte per second".to_string());
+        }
+        if self.rate_grace > MAX_RATE_GRACE {
+            return Err("--rate-grace must be at most 60m".to_string());
+        }
         Ok(())
     }
 }
@@ -131,10 +204,15 @@ pub struct Server {
     listener: TcpListener,
     /// Shared read-only by every connection thread.
     config: Arc<ServerConfig>,
+    /// The `--max-buffered-total` budget every capped response draws on.
+    budget: Arc<BufferBudget>,
+    /// Answers connections past the cap with 503, off the accept loop.
+    rejecter: Rejecter,
 }
 
 impl Server {
-    /// Validates `config` and binds its address.
+    /// Validates `config`, binds its address and starts the thread that
+    /// lets turned-away connections linger.
     pub fn bind(config: ServerConfig) -> io::Result<Server> {
         config
             .validate()
@@ -142,7 +220,9 @@ impl Server {
         let listener = TcpListener::bind(config.addr)?;
         Ok(Server {
             listener,
+            budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
             config: Arc::new(config),
+            rejecter: Rejecter::start()?,
         })
     }
 
@@ -151,8 +231,10 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accepts connections forever, one thread each. A thread that cannot
-    /// be started costs that one connection, never the server.
+    /// Accepts connections forever, one thread each, up to
+    /// `--max-connections`; past that, and whenever a thread cannot be
+    /// started, the client gets a 503 from the [`Rejecter`]. Nothing a
+    /// client does can block this loop or end it.
     pub fn run(self) -> ! {
         let mut next_id: u64 = 0;
         loop {
@@ -168,16 +250,86 @@ impl Server {
             // The head deadline starts now, not at the first byte, so a
             // client that connects and sends nothing is timed out too.
             let accepted_at = Instant::now();
-            let config = Arc::clone(&self.config);
+            // Only this loop opens connections, so the count cannot grow
+            // between this check and the guard below.
+            if METRICS.connections_active() >= self.config.max_connections as u64 {
+                self.rejecter.reject(stream);
+                continue;
+            }
+            // Counted here rather than in the thread, so the next check
+            // already sees it; the guard travels into the thread.
+            let open = METRICS.connection_opened();
+            // A second handle on the socket, so that a thread that cannot be
+            // started still lets us answer 503 (the closure that owns the
+            // stream is dropped with the error).
+            let spare = stream.try_clone();
+            let (config, budget) = (Arc::clone(&self.config), Arc::clone(&self.budget));
             let spawned = thread::Builder::new()
                 .name(format!("conn-{next_id}"))
                 .stack_size(CONNECTION_STACK_BYTES)
-                .spawn(move || connection::handle(stream, &config, accepted_at));
+                .spawn(move || {
+                    let _open = open;
+                    run_isolated(|| connection::handle(stream, &config, &budget, accepted_at));
+                });
             if let Err(e) = spawned {
-                // The closure, and the stream with it, is dropped: the client
-                // sees the connection close.
                 eprintln!("backpressure: cannot start a connection thread: {e}");
+                if let Ok(spare) = spare {
+                    self.rejecter.reject(spare);
+                }
             }
         }
+    }
+}
+
+/// Runs one connection's work so that a panic in it ends only that
+/// connection: caught at the thread boundary, counted in
+/// `backpressure_panics_total`, and logged (the panic hook has already
+/// printed the message and location). Returns whether `work` completed.
+///
+/// Unwinding drops the connection's socket and buffers on the way out, and
+/// nothing it shares with other threads is left half-updated: the metrics
+/// are atomics, and the guards (open connections, queued bytes) give back
+/// their counts in `Drop`, which runs during unwinding too.
+pub fn run_isolated(work: impl FnOnce()) -> bool {
+    match panic::catch_unwind(AssertUnwindSafe(work)) {
+        Ok(()) => true,
+        Err(_) => {
+            METRICS.panicked();
+            eprintln!("backpressure: a connection thread panicked; its connection was closed");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_caught_counted_and_cleaned_up() {
+        let before = METRICS.connections_active();
+        let panics = || {
+            METRICS
+                .render()
+                .lines()
+                .find_map(|l| l.strip_prefix("backpressure_panics_total "))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap()
+        };
+        let panics_before = panics();
+        let finished = thread::spawn(move || {
+            let _open = METRICS.connection_opened();
+            run_isolated(|| panic!("a deliberate test panic"))
+        })
+        .join()
+        .expect("the panic must not escape the thread");
+        assert!(!finished);
+        assert!(panics() > panics_before);
+        assert_eq!(
+            METRICS.connections_active(),
+            before,
+            "the guard was dropped"
+        );
+        assert!(run_isolated(|| {}));
     }
 }

@@ -96,7 +96,9 @@ fn index_health_and_metrics() {
         "backpressure_connections_active",
         "backpressure_responses_total",
         "backpressure_body_bytes_sent_total",
-        "backpressure_client_aborts_total",
+        "backpressure_aborts_total",
+        "backpressure_connections_rejected_total",
+        "backpressure_panics_total",
     ] {
         for comment in ["HELP", "TYPE"] {
             let prefix = format!("# {comment} {name} ");

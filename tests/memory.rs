@@ -38,6 +38,11 @@ fn series(name: &str, mode: &str) -> String {
     format!("{name}{{mode=\"{mode}\"}}")
 }
 
+/// The series counting `mode`'s exports cut short for `reason`.
+fn abort_series(mode: &str, reason: &str) -> String {
+    format!("backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}")
+}
+
 /// How far live heap may differ from its idle value and still count as
 /// idle. The probe itself moves it by a few bytes: the thread answering
 /// `/metrics` is named `conn-N`, and N gains digits as the test polls. A
@@ -165,10 +170,7 @@ fn disconnect_and_expect_idle(addr: SocketAddr, stalled: Stalled, mode: &str, id
         let now = Idle::of(&m);
         let queued = m.value(&series("backpressure_queued_bytes", mode));
         if now == *idle && queued == 0.0 {
-            assert_eq!(
-                m.value(&series("backpressure_client_aborts_total", mode)),
-                1.0
-            );
+            assert_eq!(m.value(&abort_series(mode, "client-gone")), 1.0);
             return;
         }
         assert!(
@@ -322,7 +324,7 @@ fn a_client_that_stops_reading_is_cut_at_the_send_timeout() {
 
     let m = wait_for("the server to give up on the stalled client", || {
         let m = metrics(addr);
-        let aborted = m.value(&series("backpressure_client_aborts_total", "bounded")) == 1.0;
+        let aborted = m.value(&abort_series("bounded", "send-timeout")) == 1.0;
         (aborted && Idle::of(&m) == idle).then_some(m)
     });
     let waited = started.elapsed();
@@ -394,7 +396,8 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
         response.body_decoded() == common::reference_csv(rows),
         "the whole export arrived"
     );
-    let aborts =
-        metrics(server.addr()).value(&series("backpressure_client_aborts_total", "bounded"));
-    assert_eq!(aborts, 0.0);
+    let m = metrics(server.addr());
+    for reason in ["client-gone", "send-timeout", "min-rate"] {
+        assert_eq!(m.value(&abort_series("bounded", reason)), 0.0, "{reason}");
+    }
 }

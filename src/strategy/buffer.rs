@@ -8,8 +8,10 @@
 //! means 400 MB of heap per concurrent download, held for as long as the
 //! slowest client takes to read it, which is why it is "small bodies only".
 //!
-//! Queued bytes: the whole body from the moment it is rendered, draining as
-//! the socket accepts it.
+//! Queued bytes: the whole body from the moment its memory is reserved,
+//! draining as the socket accepts it. It is the one strategy that can refuse
+//! up front: a body over `--max-buffered-bytes`, or over what is left of
+//! `--max-buffered-total`, gets a 503 before any of it exists.
 
 use std::io::Write;
 
@@ -24,13 +26,25 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
         Framing::ContentLength(len) => len,
         _ => csv_rows::body_len(rows),
     };
+    // The size is known before a byte is made, so the caps are checked
+    // before any memory is taken: a body over them is refused with a 503
+    // that says why, not discovered halfway through building it.
+    let Ok(len_in_memory) = usize::try_from(len) else {
+        let reason = format!("cannot buffer a {len}-byte export on this machine");
+        return Err(ExportError::Refused(Status::ServiceUnavailable, reason));
+    };
+    if let Err(over) = response.queued.try_produce(len_in_memory) {
+        return Err(ExportError::Refused(
+            Status::ServiceUnavailable,
+            over.to_string(),
+        ));
+    }
+    // Then ask for the memory before using it, so that a body the machine
+    // cannot hold becomes a 503 instead of an abort of the process. (On
+    // Linux, overcommit means this rarely fails, which is why the caps
+    // above exist.)
     let mut body = Vec::new();
-    // Ask for the memory before using it, so that a body the machine cannot
-    // hold becomes a 503 that says so instead of an abort of the process.
-    // (On Linux, overcommit means this rarely fails; a server must also cap
-    // what it agrees to buffer.)
-    let reserved = usize::try_from(len).is_ok_and(|len| body.try_reserve_exact(len).is_ok());
-    if !reserved {
+    if body.try_reserve_exact(len_in_memory).is_err() {
         let reason = format!("cannot buffer a {len}-byte export in memory; use mode=bounded");
         return Err(ExportError::Refused(Status::ServiceUnavailable, reason));
     }
@@ -45,7 +59,6 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
         );
         return Err(ExportError::Refused(Status::InternalServerError, reason));
     }
-    response.queued.produced(body.len());
 
     let mut out = response.start()?;
     out.write_all(&body)?;

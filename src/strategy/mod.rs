@@ -23,6 +23,7 @@ pub mod unbounded;
 use std::io::{self, Write};
 
 use crate::body_writer::BodyWriter;
+use crate::buffer_budget::OverLimit;
 use crate::csv_rows;
 use crate::metrics::METRICS;
 use crate::queued_bytes::QueuedBytes;
@@ -61,6 +62,12 @@ impl Mode {
         Mode::ALL
             .into_iter()
             .find(|mode| mode.as_str().as_bytes() == name)
+    }
+
+    /// Whether this mode's queue is bounded by construction (`bounded`,
+    /// `pipeline`), so it needs no buffering cap.
+    pub fn is_flat(self) -> bool {
+        matches!(self, Mode::Bounded | Mode::Pipeline)
     }
 
     /// How a response in this mode is framed for a client of this HTTP
@@ -142,8 +149,12 @@ pub enum ExportError {
     /// could not be started).
     Refused(Status, String),
     /// Writing to the client failed: it closed or reset the connection, or
-    /// accepted nothing for the send timeout.
+    /// read too slowly for the send timeout or the minimum data rate (the
+    /// error then carries a [`TooSlow`](crate::send_deadline::TooSlow)).
     ClientGone(io::Error),
+    /// The response's queue would have passed a buffering cap after its
+    /// head was sent; it was abandoned, and the body left without its end.
+    OverLimit(OverLimit),
     /// The producer died mid-body. The body is left without its end (no
     /// last chunk), so an HTTP/1.1 client can tell it is incomplete. An
     /// HTTP/1.0 client cannot: its close-delimited body just stops.

@@ -23,6 +23,7 @@ use std::thread;
 
 use super::{ExportError, ExportResponse};
 use crate::body_writer::BodyWriter;
+use crate::buffer_budget::OverLimit;
 use crate::csv_rows::CsvRows;
 use crate::queued_bytes::QueuedBytes;
 use crate::response::Status;
@@ -61,6 +62,9 @@ enum Production {
     Complete,
     /// The writer stopped first; the rest was never rendered.
     Stopped,
+    /// The next chunk would have passed a buffering cap: the response is
+    /// abandoned (only `unbounded` is capped; `bounded` cannot get there).
+    OverLimit(OverLimit),
 }
 
 /// Runs the export through a producer thread and the channel `tx` → `rx`.
@@ -85,7 +89,7 @@ pub(super) fn stream<W: Write>(
             })?;
 
         let written = match response.start() {
-            Ok(body) => write_chunks(body, rx),
+            Ok(body) => write_chunks(body, rx, queued),
             Err(e) => {
                 drop(rx);
                 Err(e)
@@ -97,6 +101,9 @@ pub(super) fn stream<W: Write>(
 
         match (written, produced) {
             (Err(e), _) => Err(ExportError::ClientGone(e)),
+            // Not finished: a body without its last chunk tells an HTTP/1.1
+            // client it is incomplete.
+            (Ok(_), Ok(Production::OverLimit(over))) => Err(ExportError::OverLimit(over)),
             (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
             // The channel closed early although the writer kept going: the
             // producer panicked. Sending the last chunk now would make a
@@ -122,21 +129,31 @@ fn produce(
         }
         // Counted before `send`: while the producer waits in a blocked
         // `send`, this chunk exists and is the "+1 being filled" of the
-        // bounded strategy's (depth + 2) × chunk.
-        queued.produced(chunk.len());
+        // bounded strategy's (depth + 2) × chunk. A capped queue may refuse
+        // it; then the chunk is dropped here and never queued.
+        if let Err(over) = queued.try_produce(chunk.len()) {
+            return Production::OverLimit(over);
+        }
         if tx.send_chunk(chunk).is_err() {
             return Production::Stopped;
         }
     }
 }
 
-/// The writer: drains chunks into the body until the producer hangs up.
-/// Takes `rx` by value so that returning, for any reason, drops it.
+/// The writer: drains chunks into the body until the producer hangs up,
+/// or stops at once if the producer's queue was refused by a cap (draining
+/// hundreds of MB to a slow client first would defeat the cap). Takes `rx`
+/// by value so that returning, for any reason, drops it, and every chunk
+/// still queued with it.
 fn write_chunks<'q, W: Write>(
     mut body: BodyWriter<'q, W>,
     rx: Receiver<Vec<u8>>,
+    queued: &QueuedBytes,
 ) -> io::Result<BodyWriter<'q, W>> {
     for chunk in rx {
+        if queued.refused() {
+            break;
+        }
         body.write_all(&chunk)?;
     }
     Ok(body)

@@ -11,7 +11,7 @@ use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,21 +34,53 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Server {
     child: Child,
     addr: SocketAddr,
+    /// Every stderr line so far, when started with [`Server::start_logged`].
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Server {
-    /// Starts the server with `--addr 127.0.0.1:0` plus `extra_args` and waits
-    /// (at most 10 s) for its `listening on http://ADDR` line.
+    /// Starts the server with `--addr 127.0.0.1:0 --quiet` plus `extra_args`
+    /// and waits (at most 10 s) for its `listening on http://ADDR` line. The
+    /// access log is off, so that load tests do not flood the terminal; the
+    /// server's other stderr lines (a panic, say) still show.
     pub fn start(extra_args: &[&str]) -> Server {
+        Server::spawn(extra_args, false)
+    }
+
+    /// Like [`Server::start`], with the access log on and every stderr line
+    /// collected for [`Server::log_lines`].
+    pub fn start_logged(extra_args: &[&str]) -> Server {
+        Server::spawn(extra_args, true)
+    }
+
+    fn spawn(extra_args: &[&str], logged: bool) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(if logged { &[][..] } else { &["--quiet"][..] })
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if logged {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("failed to spawn the backpressure binary");
         let stdout = child.stdout.take().expect("child stdout was not piped");
+        let log = child.stderr.take().map(|stderr| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&lines);
+            // Read continuously: a full pipe would block the server's logging
+            // and, with it, the connection threads.
+            thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        });
 
         // A blocking read_line cannot time out, so it runs on a thread and the
         // test waits on a channel with a deadline instead.
@@ -85,7 +117,7 @@ impl Server {
             .strip_prefix("listening on http://")
             .and_then(|rest| rest.parse::<SocketAddr>().ok());
         match addr {
-            Some(addr) => Server { child, addr },
+            Some(addr) => Server { child, addr, log },
             None => {
                 kill_and_reap(&mut child);
                 panic!("unexpected first stdout line from server: {line:?}");
@@ -102,6 +134,27 @@ impl Server {
     /// file descriptors) from outside.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's stderr lines so far; empty unless started with
+    /// [`Server::start_logged`].
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log
+            .as_ref()
+            .map(|lines| lines.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Threads of the server process, read from `/proc` rather than from
+    /// `/metrics`, so that looking does not itself take a connection.
+    pub fn threads(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a Threads: line")
     }
 }
 

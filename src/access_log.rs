@@ -1,0 +1,198 @@
+//! One line on stderr per connection: who asked for what, what they got,
+//! and how it ended.
+//!
+//! The metrics say *how many* exports were cut short; the access log says
+//! *which*, so an operator can tell a phone on a bad network (`client-gone`
+//! after a long `duration_ms`) from a slow-read attack (`min-rate`) or a
+//! Slowloris (`header-timeout`). A line looks like:
+//!
+//! ```text
+//! 2026-11-22T06:40:12Z 127.0.0.1:50412 "GET /export.csv?rows=100&mode=bounded HTTP/1.1" 200 mode=bounded body_bytes=5425 duration_ms=3 end=complete
+//! ```
+//!
+//! Fields are separated by single spaces; a field with no value is `-`. The
+//! request line is quoted and printed only once it has parsed, so every
+//! byte in it is a visible ASCII character that a URI or a method allows
+//! (no quote, no space, no control character): a client cannot forge or
+//! split log lines. `serve --quiet` turns the log off.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::response::Status;
+use crate::strategy::Mode;
+use crate::timestamp::{RFC3339_LEN, UtcDateTime};
+
+/// How a connection ended: the access log's `end=` and the `reason` label of
+/// `backpressure_aborts_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The whole response was sent, whatever its status.
+    Complete,
+    /// The client closed or reset the connection mid-response.
+    ClientGone,
+    /// A write made no progress for `--send-timeout`.
+    SendTimeout,
+    /// A write did not complete within `max(grace, bytes / --min-rate)`.
+    MinRate,
+    /// The head did not arrive within `--header-timeout` (408 sent).
+    HeaderTimeout,
+    /// Turned away at `--max-connections`, or because no thread could start
+    /// (503 sent by the accept loop).
+    Rejected,
+    /// `unbounded`'s queue would have passed `--max-buffered-bytes`.
+    BufferCap,
+    /// The queue would have passed what is left of `--max-buffered-total`.
+    BufferBudget,
+    /// The producer thread died mid-body.
+    ProducerFailed,
+    /// The connection's thread panicked; the server went on.
+    Panic,
+}
+
+impl End {
+    /// Every way an export can be cut short after its head was sent: the
+    /// series of `backpressure_aborts_total`.
+    pub const ABORTS: [End; 6] = [
+        End::ClientGone,
+        End::SendTimeout,
+        End::MinRate,
+        End::BufferCap,
+        End::BufferBudget,
+        End::ProducerFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            End::Complete => "complete",
+            End::ClientGone => "client-gone",
+            End::SendTimeout => "send-timeout",
+            End::MinRate => "min-rate",
+            End::HeaderTimeout => "header-timeout",
+            End::Rejected => "rejected",
+            End::BufferCap => "buffer-cap",
+            End::BufferBudget => "buffer-budget",
+            End::ProducerFailed => "producer-failed",
+            End::Panic => "panic",
+        }
+    }
+}
+
+/// Everything one log line says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessRecord {
+    /// The client's address, if the socket could still tell.
+    pub peer: Option<SocketAddr>,
+    /// `METHOD TARGET VERSION`, only if the head parsed.
+    pub request_line: Option<String>,
+    /// The status sent, if a response head went out.
+    pub status: Option<Status>,
+    /// The body strategy, for exports.
+    pub mode: Option<Mode>,
+    /// Body bytes the socket accepted (framing excluded).
+    pub body_bytes: u64,
+    /// From accept to the end of the response.
+    pub duration: Duration,
+    /// How it ended.
+    pub end: End,
+}
+
+impl AccessRecord {
+    /// The line, without its newline, stamped with `now`.
+    pub fn format(&self, now: SystemTime) -> String {
+        let seconds = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let mut stamp = [0u8; RFC3339_LEN];
+        UtcDateTime::from_unix_seconds(seconds).write_rfc3339(&mut stamp);
+        let stamp = String::from_utf8_lossy(&stamp);
+        let peer = self.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+        let request = self
+            .request_line
+            .as_deref()
+            .map_or_else(|| "-".to_string(), |line| format!("\"{line}\""));
+        let status = self
+            .status
+            .map_or_else(|| "-".to_string(), |s| s.code().to_string());
+        let mode = self.mode.map_or("-", Mode::as_str);
+        format!(
+            "{stamp} {peer} {request} {status} mode={mode} body_bytes={} duration_ms={} end={}",
+            self.body_bytes,
+            self.duration.as_millis(),
+            self.end.as_str(),
+        )
+    }
+
+    /// Writes the line to stderr in one call, so that lines from different
+    /// connection threads never interleave. A failed write is ignored: a
+    /// closed stderr must not take the connection down.
+    pub fn write(&self) {
+        let mut line = self.format(SystemTime::now());
+        line.push('\n');
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_has_every_field_in_order() {
+        let record = AccessRecord {
+            peer: Some("127.0.0.1:50412".parse().unwrap()),
+            request_line: Some("GET /export.csv?rows=100&mode=bounded HTTP/1.1".into()),
+            status: Some(Status::Ok),
+            mode: Some(Mode::Bounded),
+            body_bytes: 5425,
+            duration: Duration::from_micros(3_900),
+            end: End::Complete,
+        };
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_329_612);
+        assert_eq!(
+            record.format(at),
+            "2026-11-22T06:40:12Z 127.0.0.1:50412 \
+             \"GET /export.csv?rows=100&mode=bounded HTTP/1.1\" 200 mode=bounded \
+             body_bytes=5425 duration_ms=3 end=complete"
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_dashes() {
+        let record = AccessRecord {
+            peer: None,
+            request_line: None,
+            status: Some(Status::RequestTimeout),
+            mode: None,
+            body_bytes: 0,
+            duration: Duration::from_secs(10),
+            end: End::HeaderTimeout,
+        };
+        assert_eq!(
+            record.format(UNIX_EPOCH),
+            "1970-01-01T00:00:00Z - - 408 mode=- body_bytes=0 duration_ms=10000 end=header-timeout"
+        );
+    }
+
+    #[test]
+    fn end_names_are_distinct() {
+        let all = [
+            End::Complete,
+            End::ClientGone,
+            End::SendTimeout,
+            End::MinRate,
+            End::HeaderTimeout,
+            End::Rejected,
+            End::BufferCap,
+            End::BufferBudget,
+            End::ProducerFailed,
+            End::Panic,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a.as_str(), b.as_str());
+            }
+        }
+    }
+}

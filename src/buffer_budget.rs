@@ -1,0 +1,143 @@
+//! Caps on what responses may hold in userland: one per response, and one
+//! budget for the whole process.
+//!
+//! The lesson's own defense. `buffer` and `unbounded` hold as much as the
+//! producer has run ahead of the client, and nothing in their design stops
+//! them; these caps do, so the server survives the bug it demonstrates:
+//!
+//! - a **per-response cap** (`--max-buffered-bytes`): `buffer` knows its
+//!   size up front and refuses a larger body before allocating any of it;
+//!   `unbounded` is aborted once its queue would pass the cap;
+//! - a **process-wide budget** (`--max-buffered-total`): the per-response
+//!   cap alone does not help when fifty clients each ask for a body just
+//!   under it. Every byte a capped response queues is taken from the budget
+//!   first, and given back when it is sent or dropped.
+//!
+//! The flat strategies (`bounded`, `pipeline`) are not charged: they hold
+//! at most (depth + 2) × chunk, or one 8 KiB buffer, by construction, and
+//! the connection cap bounds how many of them there are. Charging them
+//! would let one greedy `unbounded` client starve every well-behaved one.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes that all capped responses together may queue.
+#[derive(Debug)]
+pub struct BufferBudget {
+    /// The most `used` may reach.
+    limit: u64,
+    /// Bytes taken and not yet given back.
+    used: AtomicU64,
+}
+
+impl BufferBudget {
+    pub fn new(limit: u64) -> Self {
+        BufferBudget {
+            limit,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `bytes` if they fit in what is left, all or nothing.
+    pub fn try_take(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(bytes).filter(|&after| after <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Returns `bytes` taken earlier.
+    pub fn give_back(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes taken now.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The configured limit.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+}
+
+/// The caps one response is held to.
+#[derive(Clone, Debug)]
+pub struct BufferLimit {
+    /// Most bytes this response may queue (`--max-buffered-bytes`).
+    pub per_response: u64,
+    /// Shared by every capped response (`--max-buffered-total`).
+    pub budget: Arc<BufferBudget>,
+}
+
+/// A response wanted to queue more than a cap allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverLimit {
+    /// More than `--max-buffered-bytes` for this one response.
+    Response {
+        /// The cap that was hit.
+        cap: u64,
+    },
+    /// More than is left of `--max-buffered-total`.
+    Process {
+        /// The budget that ran out.
+        budget: u64,
+    },
+}
+
+impl fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OverLimit::Response { cap } => write!(
+                f,
+                "the export would queue more than --max-buffered-bytes ({cap} bytes) \
+                 in memory; use mode=bounded or mode=pipeline"
+            ),
+            OverLimit::Process { budget } => write!(
+                f,
+                "the server's buffer budget (--max-buffered-total, {budget} bytes) \
+                 is used up by other responses; retry later, or use mode=bounded"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_gives_all_or_nothing_and_never_exceeds_its_limit() {
+        let budget = BufferBudget::new(100);
+        assert!(budget.try_take(60));
+        assert!(!budget.try_take(41), "61 + 41 > 100");
+        assert_eq!(budget.used(), 60, "a refused take takes nothing");
+        assert!(budget.try_take(40));
+        assert!(!budget.try_take(1));
+        budget.give_back(100);
+        assert!(!budget.try_take(u64::MAX), "no overflow past the limit");
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn concurrent_takers_never_overdraw() {
+        let budget = BufferBudget::new(1000);
+        let taken = AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        if budget.try_take(7) {
+                            taken.fetch_add(7, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(budget.used(), taken.load(Ordering::Relaxed));
+        assert!(budget.used() <= 1000 && budget.used() > 1000 - 7);
+    }
+}

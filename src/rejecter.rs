@@ -1,0 +1,190 @@
+//! Turning a connection away at the cap: a `503` that reaches the client,
+//! without a thread per connection and without ever blocking the accept
+//! loop.
+//!
+//! At `--max-connections` the whole point is to spend nothing on the new
+//! connection, yet "close it" is not good enough: a client deserves a status
+//! it can act on (`Retry-After: 1`), and a load balancer needs one to try
+//! elsewhere. Two traps lie between the two:
+//!
+//! 1. **The reset.** The client's request usually arrives a moment *after*
+//!    the accept. Closing a socket that has unread input makes the kernel
+//!    send a reset (RFC 9293 §3.6.1), and a reset can destroy the `503` in
+//!    the client's receive buffer before it is read. So the socket must stay
+//!    open, and its input be read and thrown away, until the client has had
+//!    a moment to send and to read.
+//! 2. **The slow client.** That lingering must not happen on the accept
+//!    loop, or one client that never sends would stall every accept.
+//!
+//! So the accept loop only does what cannot block: it writes the `503`
+//! without blocking (a fresh socket's send buffer is empty, so 100 bytes
+//! always fit), shuts down its write side (the client sees the end of the
+//! response at once), and hands the socket to one **lingering thread**. That
+//! thread, started once with the server, holds at most [`MAX_LINGERING`]
+//! sockets, drains each without blocking for up to [`LINGER_TIME`], and
+//! closes it when the client closes or the time is up. When it is full, a
+//! socket is simply closed: under that much load a reset is the lesser evil.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::metrics::METRICS;
+
+/// The whole response: status, `Retry-After` so clients and balancers know
+/// when to try again, and a one-line reason.
+const RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+    Content-Type: text/plain; charset=utf-8\r\n\
+    Content-Length: 45\r\n\
+    Retry-After: 1\r\n\
+    Connection: close\r\n\
+    \r\n\
+    server at its connection limit; retry in 1 s\n";
+
+/// How long a turned-away socket stays open to swallow the client's request.
+/// The request is usually already there, or arrives within a round trip.
+pub const LINGER_TIME: Duration = Duration::from_secs(1);
+/// Most sockets lingering at once: each holds a file descriptor, the one
+/// resource a flood would otherwise exhaust through this door.
+pub const MAX_LINGERING: usize = 1024;
+/// Sockets waiting to be taken by the lingering thread.
+const HANDOFF_QUEUE: usize = 64;
+/// How often the lingering thread looks at its sockets while it has any.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// Most bytes drained per socket per look: a client that streams input
+/// cannot keep the thread busy.
+const DRAIN_PER_POLL: usize = 16 * 1024;
+
+/// The accept loop's side: turns connections away.
+#[derive(Debug)]
+pub struct Rejecter {
+    /// To the lingering thread. Bounded, and only `try_send` is used: the
+    /// accept loop never waits on it.
+    handoff: SyncSender<TcpStream>,
+}
+
+impl Rejecter {
+    /// Starts the lingering thread; it ends when the `Rejecter` is dropped.
+    pub fn start() -> io::Result<Rejecter> {
+        let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
+        thread::Builder::new()
+            .name("rejecter".into())
+            .stack_size(64 * 1024)
+            .spawn(move || linger(incoming))?;
+        Ok(Rejecter { handoff })
+    }
+
+    /// Answers `stream` with a 503 and lets it linger; never blocks. Counts
+    /// it in `backpressure_connections_rejected_total`.
+    pub fn reject(&self, stream: TcpStream) {
+        METRICS.rejected();
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        // A fresh socket has room for 100 bytes; if this fails there is no
+        // one to tell.
+        if (&stream).write_all(RESPONSE).is_err() {
+            return;
+        }
+        let _ = stream.shutdown(Shutdown::Write);
+        match self.handoff.try_send(stream) {
+            Ok(()) => {}
+            // Full: the socket closes here. Disconnected cannot happen while
+            // the thread runs; if it died, closing is all that is left.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+/// The lingering thread: drains each socket until its client closes or
+/// [`LINGER_TIME`] passes.
+fn linger(incoming: Receiver<TcpStream>) {
+    let mut lingering: Vec<(TcpStream, Instant)> = Vec::new();
+    loop {
+        // Nothing to watch: sleep until a socket arrives.
+        let next = if lingering.is_empty() {
+            incoming.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            incoming.recv_timeout(POLL_INTERVAL)
+        };
+        match next {
+            Ok(stream) => {
+                if lingering.len() < MAX_LINGERING {
+                    lingering.push((stream, Instant::now() + LINGER_TIME));
+                }
+                // Take whatever else is waiting before sweeping.
+                while lingering.len() < MAX_LINGERING {
+                    match incoming.try_recv() {
+                        Ok(stream) => lingering.push((stream, Instant::now() + LINGER_TIME)),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        lingering.retain(|(stream, until)| now < *until && still_open(stream));
+    }
+}
+
+/// Reads and discards what the client sent; false once it has closed (or
+/// failed), so the socket can go.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < DRAIN_PER_POLL {
+        match (&*stream).read(&mut sink) {
+            Ok(0) => return false,
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn the_response_is_well_framed() {
+        let text = std::str::from_utf8(RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(body.len(), length);
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains("\r\nRetry-After: 1"));
+    }
+
+    /// The request arrives after the 503 was written and the socket handed
+    /// over: the client must still read the whole 503, not a reset.
+    #[test]
+    fn a_late_request_still_gets_the_whole_503() {
+        let rejecter = Rejecter::start().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        rejecter.reject(accepted);
+        thread::sleep(Duration::from_millis(50));
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, RESPONSE);
+    }
+}

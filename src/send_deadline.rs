@@ -1,0 +1,300 @@
+//! Deadlines for writing to a slow client: the send timeout, and a minimum
+//! response data rate that partial writes cannot dodge.
+//!
+//! Backpressure makes a slow client block our writes; this module makes sure
+//! a *too* slow one cannot block them forever. Two rules, checked on every
+//! write to the socket:
+//!
+//! - **send timeout** (nginx's `send_timeout`): one `write` call that makes
+//!   no progress at all for `--send-timeout` fails. It catches a client that
+//!   stops reading.
+//! - **minimum data rate** (Kestrel's `MinResponseDataRate`): a write of `n`
+//!   bytes must be *complete* within `max(grace, n / rate)`. It catches a
+//!   client that reads a few bytes now and then (a slow-read attack): each
+//!   of those reads lets one `write` call return a little progress, so a
+//!   per-call timeout restarts every time and never fires.
+//!
+//! The second rule is why [`DeadlineWriter`] does not just set the socket's
+//! write timeout once. It fixes the deadline when a write begins, and before
+//! every partial `write` it re-arms the socket's timeout with the time
+//! *left*, exactly as [`crate::request::read_head`] does for the request
+//! head. A write that has not finished by its deadline fails with
+//! [`io::ErrorKind::TimedOut`], carrying a [`TooSlow`] that says which rule
+//! fired, so the abort can be counted by reason.
+//!
+//! Unlike Kestrel, no credit is banked: a client that read fast for a minute
+//! gets no extra time when it stops. The send timeout would end it anyway,
+//! and a rule that holds for every write is easier to reason about.
+
+use std::error::Error;
+use std::fmt;
+use std::io::{self, IoSlice, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Most bytes one deadline covers. A longer write is accepted in pieces of
+/// this size, each with its own deadline; without the cap, `buffer`'s single
+/// 400 MB `write_all` would get 400 MB ÷ 240 B/s, about 19 days.
+pub const MAX_WRITE_BYTES: usize = 64 * 1024;
+
+/// Most slices of one vectored write looked at: a chunk is three (size
+/// line, data, CRLF). Writes with more are accepted partially, as `Write`
+/// allows.
+const MAX_PARTS: usize = 4;
+
+/// The minimum response data rate, with its grace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinDataRate {
+    /// The slowest acceptable drain, in bytes per second (at least 1).
+    pub bytes_per_second: u64,
+    /// Time every write gets, however small: a brief stall of a good client
+    /// (a phone switching cells) is not an attack.
+    pub grace: Duration,
+}
+
+impl MinDataRate {
+    /// How long a write of `bytes` may take: `max(grace, bytes / rate)`.
+    pub fn allowance(&self, bytes: u64) -> Duration {
+        let rate = self.bytes_per_second.max(1);
+        // Whole seconds, then the remainder in nanoseconds: exact, and no
+        // overflow for any u64.
+        let nanos = u128::from(bytes % rate) * 1_000_000_000 / u128::from(rate);
+        let at_rate = Duration::new(bytes / rate, nanos as u32);
+        at_rate.max(self.grace)
+    }
+}
+
+/// Which rule a failed write broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TooSlow {
+    /// No progress at all for the send timeout: the client stopped reading.
+    SendTimeout,
+    /// Progress, but the write was not complete within `max(grace, n/rate)`.
+    MinRate,
+}
+
+impl fmt::Display for TooSlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TooSlow::SendTimeout => "the client accepted nothing for --send-timeout",
+            TooSlow::MinRate => "the client read slower than --min-rate",
+        })
+    }
+}
+
+impl Error for TooSlow {}
+
+impl TooSlow {
+    /// The rule behind `error`, if a [`DeadlineWriter`] made it. A plain
+    /// timed-out write (the socket's own timeout, set by someone else)
+    /// counts as the send timeout.
+    pub fn of(error: &io::Error) -> Option<TooSlow> {
+        if let Some(too_slow) = error.get_ref().and_then(|e| e.downcast_ref::<TooSlow>()) {
+            return Some(*too_slow);
+        }
+        matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        )
+        .then_some(TooSlow::SendTimeout)
+    }
+
+    fn into_error(self) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, self)
+    }
+}
+
+/// A socket writer that enforces both rules on every write.
+///
+/// Each `write`/`write_vectored` call is one write in the sense of the
+/// minimum rate: it returns only once all of its bytes (up to
+/// [`MAX_WRITE_BYTES`]) are in the kernel, or fails. That is allowed by
+/// `Write`, and it is what puts a deadline around the partial writes.
+#[derive(Debug)]
+pub struct DeadlineWriter<'s> {
+    /// The client's socket.
+    stream: &'s TcpStream,
+    /// The per-call rule.
+    send_timeout: Duration,
+    /// The per-write rule.
+    min_rate: MinDataRate,
+    /// The write timeout the socket has now, so it is only changed (one
+    /// system call) when the deadline comes closer than the send timeout.
+    armed: Option<Duration>,
+}
+
+impl<'s> DeadlineWriter<'s> {
+    pub fn new(stream: &'s TcpStream, send_timeout: Duration, min_rate: MinDataRate) -> Self {
+        DeadlineWriter {
+            stream,
+            send_timeout,
+            min_rate,
+            armed: None,
+        }
+    }
+
+    /// Sets the socket's write timeout unless it is already `timeout`.
+    fn arm(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.armed != Some(timeout) {
+            self.stream.set_write_timeout(Some(timeout))?;
+            self.armed = Some(timeout);
+        }
+        Ok(())
+    }
+}
+
+impl Write for DeadlineWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // This write's share of `bufs`: at most MAX_PARTS slices and
+        // MAX_WRITE_BYTES bytes.
+        let mut storage = [IoSlice::new(&[]); MAX_PARTS];
+        let mut total = 0;
+        let mut used = 0;
+        for buf in bufs.iter().take(MAX_PARTS) {
+            let take = buf.len().min(MAX_WRITE_BYTES - total);
+            storage[used] = IoSlice::new(&buf[..take]);
+            used += 1;
+            total += take;
+        }
+        if total == 0 {
+            return Ok(0);
+        }
+        let deadline = Instant::now() + self.min_rate.allowance(total as u64);
+        let mut parts = &mut storage[..used];
+        while !parts.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TooSlow::MinRate.into_error());
+            }
+            let timeout = left.min(self.send_timeout);
+            self.arm(timeout)?;
+            match (&*self.stream).write_vectored(parts) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut parts, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A timed-out write reports WouldBlock on Unix, TimedOut on
+                // Windows; which rule fired depends on which limit was nearer.
+                Err(e) if TooSlow::of(&e).is_some() => {
+                    let rule = if Instant::now() >= deadline {
+                        TooSlow::MinRate
+                    } else {
+                        TooSlow::SendTimeout
+                    };
+                    return Err(rule.into_error());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // A socket has no userland buffer to flush.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    #[test]
+    fn the_allowance_is_the_larger_of_grace_and_size_over_rate() {
+        let rule = MinDataRate {
+            bytes_per_second: 240,
+            grace: Duration::from_secs(5),
+        };
+        assert_eq!(rule.allowance(0), Duration::from_secs(5));
+        assert_eq!(rule.allowance(1200), Duration::from_secs(5));
+        assert_eq!(rule.allowance(2400), Duration::from_secs(10));
+        // A full default chunk: 16 KiB at 240 B/s.
+        assert_eq!(
+            rule.allowance(16 * 1024),
+            Duration::from_nanos(68_266_666_666)
+        );
+        let no_grace = MinDataRate {
+            bytes_per_second: 1,
+            grace: Duration::ZERO,
+        };
+        assert_eq!(no_grace.allowance(u64::MAX), Duration::from_secs(u64::MAX));
+    }
+
+    #[test]
+    fn the_rule_survives_being_carried_in_an_io_error() {
+        for rule in [TooSlow::MinRate, TooSlow::SendTimeout] {
+            let error = rule.into_error();
+            assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+            assert_eq!(TooSlow::of(&error), Some(rule));
+        }
+        let plain_timeout = io::Error::from(io::ErrorKind::WouldBlock);
+        assert_eq!(TooSlow::of(&plain_timeout), Some(TooSlow::SendTimeout));
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(TooSlow::of(&reset), None);
+    }
+
+    /// A connected pair over loopback: (server side, client side).
+    fn socket_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
+    }
+
+    #[test]
+    fn a_fast_reader_gets_every_byte_and_long_writes_come_in_pieces() {
+        let (server, mut client) = socket_pair();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let rule = MinDataRate {
+            bytes_per_second: 1,
+            grace: Duration::from_secs(30),
+        };
+        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), rule);
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        // One call takes at most MAX_WRITE_BYTES, all of them.
+        assert_eq!(writer.write(&data).unwrap(), MAX_WRITE_BYTES);
+        writer.write_all(&data[MAX_WRITE_BYTES..]).unwrap();
+        drop(server);
+        assert!(reader.join().unwrap() == data);
+    }
+
+    #[test]
+    fn a_client_that_reads_nothing_fails_the_write_by_the_rule_that_is_nearer() {
+        let (server, _client) = socket_pair();
+        let fill = vec![0u8; MAX_WRITE_BYTES];
+        for (send_timeout, grace, expected) in [
+            (
+                Duration::from_millis(200),
+                Duration::from_secs(30),
+                TooSlow::SendTimeout,
+            ),
+            (
+                Duration::from_secs(30),
+                Duration::from_millis(200),
+                TooSlow::MinRate,
+            ),
+        ] {
+            let rule = MinDataRate {
+                bytes_per_second: u64::MAX,
+                grace,
+            };
+            let mut writer = DeadlineWriter::new(&server, send_timeout, rule);
+            // The kernel's buffers take a few MB first; bounded so that a
+            // kernel that takes everything fails the test instead of
+            // looping on.
+            let error = (0..10_000)
+                .find_map(|_| writer.write(&fill).err())
+                .expect("an unread socket must stop accepting bytes");
+            assert_eq!(TooSlow::of(&error), Some(expected), "{error}");
+        }
+    }
+}
