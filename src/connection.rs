@@ -249,7 +249,13 @@ fn export(
         grace: config.rate_grace,
     };
     let out = DeadlineWriter::new(stream, config.send_timeout, min_rate);
-    let end = match strategy::send(ExportResponse::new(out, head, &plan, &queued)) {
+    // Shutting down both directions fails a write blocked in another thread
+    // at once; the data already in the kernel still goes out, then FIN.
+    let cancel = || {
+        let _ = stream.shutdown(Shutdown::Both);
+    };
+    let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(&cancel);
+    let end = match strategy::send(response) {
         Ok(()) => End::Complete,
         Err(ExportError::Refused(status, reason)) => {
             return reply_error(stream, Some(plan.mode), status, &reason, false);

@@ -127,6 +127,11 @@ fn linger(incoming: Receiver<TcpStream>) {
         }
         let now = Instant::now();
         lingering.retain(|(stream, until)| now < *until && still_open(stream));
+        if lingering.is_empty() {
+            // An idle server holds nothing for rejected connections, not
+            // even the list's capacity.
+            lingering.shrink_to_fit();
+        }
     }
 }
 

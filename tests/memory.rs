@@ -23,7 +23,9 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{ChunkError, Metrics, Server, get, metrics, reference_csv_len, stalled_request};
+use common::{
+    ChunkError, Idle, Metrics, Server, metrics, reference_csv_len, stalled_request, warmed_server,
+};
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold, small
 /// enough that a debug build renders it in about a second.
@@ -41,63 +43,6 @@ fn series(name: &str, mode: &str) -> String {
 /// The series counting `mode`'s exports cut short for `reason`.
 fn abort_series(mode: &str, reason: &str) -> String {
     format!("backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}")
-}
-
-/// How far live heap may differ from its idle value and still count as
-/// idle. The probe itself moves it by a few bytes: the thread answering
-/// `/metrics` is named `conn-N`, and N gains digits as the test polls. A
-/// leaked chunk would be kilobytes, a leaked queue megabytes.
-const HEAP_SLACK_BYTES: f64 = 64.0;
-
-/// The process-level numbers that must come back after a client leaves.
-#[derive(Debug)]
-struct Idle {
-    threads: f64,
-    heap_bytes: f64,
-    connections: f64,
-}
-
-impl PartialEq for Idle {
-    fn eq(&self, other: &Idle) -> bool {
-        self.threads == other.threads
-            && self.connections == other.connections
-            && (self.heap_bytes - other.heap_bytes).abs() <= HEAP_SLACK_BYTES
-    }
-}
-
-impl Idle {
-    fn of(m: &Metrics) -> Idle {
-        Idle {
-            threads: m.value("process_threads"),
-            heap_bytes: m.value("backpressure_heap_bytes"),
-            connections: m.value("backpressure_connections_active"),
-        }
-    }
-}
-
-/// A server that has served one small export in every mode, so that
-/// anything std allocates once on first use (and keeps) is already live when
-/// the idle baseline is read.
-fn warmed_server(args: &[&str]) -> (Server, Idle) {
-    let server = Server::start(args);
-    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
-        assert_eq!(
-            get(server.addr(), &format!("/export.csv?rows=10&mode={mode}")).status,
-            200
-        );
-    }
-    // Wait until the warm-up connections' threads have ended. A connection
-    // leaves the gauge a moment before its thread exits, so one probe can
-    // still count the thread: two probes in a row must agree.
-    let mut previous: Option<Idle> = None;
-    let idle = wait_for("the warm-up connections to close", || {
-        let m = metrics(server.addr());
-        let now = Idle::of(&m);
-        let settled = now.connections == 1.0 && previous.as_ref() == Some(&now);
-        previous = Some(now);
-        if settled { previous.take() } else { None }
-    });
-    (server, idle)
 }
 
 /// Polls `probe` until it returns `Some`, panicking after [`SETTLE_TIMEOUT`].
@@ -163,23 +108,8 @@ fn stall(addr: SocketAddr, mode: &str) -> Stalled {
 /// back at idle, and that the abort was counted.
 fn disconnect_and_expect_idle(addr: SocketAddr, stalled: Stalled, mode: &str, idle: &Idle) {
     drop(stalled.client);
-    let mut last = None;
-    let started = Instant::now();
-    loop {
-        let m = metrics(addr);
-        let now = Idle::of(&m);
-        let queued = m.value(&series("backpressure_queued_bytes", mode));
-        if now == *idle && queued == 0.0 {
-            assert_eq!(m.value(&abort_series(mode, "client-gone")), 1.0);
-            return;
-        }
-        assert!(
-            started.elapsed() < SETTLE_TIMEOUT,
-            "{mode}: not back to idle {idle:?}; last seen {last:?}"
-        );
-        last = Some((now, queued));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let m = common::back_to_idle(addr, idle, &format!("the {mode} client left"));
+    assert_eq!(m.value(&abort_series(mode, "client-gone")), 1.0);
 }
 
 fn peak(m: &Metrics, mode: &str) -> f64 {

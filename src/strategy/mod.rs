@@ -109,6 +109,11 @@ pub struct ExportResponse<'a, W: Write> {
     /// Where the strategy reports bytes it produced, and the body writer
     /// bytes it sent.
     pub queued: &'a QueuedBytes,
+    /// Ends the connection from another thread: a producer whose queue was
+    /// refused by a cap calls it, so that a writer blocked on a stalled
+    /// client wakes at once instead of after the send timeout. `None` where
+    /// there is no connection to end (unit tests, benchmarks).
+    pub cancel: Option<&'a (dyn Fn() + Sync)>,
 }
 
 impl<'a, W: Write> ExportResponse<'a, W> {
@@ -118,7 +123,14 @@ impl<'a, W: Write> ExportResponse<'a, W> {
             head,
             plan,
             queued,
+            cancel: None,
         }
+    }
+
+    /// Sets [`ExportResponse::cancel`].
+    pub fn with_cancel(mut self, cancel: &'a (dyn Fn() + Sync)) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// How the body will be framed: `Content-Length` carries the exact size.

@@ -73,14 +73,21 @@ pub(super) fn stream<W: Write>(
     tx: impl ChunkSender,
     rx: Receiver<Vec<u8>>,
 ) -> Result<(), ExportError> {
-    let queued = response.queued;
+    let (queued, cancel) = (response.queued, response.cancel);
     let (rows, chunk_bytes) = (response.plan.rows, response.plan.chunk_bytes);
     thread::scope(|scope| {
         let producer = thread::Builder::new()
             .name("producer".into())
             .stack_size(PRODUCER_STACK_BYTES)
             .spawn_scoped(scope, move || {
-                produce(CsvRows::new(rows), chunk_bytes, queued, tx)
+                let production = produce(CsvRows::new(rows), chunk_bytes, queued, tx);
+                if let (Production::OverLimit(_), Some(cancel)) = (&production, cancel) {
+                    // The writer may be blocked for up to the send timeout
+                    // on a stalled client, holding the whole capped queue;
+                    // ending the connection wakes it now.
+                    cancel();
+                }
+                production
             })
             .map_err(|e| {
                 // Nothing is sent yet, so the client can be told.
@@ -100,10 +107,11 @@ pub(super) fn stream<W: Write>(
         let produced = producer.join();
 
         match (written, produced) {
-            (Err(e), _) => Err(ExportError::ClientGone(e)),
+            // First, because the cancelled connection also fails the writer.
             // Not finished: a body without its last chunk tells an HTTP/1.1
             // client it is incomplete.
-            (Ok(_), Ok(Production::OverLimit(over))) => Err(ExportError::OverLimit(over)),
+            (_, Ok(Production::OverLimit(over))) => Err(ExportError::OverLimit(over)),
+            (Err(e), _) => Err(ExportError::ClientGone(e)),
             (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
             // The channel closed early although the writer kept going: the
             // producer panicked. Sending the last chunk now would make a

@@ -788,11 +788,126 @@ impl Metrics {
     }
 }
 
+/// Scrapes `/metrics`; `None` if the server turned the scrape away (at a
+/// connection cap, a scrape is one more connection).
+pub fn try_metrics(addr: SocketAddr) -> Option<Metrics> {
+    let response = get(addr, "/metrics");
+    (response.status == 200).then(|| Metrics::parse(&response.body_text()))
+}
+
 /// Scrapes `/metrics` and parses it, failing the test if the scrape is not 200.
 pub fn metrics(addr: SocketAddr) -> Metrics {
     let response = get(addr, "/metrics");
     assert_eq!(response.status, 200, "GET /metrics failed: {response:?}");
     Metrics::parse(&response.body_text())
+}
+
+// ---------------------------------------------------------------------------
+// Idle state
+// ---------------------------------------------------------------------------
+
+/// How long a server may take to settle back to idle.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How far live heap may differ from its idle value and still count as
+/// idle. The probe itself moves it by a few bytes: the thread answering
+/// `/metrics` is named `conn-N`, and N gains digits as the test polls. A
+/// leaked chunk would be kilobytes, a leaked queue megabytes.
+pub const HEAP_SLACK_BYTES: f64 = 64.0;
+
+/// The process-level numbers that must come back after a client leaves.
+#[derive(Debug)]
+pub struct Idle {
+    pub threads: f64,
+    pub heap_bytes: f64,
+    pub connections: f64,
+}
+
+impl PartialEq for Idle {
+    fn eq(&self, other: &Idle) -> bool {
+        self.threads == other.threads
+            && self.connections == other.connections
+            && (self.heap_bytes - other.heap_bytes).abs() <= HEAP_SLACK_BYTES
+    }
+}
+
+impl Idle {
+    pub fn of(m: &Metrics) -> Idle {
+        Idle {
+            threads: m.value("process_threads"),
+            heap_bytes: m.value("backpressure_heap_bytes"),
+            connections: m.value("backpressure_connections_active"),
+        }
+    }
+}
+
+/// A server that has served one small export in every mode, so that
+/// anything std allocates once on first use (and keeps) is already live when
+/// the idle baseline is read.
+pub fn warmed_server(args: &[&str]) -> (Server, Idle) {
+    warm(Server::start(args))
+}
+
+/// [`warmed_server`] for a server started some other way (with its log on,
+/// say).
+pub fn warm(server: Server) -> (Server, Idle) {
+    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+        // With a small --max-connections, the previous warm-up connection
+        // may still be closing: a 503 then, and another try.
+        wait_until("a warm-up export", IDLE_TIMEOUT, || {
+            let target = format!("/export.csv?rows=10&mode={mode}");
+            match get(server.addr(), &target).status {
+                200 => Some(()),
+                503 => None,
+                other => panic!("warm-up export answered {other}"),
+            }
+        });
+    }
+    // Wait until the warm-up connections' threads have ended. A connection
+    // leaves the gauge a moment before its thread exits, so one probe can
+    // still count the thread: two probes in a row must agree.
+    let mut previous: Option<Idle> = None;
+    let idle = wait_until("the warm-up connections to close", IDLE_TIMEOUT, || {
+        // At a small connection cap the scrape may be turned away while
+        // the warm-up connections close; that is one more poll.
+        let now = Idle::of(&try_metrics(server.addr())?);
+        let settled = now.connections == 1.0 && previous.as_ref() == Some(&now);
+        previous = Some(now);
+        if settled { previous.take() } else { None }
+    });
+    (server, idle)
+}
+
+/// Polls `/metrics` until the server is back at `idle` with nothing queued
+/// in any mode, and returns that scrape; fails the test after
+/// [`IDLE_TIMEOUT`], showing what was last seen.
+pub fn back_to_idle(addr: SocketAddr, idle: &Idle, after: &str) -> Metrics {
+    let mut last = String::new();
+    let started = Instant::now();
+    loop {
+        let Some(m) = try_metrics(addr) else {
+            assert!(
+                started.elapsed() < IDLE_TIMEOUT,
+                "/metrics still turned away after {after}"
+            );
+            thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        let now = Idle::of(&m);
+        let queued: f64 = ["buffer", "unbounded", "bounded", "pipeline"]
+            .iter()
+            .map(|mode| m.value(&format!("backpressure_queued_bytes{{mode=\"{mode}\"}}")))
+            .sum();
+        if now == *idle && queued == 0.0 {
+            return m;
+        }
+        assert!(
+            started.elapsed() < IDLE_TIMEOUT,
+            "not back to idle {idle:?} after {after}; last seen {last}"
+        );
+        last = format!("{now:?}, {queued} bytes queued");
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,519 @@
+//! The server's defenses against slow and hostile clients, over real
+//! sockets: the minimum data rate, the head deadline against Slowloris and
+//! idle sockets, the connection cap, the buffering caps, a storm of
+//! disconnects, and the access log that says how each connection ended.
+//!
+//! Every limit is set short through its flag, so each test takes seconds,
+//! and every test ends by checking that the server is back at idle:
+//! threads, live heap (exact) and queued bytes.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    ChunkError, Metrics, Server, back_to_idle, get, metrics, parse_response, request,
+    stalled_request, wait_until, warm, warmed_server,
+};
+
+/// About 65 MB of CSV: far more than loopback socket buffers hold.
+const BIG_ROWS: u64 = 1_200_000;
+/// Longest any wait in these tests may take before it fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn aborts(m: &Metrics, mode: &str, reason: &str) -> f64 {
+    m.value(&format!(
+        "backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}"
+    ))
+}
+
+/// Reads from `client` at about `rate` bytes per second for `duration`, in
+/// small reads paced against the clock, like a phone on a slow link. Returns
+/// the bytes read, or the error that ended the connection.
+fn read_at_rate(client: &mut TcpStream, rate: u64, duration: Duration) -> io::Result<Vec<u8>> {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < duration {
+        let allowed = (rate as f64 * started.elapsed().as_secs_f64()) as usize;
+        if got.len() >= allowed {
+            thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let want = (allowed - got.len()).min(buf.len());
+        match client.read(&mut buf[..want])? {
+            0 => break,
+            n => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    Ok(got)
+}
+
+/// Reads what is left at full speed and checks the export was cut short
+/// visibly: well-formed chunks without the last one, never a body that
+/// looks complete.
+fn expect_visibly_truncated(mut client: TcpStream, mut wire: Vec<u8>) {
+    let _ = client.read_to_end(&mut wire);
+    let response = parse_response(&wire);
+    assert_eq!(response.status, 200);
+    match common::decode_chunked(&response.body) {
+        Err(ChunkError::Truncated { .. } | ChunkError::NoFinalChunk { .. }) => {}
+        other => panic!("expected a chunked body cut short, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Slow readers
+// ---------------------------------------------------------------------------
+
+/// A reader slower than `--min-rate` is cut once a write has taken longer
+/// than the grace, although it keeps making progress, so a per-write send
+/// timeout alone (60 s here) would never fire. The abort is counted and
+/// logged as `min-rate`, and every resource comes back.
+#[test]
+fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
+    let (server, idle) = warm(Server::start_logged(&[
+        "--min-rate",
+        "64k",
+        "--rate-grace",
+        "1s",
+        "--send-timeout",
+        "60s",
+    ]));
+    let addr = server.addr();
+    let started = Instant::now();
+    let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=bounded"));
+
+    // 10 KiB/s, in 1 KiB reads: steady progress, a sixth of the minimum.
+    let reader = thread::spawn(move || {
+        let got = read_at_rate(&mut client, 10 * 1024, Duration::from_secs(6));
+        (client, got)
+    });
+    let m = wait_until("the min-rate abort", PATIENCE, || {
+        let m = metrics(addr);
+        (aborts(&m, "bounded", "min-rate") == 1.0).then_some(m)
+    });
+    let cut_after = started.elapsed();
+    assert!(
+        cut_after >= Duration::from_secs(1),
+        "cut after {cut_after:?}, before the 1 s grace"
+    );
+    assert_eq!(aborts(&m, "bounded", "send-timeout"), 0.0);
+    assert_eq!(aborts(&m, "bounded", "client-gone"), 0.0);
+
+    let (client, got) = reader.join().unwrap();
+    let got = got.expect("the server closes only after the data it had queued");
+    expect_visibly_truncated(client, got);
+    back_to_idle(addr, &idle, "the min-rate abort");
+    let logged = server.log_lines();
+    assert!(
+        logged.iter().any(|l| l
+            .contains("\"GET /export.csv?rows=1200000&mode=bounded HTTP/1.1\" 200")
+            && l.ends_with(" end=min-rate")),
+        "{logged:#?}"
+    );
+}
+
+/// The phone of the lesson: 200 KB/s is far above the default minimum rate,
+/// so a download at that speed goes on for as long as it lasts, with the
+/// producer held back by backpressure rather than cut off.
+#[test]
+fn a_client_reading_at_200_kb_per_second_is_never_cut() {
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=bounded"));
+    let got = read_at_rate(&mut client, 200_000, Duration::from_secs(4))
+        .expect("a 200 KB/s reader keeps its connection");
+    assert!(got.len() > 500_000, "read only {} bytes", got.len());
+
+    let m = metrics(addr);
+    assert_eq!(
+        m.value("backpressure_connections_active"),
+        2.0,
+        "still open"
+    );
+    for reason in ["min-rate", "send-timeout", "client-gone"] {
+        assert_eq!(aborts(&m, "bounded", reason), 0.0, "{reason}");
+    }
+    // Held back, not running ahead: the queue is at its bound.
+    assert!(m.value("backpressure_queued_bytes{mode=\"bounded\"}") <= (6 * 16 * 1024) as f64);
+}
+
+// ---------------------------------------------------------------------------
+// Slow request heads
+// ---------------------------------------------------------------------------
+
+/// A connection that sends nothing at all is closed at the head deadline,
+/// counted from accept, with a 408 it can read.
+#[test]
+fn an_idle_connection_is_closed_at_the_head_deadline() {
+    let (server, idle) = warm(Server::start_logged(&["--header-timeout", "1s"]));
+    let started = Instant::now();
+    let mut client = TcpStream::connect(server.addr()).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut wire = Vec::new();
+    client.read_to_end(&mut wire).unwrap();
+    let waited = started.elapsed();
+    let response = parse_response(&wire);
+    assert_eq!(response.status, 408);
+    assert_eq!(response.body_text(), "request head not received in time\n");
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(10),
+        "closed after {waited:?}"
+    );
+    back_to_idle(server.addr(), &idle, "the idle connection");
+    assert!(
+        server.log_lines().iter().any(
+            |l| l.contains(" - 408 mode=- body_bytes=34 ") && l.ends_with("end=header-timeout")
+        ),
+        "{:#?}",
+        server.log_lines()
+    );
+}
+
+/// Slowloris: twice `--max-connections` sockets trickle header bytes. While
+/// they last, a real request is answered at once, with a 503 at the cap,
+/// never left hanging; once the head deadline passes they are all gone and
+/// a real request gets its 200.
+#[test]
+fn slowloris_cannot_hang_the_server() {
+    const CAP: usize = 8;
+    let (server, idle) = warmed_server(&[
+        "--max-connections",
+        &CAP.to_string(),
+        "--header-timeout",
+        "2s",
+    ]);
+    let addr = server.addr();
+    let mut attackers: Vec<TcpStream> = (0..2 * CAP)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap();
+            s
+        })
+        .collect();
+    // The attack keeps going, one header byte per socket every 100 ms, on a
+    // thread, until the sockets die or 5 s pass.
+    let attack = thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            for s in &mut attackers {
+                let _ = s.write_all(b"X");
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        attackers
+    });
+
+    // Meanwhile: an answer within a second, whatever it is.
+    thread::sleep(Duration::from_millis(300));
+    let mut client = TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    client
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut wire = Vec::new();
+    client
+        .read_to_end(&mut wire)
+        .expect("an answer within a second, not a hang");
+    let response = parse_response(&wire);
+    assert!(
+        [200, 503].contains(&response.status),
+        "{}",
+        response.status_line
+    );
+
+    // Every attacker was answered: 408 at the deadline, or 503 at once.
+    let attackers = attack.join().unwrap();
+    let mut statuses = Vec::new();
+    for mut s in attackers {
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut wire = Vec::new();
+        let _ = s.read_to_end(&mut wire);
+        statuses.push(parse_response(&wire).status);
+    }
+    assert!(
+        statuses.iter().all(|s| [408, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&408) && statuses.contains(&503));
+
+    // Their connections may still be closing for a moment: then a 503.
+    wait_until("a real request to be served", PATIENCE, || {
+        (get(addr, "/healthz").status == 200).then_some(())
+    });
+    let m = back_to_idle(addr, &idle, "the Slowloris attack");
+    assert!(m.value("backpressure_connections_rejected_total") >= CAP as f64);
+}
+
+// ---------------------------------------------------------------------------
+// The connection cap
+// ---------------------------------------------------------------------------
+
+/// At the cap, a new connection gets a whole 503 with `Retry-After` at once
+/// (even when its request arrives after the accept), no thread is started
+/// for it, and the rejection is counted.
+#[test]
+fn at_the_connection_cap_a_client_gets_503_and_costs_no_thread() {
+    let (server, idle) = warmed_server(&["--max-connections", "2"]);
+    let addr = server.addr();
+    // Every 503 this test meets is counted, so the server's count can be
+    // checked exactly: scrapes and retries at the cap are rejections too.
+    let rejected_before = wait_until("a scrape", PATIENCE, || common::try_metrics(addr))
+        .value("backpressure_connections_rejected_total");
+    let mut turned_away = 0.0;
+
+    let target = format!("/export.csv?rows={BIG_ROWS}&mode=bounded");
+    let holders = [
+        hold(addr, &target, &mut turned_away),
+        hold(addr, &target, &mut turned_away),
+    ];
+    // Two connections, two threads each (connection and producer).
+    let busy_threads = wait_until("both exports to start", PATIENCE, || {
+        let t = server.threads();
+        (t == idle.threads as u64 + 3).then_some(t)
+    });
+
+    for late in [false, true] {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        if late {
+            // The request arrives after the 503 is already on its way: it
+            // must not turn into a reset that destroys the 503.
+            thread::sleep(Duration::from_millis(200));
+        }
+        client
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).expect("a whole 503");
+        let response = parse_response(&wire);
+        assert_eq!(response.status, 503, "late request: {late}");
+        turned_away += 1.0;
+        assert_eq!(response.header("Retry-After"), Some("1"));
+        assert_eq!(
+            response.body_text(),
+            "server at its connection limit; retry in 1 s\n"
+        );
+        assert_eq!(
+            server.threads(),
+            busy_threads,
+            "no thread for a rejected client"
+        );
+    }
+
+    drop(holders);
+    let m = wait_until("a scrape to get through", PATIENCE, || {
+        let m = common::try_metrics(addr);
+        if m.is_none() {
+            turned_away += 1.0;
+        }
+        m
+    });
+    assert_eq!(
+        m.value("backpressure_connections_rejected_total"),
+        rejected_before + turned_away
+    );
+    back_to_idle(addr, &idle, "the holders left");
+}
+
+/// A stalled export that was let in. Right after the server went idle, the
+/// last scrape's connection may still hold a slot for a moment; a 503 then
+/// means "try again", and is counted in `turned_away`.
+fn hold(addr: SocketAddr, target: &str, turned_away: &mut f64) -> TcpStream {
+    wait_until("an export to be let in", PATIENCE, || {
+        let mut client = stalled_request(addr, target);
+        let mut status_line = [0u8; 12];
+        client.read_exact(&mut status_line).unwrap();
+        match &status_line {
+            b"HTTP/1.1 200" => Some(client),
+            b"HTTP/1.1 503" => {
+                *turned_away += 1.0;
+                None
+            }
+            other => panic!("{:?}", String::from_utf8_lossy(other)),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Buffering caps
+// ---------------------------------------------------------------------------
+
+/// `buffer` knows its size up front, so a body over `--max-buffered-bytes`
+/// is refused before a byte of it is allocated: the heap's peak stays far
+/// below the body's size.
+#[test]
+fn an_oversized_buffer_export_is_refused_before_it_is_built() {
+    let (server, idle) = warmed_server(&["--max-buffered-bytes", "1m"]);
+    let addr = server.addr();
+    let heap_peak_before = metrics(addr).value("backpressure_heap_peak_bytes");
+    // 100 000 rows are about 5.4 MB.
+    let response = get(addr, "/export.csv?rows=100000&mode=buffer");
+    assert_eq!(response.status, 503);
+    let reason = response.body_text();
+    assert!(
+        reason.contains("--max-buffered-bytes (1048576 bytes)") && reason.contains("mode=bounded"),
+        "{reason}"
+    );
+    let m = back_to_idle(addr, &idle, "the refusal");
+    let grew = m.value("backpressure_heap_peak_bytes") - heap_peak_before;
+    assert!(
+        grew < 256.0 * 1024.0,
+        "the heap's peak grew by {grew} bytes"
+    );
+    assert_eq!(
+        m.value("backpressure_responses_total{mode=\"buffer\",status=\"503\"}"),
+        1.0
+    );
+    // Under the cap it is served as before.
+    assert_eq!(get(addr, "/export.csv?rows=10000&mode=buffer").status, 200);
+}
+
+/// `unbounded` cannot know its size, so it is stopped when its queue would
+/// pass the cap: the queue never holds more than the cap, the abort is
+/// counted, and the client sees a body without its end.
+#[test]
+fn an_unbounded_export_is_abandoned_at_the_per_response_cap() {
+    let (server, idle) = warmed_server(&["--max-buffered-bytes", "2m"]);
+    let addr = server.addr();
+    let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=unbounded"));
+    let m = wait_until("the buffer-cap abort", PATIENCE, || {
+        let m = metrics(addr);
+        (aborts(&m, "unbounded", "buffer-cap") == 1.0).then_some(m)
+    });
+    let peak = m.value("backpressure_queued_peak_bytes{mode=\"unbounded\"}");
+    assert!(peak <= (2 * 1024 * 1024) as f64, "queued {peak} bytes");
+    let mut first = vec![0u8; 1024];
+    client.read_exact(&mut first).unwrap();
+    expect_visibly_truncated(client, first);
+    back_to_idle(addr, &idle, "the buffer-cap abort");
+}
+
+/// Several stalled `unbounded` clients at once: together they never queue
+/// more than `--max-buffered-total`, each of them is aborted by a cap, and
+/// the server goes on serving.
+#[test]
+fn stalled_unbounded_clients_together_stay_within_the_process_budget() {
+    const BUDGET: f64 = 8.0 * 1024.0 * 1024.0;
+    let (server, idle) = warmed_server(&["--max-buffered-total", "8m"]);
+    let addr = server.addr();
+    let target = format!("/export.csv?rows={BIG_ROWS}&mode=unbounded");
+    let clients: Vec<TcpStream> = (0..4).map(|_| stalled_request(addr, &target)).collect();
+    let m = wait_until("every client to be aborted", PATIENCE, || {
+        let m = metrics(addr);
+        let capped =
+            aborts(&m, "unbounded", "buffer-budget") + aborts(&m, "unbounded", "buffer-cap");
+        (capped == 4.0).then_some(m)
+    });
+    // The per-response cap (512 MiB) is far above the budget: the budget did it.
+    assert_eq!(aborts(&m, "unbounded", "buffer-budget"), 4.0);
+    let peak = m.value("backpressure_queued_peak_bytes{mode=\"unbounded\"}");
+    assert!(peak <= BUDGET, "queued {peak} bytes at once");
+    assert_eq!(get(addr, "/healthz").status, 200);
+    drop(clients);
+    back_to_idle(addr, &idle, "the budget aborts");
+}
+
+// ---------------------------------------------------------------------------
+// A storm of disconnects
+// ---------------------------------------------------------------------------
+
+/// 500 clients, 25 at a time, ask for a large export in every mode, read a
+/// little and reset. Afterwards nothing is left: threads, live heap and
+/// queued bytes are back at idle, and every export that was cut was counted.
+#[test]
+fn a_disconnect_storm_leaves_nothing_behind() {
+    const CLIENTS: usize = 500;
+    const AT_ONCE: usize = 25;
+    let (server, idle) = warmed_server(&[]);
+    let addr = server.addr();
+    let modes = ["buffer", "unbounded", "bounded", "pipeline"];
+    thread::scope(|scope| {
+        for worker in 0..AT_ONCE {
+            scope.spawn(move || {
+                for i in (worker..CLIENTS).step_by(AT_ONCE) {
+                    let mode = modes[i % modes.len()];
+                    // 100 000 rows (5.4 MB): more than the socket buffers
+                    // take at once, cheap enough to render 500 times.
+                    read_a_little_and_reset(addr, &format!("/export.csv?rows=100000&mode={mode}"));
+                }
+            });
+        }
+    });
+    let m = back_to_idle(addr, &idle, "the storm");
+    let mut finished = 0.0;
+    for mode in modes {
+        let started = m.value(&format!(
+            "backpressure_responses_total{{mode=\"{mode}\",status=\"200\"}}"
+        ));
+        // One warm-up export per mode; every other one was ours.
+        assert_eq!(started, 1.0 + (CLIENTS / modes.len()) as f64, "{mode}");
+        finished += aborts(&m, mode, "client-gone");
+    }
+    assert!(finished > 0.0, "some exports were cut by the resets");
+}
+
+/// Sends the request, reads 1 KiB, and closes with unread data, which makes
+/// the kernel send a reset.
+fn read_a_little_and_reset(addr: SocketAddr, target: &str) {
+    let mut client = stalled_request(addr, target);
+    let mut first = [0u8; 1024];
+    client.read_exact(&mut first).expect("the response starts");
+    assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+}
+
+// ---------------------------------------------------------------------------
+// The access log
+// ---------------------------------------------------------------------------
+
+/// One line per connection, with every field, for a complete export, an
+/// error, and a client that closed without a request.
+#[test]
+fn the_access_log_has_one_line_per_connection() {
+    let server = Server::start_logged(&[]);
+    let addr = server.addr();
+    assert_eq!(get(addr, "/export.csv?rows=100&mode=pipeline").status, 200);
+    assert_eq!(
+        request(addr, b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n").status,
+        501
+    );
+    drop(TcpStream::connect(addr).unwrap());
+    let lines = wait_until("three log lines", PATIENCE, || {
+        let lines = server.log_lines();
+        (lines.len() >= 3).then_some(lines)
+    });
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    let export = common::reference_csv_len(100);
+    // Lines are written as connections end, which need not be the order
+    // the requests were sent in.
+    for (expected, end) in [
+        (
+            format!(
+                "\"GET /export.csv?rows=100&mode=pipeline HTTP/1.1\" 200 mode=pipeline body_bytes={export} "
+            ),
+            " end=complete",
+        ),
+        (
+            "\"BREW /pot HTTP/1.1\" 501 mode=- body_bytes=52 ".to_string(),
+            " end=complete",
+        ),
+        (" - - mode=- body_bytes=0 ".to_string(), " end=client-gone"),
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(expected.as_str()))
+            .unwrap_or_else(|| panic!("no line contains {expected}: {lines:#?}"));
+        // `2026-11-22T06:40:12Z 127.0.0.1:50412 "GET …" …`
+        let (stamp, rest) = line.split_once(' ').unwrap();
+        assert!(stamp.len() == 20 && stamp.ends_with('Z'), "{line}");
+        assert!(rest.starts_with("127.0.0.1:"), "{line}");
+        assert!(line.contains(" duration_ms="), "{line}");
+        assert!(line.ends_with(end), "{line}");
+    }
+}
