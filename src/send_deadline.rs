@@ -267,6 +267,45 @@ mod tests {
         assert!(reader.join().unwrap() == data);
     }
 
+    /// The case a per-call timeout misses: the reader keeps taking a little,
+    /// so no single `write` call waits long, yet a write as a whole takes
+    /// far longer than the minimum rate allows.
+    #[test]
+    fn a_trickling_reader_is_cut_by_the_minimum_rate_not_the_send_timeout() {
+        let (server, mut client) = socket_pair();
+        let client_handle = client.try_clone().unwrap();
+        // 4 KiB every 50 ms (80 KiB/s), until told to stop or 30 s.
+        let reader = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut buf = [0u8; 4096];
+            while started.elapsed() < Duration::from_secs(30) {
+                match client.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        });
+        // A 64 KiB write may take 64 KiB ÷ 1 MiB/s = 62.5 ms, or the grace.
+        let rule = MinDataRate {
+            bytes_per_second: 1024 * 1024,
+            grace: Duration::from_millis(300),
+        };
+        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(20), rule);
+        let fill = vec![0u8; MAX_WRITE_BYTES];
+        let started = Instant::now();
+        let error = (0..10_000)
+            .find_map(|_| writer.write(&fill).err())
+            .expect("a trickling reader cannot keep up with 1 MiB/s");
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not the send timeout"
+        );
+        // Stops the reader: its next read returns 0.
+        client_handle.shutdown(std::net::Shutdown::Read).unwrap();
+        reader.join().unwrap();
+    }
+
     #[test]
     fn a_client_that_reads_nothing_fails_the_write_by_the_rule_that_is_nearer() {
         let (server, _client) = socket_pair();
