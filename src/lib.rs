@@ -40,11 +40,13 @@
 //! 6. [`server`] and [`cli`]: the accept loop and the command line.
 
 pub mod body_writer;
+pub mod chunked_decoder;
 pub mod cli;
 pub mod connection;
 pub mod counting_alloc;
 pub mod csv_rows;
 pub mod metrics;
+pub mod proc_net;
 pub mod proc_status;
 pub mod query;
 pub mod queued_bytes;
@@ -53,3 +55,4 @@ pub mod response;
 pub mod server;
 pub mod strategy;
 pub mod timestamp;
+pub mod token_bucket;
