@@ -85,6 +85,9 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// Longest a single socket write may wait for the client to read.
     pub send_timeout: Duration,
+    /// Exit when stdin reaches end-of-file: set by the demo, whose server
+    /// child must not outlive it (see `src/demo/child.rs`). Read by `main`.
+    pub exit_on_stdin_eof: bool,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             max_rows: MAX_ROWS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             send_timeout: DEFAULT_SEND_TIMEOUT,
+            exit_on_stdin_eof: false,
         }
     }
 }
