@@ -210,7 +210,7 @@ fn write_files(
     let files: [(&str, String); 3] = [
         ("samples.csv", sample::csv(samples)),
         ("chart.svg", svg),
-        ("report.md", format!("# backpressure demo{text}")),
+        ("report.md", format!("# backpressure demo\n{text}")),
     ];
     let mut written = Vec::new();
     for (name, content) in files {
