@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use backpressure::cli::{self, Command, EXIT_FAILURE, EXIT_USAGE};
 use backpressure::counting_alloc::CountingAllocator;
 use backpressure::server::{Server, ServerConfig};
-use backpressure::slow_client::{SlowClient, SlowClientArgs};
+use backpressure::slow_client;
 
 /// Every heap allocation of the process goes through this, so that
 /// `backpressure_heap_bytes` is exact.
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FAILURE)
             }
         },
-        Ok(Command::SlowClient(args)) => slow_client(args),
+        Ok(Command::SlowClient(args)) => ExitCode::from(slow_client::run_command(&args)),
         Ok(Command::Help(text)) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -87,49 +87,4 @@ fn exit_on_stdin_eof() {
         eprintln!("backpressure: cannot watch stdin for --exit-on-stdin-eof: {e}");
         std::process::exit(i32::from(EXIT_FAILURE));
     }
-}
-
-/// `backpressure slow-client`: downloads, then prints what it got.
-fn slow_client(args: SlowClientArgs) -> ExitCode {
-    let client = match SlowClient::connect(&args.url, Some(args.rate)) {
-        Ok(client) => client,
-        Err(e) => {
-            eprintln!(
-                "backpressure slow-client: cannot connect to {}: {e}",
-                args.url.authority()
-            );
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let bytes_read = client.bytes_read();
-    let reading = std::thread::spawn(move || client.run(args.read_for));
-    // Progress once a second on stderr while the download runs.
-    let started = std::time::Instant::now();
-    while !reading.is_finished() {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let secs = started.elapsed().as_secs_f64();
-        if secs % 1.0 < 0.1 {
-            let read = bytes_read.load(std::sync::atomic::Ordering::Relaxed);
-            eprint!("\r{secs:5.1} s  {read} bytes read  ");
-        }
-    }
-    eprintln!();
-    let Ok(report) = reading.join() else {
-        eprintln!("backpressure slow-client: the reading thread panicked");
-        return ExitCode::from(EXIT_FAILURE);
-    };
-    println!(
-        "status {}; received {} body bytes ({} bytes on the wire) in {:.2} s: {:.0} bytes/s \
-         (limit {} bytes/s)",
-        report
-            .status
-            .map_or_else(|| "none".to_string(), |s| s.to_string()),
-        report.body_bytes,
-        report.wire_bytes,
-        report.elapsed.as_secs_f64(),
-        report.body_rate(),
-        args.rate
-    );
-    println!("{}", report.end);
-    ExitCode::from(report.end.exit_code())
 }

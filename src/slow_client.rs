@@ -553,6 +553,61 @@ impl SlowClientArgs {
     }
 }
 
+/// How often `slow-client` reports progress on stderr while it reads.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `backpressure slow-client`: downloads, prints progress on stderr and the
+/// outcome on stdout, and returns the exit code.
+pub fn run_command(args: &SlowClientArgs) -> u8 {
+    let client = match SlowClient::connect(&args.url, Some(args.rate)) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!(
+                "backpressure slow-client: cannot connect to {}: {e}",
+                args.url.authority()
+            );
+            return crate::cli::EXIT_FAILURE;
+        }
+    };
+    let bytes_read = client.bytes_read();
+    let read_for = args.read_for;
+    let reading = thread::spawn(move || client.run(read_for));
+    let started = Instant::now();
+    let mut next_report = started + PROGRESS_INTERVAL;
+    while !reading.is_finished() {
+        thread::sleep(READ_POLL);
+        if Instant::now() >= next_report {
+            next_report += PROGRESS_INTERVAL;
+            eprint!(
+                "\r{:5.1} s  {} bytes read",
+                started.elapsed().as_secs_f64(),
+                bytes_read.load(Ordering::Relaxed)
+            );
+        }
+    }
+    if next_report > started + PROGRESS_INTERVAL {
+        eprintln!();
+    }
+    let Ok(report) = reading.join() else {
+        eprintln!("backpressure slow-client: the reading thread panicked");
+        return crate::cli::EXIT_FAILURE;
+    };
+    println!(
+        "status {}; received {} body bytes ({} bytes on the wire) in {:.2} s: {:.0} bytes/s \
+         (limit {} bytes/s)",
+        report
+            .status
+            .map_or_else(|| "none".to_string(), |s| s.to_string()),
+        report.body_bytes,
+        report.wire_bytes,
+        report.elapsed.as_secs_f64(),
+        report.body_rate(),
+        args.rate
+    );
+    println!("{}", report.end);
+    report.end.exit_code()
+}
+
 /// `backpressure slow-client --help`.
 pub fn help() -> String {
     format!(

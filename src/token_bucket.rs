@@ -27,15 +27,17 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// A full bucket: `rate` bytes per second, bursts of at most `capacity`
-    /// bytes. Both are raised to at least 1 so that the bucket always
-    /// refills and a read of one byte is always possible.
+    /// An empty bucket: `rate` bytes per second, bursts of at most
+    /// `capacity` bytes. It starts empty so that the rate holds from the
+    /// first byte (a full start would let a short download finish at the
+    /// burst's speed and report a rate above the limit). Both values are
+    /// raised to at least 1 so that the bucket always refills and a read of
+    /// one byte is always possible.
     pub fn new(rate: u64, capacity: u64, now: Instant) -> TokenBucket {
-        let capacity = capacity.max(1);
         TokenBucket {
             rate: rate.max(1),
-            capacity,
-            tokens: capacity as f64,
+            capacity: capacity.max(1),
+            tokens: 0.0,
             last_refill: now,
         }
     }
@@ -85,10 +87,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn starts_full_and_never_holds_more_than_its_capacity() {
+    fn starts_empty_and_never_holds_more_than_its_capacity() {
         let start = Instant::now();
         let mut bucket = TokenBucket::new(1000, 100, start);
-        assert_eq!(bucket.available(start), 100);
+        assert_eq!(bucket.available(start), 0);
+        assert_eq!(bucket.available(start + Duration::from_millis(50)), 50);
         // A long idle period refills only up to the capacity.
         assert_eq!(bucket.available(start + Duration::from_secs(60)), 100);
     }
@@ -98,7 +101,7 @@ mod tests {
         let start = Instant::now();
         let mut bucket = TokenBucket::new(1000, 500, start);
         bucket.spend(500, start);
-        assert_eq!(bucket.available(start), 0);
+        assert_eq!(bucket.available(start), 0, "overspending clamps at zero");
         assert_eq!(bucket.available(start + Duration::from_millis(100)), 100);
         assert_eq!(bucket.available(start + Duration::from_millis(250)), 250);
         assert_eq!(
@@ -119,34 +122,58 @@ mod tests {
     #[test]
     fn never_exceeds_the_rate_over_a_window() {
         // A greedy reader takes everything the bucket allows, every 7 ms, for
-        // 10 s; what it gets must never exceed capacity + rate × window.
+        // 10 s, after idling 3 s in the middle (so the bucket is full once).
+        // Over every window [i, j] of its reads, what it took must never
+        // exceed capacity + rate × (t_j − t_i), and from the start never
+        // exceed rate × t.
         let (rate, capacity) = (200_000u64, 10_000u64);
         let start = Instant::now();
         let mut bucket = TokenBucket::new(rate, capacity, start);
-        let mut taken = 0u64;
-        let mut now = start;
-        for step in 1..=1430u64 {
-            now = start + Duration::from_millis(7 * step);
+        let mut reads: Vec<(Duration, u64)> = Vec::new();
+        for step in (1..=700u64).chain(1130..=1430) {
+            let now = start + Duration::from_millis(7 * step);
             let n = bucket.available(now);
             bucket.spend(n, now);
-            taken += n;
-            let window = now - start;
-            let allowed = capacity as f64 + rate as f64 * window.as_secs_f64();
-            assert!(taken as f64 <= allowed, "{taken} bytes in {window:?}");
+            reads.push((now - start, n));
         }
-        // And it is not stingy either: within one capacity of the budget.
-        let budget = rate as f64 * (now - start).as_secs_f64();
-        assert!(taken as f64 > budget, "{taken} of {budget}");
+        for i in 0..reads.len() {
+            let mut taken = 0;
+            for j in i..reads.len() {
+                taken += reads[j].1;
+                // Read i's own bytes accrued before t_i: the window starts
+                // one step earlier.
+                let window = reads[j].0 - reads[i].0 + Duration::from_millis(7);
+                let allowed = capacity as f64 + rate as f64 * window.as_secs_f64();
+                assert!(taken as f64 <= allowed + 1.0, "{taken} in {window:?}");
+            }
+        }
+        let mut total = 0;
+        for &(at, n) in &reads {
+            total += n;
+            assert!(
+                total as f64 <= rate as f64 * at.as_secs_f64() + 1.0,
+                "{total} by {at:?}"
+            );
+        }
+        // And it is not stingy either: it got the budget minus the idle gap
+        // it could not bank beyond one capacity, to within a byte per read.
+        let (end, _) = reads[reads.len() - 1];
+        let idle = Duration::from_millis(7 * (1130 - 700));
+        let budget = rate as f64 * (end - idle).as_secs_f64() + capacity as f64;
+        assert!(
+            total as f64 > budget - reads.len() as f64,
+            "{total} of {budget}"
+        );
     }
 
     #[test]
-    fn overspending_clamps_at_zero_and_tiny_values_still_work() {
+    fn tiny_values_still_work() {
         let start = Instant::now();
         let mut bucket = TokenBucket::new(0, 0, start);
         assert_eq!(bucket.rate(), 1);
-        assert_eq!(bucket.available(start), 1);
-        bucket.spend(1_000, start);
-        assert_eq!(bucket.available(start), 0);
-        assert_eq!(bucket.available(start + Duration::from_secs(1)), 1);
+        assert_eq!(bucket.available(start + Duration::from_secs(5)), 1);
+        bucket.spend(1_000, start + Duration::from_secs(5));
+        assert_eq!(bucket.available(start + Duration::from_secs(5)), 0);
+        assert_eq!(bucket.available(start + Duration::from_secs(6)), 1);
     }
 }

@@ -48,6 +48,8 @@ pub struct SlowRun {
     pub mode: Mode,
     /// Bytes of the export body (framing excluded).
     pub body_len: u64,
+    /// Concurrent slow clients: the queue and kernel columns are their sums.
+    pub clients: usize,
     /// RSS of the fresh server before any export.
     pub idle_rss: u64,
     /// Threads of the fresh server before any export.
@@ -55,7 +57,7 @@ pub struct SlowRun {
     /// The server's `VmHWM` at the end: its largest RSS, exactly.
     pub peak_rss: u64,
     /// The server's `backpressure_queued_peak_bytes{mode}`: the most body
-    /// bytes ever waiting in userland at once.
+    /// bytes ever waiting in userland at once, all clients together.
     pub peak_queued: u64,
     /// Largest sampled `tx_queue` of the server's sockets.
     pub peak_server_tx: u64,
@@ -71,7 +73,7 @@ pub struct SlowRun {
     pub queued_after: u64,
     /// How each client's reading ended (all `Stopped`, normally).
     pub ends: Vec<BodyEnd>,
-    /// The computed verdict.
+    /// The verdict computed from the peak queue per client.
     pub verdict: Verdict,
 }
 
@@ -154,8 +156,11 @@ fn stop_clients(clients: Vec<RunningClient>) -> Vec<Report> {
 
 /// Takes samples of one server and its clients.
 struct Sampler<'a> {
+    /// The server being measured.
     server: &'a ChildServer,
+    /// Its strategy, to label samples and pick the `/metrics` series.
     mode: Mode,
+    /// Slow or fast clients, to label samples.
     pass: Pass,
     /// The clients' local addresses, to find both ends in `/proc/net/tcp`.
     client_addrs: Vec<SocketAddr>,
@@ -297,6 +302,7 @@ pub fn slow(
     Ok(SlowRun {
         mode,
         body_len,
+        clients: config.clients,
         idle_rss,
         idle_threads,
         peak_rss: status
@@ -311,7 +317,9 @@ pub fn slow(
         threads_after: last.threads.unwrap_or(0),
         queued_after: metric(&metrics, &per_mode("backpressure_queued_bytes", mode)).unwrap_or(0),
         ends,
-        verdict: verdict(peak_queued, body_len),
+        // The rule is about one connection: with N clients the gauge holds
+        // N responses' queues, so it is judged per client.
+        verdict: verdict(peak_queued / config.clients.max(1) as u64, body_len),
     })
     // `server` drops here: the child is killed and reaped.
 }

@@ -53,7 +53,7 @@ pub fn slow_table(runs: &[SlowRun]) -> String {
         "peak userland queue",
         "kernel send queue",
         "client receive queue",
-        "client read",
+        "clients read",
         "RSS after disconnect",
         "producer stopped",
         "verdict",
@@ -127,20 +127,24 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     let seconds = config.seconds.as_secs_f64();
     let read = runs.iter().map(|run| run.client_read).max().unwrap_or(0);
     // Writing into a String cannot fail.
+    let clients = config.clients.max(1);
     let _ = write!(
         text,
-        "Each client asked for {} and read {} in {seconds:.1} s ({}/s per client). ",
+        "Each of {clients} client(s) asked for {}; together they read {} in {seconds:.1} s \
+         ({}/s each). ",
         size(body),
         size(read),
-        size((read as f64 / seconds / config.clients as f64) as u64),
+        size((read as f64 / seconds / clients as f64) as u64),
     );
+    let per_client = if clients > 1 { " per client" } else { "" };
     for run in with(Verdict::GrowsWithBody) {
         let _ = write!(
             text,
-            "`{}` held the whole body in userland at once ({} queued): RSS went from {} to {}, \
-             paid before the client read a byte, and paid again for every client. ",
+            "`{}` held the whole body in userland at once ({} queued{per_client}): RSS went \
+             from {} to {}, paid before the client read a byte, and paid again for every \
+             client. ",
             run.mode.as_str(),
-            size(run.peak_queued),
+            size(run.peak_queued / clients as u64),
             size(run.idle_rss),
             size(run.peak_rss),
         );
@@ -148,19 +152,23 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     for run in with(Verdict::Unbounded) {
         let _ = write!(
             text,
-            "`{}` queued up to {} in userland ({:.0} % of the body): its producer never had to \
-             wait, so the gap between producer and client landed on the heap, and only the end \
-             of the export stopped it growing (RSS {} → {}). ",
+            "`{}` queued up to {} in userland{per_client} ({:.0} % of the body): its producer \
+             never had to wait, so the gap between producer and client landed on the heap, and \
+             only the end of the export stopped it growing (RSS {} → {}). ",
             run.mode.as_str(),
-            size(run.peak_queued),
-            run.peak_queued as f64 * 100.0 / body.max(1) as f64,
+            size(run.peak_queued / clients as u64),
+            run.peak_queued as f64 * 100.0 / (body as f64 * clients as f64).max(1.0),
             size(run.idle_rss),
             size(run.peak_rss),
         );
     }
     let flat = with(Verdict::Flat);
     if !flat.is_empty() {
-        let most_queued = flat.iter().map(|run| run.peak_queued).max().unwrap_or(0);
+        let most_queued = flat
+            .iter()
+            .map(|run| run.peak_queued / clients as u64)
+            .max()
+            .unwrap_or(0);
         let most_growth = flat
             .iter()
             .map(|run| run.peak_rss.saturating_sub(run.idle_rss))
@@ -168,7 +176,8 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
             .unwrap_or(0);
         let _ = write!(
             text,
-            "{} never queued more than {} in userland and grew at most {} over idle: once the \
+            "{} never queued more than {} in userland{per_client} and grew at most {} over \
+             idle: once the \
              kernel send buffer was full, `write` blocked, the blocked writer stopped taking \
              chunks, and the producer waited (in a full channel's `send`, or by not being asked \
              for the next rows), so the chain of flow control reached all the way back. ",
@@ -181,8 +190,8 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     let rx = runs.iter().map(|run| run.peak_client_rx).max().unwrap_or(0);
     let _ = write!(
         text,
-        "In every mode the kernel held at most {} in the server's send buffer and {} in the \
-         client's receive buffer: TCP buffers are capped (net.ipv4.tcp_wmem, tcp_rmem), which \
+        "In every mode the kernel held at most {} in the server's send buffers and {} in the \
+         clients' receive buffers: TCP buffers are capped (net.ipv4.tcp_wmem, tcp_rmem), which \
          is why they fill and then stop, and they are kernel memory, counted in \
          /proc/net/sockstat (pages of {PAGE_BYTES} bytes) and never in the server's RSS. ",
         size(tx),
@@ -216,9 +225,9 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
 /// The verdict rule, for the report's footer.
 pub fn rule(body_len: u64) -> String {
     format!(
-        "Verdict rule (src/demo/verdict.rs): flat if the peak userland queue stays under \
-         max({}, body / 100) = {}; grows with the body if it reached the whole body ({}); \
-         unbounded otherwise.",
+        "Verdict rule (src/demo/verdict.rs), on the peak userland queue per client: flat \
+         if it stays under max({}, body / 100) = {}; grows with the body if it reached the \
+         whole body ({}); unbounded otherwise.",
         size(FLAT_FLOOR_BYTES),
         size(flat_bound(body_len)),
         size(body_len)

@@ -3,8 +3,9 @@
 //! The lesson's table says `bounded` and `pipeline` are flat, `buffer` grows
 //! with the body and `unbounded` grows without bound. The demo does not
 //! print those words from a list: it derives them from the peak userland
-//! queue (the server's `backpressure_queued_peak_bytes`, bytes produced but
-//! not yet written to a socket) and the body's length, by this rule:
+//! queue of one connection (the server's `backpressure_queued_peak_bytes`,
+//! bytes produced but not yet written to a socket, divided by the number of
+//! clients) and the body's length, by this rule:
 //!
 //! 1. **flat** if the peak stayed under [`flat_bound`]: a few chunks, the
 //!    same for any body length, so memory does not depend on the client;
