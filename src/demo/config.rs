@@ -28,7 +28,7 @@ pub const DEFAULT_SECONDS: Duration = Duration::from_secs(8);
 /// `--seconds` under `--quick`.
 pub const QUICK_SECONDS: Duration = Duration::from_millis(1500);
 
-/// Rows of the fast pass's full download: 1 000 000 rows, about 53 MB.
+/// Rows of the fast pass's full download: 1 000 000 rows, about 54 MB.
 pub const DEFAULT_FAST_ROWS: u64 = 1_000_000;
 
 /// `--fast-rows` under `--quick`: about 11 MB.

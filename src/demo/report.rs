@@ -128,14 +128,23 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     let read = runs.iter().map(|run| run.client_read).max().unwrap_or(0);
     // Writing into a String cannot fail.
     let clients = config.clients.max(1);
-    let _ = write!(
-        text,
-        "Each of {clients} client(s) asked for {}; together they read {} in {seconds:.1} s \
-         ({}/s each). ",
-        size(body),
-        size(read),
-        size((read as f64 / seconds / clients as f64) as u64),
-    );
+    let rate = size((read as f64 / seconds / clients as f64) as u64);
+    let _ = if clients == 1 {
+        write!(
+            text,
+            "The client asked for {} and read {} in {seconds:.1} s ({rate}/s). ",
+            size(body),
+            size(read),
+        )
+    } else {
+        write!(
+            text,
+            "Each of {clients} clients asked for {}; together they read {} in {seconds:.1} s \
+             ({rate}/s each). ",
+            size(body),
+            size(read),
+        )
+    };
     let per_client = if clients > 1 { " per client" } else { "" };
     for run in with(Verdict::GrowsWithBody) {
         let _ = write!(
