@@ -218,32 +218,38 @@ mod tests {
 
     /// Checks the document is well-formed enough for a browser: every tag
     /// closed in order, attribute values quoted, no raw `<` or stray `&` in
-    /// text. Returns the element names in document order.
-    fn check_well_formed(svg: &str) -> Vec<String> {
+    /// text. Returns the element names in document order, or what is wrong.
+    fn check_well_formed(svg: &str) -> Result<Vec<String>, String> {
         let mut open: Vec<String> = Vec::new();
         let mut names = Vec::new();
         let mut rest = svg
             .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
-            .expect("XML declaration");
+            .ok_or("no XML declaration")?;
         while let Some(start) = rest.find('<') {
-            check_text(&rest[..start]);
-            let end = rest[start..].find('>').expect("unclosed tag") + start;
+            check_text(&rest[..start])?;
+            let end = rest[start..].find('>').ok_or("unclosed tag")? + start;
             let tag = &rest[start + 1..end];
-            assert!(!tag.contains('<'), "a '<' inside a tag: {tag}");
+            if tag.contains('<') {
+                return Err(format!("a '<' inside a tag: {tag}"));
+            }
             if let Some(name) = tag.strip_prefix('/') {
-                assert_eq!(open.pop().as_deref(), Some(name), "mismatched </{name}>");
+                if open.pop().as_deref() != Some(name) {
+                    return Err(format!("mismatched </{name}>"));
+                }
             } else {
                 let self_closing = tag.ends_with('/');
                 let body = tag.trim_end_matches('/');
                 let name = body
                     .split_whitespace()
                     .next()
-                    .expect("tag name")
+                    .ok_or("a tag without a name")?
                     .to_string();
                 // Attributes: name="value" pairs; quotes must balance.
-                assert_eq!(body.matches('"').count() % 2, 0, "unbalanced quotes: {tag}");
+                if body.matches('"').count() % 2 != 0 {
+                    return Err(format!("unbalanced quotes: {tag}"));
+                }
                 for value in body.split('"').skip(1).step_by(2) {
-                    check_text(value);
+                    check_text(value)?;
                 }
                 names.push(name.clone());
                 if !self_closing {
@@ -252,24 +258,33 @@ mod tests {
             }
             rest = &rest[end + 1..];
         }
-        assert!(rest.trim().is_empty(), "text after the root: {rest:?}");
-        assert!(open.is_empty(), "unclosed: {open:?}");
-        assert_eq!(names.first().map(String::as_str), Some("svg"));
-        names
+        if !rest.trim().is_empty() {
+            return Err(format!("text after the root: {rest:?}"));
+        }
+        if !open.is_empty() {
+            return Err(format!("unclosed: {open:?}"));
+        }
+        if names.first().map(String::as_str) != Some("svg") {
+            return Err("the root is not <svg>".into());
+        }
+        Ok(names)
     }
 
     /// Text and attribute values: only the five entities may use `&`.
-    fn check_text(text: &str) {
-        assert!(!text.contains('<') && !text.contains('>'), "{text:?}");
+    fn check_text(text: &str) -> Result<(), String> {
+        if text.contains('<') || text.contains('>') {
+            return Err(format!("a raw < or > in {text:?}"));
+        }
         for (at, _) in text.match_indices('&') {
             let entity = &text[at..];
-            assert!(
-                ["&lt;", "&gt;", "&amp;", "&quot;", "&apos;"]
-                    .iter()
-                    .any(|e| entity.starts_with(e)),
-                "stray & in {text:?}"
-            );
+            if !["&lt;", "&gt;", "&amp;", "&quot;", "&apos;"]
+                .iter()
+                .any(|e| entity.starts_with(e))
+            {
+                return Err(format!("stray & in {text:?}"));
+            }
         }
+        Ok(())
     }
 
     fn series(name: &str, peak_mib: f64) -> Series {
@@ -292,7 +307,7 @@ mod tests {
                 disconnect_secs: Some(8.0),
             },
         );
-        let names = check_well_formed(&svg);
+        let names = check_well_formed(&svg).unwrap();
         assert_eq!(names.iter().filter(|n| *n == "polyline").count(), 2);
         assert!(svg.contains("RSS &lt;under&gt; a &quot;slow&quot; client &amp; more"));
         assert!(svg.contains(">buffer</text>") && svg.contains(">bounded</text>"));
@@ -319,7 +334,7 @@ mod tests {
                 disconnect_secs: None,
             },
         );
-        let names = check_well_formed(&svg);
+        let names = check_well_formed(&svg).unwrap();
         assert_eq!(names.iter().filter(|n| *n == "polyline").count(), 1);
         assert!(svg.contains("a&lt;b&gt;&amp;&apos;c&apos;"));
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
@@ -333,8 +348,7 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg><text>a & b</text></svg>",
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg x=\"1></svg>",
         ] {
-            let result = std::panic::catch_unwind(|| check_well_formed(broken));
-            assert!(result.is_err(), "{broken}");
+            assert!(check_well_formed(broken).is_err(), "{broken}");
         }
     }
 }
