@@ -1,4 +1,5 @@
-//! The command line, parsed by hand: `backpressure [serve [--flag value]…]`.
+//! The command line, parsed by hand:
+//! `backpressure [demo|serve|slow-client] [--flag value]…`.
 //!
 //! Conventions a user can rely on: `--flag value` and `--flag=value` both
 //! work; `-h`/`--help` as the command, or among `serve`'s flags, prints help
@@ -14,11 +15,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::csv_rows::MAX_ROWS;
+use crate::demo::config::{self as demo_config, DemoConfig};
 use crate::server::{
     DEFAULT_ADDR, DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES, DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_BUFFERED_TOTAL, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MIN_RATE, DEFAULT_RATE_GRACE, DEFAULT_SEND_TIMEOUT, ServerConfig,
 };
+use crate::slow_client::{self, SlowClientArgs};
 
 /// Exit code for a runtime failure, such as an address already in use.
 pub const EXIT_FAILURE: u8 = 1;
@@ -30,6 +33,10 @@ pub const EXIT_USAGE: u8 = 2;
 pub enum Command {
     /// Run the export server.
     Serve(ServerConfig),
+    /// Measure the four strategies (the default command).
+    Demo(DemoConfig),
+    /// Download a URL at a limited rate.
+    SlowClient(SlowClientArgs),
     /// Print this text to stdout and exit 0.
     Help(String),
     /// Print the version and exit 0.
@@ -57,9 +64,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         .collect::<Result<Vec<String>, _>>()?;
     let mut args = args.into_iter();
     match args.next().as_deref() {
-        // No command: serve with defaults (the main job of this binary).
-        None => Ok(Command::Serve(ServerConfig::default())),
+        // No command: the demo with defaults (the main job of this binary).
+        None => Ok(Command::Demo(DemoConfig::default())),
         Some("serve") => parse_serve(args),
+        Some("demo") => Ok(DemoConfig::parse(args)?
+            .map_or_else(|| Command::Help(demo_config::help()), Command::Demo)),
+        Some("slow-client") => Ok(SlowClientArgs::parse(args)?
+            .map_or_else(|| Command::Help(slow_client::help()), Command::SlowClient)),
         Some("-h" | "--help" | "help") => Ok(Command::Help(main_help())),
         Some("-V" | "--version") => Ok(Command::Version),
         Some(flag) if flag.starts_with('-') => Err(UsageError(format!(
@@ -101,6 +112,13 @@ fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageE
                 return Err(UsageError("--quiet takes no value".to_string()));
             }
             config.quiet = true;
+            continue;
+        }
+        if flag == "--exit-on-stdin-eof" {
+            if inline_value.is_some() {
+                return Err(UsageError("--exit-on-stdin-eof takes no value".to_string()));
+            }
+            config.exit_on_stdin_eof = true;
             continue;
         }
         if !SERVE_FLAGS.contains(&flag.as_str()) {
@@ -208,8 +226,11 @@ fn main_help() -> String {
          not when the handler returns. A CSV export server that measures why.\n\
          \n\
          Usage:\n\
-         \x20   backpressure [serve [FLAGS]]   run the export server (the default command)\n\
-         \x20   backpressure serve --help      the server's flags and their defaults\n\
+         \x20   backpressure [demo [FLAGS]]           measure the four strategies (the default command)\n\
+         \x20   backpressure serve [FLAGS]            run the export server\n\
+         \x20   backpressure slow-client URL [FLAGS]  download at a phone's rate\n\
+         \x20   backpressure serve --help             the server's flags and their defaults\n\
+         \x20                                         (likewise demo --help, slow-client --help)\n\
          \x20   backpressure --version\n\
          \n\
          Exit codes: 0 success, {EXIT_FAILURE} runtime failure (e.g. address in use), {EXIT_USAGE} bad command line.\n",
@@ -237,6 +258,7 @@ fn serve_help() -> String {
          \x20   --max-buffered-bytes SIZE  most bytes one response may queue in memory [default: {per_response}]\n\
          \x20   --max-buffered-total SIZE  most bytes all responses may queue together [default: {total}]\n\
          \x20   --quiet                 no access log on stderr\n\
+         \x20   --exit-on-stdin-eof     exit when stdin closes (the demo's child servers use it)\n\
          \x20   -h, --help              print this help\n\
          \n\
          SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n",
@@ -268,8 +290,29 @@ mod tests {
     }
 
     #[test]
-    fn no_arguments_serve_with_defaults() {
-        assert_eq!(parse_args(&[]), Ok(Command::Serve(ServerConfig::default())));
+    fn no_arguments_run_the_demo_with_defaults() {
+        assert_eq!(parse_args(&[]), Ok(Command::Demo(DemoConfig::default())));
+        assert!(matches!(
+            parse_args(&["demo", "--quick"]),
+            Ok(Command::Demo(_))
+        ));
+        assert!(matches!(
+            parse_args(&["demo", "--help"]),
+            Ok(Command::Help(_))
+        ));
+        assert!(matches!(
+            parse_args(&["slow-client", "http://127.0.0.1:1/"]),
+            Ok(Command::SlowClient(_))
+        ));
+        assert!(matches!(
+            parse_args(&["slow-client", "-h"]),
+            Ok(Command::Help(_))
+        ));
+        let Ok(Command::Serve(config)) = parse_args(&["serve", "--exit-on-stdin-eof"]) else {
+            panic!("--exit-on-stdin-eof was refused");
+        };
+        assert!(config.exit_on_stdin_eof);
+        assert!(parse_args(&["serve", "--exit-on-stdin-eof=1"]).is_err());
     }
 
     #[test]

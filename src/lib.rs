@@ -38,15 +38,23 @@
 //! 5. [`connection`], [`request`], [`query`], [`response`]: one connection
 //!    from accept to close, with the head's deadline and size limits.
 //! 6. [`server`] and [`cli`]: the accept loop and the command line.
+//! 7. [`slow_client`] (with [`token_bucket`] and [`chunked_decoder`]): the
+//!    phone of the lesson, a client that reads at a limited rate and says
+//!    how the body ended.
+//! 8. [`demo`] (with [`proc_net`]): the lesson's table measured, every link
+//!    of the flow-control chain sampled from `/proc` and `/metrics`.
 
 pub mod access_log;
 pub mod body_writer;
 pub mod buffer_budget;
+pub mod chunked_decoder;
 pub mod cli;
 pub mod connection;
 pub mod counting_alloc;
 pub mod csv_rows;
+pub mod demo;
 pub mod metrics;
+pub mod proc_net;
 pub mod proc_status;
 pub mod query;
 pub mod queued_bytes;
@@ -55,5 +63,7 @@ pub mod request;
 pub mod response;
 pub mod send_deadline;
 pub mod server;
+pub mod slow_client;
 pub mod strategy;
 pub mod timestamp;
+pub mod token_bucket;

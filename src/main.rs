@@ -1,4 +1,5 @@
-//! The `backpressure` binary: parses the command line and runs the server.
+//! The `backpressure` binary: parses the command line and runs the demo,
+//! the server or the slow client.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -6,6 +7,7 @@ use std::process::ExitCode;
 use backpressure::cli::{self, Command, EXIT_FAILURE, EXIT_USAGE};
 use backpressure::counting_alloc::CountingAllocator;
 use backpressure::server::{Server, ServerConfig};
+use backpressure::slow_client;
 
 /// Every heap allocation of the process goes through this, so that
 /// `backpressure_heap_bytes` is exact.
@@ -15,6 +17,14 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 fn main() -> ExitCode {
     match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Serve(config)) => serve(config),
+        Ok(Command::Demo(config)) => match backpressure::demo::run(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("\nbackpressure demo: {error}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Ok(Command::SlowClient(args)) => ExitCode::from(slow_client::run_command(&args)),
         Ok(Command::Help(text)) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -31,6 +41,9 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: ServerConfig) -> ExitCode {
+    if config.exit_on_stdin_eof {
+        exit_on_stdin_eof();
+    }
     let addr = config.addr;
     let server = match Server::bind(config) {
         Ok(server) => server,
@@ -55,4 +68,23 @@ fn serve(config: ServerConfig) -> ExitCode {
         return ExitCode::from(EXIT_FAILURE);
     }
     server.run()
+}
+
+/// Exits the process once stdin reaches end-of-file. The demo starts its
+/// server with stdin piped from itself; if the demo dies (even by a signal,
+/// which runs no destructors) the kernel closes the pipe, and this thread
+/// ends the orphaned server.
+fn exit_on_stdin_eof() {
+    let spawned = std::thread::Builder::new()
+        .name("stdin-eof".into())
+        .spawn(|| {
+            // Whatever arrives is discarded; EOF or a read error both mean
+            // the parent is gone.
+            let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+            std::process::exit(0);
+        });
+    if let Err(e) = spawned {
+        eprintln!("backpressure: cannot watch stdin for --exit-on-stdin-eof: {e}");
+        std::process::exit(i32::from(EXIT_FAILURE));
+    }
 }

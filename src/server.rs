@@ -141,6 +141,9 @@ pub struct ServerConfig {
     pub max_buffered_total: u64,
     /// No access log on stderr.
     pub quiet: bool,
+    /// Exit when stdin reaches end-of-file: set by the demo, whose server
+    /// child must not outlive it (see `src/demo/child.rs`). Read by `main`.
+    pub exit_on_stdin_eof: bool,
 }
 
 impl Default for ServerConfig {
@@ -158,6 +161,7 @@ impl Default for ServerConfig {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             max_buffered_total: DEFAULT_MAX_BUFFERED_TOTAL,
             quiet: false,
+            exit_on_stdin_eof: false,
         }
     }
 }

@@ -1,0 +1,241 @@
+//! Decoding a chunked body as it arrives (RFC 9112 §7.1), in constant memory.
+//!
+//! With `Transfer-Encoding: chunked` a body is a series of chunks, each a
+//! size in hex, CRLF, that many bytes of data, CRLF; a chunk of size 0 ends
+//! the body. That last chunk is what lets a client tell a complete body from
+//! one cut off by a dropped connection: without it, the body was truncated.
+//!
+//! A client reading 385 MB cannot keep the body, so this decoder is a state
+//! machine fed whatever slice the socket returned: it hands each run of data
+//! bytes to a callback and remembers only where it is in the framing. A
+//! chunk boundary may fall anywhere in a read, even between CR and LF.
+//!
+//! It is strict, because the only server it talks to sends none of the
+//! optional parts: a chunk extension (`;name=value`), a trailer field or
+//! bytes after the last chunk are errors, as is any size line that is not
+//! 1 to [`MAX_SIZE_DIGITS`] hex digits followed by CRLF.
+
+use std::fmt;
+
+/// Most hex digits in a chunk size: 16 digits fill a `u64`, so a longer size
+/// line could only overflow. Bounds the one piece of framing held across
+/// reads (the size being parsed).
+pub const MAX_SIZE_DIGITS: usize = 16;
+
+/// Why a chunked body is malformed, with the offset in the framed stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkedError {
+    /// What was wrong.
+    pub reason: &'static str,
+    /// Offset, in bytes of the framed body, of the offending byte.
+    pub at: u64,
+}
+
+impl fmt::Display for ChunkedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bad chunked framing at byte {}: {}",
+            self.at, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ChunkedError {}
+
+/// Where the decoder is in the framing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Reading the hex digits of a size line.
+    Size { value: u64, digits: usize },
+    /// Read the CR after a size; the LF must follow.
+    SizeLf { value: u64 },
+    /// Inside a chunk's data, with this many bytes left.
+    Data { left: u64 },
+    /// After a chunk's data: expecting CR.
+    DataCr,
+    /// After a chunk's data and CR: expecting LF.
+    DataLf,
+    /// After `0\r\n`: expecting the CR that ends the body (no trailers).
+    LastCr,
+    /// After `0\r\n\r`: expecting the final LF.
+    LastLf,
+    /// The last chunk has been read; nothing may follow.
+    Done,
+}
+
+/// A streaming chunked decoder. Feed it the framed bytes in any pieces.
+#[derive(Clone, Debug)]
+pub struct ChunkedDecoder {
+    /// Position in the framing, carried from one `feed` to the next.
+    state: State,
+    /// Framed bytes consumed so far, to report where an error is.
+    offset: u64,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        ChunkedDecoder::new()
+    }
+}
+
+impl ChunkedDecoder {
+    /// A decoder at the start of a body.
+    pub fn new() -> ChunkedDecoder {
+        ChunkedDecoder {
+            state: State::Size {
+                value: 0,
+                digits: 0,
+            },
+            offset: 0,
+        }
+    }
+
+    /// True once the last chunk and its CRLF have been read: the body is
+    /// complete.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Decodes `input`, passing each run of body bytes to `on_data`.
+    /// Returns an error at the first byte that breaks the framing, including
+    /// any byte after the end of the body.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        mut on_data: impl FnMut(&[u8]),
+    ) -> Result<(), ChunkedError> {
+        let mut pos = 0;
+        while pos < input.len() {
+            if let State::Data { left } = self.state {
+                // Hand over as much data as this piece holds in one call.
+                let take = left.min((input.len() - pos) as u64) as usize;
+                on_data(&input[pos..pos + take]);
+                pos += take;
+                self.offset += take as u64;
+                self.state = match left - take as u64 {
+                    0 => State::DataCr,
+                    left => State::Data { left },
+                };
+                continue;
+            }
+            let byte = input[pos];
+            self.state = self.step(byte)?;
+            pos += 1;
+            self.offset += 1;
+        }
+        Ok(())
+    }
+
+    /// The state after one framing byte.
+    fn step(&self, byte: u8) -> Result<State, ChunkedError> {
+        let fail = |reason| {
+            Err(ChunkedError {
+                reason,
+                at: self.offset,
+            })
+        };
+        match self.state {
+            State::Size { value, digits } => match (byte as char).to_digit(16) {
+                Some(_) if digits == MAX_SIZE_DIGITS => fail("chunk size has too many digits"),
+                Some(digit) => Ok(State::Size {
+                    value: value << 4 | u64::from(digit),
+                    digits: digits + 1,
+                }),
+                None if digits == 0 => fail("chunk size line does not start with a hex digit"),
+                None if byte == b'\r' => Ok(State::SizeLf { value }),
+                None if byte == b';' => fail("chunk extensions are not accepted"),
+                None => fail("chunk size is not followed by CRLF"),
+            },
+            State::SizeLf { value } => match (byte, value) {
+                (b'\n', 0) => Ok(State::LastCr),
+                (b'\n', left) => Ok(State::Data { left }),
+                _ => fail("chunk size is not followed by CRLF"),
+            },
+            State::Data { .. } => unreachable!("data is consumed in bulk by feed"),
+            State::DataCr if byte == b'\r' => Ok(State::DataLf),
+            State::DataLf if byte == b'\n' => Ok(State::Size {
+                value: 0,
+                digits: 0,
+            }),
+            State::DataCr | State::DataLf => fail("chunk data is not followed by CRLF"),
+            State::LastCr if byte == b'\r' => Ok(State::LastLf),
+            State::LastCr => fail("trailer fields after the last chunk are not accepted"),
+            State::LastLf if byte == b'\n' => Ok(State::Done),
+            State::LastLf => fail("the last chunk is not followed by CRLF"),
+            State::Done => fail("bytes after the end of the body"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `wire` fed in pieces of `piece` bytes.
+    fn decode(wire: &[u8], piece: usize) -> Result<(Vec<u8>, bool), ChunkedError> {
+        let mut decoder = ChunkedDecoder::new();
+        let mut body = Vec::new();
+        for part in wire.chunks(piece) {
+            decoder.feed(part, |data| body.extend_from_slice(data))?;
+        }
+        Ok((body, decoder.is_done()))
+    }
+
+    #[test]
+    fn decodes_in_any_split() {
+        let wire = b"5\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n";
+        for piece in 1..=wire.len() {
+            let (body, done) = decode(wire, piece).unwrap();
+            assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz", "piece {piece}");
+            assert!(done);
+        }
+    }
+
+    #[test]
+    fn a_body_without_its_last_chunk_is_not_done() {
+        for wire in [
+            &b"5\r\nhello\r\n"[..],
+            b"5\r\nhel",
+            b"",
+            b"0\r\n",
+            b"0\r\n\r",
+        ] {
+            let (_, done) = decode(wire, 3).unwrap();
+            assert!(!done, "{:?}", String::from_utf8_lossy(wire));
+        }
+    }
+
+    #[test]
+    fn bad_framing_is_an_error_at_the_right_byte() {
+        for (wire, reason, at) in [
+            (&b"x\r\n"[..], "does not start with a hex digit", 0),
+            (b" 5\r\nhello\r\n", "does not start with a hex digit", 0),
+            (b"5;ext=1\r\nhello\r\n", "extensions", 1),
+            (b"5 \r\nhello\r\n", "not followed by CRLF", 1),
+            (b"5\nhello\r\n", "not followed by CRLF", 1),
+            (b"5\r\rhello\r\n", "not followed by CRLF", 2),
+            (b"3\r\nhello\r\n", "data is not followed by CRLF", 6),
+            (b"5\r\nhello\r\r", "data is not followed by CRLF", 9),
+            (b"0\r\nX-Trailer: 1\r\n\r\n", "trailer", 3),
+            (b"0\r\n\rx", "last chunk is not followed", 4),
+            (b"0\r\n\r\nextra", "after the end", 5),
+            (b"11111111111111111\r\n", "too many digits", 16),
+        ] {
+            let error = decode(wire, 2).expect_err(reason);
+            assert!(error.reason.contains(reason), "{error}");
+            assert_eq!(error.at, at, "{error}");
+        }
+    }
+
+    #[test]
+    fn the_largest_size_is_accepted_and_counted_down() {
+        let mut decoder = ChunkedDecoder::new();
+        let mut seen = 0;
+        decoder
+            .feed(b"FFFFFFFFFFFFFFFF\r\nabc", |data| seen += data.len())
+            .unwrap();
+        assert_eq!(seen, 3);
+        assert!(!decoder.is_done());
+    }
+}

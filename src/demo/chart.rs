@@ -1,0 +1,354 @@
+//! The demo's chart: server RSS over time, one line per strategy, as an SVG
+//! written by hand.
+//!
+//! SVG is XML text, so a chart is a string of elements: `<polyline>` for
+//! each strategy's samples, `<line>` and `<text>` for axes, ticks, the idle
+//! level and the moment the clients disconnect. Any text that comes from
+//! data goes through [`escape`], so the file stays well-formed XML.
+//!
+//! RSS spans two orders of magnitude (about 2 MiB idle, about 370 MiB when
+//! a strategy holds the whole body), so the y axis is logarithmic, with a
+//! labelled tick at every power of two MiB, and says so: on a linear axis
+//! the flat strategies would be a line on the floor.
+
+use std::fmt::Write as _;
+
+/// Whole image, in SVG user units (pixels in a browser).
+const WIDTH: f64 = 860.0;
+/// Whole image height.
+const HEIGHT: f64 = 480.0;
+/// Room left of the plot for the y tick labels and axis title.
+const LEFT: f64 = 80.0;
+/// Room right of the plot for the legend.
+const RIGHT: f64 = 160.0;
+/// Room above the plot for the title.
+const TOP: f64 = 50.0;
+/// Room below the plot for the x tick labels and axis title.
+const BOTTOM: f64 = 60.0;
+/// Most x ticks: more would crowd their labels.
+const MAX_X_TICKS: f64 = 12.0;
+/// Bytes in a MiB, the y axis unit.
+const MIB: f64 = 1024.0 * 1024.0;
+/// Lowest y value drawn, in MiB: an RSS below 1 MiB is not a real process.
+const Y_FLOOR_MIB: f64 = 1.0;
+
+/// Line colours, one per series in order (the four strategies' colours
+/// from a common colour-blind-friendly palette), then repeating.
+const COLOURS: [&str; 4] = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"];
+
+/// One line of the chart.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The legend's text (a strategy's name).
+    pub name: String,
+    /// (seconds, RSS bytes), in time order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What to draw besides the series.
+#[derive(Clone, Debug)]
+pub struct ChartText {
+    /// The title above the plot.
+    pub title: String,
+    /// RSS of an idle server, drawn as a dashed line.
+    pub idle_bytes: f64,
+    /// When the clients disconnected, drawn as a dotted vertical line.
+    pub disconnect_secs: Option<f64>,
+}
+
+/// `<`, `>`, `&`, `"` and `'` as XML entities, for text and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The chart as a complete SVG document.
+pub fn render(series: &[Series], text: &ChartText) -> String {
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let all_points = || series.iter().flat_map(|s| s.points.iter());
+    let x_max = all_points()
+        .map(|&(t, _)| t)
+        .chain(text.disconnect_secs)
+        .fold(1.0_f64, f64::max)
+        .ceil();
+    let y_max_mib = all_points()
+        .map(|&(_, bytes)| bytes / MIB)
+        .chain([text.idle_bytes / MIB])
+        .fold(2.0 * Y_FLOOR_MIB, f64::max);
+    // Powers of two from the floor to the first at or above the largest value.
+    let top_power = y_max_mib.log2().ceil().max(1.0);
+    let (log_min, log_max) = (Y_FLOOR_MIB.log2(), top_power);
+    let x_of = |t: f64| LEFT + t / x_max * plot_w;
+    let y_of = |bytes: f64| {
+        let log = (bytes / MIB).max(Y_FLOOR_MIB).log2();
+        TOP + plot_h - (log - log_min) / (log_max - log_min) * plot_h
+    };
+
+    let mut svg = String::with_capacity(16 * 1024);
+    // Writing into a String cannot fail; the results are ignored below.
+    let _ = writeln!(
+        svg,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"28\" font-size=\"15\" text-anchor=\"middle\">{}</text>",
+        LEFT + plot_w / 2.0,
+        escape(&text.title)
+    );
+
+    // Y axis: a tick and a faint grid line at every power of two MiB.
+    let mut power = log_min;
+    while power <= log_max {
+        let y = y_of(2f64.powf(power) * MIB);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e0e0e0\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LEFT + plot_w,
+            LEFT - 6.0,
+            y + 4.0,
+            2f64.powf(power)
+        );
+        power += 1.0;
+    }
+    let _ = writeln!(
+        svg,
+        "<text transform=\"translate(22 {:.1}) rotate(-90)\" text-anchor=\"middle\">\
+         server RSS (MiB, log scale)</text>",
+        TOP + plot_h / 2.0
+    );
+
+    // X axis: whole seconds, at most MAX_X_TICKS of them.
+    let step = (x_max / MAX_X_TICKS).ceil().max(1.0);
+    let mut t = 0.0;
+    while t <= x_max {
+        let x = x_of(t);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t}</text>",
+            TOP + plot_h,
+            TOP + plot_h + 5.0,
+            TOP + plot_h + 19.0
+        );
+        t += step;
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time since the client connected (seconds)</text>\n\
+         <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
+         <line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\"/>",
+        LEFT + plot_w / 2.0,
+        HEIGHT - 16.0,
+        TOP + plot_h,
+        TOP + plot_h,
+        LEFT + plot_w,
+        TOP + plot_h
+    );
+
+    // The idle level and the disconnect.
+    let idle_y = y_of(text.idle_bytes);
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{LEFT}\" y1=\"{idle_y:.1}\" x2=\"{:.1}\" y2=\"{idle_y:.1}\" stroke=\"#555\" \
+         stroke-dasharray=\"6 4\"/>\n\
+         <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\">idle {:.1} MiB</text>",
+        LEFT + plot_w,
+        LEFT + 6.0,
+        idle_y - 5.0,
+        text.idle_bytes / MIB
+    );
+    if let Some(secs) = text.disconnect_secs {
+        let x = x_of(secs);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#555\" \
+             stroke-dasharray=\"2 3\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\" text-anchor=\"end\">client disconnects</text>",
+            TOP + plot_h,
+            x - 4.0,
+            TOP + 14.0
+        );
+    }
+
+    // One polyline per series, and its legend entry.
+    for (index, series) in series.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let mut points = String::with_capacity(series.points.len() * 12);
+        for &(t, bytes) in &series.points {
+            let _ = write!(points, "{:.1},{:.1} ", x_of(t), y_of(bytes));
+        }
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
+            points.trim_end()
+        );
+        let legend_y = TOP + 10.0 + index as f64 * 20.0;
+        let legend_x = LEFT + plot_w + 16.0;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{legend_x:.1}\" y1=\"{legend_y:.1}\" x2=\"{:.1}\" y2=\"{legend_y:.1}\" \
+             stroke=\"{colour}\" stroke-width=\"3\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            legend_x + 24.0,
+            legend_x + 30.0,
+            legend_y + 4.0,
+            escape(&series.name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks the document is well-formed enough for a browser: every tag
+    /// closed in order, attribute values quoted, no raw `<` or stray `&` in
+    /// text. Returns the element names in document order, or what is wrong.
+    fn check_well_formed(svg: &str) -> Result<Vec<String>, String> {
+        let mut open: Vec<String> = Vec::new();
+        let mut names = Vec::new();
+        let mut rest = svg
+            .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            .ok_or("no XML declaration")?;
+        while let Some(start) = rest.find('<') {
+            check_text(&rest[..start])?;
+            let end = rest[start..].find('>').ok_or("unclosed tag")? + start;
+            let tag = &rest[start + 1..end];
+            if tag.contains('<') {
+                return Err(format!("a '<' inside a tag: {tag}"));
+            }
+            if let Some(name) = tag.strip_prefix('/') {
+                if open.pop().as_deref() != Some(name) {
+                    return Err(format!("mismatched </{name}>"));
+                }
+            } else {
+                let self_closing = tag.ends_with('/');
+                let body = tag.trim_end_matches('/');
+                let name = body
+                    .split_whitespace()
+                    .next()
+                    .ok_or("a tag without a name")?
+                    .to_string();
+                // Attributes: name="value" pairs; quotes must balance.
+                if body.matches('"').count() % 2 != 0 {
+                    return Err(format!("unbalanced quotes: {tag}"));
+                }
+                for value in body.split('"').skip(1).step_by(2) {
+                    check_text(value)?;
+                }
+                names.push(name.clone());
+                if !self_closing {
+                    open.push(name);
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+        if !rest.trim().is_empty() {
+            return Err(format!("text after the root: {rest:?}"));
+        }
+        if !open.is_empty() {
+            return Err(format!("unclosed: {open:?}"));
+        }
+        if names.first().map(String::as_str) != Some("svg") {
+            return Err("the root is not <svg>".into());
+        }
+        Ok(names)
+    }
+
+    /// Text and attribute values: only the five entities may use `&`.
+    fn check_text(text: &str) -> Result<(), String> {
+        if text.contains('<') || text.contains('>') {
+            return Err(format!("a raw < or > in {text:?}"));
+        }
+        for (at, _) in text.match_indices('&') {
+            let entity = &text[at..];
+            if !["&lt;", "&gt;", "&amp;", "&quot;", "&apos;"]
+                .iter()
+                .any(|e| entity.starts_with(e))
+            {
+                return Err(format!("stray & in {text:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn series(name: &str, peak_mib: f64) -> Series {
+        Series {
+            name: name.to_string(),
+            points: (0..=20)
+                .map(|i| (i as f64 * 0.5, (2.0 + peak_mib * i as f64 / 20.0) * MIB))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn well_formed_with_one_polyline_per_series() {
+        let lines = [series("buffer", 370.0), series("bounded", 0.5)];
+        let svg = render(
+            &lines,
+            &ChartText {
+                title: "RSS <under> a \"slow\" client & more".into(),
+                idle_bytes: 2.0 * MIB,
+                disconnect_secs: Some(8.0),
+            },
+        );
+        let names = check_well_formed(&svg).unwrap();
+        assert_eq!(names.iter().filter(|n| *n == "polyline").count(), 2);
+        assert!(svg.contains("RSS &lt;under&gt; a &quot;slow&quot; client &amp; more"));
+        assert!(svg.contains(">buffer</text>") && svg.contains(">bounded</text>"));
+        // Log axis: ticks from 1 to 512 MiB, labelled, and said so.
+        for tick in [">1</text>", ">2</text>", ">256</text>", ">512</text>"] {
+            assert!(svg.contains(tick), "{tick}");
+        }
+        assert!(!svg.contains(">1024</text>"));
+        assert!(svg.contains("log scale") && svg.contains("(seconds)"));
+        assert!(svg.contains("stroke-dasharray=\"6 4\""), "the idle line");
+        assert!(svg.contains("client disconnects"));
+    }
+
+    #[test]
+    fn escapes_names_and_handles_empty_series() {
+        let svg = render(
+            &[Series {
+                name: "a<b>&'c'".into(),
+                points: Vec::new(),
+            }],
+            &ChartText {
+                title: String::new(),
+                idle_bytes: 0.0,
+                disconnect_secs: None,
+            },
+        );
+        let names = check_well_formed(&svg).unwrap();
+        assert_eq!(names.iter().filter(|n| *n == "polyline").count(), 1);
+        assert!(svg.contains("a&lt;b&gt;&amp;&apos;c&apos;"));
+        assert!(!svg.contains("NaN") && !svg.contains("inf"));
+    }
+
+    #[test]
+    fn the_checker_catches_broken_documents() {
+        for broken in [
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg><g></svg>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg><text>a < b</text></svg>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg><text>a & b</text></svg>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg x=\"1></svg>",
+        ] {
+            assert!(check_well_formed(broken).is_err(), "{broken}");
+        }
+    }
+}

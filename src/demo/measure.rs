@@ -1,0 +1,360 @@
+//! Measuring one strategy: a fresh server, clients, a sample every 50 ms,
+//! the disconnect, and one second more to see whether the server lets go.
+//!
+//! Every strategy gets its own child process so that nothing carries over
+//! from one to the next: peak RSS (`VmHWM`) and the peak userland queue
+//! (`backpressure_queued_peak_bytes`) are then the peaks of this strategy
+//! alone, exactly, even between two samples.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::child::{ChildServer, metric, per_mode};
+use super::config::DemoConfig;
+use super::sample::{Pass, Phase, Sample};
+use super::verdict::{Verdict, verdict};
+use crate::csv_rows::body_len;
+use crate::proc_net;
+use crate::slow_client::{BodyEnd, HttpUrl, Report, SlowClient};
+use crate::strategy::Mode;
+
+/// Time between samples: 20 a second, fine enough to see `unbounded` fill
+/// its queue within the first second, coarse enough that reading /proc and
+/// `/metrics` costs the server little.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How long the demo keeps sampling after the clients disconnect: enough
+/// for the server to notice (its next write fails), stop the producer and
+/// free the queue.
+pub const AFTER_DISCONNECT: Duration = Duration::from_secs(1);
+
+/// Pause before an idle measurement (after start, and at the very end), so
+/// that the thread that answered the previous `/metrics` request has exited.
+pub const IDLE_SETTLE: Duration = Duration::from_millis(200);
+
+/// Longest a fast download may take before the demo gives up on it: a
+/// 100 MB export takes well under a second on loopback, so two minutes is
+/// only reached by a broken server.
+pub const FAST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What one strategy did under slow clients.
+#[derive(Clone, Debug)]
+pub struct SlowRun {
+    /// The strategy.
+    pub mode: Mode,
+    /// Bytes of the export body (framing excluded).
+    pub body_len: u64,
+    /// Concurrent slow clients: the queue and kernel columns are their sums.
+    pub clients: usize,
+    /// RSS of the fresh server before any export.
+    pub idle_rss: u64,
+    /// Threads of the fresh server before any export.
+    pub idle_threads: u64,
+    /// The server's `VmHWM` at the end: its largest RSS, exactly.
+    pub peak_rss: u64,
+    /// The server's `backpressure_queued_peak_bytes{mode}`: the most body
+    /// bytes ever waiting in userland at once, all clients together.
+    pub peak_queued: u64,
+    /// Largest sampled `tx_queue` of the server's sockets.
+    pub peak_server_tx: u64,
+    /// Largest sampled `rx_queue` of the clients' sockets.
+    pub peak_client_rx: u64,
+    /// Bytes the clients had read when they disconnected.
+    pub client_read: u64,
+    /// RSS one second after the disconnect.
+    pub rss_after: u64,
+    /// Threads one second after the disconnect.
+    pub threads_after: u64,
+    /// Queued bytes one second after the disconnect.
+    pub queued_after: u64,
+    /// How each client's reading ended (all `Stopped`, normally).
+    pub ends: Vec<BodyEnd>,
+    /// The verdict computed from the peak queue per client.
+    pub verdict: Verdict,
+}
+
+impl SlowRun {
+    /// True if the server let go after the disconnect: nothing queued and
+    /// no thread beyond the idle ones.
+    pub fn producer_stopped(&self) -> bool {
+        self.queued_after == 0 && self.threads_after <= self.idle_threads
+    }
+}
+
+/// What one strategy did for one client reading as fast as it can.
+#[derive(Clone, Debug)]
+pub struct FastRun {
+    /// The strategy.
+    pub mode: Mode,
+    /// The client's report: body bytes, time, how it ended.
+    pub report: Report,
+    /// The server's `VmHWM` after the download.
+    pub peak_rss: u64,
+}
+
+/// A client thread and what the sampler needs of it.
+struct RunningClient {
+    /// The client's end of the connection, for `/proc/net/tcp`.
+    local_addr: SocketAddr,
+    /// Bytes it has read.
+    bytes_read: Arc<AtomicU64>,
+    /// Set to make it disconnect.
+    stop: Arc<AtomicBool>,
+    /// The thread, returning its report.
+    thread: JoinHandle<Report>,
+}
+
+/// Starts `count` clients on `url`, each in its own thread.
+fn start_clients(
+    url: &HttpUrl,
+    rate: Option<u64>,
+    count: usize,
+) -> Result<Vec<RunningClient>, String> {
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
+        let client = SlowClient::connect(url, rate)
+            .map_err(|e| format!("cannot connect to the server at {}: {e}", url.authority()))?;
+        let (local_addr, bytes_read, stop) =
+            (client.local_addr(), client.bytes_read(), client.stop_flag());
+        let thread = thread::Builder::new()
+            .name("demo-client".into())
+            .spawn(move || client.run(None))
+            .map_err(|e| format!("cannot start a client thread: {e}"))?;
+        clients.push(RunningClient {
+            local_addr,
+            bytes_read,
+            stop,
+            thread,
+        });
+    }
+    Ok(clients)
+}
+
+/// Tells every client to stop and collects their reports; each notices
+/// within the client's read poll (100 ms).
+fn stop_clients(clients: Vec<RunningClient>) -> Vec<Report> {
+    for client in &clients {
+        client.stop.store(true, Ordering::Relaxed);
+    }
+    clients
+        .into_iter()
+        .map(|client| {
+            client.thread.join().unwrap_or_else(|_| Report {
+                status: None,
+                wire_bytes: client.bytes_read.load(Ordering::Relaxed),
+                body_bytes: 0,
+                elapsed: Duration::ZERO,
+                end: BodyEnd::Failed("the client thread panicked".into()),
+            })
+        })
+        .collect()
+}
+
+/// Takes samples of one server and its clients.
+struct Sampler<'a> {
+    /// The server being measured.
+    server: &'a ChildServer,
+    /// Its strategy, to label samples and pick the `/metrics` series.
+    mode: Mode,
+    /// Slow or fast clients, to label samples.
+    pass: Pass,
+    /// The clients' local addresses, to find both ends in `/proc/net/tcp`.
+    client_addrs: Vec<SocketAddr>,
+    /// The clients' read counters.
+    counters: Vec<Arc<AtomicU64>>,
+    /// When the clients connected: t = 0.
+    start: Instant,
+}
+
+impl Sampler<'_> {
+    fn sample(&self, phase: Phase) -> Sample {
+        // Status first: the /metrics request below briefly adds a thread.
+        let status = self.server.status().ok();
+        let server_addr = self.server.addr();
+        let (mut tx, mut rx) = (None::<u64>, None::<u64>);
+        if let Ok(table) = proc_net::read_tcp_table() {
+            for socket in table {
+                if socket.local == server_addr && self.client_addrs.contains(&socket.remote) {
+                    *tx.get_or_insert(0) += socket.tx_queue;
+                }
+                if self.client_addrs.contains(&socket.local) && socket.remote == server_addr {
+                    *rx.get_or_insert(0) += socket.rx_queue;
+                }
+            }
+        }
+        let queued = self
+            .server
+            .scrape()
+            .ok()
+            .and_then(|text| metric(&text, &per_mode("backpressure_queued_bytes", self.mode)));
+        Sample {
+            mode: self.mode,
+            pass: self.pass,
+            phase,
+            t_ms: self.start.elapsed().as_millis() as u64,
+            rss_bytes: status.and_then(|s| s.rss_bytes),
+            threads: status.and_then(|s| s.threads),
+            queued_bytes: queued,
+            server_tx_queue_bytes: tx,
+            client_rx_queue_bytes: rx,
+            client_read_bytes: self
+                .counters
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .sum(),
+            tcp_mem_pages: proc_net::read_tcp_mem_pages().ok().flatten(),
+        }
+    }
+
+    /// Samples every [`SAMPLE_INTERVAL`] until `until` (from the start) or
+    /// until `done` says so, keeping to the schedule rather than drifting.
+    fn sample_until(
+        &self,
+        phase: Phase,
+        until: Duration,
+        samples: &mut Vec<Sample>,
+        progress: &mut dyn FnMut(&Sample),
+        done: &dyn Fn() -> bool,
+    ) {
+        let ticks = self.start.elapsed().as_millis() / SAMPLE_INTERVAL.as_millis() + 1;
+        let mut due = self.start + SAMPLE_INTERVAL * u32::try_from(ticks).unwrap_or(u32::MAX);
+        while due <= self.start + until && !done() {
+            thread::sleep(due.saturating_duration_since(Instant::now()));
+            let sample = self.sample(phase);
+            progress(&sample);
+            samples.push(sample);
+            due += SAMPLE_INTERVAL;
+        }
+    }
+}
+
+/// Starts a fresh server and measures its idle RSS and threads.
+fn start_server(exe: &Path) -> Result<(ChildServer, u64, u64), String> {
+    let server = ChildServer::start(exe).map_err(|e| format!("cannot start the server: {e}"))?;
+    server
+        .scrape()
+        .map_err(|e| format!("the server does not answer /metrics: {e}"))?;
+    thread::sleep(IDLE_SETTLE);
+    let idle = server
+        .status()
+        .map_err(|e| format!("cannot read the server's /proc/PID/status (Linux only): {e}"))?;
+    match (idle.rss_bytes, idle.threads) {
+        (Some(rss), Some(threads)) => Ok((server, rss, threads)),
+        _ => Err("the server's /proc/PID/status has no VmRSS or Threads".into()),
+    }
+}
+
+fn export_url(server: &ChildServer, rows: u64, mode: Mode) -> HttpUrl {
+    HttpUrl {
+        host: server.addr().ip().to_string(),
+        port: server.addr().port(),
+        target: format!("/export.csv?rows={rows}&mode={}", mode.as_str()),
+    }
+}
+
+/// The slow pass for one strategy; every sample is appended to `samples`.
+pub fn slow(
+    exe: &Path,
+    mode: Mode,
+    config: &DemoConfig,
+    samples: &mut Vec<Sample>,
+    progress: &mut dyn FnMut(&Sample),
+) -> Result<SlowRun, String> {
+    let (server, idle_rss, idle_threads) = start_server(exe)?;
+    let url = export_url(&server, config.rows, mode);
+    let start = Instant::now();
+    let clients = start_clients(&url, Some(config.client_rate), config.clients)?;
+    let sampler = Sampler {
+        server: &server,
+        mode,
+        pass: Pass::Slow,
+        client_addrs: clients.iter().map(|c| c.local_addr).collect(),
+        counters: clients.iter().map(|c| Arc::clone(&c.bytes_read)).collect(),
+        start,
+    };
+    let first = samples.len();
+    sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
+    let client_read = sampler.sample(Phase::Reading).client_read_bytes;
+    let ends = stop_clients(clients).into_iter().map(|r| r.end).collect();
+    let after_end = start.elapsed() + AFTER_DISCONNECT;
+    sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
+
+    // The last scrape's connection thread may still be closing: let it go,
+    // so that a thread still counted is one the export left behind.
+    thread::sleep(IDLE_SETTLE);
+    let last = sampler.sample(Phase::After);
+    let metrics = server
+        .scrape()
+        .map_err(|e| format!("/metrics failed at the end of {}: {e}", mode.as_str()))?;
+    let status = server
+        .status()
+        .map_err(|e| format!("cannot read the server's status: {e}"))?;
+    let mine = &samples[first..];
+    let peak = |field: fn(&Sample) -> Option<u64>| mine.iter().filter_map(field).max();
+    let peak_queued = metric(&metrics, &per_mode("backpressure_queued_peak_bytes", mode))
+        .or(peak(|s| s.queued_bytes))
+        .unwrap_or(0);
+    let body_len = body_len(config.rows);
+    Ok(SlowRun {
+        mode,
+        body_len,
+        clients: config.clients,
+        idle_rss,
+        idle_threads,
+        peak_rss: status
+            .peak_rss_bytes
+            .max(peak(|s| s.rss_bytes))
+            .unwrap_or(0),
+        peak_queued,
+        peak_server_tx: peak(|s| s.server_tx_queue_bytes).unwrap_or(0),
+        peak_client_rx: peak(|s| s.client_rx_queue_bytes).unwrap_or(0),
+        client_read,
+        rss_after: last.rss_bytes.unwrap_or(0),
+        threads_after: last.threads.unwrap_or(0),
+        queued_after: metric(&metrics, &per_mode("backpressure_queued_bytes", mode)).unwrap_or(0),
+        ends,
+        // The rule is about one connection: with N clients the gauge holds
+        // N responses' queues, so it is judged per client.
+        verdict: verdict(peak_queued / config.clients.max(1) as u64, body_len),
+    })
+    // `server` drops here: the child is killed and reaped.
+}
+
+/// The fast pass for one strategy: one client reads the whole export.
+pub fn fast(
+    exe: &Path,
+    mode: Mode,
+    rows: u64,
+    samples: &mut Vec<Sample>,
+    progress: &mut dyn FnMut(&Sample),
+) -> Result<FastRun, String> {
+    let (server, _, _) = start_server(exe)?;
+    let url = export_url(&server, rows, mode);
+    let start = Instant::now();
+    let clients = start_clients(&url, None, 1)?;
+    let sampler = Sampler {
+        server: &server,
+        mode,
+        pass: Pass::Fast,
+        client_addrs: clients.iter().map(|c| c.local_addr).collect(),
+        counters: clients.iter().map(|c| Arc::clone(&c.bytes_read)).collect(),
+        start,
+    };
+    let finished = || clients.iter().all(|c| c.thread.is_finished());
+    sampler.sample_until(Phase::Reading, FAST_TIMEOUT, samples, progress, &finished);
+    let report = stop_clients(clients)
+        .pop()
+        .ok_or("the fast client did not run")?;
+    let status = server
+        .status()
+        .map_err(|e| format!("cannot read the server's status: {e}"))?;
+    Ok(FastRun {
+        mode,
+        report,
+        peak_rss: status.peak_rss_bytes.unwrap_or(0),
+    })
+}

@@ -1,0 +1,222 @@
+//! `backpressure demo`: the lesson's table, measured on your machine.
+//!
+//! For each strategy the demo starts a fresh server (this same binary, as a
+//! child process), lets slow clients (the phone: 200 KiB/s) download a
+//! 385 MB export for a few seconds, and samples every link of the
+//! flow-control chain every 50 ms: the server's RSS and threads, its
+//! userland queue (`/metrics`), its kernel send queue and the client's
+//! kernel receive queue (`/proc/net/tcp`), the bytes the client read, and
+//! the kernel's TCP memory (`/proc/net/sockstat`). Then the clients
+//! disconnect, and one more second shows whether the server let go.
+//! A fast pass downloads a smaller export in full, to show that the correct
+//! strategies cost nothing in speed.
+//!
+//! Files: [`config`] (flags), [`child`] (the server process, never left
+//! behind), [`measure`] (one strategy's run), [`sample`] (one sample and the
+//! CSV), [`verdict`] (the computed verdict), [`report`] (tables and text),
+//! [`chart`] (the SVG).
+
+pub mod chart;
+pub mod child;
+pub mod config;
+pub mod measure;
+pub mod report;
+pub mod sample;
+pub mod verdict;
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use crate::csv_rows::body_len;
+use crate::slow_client::BodyEnd;
+use chart::{ChartText, Series};
+use config::DemoConfig;
+use measure::{FastRun, SlowRun};
+use report::size;
+use sample::{Pass, Sample};
+
+/// The live progress line on stderr, rewritten in place with `\r` when
+/// stderr is a terminal (and printed once per second otherwise, so a log
+/// file stays short).
+struct Progress {
+    /// Whether stderr is a terminal.
+    terminal: bool,
+    /// The last whole second printed, for non-terminals.
+    last_second: Option<u64>,
+}
+
+impl Progress {
+    fn show(&mut self, sample: &Sample) {
+        let line = format!(
+            "{:<9} {:<4} {:>5.1} s  RSS {:>10}  queued {:>10}  client read {:>10}",
+            sample.mode.as_str(),
+            sample.pass.as_str(),
+            sample.t_ms as f64 / 1000.0,
+            sample.rss_bytes.map_or("?".into(), size),
+            sample.queued_bytes.map_or("?".into(), size),
+            size(sample.client_read_bytes),
+        );
+        let mut stderr = io::stderr().lock();
+        // A progress line that cannot be written is not worth failing for.
+        if self.terminal {
+            let _ = write!(stderr, "\r{line}\x1b[K");
+        } else if self.last_second != Some(sample.t_ms / 1000) {
+            self.last_second = Some(sample.t_ms / 1000);
+            let _ = writeln!(stderr, "{line}");
+        }
+        let _ = stderr.flush();
+    }
+
+    fn end(&mut self, summary: &str) {
+        let mut stderr = io::stderr().lock();
+        let start = if self.terminal { "\r\x1b[K" } else { "" };
+        let _ = writeln!(stderr, "{start}{summary}");
+        self.last_second = None;
+    }
+}
+
+/// Runs the demo, printing the report on stdout; the error is one line.
+pub fn run(config: &DemoConfig) -> Result<(), String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find this program's own path to start the server: {e}"))?;
+    fs::create_dir_all(&config.out)
+        .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
+    let mut progress = Progress {
+        terminal: io::stderr().is_terminal(),
+        last_second: None,
+    };
+    let mut samples = Vec::new();
+
+    eprintln!(
+        "demo: {} slow client(s) per strategy at {}/s on a {} export, {:.1} s each, \
+         then {} more; a fresh server per strategy",
+        config.clients,
+        size(config.client_rate),
+        size(body_len(config.rows)),
+        config.seconds.as_secs_f64(),
+        measure::AFTER_DISCONNECT.as_secs_f64(),
+    );
+    let mut slow_runs = Vec::new();
+    for &mode in &config.modes {
+        let run = measure::slow(&exe, mode, config, &mut samples, &mut |s| progress.show(s))?;
+        progress.end(&format!(
+            "{:<9} peak RSS {}, peak queued {}: {}",
+            mode.as_str(),
+            size(run.peak_rss),
+            size(run.peak_queued),
+            run.verdict
+        ));
+        slow_runs.push(run);
+    }
+    let mut fast_runs = Vec::new();
+    if config.fast_rows > 0 {
+        for &mode in &config.modes {
+            let run = measure::fast(&exe, mode, config.fast_rows, &mut samples, &mut |s| {
+                progress.show(s)
+            })?;
+            progress.end(&format!(
+                "{:<9} fast: {:.0} MB/s, peak RSS {}",
+                mode.as_str(),
+                run.report.body_rate() / 1e6,
+                size(run.peak_rss)
+            ));
+            fast_runs.push(run);
+        }
+    }
+
+    let text = report_text(config, &slow_runs, &fast_runs);
+    print!("{text}");
+    let written = write_files(config, &samples, &slow_runs, &text)?;
+    println!(
+        "\nFiles in {}: {}",
+        config.out.display(),
+        written.join(", ")
+    );
+    Ok(())
+}
+
+/// The whole report: setup, slow table, reading, fast table.
+fn report_text(config: &DemoConfig, slow: &[SlowRun], fast: &[FastRun]) -> String {
+    let body = body_len(config.rows);
+    let mut text = format!(
+        "\n## Slow client: {} reader(s) at {}/s, {} export ({} rows), {:.1} s, then disconnect\n\n",
+        config.clients,
+        size(config.client_rate),
+        size(body),
+        config.rows,
+        config.seconds.as_secs_f64()
+    );
+    text.push_str(&report::slow_table(slow));
+    text.push('\n');
+    text.push_str(&report::reading(slow, config));
+    text.push_str("\n\n");
+    text.push_str(&report::rule(body));
+    text.push('\n');
+    let cut: Vec<String> = slow
+        .iter()
+        .flat_map(|run| run.ends.iter().map(move |end| (run, end)))
+        .filter(|(_, end)| !matches!(end, BodyEnd::Stopped))
+        .map(|(run, end)| format!("{}: {end}", run.mode.as_str()))
+        .collect();
+    if !cut.is_empty() {
+        text.push_str(&format!(
+            "\nNote: some slow clients did not simply run out of time: {}\n",
+            cut.join("; ")
+        ));
+    }
+    if !fast.is_empty() {
+        text.push_str(&format!(
+            "\n## Fast client: one full download of {} rows ({}) as fast as it reads\n\n",
+            config.fast_rows,
+            size(body_len(config.fast_rows))
+        ));
+        text.push_str(&report::fast_table(fast));
+    }
+    text
+}
+
+/// Writes `samples.csv`, `chart.svg` and `report.md`; returns their names.
+fn write_files(
+    config: &DemoConfig,
+    samples: &[Sample],
+    slow: &[SlowRun],
+    text: &str,
+) -> Result<Vec<String>, String> {
+    let series: Vec<Series> = slow
+        .iter()
+        .map(|run| Series {
+            name: run.mode.as_str().to_string(),
+            points: samples
+                .iter()
+                .filter(|s| s.pass == Pass::Slow && s.mode == run.mode)
+                .filter_map(|s| Some((s.t_ms as f64 / 1000.0, s.rss_bytes? as f64)))
+                .collect(),
+        })
+        .collect();
+    let idle = slow.iter().map(|run| run.idle_rss).max().unwrap_or(0);
+    let svg = chart::render(
+        &series,
+        &ChartText {
+            title: format!(
+                "Server RSS while a client reads a {} export at {}/s",
+                size(body_len(config.rows)),
+                size(config.client_rate)
+            ),
+            idle_bytes: idle as f64,
+            disconnect_secs: Some(config.seconds.as_secs_f64()),
+        },
+    );
+    let files: [(&str, String); 3] = [
+        ("samples.csv", sample::csv(samples)),
+        ("chart.svg", svg),
+        ("report.md", format!("# backpressure demo\n{text}")),
+    ];
+    let mut written = Vec::new();
+    for (name, content) in files {
+        let path: PathBuf = config.out.join(name);
+        fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        written.push(name.to_string());
+    }
+    Ok(written)
+}

@@ -1,0 +1,124 @@
+//! The verdict column of the demo's table, computed from what was measured.
+//!
+//! The lesson's table says `bounded` and `pipeline` are flat, `buffer` grows
+//! with the body and `unbounded` grows without bound. The demo does not
+//! print those words from a list: it derives them from the peak userland
+//! queue of one connection (the server's `backpressure_queued_peak_bytes`,
+//! bytes produced but not yet written to a socket, divided by the number of
+//! clients) and the body's length, by this rule:
+//!
+//! 1. **flat** if the peak stayed under [`flat_bound`]: a few chunks, the
+//!    same for any body length, so memory does not depend on the client;
+//! 2. **grows with the body** if the peak reached the whole body: the
+//!    strategy held every byte at once, O(body) per connection;
+//! 3. **unbounded** otherwise: it grew far past the flat bound, tracking
+//!    what the producer made minus what the client took, with nothing but
+//!    the end of the body to stop it.
+//!
+//! A body no longer than the flat bound cannot tell the strategies apart
+//! (everything fits), which is why the demo's exports are tens of MB.
+
+use std::fmt;
+
+/// The smallest flat bound: 1 MiB. The correct strategies hold at most
+/// (depth + 2) × chunk = 96 KiB (`bounded`, defaults) or one 8 KiB
+/// `io::copy` buffer (`pipeline`), so a MiB leaves a factor of ten for a
+/// server run with larger chunks while staying far below any body worth
+/// streaming.
+pub const FLAT_FLOOR_BYTES: u64 = 1024 * 1024;
+
+/// The flat bound also scales down with the body: 1 % of it, so that on a
+/// very large body (over 100 MiB) a strategy holding a few MiB of
+/// fixed-size buffers still counts as flat.
+pub const FLAT_BODY_DIVISOR: u64 = 100;
+
+/// What a strategy's memory did under a slow client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Bounded by a small constant, whatever the body and the client.
+    Flat,
+    /// Held the whole body at once: O(body).
+    GrowsWithBody,
+    /// Grew past any constant bound, limited only by the body's end.
+    Unbounded,
+}
+
+impl Verdict {
+    /// The words in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Flat => "flat",
+            Verdict::GrowsWithBody => "grows with the body",
+            Verdict::Unbounded => "unbounded",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The most a flat strategy may queue for a body of `body_len` bytes:
+/// max([`FLAT_FLOOR_BYTES`], body / [`FLAT_BODY_DIVISOR`]).
+pub fn flat_bound(body_len: u64) -> u64 {
+    FLAT_FLOOR_BYTES.max(body_len / FLAT_BODY_DIVISOR)
+}
+
+/// The rule of the module docs, applied to one measurement.
+pub fn verdict(peak_queued_bytes: u64, body_len: u64) -> Verdict {
+    if peak_queued_bytes < flat_bound(body_len) {
+        Verdict::Flat
+    } else if peak_queued_bytes >= body_len {
+        Verdict::GrowsWithBody
+    } else {
+        Verdict::Unbounded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+    /// The default export: 7 000 000 rows.
+    const BODY: u64 = 384_861_933;
+
+    #[test]
+    fn the_lesson_s_measurements() {
+        // Numbers from the README's measured table.
+        assert_eq!(verdict(98_304, BODY), Verdict::Flat);
+        assert_eq!(verdict(8_192, BODY), Verdict::Flat);
+        assert_eq!(verdict(BODY, BODY), Verdict::GrowsWithBody);
+        assert_eq!(verdict(380_847_853, BODY), Verdict::Unbounded);
+    }
+
+    #[test]
+    fn the_flat_bound_and_its_edges() {
+        assert_eq!(flat_bound(0), MIB);
+        assert_eq!(flat_bound(100 * MIB), MIB);
+        assert_eq!(flat_bound(BODY), BODY / 100);
+        let bound = flat_bound(BODY);
+        assert_eq!(verdict(bound - 1, BODY), Verdict::Flat);
+        assert_eq!(verdict(bound, BODY), Verdict::Unbounded);
+        assert_eq!(verdict(0, BODY), Verdict::Flat);
+    }
+
+    #[test]
+    fn the_whole_body_is_the_edge_of_growing_with_it() {
+        let body = 16 * MIB;
+        assert_eq!(verdict(body - 1, body), Verdict::Unbounded);
+        assert_eq!(verdict(body, body), Verdict::GrowsWithBody);
+        // Framing never counts, but if a server over-reported, it is still O(body).
+        assert_eq!(verdict(body + 1, body), Verdict::GrowsWithBody);
+    }
+
+    #[test]
+    fn a_body_smaller_than_the_bound_is_always_flat() {
+        // Everything fits under the bound: the strategies cannot be told apart.
+        assert_eq!(verdict(1000, 1000), Verdict::Flat);
+        assert_eq!(verdict(MIB - 1, MIB - 1), Verdict::Flat);
+        assert_eq!(verdict(MIB, MIB), Verdict::GrowsWithBody);
+    }
+}

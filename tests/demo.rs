@@ -1,0 +1,243 @@
+//! The demo, through the real binary: a quick run on a small export with two
+//! strategies, checked by its table (the verdict computed from what it
+//! measured) and by the files it writes; and the child server's exit when
+//! the process that started it goes away.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The most a quick demo of two strategies may take before the test kills
+/// it: about 6 s in a debug build, with room for a loaded machine.
+const DEMO_DEADLINE: Duration = Duration::from_secs(90);
+
+/// Runs the binary, killing it if it has not exited by `deadline`.
+fn run(args: &[&str], deadline: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // Drain both pipes in threads, so a chatty child never blocks on a full
+    // pipe while the test waits for it to exit.
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let out = thread::spawn(move || {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut text).map(|_| text)
+    });
+    let err = thread::spawn(move || {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut text).map(|_| text)
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the binary") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            kill(&mut child);
+            panic!("backpressure {args:?} did not exit within {deadline:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout thread").expect("stdout"),
+        stderr: err.join().expect("stderr thread").expect("stderr"),
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The cells of the first table row for `strategy` in the slow-client table.
+fn row<'a>(table: &'a str, strategy: &str) -> Vec<&'a str> {
+    let line = table
+        .lines()
+        .find(|line| line.starts_with(&format!("| {strategy} ")))
+        .unwrap_or_else(|| panic!("no row for {strategy} in:\n{table}"));
+    line.trim_matches('|').split('|').map(str::trim).collect()
+}
+
+#[test]
+fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-quick");
+    let _ = std::fs::remove_dir_all(&out);
+    let out_arg = out.to_str().expect("a UTF-8 temp path");
+    let output = run(
+        &[
+            "demo",
+            "--quick",
+            "--modes",
+            "bounded,unbounded",
+            "--rows",
+            "300000",
+            "--seconds",
+            "1",
+            "--fast-rows",
+            "20000",
+            "--out",
+            out_arg,
+        ],
+        DEMO_DEADLINE,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+
+    // The slow table: one row per strategy, in the order asked for, eleven
+    // columns, the verdict last.
+    let (slow, fast) = stdout
+        .split_once("## Fast client")
+        .expect("a fast-client section");
+    let header = row(slow, "strategy");
+    assert_eq!(header.len(), 11, "{header:?}");
+    assert_eq!(header[10], "verdict");
+    let bounded = row(slow, "bounded");
+    let unbounded = row(slow, "unbounded");
+    assert!(slow.find("| bounded ") < slow.find("| unbounded "));
+    assert_eq!(bounded[10], "flat", "{bounded:?}");
+    assert_ne!(unbounded[10], "flat", "{unbounded:?}");
+    assert!(slow.contains("Verdict rule"), "{slow}");
+    // Both bodies were downloaded in full by the fast client.
+    for strategy in ["bounded", "unbounded"] {
+        let cells = row(fast, strategy);
+        assert!(cells[5].contains("ended cleanly"), "{cells:?}");
+    }
+
+    // The CSV: the header, then samples of both strategies and both passes.
+    let csv = std::fs::read_to_string(out.join("samples.csv")).expect("samples.csv");
+    let mut lines = csv.lines();
+    let header = lines.next().expect("a header row");
+    assert_eq!(
+        header,
+        "strategy,client,phase,t_ms,rss_bytes,threads,queued_bytes,server_tx_queue_bytes,\
+         client_rx_queue_bytes,client_read_bytes,tcp_mem_pages"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    assert!(rows.iter().all(|cells| cells.len() == 11), "{csv}");
+    // The verdict agrees with the samples: the most bounded ever queued is
+    // under the 1 MiB flat bound, unbounded went past it.
+    let max_queued = |strategy: &str| {
+        rows.iter()
+            .filter(|cells| cells[0] == strategy && cells[1] == "slow")
+            .filter_map(|cells| cells[6].parse::<u64>().ok())
+            .max()
+            .unwrap_or_else(|| panic!("no slow samples with queued bytes for {strategy}"))
+    };
+    assert!(max_queued("bounded") < 1024 * 1024);
+    assert!(max_queued("unbounded") >= 1024 * 1024);
+    for (strategy, pass, phase) in [
+        ("bounded", "slow", "reading"),
+        ("bounded", "slow", "after"),
+        ("unbounded", "slow", "reading"),
+        ("unbounded", "slow", "after"),
+        ("bounded", "fast", "reading"),
+    ] {
+        let count = rows
+            .iter()
+            .filter(|c| c[0] == strategy && c[1] == pass && c[2] == phase)
+            .count();
+        assert!(
+            count >= 5 || pass == "fast" && count >= 1,
+            "{strategy} {pass} {phase}: {count}"
+        );
+    }
+    // The client read something, and the server's RSS was sampled.
+    assert!(rows.iter().any(|c| c[9].parse::<u64>().unwrap_or(0) > 0));
+    assert!(
+        rows.iter().all(|c| c[4].parse::<u64>().is_ok()),
+        "RSS in every row"
+    );
+
+    // The chart: one polyline per strategy, a complete document.
+    let svg = std::fs::read_to_string(out.join("chart.svg")).expect("chart.svg");
+    assert!(svg.starts_with("<?xml"), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    assert!(
+        std::fs::read_to_string(out.join("report.md"))
+            .expect("report.md")
+            .contains("| unbounded ")
+    );
+}
+
+#[test]
+fn bad_demo_flags_exit_2_with_one_line() {
+    for (args, mentions) in [
+        (&["demo", "--modes", "bounded,fast"][..], "'fast'"),
+        (&["demo", "--clients", "0"], "--clients"),
+        (&["demo", "--seconds"], "--seconds"),
+        (&["demo", "--frobnicate"], "--frobnicate"),
+    ] {
+        let output = run(args, Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+        assert!(stderr.contains(mentions), "{stderr}");
+    }
+    let help = run(&["demo", "--help"], Duration::from_secs(10));
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--rows",
+        "--client-rate",
+        "--seconds",
+        "--modes",
+        "--clients",
+        "--out",
+        "--quick",
+    ] {
+        assert!(text.contains(flag), "{flag}: {text}");
+    }
+}
+
+#[test]
+fn a_server_with_exit_on_stdin_eof_exits_when_its_parent_goes_away() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-eof"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = line_tx.send(line);
+        // Keep the pipe open and drained: a closed stdout would make the
+        // server's next line fail, and the server exit for that reason.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let line = line_rx.recv_timeout(Duration::from_secs(10));
+    if !matches!(&line, Ok(line) if line.starts_with("listening on http://")) {
+        kill(&mut child);
+        panic!("no listening line: {line:?}");
+    }
+    // Still serving while the pipe is open…
+    thread::sleep(Duration::from_millis(200));
+    let running = child.try_wait().expect("try_wait");
+    if running.is_some() {
+        panic!("the server exited while its stdin was open: {running:?}");
+    }
+    // …and gone once it closes, as when the demo is killed.
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            kill(&mut child);
+            panic!("the server kept running after its stdin closed");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}

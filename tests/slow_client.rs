@@ -1,0 +1,136 @@
+//! `backpressure slow-client`, through the real binary, against a real
+//! `serve` child: exact byte counts and a clean end for each framing, a stop
+//! on time, a cut body reported as cut, and the exit codes of each.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Server, reference_csv_len};
+
+/// Runs `slow-client` with `args`, killing it if it has not exited within
+/// 20 s (every case here takes well under 2 s).
+fn slow_client(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
+        .arg("slow-client")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("waiting for slow-client").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("slow-client {args:?} did not exit within 20 s");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("slow-client's output")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn reads_every_byte_and_reports_a_clean_end_for_each_framing() {
+    let server = Server::start(&[]);
+    let rows = 20_000;
+    let expected = reference_csv_len(rows);
+    for (mode, end) in [
+        ("bounded", "body ended cleanly (last chunk received)"),
+        ("pipeline", "body ended cleanly (last chunk received)"),
+        ("buffer", "body ended cleanly (Content-Length"),
+    ] {
+        let url = format!(
+            "http://{}/export.csv?rows={rows}&mode={mode}",
+            server.addr()
+        );
+        let output = slow_client(&[&url, "--rate", "64m"]);
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(0), "{mode}: {text}");
+        assert!(text.starts_with("status 200;"), "{text}");
+        assert!(
+            text.contains(&format!("received {expected} body bytes")),
+            "{mode}: expected {expected}: {text}"
+        );
+        assert!(text.contains(end), "{mode}: {text}");
+    }
+}
+
+#[test]
+fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
+    let server = Server::start(&[]);
+    let url = format!(
+        "http://{}/export.csv?rows=1000000&mode=bounded",
+        server.addr()
+    );
+    let output = slow_client(&[&url, "--rate=20k", "--for", "500ms"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("stopped by the time limit"), "{text}");
+    // 0.5 s at 20 KiB/s, plus the bucket's 1 KiB burst: never above 11.3 KiB
+    // on the wire (an upper bound, which no slowness of the machine can break).
+    let wire: u64 = text
+        .split(" bytes on the wire")
+        .next()
+        .and_then(|before| before.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wire byte count in {text}"));
+    assert!(wire > 0, "{text}");
+    assert!(
+        wire <= 20 * 1024 / 2 + 1024 + 20 * 1024 / 10,
+        "{wire}: {text}"
+    );
+}
+
+#[test]
+fn a_cut_body_or_no_server_exits_1() {
+    // A server that promises 100 bytes, sends 10 and hangs up.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let liar = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut head = [0u8; 1024];
+        let _ = stream.read(&mut head);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+    });
+    let output = slow_client(&[&format!("http://{addr}/x")]);
+    liar.join().expect("the lying server");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("received 10 body bytes"), "{text}");
+    assert!(text.contains("body was cut"), "{text}");
+
+    // Nothing listening: the port of a listener just closed.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let output = slow_client(&[&format!("http://{closed}/")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line() {
+    for (args, mentions) in [
+        (&[][..], "needs a URL"),
+        (&["https://127.0.0.1/"], "not an http:// URL"),
+        (&["http://127.0.0.1/", "--rate", "0"], "--rate"),
+        (&["http://127.0.0.1/", "--for", "5"], "--for"),
+    ] {
+        let output = slow_client(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+        assert!(stderr.contains(mentions), "{stderr}");
+    }
+}
