@@ -11,9 +11,10 @@
 //! some bytes into its send buffer. When the client reads slowly its TCP
 //! receive window closes, our send buffer stops draining, and `write` blocks:
 //! that blocked call is the backpressure signal every strategy inherits.
-//! It must be bounded in time as well: the connection sets a write timeout
-//! (`--send-timeout`), so a client that stops reading altogether turns a
-//! blocked write into an error instead of a thread held forever.
+//! It must be bounded in time as well: for an export, `W` is a
+//! [`DeadlineWriter`](crate::send_deadline::DeadlineWriter), so a client
+//! that stops reading, or reads a trickle, turns a blocked write into an
+//! error instead of a thread held forever.
 
 use std::io::{self, IoSlice, Write};
 

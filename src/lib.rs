@@ -38,10 +38,14 @@
 //! 5. [`connection`], [`request`], [`query`], [`response`]: one connection
 //!    from accept to close, with the head's deadline and size limits.
 //! 6. [`server`] and [`cli`]: the accept loop and the command line.
-//! 7. [`slow_client`] (with [`token_bucket`] and [`chunked_decoder`]): the
+//! 7. The defenses: [`send_deadline`] (the send timeout and the minimum
+//!    data rate), [`rejecter`] (the 503 at the connection cap),
+//!    [`buffer_budget`] (caps on what responses may queue) and
+//!    [`access_log`] (how each connection ended).
+//! 8. [`slow_client`] (with [`token_bucket`] and [`chunked_decoder`]): the
 //!    phone of the lesson, a client that reads at a limited rate and says
 //!    how the body ended.
-//! 8. [`demo`] (with [`proc_net`]): the lesson's table measured, every link
+//! 9. [`demo`] (with [`proc_net`]): the lesson's table measured, every link
 //!    of the flow-control chain sampled from `/proc` and `/metrics`.
 
 pub mod access_log;

@@ -58,8 +58,8 @@ pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// reading but keeps its connection open holds the connection's threads
 /// and buffers forever. A slow client is never cut by it, only one that
 /// accepts nothing at all for this long. (It bounds each write call, not the
-/// whole body: a client trickling a byte a minute still passes. A minimum
-/// data rate is the stricter rule real servers add on top.)
+/// whole write: a client trickling a byte a minute would pass it. The
+/// minimum data rate, [`DEFAULT_MIN_RATE`], is the stricter rule on top.)
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest accepted `--send-timeout`.
 pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
