@@ -18,7 +18,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::response::Status;
 use crate::strategy::Mode;
@@ -99,6 +99,20 @@ pub struct AccessRecord {
 }
 
 impl AccessRecord {
+    /// The record of a connection that ended before a response of its own:
+    /// turned away, or its thread panicked.
+    pub fn ended(peer: Option<SocketAddr>, accepted_at: Instant, end: End) -> AccessRecord {
+        AccessRecord {
+            peer,
+            request_line: None,
+            status: None,
+            mode: None,
+            body_bytes: 0,
+            duration: accepted_at.elapsed(),
+            end,
+        }
+    }
+
     /// The line, without its newline, stamped with `now`.
     pub fn format(&self, now: SystemTime) -> String {
         let seconds = now

@@ -26,12 +26,14 @@
 //! socket is simply closed: under that much load a reset is the lesser evil.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::access_log::{AccessRecord, End};
 use crate::metrics::METRICS;
+use crate::response::Status;
 
 /// The whole response: status, `Retry-After` so clients and balancers know
 /// when to try again, and a one-line reason.
@@ -42,6 +44,9 @@ const RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
     Connection: close\r\n\
     \r\n\
     server at its connection limit; retry in 1 s\n";
+
+/// The length of [`RESPONSE`]'s body, for the access log.
+const RESPONSE_BODY_BYTES: u64 = 45;
 
 /// How long a turned-away socket stays open to swallow the client's request.
 /// The request is usually already there, or arrives within a round trip.
@@ -63,29 +68,39 @@ pub struct Rejecter {
     /// To the lingering thread. Bounded, and only `try_send` is used: the
     /// accept loop never waits on it.
     handoff: SyncSender<TcpStream>,
+    /// No access-log line per rejection (`serve --quiet`).
+    quiet: bool,
 }
 
 impl Rejecter {
     /// Starts the lingering thread; it ends when the `Rejecter` is dropped.
-    pub fn start() -> io::Result<Rejecter> {
+    /// Unless `quiet`, each rejection gets an access-log line.
+    pub fn start(quiet: bool) -> io::Result<Rejecter> {
         let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
         thread::Builder::new()
             .name("rejecter".into())
             .stack_size(64 * 1024)
             .spawn(move || linger(incoming))?;
-        Ok(Rejecter { handoff })
+        Ok(Rejecter { handoff, quiet })
     }
 
-    /// Answers `stream` with a 503 and lets it linger; never blocks. Counts
-    /// it in `backpressure_connections_rejected_total`.
-    pub fn reject(&self, stream: TcpStream) {
+    /// Answers `stream` (from `peer`) with a 503 and lets it linger; never
+    /// blocks. Counts it in `backpressure_connections_rejected_total`.
+    pub fn reject(&self, stream: TcpStream, peer: SocketAddr) {
         METRICS.rejected();
-        if stream.set_nonblocking(true).is_err() {
-            return;
+        let answered = stream.set_nonblocking(true).is_ok()
+            // A fresh socket has room for 100 bytes; if this fails there is
+            // no one to tell.
+            && (&stream).write_all(RESPONSE).is_ok();
+        if !self.quiet {
+            let mut record = AccessRecord::ended(Some(peer), Instant::now(), End::Rejected);
+            if answered {
+                record.status = Some(Status::ServiceUnavailable);
+                record.body_bytes = RESPONSE_BODY_BYTES;
+            }
+            record.write();
         }
-        // A fresh socket has room for 100 bytes; if this fails there is no
-        // one to tell.
-        if (&stream).write_all(RESPONSE).is_err() {
+        if !answered {
             return;
         }
         let _ = stream.shutdown(Shutdown::Write);
@@ -168,6 +183,7 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(body.len(), length);
+        assert_eq!(length as u64, RESPONSE_BODY_BYTES);
         assert!(head.starts_with("HTTP/1.1 503 "));
         assert!(head.contains("\r\nRetry-After: 1"));
     }
@@ -176,11 +192,11 @@ mod tests {
     /// over: the client must still read the whole 503, not a reset.
     #[test]
     fn a_late_request_still_gets_the_whole_503() {
-        let rejecter = Rejecter::start().unwrap();
+        let rejecter = Rejecter::start(true).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
-        rejecter.reject(accepted);
+        let (accepted, peer) = listener.accept().unwrap();
+        rejecter.reject(accepted, peer);
         thread::sleep(Duration::from_millis(50));
         client
             .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")

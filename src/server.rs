@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::access_log::{AccessRecord, End};
 use crate::buffer_budget::BufferBudget;
 use crate::connection;
 use crate::csv_rows::MAX_ROWS;
@@ -225,8 +226,8 @@ impl Server {
         Ok(Server {
             listener,
             budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
+            rejecter: Rejecter::start(config.quiet)?,
             config: Arc::new(config),
-            rejecter: Rejecter::start()?,
         })
     }
 
@@ -243,8 +244,8 @@ impl Server {
         let mut next_id: u64 = 0;
         loop {
             next_id = next_id.wrapping_add(1);
-            let stream = match self.listener.accept() {
-                Ok((stream, _peer)) => stream,
+            let (stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
                 Err(e) => {
                     eprintln!("backpressure: accept failed: {e}");
                     thread::sleep(ACCEPT_ERROR_PAUSE);
@@ -257,7 +258,7 @@ impl Server {
             // Only this loop opens connections, so the count cannot grow
             // between this check and the guard below.
             if METRICS.connections_active() >= self.config.max_connections as u64 {
-                self.rejecter.reject(stream);
+                self.rejecter.reject(stream, peer);
                 continue;
             }
             // Counted here rather than in the thread, so the next check
@@ -273,12 +274,16 @@ impl Server {
                 .stack_size(CONNECTION_STACK_BYTES)
                 .spawn(move || {
                     let _open = open;
-                    run_isolated(|| connection::handle(stream, &config, &budget, accepted_at));
+                    let work = || connection::handle(stream, &config, &budget, accepted_at);
+                    if !run_isolated(work) && !config.quiet {
+                        // The connection's own line was never written.
+                        AccessRecord::ended(Some(peer), accepted_at, End::Panic).write();
+                    }
                 });
             if let Err(e) = spawned {
                 eprintln!("backpressure: cannot start a connection thread: {e}");
                 if let Ok(spare) = spare {
-                    self.rejecter.reject(spare);
+                    self.rejecter.reject(spare, peer);
                 }
             }
         }

@@ -517,3 +517,28 @@ fn the_access_log_has_one_line_per_connection() {
         assert!(line.ends_with(end), "{line}");
     }
 }
+
+/// A connection turned away at the cap gets its line too, written by the
+/// accept loop, since no connection thread ever saw it.
+#[test]
+fn a_rejected_connection_is_logged() {
+    let server = Server::start_logged(&["--max-connections", "1"]);
+    let addr = server.addr();
+    let holder = hold(
+        addr,
+        &format!("/export.csv?rows={BIG_ROWS}&mode=pipeline"),
+        &mut 0.0,
+    );
+    assert_eq!(get(addr, "/healthz").status, 503);
+    let line = wait_until("the rejection's line", PATIENCE, || {
+        server
+            .log_lines()
+            .into_iter()
+            .find(|l| l.ends_with(" end=rejected"))
+    });
+    assert!(
+        line.contains(" 127.0.0.1:") && line.contains(" - 503 mode=- body_bytes=45 "),
+        "{line}"
+    );
+    drop(holder);
+}
