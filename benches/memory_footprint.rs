@@ -13,7 +13,9 @@
 //! `/metrics`. Kernel socket buffers are in neither: a stalled loopback
 //! connection can pin megabytes there, outside the process.
 //!
-//! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`).
+//! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`), and
+//! `cargo bench --bench memory_footprint -- bounded pipeline` measures only
+//! the strategies named.
 
 mod common;
 
@@ -112,9 +114,17 @@ fn main() -> ExitCode {
         "RSS after",
         "heap after"
     );
+    // cargo passes `--bench`; other arguments name the strategies to run.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
     let mut failed = false;
     let mut measurements = Vec::new();
     for strategy in STRATEGIES {
+        if !filters.is_empty() && !filters.iter().any(|f| f == strategy) {
+            continue;
+        }
         for clients in CLIENT_COUNTS {
             match measure(&args, strategy, clients) {
                 Ok(m) => {
