@@ -27,7 +27,7 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::
 /// so wall-clock figures swung by 2×; server CPU time was steadier). Every
 /// chunk costs a channel hand-off that wakes a thread, an allocation, a
 /// chunk header and a `write` call, so fewer, larger chunks cost less:
-/// for ten 53 MB exports the server used 430-460 ms of CPU with 32 KiB
+/// for ten 53 MB exports the server used 430-560 ms of CPU with 32 KiB
 /// chunks, 550-680 ms with 16 KiB (`pipeline`, writing 8 KiB at a time on one
 /// thread: 350-370 ms). The limit is memory: a stalled connection holds
 /// (depth + 2) chunks, plus ~45 KiB of touched thread stacks and allocator
