@@ -126,6 +126,7 @@ fn raw_copy(
 /// arrived. The response's first bytes stay at the front of `buffer`, for
 /// the caller to check the status line; later reads overwrite the rest.
 fn read_to_end_counting(stream: &mut impl Read, buffer: &mut [u8]) -> Result<u64, String> {
+    /// Enough for `HTTP/1.1 200 OK` and more; bounded by the buffer's size.
     const KEPT_AT_FRONT: usize = 64;
     let (mut total, mut kept) = (0u64, 0usize);
     loop {

@@ -63,19 +63,30 @@ const HEAP_KEPT_SLACK_BYTES: f64 = 512.0;
 
 /// One line of the table.
 struct Measurement {
+    /// The `mode` every client asked for.
     strategy: &'static str,
+    /// How many clients stalled at once.
     clients: usize,
     /// Rows each client asked for.
     rows: u64,
+    /// RSS before any client came: the baseline for growth and for what
+    /// is kept.
     idle_rss: f64,
+    /// Live heap at the same moment: the baseline the heap must return to.
     idle_heap: f64,
+    /// RSS once the stall settled: what the OOM killer would see.
     stalled_rss: f64,
+    /// Threads while stalled: one per connection, two in channel modes.
     stalled_threads: u64,
+    /// Live heap while stalled: the queue plus its bookkeeping.
     stalled_heap: f64,
+    /// Body bytes produced and not yet written, over all clients.
     queued: f64,
     /// False if the queue was still changing when [`SETTLE_TIMEOUT`] ran out.
     settled: bool,
+    /// RSS once every connection's threads are gone: what was kept.
     rss_after: f64,
+    /// Live heap at that moment: proof that nothing leaked.
     heap_after: f64,
     /// The status line each client got, counted: `200 x64`, or a mix if the
     /// server refused or cut some of them.
@@ -201,7 +212,9 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
 
 /// RSS and threads of the server process, from outside it.
 struct Resident {
+    /// `VmRSS`.
     rss: f64,
+    /// `Threads`: tells when every connection's threads have ended.
     threads: u64,
 }
 
@@ -220,8 +233,11 @@ fn proc_status(pid: u32) -> Result<Resident, String> {
 
 /// The server at rest.
 struct Idle {
+    /// `VmRSS` at rest.
     rss: f64,
+    /// Live heap at rest, from `/metrics`.
     heap: f64,
+    /// Threads at rest (the probe's own connection thread may be gone).
     threads: u64,
     /// The scrape that found it idle.
     metrics: Metrics,

@@ -83,10 +83,12 @@ pub struct SteppingTimestamp {
     /// The instant the text shows, in Unix seconds: the source of truth
     /// when the date has to be re-rendered.
     unix_seconds: u64,
-    /// `HH`, `MM`, `SS` of the text as numbers, so a step adds instead of
+    /// `HH` of the text as a number, so that a step adds instead of
     /// dividing.
     hour: u64,
+    /// `MM` of the text as a number.
     minute: u64,
+    /// `SS` of the text as a number.
     second: u64,
     /// `YYYY-MM-DDTHH:MM:SSZ` for `unix_seconds`.
     text: [u8; RFC3339_LEN],
