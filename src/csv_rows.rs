@@ -180,7 +180,7 @@ struct Row {
     customer: u64,
     /// `amount_cents(n)`, for the same reason.
     cents: u64,
-    /// `status_index(n)`.
+    /// `status_index(n)`: which of `STATUS_LINE_ENDS` ends the line.
     status: usize,
 }
 
