@@ -415,7 +415,7 @@ mod tests {
             let line = help.lines().find(|l| l.contains(flag)).unwrap();
             assert!(line.contains("[default: "), "{line}");
         }
-        assert!(help.contains("[default: 16k]"));
+        assert!(help.contains("[default: 32k]"));
         assert!(matches!(parse_args(&["--help"]), Ok(Command::Help(_))));
     }
 

@@ -19,7 +19,7 @@
 
 use std::io::{self, Read};
 
-use crate::timestamp::{self, RFC3339_LEN, UtcDateTime};
+use crate::timestamp::{self, RFC3339_LEN, SteppingTimestamp, two_digits};
 
 /// The first line of every export.
 pub const HEADER: &[u8] = b"id,created_at,customer,amount,status\n";
@@ -43,25 +43,55 @@ const SECONDS_BETWEEN_ROWS: u64 = 37;
 /// `.cc` of the amount, four commas and the newline.
 const FIXED_LINE_BYTES: usize = RFC3339_LEN + 10 + 3 + 4 + 1;
 
+/// Customer numbers step by this much from row to row, modulo [`CUSTOMERS`].
+const CUSTOMER_STEP: u64 = 7919;
+/// Customer numbers are `0..CUSTOMERS`, written with five digits.
+const CUSTOMERS: u64 = 100_000;
+/// Amounts (in cents) step by this much from row to row, modulo
+/// [`AMOUNT_PERIOD`]. It is prime and coprime to 10, so every amount from
+/// 0.00 to 9999.99 occurs once in any [`AMOUNT_PERIOD`] consecutive rows.
+const AMOUNT_STEP: u64 = 104_729;
+/// Amounts are `0..AMOUNT_PERIOD` cents; the amount column repeats with
+/// this period, and so does the length of its text.
+const AMOUNT_PERIOD: u64 = 1_000_000;
+/// Bytes of the amount's whole units (`1234` of `1234.56`) summed over one
+/// [`AMOUNT_PERIOD`]: each of the 10 000 unit values occurs with 100 cent
+/// values, and 10, 90, 900 and 9000 of them have 1, 2, 3 and 4 digits.
+const AMOUNT_UNIT_DIGITS_PER_PERIOD: u64 = 100 * (10 + 90 * 2 + 900 * 3 + 9000 * 4);
+
+/// Status texts with their newline, padded to one size so that every row
+/// copies the same number of bytes (see [`LineWriter::put_prefix`]).
+const STATUS_LINE_ENDS: [(&[u8; 9], usize); 4] = [
+    (b"paid\n    ", 5),
+    (b"pending\n ", 8),
+    (b"refunded\n", 9),
+    (b"failed\n  ", 7),
+];
+
+/// Space for an id's digits and the comma after it: 9 digits for
+/// [`MAX_ROWS`], and room to spare for the 16-byte copy of the whole field.
+const ID_FIELD_BYTES: usize = 16;
+
 fn customer_number(n: u64) -> u64 {
-    n * 7919 % 100_000
+    n * CUSTOMER_STEP % CUSTOMERS
 }
 
 fn amount_cents(n: u64) -> u64 {
-    n * 104_729 % 1_000_000
+    n * AMOUNT_STEP % AMOUNT_PERIOD
+}
+
+/// Index into [`STATUS_LINE_ENDS`]: the status cycles with period 4.
+fn status_index(n: u64) -> usize {
+    (n % 4) as usize
 }
 
 fn status(n: u64) -> &'static [u8] {
-    match n % 4 {
-        0 => b"paid",
-        1 => b"pending",
-        2 => b"refunded",
-        _ => b"failed",
-    }
+    let (text, len) = STATUS_LINE_ENDS[status_index(n)];
+    &text[..len - 1]
 }
 
-fn created_at(n: u64) -> UtcDateTime {
-    UtcDateTime::from_unix_seconds(FIRST_CREATED_AT + (n - 1) * SECONDS_BETWEEN_ROWS)
+fn created_at(n: u64) -> u64 {
+    FIRST_CREATED_AT + (n - 1) * SECONDS_BETWEEN_ROWS
 }
 
 /// Number of decimal digits in `value` (at least one: `0` has one digit).
@@ -74,81 +104,234 @@ fn decimal_digits(mut value: u64) -> usize {
     digits
 }
 
-/// Length in bytes of row `n`'s line, without rendering it.
-fn line_len(n: u64) -> usize {
-    decimal_digits(n) + decimal_digits(amount_cents(n) / 100) + status(n).len() + FIXED_LINE_BYTES
-}
-
-/// Exact length of an export of `rows` rows, header included.
+/// Exact length of an export of `rows` rows, header included, without
+/// rendering it.
 ///
-/// It walks every row (a few arithmetic operations each, no formatting), so
-/// it costs about a tenth of rendering the body.
+/// A line's length is fixed bytes plus three variable fields, and each
+/// field's total over `rows` rows has a short form: the id's digits by
+/// ranges of equal digit count, the status by its period of 4, the amount by
+/// its period of a million rows. Only the last, partial period of
+/// amounts is walked row by row, so the cost is at most a million steps
+/// whatever `rows` is: 1.2 ms for 99 999 999 rows (the worst case) in a
+/// release build, where summing every line's length took 0.3 s.
 pub fn body_len(rows: u64) -> u64 {
-    let lines: u64 = (1..=rows).map(|n| line_len(n) as u64).sum();
-    HEADER.len() as u64 + lines
+    let fixed = rows * FIXED_LINE_BYTES as u64;
+
+    // Ids 1..=9 have one digit, 10..=99 two, and so on.
+    let mut id_digits = 0;
+    let (mut first, mut digits) = (1, 1);
+    while first <= rows {
+        let last = (first * 10 - 1).min(rows);
+        id_digits += (last - first + 1) * digits;
+        (first, digits) = (first * 10, digits + 1);
+    }
+
+    // Row 4q + k has the status of row k.
+    let status_per_cycle: u64 = (1..=4).map(|k| status(k).len() as u64).sum();
+    let statuses =
+        rows / 4 * status_per_cycle + (1..=rows % 4).map(|k| status(k).len() as u64).sum::<u64>();
+
+    // Row p × AMOUNT_PERIOD + k has the amount of row k; the last, partial
+    // period is walked by stepping the amount, as the rows are rendered.
+    let mut amount_units = rows / AMOUNT_PERIOD * AMOUNT_UNIT_DIGITS_PER_PERIOD;
+    let mut cents = amount_cents(0);
+    for _ in 0..rows % AMOUNT_PERIOD {
+        cents = step_modulo(cents, AMOUNT_STEP, AMOUNT_PERIOD);
+        amount_units += unit_digits(cents) as u64;
+    }
+
+    HEADER.len() as u64 + fixed + id_digits + statuses + amount_units
 }
 
-/// Renders row `n` (1-based) into `line` and returns its length.
+/// Renders row `n` (1-based, at most [`MAX_ROWS`]) into `line` and returns
+/// its length. Any row, in any order: the export's definition, for checks.
 pub fn render_row(n: u64, line: &mut [u8; MAX_LINE_BYTES]) -> usize {
-    let mut out = LineWriter { line, len: 0 };
-    out.push_decimal(n);
-    out.push(b",");
-    let mut stamp = [0u8; RFC3339_LEN];
-    created_at(n).write_rfc3339(&mut stamp);
-    out.push(&stamp);
-    out.push(b",cust-");
-    out.push_padded(customer_number(n), 5);
-    out.push(b",");
-    let cents = amount_cents(n);
-    out.push_decimal(cents / 100);
-    out.push(b".");
-    out.push_padded(cents % 100, 2);
-    out.push(b",");
-    out.push(status(n));
-    out.push(b"\n");
-    out.len
+    Row::at(n).write(line)
 }
 
-/// Appends to a line buffer; the buffer is sized for the longest line, so a
-/// push can only overflow on a bug, and slicing would then panic loudly.
+/// One row's fields, ready to be written, and stepped to the next row in
+/// place.
+///
+/// Each field of row `n` is a formula of `n` (see [`Row::at`]), but from one
+/// row to the next each changes by a simple step: the id's text gains one,
+/// the timestamp 37 s, customer and amount a fixed increment. Keeping the
+/// text and stepping it is what makes the producer fast; `Row::at` stays the
+/// definition, and a test checks that stepping never drifts from it.
+///
+/// Measured with `cargo bench --bench rows` (100 000 rows into 16 KiB
+/// chunks, 2-core AMD EPYC, noisy):
+///
+/// | how each row is made                                          | GiB/s |
+/// |---------------------------------------------------------------|-------|
+/// | every field computed from `n`, line copied into the chunk      | 0.98  |
+/// | id and timestamp stepped as text, rows written in place        | 1.6   |
+/// | + two-digit lookups, a clock that carries instead of dividing, the amount's leading zeros shifted out, no `%` | 3.7-3.9 |
+/// | ceiling: `memcpy` of the same bytes into the same chunks       | 54    |
+#[derive(Clone, Debug)]
+struct Row {
+    /// The id's decimal digits followed by a comma, incremented as text so
+    /// that no row pays for a number-to-text conversion.
+    id: [u8; ID_FIELD_BYTES],
+    /// Digits in `id` (the comma is at `id[id_digits]`).
+    id_digits: usize,
+    /// `created_at` as text; only `HH:MM:SS` changes on most rows.
+    created_at: SteppingTimestamp,
+    /// `customer_number(n)`, kept so that the next one is an addition.
+    customer: u64,
+    /// `amount_cents(n)`, for the same reason.
+    cents: u64,
+    /// `status_index(n)`: which of `STATUS_LINE_ENDS` ends the line.
+    status: usize,
+}
+
+impl Row {
+    /// Row `n`, computed from the formulas that define the export.
+    fn at(n: u64) -> Row {
+        let id_digits = decimal_digits(n);
+        let mut id = [0; ID_FIELD_BYTES];
+        write_padded(&mut id[..id_digits], n);
+        id[id_digits] = b',';
+        Row {
+            id,
+            id_digits,
+            created_at: SteppingTimestamp::at(created_at(n)),
+            customer: customer_number(n),
+            cents: amount_cents(n),
+            status: status_index(n),
+        }
+    }
+
+    /// Becomes row `n + 1`.
+    #[inline]
+    fn advance(&mut self) {
+        self.increment_id();
+        self.created_at.advance(SECONDS_BETWEEN_ROWS);
+        self.customer = step_modulo(self.customer, CUSTOMER_STEP, CUSTOMERS);
+        self.cents = step_modulo(self.cents, AMOUNT_STEP, AMOUNT_PERIOD);
+        self.status = (self.status + 1) % STATUS_LINE_ENDS.len();
+    }
+
+    /// Adds one to the id's text, carrying like on paper: nine rows in ten
+    /// change only their last digit.
+    fn increment_id(&mut self) {
+        for digit in self.id[..self.id_digits].iter_mut().rev() {
+            if *digit < b'9' {
+                *digit += 1;
+                return;
+            }
+            *digit = b'0';
+        }
+        // All nines: 999 + 1 = 1000, one digit longer.
+        self.id[0] = b'1';
+        self.id[self.id_digits] = b'0';
+        self.id_digits += 1;
+        self.id[self.id_digits] = b',';
+    }
+
+    /// Writes the line into `line` and returns its length.
+    #[inline]
+    fn write(&self, line: &mut [u8; MAX_LINE_BYTES]) -> usize {
+        let mut out = LineWriter { line, len: 0 };
+        out.put_prefix(&self.id, self.id_digits + 1);
+        out.put(self.created_at.text());
+        out.put(b",cust-");
+        out.put(&[b'0' + (self.customer / 10_000) as u8]);
+        out.put(&two_digits(self.customer / 100 % 100));
+        out.put(&two_digits(self.customer % 100));
+        out.put(b",");
+        let (amount, len) = amount_text(self.cents);
+        out.put_prefix(&amount, len);
+        let (status, len) = STATUS_LINE_ENDS[self.status];
+        out.put_prefix(status, len);
+        out.len
+    }
+}
+
+/// `units.cc,` for an amount in cents below [`AMOUNT_PERIOD`], as the first
+/// `len` of 8 bytes: `1234.56,` or `7.05,`.
+///
+/// The units have no leading zeros, so the text's length varies. Rather
+/// than loop over digits, it renders all four padded (two lookups) and drops
+/// the leading zeros by shifting the 8 bytes down as one little-endian
+/// integer (see [`Row`] for what these tricks bought).
+fn amount_text(cents: u64) -> ([u8; 8], usize) {
+    let units = cents / 100;
+    let [u1, u2] = two_digits(units / 100);
+    let [u3, u4] = two_digits(units % 100);
+    let [c1, c2] = two_digits(cents % 100);
+    let padded = [u1, u2, u3, u4, b'.', c1, c2, b','];
+    let leading_zeros = 4 - unit_digits(cents);
+    let shifted = u64::from_le_bytes(padded) >> (8 * leading_zeros);
+    (shifted.to_le_bytes(), padded.len() - leading_zeros)
+}
+
+/// Digits of the whole units of an amount in cents below [`AMOUNT_PERIOD`]
+/// (`1234.56` → 4, `0.07` → 1), by comparisons rather than divisions.
+fn unit_digits(cents: u64) -> usize {
+    1 + usize::from(cents >= 1_000) + usize::from(cents >= 10_000) + usize::from(cents >= 100_000)
+}
+
+/// `(value + step) % modulus` for `value` and `step` below `modulus`: one
+/// subtraction at most, where `%` would be a division.
+fn step_modulo(value: u64, step: u64, modulus: u64) -> u64 {
+    let next = value + step;
+    if next >= modulus {
+        next - modulus
+    } else {
+        next
+    }
+}
+
+/// Appends to a line buffer; the buffer is sized for the longest line plus
+/// the slack [`LineWriter::put_prefix`] needs, so a push can only overflow
+/// on a bug, and slicing would then panic loudly.
 struct LineWriter<'a> {
+    /// The line being written.
     line: &'a mut [u8; MAX_LINE_BYTES],
+    /// Bytes of `line` written so far.
     len: usize,
 }
 
 impl LineWriter<'_> {
-    fn push(&mut self, bytes: &[u8]) {
-        self.line[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+    fn put<const N: usize>(&mut self, bytes: &[u8; N]) {
+        self.put_prefix(bytes, N);
     }
 
-    fn push_padded(&mut self, mut value: u64, width: usize) {
-        for digit in self.line[self.len..self.len + width].iter_mut().rev() {
-            *digit = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-        self.len += width;
-    }
-
-    fn push_decimal(&mut self, value: u64) {
-        self.push_padded(value, decimal_digits(value));
+    /// Copies all `N` bytes but keeps only the first `len`: the next field
+    /// overwrites the rest. A copy of a size known at compile time is a few
+    /// register moves; one of a size known only at run time is a call to
+    /// `memcpy`, which costs more than the bytes it moves when they are
+    /// this few.
+    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], len: usize) {
+        self.line[self.len..self.len + N].copy_from_slice(bytes);
+        self.len += len;
     }
 }
 
-/// The export as a byte stream: header, then rows `1..=rows`, rendered one
-/// line at a time on demand.
+/// Writes `value` in decimal, zero-padded to exactly `out.len()` digits.
+fn write_padded(out: &mut [u8], mut value: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// The export as a byte stream: header, then rows `1..=rows`, rendered on
+/// demand straight into the caller's buffer.
 ///
-/// Memory is one line buffer, however large the export: the reader never
-/// runs ahead of whoever is calling `read`. That property is what the
-/// `pipeline` strategy relies on, and what the channel strategies give away
-/// when they let the producer thread call `read` as fast as it can.
+/// Memory is one row's state and one line buffer, however large the export:
+/// the reader never runs ahead of whoever is calling `read`. That property
+/// is what the `pipeline` strategy relies on, and what the channel
+/// strategies give away when they let the producer thread call `read` as
+/// fast as it can.
 pub struct CsvRows {
-    /// Row to render next; 0 means the header. Past `rows`, the export is done.
-    next_row: u64,
-    /// Last row of this export.
-    rows: u64,
-    /// The current line. It exists so that a line can straddle two `read`
-    /// calls (a chunk boundary may fall anywhere, even at 1-byte chunks).
+    /// The next row to write, stepped in place after each.
+    next: Row,
+    /// Rows not yet written, `next` included.
+    rows_left: u64,
+    /// A line that did not fit whole in the caller's buffer, waiting to be
+    /// handed out (the header starts here too). A chunk boundary may fall
+    /// anywhere in a line, even at 1-byte chunks.
     line: [u8; MAX_LINE_BYTES],
     /// Bytes of `line` that are rendered.
     line_len: usize,
@@ -157,79 +340,94 @@ pub struct CsvRows {
 }
 
 impl CsvRows {
-    /// An export of `rows` rows, positioned at its first byte.
+    /// An export of `rows` rows (at most [`MAX_ROWS`]), positioned at its
+    /// first byte.
     pub fn new(rows: u64) -> Self {
+        let mut line = [0; MAX_LINE_BYTES];
+        line[..HEADER.len()].copy_from_slice(HEADER);
         CsvRows {
-            next_row: 0,
-            rows,
-            line: [0; MAX_LINE_BYTES],
-            line_len: 0,
+            next: Row::at(1),
+            rows_left: rows,
+            line,
+            line_len: HEADER.len(),
             line_pos: 0,
         }
+    }
+
+    /// True once every byte has been handed out.
+    fn is_done(&self) -> bool {
+        self.rows_left == 0 && self.line_pos == self.line_len
     }
 
     /// Appends the export's next bytes to `chunk` until it holds `max_len`
     /// bytes or the export ends. It never grows `chunk` past `max_len`, so a
     /// chunk allocated with that capacity is filled without reallocating.
     pub fn fill(&mut self, chunk: &mut Vec<u8>, max_len: usize) {
-        while chunk.len() < max_len {
-            let piece = self.next_piece(max_len - chunk.len());
-            if piece.is_empty() {
-                return;
+        while chunk.len() < max_len && !self.is_done() {
+            if chunk.len() == chunk.capacity() {
+                chunk.reserve(MAX_LINE_BYTES.min(max_len - chunk.len()));
             }
-            chunk.extend_from_slice(piece);
+            // Rows are written into the chunk's own bytes, so the room they
+            // go to must exist first: zeroing it costs ~2 % of rendering it.
+            // Never more than the export can still need, so that a roomy
+            // chunk is not zeroed (and its pages touched) in vain.
+            let start = chunk.len();
+            let most_needed = (self.line_len - self.line_pos) as u64
+                + self.rows_left.saturating_mul(MAX_LINE_BYTES as u64);
+            let room = (chunk.capacity().min(max_len) - start) as u64;
+            chunk.resize(start + room.min(most_needed) as usize, 0);
+            let written = self.read_into(&mut chunk[start..]);
+            chunk.truncate(start + written);
         }
     }
 
-    /// The next at most `max` bytes of the current line, rendering the next
-    /// line first if this one is used up; empty only at the end (or if
-    /// `max` is 0).
-    fn next_piece(&mut self, max: usize) -> &[u8] {
-        if self.line_pos == self.line_len && !self.render_next_line() {
-            return &[];
+    /// Fills as much of `out` as the export has left; less than `out.len()`
+    /// only at the end.
+    fn read_into(&mut self, out: &mut [u8]) -> usize {
+        let mut filled = self.take_from_line(out);
+        while filled < out.len() && self.rows_left > 0 {
+            if let Some(room) = out[filled..].first_chunk_mut::<MAX_LINE_BYTES>() {
+                // Room for any line: write it in place, no second copy.
+                filled += self.next.write(room);
+            } else {
+                // The line may not fit: render it aside, hand out what fits.
+                self.line_len = self.next.write(&mut self.line);
+                self.line_pos = 0;
+                filled += self.take_from_line(&mut out[filled..]);
+            }
+            self.next.advance();
+            self.rows_left -= 1;
         }
-        let end = self.line_len.min(self.line_pos + max);
-        let piece = &self.line[self.line_pos..end];
-        self.line_pos = end;
-        piece
+        filled
     }
 
-    /// Renders the next line into `self.line`; false once the export is done.
-    fn render_next_line(&mut self) -> bool {
-        if self.next_row > self.rows {
-            return false;
-        }
-        self.line_len = if self.next_row == 0 {
-            self.line[..HEADER.len()].copy_from_slice(HEADER);
-            HEADER.len()
-        } else {
-            render_row(self.next_row, &mut self.line)
-        };
-        self.line_pos = 0;
-        self.next_row += 1;
-        true
+    /// Copies the waiting part of `line` into `out`, as much as fits.
+    fn take_from_line(&mut self, out: &mut [u8]) -> usize {
+        let n = (self.line_len - self.line_pos).min(out.len());
+        out[..n].copy_from_slice(&self.line[self.line_pos..self.line_pos + n]);
+        self.line_pos += n;
+        n
     }
 }
 
 impl Read for CsvRows {
     /// Fills as much of `out` as the export has left; `Ok(0)` only at the end.
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let mut filled = 0;
-        while filled < out.len() {
-            let piece = self.next_piece(out.len() - filled);
-            if piece.is_empty() {
-                break;
-            }
-            out[filled..filled + piece.len()].copy_from_slice(piece);
-            filled += piece.len();
-        }
-        Ok(filled)
+        Ok(self.read_into(out))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Length in bytes of row `n`'s line, from the formulas alone.
+    fn line_len(n: u64) -> usize {
+        decimal_digits(n)
+            + decimal_digits(amount_cents(n) / 100)
+            + status(n).len()
+            + FIXED_LINE_BYTES
+    }
 
     fn line(n: u64) -> String {
         let mut buf = [0u8; MAX_LINE_BYTES];
@@ -306,6 +504,70 @@ mod tests {
                 render_all(rows, 4096).len() as u64,
                 "rows={rows}"
             );
+        }
+    }
+
+    /// `body_len` against the sum of rendered lines, for every `rows` up to
+    /// 5 000 and then around each boundary of its short forms: the id's digit
+    /// counts (10, 100, … 10^8), the status cycle and the amount period
+    /// (1 and 2 million rows). Far ranges are reached with `render_row`
+    /// (random access), by the difference `body_len(b) - body_len(a)`.
+    #[test]
+    fn body_len_equals_the_sum_of_rendered_lines() {
+        let mut line = [0; MAX_LINE_BYTES];
+        let mut sum = HEADER.len() as u64;
+        for rows in 0..=5_000 {
+            if rows > 0 {
+                sum += render_row(rows, &mut line) as u64;
+            }
+            assert_eq!(body_len(rows), sum, "rows={rows}");
+        }
+        let boundaries = [
+            10_000, 99_990, 999_990, 1_000_000, 2_000_000, 9_999_990, 99_999_990,
+        ];
+        for boundary in boundaries {
+            let start = boundary - 10;
+            let mut sum = body_len(start);
+            for rows in start + 1..=(boundary + 20).min(MAX_ROWS) {
+                sum += render_row(rows, &mut line) as u64;
+                assert_eq!(body_len(rows), sum, "rows={rows}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_amount_digits_per_period_are_counted_right() {
+        let counted: u64 = (1..=AMOUNT_PERIOD)
+            .map(|n| decimal_digits(amount_cents(n) / 100) as u64)
+            .sum();
+        assert_eq!(counted, AMOUNT_UNIT_DIGITS_PER_PERIOD);
+    }
+
+    #[test]
+    fn amount_text_matches_formatting_for_every_amount() {
+        for cents in 0..AMOUNT_PERIOD {
+            let (text, len) = amount_text(cents);
+            let expected = format!("{}.{:02},", cents / 100, cents % 100);
+            assert_eq!(&text[..len], expected.as_bytes(), "{cents} cents");
+        }
+    }
+
+    /// Stepping a row never drifts from computing it: checked from starts
+    /// just before the id gains a digit, at the amount period, and across
+    /// midnights, year ends and leap days (a day is ~2 335 rows, so 3 000
+    /// steps cross at least one midnight from every start).
+    #[test]
+    fn stepping_rows_matches_computing_them() {
+        let (mut stepped, mut computed) = ([0; MAX_LINE_BYTES], [0; MAX_LINE_BYTES]);
+        for start in [1, 95, 995, 999_000, 1_841_000, 9_999_000, MAX_ROWS - 3_000] {
+            let mut row = Row::at(start);
+            for n in start..start + 3_000 {
+                let len = row.write(&mut stepped);
+                assert_eq!(len, Row::at(n).write(&mut computed), "row {n}");
+                assert_eq!(stepped[..len], computed[..len], "row {n}");
+                assert_eq!(len, line_len(n), "row {n}");
+                row.advance();
+            }
         }
     }
 

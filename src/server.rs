@@ -27,20 +27,39 @@ use crate::rejecter::Rejecter;
 /// is a demonstration, not a service to expose.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 
-/// Default chunk size: 16 KiB. Large enough that the per-chunk costs (a
-/// channel send, an allocation, a chunk header, a syscall) are noise next to
-/// rendering the rows, small enough that (depth + 2) chunks per stalled
-/// connection stay under 100 KiB. Servers pick similar sizes: hyper reads
-/// bodies in up to 16 KiB pieces, Go's `io.Copy` uses 32 KiB.
-pub const DEFAULT_CHUNK_BYTES: usize = 16 * 1024;
+/// Default chunk size: 32 KiB. Chosen with `benches/end_to_end.rs` and
+/// `benches/memory_footprint.rs` (2-core EPYC shared with compiling agents,
+/// so wall-clock figures swung by 2×; server CPU time was steadier). Every
+/// chunk costs a channel hand-off that wakes a thread, an allocation, a
+/// chunk header and a `write` call, so fewer, larger chunks cost less:
+/// for ten 53 MB exports the server used 430-560 ms of CPU with 32 KiB
+/// chunks, 550-680 ms with 16 KiB (`pipeline`, writing 8 KiB at a time on one
+/// thread: 350-370 ms). The limit is memory: a stalled connection holds
+/// (depth + 2) chunks, plus ~45 KiB of touched thread stacks and allocator
+/// overhead, and the target is ≤ 128 KiB of RSS per stalled connection.
+/// Measured RSS per stalled connection (64 clients): 16 KiB × depth 4 =
+/// 140 KiB (missed), 16 KiB × 2 = 109 KiB, 24 KiB × 1 = 117 KiB,
+/// 32 KiB × 0 = 110 KiB, 40 KiB × 0 = 127 KiB (too close). End to end,
+/// `bounded` ran at 0.6 to 1.8 × `pipeline` across repeated runs of each of
+/// these: the machine's noise was larger than any difference. For
+/// comparison, hyper reads bodies in up to 16 KiB pieces and Go's `io.Copy`
+/// uses 32 KiB.
+pub const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
 /// Largest accepted `--chunk-bytes`: 16 MiB. Beyond that a "chunk" is a
 /// buffer of the whole body by another name.
 pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
-/// Default depth of the `bounded` channel: 4 chunks. Enough for the producer
-/// to stay ahead through small hiccups of the writer; more only adds memory,
-/// since the socket's send buffer already absorbs the larger ones.
-pub const DEFAULT_CHANNEL_DEPTH: usize = 4;
+/// Default depth of the `bounded` channel: 0, a rendezvous: each `send`
+/// waits until the writer takes the chunk, so a stalled connection holds
+/// 2 × 32 KiB = 64 KiB of body. The producer renders ~4 GiB/s, several
+/// times what the socket drains, so the channel is full almost all the time
+/// and a slot only holds memory: while the writer writes one chunk, the
+/// producer renders the next one and waits with it, which is all the
+/// overlap two threads can give, and the socket's send buffer absorbs the
+/// writer's hiccups. Measured (see [`DEFAULT_CHUNK_BYTES`]), depth 1 at
+/// 32 KiB used as much CPU as depth 0 (430-460 ms against 430-560 ms)
+/// and cost 33 KiB more per stalled connection (143 KiB, over the target).
+pub const DEFAULT_CHANNEL_DEPTH: usize = 0;
 /// Largest accepted `--channel-depth`.
 pub const MAX_CHANNEL_DEPTH: usize = 1024;
 

@@ -1,7 +1,8 @@
 //! Calendar math: Unix seconds to a UTC `YYYY-MM-DDTHH:MM:SSZ` timestamp.
 //!
-//! Every CSV row carries a `created_at` timestamp, so this runs once per row
-//! in the producer's hot loop. It must not allocate and must not depend on a
+//! Every CSV row carries a `created_at` timestamp, so this runs in the
+//! producer's hot loop (in full once per day of rows, stepped by
+//! [`SteppingTimestamp`] in between). It must not allocate and must not depend on a
 //! time-zone database: the export is defined in UTC on the proleptic
 //! Gregorian calendar (leap years every 4 years, except centuries, except
 //! every 400 years), and that is pure arithmetic.
@@ -66,6 +67,94 @@ impl UtcDateTime {
         write_padded(&mut out[17..19], self.second);
         out[19] = b'Z';
     }
+}
+
+/// A timestamp kept as text and moved forward, for a caller that needs one
+/// timestamp after another a fixed step apart (the export's rows are 37 s
+/// apart).
+///
+/// Converting from Unix seconds costs a dozen divisions; a step is a few
+/// additions with carries, like a clock's hands, and rewrites `HH:MM:SS`
+/// only. The date is re-rendered in full when it changes (once per ~2 300
+/// rows of the export). The export's rows render about twice as fast for
+/// it (the figures are in `csv_rows`).
+#[derive(Clone, Debug)]
+pub struct SteppingTimestamp {
+    /// The instant the text shows, in Unix seconds: the source of truth
+    /// when the date has to be re-rendered.
+    unix_seconds: u64,
+    /// `HH` of the text as a number, so that a step adds instead of
+    /// dividing.
+    hour: u64,
+    /// `MM` of the text as a number.
+    minute: u64,
+    /// `SS` of the text as a number.
+    second: u64,
+    /// `YYYY-MM-DDTHH:MM:SSZ` for `unix_seconds`.
+    text: [u8; RFC3339_LEN],
+}
+
+impl SteppingTimestamp {
+    /// The timestamp of `unix_seconds`.
+    pub fn at(unix_seconds: u64) -> Self {
+        let time = UtcDateTime::from_unix_seconds(unix_seconds);
+        let mut text = [0; RFC3339_LEN];
+        time.write_rfc3339(&mut text);
+        SteppingTimestamp {
+            unix_seconds,
+            hour: time.hour,
+            minute: time.minute,
+            second: time.second,
+            text,
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub fn text(&self) -> &[u8; RFC3339_LEN] {
+        &self.text
+    }
+
+    /// Moves forward by `seconds`, which must be less than a minute (so
+    /// that each field carries at most one into the next).
+    #[inline]
+    pub fn advance(&mut self, seconds: u64) {
+        debug_assert!(seconds < 60);
+        self.unix_seconds += seconds;
+        self.second += seconds;
+        if self.second >= 60 {
+            self.second -= 60;
+            self.minute += 1;
+            if self.minute == 60 {
+                self.minute = 0;
+                self.hour += 1;
+                if self.hour == 24 {
+                    // A new day: the date changes, and that is calendar math.
+                    *self = SteppingTimestamp::at(self.unix_seconds);
+                    return;
+                }
+                self.text[11..13].copy_from_slice(&two_digits(self.hour));
+            }
+            self.text[14..16].copy_from_slice(&two_digits(self.minute));
+        }
+        self.text[17..19].copy_from_slice(&two_digits(self.second));
+    }
+}
+
+/// `"00"` to `"99"`, so that a two-digit field is one lookup.
+const TWO_DIGITS: [[u8; 2]; 100] = {
+    let mut table = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        table[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    table
+};
+
+/// `value` (below 100) as two decimal digits, leading zero included.
+#[inline]
+pub fn two_digits(value: u64) -> [u8; 2] {
+    TWO_DIGITS[value as usize]
 }
 
 /// Seconds from the Unix epoch to midnight UTC at the start of the given date.
@@ -168,6 +257,23 @@ mod tests {
                 format(last_second + 1),
                 format!("{}-01-01T00:00:00Z", year + 1)
             );
+        }
+    }
+
+    #[test]
+    fn a_stepping_timestamp_matches_converting_every_instant() {
+        // Steps of 37 s across a year end, and of 59 s (the longest
+        // allowed) across the leap day of 2028.
+        for (start, step) in [
+            (at(2027, 12, 31, (23, 0, 0)), 37),
+            (at(2028, 2, 27, (0, 0, 1)), 59),
+        ] {
+            let mut stepping = SteppingTimestamp::at(start);
+            for i in 0..200_000 {
+                let secs = start + i * step;
+                assert_eq!(stepping.text(), format(secs).as_bytes(), "{secs}");
+                stepping.advance(step);
+            }
         }
     }
 

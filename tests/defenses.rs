@@ -138,8 +138,9 @@ fn a_client_reading_at_200_kb_per_second_is_never_cut() {
     for reason in ["min-rate", "send-timeout", "client-gone"] {
         assert_eq!(aborts(&m, "bounded", reason), 0.0, "{reason}");
     }
-    // Held back, not running ahead: the queue is at its bound.
-    assert!(m.value("backpressure_queued_bytes{mode=\"bounded\"}") <= (6 * 16 * 1024) as f64);
+    // Held back, not running ahead: the queue is within its bound of
+    // (depth + 2) × chunk, at the defaults (0 + 2) × 32 KiB.
+    assert!(m.value("backpressure_queued_bytes{mode=\"bounded\"}") <= (2 * 32 * 1024) as f64);
 }
 
 // ---------------------------------------------------------------------------

@@ -9,6 +9,8 @@ use common::{Server, chunk_sizes, get, head, reference_csv, request};
 const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// `io::copy`'s buffer: the largest chunk the pipeline mode can produce.
 const PIPELINE_BUFFER_BYTES: usize = 8 * 1024;
+/// The server's default `--chunk-bytes`.
+const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
 
 /// Fetches an export over HTTP/1.1 and returns its decoded body, checking the
 /// framing each mode promises on the way.
@@ -60,7 +62,7 @@ fn fetch(server: &Server, rows: u64, mode: &str, chunk_bytes: usize) -> Vec<u8> 
 #[test]
 fn known_lines_and_lengths() {
     let server = Server::start(&[]);
-    let body = fetch(&server, 123_457, "bounded", 16 * 1024);
+    let body = fetch(&server, 123_457, "bounded", DEFAULT_CHUNK_BYTES);
     let text = String::from_utf8(body).expect("the export is ASCII");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "id,created_at,customer,amount,status");
@@ -76,7 +78,10 @@ fn known_lines_and_lengths() {
     assert_eq!(lines.len(), 123_458);
     assert!(text.ends_with('\n'));
 
-    assert_eq!(fetch(&server, 1000, "pipeline", 16 * 1024).len(), 51_073);
+    assert_eq!(
+        fetch(&server, 1000, "pipeline", DEFAULT_CHUNK_BYTES).len(),
+        51_073
+    );
 
     // The 400 MB export's exact size, without sending it: buffer mode knows
     // its Content-Length up front, and HEAD gets the same head as GET.

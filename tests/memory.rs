@@ -31,8 +31,8 @@ use common::{
 /// enough that a debug build renders it in about a second.
 const ROWS: u64 = 1_200_000;
 const PIPELINE_BUFFER_BYTES: u64 = 8 * 1024;
-const DEFAULT_CHUNK: u64 = 16 * 1024;
-const DEFAULT_DEPTH: u64 = 4;
+const DEFAULT_CHUNK: u64 = 32 * 1024;
+const DEFAULT_DEPTH: u64 = 0;
 /// How long a settled or idle state may take to arrive.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -184,7 +184,7 @@ fn unbounded_queues_most_of_the_body() {
 #[test]
 fn bounded_queues_depth_plus_two_chunks() {
     let body = reference_csv_len(ROWS) as f64;
-    for (chunk, depth) in [(DEFAULT_CHUNK, DEFAULT_DEPTH), (4096, 0)] {
+    for (chunk, depth) in [(DEFAULT_CHUNK, DEFAULT_DEPTH), (4096, 3)] {
         let args = [
             "--chunk-bytes",
             &chunk.to_string(),

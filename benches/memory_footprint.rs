@@ -1,0 +1,384 @@
+//! What stalled clients cost the server in resident memory, per strategy,
+//! and what it keeps after they leave. Prints a table; `harness = false`.
+//!
+//! For each strategy and 1, 16 and 64 clients: a fresh server, warmed by
+//! one small export and left to go idle; then N clients that send a GET for
+//! a large export and read nothing. Once the server's queued bytes stop
+//! changing, the RSS, threads, queue and live heap are recorded; then the
+//! clients close (with unread data, so the kernel resets the connections)
+//! and, once the server's threads are back to idle, the RSS and live heap
+//! it kept.
+//!
+//! RSS comes from `/proc/PID/status`, queued bytes and live heap from
+//! `/metrics`. Kernel socket buffers are in neither: a stalled loopback
+//! connection can pin megabytes there, outside the process.
+//!
+//! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`), and
+//! `cargo bench --bench memory_footprint -- bounded pipeline` measures only
+//! the strategies named.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use backpressure::csv_rows;
+use backpressure::proc_status::ProcStatus;
+
+use common::{Metrics, ServerProcess, connect, get_request, serve_args_from_env};
+
+const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
+const CLIENT_COUNTS: [usize; 3] = [1, 16, 64];
+/// Rows each stalled client asks for: the 385 MB export, far more than
+/// loopback socket buffers hold, so every connection really stalls.
+const STALL_ROWS: u64 = 7_000_000;
+/// Most body bytes all clients of `buffer` or `unbounded` may make the
+/// server hold at once: those modes hold what they are asked for, and this
+/// machine is shared. With 16 and 64 clients each asks for a smaller export,
+/// so that N × body stays under this; the table shows the rows asked for.
+const BUFFERING_BUDGET_BYTES: u64 = 2 << 30;
+/// How often the server is looked at while waiting for it to settle.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// The stall has settled when queued bytes are unchanged over this many
+/// polls in a row (half a second).
+const STABLE_POLLS: u32 = 10;
+/// Longest wait for any state (idle, settled stall, back to idle).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a client waits for the first bytes of its answer when the
+/// table reports which status each client got.
+const STATUS_READ_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Target: RSS per stalled `bounded` connection, 64 clients, defaults.
+const PER_CONNECTION_TARGET_BYTES: f64 = 128.0 * 1024.0;
+/// Target: RSS after the clients leave, above the idle RSS.
+const RSS_KEPT_TARGET_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
+/// Target: live heap after the clients leave, within this of idle. The
+/// probe moves it by a few bytes (the thread answering `/metrics` is named
+/// `conn-N`, and N gains digits); a leaked chunk would be kilobytes.
+const HEAP_KEPT_SLACK_BYTES: f64 = 512.0;
+
+/// One line of the table.
+struct Measurement {
+    /// The `mode` every client asked for.
+    strategy: &'static str,
+    /// How many clients stalled at once.
+    clients: usize,
+    /// Rows each client asked for.
+    rows: u64,
+    /// RSS before any client came: the baseline for growth and for what
+    /// is kept.
+    idle_rss: f64,
+    /// Live heap at the same moment: the baseline the heap must return to.
+    idle_heap: f64,
+    /// RSS once the stall settled: what the OOM killer would see.
+    stalled_rss: f64,
+    /// Threads while stalled: one per connection, two in channel modes.
+    stalled_threads: u64,
+    /// Live heap while stalled: the queue plus its bookkeeping.
+    stalled_heap: f64,
+    /// Body bytes produced and not yet written, over all clients.
+    queued: f64,
+    /// False if the queue was still changing when [`SETTLE_TIMEOUT`] ran out.
+    settled: bool,
+    /// RSS once every connection's threads are gone: what was kept.
+    rss_after: f64,
+    /// Live heap at that moment: proof that nothing leaked.
+    heap_after: f64,
+    /// The status line each client got, counted: `200 x64`, or a mix if the
+    /// server refused or cut some of them.
+    answers: String,
+    /// `backpressure_client_aborts_total` for the strategy, at the end.
+    aborts: f64,
+}
+
+fn main() -> ExitCode {
+    let args = match serve_args_from_env() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("memory_footprint: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "memory_footprint: stalled clients per strategy (serve flags: {})",
+        if args.is_empty() {
+            "defaults".to_string()
+        } else {
+            args.join(" ")
+        }
+    );
+    println!(
+        "{:<9} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>11} {:>11} {:>9} {:>12}  answers, aborts",
+        "strategy",
+        "clients",
+        "rows",
+        "idle RSS",
+        "stalled RSS",
+        "growth",
+        "per client",
+        "queued",
+        "live heap",
+        "RSS after",
+        "heap after"
+    );
+    // cargo passes `--bench`; other arguments name the strategies to run.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let mut failed = false;
+    let mut measurements = Vec::new();
+    for strategy in STRATEGIES {
+        if !filters.is_empty() && !filters.iter().any(|f| f == strategy) {
+            continue;
+        }
+        for clients in CLIENT_COUNTS {
+            match measure(&args, strategy, clients) {
+                Ok(m) => {
+                    println!("{}", table_line(&m));
+                    measurements.push(m);
+                }
+                Err(e) => {
+                    println!("{strategy:<9} {clients:>7}  error: {e}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    println!("{}", targets(&measurements));
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Rows per client: the big export, or less for the modes that hold the
+/// whole body, so that all clients together stay within the budget.
+fn rows_for(strategy: &str, clients: usize) -> u64 {
+    if strategy != "buffer" && strategy != "unbounded" {
+        return STALL_ROWS;
+    }
+    let bytes_per_row = csv_rows::body_len(STALL_ROWS) / STALL_ROWS + 1;
+    STALL_ROWS.min(BUFFERING_BUDGET_BYTES / clients as u64 / bytes_per_row)
+}
+
+fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Measurement, String> {
+    let server = ServerProcess::start(args)?;
+    let (addr, pid) = (server.addr(), server.pid());
+    let rows = rows_for(strategy, clients);
+
+    common::get_small(addr, &format!("/export.csv?rows=10&mode={strategy}"))?;
+    let idle = wait_until_idle(addr, pid, None)?;
+
+    let request = get_request(&format!("/export.csv?rows={rows}&mode={strategy}"));
+    let mut streams = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let mut stream = connect(addr)?;
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| format!("sending a stalled request: {e}"))?;
+        streams.push(stream);
+    }
+    let (stalled_metrics, settled) = wait_for_stall(addr, strategy)?;
+    let stalled = proc_status(pid)?;
+    let answers = count_answers(&mut streams);
+
+    drop(streams);
+    let after = wait_until_idle(addr, pid, Some(idle.threads))?;
+    Ok(Measurement {
+        strategy,
+        clients,
+        rows,
+        idle_rss: idle.rss,
+        idle_heap: idle.heap,
+        stalled_rss: stalled.rss,
+        stalled_threads: stalled.threads,
+        stalled_heap: stalled_metrics.value("backpressure_heap_bytes")?,
+        queued: queued(&stalled_metrics, strategy)?,
+        settled,
+        rss_after: after.rss,
+        heap_after: after.heap,
+        answers,
+        aborts: after.metrics.value(&format!(
+            "backpressure_client_aborts_total{{mode=\"{strategy}\"}}"
+        ))?,
+    })
+}
+
+/// RSS and threads of the server process, from outside it.
+struct Resident {
+    /// `VmRSS`.
+    rss: f64,
+    /// `Threads`: tells when every connection's threads have ended.
+    threads: u64,
+}
+
+fn proc_status(pid: u32) -> Result<Resident, String> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let status = ProcStatus::parse(&text);
+    match (status.rss_bytes, status.threads) {
+        (Some(rss), Some(threads)) => Ok(Resident {
+            rss: rss as f64,
+            threads,
+        }),
+        _ => Err(format!("{path} has no VmRSS or Threads")),
+    }
+}
+
+/// The server at rest.
+struct Idle {
+    /// `VmRSS` at rest.
+    rss: f64,
+    /// Live heap at rest, from `/metrics`.
+    heap: f64,
+    /// Threads at rest (the probe's own connection thread may be gone).
+    threads: u64,
+    /// The scrape that found it idle.
+    metrics: Metrics,
+}
+
+/// Waits until only the probe's connection is open and the thread count
+/// (`threads`, if given) has held for two polls in a row: a connection
+/// leaves the gauge a moment before its thread exits.
+fn wait_until_idle(addr: SocketAddr, pid: u32, threads: Option<u64>) -> Result<Idle, String> {
+    let started = Instant::now();
+    let mut previous = None;
+    loop {
+        let metrics = Metrics::scrape(addr)?;
+        let connections = metrics.value("backpressure_connections_active")?;
+        let resident = proc_status(pid)?;
+        let at_rest = connections == 1.0 && threads.is_none_or(|t| t == resident.threads);
+        if at_rest && previous == Some(resident.threads) {
+            return Ok(Idle {
+                rss: resident.rss,
+                heap: metrics.value("backpressure_heap_bytes")?,
+                threads: resident.threads,
+                metrics,
+            });
+        }
+        previous = at_rest.then_some(resident.threads);
+        if started.elapsed() > SETTLE_TIMEOUT {
+            return Err(format!(
+                "not idle after {SETTLE_TIMEOUT:?}: {connections} connections, {} threads",
+                resident.threads
+            ));
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+fn queued(metrics: &Metrics, strategy: &str) -> Result<f64, String> {
+    metrics.value(&format!("backpressure_queued_bytes{{mode=\"{strategy}\"}}"))
+}
+
+/// Waits until the strategy's queued bytes have not changed for
+/// [`STABLE_POLLS`] polls, and are either above zero or every connection
+/// has already ended (a server that refused them all). Returns the last
+/// scrape, and whether it settled before [`SETTLE_TIMEOUT`].
+fn wait_for_stall(addr: SocketAddr, strategy: &str) -> Result<(Metrics, bool), String> {
+    let started = Instant::now();
+    let (mut last, mut stable) = (None, 0);
+    loop {
+        let metrics = Metrics::scrape(addr)?;
+        let now = queued(&metrics, strategy)?;
+        let all_ended = metrics.value("backpressure_connections_active")? == 1.0;
+        stable = if last == Some(now) { stable + 1 } else { 0 };
+        last = Some(now);
+        if stable >= STABLE_POLLS && (now > 0.0 || all_ended) {
+            return Ok((metrics, true));
+        }
+        if started.elapsed() > SETTLE_TIMEOUT {
+            return Ok((metrics, false));
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Reads the first bytes each client got and counts the status lines, e.g.
+/// `200 x63, 503 x1`. Done after the measurements: twelve bytes per client
+/// change nothing the table shows.
+fn count_answers(streams: &mut [TcpStream]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for stream in streams.iter_mut() {
+        let mut status = [0u8; 12]; // "HTTP/1.1 200"
+        let _ = stream.set_read_timeout(Some(STATUS_READ_TIMEOUT));
+        let answer = match stream.read_exact(&mut status) {
+            Ok(()) => String::from_utf8_lossy(&status[9..]).into_owned(),
+            Err(_) => "none".to_string(),
+        };
+        match counts.iter_mut().find(|(a, _)| *a == answer) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((answer, 1)),
+        }
+    }
+    let mut text = String::new();
+    for (answer, n) in counts {
+        let separator = if text.is_empty() { "" } else { ", " };
+        let _ = write!(text, "{separator}{answer} x{n}");
+    }
+    text
+}
+
+fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+}
+
+fn kib(bytes: f64) -> String {
+    format!("{:.0} KiB", bytes / 1024.0)
+}
+
+fn table_line(m: &Measurement) -> String {
+    let growth = m.stalled_rss - m.idle_rss;
+    let heap_after = m.heap_after - m.idle_heap;
+    format!(
+        "{:<9} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>11} {:>11} {:>9} {:>12}  {}, {} aborted{}  ({} threads stalled)",
+        m.strategy,
+        m.clients,
+        m.rows,
+        mib(m.idle_rss),
+        mib(m.stalled_rss),
+        mib(growth),
+        kib(growth / m.clients as f64),
+        mib(m.queued),
+        mib(m.stalled_heap),
+        mib(m.rss_after),
+        format!("idle{heap_after:+.0} B"),
+        m.answers,
+        m.aborts,
+        if m.settled { "" } else { ", NOT SETTLED" },
+        m.stalled_threads,
+    )
+}
+
+/// Whether the `bounded` targets hold, from its 64-client line.
+fn targets(measurements: &[Measurement]) -> String {
+    let Some(m) = measurements
+        .iter()
+        .find(|m| m.strategy == "bounded" && m.clients == 64)
+    else {
+        return "targets: no bounded/64 measurement".to_string();
+    };
+    let verdict = |ok: bool| if ok { "holds" } else { "MISSED" };
+    let per_connection = (m.stalled_rss - m.idle_rss) / m.clients as f64;
+    let kept = m.rss_after - m.idle_rss;
+    let heap_kept = m.heap_after - m.idle_heap;
+    format!(
+        "targets (bounded, 64 stalled clients):\n  \
+         RSS per stalled connection {} <= {}: {}\n  \
+         RSS after disconnect idle + {} <= idle + {}: {}\n  \
+         live heap after disconnect idle {heap_kept:+.0} B (within {HEAP_KEPT_SLACK_BYTES} B): {}",
+        kib(per_connection),
+        kib(PER_CONNECTION_TARGET_BYTES),
+        verdict(per_connection <= PER_CONNECTION_TARGET_BYTES),
+        mib(kept),
+        mib(RSS_KEPT_TARGET_BYTES),
+        verdict(kept <= RSS_KEPT_TARGET_BYTES),
+        verdict(heap_kept.abs() <= HEAP_KEPT_SLACK_BYTES),
+    )
+}
