@@ -2,7 +2,7 @@
 //! and how it ended.
 //!
 //! The metrics say *how many* exports were cut short; the access log says
-//! *which*, so an operator can tell a phone on a bad network (`client-gone`
+//! *which*, so an operator can tell a phone on a bad network (`client-abort`
 //! after a long `duration_ms`) from a slow-read attack (`min-rate`) or a
 //! Slowloris (`header-timeout`). A line looks like:
 //!
@@ -15,6 +15,12 @@
 //! byte in it is a visible ASCII character that a URI or a method allows
 //! (no quote, no space, no control character): a client cannot forge or
 //! split log lines. `serve --quiet` turns the log off.
+//!
+//! The line is written to stderr synchronously, as most small servers do.
+//! If whatever reads stderr stops reading, connection threads block after
+//! their responses and keep their slots; a production server hands lines to
+//! one logging thread through a bounded queue and drops (and counts) lines
+//! when it is full, so that logging can never hold a connection.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -31,7 +37,7 @@ pub enum End {
     /// The whole response was sent, whatever its status.
     Complete,
     /// The client closed or reset the connection mid-response.
-    ClientGone,
+    ClientAbort,
     /// A write made no progress for `--send-timeout`.
     SendTimeout,
     /// A write did not complete within `max(grace, bytes / --min-rate)`.
@@ -55,7 +61,7 @@ impl End {
     /// Every way an export can be cut short after its head was sent: the
     /// series of `backpressure_aborts_total`.
     pub const ABORTS: [End; 6] = [
-        End::ClientGone,
+        End::ClientAbort,
         End::SendTimeout,
         End::MinRate,
         End::BufferCap,
@@ -66,7 +72,7 @@ impl End {
     pub fn as_str(self) -> &'static str {
         match self {
             End::Complete => "complete",
-            End::ClientGone => "client-gone",
+            End::ClientAbort => "client-abort",
             End::SendTimeout => "send-timeout",
             End::MinRate => "min-rate",
             End::HeaderTimeout => "header-timeout",
@@ -193,7 +199,7 @@ mod tests {
     fn end_names_are_distinct() {
         let all = [
             End::Complete,
-            End::ClientGone,
+            End::ClientAbort,
             End::SendTimeout,
             End::MinRate,
             End::HeaderTimeout,

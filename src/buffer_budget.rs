@@ -13,6 +13,12 @@
 //!   under it. Every byte a capped response queues is taken from the budget
 //!   first, and given back when it is sent or dropped.
 //!
+//! The budget is first come, first served: when it runs out, whichever
+//! response asks next is refused or aborted, not the one holding the most.
+//! A fairer policy (a share per response, or evicting the largest) is what
+//! a real service would weigh; this one is simple to reason about, and what
+//! it guarantees is the bound.
+//!
 //! The flat strategies (`bounded`, `pipeline`) are not charged: they hold
 //! at most (depth + 2) × chunk, or one 8 KiB buffer, by construction, and
 //! the connection cap bounds how many of them there are. Charging them

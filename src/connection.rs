@@ -58,7 +58,7 @@ impl Served {
             status: None,
             mode: None,
             body_bytes: 0,
-            end: End::ClientGone,
+            end: End::ClientAbort,
         }
     }
 
@@ -89,7 +89,7 @@ pub fn handle(
         mode: None,
         body_bytes: 0,
         duration: Duration::ZERO,
-        end: End::ClientGone,
+        end: End::ClientAbort,
     };
     // A write that makes no progress for this long fails, and the client
     // counts as gone. Without it a client that stops reading would hold this
@@ -183,7 +183,7 @@ fn respond(
     match request.path {
         b"/export.csv" => export(stream, request, config, budget, head_only),
         b"/metrics" => {
-            let body = METRICS.render();
+            let body = METRICS.render(budget);
             let head = response::small_head(Status::Ok, PROMETHEUS_TEXT, body.as_bytes());
             reply(stream, None, head, body.as_bytes(), head_only)
         }
@@ -263,7 +263,7 @@ fn export(
         Err(ExportError::ClientGone(e)) => match TooSlow::of(&e) {
             Some(TooSlow::SendTimeout) => End::SendTimeout,
             Some(TooSlow::MinRate) => End::MinRate,
-            None => End::ClientGone,
+            None => End::ClientAbort,
         },
         Err(ExportError::OverLimit(OverLimit::Response { .. })) => End::BufferCap,
         Err(ExportError::OverLimit(OverLimit::Process { .. })) => End::BufferBudget,

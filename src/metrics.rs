@@ -22,8 +22,10 @@
 //! | `backpressure_aborts_total{mode,reason}` | exports cut short after their head, by reason (below) |
 //! | `backpressure_connections_rejected_total` | turned away with 503 at `--max-connections`         |
 //! | `backpressure_panics_total`              | connection or producer threads that panicked          |
+//! | `backpressure_buffer_budget_used_bytes`  | bytes of `--max-buffered-total` held now              |
+//! | `backpressure_buffer_budget_limit_bytes` | the `--max-buffered-total` budget                     |
 //!
-//! An abort's `reason` is one of `client-gone` (closed or reset),
+//! An abort's `reason` is one of `client-abort` (closed or reset),
 //! `send-timeout`, `min-rate`, `buffer-cap`, `buffer-budget` and
 //! `producer-failed`; see [`End`].
 
@@ -31,6 +33,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::access_log::End;
+use crate::buffer_budget::BufferBudget;
 use crate::counting_alloc;
 use crate::proc_status::ProcStatus;
 use crate::response::Status;
@@ -188,8 +191,10 @@ impl Metrics {
         OpenConnection { metrics: self }
     }
 
-    /// The whole registry in the Prometheus text format, version 0.0.4.
-    pub fn render(&self) -> String {
+    /// The whole registry in the Prometheus text format, version 0.0.4,
+    /// with the server's buffer budget (which lives with the server, since
+    /// its limit is configuration).
+    pub fn render(&self, budget: &BufferBudget) -> String {
         let mut out = Exposition(String::with_capacity(4096));
         let process = ProcStatus::of_self();
         out.family(
@@ -259,6 +264,19 @@ impl Metrics {
                 );
             }
         }
+
+        out.family(
+            "backpressure_buffer_budget_used_bytes",
+            "gauge",
+            "Bytes of --max-buffered-total held by buffer and unbounded responses.",
+        );
+        out.sample("backpressure_buffer_budget_used_bytes", "", budget.used());
+        out.family(
+            "backpressure_buffer_budget_limit_bytes",
+            "gauge",
+            "The --max-buffered-total budget.",
+        );
+        out.sample("backpressure_buffer_budget_limit_bytes", "", budget.limit());
 
         out.family(
             "backpressure_connections_rejected_total",
@@ -359,7 +377,7 @@ mod tests {
 
     #[test]
     fn every_family_has_help_and_type_and_samples_parse() {
-        let text = METRICS.render();
+        let text = METRICS.render(&BufferBudget::new(1024));
         let mut families = Vec::new();
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -381,6 +399,8 @@ mod tests {
             "backpressure_aborts_total",
             "backpressure_connections_rejected_total",
             "backpressure_panics_total",
+            "backpressure_buffer_budget_used_bytes",
+            "backpressure_buffer_budget_limit_bytes",
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
         }

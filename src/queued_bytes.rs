@@ -47,6 +47,14 @@ pub struct QueuedBytes {
     /// The caps this response's queue is held to; `None` for the flat
     /// strategies, which are bounded by construction.
     limit: Option<BufferLimit>,
+    /// Bytes taken from the budget and not yet given back. The budget
+    /// charges memory *held*, which is not always what is unsent: a written
+    /// chunk is freed at once, but `buffer`'s body stays allocated until the
+    /// response ends, however much of it the kernel has taken.
+    charged: AtomicU64,
+    /// Whether the memory is freed only with the response (`buffer`), so
+    /// the charge is given back on drop rather than as bytes are sent.
+    held_until_drop: bool,
     /// Set once a [`try_produce`](QueuedBytes::try_produce) was refused: the
     /// response is over, and its writer should stop sending.
     refused: AtomicBool,
@@ -60,14 +68,20 @@ impl QueuedBytes {
             unsent: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             limit: None,
+            charged: AtomicU64::new(0),
+            held_until_drop: false,
             refused: AtomicBool::new(false),
         }
     }
 
-    /// A tracker whose queue may not pass `limit`.
+    /// A tracker whose queue may not pass `limit`. For `buffer`, whose body
+    /// is one allocation freed only when the response ends, the budget stays
+    /// charged until then: otherwise a client that read most of a body and
+    /// stalled would hold all of it while being charged for the rest.
     pub fn capped(mode: Mode, limit: BufferLimit) -> Self {
         let mut queued = QueuedBytes::new(mode);
         queued.limit = Some(limit);
+        queued.held_until_drop = mode == Mode::Buffer;
         queued
     }
 
@@ -102,6 +116,7 @@ impl QueuedBytes {
                 self.refused.store(true, Ordering::Relaxed);
                 return Err(refusal);
             }
+            self.charged.fetch_add(bytes as u64, Ordering::Relaxed);
         }
         self.produced(bytes);
         Ok(())
@@ -116,8 +131,11 @@ impl QueuedBytes {
     pub fn sent(&self, bytes: usize) {
         self.unsent.fetch_sub(bytes as u64, Ordering::Relaxed);
         self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
-        if let Some(limit) = &self.limit {
+        if let Some(limit) = &self.limit
+            && !self.held_until_drop
+        {
             limit.budget.give_back(bytes as u64);
+            self.charged.fetch_sub(bytes as u64, Ordering::Relaxed);
         }
         METRICS.queue_drained(self.mode, bytes as u64);
         METRICS.body_bytes_sent(self.mode, bytes as u64);
@@ -139,7 +157,7 @@ impl Drop for QueuedBytes {
         // Whatever is left was dropped with the response's buffers.
         let left = self.unsent();
         if let Some(limit) = &self.limit {
-            limit.budget.give_back(left);
+            limit.budget.give_back(self.charged.load(Ordering::Relaxed));
         }
         METRICS.queue_drained(self.mode, left);
     }
@@ -173,6 +191,12 @@ mod tests {
 
         let second = QueuedBytes::capped(Mode::Buffer, limit.clone());
         assert_eq!(second.try_produce(100), Ok(()));
+        second.sent(100);
+        assert_eq!(
+            budget.used(),
+            170,
+            "a buffered body is charged until it is freed, sent or not"
+        );
         let third = QueuedBytes::capped(Mode::Buffer, limit);
         assert_eq!(
             third.try_produce(81),

@@ -92,6 +92,10 @@ impl Rejecter {
             // A fresh socket has room for 100 bytes; if this fails there is
             // no one to tell.
             && (&stream).write_all(RESPONSE).is_ok();
+        if answered {
+            // Like every other 503, in the responses counter too.
+            METRICS.responded(None, Status::ServiceUnavailable);
+        }
         if !self.quiet {
             let mut record = AccessRecord::ended(Some(peer), Instant::now(), End::Rejected);
             if answered {
@@ -117,35 +121,40 @@ impl Rejecter {
 /// [`LINGER_TIME`] passes.
 fn linger(incoming: Receiver<TcpStream>) {
     let mut lingering: Vec<(TcpStream, Instant)> = Vec::new();
+    let mut next_sweep = Instant::now();
     loop {
-        // Nothing to watch: sleep until a socket arrives.
+        // Nothing to watch: sleep until a socket arrives. Otherwise wait for
+        // one until the next sweep is due.
         let next = if lingering.is_empty() {
             incoming.recv().map_err(|_| RecvTimeoutError::Disconnected)
         } else {
-            incoming.recv_timeout(POLL_INTERVAL)
+            incoming.recv_timeout(next_sweep.saturating_duration_since(Instant::now()))
         };
         match next {
             Ok(stream) => {
-                if lingering.len() < MAX_LINGERING {
-                    lingering.push((stream, Instant::now() + LINGER_TIME));
-                }
-                // Take whatever else is waiting before sweeping.
-                while lingering.len() < MAX_LINGERING {
-                    match incoming.try_recv() {
-                        Ok(stream) => lingering.push((stream, Instant::now() + LINGER_TIME)),
-                        Err(_) => break,
+                // Take everything waiting. Past MAX_LINGERING a socket is
+                // closed at once (dropped here).
+                let arrived = std::iter::once(stream).chain(incoming.try_iter());
+                for stream in arrived {
+                    if lingering.len() < MAX_LINGERING {
+                        lingering.push((stream, Instant::now() + LINGER_TIME));
                     }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
+        // One read per socket per POLL_INTERVAL, however fast sockets
+        // arrive: a flood must not turn into a flood of system calls.
         let now = Instant::now();
-        lingering.retain(|(stream, until)| now < *until && still_open(stream));
-        if lingering.is_empty() {
-            // An idle server holds nothing for rejected connections, not
-            // even the list's capacity.
-            lingering.shrink_to_fit();
+        if now >= next_sweep {
+            lingering.retain(|(stream, until)| now < *until && still_open(stream));
+            next_sweep = now + POLL_INTERVAL;
+            if lingering.is_empty() {
+                // An idle server holds nothing for rejected connections, not
+                // even the list's capacity.
+                lingering.shrink_to_fit();
+            }
         }
     }
 }

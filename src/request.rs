@@ -63,7 +63,9 @@ pub enum Method {
     /// …): answered with 405 and an `Allow` field (RFC 9110 §15.5.6).
     NotAllowed,
     /// A well-formed token that names no method this server knows: answered
-    /// with 501 (RFC 9110 §9.1), never looked at further.
+    /// with 501 (RFC 9110 §9.1), never looked at further. However long the
+    /// method, the answer comes once the whole head is in, like any other:
+    /// the head's size limit and deadline already bound what it can cost.
     Unknown,
 }
 
@@ -83,7 +85,7 @@ pub enum Version {
 /// A parsed request head. It borrows the bytes it was parsed from.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request<'a> {
-    /// Decides between a response, a head-only response and a 405.
+    /// Decides between a response, a head-only response, a 405 and a 501.
     pub method: Method,
     /// The path of the target, still percent-encoded (routes are plain
     /// ASCII, compared byte for byte).

@@ -104,6 +104,33 @@ impl TooSlow {
     }
 }
 
+/// What the deadline logic needs from a socket: a write timeout to arm, and
+/// a vectored write. Implemented for [`TcpStream`]; the unit tests implement
+/// it with a scripted trickle, the one case loopback cannot stage (its
+/// buffers are megabytes, and the kernel wakes a blocked writer only once a
+/// good part of them has drained, so progress comes in big steps).
+pub trait TimedWrite {
+    /// Makes a blocked write give up after `timeout` (never zero).
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()>;
+    /// Writes some of `bufs`, blocking at most the armed timeout.
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+impl TimedWrite for TcpStream {
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, Some(timeout))
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(&mut &*self, bufs)
+    }
+}
+
+/// The shortest timeout armed: a socket's timeout cannot be zero, and a
+/// write whose deadline has just passed still gets one try, so that a
+/// socket with room is never refused without being asked.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
 /// A socket writer that enforces both rules on every write.
 ///
 /// Each `write`/`write_vectored` call is one write in the sense of the
@@ -111,9 +138,9 @@ impl TooSlow {
 /// [`MAX_WRITE_BYTES`]) are in the kernel, or fails. That is allowed by
 /// `Write`, and it is what puts a deadline around the partial writes.
 #[derive(Debug)]
-pub struct DeadlineWriter<'s> {
+pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// The client's socket.
-    stream: &'s TcpStream,
+    stream: &'s S,
     /// The per-call rule.
     send_timeout: Duration,
     /// The per-write rule.
@@ -123,8 +150,8 @@ pub struct DeadlineWriter<'s> {
     armed: Option<Duration>,
 }
 
-impl<'s> DeadlineWriter<'s> {
-    pub fn new(stream: &'s TcpStream, send_timeout: Duration, min_rate: MinDataRate) -> Self {
+impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
+    pub fn new(stream: &'s S, send_timeout: Duration, min_rate: MinDataRate) -> Self {
         DeadlineWriter {
             stream,
             send_timeout,
@@ -136,14 +163,14 @@ impl<'s> DeadlineWriter<'s> {
     /// Sets the socket's write timeout unless it is already `timeout`.
     fn arm(&mut self, timeout: Duration) -> io::Result<()> {
         if self.armed != Some(timeout) {
-            self.stream.set_write_timeout(Some(timeout))?;
+            self.stream.set_write_timeout(timeout)?;
             self.armed = Some(timeout);
         }
         Ok(())
     }
 }
 
-impl Write for DeadlineWriter<'_> {
+impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write_vectored(&[IoSlice::new(buf)])
     }
@@ -165,16 +192,24 @@ impl Write for DeadlineWriter<'_> {
         }
         let deadline = Instant::now() + self.min_rate.allowance(total as u64);
         let mut parts = &mut storage[..used];
-        while !parts.is_empty() {
+        loop {
+            // Each call may wait for the send timeout, or for what is left
+            // of this write's allowance, whichever is nearer.
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(TooSlow::MinRate.into_error());
-            }
-            let timeout = left.min(self.send_timeout);
-            self.arm(timeout)?;
-            match (&*self.stream).write_vectored(parts) {
+            self.arm(left.min(self.send_timeout).max(MIN_WAIT))?;
+            match self.stream.write_vectored(parts) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut parts, n),
+                Ok(n) => {
+                    IoSlice::advance_slices(&mut parts, n);
+                    if parts.is_empty() {
+                        return Ok(total);
+                    }
+                    // Progress, but not enough: a trickle that kept each
+                    // call short has still used up the whole allowance.
+                    if Instant::now() >= deadline {
+                        return Err(TooSlow::MinRate.into_error());
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // A timed-out write reports WouldBlock on Unix, TimedOut on
                 // Windows; which rule fired depends on which limit was nearer.
@@ -189,7 +224,6 @@ impl Write for DeadlineWriter<'_> {
                 Err(e) => return Err(e),
             }
         }
-        Ok(total)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -267,43 +301,92 @@ mod tests {
         assert!(reader.join().unwrap() == data);
     }
 
-    /// The case a per-call timeout misses: the reader keeps taking a little,
-    /// so no single `write` call waits long, yet a write as a whole takes
-    /// far longer than the minimum rate allows.
-    #[test]
-    fn a_trickling_reader_is_cut_by_the_minimum_rate_not_the_send_timeout() {
-        let (server, mut client) = socket_pair();
-        let client_handle = client.try_clone().unwrap();
-        // 4 KiB every 50 ms (80 KiB/s), until told to stop or 30 s.
-        let reader = std::thread::spawn(move || {
-            let started = Instant::now();
-            let mut buf = [0u8; 4096];
-            while started.elapsed() < Duration::from_secs(30) {
-                match client.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => std::thread::sleep(Duration::from_millis(50)),
-                }
+    /// A socket that accepts `bytes` every `every`, in real time, and
+    /// honours the armed timeout like a kernel would: a call that would
+    /// wait longer than it fails with `WouldBlock` after the timeout.
+    struct Trickle {
+        bytes: usize,
+        every: Duration,
+        timeout: std::cell::Cell<Duration>,
+        accepted: std::cell::Cell<usize>,
+    }
+
+    impl Trickle {
+        fn new(bytes: usize, every: Duration) -> Trickle {
+            Trickle {
+                bytes,
+                every,
+                timeout: std::cell::Cell::new(Duration::MAX),
+                accepted: std::cell::Cell::new(0),
             }
-        });
-        // A 64 KiB write may take 64 KiB ÷ 1 MiB/s = 62.5 ms, or the grace.
+        }
+    }
+
+    impl TimedWrite for Trickle {
+        fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+            assert!(!timeout.is_zero(), "a socket rejects a zero timeout");
+            self.timeout.set(timeout);
+            Ok(())
+        }
+
+        fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            if self.every > self.timeout.get() {
+                std::thread::sleep(self.timeout.get());
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            std::thread::sleep(self.every);
+            let n = self.bytes.min(bufs.iter().map(|b| b.len()).sum());
+            self.accepted.set(self.accepted.get() + n);
+            Ok(n)
+        }
+    }
+
+    /// 1000 bytes at a minimum of 1000 B/s: one second, since the grace is
+    /// shorter. Each call waits at most 200 ms (the send timeout).
+    fn rule_and_writer(socket: &Trickle) -> DeadlineWriter<'_, Trickle> {
         let rule = MinDataRate {
-            bytes_per_second: 1024 * 1024,
+            bytes_per_second: 1000,
             grace: Duration::from_millis(300),
         };
-        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(20), rule);
-        let fill = vec![0u8; MAX_WRITE_BYTES];
+        DeadlineWriter::new(socket, Duration::from_millis(200), rule)
+    }
+
+    /// The case a per-call timeout misses: the client takes 10 bytes every
+    /// 20 ms, so no call ever waits near the send timeout, yet the write as
+    /// a whole would take two seconds. It is cut when its one second is up.
+    #[test]
+    fn a_trickle_is_cut_by_the_minimum_rate_though_every_call_makes_progress() {
+        let trickle = Trickle::new(10, Duration::from_millis(20));
         let started = Instant::now();
-        let error = (0..10_000)
-            .find_map(|_| writer.write(&fill).err())
-            .expect("a trickling reader cannot keep up with 1 MiB/s");
+        let error = rule_and_writer(&trickle).write(&[0u8; 1000]).unwrap_err();
+        let took = started.elapsed();
         assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
         assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "not the send timeout"
+            took >= Duration::from_secs(1) && took < Duration::from_secs(2),
+            "{took:?}"
         );
-        // Stops the reader: its next read returns 0.
-        client_handle.shutdown(std::net::Shutdown::Read).unwrap();
-        reader.join().unwrap();
+        let accepted = trickle.accepted.get();
+        assert!(
+            accepted > 200 && accepted < 1000,
+            "progress: {accepted} bytes"
+        );
+    }
+
+    #[test]
+    fn a_stall_is_cut_by_the_send_timeout() {
+        let stalled = Trickle::new(10, Duration::from_secs(60));
+        let started = Instant::now();
+        let error = rule_and_writer(&stalled).write(&[0u8; 1000]).unwrap_err();
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_reader_above_the_minimum_rate_is_not_cut() {
+        // 100 bytes every 20 ms: 5000 B/s, five times the minimum.
+        let reader = Trickle::new(100, Duration::from_millis(20));
+        assert_eq!(rule_and_writer(&reader).write(&[0u8; 1000]).unwrap(), 1000);
+        assert_eq!(reader.accepted.get(), 1000);
     }
 
     #[test]

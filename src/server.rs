@@ -338,7 +338,7 @@ mod tests {
         let before = METRICS.connections_active();
         let panics = || {
             METRICS
-                .render()
+                .render(&BufferBudget::new(0))
                 .lines()
                 .find_map(|l| l.strip_prefix("backpressure_panics_total "))
                 .and_then(|v| v.parse::<u64>().ok())

@@ -109,7 +109,7 @@ fn stall(addr: SocketAddr, mode: &str) -> Stalled {
 fn disconnect_and_expect_idle(addr: SocketAddr, stalled: Stalled, mode: &str, idle: &Idle) {
     drop(stalled.client);
     let m = common::back_to_idle(addr, idle, &format!("the {mode} client left"));
-    assert_eq!(m.value(&abort_series(mode, "client-gone")), 1.0);
+    assert_eq!(m.value(&abort_series(mode, "client-abort")), 1.0);
 }
 
 fn peak(m: &Metrics, mode: &str) -> f64 {
@@ -327,7 +327,7 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
         "the whole export arrived"
     );
     let m = metrics(server.addr());
-    for reason in ["client-gone", "send-timeout", "min-rate"] {
+    for reason in ["client-abort", "send-timeout", "min-rate"] {
         assert_eq!(m.value(&abort_series("bounded", reason)), 0.0, "{reason}");
     }
 }

@@ -898,14 +898,17 @@ pub fn back_to_idle(addr: SocketAddr, idle: &Idle, after: &str) -> Metrics {
             .iter()
             .map(|mode| m.value(&format!("backpressure_queued_bytes{{mode=\"{mode}\"}}")))
             .sum();
-        if now == *idle && queued == 0.0 {
+        // The budget must be whole again too: a charge never given back
+        // would refuse every later buffered export.
+        let budget_used = m.value("backpressure_buffer_budget_used_bytes");
+        if now == *idle && queued == 0.0 && budget_used == 0.0 {
             return m;
         }
         assert!(
             started.elapsed() < IDLE_TIMEOUT,
             "not back to idle {idle:?} after {after}; last seen {last}"
         );
-        last = format!("{now:?}, {queued} bytes queued");
+        last = format!("{now:?}, {queued} bytes queued, {budget_used} of the budget used");
         thread::sleep(Duration::from_millis(50));
     }
 }
