@@ -17,6 +17,7 @@ use super::child::{ChildServer, metric, per_mode};
 use super::config::DemoConfig;
 use super::sample::{Pass, Phase, Sample};
 use super::verdict::{Verdict, verdict};
+use crate::access_log::End;
 use crate::csv_rows::body_len;
 use crate::proc_net;
 use crate::slow_client::{BodyEnd, HttpUrl, Report, SlowClient};
@@ -73,6 +74,12 @@ pub struct SlowRun {
     pub queued_after: u64,
     /// How each client's reading ended (all `Stopped`, normally).
     pub ends: Vec<BodyEnd>,
+    /// Clients the server answered with something other than 200: turned
+    /// away by its defenses (a 503 at the buffering caps, say).
+    pub refused: usize,
+    /// Exports the server itself cut short, by reason (`buffer-budget` …),
+    /// besides the demo's own disconnects (`client-abort`).
+    pub server_aborts: Vec<(&'static str, u64)>,
     /// The verdict computed from the peak queue per client.
     pub verdict: Verdict,
 }
@@ -82,6 +89,12 @@ impl SlowRun {
     /// no thread beyond the idle ones.
     pub fn producer_stopped(&self) -> bool {
         self.queued_after == 0 && self.threads_after <= self.idle_threads
+    }
+
+    /// Clients whose export was served, at least one: per-client figures
+    /// divide by this, since a client refused up front queued nothing.
+    pub fn served(&self) -> u64 {
+        (self.clients - self.refused).max(1) as u64
     }
 }
 
@@ -279,7 +292,12 @@ pub fn slow(
     let first = samples.len();
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
     let client_read = sampler.sample(Phase::Reading).client_read_bytes;
-    let ends = stop_clients(clients).into_iter().map(|r| r.end).collect();
+    let reports = stop_clients(clients);
+    let refused = reports
+        .iter()
+        .filter(|r| r.status.is_some_and(|status| status != 200))
+        .count();
+    let ends = reports.into_iter().map(|r| r.end).collect();
     let after_end = start.elapsed() + AFTER_DISCONNECT;
     sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
 
@@ -299,7 +317,20 @@ pub fn slow(
         .or(peak(|s| s.queued_bytes))
         .unwrap_or(0);
     let body_len = body_len(config.rows);
-    Ok(SlowRun {
+    let server_aborts = End::ABORTS
+        .into_iter()
+        .filter(|&end| end != End::ClientAbort)
+        .filter_map(|end| {
+            let series = format!(
+                "backpressure_aborts_total{{mode=\"{}\",reason=\"{}\"}}",
+                mode.as_str(),
+                end.as_str()
+            );
+            let count = metric(&metrics, &series).filter(|&n| n > 0)?;
+            Some((end.as_str(), count))
+        })
+        .collect();
+    let mut run = SlowRun {
         mode,
         body_len,
         clients: config.clients,
@@ -317,10 +348,15 @@ pub fn slow(
         threads_after: last.threads.unwrap_or(0),
         queued_after: metric(&metrics, &per_mode("backpressure_queued_bytes", mode)).unwrap_or(0),
         ends,
-        // The rule is about one connection: with N clients the gauge holds
-        // N responses' queues, so it is judged per client.
-        verdict: verdict(peak_queued / config.clients.max(1) as u64, body_len),
-    })
+        refused,
+        server_aborts,
+        verdict: Verdict::Flat,
+    };
+    // The rule is about one connection: with N clients the gauge holds the
+    // queues of the responses that were served, so it is judged per served
+    // client.
+    run.verdict = verdict(run.peak_queued / run.served(), run.body_len);
+    Ok(run)
     // `server` drops here: the child is killed and reaped.
 }
 

@@ -165,6 +165,24 @@ fn report_text(config: &DemoConfig, slow: &[SlowRun], fast: &[FastRun]) -> Strin
             cut.join("; ")
         ));
     }
+    // The server's defenses at work: the buffering caps refuse or abort
+    // what would pass them (see README, "Defenses").
+    for run in slow {
+        let mode = run.mode.as_str();
+        if run.refused > 0 {
+            text.push_str(&format!(
+                "\nDefense: {} of {} `{mode}` clients were refused up front (503): their \
+                 bodies would have passed --max-buffered-bytes or --max-buffered-total.\n",
+                run.refused, run.clients
+            ));
+        }
+        for (reason, count) in &run.server_aborts {
+            text.push_str(&format!(
+                "\nDefense: the server cut {count} `{mode}` export(s) short ({reason}); \
+                 the client sees a body without its last chunk.\n"
+            ));
+        }
+    }
     if !fast.is_empty() {
         text.push_str(&format!(
             "\n## Fast client: one full download of {} rows ({}) as fast as it reads\n\n",

@@ -153,7 +153,7 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
              from {} to {}, paid before the client read a byte, and paid again for every \
              client. ",
             run.mode.as_str(),
-            size(run.peak_queued / clients as u64),
+            size(run.peak_queued / run.served()),
             size(run.idle_rss),
             size(run.peak_rss),
         );
@@ -165,8 +165,8 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
              never had to wait, so the gap between producer and client landed on the heap, and \
              only the end of the export stopped it growing (RSS {} → {}). ",
             run.mode.as_str(),
-            size(run.peak_queued / clients as u64),
-            run.peak_queued as f64 * 100.0 / (body as f64 * clients as f64).max(1.0),
+            size(run.peak_queued / run.served()),
+            run.peak_queued as f64 * 100.0 / (body as f64 * run.served() as f64).max(1.0),
             size(run.idle_rss),
             size(run.peak_rss),
         );
@@ -175,7 +175,7 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     if !flat.is_empty() {
         let most_queued = flat
             .iter()
-            .map(|run| run.peak_queued / clients as u64)
+            .map(|run| run.peak_queued / run.served())
             .max()
             .unwrap_or(0);
         let most_growth = flat
