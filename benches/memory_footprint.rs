@@ -26,6 +26,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use backpressure::access_log::End;
 use backpressure::csv_rows;
 use backpressure::proc_status::ProcStatus;
 
@@ -91,7 +92,8 @@ struct Measurement {
     /// The status line each client got, counted: `200 x64`, or a mix if the
     /// server refused or cut some of them.
     answers: String,
-    /// `backpressure_client_aborts_total` for the strategy, at the end.
+    /// `backpressure_aborts_total` for the strategy, every reason, at the end:
+    /// the disconnects, and any export the buffering caps cut short.
     aborts: f64,
 }
 
@@ -204,9 +206,15 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
         rss_after: after.rss,
         heap_after: after.heap,
         answers,
-        aborts: after.metrics.value(&format!(
-            "backpressure_client_aborts_total{{mode=\"{strategy}\"}}"
-        ))?,
+        aborts: End::ABORTS
+            .iter()
+            .map(|end| {
+                after.metrics.value(&format!(
+                    "backpressure_aborts_total{{mode=\"{strategy}\",reason=\"{}\"}}",
+                    end.as_str()
+                ))
+            })
+            .sum::<Result<f64, String>>()?,
     })
 }
 

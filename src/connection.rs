@@ -17,7 +17,7 @@ use crate::buffer_budget::{BufferBudget, BufferLimit, OverLimit};
 use crate::metrics::METRICS;
 use crate::query::parse_export_query;
 use crate::queued_bytes::QueuedBytes;
-use crate::request::{self, MAX_HEAD_BYTES, Method, ReadHeadError, Request, Version};
+use crate::request::{self, Method, ReadHeadError, Request, Version};
 use crate::response::{self, ResponseHead, Status, TEXT_PLAIN};
 use crate::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
 use crate::server::ServerConfig;
@@ -98,7 +98,7 @@ pub fn handle(
     let served = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
         Served::gone()
     } else {
-        let mut buf = [0u8; MAX_HEAD_BYTES];
+        let mut buf = Vec::new();
         read_and_respond(&stream, &mut buf, config, budget, accepted_at, &mut record)
     };
     if served.graceful() {
@@ -118,7 +118,7 @@ pub fn handle(
 /// line in `record` once it has parsed.
 fn read_and_respond(
     stream: &TcpStream,
-    buf: &mut [u8; MAX_HEAD_BYTES],
+    buf: &mut Vec<u8>,
     config: &ServerConfig,
     budget: &Arc<BufferBudget>,
     accepted_at: Instant,

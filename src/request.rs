@@ -11,8 +11,8 @@
 //! - the whole head must arrive within a deadline counted from accept
 //!   ([`read_head`]), so a client that trickles bytes (Slowloris) or sends
 //!   nothing cannot hold a thread forever;
-//! - the head must fit in [`MAX_HEAD_BYTES`], and it is read into one
-//!   fixed buffer of that size, so no client can make it grow.
+//! - the head must fit in [`MAX_HEAD_BYTES`], and the buffer it is read
+//!   into never grows past that, so no client can make it grow further.
 //!
 //! The parser is strict: what RFC 9112 says a server MUST or MAY reject, it
 //! rejects with 400, because lenient parsing is where request smuggling
@@ -28,6 +28,13 @@ use crate::response::Status;
 /// (`--max-http-header-size`). Apache and nginx allow about 8 KiB per line.
 /// Exceeding it is answered with 431.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Size the head buffer starts at. It doubles as bytes arrive, up to
+/// [`MAX_HEAD_BYTES`]: a typical head of a few hundred bytes costs 1 KiB,
+/// and the limit is paid only by a client that sends that much. (A buffer of
+/// the full limit on every connection's stack would cost 16 KiB of RSS per
+/// connection, whatever it sent; see `benches/memory_footprint.rs`.)
+const FIRST_HEAD_BUFFER_BYTES: usize = 1024;
 
 /// Longest request line accepted: 8 KiB, like Apache's `LimitRequestLine`
 /// and nginx's `large_client_header_buffers`. Exceeding it is 414.
@@ -149,11 +156,18 @@ pub enum ReadHeadError {
 /// server reads no request bodies and closes after one response.
 pub fn read_head<'b>(
     stream: &TcpStream,
-    buf: &'b mut [u8; MAX_HEAD_BYTES],
+    buf: &'b mut Vec<u8>,
     deadline: Instant,
 ) -> Result<&'b [u8], ReadHeadError> {
+    buf.clear();
     let mut filled = 0;
     loop {
+        if filled == buf.len() {
+            // Full: grow by doubling, never past the limit.
+            let grown = (buf.len() * 2).clamp(FIRST_HEAD_BUFFER_BYTES, MAX_HEAD_BYTES);
+            buf.reserve_exact(grown - buf.len());
+            buf.resize(grown, 0);
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ReadHeadError::TimedOut);
@@ -180,7 +194,7 @@ pub fn read_head<'b>(
             return Ok(&buf[..end]);
         }
         filled += n;
-        if filled == buf.len() {
+        if filled == MAX_HEAD_BYTES {
             return Err(ReadHeadError::TooLarge(oversized_head_error(buf)));
         }
     }

@@ -35,11 +35,13 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::
 /// for ten 53 MB exports the server used 430-560 ms of CPU with 32 KiB
 /// chunks, 550-680 ms with 16 KiB (`pipeline`, writing 8 KiB at a time on one
 /// thread: 350-370 ms). The limit is memory: a stalled connection holds
-/// (depth + 2) chunks, plus ~45 KiB of touched thread stacks and allocator
+/// (depth + 2) chunks, plus ~37 KiB of touched thread stacks and allocator
 /// overhead, and the target is ≤ 128 KiB of RSS per stalled connection.
 /// Measured RSS per stalled connection (64 clients): 16 KiB × depth 4 =
 /// 140 KiB (missed), 16 KiB × 2 = 109 KiB, 24 KiB × 1 = 117 KiB,
-/// 32 KiB × 0 = 110 KiB, 40 KiB × 0 = 127 KiB (too close). End to end,
+/// 32 KiB × 0 = 110 KiB, 40 KiB × 0 = 127 KiB (too close). Reading the
+/// request head into a buffer that grows from 1 KiB, rather than a 16 KiB
+/// one on the stack, later saved 10 KiB more: 32 KiB × 0 is now 101 KiB. End to end,
 /// `bounded` ran at 0.6 to 1.8 × `pipeline` across repeated runs of each of
 /// these: the machine's noise was larger than any difference. For
 /// comparison, hyper reads bodies in up to 16 KiB pieces and Go's `io.Copy`
@@ -51,14 +53,18 @@ pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Default depth of the `bounded` channel: 0, a rendezvous: each `send`
 /// waits until the writer takes the chunk, so a stalled connection holds
-/// 2 × 32 KiB = 64 KiB of body. The producer renders ~4 GiB/s, several
-/// times what the socket drains, so the channel is full almost all the time
-/// and a slot only holds memory: while the writer writes one chunk, the
-/// producer renders the next one and waits with it, which is all the
-/// overlap two threads can give, and the socket's send buffer absorbs the
-/// writer's hiccups. Measured (see [`DEFAULT_CHUNK_BYTES`]), depth 1 at
-/// 32 KiB used as much CPU as depth 0 (430-460 ms against 430-560 ms)
-/// and cost 33 KiB more per stalled connection (143 KiB, over the target).
+/// 2 × 32 KiB = 64 KiB of body, and 101 KiB of RSS in all (64 stalled
+/// clients, `cargo bench --bench memory_footprint -- bounded`).
+///
+/// Depth 1 lets the producer run one chunk ahead, and on a quiet 2-core
+/// machine that made a fast download 1.5× faster: `end_to_end/bounded`
+/// took 40-49 ms for 53 MB at depth 1 against 60-79 ms at depth 0, three
+/// runs each, alternating. (Producer, writer and client share two cores, and
+/// at a rendezvous every hand-off waits for the other thread to be
+/// scheduled.) But it holds (1 + 2) × 32 KiB per stalled connection,
+/// 133 KiB of RSS, over the 128 KiB this project holds itself to. Memory
+/// under slow clients is the lesson, so the default is 0; a server whose
+/// clients are mostly fast would pass `--channel-depth 1`.
 pub const DEFAULT_CHANNEL_DEPTH: usize = 0;
 /// Largest accepted `--channel-depth`.
 pub const MAX_CHANNEL_DEPTH: usize = 1024;
