@@ -329,9 +329,30 @@ mod tests {
             "--header-timeout",
             "250ms",
             "--send-timeout=2s",
+            "--min-rate",
+            "16k",
+            "--rate-grace=500ms",
+            "--max-connections",
+            "8",
+            "--max-buffered-bytes",
+            "2m",
+            "--max-buffered-total=1g",
+            "--quiet",
         ]) else {
             panic!("valid flags were refused");
         };
+        assert_eq!(
+            (config.min_rate, config.rate_grace, config.max_connections),
+            (16 * 1024, Duration::from_millis(500), 8)
+        );
+        assert_eq!(
+            (
+                config.max_buffered_bytes,
+                config.max_buffered_total,
+                config.quiet
+            ),
+            (2 << 20, 1 << 30, true)
+        );
         assert_eq!(config.addr, "127.0.0.1:0".parse().unwrap());
         assert_eq!(config.chunk_bytes, 7);
         assert_eq!(config.channel_depth, 0);
@@ -388,6 +409,39 @@ mod tests {
                 &["serve", "--send-timeout", "61m"],
                 "--send-timeout must be from",
             ),
+            (
+                &["serve", "--min-rate", "0"],
+                "--min-rate must be at least 1",
+            ),
+            (
+                &["serve", "--min-rate", "fast"],
+                "--min-rate: expected bytes per second",
+            ),
+            (
+                &["serve", "--rate-grace", "2h"],
+                "--rate-grace: expected a duration",
+            ),
+            (
+                &["serve", "--rate-grace", "61m"],
+                "--rate-grace must be at most 60m",
+            ),
+            (
+                &["serve", "--max-connections", "0"],
+                "--max-connections must be from 1",
+            ),
+            (
+                &["serve", "--max-connections", "5000"],
+                "--max-connections must be from 1",
+            ),
+            (
+                &["serve", "--max-buffered-bytes", "1t"],
+                "--max-buffered-bytes: expected a size",
+            ),
+            (
+                &["serve", "--max-buffered-total", "-1"],
+                "--max-buffered-total: expected a size",
+            ),
+            (&["serve", "--quiet=yes"], "--quiet takes no value"),
             (&["serve", "--verbose", "1"], "unknown flag '--verbose'"),
             (&["serve", "extra"], "unknown flag 'extra'"),
             (&["--addr", "127.0.0.1:0"], "flags follow a command"),
@@ -411,6 +465,12 @@ mod tests {
             "--channel-depth",
             "--max-rows",
             "--header-timeout",
+            "--send-timeout",
+            "--min-rate",
+            "--rate-grace",
+            "--max-connections",
+            "--max-buffered-bytes",
+            "--max-buffered-total",
         ] {
             let line = help.lines().find(|l| l.contains(flag)).unwrap();
             assert!(line.contains("[default: "), "{line}");
