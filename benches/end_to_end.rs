@@ -1,5 +1,5 @@
 //! End to end over loopback: the real server binary, a fast client, one
-//! export of a million rows (~53 MB) per iteration, in each of the four
+//! export of a million rows (~54 MB) per iteration, in each of the four
 //! modes; and, as the ceiling, the same bytes pre-rendered in memory and
 //! written to a socket by a plain listener thread.
 //!

@@ -2,7 +2,7 @@
 //! framing adds on top.
 //!
 //! The `rows` group also copies the same bytes, already rendered, into the
-//! same 16 KiB chunks: no producer can fill chunks faster than a memory copy,
+//! same chunks (the server's default size): no producer can fill chunks faster than a memory copy,
 //! so that figure is the ceiling for rendering on this machine.
 
 use std::hint::black_box;
@@ -12,16 +12,18 @@ use backpressure::body_writer::BodyWriter;
 use backpressure::csv_rows::{self, CsvRows};
 use backpressure::queued_bytes::QueuedBytes;
 use backpressure::response::Framing;
+use backpressure::server::DEFAULT_CHUNK_BYTES;
 use backpressure::strategy::Mode;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const ROWS: u64 = 100_000;
-const CHUNK: usize = 16 * 1024;
+/// The server's default chunk, so the figures are the producer's as it runs.
+const CHUNK: usize = DEFAULT_CHUNK_BYTES;
 
 fn row_generation(c: &mut Criterion) {
     let mut group = c.benchmark_group("rows");
     group.throughput(Throughput::Bytes(csv_rows::body_len(ROWS)));
-    group.bench_function("render 100k rows into 16 KiB chunks", |b| {
+    group.bench_function("render 100k rows into default chunks", |b| {
         let mut chunk = Vec::with_capacity(CHUNK);
         b.iter(|| {
             let mut rows = CsvRows::new(ROWS);
@@ -37,7 +39,7 @@ fn row_generation(c: &mut Criterion) {
     });
     let mut body = Vec::new();
     CsvRows::new(ROWS).fill(&mut body, usize::MAX);
-    group.bench_function("ceiling: copy the rendered body into 16 KiB chunks", |b| {
+    group.bench_function("ceiling: copy the rendered body into default chunks", |b| {
         let mut chunk = Vec::with_capacity(CHUNK);
         b.iter(|| {
             for piece in black_box(&body).chunks(CHUNK) {

@@ -246,20 +246,20 @@ fn serve_help() -> String {
          The first line on stdout is 'listening on http://ADDR:PORT'.\n\
          \n\
          Flags:\n\
-         \x20   --addr IP:PORT          address to listen on; port 0 picks a free one [default: {DEFAULT_ADDR}]\n\
-         \x20   --chunk-bytes SIZE      most bytes per chunk, 1 to 16m [default: {chunk}]\n\
-         \x20   --channel-depth N       chunks the bounded channel holds, 0 to 1024 [default: {DEFAULT_CHANNEL_DEPTH}]\n\
-         \x20   --max-rows N            most rows one export may ask for [default: {MAX_ROWS}]\n\
-         \x20   --header-timeout DUR    time from accept to receive the request head [default: {header}s]\n\
-         \x20   --send-timeout DUR      longest one write may wait for the client to read [default: {send}s]\n\
-         \x20   --min-rate SIZE         slowest a response may drain, bytes/s, after the grace [default: {DEFAULT_MIN_RATE}]\n\
-         \x20   --rate-grace DUR        time any write gets before --min-rate applies [default: {grace}s]\n\
-         \x20   --max-connections N     connections served at once; more get 503 [default: {DEFAULT_MAX_CONNECTIONS}]\n\
+         \x20   --addr IP:PORT             address to listen on; port 0 picks a free one [default: {DEFAULT_ADDR}]\n\
+         \x20   --chunk-bytes SIZE         most bytes per chunk, 1 to 16m [default: {chunk}]\n\
+         \x20   --channel-depth N          chunks the bounded channel holds, 0 to 1024 [default: {DEFAULT_CHANNEL_DEPTH}]\n\
+         \x20   --max-rows N               most rows one export may ask for [default: {MAX_ROWS}]\n\
+         \x20   --header-timeout DUR       time from accept to receive the request head [default: {header}s]\n\
+         \x20   --send-timeout DUR         longest one write may wait for the client to read [default: {send}s]\n\
+         \x20   --min-rate SIZE            slowest a response may drain, bytes/s, after the grace [default: {DEFAULT_MIN_RATE}]\n\
+         \x20   --rate-grace DUR           time any write gets before --min-rate applies [default: {grace}s]\n\
+         \x20   --max-connections N        connections served at once; more get 503 [default: {DEFAULT_MAX_CONNECTIONS}]\n\
          \x20   --max-buffered-bytes SIZE  most bytes one response may queue in memory [default: {per_response}]\n\
          \x20   --max-buffered-total SIZE  most bytes all responses may queue together [default: {total}]\n\
-         \x20   --quiet                 no access log on stderr\n\
-         \x20   --exit-on-stdin-eof     exit when stdin closes (the demo's child servers use it)\n\
-         \x20   -h, --help              print this help\n\
+         \x20   --quiet                    no access log on stderr\n\
+         \x20   --exit-on-stdin-eof        exit when stdin closes (the demo's child servers use it)\n\
+         \x20   -h, --help                 print this help\n\
          \n\
          SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n",
         chunk = format_size(DEFAULT_CHUNK_BYTES as u64),

@@ -260,7 +260,7 @@ fn export(
         Err(ExportError::Refused(status, reason)) => {
             return reply_error(stream, Some(plan.mode), status, &reason, false);
         }
-        Err(ExportError::ClientGone(e)) => match TooSlow::of(&e) {
+        Err(ExportError::WriteFailed(e)) => match TooSlow::of(&e) {
             Some(TooSlow::SendTimeout) => End::SendTimeout,
             Some(TooSlow::MinRate) => End::MinRate,
             None => End::ClientAbort,
@@ -362,12 +362,20 @@ fn index_page(stream: &TcpStream, config: &ServerConfig) -> String {
          GET /metrics      Prometheus text: queued bytes per mode, live heap, RSS, threads\n\
          GET /healthz      liveness: ok\n\
          \n\
+         buffer and unbounded are capped at {per_response} bytes per response and\n\
+         {total} bytes in all (--max-buffered-bytes, --max-buffered-total): past\n\
+         that, buffer answers 503 and unbounded is cut short. At most\n\
+         {max_connections} connections are served at once; the rest get 503.\n\
+         \n\
          Try a slow client, then look at the queue:\n\
          \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows=7000000&mode=unbounded'\n\
          \x20   curl -s http://{addr}/metrics | grep -E 'queued|resident'\n\
          and again with mode=bounded. A quick look at the data:\n\
          \x20   curl -s 'http://{addr}/export.csv?rows=1000000' | tail -n 1\n",
         max_rows = config.max_rows,
+        per_response = config.max_buffered_bytes,
+        total = config.max_buffered_total,
+        max_connections = config.max_connections,
         default_rows = crate::query::DEFAULT_ROWS.min(config.max_rows),
     )
 }

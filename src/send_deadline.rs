@@ -247,10 +247,10 @@ mod tests {
         assert_eq!(rule.allowance(0), Duration::from_secs(5));
         assert_eq!(rule.allowance(1200), Duration::from_secs(5));
         assert_eq!(rule.allowance(2400), Duration::from_secs(10));
-        // A full default chunk: 16 KiB at 240 B/s.
+        // A full default chunk: 32 KiB at 240 B/s, over two minutes.
         assert_eq!(
-            rule.allowance(16 * 1024),
-            Duration::from_nanos(68_266_666_666)
+            rule.allowance(32 * 1024),
+            Duration::from_nanos(136_533_333_333)
         );
         let no_grace = MinDataRate {
             bytes_per_second: 1,

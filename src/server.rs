@@ -32,18 +32,20 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::
 /// so wall-clock figures swung by 2×; server CPU time was steadier). Every
 /// chunk costs a channel hand-off that wakes a thread, an allocation, a
 /// chunk header and a `write` call, so fewer, larger chunks cost less:
-/// for ten 53 MB exports the server used 430-560 ms of CPU with 32 KiB
+/// for ten 54 MB exports the server used 430-560 ms of CPU with 32 KiB
 /// chunks, 550-680 ms with 16 KiB (`pipeline`, writing 8 KiB at a time on one
 /// thread: 350-370 ms). The limit is memory: a stalled connection holds
-/// (depth + 2) chunks, plus ~37 KiB of touched thread stacks and allocator
+/// (depth + 2) chunks, plus about 40 KiB of touched thread stacks and allocator
 /// overhead, and the target is ≤ 128 KiB of RSS per stalled connection.
 /// Measured RSS per stalled connection (64 clients): 16 KiB × depth 4 =
 /// 140 KiB (missed), 16 KiB × 2 = 109 KiB, 24 KiB × 1 = 117 KiB,
 /// 32 KiB × 0 = 110 KiB, 40 KiB × 0 = 127 KiB (too close). Reading the
 /// request head into a buffer that grows from 1 KiB, rather than a 16 KiB
-/// one on the stack, later saved 10 KiB more: 32 KiB × 0 is now 101 KiB. End to end,
-/// `bounded` ran at 0.6 to 1.8 × `pipeline` across repeated runs of each of
-/// these: the machine's noise was larger than any difference. For
+/// one on the stack, later saved 10 KiB more: 32 KiB × 0 is now 101 to
+/// 104 KiB (two runs). End to end, `bounded` ran at 0.6 to 1.8 × `pipeline`
+/// across repeated runs of each of these on a busy machine: the noise was
+/// larger than any difference (see [`DEFAULT_CHANNEL_DEPTH`] for what a
+/// quiet machine showed). For
 /// comparison, hyper reads bodies in up to 16 KiB pieces and Go's `io.Copy`
 /// uses 32 KiB.
 pub const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
@@ -53,12 +55,12 @@ pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Default depth of the `bounded` channel: 0, a rendezvous: each `send`
 /// waits until the writer takes the chunk, so a stalled connection holds
-/// 2 × 32 KiB = 64 KiB of body, and 101 KiB of RSS in all (64 stalled
-/// clients, `cargo bench --bench memory_footprint -- bounded`).
+/// 2 × 32 KiB = 64 KiB of body, and 101 to 104 KiB of RSS in all (64
+/// stalled clients, `cargo bench --bench memory_footprint -- bounded`).
 ///
 /// Depth 1 lets the producer run one chunk ahead, and on a quiet 2-core
 /// machine that made a fast download 1.5× faster: `end_to_end/bounded`
-/// took 40-49 ms for 53 MB at depth 1 against 60-79 ms at depth 0, three
+/// took 40-49 ms for 54 MB at depth 1 against 60-79 ms at depth 0, three
 /// runs each, alternating. (Producer, writer and client share two cores, and
 /// at a rendezvous every hand-off waits for the other thread to be
 /// scheduled.) But it holds (1 + 2) × 32 KiB per stalled connection,
@@ -130,8 +132,9 @@ pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 512 * 1024 * 1024;
 /// the number to size against the memory limit of the container.
 pub const DEFAULT_MAX_BUFFERED_TOTAL: u64 = 1024 * 1024 * 1024;
 
-/// Stack of a connection thread. It holds the 16 KiB head buffer and
-/// `io::copy`'s 8 KiB buffer; 256 KiB leaves room for unoptimised builds.
+/// Stack of a connection thread. It holds `io::copy`'s 8 KiB buffer and the
+/// frames of one request (the head is on the heap, see
+/// [`crate::request::read_head`]); 256 KiB leaves room for unoptimised builds.
 /// (The default 2 MiB only reserves address space, but a stated size keeps
 /// the per-connection cost explicit.)
 const CONNECTION_STACK_BYTES: usize = 256 * 1024;

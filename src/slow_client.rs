@@ -36,7 +36,7 @@ use crate::token_bucket::TokenBucket;
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Bytes asked of the socket per read: the one body buffer, on the stack.
-/// 16 KiB, the server's default chunk; a fast client gets several per
+/// 16 KiB: half the server's default chunk; a fast client gets several per
 /// millisecond, a slow one never uses more than its bucket allows.
 pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 

@@ -69,24 +69,47 @@ fn expect_visibly_truncated(mut client: TcpStream, mut wire: Vec<u8>) {
 // Slow readers
 // ---------------------------------------------------------------------------
 
-/// The minimum rate of both slow-reader tests: a 32 KiB chunk must be
-/// written within max(1 s, 32 KiB ÷ 3 KiB/s) ≈ 10.7 s.
+/// The minimum rate of both slow-reader tests, and the time it gives one
+/// default 32 KiB chunk, derived from this machine's TCP send buffer.
 ///
-/// Why so far below the phone's 200 KB/s? The kernel wakes a blocked writer
-/// only once about a third of its send buffer (up to 4 MiB) has drained, so
-/// even at 200 KB/s one write can wait seconds. Measured here with the
-/// test below: a 200 KB/s reader was cut at 5 KiB/s (6.4 s per chunk) and
-/// kept at 4 KiB/s (8 s); 3 KiB/s leaves a third more room. The default,
-/// 240 B/s after 5 s, leaves far more.
-const ALLOWANCE: Duration = Duration::from_millis(10_666);
-const STRICT_RATE: [&str; 6] = [
-    "--min-rate",
-    "3k",
-    "--rate-grace",
-    "1s",
-    "--send-timeout",
-    "60s",
-];
+/// Why derive it? The kernel wakes a blocked writer only once about a third
+/// of its send buffer has drained, so even a 200 KB/s reader can leave one
+/// write waiting for seconds: with Linux's default 4 MiB maximum
+/// (`net.ipv4.tcp_wmem`), about 7 s. Measured here with the 200 KB/s test
+/// below: cut at `--min-rate 5k` (6.4 s per chunk), kept at `4k` (8 s). So
+/// the allowance is that wait times 1.6 (about 11 s at 4 MiB), and a
+/// machine with bigger buffers gets a longer one rather than a failure;
+/// both tests take about that long. The default, 240 B/s after 5 s, gives a
+/// chunk 136 s.
+fn strict_rate() -> (Vec<String>, Duration) {
+    const CHUNK_BYTES: f64 = 32.0 * 1024.0;
+    const PHONE_BYTES_PER_SECOND: f64 = 200_000.0;
+    let send_buffer_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(2)?.parse::<f64>().ok())
+        .unwrap_or(4.0 * 1024.0 * 1024.0);
+    let longest_wait = send_buffer_max / 3.0 / PHONE_BYTES_PER_SECOND;
+    let rate = (CHUNK_BYTES / (1.6 * longest_wait)).floor().max(1.0);
+    let allowance = Duration::from_secs_f64(CHUNK_BYTES / rate);
+    let flags = [
+        "--min-rate",
+        &rate.to_string(),
+        "--rate-grace",
+        "1s",
+        "--send-timeout",
+        "60s",
+    ];
+    (flags.iter().map(|f| f.to_string()).collect(), allowance)
+}
+
+fn start_with(flags: &[String], logged: bool) -> Server {
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    if logged {
+        Server::start_logged(&flags)
+    } else {
+        Server::start(&flags)
+    }
+}
 
 /// A reader slower than `--min-rate` is cut once a write has taken longer
 /// than its allowance, long before the send timeout (60 s here). The abort
@@ -95,7 +118,8 @@ const STRICT_RATE: [&str; 6] = [
 /// cannot stage, is unit-tested in `src/send_deadline.rs`.)
 #[test]
 fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
-    let (server, idle) = warm(Server::start_logged(&STRICT_RATE));
+    let (flags, allowance) = strict_rate();
+    let (server, idle) = warm(start_with(&flags, true));
     let addr = server.addr();
     let started = Instant::now();
     let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=bounded"));
@@ -103,7 +127,7 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
     // 10 KiB/s, in small reads: steady progress, but a write waits minutes
     // for the kernel to make room.
     let reader = thread::spawn(move || {
-        let got = read_at_rate(&mut client, 10 * 1024, ALLOWANCE + Duration::from_secs(5));
+        let got = read_at_rate(&mut client, 10 * 1024, allowance + Duration::from_secs(5));
         (client, got)
     });
     let m = wait_until("the min-rate abort", PATIENCE, || {
@@ -114,8 +138,8 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
     // The first write blocks within milliseconds (the socket buffers fill
     // at once), so the cut comes one allowance later.
     assert!(
-        cut_after >= ALLOWANCE - Duration::from_millis(500) && cut_after < 3 * ALLOWANCE,
-        "cut after {cut_after:?}, expected about {ALLOWANCE:?}"
+        cut_after >= allowance - Duration::from_millis(500) && cut_after < 3 * allowance,
+        "cut after {cut_after:?}, expected about {allowance:?}"
     );
     assert_eq!(aborts(&m, "bounded", "send-timeout"), 0.0);
     assert_eq!(aborts(&m, "bounded", "client-abort"), 0.0);
@@ -139,11 +163,12 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
 /// after 5 s, it is three orders of magnitude clear.)
 #[test]
 fn a_client_reading_at_200_kb_per_second_is_never_cut() {
-    let server = Server::start(&STRICT_RATE);
+    let (flags, allowance) = strict_rate();
+    let server = start_with(&flags, false);
     let addr = server.addr();
     let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=bounded"));
     // Longer than the allowance, so the rule has had its chance to cut.
-    let got = read_at_rate(&mut client, 200_000, Duration::from_secs(13))
+    let got = read_at_rate(&mut client, 200_000, allowance + Duration::from_secs(2))
         .expect("a 200 KB/s reader keeps its connection");
     assert!(got.len() > 500_000, "read only {} bytes", got.len());
 
@@ -374,7 +399,7 @@ fn an_oversized_buffer_export_is_refused_before_it_is_built() {
     let (server, idle) = warmed_server(&["--max-buffered-bytes", "1m"]);
     let addr = server.addr();
     let heap_peak_before = metrics(addr).value("backpressure_heap_peak_bytes");
-    // 100 000 rows are about 5.4 MB.
+    // 100 000 rows are about 5.3 MB.
     let response = get(addr, "/export.csv?rows=100000&mode=buffer");
     assert_eq!(response.status, 503);
     let reason = response.body_text();
@@ -402,15 +427,17 @@ fn an_oversized_buffer_export_is_refused_before_it_is_built() {
 /// one that would pass the budget is refused.
 #[test]
 fn a_stalled_buffer_download_keeps_its_whole_body_charged() {
-    let (server, idle) = warmed_server(&["--max-buffered-total", "8m"]);
+    let (server, idle) = warmed_server(&["--max-buffered-total", "24m"]);
     let addr = server.addr();
-    // 100 000 rows are about 5.4 MB; two do not fit in 8 MiB.
-    let target = "/export.csv?rows=100000&mode=buffer";
+    // 300 000 rows are about 16 MB: several times what the kernel takes
+    // (4 MiB send buffer, and a stalled client's small receive buffer), and
+    // two do not fit in 24 MiB.
+    let target = "/export.csv?rows=300000&mode=buffer";
     let mut stalled = stalled_request(addr, target);
     let mut status_line = [0u8; 12];
     stalled.read_exact(&mut status_line).unwrap();
     assert_eq!(&status_line, b"HTTP/1.1 200");
-    let body = common::reference_csv_len(100_000) as f64;
+    let body = common::reference_csv_len(300_000) as f64;
     // Once the kernel has taken what it will, the charge is still the body.
     wait_until("the kernel to take what it will", PATIENCE, || {
         let m = metrics(addr);
@@ -486,7 +513,7 @@ fn a_disconnect_storm_leaves_nothing_behind() {
     // The streaming modes stop rendering when the client stalls, so they get
     // a 65 MB export that cannot fit in any socket buffer: every one of them
     // must end in a reset. `buffer` and `unbounded` render their whole body
-    // whatever the client does, so theirs is smaller (5.4 MB, cheap enough
+    // whatever the client does, so theirs is smaller (5.3 MB, cheap enough
     // to render 125 times in a debug build); the kernel may take all of it,
     // so some of those complete.
     let modes = [

@@ -326,6 +326,20 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, u16)> {
         "v".repeat(16 * 1024 - 64)
     );
     heads.push(("head just under 16 KiB", near_limit.into_bytes(), 200));
+    // Exactly at the limit, and one byte over: the edges of the buffer
+    // that grows from 1 KiB up to the limit.
+    let frame = "GET /healthz HTTP/1.1\r\nHost: a\r\nX: \r\n\r\n".len();
+    for (what, len, status) in [
+        ("head of exactly 16 KiB", 16 * 1024, 200),
+        ("head of 16 KiB + 1", 16 * 1024 + 1, 431),
+    ] {
+        let head = format!(
+            "GET /healthz HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "v".repeat(len - frame)
+        );
+        assert_eq!(head.len(), len);
+        heads.push((what, head.into_bytes(), status));
+    }
     let mut many = String::from("GET /healthz HTTP/1.1\r\nHost: a\r\n");
     for i in 0..100 {
         many.push_str(&format!("X-{i}: v\r\n"));

@@ -36,7 +36,8 @@ pub const QUICK_FAST_ROWS: u64 = 200_000;
 
 /// Most concurrent slow clients per strategy. Each costs the server one or
 /// two threads and, in the buggy modes, up to a whole body of heap: 16
-/// clients of the default export in `buffer` mode is already 6 GB.
+/// clients of the default export in `buffer` mode would ask for 6 GB, of
+/// which the server's buffering caps (1 GiB in all by default) let two in.
 pub const MAX_CLIENTS: usize = 16;
 
 /// Longest `--seconds` accepted: ten minutes per strategy is already a long
@@ -209,7 +210,7 @@ pub fn help() -> String {
          \x20   --clients N         concurrent slow clients per strategy, 1 to {MAX_CLIENTS} [default: 1]\n\
          \x20   --fast-rows N       rows of the fast pass's full download; 0 skips it [default: {DEFAULT_FAST_ROWS}]\n\
          \x20   --out DIR           output folder [default: {DEFAULT_OUT}]\n\
-         \x20   --quick             a ~10 s first look: --seconds 1500ms --fast-rows {QUICK_FAST_ROWS}\n\
+         \x20   --quick             a ~13 s first look: --seconds 1500ms --fast-rows {QUICK_FAST_ROWS}\n\
          \x20   -h, --help          print this help\n",
         rate = DEFAULT_CLIENT_RATE / 1024,
         secs = DEFAULT_SECONDS.as_secs(),

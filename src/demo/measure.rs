@@ -72,11 +72,11 @@ pub struct SlowRun {
     pub threads_after: u64,
     /// Queued bytes one second after the disconnect.
     pub queued_after: u64,
-    /// How each client's reading ended (all `Stopped`, normally).
+    /// How each served client's reading ended (all `Stopped`, normally).
     pub ends: Vec<BodyEnd>,
-    /// Clients the server answered with something other than 200: turned
-    /// away by its defenses (a 503 at the buffering caps, say).
-    pub refused: usize,
+    /// The status of each client the server answered with something other
+    /// than 200: turned away by its defenses (a 503 at the buffering caps).
+    pub refused: Vec<u16>,
     /// Exports the server itself cut short, by reason (`buffer-budget` …),
     /// besides the demo's own disconnects (`client-abort`).
     pub server_aborts: Vec<(&'static str, u64)>,
@@ -94,7 +94,7 @@ impl SlowRun {
     /// Clients whose export was served, at least one: per-client figures
     /// divide by this, since a client refused up front queued nothing.
     pub fn served(&self) -> u64 {
-        (self.clients - self.refused).max(1) as u64
+        self.clients.saturating_sub(self.refused.len()).max(1) as u64
     }
 }
 
@@ -293,11 +293,13 @@ pub fn slow(
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
     let client_read = sampler.sample(Phase::Reading).client_read_bytes;
     let reports = stop_clients(clients);
-    let refused = reports
-        .iter()
-        .filter(|r| r.status.is_some_and(|status| status != 200))
-        .count();
-    let ends = reports.into_iter().map(|r| r.end).collect();
+    // A client with no status yet (still waiting for `buffer` to build its
+    // body, say) counts as served: it was not turned away.
+    let (refused, served): (Vec<Report>, Vec<Report>) = reports
+        .into_iter()
+        .partition(|r| r.status.is_some_and(|status| status != 200));
+    let refused = refused.into_iter().filter_map(|r| r.status).collect();
+    let ends = served.into_iter().map(|r| r.end).collect();
     let after_end = start.elapsed() + AFTER_DISCONNECT;
     sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
 

@@ -169,11 +169,15 @@ fn report_text(config: &DemoConfig, slow: &[SlowRun], fast: &[FastRun]) -> Strin
     // what would pass them (see README, "Defenses").
     for run in slow {
         let mode = run.mode.as_str();
-        if run.refused > 0 {
+        if !run.refused.is_empty() {
+            let statuses: Vec<String> = run.refused.iter().map(u16::to_string).collect();
             text.push_str(&format!(
-                "\nDefense: {} of {} `{mode}` clients were refused up front (503): their \
-                 bodies would have passed --max-buffered-bytes or --max-buffered-total.\n",
-                run.refused, run.clients
+                "\nDefense: {} of {} `{mode}` clients were refused up front ({}); a 503 \
+                 here means their body would have passed --max-buffered-bytes or \
+                 --max-buffered-total.\n",
+                run.refused.len(),
+                run.clients,
+                statuses.join(", ")
             ));
         }
         for (reason, count) in &run.server_aborts {

@@ -147,11 +147,16 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     };
     let per_client = if clients > 1 { " per client" } else { "" };
     for run in with(Verdict::GrowsWithBody) {
+        // With several clients, the buffering caps may have refused some.
+        let every = if !run.refused.is_empty() {
+            "every served client"
+        } else {
+            "every client"
+        };
         let _ = write!(
             text,
             "`{}` held the whole body in userland at once ({} queued{per_client}): RSS went \
-             from {} to {}, paid before the client read a byte, and paid again for every \
-             client. ",
+             from {} to {}, paid before the client read a byte, and paid again for {every}. ",
             run.mode.as_str(),
             size(run.peak_queued / run.served()),
             size(run.idle_rss),
@@ -159,11 +164,17 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         );
     }
     for run in with(Verdict::Unbounded) {
+        // What stopped the growth: the end of the export, or one of the
+        // server's buffering caps cutting the export short.
+        let stopped_by = match run.server_aborts.first() {
+            Some((reason, _)) => format!("the server's buffering cap ({reason}) cut it short"),
+            None => "only the end of the export stopped it growing".to_string(),
+        };
         let _ = write!(
             text,
             "`{}` queued up to {} in userland{per_client} ({:.0} % of the body): its producer \
              never had to wait, so the gap between producer and client landed on the heap, and \
-             only the end of the export stopped it growing (RSS {} → {}). ",
+             {stopped_by} (RSS {} → {}). ",
             run.mode.as_str(),
             size(run.peak_queued / run.served()),
             run.peak_queued as f64 * 100.0 / (body as f64 * run.served() as f64).max(1.0),

@@ -5,7 +5,8 @@
 //! print those words from a list: it derives them from the peak userland
 //! queue of one connection (the server's `backpressure_queued_peak_bytes`,
 //! bytes produced but not yet written to a socket, divided by the number of
-//! clients) and the body's length, by this rule:
+//! clients that were served rather than refused) and the body's length, by
+//! this rule:
 //!
 //! 1. **flat** if the peak stayed under [`flat_bound`]: a few chunks, the
 //!    same for any body length, so memory does not depend on the client;
@@ -21,15 +22,15 @@
 use std::fmt;
 
 /// The smallest flat bound: 1 MiB. The correct strategies hold at most
-/// (depth + 2) × chunk = 96 KiB (`bounded`, defaults) or one 8 KiB
+/// (depth + 2) × chunk = 64 KiB (`bounded`, defaults) or one 8 KiB
 /// `io::copy` buffer (`pipeline`), so a MiB leaves a factor of ten for a
 /// server run with larger chunks while staying far below any body worth
 /// streaming.
 pub const FLAT_FLOOR_BYTES: u64 = 1024 * 1024;
 
-/// The flat bound also scales down with the body: 1 % of it, so that on a
-/// very large body (over 100 MiB) a strategy holding a few MiB of
-/// fixed-size buffers still counts as flat.
+/// The flat bound also grows with the body: 1 % of it, when that is more
+/// than the floor, so that on a very large body (over 100 MiB) a strategy
+/// holding a few MiB of fixed-size buffers still counts as flat.
 pub const FLAT_BODY_DIVISOR: u64 = 100;
 
 /// What a strategy's memory did under a slow client.

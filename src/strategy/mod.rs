@@ -163,7 +163,7 @@ pub enum ExportError {
     /// Writing to the client failed: it closed or reset the connection, or
     /// read too slowly for the send timeout or the minimum data rate (the
     /// error then carries a [`TooSlow`](crate::send_deadline::TooSlow)).
-    ClientGone(io::Error),
+    WriteFailed(io::Error),
     /// The response's queue would have passed a buffering cap after its
     /// head was sent; it was abandoned, and the body left without its end.
     OverLimit(OverLimit),
@@ -176,7 +176,7 @@ pub enum ExportError {
 impl From<io::Error> for ExportError {
     /// Every I/O error an export meets is a write to the client.
     fn from(error: io::Error) -> Self {
-        ExportError::ClientGone(error)
+        ExportError::WriteFailed(error)
     }
 }
 

@@ -111,7 +111,7 @@ pub(super) fn stream<W: Write>(
             // Not finished: a body without its last chunk tells an HTTP/1.1
             // client it is incomplete.
             (_, Ok(Production::OverLimit(over))) => Err(ExportError::OverLimit(over)),
-            (Err(e), _) => Err(ExportError::ClientGone(e)),
+            (Err(e), _) => Err(ExportError::WriteFailed(e)),
             (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
             // The channel closed early although the writer kept going: the
             // producer panicked. Sending the last chunk now would make a
