@@ -98,38 +98,22 @@ const SERVE_FLAGS: [&str; 11] = [
 fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
     let mut config = ServerConfig::default();
     while let Some(arg) = args.next() {
-        let (flag, inline_value) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_string(), Some(value.to_string()))
-            }
-            _ => (arg, None),
-        };
+        let (flag, inline_value) = split_flag(arg);
         if matches!(flag.as_str(), "-h" | "--help") {
             return Ok(Command::Help(serve_help()));
         }
         if flag == "--quiet" {
-            if inline_value.is_some() {
-                return Err(UsageError("--quiet takes no value".to_string()));
-            }
-            config.quiet = true;
+            config.quiet = switch(&flag, inline_value)?;
             continue;
         }
         if flag == "--exit-on-stdin-eof" {
-            if inline_value.is_some() {
-                return Err(UsageError("--exit-on-stdin-eof takes no value".to_string()));
-            }
-            config.exit_on_stdin_eof = true;
+            config.exit_on_stdin_eof = switch(&flag, inline_value)?;
             continue;
         }
         if !SERVE_FLAGS.contains(&flag.as_str()) {
             return Err(UsageError(format!("unknown flag '{flag}' for serve")));
         }
-        let value = match inline_value {
-            Some(value) => value,
-            None => args
-                .next()
-                .ok_or_else(|| UsageError(format!("{flag} needs a value")))?,
-        };
+        let value = flag_value(&flag, inline_value, &mut args)?;
         let bad = |what: &str| UsageError(format!("{flag}: {what}, got '{value}'"));
         match flag.as_str() {
             "--addr" => {
@@ -185,6 +169,41 @@ fn parse_serve(mut args: impl Iterator<Item = String>) -> Result<Command, UsageE
     }
     config.validate().map_err(UsageError)?;
     Ok(Command::Serve(config))
+}
+
+/// Splits `--flag=value` into the flag and its value; any other argument
+/// (`--flag`, `-h`, a URL) comes back whole, without one.
+pub fn split_flag(arg: String) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") => {
+            (flag.to_string(), Some(value.to_string()))
+        }
+        _ => (arg, None),
+    }
+}
+
+/// The value of `flag`: the one given inline (`--flag=value`), or else the
+/// next argument (`--flag value`).
+pub fn flag_value(
+    flag: &str,
+    inline_value: Option<String>,
+    args: &mut impl Iterator<Item = String>,
+) -> Result<String, UsageError> {
+    match inline_value {
+        Some(value) => Ok(value),
+        None => args
+            .next()
+            .ok_or_else(|| UsageError(format!("{flag} needs a value"))),
+    }
+}
+
+/// A flag that takes no value (`--quiet`): true, or an error if one was
+/// given inline.
+pub fn switch(flag: &str, inline_value: Option<String>) -> Result<bool, UsageError> {
+    match inline_value {
+        None => Ok(true),
+        Some(_) => Err(UsageError(format!("{flag} takes no value"))),
+    }
 }
 
 /// Plain decimal digits (no sign, no separators).

@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::chunked_decoder::ChunkedDecoder;
-use crate::cli::{UsageError, parse_duration, parse_size};
+use crate::cli::{UsageError, flag_value, parse_duration, parse_size, split_flag};
 use crate::token_bucket::TokenBucket;
 
 /// Most bytes of response head (status line and header fields) accepted. Our
@@ -502,12 +502,7 @@ impl SlowClientArgs {
         let mut rate = DEFAULT_RATE;
         let mut read_for = None;
         while let Some(arg) = args.next() {
-            let (flag, inline_value) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => {
-                    (flag.to_string(), Some(value.to_string()))
-                }
-                _ => (arg, None),
-            };
+            let (flag, inline_value) = split_flag(arg);
             if matches!(flag.as_str(), "-h" | "--help") {
                 return Ok(None);
             }
@@ -523,12 +518,7 @@ impl SlowClientArgs {
             if !matches!(flag.as_str(), "--rate" | "--for") {
                 return Err(UsageError(format!("unknown flag '{flag}' for slow-client")));
             }
-            let value = match inline_value {
-                Some(value) => value,
-                None => args
-                    .next()
-                    .ok_or_else(|| UsageError(format!("{flag} needs a value")))?,
-            };
+            let value = flag_value(&flag, inline_value, &mut args)?;
             let bad = |what: &str| UsageError(format!("{flag}: {what}, got '{value}'"));
             if flag == "--rate" {
                 rate = parse_size(&value)

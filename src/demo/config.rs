@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{UsageError, parse_duration, parse_number, parse_size};
+use crate::cli::{
+    UsageError, flag_value, parse_duration, parse_number, parse_size, split_flag, switch,
+};
 use crate::csv_rows::MAX_ROWS;
 use crate::strategy::Mode;
 
@@ -99,28 +101,17 @@ impl DemoConfig {
         let mut seconds = None;
         let mut fast_rows = None;
         while let Some(arg) = args.next() {
-            let (flag, inline_value) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => {
-                    (flag.to_string(), Some(value.to_string()))
-                }
-                _ => (arg, None),
-            };
+            let (flag, inline_value) = split_flag(arg);
             match flag.as_str() {
                 "-h" | "--help" => return Ok(None),
-                "--quick" if inline_value.is_none() => {
-                    quick = true;
+                "--quick" => {
+                    quick = switch(&flag, inline_value)?;
                     continue;
                 }
-                "--quick" => return Err(UsageError("--quick takes no value".into())),
                 _ if VALUE_FLAGS.contains(&flag.as_str()) => {}
                 _ => return Err(UsageError(format!("unknown flag '{flag}' for demo"))),
             }
-            let value = match inline_value {
-                Some(value) => value,
-                None => args
-                    .next()
-                    .ok_or_else(|| UsageError(format!("{flag} needs a value")))?,
-            };
+            let value = flag_value(&flag, inline_value, &mut args)?;
             let bad = |what: &str| UsageError(format!("{flag}: {what}, got '{value}'"));
             match flag.as_str() {
                 "--rows" => {
