@@ -1,33 +1,18 @@
 //! The command line, through the real binary: help, and for every bad flag
 //! one line on stderr and exit code 2; a runtime failure is exit code 1.
 
-use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// Runs the binary and returns its output, killing it if it has not exited
-/// within 10 s (a bad flag that started a server anyway must fail the test,
-/// not hang it).
+use std::net::TcpListener;
+use std::process::Output;
+use std::time::Duration;
+
+use common::run_binary;
+
+/// Runs the binary; a bad flag that started a server anyway must fail the
+/// test within 10 s, not hang it.
 fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().expect("waiting for the binary").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("backpressure {args:?} did not exit within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-        .wait_with_output()
-        .expect("reading the binary's output")
+    run_binary(args, Duration::from_secs(10))
 }
 
 fn stderr(output: &Output) -> String {

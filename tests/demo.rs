@@ -3,54 +3,19 @@
 //! measured) and by the files it writes; and the child server's exit when
 //! the process that started it goes away.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use common::run_binary;
 
 /// The most a quick demo of two strategies may take before the test kills
 /// it: about 6 s in a debug build, with room for a loaded machine.
 const DEMO_DEADLINE: Duration = Duration::from_secs(90);
-
-/// Runs the binary, killing it if it has not exited by `deadline`.
-fn run(args: &[&str], deadline: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    // Drain both pipes in threads, so a chatty child never blocks on a full
-    // pipe while the test waits for it to exit.
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out = thread::spawn(move || {
-        let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut text).map(|_| text)
-    });
-    let err = thread::spawn(move || {
-        let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut stderr, &mut text).map(|_| text)
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the binary") {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            kill(&mut child);
-            panic!("backpressure {args:?} did not exit within {deadline:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().expect("stdout thread").expect("stdout"),
-        stderr: err.join().expect("stderr thread").expect("stderr"),
-    }
-}
 
 fn kill(child: &mut Child) {
     let _ = child.kill();
@@ -71,7 +36,7 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-quick");
     let _ = std::fs::remove_dir_all(&out);
     let out_arg = out.to_str().expect("a UTF-8 temp path");
-    let output = run(
+    let output = run_binary(
         &[
             "demo",
             "--quick",
@@ -177,13 +142,13 @@ fn bad_demo_flags_exit_2_with_one_line() {
         (&["demo", "--seconds"], "--seconds"),
         (&["demo", "--frobnicate"], "--frobnicate"),
     ] {
-        let output = run(args, Duration::from_secs(10));
+        let output = run_binary(args, Duration::from_secs(10));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
         assert!(stderr.contains(mentions), "{stderr}");
     }
-    let help = run(&["demo", "--help"], Duration::from_secs(10));
+    let help = run_binary(&["demo", "--help"], Duration::from_secs(10));
     assert_eq!(help.status.code(), Some(0));
     let text = String::from_utf8_lossy(&help.stdout);
     for flag in [

@@ -6,33 +6,19 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Server, reference_csv_len};
+use common::{Server, reference_csv_len, run_binary};
 
 /// Runs `slow-client` with `args`, killing it if it has not exited within
 /// 20 s (every case here takes well under 2 s).
 fn slow_client(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
-        .arg("slow-client")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().expect("waiting for slow-client").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("slow-client {args:?} did not exit within 20 s");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("slow-client's output")
+    let all: Vec<&str> = std::iter::once("slow-client")
+        .chain(args.iter().copied())
+        .collect();
+    run_binary(&all, Duration::from_secs(20))
 }
 
 fn stdout(output: &Output) -> String {
