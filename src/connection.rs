@@ -82,15 +82,10 @@ pub fn handle(
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
     let _ = stream.set_nodelay(true);
-    let mut record = AccessRecord {
-        peer: stream.peer_addr().ok(),
-        request_line: None,
-        status: None,
-        mode: None,
-        body_bytes: 0,
-        duration: Duration::ZERO,
-        end: End::ClientAbort,
-    };
+    // For the access log: the peer now (after a reset the socket can no
+    // longer tell), the request line once the head has parsed.
+    let peer = stream.peer_addr().ok();
+    let mut request_line = None;
     // A write that makes no progress for this long fails, and the client
     // counts as gone. Without it a client that stops reading would hold this
     // thread (and a producer's) forever. If the option cannot be set, the
@@ -99,37 +94,48 @@ pub fn handle(
         Served::gone()
     } else {
         let mut buf = Vec::new();
-        read_and_respond(&stream, &mut buf, config, budget, accepted_at, &mut record)
+        read_and_respond(
+            &stream,
+            &mut buf,
+            config,
+            budget,
+            accepted_at,
+            &mut request_line,
+        )
     };
     if served.graceful() {
         close_gracefully(&stream);
     }
     if !config.quiet {
-        record.status = served.status;
-        record.mode = served.mode;
-        record.body_bytes = served.body_bytes;
-        record.end = served.end;
-        record.duration = accepted_at.elapsed();
+        let record = AccessRecord {
+            peer,
+            request_line,
+            status: served.status,
+            mode: served.mode,
+            body_bytes: served.body_bytes,
+            duration: accepted_at.elapsed(),
+            end: served.end,
+        };
         record.write();
     }
 }
 
 /// Reads the head into `buf`, parses it and responds; notes the request
-/// line in `record` once it has parsed.
+/// line for the access log once it has parsed.
 fn read_and_respond(
     stream: &TcpStream,
     buf: &mut Vec<u8>,
     config: &ServerConfig,
     budget: &Arc<BufferBudget>,
     accepted_at: Instant,
-    record: &mut AccessRecord,
+    request_line: &mut Option<String>,
 ) -> Served {
     let deadline = accepted_at + config.header_timeout;
     match request::read_head(stream, buf, deadline) {
         Ok(head) => match request::parse(head) {
             Ok(request) => {
                 if !config.quiet {
-                    record.request_line = Some(request_line(head));
+                    *request_line = Some(printable_request_line(head));
                 }
                 respond(stream, &request, config, budget)
             }
@@ -155,7 +161,7 @@ fn read_and_respond(
 
 /// The first line of a head that parsed: only visible ASCII and single
 /// spaces, so it is safe to print.
-fn request_line(head: &[u8]) -> String {
+fn printable_request_line(head: &[u8]) -> String {
     let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
     String::from_utf8_lossy(&head[..end]).into_owned()
 }

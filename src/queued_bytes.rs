@@ -47,13 +47,11 @@ pub struct QueuedBytes {
     /// The caps this response's queue is held to; `None` for the flat
     /// strategies, which are bounded by construction.
     limit: Option<BufferLimit>,
-    /// Bytes taken from the budget and not yet given back. The budget
-    /// charges memory *held*, which is not always what is unsent: a written
-    /// chunk is freed at once, but `buffer`'s body stays allocated until the
-    /// response ends, however much of it the kernel has taken.
-    charged: AtomicU64,
-    /// Whether the memory is freed only with the response (`buffer`), so
-    /// the charge is given back on drop rather than as bytes are sent.
+    /// Whether the memory is freed only with the response (`buffer`). The
+    /// budget charges memory *held*, which is not always what is unsent: a
+    /// written chunk is freed at once, but `buffer`'s body stays allocated
+    /// until the response ends, however much of it the kernel has taken. So
+    /// its charge is given back on drop rather than as bytes are sent.
     held_until_drop: bool,
     /// Set once a [`try_produce`](QueuedBytes::try_produce) was refused: the
     /// response is over, and its writer should stop sending.
@@ -68,7 +66,6 @@ impl QueuedBytes {
             unsent: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             limit: None,
-            charged: AtomicU64::new(0),
             held_until_drop: false,
             refused: AtomicBool::new(false),
         }
@@ -116,7 +113,6 @@ impl QueuedBytes {
                 self.refused.store(true, Ordering::Relaxed);
                 return Err(refusal);
             }
-            self.charged.fetch_add(bytes as u64, Ordering::Relaxed);
         }
         self.produced(bytes);
         Ok(())
@@ -135,7 +131,6 @@ impl QueuedBytes {
             && !self.held_until_drop
         {
             limit.budget.give_back(bytes as u64);
-            self.charged.fetch_sub(bytes as u64, Ordering::Relaxed);
         }
         METRICS.queue_drained(self.mode, bytes as u64);
         METRICS.body_bytes_sent(self.mode, bytes as u64);
@@ -157,7 +152,14 @@ impl Drop for QueuedBytes {
         // Whatever is left was dropped with the response's buffers.
         let left = self.unsent();
         if let Some(limit) = &self.limit {
-            limit.budget.give_back(self.charged.load(Ordering::Relaxed));
+            // What is still charged: everything produced if the memory was
+            // held until now, else only what was never sent.
+            let charged = if self.held_until_drop {
+                left + self.sent_bytes()
+            } else {
+                left
+            };
+            limit.budget.give_back(charged);
         }
         METRICS.queue_drained(self.mode, left);
     }

@@ -183,7 +183,19 @@ struct Sampler<'a> {
     start: Instant,
 }
 
-impl Sampler<'_> {
+impl<'a> Sampler<'a> {
+    /// A sampler for `server` and the `clients` it is serving; t = 0 is now.
+    fn new(server: &'a ChildServer, mode: Mode, pass: Pass, clients: &[RunningClient]) -> Self {
+        Sampler {
+            server,
+            mode,
+            pass,
+            client_addrs: clients.iter().map(|c| c.local_addr).collect(),
+            counters: clients.iter().map(|c| Arc::clone(&c.bytes_read)).collect(),
+            start: Instant::now(),
+        }
+    }
+
     fn sample(&self, phase: Phase) -> Sample {
         // Status first: the /metrics request below briefly adds a thread.
         let status = self.server.status().ok();
@@ -279,16 +291,8 @@ pub fn slow(
 ) -> Result<SlowRun, String> {
     let (server, idle_rss, idle_threads) = start_server(exe)?;
     let url = export_url(&server, config.rows, mode);
-    let start = Instant::now();
     let clients = start_clients(&url, Some(config.client_rate), config.clients)?;
-    let sampler = Sampler {
-        server: &server,
-        mode,
-        pass: Pass::Slow,
-        client_addrs: clients.iter().map(|c| c.local_addr).collect(),
-        counters: clients.iter().map(|c| Arc::clone(&c.bytes_read)).collect(),
-        start,
-    };
+    let sampler = Sampler::new(&server, mode, Pass::Slow, &clients);
     let first = samples.len();
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
     let client_read = sampler.sample(Phase::Reading).client_read_bytes;
@@ -300,7 +304,7 @@ pub fn slow(
         .partition(|r| r.status.is_some_and(|status| status != 200));
     let refused = refused.into_iter().filter_map(|r| r.status).collect();
     let ends = served.into_iter().map(|r| r.end).collect();
-    let after_end = start.elapsed() + AFTER_DISCONNECT;
+    let after_end = sampler.start.elapsed() + AFTER_DISCONNECT;
     sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
 
     // The last scrape's connection thread may still be closing: let it go,
@@ -372,16 +376,8 @@ pub fn fast(
 ) -> Result<FastRun, String> {
     let (server, _, _) = start_server(exe)?;
     let url = export_url(&server, rows, mode);
-    let start = Instant::now();
     let clients = start_clients(&url, None, 1)?;
-    let sampler = Sampler {
-        server: &server,
-        mode,
-        pass: Pass::Fast,
-        client_addrs: clients.iter().map(|c| c.local_addr).collect(),
-        counters: clients.iter().map(|c| Arc::clone(&c.bytes_read)).collect(),
-        start,
-    };
+    let sampler = Sampler::new(&server, mode, Pass::Fast, &clients);
     let finished = || clients.iter().all(|c| c.thread.is_finished());
     sampler.sample_until(Phase::Reading, FAST_TIMEOUT, samples, progress, &finished);
     let report = stop_clients(clients)
