@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use backpressure::csv_rows::{self, CsvRows};
+use backpressure::{CsvRows, body_len};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use common::{ServerProcess, connect, get_request, serve_args_from_env};
@@ -31,7 +31,7 @@ const ROWS: u64 = 1_000_000;
 const CLIENT_BUFFER_BYTES: usize = 256 * 1024;
 
 fn end_to_end(c: &mut Criterion) {
-    let body_len = csv_rows::body_len(ROWS);
+    let body_len = body_len(ROWS);
     let args = match serve_args_from_env() {
         Ok(args) => args,
         Err(e) => panic!("{e}"),

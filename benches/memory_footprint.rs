@@ -21,14 +21,12 @@ mod common;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use backpressure::access_log::End;
-use backpressure::csv_rows;
-use backpressure::proc_status::ProcStatus;
+use backpressure::{End, ProcStatus, body_len};
 
 use common::{Metrics, ServerProcess, connect, get_request, serve_args_from_env};
 
@@ -165,7 +163,7 @@ fn rows_for(strategy: &str, clients: usize) -> u64 {
     if strategy != "buffer" && strategy != "unbounded" {
         return STALL_ROWS;
     }
-    let bytes_per_row = csv_rows::body_len(STALL_ROWS) / STALL_ROWS + 1;
+    let bytes_per_row = body_len(STALL_ROWS) / STALL_ROWS + 1;
     STALL_ROWS.min(BUFFERING_BUDGET_BYTES / clients as u64 / bytes_per_row)
 }
 
@@ -175,7 +173,7 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
     let rows = rows_for(strategy, clients);
 
     common::get_small(addr, &format!("/export.csv?rows=10&mode={strategy}"))?;
-    let idle = wait_until_idle(addr, pid, None)?;
+    let idle = wait_until_idle(&server, None)?;
 
     let request = get_request(&format!("/export.csv?rows={rows}&mode={strategy}"));
     let mut streams = Vec::with_capacity(clients);
@@ -186,12 +184,12 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
             .map_err(|e| format!("sending a stalled request: {e}"))?;
         streams.push(stream);
     }
-    let (stalled_metrics, settled) = wait_for_stall(addr, strategy)?;
+    let (stalled_metrics, settled) = wait_for_stall(&server, strategy)?;
     let stalled = proc_status(pid)?;
     let answers = count_answers(&mut streams);
 
     drop(streams);
-    let after = wait_until_idle(addr, pid, Some(idle.threads))?;
+    let after = wait_until_idle(&server, Some(idle.threads))?;
     Ok(Measurement {
         strategy,
         clients,
@@ -254,11 +252,12 @@ struct Idle {
 /// Waits until only the probe's connection is open and the thread count
 /// (`threads`, if given) has held for two polls in a row: a connection
 /// leaves the gauge a moment before its thread exits.
-fn wait_until_idle(addr: SocketAddr, pid: u32, threads: Option<u64>) -> Result<Idle, String> {
+fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<Idle, String> {
+    let pid = server.pid();
     let started = Instant::now();
     let mut previous = None;
     loop {
-        let metrics = Metrics::scrape(addr)?;
+        let metrics = server.metrics()?;
         let connections = metrics.value("backpressure_connections_active")?;
         let resident = proc_status(pid)?;
         let at_rest = connections == 1.0 && threads.is_none_or(|t| t == resident.threads);
@@ -289,11 +288,11 @@ fn queued(metrics: &Metrics, strategy: &str) -> Result<f64, String> {
 /// [`STABLE_POLLS`] polls, and are either above zero or every connection
 /// has already ended (a server that refused them all). Returns the last
 /// scrape, and whether it settled before [`SETTLE_TIMEOUT`].
-fn wait_for_stall(addr: SocketAddr, strategy: &str) -> Result<(Metrics, bool), String> {
+fn wait_for_stall(server: &ServerProcess, strategy: &str) -> Result<(Metrics, bool), String> {
     let started = Instant::now();
     let (mut last, mut stable) = (None, 0);
     loop {
-        let metrics = Metrics::scrape(addr)?;
+        let metrics = server.metrics()?;
         let now = queued(&metrics, strategy)?;
         let all_ended = metrics.value("backpressure_connections_active")? == 1.0;
         stable = if last == Some(now) { stable + 1 } else { 0 };

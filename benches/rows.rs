@@ -8,12 +8,9 @@
 use std::hint::black_box;
 use std::io::Write;
 
-use backpressure::body_writer::BodyWriter;
-use backpressure::csv_rows::{self, CsvRows};
-use backpressure::queued_bytes::QueuedBytes;
-use backpressure::response::Framing;
-use backpressure::server::DEFAULT_CHUNK_BYTES;
-use backpressure::strategy::Mode;
+use backpressure::{
+    BodyWriter, CsvRows, DEFAULT_CHUNK_BYTES, Framing, Mode, QueuedBytes, body_len,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const ROWS: u64 = 100_000;
@@ -22,7 +19,7 @@ const CHUNK: usize = DEFAULT_CHUNK_BYTES;
 
 fn row_generation(c: &mut Criterion) {
     let mut group = c.benchmark_group("rows");
-    group.throughput(Throughput::Bytes(csv_rows::body_len(ROWS)));
+    group.throughput(Throughput::Bytes(body_len(ROWS)));
     group.bench_function("render 100k rows into default chunks", |b| {
         let mut chunk = Vec::with_capacity(CHUNK);
         b.iter(|| {

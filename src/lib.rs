@@ -6,11 +6,8 @@
 //! each way costs in memory when the client reads slower than the server
 //! writes.
 //!
-//! ## The lesson in brief
-//!
-//! A server can make rows far faster than a phone on a weak network can
-//! download them. The difference has to wait somewhere. Between the client
-//! and our producer there is a chain of flow-control windows:
+//! Between the client and our producer there is a chain of flow-control
+//! windows:
 //!
 //! ```text
 //! client reads slowly → its TCP receive window shrinks → our kernel send buffer
@@ -21,53 +18,62 @@
 //! Every link passes the slowdown back to the one before it, and memory stays
 //! flat. Break the chain in userland (an unbounded queue, or a buffer of the
 //! whole body) and the difference lands in the one place with no flow
-//! control: the heap. The four strategies in [`strategy`] are the four ways
-//! to get this right or wrong, and [`queued_bytes`] is the number that tells
-//! them apart.
+//! control: the heap.
 //!
 //! ## Reading order
 //!
-//! 1. [`csv_rows`]: the producer's source, a `Read` that renders rows without
-//!    allocating (with [`timestamp`] for its calendar math).
-//! 2. [`strategy`]: the four body strategies, one file each:
-//!    [`strategy::buffer`], [`strategy::unbounded`], [`strategy::bounded`],
-//!    [`strategy::pipeline`].
-//! 3. [`body_writer`]: chunked framing, and where "sent" is counted.
-//! 4. [`queued_bytes`], [`metrics`], [`counting_alloc`], [`proc_status`]:
-//!    how the memory is measured.
-//! 5. [`connection`], [`request`], [`query`], [`response`]: one connection
-//!    from accept to close, with the head's deadline and size limits.
-//! 6. [`server`] and [`cli`]: the accept loop and the command line.
-//! 7. The defenses: [`send_deadline`] (the send timeout and the minimum
-//!    data rate), [`rejecter`] (the 503 at the connection cap),
-//!    [`buffer_budget`] (caps on what responses may queue) and
-//!    [`access_log`] (how each connection ended).
-//! 8. [`slow_client`] (with [`token_bucket`] and [`chunked_decoder`]): the
-//!    phone of the lesson, a client that reads at a limited rate and says
-//!    how the body ended.
-//! 9. [`demo`] (with [`proc_net`]): the lesson's table measured, every link
-//!    of the flow-control chain sampled from `/proc` and `/metrics`.
+//! The folders are the table of contents, and each opens with a `//!` that
+//! explains its concept (`cargo doc --document-private-items` renders them).
+//! Imports run one way, downwards in this list:
+//!
+//! | folder      | what it holds                                                   |
+//! |-------------|-----------------------------------------------------------------|
+//! | `cli/`      | the command line: `demo`, `serve`, `slow-client`; exit codes     |
+//! | `demo/`     | the lesson's table measured: child servers, samples, report, chart |
+//! | `client/`   | the phone: a rate-limited client that says how its body ended   |
+//! | `server/`   | the accept loop, one connection's life, the routes, the config  |
+//! | `strategy/` | **the lesson**: the four strategies, their writer, queued bytes  |
+//! | `defense/`  | head deadline, send deadline and minimum rate, caps             |
+//! | `measure/`  | counting allocator, metrics, `/proc` readers, access log        |
+//! | `http/`     | the wire format as bytes: request heads, responses, chunking    |
+//! | `export/`   | the CSV rows and their calendar; the names of the four modes    |
+//!
+//! ## The facade
+//!
+//! The binary, the integration tests and the benchmarks use only what is
+//! re-exported here; everything else is private to the crate.
 
-pub mod access_log;
-pub mod body_writer;
-pub mod buffer_budget;
-pub mod chunked_decoder;
-pub mod cli;
-pub mod connection;
-pub mod counting_alloc;
-pub mod csv_rows;
-pub mod demo;
-pub mod metrics;
-pub mod proc_net;
-pub mod proc_status;
-pub mod query;
-pub mod queued_bytes;
-pub mod rejecter;
-pub mod request;
-pub mod response;
-pub mod send_deadline;
-pub mod server;
-pub mod slow_client;
-pub mod strategy;
-pub mod timestamp;
-pub mod token_bucket;
+mod cli;
+mod client;
+mod defense;
+mod demo;
+mod export;
+mod http;
+mod measure;
+mod server;
+mod strategy;
+
+/// The whole command line; `main` is this and the allocator.
+pub use cli::run;
+/// A `serve` child process, killed on drop, for the tests and benchmarks.
+pub use demo::child::{ChildServer, ChildStderr};
+/// The export's bytes, its length, and the names of the four strategies.
+pub use export::Mode;
+pub use export::csv_rows::{CsvRows, body_len};
+/// The request-head parser, for the tests that throw random heads at it.
+pub use http::request::{HeadError, Method, Request, parse_head};
+/// How a response body is framed.
+pub use http::response::Framing;
+/// How a connection ended: the `reason` of `backpressure_aborts_total`.
+pub use measure::access_log::End;
+/// The counting allocator: live heap bytes and allocation calls, exactly.
+pub use measure::counting_alloc::{CountingAllocator, allocations};
+/// `/metrics` read back, and the table of every family it exposes.
+pub use measure::exposition::Scrape;
+pub use measure::metrics::{FAMILIES, Family, Kind};
+/// RSS and threads of a process, from `/proc/PID/status`.
+pub use measure::proc_status::ProcStatus;
+/// The server's default chunk size.
+pub use server::config::DEFAULT_CHUNK_BYTES;
+/// The body's framing and accounting, for the producer benchmarks.
+pub use strategy::{BodyWriter, QueuedBytes};

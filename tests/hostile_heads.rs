@@ -8,7 +8,7 @@
 
 mod common;
 
-use backpressure::request::{self, Method};
+use backpressure::{Method, parse_head};
 use common::{back_to_idle, request, warmed_server};
 
 /// `(what it is, the raw head, the status it must get)`.
@@ -489,7 +489,7 @@ fn ten_thousand_random_heads_end_in_a_request_or_a_typed_error() {
             random_head(&mut rng)
         };
         let shown = String::from_utf8_lossy(&head).into_owned();
-        let outcome = std::panic::catch_unwind(|| match request::parse(&head) {
+        let outcome = std::panic::catch_unwind(|| match parse_head(&head) {
             Ok(request) => {
                 assert!(head.ends_with(b"\r\n\r\n"), "{shown:?}");
                 assert!(

@@ -9,12 +9,9 @@
 
 use std::io::Write;
 
-use backpressure::body_writer::BodyWriter;
-use backpressure::counting_alloc::{self, CountingAllocator};
-use backpressure::csv_rows::{self, CsvRows};
-use backpressure::queued_bytes::QueuedBytes;
-use backpressure::response::Framing;
-use backpressure::strategy::Mode;
+use backpressure::{
+    BodyWriter, CountingAllocator, CsvRows, Framing, Mode, QueuedBytes, allocations, body_len,
+};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -30,12 +27,12 @@ fn main() {
 fn rendering_and_framing_rows_allocate_nothing() {
     // Buffers are made up front, as the strategies make them per chunk.
     let mut chunk = Vec::with_capacity(CHUNK);
-    let mut wire = Vec::with_capacity(2 * csv_rows::body_len(ROWS) as usize);
+    let mut wire = Vec::with_capacity(2 * body_len(ROWS) as usize);
     let queued = QueuedBytes::new(Mode::Bounded);
     let mut rows = CsvRows::new(ROWS);
     let mut body = BodyWriter::new(&mut wire, Framing::Chunked, CHUNK, &queued);
 
-    let before = counting_alloc::allocations();
+    let before = allocations();
     let mut rendered = 0;
     loop {
         chunk.clear();
@@ -48,11 +45,11 @@ fn rendering_and_framing_rows_allocate_nothing() {
         body.write_all(&chunk).expect("writing into a Vec");
     }
     body.finish().expect("writing into a Vec");
-    let allocations = counting_alloc::allocations() - before;
+    let allocations = allocations() - before;
 
     assert_eq!(
         rendered as u64,
-        csv_rows::body_len(ROWS),
+        body_len(ROWS),
         "the whole export was rendered"
     );
     assert!(wire.ends_with(b"0\r\n\r\n"));

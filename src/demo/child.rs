@@ -1,10 +1,11 @@
 //! The server under measurement: this same binary, `serve`, as a child
 //! process, so that its RSS and threads are its own and nothing of the
-//! demo's (the clients, the samples) is counted in them.
+//! measuring side (the clients, the samples) is counted in them. The demo,
+//! the integration tests and the benchmarks all start their servers here.
 //!
-//! The demo must never leave a server behind. [`ChildServer`] kills and
+//! A child server must never be left behind. [`ChildServer`] kills and
 //! waits for the child when dropped, which covers every early return and
-//! panic; and because a parent killed by Ctrl-C runs no destructors, the
+//! panic; and because a parent killed by a signal runs no destructors, the
 //! child is also started with `--exit-on-stdin-eof` and a pipe as stdin:
 //! when the parent dies, the kernel closes the pipe's write end, the child
 //! reads end-of-file, and exits.
@@ -13,12 +14,12 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::proc_status::ProcStatus;
-use crate::strategy::Mode;
+use crate::measure::exposition::{MAX_EXPOSITION_BYTES, Scrape};
+use crate::measure::proc_status::ProcStatus;
 
 /// How long the child may take to print `listening on http://ADDR`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,12 +29,23 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// not a stuck demo.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Most bytes of `/metrics` response read. The exposition is about 4 KiB;
-/// anything past 256 KiB is not a response from our server.
-pub const MAX_SCRAPE_BYTES: u64 = 256 * 1024;
-
 /// Most bytes of the announcing first line read from the child's stdout.
-pub const MAX_ANNOUNCE_BYTES: u64 = 1024;
+const MAX_ANNOUNCE_BYTES: u64 = 1024;
+
+/// Most stderr lines kept when they are collected; later ones are dropped,
+/// so that a chatty server cannot grow the watcher without a bound.
+const MAX_COLLECTED_LINES: usize = 100_000;
+
+/// Where the child's stderr (its access log and errors) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildStderr {
+    /// Thrown away: the demo's progress line must not be torn apart.
+    Discard,
+    /// Shown, as the parent's own stderr.
+    Inherit,
+    /// Kept, line by line, for [`ChildServer::log_lines`].
+    Collect,
+}
 
 /// A running `serve` child, killed and reaped on drop.
 pub struct ChildServer {
@@ -44,40 +56,40 @@ pub struct ChildServer {
     _stdin: Option<ChildStdin>,
     /// Where it listens, from its first stdout line.
     addr: SocketAddr,
+    /// Its stderr lines, if they are collected.
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl ChildServer {
-    /// Starts `exe serve --addr 127.0.0.1:0 --exit-on-stdin-eof` and waits
-    /// (at most [`STARTUP_TIMEOUT`]) for its address.
-    pub fn start(exe: &Path) -> io::Result<ChildServer> {
+    /// Starts `exe serve --addr 127.0.0.1:0 --exit-on-stdin-eof ARGS…` and
+    /// waits (at most `STARTUP_TIMEOUT`, 10 s) for its address. A child that
+    /// exits instead (a bad flag, say) is an error naming its exit status.
+    pub fn start(exe: &Path, args: &[&str], stderr: ChildStderr) -> io::Result<ChildServer> {
         let mut child = Command::new(exe)
-            // --quiet: an access-log line per connection (the demo's own
-            // /metrics scrapes included) would only be thrown away below.
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--quiet",
-                "--exit-on-stdin-eof",
-            ])
+            .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-eof"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            // The server's stderr (its errors) would tear the demo's
-            // progress line and table apart.
-            .stderr(Stdio::null())
+            .stderr(match stderr {
+                ChildStderr::Discard => Stdio::null(),
+                ChildStderr::Inherit => Stdio::inherit(),
+                ChildStderr::Collect => Stdio::piped(),
+            })
             .spawn()?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
+        let log = child.stderr.take().map(collect_lines);
         // From here on a failure must still kill the child: give it a guard
         // first, with a placeholder address.
         let mut server = ChildServer {
             child,
             _stdin: stdin,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
         };
         let stdout = stdout.ok_or_else(|| io::Error::other("the child's stdout is not piped"))?;
-        // A blocking read_line cannot time out, so it runs in a thread and the
-        // demo waits on a channel with a deadline.
+        // A blocking read_line cannot time out, so it runs in a thread and
+        // the caller waits on a channel with a deadline.
         let (line_tx, line_rx) = mpsc::channel();
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
@@ -101,15 +113,20 @@ impl ChildServer {
                 ));
             }
         };
-        server.addr = line
+        let addr = line
             .trim_end()
             .strip_prefix("listening on http://")
-            .and_then(|addr| addr.parse().ok())
-            .ok_or_else(|| {
-                io::Error::other(format!(
-                    "the server's first line is not 'listening on http://ADDR': {line:?}"
-                ))
-            })?;
+            .and_then(|addr| addr.parse().ok());
+        match addr {
+            Some(addr) => server.addr = addr,
+            None => {
+                let exited = server.exit_status_soon();
+                return Err(io::Error::other(format!(
+                    "the server's first line is not 'listening on http://ADDR': {line:?} \
+                     (exit status: {exited})"
+                )));
+            }
+        }
         Ok(server)
     }
 
@@ -118,28 +135,56 @@ impl ChildServer {
         self.addr
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The child's `/proc/PID/status`: RSS, peak RSS, threads.
     pub fn status(&self) -> io::Result<ProcStatus> {
         let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         Ok(ProcStatus::parse(&text))
     }
 
-    /// `GET /metrics` on the child, the whole exposition text.
-    pub fn scrape(&self) -> io::Result<String> {
+    /// `GET /metrics` on the child, parsed. A 503 (the child at its
+    /// connection cap) is an error like any other non-200.
+    pub fn scrape(&self) -> io::Result<Scrape> {
         let mut stream = TcpStream::connect_timeout(&self.addr, SCRAPE_TIMEOUT)?;
         stream.set_read_timeout(Some(SCRAPE_TIMEOUT))?;
         stream.set_write_timeout(Some(SCRAPE_TIMEOUT))?;
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n")?;
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: child\r\nConnection: close\r\n\r\n")?;
         let mut response = String::new();
         stream
-            .take(MAX_SCRAPE_BYTES)
+            .take(MAX_EXPOSITION_BYTES as u64 + 1024)
             .read_to_string(&mut response)?;
-        let body = response
+        let (head, body) = response
             .split_once("\r\n\r\n")
-            .filter(|(head, _)| head.starts_with("HTTP/1.1 200"))
-            .map(|(_, body)| body.to_string())
-            .ok_or_else(|| io::Error::other("/metrics did not answer 200"))?;
-        Ok(body)
+            .ok_or_else(|| io::Error::other("/metrics sent no complete head"))?;
+        if !head.starts_with("HTTP/1.1 200 ") {
+            let status = head.lines().next().unwrap_or_default();
+            return Err(io::Error::other(format!("/metrics answered {status}")));
+        }
+        Scrape::parse(body).map_err(io::Error::other)
+    }
+
+    /// Every stderr line so far, if they are collected ([`ChildStderr::Collect`]).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log
+            .as_ref()
+            .map(|lines| lines.lock().map(|l| l.clone()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// The exit status, if the child exits within a second; else "running".
+    fn exit_status_soon(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.to_string();
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        "still running".to_string()
     }
 }
 
@@ -151,42 +196,19 @@ impl Drop for ChildServer {
     }
 }
 
-/// The value of one series in a Prometheus exposition, such as
-/// `backpressure_queued_bytes{mode="bounded"}`.
-pub fn metric(text: &str, series: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-}
-
-/// `backpressure_queued_bytes{mode="…"}`, the per-mode series name.
-pub fn per_mode(name: &str, mode: Mode) -> String {
-    format!("{name}{{mode=\"{}\"}}", mode.as_str())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_a_series_by_its_exact_name() {
-        let text = "# HELP backpressure_queued_bytes x\n\
-                    backpressure_queued_bytes{mode=\"buffer\"} 0\n\
-                    backpressure_queued_bytes{mode=\"bounded\"} 98304\n\
-                    backpressure_queued_peak_bytes{mode=\"bounded\"} 99\n";
-        let series = per_mode("backpressure_queued_bytes", Mode::Bounded);
-        assert_eq!(metric(text, &series), Some(98304));
-        assert_eq!(
-            metric(
-                text,
-                &per_mode("backpressure_queued_peak_bytes", Mode::Bounded)
-            ),
-            Some(99)
-        );
-        assert_eq!(metric(text, "backpressure_queued_bytes"), None);
-        assert_eq!(
-            metric(text, &per_mode("backpressure_queued_bytes", Mode::Pipeline)),
-            None
-        );
-    }
+/// Reads `stderr` line by line into a shared list, on a thread of its own:
+/// a pipe nobody reads would block the child's logging once full.
+fn collect_lines(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let Ok(mut kept) = sink.lock() else { break };
+            if kept.len() < MAX_COLLECTED_LINES {
+                kept.push(line);
+            }
+        }
+    });
+    lines
 }

@@ -11,16 +11,16 @@
 //! A fast pass downloads a smaller export in full, to show that the correct
 //! strategies cost nothing in speed.
 //!
-//! Files: [`config`] (flags), [`child`] (the server process, never left
-//! behind), [`measure`] (one strategy's run), [`sample`] (one sample and the
+//! Files: [`config`] (what to measure), [`child`] (the server process,
+//! never left behind), [`run`](mod@run) (one strategy's run), [`sample`] (one sample and the
 //! CSV), [`verdict`] (the computed verdict), [`report`] (tables and text),
 //! [`chart`] (the SVG).
 
 pub mod chart;
 pub mod child;
 pub mod config;
-pub mod measure;
 pub mod report;
+pub mod run;
 pub mod sample;
 pub mod verdict;
 
@@ -28,12 +28,12 @@ use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
-use crate::csv_rows::body_len;
-use crate::slow_client::BodyEnd;
+use crate::client::response::BodyEnd;
+use crate::export::csv_rows::body_len;
 use chart::{ChartText, Series};
 use config::DemoConfig;
-use measure::{FastRun, SlowRun};
 use report::size;
+use run::{FastRun, SlowRun};
 use sample::{Pass, Sample};
 
 /// The live progress line on stderr, rewritten in place with `\r` when
@@ -95,11 +95,11 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         size(config.client_rate),
         size(body_len(config.rows)),
         config.seconds.as_secs_f64(),
-        measure::AFTER_DISCONNECT.as_secs_f64(),
+        run::AFTER_DISCONNECT.as_secs_f64(),
     );
     let mut slow_runs = Vec::new();
     for &mode in &config.modes {
-        let run = measure::slow(&exe, mode, config, &mut samples, &mut |s| progress.show(s))?;
+        let run = run::slow(&exe, mode, config, &mut samples, &mut |s| progress.show(s))?;
         progress.end(&format!(
             "{:<9} peak RSS {}, peak queued {}: {}",
             mode.as_str(),
@@ -112,7 +112,7 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     let mut fast_runs = Vec::new();
     if config.fast_rows > 0 {
         for &mode in &config.modes {
-            let run = measure::fast(&exe, mode, config.fast_rows, &mut samples, &mut |s| {
+            let run = run::fast(&exe, mode, config.fast_rows, &mut samples, &mut |s| {
                 progress.show(s)
             })?;
             progress.end(&format!(

@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use super::config::DemoConfig;
-use super::measure::{FastRun, SlowRun};
+use super::run::{FastRun, SlowRun};
 use super::verdict::{FLAT_FLOOR_BYTES, Verdict, flat_bound};
-use crate::proc_net::PAGE_BYTES;
+use crate::measure::proc_net::PAGE_BYTES;
 
 /// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`.
 pub fn size(bytes: u64) -> String {

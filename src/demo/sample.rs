@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 
-use crate::strategy::Mode;
+use crate::export::Mode;
 
 /// Which client was reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub struct Sample {
     /// Bytes the client application has read, head and framing included.
     pub client_read_bytes: u64,
     /// `mem` of `/proc/net/sockstat`'s TCP line: pages (of
-    /// [`PAGE_BYTES`](crate::proc_net::PAGE_BYTES)) in all the machine's
+    /// [`PAGE_BYTES`](crate::measure::proc_net::PAGE_BYTES)) in all the machine's
     /// TCP buffers.
     pub tcp_mem_pages: Option<u64>,
 }

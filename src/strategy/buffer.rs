@@ -16,8 +16,8 @@
 use std::io::Write;
 
 use super::{ExportError, ExportResponse};
-use crate::csv_rows::{self, CsvRows};
-use crate::response::{Framing, Status};
+use crate::export::csv_rows::{self, CsvRows};
+use crate::http::response::{Framing, Status};
 
 pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let rows = response.plan.rows;

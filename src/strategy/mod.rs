@@ -1,4 +1,4 @@
-//! The four ways to send the export's body, one file each.
+//! The four ways to send the export's body, one file each: the lesson.
 //!
 //! | mode        | file                            | memory under a slow client   |
 //! |-------------|---------------------------------|------------------------------|
@@ -7,79 +7,48 @@
 //! | `bounded`   | [`bounded`] (`bounded.rs`)      | flat, ≤ (depth + 2) × chunk  |
 //! | `pipeline`  | [`pipeline`] (`pipeline.rs`)    | flat, one buffer             |
 //!
-//! All four read the same bytes from [`CsvRows`](crate::csv_rows::CsvRows)
-//! and write them through the same
-//! [`BodyWriter`]; they differ only in what
-//! sits between the two. Each takes an [`ExportResponse`] whose head has not
-//! been sent, so each shows *when* the head goes out relative to the work:
-//! `buffer` builds the whole body first, the others start sending at once.
+//! All four read the same bytes from
+//! [`CsvRows`](crate::export::csv_rows::CsvRows) and write them through the
+//! same [`BodyWriter`] (`body_writer.rs`, the chunk framing and the one
+//! place "sent" is counted); they differ only in what sits between the two.
+//! The two channel strategies share their producer thread and writer loop
+//! (`two_threads.rs`). [`QueuedBytes`] (`queued_bytes.rs`) is the number
+//! that tells them apart: bytes produced and not yet written.
+//!
+//! Each takes an [`ExportResponse`] whose head has not been sent, so each
+//! shows *when* the head goes out relative to the work: `buffer` builds the
+//! whole body first, the others start sending at once.
+//!
+//! Nothing here names a socket: the body goes to any `io::Write`, which the
+//! server makes a deadline-bound `TcpStream` and the tests a `Vec`.
 
+mod body_writer;
 pub mod bounded;
 pub mod buffer;
 pub mod pipeline;
+mod queued_bytes;
 mod two_threads;
 pub mod unbounded;
 
 use std::io::{self, Write};
 
-use crate::body_writer::BodyWriter;
-use crate::buffer_budget::OverLimit;
-use crate::csv_rows;
-use crate::metrics::METRICS;
-use crate::queued_bytes::QueuedBytes;
-use crate::response::{Framing, ResponseHead, Status};
+pub use body_writer::BodyWriter;
+pub use queued_bytes::QueuedBytes;
 
-/// A body strategy, as named in `?mode=`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Buffer,
-    Unbounded,
-    Bounded,
-    Pipeline,
-}
+use crate::defense::buffer_caps::OverLimit;
+use crate::export::{Mode, csv_rows};
+use crate::http::response::{Framing, ResponseHead, Status};
+use crate::measure::metrics::METRICS;
 
-impl Mode {
-    /// Every mode, in the order of the lesson's table.
-    pub const ALL: [Mode; 4] = [Mode::Buffer, Mode::Unbounded, Mode::Bounded, Mode::Pipeline];
-
-    /// Position in [`Mode::ALL`], for counters kept per mode.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The name used in `?mode=` and in metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Buffer => "buffer",
-            Mode::Unbounded => "unbounded",
-            Mode::Bounded => "bounded",
-            Mode::Pipeline => "pipeline",
-        }
-    }
-
-    /// The mode named `name` exactly (case matters, as in any URL query).
-    pub fn from_name(name: &[u8]) -> Option<Mode> {
-        Mode::ALL
-            .into_iter()
-            .find(|mode| mode.as_str().as_bytes() == name)
-    }
-
-    /// Whether this mode's queue is bounded by construction (`bounded`,
-    /// `pipeline`), so it needs no buffering cap.
-    pub fn is_flat(self) -> bool {
-        matches!(self, Mode::Bounded | Mode::Pipeline)
-    }
-
-    /// How a response in this mode is framed for a client of this HTTP
-    /// version. Only `buffer` knows its length before sending; the streaming
-    /// modes use chunked framing, which HTTP/1.0 clients do not understand,
-    /// so those get a body that ends when the connection closes.
-    pub fn framing(self, rows: u64, http_1_0: bool) -> Framing {
-        match self {
-            Mode::Buffer => Framing::ContentLength(csv_rows::body_len(rows)),
-            _ if http_1_0 => Framing::CloseDelimited,
-            _ => Framing::Chunked,
-        }
+/// How a response in `mode` is framed for a client of this HTTP version.
+/// Only `buffer` knows its length before sending; the streaming modes use
+/// chunked framing, which HTTP/1.0 clients do not understand, so those get
+/// a body that ends when the connection closes.
+pub fn framing(mode: Mode, rows: u64, http_1_0: bool) -> Framing {
+    match mode {
+        Mode::Buffer => Framing::ContentLength(csv_rows::body_len(rows)),
+        _ if http_1_0 => Framing::CloseDelimited,
+        _ => Framing::Chunked,
     }
 }
 
@@ -162,7 +131,7 @@ pub enum ExportError {
     Refused(Status, String),
     /// Writing to the client failed: it closed or reset the connection, or
     /// read too slowly for the send timeout or the minimum data rate (the
-    /// error then carries a [`TooSlow`](crate::send_deadline::TooSlow)).
+    /// error then carries a [`TooSlow`](crate::defense::send_deadline::TooSlow)).
     WriteFailed(io::Error),
     /// The response's queue would have passed a buffering cap after its
     /// head was sent; it was abandoned, and the body left without its end.
@@ -193,7 +162,7 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csv_rows::CsvRows;
+    use crate::export::csv_rows::CsvRows;
     use std::io::Read;
 
     fn expected(rows: u64) -> Vec<u8> {
@@ -211,7 +180,7 @@ mod tests {
             channel_depth,
         };
         let queued = QueuedBytes::new(mode);
-        let head = ResponseHead::new(Status::Ok, mode.framing(rows, false));
+        let head = ResponseHead::new(Status::Ok, framing(mode, rows, false));
         let head_len = head.to_bytes().len();
         let mut wire = Vec::new();
         send(ExportResponse::new(&mut wire, head, &plan, &queued)).unwrap();
@@ -249,15 +218,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn mode_names_round_trip() {
-        for mode in Mode::ALL {
-            assert_eq!(Mode::from_name(mode.as_str().as_bytes()), Some(mode));
-            assert_eq!(Mode::ALL[mode.index()], mode);
-        }
-        assert_eq!(Mode::from_name(b"Bounded"), None);
-        assert_eq!(Mode::from_name(b""), None);
     }
 }

@@ -16,9 +16,9 @@
 
 use std::io::{self, Read, Write};
 
+use super::QueuedBytes;
 use super::{ExportError, ExportResponse};
-use crate::csv_rows::CsvRows;
-use crate::queued_bytes::QueuedBytes;
+use crate::export::csv_rows::CsvRows;
 
 /// The buffer `io::copy` uses between a reader and a writer that are not
 /// themselves buffered (std's `DEFAULT_BUF_SIZE`, 8 KiB on every platform
@@ -53,9 +53,9 @@ impl Read for CountedRows<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body_writer::BodyWriter;
-    use crate::response::Framing;
-    use crate::strategy::Mode;
+    use crate::export::Mode;
+    use crate::http::response::Framing;
+    use crate::strategy::BodyWriter;
 
     /// Records the largest buffer `io::copy` ever offers the reader.
     struct LargestRead<R> {

@@ -21,12 +21,12 @@ use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 
+use super::BodyWriter;
+use super::QueuedBytes;
 use super::{ExportError, ExportResponse};
-use crate::body_writer::BodyWriter;
-use crate::buffer_budget::OverLimit;
-use crate::csv_rows::CsvRows;
-use crate::queued_bytes::QueuedBytes;
-use crate::response::Status;
+use crate::defense::buffer_caps::OverLimit;
+use crate::export::csv_rows::CsvRows;
+use crate::http::response::Status;
 
 /// Stack for a producer thread. It holds a `CsvRows` (under 100 bytes) and
 /// a few frames; the default 2 MiB would only reserve address space, but a
@@ -170,8 +170,9 @@ fn write_chunks<'q, W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::{Framing, ResponseHead};
-    use crate::strategy::{ExportPlan, Mode};
+    use crate::export::Mode;
+    use crate::http::response::{Framing, ResponseHead};
+    use crate::strategy::ExportPlan;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A sender whose producer dies (panics) when handed its fourth chunk,

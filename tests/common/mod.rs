@@ -1,22 +1,24 @@
 //! Shared support for the integration tests: a handle on a running server, a
-//! raw HTTP client, a strict chunked decoder, an independent reference CSV and
-//! a Prometheus text parser.
+//! raw HTTP client, a strict chunked decoder, an independent reference CSV,
+//! and waiting for the server to reach a state.
 //!
-//! Everything here is deliberately written apart from `src/`: a test that
-//! checks the server against code sharing its algorithms would only prove the
-//! code agrees with itself.
+//! What judges the server's output is written apart from `src/` on purpose
+//! (the raw client, the chunked decoder, the reference CSV): a test that
+//! checks the server against code sharing its algorithms would only prove
+//! the code agrees with itself. The harness is shared with the crate (the
+//! child process, reading `/metrics` back): it carries the test, and is
+//! tested in `src/`.
 #![allow(dead_code)]
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long the server may take to announce its address before a test gives up.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+use backpressure::{ChildServer, ChildStderr, Scrape};
 /// Longest silence tolerated on a socket: a hung server fails the test instead
 /// of hanging it.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,153 +31,62 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 // Server process
 // ---------------------------------------------------------------------------
 
-/// A `backpressure serve` child process on an ephemeral port, killed on drop so
-/// a failing test never leaves a server behind.
+/// A `backpressure serve` child on an ephemeral port: the library's
+/// [`ChildServer`] (killed on drop, and gone when its parent is), with the
+/// test-side habit of failing loudly.
 pub struct Server {
-    child: Child,
-    addr: SocketAddr,
-    /// Every stderr line so far, when started with [`Server::start_logged`].
-    log: Option<Arc<Mutex<Vec<String>>>>,
+    child: ChildServer,
 }
 
 impl Server {
-    /// Starts the server with `--addr 127.0.0.1:0 --quiet` plus `extra_args`
-    /// and waits (at most 10 s) for its `listening on http://ADDR` line. The
-    /// access log is off, so that load tests do not flood the terminal; the
-    /// server's other stderr lines (a panic, say) still show.
+    /// Starts the server with `--quiet` plus `extra_args`. The access log is
+    /// off, so that load tests do not flood the terminal; the server's other
+    /// stderr lines (a panic, say) still show.
     pub fn start(extra_args: &[&str]) -> Server {
-        Server::spawn(extra_args, false)
+        let mut args = vec!["--quiet"];
+        args.extend_from_slice(extra_args);
+        Server::spawn(&args, ChildStderr::Inherit)
     }
 
     /// Like [`Server::start`], with the access log on and every stderr line
     /// collected for [`Server::log_lines`].
     pub fn start_logged(extra_args: &[&str]) -> Server {
-        Server::spawn(extra_args, true)
+        Server::spawn(extra_args, ChildStderr::Collect)
     }
 
-    fn spawn(extra_args: &[&str], logged: bool) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(if logged { &[][..] } else { &["--quiet"][..] })
-            .args(extra_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(if logged {
-                Stdio::piped()
-            } else {
-                Stdio::inherit()
-            })
-            .spawn()
-            .expect("failed to spawn the backpressure binary");
-        let stdout = child.stdout.take().expect("child stdout was not piped");
-        let log = child.stderr.take().map(|stderr| {
-            let lines = Arc::new(Mutex::new(Vec::new()));
-            let sink = Arc::clone(&lines);
-            // Read continuously: a full pipe would block the server's logging
-            // and, with it, the connection threads.
-            thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    sink.lock().unwrap().push(line);
-                }
-            });
-            lines
-        });
-
-        // A blocking read_line cannot time out, so it runs on a thread and the
-        // test waits on a channel with a deadline instead.
-        let (line_tx, line_rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let first = reader.read_line(&mut line).map(|_| line);
-            let _ = line_tx.send(first);
-            // Keep draining: a server that logs to stdout would otherwise block
-            // once the pipe buffer fills, and the test would blame the server.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-
-        let line = match line_rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) if !line.is_empty() => line,
-            Ok(Ok(_)) => {
-                // Usually the server exited on bad arguments; its stderr says why.
-                let status = wait_briefly_for_exit(&mut child);
-                panic!("server closed stdout before announcing its address (exit: {status})");
-            }
-            Ok(Err(err)) => {
-                kill_and_reap(&mut child);
-                panic!("failed to read the server's first stdout line: {err}");
-            }
-            Err(_) => {
-                kill_and_reap(&mut child);
-                panic!("server printed no `listening on` line within {STARTUP_TIMEOUT:?}");
-            }
-        };
-
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .and_then(|rest| rest.parse::<SocketAddr>().ok());
-        match addr {
-            Some(addr) => Server { child, addr, log },
-            None => {
-                kill_and_reap(&mut child);
-                panic!("unexpected first stdout line from server: {line:?}");
-            }
+    fn spawn(args: &[&str], stderr: ChildStderr) -> Server {
+        let exe = Path::new(env!("CARGO_BIN_EXE_backpressure"));
+        match ChildServer::start(exe, args, stderr) {
+            Ok(child) => Server { child },
+            Err(e) => panic!("the server did not start with {args:?}: {e}"),
         }
     }
 
     /// The address the server actually bound, for clients to connect to.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.child.addr()
     }
 
-    /// The child's process id, for tests that inspect the process (threads,
-    /// file descriptors) from outside.
+    /// The child's process id, for tests that inspect the process from outside.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// The server's stderr lines so far; empty unless started with
     /// [`Server::start_logged`].
     pub fn log_lines(&self) -> Vec<String> {
-        self.log
-            .as_ref()
-            .map(|lines| lines.lock().unwrap().clone())
-            .unwrap_or_default()
+        self.child.log_lines()
     }
 
     /// Threads of the server process, read from `/proc` rather than from
     /// `/metrics`, so that looking does not itself take a connection.
     pub fn threads(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("the server's /proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Threads:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("a Threads: line")
+        self.child
+            .status()
+            .ok()
+            .and_then(|status| status.threads)
+            .expect("the server's /proc status has a Threads: line")
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        kill_and_reap(&mut self.child);
-    }
-}
-
-/// The exit status as text if the child exits within 2 s, else kills it: the
-/// status explains a failed start, but waiting must stay bounded.
-fn wait_briefly_for_exit(child: &mut Child) -> String {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.to_string();
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    kill_and_reap(child);
-    "still running after closing stdout; killed".to_string()
 }
 
 /// Kills and waits, ignoring errors: the child may already have exited, and
@@ -767,54 +678,33 @@ fn decimal_digits(mut value: u64) -> u64 {
 }
 
 // ---------------------------------------------------------------------------
-// Prometheus text format
+// Metrics
 // ---------------------------------------------------------------------------
 
-/// One scrape of `/metrics`, keyed by the series exactly as written
-/// (`name{labels}`), so a test names a series the way the server prints it.
+/// One scrape of `/metrics`, read with the crate's own [`Scrape`], whose
+/// lookups fail the test with the whole scrape shown.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     text: String,
-    samples: Vec<(String, f64)>,
+    scrape: Scrape,
 }
 
 impl Metrics {
-    /// Parses exposition text: comment and blank lines are skipped, every other
-    /// line is `series value` split at its last space. Timestamps are not
-    /// supported because our server writes none.
+    /// Parses exposition text; a malformed line fails the test.
     pub fn parse(text: &str) -> Metrics {
-        let mut samples: Vec<(String, f64)> = Vec::new();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (series, value) = line
-                .rsplit_once(' ')
-                .unwrap_or_else(|| panic!("metrics line without a value: {line:?}"));
-            let value: f64 = value
-                .parse()
-                .unwrap_or_else(|_| panic!("metrics line with a bad value: {line:?}"));
-            let series = series.trim_end();
-            assert!(
-                samples.iter().all(|(s, _)| s != series),
-                "series {series:?} appears twice in:\n{text}"
-            );
-            samples.push((series.to_string(), value));
-        }
-        Metrics {
-            text: text.to_string(),
-            samples,
+        match Scrape::parse(text) {
+            Ok(scrape) => Metrics {
+                text: text.to_string(),
+                scrape,
+            },
+            Err(e) => panic!("/metrics does not parse: {e}:\n{text}"),
         }
     }
 
     /// The value of a series such as `backpressure_queued_bytes{mode="bounded"}`,
     /// if present. Labels must be written in the server's order.
     pub fn get(&self, series: &str) -> Option<f64> {
-        self.samples
-            .iter()
-            .find(|(s, _)| s == series)
-            .map(|&(_, v)| v)
+        self.scrape.get(series)
     }
 
     /// Like `get`, but a missing series fails the test and shows the whole scrape.

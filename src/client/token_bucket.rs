@@ -42,11 +42,6 @@ impl TokenBucket {
         }
     }
 
-    /// The bytes per second this bucket allows.
-    pub fn rate(&self) -> u64 {
-        self.rate
-    }
-
     /// Whole tokens available at `now`, never more than the capacity.
     pub fn available(&mut self, now: Instant) -> u64 {
         self.refill(now);
@@ -170,7 +165,7 @@ mod tests {
     fn tiny_values_still_work() {
         let start = Instant::now();
         let mut bucket = TokenBucket::new(0, 0, start);
-        assert_eq!(bucket.rate(), 1);
+        // Raised to 1 byte per second and a 1-byte burst.
         assert_eq!(bucket.available(start + Duration::from_secs(5)), 1);
         bucket.spend(1_000, start + Duration::from_secs(5));
         assert_eq!(bucket.available(start + Duration::from_secs(5)), 0);

@@ -26,9 +26,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::response::Status;
-use crate::strategy::Mode;
-use crate::timestamp::{RFC3339_LEN, UtcDateTime};
+use crate::export::Mode;
+use crate::export::calendar::{RFC3339_LEN, UtcDateTime};
+use crate::http::response::Status;
 
 /// How a connection ended: the access log's `end=` and the `reason` label of
 /// `backpressure_aborts_total`.

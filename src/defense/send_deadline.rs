@@ -17,7 +17,7 @@
 //! The second rule is why [`DeadlineWriter`] does not just set the socket's
 //! write timeout once. It fixes the deadline when a write begins, and before
 //! every partial `write` it re-arms the socket's timeout with the time
-//! *left*, exactly as [`crate::request::read_head`] does for the request
+//! *left*, exactly as [`read_head`](super::head_deadline::read_head) does for the request
 //! head. A write that has not finished by its deadline fails with
 //! [`io::ErrorKind::TimedOut`], carrying a [`TooSlow`] that says which rule
 //! fired, so the abort can be counted by reason.

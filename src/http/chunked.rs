@@ -1,21 +1,77 @@
-//! Decoding a chunked body as it arrives (RFC 9112 §7.1), in constant memory.
+//! Chunked transfer coding (RFC 9112 §7.1): writing a body in chunks, and
+//! reading one back as it streams, in constant memory.
 //!
 //! With `Transfer-Encoding: chunked` a body is a series of chunks, each a
 //! size in hex, CRLF, that many bytes of data, CRLF; a chunk of size 0 ends
 //! the body. That last chunk is what lets a client tell a complete body from
 //! one cut off by a dropped connection: without it, the body was truncated.
+//! So the server sends [`LAST_CHUNK`] only once every byte was produced and
+//! written, and the client's decoder reports whether it arrived.
 //!
-//! A client reading 385 MB cannot keep the body, so this decoder is a state
-//! machine fed whatever slice the socket returned: it hands each run of data
+//! The encoder writes each chunk in one vectored write ([`write_chunk`]).
+//! The decoder is a state machine fed whatever slice the socket returned: a
+//! client reading 385 MB cannot keep the body, so it hands each run of data
 //! bytes to a callback and remembers only where it is in the framing. A
 //! chunk boundary may fall anywhere in a read, even between CR and LF.
 //!
-//! It is strict, because the only server it talks to sends none of the
-//! optional parts: a chunk extension (`;name=value`), a trailer field or
+//! The decoder is strict, because the only server it talks to sends none of
+//! the optional parts: a chunk extension (`;name=value`), a trailer field or
 //! bytes after the last chunk are errors, as is any size line that is not
 //! 1 to [`MAX_SIZE_DIGITS`] hex digits followed by CRLF.
 
 use std::fmt;
+use std::io::{self, IoSlice, Write};
+
+/// Most bytes of a chunk-size line: 16 hex digits of a `u64` and CRLF.
+const MAX_CHUNK_SIZE_LINE: usize = 18;
+/// Ends a chunked body: the zero-size last chunk and an empty trailer section.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Writes `data` as one chunk: hex size, CRLF, the data, CRLF.
+///
+/// The three parts go out in one vectored write, not three: with Nagle's
+/// algorithm a small size line followed by data can otherwise wait for an
+/// ACK, and without it each part can become its own TCP segment.
+pub fn write_chunk(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+    let mut size_line = [0u8; MAX_CHUNK_SIZE_LINE];
+    let size_line = chunk_size_line(data.len(), &mut size_line);
+    let mut parts = [
+        IoSlice::new(size_line),
+        IoSlice::new(data),
+        IoSlice::new(b"\r\n"),
+    ];
+    write_all_vectored(out, &mut parts)
+}
+
+/// `len` in lowercase hex followed by CRLF, e.g. `4000\r\n` for 16 KiB.
+fn chunk_size_line(len: usize, buf: &mut [u8; MAX_CHUNK_SIZE_LINE]) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = ((usize::BITS - len.leading_zeros()).div_ceil(4)).max(1) as usize;
+    for (i, slot) in buf[..digits].iter_mut().enumerate() {
+        let shift = 4 * (digits - 1 - i);
+        *slot = HEX[(len >> shift) & 0xf];
+    }
+    buf[digits..digits + 2].copy_from_slice(b"\r\n");
+    &buf[..digits + 2]
+}
+
+/// `Write::write_all` for several buffers (std's is not yet stable).
+fn write_all_vectored(out: &mut impl Write, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut parts, 0); // skip empty parts up front
+    while !parts.is_empty() {
+        match out.write_vectored(parts) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------
 
 /// Most hex digits in a chunk size: 16 digits fill a `u64`, so a longer size
 /// line could only overflow. Bounds the one piece of framing held across
@@ -171,6 +227,50 @@ impl ChunkedDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_lines_are_minimal_lowercase_hex() {
+        let mut buf = [0u8; MAX_CHUNK_SIZE_LINE];
+        for (len, line) in [
+            (0, "0\r\n"),
+            (1, "1\r\n"),
+            (15, "f\r\n"),
+            (16, "10\r\n"),
+            (16 * 1024, "4000\r\n"),
+            (1 << 20, "100000\r\n"),
+            (usize::MAX, "ffffffffffffffff\r\n"),
+        ] {
+            assert_eq!(chunk_size_line(len, &mut buf), line.as_bytes());
+        }
+    }
+
+    /// A writer that takes at most `limit` bytes per call, like a socket
+    /// whose send buffer is nearly full.
+    struct Trickle {
+        wire: Vec<u8>,
+        limit: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.limit);
+            self.wire.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn partial_writes_never_corrupt_a_chunk() {
+        let mut out = Trickle {
+            wire: Vec::new(),
+            limit: 3,
+        };
+        write_chunk(&mut out, b"abcdefghijklmnopq").unwrap();
+        assert_eq!(out.wire, b"11\r\nabcdefghijklmnopq\r\n");
+    }
 
     /// Decodes `wire` fed in pieces of `piece` bytes.
     fn decode(wire: &[u8], piece: usize) -> Result<(Vec<u8>, bool), ChunkedError> {

@@ -5,7 +5,7 @@
 //! reported, not silently replaced by the default (which would start a
 //! million-row export the client never asked for).
 
-use crate::strategy::Mode;
+use crate::export::Mode;
 
 /// Rows exported when the query does not say.
 pub const DEFAULT_ROWS: u64 = 1_000_000;

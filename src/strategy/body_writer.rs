@@ -12,19 +12,15 @@
 //! receive window closes, our send buffer stops draining, and `write` blocks:
 //! that blocked call is the backpressure signal every strategy inherits.
 //! It must be bounded in time as well: for an export, `W` is a
-//! [`DeadlineWriter`](crate::send_deadline::DeadlineWriter), so a client
+//! [`DeadlineWriter`](crate::defense::send_deadline::DeadlineWriter), so a client
 //! that stops reading, or reads a trickle, turns a blocked write into an
 //! error instead of a thread held forever.
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 
-use crate::queued_bytes::QueuedBytes;
-use crate::response::Framing;
-
-/// Most bytes of a chunk-size line: 16 hex digits of a `u64` and CRLF.
-const MAX_CHUNK_SIZE_LINE: usize = 18;
-/// Ends a chunked body: the zero-size last chunk and an empty trailer section.
-const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+use super::queued_bytes::QueuedBytes;
+use crate::http::chunked::{LAST_CHUNK, write_chunk};
+use crate::http::response::Framing;
 
 /// Writes one response body to `W` in the response's framing.
 pub struct BodyWriter<'q, W: Write> {
@@ -87,52 +83,10 @@ impl<W: Write> Write for BodyWriter<'_, W> {
     }
 }
 
-/// Writes `data` as one chunk: hex size, CRLF, the data, CRLF.
-///
-/// The three parts go out in one vectored write, not three: with Nagle's
-/// algorithm a small size line followed by data can otherwise wait for an
-/// ACK, and without it each part can become its own TCP segment.
-fn write_chunk(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
-    let mut size_line = [0u8; MAX_CHUNK_SIZE_LINE];
-    let size_line = chunk_size_line(data.len(), &mut size_line);
-    let mut parts = [
-        IoSlice::new(size_line),
-        IoSlice::new(data),
-        IoSlice::new(b"\r\n"),
-    ];
-    write_all_vectored(out, &mut parts)
-}
-
-/// `len` in lowercase hex followed by CRLF, e.g. `4000\r\n` for 16 KiB.
-fn chunk_size_line(len: usize, buf: &mut [u8; MAX_CHUNK_SIZE_LINE]) -> &[u8] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = ((usize::BITS - len.leading_zeros()).div_ceil(4)).max(1) as usize;
-    for (i, slot) in buf[..digits].iter_mut().enumerate() {
-        let shift = 4 * (digits - 1 - i);
-        *slot = HEX[(len >> shift) & 0xf];
-    }
-    buf[digits..digits + 2].copy_from_slice(b"\r\n");
-    &buf[..digits + 2]
-}
-
-/// `Write::write_all` for several buffers (std's is not yet stable).
-fn write_all_vectored(out: &mut impl Write, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
-    IoSlice::advance_slices(&mut parts, 0); // skip empty parts up front
-    while !parts.is_empty() {
-        match out.write_vectored(parts) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut parts, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::Mode;
+    use crate::export::Mode;
 
     fn encode(framing: Framing, max_chunk: usize, writes: &[&[u8]]) -> (Vec<u8>, u64) {
         let queued = QueuedBytes::new(Mode::Pipeline);
@@ -144,22 +98,6 @@ mod tests {
         }
         body.finish().unwrap();
         (wire, queued.unsent())
-    }
-
-    #[test]
-    fn size_lines_are_minimal_lowercase_hex() {
-        let mut buf = [0u8; MAX_CHUNK_SIZE_LINE];
-        for (len, line) in [
-            (0, "0\r\n"),
-            (1, "1\r\n"),
-            (15, "f\r\n"),
-            (16, "10\r\n"),
-            (16 * 1024, "4000\r\n"),
-            (1 << 20, "100000\r\n"),
-            (usize::MAX, "ffffffffffffffff\r\n"),
-        ] {
-            assert_eq!(chunk_size_line(len, &mut buf), line.as_bytes());
-        }
     }
 
     #[test]
@@ -188,33 +126,5 @@ mod tests {
             assert_eq!(wire, b"hello world");
             assert_eq!(unsent, 0);
         }
-    }
-
-    /// A writer that takes at most `limit` bytes per call, like a socket
-    /// whose send buffer is nearly full.
-    struct Trickle {
-        wire: Vec<u8>,
-        limit: usize,
-    }
-
-    impl Write for Trickle {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.limit);
-            self.wire.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn partial_writes_never_corrupt_a_chunk() {
-        let mut out = Trickle {
-            wire: Vec::new(),
-            limit: 3,
-        };
-        write_chunk(&mut out, b"abcdefghijklmnopq").unwrap();
-        assert_eq!(out.wire, b"11\r\nabcdefghijklmnopq\r\n");
     }
 }

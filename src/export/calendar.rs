@@ -76,8 +76,8 @@ impl UtcDateTime {
 /// Converting from Unix seconds costs a dozen divisions; a step is a few
 /// additions with carries, like a clock's hands, and rewrites `HH:MM:SS`
 /// only. The date is re-rendered in full when it changes (once per ~2 300
-/// rows of the export). The export's rows render about twice as fast for
-/// it (the figures are in `csv_rows`).
+/// rows of the export). What it bought the export is measured in
+/// `docs/benchmarks.md`.
 #[derive(Clone, Debug)]
 pub struct SteppingTimestamp {
     /// The instant the text shows, in Unix seconds: the source of truth
@@ -198,7 +198,7 @@ const fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 /// Writes `value` in decimal, zero-padded to exactly `out.len()` digits.
-fn write_padded(out: &mut [u8], mut value: u64) {
+pub fn write_padded(out: &mut [u8], mut value: u64) {
     for digit in out.iter_mut().rev() {
         *digit = b'0' + (value % 10) as u8;
         value /= 10;

@@ -13,15 +13,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::child::{ChildServer, metric, per_mode};
+use super::child::{ChildServer, ChildStderr};
 use super::config::DemoConfig;
 use super::sample::{Pass, Phase, Sample};
 use super::verdict::{Verdict, verdict};
-use crate::access_log::End;
-use crate::csv_rows::body_len;
-use crate::proc_net;
-use crate::slow_client::{BodyEnd, HttpUrl, Report, SlowClient};
-use crate::strategy::Mode;
+use crate::client::response::BodyEnd;
+use crate::client::slow_client::{HttpUrl, Report, SlowClient};
+use crate::export::Mode;
+use crate::export::csv_rows::body_len;
+use crate::measure::access_log::End;
+use crate::measure::proc_net;
+
+/// `name{mode="…"}`: a per-mode series as the server writes it.
+fn per_mode(name: &str, mode: Mode) -> String {
+    format!("{name}{{mode=\"{}\"}}", mode.as_str())
+}
 
 /// Time between samples: 20 a second, fine enough to see `unbounded` fill
 /// its queue within the first second, coarse enough that reading /proc and
@@ -215,7 +221,7 @@ impl<'a> Sampler<'a> {
             .server
             .scrape()
             .ok()
-            .and_then(|text| metric(&text, &per_mode("backpressure_queued_bytes", self.mode)));
+            .and_then(|scrape| scrape.count(&per_mode("backpressure_queued_bytes", self.mode)));
         Sample {
             mode: self.mode,
             pass: self.pass,
@@ -259,7 +265,10 @@ impl<'a> Sampler<'a> {
 
 /// Starts a fresh server and measures its idle RSS and threads.
 fn start_server(exe: &Path) -> Result<(ChildServer, u64, u64), String> {
-    let server = ChildServer::start(exe).map_err(|e| format!("cannot start the server: {e}"))?;
+    // --quiet: an access-log line per connection (the demo's own /metrics
+    // scrapes included) would only be thrown away.
+    let server = ChildServer::start(exe, &["--quiet"], ChildStderr::Discard)
+        .map_err(|e| format!("cannot start the server: {e}"))?;
     server
         .scrape()
         .map_err(|e| format!("the server does not answer /metrics: {e}"))?;
@@ -319,7 +328,8 @@ pub fn slow(
         .map_err(|e| format!("cannot read the server's status: {e}"))?;
     let mine = &samples[first..];
     let peak = |field: fn(&Sample) -> Option<u64>| mine.iter().filter_map(field).max();
-    let peak_queued = metric(&metrics, &per_mode("backpressure_queued_peak_bytes", mode))
+    let peak_queued = metrics
+        .count(&per_mode("backpressure_queued_peak_bytes", mode))
         .or(peak(|s| s.queued_bytes))
         .unwrap_or(0);
     let body_len = body_len(config.rows);
@@ -332,7 +342,7 @@ pub fn slow(
                 mode.as_str(),
                 end.as_str()
             );
-            let count = metric(&metrics, &series).filter(|&n| n > 0)?;
+            let count = metrics.count(&series).filter(|&n| n > 0)?;
             Some((end.as_str(), count))
         })
         .collect();
@@ -352,7 +362,9 @@ pub fn slow(
         client_read,
         rss_after: last.rss_bytes.unwrap_or(0),
         threads_after: last.threads.unwrap_or(0),
-        queued_after: metric(&metrics, &per_mode("backpressure_queued_bytes", mode)).unwrap_or(0),
+        queued_after: metrics
+            .count(&per_mode("backpressure_queued_bytes", mode))
+            .unwrap_or(0),
         ends,
         refused,
         server_aborts,

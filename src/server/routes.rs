@@ -1,36 +1,29 @@
-//! One connection, from accept to close: read the head, route, respond,
-//! close gracefully.
+//! What each path answers, and the export wired to its strategy: the
+//! only place that knows both the HTTP surface and the four strategies.
 //!
-//! Each connection gets its own thread (see [`crate::server`]), and this is
-//! everything that thread does. A response here is done when its last byte
-//! was accepted by the kernel, not when a handler returned a value: the
-//! export strategies write the body themselves, on this thread, and only
-//! return once it has drained into the socket or the client has gone.
+//! | request                  | answer                                              |
+//! |--------------------------|-----------------------------------------------------|
+//! | `GET /export.csv?rows=&mode=` | the CSV, sent by the strategy `mode` names     |
+//! | `GET /metrics`           | the Prometheus text of [`crate::measure::metrics`]  |
+//! | `GET /healthz`           | `ok`                                                |
+//! | `GET /`                  | what the server demonstrates, with curl examples    |
+//! | `HEAD` of any of them    | the same head, no body                              |
+//! | another path             | 404; a method HTTP defines but we do not allow: 405; one we do not know: 501 |
 
-use std::io::Read;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use crate::access_log::{AccessRecord, End};
-use crate::buffer_budget::{BufferBudget, BufferLimit, OverLimit};
-use crate::metrics::METRICS;
-use crate::query::parse_export_query;
-use crate::queued_bytes::QueuedBytes;
-use crate::request::{self, Method, ReadHeadError, Request, Version};
-use crate::response::{self, ResponseHead, Status, TEXT_PLAIN};
-use crate::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
-use crate::server::ServerConfig;
-use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, Mode};
-
-/// How long a finished connection keeps reading what the client still
-/// sends before closing. Closing a socket with unread input makes the kernel
-/// send a reset, which can destroy a response the client has not read yet;
-/// draining first lets an error response (sent before the request was fully
-/// read) arrive intact. Short, because it holds a thread.
-const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
-/// Most bytes drained before closing anyway.
-const MAX_DRAIN_BYTES: usize = 64 * 1024;
+use super::config::ServerConfig;
+use crate::defense::buffer_caps::{BufferBudget, BufferLimit, OverLimit};
+use crate::defense::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
+use crate::export::Mode;
+use crate::http::query::{self, parse_export_query};
+use crate::http::request::{Method, Request, Version};
+use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
+use crate::measure::access_log::End;
+use crate::measure::metrics::{METRICS, Readings};
+use crate::measure::proc_status::ProcStatus;
+use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, QueuedBytes};
 
 /// `Content-Type` of an export.
 const CSV: &str = "text/csv; charset=utf-8";
@@ -40,20 +33,20 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// What serving one connection came to: the access log's fields that only
 /// the response knows.
 #[derive(Clone, Copy, Debug)]
-struct Served {
+pub struct Served {
     /// The status sent, if a response head went out.
-    status: Option<Status>,
+    pub status: Option<Status>,
     /// The body strategy, for exports.
-    mode: Option<Mode>,
+    pub mode: Option<Mode>,
     /// Body bytes the socket accepted.
-    body_bytes: u64,
+    pub body_bytes: u64,
     /// How it ended; decides between a graceful close and a plain one.
-    end: End,
+    pub end: End,
 }
 
 impl Served {
     /// Nothing was sent and nothing can be: the client is gone.
-    fn gone() -> Served {
+    pub fn gone() -> Served {
         Served {
             status: None,
             mode: None,
@@ -64,109 +57,13 @@ impl Served {
 
     /// Whether a whole response went out, so the connection should end with
     /// a graceful close rather than a plain one.
-    fn graceful(&self) -> bool {
+    pub fn graceful(&self) -> bool {
         matches!(self.end, End::Complete | End::HeaderTimeout)
     }
 }
 
-/// Serves one connection; the head must arrive by `accepted_at` plus the
-/// configured header timeout. `config` must have passed
-/// [`ServerConfig::validate`], as [`crate::server::Server::bind`] ensures;
-/// `budget` is the process-wide buffer budget capped responses draw on.
-pub fn handle(
-    stream: TcpStream,
-    config: &ServerConfig,
-    budget: &Arc<BufferBudget>,
-    accepted_at: Instant,
-) {
-    // Chunks go out in one vectored write each; Nagle's algorithm would only
-    // hold the last small write back until an ACK arrives.
-    let _ = stream.set_nodelay(true);
-    // For the access log: the peer now (after a reset the socket can no
-    // longer tell), the request line once the head has parsed.
-    let peer = stream.peer_addr().ok();
-    let mut request_line = None;
-    // A write that makes no progress for this long fails, and the client
-    // counts as gone. Without it a client that stops reading would hold this
-    // thread (and a producer's) forever. If the option cannot be set, the
-    // connection is not served at all.
-    let served = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-        Served::gone()
-    } else {
-        let mut buf = Vec::new();
-        read_and_respond(
-            &stream,
-            &mut buf,
-            config,
-            budget,
-            accepted_at,
-            &mut request_line,
-        )
-    };
-    if served.graceful() {
-        close_gracefully(&stream);
-    }
-    if !config.quiet {
-        let record = AccessRecord {
-            peer,
-            request_line,
-            status: served.status,
-            mode: served.mode,
-            body_bytes: served.body_bytes,
-            duration: accepted_at.elapsed(),
-            end: served.end,
-        };
-        record.write();
-    }
-}
-
-/// Reads the head into `buf`, parses it and responds; notes the request
-/// line for the access log once it has parsed.
-fn read_and_respond(
-    stream: &TcpStream,
-    buf: &mut Vec<u8>,
-    config: &ServerConfig,
-    budget: &Arc<BufferBudget>,
-    accepted_at: Instant,
-    request_line: &mut Option<String>,
-) -> Served {
-    let deadline = accepted_at + config.header_timeout;
-    match request::read_head(stream, buf, deadline) {
-        Ok(head) => match request::parse(head) {
-            Ok(request) => {
-                if !config.quiet {
-                    *request_line = Some(printable_request_line(head));
-                }
-                respond(stream, &request, config, budget)
-            }
-            // A HEAD request gets no body even when it is malformed.
-            Err(e) => reply_error(stream, None, e.status, e.reason, head.starts_with(b"HEAD ")),
-        },
-        Err(ReadHeadError::TimedOut) => {
-            let reason = "request head not received in time";
-            let served = reply_error(stream, None, Status::RequestTimeout, reason, false);
-            Served {
-                end: if served.graceful() {
-                    End::HeaderTimeout
-                } else {
-                    served.end
-                },
-                ..served
-            }
-        }
-        Err(ReadHeadError::TooLarge(e)) => reply_error(stream, None, e.status, e.reason, false),
-        Err(ReadHeadError::Closed | ReadHeadError::Io(_)) => Served::gone(),
-    }
-}
-
-/// The first line of a head that parsed: only visible ASCII and single
-/// spaces, so it is safe to print.
-fn printable_request_line(head: &[u8]) -> String {
-    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
-    String::from_utf8_lossy(&head[..end]).into_owned()
-}
-
-fn respond(
+/// Answers a request whose head parsed.
+pub fn respond(
     stream: &TcpStream,
     request: &Request<'_>,
     config: &ServerConfig,
@@ -189,7 +86,11 @@ fn respond(
     match request.path {
         b"/export.csv" => export(stream, request, config, budget, head_only),
         b"/metrics" => {
-            let body = METRICS.render(budget);
+            let body = METRICS.render(&Readings {
+                process: ProcStatus::of_self(),
+                budget_used_bytes: budget.used(),
+                budget_limit_bytes: budget.limit(),
+            });
             let head = response::small_head(Status::Ok, PROMETHEUS_TEXT, body.as_bytes());
             reply(stream, None, head, body.as_bytes(), head_only)
         }
@@ -226,9 +127,8 @@ fn export(
         chunk_bytes: config.chunk_bytes,
         channel_depth: config.channel_depth,
     };
-    let framing = plan
-        .mode
-        .framing(plan.rows, request.version == Version::Http10);
+    let framing = strategy::framing(plan.mode, plan.rows, request.version == Version::Http10);
+
     let head = ResponseHead::new(Status::Ok, framing)
         .header("Content-Type", CSV)
         .header("Content-Disposition", "attachment; filename=\"export.csv\"");
@@ -315,7 +215,7 @@ fn reply(
 }
 
 /// Sends `status` with a plain-text body: the one-line `reason`.
-fn reply_error(
+pub fn reply_error(
     stream: &TcpStream,
     mode: Option<Mode>,
     status: Status,
@@ -325,27 +225,6 @@ fn reply_error(
     let body = format!("{reason}\n");
     let head = response::small_head(status, TEXT_PLAIN, body.as_bytes());
     reply(stream, mode, head, body.as_bytes(), head_only)
-}
-
-/// Ends a connection whose response is complete: send FIN (the client sees
-/// the end of the response), then read and discard what the client still
-/// sends, until it closes, [`DRAIN_TIMEOUT`] passes or [`MAX_DRAIN_BYTES`]
-/// arrive. Errors are ignored: the response is already out.
-fn close_gracefully(stream: &TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
-    let mut sink = [0u8; 4096];
-    let mut drained = 0;
-    while drained < MAX_DRAIN_BYTES {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match (&*stream).read(&mut sink) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => drained += n,
-        }
-    }
 }
 
 /// `GET /`: what this server demonstrates, its endpoints and modes, with
@@ -364,7 +243,7 @@ fn index_page(stream: &TcpStream, config: &ServerConfig) -> String {
          \x20   mode=buffer      whole body in memory, then Content-Length   O(body) per connection\n\
          \x20   mode=unbounded   producer -> mpsc::channel() -> writer        grows without bound (the bug)\n\
          \x20   mode=bounded     producer -> sync_channel({depth}) -> writer        flat: <= {bound} bytes (default)\n\
-         \x20   mode=pipeline    io::copy(rows, socket)                      flat: one 8 KiB buffer\n\
+         \x20   mode=pipeline    io::copy(rows, socket)                      flat: one {pipeline_kib} KiB buffer\n\
          GET /metrics      Prometheus text: queued bytes per mode, live heap, RSS, threads\n\
          GET /healthz      liveness: ok\n\
          \n\
@@ -379,9 +258,10 @@ fn index_page(stream: &TcpStream, config: &ServerConfig) -> String {
          and again with mode=bounded. A quick look at the data:\n\
          \x20   curl -s 'http://{addr}/export.csv?rows=1000000' | tail -n 1\n",
         max_rows = config.max_rows,
+        pipeline_kib = strategy::pipeline::PIPELINE_BUFFER_BYTES / 1024,
         per_response = config.max_buffered_bytes,
         total = config.max_buffered_total,
         max_connections = config.max_connections,
-        default_rows = crate::query::DEFAULT_ROWS.min(config.max_rows),
+        default_rows = query::DEFAULT_ROWS.min(config.max_rows),
     )
 }

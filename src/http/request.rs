@@ -1,40 +1,26 @@
-//! The request head: read from the socket within a deadline and a size
-//! limit, then parsed as bytes (RFC 9112 §2.2, §3, §5).
+//! The request head, parsed as bytes (RFC 9112 §2.2, §3, §5).
 //!
 //! A request head is bytes, not text: HTTP predates UTF-8, field values may
 //! carry any octet, and a parser that first converts to a `String` either
 //! rejects valid input or, worse, guesses. So everything here works on
 //! `&[u8]` and only ever compares against ASCII.
 //!
-//! Two defenses are part of reading, not a later hardening pass, because a
-//! client controls both how much it sends and how slowly:
-//! - the whole head must arrive within a deadline counted from accept
-//!   ([`read_head`]), so a client that trickles bytes (Slowloris) or sends
-//!   nothing cannot hold a thread forever;
-//! - the head must fit in [`MAX_HEAD_BYTES`], and the buffer it is read
-//!   into never grows past that, so no client can make it grow further.
+//! The limits on a head are part of the wire format, so they are here:
+//! [`MAX_HEAD_BYTES`] in all, [`MAX_REQUEST_LINE_BYTES`] for the request
+//! line, [`MAX_HEADER_FIELDS`] fields. Reading a head from a socket within
+//! those limits and a deadline is a defense, and lives in
+//! `defense/head_deadline.rs`.
 //!
 //! The parser is strict: what RFC 9112 says a server MUST or MAY reject, it
 //! rejects with 400, because lenient parsing is where request smuggling
 //! lives (two parsers disagreeing about where a request ends).
 
-use std::io::{self, Read};
-use std::net::TcpStream;
-use std::time::Instant;
-
-use crate::response::Status;
+use super::response::Status;
 
 /// Largest request head accepted: 16 KiB, Node's default
 /// (`--max-http-header-size`). Apache and nginx allow about 8 KiB per line.
 /// Exceeding it is answered with 431.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-
-/// Size the head buffer starts at. It doubles as bytes arrive, up to
-/// [`MAX_HEAD_BYTES`]: a typical head of a few hundred bytes costs 1 KiB,
-/// and the limit is paid only by a client that sends that much. (A buffer of
-/// the full limit on every connection's stack would cost 16 KiB of RSS per
-/// connection, whatever it sent; see `benches/memory_footprint.rs`.)
-const FIRST_HEAD_BUFFER_BYTES: usize = 1024;
 
 /// Longest request line accepted: 8 KiB, like Apache's `LimitRequestLine`
 /// and nginx's `large_client_header_buffers`. Exceeding it is 414.
@@ -133,79 +119,12 @@ const fn bad(reason: &'static str) -> HeadError {
     }
 }
 
-/// Why reading a head stopped before a complete one arrived.
-#[derive(Debug)]
-pub enum ReadHeadError {
-    /// The client closed the connection first; there is no one to answer.
-    Closed,
-    /// The deadline passed: answer 408.
-    TimedOut,
-    /// No end of head within [`MAX_HEAD_BYTES`]: answer 414 or 431.
-    TooLarge(HeadError),
-    /// The socket failed; there is no one to answer.
-    Io(io::Error),
-}
-
-/// Reads until the blank line that ends a request head, and returns the head
-/// (with its final CRLF CRLF).
-///
-/// The deadline covers the whole head: before every `read` the socket's
-/// timeout is set to the time that is left, so a client sending one byte a
-/// second gains nothing (a plain per-read timeout would restart with each
-/// byte). Bytes after the head, if the client sent any, are ignored: this
-/// server reads no request bodies and closes after one response.
-pub fn read_head<'b>(
-    stream: &TcpStream,
-    buf: &'b mut Vec<u8>,
-    deadline: Instant,
-) -> Result<&'b [u8], ReadHeadError> {
-    buf.clear();
-    let mut filled = 0;
-    loop {
-        if filled == buf.len() {
-            // Full: grow by doubling, never past the limit.
-            let grown = (buf.len() * 2).clamp(FIRST_HEAD_BUFFER_BYTES, MAX_HEAD_BYTES);
-            buf.reserve_exact(grown - buf.len());
-            buf.resize(grown, 0);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ReadHeadError::TimedOut);
-        }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(ReadHeadError::Io)?;
-        let n = match (&*stream).read(&mut buf[filled..]) {
-            Ok(0) => return Err(ReadHeadError::Closed),
-            Ok(n) => n,
-            // A timed-out read reports WouldBlock on Unix, TimedOut on Windows.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ReadHeadError::TimedOut);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ReadHeadError::Io(e)),
-        };
-        if let Some(end) = head_end(buf, filled, filled + n) {
-            return Ok(&buf[..end]);
-        }
-        filled += n;
-        if filled == MAX_HEAD_BYTES {
-            return Err(ReadHeadError::TooLarge(oversized_head_error(buf)));
-        }
-    }
-}
-
 /// Where the head in `buf[..filled_to]` ends, looking at the bytes that
 /// arrived since `filled_from`: just after the CRLF CRLF that ends it, or
 /// just after a line feed with no carriage return before it, so that the
 /// parser can reject a bare-LF head at once instead of waiting for a CRLF
 /// CRLF that will never come.
-fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usize> {
+pub fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usize> {
     (filled_from..filled_to)
         .filter(|&i| buf[i] == b'\n')
         .find_map(|lf| {
@@ -217,7 +136,7 @@ fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usize> {
 
 /// A head that did not fit: 414 if the request line alone was too long, so
 /// the client knows it is the URL and not its headers.
-fn oversized_head_error(head: &[u8]) -> HeadError {
+pub fn oversized_head_error(head: &[u8]) -> HeadError {
     let request_line_len = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
     if request_line_len > MAX_REQUEST_LINE_BYTES {
         REQUEST_LINE_TOO_LONG
@@ -228,7 +147,7 @@ fn oversized_head_error(head: &[u8]) -> HeadError {
 
 /// Parses a complete head: a request line, header fields, and the empty
 /// line, every line ending in CRLF.
-pub fn parse(head: &[u8]) -> Result<Request<'_>, HeadError> {
+pub fn parse_head(head: &[u8]) -> Result<Request<'_>, HeadError> {
     let mut lines = Lines { rest: head };
     let request_line = lines.next().ok_or(bad("empty request"))??;
     if request_line.len() > MAX_REQUEST_LINE_BYTES {
@@ -251,7 +170,7 @@ pub fn parse(head: &[u8]) -> Result<Request<'_>, HeadError> {
         fields.push(parse_field_line(line)?);
     }
     // `read_head` never returns bytes past the blank line; this guards
-    // callers of the public `parse` that pass more.
+    // callers of the public `parse_head` that pass more.
     if !lines.rest.is_empty() {
         return Err(bad("bytes after the end of the request head"));
     }
@@ -475,7 +394,7 @@ mod tests {
     use super::*;
 
     fn status_of(head: &[u8]) -> Result<(), (u16, &'static str)> {
-        parse(head)
+        parse_head(head)
             .map(|_| ())
             .map_err(|e| (e.status.code(), e.reason))
     }
@@ -484,7 +403,7 @@ mod tests {
     fn parses_a_typical_request() {
         let head = b"GET /export.csv?rows=5&mode=bounded HTTP/1.1\r\nHost: localhost:8080\r\n\
                      User-Agent: curl/8.5.0\r\nAccept:   */*  \r\n\r\n";
-        let request = parse(head).unwrap();
+        let request = parse_head(head).unwrap();
         assert_eq!(request.method, Method::Get);
         assert_eq!(request.path, b"/export.csv");
         assert_eq!(request.query, Some(&b"rows=5&mode=bounded"[..]));
@@ -495,17 +414,17 @@ mod tests {
 
     #[test]
     fn http_1_0_needs_no_host_and_other_methods_parse() {
-        let request = parse(b"HEAD / HTTP/1.0\r\n\r\n").unwrap();
+        let request = parse_head(b"HEAD / HTTP/1.0\r\n\r\n").unwrap();
         assert_eq!(
             (request.method, request.version),
             (Method::Head, Version::Http10)
         );
         assert_eq!(request.query, None);
-        let request = parse(b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let request = parse_head(b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
         assert_eq!(request.method, Method::NotAllowed);
         for unknown in ["get", "BREW", "PROPFIND", "GETTHEEXPORTNOWPLEASE"] {
             let head = format!("{unknown} / HTTP/1.1\r\nHost: a\r\n\r\n");
-            assert_eq!(parse(head.as_bytes()).unwrap().method, Method::Unknown);
+            assert_eq!(parse_head(head.as_bytes()).unwrap().method, Method::Unknown);
         }
     }
 
@@ -521,7 +440,7 @@ mod tests {
             ("http://example.com?rows=1", "/", None),
         ] {
             let head = format!("GET {target} HTTP/1.1\r\nHost: example.com\r\n\r\n");
-            let request = parse(head.as_bytes()).unwrap();
+            let request = parse_head(head.as_bytes()).unwrap();
             assert_eq!(request.path, path.as_bytes(), "{target}");
             assert_eq!(request.query, query.map(str::as_bytes), "{target}");
         }
@@ -594,9 +513,13 @@ mod tests {
             b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET /a%20b?x=%7B HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {
-            assert!(parse(head).is_ok(), "{:?}", String::from_utf8_lossy(head));
+            assert!(
+                parse_head(head).is_ok(),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
         }
-        let request = parse(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n").unwrap();
+        let request = parse_head(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n").unwrap();
         assert_eq!(
             request.version,
             Version::Http11,
@@ -614,7 +537,7 @@ mod tests {
         let bare = b"GET / HTTP/1.1\nHost: a\n\n";
         assert_eq!(head_end(bare, 0, bare.len()), Some(15));
         assert_eq!(
-            parse(&bare[..15]).unwrap_err().reason,
+            parse_head(&bare[..15]).unwrap_err().reason,
             "line ends in a bare LF, not CRLF"
         );
     }
@@ -626,7 +549,7 @@ mod tests {
             head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
         }
         head.extend_from_slice(b"\r\n");
-        assert!(parse(&head).is_ok(), "exactly the limit is fine");
+        assert!(parse_head(&head).is_ok(), "exactly the limit is fine");
         head.truncate(head.len() - 2);
         head.extend_from_slice(b"X-last: v\r\n\r\n");
         assert_eq!(status_of(&head).unwrap_err().0, 431);

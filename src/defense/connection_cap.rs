@@ -31,22 +31,12 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::access_log::{AccessRecord, End};
-use crate::metrics::METRICS;
-use crate::response::Status;
+use crate::http::response::{self, Status, TEXT_PLAIN};
+use crate::measure::access_log::{AccessRecord, End};
+use crate::measure::metrics::METRICS;
 
-/// The whole response: status, `Retry-After` so clients and balancers know
-/// when to try again, and a one-line reason.
-const RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-    Content-Type: text/plain; charset=utf-8\r\n\
-    Content-Length: 45\r\n\
-    Retry-After: 1\r\n\
-    Connection: close\r\n\
-    \r\n\
-    server at its connection limit; retry in 1 s\n";
-
-/// The length of [`RESPONSE`]'s body, for the access log.
-const RESPONSE_BODY_BYTES: u64 = 45;
+/// The 503's one-line reason.
+const REASON: &[u8] = b"server at its connection limit; retry in 1 s\n";
 
 /// How long a turned-away socket stays open to swallow the client's request.
 /// The request is usually already there, or arrives within a round trip.
@@ -68,6 +58,9 @@ pub struct Rejecter {
     /// To the lingering thread. Bounded, and only `try_send` is used: the
     /// accept loop never waits on it.
     handoff: SyncSender<TcpStream>,
+    /// The whole 503, head and body, made once: status, `Retry-After` so
+    /// clients and balancers know when to try again, and a one-line reason.
+    response: Vec<u8>,
     /// No access-log line per rejection (`serve --quiet`).
     quiet: bool,
 }
@@ -81,7 +74,15 @@ impl Rejecter {
             .name("rejecter".into())
             .stack_size(64 * 1024)
             .spawn(move || linger(incoming))?;
-        Ok(Rejecter { handoff, quiet })
+        let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, REASON)
+            .header("Retry-After", "1");
+        let mut response = head.to_bytes();
+        response.extend_from_slice(REASON);
+        Ok(Rejecter {
+            handoff,
+            response,
+            quiet,
+        })
     }
 
     /// Answers `stream` (from `peer`) with a 503 and lets it linger; never
@@ -91,7 +92,7 @@ impl Rejecter {
         let answered = stream.set_nonblocking(true).is_ok()
             // A fresh socket has room for 100 bytes; if this fails there is
             // no one to tell.
-            && (&stream).write_all(RESPONSE).is_ok();
+            && (&stream).write_all(&self.response).is_ok();
         if answered {
             // Like every other 503, in the responses counter too.
             METRICS.responded(None, Status::ServiceUnavailable);
@@ -100,7 +101,7 @@ impl Rejecter {
             let mut record = AccessRecord::ended(Some(peer), Instant::now(), End::Rejected);
             if answered {
                 record.status = Some(Status::ServiceUnavailable);
-                record.body_bytes = RESPONSE_BODY_BYTES;
+                record.body_bytes = REASON.len() as u64;
             }
             record.write();
         }
@@ -183,7 +184,8 @@ mod tests {
 
     #[test]
     fn the_response_is_well_framed() {
-        let text = std::str::from_utf8(RESPONSE).unwrap();
+        let rejecter = Rejecter::start(true).unwrap();
+        let text = std::str::from_utf8(&rejecter.response).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let length: usize = head
             .lines()
@@ -191,8 +193,8 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert_eq!(body.len(), length);
-        assert_eq!(length as u64, RESPONSE_BODY_BYTES);
+        assert_eq!(body.as_bytes(), REASON);
+        assert_eq!(length, REASON.len());
         assert!(head.starts_with("HTTP/1.1 503 "));
         assert!(head.contains("\r\nRetry-After: 1"));
     }
@@ -206,15 +208,20 @@ mod tests {
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, peer) = listener.accept().unwrap();
         rejecter.reject(accepted, peer);
-        thread::sleep(Duration::from_millis(50));
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
+        // Late indeed: the 503 is already in the client's receive buffer
+        // before a byte of the request is sent.
+        let mut first = [0u8; 12];
+        let peeked = client.peek(&mut first).unwrap();
+        assert_eq!(&first[..peeked], &b"HTTP/1.1 503"[..peeked]);
+        assert!(peeked > 0);
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
         let mut got = Vec::new();
         client.read_to_end(&mut got).unwrap();
-        assert_eq!(got, RESPONSE);
+        assert_eq!(got, rejecter.response);
     }
 }

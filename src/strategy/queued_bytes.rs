@@ -16,7 +16,7 @@
 //! | pipeline  | at most `io::copy`'s one buffer            |
 //!
 //! Each response's tracker also feeds its mode's process-wide gauge and peak
-//! in [`crate::metrics`], which is what `/metrics` shows and the tests assert.
+//! in [`crate::measure::metrics`], which is what `/metrics` shows and the tests assert.
 //! Bytes still queued when the tracker is dropped were freed with the
 //! response (a client went away mid-stream), so `Drop` takes them off the
 //! gauge: after every response ends, its mode's gauge is back where it was.
@@ -27,9 +27,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::buffer_budget::{BufferLimit, OverLimit};
-use crate::metrics::METRICS;
-use crate::strategy::Mode;
+use crate::defense::buffer_caps::{BufferLimit, OverLimit};
+use crate::export::Mode;
+use crate::measure::metrics::METRICS;
 
 /// One response's produced-but-unsent byte count.
 ///
@@ -168,7 +168,7 @@ impl Drop for QueuedBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffer_budget::BufferBudget;
+    use crate::defense::buffer_caps::BufferBudget;
     use std::sync::Arc;
 
     #[test]
@@ -211,11 +211,23 @@ mod tests {
         assert_eq!(budget.used(), 0, "dropping a response returns its share");
     }
 
+    /// What a capped queue refuses, an uncapped one (the flat strategies')
+    /// queues, and keeps counting: it is bounded by its strategy instead.
     #[test]
-    fn an_uncapped_queue_never_refuses() {
-        let queued = QueuedBytes::new(Mode::Bounded);
-        assert_eq!(queued.try_produce(usize::MAX / 2), Ok(()));
-        queued.sent(usize::MAX / 2);
-        assert!(!queued.refused());
+    fn an_uncapped_queue_takes_what_a_capped_one_refuses() {
+        let limit = BufferLimit {
+            per_response: 100,
+            budget: Arc::new(BufferBudget::new(100)),
+        };
+        let capped = QueuedBytes::capped(Mode::Bounded, limit);
+        assert!(capped.try_produce(101).is_err());
+        let uncapped = QueuedBytes::new(Mode::Bounded);
+        for round in 1..=3 {
+            assert_eq!(uncapped.try_produce(101), Ok(()));
+            assert_eq!(uncapped.unsent(), round * 101);
+        }
+        assert!(!uncapped.refused());
+        uncapped.sent(303);
+        assert_eq!((uncapped.unsent(), uncapped.sent_bytes()), (0, 303));
     }
 }

@@ -19,7 +19,7 @@
 
 use std::io::{self, Read};
 
-use crate::timestamp::{self, RFC3339_LEN, SteppingTimestamp, two_digits};
+use super::calendar::{self, RFC3339_LEN, SteppingTimestamp, two_digits, write_padded};
 
 /// The first line of every export.
 pub const HEADER: &[u8] = b"id,created_at,customer,amount,status\n";
@@ -35,7 +35,7 @@ pub const MAX_ROWS: u64 = 100_000_000;
 pub const MAX_LINE_BYTES: usize = 64;
 
 /// `created_at` of row 1.
-const FIRST_CREATED_AT: u64 = timestamp::unix_seconds_at_midnight(2026, 1, 1);
+const FIRST_CREATED_AT: u64 = calendar::unix_seconds_at_midnight(2026, 1, 1);
 /// Seconds between consecutive rows' `created_at`.
 const SECONDS_BETWEEN_ROWS: u64 = 37;
 
@@ -112,8 +112,8 @@ fn decimal_digits(mut value: u64) -> usize {
 /// ranges of equal digit count, the status by its period of 4, the amount by
 /// its period of a million rows. Only the last, partial period of
 /// amounts is walked row by row, so the cost is at most a million steps
-/// whatever `rows` is: 1.2 ms for 99 999 999 rows (the worst case) in a
-/// release build, where summing every line's length took 0.3 s.
+/// whatever `rows` is, where summing every line's length would be a step
+/// per row.
 pub fn body_len(rows: u64) -> u64 {
     let fixed = rows * FIXED_LINE_BYTES as u64;
 
@@ -145,7 +145,8 @@ pub fn body_len(rows: u64) -> u64 {
 
 /// Renders row `n` (1-based, at most [`MAX_ROWS`]) into `line` and returns
 /// its length. Any row, in any order: the export's definition, for checks.
-pub fn render_row(n: u64, line: &mut [u8; MAX_LINE_BYTES]) -> usize {
+#[cfg(test)]
+fn render_row(n: u64, line: &mut [u8; MAX_LINE_BYTES]) -> usize {
     Row::at(n).write(line)
 }
 
@@ -158,15 +159,8 @@ pub fn render_row(n: u64, line: &mut [u8; MAX_LINE_BYTES]) -> usize {
 /// text and stepping it is what makes the producer fast; `Row::at` stays the
 /// definition, and a test checks that stepping never drifts from it.
 ///
-/// Measured with `cargo bench --bench rows` (100 000 rows into 16 KiB
-/// chunks, 2-core AMD EPYC, noisy):
-///
-/// | how each row is made                                          | GiB/s |
-/// |---------------------------------------------------------------|-------|
-/// | every field computed from `n`, line copied into the chunk      | 0.98  |
-/// | id and timestamp stepped as text, rows written in place        | 1.6   |
-/// | + two-digit lookups, a clock that carries instead of dividing, the amount's leading zeros shifted out, no `%` | 3.7-3.9 |
-/// | ceiling: `memcpy` of the same bytes into the same chunks       | 54    |
+/// How much each of these tricks bought is measured in
+/// `docs/benchmarks.md` ("The producer").
 #[derive(Clone, Debug)]
 struct Row {
     /// The id's decimal digits followed by a comma, incremented as text so
@@ -253,7 +247,7 @@ impl Row {
 /// The units have no leading zeros, so the text's length varies. Rather
 /// than loop over digits, it renders all four padded (two lookups) and drops
 /// the leading zeros by shifting the 8 bytes down as one little-endian
-/// integer (see [`Row`] for what these tricks bought).
+/// integer (`docs/benchmarks.md` measures what these tricks bought).
 fn amount_text(cents: u64) -> ([u8; 8], usize) {
     let units = cents / 100;
     let [u1, u2] = two_digits(units / 100);
@@ -308,14 +302,6 @@ impl LineWriter<'_> {
     }
 }
 
-/// Writes `value` in decimal, zero-padded to exactly `out.len()` digits.
-fn write_padded(out: &mut [u8], mut value: u64) {
-    for digit in out.iter_mut().rev() {
-        *digit = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
-}
-
 /// The export as a byte stream: header, then rows `1..=rows`, rendered on
 /// demand straight into the caller's buffer.
 ///
@@ -340,7 +326,7 @@ pub struct CsvRows {
 }
 
 impl CsvRows {
-    /// An export of `rows` rows (at most [`MAX_ROWS`]), positioned at its
+    /// An export of `rows` rows (at most `MAX_ROWS`), positioned at its
     /// first byte.
     pub fn new(rows: u64) -> Self {
         let mut line = [0; MAX_LINE_BYTES];

@@ -1,0 +1,199 @@
+//! The command line: `backpressure [demo|serve|slow-client] [--flag value]…`.
+//!
+//! | file              | what                                                   |
+//! |-------------------|--------------------------------------------------------|
+//! | `mod.rs`          | the commands, their dispatch, the exit codes           |
+//! | [`flags`]         | a command's flags as one table: parsing and `--help`   |
+//! | `serve.rs`        | `serve`'s flags, and starting the server               |
+//! | `demo.rs`         | `demo`'s flags                                         |
+//! | `slow_client.rs`  | `slow-client`'s flags, and a download with progress    |
+//!
+//! Exit codes mean something: 0 success, [`EXIT_FAILURE`] a runtime failure
+//! (an address in use, a cut download), [`EXIT_USAGE`] a bad command line,
+//! the code shells and `getopt`-style tools use for "you called me wrong".
+//! A bad flag or value prints one line on stderr naming it.
+//!
+//! This is the top of the crate: the only folder that imports `demo/`, and
+//! with `demo/` the only one that imports `client/`.
+
+mod demo;
+pub mod flags;
+mod serve;
+mod slow_client;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use flags::Parsed;
+
+/// Exit code for a runtime failure, such as an address already in use.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for a bad command line.
+pub const EXIT_USAGE: u8 = 2;
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    /// Run the export server.
+    Serve(crate::server::ServerConfig),
+    /// Measure the four strategies (the default command).
+    Demo(crate::demo::config::DemoConfig),
+    /// Download a URL at a limited rate.
+    SlowClient(slow_client::SlowClientArgs),
+    /// Print this text to stdout and exit 0.
+    Help(String),
+    /// Print the version and exit 0.
+    Version,
+}
+
+/// A command line that cannot be run; its text is one line for stderr.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (see 'backpressure --help')", self.0)
+    }
+}
+
+/// Runs the command line `args` (after the program's name): the whole of
+/// `main`.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    match parse(args) {
+        Ok(Command::Serve(config)) => serve::run(config),
+        Ok(Command::Demo(config)) => match crate::demo::run(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                say(&format!("\nbackpressure demo: {error}"));
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Ok(Command::SlowClient(args)) => slow_client::run(&args),
+        Ok(Command::Help(text)) => print(&text),
+        Ok(Command::Version) => print(&format!("backpressure {}\n", env!("CARGO_PKG_VERSION"))),
+        Err(error) => {
+            say(&format!("backpressure: {error}"));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// One line on stderr. A stderr that cannot be written (its reader gone)
+/// is no reason to panic, so the error is dropped.
+pub fn say(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// Text for stdout; exit 0, or 1 if it could not be written.
+fn print(text: &str) -> ExitCode {
+    match io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
+/// Parses the arguments after the program name.
+fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    let args = args
+        .into_iter()
+        .map(|arg| {
+            arg.into_string()
+                .map_err(|arg| UsageError(format!("argument {arg:?} is not valid UTF-8")))
+        })
+        .collect::<Result<Vec<String>, _>>()?;
+    let mut args = args.into_iter();
+    let command = args.next();
+    Ok(match command.as_deref() {
+        // No command: the demo with defaults (the main job of this binary).
+        None => Command::Demo(Default::default()),
+        Some("serve") => match flags::parse(&serve::SERVE, args)? {
+            Parsed::Run(config) => Command::Serve(config),
+            Parsed::Help(text) => Command::Help(text),
+        },
+        Some("demo") => match flags::parse(&demo::DEMO, args)? {
+            Parsed::Run(demo) => Command::Demo(demo.config),
+            Parsed::Help(text) => Command::Help(text),
+        },
+        Some("slow-client") => match flags::parse(&slow_client::SLOW_CLIENT, args)? {
+            Parsed::Run(args) => Command::SlowClient(args),
+            Parsed::Help(text) => Command::Help(text),
+        },
+        Some("-h" | "--help" | "help") => Command::Help(main_help()),
+        Some("-V" | "--version") => Command::Version,
+        Some(flag) if flag.starts_with('-') => {
+            return Err(UsageError(format!(
+                "unknown flag '{flag}': flags follow a command, as in 'backpressure serve {flag}'"
+            )));
+        }
+        Some(other) => return Err(UsageError(format!("unknown command '{other}'"))),
+    })
+}
+
+fn main_help() -> String {
+    format!(
+        "backpressure {version}: a streamed HTTP response is done when its bytes drain,\n\
+         not when the handler returns. A CSV export server that measures why.\n\
+         \n\
+         Usage:\n\
+         \x20   backpressure [demo [FLAGS]]           measure the four strategies (the default command)\n\
+         \x20   backpressure serve [FLAGS]            run the export server\n\
+         \x20   backpressure slow-client URL [FLAGS]  download at a phone's rate\n\
+         \x20   backpressure serve --help             the server's flags and their defaults\n\
+         \x20                                         (likewise demo --help, slow-client --help)\n\
+         \x20   backpressure --version\n\
+         \n\
+         Exit codes: 0 success, {EXIT_FAILURE} runtime failure (e.g. address in use), {EXIT_USAGE} bad command line.\n",
+        version = env!("CARGO_PKG_VERSION"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Command, UsageError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn commands_and_their_help() {
+        assert_eq!(parse_args(&[]), Ok(Command::Demo(Default::default())));
+        assert!(matches!(
+            parse_args(&["demo", "--quick"]),
+            Ok(Command::Demo(_))
+        ));
+        for help in [
+            &["demo", "--help"][..],
+            &["serve", "-h"],
+            &["slow-client", "-h"],
+            &["--help"],
+            &["help"],
+        ] {
+            assert!(matches!(parse_args(help), Ok(Command::Help(_))), "{help:?}");
+        }
+        assert!(matches!(
+            parse_args(&["slow-client", "http://127.0.0.1:1/"]),
+            Ok(Command::SlowClient(_))
+        ));
+        assert!(matches!(parse_args(&["serve"]), Ok(Command::Serve(_))));
+        assert_eq!(parse_args(&["-V"]), Ok(Command::Version));
+    }
+
+    #[test]
+    fn bad_command_lines_name_the_problem() {
+        for (args, mentions) in [
+            (&["--addr", "127.0.0.1:0"][..], "flags follow a command"),
+            (&["demo-typo"], "unknown command 'demo-typo'"),
+            (
+                &["serve", "--chunk-bytes", "0"],
+                "--chunk-bytes must be from 1",
+            ),
+        ] {
+            let error = parse_args(args).expect_err(&args.join(" ")).to_string();
+            assert!(error.contains(mentions), "{args:?}: {error}");
+            assert!(error.ends_with("(see 'backpressure --help')"), "{error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The other end: a client that reads as slowly as a phone, so that
+//! backpressure can be seen, and says whether the body it got was whole.
+//!
+//! | file              | what                                                  |
+//! |-------------------|-------------------------------------------------------|
+//! | [`slow_client`]   | one GET read at a limited rate, with a report          |
+//! | [`response`]      | a response read as it streams; how its body ended      |
+//! | [`token_bucket`]  | the rate limit, tested with a hand-stepped clock       |
+//!
+//! It speaks the wire format of `http/` and nothing of the server: the demo
+//! points it at a child process, `slow-client` at any URL.
+
+pub mod response;
+pub mod slow_client;
+pub mod token_bucket;

@@ -1,0 +1,316 @@
+//! Reading an HTTP/1.1 response as it streams in, and saying honestly how
+//! its body ended.
+//!
+//! The status line and header fields are parsed from a head of at most
+//! [`MAX_HEAD_BYTES`] (what the server itself accepts for a request head);
+//! then the body's framing decides what "complete" means: the last chunk
+//! for `Transfer-Encoding: chunked` (decoded as it streams, by
+//! [`ChunkedDecoder`]), `Content-Length` bytes, or the server closing a
+//! close-delimited body. Anything else that ends the reading (the server
+//! closes early, the connection is reset) is a cut body.
+
+use std::fmt;
+
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::request::MAX_HEAD_BYTES;
+
+/// How a response's body is delimited, from its head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// `Transfer-Encoding: chunked`: complete when the last chunk arrives.
+    Chunked,
+    /// `Content-Length: n`: complete after exactly n bytes.
+    Length(u64),
+    /// Neither: the body ends when the server closes the connection.
+    CloseDelimited,
+}
+
+/// The parts of a response head this client uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedHead {
+    /// The status code, such as 200.
+    pub status: u16,
+    /// How the body is delimited.
+    pub framing: BodyFraming,
+}
+
+/// Parses a response head (without its final blank line).
+pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
+    let head = std::str::from_utf8(head).map_err(|_| "response head is not UTF-8".to_string())?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = match status_line.split(' ').collect::<Vec<_>>().as_slice() {
+        [version, code, ..] if version.starts_with("HTTP/1.") && code.len() == 3 => code
+            .parse::<u16>()
+            .map_err(|_| format!("bad status line '{status_line}'"))?,
+        _ => return Err(format!("bad status line '{status_line}'")),
+    };
+    let mut chunked = false;
+    let mut length = None;
+    for line in lines {
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| format!("bad header line '{line}'"))?;
+        let value = value.trim_matches([' ', '\t']);
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            if !value.eq_ignore_ascii_case("chunked") {
+                return Err(format!("unsupported Transfer-Encoding '{value}'"));
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let n = value
+                .parse::<u64>()
+                .map_err(|_| format!("bad Content-Length '{value}'"))?;
+            if length.is_some_and(|previous| previous != n) {
+                return Err("conflicting Content-Length fields".to_string());
+            }
+            length = Some(n);
+        }
+    }
+    let framing = match (chunked, length) {
+        (true, Some(_)) => {
+            return Err("both Transfer-Encoding and Content-Length".to_string());
+        }
+        (true, None) => BodyFraming::Chunked,
+        (false, Some(n)) => BodyFraming::Length(n),
+        (false, None) => BodyFraming::CloseDelimited,
+    };
+    Ok(ReceivedHead { status, framing })
+}
+
+/// How the reading ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The body ended as its framing says a complete body ends.
+    Complete(BodyFraming),
+    /// The `--for` time ran out (or the caller said stop) before the end.
+    Stopped,
+    /// The body was cut: the connection closed or failed before the end.
+    Cut(String),
+    /// No response at all: connecting, sending or the head failed.
+    Failed(String),
+}
+
+impl fmt::Display for BodyEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyEnd::Complete(BodyFraming::Chunked) => {
+                write!(f, "body ended cleanly (last chunk received)")
+            }
+            BodyEnd::Complete(BodyFraming::Length(n)) => {
+                write!(f, "body ended cleanly (Content-Length {n} reached)")
+            }
+            BodyEnd::Complete(BodyFraming::CloseDelimited) => {
+                write!(
+                    f,
+                    "body ended cleanly (server closed a close-delimited body)"
+                )
+            }
+            BodyEnd::Stopped => write!(f, "stopped by the time limit before the body ended"),
+            BodyEnd::Cut(why) => write!(f, "body was cut: {why}"),
+            BodyEnd::Failed(why) => write!(f, "request failed: {why}"),
+        }
+    }
+}
+
+/// The response as it streams in: the head being collected, then the body
+/// being counted through its framing.
+pub struct ResponseReader {
+    /// Head bytes so far, at most [`MAX_HEAD_BYTES`]; emptied once parsed.
+    head_bytes: Vec<u8>,
+    /// The parsed head, once complete.
+    head: Option<ReceivedHead>,
+    /// The chunked decoder, for a chunked body.
+    chunked: ChunkedDecoder,
+    /// Body bytes received (framing removed).
+    body_bytes: u64,
+}
+
+impl Default for ResponseReader {
+    fn default() -> Self {
+        ResponseReader::new()
+    }
+}
+
+impl ResponseReader {
+    pub fn new() -> ResponseReader {
+        ResponseReader {
+            head_bytes: Vec::new(),
+            head: None,
+            chunked: ChunkedDecoder::new(),
+            body_bytes: 0,
+        }
+    }
+
+    /// The status code, once the head has arrived.
+    pub fn status(&self) -> Option<u16> {
+        self.head.as_ref().map(|head| head.status)
+    }
+
+    /// Body bytes received so far, framing removed.
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    /// Takes the bytes of one read; returns how the reading ended, if it did.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Option<BodyEnd> {
+        if self.head.is_none() {
+            // Only the new bytes, plus the 3 before them, can complete the
+            // CRLF CRLF that ends the head.
+            let searched_from = self.head_bytes.len().saturating_sub(3);
+            let room = MAX_HEAD_BYTES + 4 - self.head_bytes.len();
+            let appended = bytes.len().min(room);
+            self.head_bytes.extend_from_slice(&bytes[..appended]);
+            let Some(end) = self.head_bytes[searched_from..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|at| searched_from + at)
+            else {
+                if self.head_bytes.len() > MAX_HEAD_BYTES {
+                    return Some(BodyEnd::Failed(format!(
+                        "response head longer than {MAX_HEAD_BYTES} bytes"
+                    )));
+                }
+                return None;
+            };
+            match parse_response_head(&self.head_bytes[..end]) {
+                Ok(head) => self.head = Some(head),
+                Err(why) => return Some(BodyEnd::Failed(why)),
+            }
+            // What followed the head in this read is the start of the body.
+            let body_start_in_read = appended - (self.head_bytes.len() - (end + 4));
+            bytes = &bytes[body_start_in_read..];
+            self.head_bytes = Vec::new();
+        }
+        let framing = self.head.as_ref()?.framing;
+        match framing {
+            BodyFraming::Chunked => {
+                let mut count = 0;
+                if let Err(e) = self.chunked.feed(bytes, |data| count += data.len() as u64) {
+                    self.body_bytes += count;
+                    return Some(BodyEnd::Cut(e.to_string()));
+                }
+                self.body_bytes += count;
+                self.chunked.is_done().then_some(BodyEnd::Complete(framing))
+            }
+            BodyFraming::Length(length) => {
+                self.body_bytes += bytes.len() as u64;
+                match self.body_bytes.cmp(&length) {
+                    std::cmp::Ordering::Less => None,
+                    std::cmp::Ordering::Equal => Some(BodyEnd::Complete(framing)),
+                    std::cmp::Ordering::Greater => Some(BodyEnd::Cut(format!(
+                        "more bytes than the Content-Length of {length}"
+                    ))),
+                }
+            }
+            BodyFraming::CloseDelimited => {
+                self.body_bytes += bytes.len() as u64;
+                None
+            }
+        }
+    }
+
+    /// The server closed the connection.
+    pub fn eof(&self) -> BodyEnd {
+        match self.head.as_ref().map(|head| head.framing) {
+            None => BodyEnd::Failed("connection closed before a complete response head".into()),
+            Some(BodyFraming::CloseDelimited) => BodyEnd::Complete(BodyFraming::CloseDelimited),
+            Some(_) => BodyEnd::Cut(format!(
+                "connection closed after {} body bytes, before the end",
+                self.body_bytes
+            )),
+        }
+    }
+
+    /// The connection failed: a cut body, or no response at all.
+    pub fn cut(&self, why: String) -> BodyEnd {
+        match self.head {
+            None => BodyEnd::Failed(why),
+            Some(_) => BodyEnd::Cut(why),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_heads() {
+        let head = parse_response_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked").unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.framing, BodyFraming::Chunked);
+        let head = parse_response_head(b"HTTP/1.0 404 Not Found\r\ncontent-length:  12 ").unwrap();
+        assert_eq!((head.status, head.framing), (404, BodyFraming::Length(12)));
+        let head = parse_response_head(b"HTTP/1.1 200 OK\r\nX: y").unwrap();
+        assert_eq!(head.framing, BodyFraming::CloseDelimited);
+        for bad in [
+            &b"HTTP/2 200 OK"[..],
+            b"HTTP/1.1 20 OK",
+            b"HTTP/1.1 abc OK",
+            b"ICY 200 OK",
+            b"HTTP/1.1 200 OK\r\nno colon",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5",
+            b"HTTP/1.1 200 \xff",
+        ] {
+            assert!(
+                parse_response_head(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    /// Feeds a whole response to a reader in pieces of `piece` bytes.
+    fn read_in_pieces(wire: &[u8], piece: usize) -> (Option<BodyEnd>, u64) {
+        let mut reader = ResponseReader::new();
+        for part in wire.chunks(piece) {
+            if let Some(end) = reader.feed(part) {
+                return (Some(end), reader.body_bytes);
+            }
+        }
+        (None, reader.body_bytes)
+    }
+
+    #[test]
+    fn bodies_end_as_their_framing_says() {
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        let length = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        for piece in 1..=chunked.len() {
+            let (end, body) = read_in_pieces(chunked, piece);
+            assert_eq!(end, Some(BodyEnd::Complete(BodyFraming::Chunked)));
+            assert_eq!(body, 3);
+            let (end, body) = read_in_pieces(length, piece);
+            assert_eq!(end, Some(BodyEnd::Complete(BodyFraming::Length(3))));
+            assert_eq!(body, 3);
+        }
+        // Cut short: no end yet, and EOF now would be a cut.
+        let mut reader = ResponseReader::new();
+        assert_eq!(reader.feed(&chunked[..55]), None);
+        assert!(matches!(reader.eof(), BodyEnd::Cut(_)));
+        // Close-delimited: EOF is the clean end.
+        let mut reader = ResponseReader::new();
+        assert_eq!(reader.feed(b"HTTP/1.0 200 OK\r\n\r\nabcd"), None);
+        assert_eq!(reader.body_bytes, 4);
+        assert_eq!(reader.eof(), BodyEnd::Complete(BodyFraming::CloseDelimited));
+        // No head at all.
+        assert!(matches!(ResponseReader::new().eof(), BodyEnd::Failed(_)));
+    }
+
+    #[test]
+    fn bad_bodies_and_heads_are_reported() {
+        let (end, _) = read_in_pieces(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            7,
+        );
+        assert!(matches!(end, Some(BodyEnd::Cut(why)) if why.contains("hex digit")));
+        let (end, _) = read_in_pieces(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc", 100);
+        assert!(matches!(end, Some(BodyEnd::Cut(why)) if why.contains("more bytes")));
+        let huge = vec![b'x'; MAX_HEAD_BYTES + 10];
+        let (end, _) = read_in_pieces(&huge, 1000);
+        assert!(matches!(end, Some(BodyEnd::Failed(why)) if why.contains("longer than")));
+    }
+}

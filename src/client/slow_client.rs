@@ -1,0 +1,284 @@
+//! A client that reads a response slowly on purpose: the phone on a weak
+//! network from the lesson, as a program.
+//!
+//! It sends one HTTP/1.1 GET, then reads at most `rate` bytes per second
+//! (a [`TokenBucket`]) for as long as it is allowed to, counting what it
+//! read. Because it reads slowly, its kernel receive buffer fills, TCP's
+//! window closes, and the server's writes block: this is the client that
+//! makes backpressure visible. The demo runs it in-process, in a thread,
+//! and reads [`SlowClient::bytes_read`] and [`SlowClient::local_addr`] to
+//! find its socket in `/proc/net/tcp`; `backpressure slow-client URL` runs
+//! it against any server. How the body ended is [`ResponseReader`]'s call.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::response::{BodyEnd, ResponseReader};
+use super::token_bucket::TokenBucket;
+
+/// Bytes asked of the socket per read: the one body buffer, on the stack.
+/// 16 KiB: half the server's default chunk; a fast client gets several per
+/// millisecond, a slow one never uses more than its bucket allows.
+pub const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// How long one blocking read may wait before the client checks whether it
+/// has been told to stop. Bounds how late a stop or a `--for` deadline is
+/// noticed; a real client would use a poller instead.
+pub const READ_POLL: Duration = Duration::from_millis(100);
+
+/// Longest time with no byte received before the client gives up on a
+/// server that has gone silent. A real client exposes this as a timeout.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Burst allowed by the token bucket, as a fraction of a second of rate:
+/// 1/20 (50 ms of reading), so that a 200 KB/s client reads about 10 KB at a
+/// time, and the achieved rate is smooth at the scale the demo samples.
+pub const BURST_DIVISOR: u64 = 20;
+
+/// An `http://host:port/path` URL, the only kind this client speaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// Host name or IP address, as written (brackets kept for IPv6).
+    pub host: String,
+    /// Port, 80 if the URL names none.
+    pub port: u16,
+    /// Path and query, `/` if the URL has none.
+    pub target: String,
+}
+
+impl HttpUrl {
+    /// Parses a plain `http://host[:port][/path[?query]]`. No `https`, user
+    /// info or fragment: a one-line reason says which part was refused.
+    pub fn parse(url: &str) -> Result<HttpUrl, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("'{url}' is not an http:// URL (https is not supported)"))?;
+        let (authority, target) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], &rest[slash..]),
+            None => (rest, "/"),
+        };
+        if target.contains('#') || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(format!(
+                "'{url}': the path has a fragment, a space or a control character"
+            ));
+        }
+        if authority.contains('@') {
+            return Err(format!("'{url}': user information is not supported"));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => {
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("'{url}': bad port '{port}'"))?;
+                (host, port)
+            }
+            _ => (authority, 80),
+        };
+        if host.is_empty() {
+            return Err(format!("'{url}' has no host"));
+        }
+        Ok(HttpUrl {
+            host: host.to_string(),
+            port,
+            target: target.to_string(),
+        })
+    }
+
+    /// `host:port`, for the `Host` field and for resolving.
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// What one run of the client did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The response's status code, if a head arrived.
+    pub status: Option<u16>,
+    /// Bytes read from the socket, head and framing included.
+    pub wire_bytes: u64,
+    /// Body bytes after removing the framing.
+    pub body_bytes: u64,
+    /// From connecting to the end of reading.
+    pub elapsed: Duration,
+    /// How it ended.
+    pub end: BodyEnd,
+}
+
+impl Report {
+    /// Body bytes per second over the whole run.
+    pub fn body_rate(&self) -> f64 {
+        self.body_bytes as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// A connected client that has sent its request and not yet read anything.
+pub struct SlowClient {
+    /// The connection, with a read timeout of [`READ_POLL`].
+    stream: TcpStream,
+    /// This end's address, to find the socket in `/proc/net/tcp`.
+    local_addr: SocketAddr,
+    /// Bytes read from the socket so far; shared so another thread (the
+    /// demo's sampler) can watch the client read.
+    bytes_read: Arc<AtomicU64>,
+    /// Set by another thread to make the client stop and disconnect.
+    stop: Arc<AtomicBool>,
+    /// The rate limit; `None` reads as fast as the socket delivers.
+    bucket: Option<TokenBucket>,
+    /// When the connection was made, for the report's elapsed time.
+    started: Instant,
+}
+
+impl SlowClient {
+    /// Connects and sends `GET url`. `rate` is in bytes per second; `None`
+    /// means no limit (the demo's fast client).
+    pub fn connect(url: &HttpUrl, rate: Option<u64>) -> io::Result<SlowClient> {
+        let started = Instant::now();
+        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+        let mut stream = None;
+        for addr in url.authority().to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+                Ok(connected) => {
+                    stream = Some(connected);
+                    break;
+                }
+                Err(error) => last_error = error,
+            }
+        }
+        let mut stream = stream.ok_or(last_error)?;
+        stream.set_read_timeout(Some(READ_POLL))?;
+        stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: backpressure-slow-client\r\n\
+             Connection: close\r\n\r\n",
+            url.target,
+            url.authority()
+        );
+        stream.write_all(request.as_bytes())?;
+        let local_addr = stream.local_addr()?;
+        let bucket = rate.map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
+        Ok(SlowClient {
+            stream,
+            local_addr,
+            bytes_read: Arc::new(AtomicU64::new(0)),
+            stop: Arc::new(AtomicBool::new(false)),
+            bucket,
+            started,
+        })
+    }
+
+    /// This end's address (the `local_address` of its `/proc/net/tcp` line).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The counter of bytes read, updated after every read.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.bytes_read)
+    }
+
+    /// A flag that, once set, makes [`run`](SlowClient::run) stop reading and
+    /// close the connection within about [`READ_POLL`].
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Reads the response until its body ends, the connection fails, `limit`
+    /// passes (counted from connecting) or the stop flag is set; then
+    /// closes the connection by dropping it.
+    pub fn run(mut self, limit: Option<Duration>) -> Report {
+        let mut reader = ResponseReader::new();
+        let mut buf = [0u8; READ_BUFFER_BYTES];
+        let mut last_byte = Instant::now();
+        let end = loop {
+            if self.stop.load(Ordering::Relaxed)
+                || limit.is_some_and(|limit| self.started.elapsed() >= limit)
+            {
+                break BodyEnd::Stopped;
+            }
+            if last_byte.elapsed() >= IDLE_TIMEOUT {
+                break reader.cut(format!("nothing received for {IDLE_TIMEOUT:?}"));
+            }
+            let want = match &mut self.bucket {
+                None => buf.len(),
+                Some(bucket) => {
+                    let now = Instant::now();
+                    let allowed = bucket.available(now).min(buf.len() as u64) as usize;
+                    if allowed == 0 {
+                        // Sleep until a burst's worth is back, in short naps so
+                        // a stop is still noticed quickly.
+                        let wait = bucket.time_until(buf.len() as u64, now);
+                        thread::sleep(wait.min(READ_POLL));
+                        continue;
+                    }
+                    allowed
+                }
+            };
+            match self.stream.read(&mut buf[..want]) {
+                Ok(0) => break reader.eof(),
+                Ok(n) => {
+                    last_byte = Instant::now();
+                    if let Some(bucket) = &mut self.bucket {
+                        bucket.spend(n as u64, last_byte);
+                    }
+                    self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                    if let Some(end) = reader.feed(&buf[..n]) {
+                        break end;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break reader.cut(format!("read failed: {e}")),
+            }
+        };
+        Report {
+            status: reader.status(),
+            wire_bytes: self.bytes_read.load(Ordering::Relaxed),
+            body_bytes: reader.body_bytes(),
+            elapsed: self.started.elapsed(),
+            end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let url = HttpUrl::parse("http://127.0.0.1:8080/export.csv?rows=1&mode=bounded").unwrap();
+        assert_eq!(url.host, "127.0.0.1");
+        assert_eq!(url.port, 8080);
+        assert_eq!(url.target, "/export.csv?rows=1&mode=bounded");
+        let url = HttpUrl::parse("http://localhost").unwrap();
+        assert_eq!((url.port, url.target.as_str()), (80, "/"));
+        let url = HttpUrl::parse("http://[::1]:9/x").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("[::1]", 9));
+        assert_eq!(HttpUrl::parse("http://[::1]/").unwrap().port, 80);
+        for (bad, why) in [
+            ("https://example.com/", "not an http:// URL"),
+            ("ftp://x/", "not an http:// URL"),
+            ("http://:80/", "no host"),
+            ("http://host:99999/", "bad port"),
+            ("http://host:x/", "bad port"),
+            ("http://u@host/", "user information"),
+            ("http://host/a b", "space"),
+            ("http://host/a#frag", "fragment"),
+        ] {
+            let error = HttpUrl::parse(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Limits and timeouts against slow and hostile clients: part of the
+//! design, not a later hardening pass.
+//!
+//! Backpressure makes a slow client block our writes; these make sure a
+//! *too* slow or too greedy one cannot hold the server's threads, sockets
+//! and memory for as long as it likes.
+//!
+//! | file               | the defense                                                  |
+//! |--------------------|--------------------------------------------------------------|
+//! | [`head_deadline`]  | the request head within a deadline from accept, and a size cap |
+//! | [`send_deadline`]  | the send timeout, and a minimum data rate partial writes cannot dodge |
+//! | [`connection_cap`] | a 503 past `--max-connections`, without a thread and without a reset |
+//! | [`buffer_caps`]    | caps on what one response, and all of them, may queue in userland |
+//!
+//! Each limit is a named constant in `server/config.rs`, with a flag and the
+//! setting of a production server it follows.
+
+pub mod buffer_caps;
+pub mod connection_cap;
+pub mod head_deadline;
+pub mod send_deadline;

@@ -1,0 +1,67 @@
+//! Which of the four strategies moves an export's bytes: the `?mode=` of a
+//! request and the `mode` label of every per-mode metric.
+//!
+//! It is a name, not the strategy itself (that is [`crate::strategy`]):
+//! everything that counts, logs or parses per mode needs the name, and none
+//! of it should have to know how a body is sent.
+
+/// A body strategy, as named in `?mode=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The whole body in memory, then `Content-Length`.
+    Buffer,
+    /// Producer thread → `mpsc::channel` → writer: the bug, kept on purpose.
+    Unbounded,
+    /// Producer thread → `mpsc::sync_channel(depth)` → writer.
+    Bounded,
+    /// `io::copy` from a row reader into the socket.
+    Pipeline,
+}
+
+impl Mode {
+    /// Every mode, in the order of the lesson's table.
+    pub const ALL: [Mode; 4] = [Mode::Buffer, Mode::Unbounded, Mode::Bounded, Mode::Pipeline];
+
+    /// Position in [`Mode::ALL`], for counters kept per mode.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name used in `?mode=` and in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Buffer => "buffer",
+            Mode::Unbounded => "unbounded",
+            Mode::Bounded => "bounded",
+            Mode::Pipeline => "pipeline",
+        }
+    }
+
+    /// The mode named `name` exactly (case matters, as in any URL query).
+    pub fn from_name(name: &[u8]) -> Option<Mode> {
+        Mode::ALL
+            .into_iter()
+            .find(|mode| mode.as_str().as_bytes() == name)
+    }
+
+    /// Whether this mode's queue is bounded by construction (`bounded`,
+    /// `pipeline`), so it needs no buffering cap.
+    pub fn is_flat(self) -> bool {
+        matches!(self, Mode::Bounded | Mode::Pipeline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_names_round_trip() {
+        for mode in Mode::ALL {
+            assert_eq!(Mode::from_name(mode.as_str().as_bytes()), Some(mode));
+            assert_eq!(Mode::ALL[mode.index()], mode);
+        }
+        assert_eq!(Mode::from_name(b"Bounded"), None);
+        assert_eq!(Mode::from_name(b""), None);
+    }
+}

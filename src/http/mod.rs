@@ -1,0 +1,19 @@
+//! The HTTP/1.1 wire format, as bytes: request heads in, response heads and
+//! chunked bodies out, and a chunked body read back by the client.
+//!
+//! | file          | what                                                      |
+//! |---------------|-----------------------------------------------------------|
+//! | [`request`]   | the strict request-head parser and the head's limits      |
+//! | [`query`]     | `?rows=&mode=`, percent-decoded and validated              |
+//! | [`response`]  | status codes, framing, response heads, small responses    |
+//! | [`chunked`]   | the chunk encoder and a streaming chunked decoder          |
+//!
+//! Nothing here touches a socket, a thread or a clock: it parses and
+//! formats bytes, and writes to any `io::Write`. Reading a head from a
+//! client within a deadline is a defense (`defense/head_deadline.rs`); how
+//! a body is moved is a strategy (`strategy/`).
+
+pub mod chunked;
+pub mod query;
+pub mod request;
+pub mod response;

@@ -1,0 +1,423 @@
+//! Process-wide counters, and the one table of metric families that
+//! `GET /metrics` renders, the tests check and `docs/metrics.md` explains.
+//!
+//! The counters are plain atomics in one `static`, like the counting
+//! allocator's: a metric is a fact about the whole process, every thread
+//! updates it, and none of them needs a lock to do so. Names follow the
+//! Prometheus conventions: base units (`_bytes`), `_total` for counters that
+//! only go up, and labels rather than one name per mode.
+//!
+//! [`FAMILIES`] is the single list of what is exposed: each entry names a
+//! family, says what it means, and reads its samples. Rendering walks it,
+//! the integration tests walk it, and a unit test checks that every family
+//! is documented, so a metric cannot be added in one place and forgotten in
+//! another.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::access_log::End;
+use super::counting_alloc;
+use super::exposition::Exposition;
+use super::proc_status::ProcStatus;
+use crate::export::Mode;
+use crate::http::response::Status;
+
+/// The one registry of the process.
+pub static METRICS: Metrics = Metrics::new();
+
+/// Label value for responses that are not exports (`/metrics`, errors …).
+const NO_MODE: &str = "none";
+/// One slot per mode, plus one for responses without a mode.
+const RESPONSE_LABELS: usize = Mode::ALL.len() + 1;
+
+/// Counters kept per body strategy.
+struct ModeMetrics {
+    /// Sum of every live response's queued bytes (produced, not yet
+    /// written): the number that tells the strategies apart.
+    queued_bytes: AtomicU64,
+    /// Largest `queued_bytes` since start: a stalled client's worst moment
+    /// survives until you look.
+    queued_peak_bytes: AtomicU64,
+    /// Body bytes the sockets accepted: with the queue, shows where every
+    /// produced byte went (queued + sent = produced).
+    body_bytes_sent_total: AtomicU64,
+    /// Exports cut short, one counter per [`End::ABORTS`] reason: why a
+    /// stalled client's queue was freed.
+    aborts_total: [AtomicU64; End::ABORTS.len()],
+}
+
+impl ModeMetrics {
+    const fn new() -> Self {
+        ModeMetrics {
+            queued_bytes: AtomicU64::new(0),
+            queued_peak_bytes: AtomicU64::new(0),
+            body_bytes_sent_total: AtomicU64::new(0),
+            aborts_total: [const { AtomicU64::new(0) }; End::ABORTS.len()],
+        }
+    }
+}
+
+/// All counters of the process; [`FAMILIES`] says what each means.
+pub struct Metrics {
+    /// Indexed by [`Mode::index`].
+    modes: [ModeMetrics; Mode::ALL.len()],
+    /// `responses[label][status]`, label being a mode's index or the last
+    /// slot for [`NO_MODE`].
+    responses: [[AtomicU64; Status::ALL.len()]; RESPONSE_LABELS],
+    /// Connections whose thread is running: each holds a thread (two while
+    /// a channel strategy streams), the resource a blocking server runs out
+    /// of first.
+    connections_active: AtomicU64,
+    /// Connections the accept loop answered with 503 instead of a thread.
+    connections_rejected_total: AtomicU64,
+    /// Threads that panicked: each is a bug, and none took the server down.
+    panics_total: AtomicU64,
+}
+
+/// What a scrape reads besides the registry: facts that live elsewhere.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Readings {
+    /// The process's `/proc/self/status`, read for this scrape.
+    pub process: ProcStatus,
+    /// Bytes of `--max-buffered-total` held now (the budget lives with the
+    /// server, since its limit is configuration).
+    pub budget_used_bytes: u64,
+    /// The `--max-buffered-total` budget.
+    pub budget_limit_bytes: u64,
+}
+
+/// A metric's Prometheus type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A count that only goes up.
+    Counter,
+}
+
+impl Kind {
+    /// The word of a `# TYPE` line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+        }
+    }
+}
+
+/// One metric family: its name, type and meaning, and where its samples
+/// come from.
+pub struct Family {
+    /// The metric's name, as in `# TYPE name gauge`.
+    pub name: &'static str,
+    /// Gauge or counter.
+    pub kind: Kind,
+    /// The `# HELP` text: one sentence.
+    pub help: &'static str,
+    /// Appends the family's samples (without its name, which the exposition
+    /// adds) to `out`.
+    samples: fn(&Metrics, &Readings, &mut Exposition),
+}
+
+/// Every family `/metrics` exposes, in the order it exposes them.
+pub const FAMILIES: [Family; 15] = [
+    Family {
+        name: "process_resident_memory_bytes",
+        kind: Kind::Gauge,
+        help: "Resident set size (VmRSS): memory the kernel has given the process.",
+        samples: |_, r, out| out.optional_sample("", r.process.rss_bytes),
+    },
+    Family {
+        name: "process_resident_memory_peak_bytes",
+        kind: Kind::Gauge,
+        help: "Largest resident set size since the process started (VmHWM).",
+        samples: |_, r, out| out.optional_sample("", r.process.peak_rss_bytes),
+    },
+    Family {
+        name: "process_threads",
+        kind: Kind::Gauge,
+        help: "Threads of the process, the accept loop included.",
+        samples: |_, r, out| out.optional_sample("", r.process.threads),
+    },
+    Family {
+        name: "backpressure_heap_bytes",
+        kind: Kind::Gauge,
+        help: "Live heap bytes, counted exactly by the global allocator.",
+        samples: |_, _, out| out.sample("", counting_alloc::live_bytes() as u64),
+    },
+    Family {
+        name: "backpressure_heap_peak_bytes",
+        kind: Kind::Gauge,
+        help: "Most live heap bytes at any moment since the process started.",
+        samples: |_, _, out| out.sample("", counting_alloc::peak_bytes() as u64),
+    },
+    Family {
+        name: "backpressure_queued_bytes",
+        kind: Kind::Gauge,
+        help: "Body bytes produced but not yet written to a socket.",
+        samples: |m, _, out| m.per_mode(out, |mode| &mode.queued_bytes),
+    },
+    Family {
+        name: "backpressure_queued_peak_bytes",
+        kind: Kind::Gauge,
+        help: "Most body bytes queued at once since the process started.",
+        samples: |m, _, out| m.per_mode(out, |mode| &mode.queued_peak_bytes),
+    },
+    Family {
+        name: "backpressure_body_bytes_sent_total",
+        kind: Kind::Counter,
+        help: "Body bytes written to sockets, chunked framing excluded.",
+        samples: |m, _, out| m.per_mode(out, |mode| &mode.body_bytes_sent_total),
+    },
+    Family {
+        name: "backpressure_aborts_total",
+        kind: Kind::Counter,
+        help: "Exports cut short after their head was sent, by mode and reason.",
+        samples: |m, _, out| {
+            for mode in Mode::ALL {
+                let counts = &m.modes[mode.index()].aborts_total;
+                for (end, count) in End::ABORTS.iter().zip(counts) {
+                    let labels = format!("mode=\"{}\",reason=\"{}\"", mode.as_str(), end.as_str());
+                    out.sample(&labels, count.load(Ordering::Relaxed));
+                }
+            }
+        },
+    },
+    Family {
+        name: "backpressure_buffer_budget_used_bytes",
+        kind: Kind::Gauge,
+        help: "Bytes of --max-buffered-total held by buffer and unbounded responses.",
+        samples: |_, r, out| out.sample("", r.budget_used_bytes),
+    },
+    Family {
+        name: "backpressure_buffer_budget_limit_bytes",
+        kind: Kind::Gauge,
+        help: "The --max-buffered-total budget.",
+        samples: |_, r, out| out.sample("", r.budget_limit_bytes),
+    },
+    Family {
+        name: "backpressure_connections_rejected_total",
+        kind: Kind::Counter,
+        help: "Connections answered 503 at --max-connections, without a thread.",
+        samples: |m, _, out| out.sample("", load(&m.connections_rejected_total)),
+    },
+    Family {
+        name: "backpressure_panics_total",
+        kind: Kind::Counter,
+        help: "Connection or producer threads that panicked; the server went on.",
+        samples: |m, _, out| out.sample("", load(&m.panics_total)),
+    },
+    Family {
+        name: "backpressure_connections_active",
+        kind: Kind::Gauge,
+        help: "Open client connections, the one asking for these metrics included.",
+        samples: |m, _, out| out.sample("", load(&m.connections_active)),
+    },
+    Family {
+        name: "backpressure_responses_total",
+        kind: Kind::Counter,
+        help: "Responses sent, by body strategy (\"none\" if not an export) and status code.",
+        samples: |m, _, out| {
+            for (label, by_status) in m.responses.iter().enumerate() {
+                let mode = Mode::ALL.get(label).map_or(NO_MODE, |m| m.as_str());
+                for (status, count) in Status::ALL.iter().zip(by_status) {
+                    let count = load(count);
+                    // Only label sets that occurred: 5 × 11 mostly-zero
+                    // series would bury the ones that matter.
+                    if count > 0 {
+                        let labels = format!("mode=\"{mode}\",status=\"{}\"", status.code());
+                        out.sample(&labels, count);
+                    }
+                }
+            }
+        },
+    },
+];
+
+fn load(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+impl Metrics {
+    const fn new() -> Self {
+        Metrics {
+            modes: [const { ModeMetrics::new() }; Mode::ALL.len()],
+            responses: [const { [const { AtomicU64::new(0) }; Status::ALL.len()] };
+                RESPONSE_LABELS],
+            connections_active: AtomicU64::new(0),
+            connections_rejected_total: AtomicU64::new(0),
+            panics_total: AtomicU64::new(0),
+        }
+    }
+
+    fn mode(&self, mode: Mode) -> &ModeMetrics {
+        &self.modes[mode.index()]
+    }
+
+    /// One sample per mode, labelled `mode="…"`, of the counter `pick` names.
+    fn per_mode(&self, out: &mut Exposition, pick: fn(&ModeMetrics) -> &AtomicU64) {
+        for mode in Mode::ALL {
+            let labels = format!("mode=\"{}\"", mode.as_str());
+            out.sample(&labels, load(pick(self.mode(mode))));
+        }
+    }
+
+    /// Bytes of a `mode` response were produced and now wait in userland.
+    pub fn queue_grew(&self, mode: Mode, bytes: u64) {
+        let m = self.mode(mode);
+        let now = m.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        m.queued_peak_bytes.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Queued bytes of a `mode` response were written, or freed with it.
+    pub fn queue_drained(&self, mode: Mode, bytes: u64) {
+        self.mode(mode)
+            .queued_bytes
+            .fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// A socket accepted `bytes` of a `mode` body.
+    pub fn body_bytes_sent(&self, mode: Mode, bytes: u64) {
+        self.mode(mode)
+            .body_bytes_sent_total
+            .fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts an export cut short after its head was sent. `end` should be
+    /// one of [`End::ABORTS`]; anything else is not an abort and is ignored.
+    pub fn aborted(&self, mode: Mode, end: End) {
+        if let Some(reason) = End::ABORTS.iter().position(|&e| e == end) {
+            self.mode(mode).aborts_total[reason].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a connection turned away at the connection cap.
+    pub fn rejected(&self) {
+        self.connections_rejected_total
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a thread that panicked.
+    pub fn panicked(&self) {
+        self.panics_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections being served now.
+    pub fn connections_active(&self) -> u64 {
+        load(&self.connections_active)
+    }
+
+    /// Counts a response whose head was sent; `mode` is `None` for anything
+    /// but an export.
+    pub fn responded(&self, mode: Option<Mode>, status: Status) {
+        let label = mode.map_or(RESPONSE_LABELS - 1, Mode::index);
+        self.responses[label][status.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection as open until the returned guard is dropped, so
+    /// that a connection thread that returns early, or panics, is still
+    /// taken off the gauge.
+    pub fn connection_opened(&'static self) -> OpenConnection {
+        self.connections_active.fetch_add(1, Ordering::Relaxed);
+        OpenConnection { metrics: self }
+    }
+
+    /// Every family of [`FAMILIES`] in the Prometheus text format, version
+    /// 0.0.4.
+    pub fn render(&self, readings: &Readings) -> String {
+        let mut out = Exposition::new();
+        for family in &FAMILIES {
+            out.family(family.name, family.kind.as_str(), family.help);
+            (family.samples)(self, readings, &mut out);
+        }
+        out.finish()
+    }
+}
+
+/// Keeps `backpressure_connections_active` counting one connection.
+#[must_use = "the connection counts as open only while this guard lives"]
+pub struct OpenConnection {
+    /// The registry to give the count back to.
+    metrics: &'static Metrics,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.metrics
+            .connections_active
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::exposition::Scrape;
+
+    #[test]
+    fn every_family_has_help_type_and_samples_that_parse() {
+        let text = METRICS.render(&Readings {
+            process: ProcStatus::of_self(),
+            budget_used_bytes: 7,
+            budget_limit_bytes: 1024,
+        });
+        let scrape = Scrape::parse(&text).unwrap();
+        for family in &FAMILIES {
+            let help = format!("# HELP {} {}\n", family.name, family.help);
+            let kind = format!("# TYPE {} {}\n", family.name, family.kind.as_str());
+            assert!(
+                text.contains(&help) && text.contains(&kind),
+                "{}",
+                family.name
+            );
+        }
+        assert_eq!(
+            scrape.get("backpressure_buffer_budget_used_bytes"),
+            Some(7.0)
+        );
+        assert_eq!(
+            scrape.get("backpressure_buffer_budget_limit_bytes"),
+            Some(1024.0)
+        );
+        assert!(
+            scrape
+                .get("backpressure_queued_bytes{mode=\"bounded\"}")
+                .is_some()
+        );
+        assert!(
+            scrape
+                .get("backpressure_aborts_total{mode=\"unbounded\",reason=\"min-rate\"}")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        for family in &FAMILIES {
+            let unit = family.name.ends_with("_bytes") || family.name.ends_with("_total");
+            let count =
+                matches!(family.name, "process_threads") || family.name.ends_with("_active");
+            assert!(unit || count, "{}: a unit or _total", family.name);
+            assert_eq!(
+                family.kind == Kind::Counter,
+                family.name.ends_with("_total"),
+                "{}: counters and only counters end in _total",
+                family.name
+            );
+        }
+    }
+
+    /// `docs/metrics.md` explains every family; a new metric that is not
+    /// documented there fails here.
+    #[test]
+    fn every_family_is_documented() {
+        let docs = include_str!("../../docs/metrics.md");
+        for family in &FAMILIES {
+            assert!(
+                docs.contains(&format!("`{}", family.name)),
+                "{} is missing from docs/metrics.md",
+                family.name
+            );
+        }
+    }
+}

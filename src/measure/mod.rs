@@ -1,0 +1,28 @@
+//! How the server knows what it is doing, exactly: the memory and the
+//! outcomes the lesson is about, counted where they happen.
+//!
+//! | file                | what                                                      |
+//! |---------------------|-----------------------------------------------------------|
+//! | [`counting_alloc`]  | the global allocator that counts live heap bytes          |
+//! | [`metrics`]         | the process-wide counters and the table of metric families |
+//! | [`exposition`]      | the Prometheus text format, written and read back          |
+//! | [`proc_status`]     | RSS and threads from `/proc/<pid>/status`                 |
+//! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
+//! | [`access_log`]      | how each connection ended ([`access_log::End`]), one line each |
+//!
+//! Three kinds of memory, because each answers a different question: the
+//! per-response queued bytes (counted by `strategy/queued_bytes.rs` into
+//! [`metrics`]) are the lesson, the live heap is exact and proves nothing
+//! leaked, and RSS is what the kernel charges and the OOM killer sees, but
+//! noisy. The kernel's socket buffers are none of these: `proc_net` reads
+//! them from outside.
+//!
+//! This folder imports only `export/` (the mode names) and `http/` (status
+//! codes): everything that serves can report here, and nothing here serves.
+
+pub mod access_log;
+pub mod counting_alloc;
+pub mod exposition;
+pub mod metrics;
+pub mod proc_net;
+pub mod proc_status;

@@ -1,0 +1,188 @@
+//! Everything `serve` can be told, with every default and every bound.
+//!
+//! Each limit is a named constant whose doc says what it protects and which
+//! production setting it follows; [`ServerConfig::validate`] holds every
+//! value to its bound, so the rest of the server can trust its config.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use crate::export::csv_rows::MAX_ROWS;
+
+/// Where `serve` listens unless told otherwise: loopback only, because this
+/// is a demonstration, not a service to expose.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+
+/// Default chunk size: 32 KiB. Every chunk costs a channel hand-off that
+/// wakes a thread, an allocation, a chunk header and a `write` call, so
+/// fewer, larger chunks cost less CPU; a stalled `bounded` connection holds
+/// (depth + 2) of them, so larger chunks cost memory. Chosen with the
+/// end-to-end and memory-footprint benchmarks (`docs/benchmarks.md`). For
+/// comparison, hyper reads bodies in up to 16 KiB pieces and Go's `io.Copy`
+/// uses 32 KiB.
+pub const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
+/// Largest accepted `--chunk-bytes`: 16 MiB. Beyond that a "chunk" is a
+/// buffer of the whole body by another name.
+pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
+
+/// Default depth of the `bounded` channel: 0, a rendezvous: each `send`
+/// waits until the writer takes the chunk, so a stalled connection holds
+/// 2 × 32 KiB = 64 KiB of body. Depth 1 lets the producer run one chunk
+/// ahead, which makes a fast download faster on a machine with few cores
+/// (at a rendezvous every hand-off waits for the other thread to be
+/// scheduled), at the price of one more chunk per stalled connection;
+/// `docs/benchmarks.md` measures both. Memory under slow clients is the
+/// lesson, so the default is 0; a server whose clients are mostly fast
+/// would pass `--channel-depth 1`.
+pub const DEFAULT_CHANNEL_DEPTH: usize = 0;
+/// Largest accepted `--channel-depth`.
+pub const MAX_CHANNEL_DEPTH: usize = 1024;
+
+/// Default time a client has to send a whole request head, counted from
+/// accept: 10 s. Stricter than Kestrel's 30 s `RequestHeadersTimeout` and
+/// Apache's 20-40 s `RequestReadTimeout header=`, because every waiting
+/// connection holds a thread here.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest accepted `--header-timeout`: a head that takes minutes to send is
+/// an attack, not a client.
+pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Default longest time one socket write may make no progress before the
+/// client is given up on: 60 s, nginx's `send_timeout`. Backpressure must be
+/// bounded in time as well as in space: without this, a client that stops
+/// reading but keeps its connection open holds the connection's threads
+/// and buffers forever. A slow client is never cut by it, only one that
+/// accepts nothing at all for this long. (It bounds each write call, not the
+/// whole write: a client trickling a byte a minute would pass it. The
+/// minimum data rate, [`DEFAULT_MIN_RATE`], is the stricter rule on top.)
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest accepted `--send-timeout`.
+pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// Default most connections served at once: 256. A blocking server runs out
+/// of threads long before it runs out of memory, so the number of
+/// connections is capped like any other resource; past the cap a client gets
+/// a fast `503` with `Retry-After: 1` instead of a thread. (nginx's
+/// `worker_connections` defaults to 512 per worker, Apache's `MaxRequestWorkers`
+/// to 256 for its threaded MPMs; an async server can afford far more.)
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Largest accepted `--max-connections`: each connection may hold two
+/// threads, and a few thousand threads is where a thread-per-connection
+/// server stops being sensible.
+pub const MAX_MAX_CONNECTIONS: usize = 4096;
+
+/// Default minimum response data rate: 240 bytes/s, Kestrel's
+/// `MinResponseDataRate`. A write of `n` bytes must complete within
+/// `max(grace, n / rate)`, however many partial writes it takes, or the
+/// connection is aborted. It catches what the send timeout cannot: a client
+/// that reads a few bytes now and then, so no single write ever stalls for
+/// the whole timeout, yet holds its connection for hours (a slow-read
+/// attack). A 200 KB/s phone is three orders of magnitude above it.
+pub const DEFAULT_MIN_RATE: u64 = 240;
+/// Default grace for the minimum data rate: 5 s, Kestrel's. A small write
+/// gets at least this long, so a brief stall of a good client is forgiven.
+pub const DEFAULT_RATE_GRACE: Duration = Duration::from_secs(5);
+/// Longest accepted `--rate-grace`.
+pub const MAX_RATE_GRACE: Duration = Duration::from_secs(60 * 60);
+
+/// Default most bytes one response may hold in userland queues: 512 MiB,
+/// room for the 400 MB export, so the lesson's bug can still be watched.
+/// A real service would set this near its largest legitimate response, or
+/// far lower and stream. `buffer` refuses a larger body before building it
+/// (its size is known up front); `unbounded` is aborted once its queue
+/// passes it. The flat strategies are bounded by construction and never
+/// come near it.
+pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 512 * 1024 * 1024;
+/// Default most bytes all responses together may hold in userland queues:
+/// 1 GiB. The per-response cap alone does not save the process when many
+/// clients ask for big buffered bodies at once; this budget does, and it is
+/// the number to size against the memory limit of the container.
+pub const DEFAULT_MAX_BUFFERED_TOTAL: u64 = 1024 * 1024 * 1024;
+
+/// Everything `serve` can be told on its command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Most bytes per chunk between producer, channel and socket.
+    pub chunk_bytes: usize,
+    /// Chunks the `bounded` channel holds before the producer blocks.
+    pub channel_depth: usize,
+    /// Most rows one export may ask for (at most [`MAX_ROWS`]).
+    pub max_rows: u64,
+    /// Time from accept by which the whole request head must have arrived.
+    pub header_timeout: Duration,
+    /// Longest a single socket write may wait for the client to read.
+    pub send_timeout: Duration,
+    /// Connections served at once; more are answered 503 by the accept loop.
+    pub max_connections: usize,
+    /// Slowest a response may drain, in bytes per second, after the grace.
+    pub min_rate: u64,
+    /// Time every write gets, however small, before the minimum rate applies.
+    pub rate_grace: Duration,
+    /// Most bytes one response may queue in userland.
+    pub max_buffered_bytes: u64,
+    /// Most bytes all responses together may queue in userland.
+    pub max_buffered_total: u64,
+    /// No access log on stderr.
+    pub quiet: bool,
+    /// Exit when stdin reaches end-of-file: set by the demo, whose server
+    /// child must not outlive it (see `demo/child.rs`).
+    pub exit_on_stdin_eof: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: DEFAULT_ADDR,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            channel_depth: DEFAULT_CHANNEL_DEPTH,
+            max_rows: MAX_ROWS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            min_rate: DEFAULT_MIN_RATE,
+            rate_grace: DEFAULT_RATE_GRACE,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            max_buffered_total: DEFAULT_MAX_BUFFERED_TOTAL,
+            quiet: false,
+            exit_on_stdin_eof: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Checks every value against its documented bound; the error names the
+    /// command-line flag, so it can be shown to a user as it is.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_CHUNK_BYTES).contains(&self.chunk_bytes) {
+            return Err(format!("--chunk-bytes must be from 1 to {MAX_CHUNK_BYTES}"));
+        }
+        if self.channel_depth > MAX_CHANNEL_DEPTH {
+            return Err(format!(
+                "--channel-depth must be from 0 to {MAX_CHANNEL_DEPTH}"
+            ));
+        }
+        if self.max_rows > MAX_ROWS {
+            return Err(format!("--max-rows can only lower the cap of {MAX_ROWS}"));
+        }
+        if self.header_timeout.is_zero() || self.header_timeout > MAX_HEADER_TIMEOUT {
+            return Err("--header-timeout must be from 1ms to 10m".to_string());
+        }
+        if self.send_timeout.is_zero() || self.send_timeout > MAX_SEND_TIMEOUT {
+            return Err("--send-timeout must be from 1ms to 60m".to_string());
+        }
+        if !(1..=MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "--max-connections must be from 1 to {MAX_MAX_CONNECTIONS}"
+            ));
+        }
+        if self.min_rate == 0 {
+            return Err("--min-rate must be at least 1 byte per second".to_string());
+        }
+        if self.rate_grace > MAX_RATE_GRACE {
+            return Err("--rate-grace must be at most 60m".to_string());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! One connection, from accept to close: read the head, respond, close
+//! gracefully, write the access-log line.
+//!
+//! Each connection gets its own thread (see [`crate::server`]), and this is
+//! everything that thread does. A response here is done when its last byte
+//! was accepted by the kernel, not when a handler returned a value: the
+//! export strategies write the body themselves, on this thread, and only
+//! return once it has drained into the socket or the client has gone.
+
+use std::io::Read;
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::config::ServerConfig;
+use super::routes::{self, Served};
+use crate::defense::buffer_caps::BufferBudget;
+use crate::defense::head_deadline::{self, ReadHeadError};
+use crate::http::request;
+use crate::http::response::Status;
+use crate::measure::access_log::{AccessRecord, End};
+
+/// How long a finished connection keeps reading what the client still
+/// sends before closing. Closing a socket with unread input makes the kernel
+/// send a reset, which can destroy a response the client has not read yet;
+/// draining first lets an error response (sent before the request was fully
+/// read) arrive intact. Short, because it holds a thread.
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+/// Most bytes drained before closing anyway.
+const MAX_DRAIN_BYTES: usize = 64 * 1024;
+
+/// Serves one connection; the head must arrive by `accepted_at` plus the
+/// configured header timeout. `config` must have passed
+/// [`ServerConfig::validate`], as [`Server::bind`](super::Server::bind) ensures;
+/// `budget` is the process-wide buffer budget capped responses draw on.
+pub fn handle(
+    stream: TcpStream,
+    config: &ServerConfig,
+    budget: &Arc<BufferBudget>,
+    accepted_at: Instant,
+) {
+    // Chunks go out in one vectored write each; Nagle's algorithm would only
+    // hold the last small write back until an ACK arrives.
+    let _ = stream.set_nodelay(true);
+    // For the access log: the peer now (after a reset the socket can no
+    // longer tell), the request line once the head has parsed.
+    let peer = stream.peer_addr().ok();
+    let mut request_line = None;
+    // A write that makes no progress for this long fails, and the client
+    // counts as gone. Without it a client that stops reading would hold this
+    // thread (and a producer's) forever. If the option cannot be set, the
+    // connection is not served at all.
+    let served = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
+        Served::gone()
+    } else {
+        let mut buf = Vec::new();
+        read_and_respond(
+            &stream,
+            &mut buf,
+            config,
+            budget,
+            accepted_at,
+            &mut request_line,
+        )
+    };
+    if served.graceful() {
+        close_gracefully(&stream);
+    }
+    if !config.quiet {
+        let record = AccessRecord {
+            peer,
+            request_line,
+            status: served.status,
+            mode: served.mode,
+            body_bytes: served.body_bytes,
+            duration: accepted_at.elapsed(),
+            end: served.end,
+        };
+        record.write();
+    }
+}
+
+/// Reads the head into `buf`, parses it and responds; notes the request
+/// line for the access log once it has parsed.
+fn read_and_respond(
+    stream: &TcpStream,
+    buf: &mut Vec<u8>,
+    config: &ServerConfig,
+    budget: &Arc<BufferBudget>,
+    accepted_at: Instant,
+    request_line: &mut Option<String>,
+) -> Served {
+    let deadline = accepted_at + config.header_timeout;
+    match head_deadline::read_head(stream, buf, deadline) {
+        Ok(head) => match request::parse_head(head) {
+            Ok(request) => {
+                if !config.quiet {
+                    *request_line = Some(printable_request_line(head));
+                }
+                routes::respond(stream, &request, config, budget)
+            }
+            // A HEAD request gets no body even when it is malformed.
+            Err(e) => {
+                routes::reply_error(stream, None, e.status, e.reason, head.starts_with(b"HEAD "))
+            }
+        },
+        Err(ReadHeadError::TimedOut) => {
+            let reason = "request head not received in time";
+            let served = routes::reply_error(stream, None, Status::RequestTimeout, reason, false);
+            Served {
+                end: if served.graceful() {
+                    End::HeaderTimeout
+                } else {
+                    served.end
+                },
+                ..served
+            }
+        }
+        Err(ReadHeadError::TooLarge(e)) => {
+            routes::reply_error(stream, None, e.status, e.reason, false)
+        }
+        Err(ReadHeadError::Closed | ReadHeadError::Failed) => Served::gone(),
+    }
+}
+
+/// The first line of a head that parsed: only visible ASCII and single
+/// spaces, so it is safe to print.
+fn printable_request_line(head: &[u8]) -> String {
+    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+    String::from_utf8_lossy(&head[..end]).into_owned()
+}
+
+/// Ends a connection whose response is complete: send FIN (the client sees
+/// the end of the response), then read and discard what the client still
+/// sends, until it closes, [`DRAIN_TIMEOUT`] passes or [`MAX_DRAIN_BYTES`]
+/// arrive. Errors are ignored: the response is already out.
+fn close_gracefully(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < MAX_DRAIN_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match (&*stream).read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
+}
