@@ -47,16 +47,105 @@ fn help_lists_every_flag_with_its_default() {
 
 #[test]
 fn bad_flags_exit_2_with_one_line_naming_them() {
+    // Every way each serve flag can be wrong, and the checks across them.
     for (args, mentions) in [
-        (&["serve", "--chunk-bytes", "0"][..], "--chunk-bytes"),
-        (&["serve", "--chunk-bytes", "big"], "--chunk-bytes"),
-        (&["serve", "--chunk-bytes"], "--chunk-bytes"),
-        (&["serve", "--channel-depth", "2000"], "--channel-depth"),
-        (&["serve", "--max-rows", "1e6"], "--max-rows"),
-        (&["serve", "--addr", "localhost:80"], "--addr"),
-        (&["serve", "--header-timeout", "10"], "--header-timeout"),
+        (
+            &["serve", "--chunk-bytes"][..],
+            "--chunk-bytes needs a value",
+        ),
+        (
+            &["serve", "--chunk-bytes", "0"],
+            "--chunk-bytes must be from 1",
+        ),
+        (
+            &["serve", "--chunk-bytes", "17m"],
+            "--chunk-bytes must be from 1",
+        ),
+        (
+            &["serve", "--chunk-bytes", "big"],
+            "--chunk-bytes: expected a size",
+        ),
+        (
+            &["serve", "--channel-depth", "-1"],
+            "--channel-depth: expected a whole",
+        ),
+        (
+            &["serve", "--channel-depth", "2000"],
+            "--channel-depth must be from 0",
+        ),
+        (
+            &["serve", "--max-rows", "1e6"],
+            "--max-rows: expected a whole number",
+        ),
+        (
+            &["serve", "--max-rows", "100000001"],
+            "--max-rows can only lower",
+        ),
+        (
+            &["serve", "--addr", "localhost:80"],
+            "--addr: expected IP:PORT",
+        ),
+        (
+            &["serve", "--header-timeout", "10"],
+            "--header-timeout: expected a duration",
+        ),
+        (
+            &["serve", "--header-timeout", "0s"],
+            "--header-timeout must be from",
+        ),
+        (
+            &["serve", "--header-timeout", "18446744073709551615s"],
+            "--header-timeout must be",
+        ),
+        (
+            &["serve", "--send-timeout", "2h"],
+            "--send-timeout: expected a duration",
+        ),
+        (
+            &["serve", "--send-timeout", "61m"],
+            "--send-timeout must be from",
+        ),
+        (
+            &["serve", "--min-rate", "0"],
+            "--min-rate: expected bytes per second",
+        ),
+        (
+            &["serve", "--min-rate", "fast"],
+            "--min-rate: expected bytes per second",
+        ),
+        (
+            &["serve", "--rate-grace", "2h"],
+            "--rate-grace: expected a duration",
+        ),
+        (
+            &["serve", "--rate-grace", "61m"],
+            "--rate-grace must be at most 60m",
+        ),
+        (
+            &["serve", "--max-connections", "0"],
+            "--max-connections must be from 1",
+        ),
+        (
+            &["serve", "--max-connections", "5000"],
+            "--max-connections must be from 1",
+        ),
+        (
+            &["serve", "--max-buffered-bytes", "1t"],
+            "--max-buffered-bytes: expected a size",
+        ),
+        (
+            &["serve", "--max-buffered-total", "-1"],
+            "--max-buffered-total: expected a size",
+        ),
+        (&["serve", "--quiet=yes"], "--quiet takes no value"),
+        (
+            &["serve", "--verbose", "1"],
+            "unknown flag '--verbose' for serve",
+        ),
+        (&["serve", "extra"], "unknown flag 'extra' for serve"),
         (&["serve", "--nope"], "--nope"),
-        (&["frobnicate"], "frobnicate"),
+        (&["--addr", "127.0.0.1:0"], "flags follow a command"),
+        (&["frobnicate"], "unknown command 'frobnicate'"),
     ] {
         let output = run(args);
         let err = stderr(&output);

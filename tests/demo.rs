@@ -138,9 +138,27 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
 fn bad_demo_flags_exit_2_with_one_line() {
     for (args, mentions) in [
         (&["demo", "--modes", "bounded,fast"][..], "'fast'"),
-        (&["demo", "--clients", "0"], "--clients"),
-        (&["demo", "--seconds"], "--seconds"),
-        (&["demo", "--frobnicate"], "--frobnicate"),
+        (&["demo", "--modes", ""], "--modes"),
+        (&["demo", "--modes", "bounded,bounded"], "listed twice"),
+        (&["demo", "--clients", "0"], "--clients: expected 1 to 16"),
+        (&["demo", "--clients", "17"], "--clients: expected 1 to 16"),
+        (&["demo", "--seconds"], "--seconds needs a value"),
+        (&["demo", "--seconds", "0"], "--seconds: expected 1 to 600"),
+        (
+            &["demo", "--seconds", "601"],
+            "--seconds: expected 1 to 600",
+        ),
+        (&["demo", "--rows", "0"], "--rows: expected 1 to"),
+        (&["demo", "--rows", "100000001"], "--rows: expected 1 to"),
+        (&["demo", "--client-rate", "fast"], "--client-rate"),
+        (&["demo", "--client-rate", "0"], "--client-rate"),
+        (&["demo", "--out", ""], "--out: expected a folder"),
+        (&["demo", "--out"], "--out needs a value"),
+        (&["demo", "--quick=yes"], "--quick takes no value"),
+        (
+            &["demo", "--frobnicate"],
+            "unknown flag '--frobnicate' for demo",
+        ),
     ] {
         let output = run_binary(args, Duration::from_secs(10));
         let stderr = String::from_utf8_lossy(&output.stderr);

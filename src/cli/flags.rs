@@ -155,6 +155,44 @@ fn split_flag(arg: String) -> (String, Option<String>) {
     }
 }
 
+/// `N`: plain decimal digits (no sign, no separators).
+pub fn number(text: &str) -> Result<u64, String> {
+    parse_number(text).ok_or_else(|| "expected a whole number".to_string())
+}
+
+/// `N`, for a count kept in a `usize` (saturated: the bounds check follows).
+pub fn count(text: &str) -> Result<usize, String> {
+    number(text).map(saturate)
+}
+
+/// `SIZE`: bytes with an optional `k`, `m` or `g` suffix.
+pub fn size(text: &str) -> Result<u64, String> {
+    parse_size(text).ok_or_else(|| "expected a size in bytes, such as 16k or 512m".to_string())
+}
+
+/// A rate in bytes per second, with the suffixes of a `SIZE`; never 0.
+pub fn rate(text: &str) -> Result<u64, String> {
+    parse_size(text)
+        .filter(|&rate| rate > 0)
+        .ok_or_else(|| "expected bytes per second above 0, such as 200k".to_string())
+}
+
+/// `DUR`: a number with `ms`, `s` or `m`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).ok_or_else(|| "expected a duration, such as 500ms or 10s".to_string())
+}
+
+/// A switch's setter: turns `flag` on.
+pub fn on(flag: &mut bool) -> Result<(), String> {
+    *flag = true;
+    Ok(())
+}
+
+/// A `u64` as a `usize`, the largest one if it does not fit.
+pub fn saturate(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
 /// Plain decimal digits (no sign, no separators).
 pub fn parse_number(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
