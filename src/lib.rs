@@ -61,7 +61,7 @@ pub use demo::child::{ChildServer, ChildStderr};
 pub use export::Mode;
 pub use export::csv_rows::{CsvRows, body_len};
 /// The request-head parser, for the tests that throw random heads at it.
-pub use http::request::{HeadError, Method, Request, parse_head};
+pub use http::request::{HeadError, Method, Request, Version, parse_head};
 /// How a response body is framed.
 pub use http::response::Framing;
 /// How a connection ended: the `reason` of `backpressure_aborts_total`.

@@ -156,6 +156,10 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
             "{args:?}: exactly one line: {err:?}"
         );
         assert!(err.contains(mentions), "{args:?}: {err}");
+        assert!(
+            err.trim_end().ends_with("(see 'backpressure --help')"),
+            "{err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
         assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
     }

@@ -1,6 +1,7 @@
 //! Malformed and hostile request heads: a table of them against the real
-//! server, each with the status RFC 9112 calls for, and ten thousand seeded
-//! random ones against the parser in-process.
+//! server, each with the status RFC 9112 calls for; the parser's own cases
+//! in-process, down to the fields it returns; and ten thousand seeded random
+//! heads against it.
 //!
 //! The table is the contract a client or a proxy in front of us can rely
 //! on; the random heads look for what the table did not think of: a panic,
@@ -8,7 +9,7 @@
 
 mod common;
 
-use backpressure::{Method, parse_head};
+use backpressure::{Method, Version, parse_head};
 use common::{back_to_idle, request, warmed_server};
 
 /// `(what it is, the raw head, the status it must get)`.
@@ -382,6 +383,160 @@ fn every_hostile_head_gets_its_status_and_the_server_stays_clean() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(common::get(addr, "/healthz").status, 200);
     back_to_idle(addr, &idle, "the corpus");
+}
+
+// ---------------------------------------------------------------------------
+// The parser's own table, in-process
+// ---------------------------------------------------------------------------
+
+fn status_of(head: &[u8]) -> Result<(), (u16, &'static str)> {
+    parse_head(head)
+        .map(|_| ())
+        .map_err(|e| (e.status.code(), e.reason))
+}
+
+#[test]
+fn parses_a_typical_request() {
+    let head = b"GET /export.csv?rows=5&mode=bounded HTTP/1.1\r\nHost: localhost:8080\r\n\
+                 User-Agent: curl/8.5.0\r\nAccept:   */*  \r\n\r\n";
+    let request = parse_head(head).unwrap();
+    assert_eq!(request.method, Method::Get);
+    assert_eq!(request.path, b"/export.csv");
+    assert_eq!(request.query, Some(&b"rows=5&mode=bounded"[..]));
+    assert_eq!(request.version, Version::Http11);
+    assert_eq!(request.fields.len(), 3);
+    assert_eq!(request.field_values("ACCEPT").collect::<Vec<_>>(), [b"*/*"]);
+}
+
+#[test]
+fn http_1_0_needs_no_host_and_other_methods_parse() {
+    let request = parse_head(b"HEAD / HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(
+        (request.method, request.version),
+        (Method::Head, Version::Http10)
+    );
+    assert_eq!(request.query, None);
+    let request = parse_head(b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert_eq!(request.method, Method::NotAllowed);
+    for unknown in ["get", "BREW", "PROPFIND", "GETTHEEXPORTNOWPLEASE"] {
+        let head = format!("{unknown} / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(parse_head(head.as_bytes()).unwrap().method, Method::Unknown);
+    }
+}
+
+#[test]
+fn absolute_form_targets_become_paths() {
+    for (target, path, query) in [
+        (
+            "http://example.com/export.csv?rows=1",
+            "/export.csv",
+            Some("rows=1"),
+        ),
+        ("HTTPS://example.com", "/", None),
+        ("http://example.com?rows=1", "/", None),
+    ] {
+        let head = format!("GET {target} HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        let request = parse_head(head.as_bytes()).unwrap();
+        assert_eq!(request.path, path.as_bytes(), "{target}");
+        assert_eq!(request.query, query.map(str::as_bytes), "{target}");
+    }
+}
+
+#[test]
+fn rejects_malformed_heads_with_the_right_status() {
+    let cases: &[(&[u8], u16)] = &[
+        (b"\r\n\r\n", 400),
+        (b"GET /\r\n\r\n", 400),
+        (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+        (b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET # HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /{x} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http:///export.csv HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://user@host/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n", 400),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: \x0c0\r\n\r\n",
+            400,
+        ),
+        (b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/0.9\r\n\r\n", 505),
+        (b"GET / http/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: \x00\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+            400,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\nextra", 400),
+    ];
+    for (head, status) in cases {
+        let got = status_of(head).expect_err(&String::from_utf8_lossy(head));
+        assert_eq!(
+            got.0,
+            *status,
+            "{:?}: {}",
+            String::from_utf8_lossy(head),
+            got.1
+        );
+    }
+}
+
+#[test]
+fn valid_but_unusual_heads_are_accepted() {
+    for head in [
+        &b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 00\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost:\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Tab:\tv\t\r\nX-Utf8: \xc3\xa9\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /a%20b?x=%7B HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        assert!(
+            parse_head(head).is_ok(),
+            "{:?}",
+            String::from_utf8_lossy(head)
+        );
+    }
+    let request = parse_head(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n").unwrap();
+    assert_eq!(
+        request.version,
+        Version::Http11,
+        "a later 1.x is served as 1.1"
+    );
+}
+
+#[test]
+fn enforces_the_field_count_and_request_line_limits() {
+    let mut head = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 1..100 {
+        head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    assert!(parse_head(&head).is_ok(), "exactly the limit is fine");
+    head.truncate(head.len() - 2);
+    head.extend_from_slice(b"X-last: v\r\n\r\n");
+    assert_eq!(status_of(&head).unwrap_err().0, 431);
+
+    let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(8 * 1024));
+    assert_eq!(status_of(long.as_bytes()).unwrap_err().0, 414);
 }
 
 // ---------------------------------------------------------------------------

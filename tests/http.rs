@@ -136,28 +136,65 @@ fn unknown_paths_and_methods() {
 fn each_bad_parameter_is_a_400_naming_it() {
     let server = Server::start(&["--max-rows", "5000"]);
     for (query, mentions) in [
-        ("rows=abc", "rows"),
-        ("rows=-5", "rows"),
-        ("rows=1.5", "rows"),
-        ("rows=", "rows"),
+        (
+            "rows=abc",
+            "rows must be a whole number from 0 to 5000, got \"abc\"",
+        ),
+        ("rows=-5", "rows must be"),
+        ("rows=+1", "rows must be"),
+        ("rows=1.5", "rows must be"),
+        ("rows=1e3", "rows must be"),
+        ("rows=", "rows must be"),
         ("rows=5001", "from 0 to 5000"),
-        ("rows=184467440737095516160", "rows"),
-        ("mode=turbo", "mode"),
-        ("mode=BOUNDED", "mode"),
+        ("rows=184467440737095516160", "rows must be"),
+        (
+            "mode=turbo",
+            "unknown mode \"turbo\": expected buffer, unbounded, bounded or pipeline",
+        ),
+        ("mode=", "unknown mode \"\""),
+        ("mode=BOUNDED", "unknown mode \"BOUNDED\""),
         ("rows=1&rows=2", "\"rows\" given more than once"),
         ("mode=buffer&mode=pipeline", "\"mode\" given more than once"),
-        ("rows=1&limit=5", "unknown parameter \"limit\""),
-        ("rows=%4", "percent-encoding"),
+        ("mode=buffer&mode=buffer", "\"mode\" given more than once"),
+        (
+            "rows=1&limit=5",
+            "unknown parameter \"limit\": expected rows or mode",
+        ),
+        ("row=5", "unknown parameter \"row\""),
+        ("rows=%4", "bad percent-encoding in parameter \"rows\""),
+        ("rows=%zz", "bad percent-encoding in parameter \"rows\""),
+        ("mode=%+1", "bad percent-encoding in parameter \"mode\""),
+        ("r%zws=1", "bad percent-encoding in a parameter name"),
+        // Echoed input cannot break the line (or the head): escaped.
+        ("mode=a%0D%0Ab", "unknown mode \"a\\r\\nb\""),
     ] {
         let response = get(server.addr(), &format!("/export.csv?{query}"));
         assert_error(&response, 400, mentions);
     }
-    // The cap also lowers the default, instead of refusing a bare request.
-    let response = get(server.addr(), "/export.csv?mode=pipeline");
+    // The cap also lowers the default, instead of refusing a bare request;
+    // the default mode is bounded, the correct one.
+    let response = get(server.addr(), "/export.csv");
     assert_eq!(response.status, 200);
     assert_eq!(csv_lines(&response), 5001);
-    let response = get(server.addr(), "/export.csv?rows=%35&mode=b%6Funded");
-    assert_eq!(csv_lines(&response), 6);
+    assert_eq!(
+        metrics(server.addr())
+            .value("backpressure_responses_total{mode=\"bounded\",status=\"200\"}"),
+        1.0
+    );
+    for (query, lines) in [
+        ("rows=0&mode=unbounded", 1),
+        ("mode=pipeline&rows=5000&", 5001),
+        ("rows=%35&mode=b%6Funded", 6),
+        ("%72ows=1%32", 13),
+        ("&&rows=2", 3),
+    ] {
+        let response = get(server.addr(), &format!("/export.csv?{query}"));
+        assert_eq!(
+            (response.status, csv_lines(&response)),
+            (200, lines),
+            "{query}"
+        );
+    }
 }
 
 #[test]

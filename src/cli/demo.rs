@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::flags::{
-    Flag, Spec, count, format_duration, format_size, no_default, on, parse_duration, parse_number,
-    rate,
+    Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate,
 };
 use crate::demo::config::{DemoConfig, MAX_CLIENTS, MAX_SECONDS, QUICK_FAST_ROWS, QUICK_SECONDS};
 use crate::export::Mode;
@@ -69,9 +68,10 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             },
             set: |a, v| {
                 // Plain seconds, as the flag's name says, or any duration.
-                a.config.seconds = parse_number(v)
+                a.config.seconds = number(v)
                     .map(Duration::from_secs)
-                    .or_else(|| parse_duration(v))
+                    .or_else(|_| duration(v))
+                    .ok()
                     .filter(|d| !d.is_zero() && *d <= MAX_SECONDS)
                     .ok_or("expected 1 to 600 seconds, or a duration like 1500ms")?;
                 on(&mut a.seconds_given)
@@ -150,7 +150,8 @@ pub const DEMO: Spec<DemoArgs> = Spec {
 
 /// A row count from `least` to the export's cap.
 fn rows(text: &str, least: u64) -> Result<u64, String> {
-    parse_number(text)
+    number(text)
+        .ok()
         .filter(|rows| (least..=MAX_ROWS).contains(rows))
         .ok_or_else(|| format!("expected {least} to {MAX_ROWS} rows"))
 }

@@ -157,73 +157,56 @@ fn split_flag(arg: String) -> (String, Option<String>) {
 
 /// `N`: plain decimal digits (no sign, no separators).
 pub fn number(text: &str) -> Result<u64, String> {
-    parse_number(text).ok_or_else(|| "expected a whole number".to_string())
+    Some(text)
+        .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| "expected a whole number".to_string())
 }
 
 /// `N`, for a count kept in a `usize` (saturated: the bounds check follows).
 pub fn count(text: &str) -> Result<usize, String> {
-    number(text).map(saturate)
+    number(text).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
-/// `SIZE`: bytes with an optional `k`, `m` or `g` suffix.
+/// `SIZE`: bytes with an optional `k` (KiB), `m` (MiB) or `g` (GiB) suffix.
 pub fn size(text: &str) -> Result<u64, String> {
-    parse_size(text).ok_or_else(|| "expected a size in bytes, such as 16k or 512m".to_string())
+    let (digits, unit) = match text.as_bytes().last() {
+        Some(b'k' | b'K') => (&text[..text.len() - 1], 1 << 10),
+        Some(b'm' | b'M') => (&text[..text.len() - 1], 1 << 20),
+        Some(b'g' | b'G') => (&text[..text.len() - 1], 1 << 30),
+        _ => (text, 1),
+    };
+    number(digits)
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| "expected a size in bytes, such as 16k or 512m".to_string())
 }
 
 /// A rate in bytes per second, with the suffixes of a `SIZE`; never 0.
 pub fn rate(text: &str) -> Result<u64, String> {
-    parse_size(text)
+    size(text)
+        .ok()
         .filter(|&rate| rate > 0)
         .ok_or_else(|| "expected bytes per second above 0, such as 200k".to_string())
 }
 
-/// `DUR`: a number with `ms`, `s` or `m`.
+/// `DUR`: a number with `ms`, `s` or `m`. A bare number is refused,
+/// because nobody can guess whether it meant seconds or milliseconds.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).ok_or_else(|| "expected a duration, such as 500ms or 10s".to_string())
+    let in_unit = |suffix: &str| text.strip_suffix(suffix).and_then(|n| number(n).ok());
+    let parsed = match (in_unit("ms"), in_unit("s"), in_unit("m")) {
+        (Some(ms), _, _) => Some(Duration::from_millis(ms)),
+        (None, Some(s), _) => Some(Duration::from_secs(s)),
+        (None, None, Some(m)) => m.checked_mul(60).map(Duration::from_secs),
+        _ => None,
+    };
+    parsed.ok_or_else(|| "expected a duration, such as 500ms or 10s".to_string())
 }
 
 /// A switch's setter: turns `flag` on.
 pub fn on(flag: &mut bool) -> Result<(), String> {
     *flag = true;
     Ok(())
-}
-
-/// A `u64` as a `usize`, the largest one if it does not fit.
-pub fn saturate(value: u64) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
-}
-
-/// Plain decimal digits (no sign, no separators).
-pub fn parse_number(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-/// Bytes, with an optional `k` (KiB), `m` (MiB) or `g` (GiB) suffix:
-/// `4096`, `16k`, `1m`, `1g`.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let (digits, unit) = match text.as_bytes().last()? {
-        b'k' | b'K' => (&text[..text.len() - 1], 1024),
-        b'm' | b'M' => (&text[..text.len() - 1], 1024 * 1024),
-        b'g' | b'G' => (&text[..text.len() - 1], 1024 * 1024 * 1024),
-        _ => (text, 1),
-    };
-    parse_number(digits)?.checked_mul(unit)
-}
-
-/// A number with a unit: `500ms`, `5s`, `2m`. A bare number is refused,
-/// because nobody can guess whether it meant seconds or milliseconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    if let Some(ms) = text.strip_suffix("ms") {
-        return parse_number(ms).map(Duration::from_millis);
-    }
-    if let Some(s) = text.strip_suffix('s') {
-        return parse_number(s).map(Duration::from_secs);
-    }
-    let minutes = parse_number(text.strip_suffix('m')?)?;
-    Some(Duration::from_secs(minutes.checked_mul(60)?))
 }
 
 /// `16384` → `16k`: a size as a user would type it.
@@ -248,125 +231,95 @@ pub fn format_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::serve::SERVE;
+    use crate::cli::slow_client::SLOW_CLIENT;
 
-    #[derive(Clone, Debug, Default, PartialEq, Eq)]
-    struct Toy {
-        size: u64,
-        loud: bool,
-        name: Option<String>,
-    }
-
-    const TOY: Spec<Toy> = Spec {
-        command: "toy",
-        usage: "toy [FLAGS] NAME",
-        about: "A toy.",
-        flags: &[
-            Flag {
-                name: "--size",
-                value: "SIZE",
-                help: "how big",
-                default: |t| format_size(t.size),
-                set: |t, v| {
-                    t.size = parse_size(v).ok_or("expected a size")?;
-                    Ok(())
-                },
-            },
-            Flag {
-                name: "--loud",
-                value: "",
-                help: "shout",
-                default: no_default,
-                set: |t, _| {
-                    t.loud = true;
-                    Ok(())
-                },
-            },
-        ],
-        positional: Some(|t, v| match t.name {
-            Some(_) => Err(format!("one name only, got a second: '{v}'")),
-            None => {
-                t.name = Some(v.to_string());
-                Ok(())
-            }
-        }),
-        finish: |t| match t.name {
-            Some(_) => Ok(()),
-            None => Err("toy needs a name".to_string()),
-        },
-        footer: "",
-    };
-
-    fn run(args: &[&str]) -> Result<Parsed<Toy>, UsageError> {
-        parse(&TOY, args.iter().map(|a| a.to_string()))
-    }
-
-    #[test]
-    fn both_spellings_switches_and_a_positional() {
-        let expected = Toy {
-            size: 2048,
-            loud: true,
-            name: Some("x".into()),
-        };
-        for args in [
-            &["--size", "2k", "--loud", "x"][..],
-            &["x", "--size=2k", "--loud"],
-        ] {
-            assert_eq!(run(args), Ok(Parsed::Run(expected.clone())));
+    fn error<C: Default>(spec: &Spec<C>, args: &[&str]) -> String {
+        match parse(spec, args.iter().map(|a| a.to_string())) {
+            Err(UsageError(line)) => line,
+            Ok(_) => panic!("{args:?} was accepted"),
         }
     }
 
     #[test]
     fn every_mistake_is_one_line_naming_it() {
-        for (args, error) in [
-            (&["--size"][..], "--size needs a value"),
+        for (args, line) in [
+            (&["--chunk-bytes"][..], "--chunk-bytes needs a value"),
             (
-                &["--size", "big", "x"],
-                "--size: expected a size, got 'big'",
+                &["--chunk-bytes=big"],
+                "--chunk-bytes: expected a size in bytes, such as 16k or 512m, got 'big'",
             ),
-            (&["--loud=yes", "x"], "--loud takes no value"),
-            (&["--quiet", "x"], "unknown flag '--quiet' for toy"),
-            (&["x", "y"], "one name only, got a second: 'y'"),
-            (&[], "toy needs a name"),
+            (&["--quiet=yes"], "--quiet takes no value"),
+            (&["--loud"], "unknown flag '--loud' for serve"),
+            (&["--quiet", "x"], "unknown flag 'x' for serve"),
+            (
+                &["--chunk-bytes", "0"],
+                "--chunk-bytes must be from 1 to 16777216",
+            ),
         ] {
-            let got = run(args).unwrap_err();
-            assert_eq!(got.0, error, "{args:?}");
+            assert_eq!(error(&SERVE, args), line, "{args:?}");
         }
+        assert_eq!(
+            error(&SLOW_CLIENT, &["http://a/", "http://b/"]),
+            "slow-client takes one URL, got a second: 'http://b/'"
+        );
+        assert!(error(&SERVE, &["--chunk-bytes", "big", "-h"]).contains("--chunk-bytes"));
+        let help = parse(&SERVE, ["--quiet".to_string(), "-h".to_string()]);
         assert!(
-            run(&["--size", "big", "-h"]).is_err(),
+            matches!(help, Ok(Parsed::Help(_))),
             "flags are read in order"
         );
-        assert!(matches!(run(&["--loud", "-h"]), Ok(Parsed::Help(_))));
     }
 
     #[test]
-    fn help_lists_every_flag_with_its_default() {
-        let text = help(&TOY);
-        assert!(text.starts_with("Usage: toy [FLAGS] NAME\n\nA toy.\n\nFlags:\n"));
+    fn help_aligns_every_flag_and_its_default() {
+        let text = help(&SLOW_CLIENT);
+        assert!(text.starts_with("Usage: backpressure slow-client URL"));
         assert!(
-            text.contains("    --size SIZE  how big [default: 0]\n"),
+            text.contains(
+                "\n\nFlags:\n    --rate SIZE  bytes per second, k = KiB, m = MiB [default: 200k]\n"
+            ),
             "{text}"
         );
-        assert!(text.contains("    --loud       shout\n"), "{text}");
         assert!(
-            text.contains("    -h, --help   print this help\n"),
+            text.contains("\n    -h, --help   print this help\n\nExample: "),
+            "{text}"
+        );
+        let text = help(&SERVE);
+        assert!(
+            text.contains("\n    --quiet                    no access log on stderr\n"),
             "{text}"
         );
     }
 
     #[test]
     fn value_syntax() {
-        assert_eq!(parse_size("4096"), Some(4096));
-        assert_eq!(parse_size("16k"), Some(16 * 1024));
-        assert_eq!(parse_size("1m"), Some(1024 * 1024));
-        assert_eq!(parse_size("k"), None);
-        assert_eq!(parse_size("1g"), Some(1 << 30));
-        assert_eq!(parse_size("1t"), None);
-        assert_eq!(parse_size("99999999999999999999m"), None);
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("5"), None);
-        assert_eq!(parse_duration("1.5s"), None);
+        for (text, bytes) in [
+            ("4096", 4096),
+            ("16k", 16 << 10),
+            ("1m", 1 << 20),
+            ("1g", 1 << 30),
+        ] {
+            assert_eq!(size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["k", "1t", "99999999999999999999m", "-1", ""] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
+        assert!(rate("0").is_err() && rate("1").is_ok());
+        for (text, expected) in [("500ms", 500), ("5s", 5000), ("2m", 120_000)] {
+            assert_eq!(
+                duration(text),
+                Ok(Duration::from_millis(expected)),
+                "{text}"
+            );
+        }
+        for bad in ["5", "1.5s", "ms", "2h"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            duration("18446744073709551615s"),
+            Ok(Duration::from_secs(u64::MAX))
+        );
         assert_eq!(format_size(16 * 1024), "16k");
         assert_eq!(format_size(1000), "1000");
         assert_eq!(format_duration(Duration::from_secs(60)), "60s");

@@ -4,8 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use super::flags::{
-    Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate,
-    saturate, size,
+    Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
 use super::{EXIT_FAILURE, say};
 use crate::server::{Server, ServerConfig};
@@ -35,7 +34,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
             value: "SIZE",
             help: "most bytes per chunk, 1 to 16m",
             default: |c| format_size(c.chunk_bytes as u64),
-            set: |c, v| size(v).map(|n| c.chunk_bytes = saturate(n)),
+            set: |c, v| size(v).map(|n| c.chunk_bytes = usize::try_from(n).unwrap_or(usize::MAX)),
         },
         Flag {
             name: "--channel-depth",

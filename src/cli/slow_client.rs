@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::flags::{Flag, Spec, format_size, parse_duration, parse_size};
+use super::flags::{Flag, Spec, duration, format_size, rate};
 use super::{EXIT_FAILURE, say};
 use crate::client::response::BodyEnd;
 use crate::client::slow_client::{HttpUrl, READ_POLL, SlowClient};
@@ -53,25 +53,19 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             value: "SIZE",
             help: "bytes per second, k = KiB, m = MiB",
             default: |a| format_size(a.rate),
-            set: |a, v| {
-                a.rate = parse_size(v)
-                    .filter(|&rate| rate > 0)
-                    .ok_or("expected bytes per second above 0, such as 200k")?;
-                Ok(())
-            },
+            set: |a, v| rate(v).map(|n| a.rate = n),
         },
         Flag {
             name: "--for",
             value: "DUR",
             help: "stop reading (and disconnect) after this long",
             default: |_| "until the end".to_string(),
-            set: |a, v| {
-                a.read_for = Some(
-                    parse_duration(v)
-                        .filter(|d| !d.is_zero())
-                        .ok_or("expected a duration, such as 500ms or 10s")?,
-                );
-                Ok(())
+            set: |a, v| match duration(v)? {
+                d if d.is_zero() => Err("expected a duration above 0".into()),
+                d => {
+                    a.read_for = Some(d);
+                    Ok(())
+                }
             },
         },
     ],
