@@ -329,9 +329,12 @@ fn at_the_connection_cap_a_client_gets_503_and_costs_no_thread() {
         let mut client = TcpStream::connect(addr).unwrap();
         client.set_read_timeout(Some(PATIENCE)).unwrap();
         if late {
-            // The request arrives after the 503 is already on its way: it
-            // must not turn into a reset that destroys the 503.
-            thread::sleep(Duration::from_millis(200));
+            // The request arrives after the 503: it is already in our
+            // receive buffer before a byte of the request is sent, and the
+            // request must not turn into a reset that destroys it.
+            let mut first = [0u8; 12];
+            let peeked = client.peek(&mut first).expect("the 503 arrives unasked");
+            assert!(peeked > 0 && first[..peeked] == b"HTTP/1.1 503"[..peeked]);
         }
         client
             .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")

@@ -8,21 +8,25 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use backpressure::FAMILIES;
 use common::{Metrics, Server, get, metrics, request, wait_until};
 
-/// `/metrics` once every earlier connection has closed. A connection
-/// outlives its response by the graceful close (the server drains until
-/// the client hangs up, 500 ms at most), so right after a response its
-/// thread may still count.
-fn metrics_when_idle(addr: std::net::SocketAddr) -> Metrics {
-    wait_until(
+/// `/metrics` once every earlier connection has closed, and how many
+/// scrapes it took. A connection outlives its response by the graceful
+/// close (the server drains until the client hangs up, 500 ms at most), so
+/// right after a response its thread may still count.
+fn metrics_when_idle(addr: std::net::SocketAddr) -> (Metrics, u32) {
+    let mut polls = 0;
+    let m = wait_until(
         "earlier connections to close",
         Duration::from_secs(10),
         || {
+            polls += 1;
             let m = metrics(addr);
             (m.value("backpressure_connections_active") == 1.0).then_some(m)
         },
-    )
+    );
+    (m, polls)
 }
 
 /// Lines in an export's decoded body: the header plus one per row.
@@ -84,34 +88,22 @@ fn index_health_and_metrics() {
         response.header("Content-Type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
+    // Every family of the crate's one table, with its HELP and TYPE, exactly.
     let text = response.body_text();
-    for name in [
-        "process_resident_memory_bytes",
-        "process_resident_memory_peak_bytes",
-        "process_threads",
-        "backpressure_heap_bytes",
-        "backpressure_heap_peak_bytes",
-        "backpressure_queued_bytes",
-        "backpressure_queued_peak_bytes",
-        "backpressure_connections_active",
-        "backpressure_responses_total",
-        "backpressure_body_bytes_sent_total",
-        "backpressure_aborts_total",
-        "backpressure_connections_rejected_total",
-        "backpressure_panics_total",
-    ] {
-        for comment in ["HELP", "TYPE"] {
-            let prefix = format!("# {comment} {name} ");
-            assert!(
-                text.lines().any(|line| line.starts_with(&prefix)),
-                "{prefix}"
-            );
-        }
+    for family in &FAMILIES {
+        let help = format!("# HELP {} {}\n", family.name, family.help);
+        let kind = format!("# TYPE {} {}\n", family.name, family.kind.as_str());
+        assert!(
+            text.contains(&help) && text.contains(&kind),
+            "{}",
+            family.name
+        );
     }
-    let m = metrics_when_idle(server.addr());
-    // /, /healthz, /metrics, and the /metrics calls that waited for idle.
+    let (m, polls) = metrics_when_idle(server.addr());
+    // /, /healthz, /metrics, and every /metrics poll before the one read
+    // (a response is counted once it is written, after its body is made).
     let ok_responses = m.value("backpressure_responses_total{mode=\"none\",status=\"200\"}");
-    assert!(ok_responses >= 3.0, "{ok_responses}");
+    assert_eq!(ok_responses, 3.0 + (polls - 1) as f64);
 }
 
 #[test]
@@ -340,7 +332,7 @@ fn the_head_deadline_counts_from_accept() {
     trickler.join().expect("the trickling thread ends");
 
     drop((silent, trickle));
-    let m = metrics_when_idle(server.addr());
+    let (m, _) = metrics_when_idle(server.addr());
     assert_eq!(
         m.value("backpressure_responses_total{mode=\"none\",status=\"408\"}"),
         2.0

@@ -45,19 +45,9 @@ fn abort_series(mode: &str, reason: &str) -> String {
     format!("backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}")
 }
 
-/// Polls `probe` until it returns `Some`, panicking after [`SETTLE_TIMEOUT`].
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            started.elapsed() < SETTLE_TIMEOUT,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Polls `probe` until it returns `Some`, failing after [`SETTLE_TIMEOUT`].
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    common::wait_until(what, SETTLE_TIMEOUT, probe)
 }
 
 /// A stalled export, once the server has stopped moving.
@@ -289,15 +279,16 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
     let mut client = stalled_request(server.addr(), &target);
     let started = Instant::now();
 
-    // Read nothing at first, long enough for the server to block on us:
-    // a full queue means its writer is stuck in a write, timeout armed.
-    std::thread::sleep(Duration::from_millis(600));
-    let queued = metrics(server.addr()).value(&series("backpressure_queued_bytes", "bounded"));
-    assert_eq!(
-        queued,
-        ((depth + 2) * DEFAULT_CHUNK) as f64,
-        "the server is blocked on us"
-    );
+    // Read nothing at first, until the server blocks on us: a queue full
+    // for five polls in a row means its writer is stuck in a write, with
+    // the timeout armed.
+    let bound = ((depth + 2) * DEFAULT_CHUNK) as f64;
+    let mut full_polls = 0;
+    wait_for("the server to block on us", || {
+        let queued = metrics(server.addr()).value(&series("backpressure_queued_bytes", "bounded"));
+        full_polls = if queued == bound { full_polls + 1 } else { 0 };
+        (full_polls == 5).then_some(())
+    });
 
     // Then 1 MB at a time with 300 ms pauses: never a second without
     // progress, but well over a second in total.

@@ -1,0 +1,230 @@
+//! The shape of the code, checked like behaviour: imports that run one way
+//! between `src/`'s folders, a file tree a reader can walk, `unsafe` only
+//! where it cannot be avoided, and docs whose links and paths exist.
+//!
+//! ARCHITECTURE.md states these as invariants; this is what keeps them true.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The folders of `src/`, and the folders each may import from: the layers
+/// of ARCHITECTURE.md, bottom first.
+const LAYERS: [(&str, &[&str]); 9] = [
+    ("export", &[]),
+    ("http", &["export"]),
+    ("measure", &["export", "http"]),
+    ("defense", &["export", "http", "measure"]),
+    ("strategy", &["export", "http", "measure", "defense"]),
+    (
+        "server",
+        &["export", "http", "measure", "defense", "strategy"],
+    ),
+    ("client", &["export", "http"]),
+    ("demo", &["export", "http", "measure", "client"]),
+    (
+        "cli",
+        &[
+            "export", "http", "measure", "defense", "strategy", "server", "client", "demo",
+        ],
+    ),
+];
+
+/// The only files that may say `unsafe`.
+const UNSAFE_ALLOWED: [&str; 1] = ["src/measure/counting_alloc.rs"];
+
+/// Most entries directly in `src/` besides `lib.rs` and `main.rs`.
+const MAX_TOP_LEVEL_ENTRIES: usize = 12;
+/// Most lines in one source file.
+const MAX_FILE_LINES: usize = 700;
+/// Most lines in the README: the first read.
+const MAX_README_LINES: usize = 250;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.rs` file under `dir`, with its text.
+fn rust_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).expect("a readable folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs::read_to_string(&path).expect("a readable file");
+                files.push((path, text));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `src/strategy/mod.rs` → `src/strategy/mod.rs` relative to the crate.
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The top-level folders a file's code (not its comments) names as
+/// `crate::folder`.
+fn imported_folders(text: &str) -> Vec<String> {
+    let mut folders = Vec::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && !folders.contains(&name) {
+                folders.push(name);
+            }
+        }
+    }
+    folders
+}
+
+#[test]
+fn imports_between_folders_run_one_way() {
+    let mut upward = Vec::new();
+    for (path, text) in rust_files(&root().join("src")) {
+        let file = relative(&path);
+        let Some(folder) = file.strip_prefix("src/").and_then(|f| f.split_once('/')) else {
+            continue; // lib.rs and main.rs may use everything
+        };
+        let (folder, _) = folder;
+        let Some((_, allowed)) = LAYERS.iter().find(|(name, _)| *name == folder) else {
+            panic!("{file}: the folder {folder} is in no layer of this test or ARCHITECTURE.md");
+        };
+        for imported in imported_folders(&text) {
+            if imported != folder && !allowed.contains(&imported.as_str()) {
+                upward.push(format!("{file} imports crate::{imported}"));
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "imports against the layers:\n{}",
+        upward.join("\n")
+    );
+}
+
+#[test]
+fn the_tree_is_walkable() {
+    let entries: Vec<String> = fs::read_dir(root().join("src"))
+        .expect("src/")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name != "lib.rs" && name != "main.rs")
+        .collect();
+    assert!(entries.len() <= MAX_TOP_LEVEL_ENTRIES, "{entries:?}");
+    for (path, text) in rust_files(&root().join("src")) {
+        let lines = text.lines().count();
+        assert!(
+            lines <= MAX_FILE_LINES,
+            "{}: {lines} lines",
+            relative(&path)
+        );
+        assert!(
+            text.starts_with("//!"),
+            "{}: every file opens with a //! that explains its concept",
+            relative(&path)
+        );
+    }
+}
+
+#[test]
+fn unsafe_only_where_it_cannot_be_avoided() {
+    for (path, text) in rust_files(&root().join("src")) {
+        let file = relative(&path);
+        let says_unsafe = text
+            .lines()
+            .map(|line| line.split("//").next().unwrap_or_default())
+            .any(|code| {
+                code.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .any(|w| w == "unsafe")
+            });
+        if says_unsafe {
+            assert!(
+                UNSAFE_ALLOWED.contains(&file.as_str()),
+                "{file} uses unsafe"
+            );
+            for (n, line) in text.lines().enumerate() {
+                if line.contains("unsafe {") {
+                    let before = &text.lines().collect::<Vec<_>>()[n.saturating_sub(4)..n];
+                    assert!(
+                        before.iter().any(|l| l.contains("// SAFETY:")),
+                        "{file}:{}: an unsafe block without a // SAFETY: comment",
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_readme_fits_the_first_read() {
+    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let lines: Vec<&str> = readme.lines().collect();
+    assert!(lines.len() <= MAX_README_LINES, "{} lines", lines.len());
+    let table = lines
+        .iter()
+        .position(|l| l.starts_with("| `buffer` |"))
+        .expect("the strategies table");
+    assert!(
+        table < 100,
+        "the strategies table starts at line {}",
+        table + 1
+    );
+    for command in ["cargo run --release", "cargo test"] {
+        assert!(readme.contains(command), "{command}");
+    }
+}
+
+/// Every relative link in the Markdown files points at a file, and every
+/// `src/…`, `tests/…`, `benches/…` or `docs/…` path they name exists.
+#[test]
+fn docs_name_only_what_exists() {
+    let mut docs = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
+    for entry in fs::read_dir(root().join("docs")).expect("docs/") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(path);
+        }
+    }
+    let mut missing = Vec::new();
+    for doc in docs {
+        let text = fs::read_to_string(&doc).expect("a readable doc");
+        let folder = doc.parent().expect("a folder").to_path_buf();
+        for (at, _) in text.match_indices("](") {
+            let target: String = text[at + 2..].chars().take_while(|&c| c != ')').collect();
+            let target = target.split('#').next().unwrap_or_default();
+            if target.is_empty() || target.starts_with("http") {
+                continue;
+            }
+            if !folder.join(target).exists() {
+                missing.push(format!("{}: link {target}", relative(&doc)));
+            }
+        }
+        for piece in text.split('`').skip(1).step_by(2) {
+            let named = ["src/", "tests/", "benches/", "docs/"]
+                .iter()
+                .any(|p| piece.starts_with(p));
+            if named && !piece.contains(' ') && !root().join(piece).exists() {
+                missing.push(format!("{}: path {piece}", relative(&doc)));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
