@@ -1,14 +1,13 @@
 //! Reading an HTTP/1.1 response as it streams in, and saying honestly how
 //! its body ended.
 //!
-//! The status line and header fields are parsed from a head of at most
-//! [`MAX_HEAD_BYTES`] (what the server itself accepts for a request head);
-//! then the body's framing decides what "complete" means: the last chunk
-//! for `Transfer-Encoding: chunked` (decoded as it streams, by
-//! [`ChunkedDecoder`]), `Content-Length` bytes, or the server closing a
-//! close-delimited body. Anything else that ends the reading (the server
-//! closes early, the connection is reset) is a cut body.
+//! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for a
+//! request head), the framing decides what "complete" means: the last chunk
+//! (decoded as it streams by [`ChunkedDecoder`]), `Content-Length` bytes, or
+//! the server closing a close-delimited body. Any other end, such as the
+//! server closing early or a reset, is a cut body.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use crate::http::chunked::ChunkedDecoder;
@@ -28,9 +27,7 @@ pub enum BodyFraming {
 /// The parts of a response head this client uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceivedHead {
-    /// The status code, such as 200.
     pub status: u16,
-    /// How the body is delimited.
     pub framing: BodyFraming,
 }
 
@@ -45,8 +42,7 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
             .map_err(|_| format!("bad status line '{status_line}'"))?,
         _ => return Err(format!("bad status line '{status_line}'")),
     };
-    let mut chunked = false;
-    let mut length = None;
+    let (mut chunked, mut length) = (false, None);
     for line in lines {
         let (name, value) = line
             .split_once(':')
@@ -68,9 +64,7 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         }
     }
     let framing = match (chunked, length) {
-        (true, Some(_)) => {
-            return Err("both Transfer-Encoding and Content-Length".to_string());
-        }
+        (true, Some(_)) => return Err("both Transfer-Encoding and Content-Length".to_string()),
         (true, None) => BodyFraming::Chunked,
         (false, Some(n)) => BodyFraming::Length(n),
         (false, None) => BodyFraming::CloseDelimited,
@@ -95,51 +89,34 @@ impl fmt::Display for BodyEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BodyEnd::Complete(BodyFraming::Chunked) => {
-                write!(f, "body ended cleanly (last chunk received)")
+                f.write_str("body ended cleanly (last chunk received)")
             }
             BodyEnd::Complete(BodyFraming::Length(n)) => {
                 write!(f, "body ended cleanly (Content-Length {n} reached)")
             }
             BodyEnd::Complete(BodyFraming::CloseDelimited) => {
-                write!(
-                    f,
-                    "body ended cleanly (server closed a close-delimited body)"
-                )
+                f.write_str("body ended cleanly (server closed a close-delimited body)")
             }
-            BodyEnd::Stopped => write!(f, "stopped by the time limit before the body ended"),
+            BodyEnd::Stopped => f.write_str("stopped by the time limit before the body ended"),
             BodyEnd::Cut(why) => write!(f, "body was cut: {why}"),
             BodyEnd::Failed(why) => write!(f, "request failed: {why}"),
         }
     }
 }
 
-/// The response as it streams in: the head being collected, then the body
-/// being counted through its framing.
+/// A response as it streams in: its head collected, then its body counted.
+#[derive(Default)]
 pub struct ResponseReader {
     /// Head bytes so far, at most [`MAX_HEAD_BYTES`]; emptied once parsed.
     head_bytes: Vec<u8>,
-    /// The parsed head, once complete.
     head: Option<ReceivedHead>,
-    /// The chunked decoder, for a chunked body.
     chunked: ChunkedDecoder,
-    /// Body bytes received (framing removed).
     body_bytes: u64,
-}
-
-impl Default for ResponseReader {
-    fn default() -> Self {
-        ResponseReader::new()
-    }
 }
 
 impl ResponseReader {
     pub fn new() -> ResponseReader {
-        ResponseReader {
-            head_bytes: Vec::new(),
-            head: None,
-            chunked: ChunkedDecoder::new(),
-            body_bytes: 0,
-        }
+        ResponseReader::default()
     }
 
     /// The status code, once the head has arrived.
@@ -155,21 +132,16 @@ impl ResponseReader {
     /// Takes the bytes of one read; returns how the reading ended, if it did.
     pub fn feed(&mut self, mut bytes: &[u8]) -> Option<BodyEnd> {
         if self.head.is_none() {
-            // Only the new bytes, plus the 3 before them, can complete the
-            // CRLF CRLF that ends the head.
+            // Only the new bytes and the 3 before them can complete the CRLF CRLF.
             let searched_from = self.head_bytes.len().saturating_sub(3);
-            let room = MAX_HEAD_BYTES + 4 - self.head_bytes.len();
-            let appended = bytes.len().min(room);
+            let appended = bytes.len().min(MAX_HEAD_BYTES + 4 - self.head_bytes.len());
             self.head_bytes.extend_from_slice(&bytes[..appended]);
-            let Some(end) = self.head_bytes[searched_from..]
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map(|at| searched_from + at)
-            else {
+            let searched = &self.head_bytes[searched_from..];
+            let found = searched.windows(4).position(|w| w == b"\r\n\r\n");
+            let Some(end) = found.map(|at| searched_from + at) else {
                 if self.head_bytes.len() > MAX_HEAD_BYTES {
-                    return Some(BodyEnd::Failed(format!(
-                        "response head longer than {MAX_HEAD_BYTES} bytes"
-                    )));
+                    let why = format!("response head longer than {MAX_HEAD_BYTES} bytes");
+                    return Some(BodyEnd::Failed(why));
                 }
                 return None;
             };
@@ -186,19 +158,19 @@ impl ResponseReader {
         match framing {
             BodyFraming::Chunked => {
                 let mut count = 0;
-                if let Err(e) = self.chunked.feed(bytes, |data| count += data.len() as u64) {
-                    self.body_bytes += count;
-                    return Some(BodyEnd::Cut(e.to_string()));
-                }
+                let fed = self.chunked.feed(bytes, |data| count += data.len() as u64);
                 self.body_bytes += count;
-                self.chunked.is_done().then_some(BodyEnd::Complete(framing))
+                match fed {
+                    Err(e) => Some(BodyEnd::Cut(e.to_string())),
+                    Ok(_) => self.chunked.is_done().then_some(BodyEnd::Complete(framing)),
+                }
             }
             BodyFraming::Length(length) => {
                 self.body_bytes += bytes.len() as u64;
                 match self.body_bytes.cmp(&length) {
-                    std::cmp::Ordering::Less => None,
-                    std::cmp::Ordering::Equal => Some(BodyEnd::Complete(framing)),
-                    std::cmp::Ordering::Greater => Some(BodyEnd::Cut(format!(
+                    Ordering::Less => None,
+                    Ordering::Equal => Some(BodyEnd::Complete(framing)),
+                    Ordering::Greater => Some(BodyEnd::Cut(format!(
                         "more bytes than the Content-Length of {length}"
                     ))),
                 }
@@ -238,8 +210,7 @@ mod tests {
     #[test]
     fn response_heads() {
         let head = parse_response_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked").unwrap();
-        assert_eq!(head.status, 200);
-        assert_eq!(head.framing, BodyFraming::Chunked);
+        assert_eq!((head.status, head.framing), (200, BodyFraming::Chunked));
         let head = parse_response_head(b"HTTP/1.0 404 Not Found\r\ncontent-length:  12 ").unwrap();
         assert_eq!((head.status, head.framing), (404, BodyFraming::Length(12)));
         let head = parse_response_head(b"HTTP/1.1 200 OK\r\nX: y").unwrap();
@@ -256,11 +227,8 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5",
             b"HTTP/1.1 200 \xff",
         ] {
-            assert!(
-                parse_response_head(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
+            let text = String::from_utf8_lossy(bad);
+            assert!(parse_response_head(bad).is_err(), "{text}");
         }
     }
 
@@ -302,10 +270,8 @@ mod tests {
 
     #[test]
     fn bad_bodies_and_heads_are_reported() {
-        let (end, _) = read_in_pieces(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            7,
-        );
+        let bad_size = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        let (end, _) = read_in_pieces(bad_size, 7);
         assert!(matches!(end, Some(BodyEnd::Cut(why)) if why.contains("hex digit")));
         let (end, _) = read_in_pieces(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc", 100);
         assert!(matches!(end, Some(BodyEnd::Cut(why)) if why.contains("more bytes")));

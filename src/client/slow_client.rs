@@ -3,13 +3,13 @@
 //!
 //! It sends one HTTP/1.1 GET, then reads at most `rate` bytes per second
 //! (a [`TokenBucket`]) for as long as it is allowed to, counting what it
-//! read. Because it reads slowly, its kernel receive buffer fills, TCP's
-//! window closes, and the server's writes block: this is the client that
-//! makes backpressure visible. The demo runs it in-process, in a thread,
-//! and reads [`SlowClient::bytes_read`] and [`SlowClient::local_addr`] to
-//! find its socket in `/proc/net/tcp`; `backpressure slow-client URL` runs
-//! it against any server. How the body ended is [`ResponseReader`]'s call.
+//! read: slowly enough that its receive window closes and the server's
+//! writes block, which makes backpressure visible. The demo runs it in a
+//! thread and watches its counter and its socket; `backpressure slow-client
+//! URL` runs it against any server. How the body ended is
+//! [`ResponseReader`]'s call.
 
+use std::io::ErrorKind::{Interrupted, NotFound, TimedOut, WouldBlock};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -20,26 +20,22 @@ use std::time::{Duration, Instant};
 use super::response::{BodyEnd, ResponseReader};
 use super::token_bucket::TokenBucket;
 
-/// Bytes asked of the socket per read: the one body buffer, on the stack.
-/// 16 KiB: half the server's default chunk; a fast client gets several per
-/// millisecond, a slow one never uses more than its bucket allows.
+/// Bytes asked of the socket per read, on the stack: half the server's
+/// default chunk; a slow client never uses more than its bucket allows.
 pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 
-/// How long one blocking read may wait before the client checks whether it
-/// has been told to stop. Bounds how late a stop or a `--for` deadline is
-/// noticed; a real client would use a poller instead.
+/// Longest one blocking read waits before the client checks whether to
+/// stop: bounds how late a stop or `--for` is noticed (a real one would poll).
 pub const READ_POLL: Duration = Duration::from_millis(100);
 
-/// Longest time with no byte received before the client gives up on a
-/// server that has gone silent. A real client exposes this as a timeout.
+/// Longest silence before the client gives up (a real client's read timeout).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Burst allowed by the token bucket, as a fraction of a second of rate:
-/// 1/20 (50 ms of reading), so that a 200 KB/s client reads about 10 KB at a
-/// time, and the achieved rate is smooth at the scale the demo samples.
+/// The token bucket's burst as a fraction of a second of rate: 1/20 (50 ms),
+/// so that the rate is smooth at the scale the demo samples.
 pub const BURST_DIVISOR: u64 = 20;
 
 /// An `http://host:port/path` URL, the only kind this client speaks.
@@ -65,19 +61,16 @@ impl HttpUrl {
             None => (rest, "/"),
         };
         if target.contains('#') || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(format!(
-                "'{url}': the path has a fragment, a space or a control character"
-            ));
+            let why = "the path has a fragment, a space or a control character";
+            return Err(format!("'{url}': {why}"));
         }
         if authority.contains('@') {
             return Err(format!("'{url}': user information is not supported"));
         }
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if !port.contains(']') => {
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| format!("'{url}': bad port '{port}'"))?;
-                (host, port)
+                let bad_port = || format!("'{url}': bad port '{port}'");
+                (host, port.parse().map_err(|_| bad_port())?)
             }
             _ => (authority, 80),
         };
@@ -108,7 +101,6 @@ pub struct Report {
     pub body_bytes: u64,
     /// From connecting to the end of reading.
     pub elapsed: Duration,
-    /// How it ended.
     pub end: BodyEnd,
 }
 
@@ -125,8 +117,7 @@ pub struct SlowClient {
     stream: TcpStream,
     /// This end's address, to find the socket in `/proc/net/tcp`.
     local_addr: SocketAddr,
-    /// Bytes read from the socket so far; shared so another thread (the
-    /// demo's sampler) can watch the client read.
+    /// Bytes read from the socket so far, shared so the demo can watch.
     bytes_read: Arc<AtomicU64>,
     /// Set by another thread to make the client stop and disconnect.
     stop: Arc<AtomicBool>,
@@ -137,36 +128,30 @@ pub struct SlowClient {
 }
 
 impl SlowClient {
-    /// Connects and sends `GET url`. `rate` is in bytes per second; `None`
-    /// means no limit (the demo's fast client).
+    /// Connects and sends `GET url`; `rate` is in bytes per second, `None` for no limit.
     pub fn connect(url: &HttpUrl, rate: Option<u64>) -> io::Result<SlowClient> {
         let started = Instant::now();
-        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
-        let mut stream = None;
+        // Every address the host resolves to, in turn, until one connects.
+        let mut connected = Err(io::Error::new(NotFound, "no address to connect to"));
         for addr in url.authority().to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-                Ok(connected) => {
-                    stream = Some(connected);
-                    break;
-                }
-                Err(error) => last_error = error,
+            connected = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT);
+            if connected.is_ok() {
+                break;
             }
         }
-        let mut stream = stream.ok_or(last_error)?;
+        let mut stream = connected?;
         stream.set_read_timeout(Some(READ_POLL))?;
         stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+        let (target, host) = (&url.target, url.authority());
         let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: backpressure-slow-client\r\n\
-             Connection: close\r\n\r\n",
-            url.target,
-            url.authority()
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: backpressure-slow-client\r\n\
+             Connection: close\r\n\r\n"
         );
         stream.write_all(request.as_bytes())?;
-        let local_addr = stream.local_addr()?;
         let bucket = rate.map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
         Ok(SlowClient {
+            local_addr: stream.local_addr()?,
             stream,
-            local_addr,
             bytes_read: Arc::new(AtomicU64::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
             bucket,
@@ -174,7 +159,7 @@ impl SlowClient {
         })
     }
 
-    /// This end's address (the `local_address` of its `/proc/net/tcp` line).
+    /// This end's address (`local_address` in `/proc/net/tcp`).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -190,9 +175,8 @@ impl SlowClient {
         Arc::clone(&self.stop)
     }
 
-    /// Reads the response until its body ends, the connection fails, `limit`
-    /// passes (counted from connecting) or the stop flag is set; then
-    /// closes the connection by dropping it.
+    /// Reads until the body ends, the connection fails, `limit` passes
+    /// (from connecting) or the stop flag is set; then closes the connection.
     pub fn run(mut self, limit: Option<Duration>) -> Report {
         let mut reader = ResponseReader::new();
         let mut buf = [0u8; READ_BUFFER_BYTES];
@@ -212,8 +196,7 @@ impl SlowClient {
                     let now = Instant::now();
                     let allowed = bucket.available(now).min(buf.len() as u64) as usize;
                     if allowed == 0 {
-                        // Sleep until a burst's worth is back, in short naps so
-                        // a stop is still noticed quickly.
+                        // Sleep until a burst is back, in naps short enough to notice a stop.
                         let wait = bucket.time_until(buf.len() as u64, now);
                         thread::sleep(wait.min(READ_POLL));
                         continue;
@@ -233,12 +216,8 @@ impl SlowClient {
                         break end;
                     }
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The read poll passed (or a signal came): check the flags again.
+                Err(e) if matches!(e.kind(), WouldBlock | TimedOut | Interrupted) => {}
                 Err(e) => break reader.cut(format!("read failed: {e}")),
             }
         };

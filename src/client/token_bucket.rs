@@ -1,23 +1,20 @@
 //! A token bucket: how a client limits itself to a rate, such as a phone on a
 //! weak network reading 200 KB/s.
 //!
-//! The bucket fills with tokens (here, bytes) at a fixed `rate` per second
-//! and holds at most `capacity` of them. Reading `n` bytes spends `n` tokens;
-//! with none left, the reader waits for the bucket to refill. So over any
-//! window of `t` seconds a reader takes at most `capacity + rate × t` bytes:
-//! the rate is the long-run average, the capacity the largest burst.
+//! The bucket fills with tokens (bytes) at `rate` per second, up to
+//! `capacity`; reading `n` bytes spends `n`, and with none left the reader
+//! waits. So over any `t` seconds a reader takes at most `capacity + rate × t`
+//! bytes: the rate is the long-run average, the capacity the largest burst.
 //!
-//! Time is passed in (`now: Instant`) rather than read inside, so the unit
-//! tests can step a clock by hand instead of sleeping.
+//! Time is passed in (`now`) rather than read inside, so that the tests can
+//! step a clock by hand instead of sleeping.
 
 use std::time::{Duration, Instant};
 
 /// A rate limiter for bytes, refilled continuously from the time elapsed.
 #[derive(Clone, Debug)]
 pub struct TokenBucket {
-    /// Tokens (bytes) added per second: the long-run rate.
     rate: u64,
-    /// Most tokens the bucket holds: the largest burst allowed after idling.
     capacity: u64,
     /// Tokens available now, fractional so that slow refills are not rounded
     /// away between frequent calls.
@@ -28,11 +25,9 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// An empty bucket: `rate` bytes per second, bursts of at most
-    /// `capacity` bytes. It starts empty so that the rate holds from the
-    /// first byte (a full start would let a short download finish at the
-    /// burst's speed and report a rate above the limit). Both values are
-    /// raised to at least 1 so that the bucket always refills and a read of
-    /// one byte is always possible.
+    /// `capacity`. Empty, so that the rate holds from the first byte (a full
+    /// start would let a short download beat the limit). Both are raised to
+    /// at least 1, so that it always refills and a 1-byte read is possible.
     pub fn new(rate: u64, capacity: u64, now: Instant) -> TokenBucket {
         TokenBucket {
             rate: rate.max(1),
@@ -48,28 +43,21 @@ impl TokenBucket {
         self.tokens as u64
     }
 
-    /// Spends `n` tokens for bytes just read. Spending more than is available
-    /// (a read may return fewer bytes than asked, never more) is clamped at
-    /// zero rather than going into debt.
+    /// Spends `n` tokens for bytes just read, clamping at zero rather than going into debt.
     pub fn spend(&mut self, n: u64, now: Instant) {
         self.refill(now);
         self.tokens = (self.tokens - n as f64).max(0.0);
     }
 
-    /// How long from `now` until `n` tokens (at most the capacity) are
-    /// available: the reader's sleep.
+    /// How long from `now` until `n` tokens (at most the capacity) are available.
     pub fn time_until(&mut self, n: u64, now: Instant) -> Duration {
         self.refill(now);
-        let missing = n.min(self.capacity) as f64 - self.tokens;
-        if missing <= 0.0 {
-            return Duration::ZERO;
-        }
+        let missing = (n.min(self.capacity) as f64 - self.tokens).max(0.0);
         Duration::from_secs_f64(missing / self.rate as f64)
     }
 
     fn refill(&mut self, now: Instant) {
-        // A clock that went backwards (it cannot with Instant, but a caller
-        // may pass an older value) adds nothing.
+        // An older `now` than the last (a caller's, not Instant's) adds nothing.
         let elapsed = now.saturating_duration_since(self.last_refill);
         self.tokens =
             (self.tokens + elapsed.as_secs_f64() * self.rate as f64).min(self.capacity as f64);
@@ -93,25 +81,18 @@ mod tests {
 
     #[test]
     fn refills_at_the_rate() {
+        let ms = Duration::from_millis;
         let start = Instant::now();
-        let mut bucket = TokenBucket::new(1000, 500, start);
-        bucket.spend(500, start);
-        assert_eq!(bucket.available(start), 0, "overspending clamps at zero");
-        assert_eq!(bucket.available(start + Duration::from_millis(100)), 100);
-        assert_eq!(bucket.available(start + Duration::from_millis(250)), 250);
-        assert_eq!(
-            bucket.time_until(500, start + Duration::from_millis(250)),
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            bucket.time_until(10, start + Duration::from_millis(250)),
-            Duration::ZERO
-        );
+        let at = |millis| start + ms(millis);
+        let mut bucket = TokenBucket::new(1000, 500, at(0));
+        bucket.spend(500, at(0));
+        assert_eq!(bucket.available(at(0)), 0, "overspending clamps at zero");
+        assert_eq!(bucket.available(at(100)), 100);
+        assert_eq!(bucket.available(at(250)), 250);
+        assert_eq!(bucket.time_until(500, at(250)), ms(250));
+        assert_eq!(bucket.time_until(10, at(250)), Duration::ZERO);
         // Asking for more than the capacity waits only for a full bucket.
-        assert_eq!(
-            bucket.time_until(10_000, start + Duration::from_millis(250)),
-            Duration::from_millis(250)
-        );
+        assert_eq!(bucket.time_until(10_000, at(250)), ms(250));
     }
 
     #[test]
@@ -135,8 +116,7 @@ mod tests {
             let mut taken = 0;
             for j in i..reads.len() {
                 taken += reads[j].1;
-                // Read i's own bytes accrued before t_i: the window starts
-                // one step earlier.
+                // Read i's bytes accrued before t_i: the window starts a step earlier.
                 let window = reads[j].0 - reads[i].0 + Duration::from_millis(7);
                 let allowed = capacity as f64 + rate as f64 * window.as_secs_f64();
                 assert!(taken as f64 <= allowed + 1.0, "{taken} in {window:?}");
@@ -145,20 +125,16 @@ mod tests {
         let mut total = 0;
         for &(at, n) in &reads {
             total += n;
-            assert!(
-                total as f64 <= rate as f64 * at.as_secs_f64() + 1.0,
-                "{total} by {at:?}"
-            );
+            let allowed = rate as f64 * at.as_secs_f64() + 1.0;
+            assert!(total as f64 <= allowed, "{total} by {at:?}");
         }
         // And it is not stingy either: it got the budget minus the idle gap
         // it could not bank beyond one capacity, to within a byte per read.
         let (end, _) = reads[reads.len() - 1];
         let idle = Duration::from_millis(7 * (1130 - 700));
         let budget = rate as f64 * (end - idle).as_secs_f64() + capacity as f64;
-        assert!(
-            total as f64 > budget - reads.len() as f64,
-            "{total} of {budget}"
-        );
+        let least = budget - reads.len() as f64;
+        assert!(total as f64 > least, "{total} of {budget}");
     }
 
     #[test]

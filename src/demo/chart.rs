@@ -1,39 +1,30 @@
 //! The demo's chart: server RSS over time, one line per strategy, as an SVG
-//! written by hand.
+//! written by hand, a string of `<polyline>`, `<line>` and `<text>`
+//! elements. Text from data goes through [`escape`], so that the file stays
+//! well-formed XML.
 //!
-//! SVG is XML text, so a chart is a string of elements: `<polyline>` for
-//! each strategy's samples, `<line>` and `<text>` for axes, ticks, the idle
-//! level and the moment the clients disconnect. Any text that comes from
-//! data goes through [`escape`], so the file stays well-formed XML.
-//!
-//! RSS spans two orders of magnitude (about 2 MiB idle, about 370 MiB when
-//! a strategy holds the whole body), so the y axis is logarithmic, with a
-//! labelled tick at every power of two MiB, and says so: on a linear axis
-//! the flat strategies would be a line on the floor.
+//! RSS spans two orders of magnitude (about 2 MiB idle, 370 MiB for a whole
+//! body), so the y axis is logarithmic, ticked at every power of two MiB, and
+//! says so: on a linear axis the flat strategies would lie on the floor.
 
 use std::fmt::Write as _;
 
 /// Whole image, in SVG user units (pixels in a browser).
 const WIDTH: f64 = 860.0;
-/// Whole image height.
 const HEIGHT: f64 = 480.0;
-/// Room left of the plot for the y tick labels and axis title.
+// Room around the plot: left for the y labels and axis title, right for the
+// legend, top for the title, bottom for the x labels and axis title.
 const LEFT: f64 = 80.0;
-/// Room right of the plot for the legend.
 const RIGHT: f64 = 160.0;
-/// Room above the plot for the title.
 const TOP: f64 = 50.0;
-/// Room below the plot for the x tick labels and axis title.
 const BOTTOM: f64 = 60.0;
 /// Most x ticks: more would crowd their labels.
 const MAX_X_TICKS: f64 = 12.0;
-/// Bytes in a MiB, the y axis unit.
 const MIB: f64 = 1024.0 * 1024.0;
 /// Lowest y value drawn, in MiB: an RSS below 1 MiB is not a real process.
 const Y_FLOOR_MIB: f64 = 1.0;
 
-/// Line colours, one per series in order (the four strategies' colours
-/// from a common colour-blind-friendly palette), then repeating.
+/// Line colours in series order (a colour-blind-friendly palette), then repeating.
 const COLOURS: [&str; 4] = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"];
 
 /// One line of the chart.
@@ -48,7 +39,6 @@ pub struct Series {
 /// What to draw besides the series.
 #[derive(Clone, Debug)]
 pub struct ChartText {
-    /// The title above the plot.
     pub title: String,
     /// RSS of an idle server, drawn as a dashed line.
     pub idle_bytes: f64,
@@ -74,8 +64,9 @@ pub fn escape(text: &str) -> String {
 
 /// The chart as a complete SVG document.
 pub fn render(series: &[Series], text: &ChartText) -> String {
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
+    let (right, bottom) = (WIDTH - RIGHT, HEIGHT - BOTTOM);
+    let (plot_w, plot_h) = (right - LEFT, bottom - TOP);
+    let mid_x = LEFT + plot_w / 2.0;
     let all_points = || series.iter().flat_map(|s| s.points.iter());
     let x_max = all_points()
         .map(|&(t, _)| t)
@@ -92,7 +83,7 @@ pub fn render(series: &[Series], text: &ChartText) -> String {
     let x_of = |t: f64| LEFT + t / x_max * plot_w;
     let y_of = |bytes: f64| {
         let log = (bytes / MIB).max(Y_FLOOR_MIB).log2();
-        TOP + plot_h - (log - log_min) / (log_max - log_min) * plot_h
+        bottom - (log - log_min) / (log_max - log_min) * plot_h
     };
 
     let mut svg = String::with_capacity(16 * 1024);
@@ -103,25 +94,21 @@ pub fn render(series: &[Series], text: &ChartText) -> String {
          <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
          <rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"28\" font-size=\"15\" text-anchor=\"middle\">{}</text>",
-        LEFT + plot_w / 2.0,
+         <text x=\"{mid_x}\" y=\"28\" font-size=\"15\" text-anchor=\"middle\">{}</text>",
         escape(&text.title)
     );
 
     // Y axis: a tick and a faint grid line at every power of two MiB.
-    let mut power = log_min;
-    while power <= log_max {
-        let y = y_of(2f64.powf(power) * MIB);
+    for power in log_min as i32..=log_max as i32 {
+        let mib = 2f64.powi(power);
+        let y = y_of(mib * MIB);
         let _ = writeln!(
             svg,
-            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e0e0e0\"/>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LEFT + plot_w,
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{right:.1}\" y2=\"{y:.1}\" stroke=\"#e0e0e0\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{mib}</text>",
             LEFT - 6.0,
             y + 4.0,
-            2f64.powf(power)
         );
-        power += 1.0;
     }
     let _ = writeln!(
         svg,
@@ -132,40 +119,32 @@ pub fn render(series: &[Series], text: &ChartText) -> String {
 
     // X axis: whole seconds, at most MAX_X_TICKS of them.
     let step = (x_max / MAX_X_TICKS).ceil().max(1.0);
-    let mut t = 0.0;
-    while t <= x_max {
+    for tick in 0..=(x_max / step) as u32 {
+        let t = f64::from(tick) * step;
         let x = x_of(t);
         let _ = writeln!(
             svg,
-            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
+            "<line x1=\"{x:.1}\" y1=\"{bottom:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
              <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t}</text>",
-            TOP + plot_h,
-            TOP + plot_h + 5.0,
-            TOP + plot_h + 19.0
+            bottom + 5.0,
+            bottom + 19.0
         );
-        t += step;
     }
     let _ = writeln!(
         svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time since the client connected (seconds)</text>\n\
-         <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"black\"/>\n\
-         <line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\"/>",
-        LEFT + plot_w / 2.0,
+        "<text x=\"{mid_x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time since the client connected (seconds)</text>\n\
+         <line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{bottom:.1}\" stroke=\"black\"/>\n\
+         <line x1=\"{LEFT}\" y1=\"{bottom:.1}\" x2=\"{right:.1}\" y2=\"{bottom:.1}\" stroke=\"black\"/>",
         HEIGHT - 16.0,
-        TOP + plot_h,
-        TOP + plot_h,
-        LEFT + plot_w,
-        TOP + plot_h
     );
 
     // The idle level and the disconnect.
     let idle_y = y_of(text.idle_bytes);
     let _ = writeln!(
         svg,
-        "<line x1=\"{LEFT}\" y1=\"{idle_y:.1}\" x2=\"{:.1}\" y2=\"{idle_y:.1}\" stroke=\"#555\" \
+        "<line x1=\"{LEFT}\" y1=\"{idle_y:.1}\" x2=\"{right:.1}\" y2=\"{idle_y:.1}\" stroke=\"#555\" \
          stroke-dasharray=\"6 4\"/>\n\
          <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\">idle {:.1} MiB</text>",
-        LEFT + plot_w,
         LEFT + 6.0,
         idle_y - 5.0,
         text.idle_bytes / MIB
@@ -174,34 +153,31 @@ pub fn render(series: &[Series], text: &ChartText) -> String {
         let x = x_of(secs);
         let _ = writeln!(
             svg,
-            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#555\" \
+            "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#555\" \
              stroke-dasharray=\"2 3\"/>\n\
              <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\" text-anchor=\"end\">client disconnects</text>",
-            TOP + plot_h,
             x - 4.0,
             TOP + 14.0
         );
     }
 
     // One polyline per series, and its legend entry.
+    let legend_x = right + 16.0;
     for (index, series) in series.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
-        let mut points = String::with_capacity(series.points.len() * 12);
-        for &(t, bytes) in &series.points {
-            let _ = write!(points, "{:.1},{:.1} ", x_of(t), y_of(bytes));
-        }
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
-            points.trim_end()
-        );
+        let points: Vec<String> = series
+            .points
+            .iter()
+            .map(|&(t, bytes)| format!("{:.1},{:.1}", x_of(t), y_of(bytes)))
+            .collect();
         let legend_y = TOP + 10.0 + index as f64 * 20.0;
-        let legend_x = LEFT + plot_w + 16.0;
         let _ = writeln!(
             svg,
-            "<line x1=\"{legend_x:.1}\" y1=\"{legend_y:.1}\" x2=\"{:.1}\" y2=\"{legend_y:.1}\" \
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n\
+             <line x1=\"{legend_x:.1}\" y1=\"{legend_y:.1}\" x2=\"{:.1}\" y2=\"{legend_y:.1}\" \
              stroke=\"{colour}\" stroke-width=\"3\"/>\n\
              <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            points.join(" "),
             legend_x + 24.0,
             legend_x + 30.0,
             legend_y + 4.0,
@@ -219,44 +195,40 @@ mod tests {
     /// Checks the document is well-formed enough for a browser: every tag
     /// closed in order, attribute values quoted, no raw `<` or stray `&` in
     /// text. Returns the element names in document order, or what is wrong.
-    fn check_well_formed(svg: &str) -> Result<Vec<String>, String> {
-        let mut open: Vec<String> = Vec::new();
-        let mut names = Vec::new();
+    fn check_well_formed(svg: &str) -> Result<Vec<&str>, String> {
+        let (mut open, mut names) = (Vec::new(), Vec::new());
         let mut rest = svg
             .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
             .ok_or("no XML declaration")?;
-        while let Some(start) = rest.find('<') {
-            check_text(&rest[..start])?;
-            let end = rest[start..].find('>').ok_or("unclosed tag")? + start;
-            let tag = &rest[start + 1..end];
+        while let Some((text, after)) = rest.split_once('<') {
+            check_text(text)?;
+            let (tag, after) = after.split_once('>').ok_or("unclosed tag")?;
+            rest = after;
             if tag.contains('<') {
                 return Err(format!("a '<' inside a tag: {tag}"));
             }
             if let Some(name) = tag.strip_prefix('/') {
-                if open.pop().as_deref() != Some(name) {
+                if open.pop() != Some(name) {
                     return Err(format!("mismatched </{name}>"));
                 }
-            } else {
-                let self_closing = tag.ends_with('/');
-                let body = tag.trim_end_matches('/');
-                let name = body
-                    .split_whitespace()
-                    .next()
-                    .ok_or("a tag without a name")?
-                    .to_string();
-                // Attributes: name="value" pairs; quotes must balance.
-                if body.matches('"').count() % 2 != 0 {
-                    return Err(format!("unbalanced quotes: {tag}"));
-                }
-                for value in body.split('"').skip(1).step_by(2) {
-                    check_text(value)?;
-                }
-                names.push(name.clone());
-                if !self_closing {
-                    open.push(name);
-                }
+                continue;
             }
-            rest = &rest[end + 1..];
+            let body = tag.trim_end_matches('/');
+            let name = body
+                .split_whitespace()
+                .next()
+                .ok_or("a tag without a name")?;
+            // Attributes: name="value" pairs; quotes must balance.
+            if body.matches('"').count() % 2 != 0 {
+                return Err(format!("unbalanced quotes: {tag}"));
+            }
+            for value in body.split('"').skip(1).step_by(2) {
+                check_text(value)?;
+            }
+            names.push(name);
+            if !tag.ends_with('/') {
+                open.push(name);
+            }
         }
         if !rest.trim().is_empty() {
             return Err(format!("text after the root: {rest:?}"));
@@ -264,7 +236,7 @@ mod tests {
         if !open.is_empty() {
             return Err(format!("unclosed: {open:?}"));
         }
-        if names.first().map(String::as_str) != Some("svg") {
+        if names.first() != Some(&"svg") {
             return Err("the root is not <svg>".into());
         }
         Ok(names)
@@ -275,12 +247,9 @@ mod tests {
         if text.contains('<') || text.contains('>') {
             return Err(format!("a raw < or > in {text:?}"));
         }
+        const ENTITIES: [&str; 5] = ["&lt;", "&gt;", "&amp;", "&quot;", "&apos;"];
         for (at, _) in text.match_indices('&') {
-            let entity = &text[at..];
-            if !["&lt;", "&gt;", "&amp;", "&quot;", "&apos;"]
-                .iter()
-                .any(|e| entity.starts_with(e))
-            {
+            if !ENTITIES.iter().any(|entity| text[at..].starts_with(entity)) {
                 return Err(format!("stray & in {text:?}"));
             }
         }
@@ -296,19 +265,21 @@ mod tests {
         }
     }
 
+    fn text(title: &str, idle_mib: f64, disconnect_secs: Option<f64>) -> ChartText {
+        ChartText {
+            title: title.to_string(),
+            idle_bytes: idle_mib * MIB,
+            disconnect_secs,
+        }
+    }
+
     #[test]
     fn well_formed_with_one_polyline_per_series() {
         let lines = [series("buffer", 370.0), series("bounded", 0.5)];
-        let svg = render(
-            &lines,
-            &ChartText {
-                title: "RSS <under> a \"slow\" client & more".into(),
-                idle_bytes: 2.0 * MIB,
-                disconnect_secs: Some(8.0),
-            },
-        );
+        let title = "RSS <under> a \"slow\" client & more";
+        let svg = render(&lines, &text(title, 2.0, Some(8.0)));
         let names = check_well_formed(&svg).unwrap();
-        assert_eq!(names.iter().filter(|n| *n == "polyline").count(), 2);
+        assert_eq!(names.iter().filter(|&&name| name == "polyline").count(), 2);
         assert!(svg.contains("RSS &lt;under&gt; a &quot;slow&quot; client &amp; more"));
         assert!(svg.contains(">buffer</text>") && svg.contains(">bounded</text>"));
         // Log axis: ticks from 1 to 512 MiB, labelled, and said so.
@@ -323,19 +294,13 @@ mod tests {
 
     #[test]
     fn escapes_names_and_handles_empty_series() {
-        let svg = render(
-            &[Series {
-                name: "a<b>&'c'".into(),
-                points: Vec::new(),
-            }],
-            &ChartText {
-                title: String::new(),
-                idle_bytes: 0.0,
-                disconnect_secs: None,
-            },
-        );
+        let odd_name = Series {
+            name: "a<b>&'c'".into(),
+            points: Vec::new(),
+        };
+        let svg = render(&[odd_name], &text("", 0.0, None));
         let names = check_well_formed(&svg).unwrap();
-        assert_eq!(names.iter().filter(|n| *n == "polyline").count(), 1);
+        assert_eq!(names.iter().filter(|&&name| name == "polyline").count(), 1);
         assert!(svg.contains("a&lt;b&gt;&amp;&apos;c&apos;"));
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
     }

@@ -1,14 +1,12 @@
 //! The server under measurement: this same binary, `serve`, as a child
-//! process, so that its RSS and threads are its own and nothing of the
-//! measuring side (the clients, the samples) is counted in them. The demo,
-//! the integration tests and the benchmarks all start their servers here.
+//! process, so that its RSS and threads count nothing of the measuring side.
+//! The demo, the integration tests and the benchmarks all start servers here.
 //!
 //! A child server must never be left behind. [`ChildServer`] kills and
 //! waits for the child when dropped, which covers every early return and
-//! panic; and because a parent killed by a signal runs no destructors, the
-//! child is also started with `--exit-on-stdin-eof` and a pipe as stdin:
-//! when the parent dies, the kernel closes the pipe's write end, the child
-//! reads end-of-file, and exits.
+//! panic; a parent killed by a signal runs no destructors, so the child also
+//! gets `--exit-on-stdin-eof` and a pipe as stdin: when the parent dies, the
+//! kernel closes the pipe, and the child reads end-of-file and exits.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -24,16 +22,14 @@ use crate::measure::proc_status::ProcStatus;
 /// How long the child may take to print `listening on http://ADDR`.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Timeout for each step of a `/metrics` request (connect, write, each
-/// read): a server too busy to answer within it yields a missing sample,
-/// not a stuck demo.
+/// Timeout for each step of a `/metrics` request: a server too busy to
+/// answer yields a missing sample, not a stuck demo.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Most bytes of the announcing first line read from the child's stdout.
 const MAX_ANNOUNCE_BYTES: u64 = 1024;
 
-/// Most stderr lines kept when they are collected; later ones are dropped,
-/// so that a chatty server cannot grow the watcher without a bound.
+/// Most stderr lines collected: a chatty server cannot grow the list forever.
 const MAX_COLLECTED_LINES: usize = 100_000;
 
 /// Where the child's stderr (its access log and errors) goes.
@@ -49,7 +45,6 @@ pub enum ChildStderr {
 
 /// A running `serve` child, killed and reaped on drop.
 pub struct ChildServer {
-    /// The process; `kill` + `wait` on drop.
     child: Child,
     /// Held open for the child's `--exit-on-stdin-eof`: dropping it (or the
     /// parent dying) is the child's signal to exit.
@@ -62,8 +57,8 @@ pub struct ChildServer {
 
 impl ChildServer {
     /// Starts `exe serve --addr 127.0.0.1:0 --exit-on-stdin-eof ARGS…` and
-    /// waits (at most `STARTUP_TIMEOUT`, 10 s) for its address. A child that
-    /// exits instead (a bad flag, say) is an error naming its exit status.
+    /// waits (at most `STARTUP_TIMEOUT`) for its address. A child that exits
+    /// instead (a bad flag, say) is an error naming its exit status.
     pub fn start(exe: &Path, args: &[&str], stderr: ChildStderr) -> io::Result<ChildServer> {
         let mut child = Command::new(exe)
             .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-eof"])
@@ -76,20 +71,16 @@ impl ChildServer {
                 ChildStderr::Collect => Stdio::piped(),
             })
             .spawn()?;
-        let stdin = child.stdin.take();
         let stdout = child.stdout.take();
-        let log = child.stderr.take().map(collect_lines);
-        // From here on a failure must still kill the child: give it a guard
-        // first, with a placeholder address.
+        // From here on a failure must still kill the child: guard it first.
         let mut server = ChildServer {
+            _stdin: child.stdin.take(),
+            log: child.stderr.take().map(collect_lines),
             child,
-            _stdin: stdin,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
         };
         let stdout = stdout.ok_or_else(|| io::Error::other("the child's stdout is not piped"))?;
-        // A blocking read_line cannot time out, so it runs in a thread and
-        // the caller waits on a channel with a deadline.
+        // read_line cannot time out: it runs in a thread, and we wait on a channel.
         let (line_tx, line_rx) = mpsc::channel();
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
@@ -99,43 +90,33 @@ impl ChildServer {
                 .read_line(&mut line)
                 .map(|_| line);
             let _ = line_tx.send(first);
-            // Keep draining, so a server that prints more never blocks on a
-            // full pipe; ends when the child exits.
+            // Keep draining, so that a chatty server never blocks on a full pipe.
             let _ = io::copy(&mut reader, &mut io::sink());
         });
         let line = match line_rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => return Err(e),
+            Ok(line) => line?,
             Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("the server did not announce its address within {STARTUP_TIMEOUT:?}"),
-                ));
+                let why =
+                    format!("the server did not announce its address within {STARTUP_TIMEOUT:?}");
+                return Err(io::Error::new(io::ErrorKind::TimedOut, why));
             }
         };
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .and_then(|addr| addr.parse().ok());
-        match addr {
-            Some(addr) => server.addr = addr,
-            None => {
-                let exited = server.exit_status_soon();
-                return Err(io::Error::other(format!(
-                    "the server's first line is not 'listening on http://ADDR': {line:?} \
-                     (exit status: {exited})"
-                )));
-            }
-        }
+        let announced = line.trim_end().strip_prefix("listening on http://");
+        let Some(addr) = announced.and_then(|addr| addr.parse().ok()) else {
+            let exited = server.exit_status_soon();
+            return Err(io::Error::other(format!(
+                "the server's first line is not 'listening on http://ADDR': {line:?} \
+                 (exit status: {exited})"
+            )));
+        };
+        server.addr = addr;
         Ok(server)
     }
 
-    /// The address the child listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -154,9 +135,8 @@ impl ChildServer {
         stream.set_write_timeout(Some(SCRAPE_TIMEOUT))?;
         stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: child\r\nConnection: close\r\n\r\n")?;
         let mut response = String::new();
-        stream
-            .take(MAX_EXPOSITION_BYTES as u64 + 1024)
-            .read_to_string(&mut response)?;
+        let limit = MAX_EXPOSITION_BYTES as u64 + 1024;
+        stream.take(limit).read_to_string(&mut response)?;
         let (head, body) = response
             .split_once("\r\n\r\n")
             .ok_or_else(|| io::Error::other("/metrics sent no complete head"))?;
@@ -169,10 +149,10 @@ impl ChildServer {
 
     /// Every stderr line so far, if they are collected ([`ChildStderr::Collect`]).
     pub fn log_lines(&self) -> Vec<String> {
-        self.log
-            .as_ref()
-            .map(|lines| lines.lock().map(|l| l.clone()).unwrap_or_default())
-            .unwrap_or_default()
+        let Some(lines) = &self.log else {
+            return Vec::new();
+        };
+        lines.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The exit status, if the child exits within a second; else "running".

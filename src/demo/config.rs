@@ -10,17 +10,15 @@ use std::time::Duration;
 
 use crate::export::Mode;
 
-/// Rows of the slow client's export: 7 000 000 rows is 384 861 933 bytes,
-/// the lesson's "400 MB export", far more than a slow client can read in
-/// the demo's seconds, so each strategy shows where the rest waits.
+/// Rows of the slow export: 384 861 933 bytes, the lesson's "400 MB": far
+/// more than a slow client reads in time, so each shows where the rest waits.
 pub const DEFAULT_ROWS: u64 = 7_000_000;
 
 /// The slow client's rate: 200 KiB/s, the phone of the lesson.
 pub const DEFAULT_CLIENT_RATE: u64 = 200 * 1024;
 
-/// How long each slow client reads: long enough for the kernel buffers to
-/// fill and for RSS to settle, short enough for four strategies to fit in a
-/// minute.
+/// How long each slow client reads: enough for the kernel buffers to fill
+/// and RSS to settle, and four strategies still fit in a minute.
 pub const DEFAULT_SECONDS: Duration = Duration::from_secs(8);
 
 /// `--seconds` under `--quick`.
@@ -32,10 +30,9 @@ pub const DEFAULT_FAST_ROWS: u64 = 1_000_000;
 /// `--fast-rows` under `--quick`: about 11 MB.
 pub const QUICK_FAST_ROWS: u64 = 200_000;
 
-/// Most concurrent slow clients per strategy. Each costs the server one or
-/// two threads and, in the buggy modes, up to a whole body of heap: 16
-/// clients of the default export in `buffer` mode would ask for 6 GB, of
-/// which the server's buffering caps (1 GiB in all by default) let two in.
+/// Most concurrent slow clients per strategy. Each costs the server a thread
+/// or two and, in the buggy modes, up to a body of heap: 16 in `buffer` mode
+/// would ask for 6 GB, of which the buffering caps (1 GiB) let two in.
 pub const MAX_CLIENTS: usize = 16;
 
 /// Longest `--seconds` accepted: ten minutes per strategy is already a long

@@ -3,17 +3,14 @@
 //! For each strategy the demo starts a fresh server (this same binary, as a
 //! child process), lets slow clients (the phone: 200 KiB/s) download a
 //! 385 MB export for a few seconds, and samples every link of the
-//! flow-control chain every 50 ms: the server's RSS and threads, its
-//! userland queue (`/metrics`), its kernel send queue and the client's
-//! kernel receive queue (`/proc/net/tcp`), the bytes the client read, and
-//! the kernel's TCP memory (`/proc/net/sockstat`). Then the clients
+//! flow-control chain every 50 ms (see [`sample`]). Then the clients
 //! disconnect, and one more second shows whether the server let go.
 //! A fast pass downloads a smaller export in full, to show that the correct
 //! strategies cost nothing in speed.
 //!
 //! Files: [`config`] (what to measure), [`child`] (the server process,
-//! never left behind), [`run`](mod@run) (one strategy's run), [`sample`] (one sample and the
-//! CSV), [`verdict`] (the computed verdict), [`report`] (tables and text),
+//! never left behind), [`run`](mod@run) (one strategy's run), [`sample`]
+//! (one sample and the CSV), [`verdict`], [`report`] (tables and text),
 //! [`chart`] (the SVG).
 
 pub mod chart;
@@ -26,7 +23,6 @@ pub mod verdict;
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
 
 use crate::client::response::BodyEnd;
 use crate::export::csv_rows::body_len;
@@ -40,7 +36,6 @@ use sample::{Pass, Sample};
 /// stderr is a terminal (and printed once per second otherwise, so a log
 /// file stays short).
 struct Progress {
-    /// Whether stderr is a terminal.
     terminal: bool,
     /// The last whole second printed, for non-terminals.
     last_second: Option<u64>,
@@ -127,12 +122,8 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
 
     let text = report_text(config, &slow_runs, &fast_runs);
     print!("{text}");
-    let written = write_files(config, &samples, &slow_runs, &text)?;
-    println!(
-        "\nFiles in {}: {}",
-        config.out.display(),
-        written.join(", ")
-    );
+    let written = write_files(config, &samples, &slow_runs, &text)?.join(", ");
+    println!("\nFiles in {}: {written}", config.out.display());
     Ok(())
 }
 
@@ -147,12 +138,9 @@ fn report_text(config: &DemoConfig, slow: &[SlowRun], fast: &[FastRun]) -> Strin
         config.rows,
         config.seconds.as_secs_f64()
     );
-    text.push_str(&report::slow_table(slow));
-    text.push('\n');
-    text.push_str(&report::reading(slow, config));
-    text.push_str("\n\n");
-    text.push_str(&report::rule(body));
-    text.push('\n');
+    let table = report::slow_table(slow);
+    let (reading, rule) = (report::reading(slow, config), report::rule(body));
+    text.push_str(&format!("{table}\n{reading}\n\n{rule}\n"));
     let cut: Vec<String> = slow
         .iter()
         .flat_map(|run| run.ends.iter().map(move |end| (run, end)))
@@ -165,8 +153,7 @@ fn report_text(config: &DemoConfig, slow: &[SlowRun], fast: &[FastRun]) -> Strin
             cut.join("; ")
         ));
     }
-    // The server's defenses at work: the buffering caps refuse or abort
-    // what would pass them (see README, "Defenses").
+    // The server's defenses at work (README, "Defenses"): the caps refuse or abort.
     for run in slow {
         let mode = run.mode.as_str();
         if !run.refused.is_empty() {
@@ -204,7 +191,7 @@ fn write_files(
     samples: &[Sample],
     slow: &[SlowRun],
     text: &str,
-) -> Result<Vec<String>, String> {
+) -> Result<[&'static str; 3], String> {
     let series: Vec<Series> = slow
         .iter()
         .map(|run| Series {
@@ -217,28 +204,23 @@ fn write_files(
         })
         .collect();
     let idle = slow.iter().map(|run| run.idle_rss).max().unwrap_or(0);
+    let (body, rate) = (size(body_len(config.rows)), size(config.client_rate));
     let svg = chart::render(
         &series,
         &ChartText {
-            title: format!(
-                "Server RSS while a client reads a {} export at {}/s",
-                size(body_len(config.rows)),
-                size(config.client_rate)
-            ),
+            title: format!("Server RSS while a client reads a {body} export at {rate}/s"),
             idle_bytes: idle as f64,
             disconnect_secs: Some(config.seconds.as_secs_f64()),
         },
     );
-    let files: [(&str, String); 3] = [
+    let files = [
         ("samples.csv", sample::csv(samples)),
         ("chart.svg", svg),
         ("report.md", format!("# backpressure demo\n{text}")),
     ];
-    let mut written = Vec::new();
-    for (name, content) in files {
-        let path: PathBuf = config.out.join(name);
+    for (name, content) in &files {
+        let path = config.out.join(name);
         fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        written.push(name.to_string());
     }
-    Ok(written)
+    Ok(files.map(|(name, _)| name))
 }

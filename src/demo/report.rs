@@ -19,15 +19,23 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
-/// A Markdown table with its columns padded, readable as plain text too.
-fn markdown_table(header: &[&str], rows: &[Vec<String>]) -> String {
+/// A table column: its header, and how to fill its cell from one item.
+type Column<T> = (&'static str, fn(&T) -> String);
+
+/// A Markdown table, one row per item, padded so that it reads as plain text too.
+fn markdown_table<T>(columns: &[Column<T>], items: &[T]) -> String {
+    let header: Vec<String> = columns.iter().map(|(name, _)| name.to_string()).collect();
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| columns.iter().map(|(_, cell)| cell(item)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
+    let line = |cells: &[String]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
@@ -35,123 +43,95 @@ fn markdown_table(header: &[&str], rows: &[Vec<String>]) -> String {
             .collect();
         format!("| {} |\n", padded.join(" | "))
     };
-    let mut out = line(header.iter().map(|h| h.to_string()).collect());
-    out.push_str(&line(widths.iter().map(|&w| "-".repeat(w)).collect()));
-    for row in rows {
-        out.push_str(&line(row.clone()));
+    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+    let mut out = line(&header) + &line(&rule);
+    for row in &rows {
+        out.push_str(&line(row));
     }
     out
 }
 
 /// The slow-client table: one row per strategy.
 pub fn slow_table(runs: &[SlowRun]) -> String {
-    let header = [
-        "strategy",
-        "idle RSS",
-        "peak RSS",
-        "growth",
-        "peak userland queue",
-        "kernel send queue",
-        "client receive queue",
-        "clients read",
-        "RSS after disconnect",
-        "producer stopped",
-        "verdict",
+    let columns: [Column<SlowRun>; 11] = [
+        ("strategy", |run| run.mode.as_str().to_string()),
+        ("idle RSS", |run| size(run.idle_rss)),
+        ("peak RSS", |run| size(run.peak_rss)),
+        ("growth", |run| size(run.growth())),
+        ("peak userland queue", |run| size(run.peak_queued)),
+        ("kernel send queue", |run| size(run.peak_server_tx)),
+        ("client receive queue", |run| size(run.peak_client_rx)),
+        ("clients read", |run| size(run.client_read)),
+        ("RSS after disconnect", |run| size(run.rss_after)),
+        ("producer stopped", |run| {
+            if run.producer_stopped() {
+                return "yes".to_string();
+            }
+            let (queued, threads) = (size(run.queued_after), run.threads_after);
+            format!(
+                "no: {queued} queued, {threads} of {} threads",
+                run.idle_threads
+            )
+        }),
+        ("verdict", |run| run.verdict.to_string()),
     ];
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|run| {
-            vec![
-                run.mode.as_str().to_string(),
-                size(run.idle_rss),
-                size(run.peak_rss),
-                size(run.peak_rss.saturating_sub(run.idle_rss)),
-                size(run.peak_queued),
-                size(run.peak_server_tx),
-                size(run.peak_client_rx),
-                size(run.client_read),
-                size(run.rss_after),
-                if run.producer_stopped() {
-                    "yes".to_string()
-                } else {
-                    format!(
-                        "no: {} queued, {} of {} threads",
-                        size(run.queued_after),
-                        run.threads_after,
-                        run.idle_threads
-                    )
-                },
-                run.verdict.to_string(),
-            ]
-        })
-        .collect();
-    markdown_table(&header, &rows)
+    markdown_table(&columns, runs)
 }
 
 /// The fast-client table: one row per strategy.
 pub fn fast_table(runs: &[FastRun]) -> String {
-    let header = ["strategy", "body read", "time", "MB/s", "peak RSS", "ended"];
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|run| {
-            vec![
-                run.mode.as_str().to_string(),
-                size(run.report.body_bytes),
-                format!("{:.2} s", run.report.elapsed.as_secs_f64()),
-                format!("{:.0}", run.report.body_rate() / 1e6),
-                size(run.peak_rss),
-                run.report.end.to_string(),
-            ]
-        })
-        .collect();
-    markdown_table(&header, &rows)
+    let columns: [Column<FastRun>; 6] = [
+        ("strategy", |run| run.mode.as_str().to_string()),
+        ("body read", |run| size(run.report.body_bytes)),
+        ("time", |run| {
+            format!("{:.2} s", run.report.elapsed.as_secs_f64())
+        }),
+        ("MB/s", |run| format!("{:.0}", run.report.body_rate() / 1e6)),
+        ("peak RSS", |run| size(run.peak_rss)),
+        ("ended", |run| run.report.end.to_string()),
+    ];
+    markdown_table(&columns, runs)
+}
+
+/// The largest `of` among `runs`; 0 if there are none.
+fn most<'a>(runs: impl IntoIterator<Item = &'a SlowRun>, of: fn(&SlowRun) -> u64) -> u64 {
+    runs.into_iter().map(of).max().unwrap_or(0)
 }
 
 /// The paragraph under the table: where the bytes piled up, and why.
 pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
-    let mut text = String::new();
+    let Some(first) = runs.first() else {
+        return String::new();
+    };
     let with = |verdict: Verdict| -> Vec<&SlowRun> {
         runs.iter().filter(|run| run.verdict == verdict).collect()
     };
     let names = |runs: &[&SlowRun]| -> String {
-        let names: Vec<String> = runs
-            .iter()
-            .map(|run| format!("`{}`", run.mode.as_str()))
-            .collect();
-        names.join(" and ")
-    };
-    let Some(first) = runs.first() else {
-        return text;
+        let names: Vec<&str> = runs.iter().map(|run| run.mode.as_str()).collect();
+        format!("`{}`", names.join("` and `"))
     };
     let body = first.body_len;
     let seconds = config.seconds.as_secs_f64();
-    let read = runs.iter().map(|run| run.client_read).max().unwrap_or(0);
-    // Writing into a String cannot fail.
+    let read = most(runs, |run| run.client_read);
     let clients = config.clients.max(1);
     let rate = size((read as f64 / seconds / clients as f64) as u64);
-    let _ = if clients == 1 {
-        write!(
-            text,
-            "The client asked for {} and read {} in {seconds:.1} s ({rate}/s). ",
-            size(body),
-            size(read),
-        )
+    let (asked, got) = (size(body), size(read));
+    let mut text = if clients == 1 {
+        format!("The client asked for {asked} and read {got} in {seconds:.1} s ({rate}/s). ")
     } else {
-        write!(
-            text,
-            "Each of {clients} clients asked for {}; together they read {} in {seconds:.1} s \
-             ({rate}/s each). ",
-            size(body),
-            size(read),
+        format!(
+            "Each of {clients} clients asked for {asked}; together they read {got} in \
+             {seconds:.1} s ({rate}/s each). "
         )
     };
+    // Writing into a String cannot fail: every `write!` result is ignored.
     let per_client = if clients > 1 { " per client" } else { "" };
     for run in with(Verdict::GrowsWithBody) {
         // With several clients, the buffering caps may have refused some.
-        let every = if !run.refused.is_empty() {
-            "every served client"
-        } else {
+        let every = if run.refused.is_empty() {
             "every client"
+        } else {
+            "every served client"
         };
         let _ = write!(
             text,
@@ -164,8 +144,7 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         );
     }
     for run in with(Verdict::Unbounded) {
-        // What stopped the growth: the end of the export, or one of the
-        // server's buffering caps cutting the export short.
+        // What stopped the growth: the end of the export, or a buffering cap cutting it short.
         let stopped_by = match run.server_aborts.first() {
             Some((reason, _)) => format!("the server's buffering cap ({reason}) cut it short"),
             None => "only the end of the export stopped it growing".to_string(),
@@ -184,38 +163,26 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     }
     let flat = with(Verdict::Flat);
     if !flat.is_empty() {
-        let most_queued = flat
-            .iter()
-            .map(|run| run.peak_queued / run.served())
-            .max()
-            .unwrap_or(0);
-        let most_growth = flat
-            .iter()
-            .map(|run| run.peak_rss.saturating_sub(run.idle_rss))
-            .max()
-            .unwrap_or(0);
         let _ = write!(
             text,
             "{} never queued more than {} in userland{per_client} and grew at most {} over \
-             idle: once the \
-             kernel send buffer was full, `write` blocked, the blocked writer stopped taking \
-             chunks, and the producer waited (in a full channel's `send`, or by not being asked \
-             for the next rows), so the chain of flow control reached all the way back. ",
+             idle: once the kernel send buffer was full, `write` blocked, the blocked writer \
+             stopped taking chunks, and the producer waited (in a full channel's `send`, or by \
+             not being asked for the next rows), so the chain of flow control reached all the \
+             way back. ",
             names(&flat),
-            size(most_queued),
-            size(most_growth),
+            size(most(flat.iter().copied(), |run| run.peak_queued / run.served())),
+            size(most(flat.iter().copied(), SlowRun::growth)),
         );
     }
-    let tx = runs.iter().map(|run| run.peak_server_tx).max().unwrap_or(0);
-    let rx = runs.iter().map(|run| run.peak_client_rx).max().unwrap_or(0);
     let _ = write!(
         text,
         "In every mode the kernel held at most {} in the server's send buffers and {} in the \
          clients' receive buffers: TCP buffers are capped (net.ipv4.tcp_wmem, tcp_rmem), which \
          is why they fill and then stop, and they are kernel memory, counted in \
          /proc/net/sockstat (pages of {PAGE_BYTES} bytes) and never in the server's RSS. ",
-        size(tx),
-        size(rx),
+        size(most(runs, |run| run.peak_server_tx)),
+        size(most(runs, |run| run.peak_client_rx)),
     );
     let stopped = runs.iter().filter(|run| run.producer_stopped()).count();
     let _ = write!(
@@ -269,10 +236,11 @@ mod tests {
 
     #[test]
     fn tables_are_padded_markdown() {
-        let table = markdown_table(
-            &["a", "long header"],
-            &[vec!["wide cell".into(), "x".into()]],
-        );
+        let columns: [Column<[&str; 2]>; 2] = [
+            ("a", |row| row[0].to_string()),
+            ("long header", |row| row[1].to_string()),
+        ];
+        let table = markdown_table(&columns, &[["wide cell", "x"]]);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0], "| a         | long header |");
         assert_eq!(lines[1], "| --------- | ----------- |");

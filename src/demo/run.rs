@@ -1,15 +1,15 @@
 //! Measuring one strategy: a fresh server, clients, a sample every 50 ms,
 //! the disconnect, and one second more to see whether the server lets go.
 //!
-//! Every strategy gets its own child process so that nothing carries over
-//! from one to the next: peak RSS (`VmHWM`) and the peak userland queue
-//! (`backpressure_queued_peak_bytes`) are then the peaks of this strategy
-//! alone, exactly, even between two samples.
+//! Every strategy gets its own child process, so that peak RSS (`VmHWM`) and
+//! the peak userland queue (`backpressure_queued_peak_bytes`) are exactly
+//! this strategy's, even between two samples.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -29,29 +29,24 @@ fn per_mode(name: &str, mode: Mode) -> String {
     format!("{name}{{mode=\"{}\"}}", mode.as_str())
 }
 
-/// Time between samples: 20 a second, fine enough to see `unbounded` fill
-/// its queue within the first second, coarse enough that reading /proc and
-/// `/metrics` costs the server little.
+/// Time between samples: fine enough to see `unbounded` fill its queue in
+/// the first second, coarse enough that sampling costs the server little.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 
-/// How long the demo keeps sampling after the clients disconnect: enough
-/// for the server to notice (its next write fails), stop the producer and
-/// free the queue.
+/// Sampling after the clients disconnect: enough for the server to notice
+/// (its next write fails), stop the producer and free the queue.
 pub const AFTER_DISCONNECT: Duration = Duration::from_secs(1);
 
-/// Pause before an idle measurement (after start, and at the very end), so
-/// that the thread that answered the previous `/metrics` request has exited.
+/// Pause before an idle measurement, so that the last `/metrics` thread has exited.
 pub const IDLE_SETTLE: Duration = Duration::from_millis(200);
 
-/// Longest a fast download may take before the demo gives up on it: a
-/// 100 MB export takes well under a second on loopback, so two minutes is
-/// only reached by a broken server.
+/// Longest a fast download may take: 100 MB takes well under a second on
+/// loopback, so only a broken server reaches two minutes.
 pub const FAST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What one strategy did under slow clients.
 #[derive(Clone, Debug)]
 pub struct SlowRun {
-    /// The strategy.
     pub mode: Mode,
     /// Bytes of the export body (framing excluded).
     pub body_len: u64,
@@ -63,8 +58,7 @@ pub struct SlowRun {
     pub idle_threads: u64,
     /// The server's `VmHWM` at the end: its largest RSS, exactly.
     pub peak_rss: u64,
-    /// The server's `backpressure_queued_peak_bytes{mode}`: the most body
-    /// bytes ever waiting in userland at once, all clients together.
+    /// `backpressure_queued_peak_bytes{mode}`: most body bytes queued at once, all clients.
     pub peak_queued: u64,
     /// Largest sampled `tx_queue` of the server's sockets.
     pub peak_server_tx: u64,
@@ -80,8 +74,7 @@ pub struct SlowRun {
     pub queued_after: u64,
     /// How each served client's reading ended (all `Stopped`, normally).
     pub ends: Vec<BodyEnd>,
-    /// The status of each client the server answered with something other
-    /// than 200: turned away by its defenses (a 503 at the buffering caps).
+    /// Each non-200 status: a client turned away by the server's defenses.
     pub refused: Vec<u16>,
     /// Exports the server itself cut short, by reason (`buffer-budget` …),
     /// besides the demo's own disconnects (`client-abort`).
@@ -91,8 +84,12 @@ pub struct SlowRun {
 }
 
 impl SlowRun {
-    /// True if the server let go after the disconnect: nothing queued and
-    /// no thread beyond the idle ones.
+    /// How far RSS rose above idle at its peak.
+    pub fn growth(&self) -> u64 {
+        self.peak_rss.saturating_sub(self.idle_rss)
+    }
+
+    /// The server let go after the disconnect: nothing queued, no extra thread.
     pub fn producer_stopped(&self) -> bool {
         self.queued_after == 0 && self.threads_after <= self.idle_threads
     }
@@ -107,7 +104,6 @@ impl SlowRun {
 /// What one strategy did for one client reading as fast as it can.
 #[derive(Clone, Debug)]
 pub struct FastRun {
-    /// The strategy.
     pub mode: Mode,
     /// The client's report: body bytes, time, how it ended.
     pub report: Report,
@@ -117,13 +113,10 @@ pub struct FastRun {
 
 /// A client thread and what the sampler needs of it.
 struct RunningClient {
-    /// The client's end of the connection, for `/proc/net/tcp`.
     local_addr: SocketAddr,
-    /// Bytes it has read.
     bytes_read: Arc<AtomicU64>,
     /// Set to make it disconnect.
     stop: Arc<AtomicBool>,
-    /// The thread, returning its report.
     thread: JoinHandle<Report>,
 }
 
@@ -133,38 +126,34 @@ fn start_clients(
     rate: Option<u64>,
     count: usize,
 ) -> Result<Vec<RunningClient>, String> {
-    let mut clients = Vec::with_capacity(count);
-    for _ in 0..count {
-        let client = SlowClient::connect(url, rate)
-            .map_err(|e| format!("cannot connect to the server at {}: {e}", url.authority()))?;
-        let (local_addr, bytes_read, stop) =
-            (client.local_addr(), client.bytes_read(), client.stop_flag());
-        let thread = thread::Builder::new()
-            .name("demo-client".into())
-            .spawn(move || client.run(None))
-            .map_err(|e| format!("cannot start a client thread: {e}"))?;
-        clients.push(RunningClient {
-            local_addr,
-            bytes_read,
-            stop,
-            thread,
-        });
-    }
-    Ok(clients)
+    (0..count)
+        .map(|_| {
+            let client = SlowClient::connect(url, rate)
+                .map_err(|e| format!("cannot connect to the server at {}: {e}", url.authority()))?;
+            Ok(RunningClient {
+                local_addr: client.local_addr(),
+                bytes_read: client.bytes_read(),
+                stop: client.stop_flag(),
+                thread: thread::Builder::new()
+                    .name("demo-client".into())
+                    .spawn(move || client.run(None))
+                    .map_err(|e| format!("cannot start a client thread: {e}"))?,
+            })
+        })
+        .collect()
 }
 
-/// Tells every client to stop and collects their reports; each notices
-/// within the client's read poll (100 ms).
+/// Stops every client (each notices within its 100 ms read poll); returns their reports.
 fn stop_clients(clients: Vec<RunningClient>) -> Vec<Report> {
     for client in &clients {
-        client.stop.store(true, Ordering::Relaxed);
+        client.stop.store(true, Relaxed);
     }
     clients
         .into_iter()
         .map(|client| {
             client.thread.join().unwrap_or_else(|_| Report {
                 status: None,
-                wire_bytes: client.bytes_read.load(Ordering::Relaxed),
+                wire_bytes: client.bytes_read.load(Relaxed),
                 body_bytes: 0,
                 elapsed: Duration::ZERO,
                 end: BodyEnd::Failed("the client thread panicked".into()),
@@ -175,15 +164,12 @@ fn stop_clients(clients: Vec<RunningClient>) -> Vec<Report> {
 
 /// Takes samples of one server and its clients.
 struct Sampler<'a> {
-    /// The server being measured.
     server: &'a ChildServer,
-    /// Its strategy, to label samples and pick the `/metrics` series.
+    /// Labels the samples and picks the `/metrics` series.
     mode: Mode,
-    /// Slow or fast clients, to label samples.
     pass: Pass,
     /// The clients' local addresses, to find both ends in `/proc/net/tcp`.
     client_addrs: Vec<SocketAddr>,
-    /// The clients' read counters.
     counters: Vec<Arc<AtomicU64>>,
     /// When the clients connected: t = 0.
     start: Instant,
@@ -217,11 +203,8 @@ impl<'a> Sampler<'a> {
                 }
             }
         }
-        let queued = self
-            .server
-            .scrape()
-            .ok()
-            .and_then(|scrape| scrape.count(&per_mode("backpressure_queued_bytes", self.mode)));
+        let series = per_mode("backpressure_queued_bytes", self.mode);
+        let queued = self.server.scrape().ok().and_then(|s| s.count(&series));
         Sample {
             mode: self.mode,
             pass: self.pass,
@@ -232,11 +215,7 @@ impl<'a> Sampler<'a> {
             queued_bytes: queued,
             server_tx_queue_bytes: tx,
             client_rx_queue_bytes: rx,
-            client_read_bytes: self
-                .counters
-                .iter()
-                .map(|c| c.load(Ordering::Relaxed))
-                .sum(),
+            client_read_bytes: self.counters.iter().map(|c| c.load(Relaxed)).sum(),
             tcp_mem_pages: proc_net::read_tcp_mem_pages().ok().flatten(),
         }
     }
@@ -265,8 +244,7 @@ impl<'a> Sampler<'a> {
 
 /// Starts a fresh server and measures its idle RSS and threads.
 fn start_server(exe: &Path) -> Result<(ChildServer, u64, u64), String> {
-    // --quiet: an access-log line per connection (the demo's own /metrics
-    // scrapes included) would only be thrown away.
+    // --quiet: stderr is discarded, so an access log would be wasted work.
     let server = ChildServer::start(exe, &["--quiet"], ChildStderr::Discard)
         .map_err(|e| format!("cannot start the server: {e}"))?;
     server
@@ -305,19 +283,18 @@ pub fn slow(
     let first = samples.len();
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
     let client_read = sampler.sample(Phase::Reading).client_read_bytes;
-    let reports = stop_clients(clients);
-    // A client with no status yet (still waiting for `buffer` to build its
-    // body, say) counts as served: it was not turned away.
-    let (refused, served): (Vec<Report>, Vec<Report>) = reports
-        .into_iter()
-        .partition(|r| r.status.is_some_and(|status| status != 200));
-    let refused = refused.into_iter().filter_map(|r| r.status).collect();
-    let ends = served.into_iter().map(|r| r.end).collect();
+    // A client with no status yet (waiting for `buffer`'s body, say) was not turned away.
+    let (mut refused, mut ends) = (Vec::new(), Vec::new());
+    for report in stop_clients(clients) {
+        match report.status {
+            Some(status) if status != 200 => refused.push(status),
+            _ => ends.push(report.end),
+        }
+    }
     let after_end = sampler.start.elapsed() + AFTER_DISCONNECT;
     sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
 
-    // The last scrape's connection thread may still be closing: let it go,
-    // so that a thread still counted is one the export left behind.
+    // Let the last scrape's thread close, so that a thread still counted is the export's.
     thread::sleep(IDLE_SETTLE);
     let last = sampler.sample(Phase::After);
     let metrics = server
@@ -326,39 +303,31 @@ pub fn slow(
     let status = server
         .status()
         .map_err(|e| format!("cannot read the server's status: {e}"))?;
+    let vm_hwm = status.peak_rss_bytes.unwrap_or(0);
     let mine = &samples[first..];
-    let peak = |field: fn(&Sample) -> Option<u64>| mine.iter().filter_map(field).max();
-    let peak_queued = metrics
-        .count(&per_mode("backpressure_queued_peak_bytes", mode))
-        .or(peak(|s| s.queued_bytes))
-        .unwrap_or(0);
-    let body_len = body_len(config.rows);
+    let peak = |field: fn(&Sample) -> Option<u64>| mine.iter().filter_map(field).max().unwrap_or(0);
     let server_aborts = End::ABORTS
         .into_iter()
         .filter(|&end| end != End::ClientAbort)
         .filter_map(|end| {
-            let series = format!(
-                "backpressure_aborts_total{{mode=\"{}\",reason=\"{}\"}}",
-                mode.as_str(),
-                end.as_str()
-            );
-            let count = metrics.count(&series).filter(|&n| n > 0)?;
-            Some((end.as_str(), count))
+            let (name, reason) = (mode.as_str(), end.as_str());
+            let series =
+                format!("backpressure_aborts_total{{mode=\"{name}\",reason=\"{reason}\"}}");
+            Some((reason, metrics.count(&series).filter(|&n| n > 0)?))
         })
         .collect();
     let mut run = SlowRun {
         mode,
-        body_len,
+        body_len: body_len(config.rows),
         clients: config.clients,
         idle_rss,
         idle_threads,
-        peak_rss: status
-            .peak_rss_bytes
-            .max(peak(|s| s.rss_bytes))
-            .unwrap_or(0),
-        peak_queued,
-        peak_server_tx: peak(|s| s.server_tx_queue_bytes).unwrap_or(0),
-        peak_client_rx: peak(|s| s.client_rx_queue_bytes).unwrap_or(0),
+        peak_rss: vm_hwm.max(peak(|s| s.rss_bytes)),
+        peak_queued: metrics
+            .count(&per_mode("backpressure_queued_peak_bytes", mode))
+            .unwrap_or_else(|| peak(|s| s.queued_bytes)),
+        peak_server_tx: peak(|s| s.server_tx_queue_bytes),
+        peak_client_rx: peak(|s| s.client_rx_queue_bytes),
         client_read,
         rss_after: last.rss_bytes.unwrap_or(0),
         threads_after: last.threads.unwrap_or(0),
@@ -370,12 +339,9 @@ pub fn slow(
         server_aborts,
         verdict: Verdict::Flat,
     };
-    // The rule is about one connection: with N clients the gauge holds the
-    // queues of the responses that were served, so it is judged per served
-    // client.
+    // The rule is about one connection; the gauge sums every served response.
     run.verdict = verdict(run.peak_queued / run.served(), run.body_len);
-    Ok(run)
-    // `server` drops here: the child is killed and reaped.
+    Ok(run) // `server` drops here: the child is killed and reaped.
 }
 
 /// The fast pass for one strategy: one client reads the whole export.
@@ -387,8 +353,7 @@ pub fn fast(
     progress: &mut dyn FnMut(&Sample),
 ) -> Result<FastRun, String> {
     let (server, _, _) = start_server(exe)?;
-    let url = export_url(&server, rows, mode);
-    let clients = start_clients(&url, None, 1)?;
+    let clients = start_clients(&export_url(&server, rows, mode), None, 1)?;
     let sampler = Sampler::new(&server, mode, Pass::Fast, &clients);
     let finished = || clients.iter().all(|c| c.thread.is_finished());
     sampler.sample_until(Phase::Reading, FAST_TIMEOUT, samples, progress, &finished);

@@ -1,22 +1,14 @@
 //! One sample of the flow-control chain, taken every 50 ms while a client
-//! downloads, and its row in `samples.csv`.
-//!
-//! Each field is one link of the chain, from the producer to the client:
+//! downloads, and its row in `samples.csv`. Its fields follow the chain:
 //!
 //! ```text
 //! producer ─▶ userland queue ─▶ server kernel send buffer ─▶ (loopback)
 //!          ─▶ client kernel receive buffer ─▶ bytes the client has read
 //! ```
 //!
-//! `queued_bytes` is the server's own count of the first link;
-//! `server_tx_queue_bytes` and `client_rx_queue_bytes` come from
-//! `/proc/net/tcp`; `client_read_bytes` from the client's counter. RSS and
-//! threads come from the server's `/proc/PID/status`, and `tcp_mem_pages`
-//! from `/proc/net/sockstat`, because socket buffers are kernel memory and
-//! never appear in RSS. A value the OS would not give is left empty in the
-//! CSV rather than faked as 0.
-
-use std::fmt::Write as _;
+//! plus the server's RSS and threads, and the machine's TCP memory (socket
+//! buffers are kernel memory, never in RSS). A value the OS would not give
+//! is an empty cell in the CSV rather than a fake 0.
 
 use crate::export::Mode;
 
@@ -61,11 +53,8 @@ impl Phase {
 /// One moment of one strategy's run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
-    /// The strategy the server was asked for.
     pub mode: Mode,
-    /// Slow or fast client.
     pub pass: Pass,
-    /// Before or after the clients disconnected.
     pub phase: Phase,
     /// Milliseconds since the clients connected.
     pub t_ms: u64,
@@ -73,15 +62,14 @@ pub struct Sample {
     pub rss_bytes: Option<u64>,
     /// The server's `Threads`.
     pub threads: Option<u64>,
-    /// The server's `backpressure_queued_bytes{mode}`: produced, not yet
-    /// written to a socket. The userland link.
+    /// The userland link: `backpressure_queued_bytes{mode}`, produced, not yet written.
     pub queued_bytes: Option<u64>,
-    /// `tx_queue` of the server's end(s) of the connection(s): written, not
+    /// `tx_queue` of the server's end(s) in `/proc/net/tcp`: written, not
     /// yet acknowledged. `None` once no such socket exists.
     pub server_tx_queue_bytes: Option<u64>,
     /// `rx_queue` of the client's end(s): arrived, not yet read.
     pub client_rx_queue_bytes: Option<u64>,
-    /// Bytes the client application has read, head and framing included.
+    /// Bytes the client has read (its own counter), head and framing included.
     pub client_read_bytes: u64,
     /// `mem` of `/proc/net/sockstat`'s TCP line: pages (of
     /// [`PAGE_BYTES`](crate::measure::proc_net::PAGE_BYTES)) in all the machine's
@@ -94,14 +82,10 @@ pub const CSV_HEADER: &str = "strategy,client,phase,t_ms,rss_bytes,threads,queue
 server_tx_queue_bytes,client_rx_queue_bytes,client_read_bytes,tcp_mem_pages";
 
 impl Sample {
-    /// This sample as one CSV line (without its newline); missing values
-    /// are empty cells.
+    /// This sample as one CSV line, without its newline; missing values are empty.
     pub fn csv_row(&self) -> String {
         let cell = |value: Option<u64>| value.map_or(String::new(), |v| v.to_string());
-        let mut row = String::with_capacity(96);
-        // Writing into a String cannot fail.
-        let _ = write!(
-            row,
+        format!(
             "{},{},{},{},{},{},{},{},{},{},{}",
             self.mode.as_str(),
             self.pass.as_str(),
@@ -114,16 +98,13 @@ impl Sample {
             cell(self.client_rx_queue_bytes),
             self.client_read_bytes,
             cell(self.tcp_mem_pages),
-        );
-        row
+        )
     }
 }
 
 /// The whole CSV file: header, then one line per sample.
 pub fn csv(samples: &[Sample]) -> String {
-    let mut out = String::with_capacity(CSV_HEADER.len() + 1 + samples.len() * 96);
-    out.push_str(CSV_HEADER);
-    out.push('\n');
+    let mut out = format!("{CSV_HEADER}\n");
     for sample in samples {
         out.push_str(&sample.csv_row());
         out.push('\n');
@@ -150,13 +131,11 @@ mod tests {
             client_read_bytes: 10_240,
             tcp_mem_pages: Some(899),
         };
-        let text = csv(&[
-            sample,
-            Sample {
-                t_ms: 100,
-                ..sample
-            },
-        ]);
+        let later = Sample {
+            t_ms: 100,
+            ..sample
+        };
+        let text = csv(&[sample, later]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(

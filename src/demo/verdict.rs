@@ -1,20 +1,17 @@
 //! The verdict column of the demo's table, computed from what was measured.
 //!
 //! The lesson's table says `bounded` and `pipeline` are flat, `buffer` grows
-//! with the body and `unbounded` grows without bound. The demo does not
-//! print those words from a list: it derives them from the peak userland
-//! queue of one connection (the server's `backpressure_queued_peak_bytes`,
-//! bytes produced but not yet written to a socket, divided by the number of
-//! clients that were served rather than refused) and the body's length, by
-//! this rule:
+//! with the body and `unbounded` grows without bound. The demo derives those
+//! words instead of printing them, from the peak userland queue of one
+//! connection (`backpressure_queued_peak_bytes` over the clients served)
+//! and the body's length, by this rule:
 //!
 //! 1. **flat** if the peak stayed under [`flat_bound`]: a few chunks, the
 //!    same for any body length, so memory does not depend on the client;
-//! 2. **grows with the body** if the peak reached the whole body: the
-//!    strategy held every byte at once, O(body) per connection;
-//! 3. **unbounded** otherwise: it grew far past the flat bound, tracking
-//!    what the producer made minus what the client took, with nothing but
-//!    the end of the body to stop it.
+//! 2. **grows with the body** if the peak reached the whole body: O(body)
+//!    per connection;
+//! 3. **unbounded** otherwise: far past the flat bound, tracking what the
+//!    producer made minus what the client took, until the body's end.
 //!
 //! A body no longer than the flat bound cannot tell the strategies apart
 //! (everything fits), which is why the demo's exports are tens of MB.
@@ -22,15 +19,13 @@
 use std::fmt;
 
 /// The smallest flat bound: 1 MiB. The correct strategies hold at most
-/// (depth + 2) × chunk = 64 KiB (`bounded`, defaults) or one 8 KiB
-/// `io::copy` buffer (`pipeline`), so a MiB leaves a factor of ten for a
-/// server run with larger chunks while staying far below any body worth
-/// streaming.
+/// (depth + 2) × chunk = 64 KiB (`bounded`, defaults) or one 8 KiB buffer
+/// (`pipeline`), so a MiB leaves a factor of ten for larger chunks while
+/// staying far below any body worth streaming.
 pub const FLAT_FLOOR_BYTES: u64 = 1024 * 1024;
 
-/// The flat bound also grows with the body: 1 % of it, when that is more
-/// than the floor, so that on a very large body (over 100 MiB) a strategy
-/// holding a few MiB of fixed-size buffers still counts as flat.
+/// The flat bound is also 1 % of the body, so that on a body over 100 MiB
+/// a few MiB of fixed-size buffers still count as flat.
 pub const FLAT_BODY_DIVISOR: u64 = 100;
 
 /// What a strategy's memory did under a slow client.
@@ -44,20 +39,14 @@ pub enum Verdict {
     Unbounded,
 }
 
-impl Verdict {
-    /// The words in the table.
-    pub fn as_str(self) -> &'static str {
-        match self {
+/// The words in the table.
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
             Verdict::Flat => "flat",
             Verdict::GrowsWithBody => "grows with the body",
             Verdict::Unbounded => "unbounded",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        })
     }
 }
 

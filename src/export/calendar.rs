@@ -1,18 +1,16 @@
 //! Calendar math: Unix seconds to a UTC `YYYY-MM-DDTHH:MM:SSZ` timestamp.
 //!
-//! Every CSV row carries a `created_at` timestamp, so this runs in the
-//! producer's hot loop (in full once per day of rows, stepped by
-//! [`SteppingTimestamp`] in between). It must not allocate and must not depend on a
-//! time-zone database: the export is defined in UTC on the proleptic
-//! Gregorian calendar (leap years every 4 years, except centuries, except
-//! every 400 years), and that is pure arithmetic.
+//! Every CSV row carries a `created_at`, so this runs in the producer's hot
+//! loop (in full once per day of rows, [`SteppingTimestamp`] in between): it
+//! must not allocate, and needs no time-zone database, since the export is
+//! in UTC on the proleptic Gregorian calendar (leap years every 4 years,
+//! except centuries, except every 400 years).
 //!
-//! The conversion between a day count and a civil date is Howard Hinnant's
-//! `civil_from_days` / `days_from_civil` ("chrono-Compatible Low-Level Date
-//! Algorithms"): it shifts the year to start on 1 March so that the leap day
-//! is the last day of the shifted year, and then every month length follows
-//! from one formula. We only need dates from 1970 on, so it is written over
-//! unsigned integers, which removes the negative-era branches of the original.
+//! Day count ↔ civil date is Howard Hinnant's `civil_from_days` /
+//! `days_from_civil` ("chrono-Compatible Low-Level Date Algorithms"): the
+//! year starts on 1 March, so that the leap day ends it and one formula gives
+//! every month's length. Dates from 1970 on only, so it is written over
+//! unsigned integers, without the original's negative-era branches.
 
 /// Days from 0000-03-01 (the start of the shifted calendar) to 1970-01-01.
 const DAYS_FROM_0000_03_01_TO_UNIX_EPOCH: u64 = 719_468;
@@ -54,48 +52,36 @@ impl UtcDateTime {
 
     /// Writes `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC) into `out`.
     pub fn write_rfc3339(&self, out: &mut [u8; RFC3339_LEN]) {
+        *out = *b"YYYY-MM-DDTHH:MM:SSZ";
         write_padded(&mut out[0..4], self.year);
-        out[4] = b'-';
         write_padded(&mut out[5..7], self.month);
-        out[7] = b'-';
         write_padded(&mut out[8..10], self.day);
-        out[10] = b'T';
         write_padded(&mut out[11..13], self.hour);
-        out[13] = b':';
         write_padded(&mut out[14..16], self.minute);
-        out[16] = b':';
         write_padded(&mut out[17..19], self.second);
-        out[19] = b'Z';
     }
 }
 
-/// A timestamp kept as text and moved forward, for a caller that needs one
-/// timestamp after another a fixed step apart (the export's rows are 37 s
-/// apart).
+/// A timestamp kept as text and stepped forward, for one timestamp after
+/// another a fixed step apart (the export's rows are 37 s apart).
 ///
 /// Converting from Unix seconds costs a dozen divisions; a step is a few
-/// additions with carries, like a clock's hands, and rewrites `HH:MM:SS`
-/// only. The date is re-rendered in full when it changes (once per ~2 300
-/// rows of the export). What it bought the export is measured in
-/// `docs/benchmarks.md`.
+/// additions with carries, like a clock's hands, rewriting `HH:MM:SS` only,
+/// and the date only when it changes (once per ~2 300 rows). What it bought
+/// the export is measured in `docs/benchmarks.md`.
 #[derive(Clone, Debug)]
 pub struct SteppingTimestamp {
-    /// The instant the text shows, in Unix seconds: the source of truth
-    /// when the date has to be re-rendered.
+    /// The instant shown, in Unix seconds: the truth when the date is re-rendered.
     unix_seconds: u64,
-    /// `HH` of the text as a number, so that a step adds instead of
-    /// dividing.
+    /// `HH`, `MM` and `SS` as numbers, so that a step adds instead of dividing.
     hour: u64,
-    /// `MM` of the text as a number.
     minute: u64,
-    /// `SS` of the text as a number.
     second: u64,
     /// `YYYY-MM-DDTHH:MM:SSZ` for `unix_seconds`.
     text: [u8; RFC3339_LEN],
 }
 
 impl SteppingTimestamp {
-    /// The timestamp of `unix_seconds`.
     pub fn at(unix_seconds: u64) -> Self {
         let time = UtcDateTime::from_unix_seconds(unix_seconds);
         let mut text = [0; RFC3339_LEN];
@@ -109,13 +95,11 @@ impl SteppingTimestamp {
         }
     }
 
-    /// `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn text(&self) -> &[u8; RFC3339_LEN] {
         &self.text
     }
 
-    /// Moves forward by `seconds`, which must be less than a minute (so
-    /// that each field carries at most one into the next).
+    /// Moves forward `seconds` (< 60, so each field carries at most one into the next).
     #[inline]
     pub fn advance(&mut self, seconds: u64) {
         debug_assert!(seconds < 60);
@@ -181,18 +165,13 @@ const fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let days = days + DAYS_FROM_0000_03_01_TO_UNIX_EPOCH;
     let era = days / DAYS_PER_ERA;
     let day_of_era = days - era * DAYS_PER_ERA; // 0..=146096
-    // Undo the leap-day corrections (every 4th, 100th and 400th year) to
-    // find the year within the era.
+    // Undo the leap-day corrections (every 4th, 100th, 400th year): the year of the era.
     let year_of_era =
         (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
+    let month = (month_from_march + 2) % 12 + 1; // March = 3 … February = 2
     let year = year_of_era + era * 400 + if month <= 2 { 1 } else { 0 };
     (year, month, day)
 }
@@ -231,21 +210,15 @@ mod tests {
     #[test]
     fn leap_days_exist_in_leap_years_only() {
         for (year, leap) in [(2028, true), (2032, true), (2027, false), (2100, false)] {
-            let feb_28 = at(year, 2, 28, (23, 59, 59));
-            let next = format(feb_28 + 1);
-            let expected = if leap {
-                format!("{year}-02-29T00:00:00Z")
-            } else {
-                format!("{year}-03-01T00:00:00Z")
-            };
+            let next = format(at(year, 2, 28, (23, 59, 59)) + 1);
+            let day = if leap { "02-29" } else { "03-01" };
+            let expected = format!("{year}-{day}T00:00:00Z");
             assert_eq!(next, expected, "the day after {year}-02-28");
         }
         assert_eq!(format(at(2028, 2, 29, (0, 0, 14))), "2028-02-29T00:00:14Z");
         assert_eq!(format(at(2032, 2, 29, (12, 0, 0))), "2032-02-29T12:00:00Z");
-        assert_eq!(
-            format(at(2032, 2, 29, (23, 59, 59)) + 1),
-            "2032-03-01T00:00:00Z"
-        );
+        let after_leap_day = at(2032, 2, 29, (23, 59, 59)) + 1;
+        assert_eq!(format(after_leap_day), "2032-03-01T00:00:00Z");
     }
 
     #[test]
@@ -253,10 +226,8 @@ mod tests {
         for year in [2026, 2027, 2028, 2099, 2100] {
             let last_second = at(year, 12, 31, (23, 59, 59));
             assert_eq!(format(last_second), format!("{year}-12-31T23:59:59Z"));
-            assert_eq!(
-                format(last_second + 1),
-                format!("{}-01-01T00:00:00Z", year + 1)
-            );
+            let new_year = format!("{}-01-01T00:00:00Z", year + 1);
+            assert_eq!(format(last_second + 1), new_year);
         }
     }
 

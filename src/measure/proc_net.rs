@@ -1,12 +1,10 @@
 //! What the kernel holds for a TCP connection, read from `/proc/net/tcp`,
 //! and how much memory all TCP sockets take, from `/proc/net/sockstat`.
 //!
-//! Bytes a server has written but the client has not read do not vanish:
-//! they wait in the server's kernel send buffer (`tx_queue`: written, not
-//! yet acknowledged by the peer) and in the client's kernel receive buffer
-//! (`rx_queue`: arrived, not yet read by the application). Both are kernel
-//! memory, so they never show up in the server's RSS; the demo reads them
-//! here to give every link of the flow-control chain a number.
+//! Bytes a server has written but the client has not read wait in the
+//! server's kernel send buffer (`tx_queue`) and the client's kernel receive
+//! buffer (`rx_queue`): kernel memory, never in the server's RSS. The demo
+//! reads them here to give every link of the flow-control chain a number.
 //!
 //! A line of `/proc/net/tcp` looks like this (columns after `inode` left out):
 //!
@@ -15,11 +13,10 @@
 //!    2: 0100007F:857B 0100007F:ED36 01 003AA000:00000000 …
 //! ```
 //!
-//! Addresses are hex: the IPv4 address is the kernel's 32-bit value in
-//! network byte order, printed as a number by a machine of any byte order,
-//! so the bytes are recovered with `to_ne_bytes` (on x86, `0100007F` is
-//! 127.0.0.1). Ports are printed in host order, so `857B` is port 34171.
-//! Only `/proc/net/tcp` (IPv4) is read: the demo always runs on 127.0.0.1.
+//! Addresses are hex: the IPv4 address is its network-order bytes printed
+//! as a native-endian number, so `to_ne_bytes` recovers them (on x86,
+//! `0100007F` is 127.0.0.1); ports are in host order (`857B` is 34171).
+//! Only IPv4 is read: the demo always runs on 127.0.0.1.
 //!
 //! `/proc/net/sockstat` has a line `TCP: inuse 4 orphan 0 tw 0 alloc 4 mem 899`,
 //! where `mem` counts pages of memory in all TCP socket buffers of the
@@ -34,27 +31,23 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 /// so this is a stated assumption, and the CSV keeps the raw page count.
 pub const PAGE_BYTES: u64 = 4096;
 
-/// Most bytes read from one `/proc/net/*` file. A busy machine has one
-/// 150-byte line per socket, so 16 MiB is about 100 000 sockets; past that
-/// the demo would miss some lines rather than hold an unbounded string.
+/// Most bytes read from one `/proc/net/*` file: about 100 000 sockets of
+/// 150 bytes; past that the demo misses lines rather than grow unbounded.
 pub const MAX_PROC_NET_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One socket's line of `/proc/net/tcp`: the fields the demo needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpSocket {
-    /// This end of the connection.
     pub local: SocketAddr,
     /// The other end (`0.0.0.0:0` for a listening socket).
     pub remote: SocketAddr,
-    /// Bytes written by the application and not yet acknowledged by the
-    /// peer: the send buffer's fill, where backpressure starts in the kernel.
+    /// Written by the application, not yet acknowledged by the peer.
     pub tx_queue: u64,
-    /// Bytes received and not yet read by the application.
+    /// Received, not yet read by the application.
     pub rx_queue: u64,
 }
 
-/// Parses one line of `/proc/net/tcp`; `None` for the header or anything
-/// malformed.
+/// Parses one line of `/proc/net/tcp`; `None` for the header or anything malformed.
 pub fn parse_tcp_line(line: &str) -> Option<TcpSocket> {
     let mut fields = line.split_whitespace();
     let _slot = fields.next()?.strip_suffix(':')?;
@@ -70,28 +63,19 @@ pub fn parse_tcp_line(line: &str) -> Option<TcpSocket> {
     })
 }
 
-/// Every socket in a `/proc/net/tcp` text, lines that do not parse skipped.
-pub fn parse_tcp_table(text: &str) -> Vec<TcpSocket> {
-    text.lines().filter_map(parse_tcp_line).collect()
-}
-
 /// `0100007F:857B` → 127.0.0.1:34171.
 fn parse_ipv4_endpoint(field: &str) -> Option<SocketAddr> {
     let (ip, port) = field.split_once(':')?;
     if ip.len() != 8 || port.len() != 4 {
         return None;
     }
-    // The kernel printed the address's in-memory bytes as a native-endian
-    // number; turning the number back into native-endian bytes undoes that
-    // on any machine.
-    let raw = u32::from_str_radix(ip, 16).ok()?;
-    let ip = Ipv4Addr::from(raw.to_ne_bytes());
+    // Printed as a native-endian number, so its native-endian bytes are the address.
+    let ip = Ipv4Addr::from(u32::from_str_radix(ip, 16).ok()?.to_ne_bytes());
     let port = u16::from_str_radix(port, 16).ok()?;
     Some(SocketAddr::V4(SocketAddrV4::new(ip, port)))
 }
 
-/// The `mem` of the `TCP:` line of `/proc/net/sockstat`: pages in all TCP
-/// socket buffers of the machine.
+/// The `mem` of `/proc/net/sockstat`'s `TCP:` line: pages in all TCP socket buffers.
 pub fn parse_sockstat_tcp_mem_pages(text: &str) -> Option<u64> {
     let line = text.lines().find(|line| line.starts_with("TCP:"))?;
     let mut words = line.split_whitespace().skip(1);
@@ -112,9 +96,10 @@ pub fn read_proc_text(path: &str) -> io::Result<String> {
     Ok(text)
 }
 
-/// The IPv4 TCP sockets of this network namespace, from `/proc/net/tcp`.
+/// The IPv4 TCP sockets of this network namespace; lines that do not parse are skipped.
 pub fn read_tcp_table() -> io::Result<Vec<TcpSocket>> {
-    read_proc_text("/proc/net/tcp").map(|text| parse_tcp_table(&text))
+    let text = read_proc_text("/proc/net/tcp")?;
+    Ok(text.lines().filter_map(parse_tcp_line).collect())
 }
 
 /// Pages in all TCP socket buffers, from `/proc/net/sockstat`.
@@ -126,9 +111,8 @@ pub fn read_tcp_mem_pages() -> io::Result<Option<u64>> {
 mod tests {
     use super::*;
 
-    /// Captured on the demo machine (x86-64, Linux 6.18) while a client held
-    /// a bounded export unread: a listening socket, then both ends of the
-    /// stalled connection.
+    /// Captured (x86-64, Linux 6.18) while a client held a bounded export
+    /// unread: listening sockets, then both ends of the stalled connection.
     const CAPTURED: &str = "\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:857B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 132430 1 00000000bffd9599 100 0 0 10 0
@@ -137,34 +121,30 @@ mod tests {
    3: 0100007F:ED36 0100007F:857B 01 00000000:0001ECD9 00:00000000 00000000     0        0 131999 1 000000003d395c6a 20 8 0 13 -1
 ";
 
-    fn addr(text: &str) -> SocketAddr {
-        text.parse().unwrap()
+    fn socket(local: &str, remote: &str, tx_queue: u64, rx_queue: u64) -> TcpSocket {
+        let (local, remote) = (local.parse().unwrap(), remote.parse().unwrap());
+        TcpSocket {
+            local,
+            remote,
+            tx_queue,
+            rx_queue,
+        }
     }
 
     #[test]
     #[cfg(target_endian = "little")]
     fn parses_lines_captured_on_this_machine() {
-        let table = parse_tcp_table(CAPTURED);
-        assert_eq!(table.len(), 4, "the header is skipped");
-        assert_eq!(
-            table[0],
-            TcpSocket {
-                local: addr("127.0.0.1:34171"),
-                remote: addr("0.0.0.0:0"),
-                tx_queue: 0,
-                rx_queue: 0,
-            }
-        );
-        assert_eq!(table[1].local, addr("0.0.0.0:2024"));
-        // The server's end: 3.8 MB written and unacknowledged.
-        assert_eq!(table[2].local, addr("127.0.0.1:34171"));
-        assert_eq!(table[2].remote, addr("127.0.0.1:60726"));
-        assert_eq!(table[2].tx_queue, 0x3A_A000);
-        assert_eq!(table[2].rx_queue, 0);
-        // The client's end: 126 169 bytes arrived and unread.
-        assert_eq!(table[3].local, addr("127.0.0.1:60726"));
-        assert_eq!(table[3].tx_queue, 0);
-        assert_eq!(table[3].rx_queue, 126_169);
+        let table: Vec<TcpSocket> = CAPTURED.lines().filter_map(parse_tcp_line).collect();
+        // The header is skipped; every field of every socket is checked.
+        let expected = [
+            socket("127.0.0.1:34171", "0.0.0.0:0", 0, 0),
+            socket("0.0.0.0:2024", "0.0.0.0:0", 0, 0),
+            // The server's end: 3.8 MB written and unacknowledged.
+            socket("127.0.0.1:34171", "127.0.0.1:60726", 0x3A_A000, 0),
+            // The client's end: 126 169 bytes arrived and unread.
+            socket("127.0.0.1:60726", "127.0.0.1:34171", 0, 126_169),
+        ];
+        assert_eq!(table, expected);
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! Resident memory and thread count, as the Linux kernel reports them in
 //! `/proc/<pid>/status`.
 //!
-//! RSS is what the out-of-memory killer looks at, so it is the number the
-//! lesson's "the kernel kills the process" is about; the thread count shows
-//! that every connection's threads really end. Both are read from the text
-//! the kernel writes, which looks like:
+//! RSS is what the out-of-memory killer looks at, the number behind the
+//! lesson's "the kernel kills the process"; the thread count shows that
+//! every connection's threads really end. The kernel's text looks like:
 //!
 //! ```text
 //! VmHWM:      5120 kB
@@ -12,8 +11,8 @@
 //! Threads:    3
 //! ```
 //!
-//! On systems without `/proc` every field is `None` and the metrics that
-//! need them are left out rather than reported as zero.
+//! Without `/proc` every field is `None`, and the metrics that need them are
+//! left out rather than reported as zero.
 
 use std::fs;
 
@@ -36,14 +35,10 @@ impl ProcStatus {
             .unwrap_or_default()
     }
 
-    /// Parses the text of a `/proc/<pid>/status` file; lines it does not
-    /// know, or cannot read, leave their field `None`.
+    /// Parses a `/proc/<pid>/status` text; a field it cannot read stays `None`.
     pub fn parse(text: &str) -> ProcStatus {
         let mut status = ProcStatus::default();
-        for line in text.lines() {
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
+        for (key, value) in text.lines().filter_map(|line| line.split_once(':')) {
             let value = value.trim();
             match key {
                 "VmRSS" => status.rss_bytes = parse_kib(value),
