@@ -1,24 +1,11 @@
 //! # backpressure
 //!
 //! A streamed HTTP response is done when its bytes drain, not when the
-//! handler returns. This crate is a small, blocking, std-only HTTP/1.1
-//! server that streams a CSV export four ways and measures, exactly, what
-//! each way costs in memory when the client reads slower than the server
-//! writes.
-//!
-//! Between the client and our producer there is a chain of flow-control
-//! windows:
-//!
-//! ```text
-//! client reads slowly → its TCP receive window shrinks → our kernel send buffer
-//! stops draining → write() blocks → the bounded channel fills → send() blocks
-//! → the producer stops
-//! ```
-//!
-//! Every link passes the slowdown back to the one before it, and memory stays
-//! flat. Break the chain in userland (an unbounded queue, or a buffer of the
-//! whole body) and the difference lands in the one place with no flow
-//! control: the heap.
+//! handler returns. A small, blocking, std-only HTTP/1.1 server that streams
+//! a CSV export four ways and measures, exactly, what each way costs in
+//! memory when the client reads slower than the server writes: the chain
+//! of flow-control windows from the client back to our producer either
+//! reaches all the way back, or the difference lands on the heap.
 //!
 //! ## Reading order
 //!

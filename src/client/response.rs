@@ -27,7 +27,9 @@ pub enum BodyFraming {
 /// The parts of a response head this client uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceivedHead {
+    /// The status code, such as 200.
     pub status: u16,
+    /// What "complete" means for the body.
     pub framing: BodyFraming,
 }
 
@@ -109,8 +111,11 @@ impl fmt::Display for BodyEnd {
 pub struct ResponseReader {
     /// Head bytes so far, at most [`MAX_HEAD_BYTES`]; emptied once parsed.
     head_bytes: Vec<u8>,
+    /// The parsed head, once complete.
     head: Option<ReceivedHead>,
+    /// Where a chunked body is in its framing.
     chunked: ChunkedDecoder,
+    /// Body bytes received, framing removed.
     body_bytes: u64,
 }
 

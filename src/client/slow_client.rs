@@ -101,6 +101,7 @@ pub struct Report {
     pub body_bytes: u64,
     /// From connecting to the end of reading.
     pub elapsed: Duration,
+    /// How the body ended: complete, stopped, cut, or no response.
     pub end: BodyEnd,
 }
 

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 /// A rate limiter for bytes, refilled continuously from the time elapsed.
 #[derive(Clone, Debug)]
 pub struct TokenBucket {
+    /// Tokens (bytes) added per second: the long-run rate.
     rate: u64,
+    /// Most tokens held: the largest burst after idling.
     capacity: u64,
     /// Tokens available now, fractional so that slow refills are not rounded
     /// away between frequent calls.

@@ -32,7 +32,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::http::response::{self, Status, TEXT_PLAIN};
-use crate::measure::access_log::{AccessRecord, End};
+use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::metrics::METRICS;
 
 /// The 503's one-line reason.
@@ -98,12 +98,18 @@ impl Rejecter {
             METRICS.responded(None, Status::ServiceUnavailable);
         }
         if !self.quiet {
-            let mut record = AccessRecord::ended(Some(peer), Instant::now(), End::Rejected);
+            let mut outcome = Outcome::ended(End::Rejected);
             if answered {
-                record.status = Some(Status::ServiceUnavailable);
-                record.body_bytes = REASON.len() as u64;
+                outcome.status = Some(Status::ServiceUnavailable);
+                outcome.body_bytes = REASON.len() as u64;
             }
-            record.write();
+            AccessRecord {
+                peer: Some(peer),
+                request_line: None,
+                duration: Duration::ZERO,
+                outcome,
+            }
+            .write();
         }
         if !answered {
             return;

@@ -39,6 +39,7 @@ pub struct Series {
 /// What to draw besides the series.
 #[derive(Clone, Debug)]
 pub struct ChartText {
+    /// Above the plot.
     pub title: String,
     /// RSS of an idle server, drawn as a dashed line.
     pub idle_bytes: f64,

@@ -47,6 +47,7 @@ pub const FAST_TIMEOUT: Duration = Duration::from_secs(120);
 /// What one strategy did under slow clients.
 #[derive(Clone, Debug)]
 pub struct SlowRun {
+    /// The strategy measured.
     pub mode: Mode,
     /// Bytes of the export body (framing excluded).
     pub body_len: u64,
@@ -104,6 +105,7 @@ impl SlowRun {
 /// What one strategy did for one client reading as fast as it can.
 #[derive(Clone, Debug)]
 pub struct FastRun {
+    /// The strategy measured.
     pub mode: Mode,
     /// The client's report: body bytes, time, how it ended.
     pub report: Report,
@@ -114,9 +116,11 @@ pub struct FastRun {
 /// A client thread and what the sampler needs of it.
 struct RunningClient {
     local_addr: SocketAddr,
+    /// Bytes it has read, for the sampler.
     bytes_read: Arc<AtomicU64>,
     /// Set to make it disconnect.
     stop: Arc<AtomicBool>,
+    /// Returns the client's report once it stops.
     thread: JoinHandle<Report>,
 }
 
@@ -167,9 +171,11 @@ struct Sampler<'a> {
     server: &'a ChildServer,
     /// Labels the samples and picks the `/metrics` series.
     mode: Mode,
+    /// Slow or fast clients, to label the samples.
     pass: Pass,
     /// The clients' local addresses, to find both ends in `/proc/net/tcp`.
     client_addrs: Vec<SocketAddr>,
+    /// The clients' read counters, summed into each sample.
     counters: Vec<Arc<AtomicU64>>,
     /// When the clients connected: t = 0.
     start: Instant,

@@ -53,8 +53,11 @@ impl Phase {
 /// One moment of one strategy's run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
+    /// The strategy the server was asked for.
     pub mode: Mode,
+    /// Slow or fast client.
     pub pass: Pass,
+    /// Before or after the clients disconnected.
     pub phase: Phase,
     /// Milliseconds since the clients connected.
     pub t_ms: u64,

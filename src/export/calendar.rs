@@ -24,10 +24,15 @@ pub struct UtcDateTime {
     /// Four digits are written, so only years 0..=9999 format correctly;
     /// the export never goes past the year 2150.
     pub year: u64,
+    /// 1..=12.
     pub month: u64,
+    /// 1..=31.
     pub day: u64,
+    /// 0..=23.
     pub hour: u64,
+    /// 0..=59.
     pub minute: u64,
+    /// 0..=59: UTC as the export uses it has no leap seconds.
     pub second: u64,
 }
 
@@ -73,9 +78,11 @@ impl UtcDateTime {
 pub struct SteppingTimestamp {
     /// The instant shown, in Unix seconds: the truth when the date is re-rendered.
     unix_seconds: u64,
-    /// `HH`, `MM` and `SS` as numbers, so that a step adds instead of dividing.
+    /// `HH` as a number, so that a step adds instead of dividing.
     hour: u64,
+    /// `MM`, likewise.
     minute: u64,
+    /// `SS`, likewise.
     second: u64,
     /// `YYYY-MM-DDTHH:MM:SSZ` for `unix_seconds`.
     text: [u8; RFC3339_LEN],

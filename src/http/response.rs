@@ -47,36 +47,29 @@ impl Status {
         self as usize
     }
 
+    /// The status code.
     pub fn code(self) -> u16 {
-        match self {
-            Status::Ok => 200,
-            Status::BadRequest => 400,
-            Status::NotFound => 404,
-            Status::MethodNotAllowed => 405,
-            Status::RequestTimeout => 408,
-            Status::UriTooLong => 414,
-            Status::RequestHeaderFieldsTooLarge => 431,
-            Status::InternalServerError => 500,
-            Status::NotImplemented => 501,
-            Status::ServiceUnavailable => 503,
-            Status::HttpVersionNotSupported => 505,
-        }
+        self.code_and_reason().0
     }
 
     /// The reason phrase of RFC 9110 §15.
     pub fn reason(self) -> &'static str {
+        self.code_and_reason().1
+    }
+
+    fn code_and_reason(self) -> (u16, &'static str) {
         match self {
-            Status::Ok => "OK",
-            Status::BadRequest => "Bad Request",
-            Status::NotFound => "Not Found",
-            Status::MethodNotAllowed => "Method Not Allowed",
-            Status::RequestTimeout => "Request Timeout",
-            Status::UriTooLong => "URI Too Long",
-            Status::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
-            Status::InternalServerError => "Internal Server Error",
-            Status::NotImplemented => "Not Implemented",
-            Status::ServiceUnavailable => "Service Unavailable",
-            Status::HttpVersionNotSupported => "HTTP Version Not Supported",
+            Status::Ok => (200, "OK"),
+            Status::BadRequest => (400, "Bad Request"),
+            Status::NotFound => (404, "Not Found"),
+            Status::MethodNotAllowed => (405, "Method Not Allowed"),
+            Status::RequestTimeout => (408, "Request Timeout"),
+            Status::UriTooLong => (414, "URI Too Long"),
+            Status::RequestHeaderFieldsTooLarge => (431, "Request Header Fields Too Large"),
+            Status::InternalServerError => (500, "Internal Server Error"),
+            Status::NotImplemented => (501, "Not Implemented"),
+            Status::ServiceUnavailable => (503, "Service Unavailable"),
+            Status::HttpVersionNotSupported => (505, "HTTP Version Not Supported"),
         }
     }
 }

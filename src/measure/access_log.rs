@@ -24,7 +24,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::export::Mode;
 use crate::export::calendar::{RFC3339_LEN, UtcDateTime};
@@ -85,6 +85,39 @@ impl End {
     }
 }
 
+/// What a connection's response came to: the fields of its log line that
+/// only the response knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The status sent, if a response head went out.
+    pub status: Option<Status>,
+    /// The body strategy, for exports.
+    pub mode: Option<Mode>,
+    /// Body bytes the socket accepted (framing excluded).
+    pub body_bytes: u64,
+    /// How it ended.
+    pub end: End,
+}
+
+impl Outcome {
+    /// An end without a response of its own: the client gone before one
+    /// could be sent (`ClientAbort`), or a thread that panicked.
+    pub fn ended(end: End) -> Outcome {
+        Outcome {
+            status: None,
+            mode: None,
+            body_bytes: 0,
+            end,
+        }
+    }
+
+    /// Whether a whole response went out, so the connection should end with
+    /// a graceful close rather than a plain one.
+    pub fn sent_whole_response(&self) -> bool {
+        matches!(self.end, End::Complete | End::HeaderTimeout)
+    }
+}
+
 /// Everything one log line says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessRecord {
@@ -92,33 +125,13 @@ pub struct AccessRecord {
     pub peer: Option<SocketAddr>,
     /// `METHOD TARGET VERSION`, only if the head parsed.
     pub request_line: Option<String>,
-    /// The status sent, if a response head went out.
-    pub status: Option<Status>,
-    /// The body strategy, for exports.
-    pub mode: Option<Mode>,
-    /// Body bytes the socket accepted (framing excluded).
-    pub body_bytes: u64,
     /// From accept to the end of the response.
     pub duration: Duration,
-    /// How it ended.
-    pub end: End,
+    /// What the response came to.
+    pub outcome: Outcome,
 }
 
 impl AccessRecord {
-    /// The record of a connection that ended before a response of its own:
-    /// turned away, or its thread panicked.
-    pub fn ended(peer: Option<SocketAddr>, accepted_at: Instant, end: End) -> AccessRecord {
-        AccessRecord {
-            peer,
-            request_line: None,
-            status: None,
-            mode: None,
-            body_bytes: 0,
-            duration: accepted_at.elapsed(),
-            end,
-        }
-    }
-
     /// The line, without its newline, stamped with `now`.
     pub fn format(&self, now: SystemTime) -> String {
         let seconds = now
@@ -132,15 +145,18 @@ impl AccessRecord {
             .request_line
             .as_deref()
             .map_or_else(|| "-".to_string(), |line| format!("\"{line}\""));
-        let status = self
-            .status
-            .map_or_else(|| "-".to_string(), |s| s.code().to_string());
-        let mode = self.mode.map_or("-", Mode::as_str);
+        let Outcome {
+            status,
+            mode,
+            body_bytes,
+            end,
+        } = self.outcome;
+        let status = status.map_or_else(|| "-".to_string(), |s| s.code().to_string());
+        let mode = mode.map_or("-", Mode::as_str);
         format!(
-            "{stamp} {peer} {request} {status} mode={mode} body_bytes={} duration_ms={} end={}",
-            self.body_bytes,
+            "{stamp} {peer} {request} {status} mode={mode} body_bytes={body_bytes} duration_ms={} end={}",
             self.duration.as_millis(),
-            self.end.as_str(),
+            end.as_str(),
         )
     }
 
@@ -163,11 +179,13 @@ mod tests {
         let record = AccessRecord {
             peer: Some("127.0.0.1:50412".parse().unwrap()),
             request_line: Some("GET /export.csv?rows=100&mode=bounded HTTP/1.1".into()),
-            status: Some(Status::Ok),
-            mode: Some(Mode::Bounded),
-            body_bytes: 5425,
             duration: Duration::from_micros(3_900),
-            end: End::Complete,
+            outcome: Outcome {
+                status: Some(Status::Ok),
+                mode: Some(Mode::Bounded),
+                body_bytes: 5425,
+                end: End::Complete,
+            },
         };
         let at = UNIX_EPOCH + Duration::from_secs(1_795_329_612);
         assert_eq!(
@@ -183,11 +201,11 @@ mod tests {
         let record = AccessRecord {
             peer: None,
             request_line: None,
-            status: Some(Status::RequestTimeout),
-            mode: None,
-            body_bytes: 0,
             duration: Duration::from_secs(10),
-            end: End::HeaderTimeout,
+            outcome: Outcome {
+                status: Some(Status::RequestTimeout),
+                ..Outcome::ended(End::HeaderTimeout)
+            },
         };
         assert_eq!(
             record.format(UNIX_EPOCH),

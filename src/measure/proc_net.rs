@@ -38,6 +38,7 @@ pub const MAX_PROC_NET_BYTES: u64 = 16 * 1024 * 1024;
 /// One socket's line of `/proc/net/tcp`: the fields the demo needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpSocket {
+    /// This end of the connection.
     pub local: SocketAddr,
     /// The other end (`0.0.0.0:0` for a listening socket).
     pub remote: SocketAddr,

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::ServerConfig;
-use super::routes::{self, Served};
+use super::routes;
 use crate::defense::buffer_caps::BufferBudget;
 use crate::defense::head_deadline::{self, ReadHeadError};
 use crate::http::request;
 use crate::http::response::Status;
-use crate::measure::access_log::{AccessRecord, End};
+use crate::measure::access_log::{AccessRecord, End, Outcome};
 
 /// How long a finished connection keeps reading what the client still
 /// sends before closing. Closing a socket with unread input makes the kernel
@@ -50,8 +50,8 @@ pub fn handle(
     // counts as gone. Without it a client that stops reading would hold this
     // thread (and a producer's) forever. If the option cannot be set, the
     // connection is not served at all.
-    let served = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-        Served::gone()
+    let outcome = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
+        Outcome::ended(End::ClientAbort)
     } else {
         let mut buf = Vec::new();
         read_and_respond(
@@ -63,20 +63,18 @@ pub fn handle(
             &mut request_line,
         )
     };
-    if served.graceful() {
+    if outcome.sent_whole_response() {
         close_gracefully(&stream);
     }
     if !config.quiet {
-        let record = AccessRecord {
+        let duration = accepted_at.elapsed();
+        AccessRecord {
             peer,
             request_line,
-            status: served.status,
-            mode: served.mode,
-            body_bytes: served.body_bytes,
-            duration: accepted_at.elapsed(),
-            end: served.end,
-        };
-        record.write();
+            duration,
+            outcome,
+        }
+        .write();
     }
 }
 
@@ -89,7 +87,7 @@ fn read_and_respond(
     budget: &Arc<BufferBudget>,
     accepted_at: Instant,
     request_line: &mut Option<String>,
-) -> Served {
+) -> Outcome {
     let deadline = accepted_at + config.header_timeout;
     match head_deadline::read_head(stream, buf, deadline) {
         Ok(head) => match request::parse_head(head) {
@@ -106,20 +104,19 @@ fn read_and_respond(
         },
         Err(ReadHeadError::TimedOut) => {
             let reason = "request head not received in time";
-            let served = routes::reply_error(stream, None, Status::RequestTimeout, reason, false);
-            Served {
-                end: if served.graceful() {
-                    End::HeaderTimeout
-                } else {
-                    served.end
+            let outcome = routes::reply_error(stream, None, Status::RequestTimeout, reason, false);
+            match outcome.end {
+                End::Complete => Outcome {
+                    end: End::HeaderTimeout,
+                    ..outcome
                 },
-                ..served
+                _ => outcome,
             }
         }
         Err(ReadHeadError::TooLarge(e)) => {
             routes::reply_error(stream, None, e.status, e.reason, false)
         }
-        Err(ReadHeadError::Closed | ReadHeadError::Failed) => Served::gone(),
+        Err(ReadHeadError::Closed | ReadHeadError::Failed) => Outcome::ended(End::ClientAbort),
     }
 }
 

@@ -10,11 +10,9 @@
 //!
 //! Thread-per-connection is the simplest server that can block: a slow
 //! client blocks only its own thread, and a blocked `write` is exactly the
-//! backpressure the lesson is about. What it costs is a thread (two, while
-//! a channel strategy streams) for every open connection, however idle; a
-//! blocking server runs out of threads long before it runs out of memory,
-//! which is why the request head has a deadline and why an async runtime
-//! (tokio, under hyper and axum) is what production servers use instead.
+//! backpressure the lesson is about. It costs a thread (two, while a channel
+//! strategy streams) per open connection, however idle, which is why every
+//! wait has a deadline and why production servers use an async runtime.
 
 pub mod config;
 mod connection;
@@ -31,7 +29,7 @@ pub use config::ServerConfig;
 
 use crate::defense::buffer_caps::BufferBudget;
 use crate::defense::connection_cap::Rejecter;
-use crate::measure::access_log::{AccessRecord, End};
+use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::metrics::METRICS;
 
 /// Stack of a connection thread. It holds `io::copy`'s 8 KiB buffer and the
@@ -119,7 +117,13 @@ impl Server {
                     let work = || connection::handle(stream, &config, &budget, accepted_at);
                     if !run_isolated(work) && !config.quiet {
                         // The connection's own line was never written.
-                        AccessRecord::ended(Some(peer), accepted_at, End::Panic).write();
+                        AccessRecord {
+                            peer: Some(peer),
+                            request_line: None,
+                            duration: accepted_at.elapsed(),
+                            outcome: Outcome::ended(End::Panic),
+                        }
+                        .write();
                     }
                 });
             if let Err(e) = spawned {

@@ -20,7 +20,7 @@ use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
 use crate::http::request::{Method, Request, Version};
 use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
-use crate::measure::access_log::End;
+use crate::measure::access_log::{End, Outcome};
 use crate::measure::metrics::{METRICS, Readings};
 use crate::measure::proc_status::ProcStatus;
 use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, QueuedBytes};
@@ -30,45 +30,13 @@ const CSV: &str = "text/csv; charset=utf-8";
 /// `Content-Type` of `/metrics`: the Prometheus text format, version 0.0.4.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// What serving one connection came to: the access log's fields that only
-/// the response knows.
-#[derive(Clone, Copy, Debug)]
-pub struct Served {
-    /// The status sent, if a response head went out.
-    pub status: Option<Status>,
-    /// The body strategy, for exports.
-    pub mode: Option<Mode>,
-    /// Body bytes the socket accepted.
-    pub body_bytes: u64,
-    /// How it ended; decides between a graceful close and a plain one.
-    pub end: End,
-}
-
-impl Served {
-    /// Nothing was sent and nothing can be: the client is gone.
-    pub fn gone() -> Served {
-        Served {
-            status: None,
-            mode: None,
-            body_bytes: 0,
-            end: End::ClientAbort,
-        }
-    }
-
-    /// Whether a whole response went out, so the connection should end with
-    /// a graceful close rather than a plain one.
-    pub fn graceful(&self) -> bool {
-        matches!(self.end, End::Complete | End::HeaderTimeout)
-    }
-}
-
 /// Answers a request whose head parsed.
 pub fn respond(
     stream: &TcpStream,
     request: &Request<'_>,
     config: &ServerConfig,
     budget: &Arc<BufferBudget>,
-) -> Served {
+) -> Outcome {
     let head_only = match request.method {
         Method::Get => false,
         Method::Head => true,
@@ -116,7 +84,7 @@ fn export(
     config: &ServerConfig,
     budget: &Arc<BufferBudget>,
     head_only: bool,
-) -> Served {
+) -> Outcome {
     let query = match parse_export_query(request.query.unwrap_or_default(), config.max_rows) {
         Ok(query) => query,
         Err(reason) => return reply_error(stream, None, Status::BadRequest, &reason, head_only),
@@ -180,7 +148,7 @@ fn export(
         }
     };
     METRICS.aborted(plan.mode, end);
-    Served {
+    Outcome {
         status: Some(Status::Ok),
         mode: Some(plan.mode),
         body_bytes: queued.sent_bytes(),
@@ -195,21 +163,21 @@ fn reply(
     head: ResponseHead,
     body: &[u8],
     head_only: bool,
-) -> Served {
+) -> Outcome {
     let status = head.status();
     match response::write_small(stream, head, body, head_only) {
         Ok(()) => {
             METRICS.responded(mode, status);
-            Served {
+            Outcome {
                 status: Some(status),
                 mode,
                 body_bytes: if head_only { 0 } else { body.len() as u64 },
                 end: End::Complete,
             }
         }
-        Err(_) => Served {
+        Err(_) => Outcome {
             mode,
-            ..Served::gone()
+            ..Outcome::ended(End::ClientAbort)
         },
     }
 }
@@ -221,7 +189,7 @@ pub fn reply_error(
     status: Status,
     reason: &str,
     head_only: bool,
-) -> Served {
+) -> Outcome {
     let body = format!("{reason}\n");
     let head = response::small_head(status, TEXT_PLAIN, body.as_bytes());
     reply(stream, mode, head, body.as_bytes(), head_only)

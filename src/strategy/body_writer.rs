@@ -7,14 +7,10 @@
 //! here, at the one place bytes leave userland, the four strategies cannot
 //! disagree about what "sent" means.
 //!
-//! A blocking socket write returns only once the kernel has taken at least
-//! some bytes into its send buffer. When the client reads slowly its TCP
-//! receive window closes, our send buffer stops draining, and `write` blocks:
-//! that blocked call is the backpressure signal every strategy inherits.
-//! It must be bounded in time as well: for an export, `W` is a
-//! [`DeadlineWriter`](crate::defense::send_deadline::DeadlineWriter), so a client
-//! that stops reading, or reads a trickle, turns a blocked write into an
-//! error instead of a thread held forever.
+//! Its blocked `write` is the backpressure signal every strategy inherits;
+//! for an export, `W` is a
+//! [`DeadlineWriter`](crate::defense::send_deadline::DeadlineWriter), so the
+//! block is bounded in time too.
 
 use std::io::{self, Write};
 

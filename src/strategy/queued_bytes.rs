@@ -6,14 +6,8 @@
 //! run ahead of the client. The producer reports bytes as it makes them
 //! ([`QueuedBytes::produced`]); the body writer reports them as the socket
 //! accepts them ([`QueuedBytes::sent`]). The difference is memory that exists
-//! only because the client is slower than the producer:
-//!
-//! | strategy  | queued bytes under a stalled client        |
-//! |-----------|--------------------------------------------|
-//! | buffer    | the whole body, from the start             |
-//! | unbounded | grows until the producer has made the body |
-//! | bounded   | at most (depth + 2) × chunk                |
-//! | pipeline  | at most `io::copy`'s one buffer            |
+//! only because the client is slower than the producer (the table in
+//! `strategy/mod.rs` gives it per strategy).
 //!
 //! Each response's tracker also feeds its mode's process-wide gauge and peak
 //! in [`crate::measure::metrics`], which is what `/metrics` shows and the tests assert.
