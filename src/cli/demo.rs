@@ -40,11 +40,8 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             value: "N",
             help: "rows of the slow client's export",
             default: |a| {
-                format!(
-                    "{}, ~{} MB",
-                    a.config.rows,
-                    body_len(a.config.rows) / 1_000_000
-                )
+                let rows = a.config.rows;
+                format!("{rows}, ~{} MB", body_len(rows) / 1_000_000)
             },
             set: |a, v| rows(v, 1).map(|n| a.config.rows = n),
         },
@@ -60,11 +57,8 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             value: "N",
             help: "how long each slow client reads (or a duration: 1500ms)",
             default: |a| {
-                format!(
-                    "{}; {} with --quick",
-                    a.config.seconds.as_secs(),
-                    format_duration(QUICK_SECONDS)
-                )
+                let quick = format_duration(QUICK_SECONDS);
+                format!("{}; {quick} with --quick", a.config.seconds.as_secs())
             },
             set: |a, v| {
                 // Plain seconds, as the flag's name says, or any duration.
@@ -82,12 +76,8 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             value: "LIST",
             help: "comma list of buffer,unbounded,bounded,pipeline",
             default: |a| {
-                a.config
-                    .modes
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
+                let names: Vec<_> = a.config.modes.iter().map(|m| m.as_str()).collect();
+                names.join(",")
             },
             set: |a, v| parse_modes(v).map(|modes| a.config.modes = modes),
         },
@@ -177,35 +167,20 @@ fn parse_modes(text: &str) -> Result<Vec<Mode>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::flags::{Parsed, parse};
+    use crate::cli::flags::parse_line;
 
-    fn demo(args: &[&str]) -> Result<Option<DemoConfig>, String> {
-        match parse(&DEMO, args.iter().map(|s| s.to_string())) {
-            Ok(Parsed::Run(args)) => Ok(Some(args.config)),
-            Ok(Parsed::Help(_)) => Ok(None),
-            Err(e) => Err(e.0),
-        }
+    /// The configuration `args` make, `None` for `--help`.
+    fn demo(args: &str) -> Result<Option<DemoConfig>, String> {
+        parse_line(&DEMO, args).map(|parsed| parsed.map(|args| args.config))
     }
 
     #[test]
     fn defaults_and_every_flag() {
-        assert_eq!(demo(&[]), Ok(Some(DemoConfig::default())));
-        let config = demo(&[
-            "--rows=1000",
-            "--client-rate",
-            "1m",
-            "--seconds",
-            "3",
-            "--modes",
-            "pipeline,buffer",
-            "--clients=4",
-            "--fast-rows",
-            "0",
-            "--out",
-            "/tmp/x",
-        ])
-        .unwrap()
-        .unwrap();
+        assert_eq!(demo(""), Ok(Some(DemoConfig::default())));
+        let config = demo(
+            "--rows=1000 --client-rate 1m --seconds 3 --modes pipeline,buffer \
+             --clients=4 --fast-rows 0 --out /tmp/x",
+        );
         let expected = DemoConfig {
             rows: 1000,
             client_rate: 1024 * 1024,
@@ -215,24 +190,21 @@ mod tests {
             fast_rows: 0,
             out: PathBuf::from("/tmp/x"),
         };
-        assert_eq!(config, expected);
-        assert_eq!(demo(&["-h"]), Ok(None));
+        assert_eq!(config, Ok(Some(expected)));
+        assert_eq!(demo("-h"), Ok(None));
     }
 
     #[test]
     fn quick_changes_defaults_but_not_explicit_flags() {
-        let quick = demo(&["--quick"]).unwrap().unwrap();
+        let quick = demo("--quick").unwrap().unwrap();
         assert_eq!(quick.seconds, QUICK_SECONDS);
         assert_eq!(quick.fast_rows, QUICK_FAST_ROWS);
-        for args in [
-            &["--seconds", "2", "--quick"][..],
-            &["--quick", "--seconds=2"],
-        ] {
+        for args in ["--seconds 2 --quick", "--quick --seconds=2"] {
             let config = demo(args).unwrap().unwrap();
             assert_eq!(config.seconds, Duration::from_secs(2));
             assert_eq!(config.fast_rows, QUICK_FAST_ROWS);
         }
-        let config = demo(&["--seconds", "250ms"]).unwrap().unwrap();
+        let config = demo("--seconds 250ms").unwrap().unwrap();
         assert_eq!(config.seconds, Duration::from_millis(250));
     }
 }

@@ -112,14 +112,8 @@ pub fn help<C: Default>(spec: &Spec<C>) -> String {
             format!("{} {}", flag.name, flag.value)
         }
     };
-    let width = spec
-        .flags
-        .iter()
-        .map(|flag| spelled(flag).len())
-        .chain(["-h, --help".len()])
-        .max()
-        .unwrap_or(0)
-        + 2;
+    let widths = spec.flags.iter().map(|flag| spelled(flag).len());
+    let width = widths.fold("-h, --help".len(), usize::max) + 2;
     let mut text = format!("Usage: {}\n\n{}\n\nFlags:\n", spec.usage, spec.about);
     for flag in spec.flags {
         let default = (flag.default)(&defaults);
@@ -137,6 +131,17 @@ pub fn help<C: Default>(spec: &Spec<C>) -> String {
         text.push_str(spec.footer);
     }
     text
+}
+
+/// Parses a command line written as one string, split at spaces: the
+/// configuration, `None` for `--help`, or the error's line.
+#[cfg(test)]
+pub fn parse_line<C: Default>(spec: &Spec<C>, line: &str) -> Result<Option<C>, String> {
+    match parse(spec, line.split_whitespace().map(str::to_string)) {
+        Ok(Parsed::Run(config)) => Ok(Some(config)),
+        Ok(Parsed::Help(_)) => Ok(None),
+        Err(UsageError(line)) => Err(line),
+    }
 }
 
 /// A default that is not shown in `--help`.
@@ -234,62 +239,46 @@ mod tests {
     use crate::cli::serve::SERVE;
     use crate::cli::slow_client::SLOW_CLIENT;
 
-    fn error<C: Default>(spec: &Spec<C>, args: &[&str]) -> String {
-        match parse(spec, args.iter().map(|a| a.to_string())) {
-            Err(UsageError(line)) => line,
-            Ok(_) => panic!("{args:?} was accepted"),
-        }
-    }
-
     #[test]
     fn every_mistake_is_one_line_naming_it() {
         for (args, line) in [
-            (&["--chunk-bytes"][..], "--chunk-bytes needs a value"),
+            ("--chunk-bytes", "--chunk-bytes needs a value"),
             (
-                &["--chunk-bytes=big"],
+                "--chunk-bytes=big",
                 "--chunk-bytes: expected a size in bytes, such as 16k or 512m, got 'big'",
             ),
-            (&["--quiet=yes"], "--quiet takes no value"),
-            (&["--loud"], "unknown flag '--loud' for serve"),
-            (&["--quiet", "x"], "unknown flag 'x' for serve"),
+            ("--quiet=yes", "--quiet takes no value"),
+            ("--loud", "unknown flag '--loud' for serve"),
+            ("--quiet x", "unknown flag 'x' for serve"),
             (
-                &["--chunk-bytes", "0"],
+                "--chunk-bytes 0",
                 "--chunk-bytes must be from 1 to 16777216",
             ),
         ] {
-            assert_eq!(error(&SERVE, args), line, "{args:?}");
+            assert_eq!(parse_line(&SERVE, args), Err(line.into()), "{args}");
         }
         assert_eq!(
-            error(&SLOW_CLIENT, &["http://a/", "http://b/"]),
-            "slow-client takes one URL, got a second: 'http://b/'"
+            parse_line(&SLOW_CLIENT, "http://a/ http://b/"),
+            Err("slow-client takes one URL, got a second: 'http://b/'".into())
         );
-        assert!(error(&SERVE, &["--chunk-bytes", "big", "-h"]).contains("--chunk-bytes"));
-        let help = parse(&SERVE, ["--quiet".to_string(), "-h".to_string()]);
-        assert!(
-            matches!(help, Ok(Parsed::Help(_))),
-            "flags are read in order"
-        );
+        let error = parse_line(&SERVE, "--chunk-bytes big -h").unwrap_err();
+        assert!(error.contains("--chunk-bytes"));
+        let help = parse_line(&SERVE, "--quiet -h");
+        assert_eq!(help, Ok(None), "flags are read in order");
     }
 
     #[test]
     fn help_aligns_every_flag_and_its_default() {
         let text = help(&SLOW_CLIENT);
         assert!(text.starts_with("Usage: backpressure slow-client URL"));
-        assert!(
-            text.contains(
-                "\n\nFlags:\n    --rate SIZE  bytes per second, k = KiB, m = MiB [default: 200k]\n"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n    -h, --help   print this help\n\nExample: "),
-            "{text}"
-        );
+        let rate =
+            "\n\nFlags:\n    --rate SIZE  bytes per second, k = KiB, m = MiB [default: 200k]\n";
+        assert!(text.contains(rate), "{text}");
+        let help_line = "\n    -h, --help   print this help\n\nExample: ";
+        assert!(text.contains(help_line), "{text}");
         let text = help(&SERVE);
-        assert!(
-            text.contains("\n    --quiet                    no access log on stderr\n"),
-            "{text}"
-        );
+        let quiet = "\n    --quiet                    no access log on stderr\n";
+        assert!(text.contains(quiet), "{text}");
     }
 
     #[test]
@@ -306,12 +295,8 @@ mod tests {
             assert!(size(bad).is_err(), "{bad}");
         }
         assert!(rate("0").is_err() && rate("1").is_ok());
-        for (text, expected) in [("500ms", 500), ("5s", 5000), ("2m", 120_000)] {
-            assert_eq!(
-                duration(text),
-                Ok(Duration::from_millis(expected)),
-                "{text}"
-            );
+        for (text, ms) in [("500ms", 500), ("5s", 5000), ("2m", 120_000)] {
+            assert_eq!(duration(text), Ok(Duration::from_millis(ms)), "{text}");
         }
         for bad in ["5", "1.5s", "ms", "2h"] {
             assert!(duration(bad).is_err(), "{bad}");

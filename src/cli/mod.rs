@@ -158,10 +158,8 @@ mod tests {
     fn each_command_line_runs_its_command() {
         let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
         assert_eq!(parse_args(&[]), Ok(Command::Demo(Default::default())));
-        assert!(matches!(
-            parse_args(&["demo", "--quick"]),
-            Ok(Command::Demo(_))
-        ));
+        let demo = parse_args(&["demo", "--quick"]);
+        assert!(matches!(demo, Ok(Command::Demo(_))));
         assert!(matches!(parse_args(&["serve"]), Ok(Command::Serve(_))));
         let client = parse_args(&["slow-client", "http://127.0.0.1:1/"]);
         assert!(matches!(client, Ok(Command::SlowClient(_))));

@@ -176,42 +176,18 @@ fn exit_on_stdin_eof() -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::flags::{Parsed, parse};
+    use crate::cli::flags::parse_line;
     use std::time::Duration;
-
-    fn serve(args: &[&str]) -> Result<ServerConfig, String> {
-        match parse(&SERVE, args.iter().map(|a| a.to_string())) {
-            Ok(Parsed::Run(config)) => Ok(config),
-            Ok(Parsed::Help(_)) => Err("help".into()),
-            Err(e) => Err(e.0),
-        }
-    }
 
     #[test]
     fn every_flag_in_both_spellings() {
-        let config = serve(&[
-            "--addr",
-            "127.0.0.1:0",
-            "--chunk-bytes=7",
-            "--channel-depth",
-            "0",
-            "--max-rows",
-            "1000",
-            "--header-timeout",
-            "250ms",
-            "--send-timeout=2s",
-            "--min-rate",
-            "16k",
-            "--rate-grace=500ms",
-            "--max-connections",
-            "8",
-            "--max-buffered-bytes",
-            "2m",
-            "--max-buffered-total=1g",
-            "--quiet",
-            "--exit-on-stdin-eof",
-        ])
-        .unwrap();
+        let config = parse_line(
+            &SERVE,
+            "--addr 127.0.0.1:0 --chunk-bytes=7 --channel-depth 0 --max-rows 1000 \
+             --header-timeout 250ms --send-timeout=2s --min-rate 16k --rate-grace=500ms \
+             --max-connections 8 --max-buffered-bytes 2m --max-buffered-total=1g \
+             --quiet --exit-on-stdin-eof",
+        );
         let expected = ServerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
             chunk_bytes: 7,
@@ -227,16 +203,13 @@ mod tests {
             quiet: true,
             exit_on_stdin_eof: true,
         };
-        assert_eq!(config, expected);
-        assert_eq!(serve(&[]), Ok(ServerConfig::default()));
+        assert_eq!(config, Ok(Some(expected)));
+        assert_eq!(parse_line(&SERVE, ""), Ok(Some(ServerConfig::default())));
     }
 
     #[test]
     fn help_lists_every_flag_with_its_default() {
-        assert_eq!(
-            serve(&["--addr", "1.2.3.4:5", "--help"]),
-            Err("help".into())
-        );
+        assert_eq!(parse_line(&SERVE, "--addr 1.2.3.4:5 --help"), Ok(None));
         let help = crate::cli::flags::help(&SERVE);
         for flag in SERVE.flags.iter().filter(|f| !f.value.is_empty()) {
             let line = help.lines().find(|l| l.contains(flag.name)).unwrap();

@@ -159,7 +159,7 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::flags::{Parsed, parse};
+    use crate::cli::flags::parse_line;
     use crate::client::response::BodyFraming;
 
     #[test]
@@ -172,28 +172,22 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let args = |list: &[&str]| match parse(&SLOW_CLIENT, list.iter().map(|s| s.to_string())) {
-            Ok(Parsed::Run(args)) => Ok(Some(args)),
-            Ok(Parsed::Help(_)) => Ok(None),
-            Err(e) => Err(e.0),
-        };
-        let parsed = args(&["http://h:1/p", "--rate=1k", "--for", "2s"])
-            .unwrap()
-            .unwrap();
+        let args = |line| parse_line(&SLOW_CLIENT, line);
+        let parsed = args("http://h:1/p --rate=1k --for 2s").unwrap().unwrap();
         assert_eq!(parsed.rate, 1024);
         assert_eq!(parsed.read_for, Some(Duration::from_secs(2)));
         assert_eq!(parsed.url.unwrap().target, "/p");
-        assert_eq!(args(&["http://h/"]).unwrap().unwrap().rate, DEFAULT_RATE);
-        assert_eq!(args(&["--help"]), Ok(None));
+        assert_eq!(args("http://h/").unwrap().unwrap().rate, DEFAULT_RATE);
+        assert_eq!(args("--help"), Ok(None));
         for (bad, why) in [
-            (&[][..], "needs a URL"),
-            (&["https://h/"], "not an http://"),
-            (&["http://h/", "http://i/"], "one URL"),
-            (&["http://h/", "--rate", "0"], "--rate"),
-            (&["http://h/", "--rate", "fast"], "--rate"),
-            (&["http://h/", "--for", "10"], "--for"),
-            (&["http://h/", "--for"], "--for needs a value"),
-            (&["http://h/", "--speed", "1"], "unknown flag '--speed'"),
+            ("", "needs a URL"),
+            ("https://h/", "not an http://"),
+            ("http://h/ http://i/", "one URL"),
+            ("http://h/ --rate 0", "--rate"),
+            ("http://h/ --rate fast", "--rate"),
+            ("http://h/ --for 10", "--for"),
+            ("http://h/ --for", "--for needs a value"),
+            ("http://h/ --speed 1", "unknown flag '--speed'"),
         ] {
             let error = args(bad).unwrap_err();
             assert!(error.contains(why), "{bad:?}: {error}");
