@@ -27,7 +27,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -115,12 +115,10 @@ impl Rejecter {
             return;
         }
         let _ = stream.shutdown(Shutdown::Write);
-        match self.handoff.try_send(stream) {
-            Ok(()) => {}
-            // Full: the socket closes here. Disconnected cannot happen while
-            // the thread runs; if it died, closing is all that is left.
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
-        }
+        // If the queue is full, the socket closes here. It cannot be
+        // disconnected while the thread runs; if it died, closing is all
+        // that is left.
+        let _ = self.handoff.try_send(stream);
     }
 }
 

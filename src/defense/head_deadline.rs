@@ -1,17 +1,13 @@
 //! Reading a request head from a client that controls how much it sends
-//! and how slowly: a deadline counted from accept, and a buffer that never
-//! grows past the head's size limit.
+//! and how slowly:
 //!
-//! Both are part of reading, not a later hardening pass:
 //! - the whole head must arrive within a deadline counted from accept, so a
 //!   client that trickles bytes (Slowloris) or sends nothing cannot hold a
 //!   thread forever. Before every `read` the socket's timeout is set to the
 //!   time that is *left*, so a client sending one byte a second gains
 //!   nothing (a plain per-read timeout would restart with each byte);
-//! - the head must fit in [`MAX_HEAD_BYTES`], and the buffer it is read into
-//!   grows from [`FIRST_HEAD_BUFFER_BYTES`] only as bytes arrive, so a
-//!   typical head costs 1 KiB and no client can make it cost more than the
-//!   limit.
+//! - the head must fit in [`MAX_HEAD_BYTES`], in a buffer that grows from
+//!   [`FIRST_HEAD_BUFFER_BYTES`] only as bytes arrive.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
@@ -68,15 +64,7 @@ pub fn read_head<'b>(
         let n = match (&*stream).read(&mut buf[filled..]) {
             Ok(0) => return Err(ReadHeadError::Closed),
             Ok(n) => n,
-            // A timed-out read reports WouldBlock on Unix, TimedOut on Windows.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ReadHeadError::TimedOut);
-            }
+            Err(e) if super::is_timeout(&e) => return Err(ReadHeadError::TimedOut),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(ReadHeadError::Failed),
         };

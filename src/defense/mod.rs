@@ -19,3 +19,11 @@ pub mod buffer_caps;
 pub mod connection_cap;
 pub mod head_deadline;
 pub mod send_deadline;
+
+use std::io::{self, ErrorKind};
+
+/// Whether `error` is a socket's read or write timeout firing: `WouldBlock`
+/// on Unix, `TimedOut` on Windows.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}

@@ -92,11 +92,7 @@ impl TooSlow {
         if let Some(too_slow) = error.get_ref().and_then(|e| e.downcast_ref::<TooSlow>()) {
             return Some(*too_slow);
         }
-        matches!(
-            error.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        )
-        .then_some(TooSlow::SendTimeout)
+        super::is_timeout(error).then_some(TooSlow::SendTimeout)
     }
 
     fn into_error(self) -> io::Error {
@@ -211,8 +207,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A timed-out write reports WouldBlock on Unix, TimedOut on
-                // Windows; which rule fired depends on which limit was nearer.
+                // Which rule fired depends on which limit was nearer.
                 Err(e) if TooSlow::of(&e).is_some() => {
                     let rule = if Instant::now() >= deadline {
                         TooSlow::MinRate
@@ -238,24 +233,25 @@ mod tests {
     use std::io::Read;
     use std::net::TcpListener;
 
+    fn rule(bytes_per_second: u64, grace: Duration) -> MinDataRate {
+        MinDataRate {
+            bytes_per_second,
+            grace,
+        }
+    }
+
     #[test]
     fn the_allowance_is_the_larger_of_grace_and_size_over_rate() {
-        let rule = MinDataRate {
-            bytes_per_second: 240,
-            grace: Duration::from_secs(5),
-        };
-        assert_eq!(rule.allowance(0), Duration::from_secs(5));
-        assert_eq!(rule.allowance(1200), Duration::from_secs(5));
-        assert_eq!(rule.allowance(2400), Duration::from_secs(10));
+        let kestrel = rule(240, Duration::from_secs(5));
+        assert_eq!(kestrel.allowance(0), Duration::from_secs(5));
+        assert_eq!(kestrel.allowance(1200), Duration::from_secs(5));
+        assert_eq!(kestrel.allowance(2400), Duration::from_secs(10));
         // A full default chunk: 32 KiB at 240 B/s, over two minutes.
         assert_eq!(
-            rule.allowance(32 * 1024),
+            kestrel.allowance(32 * 1024),
             Duration::from_nanos(136_533_333_333)
         );
-        let no_grace = MinDataRate {
-            bytes_per_second: 1,
-            grace: Duration::ZERO,
-        };
+        let no_grace = rule(1, Duration::ZERO);
         assert_eq!(no_grace.allowance(u64::MAX), Duration::from_secs(u64::MAX));
     }
 
@@ -288,10 +284,7 @@ mod tests {
             client.read_to_end(&mut got).unwrap();
             got
         });
-        let rule = MinDataRate {
-            bytes_per_second: 1,
-            grace: Duration::from_secs(30),
-        };
+        let rule = rule(1, Duration::from_secs(30));
         let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), rule);
         let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
         // One call takes at most MAX_WRITE_BYTES, all of them.
@@ -344,10 +337,7 @@ mod tests {
     /// 1000 bytes at a minimum of 1000 B/s: one second, since the grace is
     /// shorter. Each call waits at most 200 ms (the send timeout).
     fn rule_and_writer(socket: &Trickle) -> DeadlineWriter<'_, Trickle> {
-        let rule = MinDataRate {
-            bytes_per_second: 1000,
-            grace: Duration::from_millis(300),
-        };
+        let rule = rule(1000, Duration::from_millis(300));
         DeadlineWriter::new(socket, Duration::from_millis(200), rule)
     }
 
@@ -361,13 +351,11 @@ mod tests {
         let error = rule_and_writer(&trickle).write(&[0u8; 1000]).unwrap_err();
         let took = started.elapsed();
         assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
-        assert!(
-            took >= Duration::from_secs(1) && took < Duration::from_secs(2),
-            "{took:?}"
-        );
+        let secs = Duration::from_secs;
+        assert!((secs(1)..secs(2)).contains(&took), "{took:?}");
         let accepted = trickle.accepted.get();
         assert!(
-            accepted > 200 && accepted < 1000,
+            (201..1000).contains(&accepted),
             "progress: {accepted} bytes"
         );
     }
@@ -393,22 +381,12 @@ mod tests {
     fn a_client_that_reads_nothing_fails_the_write_by_the_rule_that_is_nearer() {
         let (server, _client) = socket_pair();
         let fill = vec![0u8; MAX_WRITE_BYTES];
+        let (short, long) = (Duration::from_millis(200), Duration::from_secs(30));
         for (send_timeout, grace, expected) in [
-            (
-                Duration::from_millis(200),
-                Duration::from_secs(30),
-                TooSlow::SendTimeout,
-            ),
-            (
-                Duration::from_secs(30),
-                Duration::from_millis(200),
-                TooSlow::MinRate,
-            ),
+            (short, long, TooSlow::SendTimeout),
+            (long, short, TooSlow::MinRate),
         ] {
-            let rule = MinDataRate {
-                bytes_per_second: u64::MAX,
-                grace,
-            };
+            let rule = rule(u64::MAX, grace);
             let mut writer = DeadlineWriter::new(&server, send_timeout, rule);
             // The kernel's buffers take a few MB first; bounded so that a
             // kernel that takes everything fails the test instead of

@@ -51,10 +51,8 @@ pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// client is given up on: 60 s, nginx's `send_timeout`. Backpressure must be
 /// bounded in time as well as in space: without this, a client that stops
 /// reading but keeps its connection open holds the connection's threads
-/// and buffers forever. A slow client is never cut by it, only one that
-/// accepts nothing at all for this long. (It bounds each write call, not the
-/// whole write: a client trickling a byte a minute would pass it. The
-/// minimum data rate, [`DEFAULT_MIN_RATE`], is the stricter rule on top.)
+/// and buffers forever. It bounds each write call, so a client trickling a
+/// byte a minute passes it; [`DEFAULT_MIN_RATE`] is the stricter rule.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest accepted `--send-timeout`.
 pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
@@ -73,11 +71,9 @@ pub const MAX_MAX_CONNECTIONS: usize = 4096;
 
 /// Default minimum response data rate: 240 bytes/s, Kestrel's
 /// `MinResponseDataRate`. A write of `n` bytes must complete within
-/// `max(grace, n / rate)`, however many partial writes it takes, or the
-/// connection is aborted. It catches what the send timeout cannot: a client
-/// that reads a few bytes now and then, so no single write ever stalls for
-/// the whole timeout, yet holds its connection for hours (a slow-read
-/// attack). A 200 KB/s phone is three orders of magnitude above it.
+/// `max(grace, n / rate)`, however many partial writes it takes: it catches
+/// the slow-read attack the send timeout cannot (`defense/send_deadline.rs`
+/// explains how). A 200 KB/s phone is three orders of magnitude above it.
 pub const DEFAULT_MIN_RATE: u64 = 240;
 /// Default grace for the minimum data rate: 5 s, Kestrel's. A small write
 /// gets at least this long, so a brief stall of a good client is forgiven.
@@ -88,10 +84,7 @@ pub const MAX_RATE_GRACE: Duration = Duration::from_secs(60 * 60);
 /// Default most bytes one response may hold in userland queues: 512 MiB,
 /// room for the 400 MB export, so the lesson's bug can still be watched.
 /// A real service would set this near its largest legitimate response, or
-/// far lower and stream. `buffer` refuses a larger body before building it
-/// (its size is known up front); `unbounded` is aborted once its queue
-/// passes it. The flat strategies are bounded by construction and never
-/// come near it.
+/// far lower and stream (`defense/buffer_caps.rs` says what it stops).
 pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 512 * 1024 * 1024;
 /// Default most bytes all responses together may hold in userland queues:
 /// 1 GiB. The per-response cap alone does not save the process when many
