@@ -1,16 +1,12 @@
 //! The export itself: a deterministic CSV of `rows` lines, produced without
 //! allocating.
 //!
-//! This is the producer side of the lesson. It stands in for a database
-//! cursor: it can make rows far faster than any real client can read them,
-//! which is exactly what makes a slow client dangerous. Every strategy reads
-//! the same bytes from [`CsvRows`], so the four strategies differ only in how
-//! they move those bytes to the socket, never in what they send.
-//!
-//! Each line is a pure function of its row number `n`, so any line can be
-//! checked on its own and the body length is known before a byte is made
-//! ([`body_len`]), which is what lets the `buffer` strategy send a
-//! `Content-Length` (and, later, refuse a body it could not hold).
+//! The producer side of the lesson: it makes rows far faster than any real
+//! client can read them, which is exactly what makes a slow client
+//! dangerous. Each line is a pure function of its row number `n`, so any
+//! line can be checked on its own and the body length is known before a
+//! byte is made ([`body_len`]), which is what lets the `buffer` strategy
+//! send a `Content-Length` (and, later, refuse a body it could not hold).
 //!
 //! ```text
 //! id,created_at,customer,amount,status
@@ -434,25 +430,18 @@ mod tests {
         }
     }
 
+    /// Each line rendered from the row number it starts with.
     #[test]
     fn known_lines() {
-        for (n, text) in [
-            (1, "1,2026-01-01T00:00:00Z,cust-07919,1047.29,pending\n"),
-            (4, "4,2026-01-01T00:01:51Z,cust-31676,4189.16,paid\n"),
-            (
-                123_457,
-                "123457,2026-02-22T20:51:12Z,cust-55983,5281.53,pending\n",
-            ),
-            (
-                1_842_423,
-                "1842423,2028-02-29T00:00:14Z,cust-47737,1183.67,failed\n",
-            ),
-            (
-                7_000_000,
-                "7000000,2034-03-17T16:26:03Z,cust-00000,0.00,paid\n",
-            ),
+        for text in [
+            "1,2026-01-01T00:00:00Z,cust-07919,1047.29,pending\n",
+            "4,2026-01-01T00:01:51Z,cust-31676,4189.16,paid\n",
+            "123457,2026-02-22T20:51:12Z,cust-55983,5281.53,pending\n",
+            "1842423,2028-02-29T00:00:14Z,cust-47737,1183.67,failed\n",
+            "7000000,2034-03-17T16:26:03Z,cust-00000,0.00,paid\n",
         ] {
-            assert_eq!(line(n), text);
+            let (id, _) = text.split_once(',').unwrap();
+            assert_eq!(line(id.parse().unwrap()), text);
         }
     }
 
@@ -460,12 +449,11 @@ mod tests {
     fn amounts_keep_two_cent_digits_and_no_leading_zeros() {
         // 104729 is coprime to 10^6, so every amount occurs once among any
         // million consecutive rows; searching beats deriving.
-        let small = (1..=1_000_000).find(|&n| amount_cents(n) == 7).unwrap();
-        assert!(line(small).contains(",0.07,"), "{}", line(small));
-        let round = (1..=1_000_000)
-            .find(|&n| amount_cents(n) == 123_450)
-            .unwrap();
-        assert!(line(round).contains(",1234.50,"), "{}", line(round));
+        for (cents, text) in [(7, ",0.07,"), (123_450, ",1234.50,")] {
+            let n = (1..=1_000_000).find(|&n| amount_cents(n) == cents);
+            let rendered = line(n.unwrap());
+            assert!(rendered.contains(text), "{rendered}");
+        }
     }
 
     #[test]
@@ -486,11 +474,8 @@ mod tests {
         assert_eq!(body_len(0), HEADER.len() as u64);
         assert_eq!(body_len(1000), 51_073);
         for rows in [0, 1, 2, 3, 999, 1000, 20_000] {
-            assert_eq!(
-                body_len(rows),
-                render_all(rows, 4096).len() as u64,
-                "rows={rows}"
-            );
+            let rendered = render_all(rows, 4096).len() as u64;
+            assert_eq!(body_len(rows), rendered, "rows={rows}");
         }
     }
 
@@ -566,12 +551,8 @@ mod tests {
     #[test]
     fn read_size_never_changes_the_bytes() {
         let reference = render_all(500, 1 << 20);
-        for read_size in [1, 2, 7, 63, 64, 65, 4096] {
-            assert_eq!(
-                render_all(500, read_size),
-                reference,
-                "read size {read_size}"
-            );
+        for size in [1, 2, 7, 63, 64, 65, 4096] {
+            assert_eq!(render_all(500, size), reference, "read size {size}");
         }
         assert!(reference.starts_with(HEADER));
         assert!(render_all(0, 7) == HEADER);

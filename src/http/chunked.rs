@@ -8,7 +8,6 @@
 //! So the server sends [`LAST_CHUNK`] only once every byte was produced and
 //! written, and the client's decoder reports whether it arrived.
 //!
-//! The encoder writes each chunk in one vectored write ([`write_chunk`]).
 //! The decoder is a state machine fed whatever slice the socket returned: a
 //! client reading 385 MB cannot keep the body, so it hands each run of data
 //! bytes to a callback and remembers only where it is in the framing. A
@@ -89,11 +88,8 @@ pub struct ChunkedError {
 
 impl fmt::Display for ChunkedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "bad chunked framing at byte {}: {}",
-            self.at, self.reason
-        )
+        let ChunkedError { reason, at } = self;
+        write!(f, "bad chunked framing at byte {at}: {reason}")
     }
 }
 
@@ -130,14 +126,8 @@ pub struct ChunkedDecoder {
 }
 
 impl Default for ChunkedDecoder {
-    fn default() -> Self {
-        ChunkedDecoder::new()
-    }
-}
-
-impl ChunkedDecoder {
     /// A decoder at the start of a body.
-    pub fn new() -> ChunkedDecoder {
+    fn default() -> Self {
         ChunkedDecoder {
             state: State::Size {
                 value: 0,
@@ -146,7 +136,9 @@ impl ChunkedDecoder {
             offset: 0,
         }
     }
+}
 
+impl ChunkedDecoder {
     /// True once the last chunk and its CRLF have been read: the body is
     /// complete.
     pub fn is_done(&self) -> bool {
@@ -264,17 +256,15 @@ mod tests {
 
     #[test]
     fn partial_writes_never_corrupt_a_chunk() {
-        let mut out = Trickle {
-            wire: Vec::new(),
-            limit: 3,
-        };
+        let (wire, limit) = (Vec::new(), 3);
+        let mut out = Trickle { wire, limit };
         write_chunk(&mut out, b"abcdefghijklmnopq").unwrap();
         assert_eq!(out.wire, b"11\r\nabcdefghijklmnopq\r\n");
     }
 
     /// Decodes `wire` fed in pieces of `piece` bytes.
     fn decode(wire: &[u8], piece: usize) -> Result<(Vec<u8>, bool), ChunkedError> {
-        let mut decoder = ChunkedDecoder::new();
+        let mut decoder = ChunkedDecoder::default();
         let mut body = Vec::new();
         for part in wire.chunks(piece) {
             decoder.feed(part, |data| body.extend_from_slice(data))?;
@@ -330,7 +320,7 @@ mod tests {
 
     #[test]
     fn the_largest_size_is_accepted_and_counted_down() {
-        let mut decoder = ChunkedDecoder::new();
+        let mut decoder = ChunkedDecoder::default();
         let mut seen = 0;
         decoder
             .feed(b"FFFFFFFFFFFFFFFF\r\nabc", |data| seen += data.len())

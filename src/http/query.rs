@@ -82,16 +82,13 @@ fn parse_rows(value: &[u8], max_rows: u64) -> Result<u64, String> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return Err(out_of_range());
     }
-    let rows = value
+    value
         .iter()
         .try_fold(0u64, |n, &d| {
             n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
         })
-        .ok_or_else(out_of_range)?;
-    if rows > max_rows {
-        return Err(out_of_range());
-    }
-    Ok(rows)
+        .filter(|&rows| rows <= max_rows)
+        .ok_or_else(out_of_range)
 }
 
 /// Decodes `%XX` escapes and `+` (a space, in HTML form encoding); `None`

@@ -7,9 +7,7 @@
 //!
 //! The limits on a head are part of the wire format, so they are here:
 //! [`MAX_HEAD_BYTES`] in all, [`MAX_REQUEST_LINE_BYTES`] for the request
-//! line, [`MAX_HEADER_FIELDS`] fields. Reading a head from a socket within
-//! those limits and a deadline is a defense, and lives in
-//! `defense/head_deadline.rs`.
+//! line, [`MAX_HEADER_FIELDS`] fields.
 //!
 //! The parser is strict: what RFC 9112 says a server MUST or MAY reject, it
 //! rejects with 400, because lenient parsing is where request smuggling
@@ -317,9 +315,8 @@ fn is_valid_host(host: &[u8]) -> bool {
 }
 
 fn strip_prefix_ignore_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    let head = bytes.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &bytes[prefix.len()..])
+    let (head, rest) = bytes.split_at_checked(prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then_some(rest)
 }
 
 /// `field-name ":" OWS field-value OWS` (RFC 9112 §5).
@@ -350,11 +347,9 @@ fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), HeadError> {
         .rposition(|b| !is_ows(b))
         .map_or(start, |last| last + 1);
     let value = &value[start..end];
-    // VCHAR, obs-text, and whitespace inside; no control bytes (NUL, CR, …).
-    if !value
-        .iter()
-        .all(|&b| b == b' ' || b == b'\t' || b >= 0x21 && b != 0x7f)
-    {
+    // Whitespace inside, VCHAR and obs-text; no control bytes (NUL, CR, …).
+    let allowed = |b: &u8| matches!(b, b' ' | b'\t' | 0x21..=0x7e | 0x80..=0xff);
+    if !value.iter().all(allowed) {
         return Err(bad("control character in a header field value"));
     }
     Ok((name, value))

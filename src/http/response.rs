@@ -131,12 +131,8 @@ impl ResponseHead {
     pub fn to_bytes(&self) -> Vec<u8> {
         // Writing into a String cannot fail.
         let mut head = String::with_capacity(256);
-        let _ = write!(
-            head,
-            "HTTP/1.1 {} {}\r\n",
-            self.status.code(),
-            self.status.reason()
-        );
+        let (code, reason) = self.status.code_and_reason();
+        let _ = write!(head, "HTTP/1.1 {code} {reason}\r\n");
         for (name, value) in &self.fields {
             let _ = write!(head, "{name}: {value}\r\n");
         }
@@ -213,13 +209,8 @@ mod tests {
     #[test]
     fn small_responses_can_leave_out_the_body_for_head() {
         let mut out = Vec::new();
-        write_small(
-            &mut out,
-            small_head(Status::Ok, TEXT_PLAIN, b"ok\n"),
-            b"ok\n",
-            true,
-        )
-        .unwrap();
+        let head = small_head(Status::Ok, TEXT_PLAIN, b"ok\n");
+        write_small(&mut out, head, b"ok\n", true).unwrap();
         assert!(out.ends_with(b"Content-Length: 3\r\nConnection: close\r\n\r\n"));
     }
 }

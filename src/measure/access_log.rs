@@ -145,18 +145,14 @@ impl AccessRecord {
             .request_line
             .as_deref()
             .map_or_else(|| "-".to_string(), |line| format!("\"{line}\""));
-        let Outcome {
-            status,
-            mode,
-            body_bytes,
-            end,
-        } = self.outcome;
+        let Outcome { status, mode, .. } = self.outcome;
         let status = status.map_or_else(|| "-".to_string(), |s| s.code().to_string());
         let mode = mode.map_or("-", Mode::as_str);
         format!(
-            "{stamp} {peer} {request} {status} mode={mode} body_bytes={body_bytes} duration_ms={} end={}",
+            "{stamp} {peer} {request} {status} mode={mode} body_bytes={} duration_ms={} end={}",
+            self.outcome.body_bytes,
             self.duration.as_millis(),
-            end.as_str(),
+            self.outcome.end.as_str(),
         )
     }
 

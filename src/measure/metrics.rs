@@ -13,7 +13,7 @@
 //! is documented, so a metric cannot be added in one place and forgotten in
 //! another.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::access_log::End;
 use super::counting_alloc;
@@ -178,7 +178,7 @@ pub const FAMILIES: [Family; 15] = [
                 let counts = &m.modes[mode.index()].aborts_total;
                 for (end, count) in End::ABORTS.iter().zip(counts) {
                     let labels = format!("mode=\"{}\",reason=\"{}\"", mode.as_str(), end.as_str());
-                    out.sample(&labels, count.load(Ordering::Relaxed));
+                    out.sample(&labels, count.load(Relaxed));
                 }
             }
         },
@@ -235,7 +235,7 @@ pub const FAMILIES: [Family; 15] = [
 ];
 
 fn load(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
+    counter.load(Relaxed)
 }
 
 impl Metrics {
@@ -265,41 +265,38 @@ impl Metrics {
     /// Bytes of a `mode` response were produced and now wait in userland.
     pub fn queue_grew(&self, mode: Mode, bytes: u64) {
         let m = self.mode(mode);
-        let now = m.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        m.queued_peak_bytes.fetch_max(now, Ordering::Relaxed);
+        let now = m.queued_bytes.fetch_add(bytes, Relaxed) + bytes;
+        m.queued_peak_bytes.fetch_max(now, Relaxed);
     }
 
     /// Queued bytes of a `mode` response were written, or freed with it.
     pub fn queue_drained(&self, mode: Mode, bytes: u64) {
-        self.mode(mode)
-            .queued_bytes
-            .fetch_sub(bytes, Ordering::Relaxed);
+        self.mode(mode).queued_bytes.fetch_sub(bytes, Relaxed);
     }
 
     /// A socket accepted `bytes` of a `mode` body.
     pub fn body_bytes_sent(&self, mode: Mode, bytes: u64) {
         self.mode(mode)
             .body_bytes_sent_total
-            .fetch_add(bytes, Ordering::Relaxed);
+            .fetch_add(bytes, Relaxed);
     }
 
     /// Counts an export cut short after its head was sent. `end` should be
     /// one of [`End::ABORTS`]; anything else is not an abort and is ignored.
     pub fn aborted(&self, mode: Mode, end: End) {
         if let Some(reason) = End::ABORTS.iter().position(|&e| e == end) {
-            self.mode(mode).aborts_total[reason].fetch_add(1, Ordering::Relaxed);
+            self.mode(mode).aborts_total[reason].fetch_add(1, Relaxed);
         }
     }
 
     /// Counts a connection turned away at the connection cap.
     pub fn rejected(&self) {
-        self.connections_rejected_total
-            .fetch_add(1, Ordering::Relaxed);
+        self.connections_rejected_total.fetch_add(1, Relaxed);
     }
 
     /// Counts a thread that panicked.
     pub fn panicked(&self) {
-        self.panics_total.fetch_add(1, Ordering::Relaxed);
+        self.panics_total.fetch_add(1, Relaxed);
     }
 
     /// Connections being served now.
@@ -311,14 +308,14 @@ impl Metrics {
     /// but an export.
     pub fn responded(&self, mode: Option<Mode>, status: Status) {
         let label = mode.map_or(RESPONSE_LABELS - 1, Mode::index);
-        self.responses[label][status.index()].fetch_add(1, Ordering::Relaxed);
+        self.responses[label][status.index()].fetch_add(1, Relaxed);
     }
 
     /// Counts a connection as open until the returned guard is dropped, so
     /// that a connection thread that returns early, or panics, is still
     /// taken off the gauge.
     pub fn connection_opened(&'static self) -> OpenConnection {
-        self.connections_active.fetch_add(1, Ordering::Relaxed);
+        self.connections_active.fetch_add(1, Relaxed);
         OpenConnection { metrics: self }
     }
 
@@ -343,9 +340,7 @@ pub struct OpenConnection {
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.metrics
-            .connections_active
-            .fetch_sub(1, Ordering::Relaxed);
+        self.metrics.connections_active.fetch_sub(1, Relaxed);
     }
 }
 
@@ -361,48 +356,32 @@ mod tests {
             budget_used_bytes: 7,
             budget_limit_bytes: 1024,
         });
-        let scrape = Scrape::parse(&text).unwrap();
         for family in &FAMILIES {
-            let help = format!("# HELP {} {}\n", family.name, family.help);
-            let kind = format!("# TYPE {} {}\n", family.name, family.kind.as_str());
-            assert!(
-                text.contains(&help) && text.contains(&kind),
-                "{}",
-                family.name
-            );
+            let name = family.name;
+            let help = format!("# HELP {name} {}\n", family.help);
+            let kind = format!("# TYPE {name} {}\n", family.kind.as_str());
+            assert!(text.contains(&help) && text.contains(&kind), "{name}");
         }
-        assert_eq!(
-            scrape.get("backpressure_buffer_budget_used_bytes"),
-            Some(7.0)
-        );
-        assert_eq!(
-            scrape.get("backpressure_buffer_budget_limit_bytes"),
-            Some(1024.0)
-        );
-        assert!(
-            scrape
-                .get("backpressure_queued_bytes{mode=\"bounded\"}")
-                .is_some()
-        );
-        assert!(
-            scrape
-                .get("backpressure_aborts_total{mode=\"unbounded\",reason=\"min-rate\"}")
-                .is_some()
-        );
+        let scrape = Scrape::parse(&text).unwrap();
+        let get = |series| scrape.get(series);
+        assert_eq!(get("backpressure_buffer_budget_used_bytes"), Some(7.0));
+        assert_eq!(get("backpressure_buffer_budget_limit_bytes"), Some(1024.0));
+        assert!(get("backpressure_queued_bytes{mode=\"bounded\"}").is_some());
+        let aborts = "backpressure_aborts_total{mode=\"unbounded\",reason=\"min-rate\"}";
+        assert!(get(aborts).is_some());
     }
 
     #[test]
     fn names_follow_prometheus_conventions() {
         for family in &FAMILIES {
-            let unit = family.name.ends_with("_bytes") || family.name.ends_with("_total");
-            let count =
-                matches!(family.name, "process_threads") || family.name.ends_with("_active");
-            assert!(unit || count, "{}: a unit or _total", family.name);
+            let name = family.name;
+            let unit = name.ends_with("_bytes") || name.ends_with("_total");
+            let count = name == "process_threads" || name.ends_with("_active");
+            assert!(unit || count, "{name}: a unit or _total");
             assert_eq!(
                 family.kind == Kind::Counter,
-                family.name.ends_with("_total"),
-                "{}: counters and only counters end in _total",
-                family.name
+                name.ends_with("_total"),
+                "{name}: counters and only counters end in _total"
             );
         }
     }

@@ -45,57 +45,43 @@ pub fn handle(
     // For the access log: the peer now (after a reset the socket can no
     // longer tell), the request line once the head has parsed.
     let peer = stream.peer_addr().ok();
-    let mut request_line = None;
-    // A write that makes no progress for this long fails, and the client
-    // counts as gone. Without it a client that stops reading would hold this
-    // thread (and a producer's) forever. If the option cannot be set, the
-    // connection is not served at all.
-    let outcome = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-        Outcome::ended(End::ClientAbort)
+    // Without a send timeout a client that stops reading would hold this
+    // thread (and a producer's) forever, so a connection whose timeout
+    // cannot be set is not served at all.
+    let (request_line, outcome) = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
+        (None, Outcome::ended(End::ClientAbort))
     } else {
-        let mut buf = Vec::new();
-        read_and_respond(
-            &stream,
-            &mut buf,
-            config,
-            budget,
-            accepted_at,
-            &mut request_line,
-        )
+        read_and_respond(&stream, config, budget, accepted_at)
     };
     if outcome.sent_whole_response() {
         close_gracefully(&stream);
     }
     if !config.quiet {
-        let duration = accepted_at.elapsed();
         AccessRecord {
             peer,
             request_line,
-            duration,
+            duration: accepted_at.elapsed(),
             outcome,
         }
         .write();
     }
 }
 
-/// Reads the head into `buf`, parses it and responds; notes the request
-/// line for the access log once it has parsed.
+/// Reads the head, parses it and responds; returns the request line for
+/// the access log once it has parsed, and what the response came to.
 fn read_and_respond(
     stream: &TcpStream,
-    buf: &mut Vec<u8>,
     config: &ServerConfig,
     budget: &Arc<BufferBudget>,
     accepted_at: Instant,
-    request_line: &mut Option<String>,
-) -> Outcome {
+) -> (Option<String>, Outcome) {
+    let mut buf = Vec::new();
     let deadline = accepted_at + config.header_timeout;
-    match head_deadline::read_head(stream, buf, deadline) {
+    let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
         Ok(head) => match request::parse_head(head) {
             Ok(request) => {
-                if !config.quiet {
-                    *request_line = Some(printable_request_line(head));
-                }
-                routes::respond(stream, &request, config, budget)
+                let line = (!config.quiet).then(|| printable_request_line(head));
+                return (line, routes::respond(stream, &request, config, budget));
             }
             // A HEAD request gets no body even when it is malformed.
             Err(e) => {
@@ -117,7 +103,8 @@ fn read_and_respond(
             routes::reply_error(stream, None, e.status, e.reason, false)
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => Outcome::ended(End::ClientAbort),
-    }
+    };
+    (None, outcome)
 }
 
 /// The first line of a head that parsed: only visible ASCII and single

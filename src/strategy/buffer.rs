@@ -21,6 +21,7 @@ use crate::http::response::{Framing, Status};
 
 pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let rows = response.plan.rows;
+    let unavailable = |reason| Err(ExportError::Refused(Status::ServiceUnavailable, reason));
     // `Mode::framing` computed the exact length for the Content-Length.
     let len = match response.framing() {
         Framing::ContentLength(len) => len,
@@ -30,14 +31,10 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
     // before any memory is taken: a body over them is refused with a 503
     // that says why, not discovered halfway through building it.
     let Ok(len_in_memory) = usize::try_from(len) else {
-        let reason = format!("cannot buffer a {len}-byte export on this machine");
-        return Err(ExportError::Refused(Status::ServiceUnavailable, reason));
+        return unavailable(format!("cannot buffer a {len}-byte export on this machine"));
     };
     if let Err(over) = response.queued.try_produce(len_in_memory) {
-        return Err(ExportError::Refused(
-            Status::ServiceUnavailable,
-            over.to_string(),
-        ));
+        return unavailable(over.to_string());
     }
     // Then ask for the memory before using it, so that a body the machine
     // cannot hold becomes a 503 instead of an abort of the process. (On
@@ -46,17 +43,15 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
     let mut body = Vec::new();
     if body.try_reserve_exact(len_in_memory).is_err() {
         let reason = format!("cannot buffer a {len}-byte export in memory; use mode=bounded");
-        return Err(ExportError::Refused(Status::ServiceUnavailable, reason));
+        return unavailable(reason);
     }
     let capacity = body.capacity();
     CsvRows::new(rows).fill(&mut body, capacity);
     // A Content-Length that disagrees with the body would corrupt the
     // response; this is the last moment an error status can still be sent.
-    if body.len() as u64 != len {
-        let reason = format!(
-            "internal error: rendered {} bytes, expected {len}",
-            body.len()
-        );
+    let rendered = body.len() as u64;
+    if rendered != len {
+        let reason = format!("internal error: rendered {rendered} bytes, expected {len}");
         return Err(ExportError::Refused(Status::InternalServerError, reason));
     }
 

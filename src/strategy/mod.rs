@@ -113,12 +113,8 @@ impl<'a, W: Write> ExportResponse<'a, W> {
         self.out.write_all(&self.head.to_bytes())?;
         METRICS.responded(Some(self.plan.mode), self.head.status());
         let framing = self.head.framing();
-        Ok(BodyWriter::new(
-            self.out,
-            framing,
-            self.plan.chunk_bytes,
-            self.queued,
-        ))
+        let body = BodyWriter::new(self.out, framing, self.plan.chunk_bytes, self.queued);
+        Ok(body)
     }
 }
 

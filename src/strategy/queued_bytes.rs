@@ -1,16 +1,14 @@
 //! Queued bytes: produced but not yet written to the socket. The number that
 //! tells the four strategies apart.
 //!
-//! Heap and RSS are process-wide and blur every connection together. This
-//! counter is per response and means one thing: how far the producer has
-//! run ahead of the client. The producer reports bytes as it makes them
+//! Unlike heap and RSS, which blur every connection together, this counter
+//! is per response and means one thing: how far the producer has run ahead
+//! of the client. The producer reports bytes as it makes them
 //! ([`QueuedBytes::produced`]); the body writer reports them as the socket
-//! accepts them ([`QueuedBytes::sent`]). The difference is memory that exists
-//! only because the client is slower than the producer (the table in
-//! `strategy/mod.rs` gives it per strategy).
+//! accepts them ([`QueuedBytes::sent`]).
 //!
-//! Each response's tracker also feeds its mode's process-wide gauge and peak
-//! in [`crate::measure::metrics`], which is what `/metrics` shows and the tests assert.
+//! Each tracker also feeds its mode's process-wide gauge and peak in
+//! [`crate::measure::metrics`], which `/metrics` shows and the tests assert.
 //! Bytes still queued when the tracker is dropped were freed with the
 //! response (a client went away mid-stream), so `Drop` takes them off the
 //! gauge: after every response ends, its mode's gauge is back where it was.
@@ -65,10 +63,10 @@ impl QueuedBytes {
         }
     }
 
-    /// A tracker whose queue may not pass `limit`. For `buffer`, whose body
-    /// is one allocation freed only when the response ends, the budget stays
-    /// charged until then: otherwise a client that read most of a body and
-    /// stalled would hold all of it while being charged for the rest.
+    /// A tracker whose queue may not pass `limit`. For `buffer` the budget
+    /// stays charged until the response ends: otherwise a client that read
+    /// most of a body and stalled would hold all of it while being charged
+    /// for the rest.
     pub fn capped(mode: Mode, limit: BufferLimit) -> Self {
         let mut queued = QueuedBytes::new(mode);
         queued.limit = Some(limit);
@@ -91,15 +89,11 @@ impl QueuedBytes {
     /// [`refused`](QueuedBytes::refused) turns true for its writer.
     pub fn try_produce(&self, bytes: usize) -> Result<(), OverLimit> {
         if let Some(limit) = &self.limit {
-            let after = self.unsent().saturating_add(bytes as u64);
-            let refusal = if after > limit.per_response {
-                Some(OverLimit::Response {
-                    cap: limit.per_response,
-                })
+            let (cap, budget) = (limit.per_response, limit.budget.limit());
+            let refusal = if self.unsent().saturating_add(bytes as u64) > cap {
+                Some(OverLimit::Response { cap })
             } else if !limit.budget.try_take(bytes as u64) {
-                Some(OverLimit::Process {
-                    budget: limit.budget.limit(),
-                })
+                Some(OverLimit::Process { budget })
             } else {
                 None
             };

@@ -209,11 +209,8 @@ mod tests {
             sent: AtomicUsize::new(0),
         };
 
-        let result = stream(
-            ExportResponse::new(&mut wire, head, &plan, &queued),
-            sender,
-            rx,
-        );
+        let response = ExportResponse::new(&mut wire, head, &plan, &queued);
+        let result = stream(response, sender, rx);
 
         assert!(
             matches!(result, Err(ExportError::ProducerFailed)),
