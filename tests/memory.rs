@@ -24,7 +24,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{
-    ChunkError, Idle, Metrics, Server, metrics, reference_csv_len, stalled_request, warmed_server,
+    ChunkError, Idle, Metrics, Server, metrics, reference_csv_len, stalled_request, wait_until,
+    warmed_server,
 };
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold, small
@@ -43,11 +44,6 @@ fn series(name: &str, mode: &str) -> String {
 /// The series counting `mode`'s exports cut short for `reason`.
 fn abort_series(mode: &str, reason: &str) -> String {
     format!("backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}")
-}
-
-/// Polls `probe` until it returns `Some`, failing after [`SETTLE_TIMEOUT`].
-fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
-    common::wait_until(what, SETTLE_TIMEOUT, probe)
 }
 
 /// A stalled export, once the server has stopped moving.
@@ -76,7 +72,7 @@ fn stall(addr: SocketAddr, mode: &str) -> Stalled {
 
     let mut last = None;
     let mut unchanged = 0;
-    let metrics = wait_for("the stalled export to settle", || {
+    let metrics = wait_until("the stalled export to settle", SETTLE_TIMEOUT, || {
         let m = metrics(addr);
         let now = (m.value(&queued_series), m.value(&sent_series));
         unchanged = if last == Some(now) { unchanged + 1 } else { 0 };
@@ -147,13 +143,17 @@ fn unbounded_queues_most_of_the_body() {
         .metrics
         .value(&series("backpressure_body_bytes_sent_total", "unbounded"))
         - stalled.sent;
-    let (queued, m) = wait_for("the producer to finish the whole export", || {
-        let m = metrics(server.addr());
-        let queued = m.value(&series("backpressure_queued_bytes", "unbounded"));
-        let sent =
-            m.value(&series("backpressure_body_bytes_sent_total", "unbounded")) - sent_before;
-        (queued + sent == body).then_some((queued, m))
-    });
+    let (queued, m) = wait_until(
+        "the producer to finish the whole export",
+        SETTLE_TIMEOUT,
+        || {
+            let m = metrics(server.addr());
+            let queued = m.value(&series("backpressure_queued_bytes", "unbounded"));
+            let sent =
+                m.value(&series("backpressure_body_bytes_sent_total", "unbounded")) - sent_before;
+            (queued + sent == body).then_some((queued, m))
+        },
+    );
     assert!(queued > 0.75 * body, "only {queued} of {body} bytes queued");
     assert_eq!(
         peak(&m, "unbounded"),
@@ -242,11 +242,15 @@ fn a_client_that_stops_reading_is_cut_at_the_send_timeout() {
     let started = Instant::now();
     let mut client = stalled_request(addr, &format!("/export.csv?rows={ROWS}&mode=bounded"));
 
-    let m = wait_for("the server to give up on the stalled client", || {
-        let m = metrics(addr);
-        let aborted = m.value(&abort_series("bounded", "send-timeout")) == 1.0;
-        (aborted && Idle::of(&m) == idle).then_some(m)
-    });
+    let m = wait_until(
+        "the server to give up on the stalled client",
+        SETTLE_TIMEOUT,
+        || {
+            let m = metrics(addr);
+            let aborted = m.value(&abort_series("bounded", "send-timeout")) == 1.0;
+            (aborted && Idle::of(&m) == idle).then_some(m)
+        },
+    );
     let waited = started.elapsed();
     assert!(
         waited >= Duration::from_secs(1),
@@ -284,7 +288,7 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
     // the timeout armed.
     let bound = ((depth + 2) * DEFAULT_CHUNK) as f64;
     let mut full_polls = 0;
-    wait_for("the server to block on us", || {
+    wait_until("the server to block on us", SETTLE_TIMEOUT, || {
         let queued = metrics(server.addr()).value(&series("backpressure_queued_bytes", "bounded"));
         full_polls = if queued == bound { full_polls + 1 } else { 0 };
         (full_polls == 5).then_some(())

@@ -77,11 +77,12 @@ mod tests {
 
     #[test]
     fn the_lesson_s_measurements() {
-        // Numbers from the README's measured table.
-        assert_eq!(verdict(98_304, BODY), Verdict::Flat);
+        // The peaks the README's demo table shows: (0 + 2) × 32 KiB, one
+        // io::copy buffer, the whole body, and 99 % of it.
+        assert_eq!(verdict(65_536, BODY), Verdict::Flat);
         assert_eq!(verdict(8_192, BODY), Verdict::Flat);
         assert_eq!(verdict(BODY, BODY), Verdict::GrowsWithBody);
-        assert_eq!(verdict(380_847_853, BODY), Verdict::Unbounded);
+        assert_eq!(verdict(BODY / 100 * 99, BODY), Verdict::Unbounded);
     }
 
     #[test]
