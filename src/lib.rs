@@ -24,6 +24,7 @@
 //! | `measure/`  | counting allocator, metrics, `/proc` readers, access log        |
 //! | `http/`     | the wire format as bytes: request heads, responses, chunking    |
 //! | `export/`   | the CSV rows and their calendar; the names of the four modes    |
+//! | `sys.rs`    | the socket options and signals std has no API for: the one FFI  |
 //!
 //! ## The facade
 //!
@@ -39,6 +40,7 @@ mod http;
 mod measure;
 mod server;
 mod strategy;
+mod sys;
 
 /// The whole command line; `main` is this and the allocator.
 pub use cli::run;
@@ -58,7 +60,9 @@ pub use measure::counting_alloc::{CountingAllocator, allocations};
 /// `/metrics` read back, and the table of every family it exposes.
 pub use measure::exposition::Scrape;
 pub use measure::metrics::{FAMILIES, Family, Kind};
-/// RSS and threads of a process, from `/proc/PID/status`.
+/// RSS and threads of a process, from `/proc/PID/status`; the kernel's
+/// socket queues, from `/proc/net/tcp`.
+pub use measure::proc_net::{TcpSocket, read_tcp_table};
 pub use measure::proc_status::ProcStatus;
 /// The server's default chunk size.
 pub use server::config::DEFAULT_CHUNK_BYTES;

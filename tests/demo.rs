@@ -83,7 +83,7 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
     let header = lines.next().expect("a header row");
     assert_eq!(
         header,
-        "strategy,client,phase,t_ms,rss_bytes,threads,queued_bytes,server_tx_queue_bytes,\
+        "strategy,pass,phase,t_ms,rss_bytes,threads,queued_bytes,server_tx_queue_bytes,\
          client_rx_queue_bytes,client_read_bytes,tcp_mem_pages"
     );
     let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();

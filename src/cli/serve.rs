@@ -65,6 +65,22 @@ pub const SERVE: Spec<ServerConfig> = Spec {
             set: |c, v| duration(v).map(|d| c.send_timeout = d),
         },
         Flag {
+            name: "--notsent-lowat",
+            value: "SIZE|off",
+            help: "most bytes the kernel may hold unsent per socket",
+            default: |c| {
+                c.notsent_lowat
+                    .map_or("off".into(), |b| format_size(b.into()))
+            },
+            set: |c, v| {
+                c.notsent_lowat = match v {
+                    "off" => None,
+                    _ => Some(size(v).map(|n| u32::try_from(n).unwrap_or(u32::MAX))?),
+                };
+                Ok(())
+            },
+        },
+        Flag {
             name: "--min-rate",
             value: "SIZE",
             help: "slowest a response may drain, bytes/s, after the grace",
@@ -186,7 +202,7 @@ mod tests {
             "--addr 127.0.0.1:0 --chunk-bytes=7 --channel-depth 0 --max-rows 1000 \
              --header-timeout 250ms --send-timeout=2s --min-rate 16k --rate-grace=500ms \
              --max-connections 8 --max-buffered-bytes 2m --max-buffered-total=1g \
-             --quiet --exit-on-stdin-eof",
+             --notsent-lowat 64k --quiet --exit-on-stdin-eof",
         );
         let expected = ServerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -195,6 +211,7 @@ mod tests {
             max_rows: 1000,
             header_timeout: Duration::from_millis(250),
             send_timeout: Duration::from_secs(2),
+            notsent_lowat: Some(64 * 1024),
             min_rate: 16 * 1024,
             rate_grace: Duration::from_millis(500),
             max_connections: 8,
@@ -205,6 +222,8 @@ mod tests {
         };
         assert_eq!(config, Ok(Some(expected)));
         assert_eq!(parse_line(&SERVE, ""), Ok(Some(ServerConfig::default())));
+        let off = parse_line(&SERVE, "--notsent-lowat=off").map(|c| c.map(|c| c.notsent_lowat));
+        assert_eq!(off, Ok(Some(None)));
     }
 
     #[test]

@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::flags::{Flag, Spec, duration, format_size, rate};
+use super::flags::{Flag, Spec, duration, format_size, no_default, on, rate, size};
 use super::{EXIT_FAILURE, say};
 use crate::client::response::BodyEnd;
-use crate::client::slow_client::{HttpUrl, READ_POLL, SlowClient};
+use crate::client::slow_client::{ClientOptions, HttpUrl, READ_POLL, SlowClient};
 
 /// Default `--rate`: 200 KiB/s, the phone of the lesson.
 pub const DEFAULT_RATE: u64 = 200 * 1024;
@@ -27,6 +27,10 @@ pub struct SlowClientArgs {
     pub rate: u64,
     /// Stop after this long; `None` reads until the body ends.
     pub read_for: Option<Duration>,
+    /// A receive buffer of about this many bytes; `None` leaves the kernel's.
+    pub receive_buffer: Option<u32>,
+    /// Ask in HTTP/1.0.
+    pub http_1_0: bool,
 }
 
 impl Default for SlowClientArgs {
@@ -35,6 +39,8 @@ impl Default for SlowClientArgs {
             url: None,
             rate: DEFAULT_RATE,
             read_for: None,
+            receive_buffer: None,
+            http_1_0: false,
         }
     }
 }
@@ -42,7 +48,7 @@ impl Default for SlowClientArgs {
 /// Every flag of `slow-client`.
 pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
     command: "slow-client",
-    usage: "backpressure slow-client URL [--rate SIZE] [--for DUR]",
+    usage: "backpressure slow-client URL [FLAGS]",
     about: "GETs an http://host:port/path URL and reads the body at a limited rate, like a phone\n\
             on a weak network, then prints the bytes received, the achieved rate and how the body\n\
             ended. Exit code 0 if the body ended cleanly or --for ran out, 1 if it was cut or the\n\
@@ -67,6 +73,22 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
                     Ok(())
                 }
             },
+        },
+        Flag {
+            name: "--receive-buffer",
+            value: "SIZE",
+            help: "a small receive buffer, like a phone's (the kernel doubles it)",
+            default: |_| "the kernel's".to_string(),
+            set: |a, v| {
+                size(v).map(|n| a.receive_buffer = Some(u32::try_from(n).unwrap_or(u32::MAX)))
+            },
+        },
+        Flag {
+            name: "--http1.0",
+            value: "",
+            help: "ask in HTTP/1.0: the body ends when the connection closes",
+            default: no_default,
+            set: |a, _| on(&mut a.http_1_0),
         },
     ],
     positional: Some(|a, v| {
@@ -100,7 +122,12 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
         // `finish` refuses a command line without one.
         return ExitCode::from(EXIT_FAILURE);
     };
-    let client = match SlowClient::connect(url, Some(args.rate)) {
+    let options = ClientOptions {
+        rate: Some(args.rate),
+        receive_buffer: args.receive_buffer,
+        http_1_0: args.http_1_0,
+    };
+    let client = match SlowClient::connect(url, &options) {
         Ok(client) => client,
         Err(e) => {
             say(&format!(

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::response::{BodyEnd, ResponseReader};
 use super::token_bucket::TokenBucket;
+use crate::sys;
 
 /// Bytes asked of the socket per read, on the stack: half the server's
 /// default chunk; a slow client never uses more than its bucket allows.
@@ -90,6 +91,19 @@ impl HttpUrl {
     }
 }
 
+/// How the client asks, and how it reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Bytes per second; `None` reads as fast as the socket delivers.
+    pub rate: Option<u64>,
+    /// A receive buffer of about this many bytes: a phone's small one, so
+    /// that its kernel does not read far ahead of it.
+    pub receive_buffer: Option<u32>,
+    /// Ask in HTTP/1.0, whose streamed body ends when the connection closes:
+    /// only a reset, not a FIN, can tell such a client its body was cut.
+    pub http_1_0: bool,
+}
+
 /// What one run of the client did.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -129,13 +143,16 @@ pub struct SlowClient {
 }
 
 impl SlowClient {
-    /// Connects and sends `GET url`; `rate` is in bytes per second, `None` for no limit.
-    pub fn connect(url: &HttpUrl, rate: Option<u64>) -> io::Result<SlowClient> {
+    /// Connects and sends `GET url`, as `options` say.
+    pub fn connect(url: &HttpUrl, options: &ClientOptions) -> io::Result<SlowClient> {
         let started = Instant::now();
         // Every address the host resolves to, in turn, until one connects.
         let mut connected = Err(io::Error::new(NotFound, "no address to connect to"));
         for addr in url.authority().to_socket_addrs()? {
-            connected = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT);
+            connected = match options.receive_buffer {
+                None => TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT),
+                Some(bytes) => sys::connect_with_receive_buffer(addr, bytes, CONNECT_TIMEOUT),
+            };
             if connected.is_ok() {
                 break;
             }
@@ -144,12 +161,15 @@ impl SlowClient {
         stream.set_read_timeout(Some(READ_POLL))?;
         stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
         let (target, host) = (&url.target, url.authority());
+        let version = if options.http_1_0 { "1.0" } else { "1.1" };
         let request = format!(
-            "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: backpressure-slow-client\r\n\
+            "GET {target} HTTP/{version}\r\nHost: {host}\r\nUser-Agent: backpressure-slow-client\r\n\
              Connection: close\r\n\r\n"
         );
         stream.write_all(request.as_bytes())?;
-        let bucket = rate.map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
+        let bucket = options
+            .rate
+            .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
         Ok(SlowClient {
             local_addr: stream.local_addr()?,
             stream,

@@ -5,9 +5,14 @@
 //! a *too* slow one cannot block them forever. Two rules, checked on every
 //! write to the socket:
 //!
-//! - **send timeout** (nginx's `send_timeout`): one `write` call that makes
-//!   no progress at all for `--send-timeout` fails. It catches a client that
-//!   stops reading.
+//! - **send timeout** (nginx's `send_timeout`): a client that acknowledges
+//!   nothing for `--send-timeout` fails the write. It catches a client that
+//!   stops reading. It measures the *client*: what the kernel took is not
+//!   progress, since a kernel with room (its send buffer grows with
+//!   autotuning) would otherwise lend a stalled client time, a few hundred
+//!   KB at a time; and a client that acknowledges bytes is progress even
+//!   while the kernel has not yet woken the writer. The count comes from the
+//!   kernel's unacknowledged bytes (`SIOCOUTQ`, `sys.rs`).
 //! - **minimum data rate** (Kestrel's `MinResponseDataRate`): a write of `n`
 //!   bytes must be *complete* within `max(grace, n / rate)`. It catches a
 //!   client that reads a few bytes now and then (a slow-read attack): each
@@ -34,7 +39,7 @@ use std::time::{Duration, Instant};
 
 /// Most bytes one deadline covers. A longer write is accepted in pieces of
 /// this size, each with its own deadline; without the cap, `buffer`'s single
-/// 400 MB `write_all` would get 400 MB ÷ 240 B/s, about 19 days.
+/// 400 MB `write_all` would get 400 MB ÷ 4 KiB/s, over a day.
 pub const MAX_WRITE_BYTES: usize = 64 * 1024;
 
 /// Most slices of one vectored write looked at: a chunk is three (size
@@ -100,16 +105,18 @@ impl TooSlow {
     }
 }
 
-/// What the deadline logic needs from a socket: a write timeout to arm, and
-/// a vectored write. Implemented for [`TcpStream`]; the unit tests implement
-/// it with a scripted trickle, the one case loopback cannot stage (its
-/// buffers are megabytes, and the kernel wakes a blocked writer only once a
-/// good part of them has drained, so progress comes in big steps).
+/// What the deadline logic needs from a socket: a write timeout to arm, a
+/// vectored write, and what the peer has not acknowledged. Implemented for
+/// [`TcpStream`]; the unit tests implement it with scripted sockets, for
+/// the cases loopback cannot stage on demand (a trickle, a kernel that
+/// takes bytes its client never acknowledges).
 pub trait TimedWrite {
     /// Makes a blocked write give up after `timeout` (never zero).
     fn set_write_timeout(&self, timeout: Duration) -> io::Result<()>;
     /// Writes some of `bufs`, blocking at most the armed timeout.
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Bytes written and not yet acknowledged by the peer, sent or not.
+    fn unacknowledged(&self) -> io::Result<u64>;
 }
 
 impl TimedWrite for TcpStream {
@@ -120,7 +127,16 @@ impl TimedWrite for TcpStream {
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         Write::write_vectored(&mut &*self, bufs)
     }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        crate::sys::unacknowledged_bytes(self)
+    }
 }
+
+/// How often a waiting write looks at the client per send timeout: a stall
+/// is noticed within 1 + 1/4 of the timeout, since an acknowledgement is
+/// dated when it is seen.
+const CLIENT_CHECKS: u32 = 4;
 
 /// The shortest timeout armed: a socket's timeout cannot be zero, and a
 /// write whose deadline has just passed still gets one try, so that a
@@ -144,6 +160,13 @@ pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// The write timeout the socket has now, so it is only changed (one
     /// system call) when the deadline comes closer than the send timeout.
     armed: Option<Duration>,
+    /// Bytes the socket accepted through this writer: less what the kernel
+    /// still holds unacknowledged, what the client has acknowledged.
+    written: u64,
+    /// The client's acknowledged bytes when they last grew, and when; the
+    /// send timeout runs from then. Read at the first write and whenever a
+    /// write has to wait.
+    acknowledged: Option<(u64, Instant)>,
 }
 
 impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
@@ -153,7 +176,32 @@ impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
             send_timeout,
             min_rate,
             armed: None,
+            written: 0,
+            acknowledged: None,
         }
+    }
+
+    /// Notes what the client has acknowledged by now; the send timeout
+    /// restarts only when that grew.
+    fn watch_client(&mut self) {
+        let acked = match self.stream.unacknowledged() {
+            Ok(unacked) => self.written.saturating_sub(unacked),
+            // No count from the kernel (not Linux): what the kernel took
+            // stands in for what the client took.
+            Err(_) => self.written,
+        };
+        match self.acknowledged {
+            Some((before, _)) if acked <= before => {}
+            _ => self.acknowledged = Some((acked, Instant::now())),
+        }
+    }
+
+    /// Time left before the client has acknowledged nothing for the send
+    /// timeout.
+    fn client_left(&self) -> Duration {
+        self.acknowledged.map_or(self.send_timeout, |(_, since)| {
+            (since + self.send_timeout).saturating_duration_since(Instant::now())
+        })
     }
 
     /// Sets the socket's write timeout unless it is already `timeout`.
@@ -188,35 +236,43 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         }
         let deadline = Instant::now() + self.min_rate.allowance(total as u64);
         let mut parts = &mut storage[..used];
+        if self.acknowledged.is_none() {
+            // The first write: where the client stands when we start.
+            self.watch_client();
+        }
         loop {
-            // Each call may wait for the send timeout, or for what is left
-            // of this write's allowance, whichever is nearer.
+            // Each call waits for the nearest of: this write's allowance,
+            // the send timeout since the client last acknowledged anything,
+            // and the next look at the client.
             let left = deadline.saturating_duration_since(Instant::now());
-            self.arm(left.min(self.send_timeout).max(MIN_WAIT))?;
+            let wait = left
+                .min(self.client_left())
+                .min(self.send_timeout / CLIENT_CHECKS);
+            self.arm(wait.max(MIN_WAIT))?;
             match self.stream.write_vectored(parts) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    self.written += n as u64;
                     IoSlice::advance_slices(&mut parts, n);
                     if parts.is_empty() {
                         return Ok(total);
                     }
-                    // Progress, but not enough: a trickle that kept each
-                    // call short has still used up the whole allowance.
-                    if Instant::now() >= deadline {
-                        return Err(TooSlow::MinRate.into_error());
-                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Which rule fired depends on which limit was nearer.
-                Err(e) if TooSlow::of(&e).is_some() => {
-                    let rule = if Instant::now() >= deadline {
-                        TooSlow::MinRate
-                    } else {
-                        TooSlow::SendTimeout
-                    };
-                    return Err(rule.into_error());
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if TooSlow::of(&e).is_some() => {}
                 Err(e) => return Err(e),
+            }
+            // Some progress or none, the write is not done: a trickle that
+            // kept each call short may have used up the whole allowance,
+            // and a kernel with room may have taken what the client never
+            // acknowledged. A client that acknowledged bytes while the
+            // kernel had no room for more is reading: that is no stall.
+            self.watch_client();
+            if Instant::now() >= deadline {
+                return Err(TooSlow::MinRate.into_error());
+            }
+            if self.client_left().is_zero() {
+                return Err(TooSlow::SendTimeout.into_error());
             }
         }
     }
@@ -332,6 +388,11 @@ mod tests {
             self.accepted.set(self.accepted.get() + n);
             Ok(n)
         }
+
+        /// The client acknowledges every byte the moment the kernel takes it.
+        fn unacknowledged(&self) -> io::Result<u64> {
+            Ok(0)
+        }
     }
 
     /// 1000 bytes at a minimum of 1000 B/s: one second, since the grace is
@@ -396,5 +457,107 @@ mod tests {
                 .expect("an unread socket must stop accepting bytes");
             assert_eq!(TooSlow::of(&error), Some(expected), "{error}");
         }
+    }
+
+    /// A kernel with room to spare for a client that acknowledges nothing,
+    /// like a send buffer that autotuning keeps growing: every call takes
+    /// 100 bytes after 20 ms, and all of them stay unacknowledged.
+    struct RoomyKernel {
+        accepted: std::cell::Cell<u64>,
+    }
+
+    impl TimedWrite for RoomyKernel {
+        fn set_write_timeout(&self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn write_vectored(&self, _: &[IoSlice<'_>]) -> io::Result<usize> {
+            std::thread::sleep(Duration::from_millis(20));
+            self.accepted.set(self.accepted.get() + 100);
+            Ok(100)
+        }
+
+        fn unacknowledged(&self) -> io::Result<u64> {
+            Ok(self.accepted.get())
+        }
+    }
+
+    /// The kernel's progress is not the client's: though every call makes
+    /// some, a client that acknowledges nothing is cut at the send timeout
+    /// (within a quarter of it more), not lent time a few bytes at a time.
+    #[test]
+    fn a_kernel_with_room_does_not_lend_a_stalled_client_time() {
+        let kernel = RoomyKernel {
+            accepted: std::cell::Cell::new(0),
+        };
+        let send_timeout = Duration::from_millis(400);
+        let mut writer =
+            DeadlineWriter::new(&kernel, send_timeout, rule(1, Duration::from_secs(60)));
+        let started = Instant::now();
+        let error = writer.write(&[0u8; 60_000]).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
+        assert!(
+            (send_timeout..send_timeout * 3 / 2).contains(&took),
+            "{took:?}"
+        );
+        assert!(kernel.accepted.get() > 1000, "the kernel kept taking bytes");
+    }
+
+    /// A kernel with no room (every call waits out its timeout) until
+    /// `opens`, while its client keeps acknowledging what it was sent.
+    struct FullKernel {
+        started: Instant,
+        opens: Duration,
+        timeout: std::cell::Cell<Duration>,
+        unacked: std::cell::Cell<u64>,
+    }
+
+    impl TimedWrite for FullKernel {
+        fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+            self.timeout.set(timeout);
+            Ok(())
+        }
+
+        fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let len: usize = bufs.iter().map(|b| b.len()).sum();
+            if self.unacked.get() == 0 || self.started.elapsed() >= self.opens {
+                self.unacked.set(self.unacked.get() + len as u64);
+                return Ok(len);
+            }
+            std::thread::sleep(self.timeout.get());
+            self.unacked.set(self.unacked.get().saturating_sub(10));
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+
+        fn unacknowledged(&self) -> io::Result<u64> {
+            Ok(self.unacked.get())
+        }
+    }
+
+    /// And a client that acknowledges bytes is reading, though the kernel
+    /// has not woken the writer for longer than the send timeout (it wakes
+    /// a writer only once a good part of its buffer has drained).
+    #[test]
+    fn a_client_that_acknowledges_is_not_cut_while_the_kernel_is_full() {
+        let kernel = FullKernel {
+            started: Instant::now(),
+            opens: Duration::from_millis(700),
+            timeout: std::cell::Cell::new(Duration::ZERO),
+            unacked: std::cell::Cell::new(0),
+        };
+        let lenient = rule(1, Duration::from_secs(60));
+        let mut writer = DeadlineWriter::new(&kernel, Duration::from_millis(200), lenient);
+        assert_eq!(
+            writer.write(&[0u8; 1000]).unwrap(),
+            1000,
+            "the kernel had room"
+        );
+        assert_eq!(
+            writer.write(&[0u8; 1000]).unwrap(),
+            1000,
+            "the client kept reading"
+        );
+        assert!(kernel.started.elapsed() >= kernel.opens);
     }
 }

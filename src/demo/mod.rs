@@ -25,6 +25,7 @@ use std::fs;
 use std::io::{self, IsTerminal, Write};
 
 use crate::client::response::BodyEnd;
+use crate::export::Mode;
 use crate::export::csv_rows::body_len;
 use chart::{ChartText, Series};
 use config::DemoConfig;
@@ -94,7 +95,9 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     );
     let mut slow_runs = Vec::new();
     for &mode in &config.modes {
-        let run = run::slow(&exe, mode, config, &mut samples, &mut |s| progress.show(s))?;
+        let run = run::slow(&exe, mode, false, config, &mut samples, &mut |s| {
+            progress.show(s)
+        })?;
         progress.end(&format!(
             "{:<9} peak RSS {}, peak queued {}: {}",
             mode.as_str(),
@@ -103,6 +106,21 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
             run.verdict
         ));
         slow_runs.push(run);
+    }
+    // The kernel's layer: `bounded` once more, with the kernel's own send
+    // buffer instead of the server's high-water mark.
+    let mut lowat_off = None;
+    if config.modes.contains(&Mode::Bounded) {
+        let mode = Mode::Bounded;
+        let run = run::slow(&exe, mode, true, config, &mut samples, &mut |s| {
+            progress.show(s)
+        })?;
+        progress.end(&format!(
+            "{:<9} --notsent-lowat off: kernel send queue {}",
+            mode.as_str(),
+            size(run.peak_server_tx)
+        ));
+        lowat_off = Some(run);
     }
     let mut fast_runs = Vec::new();
     if config.fast_rows > 0 {
@@ -120,15 +138,21 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         }
     }
 
-    let text = report_text(config, &slow_runs, &fast_runs);
+    let text = report_text(config, &slow_runs, lowat_off.as_ref(), &fast_runs);
     print!("{text}");
     let written = write_files(config, &samples, &slow_runs, &text)?.join(", ");
     println!("\nFiles in {}: {written}", config.out.display());
     Ok(())
 }
 
-/// The whole report: setup, slow table, reading, fast table.
-fn report_text(config: &DemoConfig, slow: &[SlowRun], fast: &[FastRun]) -> String {
+/// The whole report: setup, slow table, reading, the kernel's layer, the
+/// fast table.
+fn report_text(
+    config: &DemoConfig,
+    slow: &[SlowRun],
+    lowat_off: Option<&SlowRun>,
+    fast: &[FastRun],
+) -> String {
     let body = body_len(config.rows);
     let mut text = format!(
         "\n## Slow client: {} reader(s) at {}/s, {} export ({} rows), {:.1} s, then disconnect\n\n",
@@ -173,6 +197,14 @@ fn report_text(config: &DemoConfig, slow: &[SlowRun], fast: &[FastRun]) -> Strin
                  the client sees a body without its last chunk.\n"
             ));
         }
+    }
+    let bounded = slow.iter().find(|run| run.mode == Mode::Bounded);
+    if let (Some(on), Some(off)) = (bounded, lowat_off) {
+        text.push_str("\n## The kernel's layer: `bounded` with and without TCP_NOTSENT_LOWAT\n\n");
+        text.push_str(&report::kernel_table(on, off));
+        text.push('\n');
+        text.push_str(&report::kernel_reading(on, off));
+        text.push('\n');
     }
     if !fast.is_empty() {
         text.push_str(&format!(

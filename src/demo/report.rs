@@ -177,10 +177,10 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     }
     let _ = write!(
         text,
-        "In every mode the kernel held at most {} in the server's send buffers and {} in the \
-         clients' receive buffers: TCP buffers are capped (net.ipv4.tcp_wmem, tcp_rmem), which \
-         is why they fill and then stop, and they are kernel memory, counted in \
-         /proc/net/sockstat (pages of {PAGE_BYTES} bytes) and never in the server's RSS. ",
+        "In every mode the kernel held at most {} in the server's send queues (under the \
+         server's TCP_NOTSENT_LOWAT; see below) and {} in the clients' receive queues (under \
+         their receive windows): kernel memory, counted in /proc/net/sockstat (pages of \
+         {PAGE_BYTES} bytes) and never in the server's RSS. ",
         size(most(runs, |run| run.peak_server_tx)),
         size(most(runs, |run| run.peak_client_rx)),
     );
@@ -207,6 +207,56 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         );
     }
     text
+}
+
+/// The kernel's layer: `bounded` with the server's high-water mark and
+/// with the kernel's default, side by side.
+pub fn kernel_table(on: &SlowRun, off: &SlowRun) -> String {
+    let columns: [Column<&SlowRun>; 6] = [
+        ("TCP_NOTSENT_LOWAT", |run| lowat(run)),
+        ("kernel send queue", |run| size(run.peak_server_tx)),
+        ("client receive queue", |run| size(run.peak_client_rx)),
+        ("peak userland queue", |run| size(run.peak_queued)),
+        ("RSS growth", |run| size(run.growth())),
+        ("clients read", |run| size(run.client_read)),
+    ];
+    markdown_table(&columns, &[on, off])
+}
+
+/// `16.0 KiB`, or `off (the kernel's default)`.
+fn lowat(run: &SlowRun) -> String {
+    match run.notsent_lowat {
+        0 => "off (the kernel's default)".to_string(),
+        bytes => size(bytes),
+    }
+}
+
+/// The paragraph under the kernel's table.
+pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
+    let (with, without) = (on.peak_server_tx.max(1), off.peak_server_tx);
+    let userland = on.peak_queued.max(1);
+    format!(
+        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {} per connection, \
+         unsent or unacknowledged; with it off, {}: {:.0} times as much, and {:.0} times the \
+         userland bound of {}. Autotuning grows a send buffer up to net.ipv4.tcp_wmem's \
+         maximum, and a client that reads slowly lets it fill: unbounded, the kernel's queue is \
+         the biggest buffer in the chain, and RSS never shows it (growth {} and {}). The mark is \
+         the kernel's own high-water mark: a blocked write waits once that many bytes are \
+         unsent and wakes when fewer than half are left, so the writer follows the client's \
+         drain closely, which also lets the minimum data rate be strict. What the client's \
+         kernel holds ({} and {}) is bounded by the client's receive window: the client's, \
+         not ours.",
+        lowat(on),
+        size(with),
+        size(without),
+        without as f64 / with as f64,
+        without as f64 / userland as f64,
+        size(userland),
+        size(on.growth()),
+        size(off.growth()),
+        size(on.peak_client_rx),
+        size(off.peak_client_rx),
+    )
 }
 
 /// The verdict rule, for the report's footer.

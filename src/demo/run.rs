@@ -18,7 +18,7 @@ use super::config::DemoConfig;
 use super::sample::{Pass, Phase, Sample};
 use super::verdict::{Verdict, verdict};
 use crate::client::response::BodyEnd;
-use crate::client::slow_client::{HttpUrl, Report, SlowClient};
+use crate::client::slow_client::{ClientOptions, HttpUrl, Report, SlowClient};
 use crate::export::Mode;
 use crate::export::csv_rows::body_len;
 use crate::measure::access_log::End;
@@ -49,6 +49,9 @@ pub const FAST_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SlowRun {
     /// The strategy measured.
     pub mode: Mode,
+    /// The server's `TCP_NOTSENT_LOWAT` (`backpressure_notsent_lowat_bytes`),
+    /// 0 for a server run with `--notsent-lowat off`: the kernel's default.
+    pub notsent_lowat: u64,
     /// Bytes of the export body (framing excluded).
     pub body_len: u64,
     /// Concurrent slow clients: the queue and kernel columns are their sums.
@@ -132,7 +135,11 @@ fn start_clients(
 ) -> Result<Vec<RunningClient>, String> {
     (0..count)
         .map(|_| {
-            let client = SlowClient::connect(url, rate)
+            let options = ClientOptions {
+                rate,
+                ..ClientOptions::default()
+            };
+            let client = SlowClient::connect(url, &options)
                 .map_err(|e| format!("cannot connect to the server at {}: {e}", url.authority()))?;
             Ok(RunningClient {
                 local_addr: client.local_addr(),
@@ -249,9 +256,13 @@ impl<'a> Sampler<'a> {
 }
 
 /// Starts a fresh server and measures its idle RSS and threads.
-fn start_server(exe: &Path) -> Result<(ChildServer, u64, u64), String> {
+fn start_server(exe: &Path, lowat_off: bool) -> Result<(ChildServer, u64, u64), String> {
     // --quiet: stderr is discarded, so an access log would be wasted work.
-    let server = ChildServer::start(exe, &["--quiet"], ChildStderr::Discard)
+    let args: &[&str] = match lowat_off {
+        false => &["--quiet"],
+        true => &["--quiet", "--notsent-lowat", "off"],
+    };
+    let server = ChildServer::start(exe, args, ChildStderr::Discard)
         .map_err(|e| format!("cannot start the server: {e}"))?;
     server
         .scrape()
@@ -274,18 +285,26 @@ fn export_url(server: &ChildServer, rows: u64, mode: Mode) -> HttpUrl {
     }
 }
 
-/// The slow pass for one strategy; every sample is appended to `samples`.
+/// The slow pass for one strategy, with the server's kernel high-water mark
+/// or (`lowat_off`) the kernel's default; every sample is appended to
+/// `samples`.
 pub fn slow(
     exe: &Path,
     mode: Mode,
+    lowat_off: bool,
     config: &DemoConfig,
     samples: &mut Vec<Sample>,
     progress: &mut dyn FnMut(&Sample),
 ) -> Result<SlowRun, String> {
-    let (server, idle_rss, idle_threads) = start_server(exe)?;
+    let (server, idle_rss, idle_threads) = start_server(exe, lowat_off)?;
     let url = export_url(&server, config.rows, mode);
     let clients = start_clients(&url, Some(config.client_rate), config.clients)?;
-    let sampler = Sampler::new(&server, mode, Pass::Slow, &clients);
+    let pass = if lowat_off {
+        Pass::SlowLowatOff
+    } else {
+        Pass::Slow
+    };
+    let sampler = Sampler::new(&server, mode, pass, &clients);
     let first = samples.len();
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
     let client_read = sampler.sample(Phase::Reading).client_read_bytes;
@@ -324,6 +343,9 @@ pub fn slow(
         .collect();
     let mut run = SlowRun {
         mode,
+        notsent_lowat: metrics
+            .count("backpressure_notsent_lowat_bytes")
+            .unwrap_or(0),
         body_len: body_len(config.rows),
         clients: config.clients,
         idle_rss,
@@ -358,7 +380,7 @@ pub fn fast(
     samples: &mut Vec<Sample>,
     progress: &mut dyn FnMut(&Sample),
 ) -> Result<FastRun, String> {
-    let (server, _, _) = start_server(exe)?;
+    let (server, _, _) = start_server(exe, false)?;
     let clients = start_clients(&export_url(&server, rows, mode), None, 1)?;
     let sampler = Sampler::new(&server, mode, Pass::Fast, &clients);
     let finished = || clients.iter().all(|c| c.thread.is_finished());

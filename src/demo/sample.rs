@@ -17,15 +17,19 @@ use crate::export::Mode;
 pub enum Pass {
     /// Rate-limited readers, cut off after `--seconds`.
     Slow,
+    /// The same, against a server run with `--notsent-lowat off`: the
+    /// kernel's own send buffer, for comparison.
+    SlowLowatOff,
     /// One reader as fast as it can, to the end of the body.
     Fast,
 }
 
 impl Pass {
-    /// The `client` column.
+    /// The `pass` column.
     pub fn as_str(self) -> &'static str {
         match self {
             Pass::Slow => "slow",
+            Pass::SlowLowatOff => "slow-lowat-off",
             Pass::Fast => "fast",
         }
     }
@@ -81,7 +85,7 @@ pub struct Sample {
 }
 
 /// The first line of `samples.csv`.
-pub const CSV_HEADER: &str = "strategy,client,phase,t_ms,rss_bytes,threads,queued_bytes,\
+pub const CSV_HEADER: &str = "strategy,pass,phase,t_ms,rss_bytes,threads,queued_bytes,\
 server_tx_queue_bytes,client_rx_queue_bytes,client_read_bytes,tcp_mem_pages";
 
 impl Sample {

@@ -69,6 +69,17 @@ impl End {
         End::ProducerFailed,
     ];
 
+    /// The aborts the server itself decides: each leaves a body the client
+    /// will never finish, so the socket is closed with a reset, which the
+    /// client sees at once and which frees the kernel's send queue.
+    pub const RESETS: [End; 5] = [
+        End::SendTimeout,
+        End::MinRate,
+        End::BufferCap,
+        End::BufferBudget,
+        End::ProducerFailed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             End::Complete => "complete",

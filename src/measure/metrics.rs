@@ -72,6 +72,9 @@ pub struct Metrics {
     connections_rejected_total: AtomicU64,
     /// Threads that panicked: each is a bug, and none took the server down.
     panics_total: AtomicU64,
+    /// Resets sent, one counter per [`End::RESETS`] reason: each is a
+    /// kernel send queue freed at once rather than drained to nobody.
+    resets_total: [AtomicU64; End::RESETS.len()],
 }
 
 /// What a scrape reads besides the registry: facts that live elsewhere.
@@ -84,6 +87,8 @@ pub struct Readings {
     pub budget_used_bytes: u64,
     /// The `--max-buffered-total` budget.
     pub budget_limit_bytes: u64,
+    /// The `--notsent-lowat` of every connection, 0 when off.
+    pub notsent_lowat_bytes: u64,
 }
 
 /// A metric's Prometheus type.
@@ -120,7 +125,7 @@ pub struct Family {
 }
 
 /// Every family `/metrics` exposes, in the order it exposes them.
-pub const FAMILIES: [Family; 15] = [
+pub const FAMILIES: [Family; 17] = [
     Family {
         name: "process_resident_memory_bytes",
         kind: Kind::Gauge,
@@ -202,6 +207,22 @@ pub const FAMILIES: [Family; 15] = [
         samples: |m, _, out| out.sample("", load(&m.connections_rejected_total)),
     },
     Family {
+        name: "backpressure_resets_total",
+        kind: Kind::Counter,
+        help: "Aborted exports closed with a TCP reset, freeing the kernel's send queue, by reason.",
+        samples: |m, _, out| {
+            for (end, count) in End::RESETS.iter().zip(&m.resets_total) {
+                out.sample(&format!("reason=\"{}\"", end.as_str()), load(count));
+            }
+        },
+    },
+    Family {
+        name: "backpressure_notsent_lowat_bytes",
+        kind: Kind::Gauge,
+        help: "TCP_NOTSENT_LOWAT of every connection (--notsent-lowat); 0 when off.",
+        samples: |_, r, out| out.sample("", r.notsent_lowat_bytes),
+    },
+    Family {
         name: "backpressure_panics_total",
         kind: Kind::Counter,
         help: "Connection or producer threads that panicked; the server went on.",
@@ -247,6 +268,7 @@ impl Metrics {
             connections_active: AtomicU64::new(0),
             connections_rejected_total: AtomicU64::new(0),
             panics_total: AtomicU64::new(0),
+            resets_total: [const { AtomicU64::new(0) }; End::RESETS.len()],
         }
     }
 
@@ -292,6 +314,14 @@ impl Metrics {
     /// Counts a connection turned away at the connection cap.
     pub fn rejected(&self) {
         self.connections_rejected_total.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a connection closed with a reset for `end`, one of
+    /// [`End::RESETS`].
+    pub fn reset_sent(&self, end: End) {
+        if let Some(reason) = End::RESETS.iter().position(|&e| e == end) {
+            self.resets_total[reason].fetch_add(1, Relaxed);
+        }
     }
 
     /// Counts a thread that panicked.
@@ -355,6 +385,7 @@ mod tests {
             process: ProcStatus::of_self(),
             budget_used_bytes: 7,
             budget_limit_bytes: 1024,
+            notsent_lowat_bytes: 16384,
         });
         for family in &FAMILIES {
             let name = family.name;

@@ -42,6 +42,9 @@ pub struct TcpSocket {
     pub local: SocketAddr,
     /// The other end (`0.0.0.0:0` for a listening socket).
     pub remote: SocketAddr,
+    /// The TCP state, as the kernel numbers it: `01` established, `04`
+    /// FIN_WAIT1 (closed, still sending what it holds), `0A` listening.
+    pub state: u8,
     /// Written by the application, not yet acknowledged by the peer.
     pub tx_queue: u64,
     /// Received, not yet read by the application.
@@ -54,11 +57,12 @@ pub fn parse_tcp_line(line: &str) -> Option<TcpSocket> {
     let _slot = fields.next()?.strip_suffix(':')?;
     let local = parse_ipv4_endpoint(fields.next()?)?;
     let remote = parse_ipv4_endpoint(fields.next()?)?;
-    let _state = fields.next()?;
+    let state = u8::from_str_radix(fields.next()?, 16).ok()?;
     let (tx, rx) = fields.next()?.split_once(':')?;
     Some(TcpSocket {
         local,
         remote,
+        state,
         tx_queue: u64::from_str_radix(tx, 16).ok()?,
         rx_queue: u64::from_str_radix(rx, 16).ok()?,
     })
@@ -122,11 +126,12 @@ mod tests {
    3: 0100007F:ED36 0100007F:857B 01 00000000:0001ECD9 00:00000000 00000000     0        0 131999 1 000000003d395c6a 20 8 0 13 -1
 ";
 
-    fn socket(local: &str, remote: &str, tx_queue: u64, rx_queue: u64) -> TcpSocket {
+    fn socket(local: &str, remote: &str, state: u8, tx_queue: u64, rx_queue: u64) -> TcpSocket {
         let (local, remote) = (local.parse().unwrap(), remote.parse().unwrap());
         TcpSocket {
             local,
             remote,
+            state,
             tx_queue,
             rx_queue,
         }
@@ -138,12 +143,12 @@ mod tests {
         let table: Vec<TcpSocket> = CAPTURED.lines().filter_map(parse_tcp_line).collect();
         // The header is skipped; every field of every socket is checked.
         let expected = [
-            socket("127.0.0.1:34171", "0.0.0.0:0", 0, 0),
-            socket("0.0.0.0:2024", "0.0.0.0:0", 0, 0),
+            socket("127.0.0.1:34171", "0.0.0.0:0", 0x0A, 0, 0),
+            socket("0.0.0.0:2024", "0.0.0.0:0", 0x0A, 0, 0),
             // The server's end: 3.8 MB written and unacknowledged.
-            socket("127.0.0.1:34171", "127.0.0.1:60726", 0x3A_A000, 0),
+            socket("127.0.0.1:34171", "127.0.0.1:60726", 1, 0x3A_A000, 0),
             // The client's end: 126 169 bytes arrived and unread.
-            socket("127.0.0.1:60726", "127.0.0.1:34171", 0, 126_169),
+            socket("127.0.0.1:60726", "127.0.0.1:34171", 1, 0, 126_169),
         ];
         assert_eq!(table, expected);
     }
@@ -158,6 +163,7 @@ mod tests {
             "   0: 0100007F:857B 00000000:0000 0A 00000000-00000000",
             "   0: 0100007G:857B 00000000:0000 0A 00000000:00000000",
             "   0: 0100007F:857B 00000000:0000 0A 0000000Z:00000000",
+            "   0: 0100007F:857B 00000000:0000 XY 00000000:00000000",
         ] {
             assert_eq!(parse_tcp_line(line), None, "{line:?}");
         }

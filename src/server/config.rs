@@ -57,6 +57,23 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest accepted `--send-timeout`.
 pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
+/// Default `TCP_NOTSENT_LOWAT` of every accepted socket: 16 KiB, the
+/// kernel's own high-water mark. Without it the kernel's send queue is the
+/// largest buffer in the chain: autotuning grows it to `net.ipv4.tcp_wmem`'s
+/// maximum (4 MiB by default) for a client that stalls, sixty times the
+/// userland bound, in memory RSS never shows. With it a blocking write waits
+/// once this many bytes are unsent and wakes when fewer than half are left,
+/// so the writer follows the client's drain closely. 16 KiB is Cloudflare's
+/// setting; Apple recommends 128 KiB; `docs/benchmarks.md` measures the
+/// choice. `off` leaves the kernel's default (no mark).
+pub const DEFAULT_NOTSENT_LOWAT: Option<u32> = Some(16 * 1024);
+/// Smallest accepted `--notsent-lowat`: below a few segments the writer
+/// would wake for every packet.
+pub const MIN_NOTSENT_LOWAT: u32 = 4 * 1024;
+/// Largest accepted `--notsent-lowat`: past the kernel's own send buffer the
+/// mark bounds nothing.
+pub const MAX_NOTSENT_LOWAT: u32 = 16 * 1024 * 1024;
+
 /// Default most connections served at once: 256. A blocking server runs out
 /// of threads long before it runs out of memory, so the number of
 /// connections is capped like any other resource; past the cap a client gets
@@ -69,12 +86,17 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// server stops being sensible.
 pub const MAX_MAX_CONNECTIONS: usize = 4096;
 
-/// Default minimum response data rate: 240 bytes/s, Kestrel's
-/// `MinResponseDataRate`. A write of `n` bytes must complete within
-/// `max(grace, n / rate)`, however many partial writes it takes: it catches
-/// the slow-read attack the send timeout cannot (`defense/send_deadline.rs`
-/// explains how). A 200 KB/s phone is three orders of magnitude above it.
-pub const DEFAULT_MIN_RATE: u64 = 240;
+/// Default minimum response data rate: 4 KiB/s. A write of `n` bytes must
+/// complete within `max(grace, n / rate)`, however many partial writes it
+/// takes: it catches the slow-read attack the send timeout cannot
+/// (`defense/send_deadline.rs` explains how). It can be this strict because
+/// of the kernel's high-water mark: a blocked writer wakes every half-mark
+/// of drain, so a 200 KB/s phone finishes a 32 KiB write in a fifth of a
+/// second, forty times inside its allowance, while a 2 KB/s reader needs 16
+/// s and is cut at 8. Without the mark a writer wakes only once a third of a
+/// 4 MiB buffer has drained, seconds even for that phone, which is why
+/// Kestrel's `MinResponseDataRate` has to default to 240 B/s.
+pub const DEFAULT_MIN_RATE: u64 = 4 * 1024;
 /// Default grace for the minimum data rate: 5 s, Kestrel's. A small write
 /// gets at least this long, so a brief stall of a good client is forgiven.
 pub const DEFAULT_RATE_GRACE: Duration = Duration::from_secs(5);
@@ -109,6 +131,9 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Connections served at once; more are answered 503 by the accept loop.
     pub max_connections: usize,
+    /// Most bytes the kernel may hold unsent per socket (`TCP_NOTSENT_LOWAT`);
+    /// `None` leaves the kernel's default.
+    pub notsent_lowat: Option<u32>,
     /// Slowest a response may drain, in bytes per second, after the grace.
     pub min_rate: u64,
     /// Time every write gets, however small, before the minimum rate applies.
@@ -134,6 +159,7 @@ impl Default for ServerConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             send_timeout: DEFAULT_SEND_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            notsent_lowat: DEFAULT_NOTSENT_LOWAT,
             min_rate: DEFAULT_MIN_RATE,
             rate_grace: DEFAULT_RATE_GRACE,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
@@ -169,6 +195,12 @@ impl ServerConfig {
             return Err(format!(
                 "--max-connections must be from 1 to {MAX_MAX_CONNECTIONS}"
             ));
+        }
+        if self
+            .notsent_lowat
+            .is_some_and(|bytes| !(MIN_NOTSENT_LOWAT..=MAX_NOTSENT_LOWAT).contains(&bytes))
+        {
+            return Err("--notsent-lowat must be from 4k to 16m, or off".to_string());
         }
         if self.min_rate == 0 {
             return Err("--min-rate must be at least 1 byte per second".to_string());

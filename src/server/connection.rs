@@ -19,6 +19,8 @@ use crate::defense::head_deadline::{self, ReadHeadError};
 use crate::http::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::metrics::METRICS;
+use crate::sys;
 
 /// How long a finished connection keeps reading what the client still
 /// sends before closing. Closing a socket with unread input makes the kernel
@@ -42,6 +44,12 @@ pub fn handle(
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
     let _ = stream.set_nodelay(true);
+    // The kernel's high-water mark: its unsent bytes stay under the mark, so
+    // a stalled client costs the kernel this much, not megabytes. `bind`
+    // checked that the kernel takes the option.
+    if let Some(bytes) = config.notsent_lowat {
+        let _ = sys::set_notsent_lowat(&stream, bytes);
+    }
     // For the access log: the peer now (after a reset the socket can no
     // longer tell), the request line once the head has parsed.
     let peer = stream.peer_addr().ok();
@@ -55,6 +63,12 @@ pub fn handle(
     };
     if outcome.sent_whole_response() {
         close_gracefully(&stream);
+    } else if End::RESETS.contains(&outcome.end) && sys::reset_on_close(&stream).is_ok() {
+        // The server cut the body short: a reset tells the client at once
+        // (over HTTP/1.0 too, where a FIN would look like a complete body)
+        // and frees the kernel's send queue now, rather than a FIN that
+        // leaves the socket draining megabytes to a client that reads none.
+        METRICS.reset_sent(outcome.end);
     }
     if !config.quiet {
         AccessRecord {

@@ -31,6 +31,7 @@ use crate::defense::buffer_caps::BufferBudget;
 use crate::defense::connection_cap::Rejecter;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::metrics::METRICS;
+use crate::sys;
 
 /// Stack of a connection thread. It holds `io::copy`'s 8 KiB buffer and the
 /// frames of one request (the head is on the heap, see
@@ -63,6 +64,16 @@ impl Server {
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.addr)?;
+        if let Some(bytes) = config.notsent_lowat {
+            // Every connection gets the option; a kernel that refuses it is
+            // told here, once, rather than ignored on every connection.
+            sys::set_notsent_lowat(&listener, bytes).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("--notsent-lowat: the kernel refused it: {e}"),
+                )
+            })?;
+        }
         Ok(Server {
             listener,
             budget: Arc::new(BufferBudget::new(config.max_buffered_total)),

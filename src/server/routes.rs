@@ -24,6 +24,7 @@ use crate::measure::access_log::{End, Outcome};
 use crate::measure::metrics::{METRICS, Readings};
 use crate::measure::proc_status::ProcStatus;
 use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, QueuedBytes};
+use crate::sys;
 
 /// `Content-Type` of an export.
 const CSV: &str = "text/csv; charset=utf-8";
@@ -58,6 +59,7 @@ pub fn respond(
                 process: ProcStatus::of_self(),
                 budget_used_bytes: budget.used(),
                 budget_limit_bytes: budget.limit(),
+                notsent_lowat_bytes: config.notsent_lowat.map_or(0, u64::from),
             });
             let head = response::small_head(Status::Ok, PROMETHEUS_TEXT, body.as_bytes());
             reply(stream, None, head, body.as_bytes(), head_only)
@@ -124,8 +126,10 @@ fn export(
     };
     let out = DeadlineWriter::new(stream, config.send_timeout, min_rate);
     // Shutting down both directions fails a write blocked in another thread
-    // at once; the data already in the kernel still goes out, then FIN.
+    // at once; with the reset armed first, what the kernel still holds is
+    // dropped instead of sent.
     let cancel = || {
+        let _ = sys::reset_on_close(stream);
         let _ = stream.shutdown(Shutdown::Both);
     };
     let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(&cancel);

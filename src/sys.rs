@@ -1,0 +1,359 @@
+//! What std has no stable API for, called through the C library std
+//! already links: three socket options, a socket's unacknowledged bytes,
+//! and (for shutdown) a signal handler. The only FFI in the crate, and with
+//! the counting allocator the only `unsafe`.
+//!
+//! | call                              | what it is for                                      |
+//! |-----------------------------------|-----------------------------------------------------|
+//! | `setsockopt(TCP_NOTSENT_LOWAT)`   | bound the kernel's unsent bytes per socket           |
+//! | `setsockopt(SO_LINGER {1, 0})`    | close with a reset, freeing the send queue at once   |
+//! | `socket`, `setsockopt(SO_RCVBUF)`, `connect` | a slow client's small receive buffer, set before the handshake advertises a window |
+//! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
+//!
+//! Every call checks its result and turns `-1` into the `errno` it set, as
+//! an `io::Error`: nothing here panics or is unwrapped. The constants are
+//! Linux's (`<netinet/tcp.h>`, `<asm-generic/socket.h>`,
+//! `<asm-generic/ioctls.h>`), the same on the architectures Linux's generic
+//! headers cover; elsewhere every call is `ErrorKind::Unsupported`.
+//!
+//! std's `TcpStream::set_linger` would do the second, but is unstable
+//! (rust-lang/rust#88494); nothing in std does the others.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+#[cfg(target_os = "linux")]
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
+
+#[cfg(target_os = "linux")]
+mod ffi {
+    use std::ffi::{c_int, c_ulong, c_void};
+
+    /// `setsockopt`'s level for options of the socket itself.
+    pub const SOL_SOCKET: c_int = 1;
+    /// `struct linger`: what `close` does with data not yet sent.
+    pub const SO_LINGER: c_int = 13;
+    /// The receive buffer's size in bytes; the kernel doubles what it is
+    /// given, for its own bookkeeping, and enforces a floor.
+    pub const SO_RCVBUF: c_int = 8;
+    /// `setsockopt`'s level for TCP's options.
+    pub const IPPROTO_TCP: c_int = 6;
+    /// Most bytes written and not yet sent before the socket stops being
+    /// writable (Linux 3.12).
+    pub const TCP_NOTSENT_LOWAT: c_int = 25;
+    /// `ioctl`: bytes in the send queue not yet acknowledged by the peer
+    /// (unsent ones included), as an `int`; the same number as `TIOCOUTQ`.
+    pub const SIOCOUTQ: c_ulong = 0x5411;
+    /// A blocking `connect` gives up after this `struct timeval`.
+    pub const SO_SNDTIMEO: c_int = 21;
+    /// Address families, and a stream socket closed on `exec`.
+    pub const AF_INET: c_int = 2;
+    pub const AF_INET6: c_int = 10;
+    pub const SOCK_STREAM_CLOEXEC: c_int = 1 | 0o2_000_000;
+
+    /// `struct timeval` of `<sys/time.h>` (64-bit `time_t` and
+    /// `suseconds_t`, as on every 64-bit Linux).
+    #[repr(C)]
+    pub struct Timeval {
+        /// Whole seconds.
+        pub tv_sec: i64,
+        /// And microseconds.
+        pub tv_usec: i64,
+    }
+
+    /// `struct sockaddr_in` of `<netinet/in.h>`: port and address in
+    /// network byte order.
+    #[repr(C)]
+    pub struct SockaddrIn {
+        /// `AF_INET`.
+        pub sin_family: u16,
+        /// The port, big-endian.
+        pub sin_port: u16,
+        /// The address's four bytes, in order.
+        pub sin_addr: [u8; 4],
+        /// Padding to the size of `struct sockaddr`.
+        pub sin_zero: [u8; 8],
+    }
+
+    /// `struct sockaddr_in6` of `<netinet/in.h>`.
+    #[repr(C)]
+    pub struct SockaddrIn6 {
+        /// `AF_INET6`.
+        pub sin6_family: u16,
+        /// The port, big-endian.
+        pub sin6_port: u16,
+        /// Flow information, big-endian.
+        pub sin6_flowinfo: u32,
+        /// The address's sixteen bytes, in order.
+        pub sin6_addr: [u8; 16],
+        /// Which interface a link-local address is on.
+        pub sin6_scope_id: u32,
+    }
+
+    /// `struct linger` of `<sys/socket.h>`.
+    #[repr(C)]
+    pub struct Linger {
+        /// Non-zero: `close` lingers.
+        pub l_onoff: c_int,
+        /// Seconds to linger; 0 with `l_onoff` set: reset at once.
+        pub l_linger: c_int,
+    }
+
+    // These are the C library's own declarations of `setsockopt(2)`,
+    // `ioctl(2)`, `socket(2)` and `connect(2)` (`socklen_t` is `u32`;
+    // `ioctl` is variadic in C too).
+    unsafe extern "C" {
+        pub fn setsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *const c_void,
+            len: u32,
+        ) -> c_int;
+        pub fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+        pub fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
+        pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
+    }
+}
+
+/// Sets the socket option `level`/`name` to `value`, a plain C struct or
+/// integer.
+#[cfg(target_os = "linux")]
+fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io::Result<()> {
+    let len = u32::try_from(size_of::<T>()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `value` is a live reference for the whole call and `len` is
+    // exactly its size, so the kernel reads only bytes that belong to it
+    // (it copies them; nothing is kept after the call). The descriptor is
+    // the socket's own, open for as long as `socket` is borrowed.
+    let result = unsafe {
+        ffi::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            len,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `TCP_NOTSENT_LOWAT`: a blocking write waits once `bytes` are written and
+/// not yet sent, and is woken when fewer than half of them are left.
+pub fn set_notsent_lowat(socket: &impl AsRawFd, bytes: u32) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let bytes = i32::try_from(bytes).map_err(|_| io::ErrorKind::InvalidInput)?;
+        set_option(socket, ffi::IPPROTO_TCP, ffi::TCP_NOTSENT_LOWAT, &bytes)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, bytes);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// `SO_LINGER {on, 0}`: the next `close` of this socket sends a reset and
+/// frees its send queue at once, instead of a FIN after the queue drains.
+pub fn reset_on_close(socket: &impl AsRawFd) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let linger = ffi::Linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        set_option(socket, ffi::SOL_SOCKET, ffi::SO_LINGER, &linger)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// A connected socket whose receive buffer is about `receive_buffer`
+/// bytes from the start: set before `connect`, so the handshake already
+/// advertises a window that small (set later, the kernel would still honour
+/// the larger window it had offered). `connect` gives up after `timeout`.
+pub fn connect_with_receive_buffer(
+    address: SocketAddr,
+    receive_buffer: u32,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
+    #[cfg(target_os = "linux")]
+    {
+        let domain = if address.is_ipv4() {
+            ffi::AF_INET
+        } else {
+            ffi::AF_INET6
+        };
+        // SAFETY: `socket` takes no pointers; it returns a new descriptor or -1.
+        let fd = unsafe { ffi::socket(domain, ffi::SOCK_STREAM_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by `socket`, is open, and nothing
+        // else owns it: the `OwnedFd` closes it on every path out of here.
+        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        let bytes = i32::try_from(receive_buffer).map_err(|_| io::ErrorKind::InvalidInput)?;
+        set_option(&socket, ffi::SOL_SOCKET, ffi::SO_RCVBUF, &bytes)?;
+        let wait = ffi::Timeval {
+            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            tv_usec: i64::from(timeout.subsec_micros()),
+        };
+        set_option(&socket, ffi::SOL_SOCKET, ffi::SO_SNDTIMEO, &wait)?;
+        let result = match address {
+            SocketAddr::V4(v4) => {
+                let raw = ffi::SockaddrIn {
+                    sin_family: ffi::AF_INET as u16,
+                    sin_port: v4.port().to_be(),
+                    sin_addr: v4.ip().octets(),
+                    sin_zero: [0; 8],
+                };
+                connect_raw(&socket, &raw)
+            }
+            SocketAddr::V6(v6) => {
+                let raw = ffi::SockaddrIn6 {
+                    sin6_family: ffi::AF_INET6 as u16,
+                    sin6_port: v6.port().to_be(),
+                    sin6_flowinfo: v6.flowinfo().to_be(),
+                    sin6_addr: v6.ip().octets(),
+                    sin6_scope_id: v6.scope_id(),
+                };
+                connect_raw(&socket, &raw)
+            }
+        };
+        match result {
+            Ok(()) => Ok(TcpStream::from(socket)),
+            // A blocking connect that timed out reports it as in progress.
+            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => Err(io::ErrorKind::TimedOut.into()),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (address, receive_buffer, timeout);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// `errno` of a blocking `connect` that gave up at its `SO_SNDTIMEO`.
+#[cfg(target_os = "linux")]
+const EINPROGRESS: i32 = 115;
+
+/// `connect(2)` to the C socket address `raw`.
+#[cfg(target_os = "linux")]
+fn connect_raw<T>(socket: &OwnedFd, raw: &T) -> io::Result<()> {
+    let len = u32::try_from(size_of::<T>()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `raw` is a live `sockaddr_in` or `sockaddr_in6`, laid out as C
+    // lays it out (`repr(C)`), and `len` is exactly its size; the kernel
+    // only reads it during the call. The descriptor is `socket`'s, open.
+    let result = unsafe { ffi::connect(socket.as_raw_fd(), (raw as *const T).cast(), len) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Bytes written to `socket` that its peer has not acknowledged yet,
+/// whether sent or not (`SIOCOUTQ`).
+pub fn unacknowledged_bytes(socket: &impl AsRawFd) -> io::Result<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut bytes: std::ffi::c_int = 0;
+        // SAFETY: SIOCOUTQ writes one `int` through its pointer argument,
+        // and `bytes` is a live, writable `int` for the whole call.
+        let result = unsafe { ffi::ioctl(socket.as_raw_fd(), ffi::SIOCOUTQ, &raw mut bytes) };
+        if result == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        u64::try_from(bytes).map_err(|_| io::ErrorKind::InvalidData.into())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
+    }
+
+    /// With the low-water mark set, a peer that reads nothing makes the
+    /// sender's writes stop near the mark, not at a send buffer of megabytes.
+    #[test]
+    fn the_low_water_mark_bounds_what_an_unread_socket_takes() {
+        let (server, _client) = pair();
+        set_notsent_lowat(&server, 16 * 1024).unwrap();
+        server.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 4096];
+        let mut taken = 0u64;
+        for _ in 0..10_000 {
+            match (&server).write(&chunk) {
+                Ok(n) => taken += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // What the client's kernel took (its window), plus the mark, plus
+        // the one write that found room: far from a buffer of megabytes.
+        let unacked = unacknowledged_bytes(&server).unwrap();
+        assert!(unacked <= taken, "{unacked} of {taken}");
+        assert!(taken < 1024 * 1024, "the kernel took {taken} bytes");
+    }
+
+    /// A receive buffer set before the handshake keeps the window small
+    /// from the first byte: an unread client's kernel holds little.
+    #[test]
+    fn a_small_receive_buffer_is_small_from_the_handshake() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let _client = connect_with_receive_buffer(address, 4096, Duration::from_secs(5)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut taken = 0;
+        while let Ok(n) = (&server).write(&[0u8; 1024]) {
+            taken += n;
+            if taken > 64 << 20 {
+                break;
+            }
+        }
+        // Unacknowledged: in the server's kernel. What the client's took
+        // is what was acknowledged: at most a window of about the buffer.
+        let acknowledged = taken as u64 - unacknowledged_bytes(&server).unwrap();
+        assert!(
+            acknowledged <= 16 * 1024,
+            "the client's kernel took {acknowledged} bytes"
+        );
+    }
+
+    #[test]
+    fn a_reset_reaches_the_peer_instead_of_a_fin() {
+        let (server, mut client) = pair();
+        (&server).write_all(b"cut").unwrap();
+        reset_on_close(&server).unwrap();
+        drop(server);
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut got = Vec::new();
+        let error = client.read_to_end(&mut got).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{got:?}");
+    }
+}
