@@ -350,13 +350,14 @@ fn an_idle_connection_is_closed_at_the_head_deadline() {
 #[test]
 fn slowloris_cannot_hang_the_server() {
     const CAP: usize = 8;
-    let (server, idle) = warmed_server(&[
-        "--max-connections",
-        &CAP.to_string(),
-        "--header-timeout",
-        "2s",
-    ]);
+    let flags = ["--max-connections", "8", "--header-timeout", "2s"];
+    let (server, idle) = warmed_server(&flags);
     let addr = server.addr();
+    // Threads with no connection: idle's count less the scrape's own.
+    let base = idle.threads as u64 - 1;
+    let rejected_before = metrics(addr).value("backpressure_connections_rejected_total");
+    let no_connection = || (server.threads() == base).then_some(());
+    wait_until("the scrape's connection to close", PATIENCE, no_connection);
     let mut attackers: Vec<TcpStream> = (0..2 * CAP)
         .map(|_| {
             let mut s = TcpStream::connect(addr).unwrap();
@@ -377,8 +378,14 @@ fn slowloris_cannot_hang_the_server() {
         attackers
     });
 
-    // Meanwhile: an answer within a second, whatever it is.
-    thread::sleep(Duration::from_millis(300));
+    // Meanwhile, with every slot held by an attacker: a 503 within a
+    // second, not a hang.
+    let every_slot_held = || (server.threads() == base + CAP as u64).then_some(());
+    wait_until(
+        "the attackers to hold every slot",
+        PATIENCE,
+        every_slot_held,
+    );
     let mut client = TcpStream::connect(addr).unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(1)))
@@ -390,14 +397,11 @@ fn slowloris_cannot_hang_the_server() {
     client
         .read_to_end(&mut wire)
         .expect("an answer within a second, not a hang");
-    let response = parse_response(&wire);
-    assert!(
-        [200, 503].contains(&response.status),
-        "{}",
-        response.status_line
-    );
+    assert_eq!(parse_response(&wire).status, 503);
+    let mut turned_away = 1.0;
 
-    // Every attacker was answered: 408 at the deadline, or 503 at once.
+    // Every attacker was answered: the first CAP with a 408 at the head
+    // deadline, the rest with a 503 at once.
     let attackers = attack.join().unwrap();
     let mut statuses = Vec::new();
     for mut s in attackers {
@@ -406,18 +410,23 @@ fn slowloris_cannot_hang_the_server() {
         let _ = s.read_to_end(&mut wire);
         statuses.push(parse_response(&wire).status);
     }
-    assert!(
-        statuses.iter().all(|s| [408, 503].contains(s)),
-        "{statuses:?}"
-    );
-    assert!(statuses.contains(&408) && statuses.contains(&503));
+    let count = |status| statuses.iter().filter(|&&s| s == status).count();
+    assert_eq!((count(408), count(503)), (CAP, CAP), "{statuses:?}");
+    turned_away += CAP as f64;
 
     // Their connections may still be closing for a moment: then a 503.
     wait_until("a real request to be served", PATIENCE, || {
-        (get(addr, "/healthz").status == 200).then_some(())
+        match get(addr, "/healthz").status {
+            200 => Some(()),
+            _ => {
+                turned_away += 1.0;
+                None
+            }
+        }
     });
     let m = back_to_idle(addr, &idle, "the Slowloris attack");
-    assert!(m.value("backpressure_connections_rejected_total") >= CAP as f64);
+    let rejected = m.value("backpressure_connections_rejected_total");
+    assert_eq!(rejected, rejected_before + turned_away);
 }
 
 // ---------------------------------------------------------------------------
@@ -650,7 +659,7 @@ fn a_disconnect_storm_leaves_nothing_behind() {
         ("bounded", BIG_ROWS),
         ("pipeline", BIG_ROWS),
     ];
-    let (server, idle) = warmed_server(&[]);
+    let (server, idle) = warm(Server::start_logged(&[]));
     let addr = server.addr();
     thread::scope(|scope| {
         for worker in 0..AT_ONCE {
@@ -665,17 +674,36 @@ fn a_disconnect_storm_leaves_nothing_behind() {
     });
     let m = back_to_idle(addr, &idle, "the storm");
     let per_mode = (CLIENTS / modes.len()) as f64;
+    // Every export's line, ours and the four warm-ups, has reached the log.
+    wait_until("every export's log line", PATIENCE, || {
+        let lines = server.log_lines();
+        let exports = lines
+            .iter()
+            .filter(|l| l.contains("\"GET /export.csv?"))
+            .count();
+        (exports == CLIENTS + modes.len()).then_some(())
+    });
     for (mode, rows) in modes {
         let started = m.value(&format!(
             "backpressure_responses_total{{mode=\"{mode}\",status=\"200\"}}"
         ));
         // One warm-up export per mode; every other one was ours.
         assert_eq!(started, 1.0 + per_mode, "{mode}");
+        // Each of ours either completed (the kernel took it all) or was
+        // cut by the reset, and the log says which: the two add up.
         let cut = aborts(&m, mode, "client-abort");
+        let logged = |end: &str| {
+            let lines = server.log_lines();
+            let ours = format!(" mode={mode} ");
+            lines
+                .iter()
+                .filter(|l| l.contains(&ours) && l.ends_with(end))
+                .count() as f64
+        };
+        assert_eq!(logged(" end=client-abort"), cut, "{mode}");
+        assert_eq!(cut + logged(" end=complete") - 1.0, per_mode, "{mode}");
         if rows == BIG_ROWS {
             assert_eq!(cut, per_mode, "{mode}: every export ended in a reset");
-        } else {
-            assert!(cut <= per_mode, "{mode}");
         }
     }
 }

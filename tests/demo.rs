@@ -7,20 +7,15 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::run_binary;
+use common::{KillOnDrop, run_binary};
 
 /// The most a quick demo of two strategies may take before the test kills
 /// it: about 6 s in a debug build, with room for a loaded machine.
 const DEMO_DEADLINE: Duration = Duration::from_secs(90);
-
-fn kill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
 
 /// The cells of the first table row for `strategy` in the slow-client table.
 fn row<'a>(table: &'a str, strategy: &str) -> Vec<&'a str> {
@@ -184,14 +179,15 @@ fn bad_demo_flags_exit_2_with_one_line() {
 
 #[test]
 fn a_server_with_exit_on_stdin_eof_exits_when_its_parent_goes_away() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
+    let child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
         .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-eof"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("the server starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut child = KillOnDrop(child);
+    let stdout = child.0.stdout.take().expect("stdout is piped");
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
@@ -203,24 +199,20 @@ fn a_server_with_exit_on_stdin_eof_exits_when_its_parent_goes_away() {
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     let line = line_rx.recv_timeout(Duration::from_secs(10));
-    if !matches!(&line, Ok(line) if line.starts_with("listening on http://")) {
-        kill(&mut child);
-        panic!("no listening line: {line:?}");
-    }
+    assert!(
+        matches!(&line, Ok(line) if line.starts_with("listening on http://")),
+        "no listening line: {line:?}"
+    );
     // Still serving while the pipe is open…
     thread::sleep(Duration::from_millis(200));
-    let running = child.try_wait().expect("try_wait");
+    let running = child.0.try_wait().expect("try_wait");
     if running.is_some() {
         panic!("the server exited while its stdin was open: {running:?}");
     }
     // …and gone once it closes, as when the demo is killed.
-    drop(child.stdin.take());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            kill(&mut child);
-            panic!("the server kept running after its stdin closed");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+    drop(child.0.stdin.take());
+    child.exit_within(
+        "the server to exit once its stdin closed",
+        Duration::from_secs(10),
+    );
 }

@@ -83,7 +83,7 @@ fn known_lines_and_lengths() {
         51_073
     );
 
-    // The 400 MB export's exact size, without sending it: buffer mode knows
+    // The 385 MB export's exact size, without sending it: buffer mode knows
     // its Content-Length up front, and HEAD gets the same head as GET.
     let response = head(server.addr(), "/export.csv?rows=7000000&mode=buffer");
     assert_eq!(response.status, 200);
@@ -91,7 +91,7 @@ fn known_lines_and_lengths() {
     assert!(response.body.is_empty());
     // Rows 1842423 (2028-02-29) and 7000000 are too far in for a test to
     // download: the server's rendering of them is unit-tested in
-    // src/csv_rows.rs, the independent reference's in tests/test_support.rs.
+    // src/export/csv_rows.rs, the independent reference's in tests/test_support.rs.
 }
 
 /// Every mode × chunk size × channel depth gives the reference bytes.

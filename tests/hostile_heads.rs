@@ -354,7 +354,7 @@ fn every_hostile_head_gets_its_status_and_the_server_stays_clean() {
     let (server, idle) = warmed_server(&[]);
     let addr = server.addr();
     let corpus = corpus();
-    assert!(corpus.len() >= 40);
+    assert_eq!(corpus.len(), 67, "the corpus docs/defenses.md counts");
     let mut wrong = Vec::new();
     for (what, head, expected) in &corpus {
         let response = request(addr, head);

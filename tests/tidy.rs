@@ -151,6 +151,39 @@ fn imports_between_folders_run_one_way() {
     );
 }
 
+/// What a folder's code (not its comments) must never name, and why.
+const NEVER_NAMED: [(&str, &[&str], &str); 2] = [
+    (
+        "http",
+        &["TcpStream", "std::net", "thread::", "Instant", "SystemTime"],
+        "http/ is bytes only: no socket, no thread, no clock",
+    ),
+    (
+        "strategy",
+        &["TcpStream"],
+        "a strategy writes to any io::Write",
+    ),
+];
+
+#[test]
+fn folders_keep_their_promises() {
+    for (folder, words, promise) in NEVER_NAMED {
+        for (path, text) in rust_files(&root().join("src").join(folder)) {
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for word in words {
+                    assert!(
+                        !code.contains(word),
+                        "{}:{}: names {word}, but {promise}",
+                        relative(&path),
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn the_tree_is_walkable() {
     let entries: Vec<String> = fs::read_dir(root().join("src"))
@@ -225,6 +258,46 @@ fn the_readme_fits_the_first_read() {
     );
     for command in ["cargo run --release", "cargo test"] {
         assert!(readme.contains(command), "{command}");
+    }
+}
+
+/// Every `src/…`, `tests/…`, `benches/…` or `docs/…` path named in `text`
+/// between backticks, or in a comment, that does not exist.
+fn missing_paths(text: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut check = |piece: &str| {
+        // The path itself: from its first letter, up to the first character
+        // no path here has, less a sentence's final full stop.
+        let in_path = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-');
+        let piece = piece.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+        let piece = piece
+            .split(|c: char| !in_path(c))
+            .next()
+            .unwrap_or_default();
+        let piece = piece.trim_end_matches('.');
+        let named = ["src/", "tests/", "benches/", "docs/"]
+            .iter()
+            .any(|p| piece.starts_with(p));
+        if named && !piece.contains(' ') && !root().join(piece).exists() {
+            missing.push(piece.to_string());
+        }
+    };
+    for piece in text.split('`').skip(1).step_by(2) {
+        check(piece);
+    }
+    for line in text.lines().filter(|l| l.trim_start().starts_with("//")) {
+        line.split_whitespace().for_each(&mut check);
+    }
+    missing
+}
+
+#[test]
+fn code_comments_name_only_what_exists() {
+    for folder in ["src", "tests", "benches"] {
+        for (path, text) in rust_files(&root().join(folder)) {
+            let missing = missing_paths(&text);
+            assert!(missing.is_empty(), "{}: {missing:?}", relative(&path));
+        }
     }
 }
 

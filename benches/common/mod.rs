@@ -23,7 +23,7 @@ const SMALL_RESPONSE_MAX_BYTES: u64 = 1024 * 1024;
 
 /// Extra `serve` flags for every server a benchmark starts, from this
 /// environment variable, split on spaces: how the chunk sizes and channel
-/// depths in `src/server.rs` were compared, e.g.
+/// depths in `src/server/config.rs` were compared, e.g.
 /// `BENCH_SERVE_ARGS="--chunk-bytes 8k --channel-depth 2" cargo bench`.
 pub const SERVE_ARGS_ENV: &str = "BENCH_SERVE_ARGS";
 

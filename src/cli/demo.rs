@@ -41,7 +41,7 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             help: "rows of the slow client's export",
             default: |a| {
                 let rows = a.config.rows;
-                format!("{rows}, ~{} MB", body_len(rows) / 1_000_000)
+                format!("{rows}, ~{:.0} MB", body_len(rows) as f64 / 1e6)
             },
             set: |a, v| rows(v, 1).map(|n| a.config.rows = n),
         },
@@ -67,7 +67,10 @@ pub const DEMO: Spec<DemoArgs> = Spec {
                     .or_else(|_| duration(v))
                     .ok()
                     .filter(|d| !d.is_zero() && *d <= MAX_SECONDS)
-                    .ok_or("expected 1 to 600 seconds, or a duration like 1500ms")?;
+                    .ok_or_else(|| {
+                        let most = MAX_SECONDS.as_secs();
+                        format!("expected 1 to {most} seconds, or a duration like 1500ms")
+                    })?;
                 on(&mut a.seconds_given)
             },
         },
@@ -85,7 +88,7 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             name: "--clients",
             value: "N",
             help: "concurrent slow clients per strategy",
-            default: |a| a.config.clients.to_string(),
+            default: |a| format!("{}; at most {MAX_CLIENTS}", a.config.clients),
             set: |a, v| {
                 a.config.clients = count(v)
                     .ok()

@@ -32,14 +32,14 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--chunk-bytes",
             value: "SIZE",
-            help: "most bytes per chunk, 1 to 16m",
+            help: "most bytes per chunk",
             default: |c| format_size(c.chunk_bytes as u64),
             set: |c, v| size(v).map(|n| c.chunk_bytes = usize::try_from(n).unwrap_or(usize::MAX)),
         },
         Flag {
             name: "--channel-depth",
             value: "N",
-            help: "chunks the bounded channel holds, 0 to 1024",
+            help: "chunks the bounded channel holds",
             default: |c| c.channel_depth.to_string(),
             set: |c, v| count(v).map(|n| c.channel_depth = n),
         },

@@ -35,8 +35,11 @@ use crate::http::response::{self, Status, TEXT_PLAIN};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::metrics::METRICS;
 
-/// The 503's one-line reason.
-const REASON: &[u8] = b"server at its connection limit; retry in 1 s\n";
+/// When a turned-away client should try again, in `Retry-After` and in the
+/// 503's one-line reason: a second, in which a connection usually frees.
+const RETRY_AFTER_SECONDS: u32 = 1;
+/// Stack of the lingering thread: a loop over a `Vec` of sockets.
+const LINGER_STACK_BYTES: usize = 64 * 1024;
 
 /// How long a turned-away socket stays open to swallow the client's request.
 /// The request is usually already there, or arrives within a round trip.
@@ -61,6 +64,8 @@ pub struct Rejecter {
     /// The whole 503, head and body, made once: status, `Retry-After` so
     /// clients and balancers know when to try again, and a one-line reason.
     response: Vec<u8>,
+    /// The length of that reason, for the access log.
+    body_bytes: u64,
     /// No access-log line per rejection (`serve --quiet`).
     quiet: bool,
 }
@@ -72,15 +77,18 @@ impl Rejecter {
         let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
         thread::Builder::new()
             .name("rejecter".into())
-            .stack_size(64 * 1024)
+            .stack_size(LINGER_STACK_BYTES)
             .spawn(move || linger(incoming))?;
-        let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, REASON)
-            .header("Retry-After", "1");
+        let seconds = RETRY_AFTER_SECONDS;
+        let reason = format!("server at its connection limit; retry in {seconds} s\n");
+        let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason.as_bytes())
+            .header("Retry-After", seconds.to_string());
         let mut response = head.to_bytes();
-        response.extend_from_slice(REASON);
+        response.extend_from_slice(reason.as_bytes());
         Ok(Rejecter {
             handoff,
             response,
+            body_bytes: reason.len() as u64,
             quiet,
         })
     }
@@ -101,7 +109,7 @@ impl Rejecter {
             let mut outcome = Outcome::ended(End::Rejected);
             if answered {
                 outcome.status = Some(Status::ServiceUnavailable);
-                outcome.body_bytes = REASON.len() as u64;
+                outcome.body_bytes = self.body_bytes;
             }
             AccessRecord {
                 peer: Some(peer),
@@ -197,8 +205,8 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert_eq!(body.as_bytes(), REASON);
-        assert_eq!(length, REASON.len());
+        assert_eq!(body, "server at its connection limit; retry in 1 s\n");
+        assert_eq!(length as u64, rejecter.body_bytes);
         assert!(head.starts_with("HTTP/1.1 503 "));
         assert!(head.contains("\r\nRetry-After: 1"));
     }

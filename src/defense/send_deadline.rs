@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 /// Most bytes one deadline covers. A longer write is accepted in pieces of
 /// this size, each with its own deadline; without the cap, `buffer`'s single
-/// 400 MB `write_all` would get 400 MB ÷ 4 KiB/s, over a day.
+/// 385 MB `write_all` would get 385 MB ÷ 4 KiB/s, over a day.
 pub const MAX_WRITE_BYTES: usize = 64 * 1024;
 
 /// Most slices of one vectored write looked at: a chunk is three (size

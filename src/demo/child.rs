@@ -26,6 +26,15 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// answer yields a missing sample, not a stuck demo.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Most bytes of a `/metrics` response's head: the server's is under 200.
+const MAX_SCRAPE_HEAD_BYTES: usize = 1024;
+
+/// How long a child that failed to announce itself may take to exit, so
+/// that the error can name its exit status (a bad flag exits at once).
+const EXIT_WAIT: Duration = Duration::from_secs(1);
+/// How often the exit is looked for meanwhile.
+const EXIT_POLL: Duration = Duration::from_millis(20);
+
 /// Most bytes of the announcing first line read from the child's stdout.
 const MAX_ANNOUNCE_BYTES: u64 = 1024;
 
@@ -45,6 +54,7 @@ pub enum ChildStderr {
 
 /// A running `serve` child, killed and reaped on drop.
 pub struct ChildServer {
+    /// The process: killed and reaped on drop.
     child: Child,
     /// Held open for the child's `--exit-on-stdin-eof`: dropping it (or the
     /// parent dying) is the child's signal to exit.
@@ -135,7 +145,7 @@ impl ChildServer {
         stream.set_write_timeout(Some(SCRAPE_TIMEOUT))?;
         stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: child\r\nConnection: close\r\n\r\n")?;
         let mut response = String::new();
-        let limit = MAX_EXPOSITION_BYTES as u64 + 1024;
+        let limit = (MAX_EXPOSITION_BYTES + MAX_SCRAPE_HEAD_BYTES) as u64;
         stream.take(limit).read_to_string(&mut response)?;
         let (head, body) = response
             .split_once("\r\n\r\n")
@@ -155,14 +165,15 @@ impl ChildServer {
         lines.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// The exit status, if the child exits within a second; else "running".
+    /// The exit status, if the child exits within [`EXIT_WAIT`]; else
+    /// "still running".
     fn exit_status_soon(&mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(1);
+        let deadline = Instant::now() + EXIT_WAIT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.to_string();
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(EXIT_POLL);
         }
         "still running".to_string()
     }

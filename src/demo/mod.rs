@@ -37,6 +37,7 @@ use sample::{Pass, Sample};
 /// stderr is a terminal (and printed once per second otherwise, so a log
 /// file stays short).
 struct Progress {
+    /// Whether stderr is a terminal, where a line can be rewritten in place.
     terminal: bool,
     /// The last whole second printed, for non-terminals.
     last_second: Option<u64>,

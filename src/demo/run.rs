@@ -118,6 +118,7 @@ pub struct FastRun {
 
 /// A client thread and what the sampler needs of it.
 struct RunningClient {
+    /// The client's end of the connection, to find it in `/proc/net/tcp`.
     local_addr: SocketAddr,
     /// Bytes it has read, for the sampler.
     bytes_read: Arc<AtomicU64>,
@@ -175,6 +176,7 @@ fn stop_clients(clients: Vec<RunningClient>) -> Vec<Report> {
 
 /// Takes samples of one server and its clients.
 struct Sampler<'a> {
+    /// The server whose process, metrics and sockets are sampled.
     server: &'a ChildServer,
     /// Labels the samples and picks the `/metrics` series.
     mode: Mode,

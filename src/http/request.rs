@@ -189,6 +189,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, HeadError> {
 /// §2.2 lets a server reject a bare CR, and accepting a bare LF where a
 /// proxy in front of us would not is how requests get smuggled.
 struct Lines<'a> {
+    /// What is left of the head after the lines handed out so far.
     rest: &'a [u8],
 }
 

@@ -104,7 +104,7 @@ pub const DEFAULT_RATE_GRACE: Duration = Duration::from_secs(5);
 pub const MAX_RATE_GRACE: Duration = Duration::from_secs(60 * 60);
 
 /// Default most bytes one response may hold in userland queues: 512 MiB,
-/// room for the 400 MB export, so the lesson's bug can still be watched.
+/// room for the 385 MB export, so the lesson's bug can still be watched.
 /// A real service would set this near its largest legitimate response, or
 /// far lower and stream (`defense/buffer_caps.rs` says what it stops).
 pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 512 * 1024 * 1024;
@@ -186,10 +186,16 @@ impl ServerConfig {
             return Err(format!("--max-rows can only lower the cap of {MAX_ROWS}"));
         }
         if self.header_timeout.is_zero() || self.header_timeout > MAX_HEADER_TIMEOUT {
-            return Err("--header-timeout must be from 1ms to 10m".to_string());
+            return Err(format!(
+                "--header-timeout must be from 1ms to {}",
+                minutes(MAX_HEADER_TIMEOUT)
+            ));
         }
         if self.send_timeout.is_zero() || self.send_timeout > MAX_SEND_TIMEOUT {
-            return Err("--send-timeout must be from 1ms to 60m".to_string());
+            return Err(format!(
+                "--send-timeout must be from 1ms to {}",
+                minutes(MAX_SEND_TIMEOUT)
+            ));
         }
         if !(1..=MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
             return Err(format!(
@@ -200,14 +206,26 @@ impl ServerConfig {
             .notsent_lowat
             .is_some_and(|bytes| !(MIN_NOTSENT_LOWAT..=MAX_NOTSENT_LOWAT).contains(&bytes))
         {
-            return Err("--notsent-lowat must be from 4k to 16m, or off".to_string());
+            return Err(format!(
+                "--notsent-lowat must be from {}k to {}m, or off",
+                MIN_NOTSENT_LOWAT >> 10,
+                MAX_NOTSENT_LOWAT >> 20
+            ));
         }
         if self.min_rate == 0 {
             return Err("--min-rate must be at least 1 byte per second".to_string());
         }
         if self.rate_grace > MAX_RATE_GRACE {
-            return Err("--rate-grace must be at most 60m".to_string());
+            return Err(format!(
+                "--rate-grace must be at most {}",
+                minutes(MAX_RATE_GRACE)
+            ));
         }
         Ok(())
     }
+}
+
+/// `10m`: a bound in whole minutes, as `--help` writes durations.
+fn minutes(duration: Duration) -> String {
+    format!("{}m", duration.as_secs() / 60)
 }

@@ -4,8 +4,8 @@
 //! Row 1 of the lesson's table: **O(body) per connection**. The simplest
 //! correct response, and the right one for small bodies: the client learns
 //! the exact length up front, and a failure can still become an error status
-//! because nothing is sent until the body exists. For a 400 MB export it
-//! means 400 MB of heap per concurrent download, held for as long as the
+//! because nothing is sent until the body exists. For the 385 MB export it
+//! means 385 MB of heap per concurrent download, held for as long as the
 //! slowest client takes to read it, which is why it is "small bodies only".
 //!
 //! Queued bytes: the whole body from the moment its memory is reserved,

@@ -37,6 +37,7 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
 
 /// The row reader, reporting what it hands to `io::copy` as produced.
 struct CountedRows<'q> {
+    /// The export's bytes, rendered as `io::copy` asks for them.
     rows: CsvRows,
     /// Told about every byte `read` returns: it is now in `io::copy`'s buffer.
     queued: &'q QueuedBytes,

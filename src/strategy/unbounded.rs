@@ -6,8 +6,8 @@
 //! has no capacity, so `send` never waits: the producer renders rows as fast
 //! as the CPU allows, while the writer can only go as fast as the client
 //! reads. Every byte of the difference waits in the channel, on the heap. At
-//! 200 KB/s a 400 MB export is 33 minutes of reading, and within the first
-//! second nearly all 400 MB are queued; a few such clients and the kernel's
+//! 200 KB/s the 385 MB export is 32 minutes of reading, and within the first
+//! second nearly all of it is queued; a few such clients and the kernel's
 //! OOM killer ends the process, taking every other request with it.
 //!
 //! The code looks fine, which is the point. It is [`super::bounded`] with one
