@@ -10,8 +10,9 @@
 //! it kept.
 //!
 //! RSS comes from `/proc/PID/status`, queued bytes and live heap from
-//! `/metrics`. Kernel socket buffers are in neither: a stalled loopback
-//! connection can pin megabytes there, outside the process.
+//! `/metrics`, and the kernel's send queues of the server's sockets from
+//! `/proc/net/tcp`: kernel memory, in neither of the others, that a stalled
+//! connection pins unless the server bounds it (`--notsent-lowat`).
 //!
 //! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`), and
 //! `cargo bench --bench memory_footprint -- bounded pipeline` measures only
@@ -21,12 +22,12 @@ mod common;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use backpressure::{End, ProcStatus, body_len};
+use backpressure::{End, ProcStatus, body_len, read_tcp_table};
 
 use common::{Metrics, ServerProcess, connect, get_request, serve_args_from_env};
 
@@ -53,6 +54,9 @@ const STATUS_READ_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Target: RSS per stalled `bounded` connection, 64 clients, defaults.
 const PER_CONNECTION_TARGET_BYTES: f64 = 128.0 * 1024.0;
+/// Target: the kernel's send queue per stalled `bounded` connection, at the
+/// default `--notsent-lowat`.
+const KERNEL_PER_CONNECTION_TARGET_BYTES: f64 = 200.0 * 1024.0;
 /// Target: RSS after the clients leave, above the idle RSS.
 const RSS_KEPT_TARGET_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 /// Target: live heap after the clients leave, within this of idle. The
@@ -81,6 +85,9 @@ struct Measurement {
     stalled_heap: f64,
     /// Body bytes produced and not yet written, over all clients.
     queued: f64,
+    /// The server's sockets' `tx_queue` at the stall, over all clients:
+    /// written, not yet acknowledged, kernel memory outside RSS.
+    kernel_queue: f64,
     /// False if the queue was still changing when [`SETTLE_TIMEOUT`] ran out.
     settled: bool,
     /// RSS once every connection's threads are gone: what was kept.
@@ -112,14 +119,16 @@ fn main() -> ExitCode {
         }
     );
     println!(
-        "{:<9} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>11} {:>11} {:>9} {:>12}  answers, aborts",
+        "{:<9} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>10} {:>10} {:>11} {:>11} {:>9} {:>12}  answers, aborts",
         "strategy",
         "clients",
         "rows",
         "idle RSS",
         "stalled RSS",
         "growth",
-        "per client",
+        "RSS/client",
+        "kern/client",
+        "sum/client",
         "queued",
         "live heap",
         "RSS after",
@@ -186,6 +195,7 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
     }
     let (stalled_metrics, settled) = wait_for_stall(&server, strategy)?;
     let stalled = proc_status(pid)?;
+    let kernel_queue = kernel_queue(addr, &streams)?;
     let answers = count_answers(&mut streams);
 
     drop(streams);
@@ -200,6 +210,7 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
         stalled_threads: stalled.threads,
         stalled_heap: stalled_metrics.value("backpressure_heap_bytes")?,
         queued: queued(&stalled_metrics, strategy)?,
+        kernel_queue,
         settled,
         rss_after: after.rss,
         heap_after: after.heap,
@@ -214,6 +225,18 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
             })
             .sum::<Result<f64, String>>()?,
     })
+}
+
+/// The `tx_queue` of the server's end of every client's connection, summed:
+/// the kernel's send queues, from `/proc/net/tcp`.
+fn kernel_queue(server: SocketAddr, clients: &[TcpStream]) -> Result<f64, String> {
+    let ends: Vec<SocketAddr> = clients.iter().filter_map(|c| c.local_addr().ok()).collect();
+    let table = read_tcp_table().map_err(|e| format!("/proc/net/tcp: {e}"))?;
+    let queues = table
+        .iter()
+        .filter(|socket| socket.local == server && ends.contains(&socket.remote))
+        .map(|socket| socket.tx_queue as f64);
+    Ok(queues.sum())
 }
 
 /// RSS and threads of the server process, from outside it.
@@ -343,15 +366,18 @@ fn kib(bytes: f64) -> String {
 fn table_line(m: &Measurement) -> String {
     let growth = m.stalled_rss - m.idle_rss;
     let heap_after = m.heap_after - m.idle_heap;
+    let per_client = |bytes: f64| kib(bytes / m.clients as f64);
     format!(
-        "{:<9} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>11} {:>11} {:>9} {:>12}  {}, {} aborted{}  ({} threads stalled)",
+        "{:<9} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>10} {:>10} {:>11} {:>11} {:>9} {:>12}  {}, {} aborted{}  ({} threads stalled)",
         m.strategy,
         m.clients,
         m.rows,
         mib(m.idle_rss),
         mib(m.stalled_rss),
         mib(growth),
-        kib(growth / m.clients as f64),
+        per_client(growth),
+        per_client(m.kernel_queue),
+        per_client(growth + m.kernel_queue),
         mib(m.queued),
         mib(m.stalled_heap),
         mib(m.rss_after),
@@ -373,16 +399,23 @@ fn targets(measurements: &[Measurement]) -> String {
     };
     let verdict = |ok: bool| if ok { "holds" } else { "MISSED" };
     let per_connection = (m.stalled_rss - m.idle_rss) / m.clients as f64;
+    let kernel = m.kernel_queue / m.clients as f64;
     let kept = m.rss_after - m.idle_rss;
     let heap_kept = m.heap_after - m.idle_heap;
     format!(
         "targets (bounded, 64 stalled clients):\n  \
          RSS per stalled connection {} <= {}: {}\n  \
+         kernel send queue per stalled connection {} <= {}: {}\n  \
+         both, per stalled connection: {}\n  \
          RSS after disconnect idle + {} <= idle + {}: {}\n  \
          live heap after disconnect idle {heap_kept:+.0} B (within {HEAP_KEPT_SLACK_BYTES} B): {}",
         kib(per_connection),
         kib(PER_CONNECTION_TARGET_BYTES),
         verdict(per_connection <= PER_CONNECTION_TARGET_BYTES),
+        kib(kernel),
+        kib(KERNEL_PER_CONNECTION_TARGET_BYTES),
+        verdict(kernel <= KERNEL_PER_CONNECTION_TARGET_BYTES),
+        kib(per_connection + kernel),
         mib(kept),
         mib(RSS_KEPT_TARGET_BYTES),
         verdict(kept <= RSS_KEPT_TARGET_BYTES),

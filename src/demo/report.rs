@@ -236,9 +236,10 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
     let (with, without) = (on.peak_server_tx.max(1), off.peak_server_tx);
     let userland = on.peak_queued.max(1);
     format!(
-        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {} per connection, \
-         unsent or unacknowledged; with it off, {}: {:.0} times as much, and {:.0} times the \
-         userland bound of {}. Autotuning grows a send buffer up to net.ipv4.tcp_wmem's \
+        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {} per connection: at \
+         most the mark and one write not yet sent, the rest sent and not yet acknowledged, \
+         which the client's receive window bounds. With it off, {}: {:.0} times as much, and \
+         {:.0} times the userland bound of {}. Autotuning grows a send buffer up to net.ipv4.tcp_wmem's \
          maximum, and a client that reads slowly lets it fill: unbounded, the kernel's queue is \
          the biggest buffer in the chain, and RSS never shows it (growth {} and {}). The mark is \
          the kernel's own high-water mark: a blocked write waits once that many bytes are \
