@@ -1,6 +1,6 @@
 //! What std has no stable API for, called through the C library std
-//! already links: three socket options, a socket's unacknowledged bytes,
-//! and (for shutdown) a signal handler. The only FFI in the crate, and with
+//! already links: four socket options, a socket's unacknowledged bytes,
+//! and a signal handler for shutdown. The only FFI in the crate, and with
 //! the counting allocator the only `unsafe`.
 //!
 //! | call                              | what it is for                                      |
@@ -9,6 +9,8 @@
 //! | `setsockopt(SO_LINGER {1, 0})`    | close with a reset, freeing the send queue at once   |
 //! | `socket`, `setsockopt(SO_RCVBUF)`, `connect` | a slow client's small receive buffer, set before the handshake advertises a window |
 //! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
+//! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
+//! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once |
 //!
 //! Every call checks its result and turns `-1` into the `errno` it set, as
 //! an `io::Error`: nothing here panics or is unwrapped. The constants are
@@ -18,12 +20,20 @@
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable
 //! (rust-lang/rust#88494); nothing in std does the others.
+//!
+//! A signal handler may run between any two instructions of any thread, so
+//! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
+//! here, add to an atomic counter and, for a second signal, call `_exit`.
+//! The server looks at the counter on its own time ([`shutdown_requested`]),
+//! which is why its accept loop must wake now and then
+//! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
@@ -47,6 +57,15 @@ mod ffi {
     pub const SIOCOUTQ: c_ulong = 0x5411;
     /// A blocking `connect` gives up after this `struct timeval`.
     pub const SO_SNDTIMEO: c_int = 21;
+    /// A blocking `accept` (or `read`) gives up after this `struct timeval`
+    /// with `EAGAIN`.
+    pub const SO_RCVTIMEO: c_int = 20;
+    /// Ctrl-C, and what `kill` and service managers send to stop a process.
+    pub const SIGINT: c_int = 2;
+    pub const SIGTERM: c_int = 15;
+    /// System calls the handler interrupts resume instead of failing with
+    /// `EINTR` in whichever thread the signal happened to land.
+    pub const SA_RESTART: c_int = 0x1000_0000;
     /// Address families, and a stream socket closed on `exec`.
     pub const AF_INET: c_int = 2;
     pub const AF_INET6: c_int = 10;
@@ -100,9 +119,28 @@ mod ffi {
         pub l_linger: c_int,
     }
 
+    /// `struct sigaction` as glibc and musl lay it out on 64-bit x86 and
+    /// Arm (`<bits/sigaction.h>`): the handler, a 1024-bit mask of signals
+    /// blocked while it runs, flags, and a restorer the C library fills in.
+    #[repr(C)]
+    pub struct Sigaction {
+        /// Called with the signal's number.
+        pub sa_handler: extern "C" fn(c_int),
+        /// `sigset_t`: all zero, nothing more is blocked.
+        pub sa_mask: [u64; 16],
+        /// `SA_RESTART`.
+        pub sa_flags: c_int,
+        /// Left to the C library.
+        pub sa_restorer: Option<extern "C" fn()>,
+    }
+    // The size glibc's and musl's headers give it there; a layout that
+    // drifted would fail to build rather than install a garbled handler.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    const _: () = assert!(size_of::<Sigaction>() == 152);
+
     // These are the C library's own declarations of `setsockopt(2)`,
-    // `ioctl(2)`, `socket(2)` and `connect(2)` (`socklen_t` is `u32`;
-    // `ioctl` is variadic in C too).
+    // `ioctl(2)`, `socket(2)`, `connect(2)`, `sigaction(2)` and `_exit(2)`
+    // (`socklen_t` is `u32`; `ioctl` is variadic in C too).
     unsafe extern "C" {
         pub fn setsockopt(
             fd: c_int,
@@ -114,6 +152,8 @@ mod ffi {
         pub fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
         pub fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
         pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
+        pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
+        pub fn _exit(status: c_int) -> !;
     }
 }
 
@@ -241,6 +281,84 @@ pub fn connect_with_receive_buffer(
     }
 }
 
+/// Makes a blocking `accept` on `listener` return `WouldBlock` after
+/// `timeout` without a connection, so that the accept loop can look for a
+/// shutdown request between connections.
+pub fn set_accept_timeout(listener: &impl AsRawFd, timeout: Duration) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let wait = ffi::Timeval {
+            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            tv_usec: i64::from(timeout.subsec_micros()),
+        };
+        set_option(listener, ffi::SOL_SOCKET, ffi::SO_RCVTIMEO, &wait)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (listener, timeout);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// SIGINT and SIGTERM received so far: written only by the handler.
+static SHUTDOWN_SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether SIGINT or SIGTERM has arrived since [`on_shutdown_signals`].
+pub fn shutdown_requested() -> bool {
+    SHUTDOWN_SIGNALS.load(Ordering::SeqCst) > 0
+}
+
+/// Installs the handler for SIGINT and SIGTERM: the first asks for a
+/// graceful shutdown ([`shutdown_requested`] turns true), the second ends
+/// the process at once with the shell's code for death by that signal,
+/// 128 + its number (130 for Ctrl-C), for an operator who will not wait.
+pub fn on_shutdown_signals() -> io::Result<()> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
+        let action = ffi::Sigaction {
+            sa_handler: on_shutdown_signal,
+            sa_mask: [0; 16],
+            sa_flags: ffi::SA_RESTART,
+            sa_restorer: None,
+        };
+        for signal in [ffi::SIGINT, ffi::SIGTERM] {
+            // SAFETY: `action` is a live, fully initialised `struct
+            // sigaction` the kernel copies during the call; a null `old`
+            // asks for nothing back. The handler it installs is
+            // async-signal-safe (see `on_shutdown_signal`).
+            let result = unsafe { ffi::sigaction(signal, &raw const action, std::ptr::null_mut()) };
+            if result != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// The handler: one atomic add, and `_exit` for a second signal. Both are
+/// async-signal-safe; nothing here allocates, locks or unwinds.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
+    if SHUTDOWN_SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+        // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
+        // unlike `exit`, it runs no destructors or `atexit` handlers.
+        unsafe { ffi::_exit(128 + signal) }
+    }
+}
+
 /// `errno` of a blocking `connect` that gave up at its `SO_SNDTIMEO`.
 #[cfg(target_os = "linux")]
 const EINPROGRESS: i32 = 115;
@@ -341,6 +459,16 @@ mod tests {
             acknowledged <= 16 * 1024,
             "the client's kernel took {acknowledged} bytes"
         );
+    }
+
+    #[test]
+    fn an_accept_timeout_wakes_the_accept() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        set_accept_timeout(&listener, Duration::from_millis(50)).unwrap();
+        let started = std::time::Instant::now();
+        let error = listener.accept().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -2,12 +2,15 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
 use super::{EXIT_FAILURE, say};
-use crate::server::{Server, ServerConfig};
+use crate::measure::log::{self, Logger};
+use crate::server::{Server, ServerConfig, descriptor_warning};
+use crate::sys;
 
 /// Every flag of `serve`; [`ServerConfig::validate`] checks the bounds.
 pub const SERVE: Spec<ServerConfig> = Spec {
@@ -116,6 +119,13 @@ pub const SERVE: Spec<ServerConfig> = Spec {
             set: |c, v| size(v).map(|n| c.max_buffered_total = n),
         },
         Flag {
+            name: "--drain-timeout",
+            value: "DUR",
+            help: "on SIGTERM or Ctrl-C, time responses get to finish before they are cut",
+            default: |c| format_duration(c.drain_timeout),
+            set: |c, v| duration(v).map(|d| c.drain_timeout = d),
+        },
+        Flag {
             name: "--quiet",
             value: "",
             help: "no access log on stderr",
@@ -135,7 +145,12 @@ pub const SERVE: Spec<ServerConfig> = Spec {
     footer: "SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n",
 };
 
-/// Binds, announces the address on stdout, and serves until killed.
+/// How long the logger may take to write what is queued at exit: a stderr
+/// that does not drain in this time will not drain at all.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Binds, announces the address on stdout, and serves until SIGINT or
+/// SIGTERM; then drains (see `server/shutdown.rs`) and exits 0.
 pub fn run(config: ServerConfig) -> ExitCode {
     if config.exit_on_stdin_eof
         && let Err(e) = exit_on_stdin_eof()
@@ -145,7 +160,7 @@ pub fn run(config: ServerConfig) -> ExitCode {
         ));
         return ExitCode::from(EXIT_FAILURE);
     }
-    let addr = config.addr;
+    let (addr, max_connections) = (config.addr, config.max_connections);
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
@@ -153,6 +168,22 @@ pub fn run(config: ServerConfig) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    // From here on every line goes through the logger, which never blocks.
+    let logger = match Logger::start() {
+        Ok(logger) => logger,
+        Err(e) => {
+            say(&format!("backpressure: cannot start the logger: {e}"));
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    if let Err(e) = sys::on_shutdown_signals() {
+        log::line(format!(
+            "backpressure: warning: no graceful shutdown, a signal will cut every download: {e}"
+        ));
+    }
+    if let Some(warning) = descriptor_warning(max_connections) {
+        log::line(warning);
+    }
     let announced = server.local_addr().and_then(|bound| {
         // Scripts and tests read the port from this exact line, so it is
         // flushed at once rather than left in stdout's buffer.
@@ -160,7 +191,7 @@ pub fn run(config: ServerConfig) -> ExitCode {
         writeln!(stdout, "listening on http://{bound}")?;
         writeln!(
             stdout,
-            "GET http://{bound}/ lists the endpoints with curl examples; Ctrl-C stops"
+            "GET http://{bound}/ lists the endpoints with curl examples; Ctrl-C drains and stops"
         )?;
         stdout.flush()
     });
@@ -170,7 +201,10 @@ pub fn run(config: ServerConfig) -> ExitCode {
         ));
         return ExitCode::from(EXIT_FAILURE);
     }
-    server.run()
+    let drained = server.run(sys::shutdown_requested);
+    log::line(drained.to_string());
+    logger.stop(LOG_FLUSH_TIMEOUT);
+    ExitCode::SUCCESS
 }
 
 /// Exits the process once stdin reaches end-of-file. The demo (and the
@@ -193,7 +227,6 @@ fn exit_on_stdin_eof() -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::cli::flags::parse_line;
-    use std::time::Duration;
 
     #[test]
     fn every_flag_in_both_spellings() {
@@ -202,7 +235,7 @@ mod tests {
             "--addr 127.0.0.1:0 --chunk-bytes=7 --channel-depth 0 --max-rows 1000 \
              --header-timeout 250ms --send-timeout=2s --min-rate 16k --rate-grace=500ms \
              --max-connections 8 --max-buffered-bytes 2m --max-buffered-total=1g \
-             --notsent-lowat 64k --quiet --exit-on-stdin-eof",
+             --notsent-lowat 64k --drain-timeout 2s --quiet --exit-on-stdin-eof",
         );
         let expected = ServerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -217,6 +250,7 @@ mod tests {
             max_connections: 8,
             max_buffered_bytes: 2 << 20,
             max_buffered_total: 1 << 30,
+            drain_timeout: Duration::from_secs(2),
             quiet: true,
             exit_on_stdin_eof: true,
         };

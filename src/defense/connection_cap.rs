@@ -28,7 +28,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::http::response::{self, Status, TEXT_PLAIN};
@@ -61,6 +61,8 @@ pub struct Rejecter {
     /// To the lingering thread. Bounded, and only `try_send` is used: the
     /// accept loop never waits on it.
     handoff: SyncSender<TcpStream>,
+    /// The lingering thread, joined by [`Rejecter::stop`].
+    lingering: JoinHandle<()>,
     /// The whole 503, head and body, made once: status, `Retry-After` so
     /// clients and balancers know when to try again, and a one-line reason.
     response: Vec<u8>,
@@ -71,11 +73,11 @@ pub struct Rejecter {
 }
 
 impl Rejecter {
-    /// Starts the lingering thread; it ends when the `Rejecter` is dropped.
+    /// Starts the lingering thread; [`Rejecter::stop`] ends it.
     /// Unless `quiet`, each rejection gets an access-log line.
     pub fn start(quiet: bool) -> io::Result<Rejecter> {
         let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
-        thread::Builder::new()
+        let lingering = thread::Builder::new()
             .name("rejecter".into())
             .stack_size(LINGER_STACK_BYTES)
             .spawn(move || linger(incoming))?;
@@ -87,6 +89,7 @@ impl Rejecter {
         response.extend_from_slice(reason.as_bytes());
         Ok(Rejecter {
             handoff,
+            lingering,
             response,
             body_bytes: reason.len() as u64,
             quiet,
@@ -127,6 +130,15 @@ impl Rejecter {
         // disconnected while the thread runs; if it died, closing is all
         // that is left.
         let _ = self.handoff.try_send(stream);
+    }
+}
+
+impl Rejecter {
+    /// Ends the lingering thread (the sockets it still holds are closed)
+    /// and joins it.
+    pub fn stop(self) {
+        drop(self.handoff);
+        let _ = self.lingering.join();
     }
 }
 

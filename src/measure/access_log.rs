@@ -16,13 +16,10 @@
 //! (no quote, no space, no control character): a client cannot forge or
 //! split log lines. `serve --quiet` turns the log off.
 //!
-//! The line is written to stderr synchronously, as most small servers do.
-//! If whatever reads stderr stops reading, connection threads block after
-//! their responses and keep their slots; a production server hands lines to
-//! one logging thread through a bounded queue and drops (and counts) lines
-//! when it is full, so that logging can never hold a connection.
+//! The line goes to stderr through the logger thread ([`super::log`]): a
+//! stderr that nobody reads costs dropped, counted lines, never a blocked
+//! connection.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -55,29 +52,33 @@ pub enum End {
     ProducerFailed,
     /// The connection's thread panicked; the server went on.
     Panic,
+    /// Still open when a shutdown's `--drain-timeout` passed: cut.
+    DrainTimeout,
 }
 
 impl End {
     /// Every way an export can be cut short after its head was sent: the
     /// series of `backpressure_aborts_total`.
-    pub const ABORTS: [End; 6] = [
+    pub const ABORTS: [End; 7] = [
         End::ClientAbort,
         End::SendTimeout,
         End::MinRate,
         End::BufferCap,
         End::BufferBudget,
         End::ProducerFailed,
+        End::DrainTimeout,
     ];
 
     /// The aborts the server itself decides: each leaves a body the client
     /// will never finish, so the socket is closed with a reset, which the
     /// client sees at once and which frees the kernel's send queue.
-    pub const RESETS: [End; 5] = [
+    pub const RESETS: [End; 6] = [
         End::SendTimeout,
         End::MinRate,
         End::BufferCap,
         End::BufferBudget,
         End::ProducerFailed,
+        End::DrainTimeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +93,7 @@ impl End {
             End::BufferBudget => "buffer-budget",
             End::ProducerFailed => "producer-failed",
             End::Panic => "panic",
+            End::DrainTimeout => "drain-timeout",
         }
     }
 }
@@ -167,13 +169,9 @@ impl AccessRecord {
         )
     }
 
-    /// Writes the line to stderr in one call, so that lines from different
-    /// connection threads never interleave. A failed write is ignored: a
-    /// closed stderr must not take the connection down.
+    /// Hands the line to the logger; never blocks.
     pub fn write(&self) {
-        let mut line = self.format(SystemTime::now());
-        line.push('\n');
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        super::log::line(self.format(SystemTime::now()));
     }
 }
 
@@ -233,6 +231,7 @@ mod tests {
             End::BufferBudget,
             End::ProducerFailed,
             End::Panic,
+            End::DrainTimeout,
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {

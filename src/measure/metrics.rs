@@ -75,6 +75,31 @@ pub struct Metrics {
     /// Resets sent, one counter per [`End::RESETS`] reason: each is a
     /// kernel send queue freed at once rather than drained to nobody.
     resets_total: [AtomicU64; End::RESETS.len()],
+    /// Log lines never written, one counter per [`LogDrop`]: what keeping
+    /// the log from blocking anyone cost.
+    log_lines_dropped_total: [AtomicU64; LogDrop::ALL.len()],
+}
+
+/// Why a log line was dropped: the `reason` of
+/// `backpressure_log_lines_dropped_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogDrop {
+    /// The logger's queue was full: stderr drains slower than lines come.
+    QueueFull,
+    /// Writing stderr failed: it is closed, or its reader is gone.
+    WriteFailed,
+}
+
+impl LogDrop {
+    /// Every reason, in declaration order.
+    pub const ALL: [LogDrop; 2] = [LogDrop::QueueFull, LogDrop::WriteFailed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogDrop::QueueFull => "queue-full",
+            LogDrop::WriteFailed => "write-failed",
+        }
+    }
 }
 
 /// What a scrape reads besides the registry: facts that live elsewhere.
@@ -125,7 +150,7 @@ pub struct Family {
 }
 
 /// Every family `/metrics` exposes, in the order it exposes them.
-pub const FAMILIES: [Family; 17] = [
+pub const FAMILIES: [Family; 18] = [
     Family {
         name: "process_resident_memory_bytes",
         kind: Kind::Gauge,
@@ -223,6 +248,16 @@ pub const FAMILIES: [Family; 17] = [
         samples: |_, r, out| out.sample("", r.notsent_lowat_bytes),
     },
     Family {
+        name: "backpressure_log_lines_dropped_total",
+        kind: Kind::Counter,
+        help: "Log lines not written, so that logging never blocks: by reason.",
+        samples: |m, _, out| {
+            for (reason, count) in LogDrop::ALL.iter().zip(&m.log_lines_dropped_total) {
+                out.sample(&format!("reason=\"{}\"", reason.as_str()), load(count));
+            }
+        },
+    },
+    Family {
         name: "backpressure_panics_total",
         kind: Kind::Counter,
         help: "Connection or producer threads that panicked; the server went on.",
@@ -269,6 +304,7 @@ impl Metrics {
             connections_rejected_total: AtomicU64::new(0),
             panics_total: AtomicU64::new(0),
             resets_total: [const { AtomicU64::new(0) }; End::RESETS.len()],
+            log_lines_dropped_total: [const { AtomicU64::new(0) }; LogDrop::ALL.len()],
         }
     }
 
@@ -322,6 +358,11 @@ impl Metrics {
         if let Some(reason) = End::RESETS.iter().position(|&e| e == end) {
             self.resets_total[reason].fetch_add(1, Relaxed);
         }
+    }
+
+    /// Counts a log line dropped for `reason`.
+    pub fn log_dropped(&self, reason: LogDrop) {
+        self.log_lines_dropped_total[reason as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts a thread that panicked.

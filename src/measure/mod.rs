@@ -9,6 +9,7 @@
 //! | [`proc_status`]     | RSS and threads from `/proc/<pid>/status`                 |
 //! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
 //! | [`access_log`]      | how each connection ended ([`access_log::End`]), one line each |
+//! | [`log`]             | the logger thread: stderr behind a bounded queue that drops, never waits |
 //!
 //! Three kinds of memory, because each answers a different question: the
 //! per-response queued bytes (counted by `strategy/queued_bytes.rs` into
@@ -23,6 +24,7 @@
 pub mod access_log;
 pub mod counting_alloc;
 pub mod exposition;
+pub mod log;
 pub mod metrics;
 pub mod proc_net;
 pub mod proc_status;

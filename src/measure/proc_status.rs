@@ -1,5 +1,6 @@
 //! Resident memory and thread count, as the Linux kernel reports them in
-//! `/proc/<pid>/status`.
+//! `/proc/<pid>/status`; and the open-file limit (`ulimit -n`) with the
+//! descriptors in use, from `/proc/self/limits` and `/proc/self/fd`.
 //!
 //! RSS is what the out-of-memory killer looks at, the number behind the
 //! lesson's "the kernel kills the process"; the thread count shows that
@@ -51,6 +52,33 @@ impl ProcStatus {
     }
 }
 
+/// The process's descriptors: the soft `RLIMIT_NOFILE` (what `ulimit -n`
+/// shows, and where `accept` starts failing with `EMFILE`) and how many are
+/// open now. `None` without `/proc`.
+pub fn open_files() -> Option<(u64, u64)> {
+    let limits = fs::read_to_string("/proc/self/limits").ok()?;
+    let limit = parse_open_files_limit(&limits)?;
+    // Reading the directory opens one more descriptor, which it lists too.
+    let open = fs::read_dir("/proc/self/fd")
+        .ok()?
+        .count()
+        .saturating_sub(1);
+    Some((limit, open as u64))
+}
+
+/// The soft limit of the `Max open files` row of `/proc/<pid>/limits`:
+/// `Max open files            1024                 1048576              files`.
+/// `unlimited` is read as `u64::MAX`.
+fn parse_open_files_limit(limits: &str) -> Option<u64> {
+    let row = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?;
+    match row.split_whitespace().next()? {
+        "unlimited" => Some(u64::MAX),
+        soft => soft.parse().ok(),
+    }
+}
+
 /// `"4096 kB"` → 4 194 304. The kernel's "kB" means KiB.
 fn parse_kib(value: &str) -> Option<u64> {
     let kib: u64 = value.strip_suffix(" kB")?.trim().parse().ok()?;
@@ -75,6 +103,25 @@ mod tests {
     fn missing_or_malformed_fields_are_none() {
         let status = ProcStatus::parse("VmRSS:\tlots\nThreads:\n");
         assert_eq!(status, ProcStatus::default());
+    }
+
+    #[test]
+    fn reads_the_soft_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             95339                95339                processes \n\
+                      Max open files            64                   1048576              files     \n";
+        assert_eq!(parse_open_files_limit(limits), Some(64));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(parse_open_files_limit(unlimited), Some(u64::MAX));
+        assert_eq!(
+            parse_open_files_limit("Max processes 5 5 processes\n"),
+            None
+        );
+        if cfg!(target_os = "linux") {
+            let (limit, open) = open_files().unwrap();
+            assert!(open >= 3 && open <= limit, "{open} of {limit}");
+        }
     }
 
     #[test]

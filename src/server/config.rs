@@ -114,6 +114,16 @@ pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 512 * 1024 * 1024;
 /// the number to size against the memory limit of the container.
 pub const DEFAULT_MAX_BUFFERED_TOTAL: u64 = 1024 * 1024 * 1024;
 
+/// Default time a shutdown lets in-flight responses drain: 30 s, the
+/// common choice (Kubernetes' `terminationGracePeriodSeconds`, systemd's
+/// stop timeout is 90 s). A real service sets it from its longest
+/// legitimate download at its slowest supported rate, and below whatever
+/// will kill it next: a 400 MB export at 200 KB/s needs half an hour, so
+/// such a service drains for longer or lets clients resume.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest accepted `--drain-timeout`.
+pub const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 /// Everything `serve` can be told on its command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -142,6 +152,9 @@ pub struct ServerConfig {
     pub max_buffered_bytes: u64,
     /// Most bytes all responses together may queue in userland.
     pub max_buffered_total: u64,
+    /// How long a shutdown lets in-flight responses drain before it cuts
+    /// them; 0 cuts at once.
+    pub drain_timeout: Duration,
     /// No access log on stderr.
     pub quiet: bool,
     /// Exit when stdin reaches end-of-file: set by the demo, whose server
@@ -164,6 +177,7 @@ impl Default for ServerConfig {
             rate_grace: DEFAULT_RATE_GRACE,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             max_buffered_total: DEFAULT_MAX_BUFFERED_TOTAL,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             quiet: false,
             exit_on_stdin_eof: false,
         }
@@ -219,6 +233,12 @@ impl ServerConfig {
             return Err(format!(
                 "--rate-grace must be at most {}",
                 minutes(MAX_RATE_GRACE)
+            ));
+        }
+        if self.drain_timeout > MAX_DRAIN_TIMEOUT {
+            return Err(format!(
+                "--drain-timeout must be at most {}",
+                minutes(MAX_DRAIN_TIMEOUT)
             ));
         }
         Ok(())

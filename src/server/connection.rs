@@ -9,12 +9,9 @@
 
 use std::io::Read;
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::config::ServerConfig;
-use super::routes;
-use crate::defense::buffer_caps::BufferBudget;
+use super::{Shared, routes};
 use crate::defense::head_deadline::{self, ReadHeadError};
 use crate::http::request;
 use crate::http::response::Status;
@@ -25,22 +22,17 @@ use crate::sys;
 /// How long a finished connection keeps reading what the client still
 /// sends before closing. Closing a socket with unread input makes the kernel
 /// send a reset, which can destroy a response the client has not read yet;
-/// draining first lets an error response (sent before the request was fully
-/// read) arrive intact. Short, because it holds a thread.
-const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
-/// Most bytes drained before closing anyway.
-const MAX_DRAIN_BYTES: usize = 64 * 1024;
+/// reading it first lets an error response (sent before the request was
+/// fully read) arrive intact. Short, because it holds a thread.
+const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
+/// Most bytes read and thrown away before closing anyway.
+const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
 
 /// Serves one connection; the head must arrive by `accepted_at` plus the
-/// configured header timeout. `config` must have passed
-/// [`ServerConfig::validate`], as [`Server::bind`](super::Server::bind) ensures;
-/// `budget` is the process-wide buffer budget capped responses draw on.
-pub fn handle(
-    stream: TcpStream,
-    config: &ServerConfig,
-    budget: &Arc<BufferBudget>,
-    accepted_at: Instant,
-) {
+/// configured header timeout. The socket is closed by its last owner, once
+/// this has returned.
+pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant) {
+    let config = &shared.config;
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
     let _ = stream.set_nodelay(true);
@@ -48,7 +40,7 @@ pub fn handle(
     // a stalled client costs the kernel this much, not megabytes. `bind`
     // checked that the kernel takes the option.
     if let Some(bytes) = config.notsent_lowat {
-        let _ = sys::set_notsent_lowat(&stream, bytes);
+        let _ = sys::set_notsent_lowat(stream, bytes);
     }
     // For the access log: the peer now (after a reset the socket can no
     // longer tell), the request line once the head has parsed.
@@ -56,14 +48,19 @@ pub fn handle(
     // Without a send timeout a client that stops reading would hold this
     // thread (and a producer's) forever, so a connection whose timeout
     // cannot be set is not served at all.
-    let (request_line, outcome) = if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-        (None, Outcome::ended(End::ClientAbort))
-    } else {
-        read_and_respond(&stream, config, budget, accepted_at)
-    };
+    let (request_line, mut outcome) =
+        if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
+            (None, Outcome::ended(End::ClientAbort))
+        } else {
+            read_and_respond(stream, shared, accepted_at)
+        };
+    if outcome.end == End::ClientAbort && shared.connections.cutting() {
+        // Not the client: the shutdown cut it at the drain timeout.
+        outcome.end = End::DrainTimeout;
+    }
     if outcome.sent_whole_response() {
-        close_gracefully(&stream);
-    } else if End::RESETS.contains(&outcome.end) && sys::reset_on_close(&stream).is_ok() {
+        close_gracefully(stream);
+    } else if End::RESETS.contains(&outcome.end) && sys::reset_on_close(stream).is_ok() {
         // The server cut the body short: a reset tells the client at once
         // (over HTTP/1.0 too, where a FIN would look like a complete body)
         // and frees the kernel's send queue now, rather than a FIN that
@@ -85,17 +82,17 @@ pub fn handle(
 /// the access log once it has parsed, and what the response came to.
 fn read_and_respond(
     stream: &TcpStream,
-    config: &ServerConfig,
-    budget: &Arc<BufferBudget>,
+    shared: &Shared,
     accepted_at: Instant,
 ) -> (Option<String>, Outcome) {
+    let config = &shared.config;
     let mut buf = Vec::new();
     let deadline = accepted_at + config.header_timeout;
     let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
         Ok(head) => match request::parse_head(head) {
             Ok(request) => {
                 let line = (!config.quiet).then(|| printable_request_line(head));
-                return (line, routes::respond(stream, &request, config, budget));
+                return (line, routes::respond(stream, &request, shared));
             }
             // A HEAD request gets no body even when it is malformed.
             Err(e) => {
@@ -130,14 +127,14 @@ fn printable_request_line(head: &[u8]) -> String {
 
 /// Ends a connection whose response is complete: send FIN (the client sees
 /// the end of the response), then read and discard what the client still
-/// sends, until it closes, [`DRAIN_TIMEOUT`] passes or [`MAX_DRAIN_BYTES`]
-/// arrive. Errors are ignored: the response is already out.
+/// sends, until it closes, [`CLOSE_READ_TIMEOUT`] passes or
+/// [`MAX_CLOSE_READ_BYTES`] arrive. Errors are ignored: the response is already out.
 fn close_gracefully(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
     let mut sink = [0u8; 4096];
     let mut drained = 0;
-    while drained < MAX_DRAIN_BYTES {
+    while drained < MAX_CLOSE_READ_BYTES {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
             return;

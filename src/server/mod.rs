@@ -7,6 +7,8 @@
 //! | [`config`]       | [`ServerConfig`]: every default and every bound              |
 //! | `connection.rs`  | one connection from accept to close, and its access-log line |
 //! | `routes.rs`      | what each path answers; the export wired to its strategy     |
+//! | `accept_backoff.rs` | a failing `accept` (out of descriptors) pauses, logs once, recovers |
+//! | [`shutdown`]     | SIGTERM: stop accepting, drain, cut what is left, join       |
 //!
 //! Thread-per-connection is the simplest server that can block: a slow
 //! client blocks only its own thread, and a blocked `write` is exactly the
@@ -14,22 +16,30 @@
 //! strategy streams) per open connection, however idle, which is why every
 //! wait has a deadline and why production servers use an async runtime.
 
+mod accept_backoff;
 pub mod config;
 mod connection;
 mod routes;
+pub mod shutdown;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub use accept_backoff::descriptor_warning;
 pub use config::ServerConfig;
+pub use shutdown::Drained;
+
+use accept_backoff::{AcceptBackoff, is_exhaustion};
+use shutdown::Connections;
 
 use crate::defense::buffer_caps::BufferBudget;
 use crate::defense::connection_cap::Rejecter;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::log;
 use crate::measure::metrics::METRICS;
 use crate::sys;
 
@@ -40,18 +50,30 @@ use crate::sys;
 /// the per-connection cost explicit.)
 const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 
-/// Pause after a failed `accept` (for example out of file descriptors), so
-/// that the loop does not spin on an error that persists for a while.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// How often a blocked `accept` wakes to look for a shutdown request: the
+/// most a shutdown waits to begin. New connections are accepted at once
+/// whatever this is.
+const ACCEPT_WAKE: Duration = Duration::from_millis(100);
+
+/// What every connection thread shares, read-only or atomic.
+#[derive(Debug)]
+struct Shared {
+    /// Every limit and default; checked by [`ServerConfig::validate`].
+    config: ServerConfig,
+    /// The `--max-buffered-total` budget every capped response draws on;
+    /// a response's producer thread holds it too.
+    budget: Arc<BufferBudget>,
+    /// The sockets being served, for the shutdown's drain and cut.
+    connections: Connections,
+}
 
 /// A bound listening socket, ready to [`run`](Server::run).
 pub struct Server {
-    /// The bound socket new connections are accepted from.
+    /// The bound socket new connections are accepted from; closed when a
+    /// shutdown begins, so that new connections are refused.
     listener: TcpListener,
-    /// Shared read-only by every connection thread.
-    config: Arc<ServerConfig>,
-    /// The `--max-buffered-total` budget every capped response draws on.
-    budget: Arc<BufferBudget>,
+    /// Shared by every connection thread.
+    shared: Arc<Shared>,
     /// Answers connections past the cap with 503, off the accept loop.
     rejecter: Rejecter,
 }
@@ -74,11 +96,15 @@ impl Server {
                 )
             })?;
         }
+        sys::set_accept_timeout(&listener, ACCEPT_WAKE)?;
         Ok(Server {
             listener,
-            budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
             rejecter: Rejecter::start(config.quiet)?,
-            config: Arc::new(config),
+            shared: Arc::new(Shared {
+                budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
+                connections: Connections::with_capacity(config.max_connections),
+                config,
+            }),
         })
     }
 
@@ -87,63 +113,158 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accepts connections forever, one thread each, up to
-    /// `--max-connections`; past that, and whenever a thread cannot be
-    /// started, the client gets a 503 from the [`Rejecter`]. Nothing a
-    /// client does can block this loop or end it.
-    pub fn run(self) -> ! {
+    /// Accepts connections, one thread each, up to `--max-connections`;
+    /// past that, and whenever a thread cannot be started, the client gets
+    /// a 503 from the [`Rejecter`]. Nothing a client does can block this
+    /// loop or end it. Once `stop` returns true (it is asked between
+    /// connections and at least every [`ACCEPT_WAKE`]), shuts down as
+    /// [`shutdown`] describes and returns what that came to.
+    pub fn run(self, stop: impl Fn() -> bool) -> Drained {
+        let Server {
+            listener,
+            shared,
+            rejecter,
+        } = self;
+        // Every connection thread not yet joined, in room taken once for
+        // as many as may be served: serving allocates nothing here.
+        let mut threads: Vec<JoinHandle<()>> = Vec::with_capacity(shared.config.max_connections);
+        let mut backoff = AcceptBackoff::default();
         let mut next_id: u64 = 0;
-        loop {
-            next_id = next_id.wrapping_add(1);
-            let (stream, peer) = match self.listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    eprintln!("backpressure: accept failed: {e}");
-                    thread::sleep(ACCEPT_ERROR_PAUSE);
+        while !stop() {
+            join_finished(&mut threads);
+            let (stream, peer) = match listener.accept() {
+                Ok(accepted) => {
+                    backoff.succeeded();
+                    accepted
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if is_exhaustion(&e) => {
+                    sleep_unless(backoff.failed(&e), &stop);
                     continue;
                 }
+                Err(_) => continue,
             };
             // The head deadline starts now, not at the first byte, so a
             // client that connects and sends nothing is timed out too.
             let accepted_at = Instant::now();
             // Only this loop opens connections, so the count cannot grow
             // between this check and the guard below.
-            if METRICS.connections_active() >= self.config.max_connections as u64 {
-                self.rejecter.reject(stream, peer);
+            if METRICS.connections_active() >= shared.config.max_connections as u64 {
+                rejecter.reject(stream, peer);
                 continue;
             }
-            // Counted here rather than in the thread, so the next check
-            // already sees it; the guard travels into the thread.
-            let open = METRICS.connection_opened();
-            // A second handle on the socket, so that a thread that cannot be
-            // started still lets us answer 503 (the closure that owns the
-            // stream is dropped with the error).
-            let spare = stream.try_clone();
-            let (config, budget) = (Arc::clone(&self.config), Arc::clone(&self.budget));
-            let spawned = thread::Builder::new()
-                .name(format!("conn-{next_id}"))
-                .stack_size(CONNECTION_STACK_BYTES)
-                .spawn(move || {
-                    let _open = open;
-                    let work = || connection::handle(stream, &config, &budget, accepted_at);
-                    if !run_isolated(work) && !config.quiet {
-                        // The connection's own line was never written.
-                        AccessRecord {
-                            peer: Some(peer),
-                            request_line: None,
-                            duration: accepted_at.elapsed(),
-                            outcome: Outcome::ended(End::Panic),
-                        }
-                        .write();
-                    }
-                });
-            if let Err(e) = spawned {
-                eprintln!("backpressure: cannot start a connection thread: {e}");
-                if let Ok(spare) = spare {
-                    self.rejecter.reject(spare, peer);
-                }
+            next_id = next_id.wrapping_add(1);
+            make_room(&mut threads);
+            match serve(stream, peer, accepted_at, next_id, &shared) {
+                Ok(thread) => threads.push(thread),
+                Err(Some(stream)) => rejecter.reject(stream, peer),
+                Err(None) => {}
             }
         }
+
+        let began = Instant::now();
+        // New connections are refused from here on.
+        drop(listener);
+        let open = shared.connections.open();
+        let cut = shared
+            .connections
+            .drain(began + shared.config.drain_timeout);
+        for thread in threads {
+            // A thread that panicked was counted and logged already.
+            let _ = thread.join();
+        }
+        rejecter.stop();
+        Drained {
+            drained: open.saturating_sub(cut),
+            cut,
+            took: began.elapsed(),
+            drain_timeout: shared.config.drain_timeout,
+        }
+    }
+}
+
+/// Starts the thread that serves `stream`; gives the stream back if no
+/// thread can be started, so that the client can still be answered 503.
+fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted_at: Instant,
+    id: u64,
+    shared: &Arc<Shared>,
+) -> Result<JoinHandle<()>, Option<TcpStream>> {
+    // Counted here rather than in the thread, so the accept loop's next
+    // check already sees it; the guard travels into the thread.
+    let open = METRICS.connection_opened();
+    // One socket, two owners: the thread, and the list a shutdown cuts
+    // from. It closes when both have let go, after the thread has left.
+    let stream = Arc::new(stream);
+    shared.connections.enter(id, Arc::clone(&stream));
+    let (socket, shared_here) = (Arc::clone(&stream), Arc::clone(shared));
+    let spawned = thread::Builder::new()
+        .name(format!("conn-{id}"))
+        .stack_size(CONNECTION_STACK_BYTES)
+        .spawn(move || {
+            let _open = open;
+            let shared = shared_here;
+            let work = || connection::handle(&socket, &shared, accepted_at);
+            if !run_isolated(work) && !shared.config.quiet {
+                // The connection's own line was never written.
+                AccessRecord {
+                    peer: Some(peer),
+                    request_line: None,
+                    duration: accepted_at.elapsed(),
+                    outcome: Outcome::ended(End::Panic),
+                }
+                .write();
+            }
+            shared.connections.leave(id);
+        });
+    spawned.map_err(|e| {
+        log::line(format!(
+            "backpressure: cannot start a connection thread: {e}"
+        ));
+        // The closure, and its handle on the socket, went with the error.
+        shared.connections.leave(id);
+        // Both other handles are gone now, so this is the only one.
+        Arc::try_unwrap(stream).ok()
+    })
+}
+
+/// Joins the connection threads that have finished, so that their stacks
+/// are freed now and the list stays as long as the connections served.
+fn join_finished(threads: &mut Vec<JoinHandle<()>>) {
+    let mut i = 0;
+    while i < threads.len() {
+        if threads[i].is_finished() {
+            let _ = threads.swap_remove(i).join();
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Makes room in `threads` for one more without growing it. Full means a
+/// thread has given its connection slot back (the cap let this connection
+/// in) and is only exiting: it is joined within moments.
+fn make_room(threads: &mut Vec<JoinHandle<()>>) {
+    while threads.len() == threads.capacity() {
+        join_finished(threads);
+        if threads.len() == threads.capacity() {
+            thread::yield_now();
+        }
+    }
+}
+
+/// Sleeps for `pause`, in steps of at most [`ACCEPT_WAKE`], unless `stop`
+/// turns true first.
+fn sleep_unless(pause: Duration, stop: &impl Fn() -> bool) {
+    let until = Instant::now() + pause;
+    while !stop() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        thread::sleep(left.min(ACCEPT_WAKE));
     }
 }
 
@@ -161,7 +282,7 @@ pub fn run_isolated(work: impl FnOnce()) -> bool {
         Ok(()) => true,
         Err(_) => {
             METRICS.panicked();
-            eprintln!("backpressure: a connection thread panicked; its connection was closed");
+            log::line("backpressure: a connection thread panicked; its connection was closed");
             false
         }
     }

@@ -13,8 +13,9 @@
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
+use super::Shared;
 use super::config::ServerConfig;
-use crate::defense::buffer_caps::{BufferBudget, BufferLimit, OverLimit};
+use crate::defense::buffer_caps::{BufferLimit, OverLimit};
 use crate::defense::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
 use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
@@ -32,12 +33,8 @@ const CSV: &str = "text/csv; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Answers a request whose head parsed.
-pub fn respond(
-    stream: &TcpStream,
-    request: &Request<'_>,
-    config: &ServerConfig,
-    budget: &Arc<BufferBudget>,
-) -> Outcome {
+pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared) -> Outcome {
+    let (config, budget) = (&shared.config, &shared.budget);
     let head_only = match request.method {
         Method::Get => false,
         Method::Head => true,
@@ -53,7 +50,7 @@ pub fn respond(
         }
     };
     match request.path {
-        b"/export.csv" => export(stream, request, config, budget, head_only),
+        b"/export.csv" => export(stream, request, shared, head_only),
         b"/metrics" => {
             let body = METRICS.render(&Readings {
                 process: ProcStatus::of_self(),
@@ -80,13 +77,8 @@ pub fn respond(
     }
 }
 
-fn export(
-    stream: &TcpStream,
-    request: &Request<'_>,
-    config: &ServerConfig,
-    budget: &Arc<BufferBudget>,
-    head_only: bool,
-) -> Outcome {
+fn export(stream: &TcpStream, request: &Request<'_>, shared: &Shared, head_only: bool) -> Outcome {
+    let config = &shared.config;
     let query = match parse_export_query(request.query.unwrap_or_default(), config.max_rows) {
         Ok(query) => query,
         Err(reason) => return reply_error(stream, None, Status::BadRequest, &reason, head_only),
@@ -116,7 +108,7 @@ fn export(
     } else {
         let limit = BufferLimit {
             per_response: config.max_buffered_bytes,
-            budget: Arc::clone(budget),
+            budget: Arc::clone(&shared.budget),
         };
         QueuedBytes::capped(plan.mode, limit)
     };
@@ -138,6 +130,8 @@ fn export(
         Err(ExportError::Refused(status, reason)) => {
             return reply_error(stream, Some(plan.mode), status, &reason, false);
         }
+        // The shutdown's cut fails the write as a client's reset would.
+        Err(ExportError::WriteFailed(_)) if shared.connections.cutting() => End::DrainTimeout,
         Err(ExportError::WriteFailed(e)) => match TooSlow::of(&e) {
             Some(TooSlow::SendTimeout) => End::SendTimeout,
             Some(TooSlow::MinRate) => End::MinRate,

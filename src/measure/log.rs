@@ -1,0 +1,174 @@
+//! The log is a stream too, so it gets backpressure of its own: one logger
+//! thread writes stderr, behind a bounded queue, and a full queue drops
+//! lines (counted) instead of making anyone wait.
+//!
+//! stderr is a pipe to whatever collects the log, and that reader can be
+//! slow, stalled or dead. Written synchronously, a log is the one place where
+//! a client can make the server wait on someone else's reader: once the
+//! pipe's 64 KiB fill, every thread that logs blocks, the accept loop too,
+//! and the server answers nothing. `eprintln!` is worse: it panics when the
+//! write fails. So every line goes through [`line`], which never blocks and
+//! never fails:
+//!
+//! - the queue holds at most [`LOG_QUEUE_LINES`] lines; when it is full the
+//!   line is dropped and counted in `backpressure_log_lines_dropped_total
+//!   {reason="queue-full"}`, the same choice the bounded strategy cannot
+//!   make for an export (its bytes must all arrive) but a log can;
+//! - the logger thread writes each line in one `write_all`, so lines never
+//!   interleave; a failed write (stderr closed, its reader gone) is counted
+//!   as `reason="write-failed"` and the thread goes on;
+//! - panics are logged the same way ([`log_panics`]): the default panic
+//!   hook writes stderr directly, and would block a panicking thread on a
+//!   full pipe.
+//!
+//! Before [`Logger::start`] (the command line's own errors, unit tests) a
+//! line is written directly, as no client can be waiting then.
+
+use std::io::{self, Write};
+use std::panic;
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::metrics::{LogDrop, METRICS};
+
+/// Most lines waiting for the logger thread: 1,024. An access-log line is
+/// about 150 bytes (at most about 8.3 KiB, with a request line at its 8 KiB
+/// limit), so the queue holds about 150 KiB, 8.5 MiB at worst, and a
+/// second of logging at a thousand requests a second. A real service sizes
+/// it to ride out its collector's hiccups, and alerts on the drop counter.
+pub const LOG_QUEUE_LINES: usize = 1024;
+
+/// Stack of the logger thread: a loop around one `write_all`.
+const LOGGER_STACK_BYTES: usize = 64 * 1024;
+
+/// How often [`Logger::stop`] tries again to queue its stop while the queue
+/// is full.
+const STOP_RETRY: Duration = Duration::from_millis(10);
+
+/// What the logger thread is handed.
+enum Message {
+    /// One line, with its newline.
+    Line(String),
+    /// Everything before this is written: end the thread.
+    Stop,
+}
+
+/// The queue to the logger thread, once it runs.
+static QUEUE: OnceLock<SyncSender<Message>> = OnceLock::new();
+
+/// Logs `text` as one line; never blocks, never fails. With the logger
+/// running, a full queue drops the line and counts it.
+pub fn line(text: impl Into<String>) {
+    let mut text = text.into();
+    text.push('\n');
+    match QUEUE.get() {
+        Some(queue) => match queue.try_send(Message::Line(text)) {
+            Ok(()) => {}
+            // Disconnected: the logger has stopped, at shutdown's very end.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                METRICS.log_dropped(LogDrop::QueueFull);
+            }
+        },
+        None => write_line(&text),
+    }
+}
+
+/// Writes one line to stderr in one call, counting a failure.
+fn write_line(text: &str) {
+    if cfg!(test) {
+        // Unit tests log too; the test harness captures only `eprint!`.
+        eprint!("{text}");
+        return;
+    }
+    if io::stderr().lock().write_all(text.as_bytes()).is_err() {
+        METRICS.log_dropped(LogDrop::WriteFailed);
+    }
+}
+
+/// The running logger thread: stop it to flush what is queued.
+#[derive(Debug)]
+pub struct Logger {
+    /// Joined once the thread has said it is done.
+    thread: JoinHandle<()>,
+    /// The thread's last act: says it wrote everything and is ending.
+    done: Receiver<()>,
+}
+
+impl Logger {
+    /// Starts the logger thread and sends every later [`line`] (and every
+    /// panic message) to it. Only the first call in a process starts one.
+    pub fn start() -> io::Result<Logger> {
+        let (queue, lines) = mpsc::sync_channel(LOG_QUEUE_LINES);
+        let (said_done, done) = mpsc::sync_channel(1);
+        let thread = thread::Builder::new()
+            .name("logger".into())
+            .stack_size(LOGGER_STACK_BYTES)
+            .spawn(move || {
+                for message in lines {
+                    match message {
+                        Message::Line(text) => write_line(&text),
+                        Message::Stop => break,
+                    }
+                }
+                let _ = said_done.send(());
+            })?;
+        if QUEUE.set(queue).is_err() {
+            return Err(io::Error::other("a logger is already running"));
+        }
+        log_panics();
+        Ok(Logger { thread, done })
+    }
+
+    /// Writes what is queued and ends the thread, waiting at most
+    /// `timeout`; true if it ended. A stderr that never drains can hold the
+    /// thread in a write forever: then it is not waited for (the process is
+    /// about to exit), the one thread a shutdown leaves running.
+    pub fn stop(self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let Some(queue) = QUEUE.get() else {
+            return false;
+        };
+        loop {
+            match queue.try_send(Message::Stop) {
+                Ok(()) => break,
+                Err(TrySendError::Full(_)) if Instant::now() < deadline => {
+                    thread::sleep(STOP_RETRY);
+                }
+                Err(TrySendError::Full(_)) => return false,
+                Err(TrySendError::Disconnected(_)) => break,
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.done.recv_timeout(left) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => self.thread.join().is_ok(),
+            Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
+}
+
+/// Sends panic messages through [`line`], one line each: which thread,
+/// where, and what it said. (The default hook would also print a backtrace
+/// under `RUST_BACKTRACE`; a line per panic is what an access log can
+/// carry.)
+pub fn log_panics() {
+    panic::set_hook(Box::new(|info| {
+        let thread = thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(not a string)");
+        let location = info
+            .location()
+            .map_or_else(|| "?".to_string(), ToString::to_string);
+        // One line, whatever the message held.
+        let message = message.replace(['\n', '\r'], " ");
+        line(format!(
+            "backpressure: thread '{name}' panicked at {location}: {message}"
+        ));
+    }));
+}

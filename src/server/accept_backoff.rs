@@ -1,0 +1,145 @@
+//! When `accept` fails: out of file descriptors (`EMFILE`), or out of
+//! kernel memory, the failure lasts until some connection closes, and an
+//! accept loop that simply retries spins at full speed, one log line per
+//! spin.
+//!
+//! [`AcceptBackoff`] makes the loop pause instead, longer after each failure
+//! in a row (from [`FIRST_PAUSE`] up to [`LONGEST_PAUSE`]), and log once per
+//! burst: one line when it starts, one when accepting works again. Nothing
+//! else is needed to recover: the pending connections wait in the listen
+//! backlog, and the first accept after a descriptor frees takes one.
+//! (Servers that must answer even then keep a spare descriptor to close,
+//! accept and refuse with; with a connection cap below the descriptor limit
+//! the cap answers first, which is why `serve` warns at start when
+//! `ulimit -n` cannot hold `--max-connections`.)
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::measure::log;
+use crate::measure::proc_status;
+
+/// First pause after a failed accept: short, as most bursts are.
+pub const FIRST_PAUSE: Duration = Duration::from_millis(10);
+/// Longest pause: a descriptor that frees is taken within this, and a
+/// shutdown asked for meanwhile waits at most this long.
+pub const LONGEST_PAUSE: Duration = Duration::from_millis(500);
+
+/// The accept loop's memory of the current burst of failures.
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    /// Failures in a row so far, 0 while accepting works.
+    failures: u64,
+    /// When the burst began, for the recovery line.
+    since: Option<Instant>,
+}
+
+impl AcceptBackoff {
+    /// Records a failed accept and returns how long to pause. Logs only the
+    /// burst's first failure.
+    pub fn failed(&mut self, error: &io::Error) -> Duration {
+        if self.failures == 0 {
+            self.since = Some(Instant::now());
+            log::line(format!(
+                "backpressure: accept failed: {error}; pausing up to {} ms between tries until it works",
+                LONGEST_PAUSE.as_millis()
+            ));
+        }
+        self.failures += 1;
+        let doublings = u32::try_from(self.failures - 1).unwrap_or(u32::MAX).min(16);
+        FIRST_PAUSE
+            .saturating_mul(1 << doublings)
+            .min(LONGEST_PAUSE)
+    }
+
+    /// Records an accept that worked; ends a burst with one line.
+    pub fn succeeded(&mut self) {
+        if self.failures > 0 {
+            let took = self.since.map_or(Duration::ZERO, |since| since.elapsed());
+            log::line(format!(
+                "backpressure: accepting again after {} failed accepts in {} ms",
+                self.failures,
+                took.as_millis()
+            ));
+            self.failures = 0;
+            self.since = None;
+        }
+    }
+}
+
+/// Descriptors to keep free besides one per served connection: the
+/// listener, stdio and the turned-away connections that linger a moment
+/// for their 503 (up to a thousand under a flood, though a few dozen cover
+/// ordinary load).
+pub const SPARE_DESCRIPTORS: u64 = 64;
+
+/// A warning, if the open-file limit cannot hold `max_connections`
+/// connections (one descriptor each) besides the descriptors open now and
+/// [`SPARE_DESCRIPTORS`]. Past the limit the cap never fires: accept fails
+/// with `EMFILE` instead of answering 503, and new clients wait.
+pub fn descriptor_warning(max_connections: usize) -> Option<String> {
+    let (limit, open) = proc_status::open_files()?;
+    let needed = open
+        .saturating_add(max_connections as u64)
+        .saturating_add(SPARE_DESCRIPTORS);
+    (limit < needed).then(|| {
+        format!(
+            "backpressure: warning: ulimit -n is {limit} with {open} descriptors in use, \
+             but --max-connections {max_connections} needs about {needed}: past about {} \
+             connections accept fails (EMFILE) and new clients wait; raise ulimit -n or \
+             lower --max-connections",
+            limit.saturating_sub(open)
+        )
+    })
+}
+
+/// Whether a failed accept is the kind that lasts (descriptors or memory
+/// exhausted), rather than one connection's problem (reset before it was
+/// accepted), which needs no pause.
+pub fn is_exhaustion(error: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS and ENOMEM have no `ErrorKind` of their own
+    // that std guarantees; `ConnectionAborted` is the one accept error that
+    // is known to be about a single client.
+    error.kind() != io::ErrorKind::ConnectionAborted && error.kind() != io::ErrorKind::Interrupted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_up_to_the_longest_and_reset_on_success() {
+        let mut backoff = AcceptBackoff::default();
+        let emfile = io::Error::from_raw_os_error(24);
+        let pauses: Vec<u128> = (0..8)
+            .map(|_| backoff.failed(&emfile).as_millis())
+            .collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 500, 500]);
+        backoff.succeeded();
+        assert_eq!(backoff.failed(&emfile), FIRST_PAUSE);
+    }
+
+    #[test]
+    fn warns_only_when_the_cap_cannot_be_reached() {
+        if let Some((limit, open)) = proc_status::open_files() {
+            let fits = limit.saturating_sub(open + SPARE_DESCRIPTORS);
+            if let Ok(fits) = usize::try_from(fits) {
+                assert_eq!(descriptor_warning(fits.min(4096)), None);
+            }
+            if let Some(over) = usize::try_from(limit).ok().and_then(|l| l.checked_add(1)) {
+                let warning = descriptor_warning(over).unwrap();
+                assert!(
+                    warning.contains(&format!("ulimit -n is {limit}")),
+                    "{warning}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_lasting_failures_pause() {
+        assert!(is_exhaustion(&io::Error::from_raw_os_error(24)));
+        let aborted = io::Error::from(io::ErrorKind::ConnectionAborted);
+        assert!(!is_exhaustion(&aborted));
+    }
+}

@@ -1,0 +1,211 @@
+//! Graceful shutdown, with this lesson's meaning of done: a response is
+//! done when its bytes have drained to the client, so a shutdown waits for
+//! the bytes, not for the handlers.
+//!
+//! On SIGINT or SIGTERM the accept loop stops and closes the listener (new
+//! connections are refused at once, and a load balancer moves on). Then:
+//!
+//! 1. **Drain.** Every connection already accepted goes on as if nothing
+//!    happened, for up to `--drain-timeout`: a download in flight completes
+//!    byte for byte. [`Connections`] knows each one's socket and wakes the
+//!    waiting loop whenever one leaves.
+//! 2. **Cut.** Whatever is still open at the deadline is cut with a reset
+//!    (the kernel issue's `SO_LINGER {1, 0}`): the client learns at once
+//!    that its body is incomplete, which a FIN could not tell an HTTP/1.0
+//!    client, and the kernel frees the send queue instead of draining it to
+//!    a process that is gone. Each cut connection logs `end=drain-timeout`.
+//! 3. **Join.** Every connection thread is joined (each joins its own
+//!    producer), then the rejecter's; one line says what drained and what
+//!    was cut ([`Drained`]), the logger is flushed, and the process exits 0.
+//!
+//! This is the Rust Book's shutdown (stop taking work, let workers finish,
+//! join them), plus the two things a streaming server needs on top: a bound
+//! on how long "finish" may take, and a cut the client can tell from a
+//! complete body. A second signal skips all of it (see `sys.rs`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::sys;
+
+/// The sockets of the connections being served, so that a shutdown can
+/// wait for them and cut what does not drain in time.
+#[derive(Debug, Default)]
+pub struct Connections {
+    /// Each connection's socket, shared with its thread, by connection id.
+    /// At most `--max-connections` entries (only served connections enter,
+    /// and each leaves before its slot is given back), room for all of them
+    /// taken once, so that serving allocates nothing here.
+    open: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Notified whenever a connection leaves, for [`Connections::drain`].
+    left: Condvar,
+    /// Set when the drain timeout passed and the cut began: a connection
+    /// whose write fails after this was cut by the shutdown, not by its
+    /// client.
+    cutting: AtomicBool,
+}
+
+impl Connections {
+    /// An empty list with room for `max_connections`.
+    pub fn with_capacity(max_connections: usize) -> Self {
+        Connections {
+            open: Mutex::new(HashMap::with_capacity(max_connections)),
+            ..Connections::default()
+        }
+    }
+
+    /// Registers a connection about to be served.
+    pub fn enter(&self, id: u64, socket: Arc<TcpStream>) {
+        self.lock().insert(id, socket);
+    }
+
+    /// Takes a finished connection off the list.
+    pub fn leave(&self, id: u64) {
+        self.lock().remove(&id);
+        self.left.notify_all();
+    }
+
+    /// Whether the shutdown has begun cutting connections.
+    pub fn cutting(&self) -> bool {
+        self.cutting.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Waits until every connection has left or `deadline` passes, then
+    /// cuts whatever is left with a reset; returns how many were cut.
+    pub fn drain(&self, deadline: Instant) -> usize {
+        let mut open = self.lock();
+        while !open.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            open = match self.left.wait_timeout(open, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        self.cutting.store(true, Ordering::SeqCst);
+        for socket in open.values() {
+            // The reset first, so that the close the thread is about to do
+            // sends it; shutting down both directions then fails the write
+            // (or read) the thread is blocked in, at once. The shutdown
+            // queues a FIN too, but a writer blocked on a slow client has
+            // bytes queued ahead of it, so the reset overtakes it.
+            let _ = sys::reset_on_close(&**socket);
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        open.len()
+    }
+
+    /// The list, even if a thread panicked while holding it: insert and
+    /// remove cannot leave a map half-updated.
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a shutdown came to: its one summary line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drained {
+    /// Connections open when the shutdown began that finished by themselves.
+    pub drained: usize,
+    /// Connections still open at the drain timeout, cut with a reset.
+    pub cut: usize,
+    /// From the signal to every thread joined.
+    pub took: Duration,
+    /// The `--drain-timeout` in force.
+    pub drain_timeout: Duration,
+}
+
+impl fmt::Display for Drained {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        write!(
+            f,
+            "backpressure: shut down in {:.1} s: {} connection{} drained, {} cut at the drain timeout ({} ms)",
+            self.took.as_secs_f64(),
+            self.drained,
+            plural(self.drained),
+            self.cut,
+            self.drain_timeout.as_millis(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::thread;
+
+    fn pair() -> (Arc<TcpStream>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (Arc::new(listener.accept().unwrap().0), client)
+    }
+
+    #[test]
+    fn a_drain_waits_for_connections_that_finish_in_time() {
+        let connections = Arc::new(Connections::default());
+        let (socket, _client) = pair();
+        connections.enter(1, socket);
+        let leaving = Arc::clone(&connections);
+        let thread = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            leaving.leave(1);
+        });
+        let cut = connections.drain(Instant::now() + Duration::from_secs(10));
+        thread.join().unwrap();
+        assert_eq!(cut, 0);
+        assert_eq!(connections.open(), 0);
+    }
+
+    /// A thread blocked reading its socket is woken by the cut. (That a
+    /// cut download ends in a reset is tested against the real server.)
+    #[test]
+    fn what_is_left_at_the_deadline_is_cut() {
+        let connections = Arc::new(Connections::default());
+        let (socket, _client) = pair();
+        connections.enter(7, Arc::clone(&socket));
+        let serving = Arc::clone(&connections);
+        let thread = thread::spawn(move || {
+            let read = (&*socket).read(&mut [0u8; 16]);
+            serving.leave(7);
+            read.map_err(|e| e.kind())
+        });
+        assert!(!connections.cutting());
+        let cut = connections.drain(Instant::now() + Duration::from_millis(100));
+        assert_eq!(cut, 1);
+        assert!(connections.cutting());
+        assert_eq!(
+            thread.join().unwrap(),
+            Ok(0),
+            "the blocked read sees the end"
+        );
+        assert_eq!(connections.open(), 0);
+    }
+
+    #[test]
+    fn the_summary_is_one_line() {
+        let summary = Drained {
+            drained: 1,
+            cut: 2,
+            took: Duration::from_millis(2_040),
+            drain_timeout: Duration::from_secs(2),
+        };
+        assert_eq!(
+            summary.to_string(),
+            "backpressure: shut down in 2.0 s: 1 connection drained, 2 cut at the drain timeout (2000 ms)"
+        );
+    }
+}
