@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::response::{self, Status, TEXT_PLAIN};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::clock;
 use crate::measure::metrics::METRICS;
 
 /// When a turned-away client should try again, in `Retry-After` and in the
@@ -61,11 +62,9 @@ pub struct Rejecter {
     /// To the lingering thread. Bounded, and only `try_send` is used: the
     /// accept loop never waits on it.
     handoff: SyncSender<TcpStream>,
-    /// The whole 503, head and body, made once: status, `Retry-After` so
-    /// clients and balancers know when to try again, and a one-line reason.
-    response: Vec<u8>,
-    /// The length of that reason, for the access log.
-    body_bytes: u64,
+    /// The 503's body, made once: a one-line reason. Its head is made per
+    /// response, since each carries its own `Date`.
+    reason: String,
     /// No access-log line per rejection (`serve --quiet`).
     quiet: bool,
 }
@@ -81,16 +80,22 @@ impl Rejecter {
             .spawn(move || linger(incoming))?;
         let seconds = RETRY_AFTER_SECONDS;
         let reason = format!("server at its connection limit; retry in {seconds} s\n");
-        let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason.as_bytes())
-            .header("Retry-After", seconds.to_string());
-        let mut response = head.to_bytes();
-        response.extend_from_slice(reason.as_bytes());
         Ok(Rejecter {
             handoff,
-            response,
-            body_bytes: reason.len() as u64,
+            reason,
             quiet,
         })
+    }
+
+    /// The whole 503, dated `unix_seconds`: status, `Retry-After` so clients
+    /// and balancers know when to try again, and the one-line reason.
+    fn response(&self, unix_seconds: u64) -> Vec<u8> {
+        let reason = self.reason.as_bytes();
+        let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason)
+            .header("Retry-After", RETRY_AFTER_SECONDS.to_string());
+        let mut response = head.to_bytes(unix_seconds);
+        response.extend_from_slice(reason);
+        response
     }
 
     /// Answers `stream` (from `peer`) with a 503 and lets it linger; never
@@ -100,7 +105,7 @@ impl Rejecter {
         let answered = stream.set_nonblocking(true).is_ok()
             // A fresh socket has room for 100 bytes; if this fails there is
             // no one to tell.
-            && (&stream).write_all(&self.response).is_ok();
+            && (&stream).write_all(&self.response(clock::now_unix_seconds())).is_ok();
         if answered {
             // Like every other 503, in the responses counter too.
             METRICS.responded(None, Status::ServiceUnavailable);
@@ -109,7 +114,7 @@ impl Rejecter {
             let mut outcome = Outcome::ended(End::Rejected);
             if answered {
                 outcome.status = Some(Status::ServiceUnavailable);
-                outcome.body_bytes = self.body_bytes;
+                outcome.body_bytes = self.reason.len() as u64;
             }
             AccessRecord {
                 peer: Some(peer),
@@ -197,7 +202,8 @@ mod tests {
     #[test]
     fn the_response_is_well_framed() {
         let rejecter = Rejecter::start(true).unwrap();
-        let text = std::str::from_utf8(&rejecter.response).unwrap();
+        let response = rejecter.response(784_111_777);
+        let text = std::str::from_utf8(&response).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let length: usize = head
             .lines()
@@ -206,8 +212,9 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(body, "server at its connection limit; retry in 1 s\n");
-        assert_eq!(length as u64, rejecter.body_bytes);
+        assert_eq!(length, rejecter.reason.len());
         assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
         assert!(head.contains("\r\nRetry-After: 1"));
     }
 
@@ -234,6 +241,8 @@ mod tests {
             .unwrap();
         let mut got = Vec::new();
         client.read_to_end(&mut got).unwrap();
-        assert_eq!(got, rejecter.response);
+        let (head, body) = got.split_at(got.len() - rejecter.reason.len());
+        assert!(head.starts_with(b"HTTP/1.1 503 ") && head.ends_with(b"\r\n\r\n"));
+        assert_eq!(body, rejecter.reason.as_bytes());
     }
 }

