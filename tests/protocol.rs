@@ -9,10 +9,13 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{RawResponse, Server, get, head, request};
+use common::{RawResponse, Server, get, head, parse_response, request};
 
 /// How far a response's `Date` may lag the test's clock: the request's own
 /// round trip, on a loaded machine.
@@ -93,4 +96,49 @@ fn every_response_is_dated_now() {
     for (what, response) in &responses {
         assert_dated_now(what, response, &today);
     }
+}
+
+/// A TLS ClientHello sent to this plain-HTTP port (an `https://` URL) is
+/// answered 400 at its first read, as nginx answers it, not after the head
+/// deadline: its first byte, 0x16, cannot begin a method.
+#[test]
+fn a_tls_handshake_gets_its_400_at_once() {
+    let server = Server::start(&[]); // the default 10 s head deadline
+    // A record header, a ClientHello's header and version, then its body.
+    let mut client_hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec();
+    client_hello.extend((0..501u32).map(|i| (i * 7 % 256) as u8));
+    let started = Instant::now();
+    let response = request(server.addr(), &client_hello);
+    let took = started.elapsed();
+    assert_eq!(response.status, 400);
+    assert!(response.body_text().contains("TLS"), "{response:?}");
+    assert!(took < Duration::from_millis(500), "answered after {took:?}");
+}
+
+/// Empty lines before the request line are skipped (RFC 9112 §2.2), even
+/// when a CRLF is split across two reads.
+#[test]
+fn an_empty_line_split_across_reads_is_still_skipped() {
+    let server = Server::start(&[]);
+    let mut client = TcpStream::connect(server.addr()).unwrap();
+    client.set_nodelay(true).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    for piece in [
+        &b"\r"[..],
+        b"\n\r",
+        b"\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        client.write_all(piece).unwrap();
+        // Long enough for the server to read each piece on its own.
+        thread::sleep(Duration::from_millis(100));
+    }
+    let mut wire = Vec::new();
+    client.read_to_end(&mut wire).unwrap();
+    let response = parse_response(&wire);
+    assert_eq!(
+        (response.status, response.body_text()),
+        (200, "ok\n".into())
+    );
 }

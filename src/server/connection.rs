@@ -113,7 +113,7 @@ fn read_and_respond(
                 _ => outcome,
             }
         }
-        Err(ReadHeadError::TooLarge(e)) => {
+        Err(ReadHeadError::TooLarge(e) | ReadHeadError::NotARequest(e)) => {
             routes::reply_error(stream, None, e.status, e.reason, false)
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => Outcome::ended(End::ClientAbort),
