@@ -772,7 +772,7 @@ fn the_access_log_has_one_line_per_connection() {
 }
 
 /// A connection turned away at the cap gets its line too, written by the
-/// accept loop, since no connection thread ever saw it.
+/// rejecter's thread, since no connection thread ever saw it.
 #[test]
 fn a_rejected_connection_is_logged() {
     let server = Server::start_logged(&["--max-connections", "1"]);

@@ -142,3 +142,54 @@ fn an_empty_line_split_across_reads_is_still_skipped() {
         (200, "ok\n".into())
     );
 }
+
+/// RFC 9110 §9.3.2: no answer to HEAD carries a body, whatever path made
+/// it, including heads that never parsed, never finished or never fit: a
+/// strict client (h11) takes a body there for the start of a broken next
+/// response. Each still has the framing a GET would get.
+/// (The 503 at the connection cap is in `tests/connection_cap.rs`.)
+#[test]
+fn no_answer_to_head_has_a_body() {
+    let server = Server::start(&["--header-timeout", "1s"]);
+    let addr = server.addr();
+    let long_target = format!("HEAD /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+    let big_field = format!(
+        "HEAD / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "v".repeat(17_000)
+    );
+    for (what, raw, status) in [
+        (
+            "a page",
+            &b"HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            200,
+        ),
+        (
+            "an export",
+            b"HEAD /export.csv?rows=5 HTTP/1.1\r\nHost: a\r\n\r\n",
+            200,
+        ),
+        ("a 404", b"HEAD /nowhere HTTP/1.1\r\nHost: a\r\n\r\n", 404),
+        (
+            "a bad query",
+            b"HEAD /export.csv?rows=x HTTP/1.1\r\nHost: a\r\n\r\n",
+            400,
+        ),
+        ("no Host", b"HEAD / HTTP/1.1\r\n\r\n", 400),
+        ("HEAD *", b"HEAD * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("after an empty line", b"\r\nHEAD / HTTP/1.1\r\n\r\n", 400),
+        ("HTTP/2.0", b"HEAD / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        ("too slow", b"HEAD / HTTP/1.1\r\nHost: a\r\n", 408),
+        ("a request line over 8 KiB", long_target.as_bytes(), 414),
+        ("a head over 16 KiB", big_field.as_bytes(), 431),
+    ] {
+        let response = request(addr, raw);
+        assert_eq!(response.status, status, "{what}");
+        let framed = ["Content-Length", "Transfer-Encoding"];
+        assert!(
+            framed.iter().any(|f| response.header(f).is_some()),
+            "{what}"
+        );
+        let body = String::from_utf8_lossy(&response.body);
+        assert!(body.is_empty(), "{what}: {body:?}");
+    }
+}

@@ -19,7 +19,8 @@
 //! Some of a head can be judged before all of it has arrived, and is: a
 //! reader calls [`check_request_start`] on each read, so that bytes which
 //! cannot begin a request line (a TLS handshake, binary) get their 400 at
-//! once instead of at the head deadline.
+//! once instead of at the head deadline, and [`is_head`] tells an answer
+//! whether to leave out its body even when the head never completes.
 
 use super::response::Status;
 
@@ -162,6 +163,23 @@ pub fn check_request_start(start: &[u8]) -> Result<(), HeadError> {
         None => Ok(()),
         Some(b' ') if method_len > 0 => Ok(()),
         Some(_) => Err(NOT_A_REQUEST_LINE),
+    }
+}
+
+/// Whether a request's first bytes, empty lines skipped, name the method
+/// HEAD, whose answers never carry a body (RFC 9110 §9.3.2), not even an
+/// error's: `None` while the bytes so far could still begin `HEAD ` or
+/// another method. An answer to a head that never completed (too slow, too
+/// large) looks here, and so does the 503 at the connection cap, which
+/// reads no more of the request than this.
+pub fn is_head(start: &[u8]) -> Option<bool> {
+    let method = &start[empty_lines(start)..];
+    if method.starts_with(b"HEAD ") {
+        Some(true)
+    } else if b"HEAD ".starts_with(method) || method == b"\r" {
+        None
+    } else {
+        Some(false)
     }
 }
 
@@ -503,6 +521,23 @@ mod tests {
         ];
         for start in possible {
             assert_eq!(check_request_start(start), Ok(()), "{start:?}");
+        }
+    }
+
+    #[test]
+    fn head_is_known_from_the_first_bytes() {
+        for (start, head) in [
+            (&b"HEAD / HTTP/1.1\r\n"[..], Some(true)),
+            (b"\r\nHEAD /x", Some(true)),
+            (b"HEAD ", Some(true)),
+            (b"", None),
+            (b"HEA", None),
+            (b"\r\n\r", None),
+            (b"GET / HTTP/1.1", Some(false)),
+            (b"HEADER / HTTP/1.1", Some(false)),
+            (b"H\x16", Some(false)),
+        ] {
+            assert_eq!(is_head(start), head, "{start:?}");
         }
     }
 
