@@ -1,7 +1,6 @@
 //! The protocol's small print, over real sockets against the real binary:
 //! a `Date` on every response, empty lines before a request line, bytes
-//! that cannot be HTTP answered at once, no body on any answer to HEAD, and
-//! refusals that say whether retrying can help.
+//! that cannot be HTTP answered at once, and no body on any answer to HEAD.
 //!
 //! Each is a rule of RFC 9110 or 9112 that a strict client (or a stray
 //! one: a TLS handshake on a plain port) meets, and that the hostile-heads
