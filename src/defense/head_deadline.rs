@@ -58,7 +58,7 @@ pub fn read_head<'b>(
 ) -> Result<&'b [u8], ReadHeadError> {
     buf.clear();
     let (mut filled, mut start) = (0, 0);
-    let result = loop {
+    let error = loop {
         if filled == buf.len() {
             // Full: grow by doubling, never past the limit.
             let grown = (buf.len() * 2).clamp(FIRST_HEAD_BUFFER_BYTES, MAX_HEAD_BYTES);
@@ -87,8 +87,11 @@ pub fn read_head<'b>(
             filled = received;
             break ReadHeadError::NotARequest(e);
         }
+        // The head from its request line, and where in it this read's bytes
+        // begin (at 0 if the read was all empty lines).
         let head = &buf[start..received];
-        if let Some(end) = head_end(head, filled.max(start) - start, head.len()) {
+        let new_from = filled.max(start) - start;
+        if let Some(end) = head_end(head, new_from, head.len()) {
             return Ok(&buf[start..start + end]);
         }
         filled = received;
@@ -97,7 +100,7 @@ pub fn read_head<'b>(
         }
     };
     buf.truncate(filled);
-    Err(result)
+    Err(error)
 }
 
 #[cfg(test)]
