@@ -1,7 +1,8 @@
 //! The server's defenses against slow and hostile clients, over real
 //! sockets: the minimum data rate, the head deadline against Slowloris and
-//! idle sockets, the connection cap, the buffering caps, a storm of
-//! disconnects, and the access log that says how each connection ended.
+//! idle sockets, the connection cap, a storm of disconnects, and the access
+//! log that says how each connection ended. The buffering caps have
+//! `tests/buffer_caps.rs`.
 //!
 //! Every limit is set short through its flag, so each test takes seconds,
 //! and every test ends by checking that the server is back at idle:
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use backpressure::read_tcp_table;
 use common::{
-    ChunkError, Metrics, Server, back_to_idle, get, metrics, parse_response, request, run_binary,
+    Metrics, Server, back_to_idle, get, metrics, parse_response, request, run_binary,
     stalled_request, wait_until, warm, warmed_server,
 };
 
@@ -52,19 +53,6 @@ fn read_at_rate(client: &mut TcpStream, rate: u64, duration: Duration) -> io::Re
         }
     }
     Ok(got)
-}
-
-/// Reads what is left at full speed and checks the export was cut short
-/// visibly: well-formed chunks without the last one, never a body that
-/// looks complete.
-fn expect_visibly_truncated(mut client: TcpStream, mut wire: Vec<u8>) {
-    let _ = client.read_to_end(&mut wire);
-    let response = parse_response(&wire);
-    assert_eq!(response.status, 200);
-    match common::decode_chunked(&response.body) {
-        Err(ChunkError::Truncated { .. } | ChunkError::NoFinalChunk { .. }) => {}
-        other => panic!("expected a chunked body cut short, got {other:?}"),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -529,117 +517,6 @@ fn hold(addr: SocketAddr, target: &str, turned_away: &mut f64) -> TcpStream {
 }
 
 // ---------------------------------------------------------------------------
-// Buffering caps
-// ---------------------------------------------------------------------------
-
-/// `buffer` knows its size up front, so a body over `--max-buffered-bytes`
-/// is refused before a byte of it is allocated: the heap's peak stays far
-/// below the body's size.
-#[test]
-fn an_oversized_buffer_export_is_refused_before_it_is_built() {
-    let (server, idle) = warmed_server(&["--max-buffered-bytes", "1m"]);
-    let addr = server.addr();
-    let heap_peak_before = metrics(addr).value("backpressure_heap_peak_bytes");
-    // 100 000 rows are about 5.3 MB.
-    let response = get(addr, "/export.csv?rows=100000&mode=buffer");
-    assert_eq!(response.status, 503);
-    let reason = response.body_text();
-    assert!(
-        reason.contains("--max-buffered-bytes (1048576 bytes)") && reason.contains("mode=bounded"),
-        "{reason}"
-    );
-    let m = back_to_idle(addr, &idle, "the refusal");
-    let grew = m.value("backpressure_heap_peak_bytes") - heap_peak_before;
-    assert!(
-        grew < 256.0 * 1024.0,
-        "the heap's peak grew by {grew} bytes"
-    );
-    assert_eq!(
-        m.value("backpressure_responses_total{mode=\"buffer\",status=\"503\"}"),
-        1.0
-    );
-    // Under the cap it is served as before.
-    assert_eq!(get(addr, "/export.csv?rows=10000&mode=buffer").status, 200);
-}
-
-/// The budget charges what a response *holds*: a `buffer` body stays
-/// allocated until its response ends, however much of it the kernel has
-/// taken, so a stalled buffered download keeps its whole charge and the next
-/// one that would pass the budget is refused.
-#[test]
-fn a_stalled_buffer_download_keeps_its_whole_body_charged() {
-    let (server, idle) = warmed_server(&["--max-buffered-total", "24m"]);
-    let addr = server.addr();
-    // 300 000 rows are about 16 MB: several times what the kernel takes
-    // (4 MiB send buffer, and a stalled client's small receive buffer), and
-    // two do not fit in 24 MiB.
-    let target = "/export.csv?rows=300000&mode=buffer";
-    let mut stalled = stalled_request(addr, target);
-    let mut status_line = [0u8; 12];
-    stalled.read_exact(&mut status_line).unwrap();
-    assert_eq!(&status_line, b"HTTP/1.1 200");
-    let body = common::reference_csv_len(300_000) as f64;
-    // Once the kernel has taken what it will, the charge is still the body.
-    wait_until("the kernel to take what it will", PATIENCE, || {
-        let m = metrics(addr);
-        (m.value("backpressure_queued_bytes{mode=\"buffer\"}") < body).then_some(())
-    });
-    let m = metrics(addr);
-    assert_eq!(m.value("backpressure_buffer_budget_used_bytes"), body);
-
-    let refused = get(addr, target);
-    assert_eq!(refused.status, 503);
-    assert!(refused.body_text().contains("--max-buffered-total"));
-    drop(stalled);
-    back_to_idle(addr, &idle, "the stalled buffer download");
-}
-
-/// `unbounded` cannot know its size, so it is stopped when its queue would
-/// pass the cap: the queue never holds more than the cap, the abort is
-/// counted, and the client sees a body without its end.
-#[test]
-fn an_unbounded_export_is_abandoned_at_the_per_response_cap() {
-    let (server, idle) = warmed_server(&["--max-buffered-bytes", "2m"]);
-    let addr = server.addr();
-    let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=unbounded"));
-    let m = wait_until("the buffer-cap abort", PATIENCE, || {
-        let m = metrics(addr);
-        (aborts(&m, "unbounded", "buffer-cap") == 1.0).then_some(m)
-    });
-    let peak = m.value("backpressure_queued_peak_bytes{mode=\"unbounded\"}");
-    assert!(peak <= (2 * 1024 * 1024) as f64, "queued {peak} bytes");
-    let mut first = vec![0u8; 1024];
-    client.read_exact(&mut first).unwrap();
-    expect_visibly_truncated(client, first);
-    back_to_idle(addr, &idle, "the buffer-cap abort");
-}
-
-/// Several stalled `unbounded` clients at once: together they never queue
-/// more than `--max-buffered-total`, each of them is aborted by a cap, and
-/// the server goes on serving.
-#[test]
-fn stalled_unbounded_clients_together_stay_within_the_process_budget() {
-    const BUDGET: f64 = 8.0 * 1024.0 * 1024.0;
-    let (server, idle) = warmed_server(&["--max-buffered-total", "8m"]);
-    let addr = server.addr();
-    let target = format!("/export.csv?rows={BIG_ROWS}&mode=unbounded");
-    let clients: Vec<TcpStream> = (0..4).map(|_| stalled_request(addr, &target)).collect();
-    let m = wait_until("every client to be aborted", PATIENCE, || {
-        let m = metrics(addr);
-        let capped =
-            aborts(&m, "unbounded", "buffer-budget") + aborts(&m, "unbounded", "buffer-cap");
-        (capped == 4.0).then_some(m)
-    });
-    // The per-response cap (512 MiB) is far above the budget: the budget did it.
-    assert_eq!(aborts(&m, "unbounded", "buffer-budget"), 4.0);
-    let peak = m.value("backpressure_queued_peak_bytes{mode=\"unbounded\"}");
-    assert!(peak <= BUDGET, "queued {peak} bytes at once");
-    assert_eq!(get(addr, "/healthz").status, 200);
-    drop(clients);
-    back_to_idle(addr, &idle, "the budget aborts");
-}
-
-// ---------------------------------------------------------------------------
 // A storm of disconnects
 // ---------------------------------------------------------------------------
 
@@ -772,7 +649,7 @@ fn the_access_log_has_one_line_per_connection() {
 }
 
 /// A connection turned away at the cap gets its line too, written by the
-/// accept loop, since no connection thread ever saw it.
+/// rejecter's thread, since no connection thread ever saw it.
 #[test]
 fn a_rejected_connection_is_logged() {
     let server = Server::start_logged(&["--max-connections", "1"]);

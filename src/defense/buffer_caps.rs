@@ -100,7 +100,8 @@ impl fmt::Display for OverLimit {
             OverLimit::Response { cap } => write!(
                 f,
                 "the export would queue more than --max-buffered-bytes ({cap} bytes) \
-                 in memory; use mode=bounded or mode=pipeline"
+                 in memory, however often it is asked for; use mode=bounded, \
+                 mode=pipeline or fewer rows"
             ),
             OverLimit::Process { budget } => write!(
                 f,

@@ -5,7 +5,7 @@
 //! At `--max-connections` the whole point is to spend nothing on the new
 //! connection, yet "close it" is not good enough: a client deserves a status
 //! it can act on (`Retry-After: 1`), and a load balancer needs one to try
-//! elsewhere. Two traps lie between the two:
+//! elsewhere. Three traps lie between the two:
 //!
 //! 1. **The reset.** The client's request usually arrives a moment *after*
 //!    the accept. Closing a socket that has unread input makes the kernel
@@ -13,139 +13,272 @@
 //!    the client's receive buffer before it is read. So the socket must stay
 //!    open, and its input be read and thrown away, until the client has had
 //!    a moment to send and to read.
-//! 2. **The slow client.** That lingering must not happen on the accept
-//!    loop, or one client that never sends would stall every accept.
+//! 2. **HEAD.** An answer to HEAD carries no body, not even a 503's (RFC
+//!    9110 §9.3.2), and a strict client (h11) takes one that does for a
+//!    broken response. So the 503 cannot be written at accept, before the
+//!    request has arrived: its first bytes must be seen, which takes a
+//!    round trip.
+//! 3. **The slow client.** That waiting and lingering must not happen on the
+//!    accept loop, or one client that never sends would stall every accept.
 //!
-//! So the accept loop only does what cannot block: it writes the `503`
-//! without blocking (a fresh socket's send buffer is empty, so 100 bytes
-//! always fit), shuts down its write side (the client sees the end of the
-//! response at once), and hands the socket to one **lingering thread**. That
-//! thread, started once with the server, holds at most [`MAX_LINGERING`]
-//! sockets, drains each without blocking for up to [`LINGER_TIME`], and
-//! closes it when the client closes or the time is up. When it is full, a
-//! socket is simply closed: under that much load a reset is the lesser evil.
+//! So the accept loop only does what cannot block: it hands the socket to
+//! one **lingering thread**, through a queue as deep as the thread holds
+//! sockets. That thread, started once with the server, looks at each socket
+//! every [`POLL_INTERVAL`], never blocking on any:
+//!
+//! - until the request's first bytes say whether it is HEAD, it only peeks.
+//!   After [`METHOD_WAIT`] without them it stops waiting and answers as to
+//!   a GET: a client that has sent nothing in that time is not a browser;
+//! - then it writes the 503 (a fresh socket's send buffer is empty, so 200
+//!   bytes always fit), head only for HEAD, shuts down its write side (the
+//!   client sees the end of the response at once), and logs the rejection;
+//! - then it drains the socket until [`LINGER_TIME`] after accept, and
+//!   closes it when the client closes or the time is up.
+//!
+//! It holds at most [`MAX_LINGERING`] sockets. When a new one finds it full,
+//! the one that has lingered longest makes room: its client has had the most
+//! time to send and to read. Only if the queue itself is full (the thread has
+//! not run while that many connections arrived) does the accept loop answer
+//! on its own, as to a GET, and close at once: under that much load a reset
+//! is the lesser evil.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::http::request;
 use crate::http::response::{self, Status, TEXT_PLAIN};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::clock;
 use crate::measure::metrics::METRICS;
 
 /// When a turned-away client should try again, in `Retry-After` and in the
 /// 503's one-line reason: a second, in which a connection usually frees.
 const RETRY_AFTER_SECONDS: u32 = 1;
-/// Stack of the lingering thread: a loop over a `Vec` of sockets.
+/// Stack of the lingering thread: a loop over a queue of sockets.
 const LINGER_STACK_BYTES: usize = 64 * 1024;
 
-/// How long a turned-away socket stays open to swallow the client's request.
-/// The request is usually already there, or arrives within a round trip.
+/// How long a turned-away socket may wait for the first bytes of its
+/// request, to learn whether it is HEAD. A client sends its request with
+/// the handshake's last ACK or right after, so a round trip is plenty; a
+/// real server, which reads the request anyway, needs no such wait.
+pub const METHOD_WAIT: Duration = Duration::from_millis(250);
+/// How long a turned-away socket stays open from accept, to swallow the
+/// client's request. The request is usually already there, or arrives
+/// within a round trip.
 pub const LINGER_TIME: Duration = Duration::from_secs(1);
 /// Most sockets lingering at once: each holds a file descriptor, the one
-/// resource a flood would otherwise exhaust through this door.
+/// resource a flood would otherwise exhaust through this door. The queue
+/// to the thread holds as many again at most.
 pub const MAX_LINGERING: usize = 1024;
-/// Sockets waiting to be taken by the lingering thread.
-const HANDOFF_QUEUE: usize = 64;
+/// Sockets waiting to be taken by the lingering thread: as many as it
+/// holds, so that a burst it has room for never finds the queue full while
+/// it is between looks. At 64, `ab -c 100` against `--max-connections 32`
+/// on two cores did, and dozens of 503s in 5 000 were lost to a reset.
+const HANDOFF_QUEUE: usize = MAX_LINGERING;
 /// How often the lingering thread looks at its sockets while it has any.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Most bytes drained per socket per look: a client that streams input
 /// cannot keep the thread busy.
 const DRAIN_PER_POLL: usize = 16 * 1024;
+/// Bytes peeked at to find the method: `HEAD ` after a few empty lines.
+const METHOD_PEEK_BYTES: usize = 16;
 
 /// The accept loop's side: turns connections away.
 #[derive(Debug)]
 pub struct Rejecter {
     /// To the lingering thread. Bounded, and only `try_send` is used: the
     /// accept loop never waits on it.
-    handoff: SyncSender<TcpStream>,
+    handoff: SyncSender<Lingering>,
     /// The lingering thread, joined by [`Rejecter::stop`].
     lingering: JoinHandle<()>,
-    /// The whole 503, head and body, made once: status, `Retry-After` so
-    /// clients and balancers know when to try again, and a one-line reason.
-    response: Vec<u8>,
-    /// The length of that reason, for the access log.
-    body_bytes: u64,
+    /// For the rare socket the queue has no room for.
+    answer: Answer,
+}
+
+/// The 503 and its log line, written by whoever answers: the lingering
+/// thread, or the accept loop when the queue is full.
+#[derive(Clone, Debug)]
+struct Answer {
+    /// The 503's body, made once: a one-line reason. Its head is made per
+    /// response, since each carries its own `Date`.
+    reason: String,
     /// No access-log line per rejection (`serve --quiet`).
     quiet: bool,
 }
 
-impl Rejecter {
-    /// Starts the lingering thread; [`Rejecter::stop`] ends it.
-    /// Unless `quiet`, each rejection gets an access-log line.
-    pub fn start(quiet: bool) -> io::Result<Rejecter> {
-        let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
-        let lingering = thread::Builder::new()
-            .name("rejecter".into())
-            .stack_size(LINGER_STACK_BYTES)
-            .spawn(move || linger(incoming))?;
-        let seconds = RETRY_AFTER_SECONDS;
-        let reason = format!("server at its connection limit; retry in {seconds} s\n");
-        let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason.as_bytes())
-            .header("Retry-After", seconds.to_string());
-        let mut response = head.to_bytes();
-        response.extend_from_slice(reason.as_bytes());
-        Ok(Rejecter {
-            handoff,
-            lingering,
-            response,
-            body_bytes: reason.len() as u64,
-            quiet,
-        })
-    }
-
-    /// Answers `stream` (from `peer`) with a 503 and lets it linger; never
-    /// blocks. Counts it in `backpressure_connections_rejected_total`.
-    pub fn reject(&self, stream: TcpStream, peer: SocketAddr) {
-        METRICS.rejected();
-        let answered = stream.set_nonblocking(true).is_ok()
-            // A fresh socket has room for 100 bytes; if this fails there is
-            // no one to tell.
-            && (&stream).write_all(&self.response).is_ok();
-        if answered {
-            // Like every other 503, in the responses counter too.
-            METRICS.responded(None, Status::ServiceUnavailable);
-        }
-        if !self.quiet {
-            let mut outcome = Outcome::ended(End::Rejected);
-            if answered {
-                outcome.status = Some(Status::ServiceUnavailable);
-                outcome.body_bytes = self.body_bytes;
-            }
-            AccessRecord {
-                peer: Some(peer),
-                request_line: None,
-                duration: Duration::ZERO,
-                outcome,
-            }
-            .write();
-        }
-        if !answered {
-            return;
-        }
-        let _ = stream.shutdown(Shutdown::Write);
-        // If the queue is full, the socket closes here. It cannot be
-        // disconnected while the thread runs; if it died, closing is all
-        // that is left.
-        let _ = self.handoff.try_send(stream);
-    }
+/// A turned-away socket, from accept until it closes.
+#[derive(Debug)]
+struct Lingering {
+    /// The client's socket, non-blocking.
+    stream: TcpStream,
+    /// The client's address, for the access log.
+    peer: SocketAddr,
+    /// [`METHOD_WAIT`] and [`LINGER_TIME`] count from here.
+    accepted_at: Instant,
+    /// Whether the 503 is written. Until then input is only peeked at, so
+    /// that the method is still there to be seen.
+    answered: bool,
 }
 
 impl Rejecter {
+    /// Starts the lingering thread; [`Rejecter::stop`] ends it. Unless
+    /// `quiet`, each rejection gets an access-log line.
+    pub fn start(quiet: bool) -> io::Result<Rejecter> {
+        let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
+        let seconds = RETRY_AFTER_SECONDS;
+        let answer = Answer {
+            reason: format!("server at its connection limit; retry in {seconds} s\n"),
+            quiet,
+        };
+        let for_thread = answer.clone();
+        let lingering = thread::Builder::new()
+            .name("rejecter".into())
+            .stack_size(LINGER_STACK_BYTES)
+            .spawn(move || linger(incoming, &for_thread))?;
+        Ok(Rejecter {
+            handoff,
+            lingering,
+            answer,
+        })
+    }
+
     /// Ends the lingering thread (the sockets it still holds are closed)
     /// and joins it.
     pub fn stop(self) {
         drop(self.handoff);
         let _ = self.lingering.join();
     }
+
+    /// Turns `stream` (from `peer`) away with a 503, written by the
+    /// lingering thread once it knows the method; never blocks. Counts it in
+    /// `backpressure_connections_rejected_total`.
+    pub fn reject(&self, stream: TcpStream, peer: SocketAddr) {
+        METRICS.rejected();
+        let nonblocking = stream.set_nonblocking(true).is_ok();
+        let socket = Lingering {
+            stream,
+            peer,
+            accepted_at: Instant::now(),
+            answered: false,
+        };
+        // A socket that cannot be made non-blocking could stall whoever
+        // writes to it; closing is all that is left.
+        if !nonblocking {
+            return socket.log(&self.answer, None);
+        }
+        match self.handoff.try_send(socket) {
+            Ok(()) => {}
+            // The thread cannot be disconnected while it runs; if it died,
+            // answering here is all that is left, as when the queue is full.
+            Err(TrySendError::Full(mut socket) | TrySendError::Disconnected(mut socket)) => {
+                socket.answer(&self.answer, false);
+            }
+        }
+    }
 }
 
-/// The lingering thread: drains each socket until its client closes or
-/// [`LINGER_TIME`] passes.
-fn linger(incoming: Receiver<TcpStream>) {
-    let mut lingering: Vec<(TcpStream, Instant)> = Vec::new();
+impl Answer {
+    /// The whole 503, dated `unix_seconds`: status, `Retry-After` so clients
+    /// and balancers know when to try again, and the one-line reason unless
+    /// `head_only`. The head says the reason's length either way.
+    fn response(&self, unix_seconds: u64, head_only: bool) -> Vec<u8> {
+        let reason = self.reason.as_bytes();
+        let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason)
+            .header("Retry-After", RETRY_AFTER_SECONDS.to_string());
+        let mut response = head.to_bytes(unix_seconds);
+        if !head_only {
+            response.extend_from_slice(reason);
+        }
+        response
+    }
+}
+
+impl Lingering {
+    /// Writes the 503, counts and logs it, and shuts down the write side;
+    /// false if the write failed, and there is no one to tell.
+    fn answer(&mut self, answer: &Answer, head_only: bool) -> bool {
+        self.answered = true;
+        let response = answer.response(clock::now_unix_seconds(), head_only);
+        let written = (&self.stream).write_all(&response).is_ok();
+        if written {
+            // Like every other 503, in the responses counter too.
+            METRICS.responded(None, Status::ServiceUnavailable);
+            let _ = self.stream.shutdown(Shutdown::Write);
+        }
+        let body_bytes = if head_only { 0 } else { answer.reason.len() };
+        self.log(answer, written.then_some(body_bytes as u64));
+        written
+    }
+
+    /// The rejection's access-log line, unless `quiet`: with the 503 and
+    /// its `body_bytes` if it was written, without a status if not.
+    fn log(&self, answer: &Answer, body_bytes: Option<u64>) {
+        if answer.quiet {
+            return;
+        }
+        let mut outcome = Outcome::ended(End::Rejected);
+        if let Some(body_bytes) = body_bytes {
+            outcome.status = Some(Status::ServiceUnavailable);
+            outcome.body_bytes = body_bytes;
+        }
+        AccessRecord {
+            peer: Some(self.peer),
+            request_line: None,
+            duration: self.accepted_at.elapsed(),
+            outcome,
+        }
+        .write();
+    }
+
+    /// One look at the socket, `now`: answers it once its method is known
+    /// or [`METHOD_WAIT`] has passed, drains it once answered. False once it
+    /// can go: its client closed, the write failed, or [`LINGER_TIME`] is up.
+    fn look(&mut self, answer: &Answer, now: Instant) -> bool {
+        if !self.answered {
+            let head_only = match self.peek_is_head() {
+                Some(head_only) => head_only,
+                None if now < self.accepted_at + METHOD_WAIT => return true,
+                None => false,
+            };
+            if !self.answer(answer, head_only) {
+                return false;
+            }
+        }
+        now < self.accepted_at + LINGER_TIME && still_open(&self.stream)
+    }
+
+    /// Whether the request is HEAD, from its first bytes, left in place;
+    /// `None` while they do not tell yet. A client that closed or failed is
+    /// answered as to a GET: the write will tell whether anyone is there.
+    fn peek_is_head(&self) -> Option<bool> {
+        let mut first = [0u8; METHOD_PEEK_BYTES];
+        match self.stream.peek(&mut first) {
+            Ok(0) => Some(false),
+            Ok(n) => request::is_head(&first[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+            Err(_) => Some(false),
+        }
+    }
+
+    /// The socket has to go before its time, to make room: answered first
+    /// if it was not yet, as to a GET, since it cannot wait any longer.
+    fn evict(mut self, answer: &Answer) {
+        if !self.answered {
+            self.answer(answer, false);
+        }
+    }
+}
+
+/// The lingering thread: answers each socket, then drains it until its
+/// client closes or [`LINGER_TIME`] passes.
+fn linger(incoming: Receiver<Lingering>, answer: &Answer) {
+    // In order of arrival, so the front has lingered longest.
+    let mut lingering: VecDeque<Lingering> = VecDeque::new();
     let mut next_sweep = Instant::now();
     loop {
         // Nothing to watch: sleep until a socket arrives. Otherwise wait for
@@ -156,28 +289,29 @@ fn linger(incoming: Receiver<TcpStream>) {
             incoming.recv_timeout(next_sweep.saturating_duration_since(Instant::now()))
         };
         match next {
-            Ok(stream) => {
-                // Take everything waiting. Past MAX_LINGERING a socket is
-                // closed at once (dropped here).
-                let arrived = std::iter::once(stream).chain(incoming.try_iter());
-                for stream in arrived {
-                    if lingering.len() < MAX_LINGERING {
-                        lingering.push((stream, Instant::now() + LINGER_TIME));
+            Ok(socket) => {
+                // Take everything waiting, making room where it is full.
+                for socket in std::iter::once(socket).chain(incoming.try_iter()) {
+                    if lingering.len() == MAX_LINGERING {
+                        if let Some(oldest) = lingering.pop_front() {
+                            oldest.evict(answer);
+                        }
                     }
+                    lingering.push_back(socket);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        // One read per socket per POLL_INTERVAL, however fast sockets
+        // One look per socket per POLL_INTERVAL, however fast sockets
         // arrive: a flood must not turn into a flood of system calls.
         let now = Instant::now();
         if now >= next_sweep {
-            lingering.retain(|(stream, until)| now < *until && still_open(stream));
+            lingering.retain_mut(|socket| socket.look(answer, now));
             next_sweep = now + POLL_INTERVAL;
             if lingering.is_empty() {
                 // An idle server holds nothing for rejected connections, not
-                // even the list's capacity.
+                // even the queue's capacity.
                 lingering.shrink_to_fit();
             }
         }
@@ -206,37 +340,42 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
-    #[test]
-    fn the_response_is_well_framed() {
-        let rejecter = Rejecter::start(true).unwrap();
-        let text = std::str::from_utf8(&rejecter.response).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Content-Length: "))
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert_eq!(body, "server at its connection limit; retry in 1 s\n");
-        assert_eq!(length as u64, rejecter.body_bytes);
-        assert!(head.starts_with("HTTP/1.1 503 "));
-        assert!(head.contains("\r\nRetry-After: 1"));
-    }
-
-    /// The request arrives after the 503 was written and the socket handed
-    /// over: the client must still read the whole 503, not a reset.
-    #[test]
-    fn a_late_request_still_gets_the_whole_503() {
-        let rejecter = Rejecter::start(true).unwrap();
+    /// A client connected to a socket `rejecter` has turned away.
+    fn turned_away(rejecter: &Rejecter) -> TcpStream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, peer) = listener.accept().unwrap();
         rejecter.reject(accepted, peer);
         client
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        // Late indeed: the 503 is already in the client's receive buffer
-        // before a byte of the request is sent.
+        client
+    }
+
+    #[test]
+    fn the_response_is_well_framed_with_or_without_its_body() {
+        let rejecter = Rejecter::start(true).unwrap();
+        let reason = &rejecter.answer.reason;
+        let response = rejecter.answer.response(784_111_777, false);
+        let text = std::str::from_utf8(&response).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "server at its connection limit; retry in 1 s\n");
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+        assert!(head.contains("\r\nRetry-After: 1"));
+        assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", reason.len())));
+        let head_only = rejecter.answer.response(784_111_777, true);
+        assert_eq!(head_only, &response[..head.len() + 4]);
+    }
+
+    /// The request arrives after the 503 was written: the client must
+    /// still read the whole 503, not a reset.
+    #[test]
+    fn a_late_request_still_gets_the_whole_503() {
+        let rejecter = Rejecter::start(true).unwrap();
+        let mut client = turned_away(&rejecter);
+        // Late indeed: after METHOD_WAIT the 503 is in the client's receive
+        // buffer before a byte of the request is sent.
         let mut first = [0u8; 12];
         let peeked = client.peek(&mut first).unwrap();
         assert_eq!(&first[..peeked], &b"HTTP/1.1 503"[..peeked]);
@@ -246,6 +385,34 @@ mod tests {
             .unwrap();
         let mut got = Vec::new();
         client.read_to_end(&mut got).unwrap();
-        assert_eq!(got, rejecter.response);
+        assert!(got.starts_with(b"HTTP/1.1 503 "));
+        assert!(got.ends_with(rejecter.answer.reason.as_bytes()));
+    }
+
+    /// A HEAD request gets the 503's head and no body, even after an empty
+    /// line and split across two writes; a GET gets the body.
+    #[test]
+    fn head_gets_no_body_and_get_does() {
+        let rejecter = Rejecter::start(true).unwrap();
+        for (pieces, body) in [
+            (
+                &[&b"\r\nHE"[..], b"AD / HTTP/1.1\r\nHost: a\r\n\r\n"][..],
+                false,
+            ),
+            (&[b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"], true),
+        ] {
+            let mut client = turned_away(&rejecter);
+            client.set_nodelay(true).unwrap();
+            for piece in pieces {
+                client.write_all(piece).unwrap();
+                thread::sleep(Duration::from_millis(30));
+            }
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            let reason = rejecter.answer.reason.as_bytes();
+            assert!(got.starts_with(b"HTTP/1.1 503 "), "{pieces:?}");
+            assert_eq!(got.ends_with(reason), body, "{pieces:?}");
+            assert_eq!(got.ends_with(b"\r\n\r\n"), !body, "{pieces:?}");
+        }
     }
 }

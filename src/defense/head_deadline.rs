@@ -7,13 +7,20 @@
 //!   time that is *left*, so a client sending one byte a second gains
 //!   nothing (a plain per-read timeout would restart with each byte);
 //! - the head must fit in [`MAX_HEAD_BYTES`], in a buffer that grows from
-//!   [`FIRST_HEAD_BUFFER_BYTES`] only as bytes arrive.
+//!   [`FIRST_HEAD_BUFFER_BYTES`] only as bytes arrive. Empty lines before
+//!   the request line are skipped, as RFC 9112 §2.2 asks, but they count
+//!   against the limit: a client sending nothing but CRLFs gets its 431
+//!   like any other;
+//! - and it must look like HTTP from its first byte: after each read, bytes
+//!   that cannot begin a request line (a TLS handshake) end the read with a
+//!   400 at once, where waiting for their CRLF CRLF would hold the thread
+//!   until the deadline for a head that never comes.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use crate::http::request::{HeadError, MAX_HEAD_BYTES, head_end, oversized_head_error};
+use crate::http::request::{self, HeadError, MAX_HEAD_BYTES, head_end, oversized_head_error};
 
 /// Size the head buffer starts at. It doubles as bytes arrive, up to
 /// [`MAX_HEAD_BYTES`]: a typical head of a few hundred bytes costs 1 KiB,
@@ -31,23 +38,27 @@ pub enum ReadHeadError {
     TimedOut,
     /// No end of head within [`MAX_HEAD_BYTES`]: answer 414 or 431.
     TooLarge(HeadError),
+    /// The first bytes cannot begin a request line: answer 400 now.
+    NotARequest(HeadError),
     /// The socket failed; there is no one to answer.
     Failed,
 }
 
 /// Reads until the blank line that ends a request head, and returns the head
-/// (with its final CRLF CRLF), or stops at the first bare LF so that the
-/// parser can reject it at once. Bytes after the head, if the client sent
-/// any, are ignored: this server reads no request bodies and closes after
-/// one response.
+/// (with its final CRLF CRLF, without the empty lines before it), or stops
+/// at the first bare LF so that the parser can reject it at once. Bytes
+/// after the head, if the client sent any, are ignored: this server reads
+/// no request bodies and closes after one response. On an error, `buf`
+/// holds what did arrive, so that the answer can tell whether it was asked
+/// for with HEAD.
 pub fn read_head<'b>(
     stream: &TcpStream,
     buf: &'b mut Vec<u8>,
     deadline: Instant,
 ) -> Result<&'b [u8], ReadHeadError> {
     buf.clear();
-    let mut filled = 0;
-    loop {
+    let (mut filled, mut start) = (0, 0);
+    let error = loop {
         if filled == buf.len() {
             // Full: grow by doubling, never past the limit.
             let grown = (buf.len() * 2).clamp(FIRST_HEAD_BUFFER_BYTES, MAX_HEAD_BYTES);
@@ -56,24 +67,106 @@ pub fn read_head<'b>(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(ReadHeadError::TimedOut);
+            break ReadHeadError::TimedOut;
         }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|_| ReadHeadError::Failed)?;
+        if stream.set_read_timeout(Some(left)).is_err() {
+            break ReadHeadError::Failed;
+        }
         let n = match (&*stream).read(&mut buf[filled..]) {
-            Ok(0) => return Err(ReadHeadError::Closed),
+            Ok(0) => break ReadHeadError::Closed,
             Ok(n) => n,
-            Err(e) if super::is_timeout(&e) => return Err(ReadHeadError::TimedOut),
+            Err(e) if super::is_timeout(&e) => break ReadHeadError::TimedOut,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(ReadHeadError::Failed),
+            Err(_) => break ReadHeadError::Failed,
         };
-        if let Some(end) = head_end(buf, filled, filled + n) {
-            return Ok(&buf[..end]);
+        let received = filled + n;
+        // Skipping stops for good at the request line's first byte; a CRLF
+        // split across two reads is skipped once its LF is in.
+        start += request::empty_lines(&buf[start..received]);
+        if let Err(e) = request::check_request_start(&buf[start..received]) {
+            filled = received;
+            break ReadHeadError::NotARequest(e);
         }
-        filled += n;
+        // The head from its request line, and where in it this read's bytes
+        // begin (at 0 if the read was all empty lines).
+        let head = &buf[start..received];
+        let new_from = filled.max(start) - start;
+        if let Some(end) = head_end(head, new_from, head.len()) {
+            return Ok(&buf[start..start + end]);
+        }
+        filled = received;
         if filled == MAX_HEAD_BYTES {
-            return Err(ReadHeadError::TooLarge(oversized_head_error(buf)));
+            break ReadHeadError::TooLarge(oversized_head_error(&buf[start..]));
         }
+    };
+    buf.truncate(filled);
+    Err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::thread;
+    use std::time::Duration;
+
+    /// What `read_head` makes of `pieces`, each sent on its own after a
+    /// pause, so that each is a read of its own: the result, and what
+    /// `buf` holds afterwards.
+    fn read_pieces(pieces: &[&[u8]]) -> (Result<Vec<u8>, String>, Vec<u8>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_nodelay(true).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
+        let sender = thread::spawn(move || {
+            for piece in pieces {
+                // The server may have answered and gone: that is a result.
+                let _ = client.write_all(&piece);
+                thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let mut buf = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let result = read_head(&server, &mut buf, deadline)
+            .map(<[u8]>::to_vec)
+            .map_err(|e| format!("{e:?}"));
+        sender.join().unwrap();
+        (result, buf)
+    }
+
+    #[test]
+    fn empty_lines_before_the_request_line_are_skipped_even_split() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        for pieces in [
+            &[&b"\r\n"[..], head][..],
+            &[b"\r\n\r\n", head],
+            // A CRLF split across two reads, then the rest.
+            &[b"\r", b"\n\r", b"\nGET / HTTP/1.1\r\n", b"Host: a\r\n\r\n"],
+        ] {
+            assert_eq!(
+                read_pieces(pieces).0.as_deref(),
+                Ok(&head[..]),
+                "{pieces:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_lines_count_against_the_head_limit() {
+        let crlfs = b"\r\n".repeat(MAX_HEAD_BYTES / 2);
+        let (result, _) = read_pieces(&[&crlfs, b"GET / HTTP/1.1\r\n\r\n"]);
+        assert!(result.unwrap_err().contains("RequestHeaderFieldsTooLarge"));
+    }
+
+    #[test]
+    fn a_tls_handshake_is_refused_at_its_first_read() {
+        let client_hello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc];
+        let started = Instant::now();
+        let (result, buf) = read_pieces(&[&client_hello]);
+        assert!(result.unwrap_err().starts_with("NotARequest"));
+        assert_eq!(buf, client_hello, "what arrived, for the answer to look at");
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

@@ -184,9 +184,9 @@ fn report_text(
         if !run.refused.is_empty() {
             let statuses: Vec<String> = run.refused.iter().map(u16::to_string).collect();
             text.push_str(&format!(
-                "\nDefense: {} of {} `{mode}` clients were refused up front ({}); a 503 \
-                 here means their body would have passed --max-buffered-bytes or \
-                 --max-buffered-total.\n",
+                "\nDefense: {} of {} `{mode}` clients were refused up front ({}); a 400 \
+                 here means their body would have passed --max-buffered-bytes, a 503 \
+                 that --max-buffered-total was taken by the others.\n",
                 run.refused.len(),
                 run.clients,
                 statuses.join(", ")

@@ -1,10 +1,13 @@
-//! Calendar math: Unix seconds to a UTC `YYYY-MM-DDTHH:MM:SSZ` timestamp.
+//! Calendar math: Unix seconds to a UTC `YYYY-MM-DDTHH:MM:SSZ` timestamp,
+//! and to the IMF-fixdate of HTTP's `Date` field (`Sun, 06 Nov 1994
+//! 08:49:37 GMT`).
 //!
 //! Every CSV row carries a `created_at`, so this runs in the producer's hot
 //! loop (in full once per day of rows, [`SteppingTimestamp`] in between): it
 //! must not allocate, and needs no time-zone database, since the export is
 //! in UTC on the proleptic Gregorian calendar (leap years every 4 years,
-//! except centuries, except every 400 years).
+//! except centuries, except every 400 years). Reading the clock is not
+//! calendar math: whoever needs "now" passes it in as Unix seconds.
 //!
 //! Day count ↔ civil date is Howard Hinnant's `civil_from_days` /
 //! `days_from_civil` ("chrono-Compatible Low-Level Date Algorithms"): the
@@ -39,6 +42,17 @@ pub struct UtcDateTime {
 /// Length of `YYYY-MM-DDTHH:MM:SSZ`.
 pub const RFC3339_LEN: usize = 20;
 
+/// Length of an IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`: fixed, so
+/// that a response head's length does not depend on the day it is sent.
+pub const IMF_FIXDATE_LEN: usize = 29;
+
+/// Day names of the IMF-fixdate, from 1970-01-01, a Thursday.
+const DAY_NAMES: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+/// Month names of the IMF-fixdate, January first.
+const MONTH_NAMES: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
 impl UtcDateTime {
     /// The civil date and time `secs` seconds after 1970-01-01T00:00:00Z.
     pub const fn from_unix_seconds(secs: u64) -> Self {
@@ -64,6 +78,21 @@ impl UtcDateTime {
         write_padded(&mut out[11..13], self.hour);
         write_padded(&mut out[14..16], self.minute);
         write_padded(&mut out[17..19], self.second);
+    }
+
+    /// Writes the IMF-fixdate of RFC 9110 §5.6.7, the only form a sender
+    /// may generate for `Date`: `Sun, 06 Nov 1994 08:49:37 GMT`. The names
+    /// are English whatever the locale, and `GMT` means UTC.
+    pub fn write_imf_fixdate(&self, out: &mut [u8; IMF_FIXDATE_LEN]) {
+        *out = *b"Ddd, DD Mmm YYYY HH:MM:SS GMT";
+        let days = days_from_civil(self.year, self.month, self.day);
+        out[0..3].copy_from_slice(DAY_NAMES[(days % 7) as usize]);
+        write_padded(&mut out[5..7], self.day);
+        out[8..11].copy_from_slice(MONTH_NAMES[(self.month - 1) as usize]);
+        write_padded(&mut out[12..16], self.year);
+        write_padded(&mut out[17..19], self.hour);
+        write_padded(&mut out[20..22], self.minute);
+        write_padded(&mut out[23..25], self.second);
     }
 }
 
@@ -212,6 +241,39 @@ mod tests {
         assert_eq!(format(1_767_225_600), "2026-01-01T00:00:00Z");
         assert_eq!(format(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(unix_seconds_at_midnight(2026, 1, 1), 1_767_225_600);
+    }
+
+    fn imf_fixdate(secs: u64) -> String {
+        let mut out = [0u8; IMF_FIXDATE_LEN];
+        UtcDateTime::from_unix_seconds(secs).write_imf_fixdate(&mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn imf_fixdates_name_the_right_day() {
+        // RFC 9110 §5.6.7's own example.
+        assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // Every weekday, across a leap day and a year end (`date -u -R`).
+        assert_eq!(
+            imf_fixdate(at(2028, 2, 29, (23, 59, 59))),
+            "Tue, 29 Feb 2028 23:59:59 GMT"
+        );
+        let days: Vec<String> = (0..7)
+            .map(|i| imf_fixdate(at(2026, 12, 30, (12, 0, 0)) + i * 86_400)[..16].to_string())
+            .collect();
+        assert_eq!(
+            days,
+            [
+                "Wed, 30 Dec 2026",
+                "Thu, 31 Dec 2026",
+                "Fri, 01 Jan 2027",
+                "Sat, 02 Jan 2027",
+                "Sun, 03 Jan 2027",
+                "Mon, 04 Jan 2027",
+                "Tue, 05 Jan 2027",
+            ]
+        );
     }
 
     #[test]

@@ -11,7 +11,16 @@
 //!
 //! The parser is strict: what RFC 9112 says a server MUST or MAY reject, it
 //! rejects with 400, because lenient parsing is where request smuggling
-//! lives (two parsers disagreeing about where a request ends).
+//! lives (two parsers disagreeing about where a request ends). It is lenient
+//! in the one place the RFC asks it to be: empty lines before the request
+//! line are skipped (§2.2), as clients that end a body with an extra CRLF
+//! send them.
+//!
+//! Some of a head can be judged before all of it has arrived, and is: a
+//! reader calls [`check_request_start`] on each read, so that bytes which
+//! cannot begin a request line (a TLS handshake, binary) get their 400 at
+//! once instead of at the head deadline, and [`is_head`] tells an answer
+//! whether to leave out its body even when the head never completes.
 
 use super::response::Status;
 
@@ -43,6 +52,12 @@ const TOO_MANY_FIELDS: HeadError = HeadError {
     status: Status::RequestHeaderFieldsTooLarge,
     reason: "more than 100 header fields",
 };
+/// The answer to first bytes that cannot begin a request line. A TLS
+/// ClientHello (`16 03 01 …`) is the usual one: an `https://` URL pointed
+/// at this plain-HTTP port.
+const NOT_A_REQUEST_LINE: HeadError = bad(
+    "not an HTTP/1.1 request: it must start with a method and a space (TLS sent to a plain-HTTP port?)",
+);
 
 /// A request method this server knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +132,57 @@ const fn bad(reason: &'static str) -> HeadError {
     }
 }
 
+/// How many bytes at the start of `bytes` are empty lines (CRLF), which a
+/// server ignores before the request line (RFC 9112 §2.2: it SHOULD ignore
+/// at least one). Only whole CRLFs: a final lone CR may be the first half
+/// of one more, and is left for the next read to complete.
+pub fn empty_lines(bytes: &[u8]) -> usize {
+    let mut skipped = 0;
+    while bytes[skipped..].starts_with(b"\r\n") {
+        skipped += 2;
+    }
+    skipped
+}
+
+/// Checks the first bytes of a request, after its empty lines, while they
+/// arrive: they must be able to begin a request line, a method (a token,
+/// RFC 9110 §9.1) and then a space. Anything else is refused with 400 at
+/// once, without waiting for a head that will never end.
+///
+/// Only the method's characters are judged, never its name: the HTTP/2
+/// connection preface (`PRI * HTTP/2.0`) begins like any request line, and
+/// gets the parser's answer to its version.
+pub fn check_request_start(start: &[u8]) -> Result<(), HeadError> {
+    // The first half of one more empty line, perhaps.
+    if start == b"\r" {
+        return Ok(());
+    }
+    let method_len = start.iter().take_while(|&&b| is_tchar(b)).count();
+    match start.get(method_len) {
+        // A method still arriving.
+        None => Ok(()),
+        Some(b' ') if method_len > 0 => Ok(()),
+        Some(_) => Err(NOT_A_REQUEST_LINE),
+    }
+}
+
+/// Whether a request's first bytes, empty lines skipped, name the method
+/// HEAD, whose answers never carry a body (RFC 9110 §9.3.2), not even an
+/// error's: `None` while the bytes so far could still begin `HEAD ` or
+/// another method. An answer to a head that never completed (too slow, too
+/// large) looks here, and so does the 503 at the connection cap, which
+/// reads no more of the request than this.
+pub fn is_head(start: &[u8]) -> Option<bool> {
+    let method = &start[empty_lines(start)..];
+    if method.starts_with(b"HEAD ") {
+        Some(true)
+    } else if b"HEAD ".starts_with(method) || method == b"\r" {
+        None
+    } else {
+        Some(false)
+    }
+}
+
 /// Where the head in `buf[..filled_to]` ends, looking at the bytes that
 /// arrived since `filled_from`: just after the CRLF CRLF that ends it, or
 /// just after a line feed with no carriage return before it, so that the
@@ -144,8 +210,10 @@ pub fn oversized_head_error(head: &[u8]) -> HeadError {
 }
 
 /// Parses a complete head: a request line, header fields, and the empty
-/// line, every line ending in CRLF.
+/// line, every line ending in CRLF. Empty lines before the request line are
+/// skipped, as the head's reader (`defense/head_deadline.rs`) skips them.
 pub fn parse_head(head: &[u8]) -> Result<Request<'_>, HeadError> {
+    let head = &head[empty_lines(head)..];
     let mut lines = Lines { rest: head };
     let request_line = lines.next().ok_or(bad("empty request"))??;
     if request_line.len() > MAX_REQUEST_LINE_BYTES {
@@ -222,6 +290,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return Err(bad("method is not a token"));
     }
+    let method_name = method;
     let method = match method {
         b"GET" => Method::Get,
         b"HEAD" => Method::Head,
@@ -252,6 +321,12 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
         }
         _ => return Err(bad("malformed HTTP version")),
     };
+    // RFC 9112 §3.2.4: the asterisk-form is only for a server-wide OPTIONS;
+    // `GET *` names no resource at all. Checked after the version, so that
+    // the HTTP/2 preface (`PRI * HTTP/2.0`) is told about its version.
+    if target == b"*" && method_name != b"OPTIONS" {
+        return Err(bad("the request target * is for OPTIONS only"));
+    }
     Ok((method, target, version))
 }
 
@@ -260,7 +335,8 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
 /// (`http://host/path?query`), which clients send to proxies; its authority
 /// must be a valid host, and is otherwise ignored (`Connection: close`
 /// leaves no later request for it to confuse). The asterisk-form `*` belongs
-/// to `OPTIONS`, which is answered with 405 like every method but GET and HEAD.
+/// to `OPTIONS` (the request line checked that), which is answered with 405
+/// like every method but GET and HEAD.
 fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
     let origin_form = if target.starts_with(b"/") || target == b"*" {
         target
@@ -402,6 +478,84 @@ mod tests {
             parse_head(&bare[..15]).unwrap_err().reason,
             "line ends in a bare LF, not CRLF"
         );
+    }
+
+    #[test]
+    fn empty_lines_before_the_request_line_are_skipped_whole() {
+        assert_eq!(empty_lines(b"\r\n\r\nGET / HTTP/1.1\r\n"), 4);
+        assert_eq!(empty_lines(b"\r\n\r"), 2, "a lone CR waits for its LF");
+        assert_eq!(empty_lines(b"GET / HTTP/1.1\r\n\r\n"), 0);
+        assert_eq!(empty_lines(b"\nGET"), 0, "a bare LF is no empty line");
+        let request = parse_head(b"\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(request.path, b"/x");
+        assert_eq!(parse_head(b"\r\n\r\n").unwrap_err().reason, "empty request");
+    }
+
+    #[test]
+    fn bytes_that_cannot_begin_a_request_line_are_refused_as_they_arrive() {
+        // A TLS 1.x ClientHello's record header, and other strangers.
+        let refused: [&[u8]; 8] = [
+            &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00],
+            b"\x00",
+            b" GET / HTTP/1.1",
+            b"GET\t/",
+            b"Host: a\r\n",
+            b"GET\r\n",
+            b"\r\r",
+            b"\n",
+        ];
+        for start in refused {
+            let got = check_request_start(start);
+            assert_eq!(got, Err(NOT_A_REQUEST_LINE), "{start:?}");
+        }
+        let long_method = [b'M'; 1000];
+        let possible: [&[u8]; 8] = [
+            b"",
+            b"\r",
+            b"G",
+            b"GET",
+            b"GET /export.csv HTTP/1.1\r\nHost",
+            b"BREW ",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            &long_method,
+        ];
+        for start in possible {
+            assert_eq!(check_request_start(start), Ok(()), "{start:?}");
+        }
+    }
+
+    #[test]
+    fn head_is_known_from_the_first_bytes() {
+        for (start, head) in [
+            (&b"HEAD / HTTP/1.1\r\n"[..], Some(true)),
+            (b"\r\nHEAD /x", Some(true)),
+            (b"HEAD ", Some(true)),
+            (b"", None),
+            (b"HEA", None),
+            (b"\r\n\r", None),
+            (b"GET / HTTP/1.1", Some(false)),
+            (b"HEADER / HTTP/1.1", Some(false)),
+            (b"H\x16", Some(false)),
+        ] {
+            assert_eq!(is_head(start), head, "{start:?}");
+        }
+    }
+
+    #[test]
+    fn the_asterisk_form_is_for_options_only() {
+        for method in ["GET", "HEAD", "POST", "BREW"] {
+            let head = format!("{method} * HTTP/1.1\r\nHost: a\r\n\r\n");
+            let error = parse_head(head.as_bytes()).unwrap_err();
+            assert_eq!(error.reason, "the request target * is for OPTIONS only");
+        }
+        let options = parse_head(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(
+            (options.method, options.path),
+            (Method::NotAllowed, &b"*"[..])
+        );
+        // The HTTP/2 preface is told about its version first.
+        let preface = parse_head(b"PRI * HTTP/2.0\r\n\r\n").unwrap_err();
+        assert_eq!(preface.status, Status::HttpVersionNotSupported);
     }
 
     #[test]

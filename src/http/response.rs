@@ -1,6 +1,11 @@
 //! Response heads: the status line and header fields, and the small
 //! complete responses (pages, metrics, errors) that are not exports.
 //!
+//! Every head carries `Date`, which RFC 9110 §6.6.1 requires of an origin
+//! server with a clock. This module has no clock, so the time is an argument
+//! of [`ResponseHead::to_bytes`]: the caller reads it when the head is sent,
+//! which for `buffer` can be seconds after the head was made.
+//!
 //! Every response closes its connection (`Connection: close`): one request per
 //! connection keeps the server small, and it makes the end of a
 //! close-delimited body unambiguous. The price is a TCP handshake per request,
@@ -9,6 +14,8 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+
+use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
 
 /// The status codes this server sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,13 +133,20 @@ impl ResponseHead {
         self.framing
     }
 
-    /// The head as it goes on the wire. We answer `HTTP/1.1` to 1.0 clients
-    /// too, as RFC 9110 §6.2 asks; the framing is what must suit them.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The head as it goes on the wire, dated `unix_seconds` (now, read by
+    /// the caller). We answer `HTTP/1.1` to 1.0 clients too, as RFC 9110
+    /// §6.2 asks; the framing is what must suit them.
+    pub fn to_bytes(&self, unix_seconds: u64) -> Vec<u8> {
         // Writing into a String cannot fail.
         let mut head = String::with_capacity(256);
         let (code, reason) = self.status.code_and_reason();
         let _ = write!(head, "HTTP/1.1 {code} {reason}\r\n");
+        let mut date = [0; IMF_FIXDATE_LEN];
+        UtcDateTime::from_unix_seconds(unix_seconds).write_imf_fixdate(&mut date);
+        head.push_str("Date: ");
+        // ASCII by construction, so the lossy conversion never loses a byte.
+        head.push_str(&String::from_utf8_lossy(&date));
+        head.push_str("\r\n");
         for (name, value) in &self.fields {
             let _ = write!(head, "{name}: {value}\r\n");
         }
@@ -148,16 +162,19 @@ impl ResponseHead {
     }
 }
 
-/// A whole small response: `text/plain` unless told otherwise, with a
-/// `Content-Length`. Every error goes out this way, so that its body (one
-/// line saying what was wrong) always reaches the client intact.
+/// A whole small response, dated `unix_seconds`: `text/plain` unless told
+/// otherwise, with a `Content-Length`. Every error goes out this way, so
+/// that its body (one line saying what was wrong) always reaches the client
+/// intact. `head_only` leaves the body out, for HEAD: the head still says
+/// how long the body would have been (RFC 9110 §9.3.2).
 pub fn write_small(
     mut out: impl Write,
     head: ResponseHead,
     body: &[u8],
     head_only: bool,
+    unix_seconds: u64,
 ) -> io::Result<()> {
-    let mut bytes = head.to_bytes();
+    let mut bytes = head.to_bytes(unix_seconds);
     if !head_only {
         bytes.extend_from_slice(body);
     }
@@ -185,24 +202,28 @@ mod tests {
         }
     }
 
+    /// RFC 9110 §5.6.7's example instant, in Unix seconds.
+    const SUN_06_NOV_1994: u64 = 784_111_777;
+
     #[test]
     fn head_bytes_per_framing() {
         let head =
             ResponseHead::new(Status::Ok, Framing::Chunked).header("Content-Type", "text/csv");
         assert_eq!(
-            head.to_bytes(),
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\
-              Connection: close\r\n\r\n"
+            head.to_bytes(SUN_06_NOV_1994),
+            b"HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+              Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         );
         let head = ResponseHead::new(Status::NotFound, Framing::ContentLength(3));
         assert_eq!(
-            head.to_bytes(),
-            b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nConnection: close\r\n\r\n"
+            head.to_bytes(0),
+            b"HTTP/1.1 404 Not Found\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+              Content-Length: 3\r\nConnection: close\r\n\r\n"
         );
         let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
         assert_eq!(
-            head.to_bytes(),
-            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+            head.to_bytes(SUN_06_NOV_1994),
+            b"HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n"
         );
     }
 
@@ -210,7 +231,7 @@ mod tests {
     fn small_responses_can_leave_out_the_body_for_head() {
         let mut out = Vec::new();
         let head = small_head(Status::Ok, TEXT_PLAIN, b"ok\n");
-        write_small(&mut out, head, b"ok\n", true).unwrap();
+        write_small(&mut out, head, b"ok\n", true, SUN_06_NOV_1994).unwrap();
         assert!(out.ends_with(b"Content-Length: 3\r\nConnection: close\r\n\r\n"));
     }
 }

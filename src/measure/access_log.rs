@@ -42,7 +42,7 @@ pub enum End {
     /// The head did not arrive within `--header-timeout` (408 sent).
     HeaderTimeout,
     /// Turned away at `--max-connections`, or because no thread could start
-    /// (503 sent by the accept loop).
+    /// (503 sent by the rejecter in `defense/connection_cap.rs`).
     Rejected,
     /// `unbounded`'s queue would have passed `--max-buffered-bytes`.
     BufferCap,

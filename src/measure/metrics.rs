@@ -68,7 +68,7 @@ pub struct Metrics {
     /// a channel strategy streams), the resource a blocking server runs out
     /// of first.
     connections_active: AtomicU64,
-    /// Connections the accept loop answered with 503 instead of a thread.
+    /// Connections turned away with a 503 at the cap instead of a thread.
     connections_rejected_total: AtomicU64,
     /// Threads that panicked: each is a bug, and none took the server down.
     panics_total: AtomicU64,

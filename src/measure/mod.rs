@@ -10,6 +10,7 @@
 //! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
 //! | [`access_log`]      | how each connection ended ([`access_log::End`]), one line each |
 //! | [`log`]             | the logger thread: stderr behind a bounded queue that drops, never waits |
+//! | [`clock`]           | now as Unix seconds, for every response's `Date`           |
 //!
 //! Three kinds of memory, because each answers a different question: the
 //! per-response queued bytes (counted by `strategy/queued_bytes.rs` into
@@ -22,6 +23,7 @@
 //! codes): everything that serves can report here, and nothing here serves.
 
 pub mod access_log;
+pub mod clock;
 pub mod counting_alloc;
 pub mod exposition;
 pub mod log;

@@ -139,7 +139,7 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// Longest a single socket write may wait for the client to read.
     pub send_timeout: Duration,
-    /// Connections served at once; more are answered 503 by the accept loop.
+    /// Connections served at once; more are answered 503 by the rejecter.
     pub max_connections: usize,
     /// Most bytes the kernel may hold unsent per socket (`TCP_NOTSENT_LOWAT`);
     /// `None` leaves the kernel's default.

@@ -101,7 +101,10 @@ fn read_and_respond(
         },
         Err(ReadHeadError::TimedOut) => {
             let reason = "request head not received in time";
-            let outcome = routes::reply_error(stream, None, Status::RequestTimeout, reason, false);
+            // Even a HEAD that never finished gets no body.
+            let head_only = request::is_head(&buf) == Some(true);
+            let outcome =
+                routes::reply_error(stream, None, Status::RequestTimeout, reason, head_only);
             match outcome.end {
                 End::Complete => Outcome {
                     end: End::HeaderTimeout,
@@ -110,8 +113,9 @@ fn read_and_respond(
                 _ => outcome,
             }
         }
-        Err(ReadHeadError::TooLarge(e)) => {
-            routes::reply_error(stream, None, e.status, e.reason, false)
+        Err(ReadHeadError::TooLarge(e) | ReadHeadError::NotARequest(e)) => {
+            let head_only = request::is_head(&buf) == Some(true);
+            routes::reply_error(stream, None, e.status, e.reason, head_only)
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => Outcome::ended(End::ClientAbort),
     };

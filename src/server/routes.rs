@@ -22,6 +22,7 @@ use crate::http::query::{self, parse_export_query};
 use crate::http::request::{Method, Request, Version};
 use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
 use crate::measure::access_log::{End, Outcome};
+use crate::measure::clock;
 use crate::measure::metrics::{METRICS, Readings};
 use crate::measure::proc_status::ProcStatus;
 use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, QueuedBytes};
@@ -31,6 +32,11 @@ use crate::sys;
 const CSV: &str = "text/csv; charset=utf-8";
 /// `Content-Type` of `/metrics`: the Prometheus text format, version 0.0.4.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// `Retry-After` on every 503 sent here: each is transient (the buffer
+/// budget used up by other responses, memory refused for a moment), and a
+/// second is the connection cap's answer too. A real service would set it
+/// from how long its responses hold what ran out.
+const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// Answers a request whose head parsed.
 pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared) -> Outcome {
@@ -163,7 +169,7 @@ fn reply(
     head_only: bool,
 ) -> Outcome {
     let status = head.status();
-    match response::write_small(stream, head, body, head_only) {
+    match response::write_small(stream, head, body, head_only, clock::now_unix_seconds()) {
         Ok(()) => {
             METRICS.responded(mode, status);
             Outcome {
@@ -180,7 +186,8 @@ fn reply(
     }
 }
 
-/// Sends `status` with a plain-text body: the one-line `reason`.
+/// Sends `status` with a plain-text body: the one-line `reason`. A 503
+/// says when to try again; a 4xx does not, since trying again cannot help.
 pub fn reply_error(
     stream: &TcpStream,
     mode: Option<Mode>,
@@ -189,7 +196,10 @@ pub fn reply_error(
     head_only: bool,
 ) -> Outcome {
     let body = format!("{reason}\n");
-    let head = response::small_head(status, TEXT_PLAIN, body.as_bytes());
+    let mut head = response::small_head(status, TEXT_PLAIN, body.as_bytes());
+    if status == Status::ServiceUnavailable {
+        head = head.header("Retry-After", RETRY_AFTER_SECONDS.to_string());
+    }
     reply(stream, mode, head, body.as_bytes(), head_only)
 }
 
@@ -215,8 +225,9 @@ fn index_page(stream: &TcpStream, config: &ServerConfig) -> String {
          \n\
          buffer and unbounded are capped at {per_response} bytes per response and\n\
          {total} bytes in all (--max-buffered-bytes, --max-buffered-total): past\n\
-         that, buffer answers 503 and unbounded is cut short. At most\n\
-         {max_connections} connections are served at once; the rest get 503.\n\
+         that, buffer answers 400 (503 while others hold the total) and unbounded\n\
+         is cut short. At most {max_connections} connections are served at once;\n\
+         the rest get 503.\n\
          \n\
          Try a slow client, then look at the queue:\n\
          \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows=7000000&mode=unbounded'\n\

@@ -10,40 +10,55 @@
 //!
 //! Queued bytes: the whole body from the moment its memory is reserved,
 //! draining as the socket accepts it. It is the one strategy that can refuse
-//! up front: a body over `--max-buffered-bytes`, or over what is left of
-//! `--max-buffered-total`, gets a 503 before any of it exists.
+//! up front, before any of the body exists, and the refusal says whether
+//! asking again can help:
+//!
+//! - a body over `--max-buffered-bytes` gets a **400**: the same request
+//!   will be over the same cap every time, so a 503, which clients and load
+//!   balancers retry, would only invite retries that cannot succeed. It is
+//!   the answer to `rows` over `--max-rows` too: a request this server's
+//!   configuration never allows, with a reason naming the way out;
+//! - a body over what is left of `--max-buffered-total`, or memory the
+//!   allocator refuses, gets a **503**, which the route sends with
+//!   `Retry-After`: other responses give the budget back as they drain.
 
 use std::io::Write;
 
 use super::{ExportError, ExportResponse};
+use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::{Framing, Status};
 
 pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let rows = response.plan.rows;
-    let unavailable = |reason| Err(ExportError::Refused(Status::ServiceUnavailable, reason));
+    let never = |reason| Err(ExportError::Refused(Status::BadRequest, reason));
+    let not_now = |reason| Err(ExportError::Refused(Status::ServiceUnavailable, reason));
     // `Mode::framing` computed the exact length for the Content-Length.
     let len = match response.framing() {
         Framing::ContentLength(len) => len,
         _ => csv_rows::body_len(rows),
     };
     // The size is known before a byte is made, so the caps are checked
-    // before any memory is taken: a body over them is refused with a 503
-    // that says why, not discovered halfway through building it.
+    // before any memory is taken: a body over them is refused with a status
+    // and a reason, not discovered halfway through building it.
     let Ok(len_in_memory) = usize::try_from(len) else {
-        return unavailable(format!("cannot buffer a {len}-byte export on this machine"));
+        return never(format!(
+            "cannot buffer a {len}-byte export on this machine; use mode=bounded or fewer rows"
+        ));
     };
-    if let Err(over) = response.queued.try_produce(len_in_memory) {
-        return unavailable(over.to_string());
+    match response.queued.try_produce(len_in_memory) {
+        Ok(()) => {}
+        Err(over @ OverLimit::Response { .. }) => return never(over.to_string()),
+        Err(over @ OverLimit::Process { .. }) => return not_now(over.to_string()),
     }
     // Then ask for the memory before using it, so that a body the machine
-    // cannot hold becomes a 503 instead of an abort of the process. (On
+    // cannot hold now becomes a 503 instead of an abort of the process. (On
     // Linux, overcommit means this rarely fails, which is why the caps
     // above exist.)
     let mut body = Vec::new();
     if body.try_reserve_exact(len_in_memory).is_err() {
         let reason = format!("cannot buffer a {len}-byte export in memory; use mode=bounded");
-        return unavailable(reason);
+        return not_now(reason);
     }
     let capacity = body.capacity();
     CsvRows::new(rows).fill(&mut body, capacity);

@@ -38,7 +38,7 @@ pub use queued_bytes::QueuedBytes;
 use crate::defense::buffer_caps::OverLimit;
 use crate::export::{Mode, csv_rows};
 use crate::http::response::{Framing, ResponseHead, Status};
-use crate::measure::metrics::METRICS;
+use crate::measure::{clock, metrics::METRICS};
 
 /// How a response in `mode` is framed for a client of this HTTP version.
 /// Only `buffer` knows its length before sending; the streaming modes use
@@ -110,7 +110,8 @@ impl<'a, W: Write> ExportResponse<'a, W> {
     /// Sends the head and returns the writer for the body. From here on the
     /// status is committed: a failure can only end the connection.
     pub fn start(mut self) -> io::Result<BodyWriter<'a, W>> {
-        self.out.write_all(&self.head.to_bytes())?;
+        self.out
+            .write_all(&self.head.to_bytes(clock::now_unix_seconds()))?;
         METRICS.responded(Some(self.plan.mode), self.head.status());
         let framing = self.head.framing();
         let body = BodyWriter::new(self.out, framing, self.plan.chunk_bytes, self.queued);

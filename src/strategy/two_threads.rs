@@ -201,7 +201,7 @@ mod tests {
         };
         let queued = QueuedBytes::new(Mode::Bounded);
         let head = ResponseHead::new(Status::Ok, Framing::Chunked);
-        let head_len = head.to_bytes().len();
+        let head_len = head.to_bytes(0).len();
         let mut wire = Vec::new();
         let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
         let sender = DiesOnFourthChunk {
