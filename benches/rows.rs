@@ -4,12 +4,17 @@
 //! The `rows` group also copies the same bytes, already rendered, into the
 //! same chunks (the server's default size): no producer can fill chunks faster than a memory copy,
 //! so that figure is the ceiling for rendering on this machine.
+//!
+//! The `strategies` group runs whole exports through the channel and
+//! pipeline strategies into `io::sink()`: what threads, hand-offs and
+//! framing cost with no socket in the way, at a few chunk sizes and depths.
 
 use std::hint::black_box;
 use std::io::Write;
 
 use backpressure::{
-    BodyWriter, CsvRows, DEFAULT_CHUNK_BYTES, Framing, Mode, QueuedBytes, body_len,
+    BodyWriter, CsvRows, DEFAULT_CHUNK_BYTES, ExportPlan, Framing, Mode, QueuedBytes, body_len,
+    send_to,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -74,5 +79,36 @@ fn chunked_encoding(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, row_generation, chunked_encoding);
+fn strategies(c: &mut Criterion) {
+    let mut group = c.benchmark_group("strategies");
+    group.throughput(Throughput::Bytes(body_len(ROWS)));
+    for (mode, chunk_bytes, channel_depth) in [
+        (Mode::Bounded, CHUNK, 0),
+        (Mode::Bounded, CHUNK, 1),
+        (Mode::Bounded, 4 * CHUNK, 1),
+        (Mode::Pipeline, CHUNK, 0),
+        (Mode::Unbounded, CHUNK, 0),
+    ] {
+        let plan = ExportPlan {
+            rows: ROWS,
+            mode,
+            chunk_bytes,
+            channel_depth,
+        };
+        let name = format!(
+            "{} {} KiB x {channel_depth} into a sink",
+            mode.as_str(),
+            chunk_bytes / 1024
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| match send_to(std::io::sink(), &plan) {
+                Ok(sent) => black_box(sent),
+                Err(e) => panic!("{e}"),
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, row_generation, chunked_encoding, strategies);
 criterion_main!(benches);

@@ -64,7 +64,8 @@ pub use measure::metrics::{FAMILIES, Family, Kind};
 /// socket queues, from `/proc/net/tcp`.
 pub use measure::proc_net::{TcpSocket, read_tcp_table};
 pub use measure::proc_status::ProcStatus;
-/// The server's default chunk size.
-pub use server::config::DEFAULT_CHUNK_BYTES;
-/// The body's framing and accounting, for the producer benchmarks.
-pub use strategy::{BodyWriter, QueuedBytes};
+/// The server's default chunk size and channel depth.
+pub use server::config::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
+/// The body's framing and accounting, and one export sent by a strategy
+/// without a socket, for the producer benchmarks and the allocation test.
+pub use strategy::{BodyWriter, ExportPlan, QueuedBytes, send_to};

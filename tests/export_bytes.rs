@@ -7,8 +7,6 @@ mod common;
 use common::{Server, chunk_sizes, get, head, metrics, reference_csv, request};
 
 const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
-/// `io::copy`'s buffer: the largest chunk the pipeline mode can produce.
-const PIPELINE_BUFFER_BYTES: usize = 8 * 1024;
 /// The server's default `--chunk-bytes`.
 const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
 
@@ -44,16 +42,18 @@ fn fetch(server: &Server, rows: u64, mode: &str, chunk_bytes: usize) -> Vec<u8> 
             "{mode}"
         );
         assert!(response.header("Content-Length").is_none(), "{mode}");
+        // Every streaming mode fills whole chunks (pipeline's one buffer is
+        // a chunk too); only the last may be shorter.
         let sizes = chunk_sizes(&response.body).expect("strict chunked framing");
-        let max = if mode == "pipeline" {
-            chunk_bytes.min(PIPELINE_BUFFER_BYTES)
-        } else {
-            chunk_bytes
-        };
+        let (last, full) = sizes.split_last().unwrap_or((&0, &[]));
         assert!(
-            sizes.iter().all(|&size| size >= 1 && size <= max),
-            "{mode}: a chunk outside 1..={max}: {:?}",
-            sizes.iter().max()
+            full.iter().all(|&size| size == chunk_bytes) && (1..=chunk_bytes).contains(last),
+            "{mode}: chunks other than {chunk_bytes} bytes and a last of 1..={chunk_bytes}: {:?}",
+            sizes
+                .iter()
+                .filter(|&&size| size != chunk_bytes)
+                .take(5)
+                .collect::<Vec<_>>()
         );
     }
     response.body_decoded()

@@ -1,16 +1,19 @@
 //! The producer's hot loop allocates nothing per row, and framing a chunk
-//! allocates nothing either: proved with the counting allocator's count of
-//! allocation calls, not assumed.
+//! allocates nothing either; a `bounded` or `pipeline` export, threads and
+//! channels included, allocates nothing per chunk: proved with the counting
+//! allocator's count of allocation calls, not assumed.
 //!
 //! It runs without the test harness (`harness = false` in Cargo.toml): the
 //! allocation count is process-wide, so the check needs a process in which
 //! no other thread (libtest's included) can allocate while it measures.
-//! `main` runs the check and panics, failing `cargo test`, if it does not hold.
+//! `main` runs the checks and panics, failing `cargo test`, if one does not
+//! hold.
 
 use std::io::Write;
 
 use backpressure::{
-    BodyWriter, CountingAllocator, CsvRows, Framing, Mode, QueuedBytes, allocations, body_len,
+    BodyWriter, CountingAllocator, CsvRows, ExportPlan, Framing, Mode, QueuedBytes, allocations,
+    body_len, send_to,
 };
 
 #[global_allocator]
@@ -18,14 +21,31 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const ROWS: u64 = 100_000;
 const CHUNK: usize = 16 * 1024;
+/// A whole export of about 66 chunks of [`CHUNK`], and one ten times longer.
+const FEW_ROWS: u64 = 20_000;
+const MANY_ROWS: u64 = 10 * FEW_ROWS;
+/// Runs of each export; the fewest allocations count.
+const RUNS: usize = 3;
+/// Allocations a channel export may make, or not, depending on which thread
+/// had to wait: the first time a thread waits on a channel, std sets up its
+/// waiting state, once: the producer thread's context (the connection
+/// thread's is made once per thread, and this test's is made before it
+/// measures), and the first entry in each direction's list of waiters.
+/// Whether a short export ever waits is up to the scheduler; a long one
+/// always does. Nothing here grows with the body.
+const FIRST_WAIT_ALLOCATIONS: usize = 3;
 
 fn main() {
     rendering_and_framing_rows_allocate_nothing();
     println!("test rendering_and_framing_rows_allocate_nothing ... ok");
+    a_bounded_or_pipeline_export_allocates_nothing_per_chunk();
+    println!("test a_bounded_or_pipeline_export_allocates_nothing_per_chunk ... ok");
+    an_unbounded_export_allocates_per_chunk();
+    println!("test an_unbounded_export_allocates_per_chunk ... ok");
 }
 
 fn rendering_and_framing_rows_allocate_nothing() {
-    // Buffers are made up front, as the strategies make them per chunk.
+    // Buffers are made up front, as the strategies make theirs.
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut wire = Vec::with_capacity(2 * body_len(ROWS) as usize);
     let queued = QueuedBytes::new(Mode::Bounded);
@@ -56,5 +76,73 @@ fn rendering_and_framing_rows_allocate_nothing() {
     assert_eq!(
         allocations, 0,
         "{ROWS} rows rendered and framed with {allocations} allocations"
+    );
+}
+
+/// The fewest allocations of [`RUNS`] whole exports of `rows`, head and
+/// chunked body, into a sink.
+fn allocations_of(mode: Mode, rows: u64, depth: usize) -> usize {
+    let plan = ExportPlan {
+        rows,
+        mode,
+        chunk_bytes: CHUNK,
+        channel_depth: depth,
+    };
+    (0..RUNS)
+        .map(|_| {
+            let before = allocations();
+            let sent = send_to(std::io::sink(), &plan).expect("an export into a sink");
+            let allocations = allocations() - before;
+            assert_eq!(sent, body_len(rows), "{mode:?}: the whole body was sent");
+            allocations
+        })
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// With recycled buffers a `bounded` export allocates what it sets up (a
+/// thread, two channels, its depth + 2 buffers, the head), and as much for
+/// ten times the chunks: nothing per chunk, give or take the
+/// [`FIRST_WAIT_ALLOCATIONS`]. `pipeline` sets up one buffer and its head,
+/// exactly.
+fn a_bounded_or_pipeline_export_allocates_nothing_per_chunk() {
+    // Once, so that this thread's first wait on a channel is behind us.
+    allocations_of(Mode::Bounded, FEW_ROWS, 0);
+    for (mode, depth) in [
+        (Mode::Bounded, 0),
+        (Mode::Bounded, 1),
+        (Mode::Bounded, 4),
+        (Mode::Pipeline, 0),
+    ] {
+        let few = allocations_of(mode, FEW_ROWS, depth);
+        let many = allocations_of(mode, MANY_ROWS, depth);
+        println!(
+            "  {mode:?} depth {depth}: {few} allocations for {FEW_ROWS} rows, {many} for {MANY_ROWS}"
+        );
+        let slack = if mode == Mode::Pipeline {
+            0
+        } else {
+            FIRST_WAIT_ALLOCATIONS
+        };
+        assert!(
+            many.abs_diff(few) <= slack,
+            "{mode:?} depth {depth}: ten times the chunks, {} more allocations",
+            many as i64 - few as i64
+        );
+    }
+}
+
+/// The contrast that shows the count can see a per-chunk allocation:
+/// `unbounded` makes a new buffer for every chunk.
+fn an_unbounded_export_allocates_per_chunk() {
+    let chunks = |rows| body_len(rows).div_ceil(CHUNK as u64) as usize;
+    let extra_chunks = chunks(MANY_ROWS) - chunks(FEW_ROWS);
+    let few = allocations_of(Mode::Unbounded, FEW_ROWS, 0);
+    let many = allocations_of(Mode::Unbounded, MANY_ROWS, 0);
+    println!("  Unbounded: {few} allocations for {FEW_ROWS} rows, {many} for {MANY_ROWS}");
+    assert!(
+        many >= few + extra_chunks,
+        "{extra_chunks} more chunks but only {} more allocations",
+        many - few
     );
 }

@@ -10,8 +10,8 @@
 //! |-----------|-----------------------------------------------------------|
 //! | buffer    | the whole body, minus what the kernel took                |
 //! | unbounded | the whole body, minus what the kernel took                |
-//! | bounded   | exactly (depth + 2) × chunk                               |
-//! | pipeline  | exactly one `io::copy` buffer                             |
+//! | bounded   | exactly (depth + 2) × chunk: every buffer it has, full     |
+//! | pipeline  | exactly one chunk: its one buffer, full                   |
 //!
 //! Then it resets the connection and waits for threads, live heap (exact, from
 //! the counting allocator) and queued bytes to be back at their idle values.
@@ -31,9 +31,12 @@ use common::{
 /// About 65 MB of CSV: far more than loopback socket buffers hold, small
 /// enough that a debug build renders it in about a second.
 const ROWS: u64 = 1_200_000;
-const PIPELINE_BUFFER_BYTES: u64 = 8 * 1024;
 const DEFAULT_CHUNK: u64 = 32 * 1024;
 const DEFAULT_DEPTH: u64 = 0;
+/// What the heap may hold at a stall beyond the queue's own buffers: a
+/// producer thread's bookkeeping and the channels' slots, but nothing
+/// proportional to the body.
+const HEAP_SLACK_BYTES: f64 = 16.0 * 1024.0;
 /// How long a settled or idle state may take to arrive.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -170,11 +173,15 @@ fn unbounded_queues_most_of_the_body() {
 
 /// The bound is tight: at a stall the producer holds one full chunk in its
 /// blocked `send`, the channel holds `depth`, and the writer one it has not
-/// finished writing (a chunk counts as sent only once fully written).
+/// finished writing (a chunk counts as sent only once fully written). Those
+/// are the response's depth + 2 buffers, all full: the queue is exactly
+/// the memory it has. A chunk of 128 KiB takes the writer two deadline
+/// writes (`MAX_WRITE_BYTES` in `src/defense/send_deadline.rs`), and still
+/// counts as sent only once both are done.
 #[test]
 fn bounded_queues_depth_plus_two_chunks() {
     let body = reference_csv_len(ROWS) as f64;
-    for (chunk, depth) in [(DEFAULT_CHUNK, DEFAULT_DEPTH), (4096, 3)] {
+    for (chunk, depth) in [(DEFAULT_CHUNK, DEFAULT_DEPTH), (4096, 3), (128 * 1024, 1)] {
         let args = [
             "--chunk-bytes",
             &chunk.to_string(),
@@ -194,41 +201,40 @@ fn bounded_queues_depth_plus_two_chunks() {
             stalled.queued + stalled.sent < body,
             "the producer stopped early"
         );
-        // What the heap grew by: the queued chunks, plus a producer thread's
-        // bookkeeping and the channel's slots, but nothing proportional to
-        // the body.
+        // What the heap grew by: the depth + 2 buffers, and the slack.
         let heap_growth = live_heap(&stalled.metrics) - idle.heap_bytes;
         assert!(
-            heap_growth >= bound && heap_growth < bound + 16.0 * 1024.0,
+            heap_growth >= bound && heap_growth < bound + HEAP_SLACK_BYTES,
             "heap grew by {heap_growth} bytes for a {bound}-byte queue"
         );
         disconnect_and_expect_idle(server.addr(), stalled, "bounded", &idle);
     }
 }
 
-/// `io::copy` holds at most its one buffer; the writer blocks inside
-/// writing it, so at a stall exactly one buffer is queued.
+/// The pipeline has one buffer of `--chunk-bytes`; the loop blocks inside
+/// writing it, so at a stall exactly that one buffer is queued. An odd
+/// size, to show the bound is the flag's and not a size std chose.
 #[test]
 fn pipeline_queues_one_buffer() {
     let body = reference_csv_len(ROWS) as f64;
-    let (server, idle) = warmed_server(&[]);
-    let stalled = stall(server.addr(), "pipeline");
-    assert_eq!(
-        peak(&stalled.metrics, "pipeline"),
-        PIPELINE_BUFFER_BYTES as f64
-    );
-    assert_eq!(stalled.queued, PIPELINE_BUFFER_BYTES as f64);
-    assert!(
-        stalled.queued + stalled.sent < body,
-        "the reader stopped early"
-    );
-    // The buffer is on io::copy's stack, not the heap: no chunk allocations.
-    let heap_growth = live_heap(&stalled.metrics) - idle.heap_bytes;
-    assert!(
-        heap_growth < 16.0 * 1024.0,
-        "heap grew by {heap_growth} bytes"
-    );
-    disconnect_and_expect_idle(server.addr(), stalled, "pipeline", &idle);
+    for chunk in [DEFAULT_CHUNK, 100_000] {
+        let (server, idle) = warmed_server(&["--chunk-bytes", &chunk.to_string()]);
+        let stalled = stall(server.addr(), "pipeline");
+        let bound = chunk as f64;
+        assert_eq!(peak(&stalled.metrics, "pipeline"), bound, "chunk={chunk}");
+        assert_eq!(stalled.queued, bound, "chunk={chunk}");
+        assert!(
+            stalled.queued + stalled.sent < body,
+            "the reader stopped early"
+        );
+        // The one buffer, on the heap, and no chunk allocations.
+        let heap_growth = live_heap(&stalled.metrics) - idle.heap_bytes;
+        assert!(
+            heap_growth >= bound && heap_growth < bound + HEAP_SLACK_BYTES,
+            "heap grew by {heap_growth} bytes for a {bound}-byte buffer"
+        );
+        disconnect_and_expect_idle(server.addr(), stalled, "pipeline", &idle);
+    }
 }
 
 /// A client that accepts nothing for `--send-timeout` is given up on: its

@@ -1,15 +1,20 @@
 //! What the benchmarks that measure the real binary share: a `serve` child
 //! process that is killed when dropped, a plain HTTP GET, and a scrape of
-//! `/metrics` whose missing series are errors.
+//! `/metrics` whose missing series are errors; a fast client and the raw
+//! copy it is held to (`download.rs`); stalled clients, and the server
+//! watched while they stall (`stall.rs`).
 //!
 //! A benchmark that measures an error page instead of an export would print
 //! a fine-looking, meaningless figure, so every failure here is an `Err`
 //! that the benchmark turns into a loud stop, never a default value.
 #![allow(dead_code)] // each benchmark uses its own part of this module
 
+pub mod download;
+pub mod stall;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use backpressure::{ChildServer, ChildStderr, Scrape};
@@ -26,6 +31,11 @@ const SMALL_RESPONSE_MAX_BYTES: u64 = 1024 * 1024;
 /// depths in `src/server/config.rs` were compared, e.g.
 /// `BENCH_SERVE_ARGS="--chunk-bytes 8k --channel-depth 2" cargo bench`.
 pub const SERVE_ARGS_ENV: &str = "BENCH_SERVE_ARGS";
+
+/// The binary every server a benchmark starts runs, instead of this
+/// build's, from this environment variable: how an older build is measured
+/// against this one, e.g. `BENCH_SERVER_EXE=/tmp/old/backpressure`.
+pub const SERVER_EXE_ENV: &str = "BENCH_SERVER_EXE";
 
 /// The flags in [`SERVE_ARGS_ENV`], or none if it is unset.
 pub fn serve_args_from_env() -> Result<Vec<String>, String> {
@@ -47,8 +57,9 @@ impl ServerProcess {
     /// Starts the real binary with `extra_args` and waits for its address.
     pub fn start(extra_args: &[String]) -> Result<ServerProcess, String> {
         let args: Vec<&str> = extra_args.iter().map(String::as_str).collect();
-        let exe = Path::new(env!("CARGO_BIN_EXE_backpressure"));
-        ChildServer::start(exe, &args, ChildStderr::Discard)
+        let exe = std::env::var_os(SERVER_EXE_ENV)
+            .map_or_else(|| env!("CARGO_BIN_EXE_backpressure").into(), PathBuf::from);
+        ChildServer::start(&exe, &args, ChildStderr::Discard)
             .map(|child| ServerProcess { child })
             .map_err(|e| format!("cannot start the server (bad flags in {SERVE_ARGS_ENV}?): {e}"))
     }

@@ -35,7 +35,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--chunk-bytes",
             value: "SIZE",
-            help: "most bytes per chunk",
+            help: "most bytes per chunk, and pipeline's buffer",
             default: |c| format_size(c.chunk_bytes as u64),
             set: |c, v| size(v).map(|n| c.chunk_bytes = usize::try_from(n).unwrap_or(usize::MAX)),
         },

@@ -20,7 +20,7 @@
 //! it guarantees is the bound.
 //!
 //! The flat strategies (`bounded`, `pipeline`) are not charged: they hold
-//! at most (depth + 2) × chunk, or one 8 KiB buffer, by construction, and
+//! at most (depth + 2) × chunk, or one chunk, by construction, and
 //! the connection cap bounds how many of them there are. Charging them
 //! would let one greedy `unbounded` client starve every well-behaved one.
 

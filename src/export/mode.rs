@@ -14,7 +14,7 @@ pub enum Mode {
     Unbounded,
     /// Producer thread → `mpsc::sync_channel(depth)` → writer.
     Bounded,
-    /// `io::copy` from a row reader into the socket.
+    /// One buffer of rows rendered, then written, in turn on one thread.
     Pipeline,
 }
 

@@ -13,13 +13,14 @@ use crate::export::csv_rows::MAX_ROWS;
 /// is a demonstration, not a service to expose.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 
-/// Default chunk size: 32 KiB. Every chunk costs a channel hand-off that
-/// wakes a thread, an allocation, a chunk header and a `write` call, so
-/// fewer, larger chunks cost less CPU; a stalled `bounded` connection holds
-/// (depth + 2) of them, so larger chunks cost memory. Chosen with the
-/// end-to-end and memory-footprint benchmarks (`docs/benchmarks.md`). For
-/// comparison, hyper reads bodies in up to 16 KiB pieces and Go's `io.Copy`
-/// uses 32 KiB.
+/// Default chunk size: 32 KiB, and `pipeline`'s one buffer. Every chunk
+/// costs a chunk header and a `write` call, and in `bounded` a channel
+/// hand-off that may wake a thread, so fewer, larger chunks cost less CPU;
+/// a stalled `bounded` connection holds (depth + 2) of them, a `pipeline`
+/// one, so larger chunks cost memory. Chosen with the end-to-end and
+/// memory-footprint benchmarks (`docs/benchmarks.md`); `benches/tradeoff.rs`
+/// draws the whole trade-off. For comparison, hyper reads bodies in up to
+/// 16 KiB pieces and Go's `io.Copy` uses 32 KiB.
 pub const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
 /// Largest accepted `--chunk-bytes`: 16 MiB. Beyond that a "chunk" is a
 /// buffer of the whole body by another name.
@@ -129,7 +130,8 @@ pub const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free one.
     pub addr: SocketAddr,
-    /// Most bytes per chunk between producer, channel and socket.
+    /// Most bytes per chunk between producer, channel and socket; the size
+    /// of `pipeline`'s one buffer.
     pub chunk_bytes: usize,
     /// Chunks the `bounded` channel holds before the producer blocks.
     pub channel_depth: usize,

@@ -43,8 +43,8 @@ use crate::measure::log;
 use crate::measure::metrics::METRICS;
 use crate::sys;
 
-/// Stack of a connection thread. It holds `io::copy`'s 8 KiB buffer and the
-/// frames of one request (the head is on the heap, see
+/// Stack of a connection thread. It holds the frames of one request (the
+/// body's buffers are on the heap, and so is the head, see
 /// [`read_head`](crate::defense::head_deadline::read_head)); 256 KiB leaves room for unoptimised builds.
 /// (The default 2 MiB only reserves address space, but a stated size keeps
 /// the per-connection cost explicit.)

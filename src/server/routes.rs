@@ -219,7 +219,7 @@ fn index_page(stream: &TcpStream, config: &ServerConfig) -> String {
          \x20   mode=buffer      whole body in memory, then Content-Length   O(body) per connection\n\
          \x20   mode=unbounded   producer -> mpsc::channel() -> writer        grows without bound (the bug)\n\
          \x20   mode=bounded     producer -> sync_channel({depth}) -> writer        flat: <= {bound} bytes (default)\n\
-         \x20   mode=pipeline    io::copy(rows, socket)                      flat: one {pipeline_kib} KiB buffer\n\
+         \x20   mode=pipeline    render, write, repeat on one thread         flat: <= {chunk} bytes, one buffer\n\
          GET /metrics      Prometheus text: queued bytes per mode, live heap, RSS, threads\n\
          GET /healthz      liveness: ok\n\
          \n\
@@ -235,7 +235,6 @@ fn index_page(stream: &TcpStream, config: &ServerConfig) -> String {
          and again with mode=bounded. A quick look at the data:\n\
          \x20   curl -s 'http://{addr}/export.csv?rows=1000000' | tail -n 1\n",
         max_rows = config.max_rows,
-        pipeline_kib = strategy::pipeline::PIPELINE_BUFFER_BYTES / 1024,
         per_response = config.max_buffered_bytes,
         total = config.max_buffered_total,
         max_connections = config.max_connections,

@@ -18,16 +18,26 @@
 //! the producer's `send` blocks → no more rows are rendered. A blocked
 //! `send` is not a problem to fix; it is the server working as intended.
 //!
+//! Those depth + 2 chunks are the only buffers the response ever has: made
+//! before the first row, each handed back by the writer once written and
+//! filled again by the producer. So the bound is not only a count the
+//! channel keeps but the memory that exists, and a chunk costs no
+//! allocation. The producer never waits for a buffer: with `depth` in the
+//! channel and one in the writer's hands, one is always back.
+//!
 //! `depth` 0 is a rendezvous channel: each `send` waits until the writer
 //! takes the chunk, bounding memory at 2 × chunk.
 
 use std::io::Write;
 use std::sync::mpsc;
 
-use super::{ExportError, ExportResponse, two_threads};
+use super::two_threads::{self, Buffers};
+use super::{ExportError, ExportResponse};
 
 pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
-    // At most `channel_depth` chunks wait between producer and writer.
-    let (tx, rx) = mpsc::sync_channel(response.plan.channel_depth);
-    two_threads::stream(response, tx, rx)
+    let depth = response.plan.channel_depth;
+    // At most `depth` chunks wait between producer and writer, and
+    // depth + 2 buffers are all there is to put them in.
+    let (tx, rx) = mpsc::sync_channel(depth);
+    two_threads::stream(response, tx, rx, Buffers::Recycled(depth + 2))
 }

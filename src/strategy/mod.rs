@@ -5,7 +5,7 @@
 //! | `buffer`    | [`buffer`] (`buffer.rs`)        | O(body) per connection       |
 //! | `unbounded` | [`unbounded`] (`unbounded.rs`)  | grows without bound: the bug |
 //! | `bounded`   | [`bounded`] (`bounded.rs`)      | flat, ≤ (depth + 2) × chunk  |
-//! | `pipeline`  | [`pipeline`] (`pipeline.rs`)    | flat, one buffer             |
+//! | `pipeline`  | [`pipeline`] (`pipeline.rs`)    | flat, one chunk's buffer     |
 //!
 //! All four read the same bytes from
 //! [`CsvRows`](crate::export::csv_rows::CsvRows) and write them through the
@@ -60,7 +60,7 @@ pub struct ExportPlan {
     /// Which strategy moves the body.
     pub mode: Mode,
     /// Most bytes in one chunk a producer hands to the writer, and in one
-    /// HTTP chunk on the wire.
+    /// HTTP chunk on the wire; `pipeline`'s one buffer is this size too.
     pub chunk_bytes: usize,
     /// Chunks the `bounded` channel holds before the producer blocks.
     pub channel_depth: usize,
@@ -153,5 +153,60 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
         Mode::Unbounded => unbounded::send(response),
         Mode::Bounded => bounded::send(response),
         Mode::Pipeline => pipeline::send(response),
+    }
+}
+
+/// Sends one whole export, a 200 head and its HTTP/1.1 body, with the
+/// plan's strategy to `out`, outside any server: how the allocation test
+/// and the benchmarks look at a strategy without a socket in the way.
+/// Returns the body bytes written; an error says what went wrong.
+pub fn send_to<W: Write>(out: W, plan: &ExportPlan) -> Result<u64, String> {
+    let queued = QueuedBytes::new(plan.mode);
+    let head = ResponseHead::new(Status::Ok, framing(plan.mode, plan.rows, false));
+    match send(ExportResponse::new(out, head, plan, &queued)) {
+        Ok(()) => Ok(queued.sent_bytes()),
+        Err(error) => Err(format!("{} export: {error:?}", plan.mode.as_str())),
+    }
+}
+
+/// What the strategies' unit tests share.
+#[cfg(test)]
+mod testing {
+    use std::io::{self, Write};
+
+    /// A body's destination that remembers where in memory each write's
+    /// bytes were: with an unchunked body a chunk is written straight from
+    /// its buffer, so the addresses tell how many buffers a strategy used.
+    /// The first write (the head) is kept apart.
+    #[derive(Default)]
+    pub struct BufferAddresses {
+        /// The head's bytes, once written.
+        pub head: Vec<u8>,
+        /// Every body byte, in order.
+        pub body: Vec<u8>,
+        /// The distinct start addresses of the body's writes.
+        pub buffers: Vec<usize>,
+        /// The longest body write.
+        pub largest: usize,
+    }
+
+    impl Write for BufferAddresses {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.head.is_empty() {
+                self.head.extend_from_slice(buf);
+                return Ok(buf.len());
+            }
+            let at = buf.as_ptr() as usize;
+            if !self.buffers.contains(&at) {
+                self.buffers.push(at);
+            }
+            self.largest = self.largest.max(buf.len());
+            self.body.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
     }
 }

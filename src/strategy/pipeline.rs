@@ -1,53 +1,41 @@
-//! `pipeline`: `std::io::copy` from a row reader into the socket, on the
-//! connection's own thread. **Correct, and the simplest.**
+//! `pipeline`: render a buffer of rows, write it to the socket, repeat, on
+//! the connection's own thread. **Correct, and the simplest.**
 //!
 //! Row 4 of the lesson's table: **memory flat, one buffer**. There is no
-//! producer thread and no channel: `io::copy` reads a buffer's worth of rows,
-//! writes it, and only then reads more. When the client is slow the `write`
-//! blocks, and because reading and writing take turns on one thread, the
-//! blocked write *is* the backpressure: no rows are rendered while it waits.
-//! This is the std counterpart of Node's `stream.pipeline()`.
+//! producer thread and no channel: the loop renders a buffer's worth of
+//! rows, writes it, and only then renders more. When the client is slow the
+//! `write` blocks, and because rendering and writing take turns on one
+//! thread, the blocked write *is* the backpressure: no rows are rendered
+//! while it waits. This is the std counterpart of Node's
+//! `stream.pipeline()`.
 //!
-//! The one buffer is `io::copy`'s own [`PIPELINE_BUFFER_BYTES`] on the stack.
-//! HTTP chunks are at most `min(chunk_bytes, PIPELINE_BUFFER_BYTES)`, since
-//! each `io::copy` write becomes one or more chunks.
+//! The loop is `io::copy` written out, for one reason: `io::copy`'s buffer
+//! is std's private 8 KiB on the stack, a size nobody chose for this
+//! server. Here the one buffer is `--chunk-bytes`, allocated once per
+//! response and filled again for every chunk, so the bound is exactly one
+//! chunk, and each buffer becomes one HTTP chunk on the wire.
 //!
 //! Use this shape unless the producer really must run on its own thread.
 
-use std::io::{self, Read, Write};
+use std::io::Write;
 
-use super::QueuedBytes;
 use super::{ExportError, ExportResponse};
 use crate::export::csv_rows::CsvRows;
 
-/// The buffer `io::copy` uses between a reader and a writer that are not
-/// themselves buffered (std's `DEFAULT_BUF_SIZE`, 8 KiB on every platform
-/// std supports today). The pipeline never holds more body bytes than this.
-pub const PIPELINE_BUFFER_BYTES: usize = 8 * 1024;
-
 pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
-    let mut rows = CountedRows {
-        rows: CsvRows::new(response.plan.rows),
-        queued: response.queued,
-    };
+    let (queued, chunk_bytes) = (response.queued, response.plan.chunk_bytes);
+    let mut rows = CsvRows::new(response.plan.rows);
+    // The response's whole userland queue.
+    let mut buffer = Vec::with_capacity(chunk_bytes);
     let mut body = response.start()?;
-    io::copy(&mut rows, &mut body)?;
-    Ok(body.finish()?)
-}
-
-/// The row reader, reporting what it hands to `io::copy` as produced.
-struct CountedRows<'q> {
-    /// The export's bytes, rendered as `io::copy` asks for them.
-    rows: CsvRows,
-    /// Told about every byte `read` returns: it is now in `io::copy`'s buffer.
-    queued: &'q QueuedBytes,
-}
-
-impl Read for CountedRows<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.rows.read(buf)?;
-        self.queued.produced(n);
-        Ok(n)
+    loop {
+        buffer.clear();
+        rows.fill(&mut buffer, chunk_bytes);
+        if buffer.is_empty() {
+            return Ok(body.finish()?);
+        }
+        queued.produced(buffer.len());
+        body.write_all(&buffer)?;
     }
 }
 
@@ -55,35 +43,32 @@ impl Read for CountedRows<'_> {
 mod tests {
     use super::*;
     use crate::export::Mode;
-    use crate::http::response::Framing;
-    use crate::strategy::BodyWriter;
+    use crate::http::response::{Framing, ResponseHead, Status};
+    use crate::strategy::testing::BufferAddresses;
+    use crate::strategy::{ExportPlan, QueuedBytes};
 
-    /// Records the largest buffer `io::copy` ever offers the reader.
-    struct LargestRead<R> {
-        inner: R,
-        largest: usize,
-    }
-
-    impl<R: Read> Read for LargestRead<R> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.largest = self.largest.max(buf.len());
-            self.inner.read(buf)
-        }
-    }
-
-    /// `PIPELINE_BUFFER_BYTES` restates a private detail of std. If a new
-    /// std changes `io::copy`'s buffer, this fails and the documented bound
-    /// must change with it.
+    /// The bound: one buffer of `--chunk-bytes`, refilled for every chunk.
     #[test]
-    fn io_copy_uses_one_buffer_of_the_documented_size() {
-        let queued = QueuedBytes::new(Mode::Pipeline);
-        let mut rows = LargestRead {
-            inner: CsvRows::new(10_000),
-            largest: 0,
-        };
-        let mut wire = Vec::new();
-        let mut body = BodyWriter::new(&mut wire, Framing::CloseDelimited, 1 << 20, &queued);
-        io::copy(&mut rows, &mut body).unwrap();
-        assert_eq!(rows.largest, PIPELINE_BUFFER_BYTES);
+    fn every_chunk_is_rendered_into_one_buffer_of_chunk_bytes() {
+        let rows = 10_000; // about 500 KB
+        let mut expected = Vec::new();
+        CsvRows::new(rows).fill(&mut expected, usize::MAX);
+        for chunk_bytes in [1000, 8 * 1024, 100_000] {
+            let plan = ExportPlan {
+                rows,
+                mode: Mode::Pipeline,
+                chunk_bytes,
+                channel_depth: 0,
+            };
+            let queued = QueuedBytes::new(Mode::Pipeline);
+            let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+            let mut out = BufferAddresses::default();
+            let result = send(ExportResponse::new(&mut out, head, &plan, &queued));
+            assert!(result.is_ok(), "{result:?}");
+            assert!(out.body == expected, "chunk {chunk_bytes}");
+            assert_eq!(out.largest, chunk_bytes);
+            assert_eq!(out.buffers.len(), 1, "chunk {chunk_bytes}");
+            assert_eq!(queued.unsent(), 0);
+        }
     }
 }

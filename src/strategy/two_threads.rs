@@ -4,13 +4,24 @@
 //!
 //! ```text
 //! producer thread ── chunk ──▶ [ channel ] ── chunk ──▶ writer (connection thread) ──▶ socket
+//!        ▲                                                       │
+//!        └──────────── the empty buffer (bounded only) ◀─────────┘
 //! ```
 //!
 //! Why two threads at all? In a real service the producer is a database
 //! cursor or a report engine that should not care about sockets; a channel
 //! decouples the two. The lesson is that the channel's capacity decides who
 //! absorbs the speed difference. The two strategies pass different channel
-//! ends into [`stream`], and that is the whole difference between them.
+//! ends into [`stream`], and say where each chunk's buffer comes from
+//! ([`Buffers`]); that is the whole difference between them.
+//!
+//! `bounded` recycles its buffers: (depth + 2) of them are made before the
+//! first row, the writer hands each one back once it is written, and the
+//! producer fills it again. No chunk costs an allocation, and the bound is
+//! physical: beyond those buffers there is nowhere to queue a byte.
+//! `unbounded` cannot recycle: a fixed set of buffers would bound its queue
+//! (a producer waiting for an empty buffer is backpressure too), so it
+//! allocates one per chunk, and the heap grows with whatever it queues.
 //!
 //! Shutdown is by hang-up, never by a flag: when the client goes away the
 //! writer's `write` fails, the writer returns and drops the receiver, the
@@ -18,14 +29,14 @@
 //! scoped thread, so it is always joined before the response is finished.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread;
 
 use super::BodyWriter;
 use super::QueuedBytes;
 use super::{ExportError, ExportResponse};
 use crate::defense::buffer_caps::OverLimit;
-use crate::export::csv_rows::CsvRows;
+use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::Status;
 
 /// Stack for a producer thread. It holds a `CsvRows` (under 100 bytes) and
@@ -36,8 +47,8 @@ const PRODUCER_STACK_BYTES: usize = 64 * 1024;
 /// The writer hung up: its receiver is gone.
 pub(super) struct WriterGone;
 
-/// The sending half of a chunk channel. The one thing the two channel
-/// strategies disagree on is what `send_chunk` does when the writer is behind.
+/// The sending half of a chunk channel. What the two channel strategies
+/// disagree on is what `send_chunk` does when the writer is behind.
 pub(super) trait ChunkSender: Send {
     fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone>;
 }
@@ -56,6 +67,65 @@ impl ChunkSender for mpsc::SyncSender<Vec<u8>> {
     }
 }
 
+/// Where the producer gets the empty buffer each chunk is rendered into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Buffers {
+    /// A new `Vec` for every chunk, freed once it is written: the memory
+    /// follows the queue, however long it grows.
+    PerChunk,
+    /// At most this many buffers for the whole response, made before the
+    /// first row and handed back by the writer after each write. Fewer if
+    /// the body has fewer chunks: a small export needs no more.
+    Recycled(usize),
+}
+
+/// The producer's end of [`Buffers`].
+enum Source {
+    /// Allocates a buffer of this capacity for every chunk.
+    Fresh(usize),
+    /// The buffers the writer gave back; at first, every buffer there is.
+    Returned(Receiver<Vec<u8>>),
+}
+
+impl Source {
+    /// An empty buffer for the next chunk, or `None` once the writer is gone.
+    fn take(&self) -> Option<Vec<u8>> {
+        match self {
+            Source::Fresh(chunk_bytes) => Some(Vec::with_capacity(*chunk_bytes)),
+            // Never waits at (depth + 2) buffers: the channel holds at most
+            // depth and the writer one, so one is always back. It could
+            // only wait if the pool were smaller, and then waiting would be
+            // right: that is backpressure too.
+            Source::Returned(returned) => returned.recv().ok(),
+        }
+    }
+}
+
+/// Makes the buffers of `buffers`: the producer's source, and the writer's
+/// way to hand a written buffer back (`None`: it frees it instead).
+fn make_buffers(
+    buffers: Buffers,
+    rows: u64,
+    chunk_bytes: usize,
+) -> (Source, Option<SyncSender<Vec<u8>>>) {
+    let Buffers::Recycled(most) = buffers else {
+        return (Source::Fresh(chunk_bytes), None);
+    };
+    let chunks = csv_rows::body_len(rows).div_ceil(chunk_bytes as u64);
+    let count = most
+        .min(usize::try_from(chunks).unwrap_or(usize::MAX))
+        .max(1);
+    // Room for every buffer there is, so that handing one back never
+    // blocks; and a fixed ring, so that it allocates nothing per chunk
+    // (`mpsc::channel` allocates a block of slots every 31 messages).
+    let (give_back, returned) = mpsc::sync_channel(count);
+    for _ in 0..count {
+        // Cannot fail: the channel has room for `count`, and both ends are here.
+        let _ = give_back.try_send(Vec::with_capacity(chunk_bytes));
+    }
+    (Source::Returned(returned), Some(give_back))
+}
+
 /// How the producer's loop ended.
 enum Production {
     /// Every row was rendered and handed over.
@@ -67,20 +137,24 @@ enum Production {
     OverLimit(OverLimit),
 }
 
-/// Runs the export through a producer thread and the channel `tx` → `rx`.
+/// Runs the export through a producer thread and the channel `tx` → `rx`,
+/// each chunk rendered into a buffer from `buffers`.
 pub(super) fn stream<W: Write>(
     response: ExportResponse<'_, W>,
     tx: impl ChunkSender,
     rx: Receiver<Vec<u8>>,
+    buffers: Buffers,
 ) -> Result<(), ExportError> {
     let (queued, cancel) = (response.queued, response.cancel);
     let (rows, chunk_bytes) = (response.plan.rows, response.plan.chunk_bytes);
+    let (source, give_back) = make_buffers(buffers, rows, chunk_bytes);
     thread::scope(|scope| {
         let producer = thread::Builder::new()
             .name("producer".into())
             .stack_size(PRODUCER_STACK_BYTES)
             .spawn_scoped(scope, move || {
-                let production = produce(CsvRows::new(rows), chunk_bytes, queued, tx);
+                let rows = CsvRows::new(rows);
+                let production = produce(rows, chunk_bytes, queued, &source, tx);
                 if let (Production::OverLimit(_), Some(cancel)) = (&production, cancel) {
                     // The writer may be blocked for up to the send timeout
                     // on a stalled client, holding the whole capped queue;
@@ -96,9 +170,9 @@ pub(super) fn stream<W: Write>(
             })?;
 
         let written = match response.start() {
-            Ok(body) => write_chunks(body, rx, queued),
+            Ok(body) => write_chunks(body, rx, give_back, queued),
             Err(e) => {
-                drop(rx);
+                drop((rx, give_back));
                 Err(e)
             }
         };
@@ -121,16 +195,21 @@ pub(super) fn stream<W: Write>(
     })
 }
 
-/// The producer thread: renders chunks of up to `chunk_bytes` and sends
-/// them until the rows run out or the writer hangs up.
+/// The producer thread: renders chunks of up to `chunk_bytes` into buffers
+/// from `source` and sends them until the rows run out or the writer hangs
+/// up.
 fn produce(
     mut rows: CsvRows,
     chunk_bytes: usize,
     queued: &QueuedBytes,
+    source: &Source,
     tx: impl ChunkSender,
 ) -> Production {
     loop {
-        let mut chunk = Vec::with_capacity(chunk_bytes);
+        let Some(mut chunk) = source.take() else {
+            return Production::Stopped;
+        };
+        chunk.clear(); // a recycled buffer still holds the bytes it sent
         rows.fill(&mut chunk, chunk_bytes);
         if chunk.is_empty() {
             return Production::Complete; // dropping `tx` tells the writer
@@ -150,12 +229,14 @@ fn produce(
 
 /// The writer: drains chunks into the body until the producer hangs up,
 /// or stops at once if the producer's queue was refused by a cap (draining
-/// hundreds of MB to a slow client first would defeat the cap). Takes `rx`
-/// by value so that returning, for any reason, drops it, and every chunk
-/// still queued with it.
+/// hundreds of MB to a slow client first would defeat the cap). Each
+/// written buffer goes back through `give_back`, if there is one, before
+/// the next chunk is taken. Takes `rx` by value so that returning, for any
+/// reason, drops it, and every chunk still queued with it.
 fn write_chunks<'q, W: Write>(
     mut body: BodyWriter<'q, W>,
     rx: Receiver<Vec<u8>>,
+    give_back: Option<SyncSender<Vec<u8>>>,
     queued: &QueuedBytes,
 ) -> io::Result<BodyWriter<'q, W>> {
     for chunk in rx {
@@ -163,6 +244,11 @@ fn write_chunks<'q, W: Write>(
             break;
         }
         body.write_all(&chunk)?;
+        if let Some(give_back) = &give_back {
+            // Never full (it has room for every buffer); if the producer
+            // is gone, the buffer is freed here instead.
+            let _ = give_back.try_send(chunk);
+        }
     }
     Ok(body)
 }
@@ -173,7 +259,49 @@ mod tests {
     use crate::export::Mode;
     use crate::http::response::{Framing, ResponseHead};
     use crate::strategy::ExportPlan;
+    use crate::strategy::testing::BufferAddresses;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Runs `rows` through `bounded`'s machinery, unchunked so that each
+    /// write comes straight from a chunk's buffer.
+    fn recycled(rows: u64, chunk_bytes: usize, depth: usize) -> BufferAddresses {
+        let plan = ExportPlan {
+            rows,
+            mode: Mode::Bounded,
+            chunk_bytes,
+            channel_depth: depth,
+        };
+        let queued = QueuedBytes::new(Mode::Bounded);
+        let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+        let mut out = BufferAddresses::default();
+        let (tx, rx) = mpsc::sync_channel(depth);
+        let response = ExportResponse::new(&mut out, head, &plan, &queued);
+        let result = stream(response, tx, rx, Buffers::Recycled(depth + 2));
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(queued.unsent(), 0);
+        out
+    }
+
+    /// The bound is physical: however many chunks a body has, they are
+    /// all rendered into the same depth + 2 buffers, and no more exist.
+    #[test]
+    fn every_chunk_is_rendered_into_one_of_depth_plus_two_buffers() {
+        let rows = 10_000; // about 500 KB: 500 chunks of 1000 bytes
+        let mut expected = Vec::new();
+        CsvRows::new(rows).fill(&mut expected, usize::MAX);
+        for depth in [0, 1, 3] {
+            let out = recycled(rows, 1000, depth);
+            assert!(
+                out.body == expected,
+                "depth {depth}: the body is the export"
+            );
+            assert_eq!(out.largest, 1000, "depth {depth}");
+            assert_eq!(out.buffers.len(), depth + 2, "depth {depth}");
+        }
+        // A body of one chunk needs one buffer, whatever the depth.
+        let out = recycled(1, 1000, 3);
+        assert_eq!(out.buffers.len(), 1);
+    }
 
     /// A sender whose producer dies (panics) when handed its fourth chunk,
     /// as a real producer might on a failing database cursor.
@@ -210,7 +338,7 @@ mod tests {
         };
 
         let response = ExportResponse::new(&mut wire, head, &plan, &queued);
-        let result = stream(response, sender, rx);
+        let result = stream(response, sender, rx, Buffers::Recycled(3));
 
         assert!(
             matches!(result, Err(ExportError::ProducerFailed)),

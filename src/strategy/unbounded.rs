@@ -11,8 +11,10 @@
 //! OOM killer ends the process, taking every other request with it.
 //!
 //! The code looks fine, which is the point. It is [`super::bounded`] with one
-//! word changed: `channel()` instead of `sync_channel(depth)`. Nothing here
-//! is wrong for a fast client; the flaw only shows under a slow one.
+//! word changed: `channel()` instead of `sync_channel(depth)`; and because
+//! a queue with no end cannot live in a fixed set of buffers, each chunk
+//! gets a new one (`PerChunk`) instead of a recycled one. Nothing here is
+//! wrong for a fast client; the flaw only shows under a slow one.
 //!
 //! Cancellation still works: if the client goes away, the writer drops the
 //! receiver, which frees every queued chunk at once, and the producer stops
@@ -21,11 +23,12 @@
 use std::io::Write;
 use std::sync::mpsc;
 
-use super::{ExportError, ExportResponse, two_threads};
+use super::two_threads::{self, Buffers};
+use super::{ExportError, ExportResponse};
 
 pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     // No capacity: the queue between producer and writer can grow to the
-    // whole body.
+    // whole body, and so can the buffers allocated for it.
     let (tx, rx) = mpsc::channel();
-    two_threads::stream(response, tx, rx)
+    two_threads::stream(response, tx, rx, Buffers::PerChunk)
 }

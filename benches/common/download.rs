@@ -1,0 +1,106 @@
+//! A fast client, and the ceiling it is measured against: one export read
+//! to the end as fast as the client can, into one reusable buffer that
+//! keeps nothing, so that every figure is what the server side costs; and
+//! the same bytes, pre-rendered, written to a socket by a plain listener
+//! thread, which no server can beat.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread;
+
+use backpressure::CsvRows;
+
+use super::connect;
+
+/// The client's one read buffer, reused for every read and every download.
+pub const CLIENT_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Sends `request`, reads the response to the end, and returns its size
+/// (head and framing included). A response that is not a 200 is an error.
+pub fn download(addr: SocketAddr, request: &str, buffer: &mut [u8]) -> Result<u64, String> {
+    let mut stream = connect(addr)?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("sending the request: {e}"))?;
+    let received = read_to_end_counting(&mut stream, buffer)?;
+    if !buffer.starts_with(b"HTTP/1.1 200 ") {
+        let head = String::from_utf8_lossy(&buffer[..buffer.len().min(200)]);
+        return Err(format!("not a 200: {head:?}"));
+    }
+    Ok(received)
+}
+
+/// The ceiling: a listener whose thread writes a pre-rendered body to each
+/// connection, as fast as a socket takes it.
+pub struct RawCopy {
+    /// Where [`RawCopy::once`] connects; its thread accepts one at a time.
+    listener: Arc<TcpListener>,
+    /// The export's bytes, rendered before any timing starts.
+    body: Arc<Vec<u8>>,
+}
+
+impl RawCopy {
+    /// Renders `rows` and listens on a free loopback port.
+    pub fn new(rows: u64) -> Result<RawCopy, String> {
+        let mut body = Vec::new();
+        CsvRows::new(rows).fill(&mut body, usize::MAX);
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot listen for the raw copy: {e}"))?;
+        Ok(RawCopy {
+            listener: Arc::new(listener),
+            body: Arc::new(body),
+        })
+    }
+
+    /// The body's length: what one copy delivers.
+    pub fn len(&self) -> u64 {
+        self.body.len() as u64
+    }
+
+    /// One connection to a listener thread that writes the body and closes;
+    /// returns the bytes received.
+    pub fn once(&self, buffer: &mut [u8]) -> Result<u64, String> {
+        let addr = self
+            .listener
+            .local_addr()
+            .map_err(|e| format!("listener address: {e}"))?;
+        // Connect first: the connection waits in the backlog, so the
+        // thread's accept returns at once and cannot hang.
+        let mut stream = connect(addr)?;
+        let (listener, body) = (Arc::clone(&self.listener), Arc::clone(&self.body));
+        let writer = thread::spawn(move || {
+            let (mut socket, _) = listener.accept()?;
+            socket.write_all(&body)
+        });
+        let received = read_to_end_counting(&mut stream, buffer);
+        // Closing our end first makes a writer still blocked (if we stopped
+        // early) fail, so the join cannot hang.
+        drop(stream);
+        match writer.join() {
+            Ok(Ok(())) => received,
+            Ok(Err(e)) => Err(format!("writing the body: {e}")),
+            Err(_) => Err("the writer thread panicked".to_string()),
+        }
+    }
+}
+
+/// Reads until end of stream into `buffer`, returning how many bytes
+/// arrived. The response's first bytes stay at the front of `buffer`, for
+/// the caller to check the status line; later reads overwrite the rest.
+fn read_to_end_counting(stream: &mut impl Read, buffer: &mut [u8]) -> Result<u64, String> {
+    /// Enough for `HTTP/1.1 200 OK` and more; bounded by the buffer's size.
+    const KEPT_AT_FRONT: usize = 64;
+    let (mut total, mut kept) = (0u64, 0usize);
+    loop {
+        match stream.read(&mut buffer[kept..]) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                total += n as u64;
+                kept = (kept + n).min(KEPT_AT_FRONT);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("reading after {total} bytes: {e}")),
+        }
+    }
+}

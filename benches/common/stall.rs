@@ -1,0 +1,147 @@
+//! Stalled clients, and the server watched from outside while they stall:
+//! its RSS and threads from `/proc/PID/status`, its queue from `/metrics`,
+//! and the kernel's send queues of its sockets from `/proc/net/tcp`.
+//!
+//! A stalled client sends a GET for a large export and reads nothing, so
+//! the server's writer blocks and whatever the strategy holds stays held.
+//! The server has settled when its queued bytes stop changing.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use backpressure::{ProcStatus, read_tcp_table};
+
+use super::{Metrics, ServerProcess, connect, get_request};
+
+/// How often the server is looked at while waiting for it to settle.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// The stall has settled when queued bytes are unchanged over this many
+/// polls in a row (half a second).
+pub const STABLE_POLLS: u32 = 10;
+/// Longest wait for any state (idle, settled stall, back to idle).
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `clients` connections that each sent `GET target` and will read nothing
+/// for as long as they are kept.
+pub fn stalled_clients(
+    addr: SocketAddr,
+    target: &str,
+    clients: usize,
+) -> Result<Vec<TcpStream>, String> {
+    let request = get_request(target);
+    let mut streams = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let mut stream = connect(addr)?;
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| format!("sending a stalled request: {e}"))?;
+        streams.push(stream);
+    }
+    Ok(streams)
+}
+
+/// The `tx_queue` of the server's end of every client's connection, summed:
+/// the kernel's send queues, from `/proc/net/tcp`.
+pub fn kernel_queue(server: SocketAddr, clients: &[TcpStream]) -> Result<f64, String> {
+    let ends: Vec<SocketAddr> = clients.iter().filter_map(|c| c.local_addr().ok()).collect();
+    let table = read_tcp_table().map_err(|e| format!("/proc/net/tcp: {e}"))?;
+    let queues = table
+        .iter()
+        .filter(|socket| socket.local == server && ends.contains(&socket.remote))
+        .map(|socket| socket.tx_queue as f64);
+    Ok(queues.sum())
+}
+
+/// RSS and threads of the server process, from outside it.
+pub struct Resident {
+    /// `VmRSS`.
+    pub rss: f64,
+    /// `Threads`: tells when every connection's threads have ended.
+    pub threads: u64,
+}
+
+pub fn proc_status(pid: u32) -> Result<Resident, String> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let status = ProcStatus::parse(&text);
+    match (status.rss_bytes, status.threads) {
+        (Some(rss), Some(threads)) => Ok(Resident {
+            rss: rss as f64,
+            threads,
+        }),
+        _ => Err(format!("{path} has no VmRSS or Threads")),
+    }
+}
+
+/// The server at rest.
+pub struct Idle {
+    /// `VmRSS` at rest.
+    pub rss: f64,
+    /// Live heap at rest, from `/metrics`.
+    pub heap: f64,
+    /// Threads at rest (the probe's own connection thread may be gone).
+    pub threads: u64,
+    /// The scrape that found it idle.
+    pub metrics: Metrics,
+}
+
+/// Waits until only the probe's connection is open and the thread count
+/// (`threads`, if given) has held for two polls in a row: a connection
+/// leaves the gauge a moment before its thread exits.
+pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<Idle, String> {
+    let pid = server.pid();
+    let started = Instant::now();
+    let mut previous = None;
+    loop {
+        let metrics = server.metrics()?;
+        let connections = metrics.value("backpressure_connections_active")?;
+        let resident = proc_status(pid)?;
+        let at_rest = connections == 1.0 && threads.is_none_or(|t| t == resident.threads);
+        if at_rest && previous == Some(resident.threads) {
+            return Ok(Idle {
+                rss: resident.rss,
+                heap: metrics.value("backpressure_heap_bytes")?,
+                threads: resident.threads,
+                metrics,
+            });
+        }
+        previous = at_rest.then_some(resident.threads);
+        if started.elapsed() > SETTLE_TIMEOUT {
+            return Err(format!(
+                "not idle after {SETTLE_TIMEOUT:?}: {connections} connections, {} threads",
+                resident.threads
+            ));
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// `backpressure_queued_bytes` of `strategy`: bytes produced, not yet sent.
+pub fn queued(metrics: &Metrics, strategy: &str) -> Result<f64, String> {
+    metrics.value(&format!("backpressure_queued_bytes{{mode=\"{strategy}\"}}"))
+}
+
+/// Waits until the strategy's queued bytes have not changed for
+/// [`STABLE_POLLS`] polls, and are either above zero or every connection
+/// has already ended (a server that refused them all). Returns the last
+/// scrape, and whether it settled before [`SETTLE_TIMEOUT`].
+pub fn wait_for_stall(server: &ServerProcess, strategy: &str) -> Result<(Metrics, bool), String> {
+    let started = Instant::now();
+    let (mut last, mut stable) = (None, 0);
+    loop {
+        let metrics = server.metrics()?;
+        let now = queued(&metrics, strategy)?;
+        let all_ended = metrics.value("backpressure_connections_active")? == 1.0;
+        stable = if last == Some(now) { stable + 1 } else { 0 };
+        last = Some(now);
+        if stable >= STABLE_POLLS && (now > 0.0 || all_ended) {
+            return Ok((metrics, true));
+        }
+        if started.elapsed() > SETTLE_TIMEOUT {
+            return Ok((metrics, false));
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}

@@ -1,0 +1,244 @@
+//! The trade-off's grid and knobs: which configurations a run measures,
+//! how they are named, and how the environment and the arguments narrow
+//! them for a short run (`benches/tradeoff.rs` lists the knobs).
+
+use std::path::PathBuf;
+
+use backpressure::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
+
+use crate::common::serve_args_from_env;
+
+/// Sizes in the grid are KiB multiples, as `serve`'s flags write them.
+pub const KIB: usize = 1024;
+/// Chunk sizes of the full grid: 8 KiB to 1 MiB, doubling.
+const CHUNKS: [usize; 8] = [
+    8 * KIB,
+    16 * KIB,
+    32 * KIB,
+    64 * KIB,
+    128 * KIB,
+    256 * KIB,
+    512 * KIB,
+    1024 * KIB,
+];
+/// Channel depths of the full grid.
+const DEPTHS: [usize; 5] = [0, 1, 2, 3, 4];
+/// The quick run's grid (the defaults are added to any grid).
+const QUICK_CHUNKS: [usize; 3] = [16 * KIB, 64 * KIB, 256 * KIB];
+const QUICK_DEPTHS: [usize; 2] = [0, 1];
+/// Downloads per configuration whose median is its throughput.
+const DEFAULT_RUNS: usize = 5;
+const QUICK_RUNS: usize = 3;
+/// Stalled clients per configuration.
+const DEFAULT_CLIENTS: usize = 32;
+const QUICK_CLIENTS: usize = 8;
+
+/// What moves the body, in this benchmark's vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Producer thread, `sync_channel(depth)`, recycled buffers.
+    Bounded,
+    /// One buffer, rendered and written in turn on one thread.
+    Pipeline,
+    /// The bug: a reference line, since it holds the whole body.
+    Unbounded,
+    /// No server at all: the pre-rendered body written to a socket.
+    Raw,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Bounded => "bounded",
+            Strategy::Pipeline => "pipeline",
+            Strategy::Unbounded => "unbounded",
+            Strategy::Raw => "raw",
+        }
+    }
+}
+
+/// One point of the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The `mode` the clients ask for.
+    pub strategy: Strategy,
+    /// `--chunk-bytes`: the chunk, and `pipeline`'s buffer.
+    pub chunk_bytes: usize,
+    /// `--channel-depth`; only `bounded` has one.
+    pub depth: Option<usize>,
+}
+
+impl Config {
+    /// `bounded 32k×0`, `pipeline 64k`: how the table and chart name it.
+    pub fn label(&self) -> String {
+        let chunk = size_label(self.chunk_bytes);
+        match (self.strategy, self.depth) {
+            (Strategy::Raw, _) => "raw socket copy".to_string(),
+            (strategy, Some(depth)) => format!("{} {chunk}×{depth}", strategy.name()),
+            (strategy, None) => format!("{} {chunk}", strategy.name()),
+        }
+    }
+
+    /// Whether this is what `serve` does with no flags.
+    pub fn is_default(&self) -> bool {
+        let chunk = self.chunk_bytes == DEFAULT_CHUNK_BYTES;
+        match self.strategy {
+            Strategy::Bounded => chunk && self.depth == Some(DEFAULT_CHANNEL_DEPTH),
+            Strategy::Pipeline => chunk,
+            Strategy::Unbounded | Strategy::Raw => false,
+        }
+    }
+}
+
+/// How the run was asked to go.
+pub struct Settings {
+    /// The grid's configurations, in the order they are measured.
+    pub grid: Vec<Config>,
+    /// K: downloads per configuration.
+    pub runs: usize,
+    /// N: stalled clients per configuration.
+    pub clients: usize,
+    /// Extra `serve` flags from `BENCH_SERVE_ARGS`.
+    pub serve_args: Vec<String>,
+    /// Where the CSV and SVG go.
+    pub out_dir: PathBuf,
+    /// Whether this was `TRADEOFF_QUICK`, said in the chart's subtitle.
+    pub quick: bool,
+}
+
+/// `32k`, `1m`: a size as `serve`'s flags write it.
+pub fn size_label(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{}m", b >> 20),
+        b if b >= KIB && b % KIB == 0 => format!("{}k", b / KIB),
+        b => b.to_string(),
+    }
+}
+
+/// `16k`, `1m`, `4096`: a size as `serve`'s flags take it.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], KIB),
+        Some((at, 'm' | 'M')) => (&text[..at], 1 << 20),
+        _ => (text, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size such as 16k"))
+}
+
+/// A comma-separated list from `name`, or `None` if it is unset.
+fn env_list<T>(
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<Vec<T>>, String> {
+    match std::env::var(name) {
+        Ok(text) => text
+            .split(',')
+            .map(|piece| parse(piece).map_err(|e| format!("{name}: {e}")))
+            .collect::<Result<Vec<T>, String>>()
+            .map(Some),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
+/// A count from `name`, or `default` if it is unset.
+fn env_count(name: &str, default: usize) -> Result<usize, String> {
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{s:?} is not a positive count"))
+    };
+    Ok(env_list(name, parse)?
+        .and_then(|list| list.first().copied())
+        .unwrap_or(default))
+}
+
+/// The grid and knobs, from the environment and the arguments.
+pub fn settings() -> Result<Settings, String> {
+    let quick = std::env::var_os("TRADEOFF_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
+    let (chunks, depths, runs, clients) = if quick {
+        (
+            &QUICK_CHUNKS[..],
+            &QUICK_DEPTHS[..],
+            QUICK_RUNS,
+            QUICK_CLIENTS,
+        )
+    } else {
+        (&CHUNKS[..], &DEPTHS[..], DEFAULT_RUNS, DEFAULT_CLIENTS)
+    };
+    let chunks = env_list("TRADEOFF_CHUNKS", parse_size)?.unwrap_or_else(|| chunks.to_vec());
+    let parse_depth = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("{s:?} is not a depth"))
+    };
+    let depths = env_list("TRADEOFF_DEPTHS", parse_depth)?.unwrap_or_else(|| depths.to_vec());
+    // cargo passes `--bench`; other arguments name the strategies to run.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    for filter in &filters {
+        if filter != "bounded" && filter != "pipeline" {
+            return Err(format!(
+                "{filter:?}: only bounded and pipeline can be chosen"
+            ));
+        }
+    }
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
+
+    let mut grid = Vec::new();
+    let mut add = |config: Config| {
+        if wanted(config.strategy.name()) && !grid.contains(&config) {
+            grid.push(config);
+        }
+    };
+    for &chunk_bytes in &chunks {
+        for &depth in &depths {
+            add(Config {
+                strategy: Strategy::Bounded,
+                chunk_bytes,
+                depth: Some(depth),
+            });
+        }
+    }
+    for &chunk_bytes in &chunks {
+        add(Config {
+            strategy: Strategy::Pipeline,
+            chunk_bytes,
+            depth: None,
+        });
+    }
+    // The defaults, in every grid: they are what the chart highlights.
+    add(Config {
+        strategy: Strategy::Bounded,
+        chunk_bytes: DEFAULT_CHUNK_BYTES,
+        depth: Some(DEFAULT_CHANNEL_DEPTH),
+    });
+    add(Config {
+        strategy: Strategy::Pipeline,
+        chunk_bytes: DEFAULT_CHUNK_BYTES,
+        depth: None,
+    });
+
+    let out_dir = match std::env::var_os("TRADEOFF_OUT") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
+    };
+    Ok(Settings {
+        grid,
+        runs: env_count("TRADEOFF_RUNS", runs)?,
+        clients: env_count("TRADEOFF_CLIENTS", clients)?,
+        serve_args: serve_args_from_env()?,
+        out_dir,
+        quick,
+    })
+}
