@@ -184,6 +184,36 @@ fn folders_keep_their_promises() {
     }
 }
 
+/// The folders a client's request runs through.
+const SERVING: [&str; 6] = ["export", "http", "measure", "defense", "strategy", "server"];
+
+/// No path a client can reach writes stdout or stderr itself: a pipe that
+/// nobody reads would block it, and `eprintln!` panics when the write
+/// fails. Lines go through the logger's bounded queue, whose thread is the
+/// one writer.
+#[test]
+fn only_the_logger_writes_stderr() {
+    let writers = ["println!", "print!(", "io::stderr", "io::stdout"];
+    for folder in SERVING {
+        for (path, text) in rust_files(&root().join("src").join(folder)) {
+            if relative(&path) == "src/measure/log.rs" {
+                continue;
+            }
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for word in writers {
+                    assert!(
+                        !code.contains(word),
+                        "{}:{}: writes with {word}; use measure::log::line",
+                        relative(&path),
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn the_tree_is_walkable() {
     let entries: Vec<String> = fs::read_dir(root().join("src"))

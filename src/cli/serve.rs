@@ -185,14 +185,16 @@ pub fn run(config: ServerConfig) -> ExitCode {
         log::line(warning);
     }
     let announced = server.local_addr().and_then(|bound| {
-        // Scripts and tests read the port from this exact line, so it is
-        // flushed at once rather than left in stdout's buffer.
+        // Scripts and tests read the port from the first line, so it is
+        // flushed at once rather than left in stdout's buffer, in one write
+        // with the second: a reader that closes the pipe after the first
+        // line must not make the second one fail.
+        let text = format!(
+            "listening on http://{bound}\n\
+             GET http://{bound}/ lists the endpoints with curl examples; Ctrl-C drains and stops\n"
+        );
         let mut stdout = io::stdout().lock();
-        writeln!(stdout, "listening on http://{bound}")?;
-        writeln!(
-            stdout,
-            "GET http://{bound}/ lists the endpoints with curl examples; Ctrl-C drains and stops"
-        )?;
+        stdout.write_all(text.as_bytes())?;
         stdout.flush()
     });
     if let Err(e) = announced {

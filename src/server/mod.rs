@@ -166,6 +166,10 @@ impl Server {
         // New connections are refused from here on.
         drop(listener);
         let open = shared.connections.open();
+        log::line(format!(
+            "backpressure: shutting down: no new connections; {open} open, draining for up to {} ms",
+            shared.config.drain_timeout.as_millis()
+        ));
         let cut = shared
             .connections
             .drain(began + shared.config.drain_timeout);

@@ -1,0 +1,335 @@
+//! Faults from outside the protocol, each against the real binary: a log
+//! whose reader is dead or never reads, a process out of file descriptors,
+//! and a shutdown by signal that must let downloads drain (and cut, with a
+//! reset, what does not drain in time).
+//!
+//! These tests start their servers themselves rather than through
+//! `common::Server`, because each needs what that harness exists to hide:
+//! its own stderr pipe, a descriptor limit set by the shell, a signal, and
+//! the exit status.
+
+mod common;
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    KillOnDrop, Metrics, decode_chunked, get, metrics, reference_csv, stalled_request, wait_until,
+};
+
+/// What becomes of the server's stderr.
+enum Log {
+    /// The reading end is closed at once: every write fails with EPIPE.
+    Dead,
+    /// Held open and never read: the pipe fills after 64 KiB.
+    Unread,
+    /// Read line by line into a channel.
+    Read,
+}
+
+/// A `serve` child started by this file.
+struct Child {
+    /// The process, killed on drop if it has not exited.
+    process: KillOnDrop,
+    /// Where it listens.
+    addr: SocketAddr,
+    /// Held so that `--exit-on-stdin-eof` ends the child if the test dies.
+    _stdin: ChildStdin,
+    /// Held and never read, for [`Log::Unread`].
+    _unread: Option<ChildStderr>,
+    /// The log's lines, for [`Log::Read`].
+    lines: Option<mpsc::Receiver<String>>,
+}
+
+impl Child {
+    /// `serve --addr 127.0.0.1:0 --exit-on-stdin-eof ARGS`, through `sh` so
+    /// that `ulimit -n` can be set first, if `open_files` says so.
+    fn start(log: Log, open_files: Option<u32>, args: &[&str]) -> Child {
+        let limit = open_files.map_or(String::new(), |n| format!("ulimit -n {n} && "));
+        let script =
+            format!("{limit}exec \"$0\" serve --addr 127.0.0.1:0 --exit-on-stdin-eof \"$@\"");
+        let process = Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_backpressure")])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh starts");
+        let mut process = KillOnDrop(process);
+        let stdin = process.0.stdin.take().expect("stdin is piped");
+        let stderr = process.0.stderr.take().expect("stderr is piped");
+        let (mut unread, mut lines) = (None, None);
+        match log {
+            Log::Dead => drop(stderr),
+            Log::Unread => unread = Some(stderr),
+            Log::Read => {
+                let (send, receive) = mpsc::channel();
+                thread::spawn(move || {
+                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                        let _ = send.send(line);
+                    }
+                });
+                lines = Some(receive);
+            }
+        }
+        let stdout = process.0.stdout.take().expect("stdout is piped");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("the server announces its address");
+        let addr = first
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        Child {
+            process,
+            addr,
+            _stdin: stdin,
+            _unread: unread,
+            lines,
+        }
+    }
+
+    /// Sends SIGTERM, as a service manager would.
+    fn terminate(&self) {
+        let pid = self.process.0.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    }
+
+    fn exit_within(&mut self, timeout: Duration) -> ExitStatus {
+        self.process.exit_within("the server to exit", timeout)
+    }
+
+    fn still_running(&mut self) -> bool {
+        self.process.0.try_wait().expect("waitpid").is_none()
+    }
+
+    /// Every log line so far, waiting at most `timeout` for the last one to
+    /// satisfy `done`.
+    fn log_until(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> Vec<String> {
+        let lines = self.lines.as_ref().expect("the log is read");
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            let finished = done(&line);
+            seen.push(line);
+            if finished {
+                return seen;
+            }
+        }
+        panic!(
+            "the log never said what was expected; it said:\n{}",
+            seen.join("\n")
+        );
+    }
+}
+
+/// `GET target`, timed: the status, and how long the whole response took.
+fn timed_status(addr: SocketAddr, target: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let status = get(addr, target).status;
+    (status, started.elapsed())
+}
+
+/// With stderr's reader gone and 64 descriptors, a client that opens more
+/// connections than the process can hold causes EMFILE: the server pauses
+/// its accepts, writes its log lines into a dead pipe (counted, never a
+/// panic), and answers every request once the connections close.
+#[test]
+fn a_dead_log_and_no_descriptors_do_not_stop_the_server() {
+    let mut server = Child::start(Log::Dead, Some(64), &[]);
+    let addr = server.addr;
+    let idle: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(addr).expect("the backlog takes the connection"))
+        .collect();
+    // The first accepts take the descriptors; the rest wait in the backlog
+    // while accept fails.
+    thread::sleep(Duration::from_millis(500));
+    let exited = server.process.0.try_wait().expect("waitpid");
+    assert!(
+        exited.is_none(),
+        "EMFILE and a dead log took the server down: {exited:?}"
+    );
+    drop(idle);
+    for i in 0..50 {
+        let (status, took) = timed_status(addr, "/healthz");
+        assert_eq!(status, 200, "request {i} after the burst");
+        assert!(took < Duration::from_secs(2), "request {i} took {took:?}");
+    }
+    let m = metrics(addr);
+    let failed = m.value("backpressure_log_lines_dropped_total{reason=\"write-failed\"}");
+    assert!(
+        failed >= 50.0,
+        "every access-log line met the dead pipe: {failed}"
+    );
+    assert!(server.still_running());
+}
+
+/// With stderr never read, the pipe fills after a few hundred lines; a
+/// server that logged synchronously would hang there. Every request is
+/// answered in time, at the cap too, and the log drops what it cannot
+/// write.
+#[test]
+fn an_unread_log_never_stalls_the_server() {
+    let server = Child::start(Log::Unread, None, &["--max-connections", "8"]);
+    let addr = server.addr;
+    for i in 0..1_500 {
+        let (status, took) = timed_status(addr, "/healthz");
+        assert_eq!(status, 200, "request {i}");
+        assert!(took < Duration::from_secs(2), "request {i} took {took:?}");
+    }
+    // Fill the cap with downloads that read nothing: 7, then the 8th once
+    // the metrics say the 7 are in (the scrape itself is one connection),
+    // and it is served (its head arrives), not refused.
+    let target = "/export.csv?rows=7000000&mode=bounded";
+    let mut stalled: Vec<TcpStream> = (0..7).map(|_| stalled_request(addr, target)).collect();
+    wait_until("7 stalled downloads", Duration::from_secs(10), || {
+        (metrics(addr).value("backpressure_connections_active") == 8.0).then_some(())
+    });
+    // The scrape's connection may still be closing: until it has, the 8th
+    // is refused, and tried again.
+    let eighth = wait_until(
+        "an 8th download to be served",
+        Duration::from_secs(10),
+        || {
+            let mut eighth = stalled_request(addr, target);
+            let mut first = [0u8; 12];
+            eighth
+                .read_exact(&mut first)
+                .expect("the 8th download's head");
+            (&first == b"HTTP/1.1 200").then_some(eighth)
+        },
+    );
+    stalled.push(eighth);
+    for i in 0..100 {
+        let (status, took) = timed_status(addr, "/healthz");
+        assert_eq!(status, 503, "request {i} over the cap");
+        assert!(
+            took < Duration::from_secs(2),
+            "request {i} over the cap took {took:?}"
+        );
+    }
+    drop(stalled);
+    let m: Metrics = wait_until("the cap to free", Duration::from_secs(10), || {
+        let m = common::try_metrics(addr)?;
+        (m.value("backpressure_connections_active") == 1.0).then_some(m)
+    });
+    let dropped = m.value("backpressure_log_lines_dropped_total{reason=\"queue-full\"}");
+    assert!(dropped > 0.0, "1,600 lines cannot all fit a full pipe");
+}
+
+/// Reads an HTTP/1.1 response at about `bytes_per_second`, to its end.
+fn read_at(mut stream: TcpStream, bytes_per_second: u64) -> std::io::Result<Vec<u8>> {
+    let started = Instant::now();
+    let mut wire = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let due = Duration::from_secs_f64(wire.len() as f64 / bytes_per_second as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            thread::sleep(wait);
+        }
+        match stream.read(&mut buf)? {
+            0 => return Ok(wire),
+            n => wire.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Starts a download of `rows` rows read at `bytes_per_second`.
+fn download(
+    addr: SocketAddr,
+    version: &str,
+    rows: u64,
+    bytes_per_second: u64,
+) -> thread::JoinHandle<std::io::Result<Vec<u8>>> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let request = format!("GET /export.csv?rows={rows} {version}\r\nHost: t\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    thread::spawn(move || read_at(stream, bytes_per_second))
+}
+
+/// SIGTERM in the middle of a 54 MB download at 8 MiB/s: the listener
+/// closes at once, the download completes byte for byte, and the process
+/// exits 0 with one line saying so.
+#[test]
+fn sigterm_lets_a_download_drain_and_exits_zero() {
+    let mut server = Child::start(Log::Read, None, &[]);
+    let rows = 1_000_000;
+    let client = download(server.addr, "HTTP/1.1", rows, 8 << 20);
+    thread::sleep(Duration::from_secs(1));
+    server.terminate();
+    let began = server.log_until(Duration::from_secs(2), |l| l.contains("shutting down"));
+    let began = began.last().expect("the line that ended the wait");
+    assert!(
+        began.contains("; 1 open, draining for up to 30000 ms"),
+        "{began}"
+    );
+    let refused = TcpStream::connect(server.addr).map_err(|e| e.kind());
+    assert_eq!(refused.err(), Some(ErrorKind::ConnectionRefused));
+    let wire = client
+        .join()
+        .expect("the client thread")
+        .expect("the download");
+    let body_at = wire
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let body = decode_chunked(&wire[body_at..]).expect("a complete chunked body");
+    assert!(
+        body == reference_csv(rows),
+        "the body differs from the reference"
+    );
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
+    let summary = log.last().expect("a summary line");
+    assert!(
+        summary.contains(": 1 connection drained, 0 cut"),
+        "{summary}"
+    );
+    assert!(log.iter().any(|l| l.ends_with(" end=complete")), "{log:?}");
+}
+
+/// A download that would take half an hour does not hold up a shutdown
+/// past `--drain-timeout`: it is cut with a reset, which even an HTTP/1.0
+/// client (whose body ends at the close) can tell from a complete body.
+#[test]
+fn the_drain_timeout_cuts_a_long_download_and_exits() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "2s"]);
+    // 385 MB at 200 KB/s: about half an hour.
+    let client = download(server.addr, "HTTP/1.0", 7_000_000, 200_000);
+    thread::sleep(Duration::from_secs(1));
+    let signalled = Instant::now();
+    server.terminate();
+    let status = server.exit_within(Duration::from_secs(10));
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        took < Duration::from_secs(4),
+        "exited {took:?} after the signal"
+    );
+    let error = client.join().expect("the client thread").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
+    let summary = log.last().expect("a summary line");
+    assert!(
+        summary.contains(": 0 connections drained, 1 cut"),
+        "{summary}"
+    );
+    assert!(
+        log.iter().any(|l| l.ends_with(" end=drain-timeout")),
+        "{log:?}"
+    );
+}
