@@ -134,9 +134,10 @@ impl TimedWrite for TcpStream {
 }
 
 /// How often a waiting write looks at the client per send timeout: a stall
-/// is noticed within 1 + 1/4 of the timeout, since an acknowledgement is
-/// dated when it is seen.
-const CLIENT_CHECKS: u32 = 4;
+/// is noticed within 1 + 1/10 of the timeout, since an acknowledgement is
+/// dated when it is seen. Each look is one `ioctl` by a thread that is
+/// waiting anyway.
+const CLIENT_CHECKS: u32 = 10;
 
 /// The shortest timeout armed: a socket's timeout cannot be zero, and a
 /// write whose deadline has just passed still gets one try, so that a
@@ -484,7 +485,7 @@ mod tests {
 
     /// The kernel's progress is not the client's: though every call makes
     /// some, a client that acknowledges nothing is cut at the send timeout
-    /// (within a quarter of it more), not lent time a few bytes at a time.
+    /// (within a tenth of it more), not lent time a few bytes at a time.
     #[test]
     fn a_kernel_with_room_does_not_lend_a_stalled_client_time() {
         let kernel = RoomyKernel {
