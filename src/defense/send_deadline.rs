@@ -165,9 +165,13 @@ pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// still holds unacknowledged, what the client has acknowledged.
     written: u64,
     /// The client's acknowledged bytes when they last grew, and when; the
-    /// send timeout runs from then. Read at the first write and whenever a
-    /// write has to wait.
+    /// send timeout runs from then. Read at the first write, whenever a
+    /// write has to wait, and at least every send timeout / [`CLIENT_CHECKS`]
+    /// of writing, so that an acknowledgement is never dated much later
+    /// than it came, even while a roomy kernel lets every write through.
     acknowledged: Option<(u64, Instant)>,
+    /// When `acknowledged` was last read.
+    looked_at: Option<Instant>,
 }
 
 impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
@@ -179,12 +183,14 @@ impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
             armed: None,
             written: 0,
             acknowledged: None,
+            looked_at: None,
         }
     }
 
     /// Notes what the client has acknowledged by now; the send timeout
     /// restarts only when that grew.
     fn watch_client(&mut self) {
+        self.looked_at = Some(Instant::now());
         let acked = match self.stream.unacknowledged() {
             Ok(unacked) => self.written.saturating_sub(unacked),
             // No count from the kernel (not Linux): what the kernel took
@@ -237,8 +243,12 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         }
         let deadline = Instant::now() + self.min_rate.allowance(total as u64);
         let mut parts = &mut storage[..used];
-        if self.acknowledged.is_none() {
-            // The first write: where the client stands when we start.
+        let look_due = self
+            .looked_at
+            .is_none_or(|at| at.elapsed() >= self.send_timeout / CLIENT_CHECKS);
+        if look_due {
+            // The first write (where the client stands when we start), or
+            // a while of writes that all went through.
             self.watch_client();
         }
         loop {
@@ -503,6 +513,62 @@ mod tests {
             "{took:?}"
         );
         assert!(kernel.accepted.get() > 1000, "the kernel kept taking bytes");
+    }
+
+    /// A kernel that takes every write for `roomy`, then none, while its
+    /// client acknowledged its first 1000 bytes at once and nothing after.
+    struct RoomyThenFull {
+        started: Instant,
+        roomy: Duration,
+        accepted: std::cell::Cell<u64>,
+        timeout: std::cell::Cell<Duration>,
+    }
+
+    impl TimedWrite for RoomyThenFull {
+        fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+            self.timeout.set(timeout);
+            Ok(())
+        }
+
+        fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            if self.started.elapsed() >= self.roomy {
+                std::thread::sleep(self.timeout.get());
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            let n: usize = bufs.iter().map(|b| b.len()).sum();
+            self.accepted.set(self.accepted.get() + n as u64);
+            Ok(n)
+        }
+
+        fn unacknowledged(&self) -> io::Result<u64> {
+            Ok(self.accepted.get().saturating_sub(1000))
+        }
+    }
+
+    /// Writes that all go through still look at the client now and then:
+    /// the client's last acknowledgement is dated near when it came, not
+    /// when the kernel finally ran out of room, so the cut comes a send
+    /// timeout after it (here 400 ms, not the 600 ms of roomy kernel + 400).
+    #[test]
+    fn an_acknowledgement_is_dated_near_when_it_came_though_no_write_waited() {
+        let kernel = RoomyThenFull {
+            started: Instant::now(),
+            roomy: Duration::from_millis(600),
+            accepted: std::cell::Cell::new(0),
+            timeout: std::cell::Cell::new(Duration::from_secs(1)),
+        };
+        let send_timeout = Duration::from_millis(400);
+        let mut writer =
+            DeadlineWriter::new(&kernel, send_timeout, rule(1, Duration::from_secs(60)));
+        let error = loop {
+            if let Err(e) = writer.write(&[0u8; 1000]) {
+                break e;
+            }
+        };
+        let took = kernel.started.elapsed();
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
+        assert!(took < Duration::from_millis(800), "{took:?}");
     }
 
     /// A kernel with no room (every call waits out its timeout) until
