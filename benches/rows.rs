@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::io::Write;
 
 use backpressure::{
-    BodyWriter, CsvRows, DEFAULT_CHUNK_BYTES, ExportPlan, Framing, Mode, QueuedBytes, body_len,
-    send_to,
+    BodyWriter, CsvRows, DEFAULT_CHUNK_BYTES, ExportPlan, Framing, Http1, Mode, QueuedBytes,
+    body_len, send_to,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -69,7 +69,7 @@ fn chunked_encoding(c: &mut Criterion) {
             b.iter(|| {
                 wire.clear();
                 queued.produced(body.len());
-                let mut writer = BodyWriter::new(&mut wire, framing, CHUNK, &queued);
+                let mut writer = BodyWriter::new(Http1(&mut wire), framing, CHUNK, &queued);
                 writer.write_all(&body).unwrap();
                 writer.finish().unwrap();
                 black_box(&wire);

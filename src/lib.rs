@@ -66,6 +66,6 @@ pub use measure::proc_net::{TcpSocket, read_tcp_table};
 pub use measure::proc_status::ProcStatus;
 /// The server's default chunk size and channel depth.
 pub use server::config::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
-/// The body's framing and accounting, and one export sent by a strategy
+/// The body's framing and accounting over HTTP/1 ([`Http1`]), and one export sent by a strategy
 /// without a socket, for the producer benchmarks and the allocation test.
-pub use strategy::{BodyWriter, ExportPlan, QueuedBytes, send_to};
+pub use strategy::{BodyWriter, ExportPlan, Http1, QueuedBytes, send_to};

@@ -54,9 +54,12 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
 
     // The slow table: one row per strategy, in the order asked for, eleven
     // columns, the verdict last.
-    let (slow, fast) = stdout
+    let (slow, rest) = stdout
         .split_once("## Fast client")
         .expect("a fast-client section");
+    let (fast, http2) = rest
+        .split_once("## HTTP/2: one connection, two windows")
+        .expect("an HTTP/2 section");
     let header = row(slow, "strategy");
     assert_eq!(header.len(), 11, "{header:?}");
     assert_eq!(header[10], "verdict");
@@ -71,6 +74,24 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
         let cells = row(fast, strategy);
         assert!(cells[5].contains("ended cleanly"), "{cells:?}");
     }
+
+    // HTTP/2: the three cases in order, and a starved stream that got
+    // exactly its window, 65,535 bytes, while the connection went on.
+    let cases: Vec<&str> = http2.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(cases.len(), 4, "a header and three cases: {http2}");
+    assert!(cases[1].starts_with("| 65,535-byte window | 65535 | 16 KiB |"));
+    assert!(cases[2].starts_with("| 16 MiB window, kernel's buffer | 16777216 | off |"));
+    assert!(cases[3].starts_with("| 16 MiB window, high-water mark | 16777216 | 16 KiB |"));
+    assert!(
+        http2.contains("received 65535 bytes of it, exactly its window"),
+        "{http2}"
+    );
+    let chart = std::fs::read_to_string(out.join("http2-chart.svg")).expect("http2-chart.svg");
+    assert_eq!(
+        chart.matches("fill=\"#4477aa\"").count(),
+        3,
+        "a bar per case"
+    );
 
     // The CSV: the header, then samples of both strategies and both passes.
     let csv = std::fs::read_to_string(out.join("samples.csv")).expect("samples.csv");

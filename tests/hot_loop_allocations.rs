@@ -12,8 +12,8 @@
 use std::io::Write;
 
 use backpressure::{
-    BodyWriter, CountingAllocator, CsvRows, ExportPlan, Framing, Mode, QueuedBytes, allocations,
-    body_len, send_to,
+    BodyWriter, CountingAllocator, CsvRows, ExportPlan, Framing, Http1, Mode, QueuedBytes,
+    allocations, body_len, send_to,
 };
 
 #[global_allocator]
@@ -50,7 +50,7 @@ fn rendering_and_framing_rows_allocate_nothing() {
     let mut wire = Vec::with_capacity(2 * body_len(ROWS) as usize);
     let queued = QueuedBytes::new(Mode::Bounded);
     let mut rows = CsvRows::new(ROWS);
-    let mut body = BodyWriter::new(&mut wire, Framing::Chunked, CHUNK, &queued);
+    let mut body = BodyWriter::new(Http1(&mut wire), Framing::Chunked, CHUNK, &queued);
 
     let before = allocations();
     let mut rendered = 0;

@@ -7,7 +7,10 @@ use std::time::Duration;
 use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate,
 };
-use crate::demo::config::{DemoConfig, MAX_CLIENTS, MAX_SECONDS, QUICK_FAST_ROWS, QUICK_SECONDS};
+use crate::demo::config::{
+    DemoConfig, MAX_CLIENTS, MAX_SECONDS, QUICK_FAST_ROWS, QUICK_HTTP2_THEN_AFTER,
+    QUICK_HTTP2_WAIT, QUICK_SECONDS,
+};
 use crate::export::Mode;
 use crate::export::csv_rows::{MAX_ROWS, body_len};
 
@@ -23,6 +26,8 @@ pub struct DemoArgs {
     seconds_given: bool,
     /// `--fast-rows` was given, likewise.
     fast_rows_given: bool,
+    /// `--http2-wait` was given, likewise.
+    http2_wait_given: bool,
 }
 
 /// Every flag of `demo`.
@@ -33,7 +38,9 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             lets a slow client read an export at a phone's rate, samples the server's RSS, threads\n\
             and queued bytes and the kernel's socket queues every 50 ms, disconnects, and checks\n\
             the server let go. Then a fast client downloads a smaller export in full. Prints a\n\
-            table and writes samples.csv, chart.svg and report.md into --out.",
+            table. Last, HTTP/2: how long a small response waits behind a slow download on the\n\
+            same connection, with small and large windows. Writes samples.csv, chart.svg,\n\
+            http2-chart.svg and report.md into --out.",
     flags: &[
         Flag {
             name: "--rows",
@@ -108,6 +115,21 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             },
         },
         Flag {
+            name: "--http2-wait",
+            value: "DUR",
+            help: "longest the HTTP/2 part waits for its small response; 0s skips the part",
+            default: |a| {
+                let wait = format_duration(a.config.http2_wait);
+                format!("{wait}; {} with --quick", format_duration(QUICK_HTTP2_WAIT))
+            },
+            set: |a, v| {
+                a.config.http2_wait = Some(duration(v)?)
+                    .filter(|d| *d <= MAX_SECONDS)
+                    .ok_or_else(|| format!("expected at most {} s", MAX_SECONDS.as_secs()))?;
+                on(&mut a.http2_wait_given)
+            },
+        },
+        Flag {
             name: "--out",
             value: "DIR",
             help: "output folder",
@@ -135,6 +157,12 @@ pub const DEMO: Spec<DemoArgs> = Spec {
         }
         if a.quick && !a.fast_rows_given {
             a.config.fast_rows = QUICK_FAST_ROWS;
+        }
+        if a.quick && !a.http2_wait_given {
+            a.config.http2_wait = QUICK_HTTP2_WAIT;
+        }
+        if a.quick {
+            a.config.http2_then_after = QUICK_HTTP2_THEN_AFTER;
         }
         Ok(())
     },
@@ -182,7 +210,7 @@ mod tests {
         assert_eq!(demo(""), Ok(Some(DemoConfig::default())));
         let config = demo(
             "--rows=1000 --client-rate 1m --seconds 3 --modes pipeline,buffer \
-             --clients=4 --fast-rows 0 --out /tmp/x",
+             --clients=4 --fast-rows 0 --http2-wait 5s --out /tmp/x",
         );
         let expected = DemoConfig {
             rows: 1000,
@@ -191,7 +219,9 @@ mod tests {
             modes: vec![Mode::Pipeline, Mode::Buffer],
             clients: 4,
             fast_rows: 0,
+            http2_wait: Duration::from_secs(5),
             out: PathBuf::from("/tmp/x"),
+            ..DemoConfig::default()
         };
         assert_eq!(config, Ok(Some(expected)));
         assert_eq!(demo("-h"), Ok(None));
@@ -202,6 +232,11 @@ mod tests {
         let quick = demo("--quick").unwrap().unwrap();
         assert_eq!(quick.seconds, QUICK_SECONDS);
         assert_eq!(quick.fast_rows, QUICK_FAST_ROWS);
+        assert_eq!(quick.http2_wait, QUICK_HTTP2_WAIT);
+        assert_eq!(
+            demo("--quick --http2-wait 0s").unwrap().unwrap().http2_wait,
+            Duration::ZERO
+        );
         for args in ["--seconds 2 --quick", "--quick --seconds=2"] {
             let config = demo(args).unwrap().unwrap();
             assert_eq!(config.seconds, Duration::from_secs(2));

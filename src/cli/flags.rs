@@ -273,7 +273,7 @@ mod tests {
         assert!(text.starts_with("Usage: backpressure slow-client URL"));
         let rate = "\n\nFlags:\n    --rate SIZE            bytes per second, k = KiB, m = MiB [default: 200k]\n";
         assert!(text.contains(rate), "{text}");
-        let help_line = "\n    -h, --help             print this help\n\nExample: ";
+        let help_line = "\n    -h, --help             print this help\n\nExamples:\n";
         assert!(text.contains(help_line), "{text}");
         let text = help(&SERVE);
         let quiet = "\n    --quiet                    no access log on stderr\n";

@@ -7,13 +7,23 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::flags::{Flag, Spec, duration, format_size, no_default, on, rate, size};
+use super::flags::{
+    Flag, Spec, duration, format_duration, format_size, no_default, on, rate, size,
+};
 use super::{EXIT_FAILURE, say};
+use crate::client::h2::{self, H2Options, StreamReport};
 use crate::client::response::BodyEnd;
 use crate::client::slow_client::{ClientOptions, HttpUrl, READ_POLL, SlowClient};
+use crate::http::h2::frame::ErrorCode;
 
 /// Default `--rate`: 200 KiB/s, the phone of the lesson.
 pub const DEFAULT_RATE: u64 = 200 * 1024;
+
+/// Default `--window`: HTTP/2's own initial window, 65,535 bytes.
+pub const DEFAULT_WINDOW: u32 = 65_535;
+
+/// Default `--then-after`: the download is well under way by then.
+pub const DEFAULT_THEN_AFTER: Duration = Duration::from_secs(3);
 
 /// How often progress is reported on stderr while it reads.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
@@ -31,6 +41,14 @@ pub struct SlowClientArgs {
     pub receive_buffer: Option<u32>,
     /// Ask in HTTP/1.0.
     pub http_1_0: bool,
+    /// Ask over HTTP/2 (cleartext, prior knowledge).
+    pub http2: bool,
+    /// HTTP/2: every window's size.
+    pub window: u32,
+    /// HTTP/2: a second path to ask for on the same connection.
+    pub then: Option<String>,
+    /// HTTP/2: how long after connecting the second request goes.
+    pub then_after: Duration,
 }
 
 impl Default for SlowClientArgs {
@@ -41,6 +59,10 @@ impl Default for SlowClientArgs {
             read_for: None,
             receive_buffer: None,
             http_1_0: false,
+            http2: false,
+            window: DEFAULT_WINDOW,
+            then: None,
+            then_after: DEFAULT_THEN_AFTER,
         }
     }
 }
@@ -90,6 +112,46 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             default: no_default,
             set: |a, _| on(&mut a.http_1_0),
         },
+        Flag {
+            name: "--http2",
+            value: "",
+            help: "ask over HTTP/2 (cleartext, prior knowledge), reading the socket at --rate",
+            default: no_default,
+            set: |a, _| on(&mut a.http2),
+        },
+        Flag {
+            name: "--window",
+            value: "SIZE",
+            help: "HTTP/2: every stream's window and the connection's (65535 to 2g)",
+            default: |a| a.window.to_string(),
+            set: |a, v| match size(v)? {
+                n if (65_535..1 << 31).contains(&n) => {
+                    a.window = n as u32;
+                    Ok(())
+                }
+                _ => Err("expected a window from 65535 to 2147483647 bytes".into()),
+            },
+        },
+        Flag {
+            name: "--then",
+            value: "PATH",
+            help: "HTTP/2: a second request on the same connection, such as /healthz",
+            default: |_| "none".to_string(),
+            set: |a, v| match v.starts_with('/') && v.bytes().all(|b| b > b' ' && b != 0x7f) {
+                true => {
+                    a.then = Some(v.to_string());
+                    Ok(())
+                }
+                false => Err("expected a path starting with /".into()),
+            },
+        },
+        Flag {
+            name: "--then-after",
+            value: "DUR",
+            help: "HTTP/2: when the second request goes, from connecting",
+            default: |a| format_duration(a.then_after),
+            set: |a, v| duration(v).map(|d| a.then_after = d),
+        },
     ],
     positional: Some(|a, v| {
         if a.url.is_some() {
@@ -99,12 +161,18 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Ok(())
     }),
     finish: |a| match a.url {
+        Some(_) if a.http2 && a.http_1_0 => Err("--http2 and --http1.0 exclude each other".into()),
+        Some(_) if !a.http2 && (a.then.is_some() || a.window != DEFAULT_WINDOW) => {
+            Err("--window and --then are for --http2".into())
+        }
         Some(_) => Ok(()),
         None => {
             Err("slow-client needs a URL, such as http://127.0.0.1:8080/export.csv".to_string())
         }
     },
-    footer: "Example: backpressure slow-client 'http://127.0.0.1:8080/export.csv?rows=7000000&mode=unbounded' --for 10s\n",
+    footer: "Examples:\n\
+             \x20 backpressure slow-client 'http://127.0.0.1:8080/export.csv?rows=7000000&mode=unbounded' --for 10s\n\
+             \x20 backpressure slow-client 'http://127.0.0.1:8080/export.csv?rows=7000000' --http2 --window 16m --then /healthz --for 10s\n",
 };
 
 /// The exit code for how the body ended: 0 for a complete body or a stop
@@ -122,6 +190,9 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
         // `finish` refuses a command line without one.
         return ExitCode::from(EXIT_FAILURE);
     };
+    if args.http2 {
+        return run_http2(url, args);
+    }
     let options = ClientOptions {
         rate: Some(args.rate),
         receive_buffer: args.receive_buffer,
@@ -183,6 +254,67 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
     }
 }
 
+/// An HTTP/2 error code's name, or its number if it has none.
+fn code_name(code: u32) -> String {
+    ErrorCode::of(code).map_or_else(|| format!("error code {code}"), |c| c.name().to_string())
+}
+
+/// `--http2`: the download and the second request on one connection;
+/// prints how each went. Exit code 0 if each ended or `--for` ran out.
+fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
+    let options = H2Options {
+        rate: Some(args.rate),
+        window: args.window,
+        receive_buffer: args.receive_buffer,
+        replenish: true,
+        starve_first: false,
+        second: args.then.clone().map(|path| (path, args.then_after)),
+    };
+    let report = match h2::run(url, &options, args.read_for) {
+        Ok(report) => report,
+        Err(e) => {
+            say(&format!(
+                "backpressure slow-client: HTTP/2 to {}: {e}",
+                url.authority()
+            ));
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let describe = |what: &str, target: &str, s: &StreamReport| {
+        let status = s
+            .status
+            .map_or_else(|| "none".to_string(), |s| s.to_string());
+        let end = match (s.complete, s.reset) {
+            (true, _) => "complete".to_string(),
+            (_, Some(code)) => format!("reset by the server ({})", code_name(code)),
+            _ => "not complete".to_string(),
+        };
+        let latency = s
+            .latency
+            .map_or_else(String::new, |l| format!(" in {:.3} s", l.as_secs_f64()));
+        format!(
+            "{what} {target}: status {status}, {} body bytes, {end}{latency}",
+            s.body_bytes
+        )
+    };
+    let mut out = describe("stream 1", &url.target, &report.first);
+    if let (Some(second), Some(path)) = (&report.second, &args.then) {
+        out += &format!("\n{}", describe("stream 3", path, second));
+    }
+    if let Some(code) = report.goaway {
+        out += &format!("\nGOAWAY from the server ({})", code_name(code));
+    }
+    if let Some(failure) = &report.failure {
+        out += &format!("\n{failure}");
+    }
+    let whole = |s: &StreamReport| s.complete || args.read_for.is_some() && s.reset.is_none();
+    let ok = whole(&report.first) && report.second.as_ref().is_none_or(whole);
+    match writeln!(io::stdout(), "{out}") {
+        Ok(()) if ok && report.failure.is_none() => ExitCode::SUCCESS,
+        _ => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +338,13 @@ mod tests {
         assert_eq!(parsed.url.unwrap().target, "/p");
         assert_eq!(args("http://h/").unwrap().unwrap().rate, DEFAULT_RATE);
         assert_eq!(args("--help"), Ok(None));
+        let h2 = args("http://h/ --http2 --window 16m --then /healthz --then-after 1s");
+        let h2 = h2.unwrap().unwrap();
+        assert_eq!(
+            (h2.window, h2.then.as_deref()),
+            (16 << 20, Some("/healthz"))
+        );
+        assert_eq!(h2.then_after, Duration::from_secs(1));
         for (bad, why) in [
             ("", "needs a URL"),
             ("https://h/", "not an http://"),
@@ -215,6 +354,10 @@ mod tests {
             ("http://h/ --for 10", "--for"),
             ("http://h/ --for", "--for needs a value"),
             ("http://h/ --speed 1", "unknown flag '--speed'"),
+            ("http://h/ --window 1m", "for --http2"),
+            ("http://h/ --http2 --window 1000", "--window"),
+            ("http://h/ --http2 --then healthz", "--then"),
+            ("http://h/ --http2 --http1.0", "exclude"),
         ] {
             let error = args(bad).unwrap_err();
             assert!(error.contains(why), "{bad:?}: {error}");

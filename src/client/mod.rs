@@ -4,12 +4,14 @@
 //! | file              | what                                                  |
 //! |-------------------|-------------------------------------------------------|
 //! | [`slow_client`]   | one GET read at a limited rate, with a report          |
+//! | [`h2`]            | the same over HTTP/2, with a second request beside it  |
 //! | [`response`]      | a response read as it streams; how its body ended      |
 //! | [`token_bucket`]  | the rate limit, tested with a hand-stepped clock       |
 //!
 //! It speaks the wire format of `http/` and nothing of the server: the demo
 //! points it at a child process, `slow-client` at any URL.
 
+pub mod h2;
 pub mod response;
 pub mod slow_client;
 pub mod token_bucket;

@@ -45,17 +45,18 @@ pub enum ReadHeadError {
 }
 
 /// Reads until the blank line that ends a request head, and returns the head
-/// (with its final CRLF CRLF, without the empty lines before it), or stops
-/// at the first bare LF so that the parser can reject it at once. Bytes
-/// after the head, if the client sent any, are ignored: this server reads
-/// no request bodies and closes after one response. On an error, `buf`
+/// (with its final CRLF CRLF, without the empty lines before it) and the
+/// bytes read after it, or stops at the first bare LF so that the parser
+/// can reject it at once. The bytes after an HTTP/1 head are ignored (this
+/// server reads no request bodies and closes after one response); after
+/// HTTP/2's preface they are the connection's first frames. On an error, `buf`
 /// holds what did arrive, so that the answer can tell whether it was asked
 /// for with HEAD.
 pub fn read_head<'b>(
     stream: &TcpStream,
     buf: &'b mut Vec<u8>,
     deadline: Instant,
-) -> Result<&'b [u8], ReadHeadError> {
+) -> Result<(&'b [u8], &'b [u8]), ReadHeadError> {
     buf.clear();
     let (mut filled, mut start) = (0, 0);
     let error = loop {
@@ -92,7 +93,9 @@ pub fn read_head<'b>(
         let head = &buf[start..received];
         let new_from = filled.max(start) - start;
         if let Some(end) = head_end(head, new_from, head.len()) {
-            return Ok(&buf[start..start + end]);
+            buf.truncate(received);
+            let (head, after) = buf[start..].split_at(end);
+            return Ok((head, after));
         }
         filled = received;
         if filled == MAX_HEAD_BYTES {
@@ -130,7 +133,7 @@ mod tests {
         let mut buf = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         let result = read_head(&server, &mut buf, deadline)
-            .map(<[u8]>::to_vec)
+            .map(|(head, _)| head.to_vec())
             .map_err(|e| format!("{e:?}"));
         sender.join().unwrap();
         (result, buf)

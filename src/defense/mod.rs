@@ -24,6 +24,6 @@ use std::io::{self, ErrorKind};
 
 /// Whether `error` is a socket's read or write timeout firing: `WouldBlock`
 /// on Unix, `TimedOut` on Windows.
-fn is_timeout(error: &io::Error) -> bool {
+pub fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }

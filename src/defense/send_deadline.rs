@@ -100,7 +100,9 @@ impl TooSlow {
         super::is_timeout(error).then_some(TooSlow::SendTimeout)
     }
 
-    fn into_error(self) -> io::Error {
+    /// The error a write fails with when this rule ends it: what
+    /// [`TooSlow::of`] finds again.
+    pub fn into_error(self) -> io::Error {
         io::Error::new(io::ErrorKind::TimedOut, self)
     }
 }

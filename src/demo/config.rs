@@ -39,6 +39,20 @@ pub const MAX_CLIENTS: usize = 16;
 /// demo, and it bounds the samples kept in memory (12 000 per strategy).
 pub const MAX_SECONDS: Duration = Duration::from_secs(600);
 
+/// How long the HTTP/2 part waits for its small response behind the
+/// download: with the kernel's own send buffer it takes about as long as
+/// the client needs to read 4 MiB, 20 s at 200 KiB/s.
+pub const DEFAULT_HTTP2_WAIT: Duration = Duration::from_secs(30);
+
+/// `--http2-wait` under `--quick`: enough for the cases that are quick.
+pub const QUICK_HTTP2_WAIT: Duration = Duration::from_secs(3);
+
+/// When the HTTP/2 part's small request goes, after its download began.
+pub const HTTP2_THEN_AFTER: Duration = Duration::from_secs(3);
+
+/// [`HTTP2_THEN_AFTER`] under `--quick`.
+pub const QUICK_HTTP2_THEN_AFTER: Duration = Duration::from_secs(1);
+
 /// Where the CSV and the chart go unless `--out` says otherwise.
 pub const DEFAULT_OUT: &str = "target/demo";
 
@@ -57,7 +71,13 @@ pub struct DemoConfig {
     pub clients: usize,
     /// Rows of the fast pass's full download; 0 skips the fast pass.
     pub fast_rows: u64,
-    /// Folder for `samples.csv`, `chart.svg` and `report.md`.
+    /// How long the HTTP/2 part waits for its small response; zero skips
+    /// the part.
+    pub http2_wait: Duration,
+    /// When the HTTP/2 part's small request goes.
+    pub http2_then_after: Duration,
+    /// Folder for `samples.csv`, `chart.svg`, `http2-chart.svg` and
+    /// `report.md`.
     pub out: PathBuf,
 }
 
@@ -70,6 +90,8 @@ impl Default for DemoConfig {
             modes: Mode::ALL.to_vec(),
             clients: 1,
             fast_rows: DEFAULT_FAST_ROWS,
+            http2_wait: DEFAULT_HTTP2_WAIT,
+            http2_then_after: HTTP2_THEN_AFTER,
             out: PathBuf::from(DEFAULT_OUT),
         }
     }

@@ -8,14 +8,18 @@
 //! A fast pass downloads a smaller export in full, to show that the correct
 //! strategies cost nothing in speed.
 //!
+//! Last, [`http2`] measures the second layer of windows: how long a small
+//! response waits behind a slow download on one HTTP/2 connection.
+//!
 //! Files: [`config`] (what to measure), [`child`] (the server process,
 //! never left behind), [`run`](mod@run) (one strategy's run), [`sample`]
 //! (one sample and the CSV), [`verdict`], [`report`] (tables and text),
-//! [`chart`] (the SVG).
+//! [`chart`] (the SVG), [`http2`] (the HTTP/2 part, its table and chart).
 
 pub mod chart;
 pub mod child;
 pub mod config;
+pub mod http2;
 pub mod report;
 pub mod run;
 pub mod sample;
@@ -139,9 +143,28 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         }
     }
 
-    let text = report_text(config, &slow_runs, lowat_off.as_ref(), &fast_runs);
+    let part = match config.http2_wait.is_zero() {
+        true => None,
+        false => Some(http2::run(
+            &exe,
+            config.client_rate,
+            config.http2_then_after,
+            config.http2_wait,
+        )?),
+    };
+
+    let mut text = report_text(config, &slow_runs, lowat_off.as_ref(), &fast_runs);
+    if let Some(part) = &part {
+        text.push_str(&http2::report(part));
+    }
     print!("{text}");
-    let written = write_files(config, &samples, &slow_runs, &text)?.join(", ");
+    let mut written = write_files(config, &samples, &slow_runs, &text)?.join(", ");
+    if let Some(part) = &part {
+        let path = config.out.join("http2-chart.svg");
+        fs::write(&path, http2::chart(part))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        written.push_str(", http2-chart.svg");
+    }
     println!("\nFiles in {}: {written}", config.out.display());
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The HTTP/1.1 wire format, as bytes: request heads in, response heads and
-//! chunked bodies out, and a chunked body read back by the client.
+//! The HTTP wire format, as bytes: HTTP/1.1's request heads in, response
+//! heads and chunked bodies out, and a chunked body read back by the client;
+//! and HTTP/2's frames and header compression, in a folder of their own.
 //!
 //! | file          | what                                                      |
 //! |---------------|-----------------------------------------------------------|
@@ -7,6 +8,7 @@
 //! | [`query`]     | `?rows=&mode=`, percent-decoded and validated              |
 //! | [`response`]  | status codes, framing, response heads, small responses    |
 //! | [`chunked`]   | the chunk encoder and a streaming chunked decoder          |
+//! | [`h2`]        | HTTP/2: frames, HPACK and its Huffman code, requests       |
 //!
 //! Nothing here touches a socket, a thread or a clock: it parses and
 //! formats bytes, and writes to any `io::Write`. Reading a head from a
@@ -14,6 +16,7 @@
 //! a body is moved is a strategy (`strategy/`).
 
 pub mod chunked;
+pub mod h2;
 pub mod query;
 pub mod request;
 pub mod response;

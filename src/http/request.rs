@@ -75,6 +75,19 @@ pub enum Method {
     Unknown,
 }
 
+impl Method {
+    /// The method a token names. Method names are case-sensitive (RFC 9110
+    /// §9.1): `get` is unknown.
+    pub fn of(token: &[u8]) -> Method {
+        match token {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            known if OTHER_KNOWN_METHODS.contains(&known) => Method::NotAllowed,
+            _ => Method::Unknown,
+        }
+    }
+}
+
 /// Methods RFC 9110 §9 and RFC 5789 (PATCH) define, besides GET and HEAD:
 /// a server recognises them, so a request for one gets 405, not 501.
 const OTHER_KNOWN_METHODS: [&[u8]; 7] = [
@@ -86,6 +99,9 @@ const OTHER_KNOWN_METHODS: [&[u8]; 7] = [
 pub enum Version {
     Http10,
     Http11,
+    /// Never parsed from a head: an HTTP/2 request arrives as frames
+    /// (`http/h2/`), and only the preface looks like a head.
+    Http2,
 }
 
 /// A parsed request head. It borrows the bytes it was parsed from.
@@ -291,13 +307,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
         return Err(bad("method is not a token"));
     }
     let method_name = method;
-    let method = match method {
-        b"GET" => Method::Get,
-        b"HEAD" => Method::Head,
-        known if OTHER_KNOWN_METHODS.contains(&known) => Method::NotAllowed,
-        // Method names are case-sensitive (RFC 9110 §9.1): `get` is unknown.
-        _ => Method::Unknown,
-    };
+    let method = Method::of(method);
     if target.is_empty() || !target.iter().all(|&b| is_uri_byte(b)) {
         return Err(bad(
             "request target is empty or has bytes a URI cannot contain",
@@ -367,7 +377,7 @@ fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
 /// Bytes RFC 3986 allows in a URI, without the fragment's `#`: unreserved,
 /// sub-delims, `:@/?%` and the brackets of an IPv6 host. Anything else (a
 /// quote, `<`, `\\`, `{`, `#` …) must have been percent-encoded.
-fn is_uri_byte(b: u8) -> bool {
+pub(super) fn is_uri_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b)
 }
 
@@ -457,7 +467,7 @@ fn check_framing(request: &Request<'_>) -> Result<(), HeadError> {
 }
 
 /// `tchar` of RFC 9110 §5.6.2: the bytes a token (method, field name) may use.
-fn is_tchar(b: u8) -> bool {
+pub(super) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 

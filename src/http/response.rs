@@ -95,6 +95,10 @@ pub enum Framing {
     /// stream to an HTTP/1.0 client, which does not know chunked; its flaw is
     /// that a close mid-body looks like a complete body to the client.
     CloseDelimited,
+    /// HTTP/2: DATA frames carry the body and the END_STREAM flag ends it,
+    /// so a stream cut short (RST_STREAM) is never mistaken for a complete
+    /// one. No header field; never written as an HTTP/1 head.
+    Frames,
 }
 
 /// A status line and header fields, not yet sent.
@@ -133,6 +137,12 @@ impl ResponseHead {
         self.framing
     }
 
+    /// The fields besides framing, `Date` and `Connection`, in sending
+    /// order: what an HTTP/2 HEADERS frame carries after `:status`.
+    pub fn fields(&self) -> &[(&'static str, String)] {
+        &self.fields
+    }
+
     /// The head as it goes on the wire, dated `unix_seconds` (now, read by
     /// the caller). We answer `HTTP/1.1` to 1.0 clients too, as RFC 9110
     /// §6.2 asks; the framing is what must suit them.
@@ -155,7 +165,7 @@ impl ResponseHead {
                 let _ = write!(head, "Content-Length: {len}\r\n");
             }
             Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
-            Framing::CloseDelimited => {}
+            Framing::CloseDelimited | Framing::Frames => {}
         }
         head.push_str("Connection: close\r\n\r\n");
         head.into_bytes()

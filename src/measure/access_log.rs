@@ -54,6 +54,9 @@ pub enum End {
     Panic,
     /// Still open when a shutdown's `--drain-timeout` passed: cut.
     DrainTimeout,
+    /// The client broke HTTP/2's rules: the connection ended with GOAWAY,
+    /// or the stream with RST_STREAM, carrying the error's code.
+    ProtocolError,
 }
 
 impl End {
@@ -94,6 +97,7 @@ impl End {
             End::ProducerFailed => "producer-failed",
             End::Panic => "panic",
             End::DrainTimeout => "drain-timeout",
+            End::ProtocolError => "protocol-error",
         }
     }
 }
@@ -127,7 +131,10 @@ impl Outcome {
     /// Whether a whole response went out, so the connection should end with
     /// a graceful close rather than a plain one.
     pub fn sent_whole_response(&self) -> bool {
-        matches!(self.end, End::Complete | End::HeaderTimeout)
+        matches!(
+            self.end,
+            End::Complete | End::HeaderTimeout | End::ProtocolError
+        )
     }
 }
 
@@ -232,6 +239,7 @@ mod tests {
             End::ProducerFailed,
             End::Panic,
             End::DrainTimeout,
+            End::ProtocolError,
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {

@@ -20,6 +20,7 @@ use super::counting_alloc;
 use super::exposition::Exposition;
 use super::proc_status::ProcStatus;
 use crate::export::Mode;
+use crate::http::h2::frame::ErrorCode;
 use crate::http::response::Status;
 
 /// The one registry of the process.
@@ -78,6 +79,12 @@ pub struct Metrics {
     /// Log lines never written, one counter per [`LogDrop`]: what keeping
     /// the log from blocking anyone cost.
     log_lines_dropped_total: [AtomicU64; LogDrop::ALL.len()],
+    /// HTTP/2 GOAWAY frames sent, by [`ErrorCode`]: a connection ended, and
+    /// whether a client broke a rule or flooded (`ENHANCE_YOUR_CALM`).
+    http2_goaways_total: [AtomicU64; ErrorCode::ALL.len()],
+    /// HTTP/2 RST_STREAM frames sent, by [`ErrorCode`]: a stream ended
+    /// early while its connection went on.
+    http2_resets_total: [AtomicU64; ErrorCode::ALL.len()],
 }
 
 /// Why a log line was dropped: the `reason` of
@@ -150,7 +157,7 @@ pub struct Family {
 }
 
 /// Every family `/metrics` exposes, in the order it exposes them.
-pub const FAMILIES: [Family; 18] = [
+pub const FAMILIES: [Family; 20] = [
     Family {
         name: "process_resident_memory_bytes",
         kind: Kind::Gauge,
@@ -242,6 +249,18 @@ pub const FAMILIES: [Family; 18] = [
         },
     },
     Family {
+        name: "backpressure_http2_goaways_sent_total",
+        kind: Kind::Counter,
+        help: "HTTP/2 connections ended with GOAWAY, by error code.",
+        samples: |m, _, out| by_code(out, &m.http2_goaways_total),
+    },
+    Family {
+        name: "backpressure_http2_rst_streams_sent_total",
+        kind: Kind::Counter,
+        help: "HTTP/2 streams ended early with RST_STREAM, by error code.",
+        samples: |m, _, out| by_code(out, &m.http2_resets_total),
+    },
+    Family {
         name: "backpressure_notsent_lowat_bytes",
         kind: Kind::Gauge,
         help: "TCP_NOTSENT_LOWAT of every connection (--notsent-lowat); 0 when off.",
@@ -294,6 +313,16 @@ fn load(counter: &AtomicU64) -> u64 {
     counter.load(Relaxed)
 }
 
+/// One sample per HTTP/2 error code that occurred: fourteen mostly-zero
+/// series would bury the ones that matter.
+fn by_code(out: &mut Exposition, counts: &[AtomicU64; ErrorCode::ALL.len()]) {
+    for (code, count) in ErrorCode::ALL.iter().zip(counts) {
+        if load(count) > 0 {
+            out.sample(&format!("code=\"{}\"", code.name()), load(count));
+        }
+    }
+}
+
 impl Metrics {
     const fn new() -> Self {
         Metrics {
@@ -304,6 +333,8 @@ impl Metrics {
             connections_rejected_total: AtomicU64::new(0),
             panics_total: AtomicU64::new(0),
             resets_total: [const { AtomicU64::new(0) }; End::RESETS.len()],
+            http2_goaways_total: [const { AtomicU64::new(0) }; ErrorCode::ALL.len()],
+            http2_resets_total: [const { AtomicU64::new(0) }; ErrorCode::ALL.len()],
             log_lines_dropped_total: [const { AtomicU64::new(0) }; LogDrop::ALL.len()],
         }
     }
@@ -363,6 +394,16 @@ impl Metrics {
     /// Counts a log line dropped for `reason`.
     pub fn log_dropped(&self, reason: LogDrop) {
         self.log_lines_dropped_total[reason as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts an HTTP/2 GOAWAY sent with `code`.
+    pub fn http2_goaway(&self, code: ErrorCode) {
+        self.http2_goaways_total[code as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts an HTTP/2 RST_STREAM sent with `code`.
+    pub fn http2_rst_stream(&self, code: ErrorCode) {
+        self.http2_resets_total[code as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts a thread that panicked.

@@ -8,11 +8,12 @@
 //! return once it has drained into the socket or the client has gone.
 
 use std::io::Read;
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{Shared, routes};
+use super::{Shared, h2, routes};
 use crate::defense::head_deadline::{self, ReadHeadError};
+use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
@@ -52,7 +53,7 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant) 
         if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
             (None, Outcome::ended(End::ClientAbort))
         } else {
-            read_and_respond(stream, shared, accepted_at)
+            read_and_respond(stream, shared, accepted_at, peer)
         };
     if outcome.end == End::ClientAbort && shared.connections.cutting() {
         // Not the client: the shutdown cut it at the drain timeout.
@@ -84,12 +85,18 @@ fn read_and_respond(
     stream: &TcpStream,
     shared: &Shared,
     accepted_at: Instant,
+    peer: Option<SocketAddr>,
 ) -> (Option<String>, Outcome) {
     let config = &shared.config;
     let mut buf = Vec::new();
     let deadline = accepted_at + config.header_timeout;
     let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
-        Ok(head) => match request::parse_head(head) {
+        // HTTP/2 with prior knowledge: its preface begins like a head.
+        Ok((head, after)) if head == PREFACE_HEAD => {
+            let line = (!config.quiet).then(|| printable_request_line(head));
+            return (line, h2::serve(stream, after, shared, peer));
+        }
+        Ok((head, _)) => match request::parse_head(head) {
             Ok(request) => {
                 let line = (!config.quiet).then(|| printable_request_line(head));
                 return (line, routes::respond(stream, &request, shared));

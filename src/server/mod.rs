@@ -9,6 +9,7 @@
 //! | `routes.rs`      | what each path answers; the export wired to its strategy     |
 //! | `accept_backoff.rs` | a failing `accept` (out of descriptors) pauses, logs once, recovers |
 //! | [`shutdown`]     | SIGTERM: stop accepting, drain, cut what is left, join       |
+//! | `h2/`            | HTTP/2 on the same port: streams, two windows, one writer     |
 //!
 //! Thread-per-connection is the simplest server that can block: a slow
 //! client blocks only its own thread, and a blocked `write` is exactly the
@@ -19,6 +20,7 @@
 mod accept_backoff;
 pub mod config;
 mod connection;
+mod h2;
 mod routes;
 pub mod shutdown;
 

@@ -10,7 +10,7 @@
 //! | `HEAD` of any of them    | the same head, no body                              |
 //! | another path             | 404; a method HTTP defines but we do not allow: 405; one we do not know: 501 |
 
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use super::Shared;
@@ -25,7 +25,7 @@ use crate::measure::access_log::{End, Outcome};
 use crate::measure::clock;
 use crate::measure::metrics::{METRICS, Readings};
 use crate::measure::proc_status::ProcStatus;
-use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, QueuedBytes};
+use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, Http1, QueuedBytes, Wire};
 use crate::sys;
 
 /// `Content-Type` of an export.
@@ -38,25 +38,71 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// from how long its responses hold what ran out.
 const RETRY_AFTER_SECONDS: u32 = 1;
 
-/// Answers a request whose head parsed.
-pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared) -> Outcome {
+/// What a request is answered with, decided before a byte is sent, so
+/// that HTTP/1.1 and HTTP/2 answer every request alike.
+pub(super) enum Answer {
+    /// A small complete response: a page, the metrics, any error.
+    Small {
+        /// The export mode it answers for, if it is an export's error.
+        mode: Option<Mode>,
+        head: ResponseHead,
+        body: Vec<u8>,
+    },
+    /// An export, whose body its strategy sends.
+    Export {
+        plan: ExportPlan,
+        head: ResponseHead,
+    },
+}
+
+impl Answer {
+    /// `status` with a plain-text body: the one-line `reason`. A 503 says
+    /// when to try again; a 4xx does not, since trying again cannot help.
+    pub(super) fn error(mode: Option<Mode>, status: Status, reason: &str) -> Answer {
+        let body = format!("{reason}\n").into_bytes();
+        let mut head = response::small_head(status, TEXT_PLAIN, &body);
+        if status == Status::ServiceUnavailable {
+            head = head.header("Retry-After", RETRY_AFTER_SECONDS.to_string());
+        }
+        Answer::Small { mode, head, body }
+    }
+}
+
+/// What `method` on `path?query` gets. `version` decides an export's
+/// framing; `local` is our own address, for the index page's examples.
+pub(super) fn answer(
+    method: Method,
+    path: &[u8],
+    query: Option<&[u8]>,
+    version: Version,
+    shared: &Shared,
+    local: Option<SocketAddr>,
+) -> Answer {
     let (config, budget) = (&shared.config, &shared.budget);
-    let head_only = match request.method {
-        Method::Get => false,
-        Method::Head => true,
+    let small = |content_type, body: Vec<u8>| Answer::Small {
+        mode: None,
+        head: response::small_head(Status::Ok, content_type, &body),
+        body,
+    };
+    match method {
+        Method::Get | Method::Head => {}
         Method::NotAllowed => {
-            let body = b"method not allowed: use GET or HEAD\n";
-            let head = response::small_head(Status::MethodNotAllowed, TEXT_PLAIN, body)
+            let body = b"method not allowed: use GET or HEAD\n".to_vec();
+            let head = response::small_head(Status::MethodNotAllowed, TEXT_PLAIN, &body)
                 .header("Allow", "GET, HEAD");
-            return reply(stream, None, head, body, false);
+            return Answer::Small {
+                mode: None,
+                head,
+                body,
+            };
         }
         Method::Unknown => {
             let reason = "unknown method: this server implements GET and HEAD";
-            return reply_error(stream, None, Status::NotImplemented, reason, false);
+            return Answer::error(None, Status::NotImplemented, reason);
         }
-    };
-    match request.path {
-        b"/export.csv" => export(stream, request, shared, head_only),
+    }
+    match path {
+        b"/export.csv" => export(query, version, config),
         b"/metrics" => {
             let body = METRICS.render(&Readings {
                 process: ProcStatus::of_self(),
@@ -64,30 +110,21 @@ pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared
                 budget_limit_bytes: budget.limit(),
                 notsent_lowat_bytes: config.notsent_lowat.map_or(0, u64::from),
             });
-            let head = response::small_head(Status::Ok, PROMETHEUS_TEXT, body.as_bytes());
-            reply(stream, None, head, body.as_bytes(), head_only)
+            small(PROMETHEUS_TEXT, body.into_bytes())
         }
-        b"/healthz" => {
-            let head = response::small_head(Status::Ok, TEXT_PLAIN, b"ok\n");
-            reply(stream, None, head, b"ok\n", head_only)
-        }
-        b"/" => {
-            let body = index_page(stream, config);
-            let head = response::small_head(Status::Ok, TEXT_PLAIN, body.as_bytes());
-            reply(stream, None, head, body.as_bytes(), head_only)
-        }
+        b"/healthz" => small(TEXT_PLAIN, b"ok\n".to_vec()),
+        b"/" => small(TEXT_PLAIN, index_page(local, config).into_bytes()),
         _ => {
             let reason = "no such path: see / for the endpoints";
-            reply_error(stream, None, Status::NotFound, reason, head_only)
+            Answer::error(None, Status::NotFound, reason)
         }
     }
 }
 
-fn export(stream: &TcpStream, request: &Request<'_>, shared: &Shared, head_only: bool) -> Outcome {
-    let config = &shared.config;
-    let query = match parse_export_query(request.query.unwrap_or_default(), config.max_rows) {
+fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answer {
+    let query = match parse_export_query(query.unwrap_or_default(), config.max_rows) {
         Ok(query) => query,
-        Err(reason) => return reply_error(stream, None, Status::BadRequest, &reason, head_only),
+        Err(reason) => return Answer::error(None, Status::BadRequest, &reason),
     };
     let plan = ExportPlan {
         rows: query.rows,
@@ -95,18 +132,69 @@ fn export(stream: &TcpStream, request: &Request<'_>, shared: &Shared, head_only:
         chunk_bytes: config.chunk_bytes,
         channel_depth: config.channel_depth,
     };
-    let framing = strategy::framing(plan.mode, plan.rows, request.version == Version::Http10);
-
-    let head = ResponseHead::new(Status::Ok, framing)
+    let head = ResponseHead::new(Status::Ok, strategy::framing(plan.mode, plan.rows, version))
         .header("Content-Type", CSV)
         .header("Content-Disposition", "attachment; filename=\"export.csv\"");
-    if head_only {
-        // The head a GET would get, and no body: nothing is produced. (A GET
-        // can still be refused if its body cannot be buffered; HEAD cannot
-        // know that without trying.)
-        return reply(stream, Some(plan.mode), head, b"", true);
-    }
+    Answer::Export { plan, head }
+}
 
+/// Answers an HTTP/1.x request whose head parsed, on its socket.
+pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared) -> Outcome {
+    let head_only = request.method == Method::Head;
+    let local = stream.local_addr().ok();
+    match answer(
+        request.method,
+        request.path,
+        request.query,
+        request.version,
+        shared,
+        local,
+    ) {
+        Answer::Small { mode, head, body } => reply(stream, mode, head, &body, head_only),
+        // The head a GET would get, and no body: nothing is produced. (A
+        // GET can still be refused if its body cannot be buffered; HEAD
+        // cannot know that without trying.)
+        Answer::Export { plan, head } if head_only => {
+            reply(stream, Some(plan.mode), head, b"", true)
+        }
+        Answer::Export { plan, head } => {
+            let min_rate = MinDataRate {
+                bytes_per_second: shared.config.min_rate,
+                grace: shared.config.rate_grace,
+            };
+            let out = Http1(DeadlineWriter::new(
+                stream,
+                shared.config.send_timeout,
+                min_rate,
+            ));
+            // Shutting down both directions fails a write blocked in another
+            // thread at once; with the reset armed first, what the kernel
+            // still holds is dropped instead of sent.
+            let cancel = || {
+                let _ = sys::reset_on_close(stream);
+                let _ = stream.shutdown(Shutdown::Both);
+            };
+            match run_export(out, plan, head, &cancel, shared) {
+                Ok(outcome) => outcome,
+                Err(Answer::Small { mode, head, body }) => reply(stream, mode, head, &body, false),
+                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
+            }
+        }
+    }
+}
+
+/// Sends an export through its strategy to `out`, held to the buffering
+/// caps, and says what it came to; or, if it was refused before its head
+/// went out, the error answer to send instead. `cancel` ends the response
+/// from another thread (a producer whose queue a cap refused).
+pub(super) fn run_export<W: Wire>(
+    out: W,
+    plan: ExportPlan,
+    head: ResponseHead,
+    cancel: &(dyn Fn() + Sync),
+    shared: &Shared,
+) -> Result<Outcome, Answer> {
+    let config = &shared.config;
     // The strategies that can run ahead of the client are held to the
     // buffering caps; the flat ones are bounded by construction.
     let queued = if plan.mode.is_flat() {
@@ -118,23 +206,11 @@ fn export(stream: &TcpStream, request: &Request<'_>, shared: &Shared, head_only:
         };
         QueuedBytes::capped(plan.mode, limit)
     };
-    let min_rate = MinDataRate {
-        bytes_per_second: config.min_rate,
-        grace: config.rate_grace,
-    };
-    let out = DeadlineWriter::new(stream, config.send_timeout, min_rate);
-    // Shutting down both directions fails a write blocked in another thread
-    // at once; with the reset armed first, what the kernel still holds is
-    // dropped instead of sent.
-    let cancel = || {
-        let _ = sys::reset_on_close(stream);
-        let _ = stream.shutdown(Shutdown::Both);
-    };
-    let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(&cancel);
+    let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(cancel);
     let end = match strategy::send(response) {
         Ok(()) => End::Complete,
         Err(ExportError::Refused(status, reason)) => {
-            return reply_error(stream, Some(plan.mode), status, &reason, false);
+            return Err(Answer::error(Some(plan.mode), status, &reason));
         }
         // The shutdown's cut fails the write as a client's reset would.
         Err(ExportError::WriteFailed(_)) if shared.connections.cutting() => End::DrainTimeout,
@@ -152,12 +228,12 @@ fn export(stream: &TcpStream, request: &Request<'_>, shared: &Shared, head_only:
         }
     };
     METRICS.aborted(plan.mode, end);
-    Outcome {
+    Ok(Outcome {
         status: Some(Status::Ok),
         mode: Some(plan.mode),
         body_bytes: queued.sent_bytes(),
         end,
-    }
+    })
 }
 
 /// Sends a small complete response and counts it.
@@ -186,8 +262,7 @@ fn reply(
     }
 }
 
-/// Sends `status` with a plain-text body: the one-line `reason`. A 503
-/// says when to try again; a 4xx does not, since trying again cannot help.
+/// Sends `status` with a one-line plain-text `reason` ([`Answer::error`]).
 pub fn reply_error(
     stream: &TcpStream,
     mode: Option<Mode>,
@@ -195,20 +270,16 @@ pub fn reply_error(
     reason: &str,
     head_only: bool,
 ) -> Outcome {
-    let body = format!("{reason}\n");
-    let mut head = response::small_head(status, TEXT_PLAIN, body.as_bytes());
-    if status == Status::ServiceUnavailable {
-        head = head.header("Retry-After", RETRY_AFTER_SECONDS.to_string());
+    match Answer::error(mode, status, reason) {
+        Answer::Small { mode, head, body } => reply(stream, mode, head, &body, head_only),
+        Answer::Export { .. } => unreachable!("an error is a small answer"),
     }
-    reply(stream, mode, head, body.as_bytes(), head_only)
 }
 
 /// `GET /`: what this server demonstrates, its endpoints and modes, with
 /// curl commands that work as printed (they use our own listening address).
-fn index_page(stream: &TcpStream, config: &ServerConfig) -> String {
-    let addr = stream
-        .local_addr()
-        .map_or_else(|_| "127.0.0.1:8080".to_string(), |a| a.to_string());
+fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
+    let addr = local.map_or_else(|| "127.0.0.1:8080".to_string(), |a| a.to_string());
     let (chunk, depth) = (config.chunk_bytes, config.channel_depth);
     let bound = (depth + 2) * chunk;
     format!(

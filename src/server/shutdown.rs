@@ -43,6 +43,9 @@ pub struct Connections {
     open: Mutex<HashMap<u64, Arc<TcpStream>>>,
     /// Notified whenever a connection leaves, for [`Connections::drain`].
     left: Condvar,
+    /// Set when the drain began: a connection that can end by itself
+    /// between requests (HTTP/2's, with GOAWAY) should.
+    draining: AtomicBool,
     /// Set when the drain timeout passed and the cut began: a connection
     /// whose write fails after this was cut by the shutdown, not by its
     /// client.
@@ -69,6 +72,11 @@ impl Connections {
         self.left.notify_all();
     }
 
+    /// Whether a shutdown has begun: no new requests should start.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
     /// Whether the shutdown has begun cutting connections.
     pub fn cutting(&self) -> bool {
         self.cutting.load(Ordering::SeqCst)
@@ -82,6 +90,7 @@ impl Connections {
     /// Waits until every connection has left or `deadline` passes, then
     /// cuts whatever is left with a reset; returns how many were cut.
     pub fn drain(&self, deadline: Instant) -> usize {
+        self.draining.store(true, Ordering::SeqCst);
         let mut open = self.lock();
         while !open.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -14,13 +14,14 @@
 
 use std::io::{self, Write};
 
+use super::Wire;
 use super::queued_bytes::QueuedBytes;
 use crate::http::chunked::{LAST_CHUNK, write_chunk};
 use crate::http::response::Framing;
 
 /// Writes one response body to `W` in the response's framing.
-pub struct BodyWriter<'q, W: Write> {
-    /// The socket (a `Vec` in unit tests).
+pub struct BodyWriter<'q, W: Wire> {
+    /// The socket, or an HTTP/2 stream (a `Vec` in unit tests).
     out: W,
     /// Whether each write becomes a chunk (HTTP/1.1) or goes out as it is
     /// (`Content-Length` or close-delimited bodies).
@@ -31,7 +32,7 @@ pub struct BodyWriter<'q, W: Write> {
     queued: &'q QueuedBytes,
 }
 
-impl<'q, W: Write> BodyWriter<'q, W> {
+impl<'q, W: Wire> BodyWriter<'q, W> {
     /// `max_chunk` must be at least 1; it only matters for chunked framing.
     pub fn new(out: W, framing: Framing, max_chunk: usize, queued: &'q QueuedBytes) -> Self {
         assert!(max_chunk > 0, "a chunk holds at least one byte");
@@ -43,18 +44,19 @@ impl<'q, W: Write> BodyWriter<'q, W> {
         }
     }
 
-    /// Ends the body. For chunked framing this sends the last chunk: until
-    /// it arrives the client knows the body is incomplete, which is why it
-    /// must only be called after every byte was produced and written.
+    /// Ends the body. For chunked framing this sends the last chunk, and
+    /// over HTTP/2 the wire's end flag: until it arrives the client knows
+    /// the body is incomplete, which is why it must only be called after
+    /// every byte was produced and written.
     pub fn finish(mut self) -> io::Result<()> {
         if self.chunked {
             self.out.write_all(LAST_CHUNK)?;
         }
-        self.out.flush()
+        self.out.end_body()
     }
 }
 
-impl<W: Write> Write for BodyWriter<'_, W> {
+impl<W: Wire> Write for BodyWriter<'_, W> {
     /// Writes some of `buf` and reports how much, as `Write` promises.
     /// Chunked: one whole chunk of up to `max_chunk` bytes per call.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -83,11 +85,12 @@ impl<W: Write> Write for BodyWriter<'_, W> {
 mod tests {
     use super::*;
     use crate::export::Mode;
+    use crate::strategy::Http1;
 
     fn encode(framing: Framing, max_chunk: usize, writes: &[&[u8]]) -> (Vec<u8>, u64) {
         let queued = QueuedBytes::new(Mode::Pipeline);
         let mut wire = Vec::new();
-        let mut body = BodyWriter::new(&mut wire, framing, max_chunk, &queued);
+        let mut body = BodyWriter::new(Http1(&mut wire), framing, max_chunk, &queued);
         for w in writes {
             queued.produced(w.len());
             body.write_all(w).unwrap();

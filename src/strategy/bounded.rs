@@ -28,13 +28,12 @@
 //! `depth` 0 is a rendezvous channel: each `send` waits until the writer
 //! takes the chunk, bounding memory at 2 × chunk.
 
-use std::io::Write;
 use std::sync::mpsc;
 
 use super::two_threads::{self, Buffers};
-use super::{ExportError, ExportResponse};
+use super::{ExportError, ExportResponse, Wire};
 
-pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
+pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let depth = response.plan.channel_depth;
     // At most `depth` chunks wait between producer and writer, and
     // depth + 2 buffers are all there is to put them in.

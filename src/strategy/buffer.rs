@@ -24,12 +24,12 @@
 
 use std::io::Write;
 
-use super::{ExportError, ExportResponse};
+use super::{ExportError, ExportResponse, Wire};
 use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::{Framing, Status};
 
-pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
+pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let rows = response.plan.rows;
     let never = |reason| Err(ExportError::Refused(Status::BadRequest, reason));
     let not_now = |reason| Err(ExportError::Refused(Status::ServiceUnavailable, reason));

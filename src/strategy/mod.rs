@@ -19,8 +19,10 @@
 //! shows *when* the head goes out relative to the work: `buffer` builds the
 //! whole body first, the others start sending at once.
 //!
-//! Nothing here names a socket: the body goes to any `io::Write`, which the
-//! server makes a deadline-bound `TcpStream` and the tests a `Vec`.
+//! Nothing here names a socket or a protocol: the response goes to a
+//! [`Wire`], which sends a head, the body's bytes, and the body's end. The
+//! server makes it a deadline-bound `TcpStream` speaking HTTP/1.1
+//! ([`Http1`]) or one stream of an HTTP/2 connection; the tests a `Vec`.
 
 mod body_writer;
 pub mod bounded;
@@ -37,18 +39,74 @@ pub use queued_bytes::QueuedBytes;
 
 use crate::defense::buffer_caps::OverLimit;
 use crate::export::{Mode, csv_rows};
+use crate::http::request::Version;
 use crate::http::response::{Framing, ResponseHead, Status};
 use crate::measure::{clock, metrics::METRICS};
 
 /// How a response in `mode` is framed for a client of this HTTP version.
-/// Only `buffer` knows its length before sending; the streaming modes use
-/// chunked framing, which HTTP/1.0 clients do not understand, so those get
-/// a body that ends when the connection closes.
-pub fn framing(mode: Mode, rows: u64, http_1_0: bool) -> Framing {
-    match mode {
-        Mode::Buffer => Framing::ContentLength(csv_rows::body_len(rows)),
-        _ if http_1_0 => Framing::CloseDelimited,
-        _ => Framing::Chunked,
+/// Only `buffer` knows its length before sending; over HTTP/1.1 the
+/// streaming modes use chunked framing, which HTTP/1.0 clients do not
+/// understand, so those get a body that ends when the connection closes.
+/// HTTP/2 needs neither: its frames carry the body and a flag ends it.
+pub fn framing(mode: Mode, rows: u64, version: Version) -> Framing {
+    match (mode, version) {
+        (Mode::Buffer, _) => Framing::ContentLength(csv_rows::body_len(rows)),
+        (_, Version::Http10) => Framing::CloseDelimited,
+        (_, Version::Http11) => Framing::Chunked,
+        (_, Version::Http2) => Framing::Frames,
+    }
+}
+
+/// Where a response goes: a head, then the body's bytes (`Write`), then
+/// the body's end. The strategies see only this, so the same four run over
+/// HTTP/1.1, where the head is text and the body ends in its framing, and
+/// over HTTP/2, where the head is a HEADERS frame and the end a flag.
+pub trait Wire: Write {
+    /// Sends the response head. From here on the status is committed.
+    fn send_head(&mut self, head: &ResponseHead) -> io::Result<()>;
+    /// Says that the body is complete. Called once, after its last byte,
+    /// and never for a body cut short: not being called is how a cut body
+    /// stays visibly incomplete.
+    fn end_body(&mut self) -> io::Result<()>;
+}
+
+/// A borrowed wire is a wire: the caller keeps it, to end it its own way.
+impl<W: Wire + ?Sized> Wire for &mut W {
+    fn send_head(&mut self, head: &ResponseHead) -> io::Result<()> {
+        (**self).send_head(head)
+    }
+
+    fn end_body(&mut self) -> io::Result<()> {
+        (**self).end_body()
+    }
+}
+
+/// HTTP/1.x over any `Write`: the head as text, dated when it is sent; the
+/// body's end is in its framing (the last chunk, the `Content-Length`, or
+/// the close), so ending it only flushes.
+pub struct Http1<W>(pub W);
+
+impl<W: Write> Write for Http1<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write> Wire for Http1<W> {
+    fn send_head(&mut self, head: &ResponseHead) -> io::Result<()> {
+        self.0.write_all(&head.to_bytes(clock::now_unix_seconds()))
+    }
+
+    fn end_body(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -68,8 +126,8 @@ pub struct ExportPlan {
 
 /// An export response whose head has not been sent yet: everything a
 /// strategy needs, and the only way for it to start sending.
-pub struct ExportResponse<'a, W: Write> {
-    /// Where the head and body go: the client's socket.
+pub struct ExportResponse<'a, W: Wire> {
+    /// Where the head and body go: the client's socket, or an HTTP/2 stream.
     out: W,
     /// Sent by [`ExportResponse::start`]; its framing decides the body's.
     head: ResponseHead,
@@ -85,7 +143,7 @@ pub struct ExportResponse<'a, W: Write> {
     pub cancel: Option<&'a (dyn Fn() + Sync)>,
 }
 
-impl<'a, W: Write> ExportResponse<'a, W> {
+impl<'a, W: Wire> ExportResponse<'a, W> {
     pub fn new(out: W, head: ResponseHead, plan: &'a ExportPlan, queued: &'a QueuedBytes) -> Self {
         ExportResponse {
             out,
@@ -110,8 +168,7 @@ impl<'a, W: Write> ExportResponse<'a, W> {
     /// Sends the head and returns the writer for the body. From here on the
     /// status is committed: a failure can only end the connection.
     pub fn start(mut self) -> io::Result<BodyWriter<'a, W>> {
-        self.out
-            .write_all(&self.head.to_bytes(clock::now_unix_seconds()))?;
+        self.out.send_head(&self.head)?;
         METRICS.responded(Some(self.plan.mode), self.head.status());
         let framing = self.head.framing();
         let body = BodyWriter::new(self.out, framing, self.plan.chunk_bytes, self.queued);
@@ -147,7 +204,7 @@ impl From<io::Error> for ExportError {
 }
 
 /// Sends the body with the plan's strategy.
-pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
+pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     match response.plan.mode {
         Mode::Buffer => buffer::send(response),
         Mode::Unbounded => unbounded::send(response),
@@ -162,8 +219,8 @@ pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError
 /// Returns the body bytes written; an error says what went wrong.
 pub fn send_to<W: Write>(out: W, plan: &ExportPlan) -> Result<u64, String> {
     let queued = QueuedBytes::new(plan.mode);
-    let head = ResponseHead::new(Status::Ok, framing(plan.mode, plan.rows, false));
-    match send(ExportResponse::new(out, head, plan, &queued)) {
+    let head = ResponseHead::new(Status::Ok, framing(plan.mode, plan.rows, Version::Http11));
+    match send(ExportResponse::new(Http1(out), head, plan, &queued)) {
         Ok(()) => Ok(queued.sent_bytes()),
         Err(error) => Err(format!("{} export: {error:?}", plan.mode.as_str())),
     }

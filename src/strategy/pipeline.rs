@@ -19,10 +19,10 @@
 
 use std::io::Write;
 
-use super::{ExportError, ExportResponse};
+use super::{ExportError, ExportResponse, Wire};
 use crate::export::csv_rows::CsvRows;
 
-pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
+pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let (queued, chunk_bytes) = (response.queued, response.plan.chunk_bytes);
     let mut rows = CsvRows::new(response.plan.rows);
     // The response's whole userland queue.
@@ -45,7 +45,7 @@ mod tests {
     use crate::export::Mode;
     use crate::http::response::{Framing, ResponseHead, Status};
     use crate::strategy::testing::BufferAddresses;
-    use crate::strategy::{ExportPlan, QueuedBytes};
+    use crate::strategy::{ExportPlan, Http1, QueuedBytes};
 
     /// The bound: one buffer of `--chunk-bytes`, refilled for every chunk.
     #[test]
@@ -63,7 +63,7 @@ mod tests {
             let queued = QueuedBytes::new(Mode::Pipeline);
             let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
             let mut out = BufferAddresses::default();
-            let result = send(ExportResponse::new(&mut out, head, &plan, &queued));
+            let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
             assert!(result.is_ok(), "{result:?}");
             assert!(out.body == expected, "chunk {chunk_bytes}");
             assert_eq!(out.largest, chunk_bytes);

@@ -34,7 +34,7 @@ use std::thread;
 
 use super::BodyWriter;
 use super::QueuedBytes;
-use super::{ExportError, ExportResponse};
+use super::{ExportError, ExportResponse, Wire};
 use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::Status;
@@ -139,7 +139,7 @@ enum Production {
 
 /// Runs the export through a producer thread and the channel `tx` → `rx`,
 /// each chunk rendered into a buffer from `buffers`.
-pub(super) fn stream<W: Write>(
+pub(super) fn stream<W: Wire>(
     response: ExportResponse<'_, W>,
     tx: impl ChunkSender,
     rx: Receiver<Vec<u8>>,
@@ -233,7 +233,7 @@ fn produce(
 /// written buffer goes back through `give_back`, if there is one, before
 /// the next chunk is taken. Takes `rx` by value so that returning, for any
 /// reason, drops it, and every chunk still queued with it.
-fn write_chunks<'q, W: Write>(
+fn write_chunks<'q, W: Wire>(
     mut body: BodyWriter<'q, W>,
     rx: Receiver<Vec<u8>>,
     give_back: Option<SyncSender<Vec<u8>>>,
@@ -258,8 +258,8 @@ mod tests {
     use super::*;
     use crate::export::Mode;
     use crate::http::response::{Framing, ResponseHead};
-    use crate::strategy::ExportPlan;
     use crate::strategy::testing::BufferAddresses;
+    use crate::strategy::{ExportPlan, Http1};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Runs `rows` through `bounded`'s machinery, unchunked so that each
@@ -275,7 +275,7 @@ mod tests {
         let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
         let mut out = BufferAddresses::default();
         let (tx, rx) = mpsc::sync_channel(depth);
-        let response = ExportResponse::new(&mut out, head, &plan, &queued);
+        let response = ExportResponse::new(Http1(&mut out), head, &plan, &queued);
         let result = stream(response, tx, rx, Buffers::Recycled(depth + 2));
         assert!(result.is_ok(), "{result:?}");
         assert_eq!(queued.unsent(), 0);
@@ -337,7 +337,7 @@ mod tests {
             sent: AtomicUsize::new(0),
         };
 
-        let response = ExportResponse::new(&mut wire, head, &plan, &queued);
+        let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
         let result = stream(response, sender, rx, Buffers::Recycled(3));
 
         assert!(

@@ -20,13 +20,12 @@
 //! receiver, which frees every queued chunk at once, and the producer stops
 //! at its next `send`. The memory was never leaked, only held hostage.
 
-use std::io::Write;
 use std::sync::mpsc;
 
 use super::two_threads::{self, Buffers};
-use super::{ExportError, ExportResponse};
+use super::{ExportError, ExportResponse, Wire};
 
-pub fn send<W: Write>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
+pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     // No capacity: the queue between producer and writer can grow to the
     // whole body, and so can the buffers allocated for it.
     let (tx, rx) = mpsc::channel();

@@ -13,6 +13,7 @@
 
 mod chunked;
 mod client;
+pub mod h2;
 mod reference;
 
 pub use chunked::*;

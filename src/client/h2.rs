@@ -1,0 +1,326 @@
+//! The phone over HTTP/2: one connection, a big download read at a limited
+//! rate, and, a while later, a small request on the same connection, to
+//! measure what the download's queue costs it.
+//!
+//! The client chooses its windows: SETTINGS_INITIAL_WINDOW_SIZE for each
+//! stream, and a WINDOW_UPDATE that raises the connection's to the same
+//! size. As it reads a stream's DATA it gives the bytes back (a
+//! WINDOW_UPDATE once half a window is read), as real clients do, unless
+//! told not to. A small window keeps little in flight ahead of the small
+//! response; curl's 32 MiB lets the server fill every buffer on the way.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::slow_client::{BURST_DIVISOR, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL};
+use super::token_bucket::TokenBucket;
+use crate::http::h2::frame::{self, Frame, PREFACE, setting};
+use crate::http::h2::frame_buffer::FrameBuffer;
+use crate::http::h2::hpack::{self, Decoder};
+use crate::sys;
+
+/// How the client reads, and what it asks.
+#[derive(Clone, Debug)]
+pub struct H2Options {
+    /// Socket bytes per second; `None` reads as fast as they come.
+    pub rate: Option<u64>,
+    /// Every stream's window and the connection's: from 65,535 to 2^31 − 1.
+    pub window: u32,
+    /// A receive buffer of about this many bytes, set before connecting.
+    pub receive_buffer: Option<u32>,
+    /// Give read bytes back with WINDOW_UPDATE. Off, a stream stops for
+    /// good once its window is spent.
+    pub replenish: bool,
+    /// Never give stream 1's window back, but the connection's and the
+    /// others' as `replenish` says: stream 1 stops at its window while the
+    /// connection goes on.
+    pub starve_first: bool,
+    /// A second request on the same connection, and when to send it.
+    pub second: Option<(String, Duration)>,
+}
+
+/// How one stream's response went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamReport {
+    /// `:status`, once the head arrived.
+    pub status: Option<u16>,
+    /// DATA payload bytes received.
+    pub body_bytes: u64,
+    /// END_STREAM arrived: the body is complete.
+    pub complete: bool,
+    /// RST_STREAM arrived instead, with this code.
+    pub reset: Option<u32>,
+    /// From sending the request to END_STREAM (or the reset).
+    pub latency: Option<Duration>,
+}
+
+/// What one run did.
+#[derive(Clone, Debug, Default)]
+pub struct H2Report {
+    /// The download, on stream 1.
+    pub first: StreamReport,
+    /// The second request, on stream 3, if one was sent.
+    pub second: Option<StreamReport>,
+    /// Stream 1's body bytes when the second response ended: what the
+    /// client had read of the download while the small one waited.
+    pub first_bytes_then: Option<u64>,
+    /// The server's GOAWAY code, if one came.
+    pub goaway: Option<u32>,
+    /// Bytes read from the socket, frames and all.
+    pub wire_bytes: u64,
+    /// From connecting to the end.
+    pub elapsed: Duration,
+    /// Why reading stopped early, if it did: the socket failed or went
+    /// quiet, or the server broke a rule.
+    pub failure: Option<String>,
+}
+
+/// Windows for the streams this client opens, and what it has read of them
+/// since it last gave bytes back.
+struct Window {
+    /// Stream 1 (or 3), or 0 for the connection.
+    stream: u32,
+    /// Read and not yet given back.
+    unreturned: u32,
+}
+
+/// Runs the client until both responses end, `limit` passes, or the
+/// connection ends; never more than [`IDLE_TIMEOUT`] without a byte.
+pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::Result<H2Report> {
+    let started = Instant::now();
+    let mut socket = connect(url.authority(), options.receive_buffer)?;
+    socket.set_read_timeout(Some(READ_POLL))?;
+    socket.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+
+    let window = options
+        .window
+        .clamp(frame::DEFAULT_WINDOW, frame::MAX_WINDOW as u32);
+    let mut out = PREFACE.to_vec();
+    frame::settings(
+        &mut out,
+        &[
+            (setting::INITIAL_WINDOW_SIZE, window),
+            (setting::ENABLE_PUSH, 0),
+        ],
+    );
+    if window > frame::DEFAULT_WINDOW {
+        frame::window_update(&mut out, 0, window - frame::DEFAULT_WINDOW);
+    }
+    request(&mut out, 1, url);
+    socket.write_all(&out)?;
+    let first_sent = Instant::now();
+
+    let mut report = H2Report::default();
+    let mut second_sent = None;
+    let mut decoder = Decoder::new(hpack::DEFAULT_TABLE_BYTES);
+    let mut frames = FrameBuffer::default();
+    let mut windows = [0, 1, 3].map(|stream| Window {
+        stream,
+        unreturned: 0,
+    });
+    let mut bucket = options
+        .rate
+        .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
+    let mut last_byte = Instant::now();
+    loop {
+        let done = report.first.latency.is_some()
+            && (options.second.is_none()
+                || report.second.as_ref().is_some_and(|s| s.latency.is_some()));
+        if done || report.goaway.is_some() || limit.is_some_and(|l| started.elapsed() >= l) {
+            break;
+        }
+        if let Some((target, after)) = &options.second
+            && second_sent.is_none()
+            && started.elapsed() >= *after
+        {
+            let mut out = Vec::new();
+            let url = HttpUrl {
+                target: target.clone(),
+                ..url.clone()
+            };
+            request(&mut out, 3, &url);
+            socket.write_all(&out)?;
+            second_sent = Some(Instant::now());
+            report.second = Some(StreamReport::default());
+        }
+        if last_byte.elapsed() >= IDLE_TIMEOUT {
+            report.failure = Some(format!("nothing received for {IDLE_TIMEOUT:?}"));
+            break;
+        }
+        let spare = frames.spare();
+        let want = match &mut bucket {
+            None => spare.len(),
+            Some(bucket) => {
+                let now = Instant::now();
+                let allowed = bucket.available(now).min(spare.len() as u64) as usize;
+                if allowed == 0 {
+                    thread::sleep(bucket.time_until(1024, now).min(READ_POLL));
+                    continue;
+                }
+                allowed
+            }
+        };
+        let n = match socket.read(&mut spare[..want]) {
+            Ok(0) => {
+                report.failure = Some("the server closed the connection".into());
+                break;
+            }
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                report.failure = Some(format!("read failed: {e}"));
+                break;
+            }
+        };
+        frames.filled(n);
+        last_byte = Instant::now();
+        if let Some(bucket) = &mut bucket {
+            bucket.spend(n as u64, last_byte);
+        }
+        report.wire_bytes += n as u64;
+        let mut replies = Vec::new();
+        loop {
+            let (header, payload) = match frames.next_frame() {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(e) => {
+                    report.failure = Some(format!("a bad frame: {}", e.reason));
+                    return Ok(finish(report, started));
+                }
+            };
+            let parsed = match frame::parse(&header, payload) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    report.failure = Some(format!("a bad frame: {}", e.reason));
+                    return Ok(finish(report, started));
+                }
+            };
+            let (stream, sent) = match parsed_stream(&parsed) {
+                1 => (Some(&mut report.first), first_sent),
+                3 => (report.second.as_mut(), second_sent.unwrap_or(first_sent)),
+                _ => (None, first_sent),
+            };
+            match parsed {
+                Frame::Settings { ack: false, .. } => frame::settings_ack(&mut replies),
+                Frame::Ping { ack: false, data } => frame::ping(&mut replies, data, true),
+                Frame::GoAway { code, .. } => report.goaway = Some(code),
+                Frame::Headers {
+                    block, end_stream, ..
+                } => {
+                    let list = decoder
+                        .decode(block, 64 * 1024)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.reason()))?;
+                    if let Some(stream) = stream {
+                        let status = list.fields.iter().find(|(n, _)| n == b":status");
+                        stream.status =
+                            status.and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
+                        if end_stream {
+                            stream.complete = true;
+                            stream.latency = Some(sent.elapsed());
+                        }
+                    }
+                }
+                Frame::Data {
+                    stream: id,
+                    data,
+                    flow,
+                    end_stream,
+                } => {
+                    if let Some(stream) = stream {
+                        stream.body_bytes += data.len() as u64;
+                        if end_stream {
+                            stream.complete = true;
+                            stream.latency = Some(sent.elapsed());
+                        }
+                    }
+                    if end_stream && id == 3 {
+                        report.first_bytes_then = Some(report.first.body_bytes);
+                    }
+                    let starved = |w: &Window| options.starve_first && w.stream == 1;
+                    if options.replenish {
+                        let mine =
+                            |w: &&mut Window| (w.stream == 0 || w.stream == id) && !starved(w);
+                        for w in windows.iter_mut().filter(mine) {
+                            w.unreturned += flow;
+                            if w.unreturned >= window / 2 {
+                                frame::window_update(&mut replies, w.stream, w.unreturned);
+                                w.unreturned = 0;
+                            }
+                        }
+                    }
+                }
+                Frame::RstStream { code, .. } => {
+                    if let Some(stream) = stream {
+                        stream.reset = Some(code);
+                        stream.latency = Some(sent.elapsed());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !replies.is_empty() {
+            socket.write_all(&replies)?;
+        }
+    }
+    Ok(finish(report, started))
+}
+
+fn finish(mut report: H2Report, started: Instant) -> H2Report {
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// The stream a frame belongs to; 0 for the connection's.
+fn parsed_stream(frame: &Frame<'_>) -> u32 {
+    match *frame {
+        Frame::Headers { stream, .. }
+        | Frame::Data { stream, .. }
+        | Frame::RstStream { stream, .. } => stream,
+        _ => 0,
+    }
+}
+
+/// Appends a GET for `url` on `stream`, with no body.
+fn request(out: &mut Vec<u8>, stream: u32, url: &HttpUrl) {
+    let mut block = Vec::new();
+    for (name, value) in [
+        (&b":method"[..], &b"GET"[..]),
+        (b":scheme", b"http"),
+        (b":authority", url.authority().as_bytes()),
+        (b":path", url.target.as_bytes()),
+        (b"user-agent", b"backpressure-slow-client"),
+    ] {
+        hpack::encode_field(&mut block, name, value);
+    }
+    frame::headers(out, stream, &block, true);
+}
+
+/// Connects to the first address of `authority` that answers.
+fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStream> {
+    let mut connected = Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        "no address to connect to",
+    ));
+    for addr in authority.to_socket_addrs()? {
+        connected = match receive_buffer {
+            None => TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT),
+            Some(bytes) => sys::connect_with_receive_buffer(addr, bytes, CONNECT_TIMEOUT),
+        };
+        if connected.is_ok() {
+            break;
+        }
+    }
+    let socket = connected?;
+    socket.set_nodelay(true)?;
+    Ok(socket)
+}

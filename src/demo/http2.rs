@@ -1,0 +1,286 @@
+//! "HTTP/2: one connection, two windows": how long a small response waits
+//! behind a slow download on the same connection, with a small window and
+//! a large one, with the kernel's high-water mark and without.
+//!
+//! Each case is a fresh server and one HTTP/2 client reading its socket at
+//! the phone's rate: stream 1 downloads the big export, and a while later
+//! stream 3 asks for a one-row export, about a hundred bytes. The writer
+//! takes DATA from each stream in turn, so at the HTTP/2 layer the small
+//! response is never behind more than one frame; what it waits for is
+//! what the download has already put in the socket: as much as the
+//! client's window lets out, held by the server's kernel and the client's.
+//!
+//! A last case starves stream 1 alone: the client never returns its
+//! window, but returns the connection's, so that stream stops at exactly
+//! its window while the connection goes on, and the server holds that
+//! stream's bounded queue and nothing more.
+
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use super::chart::escape;
+use super::child::{ChildServer, ChildStderr};
+use super::report::size;
+use crate::client::h2::{self, H2Options, H2Report};
+use crate::client::slow_client::HttpUrl;
+use crate::http::h2::frame::DEFAULT_WINDOW;
+
+/// Stream 3's request: one row, about a hundred bytes of body.
+const SMALL_TARGET: &str = "/export.csv?rows=1&mode=bounded";
+
+/// Stream 1's request: far more than a client reads in the demo.
+const BIG_TARGET: &str = "/export.csv?rows=7000000&mode=bounded";
+
+/// The large window: 16 MiB, half of what curl advertises.
+const LARGE_WINDOW: u32 = 16 << 20;
+
+/// The minimum rate of the case without the high-water mark. A blocked
+/// writer is woken only once about a third of the kernel's autotuned
+/// send buffer (4 MiB) has drained, 6 s at 200 KiB/s: longer than the
+/// default rate allows one frame, so the phone would be cut for the
+/// kernel's slowness. One more price of an unbounded kernel buffer.
+const UNBOUNDED_KERNEL_MIN_RATE: &str = "1k";
+
+/// One case: a window, and the server's high-water mark or not.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// What the row says.
+    pub name: &'static str,
+    /// The client's stream and connection windows.
+    pub window: u32,
+    /// `--notsent-lowat off` on the server.
+    pub lowat_off: bool,
+    /// How it went.
+    pub report: H2Report,
+}
+
+/// What the part measured.
+#[derive(Clone, Debug)]
+pub struct Http2Part {
+    /// The three head-of-line cases, in order.
+    pub cases: Vec<Case>,
+    /// The starved stream: its client's report.
+    pub starved: H2Report,
+    /// What the server queued for the starved stream while it waited.
+    pub starved_queue: Option<f64>,
+    /// When stream 3 was sent, from connecting.
+    pub then_after: Duration,
+    /// How long stream 3 was waited for before giving up.
+    pub wait: Duration,
+    /// The clients' socket read rate.
+    pub rate: u64,
+}
+
+/// Runs the part: three cases, then the starved stream.
+pub fn run(
+    exe: &Path,
+    rate: u64,
+    then_after: Duration,
+    wait: Duration,
+) -> Result<Http2Part, String> {
+    let plan = [
+        ("65,535-byte window", DEFAULT_WINDOW, false),
+        ("16 MiB window, kernel's buffer", LARGE_WINDOW, true),
+        ("16 MiB window, high-water mark", LARGE_WINDOW, false),
+    ];
+    let mut cases = Vec::new();
+    for (name, window, lowat_off) in plan {
+        let server = start(exe, lowat_off)?;
+        let options = H2Options {
+            rate: Some(rate),
+            window,
+            receive_buffer: None,
+            replenish: true,
+            starve_first: false,
+            second: Some((SMALL_TARGET.to_string(), then_after)),
+        };
+        let url = url(&server, BIG_TARGET);
+        let report = h2::run(&url, &options, Some(then_after + wait))
+            .map_err(|e| format!("HTTP/2 client: {e}"))?;
+        eprintln!(
+            "http2     {name}: the small response took {}",
+            latency(&report, wait)
+        );
+        cases.push(Case {
+            name,
+            window,
+            lowat_off,
+            report,
+        });
+    }
+
+    let server = start(exe, false)?;
+    let options = H2Options {
+        rate: Some(rate),
+        window: DEFAULT_WINDOW,
+        receive_buffer: None,
+        replenish: true,
+        starve_first: true,
+        second: Some((SMALL_TARGET.to_string(), then_after)),
+    };
+    let url = url(&server, BIG_TARGET);
+    let limit = then_after + Duration::from_secs(2);
+    let client = thread::spawn(move || h2::run(&url, &options, Some(limit)));
+    // Stream 1's window is spent within half a second at the phone's rate;
+    // the queue is read before stream 3 goes, while stream 1 alone waits.
+    thread::sleep(then_after * 3 / 4);
+    let starved_queue = server
+        .scrape()
+        .ok()
+        .and_then(|s| s.get("backpressure_queued_bytes{mode=\"bounded\"}"));
+    let starved = client
+        .join()
+        .map_err(|_| "the HTTP/2 client panicked".to_string())?
+        .map_err(|e| format!("HTTP/2 client: {e}"))?;
+    Ok(Http2Part {
+        cases,
+        starved,
+        starved_queue,
+        then_after,
+        wait,
+        rate,
+    })
+}
+
+fn start(exe: &Path, lowat_off: bool) -> Result<ChildServer, String> {
+    let args: &[&str] = match lowat_off {
+        false => &["--quiet"],
+        true => &[
+            "--quiet",
+            "--notsent-lowat",
+            "off",
+            "--min-rate",
+            UNBOUNDED_KERNEL_MIN_RATE,
+        ],
+    };
+    ChildServer::start(exe, args, ChildStderr::Discard)
+        .map_err(|e| format!("cannot start the server: {e}"))
+}
+
+fn url(server: &ChildServer, target: &str) -> HttpUrl {
+    HttpUrl {
+        host: server.addr().ip().to_string(),
+        port: server.addr().port(),
+        target: target.to_string(),
+    }
+}
+
+/// Stream 3's latency, or how long it was waited for in vain.
+fn latency(report: &H2Report, wait: Duration) -> String {
+    match report
+        .second
+        .as_ref()
+        .filter(|s| s.complete)
+        .and_then(|s| s.latency)
+    {
+        Some(latency) => format!("{:.2} s", latency.as_secs_f64()),
+        None => format!("over {:.0} s", wait.as_secs_f64()),
+    }
+}
+
+/// Stream 3's latency in seconds; the wait if it never came.
+fn seconds(report: &H2Report, wait: Duration) -> f64 {
+    let done = report.second.as_ref().filter(|s| s.complete);
+    done.and_then(|s| s.latency).unwrap_or(wait).as_secs_f64()
+}
+
+/// The part's section of the report: a table, a reading generated from the
+/// numbers, and the starved stream.
+pub fn report(part: &Http2Part) -> String {
+    let mut text = format!(
+        "\n## HTTP/2: one connection, two windows\n\n\
+         One h2c connection read at {}/s: stream 1 downloads the 385 MB export, and \
+         {:.1} s later stream 3 asks for one row ({SMALL_TARGET}).\n\n\
+         | case | window | TCP_NOTSENT_LOWAT | stream 3's response took | stream 1 read by then |\n\
+         |---|---|---|---|---|\n",
+        size(part.rate),
+        part.then_after.as_secs_f64()
+    );
+    for case in &part.cases {
+        text.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            case.name,
+            case.window,
+            if case.lowat_off { "off" } else { "16 KiB" },
+            latency(&case.report, part.wait),
+            case.report.first_bytes_then.map_or("-".into(), size),
+        ));
+    }
+    if let [small, unbounded, bounded] = &part.cases[..] {
+        let (s, u, b) = (
+            seconds(&small.report, part.wait),
+            seconds(&unbounded.report, part.wait),
+            seconds(&bounded.report, part.wait),
+        );
+        text.push_str(&format!(
+            "\nThe writer takes one frame from each stream in turn, so stream 3 was never \
+             behind more than a frame at the HTTP/2 layer. It waited for what stream 1 had \
+             already put in the socket. A 65,535-byte window let little of it out: {s:.2} s. \
+             A 16 MiB window let the server fill the kernel's send buffer: {u:.2} s{}, \
+             {:.0} times as long. With the same window and the kernel's unsent bytes held \
+             to 16 KiB: {b:.2} s. The stream window bounds the server's memory per stream; \
+             only the socket's own high-water mark bounds the queue every stream shares.\n",
+            if u >= part.wait.as_secs_f64() {
+                " or more"
+            } else {
+                ""
+            },
+            u / b.max(1e-3),
+        ));
+    }
+    let starved = &part.starved;
+    let third = starved.second.as_ref();
+    text.push_str(&format!(
+        "\nA stream whose window is spent: a client that never gives stream 1's window back \
+         (but does give back the connection's) received {} bytes of it, exactly its window, \
+         and then nothing; stream 3 on the same connection got its response in {}. \
+         Meanwhile the server held {} for stream 1: its bounded queue, and nothing more.\n",
+        starved.first.body_bytes,
+        third
+            .and_then(|s| s.latency)
+            .map_or("no time: it never came".into(), |l| format!(
+                "{:.2} s",
+                l.as_secs_f64()
+            )),
+        part.starved_queue.map_or("?".into(), |q| size(q as u64)),
+    ));
+    text
+}
+
+/// A bar per case: stream 3's latency, on a scale from 0 to the longest.
+pub fn chart(part: &Http2Part) -> String {
+    let (width, bar_height, left) = (720.0, 36.0, 290.0);
+    let height = 70.0 + bar_height * part.cases.len() as f64;
+    let longest = part
+        .cases
+        .iter()
+        .map(|c| seconds(&c.report, part.wait))
+        .fold(0.1, f64::max);
+    let mut svg = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"13\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"10\" y=\"22\" font-size=\"15\">{}</text>\n",
+        escape("HTTP/2: a small response behind a 200 KiB/s download on the same connection")
+    );
+    for (i, case) in part.cases.iter().enumerate() {
+        let y = 40.0 + bar_height * i as f64;
+        let secs = seconds(&case.report, part.wait);
+        let bar = (width - left - 90.0) * secs / longest;
+        svg.push_str(&format!(
+            "<text x=\"10\" y=\"{:.0}\">{}</text>\n\
+             <rect x=\"{left}\" y=\"{y:.0}\" width=\"{bar:.1}\" height=\"{:.0}\" fill=\"#4477aa\"/>\n\
+             <text x=\"{:.1}\" y=\"{:.0}\">{}</text>\n",
+            y + 18.0,
+            escape(case.name),
+            bar_height - 10.0,
+            left + bar + 6.0,
+            y + 18.0,
+            escape(&latency(&case.report, part.wait)),
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}

@@ -1,0 +1,679 @@
+//! HTTP/2 frames (RFC 9113 §4 and §6), as bytes: the nine-byte frame
+//! header, each frame type's payload checked and parsed, the frames this
+//! side writes, and a buffer that cuts a byte stream into frames.
+//!
+//! Everything that travels on an HTTP/2 connection is a frame: a length, a
+//! type, flags and a stream id, then at most `SETTINGS_MAX_FRAME_SIZE`
+//! bytes of payload. The rules checked here are the ones a frame breaks on
+//! its own (a PING that is not 8 bytes, a WINDOW_UPDATE of 0, a SETTINGS
+//! value out of range); the rules that need the connection's state (is
+//! this stream open? does this window overflow?) are the connection's.
+//!
+//! A broken rule is a [`FrameError`]: a *connection* error ends the
+//! connection with a GOAWAY carrying its code, a *stream* error ends one
+//! stream with a RST_STREAM (RFC 9113 §5.4).
+
+/// What a client sends first on a prior-knowledge HTTP/2 connection
+/// (RFC 9113 §3.4). The first 18 bytes look like an HTTP/1 request head
+/// on purpose, so that an HTTP/1 server rejects it rather than waits.
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The part of [`PREFACE`] an HTTP/1 head reader returns as a head.
+pub const PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
+
+/// Bytes in a frame header: length (24 bits), type, flags, stream id.
+pub const HEADER_BYTES: usize = 9;
+
+/// The largest payload this side accepts and sends: the initial
+/// `SETTINGS_MAX_FRAME_SIZE`, which this server never raises. A larger
+/// frame would only delay the frames of other streams behind it.
+pub const MAX_FRAME_BYTES: usize = 16_384;
+
+/// Every window starts at this (RFC 9113 §6.9.2): 65,535 bytes, one less
+/// than 64 KiB.
+pub const DEFAULT_WINDOW: u32 = 65_535;
+
+/// No window may exceed 2^31 − 1 (RFC 9113 §6.9.1).
+pub const MAX_WINDOW: i64 = (1 << 31) - 1;
+
+/// Frame types (RFC 9113 §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Data = 0,
+    Headers = 1,
+    Priority = 2,
+    RstStream = 3,
+    Settings = 4,
+    PushPromise = 5,
+    Ping = 6,
+    GoAway = 7,
+    WindowUpdate = 8,
+    Continuation = 9,
+}
+
+impl Kind {
+    /// The type for a type byte; `None` for a type this side does not know,
+    /// which RFC 9113 §4.1 says to ignore.
+    fn of(byte: u8) -> Option<Kind> {
+        const ALL: [Kind; 10] = [
+            Kind::Data,
+            Kind::Headers,
+            Kind::Priority,
+            Kind::RstStream,
+            Kind::Settings,
+            Kind::PushPromise,
+            Kind::Ping,
+            Kind::GoAway,
+            Kind::WindowUpdate,
+            Kind::Continuation,
+        ];
+        ALL.get(usize::from(byte)).copied()
+    }
+}
+
+/// Flag bits; each means something only on the types named.
+pub mod flag {
+    /// DATA, HEADERS: the sender's last frame on this stream.
+    pub const END_STREAM: u8 = 0x1;
+    /// SETTINGS, PING: this answers the peer's frame.
+    pub const ACK: u8 = 0x1;
+    /// HEADERS, CONTINUATION: the header block is complete.
+    pub const END_HEADERS: u8 = 0x4;
+    /// DATA, HEADERS: a pad length byte comes first, padding last.
+    pub const PADDED: u8 = 0x8;
+    /// HEADERS: five bytes of priority come before the block.
+    pub const PRIORITY: u8 = 0x20;
+}
+
+/// SETTINGS parameters (RFC 9113 §6.5.2) this side reads or sends.
+pub mod setting {
+    pub const ENABLE_PUSH: u16 = 0x2;
+    pub const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
+    pub const MAX_FRAME_SIZE: u16 = 0x5;
+    pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+}
+
+/// Error codes (RFC 9113 §7), carried by RST_STREAM and GOAWAY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    NoError = 0x0,
+    ProtocolError = 0x1,
+    InternalError = 0x2,
+    FlowControlError = 0x3,
+    SettingsTimeout = 0x4,
+    StreamClosed = 0x5,
+    FrameSizeError = 0x6,
+    RefusedStream = 0x7,
+    Cancel = 0x8,
+    CompressionError = 0x9,
+    ConnectError = 0xa,
+    EnhanceYourCalm = 0xb,
+    InadequateSecurity = 0xc,
+    Http11Required = 0xd,
+}
+
+impl ErrorCode {
+    /// Every code, in numeric order (so `ALL[c as usize] == c`).
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::NoError,
+        ErrorCode::ProtocolError,
+        ErrorCode::InternalError,
+        ErrorCode::FlowControlError,
+        ErrorCode::SettingsTimeout,
+        ErrorCode::StreamClosed,
+        ErrorCode::FrameSizeError,
+        ErrorCode::RefusedStream,
+        ErrorCode::Cancel,
+        ErrorCode::CompressionError,
+        ErrorCode::ConnectError,
+        ErrorCode::EnhanceYourCalm,
+        ErrorCode::InadequateSecurity,
+        ErrorCode::Http11Required,
+    ];
+
+    /// The code for a number; unknown codes mean nothing special (RFC 9113
+    /// §7), so `None` is treated like INTERNAL_ERROR by whoever reads it.
+    pub fn of(code: u32) -> Option<ErrorCode> {
+        Self::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+
+    /// The name RFC 9113 gives it, for logs and metrics labels.
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 14] = [
+            "NO_ERROR",
+            "PROTOCOL_ERROR",
+            "INTERNAL_ERROR",
+            "FLOW_CONTROL_ERROR",
+            "SETTINGS_TIMEOUT",
+            "STREAM_CLOSED",
+            "FRAME_SIZE_ERROR",
+            "REFUSED_STREAM",
+            "CANCEL",
+            "COMPRESSION_ERROR",
+            "CONNECT_ERROR",
+            "ENHANCE_YOUR_CALM",
+            "INADEQUATE_SECURITY",
+            "HTTP_1_1_REQUIRED",
+        ];
+        NAMES[self as usize]
+    }
+}
+
+/// A frame that breaks a rule: what to answer, and to whom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameError {
+    /// The code of the GOAWAY or RST_STREAM that answers it.
+    pub code: ErrorCode,
+    /// `Some(id)`: a stream error, only that stream ends. `None`: a
+    /// connection error, the whole connection ends.
+    pub stream: Option<u32>,
+    /// One line for the log and the GOAWAY's debug data.
+    pub reason: &'static str,
+}
+
+impl FrameError {
+    /// An error that ends the connection.
+    pub fn connection(code: ErrorCode, reason: &'static str) -> FrameError {
+        FrameError {
+            code,
+            stream: None,
+            reason,
+        }
+    }
+
+    /// An error that ends stream `id` only.
+    pub fn stream(id: u32, code: ErrorCode, reason: &'static str) -> FrameError {
+        FrameError {
+            code,
+            stream: Some(id),
+            reason,
+        }
+    }
+}
+
+/// A frame header (RFC 9113 §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Payload bytes after the header.
+    pub length: usize,
+    /// The type byte, known or not.
+    pub kind: u8,
+    /// The flag bits.
+    pub flags: u8,
+    /// The stream, with the reserved bit cleared; 0 is the connection.
+    pub stream: u32,
+}
+
+impl Header {
+    /// Reads a header; every nine bytes are one.
+    pub fn parse(bytes: &[u8; HEADER_BYTES]) -> Header {
+        let [l0, l1, l2, kind, flags, s0, s1, s2, s3] = *bytes;
+        Header {
+            length: usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2),
+            kind,
+            flags,
+            stream: u32::from_be_bytes([s0, s1, s2, s3]) & 0x7fff_ffff,
+        }
+    }
+
+    /// Appends a header for a payload of `length` bytes (at most 2^24 − 1).
+    pub fn write(out: &mut Vec<u8>, length: usize, kind: Kind, flags: u8, stream: u32) {
+        debug_assert!(length < 1 << 24, "a frame length has 24 bits");
+        out.extend_from_slice(&(length as u32).to_be_bytes()[1..]);
+        out.push(kind as u8);
+        out.push(flags);
+        out.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// A frame's payload, parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// Body bytes (padding removed). `flow` is the whole payload, padding
+    /// included: what it costs the receiver's windows.
+    Data {
+        stream: u32,
+        end_stream: bool,
+        data: &'a [u8],
+        flow: u32,
+    },
+    /// The first piece of a header block (padding and priority removed).
+    Headers {
+        stream: u32,
+        end_stream: bool,
+        end_headers: bool,
+        block: &'a [u8],
+    },
+    /// Priority advice, which this server ignores (RFC 9113 §5.3.2 lets
+    /// it); it does not open the stream.
+    Priority { stream: u32 },
+    /// The peer ends a stream, with a code.
+    RstStream { stream: u32, code: u32 },
+    /// The peer's settings (checked: [`Settings::iter`] yields only valid
+    /// values), or the acknowledgement of ours.
+    Settings { ack: bool, params: Settings<'a> },
+    /// Server push, which a client must never send.
+    PushPromise { stream: u32 },
+    /// A liveness check to echo, or the echo of ours.
+    Ping { ack: bool, data: [u8; 8] },
+    /// The peer is going away after `last_stream`.
+    GoAway {
+        last_stream: u32,
+        code: u32,
+        debug: &'a [u8],
+    },
+    /// More room in a window: the connection's (stream 0) or a stream's.
+    WindowUpdate { stream: u32, increment: u32 },
+    /// The rest of a header block.
+    Continuation {
+        stream: u32,
+        end_headers: bool,
+        block: &'a [u8],
+    },
+    /// A type this side does not know: ignored (RFC 9113 §4.1, §5.5).
+    Unknown,
+}
+
+/// A SETTINGS payload whose values have been checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings<'a>(&'a [u8]);
+
+impl<'a> Settings<'a> {
+    /// `(parameter, value)` pairs in the order sent; unknown parameters
+    /// are included, for the reader to ignore.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u32)> + 'a {
+        self.0.chunks_exact(6).map(|p| {
+            let id = u16::from_be_bytes([p[0], p[1]]);
+            (id, u32::from_be_bytes([p[2], p[3], p[4], p[5]]))
+        })
+    }
+
+    fn check(payload: &'a [u8]) -> Result<Settings<'a>, FrameError> {
+        let settings = Settings(payload);
+        for (id, value) in settings.iter() {
+            match id {
+                setting::ENABLE_PUSH if value > 1 => {
+                    return Err(FrameError::connection(
+                        ErrorCode::ProtocolError,
+                        "SETTINGS_ENABLE_PUSH is neither 0 nor 1",
+                    ));
+                }
+                setting::INITIAL_WINDOW_SIZE if i64::from(value) > MAX_WINDOW => {
+                    return Err(FrameError::connection(
+                        ErrorCode::FlowControlError,
+                        "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
+                    ));
+                }
+                setting::MAX_FRAME_SIZE if !(1 << 14..1 << 24).contains(&value) => {
+                    return Err(FrameError::connection(
+                        ErrorCode::ProtocolError,
+                        "SETTINGS_MAX_FRAME_SIZE outside 2^14..2^24-1",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// Reads a 31-bit stream id or window increment; the top bit is reserved.
+fn u31(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & 0x7fff_ffff
+}
+
+/// Removes padding (RFC 9113 §6.1): a pad length byte first, that many
+/// bytes of padding last.
+fn unpad<'a>(header: &Header, payload: &'a [u8]) -> Result<&'a [u8], FrameError> {
+    if !header.has(flag::PADDED) {
+        return Ok(payload);
+    }
+    let Some((&pad, rest)) = payload.split_first() else {
+        return Err(FrameError::connection(
+            ErrorCode::FrameSizeError,
+            "padded frame without its pad length",
+        ));
+    };
+    let keep = rest.len().checked_sub(usize::from(pad)).ok_or_else(|| {
+        FrameError::connection(ErrorCode::ProtocolError, "padding longer than the frame")
+    })?;
+    Ok(&rest[..keep])
+}
+
+/// Checks a frame's payload against the rules of its type and parses it.
+/// The caller has checked `header.length` against [`MAX_FRAME_BYTES`] and
+/// passes exactly that many bytes.
+pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+    use ErrorCode::{FrameSizeError, ProtocolError};
+    let Some(kind) = Kind::of(header.kind) else {
+        return Ok(Frame::Unknown);
+    };
+    let stream = header.stream;
+    let on_connection = |reason| FrameError::connection(ProtocolError, reason);
+    // Which frames belong to the connection (stream 0) and which to a
+    // stream (RFC 9113 §6): the wrong one is a PROTOCOL_ERROR.
+    let for_connection = matches!(kind, Kind::Settings | Kind::Ping | Kind::GoAway);
+    if for_connection && stream != 0 {
+        return Err(on_connection("SETTINGS, PING or GOAWAY on a stream"));
+    }
+    let for_stream = !for_connection && kind != Kind::WindowUpdate;
+    if for_stream && stream == 0 {
+        return Err(on_connection("a stream's frame on stream 0"));
+    }
+    let exactly = |len: usize, reason| {
+        if payload.len() == len {
+            Ok(())
+        } else {
+            Err(FrameError::connection(FrameSizeError, reason))
+        }
+    };
+    Ok(match kind {
+        Kind::Data => Frame::Data {
+            stream,
+            end_stream: header.has(flag::END_STREAM),
+            data: unpad(header, payload)?,
+            flow: payload.len() as u32,
+        },
+        Kind::Headers => {
+            let mut block = unpad(header, payload)?;
+            if header.has(flag::PRIORITY) {
+                block = block.get(5..).ok_or_else(|| {
+                    FrameError::connection(FrameSizeError, "HEADERS too short for its priority")
+                })?;
+            }
+            Frame::Headers {
+                stream,
+                end_stream: header.has(flag::END_STREAM),
+                end_headers: header.has(flag::END_HEADERS),
+                block,
+            }
+        }
+        Kind::Priority => {
+            if payload.len() != 5 {
+                let reason = "PRIORITY is not 5 bytes";
+                return Err(FrameError::stream(stream, FrameSizeError, reason));
+            }
+            Frame::Priority { stream }
+        }
+        Kind::RstStream => {
+            exactly(4, "RST_STREAM is not 4 bytes")?;
+            Frame::RstStream {
+                stream,
+                code: u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]),
+            }
+        }
+        Kind::Settings => {
+            let ack = header.has(flag::ACK);
+            if ack && !payload.is_empty() {
+                return Err(FrameError::connection(
+                    FrameSizeError,
+                    "SETTINGS ACK with a payload",
+                ));
+            }
+            if payload.len() % 6 != 0 {
+                let reason = "SETTINGS not a multiple of 6 bytes";
+                return Err(FrameError::connection(FrameSizeError, reason));
+            }
+            Frame::Settings {
+                ack,
+                params: Settings::check(payload)?,
+            }
+        }
+        Kind::PushPromise => Frame::PushPromise { stream },
+        Kind::Ping => {
+            exactly(8, "PING is not 8 bytes")?;
+            let mut data = [0; 8];
+            data.copy_from_slice(payload);
+            Frame::Ping {
+                ack: header.has(flag::ACK),
+                data,
+            }
+        }
+        Kind::GoAway => {
+            if payload.len() < 8 {
+                return Err(FrameError::connection(
+                    FrameSizeError,
+                    "GOAWAY under 8 bytes",
+                ));
+            }
+            Frame::GoAway {
+                last_stream: u31(payload),
+                code: u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]),
+                debug: &payload[8..],
+            }
+        }
+        Kind::WindowUpdate => {
+            exactly(4, "WINDOW_UPDATE is not 4 bytes")?;
+            let increment = u31(payload);
+            if increment == 0 {
+                let reason = "WINDOW_UPDATE of 0";
+                return Err(match stream {
+                    0 => FrameError::connection(ProtocolError, reason),
+                    id => FrameError::stream(id, ProtocolError, reason),
+                });
+            }
+            Frame::WindowUpdate { stream, increment }
+        }
+        Kind::Continuation => Frame::Continuation {
+            stream,
+            end_headers: header.has(flag::END_HEADERS),
+            block: payload,
+        },
+    })
+}
+
+/// Appends a SETTINGS frame with these parameters.
+pub fn settings(out: &mut Vec<u8>, params: &[(u16, u32)]) {
+    Header::write(out, params.len() * 6, Kind::Settings, 0, 0);
+    for (id, value) in params {
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&value.to_be_bytes());
+    }
+}
+
+/// Appends the acknowledgement of the peer's SETTINGS.
+pub fn settings_ack(out: &mut Vec<u8>) {
+    Header::write(out, 0, Kind::Settings, flag::ACK, 0);
+}
+
+/// Appends a PING (`ack`: the echo of the peer's).
+pub fn ping(out: &mut Vec<u8>, data: [u8; 8], ack: bool) {
+    Header::write(out, 8, Kind::Ping, if ack { flag::ACK } else { 0 }, 0);
+    out.extend_from_slice(&data);
+}
+
+/// Appends a GOAWAY: streams after `last_stream` were not processed.
+pub fn goaway(out: &mut Vec<u8>, last_stream: u32, code: ErrorCode, debug: &[u8]) {
+    let debug = &debug[..debug.len().min(MAX_FRAME_BYTES - 8)];
+    Header::write(out, 8 + debug.len(), Kind::GoAway, 0, 0);
+    out.extend_from_slice(&(last_stream & 0x7fff_ffff).to_be_bytes());
+    out.extend_from_slice(&(code as u32).to_be_bytes());
+    out.extend_from_slice(debug);
+}
+
+/// Appends a RST_STREAM.
+pub fn rst_stream(out: &mut Vec<u8>, stream: u32, code: ErrorCode) {
+    Header::write(out, 4, Kind::RstStream, 0, stream);
+    out.extend_from_slice(&(code as u32).to_be_bytes());
+}
+
+/// Appends a WINDOW_UPDATE (`increment` from 1 to 2^31 − 1).
+pub fn window_update(out: &mut Vec<u8>, stream: u32, increment: u32) {
+    Header::write(out, 4, Kind::WindowUpdate, 0, stream);
+    out.extend_from_slice(&(increment & 0x7fff_ffff).to_be_bytes());
+}
+
+/// Appends a header block as a HEADERS frame and as many CONTINUATION
+/// frames as it needs beyond [`MAX_FRAME_BYTES`].
+pub fn headers(out: &mut Vec<u8>, stream: u32, block: &[u8], end_stream: bool) {
+    let mut pieces = block.chunks(MAX_FRAME_BYTES).peekable();
+    let mut kind = Kind::Headers;
+    let mut flags = if end_stream { flag::END_STREAM } else { 0 };
+    if pieces.peek().is_none() {
+        Header::write(out, 0, kind, flags | flag::END_HEADERS, stream);
+    }
+    while let Some(piece) = pieces.next() {
+        if pieces.peek().is_none() {
+            flags |= flag::END_HEADERS;
+        }
+        Header::write(out, piece.len(), kind, flags, stream);
+        out.extend_from_slice(piece);
+        (kind, flags) = (Kind::Continuation, 0);
+    }
+}
+
+/// The header of a DATA frame of `length` bytes, for a payload written
+/// after it from wherever it is.
+pub fn data_header(stream: u32, length: usize, end_stream: bool) -> [u8; HEADER_BYTES] {
+    let mut out = Vec::with_capacity(HEADER_BYTES);
+    let flags = if end_stream { flag::END_STREAM } else { 0 };
+    Header::write(&mut out, length, Kind::Data, flags, stream);
+    let mut header = [0; HEADER_BYTES];
+    header.copy_from_slice(&out);
+    header
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::h2::frame_buffer::FrameBuffer;
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+        out.extend_from_slice(&[kind, flags]);
+        out.extend_from_slice(&stream.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn parsed(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
+        let header = Header::parse(bytes[..9].try_into().unwrap());
+        parse(&header, &bytes[9..])
+    }
+
+    #[test]
+    fn a_header_reads_back_what_was_written() {
+        let mut out = Vec::new();
+        Header::write(&mut out, 0x01_02_03, Kind::Headers, 0x25, 0x7fff_fffe);
+        assert_eq!(out, [1, 2, 3, 1, 0x25, 0x7f, 0xff, 0xff, 0xfe]);
+        let header = Header::parse(out[..].try_into().unwrap());
+        assert_eq!(header.length, 0x01_02_03);
+        assert_eq!((header.kind, header.flags), (1, 0x25));
+        // The reserved bit is ignored on reading.
+        let mut reserved = out.clone();
+        reserved[5] |= 0x80;
+        assert_eq!(Header::parse(reserved[..].try_into().unwrap()), header);
+    }
+
+    #[test]
+    fn padding_and_priority_are_stripped() {
+        // PADDED | PRIORITY | END_HEADERS: pad 2, 5 bytes of priority, "abc", 2 pad bytes.
+        let bytes = frame(1, 0x2c, 1, b"\x02\0\0\0\0\x10abc\0\0");
+        let expected = Frame::Headers {
+            stream: 1,
+            end_stream: false,
+            end_headers: true,
+            block: b"abc",
+        };
+        assert_eq!(parsed(&bytes), Ok(expected));
+        let bytes = frame(0, 0x09, 3, b"\x01xy\0");
+        let expected = Frame::Data {
+            stream: 3,
+            end_stream: true,
+            data: b"xy",
+            flow: 4,
+        };
+        assert_eq!(parsed(&bytes), Ok(expected));
+    }
+
+    /// Every rule a frame can break on its own, with the code RFC 9113
+    /// gives it and whether it ends the stream or the connection.
+    #[test]
+    fn broken_frames_get_the_right_code() {
+        use ErrorCode::*;
+        let cases: &[(Vec<u8>, ErrorCode, Option<u32>)] = &[
+            (frame(4, 0, 1, b""), ProtocolError, None), // SETTINGS on a stream
+            (frame(6, 0, 1, &[0; 8]), ProtocolError, None), // PING on a stream
+            (frame(7, 0, 3, &[0; 8]), ProtocolError, None), // GOAWAY on a stream
+            (frame(0, 0, 0, b"x"), ProtocolError, None), // DATA on stream 0
+            (frame(1, 4, 0, b""), ProtocolError, None), // HEADERS on stream 0
+            (frame(3, 0, 0, &[0; 4]), ProtocolError, None), // RST_STREAM on stream 0
+            (frame(4, 0, 0, &[0; 5]), FrameSizeError, None), // SETTINGS of 5 bytes
+            (frame(4, 1, 0, &[0; 6]), FrameSizeError, None), // SETTINGS ACK with a payload
+            (frame(6, 0, 0, &[0; 7]), FrameSizeError, None), // PING of 7 bytes
+            (frame(3, 0, 1, &[0; 3]), FrameSizeError, None), // RST_STREAM of 3 bytes
+            (frame(8, 0, 1, &[0; 5]), FrameSizeError, None), // WINDOW_UPDATE of 5 bytes
+            (frame(7, 0, 0, &[0; 7]), FrameSizeError, None), // GOAWAY under 8 bytes
+            (frame(2, 0, 5, &[0; 4]), FrameSizeError, Some(5)), // PRIORITY of 4 bytes
+            (frame(8, 0, 0, &[0; 4]), ProtocolError, None), // WINDOW_UPDATE of 0 on the connection
+            (frame(8, 0, 7, &[0x80, 0, 0, 0]), ProtocolError, Some(7)), // of 0 on a stream
+            (frame(0, 8, 1, b"\x05ab"), ProtocolError, None), // padding longer than the frame
+            (frame(0, 8, 1, b""), FrameSizeError, None), // padded, no pad length
+            (frame(1, 0x20, 1, &[0; 4]), FrameSizeError, None), // priority cut short
+            (frame(4, 0, 0, &[0, 2, 0, 0, 0, 2]), ProtocolError, None), // ENABLE_PUSH 2
+            (
+                frame(4, 0, 0, &[0, 4, 0x80, 0, 0, 0]),
+                FlowControlError,
+                None,
+            ), // window 2^31
+            (
+                frame(4, 0, 0, &[0, 5, 0, 0, 0x3f, 0xff]),
+                ProtocolError,
+                None,
+            ), // max frame 16383
+            (frame(4, 0, 0, &[0, 5, 1, 0, 0, 0]), ProtocolError, None), // max frame 2^24
+        ];
+        for (bytes, code, stream) in cases {
+            let error = parsed(bytes).expect_err(&format!("{bytes:?}"));
+            assert_eq!((error.code, error.stream), (*code, *stream), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn good_control_frames_parse() {
+        let bytes = frame(4, 0, 0, &[0, 4, 0, 1, 0, 0, 0, 0x99, 0, 0, 0, 1]);
+        let Ok(Frame::Settings { ack: false, params }) = parsed(&bytes) else {
+            panic!("settings");
+        };
+        // An unknown parameter (0x99) is passed on, to be ignored.
+        assert_eq!(params.iter().collect::<Vec<_>>(), [(4, 65_536), (0x99, 1)]);
+        let mut out = Vec::new();
+        goaway(&mut out, 7, ErrorCode::EnhanceYourCalm, b"calm");
+        let expected = Frame::GoAway {
+            last_stream: 7,
+            code: 0xb,
+            debug: b"calm",
+        };
+        assert_eq!(parsed(&out), Ok(expected));
+        out.clear();
+        window_update(&mut out, 3, 1000);
+        let expected = Frame::WindowUpdate {
+            stream: 3,
+            increment: 1000,
+        };
+        assert_eq!(parsed(&out), Ok(expected));
+        // An unknown type is ignored whatever it carries.
+        assert_eq!(parsed(&frame(0xfa, 0xff, 0, b"??")), Ok(Frame::Unknown));
+    }
+
+    #[test]
+    fn a_long_header_block_continues() {
+        let block = vec![7; MAX_FRAME_BYTES + 10];
+        let mut out = Vec::new();
+        headers(&mut out, 5, &block, true);
+        let mut frames = FrameBuffer::with(&out);
+        let (first, payload) = frames.next_frame().unwrap().unwrap();
+        assert_eq!((first.kind, first.flags), (1, flag::END_STREAM));
+        assert_eq!(payload.len(), MAX_FRAME_BYTES);
+        let (second, payload) = frames.next_frame().unwrap().unwrap();
+        assert_eq!((second.kind, second.flags), (9, flag::END_HEADERS));
+        assert_eq!(payload.len(), 10);
+        assert_eq!(frames.next_frame(), Ok(None));
+    }
+}

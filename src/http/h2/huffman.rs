@@ -1,0 +1,314 @@
+//! The Huffman code of HPACK (RFC 7541 §5.2, Appendix B), and its decoder.
+//!
+//! A string in a header block may be sent Huffman-coded: each byte becomes
+//! a code of 5 to 30 bits, short for the bytes header fields use most
+//! (digits, lowercase letters, `-`, `/`) and long for the rest. The code is
+//! fixed by the RFC, never sent, so both sides simply hold the table below.
+//!
+//! The code is *canonical*: codes of one length are consecutive numbers,
+//! assigned in symbol order, and each length starts where the shorter ones
+//! left off. So a decoder needs, per length, only the first code, how many
+//! codes there are and which symbols they stand for ([`Canonical`]): after
+//! each bit, the bits read since the last symbol either are one of the codes
+//! of their length, or the start of a longer one.
+//!
+//! A string ends on a byte boundary, so its last byte is padded with the
+//! first bits of the 30-bit EOS code, which are all ones. The RFC makes
+//! three things errors, and so does [`decode`]: padding of 8 bits or more (a
+//! whole byte that carries nothing), padding that is not all ones, and EOS
+//! itself inside a string. Decoding is bounded by its input: the shortest
+//! code is 5 bits, so `n` bytes decode to at most `8n/5`.
+
+use super::hpack::DecodeError;
+
+/// Symbols: the 256 byte values, and EOS.
+const SYMBOLS: usize = 257;
+/// The longest code, EOS's.
+const MAX_CODE_BITS: usize = 30;
+
+/// Each symbol's code and its length in bits, the code right-aligned: RFC
+/// 7541 Appendix B's "code as hex" and "len" columns, for the bytes 0 to 255
+/// and then EOS. Four symbols a line; the comment is the first one's value.
+#[rustfmt::skip]
+const CODES: [(u32, u8); SYMBOLS] = [
+    (0x1ff8, 13),     (0x7fffd8, 23),   (0xfffffe2, 28),  (0xfffffe3, 28),   //   0
+    (0xfffffe4, 28),  (0xfffffe5, 28),  (0xfffffe6, 28),  (0xfffffe7, 28),   //   4
+    (0xfffffe8, 28),  (0xffffea, 24),   (0x3ffffffc, 30), (0xfffffe9, 28),   //   8
+    (0xfffffea, 28),  (0x3ffffffd, 30), (0xfffffeb, 28),  (0xfffffec, 28),   //  12
+    (0xfffffed, 28),  (0xfffffee, 28),  (0xfffffef, 28),  (0xffffff0, 28),   //  16
+    (0xffffff1, 28),  (0xffffff2, 28),  (0x3ffffffe, 30), (0xffffff3, 28),   //  20
+    (0xffffff4, 28),  (0xffffff5, 28),  (0xffffff6, 28),  (0xffffff7, 28),   //  24
+    (0xffffff8, 28),  (0xffffff9, 28),  (0xffffffa, 28),  (0xffffffb, 28),   //  28
+    (0x14, 6),        (0x3f8, 10),      (0x3f9, 10),      (0xffa, 12),       //  32 ' ' ! " #
+    (0x1ff9, 13),     (0x15, 6),        (0xf8, 8),        (0x7fa, 11),       //  36 $ % & '
+    (0x3fa, 10),      (0x3fb, 10),      (0xf9, 8),        (0x7fb, 11),       //  40 ( ) * +
+    (0xfa, 8),        (0x16, 6),        (0x17, 6),        (0x18, 6),         //  44 , - . /
+    (0x0, 5),         (0x1, 5),         (0x2, 5),         (0x19, 6),         //  48 0 1 2 3
+    (0x1a, 6),        (0x1b, 6),        (0x1c, 6),        (0x1d, 6),         //  52 4 5 6 7
+    (0x1e, 6),        (0x1f, 6),        (0x5c, 7),        (0xfb, 8),         //  56 8 9 : ;
+    (0x7ffc, 15),     (0x20, 6),        (0xffb, 12),      (0x3fc, 10),       //  60 < = > ?
+    (0x1ffa, 13),     (0x21, 6),        (0x5d, 7),        (0x5e, 7),         //  64 @ A B C
+    (0x5f, 7),        (0x60, 7),        (0x61, 7),        (0x62, 7),         //  68 D E F G
+    (0x63, 7),        (0x64, 7),        (0x65, 7),        (0x66, 7),         //  72 H I J K
+    (0x67, 7),        (0x68, 7),        (0x69, 7),        (0x6a, 7),         //  76 L M N O
+    (0x6b, 7),        (0x6c, 7),        (0x6d, 7),        (0x6e, 7),         //  80 P Q R S
+    (0x6f, 7),        (0x70, 7),        (0x71, 7),        (0x72, 7),         //  84 T U V W
+    (0xfc, 8),        (0x73, 7),        (0xfd, 8),        (0x1ffb, 13),      //  88 X Y Z [
+    (0x7fff0, 19),    (0x1ffc, 13),     (0x3ffc, 14),     (0x22, 6),         //  92 \ ] ^ _
+    (0x7ffd, 15),     (0x3, 5),         (0x23, 6),        (0x4, 5),          //  96 ` a b c
+    (0x24, 6),        (0x5, 5),         (0x25, 6),        (0x26, 6),         // 100 d e f g
+    (0x27, 6),        (0x6, 5),         (0x74, 7),        (0x75, 7),         // 104 h i j k
+    (0x28, 6),        (0x29, 6),        (0x2a, 6),        (0x7, 5),          // 108 l m n o
+    (0x2b, 6),        (0x76, 7),        (0x2c, 6),        (0x8, 5),          // 112 p q r s
+    (0x9, 5),         (0x2d, 6),        (0x77, 7),        (0x78, 7),         // 116 t u v w
+    (0x79, 7),        (0x7a, 7),        (0x7b, 7),        (0x7ffe, 15),      // 120 x y z {
+    (0x7fc, 11),      (0x3ffd, 14),     (0x1ffd, 13),     (0xffffffc, 28),   // 124 | } ~
+    (0xfffe6, 20),    (0x3fffd2, 22),   (0xfffe7, 20),    (0xfffe8, 20),     // 128
+    (0x3fffd3, 22),   (0x3fffd4, 22),   (0x3fffd5, 22),   (0x7fffd9, 23),    // 132
+    (0x3fffd6, 22),   (0x7fffda, 23),   (0x7fffdb, 23),   (0x7fffdc, 23),    // 136
+    (0x7fffdd, 23),   (0x7fffde, 23),   (0xffffeb, 24),   (0x7fffdf, 23),    // 140
+    (0xffffec, 24),   (0xffffed, 24),   (0x3fffd7, 22),   (0x7fffe0, 23),    // 144
+    (0xffffee, 24),   (0x7fffe1, 23),   (0x7fffe2, 23),   (0x7fffe3, 23),    // 148
+    (0x7fffe4, 23),   (0x1fffdc, 21),   (0x3fffd8, 22),   (0x7fffe5, 23),    // 152
+    (0x3fffd9, 22),   (0x7fffe6, 23),   (0x7fffe7, 23),   (0xffffef, 24),    // 156
+    (0x3fffda, 22),   (0x1fffdd, 21),   (0xfffe9, 20),    (0x3fffdb, 22),    // 160
+    (0x3fffdc, 22),   (0x7fffe8, 23),   (0x7fffe9, 23),   (0x1fffde, 21),    // 164
+    (0x7fffea, 23),   (0x3fffdd, 22),   (0x3fffde, 22),   (0xfffff0, 24),    // 168
+    (0x1fffdf, 21),   (0x3fffdf, 22),   (0x7fffeb, 23),   (0x7fffec, 23),    // 172
+    (0x1fffe0, 21),   (0x1fffe1, 21),   (0x3fffe0, 22),   (0x1fffe2, 21),    // 176
+    (0x7fffed, 23),   (0x3fffe1, 22),   (0x7fffee, 23),   (0x7fffef, 23),    // 180
+    (0xfffea, 20),    (0x3fffe2, 22),   (0x3fffe3, 22),   (0x3fffe4, 22),    // 184
+    (0x7ffff0, 23),   (0x3fffe5, 22),   (0x3fffe6, 22),   (0x7ffff1, 23),    // 188
+    (0x3ffffe0, 26),  (0x3ffffe1, 26),  (0xfffeb, 20),    (0x7fff1, 19),     // 192
+    (0x3fffe7, 22),   (0x7ffff2, 23),   (0x3fffe8, 22),   (0x1ffffec, 25),   // 196
+    (0x3ffffe2, 26),  (0x3ffffe3, 26),  (0x3ffffe4, 26),  (0x7ffffde, 27),   // 200
+    (0x7ffffdf, 27),  (0x3ffffe5, 26),  (0xfffff1, 24),   (0x1ffffed, 25),   // 204
+    (0x7fff2, 19),    (0x1fffe3, 21),   (0x3ffffe6, 26),  (0x7ffffe0, 27),   // 208
+    (0x7ffffe1, 27),  (0x3ffffe7, 26),  (0x7ffffe2, 27),  (0xfffff2, 24),    // 212
+    (0x1fffe4, 21),   (0x1fffe5, 21),   (0x3ffffe8, 26),  (0x3ffffe9, 26),   // 216
+    (0xffffffd, 28),  (0x7ffffe3, 27),  (0x7ffffe4, 27),  (0x7ffffe5, 27),   // 220
+    (0xfffec, 20),    (0xfffff3, 24),   (0xfffed, 20),    (0x1fffe6, 21),    // 224
+    (0x3fffe9, 22),   (0x1fffe7, 21),   (0x1fffe8, 21),   (0x7ffff3, 23),    // 228
+    (0x3fffea, 22),   (0x3fffeb, 22),   (0x1ffffee, 25),  (0x1ffffef, 25),   // 232
+    (0xfffff4, 24),   (0xfffff5, 24),   (0x3ffffea, 26),  (0x7ffff4, 23),    // 236
+    (0x3ffffeb, 26),  (0x7ffffe6, 27),  (0x3ffffec, 26),  (0x3ffffed, 26),   // 240
+    (0x7ffffe7, 27),  (0x7ffffe8, 27),  (0x7ffffe9, 27),  (0x7ffffea, 27),   // 244
+    (0x7ffffeb, 27),  (0xffffffe, 28),  (0x7ffffec, 27),  (0x7ffffed, 27),   // 248
+    (0x7ffffee, 27),  (0x7ffffef, 27),  (0x7fffff0, 27),  (0x3ffffee, 26),   // 252
+    (0x3fffffff, 30),                                                        // 256 EOS
+];
+
+/// The code arranged for decoding, by length.
+struct Canonical {
+    /// The first code of each length; the others of that length follow it,
+    /// one apart.
+    first_code: [u32; MAX_CODE_BITS + 1],
+    /// How many codes each length has.
+    count: [usize; MAX_CODE_BITS + 1],
+    /// Where each length's symbols start in `symbols`.
+    first_index: [usize; MAX_CODE_BITS + 1],
+    /// Every symbol, by code length and then by value: the order of their
+    /// codes. `u16`, because EOS (256) is not a byte.
+    symbols: [u16; SYMBOLS],
+}
+
+/// Built by the compiler, so that decoding has nothing to set up.
+static DECODING: Canonical = Canonical::new(&CODES);
+
+impl Canonical {
+    /// Groups the symbols by code length. Correct only for a canonical code,
+    /// which `the_code_is_canonical_and_complete` checks [`CODES`] is.
+    const fn new(codes: &[(u32, u8); SYMBOLS]) -> Canonical {
+        let mut table = Canonical {
+            first_code: [0; MAX_CODE_BITS + 1],
+            count: [0; MAX_CODE_BITS + 1],
+            first_index: [0; MAX_CODE_BITS + 1],
+            symbols: [0; SYMBOLS],
+        };
+        // `while`, not `for`: a const fn cannot use iterators.
+        let mut next = 0;
+        let mut len = 1;
+        while len <= MAX_CODE_BITS {
+            table.first_index[len] = next;
+            let mut symbol = 0;
+            while symbol < SYMBOLS {
+                let (code, bits) = codes[symbol];
+                if bits as usize == len {
+                    if table.count[len] == 0 {
+                        table.first_code[len] = code;
+                    }
+                    table.count[len] += 1;
+                    table.symbols[next] = symbol as u16;
+                    next += 1;
+                }
+                symbol += 1;
+            }
+            len += 1;
+        }
+        table
+    }
+
+    /// The symbol whose code is `code`, `len` bits long, if it is one.
+    fn symbol(&self, code: u32, len: usize) -> Option<u16> {
+        let offset = code.checked_sub(*self.first_code.get(len)?)?;
+        let offset = usize::try_from(offset).ok()?;
+        if offset >= *self.count.get(len)? {
+            return None;
+        }
+        self.symbols
+            .get(self.first_index.get(len)? + offset)
+            .copied()
+    }
+}
+
+/// Appends the bytes that `encoded` stands for to `out`.
+///
+/// One bit at a time, which is the clearest way and fast enough for header
+/// strings. Any 30 bits begin with a code (the code is complete), so the
+/// bits pending between two symbols stay at most 30.
+pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    // The bits read since the last symbol, and how many there are.
+    let mut code: u32 = 0;
+    let mut len = 0;
+    for byte in encoded {
+        for shift in (0..8).rev() {
+            code = (code << 1) | u32::from((byte >> shift) & 1);
+            len += 1;
+            if let Some(symbol) = DECODING.symbol(code, len) {
+                // EOS, 256, is the one symbol that is not a byte.
+                let decoded = u8::try_from(symbol).map_err(|_| DecodeError::HuffmanEos)?;
+                out.push(decoded);
+                code = 0;
+                len = 0;
+            }
+        }
+    }
+    // What is left is padding: fewer than 8 bits, all ones.
+    if len >= 8 || code != (1 << len) - 1 {
+        return Err(DecodeError::HuffmanPadding);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DecodeError::{HuffmanEos, HuffmanPadding};
+
+    /// Each byte's code, most significant bit first, and the last byte padded
+    /// with ones: how an HPACK encoder that Huffman-codes writes a string.
+    fn encode(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Bits not yet written, right-aligned, and how many.
+        let (mut pending, mut len) = (0u64, 0);
+        for &byte in bytes {
+            let (code, bits) = CODES[usize::from(byte)];
+            pending = (pending << bits) | u64::from(code);
+            len += bits;
+            while len >= 8 {
+                len -= 8;
+                out.push((pending >> len) as u8);
+            }
+        }
+        if len > 0 {
+            out.push(((pending << (8 - len)) as u8) | (0xff >> len));
+        }
+        out
+    }
+
+    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::new();
+        decode(encoded, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn the_code_is_canonical_and_complete() {
+        // Canonical: in (length, symbol) order, each code is the previous one
+        // plus one, shifted left by however much longer it is; so codes are
+        // strictly increasing, and none is a prefix of a later one.
+        let mut order: Vec<usize> = (0..SYMBOLS).collect();
+        order.sort_by_key(|&symbol| (CODES[symbol].1, symbol));
+        let (mut expected, mut previous_len) = (0, CODES[order[0]].1);
+        for (i, &symbol) in order.iter().enumerate() {
+            let (code, len) = CODES[symbol];
+            if i > 0 {
+                expected = (expected + 1) << (len - previous_len);
+            }
+            assert_eq!(code, expected, "symbol {symbol}");
+            assert!((5..=30).contains(&len) && code >> len == 0, "{symbol}");
+            previous_len = len;
+        }
+        // Complete: the Kraft sum is exactly 1, so every string of 30 bits
+        // begins with exactly one code, and no bits are left unused.
+        let kraft: u64 = CODES.iter().map(|&(_, len)| 1 << (30 - len)).sum();
+        assert_eq!(kraft, 1 << 30);
+        // EOS is 30 ones: the padding is its first bits.
+        assert_eq!(CODES[256], (0x3fff_ffff, 30));
+    }
+
+    #[test]
+    fn rfc_strings_decode_and_encode() {
+        // RFC 7541 C.4.1's authority and C.6.1's location.
+        for (encoded, text) in [
+            (
+                &[
+                    0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
+                ][..],
+                &b"www.example.com"[..],
+            ),
+            (
+                &[
+                    0x9d, 0x29, 0xad, 0x17, 0x18, 0x63, 0xc7, 0x8f, 0x0b, 0x97, 0xc8, 0xe9, 0xae,
+                    0x82, 0xae, 0x43, 0xd3,
+                ],
+                b"https://www.example.com",
+            ),
+        ] {
+            assert_eq!(decoded(encoded).unwrap(), text);
+            assert_eq!(encode(text), encoded);
+        }
+    }
+
+    #[test]
+    fn every_byte_round_trips() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(decoded(&encode(&all)).unwrap(), all);
+        for byte in 0..=255 {
+            assert_eq!(decoded(&encode(&[byte])).unwrap(), [byte]);
+        }
+        assert_eq!(decoded(&[]).unwrap(), b"");
+    }
+
+    #[test]
+    fn padding_is_under_8_bits_and_all_ones() {
+        // '0' is 00000: three bits of padding.
+        assert_eq!(decoded(&[0b0000_0111]).unwrap(), b"0");
+        // Zeros instead of ones.
+        assert_eq!(decoded(&[0b0000_0000]), Err(HuffmanPadding));
+        assert_eq!(decoded(&[0b0000_0101]), Err(HuffmanPadding));
+        // A whole byte of padding, alone or after a symbol's three.
+        assert_eq!(decoded(&[0xff]), Err(HuffmanPadding));
+        assert_eq!(decoded(&[0b0000_0111, 0xff]), Err(HuffmanPadding));
+    }
+
+    #[test]
+    fn eos_inside_a_string_is_an_error() {
+        // EOS: 30 ones.
+        assert_eq!(decoded(&[0xff, 0xff, 0xff, 0xfc]), Err(HuffmanEos));
+        // 'a' (00011), then 30 ones.
+        let after_a = [0b0001_1111, 0xff, 0xff, 0xff, 0xfe];
+        assert_eq!(decoded(&after_a), Err(HuffmanEos));
+    }
+
+    #[test]
+    fn output_is_at_most_8_5_of_the_input() {
+        // Forty zero bits are eight '0's, each of the shortest length.
+        assert_eq!(decoded(&[0; 5]).unwrap(), b"00000000");
+        // Every input of two bytes, valid or not.
+        for input in (0..=u16::MAX).map(u16::to_be_bytes) {
+            let mut out = Vec::new();
+            let _ = decode(&input, &mut out);
+            assert!(out.len() <= 3, "{input:?}");
+        }
+    }
+}

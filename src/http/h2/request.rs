@@ -1,0 +1,154 @@
+//! An HTTP/2 request from its decoded header list (RFC 9113 §8.3): the
+//! pseudo-header fields first (`:method`, `:scheme`, `:path`,
+//! `:authority`), then ordinary fields with lowercase names, none of the
+//! HTTP/1 connection-specific ones.
+//!
+//! A list that breaks these rules is a *malformed* request, which RFC 9113
+//! §8.1.1 answers with a stream error of type PROTOCOL_ERROR: the stream
+//! ends, the connection goes on.
+
+use crate::http::request::{Method, is_tchar, is_uri_byte};
+
+/// What a request asks for, borrowed from its header list.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// `:method`.
+    pub method: Method,
+    /// `:path` up to `?`, still percent-encoded.
+    pub path: &'a [u8],
+    /// What follows `?` in `:path`, if anything.
+    pub query: Option<&'a [u8]>,
+}
+
+/// Fields that describe an HTTP/1 connection, meaningless on an HTTP/2
+/// stream (RFC 9113 §8.2.2).
+const CONNECTION_SPECIFIC: [&[u8]; 5] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"transfer-encoding",
+    b"upgrade",
+];
+
+/// Checks a decoded header list and finds the request in it; the error is
+/// one line saying what made it malformed.
+pub fn parse(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Request<'_>, &'static str> {
+    let (mut method, mut scheme, mut path) = (None, None, None);
+    let mut authority = None;
+    let mut regular_seen = false;
+    for (name, value) in fields {
+        if let Some(pseudo) = name.strip_prefix(b":") {
+            if regular_seen {
+                return Err("a pseudo-header field after a regular one");
+            }
+            let slot = match pseudo {
+                b"method" => &mut method,
+                b"scheme" => &mut scheme,
+                b"path" => &mut path,
+                b"authority" => &mut authority,
+                _ => return Err("an unknown or response pseudo-header field"),
+            };
+            if slot.replace(value.as_slice()).is_some() {
+                return Err("a pseudo-header field twice");
+            }
+            continue;
+        }
+        regular_seen = true;
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
+            return Err("a field name that is not a lowercase token");
+        }
+        if value.iter().any(|&b| matches!(b, b'\0' | b'\r' | b'\n')) {
+            return Err("a field value with NUL, CR or LF");
+        }
+        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
+            return Err("a connection-specific field");
+        }
+        if name == b"te" && value != b"trailers" {
+            return Err("te other than trailers");
+        }
+    }
+    let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
+        return Err(":method, :scheme or :path missing");
+    };
+    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+        return Err(":method is not a token");
+    }
+    let method = Method::of(method);
+    // Origin form only: the asterisk form is for OPTIONS, which is answered
+    // 405 whatever it names.
+    let origin = path.starts_with(b"/") || (path == b"*" && method == Method::NotAllowed);
+    if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
+        return Err(":path is not a path starting with /");
+    }
+    Ok(match path.iter().position(|&b| b == b'?') {
+        Some(q) => Request {
+            method,
+            path: &path[..q],
+            query: Some(&path[q + 1..]),
+        },
+        None => Request {
+            method,
+            path,
+            query: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(fields: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        fields
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    const GOOD: [(&str, &str); 5] = [
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        (":path", "/export.csv?rows=3&mode=bounded"),
+        ("user-agent", "curl/7.88.1"),
+    ];
+
+    #[test]
+    fn a_good_request() {
+        let fields = list(&GOOD);
+        let request = parse(&fields).unwrap();
+        assert_eq!(request.method, Method::Get);
+        assert_eq!(request.path, b"/export.csv");
+        assert_eq!(request.query, Some(&b"rows=3&mode=bounded"[..]));
+    }
+
+    #[test]
+    fn malformed_requests() {
+        let with = |i: usize, field: (&'static str, &'static str)| {
+            let mut fields = GOOD.to_vec();
+            fields[i] = field;
+            fields
+        };
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            GOOD[1..].to_vec(),                             // no :method
+            with(1, (":authority", "x")),                   // no :scheme, :authority twice
+            with(3, (":status", "200")),                    // a response pseudo-header
+            with(4, ("User-Agent", "x")),                   // uppercase
+            with(4, ("connection", "close")),               // connection-specific
+            with(4, ("te", "gzip")),                        // te other than trailers
+            with(4, ("x", "a\r\nb")),                       // CR LF in a value
+            with(3, (":path", "export.csv")),               // not origin form
+            with(3, (":path", "*")),                        // asterisk form for GET
+            with(3, (":path", "/a b")),                     // a space in the path
+            with(0, (":method", "G E")),                    // not a token
+            [GOOD.to_vec(), vec![(":path", "/")]].concat(), // pseudo after regular
+        ];
+        for fields in cases {
+            assert!(parse(&list(&fields)).is_err(), "{fields:?}");
+        }
+        // OPTIONS * is well formed; it is answered 405 like any OPTIONS.
+        let options = with(0, (":method", "OPTIONS"));
+        let options = [&options[..3], &[(":path", "*")]].concat();
+        assert_eq!(parse(&list(&options)).unwrap().method, Method::NotAllowed);
+    }
+}

@@ -1,0 +1,672 @@
+//! One HTTP/2 connection, read by its own thread: the rest of the
+//! preface, then frame after frame, each checked against the rules of
+//! RFC 9113 that need the connection's state, and each request handed to
+//! a thread of its own.
+//!
+//! How a broken rule is answered (RFC 9113 §5.4): a *stream* error resets
+//! that stream (RST_STREAM) and the connection goes on; a *connection*
+//! error sends GOAWAY with its code and closes. Either way nothing is left
+//! waiting: every stream thread is joined before [`serve`] returns.
+//!
+//! The connection ends gracefully (GOAWAY NO_ERROR, then close once the
+//! open streams are done) when the client sends GOAWAY, when the server
+//! shuts down, and when it has had no stream for `--header-timeout`.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::thread::{self, Scope};
+use std::time::{Duration, Instant};
+
+use super::streams::{Conn, Stream, StreamBody};
+use super::{
+    MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_CONTROL_FRAMES, MAX_HEADER_BLOCK_BYTES,
+    MAX_HEADER_LIST_BYTES, MAX_NET_CANCELS, MAX_STREAM_THREADS, writer,
+};
+use crate::http::h2::frame::{
+    self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, setting,
+};
+use crate::http::h2::frame_buffer::FrameBuffer;
+use crate::http::h2::hpack::{self, Decoder};
+use crate::http::h2::request;
+use crate::http::request::{Method, Version};
+use crate::http::response::Status;
+use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::metrics::METRICS;
+use crate::server::Shared;
+use crate::server::routes::{self, Answer};
+use crate::strategy::Wire;
+
+/// How often a reader waiting for frames looks up: for the shutdown, the
+/// idle timeout, and a writer that has failed.
+const READ_WAKE: Duration = Duration::from_millis(100);
+
+/// Stack of a stream thread, as for a connection's (`server/mod.rs`).
+const STREAM_STACK_BYTES: usize = 256 * 1024;
+
+/// Our SETTINGS: what a client must respect. The rest stay at RFC 9113's
+/// defaults: 65,535-byte windows (this server reads no request bodies), a
+/// 4,096-byte HPACK table, 16,384-byte frames.
+const OUR_SETTINGS: [(u16, u32); 3] = [
+    (setting::MAX_CONCURRENT_STREAMS, MAX_CONCURRENT_STREAMS),
+    (setting::MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES as u32),
+    (setting::ENABLE_PUSH, 0),
+];
+
+/// Serves an HTTP/2 connection whose first 18 preface bytes
+/// ([`PREFACE_HEAD`]) the HTTP/1 head reader has taken; `after` is what
+/// it read beyond them. Returns what the connection came to, for its own
+/// access-log line (each stream has one too).
+pub fn serve(
+    socket: &TcpStream,
+    after: &[u8],
+    shared: &Shared,
+    peer: Option<SocketAddr>,
+) -> Outcome {
+    let conn = Conn::new();
+    let mut reader = Reader {
+        conn: &conn,
+        socket,
+        shared,
+        peer,
+        decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
+        last_stream: 0,
+        block: None,
+        received: 0,
+        cancels: 0,
+        going_away: false,
+        idle_since: Instant::now(),
+    };
+    let end = thread::scope(|scope| {
+        let writer = thread::Builder::new()
+            .name("h2-writer".into())
+            .stack_size(STREAM_STACK_BYTES)
+            .spawn_scoped(scope, || writer::run(&conn, socket, &shared.config));
+        if writer.is_err() {
+            return End::ClientAbort;
+        }
+        let mut settings = Vec::new();
+        frame::settings(&mut settings, &OUR_SETTINGS);
+        conn.send(settings);
+        let end = reader.run(scope, after);
+        conn.end(end);
+        end
+    });
+    Outcome {
+        status: None,
+        mode: None,
+        body_bytes: 0,
+        end,
+    }
+}
+
+/// The header block being received: HEADERS, then CONTINUATION until
+/// END_HEADERS.
+struct Block {
+    /// Its stream.
+    stream: u32,
+    /// The request has no body: END_STREAM was on its HEADERS.
+    end_stream: bool,
+    /// The encoded block so far, at most [`MAX_HEADER_BLOCK_BYTES`].
+    bytes: Vec<u8>,
+    /// CONTINUATION frames so far.
+    continuations: usize,
+}
+
+/// The reading side of a connection and what it alone keeps.
+struct Reader<'a> {
+    /// What the writer and the stream threads share with it.
+    conn: &'a Conn,
+    /// Read here; the writer writes it.
+    socket: &'a TcpStream,
+    /// The server's configuration and budget, for the routes.
+    shared: &'a Shared,
+    /// For each stream's access-log line.
+    peer: Option<SocketAddr>,
+    /// HPACK's table of this connection's requests: only this thread
+    /// decodes, in the order the blocks arrive.
+    decoder: Decoder,
+    /// The highest stream id the client has opened: ids only grow.
+    last_stream: u32,
+    /// A header block waiting for its CONTINUATION frames.
+    block: Option<Block>,
+    /// DATA bytes received since the connection window was last opened
+    /// again: request bodies are thrown away, but their bytes are counted.
+    received: u32,
+    /// Streams the client cancelled, less those that finished.
+    cancels: u32,
+    /// GOAWAY sent or received: no new streams, close once none is open.
+    going_away: bool,
+    /// Since when no stream has been open, for the idle timeout.
+    idle_since: Instant,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads until the connection ends; returns how.
+    fn run<'s>(&mut self, scope: &'s Scope<'s, 'a>, after: &[u8]) -> End
+    where
+        'a: 's,
+    {
+        let mut frames = FrameBuffer::with(after);
+        let tail = &PREFACE[PREFACE_HEAD.len()..];
+        // The preface's last six bytes, then a SETTINGS frame (RFC 9113 §3.4).
+        let mut preface_done = false;
+        let mut first = true;
+        loop {
+            if !preface_done {
+                match frames.strip(tail) {
+                    Some(true) => preface_done = true,
+                    Some(false) => return End::ProtocolError,
+                    None => {}
+                }
+            }
+            if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first, scope) {
+                return end;
+            }
+            if let Some(end) = self.look_up() {
+                return end;
+            }
+            if self.socket.set_read_timeout(Some(READ_WAKE)).is_err() {
+                return End::ClientAbort;
+            }
+            match (&*self.socket).read(frames.spare()) {
+                Ok(0) => return self.client_left(),
+                Ok(n) => frames.filled(n),
+                Err(e) if crate::defense::is_timeout(&e) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.client_left(),
+            }
+        }
+    }
+
+    /// Handles every whole frame in `frames`; `first` is whether the next is
+    /// the client's first. Errs with the connection's end if one is fatal.
+    fn take_frames<'s>(
+        &mut self,
+        frames: &mut FrameBuffer,
+        first: &mut bool,
+        scope: &'s Scope<'s, 'a>,
+    ) -> Result<(), End>
+    where
+        'a: 's,
+    {
+        loop {
+            let (header, payload) = match frames.next_frame() {
+                Ok(Some(next)) => next,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.fail(e)),
+            };
+            if *first && header.kind != frame::Kind::Settings as u8 {
+                let reason = "the preface is not followed by SETTINGS";
+                return Err(self.fail(FrameError::connection(ErrorCode::ProtocolError, reason)));
+            }
+            *first = false;
+            let handled = frame::parse(&header, payload).and_then(|f| self.handle(f, scope));
+            match handled {
+                Err(e) if e.stream.is_none() => return Err(self.fail(e)),
+                Err(e) => self.stream_error(e),
+                Ok(()) => {}
+            }
+        }
+    }
+
+    /// Between reads: whether the connection is over, or should wind down.
+    fn look_up(&mut self) -> Option<End> {
+        let state = self.conn.lock();
+        if let Some(end) = state.ended {
+            return Some(end);
+        }
+        let open = state.streams.len();
+        drop(state);
+        if open > 0 {
+            self.idle_since = Instant::now();
+        }
+        let idle = self.idle_since.elapsed() >= self.shared.config.header_timeout;
+        if !self.going_away && (idle || self.shared.connections.draining()) {
+            self.go_away(ErrorCode::NoError, b"");
+        }
+        // Gracefully done: every stream answered, its bytes written.
+        (self.going_away && open == 0).then_some(End::Complete)
+    }
+
+    /// The client closed its side: fine once nothing is being answered.
+    fn client_left(&self) -> End {
+        match self.conn.lock().open_streams() {
+            0 => End::Complete,
+            _ => End::ClientAbort,
+        }
+    }
+
+    /// Sends GOAWAY: streams after `last_stream` will not be answered.
+    fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
+        let mut goaway = Vec::new();
+        frame::goaway(&mut goaway, self.last_stream, code, debug);
+        self.conn.send(goaway);
+        METRICS.http2_goaway(code);
+        self.going_away = true;
+    }
+
+    /// A connection error: GOAWAY with its code, and the end.
+    fn fail(&mut self, error: FrameError) -> End {
+        self.go_away(error.code, error.reason.as_bytes());
+        End::ProtocolError
+    }
+
+    /// A stream error: that stream is reset, the connection goes on.
+    fn stream_error(&mut self, error: FrameError) {
+        let Some(id) = error.stream else { return };
+        let mut state = self.conn.lock();
+        if state.streams.get(&id).is_some_and(Stream::is_open) {
+            state.reset(id, error.code, End::ProtocolError);
+        } else {
+            state.send_rst_stream(id, error.code);
+        }
+        drop(state);
+        self.conn.work.notify_one();
+        self.conn.progress.notify_all();
+    }
+
+    /// Queues a control frame the client asked for, unless it has asked
+    /// for too many without reading the answers.
+    fn answer(&self, frame: Vec<u8>) -> Result<(), FrameError> {
+        let mut state = self.conn.lock();
+        if state.control.len() >= MAX_CONTROL_FRAMES {
+            let reason = "too many control frames unanswered: read what you asked for";
+            return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
+        }
+        state.control.push_back(frame);
+        drop(state);
+        self.conn.work.notify_one();
+        Ok(())
+    }
+
+    fn handle<'s>(&mut self, frame: Frame<'_>, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError>
+    where
+        'a: 's,
+    {
+        use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError, StreamClosed};
+        let connection_error = FrameError::connection;
+        // Inside a header block only its CONTINUATION may come (§6.10).
+        if let Some(block) = &mut self.block {
+            let Frame::Continuation {
+                stream,
+                end_headers,
+                block: piece,
+            } = frame
+            else {
+                return Err(connection_error(
+                    ProtocolError,
+                    "a header block was interrupted",
+                ));
+            };
+            if stream != block.stream {
+                return Err(connection_error(
+                    ProtocolError,
+                    "CONTINUATION on another stream",
+                ));
+            }
+            block.continuations += 1;
+            if block.bytes.len() + piece.len() > MAX_HEADER_BLOCK_BYTES
+                || block.continuations > MAX_CONTINUATION_FRAMES
+            {
+                let reason = "header block too large: too many CONTINUATION bytes or frames";
+                return Err(connection_error(EnhanceYourCalm, reason));
+            }
+            block.bytes.extend_from_slice(piece);
+            if end_headers {
+                let block = self
+                    .block
+                    .take()
+                    .ok_or(connection_error(ProtocolError, ""))?;
+                return self.request(block, scope);
+            }
+            return Ok(());
+        }
+        match frame {
+            Frame::Headers {
+                stream,
+                end_stream,
+                end_headers,
+                block,
+            } => {
+                if stream % 2 == 0 {
+                    return Err(connection_error(ProtocolError, "a client stream id is odd"));
+                }
+                if stream <= self.last_stream {
+                    let open = self.conn.lock().streams.contains_key(&stream);
+                    let reason = "HEADERS on a stream already used";
+                    return Err(match open {
+                        true => FrameError::stream(stream, StreamClosed, reason),
+                        false => connection_error(StreamClosed, reason),
+                    });
+                }
+                if block.len() > MAX_HEADER_BLOCK_BYTES {
+                    let reason = "header block too large";
+                    return Err(connection_error(EnhanceYourCalm, reason));
+                }
+                let block = Block {
+                    stream,
+                    end_stream,
+                    bytes: block.to_vec(),
+                    continuations: 0,
+                };
+                if end_headers {
+                    return self.request(block, scope);
+                }
+                self.block = Some(block);
+            }
+            Frame::Continuation { .. } => {
+                return Err(connection_error(
+                    ProtocolError,
+                    "CONTINUATION without HEADERS",
+                ));
+            }
+            Frame::Data {
+                stream,
+                end_stream,
+                flow,
+                ..
+            } => {
+                // Bodies are thrown away, but their bytes used the
+                // connection's receive window: open it again once half used.
+                self.received += flow;
+                if self.received > frame::DEFAULT_WINDOW {
+                    let reason = "DATA beyond the connection window";
+                    return Err(connection_error(FlowControlError, reason));
+                }
+                if self.received >= frame::DEFAULT_WINDOW / 2 {
+                    let mut update = Vec::new();
+                    frame::window_update(&mut update, 0, self.received);
+                    self.received = 0;
+                    self.answer(update)?;
+                }
+                if stream > self.last_stream {
+                    return Err(connection_error(ProtocolError, "DATA on an idle stream"));
+                }
+                let mut state = self.conn.lock();
+                match state.streams.get_mut(&stream) {
+                    Some(s) if s.remote_open => s.remote_open = !end_stream,
+                    _ => {
+                        let reason = "DATA after the request's END_STREAM";
+                        return Err(FrameError::stream(stream, StreamClosed, reason));
+                    }
+                }
+            }
+            Frame::RstStream { stream, .. } => {
+                if stream > self.last_stream {
+                    return Err(connection_error(
+                        ProtocolError,
+                        "RST_STREAM on an idle stream",
+                    ));
+                }
+                let mut state = self.conn.lock();
+                if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
+                    s.reset = Some(End::ClientAbort);
+                    self.cancels += 1;
+                }
+                drop(state);
+                self.conn.progress.notify_all();
+                if self.cancels > MAX_NET_CANCELS {
+                    let reason = "too many streams cancelled";
+                    return Err(connection_error(EnhanceYourCalm, reason));
+                }
+            }
+            Frame::Settings { ack: true, .. } => {}
+            Frame::Settings { ack: false, params } => {
+                let mut state = self.conn.lock();
+                for (id, value) in params.iter() {
+                    match id {
+                        setting::INITIAL_WINDOW_SIZE => {
+                            // Every open stream's window moves by the change,
+                            // and may go negative (RFC 9113 §6.9.2).
+                            let delta = i64::from(value) - state.initial_window;
+                            state.initial_window = i64::from(value);
+                            for stream in state.streams.values_mut() {
+                                stream.window += delta;
+                                if stream.window > MAX_WINDOW {
+                                    let reason = "a stream window above 2^31-1";
+                                    return Err(connection_error(FlowControlError, reason));
+                                }
+                            }
+                        }
+                        setting::MAX_FRAME_SIZE => {
+                            state.max_frame = (value as usize).min(frame::MAX_FRAME_BYTES);
+                        }
+                        // Our encoder never indexes, so the client's table
+                        // size does not matter; we never push; the rest is
+                        // advice or unknown, and ignored.
+                        _ => {}
+                    }
+                }
+                drop(state);
+                self.conn.work.notify_one();
+                let mut ack = Vec::new();
+                frame::settings_ack(&mut ack);
+                self.answer(ack)?;
+            }
+            Frame::Ping { ack: false, data } => {
+                let mut pong = Vec::new();
+                frame::ping(&mut pong, data, true);
+                self.answer(pong)?;
+            }
+            Frame::Ping { ack: true, .. } => {}
+            Frame::GoAway { .. } => self.going_away = true,
+            Frame::WindowUpdate {
+                stream: 0,
+                increment,
+            } => {
+                let mut state = self.conn.lock();
+                state.window += i64::from(increment);
+                if state.window > MAX_WINDOW {
+                    let reason = "the connection window above 2^31-1";
+                    return Err(connection_error(FlowControlError, reason));
+                }
+                drop(state);
+                self.conn.work.notify_one();
+            }
+            Frame::WindowUpdate { stream, increment } => {
+                if stream > self.last_stream {
+                    return Err(connection_error(
+                        ProtocolError,
+                        "WINDOW_UPDATE on an idle stream",
+                    ));
+                }
+                let mut state = self.conn.lock();
+                if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
+                    s.window += i64::from(increment);
+                    if s.window > MAX_WINDOW {
+                        let reason = "a stream window above 2^31-1";
+                        return Err(FrameError::stream(stream, FlowControlError, reason));
+                    }
+                }
+                drop(state);
+                self.conn.work.notify_one();
+            }
+            Frame::PushPromise { .. } => {
+                return Err(connection_error(ProtocolError, "a client cannot push"));
+            }
+            Frame::Priority { .. } | Frame::Unknown => {}
+        }
+        Ok(())
+    }
+
+    /// A complete header block: decoded always (the table must stay in
+    /// step), then refused, or answered by a thread of its own.
+    fn request<'s>(&mut self, block: Block, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError>
+    where
+        'a: 's,
+    {
+        let id = block.stream;
+        self.last_stream = id;
+        let list = self
+            .decoder
+            .decode(&block.bytes, MAX_HEADER_LIST_BYTES)
+            .map_err(|e| FrameError::connection(ErrorCode::CompressionError, e.reason()))?;
+        let refuse = |reason| FrameError::stream(id, ErrorCode::RefusedStream, reason);
+        if self.going_away {
+            return Err(refuse("the connection is going away"));
+        }
+        // A thread slot first: at the limit, wait for a stream thread to
+        // leave; reading nothing meanwhile is backpressure on the client.
+        let mut state = self.conn.lock();
+        while state.streams.len() >= MAX_STREAM_THREADS && state.ended.is_none() {
+            state = self.conn.wait(&self.conn.progress, state);
+        }
+        if state.open_streams() >= MAX_CONCURRENT_STREAMS as usize {
+            return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
+        }
+        const TOO_LARGE: (Status, &str) = (
+            Status::RequestHeaderFieldsTooLarge,
+            "request header fields too large",
+        );
+        let request = match request::parse(&list.fields) {
+            Ok(_) if list.too_large => Err(TOO_LARGE),
+            // As over HTTP/1.1: a request with a body is refused, its body
+            // read and thrown away.
+            Ok(_) if !block.end_stream => Err((
+                Status::BadRequest,
+                "a request body is not accepted: GET and HEAD only",
+            )),
+            Ok(request) => Ok(Job {
+                method: request.method,
+                line: format!(
+                    "{} {}{}{} HTTP/2",
+                    method_name(&list.fields),
+                    String::from_utf8_lossy(request.path),
+                    if request.query.is_some() { "?" } else { "" },
+                    String::from_utf8_lossy(request.query.unwrap_or_default()),
+                ),
+                path: request.path.to_vec(),
+                query: request.query.map(<[u8]>::to_vec),
+            }),
+            Err(_) if list.too_large => Err(TOO_LARGE),
+            Err(reason) => return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason)),
+        };
+        let window = state.initial_window;
+        state
+            .streams
+            .insert(id, Stream::new(window, !block.end_stream));
+        drop(state);
+        let (conn, shared, peer) = (self.conn, self.shared, self.peer);
+        let local = self.socket.local_addr().ok();
+        let spawned = thread::Builder::new()
+            .name(format!("h2-stream-{id}"))
+            .stack_size(STREAM_STACK_BYTES)
+            .spawn_scoped(scope, move || {
+                answer_stream(conn, id, request, shared, (peer, local))
+            });
+        if spawned.is_err() {
+            // No thread to answer it: refused, which a client may retry.
+            let mut state = self.conn.lock();
+            state.reset(id, ErrorCode::RefusedStream, End::Rejected);
+            state.streams.remove(&id);
+            drop(state);
+            self.conn.work.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// The `:method` as sent, for the access log: a token, so printable.
+fn method_name(fields: &[(Vec<u8>, Vec<u8>)]) -> String {
+    let method = fields.iter().find(|(n, _)| n == b":method");
+    String::from_utf8_lossy(method.map_or(&b"-"[..], |(_, v)| v)).into_owned()
+}
+
+/// A request a stream thread answers.
+struct Job {
+    method: Method,
+    /// `:path` up to `?`.
+    path: Vec<u8>,
+    query: Option<Vec<u8>>,
+    /// `METHOD PATH HTTP/2` for the access log.
+    line: String,
+}
+
+/// A stream's thread: answers `request` (or the error status it already
+/// earned) on stream `id`, through the same routes and strategies as
+/// HTTP/1.1, and writes the stream's access-log line.
+fn answer_stream(
+    conn: &Conn,
+    id: u32,
+    request: Result<Job, (Status, &'static str)>,
+    shared: &Shared,
+    (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
+) {
+    let started = Instant::now();
+    let (answer, head_only, line) = match &request {
+        Ok(job) => {
+            let (path, query) = (&job.path[..], job.query.as_deref());
+            let answer = routes::answer(job.method, path, query, Version::Http2, shared, local);
+            (answer, job.method == Method::Head, Some(job.line.clone()))
+        }
+        Err((status, reason)) => (Answer::error(None, *status, reason), false, None),
+    };
+    let mut body = StreamBody::new(conn, id, head_only);
+    let outcome = match answer {
+        Answer::Export { plan, head } if !head_only => {
+            let cancel = || {
+                conn.lock()
+                    .reset(id, ErrorCode::InternalError, End::BufferCap);
+                conn.progress.notify_all();
+            };
+            match routes::run_export(&mut body, plan, head, &cancel, shared) {
+                Ok(outcome) => outcome,
+                Err(Answer::Small {
+                    mode,
+                    head,
+                    body: bytes,
+                }) => small(&mut body, mode, head, &bytes),
+                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
+            }
+        }
+        Answer::Export { plan, head } => small(&mut body, Some(plan.mode), head, b""),
+        Answer::Small {
+            mode,
+            head,
+            body: bytes,
+        } => small(&mut body, mode, head, &bytes),
+    };
+    drop(body);
+    if !shared.config.quiet {
+        AccessRecord {
+            peer,
+            request_line: line,
+            duration: started.elapsed(),
+            outcome,
+        }
+        .write();
+    }
+}
+
+/// Sends a small complete response (head only for HEAD) and counts it.
+fn small(
+    body: &mut StreamBody<'_>,
+    mode: Option<crate::export::Mode>,
+    head: crate::http::response::ResponseHead,
+    bytes: &[u8],
+) -> Outcome {
+    let status = head.status();
+    let sent = body.send_head(&head).and_then(|()| {
+        if body.head_only() {
+            return Ok(0);
+        }
+        io::Write::write_all(body, bytes)?;
+        body.end_body()?;
+        Ok(bytes.len() as u64)
+    });
+    match sent {
+        Ok(body_bytes) => {
+            METRICS.responded(mode, status);
+            Outcome {
+                status: Some(status),
+                mode,
+                body_bytes,
+                end: End::Complete,
+            }
+        }
+        Err(_) => Outcome {
+            mode,
+            ..Outcome::ended(End::ClientAbort)
+        },
+    }
+}

@@ -1,0 +1,80 @@
+//! HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3): the
+//! lesson's second layer of windows.
+//!
+//! Over HTTP/1.1 a response has one flow-control window between it and the
+//! client: TCP's. HTTP/2 multiplexes many streams on one connection, so it
+//! adds two of its own on top (RFC 9113 §5.2): one per stream, and one for
+//! the whole connection. A DATA frame may go only while *both* have room:
+//!
+//! ```text
+//! producer ─▶ strategy ─▶ stream hand-off ─▶ writer ─▶ kernel send buffer ─▶ client
+//!                          │ stream window    │ connection window       │ TCP window
+//! ```
+//!
+//! A slow download can hurt other requests on the same connection in two
+//! ways. At the HTTP/2 layer, a writer that sent one stream's frames in a
+//! row would make the others wait: so ours takes DATA from each stream in
+//! turn, and a stream whose window is spent is simply passed over. Below
+//! it, the socket is one queue for every stream: whatever the big
+//! download has put in the kernel's send buffer goes out before the small
+//! response, however fair the writer. The client's windows decide how much
+//! that can be (16 MiB for curl's, 65,535 bytes by default), and
+//! `--notsent-lowat` decides how much of it the kernel holds unsent.
+//!
+//! The threads of one connection:
+//!
+//! - the connection's own thread reads frames (`connection.rs`), keeps the
+//!   HPACK decoder's table, and starts one thread per stream;
+//! - one writer (`writer.rs`) writes every frame, control frames first;
+//! - each stream's thread answers its request through the same routes and
+//!   strategies as HTTP/1.1, writing into a [`streams::StreamBody`], so
+//!   `mode=` works here too, the unbounded bug included.
+//!
+//! Every limit below is a named constant: HTTP/2 brings floods of its own
+//! (RFC 9113 §10.5), and each is bounded here.
+
+mod connection;
+mod streams;
+mod writer;
+
+pub use connection::serve;
+
+/// SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open.
+/// Each is a thread, two while a channel mode streams, so the number is
+/// small; nginx allows 128 and Go 250, on far cheaper tasks. A stream over
+/// it is refused (REFUSED_STREAM), which a client may retry.
+pub const MAX_CONCURRENT_STREAMS: u32 = 16;
+
+/// Most stream threads alive on one connection: the open streams, and
+/// those whose stream has ended but whose thread is still leaving. At the
+/// limit the reader stops reading until one leaves, so a client that opens
+/// and cancels streams in a loop (rapid reset, CVE-2023-44487) waits for
+/// the server instead of piling up threads.
+pub const MAX_STREAM_THREADS: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
+
+/// SETTINGS_MAX_HEADER_LIST_SIZE, and what is enforced: a request's
+/// decoded fields, counted as RFC 7541 §4.1 counts them, as large as
+/// HTTP/1.1's whole head may be. A larger list gets 431.
+pub const MAX_HEADER_LIST_BYTES: usize = 16 * 1024;
+
+/// Most bytes of one encoded header block, HEADERS and CONTINUATION
+/// together. A block must be decoded whole to keep HPACK's table in step,
+/// so one that passes this ends the connection (ENHANCE_YOUR_CALM): the
+/// CONTINUATION flood of CVE-2024-27316 is stopped here.
+pub const MAX_HEADER_BLOCK_BYTES: usize = 2 * MAX_HEADER_LIST_BYTES;
+
+/// Most CONTINUATION frames in one block. Empty ones add no bytes, so the
+/// byte limit alone would let a client send them forever.
+pub const MAX_CONTINUATION_FRAMES: usize = 16;
+
+/// Most control frames queued for the writer on the client's behalf
+/// (SETTINGS and PING acknowledgements, resets). A client that asks for
+/// more without reading the answers is flooding (CVE-2019-9512, -9515):
+/// ENHANCE_YOUR_CALM.
+pub const MAX_CONTROL_FRAMES: usize = 64;
+
+/// How many more streams a client may cancel than it lets finish, before
+/// the connection ends with ENHANCE_YOUR_CALM. Each finished stream earns
+/// one cancellation back, so a browser that cancels now and then is never
+/// cut, and a rapid-reset loop is within a hundred streams.
+pub const MAX_NET_CANCELS: u32 = 100;

@@ -1,0 +1,357 @@
+//! What an HTTP/2 connection's threads share: the frames waiting to be
+//! written, every stream's hand-off and window, and the connection's
+//! window. One lock, two condition variables.
+//!
+//! A stream's body reaches the writer through its *hand-off*: at most
+//! [`HANDOFF_BYTES`] that [`StreamBody::write`] copies in and then waits
+//! for, until the writer has put all of them in DATA frames and the socket
+//! has taken them. So each stream's body blocks exactly as an HTTP/1.1
+//! body blocks on its socket, and the strategies' bounds hold per stream:
+//! a stream whose window is spent stops its producer the same way a full
+//! send buffer does. What a stream costs beyond its strategy is that one
+//! hand-off.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, Write};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::defense::send_deadline::TooSlow;
+use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
+use crate::http::h2::frame::{self, ErrorCode, MAX_FRAME_BYTES};
+use crate::http::h2::hpack;
+use crate::http::response::{Framing, ResponseHead};
+use crate::measure::access_log::End;
+use crate::measure::clock;
+use crate::measure::metrics::METRICS;
+use crate::strategy::Wire;
+
+/// Most body bytes one stream hands to the writer at a time: one DATA
+/// frame of the largest size this side sends.
+pub const HANDOFF_BYTES: usize = MAX_FRAME_BYTES;
+
+/// The connection's shared state, and the two things its threads wait for.
+#[derive(Debug, Default)]
+pub struct Conn {
+    /// Everything below; held only briefly, never across a socket call.
+    state: Mutex<State>,
+    /// The writer waits here for a frame to send.
+    pub work: Condvar,
+    /// Stream threads wait here for their hand-off to be sent or their
+    /// stream to end; the reader waits here for a stream thread to exit.
+    pub progress: Condvar,
+}
+
+/// What the connection knows about itself.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Encoded frames the writer sends before any DATA, in order: SETTINGS
+    /// and PING acknowledgements, HEADERS, RST_STREAM, WINDOW_UPDATE,
+    /// GOAWAY. The reader refuses to queue more than
+    /// [`super::MAX_CONTROL_FRAMES`] on the client's behalf.
+    pub control: VecDeque<Vec<u8>>,
+    /// Every stream that has a thread, by id: the order is the writer's
+    /// round robin.
+    pub streams: BTreeMap<u32, Stream>,
+    /// What this side may still send on the connection: HTTP/2's second
+    /// window, shared by every stream.
+    pub window: i64,
+    /// The client's SETTINGS_INITIAL_WINDOW_SIZE: a new stream's window.
+    pub initial_window: i64,
+    /// The largest DATA payload to send: the client's
+    /// SETTINGS_MAX_FRAME_SIZE, at most [`MAX_FRAME_BYTES`].
+    pub max_frame: usize,
+    /// The stream that got the last DATA frame, so that the next one goes
+    /// to the stream after it.
+    pub last_served: u32,
+    /// Set when the connection is over: why. Every stream's body fails from
+    /// then on, and the writer sends what control frames are left and exits.
+    pub ended: Option<End>,
+}
+
+/// One stream's side of the response.
+#[derive(Debug)]
+pub struct Stream {
+    /// What this side may still send on this stream: HTTP/2's first window.
+    /// May go negative when the client lowers SETTINGS_INITIAL_WINDOW_SIZE.
+    pub window: i64,
+    /// The hand-off: body bytes given by the stream's thread.
+    pub data: Vec<u8>,
+    /// How much of `data` the writer has put in DATA frames.
+    pub framed: usize,
+    /// How much of `data` the socket has taken; the body's write returns
+    /// when it is all of it.
+    pub sent: usize,
+    /// The body is complete: once `data` is sent, END_STREAM.
+    pub end: bool,
+    /// END_STREAM has been written: the response is complete.
+    pub finished: bool,
+    /// Ended early, and why: by the client (RST_STREAM), by a window that
+    /// stayed shut for the send timeout, or with the connection.
+    pub reset: Option<End>,
+    /// The client has not ended its side (a request with a body): its
+    /// DATA is read and thrown away.
+    pub remote_open: bool,
+    /// Since when the stream has had bytes to send and no window to send
+    /// them in: a stall that the send timeout bounds, as it bounds a socket
+    /// that takes nothing.
+    pub blocked_since: Option<Instant>,
+}
+
+impl Stream {
+    /// A stream whose window is `window`, with nothing handed off yet.
+    pub fn new(window: i64, remote_open: bool) -> Stream {
+        Stream {
+            window,
+            data: Vec::new(),
+            framed: 0,
+            sent: 0,
+            end: false,
+            finished: false,
+            reset: None,
+            remote_open,
+            blocked_since: None,
+        }
+    }
+
+    /// Still being answered: neither complete nor reset. What counts
+    /// against SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub fn is_open(&self) -> bool {
+        !self.finished && self.reset.is_none()
+    }
+
+    /// Bytes handed off and not yet framed.
+    pub fn pending(&self) -> usize {
+        self.data.len() - self.framed
+    }
+}
+
+impl Conn {
+    /// A connection with the defaults of RFC 9113 until the client's
+    /// SETTINGS say otherwise.
+    pub fn new() -> Conn {
+        let window = i64::from(frame::DEFAULT_WINDOW);
+        let state = State {
+            window,
+            initial_window: window,
+            max_frame: MAX_FRAME_BYTES,
+            ..State::default()
+        };
+        Conn {
+            state: Mutex::new(state),
+            ..Conn::default()
+        }
+    }
+
+    /// The state, even if a thread panicked holding it: every update here
+    /// is a few assignments that leave it usable.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits on `condvar` until notified (or spuriously woken).
+    pub fn wait<'g>(
+        &self,
+        condvar: &Condvar,
+        guard: MutexGuard<'g, State>,
+    ) -> MutexGuard<'g, State> {
+        condvar.wait(guard).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a frame for the writer.
+    pub fn send(&self, frame: Vec<u8>) {
+        self.lock().control.push_back(frame);
+        self.work.notify_one();
+    }
+
+    /// Ends the connection: every stream fails, the writer leaves. The
+    /// first reason given is the one that stays.
+    pub fn end(&self, why: End) {
+        let mut state = self.lock();
+        state.ended.get_or_insert(why);
+        for stream in state.streams.values_mut() {
+            if stream.is_open() {
+                stream.reset = Some(why);
+            }
+        }
+        drop(state);
+        self.work.notify_all();
+        self.progress.notify_all();
+    }
+}
+
+impl State {
+    /// Resets stream `id` with `code` on the wire and `why` in the log,
+    /// if it is still open.
+    pub fn reset(&mut self, id: u32, code: ErrorCode, why: End) {
+        if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
+            stream.reset = Some(why);
+            self.send_rst_stream(id, code);
+        }
+    }
+
+    /// Queues a RST_STREAM, and counts it.
+    pub fn send_rst_stream(&mut self, id: u32, code: ErrorCode) {
+        let mut rst = Vec::new();
+        frame::rst_stream(&mut rst, id, code);
+        self.control.push_back(rst);
+        METRICS.http2_rst_stream(code);
+    }
+
+    /// Streams still being answered.
+    pub fn open_streams(&self) -> usize {
+        self.streams.values().filter(|s| s.is_open()).count()
+    }
+}
+
+/// The error a body's write fails with once its stream has ended early,
+/// so that the export is counted by the same reasons as over HTTP/1.1.
+fn error_for(why: End) -> io::Error {
+    match why {
+        End::SendTimeout => TooSlow::SendTimeout.into_error(),
+        End::MinRate => TooSlow::MinRate.into_error(),
+        End::ClientAbort => io::ErrorKind::ConnectionReset.into(),
+        _ => io::ErrorKind::ConnectionAborted.into(),
+    }
+}
+
+/// One stream's response, as a [`Wire`]: the head a HEADERS frame, the
+/// body handed to the writer [`HANDOFF_BYTES`] at a time, the end an
+/// END_STREAM flag. A body that is dropped before its end is reset, so
+/// the client can always tell a cut body from a complete one.
+pub struct StreamBody<'c> {
+    /// The connection the stream belongs to.
+    conn: &'c Conn,
+    /// The stream.
+    id: u32,
+    /// HEAD: the HEADERS frame ends the stream.
+    head_only: bool,
+}
+
+impl<'c> StreamBody<'c> {
+    pub fn new(conn: &'c Conn, id: u32, head_only: bool) -> Self {
+        StreamBody {
+            conn,
+            id,
+            head_only,
+        }
+    }
+
+    /// HEAD: the response is its head.
+    pub fn head_only(&self) -> bool {
+        self.head_only
+    }
+
+    /// Waits until `done` says the stream got where it should, or fails
+    /// with the reason it was ended early.
+    fn wait_until(&self, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
+        let mut state = self.conn.lock();
+        loop {
+            let stream = state
+                .streams
+                .get(&self.id)
+                .ok_or(io::ErrorKind::ConnectionAborted)?;
+            if let Some(why) = stream.reset {
+                return Err(error_for(why));
+            }
+            if done(stream) {
+                return Ok(());
+            }
+            state = self.conn.wait(&self.conn.progress, state);
+        }
+    }
+}
+
+impl Write for StreamBody<'_> {
+    /// Hands off up to [`HANDOFF_BYTES`] of `buf` and returns once the
+    /// socket has taken them, as a blocking socket write would.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = buf.len().min(HANDOFF_BYTES);
+        {
+            let mut state = self.conn.lock();
+            let stream = state
+                .streams
+                .get_mut(&self.id)
+                .ok_or(io::ErrorKind::ConnectionAborted)?;
+            if let Some(why) = stream.reset {
+                return Err(error_for(why));
+            }
+            stream.data.clear();
+            stream.data.extend_from_slice(&buf[..n]);
+            (stream.framed, stream.sent) = (0, 0);
+        }
+        self.conn.work.notify_one();
+        self.wait_until(|s| s.sent == s.data.len())?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Wire for StreamBody<'_> {
+    fn send_head(&mut self, head: &ResponseHead) -> io::Result<()> {
+        let mut block = Vec::with_capacity(256);
+        let status = head.status().code().to_string();
+        hpack::encode_field(&mut block, b":status", status.as_bytes());
+        let mut date = [0; IMF_FIXDATE_LEN];
+        UtcDateTime::from_unix_seconds(clock::now_unix_seconds()).write_imf_fixdate(&mut date);
+        hpack::encode_field(&mut block, b"date", &date);
+        for (name, value) in head.fields() {
+            let name = name.to_ascii_lowercase();
+            hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
+        }
+        if let Framing::ContentLength(len) = head.framing() {
+            hpack::encode_field(&mut block, b"content-length", len.to_string().as_bytes());
+        }
+        let mut headers = Vec::with_capacity(block.len() + 2 * frame::HEADER_BYTES);
+        frame::headers(&mut headers, self.id, &block, self.head_only);
+        let mut state = self.conn.lock();
+        let stream = state
+            .streams
+            .get_mut(&self.id)
+            .ok_or(io::ErrorKind::ConnectionAborted)?;
+        if let Some(why) = stream.reset {
+            return Err(error_for(why));
+        }
+        // HEAD: the HEADERS frame is the whole response.
+        stream.finished = self.head_only;
+        state.control.push_back(headers);
+        drop(state);
+        self.conn.work.notify_one();
+        Ok(())
+    }
+
+    /// Asks for END_STREAM and returns once it is written: the response is
+    /// done when its bytes have drained, here as over HTTP/1.1.
+    fn end_body(&mut self) -> io::Result<()> {
+        if let Some(stream) = self.conn.lock().streams.get_mut(&self.id) {
+            stream.end = true;
+        }
+        self.conn.work.notify_one();
+        self.wait_until(|s| s.finished)
+    }
+}
+
+impl Drop for StreamBody<'_> {
+    /// The stream leaves the table. If its response was not complete it is
+    /// reset, so that the client learns the body was cut; a client that
+    /// still sends a request body is told to stop (RFC 9113 §8.1).
+    fn drop(&mut self) {
+        let mut state = self.conn.lock();
+        state.reset(self.id, ErrorCode::InternalError, End::ProducerFailed);
+        if let Some(stream) = state.streams.remove(&self.id)
+            && stream.finished
+            && stream.remote_open
+        {
+            state.send_rst_stream(self.id, ErrorCode::NoError);
+        }
+        drop(state);
+        self.conn.work.notify_one();
+        self.conn.progress.notify_all();
+    }
+}

@@ -1,0 +1,176 @@
+//! The connection's one writer: every frame goes to the socket from this
+//! thread, control frames first, then DATA, one frame per stream in turn.
+//!
+//! It sends a stream's DATA only while both windows have room: the
+//! stream's own and the connection's. A stream whose window is spent is
+//! passed over and costs nothing but its hand-off; the others go on. Round
+//! robin keeps a big download from starving a small response on the same
+//! connection at *this* layer; below it, the socket is still one queue,
+//! which is why `--notsent-lowat` matters even more here than for HTTP/1.1.
+//!
+//! The socket write goes through a [`DeadlineWriter`], so the minimum
+//! rate and the send timeout hold for the connection as for any HTTP/1.1
+//! response; and a window that stays shut is a stall too: a stream that
+//! had bytes to send and no window for `--send-timeout` is reset.
+
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use std::io::Write;
+
+use super::streams::{Conn, State};
+use crate::defense::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
+use crate::http::h2::frame::{self, ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
+use crate::measure::access_log::End;
+use crate::measure::metrics::METRICS;
+use crate::server::ServerConfig;
+use crate::sys;
+
+/// Most bytes of control frames written in one call: they are small, and
+/// batching them saves system calls without delaying DATA much.
+const CONTROL_BATCH_BYTES: usize = MAX_FRAME_BYTES;
+
+/// What the writer took from the state to write without holding the lock.
+enum Job {
+    /// Control frames, in `buf`.
+    Control,
+    /// A DATA frame for `stream` whose payload is `data[..]` up to `upto`
+    /// of its hand-off, in `buf` after its header.
+    Data { stream: u32, upto: usize },
+}
+
+/// Writes frames until the connection ends or the socket fails.
+pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
+    let min_rate = MinDataRate {
+        bytes_per_second: config.min_rate,
+        grace: config.rate_grace,
+    };
+    let mut out = DeadlineWriter::new(socket, config.send_timeout, min_rate);
+    // The writer's one buffer: a batch of control frames, or one DATA
+    // frame's header and payload.
+    let mut buf = Vec::with_capacity(HEADER_BYTES + MAX_FRAME_BYTES);
+    // How often the writer looks for streams stalled on a window: a stall
+    // is noticed within a tenth of the send timeout.
+    let look = (config.send_timeout / 10).max(Duration::from_millis(10));
+    let mut looked = Instant::now();
+    loop {
+        let job = {
+            let mut state = conn.lock();
+            loop {
+                if looked.elapsed() >= look {
+                    looked = Instant::now();
+                    if reset_stalled(&mut state, config.send_timeout) {
+                        conn.progress.notify_all();
+                    }
+                }
+                if let Some(job) = next_job(&mut state, &mut buf) {
+                    break job;
+                }
+                if state.ended.is_some() {
+                    return;
+                }
+                state = match conn.work.wait_timeout(state, look) {
+                    Ok((guard, _)) => guard,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+            }
+        };
+        if let Err(e) = out.write_all(&buf) {
+            let why = match TooSlow::of(&e) {
+                Some(TooSlow::SendTimeout) => End::SendTimeout,
+                Some(TooSlow::MinRate) => End::MinRate,
+                None => End::ClientAbort,
+            };
+            if why != End::ClientAbort && sys::reset_on_close(socket).is_ok() {
+                METRICS.reset_sent(why);
+            }
+            // Wakes the reader, blocked in its read, and every stream.
+            let _ = socket.shutdown(Shutdown::Both);
+            conn.end(why);
+            return;
+        }
+        if let Job::Data { stream, upto } = job {
+            if let Some(stream) = conn.lock().streams.get_mut(&stream) {
+                stream.sent = upto;
+            }
+            conn.progress.notify_all();
+        }
+    }
+}
+
+/// Takes the next thing to write into `buf`: every control frame that fits
+/// in a batch, or else one DATA frame from the next stream that has bytes
+/// and window, or an END_STREAM that is due.
+fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
+    buf.clear();
+    while let Some(next) = state.control.front() {
+        if !buf.is_empty() && buf.len() + next.len() > CONTROL_BATCH_BYTES {
+            break;
+        }
+        let next = state.control.pop_front()?;
+        buf.extend_from_slice(&next);
+    }
+    if !buf.is_empty() {
+        return Some(Job::Control);
+    }
+    if state.ended.is_some() {
+        return None;
+    }
+    let after = state.last_served;
+    let order = state
+        .streams
+        .range(after + 1..)
+        .chain(state.streams.range(..=after));
+    let connection_window = state.window;
+    let id = order
+        .filter(|(_, s)| s.is_open())
+        .find(|(_, s)| {
+            let can_send = s.pending() > 0 && s.window > 0 && connection_window > 0;
+            let can_end = s.pending() == 0 && s.end && s.sent == s.data.len();
+            can_send || can_end
+        })
+        .map(|(&id, _)| id)?;
+    let max_frame = state.max_frame as i64;
+    let stream = state.streams.get_mut(&id)?;
+    let n = (stream.pending() as i64)
+        .min(stream.window)
+        .min(connection_window)
+        .min(max_frame)
+        .max(0) as usize;
+    let end_stream = n == 0;
+    buf.extend_from_slice(&frame::data_header(id, n, end_stream));
+    buf.extend_from_slice(&stream.data[stream.framed..stream.framed + n]);
+    stream.framed += n;
+    stream.window -= n as i64;
+    stream.blocked_since = None;
+    if end_stream {
+        stream.finished = true;
+    }
+    let upto = stream.framed;
+    state.window -= n as i64;
+    state.last_served = id;
+    Some(Job::Data { stream: id, upto })
+}
+
+/// Resets every stream that has had bytes to send and no window to send
+/// them in for `timeout`: a client that opens no window is a client that
+/// reads nothing. Says whether it reset any.
+fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
+    let now = Instant::now();
+    let connection_open = state.window > 0;
+    let mut stalled = Vec::new();
+    for (&id, stream) in state.streams.iter_mut().filter(|(_, s)| s.is_open()) {
+        if stream.pending() == 0 || (stream.window > 0 && connection_open) {
+            stream.blocked_since = None;
+            continue;
+        }
+        let since = *stream.blocked_since.get_or_insert(now);
+        if now.duration_since(since) >= timeout {
+            stalled.push(id);
+        }
+    }
+    for &id in &stalled {
+        state.reset(id, ErrorCode::Cancel, End::SendTimeout);
+    }
+    !stalled.is_empty()
+}

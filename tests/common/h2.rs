@@ -1,0 +1,384 @@
+//! A raw HTTP/2 client for the tests, written apart from `src/`: frames as
+//! bytes, requests encoded as plain literals (RFC 7541 §6.2.2, no
+//! Huffman), and a decoder for exactly what the server's encoder may send
+//! (literals without indexing, names from the static table or literal),
+//! which refuses anything else. So a test reads the server's frames as a
+//! strict peer would, without trusting the server's own HPACK code.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+pub const DATA: u8 = 0;
+pub const HEADERS: u8 = 1;
+pub const PRIORITY: u8 = 2;
+pub const RST_STREAM: u8 = 3;
+pub const SETTINGS: u8 = 4;
+pub const PUSH_PROMISE: u8 = 5;
+pub const PING: u8 = 6;
+pub const GOAWAY: u8 = 7;
+pub const WINDOW_UPDATE: u8 = 8;
+pub const CONTINUATION: u8 = 9;
+
+pub const END_STREAM: u8 = 0x1;
+pub const END_HEADERS: u8 = 0x4;
+
+pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
+
+pub const NO_ERROR: u32 = 0x0;
+pub const PROTOCOL_ERROR: u32 = 0x1;
+pub const FLOW_CONTROL_ERROR: u32 = 0x3;
+pub const STREAM_CLOSED: u32 = 0x5;
+pub const FRAME_SIZE_ERROR: u32 = 0x6;
+pub const REFUSED_STREAM: u32 = 0x7;
+pub const CANCEL: u32 = 0x8;
+pub const COMPRESSION_ERROR: u32 = 0x9;
+pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+/// The names of RFC 7541 Appendix A's static table, index 1 first.
+const STATIC_NAMES: [&str; 61] = [
+    ":authority",
+    ":method",
+    ":method",
+    ":path",
+    ":path",
+    ":scheme",
+    ":scheme",
+    ":status",
+    ":status",
+    ":status",
+    ":status",
+    ":status",
+    ":status",
+    ":status",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "accept-ranges",
+    "accept",
+    "access-control-allow-origin",
+    "age",
+    "allow",
+    "authorization",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-location",
+    "content-range",
+    "content-type",
+    "cookie",
+    "date",
+    "etag",
+    "expect",
+    "expires",
+    "from",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "last-modified",
+    "link",
+    "location",
+    "max-forwards",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "range",
+    "referer",
+    "refresh",
+    "retry-after",
+    "server",
+    "set-cookie",
+    "strict-transport-security",
+    "transfer-encoding",
+    "user-agent",
+    "vary",
+    "via",
+    "www-authenticate",
+];
+
+/// One frame as it came off the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: u8,
+    pub flags: u8,
+    pub stream: u32,
+    pub payload: Vec<u8>,
+}
+
+impl Frame {
+    /// The error code of a RST_STREAM or GOAWAY.
+    pub fn error_code(&self) -> u32 {
+        let at = if self.kind == GOAWAY { 4 } else { 0 };
+        u32::from_be_bytes(self.payload[at..at + 4].try_into().unwrap())
+    }
+}
+
+/// Appends a frame.
+pub fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(&[kind, flags]);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// A string literal without Huffman: a 7-bit prefix length, then bytes.
+fn literal(out: &mut Vec<u8>, bytes: &[u8]) {
+    integer(out, 0x00, 7, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+fn integer(out: &mut Vec<u8>, first: u8, prefix: u32, mut value: usize) {
+    let max = (1usize << prefix) - 1;
+    if value < max {
+        out.push(first | value as u8);
+        return;
+    }
+    out.push(first | max as u8);
+    value -= max;
+    while value >= 128 {
+        out.push((value % 128) as u8 | 0x80);
+        value /= 128;
+    }
+    out.push(value as u8);
+}
+
+/// A header block of plain literals without indexing, literal names.
+pub fn header_block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        block.push(0x00);
+        literal(&mut block, name.as_bytes());
+        literal(&mut block, value.as_bytes());
+    }
+    block
+}
+
+/// A GET (or `method`) for `path`, as a header block.
+pub fn request_block(method: &str, path: &str) -> Vec<u8> {
+    header_block(&[
+        (":method", method),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        (":path", path),
+    ])
+}
+
+/// Decodes what the server's encoder sends; panics on anything else.
+pub fn decode_block(mut block: &[u8]) -> Vec<(String, String)> {
+    fn int(block: &mut &[u8], prefix: u32) -> usize {
+        let max = (1usize << prefix) - 1;
+        let mut value = (block[0] as usize) & max;
+        *block = &block[1..];
+        if value < max {
+            return value;
+        }
+        let mut shift = 0;
+        loop {
+            let b = block[0];
+            *block = &block[1..];
+            value += ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                return value;
+            }
+        }
+    }
+    fn string(block: &mut &[u8]) -> String {
+        assert_eq!(block[0] & 0x80, 0, "the server never Huffman-encodes");
+        let len = int(block, 7);
+        let s = String::from_utf8(block[..len].to_vec()).unwrap();
+        *block = &block[len..];
+        s
+    }
+    let mut fields = Vec::new();
+    while !block.is_empty() {
+        assert_eq!(block[0] & 0xf0, 0x00, "only literals without indexing");
+        let index = int(&mut block, 4);
+        let name = match index {
+            0 => string(&mut block),
+            i => STATIC_NAMES[i - 1].to_string(),
+        };
+        fields.push((name, string(&mut block)));
+    }
+    fields
+}
+
+/// A connection to the server, spoken to frame by frame.
+pub struct H2 {
+    pub socket: TcpStream,
+    /// Bytes read and not yet cut into frames.
+    pending: Vec<u8>,
+}
+
+impl H2 {
+    /// Connects, and sends nothing.
+    pub fn raw(addr: SocketAddr) -> H2 {
+        let socket = TcpStream::connect(addr).unwrap();
+        socket.set_nodelay(true).unwrap();
+        H2 {
+            socket,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Connects, sends the preface and `settings`, and reads the server's
+    /// SETTINGS (acknowledging it).
+    pub fn connect(addr: SocketAddr, settings: &[(u16, u32)]) -> H2 {
+        let mut h2 = H2::raw(addr);
+        let mut out = PREFACE.to_vec();
+        let mut payload = Vec::new();
+        for (id, value) in settings {
+            payload.extend_from_slice(&id.to_be_bytes());
+            payload.extend_from_slice(&value.to_be_bytes());
+        }
+        frame(&mut out, SETTINGS, 0, 0, &payload);
+        h2.send(&out);
+        let first = h2
+            .next_frame(Duration::from_secs(5))
+            .expect("the server's SETTINGS");
+        assert_eq!((first.kind, first.flags), (SETTINGS, 0));
+        h2.send_frame(SETTINGS, 0x1, 0, &[]);
+        h2
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.socket.write_all(bytes).unwrap();
+    }
+
+    pub fn send_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+        let mut out = Vec::new();
+        frame(&mut out, kind, flags, stream, payload);
+        self.send(&out);
+    }
+
+    /// Sends a GET (or `method`) for `path` on `stream`, ending the stream.
+    pub fn get(&mut self, stream: u32, method: &str, path: &str) {
+        let block = request_block(method, path);
+        self.send_frame(HEADERS, END_HEADERS | END_STREAM, stream, &block);
+    }
+
+    pub fn window_update(&mut self, stream: u32, increment: u32) {
+        self.send_frame(WINDOW_UPDATE, 0, stream, &increment.to_be_bytes());
+    }
+
+    /// The next frame, or `None` if none came within `timeout` or the
+    /// server closed. SETTINGS ACKs and PING ACKs are passed through.
+    pub fn next_frame(&mut self, timeout: Duration) -> Option<Frame> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.pending.len() >= 9 {
+                let len = u32::from_be_bytes([0, self.pending[0], self.pending[1], self.pending[2]])
+                    as usize;
+                if self.pending.len() >= 9 + len {
+                    let bytes: Vec<u8> = self.pending.drain(..9 + len).collect();
+                    return Some(Frame {
+                        kind: bytes[3],
+                        flags: bytes[4],
+                        stream: u32::from_be_bytes(bytes[5..9].try_into().unwrap()) & 0x7fff_ffff,
+                        payload: bytes[9..].to_vec(),
+                    });
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.socket.set_read_timeout(Some(left)).unwrap();
+            let mut buf = [0; 65536];
+            match self.socket.read(&mut buf) {
+                Ok(0) => return None,
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Every frame until none comes for `quiet`.
+    pub fn frames_until_quiet(&mut self, quiet: Duration) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next_frame(quiet) {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    /// Reads until the server's GOAWAY, ignoring other frames, and returns
+    /// its error code; panics if the connection ends without one.
+    pub fn goaway_code(&mut self) -> u32 {
+        loop {
+            let frame = self.next_frame(Duration::from_secs(10)).expect("a GOAWAY");
+            if frame.kind == GOAWAY {
+                return frame.error_code();
+            }
+        }
+    }
+}
+
+/// A response read off a connection: status, fields, body.
+#[derive(Debug, Default)]
+pub struct Response {
+    pub fields: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// END_STREAM arrived: the body is complete.
+    pub ended: bool,
+    /// RST_STREAM arrived instead, with this code.
+    pub reset: Option<u32>,
+}
+
+impl Response {
+    pub fn status(&self) -> u16 {
+        self.header(":status").unwrap().parse().unwrap()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads frames until every one of `streams` has ended or been reset,
+/// collecting each one's response; opens windows as bodies arrive when
+/// `replenish` is set. Panics if the connection goes quiet for 10 s first.
+pub fn read_responses(h2: &mut H2, streams: &[u32], replenish: bool) -> Vec<Response> {
+    let mut responses: Vec<Response> = streams.iter().map(|_| Response::default()).collect();
+    let done = |r: &Vec<Response>| r.iter().all(|r| r.ended || r.reset.is_some());
+    while !done(&responses) {
+        let frame = h2
+            .next_frame(Duration::from_secs(10))
+            .expect("a frame within 10 s");
+        let Some(i) = streams.iter().position(|&s| s == frame.stream) else {
+            continue;
+        };
+        let response = &mut responses[i];
+        match frame.kind {
+            HEADERS => {
+                assert!(
+                    frame.flags & END_HEADERS != 0,
+                    "the server's heads fit a frame"
+                );
+                response.fields = decode_block(&frame.payload);
+            }
+            DATA => {
+                response.body.extend_from_slice(&frame.payload);
+                if replenish && !frame.payload.is_empty() {
+                    h2.window_update(0, frame.payload.len() as u32);
+                    h2.window_update(frame.stream, frame.payload.len() as u32);
+                }
+            }
+            RST_STREAM => response.reset = Some(frame.error_code()),
+            _ => {}
+        }
+        if frame.flags & END_STREAM != 0 && matches!(frame.kind, HEADERS | DATA) {
+            response.ended = true;
+        }
+    }
+    responses
+}
