@@ -1,9 +1,9 @@
 //! # backpressure
 //!
 //! A streamed HTTP response is done when its bytes drain, not when the
-//! handler returns. A small, blocking, std-only HTTP/1.1 server that streams
-//! a CSV export four ways and measures, exactly, what each way costs in
-//! memory when the client reads slower than the server writes: the chain
+//! handler returns. A small, blocking, std-only HTTP/1.1 and HTTP/2 server
+//! that streams a CSV export four ways and measures, exactly, what each way
+//! costs in memory when the client reads slower than the server writes: the chain
 //! of flow-control windows from the client back to our producer either
 //! reaches all the way back, or the difference lands on the heap.
 //!
@@ -18,11 +18,11 @@
 //! | `cli/`      | the command line: `demo`, `serve`, `slow-client`; exit codes     |
 //! | `demo/`     | the lesson's table measured: child servers, samples, report, chart |
 //! | `client/`   | the phone: a rate-limited client that says how its body ended   |
-//! | `server/`   | the accept loop, one connection's life, the routes, the config  |
+//! | `server/`   | the accept loop, one connection's life, the routes, the config, HTTP/2 |
 //! | `strategy/` | **the lesson**: the four strategies, their writer, queued bytes  |
 //! | `defense/`  | head deadline, send deadline and minimum rate, caps             |
 //! | `measure/`  | counting allocator, metrics, `/proc` readers, access log        |
-//! | `http/`     | the wire format as bytes: request heads, responses, chunking    |
+//! | `http/`     | the wire format as bytes: HTTP/1.1 heads and chunks, HTTP/2 frames and HPACK |
 //! | `export/`   | the CSV rows and their calendar; the names of the four modes    |
 //! | `sys.rs`    | the socket options and signals std has no API for: the one FFI  |
 //!

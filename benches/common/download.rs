@@ -31,6 +31,11 @@ pub fn download(addr: SocketAddr, request: &str, buffer: &mut [u8]) -> Result<u6
     Ok(received)
 }
 
+/// The server's largest write: `DeadlineWriter` hands the socket at most
+/// this much per call, whatever the chunk size (`MAX_WRITE_BYTES` in
+/// `src/defense/send_deadline.rs`).
+pub const SERVER_WRITE_BYTES: usize = 64 * 1024;
+
 /// The ceiling: a listener whose thread writes a pre-rendered body to each
 /// connection, as fast as a socket takes it.
 pub struct RawCopy {
@@ -38,11 +43,15 @@ pub struct RawCopy {
     listener: Arc<TcpListener>,
     /// The export's bytes, rendered before any timing starts.
     body: Arc<Vec<u8>>,
+    /// Bytes per `write` call; `None` writes the whole body in one call,
+    /// which the kernel takes in as large pieces as it likes.
+    write_bytes: Option<usize>,
 }
 
 impl RawCopy {
-    /// Renders `rows` and listens on a free loopback port.
-    pub fn new(rows: u64) -> Result<RawCopy, String> {
+    /// Renders `rows` and listens on a free loopback port; each copy writes
+    /// `write_bytes` per call, or the whole body in one.
+    pub fn new(rows: u64, write_bytes: Option<usize>) -> Result<RawCopy, String> {
         let mut body = Vec::new();
         CsvRows::new(rows).fill(&mut body, usize::MAX);
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -50,6 +59,7 @@ impl RawCopy {
         Ok(RawCopy {
             listener: Arc::new(listener),
             body: Arc::new(body),
+            write_bytes,
         })
     }
 
@@ -69,9 +79,10 @@ impl RawCopy {
         // thread's accept returns at once and cannot hang.
         let mut stream = connect(addr)?;
         let (listener, body) = (Arc::clone(&self.listener), Arc::clone(&self.body));
+        let piece = self.write_bytes.unwrap_or(body.len()).max(1);
         let writer = thread::spawn(move || {
             let (mut socket, _) = listener.accept()?;
-            socket.write_all(&body)
+            body.chunks(piece).try_for_each(|part| socket.write_all(part))
         });
         let received = read_to_end_counting(&mut stream, buffer);
         // Closing our end first makes a writer still blocked (if we stopped

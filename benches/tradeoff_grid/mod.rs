@@ -73,6 +73,7 @@ impl Config {
     pub fn label(&self) -> String {
         let chunk = size_label(self.chunk_bytes);
         match (self.strategy, self.depth) {
+            (Strategy::Raw, _) if self.chunk_bytes > 0 => format!("raw copy, {chunk} writes"),
             (Strategy::Raw, _) => "raw socket copy".to_string(),
             (strategy, Some(depth)) => format!("{} {chunk}×{depth}", strategy.name()),
             (strategy, None) => format!("{} {chunk}", strategy.name()),
