@@ -389,7 +389,12 @@ fn targets(rows: &[Row], clients: usize) -> String {
     );
     ratio("bounded / raw copy", bounded, raw, BOUNDED_OF_RAW_TARGET);
     // Not a target: the same ceiling at the server's own largest write.
-    ratio("bounded / raw copy in 64 KiB writes", bounded, raw_64k, BOUNDED_OF_RAW_TARGET);
+    ratio(
+        "bounded / raw copy in 64 KiB writes",
+        bounded,
+        raw_64k,
+        BOUNDED_OF_RAW_TARGET,
+    );
     let memory = bounded.and_then(|row| row.memory);
     for (name, value, target) in [
         (

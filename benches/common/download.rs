@@ -82,7 +82,8 @@ impl RawCopy {
         let piece = self.write_bytes.unwrap_or(body.len()).max(1);
         let writer = thread::spawn(move || {
             let (mut socket, _) = listener.accept()?;
-            body.chunks(piece).try_for_each(|part| socket.write_all(part))
+            body.chunks(piece)
+                .try_for_each(|part| socket.write_all(part))
         });
         let received = read_to_end_counting(&mut stream, buffer);
         // Closing our end first makes a writer still blocked (if we stopped
