@@ -128,7 +128,10 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         let done = report.first.latency.is_some()
             && (options.second.is_none()
                 || report.second.as_ref().is_some_and(|s| s.latency.is_some()));
-        if done || report.goaway.is_some() || limit.is_some_and(|l| started.elapsed() >= l) {
+        // A GOAWAY with an error ends the connection; NO_ERROR only means no
+        // new streams, and the open ones go on.
+        let failed = report.goaway.is_some_and(|code| code != 0);
+        if done || failed || limit.is_some_and(|l| started.elapsed() >= l) {
             break;
         }
         if let Some((target, after)) = &options.second

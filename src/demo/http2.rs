@@ -213,36 +213,51 @@ pub fn report(part: &Http2Part) -> String {
             seconds(&unbounded.report, part.wait),
             seconds(&bounded.report, part.wait),
         );
+        let more = if u >= part.wait.as_secs_f64() {
+            " or more"
+        } else {
+            ""
+        };
+        let verdict = if u >= 2.0 * b {
+            format!(
+                "{:.0} times as long as with the kernel's unsent bytes held to 16 KiB \
+                 ({b:.2} s). The stream window bounds what one stream costs the server; \
+                 only the socket's high-water mark bounds the queue every stream shares.",
+                u / b.max(1e-3)
+            )
+        } else {
+            format!(
+                "and {b:.2} s with the kernel's unsent bytes held to 16 KiB: on this run \
+                 the high-water mark made no clear difference."
+            )
+        };
         text.push_str(&format!(
             "\nThe writer takes one frame from each stream in turn, so stream 3 was never \
-             behind more than a frame at the HTTP/2 layer. It waited for what stream 1 had \
-             already put in the socket. A 65,535-byte window let little of it out: {s:.2} s. \
-             A 16 MiB window let the server fill the kernel's send buffer: {u:.2} s{}, \
-             {:.0} times as long. With the same window and the kernel's unsent bytes held \
-             to 16 KiB: {b:.2} s. The stream window bounds the server's memory per stream; \
-             only the socket's own high-water mark bounds the queue every stream shares.\n",
-            if u >= part.wait.as_secs_f64() {
-                " or more"
-            } else {
-                ""
-            },
-            u / b.max(1e-3),
+             behind more than a frame at the HTTP/2 layer; it waited for what stream 1 had \
+             already put in the socket. With a 65,535-byte window that was little: {s:.2} s. \
+             A 16 MiB window let the server fill the kernel's send buffer: {u:.2} s{more}, \
+             {verdict}\n",
         ));
     }
     let starved = &part.starved;
     let third = starved.second.as_ref();
     text.push_str(&format!(
         "\nA stream whose window is spent: a client that never gives stream 1's window back \
-         (but does give back the connection's) received {} bytes of it, exactly its window, \
-         and then nothing; stream 3 on the same connection got its response in {}. \
-         Meanwhile the server held {} for stream 1: its bounded queue, and nothing more.\n",
+         (but does give back the connection's) received {} bytes of it{}, and then nothing; \
+         stream 3 on the same connection got its response in {}. Meanwhile the server held \
+         {} for stream 1: its bounded queue, and nothing more.\n",
         starved.first.body_bytes,
+        if starved.first.body_bytes == u64::from(DEFAULT_WINDOW) {
+            ", exactly its window"
+        } else {
+            ""
+        },
         third
+            .filter(|s| s.complete)
             .and_then(|s| s.latency)
-            .map_or("no time: it never came".into(), |l| format!(
-                "{:.2} s",
-                l.as_secs_f64()
-            )),
+            .map_or("no time: it never came".into(), |l| {
+                format!("{:.3} s", l.as_secs_f64())
+            }),
         part.starved_queue.map_or("?".into(), |q| size(q as u64)),
     ));
     text
@@ -263,7 +278,10 @@ pub fn chart(part: &Http2Part) -> String {
          font-family=\"sans-serif\" font-size=\"13\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
          <text x=\"10\" y=\"22\" font-size=\"15\">{}</text>\n",
-        escape("HTTP/2: a small response behind a 200 KiB/s download on the same connection")
+        escape(&format!(
+            "HTTP/2: a small response behind a {}/s download on the same connection",
+            size(part.rate)
+        ))
     );
     for (i, case) in part.cases.iter().enumerate() {
         let y = 40.0 + bar_height * i as f64;

@@ -20,6 +20,9 @@
 //! stderr that nobody reads costs dropped, counted lines, never a blocked
 //! connection.
 
+use std::error::Error;
+use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -99,6 +102,34 @@ impl End {
             End::DrainTimeout => "drain-timeout",
             End::ProtocolError => "protocol-error",
         }
+    }
+}
+
+/// An [`End`] carried by an `io::Error`: how a write learns that its
+/// response was ended by someone else (an HTTP/2 stream reset by the client,
+/// or by the connection's own rules), so that the export is logged and
+/// counted with that reason rather than as a client's abort.
+#[derive(Debug)]
+struct Ended(End);
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the response was ended: {}", self.0.as_str())
+    }
+}
+
+impl Error for Ended {}
+
+impl End {
+    /// The error a write fails with when the response was ended this way.
+    pub fn into_error(self) -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionAborted, Ended(self))
+    }
+
+    /// The end an error made by [`End::into_error`] carries.
+    pub fn of(error: &io::Error) -> Option<End> {
+        let ended = error.get_ref()?.downcast_ref::<Ended>()?;
+        Some(ended.0)
     }
 }
 

@@ -214,10 +214,11 @@ pub(super) fn run_export<W: Wire>(
         }
         // The shutdown's cut fails the write as a client's reset would.
         Err(ExportError::WriteFailed(_)) if shared.connections.cutting() => End::DrainTimeout,
-        Err(ExportError::WriteFailed(e)) => match TooSlow::of(&e) {
-            Some(TooSlow::SendTimeout) => End::SendTimeout,
-            Some(TooSlow::MinRate) => End::MinRate,
-            None => End::ClientAbort,
+        Err(ExportError::WriteFailed(e)) => match (End::of(&e), TooSlow::of(&e)) {
+            (Some(end), _) => end,
+            (None, Some(TooSlow::SendTimeout)) => End::SendTimeout,
+            (None, Some(TooSlow::MinRate)) => End::MinRate,
+            (None, None) => End::ClientAbort,
         },
         Err(ExportError::OverLimit(OverLimit::Response { .. })) => End::BufferCap,
         Err(ExportError::OverLimit(OverLimit::Process { .. })) => End::BufferBudget,

@@ -214,6 +214,8 @@ pub struct H2 {
     pub socket: TcpStream,
     /// Bytes read and not yet cut into frames.
     pending: Vec<u8>,
+    /// The stream of every non-empty DATA frame read, in order.
+    pub data_order: Vec<u32>,
 }
 
 impl H2 {
@@ -224,6 +226,7 @@ impl H2 {
         H2 {
             socket,
             pending: Vec::new(),
+            data_order: Vec::new(),
         }
     }
 
@@ -277,12 +280,16 @@ impl H2 {
                     as usize;
                 if self.pending.len() >= 9 + len {
                     let bytes: Vec<u8> = self.pending.drain(..9 + len).collect();
-                    return Some(Frame {
+                    let frame = Frame {
                         kind: bytes[3],
                         flags: bytes[4],
                         stream: u32::from_be_bytes(bytes[5..9].try_into().unwrap()) & 0x7fff_ffff,
                         payload: bytes[9..].to_vec(),
-                    });
+                    };
+                    if frame.kind == DATA && !frame.payload.is_empty() {
+                        self.data_order.push(frame.stream);
+                    }
+                    return Some(frame);
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -309,14 +316,21 @@ impl H2 {
     }
 
     /// Reads until the server's GOAWAY, ignoring other frames, and returns
-    /// its error code; panics if the connection ends without one.
-    pub fn goaway_code(&mut self) -> u32 {
-        loop {
+    /// it; panics if the connection ends, or 30 s pass, without one.
+    pub fn goaway(&mut self) -> Frame {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
             let frame = self.next_frame(Duration::from_secs(10)).expect("a GOAWAY");
             if frame.kind == GOAWAY {
-                return frame.error_code();
+                return frame;
             }
         }
+        panic!("no GOAWAY within 30 s");
+    }
+
+    /// The error code of the server's next GOAWAY.
+    pub fn goaway_code(&mut self) -> u32 {
+        self.goaway().error_code()
     }
 }
 
@@ -355,6 +369,11 @@ pub fn read_responses(h2: &mut H2, streams: &[u32], replenish: bool) -> Vec<Resp
             .next_frame(Duration::from_secs(10))
             .expect("a frame within 10 s");
         let Some(i) = streams.iter().position(|&s| s == frame.stream) else {
+            // Another stream's DATA, thrown away: its bytes still used the
+            // connection's window, which a real client gives back.
+            if replenish && frame.kind == DATA && !frame.payload.is_empty() {
+                h2.window_update(0, frame.payload.len() as u32);
+            }
             continue;
         };
         let response = &mut responses[i];

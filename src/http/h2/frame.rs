@@ -1,6 +1,6 @@
 //! HTTP/2 frames (RFC 9113 §4 and §6), as bytes: the nine-byte frame
-//! header, each frame type's payload checked and parsed, the frames this
-//! side writes, and a buffer that cuts a byte stream into frames.
+//! header, each frame type's payload checked and parsed, and the frames
+//! this side writes. (`frame_buffer.rs` cuts a byte stream into frames.)
 //!
 //! Everything that travels on an HTTP/2 connection is a frame: a length, a
 //! type, flags and a stream id, then at most `SETTINGS_MAX_FRAME_SIZE`

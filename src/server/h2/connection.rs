@@ -17,10 +17,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope};
 use std::time::{Duration, Instant};
 
-use super::streams::{Conn, Stream, StreamBody};
+use super::stream;
+use super::streams::{Conn, Stream, rst_stream};
 use super::{
-    MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_CONTROL_FRAMES, MAX_HEADER_BLOCK_BYTES,
-    MAX_HEADER_LIST_BYTES, MAX_NET_CANCELS, MAX_STREAM_THREADS, writer,
+    MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES, MAX_HEADER_LIST_BYTES,
+    MAX_NET_CANCELS, MAX_STREAM_THREADS, writer,
 };
 use crate::http::h2::frame::{
     self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, setting,
@@ -28,13 +29,10 @@ use crate::http::h2::frame::{
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder};
 use crate::http::h2::request;
-use crate::http::request::{Method, Version};
 use crate::http::response::Status;
-use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::access_log::{End, Outcome};
 use crate::measure::metrics::METRICS;
 use crate::server::Shared;
-use crate::server::routes::{self, Answer};
-use crate::strategy::Wire;
 
 /// How often a reader waiting for frames looks up: for the shutdown, the
 /// idle timeout, and a writer that has failed.
@@ -70,9 +68,9 @@ pub fn serve(
         peer,
         decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
         last_stream: 0,
+        last_answered: 0,
         block: None,
         received: 0,
-        cancels: 0,
         going_away: false,
         idle_since: Instant::now(),
     };
@@ -125,15 +123,16 @@ struct Reader<'a> {
     /// HPACK's table of this connection's requests: only this thread
     /// decodes, in the order the blocks arrive.
     decoder: Decoder,
-    /// The highest stream id the client has opened: ids only grow.
+    /// The highest stream id the client has used: ids only grow.
     last_stream: u32,
+    /// The highest stream the server has taken on (answered, or answering):
+    /// what GOAWAY names, so that a client may retry every stream after it.
+    last_answered: u32,
     /// A header block waiting for its CONTINUATION frames.
     block: Option<Block>,
     /// DATA bytes received since the connection window was last opened
     /// again: request bodies are thrown away, but their bytes are counted.
     received: u32,
-    /// Streams the client cancelled, less those that finished.
-    cancels: u32,
     /// GOAWAY sent or received: no new streams, close once none is open.
     going_away: bool,
     /// Since when no stream has been open, for the idle timeout.
@@ -201,10 +200,8 @@ impl<'a> Reader<'a> {
             }
             *first = false;
             let handled = frame::parse(&header, payload).and_then(|f| self.handle(f, scope));
-            match handled {
-                Err(e) if e.stream.is_none() => return Err(self.fail(e)),
-                Err(e) => self.stream_error(e),
-                Ok(()) => {}
+            if let Err(e) = handled.or_else(|e| self.stream_error(e)) {
+                return Err(self.fail(e));
             }
         }
     }
@@ -228,18 +225,24 @@ impl<'a> Reader<'a> {
         (self.going_away && open == 0).then_some(End::Complete)
     }
 
-    /// The client closed its side: fine once nothing is being answered.
+    /// The client closed its side, or the socket failed: fine once nothing
+    /// is being answered, unless the writer ended the connection first (a
+    /// send timeout, the minimum rate), which is then the reason.
     fn client_left(&self) -> End {
-        match self.conn.lock().open_streams() {
-            0 => End::Complete,
-            _ => End::ClientAbort,
+        let state = self.conn.lock();
+        match (state.ended, state.open_streams()) {
+            (Some(end), _) => end,
+            (None, 0) => End::Complete,
+            (None, _) => End::ClientAbort,
         }
     }
 
-    /// Sends GOAWAY: streams after `last_stream` will not be answered.
+    /// Sends GOAWAY: streams after `last_answered` will not be answered.
+    /// It never grows between two GOAWAYs, as RFC 9113 §6.8 asks, since no
+    /// stream is taken on once one has been sent.
     fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
         let mut goaway = Vec::new();
-        frame::goaway(&mut goaway, self.last_stream, code, debug);
+        frame::goaway(&mut goaway, self.last_answered, code, debug);
         self.conn.send(goaway);
         METRICS.http2_goaway(code);
         self.going_away = true;
@@ -251,30 +254,34 @@ impl<'a> Reader<'a> {
         End::ProtocolError
     }
 
-    /// A stream error: that stream is reset, the connection goes on.
-    fn stream_error(&mut self, error: FrameError) {
-        let Some(id) = error.stream else { return };
+    /// A stream error: that stream is reset, the connection goes on. The
+    /// RST_STREAM is owed to the client, so it counts against the control
+    /// frames it may leave unread; and a stream it made the server reset
+    /// while being answered counts as a cancellation, as its own
+    /// RST_STREAM would (MadeYouReset, CVE-2025-8671).
+    fn stream_error(&mut self, error: FrameError) -> Result<(), FrameError> {
+        let Some(id) = error.stream else {
+            return Err(error);
+        };
         let mut state = self.conn.lock();
-        if state.streams.get(&id).is_some_and(Stream::is_open) {
-            state.reset(id, error.code, End::ProtocolError);
-        } else {
-            state.send_rst_stream(id, error.code);
+        let open = state.streams.get_mut(&id).filter(|s| s.is_open());
+        if let Some(stream) = open {
+            stream.reset = Some(End::ProtocolError);
+            state.net_cancels += 1;
         }
+        state.push_owed(rst_stream(id, error.code))?;
+        METRICS.http2_rst_stream(error.code);
+        let cancels = state.net_cancels;
         drop(state);
         self.conn.work.notify_one();
         self.conn.progress.notify_all();
+        too_many_cancels(cancels)
     }
 
     /// Queues a control frame the client asked for, unless it has asked
     /// for too many without reading the answers.
     fn answer(&self, frame: Vec<u8>) -> Result<(), FrameError> {
-        let mut state = self.conn.lock();
-        if state.control.len() >= MAX_CONTROL_FRAMES {
-            let reason = "too many control frames unanswered: read what you asked for";
-            return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
-        }
-        state.control.push_back(frame);
-        drop(state);
+        self.conn.lock().push_owed(frame)?;
         self.conn.work.notify_one();
         Ok(())
     }
@@ -332,11 +339,14 @@ impl<'a> Reader<'a> {
                     return Err(connection_error(ProtocolError, "a client stream id is odd"));
                 }
                 if stream <= self.last_stream {
+                    // Trailers on a request being answered, or an id that
+                    // went backwards (RFC 9113 §5.1.1).
                     let open = self.conn.lock().streams.contains_key(&stream);
-                    let reason = "HEADERS on a stream already used";
                     return Err(match open {
-                        true => FrameError::stream(stream, StreamClosed, reason),
-                        false => connection_error(StreamClosed, reason),
+                        true => {
+                            FrameError::stream(stream, StreamClosed, "HEADERS after END_STREAM")
+                        }
+                        false => connection_error(ProtocolError, "a stream id that did not grow"),
                     });
                 }
                 if block.len() > MAX_HEADER_BLOCK_BYTES {
@@ -384,11 +394,22 @@ impl<'a> Reader<'a> {
                 }
                 let mut state = self.conn.lock();
                 match state.streams.get_mut(&stream) {
-                    Some(s) if s.remote_open => s.remote_open = !end_stream,
-                    _ => {
+                    Some(s) if s.remote_open => {
+                        s.remote_open = !end_stream;
+                        s.received = s.received.saturating_add(flow);
+                        if s.received > frame::DEFAULT_WINDOW {
+                            let reason = "DATA beyond the stream's window";
+                            return Err(FrameError::stream(stream, FlowControlError, reason));
+                        }
+                    }
+                    Some(s) if s.is_open() => {
                         let reason = "DATA after the request's END_STREAM";
                         return Err(FrameError::stream(stream, StreamClosed, reason));
                     }
+                    // A stream the server has reset or finished may still
+                    // get frames the client sent before it knew (§5.1):
+                    // counted above, and dropped.
+                    _ => {}
                 }
             }
             Frame::RstStream { stream, .. } => {
@@ -401,14 +422,12 @@ impl<'a> Reader<'a> {
                 let mut state = self.conn.lock();
                 if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
                     s.reset = Some(End::ClientAbort);
-                    self.cancels += 1;
+                    state.net_cancels += 1;
                 }
+                let cancels = state.net_cancels;
                 drop(state);
                 self.conn.progress.notify_all();
-                if self.cancels > MAX_NET_CANCELS {
-                    let reason = "too many streams cancelled";
-                    return Err(connection_error(EnhanceYourCalm, reason));
-                }
+                too_many_cancels(cancels)?;
             }
             Frame::Settings { ack: true, .. } => {}
             Frame::Settings { ack: false, params } => {
@@ -511,6 +530,9 @@ impl<'a> Reader<'a> {
         while state.streams.len() >= MAX_STREAM_THREADS && state.ended.is_none() {
             state = self.conn.wait(&self.conn.progress, state);
         }
+        if state.ended.is_some() {
+            return Ok(());
+        }
         if state.open_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
@@ -526,7 +548,7 @@ impl<'a> Reader<'a> {
                 Status::BadRequest,
                 "a request body is not accepted: GET and HEAD only",
             )),
-            Ok(request) => Ok(Job {
+            Ok(request) => Ok(stream::Request {
                 method: request.method,
                 line: format!(
                     "{} {}{}{} HTTP/2",
@@ -546,13 +568,14 @@ impl<'a> Reader<'a> {
             .streams
             .insert(id, Stream::new(window, !block.end_stream));
         drop(state);
+        self.last_answered = id;
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
         let local = self.socket.local_addr().ok();
         let spawned = thread::Builder::new()
             .name(format!("h2-stream-{id}"))
             .stack_size(STREAM_STACK_BYTES)
             .spawn_scoped(scope, move || {
-                answer_stream(conn, id, request, shared, (peer, local))
+                stream::answer(conn, id, request, shared, (peer, local))
             });
         if spawned.is_err() {
             // No thread to answer it: refused, which a client may retry.
@@ -566,107 +589,18 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Ends the connection once the client has cancelled too many more streams
+/// than it let finish.
+fn too_many_cancels(net_cancels: u32) -> Result<(), FrameError> {
+    if net_cancels > MAX_NET_CANCELS {
+        let reason = "too many streams cancelled: rapid reset";
+        return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
+    }
+    Ok(())
+}
+
 /// The `:method` as sent, for the access log: a token, so printable.
 fn method_name(fields: &[(Vec<u8>, Vec<u8>)]) -> String {
     let method = fields.iter().find(|(n, _)| n == b":method");
     String::from_utf8_lossy(method.map_or(&b"-"[..], |(_, v)| v)).into_owned()
-}
-
-/// A request a stream thread answers.
-struct Job {
-    method: Method,
-    /// `:path` up to `?`.
-    path: Vec<u8>,
-    query: Option<Vec<u8>>,
-    /// `METHOD PATH HTTP/2` for the access log.
-    line: String,
-}
-
-/// A stream's thread: answers `request` (or the error status it already
-/// earned) on stream `id`, through the same routes and strategies as
-/// HTTP/1.1, and writes the stream's access-log line.
-fn answer_stream(
-    conn: &Conn,
-    id: u32,
-    request: Result<Job, (Status, &'static str)>,
-    shared: &Shared,
-    (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
-) {
-    let started = Instant::now();
-    let (answer, head_only, line) = match &request {
-        Ok(job) => {
-            let (path, query) = (&job.path[..], job.query.as_deref());
-            let answer = routes::answer(job.method, path, query, Version::Http2, shared, local);
-            (answer, job.method == Method::Head, Some(job.line.clone()))
-        }
-        Err((status, reason)) => (Answer::error(None, *status, reason), false, None),
-    };
-    let mut body = StreamBody::new(conn, id, head_only);
-    let outcome = match answer {
-        Answer::Export { plan, head } if !head_only => {
-            let cancel = || {
-                conn.lock()
-                    .reset(id, ErrorCode::InternalError, End::BufferCap);
-                conn.progress.notify_all();
-            };
-            match routes::run_export(&mut body, plan, head, &cancel, shared) {
-                Ok(outcome) => outcome,
-                Err(Answer::Small {
-                    mode,
-                    head,
-                    body: bytes,
-                }) => small(&mut body, mode, head, &bytes),
-                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
-            }
-        }
-        Answer::Export { plan, head } => small(&mut body, Some(plan.mode), head, b""),
-        Answer::Small {
-            mode,
-            head,
-            body: bytes,
-        } => small(&mut body, mode, head, &bytes),
-    };
-    drop(body);
-    if !shared.config.quiet {
-        AccessRecord {
-            peer,
-            request_line: line,
-            duration: started.elapsed(),
-            outcome,
-        }
-        .write();
-    }
-}
-
-/// Sends a small complete response (head only for HEAD) and counts it.
-fn small(
-    body: &mut StreamBody<'_>,
-    mode: Option<crate::export::Mode>,
-    head: crate::http::response::ResponseHead,
-    bytes: &[u8],
-) -> Outcome {
-    let status = head.status();
-    let sent = body.send_head(&head).and_then(|()| {
-        if body.head_only() {
-            return Ok(0);
-        }
-        io::Write::write_all(body, bytes)?;
-        body.end_body()?;
-        Ok(bytes.len() as u64)
-    });
-    match sent {
-        Ok(body_bytes) => {
-            METRICS.responded(mode, status);
-            Outcome {
-                status: Some(status),
-                mode,
-                body_bytes,
-                end: End::Complete,
-            }
-        }
-        Err(_) => Outcome {
-            mode,
-            ..Outcome::ended(End::ClientAbort)
-        },
-    }
 }

@@ -26,14 +26,16 @@
 //! - the connection's own thread reads frames (`connection.rs`), keeps the
 //!   HPACK decoder's table, and starts one thread per stream;
 //! - one writer (`writer.rs`) writes every frame, control frames first;
-//! - each stream's thread answers its request through the same routes and
-//!   strategies as HTTP/1.1, writing into a [`streams::StreamBody`], so
-//!   `mode=` works here too, the unbounded bug included.
+//! - each stream's thread (`stream.rs`) answers its request through the
+//!   same routes and strategies as HTTP/1.1, writing into a
+//!   [`streams::StreamBody`], so `mode=` works here too, the unbounded bug
+//!   included.
 //!
 //! Every limit below is a named constant: HTTP/2 brings floods of its own
 //! (RFC 9113 §10.5), and each is bounded here.
 
 mod connection;
+mod stream;
 mod streams;
 mod writer;
 
@@ -67,14 +69,19 @@ pub const MAX_HEADER_BLOCK_BYTES: usize = 2 * MAX_HEADER_LIST_BYTES;
 /// byte limit alone would let a client send them forever.
 pub const MAX_CONTINUATION_FRAMES: usize = 16;
 
-/// Most control frames queued for the writer on the client's behalf
-/// (SETTINGS and PING acknowledgements, resets). A client that asks for
-/// more without reading the answers is flooding (CVE-2019-9512, -9515):
-/// ENHANCE_YOUR_CALM.
+/// Most control frames queued for the writer on the client's behalf:
+/// SETTINGS and PING acknowledgements, WINDOW_UPDATEs for its bodies, and
+/// the RST_STREAM answering each of its stream errors. A client that asks
+/// for more without reading the answers is flooding (CVE-2019-9512,
+/// -9515): ENHANCE_YOUR_CALM. The server's own frames (HEADERS, its
+/// resets) do not count.
 pub const MAX_CONTROL_FRAMES: usize = 64;
 
 /// How many more streams a client may cancel than it lets finish, before
-/// the connection ends with ENHANCE_YOUR_CALM. Each finished stream earns
-/// one cancellation back, so a browser that cancels now and then is never
-/// cut, and a rapid-reset loop is within a hundred streams.
+/// the connection ends with ENHANCE_YOUR_CALM. A cancellation is its
+/// RST_STREAM on a stream being answered (rapid reset, CVE-2023-44487), or
+/// an error of its own on one, which the server must answer with a reset
+/// (MadeYouReset, CVE-2025-8671). Each finished stream earns one back, so a
+/// browser that cancels now and then is never cut, and a loop of either is
+/// stopped within a hundred streams.
 pub const MAX_NET_CANCELS: u32 = 100;

@@ -8,17 +8,21 @@
 //! has taken them. So each stream's body blocks exactly as an HTTP/1.1
 //! body blocks on its socket, and the strategies' bounds hold per stream:
 //! a stream whose window is spent stops its producer the same way a full
-//! send buffer does. What a stream costs beyond its strategy is that one
-//! hand-off.
+//! send buffer does. What a stream costs beyond its strategy is its thread
+//! and that one hand-off.
+//!
+//! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
+//! every HTTP/1.1 write does: a client that opens its window a byte at a
+//! time cannot hold a stream longer than one that reads a byte at a time.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::defense::send_deadline::TooSlow;
+use crate::defense::send_deadline::{MinDataRate, TooSlow};
 use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
-use crate::http::h2::frame::{self, ErrorCode, MAX_FRAME_BYTES};
+use crate::http::h2::frame::{self, ErrorCode, FrameError, MAX_FRAME_BYTES};
 use crate::http::h2::hpack;
 use crate::http::response::{Framing, ResponseHead};
 use crate::measure::access_log::End;
@@ -42,14 +46,33 @@ pub struct Conn {
     pub progress: Condvar,
 }
 
+/// A frame the writer sends before any DATA.
+#[derive(Debug)]
+pub struct Control {
+    /// The frame, encoded.
+    pub bytes: Vec<u8>,
+    /// Queued because the client asked for it (an acknowledgement, the
+    /// answer to its error): counted against [`super::MAX_CONTROL_FRAMES`].
+    pub owed: bool,
+    /// A HEADERS frame with END_STREAM: its stream is complete once this is
+    /// written.
+    pub ends: Option<u32>,
+}
+
 /// What the connection knows about itself.
 #[derive(Debug, Default)]
 pub struct State {
-    /// Encoded frames the writer sends before any DATA, in order: SETTINGS
-    /// and PING acknowledgements, HEADERS, RST_STREAM, WINDOW_UPDATE,
-    /// GOAWAY. The reader refuses to queue more than
-    /// [`super::MAX_CONTROL_FRAMES`] on the client's behalf.
-    pub control: VecDeque<Vec<u8>>,
+    /// Frames the writer sends before any DATA, in order: SETTINGS and PING
+    /// acknowledgements, HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY.
+    pub control: VecDeque<Control>,
+    /// How many of `control` the client asked for; at most
+    /// [`super::MAX_CONTROL_FRAMES`].
+    pub owed: usize,
+    /// Streams cancelled (by the client's RST_STREAM, or by an error of the
+    /// client's that the server answered with one) less streams completed,
+    /// never below zero: a client past [`super::MAX_NET_CANCELS`] is
+    /// flooding.
+    pub net_cancels: u32,
     /// Every stream that has a thread, by id: the order is the writer's
     /// round robin.
     pub streams: BTreeMap<u32, Stream>,
@@ -86,6 +109,8 @@ pub struct Stream {
     pub end: bool,
     /// END_STREAM has been written: the response is complete.
     pub finished: bool,
+    /// Request body bytes received on this stream: at most its window.
+    pub received: u32,
     /// Ended early, and why: by the client (RST_STREAM), by a window that
     /// stayed shut for the send timeout, or with the connection.
     pub reset: Option<End>,
@@ -108,6 +133,7 @@ impl Stream {
             sent: 0,
             end: false,
             finished: false,
+            received: 0,
             reset: None,
             remote_open,
             blocked_since: None,
@@ -160,7 +186,7 @@ impl Conn {
 
     /// Queues a frame for the writer.
     pub fn send(&self, frame: Vec<u8>) {
-        self.lock().control.push_back(frame);
+        self.lock().push(frame);
         self.work.notify_one();
     }
 
@@ -181,21 +207,37 @@ impl Conn {
 }
 
 impl State {
+    /// Queues a frame of the server's own.
+    pub fn push(&mut self, bytes: Vec<u8>) {
+        let (owed, ends) = (false, None);
+        self.control.push_back(Control { bytes, owed, ends });
+    }
+
+    /// Queues a frame the client asked for, unless it has asked for too
+    /// many without reading the answers: a flood (CVE-2019-9512, -9515).
+    pub fn push_owed(&mut self, bytes: Vec<u8>) -> Result<(), FrameError> {
+        if self.owed >= super::MAX_CONTROL_FRAMES {
+            let reason = "too many frames to answer unread: read what you asked for";
+            return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
+        }
+        self.owed += 1;
+        let ends = None;
+        self.control.push_back(Control {
+            bytes,
+            owed: true,
+            ends,
+        });
+        Ok(())
+    }
+
     /// Resets stream `id` with `code` on the wire and `why` in the log,
     /// if it is still open.
     pub fn reset(&mut self, id: u32, code: ErrorCode, why: End) {
         if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
             stream.reset = Some(why);
-            self.send_rst_stream(id, code);
+            self.push(rst_stream(id, code));
+            METRICS.http2_rst_stream(code);
         }
-    }
-
-    /// Queues a RST_STREAM, and counts it.
-    pub fn send_rst_stream(&mut self, id: u32, code: ErrorCode) {
-        let mut rst = Vec::new();
-        frame::rst_stream(&mut rst, id, code);
-        self.control.push_back(rst);
-        METRICS.http2_rst_stream(code);
     }
 
     /// Streams still being answered.
@@ -204,14 +246,20 @@ impl State {
     }
 }
 
+/// A RST_STREAM frame; counted in `/metrics` by whoever queues it.
+pub fn rst_stream(id: u32, code: ErrorCode) -> Vec<u8> {
+    let mut rst = Vec::new();
+    frame::rst_stream(&mut rst, id, code);
+    rst
+}
+
 /// The error a body's write fails with once its stream has ended early,
 /// so that the export is counted by the same reasons as over HTTP/1.1.
 fn error_for(why: End) -> io::Error {
     match why {
         End::SendTimeout => TooSlow::SendTimeout.into_error(),
         End::MinRate => TooSlow::MinRate.into_error(),
-        End::ClientAbort => io::ErrorKind::ConnectionReset.into(),
-        _ => io::ErrorKind::ConnectionAborted.into(),
+        other => other.into_error(),
     }
 }
 
@@ -226,14 +274,17 @@ pub struct StreamBody<'c> {
     id: u32,
     /// HEAD: the HEADERS frame ends the stream.
     head_only: bool,
+    /// Each hand-off must be written within `max(grace, n / rate)`.
+    min_rate: MinDataRate,
 }
 
 impl<'c> StreamBody<'c> {
-    pub fn new(conn: &'c Conn, id: u32, head_only: bool) -> Self {
+    pub fn new(conn: &'c Conn, id: u32, head_only: bool, min_rate: MinDataRate) -> Self {
         StreamBody {
             conn,
             id,
             head_only,
+            min_rate,
         }
     }
 
@@ -243,8 +294,11 @@ impl<'c> StreamBody<'c> {
     }
 
     /// Waits until `done` says the stream got where it should, or fails
-    /// with the reason it was ended early.
-    fn wait_until(&self, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
+    /// with the reason it was ended early. Past the minimum rate's deadline
+    /// for `bytes`, the stream is reset (CANCEL) and the write fails as an
+    /// HTTP/1.1 write would.
+    fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
+        let deadline = Instant::now() + self.min_rate.allowance(bytes as u64);
         let mut state = self.conn.lock();
         loop {
             let stream = state
@@ -257,7 +311,17 @@ impl<'c> StreamBody<'c> {
             if done(stream) {
                 return Ok(());
             }
-            state = self.conn.wait(&self.conn.progress, state);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                state.reset(self.id, ErrorCode::Cancel, End::MinRate);
+                drop(state);
+                self.conn.work.notify_one();
+                return Err(TooSlow::MinRate.into_error());
+            }
+            state = match self.conn.progress.wait_timeout(state, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
     }
 }
@@ -284,7 +348,7 @@ impl Write for StreamBody<'_> {
             (stream.framed, stream.sent) = (0, 0);
         }
         self.conn.work.notify_one();
-        self.wait_until(|s| s.sent == s.data.len())?;
+        self.wait_until(n, |s| s.sent == s.data.len())?;
         Ok(n)
     }
 
@@ -313,16 +377,21 @@ impl Wire for StreamBody<'_> {
         let mut state = self.conn.lock();
         let stream = state
             .streams
-            .get_mut(&self.id)
+            .get(&self.id)
             .ok_or(io::ErrorKind::ConnectionAborted)?;
         if let Some(why) = stream.reset {
             return Err(error_for(why));
         }
-        // HEAD: the HEADERS frame is the whole response.
-        stream.finished = self.head_only;
-        state.control.push_back(headers);
+        // HEAD: the HEADERS frame is the whole response, complete once
+        // written.
+        let ends = self.head_only.then_some(self.id);
+        let (bytes, owed) = (headers, false);
+        state.control.push_back(Control { bytes, owed, ends });
         drop(state);
         self.conn.work.notify_one();
+        if self.head_only {
+            return self.wait_until(0, |s| s.finished);
+        }
         Ok(())
     }
 
@@ -333,7 +402,7 @@ impl Wire for StreamBody<'_> {
             stream.end = true;
         }
         self.conn.work.notify_one();
-        self.wait_until(|s| s.finished)
+        self.wait_until(0, |s| s.finished)
     }
 }
 
@@ -348,7 +417,8 @@ impl Drop for StreamBody<'_> {
             && stream.finished
             && stream.remote_open
         {
-            state.send_rst_stream(self.id, ErrorCode::NoError);
+            state.push(rst_stream(self.id, ErrorCode::NoError));
+            METRICS.http2_rst_stream(ErrorCode::NoError);
         }
         drop(state);
         self.conn.work.notify_one();

@@ -9,9 +9,14 @@
 //! which is why `--notsent-lowat` matters even more here than for HTTP/1.1.
 //!
 //! The socket write goes through a [`DeadlineWriter`], so the minimum
-//! rate and the send timeout hold for the connection as for any HTTP/1.1
-//! response; and a window that stays shut is a stall too: a stream that
-//! had bytes to send and no window for `--send-timeout` is reset.
+//! rate and the send timeout hold for the connection's socket as for any
+//! HTTP/1.1 response. A window that stays shut is a stall too: a stream
+//! that had bytes to send and no window for `--send-timeout` is reset; and
+//! each stream's hand-off has the minimum rate's deadline of its own
+//! (`streams.rs`), for a window opened a byte at a time.
+//!
+//! A stream is complete when its END_STREAM has been *written*: only then
+//! is it marked finished, and its body's `end_body` returns.
 
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -32,11 +37,12 @@ const CONTROL_BATCH_BYTES: usize = MAX_FRAME_BYTES;
 
 /// What the writer took from the state to write without holding the lock.
 enum Job {
-    /// Control frames, in `buf`.
-    Control,
-    /// A DATA frame for `stream` whose payload is `data[..]` up to `upto`
-    /// of its hand-off, in `buf` after its header.
-    Data { stream: u32, upto: usize },
+    /// Control frames, in `buf`; the HEADERS among them that end their
+    /// stream (HEAD), which is complete once they are written.
+    Control { ends: Vec<u32> },
+    /// A DATA frame for `stream` whose payload is its hand-off up to
+    /// `upto`, in `buf` after its header; `end`: with END_STREAM.
+    Data { stream: u32, upto: usize, end: bool },
 }
 
 /// Writes frames until the connection ends or the socket fails.
@@ -89,12 +95,25 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
             conn.end(why);
             return;
         }
-        if let Job::Data { stream, upto } = job {
-            if let Some(stream) = conn.lock().streams.get_mut(&stream) {
-                stream.sent = upto;
+        let mut state = conn.lock();
+        let ended = match job {
+            Job::Control { ends } => ends,
+            Job::Data { stream, upto, end } => {
+                if let Some(stream) = state.streams.get_mut(&stream) {
+                    stream.sent = upto;
+                }
+                if end { vec![stream] } else { Vec::new() }
             }
-            conn.progress.notify_all();
+        };
+        for id in ended {
+            if let Some(stream) = state.streams.get_mut(&id) {
+                stream.finished = true;
+                // A stream served earns back a cancellation.
+                state.net_cancels = state.net_cancels.saturating_sub(1);
+            }
         }
+        drop(state);
+        conn.progress.notify_all();
     }
 }
 
@@ -103,15 +122,18 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
 /// and window, or an END_STREAM that is due.
 fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     buf.clear();
+    let mut ends = Vec::new();
     while let Some(next) = state.control.front() {
-        if !buf.is_empty() && buf.len() + next.len() > CONTROL_BATCH_BYTES {
+        if !buf.is_empty() && buf.len() + next.bytes.len() > CONTROL_BATCH_BYTES {
             break;
         }
         let next = state.control.pop_front()?;
-        buf.extend_from_slice(&next);
+        buf.extend_from_slice(&next.bytes);
+        state.owed -= usize::from(next.owed);
+        ends.extend(next.ends);
     }
     if !buf.is_empty() {
-        return Some(Job::Control);
+        return Some(Job::Control { ends });
     }
     if state.ended.is_some() {
         return None;
@@ -143,13 +165,16 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     stream.framed += n;
     stream.window -= n as i64;
     stream.blocked_since = None;
-    if end_stream {
-        stream.finished = true;
-    }
+    // Asked for once: not again while the frame is being written.
+    stream.end &= !end_stream;
     let upto = stream.framed;
     state.window -= n as i64;
     state.last_served = id;
-    Some(Job::Data { stream: id, upto })
+    Some(Job::Data {
+        stream: id,
+        upto,
+        end: end_stream,
+    })
 }
 
 /// Resets every stream that has had bytes to send and no window to send

@@ -1,0 +1,123 @@
+//! One HTTP/2 stream's thread: it answers its request through the same
+//! routes and strategies as HTTP/1.1, with the stream as the `Wire`, and
+//! writes the stream's access-log line once the response is done (its
+//! END_STREAM written) or cut (its RST_STREAM queued).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::streams::{Conn, StreamBody};
+use crate::defense::send_deadline::MinDataRate;
+use crate::export::Mode;
+use crate::http::h2::frame::ErrorCode;
+use crate::http::request::{Method, Version};
+use crate::http::response::{ResponseHead, Status};
+use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::metrics::METRICS;
+use crate::server::Shared;
+use crate::server::routes::{self, Answer};
+use crate::strategy::Wire;
+
+/// A request a stream's thread answers.
+pub struct Request {
+    pub method: Method,
+    /// `:path` up to `?`.
+    pub path: Vec<u8>,
+    pub query: Option<Vec<u8>>,
+    /// `METHOD PATH HTTP/2` for the access log.
+    pub line: String,
+}
+
+/// A stream's thread: answers `request` (or the error status it already
+/// earned) on stream `id`, through the same routes and strategies as
+/// HTTP/1.1, and writes the stream's access-log line.
+pub fn answer(
+    conn: &Conn,
+    id: u32,
+    request: Result<Request, (Status, &'static str)>,
+    shared: &Shared,
+    (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
+) {
+    let started = Instant::now();
+    let (answer, head_only, line) = match &request {
+        Ok(job) => {
+            let (path, query) = (&job.path[..], job.query.as_deref());
+            let answer = routes::answer(job.method, path, query, Version::Http2, shared, local);
+            (answer, job.method == Method::Head, Some(job.line.clone()))
+        }
+        Err((status, reason)) => (Answer::error(None, *status, reason), false, None),
+    };
+    let min_rate = MinDataRate {
+        bytes_per_second: shared.config.min_rate,
+        grace: shared.config.rate_grace,
+    };
+    let mut body = StreamBody::new(conn, id, head_only, min_rate);
+    let outcome = match answer {
+        Answer::Export { plan, head } if !head_only => {
+            let cancel = || {
+                conn.lock()
+                    .reset(id, ErrorCode::InternalError, End::BufferCap);
+                conn.progress.notify_all();
+            };
+            match routes::run_export(&mut body, plan, head, &cancel, shared) {
+                Ok(outcome) => outcome,
+                Err(Answer::Small {
+                    mode,
+                    head,
+                    body: bytes,
+                }) => small(&mut body, mode, head, &bytes),
+                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
+            }
+        }
+        Answer::Export { plan, head } => small(&mut body, Some(plan.mode), head, b""),
+        Answer::Small {
+            mode,
+            head,
+            body: bytes,
+        } => small(&mut body, mode, head, &bytes),
+    };
+    drop(body);
+    if !shared.config.quiet {
+        AccessRecord {
+            peer,
+            request_line: line,
+            duration: started.elapsed(),
+            outcome,
+        }
+        .write();
+    }
+}
+
+/// Sends a small complete response (head only for HEAD) and counts it.
+fn small(
+    body: &mut StreamBody<'_>,
+    mode: Option<Mode>,
+    head: ResponseHead,
+    bytes: &[u8],
+) -> Outcome {
+    let status = head.status();
+    let sent = body.send_head(&head).and_then(|()| {
+        if body.head_only() {
+            return Ok(0);
+        }
+        io::Write::write_all(body, bytes)?;
+        body.end_body()?;
+        Ok(bytes.len() as u64)
+    });
+    match sent {
+        Ok(body_bytes) => {
+            METRICS.responded(mode, status);
+            Outcome {
+                status: Some(status),
+                mode,
+                body_bytes,
+                end: End::Complete,
+            }
+        }
+        Err(_) => Outcome {
+            mode,
+            ..Outcome::ended(End::ClientAbort)
+        },
+    }
+}

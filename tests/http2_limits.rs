@@ -1,0 +1,262 @@
+//! HTTP/2's limits against the real binary: floods that must be cut short
+//! (CONTINUATION, rapid reset, resets the client provokes, frames it never
+//! reads the answers to), streams past the limit, and the clocks: a window
+//! that stays shut, a window opened a byte at a time, an idle connection.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::h2::*;
+use common::*;
+
+/// Windows as large as HTTP/2 allows.
+const HUGE: u32 = (1 << 31) - 1;
+
+/// The most threads a connection may have during a flood: its reader and
+/// writer, and two per stream thread (a channel mode's producer), 32 of
+/// them (`MAX_STREAM_THREADS`).
+const MOST_THREADS_PER_CONNECTION: f64 = 2.0 + 2.0 * 32.0;
+
+/// CVE-2024-27316: HEADERS without END_HEADERS, then CONTINUATION frames
+/// without end. The server stops at its bound, long before 2 MB.
+#[test]
+fn a_continuation_flood_is_cut_short() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let block = request_block("GET", "/healthz");
+    h2.send_frame(HEADERS, END_STREAM, 1, &block);
+    let piece = vec![0u8; 16_384];
+    let mut sent = 0;
+    while sent < 2 << 20 {
+        let mut out = Vec::new();
+        frame(&mut out, CONTINUATION, 0, 1, &piece);
+        if h2.socket.write_all(&out).is_err() {
+            break; // the server has closed: that is the point
+        }
+        sent += piece.len();
+    }
+    assert_eq!(h2.goaway_code(), ENHANCE_YOUR_CALM);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a CONTINUATION flood");
+}
+
+/// CVE-2023-44487: streams opened and cancelled in a loop. The server's
+/// threads stay bounded, the connection ends with ENHANCE_YOUR_CALM, and
+/// everything comes back.
+#[test]
+fn rapid_reset_is_survived() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let block = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
+    let mut out = Vec::new();
+    for i in 0..2_000u32 {
+        let id = 2 * i + 1;
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &block);
+        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+    }
+    // The server may close before reading it all.
+    let _ = h2.socket.write_all(&out);
+    assert_eq!(h2.goaway_code(), ENHANCE_YOUR_CALM);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "2,000 rapid resets");
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[1], true)[0].status(), 200);
+}
+
+/// More streams than SETTINGS_MAX_CONCURRENT_STREAMS: the extra ones are
+/// refused, the others answered.
+#[test]
+fn streams_past_the_limit_are_refused() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    // Seventeen exports that the default window stalls, so that all stay open.
+    let streams: Vec<u32> = (0..17).map(|i| 2 * i + 1).collect();
+    for &id in &streams {
+        h2.get(id, "GET", "/export.csv?rows=1000000&mode=pipeline");
+    }
+    let frames = h2.frames_until_quiet(Duration::from_millis(500));
+    let refused: Vec<u32> = frames
+        .iter()
+        .filter(|f| f.kind == RST_STREAM && f.error_code() == REFUSED_STREAM)
+        .map(|f| f.stream)
+        .collect();
+    assert_eq!(refused, [33]);
+    let heads = frames.iter().filter(|f| f.kind == HEADERS).count();
+    assert_eq!(heads, 16);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "seventeen streams");
+}
+
+/// MadeYouReset (CVE-2025-8671): the client does not reset its streams, it
+/// makes the server reset them, with a WINDOW_UPDATE of 0 on each. Those
+/// count as cancellations too.
+#[test]
+fn resets_the_client_provokes_count_as_cancellations() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let block = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
+    let mut out = Vec::new();
+    for i in 0..2_000u32 {
+        let id = 2 * i + 1;
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &block);
+        frame(&mut out, WINDOW_UPDATE, 0, id, &[0; 4]);
+    }
+    let _ = h2.socket.write_all(&out);
+    let mut most_threads: f64 = 0.0;
+    let goaway = loop {
+        let m = metrics(server.addr());
+        most_threads = most_threads.max(m.value("process_threads") - idle.threads);
+        if let Some(frame) = h2.next_frame(Duration::from_millis(20))
+            && frame.kind == GOAWAY
+        {
+            break frame;
+        }
+    };
+    assert_eq!(goaway.error_code(), ENHANCE_YOUR_CALM);
+    assert!(
+        most_threads <= MOST_THREADS_PER_CONNECTION,
+        "{most_threads} threads during the flood"
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "2,000 provoked resets");
+}
+
+/// Each stream served earns a cancellation back: a client that cancels one
+/// stream for every one it lets finish is never cut, however long it goes.
+#[test]
+fn a_client_that_cancels_now_and_then_is_never_cut() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    for round in 0..150u32 {
+        let (kept, cancelled) = (4 * round + 1, 4 * round + 3);
+        h2.get(kept, "GET", "/healthz");
+        let response = read_responses(&mut h2, &[kept], true).remove(0);
+        assert_eq!(response.body, b"ok\n", "round {round}: {response:?}");
+        h2.get(cancelled, "GET", "/export.csv?rows=1000000&mode=bounded");
+        h2.send_frame(RST_STREAM, 0, cancelled, &CANCEL.to_be_bytes());
+    }
+    h2.get(601, "GET", "/healthz");
+    let last = read_responses(&mut h2, &[601], true).remove(0);
+    assert_eq!(
+        last.status(),
+        200,
+        "150 cancellations, 151 served: no GOAWAY"
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "cancellations earned back");
+}
+
+/// A client that never reads the answers it asks for: with its receive
+/// window full (a download it does not read), each stream error it makes
+/// queues a RST_STREAM the writer cannot send. The 65th ends the
+/// connection, instead of the queue growing with every frame.
+#[test]
+fn answers_the_client_never_reads_are_bounded() {
+    // A long grace: nothing is cut for being slow while the flood is sent.
+    let (server, idle) = warmed_server(&["--rate-grace", "60s"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    h2.window_update(0, HUGE - 65_535);
+    h2.get(1, "GET", "/export.csv?rows=7000000&mode=pipeline");
+    // Until the writer is blocked: the server's socket holds bytes the
+    // client's closed window will not take (its kernel queue), and the body
+    // stopped moving. Only then can answers pile up unsent.
+    let client = h2.socket.local_addr().unwrap();
+    let sent = "backpressure_body_bytes_sent_total{mode=\"pipeline\"}";
+    let mut last = 0.0;
+    wait_until_with("the writer to be blocked", IDLE_TIMEOUT, || {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = metrics(server.addr()).value(sent);
+        let table = backpressure::read_tcp_table().map_err(|e| e.to_string())?;
+        let server_socket = table.iter().find(|s| s.remote == client);
+        let backlogged = server_socket.is_some_and(|s| s.tx_queue > 0);
+        let blocked = backlogged && now > 0.0 && now == last;
+        last = now;
+        blocked
+            .then_some(())
+            .ok_or(format!("{now} bytes sent, {server_socket:?}"))
+    });
+    // A PRIORITY frame of 4 bytes is a stream error: a RST_STREAM each.
+    let mut flood = Vec::new();
+    for i in 0..200u32 {
+        frame(&mut flood, PRIORITY, 0, 1001 + 2 * i, &[0; 4]);
+    }
+    h2.send(&flood);
+    let goaway = h2.goaway();
+    assert_eq!(goaway.error_code(), ENHANCE_YOUR_CALM, "{goaway:?}");
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a flood of unread answers");
+    let sent = m.value("backpressure_http2_rst_streams_sent_total{code=\"FRAME_SIZE_ERROR\"}");
+    assert_eq!(sent, 64.0, "exactly the 64 owed answers were queued");
+}
+
+/// A stream whose window never opens is reset once its hand-off has
+/// waited for the send timeout; the connection goes on.
+#[test]
+fn a_stream_without_window_is_reset_at_the_send_timeout() {
+    let (server, idle) = warmed_server(&["--send-timeout", "1s"]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    let started = Instant::now();
+    let rst = wait_until("stream 1's reset", IDLE_TIMEOUT, || {
+        let frame = h2.next_frame(Duration::from_millis(100))?;
+        (frame.kind == RST_STREAM).then_some(frame)
+    });
+    let took = started.elapsed();
+    assert_eq!((rst.stream, rst.error_code()), (1, CANCEL));
+    assert!(took < Duration::from_millis(2_500), "reset after {took:?}");
+    h2.get(3, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[3], true)[0].status(), 200);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a stream without window");
+}
+
+/// A window opened a byte at a time is a trickle: each hand-off must be
+/// written within max(grace, 16 KiB ÷ --min-rate), as any HTTP/1.1 write.
+#[test]
+fn a_window_opened_a_byte_at_a_time_is_cut_at_the_minimum_rate() {
+    let args = ["--min-rate", "4k", "--rate-grace", "1s"];
+    let (server, idle) = warmed_server(&args);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    let rst = wait_until("stream 1's reset", IDLE_TIMEOUT, || {
+        h2.window_update(0, 1);
+        h2.window_update(1, 1);
+        let frame = h2.next_frame(Duration::from_millis(200))?;
+        (frame.kind == RST_STREAM).then_some(frame)
+    });
+    assert_eq!((rst.stream, rst.error_code()), (1, CANCEL));
+    let m = back_to_idle_with(&server, &idle, h2);
+    assert_eq!(
+        m.value("backpressure_aborts_total{mode=\"bounded\",reason=\"min-rate\"}"),
+        1.0
+    );
+}
+
+/// The connection, its stream done, is given GOAWAY NO_ERROR after
+/// --header-timeout without a new request.
+#[test]
+fn an_idle_connection_is_sent_away() {
+    let (server, idle) = warmed_server(&["--header-timeout", "1s"]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[1], true)[0].status(), 200);
+    let started = Instant::now();
+    let goaway = h2.goaway();
+    assert_eq!(goaway.error_code(), NO_ERROR);
+    assert_eq!(
+        u32::from_be_bytes(goaway.payload[..4].try_into().unwrap()),
+        1
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "an idle connection");
+}
+
+/// Closes `h2` and waits for the server to be idle again.
+fn back_to_idle_with(server: &Server, idle: &Idle, h2: H2) -> Metrics {
+    drop(h2);
+    back_to_idle(server.addr(), idle, "the trickle")
+}
