@@ -5,10 +5,10 @@
 //!
 //! The grid: `bounded` at chunks of 8 KiB to 1 MiB × depths 0 to 4, and
 //! `pipeline` at the same chunks (its one buffer); `unbounded` (server
-//! defaults) and a raw socket copy of the pre-rendered body are reference
-//! lines, measured before and after the grid and pooled, since neither has
-//! a bound to plot. For each configuration, a fresh `serve` child with
-//! `--chunk-bytes C --channel-depth D`:
+//! defaults) and a raw socket copy of the pre-rendered body (in one write,
+//! and in the server's largest writes, 64 KiB) are reference lines, since
+//! none has a bound to plot. For each configuration, a fresh `serve` child
+//! with `--chunk-bytes C --channel-depth D`:
 //!
 //! 1. **Memory per stalled client.** Warmed by a small export and idle;
 //!    then N clients that ask for the 385 MB export and read nothing. Once
@@ -18,7 +18,10 @@
 //!    Held = RSS + kernel: everything one slow client makes the server keep.
 //! 2. **Throughput of a fast client**, after the stalled ones left: the
 //!    median of K downloads of the 1,000,000-row export (54 MB) over
-//!    loopback, after one unmeasured download.
+//!    loopback. The downloads go in rounds, one from every configuration
+//!    and reference per round (after an untimed round), so that a machine
+//!    whose speed drifts moves them all alike: the ratios are of the same
+//!    moments.
 //!
 //! The Pareto front is the configurations no other beats on both axes: the
 //! most throughput for at most that memory. The server's defaults are
@@ -149,83 +152,112 @@ fn main() -> ExitCode {
 
 fn run(settings: &Settings) -> Result<(), String> {
     println!(
-        "tradeoff: {} configurations, median of {} downloads, {} stalled clients each{}",
+        "tradeoff: {} configurations, median of {} downloads in interleaved rounds, {} stalled clients each{}",
         settings.grid.len(),
         settings.runs,
         settings.clients,
         if settings.quick { " (quick run)" } else { "" }
     );
-    println!(
-        "{:<20} {:>9} {:>9} {:>9}  {:>11} {:>11} {:>11} {:>11}",
-        "configuration", "MB/s", "min", "max", "RSS/client", "kern/client", "held/client", "queued"
-    );
-    let raw = RawCopy::new(FAST_ROWS, None)?;
-    let raw_64k = RawCopy::new(FAST_ROWS, Some(SERVER_WRITE_BYTES))?;
     let mut buffer = vec![0u8; CLIENT_BUFFER_BYTES];
+
+    // Memory first: a fresh server per configuration, its stalled clients
+    // measured and gone; the server is kept for the throughput rounds.
+    let mut measured = Vec::new();
+    for config in &settings.grid {
+        let server = start_server(settings, config)?;
+        let memory = stall(&server, config.strategy.name(), settings.clients)
+            .map_err(|e| format!("{}: {e}", config.label()))?;
+        println!("  {:<22} memory measured", config.label());
+        measured.push((*config, Target::Server(server), Some(memory)));
+    }
+    // The references: the bug, and the pre-rendered body copied to a socket
+    // in one write and in the server's largest writes.
     let unbounded = Config {
         strategy: Strategy::Unbounded,
         chunk_bytes: DEFAULT_CHUNK_BYTES,
         depth: None,
     };
-    let raw_config = Config {
+    let raw = Config {
         strategy: Strategy::Raw,
         chunk_bytes: 0,
         depth: None,
     };
-    let raw_64k_config = Config {
+    let raw_64k = Config {
         chunk_bytes: SERVER_WRITE_BYTES,
-        ..raw_config
+        ..raw
     };
-    // The references before and after the grid, pooled: a machine whose
-    // speed drifts during the run moves them as much as the grid.
-    let mut reference_rates = [Vec::new(), Vec::new(), Vec::new()];
-    reference_rates[0].extend(fast_pass_server(settings, &unbounded, &mut buffer)?);
-    reference_rates[1].extend(fast_pass_raw(settings, &raw, &mut buffer)?);
-    reference_rates[2].extend(fast_pass_raw(settings, &raw_64k, &mut buffer)?);
+    measured.push((
+        unbounded,
+        Target::Server(start_server(settings, &unbounded)?),
+        None,
+    ));
+    measured.push((raw, Target::Raw(RawCopy::new(FAST_ROWS, None)?), None));
+    let raw_64k_copy = RawCopy::new(FAST_ROWS, Some(SERVER_WRITE_BYTES))?;
+    measured.push((raw_64k, Target::Raw(raw_64k_copy), None));
 
-    let mut rows = Vec::new();
-    for config in &settings.grid {
-        let row = measure(settings, config, &mut buffer)
-            .map_err(|e| format!("{}: {e}", config.label()))?;
-        println!("{}", table_line(&row));
-        rows.push(row);
+    // Throughput in rounds: one download from every configuration per
+    // round, K rounds after an untimed one. A machine whose speed drifts
+    // (a shared virtual machine's does, by 2× over minutes) then moves
+    // every configuration alike, and the ratios between them hold.
+    let mut rates = vec![Vec::with_capacity(settings.runs); measured.len()];
+    for round in 0..=settings.runs {
+        for ((config, target, _), rates) in measured.iter().zip(&mut rates) {
+            let rate = target
+                .download(config, &mut buffer)
+                .map_err(|e| format!("{}: {e}", config.label()))?;
+            if round > 0 {
+                rates.push(rate);
+            }
+        }
     }
 
-    reference_rates[0].extend(fast_pass_server(settings, &unbounded, &mut buffer)?);
-    reference_rates[1].extend(fast_pass_raw(settings, &raw, &mut buffer)?);
-    reference_rates[2].extend(fast_pass_raw(settings, &raw_64k, &mut buffer)?);
-    let [unbounded_rates, raw_rates, raw_64k_rates] = reference_rates;
-    for (config, rates) in [
-        (unbounded, unbounded_rates),
-        (raw_config, raw_rates),
-        (raw_64k_config, raw_64k_rates),
-    ] {
-        let row = Row {
+    println!(
+        "{:<20} {:>9} {:>9} {:>9}  {:>11} {:>11} {:>11} {:>11}",
+        "configuration", "MB/s", "min", "max", "RSS/client", "kern/client", "held/client", "queued"
+    );
+    let mut rows: Vec<Row> = measured
+        .into_iter()
+        .zip(rates)
+        .map(|((config, _, memory), rates)| Row {
             config,
             throughput: Throughput::of(rates),
-            memory: None,
+            memory,
             on_front: false,
-        };
-        println!("{}", table_line(&row));
-        rows.push(row);
+        })
+        .collect();
+    for row in &rows {
+        println!("{}", table_line(row));
     }
-
     mark_front(&mut rows);
     println!("{}", targets(&rows, settings.clients));
     write_outputs(settings, &rows)
 }
 
-/// Stalls N clients on a fresh server, then times K fast downloads.
-fn measure(settings: &Settings, config: &Config, buffer: &mut [u8]) -> Result<Row, String> {
-    let server = start_server(settings, config)?;
-    let memory = stall(&server, config.strategy.name(), settings.clients)?;
-    let rates = fast_pass(&server, config.strategy.name(), settings.runs, buffer)?;
-    Ok(Row {
-        config: *config,
-        throughput: Throughput::of(rates),
-        memory: Some(memory),
-        on_front: false,
-    })
+/// What a fast download is timed against: a server, or the raw copy.
+enum Target {
+    Server(ServerProcess),
+    Raw(RawCopy),
+}
+
+impl Target {
+    /// One download of the fast export: MB/s of body.
+    fn download(&self, config: &Config, buffer: &mut [u8]) -> Result<f64, String> {
+        let body = body_len(FAST_ROWS);
+        let started = Instant::now();
+        let received = match self {
+            Target::Server(server) => {
+                let mode = config.strategy.name();
+                let request = get_request(&format!("/export.csv?rows={FAST_ROWS}&mode={mode}"));
+                download(server.addr(), &request, buffer)?
+            }
+            Target::Raw(raw) => raw.once(buffer)?,
+        };
+        let secs = started.elapsed().as_secs_f64();
+        if received < body {
+            return Err(format!("{received} bytes, less than the {body}-byte body"));
+        }
+        Ok(body as f64 / MB / secs)
+    }
 }
 
 fn start_server(settings: &Settings, config: &Config) -> Result<ServerProcess, String> {
@@ -272,63 +304,6 @@ fn stall(server: &ServerProcess, mode: &str, clients: usize) -> Result<Memory, S
         kernel: kernel / n,
         queued: queued / n,
     })
-}
-
-/// K timed downloads of the fast export from `server`, after one untimed:
-/// MB/s of body each.
-fn fast_pass(
-    server: &ServerProcess,
-    mode: &str,
-    runs: usize,
-    buffer: &mut [u8],
-) -> Result<Vec<f64>, String> {
-    let body = body_len(FAST_ROWS);
-    let request = get_request(&format!("/export.csv?rows={FAST_ROWS}&mode={mode}"));
-    let mut rates = Vec::with_capacity(runs);
-    for run in 0..=runs {
-        let started = Instant::now();
-        let received = download(server.addr(), &request, buffer)?;
-        let secs = started.elapsed().as_secs_f64();
-        if received < body {
-            return Err(format!("{received} bytes, less than the {body}-byte body"));
-        }
-        if run > 0 {
-            rates.push(body as f64 / MB / secs);
-        }
-    }
-    Ok(rates)
-}
-
-/// [`fast_pass`] on a fresh server with `config`.
-fn fast_pass_server(
-    settings: &Settings,
-    config: &Config,
-    buffer: &mut [u8],
-) -> Result<Vec<f64>, String> {
-    let server = start_server(settings, config)?;
-    fast_pass(&server, config.strategy.name(), settings.runs, buffer)
-        .map_err(|e| format!("{}: {e}", config.label()))
-}
-
-/// K timed raw copies, after one untimed: MB/s each.
-fn fast_pass_raw(
-    settings: &Settings,
-    raw: &RawCopy,
-    buffer: &mut [u8],
-) -> Result<Vec<f64>, String> {
-    let mut rates = Vec::with_capacity(settings.runs);
-    for run in 0..=settings.runs {
-        let started = Instant::now();
-        let received = raw.once(buffer)?;
-        let secs = started.elapsed().as_secs_f64();
-        if received != raw.len() {
-            return Err(format!("raw copy: {received} of {} bytes", raw.len()));
-        }
-        if run > 0 {
-            rates.push(received as f64 / MB / secs);
-        }
-    }
-    Ok(rates)
 }
 
 /// Marks the rows no other beats on both axes: walking from the least

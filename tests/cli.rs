@@ -32,7 +32,7 @@ fn help_lists_every_flag_with_its_default() {
     let text = String::from_utf8_lossy(&output.stdout);
     for (flag, default) in [
         ("--addr", "127.0.0.1:8080"),
-        ("--chunk-bytes", "32k"),
+        ("--chunk-bytes", "48k"),
         ("--channel-depth", "0"),
         ("--max-rows", "100000000"),
         ("--header-timeout", "10s"),

@@ -67,15 +67,15 @@ fn read_at_rate(client: &mut TcpStream, rate: u64, duration: Duration) -> io::Re
 /// unit-tested in `src/defense/send_deadline.rs`.)
 #[test]
 fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
-    // A 32 KiB write gets max(2 s, 32 KiB ÷ 20 000 B/s) = 2 s.
+    // A 48 KiB write gets max(2 s, 48 KiB ÷ 20 000 B/s) = 2.5 s.
     let flags = ["--min-rate", "20000", "--rate-grace", "2s"];
     let (server, idle) = warm(Server::start_logged(&flags));
     let addr = server.addr();
     let started = Instant::now();
     let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=bounded"));
 
-    // 10 KiB/s, in small reads: steady progress, but a 32 KiB write takes
-    // over 3 s to drain.
+    // 10 KiB/s, in small reads: steady progress, but a 48 KiB write takes
+    // almost 5 s to drain.
     let reader = thread::spawn(move || read_at_rate(&mut client, 10 * 1024, PATIENCE));
     let m = wait_until("the min-rate abort", PATIENCE, || {
         let m = metrics(addr);
@@ -279,8 +279,8 @@ fn the_kernel_send_queue_of_a_stalled_connection_is_bounded_by_the_mark() {
         .map(|_| stalled_request(addr, &target))
         .collect();
     let ports: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
-    // Stalled: every producer waiting, (0 + 2) × 32 KiB queued per client.
-    let queued = (CLIENTS * 2 * 32 * 1024) as f64;
+    // Stalled: every producer waiting, (0 + 2) × 48 KiB queued per client.
+    let queued = (CLIENTS * 2 * 48 * 1024) as f64;
     wait_until("every export to stall", PATIENCE, || {
         let m = metrics(addr);
         (m.value("backpressure_queued_bytes{mode=\"bounded\"}") == queued).then_some(())

@@ -8,7 +8,7 @@ use common::{Server, chunk_sizes, get, head, metrics, reference_csv, request};
 
 const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// The server's default `--chunk-bytes`.
-const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
+const DEFAULT_CHUNK_BYTES: usize = 48 * 1024;
 
 /// Fetches an export over HTTP/1.1 and returns its decoded body, checking the
 /// framing each mode promises on the way.

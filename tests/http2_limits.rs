@@ -16,8 +16,10 @@ const HUGE: u32 = (1 << 31) - 1;
 
 /// The most threads a connection may have during a flood: its reader and
 /// writer, and two per stream thread (a channel mode's producer), 32 of
-/// them (`MAX_STREAM_THREADS`).
-const MOST_THREADS_PER_CONNECTION: f64 = 2.0 + 2.0 * 32.0;
+/// them (`MAX_STREAM_THREADS`); and a few more whose stream has left the
+/// table, freeing its slot, while the thread writes its log line and
+/// returns.
+const MOST_THREADS_PER_CONNECTION: f64 = 2.0 + 2.0 * 32.0 + 8.0;
 
 /// CVE-2024-27316: HEADERS without END_HEADERS, then CONTINUATION frames
 /// without end. The server stops at its bound, long before 2 MB.
@@ -115,7 +117,7 @@ fn resets_the_client_provokes_count_as_cancellations() {
             break frame;
         }
     };
-    assert_eq!(goaway.error_code(), ENHANCE_YOUR_CALM);
+    assert_eq!(goaway.error_code(), ENHANCE_YOUR_CALM, "{goaway:?}");
     assert!(
         most_threads <= MOST_THREADS_PER_CONNECTION,
         "{most_threads} threads during the flood"
@@ -155,6 +157,7 @@ fn a_client_that_cancels_now_and_then_is_never_cut() {
 /// connection, instead of the queue growing with every frame.
 #[test]
 fn answers_the_client_never_reads_are_bounded() {
+    const FLOOD: u32 = 2_000;
     // A long grace: nothing is cut for being slow while the flood is sent.
     let (server, idle) = warmed_server(&["--rate-grace", "60s"]);
     let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
@@ -179,8 +182,10 @@ fn answers_the_client_never_reads_are_bounded() {
             .ok_or(format!("{now} bytes sent, {server_socket:?}"))
     });
     // A PRIORITY frame of 4 bytes is a stream error: a RST_STREAM each.
+    // More of them than the two kernels' buffers could take as answers, in
+    // case the writer had a moment of room left.
     let mut flood = Vec::new();
-    for i in 0..200u32 {
+    for i in 0..FLOOD {
         frame(&mut flood, PRIORITY, 0, 1001 + 2 * i, &[0; 4]);
     }
     h2.send(&flood);
@@ -189,7 +194,12 @@ fn answers_the_client_never_reads_are_bounded() {
     drop(h2);
     let m = back_to_idle(server.addr(), &idle, "a flood of unread answers");
     let sent = m.value("backpressure_http2_rst_streams_sent_total{code=\"FRAME_SIZE_ERROR\"}");
-    assert_eq!(sent, 64.0, "exactly the 64 owed answers were queued");
+    // 64 queued at once, and those the writer got out before it was
+    // blocked for good: never the whole flood.
+    assert!(
+        (64.0..FLOOD as f64).contains(&sent),
+        "{sent} answers queued of {FLOOD}"
+    );
 }
 
 /// A stream whose window never opens is reset once its hand-off has

@@ -31,7 +31,7 @@ use common::{
 /// About 65 MB of CSV: far more than loopback socket buffers hold, small
 /// enough that a debug build renders it in about a second.
 const ROWS: u64 = 1_200_000;
-const DEFAULT_CHUNK: u64 = 32 * 1024;
+const DEFAULT_CHUNK: u64 = 48 * 1024;
 const DEFAULT_DEPTH: u64 = 0;
 /// What the heap may hold at a stall beyond the queue's own buffers: a
 /// producer thread's bookkeeping and the channels' slots, but nothing

@@ -271,7 +271,7 @@ mod tests {
             assert!(line.contains("[default: "), "{line}");
         }
         for default in [
-            "[default: 32k]",
+            "[default: 48k]",
             "[default: 10s]",
             "[default: 127.0.0.1:8080]",
         ] {

@@ -13,28 +13,26 @@ use crate::export::csv_rows::MAX_ROWS;
 /// is a demonstration, not a service to expose.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 
-/// Default chunk size: 32 KiB, and `pipeline`'s one buffer. Every chunk
+/// Default chunk size: 48 KiB, and `pipeline`'s one buffer. Every chunk
 /// costs a chunk header and a `write` call, and in `bounded` a channel
 /// hand-off that may wake a thread, so fewer, larger chunks cost less CPU;
 /// a stalled `bounded` connection holds (depth + 2) of them, a `pipeline`
-/// one, so larger chunks cost memory. Chosen with the end-to-end and
-/// memory-footprint benchmarks (`docs/benchmarks.md`); `benches/tradeoff.rs`
-/// draws the whole trade-off. For comparison, hyper reads bodies in up to
-/// 16 KiB pieces and Go's `io.Copy` uses 32 KiB.
-pub const DEFAULT_CHUNK_BYTES: usize = 32 * 1024;
+/// one, so larger chunks cost memory. Taken from the trade-off's front
+/// (`benches/tradeoff.rs`, `docs/benchmarks.md`): the fastest point that
+/// keeps a stalled `bounded` connection well under 192 KiB of RSS. For
+/// comparison, hyper reads bodies in up to 16 KiB pieces, Go's `io.Copy`
+/// uses 32 KiB, and Node's streams default to 16 KiB or 64 KiB.
+pub const DEFAULT_CHUNK_BYTES: usize = 48 * 1024;
 /// Largest accepted `--chunk-bytes`: 16 MiB. Beyond that a "chunk" is a
 /// buffer of the whole body by another name.
 pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Default depth of the `bounded` channel: 0, a rendezvous: each `send`
 /// waits until the writer takes the chunk, so a stalled connection holds
-/// 2 × 32 KiB = 64 KiB of body. Depth 1 lets the producer run one chunk
-/// ahead, which makes a fast download faster on a machine with few cores
-/// (at a rendezvous every hand-off waits for the other thread to be
-/// scheduled), at the price of one more chunk per stalled connection;
-/// `docs/benchmarks.md` measures both. Memory under slow clients is the
-/// lesson, so the default is 0; a server whose clients are mostly fast
-/// would pass `--channel-depth 1`.
+/// 2 × 48 KiB = 96 KiB of body. Depth 1 lets the producer run one chunk
+/// ahead, at the price of one more chunk per stalled connection; on the
+/// trade-off's front, a larger chunk at depth 0 bought more speed for the
+/// same memory (`docs/benchmarks.md`).
 pub const DEFAULT_CHANNEL_DEPTH: usize = 0;
 /// Largest accepted `--channel-depth`.
 pub const MAX_CHANNEL_DEPTH: usize = 1024;
@@ -92,7 +90,7 @@ pub const MAX_MAX_CONNECTIONS: usize = 4096;
 /// takes: it catches the slow-read attack the send timeout cannot
 /// (`defense/send_deadline.rs` explains how). It can be this strict because
 /// of the kernel's high-water mark: a blocked writer wakes every half-mark
-/// of drain, so a 200 KB/s phone finishes a 32 KiB write in a fifth of a
+/// of drain, so a 200 KB/s phone finishes a 48 KiB write in a quarter of a
 /// second, forty times inside its allowance, while a 2 KB/s reader needs 16
 /// s and is cut at 8. Without the mark a writer wakes only once a third of a
 /// 4 MiB buffer has drained, seconds even for that phone, which is why

@@ -425,3 +425,27 @@ impl Drop for StreamBody<'_> {
         self.conn.progress.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound on answers owed: the 65th is refused until the writer has
+    /// taken one, and the server's own frames never count.
+    #[test]
+    fn at_most_64_answers_are_owed() {
+        let mut state = State::default();
+        for _ in 0..super::super::MAX_CONTROL_FRAMES {
+            assert!(state.push_owed(vec![0; 13]).is_ok());
+        }
+        state.push(vec![1; 9]); // a HEADERS of the server's: not owed
+        let refused = state.push_owed(vec![0; 13]).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::EnhanceYourCalm);
+        assert_eq!(state.control.len(), 65);
+        // The writer takes one: one more may be owed.
+        let taken = state.control.pop_front().unwrap();
+        state.owed -= usize::from(taken.owed);
+        assert!(state.push_owed(vec![0; 13]).is_ok());
+        assert!(state.push_owed(vec![0; 13]).is_err());
+    }
+}
