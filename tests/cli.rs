@@ -33,7 +33,7 @@ fn help_lists_every_flag_with_its_default() {
     for (flag, default) in [
         ("--addr", "127.0.0.1:8080"),
         ("--chunk-bytes", "48k"),
-        ("--channel-depth", "0"),
+        ("--channel-depth", "1"),
         ("--max-rows", "100000000"),
         ("--header-timeout", "10s"),
         ("--send-timeout", "60s"),

@@ -279,8 +279,8 @@ fn the_kernel_send_queue_of_a_stalled_connection_is_bounded_by_the_mark() {
         .map(|_| stalled_request(addr, &target))
         .collect();
     let ports: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
-    // Stalled: every producer waiting, (0 + 2) × 48 KiB queued per client.
-    let queued = (CLIENTS * 2 * 48 * 1024) as f64;
+    // Stalled: every producer waiting, (1 + 2) × 48 KiB queued per client.
+    let queued = (CLIENTS * 3 * 48 * 1024) as f64;
     wait_until("every export to stall", PATIENCE, || {
         let m = metrics(addr);
         (m.value("backpressure_queued_bytes{mode=\"bounded\"}") == queued).then_some(())

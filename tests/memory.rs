@@ -32,7 +32,7 @@ use common::{
 /// enough that a debug build renders it in about a second.
 const ROWS: u64 = 1_200_000;
 const DEFAULT_CHUNK: u64 = 48 * 1024;
-const DEFAULT_DEPTH: u64 = 0;
+const DEFAULT_DEPTH: u64 = 1;
 /// What the heap may hold at a stall beyond the queue's own buffers: a
 /// producer thread's bookkeeping and the channels' slots, but nothing
 /// proportional to the body.

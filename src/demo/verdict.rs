@@ -19,7 +19,7 @@
 use std::fmt;
 
 /// The smallest flat bound: 1 MiB. The correct strategies hold at most
-/// (depth + 2) × chunk = 96 KiB (`bounded`, defaults) or one 48 KiB chunk
+/// (depth + 2) × chunk = 144 KiB (`bounded`, defaults) or one 48 KiB chunk
 /// (`pipeline`), so a MiB leaves a factor of ten for larger chunks while
 /// staying far below any body worth streaming.
 pub const FLAT_FLOOR_BYTES: u64 = 1024 * 1024;
@@ -77,9 +77,9 @@ mod tests {
 
     #[test]
     fn the_lesson_s_measurements() {
-        // The peaks the README's demo table shows: (0 + 2) × 48 KiB, one
+        // The peaks the README's demo table shows: (1 + 2) × 48 KiB, one
         // 48 KiB pipeline buffer, the whole body, and 99 % of it.
-        assert_eq!(verdict(98_304, BODY), Verdict::Flat);
+        assert_eq!(verdict(147_456, BODY), Verdict::Flat);
         assert_eq!(verdict(49_152, BODY), Verdict::Flat);
         assert_eq!(verdict(BODY, BODY), Verdict::GrowsWithBody);
         assert_eq!(verdict(BODY / 100 * 99, BODY), Verdict::Unbounded);

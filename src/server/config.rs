@@ -18,8 +18,9 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::
 /// hand-off that may wake a thread, so fewer, larger chunks cost less CPU;
 /// a stalled `bounded` connection holds (depth + 2) of them, a `pipeline`
 /// one, so larger chunks cost memory. Taken from the trade-off's front
-/// (`benches/tradeoff.rs`, `docs/benchmarks.md`): the fastest point that
-/// keeps a stalled `bounded` connection well under 192 KiB of RSS. For
+/// (`benches/tradeoff.rs`, `docs/benchmarks.md`): with depth 1, as fast as
+/// `unbounded` while a stalled `bounded` connection stays under 192 KiB of
+/// RSS. For
 /// comparison, hyper reads bodies in up to 16 KiB pieces, Go's `io.Copy`
 /// uses 32 KiB, and Node's streams default to 16 KiB or 64 KiB.
 pub const DEFAULT_CHUNK_BYTES: usize = 48 * 1024;
@@ -27,13 +28,14 @@ pub const DEFAULT_CHUNK_BYTES: usize = 48 * 1024;
 /// buffer of the whole body by another name.
 pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
-/// Default depth of the `bounded` channel: 0, a rendezvous: each `send`
-/// waits until the writer takes the chunk, so a stalled connection holds
-/// 2 × 48 KiB = 96 KiB of body. Depth 1 lets the producer run one chunk
-/// ahead, at the price of one more chunk per stalled connection; on the
-/// trade-off's front, a larger chunk at depth 0 bought more speed for the
-/// same memory (`docs/benchmarks.md`).
-pub const DEFAULT_CHANNEL_DEPTH: usize = 0;
+/// Default depth of the `bounded` channel: 1. The producer may run one
+/// chunk ahead of the writer, so that the writer rarely waits for a
+/// hand-off; a stalled connection holds (1 + 2) × 48 KiB = 144 KiB of body.
+/// Depth 0, a rendezvous (each `send` waits until the writer takes the
+/// chunk), holds 96 KiB, but every hand-off then waits for the other thread
+/// to be scheduled: in four same-run measurements it ran at 0.81 to 1.09
+/// times `unbounded`, depth 1 at 1.06 to 1.25 (`docs/benchmarks.md`).
+pub const DEFAULT_CHANNEL_DEPTH: usize = 1;
 /// Largest accepted `--channel-depth`.
 pub const MAX_CHANNEL_DEPTH: usize = 1024;
 
