@@ -52,8 +52,11 @@ const PER_CONNECTION_TARGET_BYTES: f64 = 192.0 * 1024.0;
 /// Target: RSS and the kernel's send queue together, per stalled `bounded`
 /// connection: everything one slow client makes the server hold.
 const HELD_PER_CONNECTION_TARGET_BYTES: f64 = 256.0 * 1024.0;
-/// Target: RSS after the clients leave, above the idle RSS.
-const RSS_KEPT_TARGET_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
+/// Target: RSS after the clients leave, above the idle RSS, beyond what
+/// the stall queued. The live heap goes back to idle exactly; glibc keeps
+/// the freed chunk buffers resident for reuse, so RSS may stay up by about
+/// the queue's size (`docs/benchmarks.md`), and by little more.
+const RSS_KEPT_BEYOND_QUEUE_BYTES: f64 = 2.0 * 1024.0 * 1024.0;
 /// Target: live heap after the clients leave, within this of idle. The
 /// probe moves it by a few bytes (the thread answering `/metrics` is named
 /// `conn-N`, and N gains digits); a leaked chunk would be kilobytes.
@@ -293,7 +296,7 @@ fn targets(measurements: &[Measurement]) -> String {
          RSS per stalled connection {} <= {}: {}\n  \
          kernel send queue per stalled connection: {}\n  \
          both, per stalled connection {} <= {}: {}\n  \
-         RSS after disconnect idle + {} <= idle + {}: {}\n  \
+         RSS after disconnect idle + {} <= idle + the stall's queue {} + {}: {}\n  \
          live heap after disconnect idle {heap_kept:+.0} B (within {HEAP_KEPT_SLACK_BYTES} B): {}",
         kib(per_connection),
         kib(PER_CONNECTION_TARGET_BYTES),
@@ -303,8 +306,9 @@ fn targets(measurements: &[Measurement]) -> String {
         kib(HELD_PER_CONNECTION_TARGET_BYTES),
         verdict(per_connection + kernel <= HELD_PER_CONNECTION_TARGET_BYTES),
         mib(kept),
-        mib(RSS_KEPT_TARGET_BYTES),
-        verdict(kept <= RSS_KEPT_TARGET_BYTES),
+        mib(m.queued),
+        mib(RSS_KEPT_BEYOND_QUEUE_BYTES),
+        verdict(kept <= m.queued + RSS_KEPT_BEYOND_QUEUE_BYTES),
         verdict(heap_kept.abs() <= HEAP_KEPT_SLACK_BYTES),
     )
 }
