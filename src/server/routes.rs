@@ -305,7 +305,10 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
          \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows=7000000&mode=unbounded'\n\
          \x20   curl -s http://{addr}/metrics | grep -E 'queued|resident'\n\
          and again with mode=bounded. A quick look at the data:\n\
-         \x20   curl -s 'http://{addr}/export.csv?rows=1000000' | tail -n 1\n",
+         \x20   curl -s 'http://{addr}/export.csv?rows=1000000' | tail -n 1\n\
+         \n\
+         The same port speaks HTTP/2 (cleartext, prior knowledge), every mode included:\n\
+         \x20   curl --http2-prior-knowledge -s 'http://{addr}/export.csv?rows=1000' | tail -n 1\n",
         max_rows = config.max_rows,
         per_response = config.max_buffered_bytes,
         total = config.max_buffered_total,
