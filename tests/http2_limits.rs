@@ -51,15 +51,10 @@ fn a_continuation_flood_is_cut_short() {
 fn rapid_reset_is_survived() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
-    let block = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
-    let mut out = Vec::new();
-    for i in 0..2_000u32 {
-        let id = 2 * i + 1;
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &block);
-        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
-    }
     // The server may close before reading it all.
-    let _ = h2.socket.write_all(&out);
+    let _ = h2
+        .socket
+        .write_all(&streams_and(RST_STREAM, &CANCEL.to_be_bytes()));
     assert_eq!(h2.goaway_code(), ENHANCE_YOUR_CALM);
     drop(h2);
     back_to_idle(server.addr(), &idle, "2,000 rapid resets");
@@ -99,14 +94,7 @@ fn streams_past_the_limit_are_refused() {
 fn resets_the_client_provokes_count_as_cancellations() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
-    let block = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
-    let mut out = Vec::new();
-    for i in 0..2_000u32 {
-        let id = 2 * i + 1;
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &block);
-        frame(&mut out, WINDOW_UPDATE, 0, id, &[0; 4]);
-    }
-    let _ = h2.socket.write_all(&out);
+    let _ = h2.socket.write_all(&streams_and(WINDOW_UPDATE, &[0; 4]));
     let mut most_threads: f64 = 0.0;
     let goaway = loop {
         let m = metrics(server.addr());
@@ -263,6 +251,19 @@ fn an_idle_connection_is_sent_away() {
     assert!(started.elapsed() < Duration::from_secs(3));
     drop(h2);
     back_to_idle(server.addr(), &idle, "an idle connection");
+}
+
+/// 2,000 requests for a long export, each followed at once by a frame of
+/// `kind` with `payload` on its stream.
+fn streams_and(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let block = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
+    let mut out = Vec::new();
+    for i in 0..2_000u32 {
+        let id = 2 * i + 1;
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &block);
+        frame(&mut out, kind, 0, id, payload);
+    }
+    out
 }
 
 /// Closes `h2` and waits for the server to be idle again.

@@ -538,19 +538,24 @@ pub fn data_header(stream: u32, length: usize, end_stream: bool) -> [u8; HEADER_
     header
 }
 
+/// A frame as raw bytes, whatever its type byte says: for the tests, which
+/// build frames this module would refuse to write.
+#[cfg(test)]
+pub fn raw_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(&[kind, flags]);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::h2::frame_buffer::FrameBuffer;
 
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&stream.to_be_bytes());
-        out.extend_from_slice(payload);
-        out
-    }
+    use raw_frame as frame;
 
     fn parsed(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
         let header = Header::parse(bytes[..9].try_into().unwrap());

@@ -100,16 +100,7 @@ impl FrameBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::h2::frame::{self, ErrorCode as Code, parse, setting};
-
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
-        out.extend_from_slice(&[kind, flags]);
-        out.extend_from_slice(&stream.to_be_bytes());
-        out.extend_from_slice(payload);
-        out
-    }
+    use crate::http::h2::frame::{self, ErrorCode as Code, parse, raw_frame as frame, setting};
 
     #[test]
     fn the_buffer_waits_for_whole_frames_and_refuses_big_ones() {

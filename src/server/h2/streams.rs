@@ -246,6 +246,19 @@ impl State {
     }
 }
 
+/// The stream `id`, unless it has left the table or was ended early: then
+/// the error its body's write fails with.
+fn live(state: &mut State, id: u32) -> io::Result<&mut Stream> {
+    let stream = state
+        .streams
+        .get_mut(&id)
+        .ok_or(io::ErrorKind::ConnectionAborted)?;
+    match stream.reset {
+        Some(why) => Err(error_for(why)),
+        None => Ok(stream),
+    }
+}
+
 /// A RST_STREAM frame; counted in `/metrics` by whoever queues it.
 pub fn rst_stream(id: u32, code: ErrorCode) -> Vec<u8> {
     let mut rst = Vec::new();
@@ -301,14 +314,7 @@ impl<'c> StreamBody<'c> {
         let deadline = Instant::now() + self.min_rate.allowance(bytes as u64);
         let mut state = self.conn.lock();
         loop {
-            let stream = state
-                .streams
-                .get(&self.id)
-                .ok_or(io::ErrorKind::ConnectionAborted)?;
-            if let Some(why) = stream.reset {
-                return Err(error_for(why));
-            }
-            if done(stream) {
+            if done(live(&mut state, self.id)?) {
                 return Ok(());
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -336,13 +342,7 @@ impl Write for StreamBody<'_> {
         let n = buf.len().min(HANDOFF_BYTES);
         {
             let mut state = self.conn.lock();
-            let stream = state
-                .streams
-                .get_mut(&self.id)
-                .ok_or(io::ErrorKind::ConnectionAborted)?;
-            if let Some(why) = stream.reset {
-                return Err(error_for(why));
-            }
+            let stream = live(&mut state, self.id)?;
             stream.data.clear();
             stream.data.extend_from_slice(&buf[..n]);
             (stream.framed, stream.sent) = (0, 0);
@@ -375,13 +375,7 @@ impl Wire for StreamBody<'_> {
         let mut headers = Vec::with_capacity(block.len() + 2 * frame::HEADER_BYTES);
         frame::headers(&mut headers, self.id, &block, self.head_only);
         let mut state = self.conn.lock();
-        let stream = state
-            .streams
-            .get(&self.id)
-            .ok_or(io::ErrorKind::ConnectionAborted)?;
-        if let Some(why) = stream.reset {
-            return Err(error_for(why));
-        }
+        live(&mut state, self.id)?;
         // HEAD: the HEADERS frame is the whole response, complete once
         // written.
         let ends = self.head_only.then_some(self.id);
