@@ -20,9 +20,6 @@
 //! stderr that nobody reads costs dropped, counted lines, never a blocked
 //! connection.
 
-use std::error::Error;
-use std::fmt;
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,108 +27,7 @@ use crate::export::Mode;
 use crate::export::calendar::{RFC3339_LEN, UtcDateTime};
 use crate::http::response::Status;
 
-/// How a connection ended: the access log's `end=` and the `reason` label of
-/// `backpressure_aborts_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    /// The whole response was sent, whatever its status.
-    Complete,
-    /// The client closed or reset the connection mid-response.
-    ClientAbort,
-    /// A write made no progress for `--send-timeout`.
-    SendTimeout,
-    /// A write did not complete within `max(grace, bytes / --min-rate)`.
-    MinRate,
-    /// The head did not arrive within `--header-timeout` (408 sent).
-    HeaderTimeout,
-    /// Turned away at `--max-connections`, or because no thread could start
-    /// (503 sent by the rejecter in `defense/connection_cap.rs`).
-    Rejected,
-    /// `unbounded`'s queue would have passed `--max-buffered-bytes`.
-    BufferCap,
-    /// The queue would have passed what is left of `--max-buffered-total`.
-    BufferBudget,
-    /// The producer thread died mid-body.
-    ProducerFailed,
-    /// The connection's thread panicked; the server went on.
-    Panic,
-    /// Still open when a shutdown's `--drain-timeout` passed: cut.
-    DrainTimeout,
-    /// The client broke HTTP/2's rules: the connection ended with GOAWAY,
-    /// or the stream with RST_STREAM, carrying the error's code.
-    ProtocolError,
-}
-
-impl End {
-    /// Every way an export can be cut short after its head was sent: the
-    /// series of `backpressure_aborts_total`.
-    pub const ABORTS: [End; 7] = [
-        End::ClientAbort,
-        End::SendTimeout,
-        End::MinRate,
-        End::BufferCap,
-        End::BufferBudget,
-        End::ProducerFailed,
-        End::DrainTimeout,
-    ];
-
-    /// The aborts the server itself decides: each leaves a body the client
-    /// will never finish, so the socket is closed with a reset, which the
-    /// client sees at once and which frees the kernel's send queue.
-    pub const RESETS: [End; 6] = [
-        End::SendTimeout,
-        End::MinRate,
-        End::BufferCap,
-        End::BufferBudget,
-        End::ProducerFailed,
-        End::DrainTimeout,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            End::Complete => "complete",
-            End::ClientAbort => "client-abort",
-            End::SendTimeout => "send-timeout",
-            End::MinRate => "min-rate",
-            End::HeaderTimeout => "header-timeout",
-            End::Rejected => "rejected",
-            End::BufferCap => "buffer-cap",
-            End::BufferBudget => "buffer-budget",
-            End::ProducerFailed => "producer-failed",
-            End::Panic => "panic",
-            End::DrainTimeout => "drain-timeout",
-            End::ProtocolError => "protocol-error",
-        }
-    }
-}
-
-/// An [`End`] carried by an `io::Error`: how a write learns that its
-/// response was ended by someone else (an HTTP/2 stream reset by the client,
-/// or by the connection's own rules), so that the export is logged and
-/// counted with that reason rather than as a client's abort.
-#[derive(Debug)]
-struct Ended(End);
-
-impl fmt::Display for Ended {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the response was ended: {}", self.0.as_str())
-    }
-}
-
-impl Error for Ended {}
-
-impl End {
-    /// The error a write fails with when the response was ended this way.
-    pub fn into_error(self) -> io::Error {
-        io::Error::new(io::ErrorKind::ConnectionAborted, Ended(self))
-    }
-
-    /// The end an error made by [`End::into_error`] carries.
-    pub fn of(error: &io::Error) -> Option<End> {
-        let ended = error.get_ref()?.downcast_ref::<Ended>()?;
-        Some(ended.0)
-    }
-}
+pub use super::end::End;
 
 /// What a connection's response came to: the fields of its log line that
 /// only the response knows.

@@ -15,8 +15,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::access_log::End;
 use super::counting_alloc;
+use super::end::End;
 use super::exposition::Exposition;
 use super::proc_status::ProcStatus;
 use crate::export::Mode;

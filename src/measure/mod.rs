@@ -8,7 +8,8 @@
 //! | [`exposition`]      | the Prometheus text format, written and read back          |
 //! | [`proc_status`]     | RSS and threads from `/proc/<pid>/status`                 |
 //! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
-//! | [`access_log`]      | how each connection ended ([`access_log::End`]), one line each |
+//! | [`end`]             | how a connection ended ([`end::End`]): a leaf every file uses |
+//! | [`access_log`]      | one line per connection or HTTP/2 stream            |
 //! | [`log`]             | the logger thread: stderr behind a bounded queue that drops, never waits |
 //! | [`clock`]           | now as Unix seconds, for every response's `Date`           |
 //!
@@ -25,6 +26,7 @@
 pub mod access_log;
 pub mod clock;
 pub mod counting_alloc;
+pub mod end;
 pub mod exposition;
 pub mod log;
 pub mod metrics;

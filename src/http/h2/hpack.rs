@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 
-use super::huffman;
+use super::huffman::{self, HuffmanError};
 
 /// SETTINGS_HEADER_TABLE_SIZE's default (RFC 9113 §6.5.2), the dynamic
 /// table size our decoder allows.
@@ -330,7 +330,10 @@ impl Input<'_> {
             return Ok(raw.to_vec());
         }
         let mut decoded = Vec::new();
-        huffman::decode(raw, &mut decoded)?;
+        huffman::decode(raw, &mut decoded).map_err(|e| match e {
+            HuffmanError::Padding => DecodeError::HuffmanPadding,
+            HuffmanError::Eos => DecodeError::HuffmanEos,
+        })?;
         Ok(decoded)
     }
 }
