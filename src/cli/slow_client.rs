@@ -269,6 +269,7 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         replenish: true,
         starve_first: false,
         second: args.then.clone().map(|path| (path, args.then_after)),
+        stop_after_second: false,
     };
     let report = match h2::run(url, &options, args.read_for) {
         Ok(report) => report,

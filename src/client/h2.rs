@@ -39,6 +39,9 @@ pub struct H2Options {
     pub starve_first: bool,
     /// A second request on the same connection, and when to send it.
     pub second: Option<(String, Duration)>,
+    /// Stop once the second response has ended, however far the first got:
+    /// when the second's latency is all that is measured.
+    pub stop_after_second: bool,
 }
 
 /// How one stream's response went.
@@ -125,9 +128,11 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
     let mut last_byte = Instant::now();
     loop {
-        let done = report.first.latency.is_some()
-            && (options.second.is_none()
-                || report.second.as_ref().is_some_and(|s| s.latency.is_some()));
+        // Done when every response asked for has ended; or, told to stop
+        // after the second, once it has (the download need not finish).
+        let second_done = report.second.as_ref().is_some_and(|s| s.latency.is_some());
+        let done = (report.first.latency.is_some() || options.stop_after_second)
+            && (options.second.is_none() || second_done);
         // A GOAWAY with an error ends the connection; NO_ERROR only means no
         // new streams, and the open ones go on.
         let failed = report.goaway.is_some_and(|code| code != 0);
@@ -193,15 +198,12 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         report.wire_bytes += n as u64;
         let mut replies = Vec::new();
         loop {
-            let (header, payload) = match frames.next_frame() {
-                Ok(Some(next)) => next,
+            let parsed = match frames.next_frame() {
                 Ok(None) => break,
-                Err(e) => {
-                    report.failure = Some(format!("a bad frame: {}", e.reason));
-                    return Ok(finish(report, started));
-                }
+                Ok(Some((header, payload))) => frame::parse(&header, payload),
+                Err(e) => Err(e),
             };
-            let parsed = match frame::parse(&header, payload) {
+            let parsed = match parsed {
                 Ok(parsed) => parsed,
                 Err(e) => {
                     report.failure = Some(format!("a bad frame: {}", e.reason));

@@ -94,6 +94,7 @@ pub fn run(
             replenish: true,
             starve_first: false,
             second: Some((SMALL_TARGET.to_string(), then_after)),
+            stop_after_second: true,
         };
         let url = url(&server, BIG_TARGET);
         let report = h2::run(&url, &options, Some(then_after + wait))
@@ -118,6 +119,7 @@ pub fn run(
         replenish: true,
         starve_first: true,
         second: Some((SMALL_TARGET.to_string(), then_after)),
+        stop_after_second: true,
     };
     let url = url(&server, BIG_TARGET);
     let limit = then_after + Duration::from_secs(2);

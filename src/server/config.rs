@@ -33,8 +33,9 @@ pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 /// hand-off; a stalled connection holds (1 + 2) × 48 KiB = 144 KiB of body.
 /// Depth 0, a rendezvous (each `send` waits until the writer takes the
 /// chunk), holds 96 KiB, but every hand-off then waits for the other thread
-/// to be scheduled: in four same-run measurements it ran at 0.81 to 1.09
-/// times `unbounded`, depth 1 at 1.06 to 1.25 (`docs/benchmarks.md`).
+/// to be scheduled; on the trade-off bench depth 1 kept pace with
+/// `unbounded` and depth 0 did not (`docs/benchmarks.md`, "How the defaults
+/// were chosen").
 pub const DEFAULT_CHANNEL_DEPTH: usize = 1;
 /// Largest accepted `--channel-depth`.
 pub const MAX_CHANNEL_DEPTH: usize = 1024;
@@ -93,8 +94,8 @@ pub const MAX_MAX_CONNECTIONS: usize = 4096;
 /// (`defense/send_deadline.rs` explains how). It can be this strict because
 /// of the kernel's high-water mark: a blocked writer wakes every half-mark
 /// of drain, so a 200 KB/s phone finishes a 48 KiB write in a quarter of a
-/// second, forty times inside its allowance, while a 2 KB/s reader needs 16
-/// s and is cut at 8. Without the mark a writer wakes only once a third of a
+/// second, fifty times inside its 12 s allowance, while a 2 KB/s reader
+/// needs 24 s and is cut at 12. Without the mark a writer wakes only once a third of a
 /// 4 MiB buffer has drained, seconds even for that phone, which is why
 /// Kestrel's `MinResponseDataRate` has to default to 240 B/s.
 pub const DEFAULT_MIN_RATE: u64 = 4 * 1024;
