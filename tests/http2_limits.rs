@@ -177,6 +177,12 @@ fn answers_the_client_never_reads_are_bounded() {
         frame(&mut flood, PRIORITY, 0, 1001 + 2 * i, &[0; 4]);
     }
     h2.send(&flood);
+    // Nothing is read until the server has decided: reading would make room
+    // for the answers, and the flood would be answered after all.
+    let calm = "backpressure_http2_goaways_sent_total{code=\"ENHANCE_YOUR_CALM\"}";
+    wait_until("the flood to be cut", IDLE_TIMEOUT, || {
+        metrics(server.addr()).get(calm).filter(|&n| n == 1.0)
+    });
     let goaway = h2.goaway();
     assert_eq!(goaway.error_code(), ENHANCE_YOUR_CALM, "{goaway:?}");
     drop(h2);
