@@ -133,6 +133,8 @@ fn a_spent_window_stops_its_stream_and_the_connection_window_stops_all() {
     // Chunks of one DATA frame's size, so that the bound is easy to state.
     let args = ["--chunk-bytes", "16k", "--channel-depth", "1"];
     let (server, idle) = warmed_server(&args);
+    let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
+    let sent_before = metrics(server.addr()).value(sent);
     let mut h2 = H2::connect(server.addr(), &[]);
     h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
     // The producer is stopped by the window as by a full socket: one chunk
@@ -193,6 +195,10 @@ fn a_spent_window_stops_its_stream_and_the_connection_window_stops_all() {
         let threads = idle.threads + 2.0; // the connection's reader and writer
         (m.value(queued) == 0.0 && m.value("process_threads") == threads).then_some(())
     });
+    // The last hand-off was cut after 16,383 of its 16,384 bytes: those
+    // count as sent, and the one that never left does not.
+    let sent_after = metrics(server.addr()).value(sent);
+    assert_eq!(sent_after - sent_before, 65_535.0, "stream 1's body sent");
     h2.get(5, "GET", "/healthz");
     h2.window_update(0, 100);
     assert_eq!(read_responses(&mut h2, &[5], false)[0].body, b"ok\n");

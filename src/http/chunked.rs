@@ -31,15 +31,30 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// The three parts go out in one vectored write, not three: with Nagle's
 /// algorithm a small size line followed by data can otherwise wait for an
 /// ACK, and without it each part can become its own TCP segment.
-pub fn write_chunk(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+///
+/// `on_data` is told how many of `data`'s bytes each write took, as it
+/// takes them: a chunk cut by an error halfway still reports the part that
+/// left, so what a response counts as sent is exact to the byte.
+pub fn write_chunk(
+    out: &mut impl Write,
+    data: &[u8],
+    mut on_data: impl FnMut(usize),
+) -> io::Result<()> {
     let mut size_line = [0u8; MAX_CHUNK_SIZE_LINE];
     let size_line = chunk_size_line(data.len(), &mut size_line);
+    let data_starts = size_line.len();
     let mut parts = [
         IoSlice::new(size_line),
         IoSlice::new(data),
         IoSlice::new(b"\r\n"),
     ];
-    write_all_vectored(out, &mut parts)
+    // Of the chunk's bytes written so far, those that were data.
+    let data_in = |written: usize| written.saturating_sub(data_starts).min(data.len());
+    let mut written = 0;
+    write_all_vectored(out, &mut parts, |n| {
+        on_data(data_in(written + n) - data_in(written));
+        written += n;
+    })
 }
 
 /// `len` in lowercase hex followed by CRLF, e.g. `4000\r\n` for 16 KiB.
@@ -54,13 +69,21 @@ fn chunk_size_line(len: usize, buf: &mut [u8; MAX_CHUNK_SIZE_LINE]) -> &[u8] {
     &buf[..digits + 2]
 }
 
-/// `Write::write_all` for several buffers (std's is not yet stable).
-fn write_all_vectored(out: &mut impl Write, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
+/// `Write::write_all` for several buffers (std's is not yet stable),
+/// telling `progress` the size of each write that succeeded.
+fn write_all_vectored(
+    out: &mut impl Write,
+    mut parts: &mut [IoSlice<'_>],
+    mut progress: impl FnMut(usize),
+) -> io::Result<()> {
     IoSlice::advance_slices(&mut parts, 0); // skip empty parts up front
     while !parts.is_empty() {
         match out.write_vectored(parts) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut parts, n),
+            Ok(n) => {
+                progress(n);
+                IoSlice::advance_slices(&mut parts, n);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -237,15 +260,20 @@ mod tests {
     }
 
     /// A writer that takes at most `limit` bytes per call, like a socket
-    /// whose send buffer is nearly full.
+    /// whose send buffer is nearly full, and fails once it has taken
+    /// `budget`, like one whose peer has gone.
     struct Trickle {
         wire: Vec<u8>,
         limit: usize,
+        budget: usize,
     }
 
     impl Write for Trickle {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.limit);
+            let n = buf.len().min(self.limit).min(self.budget - self.wire.len());
+            if n == 0 && !buf.is_empty() {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
             self.wire.extend_from_slice(&buf[..n]);
             Ok(n)
         }
@@ -256,10 +284,36 @@ mod tests {
 
     #[test]
     fn partial_writes_never_corrupt_a_chunk() {
-        let (wire, limit) = (Vec::new(), 3);
-        let mut out = Trickle { wire, limit };
-        write_chunk(&mut out, b"abcdefghijklmnopq").unwrap();
+        let (wire, limit, budget) = (Vec::new(), 3, usize::MAX);
+        let mut out = Trickle {
+            wire,
+            limit,
+            budget,
+        };
+        let mut reported = 0;
+        write_chunk(&mut out, b"abcdefghijklmnopq", |n| reported += n).unwrap();
         assert_eq!(out.wire, b"11\r\nabcdefghijklmnopq\r\n");
+        assert_eq!(reported, 17);
+    }
+
+    /// However far a chunk got before its write failed, the data bytes
+    /// reported are exactly those on the wire: not the size line's, not
+    /// the CRLF's, and none that did not leave.
+    #[test]
+    fn a_cut_chunk_reports_exactly_the_data_that_left() {
+        let data = b"abcdefghijklmnopq";
+        for budget in 0..=b"11\r\n".len() + data.len() + 2 {
+            let mut out = Trickle {
+                wire: Vec::new(),
+                limit: 3,
+                budget,
+            };
+            let mut reported = 0;
+            let result = write_chunk(&mut out, data, |n| reported += n);
+            let data_on_wire = budget.saturating_sub(4).min(data.len());
+            assert_eq!(reported, data_on_wire, "cut after {budget} bytes");
+            assert_eq!(result.is_ok(), budget == 4 + data.len() + 2);
+        }
     }
 
     /// Decodes `wire` fed in pieces of `piece` bytes.

@@ -10,6 +10,7 @@
 //! | `HEAD` of any of them    | the same head, no body                              |
 //! | another path             | 404; a method HTTP defines but we do not allow: 405; one we do not know: 501 |
 
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -207,19 +208,14 @@ pub(super) fn run_export<W: Wire>(
         QueuedBytes::capped(plan.mode, limit)
     };
     let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(cancel);
-    let end = match strategy::send(response) {
+    let result = strategy::send(response);
+    let head_sent = !matches!(result, Err(ExportError::HeadNotSent(_)));
+    let end = match result {
         Ok(()) => End::Complete,
         Err(ExportError::Refused(status, reason)) => {
             return Err(Answer::error(Some(plan.mode), status, &reason));
         }
-        // The shutdown's cut fails the write as a client's reset would.
-        Err(ExportError::WriteFailed(_)) if shared.connections.cutting() => End::DrainTimeout,
-        Err(ExportError::WriteFailed(e)) => match (End::of(&e), TooSlow::of(&e)) {
-            (Some(end), _) => end,
-            (None, Some(TooSlow::SendTimeout)) => End::SendTimeout,
-            (None, Some(TooSlow::MinRate)) => End::MinRate,
-            (None, None) => End::ClientAbort,
-        },
+        Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => write_failed(&e, shared),
         Err(ExportError::OverLimit(OverLimit::Response { .. })) => End::BufferCap,
         Err(ExportError::OverLimit(OverLimit::Process { .. })) => End::BufferBudget,
         Err(ExportError::ProducerFailed) => {
@@ -228,13 +224,31 @@ pub(super) fn run_export<W: Wire>(
             End::ProducerFailed
         }
     };
-    METRICS.aborted(plan.mode, end);
+    // A client that left before the head has no status to log, and no
+    // response of its was cut short.
+    if head_sent {
+        METRICS.aborted(plan.mode, end);
+    }
     Ok(Outcome {
-        status: Some(Status::Ok),
+        status: head_sent.then_some(Status::Ok),
         mode: Some(plan.mode),
         body_bytes: queued.sent_bytes(),
         end,
     })
+}
+
+/// Why a write to the client failed, as the log and metrics name it.
+fn write_failed(e: &io::Error, shared: &Shared) -> End {
+    // The shutdown's cut fails the write as a client's reset would.
+    if shared.connections.cutting() {
+        return End::DrainTimeout;
+    }
+    match (End::of(e), TooSlow::of(e)) {
+        (Some(end), _) => end,
+        (None, Some(TooSlow::SendTimeout)) => End::SendTimeout,
+        (None, Some(TooSlow::MinRate)) => End::MinRate,
+        (None, None) => End::ClientAbort,
+    }
 }
 
 /// Sends a small complete response and counts it.

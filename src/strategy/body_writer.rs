@@ -65,15 +65,20 @@ impl<W: Wire> Write for BodyWriter<'_, W> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let written = if self.chunked {
+        if self.chunked {
+            // Sent is counted as each piece leaves, so a chunk cut halfway
+            // counts the half that reached the socket; it leaves the queue
+            // whole, once its last byte is out.
             let data = &buf[..buf.len().min(self.max_chunk)];
-            write_chunk(&mut self.out, data)?;
-            data.len()
+            write_chunk(&mut self.out, data, |n| self.queued.sent(n))?;
+            self.queued.released(data.len());
+            Ok(data.len())
         } else {
-            self.out.write(buf)?
-        };
-        self.queued.sent(written);
-        Ok(written)
+            let written = self.out.write(buf)?;
+            self.queued.sent(written);
+            self.queued.released(written);
+            Ok(written)
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -85,6 +90,7 @@ impl<W: Wire> Write for BodyWriter<'_, W> {
 mod tests {
     use super::*;
     use crate::export::Mode;
+    use crate::http::chunked::ChunkedDecoder;
     use crate::strategy::Http1;
 
     fn encode(framing: Framing, max_chunk: usize, writes: &[&[u8]]) -> (Vec<u8>, u64) {
@@ -116,6 +122,59 @@ mod tests {
     fn an_empty_body_is_just_the_last_chunk() {
         let (wire, _) = encode(Framing::Chunked, 16, &[]);
         assert_eq!(wire, LAST_CHUNK);
+    }
+
+    /// A socket that takes `budget` bytes in all, 5 per write, then fails.
+    struct Cut {
+        wire: Vec<u8>,
+        budget: usize,
+    }
+
+    impl Write for Cut {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(5).min(self.budget - self.wire.len());
+            if n == 0 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.wire.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A body cut anywhere, even inside a chunk's data, counts as sent
+    /// exactly the body bytes that reached the socket.
+    #[test]
+    fn a_cut_body_counts_exactly_what_left() {
+        let body = b"0123456789abcdefghij";
+        for framing in [Framing::Chunked, Framing::CloseDelimited] {
+            for budget in 0..40 {
+                let queued = QueuedBytes::new(Mode::Pipeline);
+                let mut cut = Cut {
+                    wire: Vec::new(),
+                    budget,
+                };
+                let mut writer = BodyWriter::new(Http1(&mut cut), framing, 8, &queued);
+                queued.produced(body.len());
+                let _ = writer.write_all(body);
+                // What the wire holds, less the chunk framing: the body
+                // bytes a client's decoder gets out of it.
+                let mut left = cut.wire.len();
+                if framing == Framing::Chunked {
+                    left = 0;
+                    let mut decoder = ChunkedDecoder::default();
+                    decoder.feed(&cut.wire, |data| left += data.len()).unwrap();
+                }
+                assert_eq!(queued.sent_bytes(), left as u64, "{framing:?}, {budget}");
+                // A chunk leaves the queue whole, once all of it is out: at
+                // most the one being written is sent but still queued.
+                let released = body.len() as u64 - queued.unsent();
+                assert!(released <= queued.sent_bytes(), "{framing:?}, {budget}");
+                assert!(queued.sent_bytes() - released <= 8, "{framing:?}, {budget}");
+            }
+        }
     }
 
     #[test]

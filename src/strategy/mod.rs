@@ -167,8 +167,10 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
 
     /// Sends the head and returns the writer for the body. From here on the
     /// status is committed: a failure can only end the connection.
-    pub fn start(mut self) -> io::Result<BodyWriter<'a, W>> {
-        self.out.send_head(&self.head)?;
+    pub fn start(mut self) -> Result<BodyWriter<'a, W>, ExportError> {
+        self.out
+            .send_head(&self.head)
+            .map_err(ExportError::HeadNotSent)?;
         METRICS.responded(Some(self.plan.mode), self.head.status());
         let framing = self.head.framing();
         let body = BodyWriter::new(self.out, framing, self.plan.chunk_bytes, self.queued);
@@ -183,7 +185,10 @@ pub enum ExportError {
     /// why with a proper status (the body could not be buffered, a thread
     /// could not be started).
     Refused(Status, String),
-    /// Writing to the client failed: it closed or reset the connection, or
+    /// Writing the head failed: the client went before it had a status, so
+    /// no response was given (and none is counted).
+    HeadNotSent(io::Error),
+    /// Writing the body to the client failed: it closed or reset the connection, or
     /// read too slowly for the send timeout or the minimum data rate (the
     /// error then carries a [`TooSlow`](crate::defense::send_deadline::TooSlow)).
     WriteFailed(io::Error),
@@ -264,6 +269,47 @@ mod testing {
 
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client gone before the head: its write fails, and so does every
+    /// write after it.
+    struct Gone;
+
+    impl Write for Gone {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::ConnectionReset.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Every strategy tells a head that never left from a body cut short,
+    /// so that no status is logged for a response that was never given;
+    /// the channel strategies' producer is joined, not left behind.
+    #[test]
+    fn a_head_that_fails_is_not_a_response() {
+        for mode in Mode::ALL {
+            let plan = ExportPlan {
+                rows: 100_000,
+                mode,
+                chunk_bytes: 4096,
+                channel_depth: 1,
+            };
+            let queued = QueuedBytes::new(mode);
+            let head = ResponseHead::new(Status::Ok, framing(mode, plan.rows, Version::Http11));
+            let result = send(ExportResponse::new(Http1(Gone), head, &plan, &queued));
+            assert!(
+                matches!(result, Err(ExportError::HeadNotSent(_))),
+                "{mode:?}: {result:?}"
+            );
+            assert_eq!(queued.sent_bytes(), 0, "{mode:?}");
         }
     }
 }

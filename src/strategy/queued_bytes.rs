@@ -1,11 +1,16 @@
-//! Queued bytes: produced but not yet written to the socket. The number that
-//! tells the four strategies apart.
+//! Queued bytes: produced but not yet written to the socket in full. The
+//! number that tells the four strategies apart.
 //!
 //! Unlike heap and RSS, which blur every connection together, this counter
 //! is per response and means one thing: how far the producer has run ahead
 //! of the client. The producer reports bytes as it makes them
-//! ([`QueuedBytes::produced`]); the body writer reports them as the socket
-//! accepts them ([`QueuedBytes::sent`]).
+//! ([`QueuedBytes::produced`]); the body writer reports each write the
+//! socket accepts ([`QueuedBytes::sent`], exact to the byte, for the log)
+//! and each buffer it is done with ([`QueuedBytes::released`], for the
+//! queue). The two differ inside one chunk: a chunk the socket has taken
+//! half of still holds its whole buffer, so it stays queued whole until its
+//! last byte is out. That keeps the queue equal to the memory it stands
+//! for, and a stall's queue exactly the strategy's bound.
 //!
 //! Each tracker also feeds its mode's process-wide gauge and peak in
 //! [`crate::measure::metrics`], which `/metrics` shows and the tests assert.
@@ -32,9 +37,10 @@ pub struct QueuedBytes {
     /// Which process-wide gauge this response adds to.
     mode: Mode,
     /// This response's own share of that gauge, so `Drop` knows how much to
-    /// take back.
+    /// take back: bytes produced and not yet released.
     unsent: AtomicU64,
-    /// Body bytes the socket accepted, for the access log.
+    /// Body bytes the socket accepted, for the access log: a cut response
+    /// counts what left, to the byte.
     sent: AtomicU64,
     /// The caps this response's queue is held to; `None` for the flat
     /// strategies, which are bounded by construction.
@@ -113,15 +119,20 @@ impl QueuedBytes {
 
     /// The socket accepted `bytes` of body: they are the kernel's now.
     pub fn sent(&self, bytes: usize) {
-        self.unsent.fetch_sub(bytes as u64, Ordering::Relaxed);
         self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
+        METRICS.body_bytes_sent(self.mode, bytes as u64);
+    }
+
+    /// The writer is done with `bytes` of body, all sent: the buffer that
+    /// held them is free, and they leave the queue.
+    pub fn released(&self, bytes: usize) {
+        self.unsent.fetch_sub(bytes as u64, Ordering::Relaxed);
         if let Some(limit) = &self.limit
             && !self.held_until_drop
         {
             limit.budget.give_back(bytes as u64);
         }
         METRICS.queue_drained(self.mode, bytes as u64);
-        METRICS.body_bytes_sent(self.mode, bytes as u64);
     }
 
     /// Body bytes of this response the socket accepted so far.
@@ -177,11 +188,13 @@ mod tests {
         );
         assert!(first.refused());
         first.sent(30);
+        first.released(30);
         assert_eq!(budget.used(), 70, "sent bytes leave the budget");
 
         let second = QueuedBytes::capped(Mode::Buffer, limit.clone());
         assert_eq!(second.try_produce(100), Ok(()));
         second.sent(100);
+        second.released(100);
         assert_eq!(
             budget.used(),
             170,
@@ -216,6 +229,7 @@ mod tests {
         }
         assert!(!uncapped.refused());
         uncapped.sent(303);
+        uncapped.released(303);
         assert_eq!((uncapped.unsent(), uncapped.sent_bytes()), (0, 303));
     }
 }

@@ -169,13 +169,16 @@ pub(super) fn stream<W: Wire>(
                 ExportError::Refused(Status::ServiceUnavailable, reason)
             })?;
 
-        let written = match response.start() {
-            Ok(body) => write_chunks(body, rx, give_back, queued),
+        let body = match response.start() {
+            Ok(body) => body,
             Err(e) => {
+                // The producer's sends fail once the receiver is gone.
                 drop((rx, give_back));
-                Err(e)
+                let _ = producer.join();
+                return Err(e);
             }
         };
+        let written = write_chunks(body, rx, give_back, queued);
         // The receiver is gone by now, so a producer blocked in `send` wakes
         // with an error and returns: this join cannot hang.
         let produced = producer.join();

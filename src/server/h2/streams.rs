@@ -348,8 +348,20 @@ impl Write for StreamBody<'_> {
             (stream.framed, stream.sent) = (0, 0);
         }
         self.conn.work.notify_one();
-        self.wait_until(n, |s| s.sent == s.data.len())?;
-        Ok(n)
+        match self.wait_until(n, |s| s.sent == s.data.len()) {
+            Ok(()) => Ok(n),
+            Err(error) => {
+                // Part of the hand-off may have left before the stream was
+                // ended: say so, as a socket says a short write, so that
+                // what the response counts as sent is exact. An ended
+                // stream stays ended, so the next write returns the error.
+                let state = self.conn.lock();
+                match state.streams.get(&self.id).map(|s| s.sent) {
+                    Some(sent) if sent > 0 => Ok(sent),
+                    _ => Err(error),
+                }
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
