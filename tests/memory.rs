@@ -157,7 +157,9 @@ fn unbounded_queues_most_of_the_body() {
             let sent =
                 m.value(&series("backpressure_body_bytes_sent_total", "unbounded")) - sent_before;
             let both = queued + sent - body;
-            (0.0..DEFAULT_CHUNK as f64).contains(&both).then_some((queued, m))
+            (0.0..DEFAULT_CHUNK as f64)
+                .contains(&both)
+                .then_some((queued, m))
         },
     );
     assert!(queued > 0.75 * body, "only {queued} of {body} bytes queued");
