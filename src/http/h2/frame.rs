@@ -94,69 +94,52 @@ pub mod setting {
     pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
 }
 
-/// Error codes (RFC 9113 §7), carried by RST_STREAM and GOAWAY.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    NoError = 0x0,
-    ProtocolError = 0x1,
-    InternalError = 0x2,
-    FlowControlError = 0x3,
-    SettingsTimeout = 0x4,
-    StreamClosed = 0x5,
-    FrameSizeError = 0x6,
-    RefusedStream = 0x7,
-    Cancel = 0x8,
-    CompressionError = 0x9,
-    ConnectError = 0xa,
-    EnhanceYourCalm = 0xb,
-    InadequateSecurity = 0xc,
-    Http11Required = 0xd,
+/// Writes [`ErrorCode`] from one list: each code's variant, number and the
+/// name RFC 9113 §7 gives it, so that the three are never out of step.
+macro_rules! error_codes {
+    ($($variant:ident = $number:literal $name:literal,)*) => {
+        /// Error codes (RFC 9113 §7), carried by RST_STREAM and GOAWAY.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($variant = $number,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in numeric order (so `ALL[c as usize] == c`).
+            pub const ALL: [ErrorCode; [$($number),*].len()] = [$(ErrorCode::$variant),*];
+
+            /// The name RFC 9113 gives it, for logs and metrics labels.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    NoError = 0x0 "NO_ERROR",
+    ProtocolError = 0x1 "PROTOCOL_ERROR",
+    InternalError = 0x2 "INTERNAL_ERROR",
+    FlowControlError = 0x3 "FLOW_CONTROL_ERROR",
+    SettingsTimeout = 0x4 "SETTINGS_TIMEOUT",
+    StreamClosed = 0x5 "STREAM_CLOSED",
+    FrameSizeError = 0x6 "FRAME_SIZE_ERROR",
+    RefusedStream = 0x7 "REFUSED_STREAM",
+    Cancel = 0x8 "CANCEL",
+    CompressionError = 0x9 "COMPRESSION_ERROR",
+    ConnectError = 0xa "CONNECT_ERROR",
+    EnhanceYourCalm = 0xb "ENHANCE_YOUR_CALM",
+    InadequateSecurity = 0xc "INADEQUATE_SECURITY",
+    Http11Required = 0xd "HTTP_1_1_REQUIRED",
 }
 
 impl ErrorCode {
-    /// Every code, in numeric order (so `ALL[c as usize] == c`).
-    pub const ALL: [ErrorCode; 14] = [
-        ErrorCode::NoError,
-        ErrorCode::ProtocolError,
-        ErrorCode::InternalError,
-        ErrorCode::FlowControlError,
-        ErrorCode::SettingsTimeout,
-        ErrorCode::StreamClosed,
-        ErrorCode::FrameSizeError,
-        ErrorCode::RefusedStream,
-        ErrorCode::Cancel,
-        ErrorCode::CompressionError,
-        ErrorCode::ConnectError,
-        ErrorCode::EnhanceYourCalm,
-        ErrorCode::InadequateSecurity,
-        ErrorCode::Http11Required,
-    ];
-
     /// The code for a number; unknown codes mean nothing special (RFC 9113
     /// §7), so `None` is treated like INTERNAL_ERROR by whoever reads it.
     pub fn of(code: u32) -> Option<ErrorCode> {
         Self::ALL.get(usize::try_from(code).ok()?).copied()
-    }
-
-    /// The name RFC 9113 gives it, for logs and metrics labels.
-    pub fn name(self) -> &'static str {
-        const NAMES: [&str; 14] = [
-            "NO_ERROR",
-            "PROTOCOL_ERROR",
-            "INTERNAL_ERROR",
-            "FLOW_CONTROL_ERROR",
-            "SETTINGS_TIMEOUT",
-            "STREAM_CLOSED",
-            "FRAME_SIZE_ERROR",
-            "REFUSED_STREAM",
-            "CANCEL",
-            "COMPRESSION_ERROR",
-            "CONNECT_ERROR",
-            "ENHANCE_YOUR_CALM",
-            "INADEQUATE_SECURITY",
-            "HTTP_1_1_REQUIRED",
-        ];
-        NAMES[self as usize]
     }
 }
 
@@ -219,11 +202,16 @@ impl Header {
 
     /// Appends a header for a payload of `length` bytes (at most 2^24 − 1).
     pub fn write(out: &mut Vec<u8>, length: usize, kind: Kind, flags: u8, stream: u32) {
+        out.extend_from_slice(&Header::bytes(length, kind as u8, flags, stream));
+    }
+
+    /// The nine bytes of a header; `kind` is a byte, so that the tests can
+    /// write types this side does not know.
+    fn bytes(length: usize, kind: u8, flags: u8, stream: u32) -> [u8; HEADER_BYTES] {
         debug_assert!(length < 1 << 24, "a frame length has 24 bits");
-        out.extend_from_slice(&(length as u32).to_be_bytes()[1..]);
-        out.push(kind as u8);
-        out.push(flags);
-        out.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+        let [_, l0, l1, l2] = (length as u32).to_be_bytes();
+        let [s0, s1, s2, s3] = (stream & 0x7fff_ffff).to_be_bytes();
+        [l0, l1, l2, kind, flags, s0, s1, s2, s3]
     }
 
     fn has(&self, flag: u8) -> bool {
@@ -287,44 +275,39 @@ impl<'a> Settings<'a> {
     /// `(parameter, value)` pairs in the order sent; unknown parameters
     /// are included, for the reader to ignore.
     pub fn iter(&self) -> impl Iterator<Item = (u16, u32)> + 'a {
-        self.0.chunks_exact(6).map(|p| {
-            let id = u16::from_be_bytes([p[0], p[1]]);
-            (id, u32::from_be_bytes([p[2], p[3], p[4], p[5]]))
-        })
+        self.0
+            .chunks_exact(6)
+            .map(|p| (u16::from_be_bytes([p[0], p[1]]), be32(&p[2..])))
     }
 
     fn check(payload: &'a [u8]) -> Result<Settings<'a>, FrameError> {
+        use ErrorCode::{FlowControlError, ProtocolError};
         let settings = Settings(payload);
         for (id, value) in settings.iter() {
-            match id {
+            let (code, reason) = match id {
                 setting::ENABLE_PUSH if value > 1 => {
-                    return Err(FrameError::connection(
-                        ErrorCode::ProtocolError,
-                        "SETTINGS_ENABLE_PUSH is neither 0 nor 1",
-                    ));
+                    (ProtocolError, "SETTINGS_ENABLE_PUSH is neither 0 nor 1")
                 }
-                setting::INITIAL_WINDOW_SIZE if i64::from(value) > MAX_WINDOW => {
-                    return Err(FrameError::connection(
-                        ErrorCode::FlowControlError,
-                        "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
-                    ));
-                }
-                setting::MAX_FRAME_SIZE if !(1 << 14..1 << 24).contains(&value) => {
-                    return Err(FrameError::connection(
-                        ErrorCode::ProtocolError,
-                        "SETTINGS_MAX_FRAME_SIZE outside 2^14..2^24-1",
-                    ));
-                }
-                _ => {}
-            }
+                setting::INITIAL_WINDOW_SIZE if i64::from(value) > MAX_WINDOW => (
+                    FlowControlError,
+                    "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
+                ),
+                setting::MAX_FRAME_SIZE if !(1 << 14..1 << 24).contains(&value) => (
+                    ProtocolError,
+                    "SETTINGS_MAX_FRAME_SIZE outside 2^14..2^24-1",
+                ),
+                _ => continue,
+            };
+            return Err(FrameError::connection(code, reason));
         }
         Ok(settings)
     }
 }
 
-/// Reads a 31-bit stream id or window increment; the top bit is reserved.
-fn u31(bytes: &[u8]) -> u32 {
-    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & 0x7fff_ffff
+/// The big-endian number in the first four of `bytes`, which the caller
+/// has checked are there.
+fn be32(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
 /// Removes padding (RFC 9113 §6.1): a pad length byte first, that many
@@ -334,10 +317,8 @@ fn unpad<'a>(header: &Header, payload: &'a [u8]) -> Result<&'a [u8], FrameError>
         return Ok(payload);
     }
     let Some((&pad, rest)) = payload.split_first() else {
-        return Err(FrameError::connection(
-            ErrorCode::FrameSizeError,
-            "padded frame without its pad length",
-        ));
+        let reason = "padded frame without its pad length";
+        return Err(FrameError::connection(ErrorCode::FrameSizeError, reason));
     };
     let keep = rest.len().checked_sub(usize::from(pad)).ok_or_else(|| {
         FrameError::connection(ErrorCode::ProtocolError, "padding longer than the frame")
@@ -353,7 +334,7 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
     let Some(kind) = Kind::of(header.kind) else {
         return Ok(Frame::Unknown);
     };
-    let stream = header.stream;
+    let (stream, len) = (header.stream, payload.len());
     let on_connection = |reason| FrameError::connection(ProtocolError, reason);
     // Which frames belong to the connection (stream 0) and which to a
     // stream (RFC 9113 §6): the wrong one is a PROTOCOL_ERROR.
@@ -365,26 +346,23 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
     if for_stream && stream == 0 {
         return Err(on_connection("a stream's frame on stream 0"));
     }
-    let exactly = |len: usize, reason| {
-        if payload.len() == len {
-            Ok(())
-        } else {
-            Err(FrameError::connection(FrameSizeError, reason))
-        }
+    // A payload of the wrong size for its type is a FRAME_SIZE_ERROR (§4.2).
+    let size = |ok: bool, reason| match ok {
+        true => Ok(()),
+        false => Err(FrameError::connection(FrameSizeError, reason)),
     };
     Ok(match kind {
         Kind::Data => Frame::Data {
             stream,
             end_stream: header.has(flag::END_STREAM),
             data: unpad(header, payload)?,
-            flow: payload.len() as u32,
+            flow: len as u32,
         },
         Kind::Headers => {
             let mut block = unpad(header, payload)?;
             if header.has(flag::PRIORITY) {
-                block = block.get(5..).ok_or_else(|| {
-                    FrameError::connection(FrameSizeError, "HEADERS too short for its priority")
-                })?;
+                size(block.len() >= 5, "HEADERS too short for its priority")?;
+                block = &block[5..];
             }
             Frame::Headers {
                 stream,
@@ -394,62 +372,45 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
             }
         }
         Kind::Priority => {
-            if payload.len() != 5 {
+            // The one size error that ends only its stream (§6.3).
+            if len != 5 {
                 let reason = "PRIORITY is not 5 bytes";
                 return Err(FrameError::stream(stream, FrameSizeError, reason));
             }
             Frame::Priority { stream }
         }
         Kind::RstStream => {
-            exactly(4, "RST_STREAM is not 4 bytes")?;
-            Frame::RstStream {
-                stream,
-                code: u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]),
-            }
+            size(len == 4, "RST_STREAM is not 4 bytes")?;
+            let code = be32(payload);
+            Frame::RstStream { stream, code }
         }
         Kind::Settings => {
             let ack = header.has(flag::ACK);
-            if ack && !payload.is_empty() {
-                return Err(FrameError::connection(
-                    FrameSizeError,
-                    "SETTINGS ACK with a payload",
-                ));
-            }
-            if payload.len() % 6 != 0 {
-                let reason = "SETTINGS not a multiple of 6 bytes";
-                return Err(FrameError::connection(FrameSizeError, reason));
-            }
-            Frame::Settings {
-                ack,
-                params: Settings::check(payload)?,
-            }
+            size(!ack || len == 0, "SETTINGS ACK with a payload")?;
+            size(len % 6 == 0, "SETTINGS not a multiple of 6 bytes")?;
+            let params = Settings::check(payload)?;
+            Frame::Settings { ack, params }
         }
         Kind::PushPromise => Frame::PushPromise { stream },
         Kind::Ping => {
-            exactly(8, "PING is not 8 bytes")?;
+            size(len == 8, "PING is not 8 bytes")?;
             let mut data = [0; 8];
             data.copy_from_slice(payload);
-            Frame::Ping {
-                ack: header.has(flag::ACK),
-                data,
-            }
+            let ack = header.has(flag::ACK);
+            Frame::Ping { ack, data }
         }
         Kind::GoAway => {
-            if payload.len() < 8 {
-                return Err(FrameError::connection(
-                    FrameSizeError,
-                    "GOAWAY under 8 bytes",
-                ));
-            }
+            size(len >= 8, "GOAWAY under 8 bytes")?;
             Frame::GoAway {
-                last_stream: u31(payload),
-                code: u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]),
+                last_stream: be32(payload) & 0x7fff_ffff,
+                code: be32(&payload[4..]),
                 debug: &payload[8..],
             }
         }
         Kind::WindowUpdate => {
-            exactly(4, "WINDOW_UPDATE is not 4 bytes")?;
-            let increment = u31(payload);
+            size(len == 4, "WINDOW_UPDATE is not 4 bytes")?;
+            // The top bit is reserved.
+            let increment = be32(payload) & 0x7fff_ffff;
             if increment == 0 {
                 let reason = "WINDOW_UPDATE of 0";
                 return Err(match stream {
@@ -530,22 +491,15 @@ pub fn headers(out: &mut Vec<u8>, stream: u32, block: &[u8], end_stream: bool) {
 /// The header of a DATA frame of `length` bytes, for a payload written
 /// after it from wherever it is.
 pub fn data_header(stream: u32, length: usize, end_stream: bool) -> [u8; HEADER_BYTES] {
-    let mut out = Vec::with_capacity(HEADER_BYTES);
     let flags = if end_stream { flag::END_STREAM } else { 0 };
-    Header::write(&mut out, length, Kind::Data, flags, stream);
-    let mut header = [0; HEADER_BYTES];
-    header.copy_from_slice(&out);
-    header
+    Header::bytes(length, Kind::Data as u8, flags, stream)
 }
 
 /// A frame as raw bytes, whatever its type byte says: for the tests, which
 /// build frames this module would refuse to write.
 #[cfg(test)]
 pub fn raw_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
-    out.extend_from_slice(&[kind, flags]);
-    out.extend_from_slice(&stream.to_be_bytes());
+    let mut out = Header::bytes(payload.len(), kind, flags, stream).to_vec();
     out.extend_from_slice(payload);
     out
 }
@@ -601,43 +555,46 @@ mod tests {
     /// gives it and whether it ends the stream or the connection.
     #[test]
     fn broken_frames_get_the_right_code() {
-        use ErrorCode::*;
+        use ErrorCode::{
+            FlowControlError as Flow, FrameSizeError as Size, ProtocolError as Protocol,
+        };
         let cases: &[(Vec<u8>, ErrorCode, Option<u32>)] = &[
-            (frame(4, 0, 1, b""), ProtocolError, None), // SETTINGS on a stream
-            (frame(6, 0, 1, &[0; 8]), ProtocolError, None), // PING on a stream
-            (frame(7, 0, 3, &[0; 8]), ProtocolError, None), // GOAWAY on a stream
-            (frame(0, 0, 0, b"x"), ProtocolError, None), // DATA on stream 0
-            (frame(1, 4, 0, b""), ProtocolError, None), // HEADERS on stream 0
-            (frame(3, 0, 0, &[0; 4]), ProtocolError, None), // RST_STREAM on stream 0
-            (frame(4, 0, 0, &[0; 5]), FrameSizeError, None), // SETTINGS of 5 bytes
-            (frame(4, 1, 0, &[0; 6]), FrameSizeError, None), // SETTINGS ACK with a payload
-            (frame(6, 0, 0, &[0; 7]), FrameSizeError, None), // PING of 7 bytes
-            (frame(3, 0, 1, &[0; 3]), FrameSizeError, None), // RST_STREAM of 3 bytes
-            (frame(8, 0, 1, &[0; 5]), FrameSizeError, None), // WINDOW_UPDATE of 5 bytes
-            (frame(7, 0, 0, &[0; 7]), FrameSizeError, None), // GOAWAY under 8 bytes
-            (frame(2, 0, 5, &[0; 4]), FrameSizeError, Some(5)), // PRIORITY of 4 bytes
-            (frame(8, 0, 0, &[0; 4]), ProtocolError, None), // WINDOW_UPDATE of 0 on the connection
-            (frame(8, 0, 7, &[0x80, 0, 0, 0]), ProtocolError, Some(7)), // of 0 on a stream
-            (frame(0, 8, 1, b"\x05ab"), ProtocolError, None), // padding longer than the frame
-            (frame(0, 8, 1, b""), FrameSizeError, None), // padded, no pad length
-            (frame(1, 0x20, 1, &[0; 4]), FrameSizeError, None), // priority cut short
-            (frame(4, 0, 0, &[0, 2, 0, 0, 0, 2]), ProtocolError, None), // ENABLE_PUSH 2
-            (
-                frame(4, 0, 0, &[0, 4, 0x80, 0, 0, 0]),
-                FlowControlError,
-                None,
-            ), // window 2^31
-            (
-                frame(4, 0, 0, &[0, 5, 0, 0, 0x3f, 0xff]),
-                ProtocolError,
-                None,
-            ), // max frame 16383
-            (frame(4, 0, 0, &[0, 5, 1, 0, 0, 0]), ProtocolError, None), // max frame 2^24
+            (frame(4, 0, 1, b""), Protocol, None), // SETTINGS on a stream
+            (frame(6, 0, 1, &[0; 8]), Protocol, None), // PING on a stream
+            (frame(7, 0, 3, &[0; 8]), Protocol, None), // GOAWAY on a stream
+            (frame(0, 0, 0, b"x"), Protocol, None), // DATA on stream 0
+            (frame(1, 4, 0, b""), Protocol, None), // HEADERS on stream 0
+            (frame(3, 0, 0, &[0; 4]), Protocol, None), // RST_STREAM on stream 0
+            (frame(4, 0, 0, &[0; 5]), Size, None), // SETTINGS of 5 bytes
+            (frame(4, 1, 0, &[0; 6]), Size, None), // SETTINGS ACK with a payload
+            (frame(6, 0, 0, &[0; 7]), Size, None), // PING of 7 bytes
+            (frame(3, 0, 1, &[0; 3]), Size, None), // RST_STREAM of 3 bytes
+            (frame(8, 0, 1, &[0; 5]), Size, None), // WINDOW_UPDATE of 5 bytes
+            (frame(7, 0, 0, &[0; 7]), Size, None), // GOAWAY under 8 bytes
+            (frame(2, 0, 5, &[0; 4]), Size, Some(5)), // PRIORITY of 4 bytes
+            (frame(8, 0, 0, &[0; 4]), Protocol, None), // WINDOW_UPDATE of 0
+            (frame(8, 0, 7, &[0x80, 0, 0, 0]), Protocol, Some(7)), // of 0 on a stream
+            (frame(0, 8, 1, b"\x05ab"), Protocol, None), // padding past the end
+            (frame(0, 8, 1, b""), Size, None),     // padded, no pad length
+            (frame(1, 0x20, 1, &[0; 4]), Size, None), // priority cut short
+            (frame(4, 0, 0, &[0, 2, 0, 0, 0, 2]), Protocol, None), // ENABLE_PUSH 2
+            (frame(4, 0, 0, &[0, 4, 0x80, 0, 0, 0]), Flow, None), // window 2^31
+            (frame(4, 0, 0, &[0, 5, 0, 0, 0x3f, 0xff]), Protocol, None), // max frame 16383
+            (frame(4, 0, 0, &[0, 5, 1, 0, 0, 0]), Protocol, None), // max frame 2^24
         ];
         for (bytes, code, stream) in cases {
             let error = parsed(bytes).expect_err(&format!("{bytes:?}"));
             assert_eq!((error.code, error.stream), (*code, *stream), "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn error_codes_are_numbered_in_order() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!((*code as usize, ErrorCode::of(i as u32)), (i, Some(*code)));
+        }
+        assert_eq!(ErrorCode::of(0xe), None);
+        assert_eq!(ErrorCode::Http11Required.name(), "HTTP_1_1_REQUIRED");
     }
 
     #[test]
