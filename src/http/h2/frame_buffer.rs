@@ -100,6 +100,7 @@ impl FrameBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::h2::Rng;
     use crate::http::h2::frame::{self, ErrorCode as Code, parse, raw_frame as frame, setting};
 
     #[test]
@@ -127,13 +128,7 @@ mod tests {
     /// buffer. Seeded, so a failure replays.
     #[test]
     fn random_frames_never_panic() {
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut good = Vec::new();
         frame::settings(&mut good, &[(setting::INITIAL_WINDOW_SIZE, 1000)]);
         frame::headers(&mut good, 1, b"\x82\x86\x84", true);
@@ -141,19 +136,22 @@ mod tests {
         frame::goaway(&mut good, 1, Code::NoError, b"bye");
         for round in 0..20_000 {
             let mut bytes = match round % 3 {
-                0 => (0..next() % 64).map(|_| next() as u8).collect::<Vec<u8>>(),
+                0 => {
+                    let len = rng.below(64);
+                    rng.bytes(len)
+                }
                 1 => {
-                    let len = (next() % 40) as usize;
+                    let len = rng.below(40);
                     let mut frame = (len as u32).to_be_bytes()[1..].to_vec();
-                    frame.extend((0..6 + len).map(|_| next() as u8));
+                    frame.extend(rng.bytes(6 + len));
                     frame
                 }
                 _ => good.clone(),
             };
-            for _ in 0..next() % 4 {
-                let at = (next() as usize) % bytes.len().max(1);
+            for _ in 0..rng.below(4) {
+                let at = rng.below(bytes.len().max(1));
                 if let Some(byte) = bytes.get_mut(at) {
-                    *byte ^= 1 << (next() % 8);
+                    *byte ^= 1 << rng.below(8);
                 }
             }
             let mut frames = FrameBuffer::with(&bytes);

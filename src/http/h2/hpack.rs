@@ -380,6 +380,7 @@ fn encode_string(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::h2::Rng;
 
     /// Bytes from one of the RFC's hex dumps; spaces are ignored.
     fn hex(text: &str) -> Vec<u8> {
@@ -629,22 +630,6 @@ mod tests {
         let fields = ":status: 200\ncontent-type: text/csv\nx-rows: 10";
         let printed = format!("{fields}\nx-pad: {}\nTable size:   0", "x".repeat(300));
         check(DEFAULT_TABLE_BYTES, &[block], &[&printed]);
-    }
-
-    /// xorshift64, seeded: the same inputs on every run, so that a failure
-    /// can be replayed.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-        fn bytes(&mut self, n: usize) -> Vec<u8> {
-            (0..n).map(|_| self.below(256) as u8).collect()
-        }
     }
 
     /// The header list limit in the fuzz test: a few fields at most.

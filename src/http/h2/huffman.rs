@@ -259,16 +259,11 @@ mod tests {
         // RFC 7541 C.4.1's authority and C.6.1's location.
         for (encoded, text) in [
             (
-                &[
-                    0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
-                ][..],
+                &b"\xf1\xe3\xc2\xe5\xf2\x3a\x6b\xa0\xab\x90\xf4\xff"[..],
                 &b"www.example.com"[..],
             ),
             (
-                &[
-                    0x9d, 0x29, 0xad, 0x17, 0x18, 0x63, 0xc7, 0x8f, 0x0b, 0x97, 0xc8, 0xe9, 0xae,
-                    0x82, 0xae, 0x43, 0xd3,
-                ],
+                b"\x9d\x29\xad\x17\x18\x63\xc7\x8f\x0b\x97\xc8\xe9\xae\x82\xae\x43\xd3",
                 b"https://www.example.com",
             ),
         ] {

@@ -19,3 +19,22 @@ pub mod frame_buffer;
 pub mod hpack;
 mod huffman;
 pub mod request;
+
+/// xorshift64, seeded: the fuzz tests' inputs, the same on every run, so
+/// that a failure can be replayed.
+#[cfg(test)]
+struct Rng(u64);
+
+#[cfg(test)]
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.below(256) as u8).collect()
+    }
+}

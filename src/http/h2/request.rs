@@ -80,17 +80,14 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Request<'_>, &'static str>
     if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
         return Err(":path is not a path starting with /");
     }
-    Ok(match path.iter().position(|&b| b == b'?') {
-        Some(q) => Request {
-            method,
-            path: &path[..q],
-            query: Some(&path[q + 1..]),
-        },
-        None => Request {
-            method,
-            path,
-            query: None,
-        },
+    let (path, query) = match path.iter().position(|&b| b == b'?') {
+        Some(q) => (&path[..q], Some(&path[q + 1..])),
+        None => (path, None),
+    };
+    Ok(Request {
+        method,
+        path,
+        query,
     })
 }
 
