@@ -14,11 +14,12 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::PoisonError;
 use std::thread::{self, Scope};
 use std::time::{Duration, Instant};
 
 use super::stream;
-use super::streams::{Conn, Stream, rst_stream};
+use super::streams::{Conn, Stream, encode, rst_stream};
 use super::{
     MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES, MAX_HEADER_LIST_BYTES,
     MAX_NET_CANCELS, MAX_STREAM_THREADS, writer,
@@ -82,9 +83,7 @@ pub fn serve(
         if writer.is_err() {
             return End::ClientAbort;
         }
-        let mut settings = Vec::new();
-        frame::settings(&mut settings, &OUR_SETTINGS);
-        conn.send(settings);
+        conn.send(|out| frame::settings(out, &OUR_SETTINGS));
         let end = reader.run(scope, after);
         conn.end(end);
         end
@@ -241,9 +240,8 @@ impl<'a> Reader<'a> {
     /// It never grows between two GOAWAYs, as RFC 9113 §6.8 asks, since no
     /// stream is taken on once one has been sent.
     fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
-        let mut goaway = Vec::new();
-        frame::goaway(&mut goaway, self.last_answered, code, debug);
-        self.conn.send(goaway);
+        self.conn
+            .send(|out| frame::goaway(out, self.last_answered, code, debug));
         METRICS.http2_goaway(code);
         self.going_away = true;
     }
@@ -264,11 +262,7 @@ impl<'a> Reader<'a> {
             return Err(error);
         };
         let mut state = self.conn.lock();
-        let open = state.streams.get_mut(&id).filter(|s| s.is_open());
-        if let Some(stream) = open {
-            stream.reset = Some(End::ProtocolError);
-            state.net_cancels += 1;
-        }
+        state.cancel(id, End::ProtocolError);
         state.push_owed(rst_stream(id, error.code))?;
         METRICS.http2_rst_stream(error.code);
         let cancels = state.net_cancels;
@@ -278,12 +272,22 @@ impl<'a> Reader<'a> {
         too_many_cancels(cancels)
     }
 
-    /// Queues a control frame the client asked for, unless it has asked
-    /// for too many without reading the answers.
-    fn answer(&self, frame: Vec<u8>) -> Result<(), FrameError> {
-        self.conn.lock().push_owed(frame)?;
+    /// Queues a control frame the client asked for (written by one of
+    /// `frame`'s builders), unless it has asked for too many without
+    /// reading the answers.
+    fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
+        self.conn.lock().push_owed(encode(write))?;
         self.conn.work.notify_one();
         Ok(())
+    }
+
+    /// A frame on a stream the client has not opened yet (idle, RFC 9113
+    /// §5.1) is a connection error; only HEADERS may open one.
+    fn opened(&self, stream: u32, reason: &'static str) -> Result<(), FrameError> {
+        match stream > self.last_stream {
+            true => Err(FrameError::connection(ErrorCode::ProtocolError, reason)),
+            false => Ok(()),
+        }
     }
 
     fn handle<'s>(&mut self, frame: Frame<'_>, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError>
@@ -291,41 +295,32 @@ impl<'a> Reader<'a> {
         'a: 's,
     {
         use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError, StreamClosed};
-        let connection_error = FrameError::connection;
+        let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
         // Inside a header block only its CONTINUATION may come (§6.10).
-        if let Some(block) = &mut self.block {
+        if let Some(mut block) = self.block.take() {
             let Frame::Continuation {
                 stream,
                 end_headers,
                 block: piece,
             } = frame
             else {
-                return Err(connection_error(
-                    ProtocolError,
-                    "a header block was interrupted",
-                ));
+                return protocol_error("a header block was interrupted");
             };
             if stream != block.stream {
-                return Err(connection_error(
-                    ProtocolError,
-                    "CONTINUATION on another stream",
-                ));
+                return protocol_error("CONTINUATION on another stream");
             }
             block.continuations += 1;
             if block.bytes.len() + piece.len() > MAX_HEADER_BLOCK_BYTES
                 || block.continuations > MAX_CONTINUATION_FRAMES
             {
                 let reason = "header block too large: too many CONTINUATION bytes or frames";
-                return Err(connection_error(EnhanceYourCalm, reason));
+                return Err(FrameError::connection(EnhanceYourCalm, reason));
             }
             block.bytes.extend_from_slice(piece);
             if end_headers {
-                let block = self
-                    .block
-                    .take()
-                    .ok_or(connection_error(ProtocolError, ""))?;
                 return self.request(block, scope);
             }
+            self.block = Some(block);
             return Ok(());
         }
         match frame {
@@ -336,22 +331,20 @@ impl<'a> Reader<'a> {
                 block,
             } => {
                 if stream % 2 == 0 {
-                    return Err(connection_error(ProtocolError, "a client stream id is odd"));
+                    return protocol_error("a client stream id is odd");
                 }
                 if stream <= self.last_stream {
                     // Trailers on a request being answered, or an id that
                     // went backwards (RFC 9113 §5.1.1).
-                    let open = self.conn.lock().streams.contains_key(&stream);
-                    return Err(match open {
-                        true => {
-                            FrameError::stream(stream, StreamClosed, "HEADERS after END_STREAM")
-                        }
-                        false => connection_error(ProtocolError, "a stream id that did not grow"),
-                    });
+                    if self.conn.lock().streams.contains_key(&stream) {
+                        let reason = "HEADERS after END_STREAM";
+                        return Err(FrameError::stream(stream, StreamClosed, reason));
+                    }
+                    return protocol_error("a stream id that did not grow");
                 }
                 if block.len() > MAX_HEADER_BLOCK_BYTES {
                     let reason = "header block too large";
-                    return Err(connection_error(EnhanceYourCalm, reason));
+                    return Err(FrameError::connection(EnhanceYourCalm, reason));
                 }
                 let block = Block {
                     stream,
@@ -364,12 +357,7 @@ impl<'a> Reader<'a> {
                 }
                 self.block = Some(block);
             }
-            Frame::Continuation { .. } => {
-                return Err(connection_error(
-                    ProtocolError,
-                    "CONTINUATION without HEADERS",
-                ));
-            }
+            Frame::Continuation { .. } => return protocol_error("CONTINUATION without HEADERS"),
             Frame::Data {
                 stream,
                 end_stream,
@@ -381,17 +369,13 @@ impl<'a> Reader<'a> {
                 self.received += flow;
                 if self.received > frame::DEFAULT_WINDOW {
                     let reason = "DATA beyond the connection window";
-                    return Err(connection_error(FlowControlError, reason));
+                    return Err(FrameError::connection(FlowControlError, reason));
                 }
                 if self.received >= frame::DEFAULT_WINDOW / 2 {
-                    let mut update = Vec::new();
-                    frame::window_update(&mut update, 0, self.received);
-                    self.received = 0;
-                    self.answer(update)?;
+                    let received = std::mem::take(&mut self.received);
+                    self.answer(|out| frame::window_update(out, 0, received))?;
                 }
-                if stream > self.last_stream {
-                    return Err(connection_error(ProtocolError, "DATA on an idle stream"));
-                }
+                self.opened(stream, "DATA on an idle stream")?;
                 let mut state = self.conn.lock();
                 match state.streams.get_mut(&stream) {
                     Some(s) if s.remote_open => {
@@ -413,17 +397,9 @@ impl<'a> Reader<'a> {
                 }
             }
             Frame::RstStream { stream, .. } => {
-                if stream > self.last_stream {
-                    return Err(connection_error(
-                        ProtocolError,
-                        "RST_STREAM on an idle stream",
-                    ));
-                }
+                self.opened(stream, "RST_STREAM on an idle stream")?;
                 let mut state = self.conn.lock();
-                if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
-                    s.reset = Some(End::ClientAbort);
-                    state.net_cancels += 1;
-                }
+                state.cancel(stream, End::ClientAbort);
                 let cancels = state.net_cancels;
                 drop(state);
                 self.conn.progress.notify_all();
@@ -443,7 +419,7 @@ impl<'a> Reader<'a> {
                                 stream.window += delta;
                                 if stream.window > MAX_WINDOW {
                                     let reason = "a stream window above 2^31-1";
-                                    return Err(connection_error(FlowControlError, reason));
+                                    return Err(FrameError::connection(FlowControlError, reason));
                                 }
                             }
                         }
@@ -458,15 +434,9 @@ impl<'a> Reader<'a> {
                 }
                 drop(state);
                 self.conn.work.notify_one();
-                let mut ack = Vec::new();
-                frame::settings_ack(&mut ack);
-                self.answer(ack)?;
+                self.answer(frame::settings_ack)?;
             }
-            Frame::Ping { ack: false, data } => {
-                let mut pong = Vec::new();
-                frame::ping(&mut pong, data, true);
-                self.answer(pong)?;
-            }
+            Frame::Ping { ack: false, data } => self.answer(|out| frame::ping(out, data, true))?,
             Frame::Ping { ack: true, .. } => {}
             Frame::GoAway { .. } => self.going_away = true,
             Frame::WindowUpdate {
@@ -477,18 +447,13 @@ impl<'a> Reader<'a> {
                 state.window += i64::from(increment);
                 if state.window > MAX_WINDOW {
                     let reason = "the connection window above 2^31-1";
-                    return Err(connection_error(FlowControlError, reason));
+                    return Err(FrameError::connection(FlowControlError, reason));
                 }
                 drop(state);
                 self.conn.work.notify_one();
             }
             Frame::WindowUpdate { stream, increment } => {
-                if stream > self.last_stream {
-                    return Err(connection_error(
-                        ProtocolError,
-                        "WINDOW_UPDATE on an idle stream",
-                    ));
-                }
+                self.opened(stream, "WINDOW_UPDATE on an idle stream")?;
                 let mut state = self.conn.lock();
                 if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
                     s.window += i64::from(increment);
@@ -500,9 +465,7 @@ impl<'a> Reader<'a> {
                 drop(state);
                 self.conn.work.notify_one();
             }
-            Frame::PushPromise { .. } => {
-                return Err(connection_error(ProtocolError, "a client cannot push"));
-            }
+            Frame::PushPromise { .. } => return protocol_error("a client cannot push"),
             Frame::Priority { .. } | Frame::Unknown => {}
         }
         Ok(())
@@ -528,7 +491,11 @@ impl<'a> Reader<'a> {
         // leave; reading nothing meanwhile is backpressure on the client.
         let mut state = self.conn.lock();
         while state.streams.len() >= MAX_STREAM_THREADS && state.ended.is_none() {
-            state = self.conn.wait(&self.conn.progress, state);
+            state = self
+                .conn
+                .progress
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         if state.ended.is_some() {
             return Ok(());
@@ -550,12 +517,11 @@ impl<'a> Reader<'a> {
             )),
             Ok(request) => Ok(stream::Request {
                 method: request.method,
+                // `:method` as sent, and `:path` whole: what the log shows.
                 line: format!(
-                    "{} {}{}{} HTTP/2",
-                    method_name(&list.fields),
-                    String::from_utf8_lossy(request.path),
-                    if request.query.is_some() { "?" } else { "" },
-                    String::from_utf8_lossy(request.query.unwrap_or_default()),
+                    "{} {} HTTP/2",
+                    field(&list.fields, b":method"),
+                    field(&list.fields, b":path")
                 ),
                 path: request.path.to_vec(),
                 query: request.query.map(<[u8]>::to_vec),
@@ -599,8 +565,9 @@ fn too_many_cancels(net_cancels: u32) -> Result<(), FrameError> {
     Ok(())
 }
 
-/// The `:method` as sent, for the access log: a token, so printable.
-fn method_name(fields: &[(Vec<u8>, Vec<u8>)]) -> String {
-    let method = fields.iter().find(|(n, _)| n == b":method");
-    String::from_utf8_lossy(method.map_or(&b"-"[..], |(_, v)| v)).into_owned()
+/// A field's value as text, for the access log: `:method` is a token and
+/// `:path` URI bytes, so both are printable.
+fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
+    let value = fields.iter().find(|(n, _)| n == name);
+    String::from_utf8_lossy(value.map_or(&b"-"[..], |(_, v)| v)).into_owned()
 }

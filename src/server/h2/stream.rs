@@ -52,7 +52,7 @@ pub fn answer(
         bytes_per_second: shared.config.min_rate,
         grace: shared.config.rate_grace,
     };
-    let mut body = StreamBody::new(conn, id, head_only, min_rate);
+    let mut out = StreamBody::new(conn, id, head_only, min_rate);
     let outcome = match answer {
         Answer::Export { plan, head } if !head_only => {
             let cancel = || {
@@ -60,24 +60,16 @@ pub fn answer(
                     .reset(id, ErrorCode::InternalError, End::BufferCap);
                 conn.progress.notify_all();
             };
-            match routes::run_export(&mut body, plan, head, &cancel, shared) {
+            match routes::run_export(&mut out, plan, head, &cancel, shared) {
                 Ok(outcome) => outcome,
-                Err(Answer::Small {
-                    mode,
-                    head,
-                    body: bytes,
-                }) => small(&mut body, mode, head, &bytes),
+                Err(Answer::Small { mode, head, body }) => small(&mut out, mode, head, &body),
                 Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
             }
         }
-        Answer::Export { plan, head } => small(&mut body, Some(plan.mode), head, b""),
-        Answer::Small {
-            mode,
-            head,
-            body: bytes,
-        } => small(&mut body, mode, head, &bytes),
+        Answer::Export { plan, head } => small(&mut out, Some(plan.mode), head, b""),
+        Answer::Small { mode, head, body } => small(&mut out, mode, head, &body),
     };
-    drop(body);
+    drop(out);
     if !shared.config.quiet {
         AccessRecord {
             peer,

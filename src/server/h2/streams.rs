@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::defense::send_deadline::{MinDataRate, TooSlow};
 use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
@@ -93,7 +93,7 @@ pub struct State {
 }
 
 /// One stream's side of the response.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Stream {
     /// What this side may still send on this stream: HTTP/2's first window.
     /// May go negative when the client lowers SETTINGS_INITIAL_WINDOW_SIZE.
@@ -128,15 +128,8 @@ impl Stream {
     pub fn new(window: i64, remote_open: bool) -> Stream {
         Stream {
             window,
-            data: Vec::new(),
-            framed: 0,
-            sent: 0,
-            end: false,
-            finished: false,
-            received: 0,
-            reset: None,
             remote_open,
-            blocked_since: None,
+            ..Stream::default()
         }
     }
 
@@ -175,18 +168,23 @@ impl Conn {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits on `condvar` until notified (or spuriously woken).
-    pub fn wait<'g>(
+    /// Waits on `condvar` until notified (or spuriously woken), or for
+    /// `timeout` at the most.
+    pub fn wait_for<'g>(
         &self,
         condvar: &Condvar,
-        guard: MutexGuard<'g, State>,
+        state: MutexGuard<'g, State>,
+        timeout: Duration,
     ) -> MutexGuard<'g, State> {
-        condvar.wait(guard).unwrap_or_else(PoisonError::into_inner)
+        match condvar.wait_timeout(state, timeout) {
+            Ok((state, _)) => state,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
     }
 
-    /// Queues a frame for the writer.
-    pub fn send(&self, frame: Vec<u8>) {
-        self.lock().push(frame);
+    /// Queues a frame for the writer, written by one of `frame`'s builders.
+    pub fn send(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.lock().push(encode(write));
         self.work.notify_one();
     }
 
@@ -221,12 +219,8 @@ impl State {
             return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
         }
         self.owed += 1;
-        let ends = None;
-        self.control.push_back(Control {
-            bytes,
-            owed: true,
-            ends,
-        });
+        let (owed, ends) = (true, None);
+        self.control.push_back(Control { bytes, owed, ends });
         Ok(())
     }
 
@@ -237,6 +231,15 @@ impl State {
             stream.reset = Some(why);
             self.push(rst_stream(id, code));
             METRICS.http2_rst_stream(code);
+        }
+    }
+
+    /// Marks stream `id` ended by the client's doing, if it was still being
+    /// answered: a cancellation, counted against [`super::MAX_NET_CANCELS`].
+    pub fn cancel(&mut self, id: u32, why: End) {
+        if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
+            stream.reset = Some(why);
+            self.net_cancels += 1;
         }
     }
 
@@ -259,11 +262,16 @@ fn live(state: &mut State, id: u32) -> io::Result<&mut Stream> {
     }
 }
 
+/// A frame, written by one of `frame`'s builders.
+pub fn encode(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut frame = Vec::new();
+    write(&mut frame);
+    frame
+}
+
 /// A RST_STREAM frame; counted in `/metrics` by whoever queues it.
 pub fn rst_stream(id: u32, code: ErrorCode) -> Vec<u8> {
-    let mut rst = Vec::new();
-    frame::rst_stream(&mut rst, id, code);
-    rst
+    encode(|out| frame::rst_stream(out, id, code))
 }
 
 /// The error a body's write fails with once its stream has ended early,
@@ -324,10 +332,7 @@ impl<'c> StreamBody<'c> {
                 self.conn.work.notify_one();
                 return Err(TooSlow::MinRate.into_error());
             }
-            state = match self.conn.progress.wait_timeout(state, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            state = self.conn.wait_for(&self.conn.progress, state, left);
         }
     }
 }

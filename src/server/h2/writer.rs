@@ -75,10 +75,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
                 if state.ended.is_some() {
                     return;
                 }
-                state = match conn.work.wait_timeout(state, look) {
-                    Ok((guard, _)) => guard,
-                    Err(poisoned) => poisoned.into_inner().0,
-                };
+                state = conn.wait_for(&conn.work, state, look);
             }
         };
         if let Err(e) = out.write_all(&buf) {
