@@ -10,9 +10,8 @@ use std::ops::Range;
 
 use super::frame::{ErrorCode, FrameError, HEADER_BYTES, Header, MAX_FRAME_BYTES};
 
-/// Cuts a byte stream into frames, holding at most one frame and the start
-/// of the next: a buffer of fixed size, [`FrameBuffer::BYTES`], whatever
-/// the peer sends.
+/// Cuts a byte stream into frames, in [`FrameBuffer::BYTES`] whatever the
+/// peer sends.
 #[derive(Debug)]
 pub struct FrameBuffer {
     /// Bytes read and not yet consumed are `buf[range]`.

@@ -140,10 +140,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// Reads until the connection ends; returns how.
-    fn run<'s>(&mut self, scope: &'s Scope<'s, 'a>, after: &[u8]) -> End
-    where
-        'a: 's,
-    {
+    fn run<'s>(&mut self, scope: &'s Scope<'s, 'a>, after: &[u8]) -> End {
         let mut frames = FrameBuffer::with(after);
         let tail = &PREFACE[PREFACE_HEAD.len()..];
         // The preface's last six bytes, then a SETTINGS frame (RFC 9113 §3.4).
@@ -183,10 +180,7 @@ impl<'a> Reader<'a> {
         frames: &mut FrameBuffer,
         first: &mut bool,
         scope: &'s Scope<'s, 'a>,
-    ) -> Result<(), End>
-    where
-        'a: 's,
-    {
+    ) -> Result<(), End> {
         loop {
             let (header, payload) = match frames.next_frame() {
                 Ok(Some(next)) => next,
@@ -290,10 +284,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn handle<'s>(&mut self, frame: Frame<'_>, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError>
-    where
-        'a: 's,
-    {
+    fn handle<'s>(&mut self, frame: Frame<'_>, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError> {
         use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError, StreamClosed};
         let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
         // Inside a header block only its CONTINUATION may come (§6.10).
@@ -473,10 +464,7 @@ impl<'a> Reader<'a> {
 
     /// A complete header block: decoded always (the table must stay in
     /// step), then refused, or answered by a thread of its own.
-    fn request<'s>(&mut self, block: Block, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError>
-    where
-        'a: 's,
-    {
+    fn request<'s>(&mut self, block: Block, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError> {
         let id = block.stream;
         self.last_stream = id;
         let list = self
@@ -503,12 +491,13 @@ impl<'a> Reader<'a> {
         if state.open_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
-        const TOO_LARGE: (Status, &str) = (
-            Status::RequestHeaderFieldsTooLarge,
-            "request header fields too large",
-        );
         let request = match request::parse(&list.fields) {
-            Ok(_) if list.too_large => Err(TOO_LARGE),
+            // Fields were dropped: what they said is unknown, so 431 comes
+            // before any other verdict on the request.
+            _ if list.too_large => Err((
+                Status::RequestHeaderFieldsTooLarge,
+                "request header fields too large",
+            )),
             // As over HTTP/1.1: a request with a body is refused, its body
             // read and thrown away.
             Ok(_) if !block.end_stream => Err((
@@ -526,13 +515,10 @@ impl<'a> Reader<'a> {
                 path: request.path.to_vec(),
                 query: request.query.map(<[u8]>::to_vec),
             }),
-            Err(_) if list.too_large => Err(TOO_LARGE),
             Err(reason) => return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason)),
         };
-        let window = state.initial_window;
-        state
-            .streams
-            .insert(id, Stream::new(window, !block.end_stream));
+        let stream = Stream::new(state.initial_window, !block.end_stream);
+        state.streams.insert(id, stream);
         drop(state);
         self.last_answered = id;
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);

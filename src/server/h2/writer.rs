@@ -1,12 +1,10 @@
 //! The connection's one writer: every frame goes to the socket from this
 //! thread, control frames first, then DATA, one frame per stream in turn.
 //!
-//! It sends a stream's DATA only while both windows have room: the
-//! stream's own and the connection's. A stream whose window is spent is
-//! passed over and costs nothing but its hand-off; the others go on. Round
-//! robin keeps a big download from starving a small response on the same
-//! connection at *this* layer; below it, the socket is still one queue,
-//! which is why `--notsent-lowat` matters even more here than for HTTP/1.1.
+//! It sends a stream's DATA only while both windows have room, the
+//! stream's own and the connection's: a stream whose window is spent is
+//! passed over and costs nothing but its hand-off. (Why round robin, and
+//! why the socket's one queue still matters: `mod.rs`.)
 //!
 //! The socket write goes through a [`DeadlineWriter`], so the minimum
 //! rate and the send timeout hold for the connection's socket as for any
