@@ -88,12 +88,7 @@ pub fn serve(
         conn.end(end);
         end
     });
-    Outcome {
-        status: None,
-        mode: None,
-        body_bytes: 0,
-        end,
-    }
+    Outcome::ended(end)
 }
 
 /// The header block being received: HEADERS, then CONTINUATION until
