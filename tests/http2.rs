@@ -316,16 +316,30 @@ fn hostile_frames_end_the_connection_with_the_right_code() {
             raw(WINDOW_UPDATE, 0, 9, &[0, 0, 0, 1]),
             PROTOCOL_ERROR,
         ),
+        (
+            // Even ids are the server's, and it opens none: idle for ever.
+            "WINDOW_UPDATE on an even stream, after stream 5",
+            [
+                raw(HEADERS, 5, 5, &get),
+                raw(WINDOW_UPDATE, 0, 2, &[0, 0, 0, 1]),
+            ]
+            .concat(),
+            PROTOCOL_ERROR,
+        ),
     ];
     for (what, bytes, code) in cases {
         let mut h2 = H2::connect(server.addr(), &[]);
         h2.send(&bytes);
         let goaway = h2.goaway();
         assert_eq!(goaway.error_code(), code, "{what}");
-        // No stream was taken on, so a client may retry every one (stream
-        // 5 was, where a later id did not grow).
+        // No stream was taken on, so a client may retry every one (but
+        // stream 5, where it was).
         let last = u32::from_be_bytes(goaway.payload[..4].try_into().unwrap());
-        let expected = if what.contains("did not grow") { 5 } else { 0 };
+        let expected = if what.contains("after stream 5") {
+            5
+        } else {
+            0
+        };
         assert_eq!(last, expected, "{what}: GOAWAY's last stream id");
     }
     // A preface whose frames do not begin with SETTINGS.
@@ -369,4 +383,36 @@ fn a_stream_error_ends_only_its_stream() {
     );
     drop(h2);
     back_to_idle(server.addr(), &idle, "stream errors");
+}
+
+/// HPACK's table is the connection's, so every header block must be
+/// decoded, even one whose stream is then refused (RFC 9113 §4.3): here a
+/// second HEADERS on a stream still being answered adds an entry to the
+/// client's table, and the next request uses it. Skipping the block would
+/// leave the server one entry short, and the next request would fail.
+#[test]
+fn a_refused_header_block_still_keeps_the_tables_in_step() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    // Stream 1 stays open: its window is spent long before its body ends.
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=pipeline");
+    // "x-trailer: v", literal with incremental indexing: the client's
+    // table gains it as entry 62.
+    let mut trailers = vec![0x40, 9];
+    trailers.extend_from_slice(b"x-trailer");
+    trailers.extend_from_slice(&[1, b'v']);
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &trailers);
+    let rst = wait_until("stream 1's reset", IDLE_TIMEOUT, || {
+        let frame = h2.next_frame(Duration::from_millis(100))?;
+        (frame.kind == RST_STREAM).then_some(frame)
+    });
+    assert_eq!((rst.stream, rst.error_code()), (1, STREAM_CLOSED));
+    // A request that names entry 62 (indexed field 0x80 | 62).
+    let mut block = request_block("GET", "/healthz");
+    block.push(0x80 | 62);
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 3, &block);
+    h2.window_update(0, 100);
+    assert_eq!(read_responses(&mut h2, &[3], true)[0].body, b"ok\n");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a refused header block");
 }

@@ -270,13 +270,14 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// A frame on a stream the client has not opened yet (idle, RFC 9113
-    /// §5.1) is a connection error; only HEADERS may open one.
+    /// A frame on a stream never opened (idle, RFC 9113 §5.1) is a
+    /// connection error: only the client's HEADERS open streams, on odd
+    /// ids, so an id above its last or an even one is idle.
     fn opened(&self, stream: u32, reason: &'static str) -> Result<(), FrameError> {
-        match stream > self.last_stream {
-            true => Err(FrameError::connection(ErrorCode::ProtocolError, reason)),
-            false => Ok(()),
+        if stream > self.last_stream || stream % 2 == 0 {
+            return Err(FrameError::connection(ErrorCode::ProtocolError, reason));
         }
+        Ok(())
     }
 
     fn handle<'s>(&mut self, frame: Frame<'_>, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError> {
@@ -304,7 +305,7 @@ impl<'a> Reader<'a> {
             }
             block.bytes.extend_from_slice(piece);
             if end_headers {
-                return self.request(block, scope);
+                return self.header_block(block, scope);
             }
             self.block = Some(block);
             return Ok(());
@@ -319,13 +320,10 @@ impl<'a> Reader<'a> {
                 if stream % 2 == 0 {
                     return protocol_error("a client stream id is odd");
                 }
-                if stream <= self.last_stream {
-                    // Trailers on a request being answered, or an id that
-                    // went backwards (RFC 9113 §5.1.1).
-                    if self.conn.lock().streams.contains_key(&stream) {
-                        let reason = "HEADERS after END_STREAM";
-                        return Err(FrameError::stream(stream, StreamClosed, reason));
-                    }
+                // An old id is trailers on a request still in the table
+                // (read like the first block, below), or an id that went
+                // backwards (RFC 9113 §5.1.1).
+                if stream <= self.last_stream && !self.conn.lock().streams.contains_key(&stream) {
                     return protocol_error("a stream id that did not grow");
                 }
                 if block.len() > MAX_HEADER_BLOCK_BYTES {
@@ -339,7 +337,7 @@ impl<'a> Reader<'a> {
                     continuations: 0,
                 };
                 if end_headers {
-                    return self.request(block, scope);
+                    return self.header_block(block, scope);
                 }
                 self.block = Some(block);
             }
@@ -459,6 +457,41 @@ impl<'a> Reader<'a> {
 
     /// A complete header block: decoded always (the table must stay in
     /// step), then refused, or answered by a thread of its own.
+    /// A complete header block: a new request, or trailers on one already
+    /// taken on.
+    fn header_block<'s>(
+        &mut self,
+        block: Block,
+        scope: &'s Scope<'s, 'a>,
+    ) -> Result<(), FrameError> {
+        if block.stream > self.last_stream {
+            return self.request(block, scope);
+        }
+        // Decoded even though it is thrown away: the client's encoder has
+        // added its entries to its dynamic table, and ours must follow, or
+        // every later request on the connection decodes wrong (§4.3).
+        let id = block.stream;
+        self.decoder
+            .decode(&block.bytes, MAX_HEADER_LIST_BYTES)
+            .map_err(|e| FrameError::connection(ErrorCode::CompressionError, e.reason()))?;
+        let mut state = self.conn.lock();
+        match state.streams.get_mut(&id) {
+            // Trailers end the request body they follow (RFC 9113 §8.1).
+            Some(s) if s.remote_open && block.end_stream => s.remote_open = false,
+            Some(s) if s.remote_open => {
+                let reason = "trailers without END_STREAM";
+                return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
+            }
+            Some(s) if s.is_open() => {
+                let reason = "HEADERS after END_STREAM";
+                return Err(FrameError::stream(id, ErrorCode::StreamClosed, reason));
+            }
+            // Reset or finished by the server: sent before the client knew.
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn request<'s>(&mut self, block: Block, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError> {
         let id = block.stream;
         self.last_stream = id;
