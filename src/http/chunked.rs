@@ -239,8 +239,41 @@ impl ChunkedDecoder {
     }
 }
 
+/// A test socket for the body's writers here and in `strategy/`.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io::{self, Write};
+
+    /// A writer that takes at most `limit` bytes per call, like a socket
+    /// whose send buffer is nearly full, and fails once it has taken
+    /// `budget`, like one whose peer has gone.
+    pub struct Trickle {
+        /// Every byte taken, in order: what a client would have read.
+        pub wire: Vec<u8>,
+        /// Most bytes one write takes.
+        pub limit: usize,
+        /// Bytes taken in all before every further write fails.
+        pub budget: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.limit).min(self.budget - self.wire.len());
+            if n == 0 && !buf.is_empty() {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.wire.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::Trickle;
     use super::*;
 
     #[test]
@@ -256,29 +289,6 @@ mod tests {
             (usize::MAX, "ffffffffffffffff\r\n"),
         ] {
             assert_eq!(chunk_size_line(len, &mut buf), line.as_bytes());
-        }
-    }
-
-    /// A writer that takes at most `limit` bytes per call, like a socket
-    /// whose send buffer is nearly full, and fails once it has taken
-    /// `budget`, like one whose peer has gone.
-    struct Trickle {
-        wire: Vec<u8>,
-        limit: usize,
-        budget: usize,
-    }
-
-    impl Write for Trickle {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.limit).min(self.budget - self.wire.len());
-            if n == 0 && !buf.is_empty() {
-                return Err(io::ErrorKind::BrokenPipe.into());
-            }
-            self.wire.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
         }
     }
 

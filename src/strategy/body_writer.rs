@@ -91,6 +91,7 @@ mod tests {
     use super::*;
     use crate::export::Mode;
     use crate::http::chunked::ChunkedDecoder;
+    use crate::http::chunked::testing::Trickle;
     use crate::strategy::Http1;
 
     fn encode(framing: Framing, max_chunk: usize, writes: &[&[u8]]) -> (Vec<u8>, u64) {
@@ -124,26 +125,6 @@ mod tests {
         assert_eq!(wire, LAST_CHUNK);
     }
 
-    /// A socket that takes `budget` bytes in all, 5 per write, then fails.
-    struct Cut {
-        wire: Vec<u8>,
-        budget: usize,
-    }
-
-    impl Write for Cut {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = buf.len().min(5).min(self.budget - self.wire.len());
-            if n == 0 {
-                return Err(io::ErrorKind::BrokenPipe.into());
-            }
-            self.wire.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// A body cut anywhere, even inside a chunk's data, counts as sent
     /// exactly the body bytes that reached the socket.
     #[test]
@@ -152,8 +133,10 @@ mod tests {
         for framing in [Framing::Chunked, Framing::CloseDelimited] {
             for budget in 0..40 {
                 let queued = QueuedBytes::new(Mode::Pipeline);
-                let mut cut = Cut {
+                // A socket that takes 5 bytes a write, `budget` in all.
+                let mut cut = Trickle {
                     wire: Vec::new(),
+                    limit: 5,
                     budget,
                 };
                 let mut writer = BodyWriter::new(Http1(&mut cut), framing, 8, &queued);

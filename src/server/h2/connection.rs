@@ -28,7 +28,7 @@ use crate::http::h2::frame::{
     self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, setting,
 };
 use crate::http::h2::frame_buffer::FrameBuffer;
-use crate::http::h2::hpack::{self, Decoder};
+use crate::http::h2::hpack::{self, Decoder, HeaderList};
 use crate::http::h2::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{End, Outcome};
@@ -464,16 +464,18 @@ impl<'a> Reader<'a> {
         block: Block,
         scope: &'s Scope<'s, 'a>,
     ) -> Result<(), FrameError> {
-        if block.stream > self.last_stream {
-            return self.request(block, scope);
-        }
-        // Decoded even though it is thrown away: the client's encoder has
-        // added its entries to its dynamic table, and ours must follow, or
-        // every later request on the connection decodes wrong (§4.3).
-        let id = block.stream;
-        self.decoder
+        // Decoded first, whatever becomes of it, even trailers thrown away:
+        // the client's encoder has added its entries to its dynamic table,
+        // and ours must follow, or every later request on the connection
+        // decodes wrong (§4.3).
+        let list = self
+            .decoder
             .decode(&block.bytes, MAX_HEADER_LIST_BYTES)
             .map_err(|e| FrameError::connection(ErrorCode::CompressionError, e.reason()))?;
+        if block.stream > self.last_stream {
+            return self.request(block, list, scope);
+        }
+        let id = block.stream;
         let mut state = self.conn.lock();
         match state.streams.get_mut(&id) {
             // Trailers end the request body they follow (RFC 9113 §8.1).
@@ -492,13 +494,15 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn request<'s>(&mut self, block: Block, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError> {
+    /// A new stream's request, its header block decoded into `list`.
+    fn request<'s>(
+        &mut self,
+        block: Block,
+        list: HeaderList,
+        scope: &'s Scope<'s, 'a>,
+    ) -> Result<(), FrameError> {
         let id = block.stream;
         self.last_stream = id;
-        let list = self
-            .decoder
-            .decode(&block.bytes, MAX_HEADER_LIST_BYTES)
-            .map_err(|e| FrameError::connection(ErrorCode::CompressionError, e.reason()))?;
         let refuse = |reason| FrameError::stream(id, ErrorCode::RefusedStream, reason);
         if self.going_away {
             return Err(refuse("the connection is going away"));
