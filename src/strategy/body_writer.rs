@@ -26,14 +26,16 @@ pub struct BodyWriter<'q, W: Wire> {
     /// Whether each write becomes a chunk (HTTP/1.1) or goes out as it is
     /// (`Content-Length` or close-delimited bodies).
     chunked: bool,
-    /// Largest chunk to put on the wire; a longer write is split.
+    /// Largest chunk to put on the wire, and the unit that leaves the
+    /// queue; a longer write is split.
     max_chunk: usize,
     /// Told about every body byte that `out` accepted.
     queued: &'q QueuedBytes,
 }
 
 impl<'q, W: Wire> BodyWriter<'q, W> {
-    /// `max_chunk` must be at least 1; it only matters for chunked framing.
+    /// `max_chunk` must be at least 1: the largest chunk on the wire (for
+    /// chunked framing) and the most one `write` takes (for every framing).
     pub fn new(out: W, framing: Framing, max_chunk: usize, queued: &'q QueuedBytes) -> Self {
         assert!(max_chunk > 0, "a chunk holds at least one byte");
         BodyWriter {
@@ -57,28 +59,38 @@ impl<'q, W: Wire> BodyWriter<'q, W> {
 }
 
 impl<W: Wire> Write for BodyWriter<'_, W> {
-    /// Writes some of `buf` and reports how much, as `Write` promises.
-    /// Chunked: one whole chunk of up to `max_chunk` bytes per call.
+    /// Writes up to `max_chunk` bytes of `buf`, all of them, and reports how
+    /// much; chunked, as one whole chunk. An error may come after part of
+    /// them left, which `sent` counts: the body is over then anyway.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // An empty chunk would be `0\r\n\r\n`: the end of the body. Writing
         // nothing must send nothing.
         if buf.is_empty() {
             return Ok(0);
         }
+        // Sent is counted as each piece leaves, so a chunk cut halfway
+        // counts the half that reached the socket; it leaves the queue
+        // whole, once its last byte is out, in every framing: its buffer is
+        // held until then, whichever protocol carries it.
+        let data = &buf[..buf.len().min(self.max_chunk)];
         if self.chunked {
-            // Sent is counted as each piece leaves, so a chunk cut halfway
-            // counts the half that reached the socket; it leaves the queue
-            // whole, once its last byte is out.
-            let data = &buf[..buf.len().min(self.max_chunk)];
             write_chunk(&mut self.out, data, |n| self.queued.sent(n))?;
-            self.queued.released(data.len());
-            Ok(data.len())
         } else {
-            let written = self.out.write(buf)?;
-            self.queued.sent(written);
-            self.queued.released(written);
-            Ok(written)
+            let mut left = data;
+            while !left.is_empty() {
+                match self.out.write(left) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        self.queued.sent(n);
+                        left = &left[n..];
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
+        self.queued.released(data.len());
+        Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -156,6 +168,13 @@ mod tests {
                 let released = body.len() as u64 - queued.unsent();
                 assert!(released <= queued.sent_bytes(), "{framing:?}, {budget}");
                 assert!(queued.sent_bytes() - released <= 8, "{framing:?}, {budget}");
+                // In every framing, so that a stall over HTTP/1.0 or
+                // HTTP/2 holds the strategy's bound exactly as over
+                // chunked HTTP/1.1: only whole pieces of `max_chunk` leave.
+                assert!(
+                    released % 8 == 0 || released == body.len() as u64,
+                    "{framing:?}, {budget}: {released} released"
+                );
             }
         }
     }
