@@ -10,8 +10,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{
-    ChunkError, Metrics, back_to_idle, get, metrics, parse_response, stalled_request, wait_until,
-    warmed_server,
+    ChunkError, Metrics, back_to_idle, get, head, metrics, parse_response, stalled_request,
+    wait_until, warmed_server,
 };
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold.
@@ -63,6 +63,15 @@ fn an_oversized_buffer_export_is_refused_before_it_is_built() {
         .all(|part| reason.contains(part)),
         "{reason}"
     );
+    // HEAD gets the status GET would (RFC 9110 §9.3.2): the cap and the
+    // size are both known before anything is built, so a client that asks
+    // first is not told 200 and a Content-Length it will never get.
+    let response = head(addr, "/export.csv?rows=100000&mode=buffer");
+    assert_eq!((response.status, response.body.len()), (400, 0));
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
     let m = back_to_idle(addr, &idle, "the refusal");
     let grew = m.value("backpressure_heap_peak_bytes") - heap_peak_before;
     assert!(
@@ -71,7 +80,7 @@ fn an_oversized_buffer_export_is_refused_before_it_is_built() {
     );
     assert_eq!(
         m.value("backpressure_responses_total{mode=\"buffer\",status=\"400\"}"),
-        1.0
+        2.0
     );
     // Under the cap it is served as before.
     assert_eq!(get(addr, "/export.csv?rows=10000&mode=buffer").status, 200);

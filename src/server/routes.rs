@@ -21,7 +21,7 @@ use crate::defense::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
 use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
 use crate::http::request::{Method, Request, Version};
-use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
+use crate::http::response::{self, Framing, ResponseHead, Status, TEXT_PLAIN};
 use crate::measure::access_log::{End, Outcome};
 use crate::measure::clock;
 use crate::measure::metrics::{METRICS, Readings};
@@ -133,7 +133,20 @@ fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answ
         chunk_bytes: config.chunk_bytes,
         channel_depth: config.channel_depth,
     };
-    let head = ResponseHead::new(Status::Ok, strategy::framing(plan.mode, plan.rows, version))
+    let framing = strategy::framing(plan.mode, plan.rows, version);
+    // A `buffer` body over the per-response cap is refused however often
+    // it is asked for, and its size and the cap are both known now: so
+    // HEAD gets the 400 that GET would (RFC 9110 §9.3.2), not a 200 and a
+    // Content-Length no GET will ever be sent.
+    if let Framing::ContentLength(len) = framing
+        && len > config.max_buffered_bytes
+    {
+        let over = OverLimit::Response {
+            cap: config.max_buffered_bytes,
+        };
+        return Answer::error(Some(plan.mode), Status::BadRequest, &over.to_string());
+    }
+    let head = ResponseHead::new(Status::Ok, framing)
         .header("Content-Type", CSV)
         .header("Content-Disposition", "attachment; filename=\"export.csv\"");
     Answer::Export { plan, head }
@@ -153,8 +166,8 @@ pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared
     ) {
         Answer::Small { mode, head, body } => reply(stream, mode, head, &body, head_only),
         // The head a GET would get, and no body: nothing is produced. (A
-        // GET can still be refused if its body cannot be buffered; HEAD
-        // cannot know that without trying.)
+        // GET can still get a 503 if other responses hold the buffer
+        // budget at that moment; HEAD cannot know that without trying.)
         Answer::Export { plan, head } if head_only => {
             reply(stream, Some(plan.mode), head, b"", true)
         }
