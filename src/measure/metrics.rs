@@ -512,4 +512,31 @@ mod tests {
             );
         }
     }
+
+    /// The rows of `reason`-labelled families list every reason the
+    /// server can report, so that a series on `/metrics` is never one the
+    /// docs do not explain.
+    #[test]
+    fn every_reason_is_documented() {
+        let docs = include_str!("../../docs/metrics.md");
+        let row = |name: &str| {
+            docs.lines()
+                .find(|line| line.starts_with(&format!("| `{name}")))
+                .unwrap_or_else(|| panic!("{name} has no row in docs/metrics.md"))
+        };
+        for (family, reasons) in [
+            ("backpressure_aborts_total", &End::ABORTS[..]),
+            ("backpressure_resets_total", &End::RESETS[..]),
+        ] {
+            let row = row(family);
+            for reason in reasons {
+                let word = format!("`{}`", reason.as_str());
+                assert!(row.contains(&word), "{family}: {word} is not in its row");
+            }
+        }
+        let row = row("backpressure_log_lines_dropped_total");
+        for reason in LogDrop::ALL {
+            assert!(row.contains(&format!("`{}`", reason.as_str())), "{row}");
+        }
+    }
 }
