@@ -7,7 +7,7 @@
 //! Slowloris (`header-timeout`). A line looks like:
 //!
 //! ```text
-//! 2026-11-22T06:40:12Z 127.0.0.1:50412 "GET /export.csv?rows=100&mode=bounded HTTP/1.1" 200 mode=bounded body_bytes=5425 duration_ms=3 end=complete
+//! 2026-11-22T06:40:12Z 127.0.0.1:50412 "GET /export.csv?rows=100&mode=bounded HTTP/1.1" 200 mode=bounded body_bytes=5043 duration_ms=3 end=complete
 //! ```
 //!
 //! Fields are separated by single spaces; a field with no value is `-`. The
@@ -122,7 +122,7 @@ mod tests {
             outcome: Outcome {
                 status: Some(Status::Ok),
                 mode: Some(Mode::Bounded),
-                body_bytes: 5425,
+                body_bytes: 5043,
                 end: End::Complete,
             },
         };
@@ -131,7 +131,7 @@ mod tests {
             record.format(at),
             "2026-11-22T06:40:12Z 127.0.0.1:50412 \
              \"GET /export.csv?rows=100&mode=bounded HTTP/1.1\" 200 mode=bounded \
-             body_bytes=5425 duration_ms=3 end=complete"
+             body_bytes=5043 duration_ms=3 end=complete"
         );
     }
 
