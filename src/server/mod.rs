@@ -14,8 +14,10 @@
 //! Thread-per-connection is the simplest server that can block: a slow
 //! client blocks only its own thread, and a blocked `write` is exactly the
 //! backpressure the lesson is about. It costs a thread (two, while a channel
-//! strategy streams) per open connection, however idle, which is why every
-//! wait has a deadline and why production servers use an async runtime.
+//! strategy streams) per open HTTP/1 connection, however idle, and more per
+//! HTTP/2 connection (a writer, and a thread per stream: see `h2/`), which
+//! is why every wait has a deadline and why production servers use an
+//! async runtime.
 
 mod accept_backoff;
 pub mod config;
