@@ -122,7 +122,7 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Flag {
             name: "--window",
             value: "SIZE",
-            help: "HTTP/2: every stream's window and the connection's (65535 to 2g)",
+            help: "HTTP/2: every stream's window and the connection's (65535 to 2147483647)",
             default: |a| a.window.to_string(),
             set: |a, v| match size(v)? {
                 n if (65_535..1 << 31).contains(&n) => {

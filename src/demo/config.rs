@@ -2,8 +2,8 @@
 //! default (the flags that set them are in `cli/demo.rs`).
 //!
 //! Every default is chosen so that `cargo run --release` with no arguments
-//! shows the lesson's table in under a minute; `--quick` swaps in smaller
-//! ones for a first look.
+//! shows the lesson's tables in about 80 s, the HTTP/2 part included;
+//! `--quick` swaps in smaller ones for a first look.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -62,8 +62,8 @@ pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Default `TCP_NOTSENT_LOWAT` of every accepted socket: 16 KiB, the
 /// kernel's own high-water mark. Without it the kernel's send queue is the
 /// largest buffer in the chain: autotuning grows it to `net.ipv4.tcp_wmem`'s
-/// maximum (4 MiB by default) for a client that stalls, sixty times the
-/// userland bound, in memory RSS never shows. With it a blocking write waits
+/// maximum (4 MiB by default) for a client that stalls, about 28 times
+/// the userland bound at the defaults (144 KiB), in memory RSS never shows. With it a blocking write waits
 /// once this many bytes are unsent and wakes when fewer than half are left,
 /// so the writer follows the client's drain closely. 16 KiB is Cloudflare's
 /// setting; Apple recommends 128 KiB; `docs/benchmarks.md` measures the
