@@ -3,8 +3,10 @@
 //! another, and its default is read from the configuration's own `Default`.
 //!
 //! Conventions a user can rely on: `--flag value` and `--flag=value` both
-//! work; `-h`/`--help` anywhere prints help and exits 0; a bad flag or value
-//! is one line naming it. Value syntax: sizes are bytes with an optional
+//! work; `-h`/`--help` prints help and exits 0 wherever it stands, unless a
+//! flag before it was already wrong (flags are read in order, and `-h` as
+//! a flag's value is that value); a bad flag or value is one line naming
+//! it, and so is a flag given twice. Value syntax: sizes are bytes with an optional
 //! `k`, `m` or `g` suffix (KiB, MiB, GiB), durations a number with `ms`,
 //! `s` or `m`.
 
@@ -68,6 +70,8 @@ pub fn parse<C: Default>(
 ) -> Result<Parsed<C>, UsageError> {
     let mut config = C::default();
     let mut args = args.into_iter();
+    // A command has a handful of flags; a list is all this needs.
+    let mut given: Vec<&str> = Vec::new();
     while let Some(arg) = args.next() {
         let (name, inline_value) = split_flag(arg);
         if matches!(name.as_str(), "-h" | "--help") {
@@ -86,6 +90,12 @@ pub fn parse<C: Default>(
                 }
             }
         };
+        // Twice is a mistake or a conflict (a script's default and a
+        // user's override): taking the last would hide it.
+        if given.contains(&flag.name) {
+            return Err(UsageError(format!("{name} is given twice")));
+        }
+        given.push(flag.name);
         let value = match (flag.value.is_empty(), inline_value) {
             (true, None) => String::new(),
             (true, Some(_)) => return Err(UsageError(format!("{name} takes no value"))),
@@ -251,6 +261,11 @@ mod tests {
             ("--loud", "unknown flag '--loud' for serve"),
             ("--quiet x", "unknown flag 'x' for serve"),
             (
+                "--chunk-bytes 16k --quiet --chunk-bytes=64k",
+                "--chunk-bytes is given twice",
+            ),
+            ("--quiet --quiet", "--quiet is given twice"),
+            (
                 "--chunk-bytes 0",
                 "--chunk-bytes must be from 1 to 16777216",
             ),
@@ -261,6 +276,13 @@ mod tests {
             parse_line(&SLOW_CLIENT, "http://a/ http://b/"),
             Err("slow-client takes one URL, got a second: 'http://b/'".into())
         );
+        for http2_only in ["--then-after 1s", "--window 65535", "--then /healthz"] {
+            assert_eq!(
+                parse_line(&SLOW_CLIENT, &format!("http://a/ {http2_only}")),
+                Err("--window, --then and --then-after are for --http2".into()),
+                "{http2_only}"
+            );
+        }
         let error = parse_line(&SERVE, "--chunk-bytes big -h").unwrap_err();
         assert!(error.contains("--chunk-bytes"));
         let help = parse_line(&SERVE, "--quiet -h");

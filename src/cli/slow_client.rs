@@ -49,6 +49,10 @@ pub struct SlowClientArgs {
     pub then: Option<String>,
     /// HTTP/2: how long after connecting the second request goes.
     pub then_after: Duration,
+    /// `--window` or `--then-after` was given: flags that mean nothing
+    /// without `--http2`, so `finish` refuses them there rather than
+    /// ignore them.
+    http2_flag_given: bool,
 }
 
 impl Default for SlowClientArgs {
@@ -63,6 +67,7 @@ impl Default for SlowClientArgs {
             window: DEFAULT_WINDOW,
             then: None,
             then_after: DEFAULT_THEN_AFTER,
+            http2_flag_given: false,
         }
     }
 }
@@ -127,7 +132,7 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             set: |a, v| match size(v)? {
                 n if (65_535..1 << 31).contains(&n) => {
                     a.window = n as u32;
-                    Ok(())
+                    on(&mut a.http2_flag_given)
                 }
                 _ => Err("expected a window from 65535 to 2147483647 bytes".into()),
             },
@@ -150,7 +155,10 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             value: "DUR",
             help: "HTTP/2: when the second request goes, from connecting",
             default: |a| format_duration(a.then_after),
-            set: |a, v| duration(v).map(|d| a.then_after = d),
+            set: |a, v| {
+                a.then_after = duration(v)?;
+                on(&mut a.http2_flag_given)
+            },
         },
     ],
     positional: Some(|a, v| {
@@ -162,8 +170,8 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
     }),
     finish: |a| match a.url {
         Some(_) if a.http2 && a.http_1_0 => Err("--http2 and --http1.0 exclude each other".into()),
-        Some(_) if !a.http2 && (a.then.is_some() || a.window != DEFAULT_WINDOW) => {
-            Err("--window and --then are for --http2".into())
+        Some(_) if !a.http2 && (a.then.is_some() || a.http2_flag_given) => {
+            Err("--window, --then and --then-after are for --http2".into())
         }
         Some(_) => Ok(()),
         None => {
