@@ -39,7 +39,7 @@ use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::Status;
 
-/// Stack for a producer thread. It holds a `CsvRows` (under 100 bytes) and
+/// Stack for a producer thread. It holds a `CsvRows` (192 bytes) and
 /// a few frames; the default 2 MiB would only reserve address space, but a
 /// small stack states the intent and lets many connections coexist.
 const PRODUCER_STACK_BYTES: usize = 64 * 1024;
