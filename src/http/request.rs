@@ -215,9 +215,14 @@ pub fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usiz
 }
 
 /// A head that did not fit: 414 if the request line alone was too long, so
-/// the client knows it is the URL and not its headers.
+/// the client knows it is the URL and not its headers. The line is measured
+/// as [`parse_head`] measures it, without its CRLF: an 8 KiB line is within
+/// its limit, and the fields are to blame.
 pub fn oversized_head_error(head: &[u8]) -> HeadError {
-    let request_line_len = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let request_line_len = head
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(head.len());
     if request_line_len > MAX_REQUEST_LINE_BYTES {
         REQUEST_LINE_TOO_LONG
     } else {
