@@ -354,3 +354,35 @@ fn bare_lf_heads_are_refused_at_once() {
         started.elapsed()
     );
 }
+
+/// A client that closes its side before the empty line that ends its head
+/// (`printf 'GET / HTTP/1.1\r\nHost: a\r\n' | nc -N`) can still read: it
+/// gets a 400 saying the head was cut short, not a silent close; a HEAD so
+/// cut gets the head of it. One that closes having sent nothing, or only
+/// empty lines, made no request and gets nothing.
+#[test]
+fn a_head_cut_short_by_the_client_gets_a_400() {
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    let send_then_close = |sent: &[u8]| {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client.write_all(sent).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        wire
+    };
+    for sent in [&b"GET /healthz HTTP/1.1\r\nHost: a\r\n"[..], b"\r\nGE"] {
+        let response = common::parse_response(&send_then_close(sent));
+        assert_error(&response, 400, "before the empty line");
+    }
+    let response = common::parse_response(&send_then_close(b"HEAD / HTTP/1.1\r\n"));
+    assert_eq!(response.status, 400);
+    assert!(response.body.is_empty(), "no body for HEAD");
+    for sent in [&b""[..], b"\r\n\r\n"] {
+        assert_eq!(send_then_close(sent), b"", "{sent:?}");
+    }
+}

@@ -21,6 +21,7 @@ use std::net::TcpStream;
 use std::time::Instant;
 
 use crate::http::request::{self, HeadError, MAX_HEAD_BYTES, head_end, oversized_head_error};
+use crate::http::response::Status;
 
 /// Size the head buffer starts at. It doubles as bytes arrive, up to
 /// [`MAX_HEAD_BYTES`]: a typical head of a few hundred bytes costs 1 KiB,
@@ -29,11 +30,23 @@ use crate::http::request::{self, HeadError, MAX_HEAD_BYTES, head_end, oversized_
 /// on every connection, whatever it sent.
 const FIRST_HEAD_BUFFER_BYTES: usize = 1024;
 
+/// The answer to a head whose client closed its side before the empty line
+/// that ends it (`printf 'GET / HTTP/1.1\r\n' | nc -N`): silence would
+/// leave it guessing, and Go's server answers the same.
+const CUT_SHORT: HeadError = HeadError {
+    status: Status::BadRequest,
+    reason: "the client closed its side before the empty line that ends the request head",
+};
+
 /// Why reading a head stopped before a complete one arrived.
 #[derive(Debug)]
 pub enum ReadHeadError {
-    /// The client closed the connection first; there is no one to answer.
+    /// The client closed the connection before sending anything but empty
+    /// lines: it made no request, and there is nothing to answer.
     Closed,
+    /// The client closed its side partway through a head: answer 400, as
+    /// to any malformed request, since a half-closed client can still read.
+    CutShort(HeadError),
     /// The deadline passed: answer 408.
     TimedOut,
     /// No end of head within [`MAX_HEAD_BYTES`]: answer 414 or 431.
@@ -74,6 +87,7 @@ pub fn read_head<'b>(
             break ReadHeadError::Failed;
         }
         let n = match (&*stream).read(&mut buf[filled..]) {
+            Ok(0) if filled > start => break ReadHeadError::CutShort(CUT_SHORT),
             Ok(0) => break ReadHeadError::Closed,
             Ok(n) => n,
             Err(e) if super::is_timeout(&e) => break ReadHeadError::TimedOut,

@@ -120,7 +120,9 @@ fn read_and_respond(
                 _ => outcome,
             }
         }
-        Err(ReadHeadError::TooLarge(e) | ReadHeadError::NotARequest(e)) => {
+        Err(
+            ReadHeadError::TooLarge(e) | ReadHeadError::NotARequest(e) | ReadHeadError::CutShort(e),
+        ) => {
             let head_only = request::is_head(&buf) == Some(true);
             routes::reply_error(stream, None, e.status, e.reason, head_only)
         }
