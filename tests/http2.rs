@@ -233,6 +233,28 @@ fn a_smaller_initial_window_can_make_an_open_window_negative() {
     back_to_idle(server.addr(), &idle, "the stream's window overflowed");
 }
 
+/// A client that shrinks its HPACK table (SETTINGS_HEADER_TABLE_SIZE 0)
+/// must be told, in the first header block after, that the server's table
+/// is within it (RFC 7541 §4.2): nghttp2 ends the connection with
+/// COMPRESSION_ERROR at a block that does not begin so.
+#[test]
+fn a_client_that_shrinks_its_hpack_table_is_told_first() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[(HEADER_TABLE_SIZE, 0)]);
+    h2.get(1, "GET", "/healthz");
+    let head = wait_until("stream 1's head", IDLE_TIMEOUT, || {
+        let frame = h2.next_frame(Duration::from_millis(100))?;
+        (frame.kind == HEADERS).then_some(frame)
+    });
+    assert_eq!(head.payload[0], 0x20, "a dynamic table size update to 0");
+    assert_eq!(
+        decode_block(&head.payload)[0],
+        (":status".into(), "200".into())
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a shrunk table");
+}
+
 /// Frames that break a connection rule, each on a fresh connection after
 /// the SETTINGS exchange, and the GOAWAY code RFC 9113 gives each.
 #[test]

@@ -1,9 +1,10 @@
 //! A raw HTTP/2 client for the tests, written apart from `src/`: frames as
 //! bytes, requests encoded as plain literals (RFC 7541 §6.2.2, no
 //! Huffman), and a decoder for exactly what the server's encoder may send
-//! (literals without indexing, names from the static table or literal),
-//! which refuses anything else. So a test reads the server's frames as a
-//! strict peer would, without trusting the server's own HPACK code.
+//! (a table size update to 0, then literals without indexing, names from
+//! the static table or literal), which refuses anything else. So a test
+//! reads the server's frames as a strict peer would, without trusting the
+//! server's own HPACK code.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -25,6 +26,7 @@ pub const CONTINUATION: u8 = 9;
 pub const END_STREAM: u8 = 0x1;
 pub const END_HEADERS: u8 = 0x4;
 
+pub const HEADER_TABLE_SIZE: u16 = 0x1;
 pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
 
 pub const NO_ERROR: u32 = 0x0;
@@ -195,6 +197,10 @@ pub fn decode_block(mut block: &[u8]) -> Vec<(String, String)> {
         let s = String::from_utf8(block[..len].to_vec()).unwrap();
         *block = &block[len..];
         s
+    }
+    // A dynamic table size update to 0, which may begin a block.
+    if block.first() == Some(&0x20) {
+        block = &block[1..];
     }
     let mut fields = Vec::new();
     while !block.is_empty() {

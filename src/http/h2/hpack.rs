@@ -338,6 +338,15 @@ impl Input<'_> {
     }
 }
 
+/// Starts a header block with a dynamic table size update to 0 (§6.3).
+/// This encoder never indexes, so its table is always empty; saying so in
+/// every block meets §4.2, which asks for an update in the first block
+/// after the peer lowers SETTINGS_HEADER_TABLE_SIZE (nghttp2 refuses the
+/// block otherwise), without keeping track of when that was.
+pub fn start_block(out: &mut Vec<u8>) {
+    out.push(0b0010_0000);
+}
+
 /// Appends one field as "literal header field without indexing" (RFC 7541
 /// §6.2.2), name and value as plain (non-Huffman) string literals; if the
 /// name is in the static table, use its index instead of a literal name.

@@ -377,6 +377,7 @@ impl Write for StreamBody<'_> {
 impl Wire for StreamBody<'_> {
     fn send_head(&mut self, head: &ResponseHead) -> io::Result<()> {
         let mut block = Vec::with_capacity(256);
+        hpack::start_block(&mut block);
         let status = head.status().code().to_string();
         hpack::encode_field(&mut block, b":status", status.as_bytes());
         let mut date = [0; IMF_FIXDATE_LEN];
