@@ -339,6 +339,17 @@ fn hostile_frames_end_the_connection_with_the_right_code() {
             PROTOCOL_ERROR,
         ),
         (
+            // Not a stream error: RST_STREAM may not name an idle stream.
+            "WINDOW_UPDATE of 0 on an idle stream",
+            raw(WINDOW_UPDATE, 0, 9, &[0; 4]),
+            PROTOCOL_ERROR,
+        ),
+        (
+            "PRIORITY of 4 bytes on an idle stream",
+            raw(PRIORITY, 0, 9, &[0; 4]),
+            FRAME_SIZE_ERROR,
+        ),
+        (
             // Even ids are the server's, and it opens none: idle for ever.
             "WINDOW_UPDATE on an even stream, after stream 5",
             [
@@ -384,14 +395,14 @@ fn a_stream_error_ends_only_its_stream() {
         ("User-Agent", "x"),
     ]);
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &uppercase);
-    h2.send_frame(PRIORITY, 0, 3, &[0; 4]);
+    h2.send_frame(PRIORITY, 0, 1, &[0; 4]);
     let frames = h2.frames_until_quiet(Duration::from_millis(300));
     let resets: Vec<(u32, u32)> = frames
         .iter()
         .filter(|f| f.kind == RST_STREAM)
         .map(|f| (f.stream, f.error_code()))
         .collect();
-    assert_eq!(resets, [(1, PROTOCOL_ERROR), (3, FRAME_SIZE_ERROR)]);
+    assert_eq!(resets, [(1, PROTOCOL_ERROR), (1, FRAME_SIZE_ERROR)]);
     h2.get(5, "GET", "/healthz");
     assert_eq!(read_responses(&mut h2, &[5], true)[0].status(), 200);
     // A request with a body is refused as over HTTP/1.1, and the body

@@ -250,6 +250,11 @@ impl<'a> Reader<'a> {
         let Some(id) = error.stream else {
             return Err(error);
         };
+        // RST_STREAM may not name an idle stream (§6.4), and any frame but
+        // HEADERS or PRIORITY on one is a connection error (§5.1).
+        if self.opened(id, error.reason).is_err() {
+            return Err(FrameError::connection(error.code, error.reason));
+        }
         let mut state = self.conn.lock();
         state.cancel(id, End::ProtocolError);
         state.push_owed(rst_stream(id, error.code))?;
