@@ -60,6 +60,11 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Request<'_>, &'static str>
         if value.iter().any(|&b| matches!(b, b'\0' | b'\r' | b'\n')) {
             return Err("a field value with NUL, CR or LF");
         }
+        // HTTP/1 strips it as OWS; HTTP/2 forbids it (RFC 9113 §8.2.1).
+        let mut ends = value.first().into_iter().chain(value.last());
+        if ends.any(|b| matches!(b, b' ' | b'\t')) {
+            return Err("a field value that starts or ends with whitespace");
+        }
         if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
             return Err("a connection-specific field");
         }
@@ -134,6 +139,7 @@ mod tests {
             with(4, ("connection", "close")),               // connection-specific
             with(4, ("te", "gzip")),                        // te other than trailers
             with(4, ("x", "a\r\nb")),                       // CR LF in a value
+            with(4, ("x", "a\t")),                          // whitespace at an end
             with(3, (":path", "export.csv")),               // not origin form
             with(3, (":path", "*")),                        // asterisk form for GET
             with(3, (":path", "/a b")),                     // a space in the path
