@@ -18,7 +18,7 @@
 //! it, the socket is one queue for every stream: whatever the big
 //! download has put in the kernel's send buffer goes out before the small
 //! response, however fair the writer. The client's windows decide how much
-//! that can be (16 MiB for curl's, 65,535 bytes by default), and
+//! that can be (32 MiB for curl's, 65,535 bytes by default), and
 //! `--notsent-lowat` decides how much of it the kernel holds unsent.
 //!
 //! The threads of one connection:
