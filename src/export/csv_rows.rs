@@ -56,7 +56,7 @@ const AMOUNT_PERIOD: u64 = 1_000_000;
 const AMOUNT_UNIT_DIGITS_PER_PERIOD: u64 = 100 * (10 + 90 * 2 + 900 * 3 + 9000 * 4);
 
 /// Status texts with their newline, padded to one size so that every row
-/// copies the same number of bytes (see [`LineWriter::put_prefix`]).
+/// copies the same number of bytes (see [`Row::write`]).
 const STATUS_LINE_ENDS: [(&[u8; 9], usize); 4] = [
     (b"paid\n    ", 5),
     (b"pending\n ", 8),
@@ -64,8 +64,11 @@ const STATUS_LINE_ENDS: [(&[u8; 9], usize); 4] = [
     (b"failed\n  ", 7),
 ];
 
-/// Space for an id's digits and the comma after it: 9 digits for
-/// [`MAX_ROWS`], and room to spare for the 16-byte copy of the whole field.
+/// Digits of the largest id, [`MAX_ROWS`].
+const MAX_ID_DIGITS: usize = MAX_ROWS.ilog10() as usize + 1;
+
+/// Space for an id's digits and the comma after it, with room to spare for
+/// the 16-byte copy of the whole field.
 const ID_FIELD_BYTES: usize = 16;
 
 fn customer_number(n: u64) -> u64 {
@@ -219,22 +222,42 @@ impl Row {
     }
 
     /// Writes the line into `line` and returns its length.
+    ///
+    /// Every field is copied whole, at a size fixed at compile time (the
+    /// id's 16 bytes, the amount's 8, the status's 9), and the next field
+    /// starts where this one's text ends, overwriting the rest: a copy of a
+    /// known size is a few register moves, where one of a run-time size is
+    /// a call to `memcpy` that costs more than the bytes it moves. The
+    /// `min`s restate bounds the fields keep anyway (an id has at most
+    /// [`MAX_ID_DIGITS`] digits), so that the compiler can prove that every
+    /// copy fits in [`MAX_LINE_BYTES`] and need not check any of them.
     #[inline]
     fn write(&self, line: &mut [u8; MAX_LINE_BYTES]) -> usize {
-        let mut out = LineWriter { line, len: 0 };
-        out.put_prefix(&self.id, self.id_digits + 1);
-        out.put(self.created_at.text());
-        out.put(b",cust-");
-        out.put(&[b'0' + (self.customer / 10_000) as u8]);
-        out.put(&two_digits(self.customer / 100 % 100));
-        out.put(&two_digits(self.customer % 100));
-        out.put(b",");
+        line[..ID_FIELD_BYTES].copy_from_slice(&self.id);
+        let mut end = self.id_digits.min(MAX_ID_DIGITS) + 1;
+        let created_at = self.created_at.text();
+        line[end..end + created_at.len()].copy_from_slice(created_at);
+        end += created_at.len();
+        let customer = customer_text(self.customer);
+        line[end..end + customer.len()].copy_from_slice(&customer);
+        end += customer.len();
         let (amount, len) = amount_text(self.cents);
-        out.put_prefix(&amount, len);
+        line[end..end + amount.len()].copy_from_slice(&amount);
+        end += len.min(amount.len());
         let (status, len) = STATUS_LINE_ENDS[self.status];
-        out.put_prefix(status, len);
-        out.len
+        line[end..end + status.len()].copy_from_slice(status);
+        end + len.min(status.len())
     }
+}
+
+/// `,cust-NNNNN,` for a customer number below [`CUSTOMERS`].
+fn customer_text(customer: u64) -> [u8; 12] {
+    let first = b'0' + (customer / 10_000) as u8;
+    let [c2, c3] = two_digits(customer / 100 % 100);
+    let [c4, c5] = two_digits(customer % 100);
+    [
+        b',', b'c', b'u', b's', b't', b'-', first, c2, c3, c4, c5, b',',
+    ]
 }
 
 /// `units.cc,` for an amount in cents below [`AMOUNT_PERIOD`], as the first
@@ -269,32 +292,6 @@ fn step_modulo(value: u64, step: u64, modulus: u64) -> u64 {
         next - modulus
     } else {
         next
-    }
-}
-
-/// Appends to a line buffer; the buffer is sized for the longest line plus
-/// the slack [`LineWriter::put_prefix`] needs, so a push can only overflow
-/// on a bug, and slicing would then panic loudly.
-struct LineWriter<'a> {
-    /// The line being written.
-    line: &'a mut [u8; MAX_LINE_BYTES],
-    /// Bytes of `line` written so far.
-    len: usize,
-}
-
-impl LineWriter<'_> {
-    fn put<const N: usize>(&mut self, bytes: &[u8; N]) {
-        self.put_prefix(bytes, N);
-    }
-
-    /// Copies all `N` bytes but keeps only the first `len`: the next field
-    /// overwrites the rest. A copy of a size known at compile time is a few
-    /// register moves; one of a size known only at run time is a call to
-    /// `memcpy`, which costs more than the bytes it moves when they are
-    /// this few.
-    fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], len: usize) {
-        self.line[self.len..self.len + N].copy_from_slice(bytes);
-        self.len += len;
     }
 }
 
