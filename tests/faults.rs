@@ -339,6 +339,44 @@ fn sigterm_lets_a_download_drain_and_exits_zero() {
     assert!(log.iter().any(|l| l.ends_with(" end=complete")), "{log:?}");
 }
 
+/// A client that connected and sent nothing does not hold up a shutdown
+/// until its head deadline (a minute here): it is closed at once, with no
+/// response, while a request already begun on another connection is
+/// answered in full.
+#[test]
+fn sigterm_closes_a_connection_that_never_asked() {
+    let mut server = Child::start(Log::Read, None, &["--header-timeout", "60s"]);
+    let mut silent = TcpStream::connect(server.addr).expect("connect");
+    // A head begun but not finished: a request, which the drain waits for.
+    let mut begun = TcpStream::connect(server.addr).expect("connect");
+    begun.write_all(b"GET /healthz HTTP/1.1\r\n").expect("send");
+    // Both connections served (each has its thread) before the signal.
+    let healthz = get(server.addr, "/healthz");
+    assert_eq!(healthz.status, 200);
+    server.terminate();
+    server.log_until(Duration::from_secs(2), |l| l.contains("shutting down"));
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    let mut reply = Vec::new();
+    let read = silent.read_to_end(&mut reply);
+    assert!(read.is_ok(), "{read:?}");
+    assert!(reply.is_empty(), "{:?}", String::from_utf8_lossy(&reply));
+    assert!(server.still_running(), "it waits for the request begun");
+    begun.write_all(b"Host: t\r\n\r\n").expect("send the rest");
+    let mut answer = Vec::new();
+    begun.read_to_end(&mut answer).expect("the answer");
+    assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
+    let summary = log.last().expect("a summary line");
+    assert!(
+        summary.contains(": 2 connections drained, 0 cut"),
+        "{summary}"
+    );
+}
+
 /// A download that would take half an hour does not hold up a shutdown
 /// past `--drain-timeout`: it is cut with a reset, which even an HTTP/1.0
 /// client (whose body ends at the close) can tell from a complete body.

@@ -7,12 +7,15 @@
 //! export strategies write the body themselves, on this thread, and only
 //! return once it has drained into the socket or the client has gone.
 
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::{Shared, h2, routes};
-use crate::defense::head_deadline::{self, ReadHeadError};
+use crate::defense::{
+    self,
+    head_deadline::{self, ReadHeadError},
+};
 use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::request;
 use crate::http::response::Status;
@@ -28,6 +31,11 @@ use crate::sys;
 const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
 /// Most bytes read and thrown away before closing anyway.
 const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
+/// How often a connection whose client has sent nothing yet looks whether
+/// a shutdown began, so that a shutdown waits at most this long for it.
+/// Waking 10 times a second, only until the first byte or the header
+/// timeout, is cheap; Go's server polls its idle connections the same way.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// Serves one connection; the head must arrive by `accepted_at` plus the
 /// configured header timeout. The socket is closed by its last owner, once
@@ -90,6 +98,11 @@ fn read_and_respond(
     let config = &shared.config;
     let mut buf = Vec::new();
     let deadline = accepted_at + config.header_timeout;
+    if shutdown_came_first(stream, deadline, shared) {
+        // Nothing was asked, so nothing is left unanswered: complete, as
+        // an HTTP/2 connection that goes away between streams.
+        return (None, Outcome::ended(End::Complete));
+    }
     let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
         // HTTP/2 with prior knowledge: its preface begins like a head.
         Ok((head, after)) if head == PREFACE_HEAD => {
@@ -129,6 +142,26 @@ fn read_and_respond(
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => Outcome::ended(End::ClientAbort),
     };
     (None, outcome)
+}
+
+/// Waits for the client's first byte, taking nothing, and says whether a
+/// shutdown began first. A byte, an end of file, an error or the deadline
+/// all return false: [`head_deadline::read_head`] reads what came and tells
+/// them apart. A request that arrives in the very instant the shutdown
+/// begins may be closed unanswered, which its client can tell (no response,
+/// never a wrong one) and retry.
+fn shutdown_came_first(stream: &TcpStream, deadline: Instant, shared: &Shared) -> bool {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left.min(IDLE_CHECK))).is_err() {
+            return false;
+        }
+        match stream.peek(&mut [0; 1]) {
+            Err(e) if defense::is_timeout(&e) && shared.connections.draining() => return true,
+            Err(e) if defense::is_timeout(&e) || e.kind() == ErrorKind::Interrupted => {}
+            _ => return false,
+        }
+    }
 }
 
 /// The first line of a head that parsed: only visible ASCII and single

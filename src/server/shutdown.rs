@@ -5,10 +5,14 @@
 //! On SIGINT or SIGTERM the accept loop stops and closes the listener (new
 //! connections are refused at once, and a load balancer moves on). Then:
 //!
-//! 1. **Drain.** Every connection already accepted goes on as if nothing
+//! 1. **Drain.** Every request already begun goes on as if nothing
 //!    happened, for up to `--drain-timeout`: a download in flight completes
 //!    byte for byte. [`Connections`] knows each one's socket and wakes the
-//!    waiting loop whenever one leaves.
+//!    waiting loop whenever one leaves. A connection whose client has sent
+//!    nothing yet closes by itself (see `connection.rs`), as Go's and
+//!    nginx's servers close idle ones, rather than hold the shutdown for
+//!    the whole `--header-timeout` waiting for a request that may never
+//!    come; an HTTP/2 connection between streams sends GOAWAY.
 //! 2. **Cut.** Whatever is still open at the deadline is cut with a reset
 //!    (the kernel issue's `SO_LINGER {1, 0}`): the client learns at once
 //!    that its body is incomplete, which a FIN could not tell an HTTP/1.0
