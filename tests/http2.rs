@@ -319,6 +319,19 @@ fn hostile_frames_end_the_connection_with_the_right_code() {
             PROTOCOL_ERROR,
         ),
         (
+            // Wrong twice over: only CONTINUATION may come, and an
+            // increment of 0 is itself an error, which must not hide the
+            // first (the stream's RST_STREAM, then carrying on).
+            "WINDOW_UPDATE of 0 inside a header block, after stream 5",
+            [
+                raw(HEADERS, 5, 5, &get),
+                raw(HEADERS, 1, 7, &get[..3]),
+                raw(WINDOW_UPDATE, 0, 5, &[0; 4]),
+            ]
+            .concat(),
+            PROTOCOL_ERROR,
+        ),
+        (
             "PUSH_PROMISE",
             raw(PUSH_PROMISE, 4, 1, &[0, 0, 0, 2]),
             PROTOCOL_ERROR,

@@ -250,6 +250,12 @@ impl<'a> Reader<'a> {
         let Some(id) = error.stream else {
             return Err(error);
         };
+        // Only a CONTINUATION may come inside a header block (§6.10), so
+        // whatever else is wrong with a frame there, it interrupted one.
+        if self.block.is_some() {
+            let reason = "a header block was interrupted";
+            return Err(FrameError::connection(ErrorCode::ProtocolError, reason));
+        }
         // RST_STREAM may not name an idle stream (§6.4), and any frame but
         // HEADERS or PRIORITY on one is a connection error (§5.1).
         if self.opened(id, error.reason).is_err() {
