@@ -10,7 +10,7 @@ use std::process::Output;
 use std::thread;
 use std::time::Duration;
 
-use common::{Server, reference_csv_len, run_binary};
+use common::{Server, reference_csv_len, run_binary, wait_until};
 
 /// Runs `slow-client` with `args`, killing it if it has not exited within
 /// 20 s (every case here takes well under 2 s).
@@ -89,11 +89,18 @@ fn a_cut_body_or_no_server_exits_1() {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     });
     let output = slow_client(&[&format!("http://{addr}/x")]);
-    liar.join().expect("the lying server");
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("received 10 body bytes"), "{text}");
     assert!(text.contains("body was cut"), "{text}");
+    // Bounded: a client that never connected leaves the liar in accept.
+    let liar_done = || liar.is_finished().then_some(());
+    wait_until(
+        "the lying server to be done",
+        Duration::from_secs(10),
+        liar_done,
+    );
+    liar.join().expect("the lying server");
 
     // Nothing listening: the port of a listener just closed.
     let closed = TcpListener::bind("127.0.0.1:0")
