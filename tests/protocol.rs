@@ -111,7 +111,10 @@ fn a_tls_handshake_gets_its_400_at_once() {
     let took = started.elapsed();
     assert_eq!(response.status, 400);
     assert!(response.body_text().contains("TLS"), "{response:?}");
-    assert!(took < Duration::from_millis(500), "answered after {took:?}");
+    // Against the 10 s deadline, not a number of milliseconds that a busy
+    // two-core machine can miss; a 400, not the deadline's 408, already
+    // says the server did not wait for a head.
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
 }
 
 /// Empty lines before the request line are skipped (RFC 9112 §2.2), even
