@@ -79,10 +79,18 @@ impl Child {
             }
         }
         let stdout = process.0.stdout.take().expect("stdout is piped");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("the server announces its address");
+        // read_line cannot time out, and a server that never announces
+        // itself must fail the test, not hang it: read on a thread.
+        let (send, receive) = mpsc::channel();
+        thread::spawn(move || {
+            let mut first = String::new();
+            let read = BufReader::new(stdout).read_line(&mut first);
+            let _ = send.send(read.map(|_| first));
+        });
+        let first = match receive.recv_timeout(Duration::from_secs(10)) {
+            Ok(read) => read.expect("the server announces its address"),
+            Err(_) => panic!("the server did not announce its address within 10 s"),
+        };
         let addr = first
             .trim()
             .strip_prefix("listening on http://")
