@@ -271,8 +271,14 @@ fn an_unread_log_never_stalls_the_server() {
     assert!(dropped > 0.0, "1,600 lines cannot all fit a full pipe");
 }
 
-/// Reads an HTTP/1.1 response at about `bytes_per_second`, to its end.
-fn read_at(mut stream: TcpStream, bytes_per_second: u64) -> std::io::Result<Vec<u8>> {
+/// Reads an HTTP/1.1 response at about `bytes_per_second`, to its end,
+/// saying on `flowing` when its first bytes have come.
+fn read_at(
+    mut stream: TcpStream,
+    bytes_per_second: u64,
+    flowing: mpsc::Sender<()>,
+) -> std::io::Result<Vec<u8>> {
+    let mut flowing = Some(flowing);
     let started = Instant::now();
     let mut wire = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -285,10 +291,15 @@ fn read_at(mut stream: TcpStream, bytes_per_second: u64) -> std::io::Result<Vec<
             0 => return Ok(wire),
             n => wire.extend_from_slice(&buf[..n]),
         }
+        if let Some(flowing) = flowing.take() {
+            let _ = flowing.send(());
+        }
     }
 }
 
-/// Starts a download of `rows` rows read at `bytes_per_second`.
+/// Starts a download of `rows` rows read at `bytes_per_second`, and returns
+/// once its first bytes have come: the server has taken the connection and
+/// is in the middle of the body.
 fn download(
     addr: SocketAddr,
     version: &str,
@@ -296,11 +307,19 @@ fn download(
     bytes_per_second: u64,
 ) -> thread::JoinHandle<std::io::Result<Vec<u8>>> {
     let mut stream = TcpStream::connect(addr).expect("connect");
+    // A server that stops sending without closing fails the download
+    // instead of hanging the thread the test joins.
+    let silence = Some(Duration::from_secs(30));
+    stream.set_read_timeout(silence).expect("a read timeout");
     let request = format!("GET /export.csv?rows={rows} {version}\r\nHost: t\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .expect("send the request");
-    thread::spawn(move || read_at(stream, bytes_per_second))
+    let (flowing, first_bytes) = mpsc::channel();
+    let client = thread::spawn(move || read_at(stream, bytes_per_second, flowing));
+    let started = first_bytes.recv_timeout(Duration::from_secs(10));
+    assert!(started.is_ok(), "no byte of the download within 10 s");
+    client
 }
 
 /// SIGTERM in the middle of a 54 MB download at 8 MiB/s: the listener
@@ -311,7 +330,6 @@ fn sigterm_lets_a_download_drain_and_exits_zero() {
     let mut server = Child::start(Log::Read, None, &[]);
     let rows = 1_000_000;
     let client = download(server.addr, "HTTP/1.1", rows, 8 << 20);
-    thread::sleep(Duration::from_secs(1));
     server.terminate();
     let began = server.log_until(Duration::from_secs(2), |l| l.contains("shutting down"));
     let began = began.last().expect("the line that ended the wait");
@@ -393,7 +411,6 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "2s"]);
     // 385 MB at 200 KB/s: about half an hour.
     let client = download(server.addr, "HTTP/1.0", 7_000_000, 200_000);
-    thread::sleep(Duration::from_secs(1));
     let signalled = Instant::now();
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
