@@ -252,15 +252,30 @@ impl<'a> Sampler<'a> {
         progress: &mut dyn FnMut(&Sample),
         done: &dyn Fn() -> bool,
     ) {
-        let ticks = self.start.elapsed().as_millis() / SAMPLE_INTERVAL.as_millis() + 1;
-        let mut due = self.start + SAMPLE_INTERVAL * u32::try_from(ticks).unwrap_or(u32::MAX);
-        while due <= self.start + until && !done() {
-            thread::sleep(due.saturating_duration_since(Instant::now()));
+        on_schedule(self.start, until, done, || {
             let sample = self.sample(phase);
             progress(&sample);
             samples.push(sample);
-            due += SAMPLE_INTERVAL;
+        });
+    }
+}
+
+/// Calls `tick` at every [`SAMPLE_INTERVAL`] from `start` up to `until`
+/// after it, or until `done` says so. A tick that overran the interval
+/// skips the ticks it missed: counting due times instead of reading the
+/// clock would run past `until` by every late sample, and the clients
+/// would read for longer than the report says.
+fn on_schedule(start: Instant, until: Duration, done: &dyn Fn() -> bool, mut tick: impl FnMut()) {
+    let interval = SAMPLE_INTERVAL.as_millis();
+    loop {
+        // The first whole tick after now.
+        let ticks = start.elapsed().as_millis() / interval + 1;
+        let due = start + SAMPLE_INTERVAL * u32::try_from(ticks).unwrap_or(u32::MAX);
+        if due > start + until || done() {
+            break;
         }
+        thread::sleep(due.saturating_duration_since(Instant::now()));
+        tick();
     }
 }
 
@@ -425,4 +440,31 @@ pub fn fast(
         report,
         peak_rss: status.peak_rss_bytes.unwrap_or(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sample can take longer than the interval (a scrape on a busy
+    /// machine): the run must still end at `until`, skipping the ticks it
+    /// missed, not take one sample per tick however late, which stretched
+    /// a 1.5 s `--seconds` to 2.7 s of reading.
+    #[test]
+    fn slow_samples_do_not_stretch_the_schedule() {
+        let until = Duration::from_millis(500);
+        let slow_sample = SAMPLE_INTERVAL * 5 / 2;
+        let mut ticks = 0u32;
+        let start = Instant::now();
+        on_schedule(start, until, &|| false, || {
+            ticks += 1;
+            thread::sleep(slow_sample);
+        });
+        // A late machine only makes samples slower, so fewer: an upper
+        // bound on the count that no slowness can break. Ten ticks fit in
+        // 500 ms; samples of 125 ms leave room for at most five.
+        let most = until.as_millis() / slow_sample.as_millis() + 1;
+        assert!(u128::from(ticks) <= most, "{ticks} samples, at most {most}");
+        assert!(ticks >= 1);
+    }
 }
