@@ -127,3 +127,35 @@ fn bad_usage_exits_2_with_one_line() {
         assert!(stderr.contains(mentions), "{stderr}");
     }
 }
+
+#[test]
+fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
+    // A server that answers stream 1 with a head and 10 bytes, then ends
+    // the connection with GOAWAY PROTOCOL_ERROR: the body is cut long
+    // before --for runs out, so that is no clean stop.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let cutter = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request);
+        let mut out = Vec::new();
+        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+        common::h2::frame(&mut out, 0x0, 0, 1, b"0123456789"); // DATA
+        let goaway = [1u32.to_be_bytes(), 1u32.to_be_bytes()].concat();
+        common::h2::frame(&mut out, 0x7, 0, 0, &goaway); // GOAWAY PROTOCOL_ERROR
+        let _ = stream.write_all(&out);
+        // Held open: the client must stop on the GOAWAY, not on a close.
+        thread::sleep(Duration::from_secs(2));
+    });
+    let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--for", "10s"]);
+    cutter.join().expect("the cutting server");
+    let text = stdout(&output);
+    assert!(text.contains("10 body bytes, not complete"), "{text}");
+    assert!(
+        text.contains("GOAWAY from the server (PROTOCOL_ERROR)"),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}

@@ -316,7 +316,9 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
     if let Some(failure) = &report.failure {
         out += &format!("\n{failure}");
     }
-    let whole = |s: &StreamReport| s.complete || args.read_for.is_some() && s.reset.is_none();
+    // Stopped by --for is a clean end; cut short before it (a GOAWAY with
+    // an error) is not, even when --for was given.
+    let whole = |s: &StreamReport| s.complete || report.timed_out && s.reset.is_none();
     let ok = whole(&report.first) && report.second.as_ref().is_none_or(whole);
     match writeln!(io::stdout(), "{out}") {
         Ok(()) if ok && report.failure.is_none() => ExitCode::SUCCESS,

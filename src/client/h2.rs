@@ -78,6 +78,10 @@ pub struct H2Report {
     /// Why reading stopped early, if it did: the socket failed or went
     /// quiet, or the server broke a rule.
     pub failure: Option<String>,
+    /// The time limit ended the run: a stream not complete was stopped on
+    /// time, not cut (a GOAWAY with an error also ends the run early, and
+    /// leaves this false).
+    pub timed_out: bool,
 }
 
 /// Windows for the streams this client opens, and what it has read of them
@@ -136,7 +140,11 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         // A GOAWAY with an error ends the connection; NO_ERROR only means no
         // new streams, and the open ones go on.
         let failed = report.goaway.is_some_and(|code| code != 0);
-        if done || failed || limit.is_some_and(|l| started.elapsed() >= l) {
+        if done || failed {
+            break;
+        }
+        if limit.is_some_and(|l| started.elapsed() >= l) {
+            report.timed_out = true;
             break;
         }
         if let Some((target, after)) = &options.second
