@@ -159,3 +159,25 @@ fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
     );
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
+
+#[test]
+fn a_field_name_that_is_not_a_token_is_refused_not_skipped() {
+    // `Content-Length : 100` (RFC 9112 §5.1 allows no space before the
+    // colon): skipped as some other field, it would leave the body
+    // close-delimited, and the 10 bytes sent before the close would pass
+    // for a whole body.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let liar = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut head = [0u8; 1024];
+        let _ = stream.read(&mut head);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length : 100\r\n\r\n0123456789");
+    });
+    let output = slow_client(&[&format!("http://{addr}/x")]);
+    liar.join().expect("the lying server");
+    let text = stdout(&output);
+    assert!(!text.contains("ended cleanly"), "{text}");
+    assert!(text.contains("bad header line"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}

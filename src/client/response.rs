@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::MAX_HEAD_BYTES;
+use crate::http::request::{MAX_HEAD_BYTES, is_tchar};
 
 /// How a response's body is delimited, from its head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,8 +46,12 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
     };
     let (mut chunked, mut length) = (false, None);
     for line in lines {
+        // A name that is not a token (`Content-Length : 5`, a folded line)
+        // is refused: skipped, it could hide the field that frames the body,
+        // and a cut body would pass for a close-delimited one.
         let (name, value) = line
             .split_once(':')
+            .filter(|(name, _)| !name.is_empty() && name.bytes().all(is_tchar))
             .ok_or_else(|| format!("bad header line '{line}'"))?;
         let value = value.trim_matches([' ', '\t']);
         if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -56,9 +60,11 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
             }
             chunked = true;
         } else if name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse::<u64>()
-                .map_err(|_| format!("bad Content-Length '{value}'"))?;
+            // 1*DIGIT: `parse` alone would also take a sign.
+            let n = Some(value)
+                .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| format!("bad Content-Length '{value}'"))?;
             if length.is_some_and(|previous| previous != n) {
                 return Err("conflicting Content-Length fields".to_string());
             }
@@ -227,6 +233,11 @@ mod tests {
             b"ICY 200 OK",
             b"HTTP/1.1 200 OK\r\nno colon",
             b"HTTP/1.1 200 OK\r\nContent-Length: -1",
+            b"HTTP/1.1 200 OK\r\nContent-Length: +1",
+            b"HTTP/1.1 200 OK\r\nContent-Length : 1",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding\t: chunked",
+            b"HTTP/1.1 200 OK\r\nX: a\r\n b",
+            b"HTTP/1.1 200 OK\r\n: empty name",
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5",

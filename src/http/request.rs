@@ -472,7 +472,7 @@ fn check_framing(request: &Request<'_>) -> Result<(), HeadError> {
 }
 
 /// `tchar` of RFC 9110 §5.6.2: the bytes a token (method, field name) may use.
-pub(super) fn is_tchar(b: u8) -> bool {
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
