@@ -2,7 +2,7 @@
 //! its body ended.
 //!
 //! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for a
-//! request head), the framing decides what "complete" means: the last chunk
+//! request head), and any interim (1xx) heads before it, the framing decides what "complete" means: the last chunk
 //! (decoded as it streams by [`ChunkedDecoder`]), `Content-Length` bytes, or
 //! the server closing a close-delimited body. Any other end, such as the
 //! server closing early or a reset, is a cut body.
@@ -142,7 +142,8 @@ impl ResponseReader {
 
     /// Takes the bytes of one read; returns how the reading ended, if it did.
     pub fn feed(&mut self, mut bytes: &[u8]) -> Option<BodyEnd> {
-        if self.head.is_none() {
+        // A loop, since interim responses (1xx) may come before the final head.
+        while self.head.is_none() {
             // Only the new bytes and the 3 before them can complete the CRLF CRLF.
             let searched_from = self.head_bytes.len().saturating_sub(3);
             let appended = bytes.len().min(MAX_HEAD_BYTES + 4 - self.head_bytes.len());
@@ -156,14 +157,25 @@ impl ResponseReader {
                 }
                 return None;
             };
-            match parse_response_head(&self.head_bytes[..end]) {
-                Ok(head) => self.head = Some(head),
+            let head = match parse_response_head(&self.head_bytes[..end]) {
+                Ok(head) => head,
                 Err(why) => return Some(BodyEnd::Failed(why)),
-            }
-            // What followed the head in this read is the start of the body.
+            };
+            // What followed the head in this read is the start of the body,
+            // or of the next head.
             let body_start_in_read = appended - (self.head_bytes.len() - (end + 4));
             bytes = &bytes[body_start_in_read..];
             self.head_bytes = Vec::new();
+            match head.status {
+                101 => {
+                    let why = "101 Switching Protocols, which this client did not ask for";
+                    return Some(BodyEnd::Failed(why.to_string()));
+                }
+                // An interim response (100 Continue, 103 Early Hints): the
+                // final one follows (RFC 9110 §15.2).
+                100..=199 => {}
+                _ => self.head = Some(head),
+            }
         }
         let framing = self.head.as_ref()?.framing;
         match framing {
@@ -282,6 +294,29 @@ mod tests {
         assert_eq!(reader.eof(), BodyEnd::Complete(BodyFraming::CloseDelimited));
         // No head at all.
         assert!(matches!(ResponseReader::new().eof(), BodyEnd::Failed(_)));
+    }
+
+    /// RFC 9110 §15.2: a client must parse 1xx responses before the final
+    /// one even if it did not ask for them; taken as final, a `100
+    /// Continue` made the real response's head part of a close-delimited
+    /// body.
+    #[test]
+    fn interim_responses_are_skipped() {
+        let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
+                     HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        for piece in 1..=wire.len() {
+            let mut reader = ResponseReader::new();
+            let end = wire.chunks(piece).find_map(|part| reader.feed(part));
+            assert_eq!(
+                end,
+                Some(BodyEnd::Complete(BodyFraming::Length(5))),
+                "{piece}"
+            );
+            assert_eq!((reader.status(), reader.body_bytes), (Some(200), 5));
+        }
+        // 101 ends HTTP/1.1 on this connection, and this client never asks for it.
+        let (end, _) = read_in_pieces(b"HTTP/1.1 101 Switching Protocols\r\n\r\nxyz", 100);
+        assert!(matches!(end, Some(BodyEnd::Failed(why)) if why.contains("101")));
     }
 
     #[test]
