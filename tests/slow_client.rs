@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::Output;
 use std::thread;
 use std::time::Duration;
@@ -77,17 +77,24 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
     );
 }
 
-#[test]
-fn a_cut_body_or_no_server_exits_1() {
-    // A server that promises 100 bytes, sends 10 and hangs up.
+/// A one-connection server that reads a request (at most 1 KiB) and
+/// answers `response`, whatever it is, then hangs up.
+fn lying_server(response: &'static [u8]) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("its address");
     let liar = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
         let mut head = [0u8; 1024];
         let _ = stream.read(&mut head);
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+        let _ = stream.write_all(response);
     });
+    (addr, liar)
+}
+
+#[test]
+fn a_cut_body_or_no_server_exits_1() {
+    // A server that promises 100 bytes, sends 10 and hangs up.
+    let (addr, liar) = lying_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     let output = slow_client(&[&format!("http://{addr}/x")]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -166,14 +173,7 @@ fn a_field_name_that_is_not_a_token_is_refused_not_skipped() {
     // colon): skipped as some other field, it would leave the body
     // close-delimited, and the 10 bytes sent before the close would pass
     // for a whole body.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("its address");
-    let liar = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        let mut head = [0u8; 1024];
-        let _ = stream.read(&mut head);
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length : 100\r\n\r\n0123456789");
-    });
+    let (addr, liar) = lying_server(b"HTTP/1.1 200 OK\r\nContent-Length : 100\r\n\r\n0123456789");
     let output = slow_client(&[&format!("http://{addr}/x")]);
     liar.join().expect("the lying server");
     let text = stdout(&output);
