@@ -70,8 +70,9 @@ fn chunk_size_line(len: usize, buf: &mut [u8; MAX_CHUNK_SIZE_LINE]) -> &[u8] {
 }
 
 /// `Write::write_all` for several buffers (std's is not yet stable),
-/// telling `progress` the size of each write that succeeded.
-fn write_all_vectored(
+/// telling `progress` the size of each write that succeeded: the one loop
+/// that puts a body on the wire, chunked or not.
+pub fn write_all_vectored(
     out: &mut impl Write,
     mut parts: &mut [IoSlice<'_>],
     mut progress: impl FnMut(usize),

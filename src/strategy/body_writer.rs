@@ -12,11 +12,11 @@
 //! [`DeadlineWriter`](crate::defense::send_deadline::DeadlineWriter), so the
 //! block is bounded in time too.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 
 use super::Wire;
 use super::queued_bytes::QueuedBytes;
-use crate::http::chunked::{LAST_CHUNK, write_chunk};
+use crate::http::chunked::{LAST_CHUNK, write_all_vectored, write_chunk};
 use crate::http::response::Framing;
 
 /// Writes one response body to `W` in the response's framing.
@@ -76,18 +76,8 @@ impl<W: Wire> Write for BodyWriter<'_, W> {
         if self.chunked {
             write_chunk(&mut self.out, data, |n| self.queued.sent(n))?;
         } else {
-            let mut left = data;
-            while !left.is_empty() {
-                match self.out.write(left) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => {
-                        self.queued.sent(n);
-                        left = &left[n..];
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            let mut parts = [IoSlice::new(data)];
+            write_all_vectored(&mut self.out, &mut parts, |n| self.queued.sent(n))?;
         }
         self.queued.released(data.len());
         Ok(data.len())

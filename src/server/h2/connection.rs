@@ -39,6 +39,10 @@ use crate::server::Shared;
 /// idle timeout, and a writer that has failed.
 const READ_WAKE: Duration = Duration::from_millis(100);
 
+/// Why a connection ends when a header block is not followed by its
+/// CONTINUATION (RFC 9113 §6.10): checked in two places, one reason.
+const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
+
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
 const STREAM_STACK_BYTES: usize = 256 * 1024;
 
@@ -253,8 +257,8 @@ impl<'a> Reader<'a> {
         // Only a CONTINUATION may come inside a header block (§6.10), so
         // whatever else is wrong with a frame there, it interrupted one.
         if self.block.is_some() {
-            let reason = "a header block was interrupted";
-            return Err(FrameError::connection(ErrorCode::ProtocolError, reason));
+            let error = FrameError::connection(ErrorCode::ProtocolError, INTERRUPTED_BLOCK);
+            return Err(error);
         }
         // RST_STREAM may not name an idle stream (§6.4), and any frame but
         // HEADERS or PRIORITY on one is a connection error (§5.1).
@@ -302,7 +306,7 @@ impl<'a> Reader<'a> {
                 block: piece,
             } = frame
             else {
-                return protocol_error("a header block was interrupted");
+                return protocol_error(INTERRUPTED_BLOCK);
             };
             if stream != block.stream {
                 return protocol_error("CONTINUATION on another stream");
