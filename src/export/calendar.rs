@@ -105,15 +105,17 @@ impl UtcDateTime {
 /// the export is measured in `docs/benchmarks.md`.
 #[derive(Clone, Debug)]
 pub struct SteppingTimestamp {
-    /// The instant shown, in Unix seconds: the truth when the date is re-rendered.
-    unix_seconds: u64,
+    /// The date shown, in days since 1970-01-01: all a new day needs to
+    /// render its date, kept instead of the instant so that a step adds to
+    /// the clock's hands alone.
+    day: u64,
     /// `HH` as a number, so that a step adds instead of dividing.
     hour: u64,
     /// `MM`, likewise.
     minute: u64,
     /// `SS`, likewise.
     second: u64,
-    /// `YYYY-MM-DDTHH:MM:SSZ` for `unix_seconds`.
+    /// `YYYY-MM-DDTHH:MM:SSZ` for `day` and the hands.
     text: [u8; RFC3339_LEN],
 }
 
@@ -123,7 +125,7 @@ impl SteppingTimestamp {
         let mut text = [0; RFC3339_LEN];
         time.write_rfc3339(&mut text);
         SteppingTimestamp {
-            unix_seconds,
+            day: unix_seconds / SECONDS_PER_DAY,
             hour: time.hour,
             minute: time.minute,
             second: time.second,
@@ -139,7 +141,6 @@ impl SteppingTimestamp {
     #[inline]
     pub fn advance(&mut self, seconds: u64) {
         debug_assert!(seconds < 60);
-        self.unix_seconds += seconds;
         self.second += seconds;
         if self.second >= 60 {
             self.second -= 60;
@@ -149,7 +150,7 @@ impl SteppingTimestamp {
                 self.hour += 1;
                 if self.hour == 24 {
                     // A new day: the date changes, and that is calendar math.
-                    *self = SteppingTimestamp::at(self.unix_seconds);
+                    *self = SteppingTimestamp::at((self.day + 1) * SECONDS_PER_DAY + self.second);
                     return;
                 }
                 self.text[11..13].copy_from_slice(&two_digits(self.hour));
