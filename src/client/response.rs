@@ -34,37 +34,50 @@ pub struct ReceivedHead {
 }
 
 /// Parses a response head (without its final blank line).
+///
+/// As bytes, like the server parses requests (RFC 9112 §2.2): a reason
+/// phrase or a field value may carry any octet, and only the status code
+/// and the fields that frame the body are interpreted, as ASCII.
 pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
-    let head = std::str::from_utf8(head).map_err(|_| "response head is not UTF-8".to_string())?;
-    let mut lines = head.split("\r\n");
+    // Lines end in CRLF; a recipient may also take a bare LF (§2.2).
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
     let status_line = lines.next().unwrap_or_default();
-    let status = match status_line.split(' ').collect::<Vec<_>>().as_slice() {
-        [version, code, ..] if version.starts_with("HTTP/1.") && code.len() == 3 => code
-            .parse::<u16>()
-            .map_err(|_| format!("bad status line '{status_line}'"))?,
-        _ => return Err(format!("bad status line '{status_line}'")),
+    let bad_status = || format!("bad status line '{}'", String::from_utf8_lossy(status_line));
+    // HTTP/1.x SP 3DIGIT [SP reason-phrase]
+    let (minor, code, after) = match status_line.strip_prefix(b"HTTP/1.") {
+        Some([minor, b' ', a, b, c, after @ ..]) => (*minor, [*a, *b, *c], after),
+        _ => return Err(bad_status()),
     };
+    if !minor.is_ascii_digit()
+        || !code.iter().all(u8::is_ascii_digit)
+        || after.first().is_some_and(|&b| b != b' ')
+    {
+        return Err(bad_status());
+    }
+    let status = code.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0'));
     let (mut chunked, mut length) = (false, None);
     for line in lines {
         // A name that is not a token (`Content-Length : 5`, a folded line)
         // is refused: skipped, it could hide the field that frames the body,
         // and a cut body would pass for a close-delimited one.
-        let (name, value) = line
-            .split_once(':')
-            .filter(|(name, _)| !name.is_empty() && name.bytes().all(is_tchar))
-            .ok_or_else(|| format!("bad header line '{line}'"))?;
-        let value = value.trim_matches([' ', '\t']);
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            if !value.eq_ignore_ascii_case("chunked") {
+        let bad_line = || format!("bad header line '{}'", String::from_utf8_lossy(line));
+        let colon = line.iter().position(|&b| b == b':').ok_or_else(bad_line)?;
+        let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            return Err(bad_line());
+        }
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if !value.eq_ignore_ascii_case(b"chunked") {
+                let value = String::from_utf8_lossy(value);
                 return Err(format!("unsupported Transfer-Encoding '{value}'"));
             }
             chunked = true;
-        } else if name.eq_ignore_ascii_case("content-length") {
-            // 1*DIGIT: `parse` alone would also take a sign.
-            let n = Some(value)
-                .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| format!("bad Content-Length '{value}'"))?;
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let n = content_length(value).ok_or_else(|| {
+                format!("bad Content-Length '{}'", String::from_utf8_lossy(value))
+            })?;
             if length.is_some_and(|previous| previous != n) {
                 return Err("conflicting Content-Length fields".to_string());
             }
@@ -72,12 +85,41 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         }
     }
     let framing = match (chunked, length) {
+        // HTTP/1.0 has no Transfer-Encoding: such a message was likely
+        // passed on by a hop that did not decode it, and its framing must be
+        // taken as faulty (RFC 9112 §6.1).
+        (true, _) if minor == b'0' => {
+            return Err("Transfer-Encoding in an HTTP/1.0 response".to_string());
+        }
         (true, Some(_)) => return Err("both Transfer-Encoding and Content-Length".to_string()),
         (true, None) => BodyFraming::Chunked,
         (false, Some(n)) => BodyFraming::Length(n),
         (false, None) => BodyFraming::CloseDelimited,
     };
     Ok(ReceivedHead { status, framing })
+}
+
+/// A field value without the optional whitespace around it (RFC 9110 §5.5).
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |last| last + 1);
+    &value[start..end]
+}
+
+/// `Content-Length`'s value, `1*DIGIT` (RFC 9110 §8.6): no sign, no
+/// space, and `None` past `u64`.
+fn content_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// How the reading ended.
@@ -238,6 +280,14 @@ mod tests {
         assert_eq!((head.status, head.framing), (404, BodyFraming::Length(12)));
         let head = parse_response_head(b"HTTP/1.1 200 OK\r\nX: y").unwrap();
         assert_eq!(head.framing, BodyFraming::CloseDelimited);
+        // Any octet in a reason phrase or a value; a bare LF ends a line.
+        let head = parse_response_head(b"HTTP/1.1 200 \xe9t\xe9\nX: \xff\nContent-Length: 3");
+        assert_eq!(head.unwrap().framing, BodyFraming::Length(3));
+        let head = parse_response_head(b"HTTP/1.1 204").unwrap();
+        assert_eq!(
+            (head.status, head.framing),
+            (204, BodyFraming::CloseDelimited)
+        );
         for bad in [
             &b"HTTP/2 200 OK"[..],
             b"HTTP/1.1 20 OK",
@@ -253,7 +303,13 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5",
-            b"HTTP/1.1 200 \xff",
+            b"HTTP/1.1 2000 OK",
+            b"HTTP/1.1  200 OK",
+            b"HTTP/1.x 200 OK",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999",
+            b"HTTP/1.1 200 OK\r\nContent-Length: ",
+            b"HTTP/1.1 200 OK\r\nContent-\xffLength: 1",
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked",
         ] {
             let text = String::from_utf8_lossy(bad);
             assert!(parse_response_head(bad).is_err(), "{text}");
