@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 
-use super::huffman::{self, HuffmanError};
+use super::huffman;
 
 /// SETTINGS_HEADER_TABLE_SIZE's default (RFC 9113 §6.5.2), the dynamic
 /// table size our decoder allows.
@@ -109,7 +109,8 @@ pub enum DecodeError {
     IntegerOverflow,
     /// An index of 0, or past the end of the static and dynamic tables.
     BadIndex,
-    /// A Huffman-coded string's padding is 8 bits or more, or not all ones.
+    /// A Huffman-coded string's padding is 8 bits or more, or not all ones
+    /// (§5.2).
     HuffmanPadding,
     /// A Huffman-coded string contains the EOS symbol.
     HuffmanEos,
@@ -330,10 +331,7 @@ impl Input<'_> {
             return Ok(raw.to_vec());
         }
         let mut decoded = Vec::new();
-        huffman::decode(raw, &mut decoded).map_err(|e| match e {
-            HuffmanError::Padding => DecodeError::HuffmanPadding,
-            HuffmanError::Eos => DecodeError::HuffmanEos,
-        })?;
+        huffman::decode(raw, &mut decoded)?;
         Ok(decoded)
     }
 }

@@ -19,6 +19,8 @@
 //! itself inside a string. Decoding is bounded by its input: the shortest
 //! code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
+use super::hpack::DecodeError;
+
 /// Symbols: the 256 byte values, and EOS.
 const SYMBOLS: usize = 257;
 /// The longest code, EOS's.
@@ -159,22 +161,13 @@ impl Canonical {
     }
 }
 
-/// Why a Huffman string could not be decoded: HPACK makes either a
-/// COMPRESSION_ERROR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HuffmanError {
-    /// The last bits are 8 or more, or not all ones (RFC 7541 §5.2).
-    Padding,
-    /// The EOS symbol inside the string.
-    Eos,
-}
-
-/// Appends the bytes that `encoded` stands for to `out`.
+/// Appends the bytes that `encoded` stands for to `out`; the errors are
+/// HPACK's, since only HPACK uses the code.
 ///
 /// One bit at a time, which is the clearest way and fast enough for header
 /// strings. Any 30 bits begin with a code (the code is complete), so the
 /// bits pending between two symbols stay at most 30.
-pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
+pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     // The bits read since the last symbol, and how many there are.
     let mut code: u32 = 0;
     let mut len = 0;
@@ -184,7 +177,7 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanErr
             len += 1;
             if let Some(symbol) = DECODING.symbol(code, len) {
                 // EOS, 256, is the one symbol that is not a byte.
-                let decoded = u8::try_from(symbol).map_err(|_| HuffmanError::Eos)?;
+                let decoded = u8::try_from(symbol).map_err(|_| DecodeError::HuffmanEos)?;
                 out.push(decoded);
                 code = 0;
                 len = 0;
@@ -193,7 +186,7 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanErr
     }
     // What is left is padding: fewer than 8 bits, all ones.
     if len >= 8 || code != (1 << len) - 1 {
-        return Err(HuffmanError::Padding);
+        return Err(DecodeError::HuffmanPadding);
     }
     Ok(())
 }
@@ -201,7 +194,7 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use HuffmanError::{Eos as HuffmanEos, Padding as HuffmanPadding};
+    use DecodeError::{HuffmanEos, HuffmanPadding};
 
     /// Each byte's code, most significant bit first, and the last byte padded
     /// with ones: how an HPACK encoder that Huffman-codes writes a string.
@@ -224,7 +217,7 @@ mod tests {
         out
     }
 
-    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, HuffmanError> {
+    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, DecodeError> {
         let mut out = Vec::new();
         decode(encoded, &mut out).map(|()| out)
     }
