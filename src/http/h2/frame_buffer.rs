@@ -115,10 +115,8 @@ mod tests {
         assert_eq!((header.kind, payload), (6, &b"12345678"[..]));
         // 16,385 bytes announced: more than this side allows.
         let mut too_big = FrameBuffer::with(&[0, 0x40, 0x01, 0, 0, 0, 0, 0, 1]);
-        assert_eq!(
-            too_big.next_frame().unwrap_err().code,
-            ErrorCode::FrameSizeError
-        );
+        let refused = too_big.next_frame().unwrap_err();
+        assert_eq!(refused.code, ErrorCode::FrameSizeError);
     }
 
     /// Random bytes, whole frames of random payloads, and mutated good
