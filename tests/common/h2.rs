@@ -39,70 +39,18 @@ pub const CANCEL: u32 = 0x8;
 pub const COMPRESSION_ERROR: u32 = 0x9;
 pub const ENHANCE_YOUR_CALM: u32 = 0xb;
 
-/// The names of RFC 7541 Appendix A's static table, index 1 first.
-const STATIC_NAMES: [&str; 61] = [
-    ":authority",
-    ":method",
-    ":method",
-    ":path",
-    ":path",
-    ":scheme",
-    ":scheme",
-    ":status",
-    ":status",
-    ":status",
-    ":status",
-    ":status",
-    ":status",
-    ":status",
-    "accept-charset",
-    "accept-encoding",
-    "accept-language",
-    "accept-ranges",
-    "accept",
-    "access-control-allow-origin",
-    "age",
-    "allow",
-    "authorization",
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "content-length",
-    "content-location",
-    "content-range",
-    "content-type",
-    "cookie",
-    "date",
-    "etag",
-    "expect",
-    "expires",
-    "from",
-    "host",
-    "if-match",
-    "if-modified-since",
-    "if-none-match",
-    "if-range",
-    "if-unmodified-since",
-    "last-modified",
-    "link",
-    "location",
-    "max-forwards",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "range",
-    "referer",
-    "refresh",
-    "retry-after",
-    "server",
-    "set-cookie",
-    "strict-transport-security",
-    "transfer-encoding",
-    "user-agent",
-    "vary",
-    "via",
-    "www-authenticate",
-];
+/// The names of RFC 7541 Appendix A's static table, index 1 first, one
+/// space apart.
+const STATIC_NAMES: &str = "\
+    :authority :method :method :path :path :scheme :scheme :status :status :status :status \
+    :status :status :status accept-charset accept-encoding accept-language accept-ranges \
+    accept access-control-allow-origin age allow authorization cache-control \
+    content-disposition content-encoding content-language content-length content-location \
+    content-range content-type cookie date etag expect expires from host if-match \
+    if-modified-since if-none-match if-range if-unmodified-since last-modified link location \
+    max-forwards proxy-authenticate proxy-authorization range referer refresh retry-after \
+    server set-cookie strict-transport-security transfer-encoding user-agent vary via \
+    www-authenticate";
 
 /// One frame as it came off the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,7 +156,7 @@ pub fn decode_block(mut block: &[u8]) -> Vec<(String, String)> {
         let index = int(&mut block, 4);
         let name = match index {
             0 => string(&mut block),
-            i => STATIC_NAMES[i - 1].to_string(),
+            i => STATIC_NAMES.split(' ').nth(i - 1).unwrap().to_string(),
         };
         fields.push((name, string(&mut block)));
     }
@@ -321,17 +269,24 @@ impl H2 {
         frames
     }
 
-    /// Reads until the server's GOAWAY, ignoring other frames, and returns
-    /// it; panics if the connection ends, or 30 s pass, without one.
-    pub fn goaway(&mut self) -> Frame {
+    /// Reads until the server's next frame of type `kind`, ignoring other
+    /// frames, and returns it; panics if the connection ends, goes quiet for
+    /// 10 s, or 30 s pass, without one.
+    pub fn next_of(&mut self, kind: u8) -> Frame {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            let frame = self.next_frame(Duration::from_secs(10)).expect("a GOAWAY");
-            if frame.kind == GOAWAY {
+            let frame = self.next_frame(Duration::from_secs(10));
+            let frame = frame.unwrap_or_else(|| panic!("no frame of type {kind}"));
+            if frame.kind == kind {
                 return frame;
             }
         }
-        panic!("no GOAWAY within 30 s");
+        panic!("no frame of type {kind} within 30 s");
+    }
+
+    /// The server's next GOAWAY, as [`H2::next_of`].
+    pub fn goaway(&mut self) -> Frame {
+        self.next_of(GOAWAY)
     }
 
     /// The error code of the server's next GOAWAY.
