@@ -7,6 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+use crate::defense::send_deadline::MinDataRate;
 use crate::export::csv_rows::MAX_ROWS;
 
 /// Where `serve` listens unless told otherwise: loopback only, because this
@@ -245,6 +246,15 @@ impl ServerConfig {
             ));
         }
         Ok(())
+    }
+
+    /// `--min-rate` and `--rate-grace` as the rule every response's writes
+    /// are held to, over HTTP/1.1 and HTTP/2 alike.
+    pub fn min_data_rate(&self) -> MinDataRate {
+        MinDataRate {
+            bytes_per_second: self.min_rate,
+            grace: self.rate_grace,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::Shared;
 use super::config::ServerConfig;
 use crate::defense::buffer_caps::{BufferLimit, OverLimit};
-use crate::defense::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
+use crate::defense::send_deadline::{DeadlineWriter, TooSlow};
 use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
 use crate::http::request::{Method, Request, Version};
@@ -172,10 +172,7 @@ pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared
             reply(stream, Some(plan.mode), head, b"", true)
         }
         Answer::Export { plan, head } => {
-            let min_rate = MinDataRate {
-                bytes_per_second: shared.config.min_rate,
-                grace: shared.config.rate_grace,
-            };
+            let min_rate = shared.config.min_data_rate();
             let out = Http1(DeadlineWriter::new(
                 stream,
                 shared.config.send_timeout,

@@ -470,8 +470,6 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// A complete header block: decoded always (the table must stay in
-    /// step), then refused, or answered by a thread of its own.
     /// A complete header block: a new request, or trailers on one already
     /// taken on.
     fn header_block<'s>(

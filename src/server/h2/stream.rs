@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::streams::{Conn, StreamBody};
-use crate::defense::send_deadline::MinDataRate;
 use crate::export::Mode;
 use crate::http::h2::frame::ErrorCode;
 use crate::http::request::{Method, Version};
@@ -21,9 +20,11 @@ use crate::strategy::Wire;
 
 /// A request a stream's thread answers.
 pub struct Request {
+    /// `:method`, as the routes know it.
     pub method: Method,
     /// `:path` up to `?`.
     pub path: Vec<u8>,
+    /// What follows `?` in `:path`, if anything.
     pub query: Option<Vec<u8>>,
     /// `METHOD PATH HTTP/2` for the access log.
     pub line: String,
@@ -48,10 +49,7 @@ pub fn answer(
         }
         Err((status, reason)) => (Answer::error(None, *status, reason), false, None),
     };
-    let min_rate = MinDataRate {
-        bytes_per_second: shared.config.min_rate,
-        grace: shared.config.rate_grace,
-    };
+    let min_rate = shared.config.min_data_rate();
     let mut out = StreamBody::new(conn, id, head_only, min_rate);
     let outcome = match answer {
         Answer::Export { plan, head } if !head_only => {

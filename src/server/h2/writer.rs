@@ -16,13 +16,12 @@
 //! A stream is complete when its END_STREAM has been *written*: only then
 //! is it marked finished, and its body's `end_body` returns.
 
+use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use std::io::Write;
-
 use super::streams::{Conn, State};
-use crate::defense::send_deadline::{DeadlineWriter, MinDataRate, TooSlow};
+use crate::defense::send_deadline::{DeadlineWriter, TooSlow};
 use crate::http::h2::frame::{self, ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
 use crate::measure::access_log::End;
 use crate::measure::metrics::METRICS;
@@ -45,10 +44,7 @@ enum Job {
 
 /// Writes frames until the connection ends or the socket fails.
 pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
-    let min_rate = MinDataRate {
-        bytes_per_second: config.min_rate,
-        grace: config.rate_grace,
-    };
+    let min_rate = config.min_data_rate();
     let mut out = DeadlineWriter::new(socket, config.send_timeout, min_rate);
     // The writer's one buffer: a batch of control frames, or one DATA
     // frame's header and payload.
