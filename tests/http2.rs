@@ -14,6 +14,9 @@ use common::*;
 /// Windows as large as HTTP/2 allows, so that only TCP holds a body back.
 const HUGE: u32 = (1 << 31) - 1;
 
+/// Every `mode=` of the export.
+const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
+
 /// A connection whose windows never close.
 fn open_connection(addr: std::net::SocketAddr) -> H2 {
     let mut h2 = H2::connect(addr, &[(INITIAL_WINDOW_SIZE, HUGE)]);
@@ -24,10 +27,7 @@ fn open_connection(addr: std::net::SocketAddr) -> H2 {
 #[test]
 fn every_mode_sends_the_export_byte_for_byte() {
     let (server, idle) = warmed_server(&[]);
-    for (i, mode) in ["buffer", "unbounded", "bounded", "pipeline"]
-        .iter()
-        .enumerate()
-    {
+    for (i, mode) in MODES.iter().enumerate() {
         let mut h2 = open_connection(server.addr());
         let rows = 20_000 + i as u64;
         h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode={mode}"));
@@ -53,10 +53,9 @@ fn ten_streams_share_one_connection() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = open_connection(server.addr());
     let streams: Vec<u32> = (0..10).map(|i| 2 * i + 1).collect();
-    let modes = ["buffer", "unbounded", "bounded", "pipeline"];
     for (i, &id) in streams.iter().enumerate() {
         let rows = 5_000 + 1_000 * i as u64;
-        let path = format!("/export.csv?rows={rows}&mode={}", modes[i % 4]);
+        let path = format!("/export.csv?rows={rows}&mode={}", MODES[i % 4]);
         h2.get(id, "GET", &path);
     }
     let responses = read_responses(&mut h2, &streams, false);
@@ -105,7 +104,7 @@ fn the_writer_gives_every_waiting_stream_a_frame_in_turn() {
     back_to_idle(server.addr(), &idle, "ten waiting streams");
 }
 
-/// DATA frames of one stream until the server goes quiet; the bytes.
+/// The bytes of the DATA frames in `frames` on the streams in `streams`.
 fn data_of(frames: &[Frame], streams: impl std::ops::RangeBounds<u32>) -> usize {
     frames
         .iter()

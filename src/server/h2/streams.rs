@@ -176,10 +176,8 @@ impl Conn {
         state: MutexGuard<'g, State>,
         timeout: Duration,
     ) -> MutexGuard<'g, State> {
-        match condvar.wait_timeout(state, timeout) {
-            Ok((state, _)) => state,
-            Err(poisoned) => poisoned.into_inner().0,
-        }
+        let waited = condvar.wait_timeout(state, timeout);
+        waited.unwrap_or_else(PoisonError::into_inner).0
     }
 
     /// Queues a frame for the writer, written by one of `frame`'s builders.
