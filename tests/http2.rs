@@ -95,11 +95,8 @@ fn the_writer_gives_every_waiting_stream_a_frame_in_turn() {
     h2.frames_until_quiet(Duration::from_millis(300));
     let mut first_round = h2.data_order[..10].to_vec();
     first_round.sort_unstable();
-    assert_eq!(
-        first_round, streams,
-        "one frame each, in turn: {:?}",
-        h2.data_order
-    );
+    let order = &h2.data_order;
+    assert_eq!(first_round, streams, "one frame each, in turn: {order:?}");
     drop(h2);
     back_to_idle(server.addr(), &idle, "ten waiting streams");
 }

@@ -340,10 +340,8 @@ pub fn read_responses(h2: &mut H2, streams: &[u32], replenish: bool) -> Vec<Resp
         let response = &mut responses[i];
         match frame.kind {
             HEADERS => {
-                assert!(
-                    frame.flags & END_HEADERS != 0,
-                    "the server's heads fit a frame"
-                );
+                let whole_head = frame.flags & END_HEADERS != 0;
+                assert!(whole_head, "the server's heads fit a frame");
                 response.fields = decode_block(&frame.payload);
             }
             DATA => {
