@@ -148,20 +148,21 @@ fn answers_the_client_never_reads_are_bounded() {
     // Until the writer is blocked: the server's socket holds bytes the
     // client's closed window will not take (its kernel queue), and the body
     // stopped moving. Only then can answers pile up unsent. At least the
-    // server's TCP_NOTSENT_LOWAT (16 KiB) unsent, not just any byte: a
-    // writer that is only starved of CPU on a busy machine also stops
-    // moving, but over loopback with an open window its queue empties.
+    // server's TCP_NOTSENT_LOWAT (16 KiB) unsent, and the same bytes 200 ms
+    // later: a writer that is only starved of CPU on a busy machine also
+    // stops moving, and may have just filled its socket, but over loopback
+    // with an open window the kernel delivers that queue without it.
     let client = h2.socket.local_addr().unwrap();
     let sent = "backpressure_body_bytes_sent_total{mode=\"pipeline\"}";
-    let mut last = 0.0;
+    let (mut last_sent, mut last_queue) = (0.0, 0);
     wait_until_with("the writer to be blocked", IDLE_TIMEOUT, || {
         std::thread::sleep(Duration::from_millis(200));
         let now = metrics(server.addr()).value(sent);
         let table = backpressure::read_tcp_table().map_err(|e| e.to_string())?;
         let server_socket = table.iter().find(|s| s.remote == client);
-        let backlogged = server_socket.is_some_and(|s| s.tx_queue >= 16 * 1024);
-        let blocked = backlogged && now > 0.0 && now == last;
-        last = now;
+        let queue = server_socket.map_or(0, |s| s.tx_queue);
+        let blocked = queue >= 16 * 1024 && queue == last_queue && now > 0.0 && now == last_sent;
+        (last_sent, last_queue) = (now, queue);
         blocked
             .then_some(())
             .ok_or(format!("{now} bytes sent, {server_socket:?}"))
