@@ -58,7 +58,6 @@ fn end_to_end(c: &mut Criterion) {
         });
     }
 
-    // The ceiling: the same bytes, already in memory, copied to a socket.
     // The ceilings: the same bytes, already in memory, copied to a socket
     // in one write, and in writes of the server's largest size.
     for (name, write_bytes) in [

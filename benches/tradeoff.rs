@@ -21,7 +21,9 @@
 //!    loopback. The downloads go in rounds, one from every configuration
 //!    and reference per round (after an untimed round), so that a machine
 //!    whose speed drifts moves them all alike: the ratios are of the same
-//!    moments.
+//!    moments. With it, the cores the whole machine kept busy during each
+//!    configuration's downloads (`/proc/stat`): whether the CPU was the
+//!    limit. The table prints it; the CSV and the chart do not.
 //!
 //! The Pareto front is the configurations no other beats on both axes: the
 //! most throughput for at most that memory. The server's defaults are
@@ -51,7 +53,7 @@ use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, downloa
 use common::stall::{
     kernel_queue, proc_status, queued, stalled_clients, wait_for_stall, wait_until_idle,
 };
-use common::{ServerProcess, get_request};
+use common::{ServerProcess, cpu_ticks, get_request};
 use tradeoff_chart::{Chart, Family, Point, Reference};
 use tradeoff_grid::{Config, Settings, Strategy, settings, size_label};
 
@@ -126,6 +128,9 @@ struct Row {
     config: Config,
     /// The fast client's downloads.
     throughput: Throughput,
+    /// Cores the whole machine kept busy during those downloads, of
+    /// `available_parallelism`: near all of them, and the CPU is the limit.
+    cores_busy: f64,
     /// `None` for the references, which have no bound.
     memory: Option<Memory>,
     /// Whether no other row has more throughput for at most its memory;
@@ -199,28 +204,47 @@ fn run(settings: &Settings) -> Result<(), String> {
     // round, K rounds after an untimed one. A machine whose speed drifts
     // (a shared virtual machine's does, by 2× over minutes) then moves
     // every configuration alike, and the ratios between them hold.
+    // The machine's CPU ticks are summed over each configuration's timed
+    // downloads: how many of the cores were busy while it ran says whether
+    // the CPU, not the strategy, was the limit.
     let mut rates = vec![Vec::with_capacity(settings.runs); measured.len()];
+    let mut ticks = vec![(0, 0); measured.len()];
     for round in 0..=settings.runs {
-        for ((config, target, _), rates) in measured.iter().zip(&mut rates) {
+        for (((config, target, _), rates), ticks) in measured.iter().zip(&mut rates).zip(&mut ticks)
+        {
+            let before = cpu_ticks()?;
             let rate = target
                 .download(config, &mut buffer)
                 .map_err(|e| format!("{}: {e}", config.label()))?;
+            let after = cpu_ticks()?;
             if round > 0 {
                 rates.push(rate);
+                *ticks = (ticks.0 + after.0 - before.0, ticks.1 + after.1 - before.1);
             }
         }
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
 
     println!(
-        "{:<20} {:>9} {:>9} {:>9}  {:>11} {:>11} {:>11} {:>11}",
-        "configuration", "MB/s", "min", "max", "RSS/client", "kern/client", "held/client", "queued"
+        "{:<20} {:>9} {:>9} {:>9} {:>6}  {:>11} {:>11} {:>11} {:>11}",
+        "configuration",
+        "MB/s",
+        "min",
+        "max",
+        "cores",
+        "RSS/client",
+        "kern/client",
+        "held/client",
+        "queued"
     );
     let mut rows: Vec<Row> = measured
         .into_iter()
         .zip(rates)
-        .map(|((config, _, memory), rates)| Row {
+        .zip(ticks)
+        .map(|(((config, _, memory), rates), (busy, all))| Row {
             config,
             throughput: Throughput::of(rates),
+            cores_busy: busy as f64 / all.max(1) as f64 * cores,
             memory,
             on_front: false,
         })
@@ -410,11 +434,12 @@ fn table_line(row: &Row) -> String {
         },
     );
     format!(
-        "{:<20} {:>9.0} {:>9.0} {:>9.0}  {memory}",
+        "{:<20} {:>9.0} {:>9.0} {:>9.0} {:>6.2}  {memory}",
         row.config.label(),
         t.median,
         t.min,
-        t.max
+        t.max,
+        row.cores_busy
     )
 }
 

@@ -46,6 +46,30 @@ pub fn serve_args_from_env() -> Result<Vec<String>, String> {
     }
 }
 
+/// The whole machine's CPU time so far, in clock ticks, from the first
+/// line of `/proc/stat`: `(busy, all)`. Busy counts softirq time too: over
+/// loopback much of TCP's work runs there, and no process is charged for
+/// it. Ticks are 10 ms, so a figure means something only summed over many
+/// downloads.
+pub fn cpu_ticks() -> Result<(u64, u64), String> {
+    let stat = std::fs::read_to_string("/proc/stat").map_err(|e| format!("/proc/stat: {e}"))?;
+    let line = (stat.lines().next())
+        .filter(|line| line.starts_with("cpu "))
+        .ok_or("/proc/stat: no cpu line first")?;
+    let ticks = (line.split_whitespace().skip(1).take(8))
+        .map(|t| {
+            t.parse::<u64>()
+                .map_err(|e| format!("/proc/stat: {t}: {e}"))
+        })
+        .collect::<Result<Vec<u64>, String>>()?;
+    // user nice system idle iowait irq softirq steal
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = ticks[..] else {
+        return Err(format!("/proc/stat: {line}"));
+    };
+    let busy = user + nice + system + irq + softirq;
+    Ok((busy, busy + idle + iowait + steal))
+}
+
 /// A `backpressure serve` child process (the crate's [`ChildServer`]:
 /// killed on drop, gone with its parent), its stderr thrown away: over
 /// thousands of requests an access log would bury the results.
