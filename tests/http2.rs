@@ -87,12 +87,13 @@ fn the_writer_gives_every_waiting_stream_a_frame_in_turn() {
         IDLE_TIMEOUT,
         || (metrics(server.addr()).value(queued) == 10.0 * 16_384.0).then_some(()),
     );
-    let frames = h2.frames_until_quiet(Duration::from_millis(300));
+    let quiet = Duration::from_millis(300);
+    let frames = h2.frames_until(|f| data_of(f, 0..=u32::MAX) >= 65_535, quiet);
     let spent = data_of(&frames, 0..=u32::MAX);
     assert_eq!(spent, 65_535, "the connection's first window");
     h2.data_order.clear();
     h2.window_update(0, 10 * 16_384);
-    h2.frames_until_quiet(Duration::from_millis(300));
+    h2.frames_until(|f| f.iter().filter(|f| f.kind == DATA).count() >= 10, quiet);
     let mut first_round = h2.data_order[..10].to_vec();
     first_round.sort_unstable();
     let order = &h2.data_order;
@@ -132,7 +133,8 @@ fn a_spent_window_stops_its_stream_and_the_connection_window_stops_all() {
     wait_until("the bounded queue at its bound", IDLE_TIMEOUT, || {
         (metrics(server.addr()).value(queued) == 3.0 * 16_384.0).then_some(())
     });
-    let mut frames = h2.frames_until_quiet(Duration::from_millis(300));
+    let quiet = Duration::from_millis(300);
+    let mut frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
     let stream_1 = data_of(&frames, 1..=1);
     assert_eq!(stream_1, 65_535, "exactly the stream's window");
 
@@ -146,7 +148,7 @@ fn a_spent_window_stops_its_stream_and_the_connection_window_stops_all() {
     assert_eq!(status, "200", "the head needs no window");
 
     h2.window_update(0, 1_000);
-    frames.extend(h2.frames_until_quiet(Duration::from_millis(300)));
+    frames.extend(h2.frames_until(|f| data_of(f, 3..=3) >= 1_000, quiet));
     // Over the whole test, stream 3 got exactly the connection's new room:
     // nothing before the WINDOW_UPDATE, and stream 1 nothing more.
     let (stream_1, stream_3) = (data_of(&frames, 1..=1), data_of(&frames, 3..=3));
@@ -188,17 +190,18 @@ fn a_smaller_initial_window_can_make_an_open_window_negative() {
     let mut h2 = H2::connect(server.addr(), &[]);
     h2.window_update(0, HUGE - 65_535);
     h2.get(1, "GET", "/export.csv?rows=1000000&mode=pipeline");
-    let frames = h2.frames_until_quiet(Duration::from_millis(500));
+    let quiet = Duration::from_millis(500);
+    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
     assert_eq!(data_of(&frames, 1..=1), 65_535);
     // 65,535 → 1,000: the window is now 1,000 − 65,535 = −64,535.
     let mut settings = INITIAL_WINDOW_SIZE.to_be_bytes().to_vec();
     settings.extend_from_slice(&1_000u32.to_be_bytes());
     h2.send_frame(SETTINGS, 0, 0, &settings);
     h2.window_update(1, 64_535);
-    let frames = h2.frames_until_quiet(Duration::from_millis(500));
+    let frames = h2.frames_until_quiet(quiet);
     assert_eq!(data_of(&frames, 1..=1), 0, "back to zero, not above");
     h2.window_update(1, 10);
-    let frames = h2.frames_until_quiet(Duration::from_millis(500));
+    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 10, quiet);
     assert_eq!(data_of(&frames, 1..=1), 10);
     h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
     h2.get(3, "GET", "/healthz");
@@ -348,7 +351,8 @@ fn a_stream_error_ends_only_its_stream() {
     ]);
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &uppercase);
     h2.send_frame(PRIORITY, 0, 1, &[0; 4]);
-    let frames = h2.frames_until_quiet(Duration::from_millis(300));
+    let two_resets = |f: &[Frame]| f.iter().filter(|f| f.kind == RST_STREAM).count() >= 2;
+    let frames = h2.frames_until(two_resets, Duration::from_millis(300));
     let resets: Vec<(u32, u32)> = frames
         .iter()
         .filter(|f| f.kind == RST_STREAM)

@@ -269,6 +269,28 @@ impl H2 {
         frames
     }
 
+    /// Every frame until those read so far are `enough`, waiting up to
+    /// 10 s for each, then every frame until none comes for `quiet`. What
+    /// a test expects is waited for however loaded the machine, so that a
+    /// slow server is not taken for a wrong one; anything the server sends
+    /// beyond it still arrives within `quiet`, for the test's asserts to
+    /// catch. If the frames stop short, the asserts say what is missing.
+    pub fn frames_until(
+        &mut self,
+        enough: impl Fn(&[Frame]) -> bool,
+        quiet: Duration,
+    ) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while !enough(&frames) {
+            match self.next_frame(Duration::from_secs(10)) {
+                Some(frame) => frames.push(frame),
+                None => break,
+            }
+        }
+        frames.extend(self.frames_until_quiet(quiet));
+        frames
+    }
+
     /// Reads until the server's next frame of type `kind`, ignoring other
     /// frames, and returns it; panics if the connection ends, goes quiet for
     /// 10 s, or 30 s pass, without one.
