@@ -54,9 +54,12 @@ impl BufferBudget {
             .is_ok()
     }
 
-    /// Returns `bytes` taken earlier.
+    /// Returns `bytes` taken earlier. Giving back more than was taken is a
+    /// bookkeeping bug that would wrap the count and refuse every later
+    /// request: debug builds (the tests' server) panic on it.
     pub fn give_back(&self, bytes: u64) {
-        self.used.fetch_sub(bytes, Ordering::Relaxed);
+        let before = self.used.fetch_sub(bytes, Ordering::Relaxed);
+        debug_assert!(before >= bytes, "gave back {bytes} of {before} bytes taken");
     }
 
     /// Bytes taken now.

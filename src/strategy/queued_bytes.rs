@@ -54,6 +54,12 @@ pub struct QueuedBytes {
     /// Set once a [`try_produce`](QueuedBytes::try_produce) was refused: the
     /// response is over, and its writer should stop sending.
     refused: AtomicBool,
+    /// Bytes of the shared budget this response holds: taken as they are
+    /// queued, given back as their memory is freed (each buffer as it is
+    /// released, or `buffer`'s whole body on drop). Its own count, because
+    /// neither `unsent` nor `sent` is the charge: a chunk cut halfway is
+    /// both half sent and wholly unsent.
+    charged: AtomicU64,
 }
 
 impl QueuedBytes {
@@ -66,6 +72,7 @@ impl QueuedBytes {
             limit: None,
             held_until_drop: false,
             refused: AtomicBool::new(false),
+            charged: AtomicU64::new(0),
         }
     }
 
@@ -107,6 +114,7 @@ impl QueuedBytes {
                 self.refused.store(true, Ordering::Relaxed);
                 return Err(refusal);
             }
+            self.charged.fetch_add(bytes as u64, Ordering::Relaxed);
         }
         self.produced(bytes);
         Ok(())
@@ -130,6 +138,7 @@ impl QueuedBytes {
         if let Some(limit) = &self.limit
             && !self.held_until_drop
         {
+            self.charged.fetch_sub(bytes as u64, Ordering::Relaxed);
             limit.budget.give_back(bytes as u64);
         }
         METRICS.queue_drained(self.mode, bytes as u64);
@@ -151,14 +160,7 @@ impl Drop for QueuedBytes {
         // Whatever is left was dropped with the response's buffers.
         let left = self.unsent();
         if let Some(limit) = &self.limit {
-            // What is still charged: everything produced if the memory was
-            // held until now, else only what was never sent.
-            let charged = if self.held_until_drop {
-                left + self.sent_bytes()
-            } else {
-                left
-            };
-            limit.budget.give_back(charged);
+            limit.budget.give_back(self.charged.load(Ordering::Relaxed));
         }
         METRICS.queue_drained(self.mode, left);
     }
@@ -210,6 +212,29 @@ mod tests {
 
         drop((first, second, third));
         assert_eq!(budget.used(), 0, "dropping a response returns its share");
+    }
+
+    /// A response cut inside a chunk: part of it sent, none of it
+    /// released. Its whole charge comes back once, whatever the mode: the
+    /// sent half must not be given back a second time.
+    #[test]
+    fn a_response_cut_inside_a_chunk_gives_back_exactly_its_charge() {
+        for mode in [Mode::Buffer, Mode::Unbounded] {
+            let budget = Arc::new(BufferBudget::new(1_000));
+            let limit = BufferLimit {
+                per_response: 1_000,
+                budget: Arc::clone(&budget),
+            };
+            let queued = QueuedBytes::capped(mode, limit);
+            for _ in 0..3 {
+                assert_eq!(queued.try_produce(100), Ok(()));
+            }
+            queued.sent(100);
+            queued.released(100);
+            queued.sent(40); // the second chunk, cut after 40 bytes
+            drop(queued);
+            assert_eq!(budget.used(), 0, "{mode:?}");
+        }
     }
 
     /// What a capped queue refuses, an uncapped one (the flat strategies')
