@@ -220,8 +220,17 @@ impl<'a> Reader<'a> {
     /// The client closed its side, or the socket failed: fine once nothing
     /// is being answered, unless the writer ended the connection first (a
     /// send timeout, the minimum rate), which is then the reason.
+    ///
+    /// A client closes once it has read the answers it wanted, and the
+    /// frames it read may be in a write whose return the writer has not
+    /// yet accounted for: that write is waited for (it has returned, or it
+    /// fails now that the client is gone), so that a stream whose last
+    /// frame the client got is complete, and counts every byte it sent.
     fn client_left(&self) -> End {
-        let state = self.conn.lock();
+        let mut state = self.conn.lock();
+        while state.writing && state.ended.is_none() {
+            state = self.conn.wait_for(&self.conn.progress, state, READ_WAKE);
+        }
         match (state.ended, state.open_streams()) {
             (Some(end), _) => end,
             (None, 0) => End::Complete,

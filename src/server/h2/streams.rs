@@ -90,6 +90,12 @@ pub struct State {
     /// Set when the connection is over: why. Every stream's body fails from
     /// then on, and the writer sends what control frames are left and exits.
     pub ended: Option<End>,
+    /// Whether the writer has frames in a write it has not yet accounted
+    /// for. A client that read its last response may close the connection
+    /// at once, before the writer, back from that write, marks the frames
+    /// sent: the reader waits for this to clear before it judges the
+    /// streams still open cut.
+    pub writing: bool,
 }
 
 /// One stream's side of the response.

@@ -64,6 +64,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
                     }
                 }
                 if let Some(job) = next_job(&mut state, &mut buf) {
+                    state.writing = true;
                     break job;
                 }
                 if state.ended.is_some() {
@@ -87,6 +88,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
             return;
         }
         let mut state = conn.lock();
+        state.writing = false;
         let ended = match job {
             Job::Control { ends } => ends,
             Job::Data { stream, upto, end } => {
