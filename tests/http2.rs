@@ -102,6 +102,44 @@ fn the_writer_gives_every_waiting_stream_a_frame_in_turn() {
     back_to_idle(server.addr(), &idle, "ten waiting streams");
 }
 
+/// A body whose length the head states ends on its last DATA frame, which
+/// carries END_STREAM: a client that counts bytes and closes once it has
+/// them leaves a stream that is complete. A body whose end is known only
+/// after its last write ends with an empty END_STREAM frame.
+#[test]
+fn a_body_of_known_length_ends_on_its_last_data_frame() {
+    let (server, idle) = warmed_server(&[]);
+    for (mode, ends_on_data) in [("buffer", true), ("pipeline", false)] {
+        let mut h2 = open_connection(server.addr());
+        let rows = 20_000;
+        h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode={mode}"));
+        let ended = |f: &[Frame]| {
+            f.iter()
+                .any(|f| f.kind == DATA && f.flags & END_STREAM != 0)
+        };
+        let frames = h2.frames_until(ended, Duration::from_millis(200));
+        let data: Vec<&Frame> = frames.iter().filter(|f| f.kind == DATA).collect();
+        let body: Vec<u8> = data.iter().flat_map(|f| f.payload.clone()).collect();
+        assert!(
+            body == reference_csv(rows),
+            "{mode}: the body is the export"
+        );
+        let last = data.last().expect("DATA frames");
+        assert!(
+            last.flags & END_STREAM != 0,
+            "{mode}: the last frame ends it"
+        );
+        assert_eq!(!last.payload.is_empty(), ends_on_data, "{mode}");
+        let empty = data.iter().filter(|f| f.payload.is_empty()).count();
+        assert_eq!(
+            empty,
+            usize::from(!ends_on_data),
+            "{mode}: empty DATA frames"
+        );
+    }
+    back_to_idle(server.addr(), &idle, "two bodies ended");
+}
+
 /// A client that closes the connection the moment it has read its
 /// response's END_STREAM got all it asked for: each such response is
 /// logged complete, with every byte, never as a client abort.

@@ -111,7 +111,8 @@ pub struct Stream {
     /// How much of `data` the socket has taken; the body's write returns
     /// when it is all of it.
     pub sent: usize,
-    /// The body is complete: once `data` is sent, END_STREAM.
+    /// The body ends with `data`: END_STREAM goes on the frame that carries
+    /// its last byte, or alone if `data` is already sent.
     pub end: bool,
     /// END_STREAM has been written: the response is complete.
     pub finished: bool,
@@ -301,6 +302,11 @@ pub struct StreamBody<'c> {
     head_only: bool,
     /// Each hand-off must be written within `max(grace, n / rate)`.
     min_rate: MinDataRate,
+    /// Body bytes the head's `Content-Length` still promises. The hand-off
+    /// that completes them asks for END_STREAM on its last DATA frame: a
+    /// client that counts bytes may close the moment it has them, and would
+    /// otherwise leave before an empty END_STREAM frame came after them.
+    promised: Option<u64>,
 }
 
 impl<'c> StreamBody<'c> {
@@ -310,6 +316,7 @@ impl<'c> StreamBody<'c> {
             id,
             head_only,
             min_rate,
+            promised: None,
         }
     }
 
@@ -355,9 +362,10 @@ impl Write for StreamBody<'_> {
             stream.data.clear();
             stream.data.extend_from_slice(&buf[..n]);
             (stream.framed, stream.sent) = (0, 0);
+            stream.end = self.promised == Some(n as u64);
         }
         self.conn.work.notify_one();
-        match self.wait_until(n, |s| s.sent == s.data.len()) {
+        let written = match self.wait_until(n, |s| s.sent == s.data.len()) {
             Ok(()) => Ok(n),
             Err(error) => {
                 // Part of the hand-off may have left before the stream was
@@ -370,7 +378,11 @@ impl Write for StreamBody<'_> {
                     _ => Err(error),
                 }
             }
+        };
+        if let (Some(promised), Ok(written)) = (&mut self.promised, &written) {
+            *promised = promised.saturating_sub(*written as u64);
         }
+        written
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -393,6 +405,7 @@ impl Wire for StreamBody<'_> {
         }
         if let Framing::ContentLength(len) = head.framing() {
             hpack::encode_field(&mut block, b"content-length", len.to_string().as_bytes());
+            self.promised = (!self.head_only).then_some(len);
         }
         let mut headers = Vec::with_capacity(block.len() + 2 * frame::HEADER_BYTES);
         frame::headers(&mut headers, self.id, &block, self.head_only);

@@ -152,7 +152,11 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         .min(connection_window)
         .min(max_frame)
         .max(0) as usize;
-    let end_stream = n == 0;
+    // END_STREAM rides on the frame that carries the last of the stream's
+    // bytes once its end was asked for: alone, in an empty frame, when the
+    // end is known only after the last write (`end_body`); on the last
+    // DATA, when Content-Length said in advance where the body ends.
+    let end_stream = stream.end && n == stream.pending();
     buf.extend_from_slice(&frame::data_header(id, n, end_stream));
     buf.extend_from_slice(&stream.data[stream.framed..stream.framed + n]);
     stream.framed += n;
