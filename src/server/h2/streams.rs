@@ -355,6 +355,13 @@ impl Write for StreamBody<'_> {
         if buf.is_empty() {
             return Ok(0);
         }
+        if self.promised == Some(0) {
+            // The head said where the body ends, and END_STREAM went with
+            // its last byte: more would be a malformed stream (RFC 9113
+            // §8.1.1), so it is the strategy's bug, said at once.
+            let error = "a body longer than its Content-Length";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, error));
+        }
         let n = buf.len().min(HANDOFF_BYTES);
         {
             let mut state = self.conn.lock();

@@ -42,8 +42,23 @@ enum Job {
     Data { stream: u32, upto: usize, end: bool },
 }
 
+/// Ends the connection if the writer leaves by panicking: the reader and
+/// every stream wait on the writer, and would otherwise wait for frames it
+/// will never write. The panic itself is passed on when the connection's
+/// threads are joined.
+struct EndOnPanic<'c>(&'c Conn);
+
+impl Drop for EndOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.end(End::Panic);
+        }
+    }
+}
+
 /// Writes frames until the connection ends or the socket fails.
 pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
+    let _end_on_panic = EndOnPanic(conn);
     let min_rate = config.min_data_rate();
     let mut out = DeadlineWriter::new(socket, config.send_timeout, min_rate);
     // The writer's one buffer: a batch of control frames, or one DATA
@@ -195,4 +210,86 @@ fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
         state.reset(id, ErrorCode::Cancel, End::SendTimeout);
     }
     !stalled.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::defense::send_deadline::MinDataRate;
+    use crate::http::response::{Framing, ResponseHead, Status};
+    use crate::server::h2::streams::{Stream, StreamBody};
+    use crate::strategy::Wire;
+
+    /// Answers stream 1 with `body` through a real writer on a loopback
+    /// socket; returns each frame the client got as (type, flags, length).
+    fn frames_of(body: impl FnOnce(&mut StreamBody<'_>)) -> Vec<(u8, u8, usize)> {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let conn = Conn::new();
+        let window = i64::from(frame::DEFAULT_WINDOW);
+        conn.lock().streams.insert(1, Stream::new(window, false));
+        let config = ServerConfig::default();
+        std::thread::scope(|scope| {
+            scope.spawn(|| run(&conn, &server, &config));
+            // The writer exits once the connection ends: ended even if
+            // `body` panics, so that a failing test fails instead of hanging.
+            let _ends = EndOnPanic(&conn);
+            let rate = MinDataRate {
+                bytes_per_second: 1,
+                grace: Duration::from_secs(2),
+            };
+            let mut out = StreamBody::new(&conn, 1, false, rate);
+            body(&mut out);
+            drop(out);
+            conn.end(End::Complete);
+        });
+        drop(server);
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        let mut frames = Vec::new();
+        while let [l0, l1, l2, kind, flags, _, _, _, _, rest @ ..] = wire.as_slice() {
+            let len = usize::from(*l0) << 16 | usize::from(*l1) << 8 | usize::from(*l2);
+            frames.push((*kind, *flags, len));
+            wire = rest[len.min(rest.len())..].to_vec();
+        }
+        frames
+    }
+
+    const DATA: u8 = frame::Kind::Data as u8;
+    const END_STREAM: u8 = frame::flag::END_STREAM;
+
+    /// Content-Length 0: no DATA but the one that ends the stream.
+    #[test]
+    fn an_empty_body_of_known_length_is_one_empty_end_stream() {
+        let frames = frames_of(|out| {
+            let head = ResponseHead::new(Status::Ok, Framing::ContentLength(0));
+            out.send_head(&head).unwrap();
+            out.write_all(b"").unwrap();
+            out.end_body().unwrap();
+        });
+        let data: Vec<_> = frames.iter().filter(|f| f.0 == DATA).collect();
+        assert_eq!(data, [&(DATA, END_STREAM, 0)]);
+    }
+
+    /// A body that goes on past its Content-Length is refused at once, not
+    /// left waiting out the minimum rate, and nothing follows END_STREAM.
+    #[test]
+    fn a_write_past_content_length_fails_at_once() {
+        let frames = frames_of(|out| {
+            let head = ResponseHead::new(Status::Ok, Framing::ContentLength(4));
+            out.send_head(&head).unwrap();
+            out.write_all(b"abcd").unwrap();
+            let started = Instant::now();
+            let extra = out.write(b"xy").map_err(|e| e.kind());
+            assert_eq!(extra, Err(std::io::ErrorKind::InvalidInput));
+            assert!(started.elapsed() < Duration::from_secs(1));
+            out.end_body().unwrap();
+        });
+        let data: Vec<_> = frames.iter().filter(|f| f.0 == DATA).collect();
+        assert_eq!(data, [&(DATA, END_STREAM, 4)]);
+    }
 }
