@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::request::{MAX_HEAD_BYTES, is_tchar};
+use crate::http::request::{MAX_HEAD_BYTES, decimal, is_tchar, trim_ows};
 
 /// How a response's body is delimited, from its head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,8 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
             }
             chunked = true;
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = content_length(value).ok_or_else(|| {
+            // 1*DIGIT (RFC 9110 §8.6).
+            let n = decimal(value).ok_or_else(|| {
                 format!("bad Content-Length '{}'", String::from_utf8_lossy(value))
             })?;
             if length.is_some_and(|previous| previous != n) {
@@ -97,29 +98,6 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         (false, None) => BodyFraming::CloseDelimited,
     };
     Ok(ReceivedHead { status, framing })
-}
-
-/// A field value without the optional whitespace around it (RFC 9110 §5.5).
-fn trim_ows(value: &[u8]) -> &[u8] {
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |last| last + 1);
-    &value[start..end]
-}
-
-/// `Content-Length`'s value, `1*DIGIT` (RFC 9110 §8.6): no sign, no
-/// space, and `None` past `u64`.
-fn content_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, &b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
-    })
 }
 
 /// How the reading ended.

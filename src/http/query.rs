@@ -6,6 +6,7 @@
 //! million-row export the client never asked for).
 
 use crate::export::Mode;
+use crate::http::request::decimal;
 
 /// Rows exported when the query does not say.
 pub const DEFAULT_ROWS: u64 = 1_000_000;
@@ -79,14 +80,7 @@ fn parse_rows(value: &[u8], max_rows: u64) -> Result<u64, String> {
             value.escape_ascii()
         )
     };
-    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-        return Err(out_of_range());
-    }
-    value
-        .iter()
-        .try_fold(0u64, |n, &d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        })
+    decimal(value)
         .filter(|&rows| rows <= max_rows)
         .ok_or_else(out_of_range)
 }

@@ -429,16 +429,7 @@ fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), HeadError> {
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
         return Err(bad("header field name is not a token"));
     }
-    // Optional whitespace is SP and HTAB only; `trim_ascii` would also eat
-    // a form feed, and two parsers disagreeing about a value is how a
-    // length gets smuggled.
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |last| last + 1);
-    let value = &value[start..end];
+    let value = trim_ows(value);
     // Whitespace inside, VCHAR and obs-text; no control bytes (NUL, CR, …).
     let allowed = |b: &u8| matches!(b, b' ' | b'\t' | 0x21..=0x7e | 0x80..=0xff);
     if !value.iter().all(allowed) {
@@ -474,6 +465,32 @@ fn check_framing(request: &Request<'_>) -> Result<(), HeadError> {
 /// `tchar` of RFC 9110 §5.6.2: the bytes a token (method, field name) may use.
 pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A field value without the optional whitespace around it (RFC 9110
+/// §5.5). OWS is SP and HTAB only; `trim_ascii` would also eat a form feed,
+/// and two parsers disagreeing about a value is how a length gets smuggled.
+pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |last| last + 1);
+    &value[start..end]
+}
+
+/// `1*DIGIT` as a number: no sign, no space, no exponent; `None` if empty,
+/// if any byte is not a digit, or past `u64` (a `Content-Length`, a row
+/// count).
+pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 #[cfg(test)]
