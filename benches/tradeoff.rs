@@ -36,7 +36,9 @@
 //!   `TRADEOFF_RUNS` is K (default 5), `TRADEOFF_CLIENTS` is N (default 32).
 //! - `TRADEOFF_QUICK=1`: chunks 16k, 64k and 256k, depths 0 and 1, K = 3,
 //!   N = 8, plus the defaults: about half a minute.
-//! - `TRADEOFF_OUT=DIR` writes the CSV and SVG there instead of `docs/`;
+//! - The whole grid writes to `docs/`; a quick, restricted or filtered run
+//!   to `target/tradeoff/`, so that it never replaces the committed figure.
+//!   `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
 //!   `BENCH_SERVE_ARGS` passes extra flags to every server (see `common`).
 
 mod common;

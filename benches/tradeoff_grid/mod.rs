@@ -175,13 +175,17 @@ pub fn settings() -> Result<Settings, String> {
     } else {
         (&CHUNKS[..], &DEPTHS[..], DEFAULT_RUNS, DEFAULT_CLIENTS)
     };
-    let chunks = env_list("TRADEOFF_CHUNKS", parse_size)?.unwrap_or_else(|| chunks.to_vec());
+    let chosen_chunks = env_list("TRADEOFF_CHUNKS", parse_size)?;
+    let full_grid = !quick && chosen_chunks.is_none();
+    let chunks = chosen_chunks.unwrap_or_else(|| chunks.to_vec());
     let parse_depth = |s: &str| {
         s.trim()
             .parse::<usize>()
             .map_err(|_| format!("{s:?} is not a depth"))
     };
-    let depths = env_list("TRADEOFF_DEPTHS", parse_depth)?.unwrap_or_else(|| depths.to_vec());
+    let chosen_depths = env_list("TRADEOFF_DEPTHS", parse_depth)?;
+    let full_grid = full_grid && chosen_depths.is_none();
+    let depths = chosen_depths.unwrap_or_else(|| depths.to_vec());
     // cargo passes `--bench`; other arguments name the strategies to run.
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -230,9 +234,13 @@ pub fn settings() -> Result<Settings, String> {
         depth: None,
     });
 
+    // Only the whole grid replaces the committed figure: a quick or
+    // partial run that wrote to `docs/` would silently overwrite it.
+    let full_grid = full_grid && filters.is_empty();
     let out_dir = match std::env::var_os("TRADEOFF_OUT") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
+        None if full_grid => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tradeoff"),
     };
     Ok(Settings {
         grid,
