@@ -396,6 +396,7 @@ fn targets(rows: &[Row], clients: usize) -> String {
         raw_64k,
         BOUNDED_OF_RAW_TARGET,
     );
+    text += "\n  (whether the CPU each byte costs lets any strategy reach the raw copy's ratio here: cargo bench --bench cpu_per_byte)";
     let memory = bounded.and_then(|row| row.memory);
     for (name, value, target) in [
         (

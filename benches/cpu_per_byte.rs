@@ -1,0 +1,312 @@
+//! Where the CPU goes, per gigabyte delivered: for each strategy, a fast
+//! client downloads the 7-million-row export (385 MB) over loopback while
+//! this bench reads the CPU time of each of the server's threads
+//! (`/proc/PID/task/TID/schedstat`, in nanoseconds), of its own reading
+//! thread (`/proc/thread-self/schedstat`), and the whole machine's busy
+//! ticks (`/proc/stat`, the only one of the three that sees softirq time,
+//! where much of loopback TCP runs). `harness = false`.
+//!
+//! The trade-off bench says how fast each configuration is; this one says
+//! what each byte costs and who pays for it: the producer rendering rows,
+//! the connection's thread moving them into the socket (and, for
+//! `pipeline`, rendering them too) and the client reading them; the sum
+//! of the threads against the machine's busy time shows whether anything
+//! ran outside them. The machine's cores divided by its total is the most that
+//! strategy could deliver here with every core busy: the arithmetic
+//! behind the verdict on "`bounded` ≥ 0.75 × the raw copy" in
+//! `docs/benchmarks.md`.
+//!
+//! A connection's threads end with its response, and their counters with
+//! them, so the server's threads are read every [`SAMPLE_BYTES`] of the
+//! download, and each figure is per byte received up to the last reading.
+//!
+//! Knobs: `CPU_RUNS` downloads per strategy (default 5, in rounds, so that
+//! a drifting machine moves every strategy alike), `CPU_ROWS` the export's
+//! rows (default 7,000,000), `BENCH_SERVE_ARGS` extra server flags.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use common::download::{CLIENT_BUFFER_BYTES, RawCopy};
+use common::{ServerProcess, connect, cpu_ticks, get_request, serve_args_from_env};
+
+/// Bytes between two readings of the server's threads: often enough that
+/// the unread tail of a download is small against the whole, rarely enough
+/// that reading `/proc` costs nothing measurable.
+const SAMPLE_BYTES: u64 = 16 * 1024 * 1024;
+/// `/proc/stat`'s unit (`USER_HZ`), 100 on every Linux std supports.
+const TICKS_PER_SECOND: f64 = 100.0;
+/// The target this bench explains: `bounded` against the raw copy.
+const BOUNDED_OF_RAW_TARGET: f64 = 0.75;
+/// The strategies measured; `buffer` holds whole bodies and is not a
+/// contender for speed.
+const STRATEGIES: [&str; 3] = ["unbounded", "bounded", "pipeline"];
+/// The reference: the pre-rendered body copied to a socket in one write.
+const RAW: &str = "raw copy";
+
+/// CPU seconds spent while a number of bytes arrived.
+#[derive(Clone, Debug, Default)]
+struct Spent {
+    /// Bytes received by the client over the span measured.
+    bytes: u64,
+    /// Wall-clock seconds of that span.
+    seconds: f64,
+    /// CPU seconds of the server's threads, by role: the thread name
+    /// without its number (`conn-7` is `conn`).
+    server: HashMap<String, f64>,
+    /// CPU seconds of the reading thread.
+    client: f64,
+    /// Busy seconds of the whole machine, softirq included.
+    machine: f64,
+}
+
+impl Spent {
+    fn add(&mut self, other: &Spent) {
+        self.bytes += other.bytes;
+        self.seconds += other.seconds;
+        for (role, seconds) in &other.server {
+            *self.server.entry(role.clone()).or_default() += seconds;
+        }
+        self.client += other.client;
+        self.machine += other.machine;
+    }
+
+    /// CPU seconds of the server's threads in `role`, if it had any.
+    fn role(&self, role: &str) -> Option<f64> {
+        self.server.get(role).copied()
+    }
+
+    /// Bytes per second received.
+    fn rate(&self) -> f64 {
+        self.bytes as f64 / self.seconds
+    }
+
+    /// Milliseconds of CPU per gigabyte received: `seconds / bytes × 10^12`.
+    fn per_gb(&self, seconds: f64) -> f64 {
+        seconds / self.bytes.max(1) as f64 * 1e12
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cpu_per_byte: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<String, String> {
+    let runs = env_number("CPU_RUNS", 5)?;
+    let rows = env_number("CPU_ROWS", 7_000_000)?;
+    let server = ServerProcess::start(&serve_args_from_env()?)?;
+    let raw = RawCopy::new(rows, None)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let mut buffer = vec![0u8; CLIENT_BUFFER_BYTES];
+    println!(
+        "cpu_per_byte: {runs} downloads of {:.0} MB per strategy, in rounds, {cores} cores",
+        raw.len() as f64 / 1e6
+    );
+
+    // One entry per strategy, then the raw copy.
+    let mut spent: Vec<(&str, Spent)> = (STRATEGIES.iter().copied().chain([RAW]))
+        .map(|name| (name, Spent::default()))
+        .collect();
+    for _ in 0..runs {
+        for (name, total) in &mut spent {
+            let one = if *name == RAW {
+                raw_download(&raw, &mut buffer)?
+            } else {
+                let target = format!("/export.csv?rows={rows}&mode={name}");
+                sampled_download(&server, &target, &mut buffer)?
+            };
+            total.add(&one);
+        }
+    }
+
+    let mut report = format!(
+        "{:<10} {:>6} {:>7} {:>9} {:>7} {:>8} {:>8}   {:>8}\n",
+        "strategy", "MB/s", "conn", "producer", "client", "threads", "machine", "ceiling"
+    );
+    report += "                  (CPU ms per GB received)                        (GB/s)\n";
+    for (name, spent) in &spent {
+        let column = |seconds: Option<f64>| match seconds {
+            Some(seconds) => format!("{:.0}", spent.per_gb(seconds)),
+            None => "-".to_string(),
+        };
+        // The raw copy's writer is a thread of this process, not measured.
+        let threads = (*name != RAW).then(|| spent.server.values().sum::<f64>() + spent.client);
+        let _ = writeln!(
+            report,
+            "{name:<10} {:>6.0} {:>7} {:>9} {:>7} {:>8} {:>8.0}   {:>8.2}",
+            spent.rate() / 1e6,
+            column(spent.role("conn")),
+            column(spent.role("producer")),
+            column(Some(spent.client)),
+            column(threads),
+            spent.per_gb(spent.machine),
+            cores / spent.machine * spent.bytes as f64 / 1e9,
+        );
+    }
+
+    // The target in CPU: at the rate it asks for, with every core busy,
+    // how much each byte may cost; against the least it can cost, which is
+    // rendering it (the producer's share) plus moving it as cheaply as
+    // anything here moves bytes (the raw copy's whole machine).
+    let find = |wanted: &str| {
+        spent
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, s)| s)
+    };
+    let (Some(raw), Some(bounded)) = (find(RAW), find("bounded")) else {
+        return Err("the raw copy or bounded was not measured".to_string());
+    };
+    let wanted = BOUNDED_OF_RAW_TARGET * raw.rate();
+    let allowed = cores / wanted * 1e12;
+    let producer = bounded.per_gb(bounded.role("producer").unwrap_or(0.0));
+    let least = producer + raw.per_gb(raw.machine);
+    let _ = writeln!(
+        report,
+        "{BOUNDED_OF_RAW_TARGET} x the raw copy is {:.0} MB/s: {cores} busy cores give each GB at most {allowed:.0} ms of CPU at that rate.\n\
+         bounded spends {:.0} (producer {producer:.0}, writer {:.0}, client {:.0}); rendering plus the raw copy's own cost is {least:.0}: {}.",
+        wanted / 1e6,
+        bounded.per_gb(bounded.machine),
+        bounded.per_gb(bounded.role("conn").unwrap_or(0.0)),
+        bounded.per_gb(bounded.client),
+        if least > allowed {
+            "out of reach on this machine for anything that renders rows"
+        } else {
+            "within reach, if hand-offs cost nothing"
+        },
+    );
+    Ok(report)
+}
+
+/// One download of `target`, the server's threads read every
+/// [`SAMPLE_BYTES`]; the span ends at the last reading.
+fn sampled_download(
+    server: &ServerProcess,
+    target: &str,
+    buffer: &mut [u8],
+) -> Result<Spent, String> {
+    let pid = server.pid();
+    let before = (threads(pid)?, own_cpu()?, cpu_ticks()?, Instant::now());
+    let mut last = None;
+    let mut stream = connect(server.addr())?;
+    stream
+        .write_all(get_request(target).as_bytes())
+        .map_err(|e| format!("sending the request: {e}"))?;
+    let (mut received, mut next_sample) = (0u64, SAMPLE_BYTES);
+    loop {
+        let n = match stream.read(buffer) {
+            Ok(0) => break,
+            Ok(n) => n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("{target}: reading after {received} bytes: {e}")),
+        };
+        if received == 0 && !buffer.starts_with(b"HTTP/1.1 200 ") {
+            return Err(format!("{target}: not a 200"));
+        }
+        received += n;
+        if received >= next_sample {
+            last = Some((
+                threads(pid)?,
+                own_cpu()?,
+                cpu_ticks()?,
+                Instant::now(),
+                received,
+            ));
+            next_sample = received + SAMPLE_BYTES;
+        }
+    }
+    let Some((threads_after, own_after, ticks_after, at, bytes)) = last else {
+        return Err(format!("{target}: {received} bytes, too few to sample"));
+    };
+    // Threads born during the download count from zero; threads that ended
+    // before the last reading are not in it, and cannot be, which is why
+    // the span ends there.
+    let mut server_cpu = HashMap::new();
+    for (tid, (role, seconds)) in threads_after {
+        let start = before.0.get(&tid).map_or(0.0, |(_, seconds)| *seconds);
+        *server_cpu.entry(role).or_default() += seconds - start;
+    }
+    Ok(Spent {
+        bytes,
+        seconds: (at - before.3).as_secs_f64(),
+        server: server_cpu,
+        client: own_after - before.1,
+        machine: (ticks_after.0 - before.2.0) as f64 / TICKS_PER_SECOND,
+    })
+}
+
+/// One raw copy: the client's and the machine's CPU, over the whole copy.
+fn raw_download(raw: &RawCopy, buffer: &mut [u8]) -> Result<Spent, String> {
+    let before = (own_cpu()?, cpu_ticks()?, Instant::now());
+    let bytes = raw.once(buffer)?;
+    Ok(Spent {
+        bytes,
+        seconds: before.2.elapsed().as_secs_f64(),
+        server: HashMap::new(),
+        client: own_cpu()? - before.0,
+        machine: (cpu_ticks()?.0 - before.1.0) as f64 / TICKS_PER_SECOND,
+    })
+}
+
+/// Every thread of process `pid`: its role (name without a trailing
+/// `-NUMBER`) and its CPU seconds so far. A thread that ends while it is
+/// read is skipped: it is gone from the next reading too.
+fn threads(pid: u32) -> Result<HashMap<String, (String, f64)>, String> {
+    let dir = format!("/proc/{pid}/task");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?;
+    let mut threads = HashMap::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let (Ok(name), Ok(schedstat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("schedstat")),
+        ) else {
+            continue;
+        };
+        let name = name.trim_end();
+        let role = match name.rsplit_once('-') {
+            Some((role, n)) if n.bytes().all(|b| b.is_ascii_digit()) => role,
+            _ => name,
+        };
+        let tid = entry.file_name().to_string_lossy().into_owned();
+        threads.insert(tid, (role.to_string(), cpu_seconds(&schedstat)?));
+    }
+    Ok(threads)
+}
+
+/// The calling thread's CPU seconds so far.
+fn own_cpu() -> Result<f64, String> {
+    let path = "/proc/thread-self/schedstat";
+    cpu_seconds(&std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?)
+}
+
+/// The first field of a `schedstat` file: nanoseconds on a CPU.
+fn cpu_seconds(schedstat: &str) -> Result<f64, String> {
+    let field = schedstat.split_whitespace().next().unwrap_or_default();
+    let nanoseconds: u64 = (field.parse()).map_err(|e| format!("schedstat {field:?}: {e}"))?;
+    Ok(nanoseconds as f64 / 1e9)
+}
+
+fn env_number(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Ok(text) => match text.parse() {
+            Ok(0) | Err(_) => Err(format!("{name}={text}: not a positive whole number")),
+            Ok(n) => Ok(n),
+        },
+        Err(_) => Ok(default),
+    }
+}
