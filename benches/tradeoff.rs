@@ -17,8 +17,8 @@
 //!    clients, `/proc/net/tcp`), and the userland queue ÷ N (`/metrics`).
 //!    Held = RSS + kernel: everything one slow client makes the server keep.
 //! 2. **Throughput of a fast client**, after the stalled ones left: the
-//!    median of K downloads of the 1,000,000-row export (54 MB) over
-//!    loopback. The downloads go in rounds, one from every configuration
+//!    median of K downloads of the 1,000,000-row export (54 MB;
+//!    `TRADEOFF_ROWS` sets the rows) over loopback. The downloads go in rounds, one from every configuration
 //!    and reference per round (after an untimed round), so that a machine
 //!    whose speed drifts moves them all alike: the ratios are of the same
 //!    moments. With it, the cores the whole machine kept busy during each
@@ -36,6 +36,8 @@
 //!   `TRADEOFF_RUNS` is K (default 5), `TRADEOFF_CLIENTS` is N (default 32).
 //! - `TRADEOFF_QUICK=1`: chunks 16k, 64k and 256k, depths 0 and 1, K = 3,
 //!   N = 8, plus the defaults: about half a minute.
+//! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
+//!   start of a connection weighs less (see `docs/benchmarks.md`).
 //! - The whole grid writes to `docs/`; a quick, restricted or filtered run
 //!   to `target/tradeoff/`, so that it never replaces the committed figure.
 //!   `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
@@ -59,8 +61,6 @@ use common::{ServerProcess, cpu_ticks, get_request};
 use tradeoff_chart::{Chart, Family, Point, Reference};
 use tradeoff_grid::{Config, Settings, Strategy, settings, size_label};
 
-/// The fast client's export: a million rows, 54 MB.
-const FAST_ROWS: u64 = 1_000_000;
 /// The stalled clients' export: 385 MB, far more than loopback socket
 /// buffers hold, so that every connection really stalls.
 const STALL_ROWS: u64 = 7_000_000;
@@ -198,8 +198,9 @@ fn run(settings: &Settings) -> Result<(), String> {
         Target::Server(start_server(settings, &unbounded)?),
         None,
     ));
-    measured.push((raw, Target::Raw(RawCopy::new(FAST_ROWS, None)?), None));
-    let raw_64k_copy = RawCopy::new(FAST_ROWS, Some(SERVER_WRITE_BYTES))?;
+    let rows = settings.fast_rows;
+    measured.push((raw, Target::Raw(RawCopy::new(rows, None)?), None));
+    let raw_64k_copy = RawCopy::new(rows, Some(SERVER_WRITE_BYTES))?;
     measured.push((raw_64k, Target::Raw(raw_64k_copy), None));
 
     // Throughput in rounds: one download from every configuration per
@@ -216,7 +217,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         {
             let before = cpu_ticks()?;
             let rate = target
-                .download(config, &mut buffer)
+                .download(config, rows, &mut buffer)
                 .map_err(|e| format!("{}: {e}", config.label()))?;
             let after = cpu_ticks()?;
             if round > 0 {
@@ -266,14 +267,14 @@ enum Target {
 }
 
 impl Target {
-    /// One download of the fast export: MB/s of body.
-    fn download(&self, config: &Config, buffer: &mut [u8]) -> Result<f64, String> {
-        let body = body_len(FAST_ROWS);
+    /// One download of the fast export of `rows` rows: MB/s of body.
+    fn download(&self, config: &Config, rows: u64, buffer: &mut [u8]) -> Result<f64, String> {
+        let body = body_len(rows);
         let started = Instant::now();
         let received = match self {
             Target::Server(server) => {
                 let mode = config.strategy.name();
-                let request = get_request(&format!("/export.csv?rows={FAST_ROWS}&mode={mode}"));
+                let request = get_request(&format!("/export.csv?rows={rows}&mode={mode}"));
                 download(server.addr(), &request, buffer)?
             }
             Target::Raw(raw) => raw.once(buffer)?,
@@ -545,8 +546,9 @@ fn chart(settings: &Settings, rows: &[Row]) -> Chart {
     Chart {
         title: "Throughput of a fast client against memory per slow client".to_string(),
         subtitle: format!(
-            "median of {} downloads of 54 MB over loopback; memory of {} stalled clients; {} cores{}{}",
+            "median of {} downloads of {:.0} MB over loopback; memory of {} stalled clients; {} cores{}{}",
             settings.runs,
+            body_len(settings.fast_rows) as f64 / 1e6,
             settings.clients,
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             extra,

@@ -32,6 +32,9 @@ const QUICK_RUNS: usize = 3;
 /// Stalled clients per configuration.
 const DEFAULT_CLIENTS: usize = 32;
 const QUICK_CLIENTS: usize = 8;
+/// The fast client's export unless `TRADEOFF_ROWS` says otherwise: a
+/// million rows, 54 MB, so that the whole grid runs in minutes.
+const DEFAULT_FAST_ROWS: u64 = 1_000_000;
 
 /// What moves the body, in this benchmark's vocabulary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +106,10 @@ pub struct Settings {
     pub serve_args: Vec<String>,
     /// Where the CSV and SVG go.
     pub out_dir: PathBuf,
+    /// Rows of the fast client's export: a million (54 MB) by default, short
+    /// enough for the whole grid; `TRADEOFF_ROWS=7000000` times the 385 MB
+    /// export, as a real slow-to-finish download would run.
+    pub fast_rows: u64,
     /// Whether this was `TRADEOFF_QUICK`, said in the chart's subtitle.
     pub quick: bool,
 }
@@ -236,7 +243,8 @@ pub fn settings() -> Result<Settings, String> {
 
     // Only the whole grid replaces the committed figure: a quick or
     // partial run that wrote to `docs/` would silently overwrite it.
-    let full_grid = full_grid && filters.is_empty();
+    let fast_rows = env_count("TRADEOFF_ROWS", DEFAULT_FAST_ROWS as usize)? as u64;
+    let full_grid = full_grid && filters.is_empty() && fast_rows == DEFAULT_FAST_ROWS;
     let out_dir = match std::env::var_os("TRADEOFF_OUT") {
         Some(dir) => PathBuf::from(dir),
         None if full_grid => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
@@ -244,6 +252,7 @@ pub fn settings() -> Result<Settings, String> {
     };
     Ok(Settings {
         grid,
+        fast_rows,
         runs: env_count("TRADEOFF_RUNS", runs)?,
         clients: env_count("TRADEOFF_CLIENTS", clients)?,
         serve_args: serve_args_from_env()?,
