@@ -163,11 +163,11 @@ impl<'a> Reader<'a> {
                 return End::ClientAbort;
             }
             match (&*self.socket).read(frames.spare()) {
-                Ok(0) => return self.client_left(),
+                Ok(0) => return self.conn.client_left(),
                 Ok(n) => frames.filled(n),
                 Err(e) if crate::defense::is_timeout(&e) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.client_left(),
+                Err(_) => return self.conn.client_left(),
             }
         }
     }
@@ -215,27 +215,6 @@ impl<'a> Reader<'a> {
         }
         // Gracefully done: every stream answered, its bytes written.
         (self.going_away && open == 0).then_some(End::Complete)
-    }
-
-    /// The client closed its side, or the socket failed: fine once nothing
-    /// is being answered, unless the writer ended the connection first (a
-    /// send timeout, the minimum rate), which is then the reason.
-    ///
-    /// A client closes once it has read the answers it wanted, and the
-    /// frames it read may be in a write whose return the writer has not
-    /// yet accounted for: that write is waited for (it has returned, or it
-    /// fails now that the client is gone), so that a stream whose last
-    /// frame the client got is complete, and counts every byte it sent.
-    fn client_left(&self) -> End {
-        let mut state = self.conn.lock();
-        while state.writing && state.ended.is_none() {
-            state = self.conn.wait_for(&self.conn.progress, state, READ_WAKE);
-        }
-        match (state.ended, state.open_streams()) {
-            (Some(end), _) => end,
-            (None, 0) => End::Complete,
-            (None, _) => End::ClientAbort,
-        }
     }
 
     /// Sends GOAWAY: streams after `last_answered` will not be answered.

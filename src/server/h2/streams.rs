@@ -187,6 +187,31 @@ impl Conn {
         waited.unwrap_or_else(PoisonError::into_inner).0
     }
 
+    /// Why the connection ended, once the client closed its side or the
+    /// socket failed: fine once nothing is being answered, unless the
+    /// writer ended the connection first (a send timeout, the minimum
+    /// rate), which is then the reason.
+    ///
+    /// A client closes once it has read the answers it wanted, and the
+    /// frames it read may be in a write whose return the writer has not
+    /// yet accounted for: that write is waited for (it has returned, or it
+    /// fails now that the client is gone), so that a stream whose last
+    /// frame the client got is complete, and counts every byte it sent.
+    pub fn client_left(&self) -> End {
+        /// Only a guard against a lost wake-up: the writer notifies
+        /// `progress` as soon as its write is accounted for.
+        const RECHECK: Duration = Duration::from_millis(100);
+        let mut state = self.lock();
+        while state.writing && state.ended.is_none() {
+            state = self.wait_for(&self.progress, state, RECHECK);
+        }
+        match (state.ended, state.open_streams()) {
+            (Some(end), _) => end,
+            (None, 0) => End::Complete,
+            (None, _) => End::ClientAbort,
+        }
+    }
+
     /// Queues a frame for the writer, written by one of `frame`'s builders.
     pub fn send(&self, write: impl FnOnce(&mut Vec<u8>)) {
         self.lock().push(encode(write));
@@ -465,6 +490,49 @@ impl Drop for StreamBody<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, mpsc};
+    use std::thread;
+
+    /// curl closes the moment it reads END_STREAM, which can be before the
+    /// writer, back from the write that carried it, marks the stream
+    /// finished. The verdict on that close must wait for the bookkeeping:
+    /// before it waited, such downloads were logged as client aborts.
+    #[test]
+    fn a_close_during_the_last_write_waits_for_its_bookkeeping() {
+        let conn = Arc::new(Conn::new());
+        {
+            let mut state = conn.lock();
+            state.streams.insert(1, Stream::new(65_535, false));
+            state.writing = true; // the write with END_STREAM has not returned
+        }
+        let (verdict, got) = mpsc::channel();
+        let reader = Arc::clone(&conn);
+        thread::spawn(move || verdict.send(reader.client_left()));
+        let early = got.recv_timeout(Duration::from_millis(300));
+        assert!(early.is_err(), "judged during the write: {early:?}");
+
+        // The writer, back from its write: the stream is finished.
+        {
+            let mut state = conn.lock();
+            state.writing = false;
+            state.streams.get_mut(&1).unwrap().finished = true;
+        }
+        conn.progress.notify_all();
+        assert_eq!(got.recv_timeout(Duration::from_secs(5)), Ok(End::Complete));
+    }
+
+    /// The other outcomes need no wait: a stream still open with no write
+    /// under way was cut; a write that failed ended the connection first.
+    #[test]
+    fn a_close_with_no_write_under_way_is_judged_at_once() {
+        let conn = Conn::new();
+        conn.lock().streams.insert(1, Stream::new(65_535, false));
+        assert_eq!(conn.client_left(), End::ClientAbort);
+
+        conn.lock().writing = true;
+        conn.end(End::SendTimeout);
+        assert_eq!(conn.client_left(), End::SendTimeout);
+    }
 
     /// The bound on answers owed: the 65th is refused until the writer has
     /// taken one, and the server's own frames never count.
