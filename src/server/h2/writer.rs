@@ -92,9 +92,15 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
             let why = match TooSlow::of(&e) {
                 Some(TooSlow::SendTimeout) => End::SendTimeout,
                 Some(TooSlow::MinRate) => End::MinRate,
+                // A client that left with every answer it asked for ended
+                // the connection as it should: what failed to reach it
+                // (a PING's ACK, a SETTINGS ACK) no stream waited for.
+                None if conn.lock().open_streams() == 0 => End::Complete,
                 None => End::ClientAbort,
             };
-            if why != End::ClientAbort && sys::reset_on_close(socket).is_ok() {
+            // Reset only a client too slow: one that is gone needs none.
+            let too_slow = matches!(why, End::SendTimeout | End::MinRate);
+            if too_slow && sys::reset_on_close(socket).is_ok() {
                 METRICS.reset_sent(why);
             }
             // Wakes the reader, blocked in its read, and every stream.
@@ -257,6 +263,40 @@ mod tests {
             wire = rest[len.min(rest.len())..].to_vec();
         }
         frames
+    }
+
+    /// A write that fails because the client is gone cut the streams still
+    /// being answered, if there are any; if not, the client left with
+    /// everything it asked for, and the connection ended as it should,
+    /// whatever control frame was last on its way.
+    #[test]
+    fn a_failed_write_cuts_only_streams_still_open() {
+        for (open, expected) in [(false, End::Complete), (true, End::ClientAbort)] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            // Gone with a reset: the writer's first write fails.
+            crate::sys::reset_on_close(&client).unwrap();
+            drop(client);
+            let conn = Conn::new();
+            if open {
+                let window = i64::from(frame::DEFAULT_WINDOW);
+                conn.lock().streams.insert(1, Stream::new(window, false));
+            }
+            conn.send(|out| frame::ping(out, [7; 8], true));
+            let config = ServerConfig::default();
+            std::thread::scope(|scope| {
+                scope.spawn(|| run(&conn, &server, &config));
+                // Should the write not fail, the writer would wait for
+                // work: end it, so that the test fails instead of hanging.
+                let started = Instant::now();
+                while conn.lock().ended.is_none() && started.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                conn.end(End::Panic);
+            });
+            assert_eq!(conn.lock().ended, Some(expected), "stream open: {open}");
+        }
     }
 
     const DATA: u8 = frame::Kind::Data as u8;
