@@ -3,17 +3,18 @@
 //! this bench reads the CPU time of each of the server's threads
 //! (`/proc/PID/task/TID/schedstat`, in nanoseconds), of its own reading
 //! thread (`/proc/thread-self/schedstat`), and the whole machine's busy
-//! ticks (`/proc/stat`, the only one of the three that sees softirq time,
-//! where much of loopback TCP runs). `harness = false`.
+//! ticks (`/proc/stat`), which also count what no thread of the two was
+//! charged with: softirq work in `ksoftirqd`, anything else running.
+//! `harness = false`.
 //!
 //! The trade-off bench says how fast each configuration is; this one says
 //! what each byte costs and who pays for it: the producer rendering rows,
 //! the connection's thread moving them into the socket (and, for
-//! `pipeline`, rendering them too) and the client reading them; the sum
-//! of the threads against the machine's busy time shows whether anything
-//! ran outside them. The machine's cores divided by its total is the most that
-//! strategy could deliver here with every core busy: the arithmetic
-//! behind the verdict on "`bounded` ≥ 0.75 × the raw copy" in
+//! `pipeline`, rendering them too) and the client reading them; the
+//! threads' sum against the machine's busy time shows whether anything
+//! ran outside them. The machine's cores divided by its total per byte is
+//! the most that strategy could deliver here with every core busy: the
+//! arithmetic behind the verdict on "`bounded` ≥ 0.75 × the raw copy" in
 //! `docs/benchmarks.md`.
 //!
 //! A connection's threads end with its response, and their counters with
