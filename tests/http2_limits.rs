@@ -166,7 +166,15 @@ fn answers_the_client_never_reads_are_bounded() {
         std::thread::sleep(Duration::from_millis(200));
         let now = metrics(server.addr()).value(sent);
         let table = backpressure::read_tcp_table().map_err(|e| e.to_string())?;
-        let server_socket = table.iter().find(|s| s.remote == client);
+        // Both ends, not the client's alone: `/proc/net/tcp` also lists
+        // sockets in TIME_WAIT, and a server that closed a connection in
+        // the last minute (an earlier test's, each `/metrics` scrape) left
+        // one whose remote end is a port the kernel may have given this
+        // client since. Found first, its empty queue reads as a writer
+        // never blocked, for the whole wait.
+        let server_socket = table
+            .iter()
+            .find(|s| s.local == server.addr() && s.remote == client);
         let queue = server_socket.map_or(0, |s| s.tx_queue);
         let blocked = queue >= 16 * 1024 && queue == last_queue && now > 0.0 && now == last_sent;
         (last_sent, last_queue) = (now, queue);
