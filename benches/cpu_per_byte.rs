@@ -193,6 +193,49 @@ fn run() -> Result<String, String> {
     Ok(report)
 }
 
+/// The counters at one moment: what a span's [`Spent`] is the difference of.
+struct Reading {
+    /// The server's threads by id: role and CPU seconds; empty for the raw
+    /// copy, whose writer is a thread of this process.
+    server: HashMap<String, (String, f64)>,
+    /// The reading thread's CPU seconds.
+    client: f64,
+    /// The machine's busy ticks.
+    machine: u64,
+    at: Instant,
+}
+
+impl Reading {
+    /// Now; the server's threads too if `server` is its process id.
+    fn now(server: Option<u32>) -> Result<Reading, String> {
+        Ok(Reading {
+            server: server.map_or_else(|| Ok(HashMap::new()), threads)?,
+            client: own_cpu()?,
+            machine: cpu_ticks()?.0,
+            at: Instant::now(),
+        })
+    }
+
+    /// What was spent from `earlier` to this reading, while `bytes` arrived.
+    /// Threads born in between count from zero; threads that ended before
+    /// this reading are not in it, and cannot be, which is why a sampled
+    /// span ends at its last reading.
+    fn since(self, earlier: &Reading, bytes: u64) -> Spent {
+        let mut server = HashMap::new();
+        for (tid, (role, seconds)) in self.server {
+            let start = earlier.server.get(&tid).map_or(0.0, |(_, s)| *s);
+            *server.entry(role).or_default() += seconds - start;
+        }
+        Spent {
+            bytes,
+            seconds: (self.at - earlier.at).as_secs_f64(),
+            server,
+            client: self.client - earlier.client,
+            machine: (self.machine - earlier.machine) as f64 / TICKS_PER_SECOND,
+        }
+    }
+}
+
 /// One download of `target`, the server's threads read every
 /// [`SAMPLE_BYTES`]; the span ends at the last reading.
 fn sampled_download(
@@ -200,8 +243,8 @@ fn sampled_download(
     target: &str,
     buffer: &mut [u8],
 ) -> Result<Spent, String> {
-    let pid = server.pid();
-    let before = (threads(pid)?, own_cpu()?, cpu_ticks()?, Instant::now());
+    let pid = Some(server.pid());
+    let before = Reading::now(pid)?;
     let mut last = None;
     let mut stream = connect(server.addr())?;
     stream
@@ -220,47 +263,21 @@ fn sampled_download(
         }
         received += n;
         if received >= next_sample {
-            last = Some((
-                threads(pid)?,
-                own_cpu()?,
-                cpu_ticks()?,
-                Instant::now(),
-                received,
-            ));
+            last = Some((Reading::now(pid)?, received));
             next_sample = received + SAMPLE_BYTES;
         }
     }
-    let Some((threads_after, own_after, ticks_after, at, bytes)) = last else {
+    let Some((last, bytes)) = last else {
         return Err(format!("{target}: {received} bytes, too few to sample"));
     };
-    // Threads born during the download count from zero; threads that ended
-    // before the last reading are not in it, and cannot be, which is why
-    // the span ends there.
-    let mut server_cpu = HashMap::new();
-    for (tid, (role, seconds)) in threads_after {
-        let start = before.0.get(&tid).map_or(0.0, |(_, seconds)| *seconds);
-        *server_cpu.entry(role).or_default() += seconds - start;
-    }
-    Ok(Spent {
-        bytes,
-        seconds: (at - before.3).as_secs_f64(),
-        server: server_cpu,
-        client: own_after - before.1,
-        machine: (ticks_after.0 - before.2.0) as f64 / TICKS_PER_SECOND,
-    })
+    Ok(last.since(&before, bytes))
 }
 
 /// One raw copy: the client's and the machine's CPU, over the whole copy.
 fn raw_download(raw: &RawCopy, buffer: &mut [u8]) -> Result<Spent, String> {
-    let before = (own_cpu()?, cpu_ticks()?, Instant::now());
+    let before = Reading::now(None)?;
     let bytes = raw.once(buffer)?;
-    Ok(Spent {
-        bytes,
-        seconds: before.2.elapsed().as_secs_f64(),
-        server: HashMap::new(),
-        client: own_cpu()? - before.0,
-        machine: (cpu_ticks()?.0 - before.1.0) as f64 / TICKS_PER_SECOND,
-    })
+    Ok(Reading::now(None)?.since(&before, bytes))
 }
 
 /// Every thread of process `pid`: its role (name without a trailing

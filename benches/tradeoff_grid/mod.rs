@@ -183,16 +183,14 @@ pub fn settings() -> Result<Settings, String> {
         (&CHUNKS[..], &DEPTHS[..], DEFAULT_RUNS, DEFAULT_CLIENTS)
     };
     let chosen_chunks = env_list("TRADEOFF_CHUNKS", parse_size)?;
-    let full_grid = !quick && chosen_chunks.is_none();
-    let chunks = chosen_chunks.unwrap_or_else(|| chunks.to_vec());
+    let chunks = chosen_chunks.as_deref().unwrap_or(chunks).to_vec();
     let parse_depth = |s: &str| {
         s.trim()
             .parse::<usize>()
             .map_err(|_| format!("{s:?} is not a depth"))
     };
     let chosen_depths = env_list("TRADEOFF_DEPTHS", parse_depth)?;
-    let full_grid = full_grid && chosen_depths.is_none();
-    let depths = chosen_depths.unwrap_or_else(|| depths.to_vec());
+    let depths = chosen_depths.as_deref().unwrap_or(depths).to_vec();
     // cargo passes `--bench`; other arguments name the strategies to run.
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -244,7 +242,11 @@ pub fn settings() -> Result<Settings, String> {
     // Only the whole grid replaces the committed figure: a quick or
     // partial run that wrote to `docs/` would silently overwrite it.
     let fast_rows = env_count("TRADEOFF_ROWS", DEFAULT_FAST_ROWS as usize)? as u64;
-    let full_grid = full_grid && filters.is_empty() && fast_rows == DEFAULT_FAST_ROWS;
+    let full_grid = !quick
+        && chosen_chunks.is_none()
+        && chosen_depths.is_none()
+        && filters.is_empty()
+        && fast_rows == DEFAULT_FAST_ROWS;
     let out_dir = match std::env::var_os("TRADEOFF_OUT") {
         Some(dir) => PathBuf::from(dir),
         None if full_grid => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),

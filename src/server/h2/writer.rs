@@ -229,12 +229,17 @@ mod tests {
     use crate::server::h2::streams::{Stream, StreamBody};
     use crate::strategy::Wire;
 
+    /// A connected pair of sockets: (client, server).
+    fn loopback() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (client, listener.accept().unwrap().0)
+    }
+
     /// Answers stream 1 with `body` through a real writer on a loopback
     /// socket; returns each frame the client got as (type, flags, length).
     fn frames_of(body: impl FnOnce(&mut StreamBody<'_>)) -> Vec<(u8, u8, usize)> {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (mut client, server) = loopback();
         let conn = Conn::new();
         let window = i64::from(frame::DEFAULT_WINDOW);
         conn.lock().streams.insert(1, Stream::new(window, false));
@@ -272,9 +277,7 @@ mod tests {
     #[test]
     fn a_failed_write_cuts_only_streams_still_open() {
         for (open, expected) in [(false, End::Complete), (true, End::ClientAbort)] {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let (server, _) = listener.accept().unwrap();
+            let (client, server) = loopback();
             // Gone with a reset: the writer's first write fails.
             crate::sys::reset_on_close(&client).unwrap();
             drop(client);
