@@ -86,6 +86,30 @@ fn an_oversized_buffer_export_is_refused_before_it_is_built() {
     assert_eq!(get(addr, "/export.csv?rows=10000&mode=buffer").status, 200);
 }
 
+/// A `buffer` body under the per-response cap but over the whole budget
+/// can never be served either: a 400, which no retry changes, for GET and
+/// HEAD alike, not a 503 that asks the client to retry forever.
+#[test]
+fn a_buffer_export_over_the_whole_budget_is_refused_for_good() {
+    let caps = ["--max-buffered-bytes", "10m", "--max-buffered-total", "1m"];
+    let (server, idle) = warmed_server(&caps);
+    let addr = server.addr();
+    // 100 000 rows are about 5.3 MB: under 10 MiB, over 1 MiB.
+    let target = "/export.csv?rows=100000&mode=buffer";
+    let response = get(addr, target);
+    assert_eq!(
+        (response.status, response.header("Retry-After")),
+        (400, None)
+    );
+    let reason = response.body_text();
+    assert!(
+        reason.contains("--max-buffered-total (1048576 bytes)") && reason.contains("mode=bounded"),
+        "{reason}"
+    );
+    assert_eq!(head(addr, target).status, 400);
+    back_to_idle(addr, &idle, "the refusal");
+}
+
 /// The budget charges what a response *holds*: a `buffer` body stays
 /// allocated until its response ends, however much of it the kernel has
 /// taken, so a stalled buffered download keeps its whole charge and the next

@@ -90,11 +90,33 @@ pub enum OverLimit {
         /// The cap that was hit.
         cap: u64,
     },
-    /// More than is left of `--max-buffered-total`.
+    /// More than the whole of `--max-buffered-total`, when that is the
+    /// smaller cap: no other response giving its share back makes room.
+    Total {
+        /// The whole budget.
+        budget: u64,
+    },
+    /// More than is left of `--max-buffered-total`: the one refusal a
+    /// retry may get past, once other responses give their shares back.
     Process {
         /// The budget that ran out.
         budget: u64,
     },
+}
+
+impl OverLimit {
+    /// The cap a queue of `bytes` passes however long it waits, if any:
+    /// more than one response may queue (`cap`), or more than all of them
+    /// together (`budget`). `None` means it fits once the budget has room.
+    pub fn never_fits(bytes: u64, cap: u64, budget: u64) -> Option<OverLimit> {
+        if bytes > cap {
+            Some(OverLimit::Response { cap })
+        } else if bytes > budget {
+            Some(OverLimit::Total { budget })
+        } else {
+            None
+        }
+    }
 }
 
 impl fmt::Display for OverLimit {
@@ -104,6 +126,12 @@ impl fmt::Display for OverLimit {
                 f,
                 "the export would queue more than --max-buffered-bytes ({cap} bytes) \
                  in memory, however often it is asked for; use mode=bounded, \
+                 mode=pipeline or fewer rows"
+            ),
+            OverLimit::Total { budget } => write!(
+                f,
+                "the export would queue more than --max-buffered-total ({budget} bytes), \
+                 all the server may buffer, however often it is asked for; use mode=bounded, \
                  mode=pipeline or fewer rows"
             ),
             OverLimit::Process { budget } => write!(

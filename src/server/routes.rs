@@ -134,16 +134,14 @@ fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answ
         channel_depth: config.channel_depth,
     };
     let framing = strategy::framing(plan.mode, plan.rows, version);
-    // A `buffer` body over the per-response cap is refused however often
-    // it is asked for, and its size and the cap are both known now: so
-    // HEAD gets the 400 that GET would (RFC 9110 §9.3.2), not a 200 and a
-    // Content-Length no GET will ever be sent.
+    // A `buffer` body over the per-response cap, or over the whole budget,
+    // is refused however often it is asked for, and its size and the caps
+    // are all known now: so HEAD gets the 400 that GET would (RFC 9110
+    // §9.3.2), not a 200 and a Content-Length no GET will ever be sent.
+    let (cap, budget) = (config.max_buffered_bytes, config.max_buffered_total);
     if let Framing::ContentLength(len) = framing
-        && len > config.max_buffered_bytes
+        && let Some(over) = OverLimit::never_fits(len, cap, budget)
     {
-        let over = OverLimit::Response {
-            cap: config.max_buffered_bytes,
-        };
         return Answer::error(Some(plan.mode), Status::BadRequest, &over.to_string());
     }
     let head = ResponseHead::new(Status::Ok, framing)
@@ -227,7 +225,9 @@ pub(super) fn run_export<W: Wire>(
         }
         Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => write_failed(&e, shared),
         Err(ExportError::OverLimit(OverLimit::Response { .. })) => End::BufferCap,
-        Err(ExportError::OverLimit(OverLimit::Process { .. })) => End::BufferBudget,
+        Err(ExportError::OverLimit(OverLimit::Total { .. } | OverLimit::Process { .. })) => {
+            End::BufferBudget
+        }
         Err(ExportError::ProducerFailed) => {
             // The producer's panic message is already on stderr.
             METRICS.panicked();

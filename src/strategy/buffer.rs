@@ -48,7 +48,9 @@ pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError>
     };
     match response.queued.try_produce(len_in_memory) {
         Ok(()) => {}
-        Err(over @ OverLimit::Response { .. }) => return never(over.to_string()),
+        Err(over @ (OverLimit::Response { .. } | OverLimit::Total { .. })) => {
+            return never(over.to_string());
+        }
         Err(over @ OverLimit::Process { .. }) => return not_now(over.to_string()),
     }
     // Then ask for the memory before using it, so that a body the machine

@@ -103,13 +103,11 @@ impl QueuedBytes {
     pub fn try_produce(&self, bytes: usize) -> Result<(), OverLimit> {
         if let Some(limit) = &self.limit {
             let (cap, budget) = (limit.per_response, limit.budget.limit());
-            let refusal = if self.unsent().saturating_add(bytes as u64) > cap {
-                Some(OverLimit::Response { cap })
-            } else if !limit.budget.try_take(bytes as u64) {
-                Some(OverLimit::Process { budget })
-            } else {
-                None
-            };
+            let after = self.unsent().saturating_add(bytes as u64);
+            let refusal = OverLimit::never_fits(after, cap, budget).or_else(|| {
+                let taken = limit.budget.try_take(bytes as u64);
+                (!taken).then_some(OverLimit::Process { budget })
+            });
             if let Some(refusal) = refusal {
                 self.refused.store(true, Ordering::Relaxed);
                 return Err(refusal);
@@ -212,6 +210,25 @@ mod tests {
 
         drop((first, second, third));
         assert_eq!(budget.used(), 0, "dropping a response returns its share");
+    }
+
+    /// A queue larger than the whole budget can never fit, however much
+    /// of the budget is free: refused as final, like the per-response cap,
+    /// not as "used up by others".
+    #[test]
+    fn a_queue_larger_than_the_whole_budget_is_refused_as_final() {
+        let budget = Arc::new(BufferBudget::new(50));
+        let limit = BufferLimit {
+            per_response: 100,
+            budget: Arc::clone(&budget),
+        };
+        let queued = QueuedBytes::capped(Mode::Buffer, limit);
+        assert_eq!(
+            queued.try_produce(60),
+            Err(OverLimit::Total { budget: 50 }),
+            "60 bytes under the 100-byte cap, over the 50-byte budget"
+        );
+        assert_eq!((queued.unsent(), budget.used()), (0, 0));
     }
 
     /// A response cut inside a chunk: part of it sent, none of it
