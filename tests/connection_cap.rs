@@ -2,17 +2,21 @@
 //! binary: HEAD gets its head and no body, and a crowd far past the cap gets
 //! a whole answer each, never a reset.
 //!
+//! Churn near the cap leaves the live heap where it was: the server's
+//! lists of connections take their room once, at start.
+//!
 //! The cap's other promises (no thread per rejection, `Retry-After`, a late
 //! request, the access-log line) are in `tests/defenses.rs`.
 
 mod common;
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, parse_response, stalled_request, wait_until};
+use common::{Server, back_to_idle, parse_response, stalled_request, wait_until, warmed_server};
 
 /// Longest any wait in these tests may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -149,4 +153,29 @@ fn a_crowd_past_the_cap_gets_whole_answers_and_no_reset() {
     let answers = crowd(addr);
     assert_eq!(answers.len(), CLIENTS * REQUESTS_EACH);
     assert!(answers.contains(&200), "every request was turned away");
+}
+
+/// Connections a few short of the cap, replaced oldest first, far more
+/// times than the cap: the server registers each one's socket and thread
+/// and forgets them as they leave. Both lists took room for the cap at
+/// start, so however they churn they never grow, and once every client has
+/// gone the live heap is back at idle (within a few bytes). A hash map
+/// with room for the cap did grow here: deletions leave tombstones that
+/// use up its room as surely as entries do.
+#[test]
+fn churn_near_the_cap_leaves_the_live_heap_at_idle() {
+    const HELD: usize = CAP - 2;
+    const REPLACED: usize = 1_500;
+    let cap = CAP.to_string();
+    // Idle connections must stay open until the client closes them.
+    let (server, idle) = warmed_server(&["--max-connections", &cap, "--header-timeout", "60s"]);
+    let addr = server.addr();
+    let connect = || TcpStream::connect(addr).expect("connect");
+    let mut held: VecDeque<TcpStream> = (0..HELD).map(|_| connect()).collect();
+    for _ in 0..REPLACED {
+        held.pop_front();
+        held.push_back(connect());
+    }
+    drop(held);
+    back_to_idle(addr, &idle, "the churn");
 }

@@ -27,7 +27,6 @@
 //! on how long "finish" may take, and a cut the client can tell from a
 //! complete body. A second signal skips all of it (see `sys.rs`).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,11 +39,14 @@ use crate::sys;
 /// wait for them and cut what does not drain in time.
 #[derive(Debug, Default)]
 pub struct Connections {
-    /// Each connection's socket, shared with its thread, by connection id.
-    /// At most `--max-connections` entries (only served connections enter,
-    /// and each leaves before its slot is given back), room for all of them
-    /// taken once, so that serving allocates nothing here.
-    open: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Each connection's id and socket, shared with its thread. At most
+    /// `--max-connections` entries (only served connections enter, and each
+    /// leaves before its slot is given back), room for all of them taken
+    /// once, so that serving allocates nothing here. A `Vec`, not a hash
+    /// map: a map with room for the cap still grows under churn near it,
+    /// as deletions leave tombstones; and a leave's search through at most
+    /// the cap's entries costs nothing next to a connection.
+    open: Mutex<Vec<(u64, Arc<TcpStream>)>>,
     /// Notified whenever a connection leaves, for [`Connections::drain`].
     left: Condvar,
     /// Set when the drain began: a connection that can end by itself
@@ -60,19 +62,23 @@ impl Connections {
     /// An empty list with room for `max_connections`.
     pub fn with_capacity(max_connections: usize) -> Self {
         Connections {
-            open: Mutex::new(HashMap::with_capacity(max_connections)),
+            open: Mutex::new(Vec::with_capacity(max_connections)),
             ..Connections::default()
         }
     }
 
     /// Registers a connection about to be served.
     pub fn enter(&self, id: u64, socket: Arc<TcpStream>) {
-        self.lock().insert(id, socket);
+        self.lock().push((id, socket));
     }
 
     /// Takes a finished connection off the list.
     pub fn leave(&self, id: u64) {
-        self.lock().remove(&id);
+        let mut open = self.lock();
+        if let Some(at) = open.iter().position(|(open_id, _)| *open_id == id) {
+            open.swap_remove(at);
+        }
+        drop(open);
         self.left.notify_all();
     }
 
@@ -107,7 +113,7 @@ impl Connections {
             };
         }
         self.cutting.store(true, Ordering::SeqCst);
-        for socket in open.values() {
+        for (_, socket) in open.iter() {
             // The reset first, so that the close the thread is about to do
             // sends it; shutting down both directions then fails the write
             // (or read) the thread is blocked in, at once. The shutdown
@@ -119,9 +125,9 @@ impl Connections {
         open.len()
     }
 
-    /// The list, even if a thread panicked while holding it: insert and
-    /// remove cannot leave a map half-updated.
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+    /// The list, even if a thread panicked while holding it: a push or a
+    /// swap-remove cannot leave it half-updated.
+    fn lock(&self) -> MutexGuard<'_, Vec<(u64, Arc<TcpStream>)>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
