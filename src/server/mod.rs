@@ -215,7 +215,7 @@ fn serve(
             let _open = open;
             let shared = shared_here;
             let work = || connection::handle(&socket, &shared, accepted_at);
-            if !run_isolated(work) && !shared.config.quiet {
+            if !run_isolated(&socket, work) && !shared.config.quiet {
                 // The connection's own line was never written.
                 AccessRecord {
                     peer: Some(peer),
@@ -276,21 +276,25 @@ fn sleep_unless(pause: Duration, stop: &impl Fn() -> bool) {
     }
 }
 
-/// Runs one connection's work so that a panic in it ends only that
-/// connection: caught at the thread boundary, counted in
+/// Runs one connection's work on `socket` so that a panic in it ends only
+/// that connection: caught at the thread boundary, counted in
 /// `backpressure_panics_total`, and logged (the panic hook has already
 /// printed the message and location). Returns whether `work` completed.
 ///
-/// Unwinding drops the connection's socket and buffers on the way out, and
-/// nothing it shares with other threads is left half-updated: the metrics
-/// are atomics, and the guards (open connections, queued bytes) give back
-/// their counts in `Drop`, which runs during unwinding too.
-pub fn run_isolated(work: impl FnOnce()) -> bool {
+/// The panic may have cut a response mid-body, so the socket is closed
+/// with a reset, as every cut response is: a FIN would end an HTTP/1.0
+/// body as if it were whole. Unwinding drops the connection's buffers on
+/// the way out, and nothing it shares with other threads is left
+/// half-updated: the metrics are atomics, and the guards (open connections,
+/// queued bytes) give back their counts in `Drop`, which runs during
+/// unwinding too.
+pub fn run_isolated(socket: &TcpStream, work: impl FnOnce()) -> bool {
     match panic::catch_unwind(AssertUnwindSafe(work)) {
         Ok(()) => true,
         Err(_) => {
             METRICS.panicked();
-            log::line("backpressure: a connection thread panicked; its connection was closed");
+            let _ = sys::reset_on_close(socket);
+            log::line("backpressure: a connection thread panicked; its connection was reset");
             false
         }
     }
@@ -309,14 +313,22 @@ mod tests {
     }
 
     /// The only test of this crate that panics inside `run_isolated`, so
-    /// the process-wide counter moves by exactly one.
+    /// the process-wide counter moves by exactly one. The panic comes in
+    /// the middle of an HTTP/1.0 body, which only its connection's close
+    /// ends: the client must see a reset, never a clean end.
     #[test]
     fn a_panic_is_caught_counted_and_cleaned_up() {
         let before = METRICS.connections_active();
         let panics_before = panics();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (socket, _) = listener.accept().unwrap();
         let finished = thread::spawn(move || {
             let _open = METRICS.connection_opened();
-            run_isolated(|| panic!("a deliberate test panic"))
+            run_isolated(&socket, || {
+                let _ = io::Write::write_all(&mut &socket, b"HTTP/1.0 200 OK\r\n\r\nhalf a bo");
+                panic!("a deliberate test panic")
+            })
         })
         .join()
         .expect("the panic must not escape the thread");
@@ -324,7 +336,15 @@ mod tests {
         assert_eq!(panics(), panics_before + 1);
         let after = METRICS.connections_active();
         assert_eq!(after, before, "the guard was dropped");
-        assert!(run_isolated(|| {}));
+        let mut received = Vec::new();
+        let end = io::Read::read_to_end(&mut client, &mut received);
+        assert_eq!(
+            end.map_err(|e| e.kind()),
+            Err(io::ErrorKind::ConnectionReset),
+            "after {:?}",
+            String::from_utf8_lossy(&received)
+        );
+        assert!(run_isolated(&client, || {}));
         assert_eq!(panics(), panics_before + 1, "a clean run counts nothing");
     }
 }
