@@ -188,12 +188,15 @@ pub(super) fn stream<W: Wire>(
             // Not finished: a body without its last chunk tells an HTTP/1.1
             // client it is incomplete.
             (_, Ok(Production::OverLimit(over))) => Err(ExportError::OverLimit(over)),
+            // The producer panicked: a bug, to be counted as one even if the
+            // client left at the same moment. Sending the last chunk now
+            // would make a truncated export look complete.
+            (_, Err(_)) => Err(ExportError::ProducerFailed),
             (Err(e), _) => Err(ExportError::WriteFailed(e)),
             (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
-            // The channel closed early although the writer kept going: the
-            // producer panicked. Sending the last chunk now would make a
-            // truncated export look complete.
-            (Ok(_), Ok(Production::Stopped) | Err(_)) => Err(ExportError::ProducerFailed),
+            // The channel closed early although the writer kept going: only
+            // a producer that died can do that.
+            (Ok(_), Ok(Production::Stopped)) => Err(ExportError::ProducerFailed),
         }
     })
 }
@@ -306,20 +309,75 @@ mod tests {
         assert_eq!(out.buffers.len(), 1);
     }
 
-    /// A sender whose producer dies (panics) when handed its fourth chunk,
-    /// as a real producer might on a failing database cursor.
-    struct DiesOnFourthChunk {
+    /// A sender whose producer dies (panics) when handed chunk number
+    /// `dies_on` (from 0), as a real producer might on a failing database
+    /// cursor.
+    struct DiesOnChunk {
         inner: mpsc::SyncSender<Vec<u8>>,
         sent: AtomicUsize,
+        dies_on: usize,
     }
 
-    impl ChunkSender for DiesOnFourthChunk {
+    impl DiesOnChunk {
+        fn new(inner: mpsc::SyncSender<Vec<u8>>, dies_on: usize) -> Self {
+            let sent = AtomicUsize::new(0);
+            DiesOnChunk {
+                inner,
+                sent,
+                dies_on,
+            }
+        }
+    }
+
+    impl ChunkSender for DiesOnChunk {
         fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone> {
-            if self.sent.fetch_add(1, Ordering::Relaxed) == 3 {
+            if self.sent.fetch_add(1, Ordering::Relaxed) == self.dies_on {
                 panic!("the producer failed (a deliberate test panic)");
             }
             self.inner.send_chunk(chunk)
         }
+    }
+
+    /// A client that takes the head and is gone before the first chunk.
+    #[derive(Default)]
+    struct LeavesAfterHead {
+        head_written: bool,
+    }
+
+    impl Write for LeavesAfterHead {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if std::mem::replace(&mut self.head_written, true) {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The client fails the first chunk's write while the producer dies on
+    /// the second chunk: both happen whatever the order, and the verdict is
+    /// the panic, so that it is counted as the bug it is.
+    #[test]
+    fn a_dying_producer_is_the_verdict_even_when_the_client_left_too() {
+        let plan = ExportPlan {
+            rows: 1000,
+            mode: Mode::Bounded,
+            chunk_bytes: 100,
+            channel_depth: 1,
+        };
+        let queued = QueuedBytes::new(Mode::Bounded);
+        let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+        let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
+        let wire = Http1(LeavesAfterHead::default());
+        let response = ExportResponse::new(wire, head, &plan, &queued);
+        let result = stream(response, DiesOnChunk::new(tx, 1), rx, Buffers::Recycled(3));
+        assert!(
+            matches!(result, Err(ExportError::ProducerFailed)),
+            "{result:?}"
+        );
     }
 
     #[test]
@@ -335,10 +393,7 @@ mod tests {
         let head_len = head.to_bytes(0).len();
         let mut wire = Vec::new();
         let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
-        let sender = DiesOnFourthChunk {
-            inner: tx,
-            sent: AtomicUsize::new(0),
-        };
+        let sender = DiesOnChunk::new(tx, 3);
 
         let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
         let result = stream(response, sender, rx, Buffers::Recycled(3));
