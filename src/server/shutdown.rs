@@ -14,10 +14,11 @@
 //!    the whole `--header-timeout` waiting for a request that may never
 //!    come; an HTTP/2 connection between streams sends GOAWAY.
 //! 2. **Cut.** Whatever is still open at the deadline is cut with a reset
-//!    (the kernel issue's `SO_LINGER {1, 0}`): the client learns at once
-//!    that its body is incomplete, which a FIN could not tell an HTTP/1.0
-//!    client, and the kernel frees the send queue instead of draining it to
-//!    a process that is gone. Each cut connection logs `end=drain-timeout`.
+//!    (the kernel issue's `SO_LINGER {1, 0}`): once the client has read
+//!    what its kernel already holds, its next read fails, so it knows its
+//!    body is incomplete, which a FIN could not tell an HTTP/1.0 client;
+//!    and the kernel frees the send queue instead of draining it to a
+//!    process that is gone. Each cut connection logs `end=drain-timeout`.
 //! 3. **Join.** Every connection thread is joined (each joins its own
 //!    producer), then the rejecter's; one line says what drained and what
 //!    was cut ([`Drained`]), the logger is flushed, and the process exits 0.
