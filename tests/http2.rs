@@ -406,8 +406,48 @@ fn a_stream_error_ends_only_its_stream() {
     let rst = h2.next_frame(Duration::from_secs(5)).expect("a RST_STREAM");
     assert_eq!((rst.kind, rst.stream), (RST_STREAM, 7), "{rst:?}");
     assert_eq!(rst.error_code(), NO_ERROR);
+    // What the client sent on stream 7 before it saw that reset, a body and
+    // trailers, is ignored (RFC 9113 §5.1), and the trailers' block still
+    // decoded: it adds "x-trailer: v" to HPACK's table as entry 62, which
+    // the next request names.
+    h2.send_frame(DATA, 0, 7, b"a body");
+    let mut trailers = vec![0x40, 9];
+    trailers.extend_from_slice(b"x-trailer");
+    trailers.extend_from_slice(&[1, b'v']);
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 7, &trailers);
+    let mut block = request_block("GET", "/healthz");
+    block.push(0x80 | 62);
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 9, &block);
+    assert_eq!(read_responses(&mut h2, &[9], true)[0].body, b"ok\n");
+    // Stream 5 closed both ways and was never reset: a frame on it now is
+    // the client's error.
+    h2.send_frame(DATA, 0, 5, b"late");
+    assert_eq!(h2.goaway_code(), STREAM_CLOSED);
     drop(h2);
     back_to_idle(server.addr(), &idle, "stream errors");
+}
+
+/// A client's GOAWAY is answered with one (RFC 9113 §6.8): the stream
+/// under way is finished, no other is taken on, and the connection closes.
+#[test]
+fn a_client_goaway_is_answered_in_kind() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/healthz");
+    h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
+    let frames = h2.frames_until_quiet(Duration::from_secs(2));
+    let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
+    assert!(kinds.contains(&(DATA, 1)), "{kinds:?}");
+    let goaway = frames.iter().find(|f| f.kind == GOAWAY).expect("a GOAWAY");
+    let last = u32::from_be_bytes(goaway.payload[..4].try_into().unwrap());
+    assert_eq!((goaway.error_code(), last), (NO_ERROR, 1));
+    let m = metrics(server.addr());
+    assert_eq!(
+        m.value("backpressure_http2_goaways_sent_total{code=\"NO_ERROR\"}"),
+        1.0
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a client's GOAWAY");
 }
 
 /// HPACK's table is the connection's, so every header block must be

@@ -256,7 +256,7 @@ impl<'a> Reader<'a> {
         let mut state = self.conn.lock();
         state.cancel(id, End::ProtocolError);
         state.push_owed(rst_stream(id, error.code))?;
-        METRICS.http2_rst_stream(error.code);
+        state.reset_sent(id, error.code);
         let cancels = state.net_cancels;
         drop(state);
         self.conn.work.notify_one();
@@ -323,10 +323,14 @@ impl<'a> Reader<'a> {
                 if stream % 2 == 0 {
                     return protocol_error("a client stream id is odd");
                 }
-                // An old id is trailers on a request still in the table
-                // (read like the first block, below), or an id that went
-                // backwards (RFC 9113 §5.1.1).
-                if stream <= self.last_stream && !self.conn.lock().streams.contains_key(&stream) {
+                // An old id is trailers on a request still in the table, or
+                // a block the client sent before it saw this side's reset
+                // (both read like the first block, below), or an id that
+                // went backwards (RFC 9113 §5.1.1).
+                let state = self.conn.lock();
+                let known = state.streams.contains_key(&stream) || state.was_reset(stream);
+                drop(state);
+                if stream <= self.last_stream && !known {
                     return protocol_error("a stream id that did not grow");
                 }
                 if block.len() > MAX_HEADER_BLOCK_BYTES {
@@ -364,6 +368,7 @@ impl<'a> Reader<'a> {
                 }
                 self.opened(stream, "DATA on an idle stream")?;
                 let mut state = self.conn.lock();
+                let was_reset = state.was_reset(stream);
                 match state.streams.get_mut(&stream) {
                     Some(s) if s.remote_open => {
                         s.remote_open = !end_stream;
@@ -376,6 +381,12 @@ impl<'a> Reader<'a> {
                     Some(s) if s.is_open() => {
                         let reason = "DATA after the request's END_STREAM";
                         return Err(FrameError::stream(stream, StreamClosed, reason));
+                    }
+                    // A stream that has left the table after it was closed
+                    // both ways: the client should know (§5.1).
+                    None if !was_reset => {
+                        let reason = "DATA on a closed stream";
+                        return Err(FrameError::connection(StreamClosed, reason));
                     }
                     // A stream the server has reset or finished may still
                     // get frames the client sent before it knew (§5.1):
@@ -425,7 +436,10 @@ impl<'a> Reader<'a> {
             }
             Frame::Ping { ack: false, data } => self.answer(|out| frame::ping(out, data, true))?,
             Frame::Ping { ack: true, .. } => {}
-            Frame::GoAway { .. } => self.going_away = true,
+            // Answered in kind: no new streams, and the ones under way
+            // finish (RFC 9113 §6.8).
+            Frame::GoAway { .. } if !self.going_away => self.go_away(ErrorCode::NoError, b""),
+            Frame::GoAway { .. } => {}
             Frame::WindowUpdate {
                 stream: 0,
                 increment,

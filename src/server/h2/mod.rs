@@ -77,6 +77,14 @@ pub const MAX_CONTINUATION_FRAMES: usize = 16;
 /// resets) do not count.
 pub const MAX_CONTROL_FRAMES: usize = 64;
 
+/// Streams this side has reset that it remembers after they leave the
+/// table. A client may have sent frames on a stream before it saw the
+/// reset; RFC 9113 §5.1 says to ignore them, and lets an endpoint limit for
+/// how long. Frames on any other closed stream are the client's error. Four
+/// times the streams it may have open: far more than can be reset within
+/// the round trip in which such frames arrive.
+pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
+
 /// How many more streams a client may cancel than it lets finish, before
 /// the connection ends with ENHANCE_YOUR_CALM. A cancellation is its
 /// RST_STREAM on a stream being answered (rapid reset, CVE-2023-44487), or

@@ -76,6 +76,9 @@ pub struct State {
     /// Every stream that has a thread, by id: the order is the writer's
     /// round robin.
     pub streams: BTreeMap<u32, Stream>,
+    /// The last [`super::RECENT_RESETS`] streams this side sent RST_STREAM
+    /// on, oldest first: what the client sends on them is ignored.
+    pub recent_resets: VecDeque<u32>,
     /// What this side may still send on the connection: HTTP/2's second
     /// window, shared by every stream.
     pub window: i64,
@@ -161,6 +164,7 @@ impl Conn {
             window,
             initial_window: window,
             max_frame: MAX_FRAME_BYTES,
+            recent_resets: VecDeque::with_capacity(super::RECENT_RESETS),
             ..State::default()
         };
         Conn {
@@ -260,8 +264,24 @@ impl State {
         if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
             stream.reset = Some(why);
             self.push(rst_stream(id, code));
-            METRICS.http2_rst_stream(code);
+            self.reset_sent(id, code);
         }
+    }
+
+    /// A RST_STREAM with `code` was queued for stream `id`: counted, and
+    /// remembered, so that what the client sent before it knew is ignored.
+    pub fn reset_sent(&mut self, id: u32, code: ErrorCode) {
+        METRICS.http2_rst_stream(code);
+        if self.recent_resets.len() == super::RECENT_RESETS {
+            self.recent_resets.pop_front();
+        }
+        self.recent_resets.push_back(id);
+    }
+
+    /// Whether stream `id` has been reset by this side, recently enough
+    /// that frames on it are still ignored.
+    pub fn was_reset(&self, id: u32) -> bool {
+        self.recent_resets.contains(&id)
     }
 
     /// Marks stream `id` ended by the client's doing, if it was still being
@@ -479,7 +499,7 @@ impl Drop for StreamBody<'_> {
             && stream.remote_open
         {
             state.push(rst_stream(self.id, ErrorCode::NoError));
-            METRICS.http2_rst_stream(ErrorCode::NoError);
+            state.reset_sent(self.id, ErrorCode::NoError);
         }
         drop(state);
         self.conn.work.notify_one();
