@@ -92,6 +92,8 @@ pub fn serve(
         conn.end(end);
         end
     });
+    // Every thread has been joined, the writer's last write included.
+    let end = conn.lock().ended.unwrap_or(end);
     Outcome::ended(end)
 }
 

@@ -222,11 +222,17 @@ impl Conn {
         self.work.notify_one();
     }
 
-    /// Ends the connection: every stream fails, the writer leaves. The
-    /// first reason given is the one that stays.
+    /// Ends the connection: every stream fails, the writer leaves once it
+    /// has written the control frames still queued (a GOAWAY, say). The
+    /// first reason given is the one that stays, except `Complete`, which
+    /// holds only if that last write succeeds: a client that reads nothing
+    /// leaves the writer blocked in it until it is cut, and then the cut
+    /// is the reason.
     pub fn end(&self, why: End) {
         let mut state = self.lock();
-        state.ended.get_or_insert(why);
+        if matches!(state.ended, None | Some(End::Complete)) {
+            state.ended = Some(why);
+        }
         for stream in state.streams.values_mut() {
             if stream.is_open() {
                 stream.reset = Some(why);

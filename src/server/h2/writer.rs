@@ -288,18 +288,46 @@ mod tests {
             }
             conn.send(|out| frame::ping(out, [7; 8], true));
             let config = ServerConfig::default();
-            std::thread::scope(|scope| {
+            let verdict = std::thread::scope(|scope| {
                 scope.spawn(|| run(&conn, &server, &config));
-                // Should the write not fail, the writer would wait for
-                // work: end it, so that the test fails instead of hanging.
                 let started = Instant::now();
                 while conn.lock().ended.is_none() && started.elapsed() < Duration::from_secs(5) {
                     std::thread::sleep(Duration::from_millis(10));
                 }
+                let verdict = conn.lock().ended;
+                // Should the write not fail, the writer would wait for
+                // work: end it, so that the test fails instead of hanging.
                 conn.end(End::Panic);
+                verdict
             });
-            assert_eq!(conn.lock().ended, Some(expected), "stream open: {open}");
+            assert_eq!(verdict, Some(expected), "stream open: {open}");
         }
+    }
+
+    /// A graceful end is only as good as the writer's last write: a
+    /// client that reads nothing leaves the GOAWAY stuck in a full socket
+    /// until the minimum rate cuts it, and the cut is then the
+    /// connection's reason, not the `Complete` the reader had given.
+    #[test]
+    fn a_graceful_end_whose_last_write_is_cut_is_not_complete() {
+        let (_client, server) = loopback();
+        // Fill both kernels' buffers, as a client that reads nothing would.
+        server.set_nonblocking(true).unwrap();
+        let junk = [0; 65_536];
+        while (&server).write(&junk).is_ok() {}
+        server.set_nonblocking(false).unwrap();
+        let conn = Conn::new();
+        conn.send(|out| frame::goaway(out, 0, ErrorCode::NoError, b""));
+        conn.end(End::Complete);
+        let config = ServerConfig {
+            min_rate: 1 << 20,
+            rate_grace: Duration::from_millis(200),
+            ..ServerConfig::default()
+        };
+        let started = Instant::now();
+        run(&conn, &server, &config);
+        assert_eq!(conn.lock().ended, Some(End::MinRate));
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     const DATA: u8 = frame::Kind::Data as u8;
