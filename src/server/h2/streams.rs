@@ -14,6 +14,9 @@
 //! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
 //! every HTTP/1.1 write does: a client that opens its window a byte at a
 //! time cannot hold a stream longer than one that reads a byte at a time.
+//! With `n` times the streams taking turns on the socket: the rate is the
+//! connection's, so a client that reads fast enough for all its streams
+//! together keeps them all, however many share it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
@@ -299,6 +302,13 @@ impl State {
         }
     }
 
+    /// Streams with bytes handed off that the socket has not taken, and
+    /// window to send them: those the writer is taking turns among.
+    pub fn sending_streams(&self) -> usize {
+        let sending = |s: &&Stream| s.is_open() && s.sent < s.data.len() && s.window > 0;
+        self.streams.values().filter(sending).count()
+    }
+
     /// Streams still being answered.
     pub fn open_streams(&self) -> usize {
         self.streams.values().filter(|s| s.is_open()).count()
@@ -381,13 +391,21 @@ impl<'c> StreamBody<'c> {
     /// for `bytes`, the stream is reset (CANCEL) and the write fails as an
     /// HTTP/1.1 write would.
     fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
-        let deadline = Instant::now() + self.min_rate.allowance(bytes as u64);
+        let started = Instant::now();
+        // Streams take turns on the one socket, a frame each, so a hand-off
+        // also waits for every other stream with bytes and window: the
+        // minimum rate is the connection's, shared among them, and the
+        // allowance grows with the most that shared it during the wait.
+        // (The writer holds the connection's own writes to the full rate.)
+        let mut sharing = 1;
         let mut state = self.conn.lock();
         loop {
             if done(live(&mut state, self.id)?) {
                 return Ok(());
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            sharing = sharing.max(state.sending_streams());
+            let allowance = self.min_rate.allowance(bytes as u64 * sharing as u64);
+            let left = (started + allowance).saturating_duration_since(Instant::now());
             if left.is_zero() {
                 state.reset(self.id, ErrorCode::Cancel, End::MinRate);
                 drop(state);
