@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{
     ChunkError, Metrics, back_to_idle, get, head, metrics, parse_response, stalled_request,
@@ -147,16 +147,26 @@ fn a_stalled_buffer_download_keeps_its_whole_body_charged() {
 
 /// `unbounded` cannot know its size, so it is stopped when its queue would
 /// pass the cap: the queue never holds more than the cap, the abort is
-/// counted, and the client sees a body without its end.
+/// counted, and the client sees a body without its end. At once: the
+/// writer, blocked on a client that reads nothing, is woken by the
+/// producer's refusal. (Left blocked, it would wait seconds for the kernel
+/// to take a little more, or a minute for the minimum rate with this grace.)
 #[test]
 fn an_unbounded_export_is_abandoned_at_the_per_response_cap() {
-    let (server, idle) = warmed_server(&["--max-buffered-bytes", "2m"]);
+    /// A refusal takes a fraction of a second; a writer left blocked took
+    /// more than six.
+    const AT_ONCE: Duration = Duration::from_secs(3);
+    let caps = ["--max-buffered-bytes", "2m", "--rate-grace", "60s"];
+    let (server, idle) = warmed_server(&caps);
     let addr = server.addr();
+    let started = Instant::now();
     let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=unbounded"));
     let m = wait_until("the buffer-cap abort", PATIENCE, || {
         let m = metrics(addr);
         (aborts(&m, "unbounded", "buffer-cap") == 1.0).then_some(m)
     });
+    let took = started.elapsed();
+    assert!(took < AT_ONCE, "the writer was cut after {took:?}");
     let peak = m.value("backpressure_queued_peak_bytes{mode=\"unbounded\"}");
     assert!(peak <= (2 * 1024 * 1024) as f64, "queued {peak} bytes");
     let mut first = vec![0u8; 1024];
@@ -171,7 +181,7 @@ fn an_unbounded_export_is_abandoned_at_the_per_response_cap() {
 #[test]
 fn stalled_unbounded_clients_together_stay_within_the_process_budget() {
     const BUDGET: f64 = 8.0 * 1024.0 * 1024.0;
-    let (server, idle) = warmed_server(&["--max-buffered-total", "8m"]);
+    let (server, idle) = warmed_server(&["--max-buffered-total", "8m", "--rate-grace", "60s"]);
     let addr = server.addr();
     let target = format!("/export.csv?rows={BIG_ROWS}&mode=unbounded");
     let clients: Vec<TcpStream> = (0..4).map(|_| stalled_request(addr, &target)).collect();

@@ -44,6 +44,43 @@ fn a_continuation_flood_is_cut_short() {
     back_to_idle(server.addr(), &idle, "a CONTINUATION flood");
 }
 
+/// Each of the two bounds on a header block holds on its own: 16
+/// CONTINUATION frames are answered, a 17th empty one is a flood; and a
+/// block one byte over 32 KiB is refused though it took three frames.
+#[test]
+fn a_header_block_is_bounded_in_frames_and_in_bytes() {
+    let (server, idle) = warmed_server(&[]);
+    let block = request_block("GET", "/healthz");
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.send_frame(HEADERS, END_STREAM, 1, &block);
+    for _ in 0..15 {
+        h2.send_frame(CONTINUATION, 0, 1, &[]);
+    }
+    h2.send_frame(CONTINUATION, END_HEADERS, 1, &[]);
+    assert_eq!(read_responses(&mut h2, &[1], true)[0].status(), 200);
+    h2.send_frame(HEADERS, END_STREAM, 3, &block);
+    for _ in 0..17 {
+        h2.send_frame(CONTINUATION, 0, 3, &[]);
+    }
+    assert_eq!(
+        h2.goaway_code(),
+        ENHANCE_YOUR_CALM,
+        "17 CONTINUATION frames"
+    );
+
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.send_frame(HEADERS, END_STREAM, 1, &vec![0; 16_384]);
+    h2.send_frame(CONTINUATION, 0, 1, &vec![0; 16_384]);
+    h2.send_frame(CONTINUATION, END_HEADERS, 1, &[0]);
+    assert_eq!(
+        h2.goaway_code(),
+        ENHANCE_YOUR_CALM,
+        "32 KiB + 1 in 3 frames"
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "header blocks at their bounds");
+}
+
 /// CVE-2023-44487: streams opened and cancelled in a loop. The server's
 /// threads stay bounded, the connection ends with ENHANCE_YOUR_CALM, and
 /// everything comes back.

@@ -24,8 +24,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::{
-    ChunkError, Idle, Metrics, Server, metrics, reference_csv_len, stalled_request, wait_until,
-    warmed_server,
+    ChunkError, Idle, Metrics, Server, get, metrics, reference_csv_len, stalled_request,
+    wait_until, warmed_server,
 };
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold, small
@@ -213,6 +213,14 @@ fn bounded_queues_depth_plus_two_chunks() {
             "heap grew by {heap_growth} bytes for a {bound}-byte queue"
         );
         disconnect_and_expect_idle(server.addr(), stalled, "bounded", &idle);
+        // A peak is the most ever queued: a small export after the stall
+        // queues less, and leaves it where it was.
+        assert_eq!(
+            get(server.addr(), "/export.csv?rows=10&mode=bounded").status,
+            200
+        );
+        let m = metrics(server.addr());
+        assert_eq!(peak(&m, "bounded"), bound, "chunk={chunk} depth={depth}");
     }
 }
 
