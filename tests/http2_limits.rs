@@ -177,6 +177,28 @@ fn a_client_that_cancels_now_and_then_is_never_cut() {
     back_to_idle(server.addr(), &idle, "cancellations earned back");
 }
 
+/// The bound is exact: 100 streams cancelled in a row, none finished, are
+/// tolerated (a PING is still answered); the 101st ends the connection.
+#[test]
+fn the_hundred_and_first_net_cancellation_ends_the_connection() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let cancel = |h2: &mut H2, id: u32| {
+        h2.get(id, "GET", "/export.csv?rows=1000000&mode=bounded");
+        h2.send_frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+    };
+    for i in 0..100 {
+        cancel(&mut h2, 2 * i + 1);
+    }
+    h2.send_frame(PING, 0, 0, b"still on");
+    let pong = h2.next_of(PING);
+    assert_eq!((pong.flags, &pong.payload[..]), (0x1, &b"still on"[..]));
+    cancel(&mut h2, 201);
+    assert_eq!(h2.goaway_code(), ENHANCE_YOUR_CALM);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "101 cancellations");
+}
+
 /// A client that never reads the answers it asks for: with its receive
 /// window full (a download it does not read), each stream error it makes
 /// queues a RST_STREAM the writer cannot send. The 65th ends the
