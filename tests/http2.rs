@@ -427,6 +427,47 @@ fn a_stream_error_ends_only_its_stream() {
     back_to_idle(server.addr(), &idle, "stream errors");
 }
 
+/// A request refused before the routes see it still gets what any answer
+/// gets: a HEAD has no body, even an error's (RFC 9110 §9.3.2), and the
+/// access log names the request.
+#[test]
+fn a_refused_head_has_no_body_and_a_logged_line() {
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let mut h2 = H2::connect(server.addr(), &[]);
+    // A body is refused with 400, as over HTTP/1.1.
+    h2.send_frame(HEADERS, END_HEADERS, 1, &request_block("HEAD", "/healthz"));
+    let frames = h2.frames_until(
+        |f| f.iter().any(|f| f.kind == RST_STREAM),
+        Duration::from_millis(300),
+    );
+    let head = frames
+        .iter()
+        .find(|f| f.kind == HEADERS)
+        .expect("a HEADERS");
+    assert_eq!(
+        head.flags & END_STREAM,
+        END_STREAM,
+        "the head is the answer"
+    );
+    let fields = decode_block(&head.payload);
+    assert!(
+        fields.contains(&(":status".into(), "400".into())),
+        "{fields:?}"
+    );
+    let data: Vec<&Frame> = frames.iter().filter(|f| f.kind == DATA).collect();
+    assert!(data.is_empty(), "a HEAD answered with DATA: {data:?}");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a refused HEAD");
+    let line = r#""HEAD /healthz HTTP/2" 400"#;
+    wait_until_with("the stream's log line", IDLE_TIMEOUT, || {
+        let logged = server.log_lines();
+        match logged.iter().any(|l| l.contains(line)) {
+            true => Ok(()),
+            false => Err(format!("{logged:#?}")),
+        }
+    });
+}
+
 /// A client's GOAWAY is answered with one (RFC 9113 §6.8): the stream
 /// under way is finished, no other is taken on, and the connection closes.
 #[test]

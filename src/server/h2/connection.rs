@@ -555,16 +555,17 @@ impl<'a> Reader<'a> {
             )),
             Ok(request) => Ok(stream::Request {
                 method: request.method,
-                // `:method` as sent, and `:path` whole: what the log shows.
-                line: format!(
-                    "{} {} HTTP/2",
-                    field(&list.fields, b":method"),
-                    field(&list.fields, b":path")
-                ),
                 path: request.path.to_vec(),
                 query: request.query.map(<[u8]>::to_vec),
             }),
             Err(reason) => return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason)),
+        };
+        let method = field(&list.fields, b":method");
+        let asked = stream::Asked {
+            // `:method` as sent, and `:path` whole: what the log shows, for
+            // a request refused above as for one answered.
+            line: format!("{method} {} HTTP/2", field(&list.fields, b":path")),
+            head_only: method == "HEAD",
         };
         let stream = Stream::new(state.initial_window, !block.end_stream);
         state.streams.insert(id, stream);
@@ -576,7 +577,7 @@ impl<'a> Reader<'a> {
             .name(format!("h2-stream-{id}"))
             .stack_size(STREAM_STACK_BYTES)
             .spawn_scoped(scope, move || {
-                stream::answer(conn, id, request, shared, (peer, local))
+                stream::answer(conn, id, (request, asked), shared, (peer, local))
             });
         if spawned.is_err() {
             // No thread to answer it: refused, which a client may retry.

@@ -26,8 +26,15 @@ pub struct Request {
     pub path: Vec<u8>,
     /// What follows `?` in `:path`, if anything.
     pub query: Option<Vec<u8>>,
-    /// `METHOD PATH HTTP/2` for the access log.
+}
+
+/// What a stream asked, as far as the access log and HEAD care, whether
+/// or not it is answered through the routes.
+pub struct Asked {
+    /// `METHOD PATH HTTP/2` for the access log, as sent.
     pub line: String,
+    /// `:method` is HEAD: the answer has no body, even an error's.
+    pub head_only: bool,
 }
 
 /// A stream's thread: answers `request` (or the error status it already
@@ -36,18 +43,18 @@ pub struct Request {
 pub fn answer(
     conn: &Conn,
     id: u32,
-    request: Result<Request, (Status, &'static str)>,
+    (request, asked): (Result<Request, (Status, &'static str)>, Asked),
     shared: &Shared,
     (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
 ) {
     let started = Instant::now();
-    let (answer, head_only, line) = match &request {
+    let head_only = asked.head_only;
+    let answer = match &request {
         Ok(job) => {
             let (path, query) = (&job.path[..], job.query.as_deref());
-            let answer = routes::answer(job.method, path, query, Version::Http2, shared, local);
-            (answer, job.method == Method::Head, Some(job.line.clone()))
+            routes::answer(job.method, path, query, Version::Http2, shared, local)
         }
-        Err((status, reason)) => (Answer::error(None, *status, reason), false, None),
+        Err((status, reason)) => Answer::error(None, *status, reason),
     };
     let min_rate = shared.config.min_data_rate();
     let mut out = StreamBody::new(conn, id, head_only, min_rate);
@@ -71,7 +78,7 @@ pub fn answer(
     if !shared.config.quiet {
         AccessRecord {
             peer,
-            request_line: line,
+            request_line: Some(asked.line),
             duration: started.elapsed(),
             outcome,
         }
