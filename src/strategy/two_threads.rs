@@ -268,15 +268,21 @@ mod tests {
     use crate::strategy::{ExportPlan, Http1};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A `bounded` export of `rows` in chunks of `chunk_bytes`.
+    fn bounded_plan(rows: u64, chunk_bytes: usize, channel_depth: usize) -> ExportPlan {
+        let mode = Mode::Bounded;
+        ExportPlan {
+            rows,
+            mode,
+            chunk_bytes,
+            channel_depth,
+        }
+    }
+
     /// Runs `rows` through `bounded`'s machinery, unchunked so that each
     /// write comes straight from a chunk's buffer.
     fn recycled(rows: u64, chunk_bytes: usize, depth: usize) -> BufferAddresses {
-        let plan = ExportPlan {
-            rows,
-            mode: Mode::Bounded,
-            chunk_bytes,
-            channel_depth: depth,
-        };
+        let plan = bounded_plan(rows, chunk_bytes, depth);
         let queued = QueuedBytes::new(Mode::Bounded);
         let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
         let mut out = BufferAddresses::default();
@@ -362,12 +368,7 @@ mod tests {
     /// the panic, so that it is counted as the bug it is.
     #[test]
     fn a_dying_producer_is_the_verdict_even_when_the_client_left_too() {
-        let plan = ExportPlan {
-            rows: 1000,
-            mode: Mode::Bounded,
-            chunk_bytes: 100,
-            channel_depth: 1,
-        };
+        let plan = bounded_plan(1000, 100, 1);
         let queued = QueuedBytes::new(Mode::Bounded);
         let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
         let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
@@ -382,12 +383,7 @@ mod tests {
 
     #[test]
     fn a_dying_producer_leaves_the_body_unterminated() {
-        let plan = ExportPlan {
-            rows: 1000,
-            mode: Mode::Bounded,
-            chunk_bytes: 100,
-            channel_depth: 1,
-        };
+        let plan = bounded_plan(1000, 100, 1);
         let queued = QueuedBytes::new(Mode::Bounded);
         let head = ResponseHead::new(Status::Ok, Framing::Chunked);
         let head_len = head.to_bytes(0).len();
