@@ -481,6 +481,17 @@ fn at_the_connection_cap_a_client_gets_503_and_costs_no_thread() {
             busy_threads,
             "no thread for a rejected client"
         );
+        if late {
+            // A turned-away socket is kept at most 1 s from accept
+            // (`LINGER_TIME`), however long the client keeps its own side:
+            // by then the server has closed it, and what the client sends
+            // is answered with a reset, which the next write reports.
+            thread::sleep(Duration::from_millis(1_500));
+            let _ = client.write_all(b"more");
+            thread::sleep(Duration::from_millis(100));
+            let again = client.write_all(b"more");
+            assert!(again.is_err(), "the socket was still held after 1.5 s");
+        }
     }
 
     drop(holders);
