@@ -388,9 +388,13 @@ impl<'c> StreamBody<'c> {
 
     /// Waits until `done` says the stream got where it should, or fails
     /// with the reason it was ended early. Past the minimum rate's deadline
-    /// for `bytes`, the stream is reset (CANCEL) and the write fails as an
-    /// HTTP/1.1 write would.
+    /// for `bytes`, with bytes still waiting for window or their turn, the
+    /// stream is reset (CANCEL) and the write fails as an HTTP/1.1 write
+    /// would.
     fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
+        /// How often a wait past its deadline looks again, against a lost
+        /// wake-up: the writer notifies `progress` after every write.
+        const RECHECK: Duration = Duration::from_millis(100);
         let started = Instant::now();
         // Streams take turns on the one socket, a frame each, so a hand-off
         // also waits for every other stream with bytes and window: the
@@ -400,19 +404,25 @@ impl<'c> StreamBody<'c> {
         let mut sharing = 1;
         let mut state = self.conn.lock();
         loop {
-            if done(live(&mut state, self.id)?) {
+            let stream = live(&mut state, self.id)?;
+            if done(stream) {
                 return Ok(());
             }
+            // Every byte handed off is in a frame the writer has taken: what
+            // is left is the socket's, which the writer's own deadline
+            // bounds. A reset now could follow the END_STREAM being written.
+            let with_writer = stream.framed == stream.data.len();
             sharing = sharing.max(state.sending_streams());
             let allowance = self.min_rate.allowance(bytes as u64 * sharing as u64);
             let left = (started + allowance).saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() && !with_writer {
                 state.reset(self.id, ErrorCode::Cancel, End::MinRate);
                 drop(state);
                 self.conn.work.notify_one();
                 return Err(TooSlow::MinRate.into_error());
             }
-            state = self.conn.wait_for(&self.conn.progress, state, left);
+            let wait = if left.is_zero() { RECHECK } else { left };
+            state = self.conn.wait_for(&self.conn.progress, state, wait);
         }
     }
 }
@@ -576,6 +586,40 @@ mod tests {
         conn.lock().writing = true;
         conn.end(End::SendTimeout);
         assert_eq!(conn.client_left(), End::SendTimeout);
+    }
+
+    /// A hand-off whose bytes the writer has all taken is not cut for the
+    /// time their write takes: the socket is the writer's to bound, and a
+    /// reset now could follow the END_STREAM it is writing. Cut, the body
+    /// would have arrived whole and then been called cut.
+    #[test]
+    fn a_hand_off_in_the_writers_hands_is_not_cut() {
+        let conn = Conn::new();
+        conn.lock().streams.insert(1, Stream::new(65_535, false));
+        let rate = MinDataRate {
+            bytes_per_second: 1 << 20,
+            grace: Duration::from_millis(50),
+        };
+        thread::scope(|scope| {
+            let body = scope.spawn(|| {
+                let mut out = StreamBody::new(&conn, 1, false, rate);
+                out.write(b"last bytes").map_err(|e| e.kind())
+            });
+            // The writer takes the frame, and its write takes four times
+            // the allowance.
+            while conn.lock().streams[&1].data.len() != 10 {
+                thread::yield_now();
+            }
+            conn.lock().streams.get_mut(&1).unwrap().framed = 10;
+            thread::sleep(Duration::from_millis(200));
+            let state = conn.lock();
+            assert_eq!(state.streams[&1].reset, None);
+            assert!(state.control.is_empty(), "no RST_STREAM queued");
+            drop(state);
+            conn.lock().streams.get_mut(&1).unwrap().sent = 10;
+            conn.progress.notify_all();
+            assert_eq!(body.join().unwrap(), Ok(10));
+        });
     }
 
     /// The bound on answers owed: the 65th is refused until the writer has
