@@ -312,55 +312,6 @@ fn a_window_opened_a_byte_at_a_time_is_cut_at_the_minimum_rate() {
     );
 }
 
-/// The minimum rate is the connection's, not each stream's: sixteen
-/// downloads whose connection window opens at four times `--min-rate` get
-/// a sixteenth of it each, a quarter of the rate, and none is cut, since
-/// each hand-off waits its turn behind the others. The connection window,
-/// not slow reading, paces them here: it can be opened at an exact rate,
-/// where loopback TCP hands a slow reader's sender room in lumps.
-#[test]
-fn streams_sharing_a_connection_that_drains_fast_enough_are_not_cut() {
-    const STREAMS: u32 = 16;
-    const MIN_RATE: u32 = 16 * 1024;
-    const STEP: Duration = Duration::from_millis(100);
-    let min_rate = MIN_RATE.to_string();
-    let args = ["--min-rate", &min_rate, "--rate-grace", "1s"];
-    let (server, idle) = warmed_server(&args);
-    // Stream windows that never close; the connection's stays at 65,535
-    // until opened below.
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
-    for i in 0..STREAMS {
-        h2.get(2 * i + 1, "GET", "/export.csv?rows=100000&mode=bounded");
-    }
-    // Once the first 65,535 bytes are spent, a stream's 16 KiB hand-off
-    // waits about 4 s for its share, against the 1 s grace.
-    let started = Instant::now();
-    let (mut data_streams, mut resets) = (Vec::new(), Vec::new());
-    let mut next_step = started;
-    while started.elapsed() < Duration::from_secs(5) {
-        if Instant::now() >= next_step {
-            h2.window_update(0, 4 * MIN_RATE / 10);
-            next_step += STEP;
-        }
-        let Some(frame) = h2.next_frame(Duration::from_millis(20)) else {
-            continue;
-        };
-        match frame.kind {
-            DATA if !data_streams.contains(&frame.stream) => data_streams.push(frame.stream),
-            RST_STREAM | GOAWAY => resets.push((frame.kind, frame.stream, frame.error_code())),
-            _ => {}
-        }
-    }
-    assert_eq!(resets, [], "resets and GOAWAYs (type, stream, code)");
-    assert_eq!(data_streams.len(), STREAMS as usize, "{data_streams:?}");
-    drop(h2);
-    back_to_idle(
-        server.addr(),
-        &idle,
-        "sixteen streams sharing a slow window",
-    );
-}
-
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request.
 #[test]

@@ -14,9 +14,6 @@
 //! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
 //! every HTTP/1.1 write does: a client that opens its window a byte at a
 //! time cannot hold a stream longer than one that reads a byte at a time.
-//! With `n` times the streams taking turns on the socket: the rate is the
-//! connection's, so a client that reads fast enough for all its streams
-//! together keeps them all, however many share it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
@@ -302,13 +299,6 @@ impl State {
         }
     }
 
-    /// Streams with bytes handed off that the socket has not taken, and
-    /// window to send them: those the writer is taking turns among.
-    pub fn sending_streams(&self) -> usize {
-        let sending = |s: &&Stream| s.is_open() && s.sent < s.data.len() && s.window > 0;
-        self.streams.values().filter(sending).count()
-    }
-
     /// Streams still being answered.
     pub fn open_streams(&self) -> usize {
         self.streams.values().filter(|s| s.is_open()).count()
@@ -395,26 +385,20 @@ impl<'c> StreamBody<'c> {
         /// How often a wait past its deadline looks again, against a lost
         /// wake-up: the writer notifies `progress` after every write.
         const RECHECK: Duration = Duration::from_millis(100);
-        let started = Instant::now();
-        // Streams take turns on the one socket, a frame each, so a hand-off
-        // also waits for every other stream with bytes and window: the
-        // minimum rate is the connection's, shared among them, and the
-        // allowance grows with the most that shared it during the wait.
-        // (The writer holds the connection's own writes to the full rate.)
-        let mut sharing = 1;
+        let deadline = Instant::now() + self.min_rate.allowance(bytes as u64);
         let mut state = self.conn.lock();
         loop {
             let stream = live(&mut state, self.id)?;
             if done(stream) {
                 return Ok(());
             }
-            // Every byte handed off is in a frame the writer has taken: what
-            // is left is the socket's, which the writer's own deadline
-            // bounds. A reset now could follow the END_STREAM being written.
-            let with_writer = stream.framed == stream.data.len();
-            sharing = sharing.max(state.sending_streams());
-            let allowance = self.min_rate.allowance(bytes as u64 * sharing as u64);
-            let left = (started + allowance).saturating_duration_since(Instant::now());
+            // Every byte handed off, and the END_STREAM if one is asked for,
+            // is in a frame the writer has taken (it clears `end` as it takes
+            // it): what is left is the socket's, which the writer's own
+            // deadline bounds. A reset now could follow the END_STREAM being
+            // written.
+            let with_writer = stream.framed == stream.data.len() && !stream.end;
+            let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() && !with_writer {
                 state.reset(self.id, ErrorCode::Cancel, End::MinRate);
                 drop(state);
@@ -620,6 +604,33 @@ mod tests {
             conn.progress.notify_all();
             assert_eq!(body.join().unwrap(), Ok(10));
         });
+    }
+
+    /// An END_STREAM the writer has not taken is not in its hands: a body
+    /// whose end waits past the deadline (no writer here at all) is cut, as
+    /// any hand-off is.
+    #[test]
+    fn an_end_stream_not_yet_taken_is_cut_at_the_deadline() {
+        let conn = Conn::new();
+        conn.lock().streams.insert(1, Stream::new(65_535, false));
+        let rate = MinDataRate {
+            bytes_per_second: 1 << 20,
+            grace: Duration::from_millis(50),
+        };
+        let ended = thread::scope(|scope| {
+            let (ended, got) = mpsc::channel();
+            let conn = &conn;
+            scope.spawn(move || {
+                let mut out = StreamBody::new(conn, 1, false, rate);
+                let _ = ended.send(out.end_body().map_err(|e| e.kind()));
+            });
+            let verdict = got.recv_timeout(Duration::from_secs(2));
+            // Should it still wait, end the connection: a failing test
+            // fails instead of hanging.
+            conn.end(End::Panic);
+            verdict
+        });
+        assert_eq!(ended, Ok(Err(TooSlow::MinRate.into_error().kind())));
     }
 
     /// The bound on answers owed: the 65th is refused until the writer has

@@ -10,9 +10,8 @@
 //! rate and the send timeout hold for the connection's socket as for any
 //! HTTP/1.1 response. A window that stays shut is a stall too: a stream
 //! that had bytes to send and no window for `--send-timeout` is reset; and
-//! each stream's hand-off has the minimum rate's deadline of its own,
-//! stretched by the streams it takes turns with (`streams.rs`), for a
-//! window opened a byte at a time.
+//! each stream's hand-off has the minimum rate's deadline of its own
+//! (`streams.rs`), for a window opened a byte at a time.
 //!
 //! A stream is complete when its END_STREAM has been *written*: only then
 //! is it marked finished, and its body's `end_body` returns.
