@@ -572,18 +572,25 @@ mod tests {
         assert_eq!(conn.client_left(), End::SendTimeout);
     }
 
-    /// A hand-off whose bytes the writer has all taken is not cut for the
-    /// time their write takes: the socket is the writer's to bound, and a
-    /// reset now could follow the END_STREAM it is writing. Cut, the body
-    /// would have arrived whole and then been called cut.
-    #[test]
-    fn a_hand_off_in_the_writers_hands_is_not_cut() {
+    /// A connection with stream 1 open, and a minimum rate whose 50 ms
+    /// grace is the whole allowance of the few bytes these tests write.
+    fn stream_with_a_short_grace() -> (Conn, MinDataRate) {
         let conn = Conn::new();
         conn.lock().streams.insert(1, Stream::new(65_535, false));
         let rate = MinDataRate {
             bytes_per_second: 1 << 20,
             grace: Duration::from_millis(50),
         };
+        (conn, rate)
+    }
+
+    /// A hand-off whose bytes the writer has all taken is not cut for the
+    /// time their write takes: the socket is the writer's to bound, and a
+    /// reset now could follow the END_STREAM it is writing. Cut, the body
+    /// would have arrived whole and then been called cut.
+    #[test]
+    fn a_hand_off_in_the_writers_hands_is_not_cut() {
+        let (conn, rate) = stream_with_a_short_grace();
         thread::scope(|scope| {
             let body = scope.spawn(|| {
                 let mut out = StreamBody::new(&conn, 1, false, rate);
@@ -611,12 +618,7 @@ mod tests {
     /// any hand-off is.
     #[test]
     fn an_end_stream_not_yet_taken_is_cut_at_the_deadline() {
-        let conn = Conn::new();
-        conn.lock().streams.insert(1, Stream::new(65_535, false));
-        let rate = MinDataRate {
-            bytes_per_second: 1 << 20,
-            grace: Duration::from_millis(50),
-        };
+        let (conn, rate) = stream_with_a_short_grace();
         let ended = thread::scope(|scope| {
             let (ended, got) = mpsc::channel();
             let conn = &conn;
