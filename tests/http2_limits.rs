@@ -1,7 +1,8 @@
 //! HTTP/2's limits against the real binary: floods that must be cut short
 //! (CONTINUATION, rapid reset, resets the client provokes, frames it never
 //! reads the answers to), streams past the limit, and the clocks: a window
-//! that stays shut, a window opened a byte at a time, an idle connection.
+//! that stays shut, a window opened a byte at a time, a minimum rate the
+//! streams of a connection share, an idle connection.
 
 mod common;
 
@@ -310,6 +311,61 @@ fn a_window_opened_a_byte_at_a_time_is_cut_at_the_minimum_rate() {
         m.value("backpressure_aborts_total{mode=\"bounded\",reason=\"min-rate\"}"),
         1.0
     );
+}
+
+/// The minimum rate holds per connection: eight downloads share a
+/// connection that drains at four times the rate, so each gets half the
+/// rate and each 16 KiB hand-off waits for seven others. None is cut for
+/// waiting its turn.
+#[test]
+fn streams_sharing_a_connection_that_keeps_the_rate_are_not_cut() {
+    let (server, idle) = warmed_server(&["--min-rate", "64k", "--rate-grace", "250ms"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    let streams: Vec<u32> = (0..8).map(|i| 2 * i + 1).collect();
+    let rows = 1_200; // 4 hand-offs each, about 2 s in all at this pace
+    for &id in &streams {
+        h2.get(id, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+    }
+    let limit = Duration::from_secs(30);
+    let responses = read_at_paced_window(&mut h2, &streams, 4 * 64 * 1024, limit);
+    for ((response, at), id) in responses.iter().zip(&streams) {
+        assert_eq!(response.reset, None, "stream {id}, reset after {at:?}");
+        let whole = response.ended && response.body == reference_csv(rows);
+        assert!(whole, "stream {id}: {} bytes", response.body.len());
+    }
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "eight streams sharing the rate");
+}
+
+/// ... and waiting one's turn earns only the time the connection spent
+/// sending the others: on a connection that drains at an eighth of the
+/// rate, eight streams are cut about when one alone would be (at the
+/// 250 ms grace), not eight times later.
+#[test]
+fn streams_sharing_a_connection_slower_than_the_rate_are_cut() {
+    let (server, idle) = warmed_server(&["--min-rate", "256k", "--rate-grace", "250ms"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    let streams: Vec<u32> = (0..8).map(|i| 2 * i + 1).collect();
+    for &id in &streams {
+        h2.get(id, "GET", "/export.csv?rows=1000000&mode=bounded");
+    }
+    let limit = Duration::from_secs(30);
+    let responses = read_at_paced_window(&mut h2, &streams, 32 * 1024, limit);
+    for ((response, at), id) in responses.iter().zip(&streams) {
+        assert_eq!(response.reset, Some(CANCEL), "stream {id}, after {at:?}");
+        // At the most, a stream waits through the whole first window
+        // (65,535 bytes) and then the pace: (16 KiB + 64 KiB) at the rate
+        // less the pace, 0.36 s. Eight graces would be 2 s.
+        let cut_at = at.unwrap_or(limit);
+        assert!(
+            cut_at < Duration::from_millis(1200),
+            "stream {id}, cut after {cut_at:?}"
+        );
+    }
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "eight streams too slow");
+    let cut = m.value("backpressure_aborts_total{mode=\"bounded\",reason=\"min-rate\"}");
+    assert_eq!(cut, 8.0);
 }
 
 /// The connection, its stream done, is given GOAWAY NO_ERROR after

@@ -339,6 +339,23 @@ impl Response {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Adds `frame`, one of this response's stream, to it.
+    pub fn take(&mut self, frame: &Frame) {
+        match frame.kind {
+            HEADERS => {
+                let whole_head = frame.flags & END_HEADERS != 0;
+                assert!(whole_head, "the server's heads fit a frame");
+                self.fields = decode_block(&frame.payload);
+            }
+            DATA => self.body.extend_from_slice(&frame.payload),
+            RST_STREAM => self.reset = Some(frame.error_code()),
+            _ => {}
+        }
+        if frame.flags & END_STREAM != 0 && matches!(frame.kind, HEADERS | DATA) {
+            self.ended = true;
+        }
+    }
 }
 
 /// Reads frames until every one of `streams` has ended or been reset,
@@ -359,25 +376,47 @@ pub fn read_responses(h2: &mut H2, streams: &[u32], replenish: bool) -> Vec<Resp
             }
             continue;
         };
-        let response = &mut responses[i];
-        match frame.kind {
-            HEADERS => {
-                let whole_head = frame.flags & END_HEADERS != 0;
-                assert!(whole_head, "the server's heads fit a frame");
-                response.fields = decode_block(&frame.payload);
-            }
-            DATA => {
-                response.body.extend_from_slice(&frame.payload);
-                if replenish && !frame.payload.is_empty() {
-                    h2.window_update(0, frame.payload.len() as u32);
-                    h2.window_update(frame.stream, frame.payload.len() as u32);
-                }
-            }
-            RST_STREAM => response.reset = Some(frame.error_code()),
-            _ => {}
+        responses[i].take(&frame);
+        if replenish && frame.kind == DATA && !frame.payload.is_empty() {
+            h2.window_update(0, frame.payload.len() as u32);
+            h2.window_update(frame.stream, frame.payload.len() as u32);
         }
-        if frame.flags & END_STREAM != 0 && matches!(frame.kind, HEADERS | DATA) {
-            response.ended = true;
+    }
+    responses
+}
+
+/// Reads the responses on `streams` while opening the connection's window
+/// at `rate` bytes a second, past the first 65,535: the connection drains
+/// at that pace, however fast the client reads (so give the streams huge
+/// windows of their own). Returns each response and when it ended or was
+/// reset, once all have, or what came within `limit`.
+pub fn read_at_paced_window(
+    h2: &mut H2,
+    streams: &[u32],
+    rate: u64,
+    limit: Duration,
+) -> Vec<(Response, Option<Duration>)> {
+    let started = Instant::now();
+    let mut responses: Vec<_> = streams
+        .iter()
+        .map(|_| (Response::default(), None))
+        .collect();
+    let mut granted = 0;
+    while responses.iter().any(|(_, at)| at.is_none()) && started.elapsed() < limit {
+        let due = (rate as f64 * started.elapsed().as_secs_f64()) as u64;
+        if due >= granted + 1024 {
+            h2.window_update(0, (due - granted) as u32);
+            granted = due;
+        }
+        let Some(frame) = h2.next_frame(Duration::from_millis(10)) else {
+            continue;
+        };
+        if let Some(i) = streams.iter().position(|&s| s == frame.stream) {
+            let (response, at) = &mut responses[i];
+            response.take(&frame);
+            if at.is_none() && (response.ended || response.reset.is_some()) {
+                *at = Some(started.elapsed());
+            }
         }
     }
     responses

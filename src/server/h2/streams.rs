@@ -14,6 +14,15 @@
 //! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
 //! every HTTP/1.1 write does: a client that opens its window a byte at a
 //! time cannot hold a stream longer than one that reads a byte at a time.
+//! The rate is the connection's to keep, not each stream's: the writer
+//! sends one frame per stream in turn, so a stream that shares the
+//! connection with seven others gets an eighth of what it drains. The
+//! deadline therefore counts, besides the hand-off's own bytes, the DATA
+//! the writer sent on other streams while this one waited its turn with
+//! window to send in ([`Stream::waited`]). A connection that drains at the
+//! rate cuts none of its streams; one that drains slower cuts them about
+//! when a stream alone would be cut, since waiting earns only the time the
+//! connection spent sending others' bytes.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
@@ -131,6 +140,11 @@ pub struct Stream {
     /// them in: a stall that the send timeout bounds, as it bounds a socket
     /// that takes nothing.
     pub blocked_since: Option<Instant>,
+    /// DATA bytes the writer sent on other streams during this hand-off
+    /// while this stream was [ready](Stream::ready) and waited its turn:
+    /// the minimum rate allows for them, as it holds per connection. A
+    /// stream without window earns nothing by waiting.
+    pub waited: u64,
 }
 
 impl Stream {
@@ -152,6 +166,15 @@ impl Stream {
     /// Bytes handed off and not yet framed.
     pub fn pending(&self) -> usize {
         self.data.len() - self.framed
+    }
+
+    /// Whether the writer could send this stream a frame now, given the
+    /// connection's window: DATA, if it has bytes and both windows have
+    /// room; or an END_STREAM that is due, which needs no window.
+    pub fn ready(&self, connection_window: i64) -> bool {
+        let can_send = self.pending() > 0 && self.window > 0 && connection_window > 0;
+        let can_end = self.pending() == 0 && self.end && self.sent == self.data.len();
+        self.is_open() && (can_send || can_end)
     }
 }
 
@@ -378,20 +401,22 @@ impl<'c> StreamBody<'c> {
 
     /// Waits until `done` says the stream got where it should, or fails
     /// with the reason it was ended early. Past the minimum rate's deadline
-    /// for `bytes`, with bytes still waiting for window or their turn, the
-    /// stream is reset (CANCEL) and the write fails as an HTTP/1.1 write
-    /// would.
+    /// for `bytes` and for what the connection sent others meanwhile, with
+    /// bytes still waiting for window or their turn, the stream is reset
+    /// (CANCEL) and the write fails as an HTTP/1.1 write would.
     fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
         /// How often a wait past its deadline looks again, against a lost
         /// wake-up: the writer notifies `progress` after every write.
         const RECHECK: Duration = Duration::from_millis(100);
-        let deadline = Instant::now() + self.min_rate.allowance(bytes as u64);
+        let started = Instant::now();
         let mut state = self.conn.lock();
         loop {
             let stream = live(&mut state, self.id)?;
             if done(stream) {
                 return Ok(());
             }
+            let owed = bytes as u64 + stream.waited;
+            let deadline = started + self.min_rate.allowance(owed);
             // Every byte handed off, and the END_STREAM if one is asked for,
             // is in a frame the writer has taken (it clears `end` as it takes
             // it): what is left is the socket's, which the writer's own
@@ -431,7 +456,7 @@ impl Write for StreamBody<'_> {
             let stream = live(&mut state, self.id)?;
             stream.data.clear();
             stream.data.extend_from_slice(&buf[..n]);
-            (stream.framed, stream.sent) = (0, 0);
+            (stream.framed, stream.sent, stream.waited) = (0, 0, 0);
             stream.end = self.promised == Some(n as u64);
         }
         self.conn.work.notify_one();
@@ -498,7 +523,7 @@ impl Wire for StreamBody<'_> {
     /// done when its bytes have drained, here as over HTTP/1.1.
     fn end_body(&mut self) -> io::Result<()> {
         if let Some(stream) = self.conn.lock().streams.get_mut(&self.id) {
-            stream.end = true;
+            (stream.end, stream.waited) = (true, 0);
         }
         self.conn.work.notify_one();
         self.wait_until(0, |s| s.finished)

@@ -10,8 +10,10 @@
 //! rate and the send timeout hold for the connection's socket as for any
 //! HTTP/1.1 response. A window that stays shut is a stall too: a stream
 //! that had bytes to send and no window for `--send-timeout` is reset; and
-//! each stream's hand-off has the minimum rate's deadline of its own
-//! (`streams.rs`), for a window opened a byte at a time.
+//! each stream's hand-off has the minimum rate's deadline (`streams.rs`),
+//! for a window opened a byte at a time. Each frame the writer sends counts
+//! as time waited for every other stream that could have had it, so that
+//! the rate is the connection's to keep, shared by its streams.
 //!
 //! A stream is complete when its END_STREAM has been *written*: only then
 //! is it marked finished, and its body's `end_body` returns.
@@ -159,12 +161,8 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         .chain(state.streams.range(..=after));
     let connection_window = state.window;
     let id = order
-        .filter(|(_, s)| s.is_open())
-        .find(|(_, s)| {
-            let can_send = s.pending() > 0 && s.window > 0 && connection_window > 0;
-            let can_end = s.pending() == 0 && s.end && s.sent == s.data.len();
-            can_send || can_end
-        })
+        .into_iter()
+        .find(|(_, s)| s.ready(connection_window))
         .map(|(&id, _)| id)?;
     let max_frame = state.max_frame as i64;
     let stream = state.streams.get_mut(&id)?;
@@ -186,6 +184,13 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     // Asked for once: not again while the frame is being written.
     stream.end &= !end_stream;
     let upto = stream.framed;
+    // Every other stream that could have had this frame waited its turn
+    // for it: the minimum rate, kept per connection, allows for that.
+    for (_, other) in state.streams.iter_mut().filter(|(other, _)| **other != id) {
+        if other.ready(connection_window) {
+            other.waited += n as u64;
+        }
+    }
     state.window -= n as i64;
     state.last_served = id;
     Some(Job::Data {
@@ -328,6 +333,39 @@ mod tests {
         run(&conn, &server, &config);
         assert_eq!(conn.lock().ended, Some(End::MinRate));
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// The minimum rate holds per connection: a frame sent on one stream
+    /// is time waited by every other stream that could have had it, and
+    /// only by those. A stream without window, or with nothing handed off,
+    /// was not waiting for its turn, and earns nothing.
+    #[test]
+    fn a_frame_is_waited_for_by_the_streams_that_could_have_had_it() {
+        let mut state = State {
+            window: 65_535,
+            max_frame: MAX_FRAME_BYTES,
+            ..State::default()
+        };
+        let handed_off = |window| Stream {
+            data: vec![7; 1000],
+            ..Stream::new(window, false)
+        };
+        state.streams.insert(1, handed_off(65_535));
+        state.streams.insert(3, handed_off(65_535));
+        state.streams.insert(5, handed_off(0)); // its window is spent
+        state.streams.insert(7, Stream::new(65_535, false)); // nothing to send
+        let mut buf = Vec::new();
+        let job = next_job(&mut state, &mut buf);
+        assert!(matches!(
+            job,
+            Some(Job::Data {
+                stream: 1,
+                upto: 1000,
+                end: false
+            })
+        ));
+        let waited: Vec<u64> = state.streams.values().map(|s| s.waited).collect();
+        assert_eq!(waited, [0, 1000, 0, 0]);
     }
 
     const DATA: u8 = frame::Kind::Data as u8;
