@@ -313,6 +313,24 @@ fn a_window_opened_a_byte_at_a_time_is_cut_at_the_minimum_rate() {
     );
 }
 
+/// A connection whose client stops reading is cut by its writer at the
+/// minimum rate, with a TCP reset, and that reset is counted once: the
+/// writer and the connection's thread both know why it ended.
+#[test]
+fn a_connection_too_slow_is_reset_and_counted_once() {
+    let (server, idle) = warmed_server(&["--min-rate", "1m", "--rate-grace", "1s"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    h2.window_update(0, HUGE - 65_535);
+    h2.get(1, "GET", "/export.csv?rows=7000000&mode=bounded");
+    let reset = "backpressure_resets_total{reason=\"min-rate\"}";
+    wait_until("the connection's reset", IDLE_TIMEOUT, || {
+        metrics(server.addr()).get(reset).filter(|&n| n > 0.0)
+    });
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a connection too slow");
+    assert_eq!(m.value(reset), 1.0);
+}
+
 /// The minimum rate holds per connection: eight downloads share a
 /// connection that drains at four times the rate, so each gets half the
 /// rate and each 16 KiB hand-off waits for seven others. None is cut for

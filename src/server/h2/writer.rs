@@ -26,7 +26,6 @@ use super::streams::{Conn, State};
 use crate::defense::send_deadline::{DeadlineWriter, TooSlow};
 use crate::http::h2::frame::{self, ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
 use crate::measure::access_log::End;
-use crate::measure::metrics::METRICS;
 use crate::server::ServerConfig;
 use crate::sys;
 
@@ -101,9 +100,12 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
                 None => End::ClientAbort,
             };
             // Reset only a client too slow: one that is gone needs none.
-            let too_slow = matches!(why, End::SendTimeout | End::MinRate);
-            if too_slow && sys::reset_on_close(socket).is_ok() {
-                METRICS.reset_sent(why);
+            // Set here, before the shutdown below, so that the close is a
+            // reset even if the connection had already ended for another
+            // reason; counted where every connection's close is, once the
+            // connection's thread knows how it ended (`server/connection.rs`).
+            if matches!(why, End::SendTimeout | End::MinRate) {
+                let _ = sys::reset_on_close(socket);
             }
             // Wakes the reader, blocked in its read, and every stream.
             let _ = socket.shutdown(Shutdown::Both);
