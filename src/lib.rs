@@ -69,3 +69,6 @@ pub use server::config::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
 /// The body's framing and accounting over HTTP/1 ([`Http1`]), and one export sent by a strategy
 /// without a socket, for the producer benchmarks and the allocation test.
 pub use strategy::{BodyWriter, ExportPlan, Http1, QueuedBytes, send_to};
+/// A client socket whose receive window is small from the handshake on:
+/// a client that can take little until it reads, for the tests.
+pub use sys::connect_with_receive_buffer;

@@ -157,6 +157,38 @@ fn resets_the_client_provokes_count_as_cancellations() {
     back_to_idle(server.addr(), &idle, "2,000 provoked resets");
 }
 
+/// The GOAWAY that ends a flood arrives although the client is still
+/// sending. Closing with input unread is a reset, and a reset throws away
+/// what the kernel has not sent yet: here the server's last frames, which
+/// the client's small window holds back until it reads, 200 ms after the
+/// flood. The server waits for them to be acknowledged before it closes.
+#[test]
+fn the_goaway_that_ends_a_flood_is_not_lost_to_the_reset() {
+    let (server, idle) = warmed_server(&[]);
+    let timeout = Duration::from_secs(5);
+    let socket = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout).unwrap();
+    let mut h2 = H2::over(socket).start(&[]);
+    // The flood goes from its own thread: the server stops reading it once
+    // it has decided, so the write blocks until the server closes.
+    let mut flooder = h2.socket.try_clone().unwrap();
+    let flood = std::thread::spawn(move || {
+        let _ = flooder.write_all(&streams_and(WINDOW_UPDATE, &[0; 4]));
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let frames = h2.frames_until_quiet(Duration::from_secs(2));
+    let goaway = frames.iter().find(|f| f.kind == GOAWAY);
+    let kinds: Vec<u8> = frames.iter().map(|f| f.kind).collect();
+    assert!(
+        goaway.is_some(),
+        "no GOAWAY among {} frames: {kinds:?}",
+        frames.len()
+    );
+    assert_eq!(goaway.map(Frame::error_code), Some(ENHANCE_YOUR_CALM));
+    drop(h2);
+    flood.join().unwrap();
+    back_to_idle(server.addr(), &idle, "a flood still being sent");
+}
+
 /// Each stream served earns a cancellation back: a client that cancels one
 /// stream for every one it lets finish is never cut, however long it goes.
 #[test]

@@ -31,6 +31,9 @@ use crate::sys;
 const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
 /// Most bytes read and thrown away before closing anyway.
 const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
+/// How often a close that will be a reset looks whether the client has
+/// acknowledged everything written to it, until [`CLOSE_READ_TIMEOUT`].
+const ACK_CHECK: Duration = Duration::from_millis(2);
 /// How often a connection whose client has sent nothing yet looks whether
 /// a shutdown began, so that a shutdown waits at most this long for it.
 /// Waking 10 times a second, only until the first byte or the header
@@ -189,5 +192,13 @@ fn close_gracefully(stream: &TcpStream) {
             Ok(0) | Err(_) => return,
             Ok(n) => drained += n,
         }
+    }
+    // The client is still sending (an HTTP/2 flood answered with GOAWAY,
+    // say), so the close will leave input unread and be a reset, and a
+    // reset throws away what the kernel has not sent yet: the answer's
+    // last frames. Wait, within the same deadline, until the client has
+    // acknowledged every byte and the FIN.
+    while Instant::now() < deadline && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0) {
+        std::thread::sleep(ACK_CHECK);
     }
 }

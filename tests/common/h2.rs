@@ -175,7 +175,11 @@ pub struct H2 {
 impl H2 {
     /// Connects, and sends nothing.
     pub fn raw(addr: SocketAddr) -> H2 {
-        let socket = TcpStream::connect(addr).unwrap();
+        H2::over(TcpStream::connect(addr).unwrap())
+    }
+
+    /// A connection over `socket`, connected, on which nothing was sent.
+    pub fn over(socket: TcpStream) -> H2 {
         socket.set_nodelay(true).unwrap();
         H2 {
             socket,
@@ -187,7 +191,13 @@ impl H2 {
     /// Connects, sends the preface and `settings`, and reads the server's
     /// SETTINGS (acknowledging it).
     pub fn connect(addr: SocketAddr, settings: &[(u16, u32)]) -> H2 {
-        let mut h2 = H2::raw(addr);
+        H2::raw(addr).start(settings)
+    }
+
+    /// Sends the preface and `settings`, and reads the server's SETTINGS
+    /// (acknowledging it).
+    pub fn start(self, settings: &[(u16, u32)]) -> H2 {
+        let mut h2 = self;
         let mut out = PREFACE.to_vec();
         let mut payload = Vec::new();
         for (id, value) in settings {
