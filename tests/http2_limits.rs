@@ -90,7 +90,7 @@ fn rapid_reset_is_survived() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
     // The server may close before reading it all.
-    let flood = streams_and(RST_STREAM, &CANCEL.to_be_bytes());
+    let flood = streams_and(1, RST_STREAM, &CANCEL.to_be_bytes());
     let _ = h2.socket.write_all(&flood);
     assert_eq!(h2.goaway_code(), ENHANCE_YOUR_CALM);
     drop(h2);
@@ -138,7 +138,7 @@ fn streams_past_the_limit_are_refused() {
 fn resets_the_client_provokes_count_as_cancellations() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
-    let _ = h2.socket.write_all(&streams_and(WINDOW_UPDATE, &[0; 4]));
+    let _ = h2.socket.write_all(&streams_and(1, WINDOW_UPDATE, &[0; 4]));
     let mut most_threads: f64 = 0.0;
     // Bounded: a connection that ends without a GOAWAY reads as `None`
     // at once, forever.
@@ -158,10 +158,12 @@ fn resets_the_client_provokes_count_as_cancellations() {
 }
 
 /// The GOAWAY that ends a flood arrives although the client is still
-/// sending. Closing with input unread is a reset, and a reset throws away
-/// what the kernel has not sent yet: here the server's last frames, which
-/// the client's small window holds back until it reads, 200 ms after the
-/// flood. The server waits for them to be acknowledged before it closes.
+/// sending, and reads only 200 ms after its flood, through a small window.
+/// Closing with input unread is a reset, which throws away what the kernel
+/// has not sent yet: the server waits for its last frames to be
+/// acknowledged first (`server/connection.rs` tests that wait to the byte;
+/// whether these frames are held back long enough to be lost without it
+/// depends on the kernel's timing).
 #[test]
 fn the_goaway_that_ends_a_flood_is_not_lost_to_the_reset() {
     let (server, idle) = warmed_server(&[]);
@@ -172,17 +174,14 @@ fn the_goaway_that_ends_a_flood_is_not_lost_to_the_reset() {
     // it has decided, so the write blocks until the server closes.
     let mut flooder = h2.socket.try_clone().unwrap();
     let flood = std::thread::spawn(move || {
-        let _ = flooder.write_all(&streams_and(WINDOW_UPDATE, &[0; 4]));
+        let _ = flooder.write_all(&streams_and(1, WINDOW_UPDATE, &[0; 4]));
     });
     std::thread::sleep(Duration::from_millis(200));
     let frames = h2.frames_until_quiet(Duration::from_secs(2));
     let goaway = frames.iter().find(|f| f.kind == GOAWAY);
     let kinds: Vec<u8> = frames.iter().map(|f| f.kind).collect();
-    assert!(
-        goaway.is_some(),
-        "no GOAWAY among {} frames: {kinds:?}",
-        frames.len()
-    );
+    let count = frames.len();
+    assert!(goaway.is_some(), "no GOAWAY in {count} frames: {kinds:?}");
     assert_eq!(goaway.map(Frame::error_code), Some(ENHANCE_YOUR_CALM));
     drop(h2);
     flood.join().unwrap();
@@ -363,6 +362,48 @@ fn a_connection_too_slow_is_reset_and_counted_once() {
     assert_eq!(m.value(reset), 1.0);
 }
 
+/// ... and so is the reset of a connection that had already ended with a
+/// protocol error, whose GOAWAY sat behind a body the client never read:
+/// the cut, not the error, is then how the connection ended.
+#[test]
+fn a_goaway_stuck_behind_an_unread_body_ends_in_a_counted_reset() {
+    let (server, idle) = warmed_server(&["--min-rate", "1m", "--rate-grace", "1s"]);
+    let timeout = Duration::from_secs(5);
+    let socket = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout).unwrap();
+    let mut h2 = H2::over(socket).start(&[(INITIAL_WINDOW_SIZE, HUGE)]);
+    h2.window_update(0, HUGE - 65_535);
+    h2.get(1, "GET", "/export.csv?rows=7000000&mode=bounded");
+    // Until the body stops moving: the writer is blocked in a write.
+    let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
+    let mut last = 0.0;
+    wait_until("the writer to be blocked", IDLE_TIMEOUT, || {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = metrics(server.addr()).value(sent);
+        let blocked = now > 0.0 && now == last;
+        last = now;
+        blocked.then_some(())
+    });
+    // CONTINUATION without HEADERS: a connection error, answered with a
+    // GOAWAY the writer cannot write while the client reads nothing.
+    h2.send_frame(CONTINUATION, END_HEADERS, 1, &[]);
+    let m = back_to_idle(server.addr(), &idle, "a GOAWAY stuck behind a body");
+    assert_eq!(
+        m.value("backpressure_resets_total{reason=\"min-rate\"}"),
+        1.0
+    );
+    // The client, reading at last, gets what its kernel holds, then the reset.
+    h2.socket.set_read_timeout(Some(timeout)).unwrap();
+    let mut sink = vec![0; 1 << 16];
+    let ended = loop {
+        match std::io::Read::read(&mut h2.socket, &mut sink) {
+            Ok(0) => break None,
+            Ok(_) => {}
+            Err(e) => break Some(e.kind()),
+        }
+    };
+    assert_eq!(ended, Some(std::io::ErrorKind::ConnectionReset));
+}
+
 /// The minimum rate holds per connection: eight downloads share a
 /// connection that drains at four times the rate, so each gets half the
 /// rate and each 16 KiB hand-off waits for seven others. None is cut for
@@ -418,6 +459,52 @@ fn streams_sharing_a_connection_slower_than_the_rate_are_cut() {
     assert_eq!(cut, 8.0);
 }
 
+/// ... and a stream earns only what it could have had of each frame it
+/// waited for. Seven streams whose window the client reopens by a byte as
+/// soon as each byte arrives, beside an eighth it reads at twice the rate,
+/// are cut as a trickle alone would be, at the 250 ms grace.
+#[test]
+fn a_trickled_stream_earns_no_time_from_a_fast_one() {
+    let (server, idle) = warmed_server(&["--min-rate", "64k", "--rate-grace", "250ms"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
+    h2.window_update(0, HUGE - 65_535);
+    let trickled: Vec<u32> = (1..8).map(|i| 2 * i + 1).collect();
+    for id in std::iter::once(1).chain(trickled.iter().copied()) {
+        h2.get(id, "GET", "/export.csv?rows=1000000&mode=bounded");
+    }
+    let (started, rate) = (Instant::now(), 2 * 64 * 1024);
+    let mut granted = 1;
+    let mut cut = std::collections::BTreeMap::new();
+    while cut.len() < trickled.len() && started.elapsed() < Duration::from_secs(10) {
+        let due = (rate as f64 * started.elapsed().as_secs_f64()) as u32;
+        if due >= granted + 16_384 {
+            h2.window_update(1, due - granted);
+            granted = due;
+        }
+        let Some(frame) = h2.next_frame(Duration::from_millis(10)) else {
+            continue;
+        };
+        match frame.kind {
+            DATA if frame.stream != 1 && !frame.payload.is_empty() => {
+                h2.window_update(frame.stream, 1);
+            }
+            RST_STREAM => {
+                cut.entry(frame.stream)
+                    .or_insert((frame.error_code(), started.elapsed()));
+            }
+            _ => {}
+        }
+    }
+    for id in &trickled {
+        let (code, at) = cut.get(id).copied().unwrap_or((0, started.elapsed()));
+        assert_eq!(code, CANCEL, "stream {id}, after {at:?}");
+        assert!(at < Duration::from_secs(2), "stream {id} cut after {at:?}");
+    }
+    assert!(!cut.contains_key(&1), "the fast stream was cut");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "seven trickles beside a fast stream");
+}
+
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request.
 #[test]
@@ -436,13 +523,14 @@ fn an_idle_connection_is_sent_away() {
     back_to_idle(server.addr(), &idle, "an idle connection");
 }
 
-/// 2,000 requests for a long export, each followed at once by a frame of
-/// `kind` with `payload` on its stream.
-fn streams_and(kind: u8, payload: &[u8]) -> Vec<u8> {
+/// 2,000 requests for a long export, on streams `first`, `first + 2` and
+/// on, each followed at once by a frame of `kind` with `payload` on its
+/// stream.
+fn streams_and(first: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
     let block = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
     let mut out = Vec::new();
     for i in 0..2_000u32 {
-        let id = 2 * i + 1;
+        let id = first + 2 * i;
         frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &block);
         frame(&mut out, kind, 0, id, payload);
     }

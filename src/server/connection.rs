@@ -197,8 +197,64 @@ fn close_gracefully(stream: &TcpStream) {
     // say), so the close will leave input unread and be a reset, and a
     // reset throws away what the kernel has not sent yet: the answer's
     // last frames. Wait, within the same deadline, until the client has
-    // acknowledged every byte and the FIN.
-    while Instant::now() < deadline && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0) {
+    // acknowledged every byte and the FIN, or reset the connection itself
+    // (the queue then never empties).
+    let unacknowledged = || sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0);
+    let reset = || !matches!(stream.take_error(), Ok(None));
+    while Instant::now() < deadline && unacknowledged() && !reset() {
         std::thread::sleep(ACK_CHECK);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::thread;
+
+    use super::*;
+
+    /// A client still sending when its response is done makes the close a
+    /// reset, and a reset throws away what the kernel has not sent yet. So
+    /// the graceful close, once it stops draining, waits for the client to
+    /// acknowledge every byte. Here the client's small window leaves most
+    /// of the response unsent in the server's kernel, and the client reads
+    /// only 100 ms later: it must still get all of it.
+    #[test]
+    fn a_close_with_input_unread_waits_until_the_response_is_acknowledged() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let timeout = Duration::from_secs(5);
+        let client = sys::connect_with_receive_buffer(addr, 4096, timeout).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // The response: 256 KiB, or as much as the server's kernel takes
+        // at once; all but the client's 4 KiB waits there unsent.
+        server.set_nonblocking(true).unwrap();
+        let mut written = 0;
+        while written < 256 * 1024
+            && let Ok(n) = (&server).write(&[7; 4096])
+        {
+            written += n;
+        }
+        server.set_nonblocking(false).unwrap();
+        let received = thread::scope(|scope| {
+            // More than the close drains: the client is still sending.
+            scope.spawn(|| {
+                let _ = (&client).write_all(&vec![0; 4 * MAX_CLOSE_READ_BYTES]);
+            });
+            let reader = scope.spawn(|| {
+                thread::sleep(Duration::from_millis(100));
+                client.set_read_timeout(Some(timeout)).unwrap();
+                let (mut received, mut buf) = (0, vec![0; 1 << 16]);
+                while let Ok(n @ 1..) = (&client).read(&mut buf) {
+                    received += n;
+                }
+                received
+            });
+            close_gracefully(&server);
+            drop(server);
+            reader.join().unwrap()
+        });
+        assert_eq!(received, written);
     }
 }

@@ -141,9 +141,11 @@ pub struct Stream {
     /// that takes nothing.
     pub blocked_since: Option<Instant>,
     /// DATA bytes the writer sent on other streams during this hand-off
-    /// while this stream was [ready](Stream::ready) and waited its turn:
-    /// the minimum rate allows for them, as it holds per connection. A
-    /// stream without window earns nothing by waiting.
+    /// while this stream was [ready](Stream::ready) and waited its turn, no
+    /// more of each frame than its own window could have taken: the
+    /// minimum rate allows for them, as it holds per connection. A stream
+    /// without window earns nothing by waiting, and one whose window is
+    /// kept at a byte earns a byte a frame.
     pub waited: u64,
 }
 
@@ -247,13 +249,21 @@ impl Conn {
 
     /// Ends the connection: every stream fails, the writer leaves once it
     /// has written the control frames still queued (a GOAWAY, say). The
-    /// first reason given is the one that stays, except `Complete`, which
-    /// holds only if that last write succeeds: a client that reads nothing
-    /// leaves the writer blocked in it until it is cut, and then the cut
-    /// is the reason.
+    /// first reason given is the one that stays, except an end the server
+    /// announced with a GOAWAY, which holds only if that GOAWAY is written:
+    /// a client that reads nothing leaves the writer blocked until it is
+    /// cut, and then the cut is the reason (after `Complete`, any failure;
+    /// after `ProtocolError`, being too slow, which closes with a reset
+    /// that is counted by this reason).
     pub fn end(&self, why: End) {
         let mut state = self.lock();
-        if matches!(state.ended, None | Some(End::Complete)) {
+        let too_slow = matches!(why, End::SendTimeout | End::MinRate);
+        let replaces = match state.ended {
+            None | Some(End::Complete) => true,
+            Some(End::ProtocolError) => too_slow,
+            Some(_) => false,
+        };
+        if replaces {
             state.ended = Some(why);
         }
         for stream in state.streams.values_mut() {

@@ -187,10 +187,16 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     stream.end &= !end_stream;
     let upto = stream.framed;
     // Every other stream that could have had this frame waited its turn
-    // for it: the minimum rate, kept per connection, allows for that.
+    // for it: the minimum rate, kept per connection, allows for that, but
+    // only for what the stream could have had of it. A window the client
+    // keeps at a byte earns a byte a frame, not the frame.
     for (_, other) in state.streams.iter_mut().filter(|(other, _)| **other != id) {
         if other.ready(connection_window) {
-            other.waited += n as u64;
+            let could_have = match other.pending() {
+                0 => n, // only its END_STREAM is due, which needs no window
+                _ => n.min(usize::try_from(other.window).unwrap_or(0)),
+            };
+            other.waited += could_have as u64;
         }
     }
     state.window -= n as i64;
@@ -339,8 +345,10 @@ mod tests {
 
     /// The minimum rate holds per connection: a frame sent on one stream
     /// is time waited by every other stream that could have had it, and
-    /// only by those. A stream without window, or with nothing handed off,
-    /// was not waiting for its turn, and earns nothing.
+    /// only by those, for no more than they could have had of it. A stream
+    /// without window, or with nothing handed off, was not waiting for its
+    /// turn, and earns nothing; one whose window is smaller than the frame
+    /// earns its window.
     #[test]
     fn a_frame_is_waited_for_by_the_streams_that_could_have_had_it() {
         let mut state = State {
@@ -356,6 +364,7 @@ mod tests {
         state.streams.insert(3, handed_off(65_535));
         state.streams.insert(5, handed_off(0)); // its window is spent
         state.streams.insert(7, Stream::new(65_535, false)); // nothing to send
+        state.streams.insert(9, handed_off(3)); // a window kept at a trickle
         let mut buf = Vec::new();
         let job = next_job(&mut state, &mut buf);
         assert!(matches!(
@@ -367,7 +376,7 @@ mod tests {
             })
         ));
         let waited: Vec<u64> = state.streams.values().map(|s| s.waited).collect();
-        assert_eq!(waited, [0, 1000, 0, 0]);
+        assert_eq!(waited, [0, 1000, 0, 0, 3]);
     }
 
     const DATA: u8 = frame::Kind::Data as u8;
