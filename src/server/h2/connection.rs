@@ -567,10 +567,7 @@ impl<'a> Reader<'a> {
             line: format!("{method} {} HTTP/2", field(&list.fields, b":path")),
             head_only: method == "HEAD",
         };
-        let stream = Stream {
-            sent_total: state.fair_floor,
-            ..Stream::new(state.initial_window, !block.end_stream)
-        };
+        let stream = Stream::new(state.initial_window, !block.end_stream);
         state.streams.insert(id, stream);
         drop(state);
         self.last_answered = id;

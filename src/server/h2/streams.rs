@@ -15,8 +15,8 @@
 //! every HTTP/1.1 write does: a client that opens its window a byte at a
 //! time cannot hold a stream longer than one that reads a byte at a time.
 //! The rate is the connection's to keep, not each stream's: the writer
-//! shares the connection fairly, so a stream that shares it with seven
-//! others gets an eighth of what it drains. The
+//! sends one frame per stream in turn, so a stream that shares the
+//! connection with seven others gets an eighth of what it drains. The
 //! deadline therefore counts, besides the hand-off's own bytes, the DATA
 //! the writer sent on other streams while this one waited its turn with
 //! window to send in ([`Stream::waited`]). A connection that drains at the
@@ -82,8 +82,8 @@ pub struct State {
     /// never below zero: a client past [`super::MAX_NET_CANCELS`] is
     /// flooding.
     pub net_cancels: u32,
-    /// Every stream that has a thread, by id: the order in which the
-    /// writer breaks ties.
+    /// Every stream that has a thread, by id: the order is the writer's
+    /// round robin.
     pub streams: BTreeMap<u32, Stream>,
     /// The last [`super::RECENT_RESETS`] streams this side sent RST_STREAM
     /// on, oldest first: what the client sends on them is ignored.
@@ -96,13 +96,9 @@ pub struct State {
     /// The largest DATA payload to send: the client's
     /// SETTINGS_MAX_FRAME_SIZE, at most [`MAX_FRAME_BYTES`].
     pub max_frame: usize,
-    /// The stream that got the last DATA frame: among streams sent as many
-    /// bytes, the next one goes to the stream after it.
+    /// The stream that got the last DATA frame, so that the next one goes
+    /// to the stream after it.
     pub last_served: u32,
-    /// The fewest bytes sent to a stream that could take more, at the last
-    /// DATA frame: a new stream's [`Stream::sent_total`] starts here, so
-    /// that it shares from then on and claims nothing for before.
-    pub fair_floor: u64,
     /// Set when the connection is over: why. Every stream's body fails from
     /// then on, and the writer sends what control frames are left and exits.
     pub ended: Option<End>,
@@ -151,11 +147,6 @@ pub struct Stream {
     /// without window earns nothing by waiting, and one whose window is
     /// kept at a byte earns a byte a frame.
     pub waited: u64,
-    /// Bytes put in DATA frames for this stream, counted from the
-    /// connection's [`State::fair_floor`] when it arrived or last could
-    /// take nothing: the writer's fair-queueing tag (`writer.rs`). The
-    /// ready stream with the smallest goes next.
-    pub sent_total: u64,
 }
 
 impl Stream {

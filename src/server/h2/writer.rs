@@ -1,15 +1,10 @@
 //! The connection's one writer: every frame goes to the socket from this
-//! thread, control frames first, then DATA, one frame at a time to the
-//! stream that has been sent the fewest bytes.
+//! thread, control frames first, then DATA, one frame per stream in turn.
 //!
 //! It sends a stream's DATA only while both windows have room, the
 //! stream's own and the connection's: a stream whose window is spent is
-//! passed over and costs nothing but its hand-off. Fair by bytes, not by
-//! frames, because the client chooses each frame's size by how much window
-//! it opens: taking a frame from each stream in turn, a client could open
-//! the connection's window by 16 KiB when one stream's turn comes and by a
-//! byte when another's does. (Why fairness, and why the socket's one queue
-//! still matters: `mod.rs`.)
+//! passed over and costs nothing but its hand-off. (Why round robin, and
+//! why the socket's one queue still matters: `mod.rs`.)
 //!
 //! The socket write goes through a [`DeadlineWriter`], so the minimum
 //! rate and the send timeout hold for the connection's socket as for any
@@ -167,21 +162,10 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         .range(after + 1..)
         .chain(state.streams.range(..=after));
     let connection_window = state.window;
-    // Fair by bytes: the ready stream sent the fewest goes next, ties in
-    // turn after the last one served. A stream that could take nothing is
-    // brought up to that floor, so that it claims no share for the time it
-    // was not asking.
-    let (id, floor) = order
+    let id = order
         .into_iter()
-        .filter(|(_, s)| s.ready(connection_window))
-        .min_by_key(|(_, s)| s.sent_total)
-        .map(|(&id, s)| (id, s.sent_total))?;
-    for other in state.streams.values_mut() {
-        if !other.ready(connection_window) {
-            other.sent_total = other.sent_total.max(floor);
-        }
-    }
-    state.fair_floor = floor;
+        .find(|(_, s)| s.ready(connection_window))
+        .map(|(&id, _)| id)?;
     let max_frame = state.max_frame as i64;
     let stream = state.streams.get_mut(&id)?;
     let n = (stream.pending() as i64)
@@ -197,7 +181,6 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     buf.extend_from_slice(&frame::data_header(id, n, end_stream));
     buf.extend_from_slice(&stream.data[stream.framed..stream.framed + n]);
     stream.framed += n;
-    stream.sent_total += n as u64;
     stream.window -= n as i64;
     stream.blocked_since = None;
     // Asked for once: not again while the frame is being written.
@@ -394,39 +377,6 @@ mod tests {
         ));
         let waited: Vec<u64> = state.streams.values().map(|s| s.waited).collect();
         assert_eq!(waited, [0, 1000, 0, 0, 3]);
-    }
-
-    /// Fair by bytes, not frames. A client that opens the connection's
-    /// window by a whole frame when one stream's turn comes and by a byte
-    /// when the other's does cannot steer the bytes to the first: the
-    /// stream sent fewer goes next, so the two never drift more than a
-    /// frame apart. (Taking a frame from each in turn, stream 1 got 49,152
-    /// bytes here and stream 3 three; and stream 3, credited with every
-    /// frame it waited behind, was never cut.)
-    #[test]
-    fn the_connection_is_shared_by_bytes_not_frames() {
-        let mut state = State {
-            max_frame: MAX_FRAME_BYTES,
-            ..State::default()
-        };
-        for id in [1, 3] {
-            let stream = Stream {
-                data: vec![7; 4 * MAX_FRAME_BYTES],
-                ..Stream::new(i64::from(i32::MAX), false)
-            };
-            state.streams.insert(id, stream);
-        }
-        let mut buf = Vec::new();
-        for grant in [16_384, 1, 16_384, 1, 16_384, 1] {
-            state.window += grant;
-            assert!(matches!(
-                next_job(&mut state, &mut buf),
-                Some(Job::Data { .. })
-            ));
-        }
-        let sent: Vec<u64> = state.streams.values().map(|s| s.sent_total).collect();
-        assert_eq!(sent.iter().sum::<u64>(), 3 * 16_385);
-        assert!(sent[0].abs_diff(sent[1]) <= 16_384, "{sent:?}");
     }
 
     const DATA: u8 = frame::Kind::Data as u8;
