@@ -20,9 +20,11 @@
 //! deadline therefore counts, besides the hand-off's own bytes, the DATA
 //! the writer sent on other streams while this one waited its turn with
 //! window to send in ([`Stream::waited`]). A connection that drains at the
-//! rate cuts none of its streams; one that drains slower cuts them about
-//! when a stream alone would be cut, since waiting earns only the time the
-//! connection spent sending others' bytes.
+//! rate cuts none of its streams; one that drains slower cuts them, since
+//! waiting earns only the time the connection spent sending others' bytes
+//! (the later, the nearer it drains to the rate). How a connection that
+//! keeps the rate shares it among its streams is its own affair: see
+//! docs/http2.md.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};

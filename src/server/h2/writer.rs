@@ -157,13 +157,12 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         return None;
     }
     let after = state.last_served;
-    let order = state
+    let mut order = state
         .streams
         .range(after + 1..)
         .chain(state.streams.range(..=after));
     let connection_window = state.window;
     let id = order
-        .into_iter()
         .find(|(_, s)| s.ready(connection_window))
         .map(|(&id, _)| id)?;
     let max_frame = state.max_frame as i64;
