@@ -170,13 +170,20 @@ mod tests {
     use crate::defense::buffer_caps::BufferBudget;
     use std::sync::Arc;
 
-    #[test]
-    fn a_capped_queue_refuses_past_either_cap_and_gives_everything_back() {
-        let budget = Arc::new(BufferBudget::new(250));
+    /// Caps of `per_response` bytes per response and `total` in all; the
+    /// budget too, to read what is charged against it.
+    fn caps(per_response: u64, total: u64) -> (BufferLimit, Arc<BufferBudget>) {
+        let budget = Arc::new(BufferBudget::new(total));
         let limit = BufferLimit {
-            per_response: 100,
+            per_response,
             budget: Arc::clone(&budget),
         };
+        (limit, budget)
+    }
+
+    #[test]
+    fn a_capped_queue_refuses_past_either_cap_and_gives_everything_back() {
+        let (limit, budget) = caps(100, 250);
         let first = QueuedBytes::capped(Mode::Unbounded, limit.clone());
         assert_eq!(first.try_produce(60), Ok(()));
         assert_eq!(first.try_produce(40), Ok(()));
@@ -217,11 +224,7 @@ mod tests {
     /// not as "used up by others".
     #[test]
     fn a_queue_larger_than_the_whole_budget_is_refused_as_final() {
-        let budget = Arc::new(BufferBudget::new(50));
-        let limit = BufferLimit {
-            per_response: 100,
-            budget: Arc::clone(&budget),
-        };
+        let (limit, budget) = caps(100, 50);
         let queued = QueuedBytes::capped(Mode::Buffer, limit);
         assert_eq!(
             queued.try_produce(60),
@@ -237,11 +240,7 @@ mod tests {
     #[test]
     fn a_response_cut_inside_a_chunk_gives_back_exactly_its_charge() {
         for mode in [Mode::Buffer, Mode::Unbounded] {
-            let budget = Arc::new(BufferBudget::new(1_000));
-            let limit = BufferLimit {
-                per_response: 1_000,
-                budget: Arc::clone(&budget),
-            };
+            let (limit, budget) = caps(1_000, 1_000);
             let queued = QueuedBytes::capped(mode, limit);
             for _ in 0..3 {
                 assert_eq!(queued.try_produce(100), Ok(()));
@@ -258,10 +257,7 @@ mod tests {
     /// queues, and keeps counting: it is bounded by its strategy instead.
     #[test]
     fn an_uncapped_queue_takes_what_a_capped_one_refuses() {
-        let limit = BufferLimit {
-            per_response: 100,
-            budget: Arc::new(BufferBudget::new(100)),
-        };
+        let (limit, _) = caps(100, 100);
         let capped = QueuedBytes::capped(Mode::Bounded, limit);
         assert!(capped.try_produce(101).is_err());
         let uncapped = QueuedBytes::new(Mode::Bounded);

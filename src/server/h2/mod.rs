@@ -81,8 +81,11 @@ pub const MAX_CONTROL_FRAMES: usize = 64;
 /// table. A client may have sent frames on a stream before it saw the
 /// reset; RFC 9113 §5.1 says to ignore them, and lets an endpoint limit for
 /// how long. Frames on any other closed stream are the client's error. Four
-/// times the streams it may have open: far more than can be reset within
-/// the round trip in which such frames arrive.
+/// times the streams it may have open: enough for any client that waits
+/// for answers; one that pipelines more than 64 requests the server resets
+/// (refused, or with bodies) within one round trip may see its late DATA
+/// on the first of them called STREAM_CLOSED. A service expecting such
+/// clients would remember by time instead, as RFC 9113 suggests.
 pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
 
 /// How many more streams a client may cancel than it lets finish, before
