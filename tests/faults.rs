@@ -438,3 +438,45 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
         "{log:?}"
     );
 }
+
+/// A response wholly written when the drain timeout passes is not the
+/// shutdown's to cut: its connection left the shutdown's list as its close
+/// began. Cut, its reset would throw away what the server's kernel still
+/// held of it, and the client, reading late, would get part of the body
+/// and a reset while the log said `complete`.
+#[test]
+fn the_drain_timeout_spares_a_response_already_written() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "100ms"]);
+    let rows = 200;
+    let body = reference_csv(rows);
+    // A window of a few KiB: most of the 10 KB body waits in the server's
+    // kernel (under `--notsent-lowat`, so the write completes) while the
+    // client reads nothing.
+    let timeout = Duration::from_secs(5);
+    let mut client =
+        backpressure::connect_with_receive_buffer(server.addr, 4096, timeout).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    let request = format!("GET /export.csv?rows={rows}&mode=buffer HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.write_all(request.as_bytes()).expect("send");
+    let sent = "backpressure_body_bytes_sent_total{mode=\"buffer\"}";
+    wait_until("the whole body written", Duration::from_secs(10), || {
+        (metrics(server.addr).value(sent) == body.len() as f64).then_some(())
+    });
+    // The cut comes 100 ms after the signal, inside the close's 500 ms.
+    server.terminate();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    let mut wire = Vec::new();
+    let read = client.read_to_end(&mut wire);
+    assert!(read.is_ok(), "{read:?} after {} bytes", wire.len());
+    assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(wire.ends_with(&body), "the body arrived whole");
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
+    assert!(
+        log.iter()
+            .any(|l| l.contains("rows=200") && l.ends_with(" end=complete")),
+        "{log:?}"
+    );
+}

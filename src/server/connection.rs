@@ -40,10 +40,10 @@ const ACK_CHECK: Duration = Duration::from_millis(2);
 /// timeout, is cheap; Go's server polls its idle connections the same way.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
-/// Serves one connection; the head must arrive by `accepted_at` plus the
+/// Serves connection `id`; the head must arrive by `accepted_at` plus the
 /// configured header timeout. The socket is closed by its last owner, once
 /// this has returned.
-pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant) {
+pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, id: u64) {
     let config = &shared.config;
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
@@ -71,7 +71,17 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant) 
         outcome.end = End::DrainTimeout;
     }
     if outcome.sent_whole_response() {
-        close_gracefully(stream);
+        // The response is out: off the shutdown's list before the close,
+        // which bounds itself, since a cut now would reset the socket and
+        // throw away what the kernel still holds of the response.
+        if !shared.connections.leave(id) {
+            close_gracefully(stream);
+        } else if sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0) {
+            // The cut came first, and its reset loses what the client has
+            // not acknowledged.
+            outcome.end = End::DrainTimeout;
+            METRICS.reset_sent(outcome.end);
+        }
     } else if End::RESETS.contains(&outcome.end) && sys::reset_on_close(stream).is_ok() {
         // The server cut the body short: a reset tells the client at once
         // (over HTTP/1.0 too, where a FIN would look like a complete body)

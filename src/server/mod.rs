@@ -214,7 +214,7 @@ fn serve(
         .spawn(move || {
             let _open = open;
             let shared = shared_here;
-            let work = || connection::handle(&socket, &shared, accepted_at);
+            let work = || connection::handle(&socket, &shared, accepted_at, id);
             if !run_isolated(&socket, work) && !shared.config.quiet {
                 // The connection's own line was never written.
                 AccessRecord {
@@ -225,6 +225,7 @@ fn serve(
                 }
                 .write();
             }
+            // Most connections have left already, as their close began.
             shared.connections.leave(id);
         });
     spawned.map_err(|e| {

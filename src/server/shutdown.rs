@@ -19,6 +19,9 @@
 //!    body is incomplete, which a FIN could not tell an HTTP/1.0 client;
 //!    and the kernel frees the send queue instead of draining it to a
 //!    process that is gone. Each cut connection logs `end=drain-timeout`.
+//!    A response already written is never cut: its connection leaves the
+//!    list as its close begins, since a reset would throw away what the
+//!    kernel still holds of it, and the close bounds itself.
 //! 3. **Join.** Every connection thread is joined (each joins its own
 //!    producer), then the rejecter's; one line says what drained and what
 //!    was cut ([`Drained`]), the logger is flushed, and the process exits 0.
@@ -73,14 +76,21 @@ impl Connections {
         self.lock().push((id, socket));
     }
 
-    /// Takes a finished connection off the list.
-    pub fn leave(&self, id: u64) {
+    /// Takes a connection off the list, so that no cut can reach it from
+    /// now on; leaving twice is harmless. Returns whether the cut reached it
+    /// first: its socket is set to close with a reset. (The cut holds the
+    /// list from the moment it begins until every socket on it is cut, so
+    /// a connection still listed once it has begun was cut.)
+    pub fn leave(&self, id: u64) -> bool {
         let mut open = self.lock();
-        if let Some(at) = open.iter().position(|(open_id, _)| *open_id == id) {
+        let listed = open.iter().position(|(open_id, _)| *open_id == id);
+        let cut = listed.is_some() && self.cutting();
+        if let Some(at) = listed {
             open.swap_remove(at);
         }
         drop(open);
         self.left.notify_all();
+        cut
     }
 
     /// Whether a shutdown has begun: no new requests should start.
@@ -182,7 +192,7 @@ mod tests {
         let leaving = Arc::clone(&connections);
         let thread = thread::spawn(move || {
             thread::sleep(Duration::from_millis(50));
-            leaving.leave(1);
+            assert!(!leaving.leave(1), "left before any cut");
         });
         let cut = connections.drain(Instant::now() + Duration::from_secs(10));
         thread.join().unwrap();
@@ -200,7 +210,8 @@ mod tests {
         let serving = Arc::clone(&connections);
         let thread = thread::spawn(move || {
             let read = (&*socket).read(&mut [0u8; 16]);
-            serving.leave(7);
+            assert!(serving.leave(7), "the cut reached it first");
+            assert!(!serving.leave(7), "leaving again");
             read.map_err(|e| e.kind())
         });
         assert!(!connections.cutting());
