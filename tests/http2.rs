@@ -468,6 +468,45 @@ fn a_refused_head_has_no_body_and_a_logged_line() {
     });
 }
 
+/// A request refused with 431 is logged before anything has checked its
+/// fields: a `:path` with a quote and a newline must neither end the quoted
+/// request nor start a line of the client's own making.
+#[test]
+fn a_431_cannot_forge_an_access_log_line() {
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let path = "/x\" 200\n1999-01-01T00:00:00Z 10.0.0.1:1 \"GET /forged HTTP/1.1";
+    let pad = "a".repeat(17_000); // past the 16 KiB header list: 431
+    let block = header_block(&[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        (":path", path),
+        ("x-pad", &pad),
+    ]);
+    // Two frames: the block is larger than one may be.
+    let (first, rest) = block.split_at(16_000);
+    h2.send_frame(HEADERS, END_STREAM, 1, first);
+    h2.send_frame(CONTINUATION, END_HEADERS, 1, rest);
+    let fields = decode_block(&h2.next_of(HEADERS).payload);
+    assert!(
+        fields.contains(&(":status".into(), "431".into())),
+        "{fields:?}"
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a 431");
+    let escaped = r#""GET /x\x22\x20200\x0a1999-01-01T00:00:00Z\x2010.0.0.1:1\x20\x22GET\x20/forged\x20HTTP/1.1 HTTP/2" 431"#;
+    let logged = wait_until_with("the stream's log line", IDLE_TIMEOUT, || {
+        let logged = server.log_lines();
+        match logged.iter().any(|l| l.contains(escaped)) {
+            true => Ok(logged),
+            false => Err(format!("{logged:#?}")),
+        }
+    });
+    let forged: Vec<&String> = logged.iter().filter(|l| l.starts_with("1999")).collect();
+    assert!(forged.is_empty(), "{forged:?}");
+}
+
 /// A client's GOAWAY is answered with one (RFC 9113 §6.8): the stream
 /// under way is finished, no other is taken on, and the connection closes.
 #[test]

@@ -14,7 +14,9 @@
 //! request line is quoted and printed only once it has parsed, so every
 //! byte in it is a visible ASCII character that a URI or a method allows
 //! (no quote, no space, no control character): a client cannot forge or
-//! split log lines. `serve --quiet` turns the log off.
+//! split log lines. The one request logged before it parsed, an HTTP/2
+//! request refused with 431, has every other byte escaped as `\xHH`.
+//! `serve --quiet` turns the log off.
 //!
 //! The line goes to stderr through the logger thread ([`super::log`]): a
 //! stderr that nobody reads costs dropped, counted lines, never a blocked

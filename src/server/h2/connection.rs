@@ -601,9 +601,21 @@ fn too_many_cancels(net_cancels: u32) -> Result<(), FrameError> {
     Ok(())
 }
 
-/// A field's value as text, for the access log: `:method` is a token and
-/// `:path` URI bytes, so both are printable.
+/// A field's value as text, for the access log. A request refused with
+/// 431 is logged before anything checked its fields, so they may hold any
+/// byte: what is not visible ASCII, and `"` and `\`, is escaped as `\xHH`,
+/// so that a client can neither end the quoted request nor start a line.
 fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
-    let value = fields.iter().find(|(n, _)| n == name);
-    String::from_utf8_lossy(value.map_or(&b"-"[..], |(_, v)| v)).into_owned()
+    let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
+        return "-".into();
+    };
+    let mut text = String::with_capacity(value.len());
+    for &byte in value {
+        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
+            text.push(char::from(byte));
+        } else {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    text
 }
