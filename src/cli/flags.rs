@@ -63,8 +63,21 @@ pub enum Parsed<C> {
     Help(String),
 }
 
-/// Parses the arguments after the command's name against `spec`.
+/// Parses the arguments after the command's name against `spec`. An error
+/// points at the command's own `--help`, which lists its flags.
 pub fn parse<C: Default>(
+    spec: &Spec<C>,
+    args: impl IntoIterator<Item = String>,
+) -> Result<Parsed<C>, UsageError> {
+    parse_flags(spec, args).map_err(|UsageError(line)| {
+        UsageError(format!(
+            "{line} (see 'backpressure {} --help')",
+            spec.command
+        ))
+    })
+}
+
+fn parse_flags<C: Default>(
     spec: &Spec<C>,
     args: impl IntoIterator<Item = String>,
 ) -> Result<Parsed<C>, UsageError> {
@@ -144,10 +157,11 @@ pub fn help<C: Default>(spec: &Spec<C>) -> String {
 }
 
 /// Parses a command line written as one string, split at spaces: the
-/// configuration, `None` for `--help`, or the error's line.
+/// configuration, `None` for `--help`, or the error's line without its
+/// pointer to `--help`.
 #[cfg(test)]
 pub fn parse_line<C: Default>(spec: &Spec<C>, line: &str) -> Result<Option<C>, String> {
-    match parse(spec, line.split_whitespace().map(str::to_string)) {
+    match parse_flags(spec, line.split_whitespace().map(str::to_string)) {
         Ok(Parsed::Run(config)) => Ok(Some(config)),
         Ok(Parsed::Help(_)) => Ok(None),
         Err(UsageError(line)) => Err(line),
@@ -272,6 +286,9 @@ mod tests {
         ] {
             assert_eq!(parse_line(&SERVE, args), Err(line.into()), "{args}");
         }
+        let error = parse(&SERVE, ["--loud".to_string()]);
+        let line = "unknown flag '--loud' for serve (see 'backpressure serve --help')";
+        assert_eq!(error, Err(UsageError(line.into())));
         assert_eq!(
             parse_line(&SLOW_CLIENT, "http://a/ http://b/"),
             Err("slow-client takes one URL, got a second: 'http://b/'".into())

@@ -47,13 +47,22 @@ enum Command {
     Version,
 }
 
-/// A command line that cannot be run; its text is one line for stderr.
+/// A command line that cannot be run; its text is one line for stderr,
+/// ending with the `--help` that lists what is allowed.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
+impl UsageError {
+    /// An error before any command was known: the top-level help lists
+    /// the commands.
+    fn top_level(line: String) -> UsageError {
+        UsageError(format!("{line} (see 'backpressure --help')"))
+    }
+}
+
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (see 'backpressure --help')", self.0)
+        f.write_str(&self.0)
     }
 }
 
@@ -98,8 +107,9 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError
     let args = args
         .into_iter()
         .map(|arg| {
-            arg.into_string()
-                .map_err(|arg| UsageError(format!("argument {arg:?} is not valid UTF-8")))
+            arg.into_string().map_err(|arg| {
+                UsageError::top_level(format!("argument {arg:?} is not valid UTF-8"))
+            })
         })
         .collect::<Result<Vec<String>, _>>()?;
     let mut args = args.into_iter();
@@ -122,11 +132,11 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError
         Some("-h" | "--help" | "help") => Command::Help(main_help()),
         Some("-V" | "--version") => Command::Version,
         Some(flag) if flag.starts_with('-') => {
-            return Err(UsageError(format!(
+            return Err(UsageError::top_level(format!(
                 "unknown flag '{flag}': flags follow a command, as in 'backpressure serve {flag}'"
             )));
         }
-        Some(other) => return Err(UsageError(format!("unknown command '{other}'"))),
+        Some(other) => return Err(UsageError::top_level(format!("unknown command '{other}'"))),
     })
 }
 
