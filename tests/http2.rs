@@ -248,6 +248,39 @@ fn a_smaller_initial_window_can_make_an_open_window_negative() {
     back_to_idle(server.addr(), &idle, "the stream's window overflowed");
 }
 
+/// A stream whose WINDOW_UPDATE overflows is reset, a stream error; the
+/// window past 2^31 - 1 must not stay behind in the table, where the next
+/// SETTINGS, even one that changes nothing, would find it and end the
+/// whole connection with FLOW_CONTROL_ERROR.
+#[test]
+fn a_stream_window_overflow_stays_a_stream_error_across_settings() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    let quiet = Duration::from_millis(300);
+    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
+    assert!(frames.iter().any(|f| f.kind == HEADERS && f.stream == 1));
+    // One write: the connection's window is spent, so stream 1 keeps the
+    // byte the first WINDOW_UPDATE gives, and the second passes 2^31 - 1.
+    let mut out = Vec::new();
+    frame(&mut out, WINDOW_UPDATE, 0, 1, &1u32.to_be_bytes());
+    frame(&mut out, WINDOW_UPDATE, 0, 1, &HUGE.to_be_bytes());
+    let unchanged = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_535)]);
+    frame(&mut out, SETTINGS, 0, 0, &unchanged);
+    h2.send(&out);
+    let frames = h2.frames_until(|f| f.iter().any(|f| f.kind == SETTINGS), quiet);
+    let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
+    assert!(!kinds.iter().any(|k| k.0 == GOAWAY), "{kinds:?}");
+    let rst = frames.iter().find(|f| f.kind == RST_STREAM);
+    let rst = rst.unwrap_or_else(|| panic!("no RST_STREAM: {kinds:?}"));
+    assert_eq!((rst.stream, rst.error_code()), (1, FLOW_CONTROL_ERROR));
+    h2.get(3, "GET", "/healthz");
+    h2.window_update(0, 100);
+    assert_eq!(read_responses(&mut h2, &[3], true)[0].body, b"ok\n");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a stream window overflow");
+}
+
 /// A client that shrinks its HPACK table (SETTINGS_HEADER_TABLE_SIZE 0)
 /// must be told, in the first header block after, that the server's table
 /// is within it (RFC 7541 §4.2): nghttp2 ends the connection with

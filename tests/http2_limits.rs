@@ -7,6 +7,7 @@
 mod common;
 
 use std::io::Write;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::h2::*;
@@ -173,10 +174,10 @@ fn the_goaway_that_ends_a_flood_is_not_lost_to_the_reset() {
     // The flood goes from its own thread: the server stops reading it once
     // it has decided, so the write blocks until the server closes.
     let mut flooder = h2.socket.try_clone().unwrap();
-    let flood = std::thread::spawn(move || {
+    let flood = thread::spawn(move || {
         let _ = flooder.write_all(&streams_and(1, WINDOW_UPDATE, &[0; 4]));
     });
-    std::thread::sleep(Duration::from_millis(200));
+    thread::sleep(Duration::from_millis(200));
     let frames = h2.frames_until_quiet(Duration::from_secs(2));
     let goaway = frames.iter().find(|f| f.kind == GOAWAY);
     let kinds: Vec<u8> = frames.iter().map(|f| f.kind).collect();
@@ -254,7 +255,7 @@ fn answers_the_client_never_reads_are_bounded() {
     let sent = "backpressure_body_bytes_sent_total{mode=\"pipeline\"}";
     let (mut last_sent, mut last_queue) = (0.0, 0);
     wait_until_with("the writer to be blocked", IDLE_TIMEOUT, || {
-        std::thread::sleep(Duration::from_millis(200));
+        thread::sleep(Duration::from_millis(200));
         let now = metrics(server.addr()).value(sent);
         let table = backpressure::read_tcp_table().map_err(|e| e.to_string())?;
         // Both ends, not the client's alone: `/proc/net/tcp` also lists
@@ -377,7 +378,7 @@ fn a_goaway_stuck_behind_an_unread_body_ends_in_a_counted_reset() {
     let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
     let mut last = 0.0;
     wait_until("the writer to be blocked", IDLE_TIMEOUT, || {
-        std::thread::sleep(Duration::from_millis(200));
+        thread::sleep(Duration::from_millis(200));
         let now = metrics(server.addr()).value(sent);
         let blocked = now > 0.0 && now == last;
         last = now;
@@ -521,6 +522,45 @@ fn an_idle_connection_is_sent_away() {
     assert!(started.elapsed() < Duration::from_secs(3));
     drop(h2);
     back_to_idle(server.addr(), &idle, "an idle connection");
+}
+
+/// `--header-timeout` bounds a connection with no stream, counted from its
+/// last one, even one taken on and answered between two of the reader's
+/// looks at the table (which the 2,000 frames sent behind the request
+/// make likely): each of twelve connections asks 0.7 s in and must not be
+/// sent away until 1 s after that. Before, three runs in four had one to
+/// four of them sent away 0.3 s after their request.
+#[test]
+fn a_stream_answered_between_two_looks_restarts_the_idle_clock() {
+    let (server, idle) = warmed_server(&["--header-timeout", "1s"]);
+    let early: Vec<Duration> = thread::scope(|scope| {
+        let connections: Vec<_> = (0..12)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut h2 = H2::connect(server.addr(), &[]);
+                    thread::sleep(Duration::from_millis(700));
+                    let mut out = Vec::new();
+                    let block = request_block("GET", "/healthz");
+                    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, 1, &block);
+                    for _ in 0..2_000 {
+                        frame(&mut out, WINDOW_UPDATE, 0, 0, &1u32.to_be_bytes());
+                    }
+                    h2.send(&out);
+                    let asked = Instant::now();
+                    assert_eq!(read_responses(&mut h2, &[1], false)[0].status(), 200);
+                    assert_eq!(h2.goaway().error_code(), NO_ERROR);
+                    asked.elapsed()
+                })
+            })
+            .collect();
+        let after = connections.into_iter().map(|c| c.join().unwrap());
+        after.filter(|&t| t < Duration::from_millis(900)).collect()
+    });
+    assert!(
+        early.is_empty(),
+        "sent away soon after a request: {early:?}"
+    );
+    back_to_idle(server.addr(), &idle, "requests between looks");
 }
 
 /// 2,000 requests for a long export, on streams `first`, `first + 2` and

@@ -98,6 +98,16 @@ fn integer(out: &mut Vec<u8>, first: u8, prefix: u32, mut value: usize) {
     out.push(value as u8);
 }
 
+/// A SETTINGS frame's payload: each parameter's id and value.
+pub fn settings_payload(settings: &[(u16, u32)]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    for (id, value) in settings {
+        payload.extend_from_slice(&id.to_be_bytes());
+        payload.extend_from_slice(&value.to_be_bytes());
+    }
+    payload
+}
+
 /// A header block of plain literals without indexing, literal names.
 pub fn header_block(fields: &[(&str, &str)]) -> Vec<u8> {
     let mut block = Vec::new();
@@ -199,12 +209,7 @@ impl H2 {
     pub fn start(self, settings: &[(u16, u32)]) -> H2 {
         let mut h2 = self;
         let mut out = PREFACE.to_vec();
-        let mut payload = Vec::new();
-        for (id, value) in settings {
-            payload.extend_from_slice(&id.to_be_bytes());
-            payload.extend_from_slice(&value.to_be_bytes());
-        }
-        frame(&mut out, SETTINGS, 0, 0, &payload);
+        frame(&mut out, SETTINGS, 0, 0, &settings_payload(settings));
         h2.send(&out);
         let first = h2
             .next_frame(Duration::from_secs(5))

@@ -459,11 +459,16 @@ impl<'a> Reader<'a> {
                 self.opened(stream, "WINDOW_UPDATE on an idle stream")?;
                 let mut state = self.conn.lock();
                 if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
-                    s.window += i64::from(increment);
-                    if s.window > MAX_WINDOW {
+                    // Checked before it is kept: the stream is reset, but
+                    // stays in the table until its thread leaves, and a
+                    // window past 2^31-1 there would make the next
+                    // SETTINGS a connection error.
+                    let window = s.window + i64::from(increment);
+                    if window > MAX_WINDOW {
                         let reason = "a stream window above 2^31-1";
                         return Err(FrameError::stream(stream, FlowControlError, reason));
                     }
+                    s.window = window;
                 }
                 drop(state);
                 self.conn.work.notify_one();
@@ -570,6 +575,10 @@ impl<'a> Reader<'a> {
         let stream = Stream::new(state.initial_window, !block.end_stream);
         state.streams.insert(id, stream);
         drop(state);
+        // Activity, whether or not `look_up` ever sees the stream open: one
+        // answered before the reader next looks would otherwise leave the
+        // idle clock running from the stream before.
+        self.idle_since = Instant::now();
         self.last_answered = id;
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
         let local = self.socket.local_addr().ok();
