@@ -499,7 +499,11 @@ fn a_trickled_stream_earns_no_time_from_a_fast_one() {
     for id in &trickled {
         let (code, at) = cut.get(id).copied().unwrap_or((0, started.elapsed()));
         assert_eq!(code, CANCEL, "stream {id}, after {at:?}");
-        assert!(at < Duration::from_secs(2), "stream {id} cut after {at:?}");
+        // About 0.3 s here; eight graces would be 2 s.
+        assert!(
+            at < Duration::from_millis(1200),
+            "stream {id} cut after {at:?}"
+        );
     }
     assert!(!cut.contains_key(&1), "the fast stream was cut");
     drop(h2);

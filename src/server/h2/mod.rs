@@ -14,7 +14,8 @@
 //! A slow download can hurt other requests on the same connection in two
 //! ways. At the HTTP/2 layer, a writer that sent one stream's frames in a
 //! row would make the others wait: so ours takes DATA from each stream in
-//! turn, and a stream whose window is spent is simply passed over. Below
+//! turn, and a stream whose window is spent is passed over (and cut, if
+//! it stays spent past its hand-off's deadline). Below
 //! it, the socket is one queue for every stream: whatever the big
 //! download has put in the kernel's send buffer goes out before the small
 //! response, however fair the writer. The client's windows decide how much

@@ -8,10 +8,11 @@
 //!
 //! The socket write goes through a [`DeadlineWriter`], so the minimum
 //! rate and the send timeout hold for the connection's socket as for any
-//! HTTP/1.1 response. A window that stays shut is a stall too: a stream
-//! that had bytes to send and no window for `--send-timeout` is reset; and
-//! each stream's hand-off has the minimum rate's deadline (`streams.rs`),
-//! for a window opened a byte at a time. Each frame the writer sends counts
+//! HTTP/1.1 response. A window that stays shut is a stall too: each
+//! stream's hand-off has the minimum rate's deadline (`streams.rs`), which
+//! waiting without window does not extend, so it cuts a window opened a
+//! byte at a time or not at all; and a stream that had bytes to send and
+//! no window for `--send-timeout` is reset, should that come first. Each frame the writer sends counts
 //! as time waited for every other stream that could have had it, so that
 //! the rate is the connection's to keep, shared by its streams.
 //!
