@@ -248,6 +248,37 @@ fn a_smaller_initial_window_can_make_an_open_window_negative() {
     back_to_idle(server.addr(), &idle, "the stream's window overflowed");
 }
 
+/// SETTINGS_INITIAL_WINDOW_SIZE moves the windows of open streams (RFC 9113
+/// §6.9.2); a stream the client has just reset is closed, and its window,
+/// however large, no reason to end the connection, even while its thread
+/// is still leaving the table.
+#[test]
+fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    let quiet = Duration::from_millis(300);
+    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
+    assert_eq!(data_of(&frames, 1..=1), 65_535);
+    // Stream 1's window, spent, made the largest allowed; the connection's
+    // is spent, so nothing moves.
+    h2.window_update(1, HUGE);
+    // One write: the reset, then a SETTINGS one byte larger than before.
+    let mut out = Vec::new();
+    frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    let larger = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_536)]);
+    frame(&mut out, SETTINGS, 0, 0, &larger);
+    h2.send(&out);
+    let frames = h2.frames_until(|f| f.iter().any(|f| f.kind == SETTINGS), quiet);
+    let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
+    assert!(!kinds.iter().any(|k| k.0 == GOAWAY), "{kinds:?}");
+    h2.get(3, "GET", "/healthz");
+    h2.window_update(0, 100);
+    assert_eq!(read_responses(&mut h2, &[3], true)[0].body, b"ok\n");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a closed stream's window");
+}
+
 /// A stream whose WINDOW_UPDATE overflows is reset, a stream error; the
 /// window past 2^31 - 1 must not stay behind in the table, where the next
 /// SETTINGS, even one that changes nothing, would find it and end the

@@ -412,10 +412,12 @@ impl<'a> Reader<'a> {
                     match id {
                         setting::INITIAL_WINDOW_SIZE => {
                             // Every open stream's window moves by the change,
-                            // and may go negative (RFC 9113 §6.9.2).
+                            // and may go negative (RFC 9113 §6.9.2). One that
+                            // has ended, its thread still leaving, is closed:
+                            // its window is nobody's concern.
                             let delta = i64::from(value) - state.initial_window;
                             state.initial_window = i64::from(value);
-                            for stream in state.streams.values_mut() {
+                            for stream in state.streams.values_mut().filter(|s| s.is_open()) {
                                 stream.window += delta;
                                 if stream.window > MAX_WINDOW {
                                     let reason = "a stream window above 2^31-1";
