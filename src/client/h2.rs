@@ -234,10 +234,12 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                         .decode(block, 64 * 1024)
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.reason()))?;
                     if let Some(stream) = stream {
-                        let status = list.fields.iter().find(|(n, _)| n == b":status");
-                        stream.status =
-                            status.and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
-                        if end_stream {
+                        // Trailers carry no `:status`: they keep the head's.
+                        if let Some((_, v)) = list.fields.iter().find(|(n, _)| n == b":status") {
+                            stream.status = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
+                        }
+                        // A reset stream is closed: nothing after it completes it.
+                        if end_stream && stream.reset.is_none() {
                             stream.complete = true;
                             stream.latency = Some(sent.elapsed());
                         }
@@ -251,7 +253,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 } => {
                     if let Some(stream) = stream {
                         stream.body_bytes += data.len() as u64;
-                        if end_stream {
+                        if end_stream && stream.reset.is_none() {
                             stream.complete = true;
                             stream.latency = Some(sent.elapsed());
                         }
@@ -336,4 +338,81 @@ fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStre
     let socket = connected?;
     socket.set_nodelay(true)?;
     Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::h2::frame::{ErrorCode, raw_frame};
+    use std::net::TcpListener;
+
+    /// A one-connection HTTP/2 server that reads the client's preface and
+    /// first frames, writes `frames`, then holds the connection open for
+    /// `hold` so the client cannot mistake a close for the end.
+    fn scripted_server(frames: Vec<u8>, hold: Duration) -> (HttpUrl, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&frames);
+            thread::sleep(hold);
+        });
+        let url = HttpUrl {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+            target: "/x".into(),
+        };
+        (url, server)
+    }
+
+    fn options() -> H2Options {
+        H2Options {
+            rate: None,
+            window: frame::DEFAULT_WINDOW,
+            receive_buffer: None,
+            replenish: true,
+            starve_first: false,
+            second: None,
+            stop_after_second: false,
+        }
+    }
+
+    /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
+    /// with END_STREAM that follows is a protocol error, not the end of a
+    /// whole body. The client must not report the reset stream complete.
+    #[test]
+    fn a_reset_stream_is_never_complete_even_if_end_stream_follows() {
+        let mut out = Vec::new();
+        frame::settings(&mut out, &[]);
+        out.extend(raw_frame(0x1, 0x4, 1, &[0x88])); // HEADERS :status 200
+        out.extend(raw_frame(0x0, 0, 1, b"0123456789")); // DATA
+        frame::rst_stream(&mut out, 1, ErrorCode::InternalError);
+        out.extend(raw_frame(0x0, 0x1, 1, b"x")); // DATA END_STREAM, after the reset
+        let (url, server) = scripted_server(out, Duration::from_millis(500));
+        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+        server.join().unwrap();
+        assert_eq!(report.first.reset, Some(2), "{report:?}");
+        assert!(!report.first.complete, "reset, yet complete: {report:?}");
+    }
+
+    /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and
+    /// no `:status`) is valid (RFC 9113 §8.1): its status is still 200.
+    #[test]
+    fn trailers_do_not_erase_the_status() {
+        let mut out = Vec::new();
+        frame::settings(&mut out, &[]);
+        out.extend(raw_frame(0x1, 0x4, 1, &[0x88])); // HEADERS :status 200
+        out.extend(raw_frame(0x0, 0, 1, b"0123456789")); // DATA
+        let mut trailer = Vec::new();
+        hpack::encode_field(&mut trailer, b"x-checksum", b"1");
+        out.extend(raw_frame(0x1, 0x5, 1, &trailer)); // HEADERS END_STREAM|END_HEADERS
+        let (url, server) = scripted_server(out, Duration::from_millis(200));
+        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+        server.join().unwrap();
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.status, Some(200), "{report:?}");
+    }
 }
