@@ -150,6 +150,42 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
     );
 }
 
+/// A `buffer` body over --max-buffered-bytes (512 MiB) is refused up front:
+/// nothing was measured, so the verdict must not say "flat", and the
+/// reading must not credit `buffer` with flow control that never ran.
+#[test]
+fn a_strategy_whose_every_client_was_refused_is_not_called_flat() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-refused");
+    let _ = std::fs::remove_dir_all(&out);
+    let output = run_binary(
+        &[
+            "demo",
+            "--modes",
+            "buffer",
+            "--rows",
+            "10000000",
+            "--seconds",
+            "1",
+            "--fast-rows",
+            "0",
+            "--http2-wait",
+            "0s",
+            "--out",
+            out.to_str().expect("a UTF-8 temp path"),
+        ],
+        DEMO_DEADLINE,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("were refused up front (400)"), "{stdout}");
+    let buffer = row(&stdout, "buffer");
+    assert_ne!(buffer[10], "flat", "{buffer:?}");
+    assert!(
+        !stdout.contains("`buffer` never queued more than"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn bad_demo_flags_exit_2_with_one_line() {
     for (args, mentions) in [

@@ -236,7 +236,8 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                     if let Some(stream) = stream {
                         // Trailers carry no `:status`: they keep the head's.
                         if let Some((_, v)) = list.fields.iter().find(|(n, _)| n == b":status") {
-                            stream.status = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
+                            stream.status =
+                                std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
                         }
                         // A reset stream is closed: nothing after it completes it.
                         if end_stream && stream.reset.is_none() {
@@ -354,7 +355,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request);
             let _ = stream.write_all(&frames);

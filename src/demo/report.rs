@@ -233,8 +233,12 @@ fn lowat(run: &SlowRun) -> String {
 
 /// The paragraph under the kernel's table.
 pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
-    let (with, without) = (on.peak_server_tx.max(1), off.peak_server_tx);
-    let userland = on.peak_queued.max(1);
+    // The columns sum every connection; the sentences speak of one.
+    let (with, without) = (
+        (on.peak_server_tx / on.served()).max(1),
+        off.peak_server_tx / off.served(),
+    );
+    let userland = (on.peak_queued / on.served()).max(1);
     format!(
         "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {} per connection: at \
          most the mark and one write not yet sent, the rest sent and not yet acknowledged, \
@@ -265,7 +269,7 @@ pub fn rule(body_len: u64) -> String {
     format!(
         "Verdict rule (src/demo/verdict.rs), on the peak userland queue per client: flat \
          if it stays under max({}, body / 100) = {}; grows with the body if it reached the \
-         whole body ({}); unbounded otherwise.",
+         whole body ({}); unbounded otherwise; not measured if every client was refused.",
         size(FLAT_FLOOR_BYTES),
         size(flat_bound(body_len)),
         size(body_len)
@@ -296,5 +300,42 @@ mod tests {
         assert_eq!(lines[0], "| a         | long header |");
         assert_eq!(lines[1], "| --------- | ----------- |");
         assert_eq!(lines[2], "| wide cell | x           |");
+    }
+
+    fn run(clients: usize, tx_per_client: u64, queued_per_client: u64, lowat: u64) -> SlowRun {
+        SlowRun {
+            mode: crate::export::Mode::Bounded,
+            notsent_lowat: lowat,
+            body_len: 384_861_933,
+            clients,
+            idle_rss: 3 << 20,
+            idle_threads: 2,
+            peak_rss: 4 << 20,
+            peak_queued: queued_per_client * clients as u64,
+            peak_server_tx: tx_per_client * clients as u64,
+            peak_client_rx: 110 << 10,
+            client_read: 1 << 20,
+            rss_after: 3 << 20,
+            threads_after: 2,
+            queued_after: 0,
+            ends: Vec::new(),
+            refused: Vec::new(),
+            server_aborts: Vec::new(),
+            verdict: Verdict::Flat,
+        }
+    }
+
+    /// With four clients the columns are sums over the four connections;
+    /// a sentence that says "per connection" must divide by them.
+    #[test]
+    fn per_connection_figures_are_per_connection() {
+        let on = run(4, 144 << 10, 144 << 10, 16 << 10);
+        let off = run(4, 4 << 20, 144 << 10, 0);
+        let text = kernel_reading(&on, &off);
+        assert!(
+            text.contains("held at most 144.0 KiB per connection"),
+            "{text}"
+        );
+        assert!(text.contains("userland bound of 144.0 KiB"), "{text}");
     }
 }

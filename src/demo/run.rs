@@ -392,7 +392,12 @@ pub fn slow(
         verdict: Verdict::Flat,
     };
     // The rule is about one connection; the gauge sums every served response.
-    run.verdict = verdict(run.peak_queued / run.served(), run.body_len);
+    // A strategy whose every client was refused queued nothing: not flat.
+    run.verdict = if run.refused.len() >= run.clients {
+        Verdict::NotServed
+    } else {
+        verdict(run.peak_queued / run.served(), run.body_len)
+    };
     Ok(run) // `server` drops here: the child is killed and reaped.
 }
 

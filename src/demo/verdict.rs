@@ -13,6 +13,10 @@
 //! 3. **unbounded** otherwise: far past the flat bound, tracking what the
 //!    producer made minus what the client took, until the body's end.
 //!
+//! A strategy whose every client was refused up front (a body over a
+//! buffering cap) queued nothing because it never ran: it is **not
+//! measured**, never flat.
+//!
 //! A body no longer than the flat bound cannot tell the strategies apart
 //! (everything fits), which is why the demo's exports are tens of MB.
 
@@ -37,6 +41,9 @@ pub enum Verdict {
     GrowsWithBody,
     /// Grew past any constant bound, limited only by the body's end.
     Unbounded,
+    /// No client was served (every one refused up front, by a buffering
+    /// cap): nothing was measured, so nothing can be judged.
+    NotServed,
 }
 
 /// The words in the table.
@@ -46,6 +53,7 @@ impl fmt::Display for Verdict {
             Verdict::Flat => "flat",
             Verdict::GrowsWithBody => "grows with the body",
             Verdict::Unbounded => "unbounded",
+            Verdict::NotServed => "not measured: refused",
         })
     }
 }
