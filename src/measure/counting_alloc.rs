@@ -85,10 +85,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // Counted before it is freed: counted after, another thread could
+        // be given the same memory in between and the peak would count the
+        // block twice. This way the count may be a block low for a moment,
+        // never high.
+        shrank(layout.size());
         // SAFETY: the caller guarantees `ptr` came from this allocator (and
         // so from `System`) with this same `layout`.
         unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
