@@ -8,6 +8,11 @@
 //! WINDOW_UPDATE once half a window is read), as real clients do, unless
 //! told not to. A small window keeps little in flight ahead of the small
 //! response; curl's 32 MiB lets the server fill every buffer on the way.
+//!
+//! It reads what this server sends: each header block in one HEADERS
+//! frame. Of a block continued in CONTINUATION frames it decodes only the
+//! first part, which fails or misses fields: a client for any server would
+//! gather the block first.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

@@ -6,8 +6,10 @@
 //! read: slowly enough that its receive window closes and the server's
 //! writes block, which makes backpressure visible. The demo runs it in a
 //! thread and watches its counter and its socket; `backpressure slow-client
-//! URL` runs it against any server. How the body ended is
-//! [`ResponseReader`]'s call.
+//! URL` runs it against any server that answers as plainly as this one
+//! (its chunked reader takes no chunk extensions or trailers, and calls a
+//! body that has them cut). How the body ended is [`ResponseReader`]'s
+//! call.
 
 use std::io::ErrorKind::{Interrupted, NotFound, TimedOut, WouldBlock};
 use std::io::{self, Read, Write};
