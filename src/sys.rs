@@ -197,6 +197,36 @@ pub fn set_notsent_lowat(socket: &impl AsRawFd, bytes: u32) -> io::Result<()> {
     }
 }
 
+/// Ends a connection now, from any thread, with a reset and never a FIN:
+/// `connect` to an `AF_UNSPEC` address, which on Linux aborts a TCP
+/// connection (RFC 793's ABORT, `tcp_disconnect`): the peer gets a reset
+/// at once, the send queue is freed, and a `write` or `read` blocked on it
+/// in another thread fails at once, as does every later one.
+///
+/// The alternative, `shutdown(Both)`, also wakes a blocked writer, but it
+/// queues a FIN, and when the kernel has nothing unsent (a fast reader, a
+/// writer between writes) the FIN goes out at once, ahead of the reset the
+/// close sends later: the peer's read sees a clean end, which makes a cut
+/// close-delimited (HTTP/1.0) body look whole.
+pub fn abort(socket: &impl AsRawFd) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // `sa_family` is all the kernel reads of an AF_UNSPEC address.
+        let unspecified = ffi::SockaddrIn {
+            sin_family: 0, // AF_UNSPEC
+            sin_port: 0,
+            sin_addr: [0; 4],
+            sin_zero: [0; 8],
+        };
+        connect_raw(socket, &unspecified)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
 /// `SO_LINGER {on, 0}`: the next `close` of this socket sends a reset and
 /// frees its send queue at once, instead of a FIN after the queue drains.
 pub fn reset_on_close(socket: &impl AsRawFd) -> io::Result<()> {
@@ -365,7 +395,7 @@ const EINPROGRESS: i32 = 115;
 
 /// `connect(2)` to the C socket address `raw`.
 #[cfg(target_os = "linux")]
-fn connect_raw<T>(socket: &OwnedFd, raw: &T) -> io::Result<()> {
+fn connect_raw<T>(socket: &impl AsRawFd, raw: &T) -> io::Result<()> {
     let len = u32::try_from(size_of::<T>()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: `raw` is a live `sockaddr_in` or `sockaddr_in6`, laid out as C
     // lays it out (`repr(C)`), and `len` is exactly its size; the kernel

@@ -199,3 +199,46 @@ fn stalled_unbounded_clients_together_stay_within_the_process_budget() {
     drop(clients);
     back_to_idle(addr, &idle, "the budget aborts");
 }
+
+/// `unbounded` abandoned at its cap while an HTTP/1.0 client reads as fast
+/// as it can: its close-delimited body must end in a reset, never in a
+/// clean close that makes a cut body look whole. The producer's cancel
+/// shuts the socket down while the writer, racing a fast reader, has
+/// usually nothing unsent, so a FIN would go out at once, ahead of the
+/// reset.
+#[test]
+fn an_unbounded_http10_body_cut_at_its_cap_never_ends_in_a_clean_close() {
+    let server = common::Server::start(&["--max-buffered-bytes", "64k"]);
+    let addr = server.addr();
+    let rows = 2_000_000;
+    let full = common::reference_csv_len(rows);
+    for attempt in 0..5 {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        let request =
+            format!("GET /export.csv?rows={rows}&mode=unbounded HTTP/1.0\r\nHost: t\r\n\r\n");
+        std::io::Write::write_all(&mut client, request.as_bytes()).unwrap();
+        let mut got = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        let end = loop {
+            match client.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => got += n as u64,
+                Err(e) => break Err(e.kind()),
+            }
+        };
+        match end {
+            Err(kind) => assert_eq!(kind, std::io::ErrorKind::ConnectionReset),
+            // Whole (the head is a few hundred bytes): the cap was not hit.
+            Ok(()) => assert!(
+                got > full,
+                "attempt {attempt}: a clean close after {got} bytes of a {full}-byte body"
+            ),
+        }
+    }
+    let m = metrics(addr);
+    assert!(
+        aborts(&m, "unbounded", "buffer-cap") > 0.0,
+        "the cap was never hit"
+    );
+}

@@ -18,8 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    KillOnDrop, Metrics, decode_chunked, get, metrics, reference_csv, stalled_request, wait_until,
-    wait_until_with,
+    KillOnDrop, Metrics, decode_chunked, get, metrics, reference_csv, reference_csv_len,
+    stalled_request, wait_until, wait_until_with,
 };
 
 /// What becomes of the server's stderr.
@@ -479,4 +479,67 @@ fn the_drain_timeout_spares_a_response_already_written() {
             .any(|l| l.contains("rows=200") && l.ends_with(" end=complete")),
         "{log:?}"
     );
+}
+
+/// The drain timeout's cut of an HTTP/1.0 body read by a *fast* client.
+/// Its writer spends its time rendering, not blocked in `write`, so at the
+/// moment of the cut the server's kernel has usually sent everything: a
+/// `shutdown(Both)` then puts a FIN on the wire at once, ahead of the reset
+/// that follows when the thread closes, and the client's read sees a clean
+/// end of file. A close-delimited body must never end that way when cut.
+#[test]
+fn a_cut_http10_body_read_fast_never_ends_in_a_clean_close() {
+    for mode in ["pipeline", "bounded"] {
+        let mut server = Child::start(Log::Read, None, &["--drain-timeout", "200ms"]);
+        let rows = 7_000_000;
+        let client = download_mode(server.addr, "HTTP/1.0", rows, mode);
+        server.terminate();
+        let status = server.exit_within(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0));
+        let read = client.join().expect("the client thread");
+        let full = reference_csv_len(rows);
+        match read {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{mode}: {e}"),
+            // Whole (the head is a few hundred bytes): a fast build beat the cut.
+            Ok(got) => assert!(
+                got > full,
+                "{mode}: a cut body ended in a clean close after {got} bytes (head included) of a {full}-byte body"
+            ),
+        }
+    }
+}
+
+/// Like [`download`], read as fast as the client can, in `mode`.
+fn download_mode(
+    addr: SocketAddr,
+    version: &str,
+    rows: u64,
+    mode: &str,
+) -> thread::JoinHandle<std::io::Result<u64>> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
+    let request = format!("GET /export.csv?rows={rows}&mode={mode} {version}\r\nHost: t\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    let (flowing, first_bytes) = mpsc::channel();
+    let client = thread::spawn(move || {
+        let mut flowing = Some(flowing);
+        let mut count = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match stream.read(&mut buf)? {
+                0 => return Ok(count),
+                n => count += n as u64,
+            }
+            if let Some(flowing) = flowing.take() {
+                let _ = flowing.send(());
+            }
+        }
+    });
+    assert!(
+        first_bytes.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "no byte of the download within 10 s"
+    );
+    client
 }

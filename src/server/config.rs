@@ -50,12 +50,13 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// an attack, not a client.
 pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// Default longest time one socket write may make no progress before the
-/// client is given up on: 60 s, nginx's `send_timeout`. Backpressure must be
-/// bounded in time as well as in space: without this, a client that stops
-/// reading but keeps its connection open holds the connection's threads
-/// and buffers forever. It bounds each write call, so a client trickling a
-/// byte a minute passes it; [`DEFAULT_MIN_RATE`] is the stricter rule.
+/// Default longest time a client may acknowledge nothing while a write
+/// waits on it, before it is given up on: 60 s, nginx's `send_timeout`.
+/// Backpressure must be bounded in time as well as in space: without this,
+/// a client that stops reading but keeps its connection open holds the
+/// connection's threads and buffers forever. It is counted from the
+/// client's last acknowledgement, so a client trickling a byte a minute
+/// passes it; [`DEFAULT_MIN_RATE`] is the stricter rule.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest accepted `--send-timeout`.
 pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);

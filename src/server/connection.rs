@@ -74,13 +74,13 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
         // The response is out: off the shutdown's list before the close,
         // which bounds itself, since a cut now would reset the socket and
         // throw away what the kernel still holds of the response.
-        if !shared.connections.leave(id) {
-            close_gracefully(stream);
-        } else if sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0) {
-            // The cut came first, and its reset loses what the client has
-            // not acknowledged.
+        if shared.connections.leave(id) {
+            // The cut came first: its reset is what the client got last,
+            // which over HTTP/1.0 says the body was cut.
             outcome.end = End::DrainTimeout;
             METRICS.reset_sent(outcome.end);
+        } else {
+            close_gracefully(stream);
         }
     } else if End::RESETS.contains(&outcome.end) && sys::reset_on_close(stream).is_ok() {
         // The server cut the body short: a reset tells the client at once

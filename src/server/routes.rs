@@ -11,7 +11,7 @@
 //! | another path             | 404; a method HTTP defines but we do not allow: 405; one we do not know: 501 |
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use super::Shared;
@@ -27,7 +27,6 @@ use crate::measure::clock;
 use crate::measure::metrics::{METRICS, Readings};
 use crate::measure::proc_status::ProcStatus;
 use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, Http1, QueuedBytes, Wire};
-use crate::sys;
 
 /// `Content-Type` of an export.
 const CSV: &str = "text/csv; charset=utf-8";
@@ -176,13 +175,10 @@ pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared
                 shared.config.send_timeout,
                 min_rate,
             ));
-            // Shutting down both directions fails a write blocked in another
-            // thread at once; with the reset armed first, what the kernel
-            // still holds is dropped instead of sent.
-            let cancel = || {
-                let _ = sys::reset_on_close(stream);
-                let _ = stream.shutdown(Shutdown::Both);
-            };
+            // A reset at once: it fails a write blocked in another thread,
+            // drops what the kernel still holds, and, unlike a FIN, never
+            // makes a cut HTTP/1.0 body look whole.
+            let cancel = || super::shutdown::cut(stream);
             match run_export(out, plan, head, &cancel, shared) {
                 Ok(outcome) => outcome,
                 Err(Answer::Small { mode, head, body }) => reply(stream, mode, head, &body, false),

@@ -14,7 +14,8 @@
 //!    the whole `--header-timeout` waiting for a request that may never
 //!    come; an HTTP/2 connection between streams sends GOAWAY.
 //! 2. **Cut.** Whatever is still open at the deadline is cut with a reset
-//!    (the kernel issue's `SO_LINGER {1, 0}`): once the client has read
+//!    and no FIN (an abort, [`sys::abort`], where a FIN could reach a fast
+//!    reader first and end its body cleanly): once the client has read
 //!    what its kernel already holds, its next read fails, so it knows its
 //!    body is incomplete, which a FIN could not tell an HTTP/1.0 client;
 //!    and the kernel frees the send queue instead of draining it to a
@@ -125,13 +126,7 @@ impl Connections {
         }
         self.cutting.store(true, Ordering::SeqCst);
         for (_, socket) in open.iter() {
-            // The reset first, so that the close the thread is about to do
-            // sends it; shutting down both directions then fails the write
-            // (or read) the thread is blocked in, at once. The shutdown
-            // queues a FIN too, but a writer blocked on a slow client has
-            // bytes queued ahead of it, so the reset overtakes it.
-            let _ = sys::reset_on_close(&**socket);
-            let _ = socket.shutdown(Shutdown::Both);
+            cut(socket);
         }
         open.len()
     }
@@ -140,6 +135,19 @@ impl Connections {
     /// swap-remove cannot leave it half-updated.
     fn lock(&self) -> MutexGuard<'_, Vec<(u64, Arc<TcpStream>)>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Ends `socket` at once with a reset, waking the thread blocked on it:
+/// never with a FIN, which a client reading fast would get before the
+/// reset, and take for the end of a close-delimited body
+/// ([`sys::abort`]). Where the kernel refuses the abort, the reset is
+/// armed for the close and both directions shut down, which wakes the
+/// thread too.
+pub fn cut(socket: &TcpStream) {
+    let _ = sys::reset_on_close(socket);
+    if sys::abort(socket).is_err() {
+        let _ = socket.shutdown(Shutdown::Both);
     }
 }
 
@@ -174,7 +182,7 @@ impl fmt::Display for Drained {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{self, Read};
     use std::net::TcpListener;
     use std::thread;
 
@@ -205,7 +213,7 @@ mod tests {
     #[test]
     fn what_is_left_at_the_deadline_is_cut() {
         let connections = Arc::new(Connections::default());
-        let (socket, _client) = pair();
+        let (socket, mut client) = pair();
         connections.enter(7, Arc::clone(&socket));
         let serving = Arc::clone(&connections);
         let thread = thread::spawn(move || {
@@ -218,12 +226,15 @@ mod tests {
         let cut = connections.drain(Instant::now() + Duration::from_millis(100));
         assert_eq!(cut, 1);
         assert!(connections.cutting());
-        assert_eq!(
-            thread.join().unwrap(),
-            Ok(0),
-            "the blocked read sees the end"
-        );
+        let read = thread.join().unwrap();
+        assert!(read.is_err(), "the blocked read fails at once: {read:?}");
         assert_eq!(connections.open(), 0);
+        // A reset, never a FIN: nothing a client reads looks like an end.
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let end = client.read(&mut [0u8; 16]).map_err(|e| e.kind());
+        assert_eq!(end, Err(io::ErrorKind::ConnectionReset));
     }
 
     #[test]
