@@ -1,6 +1,6 @@
 //! What std has no stable API for, called through the C library std
 //! already links: four socket options, a socket's unacknowledged bytes,
-//! and a signal handler for shutdown. The only FFI in the crate, and with
+//! an abort, and a signal handler for shutdown. The only FFI in the crate, and with
 //! the counting allocator the only `unsafe`.
 //!
 //! | call                              | what it is for                                      |
@@ -9,6 +9,7 @@
 //! | `setsockopt(SO_LINGER {1, 0})`    | close with a reset, freeing the send queue at once   |
 //! | `socket`, `setsockopt(SO_RCVBUF)`, `connect` | a slow client's small receive buffer, set before the handshake advertises a window |
 //! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
+//! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once |
 //!
