@@ -232,8 +232,7 @@ fn a_smaller_initial_window_can_make_an_open_window_negative() {
     let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
     assert_eq!(data_of(&frames, 1..=1), 65_535);
     // 65,535 → 1,000: the window is now 1,000 − 65,535 = −64,535.
-    let mut settings = INITIAL_WINDOW_SIZE.to_be_bytes().to_vec();
-    settings.extend_from_slice(&1_000u32.to_be_bytes());
+    let settings = settings_payload(&[(INITIAL_WINDOW_SIZE, 1_000)]);
     h2.send_frame(SETTINGS, 0, 0, &settings);
     h2.window_update(1, 64_535);
     let frames = h2.frames_until_quiet(quiet);
@@ -248,6 +247,32 @@ fn a_smaller_initial_window_can_make_an_open_window_negative() {
     back_to_idle(server.addr(), &idle, "the stream's window overflowed");
 }
 
+/// A connection whose stream 1, a long export, has spent its window and
+/// the connection's: 65,535 bytes each, so nothing more moves.
+fn with_stream_1_spent(addr: std::net::SocketAddr) -> H2 {
+    let mut h2 = H2::connect(addr, &[]);
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    let quiet = Duration::from_millis(300);
+    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
+    assert_eq!(data_of(&frames, 1..=1), 65_535);
+    h2
+}
+
+/// Sends `out` in one write, waits for the SETTINGS ACK it asks for, and
+/// checks that the connection lives on: no GOAWAY, and stream 3 answered.
+/// Returns the frames read before the ACK.
+fn send_and_go_on(h2: &mut H2, out: &[u8]) -> Vec<Frame> {
+    h2.send(out);
+    let quiet = Duration::from_millis(300);
+    let frames = h2.frames_until(|f| f.iter().any(|f| f.kind == SETTINGS), quiet);
+    let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
+    assert!(!kinds.iter().any(|k| k.0 == GOAWAY), "{kinds:?}");
+    h2.get(3, "GET", "/healthz");
+    h2.window_update(0, 100);
+    assert_eq!(read_responses(h2, &[3], true)[0].body, b"ok\n");
+    frames
+}
+
 /// SETTINGS_INITIAL_WINDOW_SIZE moves the windows of open streams (RFC 9113
 /// §6.9.2); a stream the client has just reset is closed, and its window,
 /// however large, no reason to end the connection, even while its thread
@@ -255,26 +280,15 @@ fn a_smaller_initial_window_can_make_an_open_window_negative() {
 #[test]
 fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
     let (server, idle) = warmed_server(&[]);
-    let mut h2 = H2::connect(server.addr(), &[]);
-    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
-    let quiet = Duration::from_millis(300);
-    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
-    assert_eq!(data_of(&frames, 1..=1), 65_535);
-    // Stream 1's window, spent, made the largest allowed; the connection's
-    // is spent, so nothing moves.
+    let mut h2 = with_stream_1_spent(server.addr());
+    // Stream 1's window made the largest allowed.
     h2.window_update(1, HUGE);
     // One write: the reset, then a SETTINGS one byte larger than before.
     let mut out = Vec::new();
     frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
     let larger = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_536)]);
     frame(&mut out, SETTINGS, 0, 0, &larger);
-    h2.send(&out);
-    let frames = h2.frames_until(|f| f.iter().any(|f| f.kind == SETTINGS), quiet);
-    let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
-    assert!(!kinds.iter().any(|k| k.0 == GOAWAY), "{kinds:?}");
-    h2.get(3, "GET", "/healthz");
-    h2.window_update(0, 100);
-    assert_eq!(read_responses(&mut h2, &[3], true)[0].body, b"ok\n");
+    send_and_go_on(&mut h2, &out);
     drop(h2);
     back_to_idle(server.addr(), &idle, "a closed stream's window");
 }
@@ -286,28 +300,18 @@ fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
 #[test]
 fn a_stream_window_overflow_stays_a_stream_error_across_settings() {
     let (server, idle) = warmed_server(&[]);
-    let mut h2 = H2::connect(server.addr(), &[]);
-    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
-    let quiet = Duration::from_millis(300);
-    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 65_535, quiet);
-    assert!(frames.iter().any(|f| f.kind == HEADERS && f.stream == 1));
-    // One write: the connection's window is spent, so stream 1 keeps the
-    // byte the first WINDOW_UPDATE gives, and the second passes 2^31 - 1.
+    let mut h2 = with_stream_1_spent(server.addr());
+    // One write: stream 1 keeps the byte the first WINDOW_UPDATE gives (the
+    // connection's window is spent), and the second passes 2^31 - 1.
     let mut out = Vec::new();
     frame(&mut out, WINDOW_UPDATE, 0, 1, &1u32.to_be_bytes());
     frame(&mut out, WINDOW_UPDATE, 0, 1, &HUGE.to_be_bytes());
     let unchanged = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_535)]);
     frame(&mut out, SETTINGS, 0, 0, &unchanged);
-    h2.send(&out);
-    let frames = h2.frames_until(|f| f.iter().any(|f| f.kind == SETTINGS), quiet);
-    let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
-    assert!(!kinds.iter().any(|k| k.0 == GOAWAY), "{kinds:?}");
+    let frames = send_and_go_on(&mut h2, &out);
     let rst = frames.iter().find(|f| f.kind == RST_STREAM);
-    let rst = rst.unwrap_or_else(|| panic!("no RST_STREAM: {kinds:?}"));
+    let rst = rst.expect("stream 1 reset");
     assert_eq!((rst.stream, rst.error_code()), (1, FLOW_CONTROL_ERROR));
-    h2.get(3, "GET", "/healthz");
-    h2.window_update(0, 100);
-    assert_eq!(read_responses(&mut h2, &[3], true)[0].body, b"ok\n");
     drop(h2);
     back_to_idle(server.addr(), &idle, "a stream window overflow");
 }
