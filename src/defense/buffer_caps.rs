@@ -96,9 +96,9 @@ pub enum OverLimit {
         /// The whole budget.
         budget: u64,
     },
-    /// More than is left of `--max-buffered-total`: the one refusal a
-    /// retry may get past, once other responses give their shares back.
-    Process {
+    /// Other responses hold what is left of `--max-buffered-total`: the one
+    /// refusal a retry may get past, once they give their shares back.
+    BudgetInUse {
         /// The budget that ran out.
         budget: u64,
     },
@@ -134,7 +134,7 @@ impl fmt::Display for OverLimit {
                  all the server may buffer, however often it is asked for; use mode=bounded, \
                  mode=pipeline or fewer rows"
             ),
-            OverLimit::Process { budget } => write!(
+            OverLimit::BudgetInUse { budget } => write!(
                 f,
                 "the server's buffer budget (--max-buffered-total, {budget} bytes) \
                  is used up by other responses; retry later, or use mode=bounded"

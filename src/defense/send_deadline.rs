@@ -7,12 +7,12 @@
 //!
 //! - **send timeout** (nginx's `send_timeout`): a client that acknowledges
 //!   nothing for `--send-timeout` fails the write. It catches a client that
-//!   stops reading. It measures the *client*: what the kernel took is not
-//!   progress, since a kernel with room (its send buffer grows with
-//!   autotuning) would otherwise lend a stalled client time, a few hundred
-//!   KB at a time; and a client that acknowledges bytes is progress even
-//!   while the kernel has not yet woken the writer. The count comes from the
-//!   kernel's unacknowledged bytes (`SIOCOUTQ`, `sys.rs`).
+//!   stops reading. It measures the client, not the kernel. Bytes the
+//!   kernel took are not progress: autotuning grows the send buffer, which
+//!   would lend a stalled client time, a few hundred KB at a time. Bytes
+//!   the client acknowledged are progress, even before the kernel wakes the
+//!   writer. The count comes from the kernel's unacknowledged bytes
+//!   (`SIOCOUTQ`, `sys.rs`).
 //! - **minimum data rate** (Kestrel's `MinResponseDataRate`): a write of `n`
 //!   bytes must be *complete* within `max(grace, n / rate)`. It catches a
 //!   client that reads a few bytes now and then (a slow-read attack): each
@@ -156,7 +156,8 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// The client's socket.
     stream: &'s S,
-    /// The per-call rule.
+    /// The stall rule: cut when the client acknowledges nothing for this
+    /// long.
     send_timeout: Duration,
     /// The per-write rule.
     min_rate: MinDataRate,
@@ -272,7 +273,9 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if TooSlow::of(&e).is_some() => {}
+                // The socket's own timeout, armed below: time to look at
+                // the deadline and the client's progress.
+                Err(e) if super::is_timeout(&e) => {}
                 Err(e) => return Err(e),
             }
             // Some progress or none, the write is not done: a trickle that
@@ -315,7 +318,7 @@ mod tests {
         assert_eq!(kestrel.allowance(0), Duration::from_secs(5));
         assert_eq!(kestrel.allowance(1200), Duration::from_secs(5));
         assert_eq!(kestrel.allowance(2400), Duration::from_secs(10));
-        // A full default chunk: 32 KiB at 240 B/s, over two minutes.
+        // A 32 KiB chunk at 240 B/s: over two minutes.
         assert_eq!(
             kestrel.allowance(32 * 1024),
             Duration::from_nanos(136_533_333_333)

@@ -84,15 +84,17 @@ pub struct Server {
 
 impl Server {
     /// Validates `config`, binds its address and starts the thread that
-    /// lets turned-away connections linger.
+    /// answers turned-away connections with 503.
     pub fn bind(config: ServerConfig) -> io::Result<Server> {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.addr)?;
         if let Some(bytes) = config.notsent_lowat {
-            // Every connection gets the option; a kernel that refuses it is
-            // told here, once, rather than ignored on every connection.
+            // Each connection sets it again (`connection.rs`); setting it
+            // here checks, once, that the kernel takes it, so a kernel that
+            // refuses is told at start rather than ignored on every
+            // connection.
             sys::set_notsent_lowat(&listener, bytes).map_err(|e| {
                 io::Error::new(
                     e.kind(),

@@ -221,7 +221,7 @@ pub(super) fn run_export<W: Wire>(
         }
         Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => write_failed(&e, shared),
         Err(ExportError::OverLimit(OverLimit::Response { .. })) => End::BufferCap,
-        Err(ExportError::OverLimit(OverLimit::Total { .. } | OverLimit::Process { .. })) => {
+        Err(ExportError::OverLimit(OverLimit::Total { .. } | OverLimit::BudgetInUse { .. })) => {
             End::BufferBudget
         }
         Err(ExportError::ProducerFailed) => {

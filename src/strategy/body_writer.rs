@@ -7,10 +7,11 @@
 //! here, at the one place bytes leave userland, the four strategies cannot
 //! disagree about what "sent" means.
 //!
-//! Its blocked `write` is the backpressure signal every strategy inherits;
-//! for an export, `W` is a
+//! Its blocked `write` is the backpressure signal every strategy inherits.
+//! Over HTTP/1.x, `W` is a
 //! [`DeadlineWriter`](crate::defense::send_deadline::DeadlineWriter), so the
-//! block is bounded in time too.
+//! block is bounded in time too; over HTTP/2 it is the stream's hand-off to
+//! the connection's writer, whose wait has the same deadline.
 
 use std::io::{self, IoSlice, Write};
 

@@ -18,6 +18,8 @@
 //!   balancers retry, would only invite retries that cannot succeed. It is
 //!   the answer to `rows` over `--max-rows` too: a request this server's
 //!   configuration never allows, with a reason naming the way out;
+//! - a body over the whole `--max-buffered-total` gets a **400** too: no
+//!   retry makes room for it;
 //! - a body over what is left of `--max-buffered-total`, or memory the
 //!   allocator refuses, gets a **503**, which the route sends with
 //!   `Retry-After`: other responses give the budget back as they drain.
@@ -33,7 +35,7 @@ pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError>
     let rows = response.plan.rows;
     let never = |reason| Err(ExportError::Refused(Status::BadRequest, reason));
     let not_now = |reason| Err(ExportError::Refused(Status::ServiceUnavailable, reason));
-    // `Mode::framing` computed the exact length for the Content-Length.
+    // `strategy::framing` computed the exact length for the Content-Length.
     let len = match response.framing() {
         Framing::ContentLength(len) => len,
         _ => csv_rows::body_len(rows),
@@ -51,7 +53,7 @@ pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError>
         Err(over @ (OverLimit::Response { .. } | OverLimit::Total { .. })) => {
             return never(over.to_string());
         }
-        Err(over @ OverLimit::Process { .. }) => return not_now(over.to_string()),
+        Err(over @ OverLimit::BudgetInUse { .. }) => return not_now(over.to_string()),
     }
     // Then ask for the memory before using it, so that a body the machine
     // cannot hold now becomes a 503 instead of an abort of the process. (On

@@ -9,8 +9,10 @@
 //! and each buffer it is done with ([`QueuedBytes::released`], for the
 //! queue). The two differ inside one chunk: a chunk the socket has taken
 //! half of still holds its whole buffer, so it stays queued whole until its
-//! last byte is out. That keeps the queue equal to the memory it stands
-//! for, and a stall's queue exactly the strategy's bound.
+//! last byte is out. In the streaming modes that keeps the queue equal to
+//! the memory their buffers hold (`buffer` frees its body only when the
+//! response ends, so its queue drains before its memory does), and a
+//! stall's queue exactly the strategy's bound.
 //!
 //! Each tracker also feeds its mode's process-wide gauge and peak in
 //! [`crate::measure::metrics`], which `/metrics` shows and the tests assert.
@@ -37,7 +39,8 @@ pub struct QueuedBytes {
     /// Which process-wide gauge this response adds to.
     mode: Mode,
     /// This response's own share of that gauge, so `Drop` knows how much to
-    /// take back: bytes produced and not yet released.
+    /// take back: bytes produced and not yet released (a chunk partly sent
+    /// counts whole until its last byte is out).
     unsent: AtomicU64,
     /// Body bytes the socket accepted, for the access log: a cut response
     /// counts what left, to the byte.
@@ -106,7 +109,7 @@ impl QueuedBytes {
             let after = self.unsent().saturating_add(bytes as u64);
             let refusal = OverLimit::never_fits(after, cap, budget).or_else(|| {
                 let taken = limit.budget.try_take(bytes as u64);
-                (!taken).then_some(OverLimit::Process { budget })
+                (!taken).then_some(OverLimit::BudgetInUse { budget })
             });
             if let Some(refusal) = refusal {
                 self.refused.store(true, Ordering::Relaxed);
@@ -210,7 +213,7 @@ mod tests {
         let third = QueuedBytes::capped(Mode::Buffer, limit);
         assert_eq!(
             third.try_produce(81),
-            Err(OverLimit::Process { budget: 250 }),
+            Err(OverLimit::BudgetInUse { budget: 250 }),
             "70 + 100 + 81 > 250"
         );
         assert_eq!(third.unsent(), 0, "a refused produce queues nothing");

@@ -194,8 +194,9 @@ pub(super) fn stream<W: Wire>(
             (_, Err(_)) => Err(ExportError::ProducerFailed),
             (Err(e), _) => Err(ExportError::WriteFailed(e)),
             (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
-            // The channel closed early although the writer kept going: only
-            // a producer that died can do that.
+            // Not reached: the producer stops only once the writer has gone,
+            // and the writer ends well only after the producer has. Should it
+            // happen, the body is left without its last chunk.
             (Ok(_), Ok(Production::Stopped)) => Err(ExportError::ProducerFailed),
         }
     })

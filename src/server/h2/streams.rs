@@ -250,13 +250,14 @@ impl Conn {
     }
 
     /// Ends the connection: every stream fails, the writer leaves once it
-    /// has written the control frames still queued (a GOAWAY, say). The
-    /// first reason given is the one that stays, except an end the server
-    /// announced with a GOAWAY, which holds only if that GOAWAY is written:
-    /// a client that reads nothing leaves the writer blocked until it is
-    /// cut, and then the cut is the reason (after `Complete`, any failure;
-    /// after `ProtocolError`, being too slow, which closes with a reset
-    /// that is counted by this reason).
+    /// has written the control frames still queued (a GOAWAY, say).
+    ///
+    /// The first reason wins, with one exception: an end announced with a
+    /// GOAWAY holds only if that GOAWAY is written. If the client reads
+    /// nothing, the writer blocks until it is cut, and the cut becomes the
+    /// reason: after `Complete` any failure replaces it; after
+    /// `ProtocolError`, only `SendTimeout` or `MinRate`, whose close is a
+    /// reset counted by that reason.
     pub fn end(&self, why: End) {
         let mut state = self.lock();
         let too_slow = matches!(why, End::SendTimeout | End::MinRate);

@@ -3,8 +3,15 @@
 //!
 //! It sends a stream's DATA only while both windows have room, the
 //! stream's own and the connection's: a stream whose window is spent is
-//! passed over and costs nothing but its hand-off. (Why round robin, and
-//! why the socket's one queue still matters: `mod.rs`.)
+//! passed over, and holds only its thread, its strategy's bound and its
+//! hand-off. (Why round robin, and why the socket's one queue still
+//! matters: `mod.rs`.)
+//!
+//! When the windows are open but the socket is full, the writer waits in
+//! its write, holding no lock, and nothing else goes out, control frames
+//! included: the socket is one queue. The stream threads go on filling
+//! their hand-offs meanwhile, and the write's own deadline cuts the
+//! connection if the client takes too long.
 //!
 //! The socket write goes through a [`DeadlineWriter`], so the minimum
 //! rate and the send timeout hold for the connection's socket as for any
