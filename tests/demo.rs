@@ -126,8 +126,11 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
             .iter()
             .filter(|c| c[0] == strategy && c[1] == pass && c[2] == phase)
             .count();
+        // Every 50 ms when the machine is idle; a sample of a busy debug
+        // server on a loaded machine can take a few hundred ms, and late
+        // ticks are skipped, so only a line's two points are required.
         assert!(
-            count >= 5 || pass == "fast" && count >= 1,
+            count >= 2 || pass == "fast" && count >= 1,
             "{strategy} {pass} {phase}: {count}"
         );
     }
