@@ -58,12 +58,14 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
         "http://{}/export.csv?rows=1000000&mode=bounded",
         server.addr()
     );
-    let output = slow_client(&[&url, "--rate=20k", "--for", "500ms"]);
+    // A second for the time limit: on a loaded machine a debug server can
+    // take a good part of half a second to send its first bytes.
+    let output = slow_client(&[&url, "--rate=20k", "--for", "1s"]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(text.contains("stopped by the time limit"), "{text}");
-    // 0.5 s at 20 KiB/s, plus the bucket's 1 KiB burst: never above 11.3 KiB
-    // on the wire (an upper bound, which no slowness of the machine can break).
+    // 1 s at 20 KiB/s, plus the bucket's 1 KiB burst: never above 23 KiB on
+    // the wire (an upper bound, which no slowness of the machine can break).
     let wire: u64 = text
         .split(" bytes on the wire")
         .next()
@@ -71,10 +73,7 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no wire byte count in {text}"));
     assert!(wire > 0, "{text}");
-    assert!(
-        wire <= 20 * 1024 / 2 + 1024 + 20 * 1024 / 10,
-        "{wire}: {text}"
-    );
+    assert!(wire <= 20 * 1024 + 1024 + 20 * 1024 / 10, "{wire}: {text}");
 }
 
 /// A one-connection server that reads a request (at most 1 KiB) and

@@ -79,6 +79,18 @@ impl Server {
         self.child.log_lines()
     }
 
+    /// The first log line `matching`, waited for: the logger thread writes
+    /// each line on its own time, after the connection it tells of is gone.
+    pub fn log_line(&self, what: &str, matching: impl Fn(&str) -> bool) -> String {
+        wait_until_with(what, Duration::from_secs(10), || {
+            let lines = self.log_lines();
+            match lines.iter().find(|l| matching(l)) {
+                Some(line) => Ok(line.clone()),
+                None => Err(format!("{lines:#?}")),
+            }
+        })
+    }
+
     /// Threads of the server process, read from `/proc` rather than from
     /// `/metrics`, so that looking does not itself take a connection.
     pub fn threads(&self) -> u64 {
