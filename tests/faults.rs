@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::h2::{H2, HEADERS};
 use common::{
     KillOnDrop, Metrics, decode_chunked, get, metrics, reference_csv, reference_csv_len,
     stalled_request, wait_until, wait_until_with,
@@ -437,6 +438,37 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
         log.iter().any(|l| l.ends_with(" end=drain-timeout")),
         "{log:?}"
     );
+}
+
+/// The drain timeout cuts an HTTP/2 download too, and the log says so on
+/// both of its lines: the stream's (`GET ... HTTP/2`), whose write failed
+/// because the shutdown cut the socket, and the connection's (`PRI * ...`),
+/// whose read did. Neither is the client going away.
+#[test]
+fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "300ms"]);
+    let mut h2 = H2::connect(server.addr, &[]);
+    // Stalled by the stream's window of 64 KiB, far inside the send timeout.
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    let head = h2.next_of(HEADERS);
+    assert_eq!(head.stream, 1);
+    server.terminate();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
+    let summary = log.last().expect("a summary line");
+    assert!(
+        summary.contains(": 0 connections drained, 1 cut"),
+        "{summary}"
+    );
+    for line in [
+        "\"GET /export.csv?rows=1000000&mode=bounded HTTP/2\"",
+        "\"PRI * HTTP/2.0\"",
+    ] {
+        let logged: Vec<&String> = log.iter().filter(|l| l.contains(line)).collect();
+        assert_eq!(logged.len(), 1, "{line}: {log:#?}");
+        assert!(logged[0].ends_with(" end=drain-timeout"), "{log:#?}");
+    }
 }
 
 /// A response wholly written when the drain timeout passes is not the

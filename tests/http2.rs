@@ -140,6 +140,79 @@ fn a_body_of_known_length_ends_on_its_last_data_frame() {
     back_to_idle(server.addr(), &idle, "two bodies ended");
 }
 
+/// A body of known length whose last hand-off the window splits into
+/// many frames still ends only on its very last byte: END_STREAM belongs
+/// to the frame that empties the hand-off, not to the first frame cut from
+/// it. A client reading through a small window (here 1000 bytes, opened
+/// again as each frame arrives) gets the whole body, then the end.
+#[test]
+fn a_small_window_splits_the_last_hand_off_and_the_end_waits_for_its_last_byte() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1000)]);
+    let rows = 2_000; // about 100 KB: several hand-offs, each cut in 17
+    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=buffer"));
+    let mut frames = Vec::new();
+    // Bounded: 17 frames per 16 KiB hand-off, with room to spare.
+    for _ in 0..reference_csv_len(rows) / 500 + 20 {
+        let frame = h2
+            .next_frame(Duration::from_secs(10))
+            .expect("a frame within 10 s");
+        if frame.kind == DATA && !frame.payload.is_empty() {
+            h2.window_update(0, frame.payload.len() as u32);
+            h2.window_update(1, frame.payload.len() as u32);
+        }
+        let ended = frame.kind == DATA && frame.flags & END_STREAM != 0;
+        frames.push(frame);
+        if ended {
+            break;
+        }
+    }
+    frames.extend(h2.frames_until_quiet(Duration::from_millis(200)));
+    let data: Vec<&Frame> = frames.iter().filter(|f| f.kind == DATA).collect();
+    assert!(
+        data.iter().all(|f| f.payload.len() <= 1000),
+        "the window holds"
+    );
+    let ends: Vec<usize> = (0..data.len())
+        .filter(|&i| data[i].flags & END_STREAM != 0)
+        .collect();
+    assert_eq!(
+        ends,
+        [data.len() - 1],
+        "one END_STREAM, on the last DATA frame"
+    );
+    let body: Vec<u8> = data.iter().flat_map(|f| f.payload.clone()).collect();
+    assert_eq!(body.len() as u64, reference_csv_len(rows), "the whole body");
+    assert!(body == reference_csv(rows), "the body is the export");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a body through a small window");
+}
+
+/// DATA the server will not use still spends the connection's receive
+/// window, so the server gives it back: once half the window (32,767
+/// bytes) has arrived, one WINDOW_UPDATE on stream 0 returns exactly what
+/// came. Without it a client that sent bodies would find the connection
+/// shut to it for good.
+#[test]
+fn data_received_is_given_back_to_the_connection_window() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    // A request announcing a body: answered 400, its DATA thrown away.
+    h2.send_frame(HEADERS, END_HEADERS, 1, &request_block("GET", "/healthz"));
+    let piece = vec![b'x'; 16_000];
+    h2.send_frame(DATA, 0, 1, &piece);
+    h2.send_frame(DATA, 0, 1, &piece);
+    // 32,000 bytes: under half the window, nothing is owed yet.
+    let early = h2.frames_until_quiet(Duration::from_millis(200));
+    assert!(early.iter().all(|f| f.kind != WINDOW_UPDATE), "{early:?}");
+    h2.send_frame(DATA, END_STREAM, 1, &piece[..1000]);
+    let update = h2.next_of(WINDOW_UPDATE);
+    assert_eq!(update.stream, 0);
+    assert_eq!(update.payload, 33_000u32.to_be_bytes());
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a body given back");
+}
+
 /// The bytes of the DATA frames in `frames` on the streams in `streams`.
 fn data_of(frames: &[Frame], streams: impl std::ops::RangeBounds<u32>) -> usize {
     frames

@@ -567,6 +567,44 @@ fn a_stream_answered_between_two_looks_restarts_the_idle_clock() {
     back_to_idle(server.addr(), &idle, "requests between looks");
 }
 
+/// The streams the server reset are remembered, but only the last
+/// `RECENT_RESETS` (64) of them: a connection that lives long holds a
+/// bounded list, not one entry per stream it ever reset. A HEADERS on a
+/// stream reset recently is a late frame, ignored; on one reset long ago
+/// it is a stream id that did not grow, a protocol error.
+#[test]
+fn only_the_last_64_resets_are_remembered() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let block = request_block("GET", "/healthz");
+    // Seventy requests that announce a body: each is answered 400, and its
+    // stream, which the client left open, reset with NO_ERROR.
+    let streams: Vec<u32> = (0..70).map(|i| 2 * i + 1).collect();
+    for &id in &streams {
+        h2.send_frame(HEADERS, END_HEADERS, id, &block);
+        let response = &read_responses(&mut h2, &[id], true)[0];
+        assert_eq!(response.status(), 400, "stream {id}");
+        let rst = h2.next_of(RST_STREAM);
+        assert_eq!((rst.stream, rst.error_code()), (id, NO_ERROR));
+    }
+    // The last one reset is remembered: its late HEADERS is ignored, and
+    // the connection goes on.
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 139, &block);
+    h2.get(141, "GET", "/healthz");
+    let response = &read_responses(&mut h2, &[141], true)[0];
+    assert_eq!(response.status(), 200);
+    // The first one was forgotten 6 resets ago.
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &block);
+    let goaway = h2.next_frame(Duration::from_secs(5));
+    let code = goaway
+        .as_ref()
+        .filter(|f| f.kind == GOAWAY)
+        .map(Frame::error_code);
+    assert_eq!(code, Some(PROTOCOL_ERROR), "{goaway:?}");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "seventy resets");
+}
+
 /// 2,000 requests for a long export, on streams `first`, `first + 2` and
 /// on, each followed at once by a frame of `kind` with `payload` on its
 /// stream.
