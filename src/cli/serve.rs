@@ -63,7 +63,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--send-timeout",
             value: "DUR",
-            help: "longest one write may wait for the client to read",
+            help: "longest the client may acknowledge nothing while a write waits",
             default: |c| format_duration(c.send_timeout),
             set: |c, v| duration(v).map(|d| c.send_timeout = d),
         },
@@ -86,14 +86,14 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--min-rate",
             value: "SIZE",
-            help: "slowest a response may drain, bytes/s, after the grace",
+            help: "bytes/s: a write of n bytes has max(--rate-grace, n / this)",
             default: |c| format_size(c.min_rate),
             set: |c, v| rate(v).map(|n| c.min_rate = n),
         },
         Flag {
             name: "--rate-grace",
             value: "DUR",
-            help: "time any write gets before --min-rate applies",
+            help: "least time any write gets, however small",
             default: |c| format_duration(c.rate_grace),
             set: |c, v| duration(v).map(|d| c.rate_grace = d),
         },

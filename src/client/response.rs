@@ -2,10 +2,13 @@
 //! its body ended.
 //!
 //! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for a
-//! request head), and any interim (1xx) heads before it, the framing decides what "complete" means: the last chunk
-//! (decoded as it streams by [`ChunkedDecoder`]), `Content-Length` bytes, or
-//! the server closing a close-delimited body. Any other end, such as the
-//! server closing early or a reset, is a cut body.
+//! request head), and any interim (1xx) heads before it, the framing
+//! decides what "complete" means: the last chunk (decoded as it streams by
+//! [`ChunkedDecoder`]), `Content-Length` bytes, or the server closing a
+//! close-delimited body. Any other end is a cut, such as a reset, or a
+//! close before the last chunk or the last promised byte; a close-delimited
+//! body cut by a FIN cannot be told from a whole one, which is why this
+//! server cuts with a reset.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -39,7 +42,10 @@ pub struct ReceivedHead {
 /// phrase or a field value may carry any octet, and only the status code
 /// and the fields that frame the body are interpreted, as ASCII.
 pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
-    // Lines end in CRLF; a recipient may also take a bare LF (§2.2).
+    // Lines end in CRLF; a recipient may also take a bare LF (§2.2). The
+    // server's parser does not: a proxy in front of it could read such a
+    // head differently, and a request smuggled between two readings is the
+    // attack; a client reading its own response risks nothing.
     let mut lines = head
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line));

@@ -23,8 +23,8 @@ use super::response::{BodyEnd, ResponseReader};
 use super::token_bucket::TokenBucket;
 use crate::sys;
 
-/// Bytes asked of the socket per read, on the stack: half the server's
-/// default chunk; a slow client never uses more than its bucket allows.
+/// Bytes asked of the socket per read, on the stack: a third of the
+/// server's default chunk; a slow client never uses more than its bucket allows.
 pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Longest one blocking read waits before the client checks whether to

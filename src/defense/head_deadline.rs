@@ -26,8 +26,8 @@ use crate::http::response::Status;
 /// Size the head buffer starts at. It doubles as bytes arrive, up to
 /// [`MAX_HEAD_BYTES`]: a typical head of a few hundred bytes costs 1 KiB,
 /// and the limit is paid only by a client that sends that much. A buffer of
-/// the full limit on every connection's stack would cost its 16 KiB of RSS
-/// on every connection, whatever it sent.
+/// the full limit allocated for every connection would cost its 16 KiB of
+/// RSS on every connection, whatever it sent.
 const FIRST_HEAD_BUFFER_BYTES: usize = 1024;
 
 /// The answer to a head whose client closed its side before the empty line

@@ -12,8 +12,9 @@
 //! | [`connection_cap`] | a 503 past `--max-connections` (head only for HEAD), without a thread and without a reset |
 //! | [`buffer_caps`]    | caps on what one response, and all of them, may queue in userland |
 //!
-//! Each limit is a named constant in `server/config.rs`, with a flag and the
-//! setting of a production server it follows.
+//! Each limit is a named constant whose doc names the setting of a
+//! production server it follows: most in `server/config.rs`, with a flag;
+//! the head limits in `http/request.rs`, without one.
 
 pub mod buffer_caps;
 pub mod connection_cap;

@@ -6,8 +6,9 @@
 //! connection (`backpressure_queued_peak_bytes` over the clients served)
 //! and the body's length, by this rule:
 //!
-//! 1. **flat** if the peak stayed under [`flat_bound`]: a few chunks, the
-//!    same for any body length, so memory does not depend on the client;
+//! 1. **flat** if the peak stayed under [`flat_bound`], max(1 MiB, 1 % of
+//!    the body): room for a few chunks, which never grow with the body, so
+//!    memory does not depend on the client;
 //! 2. **grows with the body** if the peak reached the whole body: O(body)
 //!    per connection;
 //! 3. **unbounded** otherwise: far past the flat bound, tracking what the
@@ -18,13 +19,13 @@
 //! measured**, never flat.
 //!
 //! A body no longer than the flat bound cannot tell the strategies apart
-//! (everything fits), which is why the demo's exports are tens of MB.
+//! (everything fits), which is why the demo's slow export is 385 MB.
 
 use std::fmt;
 
 /// The smallest flat bound: 1 MiB. The correct strategies hold at most
 /// (depth + 2) × chunk = 144 KiB (`bounded`, defaults) or one 48 KiB chunk
-/// (`pipeline`), so a MiB leaves a factor of ten for larger chunks while
+/// (`pipeline`), so a MiB leaves a factor of seven for larger chunks while
 /// staying far below any body worth streaming.
 pub const FLAT_FLOOR_BYTES: u64 = 1024 * 1024;
 

@@ -366,14 +366,13 @@ impl CsvRows {
             if chunk.len() == chunk.capacity() {
                 chunk.reserve(MAX_LINE_BYTES.min(max_len - chunk.len()));
             }
-            // Rows are written into the chunk's own bytes, so the room they
-            // go to must exist first. Zeroing it is not the waste it looks:
-            // in the server, the first write to a chunk the kernel has just
-            // sent costs the most, and one `memset` pays it more cheaply
-            // than the rows' small stores would (`docs/benchmarks.md`,
-            // "Not kept"). Never more than the export can still need, so
-            // that a roomy chunk is not zeroed (and its pages touched) in
-            // vain.
+            // Rows are written in place, so the room must exist first.
+            // Zeroing it looks wasteful but is cheaper: in the server, the
+            // first write to a chunk the kernel has just copied out is the
+            // slow one, and one `memset` pays that cost for less than the
+            // rows' many small stores would (`docs/benchmarks.md`, "Not
+            // kept"). Only what the export can still need is zeroed, so a
+            // roomy chunk's pages are not touched in vain.
             let start = chunk.len();
             let most_needed = (self.line_len - self.line_pos) as u64
                 + self.rows_left.saturating_mul(MAX_LINE_BYTES as u64);

@@ -497,6 +497,21 @@ pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// The reasons are text written once; the limits they name are the
+    /// constants, and must not drift apart.
+    #[test]
+    fn the_limits_reasons_name_the_limits() {
+        let kib = |bytes: usize| format!("{} KiB", bytes / 1024);
+        assert!(
+            REQUEST_LINE_TOO_LONG
+                .reason
+                .contains(&kib(MAX_REQUEST_LINE_BYTES))
+        );
+        assert!(HEAD_TOO_LARGE.reason.contains(&kib(MAX_HEAD_BYTES)));
+        let fields = format!("{MAX_HEADER_FIELDS} header fields");
+        assert!(TOO_MANY_FIELDS.reason.contains(&fields));
+    }
+
     #[test]
     fn a_head_ends_at_crlf_crlf_or_at_a_bare_lf() {
         let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";

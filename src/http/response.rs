@@ -7,8 +7,8 @@
 //! which for `buffer` can be seconds after the head was made.
 //!
 //! Every response closes its connection (`Connection: close`): one request per
-//! connection keeps the server small, and it makes the end of a
-//! close-delimited body unambiguous. The price is a TCP handshake per request,
+//! connection keeps the server small, and it is what lets a close-delimited
+//! (HTTP/1.0) body end at all. The price is a TCP handshake per request,
 //! which is the first thing a production server (hyper, axum) buys back with
 //! keep-alive.
 
@@ -106,7 +106,7 @@ pub enum Framing {
 pub struct ResponseHead {
     /// The status line's code and reason phrase.
     status: Status,
-    /// Fields besides framing and `Connection`, in sending order.
+    /// Fields besides framing, `Date` and `Connection`, in sending order.
     fields: Vec<(&'static str, String)>,
     /// Adds the `Content-Length` or `Transfer-Encoding` field, and tells the
     /// body writer how to frame the body.

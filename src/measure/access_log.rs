@@ -15,7 +15,8 @@
 //! byte in it is a visible ASCII character that a URI or a method allows
 //! (no quote, no space, no control character): a client cannot forge or
 //! split log lines. The one request logged before it parsed, an HTTP/2
-//! request refused with 431, has every other byte escaped as `\xHH`.
+//! request refused with 431, escapes as `\xHH` any byte that is not
+//! visible ASCII, and `"` and `\`.
 //! `serve --quiet` turns the log off.
 //!
 //! The line goes to stderr through the logger thread ([`super::log`]): a

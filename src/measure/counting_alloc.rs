@@ -2,8 +2,8 @@
 //! exactly.
 //!
 //! RSS (resident set size) is what the kernel charges the process, but it is
-//! a noisy witness: the allocator keeps freed pages for reuse, so RSS stays
-//! high after the bytes are gone, and it moves with thread stacks and page
+//! a noisy witness: the allocator keeps freed pages for reuse, so RSS can
+//! stay high after the bytes are gone, and it moves with thread stacks and page
 //! faults unrelated to the lesson. Live heap is exact: every byte handed out
 //! by `alloc` and not yet given back by `dealloc`. It is what the tests
 //! assert on, and it is the reason the server can prove that a disconnected

@@ -14,7 +14,8 @@ pub enum End {
     Complete,
     /// The client closed or reset the connection mid-response.
     ClientAbort,
-    /// A write made no progress for `--send-timeout`.
+    /// The client acknowledged nothing for `--send-timeout` while a write
+    /// waited.
     SendTimeout,
     /// A write did not complete within `max(grace, bytes / --min-rate)`.
     MinRate,

@@ -66,7 +66,9 @@ pub fn line(text: impl Into<String>) {
     match QUEUE.get() {
         Some(queue) => match queue.try_send(Message::Line(text)) {
             Ok(()) => {}
-            // Disconnected: the logger has stopped, at shutdown's very end.
+            // Disconnected: the logger has stopped, at shutdown's very end;
+            // counted as queue-full, since both are a line with nowhere to
+            // wait, and a reason of its own would only ever count a few.
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 METRICS.log_dropped(LogDrop::QueueFull);
             }

@@ -40,7 +40,8 @@ struct ModeMetrics {
     /// survives until you look.
     queued_peak_bytes: AtomicU64,
     /// Body bytes the sockets accepted: with the queue, shows where every
-    /// produced byte went (queued + sent = produced).
+    /// produced byte went (queued + sent = produced, plus the part already
+    /// written of each chunk still being written, which stays queued whole).
     body_bytes_sent_total: AtomicU64,
     /// Exports cut short, one counter per [`End::ABORTS`] reason: why a
     /// stalled client's queue was freed.
@@ -65,9 +66,9 @@ pub struct Metrics {
     /// `responses[label][status]`, label being a mode's index or the last
     /// slot for [`NO_MODE`].
     responses: [[AtomicU64; Status::ALL.len()]; RESPONSE_LABELS],
-    /// Connections whose thread is running: each holds a thread (two while
-    /// a channel strategy streams), the resource a blocking server runs out
-    /// of first.
+    /// Open client connections, each with its thread running: each holds a
+    /// thread (two while a channel strategy streams), the resource a
+    /// blocking server runs out of first.
     connections_active: AtomicU64,
     /// Connections turned away with a 503 at the cap instead of a thread.
     connections_rejected_total: AtomicU64,

@@ -142,16 +142,17 @@ pub struct ServerConfig {
     pub max_rows: u64,
     /// Time from accept by which the whole request head must have arrived.
     pub header_timeout: Duration,
-    /// Longest a single socket write may wait for the client to read.
+    /// Longest the client may acknowledge nothing while a write waits.
     pub send_timeout: Duration,
     /// Connections served at once; more are answered 503 by the rejecter.
     pub max_connections: usize,
     /// Most bytes the kernel may hold unsent per socket (`TCP_NOTSENT_LOWAT`);
     /// `None` leaves the kernel's default.
     pub notsent_lowat: Option<u32>,
-    /// Slowest a response may drain, in bytes per second, after the grace.
+    /// Bytes per second: a write of `n` bytes must finish within
+    /// max(`rate_grace`, `n` ÷ this).
     pub min_rate: u64,
-    /// Time every write gets, however small, before the minimum rate applies.
+    /// Least time any write gets, however small.
     pub rate_grace: Duration,
     /// Most bytes one response may queue in userland.
     pub max_buffered_bytes: u64,
