@@ -478,7 +478,7 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
 /// and a reset while the log said `complete`.
 #[test]
 fn the_drain_timeout_spares_a_response_already_written() {
-    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "100ms"]);
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "300ms"]);
     let rows = 200;
     let body = reference_csv(rows);
     // A window of a few KiB: most of the 10 KB body waits in the server's
@@ -496,7 +496,7 @@ fn the_drain_timeout_spares_a_response_already_written() {
     wait_until("the whole body written", Duration::from_secs(10), || {
         (metrics(server.addr).value(sent) == body.len() as f64).then_some(())
     });
-    // The cut comes 100 ms after the signal, inside the close's 500 ms.
+    // The cut comes 300 ms after the signal, inside the close's 500 ms.
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));

@@ -349,27 +349,31 @@ fn send_and_go_on(h2: &mut H2, out: &[u8]) -> Vec<Frame> {
 /// SETTINGS_INITIAL_WINDOW_SIZE moves the windows of open streams (RFC 9113
 /// §6.9.2); a stream the client has just reset is closed, and its window,
 /// however large, no reason to end the connection, even while its thread
-/// is still leaving the table.
+/// is still leaving the table. Whether it still is when the SETTINGS is
+/// read is a race, which one connection in two lost to a server that
+/// checked every window: so six connections.
 #[test]
 fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
     let (server, idle) = warmed_server(&[]);
-    let mut h2 = with_stream_1_spent(server.addr());
-    // Stream 1's window made the largest allowed.
-    h2.window_update(1, HUGE);
-    // One write: the reset, then a SETTINGS one byte larger than before.
-    let mut out = Vec::new();
-    frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
-    let larger = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_536)]);
-    frame(&mut out, SETTINGS, 0, 0, &larger);
-    send_and_go_on(&mut h2, &out);
-    drop(h2);
+    for _ in 0..6 {
+        let mut h2 = with_stream_1_spent(server.addr());
+        // Stream 1's window made the largest allowed.
+        h2.window_update(1, HUGE);
+        // One write: the reset, then a SETTINGS one byte larger than before.
+        let mut out = Vec::new();
+        frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+        let larger = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_536)]);
+        frame(&mut out, SETTINGS, 0, 0, &larger);
+        send_and_go_on(&mut h2, &out);
+    }
     back_to_idle(server.addr(), &idle, "a closed stream's window");
 }
 
-/// A stream whose WINDOW_UPDATE overflows is reset, a stream error; the
-/// window past 2^31 - 1 must not stay behind in the table, where the next
-/// SETTINGS, even one that changes nothing, would find it and end the
-/// whole connection with FLOW_CONTROL_ERROR.
+/// A stream whose WINDOW_UPDATE overflows is reset, a stream error, and
+/// the connection goes on, a SETTINGS after it included. (The window past
+/// 2^31 - 1 once stayed in the table, and the SETTINGS found it and ended
+/// the connection; the window is now checked before it is kept, and a
+/// SETTINGS looks only at open streams, either of which stops that.)
 #[test]
 fn a_stream_window_overflow_stays_a_stream_error_across_settings() {
     let (server, idle) = warmed_server(&[]);

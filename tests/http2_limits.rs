@@ -536,38 +536,26 @@ fn an_idle_connection_is_sent_away() {
 /// last one, even one taken on and answered between two of the reader's
 /// looks at the table (which the 2,000 frames sent behind the request
 /// make likely): each of twelve connections asks 0.7 s in and must not be
-/// sent away until 1 s after that. Before, three runs in four had one to
+/// sent away until 1 s after that. Before, three rounds in four had one to
 /// four of them sent away 0.3 s after their request.
 #[test]
 fn a_stream_answered_between_two_looks_restarts_the_idle_clock() {
     let (server, idle) = warmed_server(&["--header-timeout", "1s"]);
-    let early: Vec<Duration> = thread::scope(|scope| {
-        let connections: Vec<_> = (0..12)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut h2 = H2::connect(server.addr(), &[]);
-                    thread::sleep(Duration::from_millis(700));
-                    let mut out = Vec::new();
-                    let block = request_block("GET", "/healthz");
-                    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, 1, &block);
-                    for _ in 0..2_000 {
-                        frame(&mut out, WINDOW_UPDATE, 0, 0, &1u32.to_be_bytes());
-                    }
-                    h2.send(&out);
-                    let asked = Instant::now();
-                    assert_eq!(read_responses(&mut h2, &[1], false)[0].status(), 200);
-                    assert_eq!(h2.goaway().error_code(), NO_ERROR);
-                    asked.elapsed()
-                })
-            })
-            .collect();
-        let after = connections.into_iter().map(|c| c.join().unwrap());
-        after.filter(|&t| t < Duration::from_millis(900)).collect()
-    });
-    assert!(
-        early.is_empty(),
-        "sent away soon after a request: {early:?}"
-    );
+    // Two rounds of twelve: a round caught the old server three times in
+    // four, so two catch it nearly always.
+    for _ in 0..2 {
+        let early: Vec<Duration> = thread::scope(|scope| {
+            let connections: Vec<_> = (0..12)
+                .map(|_| scope.spawn(|| request_between_looks(server.addr())))
+                .collect();
+            let after = connections.into_iter().map(|c| c.join().unwrap());
+            after.filter(|&t| t < Duration::from_millis(900)).collect()
+        });
+        assert!(
+            early.is_empty(),
+            "sent away soon after a request: {early:?}"
+        );
+    }
     back_to_idle(server.addr(), &idle, "requests between looks");
 }
 
@@ -607,6 +595,25 @@ fn only_the_last_64_resets_are_remembered() {
     assert_eq!(code, Some(PROTOCOL_ERROR), "{goaway:?}");
     drop(h2);
     back_to_idle(server.addr(), &idle, "seventy resets");
+}
+
+/// Connects, asks for /healthz 0.7 s in with 2,000 frames behind it that
+/// keep the reader busy, and returns how long after the request the
+/// server's GOAWAY came.
+fn request_between_looks(addr: std::net::SocketAddr) -> Duration {
+    let mut h2 = H2::connect(addr, &[]);
+    thread::sleep(Duration::from_millis(700));
+    let mut out = Vec::new();
+    let block = request_block("GET", "/healthz");
+    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, 1, &block);
+    for _ in 0..2_000 {
+        frame(&mut out, WINDOW_UPDATE, 0, 0, &1u32.to_be_bytes());
+    }
+    h2.send(&out);
+    let asked = Instant::now();
+    assert_eq!(read_responses(&mut h2, &[1], false)[0].status(), 200);
+    assert_eq!(h2.goaway().error_code(), NO_ERROR);
+    asked.elapsed()
 }
 
 /// 2,000 requests for a long export, on streams `first`, `first + 2` and

@@ -259,8 +259,8 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
         size(userland),
         size(on.growth()),
         size(off.growth()),
-        size(on.peak_client_rx),
-        size(off.peak_client_rx),
+        size(on.peak_client_rx / on.served()),
+        size(off.peak_client_rx / off.served()),
     )
 }
 

@@ -96,17 +96,21 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // A shrink is counted before it happens, as a free is (`dealloc`),
+        // and taken back if it fails: the count may be low for a moment,
+        // never high.
+        let shrinks = layout.size().saturating_sub(new_size);
+        shrank(shrinks);
         // SAFETY: the caller guarantees `ptr` came from this allocator with
         // `layout`, and that `new_size` is valid for `layout.align()`.
         let new_ptr = unsafe { System.realloc(ptr, layout, new_size) };
-        // On failure the old block is untouched and still live: count nothing.
-        if !new_ptr.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-                shrank(layout.size() - new_size);
-            }
+        // On failure the old block is untouched and still live.
+        if new_ptr.is_null() {
+            LIVE_BYTES.fetch_add(shrinks, Ordering::Relaxed);
+        } else if new_size >= layout.size() {
+            grew(new_size - layout.size());
+        } else {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         new_ptr
     }

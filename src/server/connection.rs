@@ -75,10 +75,14 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
         // which bounds itself, since a cut now would reset the socket and
         // throw away what the kernel still holds of the response.
         if shared.connections.leave(id) {
-            // The cut came first: its reset is what the client got last,
-            // which over HTTP/1.0 says the body was cut.
+            // The cut came first: its reset (on Linux, before any FIN) is
+            // what the client got last, which over HTTP/1.0 says the body
+            // was cut. Counted as any export the shutdown cuts.
             outcome.end = End::DrainTimeout;
             METRICS.reset_sent(outcome.end);
+            if let (Some(mode), Some(_)) = (outcome.mode, outcome.status) {
+                METRICS.aborted(mode, outcome.end);
+            }
         } else {
             close_gracefully(stream);
         }

@@ -15,7 +15,8 @@
 //!    come; an HTTP/2 connection between streams sends GOAWAY.
 //! 2. **Cut.** Whatever is still open at the deadline is cut with a reset
 //!    and no FIN (an abort, [`sys::abort`], where a FIN could reach a fast
-//!    reader first and end its body cleanly): once the client has read
+//!    reader first and end its body cleanly; on Linux, which has the
+//!    abort, and elsewhere a FIN may still go first): once the client has read
 //!    what its kernel already holds, its next read fails, so it knows its
 //!    body is incomplete, which a FIN could not tell an HTTP/1.0 client;
 //!    and the kernel frees the send queue instead of draining it to a
