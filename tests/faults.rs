@@ -117,6 +117,18 @@ impl Child {
         self.process.exit_within("the server to exit", timeout)
     }
 
+    /// Waits for the exit a signal asked for: status 0, and a last line
+    /// whose summary says `drained` (as ": 1 connection drained, 0 cut").
+    /// Returns the log up to that line.
+    fn exits_zero_having(&mut self, drained: &str) -> Vec<String> {
+        let status = self.exit_within(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0));
+        let log = self.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
+        let summary = log.last().expect("a summary line");
+        assert!(summary.contains(drained), "{summary}");
+        log
+    }
+
     fn still_running(&mut self) -> bool {
         self.process.0.try_wait().expect("waitpid").is_none()
     }
@@ -355,14 +367,7 @@ fn sigterm_lets_a_download_drain_and_exits_zero() {
         body == reference_csv(rows),
         "the body differs from the reference"
     );
-    let status = server.exit_within(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0));
-    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
-    let summary = log.last().expect("a summary line");
-    assert!(
-        summary.contains(": 1 connection drained, 0 cut"),
-        "{summary}"
-    );
+    let log = server.exits_zero_having(": 1 connection drained, 0 cut");
     assert!(log.iter().any(|l| l.ends_with(" end=complete")), "{log:?}");
 }
 
@@ -399,14 +404,7 @@ fn sigterm_closes_a_connection_that_never_asked() {
     let mut answer = Vec::new();
     begun.read_to_end(&mut answer).expect("the answer");
     assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
-    let status = server.exit_within(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0));
-    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
-    let summary = log.last().expect("a summary line");
-    assert!(
-        summary.contains(": 2 connections drained, 0 cut"),
-        "{summary}"
-    );
+    server.exits_zero_having(": 2 connections drained, 0 cut");
 }
 
 /// A download that would take half an hour does not hold up a shutdown
@@ -453,14 +451,7 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
     let head = h2.next_of(HEADERS);
     assert_eq!(head.stream, 1);
     server.terminate();
-    let status = server.exit_within(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0));
-    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
-    let summary = log.last().expect("a summary line");
-    assert!(
-        summary.contains(": 0 connections drained, 1 cut"),
-        "{summary}"
-    );
+    let log = server.exits_zero_having(": 0 connections drained, 1 cut");
     for line in [
         "\"GET /export.csv?rows=1000000&mode=bounded HTTP/2\"",
         "\"PRI * HTTP/2.0\"",
