@@ -170,8 +170,13 @@ fn an_unbounded_export_is_abandoned_at_the_per_response_cap() {
     let peak = m.value("backpressure_queued_peak_bytes{mode=\"unbounded\"}");
     assert!(peak <= (2 * 1024 * 1024) as f64, "queued {peak} bytes");
     let mut first = vec![0u8; 1024];
-    client.read_exact(&mut first).unwrap();
-    expect_visibly_truncated(client, first);
+    match client.read_exact(&mut first) {
+        Ok(()) => expect_visibly_truncated(client, first),
+        // The abort's reset can overtake the bytes still on their way over
+        // loopback (they leave on another core): then the client gets the
+        // reset before anything, which tells it as plainly.
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
     back_to_idle(addr, &idle, "the buffer-cap abort");
 }
 
