@@ -77,10 +77,13 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
         if shared.connections.leave(id) {
             // The cut came first: its reset (on Linux, before any FIN) is
             // what the client got last, which over HTTP/1.0 says the body
-            // was cut. Counted as any export the shutdown cuts.
+            // was cut. An export whose body went out (not a HEAD's head,
+            // nor a refusal) is counted as any the shutdown cuts.
             outcome.end = End::DrainTimeout;
             METRICS.reset_sent(outcome.end);
-            if let (Some(mode), Some(_)) = (outcome.mode, outcome.status) {
+            if let (Some(mode), Some(Status::Ok)) = (outcome.mode, outcome.status)
+                && outcome.body_bytes > 0
+            {
                 METRICS.aborted(mode, outcome.end);
             }
         } else {

@@ -14,13 +14,13 @@
 //!    the whole `--header-timeout` waiting for a request that may never
 //!    come; an HTTP/2 connection between streams sends GOAWAY.
 //! 2. **Cut.** Whatever is still open at the deadline is cut with a reset
-//!    and no FIN (an abort, [`sys::abort`], where a FIN could reach a fast
-//!    reader first and end its body cleanly; on Linux, which has the
-//!    abort, and elsewhere a FIN may still go first): once the client has read
-//!    what its kernel already holds, its next read fails, so it knows its
-//!    body is incomplete, which a FIN could not tell an HTTP/1.0 client;
-//!    and the kernel frees the send queue instead of draining it to a
-//!    process that is gone. Each cut connection logs `end=drain-timeout`.
+//!    and no FIN: an abort ([`sys::abort`]), since a FIN could reach a fast
+//!    reader first and end its body cleanly. (That is Linux; elsewhere the
+//!    fallback shuts the socket down, which sends a FIN.) Once the client
+//!    has read what its kernel already holds, its next read fails, so it
+//!    knows its body is incomplete, which a FIN could not tell an HTTP/1.0
+//!    client; and the kernel frees the send queue instead of draining it
+//!    to a process that is gone. Each cut connection logs `end=drain-timeout`.
 //!    A response already written is never cut: its connection leaves the
 //!    list as its close begins, since a reset would throw away what the
 //!    kernel still holds of it, and the close bounds itself.
