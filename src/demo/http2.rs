@@ -13,7 +13,7 @@
 //! A last case starves stream 1 alone: the client never returns its
 //! window, but returns the connection's, so that stream stops at exactly
 //! its window while the connection goes on, and the server holds that
-//! stream's bounded queue and nothing more.
+//! stream's bounded queue and its one hand-off, nothing more.
 
 use std::path::Path;
 use std::thread;
@@ -247,7 +247,8 @@ pub fn report(part: &Http2Part) -> String {
         "\nA stream whose window is spent: a client that never gives stream 1's window back \
          (but does give back the connection's) received {} bytes of it{}, and then nothing; \
          stream 3 on the same connection got its response in {}. Meanwhile the server held \
-         {} for stream 1: its bounded queue, and nothing more.\n",
+         {} for stream 1 in its bounded queue, and one 16 KiB frame handed to the writer, \
+         nothing more.\n",
         starved.first.body_bytes,
         if starved.first.body_bytes == u64::from(DEFAULT_WINDOW) {
             ", exactly its window"
