@@ -349,7 +349,7 @@ fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStre
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::h2::frame::{ErrorCode, raw_frame};
+    use crate::http::h2::frame::{ErrorCode, Kind, flag, raw_frame};
     use std::net::TcpListener;
 
     /// A one-connection HTTP/2 server that reads the client's preface and
@@ -388,20 +388,37 @@ mod tests {
         }
     }
 
+    /// What the client reports of stream 1 when a server answers with
+    /// `frames` (after its own empty SETTINGS) and then holds the
+    /// connection open.
+    fn report_of(frames: &[u8]) -> H2Report {
+        let mut out = Vec::new();
+        frame::settings(&mut out, &[]);
+        out.extend_from_slice(frames);
+        let (url, server) = scripted_server(out, Duration::from_millis(500));
+        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+        server.join().unwrap();
+        report
+    }
+
+    /// Stream 1's HEADERS (`:status` 200, static table entry 8) and ten
+    /// bytes of DATA, its end not yet sent.
+    fn a_head_and_ten_bytes() -> Vec<u8> {
+        let (headers, data) = (Kind::Headers as u8, Kind::Data as u8);
+        let mut out = raw_frame(headers, flag::END_HEADERS, 1, &[0x80 | 8]);
+        out.extend(raw_frame(data, 0, 1, b"0123456789"));
+        out
+    }
+
     /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
     /// with END_STREAM that follows is a protocol error, not the end of a
     /// whole body. The client must not report the reset stream complete.
     #[test]
     fn a_reset_stream_is_never_complete_even_if_end_stream_follows() {
-        let mut out = Vec::new();
-        frame::settings(&mut out, &[]);
-        out.extend(raw_frame(0x1, 0x4, 1, &[0x88])); // HEADERS :status 200
-        out.extend(raw_frame(0x0, 0, 1, b"0123456789")); // DATA
-        frame::rst_stream(&mut out, 1, ErrorCode::InternalError);
-        out.extend(raw_frame(0x0, 0x1, 1, b"x")); // DATA END_STREAM, after the reset
-        let (url, server) = scripted_server(out, Duration::from_millis(500));
-        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-        server.join().unwrap();
+        let mut frames = a_head_and_ten_bytes();
+        frame::rst_stream(&mut frames, 1, ErrorCode::InternalError);
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let report = report_of(&frames);
         assert_eq!(report.first.reset, Some(2), "{report:?}");
         assert!(!report.first.complete, "reset, yet complete: {report:?}");
     }
@@ -410,16 +427,12 @@ mod tests {
     /// no `:status`) is valid (RFC 9113 §8.1): its status is still 200.
     #[test]
     fn trailers_do_not_erase_the_status() {
-        let mut out = Vec::new();
-        frame::settings(&mut out, &[]);
-        out.extend(raw_frame(0x1, 0x4, 1, &[0x88])); // HEADERS :status 200
-        out.extend(raw_frame(0x0, 0, 1, b"0123456789")); // DATA
+        let mut frames = a_head_and_ten_bytes();
         let mut trailer = Vec::new();
         hpack::encode_field(&mut trailer, b"x-checksum", b"1");
-        out.extend(raw_frame(0x1, 0x5, 1, &trailer)); // HEADERS END_STREAM|END_HEADERS
-        let (url, server) = scripted_server(out, Duration::from_millis(200));
-        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-        server.join().unwrap();
+        let ends = flag::END_STREAM | flag::END_HEADERS;
+        frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &trailer));
+        let report = report_of(&frames);
         assert!(report.first.complete, "{report:?}");
         assert_eq!(report.first.status, Some(200), "{report:?}");
     }

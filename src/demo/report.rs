@@ -302,7 +302,8 @@ mod tests {
         assert_eq!(lines[2], "| wide cell | x           |");
     }
 
-    fn run(clients: usize, tx_per_client: u64, queued_per_client: u64, lowat: u64) -> SlowRun {
+    /// A slow run of `clients` connections, each with these peaks.
+    fn slow_run(clients: usize, tx_per_client: u64, queued_per_client: u64, lowat: u64) -> SlowRun {
         SlowRun {
             mode: crate::export::Mode::Bounded,
             notsent_lowat: lowat,
@@ -329,8 +330,8 @@ mod tests {
     /// a sentence that says "per connection" must divide by them.
     #[test]
     fn per_connection_figures_are_per_connection() {
-        let on = run(4, 144 << 10, 144 << 10, 16 << 10);
-        let off = run(4, 4 << 20, 144 << 10, 0);
+        let on = slow_run(4, 144 << 10, 144 << 10, 16 << 10);
+        let off = slow_run(4, 4 << 20, 144 << 10, 0);
         let text = kernel_reading(&on, &off);
         assert!(
             text.contains("held at most 144.0 KiB per connection"),

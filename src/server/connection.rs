@@ -75,17 +75,7 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
         // which bounds itself, since a cut now would reset the socket and
         // throw away what the kernel still holds of the response.
         if shared.connections.leave(id) {
-            // The cut came first: its reset (on Linux, before any FIN) is
-            // what the client got last, which over HTTP/1.0 says the body
-            // was cut. An export whose body went out (not a HEAD's head,
-            // nor a refusal) is counted as any the shutdown cuts.
-            outcome.end = End::DrainTimeout;
-            METRICS.reset_sent(outcome.end);
-            if let (Some(mode), Some(Status::Ok)) = (outcome.mode, outcome.status)
-                && outcome.body_bytes > 0
-            {
-                METRICS.aborted(mode, outcome.end);
-            }
+            cut_before_its_close(&mut outcome);
         } else {
             close_gracefully(stream);
         }
@@ -181,6 +171,22 @@ fn shutdown_came_first(stream: &TcpStream, deadline: Instant, shared: &Shared) -
             Err(e) if defense::is_timeout(&e) || e.kind() == ErrorKind::Interrupted => {}
             _ => return false,
         }
+    }
+}
+
+/// A response wholly written whose connection the shutdown's cut reached
+/// before it could leave the cut list: the cut's reset (on Linux, before
+/// any FIN) is what its client got last, which over HTTP/1.0 says the body
+/// was cut. So it is logged and counted as any response the shutdown cuts;
+/// an abort only for an export whose body went out (not a HEAD's head, nor
+/// a refusal), as `routes.rs` counts them.
+fn cut_before_its_close(outcome: &mut Outcome) {
+    outcome.end = End::DrainTimeout;
+    METRICS.reset_sent(outcome.end);
+    if let (Some(mode), Some(Status::Ok)) = (outcome.mode, outcome.status)
+        && outcome.body_bytes > 0
+    {
+        METRICS.aborted(mode, outcome.end);
     }
 }
 

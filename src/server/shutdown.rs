@@ -139,12 +139,10 @@ impl Connections {
     }
 }
 
-/// Ends `socket` at once with a reset, waking the thread blocked on it:
-/// never with a FIN, which a client reading fast would get before the
-/// reset, and take for the end of a close-delimited body
-/// ([`sys::abort`]). Where the kernel refuses the abort, the reset is
-/// armed for the close and both directions shut down, which wakes the
-/// thread too.
+/// Ends `socket` at once with a reset and wakes the thread blocked on it:
+/// an abort ([`sys::abort`] says why never a FIN). Where the kernel
+/// refuses the abort, the reset is armed for the close and both directions
+/// shut down, which wakes the thread too.
 pub fn cut(socket: &TcpStream) {
     let _ = sys::reset_on_close(socket);
     if sys::abort(socket).is_err() {

@@ -12,6 +12,7 @@
 //! open streams are done) when the client sends GOAWAY, when the server
 //! shuts down, and when it has had no stream for `--header-timeout`.
 
+use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::PoisonError;
@@ -625,7 +626,8 @@ fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
         if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
             text.push(char::from(byte));
         } else {
-            text.push_str(&format!("\\x{byte:02x}"));
+            // Writing to a `String` cannot fail.
+            let _ = write!(text, "\\x{byte:02x}");
         }
     }
     text
