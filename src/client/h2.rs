@@ -228,6 +228,9 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 3 => (report.second.as_mut(), second_sent.unwrap_or(first_sent)),
                 _ => (None, first_sent),
             };
+            // A reset stream is closed (RFC 9113 §5.1): no frame after the
+            // reset, END_STREAM or DATA or another reset, changes its report.
+            let stream = stream.filter(|s| s.reset.is_none());
             match parsed {
                 Frame::Settings { ack: false, .. } => frame::settings_ack(&mut replies),
                 Frame::Ping { ack: false, data } => frame::ping(&mut replies, data, true),
@@ -244,8 +247,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                             stream.status =
                                 std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
                         }
-                        // A reset stream is closed: nothing after it completes it.
-                        if end_stream && stream.reset.is_none() {
+                        if end_stream {
                             stream.complete = true;
                             stream.latency = Some(sent.elapsed());
                         }
@@ -257,14 +259,15 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                     flow,
                     end_stream,
                 } => {
+                    let counted = stream.is_some();
                     if let Some(stream) = stream {
                         stream.body_bytes += data.len() as u64;
-                        if end_stream && stream.reset.is_none() {
+                        if end_stream {
                             stream.complete = true;
                             stream.latency = Some(sent.elapsed());
                         }
                     }
-                    if end_stream && id == 3 {
+                    if counted && end_stream && id == 3 {
                         report.first_bytes_then = Some(report.first.body_bytes);
                     }
                     let starved = |w: &Window| options.starve_first && w.stream == 1;
@@ -412,15 +415,20 @@ mod tests {
 
     /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
     /// with END_STREAM that follows is a protocol error, not the end of a
-    /// whole body. The client must not report the reset stream complete.
+    /// whole body. The client must not report the reset stream complete,
+    /// nor count what follows the reset as its body, nor let a second reset
+    /// replace the first.
     #[test]
     fn a_reset_stream_is_never_complete_even_if_end_stream_follows() {
         let mut frames = a_head_and_ten_bytes();
         frame::rst_stream(&mut frames, 1, ErrorCode::InternalError);
+        frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"late"));
+        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
         frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
         let report = report_of(&frames);
         assert_eq!(report.first.reset, Some(2), "{report:?}");
         assert!(!report.first.complete, "reset, yet complete: {report:?}");
+        assert_eq!(report.first.body_bytes, 10, "{report:?}");
     }
 
     /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and
