@@ -106,6 +106,53 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
     });
 }
 
+/// A cut response's `body_bytes` is what the kernel took, so never less
+/// than what its client read: a write that its deadline ends after the
+/// socket took part of it still counts that part. The client reads fast,
+/// stalls past the grace, then reads what its kernel holds until the reset.
+#[test]
+fn a_cut_response_counts_every_byte_its_client_read() {
+    let server = Server::start_logged(&["--min-rate", "200k", "--rate-grace", "1s"]);
+    for mode in ["bounded", "pipeline", "buffer"] {
+        let target = format!("/export.csv?rows=100000&mode={mode}");
+        let mut client = TcpStream::connect(server.addr()).unwrap();
+        let port = client.local_addr().unwrap().port();
+        let request = format!("GET {target} HTTP/1.0\r\n\r\n");
+        client.write_all(request.as_bytes()).unwrap();
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut stalled = false;
+        let end = loop {
+            if got.len() > 300_000 && !stalled {
+                thread::sleep(Duration::from_millis(1500));
+                stalled = true;
+            }
+            match client.read(&mut buf) {
+                Ok(0) => break "a clean close".to_string(),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break e.to_string(),
+            }
+        };
+        let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let read = (got.len() - head_end) as u64;
+        let line = server.log_line("the cut response's line", |l| {
+            l.contains(&format!(":{port} \"GET {target} HTTP/1.0\" 200"))
+        });
+        assert!(line.ends_with(" end=min-rate"), "{mode}, {end}: {line}");
+        let logged: u64 = line
+            .split(" body_bytes=")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no body_bytes in {line}"));
+        assert!(
+            logged >= read,
+            "{mode}: the client read {read} body bytes, the log says {logged}: {line}"
+        );
+    }
+}
+
 /// The slow client of the binary, with `args` after the URL; its output.
 fn slow_client(url: &str, args: &'static [&'static str]) -> thread::JoinHandle<Output> {
     let mut all = vec!["slow-client".to_string(), url.to_string()];

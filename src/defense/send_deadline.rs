@@ -151,7 +151,9 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 /// Each `write`/`write_vectored` call is one write in the sense of the
 /// minimum rate: it returns only once all of its bytes (up to
 /// [`MAX_WRITE_BYTES`]) are in the kernel, or fails. That is allowed by
-/// `Write`, and it is what puts a deadline around the partial writes.
+/// `Write`, and it is what puts a deadline around the partial writes. A
+/// write that fails after the kernel took part of it returns that part,
+/// and the next call fails: a cut response's count of bytes sent is exact.
 #[derive(Debug)]
 pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// The client's socket.
@@ -175,6 +177,11 @@ pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     acknowledged: Option<(u64, Instant)>,
     /// When `acknowledged` was last read.
     looked_at: Option<Instant>,
+    /// The error that ended a write after the socket had taken part of it.
+    /// That part is returned first, as `Write` requires (an `Err` means no
+    /// bytes were written), so that the caller counts every byte the
+    /// kernel took; the error comes at the next call.
+    failed: Option<io::Error>,
 }
 
 impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
@@ -187,6 +194,7 @@ impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
             written: 0,
             acknowledged: None,
             looked_at: None,
+            failed: None,
         }
     }
 
@@ -230,6 +238,9 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
         // This write's share of `bufs`: at most MAX_PARTS slices and
         // MAX_WRITE_BYTES bytes.
         let mut storage = [IoSlice::new(&[]); MAX_PARTS];
@@ -246,6 +257,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         }
         let deadline = Instant::now() + self.min_rate.allowance(total as u64);
         let mut parts = &mut storage[..used];
+        let mut done = 0;
         let look_due = self
             .looked_at
             .is_none_or(|at| at.elapsed() >= self.send_timeout / CLIENT_CHECKS);
@@ -254,7 +266,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
             // a while of writes that all went through.
             self.watch_client();
         }
-        loop {
+        let error = loop {
             // Each call waits for the nearest of: this write's allowance,
             // the send timeout since the client last acknowledged anything,
             // and the next look at the client.
@@ -262,21 +274,24 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
             let wait = left
                 .min(self.client_left())
                 .min(self.send_timeout / CLIENT_CHECKS);
-            self.arm(wait.max(MIN_WAIT))?;
+            if let Err(e) = self.arm(wait.max(MIN_WAIT)) {
+                break e;
+            }
             match self.stream.write_vectored(parts) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(0) => break io::ErrorKind::WriteZero.into(),
                 Ok(n) => {
                     self.written += n as u64;
+                    done += n;
                     IoSlice::advance_slices(&mut parts, n);
                     if parts.is_empty() {
                         return Ok(total);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The socket's own timeout, armed below: time to look at
+                // The socket's own timeout, armed above: time to look at
                 // the deadline and the client's progress.
                 Err(e) if super::is_timeout(&e) => {}
-                Err(e) => return Err(e),
+                Err(e) => break e,
             }
             // Some progress or none, the write is not done: a trickle that
             // kept each call short may have used up the whole allowance,
@@ -285,12 +300,17 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
             // kernel had no room for more is reading: that is no stall.
             self.watch_client();
             if Instant::now() >= deadline {
-                return Err(TooSlow::MinRate.into_error());
+                break TooSlow::MinRate.into_error();
             }
             if self.client_left().is_zero() {
-                return Err(TooSlow::SendTimeout.into_error());
+                break TooSlow::SendTimeout.into_error();
             }
+        };
+        if done == 0 {
+            return Err(error);
         }
+        self.failed = Some(error);
+        Ok(done)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -420,21 +440,27 @@ mod tests {
 
     /// The case a per-call timeout misses: the client takes 10 bytes every
     /// 20 ms, so no call ever waits near the send timeout, yet the write as
-    /// a whole would take two seconds. It is cut when its one second is up.
+    /// a whole would take two seconds. It is cut when its one second is up:
+    /// the call returns what the socket took, every byte of it, and the
+    /// next call fails at once.
     #[test]
     fn a_trickle_is_cut_by_the_minimum_rate_though_every_call_makes_progress() {
         let trickle = Trickle::new(10, Duration::from_millis(20));
+        let mut writer = rule_and_writer(&trickle);
         let started = Instant::now();
-        let error = rule_and_writer(&trickle).write(&[0u8; 1000]).unwrap_err();
+        let written = writer.write(&[0u8; 1000]).unwrap();
         let took = started.elapsed();
-        assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
         let secs = Duration::from_secs;
         assert!((secs(1)..secs(2)).contains(&took), "{took:?}");
-        let accepted = trickle.accepted.get();
+        assert!((201..1000).contains(&written), "progress: {written} bytes");
+        assert_eq!(written, trickle.accepted.get(), "every byte taken counted");
+        let error = writer.write(&[0u8; 1000]).unwrap_err();
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
         assert!(
-            (201..1000).contains(&accepted),
-            "progress: {accepted} bytes"
+            started.elapsed() - took < Duration::from_millis(15),
+            "at once"
         );
+        assert_eq!(written, trickle.accepted.get(), "nothing more taken");
     }
 
     #[test]
@@ -510,8 +536,10 @@ mod tests {
         let mut writer =
             DeadlineWriter::new(&kernel, send_timeout, rule(1, Duration::from_secs(60)));
         let started = Instant::now();
-        let error = writer.write(&[0u8; 60_000]).unwrap_err();
+        let written = writer.write(&[0u8; 60_000]).unwrap();
         let took = started.elapsed();
+        assert_eq!(written as u64, kernel.accepted.get());
+        let error = writer.write(&[0u8; 60_000]).unwrap_err();
         assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
         assert!(
             (send_timeout..send_timeout * 3 / 2).contains(&took),
