@@ -274,12 +274,26 @@ fn answers_the_client_never_reads_are_bounded() {
             .then_some(())
             .ok_or(format!("{now} bytes sent, {server_socket:?}"))
     });
-    // A PRIORITY frame of 4 bytes on a stream that is not idle is a stream
-    // error: a RST_STREAM each. More of them than the two kernels' buffers
-    // could take as answers, in case the writer had a moment of room left.
+    // A request with an uppercase field name is malformed (RFC 9113
+    // §8.2.1): a stream error, so a RST_STREAM each, on a new stream each
+    // (more errors on a stream already reset are ignored). More of them
+    // than the two kernels' buffers could take as answers, in case the
+    // writer had a moment of room left.
+    let uppercase = header_block(&[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", "/healthz"),
+        ("User-Agent", "x"),
+    ]);
     let mut flood = Vec::new();
-    for _ in 0..FLOOD {
-        frame(&mut flood, PRIORITY, 0, 1, &[0; 4]);
+    for i in 0..FLOOD {
+        frame(
+            &mut flood,
+            HEADERS,
+            END_HEADERS | END_STREAM,
+            3 + 2 * i,
+            &uppercase,
+        );
     }
     h2.send(&flood);
     // Nothing is read until the server has decided: reading would make room
@@ -292,7 +306,7 @@ fn answers_the_client_never_reads_are_bounded() {
     assert_eq!(goaway.error_code(), ENHANCE_YOUR_CALM, "{goaway:?}");
     drop(h2);
     let m = back_to_idle(server.addr(), &idle, "a flood of unread answers");
-    let sent = m.value("backpressure_http2_rst_streams_sent_total{code=\"FRAME_SIZE_ERROR\"}");
+    let sent = m.value("backpressure_http2_rst_streams_sent_total{code=\"PROTOCOL_ERROR\"}");
     // 64 queued at once, and those the writer got out before it was
     // blocked for good: never the whole flood.
     assert!(

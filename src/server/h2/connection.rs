@@ -257,6 +257,12 @@ impl<'a> Reader<'a> {
             return Err(FrameError::connection(error.code, error.reason));
         }
         let mut state = self.conn.lock();
+        // A stream this side has reset is closed: whatever the client sent
+        // on it before it saw the reset is ignored (§5.1), not answered
+        // with a reset of its own each.
+        if state.was_reset(id) {
+            return Ok(());
+        }
         state.cancel(id, End::ProtocolError);
         state.push_owed(rst_stream(id, error.code))?;
         state.reset_sent(id, error.code);
