@@ -569,6 +569,12 @@ fn a_stream_error_ends_only_its_stream() {
     block.push(0x80 | 62);
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 9, &block);
     assert_eq!(read_responses(&mut h2, &[9], true)[0].body, b"ok\n");
+    // A content-length that no DATA will match is malformed too (§8.1.1).
+    let mut block = request_block("GET", "/healthz");
+    block.extend(header_block(&[("content-length", "5")]));
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 11, &block);
+    let rst = h2.next_of(RST_STREAM);
+    assert_eq!((rst.stream, rst.error_code()), (11, PROTOCOL_ERROR));
     // Stream 5 closed both ways and was never reset: a frame on it now is
     // the client's error.
     h2.send_frame(DATA, 0, 5, b"late");

@@ -1,7 +1,8 @@
 //! An HTTP/2 request from its decoded header list (RFC 9113 §8.3): the
 //! pseudo-header fields first (`:method`, `:scheme`, `:path`,
 //! `:authority`), then ordinary fields with lowercase names, none of the
-//! HTTP/1 connection-specific ones.
+//! HTTP/1 connection-specific ones, and a `content-length` that matches
+//! the DATA that follows.
 //!
 //! A list that breaks these rules is a *malformed* request, which RFC 9113
 //! §8.1.1 answers with a stream error of type PROTOCOL_ERROR: the stream
@@ -30,9 +31,13 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
     b"upgrade",
 ];
 
-/// Checks a decoded header list and finds the request in it; the error is
-/// one line saying what made it malformed.
-pub fn parse(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Request<'_>, &'static str> {
+/// Checks a decoded header list and finds the request in it; `ends_stream`:
+/// END_STREAM was on its HEADERS, so no DATA follows. The error is one
+/// line saying what made it malformed.
+pub fn parse(
+    fields: &[(Vec<u8>, Vec<u8>)],
+    ends_stream: bool,
+) -> Result<Request<'_>, &'static str> {
     let (mut method, mut scheme, mut path) = (None, None, None);
     let mut authority = None;
     let mut regular_seen = false;
@@ -70,6 +75,15 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Request<'_>, &'static str>
         }
         if name == b"te" && value != b"trailers" {
             return Err("te other than trailers");
+        }
+        // It must equal the DATA that follows (§8.1.1): none, if the
+        // HEADERS ended the stream. (A request with DATA is refused with
+        // 400 whatever its length says.)
+        if name == b"content-length" {
+            let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
+            if !digits || (ends_stream && value.iter().any(|&b| b != b'0')) {
+                return Err("a content-length that does not match the body");
+            }
         }
     }
     let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
@@ -118,7 +132,7 @@ mod tests {
     #[test]
     fn a_good_request() {
         let fields = list(&GOOD);
-        let request = parse(&fields).unwrap();
+        let request = parse(&fields, true).unwrap();
         assert_eq!(request.method, Method::Get);
         assert_eq!(request.path, b"/export.csv");
         assert_eq!(request.query, Some(&b"rows=3&mode=bounded"[..]));
@@ -145,13 +159,23 @@ mod tests {
             with(3, (":path", "/a b")),                     // a space in the path
             with(0, (":method", "G E")),                    // not a token
             [GOOD.to_vec(), vec![(":path", "/")]].concat(), // pseudo after regular
+            with(4, ("content-length", "5")),               // no DATA follows
+            with(4, ("content-length", "")),                // not a number
         ];
         for fields in cases {
-            assert!(parse(&list(&fields)).is_err(), "{fields:?}");
+            assert!(parse(&list(&fields), true).is_err(), "{fields:?}");
         }
+        // A length of 0 with no DATA is true; one with DATA to come is
+        // checked against nothing here.
+        assert!(parse(&list(&with(4, ("content-length", "00"))), true).is_ok());
+        assert!(parse(&list(&with(4, ("content-length", "5"))), false).is_ok());
+        assert!(parse(&list(&with(4, ("content-length", "5x"))), false).is_err());
         // OPTIONS * is well formed; it is answered 405 like any OPTIONS.
         let options = with(0, (":method", "OPTIONS"));
         let options = [&options[..3], &[(":path", "*")]].concat();
-        assert_eq!(parse(&list(&options)).unwrap().method, Method::NotAllowed);
+        assert_eq!(
+            parse(&list(&options), true).unwrap().method,
+            Method::NotAllowed
+        );
     }
 }

@@ -554,7 +554,7 @@ impl<'a> Reader<'a> {
         if state.open_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
-        let request = match request::parse(&list.fields) {
+        let request = match request::parse(&list.fields, block.end_stream) {
             // Fields were dropped: what they said is unknown, so 431 comes
             // before any other verdict on the request.
             _ if list.too_large => Err((
