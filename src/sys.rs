@@ -11,7 +11,7 @@
 //! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
-//! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once |
+//! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once, every connection reset |
 //!
 //! Every call checks its result and turns `-1` into the `errno` it set, as
 //! an `io::Error`: nothing here panics or is unwrapped. The constants are
@@ -24,7 +24,8 @@
 //!
 //! A signal handler may run between any two instructions of any thread, so
 //! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
-//! here, add to an atomic counter and, for a second signal, call `_exit`.
+//! here, add to an atomic counter and, for a second signal, set every
+//! connection to close with a reset and call `_exit`.
 //! The server looks at the counter on its own time ([`shutdown_requested`]),
 //! which is why its accept loop must wake now and then
 //! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
@@ -34,7 +35,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
@@ -376,14 +377,35 @@ pub fn on_shutdown_signals() -> io::Result<()> {
     }
 }
 
-/// The handler: one atomic add, and `_exit` for a second signal. Both are
-/// async-signal-safe; nothing here allocates, locks or unwinds.
+/// The highest descriptor any connection has had, for the second signal:
+/// written as each is accepted, read by the handler without a lock.
+static HIGHEST_CONNECTION_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Notes a connection just accepted, so that a second signal resets it.
+pub fn note_connection(socket: &impl AsRawFd) {
+    HIGHEST_CONNECTION_FD.fetch_max(socket.as_raw_fd(), Ordering::SeqCst);
+}
+
+/// The handler: one atomic add; for a second signal, a reset armed on
+/// every connection, then `_exit`. All async-signal-safe (`setsockopt`
+/// is on POSIX's list); nothing here allocates, locks or unwinds.
+///
+/// The process's exit closes every socket, and a plain close sends a FIN:
+/// an HTTP/1.0 body cut by the exit would end like a whole one. Armed with
+/// SO_LINGER {1, 0}, the close is a reset instead, which no client takes
+/// for the end of a body. The handler cannot walk the list of connections
+/// (that takes a lock), so it arms every descriptor up to the highest a
+/// connection has had: one that is not a socket refuses (`ENOTSOCK`) and
+/// is left as it was.
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     if SHUTDOWN_SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+        for fd in 0..=HIGHEST_CONNECTION_FD.load(Ordering::SeqCst) {
+            let _ = reset_on_close(&fd);
+        }
         // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
         // unlike `exit`, it runs no destructors or `atexit` handlers.
         unsafe { ffi::_exit(128 + signal) }

@@ -522,6 +522,32 @@ fn a_cut_http10_body_read_fast_never_ends_in_a_clean_close() {
     }
 }
 
+/// A second signal exits at once, with 128 + 15; the exit closes every
+/// socket, and a close-delimited body it cuts must end in a reset, not in
+/// the FIN of a plain close, which the client would take for its end.
+#[test]
+fn a_second_signal_resets_what_it_cuts() {
+    let mut server = Child::start(Log::Read, None, &[]);
+    let rows = 7_000_000;
+    let client = download_mode(server.addr, "HTTP/1.0", rows, "pipeline");
+    server.terminate();
+    // The first signal is seen within the accept loop's 100 ms wake; the
+    // download goes on, draining.
+    server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+    server.terminate();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(128 + 15));
+    let read = client.join().expect("the client thread");
+    let full = reference_csv_len(rows);
+    match read {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+        Ok(got) => assert!(
+            got > full,
+            "a cut body ended in a clean close after {got} bytes (head included) of a {full}-byte body"
+        ),
+    }
+}
+
 /// Like [`download`], read as fast as the client can, in `mode`.
 fn download_mode(
     addr: SocketAddr,

@@ -153,6 +153,7 @@ impl Server {
             // The head deadline starts now, not at the first byte, so a
             // client that connects and sends nothing is timed out too.
             let accepted_at = Instant::now();
+            sys::note_connection(&stream);
             // Only this loop opens connections, so the count cannot grow
             // between this check and the guard below.
             if METRICS.connections_active() >= shared.config.max_connections as u64 {
