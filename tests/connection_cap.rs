@@ -1,6 +1,6 @@
 //! The 503 at `--max-connections`, over real sockets against the real
-//! binary: HEAD gets its head and no body, and a crowd far past the cap gets
-//! a whole answer each, never a reset.
+//! binary: HEAD gets its head and no body, an HTTP/2 client a GOAWAY, and a
+//! crowd far past the cap gets a whole answer each, never a reset.
 //!
 //! Churn near the cap leaves the live heap where it was: the server's
 //! lists of connections take their room once, at start.
@@ -16,6 +16,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::h2::{H2, REFUSED_STREAM};
 use common::{Server, back_to_idle, parse_response, stalled_request, wait_until, warmed_server};
 
 /// Longest any wait in these tests may take before it fails.
@@ -57,15 +58,27 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
         );
         assert_eq!(String::from_utf8_lossy(&response.body), body, "{method}");
     }
-    // Each rejection is logged when its 503 is written, with what was sent.
-    let lines = wait_until("two rejections logged", PATIENCE, || {
+    // An HTTP/2 client could not read a 503: it gets the server's SETTINGS,
+    // then a GOAWAY naming stream 0, so it knows nothing was processed.
+    let mut h2 = H2::connect(addr, &[]);
+    let goaway = h2.goaway();
+    assert_eq!(goaway.error_code(), REFUSED_STREAM, "{goaway:?}");
+    assert_eq!(goaway.payload[..4], [0; 4], "last stream: {goaway:?}");
+    assert_eq!(goaway.payload[8..], *REASON.trim_end().as_bytes());
+    // Each rejection is logged when its answer is written, with what was
+    // sent.
+    let lines = wait_until("three rejections logged", PATIENCE, || {
         let lines: Vec<String> = (server.log_lines().into_iter())
             .filter(|l| l.ends_with(" end=rejected"))
             .collect();
-        (lines.len() == 2).then_some(lines)
+        (lines.len() == 3).then_some(lines)
     });
-    for body_bytes in [0, REASON.len()] {
-        let logged = format!(" - 503 mode=- body_bytes={body_bytes} ");
+    let logged = [
+        " - 503 mode=- body_bytes=0 ".to_string(),
+        format!(" - 503 mode=- body_bytes={} ", REASON.len()),
+        " - - mode=- body_bytes=0 ".to_string(),
+    ];
+    for logged in logged {
         assert!(lines.iter().any(|l| l.contains(&logged)), "{lines:#?}");
     }
     drop(holder);

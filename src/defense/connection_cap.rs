@@ -31,7 +31,10 @@
 //!   a GET: a client that has sent nothing in that time is not a browser;
 //! - then it writes the 503 (a fresh socket's send buffer is empty, so 200
 //!   bytes always fit), head only for HEAD, shuts down its write side (the
-//!   client sees the end of the response at once), and logs the rejection;
+//!   client sees the end of the response at once), and logs the rejection.
+//!   A client whose first bytes are HTTP/2's preface could not read a 503:
+//!   it gets the server's SETTINGS and a GOAWAY naming stream 0, which
+//!   tells it that nothing was processed and it may retry (RFC 9113 §6.8);
 //! - then it drains the socket until [`LINGER_TIME`] after accept, and
 //!   closes it when the client closes or the time is up.
 //!
@@ -49,6 +52,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::http::h2::frame::{self, ErrorCode, PREFACE_HEAD};
 use crate::http::request;
 use crate::http::response::{self, Status, TEXT_PLAIN};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
@@ -84,8 +88,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Most bytes drained per socket per look: a client that streams input
 /// cannot keep the thread busy.
 const DRAIN_PER_POLL: usize = 16 * 1024;
-/// Bytes peeked at to find the method: `HEAD ` after a few empty lines.
-const METHOD_PEEK_BYTES: usize = 16;
+/// Bytes peeked at to find the method: `HEAD ` after a few empty lines, or
+/// the first line of HTTP/2's preface.
+const METHOD_PEEK_BYTES: usize = PREFACE_HEAD.len();
 
 /// The accept loop's side: turns connections away.
 #[derive(Debug)]
@@ -122,6 +127,31 @@ struct Lingering {
     /// Whether the 503 is written. Until then input is only peeked at, so
     /// that the method is still there to be seen.
     answered: bool,
+}
+
+/// What a turned-away client asked for, as far as its first bytes tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Asked {
+    /// Anything over HTTP/1 but HEAD: the whole 503.
+    Get,
+    /// HEAD: the 503's head alone.
+    Head,
+    /// HTTP/2 with prior knowledge: SETTINGS and GOAWAY in place of a 503.
+    Http2,
+}
+
+impl Asked {
+    /// What `start`, a request's first bytes, asks for; `None` while they
+    /// do not tell yet.
+    fn of(start: &[u8]) -> Option<Asked> {
+        if start.starts_with(PREFACE_HEAD) {
+            Some(Asked::Http2)
+        } else if PREFACE_HEAD.starts_with(start) {
+            None
+        } else {
+            request::is_head(start).map(|head| if head { Asked::Head } else { Asked::Get })
+        }
+    }
 }
 
 impl Rejecter {
@@ -175,7 +205,8 @@ impl Rejecter {
             // The thread cannot be disconnected while it runs; if it died,
             // answering here is all that is left, as when the queue is full.
             Err(TrySendError::Full(mut socket) | TrySendError::Disconnected(mut socket)) => {
-                socket.answer(&self.answer, false);
+                let asked = socket.peek_asked().unwrap_or(Asked::Get);
+                socket.answer(&self.answer, asked);
             }
         }
     }
@@ -184,13 +215,22 @@ impl Rejecter {
 impl Answer {
     /// The whole 503, dated `unix_seconds`: status, `Retry-After` so clients
     /// and balancers know when to try again, and the one-line reason unless
-    /// `head_only`. The head says the reason's length either way.
-    fn response(&self, unix_seconds: u64, head_only: bool) -> Vec<u8> {
+    /// HEAD asked. The head says the reason's length either way. Over
+    /// HTTP/2, the server's preface (an empty SETTINGS) and a GOAWAY with
+    /// the reason as its debug data.
+    fn response(&self, unix_seconds: u64, asked: Asked) -> Vec<u8> {
         let reason = self.reason.as_bytes();
+        if asked == Asked::Http2 {
+            let mut frames = Vec::new();
+            frame::settings(&mut frames, &[]);
+            let debug = reason.trim_ascii_end();
+            frame::goaway(&mut frames, 0, ErrorCode::RefusedStream, debug);
+            return frames;
+        }
         let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason)
             .header("Retry-After", RETRY_AFTER_SECONDS.to_string());
         let mut response = head.to_bytes(unix_seconds);
-        if !head_only {
+        if asked == Asked::Get {
             response.extend_from_slice(reason);
         }
         response
@@ -198,31 +238,40 @@ impl Answer {
 }
 
 impl Lingering {
-    /// Writes the 503, counts and logs it, and shuts down the write side;
-    /// false if the write failed, and there is no one to tell.
-    fn answer(&mut self, answer: &Answer, head_only: bool) -> bool {
+    /// Writes the 503 (or GOAWAY), counts and logs it, and shuts down the
+    /// write side; false if the write failed, and there is no one to tell.
+    fn answer(&mut self, answer: &Answer, asked: Asked) -> bool {
         self.answered = true;
-        let response = answer.response(clock::now_unix_seconds(), head_only);
+        let response = answer.response(clock::now_unix_seconds(), asked);
         let written = (&self.stream).write_all(&response).is_ok();
         if written {
-            // Like every other 503, in the responses counter too.
-            METRICS.responded(None, Status::ServiceUnavailable);
+            match asked {
+                Asked::Http2 => METRICS.http2_goaway(ErrorCode::RefusedStream),
+                // Like every other 503, in the responses counter too.
+                Asked::Get | Asked::Head => METRICS.responded(None, Status::ServiceUnavailable),
+            }
             let _ = self.stream.shutdown(Shutdown::Write);
         }
-        let body_bytes = if head_only { 0 } else { answer.reason.len() };
-        self.log(answer, written.then_some(body_bytes as u64));
+        let body_bytes = if asked == Asked::Get {
+            answer.reason.len()
+        } else {
+            0
+        };
+        let status = (asked != Asked::Http2).then_some(Status::ServiceUnavailable);
+        self.log(answer, written.then_some((status, body_bytes as u64)));
         written
     }
 
-    /// The rejection's access-log line, unless `quiet`: with the 503 and
-    /// its `body_bytes` if it was written, without a status if not.
-    fn log(&self, answer: &Answer, body_bytes: Option<u64>) {
+    /// The rejection's access-log line, unless `quiet`: with the 503 (none
+    /// over HTTP/2) and its `body_bytes` if it was written, without a
+    /// status if not.
+    fn log(&self, answer: &Answer, written: Option<(Option<Status>, u64)>) {
         if answer.quiet {
             return;
         }
         let mut outcome = Outcome::ended(End::Rejected);
-        if let Some(body_bytes) = body_bytes {
-            outcome.status = Some(Status::ServiceUnavailable);
+        if let Some((status, body_bytes)) = written {
+            outcome.status = status;
             outcome.body_bytes = body_bytes;
         }
         AccessRecord {
@@ -239,37 +288,39 @@ impl Lingering {
     /// can go: its client closed, the write failed, or [`LINGER_TIME`] is up.
     fn look(&mut self, answer: &Answer, now: Instant) -> bool {
         if !self.answered {
-            let head_only = match self.peek_is_head() {
-                Some(head_only) => head_only,
+            let asked = match self.peek_asked() {
+                Some(asked) => asked,
                 None if now < self.accepted_at + METHOD_WAIT => return true,
-                None => false,
+                None => Asked::Get,
             };
-            if !self.answer(answer, head_only) {
+            if !self.answer(answer, asked) {
                 return false;
             }
         }
         now < self.accepted_at + LINGER_TIME && still_open(&self.stream)
     }
 
-    /// Whether the request is HEAD, from its first bytes, left in place;
+    /// What the client asked for, from its first bytes, left in place;
     /// `None` while they do not tell yet. A client that closed or failed is
     /// answered as to a GET: the write will tell whether anyone is there.
-    fn peek_is_head(&self) -> Option<bool> {
+    fn peek_asked(&self) -> Option<Asked> {
         let mut first = [0u8; METHOD_PEEK_BYTES];
         match self.stream.peek(&mut first) {
-            Ok(0) => Some(false),
-            Ok(n) => request::is_head(&first[..n]),
+            Ok(0) => Some(Asked::Get),
+            Ok(n) => Asked::of(&first[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
-            Err(_) => Some(false),
+            Err(_) => Some(Asked::Get),
         }
     }
 
     /// The socket has to go before its time, to make room: answered first
-    /// if it was not yet, as to a GET, since it cannot wait any longer.
+    /// if it was not yet, as to a GET unless its first bytes already say
+    /// otherwise, since it cannot wait any longer.
     fn evict(mut self, answer: &Answer) {
         if !self.answered {
-            self.answer(answer, false);
+            let asked = self.peek_asked().unwrap_or(Asked::Get);
+            self.answer(answer, asked);
         }
     }
 }
@@ -356,7 +407,7 @@ mod tests {
     fn the_response_is_well_framed_with_or_without_its_body() {
         let rejecter = Rejecter::start(true).unwrap();
         let reason = &rejecter.answer.reason;
-        let response = rejecter.answer.response(784_111_777, false);
+        let response = rejecter.answer.response(784_111_777, Asked::Get);
         let text = std::str::from_utf8(&response).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert_eq!(body, "server at its connection limit; retry in 1 s\n");
@@ -364,8 +415,34 @@ mod tests {
         assert!(head.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
         assert!(head.contains("\r\nRetry-After: 1"));
         assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", reason.len())));
-        let head_only = rejecter.answer.response(784_111_777, true);
+        let head_only = rejecter.answer.response(784_111_777, Asked::Head);
         assert_eq!(head_only, &response[..head.len() + 4]);
+    }
+
+    /// The first bytes tell HEAD from the rest, and HTTP/2's preface from
+    /// HTTP/1, once there are enough of them.
+    #[test]
+    fn what_was_asked_is_known_from_the_first_bytes() {
+        assert_eq!(Asked::of(b"PRI * HTTP/2.0\r\n\r\n"), Some(Asked::Http2));
+        assert_eq!(Asked::of(b"PRI * HTTP/2"), None);
+        assert_eq!(Asked::of(b"PRI /x HTTP/1.1"), Some(Asked::Get));
+        assert_eq!(Asked::of(b"\r\nHEAD / HTTP/1.1"), Some(Asked::Head));
+        assert_eq!(Asked::of(b"HEA"), None);
+        assert_eq!(Asked::of(b"GET /"), Some(Asked::Get));
+    }
+
+    /// Over HTTP/2: an empty SETTINGS (the server's preface), then GOAWAY
+    /// naming stream 0 with REFUSED_STREAM and the reason.
+    #[test]
+    fn an_http2_client_is_sent_away_in_frames() {
+        let rejecter = Rejecter::start(true).unwrap();
+        let frames = rejecter.answer.response(784_111_777, Asked::Http2);
+        let reason = b"server at its connection limit; retry in 1 s";
+        let mut expected = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
+        expected.extend_from_slice(&[0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0]);
+        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
+        expected.extend_from_slice(reason);
+        assert_eq!(frames, expected);
     }
 
     /// The request arrives after the 503 was written: the client must
