@@ -10,15 +10,16 @@
 
 use crate::http::request::{Method, is_tchar, is_uri_byte};
 
-/// What a request asks for, borrowed from its header list.
+/// What a request asks for, copied out of its header list for the
+/// stream's thread.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Request<'a> {
+pub struct Request {
     /// `:method`.
     pub method: Method,
     /// `:path` up to `?`, still percent-encoded.
-    pub path: &'a [u8],
+    pub path: Vec<u8>,
     /// What follows `?` in `:path`, if anything.
-    pub query: Option<&'a [u8]>,
+    pub query: Option<Vec<u8>>,
 }
 
 /// Fields that describe an HTTP/1 connection, meaningless on an HTTP/2
@@ -34,10 +35,7 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
 /// Checks a decoded header list and finds the request in it; `ends_stream`:
 /// END_STREAM was on its HEADERS, so no DATA follows. The error is one
 /// line saying what made it malformed.
-pub fn parse(
-    fields: &[(Vec<u8>, Vec<u8>)],
-    ends_stream: bool,
-) -> Result<Request<'_>, &'static str> {
+pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request, &'static str> {
     let (mut method, mut scheme, mut path) = (None, None, None);
     let mut authority = None;
     let mut regular_seen = false;
@@ -105,8 +103,8 @@ pub fn parse(
     };
     Ok(Request {
         method,
-        path,
-        query,
+        path: path.to_vec(),
+        query: query.map(<[u8]>::to_vec),
     })
 }
 
@@ -135,7 +133,7 @@ mod tests {
         let request = parse(&fields, true).unwrap();
         assert_eq!(request.method, Method::Get);
         assert_eq!(request.path, b"/export.csv");
-        assert_eq!(request.query, Some(&b"rows=3&mode=bounded"[..]));
+        assert_eq!(request.query.as_deref(), Some(&b"rows=3&mode=bounded"[..]));
     }
 
     #[test]

@@ -567,11 +567,7 @@ impl<'a> Reader<'a> {
                 Status::BadRequest,
                 "a request body is not accepted: GET and HEAD only",
             )),
-            Ok(request) => Ok(stream::Request {
-                method: request.method,
-                path: request.path.to_vec(),
-                query: request.query.map(<[u8]>::to_vec),
-            }),
+            Ok(request) => Ok(request),
             Err(reason) => return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason)),
         };
         let method = field(&list.fields, b":method");

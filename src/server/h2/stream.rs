@@ -10,23 +10,14 @@ use std::time::Instant;
 use super::streams::{Conn, StreamBody};
 use crate::export::Mode;
 use crate::http::h2::frame::ErrorCode;
-use crate::http::request::{Method, Version};
+use crate::http::h2::request::Request;
+use crate::http::request::Version;
 use crate::http::response::{ResponseHead, Status};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::metrics::METRICS;
 use crate::server::Shared;
 use crate::server::routes::{self, Answer};
 use crate::strategy::Wire;
-
-/// A request a stream's thread answers.
-pub struct Request {
-    /// `:method`, as the routes know it.
-    pub method: Method,
-    /// `:path` up to `?`.
-    pub path: Vec<u8>,
-    /// What follows `?` in `:path`, if anything.
-    pub query: Option<Vec<u8>>,
-}
 
 /// What a stream asked, as far as the access log and HEAD care, whether
 /// or not it is answered through the routes.
