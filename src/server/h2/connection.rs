@@ -342,10 +342,6 @@ impl<'a> Reader<'a> {
                 if stream <= self.last_stream && !known {
                     return protocol_error("a stream id that did not grow");
                 }
-                if block.len() > MAX_HEADER_BLOCK_BYTES {
-                    let reason = "header block too large";
-                    return Err(FrameError::connection(EnhanceYourCalm, reason));
-                }
                 let block = Block {
                     stream,
                     end_stream,

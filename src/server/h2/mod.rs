@@ -66,6 +66,9 @@ pub const MAX_HEADER_LIST_BYTES: usize = 16 * 1024;
 /// CONTINUATION flood of CVE-2024-27316 is stopped here.
 pub const MAX_HEADER_BLOCK_BYTES: usize = 2 * MAX_HEADER_LIST_BYTES;
 
+// A HEADERS frame alone always fits, so only CONTINUATION is checked.
+const _: () = assert!(MAX_HEADER_BLOCK_BYTES >= crate::http::h2::frame::MAX_FRAME_BYTES);
+
 /// Most CONTINUATION frames in one block. Empty ones add no bytes, so the
 /// byte limit alone would let a client send them forever.
 pub const MAX_CONTINUATION_FRAMES: usize = 16;
