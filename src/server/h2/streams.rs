@@ -45,6 +45,10 @@ use crate::strategy::Wire;
 /// frame of the largest size this side sends.
 pub const HANDOFF_BYTES: usize = MAX_FRAME_BYTES;
 
+/// How often a wait on `progress` looks again, against a lost wake-up: the
+/// writer notifies it as soon as each write is accounted for.
+const RECHECK: Duration = Duration::from_millis(100);
+
 /// The connection's shared state, and the two things its threads wait for.
 #[derive(Debug, Default)]
 pub struct Conn {
@@ -229,9 +233,6 @@ impl Conn {
     /// fails now that the client is gone), so that a stream whose last
     /// frame the client got is complete, and counts every byte it sent.
     pub fn client_left(&self) -> End {
-        /// Only a guard against a lost wake-up: the writer notifies
-        /// `progress` as soon as its write is accounted for.
-        const RECHECK: Duration = Duration::from_millis(100);
         let mut state = self.lock();
         while state.writing && state.ended.is_none() {
             state = self.wait_for(&self.progress, state, RECHECK);
@@ -418,9 +419,6 @@ impl<'c> StreamBody<'c> {
     /// bytes still waiting for window or their turn, the stream is reset
     /// (CANCEL) and the write fails as an HTTP/1.1 write would.
     fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
-        /// How often a wait past its deadline looks again, against a lost
-        /// wake-up: the writer notifies `progress` after every write.
-        const RECHECK: Duration = Duration::from_millis(100);
         let started = Instant::now();
         let mut state = self.conn.lock();
         loop {
