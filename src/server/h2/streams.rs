@@ -12,19 +12,12 @@
 //! and that one hand-off.
 //!
 //! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
-//! every HTTP/1.1 write does: a client that opens its window a byte at a
-//! time cannot hold a stream longer than one that reads a byte at a time.
-//! The rate is the connection's to keep, not each stream's: the writer
-//! sends one frame per stream in turn, so a stream that shares the
-//! connection with seven others gets an eighth of what it drains. The
-//! deadline therefore counts, besides the hand-off's own bytes, the DATA
-//! the writer sent on other streams while this one waited its turn with
-//! window to send in ([`Stream::waited`]). A connection that drains at the
-//! rate cuts none of its streams; one that drains slower cuts them, since
-//! waiting earns only the time the connection spent sending others' bytes
-//! (the later, the nearer it drains to the rate). How a connection that
-//! keeps the rate shares it among its streams is its own affair: see
-//! docs/http2.md.
+//! every HTTP/1.1 write does, so a client that opens its window a byte at
+//! a time cannot hold a stream longer than one that reads a byte at a
+//! time. The rate is the connection's to keep, not each stream's: the
+//! deadline also counts the DATA the writer sent on other streams while
+//! this one waited its turn ([`Stream::waited`]). docs/http2.md says why,
+//! and what a client that keeps the rate can still do.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};

@@ -1,27 +1,16 @@
 //! The connection's one writer: every frame goes to the socket from this
-//! thread, control frames first, then DATA, one frame per stream in turn.
-//!
-//! It sends a stream's DATA only while both windows have room, the
-//! stream's own and the connection's: a stream whose window is spent is
-//! passed over, and holds only its thread, its strategy's bound and its
-//! hand-off. (Why round robin, and why the socket's one queue still
-//! matters: `mod.rs`.)
+//! thread, control frames first, then DATA, one frame per stream in turn,
+//! and only while both the stream's window and the connection's have room.
+//! A stream whose window is spent is passed over, holding only its thread,
+//! its strategy's bound and its hand-off.
 //!
 //! When the windows are open but the socket is full, the writer waits in
 //! its write, holding no lock, and nothing else goes out, control frames
-//! included: the socket is one queue. The stream threads go on filling
-//! their hand-offs meanwhile, and the write's own deadline cuts the
-//! connection if the client takes too long.
-//!
-//! The socket write goes through a [`DeadlineWriter`], so the minimum
-//! rate and the send timeout hold for the connection's socket as for any
-//! HTTP/1.1 response. A window that stays shut is a stall too: each
-//! stream's hand-off has the minimum rate's deadline (`streams.rs`), which
-//! waiting without window does not extend, so it cuts a window opened a
-//! byte at a time or not at all; and a stream that had bytes to send and
-//! no window for `--send-timeout` is reset, should that come first. Each frame the writer sends counts
-//! as time waited for every other stream that could have had it, so that
-//! the rate is the connection's to keep, shared by its streams.
+//! included: the socket is one queue. The write goes through a
+//! [`DeadlineWriter`], so the minimum rate and the send timeout hold for
+//! the connection's socket as for any HTTP/1.1 response. A window that
+//! stays shut is a stall too: the hand-off's own deadline (`streams.rs`)
+//! cuts it, or `--send-timeout` without window if that is shorter.
 //!
 //! A stream is complete when its END_STREAM has been *written*: only then
 //! is it marked finished, and its body's `end_body` returns.
