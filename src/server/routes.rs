@@ -153,39 +153,53 @@ fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answ
 pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared) -> Outcome {
     let head_only = request.method == Method::Head;
     let local = stream.local_addr().ok();
-    match answer(
-        request.method,
-        request.path,
-        request.query,
-        request.version,
+    let (method, path, query) = (request.method, request.path, request.query);
+    let answer = answer(method, path, query, request.version, shared, local);
+    let config = &shared.config;
+    let out = Http1(DeadlineWriter::new(
+        stream,
+        config.send_timeout,
+        config.min_data_rate(),
+    ));
+    // A reset at once: it fails a write blocked in another thread, drops
+    // what the kernel still holds, and, unlike a FIN, never makes a cut
+    // HTTP/1.0 body look whole.
+    let cancel = || super::shutdown::cut(stream);
+    // A small answer goes out in one write of its own, not through `out`.
+    send(
+        answer,
+        head_only,
+        out,
+        &cancel,
         shared,
-        local,
-    ) {
-        Answer::Small { mode, head, body } => reply(stream, mode, head, &body, head_only),
+        |_, mode, head, body| reply(stream, mode, head, body, head_only),
+    )
+}
+
+/// Sends `answer`, over either protocol: an export through its strategy
+/// to `out`; anything else with `small`, which also sends the head of a
+/// HEAD's export and the refusal of an export turned away before its head.
+pub(super) fn send<W: Wire>(
+    answer: Answer,
+    head_only: bool,
+    mut out: W,
+    cancel: &(dyn Fn() + Sync),
+    shared: &Shared,
+    small: impl FnOnce(&mut W, Option<Mode>, ResponseHead, &[u8]) -> Outcome,
+) -> Outcome {
+    let (mode, head, body) = match answer {
+        Answer::Small { mode, head, body } => (mode, head, body),
         // The head a GET would get, and no body: nothing is produced. (A
         // GET can still get a 503 if other responses hold the buffer
         // budget at that moment; HEAD cannot know that without trying.)
-        Answer::Export { plan, head } if head_only => {
-            reply(stream, Some(plan.mode), head, b"", true)
-        }
-        Answer::Export { plan, head } => {
-            let min_rate = shared.config.min_data_rate();
-            let out = Http1(DeadlineWriter::new(
-                stream,
-                shared.config.send_timeout,
-                min_rate,
-            ));
-            // A reset at once: it fails a write blocked in another thread,
-            // drops what the kernel still holds, and, unlike a FIN, never
-            // makes a cut HTTP/1.0 body look whole.
-            let cancel = || super::shutdown::cut(stream);
-            match run_export(out, plan, head, &cancel, shared) {
-                Ok(outcome) => outcome,
-                Err(Answer::Small { mode, head, body }) => reply(stream, mode, head, &body, false),
-                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
-            }
-        }
-    }
+        Answer::Export { plan, head } if head_only => (Some(plan.mode), head, Vec::new()),
+        Answer::Export { plan, head } => match run_export(&mut out, plan, head, cancel, shared) {
+            Ok(outcome) => return outcome,
+            Err(Answer::Small { mode, head, body }) => (mode, head, body),
+            Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
+        },
+    };
+    small(&mut out, mode, head, &body)
 }
 
 /// Sends an export through its strategy to `out`, held to the buffering
@@ -266,13 +280,21 @@ fn reply(
     head_only: bool,
 ) -> Outcome {
     let status = head.status();
-    match response::write_small(stream, head, body, head_only, clock::now_unix_seconds()) {
-        Ok(()) => {
+    let sent = response::write_small(stream, head, body, head_only, clock::now_unix_seconds());
+    let body_bytes = if head_only { 0 } else { body.len() as u64 };
+    small_sent(mode, status, sent.map(|()| body_bytes))
+}
+
+/// What a small response came to, counted if it went out: `sent` is how
+/// many body bytes it carried, or the write's failure.
+pub(super) fn small_sent(mode: Option<Mode>, status: Status, sent: io::Result<u64>) -> Outcome {
+    match sent {
+        Ok(body_bytes) => {
             METRICS.responded(mode, status);
             Outcome {
                 status: Some(status),
                 mode,
-                body_bytes: if head_only { 0 } else { body.len() as u64 },
+                body_bytes,
                 end: End::Complete,
             }
         }

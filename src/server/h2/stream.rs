@@ -14,7 +14,6 @@ use crate::http::h2::request::Request;
 use crate::http::request::Version;
 use crate::http::response::{ResponseHead, Status};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
-use crate::measure::metrics::METRICS;
 use crate::server::Shared;
 use crate::server::routes::{self, Answer};
 use crate::strategy::Wire;
@@ -47,25 +46,13 @@ pub fn answer(
         }
         Err((status, reason)) => Answer::error(None, *status, reason),
     };
-    let min_rate = shared.config.min_data_rate();
-    let mut out = StreamBody::new(conn, id, head_only, min_rate);
-    let outcome = match answer {
-        Answer::Export { plan, head } if !head_only => {
-            let cancel = || {
-                conn.lock()
-                    .reset(id, ErrorCode::InternalError, End::BufferCap);
-                conn.progress.notify_all();
-            };
-            match routes::run_export(&mut out, plan, head, &cancel, shared) {
-                Ok(outcome) => outcome,
-                Err(Answer::Small { mode, head, body }) => small(&mut out, mode, head, &body),
-                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
-            }
-        }
-        Answer::Export { plan, head } => small(&mut out, Some(plan.mode), head, b""),
-        Answer::Small { mode, head, body } => small(&mut out, mode, head, &body),
+    let out = StreamBody::new(conn, id, head_only, shared.config.min_data_rate());
+    let cancel = || {
+        conn.lock()
+            .reset(id, ErrorCode::InternalError, End::BufferCap);
+        conn.progress.notify_all();
     };
-    drop(out);
+    let outcome = routes::send(answer, head_only, out, &cancel, shared, small);
     if !shared.config.quiet {
         AccessRecord {
             peer,
@@ -93,19 +80,5 @@ fn small(
         body.end_body()?;
         Ok(bytes.len() as u64)
     });
-    match sent {
-        Ok(body_bytes) => {
-            METRICS.responded(mode, status);
-            Outcome {
-                status: Some(status),
-                mode,
-                body_bytes,
-                end: End::Complete,
-            }
-        }
-        Err(_) => Outcome {
-            mode,
-            ..Outcome::ended(End::ClientAbort)
-        },
-    }
+    routes::small_sent(mode, status, sent)
 }
