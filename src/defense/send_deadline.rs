@@ -323,7 +323,6 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::net::TcpListener;
 
     fn rule(bytes_per_second: u64, grace: Duration) -> MinDataRate {
         MinDataRate {
@@ -360,17 +359,9 @@ mod tests {
         assert_eq!(TooSlow::of(&reset), None);
     }
 
-    /// A connected pair over loopback: (server side, client side).
-    fn socket_pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (server, client)
-    }
-
     #[test]
     fn a_fast_reader_gets_every_byte_and_long_writes_come_in_pieces() {
-        let (server, mut client) = socket_pair();
+        let (server, mut client) = crate::sys::loopback();
         let reader = std::thread::spawn(move || {
             let mut got = Vec::new();
             client.read_to_end(&mut got).unwrap();
@@ -482,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_client_that_reads_nothing_fails_the_write_by_the_rule_that_is_nearer() {
-        let (server, _client) = socket_pair();
+        let (server, _client) = crate::sys::loopback();
         let fill = vec![0u8; MAX_WRITE_BYTES];
         let (short, long) = (Duration::from_millis(200), Duration::from_secs(30));
         for (send_timeout, grace, expected) in [

@@ -324,9 +324,7 @@ mod tests {
     fn a_panic_is_caught_counted_and_cleaned_up() {
         let before = METRICS.connections_active();
         let panics_before = panics();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (socket, _) = listener.accept().unwrap();
+        let (socket, mut client) = crate::sys::loopback();
         let finished = thread::spawn(move || {
             let _open = METRICS.connection_opened();
             run_isolated(&socket, || {

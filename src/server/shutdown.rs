@@ -183,13 +183,11 @@ impl fmt::Display for Drained {
 mod tests {
     use super::*;
     use std::io::{self, Read};
-    use std::net::TcpListener;
     use std::thread;
 
     fn pair() -> (Arc<TcpStream>, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        (Arc::new(listener.accept().unwrap().0), client)
+        let (server, client) = crate::sys::loopback();
+        (Arc::new(server), client)
     }
 
     #[test]

@@ -555,6 +555,17 @@ impl Drop for StreamBody<'_> {
 }
 
 #[cfg(test)]
+impl Conn {
+    /// A connection with stream 1 open and nothing handed off: for the tests.
+    pub fn with_stream_1() -> Conn {
+        let conn = Conn::new();
+        let window = i64::from(frame::DEFAULT_WINDOW);
+        conn.lock().streams.insert(1, Stream::new(window, false));
+        conn
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::{Arc, mpsc};
@@ -566,12 +577,8 @@ mod tests {
     /// before it waited, such downloads were logged as client aborts.
     #[test]
     fn a_close_during_the_last_write_waits_for_its_bookkeeping() {
-        let conn = Arc::new(Conn::new());
-        {
-            let mut state = conn.lock();
-            state.streams.insert(1, Stream::new(65_535, false));
-            state.writing = true; // the write with END_STREAM has not returned
-        }
+        let conn = Arc::new(Conn::with_stream_1());
+        conn.lock().writing = true; // the write with END_STREAM has not returned
         let (verdict, got) = mpsc::channel();
         let reader = Arc::clone(&conn);
         thread::spawn(move || verdict.send(reader.client_left()));
@@ -592,8 +599,7 @@ mod tests {
     /// under way was cut; a write that failed ended the connection first.
     #[test]
     fn a_close_with_no_write_under_way_is_judged_at_once() {
-        let conn = Conn::new();
-        conn.lock().streams.insert(1, Stream::new(65_535, false));
+        let conn = Conn::with_stream_1();
         assert_eq!(conn.client_left(), End::ClientAbort);
 
         conn.lock().writing = true;
@@ -604,8 +610,7 @@ mod tests {
     /// A connection with stream 1 open, and a minimum rate whose 50 ms
     /// grace is the whole allowance of the few bytes these tests write.
     fn stream_with_a_short_grace() -> (Conn, MinDataRate) {
-        let conn = Conn::new();
-        conn.lock().streams.insert(1, Stream::new(65_535, false));
+        let conn = Conn::with_stream_1();
         let rate = MinDataRate {
             bytes_per_second: 1 << 20,
             grace: Duration::from_millis(50),

@@ -230,7 +230,6 @@ fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use std::io::Read;
-    use std::net::TcpListener;
 
     use super::*;
     use crate::defense::send_deadline::MinDataRate;
@@ -238,20 +237,11 @@ mod tests {
     use crate::server::h2::streams::{Stream, StreamBody};
     use crate::strategy::Wire;
 
-    /// A connected pair of sockets: (client, server).
-    fn loopback() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        (client, listener.accept().unwrap().0)
-    }
-
     /// Answers stream 1 with `body` through a real writer on a loopback
     /// socket; returns each frame the client got as (type, flags, length).
     fn frames_of(body: impl FnOnce(&mut StreamBody<'_>)) -> Vec<(u8, u8, usize)> {
-        let (mut client, server) = loopback();
-        let conn = Conn::new();
-        let window = i64::from(frame::DEFAULT_WINDOW);
-        conn.lock().streams.insert(1, Stream::new(window, false));
+        let (server, mut client) = sys::loopback();
+        let conn = Conn::with_stream_1();
         let config = ServerConfig::default();
         std::thread::scope(|scope| {
             scope.spawn(|| run(&conn, &server, &config));
@@ -286,15 +276,15 @@ mod tests {
     #[test]
     fn a_failed_write_cuts_only_streams_still_open() {
         for (open, expected) in [(false, End::Complete), (true, End::ClientAbort)] {
-            let (client, server) = loopback();
+            let (server, client) = sys::loopback();
             // Gone with a reset: the writer's first write fails.
             crate::sys::reset_on_close(&client).unwrap();
             drop(client);
-            let conn = Conn::new();
-            if open {
-                let window = i64::from(frame::DEFAULT_WINDOW);
-                conn.lock().streams.insert(1, Stream::new(window, false));
-            }
+            let conn = if open {
+                Conn::with_stream_1()
+            } else {
+                Conn::new()
+            };
             conn.send(|out| frame::ping(out, [7; 8], true));
             let config = ServerConfig::default();
             let verdict = std::thread::scope(|scope| {
@@ -319,7 +309,7 @@ mod tests {
     /// connection's reason, not the `Complete` the reader had given.
     #[test]
     fn a_graceful_end_whose_last_write_is_cut_is_not_complete() {
-        let (_client, server) = loopback();
+        let (server, _client) = sys::loopback();
         // Fill both kernels' buffers, as a client that reads nothing would.
         server.set_nonblocking(true).unwrap();
         let junk = [0; 65_536];
