@@ -23,7 +23,7 @@ use super::stream;
 use super::streams::{Conn, Stream, encode, rst_stream};
 use super::{
     MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES, MAX_HEADER_LIST_BYTES,
-    MAX_NET_CANCELS, MAX_STREAM_THREADS, writer,
+    MAX_STREAM_THREADS, writer,
 };
 use crate::http::h2::frame::{
     self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, setting,
@@ -263,14 +263,13 @@ impl<'a> Reader<'a> {
         if state.was_reset(id) {
             return Ok(());
         }
-        state.cancel(id, End::ProtocolError);
+        let cancelled = state.cancel(id, End::ProtocolError);
         state.push_owed(rst_stream(id, error.code))?;
         state.reset_sent(id, error.code);
-        let cancels = state.net_cancels;
         drop(state);
         self.conn.work.notify_one();
         self.conn.progress.notify_all();
-        too_many_cancels(cancels)
+        cancelled
     }
 
     /// Queues a control frame the client asked for (written by one of
@@ -401,12 +400,9 @@ impl<'a> Reader<'a> {
             }
             Frame::RstStream { stream, .. } => {
                 self.opened(stream, "RST_STREAM on an idle stream")?;
-                let mut state = self.conn.lock();
-                state.cancel(stream, End::ClientAbort);
-                let cancels = state.net_cancels;
-                drop(state);
+                let cancelled = self.conn.lock().cancel(stream, End::ClientAbort);
                 self.conn.progress.notify_all();
-                too_many_cancels(cancels)?;
+                cancelled?;
             }
             Frame::Settings { ack: true, .. } => {}
             Frame::Settings { ack: false, params } => {
@@ -599,16 +595,6 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
-}
-
-/// Ends the connection once the client has cancelled too many more streams
-/// than it let finish.
-fn too_many_cancels(net_cancels: u32) -> Result<(), FrameError> {
-    if net_cancels > MAX_NET_CANCELS {
-        let reason = "too many streams cancelled: rapid reset";
-        return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
-    }
-    Ok(())
 }
 
 /// A field's value as text, for the access log. A request refused with

@@ -321,12 +321,18 @@ impl State {
     }
 
     /// Marks stream `id` ended by the client's doing, if it was still being
-    /// answered: a cancellation, counted against [`super::MAX_NET_CANCELS`].
-    pub fn cancel(&mut self, id: u32, why: End) {
+    /// answered: a cancellation. Errs once the client has cancelled more
+    /// than [`super::MAX_NET_CANCELS`] streams beyond those it let finish.
+    pub fn cancel(&mut self, id: u32, why: End) -> Result<(), FrameError> {
         if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
             stream.reset = Some(why);
             self.net_cancels += 1;
         }
+        if self.net_cancels > super::MAX_NET_CANCELS {
+            let reason = "too many streams cancelled: rapid reset";
+            return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
+        }
+        Ok(())
     }
 
     /// Streams still being answered.
