@@ -239,14 +239,14 @@ pub enum Frame<'a> {
     },
     /// Priority advice, which this server ignores (RFC 9113 §5.3.2 lets
     /// it); it does not open the stream.
-    Priority { stream: u32 },
+    Priority,
     /// The peer ends a stream, with a code.
     RstStream { stream: u32, code: u32 },
     /// The peer's settings (checked: [`Settings::iter`] yields only valid
     /// values), or the acknowledgement of ours.
     Settings { ack: bool, params: Settings<'a> },
     /// Server push, which a client must never send.
-    PushPromise { stream: u32 },
+    PushPromise,
     /// A liveness check to echo, or the echo of ours.
     Ping { ack: bool, data: [u8; 8] },
     /// The peer is going away after `last_stream`.
@@ -377,7 +377,7 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
                 let reason = "PRIORITY is not 5 bytes";
                 return Err(FrameError::stream(stream, FrameSizeError, reason));
             }
-            Frame::Priority { stream }
+            Frame::Priority
         }
         Kind::RstStream => {
             size(len == 4, "RST_STREAM is not 4 bytes")?;
@@ -391,7 +391,7 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
             let params = Settings::check(payload)?;
             Frame::Settings { ack, params }
         }
-        Kind::PushPromise => Frame::PushPromise { stream },
+        Kind::PushPromise => Frame::PushPromise,
         Kind::Ping => {
             size(len == 8, "PING is not 8 bytes")?;
             let mut data = [0; 8];

@@ -474,8 +474,8 @@ impl<'a> Reader<'a> {
                 drop(state);
                 self.conn.work.notify_one();
             }
-            Frame::PushPromise { .. } => return protocol_error("a client cannot push"),
-            Frame::Priority { .. } | Frame::Unknown => {}
+            Frame::PushPromise => return protocol_error("a client cannot push"),
+            Frame::Priority | Frame::Unknown => {}
         }
         Ok(())
     }
