@@ -406,31 +406,28 @@ impl<'a> Reader<'a> {
             }
             Frame::Settings { ack: true, .. } => {}
             Frame::Settings { ack: false, params } => {
+                // Only the initial window size matters here: our encoder
+                // never indexes, so the client's table size does not; we
+                // never push; our frames never pass 16,384 bytes, the least
+                // SETTINGS_MAX_FRAME_SIZE may be (§6.5.2); the rest is
+                // advice or unknown, and ignored.
+                let initial = params
+                    .iter()
+                    .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
                 let mut state = self.conn.lock();
-                for (id, value) in params.iter() {
-                    match id {
-                        setting::INITIAL_WINDOW_SIZE => {
-                            // Every open stream's window moves by the change,
-                            // and may go negative (RFC 9113 §6.9.2). One that
-                            // has ended, its thread still leaving, is closed:
-                            // its window is nobody's concern.
-                            let delta = i64::from(value) - state.initial_window;
-                            state.initial_window = i64::from(value);
-                            for stream in state.streams.values_mut().filter(|s| s.is_open()) {
-                                stream.window += delta;
-                                if stream.window > MAX_WINDOW {
-                                    let reason = "a stream window above 2^31-1";
-                                    return Err(FrameError::connection(FlowControlError, reason));
-                                }
-                            }
+                for (_, value) in initial {
+                    // Every open stream's window moves by the change, and
+                    // may go negative (RFC 9113 §6.9.2). One that has ended,
+                    // its thread still leaving, is closed: its window is
+                    // nobody's concern.
+                    let delta = i64::from(value) - state.initial_window;
+                    state.initial_window = i64::from(value);
+                    for stream in state.streams.values_mut().filter(|s| s.is_open()) {
+                        stream.window += delta;
+                        if stream.window > MAX_WINDOW {
+                            let reason = "a stream window above 2^31-1";
+                            return Err(FrameError::connection(FlowControlError, reason));
                         }
-                        setting::MAX_FRAME_SIZE => {
-                            state.max_frame = (value as usize).min(frame::MAX_FRAME_BYTES);
-                        }
-                        // Our encoder never indexes, so the client's table
-                        // size does not matter; we never push; the rest is
-                        // advice or unknown, and ignored.
-                        _ => {}
                     }
                 }
                 drop(state);

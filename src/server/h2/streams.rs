@@ -92,9 +92,6 @@ pub struct State {
     pub window: i64,
     /// The client's SETTINGS_INITIAL_WINDOW_SIZE: a new stream's window.
     pub initial_window: i64,
-    /// The largest DATA payload to send: the client's
-    /// SETTINGS_MAX_FRAME_SIZE, at most [`MAX_FRAME_BYTES`].
-    pub max_frame: usize,
     /// The stream that got the last DATA frame, so that the next one goes
     /// to the stream after it.
     pub last_served: u32,
@@ -187,7 +184,6 @@ impl Conn {
         let state = State {
             window,
             initial_window: window,
-            max_frame: MAX_FRAME_BYTES,
             recent_resets: VecDeque::with_capacity(super::RECENT_RESETS),
             ..State::default()
         };

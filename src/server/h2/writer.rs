@@ -162,12 +162,11 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     let id = order
         .find(|(_, s)| s.ready(connection_window))
         .map(|(&id, _)| id)?;
-    let max_frame = state.max_frame as i64;
     let stream = state.streams.get_mut(&id)?;
+    // At most one hand-off, which is at most one frame (HANDOFF_BYTES).
     let n = (stream.pending() as i64)
         .min(stream.window)
         .min(connection_window)
-        .min(max_frame)
         .max(0) as usize;
     // END_STREAM rides on the frame that carries the last of the stream's
     // bytes once its end was asked for: alone, in an empty frame, when the
@@ -341,7 +340,6 @@ mod tests {
     fn a_frame_is_waited_for_by_the_streams_that_could_have_had_it() {
         let mut state = State {
             window: 65_535,
-            max_frame: MAX_FRAME_BYTES,
             ..State::default()
         };
         let handed_off = |window| Stream {
