@@ -214,13 +214,9 @@ impl Conn {
     /// Why the connection ended, once the client closed its side or the
     /// socket failed: fine once nothing is being answered, unless the
     /// writer ended the connection first (a send timeout, the minimum
-    /// rate), which is then the reason.
-    ///
-    /// A client closes once it has read the answers it wanted, and the
-    /// frames it read may be in a write whose return the writer has not
-    /// yet accounted for: that write is waited for (it has returned, or it
-    /// fails now that the client is gone), so that a stream whose last
-    /// frame the client got is complete, and counts every byte it sent.
+    /// rate), which is then the reason. A write not yet accounted for is
+    /// waited for first ([`State::writing`]): it has returned, or fails
+    /// now that the client is gone.
     pub fn client_left(&self) -> End {
         let mut state = self.lock();
         while state.writing && state.ended.is_none() {
