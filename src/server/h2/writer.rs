@@ -182,9 +182,7 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     stream.end &= !end_stream;
     let upto = stream.framed;
     // Every other stream that could have had this frame waited its turn
-    // for it: the minimum rate, kept per connection, allows for that, but
-    // only for what the stream could have had of it. A window the client
-    // keeps at a byte earns a byte a frame, not the frame.
+    // for it, as much of it as its window allowed (`Stream::waited`).
     for (_, other) in state.streams.iter_mut().filter(|(other, _)| **other != id) {
         if other.ready(connection_window) {
             let could_have = match other.pending() {
