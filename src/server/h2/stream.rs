@@ -27,9 +27,8 @@ pub struct Asked {
     pub head_only: bool,
 }
 
-/// A stream's thread: answers `request` (or the error status it already
-/// earned) on stream `id`, through the same routes and strategies as
-/// HTTP/1.1, and writes the stream's access-log line.
+/// A stream's thread: answers `request`, or the error status it already
+/// earned, on stream `id`, and writes the stream's access-log line.
 pub fn answer(
     conn: &Conn,
     id: u32,
