@@ -72,3 +72,18 @@ pub use strategy::{BodyWriter, ExportPlan, Http1, QueuedBytes, send_to};
 /// A client socket whose receive window is small from the handshake on:
 /// a client that can take little until it reads, for the tests.
 pub use sys::connect_with_receive_buffer;
+
+/// What the unit tests of several layers share.
+#[cfg(test)]
+mod test_support {
+    use std::net::{TcpListener, TcpStream};
+
+    /// A connected pair of sockets over loopback, (server, client): for the
+    /// tests of every layer that writes to a socket.
+    pub fn loopback() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
+    }
+}

@@ -452,16 +452,6 @@ pub fn unacknowledged_bytes(socket: &impl AsRawFd) -> io::Result<u64> {
     }
 }
 
-/// A connected pair of sockets over loopback, (server, client): for the
-/// tests of every layer that writes to a socket.
-#[cfg(test)]
-pub fn loopback() -> (TcpStream, TcpStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (server, client)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,7 +463,7 @@ mod tests {
     /// sender's writes stop near the mark, not at a send buffer of megabytes.
     #[test]
     fn the_low_water_mark_bounds_what_an_unread_socket_takes() {
-        let (server, _client) = loopback();
+        let (server, _client) = crate::test_support::loopback();
         set_notsent_lowat(&server, 16 * 1024).unwrap();
         server.set_nonblocking(true).unwrap();
         let chunk = [0u8; 4096];
@@ -529,7 +519,7 @@ mod tests {
 
     #[test]
     fn a_reset_reaches_the_peer_instead_of_a_fin() {
-        let (server, mut client) = loopback();
+        let (server, mut client) = crate::test_support::loopback();
         (&server).write_all(b"cut").unwrap();
         reset_on_close(&server).unwrap();
         drop(server);

@@ -361,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_fast_reader_gets_every_byte_and_long_writes_come_in_pieces() {
-        let (server, mut client) = crate::sys::loopback();
+        let (server, mut client) = crate::test_support::loopback();
         let reader = std::thread::spawn(move || {
             let mut got = Vec::new();
             client.read_to_end(&mut got).unwrap();
@@ -473,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_client_that_reads_nothing_fails_the_write_by_the_rule_that_is_nearer() {
-        let (server, _client) = crate::sys::loopback();
+        let (server, _client) = crate::test_support::loopback();
         let fill = vec![0u8; MAX_WRITE_BYTES];
         let (short, long) = (Duration::from_millis(200), Duration::from_secs(30));
         for (send_timeout, grace, expected) in [

@@ -324,7 +324,7 @@ mod tests {
     fn a_panic_is_caught_counted_and_cleaned_up() {
         let before = METRICS.connections_active();
         let panics_before = panics();
-        let (socket, mut client) = crate::sys::loopback();
+        let (socket, mut client) = crate::test_support::loopback();
         let finished = thread::spawn(move || {
             let _open = METRICS.connection_opened();
             run_isolated(&socket, || {

@@ -186,7 +186,7 @@ mod tests {
     use std::thread;
 
     fn pair() -> (Arc<TcpStream>, TcpStream) {
-        let (server, client) = crate::sys::loopback();
+        let (server, client) = crate::test_support::loopback();
         (Arc::new(server), client)
     }
 

@@ -239,7 +239,7 @@ mod tests {
     /// Answers stream 1 with `body` through a real writer on a loopback
     /// socket; returns each DATA frame the client got as (flags, length).
     fn data_frames_of(body: impl FnOnce(&mut StreamBody<'_>)) -> Vec<(u8, usize)> {
-        let (server, mut client) = sys::loopback();
+        let (server, mut client) = crate::test_support::loopback();
         let conn = Conn::with_stream_1();
         let config = ServerConfig::default();
         std::thread::scope(|scope| {
@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn a_failed_write_cuts_only_streams_still_open() {
         for (open, expected) in [(false, End::Complete), (true, End::ClientAbort)] {
-            let (server, client) = sys::loopback();
+            let (server, client) = crate::test_support::loopback();
             // Gone with a reset: the writer's first write fails.
             crate::sys::reset_on_close(&client).unwrap();
             drop(client);
@@ -308,7 +308,7 @@ mod tests {
     /// connection's reason, not the `Complete` the reader had given.
     #[test]
     fn a_graceful_end_whose_last_write_is_cut_is_not_complete() {
-        let (server, _client) = sys::loopback();
+        let (server, _client) = crate::test_support::loopback();
         // Fill both kernels' buffers, as a client that reads nothing would.
         server.set_nonblocking(true).unwrap();
         let junk = [0; 65_536];
