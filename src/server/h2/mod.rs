@@ -1,9 +1,26 @@
 //! HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3): the
-//! lesson's second layer of windows. HTTP/2 adds two flow-control windows
-//! on top of TCP's, one per stream and one for the whole connection, and a
-//! DATA frame may go only while both have room. docs/http2.md draws the
-//! three layers and measures how a slow download on one stream delays a
-//! small response on another.
+//! lesson's second layer of windows.
+//!
+//! Over HTTP/1.1 a response has one flow-control window between it and the
+//! client: TCP's. HTTP/2 multiplexes many streams on one connection, so it
+//! adds two of its own on top (RFC 9113 §5.2): one per stream, and one for
+//! the whole connection. A DATA frame may go only while *both* have room:
+//!
+//! ```text
+//! producer ─▶ strategy ─▶ stream hand-off ─▶ writer ─▶ kernel send buffer ─▶ client
+//!                          │ stream window    │ connection window       │ TCP window
+//! ```
+//!
+//! A slow download can hurt other requests on the same connection in two
+//! ways. At the HTTP/2 layer, a writer that sent one stream's frames in a
+//! row would make the others wait: so ours takes DATA from each stream in
+//! turn, and a stream whose window is spent is passed over (and cut, if it
+//! stays spent past its hand-off's deadline). Below it, the socket is one
+//! queue for every stream: whatever the big download has put in the
+//! kernel's send buffer goes out before the small response, however fair
+//! the writer. The client's windows decide how much that can be (32 MiB
+//! for curl's, 65,535 bytes by default), and `--notsent-lowat` decides how
+//! much of it the kernel holds unsent. docs/http2.md measures it.
 //!
 //! The threads of one connection:
 //!
