@@ -11,7 +11,8 @@
 //! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
-//! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once, every connection reset |
+//! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once |
+//! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` in the handler | that exit resets every response still being written |
 //!
 //! Every call checks its result and turns `-1` into the `errno` it set, as
 //! an `io::Error`: nothing here panics or is unwrapped. The constants are
@@ -24,8 +25,8 @@
 //!
 //! A signal handler may run between any two instructions of any thread, so
 //! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
-//! here, add to an atomic counter and, for a second signal, set every
-//! connection to close with a reset and call `_exit`.
+//! here, add to an atomic counter and, for a second signal, arm a reset on
+//! each connection still being written and call `_exit`.
 //! The server looks at the counter on its own time ([`shutdown_requested`]),
 //! which is why its accept loop must wake now and then
 //! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
@@ -35,7 +36,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
@@ -51,6 +52,12 @@ mod ffi {
     pub const SO_RCVBUF: c_int = 8;
     /// `setsockopt`'s level for TCP's options.
     pub const IPPROTO_TCP: c_int = 6;
+    /// `struct tcp_info`, whose first byte is the connection's state.
+    pub const TCP_INFO: c_int = 11;
+    /// The states in which this side has not yet closed its write side
+    /// (`<netinet/tcp.h>`): the peer's FIN received or not.
+    pub const TCP_ESTABLISHED: u8 = 1;
+    pub const TCP_CLOSE_WAIT: u8 = 8;
     /// Most bytes written and not yet sent before the socket stops being
     /// writable (Linux 3.12).
     pub const TCP_NOTSENT_LOWAT: c_int = 25;
@@ -141,9 +148,18 @@ mod ffi {
     const _: () = assert!(size_of::<Sigaction>() == 152);
 
     // These are the C library's own declarations of `setsockopt(2)`,
-    // `ioctl(2)`, `socket(2)`, `connect(2)`, `sigaction(2)` and `_exit(2)`
-    // (`socklen_t` is `u32`; `ioctl` is variadic in C too).
+    // `getsockopt(2)`, `getsockname(2)`, `ioctl(2)`, `socket(2)`,
+    // `connect(2)`, `sigaction(2)` and `_exit(2)` (`socklen_t` is `u32`;
+    // `ioctl` is variadic in C too).
     unsafe extern "C" {
+        pub fn getsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *mut c_void,
+            len: *mut u32,
+        ) -> c_int;
+        pub fn getsockname(fd: c_int, address: *mut c_void, len: *mut u32) -> c_int;
         pub fn setsockopt(
             fd: c_int,
             level: c_int,
@@ -377,39 +393,111 @@ pub fn on_shutdown_signals() -> io::Result<()> {
     }
 }
 
-/// The highest descriptor any connection has had, for the second signal:
-/// written as each is accepted, read by the handler without a lock.
+/// The port the server listens on, and the highest descriptor any of its
+/// connections has had: how the second signal's handler finds the
+/// connections, since it may not take the lock of their list.
+static LISTEN_PORT: AtomicU32 = AtomicU32::new(u32::MAX);
 static HIGHEST_CONNECTION_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Notes a connection just accepted, so that a second signal resets it.
+/// Notes the port the server listens on, for the second signal.
+pub fn note_listener(port: u16) {
+    LISTEN_PORT.store(u32::from(port), Ordering::SeqCst);
+}
+
+/// Notes a connection just accepted, for the second signal.
 pub fn note_connection(socket: &impl AsRawFd) {
     HIGHEST_CONNECTION_FD.fetch_max(socket.as_raw_fd(), Ordering::SeqCst);
 }
 
 /// The handler: one atomic add; for a second signal, a reset armed on
-/// every connection, then `_exit`. All async-signal-safe (`setsockopt`
-/// is on POSIX's list); nothing here allocates, locks or unwinds.
+/// every response still being written, then `_exit`. All of it is
+/// async-signal-safe (`getsockname`, `getsockopt` and `setsockopt` are on
+/// POSIX's list); nothing here allocates, locks or unwinds.
 ///
 /// The process's exit closes every socket, and a plain close sends a FIN:
 /// an HTTP/1.0 body cut by the exit would end like a whole one. Armed with
 /// SO_LINGER {1, 0}, the close is a reset instead, which no client takes
-/// for the end of a body. The handler cannot walk the list of connections
-/// (that takes a lock), so it arms every descriptor up to the highest a
-/// connection has had: one that is not a socket refuses (`ENOTSOCK`) and
-/// is left as it was.
+/// for the end of a body. Only a connection still being written is armed
+/// ([`still_written`]): one whose graceful close has begun holds the tail
+/// of a whole response, which the kernel delivers after the exit, and a
+/// reset would throw it away. A connection accepted in the instant before
+/// it is noted is not armed.
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     if SHUTDOWN_SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+        let port = LISTEN_PORT.load(Ordering::SeqCst);
+        let linger = ffi::Linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
         for fd in 0..=HIGHEST_CONNECTION_FD.load(Ordering::SeqCst) {
-            let _ = reset_on_close(&fd);
+            if still_written(fd, port) {
+                // SAFETY: `linger` is a live `struct linger` of the size
+                // passed, which the kernel only reads during the call. `fd`
+                // is a connection of ours, just looked at; were it closed
+                // since, the call fails with EBADF and changes nothing.
+                unsafe {
+                    ffi::setsockopt(
+                        fd,
+                        ffi::SOL_SOCKET,
+                        ffi::SO_LINGER,
+                        (&raw const linger).cast(),
+                        size_of::<ffi::Linger>() as u32,
+                    )
+                };
+            }
         }
         // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
         // unlike `exit`, it runs no destructors or `atexit` handlers.
         unsafe { ffi::_exit(128 + signal) }
     }
+}
+
+/// Whether descriptor `fd` is a TCP connection on the server's `port`
+/// whose write side is still open (ESTABLISHED, or CLOSE_WAIT once the
+/// client has closed its own): a response may be in the middle of being
+/// written. Not the listener, not a socket the process inherited or
+/// opened elsewhere, not a connection whose close has begun. Only calls
+/// that are async-signal-safe, and no allocation.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn still_written(fd: std::ffi::c_int, port: u32) -> bool {
+    // Room for any address (`struct sockaddr_storage`); IPv4's and IPv6's
+    // both hold the family in their first two bytes, in the machine's
+    // order, and the port in the next two, big-endian.
+    let mut address = [0u8; 128];
+    let mut len = address.len() as u32;
+    // SAFETY: `address` and `len` are live and writable; the kernel writes
+    // at most `len` bytes of the address (it truncates a longer one) and
+    // the address's true length into `len`. A descriptor that is closed or
+    // not a socket fails with EBADF or ENOTSOCK and writes nothing.
+    let named = unsafe { ffi::getsockname(fd, address.as_mut_ptr().cast(), &raw mut len) };
+    let family = i32::from(u16::from_ne_bytes([address[0], address[1]]));
+    let local_port = u32::from(u16::from_be_bytes([address[2], address[3]]));
+    let inet = family == ffi::AF_INET || family == ffi::AF_INET6;
+    if named != 0 || len < 4 || !inet || local_port != port {
+        return false;
+    }
+    let mut info = [0u8; 8];
+    let mut len = info.len() as u32;
+    // SAFETY: as above: the kernel writes at most `len` bytes of `struct
+    // tcp_info` into `info` (its first byte is the state) and how many
+    // into `len`.
+    let got = unsafe {
+        ffi::getsockopt(
+            fd,
+            ffi::IPPROTO_TCP,
+            ffi::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &raw mut len,
+        )
+    };
+    got == 0 && len >= 1 && matches!(info[0], ffi::TCP_ESTABLISHED | ffi::TCP_CLOSE_WAIT)
 }
 
 /// `errno` of a blocking `connect` that gave up at its `SO_SNDTIMEO`.

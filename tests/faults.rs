@@ -460,11 +460,26 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
 #[test]
 fn the_drain_timeout_spares_a_response_already_written() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "300ms"]);
+    let (mut client, body) = written_and_unread(&server);
+    // The cut comes 300 ms after the signal, inside the close's 500 ms.
+    server.terminate();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    arrives_whole(&mut client, &body);
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
+    assert!(
+        log.iter()
+            .any(|l| l.contains("rows=200") && l.ends_with(" end=complete")),
+        "{log:?}"
+    );
+}
+
+/// A 10 KB response written whole, and most of it still in the server's
+/// kernel: the client's window is a few KiB (the rest waits under
+/// `--notsent-lowat`, so the write completes) and it reads nothing.
+fn written_and_unread(server: &Child) -> (TcpStream, Vec<u8>) {
     let rows = 200;
     let body = reference_csv(rows);
-    // A window of a few KiB: most of the 10 KB body waits in the server's
-    // kernel (under `--notsent-lowat`, so the write completes) while the
-    // client reads nothing.
     let timeout = Duration::from_secs(5);
     let mut client =
         backpressure::connect_with_receive_buffer(server.addr, 4096, timeout).expect("connect");
@@ -477,21 +492,31 @@ fn the_drain_timeout_spares_a_response_already_written() {
     wait_until("the whole body written", Duration::from_secs(10), || {
         (metrics(server.addr).value(sent) == body.len() as f64).then_some(())
     });
-    // The cut comes 300 ms after the signal, inside the close's 500 ms.
-    server.terminate();
-    let status = server.exit_within(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0));
+    (client, body)
+}
+
+/// Reads the response to its end, which must be a clean one after `body`.
+fn arrives_whole(client: &mut TcpStream, body: &[u8]) {
     let mut wire = Vec::new();
     let read = client.read_to_end(&mut wire);
     assert!(read.is_ok(), "{read:?} after {} bytes", wire.len());
     assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
-    assert!(wire.ends_with(&body), "the body arrived whole");
-    let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
-    assert!(
-        log.iter()
-            .any(|l| l.contains("rows=200") && l.ends_with(" end=complete")),
-        "{log:?}"
-    );
+    assert!(wire.ends_with(body), "the body arrived whole");
+}
+
+/// Nor does a second signal cut a response already written: the exit
+/// resets only the connections still being written, and this one's close
+/// had begun, its tail in the kernel, which delivers it after the exit.
+#[test]
+fn a_second_signal_spares_a_response_already_written() {
+    let mut server = Child::start(Log::Read, None, &[]);
+    let (mut client, body) = written_and_unread(&server);
+    server.terminate();
+    server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+    server.terminate();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(128 + 15));
+    arrives_whole(&mut client, &body);
 }
 
 /// The drain timeout's cut of an HTTP/1.0 body read by a *fast* client.

@@ -25,7 +25,8 @@
 //! *left*, exactly as [`read_head`](super::head_deadline::read_head) does for the request
 //! head. A write that has not finished by its deadline fails with
 //! [`io::ErrorKind::TimedOut`], carrying a [`TooSlow`] that says which rule
-//! fired, so the abort can be counted by reason.
+//! fired, so the abort can be counted by reason; if the kernel took part
+//! of it first, that part is returned and the next call fails.
 //!
 //! Unlike Kestrel, no credit is banked: a client that read fast for a minute
 //! gets no extra time when it stops. The send timeout would end it anyway,
@@ -154,6 +155,8 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 /// `Write`, and it is what puts a deadline around the partial writes. A
 /// write that fails after the kernel took part of it returns that part,
 /// and the next call fails: a cut response's count of bytes sent is exact.
+/// (Only a next write reports that failure, not `flush`: a caller must
+/// write on until all is written, as `write_all` does.)
 #[derive(Debug)]
 pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// The client's socket.
@@ -433,7 +436,7 @@ mod tests {
     /// 20 ms, so no call ever waits near the send timeout, yet the write as
     /// a whole would take two seconds. It is cut when its one second is up:
     /// the call returns what the socket took, every byte of it, and the
-    /// next call fails at once.
+    /// next call fails, taking nothing more.
     #[test]
     fn a_trickle_is_cut_by_the_minimum_rate_though_every_call_makes_progress() {
         let trickle = Trickle::new(10, Duration::from_millis(20));
@@ -447,10 +450,6 @@ mod tests {
         assert_eq!(written, trickle.accepted.get(), "every byte taken counted");
         let error = writer.write(&[0u8; 1000]).unwrap_err();
         assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
-        assert!(
-            started.elapsed() - took < Duration::from_millis(15),
-            "at once"
-        );
         assert_eq!(written, trickle.accepted.get(), "nothing more taken");
     }
 

@@ -103,6 +103,7 @@ impl Server {
             })?;
         }
         sys::set_accept_timeout(&listener, ACCEPT_WAKE)?;
+        sys::note_listener(listener.local_addr()?.port());
         Ok(Server {
             listener,
             rejecter: Rejecter::start(config.quiet)?,

@@ -32,7 +32,7 @@
 //! join them), plus the two things a streaming server needs on top: a bound
 //! on how long "finish" may take, and a cut the client can tell from a
 //! complete body. A second signal skips all of it, and resets every
-//! connection as the process exits (see `sys.rs`).
+//! response still being written as the process exits (see `sys.rs`).
 
 use std::fmt;
 use std::net::{Shutdown, TcpStream};

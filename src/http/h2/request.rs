@@ -75,8 +75,8 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             return Err("te other than trailers");
         }
         // It must equal the DATA that follows (§8.1.1): none, if the
-        // HEADERS ended the stream. (A request with DATA is refused with
-        // 400 whatever its length says.)
+        // HEADERS ended the stream. (A request whose HEADERS do not end it
+        // is refused with 400, whatever number its length says.)
         if name == b"content-length" {
             let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
             if !digits || (ends_stream && value.iter().any(|&b| b != b'0')) {
