@@ -534,16 +534,21 @@ fn a_cut_http10_body_read_fast_never_ends_in_a_clean_close() {
         server.terminate();
         let status = server.exit_within(Duration::from_secs(10));
         assert_eq!(status.code(), Some(0));
-        let read = client.join().expect("the client thread");
-        let full = reference_csv_len(rows);
-        match read {
-            Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{mode}: {e}"),
-            // Whole (the head is a few hundred bytes): a fast build beat the cut.
-            Ok(got) => assert!(
-                got > full,
-                "{mode}: a cut body ended in a clean close after {got} bytes (head included) of a {full}-byte body"
-            ),
-        }
+        cut_or_whole(client, rows, mode);
+    }
+}
+
+/// A close-delimited download of `rows` either ends in a reset, or arrived
+/// whole (the head is a few hundred bytes): a fast build beat the cut.
+/// Never a clean close before its end.
+fn cut_or_whole(client: thread::JoinHandle<std::io::Result<u64>>, rows: u64, what: &str) {
+    let full = reference_csv_len(rows);
+    match client.join().expect("the client thread") {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{what}: {e}"),
+        Ok(got) => assert!(
+            got > full,
+            "{what}: a cut body ended in a clean close after {got} bytes (head included) of a {full}-byte body"
+        ),
     }
 }
 
@@ -562,15 +567,7 @@ fn a_second_signal_resets_what_it_cuts() {
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(128 + 15));
-    let read = client.join().expect("the client thread");
-    let full = reference_csv_len(rows);
-    match read {
-        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
-        Ok(got) => assert!(
-            got > full,
-            "a cut body ended in a clean close after {got} bytes (head included) of a {full}-byte body"
-        ),
-    }
+    cut_or_whole(client, rows, "the second signal");
 }
 
 /// Like [`download`], read as fast as the client can, in `mode`.
