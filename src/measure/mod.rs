@@ -9,7 +9,7 @@
 //! | [`proc_status`]     | RSS and threads from `/proc/<pid>/status`                 |
 //! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
 //! | [`end`]             | how a connection ended ([`end::End`]): a leaf every file uses |
-//! | [`access_log`]      | one line per connection or HTTP/2 stream            |
+//! | [`access_log`]      | one line per connection or HTTP/2 stream answered   |
 //! | [`log`]             | the logger thread: stderr behind a bounded queue that drops, never waits |
 //! | [`clock`]           | now as Unix seconds, for every response's `Date`           |
 //!
