@@ -205,10 +205,11 @@ impl SlowClient {
         let mut buf = [0u8; READ_BUFFER_BYTES];
         let mut last_byte = Instant::now();
         let end = loop {
-            if self.stop.load(Ordering::Relaxed)
-                || limit.is_some_and(|limit| self.started.elapsed() >= limit)
-            {
+            if self.stop.load(Ordering::Relaxed) {
                 break BodyEnd::Stopped;
+            }
+            if limit.is_some_and(|limit| self.started.elapsed() >= limit) {
+                break self.end_at_the_limit(&reader);
             }
             if last_byte.elapsed() >= IDLE_TIMEOUT {
                 break reader.cut(format!("nothing received for {IDLE_TIMEOUT:?}"));
@@ -252,11 +253,88 @@ impl SlowClient {
             end,
         }
     }
+
+    /// How the reading ended when the time limit passed: a clean stop,
+    /// unless the server had already ended the connection. A slow reader
+    /// may never reach a reset that sits behind bytes still in its kernel's
+    /// receive buffer, since `read` returns those first; the socket's
+    /// pending error (SO_ERROR, ECONNRESET after a reset) says so at once.
+    /// A FIN with nothing before it is seen by a peek; one behind unread
+    /// bytes is no error, and the body before it may well be whole.
+    fn end_at_the_limit(&self, reader: &ResponseReader) -> BodyEnd {
+        let why = match self.stream.take_error() {
+            Ok(None) => None,
+            Ok(Some(e)) => Some(format!(
+                "the server reset the connection before the time limit: {e}"
+            )),
+            Err(e) => Some(format!(
+                "the connection could not be checked at the time limit: {e}"
+            )),
+        };
+        if let Some(why) = why {
+            return reader.cut(why);
+        }
+        let peeked = self
+            .stream
+            .set_nonblocking(true)
+            .and_then(|()| self.stream.peek(&mut [0u8; 1]));
+        match peeked {
+            Ok(0) => reader.eof(),
+            Ok(_) => BodyEnd::Stopped,
+            Err(e) if e.kind() == WouldBlock => BodyEnd::Stopped,
+            Err(e) => reader.cut(format!("the connection failed before the time limit: {e}")),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers with a Content-Length of 100,000 and sends
+    /// 60,000 bytes at once, then resets the connection: the bytes sit in
+    /// the client's receive buffer, the reset behind them.
+    fn server_that_resets_behind_its_bytes() -> (HttpUrl, thread::JoinHandle<()>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let mut response = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+            response.resize(response.len() + 60_000, b'x');
+            stream.write_all(&response).unwrap();
+            // Time for the bytes to reach the client's kernel, then a reset.
+            thread::sleep(Duration::from_millis(200));
+            sys::reset_on_close(&stream).unwrap();
+        });
+        let url = HttpUrl {
+            host: "127.0.0.1".into(),
+            port,
+            target: "/".into(),
+        };
+        (url, server)
+    }
+
+    /// README's rule, no cut may look whole: reading at 10 KiB/s for 1 s,
+    /// the client never reaches the reset behind the buffered bytes, and
+    /// the old code called its stop at the limit clean.
+    #[test]
+    fn a_reset_behind_unread_bytes_is_a_cut_not_a_stop() {
+        let (url, server) = server_that_resets_behind_its_bytes();
+        let options = ClientOptions {
+            rate: Some(10 * 1024),
+            ..ClientOptions::default()
+        };
+        let client = SlowClient::connect(&url, &options).unwrap();
+        let report = client.run(Some(Duration::from_secs(1)));
+        server.join().unwrap();
+        assert!(report.body_bytes < 60_000, "{report:?}");
+        assert!(
+            matches!(&report.end, BodyEnd::Cut(why) if why.contains("reset")),
+            "{report:?}"
+        );
+    }
 
     #[test]
     fn urls() {
