@@ -4,13 +4,13 @@
 //! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for a
 //! request head), and any interim (1xx) heads before it, the framing
 //! decides what "complete" means: the last chunk (decoded as it streams by
-//! [`ChunkedDecoder`]), `Content-Length` bytes, or the server closing a
-//! close-delimited body. Any other end is a cut, such as a reset, or a
-//! close before the last chunk or the last promised byte; a close-delimited
-//! body cut by a FIN cannot be told from a whole one, which is why this
-//! server cuts with a reset.
+//! [`ChunkedDecoder`]), `Content-Length` bytes (what follows them is
+//! discarded, not counted), or the server closing a close-delimited body.
+//! Any other end is a cut, such as a reset, or a close before the last
+//! chunk or the last promised byte; a close-delimited body cut by a FIN
+//! cannot be told from a whole one, which is why this server cuts with a
+//! reset.
 
-use std::cmp::Ordering;
 use std::fmt;
 
 use crate::http::chunked::ChunkedDecoder;
@@ -215,14 +215,15 @@ impl ResponseReader {
                 }
             }
             BodyFraming::Length(length) => {
-                self.body_bytes += bytes.len() as u64;
-                match self.body_bytes.cmp(&length) {
-                    Ordering::Less => None,
-                    Ordering::Equal => Some(BodyEnd::Complete(framing)),
-                    Ordering::Greater => Some(BodyEnd::Cut(format!(
-                        "more bytes than the Content-Length of {length}"
-                    ))),
-                }
+                // The body ends at the length (RFC 9112 §6.3). Bytes after
+                // it are no body, and no next response either, since this
+                // client asked for the connection to close: they are
+                // discarded, as §6.3 allows. Counted as body, or called a
+                // cut, they would give a verdict that depends on whether
+                // they came in the same read as the last body byte.
+                let wanted = length - self.body_bytes;
+                self.body_bytes += wanted.min(bytes.len() as u64);
+                (self.body_bytes == length).then_some(BodyEnd::Complete(framing))
             }
             BodyFraming::CloseDelimited => {
                 self.body_bytes += bytes.len() as u64;
@@ -336,6 +337,24 @@ mod tests {
         assert!(matches!(ResponseReader::new().eof(), BodyEnd::Failed(_)));
     }
 
+    /// Bytes after a Content-Length body are not body (RFC 9112 §6.3): the
+    /// body ends at the length, however the reads fall. The old code called
+    /// it complete when the extra bytes came in a later read, and cut when
+    /// they came in the same one as the last body byte.
+    #[test]
+    fn a_body_ends_at_its_content_length_whatever_follows() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef";
+        for piece in 1..=wire.len() {
+            let (end, body) = read_in_pieces(wire, piece);
+            assert_eq!(
+                end,
+                Some(BodyEnd::Complete(BodyFraming::Length(3))),
+                "{piece}"
+            );
+            assert_eq!(body, 3, "{piece}");
+        }
+    }
+
     /// RFC 9110 §15.2: a client must parse 1xx responses before the final
     /// one even if it did not ask for them; taken as final, a `100
     /// Continue` made the real response's head part of a close-delimited
@@ -364,8 +383,6 @@ mod tests {
         let bad_size = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
         let (end, _) = read_in_pieces(bad_size, 7);
         assert!(matches!(end, Some(BodyEnd::Cut(why)) if why.contains("hex digit")));
-        let (end, _) = read_in_pieces(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc", 100);
-        assert!(matches!(end, Some(BodyEnd::Cut(why)) if why.contains("more bytes")));
         let huge = vec![b'x'; MAX_HEAD_BYTES + 10];
         let (end, _) = read_in_pieces(&huge, 1000);
         assert!(matches!(end, Some(BodyEnd::Failed(why)) if why.contains("longer than")));
