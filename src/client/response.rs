@@ -25,6 +25,9 @@ pub enum BodyFraming {
     Length(u64),
     /// Neither: the body ends when the server closes the connection.
     CloseDelimited,
+    /// None at all, whatever the fields say: a 1xx, 204 or 304 response
+    /// ends at its head (RFC 9112 §6.3).
+    NoBody,
 }
 
 /// The parts of a response head this client uses.
@@ -92,6 +95,10 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         }
     }
     let framing = match (chunked, length) {
+        // Status first (RFC 9112 §6.3): a 304's Content-Length is the size
+        // of the body it stands in for, not one that follows. (So is any
+        // response's to HEAD, which this client never sends.)
+        _ if matches!(status, 100..=199 | 204 | 304) => BodyFraming::NoBody,
         // HTTP/1.0 has no Transfer-Encoding: such a message was likely
         // passed on by a hop that did not decode it, and its framing must be
         // taken as faulty (RFC 9112 §6.1).
@@ -130,6 +137,9 @@ impl fmt::Display for BodyEnd {
             }
             BodyEnd::Complete(BodyFraming::CloseDelimited) => {
                 f.write_str("body ended cleanly (server closed a close-delimited body)")
+            }
+            BodyEnd::Complete(BodyFraming::NoBody) => {
+                f.write_str("no body, as the status says (RFC 9112 §6.3)")
             }
             BodyEnd::Stopped => f.write_str("stopped by the time limit before the body ended"),
             BodyEnd::Cut(why) => write!(f, "body was cut: {why}"),
@@ -229,6 +239,9 @@ impl ResponseReader {
                 self.body_bytes += bytes.len() as u64;
                 None
             }
+            // Waiting for a Content-Length's bytes or for the close would
+            // hang, or take the next bytes for a body that is not there.
+            BodyFraming::NoBody => Some(BodyEnd::Complete(framing)),
         }
     }
 
@@ -236,7 +249,9 @@ impl ResponseReader {
     pub fn eof(&self) -> BodyEnd {
         match self.head.as_ref().map(|head| head.framing) {
             None => BodyEnd::Failed("connection closed before a complete response head".into()),
-            Some(BodyFraming::CloseDelimited) => BodyEnd::Complete(BodyFraming::CloseDelimited),
+            Some(framing @ (BodyFraming::CloseDelimited | BodyFraming::NoBody)) => {
+                BodyEnd::Complete(framing)
+            }
             Some(_) => BodyEnd::Cut(format!(
                 "connection closed after {} body bytes, before the end",
                 self.body_bytes
@@ -269,10 +284,7 @@ mod tests {
         let head = parse_response_head(b"HTTP/1.1 200 \xe9t\xe9\nX: \xff\nContent-Length: 3");
         assert_eq!(head.unwrap().framing, BodyFraming::Length(3));
         let head = parse_response_head(b"HTTP/1.1 204").unwrap();
-        assert_eq!(
-            (head.status, head.framing),
-            (204, BodyFraming::CloseDelimited)
-        );
+        assert_eq!((head.status, head.framing), (204, BodyFraming::NoBody));
         for bad in [
             &b"HTTP/2 200 OK"[..],
             b"HTTP/1.1 20 OK",
@@ -352,6 +364,24 @@ mod tests {
                 "{piece}"
             );
             assert_eq!(body, 3, "{piece}");
+        }
+    }
+
+    /// RFC 9112 §6.3: a 204 or 304 response ends at its head, whatever its
+    /// fields say. The old code waited for a 304's Content-Length bytes,
+    /// and for a 204's close, which a server holding the connection open
+    /// never sends.
+    #[test]
+    fn a_204_or_304_response_has_no_body() {
+        for wire in [
+            &b"HTTP/1.1 204 No Content\r\n\r\n"[..],
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1000\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            let (end, body) = read_in_pieces(wire, wire.len());
+            let text = String::from_utf8_lossy(wire);
+            assert_eq!(end, Some(BodyEnd::Complete(BodyFraming::NoBody)), "{text}");
+            assert_eq!(body, 0, "{text}");
         }
     }
 
