@@ -45,8 +45,9 @@ pub struct ReceivedHead {
 /// phrase or a field value may carry any octet, and only the status code
 /// and the fields that frame the body are interpreted, as ASCII.
 pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
-    // Lines end in CRLF; a recipient may also take a bare LF (§2.2). The
-    // server's parser does not: a proxy in front of it could read such a
+    // Lines end in CRLF; a recipient may also take a bare LF (§2.2), and
+    // this one does, in the lines and in the empty line that ends the head
+    // ([`ResponseReader::feed`]). The server's parser does not: a proxy in front of it could read such a
     // head differently, and a request smuggled between two readings is the
     // attack; a client reading its own response risks nothing.
     let mut lines = head
@@ -111,6 +112,18 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         (false, None) => BodyFraming::CloseDelimited,
     };
     Ok(ReceivedHead { status, framing })
+}
+
+/// Where a head ends, searching from `from`: at its first empty line, an
+/// LF followed by CRLF or by a bare LF, as [`parse_response_head`] takes
+/// lines. Returns the head's length (up to that LF) and where what follows
+/// the empty line begins.
+fn head_end(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    (from..bytes.len()).find_map(|at| match &bytes[at..] {
+        [b'\n', b'\n', ..] => Some((at, at + 2)),
+        [b'\n', b'\r', b'\n', ..] => Some((at, at + 3)),
+        _ => None,
+    })
 }
 
 /// How the reading ended.
@@ -180,13 +193,12 @@ impl ResponseReader {
     pub fn feed(&mut self, mut bytes: &[u8]) -> Option<BodyEnd> {
         // A loop, since interim responses (1xx) may come before the final head.
         while self.head.is_none() {
-            // Only the new bytes and the 3 before them can complete the CRLF CRLF.
-            let searched_from = self.head_bytes.len().saturating_sub(3);
+            // Only the new bytes and the 2 before them can complete the
+            // empty line (`\n\r\n` or `\n\n`) that ends the head.
+            let searched_from = self.head_bytes.len().saturating_sub(2);
             let appended = bytes.len().min(MAX_HEAD_BYTES + 4 - self.head_bytes.len());
             self.head_bytes.extend_from_slice(&bytes[..appended]);
-            let searched = &self.head_bytes[searched_from..];
-            let found = searched.windows(4).position(|w| w == b"\r\n\r\n");
-            let Some(end) = found.map(|at| searched_from + at) else {
+            let Some((end, body_start)) = head_end(&self.head_bytes, searched_from) else {
                 if self.head_bytes.len() > MAX_HEAD_BYTES {
                     let why = format!("response head longer than {MAX_HEAD_BYTES} bytes");
                     return Some(BodyEnd::Failed(why));
@@ -199,7 +211,7 @@ impl ResponseReader {
             };
             // What followed the head in this read is the start of the body,
             // or of the next head.
-            let body_start_in_read = appended - (self.head_bytes.len() - (end + 4));
+            let body_start_in_read = appended - (self.head_bytes.len() - body_start);
             bytes = &bytes[body_start_in_read..];
             self.head_bytes = Vec::new();
             match head.status {
@@ -382,6 +394,26 @@ mod tests {
             let text = String::from_utf8_lossy(wire);
             assert_eq!(end, Some(BodyEnd::Complete(BodyFraming::NoBody)), "{text}");
             assert_eq!(body, 0, "{text}");
+        }
+    }
+
+    /// RFC 9112 §2.2: a recipient may take a bare LF as a line end, as
+    /// parse_response_head said it did; the old code looked only for CRLF
+    /// CRLF, never found the end of such a head, and called the response
+    /// "closed before a complete response head".
+    #[test]
+    fn a_head_with_bare_lf_line_ends_is_read() {
+        for wire in [
+            &b"HTTP/1.1 200 OK\nContent-Length: 5\n\nhello"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\n\r\nhello",
+            b"HTTP/1.1 200 OK\nContent-Length: 5\r\n\nhello",
+        ] {
+            for piece in 1..=wire.len() {
+                let (end, body) = read_in_pieces(wire, piece);
+                let text = String::from_utf8_lossy(wire);
+                let whole = Some(BodyEnd::Complete(BodyFraming::Length(5)));
+                assert_eq!((end, body), (whole, 5), "{text} in pieces of {piece}");
+            }
         }
     }
 
