@@ -125,6 +125,12 @@ fn bad_usage_exits_2_with_one_line() {
         (&["https://127.0.0.1/"], "not an http:// URL"),
         (&["http://127.0.0.1/", "--rate", "0"], "--rate"),
         (&["http://127.0.0.1/", "--for", "5"], "--for"),
+        // SO_RCVBUF takes an int: 2g used to fail only when connecting,
+        // with "invalid input parameter" and exit 1.
+        (
+            &["http://127.0.0.1/", "--receive-buffer", "2g"],
+            "at most 2147483647 bytes",
+        ),
     ] {
         let output = slow_client(args);
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -25,6 +25,10 @@ pub const DEFAULT_WINDOW: u32 = 65_535;
 /// Default `--then-after`: the download is well under way by then.
 pub const DEFAULT_THEN_AFTER: Duration = Duration::from_secs(3);
 
+/// Largest `--receive-buffer`: SO_RCVBUF takes a C `int`, and a larger
+/// value would only fail when connecting.
+pub const MAX_RECEIVE_BUFFER: u32 = i32::MAX as u32;
+
 /// How often progress is reported on stderr while it reads.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -106,8 +110,14 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             value: "SIZE",
             help: "a small receive buffer, like a phone's (the kernel doubles it)",
             default: |_| "the kernel's".to_string(),
-            set: |a, v| {
-                size(v).map(|n| a.receive_buffer = Some(u32::try_from(n).unwrap_or(u32::MAX)))
+            set: |a, v| match u32::try_from(size(v)?) {
+                Ok(n) if n <= MAX_RECEIVE_BUFFER => {
+                    a.receive_buffer = Some(n);
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "expected at most {MAX_RECEIVE_BUFFER} bytes (2g - 1)"
+                )),
             },
         },
         Flag {
@@ -344,6 +354,10 @@ mod tests {
     fn command_line() {
         let args = |line| parse_line(&SLOW_CLIENT, line);
         let parsed = args("http://h:1/p --rate=1k --for 2s").unwrap().unwrap();
+        let largest = args("http://h/ --receive-buffer 2147483647")
+            .unwrap()
+            .unwrap();
+        assert_eq!(largest.receive_buffer, Some(MAX_RECEIVE_BUFFER));
         assert_eq!(parsed.rate, 1024);
         assert_eq!(parsed.read_for, Some(Duration::from_secs(2)));
         assert_eq!(parsed.url.unwrap().target, "/p");
@@ -369,6 +383,8 @@ mod tests {
             ("http://h/ --http2 --window 1000", "--window"),
             ("http://h/ --http2 --then healthz", "--then"),
             ("http://h/ --http2 --http1.0", "exclude"),
+            ("http://h/ --receive-buffer 2g", "at most 2147483647 bytes"),
+            ("http://h/ --receive-buffer 5g", "at most 2147483647 bytes"),
         ] {
             let error = args(bad).unwrap_err();
             assert!(error.contains(why), "{bad:?}: {error}");
