@@ -173,6 +173,37 @@ fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
 }
 
 #[test]
+fn an_http2_second_request_not_sent_in_time_is_reported_with_the_rate() {
+    // A server that answers stream 1 with a head and 10 bytes, then holds
+    // the connection open: --for (1 s) ends long before --then-after
+    // (10 s). The old code said nothing of the second request, nor of the
+    // achieved rate the help promises.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request);
+        let mut out = Vec::new();
+        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+        common::h2::frame(&mut out, 0x0, 0, 1, b"0123456789"); // DATA
+        let _ = stream.write_all(&out);
+        thread::sleep(Duration::from_secs(2));
+    });
+    let url = format!("http://{addr}/x");
+    let args = ["--http2", "--then", "/healthz", "--then-after", "10s"];
+    let output = slow_client(&[&[&url[..]][..], &args, &["--for", "1s"]].concat());
+    server.join().expect("the scripted server");
+    let text = stdout(&output);
+    assert!(text.contains("stream 3 /healthz: not sent"), "{text}");
+    assert!(text.contains("before --then-after 10s"), "{text}");
+    assert!(text.contains("bytes/s (limit"), "{text}");
+    // Stopped by --for, as asked: a clean stop.
+    assert_eq!(output.status.code(), Some(0), "{text}");
+}
+
+#[test]
 fn a_field_name_that_is_not_a_token_is_refused_not_skipped() {
     // `Content-Length : 100` (RFC 9112 §5.1 allows no space before the
     // colon): skipped as some other field, it would leave the body

@@ -317,9 +317,27 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         )
     };
     let mut out = describe("stream 1", &url.target, &report.first);
-    if let (Some(second), Some(path)) = (&report.second, &args.then) {
-        out += &format!("\n{}", describe("stream 3", path, second));
+    match (&report.second, &args.then) {
+        (Some(second), Some(path)) => out += &format!("\n{}", describe("stream 3", path, second)),
+        // Silence would let a reader think it was sent and lost.
+        (None, Some(path)) => {
+            out += &format!(
+                "\nstream 3 {path}: not sent: the run ended at {:.2} s, before --then-after {}",
+                report.elapsed.as_secs_f64(),
+                format_duration(args.then_after)
+            );
+        }
+        _ => {}
     }
+    // --rate limits the socket, so the achieved rate is the socket's too.
+    let elapsed = report.elapsed.as_secs_f64();
+    out += &format!(
+        "\nreceived {} bytes on the wire (frames included) in {elapsed:.2} s: \
+         {:.0} bytes/s (limit {} bytes/s)",
+        report.wire_bytes,
+        report.wire_bytes as f64 / elapsed.max(1e-9),
+        args.rate
+    );
     if let Some(code) = report.goaway {
         out += &format!("\nGOAWAY from the server ({})", code_name(code));
     }
