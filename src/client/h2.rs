@@ -81,11 +81,12 @@ pub struct H2Report {
     /// From connecting to the end.
     pub elapsed: Duration,
     /// Why reading stopped early, if it did: the socket failed or went
-    /// quiet, or the server broke a rule.
+    /// quiet, or the server broke a rule; or, at the time limit, the server
+    /// had already reset or closed the connection.
     pub failure: Option<String>,
     /// The time limit ended the run: a stream not complete was stopped on
-    /// time, not cut (a GOAWAY with an error also ends the run early, and
-    /// leaves this false).
+    /// time, not cut, unless `failure` says otherwise (a GOAWAY with an
+    /// error also ends the run early, and leaves this false).
     pub timed_out: bool,
 }
 
@@ -150,6 +151,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         }
         if limit.is_some_and(|l| started.elapsed() >= l) {
             report.timed_out = true;
+            report.failure = ended_by_the_server(&socket);
             break;
         }
         if let Some((target, after)) = &options.second
@@ -299,6 +301,28 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
     Ok(finish(report, started))
 }
 
+/// Whether the server had already ended the connection when the time
+/// limit passed, as in [`SlowClient`](super::slow_client::SlowClient): a
+/// reset behind bytes not yet read is only seen by `read` once they are,
+/// which a slow reader may never do; the pending error (SO_ERROR) says so
+/// at once, and a peek sees a close with nothing before it.
+fn ended_by_the_server(socket: &TcpStream) -> Option<String> {
+    match socket.take_error() {
+        Ok(None) => {}
+        Ok(Some(e)) => return Some(format!("the server reset the connection: {e}")),
+        Err(e) => return Some(format!("the connection could not be checked: {e}")),
+    }
+    let peeked = socket
+        .set_nonblocking(true)
+        .and_then(|()| socket.peek(&mut [0u8; 1]));
+    match peeked {
+        Ok(0) => Some("the server closed the connection".into()),
+        Ok(_) => None,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) => Some(format!("read failed: {e}")),
+    }
+}
+
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report.elapsed = started.elapsed();
     report
@@ -429,6 +453,50 @@ mod tests {
         assert_eq!(report.first.reset, Some(2), "{report:?}");
         assert!(!report.first.complete, "reset, yet complete: {report:?}");
         assert_eq!(report.first.body_bytes, 10, "{report:?}");
+    }
+
+    /// README's rule, no cut may look whole: a server that sends 48 KiB of
+    /// stream 1 at once and then resets the connection, to a client that
+    /// reads 8 KiB/s for 1 s. The reset sits behind unread bytes; the old
+    /// code called the stop at the limit clean (no failure).
+    #[test]
+    fn a_reset_behind_unread_bytes_is_a_failure_at_the_limit() {
+        let mut frames = Vec::new();
+        frame::settings(&mut frames, &[]);
+        frames.extend(raw_frame(
+            Kind::Headers as u8,
+            flag::END_HEADERS,
+            1,
+            &[0x80 | 8],
+        ));
+        for _ in 0..3 {
+            frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            stream.write_all(&frames).unwrap();
+            // Time for the bytes to reach the client's kernel, then a reset.
+            thread::sleep(Duration::from_millis(200));
+            sys::reset_on_close(&stream).unwrap();
+        });
+        let url = HttpUrl {
+            host: "127.0.0.1".into(),
+            port,
+            target: "/x".into(),
+        };
+        let options = H2Options {
+            rate: Some(8 * 1024),
+            ..options()
+        };
+        let report = run(&url, &options, Some(Duration::from_secs(1))).unwrap();
+        server.join().unwrap();
+        assert!(report.first.body_bytes < 3 * 16_384, "{report:?}");
+        let failure = report.failure.unwrap_or_default();
+        assert!(failure.contains("reset"), "{failure}");
     }
 
     /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and
