@@ -41,6 +41,10 @@ fn help_lists_every_flag_with_its_default() {
         let line = text.lines().find(|line| line.contains(flag)).expect(flag);
         assert!(line.contains(&format!("[default: {default}]")), "{line}");
     }
+    // git's `help CMD`: that command's help, as `CMD --help` prints it.
+    let output = run(&["help", "serve"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stdout, run(&["serve", "--help"]).stdout);
     let output = run(&["--version"]);
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("backpressure "));
 }
@@ -138,6 +142,9 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
             "--max-buffered-total: expected a size",
         ),
         (&["serve", "--quiet=yes"], "--quiet takes no value"),
+        (&["serve", "--help=yes"], "--help takes no value"),
+        (&["--version", "junk"], "--version takes no arguments"),
+        (&["help", "junk"], "no help for 'junk'"),
         (
             &["serve", "--verbose", "1"],
             "unknown flag '--verbose' for serve",

@@ -88,6 +88,11 @@ fn parse_flags<C: Default>(
     while let Some(arg) = args.next() {
         let (name, inline_value) = split_flag(arg);
         if matches!(name.as_str(), "-h" | "--help") {
+            // A switch like any other: `--help=yes` is refused as
+            // `--quiet=yes` is.
+            if inline_value.is_some() {
+                return Err(UsageError(format!("{name} takes no value")));
+            }
             return Ok(Parsed::Help(help(spec)));
         }
         let flag = spec.flags.iter().find(|flag| flag.name == name);
@@ -272,6 +277,7 @@ mod tests {
                 "--chunk-bytes: expected a size in bytes, such as 16k or 512m, got 'big'",
             ),
             ("--quiet=yes", "--quiet takes no value"),
+            ("--help=yes", "--help takes no value"),
             ("--loud", "unknown flag '--loud' for serve"),
             ("--quiet x", "unknown flag 'x' for serve"),
             (

@@ -129,8 +129,32 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError
             Parsed::Run(args) => Command::SlowClient(args),
             Parsed::Help(text) => Command::Help(text),
         },
-        Some("-h" | "--help" | "help") => Command::Help(main_help()),
-        Some("-V" | "--version") => Command::Version,
+        // `help serve` is git's spelling of `serve --help`.
+        Some("-h" | "--help" | "help") => match (args.next(), args.next()) {
+            (None, _) => Command::Help(main_help()),
+            (Some(command), None) => match command.as_str() {
+                "serve" => Command::Help(flags::help(&serve::SERVE)),
+                "demo" => Command::Help(flags::help(&demo::DEMO)),
+                "slow-client" => Command::Help(flags::help(&slow_client::SLOW_CLIENT)),
+                other => {
+                    let line = format!("no help for '{other}': it is not a command");
+                    return Err(UsageError::top_level(line));
+                }
+            },
+            (Some(_), Some(extra)) => {
+                let line = format!("help takes one command, got a second: '{extra}'");
+                return Err(UsageError::top_level(line));
+            }
+        },
+        // Anything after `--version` was meant for something: ignoring it
+        // would hide the mistake.
+        Some("-V" | "--version") => match args.next() {
+            None => Command::Version,
+            Some(extra) => {
+                let line = format!("--version takes no arguments, got '{extra}'");
+                return Err(UsageError::top_level(line));
+            }
+        },
         Some(flag) if flag.starts_with('-') => {
             return Err(UsageError::top_level(format!(
                 "unknown flag '{flag}': flags follow a command, as in 'backpressure serve {flag}'"
@@ -182,5 +206,25 @@ mod tests {
             assert!(matches!(parse_args(help), Ok(Command::Help(_))), "{help:?}");
         }
         assert_eq!(parse_args(&["-V"]), Ok(Command::Version));
+    }
+
+    /// `help CMD` is that command's help, and words the top level does not
+    /// take are refused rather than ignored.
+    #[test]
+    fn help_and_version_take_only_what_they_mean() {
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
+        let serve_help = Ok(Command::Help(flags::help(&serve::SERVE)));
+        assert_eq!(parse_args(&["help", "serve"]), serve_help);
+        assert_eq!(parse_args(&["--help", "serve"]), serve_help);
+        let demo_help = Ok(Command::Help(flags::help(&demo::DEMO)));
+        assert_eq!(parse_args(&["help", "demo"]), demo_help);
+        for wrong in [
+            &["--version", "junk"][..],
+            &["-V", "--help"],
+            &["help", "junk"],
+            &["help", "serve", "demo"],
+        ] {
+            assert!(parse_args(wrong).is_err(), "{wrong:?}");
+        }
     }
 }
