@@ -189,6 +189,23 @@ fn a_strategy_whose_every_client_was_refused_is_not_called_flat() {
     );
 }
 
+/// A runtime failure is exit code 1 and one line on stderr, as every
+/// error is: here an --out that is a file, not a folder.
+#[test]
+fn a_demo_that_cannot_create_its_folder_exits_1_with_one_line() {
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-out-is-a-file");
+    std::fs::write(&file, "not a folder").expect("write the file");
+    let out = file.to_str().expect("a UTF-8 temp path");
+    let output = run_binary(&["demo", "--quick", "--out", out], Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.starts_with("backpressure demo: cannot create"),
+        "{stderr:?}"
+    );
+}
+
 #[test]
 fn bad_demo_flags_exit_2_with_one_line() {
     for (args, mentions) in [

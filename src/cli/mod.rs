@@ -22,7 +22,7 @@ mod serve;
 mod slow_client;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use flags::Parsed;
@@ -74,7 +74,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(Command::Demo(config)) => match crate::demo::run(&config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                say(&format!("\nbackpressure demo: {error}"));
+                // Errors are one line. On a terminal a progress line may
+                // stand unfinished (it is rewritten in place with `\r`):
+                // clear it rather than add an empty line under it.
+                let clear = if io::stderr().is_terminal() {
+                    "\r\x1b[K"
+                } else {
+                    ""
+                };
+                say(&format!("{clear}backpressure demo: {error}"));
                 ExitCode::from(EXIT_FAILURE)
             }
         },
