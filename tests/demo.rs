@@ -206,6 +206,34 @@ fn a_demo_that_cannot_create_its_folder_exits_1_with_one_line() {
     );
 }
 
+/// A folder that exists but cannot be written is found before anything is
+/// measured: one line and exit 1 at once, not after the whole run. `/proc`
+/// refuses new files even to root.
+#[test]
+fn a_demo_that_cannot_write_its_folder_fails_before_measuring() {
+    let args = [
+        "demo",
+        "--quick",
+        "--modes",
+        "bounded",
+        "--rows",
+        "1",
+        "--seconds",
+        "1",
+        "--fast-rows",
+        "0",
+        "--http2-wait",
+        "0s",
+        "--out",
+        "/proc",
+    ];
+    let output = run_binary(&args, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "nothing measured: {stderr:?}");
+    assert!(stderr.contains("cannot write into /proc"), "{stderr:?}");
+}
+
 #[test]
 fn bad_demo_flags_exit_2_with_one_line() {
     for (args, mentions) in [

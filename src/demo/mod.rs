@@ -84,6 +84,7 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         .map_err(|e| format!("cannot find this program's own path to start the server: {e}"))?;
     fs::create_dir_all(&config.out)
         .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
+    check_writable(&config.out)?;
     let mut progress = Progress {
         terminal: io::stderr().is_terminal(),
         last_second: None,
@@ -167,6 +168,17 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         written.push_str(", http2-chart.svg");
     }
     println!("\nFiles in {}: {written}", config.out.display());
+    Ok(())
+}
+
+/// Fails now, not after the whole measurement (over a minute with the
+/// defaults), if the files cannot be written into `out`: a probe file is
+/// created there and removed.
+fn check_writable(out: &std::path::Path) -> Result<(), String> {
+    let probe = out.join(".backpressure-write-check");
+    fs::File::create(&probe).map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
+    // Left behind, it is an empty file and harmless: not worth failing for.
+    let _ = fs::remove_file(&probe);
     Ok(())
 }
 
