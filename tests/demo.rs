@@ -189,6 +189,42 @@ fn a_strategy_whose_every_client_was_refused_is_not_called_flat() {
     );
 }
 
+/// The smallest export, one row: the client gets the whole 87-byte body at
+/// once, long before --seconds. The report must say so in body bytes and
+/// the time it took, not compare the body with the bytes on the wire over
+/// --seconds.
+#[test]
+fn a_one_row_demo_reports_what_was_measured() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-one-row");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "demo",
+        "--modes",
+        "bounded",
+        "--rows",
+        "1",
+        "--seconds",
+        "1",
+        "--fast-rows",
+        "0",
+        "--http2-wait",
+        "0s",
+        "--out",
+        out.to_str().expect("a UTF-8 temp path"),
+    ];
+    let output = run_binary(&args, DEMO_DEADLINE);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let first = stdout
+        .lines()
+        .find(|line| line.starts_with("The client asked"))
+        .and_then(|line| line.split(". ").next())
+        .unwrap_or_else(|| panic!("no reading paragraph in:\n{stdout}"));
+    let start = "The client asked for a body of 87 B; it read all of it in ";
+    assert!(first.starts_with(start), "{first}");
+    assert!(first.ends_with(" from `bounded`"), "{first}");
+}
+
 /// A runtime failure is exit code 1 and one line on stderr, as every
 /// error is: here an --out that is a file, not a folder.
 #[test]

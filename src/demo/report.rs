@@ -98,6 +98,38 @@ fn most<'a>(runs: impl IntoIterator<Item = &'a SlowRun>, of: fn(&SlowRun) -> u64
     runs.into_iter().map(of).max().unwrap_or(0)
 }
 
+/// What one served client of `run` read of its body, in how long and at
+/// what rate: "all of it in 12 ms (7.1 KiB/s) from `bounded`". Body bytes,
+/// so that they compare with the body's size; the time is the reading's
+/// own, shorter than --seconds when the body ended first.
+fn body_read(run: &SlowRun, clients: usize) -> String {
+    let mode = run.mode.as_str();
+    if run.refused.len() >= clients {
+        return format!("nothing from `{mode}`, which refused every client");
+    }
+    let read = run.body_read / run.served();
+    let amount = if read >= run.body_len {
+        "all of it".to_string()
+    } else {
+        size(read)
+    };
+    let rate = size((read as f64 / run.read_time.as_secs_f64().max(1e-3)) as u64);
+    format!(
+        "{amount} in {} ({rate}/s) from `{mode}`",
+        duration(run.read_time)
+    )
+}
+
+/// A duration as a person reads it: `250 ms` below a second, else seconds
+/// with at most two decimals (`1 s`, `1.5 s`, `1.25 s`).
+pub fn duration(duration: std::time::Duration) -> String {
+    if duration.as_millis() < 1000 {
+        return format!("{} ms", duration.as_millis());
+    }
+    let seconds = format!("{:.2}", duration.as_secs_f64());
+    format!("{} s", seconds.trim_end_matches('0').trim_end_matches('.'))
+}
+
 /// The paragraph under the table: where the bytes piled up, and why.
 pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     let Some(first) = runs.first() else {
@@ -111,17 +143,21 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         format!("`{}`", names.join("` and `"))
     };
     let body = first.body_len;
-    let seconds = config.seconds.as_secs_f64();
-    let read = most(runs, |run| run.client_read);
     let clients = config.clients.max(1);
-    let rate = size((read as f64 / seconds / clients as f64) as u64);
-    let (asked, got) = (size(body), size(read));
+    // Per mode: each strategy had its own server and clients, and a client
+    // that got its whole body stopped reading before --seconds.
+    let reads: Vec<String> = runs.iter().map(|run| body_read(run, clients)).collect();
     let mut text = if clients == 1 {
-        format!("The client asked for {asked} and read {got} in {seconds:.1} s ({rate}/s). ")
+        format!(
+            "The client asked for a body of {}; it read {}. ",
+            size(body),
+            reads.join("; ")
+        )
     } else {
         format!(
-            "Each of {clients} clients asked for {asked}; together they read {got} in \
-             {seconds:.1} s ({rate}/s each). "
+            "Each of {clients} clients asked for a body of {}; on average each read {}. ",
+            size(body),
+            reads.join("; ")
         )
     };
     // Writing into a String cannot fail: every `write!` result is ignored.
@@ -316,6 +352,8 @@ mod tests {
             peak_server_tx: tx_per_client * clients as u64,
             peak_client_rx: 110 << 10,
             client_read: 1 << 20,
+            body_read: (1 << 20) * clients as u64,
+            read_time: std::time::Duration::from_millis(5100),
             rss_after: 3 << 20,
             threads_after: 2,
             queued_after: 0,
@@ -324,6 +362,32 @@ mod tests {
             server_aborts: Vec::new(),
             verdict: Verdict::Flat,
         }
+    }
+
+    /// The first sentence compares body bytes with the body, over the
+    /// time the client actually read, per mode: a 87 B body read in 12 ms
+    /// is "all of it in 12 ms", not 296 wire bytes over --seconds.
+    #[test]
+    fn the_first_sentence_counts_body_bytes_over_the_time_read() {
+        let mut small = slow_run(1, 0, 87, 16 << 10);
+        (small.body_len, small.body_read, small.client_read) = (87, 87, 296);
+        small.read_time = std::time::Duration::from_millis(12);
+        let mut cut = slow_run(1, 0, 87, 16 << 10);
+        cut.mode = crate::export::Mode::Unbounded;
+        let config = DemoConfig {
+            clients: 1,
+            ..DemoConfig::default()
+        };
+        let text = reading(&[small, cut], &config);
+        let first = text.split(". ").next().unwrap_or_default();
+        assert_eq!(
+            first,
+            "The client asked for a body of 87 B; it read all of it in 12 ms (7.1 KiB/s) \
+             from `bounded`; 1.0 MiB in 5.1 s (200.8 KiB/s) from `unbounded`"
+        );
+        assert_eq!(duration(std::time::Duration::from_millis(250)), "250 ms");
+        assert_eq!(duration(std::time::Duration::from_millis(1250)), "1.25 s");
+        assert_eq!(duration(std::time::Duration::from_secs(2)), "2 s");
     }
 
     /// With four clients the columns are sums over the four connections;

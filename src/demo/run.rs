@@ -75,8 +75,15 @@ pub struct SlowRun {
     pub peak_server_tx: u64,
     /// Largest sampled `rx_queue` of the clients' sockets.
     pub peak_client_rx: u64,
-    /// Bytes the clients had read when they disconnected.
+    /// Bytes the clients had read when they disconnected, head and framing
+    /// included (what their sockets delivered).
     pub client_read: u64,
+    /// Body bytes the served clients read, framing excluded: comparable
+    /// with `body_len`.
+    pub body_read: u64,
+    /// The longest a served client read, from connecting to its stop or to
+    /// the end of its body: shorter than `--seconds` when the body ended first.
+    pub read_time: Duration,
     /// RSS one second after the disconnect.
     pub rss_after: u64,
     /// Threads one second after the disconnect.
@@ -334,10 +341,15 @@ pub fn slow(
     let client_read = sampler.sample(Phase::Reading).client_read_bytes;
     // A client with no status yet (waiting for `buffer`'s body, say) was not turned away.
     let (mut refused, mut ends) = (Vec::new(), Vec::new());
+    let (mut body_read, mut read_time) = (0, Duration::ZERO);
     for report in stop_clients(clients) {
         match report.status {
             Some(status) if status != 200 => refused.push(status),
-            _ => ends.push(report.end),
+            _ => {
+                body_read += report.body_bytes;
+                read_time = read_time.max(report.elapsed);
+                ends.push(report.end);
+            }
         }
     }
     let after_end = sampler.start.elapsed() + AFTER_DISCONNECT;
@@ -381,6 +393,8 @@ pub fn slow(
         peak_server_tx: peak(|s| s.server_tx_queue_bytes),
         peak_client_rx: peak(|s| s.client_rx_queue_bytes),
         client_read,
+        body_read,
+        read_time,
         rss_after: last.rss_bytes.unwrap_or(0),
         threads_after: last.threads.unwrap_or(0),
         queued_after: metrics
