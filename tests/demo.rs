@@ -192,7 +192,7 @@ fn a_strategy_whose_every_client_was_refused_is_not_called_flat() {
 /// The smallest export, one row: the client gets the whole 87-byte body at
 /// once, long before --seconds. The report must say so in body bytes and
 /// the time it took, not compare the body with the bytes on the wire over
-/// --seconds.
+/// --seconds, nor explain its flat verdict by a wait that never happened.
 #[test]
 fn a_one_row_demo_reports_what_was_measured() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-one-row");
@@ -223,6 +223,10 @@ fn a_one_row_demo_reports_what_was_measured() {
     let start = "The client asked for a body of 87 B; it read all of it in ";
     assert!(first.starts_with(start), "{first}");
     assert!(first.ends_with(" from `bounded`"), "{first}");
+    // Nothing waited: the body fit in the first write, so the report must
+    // not explain the flat verdict by a full kernel buffer.
+    assert!(!stdout.contains("`write` blocked"), "{stdout}");
+    assert!(stdout.contains("read the whole body, so nothing had to wait"));
 }
 
 /// A runtime failure is exit code 1 and one line on stderr, as every

@@ -120,6 +120,19 @@ fn body_read(run: &SlowRun, clients: usize) -> String {
     )
 }
 
+/// The served clients of `run` read their whole body before they stopped.
+fn read_whole(run: &SlowRun) -> bool {
+    run.body_read / run.served() >= run.body_len
+}
+
+/// The server's kernel send queue was seen at its high-water mark
+/// (`TCP_NOTSENT_LOWAT`), where a blocked `write` waits, or holding any
+/// bytes at all when the mark is off.
+fn kernel_full(run: &SlowRun) -> bool {
+    let per_connection = run.peak_server_tx / run.served();
+    per_connection > 0 && per_connection >= run.notsent_lowat
+}
+
 /// A duration as a person reads it: `250 ms` below a second, else seconds
 /// with at most two decimals (`1 s`, `1.5 s`, `1.25 s`).
 pub fn duration(duration: std::time::Duration) -> String {
@@ -197,18 +210,45 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
             size(run.peak_rss),
         );
     }
+    // Why a run stayed flat, only as far as its samples show it: a body
+    // read whole never made anything wait, and a kernel queue that never
+    // reached its mark never blocked `write`.
     let flat = with(Verdict::Flat);
-    if !flat.is_empty() {
+    let (waited, rest): (Vec<&SlowRun>, Vec<&SlowRun>) = flat
+        .iter()
+        .partition(|run| !read_whole(run) && kernel_full(run));
+    let (whole, unblocked): (Vec<&SlowRun>, Vec<&SlowRun>) =
+        rest.iter().partition(|run| read_whole(run));
+    for (group, why) in [
+        (
+            waited,
+            "; the clients stopped before the end of the body, and the server's kernel \
+             send queue reached its high-water mark: there `write` blocked, the blocked \
+             writer stopped taking chunks, and the producer waited (in a full channel's \
+             `send`, or by not being asked for the next rows), so the chain of flow control \
+             reached all the way back",
+        ),
+        (
+            whole,
+            ", but the clients read the whole body, so nothing had to wait: a body this \
+             small does not test flow control (try more --rows)",
+        ),
+        (
+            unblocked,
+            "; the server's kernel send queue never reached its high-water mark, so these \
+             samples do not show `write` blocking or the producer waiting for the client",
+        ),
+    ] {
+        if group.is_empty() {
+            continue;
+        }
         let _ = write!(
             text,
             "{} never queued more than {} in userland{per_client} and grew at most {} over \
-             idle: once the kernel send buffer was full, `write` blocked, the blocked writer \
-             stopped taking chunks, and the producer waited (in a full channel's `send`, or by \
-             not being asked for the next rows), so the chain of flow control reached all the \
-             way back. ",
-            names(&flat),
-            size(most(flat.iter().copied(), |run| run.peak_queued / run.served())),
-            size(most(flat.iter().copied(), SlowRun::growth)),
+             idle{why}. ",
+            names(&group),
+            size(most(group.iter().copied(), |run| run.peak_queued / run.served())),
+            size(most(group.iter().copied(), SlowRun::growth)),
         );
     }
     let _ = write!(
@@ -388,6 +428,29 @@ mod tests {
         assert_eq!(duration(std::time::Duration::from_millis(250)), "250 ms");
         assert_eq!(duration(std::time::Duration::from_millis(1250)), "1.25 s");
         assert_eq!(duration(std::time::Duration::from_secs(2)), "2 s");
+    }
+
+    /// "write blocked and the producer waited" only when the samples show
+    /// it: a client that stopped before the end of the body, and a kernel
+    /// queue that reached its mark.
+    #[test]
+    fn a_flat_run_is_explained_only_by_what_was_seen() {
+        let config = DemoConfig {
+            clients: 1,
+            ..DemoConfig::default()
+        };
+        let blocked = "`write` blocked";
+        let waited = slow_run(1, 144 << 10, 144 << 10, 16 << 10);
+        assert!(reading(&[waited], &config).contains(blocked));
+        let mut whole = slow_run(1, 0, 87, 16 << 10);
+        (whole.body_len, whole.body_read) = (87, 87);
+        let text = reading(&[whole], &config);
+        assert!(!text.contains(blocked), "{text}");
+        assert!(text.contains("read the whole body, so nothing had to wait"));
+        let unblocked = slow_run(1, 4 << 10, 4 << 10, 16 << 10);
+        let text = reading(&[unblocked], &config);
+        assert!(!text.contains(blocked), "{text}");
+        assert!(text.contains("never reached its high-water mark"), "{text}");
     }
 
     /// With four clients the columns are sums over the four connections;
