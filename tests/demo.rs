@@ -204,7 +204,7 @@ fn a_one_row_demo_reports_what_was_measured() {
         "--rows",
         "1",
         "--seconds",
-        "1",
+        "250ms",
         "--fast-rows",
         "0",
         "--http2-wait",
@@ -220,6 +220,8 @@ fn a_one_row_demo_reports_what_was_measured() {
         .find(|line| line.starts_with("The client asked"))
         .and_then(|line| line.split(". ").next())
         .unwrap_or_else(|| panic!("no reading paragraph in:\n{stdout}"));
+    // A --seconds under one second is shown in ms, not rounded to "0.2 s".
+    assert!(stdout.contains(" 250 ms, then disconnect"), "{stdout}");
     let start = "The client asked for a body of 87 B; it read all of it in ";
     assert!(first.starts_with(start), "{first}");
     assert!(first.ends_with(" from `bounded`"), "{first}");

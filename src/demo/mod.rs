@@ -34,7 +34,7 @@ use crate::export::Mode;
 use crate::export::csv_rows::body_len;
 use chart::{ChartText, Series};
 use config::DemoConfig;
-use report::size;
+use report::{duration, size};
 use run::{FastRun, SlowRun};
 use sample::{Pass, Sample};
 
@@ -92,13 +92,13 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     let mut samples = Vec::new();
 
     eprintln!(
-        "demo: {} slow client(s) per strategy at {}/s on a {} export, {:.1} s each, \
+        "demo: {} slow client(s) per strategy at {}/s on a {} export, {} each, \
          then {} more; a fresh server per strategy",
         config.clients,
         size(config.client_rate),
         size(body_len(config.rows)),
-        config.seconds.as_secs_f64(),
-        run::AFTER_DISCONNECT.as_secs_f64(),
+        duration(config.seconds),
+        duration(run::AFTER_DISCONNECT),
     );
     let mut slow_runs = Vec::new();
     for &mode in &config.modes {
@@ -192,12 +192,12 @@ fn report_text(
 ) -> String {
     let body = body_len(config.rows);
     let mut text = format!(
-        "\n## Slow client: {} reader(s) at {}/s, {} export ({} rows), {:.1} s, then disconnect\n\n",
+        "\n## Slow client: {} reader(s) at {}/s, {} export ({} rows), {}, then disconnect\n\n",
         config.clients,
         size(config.client_rate),
         size(body),
         config.rows,
-        config.seconds.as_secs_f64()
+        duration(config.seconds)
     );
     let table = report::slow_table(slow);
     let (reading, rule) = (report::reading(slow, config), report::rule(body));
