@@ -182,7 +182,8 @@ fn main_help() -> String {
          \x20   backpressure serve [FLAGS]            run the export server\n\
          \x20   backpressure slow-client URL [FLAGS]  download at a phone's rate\n\
          \x20   backpressure serve --help             the server's flags and their defaults\n\
-         \x20                                         (likewise demo --help, slow-client --help)\n\
+         \x20                                         (likewise demo --help, slow-client --help,\n\
+         \x20                                         or help serve, help demo, help slow-client)\n\
          \x20   backpressure --version\n\
          \n\
          Exit codes: 0 success, {EXIT_FAILURE} runtime failure (e.g. address in use), {EXIT_USAGE} bad command line.\n",
