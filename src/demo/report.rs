@@ -314,6 +314,19 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
         (on.peak_server_tx / on.served()).max(1),
         off.peak_server_tx / off.served(),
     );
+    // A body read whole, or a kernel queue no larger without the mark than
+    // with it, shows nothing the mark bounded: say so, not a ratio.
+    if read_whole(on) || read_whole(off) || without <= with {
+        return format!(
+            "The server's kernel held at most {} per connection with TCP_NOTSENT_LOWAT at {} \
+             and {} with it off: these clients read too much of too small a body for the \
+             kernel's queue to fill, so this run cannot show what the mark bounds (more \
+             --rows, or a slower --client-rate, can).",
+            size(on.peak_server_tx / on.served()),
+            lowat(on),
+            size(without),
+        );
+    }
     let userland = (on.peak_queued / on.served()).max(1);
     format!(
         "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {} per connection: at \
@@ -451,6 +464,20 @@ mod tests {
         let text = reading(&[unblocked], &config);
         assert!(!text.contains(blocked), "{text}");
         assert!(text.contains("never reached its high-water mark"), "{text}");
+    }
+
+    /// A run whose kernel queue never filled shows nothing the mark
+    /// bounded: no "times as much" ratio made of zeros.
+    #[test]
+    fn the_kernel_paragraph_claims_nothing_a_tiny_body_cannot_show() {
+        let mut on = slow_run(1, 0, 87, 16 << 10);
+        let mut off = slow_run(1, 0, 87, 0);
+        for run in [&mut on, &mut off] {
+            (run.body_len, run.body_read) = (87, 87);
+        }
+        let text = kernel_reading(&on, &off);
+        assert!(!text.contains("times as much"), "{text}");
+        assert!(text.contains("cannot show what the mark bounds"), "{text}");
     }
 
     /// With four clients the columns are sums over the four connections;
