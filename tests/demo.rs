@@ -227,8 +227,8 @@ fn a_one_row_demo_reports_what_was_measured() {
     assert!(first.ends_with(" from `bounded`"), "{first}");
     // Nothing waited: the body fit in the first write, so the report must
     // not explain the flat verdict by a full kernel buffer.
-    assert!(!stdout.contains("`write` blocked"), "{stdout}");
-    assert!(stdout.contains("read the whole body, so nothing had to wait"));
+    assert!(!stdout.contains("where `write` blocks"), "{stdout}");
+    assert!(stdout.contains("so nothing had to wait"), "{stdout}");
 }
 
 /// A runtime failure is exit code 1 and one line on stderr, as every

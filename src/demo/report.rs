@@ -125,12 +125,14 @@ fn read_whole(run: &SlowRun) -> bool {
     run.body_read / run.served() >= run.body_len
 }
 
-/// The server's kernel send queue was seen at its high-water mark
-/// (`TCP_NOTSENT_LOWAT`), where a blocked `write` waits, or holding any
-/// bytes at all when the mark is off.
+/// The server's kernel send queue per connection was seen at least at
+/// the high-water mark (`TCP_NOTSENT_LOWAT`), past which a `write` blocks.
+/// The queue counts bytes sent and not yet acknowledged as well as unsent
+/// ones, so this is where `write` *can* have blocked, not proof that it
+/// did. Without a mark (or without its figure) there is nothing to compare
+/// with: `write` blocks only on a full send buffer, megabytes.
 fn kernel_full(run: &SlowRun) -> bool {
-    let per_connection = run.peak_server_tx / run.served();
-    per_connection > 0 && per_connection >= run.notsent_lowat
+    run.notsent_lowat > 0 && run.peak_server_tx / run.served() >= run.notsent_lowat
 }
 
 /// A duration as a person reads it: `250 ms` below a second, else seconds
@@ -210,33 +212,34 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
             size(run.peak_rss),
         );
     }
-    // Why a run stayed flat, only as far as its samples show it: a body
-    // read whole never made anything wait, and a kernel queue that never
-    // reached its mark never blocked `write`.
+    // Why a run stayed flat, only as far as its samples show it: the
+    // mechanism where the kernel's queue reached the mark, whether or not
+    // the client went on to read the whole body; a body read whole without
+    // it made nothing wait; otherwise the samples show no blocking.
     let flat = with(Verdict::Flat);
-    let (waited, rest): (Vec<&SlowRun>, Vec<&SlowRun>) = flat
-        .iter()
-        .partition(|run| !read_whole(run) && kernel_full(run));
+    let (waited, rest): (Vec<&SlowRun>, Vec<&SlowRun>) =
+        flat.iter().partition(|run| kernel_full(run));
     let (whole, unblocked): (Vec<&SlowRun>, Vec<&SlowRun>) =
         rest.iter().partition(|run| read_whole(run));
     for (group, why) in [
         (
             waited,
-            "; the clients stopped before the end of the body, and the server's kernel \
-             send queue reached its high-water mark: there `write` blocked, the blocked \
-             writer stopped taking chunks, and the producer waited (in a full channel's \
-             `send`, or by not being asked for the next rows), so the chain of flow control \
-             reached all the way back",
+            "; the server's kernel send queue held as much as its high-water mark, which \
+             is where `write` blocks: then the blocked writer stops taking chunks, and the \
+             producer waits (in a full channel's `send`, or by not being asked for the next \
+             rows), so the chain of flow control reaches all the way back",
         ),
         (
             whole,
-            ", but the clients read the whole body, so nothing had to wait: a body this \
-             small does not test flow control (try more --rows)",
+            ", but the clients read the whole body and the kernel's queue stayed under its \
+             mark, so nothing had to wait: a body this small does not test flow control \
+             (try more --rows)",
         ),
         (
             unblocked,
-            "; the server's kernel send queue never reached its high-water mark, so these \
-             samples do not show `write` blocking or the producer waiting for the client",
+            "; the server's kernel send queue stayed under its high-water mark (or had \
+             none), so these samples do not show `write` blocking or the producer waiting \
+             for the client",
         ),
     ] {
         if group.is_empty() {
@@ -253,9 +256,9 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     }
     let _ = write!(
         text,
-        "In every mode the kernel held at most {} in the server's send queues (under the \
-         server's TCP_NOTSENT_LOWAT; see below) and {} in the clients' receive queues (under \
-         their receive windows): kernel memory, counted in /proc/net/sockstat (pages of \
+        "In every mode the kernel held at most {} in the server's send queues (unsent bytes \
+         bounded by the server's TCP_NOTSENT_LOWAT, the rest in flight; see below) and {} in \
+         the clients' receive queues (under their receive windows): kernel memory, counted in /proc/net/sockstat (pages of \
          {PAGE_BYTES} bytes) and never in the server's RSS. ",
         size(most(runs, |run| run.peak_server_tx)),
         size(most(runs, |run| run.peak_client_rx)),
@@ -452,18 +455,23 @@ mod tests {
             clients: 1,
             ..DemoConfig::default()
         };
-        let blocked = "`write` blocked";
+        let blocked = "which is where `write` blocks";
         let waited = slow_run(1, 144 << 10, 144 << 10, 16 << 10);
         assert!(reading(&[waited], &config).contains(blocked));
         let mut whole = slow_run(1, 0, 87, 16 << 10);
         (whole.body_len, whole.body_read) = (87, 87);
         let text = reading(&[whole], &config);
         assert!(!text.contains(blocked), "{text}");
-        assert!(text.contains("read the whole body, so nothing had to wait"));
+        assert!(text.contains("so nothing had to wait"), "{text}");
+        // A body larger than the kernel's buffers, read whole at the
+        // client's rate: the queue reached the mark, so the producer waited.
+        let mut read_at_rate = slow_run(1, 140 << 10, 144 << 10, 16 << 10);
+        read_at_rate.body_read = read_at_rate.body_len;
+        assert!(reading(&[read_at_rate], &config).contains(blocked));
         let unblocked = slow_run(1, 4 << 10, 4 << 10, 16 << 10);
         let text = reading(&[unblocked], &config);
         assert!(!text.contains(blocked), "{text}");
-        assert!(text.contains("never reached its high-water mark"), "{text}");
+        assert!(text.contains("stayed under its high-water mark"), "{text}");
     }
 
     /// A run whose kernel queue never filled shows nothing the mark
