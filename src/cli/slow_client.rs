@@ -321,8 +321,15 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         (Some(second), Some(path)) => out += &format!("\n{}", describe("stream 3", path, second)),
         // Silence would let a reader think it was sent and lost.
         (None, Some(path)) => {
+            // "Before its time" only if it was: a run can also end (a reset,
+            // a GOAWAY, the limit checked first) just after --then-after.
+            let when = if report.elapsed < args.then_after {
+                "before"
+            } else {
+                "by the time of"
+            };
             out += &format!(
-                "\nstream 3 {path}: not sent: the run ended at {:.2} s, before --then-after {}",
+                "\nstream 3 {path}: not sent: the run ended at {:.2} s, {when} --then-after {}",
                 report.elapsed.as_secs_f64(),
                 format_duration(args.then_after)
             );

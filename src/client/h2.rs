@@ -479,8 +479,21 @@ mod tests {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request);
             stream.write_all(&frames).unwrap();
-            // Time for the bytes to reach the client's kernel, then a reset.
-            thread::sleep(Duration::from_millis(200));
+            // The reset only once the client has acknowledged our
+            // SETTINGS, its one write after its first read: a reset before
+            // that write would fail it, which is another test's case. At
+            // most 5 s, however slowly the client's thread is scheduled.
+            let ack = [0, 0, 0, Kind::Settings as u8, flag::ACK, 0, 0, 0, 0];
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut got = Vec::new();
+            while !got.windows(ack.len()).any(|w| w == ack) {
+                match stream.read(&mut request) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&request[..n]),
+                }
+            }
             sys::reset_on_close(&stream).unwrap();
         });
         let url = HttpUrl {

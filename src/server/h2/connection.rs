@@ -59,9 +59,10 @@ const OUR_SETTINGS: [(u16, u32); 3] = [
 /// Serves an HTTP/2 connection whose first 18 preface bytes
 /// ([`PREFACE_HEAD`]) the HTTP/1 head reader has taken; `after` is what
 /// it read beyond them. Returns what the connection came to, for its own
-/// access-log line. Each stream taken on has one too; one refused or reset
-/// before it was taken on (malformed, over the limit) has none, and is
-/// counted in `backpressure_http2_rst_streams_sent_total` by its code.
+/// access-log line. Each stream taken on has one too (a 431 included); one
+/// reset before it was taken on (malformed, or REFUSED_STREAM over the
+/// limit) has none, and is counted in
+/// `backpressure_http2_rst_streams_sent_total` by its code.
 pub fn serve(
     socket: &TcpStream,
     after: &[u8],
