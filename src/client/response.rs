@@ -47,9 +47,10 @@ pub struct ReceivedHead {
 pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
     // Lines end in CRLF; a recipient may also take a bare LF (§2.2), and
     // this one does, in the lines and in the empty line that ends the head
-    // ([`ResponseReader::feed`]). The server's parser does not: a proxy in front of it could read such a
-    // head differently, and a request smuggled between two readings is the
-    // attack; a client reading its own response risks nothing.
+    // ([`ResponseReader::feed`]). The server's parser does not: a proxy in
+    // front of it could read such a head differently, and a request
+    // smuggled between two readings is the attack; a client reading its
+    // own response risks nothing.
     let mut lines = head
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
