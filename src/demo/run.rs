@@ -81,8 +81,9 @@ pub struct SlowRun {
     /// Body bytes the served clients read, framing excluded: comparable
     /// with `body_len`.
     pub body_read: u64,
-    /// The longest a served client read, from connecting to its stop or to
-    /// the end of its body: shorter than `--seconds` when the body ended first.
+    /// How long a served client read on average, from connecting to its
+    /// stop or to the end of its body: shorter than `--seconds` when the
+    /// body ended first. With `body_read / served`, what each read on average.
     pub read_time: Duration,
     /// RSS one second after the disconnect.
     pub rss_after: u64,
@@ -347,11 +348,12 @@ pub fn slow(
             Some(status) if status != 200 => refused.push(status),
             _ => {
                 body_read += report.body_bytes;
-                read_time = read_time.max(report.elapsed);
+                read_time += report.elapsed;
                 ends.push(report.end);
             }
         }
     }
+    let read_time = read_time / u32::try_from(ends.len().max(1)).unwrap_or(u32::MAX);
     let after_end = sampler.start.elapsed() + AFTER_DISCONNECT;
     sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
 
