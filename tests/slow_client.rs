@@ -140,14 +140,13 @@ fn bad_usage_exits_2_with_one_line() {
     }
 }
 
-#[test]
-fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
-    // A server that answers stream 1 with a head and 10 bytes, then ends
-    // the connection with GOAWAY PROTOCOL_ERROR: the body is cut long
-    // before --for runs out, so that is no clean stop.
+/// An h2c server that answers stream 1 with SETTINGS, a head (`:status`
+/// 200) and 10 bytes of DATA, then `then`, and holds the connection open
+/// for 2 s.
+fn head_and_ten_bytes_then(then: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("its address");
-    let cutter = thread::spawn(move || {
+    let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
         let mut request = [0u8; 1024];
         let _ = stream.read(&mut request);
@@ -155,12 +154,23 @@ fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
         common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
         common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
         common::h2::frame(&mut out, 0x0, 0, 1, b"0123456789"); // DATA
-        let goaway = [1u32.to_be_bytes(), 1u32.to_be_bytes()].concat();
-        common::h2::frame(&mut out, 0x7, 0, 0, &goaway); // GOAWAY PROTOCOL_ERROR
+        out.extend_from_slice(&then);
         let _ = stream.write_all(&out);
-        // Held open: the client must stop on the GOAWAY, not on a close.
         thread::sleep(Duration::from_secs(2));
     });
+    (addr, server)
+}
+
+#[test]
+fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
+    // A server that answers stream 1 with a head and 10 bytes, then ends
+    // the connection with GOAWAY PROTOCOL_ERROR: the body is cut long
+    // before --for runs out, so that is no clean stop. Held open: the
+    // client must stop on the GOAWAY, not on a close.
+    let mut goaway = Vec::new();
+    let payload = [1u32.to_be_bytes(), 1u32.to_be_bytes()].concat();
+    common::h2::frame(&mut goaway, 0x7, 0, 0, &payload); // GOAWAY PROTOCOL_ERROR
+    let (addr, cutter) = head_and_ten_bytes_then(goaway);
     let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--for", "10s"]);
     cutter.join().expect("the cutting server");
     let text = stdout(&output);
@@ -178,19 +188,7 @@ fn an_http2_second_request_not_sent_in_time_is_reported_with_the_rate() {
     // the connection open: --for (1 s) ends long before --then-after
     // (10 s). The old code said nothing of the second request, nor of the
     // achieved rate the help promises.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("its address");
-    let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        let mut request = [0u8; 1024];
-        let _ = stream.read(&mut request);
-        let mut out = Vec::new();
-        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
-        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
-        common::h2::frame(&mut out, 0x0, 0, 1, b"0123456789"); // DATA
-        let _ = stream.write_all(&out);
-        thread::sleep(Duration::from_secs(2));
-    });
+    let (addr, server) = head_and_ten_bytes_then(Vec::new());
     let url = format!("http://{addr}/x");
     let args = ["--http2", "--then", "/healthz", "--then-after", "10s"];
     let output = slow_client(&[&[&url[..]][..], &args, &["--for", "1s"]].concat());
