@@ -138,6 +138,14 @@ fn main() -> ExitCode {
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
         .collect();
+    // A mistyped name would measure nothing and exit 0.
+    if let Some(unknown) = filters.iter().find(|f| !STRATEGIES.contains(&f.as_str())) {
+        eprintln!(
+            "memory_footprint: {unknown:?} is not a strategy: {}",
+            STRATEGIES.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let mut failed = false;
     let mut measurements = Vec::new();
     for strategy in STRATEGIES {

@@ -38,8 +38,9 @@
 //!   N = 8, plus the defaults: about half a minute.
 //! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
 //!   start of a connection weighs less (see `docs/benchmarks.md`).
-//! - The whole grid writes to `docs/`; a quick, restricted or filtered run
-//!   to `target/tradeoff/`, so that it never replaces the committed figure.
+//! - The whole grid, with at least the default K and N and no
+//!   `BENCH_SERVE_ARGS`, writes to `docs/`; any other run to
+//!   `target/tradeoff/`, so that it never replaces the committed figure.
 //!   `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
 //!   `BENCH_SERVE_ARGS` passes extra flags to every server (see `common`).
 

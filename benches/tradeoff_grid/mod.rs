@@ -239,14 +239,22 @@ pub fn settings() -> Result<Settings, String> {
         depth: None,
     });
 
-    // Only the whole grid replaces the committed figure: a quick or
-    // partial run that wrote to `docs/` would silently overwrite it.
+    // Only the whole grid replaces the committed figure, measured at
+    // least as well as the defaults measure it, against the server as it
+    // ships: a quick, partial, thinner or reconfigured run that wrote to
+    // `docs/` would silently overwrite it.
     let fast_rows = env_count("TRADEOFF_ROWS", DEFAULT_FAST_ROWS as usize)? as u64;
+    let runs = env_count("TRADEOFF_RUNS", runs)?;
+    let clients = env_count("TRADEOFF_CLIENTS", clients)?;
+    let serve_args = serve_args_from_env()?;
     let full_grid = !quick
         && chosen_chunks.is_none()
         && chosen_depths.is_none()
         && filters.is_empty()
-        && fast_rows == DEFAULT_FAST_ROWS;
+        && fast_rows == DEFAULT_FAST_ROWS
+        && runs >= DEFAULT_RUNS
+        && clients >= DEFAULT_CLIENTS
+        && serve_args.is_empty();
     let out_dir = match std::env::var_os("TRADEOFF_OUT") {
         Some(dir) => PathBuf::from(dir),
         None if full_grid => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
@@ -255,9 +263,9 @@ pub fn settings() -> Result<Settings, String> {
     Ok(Settings {
         grid,
         fast_rows,
-        runs: env_count("TRADEOFF_RUNS", runs)?,
-        clients: env_count("TRADEOFF_CLIENTS", clients)?,
-        serve_args: serve_args_from_env()?,
+        runs,
+        clients,
+        serve_args,
         out_dir,
         quick,
     })
