@@ -20,6 +20,9 @@
 //! A connection's threads end with its response, and their counters with
 //! them, so the server's threads are read every [`SAMPLE_BYTES`] of the
 //! download, and each figure is per byte received up to the last reading.
+//! A thread that ended before it (`unbounded`'s producer, done long before
+//! its client) counts up to the last reading it was seen in: a lower bound
+//! by at most what it spent in one sampling interval.
 //!
 //! Knobs: `CPU_RUNS` downloads per strategy (default 5, in rounds, so that
 //! a drifting machine moves every strategy alike), `CPU_ROWS` the export's
@@ -217,9 +220,9 @@ impl Reading {
     }
 
     /// What was spent from `earlier` to this reading, while `bytes` arrived.
-    /// Threads born in between count from zero; threads that ended before
-    /// this reading are not in it, and cannot be, which is why a sampled
-    /// span ends at its last reading.
+    /// Threads born in between count from zero; a thread that ended before
+    /// this reading counts only if the caller put its last sight of it in
+    /// (see [`sampled_download`]).
     fn since(self, earlier: &Reading, bytes: u64) -> Spent {
         let mut server = HashMap::new();
         for (tid, (role, seconds)) in self.server {
@@ -246,6 +249,9 @@ fn sampled_download(
     let pid = Some(server.pid());
     let before = Reading::now(pid)?;
     let mut last = None;
+    // Every server thread as last seen: one that ends before the final
+    // reading is missing from it, and its CPU with it.
+    let mut seen = HashMap::new();
     let mut stream = connect(server.addr())?;
     stream
         .write_all(get_request(target).as_bytes())
@@ -263,13 +269,16 @@ fn sampled_download(
         }
         received += n;
         if received >= next_sample {
-            last = Some((Reading::now(pid)?, received));
+            let reading = Reading::now(pid)?;
+            seen.extend(reading.server.clone());
+            last = Some((reading, received));
             next_sample = received + SAMPLE_BYTES;
         }
     }
-    let Some((last, bytes)) = last else {
+    let Some((mut last, bytes)) = last else {
         return Err(format!("{target}: {received} bytes, too few to sample"));
     };
+    last.server = seen;
     Ok(last.since(&before, bytes))
 }
 
