@@ -19,7 +19,9 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::slow_client::{BURST_DIVISOR, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL};
+use super::slow_client::{
+    AtTheLimit, BURST_DIVISOR, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit,
+};
 use super::token_bucket::TokenBucket;
 use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
@@ -151,7 +153,11 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         }
         if limit.is_some_and(|l| started.elapsed() >= l) {
             report.timed_out = true;
-            report.failure = ended_by_the_server(&socket);
+            report.failure = match at_the_limit(&socket) {
+                AtTheLimit::Open => None,
+                AtTheLimit::Closed => Some("the server closed the connection".into()),
+                AtTheLimit::Failed(why) => Some(why),
+            };
             break;
         }
         if let Some((target, after)) = &options.second
@@ -299,28 +305,6 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         }
     }
     Ok(finish(report, started))
-}
-
-/// Whether the server had already ended the connection when the time
-/// limit passed, as in [`SlowClient`](super::slow_client::SlowClient): a
-/// reset behind bytes not yet read is only seen by `read` once they are,
-/// which a slow reader may never do; the pending error (SO_ERROR) says so
-/// at once, and a peek sees a close with nothing before it.
-fn ended_by_the_server(socket: &TcpStream) -> Option<String> {
-    match socket.take_error() {
-        Ok(None) => {}
-        Ok(Some(e)) => return Some(format!("the server reset the connection: {e}")),
-        Err(e) => return Some(format!("the connection could not be checked: {e}")),
-    }
-    let peeked = socket
-        .set_nonblocking(true)
-        .and_then(|()| socket.peek(&mut [0u8; 1]));
-    match peeked {
-        Ok(0) => Some("the server closed the connection".into()),
-        Ok(_) => None,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-        Err(e) => Some(format!("read failed: {e}")),
-    }
 }
 
 fn finish(mut report: H2Report, started: Instant) -> H2Report {

@@ -255,35 +255,47 @@ impl SlowClient {
     }
 
     /// How the reading ended when the time limit passed: a clean stop,
-    /// unless the server had already ended the connection. A slow reader
-    /// may never reach a reset that sits behind bytes still in its kernel's
-    /// receive buffer, since `read` returns those first; the socket's
-    /// pending error (SO_ERROR, ECONNRESET after a reset) says so at once.
-    /// A FIN with nothing before it is seen by a peek; one behind unread
-    /// bytes is no error, and the body before it may well be whole.
+    /// unless the server had already ended the connection
+    /// ([`at_the_limit`]).
     fn end_at_the_limit(&self, reader: &ResponseReader) -> BodyEnd {
-        let why = match self.stream.take_error() {
-            Ok(None) => None,
-            Ok(Some(e)) => Some(format!(
-                "the server reset the connection before the time limit: {e}"
-            )),
-            Err(e) => Some(format!(
-                "the connection could not be checked at the time limit: {e}"
-            )),
-        };
-        if let Some(why) = why {
-            return reader.cut(why);
+        match at_the_limit(&self.stream) {
+            AtTheLimit::Open => BodyEnd::Stopped,
+            AtTheLimit::Closed => reader.eof(),
+            AtTheLimit::Failed(why) => reader.cut(format!("before the time limit, {why}")),
         }
-        let peeked = self
-            .stream
-            .set_nonblocking(true)
-            .and_then(|()| self.stream.peek(&mut [0u8; 1]));
-        match peeked {
-            Ok(0) => reader.eof(),
-            Ok(_) => BodyEnd::Stopped,
-            Err(e) if e.kind() == WouldBlock => BodyEnd::Stopped,
-            Err(e) => reader.cut(format!("the connection failed before the time limit: {e}")),
-        }
+    }
+}
+
+/// Where a connection stood when a reader's time limit passed.
+pub enum AtTheLimit {
+    /// Nothing says the server has ended it.
+    Open,
+    /// The server closed it, and nothing is left unread before the close.
+    Closed,
+    /// It was reset or failed: why.
+    Failed(String),
+}
+
+/// Looks at `socket` when the time limit passes, without reading what is
+/// queued. A slow reader may never reach a reset that sits behind bytes
+/// still in its kernel's receive buffer, since `read` returns those first;
+/// the socket's pending error (SO_ERROR, ECONNRESET after a reset) says so
+/// at once. A close with nothing before it is seen by a peek; one behind
+/// unread bytes is no error, and the body before it may well be whole.
+pub fn at_the_limit(socket: &TcpStream) -> AtTheLimit {
+    match socket.take_error() {
+        Ok(None) => {}
+        Ok(Some(e)) => return AtTheLimit::Failed(format!("the server reset the connection: {e}")),
+        Err(e) => return AtTheLimit::Failed(format!("the connection could not be checked: {e}")),
+    }
+    let peeked = socket
+        .set_nonblocking(true)
+        .and_then(|()| socket.peek(&mut [0u8; 1]));
+    match peeked {
+        Ok(0) => AtTheLimit::Closed,
+        Ok(_) => AtTheLimit::Open,
+        Err(e) if e.kind() == WouldBlock => AtTheLimit::Open,
+        Err(e) => AtTheLimit::Failed(format!("the connection failed: {e}")),
     }
 }
 
