@@ -28,9 +28,8 @@ fn row<'a>(table: &'a str, strategy: &str) -> Vec<&'a str> {
 
 #[test]
 fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-quick");
-    let _ = std::fs::remove_dir_all(&out);
-    let out_arg = out.to_str().expect("a UTF-8 temp path");
+    let out = fresh_out("demo-quick");
+    let out_arg = path_arg(&out);
     let output = run_binary(
         &[
             "demo",
@@ -153,31 +152,49 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
     );
 }
 
+/// `demo` measuring the slow clients alone: no fast pass, no HTTP/2 part.
+fn slow_part_only<'a>(
+    mode: &'a str,
+    rows: &'a str,
+    seconds: &'a str,
+    out: &'a str,
+) -> [&'a str; 13] {
+    [
+        "demo",
+        "--modes",
+        mode,
+        "--rows",
+        rows,
+        "--seconds",
+        seconds,
+        "--fast-rows",
+        "0",
+        "--http2-wait",
+        "0s",
+        "--out",
+        out,
+    ]
+}
+
+/// An output folder of its own under the tests' temporary folder, emptied.
+fn fresh_out(name: &str) -> PathBuf {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    out
+}
+
+fn path_arg(path: &std::path::Path) -> &str {
+    path.to_str().expect("a UTF-8 temp path")
+}
+
 /// A `buffer` body over --max-buffered-bytes (512 MiB) is refused up front:
 /// nothing was measured, so the verdict must not say "flat", and the
 /// reading must not credit `buffer` with flow control that never ran.
 #[test]
 fn a_strategy_whose_every_client_was_refused_is_not_called_flat() {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-refused");
-    let _ = std::fs::remove_dir_all(&out);
-    let output = run_binary(
-        &[
-            "demo",
-            "--modes",
-            "buffer",
-            "--rows",
-            "10000000",
-            "--seconds",
-            "1",
-            "--fast-rows",
-            "0",
-            "--http2-wait",
-            "0s",
-            "--out",
-            out.to_str().expect("a UTF-8 temp path"),
-        ],
-        DEMO_DEADLINE,
-    );
+    let out = fresh_out("demo-refused");
+    let args = slow_part_only("buffer", "10000000", "1", path_arg(&out));
+    let output = run_binary(&args, DEMO_DEADLINE);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("were refused up front (400)"), "{stdout}");
@@ -195,23 +212,8 @@ fn a_strategy_whose_every_client_was_refused_is_not_called_flat() {
 /// --seconds, nor explain its flat verdict by a wait that never happened.
 #[test]
 fn a_one_row_demo_reports_what_was_measured() {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-one-row");
-    let _ = std::fs::remove_dir_all(&out);
-    let args = [
-        "demo",
-        "--modes",
-        "bounded",
-        "--rows",
-        "1",
-        "--seconds",
-        "250ms",
-        "--fast-rows",
-        "0",
-        "--http2-wait",
-        "0s",
-        "--out",
-        out.to_str().expect("a UTF-8 temp path"),
-    ];
+    let out = fresh_out("demo-one-row");
+    let args = slow_part_only("bounded", "1", "250ms", path_arg(&out));
     let output = run_binary(&args, DEMO_DEADLINE);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
@@ -253,22 +255,7 @@ fn a_demo_that_cannot_create_its_folder_exits_1_with_one_line() {
 /// refuses new files even to root.
 #[test]
 fn a_demo_that_cannot_write_its_folder_fails_before_measuring() {
-    let args = [
-        "demo",
-        "--quick",
-        "--modes",
-        "bounded",
-        "--rows",
-        "1",
-        "--seconds",
-        "1",
-        "--fast-rows",
-        "0",
-        "--http2-wait",
-        "0s",
-        "--out",
-        "/proc",
-    ];
+    let args = slow_part_only("bounded", "1", "1", "/proc");
     let output = run_binary(&args, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
