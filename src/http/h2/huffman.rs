@@ -19,7 +19,15 @@
 //! itself inside a string. Decoding is bounded by its input: the shortest
 //! code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
-use super::hpack::DecodeError;
+/// Why a Huffman-coded string is refused (§5.2). HPACK turns it into its
+/// own error: the code is HPACK's, but it knows nothing of header blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HuffmanError {
+    /// Padding of 8 bits or more, or not all ones.
+    Padding,
+    /// The EOS symbol inside the string.
+    Eos,
+}
 
 /// Symbols: the 256 byte values, and EOS.
 const SYMBOLS: usize = 257;
@@ -161,13 +169,12 @@ impl Canonical {
     }
 }
 
-/// Appends the bytes that `encoded` stands for to `out`; the errors are
-/// HPACK's, since only HPACK uses the code.
+/// Appends the bytes that `encoded` stands for to `out`.
 ///
 /// One bit at a time, which is the clearest way and fast enough for header
 /// strings. Any 30 bits begin with a code (the code is complete), so the
 /// bits pending between two symbols stay at most 30.
-pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     // The bits read since the last symbol, and how many there are.
     let mut code: u32 = 0;
     let mut len = 0;
@@ -177,7 +184,7 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeErro
             len += 1;
             if let Some(symbol) = DECODING.symbol(code, len) {
                 // EOS, 256, is the one symbol that is not a byte.
-                let decoded = u8::try_from(symbol).map_err(|_| DecodeError::HuffmanEos)?;
+                let decoded = u8::try_from(symbol).map_err(|_| HuffmanError::Eos)?;
                 out.push(decoded);
                 code = 0;
                 len = 0;
@@ -186,7 +193,7 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeErro
     }
     // What is left is padding: fewer than 8 bits, all ones.
     if len >= 8 || code != (1 << len) - 1 {
-        return Err(DecodeError::HuffmanPadding);
+        return Err(HuffmanError::Padding);
     }
     Ok(())
 }
@@ -194,7 +201,7 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use DecodeError::{HuffmanEos, HuffmanPadding};
+    use HuffmanError::{Eos, Padding};
 
     /// Each byte's code, most significant bit first, and the last byte padded
     /// with ones: how an HPACK encoder that Huffman-codes writes a string.
@@ -217,7 +224,7 @@ mod tests {
         out
     }
 
-    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, HuffmanError> {
         let mut out = Vec::new();
         decode(encoded, &mut out).map(|()| out)
     }
@@ -280,20 +287,20 @@ mod tests {
         // '0' is 00000: three bits of padding.
         assert_eq!(decoded(&[0b0000_0111]).unwrap(), b"0");
         // Zeros instead of ones.
-        assert_eq!(decoded(&[0b0000_0000]), Err(HuffmanPadding));
-        assert_eq!(decoded(&[0b0000_0101]), Err(HuffmanPadding));
+        assert_eq!(decoded(&[0b0000_0000]), Err(Padding));
+        assert_eq!(decoded(&[0b0000_0101]), Err(Padding));
         // A whole byte of padding, alone or after a symbol's three.
-        assert_eq!(decoded(&[0xff]), Err(HuffmanPadding));
-        assert_eq!(decoded(&[0b0000_0111, 0xff]), Err(HuffmanPadding));
+        assert_eq!(decoded(&[0xff]), Err(Padding));
+        assert_eq!(decoded(&[0b0000_0111, 0xff]), Err(Padding));
     }
 
     #[test]
     fn eos_inside_a_string_is_an_error() {
         // EOS: 30 ones.
-        assert_eq!(decoded(&[0xff, 0xff, 0xff, 0xfc]), Err(HuffmanEos));
+        assert_eq!(decoded(&[0xff, 0xff, 0xff, 0xfc]), Err(Eos));
         // 'a' (00011), then 30 ones.
         let after_a = [0b0001_1111, 0xff, 0xff, 0xff, 0xfe];
-        assert_eq!(decoded(&after_a), Err(HuffmanEos));
+        assert_eq!(decoded(&after_a), Err(Eos));
     }
 
     #[test]
