@@ -1,5 +1,5 @@
 //! What std has no stable API for, called through the C library std
-//! already links: four socket options, a socket's unacknowledged bytes,
+//! already links: five socket options, a socket's unacknowledged bytes,
 //! an abort, and a signal handler for shutdown. The only FFI in the
 //! crate, and with the counting allocator the only `unsafe`.
 //!
@@ -7,7 +7,7 @@
 //! |-----------------------------------|-----------------------------------------------------|
 //! | `setsockopt(TCP_NOTSENT_LOWAT)`   | bound the kernel's unsent bytes per socket           |
 //! | `setsockopt(SO_LINGER {1, 0})`    | close with a reset, freeing the send queue at once   |
-//! | `socket`, `setsockopt(SO_RCVBUF)`, `connect` | a slow client's small receive buffer, set before the handshake advertises a window |
+//! | `socket`, `setsockopt(SO_RCVBUF, SO_SNDTIMEO)`, `connect` | a slow client's small receive buffer, set before the handshake advertises a window; a connect that gives up |
 //! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |

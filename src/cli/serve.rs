@@ -70,7 +70,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--notsent-lowat",
             value: "SIZE|off",
-            help: "most bytes the kernel may hold unsent per socket",
+            help: "unsent bytes per socket at which a write blocks",
             default: |c| {
                 c.notsent_lowat
                     .map_or("off".into(), |b| format_size(b.into()))

@@ -11,7 +11,8 @@
 //! - a **process-wide budget** (`--max-buffered-total`): the per-response
 //!   cap alone does not help when fifty clients each ask for a body just
 //!   under it. Every byte a capped response queues is taken from the budget
-//!   first, and given back when it is sent or dropped.
+//!   first, and given back as its memory is freed: each chunk once written
+//!   (`unbounded`), `buffer`'s whole body when the response ends.
 //!
 //! The budget is first come, first served: when it runs out, whichever
 //! response asks next is refused or aborted, not the one holding the most.

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 /// Most bytes of exposition text a reader accepts. The server's is about
-/// 5 KiB; a reader that took anything would buffer without a bound.
+/// 6–7 KiB; a reader that took anything would buffer without a bound.
 pub const MAX_EXPOSITION_BYTES: usize = 256 * 1024;
 
 /// A text exposition being written, one family after another.

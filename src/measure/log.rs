@@ -7,7 +7,7 @@
 //! a client can make the server wait on someone else's reader: once the
 //! pipe's 64 KiB fill, every thread that logs blocks, the accept loop too,
 //! and the server answers nothing. `eprintln!` is worse: it panics when the
-//! write fails. So every line goes through [`line`], which never blocks and
+//! write fails. So every line goes through [`line()`], which never blocks and
 //! never fails:
 //!
 //! - the queue holds at most [`LOG_QUEUE_LINES`] lines; when it is full the
@@ -99,7 +99,7 @@ pub struct Logger {
 }
 
 impl Logger {
-    /// Starts the logger thread and sends every later [`line`] (and every
+    /// Starts the logger thread and sends every later [`line()`] (and every
     /// panic message) to it. Only the first call in a process starts one.
     pub fn start() -> io::Result<Logger> {
         let (queue, lines) = mpsc::sync_channel(LOG_QUEUE_LINES);
@@ -150,7 +150,7 @@ impl Logger {
     }
 }
 
-/// Sends panic messages through [`line`], one line each: which thread,
+/// Sends panic messages through [`line()`], one line each: which thread,
 /// where, and what it said. (The default hook would also print a backtrace
 /// under `RUST_BACKTRACE`; a line per panic is what an access log can
 /// carry.)

@@ -82,8 +82,9 @@ pub const MAX_NOTSENT_LOWAT: u32 = 16 * 1024 * 1024;
 /// of threads long before it runs out of memory, so the number of
 /// connections is capped like any other resource; past the cap a client gets
 /// a fast `503` with `Retry-After: 1` instead of a thread. (nginx's
-/// `worker_connections` defaults to 512 per worker, Apache's `MaxRequestWorkers`
-/// to 256 for its threaded MPMs; an async server can afford far more.)
+/// `worker_connections` defaults to 512 per worker; Apache's `MaxRequestWorkers`
+/// to 256 for its prefork MPM, 400 for its threaded ones; an async server
+/// can afford far more.)
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Largest accepted `--max-connections`: each connection may hold two
 /// threads, and a few thousand threads is where a thread-per-connection
@@ -146,8 +147,9 @@ pub struct ServerConfig {
     pub send_timeout: Duration,
     /// Connections served at once; more are answered 503 by the rejecter.
     pub max_connections: usize,
-    /// Most bytes the kernel may hold unsent per socket (`TCP_NOTSENT_LOWAT`);
-    /// `None` leaves the kernel's default.
+    /// Unsent bytes in the kernel at which a write blocks
+    /// (`TCP_NOTSENT_LOWAT`), so that it holds at most this and one write
+    /// unsent per socket; `None` leaves the kernel's default.
     pub notsent_lowat: Option<u32>,
     /// Bytes per second: a write of `n` bytes must finish within
     /// max(`rate_grace`, `n` ÷ this).

@@ -126,8 +126,9 @@ pub struct Stream {
     pub finished: bool,
     /// Request body bytes received on this stream: at most its window.
     pub received: u32,
-    /// Ended early, and why: by the client (RST_STREAM), by a window that
-    /// stayed shut for the send timeout, or with the connection.
+    /// Ended early, and why: by the client (RST_STREAM), by a hand-off that
+    /// missed the minimum rate, by a window that stayed shut for the send
+    /// timeout, by a body the server cut, or with the connection.
     pub reset: Option<End>,
     /// The client has not ended its side (a request with a body): its
     /// DATA is read and thrown away.
