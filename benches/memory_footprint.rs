@@ -16,7 +16,8 @@
 //!
 //! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`), and
 //! `cargo bench --bench memory_footprint -- bounded pipeline` measures only
-//! the strategies named.
+//! the strategies named; criterion's flags, which `cargo bench -- FLAGS`
+//! hands every benchmark, are skipped (`common/args.rs`).
 
 mod common;
 
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use backpressure::{End, body_len};
 
+use common::args::strategies_from_command_line;
 use common::stall::{
     kernel_queue, proc_status, queued, stalled_clients, wait_for_stall, wait_until_idle,
 };
@@ -102,6 +104,10 @@ struct Measurement {
 }
 
 fn main() -> ExitCode {
+    let filters = match strategies_from_command_line("memory_footprint", &STRATEGIES) {
+        Ok(filters) => filters,
+        Err(code) => return code,
+    };
     let args = match serve_args_from_env() {
         Ok(args) => args,
         Err(e) => {
@@ -133,19 +139,6 @@ fn main() -> ExitCode {
         "RSS after",
         "heap after"
     );
-    // cargo passes `--bench`; other arguments name the strategies to run.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|arg| !arg.starts_with("--"))
-        .collect();
-    // A mistyped name would measure nothing and exit 0.
-    if let Some(unknown) = filters.iter().find(|f| !STRATEGIES.contains(&f.as_str())) {
-        eprintln!(
-            "memory_footprint: {unknown:?} is not a strategy: {}",
-            STRATEGIES.join(", ")
-        );
-        return ExitCode::from(2);
-    }
     let mut failed = false;
     let mut measurements = Vec::new();
     for strategy in STRATEGIES {

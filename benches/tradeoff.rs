@@ -32,6 +32,8 @@
 //! Knobs, for a short run:
 //! - `cargo bench --bench tradeoff -- bounded` measures only the strategies
 //!   named (`bounded`, `pipeline`); the references are always measured.
+//!   Criterion's flags, handed to every benchmark by `cargo bench --`, are
+//!   skipped (`common/args.rs`).
 //! - `TRADEOFF_CHUNKS=16k,64k` and `TRADEOFF_DEPTHS=0,1` restrict the grid;
 //!   `TRADEOFF_RUNS` is K (default 5), `TRADEOFF_CLIENTS` is N (default 32).
 //! - `TRADEOFF_QUICK=1`: chunks 16k, 64k and 256k, depths 0 and 1, K = 3,
@@ -54,13 +56,14 @@ use std::time::Instant;
 
 use backpressure::{DEFAULT_CHUNK_BYTES, body_len};
 
+use common::args::strategies_from_command_line;
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, download};
 use common::stall::{
     kernel_queue, proc_status, queued, stalled_clients, wait_for_stall, wait_until_idle,
 };
 use common::{ServerProcess, cpu_ticks, get_request};
 use tradeoff_chart::{Chart, Family, Point, Reference};
-use tradeoff_grid::{Config, Settings, Strategy, settings, size_label};
+use tradeoff_grid::{CHOOSABLE, Config, Settings, Strategy, settings, size_label};
 
 /// The stalled clients' export: 385 MB, far more than loopback socket
 /// buffers hold, so that every connection really stalls.
@@ -142,7 +145,11 @@ struct Row {
 }
 
 fn main() -> ExitCode {
-    let settings = match settings() {
+    let filters = match strategies_from_command_line("tradeoff", &CHOOSABLE) {
+        Ok(filters) => filters,
+        Err(code) => return code,
+    };
+    let settings = match settings(&filters) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("tradeoff: {e}");

@@ -2,13 +2,15 @@
 //! process that is killed when dropped, a plain HTTP GET, and a scrape of
 //! `/metrics` whose missing series are errors; a fast client and the raw
 //! copy it is held to (`download.rs`); stalled clients, and the server
-//! watched while they stall (`stall.rs`).
+//! watched while they stall (`stall.rs`); the command line of the
+//! benchmarks that are programs of their own (`args.rs`).
 //!
 //! A benchmark that measures an error page instead of an export would print
 //! a fine-looking, meaningless figure, so every failure here is an `Err`
 //! that the benchmark turns into a loud stop, never a default value.
 #![allow(dead_code)] // each benchmark uses its own part of this module
 
+pub mod args;
 pub mod download;
 pub mod stall;
 

@@ -169,8 +169,12 @@ fn env_count(name: &str, default: usize) -> Result<usize, String> {
         .unwrap_or(default))
 }
 
-/// The grid and knobs, from the environment and the arguments.
-pub fn settings() -> Result<Settings, String> {
+/// What the command line may name: the strategies with a grid.
+pub const CHOOSABLE: [&str; 2] = ["bounded", "pipeline"];
+
+/// The grid and knobs, from the environment, for the strategies in
+/// `filters` (all of [`CHOOSABLE`] if it is empty).
+pub fn settings(filters: &[String]) -> Result<Settings, String> {
     let quick = std::env::var_os("TRADEOFF_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
     let (chunks, depths, runs, clients) = if quick {
         (
@@ -191,18 +195,6 @@ pub fn settings() -> Result<Settings, String> {
     };
     let chosen_depths = env_list("TRADEOFF_DEPTHS", parse_depth)?;
     let depths = chosen_depths.as_deref().unwrap_or(depths).to_vec();
-    // cargo passes `--bench`; other arguments name the strategies to run.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|arg| !arg.starts_with("--"))
-        .collect();
-    for filter in &filters {
-        if filter != "bounded" && filter != "pipeline" {
-            return Err(format!(
-                "{filter:?}: only bounded and pipeline can be chosen"
-            ));
-        }
-    }
     let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
 
     let mut grid = Vec::new();

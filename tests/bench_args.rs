@@ -1,0 +1,69 @@
+//! The command line of the benchmarks that are programs of their own
+//! (`benches/common/args.rs`), checked without running one: `cargo bench --
+//! FLAGS` hands criterion's flags to every benchmark, and these must skip
+//! them, values and all, yet still refuse a word that names no strategy.
+
+// Its wrapper around this process's own command line is not called here.
+#[allow(dead_code)]
+#[path = "../benches/common/args.rs"]
+mod args;
+
+fn strings(line: &[&str]) -> Vec<String> {
+    line.iter().map(|s| s.to_string()).collect()
+}
+
+const KNOWN: [&str; 2] = ["bounded", "pipeline"];
+
+#[test]
+fn criterion_flags_and_their_values_are_skipped() {
+    for line in [
+        &["--bench"][..],
+        &["--bench", "--save-baseline", "before"],
+        &["--save-baseline=before", "--bench"],
+        &["-s", "before", "--bench"],
+        &[
+            "--baseline",
+            "bounded-old",
+            "--sample-size",
+            "10",
+            "--bench",
+        ],
+        &["--measurement-time", "3", "--warm-up-time", "1", "--quick"],
+        &[
+            "--profile-time",
+            "5",
+            "--output-format",
+            "bencher",
+            "--noplot",
+        ],
+    ] {
+        assert_eq!(
+            args::strategies(strings(line), &KNOWN),
+            Ok(vec![]),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn strategies_are_taken_among_flags() {
+    let line = ["--bench", "--save-baseline", "pipeline", "bounded"];
+    assert_eq!(
+        args::strategies(strings(&line), &KNOWN),
+        Ok(strings(&["bounded"])),
+        "the value of --save-baseline is not a strategy, even when it is spelled like one"
+    );
+}
+
+#[test]
+fn an_unknown_word_is_refused_in_one_line() {
+    for line in [&["--bench", "bounde"][..], &["before", "--bench"]] {
+        let refused = args::strategies(strings(line), &KNOWN);
+        let Err(message) = refused else {
+            panic!("{line:?} was taken: {refused:?}");
+        };
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains("bounded, pipeline"), "{message}");
+    }
+    assert_eq!(args::USAGE_ERROR, 2, "what clap and criterion exit with");
+}
