@@ -4,9 +4,11 @@
 mod common;
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use backpressure::{ChildServer, ChildStderr};
 use common::run_binary;
 
 /// Runs the binary; a bad flag that started a server anyway must fail the
@@ -183,4 +185,20 @@ fn an_address_in_use_exits_1() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(err.contains(&addr), "{err}");
+}
+
+/// What the demo, the tests and the benchmarks see when the child server
+/// they start refuses a flag: one line naming how it exited, once (an exit
+/// status names itself, "exit status: 2").
+#[test]
+fn a_child_server_with_a_bad_flag_is_one_line_naming_its_exit() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_backpressure"));
+    let refused = ChildServer::start(exe, &["--no-such-flag"], ChildStderr::Discard);
+    let Err(e) = refused else {
+        panic!("a server started with --no-such-flag");
+    };
+    let text = e.to_string();
+    assert_eq!(text.lines().count(), 1, "{text:?}");
+    assert_eq!(text.matches("exit status").count(), 1, "{text:?}");
+    assert!(text.contains("exit status: 2"), "{text:?}");
 }

@@ -87,7 +87,7 @@ impl ServerProcess {
             .map_or_else(|| env!("CARGO_BIN_EXE_backpressure").into(), PathBuf::from);
         ChildServer::start(&exe, &args, ChildStderr::Discard)
             .map(|child| ServerProcess { child })
-            .map_err(|e| format!("cannot start the server (bad flags in {SERVE_ARGS_ENV}?): {e}"))
+            .map_err(|e| start_error(&args, &e.to_string()))
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -105,6 +105,17 @@ impl ServerProcess {
             .map(|scrape| Metrics { scrape })
             .map_err(|e| format!("/metrics: {e}"))
     }
+}
+
+/// Why a server did not start, in one line that names its flags: its
+/// stderr, which would say which flag it refused, is thrown away, and a
+/// mistyped [`SERVE_ARGS_ENV`] is the usual cause.
+fn start_error(args: &[&str], why: &str) -> String {
+    let set = match std::env::var(SERVE_ARGS_ENV) {
+        Ok(text) if !text.trim().is_empty() => format!(" ({SERVE_ARGS_ENV}={text:?})"),
+        _ => String::new(),
+    };
+    format!("cannot start `serve {}`{set}: {why}", args.join(" "))
 }
 
 /// A connection with both directions bounded by [`IO_TIMEOUT`].

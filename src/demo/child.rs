@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -113,11 +113,22 @@ impl ChildServer {
         };
         let announced = line.trim_end().strip_prefix("listening on http://");
         let Some(addr) = announced.and_then(|addr| addr.parse().ok()) else {
-            let exited = server.exit_status_soon();
-            return Err(io::Error::other(format!(
-                "the server's first line is not 'listening on http://ADDR': {line:?} \
-                 (exit status: {exited})"
-            )));
+            // `ExitStatus` names itself ("exit status: 2", "signal: 9"), so
+            // it is quoted as it is, once.
+            let why = match server.exit_status_soon() {
+                Some(status) if line.is_empty() => {
+                    format!("the server exited ({status}) without announcing its address")
+                }
+                Some(status) => format!(
+                    "the server exited ({status}) after a first line that is not \
+                     'listening on http://ADDR': {line:?}"
+                ),
+                None => format!(
+                    "the server's first line is not 'listening on http://ADDR': {line:?} \
+                     (it is still running)"
+                ),
+            };
+            return Err(io::Error::other(why));
         };
         server.addr = addr;
         Ok(server)
@@ -165,17 +176,16 @@ impl ChildServer {
         lines.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// The exit status, if the child exits within [`EXIT_WAIT`]; else
-    /// "still running".
-    fn exit_status_soon(&mut self) -> String {
+    /// The exit status, if the child exits within [`EXIT_WAIT`].
+    fn exit_status_soon(&mut self) -> Option<ExitStatus> {
         let deadline = Instant::now() + EXIT_WAIT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return status.to_string();
+                return Some(status);
             }
             thread::sleep(EXIT_POLL);
         }
-        "still running".to_string()
+        None
     }
 }
 
