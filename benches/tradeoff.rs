@@ -35,7 +35,8 @@
 //!   Criterion's flags, handed to every benchmark by `cargo bench --`, are
 //!   skipped (`common/args.rs`).
 //! - `TRADEOFF_CHUNKS=16k,64k` and `TRADEOFF_DEPTHS=0,1` restrict the grid;
-//!   `TRADEOFF_RUNS` is K (default 5), `TRADEOFF_CLIENTS` is N (default 32).
+//!   `TRADEOFF_RUNS` is K (default 5), `TRADEOFF_CLIENTS` is N (default 32;
+//!   the memory targets are judged only at N = 64, where they are defined).
 //! - `TRADEOFF_QUICK=1`: chunks 16k, 64k and 256k, depths 0 and 1, K = 3,
 //!   N = 8, plus the defaults: about half a minute.
 //! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
@@ -82,6 +83,12 @@ const PIPELINE_OF_UNBOUNDED_TARGET: f64 = 0.8;
 const BOUNDED_OF_RAW_TARGET: f64 = 0.75;
 const RSS_PER_CLIENT_TARGET_BYTES: f64 = 192.0 * 1024.0;
 const HELD_PER_CLIENT_TARGET_BYTES: f64 = 256.0 * 1024.0;
+/// The stalled clients the two memory targets are defined at (as
+/// `memory_footprint` judges them, on its 64-client line). Per client, a
+/// server's fixed costs weigh more the fewer clients share them: the same
+/// build holds 192 KiB per client with 1 or 16 and 179 KiB with 64
+/// (`docs/benchmarks.md`), so a run at another count is shown, not judged.
+const MEMORY_TARGET_CLIENTS: usize = 64;
 
 /// Throughput of one configuration over its K downloads, MB/s.
 #[derive(Clone, Debug)]
@@ -420,6 +427,11 @@ fn targets(rows: &[Row], clients: usize) -> String {
         ),
     ] {
         let line = match value {
+            Some(v) if clients != MEMORY_TARGET_CLIENTS => format!(
+                "{} (target {}): not judged: the target is defined at {MEMORY_TARGET_CLIENTS} stalled clients, this run had {clients}",
+                kib(v),
+                kib(target)
+            ),
             Some(v) => {
                 let verdict = if v <= target { "holds" } else { "MISSED" };
                 format!("{} <= {}: {verdict}", kib(v), kib(target))
