@@ -215,7 +215,7 @@ fn run(settings: &Settings) -> Result<(), String> {
     ));
     let rows = settings.fast_rows;
     measured.push((raw, Target::Raw(RawCopy::new(rows, None)?), None));
-    let raw_64k_copy = RawCopy::new(rows, Some(SERVER_WRITE_BYTES))?;
+    let raw_64k_copy = RawCopy::new(rows, Some(raw_64k.chunk_bytes))?;
     measured.push((raw_64k, Target::Raw(raw_64k_copy), None));
 
     // Throughput in rounds: one download from every configuration per
@@ -480,8 +480,10 @@ fn write_outputs(settings: &Settings, rows: &[Row]) -> Result<(), String> {
     );
     for row in rows {
         let c = &row.config;
+        // A raw copy's `chunk_bytes` is its write size, which tells its two
+        // rows apart; the copy in one write has none, and leaves it empty.
         let chunk = match c.strategy {
-            Strategy::Raw => String::new(),
+            Strategy::Raw if c.chunk_bytes == 0 => String::new(),
             _ => c.chunk_bytes.to_string(),
         };
         let depth = c.depth.map(|d| d.to_string()).unwrap_or_default();

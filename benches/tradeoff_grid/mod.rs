@@ -65,7 +65,8 @@ impl Strategy {
 pub struct Config {
     /// The `mode` the clients ask for.
     pub strategy: Strategy,
-    /// `--chunk-bytes`: the chunk, and `pipeline`'s buffer.
+    /// `--chunk-bytes`: the chunk, and `pipeline`'s buffer; for the raw
+    /// copy, its write size, 0 for the whole body in one write.
     pub chunk_bytes: usize,
     /// `--channel-depth`; only `bounded` has one.
     pub depth: Option<usize>,
