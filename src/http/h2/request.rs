@@ -90,10 +90,10 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return Err(":method is not a token");
     }
+    // Origin form, or the asterisk form of a server-wide OPTIONS (RFC 9113
+    // §8.3.1), which is answered 405 whatever it names.
+    let origin = path.starts_with(b"/") || (path == b"*" && method == b"OPTIONS");
     let method = Method::of(method);
-    // Origin form only: the asterisk form is for OPTIONS, which is answered
-    // 405 whatever it names.
-    let origin = path.starts_with(b"/") || (path == b"*" && method == Method::NotAllowed);
     if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
         return Err(":path is not a path starting with /");
     }
@@ -169,11 +169,13 @@ mod tests {
         assert!(parse(&list(&with(4, ("content-length", "5"))), false).is_ok());
         assert!(parse(&list(&with(4, ("content-length", "5x"))), false).is_err());
         // OPTIONS * is well formed; it is answered 405 like any OPTIONS.
-        let options = with(0, (":method", "OPTIONS"));
-        let options = [&options[..3], &[(":path", "*")]].concat();
-        assert_eq!(
-            parse(&list(&options), true).unwrap().method,
-            Method::NotAllowed
-        );
+        // The same `*` is malformed for any other method, those answered
+        // 405 included.
+        let asterisk = |method| {
+            let fields = with(0, (":method", method));
+            parse(&list(&[&fields[..3], &[(":path", "*")]].concat()), true)
+        };
+        assert_eq!(asterisk("OPTIONS").unwrap().method, Method::NotAllowed);
+        assert!(asterisk("POST").is_err());
     }
 }
