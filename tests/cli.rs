@@ -43,6 +43,20 @@ fn help_lists_every_flag_with_its_default() {
         let line = text.lines().find(|line| line.contains(flag)).expect(flag);
         assert!(line.contains(&format!("[default: {default}]")), "{line}");
     }
+    // Every flag that takes a value (`--flag VALUE`, the value in capitals)
+    // names its default; `--quiet` and the like take none.
+    let takes_a_value = |line: &&str| {
+        let mut words = line.split_whitespace();
+        let flag = words.next().is_some_and(|w| w.starts_with("--"));
+        flag && words
+            .next()
+            .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
+    };
+    let valued: Vec<&str> = text.lines().filter(takes_a_value).collect();
+    assert_eq!(valued.len(), 13, "{text}");
+    for line in valued {
+        assert!(line.contains("[default: "), "{line}");
+    }
     // git's `help CMD`: that command's help, as `CMD --help` prints it.
     let output = run(&["help", "serve"]);
     assert_eq!(output.status.code(), Some(0));
@@ -106,6 +120,22 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
         (
             &["serve", "--send-timeout", "2h"],
             "--send-timeout: expected a duration",
+        ),
+        (
+            &["serve", "--notsent-lowat", "1k"],
+            "--notsent-lowat must be from 4k to 16m, or off",
+        ),
+        (
+            &["serve", "--notsent-lowat", "of"],
+            "--notsent-lowat: expected a size",
+        ),
+        (
+            &["serve", "--drain-timeout", "soon"],
+            "--drain-timeout: expected a duration",
+        ),
+        (
+            &["serve", "--drain-timeout", "61m"],
+            "--drain-timeout must be",
         ),
         (
             &["serve", "--send-timeout", "61m"],

@@ -5,8 +5,9 @@
 //! `tests/buffer_caps.rs`.
 //!
 //! Every limit is set short through its flag, so each test takes seconds,
-//! and every test ends by checking that the server is back at idle:
-//! threads, live heap (exact) and queued bytes.
+//! and every test that cuts or stalls a response ends by checking that the
+//! server is back at idle: threads, live heap (within a few bytes) and
+//! queued bytes.
 
 mod common;
 
@@ -112,7 +113,12 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
 /// stalls past the grace, then reads what its kernel holds until the reset.
 #[test]
 fn a_cut_response_counts_every_byte_its_client_read() {
-    let server = Server::start_logged(&["--min-rate", "200k", "--rate-grace", "1s"]);
+    let (server, idle) = warm(Server::start_logged(&[
+        "--min-rate",
+        "200k",
+        "--rate-grace",
+        "1s",
+    ]));
     for mode in ["bounded", "pipeline", "buffer"] {
         let target = format!("/export.csv?rows=100000&mode={mode}");
         let mut client = TcpStream::connect(server.addr()).unwrap();
@@ -151,6 +157,7 @@ fn a_cut_response_counts_every_byte_its_client_read() {
             "{mode}: the client read {read} body bytes, the log says {logged}: {line}"
         );
     }
+    back_to_idle(server.addr(), &idle, "the cut responses");
 }
 
 /// The slow client of the binary, with `args` after the URL; its output.
@@ -182,7 +189,12 @@ fn reported_seconds(stdout: &str) -> f64 {
 /// 200 KB/s phone reads for 10 s uncut.
 #[test]
 fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
-    let server = Server::start_logged(&["--min-rate", "20000", "--rate-grace", "5s"]);
+    let (server, idle) = warm(Server::start_logged(&[
+        "--min-rate",
+        "20000",
+        "--rate-grace",
+        "5s",
+    ]));
     let url = format!(
         "http://{}/export.csv?rows={BIG_ROWS}&mode=bounded",
         server.addr()
@@ -271,6 +283,7 @@ fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
         m.value("backpressure_resets_total{reason=\"min-rate\"}"),
         2.0
     );
+    back_to_idle(server.addr(), &idle, "the cuts and the phone");
 }
 
 /// A client that reads nothing at all is cut at the send timeout, counted
@@ -280,7 +293,7 @@ fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
 fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
     for lowat in ["16k", "off"] {
         let flags = ["--send-timeout", "3s", "--notsent-lowat", lowat];
-        let server = Server::start_logged(&flags);
+        let (server, idle) = warm(Server::start_logged(&flags));
         let target = format!("/export.csv?rows={BIG_ROWS}&mode=bounded");
         let client = stalled_request(server.addr(), &target);
         // The server's own count, from accept to the cut: what the test's
@@ -305,6 +318,7 @@ fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
             1.0
         );
         drop(client);
+        back_to_idle(server.addr(), &idle, &format!("the cut, lowat {lowat}"));
     }
 }
 
@@ -316,7 +330,7 @@ fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
 fn the_kernel_send_queue_of_a_stalled_connection_is_bounded_by_the_mark() {
     const CLIENTS: usize = 50;
     const BOUND: u64 = 16 * 1024 + 2 * 64 * 1024;
-    let server = Server::start(&[]);
+    let (server, idle) = warmed_server(&[]);
     let addr = server.addr();
     let target = format!("/export.csv?rows={BIG_ROWS}&mode=bounded");
     let clients: Vec<TcpStream> = (0..CLIENTS)
@@ -346,6 +360,7 @@ fn the_kernel_send_queue_of_a_stalled_connection_is_bounded_by_the_mark() {
         16384.0
     );
     drop(clients);
+    back_to_idle(addr, &idle, "the stalled clients left");
 }
 
 // ---------------------------------------------------------------------------

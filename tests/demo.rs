@@ -14,7 +14,8 @@ use std::time::Duration;
 use common::{KillOnDrop, run_binary};
 
 /// The most a quick demo of two strategies may take before the test kills
-/// it: about 6 s in a debug build, with room for a loaded machine.
+/// it: about 16 s in a release build, more in a debug one, with room for a
+/// loaded machine.
 const DEMO_DEADLINE: Duration = Duration::from_secs(90);
 
 /// The cells of the first table row for `strategy` in the slow-client table.

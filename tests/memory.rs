@@ -13,8 +13,9 @@
 //! | bounded   | exactly (depth + 2) × chunk: every buffer it has, full     |
 //! | pipeline  | exactly one chunk: its one buffer, full                   |
 //!
-//! Then it resets the connection and waits for threads, live heap (exact, from
-//! the counting allocator) and queued bytes to be back at their idle values.
+//! Then it resets the connection and waits for threads, live heap (from the
+//! counting allocator, within `HEAP_SLACK_BYTES`) and queued bytes to be
+//! back at their idle values.
 //! RSS is not asserted: the allocator may keep freed pages, so it is noisy.
 
 mod common;

@@ -145,7 +145,7 @@ pub const DEMO: Spec<DemoArgs> = Spec {
         Flag {
             name: "--quick",
             value: "",
-            help: "a first look in about 25 s: the quick --seconds and --fast-rows",
+            help: "a first look in about 25 s: the quick --seconds, --fast-rows and --http2-wait",
             default: no_default,
             set: |a, _| on(&mut a.quick),
         },

@@ -123,7 +123,7 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Flag {
             name: "--http1.0",
             value: "",
-            help: "ask in HTTP/1.0: the body ends when the connection closes",
+            help: "ask in HTTP/1.0: a streamed body ends when the connection closes",
             default: no_default,
             set: |a, _| on(&mut a.http_1_0),
         },

@@ -7,7 +7,7 @@
 //! size. As it reads a stream's DATA it gives the bytes back (a
 //! WINDOW_UPDATE once half a window is read), as real clients do, unless
 //! told not to. A small window keeps little in flight ahead of the small
-//! response; curl's 32 MiB lets the server fill every buffer on the way.
+//! response; curl 7's 32 MiB lets the server fill every buffer on the way.
 //!
 //! It reads what this server sends: each header block in one HEADERS
 //! frame. Of a block continued in CONTINUATION frames it decodes only the
@@ -422,8 +422,8 @@ mod tests {
     }
 
     /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
-    /// with END_STREAM that follows is a protocol error, not the end of a
-    /// whole body. The client must not report the reset stream complete,
+    /// with END_STREAM that follows is a stream error (STREAM_CLOSED), not
+    /// the end of a whole body. The client must not report the reset stream complete,
     /// nor count what follows the reset as its body, nor let a second reset
     /// replace the first.
     #[test]

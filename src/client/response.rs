@@ -1,7 +1,7 @@
 //! Reading an HTTP/1.1 response as it streams in, and saying honestly how
 //! its body ended.
 //!
-//! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for a
+//! After a head of about [`MAX_HEAD_BYTES`] (what the server accepts for a
 //! request head), and any interim (1xx) heads before it, the framing
 //! decides what "complete" means: the last chunk (decoded as it streams by
 //! [`ChunkedDecoder`]), `Content-Length` bytes (what follows them is
@@ -165,7 +165,8 @@ impl fmt::Display for BodyEnd {
 /// A response as it streams in: its head collected, then its body counted.
 #[derive(Default)]
 pub struct ResponseReader {
-    /// Head bytes so far, at most [`MAX_HEAD_BYTES`]; emptied once parsed.
+    /// Head bytes so far, at most [`MAX_HEAD_BYTES`] and the empty line's
+    /// 4; emptied once parsed.
     head_bytes: Vec<u8>,
     /// The parsed head, once complete.
     head: Option<ReceivedHead>,

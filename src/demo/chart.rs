@@ -18,13 +18,14 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 160.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
-/// Most x ticks: more would crowd their labels.
+/// Most intervals between x ticks (one more tick, at 0): more would crowd
+/// their labels.
 const MAX_X_TICKS: f64 = 12.0;
 const MIB: f64 = 1024.0 * 1024.0;
 /// Lowest y value drawn, in MiB: an RSS below 1 MiB is not a real process.
 const Y_FLOOR_MIB: f64 = 1.0;
 
-/// Line colours in series order (a colour-blind-friendly palette), then repeating.
+/// Line colours in series order, then repeating.
 const COLOURS: [&str; 4] = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"];
 
 /// One line of the chart.
@@ -118,7 +119,7 @@ pub fn render(series: &[Series], text: &ChartText) -> String {
         TOP + plot_h / 2.0
     );
 
-    // X axis: whole seconds, at most MAX_X_TICKS of them.
+    // X axis: whole seconds, at most MAX_X_TICKS intervals.
     let step = (x_max / MAX_X_TICKS).ceil().max(1.0);
     for tick in 0..=(x_max / step) as u32 {
         let t = f64::from(tick) * step;

@@ -32,7 +32,7 @@ const SMALL_TARGET: &str = "/export.csv?rows=1&mode=bounded";
 /// Stream 1's request: far more than a client reads in the demo.
 const BIG_TARGET: &str = "/export.csv?rows=7000000&mode=bounded";
 
-/// The large window: 16 MiB, half of what curl advertises.
+/// The large window: 16 MiB, half of what curl 7 advertises.
 const LARGE_WINDOW: u32 = 16 << 20;
 
 /// The minimum rate of the case without the high-water mark. A blocked

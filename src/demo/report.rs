@@ -447,8 +447,8 @@ mod tests {
     }
 
     /// "write blocked and the producer waited" only when the samples show
-    /// it: a client that stopped before the end of the body, and a kernel
-    /// queue that reached its mark.
+    /// it: a kernel queue that reached its mark, whether or not the client
+    /// went on to read the whole body.
     #[test]
     fn a_flat_run_is_explained_only_by_what_was_seen() {
         let config = DemoConfig {

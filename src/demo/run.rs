@@ -418,8 +418,8 @@ pub fn slow(
 }
 
 /// The fast pass for one strategy: one client reads the whole export,
-/// [`FAST_DOWNLOADS`] times; the first is sampled for the chart, and the
-/// median download is the strategy's figure.
+/// [`FAST_DOWNLOADS`] times; the first is sampled (into `samples.csv` and
+/// the progress line), and the median download is the strategy's figure.
 pub fn fast(
     exe: &Path,
     mode: Mode,
@@ -435,7 +435,7 @@ pub fn fast(
     sampler.sample_until(Phase::Reading, FAST_TIMEOUT, samples, progress, &finished);
     let mut reports = stop_clients(clients);
     for _ in 1..FAST_DOWNLOADS {
-        // Unsampled: the chart needs one download, the figure several.
+        // Unsampled: the CSV needs one download, the figure several.
         let clients = start_clients(&url, None, 1)?;
         let started = Instant::now();
         while !clients.iter().all(|c| c.thread.is_finished()) && started.elapsed() < FAST_TIMEOUT {

@@ -186,7 +186,7 @@ pub fn reference_line(n: u64) -> String {
 /// `reference_csv(rows).len()` without building the bytes, so tests can check
 /// a Content-Length or byte count for millions of rows.
 pub fn reference_csv_len(rows: u64) -> u64 {
-    // Past ~7.9e9 rows the year gets a fifth digit and TIMESTAMP_LEN is wrong.
+    // Past ~6.8e9 rows the year gets a fifth digit and TIMESTAMP_LEN is wrong.
     assert!(
         rows < 1_000_000_000,
         "timestamps would outgrow four-digit years"

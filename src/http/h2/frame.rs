@@ -137,7 +137,8 @@ error_codes! {
 
 impl ErrorCode {
     /// The code for a number; unknown codes mean nothing special (RFC 9113
-    /// §7), so `None` is treated like INTERNAL_ERROR by whoever reads it.
+    /// §7), so `None`: a reader may treat it as INTERNAL_ERROR, and this
+    /// crate's show its number.
     pub fn of(code: u32) -> Option<ErrorCode> {
         Self::ALL.get(usize::try_from(code).ok()?).copied()
     }

@@ -1,6 +1,6 @@
 //! Cutting a byte stream into HTTP/2 frames, in a buffer of fixed size:
-//! whatever a peer sends, what is held is at most one whole frame and the
-//! start of the next.
+//! whatever a peer sends, what is held is at most two frames of the largest
+//! size: room for a whole frame and the start of the next.
 //!
 //! A frame's header says how long it is, so a reader can wait for exactly
 //! that much; the length is checked against what this side allows before

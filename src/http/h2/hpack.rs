@@ -124,7 +124,7 @@ impl DecodeError {
     pub fn reason(self) -> &'static str {
         match self {
             DecodeError::Truncated => "header block ends inside a field",
-            DecodeError::IntegerOverflow => "integer larger than 32 bits",
+            DecodeError::IntegerOverflow => "integer larger than 32 bits or too long",
             DecodeError::BadIndex => "index 0 or past the end of the tables",
             DecodeError::HuffmanPadding => "huffman padding of 8 bits or more, or not all ones",
             DecodeError::HuffmanEos => "huffman string contains eos",
@@ -563,7 +563,7 @@ mod tests {
             ("1f", DecodeError::Truncated),
             // 127 + 0x7f + 0x7f << 7 + 0x7f << 14 + 0x7f << 21 + 0xf << 28 = 2^32 + 126.
             ("ff ff ff ff ff 0f", DecodeError::IntegerOverflow),
-            // Six continuation bytes, though all but one are zeros.
+            // Six continuation bytes, though they carry only zero bits.
             ("ff 80 80 80 80 80 00", DecodeError::IntegerOverflow),
             ("80", DecodeError::BadIndex),
             ("be", DecodeError::BadIndex),
