@@ -18,9 +18,8 @@ const HUGE: u32 = (1 << 31) - 1;
 
 /// The most threads a connection may have during a flood: its reader and
 /// writer, and two per stream thread (a channel mode's producer), 32 of
-/// them (`MAX_STREAM_THREADS`); and a few more whose stream has left the
-/// table, freeing its slot, while the thread writes its log line and
-/// returns.
+/// them (`MAX_STREAM_THREADS`, each counted until it is joined); and a few
+/// more, joined and still leaving the kernel.
 const MOST_THREADS_PER_CONNECTION: f64 = 2.0 + 2.0 * 32.0 + 8.0;
 
 /// CVE-2024-27316: HEADERS without END_HEADERS, then CONTINUATION frames

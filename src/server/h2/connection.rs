@@ -15,8 +15,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::PoisonError;
-use std::thread::{self, Scope};
+use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use super::stream;
@@ -44,6 +43,11 @@ const READ_WAKE: Duration = Duration::from_millis(100);
 /// CONTINUATION (RFC 9113 §6.10): checked in two places, one reason.
 const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
 
+/// How often a reader waiting for a stream thread to finish looks again:
+/// the thread wakes it as its stream leaves the table, a moment before it
+/// has finished.
+const THREAD_WAKE: Duration = Duration::from_millis(5);
+
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
 const STREAM_STACK_BYTES: usize = 256 * 1024;
 
@@ -70,19 +74,6 @@ pub fn serve(
     peer: Option<SocketAddr>,
 ) -> Outcome {
     let conn = Conn::new();
-    let mut reader = Reader {
-        conn: &conn,
-        socket,
-        shared,
-        peer,
-        decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
-        last_stream: 0,
-        last_answered: 0,
-        block: None,
-        received: 0,
-        going_away: false,
-        idle_since: Instant::now(),
-    };
     let end = thread::scope(|scope| {
         let writer = thread::Builder::new()
             .name("h2-writer".into())
@@ -92,7 +83,22 @@ pub fn serve(
             return End::ClientAbort;
         }
         conn.send(|out| frame::settings(out, &OUR_SETTINGS));
-        let end = reader.run(scope, after);
+        let mut reader = Reader {
+            scope,
+            threads: Vec::new(),
+            conn: &conn,
+            socket,
+            shared,
+            peer,
+            decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
+            last_stream: 0,
+            last_answered: 0,
+            block: None,
+            received: 0,
+            going_away: false,
+            idle_since: Instant::now(),
+        };
+        let end = reader.run(after);
         conn.end(end);
         end
     });
@@ -115,7 +121,16 @@ struct Block {
 }
 
 /// The reading side of a connection and what it alone keeps.
-struct Reader<'a> {
+struct Reader<'s, 'a> {
+    /// Where the stream threads run: [`serve`] returns only once every one
+    /// has been joined.
+    scope: &'s Scope<'s, 'a>,
+    /// A handle for each stream thread not yet joined: at most
+    /// [`MAX_STREAM_THREADS`]. A thread counts until it is joined, not
+    /// only until its stream leaves the table: after that it still frees
+    /// what it held (a `buffer` body of megabytes), writes its log line,
+    /// and leaves the kernel, which under memory pressure takes a while.
+    threads: Vec<ScopedJoinHandle<'s, ()>>,
     /// What the writer and the stream threads share with it.
     conn: &'a Conn,
     /// Read here; the writer writes it.
@@ -143,9 +158,9 @@ struct Reader<'a> {
     idle_since: Instant,
 }
 
-impl<'a> Reader<'a> {
+impl<'s, 'a> Reader<'s, 'a> {
     /// Reads until the connection ends; returns how.
-    fn run<'s>(&mut self, scope: &'s Scope<'s, 'a>, after: &[u8]) -> End {
+    fn run(&mut self, after: &[u8]) -> End {
         let mut frames = FrameBuffer::with(after);
         let tail = &PREFACE[PREFACE_HEAD.len()..];
         // The preface's last six bytes, then a SETTINGS frame (RFC 9113 §3.4).
@@ -159,7 +174,7 @@ impl<'a> Reader<'a> {
                     None => {}
                 }
             }
-            if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first, scope) {
+            if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first) {
                 return end;
             }
             if let Some(end) = self.look_up() {
@@ -180,12 +195,7 @@ impl<'a> Reader<'a> {
 
     /// Handles every whole frame in `frames`; `first` is whether the next is
     /// the client's first. Errs with the connection's end if one is fatal.
-    fn take_frames<'s>(
-        &mut self,
-        frames: &mut FrameBuffer,
-        first: &mut bool,
-        scope: &'s Scope<'s, 'a>,
-    ) -> Result<(), End> {
+    fn take_frames(&mut self, frames: &mut FrameBuffer, first: &mut bool) -> Result<(), End> {
         loop {
             let (header, payload) = match frames.next_frame() {
                 Ok(Some(next)) => next,
@@ -197,7 +207,7 @@ impl<'a> Reader<'a> {
                 return Err(self.fail(FrameError::connection(ErrorCode::ProtocolError, reason)));
             }
             *first = false;
-            let handled = frame::parse(&header, payload).and_then(|f| self.handle(f, scope));
+            let handled = frame::parse(&header, payload).and_then(|f| self.handle(f));
             if let Err(e) = handled.or_else(|e| self.stream_error(e)) {
                 return Err(self.fail(e));
             }
@@ -294,7 +304,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn handle<'s>(&mut self, frame: Frame<'_>, scope: &'s Scope<'s, 'a>) -> Result<(), FrameError> {
+    fn handle(&mut self, frame: Frame<'_>) -> Result<(), FrameError> {
         use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError, StreamClosed};
         let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
         // Inside a header block only its CONTINUATION may come (§6.10).
@@ -319,7 +329,7 @@ impl<'a> Reader<'a> {
             }
             block.bytes.extend_from_slice(piece);
             if end_headers {
-                return self.header_block(block, scope);
+                return self.header_block(block);
             }
             self.block = Some(block);
             return Ok(());
@@ -351,7 +361,7 @@ impl<'a> Reader<'a> {
                     continuations: 0,
                 };
                 if end_headers {
-                    return self.header_block(block, scope);
+                    return self.header_block(block);
                 }
                 self.block = Some(block);
             }
@@ -482,11 +492,7 @@ impl<'a> Reader<'a> {
 
     /// A complete header block: a new request, or trailers on one already
     /// taken on.
-    fn header_block<'s>(
-        &mut self,
-        block: Block,
-        scope: &'s Scope<'s, 'a>,
-    ) -> Result<(), FrameError> {
+    fn header_block(&mut self, block: Block) -> Result<(), FrameError> {
         // Decoded first, whatever becomes of it, even trailers thrown away:
         // the client's encoder has added its entries to its dynamic table,
         // and ours must follow, or every later request on the connection
@@ -496,7 +502,7 @@ impl<'a> Reader<'a> {
             .decode(&block.bytes, MAX_HEADER_LIST_BYTES)
             .map_err(|e| FrameError::connection(ErrorCode::CompressionError, e.reason()))?;
         if block.stream > self.last_stream {
-            return self.request(block, list, scope);
+            return self.request(block, list);
         }
         let id = block.stream;
         let mut state = self.conn.lock();
@@ -518,12 +524,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A new stream's request, its header block decoded into `list`.
-    fn request<'s>(
-        &mut self,
-        block: Block,
-        list: HeaderList,
-        scope: &'s Scope<'s, 'a>,
-    ) -> Result<(), FrameError> {
+    fn request(&mut self, block: Block, list: HeaderList) -> Result<(), FrameError> {
         let id = block.stream;
         self.last_stream = id;
         let refuse = |reason| FrameError::stream(id, ErrorCode::RefusedStream, reason);
@@ -531,15 +532,18 @@ impl<'a> Reader<'a> {
             return Err(refuse("the connection is going away"));
         }
         // A thread slot first: at the limit, wait for a stream thread to
-        // leave; reading nothing meanwhile is backpressure on the client.
-        let mut state = self.conn.lock();
-        while state.streams.len() >= MAX_STREAM_THREADS && state.ended.is_none() {
-            state = self
-                .conn
-                .progress
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+        // finish, and join it; reading nothing meanwhile is backpressure on
+        // the client.
+        self.join_finished();
+        while self.threads.len() >= MAX_STREAM_THREADS {
+            let state = self.conn.lock();
+            if state.ended.is_some() {
+                return Ok(());
+            }
+            drop(self.conn.wait_for(&self.conn.progress, state, THREAD_WAKE));
+            self.join_finished();
         }
+        let mut state = self.conn.lock();
         if state.ended.is_some() {
             return Ok(());
         }
@@ -582,10 +586,12 @@ impl<'a> Reader<'a> {
         let spawned = thread::Builder::new()
             .name(format!("h2-stream-{id}"))
             .stack_size(STREAM_STACK_BYTES)
-            .spawn_scoped(scope, move || {
+            .spawn_scoped(self.scope, move || {
                 stream::answer(conn, id, (request, asked), shared, (peer, local))
             });
-        if spawned.is_err() {
+        if let Ok(thread) = spawned {
+            self.threads.push(thread);
+        } else {
             // No thread to answer it: refused, which a client may retry.
             let mut state = self.conn.lock();
             state.reset(id, ErrorCode::RefusedStream, End::Rejected);
@@ -594,6 +600,20 @@ impl<'a> Reader<'a> {
             self.conn.work.notify_one();
         }
         Ok(())
+    }
+
+    /// Joins every stream thread that has finished: each has returned, so
+    /// the join waits only for it to leave the kernel. A panic has been
+    /// counted by the panic hook, and its stream reset as its body dropped.
+    fn join_finished(&mut self) {
+        let mut i = 0;
+        while let Some(thread) = self.threads.get(i) {
+            if thread.is_finished() {
+                let _ = self.threads.swap_remove(i).join();
+            } else {
+                i += 1;
+            }
+        }
     }
 }
 
