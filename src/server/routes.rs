@@ -227,17 +227,24 @@ pub(super) fn run_export<W: Wire>(
     };
     let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(cancel);
     let result = strategy::send(response);
-    let head_sent = !matches!(result, Err(ExportError::HeadNotSent(_)));
+    let head_sent = !matches!(
+        result,
+        Err(ExportError::HeadNotSent(_)
+            | ExportError::OverLimit {
+                head_sent: false,
+                ..
+            })
+    );
     let end = match result {
         Ok(()) => End::Complete,
         Err(ExportError::Refused(status, reason)) => {
             return Err(Answer::error(Some(plan.mode), status, &reason));
         }
         Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => write_failed(&e, shared),
-        Err(ExportError::OverLimit(OverLimit::Response { .. })) => End::BufferCap,
-        Err(ExportError::OverLimit(OverLimit::Total { .. } | OverLimit::BudgetInUse { .. })) => {
-            End::BufferBudget
-        }
+        Err(ExportError::OverLimit { limit, .. }) => match limit {
+            OverLimit::Response { .. } => End::BufferCap,
+            OverLimit::Total { .. } | OverLimit::BudgetInUse { .. } => End::BufferBudget,
+        },
         Err(ExportError::ProducerFailed) => {
             // The producer's panic message is already on stderr.
             METRICS.panicked();

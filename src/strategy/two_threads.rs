@@ -174,7 +174,12 @@ pub(super) fn stream<W: Wire>(
             Err(e) => {
                 // The producer's sends fail once the receiver is gone.
                 drop((rx, give_back));
-                let _ = producer.join();
+                // A producer refused by a cap cancels the connection, and
+                // the head may fail for that: the cap is the reason then.
+                if let Ok(Production::OverLimit(limit)) = producer.join() {
+                    let head_sent = false;
+                    return Err(ExportError::OverLimit { limit, head_sent });
+                }
                 return Err(e);
             }
         };
@@ -187,7 +192,10 @@ pub(super) fn stream<W: Wire>(
             // First, because the cancelled connection also fails the writer.
             // Not finished: a body without its last chunk tells an HTTP/1.1
             // client it is incomplete.
-            (_, Ok(Production::OverLimit(over))) => Err(ExportError::OverLimit(over)),
+            (_, Ok(Production::OverLimit(limit))) => {
+                let head_sent = true;
+                Err(ExportError::OverLimit { limit, head_sent })
+            }
             // The producer panicked: a bug, to be counted as one even if the
             // client left at the same moment. Sending the last chunk now
             // would make a truncated export look complete.
@@ -263,11 +271,13 @@ fn write_chunks<'q, W: Wire>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::defense::buffer_caps::{BufferBudget, BufferLimit};
     use crate::export::Mode;
     use crate::http::response::{Framing, ResponseHead};
     use crate::strategy::testing::BufferAddresses;
     use crate::strategy::{ExportPlan, Http1};
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
 
     /// A `bounded` export of `rows` in chunks of `chunk_bytes`.
     fn bounded_plan(rows: u64, chunk_bytes: usize, channel_depth: usize) -> ExportPlan {
@@ -362,6 +372,64 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A wire whose head waits until the connection is cancelled, then
+    /// fails as a cut connection does.
+    struct HeadAfterCancel<'a>(&'a (Mutex<bool>, Condvar));
+
+    impl Write for HeadAfterCancel<'_> {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            let (cancelled, wake) = self.0;
+            let guard = cancelled.lock().unwrap();
+            drop(wake.wait_while(guard, |cancelled| !*cancelled).unwrap());
+            Err(io::ErrorKind::ConnectionReset.into())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Other responses hold the whole budget: the producer's first chunk
+    /// is refused, it cancels the connection, and that is what fails the
+    /// head. The verdict is the budget, with no head sent, not a client
+    /// that went away (which the log called it).
+    #[test]
+    fn a_cap_met_before_the_head_is_the_verdict() {
+        let plan = ExportPlan {
+            rows: 1000,
+            mode: Mode::Unbounded,
+            chunk_bytes: 100,
+            channel_depth: 0,
+        };
+        let budget = Arc::new(BufferBudget::new(1000));
+        assert!(budget.try_take(1000), "held by other responses");
+        let limit = BufferLimit {
+            per_response: 1 << 20,
+            budget,
+        };
+        let queued = QueuedBytes::capped(Mode::Unbounded, limit);
+        let cancelled = (Mutex::new(false), Condvar::new());
+        let cancel = || {
+            *cancelled.0.lock().unwrap() = true;
+            cancelled.1.notify_all();
+        };
+        let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+        let wire = Http1(HeadAfterCancel(&cancelled));
+        let response = ExportResponse::new(wire, head, &plan, &queued).with_cancel(&cancel);
+        let (tx, rx) = mpsc::channel();
+        let result = stream(response, tx, rx, Buffers::PerChunk);
+        assert!(
+            matches!(
+                result,
+                Err(ExportError::OverLimit {
+                    limit: OverLimit::BudgetInUse { budget: 1000 },
+                    head_sent: false,
+                })
+            ),
+            "{result:?}"
+        );
     }
 
     /// The client fails the first chunk's write while the producer dies on

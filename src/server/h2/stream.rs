@@ -46,6 +46,9 @@ pub fn answer(
         Err((status, reason)) => Answer::error(None, *status, reason),
     };
     let out = StreamBody::new(conn, id, head_only, shared.config.min_data_rate());
+    // A producer refused by a buffering cap resets the stream. The label
+    // only fails the stream's writes: the strategy's error says which cap,
+    // and that is what the log and metrics count.
     let cancel = || {
         conn.lock()
             .reset(id, ErrorCode::InternalError, End::BufferCap);
