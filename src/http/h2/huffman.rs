@@ -19,14 +19,24 @@
 //! itself inside a string. Decoding is bounded by its input: the shortest
 //! code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
-/// Why a Huffman-coded string is refused (§5.2). HPACK turns it into its
+/// Why a Huffman-coded string is refused (§5.2). HPACK wraps it in its
 /// own error: the code is HPACK's, but it knows nothing of header blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HuffmanError {
+pub enum HuffmanError {
     /// Padding of 8 bits or more, or not all ones.
     Padding,
     /// The EOS symbol inside the string.
     Eos,
+}
+
+impl HuffmanError {
+    /// One lowercase line, for a log or a GOAWAY's debug data.
+    pub fn reason(self) -> &'static str {
+        match self {
+            HuffmanError::Padding => "huffman padding of 8 bits or more, or not all ones",
+            HuffmanError::Eos => "huffman string contains eos",
+        }
+    }
 }
 
 /// Symbols: the 256 byte values, and EOS.
