@@ -82,6 +82,16 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
         assert!(lines.iter().any(|l| l.contains(&logged)), "{lines:#?}");
     }
     drop(holder);
+    // The metrics match the wire: every rejection answered over HTTP/1
+    // (these three requests, and any probe or scrape turned away on the
+    // way) is a 503 in the responses' count; the HTTP/2 one is a GOAWAY.
+    let m = wait_until("a scrape let in", PATIENCE, || common::try_metrics(addr));
+    let rejected = m.value("backpressure_connections_rejected_total");
+    let goaways = m.value("backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}");
+    let answered_503 = m
+        .get("backpressure_responses_total{mode=\"none\",status=\"503\"}")
+        .unwrap_or(0.0);
+    assert_eq!((answered_503, goaways), (rejected - 1.0, 1.0));
 }
 
 /// What one client of the crowd saw: a status, or how it failed.

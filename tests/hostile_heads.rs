@@ -518,6 +518,8 @@ fn rejects_malformed_heads_with_the_right_status() {
             b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
             400,
         ),
+        // An empty length is no number (`1*DIGIT`), not a length of 0.
+        (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400),
         (
             b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
             400,

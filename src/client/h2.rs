@@ -496,6 +496,61 @@ mod tests {
         assert!(failure.contains("reset"), "{failure}");
     }
 
+    /// A padded DATA frame's body is its data alone: the pad length byte
+    /// and the padding are framing, not body bytes.
+    #[test]
+    fn padding_is_not_counted_as_body() {
+        let mut frames = a_head_and_ten_bytes();
+        let mut padded = vec![5];
+        padded.extend_from_slice(b"abc");
+        padded.extend_from_slice(&[0; 5]);
+        let flags = flag::PADDED | flag::END_STREAM;
+        frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
+        let report = report_of(&frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.body_bytes, 13, "{report:?}");
+    }
+
+    /// A server that closes the connection before the response ends cut
+    /// it: the run says so at once, and is not taken for one stopped by
+    /// the time limit.
+    #[test]
+    fn a_close_before_the_end_is_a_failure() {
+        let mut frames = Vec::new();
+        frame::settings(&mut frames, &[]);
+        frames.extend(a_head_and_ten_bytes());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            stream.write_all(&frames).unwrap();
+            // A FIN, then whatever the client still sends is read, so that
+            // closing never turns into a reset.
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            while let Ok(1..) = stream.read(&mut request) {}
+        });
+        let url = HttpUrl {
+            host: "127.0.0.1".into(),
+            port,
+            target: "/x".into(),
+        };
+        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+        server.join().unwrap();
+        let failure = report.failure.as_deref();
+        assert_eq!(
+            failure,
+            Some("the server closed the connection"),
+            "{report:?}"
+        );
+        assert!(!report.timed_out && !report.first.complete, "{report:?}");
+        assert_eq!(report.first.body_bytes, 10, "{report:?}");
+    }
+
     /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and
     /// no `:status`) is valid (RFC 9113 §8.1): its status is still 200.
     #[test]

@@ -348,6 +348,39 @@ mod tests {
         );
     }
 
+    /// At the time limit, one look tells bytes still to read (open, even
+    /// with a FIN behind them) from the server's FIN with nothing before it
+    /// (closed: the body's framing decides if that is whole or a cut). A
+    /// reset is the test above's.
+    #[test]
+    fn at_the_limit_tells_open_from_closed() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pair = || {
+            let client = TcpStream::connect(addr).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            (client, server)
+        };
+        // A blocking peek returns once the byte or the FIN is in.
+        let arrived = |client: &TcpStream| {
+            let _ = client.peek(&mut [0u8; 1]);
+        };
+
+        let (client, mut server) = pair();
+        server.write_all(b"x").unwrap();
+        server.shutdown(std::net::Shutdown::Write).unwrap();
+        arrived(&client);
+        assert!(matches!(at_the_limit(&client), AtTheLimit::Open));
+
+        let (client, server) = pair();
+        server.shutdown(std::net::Shutdown::Write).unwrap();
+        arrived(&client);
+        assert!(matches!(at_the_limit(&client), AtTheLimit::Closed));
+    }
+
     #[test]
     fn urls() {
         let url = HttpUrl::parse("http://127.0.0.1:8080/export.csv?rows=1&mode=bounded").unwrap();

@@ -376,6 +376,7 @@ mod tests {
     fn sizes() {
         assert_eq!(size(0), "0 B");
         assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(1024), "1.0 KiB");
         assert_eq!(size(98_304), "96.0 KiB");
         assert_eq!(size(384_861_933), "367.0 MiB");
         assert_eq!(size(3 << 30), "3.00 GiB");
@@ -442,6 +443,8 @@ mod tests {
              from `bounded`; 1.0 MiB in 5.1 s (200.8 KiB/s) from `unbounded`"
         );
         assert_eq!(duration(std::time::Duration::from_millis(250)), "250 ms");
+        assert_eq!(duration(std::time::Duration::from_millis(999)), "999 ms");
+        assert_eq!(duration(std::time::Duration::from_millis(1000)), "1 s");
         assert_eq!(duration(std::time::Duration::from_millis(1250)), "1.25 s");
         assert_eq!(duration(std::time::Duration::from_secs(2)), "2 s");
     }
@@ -472,6 +475,43 @@ mod tests {
         let text = reading(&[unblocked], &config);
         assert!(!text.contains(blocked), "{text}");
         assert!(text.contains("stayed under its high-water mark"), "{text}");
+    }
+
+    /// A mode whose defenses refused every client read nothing: the
+    /// sentence says so, not "0 B in 5.1 s".
+    #[test]
+    fn a_mode_that_refused_every_client_is_named_as_such() {
+        let mut refusing = slow_run(2, 0, 0, 16 << 10);
+        (refusing.refused, refusing.body_read) = (vec![503, 503], 0);
+        let config = DemoConfig {
+            clients: 2,
+            ..DemoConfig::default()
+        };
+        let text = reading(&[refusing], &config);
+        let first = text.split(". ").next().unwrap_or_default();
+        assert_eq!(
+            first,
+            "Each of 2 clients asked for a body of 367.0 MiB; on average each read nothing \
+             from `bounded`, which refused every client"
+        );
+    }
+
+    /// With four clients the kernel's queue reached the mark only if one
+    /// connection's did: four connections each under it, summed over it,
+    /// show no `write` blocking.
+    #[test]
+    fn the_mark_is_reached_per_connection_not_in_sum() {
+        let config = DemoConfig {
+            clients: 4,
+            ..DemoConfig::default()
+        };
+        let blocked = "which is where `write` blocks";
+        let under = slow_run(4, 8 << 10, 8 << 10, 16 << 10);
+        let text = reading(&[under], &config);
+        assert!(!text.contains(blocked), "{text}");
+        assert!(text.contains("stayed under its high-water mark"), "{text}");
+        let reached = slow_run(4, 16 << 10, 8 << 10, 16 << 10);
+        assert!(reading(&[reached], &config).contains(blocked));
     }
 
     /// A run whose kernel queue never filled shows nothing the mark

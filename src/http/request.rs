@@ -617,4 +617,23 @@ mod tests {
             Status::RequestHeaderFieldsTooLarge
         );
     }
+
+    /// `1*DIGIT`, every digit 0 to 9 included: a row count or a
+    /// Content-Length with a 9 in it is a number like any other.
+    #[test]
+    fn decimal_takes_every_digit_and_nothing_else() {
+        assert_eq!(decimal(b"9"), Some(9));
+        assert_eq!(decimal(b"0123456789"), Some(123_456_789));
+        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b""[..],
+            b"18446744073709551616",
+            b"1:",
+            b"/1",
+            b"+1",
+            b" 1",
+        ] {
+            assert_eq!(decimal(bad), None, "{:?}", bad.escape_ascii().to_string());
+        }
+    }
 }

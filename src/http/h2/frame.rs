@@ -589,6 +589,21 @@ mod tests {
         }
     }
 
+    /// A GOAWAY's debug data is cut to fit one frame of
+    /// [`MAX_FRAME_BYTES`], however long the reason handed to it.
+    #[test]
+    fn a_long_goaway_reason_is_cut_to_one_frame() {
+        let mut out = Vec::new();
+        goaway(&mut out, 7, ErrorCode::EnhanceYourCalm, &[b'r'; 20_000]);
+        let header = Header::parse(out[..HEADER_BYTES].try_into().unwrap());
+        assert_eq!(header.length, MAX_FRAME_BYTES);
+        assert_eq!(out.len(), HEADER_BYTES + MAX_FRAME_BYTES);
+        let Ok(Frame::GoAway { debug, .. }) = parsed(&out) else {
+            panic!("not a GOAWAY: {out:?}");
+        };
+        assert_eq!(debug.len(), MAX_FRAME_BYTES - 8);
+    }
+
     #[test]
     fn error_codes_are_numbered_in_order() {
         for (i, code) in ErrorCode::ALL.iter().enumerate() {

@@ -577,6 +577,20 @@ mod tests {
         assert_eq!(decoder.max_bytes, 4096);
     }
 
+    /// §4.4: an entry exactly as large as the table fits (it evicts the
+    /// rest); the peer's encoder indexed it, so the decoder must too.
+    #[test]
+    fn an_entry_exactly_the_tables_size_is_kept() {
+        // "a" and 31 "v"s: 1 + 31 + 32 = 64 bytes, the whole table.
+        let block = [&hex("40 01 61 1f")[..], &[b'v'; 31]].concat();
+        let field = format!("a: {}", "v".repeat(31));
+        let printed = format!("{field}\n[  1] (s =  64) {field}\nTable size:  64");
+        let mut decoder = check(64, &[hex(C3[0]), block], &[REQUESTS[0], &printed]);
+        // And the next block can name it by index.
+        let list = decoder.decode(&hex("be"), usize::MAX).unwrap();
+        assert_eq!(list.fields, [(b"a".to_vec(), vec![b'v'; 31])]);
+    }
+
     #[test]
     fn an_entry_larger_than_the_table_empties_it() {
         // "a" and 32 "v"s: 1 + 32 + 32 = 65 bytes, one more than the table.

@@ -178,4 +178,34 @@ mod tests {
         assert_eq!(asterisk("OPTIONS").unwrap().method, Method::NotAllowed);
         assert!(asterisk("POST").is_err());
     }
+
+    /// Each rule on its own, with the one line that names it: a list that
+    /// breaks only that rule, so no other check can refuse it first.
+    #[test]
+    fn each_rule_refuses_with_its_own_reason() {
+        let with = |i: usize, field: (&'static str, &'static str)| {
+            let mut fields = GOOD.to_vec();
+            fields[i] = field;
+            fields
+        };
+        let without = |i: usize| [&GOOD[..i], &GOOD[i + 1..]].concat();
+        let twice = |i: usize| [&GOOD[..4], &[GOOD[i]], &GOOD[4..]].concat();
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (twice(3), "a pseudo-header field twice"),
+            (twice(2), "a pseudo-header field twice"),
+            (without(1), ":method, :scheme or :path missing"),
+            (with(4, ("x", "a\0b")), "a field value with NUL, CR or LF"),
+            (
+                with(4, ("x", " a")),
+                "a field value that starts or ends with whitespace",
+            ),
+            (
+                with(4, ("x", "a\t")),
+                "a field value that starts or ends with whitespace",
+            ),
+        ];
+        for (fields, reason) in cases {
+            assert_eq!(parse(&list(&fields), true), Err(reason), "{fields:?}");
+        }
+    }
 }
