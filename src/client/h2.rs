@@ -511,6 +511,70 @@ mod tests {
         assert_eq!(report.first.body_bytes, 13, "{report:?}");
     }
 
+    /// Flow control counts a DATA frame's whole payload, padding too
+    /// (RFC 9113 §6.9.1), so that is what the client gives back: 128
+    /// padded frames of 256 bytes reach half the window, and the
+    /// connection and the stream each get 32,768 bytes back.
+    #[test]
+    fn padding_is_given_back_to_the_window() {
+        let mut frames = Vec::new();
+        frame::settings(&mut frames, &[]);
+        frames.extend(raw_frame(
+            Kind::Headers as u8,
+            flag::END_HEADERS,
+            1,
+            &[0x80 | 8],
+        ));
+        let mut padded = vec![155];
+        padded.extend_from_slice(&[b'x'; 100]);
+        padded.extend_from_slice(&[0; 155]);
+        for i in 1..=200 {
+            let flags = if i == 200 {
+                flag::PADDED | flag::END_STREAM
+            } else {
+                flag::PADDED
+            };
+            frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Everything the client sent, up to its close.
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut got = vec![0; PREFACE.len()];
+            stream.read_exact(&mut got).unwrap();
+            stream.write_all(&frames).unwrap();
+            let _ = stream.read_to_end(&mut got);
+            got
+        });
+        let url = HttpUrl {
+            host: "127.0.0.1".into(),
+            port,
+            target: "/x".into(),
+        };
+        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+        let sent = server.join().unwrap();
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
+        let mut given_back = Vec::new();
+        let mut rest = &sent[PREFACE.len()..];
+        while rest.len() >= frame::HEADER_BYTES {
+            let header = frame::Header::parse(rest[..frame::HEADER_BYTES].try_into().unwrap());
+            let payload = &rest[frame::HEADER_BYTES..frame::HEADER_BYTES + header.length];
+            if header.kind == Kind::WindowUpdate as u8 {
+                given_back.push((
+                    header.stream,
+                    u32::from_be_bytes(payload.try_into().unwrap()),
+                ));
+            }
+            rest = &rest[frame::HEADER_BYTES + header.length..];
+        }
+        assert_eq!(given_back, [(0, 32_768), (1, 32_768)]);
+    }
+
     /// A server that closes the connection before the response ends cut
     /// it: the run says so at once, and is not taken for one stopped by
     /// the time limit.

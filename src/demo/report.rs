@@ -514,6 +514,42 @@ mod tests {
         assert!(reading(&[reached], &config).contains(blocked));
     }
 
+    /// Every figure the kernel paragraph gives for four clients is one
+    /// connection's, and each ratio divides what it says it divides.
+    #[test]
+    fn the_kernel_paragraphs_figures_are_each_one_connections() {
+        let on = slow_run(4, 144 << 10, 64 << 10, 16 << 10);
+        let off = slow_run(4, 4 << 20, 144 << 10, 0);
+        let text = kernel_reading(&on, &off);
+        for said in [
+            "With it off, 4.0 MiB: 28 times as much, and 64 times the userland bound of \
+             64.0 KiB.",
+            "(growth 1.0 MiB and 1.0 MiB)",
+            "What the client's kernel holds (27.5 KiB and 27.5 KiB)",
+        ] {
+            assert!(text.contains(said), "{said:?} not in {text}");
+        }
+        // No larger without the mark than with it: no ratio of 1 to show.
+        let same = slow_run(4, 4 << 20, 64 << 10, 0);
+        let text = kernel_reading(&slow_run(4, 4 << 20, 64 << 10, 16 << 10), &same);
+        assert!(text.contains("cannot show what the mark bounds"), "{text}");
+    }
+
+    /// An unbounded run's queue is given per client, and as a share of one
+    /// client's body.
+    #[test]
+    fn an_unbounded_runs_queue_is_per_client() {
+        let mut run = slow_run(4, 0, 100 << 20, 16 << 10);
+        run.verdict = Verdict::Unbounded;
+        let config = DemoConfig {
+            clients: 4,
+            ..DemoConfig::default()
+        };
+        let text = reading(&[run], &config);
+        let said = "`bounded` queued up to 100.0 MiB in userland per client (27 % of the body)";
+        assert!(text.contains(said), "{text}");
+    }
+
     /// A run whose kernel queue never filled shows nothing the mark
     /// bounded: no "times as much" ratio made of zeros.
     #[test]

@@ -327,6 +327,26 @@ mod tests {
         }
     }
 
+    /// A writer that takes nothing (`Ok(0)`) ends the write with
+    /// `WriteZero`, as `write_all` does, instead of being asked forever.
+    #[test]
+    fn a_writer_that_takes_nothing_is_an_error_not_a_spin() {
+        struct Full(u32);
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                assert_eq!(self.0, 1, "asked again after taking nothing");
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut reported = 0;
+        let error = write_chunk(&mut Full(0), b"abc", |n| reported += n).unwrap_err();
+        assert_eq!((error.kind(), reported), (io::ErrorKind::WriteZero, 0));
+    }
+
     /// Decodes `wire` fed in pieces of `piece` bytes.
     fn decode(wire: &[u8], piece: usize) -> Result<(Vec<u8>, bool), ChunkedError> {
         let mut decoder = ChunkedDecoder::default();

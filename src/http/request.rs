@@ -618,6 +618,29 @@ mod tests {
         );
     }
 
+    /// A folded line and a bare CR are refused for what they are, though
+    /// a later check would refuse them too, for a reason that misleads.
+    #[test]
+    fn folds_and_bare_crs_are_named() {
+        for (head, reason) in [
+            (
+                &b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"[..],
+                "obsolete line folding in a header field",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\n\tX: folded\r\n\r\n",
+                "obsolete line folding in a header field",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+                "bare CR in the request head",
+            ),
+        ] {
+            let error = parse_head(head).unwrap_err();
+            assert_eq!(error, bad(reason), "{:?}", head.escape_ascii().to_string());
+        }
+    }
+
     /// `1*DIGIT`, every digit 0 to 9 included: a row count or a
     /// Content-Length with a 9 in it is a number like any other.
     #[test]

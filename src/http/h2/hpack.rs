@@ -603,8 +603,10 @@ mod tests {
     fn past_max_list_bytes_fields_are_dropped_but_still_indexed() {
         let mut decoder = Decoder::new(DEFAULT_TABLE_BYTES);
         let field = |n: &[u8], v: &[u8]| (n.to_vec(), v.to_vec());
-        // a: 1, b: 2, c: 3, each 34 bytes, each with incremental indexing.
-        let block = hex("40 01 61 01 31  40 01 62 01 32  40 01 63 01 33");
+        // a: 1, b: 2, c: 3, each 34 bytes, each with incremental indexing;
+        // then "d" with an empty value, not indexed, 33 bytes: it would fit
+        // beside a, but no field after the first one dropped is kept.
+        let block = hex("40 01 61 01 31  40 01 62 01 32  40 01 63 01 33  00 01 64 00");
         let list = decoder.decode(&block, 34 + 33).unwrap();
         assert_eq!(list.fields, [field(b"a", b"1")]);
         assert!(list.too_large);
@@ -627,6 +629,19 @@ mod tests {
         encode_field(&mut block, b"x-pad", &[b'x'; 300]);
         let fields = ":status: 200\ncontent-type: text/csv\nx-rows: 10";
         let printed = format!("{fields}\nx-pad: {}\nTable size:   0", "x".repeat(300));
+        check(DEFAULT_TABLE_BYTES, &[block], &[&printed]);
+    }
+
+    /// An integer equal to its prefix's all ones (static index 15,
+    /// accept-charset; a length of 127) needs a continuation byte of 0.
+    #[test]
+    fn integers_equal_to_their_prefix_round_trip() {
+        let mut block = Vec::new();
+        encode_field(&mut block, b"accept-charset", b"utf-8");
+        assert_eq!(block[..2], [0x0f, 0x00]);
+        encode_field(&mut block, b"x-long", &[b'y'; 127]);
+        let long = "y".repeat(127);
+        let printed = format!("accept-charset: utf-8\nx-long: {long}\nTable size:   0");
         check(DEFAULT_TABLE_BYTES, &[block], &[&printed]);
     }
 
