@@ -450,5 +450,11 @@ mod tests {
         let huge = vec![b'x'; MAX_HEAD_BYTES + 10];
         let (end, _) = read_in_pieces(&huge, 1000);
         assert!(matches!(end, Some(BodyEnd::Failed(why)) if why.contains("longer than")));
+        // However much one read brings, the head kept stays within its
+        // bound (and the 4 bytes that may end it).
+        let mut reader = ResponseReader::new();
+        let end = reader.feed(&vec![b'x'; 4 * MAX_HEAD_BYTES]);
+        assert!(matches!(end, Some(BodyEnd::Failed(why)) if why.contains("longer than")));
+        assert_eq!(reader.head_bytes.len(), MAX_HEAD_BYTES + 4);
     }
 }

@@ -466,6 +466,32 @@ mod tests {
         assert!(got.ends_with(rejecter.answer.reason.as_bytes()));
     }
 
+    /// A client that keeps sending and never closes is let go after
+    /// [`LINGER_TIME`], not drained until later rejections push it out of
+    /// the list: its socket closes, and a write then meets a reset.
+    #[test]
+    fn a_client_that_never_closes_is_let_go_after_the_linger_time() {
+        let rejecter = Rejecter::start(true).unwrap();
+        let mut client = turned_away(&rejecter);
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 503 "));
+        let started = Instant::now();
+        let closed = loop {
+            if client.write_all(b"x").is_err() {
+                break true;
+            }
+            if started.elapsed() > 5 * LINGER_TIME {
+                break false;
+            }
+            thread::sleep(5 * POLL_INTERVAL);
+        };
+        assert!(closed, "still open after {:?}", started.elapsed());
+    }
+
     /// A HEAD request gets the 503's head and no body, even after an empty
     /// line and split across two writes; a GET gets the body.
     #[test]
