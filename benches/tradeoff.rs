@@ -38,7 +38,7 @@
 //!   `TRADEOFF_RUNS` is K (default 5), `TRADEOFF_CLIENTS` is N (default 32;
 //!   the memory targets are judged only at N = 64, where they are defined).
 //! - `TRADEOFF_QUICK=1`: chunks 16k, 64k and 256k, depths 0 and 1, K = 3,
-//!   N = 8, plus the defaults: about half a minute.
+//!   N = 8, plus the defaults: 10 to 30 s once built.
 //! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
 //!   start of a connection weighs less (see `docs/benchmarks.md`).
 //! - The whole grid, with at least the default K and N and no
