@@ -216,6 +216,8 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// Between reads: whether the connection is over, or should wind down.
     fn look_up(&mut self) -> Option<End> {
+        // A finished thread keeps its stack until it is joined.
+        self.join_finished();
         let state = self.conn.lock();
         if let Some(end) = state.ended {
             return Some(end);
