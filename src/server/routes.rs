@@ -227,14 +227,7 @@ pub(super) fn run_export<W: Wire>(
     };
     let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(cancel);
     let result = strategy::send(response);
-    let head_sent = !matches!(
-        result,
-        Err(ExportError::HeadNotSent(_)
-            | ExportError::OverLimit {
-                head_sent: false,
-                ..
-            })
-    );
+    let head_sent = result.as_ref().err().is_none_or(ExportError::head_sent);
     let end = match result {
         Ok(()) => End::Complete,
         Err(ExportError::Refused(status, reason)) => {
@@ -245,7 +238,7 @@ pub(super) fn run_export<W: Wire>(
             OverLimit::Response { .. } => End::BufferCap,
             OverLimit::Total { .. } | OverLimit::BudgetInUse { .. } => End::BufferBudget,
         },
-        Err(ExportError::ProducerFailed) => {
+        Err(ExportError::ProducerFailed { .. }) => {
             // The producer's panic message is already on stderr.
             METRICS.panicked();
             End::ProducerFailed

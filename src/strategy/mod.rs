@@ -200,8 +200,23 @@ pub enum ExportError {
     OverLimit { limit: OverLimit, head_sent: bool },
     /// The producer died mid-body. The body is left without its end (no
     /// last chunk), so an HTTP/1.1 client can tell it is incomplete. An
-    /// HTTP/1.0 client cannot: its close-delimited body just stops.
-    ProducerFailed,
+    /// HTTP/1.0 client cannot: its close-delimited body just stops. It is
+    /// the verdict even if the head failed too (`head_sent` false): the
+    /// bug is what must be counted.
+    ProducerFailed { head_sent: bool },
+}
+
+impl ExportError {
+    /// Whether the head went out before the response failed: whether there
+    /// is a status to log and a cut response to count.
+    pub fn head_sent(&self) -> bool {
+        match self {
+            ExportError::Refused(..) | ExportError::HeadNotSent(_) => false,
+            ExportError::WriteFailed(_) => true,
+            ExportError::OverLimit { head_sent, .. }
+            | ExportError::ProducerFailed { head_sent } => *head_sent,
+        }
+    }
 }
 
 impl From<io::Error> for ExportError {

@@ -174,13 +174,17 @@ pub(super) fn stream<W: Wire>(
             Err(e) => {
                 // The producer's sends fail once the receiver is gone.
                 drop((rx, give_back));
-                // A producer refused by a cap cancels the connection, and
-                // the head may fail for that: the cap is the reason then.
-                if let Ok(Production::OverLimit(limit)) = producer.join() {
-                    let head_sent = false;
-                    return Err(ExportError::OverLimit { limit, head_sent });
-                }
-                return Err(e);
+                // What ended the producer stays the verdict: a producer
+                // refused by a cap cancels the connection, which may be
+                // what the head met; a panic is a bug to count.
+                return Err(match producer.join() {
+                    Ok(Production::OverLimit(limit)) => ExportError::OverLimit {
+                        limit,
+                        head_sent: false,
+                    },
+                    Err(_) => ExportError::ProducerFailed { head_sent: false },
+                    Ok(_) => e,
+                });
             }
         };
         let written = write_chunks(body, rx, give_back, queued);
@@ -192,20 +196,22 @@ pub(super) fn stream<W: Wire>(
             // First, because the cancelled connection also fails the writer.
             // Not finished: a body without its last chunk tells an HTTP/1.1
             // client it is incomplete.
-            (_, Ok(Production::OverLimit(limit))) => {
-                let head_sent = true;
-                Err(ExportError::OverLimit { limit, head_sent })
-            }
+            (_, Ok(Production::OverLimit(limit))) => Err(ExportError::OverLimit {
+                limit,
+                head_sent: true,
+            }),
             // The producer panicked: a bug, to be counted as one even if the
             // client left at the same moment. Sending the last chunk now
             // would make a truncated export look complete.
-            (_, Err(_)) => Err(ExportError::ProducerFailed),
+            (_, Err(_)) => Err(ExportError::ProducerFailed { head_sent: true }),
             (Err(e), _) => Err(ExportError::WriteFailed(e)),
             (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
             // Not reached: the producer stops only once the writer has gone,
             // and the writer ends well only after the producer has. Should it
             // happen, the body is left without its last chunk.
-            (Ok(_), Ok(Production::Stopped)) => Err(ExportError::ProducerFailed),
+            (Ok(_), Ok(Production::Stopped)) => {
+                Err(ExportError::ProducerFailed { head_sent: true })
+            }
         }
     })
 }
@@ -278,6 +284,7 @@ mod tests {
     use crate::strategy::{ExportPlan, Http1};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
 
     /// A `bounded` export of `rows` in chunks of `chunk_bytes`.
     fn bounded_plan(rows: u64, chunk_bytes: usize, channel_depth: usize) -> ExportPlan {
@@ -375,15 +382,23 @@ mod tests {
     }
 
     /// A wire whose head waits until the connection is cancelled, then
-    /// fails as a cut connection does.
+    /// fails as a cut connection does; or, if no cancel comes within 10 s,
+    /// fails with `TimedOut`, so that a broken test fails, not hangs.
     struct HeadAfterCancel<'a>(&'a (Mutex<bool>, Condvar));
 
     impl Write for HeadAfterCancel<'_> {
         fn write(&mut self, _: &[u8]) -> io::Result<usize> {
             let (cancelled, wake) = self.0;
             let guard = cancelled.lock().unwrap();
-            drop(wake.wait_while(guard, |cancelled| !*cancelled).unwrap());
-            Err(io::ErrorKind::ConnectionReset.into())
+            let wait = Duration::from_secs(10);
+            let (guard, waited) = wake.wait_timeout_while(guard, wait, |c| !*c).unwrap();
+            drop(guard);
+            let kind = if waited.timed_out() {
+                io::ErrorKind::TimedOut
+            } else {
+                io::ErrorKind::ConnectionReset
+            };
+            Err(kind.into())
         }
 
         fn flush(&mut self) -> io::Result<()> {
@@ -445,7 +460,7 @@ mod tests {
         let response = ExportResponse::new(wire, head, &plan, &queued);
         let result = stream(response, DiesOnChunk::new(tx, 1), rx, Buffers::Recycled(3));
         assert!(
-            matches!(result, Err(ExportError::ProducerFailed)),
+            matches!(result, Err(ExportError::ProducerFailed { .. })),
             "{result:?}"
         );
     }
@@ -464,7 +479,7 @@ mod tests {
         let result = stream(response, sender, rx, Buffers::Recycled(3));
 
         assert!(
-            matches!(result, Err(ExportError::ProducerFailed)),
+            matches!(result, Err(ExportError::ProducerFailed { .. })),
             "{result:?}"
         );
         // Exactly the three chunks that were handed over, and no last chunk:
