@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use super::stream;
 use super::streams::{Conn, Stream, encode, rst_stream};
 use super::{
-    MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES, MAX_HEADER_LIST_BYTES,
-    MAX_STREAM_THREADS, writer,
+    EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES,
+    MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
 };
 use crate::http::h2::frame::{
     self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, setting,
@@ -83,6 +83,10 @@ pub fn serve(
             return End::ClientAbort;
         }
         conn.send(|out| frame::settings(out, &OUR_SETTINGS));
+        // A panic in the reader, or one it passes on from a stream thread,
+        // must still end the connection, or the writer waits forever and
+        // the scope with it.
+        let _end_on_panic = EndOnPanic(&conn);
         let mut reader = Reader {
             scope,
             threads: Vec::new(),
@@ -605,15 +609,17 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     /// Joins every stream thread that has finished: each has returned, so
-    /// the join waits only for it to leave the kernel. A panic has been
-    /// counted by the panic hook, and its stream reset as its body dropped.
+    /// the join waits only for it to leave the kernel. A stream thread's
+    /// panic is passed on, as the scope would pass it on at the end: it
+    /// ends this connection (its log line says `panic`, and
+    /// `server::run_isolated` counts it), whenever it is found.
     fn join_finished(&mut self) {
         let mut i = 0;
         while let Some(thread) = self.threads.get(i) {
-            if thread.is_finished() {
-                let _ = self.threads.swap_remove(i).join();
-            } else {
+            if !thread.is_finished() {
                 i += 1;
+            } else if let Err(panic) = self.threads.swap_remove(i).join() {
+                std::panic::resume_unwind(panic);
             }
         }
     }

@@ -43,6 +43,9 @@ mod writer;
 
 pub use connection::serve;
 
+use crate::measure::access_log::End;
+use streams::Conn;
+
 /// SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open.
 /// Each is a thread, two while a channel mode streams, so the number is
 /// small; nginx allows 128 and Go 250, on far cheaper tasks. A stream over
@@ -101,3 +104,17 @@ pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
 /// browser that cancels now and then is never cut, and a loop of either is
 /// stopped within a hundred streams.
 pub const MAX_NET_CANCELS: u32 = 100;
+
+/// Ends the connection if the thread holding it leaves by panicking: the
+/// writer waits for frames and the reader and streams wait on the writer,
+/// and each would otherwise wait for what the dead thread will never do.
+/// The panic itself is passed on when the connection's threads are joined.
+struct EndOnPanic<'c>(pub &'c Conn);
+
+impl Drop for EndOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.end(End::Panic);
+        }
+    }
+}

@@ -19,6 +19,7 @@ use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::EndOnPanic;
 use super::streams::{Conn, State};
 use crate::defense::send_deadline::{DeadlineWriter, TooSlow};
 use crate::http::h2::frame::{self, ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
@@ -38,20 +39,6 @@ enum Job {
     /// A DATA frame for `stream` whose payload is its hand-off up to
     /// `upto`, in `buf` after its header; `end`: with END_STREAM.
     Data { stream: u32, upto: usize, end: bool },
-}
-
-/// Ends the connection if the writer leaves by panicking: the reader and
-/// every stream wait on the writer, and would otherwise wait for frames it
-/// will never write. The panic itself is passed on when the connection's
-/// threads are joined.
-struct EndOnPanic<'c>(&'c Conn);
-
-impl Drop for EndOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.end(End::Panic);
-        }
-    }
 }
 
 /// Writes frames until the connection ends or the socket fails.
