@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::time::Duration;
 
 use common::h2::*;
@@ -581,6 +582,33 @@ fn a_stream_error_ends_only_its_stream() {
     assert_eq!(h2.goaway_code(), STREAM_CLOSED);
     drop(h2);
     back_to_idle(server.addr(), &idle, "stream errors");
+}
+
+/// RFC 9113 §5.1: a DATA or HEADERS the client sends on a stream after its
+/// own RST_STREAM on it is its error (STREAM_CLOSED), however soon it
+/// comes: it cannot have crossed a reset of the server's, and is not
+/// dropped as one that did.
+#[test]
+fn a_frame_after_the_clients_own_reset_is_stream_closed() {
+    let (server, idle) = warmed_server(&[]);
+    for (kind, late) in [(DATA, &b"late"[..]), (HEADERS, &[][..])] {
+        let mut h2 = H2::connect(server.addr(), &[]);
+        // In one write, so that the server reads all three at once, while
+        // the stream is still in its table.
+        let mut out = Vec::new();
+        frame(
+            &mut out,
+            HEADERS,
+            END_HEADERS,
+            1,
+            &request_block("GET", "/healthz"),
+        );
+        frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+        frame(&mut out, kind, END_HEADERS | END_STREAM, 1, late);
+        h2.socket.write_all(&out).unwrap();
+        assert_eq!(h2.goaway_code(), STREAM_CLOSED, "frame type {kind}");
+    }
+    back_to_idle(server.addr(), &idle, "frames after the client's reset");
 }
 
 /// A request refused before the routes see it still gets what any answer

@@ -48,6 +48,13 @@ const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
 /// has finished.
 const THREAD_WAKE: Duration = Duration::from_millis(5);
 
+/// Why a connection ends when the client sends DATA or HEADERS on a stream
+/// it has reset (RFC 9113 §5.1 makes it STREAM_CLOSED). A stream error
+/// would reset a stream already reset, so the connection ends, as it does
+/// for such a frame once the stream has left the table (§5.4.1 lets any
+/// stream error be a connection error).
+const AFTER_CLIENT_RESET: &str = "a frame on a stream the client reset";
+
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
 const STREAM_STACK_BYTES: usize = 256 * 1024;
 
@@ -393,6 +400,9 @@ impl<'s, 'a> Reader<'s, 'a> {
                 let mut state = self.conn.lock();
                 let was_reset = state.was_reset(stream);
                 match state.streams.get_mut(&stream) {
+                    Some(s) if s.reset_by_client => {
+                        return Err(FrameError::connection(StreamClosed, AFTER_CLIENT_RESET));
+                    }
                     Some(s) if s.remote_open => {
                         s.remote_open = !end_stream;
                         s.received = s.received.saturating_add(flow);
@@ -419,7 +429,12 @@ impl<'s, 'a> Reader<'s, 'a> {
             }
             Frame::RstStream { stream, .. } => {
                 self.opened(stream, "RST_STREAM on an idle stream")?;
-                let cancelled = self.conn.lock().cancel(stream, End::ClientAbort);
+                let mut state = self.conn.lock();
+                if let Some(s) = state.streams.get_mut(&stream) {
+                    s.reset_by_client = true;
+                }
+                let cancelled = state.cancel(stream, End::ClientAbort);
+                drop(state);
                 self.conn.progress.notify_all();
                 cancelled?;
             }
@@ -513,6 +528,10 @@ impl<'s, 'a> Reader<'s, 'a> {
         let id = block.stream;
         let mut state = self.conn.lock();
         match state.streams.get_mut(&id) {
+            Some(s) if s.reset_by_client => {
+                let error = FrameError::connection(ErrorCode::StreamClosed, AFTER_CLIENT_RESET);
+                return Err(error);
+            }
             // Trailers end the request body they follow (RFC 9113 §8.1).
             Some(s) if s.remote_open && block.end_stream => s.remote_open = false,
             Some(s) if s.remote_open => {

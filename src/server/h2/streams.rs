@@ -133,6 +133,10 @@ pub struct Stream {
     /// The client has not ended its side (a request with a body): its
     /// DATA is read and thrown away.
     pub remote_open: bool,
+    /// The client sent RST_STREAM on it: a DATA or HEADERS it sends on it
+    /// now is its own error (RFC 9113 §5.1), not a frame that crossed a
+    /// reset of this side's on the way.
+    pub reset_by_client: bool,
     /// Since when the stream has had bytes to send and no window to send
     /// them in: a stall that the send timeout bounds, as it bounds a socket
     /// that takes nothing.
