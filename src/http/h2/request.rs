@@ -92,7 +92,10 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     }
     // Origin form, or the asterisk form of a server-wide OPTIONS (RFC 9113
     // §8.3.1), which is answered 405 whatever it names.
-    let origin = path.starts_with(b"/") || (path == b"*" && method == b"OPTIONS");
+    if path == b"*" && method != b"OPTIONS" {
+        return Err("the request target * is for OPTIONS only");
+    }
+    let origin = path.starts_with(b"/") || path == b"*";
     let method = Method::of(method);
     if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
         return Err(":path is not a path starting with /");
@@ -176,7 +179,10 @@ mod tests {
             parse(&list(&[&fields[..3], &[(":path", "*")]].concat()), true)
         };
         assert_eq!(asterisk("OPTIONS").unwrap().method, Method::NotAllowed);
-        assert!(asterisk("POST").is_err());
+        assert_eq!(
+            asterisk("POST").unwrap_err(),
+            "the request target * is for OPTIONS only"
+        );
     }
 
     /// Each rule on its own, with the one line that names it: a list that
