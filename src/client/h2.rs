@@ -363,14 +363,27 @@ mod tests {
     use crate::http::h2::frame::{ErrorCode, Kind, flag, raw_frame};
     use std::net::TcpListener;
 
+    /// A server for one connection, on its own thread: `serve` gets the
+    /// accepted socket, and its result comes back through the handle.
+    fn one_connection<T: Send + 'static>(
+        serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+    ) -> (HttpUrl, thread::JoinHandle<T>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || serve(listener.accept().unwrap().0));
+        let url = HttpUrl {
+            host: "127.0.0.1".into(),
+            port,
+            target: "/x".into(),
+        };
+        (url, server)
+    }
+
     /// A one-connection HTTP/2 server that reads the client's preface and
     /// first frames, writes `frames`, then holds the connection open for
     /// `hold` so the client cannot mistake a close for the end.
     fn scripted_server(frames: Vec<u8>, hold: Duration) -> (HttpUrl, thread::JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
+        one_connection(move |mut stream| {
             stream
                 .set_read_timeout(Some(Duration::from_secs(2)))
                 .unwrap();
@@ -378,13 +391,7 @@ mod tests {
             let _ = stream.read(&mut request);
             let _ = stream.write_all(&frames);
             thread::sleep(hold);
-        });
-        let url = HttpUrl {
-            host: "127.0.0.1".into(),
-            port: addr.port(),
-            target: "/x".into(),
-        };
-        (url, server)
+        })
     }
 
     fn options() -> H2Options {
@@ -412,12 +419,15 @@ mod tests {
         report
     }
 
-    /// Stream 1's HEADERS (`:status` 200, static table entry 8) and ten
-    /// bytes of DATA, its end not yet sent.
+    /// Stream 1's HEADERS: `:status` 200, static table entry 8.
+    fn a_head() -> Vec<u8> {
+        raw_frame(Kind::Headers as u8, flag::END_HEADERS, 1, &[0x80 | 8])
+    }
+
+    /// Stream 1's HEADERS and ten bytes of DATA, its end not yet sent.
     fn a_head_and_ten_bytes() -> Vec<u8> {
-        let (headers, data) = (Kind::Headers as u8, Kind::Data as u8);
-        let mut out = raw_frame(headers, flag::END_HEADERS, 1, &[0x80 | 8]);
-        out.extend(raw_frame(data, 0, 1, b"0123456789"));
+        let mut out = a_head();
+        out.extend(raw_frame(Kind::Data as u8, 0, 1, b"0123456789"));
         out
     }
 
@@ -447,19 +457,11 @@ mod tests {
     fn a_reset_behind_unread_bytes_is_a_failure_at_the_limit() {
         let mut frames = Vec::new();
         frame::settings(&mut frames, &[]);
-        frames.extend(raw_frame(
-            Kind::Headers as u8,
-            flag::END_HEADERS,
-            1,
-            &[0x80 | 8],
-        ));
+        frames.extend(a_head());
         for _ in 0..3 {
             frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
         }
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
+        let (url, server) = one_connection(move |mut stream| {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request);
             stream.write_all(&frames).unwrap();
@@ -480,11 +482,6 @@ mod tests {
             }
             sys::reset_on_close(&stream).unwrap();
         });
-        let url = HttpUrl {
-            host: "127.0.0.1".into(),
-            port,
-            target: "/x".into(),
-        };
         let options = H2Options {
             rate: Some(8 * 1024),
             ..options()
@@ -519,12 +516,7 @@ mod tests {
     fn padding_is_given_back_to_the_window() {
         let mut frames = Vec::new();
         frame::settings(&mut frames, &[]);
-        frames.extend(raw_frame(
-            Kind::Headers as u8,
-            flag::END_HEADERS,
-            1,
-            &[0x80 | 8],
-        ));
+        frames.extend(a_head());
         let mut padded = vec![155];
         padded.extend_from_slice(&[b'x'; 100]);
         padded.extend_from_slice(&[0; 155]);
@@ -536,11 +528,8 @@ mod tests {
             };
             frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
         }
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         // Everything the client sent, up to its close.
-        let server = thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
+        let (url, server) = one_connection(move |mut stream| {
             stream
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
@@ -550,11 +539,6 @@ mod tests {
             let _ = stream.read_to_end(&mut got);
             got
         });
-        let url = HttpUrl {
-            host: "127.0.0.1".into(),
-            port,
-            target: "/x".into(),
-        };
         let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
         let sent = server.join().unwrap();
         assert!(report.first.complete, "{report:?}");
@@ -583,10 +567,7 @@ mod tests {
         let mut frames = Vec::new();
         frame::settings(&mut frames, &[]);
         frames.extend(a_head_and_ten_bytes());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap();
+        let (url, server) = one_connection(move |mut stream| {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request);
             stream.write_all(&frames).unwrap();
@@ -598,11 +579,6 @@ mod tests {
                 .unwrap();
             while let Ok(1..) = stream.read(&mut request) {}
         });
-        let url = HttpUrl {
-            host: "127.0.0.1".into(),
-            port,
-            target: "/x".into(),
-        };
         let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
         server.join().unwrap();
         let failure = report.failure.as_deref();
