@@ -19,7 +19,7 @@
 //! queue for every stream: whatever the big download has put in the
 //! kernel's send buffer goes out before the small response, however fair
 //! the writer. The client's windows decide how much that can be (32 MiB
-//! for curl's, 65,535 bytes by default), and `--notsent-lowat` decides how
+//! for curl 7's, 65,535 bytes by default), and `--notsent-lowat` decides how
 //! much of it the kernel holds unsent. docs/http2.md measures it.
 //!
 //! The threads of one connection:
