@@ -445,6 +445,18 @@ mod tests {
         assert_eq!(frames, expected);
     }
 
+    /// Sends a request on a turned-away connection and reads the answer
+    /// to its end, which must be the 503.
+    fn request_the_503(client: &mut TcpStream) -> Vec<u8> {
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 503 "));
+        got
+    }
+
     /// The request arrives after the 503 was written: the client must
     /// still read the whole 503, not a reset.
     #[test]
@@ -457,12 +469,7 @@ mod tests {
         let peeked = client.peek(&mut first).unwrap();
         assert_eq!(&first[..peeked], &b"HTTP/1.1 503"[..peeked]);
         assert!(peeked > 0);
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).unwrap();
-        assert!(got.starts_with(b"HTTP/1.1 503 "));
+        let got = request_the_503(&mut client);
         assert!(got.ends_with(rejecter.answer.reason.as_bytes()));
     }
 
@@ -473,12 +480,7 @@ mod tests {
     fn a_client_that_never_closes_is_let_go_after_the_linger_time() {
         let rejecter = Rejecter::start(true).unwrap();
         let mut client = turned_away(&rejecter);
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).unwrap();
-        assert!(got.starts_with(b"HTTP/1.1 503 "));
+        request_the_503(&mut client);
         let started = Instant::now();
         let closed = loop {
             if client.write_all(b"x").is_err() {

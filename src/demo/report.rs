@@ -372,6 +372,17 @@ pub fn rule(body_len: u64) -> String {
 mod tests {
     use super::*;
 
+    /// The defaults, with `clients` slow readers.
+    fn with_clients(clients: usize) -> DemoConfig {
+        DemoConfig {
+            clients,
+            ..DemoConfig::default()
+        }
+    }
+
+    /// How the report says the producer waited on a blocked `write`.
+    const BLOCKED: &str = "which is where `write` blocks";
+
     #[test]
     fn sizes() {
         assert_eq!(size(0), "0 B");
@@ -431,10 +442,7 @@ mod tests {
         small.read_time = std::time::Duration::from_millis(12);
         let mut cut = slow_run(1, 0, 87, 16 << 10);
         cut.mode = crate::export::Mode::Unbounded;
-        let config = DemoConfig {
-            clients: 1,
-            ..DemoConfig::default()
-        };
+        let config = with_clients(1);
         let text = reading(&[small, cut], &config);
         let first = text.split(". ").next().unwrap_or_default();
         assert_eq!(
@@ -454,26 +462,22 @@ mod tests {
     /// went on to read the whole body.
     #[test]
     fn a_flat_run_is_explained_only_by_what_was_seen() {
-        let config = DemoConfig {
-            clients: 1,
-            ..DemoConfig::default()
-        };
-        let blocked = "which is where `write` blocks";
+        let config = with_clients(1);
         let waited = slow_run(1, 144 << 10, 144 << 10, 16 << 10);
-        assert!(reading(&[waited], &config).contains(blocked));
+        assert!(reading(&[waited], &config).contains(BLOCKED));
         let mut whole = slow_run(1, 0, 87, 16 << 10);
         (whole.body_len, whole.body_read) = (87, 87);
         let text = reading(&[whole], &config);
-        assert!(!text.contains(blocked), "{text}");
+        assert!(!text.contains(BLOCKED), "{text}");
         assert!(text.contains("so nothing had to wait"), "{text}");
         // A body larger than the kernel's buffers, read whole at the
         // client's rate: the queue reached the mark, so the producer waited.
         let mut read_at_rate = slow_run(1, 140 << 10, 144 << 10, 16 << 10);
         read_at_rate.body_read = read_at_rate.body_len;
-        assert!(reading(&[read_at_rate], &config).contains(blocked));
+        assert!(reading(&[read_at_rate], &config).contains(BLOCKED));
         let unblocked = slow_run(1, 4 << 10, 4 << 10, 16 << 10);
         let text = reading(&[unblocked], &config);
-        assert!(!text.contains(blocked), "{text}");
+        assert!(!text.contains(BLOCKED), "{text}");
         assert!(text.contains("stayed under its high-water mark"), "{text}");
     }
 
@@ -483,10 +487,7 @@ mod tests {
     fn a_mode_that_refused_every_client_is_named_as_such() {
         let mut refusing = slow_run(2, 0, 0, 16 << 10);
         (refusing.refused, refusing.body_read) = (vec![503, 503], 0);
-        let config = DemoConfig {
-            clients: 2,
-            ..DemoConfig::default()
-        };
+        let config = with_clients(2);
         let text = reading(&[refusing], &config);
         let first = text.split(". ").next().unwrap_or_default();
         assert_eq!(
@@ -501,17 +502,13 @@ mod tests {
     /// show no `write` blocking.
     #[test]
     fn the_mark_is_reached_per_connection_not_in_sum() {
-        let config = DemoConfig {
-            clients: 4,
-            ..DemoConfig::default()
-        };
-        let blocked = "which is where `write` blocks";
+        let config = with_clients(4);
         let under = slow_run(4, 8 << 10, 8 << 10, 16 << 10);
         let text = reading(&[under], &config);
-        assert!(!text.contains(blocked), "{text}");
+        assert!(!text.contains(BLOCKED), "{text}");
         assert!(text.contains("stayed under its high-water mark"), "{text}");
         let reached = slow_run(4, 16 << 10, 8 << 10, 16 << 10);
-        assert!(reading(&[reached], &config).contains(blocked));
+        assert!(reading(&[reached], &config).contains(BLOCKED));
     }
 
     /// Every figure the kernel paragraph gives for four clients is one
@@ -541,10 +538,7 @@ mod tests {
     fn an_unbounded_runs_queue_is_per_client() {
         let mut run = slow_run(4, 0, 100 << 20, 16 << 10);
         run.verdict = Verdict::Unbounded;
-        let config = DemoConfig {
-            clients: 4,
-            ..DemoConfig::default()
-        };
+        let config = with_clients(4);
         let text = reading(&[run], &config);
         let said = "`bounded` queued up to 100.0 MiB in userland per client (27 % of the body)";
         assert!(text.contains(said), "{text}");
