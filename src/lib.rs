@@ -64,6 +64,9 @@ pub use measure::metrics::{FAMILIES, Family, Kind};
 /// socket queues, from `/proc/net/tcp`.
 pub use measure::proc_net::{TcpSocket, read_tcp_table};
 pub use measure::proc_status::ProcStatus;
+/// Most stream threads one HTTP/2 connection holds, for the benchmark that
+/// counts them during a reset flood.
+pub use server::MAX_STREAM_THREADS;
 /// The server's default chunk size and channel depth.
 pub use server::config::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
 /// The body's framing and accounting over HTTP/1 ([`Http1`]), and one export sent by a strategy

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 pub use accept_backoff::descriptor_warning;
 pub use config::ServerConfig;
+pub use h2::MAX_STREAM_THREADS;
 pub use shutdown::Drained;
 
 use accept_backoff::{AcceptBackoff, is_exhaustion};

@@ -1,0 +1,288 @@
+//! How many stream threads one HTTP/2 connection holds while its client
+//! opens streams and cancels them at once (rapid reset, CVE-2023-44487),
+//! measured on the release build. Prints a table; `harness = false`.
+//!
+//! The reader keeps a join handle per stream thread and takes on no new
+//! stream while it holds [`MAX_STREAM_THREADS`] of them (`server/h2/`). A
+//! thread counts until it is joined, not only until its stream leaves the
+//! table: after that it still frees what it held, writes its log line and
+//! leaves the kernel. Counting only the table lets threads pile up past
+//! the limit, but only where those last steps are slow next to rendering:
+//! a `buffer` export of megabytes rendered fast and then freed. The debug
+//! build the tests run renders too slowly for that, so this regression
+//! shows only here.
+//!
+//! For each strategy, [`RUNS`] connections in turn to one server: each
+//! sends [`STREAMS`] × (HEADERS for a large export, RST_STREAM CANCEL), a
+//! pair every [`PACE`], while a sampler lists `/proc/PID/task` every
+//! [`SAMPLE_EVERY`] and counts the live threads named `h2-stream-*`. The
+//! run ends once none is left. `cargo bench --bench stream_threads --
+//! buffer` measures only the strategies named; `BENCH_SERVE_ARGS` passes
+//! flags to `serve` (see `common`).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use backpressure::MAX_STREAM_THREADS;
+
+use common::args::strategies_from_command_line;
+use common::{ServerProcess, connect, serve_args_from_env};
+
+const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
+/// Connections flooded per strategy, one after another: the pile-up
+/// depends on timing, so one run can miss it.
+const RUNS: usize = 4;
+/// Streams each connection opens and cancels: below the 100 net
+/// cancellations that end a connection (`MAX_NET_CANCELS`), so the flood
+/// is never cut short and every stream is taken on or refused.
+const STREAMS: u32 = 99;
+/// Rows each stream asks for: 53 MB, so that a `buffer` stream has
+/// megabytes to free after its stream has left the table.
+const ROWS: u64 = 1_000_000;
+/// Between two (HEADERS, RST_STREAM) pairs: long enough for a `buffer`
+/// stream to render part of its body before the next arrives.
+const PACE: Duration = Duration::from_millis(10);
+/// How often `/proc/PID/task` is listed.
+const SAMPLE_EVERY: Duration = Duration::from_millis(2);
+/// Longest wait, after the flood, for the last stream thread to leave.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The client connection preface (RFC 9113 §3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const HEADERS: u8 = 0x1;
+const RST_STREAM: u8 = 0x3;
+const SETTINGS: u8 = 0x4;
+const GOAWAY: u8 = 0x7;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const CANCEL: u32 = 0x8;
+
+/// One flooded connection's highest counts.
+#[derive(Clone, Copy, Default)]
+struct Peak {
+    /// Live `h2-stream-*` threads at once: what the limit bounds.
+    stream_threads: usize,
+    /// Live threads of the whole process at once: the stream threads,
+    /// their producers, and the rest of the server.
+    threads: usize,
+}
+
+fn main() -> ExitCode {
+    let filters = match strategies_from_command_line("stream_threads", &STRATEGIES) {
+        Ok(filters) => filters,
+        Err(code) => return code,
+    };
+    let server = serve_args_from_env().and_then(|args| {
+        let mut args = args;
+        args.push("--quiet".into());
+        ServerProcess::start(&args)
+    });
+    let server = match server {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("stream_threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "stream_threads: {STREAMS} × (HEADERS, RST_STREAM CANCEL) every {PACE:?}, \
+         rows={ROWS}, {RUNS} connections per strategy; limit {MAX_STREAM_THREADS}"
+    );
+    println!(
+        "{:<9} {:>22} {:>22}  verdict",
+        "strategy", "h2-stream threads", "process threads"
+    );
+    let mut failed = false;
+    let mut most = 0;
+    for strategy in STRATEGIES {
+        if !filters.is_empty() && !filters.iter().any(|f| f == strategy) {
+            continue;
+        }
+        let mut peaks = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            match flood(&server, strategy) {
+                Ok(peak) => peaks.push(peak),
+                Err(e) => {
+                    println!("{strategy:<9}  error: {e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if peaks.len() < RUNS {
+            continue;
+        }
+        let list = |of: fn(&Peak) -> usize| {
+            let counts: Vec<String> = peaks.iter().map(|p| of(p).to_string()).collect();
+            counts.join(" ")
+        };
+        let highest = peaks.iter().map(|p| p.stream_threads).max().unwrap_or(0);
+        most = most.max(highest);
+        let verdict = if highest <= MAX_STREAM_THREADS {
+            "held"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "{strategy:<9} {:>22} {:>22}  {verdict}",
+            list(|p| p.stream_threads),
+            list(|p| p.threads)
+        );
+    }
+    println!(
+        "target: at most {MAX_STREAM_THREADS} live h2-stream threads on one connection; \
+         highest seen {most}"
+    );
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One connection's flood, watched from outside: its peaks, once every
+/// stream thread has left.
+fn flood(server: &ServerProcess, strategy: &str) -> Result<Peak, String> {
+    let socket = connect(server.addr())?;
+    let watching = AtomicBool::new(true);
+    thread::scope(|scope| {
+        let sampler = scope.spawn(|| sample(server.pid(), &watching));
+        let drain = socket.try_clone().map_err(|e| format!("cloning: {e}"))?;
+        // The server's answers are read and thrown away, so that its
+        // writer never waits on this client.
+        scope.spawn(move || discard(drain));
+        let sent = send_flood(&socket, server.addr(), strategy);
+        let drained = sent.and_then(|()| wait_for_no_stream_threads(server.pid()));
+        // Whatever happened, the sampler stops and the connection closes,
+        // which ends the discarding thread.
+        watching.store(false, Ordering::Relaxed);
+        let mut goaway = Vec::new();
+        frame(&mut goaway, GOAWAY, 0, 0, &[0; 8]);
+        let _ = (&socket).write_all(&goaway);
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+        let peak = sampler
+            .join()
+            .map_err(|_| "the sampler panicked".to_string())?;
+        drained.map(|()| peak)
+    })
+}
+
+/// The preface, an empty SETTINGS, then the pairs.
+fn send_flood(socket: &TcpStream, addr: SocketAddr, strategy: &str) -> Result<(), String> {
+    let mut out = PREFACE.to_vec();
+    frame(&mut out, SETTINGS, 0, 0, &[]);
+    let path = format!("/export.csv?rows={ROWS}&mode={strategy}");
+    let authority = addr.to_string();
+    let fields = [
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":authority", authority.as_str()),
+        (":path", path.as_str()),
+    ];
+    let block = header_block(&fields);
+    for id in (1..).step_by(2).take(STREAMS as usize) {
+        frame(&mut out, HEADERS, END_STREAM | END_HEADERS, id, &block);
+        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+        (&*socket)
+            .write_all(&out)
+            .map_err(|e| format!("stream {id}: {e}"))?;
+        out.clear();
+        thread::sleep(PACE);
+    }
+    Ok(())
+}
+
+/// Reads until the connection ends, keeping nothing.
+fn discard(mut socket: TcpStream) {
+    let mut buffer = [0; 16 * 1024];
+    while matches!(socket.read(&mut buffer), Ok(n) if n > 0) {}
+}
+
+/// Waits until `/proc/PID/task` lists no live `h2-stream-*` thread.
+fn wait_for_no_stream_threads(pid: u32) -> Result<(), String> {
+    let start = Instant::now();
+    while count(pid)?.stream_threads > 0 {
+        if start.elapsed() > DRAIN_TIMEOUT {
+            return Err(format!(
+                "stream threads still alive after {DRAIN_TIMEOUT:?}"
+            ));
+        }
+        thread::sleep(SAMPLE_EVERY);
+    }
+    Ok(())
+}
+
+/// The highest counts seen while `watching` holds.
+fn sample(pid: u32, watching: &AtomicBool) -> Peak {
+    let mut peak = Peak::default();
+    while watching.load(Ordering::Relaxed) {
+        // A listing that fails (a thread left while being read) is skipped.
+        if let Ok(now) = count(pid) {
+            peak.stream_threads = peak.stream_threads.max(now.stream_threads);
+            peak.threads = peak.threads.max(now.threads);
+        }
+        thread::sleep(SAMPLE_EVERY);
+    }
+    peak
+}
+
+/// Live threads of process `pid` now: those whose state in
+/// `/proc/PID/task/TID/stat` is neither zombie (`Z`) nor dead (`X`). A
+/// thread that has been joined has done all it will; the kernel may list
+/// it a moment longer.
+fn count(pid: u32) -> Result<Peak, String> {
+    let dir = format!("/proc/{pid}/task");
+    let tasks = std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?;
+    let mut now = Peak::default();
+    for task in tasks.flatten() {
+        // `comm (name) state ...`; a name may hold spaces and parentheses,
+        // so the state is the first word after the last `)`.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if matches!(tail.split_whitespace().next(), Some("Z" | "X")) {
+            continue;
+        }
+        now.threads += 1;
+        let name = head.split_once('(').map_or("", |(_, name)| name);
+        if name.starts_with("h2-stream") {
+            now.stream_threads += 1;
+        }
+    }
+    Ok(now)
+}
+
+/// Appends one frame (RFC 9113 §4.1).
+fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    // Every payload here is a few dozen bytes: far below the 2^24 limit.
+    let len = payload.len() as u32;
+    out.extend_from_slice(&len.to_be_bytes()[1..]);
+    out.extend_from_slice(&[kind, flags]);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// A header block of literals without indexing, with new names and no
+/// Huffman coding (RFC 7541 §6.2.2): the simplest encoding every decoder
+/// takes. Each length must fit its 7-bit prefix, below 127.
+fn header_block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in fields {
+        block.push(0x00);
+        for text in [name, value] {
+            assert!(text.len() < 127, "{text:?} needs a longer length encoding");
+            block.push(text.len() as u8);
+            block.extend_from_slice(text.as_bytes());
+        }
+    }
+    block
+}
