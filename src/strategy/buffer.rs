@@ -27,14 +27,11 @@
 use std::io::Write;
 
 use super::{ExportError, ExportResponse, Wire};
-use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::{Framing, Status};
 
 pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let rows = response.plan.rows;
-    let never = |reason| Err(ExportError::Refused(Status::BadRequest, reason));
-    let not_now = |reason| Err(ExportError::Refused(Status::ServiceUnavailable, reason));
     // `strategy::framing` computed the exact length for the Content-Length.
     let len = match response.framing() {
         Framing::ContentLength(len) => len,
@@ -44,17 +41,15 @@ pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError>
     // before any memory is taken: a body over them is refused with a status
     // and a reason, not discovered halfway through building it.
     let Ok(len_in_memory) = usize::try_from(len) else {
-        return never(format!(
+        let reason = format!(
             "cannot buffer a {len}-byte export on this machine; use mode=bounded or fewer rows"
-        ));
+        );
+        return Err(ExportError::Refused(Status::BadRequest, reason));
     };
-    match response.queued.try_produce(len_in_memory) {
-        Ok(()) => {}
-        Err(over @ (OverLimit::Response { .. } | OverLimit::Total { .. })) => {
-            return never(over.to_string());
-        }
-        Err(over @ OverLimit::BudgetInUse { .. }) => return not_now(over.to_string()),
-    }
+    response
+        .queued
+        .try_produce(len_in_memory)
+        .map_err(ExportError::refused)?;
     // Then ask for the memory before using it, so that a body the machine
     // cannot hold now becomes a 503 instead of an abort of the process. (On
     // Linux, overcommit means this rarely fails, which is why the caps
@@ -62,7 +57,7 @@ pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError>
     let mut body = Vec::new();
     if body.try_reserve_exact(len_in_memory).is_err() {
         let reason = format!("cannot buffer a {len}-byte export in memory; use mode=bounded");
-        return not_now(reason);
+        return Err(ExportError::Refused(Status::ServiceUnavailable, reason));
     }
     let capacity = body.capacity();
     CsvRows::new(rows).fill(&mut body, capacity);

@@ -207,6 +207,18 @@ pub enum ExportError {
 }
 
 impl ExportError {
+    /// A queue a cap refused before the head went out, as the answer the
+    /// client gets: 503 while other responses hold the budget, since they
+    /// give it back as they drain (the route adds `Retry-After`); 400 when
+    /// the cap is one no retry can get under.
+    pub fn refused(over: OverLimit) -> ExportError {
+        let status = match over {
+            OverLimit::BudgetInUse { .. } => Status::ServiceUnavailable,
+            OverLimit::Response { .. } | OverLimit::Total { .. } => Status::BadRequest,
+        };
+        ExportError::Refused(status, over.to_string())
+    }
+
     /// Whether the head went out before the response failed: whether there
     /// is a status to log and a cut response to count.
     pub fn head_sent(&self) -> bool {

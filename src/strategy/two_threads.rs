@@ -23,6 +23,11 @@
 //! (a producer waiting for an empty buffer is backpressure too), so it
 //! allocates one per chunk, and the heap grows with whatever it queues.
 //!
+//! The head waits until the first chunk is counted. A cap that refuses
+//! that chunk (`unbounded` arriving while other responses hold the whole
+//! budget) is then still answered with a status, `buffer`'s 503 with
+//! `Retry-After`, where a cap met later can only cut the response.
+//!
 //! Shutdown is by hang-up, never by a flag: when the client goes away the
 //! writer's `write` fails, the writer returns and drops the receiver, the
 //! producer's next `send` fails, and it returns too. The producer is a
@@ -132,8 +137,12 @@ enum Production {
     Complete,
     /// The writer stopped first; the rest was never rendered.
     Stopped,
-    /// The next chunk would have passed a buffering cap: the response is
-    /// abandoned (only `unbounded` is capped; `bounded` cannot get there).
+    /// The first chunk would have passed a buffering cap: nothing was
+    /// queued, and the head, which waits for the first chunk, is not sent,
+    /// so the client can be told why (only `unbounded` is capped).
+    RefusedFirst(OverLimit),
+    /// A later chunk would have passed a buffering cap: the response is
+    /// abandoned (`bounded` cannot get here).
     OverLimit(OverLimit),
 }
 
@@ -148,13 +157,14 @@ pub(super) fn stream<W: Wire>(
     let (queued, cancel) = (response.queued, response.cancel);
     let (rows, chunk_bytes) = (response.plan.rows, response.plan.chunk_bytes);
     let (source, give_back) = make_buffers(buffers, rows, chunk_bytes);
+    let (started, first_queued) = mpsc::sync_channel(1);
     thread::scope(|scope| {
         let producer = thread::Builder::new()
             .name("producer".into())
             .stack_size(PRODUCER_STACK_BYTES)
             .spawn_scoped(scope, move || {
                 let rows = CsvRows::new(rows);
-                let production = produce(rows, chunk_bytes, queued, &source, tx);
+                let production = produce(rows, chunk_bytes, queued, &source, tx, started);
                 if let (Production::OverLimit(_), Some(cancel)) = (&production, cancel) {
                     // The writer may be blocked for up to the send timeout
                     // on a stalled client, holding the whole capped queue;
@@ -169,6 +179,21 @@ pub(super) fn stream<W: Wire>(
                 ExportError::Refused(Status::ServiceUnavailable, reason)
             })?;
 
+        // The head waits for the first chunk to be counted: a cap that
+        // refuses it (other responses hold the whole budget) is answered
+        // with a status, as `buffer`'s is, not with a cut connection. The
+        // producer hangs up unsent only if it ended first.
+        if first_queued.recv().is_err() {
+            return match producer.join() {
+                Ok(Production::RefusedFirst(over)) => Err(ExportError::refused(over)),
+                // An empty body; not reached, since the CSV header is in
+                // every one.
+                Ok(Production::Complete) => Ok(response.start()?.finish()?),
+                // A panic; the rest cannot happen while this side holds
+                // the channel and the buffers.
+                _ => Err(ExportError::ProducerFailed { head_sent: false }),
+            };
+        }
         let body = match response.start() {
             Ok(body) => body,
             Err(e) => {
@@ -207,9 +232,10 @@ pub(super) fn stream<W: Wire>(
             (Err(e), _) => Err(ExportError::WriteFailed(e)),
             (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
             // Not reached: the producer stops only once the writer has gone,
-            // and the writer ends well only after the producer has. Should it
-            // happen, the body is left without its last chunk.
-            (Ok(_), Ok(Production::Stopped)) => {
+            // and the writer ends well only after the producer has; a first
+            // chunk refused never gets here. Should it happen, the body is
+            // left without its last chunk.
+            (Ok(_), Ok(Production::Stopped | Production::RefusedFirst(_))) => {
                 Err(ExportError::ProducerFailed { head_sent: true })
             }
         }
@@ -218,14 +244,16 @@ pub(super) fn stream<W: Wire>(
 
 /// The producer thread: renders chunks of up to `chunk_bytes` into buffers
 /// from `source` and sends them until the rows run out or the writer hangs
-/// up.
+/// up. `started` is told once the first chunk is counted.
 fn produce(
     mut rows: CsvRows,
     chunk_bytes: usize,
     queued: &QueuedBytes,
     source: &Source,
     tx: impl ChunkSender,
+    started: SyncSender<()>,
 ) -> Production {
+    let mut started = Some(started);
     loop {
         let Some(mut chunk) = source.take() else {
             return Production::Stopped;
@@ -240,7 +268,16 @@ fn produce(
         // bounded strategy's (depth + 2) × chunk. A capped queue may refuse
         // it; then the chunk is dropped here and never queued.
         if let Err(over) = queued.try_produce(chunk.len()) {
-            return Production::OverLimit(over);
+            return match started {
+                Some(_) => Production::RefusedFirst(over),
+                None => Production::OverLimit(over),
+            };
+        }
+        // Before `send`, which at depth 0 waits for the writer, and the
+        // writer waits for the head, which waits for this. Room for one:
+        // never blocks.
+        if let Some(started) = started.take() {
+            let _ = started.send(());
         }
         if tx.send_chunk(chunk).is_err() {
             return Production::Stopped;
@@ -406,12 +443,9 @@ mod tests {
         }
     }
 
-    /// Other responses hold the whole budget: the producer's first chunk
-    /// is refused, it cancels the connection, and that is what fails the
-    /// head. The verdict is the budget, with no head sent, not a client
-    /// that went away (which the log called it).
-    #[test]
-    fn a_cap_met_before_the_head_is_the_verdict() {
+    /// An `unbounded` export of 1000 rows in 100-byte chunks, under a
+    /// budget of 1000 bytes of which other responses hold `held`.
+    fn under_budget(held: u64) -> (ExportPlan, QueuedBytes) {
         let plan = ExportPlan {
             rows: 1000,
             mode: Mode::Unbounded,
@@ -419,12 +453,45 @@ mod tests {
             channel_depth: 0,
         };
         let budget = Arc::new(BufferBudget::new(1000));
-        assert!(budget.try_take(1000), "held by other responses");
+        assert!(budget.try_take(held), "held by other responses");
         let limit = BufferLimit {
             per_response: 1 << 20,
             budget,
         };
-        let queued = QueuedBytes::capped(Mode::Unbounded, limit);
+        (plan, QueuedBytes::capped(Mode::Unbounded, limit))
+    }
+
+    /// Other responses hold the whole budget: the first chunk is refused
+    /// before the head, which waits for it, so the client gets a 503 it
+    /// may retry, not a cut connection. Nothing is written and nothing
+    /// cancelled.
+    #[test]
+    fn a_first_chunk_over_the_budget_is_a_503() {
+        let (plan, queued) = under_budget(1000);
+        let cancelled = Mutex::new(false);
+        let cancel = || *cancelled.lock().unwrap() = true;
+        let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+        let mut wire = Vec::new();
+        let response =
+            ExportResponse::new(Http1(&mut wire), head, &plan, &queued).with_cancel(&cancel);
+        let (tx, rx) = mpsc::channel();
+        let result = stream(response, tx, rx, Buffers::PerChunk);
+        let Err(ExportError::Refused(Status::ServiceUnavailable, reason)) = result else {
+            panic!("{result:?}");
+        };
+        assert!(reason.contains("--max-buffered-total"), "{reason}");
+        assert!(wire.is_empty(), "{wire:?}");
+        assert!(!*cancelled.lock().unwrap());
+        assert_eq!(queued.unsent(), 0);
+    }
+
+    /// The first chunk fits, the second would not, and the head is still
+    /// on its way: the producer cancels the connection, and that is what
+    /// fails the head. The verdict is the budget, with no head sent, not a
+    /// client that went away (which the log called it).
+    #[test]
+    fn a_cap_met_before_the_head_is_the_verdict() {
+        let (plan, queued) = under_budget(900);
         let cancelled = (Mutex::new(false), Condvar::new());
         let cancel = || {
             *cancelled.0.lock().unwrap() = true;
