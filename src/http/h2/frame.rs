@@ -1,13 +1,11 @@
-//! HTTP/2 frames (RFC 9113 §4 and §6), as bytes: the nine-byte frame
-//! header, each frame type's payload checked and parsed, and the frames
-//! this side writes. (`frame_buffer.rs` cuts a byte stream into frames.)
+//! HTTP/2 frames (RFC 9113 §4, §6) as bytes: the nine-byte header, each
+//! type's payload checked and parsed, and the frames this side writes.
 //!
-//! Everything that travels on an HTTP/2 connection is a frame: a length, a
-//! type, flags and a stream id, then at most `SETTINGS_MAX_FRAME_SIZE`
-//! bytes of payload. The rules checked here are the ones a frame breaks on
-//! its own (a PING that is not 8 bytes, a WINDOW_UPDATE of 0, a SETTINGS
-//! value out of range); the rules that need the connection's state (is
-//! this stream open? does this window overflow?) are the connection's.
+//! Everything on an HTTP/2 connection is a frame: a length, a type, flags
+//! and a stream id, then at most `SETTINGS_MAX_FRAME_SIZE` bytes. Checked
+//! here are the rules a frame breaks on its own (a PING not 8 bytes, a
+//! WINDOW_UPDATE of 0); those that need the connection's state (is this
+//! stream open? does this window overflow?) are the connection's.
 //!
 //! A broken rule is a [`FrameError`]: a *connection* error ends the
 //! connection with a GOAWAY carrying its code, a *stream* error ends one
@@ -29,8 +27,7 @@ pub const HEADER_BYTES: usize = 9;
 /// frame would only delay the frames of other streams behind it.
 pub const MAX_FRAME_BYTES: usize = 16_384;
 
-/// Every window starts at this (RFC 9113 §6.9.2): 65,535 bytes, one less
-/// than 64 KiB.
+/// Every window starts at this (RFC 9113 §6.9.2): 64 KiB less one byte.
 pub const DEFAULT_WINDOW: u32 = 65_535;
 
 /// No window may exceed 2^31 − 1 (RFC 9113 §6.9.1).
@@ -52,8 +49,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The type for a type byte; `None` for a type this side does not know,
-    /// which RFC 9113 §4.1 says to ignore.
+    /// `None` for a type this side does not know: RFC 9113 §4.1 ignores it.
     fn of(byte: u8) -> Option<Kind> {
         const ALL: [Kind; 10] = [
             Kind::Data,
@@ -136,9 +132,8 @@ error_codes! {
 }
 
 impl ErrorCode {
-    /// The code for a number; unknown codes mean nothing special (RFC 9113
-    /// §7), so `None`: a reader may treat it as INTERNAL_ERROR, and this
-    /// crate's show its number.
+    /// `None` for an unknown code, which means nothing special (RFC 9113
+    /// §7): a reader may take it as INTERNAL_ERROR; ours print its number.
     pub fn of(code: u32) -> Option<ErrorCode> {
         Self::ALL.get(usize::try_from(code).ok()?).copied()
     }
@@ -149,8 +144,7 @@ impl ErrorCode {
 pub struct FrameError {
     /// The code of the GOAWAY or RST_STREAM that answers it.
     pub code: ErrorCode,
-    /// `Some(id)`: a stream error, only that stream ends. `None`: a
-    /// connection error, the whole connection ends.
+    /// `Some(id)`: a stream error, that stream ends; `None`: the connection ends.
     pub stream: Option<u32>,
     /// One line for the log and the GOAWAY's debug data.
     pub reason: &'static str,
@@ -238,13 +232,12 @@ pub enum Frame<'a> {
         end_headers: bool,
         block: &'a [u8],
     },
-    /// Priority advice, which this server ignores (RFC 9113 §5.3.2 lets
-    /// it); it does not open the stream.
+    /// Priority advice: ignored (RFC 9113 §5.3.2 allows it), opens no stream.
     Priority,
     /// The peer ends a stream, with a code.
     RstStream { stream: u32, code: u32 },
-    /// The peer's settings (checked: [`Settings::iter`] yields only valid
-    /// values), or the acknowledgement of ours.
+    /// The peer's settings ([`Settings::iter`] yields only valid values),
+    /// or the acknowledgement of ours.
     Settings { ack: bool, params: Settings<'a> },
     /// Server push, which a client must never send.
     PushPromise,
@@ -305,8 +298,7 @@ impl<'a> Settings<'a> {
     }
 }
 
-/// The big-endian number in the first four of `bytes`, which the caller
-/// has checked are there.
+/// The big-endian number in the first four of `bytes` (checked to be there).
 fn be32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
@@ -336,16 +328,15 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
         return Ok(Frame::Unknown);
     };
     let (stream, len) = (header.stream, payload.len());
-    let on_connection = |reason| FrameError::connection(ProtocolError, reason);
+    let protocol = |reason| Err(FrameError::connection(ProtocolError, reason));
     // Which frames belong to the connection (stream 0) and which to a
     // stream (RFC 9113 §6): the wrong one is a PROTOCOL_ERROR.
     let for_connection = matches!(kind, Kind::Settings | Kind::Ping | Kind::GoAway);
     if for_connection && stream != 0 {
-        return Err(on_connection("SETTINGS, PING or GOAWAY on a stream"));
+        return protocol("SETTINGS, PING or GOAWAY on a stream");
     }
-    let for_stream = !for_connection && kind != Kind::WindowUpdate;
-    if for_stream && stream == 0 {
-        return Err(on_connection("a stream's frame on stream 0"));
+    if !for_connection && kind != Kind::WindowUpdate && stream == 0 {
+        return protocol("a stream's frame on stream 0");
     }
     // A payload of the wrong size for its type is a FRAME_SIZE_ERROR (§4.2).
     let size = |ok: bool, reason| match ok {
@@ -372,14 +363,12 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
                 block,
             }
         }
-        Kind::Priority => {
-            // The one size error that ends only its stream (§6.3).
-            if len != 5 {
-                let reason = "PRIORITY is not 5 bytes";
-                return Err(FrameError::stream(stream, FrameSizeError, reason));
-            }
-            Frame::Priority
+        // The one size error that ends only its stream (§6.3).
+        Kind::Priority if len != 5 => {
+            let reason = "PRIORITY is not 5 bytes";
+            return Err(FrameError::stream(stream, FrameSizeError, reason));
         }
+        Kind::Priority => Frame::Priority,
         Kind::RstStream => {
             size(len == 4, "RST_STREAM is not 4 bytes")?;
             let code = be32(payload);
@@ -472,32 +461,29 @@ pub fn window_update(out: &mut Vec<u8>, stream: u32, increment: u32) {
 
 /// Appends a header block as a HEADERS frame and as many CONTINUATION
 /// frames as it needs beyond [`MAX_FRAME_BYTES`].
-pub fn headers(out: &mut Vec<u8>, stream: u32, block: &[u8], end_stream: bool) {
-    let mut pieces = block.chunks(MAX_FRAME_BYTES).peekable();
+pub fn headers(out: &mut Vec<u8>, stream: u32, mut block: &[u8], end_stream: bool) {
     let mut kind = Kind::Headers;
     let mut flags = if end_stream { flag::END_STREAM } else { 0 };
-    if pieces.peek().is_none() {
-        Header::write(out, 0, kind, flags | flag::END_HEADERS, stream);
-    }
-    while let Some(piece) = pieces.next() {
-        if pieces.peek().is_none() {
-            flags |= flag::END_HEADERS;
-        }
-        Header::write(out, piece.len(), kind, flags, stream);
+    loop {
+        let (piece, rest) = block.split_at(block.len().min(MAX_FRAME_BYTES));
+        let last = rest.is_empty();
+        let end_headers = if last { flag::END_HEADERS } else { 0 };
+        Header::write(out, piece.len(), kind, flags | end_headers, stream);
         out.extend_from_slice(piece);
-        (kind, flags) = (Kind::Continuation, 0);
+        if last {
+            return;
+        }
+        (kind, flags, block) = (Kind::Continuation, 0, rest);
     }
 }
 
-/// The header of a DATA frame of `length` bytes, for a payload written
-/// after it from wherever it is.
+/// A DATA frame's header, for a payload written after it from wherever it is.
 pub fn data_header(stream: u32, length: usize, end_stream: bool) -> [u8; HEADER_BYTES] {
     let flags = if end_stream { flag::END_STREAM } else { 0 };
     Header::bytes(length, Kind::Data as u8, flags, stream)
 }
 
-/// A frame as raw bytes, whatever its type byte says: for the tests, which
-/// build frames this module would refuse to write.
+/// A frame of any type byte: for tests, which build frames this side never writes.
 #[cfg(test)]
 pub fn raw_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Header::bytes(payload.len(), kind, flags, stream).to_vec();
@@ -508,7 +494,6 @@ pub fn raw_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::h2::frame_buffer::FrameBuffer;
 
     use raw_frame as frame;
 
@@ -529,27 +514,6 @@ mod tests {
         let mut reserved = out.clone();
         reserved[5] |= 0x80;
         assert_eq!(Header::parse(reserved[..].try_into().unwrap()), header);
-    }
-
-    #[test]
-    fn padding_and_priority_are_stripped() {
-        // PADDED | PRIORITY | END_HEADERS: pad 2, 5 bytes of priority, "abc", 2 pad bytes.
-        let bytes = frame(1, 0x2c, 1, b"\x02\0\0\0\0\x10abc\0\0");
-        let expected = Frame::Headers {
-            stream: 1,
-            end_stream: false,
-            end_headers: true,
-            block: b"abc",
-        };
-        assert_eq!(parsed(&bytes), Ok(expected));
-        let bytes = frame(0, 0x09, 3, b"\x01xy\0");
-        let expected = Frame::Data {
-            stream: 3,
-            end_stream: true,
-            data: b"xy",
-            flow: 4,
-        };
-        assert_eq!(parsed(&bytes), Ok(expected));
     }
 
     /// Every rule a frame can break on its own, with the code RFC 9113
@@ -613,14 +577,32 @@ mod tests {
         assert_eq!(ErrorCode::Http11Required.name(), "HTTP_1_1_REQUIRED");
     }
 
+    /// Padding and priority stripped, unknown parameters and types passed
+    /// on to be ignored, and what this side writes read back.
     #[test]
-    fn good_control_frames_parse() {
+    fn good_frames_parse() {
+        // PADDED | PRIORITY | END_HEADERS: pad 2, 5 bytes of priority, "abc", 2 pad bytes.
+        let bytes = frame(1, 0x2c, 1, b"\x02\0\0\0\0\x10abc\0\0");
+        let expected = Frame::Headers {
+            stream: 1,
+            end_stream: false,
+            end_headers: true,
+            block: b"abc",
+        };
+        assert_eq!(parsed(&bytes), Ok(expected));
+        let expected = Frame::Data {
+            stream: 3,
+            end_stream: true,
+            data: b"xy",
+            flow: 4,
+        };
+        assert_eq!(parsed(&frame(0, 0x09, 3, b"\x01xy\0")), Ok(expected));
         let bytes = frame(4, 0, 0, &[0, 4, 0, 1, 0, 0, 0, 0x99, 0, 0, 0, 1]);
         let Ok(Frame::Settings { ack: false, params }) = parsed(&bytes) else {
             panic!("settings");
         };
-        // An unknown parameter (0x99) is passed on, to be ignored.
         assert_eq!(params.iter().collect::<Vec<_>>(), [(4, 65_536), (0x99, 1)]);
+        assert_eq!(parsed(&frame(0xfa, 0xff, 0, b"??")), Ok(Frame::Unknown));
         let mut out = Vec::new();
         goaway(&mut out, 7, ErrorCode::EnhanceYourCalm, b"calm");
         let expected = Frame::GoAway {
@@ -636,22 +618,26 @@ mod tests {
             increment: 1000,
         };
         assert_eq!(parsed(&out), Ok(expected));
-        // An unknown type is ignored whatever it carries.
-        assert_eq!(parsed(&frame(0xfa, 0xff, 0, b"??")), Ok(Frame::Unknown));
     }
 
     #[test]
     fn a_long_header_block_continues() {
         let block = vec![7; MAX_FRAME_BYTES + 10];
+        let (first, rest) = block.split_at(MAX_FRAME_BYTES);
+        let (end_stream, end_headers) = (flag::END_STREAM, flag::END_HEADERS);
         let mut out = Vec::new();
         headers(&mut out, 5, &block, true);
-        let mut frames = FrameBuffer::with(&out);
-        let (first, payload) = frames.next_frame().unwrap().unwrap();
-        assert_eq!((first.kind, first.flags), (1, flag::END_STREAM));
-        assert_eq!(payload.len(), MAX_FRAME_BYTES);
-        let (second, payload) = frames.next_frame().unwrap().unwrap();
-        assert_eq!((second.kind, second.flags), (9, flag::END_HEADERS));
-        assert_eq!(payload.len(), 10);
-        assert_eq!(frames.next_frame(), Ok(None));
+        let continued = [
+            frame(1, end_stream, 5, first),
+            frame(9, end_headers, 5, rest),
+        ];
+        assert!(out == continued.concat());
+        // An empty block, or one that fills a frame exactly, is one frame.
+        for block in [&[][..], first] {
+            out.clear();
+            headers(&mut out, 5, block, true);
+            let one = frame(1, end_stream | end_headers, 5, block);
+            assert!(out == one, "{} bytes", block.len());
+        }
     }
 }
