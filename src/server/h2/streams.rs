@@ -7,9 +7,9 @@
 //! for, until the writer has put all of them in DATA frames and the socket
 //! has taken them. So each stream's body blocks exactly as an HTTP/1.1
 //! body blocks on its socket, and the strategies' bounds hold per stream:
-//! a stream whose window is spent stops its producer the same way a full
-//! send buffer does. What a stream costs beyond its strategy is its thread
-//! and that one hand-off.
+//! a stream whose window is spent stops its producer as a full send
+//! buffer does. Beyond its strategy, a stream costs its thread and that
+//! one hand-off.
 //!
 //! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
 //! every HTTP/1.1 write does, so a client that opens its window a byte at
@@ -50,7 +50,7 @@ pub struct Conn {
     /// The writer waits here for a frame to send.
     pub work: Condvar,
     /// Stream threads wait here for their hand-off to be sent or their
-    /// stream to end; the reader waits here for a stream thread to exit.
+    /// stream to end; the reader, for a stream thread to exit.
     pub progress: Condvar,
 }
 
@@ -62,8 +62,7 @@ pub struct Control {
     /// Queued because the client asked for it (an acknowledgement, the
     /// answer to its error): counted against [`super::MAX_CONTROL_FRAMES`].
     pub owed: bool,
-    /// A HEADERS frame with END_STREAM: its stream is complete once this is
-    /// written.
+    /// A HEADERS frame with END_STREAM: its stream is complete once written.
     pub ends: Option<u32>,
 }
 
@@ -73,16 +72,14 @@ pub struct State {
     /// Frames the writer sends before any DATA, in order: SETTINGS and PING
     /// acknowledgements, HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY.
     pub control: VecDeque<Control>,
-    /// How many of `control` the client asked for; at most
+    /// How many of `control` the client asked for: at most
     /// [`super::MAX_CONTROL_FRAMES`].
     pub owed: usize,
-    /// Streams cancelled (by the client's RST_STREAM, or by an error of the
-    /// client's that the server answered with one) less streams completed,
-    /// never below zero: a client past [`super::MAX_NET_CANCELS`] is
-    /// flooding.
+    /// Streams the client cancelled (its RST_STREAM, or its error answered
+    /// with one) less streams completed, never below zero: past
+    /// [`super::MAX_NET_CANCELS`] it is flooding.
     pub net_cancels: u32,
-    /// Every stream that has a thread, by id: the order is the writer's
-    /// round robin.
+    /// Every stream that has a thread, by id: the writer's round robin.
     pub streams: BTreeMap<u32, Stream>,
     /// The last [`super::RECENT_RESETS`] streams this side sent RST_STREAM
     /// on, oldest first: what the client sends on them is ignored.
@@ -92,17 +89,15 @@ pub struct State {
     pub window: i64,
     /// The client's SETTINGS_INITIAL_WINDOW_SIZE: a new stream's window.
     pub initial_window: i64,
-    /// The stream that got the last DATA frame, so that the next one goes
-    /// to the stream after it.
+    /// The stream that got the last DATA frame: the next goes to one after.
     pub last_served: u32,
-    /// Set when the connection is over: why. Every stream's body fails from
-    /// then on, and the writer sends what control frames are left and exits.
+    /// Why the connection is over, once it is. Every stream's body fails
+    /// from then on; the writer sends the control frames left and exits.
     pub ended: Option<End>,
-    /// Whether the writer has frames in a write it has not yet accounted
-    /// for. A client that read its last response may close the connection
-    /// at once, before the writer, back from that write, marks the frames
-    /// sent: the reader waits for this to clear before it judges the
-    /// streams still open cut.
+    /// The writer has frames in a write it has not yet accounted for. A
+    /// client that read its last response may close the connection before
+    /// the writer, back from that write, marks the frames sent: the reader
+    /// waits for this to clear before it judges the streams still open cut.
     pub writing: bool,
 }
 
@@ -110,14 +105,13 @@ pub struct State {
 #[derive(Debug, Default)]
 pub struct Stream {
     /// What this side may still send on this stream: HTTP/2's first window.
-    /// May go negative when the client lowers SETTINGS_INITIAL_WINDOW_SIZE.
+    /// Negative when the client lowers SETTINGS_INITIAL_WINDOW_SIZE.
     pub window: i64,
     /// The hand-off: body bytes given by the stream's thread.
     pub data: Vec<u8>,
     /// How much of `data` the writer has put in DATA frames.
     pub framed: usize,
-    /// How much of `data` the socket has taken; the body's write returns
-    /// when it is all of it.
+    /// How much of `data` the socket has taken: the write returns at all.
     pub sent: usize,
     /// The body ends with `data`: END_STREAM goes on the frame that carries
     /// its last byte, or alone if `data` is already sent.
@@ -126,27 +120,26 @@ pub struct Stream {
     pub finished: bool,
     /// Request body bytes received on this stream: at most its window.
     pub received: u32,
-    /// Ended early, and why: by the client (RST_STREAM), by a hand-off that
-    /// missed the minimum rate, by a window that stayed shut for the send
-    /// timeout, by a body the server cut, or with the connection.
+    /// Ended early, and why: by the client's RST_STREAM, the minimum rate,
+    /// a window shut for the send timeout, a body the server cut, or with
+    /// the connection.
     pub reset: Option<End>,
-    /// The client has not ended its side (a request with a body): its
-    /// DATA is read and thrown away.
+    /// The client has not ended its side: its request body is read and
+    /// thrown away.
     pub remote_open: bool,
-    /// The client sent RST_STREAM on it: a DATA or HEADERS it sends on it
-    /// now is its own error (RFC 9113 §5.1), not a frame that crossed a
-    /// reset of this side's on the way.
+    /// The client reset it: its DATA or HEADERS on it now are its own error
+    /// (RFC 9113 §5.1), not frames that crossed a reset of this side's.
     pub reset_by_client: bool,
-    /// Since when the stream has had bytes to send and no window to send
-    /// them in: a stall that the send timeout bounds, as it bounds a socket
-    /// that takes nothing.
+    /// Since when the stream has had bytes to send and no window for them:
+    /// a stall the send timeout bounds, as it bounds a socket that takes
+    /// nothing.
     pub blocked_since: Option<Instant>,
     /// DATA bytes the writer sent on other streams during this hand-off
-    /// while this stream was [ready](Stream::ready) and waited its turn, no
+    /// while this one was [ready](Stream::ready) and waited its turn, no
     /// more of each frame than its own window could have taken: the
     /// minimum rate allows for them, as it holds per connection. A stream
-    /// without window earns nothing by waiting, and one whose window is
-    /// kept at a byte earns a byte a frame.
+    /// without window earns nothing by waiting; one whose window is kept at
+    /// a byte earns a byte a frame.
     pub waited: u64,
 }
 
@@ -251,19 +244,16 @@ impl Conn {
     /// reset counted by that reason.
     pub fn end(&self, why: End) {
         let mut state = self.lock();
-        let too_slow = matches!(why, End::SendTimeout | End::MinRate);
         let replaces = match state.ended {
             None | Some(End::Complete) => true,
-            Some(End::ProtocolError) => too_slow,
+            Some(End::ProtocolError) => matches!(why, End::SendTimeout | End::MinRate),
             Some(_) => false,
         };
         if replaces {
             state.ended = Some(why);
         }
-        for stream in state.streams.values_mut() {
-            if stream.is_open() {
-                stream.reset = Some(why);
-            }
+        for stream in state.streams.values_mut().filter(|s| s.is_open()) {
+            stream.reset = Some(why);
         }
         drop(state);
         self.work.notify_all();
@@ -339,15 +329,18 @@ impl State {
 }
 
 /// The stream `id`, unless it has left the table or was ended early: then
-/// the error its body's write fails with.
+/// the error its body's write fails with, by the same reasons as over
+/// HTTP/1.1, so that the export is counted alike.
 fn live(state: &mut State, id: u32) -> io::Result<&mut Stream> {
     let stream = state
         .streams
         .get_mut(&id)
         .ok_or(io::ErrorKind::ConnectionAborted)?;
     match stream.reset {
-        Some(why) => Err(error_for(why)),
         None => Ok(stream),
+        Some(End::SendTimeout) => Err(TooSlow::SendTimeout.into_error()),
+        Some(End::MinRate) => Err(TooSlow::MinRate.into_error()),
+        Some(other) => Err(other.into_error()),
     }
 }
 
@@ -361,16 +354,6 @@ pub fn encode(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 /// A RST_STREAM frame; counted in `/metrics` by whoever queues it.
 pub fn rst_stream(id: u32, code: ErrorCode) -> Vec<u8> {
     encode(|out| frame::rst_stream(out, id, code))
-}
-
-/// The error a body's write fails with once its stream has ended early,
-/// so that the export is counted by the same reasons as over HTTP/1.1.
-fn error_for(why: End) -> io::Error {
-    match why {
-        End::SendTimeout => TooSlow::SendTimeout.into_error(),
-        End::MinRate => TooSlow::MinRate.into_error(),
-        other => other.into_error(),
-    }
 }
 
 /// One stream's response, as a [`Wire`]: the head a HEADERS frame, the
@@ -469,17 +452,14 @@ impl Write for StreamBody<'_> {
         self.conn.work.notify_one();
         let written = match self.wait_until(n, |s| s.sent == s.data.len()) {
             Ok(()) => Ok(n),
-            Err(error) => {
-                // Part of the hand-off may have left before the stream was
-                // ended: say so, as a socket says a short write, so that
-                // what the response counts as sent is exact. An ended
-                // stream stays ended, so the next write returns the error.
-                let state = self.conn.lock();
-                match state.streams.get(&self.id).map(|s| s.sent) {
-                    Some(sent) if sent > 0 => Ok(sent),
-                    _ => Err(error),
-                }
-            }
+            // Part of the hand-off may have left before the stream was
+            // ended: say so, as a socket says a short write, so that what
+            // the response counts as sent is exact. An ended stream stays
+            // ended, so the next write returns the error.
+            Err(error) => match self.conn.lock().streams.get(&self.id) {
+                Some(stream) if stream.sent > 0 => Ok(stream.sent),
+                _ => Err(error),
+            },
         };
         if let (Some(promised), Ok(written)) = (&mut self.promised, &written) {
             *promised = promised.saturating_sub(*written as u64);
@@ -515,8 +495,7 @@ impl Wire for StreamBody<'_> {
         live(&mut state, self.id)?;
         // HEAD: the HEADERS frame is the whole response, complete once
         // written.
-        let ends = self.head_only.then_some(self.id);
-        let (bytes, owed) = (headers, false);
+        let (bytes, owed, ends) = (headers, false, self.head_only.then_some(self.id));
         state.control.push_back(Control { bytes, owed, ends });
         drop(state);
         self.conn.work.notify_one();
@@ -610,16 +589,12 @@ mod tests {
         assert_eq!(conn.client_left(), End::SendTimeout);
     }
 
-    /// A connection with stream 1 open, and a minimum rate whose 50 ms
-    /// grace is the whole allowance of the few bytes these tests write.
-    fn stream_with_a_short_grace() -> (Conn, MinDataRate) {
-        let conn = Conn::with_stream_1();
-        let rate = MinDataRate {
-            bytes_per_second: 1 << 20,
-            grace: Duration::from_millis(50),
-        };
-        (conn, rate)
-    }
+    /// A minimum rate whose 50 ms grace is the whole allowance of the few
+    /// bytes these tests write.
+    const SHORT_GRACE: MinDataRate = MinDataRate {
+        bytes_per_second: 1 << 20,
+        grace: Duration::from_millis(50),
+    };
 
     /// A hand-off whose bytes the writer has all taken is not cut for the
     /// time their write takes: the socket is the writer's to bound, and a
@@ -627,10 +602,10 @@ mod tests {
     /// would have arrived whole and then been called cut.
     #[test]
     fn a_hand_off_in_the_writers_hands_is_not_cut() {
-        let (conn, rate) = stream_with_a_short_grace();
+        let conn = Conn::with_stream_1();
         thread::scope(|scope| {
             let body = scope.spawn(|| {
-                let mut out = StreamBody::new(&conn, 1, false, rate);
+                let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
                 out.write(b"last bytes").map_err(|e| e.kind())
             });
             // The writer takes the frame, and its write takes four times
@@ -640,11 +615,11 @@ mod tests {
             }
             conn.lock().streams.get_mut(&1).unwrap().framed = 10;
             thread::sleep(Duration::from_millis(200));
-            let state = conn.lock();
+            let mut state = conn.lock();
             assert_eq!(state.streams[&1].reset, None);
             assert!(state.control.is_empty(), "no RST_STREAM queued");
+            state.streams.get_mut(&1).unwrap().sent = 10;
             drop(state);
-            conn.lock().streams.get_mut(&1).unwrap().sent = 10;
             conn.progress.notify_all();
             assert_eq!(body.join().unwrap(), Ok(10));
         });
@@ -655,12 +630,12 @@ mod tests {
     /// any hand-off is.
     #[test]
     fn an_end_stream_not_yet_taken_is_cut_at_the_deadline() {
-        let (conn, rate) = stream_with_a_short_grace();
+        let conn = Conn::with_stream_1();
         let ended = thread::scope(|scope| {
             let (ended, got) = mpsc::channel();
             let conn = &conn;
             scope.spawn(move || {
-                let mut out = StreamBody::new(conn, 1, false, rate);
+                let mut out = StreamBody::new(conn, 1, false, SHORT_GRACE);
                 let _ = ended.send(out.end_body().map_err(|e| e.kind()));
             });
             let verdict = got.recv_timeout(Duration::from_secs(2));
