@@ -12,7 +12,6 @@
 //! open streams are done) when the client sends GOAWAY, when the server
 //! shuts down, and when it has had no stream for `--header-timeout`.
 
-use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -39,20 +38,18 @@ use crate::server::Shared;
 /// idle timeout, and a writer that has failed.
 const READ_WAKE: Duration = Duration::from_millis(100);
 
-/// Why a connection ends when a header block is not followed by its
-/// CONTINUATION (RFC 9113 §6.10): checked in two places, one reason.
-const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
-
 /// How often a reader waiting for a stream thread to finish looks again:
 /// the thread wakes it as its stream leaves the table, a moment before it
 /// has finished.
 const THREAD_WAKE: Duration = Duration::from_millis(5);
 
-/// Why a connection ends when the client sends DATA or HEADERS on a stream
-/// it has reset (RFC 9113 §5.1 makes it STREAM_CLOSED). A stream error
-/// would reset a stream already reset, so the connection ends, as it does
-/// for such a frame once the stream has left the table (§5.4.1 lets any
-/// stream error be a connection error).
+/// A header block not followed by its CONTINUATION (RFC 9113 §6.10).
+const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
+
+/// DATA or HEADERS on a stream the client reset: STREAM_CLOSED (§5.1). A
+/// stream error would reset a stream already reset, so the connection
+/// ends, as for such a frame once the stream has left the table (§5.4.1
+/// lets any stream error be a connection error).
 const AFTER_CLIENT_RESET: &str = "a frame on a stream the client reset";
 
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
@@ -123,24 +120,23 @@ pub fn serve(
 struct Block {
     /// Its stream.
     stream: u32,
-    /// The request has no body: END_STREAM was on its HEADERS.
+    /// END_STREAM was on its HEADERS: the request has no body.
     end_stream: bool,
     /// The encoded block so far, at most [`MAX_HEADER_BLOCK_BYTES`].
     bytes: Vec<u8>,
-    /// CONTINUATION frames so far.
+    /// CONTINUATION frames so far, at most [`MAX_CONTINUATION_FRAMES`].
     continuations: usize,
 }
 
 /// The reading side of a connection and what it alone keeps.
 struct Reader<'s, 'a> {
-    /// Where the stream threads run: [`serve`] returns only once every one
-    /// has been joined.
+    /// Where the stream threads run: [`serve`] returns once all are joined.
     scope: &'s Scope<'s, 'a>,
     /// A handle for each stream thread not yet joined: at most
-    /// [`MAX_STREAM_THREADS`]. A thread counts until it is joined, not
-    /// only until its stream leaves the table: after that it still frees
-    /// what it held (a `buffer` body of megabytes), writes its log line,
-    /// and leaves the kernel, which under memory pressure takes a while.
+    /// [`MAX_STREAM_THREADS`]. A thread counts until joined, not until its
+    /// stream leaves the table: it then still frees what it held (a
+    /// `buffer` body of megabytes), writes its log line, and leaves the
+    /// kernel, which under memory pressure takes a while.
     threads: Vec<ScopedJoinHandle<'s, ()>>,
     /// What the writer and the stream threads share with it.
     conn: &'a Conn,
@@ -150,13 +146,13 @@ struct Reader<'s, 'a> {
     shared: &'a Shared,
     /// For each stream's access-log line.
     peer: Option<SocketAddr>,
-    /// HPACK's table of this connection's requests: only this thread
-    /// decodes, in the order the blocks arrive.
+    /// HPACK's table of the client's requests: only this thread decodes,
+    /// in the order the blocks arrive.
     decoder: Decoder,
     /// The highest stream id the client has used: ids only grow.
     last_stream: u32,
-    /// The highest stream the server has taken on (answered, or answering):
-    /// what GOAWAY names, so that a client may retry every stream after it.
+    /// The highest stream taken on (answered, or answering): what GOAWAY
+    /// names, so that a client may retry every stream after it.
     last_answered: u32,
     /// A header block waiting for its CONTINUATION frames.
     block: Option<Block>,
@@ -173,16 +169,13 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// Reads until the connection ends; returns how.
     fn run(&mut self, after: &[u8]) -> End {
         let mut frames = FrameBuffer::with(after);
-        let tail = &PREFACE[PREFACE_HEAD.len()..];
         // The preface's last six bytes, then a SETTINGS frame (RFC 9113 §3.4).
-        let mut preface_done = false;
-        let mut first = true;
+        let (mut preface_done, mut first) = (false, true);
         loop {
             if !preface_done {
-                match frames.strip(tail) {
-                    Some(true) => preface_done = true,
+                match frames.strip(&PREFACE[PREFACE_HEAD.len()..]) {
                     Some(false) => return End::ProtocolError,
-                    None => {}
+                    done => preface_done = done.is_some(),
                 }
             }
             if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first) {
@@ -319,7 +312,9 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     fn handle(&mut self, frame: Frame<'_>) -> Result<(), FrameError> {
         use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError, StreamClosed};
-        let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
+        // A connection error, which `take_frames` answers with GOAWAY.
+        let fail = |code, reason| Err(FrameError::connection(code, reason));
+        let protocol_error = |reason| fail(ProtocolError, reason);
         // Inside a header block only its CONTINUATION may come (§6.10).
         if let Some(mut block) = self.block.take() {
             let Frame::Continuation {
@@ -338,7 +333,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                 || block.continuations > MAX_CONTINUATION_FRAMES
             {
                 let reason = "header block too large: too many CONTINUATION bytes or frames";
-                return Err(FrameError::connection(EnhanceYourCalm, reason));
+                return fail(EnhanceYourCalm, reason);
             }
             block.bytes.extend_from_slice(piece);
             if end_headers {
@@ -389,8 +384,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                 // connection's receive window: open it again once half used.
                 self.received += flow;
                 if self.received > frame::DEFAULT_WINDOW {
-                    let reason = "DATA beyond the connection window";
-                    return Err(FrameError::connection(FlowControlError, reason));
+                    return fail(FlowControlError, "DATA beyond the connection window");
                 }
                 if self.received >= frame::DEFAULT_WINDOW / 2 {
                     let received = std::mem::take(&mut self.received);
@@ -401,7 +395,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                 let was_reset = state.was_reset(stream);
                 match state.streams.get_mut(&stream) {
                     Some(s) if s.reset_by_client => {
-                        return Err(FrameError::connection(StreamClosed, AFTER_CLIENT_RESET));
+                        return fail(StreamClosed, AFTER_CLIENT_RESET);
                     }
                     Some(s) if s.remote_open => {
                         s.remote_open = !end_stream;
@@ -415,15 +409,14 @@ impl<'s, 'a> Reader<'s, 'a> {
                         let reason = "DATA after the request's END_STREAM";
                         return Err(FrameError::stream(stream, StreamClosed, reason));
                     }
-                    // A stream that has left the table after it was closed
-                    // both ways: the client should know (§5.1).
+                    // Left the table, closed both ways: the client should
+                    // know (§5.1).
                     None if !was_reset => {
-                        let reason = "DATA on a closed stream";
-                        return Err(FrameError::connection(StreamClosed, reason));
+                        return fail(StreamClosed, "DATA on a closed stream");
                     }
-                    // A stream the server has reset or finished may still
-                    // get frames the client sent before it knew (§5.1):
-                    // counted above, and dropped.
+                    // Reset or finished by the server: frames the client
+                    // sent before it knew (§5.1) are counted above, and
+                    // dropped.
                     _ => {}
                 }
             }
@@ -445,10 +438,10 @@ impl<'s, 'a> Reader<'s, 'a> {
                 // never push; our frames never pass 16,384 bytes, the least
                 // SETTINGS_MAX_FRAME_SIZE may be (§6.5.2); the rest is
                 // advice or unknown, and ignored.
+                let mut state = self.conn.lock();
                 let initial = params
                     .iter()
                     .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
-                let mut state = self.conn.lock();
                 for (_, value) in initial {
                     // Every open stream's window moves by the change, and
                     // may go negative (RFC 9113 §6.9.2). One that has ended,
@@ -459,8 +452,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                     for stream in state.streams.values_mut().filter(|s| s.is_open()) {
                         stream.window += delta;
                         if stream.window > MAX_WINDOW {
-                            let reason = "a stream window above 2^31-1";
-                            return Err(FrameError::connection(FlowControlError, reason));
+                            return fail(FlowControlError, "a stream window above 2^31-1");
                         }
                     }
                 }
@@ -481,8 +473,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                 let mut state = self.conn.lock();
                 state.window += i64::from(increment);
                 if state.window > MAX_WINDOW {
-                    let reason = "the connection window above 2^31-1";
-                    return Err(FrameError::connection(FlowControlError, reason));
+                    return fail(FlowControlError, "the connection window above 2^31-1");
                 }
                 drop(state);
                 self.conn.work.notify_one();
@@ -652,14 +643,10 @@ fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
     let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
         return "-".into();
     };
-    let mut text = String::with_capacity(value.len());
-    for &byte in value {
-        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
-            text.push(char::from(byte));
-        } else {
-            // Writing to a `String` cannot fail.
-            let _ = write!(text, "\\x{byte:02x}");
-        }
-    }
-    text
+    let visible = |byte: u8| byte.is_ascii_graphic() && byte != b'"' && byte != b'\\';
+    let text = value.iter().map(|&byte| match visible(byte) {
+        true => char::from(byte).to_string(),
+        false => format!("\\x{byte:02x}"),
+    });
+    text.collect()
 }

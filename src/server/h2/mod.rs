@@ -12,24 +12,24 @@
 //! ```
 //!
 //! A slow download can hurt other requests on the same connection in two
-//! ways. At the HTTP/2 layer, a writer that sent one stream's frames in a
-//! row would make the others wait: so ours takes DATA from each stream in
-//! turn, and a stream whose window is spent is passed over (and cut, if it
-//! stays spent past its hand-off's deadline). Below it, the socket is one
-//! queue for every stream: whatever the big download has put in the
-//! kernel's send buffer goes out before the small response, however fair
-//! the writer. The client's windows decide how much that can be (32 MiB
-//! for curl 7's, 65,535 bytes by default), and `--notsent-lowat` decides how
-//! much of it the kernel holds unsent. docs/http2.md measures it.
+//! ways. A writer that sent one stream's frames in a row would make the
+//! others wait: ours takes DATA from each stream in turn, and passes over
+//! a stream whose window is spent (and cuts it, if it stays spent past its
+//! hand-off's deadline). Below it, the socket is one queue for every
+//! stream: what the big download has put in the kernel's send buffer goes
+//! out before the small response, however fair the writer. The client's
+//! windows decide how much that can be (32 MiB for curl 7's, 65,535 bytes
+//! by default), and `--notsent-lowat` how much of it the kernel holds
+//! unsent. docs/http2.md measures it.
 //!
 //! The threads of one connection:
 //!
-//! - the connection's own thread reads frames (`connection.rs`), keeps the
-//!   HPACK decoder's table, and starts one thread per stream;
-//! - one writer (`writer.rs`) writes every frame, control frames first,
+//! - its own reads frames (`connection.rs`), keeps the HPACK decoder's
+//!   table, and starts one thread per stream;
+//! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
 //! - each stream's thread (`stream.rs`) answers its request through the
-//!   same routes and strategies as HTTP/1.1, writing into a
+//!   routes and strategies of HTTP/1.1, writing into a
 //!   [`streams::StreamBody`], so `mode=` works here too, the unbounded bug
 //!   included.
 //!
@@ -55,8 +55,8 @@ pub const MAX_CONCURRENT_STREAMS: u32 = 16;
 /// Most stream threads alive on one connection: the open streams, and
 /// those whose stream has ended but whose thread is still leaving. At the
 /// limit the reader stops reading until one leaves, so a client that opens
-/// and cancels streams in a loop (rapid reset, CVE-2023-44487) waits for
-/// the server instead of piling up threads.
+/// and cancels streams in a loop (rapid reset, CVE-2023-44487) waits
+/// instead of piling up threads.
 pub const MAX_STREAM_THREADS: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
 
 /// SETTINGS_MAX_HEADER_LIST_SIZE, and what is enforced: a request's
@@ -77,31 +77,30 @@ const _: () = assert!(MAX_HEADER_BLOCK_BYTES >= crate::http::h2::frame::MAX_FRAM
 /// byte limit alone would let a client send them forever.
 pub const MAX_CONTINUATION_FRAMES: usize = 16;
 
-/// Most control frames queued for the writer on the client's behalf:
-/// SETTINGS and PING acknowledgements, WINDOW_UPDATEs for its bodies, and
-/// the RST_STREAM answering each of its stream errors. A client that asks
-/// for more without reading the answers is flooding (CVE-2019-9512,
-/// -9515): ENHANCE_YOUR_CALM. The server's own frames (HEADERS, its
-/// resets) do not count.
+/// Most control frames queued on the client's behalf (SETTINGS and PING
+/// acknowledgements, WINDOW_UPDATEs for its bodies, the RST_STREAM that
+/// answers each of its stream errors): one that asks for more without
+/// reading the answers is flooding (CVE-2019-9512, -9515), and gets
+/// ENHANCE_YOUR_CALM. The server's own frames (HEADERS, its resets) do
+/// not count.
 pub const MAX_CONTROL_FRAMES: usize = 64;
 
 /// Streams this side has reset that it remembers after they leave the
-/// table. A client may have sent frames on a stream before it saw the
-/// reset; RFC 9113 §5.1 says to ignore them, and lets an endpoint limit for
-/// how long. Frames on any other closed stream are the client's error. Four
-/// times the streams it may have open: enough for any client that waits
-/// for answers; one that pipelines more than 64 requests the server resets
-/// (refused, or with bodies) within one round trip may see its late DATA
-/// on the first of them called STREAM_CLOSED. A service expecting such
-/// clients would remember by time instead, as RFC 9113 suggests.
+/// table: frames a client sent before it saw the reset are ignored (RFC
+/// 9113 §5.1, which lets an endpoint limit for how long); on any other
+/// closed stream they are its error. Four times the streams it may have
+/// open is enough for any client that waits for answers; one that
+/// pipelines more than 64 requests the server resets within one round trip
+/// may see its late DATA on the first called STREAM_CLOSED. A service
+/// expecting such clients would remember by time, as RFC 9113 suggests.
 pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
 
-/// How many more streams a client may cancel than it lets finish, before
+/// How many more streams a client may cancel than it lets finish before
 /// the connection ends with ENHANCE_YOUR_CALM. A cancellation is its
 /// RST_STREAM on a stream being answered (rapid reset, CVE-2023-44487), or
 /// an error of its own on one, which the server must answer with a reset
-/// (MadeYouReset, CVE-2025-8671). Each finished stream earns one back, so a
-/// browser that cancels now and then is never cut, and a loop of either is
+/// (MadeYouReset, CVE-2025-8671). Each finished stream earns one back: a
+/// browser that cancels now and then is never cut, a loop of either is
 /// stopped within a hundred streams.
 pub const MAX_NET_CANCELS: u32 = 100;
 
