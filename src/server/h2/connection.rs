@@ -39,8 +39,7 @@ use crate::server::Shared;
 const READ_WAKE: Duration = Duration::from_millis(100);
 
 /// How often a reader waiting for a stream thread to finish looks again:
-/// the thread wakes it as its stream leaves the table, a moment before it
-/// has finished.
+/// it is woken as the stream leaves the table, a moment before the thread ends.
 const THREAD_WAKE: Duration = Duration::from_millis(5);
 
 /// A header block not followed by its CONTINUATION (RFC 9113 §6.10).
@@ -111,8 +110,7 @@ pub fn serve(
         end
     });
     // Every thread has been joined, the writer's last write included.
-    let end = conn.lock().ended.unwrap_or(end);
-    Outcome::ended(end)
+    Outcome::ended(conn.lock().ended.unwrap_or(end))
 }
 
 /// The header block being received: HEADERS, then CONTINUATION until
@@ -276,9 +274,8 @@ impl<'s, 'a> Reader<'s, 'a> {
             return Err(FrameError::connection(error.code, error.reason));
         }
         let mut state = self.conn.lock();
-        // A stream this side has reset is closed: whatever the client sent
-        // on it before it saw the reset is ignored (§5.1), not answered
-        // with a reset of its own each.
+        // A stream this side has reset is closed: what the client sent on it
+        // before it saw the reset is ignored (§5.1), not reset again each.
         if state.was_reset(id) {
             return Ok(());
         }
@@ -291,9 +288,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         cancelled
     }
 
-    /// Queues a control frame the client asked for (written by one of
-    /// `frame`'s builders), unless it has asked for too many without
-    /// reading the answers.
+    /// Queues a control frame the client asked for, written by one of
+    /// `frame`'s builders, unless too many are unread (`State::push_owed`).
     fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
         self.conn.lock().push_owed(encode(write))?;
         self.conn.work.notify_one();
@@ -414,9 +410,8 @@ impl<'s, 'a> Reader<'s, 'a> {
                     None if !was_reset => {
                         return fail(StreamClosed, "DATA on a closed stream");
                     }
-                    // Reset or finished by the server: frames the client
-                    // sent before it knew (§5.1) are counted above, and
-                    // dropped.
+                    // Reset or finished by the server: sent before the client
+                    // knew (§5.1), counted above, and dropped.
                     _ => {}
                 }
             }
@@ -482,10 +477,9 @@ impl<'s, 'a> Reader<'s, 'a> {
                 self.opened(stream, "WINDOW_UPDATE on an idle stream")?;
                 let mut state = self.conn.lock();
                 if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
-                    // Checked before it is kept: the stream is reset, but
-                    // stays in the table until its thread leaves, and a
-                    // window past 2^31-1 there would make the next
-                    // SETTINGS a connection error.
+                    // Checked before it is kept: a reset stream stays in the
+                    // table until its thread leaves, and a window past
+                    // 2^31-1 there would make the next SETTINGS fail.
                     let window = s.window + i64::from(increment);
                     if window > MAX_WINDOW {
                         let reason = "a stream window above 2^31-1";
@@ -547,9 +541,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         if self.going_away {
             return Err(refuse("the connection is going away"));
         }
-        // A thread slot first: at the limit, wait for a stream thread to
-        // finish, and join it; reading nothing meanwhile is backpressure on
-        // the client.
+        // A thread slot first: at the limit, wait for one to finish and join
+        // it; reading nothing meanwhile is backpressure on the client.
         self.join_finished();
         while self.threads.len() >= MAX_STREAM_THREADS {
             let state = self.conn.lock();
