@@ -12,6 +12,7 @@
 //! open streams are done) when the client sends GOAWAY, when the server
 //! shuts down, and when it has had no stream for `--header-timeout`.
 
+use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -478,8 +479,8 @@ impl<'s, 'a> Reader<'s, 'a> {
                 let mut state = self.conn.lock();
                 if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
                     // Checked before it is kept: a reset stream stays in the
-                    // table until its thread leaves, and a window past
-                    // 2^31-1 there would make the next SETTINGS fail.
+                    // table until its thread leaves, and a window past 2^31-1
+                    // there would make the next SETTINGS a connection error.
                     let window = s.window + i64::from(increment);
                     if window > MAX_WINDOW {
                         let reason = "a stream window above 2^31-1";
@@ -636,10 +637,14 @@ fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
     let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
         return "-".into();
     };
-    let visible = |byte: u8| byte.is_ascii_graphic() && byte != b'"' && byte != b'\\';
-    let text = value.iter().map(|&byte| match visible(byte) {
-        true => char::from(byte).to_string(),
-        false => format!("\\x{byte:02x}"),
-    });
-    text.collect()
+    let mut text = String::with_capacity(value.len());
+    for &byte in value {
+        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
+            text.push(char::from(byte));
+        } else {
+            // Writing to a `String` cannot fail.
+            let _ = write!(text, "\\x{byte:02x}");
+        }
+    }
+    text
 }

@@ -89,7 +89,7 @@ pub struct State {
     pub window: i64,
     /// The client's SETTINGS_INITIAL_WINDOW_SIZE: a new stream's window.
     pub initial_window: i64,
-    /// The stream that got the last DATA frame: the next goes to one after.
+    /// The stream that got the last DATA frame: the next goes to one after it.
     pub last_served: u32,
     /// Why the connection is over, once it is. Every stream's body fails
     /// from then on; the writer sends the control frames left and exits.
@@ -105,13 +105,13 @@ pub struct State {
 #[derive(Debug, Default)]
 pub struct Stream {
     /// What this side may still send on this stream: HTTP/2's first window.
-    /// Negative when the client lowers SETTINGS_INITIAL_WINDOW_SIZE.
+    /// May go negative when the client lowers SETTINGS_INITIAL_WINDOW_SIZE.
     pub window: i64,
     /// The hand-off: body bytes given by the stream's thread.
     pub data: Vec<u8>,
     /// How much of `data` the writer has put in DATA frames.
     pub framed: usize,
-    /// How much of `data` the socket has taken: the write returns at all.
+    /// How much of `data` the socket has taken: the write returns once it is all.
     pub sent: usize,
     /// The body ends with `data`: END_STREAM goes on the frame that carries
     /// its last byte, or alone if `data` is already sent.
