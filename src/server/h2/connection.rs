@@ -173,8 +173,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         loop {
             if !preface_done {
                 match frames.strip(&PREFACE[PREFACE_HEAD.len()..]) {
+                    Some(true) => preface_done = true,
                     Some(false) => return End::ProtocolError,
-                    done => preface_done = done.is_some(),
+                    None => {}
                 }
             }
             if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first) {
