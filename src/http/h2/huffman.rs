@@ -7,10 +7,9 @@
 //!
 //! The code is *canonical*: codes of one length are consecutive numbers,
 //! assigned in symbol order, and each length starts where the shorter ones
-//! left off. So a decoder needs, per length, only the first code, how many
-//! codes there are and which symbols they stand for ([`Canonical`]): after
-//! each bit, the bits read since the last symbol either are one of the codes
-//! of their length, or the start of a longer one.
+//! left off. So a decoder needs no tree: the symbols sorted by code length
+//! are sorted by code too ([`BY_LENGTH`]), and the bits read since the last
+//! symbol are looked up there among the codes of their length.
 //!
 //! A string ends on a byte boundary, so its last byte is padded with the
 //! first bits of the 30-bit EOS code, which are all ones. The RFC makes
@@ -116,88 +115,49 @@ const CODES: [(u32, u8); SYMBOLS] = [
     (0x3fffffff, 30),                                                        // 256 EOS
 ];
 
-/// The code arranged for decoding, by length.
-struct Canonical {
-    /// The first code of each length; the others of that length follow it,
-    /// one apart.
-    first_code: [u32; MAX_CODE_BITS + 1],
-    /// How many codes each length has.
-    count: [usize; MAX_CODE_BITS + 1],
-    /// Where each length's symbols start in `symbols`.
-    first_index: [usize; MAX_CODE_BITS + 1],
-    /// Every symbol, by code length and then by value: the order of their
-    /// codes. `u16`, because EOS (256) is not a byte.
-    symbols: [u16; SYMBOLS],
-}
-
-/// Built by the compiler, so that decoding has nothing to set up.
-static DECODING: Canonical = Canonical::new(&CODES);
-
-impl Canonical {
-    /// Groups the symbols by code length. Correct only for a canonical code,
-    /// which `the_code_is_canonical_and_complete` checks [`CODES`] is.
-    const fn new(codes: &[(u32, u8); SYMBOLS]) -> Canonical {
-        let mut table = Canonical {
-            first_code: [0; MAX_CODE_BITS + 1],
-            count: [0; MAX_CODE_BITS + 1],
-            first_index: [0; MAX_CODE_BITS + 1],
-            symbols: [0; SYMBOLS],
-        };
-        // `while`, not `for`: a const fn cannot use iterators.
-        let mut next = 0;
-        let mut len = 1;
-        while len <= MAX_CODE_BITS {
-            table.first_index[len] = next;
-            let mut symbol = 0;
-            while symbol < SYMBOLS {
-                let (code, bits) = codes[symbol];
-                if bits as usize == len {
-                    if table.count[len] == 0 {
-                        table.first_code[len] = code;
-                    }
-                    table.count[len] += 1;
-                    table.symbols[next] = symbol as u16;
-                    next += 1;
-                }
-                symbol += 1;
+/// Every symbol, sorted by code length and then by value: the order of
+/// (length, code) for a canonical code, which `the_code_is_canonical_and_complete`
+/// checks [`CODES`] is. Built by the compiler (`while`: a const block has no
+/// iterators); `u16`, because EOS (256) is not a byte.
+static BY_LENGTH: [u16; SYMBOLS] = {
+    let mut sorted = [0; SYMBOLS];
+    let (mut next, mut len) = (0, 1);
+    while len <= MAX_CODE_BITS {
+        let mut symbol = 0;
+        while symbol < SYMBOLS {
+            if CODES[symbol].1 as usize == len {
+                sorted[next] = symbol as u16;
+                next += 1;
             }
-            len += 1;
+            symbol += 1;
         }
-        table
+        len += 1;
     }
-
-    /// The symbol whose code is `code`, `len` bits long, if it is one.
-    fn symbol(&self, code: u32, len: usize) -> Option<u16> {
-        let offset = code.checked_sub(*self.first_code.get(len)?)?;
-        let offset = usize::try_from(offset).ok()?;
-        if offset >= *self.count.get(len)? {
-            return None;
-        }
-        self.symbols
-            .get(self.first_index.get(len)? + offset)
-            .copied()
-    }
-}
+    sorted
+};
 
 /// Appends the bytes that `encoded` stands for to `out`.
 ///
 /// One bit at a time, which is the clearest way and fast enough for header
-/// strings. Any 30 bits begin with a code (the code is complete), so the
-/// bits pending between two symbols stay at most 30.
+/// strings: after each bit, the bits read since the last symbol either are
+/// a code of their length, or the start of a longer one. Any 30 bits begin
+/// with a code (the code is complete), so at most 30 are ever pending.
 pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     // The bits read since the last symbol, and how many there are.
-    let mut code: u32 = 0;
-    let mut len = 0;
+    let (mut code, mut len) = (0u32, 0u8);
+    // What BY_LENGTH is sorted by.
+    let length_and_code = |&symbol: &u16| {
+        let (code, len) = CODES[usize::from(symbol)];
+        (len, code)
+    };
     for byte in encoded {
         for shift in (0..8).rev() {
             code = (code << 1) | u32::from((byte >> shift) & 1);
             len += 1;
-            if let Some(symbol) = DECODING.symbol(code, len) {
+            if let Ok(i) = BY_LENGTH.binary_search_by_key(&(len, code), length_and_code) {
                 // EOS, 256, is the one symbol that is not a byte.
-                let decoded = u8::try_from(symbol).map_err(|_| HuffmanError::Eos)?;
-                out.push(decoded);
-                code = 0;
-                len = 0;
+                out.push(u8::try_from(BY_LENGTH[i]).map_err(|_| HuffmanError::Eos)?);
+                (code, len) = (0, 0);
             }
         }
     }
@@ -213,25 +173,17 @@ mod tests {
     use super::*;
     use HuffmanError::{Eos, Padding};
 
-    /// Each byte's code, most significant bit first, and the last byte padded
-    /// with ones: how an HPACK encoder that Huffman-codes writes a string.
+    /// How an HPACK encoder that Huffman-codes writes a string: each byte's
+    /// code, most significant bit first, the last byte padded with ones.
     fn encode(bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        // Bits not yet written, right-aligned, and how many.
-        let (mut pending, mut len) = (0u64, 0);
+        let mut bits = Vec::new();
         for &byte in bytes {
-            let (code, bits) = CODES[usize::from(byte)];
-            pending = (pending << bits) | u64::from(code);
-            len += bits;
-            while len >= 8 {
-                len -= 8;
-                out.push((pending >> len) as u8);
-            }
+            let (code, len) = CODES[usize::from(byte)];
+            bits.extend((0..len).rev().map(|i| (code >> i) & 1 == 1));
         }
-        if len > 0 {
-            out.push(((pending << (8 - len)) as u8) | (0xff >> len));
-        }
-        out
+        bits.resize(bits.len().next_multiple_of(8), true);
+        let byte = |bits: &[bool]| bits.iter().fold(0, |byte, &bit| byte << 1 | u8::from(bit));
+        bits.chunks(8).map(byte).collect()
     }
 
     fn decoded(encoded: &[u8]) -> Result<Vec<u8>, HuffmanError> {
@@ -267,18 +219,14 @@ mod tests {
     #[test]
     fn rfc_strings_decode_and_encode() {
         // RFC 7541 C.4.1's authority and C.6.1's location.
+        let authority = b"\xf1\xe3\xc2\xe5\xf2\x3a\x6b\xa0\xab\x90\xf4\xff";
+        let location = b"\x9d\x29\xad\x17\x18\x63\xc7\x8f\x0b\x97\xc8\xe9\xae\x82\xae\x43\xd3";
         for (encoded, text) in [
-            (
-                &b"\xf1\xe3\xc2\xe5\xf2\x3a\x6b\xa0\xab\x90\xf4\xff"[..],
-                &b"www.example.com"[..],
-            ),
-            (
-                b"\x9d\x29\xad\x17\x18\x63\xc7\x8f\x0b\x97\xc8\xe9\xae\x82\xae\x43\xd3",
-                b"https://www.example.com",
-            ),
+            (&authority[..], "www.example.com"),
+            (location, "https://www.example.com"),
         ] {
-            assert_eq!(decoded(encoded).unwrap(), text);
-            assert_eq!(encode(text), encoded);
+            assert_eq!(decoded(encoded).unwrap(), text.as_bytes());
+            assert_eq!(encode(text.as_bytes()), encoded);
         }
     }
 
@@ -293,24 +241,22 @@ mod tests {
     }
 
     #[test]
-    fn padding_is_under_8_bits_and_all_ones() {
+    fn padding_of_8_bits_or_not_all_ones_and_eos_are_refused() {
         // '0' is 00000: three bits of padding.
         assert_eq!(decoded(&[0b0000_0111]).unwrap(), b"0");
-        // Zeros instead of ones.
-        assert_eq!(decoded(&[0b0000_0000]), Err(Padding));
-        assert_eq!(decoded(&[0b0000_0101]), Err(Padding));
-        // A whole byte of padding, alone or after a symbol's three.
-        assert_eq!(decoded(&[0xff]), Err(Padding));
-        assert_eq!(decoded(&[0b0000_0111, 0xff]), Err(Padding));
-    }
-
-    #[test]
-    fn eos_inside_a_string_is_an_error() {
-        // EOS: 30 ones.
-        assert_eq!(decoded(&[0xff, 0xff, 0xff, 0xfc]), Err(Eos));
-        // 'a' (00011), then 30 ones.
-        let after_a = [0b0001_1111, 0xff, 0xff, 0xff, 0xfe];
-        assert_eq!(decoded(&after_a), Err(Eos));
+        for (encoded, error) in [
+            // Zeros instead of ones.
+            (&[0b0000_0000][..], Padding),
+            (&[0b0000_0101], Padding),
+            // A whole byte of padding, alone or after a symbol's three.
+            (&[0xff], Padding),
+            (&[0b0000_0111, 0xff], Padding),
+            // EOS (30 ones), alone or after 'a' (00011).
+            (&[0xff, 0xff, 0xff, 0xfc], Eos),
+            (&[0b0001_1111, 0xff, 0xff, 0xff, 0xfe], Eos),
+        ] {
+            assert_eq!(decoded(encoded), Err(error), "{encoded:02x?}");
+        }
     }
 
     #[test]
