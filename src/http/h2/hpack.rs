@@ -1,12 +1,11 @@
 //! HPACK (RFC 7541): how HTTP/2 compresses header fields, and a decoder
 //! that stays bounded whatever a peer sends.
 //!
-//! HTTP/1.1 repeats every header as text on every request. HPACK sends most
-//! fields as an index instead: into a static table of 61 common fields, or
-//! into a dynamic table that the peer's encoder fills as the connection
-//! goes. A field sent "with incremental indexing" is added at its front,
-//! the oldest entries are evicted to keep it under a size limit, and later
-//! blocks name it by index. Strings may be Huffman-coded (`huffman.rs`).
+//! HPACK sends most fields as an index instead of text: into a static table
+//! of 61 common fields, or into a dynamic table that the peer's encoder
+//! fills as the connection goes. A field sent "with incremental indexing" is
+//! added at its front, the oldest entries are evicted to keep it under a size
+//! limit, and later blocks name it by index. Strings may be Huffman-coded.
 //!
 //! Encoder and decoder each keep a copy of the dynamic table, and nothing on
 //! the wire checks that the copies agree. So every block must be decoded in
@@ -73,17 +72,16 @@ const STATIC_TABLE: [(&[u8], &[u8]); STATIC_ENTRIES] = [
 /// One connection's HPACK decoder: the dynamic table, and its limits.
 #[derive(Debug)]
 pub struct Decoder {
-    /// The dynamic table, newest first, so that index 62 is `entries[0]`:
-    /// entries are added at the front and evicted from the back (§4.4).
+    /// The dynamic table, newest first (index 62 is `entries[0]`): added to
+    /// at the front, evicted from the back (§4.4).
     entries: VecDeque<(Vec<u8>, Vec<u8>)>,
-    /// The table's size by §4.1's rule, always the sum of its entries':
-    /// kept up to date so that eviction need not recount.
+    /// Its size by §4.1, always the sum of its entries': so eviction need
+    /// not recount.
     bytes: usize,
-    /// The size the table may reach now: the peer's encoder picks it, up to
-    /// `limit`, with dynamic table size updates (§6.3).
+    /// The size it may reach now, which the peer's size updates set (§6.3).
     max_bytes: usize,
-    /// The SETTINGS_HEADER_TABLE_SIZE this side advertised: the most the
-    /// peer may make the table hold, so the most memory it can make it keep.
+    /// The SETTINGS_HEADER_TABLE_SIZE this side advertised: the most memory
+    /// the peer can make the table keep.
     limit: usize,
 }
 
@@ -98,21 +96,15 @@ pub struct HeaderList {
     pub too_large: bool,
 }
 
-/// Why a block could not be decoded: every case is a COMPRESSION_ERROR on
-/// the connection (RFC 9113 §4.3).
+/// Why a block could not be decoded, each case said by [`reason`](Self::reason):
+/// every one is a COMPRESSION_ERROR on the connection (RFC 9113 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The block ends inside a field: an integer or a string is cut short.
     Truncated,
-    /// An integer over 32 bits, or with more than five continuation bytes.
     IntegerOverflow,
-    /// An index of 0, or past the end of the static and dynamic tables.
     BadIndex,
-    /// A Huffman-coded string that the code refuses (§5.2).
     Huffman(HuffmanError),
-    /// A dynamic table size update above the size this side advertised.
     TableSizeAboveLimit,
-    /// A dynamic table size update after the block's first field (§4.2).
     LateTableSizeUpdate,
 }
 
@@ -131,10 +123,9 @@ impl DecodeError {
 }
 
 impl Decoder {
-    /// `max_table_bytes`: the SETTINGS_HEADER_TABLE_SIZE this side
-    /// advertised; a size update above it is an error. The table may start
-    /// that large: with [`DEFAULT_TABLE_BYTES`], which a peer assumes before
-    /// our SETTINGS arrive, both sides agree from the first block.
+    /// `max_table_bytes`: the SETTINGS_HEADER_TABLE_SIZE this side advertises.
+    /// The table starts that large: with [`DEFAULT_TABLE_BYTES`], which a peer
+    /// assumes before our SETTINGS arrive, both sides agree from the start.
     pub fn new(max_table_bytes: usize) -> Decoder {
         Decoder {
             entries: VecDeque::new(),
@@ -144,14 +135,11 @@ impl Decoder {
         }
     }
 
-    /// Decodes one complete header block (HEADERS + CONTINUATION payloads
-    /// already joined by the caller).
+    /// Decodes one whole header block (HEADERS + CONTINUATION payloads).
     ///
-    /// Fields are returned in order while their total size (§4.1: name +
-    /// value + 32 each) stays within `max_list_bytes`; past it the rest of
-    /// the block is still decoded, so that the dynamic table stays in step
-    /// with the peer's encoder, but no more fields are kept and `too_large`
-    /// is set.
+    /// Fields are kept in order while their total size (§4.1) stays within
+    /// `max_list_bytes`; past it the block is still decoded to its end, to
+    /// keep the dynamic table in step, but no more fields are kept.
     pub fn decode(
         &mut self,
         block: &[u8],
@@ -332,7 +320,7 @@ pub fn start_block(out: &mut Vec<u8>) {
 /// be lowercase (RFC 9113 §8.2.1): it is looked up and written as given.
 pub fn encode_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     match STATIC_TABLE.iter().position(|&(known, _)| known == name) {
-        Some(i) => encode_integer(out, 0b0000_0000, 4, i + 1),
+        Some(i) => encode_integer(out, 4, i + 1),
         None => {
             out.push(0b0000_0000);
             encode_string(out, name);
@@ -341,13 +329,14 @@ pub fn encode_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     encode_string(out, value);
 }
 
-/// `value` with an N-bit prefix (§5.1), below the representation's `flags`.
-fn encode_integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
+/// `value` with an N-bit prefix (§5.1), the bits above it clear: this
+/// encoder's representations all have a prefix of zeros.
+fn encode_integer(out: &mut Vec<u8>, prefix_bits: u32, value: usize) {
     let prefix_max = u8::MAX >> (8 - prefix_bits);
     match u8::try_from(value) {
-        Ok(small) if small < prefix_max => out.push(flags | small),
+        Ok(small) if small < prefix_max => out.push(small),
         _ => {
-            out.push(flags | prefix_max);
+            out.push(prefix_max);
             let mut rest = value - usize::from(prefix_max);
             while rest >= 0x80 {
                 out.push(0x80 | (rest & 0x7f) as u8);
@@ -360,7 +349,7 @@ fn encode_integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) 
 
 /// A plain string literal: the H bit clear, the length, the bytes.
 fn encode_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    encode_integer(out, 0b0000_0000, 7, bytes.len());
+    encode_integer(out, 7, bytes.len());
     out.extend_from_slice(bytes);
 }
 
@@ -371,10 +360,8 @@ mod tests {
 
     /// Bytes from one of the RFC's hex dumps; spaces are ignored.
     fn hex(text: &str) -> Vec<u8> {
-        let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-        let digit = |d: u8| (d as char).to_digit(16).unwrap() as u8;
-        let pairs = digits.chunks(2);
-        pairs.map(|p| digit(p[0]) << 4 | digit(p[1])).collect()
+        let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(16)).collect();
+        digits.chunks(2).map(|p| (p[0] << 4 | p[1]) as u8).collect()
     }
 
     /// Decodes `blocks` in turn, on one connection, and checks what the RFC
@@ -403,16 +390,13 @@ mod tests {
     fn c1_integers() {
         // C.1.1: 10 with a 5-bit prefix; C.1.2: 1337 with a 5-bit prefix;
         // C.1.3: 42 at a byte boundary (an 8-bit prefix).
-        for (bytes, prefix_bits, value) in [
-            (&[0b0000_1010][..], 5, 10),
-            (&[0b0001_1111, 0b1001_1010, 0b0000_1010], 5, 1337),
-            (&[0b0010_1010], 8, 42),
-        ] {
-            let mut input = Input { rest: bytes };
+        for (bytes, prefix_bits, value) in [("0a", 5, 10), ("1f 9a 0a", 5, 1337), ("2a", 8, 42)] {
+            let bytes = hex(bytes);
+            let mut input = Input { rest: &bytes };
             assert_eq!(input.integer(prefix_bits), Ok(value));
             assert!(input.rest.is_empty());
             let mut out = Vec::new();
-            encode_integer(&mut out, 0, prefix_bits, value);
+            encode_integer(&mut out, prefix_bits, value);
             assert_eq!(out, bytes);
         }
     }
@@ -577,26 +561,27 @@ mod tests {
         assert_eq!(decoder.max_bytes, 4096);
     }
 
-    /// §4.4: an entry exactly as large as the table fits (it evicts the
-    /// rest); the peer's encoder indexed it, so the decoder must too.
+    /// §4.4: an entry exactly as large as the table evicts the rest and is
+    /// kept (the peer's encoder indexed it, so the decoder must too); one
+    /// byte larger, it empties the table and is not kept, with no error.
     #[test]
-    fn an_entry_exactly_the_tables_size_is_kept() {
-        // "a" and 31 "v"s: 1 + 31 + 32 = 64 bytes, the whole table.
-        let block = [&hex("40 01 61 1f")[..], &[b'v'; 31]].concat();
-        let field = format!("a: {}", "v".repeat(31));
-        let printed = format!("{field}\n[  1] (s =  64) {field}\nTable size:  64");
-        let mut decoder = check(64, &[hex(C3[0]), block], &[REQUESTS[0], &printed]);
-        // And the next block can name it by index.
-        let list = decoder.decode(&hex("be"), usize::MAX).unwrap();
-        assert_eq!(list.fields, [(b"a".to_vec(), vec![b'v'; 31])]);
-    }
-
-    #[test]
-    fn an_entry_larger_than_the_table_empties_it() {
-        // "a" and 32 "v"s: 1 + 32 + 32 = 65 bytes, one more than the table.
-        let block = [&hex("40 01 61 20")[..], &[b'v'; 32]].concat();
-        let printed = format!("a: {}\nTable size:   0", "v".repeat(32));
-        check(64, &[hex(C3[0]), block], &[REQUESTS[0], &printed]);
+    fn an_entry_the_tables_size_is_kept_and_a_larger_one_empties_it() {
+        // "a" and 31 "v"s (76): 1 + 31 + 32 = 64 bytes, the whole table;
+        // named by index (be) in the next block, then "a" and 32 "v"s.
+        let (v31, v32) = ("76".repeat(31), "76".repeat(32));
+        let blocks = [
+            C3[0],
+            &format!("40 01 61 1f {v31}"),
+            &format!("be 40 01 61 20 {v32}"),
+        ];
+        let a = |n: usize| format!("a: {}", "v".repeat(n));
+        let (fits, over) = (a(31), a(32));
+        let printed = [
+            REQUESTS[0],
+            &format!("{fits}\n[  1] (s =  64) {fits}\nTable size:  64"),
+            &format!("{fits}\n{over}\nTable size:   0"),
+        ];
+        check(64, &blocks.map(hex), &printed);
     }
 
     #[test]
@@ -617,31 +602,27 @@ mod tests {
         assert!(!list.too_large);
     }
 
+    /// Integers below, at and past their prefix's all ones (which need a
+    /// continuation byte, of 0 for one equal to it): static indices 8
+    /// (:status), 15 (accept-charset) and 31 (content-type) after a 4-bit
+    /// prefix; literal names; lengths of 3, 127 and 300 after a 7-bit one.
     #[test]
     fn the_encoder_round_trips_through_the_decoder() {
-        let mut block = Vec::new();
-        encode_field(&mut block, b":status", b"200");
-        // :status is static index 8, which fits the 4-bit prefix.
-        assert_eq!(block, [0x08, 0x03, b'2', b'0', b'0']);
-        // Index 31, past the prefix; a literal name; a length past the prefix.
-        encode_field(&mut block, b"content-type", b"text/csv");
-        encode_field(&mut block, b"x-rows", b"10");
-        encode_field(&mut block, b"x-pad", &[b'x'; 300]);
-        let fields = ":status: 200\ncontent-type: text/csv\nx-rows: 10";
-        let printed = format!("{fields}\nx-pad: {}\nTable size:   0", "x".repeat(300));
-        check(DEFAULT_TABLE_BYTES, &[block], &[&printed]);
-    }
-
-    /// An integer equal to its prefix's all ones (static index 15,
-    /// accept-charset; a length of 127) needs a continuation byte of 0.
-    #[test]
-    fn integers_equal_to_their_prefix_round_trip() {
-        let mut block = Vec::new();
-        encode_field(&mut block, b"accept-charset", b"utf-8");
-        assert_eq!(block[..2], [0x0f, 0x00]);
-        encode_field(&mut block, b"x-long", &[b'y'; 127]);
-        let long = "y".repeat(127);
-        let printed = format!("accept-charset: utf-8\nx-long: {long}\nTable size:   0");
+        let (long, pad) = ("y".repeat(127), "x".repeat(300));
+        let (mut block, mut printed) = (Vec::new(), String::new());
+        for (name, value) in [
+            (":status", "200"),
+            ("accept-charset", "utf-8"),
+            ("content-type", "text/csv"),
+            ("x-rows", "10"),
+            ("x-long", &long),
+            ("x-pad", &pad),
+        ] {
+            encode_field(&mut block, name.as_bytes(), value.as_bytes());
+            printed += &format!("{name}: {value}\n");
+        }
+        assert_eq!(block[..7], [0x08, 0x03, b'2', b'0', b'0', 0x0f, 0x00]);
+        printed += "Table size:   0";
         check(DEFAULT_TABLE_BYTES, &[block], &[&printed]);
     }
 

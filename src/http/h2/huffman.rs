@@ -2,21 +2,17 @@
 //!
 //! A string in a header block may be sent Huffman-coded: each byte becomes
 //! a code of 5 to 30 bits, short for the bytes header fields use most
-//! (digits, lowercase letters, `-`, `/`) and long for the rest. The code is
-//! fixed by the RFC, never sent, so both sides simply hold the table below.
+//! (digits, lowercase letters, `-`, `/`). The code is fixed by the RFC,
+//! never sent, so both sides simply hold the table below. It is *canonical*:
+//! codes of one length are consecutive numbers, in symbol order, and each
+//! length starts where the shorter ones left off. So a decoder needs no
+//! tree: sorted by code length, the symbols are sorted by code ([`BY_LENGTH`]).
 //!
-//! The code is *canonical*: codes of one length are consecutive numbers,
-//! assigned in symbol order, and each length starts where the shorter ones
-//! left off. So a decoder needs no tree: the symbols sorted by code length
-//! are sorted by code too ([`BY_LENGTH`]), and the bits read since the last
-//! symbol are looked up there among the codes of their length.
-//!
-//! A string ends on a byte boundary, so its last byte is padded with the
-//! first bits of the 30-bit EOS code, which are all ones. The RFC makes
-//! three things errors, and so does [`decode`]: padding of 8 bits or more (a
-//! whole byte that carries nothing), padding that is not all ones, and EOS
-//! itself inside a string. Decoding is bounded by its input: the shortest
-//! code is 5 bits, so `n` bytes decode to at most `8n/5`.
+//! A string's last byte is padded with the first bits of the 30-bit EOS
+//! code, all ones. [`decode`] refuses what the RFC makes errors: padding of
+//! 8 bits or more (a whole byte that carries nothing), padding that is not
+//! all ones, and EOS inside a string. Its output is bounded by its input:
+//! the shortest code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
 /// Why a Huffman-coded string is refused (§5.2). HPACK wraps it in its
 /// own error: the code is HPACK's, but it knows nothing of header blocks.
@@ -115,10 +111,9 @@ const CODES: [(u32, u8); SYMBOLS] = [
     (0x3fffffff, 30),                                                        // 256 EOS
 ];
 
-/// Every symbol, sorted by code length and then by value: the order of
-/// (length, code) for a canonical code, which `the_code_is_canonical_and_complete`
-/// checks [`CODES`] is. Built by the compiler (`while`: a const block has no
-/// iterators); `u16`, because EOS (256) is not a byte.
+/// Every symbol, sorted by code length and then by value: by (length, code),
+/// as `the_code_is_canonical_and_complete` checks. Built by the compiler
+/// (`while`: a const block has no iterators); `u16`, as EOS (256) is not a byte.
 static BY_LENGTH: [u16; SYMBOLS] = {
     let mut sorted = [0; SYMBOLS];
     let (mut next, mut len) = (0, 1);
@@ -139,9 +134,9 @@ static BY_LENGTH: [u16; SYMBOLS] = {
 /// Appends the bytes that `encoded` stands for to `out`.
 ///
 /// One bit at a time, which is the clearest way and fast enough for header
-/// strings: after each bit, the bits read since the last symbol either are
-/// a code of their length, or the start of a longer one. Any 30 bits begin
-/// with a code (the code is complete), so at most 30 are ever pending.
+/// strings: after each bit, the bits read since the last symbol are either a
+/// code of their length or the start of a longer one. Any 30 bits begin with
+/// a code (the code is complete), so at most 30 are ever pending.
 pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     // The bits read since the last symbol, and how many there are.
     let (mut code, mut len) = (0u32, 0u8);
@@ -193,20 +188,15 @@ mod tests {
 
     #[test]
     fn the_code_is_canonical_and_complete() {
-        // Canonical: in (length, symbol) order, each code is the previous one
-        // plus one, shifted left by however much longer it is; so codes are
-        // strictly increasing, and none is a prefix of a later one.
-        let mut order: Vec<usize> = (0..SYMBOLS).collect();
-        order.sort_by_key(|&symbol| (CODES[symbol].1, symbol));
-        let (mut expected, mut previous_len) = (0, CODES[order[0]].1);
-        for (i, &symbol) in order.iter().enumerate() {
-            let (code, len) = CODES[symbol];
-            if i > 0 {
-                expected = (expected + 1) << (len - previous_len);
-            }
-            assert_eq!(code, expected, "symbol {symbol}");
-            assert!((5..=30).contains(&len) && code >> len == 0, "{symbol}");
-            previous_len = len;
+        // Canonical: in BY_LENGTH's order, each code is the previous one plus
+        // one, shifted left by however much longer it is; so BY_LENGTH is
+        // sorted by (length, code), and no code is a prefix of a later one.
+        let codes = BY_LENGTH.map(|symbol| CODES[usize::from(symbol)]);
+        assert_eq!(codes[0], (0, 5));
+        for pair in codes.windows(2) {
+            let ((previous, previous_len), (code, len)) = (pair[0], pair[1]);
+            assert_eq!(code, (previous + 1) << (len - previous_len), "{pair:x?}");
+            assert!(len <= 30 && code >> len == 0, "{pair:x?}");
         }
         // Complete: the Kraft sum is exactly 1, so every string of 30 bits
         // begins with exactly one code, and no bits are left unused.
