@@ -6,7 +6,7 @@
 //! never sent, so both sides simply hold the table below. It is *canonical*:
 //! codes of one length are consecutive numbers, in symbol order, and each
 //! length starts where the shorter ones left off. So a decoder needs no
-//! tree: sorted by code length, the symbols are sorted by code ([`BY_LENGTH`]).
+//! tree: sorted by code length, the symbols are sorted by code ([`BY_CODE`]).
 //!
 //! A string's last byte is padded with the first bits of the 30-bit EOS
 //! code, all ones. [`decode`] refuses what the RFC makes errors: padding of
@@ -110,17 +110,19 @@ const CODES: [(u32, u8); SYMBOLS] = [
     (0x3fffffff, 30),                                                        // 256 EOS
 ];
 
-/// Every symbol, sorted by code length and then by value: by (length, code),
-/// as `the_code_is_canonical_and_complete` checks. Built by the compiler
-/// (`while`: a const block has no iterators); `u16`, as EOS (256) is not a byte.
-static BY_LENGTH: [u16; SYMBOLS] = {
-    let mut sorted = [0; SYMBOLS];
+/// Every symbol as (code length, code, symbol), sorted by length and then by
+/// symbol: so by (length, code), as `the_code_is_canonical_and_complete`
+/// checks. Built by the compiler (`while`: a const block has no iterators);
+/// `u16`, because EOS (256) is not a byte.
+static BY_CODE: [(u8, u32, u16); SYMBOLS] = {
+    let mut sorted = [(0, 0, 0); SYMBOLS];
     let (mut next, mut len) = (0, 1);
     while len <= MAX_CODE_BITS {
         let mut symbol = 0;
         while symbol < SYMBOLS {
-            if CODES[symbol].1 as usize == len {
-                sorted[next] = symbol as u16;
+            let (code, bits) = CODES[symbol];
+            if bits as usize == len {
+                sorted[next] = (bits, code, symbol as u16);
                 next += 1;
             }
             symbol += 1;
@@ -139,18 +141,14 @@ static BY_LENGTH: [u16; SYMBOLS] = {
 pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     // The bits read since the last symbol, and how many there are.
     let (mut code, mut len) = (0u32, 0u8);
-    // What BY_LENGTH is sorted by.
-    let length_and_code = |&symbol: &u16| {
-        let (code, len) = CODES[usize::from(symbol)];
-        (len, code)
-    };
     for byte in encoded {
         for shift in (0..8).rev() {
             code = (code << 1) | u32::from((byte >> shift) & 1);
             len += 1;
-            if let Ok(i) = BY_LENGTH.binary_search_by_key(&(len, code), length_and_code) {
+            let found = BY_CODE.binary_search_by_key(&(len, code), |&(len, code, _)| (len, code));
+            if let Ok(i) = found {
                 // EOS, 256, is the one symbol that is not a byte.
-                out.push(u8::try_from(BY_LENGTH[i]).map_err(|_| HuffmanError::Eos)?);
+                out.push(u8::try_from(BY_CODE[i].2).map_err(|_| HuffmanError::Eos)?);
                 (code, len) = (0, 0);
             }
         }
@@ -187,15 +185,16 @@ mod tests {
 
     #[test]
     fn the_code_is_canonical_and_complete() {
-        // Canonical: in BY_LENGTH's order, each code is the previous one plus
-        // one, shifted left by however much longer it is; so BY_LENGTH is
-        // sorted by (length, code), and no code is a prefix of a later one.
-        let codes = BY_LENGTH.map(|symbol| CODES[usize::from(symbol)]);
-        assert_eq!(codes[0], (0, 5));
-        for pair in codes.windows(2) {
-            let ((previous, previous_len), (code, len)) = (pair[0], pair[1]);
-            assert_eq!(code, (previous + 1) << (len - previous_len), "{pair:x?}");
-            assert!(len <= 30 && code >> len == 0, "{pair:x?}");
+        // Canonical: in BY_CODE's order (length, then symbol), each code is
+        // the previous one plus one, shifted left by however much longer it
+        // is; so BY_CODE is sorted by (length, code), and no code is a prefix
+        // of a later one.
+        assert_eq!(BY_CODE[0], (5, 0, b'0'.into()));
+        for pair in BY_CODE.windows(2) {
+            let ((previous_len, previous, _), (len, code, symbol)) = (pair[0], pair[1]);
+            assert_eq!(CODES[usize::from(symbol)], (code, len));
+            assert_eq!(code, (previous + 1) << (len - previous_len), "{symbol}");
+            assert!(len <= 30 && code >> len == 0, "{symbol}");
         }
         // Complete: the Kraft sum is exactly 1, so every string of 30 bits
         // begins with exactly one code, and no bits are left unused.
