@@ -78,7 +78,7 @@ pub struct Decoder {
     /// Its size by §4.1, always the sum of its entries': so eviction need
     /// not recount.
     bytes: usize,
-    /// The size it may reach now, which the peer's size updates set (§6.3).
+    /// The size it may reach now, set by the peer's size updates (§6.3) up to `limit`.
     max_bytes: usize,
     /// The SETTINGS_HEADER_TABLE_SIZE this side advertised: the most memory
     /// the peer can make the table keep.
@@ -135,7 +135,7 @@ impl Decoder {
         }
     }
 
-    /// Decodes one whole header block (HEADERS + CONTINUATION payloads).
+    /// Decodes one header block, HEADERS and CONTINUATION payloads joined by the caller.
     ///
     /// Fields are kept in order while their total size (§4.1) stays within
     /// `max_list_bytes`; past it the block is still decoded to its end, to
@@ -462,12 +462,6 @@ mod tests {
                Table size: 164",
     ];
 
-    #[test]
-    fn c3_c4_requests_without_and_with_huffman() {
-        check(DEFAULT_TABLE_BYTES, &C3.map(hex), &REQUESTS);
-        check(DEFAULT_TABLE_BYTES, &C4.map(hex), &REQUESTS);
-    }
-
     const C5: [&str; 3] = [
         "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133
          2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70
@@ -521,7 +515,9 @@ mod tests {
     ];
 
     #[test]
-    fn c5_c6_responses_without_and_with_huffman() {
+    fn c3_to_c6_requests_and_responses_without_and_with_huffman() {
+        check(DEFAULT_TABLE_BYTES, &C3.map(hex), &REQUESTS);
+        check(DEFAULT_TABLE_BYTES, &C4.map(hex), &REQUESTS);
         check(256, &C5.map(hex), &RESPONSES);
         check(256, &C6.map(hex), &RESPONSES);
     }
