@@ -72,16 +72,13 @@ const STATIC_TABLE: [(&[u8], &[u8]); STATIC_ENTRIES] = [
 /// One connection's HPACK decoder: the dynamic table, and its limits.
 #[derive(Debug)]
 pub struct Decoder {
-    /// The dynamic table, newest first (index 62 is `entries[0]`): added to
-    /// at the front, evicted from the back (§4.4).
+    /// The dynamic table, newest first (index 62 is `entries[0]`), evicted from the back (§4.4).
     entries: VecDeque<(Vec<u8>, Vec<u8>)>,
-    /// Its size by §4.1, always the sum of its entries': so eviction need
-    /// not recount.
+    /// Its size by §4.1, kept as the sum of its entries' so that eviction need not recount.
     bytes: usize,
     /// The size it may reach now, set by the peer's size updates (§6.3) up to `limit`.
     max_bytes: usize,
-    /// The SETTINGS_HEADER_TABLE_SIZE this side advertised: the most memory
-    /// the peer can make the table keep.
+    /// The SETTINGS_HEADER_TABLE_SIZE we advertised: the most memory the peer can make it keep.
     limit: usize,
 }
 
