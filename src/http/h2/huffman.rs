@@ -6,7 +6,8 @@
 //! never sent, so both sides simply hold the table below. It is *canonical*:
 //! codes of one length are consecutive numbers, in symbol order, and each
 //! length starts where the shorter ones left off. So a decoder needs no
-//! tree: sorted by code length, the symbols are sorted by code ([`BY_CODE`]).
+//! tree, only how many codes each length has and the symbols in code order
+//! ([`Canonical`]).
 //!
 //! A string's last byte is padded with the first bits of the 30-bit EOS
 //! code, all ones. [`decode`] refuses what the RFC makes errors: padding of
@@ -110,47 +111,63 @@ const CODES: [(u32, u8); SYMBOLS] = [
     (0x3fffffff, 30),                                                        // 256 EOS
 ];
 
-/// Every symbol as (code length, code, symbol), sorted by length and then by
-/// symbol: so by (length, code), as `the_code_is_canonical_and_complete`
-/// checks. Built by the compiler (`while`: a const block has no iterators);
-/// `u16`, because EOS (256) is not a byte.
-static BY_CODE: [(u8, u32, u16); SYMBOLS] = {
-    let mut sorted = [(0, 0, 0); SYMBOLS];
+/// The code as a decoder needs it.
+struct Canonical {
+    /// How many codes each length has.
+    count: [u32; MAX_CODE_BITS + 1],
+    /// Every symbol, by code length and then by value: the order of their
+    /// codes, as `the_code_is_canonical_and_complete` checks. `u16`, because
+    /// EOS (256) is not a byte.
+    symbols: [u16; SYMBOLS],
+}
+
+/// Built by the compiler (`while`: a const block has no iterators).
+static CANONICAL: Canonical = {
+    let mut table = Canonical {
+        count: [0; MAX_CODE_BITS + 1],
+        symbols: [0; SYMBOLS],
+    };
     let (mut next, mut len) = (0, 1);
     while len <= MAX_CODE_BITS {
         let mut symbol = 0;
         while symbol < SYMBOLS {
-            let (code, bits) = CODES[symbol];
-            if bits as usize == len {
-                sorted[next] = (bits, code, symbol as u16);
+            if CODES[symbol].1 as usize == len {
+                table.count[len] += 1;
+                table.symbols[next] = symbol as u16;
                 next += 1;
             }
             symbol += 1;
         }
         len += 1;
     }
-    sorted
+    table
 };
 
 /// Appends the bytes that `encoded` stands for to `out`.
 ///
-/// One bit at a time, which is the clearest way and fast enough for header
-/// strings: after each bit, the bits read since the last symbol are either a
-/// code of their length or the start of a longer one. Any 30 bits begin with
-/// a code (the code is complete), so at most 30 are ever pending.
+/// One bit at a time, as zlib's puff.c decodes a canonical code: the bits
+/// read since the last symbol are either a code of their length, which are
+/// consecutive, or the start of a longer one. Any 30 bits begin with a code
+/// (the code is complete), so at most 30 are ever pending.
 pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
-    // The bits read since the last symbol, and how many there are.
-    let (mut code, mut len) = (0u32, 0u8);
+    // The bits read since the last symbol, and how many there are; the first
+    // code of that length, and where its symbol is in `symbols`.
+    let (mut code, mut len, mut first, mut index) = (0u32, 0, 0u32, 0);
     for byte in encoded {
         for shift in (0..8).rev() {
             code = (code << 1) | u32::from((byte >> shift) & 1);
             len += 1;
-            let found = BY_CODE.binary_search_by_key(&(len, code), |&(len, code, _)| (len, code));
-            if let Ok(i) = found {
-                // EOS, 256, is the one symbol that is not a byte.
-                out.push(u8::try_from(BY_CODE[i].2).map_err(|_| HuffmanError::Eos)?);
-                (code, len) = (0, 0);
+            let count = CANONICAL.count.get(len).copied().unwrap_or(0);
+            let offset = code.wrapping_sub(first);
+            if offset >= count {
+                // Not this length's: the next one's codes start one bit longer.
+                (first, index) = ((first + count) << 1, index + count as usize);
+                continue;
             }
+            // EOS, 256, is the one symbol that is not a byte.
+            let symbol = CANONICAL.symbols[index + offset as usize];
+            out.push(u8::try_from(symbol).map_err(|_| HuffmanError::Eos)?);
+            (code, len, first, index) = (0, 0, 0, 0);
         }
     }
     // What is left is padding: fewer than 8 bits, all ones.
@@ -185,16 +202,16 @@ mod tests {
 
     #[test]
     fn the_code_is_canonical_and_complete() {
-        // Canonical: in BY_CODE's order (length, then symbol), each code is
+        // Canonical: in `symbols`' order (length, then value), each code is
         // the previous one plus one, shifted left by however much longer it
-        // is; so BY_CODE is sorted by (length, code), and no code is a prefix
-        // of a later one.
-        assert_eq!(BY_CODE[0], (5, 0, b'0'.into()));
-        for pair in BY_CODE.windows(2) {
-            let ((previous_len, previous, _), (len, code, symbol)) = (pair[0], pair[1]);
-            assert_eq!(CODES[usize::from(symbol)], (code, len));
-            assert_eq!(code, (previous + 1) << (len - previous_len), "{symbol}");
-            assert!(len <= 30 && code >> len == 0, "{symbol}");
+        // is; so that is the order of the codes, and none is a prefix of a
+        // later one.
+        let codes = CANONICAL.symbols.map(|symbol| CODES[usize::from(symbol)]);
+        assert_eq!(codes[0], (0, 5));
+        for pair in codes.windows(2) {
+            let ((previous, previous_len), (code, len)) = (pair[0], pair[1]);
+            assert_eq!(code, (previous + 1) << (len - previous_len), "{pair:x?}");
+            assert!(len <= 30 && code >> len == 0, "{pair:x?}");
         }
         // Complete: the Kraft sum is exactly 1, so every string of 30 bits
         // begins with exactly one code, and no bits are left unused.
