@@ -232,10 +232,15 @@ fn sample(pid: u32, watching: &AtomicBool) -> Peak {
     peak
 }
 
-/// Live threads of process `pid` now: those whose state in
-/// `/proc/PID/task/TID/stat` is neither zombie (`Z`) nor dead (`X`). A
-/// thread that has been joined has done all it will; the kernel may list
-/// it a moment longer.
+/// `PF_EXITING` in a task's flags (`include/linux/sched.h`): set as the
+/// thread starts to leave the kernel, before a join on it can return.
+const PF_EXITING: u64 = 0x4;
+
+/// Live threads of process `pid` now: those `/proc/PID/task/TID/stat`
+/// shows neither leaving (`PF_EXITING`) nor gone (state `Z` or `X`). A
+/// joined thread has done all it will, but the kernel lists it a moment
+/// longer, and counting it would blame the server for the kernel's pace;
+/// a thread still freeing its body or writing its log line is counted.
 fn count(pid: u32) -> Result<Peak, String> {
     let dir = format!("/proc/{pid}/task");
     let tasks = std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?;
@@ -249,7 +254,11 @@ fn count(pid: u32) -> Result<Peak, String> {
         let Some((head, tail)) = stat.rsplit_once(')') else {
             continue;
         };
-        if matches!(tail.split_whitespace().next(), Some("Z" | "X")) {
+        // After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+        let fields: Vec<&str> = tail.split_whitespace().take(7).collect();
+        let flags = fields.get(6).and_then(|f| f.parse::<u64>().ok());
+        let leaving = matches!(fields.first(), Some(&("Z" | "X")));
+        if leaving || flags.is_none_or(|flags| flags & PF_EXITING != 0) {
             continue;
         }
         now.threads += 1;
