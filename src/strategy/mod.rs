@@ -192,12 +192,11 @@ pub enum ExportError {
     /// read too slowly for the send timeout or the minimum data rate (the
     /// error then carries a [`TooSlow`](crate::defense::send_deadline::TooSlow)).
     WriteFailed(io::Error),
-    /// The response's queue would have passed a buffering cap: it was
-    /// abandoned and its connection (or stream) ended, the body left
-    /// without its end. `head_sent` is false when the cap came first and
-    /// that ending is what stopped the head: no response was given then,
-    /// but the reason is still the cap, not a client gone.
-    OverLimit { limit: OverLimit, head_sent: bool },
+    /// The response's queue would have passed a buffering cap after its
+    /// head: it was abandoned and its connection (or stream) ended, the
+    /// body left without its end. (Before the head, the cap is a
+    /// [`Refused`](ExportError::Refused).)
+    OverLimit(OverLimit),
     /// The producer died mid-body. The body is left without its end (no
     /// last chunk), so an HTTP/1.1 client can tell it is incomplete. An
     /// HTTP/1.0 client cannot: its close-delimited body just stops. It is
@@ -224,9 +223,8 @@ impl ExportError {
     pub fn head_sent(&self) -> bool {
         match self {
             ExportError::Refused(..) | ExportError::HeadNotSent(_) => false,
-            ExportError::WriteFailed(_) => true,
-            ExportError::OverLimit { head_sent, .. }
-            | ExportError::ProducerFailed { head_sent } => *head_sent,
+            ExportError::WriteFailed(_) | ExportError::OverLimit(_) => true,
+            ExportError::ProducerFailed { head_sent } => *head_sent,
         }
     }
 }

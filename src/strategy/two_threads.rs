@@ -23,10 +23,12 @@
 //! (a producer waiting for an empty buffer is backpressure too), so it
 //! allocates one per chunk, and the heap grows with whatever it queues.
 //!
-//! The head waits until the first chunk is counted. A cap that refuses
-//! that chunk (`unbounded` arriving while other responses hold the whole
-//! budget) is then still answered with a status, `buffer`'s 503 with
-//! `Retry-After`, where a cap met later can only cut the response.
+//! The head waits until the first chunk is counted, and the producer
+//! renders nothing more until the head is out ([`Handshake`]). A cap that
+//! refuses the first chunk is then still answered with a status, as
+//! `buffer`'s is: a 503 with `Retry-After` while other responses hold the
+//! budget, a 400 for a chunk larger than a cap. A cap met later can only
+//! cut the response, and there is always a response to cut.
 //!
 //! Shutdown is by hang-up, never by a flag: when the client goes away the
 //! writer's `write` fails, the writer returns and drops the receiver, the
@@ -141,8 +143,8 @@ enum Production {
     /// queued, and the head, which waits for the first chunk, is not sent,
     /// so the client can be told why (only `unbounded` is capped).
     RefusedFirst(OverLimit),
-    /// A later chunk would have passed a buffering cap: the response is
-    /// abandoned (`bounded` cannot get here).
+    /// A later chunk would have passed a buffering cap, after the head:
+    /// the response is abandoned (`bounded` cannot get here).
     OverLimit(OverLimit),
 }
 
@@ -157,14 +159,20 @@ pub(super) fn stream<W: Wire>(
     let (queued, cancel) = (response.queued, response.cancel);
     let (rows, chunk_bytes) = (response.plan.rows, response.plan.chunk_bytes);
     let (source, give_back) = make_buffers(buffers, rows, chunk_bytes);
-    let (started, first_queued) = mpsc::sync_channel(1);
+    // Room for one message each: neither side ever waits to send.
+    let (counted, first_counted) = mpsc::sync_channel(1);
+    let (head_out, head_is_out) = mpsc::sync_channel(1);
+    let handshake = Handshake {
+        counted,
+        head_out: head_is_out,
+    };
     thread::scope(|scope| {
         let producer = thread::Builder::new()
             .name("producer".into())
             .stack_size(PRODUCER_STACK_BYTES)
             .spawn_scoped(scope, move || {
                 let rows = CsvRows::new(rows);
-                let production = produce(rows, chunk_bytes, queued, &source, tx, started);
+                let production = produce(rows, chunk_bytes, queued, &source, tx, handshake);
                 if let (Production::OverLimit(_), Some(cancel)) = (&production, cancel) {
                     // The writer may be blocked for up to the send timeout
                     // on a stalled client, holding the whole capped queue;
@@ -183,7 +191,7 @@ pub(super) fn stream<W: Wire>(
         // refuses it (other responses hold the whole budget) is answered
         // with a status, as `buffer`'s is, not with a cut connection. The
         // producer hangs up unsent only if it ended first.
-        if first_queued.recv().is_err() {
+        if first_counted.recv().is_err() {
             return match producer.join() {
                 Ok(Production::RefusedFirst(over)) => Err(ExportError::refused(over)),
                 // An empty body; not reached, since the CSV header is in
@@ -197,21 +205,16 @@ pub(super) fn stream<W: Wire>(
         let body = match response.start() {
             Ok(body) => body,
             Err(e) => {
-                // The producer's sends fail once the receiver is gone.
-                drop((rx, give_back));
-                // What ended the producer stays the verdict: a producer
-                // refused by a cap cancels the connection, which may be
-                // what the head met; a panic is a bug to count.
+                // The producer waits for the head: hanging up tells it
+                // there will be none, and it returns.
+                drop(head_out);
                 return Err(match producer.join() {
-                    Ok(Production::OverLimit(limit)) => ExportError::OverLimit {
-                        limit,
-                        head_sent: false,
-                    },
                     Err(_) => ExportError::ProducerFailed { head_sent: false },
                     Ok(_) => e,
                 });
             }
         };
+        let _ = head_out.send(());
         let written = write_chunks(body, rx, give_back, queued);
         // The receiver is gone by now, so a producer blocked in `send` wakes
         // with an error and returns: this join cannot hang.
@@ -221,10 +224,7 @@ pub(super) fn stream<W: Wire>(
             // First, because the cancelled connection also fails the writer.
             // Not finished: a body without its last chunk tells an HTTP/1.1
             // client it is incomplete.
-            (_, Ok(Production::OverLimit(limit))) => Err(ExportError::OverLimit {
-                limit,
-                head_sent: true,
-            }),
+            (_, Ok(Production::OverLimit(limit))) => Err(ExportError::OverLimit(limit)),
             // The producer panicked: a bug, to be counted as one even if the
             // client left at the same moment. Sending the last chunk now
             // would make a truncated export look complete.
@@ -242,18 +242,30 @@ pub(super) fn stream<W: Wire>(
     })
 }
 
+/// How the producer and the connection's thread agree on the head. The
+/// producer counts its first chunk before the head is sent, so that a cap
+/// refusing it can still be answered with a status; then it renders
+/// nothing more until the head is out, so that no later chunk can meet a
+/// cap while there is no response yet to cut, only a connection.
+struct Handshake {
+    /// Told once the first chunk is counted; hung up if it never will be.
+    counted: SyncSender<()>,
+    /// Told once the head is out; hung up if it never will be.
+    head_out: Receiver<()>,
+}
+
 /// The producer thread: renders chunks of up to `chunk_bytes` into buffers
 /// from `source` and sends them until the rows run out or the writer hangs
-/// up. `started` is told once the first chunk is counted.
+/// up, its first chunk held for the [`Handshake`].
 fn produce(
     mut rows: CsvRows,
     chunk_bytes: usize,
     queued: &QueuedBytes,
     source: &Source,
     tx: impl ChunkSender,
-    started: SyncSender<()>,
+    handshake: Handshake,
 ) -> Production {
-    let mut started = Some(started);
+    let mut handshake = Some(handshake);
     loop {
         let Some(mut chunk) = source.take() else {
             return Production::Stopped;
@@ -268,16 +280,18 @@ fn produce(
         // bounded strategy's (depth + 2) × chunk. A capped queue may refuse
         // it; then the chunk is dropped here and never queued.
         if let Err(over) = queued.try_produce(chunk.len()) {
-            return match started {
+            return match handshake {
                 Some(_) => Production::RefusedFirst(over),
                 None => Production::OverLimit(over),
             };
         }
-        // Before `send`, which at depth 0 waits for the writer, and the
-        // writer waits for the head, which waits for this. Room for one:
-        // never blocks.
-        if let Some(started) = started.take() {
-            let _ = started.send(());
+        // Before `send`, which at depth 0 waits for the writer, which
+        // waits for the head.
+        if let Some(handshake) = handshake.take() {
+            let _ = handshake.counted.send(());
+            if handshake.head_out.recv().is_err() {
+                return Production::Stopped;
+            }
         }
         if tx.send_chunk(chunk).is_err() {
             return Production::Stopped;
@@ -320,7 +334,7 @@ mod tests {
     use crate::strategy::testing::BufferAddresses;
     use crate::strategy::{ExportPlan, Http1};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Condvar, Mutex};
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     /// A `bounded` export of `rows` in chunks of `chunk_bytes`.
@@ -418,24 +432,20 @@ mod tests {
         }
     }
 
-    /// A wire whose head waits until the connection is cancelled, then
-    /// fails as a cut connection does; or, if no cancel comes within 10 s,
-    /// fails with `TimedOut`, so that a broken test fails, not hangs.
-    struct HeadAfterCancel<'a>(&'a (Mutex<bool>, Condvar));
+    /// A client whose first write, the head's, takes 200 ms, and which
+    /// notes whether the connection was cancelled by the time it is done.
+    struct SlowHead<'a> {
+        cancelled: &'a Mutex<bool>,
+        cancelled_during_head: Option<bool>,
+    }
 
-    impl Write for HeadAfterCancel<'_> {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            let (cancelled, wake) = self.0;
-            let guard = cancelled.lock().unwrap();
-            let wait = Duration::from_secs(10);
-            let (guard, waited) = wake.wait_timeout_while(guard, wait, |c| !*c).unwrap();
-            drop(guard);
-            let kind = if waited.timed_out() {
-                io::ErrorKind::TimedOut
-            } else {
-                io::ErrorKind::ConnectionReset
-            };
-            Err(kind.into())
+    impl Write for SlowHead<'_> {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            if self.cancelled_during_head.is_none() {
+                thread::sleep(Duration::from_millis(200));
+                self.cancelled_during_head = Some(*self.cancelled.lock().unwrap());
+            }
+            Ok(bytes.len())
         }
 
         fn flush(&mut self) -> io::Result<()> {
@@ -485,33 +495,36 @@ mod tests {
         assert_eq!(queued.unsent(), 0);
     }
 
-    /// The first chunk fits, the second would not, and the head is still
-    /// on its way: the producer cancels the connection, and that is what
-    /// fails the head. The verdict is the budget, with no head sent, not a
-    /// client that went away (which the log called it).
+    /// The first chunk fits, the second would not, and the head is slow to
+    /// go out: the producer waits for it before rendering the second, so
+    /// the cap is met after the head, and cuts a response rather than a
+    /// connection that never got one (before it waited, the cap usually
+    /// came first in a release build).
     #[test]
-    fn a_cap_met_before_the_head_is_the_verdict() {
+    fn no_chunk_after_the_first_is_rendered_before_the_head_is_out() {
         let (plan, queued) = under_budget(900);
-        let cancelled = (Mutex::new(false), Condvar::new());
-        let cancel = || {
-            *cancelled.0.lock().unwrap() = true;
-            cancelled.1.notify_all();
-        };
+        let cancelled = Mutex::new(false);
+        let cancel = || *cancelled.lock().unwrap() = true;
         let head = ResponseHead::new(Status::Ok, Framing::Chunked);
-        let wire = Http1(HeadAfterCancel(&cancelled));
-        let response = ExportResponse::new(wire, head, &plan, &queued).with_cancel(&cancel);
+        let mut wire = SlowHead {
+            cancelled: &cancelled,
+            cancelled_during_head: None,
+        };
+        let response =
+            ExportResponse::new(Http1(&mut wire), head, &plan, &queued).with_cancel(&cancel);
         let (tx, rx) = mpsc::channel();
         let result = stream(response, tx, rx, Buffers::PerChunk);
+        assert_eq!(wire.cancelled_during_head, Some(false));
         assert!(
             matches!(
                 result,
-                Err(ExportError::OverLimit {
-                    limit: OverLimit::BudgetInUse { budget: 1000 },
-                    head_sent: false,
-                })
+                Err(ExportError::OverLimit(OverLimit::BudgetInUse {
+                    budget: 1000
+                }))
             ),
             "{result:?}"
         );
+        assert!(*cancelled.lock().unwrap(), "cut once the head was out");
     }
 
     /// The client fails the first chunk's write while the producer dies on
