@@ -114,7 +114,7 @@ mod tests {
     }
 
     /// Random bytes, frames of every type with random flags and payloads,
-    /// and mutated good frames, through the buffer and the parser: each is
+    /// frames with random headers, and mutated good frames, through the buffer and the parser: each is
     /// a frame, an error or a wait for more, never a panic; no payload is
     /// longer than its header says or than this side allows, and no stream
     /// error names stream 0. Seeded, so a failure replays.
@@ -128,12 +128,19 @@ mod tests {
         frame::goaway(&mut good, 1, Code::NoError, b"bye");
         for round in 0..20_000 {
             let len = rng.below(64);
-            let mut bytes = match round % 3 {
+            let mut bytes = match round % 4 {
                 0 => rng.bytes(len),
                 // Types 0 to 11: the ten known, and two that are not.
                 1 => {
                     let (kind, flags, stream) = (rng.below(12), rng.below(256), rng.below(3));
                     raw_frame(kind as u8, flags as u8, stream as u32, &rng.bytes(len))
+                }
+                // A true length, and random type, flags and stream id (the
+                // reserved bit included).
+                2 => {
+                    let mut frame = (len as u32).to_be_bytes()[1..].to_vec();
+                    frame.extend(rng.bytes(6 + len));
+                    frame
                 }
                 _ => good.clone(),
             };

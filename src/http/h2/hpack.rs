@@ -93,15 +93,21 @@ pub struct HeaderList {
     pub too_large: bool,
 }
 
-/// Why a block could not be decoded, each case said by [`reason`](Self::reason):
-/// every one is a COMPRESSION_ERROR on the connection (RFC 9113 §4.3).
+/// Why a block could not be decoded: every case is a COMPRESSION_ERROR on
+/// the connection (RFC 9113 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
+    /// The block ends inside a field: an integer or a string is cut short.
     Truncated,
+    /// An integer over 32 bits, or with more than five continuation bytes.
     IntegerOverflow,
+    /// An index of 0, or past the end of the static and dynamic tables.
     BadIndex,
+    /// A Huffman-coded string that the code refuses (§5.2).
     Huffman(HuffmanError),
+    /// A dynamic table size update above the size this side advertised.
     TableSizeAboveLimit,
+    /// A dynamic table size update after the block's first field (§4.2).
     LateTableSizeUpdate,
 }
 

@@ -15,12 +15,13 @@
 //! all ones, and EOS inside a string. Its output is bounded by its input:
 //! the shortest code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
-/// Why a Huffman-coded string is refused (§5.2), each case said by
-/// [`reason`](Self::reason). HPACK wraps it in its own error: the code is
-/// HPACK's, but it knows nothing of header blocks.
+/// Why a Huffman-coded string is refused (§5.2). HPACK wraps it in its
+/// own error: the code is HPACK's, but it knows nothing of header blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HuffmanError {
+    /// Padding of 8 bits or more, or not all ones.
     Padding,
+    /// The EOS symbol inside the string.
     Eos,
 }
 
