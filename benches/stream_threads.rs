@@ -150,10 +150,10 @@ fn main() -> ExitCode {
 /// stream thread has left.
 fn flood(server: &ServerProcess, strategy: &str) -> Result<Peak, String> {
     let socket = connect(server.addr())?;
+    let drain = socket.try_clone().map_err(|e| format!("cloning: {e}"))?;
     let watching = AtomicBool::new(true);
     thread::scope(|scope| {
         let sampler = scope.spawn(|| sample(server.pid(), &watching));
-        let drain = socket.try_clone().map_err(|e| format!("cloning: {e}"))?;
         // The server's answers are read and thrown away, so that its
         // writer never waits on this client.
         scope.spawn(move || discard(drain));
