@@ -1,5 +1,6 @@
 //! HTTP/2 frames (RFC 9113 §4, §6) as bytes: the nine-byte header, each
 //! type's payload checked and parsed, and the frames this side writes.
+//! (`frame_buffer.rs` cuts a byte stream into frames.)
 //!
 //! Everything on an HTTP/2 connection is a frame: a length, a type, flags
 //! and a stream id, then at most `SETTINGS_MAX_FRAME_SIZE` bytes. Checked

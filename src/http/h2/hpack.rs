@@ -1,10 +1,11 @@
 //! HPACK (RFC 7541): how HTTP/2 compresses header fields, and a decoder
 //! that stays bounded whatever a peer sends.
 //!
-//! HPACK sends most fields as an index instead of text: into a static table
-//! of 61 common fields, or into a dynamic table that the peer's encoder
-//! fills as the connection goes. A field sent "with incremental indexing" is
-//! added at its front, the oldest entries are evicted to keep it under a size
+//! HTTP/1.1 repeats every header as text on every request. HPACK sends
+//! most fields as an index instead: into a static table of 61 common
+//! fields, or into a dynamic table that the peer's encoder fills as the
+//! connection goes. A field sent "with incremental indexing" is added at
+//! its front, the oldest entries are evicted to keep it under a size
 //! limit, and later blocks name it by index. Strings may be Huffman-coded.
 //!
 //! Encoder and decoder each keep a copy of the dynamic table, and nothing on
@@ -142,7 +143,8 @@ impl Decoder {
     ///
     /// Fields are kept in order while their total size (§4.1) stays within
     /// `max_list_bytes`; past it the block is still decoded to its end, to
-    /// keep the dynamic table in step, but no more fields are kept.
+    /// keep the dynamic table in step, but no more fields are kept and
+    /// `too_large` is set.
     pub fn decode(
         &mut self,
         block: &[u8],
