@@ -584,6 +584,60 @@ fn a_stream_error_ends_only_its_stream() {
     back_to_idle(server.addr(), &idle, "stream errors");
 }
 
+/// A request body must add up to its content-length (RFC 9113 §8.1.1),
+/// and trailers carry no pseudo-header fields (§8.1): a body longer or
+/// shorter, or such trailers, make the request malformed, and its stream
+/// is reset with PROTOCOL_ERROR while the connection goes on. A window of
+/// 0 holds each 400 the bodies get, so every stream is still in the
+/// server's table when its DATA arrives.
+#[test]
+fn a_request_body_is_held_to_its_content_length() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+    let with_length = |length| {
+        let mut block = request_block("POST", "/healthz");
+        block.extend(header_block(&[("content-length", length)]));
+        block
+    };
+    // Longer than said; shorter; trailers with `:method`; and one whole.
+    h2.send_frame(HEADERS, END_HEADERS, 1, &with_length("1"));
+    h2.send_frame(DATA, END_STREAM, 1, b"test");
+    h2.send_frame(HEADERS, END_HEADERS, 3, &with_length("5"));
+    h2.send_frame(DATA, END_STREAM, 3, b"ab");
+    h2.send_frame(HEADERS, END_HEADERS, 5, &with_length("2"));
+    h2.send_frame(DATA, 0, 5, b"ab");
+    let trailers = header_block(&[(":method", "GET")]);
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 5, &trailers);
+    h2.send_frame(HEADERS, END_HEADERS, 7, &with_length("2"));
+    h2.send_frame(DATA, END_STREAM, 7, b"ab");
+    let frames = h2.frames_until_quiet(Duration::from_millis(300));
+    let resets: Vec<(u32, u32)> = frames
+        .iter()
+        .filter(|f| f.kind == RST_STREAM)
+        .map(|f| (f.stream, f.error_code()))
+        .collect();
+    assert_eq!(
+        resets,
+        [
+            (1, PROTOCOL_ERROR),
+            (3, PROTOCOL_ERROR),
+            (5, PROTOCOL_ERROR)
+        ]
+    );
+    // The connection goes on.
+    h2.window_update(0, 1 << 20);
+    h2.send_frame(
+        SETTINGS,
+        0,
+        0,
+        &settings_payload(&[(INITIAL_WINDOW_SIZE, 65_535)]),
+    );
+    h2.get(9, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[9], true)[0].body, b"ok\n");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "bodies unlike their length");
+}
+
 /// RFC 9113 §5.1: a DATA or HEADERS the client sends on a stream after its
 /// own RST_STREAM on it is its error (STREAM_CLOSED), however soon it
 /// comes: it cannot have crossed a reset of the server's, and is not

@@ -8,7 +8,7 @@
 //! §8.1.1 answers with a stream error of type PROTOCOL_ERROR: the stream
 //! ends, the connection goes on.
 
-use crate::http::request::{Method, is_tchar, is_uri_byte};
+use crate::http::request::{Method, decimal, is_tchar, is_uri_byte};
 
 /// What a request asks for, copied out of its header list for the
 /// stream's thread.
@@ -20,6 +20,9 @@ pub struct Request {
     pub path: Vec<u8>,
     /// What follows `?` in `:path`, if anything.
     pub query: Option<Vec<u8>>,
+    /// `content-length`, if sent: what the DATA that follows must add up
+    /// to, which only the connection can count.
+    pub content_length: Option<u64>,
 }
 
 /// Fields that describe an HTTP/1 connection, meaningless on an HTTP/2
@@ -37,7 +40,7 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
 /// line saying what made it malformed.
 pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request, &'static str> {
     let [mut method, mut scheme, mut path, mut authority] = [None; 4];
-    let mut regular_seen = false;
+    let (mut regular_seen, mut content_length) = (false, None);
     for (name, value) in fields {
         if let Some(pseudo) = name.strip_prefix(b":") {
             if regular_seen {
@@ -74,13 +77,13 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             return Err("te other than trailers");
         }
         // It must equal the DATA that follows (§8.1.1): none, if the
-        // HEADERS ended the stream. (A request whose HEADERS do not end it
-        // is refused with 400, whatever number its length says.)
+        // HEADERS ended the stream. Two that differ cannot both.
         if name == b"content-length" {
-            let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
-            if !digits || (ends_stream && value.iter().any(|&b| b != b'0')) {
+            let length = decimal(value).filter(|&n| !ends_stream || n == 0);
+            if length.is_none() || content_length.is_some_and(|known| Some(known) != length) {
                 return Err("a content-length that does not match the body");
             }
+            content_length = length;
         }
     }
     let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
@@ -103,6 +106,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         method: Method::of(method),
         path: parts.next().unwrap_or_default().to_vec(),
         query: parts.next().map(<[u8]>::to_vec),
+        content_length,
     })
 }
 
@@ -181,7 +185,14 @@ mod tests {
         // A length of 0 with no DATA is true; one with DATA to come is
         // checked against nothing here, but must still be a number.
         assert!(parsed(&with(4, ("content-length", "00")), true).is_ok());
-        assert!(parsed(&with(4, ("content-length", "5")), false).is_ok());
+        let body = parsed(&with(4, ("content-length", "5")), false);
+        assert_eq!(body.map(|r| r.content_length), Ok(Some(5)));
+        let twice = [
+            &GOOD[..],
+            &[("content-length", "5"), ("content-length", "6")],
+        ]
+        .concat();
+        refused(&twice, false, "content-length");
         refused(&with(4, ("content-length", "5x")), false, "content-length");
         // OPTIONS * is well formed, answered 405 like any OPTIONS; the same
         // `*` is malformed for any other method, those answered 405 included.

@@ -52,6 +52,10 @@ const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
 /// lets any stream error be a connection error).
 const AFTER_CLIENT_RESET: &str = "a frame on a stream the client reset";
 
+/// A request body longer or shorter than its content-length (RFC 9113
+/// §8.1.1): checked on DATA and on trailers.
+const UNLIKE_LENGTH: &str = "a request body unlike its content-length";
+
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
 const STREAM_STACK_BYTES: usize = 256 * 1024;
 
@@ -375,8 +379,8 @@ impl<'s, 'a> Reader<'s, 'a> {
             Frame::Data {
                 stream,
                 end_stream,
+                data,
                 flow,
-                ..
             } => {
                 // Bodies are thrown away, but their bytes used the
                 // connection's receive window: open it again once half used.
@@ -401,6 +405,9 @@ impl<'s, 'a> Reader<'s, 'a> {
                         if s.received > frame::DEFAULT_WINDOW {
                             let reason = "DATA beyond the stream's window";
                             return Err(FrameError::stream(stream, FlowControlError, reason));
+                        }
+                        if !s.body_agrees(data.len(), end_stream) {
+                            return Err(FrameError::stream(stream, ProtocolError, UNLIKE_LENGTH));
                         }
                     }
                     Some(s) if s.is_open() => {
@@ -519,8 +526,22 @@ impl<'s, 'a> Reader<'s, 'a> {
                 let error = FrameError::connection(ErrorCode::StreamClosed, AFTER_CLIENT_RESET);
                 return Err(error);
             }
-            // Trailers end the request body they follow (RFC 9113 §8.1).
-            Some(s) if s.remote_open && block.end_stream => s.remote_open = false,
+            // Trailers end the request body they follow (RFC 9113 §8.1),
+            // and carry no pseudo-header fields.
+            Some(s) if s.remote_open && block.end_stream => {
+                s.remote_open = false;
+                if list.fields.iter().any(|(name, _)| name.starts_with(b":")) {
+                    let reason = "a pseudo-header field in trailers";
+                    return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
+                }
+                if !s.body_agrees(0, true) {
+                    return Err(FrameError::stream(
+                        id,
+                        ErrorCode::ProtocolError,
+                        UNLIKE_LENGTH,
+                    ));
+                }
+            }
             Some(s) if s.remote_open => {
                 let reason = "trailers without END_STREAM";
                 return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
@@ -561,7 +582,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         if state.open_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
-        let request = match request::parse(&list.fields, block.end_stream) {
+        let parsed = request::parse(&list.fields, block.end_stream);
+        let body_length = parsed.as_ref().ok().and_then(|r| r.content_length);
+        let request = match parsed {
             // Fields were dropped: what they said is unknown, so 431 comes
             // before any other verdict on the request.
             _ if list.too_large => Err((
@@ -584,7 +607,8 @@ impl<'s, 'a> Reader<'s, 'a> {
             line: format!("{method} {} HTTP/2", field(&list.fields, b":path")),
             head_only: method == "HEAD",
         };
-        let stream = Stream::new(state.initial_window, !block.end_stream);
+        let mut stream = Stream::new(state.initial_window, !block.end_stream);
+        stream.body_left = body_length;
         state.streams.insert(id, stream);
         drop(state);
         // Activity, whether or not `look_up` ever sees the stream open: one

@@ -127,6 +127,10 @@ pub struct Stream {
     /// The client has not ended its side: its request body is read and
     /// thrown away.
     pub remote_open: bool,
+    /// The request's content-length less the body bytes received so far;
+    /// `None` without one. A body that passes it, or ends short of it, is
+    /// malformed (RFC 9113 §8.1.1).
+    pub body_left: Option<u64>,
     /// The client reset it: its DATA or HEADERS on it now are its own error
     /// (RFC 9113 §5.1), not frames that crossed a reset of this side's.
     pub reset_by_client: bool,
@@ -151,6 +155,17 @@ impl Stream {
             remote_open,
             ..Stream::default()
         }
+    }
+
+    /// Counts `bytes` of request body, the last of it if `ends`: whether
+    /// the body still agrees with its content-length.
+    pub fn body_agrees(&mut self, bytes: usize, ends: bool) -> bool {
+        let Some(left) = self.body_left else {
+            return true;
+        };
+        let left = left.checked_sub(bytes as u64);
+        self.body_left = left;
+        left.is_some_and(|left| !ends || left == 0)
     }
 
     /// Still being answered: neither complete nor reset. What counts
