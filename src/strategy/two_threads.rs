@@ -206,7 +206,8 @@ pub(super) fn stream<W: Wire>(
             Ok(body) => body,
             Err(e) => {
                 // The producer waits for the head: hanging up tells it
-                // there will be none, and it returns.
+                // there will be none, and it returns. (Waiting, it cannot
+                // panic; were it to, the panic would be the verdict.)
                 drop(head_out);
                 return Err(match producer.join() {
                     Err(_) => ExportError::ProducerFailed { head_sent: false },

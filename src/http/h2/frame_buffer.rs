@@ -114,10 +114,11 @@ mod tests {
     }
 
     /// Random bytes, frames of every type with random flags and payloads,
-    /// frames with random headers, and mutated good frames, through the buffer and the parser: each is
-    /// a frame, an error or a wait for more, never a panic; no payload is
-    /// longer than its header says or than this side allows, and no stream
-    /// error names stream 0. Seeded, so a failure replays.
+    /// frames with random headers, and mutated good frames, through the
+    /// buffer and the parser: each is a frame, an error or a wait for more,
+    /// never a panic; no payload is longer than its header says or than
+    /// this side allows, and no stream error names stream 0. Seeded, so a
+    /// failure replays.
     #[test]
     fn random_frames_never_panic() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);

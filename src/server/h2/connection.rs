@@ -402,12 +402,18 @@ impl<'s, 'a> Reader<'s, 'a> {
                     Some(s) if s.remote_open => {
                         s.remote_open = !end_stream;
                         s.received = s.received.saturating_add(flow);
-                        if s.received > frame::DEFAULT_WINDOW {
-                            let reason = "DATA beyond the stream's window";
-                            return Err(FrameError::stream(stream, FlowControlError, reason));
-                        }
-                        if !s.body_agrees(data.len(), end_stream) {
-                            return Err(FrameError::stream(stream, ProtocolError, UNLIKE_LENGTH));
+                        let error = if s.received > frame::DEFAULT_WINDOW {
+                            Some((FlowControlError, "DATA beyond the stream's window"))
+                        } else if !s.body_agrees(data.len(), end_stream) {
+                            Some((ProtocolError, UNLIKE_LENGTH))
+                        } else {
+                            None
+                        };
+                        if let Some((code, reason)) = error {
+                            // The reset closes the client's side too: no
+                            // second one once the answer is done.
+                            s.remote_open = false;
+                            return Err(FrameError::stream(stream, code, reason));
                         }
                     }
                     Some(s) if s.is_open() => {

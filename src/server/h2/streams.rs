@@ -128,8 +128,8 @@ pub struct Stream {
     /// thrown away.
     pub remote_open: bool,
     /// The request's content-length less the body bytes received so far;
-    /// `None` without one. A body that passes it, or ends short of it, is
-    /// malformed (RFC 9113 §8.1.1).
+    /// `None` without one, or once passed. A body that passes it, or ends
+    /// short of it, is malformed (RFC 9113 §8.1.1).
     pub body_left: Option<u64>,
     /// The client reset it: its DATA or HEADERS on it now are its own error
     /// (RFC 9113 §5.1), not frames that crossed a reset of this side's.
