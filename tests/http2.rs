@@ -540,14 +540,11 @@ fn a_stream_error_ends_only_its_stream() {
     h2.window_update(1, 0);
     h2.get(3, "GET", "/healthz");
     h2.send_frame(PRIORITY, 0, 3, &[0; 4]);
-    let two_resets = |f: &[Frame]| f.iter().filter(|f| f.kind == RST_STREAM).count() >= 2;
-    let frames = h2.frames_until(two_resets, Duration::from_millis(300));
-    let resets: Vec<(u32, u32)> = frames
-        .iter()
-        .filter(|f| f.kind == RST_STREAM)
-        .map(|f| (f.stream, f.error_code()))
-        .collect();
-    assert_eq!(resets, [(1, PROTOCOL_ERROR), (3, FRAME_SIZE_ERROR)]);
+    let frames = h2.frames_until(at_least_resets(2), Duration::from_millis(300));
+    assert_eq!(
+        resets(&frames),
+        [(1, PROTOCOL_ERROR), (3, FRAME_SIZE_ERROR)]
+    );
     h2.get(5, "GET", "/healthz");
     assert_eq!(read_responses(&mut h2, &[5], true)[0].status(), 200);
     // A request with a body is refused as over HTTP/1.1, and the body
@@ -610,15 +607,9 @@ fn a_request_body_is_held_to_its_content_length() {
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 5, &trailers);
     h2.send_frame(HEADERS, END_HEADERS, 7, &with_length("2"));
     h2.send_frame(DATA, END_STREAM, 7, b"ab");
-    let three_resets = |f: &[Frame]| f.iter().filter(|f| f.kind == RST_STREAM).count() >= 3;
-    let frames = h2.frames_until(three_resets, Duration::from_millis(300));
-    let resets: Vec<(u32, u32)> = frames
-        .iter()
-        .filter(|f| f.kind == RST_STREAM)
-        .map(|f| (f.stream, f.error_code()))
-        .collect();
+    let frames = h2.frames_until(at_least_resets(3), Duration::from_millis(300));
     assert_eq!(
-        resets,
+        resets(&frames),
         [
             (1, PROTOCOL_ERROR),
             (3, PROTOCOL_ERROR),

@@ -373,6 +373,18 @@ impl Response {
     }
 }
 
+/// The RST_STREAMs among `frames`, as (stream, error code), in order.
+pub fn resets(frames: &[Frame]) -> Vec<(u32, u32)> {
+    let resets = frames.iter().filter(|f| f.kind == RST_STREAM);
+    resets.map(|f| (f.stream, f.error_code())).collect()
+}
+
+/// The RST_STREAMs read so far are at least `count`: for
+/// [`H2::frames_until`].
+pub fn at_least_resets(count: usize) -> impl Fn(&[Frame]) -> bool {
+    move |frames| resets(frames).len() >= count
+}
+
 /// Reads frames until every one of `streams` has ended or been reset,
 /// collecting each one's response; opens windows as bodies arrive when
 /// `replenish` is set. Panics if the connection goes quiet for 10 s first.
