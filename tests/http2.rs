@@ -630,6 +630,49 @@ fn a_request_body_is_held_to_its_content_length() {
     back_to_idle(server.addr(), &idle, "bodies unlike their length");
 }
 
+/// DATA or HEADERS from the client on a stream it has ended, sent the
+/// moment its response is whole, is its error, and is answered however
+/// soon it comes: GOAWAY STREAM_CLOSED for a stream closed both ways
+/// (§5.1), PROTOCOL_ERROR for a HEADERS once the stream has left the
+/// table (an id that did not grow, §5.1.1), or RST_STREAM STREAM_CLOSED
+/// if the server has not yet counted its last write (half-closed, §5.1).
+/// Never silence: a stream closed both ways whose thread had not yet left
+/// the table dropped the frame (h2spec's 5.1/11 and 5.1/12 timed out, a
+/// few runs in a hundred).
+#[test]
+fn a_frame_on_a_stream_just_closed_is_always_answered() {
+    let (server, idle) = warmed_server(&[]);
+    // The window is a few microseconds: 300 rounds catch the old code
+    // nearly always, in a third of a second.
+    for round in 0..300 {
+        let mut h2 = H2::connect(server.addr(), &[]);
+        h2.get(1, "GET", "/healthz");
+        read_responses(&mut h2, &[1], false);
+        let late_headers = round % 2 == 1;
+        if late_headers {
+            let block = request_block("GET", "/healthz");
+            h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &block);
+        } else {
+            h2.send_frame(DATA, 0, 1, b"late");
+        }
+        let answer = loop {
+            match h2.next_frame(Duration::from_secs(5)) {
+                Some(f) if f.kind == GOAWAY || f.kind == RST_STREAM => break f,
+                Some(_) => {}
+                None => panic!("round {round}: the late frame was not answered"),
+            }
+        };
+        let allowed = match answer.kind {
+            GOAWAY if late_headers => {
+                [STREAM_CLOSED, PROTOCOL_ERROR].contains(&answer.error_code())
+            }
+            _ => answer.error_code() == STREAM_CLOSED,
+        };
+        assert!(allowed, "round {round}: {answer:?}");
+    }
+    back_to_idle(server.addr(), &idle, "late frames on closed streams");
+}
+
 /// RFC 9113 §5.1: a DATA or HEADERS the client sends on a stream after its
 /// own RST_STREAM on it is its error (STREAM_CLOSED), however soon it
 /// comes: it cannot have crossed a reset of the server's, and is not

@@ -52,6 +52,10 @@ const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
 /// lets any stream error be a connection error).
 const AFTER_CLIENT_RESET: &str = "a frame on a stream the client reset";
 
+/// A frame on a stream closed both ways (RFC 9113 §5.1): its request
+/// ended, its response complete.
+const CLOSED_STREAM: &str = "a frame on a closed stream";
+
 /// A request body longer or shorter than its content-length (RFC 9113
 /// §8.1.1): checked on DATA and on trailers.
 const UNLIKE_LENGTH: &str = "a request body unlike its content-length";
@@ -420,13 +424,12 @@ impl<'s, 'a> Reader<'s, 'a> {
                         let reason = "DATA after the request's END_STREAM";
                         return Err(FrameError::stream(stream, StreamClosed, reason));
                     }
-                    // Left the table, closed both ways: the client should
-                    // know (§5.1).
-                    None if !was_reset => {
-                        return fail(StreamClosed, "DATA on a closed stream");
-                    }
-                    // Reset or finished by the server: sent before the client
-                    // knew (§5.1), counted above, and dropped.
+                    // Closed both ways, whether or not its thread has left
+                    // the table yet: the client should know (§5.1).
+                    Some(s) if s.finished => return fail(StreamClosed, CLOSED_STREAM),
+                    None if !was_reset => return fail(StreamClosed, CLOSED_STREAM),
+                    // Reset by the server: sent before the client knew
+                    // (§5.1), counted above, and dropped.
                     _ => {}
                 }
             }
@@ -526,7 +529,9 @@ impl<'s, 'a> Reader<'s, 'a> {
             return self.request(block, list);
         }
         let id = block.stream;
+        let closed = FrameError::connection(ErrorCode::StreamClosed, CLOSED_STREAM);
         let mut state = self.conn.lock();
+        let was_reset = state.was_reset(id);
         match state.streams.get_mut(&id) {
             Some(s) if s.reset_by_client => {
                 let error = FrameError::connection(ErrorCode::StreamClosed, AFTER_CLIENT_RESET);
@@ -556,7 +561,11 @@ impl<'s, 'a> Reader<'s, 'a> {
                 let reason = "HEADERS after END_STREAM";
                 return Err(FrameError::stream(id, ErrorCode::StreamClosed, reason));
             }
-            // Reset or finished by the server: sent before the client knew.
+            // Closed both ways, as for DATA; or it left the table since
+            // `handle` found it there.
+            Some(s) if s.finished => return Err(closed),
+            None if !was_reset => return Err(closed),
+            // Reset by the server: sent before the client knew.
             _ => {}
         }
         Ok(())
