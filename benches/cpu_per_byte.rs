@@ -39,7 +39,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use common::args::strategies_from_command_line;
+use common::args::{strategies_from_command_line, wanted};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy};
 use common::{ServerProcess, connect, cpu_ticks, get_request, serve_args_from_env};
 
@@ -135,7 +135,7 @@ fn run(filters: &[String]) -> Result<String, String> {
     let chosen = STRATEGIES
         .iter()
         .copied()
-        .filter(|name| filters.is_empty() || filters.iter().any(|f| f == name));
+        .filter(|name| wanted(filters, name));
     let mut spent: Vec<(&str, Spent)> = (chosen.chain([RAW]))
         .map(|name| (name, Spent::default()))
         .collect();

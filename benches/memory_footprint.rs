@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use backpressure::{End, body_len};
 
-use common::args::strategies_from_command_line;
+use common::args::{strategies_from_command_line, wanted};
 use common::stall::{
     kernel_queue, proc_status, queued, stalled_clients, wait_for_stall, wait_until_idle,
 };
@@ -142,7 +142,7 @@ fn main() -> ExitCode {
     let mut failed = false;
     let mut measurements = Vec::new();
     for strategy in STRATEGIES {
-        if !filters.is_empty() && !filters.iter().any(|f| f == strategy) {
+        if !wanted(&filters, strategy) {
             continue;
         }
         for clients in CLIENT_COUNTS {

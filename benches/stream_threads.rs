@@ -31,8 +31,18 @@ use std::time::{Duration, Instant};
 
 use backpressure::MAX_STREAM_THREADS;
 
-use common::args::strategies_from_command_line;
+use common::args::{strategies_from_command_line, wanted};
 use common::{ServerProcess, connect, serve_args_from_env};
+use h2::{
+    CANCEL, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS, frame,
+    header_block,
+};
+
+/// The tests' raw HTTP/2 client, std-only: its frame writer and its
+/// header block of plain literals.
+#[path = "../tests/common/h2.rs"]
+#[allow(dead_code)]
+mod h2;
 
 const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// Connections flooded per strategy, one after another: the pile-up
@@ -52,16 +62,6 @@ const PACE: Duration = Duration::from_millis(10);
 const SAMPLE_EVERY: Duration = Duration::from_millis(2);
 /// Longest wait, after the flood, for the last stream thread to leave.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The client connection preface (RFC 9113 §3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-const SETTINGS: u8 = 0x4;
-const GOAWAY: u8 = 0x7;
-const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-const CANCEL: u32 = 0x8;
 
 /// One flooded connection's highest counts.
 #[derive(Clone, Copy, Default)]
@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     let mut failed = false;
     let mut most = 0;
     for strategy in STRATEGIES {
-        if !filters.is_empty() && !filters.iter().any(|f| f == strategy) {
+        if !wanted(&filters, strategy) {
             continue;
         }
         let mut peaks = Vec::with_capacity(RUNS);
@@ -268,30 +268,4 @@ fn count(pid: u32) -> Result<Peak, String> {
         }
     }
     Ok(now)
-}
-
-/// Appends one frame (RFC 9113 §4.1).
-fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-    // Every payload here is a few dozen bytes: far below the 2^24 limit.
-    let len = payload.len() as u32;
-    out.extend_from_slice(&len.to_be_bytes()[1..]);
-    out.extend_from_slice(&[kind, flags]);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-}
-
-/// A header block of literals without indexing, with new names and no
-/// Huffman coding (RFC 7541 §6.2.2): the simplest encoding every decoder
-/// takes. Each length must fit its 7-bit prefix, below 127.
-fn header_block(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut block = Vec::new();
-    for (name, value) in fields {
-        block.push(0x00);
-        for text in [name, value] {
-            assert!(text.len() < 127, "{text:?} needs a longer length encoding");
-            block.push(text.len() as u8);
-            block.extend_from_slice(text.as_bytes());
-        }
-    }
-    block
 }

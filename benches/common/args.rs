@@ -94,3 +94,9 @@ pub fn strategies_from_command_line(
         std::process::ExitCode::from(USAGE_ERROR)
     })
 }
+
+/// Whether strategy `name` is to be measured: `filters` names it, or names
+/// none, which means all.
+pub fn wanted(filters: &[String], name: &str) -> bool {
+    filters.is_empty() || filters.iter().any(|f| f == name)
+}

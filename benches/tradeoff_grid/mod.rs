@@ -30,8 +30,8 @@ const QUICK_DEPTHS: [usize; 2] = [0, 1];
 const DEFAULT_RUNS: usize = 5;
 const QUICK_RUNS: usize = 3;
 /// Stalled clients per configuration: the count the memory targets are
-/// defined at (`MEMORY_TARGET_CLIENTS`), so that a default run judges them.
-const DEFAULT_CLIENTS: usize = 64;
+/// defined at, so that a default run judges them.
+const DEFAULT_CLIENTS: usize = crate::MEMORY_TARGET_CLIENTS;
 const QUICK_CLIENTS: usize = 8;
 /// The fast client's export unless `TRADEOFF_ROWS` says otherwise: a
 /// million rows, 54 MB, so that the whole grid runs in minutes.
@@ -197,7 +197,7 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     };
     let chosen_depths = env_list("TRADEOFF_DEPTHS", parse_depth)?;
     let depths = chosen_depths.as_deref().unwrap_or(depths).to_vec();
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
+    let wanted = |name: &str| crate::common::args::wanted(filters, name);
 
     let mut grid = Vec::new();
     let mut add = |config: Config| {

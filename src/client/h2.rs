@@ -544,17 +544,11 @@ mod tests {
         assert!(report.first.complete, "{report:?}");
         assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
         let mut given_back = Vec::new();
-        let mut rest = &sent[PREFACE.len()..];
-        while rest.len() >= frame::HEADER_BYTES {
-            let header = frame::Header::parse(rest[..frame::HEADER_BYTES].try_into().unwrap());
-            let payload = &rest[frame::HEADER_BYTES..frame::HEADER_BYTES + header.length];
-            if header.kind == Kind::WindowUpdate as u8 {
-                given_back.push((
-                    header.stream,
-                    u32::from_be_bytes(payload.try_into().unwrap()),
-                ));
+        let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+        while let Some((header, payload)) = sent.next_frame().unwrap() {
+            if let Ok(Frame::WindowUpdate { stream, increment }) = frame::parse(&header, payload) {
+                given_back.push((stream, increment));
             }
-            rest = &rest[frame::HEADER_BYTES + header.length..];
         }
         assert_eq!(given_back, [(0, 32_768), (1, 32_768)]);
     }

@@ -1,11 +1,12 @@
 //! Reading an HTTP/1.1 response as it streams in, and saying honestly how
 //! its body ended.
 //!
-//! After a head of about [`MAX_HEAD_BYTES`] (what the server accepts for a
-//! request head), and any interim (1xx) heads before it, the framing
-//! decides what "complete" means: the last chunk (decoded as it streams by
-//! [`ChunkedDecoder`]), `Content-Length` bytes (what follows them is
-//! discarded, not counted), or the server closing a close-delimited body.
+//! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for
+//! a request head) and the empty line that ends it, and any interim (1xx)
+//! heads before it, the framing decides what "complete" means: the last
+//! chunk (decoded as it streams by [`ChunkedDecoder`]), `Content-Length`
+//! bytes (what follows them is discarded, not counted), or the server
+//! closing a close-delimited body.
 //! Any other end is a cut, such as a reset, or a close before the last
 //! chunk or the last promised byte; a close-delimited body cut by a FIN
 //! cannot be told from a whole one, which is why this server cuts with a
@@ -162,11 +163,15 @@ impl fmt::Display for BodyEnd {
     }
 }
 
+/// The most head bytes a reader keeps: the longest head, and the empty line
+/// that may end it.
+const MAX_KEPT_HEAD_BYTES: usize = MAX_HEAD_BYTES + b"\r\n\r\n".len();
+
 /// A response as it streams in: its head collected, then its body counted.
 #[derive(Default)]
 pub struct ResponseReader {
-    /// Head bytes so far, at most [`MAX_HEAD_BYTES`] and the empty line's
-    /// 4; emptied once parsed.
+    /// Head bytes so far, at most [`MAX_KEPT_HEAD_BYTES`]; emptied once
+    /// parsed.
     head_bytes: Vec<u8>,
     /// The parsed head, once complete.
     head: Option<ReceivedHead>,
@@ -198,7 +203,7 @@ impl ResponseReader {
             // Only the new bytes and the 2 before them can complete the
             // empty line (`\n\r\n` or `\n\n`) that ends the head.
             let searched_from = self.head_bytes.len().saturating_sub(2);
-            let appended = bytes.len().min(MAX_HEAD_BYTES + 4 - self.head_bytes.len());
+            let appended = bytes.len().min(MAX_KEPT_HEAD_BYTES - self.head_bytes.len());
             self.head_bytes.extend_from_slice(&bytes[..appended]);
             let Some((end, body_start)) = head_end(&self.head_bytes, searched_from) else {
                 if self.head_bytes.len() > MAX_HEAD_BYTES {

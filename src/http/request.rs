@@ -340,7 +340,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
     // `GET *` names no resource at all. Checked after the version, so that
     // the HTTP/2 preface (`PRI * HTTP/2.0`) is told about its version.
     if target == b"*" && method_name != b"OPTIONS" {
-        return Err(bad("the request target * is for OPTIONS only"));
+        return Err(bad(ASTERISK_NOT_OPTIONS));
     }
     Ok((method, target, version))
 }
@@ -373,10 +373,20 @@ fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
             "request target must be a path starting with / or an absolute URL",
         ));
     };
-    Ok(match origin_form.iter().position(|&b| b == b'?') {
-        Some(q) => (&origin_form[..q], Some(&origin_form[q + 1..])),
-        None => (origin_form, None),
-    })
+    Ok(split_query(origin_form))
+}
+
+/// Why a request for `*` is refused unless its method is OPTIONS (RFC 9112
+/// §3.2.4, RFC 9113 §8.3.1): the asterisk names the server, no resource.
+pub(crate) const ASTERISK_NOT_OPTIONS: &str = "the request target * is for OPTIONS only";
+
+/// An origin-form target split at its first `?`: the path, and the query
+/// if there is one (RFC 9112 §3.2.1). HTTP/2's `:path` is split the same.
+pub(crate) fn split_query(target: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match target.iter().position(|&b| b == b'?') {
+        Some(q) => (&target[..q], Some(&target[q + 1..])),
+        None => (target, None),
+    }
 }
 
 /// Bytes RFC 3986 allows in a URI, without the fragment's `#`: unreserved,

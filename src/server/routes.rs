@@ -18,7 +18,7 @@ use super::Shared;
 use super::config::ServerConfig;
 use crate::defense::buffer_caps::{BufferLimit, OverLimit};
 use crate::defense::send_deadline::{DeadlineWriter, TooSlow};
-use crate::export::{Mode, csv_rows};
+use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
 use crate::http::request::{Method, Request, Version};
 use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
@@ -133,18 +133,12 @@ fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answ
         channel_depth: config.channel_depth,
     };
     let framing = strategy::framing(plan.mode, plan.rows, version);
-    // What a capped strategy queues before its head: a `buffer` body whole,
-    // an `unbounded` one's first chunk. Over the per-response cap, or over
-    // the whole budget, it is refused however often it is asked for, and
-    // its size and the caps are all known now: so HEAD gets the 400 that
-    // GET would (RFC 9110 §9.3.2), not a 200 no GET will ever be sent.
-    let body = csv_rows::body_len(plan.rows);
-    let before_head = match plan.mode {
-        Mode::Buffer => Some(body),
-        Mode::Unbounded => Some(body.min(plan.chunk_bytes as u64)),
-        Mode::Bounded | Mode::Pipeline => None,
-    };
+    // What the strategy queues before its head, over the per-response cap
+    // or over the whole budget, is refused however often it is asked for,
+    // and its size and the caps are all known now: so HEAD gets the 400
+    // that GET would (RFC 9110 §9.3.2), not a 200 no GET will ever be sent.
     let (cap, budget) = (config.max_buffered_bytes, config.max_buffered_total);
+    let before_head = strategy::queued_before_head(&plan);
     if let Some(over) = before_head.and_then(|bytes| OverLimit::never_fits(bytes, cap, budget)) {
         return Answer::error(Some(plan.mode), Status::BadRequest, &over.to_string());
     }

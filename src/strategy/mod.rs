@@ -57,6 +57,19 @@ pub fn framing(mode: Mode, rows: u64, version: Version) -> Framing {
     }
 }
 
+/// Bytes a capped strategy queues before it sends its head, which is when
+/// a buffering cap can still refuse it with a status: a `buffer` body
+/// whole, an `unbounded` one's first chunk (`two_threads.rs`'s handshake).
+/// `None` for the two that are flat by construction and not capped.
+pub fn queued_before_head(plan: &ExportPlan) -> Option<u64> {
+    let body = csv_rows::body_len(plan.rows);
+    match plan.mode {
+        Mode::Buffer => Some(body),
+        Mode::Unbounded => Some(body.min(plan.chunk_bytes as u64)),
+        Mode::Bounded | Mode::Pipeline => None,
+    }
+}
+
 /// Where a response goes: a head, then the body's bytes (`Write`), then
 /// the body's end. The strategies see only this, so the same four run over
 /// HTTP/1.1, where the head is text and the body ends in its framing, and

@@ -160,11 +160,11 @@ pub(super) fn stream<W: Wire>(
     let (rows, chunk_bytes) = (response.plan.rows, response.plan.chunk_bytes);
     let (source, give_back) = make_buffers(buffers, rows, chunk_bytes);
     // Room for one message each: neither side ever waits to send.
-    let (counted, first_counted) = mpsc::sync_channel(1);
-    let (head_out, head_is_out) = mpsc::sync_channel(1);
+    let (tell_counted, counted) = mpsc::sync_channel(1);
+    let (tell_head_out, head_out) = mpsc::sync_channel(1);
     let handshake = Handshake {
-        counted,
-        head_out: head_is_out,
+        tell_counted,
+        head_out,
     };
     thread::scope(|scope| {
         let producer = thread::Builder::new()
@@ -191,7 +191,7 @@ pub(super) fn stream<W: Wire>(
         // refuses it (other responses hold the whole budget) is answered
         // with a status, as `buffer`'s is, not with a cut connection. The
         // producer hangs up unsent only if it ended first.
-        if first_counted.recv().is_err() {
+        if counted.recv().is_err() {
             return match producer.join() {
                 Ok(Production::RefusedFirst(over)) => Err(ExportError::refused(over)),
                 // An empty body; not reached, since the CSV header is in
@@ -208,14 +208,14 @@ pub(super) fn stream<W: Wire>(
                 // The producer waits for the head: hanging up tells it
                 // there will be none, and it returns. (Waiting, it cannot
                 // panic; were it to, the panic would be the verdict.)
-                drop(head_out);
+                drop(tell_head_out);
                 return Err(match producer.join() {
                     Err(_) => ExportError::ProducerFailed { head_sent: false },
                     Ok(_) => e,
                 });
             }
         };
-        let _ = head_out.send(());
+        let _ = tell_head_out.send(());
         let written = write_chunks(body, rx, give_back, queued);
         // The receiver is gone by now, so a producer blocked in `send` wakes
         // with an error and returns: this join cannot hang.
@@ -250,7 +250,7 @@ pub(super) fn stream<W: Wire>(
 /// cap while there is no response yet to cut, only a connection.
 struct Handshake {
     /// Told once the first chunk is counted; hung up if it never will be.
-    counted: SyncSender<()>,
+    tell_counted: SyncSender<()>,
     /// Told once the head is out; hung up if it never will be.
     head_out: Receiver<()>,
 }
@@ -266,7 +266,9 @@ fn produce(
     tx: impl ChunkSender,
     handshake: Handshake,
 ) -> Production {
-    let mut handshake = Some(handshake);
+    // `Some` until the first chunk is counted: until then a cap refuses
+    // the response, and cuts nothing.
+    let mut first_chunk = Some(handshake);
     loop {
         let Some(mut chunk) = source.take() else {
             return Production::Stopped;
@@ -281,15 +283,15 @@ fn produce(
         // bounded strategy's (depth + 2) × chunk. A capped queue may refuse
         // it; then the chunk is dropped here and never queued.
         if let Err(over) = queued.try_produce(chunk.len()) {
-            return match handshake {
+            return match first_chunk {
                 Some(_) => Production::RefusedFirst(over),
                 None => Production::OverLimit(over),
             };
         }
         // Before `send`, which at depth 0 waits for the writer, which
         // waits for the head.
-        if let Some(handshake) = handshake.take() {
-            let _ = handshake.counted.send(());
+        if let Some(handshake) = first_chunk.take() {
+            let _ = handshake.tell_counted.send(());
             if handshake.head_out.recv().is_err() {
                 return Production::Stopped;
             }

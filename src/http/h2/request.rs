@@ -8,7 +8,9 @@
 //! §8.1.1 answers with a stream error of type PROTOCOL_ERROR: the stream
 //! ends, the connection goes on.
 
-use crate::http::request::{Method, decimal, is_tchar, is_uri_byte};
+use crate::http::request::{
+    ASTERISK_NOT_OPTIONS, Method, decimal, is_tchar, is_uri_byte, split_query,
+};
 
 /// What a request asks for, copied out of its header list for the
 /// stream's thread.
@@ -79,11 +81,14 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         // It must equal the DATA that follows (§8.1.1): none, if the
         // HEADERS ended the stream. Two that differ cannot both.
         if name == b"content-length" {
-            let length = decimal(value).filter(|&n| !ends_stream || n == 0);
-            if length.is_none() || content_length.is_some_and(|known| Some(known) != length) {
-                return Err("a content-length that does not match the body");
+            let unlike = "a content-length that does not match the body";
+            let Some(length) = decimal(value).filter(|&n| !ends_stream || n == 0) else {
+                return Err(unlike);
+            };
+            if content_length.is_some_and(|known| known != length) {
+                return Err(unlike);
             }
-            content_length = length;
+            content_length = Some(length);
         }
     }
     let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
@@ -95,17 +100,17 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     // Origin form, or the asterisk form of a server-wide OPTIONS (RFC 9113
     // §8.3.1), which is answered 405 whatever it names.
     if path == b"*" && method != b"OPTIONS" {
-        return Err("the request target * is for OPTIONS only");
+        return Err(ASTERISK_NOT_OPTIONS);
     }
     let origin = path.starts_with(b"/") || path == b"*";
     if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
         return Err(":path is not a path starting with /");
     }
-    let mut parts = path.splitn(2, |&b| b == b'?');
+    let (path, query) = split_query(path);
     Ok(Request {
         method: Method::of(method),
-        path: parts.next().unwrap_or_default().to_vec(),
-        query: parts.next().map(<[u8]>::to_vec),
+        path: path.to_vec(),
+        query: query.map(<[u8]>::to_vec),
         content_length,
     })
 }

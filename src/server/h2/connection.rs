@@ -529,42 +529,32 @@ impl<'s, 'a> Reader<'s, 'a> {
             return self.request(block, list);
         }
         let id = block.stream;
-        let closed = FrameError::connection(ErrorCode::StreamClosed, CLOSED_STREAM);
+        let closed = |reason| Err(FrameError::connection(ErrorCode::StreamClosed, reason));
+        let malformed = |reason| Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
         let mut state = self.conn.lock();
         let was_reset = state.was_reset(id);
         match state.streams.get_mut(&id) {
-            Some(s) if s.reset_by_client => {
-                let error = FrameError::connection(ErrorCode::StreamClosed, AFTER_CLIENT_RESET);
-                return Err(error);
-            }
+            Some(s) if s.reset_by_client => return closed(AFTER_CLIENT_RESET),
             // Trailers end the request body they follow (RFC 9113 §8.1),
             // and carry no pseudo-header fields.
             Some(s) if s.remote_open && block.end_stream => {
                 s.remote_open = false;
                 if list.fields.iter().any(|(name, _)| name.starts_with(b":")) {
-                    let reason = "a pseudo-header field in trailers";
-                    return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
+                    return malformed("a pseudo-header field in trailers");
                 }
                 if !s.body_agrees(0, true) {
-                    return Err(FrameError::stream(
-                        id,
-                        ErrorCode::ProtocolError,
-                        UNLIKE_LENGTH,
-                    ));
+                    return malformed(UNLIKE_LENGTH);
                 }
             }
-            Some(s) if s.remote_open => {
-                let reason = "trailers without END_STREAM";
-                return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
-            }
+            Some(s) if s.remote_open => return malformed("trailers without END_STREAM"),
             Some(s) if s.is_open() => {
                 let reason = "HEADERS after END_STREAM";
                 return Err(FrameError::stream(id, ErrorCode::StreamClosed, reason));
             }
             // Closed both ways, as for DATA; or it left the table since
             // `handle` found it there.
-            Some(s) if s.finished => return Err(closed),
-            None if !was_reset => return Err(closed),
+            Some(s) if s.finished => return closed(CLOSED_STREAM),
+            None if !was_reset => return closed(CLOSED_STREAM),
             // Reset by the server: sent before the client knew.
             _ => {}
         }

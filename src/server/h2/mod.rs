@@ -109,7 +109,7 @@ pub const MAX_NET_CANCELS: u32 = 100;
 /// writer waits for frames and the reader and streams wait on the writer,
 /// and each would otherwise wait for what the dead thread will never do.
 /// The panic itself is passed on when the connection's threads are joined.
-struct EndOnPanic<'c>(pub &'c Conn);
+struct EndOnPanic<'c>(&'c Conn);
 
 impl Drop for EndOnPanic<'_> {
     fn drop(&mut self) {
