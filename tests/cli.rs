@@ -185,6 +185,11 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
         (&["serve", "--nope"], "--nope"),
         (&["--addr", "127.0.0.1:0"], "flags follow a command"),
         (&["frobnicate"], "unknown command 'frobnicate'"),
+        // What the user typed is echoed escaped: a newline in it must not
+        // split the line, nor an escape reach the terminal.
+        (&["serve", "--addr", "x\ny"], "got 'x\\ny'"),
+        (&["serve", "--bo\ngus"], "unknown flag '--bo\\ngus'"),
+        (&["bo\x1b[31mgus"], "unknown command 'bo\\u{1b}[31mgus'"),
     ] {
         let output = run(args);
         let err = stderr(&output);
@@ -195,6 +200,8 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
             "{args:?}: exactly one line: {err:?}"
         );
         assert!(err.contains(mentions), "{args:?}: {err}");
+        let raw = err.trim_end_matches('\n').chars().any(char::is_control);
+        assert!(!raw, "{args:?}: no raw control character: {err:?}");
         // The help that lists what was wrong: the command's own flags.
         let help = match args[0] {
             "serve" | "demo" | "slow-client" => format!("(see 'backpressure {} --help')", args[0]),

@@ -77,12 +77,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 // Errors are one line. On a terminal a progress line may
                 // stand unfinished (it is rewritten in place with `\r`):
                 // clear it rather than add an empty line under it.
-                let clear = if io::stderr().is_terminal() {
-                    "\r\x1b[K"
-                } else {
-                    ""
-                };
-                say(&format!("{clear}backpressure demo: {error}"));
+                if io::stderr().is_terminal() {
+                    let _ = write!(io::stderr(), "\r\x1b[K");
+                }
+                say(&format!("backpressure demo: {error}"));
                 ExitCode::from(EXIT_FAILURE)
             }
         },
@@ -99,7 +97,23 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 /// One line on stderr. A stderr that cannot be written (its reader gone)
 /// is no reason to panic, so the error is dropped.
 pub fn say(line: &str) {
-    let _ = writeln!(io::stderr(), "{line}");
+    let _ = writeln!(io::stderr(), "{}", one_line(line));
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`). Errors
+/// quote what the user typed, and an argument can hold a newline or a
+/// terminal escape: echoed raw, it would split the one line a script
+/// reads, or reach the terminal as a command.
+fn one_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// Text for stdout; exit 0, or 1 if it could not be written.
