@@ -63,6 +63,20 @@ fn reads_every_byte_and_reports_a_clean_end_for_each_framing() {
     }
 }
 
+/// A refusal is a failure to whoever scripts the client, whatever the
+/// protocol: the server's 400 arrives whole, and the exit code says 1.
+#[test]
+fn an_error_status_exits_1_over_either_protocol() {
+    let server = Server::start(&[]);
+    let url = format!("http://{}/export.csv?rows=x", server.addr());
+    for flags in [&[][..], &["--http2"]] {
+        let output = slow_client(&[&[&url[..]][..], flags].concat());
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(1), "{flags:?}: {text}");
+        assert!(text.contains("status 400"), "{flags:?}: {text}");
+    }
+}
+
 #[test]
 fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
     let server = Server::start(&[]);

@@ -15,6 +15,7 @@ use crate::client::h2::{self, H2Options, StreamReport};
 use crate::client::response::BodyEnd;
 use crate::client::slow_client::{ClientOptions, HttpUrl, READ_POLL, SlowClient};
 use crate::http::h2::frame::ErrorCode;
+use crate::http::request::is_uri_byte;
 
 /// Default `--rate`: 200 KiB/s, the phone of the lesson.
 pub const DEFAULT_RATE: u64 = 200 * 1024;
@@ -82,8 +83,8 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
     usage: "backpressure slow-client URL [FLAGS]",
     about: "GETs an http://host:port/path URL and reads the body at a limited rate, like a phone\n\
             on a weak network, then prints the bytes received, the achieved rate and how the body\n\
-            ended. Exit code 0 if the body ended cleanly or --for ran out, 1 if it was cut or the\n\
-            request failed, 2 for a bad command line.",
+            ended. Exit code 0 if the body ended cleanly or --for ran out, 1 if it was cut, the\n\
+            request failed or the status was not 2xx, 2 for a bad command line.",
     flags: &[
         Flag {
             name: "--rate",
@@ -152,12 +153,12 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             value: "PATH",
             help: "HTTP/2: a second request on the same connection, such as /healthz",
             default: |_| "none".to_string(),
-            set: |a, v| match v.starts_with('/') && v.bytes().all(|b| b > b' ' && b != 0x7f) {
+            set: |a, v| match v.starts_with('/') && v.bytes().all(is_uri_byte) {
                 true => {
                     a.then = Some(v.to_string());
                     Ok(())
                 }
-                false => Err("expected a path starting with /".into()),
+                false => Err("expected a path starting with /, percent-encoded".into()),
             },
         },
         Flag {
@@ -193,13 +194,20 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
              \x20 backpressure slow-client 'http://127.0.0.1:8080/export.csv?rows=7000000' --http2 --window 16m --then /healthz --for 10s\n",
 };
 
-/// The exit code for how the body ended: 0 for a complete body or a stop
-/// on time, 1 for a cut body or a failure.
-fn exit_code(end: &BodyEnd) -> u8 {
+/// The exit code for a response: 0 for a complete body or a stop on time,
+/// 1 for a cut body, a failure, or an error status. A script that checks an
+/// export with this client must not take a 400 or a 503 for success.
+fn exit_code(status: Option<u16>, end: &BodyEnd) -> u8 {
     match end {
+        _ if !is_success(status) => EXIT_FAILURE,
         BodyEnd::Complete(_) | BodyEnd::Stopped => 0,
         BodyEnd::Cut(_) | BodyEnd::Failed(_) => EXIT_FAILURE,
     }
+}
+
+/// A 2xx, or no status yet (a run stopped on time before the head came).
+fn is_success(status: Option<u16>) -> bool {
+    status.is_none_or(|code| (200..300).contains(&code))
 }
 
 /// Downloads, prints progress on stderr and the outcome on stdout.
@@ -267,7 +275,7 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
         report.end
     );
     match printed {
-        Ok(()) => ExitCode::from(exit_code(&report.end)),
+        Ok(()) => ExitCode::from(exit_code(report.status, &report.end)),
         Err(_) => ExitCode::from(EXIT_FAILURE),
     }
 }
@@ -278,7 +286,8 @@ fn code_name(code: u32) -> String {
 }
 
 /// `--http2`: the download and the second request on one connection;
-/// prints how each went. Exit code 0 if each ended or `--for` ran out.
+/// prints how each went. Exit code 0 if each ended with a 2xx or `--for`
+/// ran out.
 fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
     let options = H2Options {
         rate: Some(args.rate),
@@ -353,7 +362,9 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
     }
     // Stopped by --for is a clean end; cut short before it (a GOAWAY with
     // an error) is not, even when --for was given.
-    let whole = |s: &StreamReport| s.complete || report.timed_out && s.reset.is_none();
+    let whole = |s: &StreamReport| {
+        is_success(s.status) && (s.complete || report.timed_out && s.reset.is_none())
+    };
     let ok = whole(&report.first) && report.second.as_ref().is_none_or(whole);
     match writeln!(io::stdout(), "{out}") {
         Ok(()) if ok && report.failure.is_none() => ExitCode::SUCCESS,
@@ -369,10 +380,14 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        assert_eq!(exit_code(&BodyEnd::Complete(BodyFraming::Chunked)), 0);
-        assert_eq!(exit_code(&BodyEnd::Stopped), 0);
-        assert_eq!(exit_code(&BodyEnd::Cut("x".into())), 1);
-        assert_eq!(exit_code(&BodyEnd::Failed("x".into())), 1);
+        let complete = BodyEnd::Complete(BodyFraming::Chunked);
+        assert_eq!(exit_code(Some(200), &complete), 0);
+        assert_eq!(exit_code(Some(200), &BodyEnd::Stopped), 0);
+        assert_eq!(exit_code(None, &BodyEnd::Stopped), 0);
+        assert_eq!(exit_code(Some(200), &BodyEnd::Cut("x".into())), 1);
+        assert_eq!(exit_code(None, &BodyEnd::Failed("x".into())), 1);
+        assert_eq!(exit_code(Some(400), &complete), 1);
+        assert_eq!(exit_code(Some(503), &BodyEnd::Stopped), 1);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::response::{BodyEnd, ResponseReader};
 use super::token_bucket::TokenBucket;
+use crate::http::request::{is_uri_byte, is_valid_host};
 use crate::sys;
 
 /// Bytes asked of the socket per read, on the stack: a third of the
@@ -53,18 +54,24 @@ pub struct HttpUrl {
 }
 
 impl HttpUrl {
-    /// Parses a plain `http://host[:port][/path[?query]]`. No `https`, user
-    /// info or fragment: a one-line reason says which part was refused.
+    /// Parses a plain `http://host[:port][/path][?query]`. No `https`, user
+    /// info or fragment: a one-line reason says which part was refused. The
+    /// checks are the server's own (`http::request`), so that what this
+    /// client sends, the server would take.
     pub fn parse(url: &str) -> Result<HttpUrl, String> {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| format!("'{url}' is not an http:// URL (https is not supported)"))?;
-        let (authority, target) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], &rest[slash..]),
-            None => (rest, "/"),
+        // The authority ends at the path or, if there is none, at the query
+        // (RFC 3986 §3.2): `http://h?q` asks for `/?q`.
+        let (authority, after) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        let target = match after.strip_prefix('/') {
+            Some(_) => after.to_string(),
+            None => format!("/{after}"),
         };
-        if target.contains('#') || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            let why = "the path has a fragment, a space or a control character";
+        if !target.bytes().all(is_uri_byte) {
+            let why = "the path has a byte that must be percent-encoded \
+                       (a space, a quote, a control character, non-ASCII) or a fragment";
             return Err(format!("'{url}': {why}"));
         }
         if authority.contains('@') {
@@ -72,18 +79,25 @@ impl HttpUrl {
         }
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if !port.contains(']') => {
-                let bad_port = || format!("'{url}': bad port '{port}'");
-                (host, port.parse().map_err(|_| bad_port())?)
+                // Port 0 is "any port" to bind, and no port to connect to.
+                let number = port.parse().ok().filter(|&port: &u16| port != 0);
+                (
+                    host,
+                    number.ok_or_else(|| format!("'{url}': bad port '{port}'"))?,
+                )
             }
             _ => (authority, 80),
         };
         if host.is_empty() {
             return Err(format!("'{url}' has no host"));
         }
+        if !is_valid_host(authority.as_bytes()) {
+            return Err(format!("'{url}': bad host '{host}'"));
+        }
         Ok(HttpUrl {
             host: host.to_string(),
             port,
-            target: target.to_string(),
+            target,
         })
     }
 
@@ -392,15 +406,23 @@ mod tests {
         let url = HttpUrl::parse("http://[::1]:9/x").unwrap();
         assert_eq!((url.host.as_str(), url.port), ("[::1]", 9));
         assert_eq!(HttpUrl::parse("http://[::1]/").unwrap().port, 80);
+        // The query alone ends the authority, as the server reads it.
+        let url = HttpUrl::parse("http://h:9?rows=1").unwrap();
+        assert_eq!((url.port, url.target.as_str()), (9, "/?rows=1"));
         for (bad, why) in [
             ("https://example.com/", "not an http:// URL"),
             ("ftp://x/", "not an http:// URL"),
             ("http://:80/", "no host"),
             ("http://host:99999/", "bad port"),
             ("http://host:x/", "bad port"),
+            ("http://host:0/", "bad port"),
             ("http://u@host/", "user information"),
-            ("http://host/a b", "space"),
+            ("http://a b:1/", "bad host"),
+            ("http://a\nb/", "bad host"),
+            ("http://host/a b", "percent-encoded"),
             ("http://host/a#frag", "fragment"),
+            ("http://host/\"x\"", "percent-encoded"),
+            ("http://host/é", "percent-encoded"),
         ] {
             let error = HttpUrl::parse(bad).unwrap_err();
             assert!(error.contains(why), "{bad}: {error}");

@@ -392,14 +392,14 @@ pub(crate) fn split_query(target: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// Bytes RFC 3986 allows in a URI, without the fragment's `#`: unreserved,
 /// sub-delims, `:@/?%` and the brackets of an IPv6 host. Anything else (a
 /// quote, `<`, `\\`, `{`, `#` …) must have been percent-encoded.
-pub(super) fn is_uri_byte(b: u8) -> bool {
+pub(crate) fn is_uri_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b)
 }
 
 /// `uri-host [":" port]` as a Host value or an absolute-form authority:
 /// a name, an IPv4 address or a bracketed IPv6 address, and digits after a
 /// colon. Empty is allowed for Host (RFC 9112 §3.2), not for an authority.
-fn is_valid_host(host: &[u8]) -> bool {
+pub(crate) fn is_valid_host(host: &[u8]) -> bool {
     let (name, port) = match host.iter().rposition(|&b| b == b':') {
         // The colon of an IPv6 address is inside its brackets.
         Some(colon) if !host[colon..].contains(&b']') => (&host[..colon], Some(&host[colon + 1..])),
