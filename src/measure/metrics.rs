@@ -236,7 +236,7 @@ pub const FAMILIES: [Family; 20] = [
     Family {
         name: "backpressure_connections_rejected_total",
         kind: Kind::Counter,
-        help: "Connections answered 503 at --max-connections, without a thread.",
+        help: "Connections turned away at --max-connections, without a thread: a 503, or over HTTP/2 a GOAWAY.",
         samples: |m, _, out| out.sample("", load(&m.connections_rejected_total)),
     },
     Family {
