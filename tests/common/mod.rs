@@ -1,8 +1,10 @@
 //! Shared support for the integration tests: a handle on a running server,
 //! reading `/metrics`, and waiting for the server to reach a state; and, in
 //! files of their own, what judges the server's output: a raw HTTP client
-//! (`client.rs`), a strict chunked decoder (`chunked.rs`) and an
-//! independent reference CSV (`reference.rs`).
+//! (`client.rs`), a strict chunked decoder (`chunked.rs`), an independent
+//! reference CSV (`reference.rs`) and a raw HTTP/2 client (`h2.rs`, used
+//! as `common::h2`; `benches/stream_threads.rs` compiles it in too, by
+//! `#[path]`).
 //!
 //! What judges the output is written apart from `src/` on purpose: a test
 //! that checks the server against code sharing its algorithms would only
