@@ -388,6 +388,11 @@ mod tests {
         assert_eq!(exit_code(None, &BodyEnd::Failed("x".into())), 1);
         assert_eq!(exit_code(Some(400), &complete), 1);
         assert_eq!(exit_code(Some(503), &BodyEnd::Stopped), 1);
+        // Only 2xx is success, the edges of its range included: a redirect
+        // is no download.
+        assert_eq!(exit_code(Some(299), &complete), 0);
+        assert_eq!(exit_code(Some(300), &complete), 1);
+        assert_eq!(exit_code(Some(199), &complete), 1);
     }
 
     #[test]

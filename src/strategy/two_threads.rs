@@ -387,6 +387,27 @@ mod tests {
         assert_eq!(out.buffers.len(), 1);
     }
 
+    /// The pool is made before the first row, so its size is the memory a
+    /// response holds whatever its body: never more buffers than the body
+    /// has chunks, however deep the channel. (`every_chunk_is_rendered_…`
+    /// counts the buffers written from, which a pool too large for a small
+    /// body never shows.)
+    #[test]
+    fn a_body_of_few_chunks_gets_a_pool_of_as_many_buffers() {
+        let pooled = |most, rows, chunk_bytes| {
+            let (source, _give_back) = make_buffers(Buffers::Recycled(most), rows, chunk_bytes);
+            let Source::Returned(returned) = source else {
+                panic!("a recycled pool");
+            };
+            returned.try_iter().count()
+        };
+        let one_chunk = csv_rows::body_len(1) as usize;
+        assert_eq!(pooled(5, 1, one_chunk), 1, "one chunk, one buffer");
+        assert_eq!(pooled(5, 1, one_chunk.div_ceil(3)), 3, "three chunks");
+        assert_eq!(pooled(5, 10_000, 1000), 5, "many chunks: the whole pool");
+        assert_eq!(pooled(5, 0, 1 << 20), 1, "the CSV header is a chunk too");
+    }
+
     /// A sender whose producer dies (panics) when handed chunk number
     /// `dies_on` (from 0), as a real producer might on a failing database
     /// cursor.
