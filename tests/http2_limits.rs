@@ -341,6 +341,28 @@ fn a_stream_without_window_is_reset_at_the_send_timeout() {
     assert_eq!(m.value(reason), 1.0, "cut by the stall rule");
 }
 
+/// The same stall with the stream's own window wide open: the connection's
+/// window, shared by every stream, is the one that is shut. A client that
+/// opens stream windows and never the connection's reads nothing too, and
+/// is cut at the send timeout as well, not left to the minimum rate's 5 s
+/// grace (the stall clock once looked at the stream's window only).
+#[test]
+fn a_stream_stalled_on_the_connection_window_is_reset_at_the_send_timeout() {
+    let (server, idle) = warmed_server(&["--send-timeout", "1s"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    let started = Instant::now();
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    let rst = h2.next_of(RST_STREAM);
+    let took = started.elapsed();
+    assert_eq!((rst.stream, rst.error_code()), (1, CANCEL));
+    assert!(took >= Duration::from_secs(1), "reset after {took:?}");
+    assert!(took < Duration::from_millis(1900), "reset after {took:?}");
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a stream without connection window");
+    let reason = "backpressure_aborts_total{mode=\"bounded\",reason=\"send-timeout\"}";
+    assert_eq!(m.value(reason), 1.0, "cut by the stall rule");
+}
+
 /// A window opened a byte at a time is a trickle: each hand-off must be
 /// written within max(grace, 16 KiB ÷ --min-rate), as any HTTP/1.1 write.
 #[test]
