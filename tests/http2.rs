@@ -700,6 +700,40 @@ fn a_frame_after_the_clients_own_reset_is_stream_closed() {
     back_to_idle(server.addr(), &idle, "frames after the client's reset");
 }
 
+/// A client that resets its stream while a `buffer` body is still being
+/// built has left before the head: no status went out, so its log line
+/// shows none, and no response of its was cut short, so no abort is
+/// counted. (Both were unchecked: a server that logged 200 and counted a
+/// client-abort here passed every test.)
+#[test]
+fn a_stream_reset_before_its_head_logs_no_status_and_counts_no_abort() {
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let mut h2 = H2::connect(server.addr(), &[]);
+    // In one write: the reset is read while the body is being built, long
+    // before its head could go out.
+    let target = "/export.csv?rows=300000&mode=buffer";
+    let mut out = Vec::new();
+    let block = request_block("GET", target);
+    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, 1, &block);
+    frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    h2.socket.write_all(&out).unwrap();
+    let line = server.log_line("the stream's line", |l| l.contains(target));
+    assert!(
+        line.contains(&format!("\"GET {target} HTTP/2\" - mode=buffer ")),
+        "{line}"
+    );
+    assert!(line.contains(" body_bytes=0 "), "{line}");
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a stream reset before its head");
+    let aborts: Vec<&str> = m
+        .text()
+        .lines()
+        .filter(|l| l.starts_with("backpressure_aborts_total{mode=\"buffer\""))
+        .collect();
+    assert!(!aborts.is_empty(), "{}", m.text());
+    assert!(aborts.iter().all(|l| l.ends_with(" 0")), "{aborts:#?}");
+}
+
 /// A request refused before the routes see it still gets what any answer
 /// gets: a HEAD has no body, even an error's (RFC 9110 §9.3.2), and the
 /// access log names the request.
