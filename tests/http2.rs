@@ -370,6 +370,25 @@ fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
     back_to_idle(server.addr(), &idle, "a closed stream's window");
 }
 
+/// And the case the closed stream is the exception to: a SETTINGS that
+/// takes an *open* stream's window past 2^31 - 1 is a connection error,
+/// FLOW_CONTROL_ERROR (RFC 9113 §6.9.2). The tests above only ever
+/// checked that no GOAWAY came; a server that never checked passed them.
+#[test]
+fn a_settings_that_overflows_an_open_streams_window_ends_the_connection() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = with_stream_1_spent(server.addr());
+    // Stream 1's window made the largest allowed, then one byte more.
+    let mut out = Vec::new();
+    frame(&mut out, WINDOW_UPDATE, 0, 1, &HUGE.to_be_bytes());
+    let larger = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_536)]);
+    frame(&mut out, SETTINGS, 0, 0, &larger);
+    h2.socket.write_all(&out).unwrap();
+    assert_eq!(h2.goaway_code(), FLOW_CONTROL_ERROR);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "an open stream's window overflowed");
+}
+
 /// A stream whose WINDOW_UPDATE overflows is reset, a stream error, and
 /// the connection goes on, a SETTINGS after it included. (The window past
 /// 2^31 - 1 once stayed in the table, and the SETTINGS found it and ended
