@@ -80,6 +80,33 @@ pub use sys::connect_with_receive_buffer;
 #[cfg(test)]
 mod test_support {
     use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc::{self, RecvTimeoutError};
+    use std::thread;
+    use std::time::Duration;
+
+    /// Runs `test` on a thread of its own and fails if it has not returned
+    /// within `limit`. For the tests of blocking machinery, whose bugs are
+    /// hangs (a handshake never answered, a loop that never ends): the test
+    /// fails with a reason instead of stalling the suite, and CI with it.
+    /// A thread still stuck is left to the process's exit.
+    pub fn within<T: Send + 'static>(
+        limit: Duration,
+        test: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        let (done, finished) = mpsc::channel();
+        let runner = thread::spawn(move || {
+            let value = test();
+            let _ = done.send(());
+            value
+        });
+        if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+            panic!("still running after {limit:?}: a hang");
+        }
+        // Returned, or panicked (the channel hung up): its panic, as is.
+        runner
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
 
     /// A connected pair of sockets over loopback, (server, client): for the
     /// tests of every layer that writes to a socket.

@@ -317,6 +317,8 @@ mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::within;
+    use std::time::Duration;
 
     /// A client gone before the head: its write fails, and so does every
     /// write after it.
@@ -336,21 +338,25 @@ mod tests {
     /// the channel strategies' producer is joined, not left behind.
     #[test]
     fn a_head_that_fails_is_not_a_response() {
-        for mode in Mode::ALL {
-            let plan = ExportPlan {
-                rows: 100_000,
-                mode,
-                chunk_bytes: 4096,
-                channel_depth: 1,
-            };
-            let queued = QueuedBytes::new(mode);
-            let head = ResponseHead::new(Status::Ok, framing(mode, plan.rows, Version::Http11));
-            let result = send(ExportResponse::new(Http1(Gone), head, &plan, &queued));
-            assert!(
-                matches!(result, Err(ExportError::HeadNotSent(_))),
-                "{mode:?}: {result:?}"
-            );
-            assert_eq!(queued.sent_bytes(), 0, "{mode:?}");
-        }
+        // Every producer must be told there will be no head, or it waits
+        // for one forever.
+        within(Duration::from_secs(30), || {
+            for mode in Mode::ALL {
+                let plan = ExportPlan {
+                    rows: 100_000,
+                    mode,
+                    chunk_bytes: 4096,
+                    channel_depth: 1,
+                };
+                let queued = QueuedBytes::new(mode);
+                let head = ResponseHead::new(Status::Ok, framing(mode, plan.rows, Version::Http11));
+                let result = send(ExportResponse::new(Http1(Gone), head, &plan, &queued));
+                assert!(
+                    matches!(result, Err(ExportError::HeadNotSent(_))),
+                    "{mode:?}: {result:?}"
+                );
+                assert_eq!(queued.sent_bytes(), 0, "{mode:?}");
+            }
+        });
     }
 }

@@ -336,6 +336,7 @@ mod tests {
     use crate::http::response::{Framing, ResponseHead};
     use crate::strategy::testing::BufferAddresses;
     use crate::strategy::{ExportPlan, Http1};
+    use crate::test_support::within;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -354,16 +355,20 @@ mod tests {
     /// Runs `rows` through `bounded`'s machinery, unchunked so that each
     /// write comes straight from a chunk's buffer.
     fn recycled(rows: u64, chunk_bytes: usize, depth: usize) -> BufferAddresses {
-        let plan = bounded_plan(rows, chunk_bytes, depth);
-        let queued = QueuedBytes::new(Mode::Bounded);
-        let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
-        let mut out = BufferAddresses::default();
-        let (tx, rx) = mpsc::sync_channel(depth);
-        let response = ExportResponse::new(Http1(&mut out), head, &plan, &queued);
-        let result = stream(response, tx, rx, Buffers::Recycled(depth + 2));
-        assert!(result.is_ok(), "{result:?}");
-        assert_eq!(queued.unsent(), 0);
-        out
+        // A recycled buffer not emptied before it is refilled never comes
+        // back empty: the producer would never end.
+        within(Duration::from_secs(30), move || {
+            let plan = bounded_plan(rows, chunk_bytes, depth);
+            let queued = QueuedBytes::new(Mode::Bounded);
+            let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+            let mut out = BufferAddresses::default();
+            let (tx, rx) = mpsc::sync_channel(depth);
+            let response = ExportResponse::new(Http1(&mut out), head, &plan, &queued);
+            let result = stream(response, tx, rx, Buffers::Recycled(depth + 2));
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(queued.unsent(), 0);
+            out
+        })
     }
 
     /// The bound is physical: however many chunks a body has, they are
