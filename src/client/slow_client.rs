@@ -65,9 +65,10 @@ impl HttpUrl {
         // The authority ends at the path or, if there is none, at the query
         // (RFC 3986 §3.2): `http://h?q` asks for `/?q`.
         let (authority, after) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-        let target = match after.strip_prefix('/') {
-            Some(_) => after.to_string(),
-            None => format!("/{after}"),
+        let target = if after.starts_with('/') {
+            after.to_string()
+        } else {
+            format!("/{after}")
         };
         if !target.bytes().all(is_uri_byte) {
             let why = "the path has a byte that must be percent-encoded \
