@@ -84,23 +84,29 @@ mod test_support {
     use std::thread;
     use std::time::Duration;
 
-    /// Runs `test` on a thread of its own and fails if it has not returned
-    /// within `limit`. For the tests of blocking machinery, whose bugs are
-    /// hangs (a handshake never answered, a loop that never ends): the test
-    /// fails with a reason instead of stalling the suite, and CI with it.
-    /// A thread still stuck is left to the process's exit.
-    pub fn within<T: Send + 'static>(
-        limit: Duration,
-        test: impl FnOnce() -> T + Send + 'static,
-    ) -> T {
+    /// How long [`within`] lets a test run: each of its tests takes well
+    /// under a second, and a loaded machine many times that.
+    pub const HANG_LIMIT: Duration = Duration::from_secs(30);
+
+    /// Runs `test` on a thread of its own, named as the test, and fails if
+    /// it has not returned within [`HANG_LIMIT`]. For the tests of blocking
+    /// machinery, whose bugs are hangs (a handshake never answered, a loop
+    /// that never ends): the test fails with a reason instead of stalling
+    /// the suite, and CI with it. A thread still stuck is left to the
+    /// process's exit.
+    pub fn within<T: Send + 'static>(test: impl FnOnce() -> T + Send + 'static) -> T {
         let (done, finished) = mpsc::channel();
-        let runner = thread::spawn(move || {
-            let value = test();
-            let _ = done.send(());
-            value
-        });
-        if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
-            panic!("still running after {limit:?}: a hang");
+        let name = thread::current().name().unwrap_or("test").to_string();
+        let runner = thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let value = test();
+                let _ = done.send(());
+                value
+            })
+            .expect("a thread for the test");
+        if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(HANG_LIMIT) {
+            panic!("still running after {HANG_LIMIT:?}: a hang");
         }
         // Returned, or panicked (the channel hung up): its panic, as is.
         runner

@@ -198,8 +198,10 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
 /// 1 for a cut body, a failure, or an error status. A script that checks an
 /// export with this client must not take a 400 or a 503 for success.
 fn exit_code(status: Option<u16>, end: &BodyEnd) -> u8 {
+    if !is_success(status) {
+        return EXIT_FAILURE;
+    }
     match end {
-        _ if !is_success(status) => EXIT_FAILURE,
         BodyEnd::Complete(_) | BodyEnd::Stopped => 0,
         BodyEnd::Cut(_) | BodyEnd::Failed(_) => EXIT_FAILURE,
     }
@@ -427,6 +429,7 @@ mod tests {
             ("http://h/ --window 1m", "for --http2"),
             ("http://h/ --http2 --window 1000", "--window"),
             ("http://h/ --http2 --then healthz", "--then"),
+            ("http://h/ --http2 --then /é", "--then"),
             ("http://h/ --http2 --http1.0", "exclude"),
             ("http://h/ --receive-buffer 2g", "at most 2147483647 bytes"),
             ("http://h/ --receive-buffer 5g", "at most 2147483647 bytes"),

@@ -63,8 +63,8 @@ impl HttpUrl {
             .strip_prefix("http://")
             .ok_or_else(|| format!("'{url}' is not an http:// URL (https is not supported)"))?;
         // The authority ends at the path or, if there is none, at the query
-        // (RFC 3986 §3.2): `http://h?q` asks for `/?q`.
-        let (authority, after) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        // or fragment (RFC 3986 §3.2): `http://h?q` asks for `/?q`.
+        let (authority, after) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
         let target = if after.starts_with('/') {
             after.to_string()
         } else {
@@ -80,8 +80,10 @@ impl HttpUrl {
         }
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if !port.contains(']') => {
-                // Port 0 is "any port" to bind, and no port to connect to.
-                let number = port.parse().ok().filter(|&port: &u16| port != 0);
+                // Digits only (`u16` parsing takes a `+`); port 0 is "any
+                // port" to bind, and no port to connect to.
+                let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+                let number = port.parse().ok().filter(|&port: &u16| digits && port != 0);
                 (
                     host,
                     number.ok_or_else(|| format!("'{url}': bad port '{port}'"))?,
@@ -417,6 +419,8 @@ mod tests {
             ("http://host:99999/", "bad port"),
             ("http://host:x/", "bad port"),
             ("http://host:0/", "bad port"),
+            ("http://host:+80/", "bad port"),
+            ("http://host#frag", "fragment"),
             ("http://u@host/", "user information"),
             ("http://a b:1/", "bad host"),
             ("http://a\nb/", "bad host"),

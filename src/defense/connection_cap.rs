@@ -183,8 +183,9 @@ impl Rejecter {
         let _ = self.lingering.join();
     }
 
-    /// Turns `stream` (from `peer`) away with a 503, written by the
-    /// lingering thread once it knows the method; never blocks. Counts it in
+    /// Turns `stream` (from `peer`) away with a 503 (a GOAWAY if it speaks
+    /// HTTP/2), written by the lingering thread once it knows the method;
+    /// never blocks. Counts it in
     /// `backpressure_connections_rejected_total`.
     pub fn reject(&self, stream: TcpStream, peer: SocketAddr) {
         METRICS.rejected();

@@ -236,7 +236,7 @@ pub const FAMILIES: [Family; 20] = [
     Family {
         name: "backpressure_connections_rejected_total",
         kind: Kind::Counter,
-        help: "Connections turned away at --max-connections, without a thread: a 503, or over HTTP/2 a GOAWAY.",
+        help: "Connections turned away without a thread (at --max-connections, or when none could start): a 503, or over HTTP/2 a GOAWAY.",
         samples: |m, _, out| out.sample("", load(&m.connections_rejected_total)),
     },
     Family {
@@ -379,7 +379,8 @@ impl Metrics {
         }
     }
 
-    /// Counts a connection turned away at the connection cap.
+    /// Counts a connection turned away: at the connection cap, or when no
+    /// thread could start for it.
     pub fn rejected(&self) {
         self.connections_rejected_total.fetch_add(1, Relaxed);
     }

@@ -318,7 +318,6 @@ mod testing {
 mod tests {
     use super::*;
     use crate::test_support::within;
-    use std::time::Duration;
 
     /// A client gone before the head: its write fails, and so does every
     /// write after it.
@@ -340,7 +339,7 @@ mod tests {
     fn a_head_that_fails_is_not_a_response() {
         // Every producer must be told there will be no head, or it waits
         // for one forever.
-        within(Duration::from_secs(30), || {
+        within(|| {
             for mode in Mode::ALL {
                 let plan = ExportPlan {
                     rows: 100_000,

@@ -72,6 +72,14 @@ const OUR_SETTINGS: [(u16, u32); 3] = [
     (setting::ENABLE_PUSH, 0),
 ];
 
+/// The connection's receive window is given back once half of it is used,
+/// so that a client can never pass it: half, less a byte, and one frame
+/// must fit. (Were SETTINGS_MAX_FRAME_SIZE ever raised, DATA would need a
+/// check against the window again.)
+const _: () = assert!(
+    frame::DEFAULT_WINDOW as usize / 2 + frame::MAX_FRAME_BYTES <= frame::DEFAULT_WINDOW as usize
+);
+
 /// Serves an HTTP/2 connection whose first 18 preface bytes
 /// ([`PREFACE_HEAD`]) the HTTP/1 head reader has taken; `after` is what
 /// it read beyond them. Returns what the connection came to, for its own
@@ -388,9 +396,10 @@ impl<'s, 'a> Reader<'s, 'a> {
             } => {
                 // Bodies are thrown away, but their bytes used the
                 // connection's receive window: open it again once half used.
-                // Given back as soon as it is counted, it cannot be passed
-                // (under half plus one frame is ever outstanding), so only a
-                // stream's window, never given back, needs a check.
+                // Then it cannot be passed: less than half, plus one frame,
+                // is ever outstanding (asserted by the constant after
+                // `OUR_SETTINGS`). Only a stream's window, never given back,
+                // needs a check.
                 self.received += flow;
                 if self.received >= frame::DEFAULT_WINDOW / 2 {
                     let received = std::mem::take(&mut self.received);
