@@ -318,27 +318,10 @@ fn answers_the_client_never_reads_are_bounded() {
 /// waited for the send timeout; the connection goes on.
 #[test]
 fn a_stream_without_window_is_reset_at_the_send_timeout() {
-    let (server, idle) = warmed_server(&["--send-timeout", "1s"]);
-    let mut h2 = H2::connect(server.addr(), &[]);
-    // Timed from before the request: the server's stall clock starts
-    // after it, so the reset can never come sooner than the timeout.
-    let started = Instant::now();
-    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
-    let rst = h2.next_of(RST_STREAM);
-    let took = started.elapsed();
-    assert_eq!((rst.stream, rst.error_code()), (1, CANCEL));
-    // Not before the timeout (a server that reset at once would pass an
-    // upper bound alone), and within a tenth of it, as the writer looks
-    // ten times per timeout; 1.9 s leaves a loaded machine room, and is
-    // short of twice the timeout and of the minimum rate's 5 s grace.
-    assert!(took >= Duration::from_secs(1), "reset after {took:?}");
-    assert!(took < Duration::from_millis(1900), "reset after {took:?}");
-    h2.get(3, "GET", "/healthz");
-    assert_eq!(read_responses(&mut h2, &[3], true)[0].status(), 200);
-    drop(h2);
-    let m = back_to_idle(server.addr(), &idle, "a stream without window");
-    let reason = "backpressure_aborts_total{mode=\"bounded\",reason=\"send-timeout\"}";
-    assert_eq!(m.value(reason), 1.0, "cut by the stall rule");
+    stalled_until_the_send_timeout(&[], "a stream without window", |h2| {
+        h2.get(3, "GET", "/healthz");
+        assert_eq!(read_responses(h2, &[3], true)[0].status(), 200);
+    });
 }
 
 /// The same stall with the stream's own window wide open: the connection's
@@ -348,19 +331,40 @@ fn a_stream_without_window_is_reset_at_the_send_timeout() {
 /// grace (the stall clock once looked at the stream's window only).
 #[test]
 fn a_stream_stalled_on_the_connection_window_is_reset_at_the_send_timeout() {
+    let settings = [(INITIAL_WINDOW_SIZE, HUGE)];
+    stalled_until_the_send_timeout(&settings, "a stream without connection window", |_| {});
+}
+
+/// Asks for an export on a connection opened with `settings` whose client
+/// then gives no window back, and checks that stream 1 is reset at the
+/// 1 s send timeout and counted so; `then` uses the connection after.
+fn stalled_until_the_send_timeout(settings: &[(u16, u32)], what: &str, then: impl FnOnce(&mut H2)) {
     let (server, idle) = warmed_server(&["--send-timeout", "1s"]);
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    let mut h2 = H2::connect(server.addr(), settings);
+    // Timed from before the request: the server's stall clock starts
+    // after it, so the reset can never come sooner than the timeout.
     let started = Instant::now();
     h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
     let rst = h2.next_of(RST_STREAM);
     let took = started.elapsed();
-    assert_eq!((rst.stream, rst.error_code()), (1, CANCEL));
-    assert!(took >= Duration::from_secs(1), "reset after {took:?}");
-    assert!(took < Duration::from_millis(1900), "reset after {took:?}");
+    assert_eq!((rst.stream, rst.error_code()), (1, CANCEL), "{what}");
+    // Not before the timeout (a server that reset at once would pass an
+    // upper bound alone), and within a tenth of it, as the writer looks
+    // ten times per timeout; 1.9 s leaves a loaded machine room, and is
+    // short of twice the timeout and of the minimum rate's 5 s grace.
+    assert!(
+        took >= Duration::from_secs(1),
+        "{what}: reset after {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1900),
+        "{what}: reset after {took:?}"
+    );
+    then(&mut h2);
     drop(h2);
-    let m = back_to_idle(server.addr(), &idle, "a stream without connection window");
+    let m = back_to_idle(server.addr(), &idle, what);
     let reason = "backpressure_aborts_total{mode=\"bounded\",reason=\"send-timeout\"}";
-    assert_eq!(m.value(reason), 1.0, "cut by the stall rule");
+    assert_eq!(m.value(reason), 1.0, "{what}: cut by the stall rule");
 }
 
 /// A window opened a byte at a time is a trickle: each hand-off must be
