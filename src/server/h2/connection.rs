@@ -19,7 +19,7 @@ use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use super::stream;
-use super::streams::{Conn, Stream, encode, rst_stream};
+use super::streams::{Conn, State, Stream, encode, rst_stream};
 use super::{
     EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES,
     MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
@@ -325,7 +325,7 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     fn handle(&mut self, frame: Frame<'_>) -> Result<(), FrameError> {
-        use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError, StreamClosed};
+        use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError};
         // A connection error, which `take_frames` answers with GOAWAY.
         let fail = |code, reason| Err(FrameError::connection(code, reason));
         let protocol_error = |reason| fail(ProtocolError, reason);
@@ -407,39 +407,26 @@ impl<'s, 'a> Reader<'s, 'a> {
                 }
                 self.opened(stream, "DATA on an idle stream")?;
                 let mut state = self.conn.lock();
-                let was_reset = state.was_reset(stream);
-                match state.streams.get_mut(&stream) {
-                    Some(s) if s.reset_by_client => {
-                        return fail(StreamClosed, AFTER_CLIENT_RESET);
-                    }
-                    Some(s) if s.remote_open => {
-                        s.remote_open = !end_stream;
-                        s.received = s.received.saturating_add(flow);
-                        let error = if s.received > frame::DEFAULT_WINDOW {
-                            Some((FlowControlError, "DATA beyond the stream's window"))
-                        } else if !s.body_agrees(data.len(), end_stream) {
-                            Some((ProtocolError, UNLIKE_LENGTH))
-                        } else {
-                            None
-                        };
-                        if let Some((code, reason)) = error {
-                            // The reset closes the client's side too: no
-                            // second one once the answer is done.
-                            s.remote_open = false;
-                            return Err(FrameError::stream(stream, code, reason));
-                        }
-                    }
-                    Some(s) if s.is_open() => {
-                        let reason = "DATA after the request's END_STREAM";
-                        return Err(FrameError::stream(stream, StreamClosed, reason));
-                    }
-                    // Closed both ways, whether or not its thread has left
-                    // the table yet: the client should know (§5.1).
-                    Some(s) if s.finished => return fail(StreamClosed, CLOSED_STREAM),
-                    None if !was_reset => return fail(StreamClosed, CLOSED_STREAM),
-                    // Reset by the server: sent before the client knew
-                    // (§5.1), counted above, and dropped.
-                    _ => {}
+                let after_end = "DATA after the request's END_STREAM";
+                // None: a stream this side reset, the DATA counted above
+                // and dropped.
+                let Some(s) = receiving(&mut state, stream, after_end)? else {
+                    return Ok(());
+                };
+                s.remote_open = !end_stream;
+                s.received = s.received.saturating_add(flow);
+                let error = if s.received > frame::DEFAULT_WINDOW {
+                    Some((FlowControlError, "DATA beyond the stream's window"))
+                } else if !s.body_agrees(data.len(), end_stream) {
+                    Some((ProtocolError, UNLIKE_LENGTH))
+                } else {
+                    None
+                };
+                if let Some((code, reason)) = error {
+                    // The reset closes the client's side too: no second
+                    // one once the answer is done.
+                    s.remote_open = false;
+                    return Err(FrameError::stream(stream, code, reason));
                 }
             }
             Frame::RstStream { stream, .. } => {
@@ -538,34 +525,26 @@ impl<'s, 'a> Reader<'s, 'a> {
             return self.request(block, list);
         }
         let id = block.stream;
-        let closed = |reason| Err(FrameError::connection(ErrorCode::StreamClosed, reason));
         let malformed = |reason| Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
         let mut state = self.conn.lock();
-        let was_reset = state.was_reset(id);
-        match state.streams.get_mut(&id) {
-            Some(s) if s.reset_by_client => return closed(AFTER_CLIENT_RESET),
-            // Trailers end the request body they follow (RFC 9113 §8.1),
-            // and carry no pseudo-header fields.
-            Some(s) if s.remote_open && block.end_stream => {
-                s.remote_open = false;
-                if list.fields.iter().any(|(name, _)| name.starts_with(b":")) {
-                    return malformed("a pseudo-header field in trailers");
-                }
-                if !s.body_agrees(0, true) {
-                    return malformed(UNLIKE_LENGTH);
-                }
-            }
-            Some(s) if s.remote_open => return malformed("trailers without END_STREAM"),
-            Some(s) if s.is_open() => {
-                let reason = "HEADERS after END_STREAM";
-                return Err(FrameError::stream(id, ErrorCode::StreamClosed, reason));
-            }
-            // Closed both ways, as for DATA; or it left the table since
-            // `handle` found it there.
-            Some(s) if s.finished => return closed(CLOSED_STREAM),
-            None if !was_reset => return closed(CLOSED_STREAM),
-            // Reset by the server: sent before the client knew.
-            _ => {}
+        // None: a stream this side reset, the block decoded and dropped.
+        // (One that has left the table since `handle` found it there is
+        // closed, as for DATA.)
+        let Some(s) = receiving(&mut state, id, "HEADERS after END_STREAM")? else {
+            return Ok(());
+        };
+        // Trailers end the request body they follow (RFC 9113 §8.1), and
+        // carry no pseudo-header fields. Malformed or not, the client's
+        // side is closed: its reset is the only one.
+        s.remote_open = false;
+        if !block.end_stream {
+            return malformed("trailers without END_STREAM");
+        }
+        if list.fields.iter().any(|(name, _)| name.starts_with(b":")) {
+            return malformed("a pseudo-header field in trailers");
+        }
+        if !s.body_agrees(0, true) {
+            return malformed(UNLIKE_LENGTH);
         }
         Ok(())
     }
@@ -665,6 +644,30 @@ impl<'s, 'a> Reader<'s, 'a> {
                 std::panic::resume_unwind(panic);
             }
         }
+    }
+}
+
+/// The stream that the client's DATA or trailers on `id` are for: one
+/// whose request is still arriving. `None` for a stream this side has
+/// reset: what the client sent before it saw the reset is ignored (RFC
+/// 9113 §5.1). Anywhere else they are the client's error: a stream error
+/// (`after_end`) on a stream whose request has ended while its response
+/// goes on; a connection error (STREAM_CLOSED) on one the client reset, or
+/// one closed both ways, whether or not its thread has left the table.
+fn receiving<'s>(
+    state: &'s mut State,
+    id: u32,
+    after_end: &'static str,
+) -> Result<Option<&'s mut Stream>, FrameError> {
+    let closed = |reason| Err(FrameError::connection(ErrorCode::StreamClosed, reason));
+    let was_reset = state.was_reset(id);
+    match state.streams.get_mut(&id) {
+        Some(s) if s.reset_by_client => closed(AFTER_CLIENT_RESET),
+        Some(s) if s.remote_open => Ok(Some(s)),
+        Some(s) if s.is_open() => Err(FrameError::stream(id, ErrorCode::StreamClosed, after_end)),
+        Some(s) if s.finished => closed(CLOSED_STREAM),
+        None if !was_reset => closed(CLOSED_STREAM),
+        _ => Ok(None),
     }
 }
 
