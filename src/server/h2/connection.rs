@@ -12,7 +12,6 @@
 //! open streams are done) when the client sends GOAWAY, when the server
 //! shuts down, and when it has had no stream for `--header-timeout`.
 
-use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -24,8 +23,12 @@ use super::{
     EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES,
     MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
 };
+use crate::http::h2::frame::ErrorCode::{
+    CompressionError, EnhanceYourCalm, FlowControlError, NoError, ProtocolError, RefusedStream,
+    StreamClosed,
+};
 use crate::http::h2::frame::{
-    self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, setting,
+    self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, Settings, setting,
 };
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder, HeaderList};
@@ -224,7 +227,7 @@ impl<'s, 'a> Reader<'s, 'a> {
             };
             if *first && header.kind != frame::Kind::Settings as u8 {
                 let reason = "the preface is not followed by SETTINGS";
-                return Err(self.fail(FrameError::connection(ErrorCode::ProtocolError, reason)));
+                return Err(self.fail(FrameError::connection(ProtocolError, reason)));
             }
             *first = false;
             let handled = frame::parse(&header, payload).and_then(|f| self.handle(f));
@@ -249,7 +252,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
         let idle = self.idle_since.elapsed() >= self.shared.config.header_timeout;
         if !self.going_away && (idle || self.shared.connections.draining()) {
-            self.go_away(ErrorCode::NoError, b"");
+            self.go_away(NoError, b"");
         }
         // Gracefully done: every stream answered, its bytes written.
         (self.going_away && open == 0).then_some(End::Complete)
@@ -283,7 +286,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         // Only a CONTINUATION may come inside a header block (§6.10), so
         // whatever else is wrong with a frame there, it interrupted one.
         if self.block.is_some() {
-            let error = FrameError::connection(ErrorCode::ProtocolError, INTERRUPTED_BLOCK);
+            let error = FrameError::connection(ProtocolError, INTERRUPTED_BLOCK);
             return Err(error);
         }
         // RST_STREAM may not name an idle stream (§6.4), and any frame but
@@ -319,42 +322,18 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// ids, so an id above its last or an even one is idle.
     fn opened(&self, stream: u32, reason: &'static str) -> Result<(), FrameError> {
         if stream > self.last_stream || stream % 2 == 0 {
-            return Err(FrameError::connection(ErrorCode::ProtocolError, reason));
+            return Err(FrameError::connection(ProtocolError, reason));
         }
         Ok(())
     }
 
+    /// One frame, parsed; each type that changes the connection's state
+    /// has a method below. Errs with a connection or a stream error.
     fn handle(&mut self, frame: Frame<'_>) -> Result<(), FrameError> {
-        use ErrorCode::{EnhanceYourCalm, FlowControlError, ProtocolError};
-        // A connection error, which `take_frames` answers with GOAWAY.
-        let fail = |code, reason| Err(FrameError::connection(code, reason));
-        let protocol_error = |reason| fail(ProtocolError, reason);
+        let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
         // Inside a header block only its CONTINUATION may come (§6.10).
-        if let Some(mut block) = self.block.take() {
-            let Frame::Continuation {
-                stream,
-                end_headers,
-                block: piece,
-            } = frame
-            else {
-                return protocol_error(INTERRUPTED_BLOCK);
-            };
-            if stream != block.stream {
-                return protocol_error("CONTINUATION on another stream");
-            }
-            block.continuations += 1;
-            if block.bytes.len() + piece.len() > MAX_HEADER_BLOCK_BYTES
-                || block.continuations > MAX_CONTINUATION_FRAMES
-            {
-                let reason = "header block too large: too many CONTINUATION bytes or frames";
-                return fail(EnhanceYourCalm, reason);
-            }
-            block.bytes.extend_from_slice(piece);
-            if end_headers {
-                return self.header_block(block);
-            }
-            self.block = Some(block);
-            return Ok(());
+        if let Some(block) = self.block.take() {
+            return self.continuation(block, frame);
         }
         match frame {
             Frame::Headers {
@@ -362,151 +341,206 @@ impl<'s, 'a> Reader<'s, 'a> {
                 end_stream,
                 end_headers,
                 block,
-            } => {
-                if stream % 2 == 0 {
-                    return protocol_error("a client stream id is odd");
-                }
-                // An old id is trailers on a request still in the table, or
-                // a block the client sent before it saw this side's reset
-                // (both read like the first block, below), or an id that
-                // went backwards (RFC 9113 §5.1.1).
-                let state = self.conn.lock();
-                let known = state.streams.contains_key(&stream) || state.was_reset(stream);
-                drop(state);
-                if stream <= self.last_stream && !known {
-                    return protocol_error("a stream id that did not grow");
-                }
-                let block = Block {
-                    stream,
-                    end_stream,
-                    bytes: block.to_vec(),
-                    continuations: 0,
-                };
-                if end_headers {
-                    return self.header_block(block);
-                }
-                self.block = Some(block);
-            }
-            Frame::Continuation { .. } => return protocol_error("CONTINUATION without HEADERS"),
+            } => self.headers(stream, end_stream, end_headers, block),
+            Frame::Continuation { .. } => protocol_error("CONTINUATION without HEADERS"),
             Frame::Data {
                 stream,
                 end_stream,
                 data,
                 flow,
-            } => {
-                // Bodies are thrown away, but their bytes used the
-                // connection's receive window: open it again once half used.
-                // Then it cannot be passed: less than half, plus one frame,
-                // is ever outstanding (asserted by the constant after
-                // `OUR_SETTINGS`). Only a stream's window, never given back,
-                // needs a check.
-                self.received += flow;
-                if self.received >= frame::DEFAULT_WINDOW / 2 {
-                    let received = std::mem::take(&mut self.received);
-                    self.answer(|out| frame::window_update(out, 0, received))?;
-                }
-                self.opened(stream, "DATA on an idle stream")?;
-                let mut state = self.conn.lock();
-                let after_end = "DATA after the request's END_STREAM";
-                // None: a stream this side reset, the DATA counted above
-                // and dropped.
-                let Some(s) = receiving(&mut state, stream, after_end)? else {
-                    return Ok(());
-                };
-                s.remote_open = !end_stream;
-                s.received = s.received.saturating_add(flow);
-                let error = if s.received > frame::DEFAULT_WINDOW {
-                    Some((FlowControlError, "DATA beyond the stream's window"))
-                } else if !s.body_agrees(data.len(), end_stream) {
-                    Some((ProtocolError, UNLIKE_LENGTH))
-                } else {
-                    None
-                };
-                if let Some((code, reason)) = error {
-                    // The reset closes the client's side too: no second
-                    // one once the answer is done.
-                    s.remote_open = false;
-                    return Err(FrameError::stream(stream, code, reason));
-                }
-            }
-            Frame::RstStream { stream, .. } => {
-                self.opened(stream, "RST_STREAM on an idle stream")?;
-                let mut state = self.conn.lock();
-                if let Some(s) = state.streams.get_mut(&stream) {
-                    s.reset_by_client = true;
-                }
-                let cancelled = state.cancel(stream, End::ClientAbort);
-                drop(state);
-                self.conn.progress.notify_all();
-                cancelled?;
-            }
-            Frame::Settings { ack: true, .. } => {}
-            Frame::Settings { ack: false, params } => {
-                // Only the initial window size matters here: our encoder
-                // never indexes, so the client's table size does not; we
-                // never push; our frames never pass 16,384 bytes, the least
-                // SETTINGS_MAX_FRAME_SIZE may be (§6.5.2); the rest is
-                // advice or unknown, and ignored.
-                let mut state = self.conn.lock();
-                let initial = params
-                    .iter()
-                    .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
-                for (_, value) in initial {
-                    // Every open stream's window moves by the change, and
-                    // may go negative (RFC 9113 §6.9.2). One that has ended,
-                    // its thread still leaving, is closed: its window is
-                    // nobody's concern.
-                    let delta = i64::from(value) - state.initial_window;
-                    state.initial_window = i64::from(value);
-                    for stream in state.streams.values_mut().filter(|s| s.is_open()) {
-                        stream.window += delta;
-                        if stream.window > MAX_WINDOW {
-                            return fail(FlowControlError, "a stream window above 2^31-1");
-                        }
-                    }
-                }
-                drop(state);
-                self.conn.work.notify_one();
-                self.answer(frame::settings_ack)?;
-            }
-            Frame::Ping { ack: false, data } => self.answer(|out| frame::ping(out, data, true))?,
-            Frame::Ping { ack: true, .. } => {}
+            } => self.data(stream, end_stream, data.len(), flow),
+            Frame::RstStream { stream, .. } => self.rst_stream(stream),
+            Frame::Settings { ack: false, params } => self.settings(params),
+            Frame::Ping { ack: false, data } => self.answer(|out| frame::ping(out, data, true)),
             // Answered in kind: no new streams, and the ones under way
             // finish (RFC 9113 §6.8).
-            Frame::GoAway { .. } if !self.going_away => self.go_away(ErrorCode::NoError, b""),
-            Frame::GoAway { .. } => {}
-            Frame::WindowUpdate {
-                stream: 0,
-                increment,
-            } => {
-                let mut state = self.conn.lock();
-                state.window += i64::from(increment);
-                if state.window > MAX_WINDOW {
-                    return fail(FlowControlError, "the connection window above 2^31-1");
-                }
-                drop(state);
-                self.conn.work.notify_one();
+            Frame::GoAway { .. } if !self.going_away => {
+                self.go_away(NoError, b"");
+                Ok(())
             }
-            Frame::WindowUpdate { stream, increment } => {
-                self.opened(stream, "WINDOW_UPDATE on an idle stream")?;
-                let mut state = self.conn.lock();
-                if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
-                    // Checked before it is kept: a reset stream stays in the
-                    // table until its thread leaves, and a window past 2^31-1
-                    // there would make the next SETTINGS a connection error.
-                    let window = s.window + i64::from(increment);
-                    if window > MAX_WINDOW {
-                        let reason = "a stream window above 2^31-1";
-                        return Err(FrameError::stream(stream, FlowControlError, reason));
-                    }
-                    s.window = window;
-                }
-                drop(state);
-                self.conn.work.notify_one();
-            }
-            Frame::PushPromise => return protocol_error("a client cannot push"),
-            Frame::Priority | Frame::Unknown => {}
+            Frame::WindowUpdate { stream, increment } => self.window_update(stream, increment),
+            Frame::PushPromise => protocol_error("a client cannot push"),
+            Frame::Settings { ack: true, .. }
+            | Frame::Ping { ack: true, .. }
+            | Frame::GoAway { .. }
+            | Frame::Priority
+            | Frame::Unknown => Ok(()),
         }
+    }
+
+    /// HEADERS: a new request's header block, or trailers on one under way.
+    fn headers(
+        &mut self,
+        stream: u32,
+        end_stream: bool,
+        end_headers: bool,
+        block: &[u8],
+    ) -> Result<(), FrameError> {
+        let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
+        if stream % 2 == 0 {
+            return protocol_error("a client stream id is odd");
+        }
+        // An old id is trailers on a request still in the table, or a block
+        // the client sent before it saw this side's reset (both read like
+        // the first block, below), or an id that went backwards (RFC 9113
+        // §5.1.1).
+        let state = self.conn.lock();
+        let known = state.streams.contains_key(&stream) || state.was_reset(stream);
+        drop(state);
+        if stream <= self.last_stream && !known {
+            return protocol_error("a stream id that did not grow");
+        }
+        let block = Block {
+            stream,
+            end_stream,
+            bytes: block.to_vec(),
+            continuations: 0,
+        };
+        self.block_so_far(block, end_headers)
+    }
+
+    /// The next frame of an unfinished header block, which must be its
+    /// CONTINUATION, within [`MAX_HEADER_BLOCK_BYTES`] and
+    /// [`MAX_CONTINUATION_FRAMES`].
+    fn continuation(&mut self, mut block: Block, frame: Frame<'_>) -> Result<(), FrameError> {
+        let fail = |code, reason| Err(FrameError::connection(code, reason));
+        let Frame::Continuation {
+            stream,
+            end_headers,
+            block: piece,
+        } = frame
+        else {
+            return fail(ProtocolError, INTERRUPTED_BLOCK);
+        };
+        if stream != block.stream {
+            return fail(ProtocolError, "CONTINUATION on another stream");
+        }
+        block.continuations += 1;
+        if block.bytes.len() + piece.len() > MAX_HEADER_BLOCK_BYTES
+            || block.continuations > MAX_CONTINUATION_FRAMES
+        {
+            let reason = "header block too large: too many CONTINUATION bytes or frames";
+            return fail(EnhanceYourCalm, reason);
+        }
+        block.bytes.extend_from_slice(piece);
+        self.block_so_far(block, end_headers)
+    }
+
+    /// A header block received up to its latest frame: taken as a whole at
+    /// END_HEADERS, kept for its CONTINUATION until then.
+    fn block_so_far(&mut self, block: Block, end_headers: bool) -> Result<(), FrameError> {
+        if end_headers {
+            return self.header_block(block);
+        }
+        self.block = Some(block);
+        Ok(())
+    }
+
+    /// DATA: a request body, thrown away once counted against the windows
+    /// and the request's content-length.
+    fn data(&mut self, id: u32, end_stream: bool, len: usize, flow: u32) -> Result<(), FrameError> {
+        // Bodies are thrown away, but their bytes used the connection's
+        // receive window: open it again once half used. Then it cannot be
+        // passed: less than half, plus one frame, is ever outstanding
+        // (asserted by the constant after `OUR_SETTINGS`). Only a stream's
+        // window, never given back, needs a check.
+        self.received += flow;
+        if self.received >= frame::DEFAULT_WINDOW / 2 {
+            let received = std::mem::take(&mut self.received);
+            self.answer(|out| frame::window_update(out, 0, received))?;
+        }
+        self.opened(id, "DATA on an idle stream")?;
+        let mut state = self.conn.lock();
+        let after_end = "DATA after the request's END_STREAM";
+        // None: a stream this side reset, the DATA counted above and dropped.
+        let Some(s) = receiving(&mut state, id, after_end)? else {
+            return Ok(());
+        };
+        s.remote_open = !end_stream;
+        s.received = s.received.saturating_add(flow);
+        let error = if s.received > frame::DEFAULT_WINDOW {
+            Some((FlowControlError, "DATA beyond the stream's window"))
+        } else if !s.body_agrees(len, end_stream) {
+            Some((ProtocolError, UNLIKE_LENGTH))
+        } else {
+            None
+        };
+        if let Some((code, reason)) = error {
+            // The reset closes the client's side too: no second one once
+            // the answer is done.
+            s.remote_open = false;
+            return Err(FrameError::stream(id, code, reason));
+        }
+        Ok(())
+    }
+
+    /// RST_STREAM: the client cancels a stream, whose producer stops.
+    fn rst_stream(&mut self, stream: u32) -> Result<(), FrameError> {
+        self.opened(stream, "RST_STREAM on an idle stream")?;
+        let mut state = self.conn.lock();
+        if let Some(s) = state.streams.get_mut(&stream) {
+            s.reset_by_client = true;
+        }
+        let cancelled = state.cancel(stream, End::ClientAbort);
+        drop(state);
+        self.conn.progress.notify_all();
+        cancelled
+    }
+
+    /// The client's SETTINGS, acknowledged once applied.
+    fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
+        // Only the initial window size matters here: our encoder never
+        // indexes, so the client's table size does not; we never push; our
+        // frames never pass 16,384 bytes, the least SETTINGS_MAX_FRAME_SIZE
+        // may be (§6.5.2); the rest is advice or unknown, and ignored.
+        let mut state = self.conn.lock();
+        let initial = params
+            .iter()
+            .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
+        for (_, value) in initial {
+            // Every open stream's window moves by the change, and may go
+            // negative (RFC 9113 §6.9.2). One that has ended, its thread
+            // still leaving, is closed: its window is nobody's concern.
+            let delta = i64::from(value) - state.initial_window;
+            state.initial_window = i64::from(value);
+            for stream in state.streams.values_mut().filter(|s| s.is_open()) {
+                stream.window += delta;
+                if stream.window > MAX_WINDOW {
+                    let reason = "a stream window above 2^31-1";
+                    return Err(FrameError::connection(FlowControlError, reason));
+                }
+            }
+        }
+        drop(state);
+        self.conn.work.notify_one();
+        self.answer(frame::settings_ack)
+    }
+
+    /// WINDOW_UPDATE: more room in the connection's window (stream 0) or
+    /// in a stream's, neither past 2^31 − 1.
+    fn window_update(&mut self, stream: u32, increment: u32) -> Result<(), FrameError> {
+        let too_large = "a window above 2^31-1";
+        if stream != 0 {
+            self.opened(stream, "WINDOW_UPDATE on an idle stream")?;
+        }
+        let mut state = self.conn.lock();
+        if stream == 0 {
+            state.window += i64::from(increment);
+            if state.window > MAX_WINDOW {
+                return Err(FrameError::connection(FlowControlError, too_large));
+            }
+        } else if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
+            // Checked before it is kept: a reset stream stays in the table
+            // until its thread leaves, and a window past 2^31-1 there would
+            // make the next SETTINGS a connection error.
+            let window = s.window + i64::from(increment);
+            if window > MAX_WINDOW {
+                return Err(FrameError::stream(stream, FlowControlError, too_large));
+            }
+            s.window = window;
+        }
+        drop(state);
+        self.conn.work.notify_one();
         Ok(())
     }
 
@@ -520,12 +554,12 @@ impl<'s, 'a> Reader<'s, 'a> {
         let list = self
             .decoder
             .decode(&block.bytes, MAX_HEADER_LIST_BYTES)
-            .map_err(|e| FrameError::connection(ErrorCode::CompressionError, e.reason()))?;
+            .map_err(|e| FrameError::connection(CompressionError, e.reason()))?;
         if block.stream > self.last_stream {
             return self.request(block, list);
         }
         let id = block.stream;
-        let malformed = |reason| Err(FrameError::stream(id, ErrorCode::ProtocolError, reason));
+        let malformed = |reason| Err(FrameError::stream(id, ProtocolError, reason));
         let mut state = self.conn.lock();
         // None: a stream this side reset, the block decoded and dropped.
         // (One that has left the table since `handle` found it there is
@@ -553,7 +587,7 @@ impl<'s, 'a> Reader<'s, 'a> {
     fn request(&mut self, block: Block, list: HeaderList) -> Result<(), FrameError> {
         let id = block.stream;
         self.last_stream = id;
-        let refuse = |reason| FrameError::stream(id, ErrorCode::RefusedStream, reason);
+        let refuse = |reason| FrameError::stream(id, RefusedStream, reason);
         if self.going_away {
             return Err(refuse("the connection is going away"));
         }
@@ -591,15 +625,9 @@ impl<'s, 'a> Reader<'s, 'a> {
                 "a request body is not accepted: GET and HEAD only",
             )),
             Ok(request) => Ok(request),
-            Err(reason) => return Err(FrameError::stream(id, ErrorCode::ProtocolError, reason)),
+            Err(reason) => return Err(FrameError::stream(id, ProtocolError, reason)),
         };
-        let method = field(&list.fields, b":method");
-        let asked = stream::Asked {
-            // `:method` as sent, and `:path` whole: what the log shows, for
-            // a request refused above as for one answered.
-            line: format!("{method} {} HTTP/2", field(&list.fields, b":path")),
-            head_only: method == "HEAD",
-        };
+        let asked = stream::Asked::of(&list.fields);
         let mut stream = Stream::new(state.initial_window, !block.end_stream);
         stream.body_left = body_length;
         state.streams.insert(id, stream);
@@ -622,7 +650,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         } else {
             // No thread to answer it: refused, which a client may retry.
             let mut state = self.conn.lock();
-            state.reset(id, ErrorCode::RefusedStream, End::Rejected);
+            state.reset(id, RefusedStream, End::Rejected);
             state.streams.remove(&id);
             drop(state);
             self.conn.work.notify_one();
@@ -659,34 +687,14 @@ fn receiving<'s>(
     id: u32,
     after_end: &'static str,
 ) -> Result<Option<&'s mut Stream>, FrameError> {
-    let closed = |reason| Err(FrameError::connection(ErrorCode::StreamClosed, reason));
+    let closed = |reason| Err(FrameError::connection(StreamClosed, reason));
     let was_reset = state.was_reset(id);
     match state.streams.get_mut(&id) {
         Some(s) if s.reset_by_client => closed(AFTER_CLIENT_RESET),
         Some(s) if s.remote_open => Ok(Some(s)),
-        Some(s) if s.is_open() => Err(FrameError::stream(id, ErrorCode::StreamClosed, after_end)),
+        Some(s) if s.is_open() => Err(FrameError::stream(id, StreamClosed, after_end)),
         Some(s) if s.finished => closed(CLOSED_STREAM),
         None if !was_reset => closed(CLOSED_STREAM),
         _ => Ok(None),
     }
-}
-
-/// A field's value as text, for the access log. A request refused with
-/// 431 is logged before anything checked its fields, so they may hold any
-/// byte: what is not visible ASCII, and `"` and `\`, is escaped as `\xHH`,
-/// so that a client can neither end the quoted request nor start a line.
-fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
-    let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
-        return "-".into();
-    };
-    let mut text = String::with_capacity(value.len());
-    for &byte in value {
-        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
-            text.push(char::from(byte));
-        } else {
-            // Writing to a `String` cannot fail.
-            let _ = write!(text, "\\x{byte:02x}");
-        }
-    }
-    text
 }

@@ -3,6 +3,7 @@
 //! writes the stream's access-log line once the response is done (its
 //! END_STREAM written) or cut (its RST_STREAM queued).
 
+use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -25,6 +26,18 @@ pub struct Asked {
     pub line: String,
     /// `:method` is HEAD: the answer has no body, even an error's.
     pub head_only: bool,
+}
+
+impl Asked {
+    /// From a request's fields, whatever they hold: `:method` as sent, and
+    /// `:path` whole, for a request refused as for one answered.
+    pub fn of(fields: &[(Vec<u8>, Vec<u8>)]) -> Asked {
+        let method = field(fields, b":method");
+        Asked {
+            line: format!("{method} {} HTTP/2", field(fields, b":path")),
+            head_only: method == "HEAD",
+        }
+    }
 }
 
 /// A stream's thread: answers `request`, or the error status it already
@@ -83,4 +96,24 @@ fn small(
         Ok(bytes.len() as u64)
     });
     routes::small_sent(mode, status, sent)
+}
+
+/// A field's value as text, for the access log. A request refused with
+/// 431 is logged before anything checked its fields, so they may hold any
+/// byte: what is not visible ASCII, and `"` and `\`, is escaped as `\xHH`,
+/// so that a client can neither end the quoted request nor start a line.
+fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
+    let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
+        return "-".into();
+    };
+    let mut text = String::with_capacity(value.len());
+    for &byte in value {
+        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
+            text.push(char::from(byte));
+        } else {
+            // Writing to a `String` cannot fail.
+            let _ = write!(text, "\\x{byte:02x}");
+        }
+    }
+    text
 }
