@@ -327,8 +327,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         Ok(())
     }
 
-    /// One frame, parsed; each type that changes the connection's state
-    /// has a method below. Errs with a connection or a stream error.
+    /// One frame, parsed; the rules of each type that takes more than a
+    /// line are in a method below. Errs with a connection or a stream error.
     fn handle(&mut self, frame: Frame<'_>) -> Result<(), FrameError> {
         let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
         // Inside a header block only its CONTINUATION may come (§6.10).
@@ -371,32 +371,31 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// HEADERS: a new request's header block, or trailers on one under way.
     fn headers(
         &mut self,
-        stream: u32,
+        id: u32,
         end_stream: bool,
         end_headers: bool,
         block: &[u8],
     ) -> Result<(), FrameError> {
         let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
-        if stream % 2 == 0 {
+        if id % 2 == 0 {
             return protocol_error("a client stream id is odd");
         }
         // An old id is trailers on a request still in the table, or a block
         // the client sent before it saw this side's reset (both read like
-        // the first block, below), or an id that went backwards (RFC 9113
-        // §5.1.1).
+        // the first block, below), or an id that went backwards (§5.1.1).
         let state = self.conn.lock();
-        let known = state.streams.contains_key(&stream) || state.was_reset(stream);
+        let known = state.streams.contains_key(&id) || state.was_reset(id);
         drop(state);
-        if stream <= self.last_stream && !known {
+        if id <= self.last_stream && !known {
             return protocol_error("a stream id that did not grow");
         }
         let block = Block {
-            stream,
+            stream: id,
             end_stream,
             bytes: block.to_vec(),
             continuations: 0,
         };
-        self.block_so_far(block, end_headers)
+        self.finish_or_keep(block, end_headers)
     }
 
     /// The next frame of an unfinished header block, which must be its
@@ -423,12 +422,12 @@ impl<'s, 'a> Reader<'s, 'a> {
             return fail(EnhanceYourCalm, reason);
         }
         block.bytes.extend_from_slice(piece);
-        self.block_so_far(block, end_headers)
+        self.finish_or_keep(block, end_headers)
     }
 
     /// A header block received up to its latest frame: taken as a whole at
     /// END_HEADERS, kept for its CONTINUATION until then.
-    fn block_so_far(&mut self, block: Block, end_headers: bool) -> Result<(), FrameError> {
+    fn finish_or_keep(&mut self, block: Block, end_headers: bool) -> Result<(), FrameError> {
         if end_headers {
             return self.header_block(block);
         }
@@ -474,14 +473,17 @@ impl<'s, 'a> Reader<'s, 'a> {
         Ok(())
     }
 
-    /// RST_STREAM: the client cancels a stream, whose producer stops.
-    fn rst_stream(&mut self, stream: u32) -> Result<(), FrameError> {
-        self.opened(stream, "RST_STREAM on an idle stream")?;
+    /// RST_STREAM: the client cancels a stream. Its thread, waiting on
+    /// `progress`, wakes to stop the producer; the mark makes what the
+    /// client sends on it afterwards its own error, not a frame that
+    /// crossed a reset of this side's.
+    fn rst_stream(&mut self, id: u32) -> Result<(), FrameError> {
+        self.opened(id, "RST_STREAM on an idle stream")?;
         let mut state = self.conn.lock();
-        if let Some(s) = state.streams.get_mut(&stream) {
+        if let Some(s) = state.streams.get_mut(&id) {
             s.reset_by_client = true;
         }
-        let cancelled = state.cancel(stream, End::ClientAbort);
+        let cancelled = state.cancel(id, End::ClientAbort);
         drop(state);
         self.conn.progress.notify_all();
         cancelled
@@ -518,26 +520,27 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// WINDOW_UPDATE: more room in the connection's window (stream 0) or
     /// in a stream's, neither past 2^31 − 1.
-    fn window_update(&mut self, stream: u32, increment: u32) -> Result<(), FrameError> {
-        let too_large = "a window above 2^31-1";
-        if stream != 0 {
-            self.opened(stream, "WINDOW_UPDATE on an idle stream")?;
-        }
+    fn window_update(&mut self, id: u32, increment: u32) -> Result<(), FrameError> {
         let mut state = self.conn.lock();
-        if stream == 0 {
+        if id == 0 {
             state.window += i64::from(increment);
             if state.window > MAX_WINDOW {
-                return Err(FrameError::connection(FlowControlError, too_large));
+                let reason = "the connection window above 2^31-1";
+                return Err(FrameError::connection(FlowControlError, reason));
             }
-        } else if let Some(s) = state.streams.get_mut(&stream).filter(|s| s.is_open()) {
+        } else {
+            self.opened(id, "WINDOW_UPDATE on an idle stream")?;
             // Checked before it is kept: a reset stream stays in the table
             // until its thread leaves, and a window past 2^31-1 there would
             // make the next SETTINGS a connection error.
-            let window = s.window + i64::from(increment);
-            if window > MAX_WINDOW {
-                return Err(FrameError::stream(stream, FlowControlError, too_large));
+            if let Some(s) = state.streams.get_mut(&id).filter(|s| s.is_open()) {
+                let window = s.window + i64::from(increment);
+                if window > MAX_WINDOW {
+                    let reason = "a stream window above 2^31-1";
+                    return Err(FrameError::stream(id, FlowControlError, reason));
+                }
+                s.window = window;
             }
-            s.window = window;
         }
         drop(state);
         self.conn.work.notify_one();
@@ -562,8 +565,6 @@ impl<'s, 'a> Reader<'s, 'a> {
         let malformed = |reason| Err(FrameError::stream(id, ProtocolError, reason));
         let mut state = self.conn.lock();
         // None: a stream this side reset, the block decoded and dropped.
-        // (One that has left the table since `handle` found it there is
-        // closed, as for DATA.)
         let Some(s) = receiving(&mut state, id, "HEADERS after END_STREAM")? else {
             return Ok(());
         };
@@ -676,12 +677,12 @@ impl<'s, 'a> Reader<'s, 'a> {
 }
 
 /// The stream that the client's DATA or trailers on `id` are for: one
-/// whose request is still arriving. `None` for a stream this side has
-/// reset: what the client sent before it saw the reset is ignored (RFC
-/// 9113 §5.1). Anywhere else they are the client's error: a stream error
-/// (`after_end`) on a stream whose request has ended while its response
-/// goes on; a connection error (STREAM_CLOSED) on one the client reset, or
-/// one closed both ways, whether or not its thread has left the table.
+/// whose request is still arriving; `None` for one this side has reset,
+/// whatever its state, since what the client sent before it saw the reset
+/// is ignored (RFC 9113 §5.1). Anywhere else they are the client's error:
+/// a connection error (STREAM_CLOSED) on a stream it reset or one closed
+/// both ways, in the table or not; a stream error (`after_end`) on one
+/// whose request has ended while its response goes on.
 fn receiving<'s>(
     state: &'s mut State,
     id: u32,
@@ -691,10 +692,9 @@ fn receiving<'s>(
     let was_reset = state.was_reset(id);
     match state.streams.get_mut(&id) {
         Some(s) if s.reset_by_client => closed(AFTER_CLIENT_RESET),
+        _ if was_reset => Ok(None),
         Some(s) if s.remote_open => Ok(Some(s)),
         Some(s) if s.is_open() => Err(FrameError::stream(id, StreamClosed, after_end)),
-        Some(s) if s.finished => closed(CLOSED_STREAM),
-        None if !was_reset => closed(CLOSED_STREAM),
-        _ => Ok(None),
+        _ => closed(CLOSED_STREAM),
     }
 }
