@@ -35,13 +35,12 @@ mod common;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use common::args::{strategies_from_command_line, wanted};
-use common::download::{CLIENT_BUFFER_BYTES, RawCopy};
-use common::{ServerProcess, connect, cpu_ticks, get_request, serve_args_from_env};
+use common::download::{CLIENT_BUFFER_BYTES, RawCopy, download_watched};
+use common::{ServerProcess, cpu_ticks, get_request, serve_args_from_env};
 
 /// Bytes between two readings of the server's threads: often enough that
 /// the unread tail of a download is small against the whole, rarely enough
@@ -267,29 +266,18 @@ fn sampled_download(
     // Every server thread as last seen: one that ends before the final
     // reading is missing from it, and its CPU with it.
     let mut seen = HashMap::new();
-    let mut stream = connect(server.addr())?;
-    stream
-        .write_all(get_request(target).as_bytes())
-        .map_err(|e| format!("sending the request: {e}"))?;
-    let (mut received, mut next_sample) = (0u64, SAMPLE_BYTES);
-    loop {
-        let n = match stream.read(buffer) {
-            Ok(0) => break,
-            Ok(n) => n as u64,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("{target}: reading after {received} bytes: {e}")),
-        };
-        if received == 0 && !buffer.starts_with(b"HTTP/1.1 200 ") {
-            return Err(format!("{target}: not a 200"));
-        }
-        received += n;
+    let mut next_sample = SAMPLE_BYTES;
+    let sample = |received: u64| {
         if received >= next_sample {
             let reading = Reading::now(pid)?;
             seen.extend(reading.server.clone());
             last = Some((reading, received));
             next_sample = received + SAMPLE_BYTES;
         }
-    }
+        Ok(())
+    };
+    let received = download_watched(server.addr(), &get_request(target), buffer, sample)
+        .map_err(|e| format!("{target}: {e}"))?;
     let Some((mut last, bytes)) = last else {
         return Err(format!("{target}: {received} bytes, too few to sample"));
     };

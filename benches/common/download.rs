@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use backpressure::CsvRows;
 
@@ -15,17 +16,40 @@ use super::connect;
 
 /// The client's one read buffer, reused for every read and every download.
 pub const CLIENT_BUFFER_BYTES: usize = 256 * 1024;
+/// Longest one download may take, from connect to the end of the body: the
+/// largest any benchmark asks for, 385 MB, takes under a second at the
+/// speeds in `docs/benchmarks.md`, so a download still going after this is
+/// a stuck server, and every loop of downloads is bounded in time as well
+/// as in count. (Each read is bounded by `IO_TIMEOUT` too.)
+pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How a response this client accepts begins.
+const STATUS_200: &[u8] = b"HTTP/1.1 200 ";
 
 /// Sends `request`, reads the response to the end, and returns its size
 /// (head and framing included). A response that is not a 200 is an error.
 pub fn download(addr: SocketAddr, request: &str, buffer: &mut [u8]) -> Result<u64, String> {
+    download_watched(addr, request, buffer, |_| Ok(()))
+}
+
+/// [`download`], calling `after_read` with the bytes received so far after
+/// every read: how `cpu_per_byte` reads the server's threads mid-download.
+/// An error from it ends the download.
+pub fn download_watched(
+    addr: SocketAddr,
+    request: &str,
+    buffer: &mut [u8],
+    after_read: impl FnMut(u64) -> Result<(), String>,
+) -> Result<u64, String> {
     let mut stream = connect(addr)?;
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("sending the request: {e}"))?;
-    let received = read_to_end_counting(&mut stream, buffer)?;
-    if !buffer.starts_with(b"HTTP/1.1 200 ") {
-        let head = String::from_utf8_lossy(&buffer[..buffer.len().min(200)]);
+    let received = read_to_end_counting(&mut stream, buffer, after_read)?;
+    // Only this response's own first bytes count: the buffer still holds
+    // the previous download's, which began with a 200 too.
+    let front = &buffer[..buffer.len().min(received as usize)];
+    if !front.starts_with(STATUS_200) {
+        let head = String::from_utf8_lossy(&front[..front.len().min(200)]);
         return Err(format!("not a 200: {head:?}"));
     }
     Ok(received)
@@ -85,7 +109,7 @@ impl RawCopy {
             body.chunks(piece)
                 .try_for_each(|part| socket.write_all(part))
         });
-        let received = read_to_end_counting(&mut stream, buffer);
+        let received = read_to_end_counting(&mut stream, buffer, |_| Ok(()));
         // Closing our end first makes a writer still blocked (if we stopped
         // early) fail, so the join cannot hang.
         drop(stream);
@@ -98,11 +122,19 @@ impl RawCopy {
 }
 
 /// Reads until end of stream into `buffer`, returning how many bytes
-/// arrived. The response's first bytes stay at the front of `buffer`, for
-/// the caller to check the status line; later reads overwrite the rest.
-fn read_to_end_counting(stream: &mut impl Read, buffer: &mut [u8]) -> Result<u64, String> {
-    /// Enough for `HTTP/1.1 200 OK` and more; bounded by the buffer's size.
+/// arrived, within [`DOWNLOAD_TIMEOUT`]; `after_read` is called with the
+/// running total after every read. The response's first bytes stay at the
+/// front of `buffer`, for the caller to check the status line; later reads
+/// overwrite the rest.
+fn read_to_end_counting(
+    stream: &mut impl Read,
+    buffer: &mut [u8],
+    mut after_read: impl FnMut(u64) -> Result<(), String>,
+) -> Result<u64, String> {
+    /// Bytes kept at the front of the buffer: enough for `HTTP/1.1 200 OK`
+    /// and more, and at most the buffer's size.
     const KEPT_AT_FRONT: usize = 64;
+    let started = Instant::now();
     let (mut total, mut kept) = (0u64, 0usize);
     loop {
         match stream.read(&mut buffer[kept..]) {
@@ -110,9 +142,15 @@ fn read_to_end_counting(stream: &mut impl Read, buffer: &mut [u8]) -> Result<u64
             Ok(n) => {
                 total += n as u64;
                 kept = (kept + n).min(KEPT_AT_FRONT);
+                after_read(total)?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("reading after {total} bytes: {e}")),
+        }
+        if started.elapsed() > DOWNLOAD_TIMEOUT {
+            return Err(format!(
+                "{total} bytes in {DOWNLOAD_TIMEOUT:?}, and the body not yet ended"
+            ));
         }
     }
 }
