@@ -124,11 +124,14 @@ fn main() -> ExitCode {
         };
         let highest = peaks.iter().map(|p| p.stream_threads).max().unwrap_or(0);
         most = most.max(highest);
-        let verdict = if highest <= MAX_STREAM_THREADS {
-            "held"
-        } else {
-            "MISSED"
+        // No stream thread seen in any run means the flood or the sampler
+        // failed, not that the limit held: a verdict on nothing.
+        let verdict = match highest {
+            0 => "NOT MEASURED: no stream thread seen",
+            n if n <= MAX_STREAM_THREADS => "held",
+            _ => "MISSED",
         };
+        failed |= highest == 0 || highest > MAX_STREAM_THREADS;
         println!(
             "{strategy:<9} {:>22} {:>22}  {verdict}",
             list(|p| p.stream_threads),
@@ -168,7 +171,7 @@ fn flood(server: &ServerProcess, strategy: &str) -> Result<Peak, String> {
         let _ = socket.shutdown(std::net::Shutdown::Both);
         let peak = sampler
             .join()
-            .map_err(|_| "the sampler panicked".to_string())?;
+            .map_err(|_| "the sampler panicked".to_string())??;
         drained.map(|()| peak)
     })
 }
@@ -218,18 +221,17 @@ fn wait_for_no_stream_threads(pid: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// The highest counts seen while `watching` holds.
-fn sample(pid: u32, watching: &AtomicBool) -> Peak {
+/// The highest counts seen while `watching` holds. A listing that fails
+/// ends it: a skipped one could be the peak.
+fn sample(pid: u32, watching: &AtomicBool) -> Result<Peak, String> {
     let mut peak = Peak::default();
     while watching.load(Ordering::Relaxed) {
-        // A listing that fails (a thread left while being read) is skipped.
-        if let Ok(now) = count(pid) {
-            peak.stream_threads = peak.stream_threads.max(now.stream_threads);
-            peak.threads = peak.threads.max(now.threads);
-        }
+        let now = count(pid)?;
+        peak.stream_threads = peak.stream_threads.max(now.stream_threads);
+        peak.threads = peak.threads.max(now.threads);
         thread::sleep(SAMPLE_EVERY);
     }
-    peak
+    Ok(peak)
 }
 
 /// `PF_EXITING` in a task's flags (`include/linux/sched.h`): set as the
@@ -248,17 +250,20 @@ fn count(pid: u32) -> Result<Peak, String> {
     for task in tasks.flatten() {
         // `comm (name) state ...`; a name may hold spaces and parentheses,
         // so the state is the first word after the last `)`.
+        // A task that left between the listing and this read is not live.
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
         };
-        let Some((head, tail)) = stat.rsplit_once(')') else {
-            continue;
-        };
+        // One that cannot be read as `stat` is an error, not a thread
+        // skipped: skipping would count too few, and the verdict could only
+        // say "held".
+        let unreadable = || format!("{}: {stat:?}", task.path().join("stat").display());
+        let (head, tail) = stat.rsplit_once(')').ok_or_else(unreadable)?;
         // After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags.
         let fields: Vec<&str> = tail.split_whitespace().take(7).collect();
-        let flags = fields.get(6).and_then(|f| f.parse::<u64>().ok());
+        let flags = (fields.get(6).and_then(|f| f.parse::<u64>().ok())).ok_or_else(unreadable)?;
         let leaving = matches!(fields.first(), Some(&("Z" | "X")));
-        if leaving || flags.is_none_or(|flags| flags & PF_EXITING != 0) {
+        if leaving || flags & PF_EXITING != 0 {
             continue;
         }
         now.threads += 1;
