@@ -189,17 +189,22 @@ fn run(filters: &[String]) -> Result<String, String> {
         report += "bounded was not measured: no verdict on its target.\n";
         return Ok(report);
     };
+    // The verdict rests on the producer's share: a thread renamed in the
+    // server would make it 0 ms and the target look within reach.
+    let role = |name: &str| {
+        (bounded.role(name).map(|seconds| bounded.per_gb(seconds)))
+            .ok_or_else(|| format!("bounded: no server thread named {name:?} was read"))
+    };
+    let (producer, writer) = (role("producer")?, role("conn")?);
     let wanted = BOUNDED_OF_RAW_TARGET * raw.rate();
     let allowed = cores / wanted * 1e12;
-    let producer = bounded.per_gb(bounded.role("producer").unwrap_or(0.0));
     let least = producer + raw.per_gb(raw.machine);
     let _ = writeln!(
         report,
         "{BOUNDED_OF_RAW_TARGET} x the raw copy is {:.0} MB/s: {cores} busy cores give each GB at most {allowed:.0} ms of CPU at that rate.\n\
-         bounded spends {:.0} (producer {producer:.0}, writer {:.0}, client {:.0}); rendering plus the raw copy's own cost is {least:.0}: {}.",
+         bounded spends {:.0} (producer {producer:.0}, writer {writer:.0}, client {:.0}); rendering plus the raw copy's own cost is {least:.0}: {}.",
         wanted / 1e6,
         bounded.per_gb(bounded.machine),
-        bounded.per_gb(bounded.role("conn").unwrap_or(0.0)),
         bounded.per_gb(bounded.client),
         if least > allowed {
             "out of reach on this machine for anything that renders rows"
