@@ -40,7 +40,7 @@ use std::time::Instant;
 
 use common::args::{strategies_from_command_line, wanted};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, download_watched};
-use common::{ServerProcess, cpu_ticks, get_request, serve_args_from_env};
+use common::{ServerProcess, cpu_ticks, env_count, get_request, serve_args_from_env};
 
 /// Bytes between two readings of the server's threads: often enough that
 /// the unread tail of a download is small against the whole, rarely enough
@@ -119,8 +119,8 @@ fn main() -> ExitCode {
 /// Measures the strategies in `filters` (all if it is empty) and the raw
 /// copy.
 fn run(filters: &[String]) -> Result<String, String> {
-    let runs = env_number("CPU_RUNS", 5)?;
-    let rows = env_number("CPU_ROWS", 7_000_000)?;
+    let runs = env_count("CPU_RUNS", 5)?;
+    let rows = env_count("CPU_ROWS", 7_000_000)?;
     let server = ServerProcess::start(&serve_args_from_env()?)?;
     let raw = RawCopy::new(rows, None)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
@@ -334,14 +334,4 @@ fn cpu_seconds(schedstat: &str) -> Result<f64, String> {
     let field = schedstat.split_whitespace().next().unwrap_or_default();
     let nanoseconds: u64 = (field.parse()).map_err(|e| format!("schedstat {field:?}: {e}"))?;
     Ok(nanoseconds as f64 / 1e9)
-}
-
-fn env_number(name: &str, default: u64) -> Result<u64, String> {
-    match std::env::var(name) {
-        Ok(text) => match text.parse() {
-            Ok(0) | Err(_) => Err(format!("{name}={text}: not a positive whole number")),
-            Ok(n) => Ok(n),
-        },
-        Err(_) => Ok(default),
-    }
 }

@@ -48,6 +48,21 @@ pub fn serve_args_from_env() -> Result<Vec<String>, String> {
     }
 }
 
+/// The positive whole number in environment variable `name`, or `default`
+/// if it is unset: the knobs that make a run shorter or longer. Anything
+/// else is an error, not the default: a mistyped knob must not measure
+/// something other than what was asked for and look fine.
+pub fn env_count(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{name}={text:?}: not a positive whole number")),
+        },
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
 /// The whole machine's CPU time so far, in clock ticks, from the first
 /// line of `/proc/stat`: `(busy, all)`. Busy counts softirq time too: over
 /// loopback much of TCP's work runs there, and no process is charged for

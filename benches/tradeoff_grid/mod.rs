@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use backpressure::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
 
-use crate::common::serve_args_from_env;
+use crate::common::{env_count, serve_args_from_env};
 
 /// Sizes in the grid are KiB multiples, as `serve`'s flags write them.
 pub const KIB: usize = 1024;
@@ -157,20 +157,6 @@ fn env_list<T>(
     }
 }
 
-/// A count from `name`, or `default` if it is unset.
-fn env_count(name: &str, default: usize) -> Result<usize, String> {
-    let parse = |s: &str| {
-        s.trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{s:?} is not a positive count"))
-    };
-    Ok(env_list(name, parse)?
-        .and_then(|list| list.first().copied())
-        .unwrap_or(default))
-}
-
 /// What the command line may name: the strategies with a grid.
 pub const CHOOSABLE: [&str; 2] = ["bounded", "pipeline"];
 
@@ -237,9 +223,9 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     // least as well as the defaults measure it, against the server as it
     // ships: a quick, partial, thinner or reconfigured run that wrote to
     // `docs/` would silently overwrite it.
-    let fast_rows = env_count("TRADEOFF_ROWS", DEFAULT_FAST_ROWS as usize)? as u64;
-    let runs = env_count("TRADEOFF_RUNS", runs)?;
-    let clients = env_count("TRADEOFF_CLIENTS", clients)?;
+    let fast_rows = env_count("TRADEOFF_ROWS", DEFAULT_FAST_ROWS)?;
+    let runs = env_count("TRADEOFF_RUNS", runs as u64)? as usize;
+    let clients = env_count("TRADEOFF_CLIENTS", clients as u64)? as usize;
     let serve_args = serve_args_from_env()?;
     let full_grid = !quick
         && chosen_chunks.is_none()
