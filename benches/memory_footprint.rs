@@ -31,7 +31,7 @@ use backpressure::{End, body_len};
 
 use common::args::{strategies_from_command_line, wanted};
 use common::stall::{
-    kernel_queue, proc_status, queued, stalled_clients, wait_for_stall, wait_until_idle,
+    kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
 use common::{ServerProcess, serve_args_from_env};
 
@@ -178,7 +178,7 @@ fn rows_for(strategy: &str, clients: usize) -> u64 {
 
 fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Measurement, String> {
     let server = ServerProcess::start(args)?;
-    let (addr, pid) = (server.addr(), server.pid());
+    let addr = server.addr();
     let rows = rows_for(strategy, clients);
 
     common::get_small(addr, &format!("/export.csv?rows=10&mode={strategy}"))?;
@@ -187,7 +187,7 @@ fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Me
     let target = format!("/export.csv?rows={rows}&mode={strategy}");
     let mut streams = stalled_clients(addr, &target, clients)?;
     let (stalled_metrics, settled) = wait_for_stall(&server, strategy)?;
-    let stalled = proc_status(pid)?;
+    let stalled = resident(&server)?;
     let kernel_queue = kernel_queue(addr, &streams)?;
     let answers = count_answers(&mut streams);
 

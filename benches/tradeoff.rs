@@ -61,7 +61,7 @@ use backpressure::{DEFAULT_CHUNK_BYTES, body_len};
 use common::args::strategies_from_command_line;
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, download};
 use common::stall::{
-    kernel_queue, proc_status, queued, stalled_clients, wait_for_stall, wait_until_idle,
+    kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
 use common::{ServerProcess, cpu_ticks, get_request};
 use tradeoff_chart::{Chart, Family, Point, Reference};
@@ -316,7 +316,7 @@ fn start_server(settings: &Settings, config: &Config) -> Result<ServerProcess, S
 /// The RSS, kernel queue and userland queue each of `clients` stalled
 /// clients cost `server`, from idle to a settled stall; back to idle after.
 fn stall(server: &ServerProcess, mode: &str, clients: usize) -> Result<Memory, String> {
-    let (addr, pid) = (server.addr(), server.pid());
+    let addr = server.addr();
     common::get_small(addr, &format!("/export.csv?rows=10&mode={mode}"))?;
     let idle = wait_until_idle(server, None)?;
     let target = format!("/export.csv?rows={STALL_ROWS}&mode={mode}");
@@ -333,7 +333,7 @@ fn stall(server: &ServerProcess, mode: &str, clients: usize) -> Result<Memory, S
             "{open} connections open at the stall, expected {clients} and the probe"
         ));
     }
-    let stalled = proc_status(pid)?;
+    let stalled = resident(server)?;
     let kernel = kernel_queue(addr, &streams)?;
     let queued = queued(&metrics, mode)?;
     drop(streams);

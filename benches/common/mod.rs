@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use backpressure::{ChildServer, ChildStderr, Scrape};
+use backpressure::{ChildServer, ChildStderr, ProcStatus, Scrape};
 
 /// Longest a benchmark client waits for the server to accept or to send
 /// anything: a stuck server fails the benchmark instead of hanging it.
@@ -111,6 +111,11 @@ impl ServerProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.pid()
+    }
+
+    /// Its `/proc/PID/status`, parsed.
+    pub fn status(&self) -> Result<ProcStatus, String> {
+        (self.child.status()).map_err(|e| format!("/proc/{}/status: {e}", self.pid()))
     }
 
     /// `/metrics`, parsed.

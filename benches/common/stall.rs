@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use backpressure::{ProcStatus, read_tcp_table};
+use backpressure::read_tcp_table;
 
 use super::{Metrics, ServerProcess, connect, get_request};
 
@@ -62,16 +62,18 @@ pub struct Resident {
     pub threads: u64,
 }
 
-pub fn proc_status(pid: u32) -> Result<Resident, String> {
-    let path = format!("/proc/{pid}/status");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    let status = ProcStatus::parse(&text);
+/// The server's RSS and threads now; either missing is an error.
+pub fn resident(server: &ServerProcess) -> Result<Resident, String> {
+    let status = server.status()?;
     match (status.rss_bytes, status.threads) {
         (Some(rss), Some(threads)) => Ok(Resident {
             rss: rss as f64,
             threads,
         }),
-        _ => Err(format!("{path} has no VmRSS or Threads")),
+        _ => Err(format!(
+            "/proc/{}/status has no VmRSS or Threads",
+            server.pid()
+        )),
     }
 }
 
@@ -91,13 +93,12 @@ pub struct Idle {
 /// (`threads`, if given) has held for two polls in a row: a connection
 /// leaves the gauge a moment before its thread exits.
 pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<Idle, String> {
-    let pid = server.pid();
     let started = Instant::now();
     let mut previous = None;
     loop {
         let metrics = server.metrics()?;
         let connections = metrics.value("backpressure_connections_active")?;
-        let resident = proc_status(pid)?;
+        let resident = resident(server)?;
         let at_rest = connections == 1.0 && threads.is_none_or(|t| t == resident.threads);
         if at_rest && previous == Some(resident.threads) {
             return Ok(Idle {
