@@ -24,12 +24,25 @@
 //! its client) counts up to the last reading it was seen in: a lower bound
 //! by at most what it spent in one sampling interval.
 //!
+//! Run: `cargo bench --bench cpu_per_byte` (a few seconds once built).
 //! Knobs: `CPU_RUNS` downloads per strategy (default 5, in rounds, so that
 //! a drifting machine moves every strategy alike), `CPU_ROWS` the export's
 //! rows (default 7,000,000), `BENCH_SERVE_ARGS` extra server flags, and
 //! `cargo bench --bench cpu_per_byte -- bounded` measures only the
 //! strategies named (the raw copy always). Criterion's flags, handed to
 //! every benchmark by `cargo bench --`, are skipped (`common/args.rs`).
+//! A short look: `CPU_RUNS=1 CPU_ROWS=1000000`, whose machine column, in
+//! 10 ms ticks, is then too coarse to read.
+//!
+//! Read, one line per strategy: `MB/s` received (10^6 bytes); then CPU
+//! milliseconds per GB (10^9 bytes) received: `conn` (the connection's
+//! thread: the writer, and for `pipeline` the renderer too), `producer`
+//! (the channel modes' rendering thread), `client` (this bench's reading
+//! thread), `threads` (the server's threads and the client summed) and
+//! `machine` (every busy core, softirq included); `ceiling` is the GB/s
+//! the machine's cores could carry at that cost. The last lines weigh the
+//! raw-copy target in CPU: the budget per GB it leaves, against rendering
+//! plus the raw copy's own cost, and say whether that is within reach.
 
 mod common;
 

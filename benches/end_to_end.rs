@@ -1,17 +1,26 @@
 //! End to end over loopback: the real server binary, a fast client, one
 //! export of a million rows (~54 MB) per iteration, in each of the four
 //! modes; and, as the ceiling, the same bytes pre-rendered in memory and
-//! written to a socket by a plain listener thread.
+//! written to a socket by a plain listener thread, in one write and in the
+//! server's largest writes (64 KiB).
 //!
-//! The client is as fast as a client gets (it reads into one reusable
-//! buffer and keeps nothing), so every figure is what the server side
-//! costs. The targets, at the defaults, in the same run: `bounded` at least
-//! 90 % of `unbounded` and 75 % of the raw copy, `pipeline` at least 80 %
-//! of `unbounded` (`benches/tradeoff.rs` prints whether they hold).
+//! Why: a strategy that bounds memory must not cost a fast client its
+//! speed. The client is as fast as a client gets (it reads into one
+//! reusable buffer and keeps nothing), so every figure is what the server
+//! side costs. The targets, at the defaults, in the same run: `bounded` at
+//! least 90 % of `unbounded` and 75 % of the raw copy, `pipeline` at least
+//! 80 % of `unbounded` (`benches/tradeoff.rs` prints whether they hold,
+//! measured in interleaved rounds; the groups here run one after another,
+//! so a drifting machine moves them apart).
 //!
+//! Run: `cargo bench --bench end_to_end` (ten samples in 4 s per line,
+//! about 30 s once built); one line with a criterion filter, e.g.
+//! `-- end_to_end/bounded`.
 //! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`), which is
 //! how chunk sizes and channel depths were compared; `benches/tradeoff.rs`
-//! compares them all at once, against memory.
+//! compares them all at once, against memory. Read: criterion's `thrpt` is
+//! body bytes per second, in MiB/s or GiB/s (binary units); the ratios
+//! in `docs/benchmarks.md` are between lines of the same run.
 
 mod common;
 

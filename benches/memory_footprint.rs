@@ -14,10 +14,31 @@
 //! `/proc/net/tcp`: kernel memory, in neither of the others, that a stalled
 //! connection pins unless the server bounds it (`--notsent-lowat`).
 //!
-//! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`), and
-//! `cargo bench --bench memory_footprint -- bounded pipeline` measures only
-//! the strategies named; criterion's flags, which `cargo bench -- FLAGS`
-//! hands every benchmark, are skipped (`common/args.rs`).
+//! Why: the lesson's claim is that a stalled client costs `bounded` and
+//! `pipeline` a fixed amount, and `buffer` and `unbounded` the body; this
+//! is that claim in bytes, per client, with the targets for `bounded`.
+//!
+//! Run: `cargo bench --bench memory_footprint` (under a minute once
+//! built); `cargo bench --bench memory_footprint -- bounded pipeline`
+//! measures only the strategies named, `-- bounded` alone takes a few
+//! seconds. `BENCH_SERVE_ARGS` passes extra flags to `serve` (see
+//! `common`); criterion's flags, which `cargo bench -- FLAGS` hands every
+//! benchmark, are skipped (`common/args.rs`).
+//!
+//! Read, one line per strategy and client count: `rows` each client asked
+//! for; `idle RSS` and `stalled RSS` of the process, and `growth` between
+//! them (MiB, 2^20 bytes); per client, `RSS/client` (growth ÷ clients),
+//! `kern/client` (the kernel's send queue ÷ clients) and `sum/client`
+//! (both: everything one stalled client makes the server hold), in KiB;
+//! `queued` (body bytes produced and not sent, all clients) and `live heap`
+//! at the stall; `RSS after` and `heap after` (live heap against idle, in
+//! bytes) once the clients left; then the status each client got, the
+//! aborts counted, and the threads while stalled. `NOT SETTLED` marks a
+//! stall whose queue was still moving. Last, the `bounded` targets at 64
+//! clients: `holds` or `MISSED`, or `not judged` if that stall did not
+//! settle or the server was not serving every client. The exit code is 1
+//! if a line could not be measured; a missed target is printed, not an
+//! exit code.
 
 mod common;
 
@@ -35,7 +56,10 @@ use common::stall::{
 };
 use common::{ServerProcess, serve_args_from_env};
 
+/// Every strategy, in the order the table prints them.
 const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
+/// Stalled clients at once, one fresh server each: per-client figures are
+/// read at the largest, where the server's fixed costs weigh least.
 const CLIENT_COUNTS: [usize; 3] = [1, 16, TARGET_CLIENTS];
 /// The stalled clients the `bounded` targets are judged at (one of
 /// [`CLIENT_COUNTS`]): per client, the server's fixed costs weigh less the

@@ -1,13 +1,27 @@
 //! The producer's hot loop: how fast rows are rendered, and what chunked
-//! framing adds on top.
+//! framing adds on top. Why: rendering is the one cost every strategy pays
+//! per byte, so it caps what any of them can deliver (the "≥ 3 GB/s"
+//! target in `docs/benchmarks.md`), and these figures are the producer's
+//! alone, with no socket, thread or scheduler in them.
 //!
 //! The `rows` group also copies the same bytes, already rendered, into the
-//! same chunks (the server's default size): no producer can fill chunks faster than a memory copy,
-//! so that figure is the ceiling for rendering on this machine.
+//! same chunks (the server's default size): no producer can fill chunks
+//! faster than a memory copy, so that figure is the ceiling for rendering
+//! on this machine.
+//!
+//! The `framing` group frames the rendered body into memory, chunked and
+//! unframed (`Content-Length` / HTTP/1.0): what the framing itself costs.
 //!
 //! The `strategies` group runs whole exports through the channel and
 //! pipeline strategies into `io::sink()`: what threads, hand-offs and
 //! framing cost with no socket in the way, at a few chunk sizes and depths.
+//!
+//! Run: `cargo bench --bench rows`; one group with a criterion filter, e.g.
+//! `cargo bench --bench rows -- rows/`; a short look with `-- --quick`.
+//! Read: criterion prints each benchmark's time per iteration and its
+//! `thrpt`, the body's bytes per second in GiB/s (binary: 1 GiB/s is
+//! 1.074 GB/s); compare rendering with its `ceiling:` line of the same run,
+//! since this machine's speed drifts between runs (`docs/benchmarks.md`).
 
 use std::hint::black_box;
 use std::io::Write;
@@ -18,6 +32,8 @@ use backpressure::{
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+/// Rows per iteration: 5.3 MB, over a hundred default chunks, yet rendered
+/// in a few milliseconds, so that criterion takes many samples.
 const ROWS: u64 = 100_000;
 /// The server's default chunk, so the figures are the producer's as it runs.
 const CHUNK: usize = DEFAULT_CHUNK_BYTES;
@@ -86,8 +102,9 @@ fn chunked_encoding(c: &mut Criterion) {
                 wire.truncate(WIRE_OFFSET_BYTES);
                 queued.produced(body.len());
                 let mut writer = BodyWriter::new(Http1(&mut wire), framing, CHUNK, &queued);
-                writer.write_all(&body).unwrap();
-                writer.finish().unwrap();
+                // A Vec takes every write: no error can come from outside.
+                writer.write_all(&body).expect("framing into a Vec");
+                writer.finish().expect("finishing into a Vec");
                 black_box(&wire);
             });
         });

@@ -16,9 +16,20 @@
 //! sends [`STREAMS`] × (HEADERS for a large export, RST_STREAM CANCEL), a
 //! pair every [`PACE`], while a sampler lists `/proc/PID/task` every
 //! [`SAMPLE_EVERY`] and counts the live threads named `h2-stream-*`. The
-//! run ends once none is left. `cargo bench --bench stream_threads --
-//! buffer` measures only the strategies named; `BENCH_SERVE_ARGS` passes
-//! flags to `serve` (see `common`).
+//! run ends once none is left.
+//!
+//! Run: `cargo bench --bench stream_threads` (about 20 s once built);
+//! `cargo bench --bench stream_threads -- buffer` measures only the
+//! strategies named (`-- pipeline` takes a few seconds);
+//! `BENCH_SERVE_ARGS` passes flags to `serve` (see `common`).
+//!
+//! Read, one line per strategy: the most `h2-stream-*` threads seen live
+//! at once on each of the [`RUNS`] connections, the most threads of the
+//! whole process at once in the same runs, and the verdict: `held` if no
+//! run passed [`MAX_STREAM_THREADS`], `MISSED` if one did, `NOT MEASURED`
+//! if no run saw a stream thread at all. The exit code is 1 on `MISSED`,
+//! `NOT MEASURED` or an error: the limit is an invariant of the server,
+//! and this is the one check that can see it broken.
 
 mod common;
 
@@ -44,6 +55,7 @@ use h2::{
 #[allow(dead_code)]
 mod h2;
 
+/// Every strategy: each stream's body comes from one of them.
 const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// Connections flooded per strategy, one after another: the pile-up
 /// depends on timing, so one run can miss it.

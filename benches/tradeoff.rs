@@ -29,6 +29,21 @@
 //! most throughput for at most that memory. The server's defaults are
 //! highlighted, and the targets for them printed.
 //!
+//! Why: every chunk size and depth buys speed for a fast client with memory
+//! per slow one, and the defaults in `src/server/config.rs` are a point
+//! chosen on this curve (`docs/benchmarks.md`, "How the defaults were
+//! chosen"); one run measures all of it in the same moments.
+//!
+//! Read, one line per configuration: `MB/s` is the median download
+//! (10^6 bytes of body per second), `min` and `max` the slowest and fastest
+//! of the K, `cores` how many of the machine's cores were busy meanwhile;
+//! then per stalled client, in KiB: `RSS/client`, `kern/client`,
+//! `held/client` (the two summed: the chart's x) and `queued`. References
+//! have no memory (`-`). Last, the targets at the defaults, each `holds`,
+//! `MISSED`, `not judged` (memory at another N) or `not measured`; the
+//! exit code is 1 only if something could not be measured, since a missed
+//! target is a finding (`docs/benchmarks.md` records which miss).
+//!
 //! Knobs, for a short run:
 //! - `cargo bench --bench tradeoff -- bounded` measures only the strategies
 //!   named (`bounded`, `pipeline`); the references are always measured.
@@ -77,12 +92,18 @@ const SERVE_FLAGS: [&str; 2] = ["--rate-grace", "5m"];
 /// Megabytes, as throughput is quoted (MB/s, not MiB/s).
 const MB: f64 = 1e6;
 
-/// Targets at the defaults, from the issue that asked for this benchmark:
-/// fast-pass medians of the same run, and memory per stalled client.
+// Targets at the defaults, from the issue that asked for this benchmark:
+// fast-pass medians of the same run, and memory per stalled client.
+/// Least `bounded` median as a fraction of `unbounded`'s.
 const BOUNDED_OF_UNBOUNDED_TARGET: f64 = 0.9;
+/// Least `pipeline` median as a fraction of `unbounded`'s.
 const PIPELINE_OF_UNBOUNDED_TARGET: f64 = 0.8;
+/// Least `bounded` median as a fraction of the raw copy's (in one write).
 const BOUNDED_OF_RAW_TARGET: f64 = 0.75;
+/// Most RSS growth per stalled `bounded` client.
 const RSS_PER_CLIENT_TARGET_BYTES: f64 = 192.0 * 1024.0;
+/// Most RSS growth and kernel send queue together per stalled `bounded`
+/// client: everything one slow client makes the server hold.
 const HELD_PER_CLIENT_TARGET_BYTES: f64 = 256.0 * 1024.0;
 /// The stalled clients the two memory targets are defined at (as
 /// `memory_footprint` judges them, on its 64-client line). Per client, a

@@ -15,8 +15,9 @@
 
 use std::fmt::Write as _;
 
-/// Whole image, in SVG user units (pixels in a browser).
+/// Whole image's width, in SVG user units (pixels in a browser).
 const WIDTH: f64 = 960.0;
+/// Whole image's height, in the same units.
 const HEIGHT: f64 = 560.0;
 // Room around the plot: left for the y labels, right for the legend, top
 // for the title and subtitle, bottom for the x labels.
@@ -24,6 +25,7 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 215.0;
 const TOP: f64 = 70.0;
 const BOTTOM: f64 = 60.0;
+/// Bytes in a KiB: memory is in bytes, ticks and marks in KiB and MiB.
 const KIB: f64 = 1024.0;
 /// Node's default `highWaterMark` for byte streams, before and since
 /// Node 22 (nodejs/node#52037): the userland bytes a writable stream
@@ -34,7 +36,9 @@ const NODE_MARKS: [(f64, &str); 2] = [
 ];
 /// Marker colours of `bounded` by depth (a colour-blind-friendly palette).
 const DEPTH_COLOURS: [&str; 5] = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9"];
+/// Marker colour of `pipeline`, from the same palette.
 const PIPELINE_COLOUR: &str = "#d55e00";
+/// Colour of the reference lines and their labels.
 const REFERENCE_COLOUR: &str = "#555";
 
 /// Which strategy a marker is, and so its shape and colour.

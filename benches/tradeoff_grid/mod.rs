@@ -23,15 +23,19 @@ const CHUNKS: [usize; 8] = [
 ];
 /// Channel depths of the full grid.
 const DEPTHS: [usize; 5] = [0, 1, 2, 3, 4];
-/// The quick run's grid (the defaults are added to any grid).
+/// Chunk sizes of the quick run (the defaults are added to any grid).
 const QUICK_CHUNKS: [usize; 3] = [16 * KIB, 64 * KIB, 256 * KIB];
+/// Channel depths of the quick run.
 const QUICK_DEPTHS: [usize; 2] = [0, 1];
-/// Downloads per configuration whose median is its throughput.
+/// Downloads per configuration whose median is its throughput (K).
 const DEFAULT_RUNS: usize = 5;
+/// K in the quick run: a median of three still drops one outlier.
 const QUICK_RUNS: usize = 3;
-/// Stalled clients per configuration: the count the memory targets are
+/// Stalled clients per configuration (N): the count the memory targets are
 /// defined at, so that a default run judges them.
 const DEFAULT_CLIENTS: usize = crate::MEMORY_TARGET_CLIENTS;
+/// N in the quick run: few enough to settle fast; its memory is shown, not
+/// judged.
 const QUICK_CLIENTS: usize = 8;
 /// The fast client's export unless `TRADEOFF_ROWS` says otherwise: a
 /// million rows, 54 MB, so that the whole grid runs in minutes.
