@@ -266,7 +266,7 @@ fn run(settings: &Settings) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
 
     println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>6}  {:>11} {:>11} {:>11} {:>11}",
+        "{:<20} {:>9} {:>9} {:>9} {:>6}  {:>11} {:>11} {:>11} {:>13}",
         "configuration",
         "MB/s",
         "min",
@@ -275,7 +275,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         "RSS/client",
         "kern/client",
         "held/client",
-        "queued"
+        "queued/client"
     );
     let mut rows: Vec<Row> = measured
         .into_iter()
@@ -468,10 +468,10 @@ fn targets(rows: &[Row], clients: usize) -> String {
 fn table_line(row: &Row) -> String {
     let t = &row.throughput;
     let memory = row.memory.map_or_else(
-        || format!("{:>11} {:>11} {:>11} {:>11}", "-", "-", "-", "-"),
+        || format!("{:>11} {:>11} {:>11} {:>13}", "-", "-", "-", "-"),
         |m| {
             format!(
-                "{:>11} {:>11} {:>11} {:>11}",
+                "{:>11} {:>11} {:>11} {:>13}",
                 kib(m.rss),
                 kib(m.kernel),
                 kib(m.held()),
