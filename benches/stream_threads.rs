@@ -64,8 +64,9 @@ const RUNS: usize = 4;
 /// cancellations that end a connection (`MAX_NET_CANCELS`), so the flood
 /// is never cut short and every stream is taken on or refused.
 const STREAMS: u32 = 99;
-/// Rows each stream asks for: 53 MB, so that a `buffer` stream has
-/// megabytes to free after its stream has left the table.
+/// Rows each stream asks for: 54 MB (54,027,933 bytes), so that a
+/// `buffer` stream has megabytes to free after its stream has left the
+/// table.
 const ROWS: u64 = 1_000_000;
 /// Between two (HEADERS, RST_STREAM) pairs: long enough for a `buffer`
 /// stream to render part of its body before the next arrives.
