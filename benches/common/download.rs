@@ -105,18 +105,23 @@ impl RawCopy {
         let (listener, body) = (Arc::clone(&self.listener), Arc::clone(&self.body));
         let piece = self.write_bytes.unwrap_or(body.len()).max(1);
         let writer = thread::spawn(move || {
-            let (mut socket, _) = listener.accept()?;
-            body.chunks(piece)
-                .try_for_each(|part| socket.write_all(part))
+            let (mut socket, _) = (listener.accept()).map_err(|e| format!("accepting: {e}"))?;
+            (body
+                .chunks(piece)
+                .try_for_each(|part| socket.write_all(part)))
+            .map_err(|e| format!("writing the body: {e}"))
         });
         let received = read_to_end_counting(&mut stream, buffer, |_| Ok(()));
         // Closing our end first makes a writer still blocked (if we stopped
         // early) fail, so the join cannot hang.
         drop(stream);
-        match writer.join() {
-            Ok(Ok(())) => received,
-            Ok(Err(e)) => Err(format!("writing the body: {e}")),
-            Err(_) => Err("the writer thread panicked".to_string()),
+        let written = (writer.join()).unwrap_or_else(|_| Err("it panicked".to_string()));
+        // Both sides' errors: a read that stopped early also fails the write.
+        match (received, written) {
+            (Ok(received), Ok(())) => Ok(received),
+            (Ok(_), Err(w)) => Err(format!("the raw copy's writer: {w}")),
+            (Err(r), Ok(())) => Err(r),
+            (Err(r), Err(w)) => Err(format!("{r} (the raw copy's writer: {w})")),
         }
     }
 }
