@@ -54,7 +54,7 @@ use common::args::{strategies_from_command_line, wanted};
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
-use common::{ServerProcess, serve_args_from_env};
+use common::{ServerProcess, kib, mib, serve_args_from_env};
 
 /// Every strategy, in the order the table prints them.
 const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
@@ -277,14 +277,6 @@ fn count_answers(streams: &mut [TcpStream]) -> String {
         let _ = write!(text, "{separator}{answer} x{n}");
     }
     text
-}
-
-fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
-}
-
-fn kib(bytes: f64) -> String {
-    format!("{:.0} KiB", bytes / 1024.0)
 }
 
 fn table_line(m: &Measurement) -> String {

@@ -78,7 +78,7 @@ use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, downloa
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
-use common::{ServerProcess, cpu_ticks, get_request};
+use common::{ServerProcess, cpu_ticks, get_request, kib};
 use tradeoff_chart::{Chart, Family, Point, Reference};
 use tradeoff_grid::{CHOOSABLE, Config, Settings, Strategy, settings, size_label};
 
@@ -396,12 +396,12 @@ fn mark_front(rows: &mut [Row]) {
 
 /// Whether the targets hold at the defaults, in this run.
 fn targets(rows: &[Row], clients: usize) -> String {
-    let find = |wanted: &dyn Fn(&Config) -> bool| rows.iter().find(|r| wanted(&r.config));
-    let bounded = find(&|c| c.strategy == Strategy::Bounded && c.is_default());
-    let pipeline = find(&|c| c.strategy == Strategy::Pipeline && c.is_default());
-    let unbounded = find(&|c| c.strategy == Strategy::Unbounded);
-    let raw = find(&|c| c.strategy == Strategy::Raw && c.chunk_bytes == 0);
-    let raw_64k = find(&|c| c.strategy == Strategy::Raw && c.chunk_bytes > 0);
+    let find = |wanted: fn(&Config) -> bool| rows.iter().find(|r| wanted(&r.config));
+    let bounded = find(|c| c.strategy == Strategy::Bounded && c.is_default());
+    let pipeline = find(|c| c.strategy == Strategy::Pipeline && c.is_default());
+    let unbounded = find(|c| c.strategy == Strategy::Unbounded);
+    let raw = find(|c| c.strategy == Strategy::Raw && c.chunk_bytes == 0);
+    let raw_64k = find(|c| c.strategy == Strategy::Raw && c.chunk_bytes > 0);
     let mut text = format!("targets at the defaults ({clients} stalled clients):");
     let mut ratio = |name: &str, of: Option<&Row>, to: Option<&Row>, target: f64| {
         let line = match (of, to) {
@@ -487,10 +487,6 @@ fn table_line(row: &Row) -> String {
         t.max,
         row.cores_busy
     )
-}
-
-fn kib(bytes: f64) -> String {
-    format!("{:.0} KiB", bytes / 1024.0)
 }
 
 /// `tradeoff.csv` and `tradeoff.svg` in the output folder.

@@ -63,6 +63,16 @@ pub fn env_count(name: &str, default: u64) -> Result<u64, String> {
     }
 }
 
+/// Bytes as whole KiB (2^10 bytes), as the tables print memory per client.
+pub fn kib(bytes: f64) -> String {
+    format!("{:.0} KiB", bytes / 1024.0)
+}
+
+/// Bytes as MiB (2^20 bytes) to a tenth, as the tables print a process's.
+pub fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+}
+
 /// The whole machine's CPU time so far, in clock ticks, from the first
 /// line of `/proc/stat`: `(busy, all)`. Busy counts softirq time too: over
 /// loopback much of TCP's work runs there, and no process is charged for
