@@ -56,6 +56,23 @@ fn strategies_are_taken_among_flags() {
 }
 
 #[test]
+fn a_flag_last_on_the_line_takes_nothing() {
+    let line = ["bounded", "--save-baseline"];
+    assert_eq!(
+        args::strategies(strings(&line), &KNOWN),
+        Ok(strings(&["bounded"]))
+    );
+}
+
+#[test]
+fn no_strategy_named_means_every_one() {
+    assert!(args::wanted(&[], "pipeline"));
+    let named = strings(&["bounded"]);
+    assert!(args::wanted(&named, "bounded"));
+    assert!(!args::wanted(&named, "pipeline"));
+}
+
+#[test]
 fn an_unknown_word_is_refused_in_one_line() {
     for line in [&["--bench", "bounde"][..], &["before", "--bench"]] {
         let refused = args::strategies(strings(line), &KNOWN);
