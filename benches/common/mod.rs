@@ -1,9 +1,11 @@
 //! What the benchmarks that measure the real binary share: a `serve` child
 //! process that is killed when dropped, a plain HTTP GET, and a scrape of
-//! `/metrics` whose missing series are errors; a fast client and the raw
-//! copy it is held to (`download.rs`); stalled clients, and the server
-//! watched while they stall (`stall.rs`); the command line of the
-//! benchmarks that are programs of their own (`args.rs`).
+//! `/metrics` whose missing series are errors; the knobs read from the
+//! environment, the machine's CPU ticks, and KiB and MiB as the tables
+//! print them; a fast client and the raw copy it is held to
+//! (`download.rs`); stalled clients, and the server watched while they
+//! stall (`stall.rs`); the command line of the benchmarks that are
+//! programs of their own (`args.rs`).
 //!
 //! A benchmark that measures an error page instead of an export would print
 //! a fine-looking, meaningless figure, so every failure here is an `Err`
