@@ -57,7 +57,7 @@
 //!   N = 8, plus the defaults: 10 to 30 s once built.
 //! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
 //!   start of a connection weighs less (see `docs/benchmarks.md`).
-//! - The whole grid, with at least the default K and N and no
+//! - The whole grid, with at least the default K, the default N and no
 //!   `BENCH_SERVE_ARGS`, writes to `docs/`; any other run to
 //!   `target/tradeoff/`, so that it never replaces the committed figure.
 //!   `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
