@@ -27,7 +27,9 @@
 //! Run: `cargo bench --bench cpu_per_byte` (a few seconds once built).
 //! Knobs: `CPU_RUNS` downloads per strategy (default 5, in rounds, so that
 //! a drifting machine moves every strategy alike), `CPU_ROWS` the export's
-//! rows (default 7,000,000), `BENCH_SERVE_ARGS` extra server flags, and
+//! rows (default 7,000,000; at least about 311,000, the rows in one
+//! [`SAMPLE_BYTES`], or nothing is sampled), `BENCH_SERVE_ARGS` extra
+//! server flags, and
 //! `cargo bench --bench cpu_per_byte -- bounded` measures only the
 //! strategies named (the raw copy always). Criterion's flags, handed to
 //! every benchmark by `cargo bench --`, are skipped (`common/args.rs`).
