@@ -13,9 +13,9 @@
 //! measured in interleaved rounds; the groups here run one after another,
 //! so a drifting machine moves them apart).
 //!
-//! Run: `cargo bench --bench end_to_end` (ten samples in 4 s per line,
-//! about 30 s once built); one line with a criterion filter, e.g.
-//! `-- end_to_end/bounded`.
+//! Run: `cargo bench --bench end_to_end` (1 s of warm-up and ten samples
+//! in about 5 s per line, under a minute once built); one line with a
+//! criterion filter, e.g. `-- end_to_end/bounded` (8 s).
 //! `BENCH_SERVE_ARGS` passes extra flags to `serve` (see `common`), which is
 //! how chunk sizes and channel depths were compared; `benches/tradeoff.rs`
 //! compares them all at once, against memory. Read: criterion's `thrpt` is
