@@ -44,6 +44,12 @@ mod sys;
 
 /// The whole command line; `main` is this and the allocator.
 pub use cli::run;
+/// The server's largest single write to a socket, whatever the chunk size:
+/// the benchmarks' raw copy writes in pieces of it, as the server does.
+pub use defense::send_deadline::MAX_WRITE_BYTES;
+/// XML entities for text in an SVG: the demo's charts and the trade-off
+/// benchmark's.
+pub use demo::chart::escape as escape_xml;
 /// A `serve` child process, killed on drop, for the tests and benchmarks.
 pub use demo::child::{ChildServer, ChildStderr};
 /// The export's bytes, its length, and the names of the four strategies.

@@ -56,9 +56,8 @@ pub fn download_watched(
 }
 
 /// The server's largest write: `DeadlineWriter` hands the socket at most
-/// this much per call, whatever the chunk size (`MAX_WRITE_BYTES` in
-/// `src/defense/send_deadline.rs`).
-pub const SERVER_WRITE_BYTES: usize = 64 * 1024;
+/// this much per call, whatever the chunk size.
+pub const SERVER_WRITE_BYTES: usize = backpressure::MAX_WRITE_BYTES;
 
 /// The ceiling: a listener whose thread writes a pre-rendered body to each
 /// connection, as fast as a socket takes it.

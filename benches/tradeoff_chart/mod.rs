@@ -15,6 +15,8 @@
 
 use std::fmt::Write as _;
 
+use backpressure::escape_xml;
+
 /// Whole image's width, in SVG user units (pixels in a browser).
 const WIDTH: f64 = 960.0;
 /// Whole image's height, in the same units.
@@ -91,22 +93,6 @@ pub struct Chart {
     pub references: Vec<Reference>,
 }
 
-/// `<`, `>`, `&`, `"` and `'` as XML entities, for text and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A power of two of bytes as a tick label: `16 KiB`, `1 MiB`.
 fn bytes_label(bytes: f64) -> String {
     if bytes >= KIB * KIB {
@@ -165,8 +151,8 @@ pub fn render(chart: &Chart) -> String {
          <rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"white\"/>\n\
          <text x=\"{mid_x}\" y=\"26\" font-size=\"16\" text-anchor=\"middle\">{}</text>\n\
          <text x=\"{mid_x}\" y=\"46\" font-size=\"11\" fill=\"#444\" text-anchor=\"middle\">{}</text>",
-        escape(&chart.title),
-        escape(&chart.subtitle),
+        escape_xml(&chart.title),
+        escape_xml(&chart.subtitle),
     );
 
     // Axes, with a faint grid at every tick.
@@ -217,7 +203,7 @@ pub fn render(chart: &Chart) -> String {
              <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#666\">{} (userland only)</text>",
             px + 4.0,
             TOP + 12.0 + 12.0 * i as f64,
-            escape(label),
+            escape_xml(label),
         );
     }
     for reference in &chart.references {
@@ -229,7 +215,7 @@ pub fn render(chart: &Chart) -> String {
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"{REFERENCE_COLOUR}\">{} {:.0} MB/s</text>",
             right - 4.0,
             py - 5.0,
-            escape(&reference.label),
+            escape_xml(&reference.label),
             reference.throughput,
         );
     }
@@ -263,7 +249,7 @@ pub fn render(chart: &Chart) -> String {
         let _ = writeln!(
             svg,
             "<g>{shape} fill=\"{fill}\" stroke=\"{outline}\"/><title>{}</title></g>",
-            escape(&point.tooltip)
+            escape_xml(&point.tooltip)
         );
         if point.is_default {
             let _ = writeln!(
@@ -272,7 +258,7 @@ pub fn render(chart: &Chart) -> String {
                  <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#c00\" font-weight=\"bold\">default {}</text>",
                 px + 12.0,
                 py + 16.0,
-                escape(&point.short),
+                escape_xml(&point.short),
             );
         } else if point.on_front {
             let _ = writeln!(
@@ -280,7 +266,7 @@ pub fn render(chart: &Chart) -> String {
                 "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{}</text>",
                 px + 7.0,
                 py - 7.0,
-                escape(&point.short),
+                escape_xml(&point.short),
             );
         }
     }
