@@ -147,6 +147,18 @@ const CLIENT_CHECKS: u32 = 10;
 /// socket with room is never refused without being asked.
 const MIN_WAIT: Duration = Duration::from_millis(1);
 
+/// `from + wait`, or as late as an `Instant` goes if that is past it: a
+/// limit that long (a `Duration` can hold billions of years) is no limit,
+/// not an overflow that panics the connection's thread.
+fn saturating_after(from: Instant, mut wait: Duration) -> Instant {
+    loop {
+        if let Some(at) = from.checked_add(wait) {
+            return at;
+        }
+        wait /= 2;
+    }
+}
+
 /// A socket writer that enforces both rules on every write.
 ///
 /// Each `write`/`write_vectored` call is one write in the sense of the
@@ -221,7 +233,7 @@ impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
     /// timeout.
     fn client_left(&self) -> Duration {
         self.acknowledged.map_or(self.send_timeout, |(_, since)| {
-            (since + self.send_timeout).saturating_duration_since(Instant::now())
+            saturating_after(since, self.send_timeout).saturating_duration_since(Instant::now())
         })
     }
 
@@ -258,7 +270,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         if total == 0 {
             return Ok(0);
         }
-        let deadline = Instant::now() + self.min_rate.allowance(total as u64);
+        let deadline = saturating_after(Instant::now(), self.min_rate.allowance(total as u64));
         let mut parts = &mut storage[..used];
         let mut done = 0;
         let look_due = self
@@ -379,6 +391,19 @@ mod tests {
         writer.write_all(&data[MAX_WRITE_BYTES..]).unwrap();
         drop(server);
         assert!(reader.join().unwrap() == data);
+    }
+
+    /// The longest limits a `Duration` holds are "never" here, not a
+    /// panic: the deadline and the stall clock saturate instead of
+    /// overflowing `Instant` (the flags stop at an hour, but the writer is
+    /// public and takes any `Duration`).
+    #[test]
+    fn limits_too_long_for_an_instant_mean_no_limit() {
+        let reader = Trickle::new(100, Duration::from_millis(1));
+        let forever = rule(1, Duration::MAX);
+        let mut writer = DeadlineWriter::new(&reader, Duration::MAX, forever);
+        assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 1000);
+        assert_eq!(reader.accepted.get(), 1000);
     }
 
     /// A socket that accepts `bytes` every `every`, in real time, and
