@@ -39,8 +39,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// Most bytes one deadline covers. A longer write is accepted in pieces of
-/// this size, each with its own deadline; without the cap, `buffer`'s single
-/// 385 MB `write_all` would get 385 MB ÷ 4 KiB/s, over a day.
+/// this size, each with its own deadline; without the cap, one write of
+/// the largest chunk (`--chunk-bytes 16m`, which is also the most a body
+/// write hands over at once) would get 16 MiB ÷ 4 KiB/s, over an hour.
 pub const MAX_WRITE_BYTES: usize = 64 * 1024;
 
 /// Most slices of one vectored write looked at: a chunk is three (size

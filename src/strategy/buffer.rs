@@ -8,8 +8,9 @@
 //! means 385 MB of heap per concurrent download, held for as long as the
 //! slowest client takes to read it, which is why it is "small bodies only".
 //!
-//! Queued bytes: the whole body from the moment its memory is reserved,
-//! draining as the socket accepts it. It is the one strategy that can refuse
+//! Queued bytes: the whole body from the moment the caps let it be
+//! buffered, just before its memory is reserved, draining as the socket
+//! accepts it. It is the one strategy that can refuse
 //! up front, before any of the body exists, and the refusal says whether
 //! asking again can help:
 //!

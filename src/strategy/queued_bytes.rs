@@ -10,9 +10,11 @@
 //! queue). The two differ inside one chunk: a chunk the socket has taken
 //! half of still holds its whole buffer, so it stays queued whole until its
 //! last byte is out. In the streaming modes that keeps the queue equal to
-//! the memory their buffers hold (`buffer` frees its body only when the
-//! response ends, so its queue drains before its memory does), and a
-//! stall's queue exactly the strategy's bound.
+//! the memory their full buffers hold, never more than all their buffers
+//! hold (`bounded`'s and `pipeline`'s exist, full or empty, from the first
+//! row; `buffer` frees its body only when the response ends, so its queue
+//! drains before its memory does), and a stall's queue exactly the
+//! strategy's bound.
 //!
 //! Each tracker also feeds its mode's process-wide gauge and peak in
 //! [`crate::measure::metrics`], which `/metrics` shows and the tests assert.

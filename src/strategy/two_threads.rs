@@ -30,9 +30,11 @@
 //! budget, a 400 for a chunk larger than a cap. A cap met later can only
 //! cut the response, and there is always a response to cut.
 //!
-//! Shutdown is by hang-up, never by a flag: when the client goes away the
-//! writer's `write` fails, the writer returns and drops the receiver, the
-//! producer's next `send` fails, and it returns too. The producer is a
+//! Shutdown is by hang-up: when the client goes away the writer's `write`
+//! fails, the writer returns and drops the receiver, the producer's next
+//! `send` fails, and it returns too. The one flag goes the other way: a
+//! producer refused by a cap marks its [`QueuedBytes`], and the writer
+//! stops at the next chunk instead of draining the rest. The producer is a
 //! scoped thread, so it is always joined before the response is finished.
 
 use std::io::{self, Write};
