@@ -580,3 +580,21 @@ fn enforces_the_field_count_and_request_line_limits() {
     let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(8 * 1024));
     assert_eq!(status_of(long.as_bytes()).unwrap_err().0, 414);
 }
+
+/// An `http` URI whose host is empty is invalid, and RFC 9110 §4.2.1 says
+/// a recipient MUST reject it: a port does not make up for the missing
+/// host. (`http:///x`, with nothing at all, is in the corpus.)
+#[test]
+fn an_absolute_target_with_a_port_and_no_host_is_refused() {
+    let server = common::Server::start(&[]);
+    for target in ["http://:80/healthz", "http://:/healthz", "HTTPS://:443"] {
+        let head = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let response = request(server.addr(), head.as_bytes());
+        assert_eq!(response.status, 400, "{target}");
+        assert_eq!(
+            response.body_text(),
+            "absolute request target without a valid host\n",
+            "{target}"
+        );
+    }
+}

@@ -348,8 +348,9 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
 /// Splits a request target into path and query (RFC 9112 §3.2). Besides the
 /// usual origin-form (`/path?query`), a server must accept absolute-form
 /// (`http://host/path?query`), which clients send to proxies; its authority
-/// must be a valid host, and is otherwise ignored (`Connection: close`
-/// leaves no later request for it to confuse). The asterisk-form `*` belongs
+/// must be a valid host, not empty even with a port (RFC 9110 §4.2.1), and
+/// is otherwise ignored (`Connection: close` leaves no later request for it
+/// to confuse). The asterisk-form `*` belongs
 /// to `OPTIONS` (the request line checked that), which is answered with 405
 /// like every method but GET and HEAD.
 fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
@@ -363,7 +364,10 @@ fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
             .position(|&b| b == b'/' || b == b'?')
             .unwrap_or(after_scheme.len());
         let (authority, rest) = after_scheme.split_at(authority_end);
-        if authority.is_empty() || authority.contains(&b'@') || !is_valid_host(authority) {
+        // `:80` is a port with an empty host: `is_valid_host` allows that
+        // of a Host field, never of an http URI.
+        let no_host = authority.is_empty() || authority.starts_with(b":");
+        if no_host || authority.contains(&b'@') || !is_valid_host(authority) {
             return Err(bad("absolute request target without a valid host"));
         }
         // `http://host` or `http://host?q`: the path is empty, meaning `/`.
