@@ -598,3 +598,46 @@ fn an_absolute_target_with_a_port_and_no_host_is_refused() {
         );
     }
 }
+
+/// CONNECT names a host and port, the authority-form that only it uses
+/// (RFC 9112 §3.2.3). This server knows the method and does not allow it,
+/// so a well-formed CONNECT gets the 405 and `Allow` every such method
+/// gets, not a 400 saying its target should have been a path. One without
+/// a port is malformed (RFC 9110 §9.3.6), and so is the authority-form
+/// for any other method.
+#[test]
+fn connect_with_its_authority_form_is_not_allowed() {
+    let server = common::Server::start(&[]);
+    for (head, status) in [
+        (
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            405,
+        ),
+        (
+            "CONNECT [::1]:8080 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+            405,
+        ),
+        (
+            "CONNECT example.com HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            400,
+        ),
+        (
+            "CONNECT example.com: HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            400,
+        ),
+        ("CONNECT :443 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (
+            "GET example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            400,
+        ),
+    ] {
+        let response = request(server.addr(), head.as_bytes());
+        assert_eq!(response.status, status, "{head:?}");
+        if status == 405 {
+            assert_eq!(response.header("Allow"), Some("GET, HEAD"), "{head:?}");
+        } else if head.starts_with("CONNECT") {
+            let reason = "CONNECT's target must be host:port\n";
+            assert_eq!(response.body_text(), reason, "{head:?}");
+        }
+    }
+}

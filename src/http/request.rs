@@ -110,7 +110,8 @@ pub struct Request<'a> {
     /// Decides between a response, a head-only response, a 405 and a 501.
     pub method: Method,
     /// The path of the target, still percent-encoded (routes are plain
-    /// ASCII, compared byte for byte).
+    /// ASCII, compared byte for byte); `*` for `OPTIONS *`, and `host:port`
+    /// for CONNECT, whose answer is a 405 whatever it names.
     pub path: &'a [u8],
     /// What follows `?` in the target, if anything; still percent-encoded.
     pub query: Option<&'a [u8]>,
@@ -240,8 +241,9 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, HeadError> {
     if request_line.len() > MAX_REQUEST_LINE_BYTES {
         return Err(REQUEST_LINE_TOO_LONG);
     }
-    let (method, target, version) = parse_request_line(request_line)?;
-    let (path, query) = split_target(target)?;
+    let (method_name, target, version) = parse_request_line(request_line)?;
+    let method = Method::of(method_name);
+    let (path, query) = split_target(method_name, target)?;
 
     let mut fields = Vec::new();
     loop {
@@ -300,19 +302,18 @@ impl<'a> Iterator for Lines<'a> {
 }
 
 /// `method SP request-target SP HTTP-version`, with exactly one space
-/// between the parts (RFC 9112 §3).
-fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError> {
+/// between the parts (RFC 9112 §3). The method comes back as its name, for
+/// the target forms that belong to one method.
+fn parse_request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), HeadError> {
     let mut parts = line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
+    let (Some(method_name), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad("request line must be: METHOD SP TARGET SP HTTP/1.1"));
     };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+    if method_name.is_empty() || !method_name.iter().all(|&b| is_tchar(b)) {
         return Err(bad("method is not a token"));
     }
-    let method_name = method;
-    let method = Method::of(method);
     if target.is_empty() || !target.iter().all(|&b| is_uri_byte(b)) {
         return Err(bad(
             "request target is empty or has bytes a URI cannot contain",
@@ -342,7 +343,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
     if target == b"*" && method_name != b"OPTIONS" {
         return Err(bad(ASTERISK_NOT_OPTIONS));
     }
-    Ok((method, target, version))
+    Ok((method_name, target, version))
 }
 
 /// Splits a request target into path and query (RFC 9112 §3.2). Besides the
@@ -350,10 +351,26 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), HeadError
 /// (`http://host/path?query`), which clients send to proxies; its authority
 /// must be a valid host, not empty even with a port (RFC 9110 §4.2.1), and
 /// is otherwise ignored (`Connection: close` leaves no later request for it
-/// to confuse). The asterisk-form `*` belongs
-/// to `OPTIONS` (the request line checked that), which is answered with 405
-/// like every method but GET and HEAD.
-fn split_target(target: &[u8]) -> Result<(&[u8], Option<&[u8]>), HeadError> {
+/// to confuse). Two forms belong to one method each, which is answered
+/// with 405 like every method but GET and HEAD, and come back whole as the
+/// path: the asterisk-form `*` to `OPTIONS` (the request line checked
+/// that), and the authority-form `host:port` to CONNECT (RFC 9112 §3.2.3),
+/// which must name a port (RFC 9110 §9.3.6).
+fn split_target<'t>(
+    method: &[u8],
+    target: &'t [u8],
+) -> Result<(&'t [u8], Option<&'t [u8]>), HeadError> {
+    if method == b"CONNECT" && !target.starts_with(b"/") {
+        let port = target
+            .iter()
+            .rposition(|&b| b == b':')
+            .map(|colon| &target[colon + 1..]);
+        let has_port = port.is_some_and(|port| !port.is_empty() && !port.contains(&b']'));
+        if !has_port || target.starts_with(b":") || !is_valid_host(target) {
+            return Err(bad("CONNECT's target must be host:port"));
+        }
+        return Ok((target, None));
+    }
     let origin_form = if target.starts_with(b"/") || target == b"*" {
         target
     } else if let Some(after_scheme) = strip_prefix_ignore_case(target, b"http://")
