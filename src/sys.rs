@@ -14,8 +14,11 @@
 //! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` in the handler | that exit resets every response still being written |
 //!
-//! Every call checks its result and turns `-1` into the `errno` it set, as
-//! an `io::Error`: nothing here panics or is unwrapped. The constants are
+//! Every call outside the signal handler checks its result and turns `-1`
+//! into the `errno` it set, as an `io::Error`: nothing here panics or is
+//! unwrapped. The handler has no one to report to: it skips a descriptor
+//! it cannot inspect, lets an arming fail (the descriptor closed since),
+//! and exits either way. The constants are
 //! Linux's (`<netinet/tcp.h>`, `<asm-generic/socket.h>`,
 //! `<asm-generic/ioctls.h>`), the same on the architectures Linux's generic
 //! headers cover; elsewhere every call is `ErrorKind::Unsupported`.
