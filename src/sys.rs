@@ -21,7 +21,9 @@
 //! and exits either way. The constants are
 //! Linux's (`<netinet/tcp.h>`, `<asm-generic/socket.h>`,
 //! `<asm-generic/ioctls.h>`), the same on the architectures Linux's generic
-//! headers cover; elsewhere every call is `ErrorKind::Unsupported`.
+//! headers cover; elsewhere every call is `ErrorKind::Unsupported`, so the
+//! server runs on Linux only (`serve` cannot arm its accept timeout, and
+//! says so), though the crate builds anywhere.
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable
 //! (rust-lang/rust#88494); nothing in std does the others.
@@ -44,7 +46,7 @@ use std::time::Duration;
 
 #[cfg(target_os = "linux")]
 mod ffi {
-    use std::ffi::{c_int, c_ulong, c_void};
+    use std::ffi::{c_int, c_long, c_ulong, c_void};
 
     /// `setsockopt`'s level for options of the socket itself.
     pub const SOL_SOCKET: c_int = 1;
@@ -83,14 +85,26 @@ mod ffi {
     pub const AF_INET6: c_int = 10;
     pub const SOCK_STREAM_CLOEXEC: c_int = 1 | 0o2_000_000;
 
-    /// `struct timeval` of `<sys/time.h>` (64-bit `time_t` and
-    /// `suseconds_t`, as on every 64-bit Linux).
+    /// `struct timeval` of `<sys/time.h>`, as `SO_RCVTIMEO` and
+    /// `SO_SNDTIMEO` take it: two C `long`s.
     #[repr(C)]
     pub struct Timeval {
-        /// Whole seconds.
-        pub tv_sec: i64,
+        /// Whole seconds: 32 bits on 32-bit Linux, whose kernel reads these
+        /// options in that layout.
+        pub tv_sec: c_long,
         /// And microseconds.
-        pub tv_usec: i64,
+        pub tv_usec: c_long,
+    }
+
+    impl Timeval {
+        /// `timeout`, its seconds capped at what a `long` holds.
+        pub fn of(timeout: std::time::Duration) -> Timeval {
+            Timeval {
+                tv_sec: c_long::try_from(timeout.as_secs()).unwrap_or(c_long::MAX),
+                // Under a million: fits any `long`.
+                tv_usec: timeout.subsec_micros() as c_long,
+            }
+        }
     }
 
     /// `struct sockaddr_in` of `<netinet/in.h>`: port and address in
@@ -292,10 +306,7 @@ pub fn connect_with_receive_buffer(
         let socket = unsafe { OwnedFd::from_raw_fd(fd) };
         let bytes = i32::try_from(receive_buffer).map_err(|_| io::ErrorKind::InvalidInput)?;
         set_option(&socket, ffi::SOL_SOCKET, ffi::SO_RCVBUF, &bytes)?;
-        let wait = ffi::Timeval {
-            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
-            tv_usec: i64::from(timeout.subsec_micros()),
-        };
+        let wait = ffi::Timeval::of(timeout);
         set_option(&socket, ffi::SOL_SOCKET, ffi::SO_SNDTIMEO, &wait)?;
         let result = match address {
             SocketAddr::V4(v4) => {
@@ -338,10 +349,7 @@ pub fn connect_with_receive_buffer(
 pub fn set_accept_timeout(listener: &impl AsRawFd, timeout: Duration) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
-        let wait = ffi::Timeval {
-            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
-            tv_usec: i64::from(timeout.subsec_micros()),
-        };
+        let wait = ffi::Timeval::of(timeout);
         set_option(listener, ffi::SOL_SOCKET, ffi::SO_RCVTIMEO, &wait)
     }
     #[cfg(not(target_os = "linux"))]

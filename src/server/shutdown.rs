@@ -15,8 +15,7 @@
 //!    come; an HTTP/2 connection between streams sends GOAWAY.
 //! 2. **Cut.** Whatever is still open at the deadline is cut with a reset
 //!    and no FIN: an abort ([`sys::abort`]), since a FIN could reach a fast
-//!    reader first and end its body cleanly. (That is Linux; elsewhere the
-//!    fallback shuts the socket down, which sends a FIN.) Once the client
+//!    reader first and end its body cleanly. Once the client
 //!    has read what its kernel already holds, its next read fails, so it
 //!    knows its body is incomplete, which a FIN could not tell an HTTP/1.0
 //!    client; and the kernel frees the send queue instead of draining it
