@@ -339,9 +339,16 @@ pub struct CsvRows {
 }
 
 impl CsvRows {
-    /// An export of `rows` rows (at most `MAX_ROWS`), positioned at its
-    /// first byte.
+    /// An export of `rows` rows, positioned at its first byte.
+    ///
+    /// # Panics
+    ///
+    /// If `rows` is over `MAX_ROWS`: an id of more digits would not fit
+    /// its column. The server never asks for more (`--max-rows` cannot
+    /// raise the cap), so this is a caller's bug, said at once rather than
+    /// rendered as a malformed row.
     pub fn new(rows: u64) -> Self {
+        assert!(rows <= MAX_ROWS, "{rows} rows: at most {MAX_ROWS}");
         let mut line = [0; MAX_LINE_BYTES];
         line[..HEADER.len()].copy_from_slice(HEADER);
         CsvRows {
