@@ -195,10 +195,21 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         );
     }
     for run in with(Verdict::Unbounded) {
-        // What stopped the growth: the end of the export, or a buffering cap cutting it short.
+        // What stopped the growth: a buffering cap cutting it short, the
+        // end of the export, or the client leaving before either.
         let stopped_by = match run.server_aborts.first() {
             Some((reason, _)) => format!("the server's buffering cap ({reason}) cut it short"),
-            None => "only the end of the export stopped it growing".to_string(),
+            None if run.producers_reached_the_end() => {
+                "only the end of the export stopped it growing".to_string()
+            }
+            None => format!(
+                "it was still growing when {} disconnected, which alone stopped it",
+                if clients > 1 {
+                    "the clients"
+                } else {
+                    "the client"
+                }
+            ),
         };
         let _ = write!(
             text,
@@ -421,6 +432,7 @@ mod tests {
             peak_client_rx: 110 << 10,
             client_read: 1 << 20,
             body_read: (1 << 20) * clients as u64,
+            body_sent: (1 << 20) * clients as u64,
             read_time: std::time::Duration::from_millis(5100),
             rss_after: 3 << 20,
             threads_after: 2,
@@ -542,6 +554,30 @@ mod tests {
         let text = reading(&[run], &config);
         let said = "`bounded` queued up to 100.0 MiB in userland per client (27 % of the body)";
         assert!(text.contains(said), "{text}");
+    }
+
+    /// An unbounded queue stopped growing at the body's end only if its
+    /// producer got there: a third of the body queued and a MiB sent, the
+    /// client left first, and the sentence must say so (it said "only the
+    /// end of the export stopped it growing" for any numbers).
+    #[test]
+    fn an_unbounded_queue_is_stopped_by_what_stopped_it() {
+        let config = with_clients(1);
+        let mut cut_off = slow_run(1, 0, 124 << 20, 16 << 10);
+        cut_off.verdict = Verdict::Unbounded;
+        let text = reading(&[cut_off.clone()], &config);
+        assert!(!text.contains("end of the export"), "{text}");
+        let said = "still growing when the client disconnected, which alone stopped it";
+        assert!(text.contains(said), "{text}");
+        // The README's run: all but what was sent was queued at the peak.
+        let mut whole = cut_off;
+        whole.peak_queued = whole.body_len - whole.body_sent;
+        let text = reading(&[whole], &config);
+        assert!(
+            text.contains("only the end of the export stopped it"),
+            "{text}"
+        );
+        assert!(!text.contains("disconnected"), "{text}");
     }
 
     /// A run whose kernel queue never filled shows nothing the mark

@@ -81,6 +81,10 @@ pub struct SlowRun {
     /// Body bytes the served clients read, framing excluded: comparable
     /// with `body_len`.
     pub body_read: u64,
+    /// Body bytes the server's sockets accepted for them
+    /// (`backpressure_body_bytes_sent_total{mode}`): with the peak queue,
+    /// whether the producers reached the body's end.
+    pub body_sent: u64,
     /// How long a served client read on average, from connecting to its
     /// stop or to the end of its body: shorter than `--seconds` when the
     /// body ended first. With `body_read / served`, what each read on average.
@@ -111,6 +115,17 @@ impl SlowRun {
     /// The server let go after the disconnect: nothing queued, no extra thread.
     pub fn producer_stopped(&self) -> bool {
         self.queued_after == 0 && self.threads_after <= self.idle_threads
+    }
+
+    /// Whether the producers may have rendered the whole body. One that
+    /// did held, at that moment, all of it but what was written, and no
+    /// more was written than the sockets accepted: peak queue + sent ≥
+    /// body, per served client. Below that, a producer was still rendering
+    /// when its client left, so the disconnect, not the body's end, stopped
+    /// its queue growing.
+    pub fn producers_reached_the_end(&self) -> bool {
+        let bodies = self.body_len.saturating_mul(self.served());
+        self.peak_queued.saturating_add(self.body_sent) >= bodies
     }
 
     /// Clients whose export was served, at least one: per-client figures
@@ -396,6 +411,10 @@ pub fn slow(
         peak_client_rx: peak(|s| s.client_rx_queue_bytes),
         client_read,
         body_read,
+        // Never below what the clients read, had the series gone missing.
+        body_sent: metrics
+            .count(&per_mode("backpressure_body_bytes_sent_total", mode))
+            .unwrap_or(body_read),
         read_time,
         rss_after: last.rss_bytes.unwrap_or(0),
         threads_after: last.threads.unwrap_or(0),
