@@ -215,10 +215,10 @@ pub fn report(part: &Http2Part) -> String {
             seconds(&unbounded.report, part.wait),
             seconds(&bounded.report, part.wait),
         );
-        let more = if u >= part.wait.as_secs_f64() {
-            " or more"
-        } else {
-            ""
+        // A figure at the wait is a response that never came in time.
+        let more = |secs: f64| match secs >= part.wait.as_secs_f64() {
+            true => " or more",
+            false => "",
         };
         let verdict = if u >= 2.0 * b {
             format!(
@@ -229,16 +229,30 @@ pub fn report(part: &Http2Part) -> String {
             )
         } else {
             format!(
-                "and {b:.2} s with the kernel's unsent bytes held to 16 KiB: on this run \
-                 the high-water mark made no clear difference."
+                "and {b:.2} s{} with the kernel's unsent bytes held to 16 KiB: on this run \
+                 the high-water mark made no clear difference.",
+                more(b)
+            )
+        };
+        // What the small window and the kernel's buffer did, only as far as
+        // the figures show it: one at least twice the other.
+        let (small_took, large_did) = if 2.0 * s <= u {
+            (
+                format!("that was little: {s:.2} s"),
+                "let the server fill the kernel's send buffer",
+            )
+        } else {
+            (
+                format!("it took {s:.2} s{}", more(s)),
+                "with the kernel's buffer was not clearly slower",
             )
         };
         text.push_str(&format!(
             "\nThe writer takes one frame from each stream in turn, so stream 3 was never \
              behind more than a frame at the HTTP/2 layer; it waited for what stream 1 had \
-             already put in the socket. With a 65,535-byte window that was little: {s:.2} s. \
-             A 16 MiB window let the server fill the kernel's send buffer: {u:.2} s{more}, \
-             {verdict}\n",
+             already put in the socket. With a 65,535-byte window {small_took}. \
+             A 16 MiB window {large_did}: {u:.2} s{}, {verdict}\n",
+            more(u)
         ));
     }
     let starved = &part.starved;
@@ -304,4 +318,61 @@ pub fn chart(part: &Http2Part) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::h2::StreamReport;
+
+    /// A case whose small response came after `secs`, or never (`None`).
+    fn case(name: &'static str, secs: Option<f64>) -> Case {
+        let second = StreamReport {
+            complete: secs.is_some(),
+            latency: secs.map(Duration::from_secs_f64),
+            ..StreamReport::default()
+        };
+        let report = H2Report {
+            second: Some(second),
+            ..H2Report::default()
+        };
+        Case {
+            name,
+            window: DEFAULT_WINDOW,
+            lowat_off: false,
+            report,
+        }
+    }
+
+    fn part(small: Option<f64>, kernel: Option<f64>, mark: Option<f64>) -> Http2Part {
+        Http2Part {
+            cases: vec![case("a", small), case("b", kernel), case("c", mark)],
+            starved: H2Report::default(),
+            starved_queue: None,
+            then_after: Duration::from_secs(1),
+            wait: Duration::from_secs(3),
+            rate: 200 << 10,
+        }
+    }
+
+    /// The reading says what the figures show, for any figures: a small
+    /// window's wait that never came is no "little", and a figure at the
+    /// wait is a lower bound wherever it stands.
+    #[test]
+    fn the_reading_claims_only_what_the_figures_show() {
+        let text = report(&part(Some(0.45), None, Some(0.6)));
+        let said = "With a 65,535-byte window that was little: 0.45 s. A 16 MiB window let \
+                    the server fill the kernel's send buffer: 3.00 s or more, 5 times as long";
+        assert!(text.contains(said), "{text}");
+        // Every case timed out: nothing was little, and each is "or more".
+        let text = report(&part(None, None, None));
+        assert!(!text.contains("little"), "{text}");
+        assert!(!text.contains("fill the kernel's send buffer"), "{text}");
+        for said in [
+            "With a 65,535-byte window it took 3.00 s or more.",
+            "buffer was not clearly slower: 3.00 s or more, and 3.00 s or more with",
+        ] {
+            assert!(text.contains(said), "{said:?} not in {text}");
+        }
+    }
 }
