@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::chart::escape;
 use super::child::{ChildServer, ChildStderr};
-use super::report::size;
+use super::report::{duration, size};
 use crate::client::h2::{self, H2Options, H2Report};
 use crate::client::slow_client::HttpUrl;
 use crate::http::h2::frame::DEFAULT_WINDOW;
@@ -177,7 +177,8 @@ fn latency(report: &H2Report, wait: Duration) -> String {
         .and_then(|s| s.latency)
     {
         Some(latency) => format!("{:.2} s", latency.as_secs_f64()),
-        None => format!("over {:.0} s", wait.as_secs_f64()),
+        // Rounded to whole seconds, a 500 ms wait read "over 0 s".
+        None => format!("over {}", duration(wait)),
     }
 }
 
@@ -353,6 +354,18 @@ mod tests {
             wait: Duration::from_secs(3),
             rate: 200 << 10,
         }
+    }
+
+    /// A response that never came is labelled with the wait as given:
+    /// `--http2-wait 500ms` is "over 500 ms", not "over 0 s".
+    #[test]
+    fn a_wait_in_vain_is_labelled_with_the_wait() {
+        let never = case("a", None).report;
+        assert_eq!(latency(&never, Duration::from_millis(500)), "over 500 ms");
+        assert_eq!(latency(&never, Duration::from_millis(2500)), "over 2.5 s");
+        assert_eq!(latency(&never, Duration::from_secs(30)), "over 30 s");
+        let came = case("a", Some(0.45)).report;
+        assert_eq!(latency(&came, Duration::from_secs(3)), "0.45 s");
     }
 
     /// The reading says what the figures show, for any figures: a small
