@@ -255,6 +255,16 @@ fn report_text(
     text
 }
 
+/// The RSS chart's title: who read what, at what rate. Each client reads at
+/// the rate, so with several the title counts them.
+fn chart_title(config: &DemoConfig) -> String {
+    let (body, rate) = (size(body_len(config.rows)), size(config.client_rate));
+    match config.clients {
+        1 => format!("Server RSS while a client reads a {body} export at {rate}/s"),
+        n => format!("Server RSS while {n} clients read a {body} export at {rate}/s each"),
+    }
+}
+
 /// Writes `samples.csv`, `chart.svg` and `report.md`; returns their names.
 fn write_files(
     config: &DemoConfig,
@@ -274,11 +284,10 @@ fn write_files(
         })
         .collect();
     let idle = slow.iter().map(|run| run.idle_rss).max().unwrap_or(0);
-    let (body, rate) = (size(body_len(config.rows)), size(config.client_rate));
     let svg = chart::render(
         &series,
         &ChartText {
-            title: format!("Server RSS while a client reads a {body} export at {rate}/s"),
+            title: chart_title(config),
             idle_bytes: idle as f64,
             disconnect_secs: Some(config.seconds.as_secs_f64()),
         },
@@ -293,4 +302,28 @@ fn write_files(
         fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(files.map(|(name, _)| name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chart's title counts the clients: with four, "a client reads"
+    /// described a quarter of what the RSS line shows.
+    #[test]
+    fn the_chart_title_counts_the_clients() {
+        let one = DemoConfig::default();
+        assert_eq!(
+            chart_title(&one),
+            "Server RSS while a client reads a 367.0 MiB export at 200.0 KiB/s"
+        );
+        let four = DemoConfig {
+            clients: 4,
+            ..DemoConfig::default()
+        };
+        assert_eq!(
+            chart_title(&four),
+            "Server RSS while 4 clients read a 367.0 MiB export at 200.0 KiB/s each"
+        );
+    }
 }
