@@ -94,8 +94,11 @@ impl HttpUrl {
         if host.is_empty() {
             return Err(format!("'{url}' has no host"));
         }
+        // The whole authority is checked, and quoted: an unclosed `[::1`
+        // split at its last colon leaves a host of `[:`, which names nothing
+        // the user wrote.
         if !is_valid_host(authority.as_bytes()) {
-            return Err(format!("'{url}': bad host '{host}'"));
+            return Err(format!("'{url}': bad host '{authority}'"));
         }
         Ok(HttpUrl {
             host: host.to_string(),
@@ -424,6 +427,8 @@ mod tests {
             ("http://u@host/", "user information"),
             ("http://a b:1/", "bad host"),
             ("http://a\nb/", "bad host"),
+            ("http://[::1/", "bad host '[::1'"),
+            ("http://[::1:80/", "bad host '[::1:80'"),
             ("http://host/a b", "percent-encoded"),
             ("http://host/a#frag", "fragment"),
             ("http://host/\"x\"", "percent-encoded"),
