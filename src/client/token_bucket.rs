@@ -1,5 +1,5 @@
 //! A token bucket: how a client limits itself to a rate, such as a phone on a
-//! weak network reading 200 KB/s.
+//! weak network reading 200 KiB/s (the demo's and `slow-client`'s default).
 //!
 //! The bucket fills with tokens (bytes) at `rate` per second, up to
 //! `capacity`; reading `n` bytes spends `n`, and with none left the reader
