@@ -448,14 +448,15 @@ impl Write for StreamBody<'_> {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.promised == Some(0) {
-            // The head said where the body ends, and END_STREAM went with
+        let n = buf.len().min(HANDOFF_BYTES);
+        if self.promised.is_some_and(|left| n as u64 > left) {
+            // The head said where the body ends, and END_STREAM goes with
             // its last byte: more would be a malformed stream (RFC 9113
-            // §8.1.1), so it is the strategy's bug, said at once.
+            // §8.1.1), so it is the strategy's bug, said before any of it
+            // leaves.
             let error = "a body longer than its Content-Length";
             return Err(io::Error::new(io::ErrorKind::InvalidInput, error));
         }
-        let n = buf.len().min(HANDOFF_BYTES);
         {
             let mut state = self.conn.lock();
             let stream = live(&mut state, self.id)?;

@@ -378,4 +378,17 @@ mod tests {
         });
         assert_eq!(data, [(END_STREAM, 4)]);
     }
+
+    /// So is a write that would pass Content-Length partway: none of it
+    /// goes, and the body, never ended, is reset rather than sent long.
+    #[test]
+    fn a_write_that_would_pass_content_length_sends_nothing() {
+        let data = data_frames_of(|out| {
+            let head = ResponseHead::new(Status::Ok, Framing::ContentLength(4));
+            out.send_head(&head).unwrap();
+            let long = out.write(b"abcdef").map_err(|e| e.kind());
+            assert_eq!(long, Err(std::io::ErrorKind::InvalidInput));
+        });
+        assert_eq!(data, []);
+    }
 }
