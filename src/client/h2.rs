@@ -236,9 +236,9 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 3 => (report.second.as_mut(), second_sent.unwrap_or(first_sent)),
                 _ => (None, first_sent),
             };
-            // A reset stream is closed (RFC 9113 §5.1): no frame after the
-            // reset, END_STREAM or DATA or another reset, changes its report.
-            let stream = stream.filter(|s| s.reset.is_none());
+            // A stream reset or ended is closed (RFC 9113 §5.1): no frame
+            // after that, END_STREAM or DATA or a reset, changes its report.
+            let stream = stream.filter(|s| s.reset.is_none() && !s.complete);
             match parsed {
                 Frame::Settings { ack: false, .. } => frame::settings_ack(&mut replies),
                 Frame::Ping { ack: false, data } => frame::ping(&mut replies, data, true),
@@ -446,6 +446,21 @@ mod tests {
         let report = report_of(&frames);
         assert_eq!(report.first.reset, Some(2), "{report:?}");
         assert!(!report.first.complete, "reset, yet complete: {report:?}");
+        assert_eq!(report.first.body_bytes, 10, "{report:?}");
+    }
+
+    /// The same once END_STREAM has closed the stream: DATA or a reset
+    /// that follows it is not the body's, and leaves the report, its
+    /// latency included, as the end made it.
+    #[test]
+    fn a_complete_stream_takes_nothing_after_its_end() {
+        let (mut frames, data) = (a_head(), Kind::Data as u8);
+        frames.extend(raw_frame(data, flag::END_STREAM, 1, b"0123456789"));
+        frames.extend(raw_frame(data, 0, 1, b"late"));
+        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
+        let report = report_of(&frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.reset, None, "{report:?}");
         assert_eq!(report.first.body_bytes, 10, "{report:?}");
     }
 
