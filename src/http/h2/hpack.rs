@@ -601,6 +601,11 @@ mod tests {
         let all = [field(b"c", b"3"), field(b"b", b"2"), field(b"a", b"1")];
         assert_eq!(list.fields, all);
         assert!(!list.too_large);
+        // SETTINGS_MAX_HEADER_LIST_SIZE is the most accepted: a list of
+        // exactly that many bytes is whole, one byte over it is not.
+        let named = hex("be bf c0");
+        assert!(!decoder.decode(&named, 3 * 34).unwrap().too_large);
+        assert!(decoder.decode(&named, 3 * 34 - 1).unwrap().too_large);
     }
 
     /// Integers below, at and past their prefix's all ones (which need a
