@@ -114,7 +114,8 @@ pub struct Stream {
     /// How much of `data` the socket has taken: the write returns once it is all.
     pub sent: usize,
     /// The body ends with `data`: END_STREAM goes on the frame that carries
-    /// its last byte, or alone if `data` is already sent.
+    /// its last byte, or alone if `data` is already sent. Cleared as the
+    /// writer takes that frame: from then on the end is the writer's.
     pub end: bool,
     /// END_STREAM has been written: the response is complete.
     pub finished: bool,

@@ -350,6 +350,36 @@ mod tests {
         assert_eq!(waited, [0, 1000, 0, 0, 3]);
     }
 
+    /// An END_STREAM the writer has taken is in its hands (`Stream::end`
+    /// is cleared as it takes it): its write, however slow, is the
+    /// writer's to bound. Cut at the hand-off's deadline, the stream would
+    /// get a RST_STREAM after the END_STREAM that completed it.
+    #[test]
+    fn an_end_stream_the_writer_has_taken_is_not_cut() {
+        let conn = Conn::with_stream_1();
+        let rate = MinDataRate {
+            bytes_per_second: 1 << 20,
+            grace: Duration::from_millis(50),
+        };
+        std::thread::scope(|scope| {
+            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+            let mut out = StreamBody::new(&conn, 1, false, rate);
+            let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+            while !conn.lock().streams[&1].end {
+                std::thread::yield_now();
+            }
+            let job = next_job(&mut conn.lock(), &mut Vec::new());
+            assert!(matches!(job, Some(Job::Data { end: true, .. })));
+            std::thread::sleep(Duration::from_millis(200)); // its slow write
+            let mut state = conn.lock();
+            assert!(state.control.is_empty(), "no RST_STREAM queued");
+            state.streams.get_mut(&1).unwrap().finished = true;
+            drop(state);
+            conn.progress.notify_all();
+            assert_eq!(body.join().unwrap(), Ok(()));
+        });
+    }
+
     /// Content-Length 0: no DATA but the one that ends the stream.
     #[test]
     fn an_empty_body_of_known_length_is_one_empty_end_stream() {
