@@ -383,7 +383,8 @@ pub struct StreamBody<'c> {
     id: u32,
     /// HEAD: the HEADERS frame ends the stream.
     head_only: bool,
-    /// Each hand-off must be written within `max(grace, n / rate)`.
+    /// A hand-off of `n` bytes must be written within `max(grace, (n +
+    /// waited) / rate)`, [`Stream::waited`] being what others had meanwhile.
     min_rate: MinDataRate,
     /// Body bytes the head's `Content-Length` still promises. The hand-off
     /// that completes them asks for END_STREAM on its last DATA frame: a
