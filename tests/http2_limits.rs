@@ -367,6 +367,35 @@ fn stalled_until_the_send_timeout(settings: &[(u16, u32)], what: &str, then: imp
     assert_eq!(m.value(reason), 1.0, "{what}: cut by the stall rule");
 }
 
+/// ... but a stream waiting its turn is not stalled: eight downloads with
+/// windows of their own share a connection window the client opens 16 KiB
+/// at a time every 150 ms, so each gets a frame about every 1.2 s, longer
+/// than the 1 s send timeout, while the connection never stops. None is
+/// cut (the stall clock once ran on for every stream not served).
+#[test]
+fn streams_waiting_their_turn_for_the_connection_window_are_not_stalled() {
+    let (server, idle) = warmed_server(&["--send-timeout", "1s", "--min-rate", "1k"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    for id in (0..8).map(|i| 2 * i + 1) {
+        h2.get(id, "GET", "/export.csv?rows=1000000&mode=bounded");
+    }
+    let (started, mut opened, mut resets) = (Instant::now(), Instant::now(), Vec::new());
+    while started.elapsed() < Duration::from_secs(4) {
+        if opened.elapsed() >= Duration::from_millis(150) {
+            h2.window_update(0, 16_384);
+            opened = Instant::now();
+        }
+        if let Some(frame) = h2.next_frame(Duration::from_millis(10))
+            && frame.kind == RST_STREAM
+        {
+            resets.push((frame.stream, started.elapsed()));
+        }
+    }
+    assert_eq!(resets, [], "streams cut while the connection went on");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "eight streams taking turns");
+}
+
 /// A window opened a byte at a time is a trickle: each hand-off must be
 /// written within max(grace, 16 KiB ÷ --min-rate), as any HTTP/1.1 write.
 #[test]

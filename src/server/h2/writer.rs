@@ -169,9 +169,12 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     stream.end &= !end_stream;
     let upto = stream.framed;
     // Every other stream that could have had this frame waited its turn
-    // for it, as much of it as its window allowed (`Stream::waited`).
+    // for it, as much of it as its window allowed (`Stream::waited`); and
+    // is not stalled, whatever the connection's window between frames:
+    // the client is opening it, and the minimum rate bounds the turns.
     for (_, other) in state.streams.iter_mut().filter(|(other, _)| **other != id) {
         if other.ready(connection_window) {
+            other.blocked_since = None;
             let could_have = match other.pending() {
                 0 => n, // only its END_STREAM is due, which needs no window
                 _ => n.min(usize::try_from(other.window).unwrap_or(0)),
@@ -189,8 +192,9 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
 }
 
 /// Resets every stream that has had bytes to send and no window to send
-/// them in for `timeout`: a client that opens no window is a client that
-/// reads nothing. Says whether it reset any.
+/// them in for `timeout`, a frame it could have had going to another
+/// stream counting as window (`next_job`): a client that opens no window
+/// is a client that reads nothing. Says whether it reset any.
 fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
     let now = Instant::now();
     let connection_open = state.window > 0;
