@@ -369,7 +369,12 @@ mod tests {
             let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
             let mut out = StreamBody::new(&conn, 1, false, rate);
             let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+            let asked = Instant::now();
             while !conn.lock().streams[&1].end {
+                assert!(
+                    asked.elapsed() < Duration::from_secs(10),
+                    "no END_STREAM asked"
+                );
                 std::thread::yield_now();
             }
             let job = next_job(&mut conn.lock(), &mut Vec::new());
