@@ -103,6 +103,22 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
     assert!(wire <= 20 * 1024 + 1024 + 20 * 1024 / 10, "{wire}: {text}");
 }
 
+/// Waits for a scripted server's thread, at most 10 s: a client that never
+/// connected leaves it blocked in `accept`, and that must fail the test,
+/// saying how the client ended, not hang it.
+fn join_scripted(server: thread::JoinHandle<()>, client: &Output) {
+    let what = format!(
+        "the scripted server to be done, after the client's {} with {:?} {:?}",
+        client.status,
+        stdout(client),
+        String::from_utf8_lossy(&client.stderr)
+    );
+    wait_until(&what, Duration::from_secs(10), || {
+        server.is_finished().then_some(())
+    });
+    server.join().expect("the scripted server does not panic");
+}
+
 /// A one-connection server that reads a request (at most 1 KiB) and
 /// answers `response`, whatever it is, then hangs up.
 fn lying_server(response: &'static [u8]) -> (SocketAddr, thread::JoinHandle<()>) {
@@ -126,14 +142,7 @@ fn a_cut_body_or_no_server_exits_1() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("received 10 body bytes"), "{text}");
     assert!(text.contains("body was cut"), "{text}");
-    // Bounded: a client that never connected leaves the liar in accept.
-    let liar_done = || liar.is_finished().then_some(());
-    wait_until(
-        "the lying server to be done",
-        Duration::from_secs(10),
-        liar_done,
-    );
-    liar.join().expect("the lying server");
+    join_scripted(liar, &output);
 
     // Nothing listening: the port of a listener just closed.
     let closed = TcpListener::bind("127.0.0.1:0")
@@ -199,8 +208,8 @@ fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
     common::h2::frame(&mut goaway, 0x7, 0, 0, &payload); // GOAWAY PROTOCOL_ERROR
     let (addr, cutter) = head_and_ten_bytes_then(goaway);
     let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--for", "10s"]);
-    cutter.join().expect("the cutting server");
     let text = stdout(&output);
+    join_scripted(cutter, &output);
     assert!(text.contains("10 body bytes, not complete"), "{text}");
     assert!(
         text.contains("GOAWAY from the server (PROTOCOL_ERROR)"),
@@ -219,8 +228,8 @@ fn an_http2_second_request_not_sent_in_time_is_reported_with_the_rate() {
     let url = format!("http://{addr}/x");
     let args = ["--http2", "--then", "/healthz", "--then-after", "10s"];
     let output = slow_client(&[&[&url[..]][..], &args, &["--for", "1s"]].concat());
-    server.join().expect("the scripted server");
     let text = stdout(&output);
+    join_scripted(server, &output);
     assert!(text.contains("stream 3 /healthz: not sent"), "{text}");
     assert!(text.contains("before --then-after 10s"), "{text}");
     assert!(text.contains("bytes/s (limit"), "{text}");
@@ -236,8 +245,8 @@ fn a_field_name_that_is_not_a_token_is_refused_not_skipped() {
     // for a whole body.
     let (addr, liar) = lying_server(b"HTTP/1.1 200 OK\r\nContent-Length : 100\r\n\r\n0123456789");
     let output = slow_client(&[&format!("http://{addr}/x")]);
-    liar.join().expect("the lying server");
     let text = stdout(&output);
+    join_scripted(liar, &output);
     assert!(!text.contains("ended cleanly"), "{text}");
     assert!(text.contains("bad header line"), "{text}");
     assert_eq!(output.status.code(), Some(1), "{text}");
