@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{Server, chunk_sizes, get, head, metrics, reference_csv, reference_csv_len, request};
+use common::{
+    Server, assert_same_bytes, chunk_sizes, get, head, metrics, reference_csv, reference_csv_len,
+    request,
+};
 
 const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// The server's default `--chunk-bytes`.
@@ -122,14 +125,8 @@ fn every_mode_chunk_size_and_depth_sends_identical_bytes() {
                 }
                 for mode in modes {
                     let body = fetch(&server, *rows, mode, chunk_bytes);
-                    assert!(
-                        body == *reference,
-                        "{mode} rows={rows} chunk={chunk_bytes} depth={depth}: {} bytes, \
-                         expected {}; first difference at byte {:?}",
-                        body.len(),
-                        reference.len(),
-                        body.iter().zip(reference.iter()).position(|(a, b)| a != b)
-                    );
+                    let what = format!("{mode} rows={rows} chunk={chunk_bytes} depth={depth}");
+                    assert_same_bytes(&body, reference, &what);
                 }
             }
             // Everything produced was sent: no mode has a byte left queued.
@@ -189,9 +186,6 @@ fn http_1_0_gets_a_close_delimited_body() {
         } else {
             assert!(response.header("Content-Length").is_none(), "{mode}");
         }
-        assert!(
-            response.body == reference,
-            "{mode}: the raw body is the export"
-        );
+        assert_same_bytes(&response.body, &reference, &format!("{mode}'s raw body"));
     }
 }

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::h2::{H2, HEADERS};
 use common::{
-    KillOnDrop, Metrics, decode_chunked, get, metrics, reference_csv, reference_csv_len,
-    stalled_request, wait_until, wait_until_with,
+    KillOnDrop, Metrics, assert_same_bytes, decode_chunked, get, metrics, reference_csv,
+    reference_csv_len, stalled_request, wait_until, wait_until_with,
 };
 
 /// What becomes of the server's stderr.
@@ -353,10 +353,7 @@ fn sigterm_lets_a_download_drain_and_exits_zero() {
         + 4;
     assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
     let body = decode_chunked(&wire[body_at..]).expect("a complete chunked body");
-    assert!(
-        body == reference_csv(rows),
-        "the body differs from the reference"
-    );
+    assert_same_bytes(&body, &reference_csv(rows), "the drained download");
     let log = server.exits_zero_having(": 1 connection drained, 0 cut");
     assert!(log.iter().any(|l| l.ends_with(" end=complete")), "{log:?}");
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    CSV_HEADER, CalendarTime, ChunkError, Metrics, ReferenceRows, chunk_sizes, decode_chunked,
-    parse_response, reference_csv, reference_csv_len, reference_line,
+    CSV_HEADER, CalendarTime, ChunkError, Metrics, ReferenceRows, assert_same_bytes, chunk_sizes,
+    decode_chunked, parse_response, reference_csv, reference_csv_len, reference_line,
 };
 
 // --- chunked decoding -------------------------------------------------------
@@ -282,6 +282,28 @@ fn reference_csv_len_agrees_with_reference_csv() {
 #[test]
 fn reference_csv_len_of_seven_million_rows() {
     assert_eq!(reference_csv_len(7_000_000), 384_861_933);
+}
+
+#[test]
+fn same_bytes_pass_and_a_difference_is_placed() {
+    assert_same_bytes(b"a,b\n", b"a,b\n", "equal");
+    let caught = std::panic::catch_unwind(|| assert_same_bytes(b"a,b\nc", b"a,x\n", "the export"));
+    let message = *caught
+        .expect_err("a difference panics")
+        .downcast::<String>()
+        .unwrap();
+    assert!(
+        message
+            .starts_with("the export: 5 bytes where 4 were expected, first different at byte 2:"),
+        "{message}"
+    );
+    // One a prefix of the other: they part where the shorter ends.
+    let caught = std::panic::catch_unwind(|| assert_same_bytes(b"a,b", b"a,b\n", "cut"));
+    let message = *caught
+        .expect_err("a cut body panics")
+        .downcast::<String>()
+        .unwrap();
+    assert!(message.contains("first different at byte 3"), "{message}");
 }
 
 // --- Prometheus text --------------------------------------------------------

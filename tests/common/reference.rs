@@ -174,6 +174,33 @@ pub fn reference_csv(rows: u64) -> Vec<u8> {
     out
 }
 
+/// Fails the test unless `got` is `expected`, saying where they part: both
+/// lengths, the first byte that differs, and the text around it in each.
+/// An export is megabytes: `assert_eq!` would print it whole, and
+/// `assert!(got == expected)` would say nothing of it.
+#[track_caller]
+pub fn assert_same_bytes(got: &[u8], expected: &[u8], what: &str) {
+    if got == expected {
+        return;
+    }
+    let at = got
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(expected.len()));
+    let around = |bytes: &[u8]| {
+        let end = (at + 40).min(bytes.len());
+        String::from_utf8_lossy(&bytes[at.saturating_sub(40).min(end)..end]).into_owned()
+    };
+    panic!(
+        "{what}: {} bytes where {} were expected, first different at byte {at}:\n     got {:?}\nexpected {:?}",
+        got.len(),
+        expected.len(),
+        around(got),
+        around(expected)
+    );
+}
+
 /// The data line for row `n` (1-based, without `\n`), found by one big calendar
 /// jump rather than by walking every row, so it is quick for any `n`.
 pub fn reference_line(n: u64) -> String {
