@@ -156,17 +156,19 @@ fn a_cut_body_or_no_server_exits_1() {
 
 #[test]
 fn bad_usage_exits_2_with_one_line() {
+    // A listener of the test's own, never accepting: a bad flag that a
+    // regression let through connects here, not to whatever serves port 80.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("its address"));
+    let url = url.as_str();
     for (args, mentions) in [
         (&[][..], "needs a URL"),
         (&["https://127.0.0.1/"], "not an http:// URL"),
-        (&["http://127.0.0.1/", "--rate", "0"], "--rate"),
-        (&["http://127.0.0.1/", "--for", "5"], "--for"),
+        (&[url, "--rate", "0"], "--rate"),
+        (&[url, "--for", "5"], "--for"),
         // SO_RCVBUF takes an int: 2g used to fail only when connecting,
         // with "invalid input parameter" and exit 1.
-        (
-            &["http://127.0.0.1/", "--receive-buffer", "2g"],
-            "at most 2147483647 bytes",
-        ),
+        (&[url, "--receive-buffer", "2g"], "at most 2147483647 bytes"),
     ] {
         let output = slow_client(args);
         let stderr = String::from_utf8_lossy(&output.stderr);
