@@ -395,22 +395,17 @@ fn sigterm_closes_a_connection_that_never_asked() {
 }
 
 /// A download that would take half an hour does not hold up a shutdown
-/// past `--drain-timeout`: it is cut with a reset, which even an HTTP/1.0
-/// client (whose body ends at the close) can tell from a complete body.
+/// past `--drain-timeout`, nor is it cut before: it is cut with a reset,
+/// which even an HTTP/1.0 client (whose body ends at the close) can tell
+/// from a complete body.
 #[test]
 fn the_drain_timeout_cuts_a_long_download_and_exits() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "2s"]);
     // 385 MB at 200 KB/s: about half an hour.
     let client = download(server.addr, "HTTP/1.0", 7_000_000, 200_000);
-    let signalled = Instant::now();
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
-    let took = signalled.elapsed();
     assert_eq!(status.code(), Some(0));
-    assert!(
-        took < Duration::from_secs(4),
-        "exited {took:?} after the signal"
-    );
     let error = client.join().expect("the client thread").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
     let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
@@ -418,6 +413,18 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
     assert!(
         summary.contains(": 0 connections drained, 1 cut"),
         "{summary}"
+    );
+    // The server's own count, from the signal to the exit (`shut down in
+    // 2.0 s: …`): the whole 2 s of draining, and not much more, however
+    // slowly this test's thread saw the exit.
+    let took: f64 = summary
+        .split("shut down in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s").next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {summary}"));
+    assert!(
+        (2.0..4.0).contains(&took),
+        "not cut at the 2 s drain timeout: {summary}"
     );
     assert!(
         log.iter().any(|l| l.ends_with(" end=drain-timeout")),
