@@ -20,12 +20,6 @@ const BIG_ROWS: u64 = 1_200_000;
 /// Longest any wait in these tests may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-fn aborts(m: &Metrics, mode: &str, reason: &str) -> f64 {
-    m.value(&format!(
-        "backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}"
-    ))
-}
-
 /// Reads what is left at full speed and checks the export was cut short
 /// visibly: well-formed chunks without the last one, never a body that
 /// looks complete.
@@ -194,7 +188,7 @@ fn an_unbounded_export_with_no_budget_left_is_refused_with_a_503() {
     );
     assert!(refused.body_text().contains("--max-buffered-total"));
     let m = metrics(addr);
-    assert_eq!(aborts(&m, "unbounded", "buffer-budget"), 0.0);
+    assert_eq!(m.aborts("unbounded", "buffer-budget"), 0.0);
     assert_eq!(
         m.value("backpressure_queued_bytes{mode=\"unbounded\"}"),
         0.0
@@ -221,7 +215,7 @@ fn an_unbounded_export_is_abandoned_at_the_per_response_cap() {
     let mut client = stalled_request(addr, &format!("/export.csv?rows={BIG_ROWS}&mode=unbounded"));
     let m = wait_until("the buffer-cap abort", PATIENCE, || {
         let m = metrics(addr);
-        (aborts(&m, "unbounded", "buffer-cap") == 1.0).then_some(m)
+        (m.aborts("unbounded", "buffer-cap") == 1.0).then_some(m)
     });
     let took = started.elapsed();
     assert!(took < AT_ONCE, "the writer was cut after {took:?}");
@@ -255,13 +249,12 @@ fn stalled_unbounded_clients_together_stay_within_the_process_budget() {
     };
     let m = wait_until("every client to be stopped", PATIENCE, || {
         let m = metrics(addr);
-        let capped =
-            aborts(&m, "unbounded", "buffer-budget") + aborts(&m, "unbounded", "buffer-cap");
+        let capped = m.aborts("unbounded", "buffer-budget") + m.aborts("unbounded", "buffer-cap");
         (capped + refused(&m) == 4.0).then_some(m)
     });
     // The per-response cap (512 MiB) is far above the budget: the budget did
     // it. The first client, at least, had the whole budget to fill.
-    let cut = aborts(&m, "unbounded", "buffer-budget");
+    let cut = m.aborts("unbounded", "buffer-budget");
     assert!(cut >= 1.0 && cut + refused(&m) == 4.0, "{cut} cut");
     let peak = m.value("backpressure_queued_peak_bytes{mode=\"unbounded\"}");
     assert!(peak <= BUDGET, "queued {peak} bytes at once");
@@ -314,5 +307,5 @@ fn an_unbounded_http10_body_cut_at_its_cap_never_ends_in_a_clean_close() {
     // Each reset cut a response, after its head: an abort, counted once
     // the response's threads are done.
     let m = back_to_idle(addr, &idle, "the bodies cut at their cap");
-    assert_eq!(aborts(&m, "unbounded", "buffer-cap"), resets);
+    assert_eq!(m.aborts("unbounded", "buffer-cap"), resets);
 }

@@ -19,20 +19,14 @@ use std::time::{Duration, Instant};
 
 use backpressure::read_tcp_table;
 use common::{
-    Metrics, Server, back_to_idle, get, metrics, parse_response, request, run_binary,
-    stalled_request, wait_until, warm, warmed_server,
+    Server, back_to_idle, get, metrics, parse_response, request, run_binary, stalled_request,
+    wait_until, warm, warmed_server,
 };
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold.
 const BIG_ROWS: u64 = 1_200_000;
 /// Longest any wait in these tests may take before it fails.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn aborts(m: &Metrics, mode: &str, reason: &str) -> f64 {
-    m.value(&format!(
-        "backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}"
-    ))
-}
 
 /// Reads from `client` at about `rate` bytes per second for `duration`, in
 /// small reads paced against the clock, like a phone on a slow link. Returns
@@ -80,7 +74,7 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
     let reader = thread::spawn(move || read_at_rate(&mut client, 10 * 1024, PATIENCE));
     let m = wait_until("the min-rate abort", PATIENCE, || {
         let m = metrics(addr);
-        (aborts(&m, "bounded", "min-rate") == 1.0).then_some(m)
+        (m.aborts("bounded", "min-rate") == 1.0).then_some(m)
     });
     let cut_after = started.elapsed();
     let secs = Duration::from_secs;
@@ -88,8 +82,8 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
         (secs(2)..secs(8)).contains(&cut_after),
         "cut after {cut_after:?}"
     );
-    assert_eq!(aborts(&m, "bounded", "send-timeout"), 0.0);
-    assert_eq!(aborts(&m, "bounded", "client-abort"), 0.0);
+    assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
+    assert_eq!(m.aborts("bounded", "client-abort"), 0.0);
     assert_eq!(
         m.value("backpressure_resets_total{reason=\"min-rate\"}"),
         1.0
@@ -275,7 +269,7 @@ fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
     assert!(reported_seconds(&stdout) >= 10.0, "{stdout}");
     let m = metrics(server.addr());
     assert_eq!(
-        aborts(&m, "bounded", "min-rate"),
+        m.aborts("bounded", "min-rate"),
         2.0,
         "only the slow readers"
     );
@@ -312,7 +306,7 @@ fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
             "lowat {lowat}: cut after {ms} ms"
         );
         let m = metrics(server.addr());
-        assert_eq!(aborts(&m, "bounded", "send-timeout"), 1.0);
+        assert_eq!(m.aborts("bounded", "send-timeout"), 1.0);
         assert_eq!(
             m.value("backpressure_resets_total{reason=\"send-timeout\"}"),
             1.0
@@ -643,7 +637,7 @@ fn a_disconnect_storm_leaves_nothing_behind() {
         assert_eq!(started, 1.0 + per_mode, "{mode}");
         // Each of ours either completed (the kernel took it all) or was
         // cut by the reset, and the log says which: the two add up.
-        let cut = aborts(&m, mode, "client-abort");
+        let cut = m.aborts(mode, "client-abort");
         let logged = |end: &str| {
             let lines = server.log_lines();
             let ours = format!(" mode={mode} ");

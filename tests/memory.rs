@@ -45,11 +45,6 @@ fn series(name: &str, mode: &str) -> String {
     format!("{name}{{mode=\"{mode}\"}}")
 }
 
-/// The series counting `mode`'s exports cut short for `reason`.
-fn abort_series(mode: &str, reason: &str) -> String {
-    format!("backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}")
-}
-
 /// A stalled export, once the server has stopped moving.
 struct Stalled {
     /// The client's socket: the stall lasts as long as it is open.
@@ -99,7 +94,7 @@ fn stall(addr: SocketAddr, mode: &str) -> Stalled {
 fn disconnect_and_expect_idle(addr: SocketAddr, stalled: Stalled, mode: &str, idle: &Idle) {
     drop(stalled.client);
     let m = common::back_to_idle(addr, idle, &format!("the {mode} client left"));
-    assert_eq!(m.value(&abort_series(mode, "client-abort")), 1.0);
+    assert_eq!(m.aborts(mode, "client-abort"), 1.0);
 }
 
 fn peak(m: &Metrics, mode: &str) -> f64 {
@@ -267,7 +262,7 @@ fn a_client_that_stops_reading_is_cut_at_the_send_timeout() {
         SETTLE_TIMEOUT,
         || {
             let m = metrics(addr);
-            let aborted = m.value(&abort_series("bounded", "send-timeout")) == 1.0;
+            let aborted = m.aborts("bounded", "send-timeout") == 1.0;
             (aborted && Idle::of(&m).back_at(&idle)).then_some(m)
         },
     );
@@ -350,6 +345,6 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
     );
     let m = metrics(server.addr());
     for reason in ["client-abort", "send-timeout", "min-rate"] {
-        assert_eq!(m.value(&abort_series("bounded", reason)), 0.0, "{reason}");
+        assert_eq!(m.aborts("bounded", reason), 0.0, "{reason}");
     }
 }

@@ -193,6 +193,14 @@ impl Metrics {
             .unwrap_or_else(|| panic!("metric {series} not found in:\n{}", self.text))
     }
 
+    /// Exports in `mode` cut short for `reason`, as
+    /// `backpressure_aborts_total` counts them.
+    pub fn aborts(&self, mode: &str, reason: &str) -> f64 {
+        self.value(&format!(
+            "backpressure_aborts_total{{mode=\"{mode}\",reason=\"{reason}\"}}"
+        ))
+    }
+
     /// The scrape as received, for assertions on HELP/TYPE lines.
     pub fn text(&self) -> &str {
         &self.text
