@@ -406,7 +406,10 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
-    let error = client.join().expect("the client thread").unwrap_err();
+    let error = match client.join().expect("the client thread") {
+        Ok(wire) => panic!("a clean close after {} bytes, not a reset", wire.len()),
+        Err(error) => error,
+    };
     assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
     let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
     let summary = log.last().expect("a summary line");
