@@ -290,7 +290,15 @@ fn bad_demo_flags_exit_2_with_one_line() {
             "unknown flag '--frobnicate' for demo",
         ),
     ] {
-        let output = run_binary(args, Duration::from_secs(10));
+        // A bad flag that a regression let through runs a demo until the
+        // test kills it: into a folder of the test's own, not the
+        // target/demo that holds the reader's last real run.
+        let out = fresh_out("demo-bad-flag");
+        let mut args = args.to_vec();
+        if !args.contains(&"--out") {
+            args.splice(1..1, ["--out", path_arg(&out)]);
+        }
+        let output = run_binary(&args, Duration::from_secs(10));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
