@@ -69,6 +69,26 @@ impl MinDataRate {
         let at_rate = Duration::new(bytes / rate, nanos as u32);
         at_rate.max(self.grace)
     }
+
+    /// When a write of `bytes` begun at `from` must be done: `from` plus
+    /// its [allowance](Self::allowance). Total, as the allowance is: the
+    /// flags keep both far below it, but past what an `Instant` holds the
+    /// deadline is as late as one goes, never an overflow that panics the
+    /// thread of a connection (or, over HTTP/2, of a stream).
+    pub fn deadline(&self, from: Instant, bytes: u64) -> Instant {
+        saturating_after(from, self.allowance(bytes))
+    }
+}
+
+/// `from + wait`, or as late as an `Instant` goes if that is past it: a
+/// limit that long (a `Duration` holds billions of years) is no limit.
+fn saturating_after(from: Instant, mut wait: Duration) -> Instant {
+    loop {
+        if let Some(at) = from.checked_add(wait) {
+            return at;
+        }
+        wait /= 2;
+    }
 }
 
 /// Which rule a failed write broke.
@@ -147,18 +167,6 @@ const CLIENT_CHECKS: u32 = 10;
 /// write whose deadline has just passed still gets one try, so that a
 /// socket with room is never refused without being asked.
 const MIN_WAIT: Duration = Duration::from_millis(1);
-
-/// `from + wait`, or as late as an `Instant` goes if that is past it: a
-/// limit that long (a `Duration` can hold billions of years) is no limit,
-/// not an overflow that panics the connection's thread.
-fn saturating_after(from: Instant, mut wait: Duration) -> Instant {
-    loop {
-        if let Some(at) = from.checked_add(wait) {
-            return at;
-        }
-        wait /= 2;
-    }
-}
 
 /// A socket writer that enforces both rules on every write.
 ///
@@ -271,7 +279,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         if total == 0 {
             return Ok(0);
         }
-        let deadline = saturating_after(Instant::now(), self.min_rate.allowance(total as u64));
+        let deadline = self.min_rate.deadline(Instant::now(), total as u64);
         let mut parts = &mut storage[..used];
         let mut done = 0;
         let look_due = self
@@ -396,8 +404,9 @@ mod tests {
 
     /// The longest limits a `Duration` holds are "never" here, not a
     /// panic: the deadline and the stall clock saturate instead of
-    /// overflowing `Instant` (the flags stop at an hour, but the writer is
-    /// public and takes any `Duration`).
+    /// overflowing `Instant`. The flags stop far short of that; the
+    /// arithmetic is total anyway, as `allowance` is, so that no caller's
+    /// limit can panic a connection's thread.
     #[test]
     fn limits_too_long_for_an_instant_mean_no_limit() {
         let reader = Trickle::new(100, Duration::from_millis(1));

@@ -423,7 +423,7 @@ impl<'c> StreamBody<'c> {
                 return Ok(());
             }
             let owed = bytes as u64 + stream.waited;
-            let deadline = started + self.min_rate.allowance(owed);
+            let deadline = self.min_rate.deadline(started, owed);
             // Every byte handed off, and the END_STREAM if one is asked for,
             // is in a frame the writer has taken (it clears `end` as it takes
             // it): what is left is the socket's, which the writer's own
