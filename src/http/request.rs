@@ -361,12 +361,10 @@ fn split_target<'t>(
     target: &'t [u8],
 ) -> Result<(&'t [u8], Option<&'t [u8]>), HeadError> {
     if method == b"CONNECT" && !target.starts_with(b"/") {
-        let port = target
-            .iter()
-            .rposition(|&b| b == b':')
-            .map(|colon| &target[colon + 1..]);
-        let has_port = port.is_some_and(|port| !port.is_empty() && !port.contains(&b']'));
-        if !has_port || target.starts_with(b":") || !is_valid_host(target) {
+        let whole = |(host, port): (&[u8], Option<&[u8]>)| {
+            !host.is_empty() && port.is_some_and(|port| !port.is_empty())
+        };
+        if !host_and_port(target).is_some_and(whole) {
             return Err(bad("CONNECT's target must be host:port"));
         }
         return Ok((target, None));
@@ -381,10 +379,10 @@ fn split_target<'t>(
             .position(|&b| b == b'/' || b == b'?')
             .unwrap_or(after_scheme.len());
         let (authority, rest) = after_scheme.split_at(authority_end);
-        // `:80` is a port with an empty host: `is_valid_host` allows that
-        // of a Host field, never of an http URI.
-        let no_host = authority.is_empty() || authority.starts_with(b":");
-        if no_host || authority.contains(&b'@') || !is_valid_host(authority) {
+        // An empty host, even with a port (`:80`), is allowed of a Host
+        // field, never of an http URI (RFC 9110 §4.2.1).
+        let has_host = host_and_port(authority).is_some_and(|(host, _)| !host.is_empty());
+        if !has_host || authority.contains(&b'@') {
             return Err(bad("absolute request target without a valid host"));
         }
         // `http://host` or `http://host?q`: the path is empty, meaning `/`.
@@ -421,10 +419,18 @@ pub(crate) fn is_uri_byte(b: u8) -> bool {
 /// a name, an IPv4 address or a bracketed IPv6 address, and digits after a
 /// colon. Empty is allowed for Host (RFC 9112 §3.2), not for an authority.
 pub(crate) fn is_valid_host(host: &[u8]) -> bool {
-    let (name, port) = match host.iter().rposition(|&b| b == b':') {
+    host_and_port(host).is_some()
+}
+
+/// An authority split into its host and its port (digits after a colon),
+/// or `None` if either is not valid; an empty host is each caller's call.
+fn host_and_port(authority: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let (name, port) = match authority.iter().rposition(|&b| b == b':') {
         // The colon of an IPv6 address is inside its brackets.
-        Some(colon) if !host[colon..].contains(&b']') => (&host[..colon], Some(&host[colon + 1..])),
-        _ => (host, None),
+        Some(colon) if !authority[colon..].contains(&b']') => {
+            (&authority[..colon], Some(&authority[colon + 1..]))
+        }
+        _ => (authority, None),
     };
     let name_ok = match name {
         [b'[', inner @ .., b']'] => inner
@@ -434,7 +440,8 @@ pub(crate) fn is_valid_host(host: &[u8]) -> bool {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)),
     };
-    name_ok && port.is_none_or(|port| port.iter().all(u8::is_ascii_digit))
+    let port_ok = port.is_none_or(|port| port.iter().all(u8::is_ascii_digit));
+    (name_ok && port_ok).then_some((name, port))
 }
 
 fn strip_prefix_ignore_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
