@@ -38,7 +38,7 @@
 //! (10^6 bytes of body per second), `min` and `max` the slowest and fastest
 //! of the K, `cores` how many of the machine's cores were busy meanwhile;
 //! then per stalled client, in KiB: `RSS/client`, `kern/client`,
-//! `held/client` (the two summed: the chart's x) and `queued`. References
+//! `held/client` (the two summed: the chart's x) and `queued/client`. References
 //! have no memory (`-`). Last, the targets at the defaults, each `holds`,
 //! `MISSED`, `not judged` (memory at another N) or `not measured`; the
 //! exit code is 1 only if something could not be measured, since a missed

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use backpressure::read_tcp_table;
 use common::{
-    Server, back_to_idle, get, metrics, parse_response, request, run_binary, stalled_request,
-    wait_until, warm, warmed_server,
+    Server, back_to_idle, get, metrics, number_after, parse_response, request, run_binary,
+    stalled_request, wait_until, warm, warmed_server,
 };
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold.
@@ -186,12 +186,7 @@ fn slow_client(url: &str, args: &'static [&'static str]) -> thread::JoinHandle<O
 
 /// The seconds a slow client's report says it read for: `… in 6.21 s: …`.
 fn reported_seconds(stdout: &str) -> f64 {
-    stdout
-        .split(" in ")
-        .nth(1)
-        .and_then(|rest| rest.split(" s").next())
-        .and_then(|secs| secs.parse().ok())
-        .unwrap_or_else(|| panic!("no elapsed time in {stdout:?}"))
+    number_after(stdout, " in ", " s")
 }
 
 /// The kernel's layer and the minimum rate together, through the real slow
@@ -318,11 +313,7 @@ fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
             let lines = server.log_lines();
             lines.into_iter().find(|l| l.ends_with(" end=send-timeout"))
         });
-        let ms: u64 = line
-            .split(" duration_ms=")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no duration in {line}"));
+        let ms: u64 = number_after(&line, " duration_ms=", " ");
         assert!(
             (3000..4500).contains(&ms),
             "lowat {lowat}: cut after {ms} ms"

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::h2::{H2, HEADERS};
 use common::{
-    KillOnDrop, Metrics, assert_same_bytes, decode_chunked, get, metrics, reference_csv,
-    reference_csv_len, stalled_request, wait_until, wait_until_with,
+    KillOnDrop, Metrics, assert_same_bytes, decode_chunked, get, metrics, number_after,
+    reference_csv, reference_csv_len, stalled_request, wait_until, wait_until_with,
 };
 
 /// What becomes of the server's stderr.
@@ -420,11 +420,7 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
     // The server's own count, from the signal to the exit (`shut down in
     // 2.0 s: …`): the whole 2 s of draining, and not much more, however
     // slowly this test's thread saw the exit.
-    let took: f64 = summary
-        .split("shut down in ")
-        .nth(1)
-        .and_then(|rest| rest.split(" s").next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no time in {summary}"));
+    let took: f64 = number_after(summary, "shut down in ", " s");
     assert!(
         (2.0..4.0).contains(&took),
         "not cut at the 2 s drain timeout: {summary}"

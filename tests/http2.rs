@@ -729,7 +729,10 @@ fn what_crossed_a_reset_of_the_servers_is_ignored() {
     let ping = |h2: &mut H2| {
         h2.send_frame(PING, 0, 0, &[7; 8]);
         let acked = |f: &[Frame]| f.iter().any(|f| f.kind == PING);
-        h2.frames_until(acked, Duration::from_millis(10))
+        let frames = h2.frames_until(acked, Duration::from_millis(10));
+        // The acknowledgement proves the server read every frame before it.
+        assert!(acked(&frames), "no PING ACK: {frames:?}");
+        frames
     };
     // Still answered: a body longer than its content-length, or trailers
     // without END_STREAM, reset it; the DATA after either is dropped.

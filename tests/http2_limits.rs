@@ -371,7 +371,7 @@ fn stalled_until_the_send_timeout(settings: &[(u16, u32)], what: &str, then: imp
 /// windows of their own share a connection window the client opens 16 KiB
 /// at a time every 150 ms, so each gets a frame about every 1.2 s, longer
 /// than the 1 s send timeout, while the connection never stops. None is
-/// cut (the stall clock once ran on for every stream not served).
+/// cut: a frame another stream got is one this stream could have had.
 #[test]
 fn streams_waiting_their_turn_for_the_connection_window_are_not_stalled() {
     let (server, idle) = warmed_server(&["--send-timeout", "1s", "--min-rate", "1k"]);

@@ -177,7 +177,7 @@ fn latency(report: &H2Report, wait: Duration) -> String {
         .and_then(|s| s.latency)
     {
         Some(latency) => format!("{:.2} s", latency.as_secs_f64()),
-        // Rounded to whole seconds, a 500 ms wait read "over 0 s".
+        // As given: whole seconds would print "over 0 s" for a 500 ms wait.
         None => format!("over {}", duration(wait)),
     }
 }

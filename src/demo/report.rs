@@ -288,7 +288,7 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         .filter(|run| run.rss_after > run.idle_rss.saturating_mul(2))
         .partition(|run| run.queued_after == 0);
     if kept.is_empty() && holding.is_empty() {
-        text.push_str(", and RSS was back near idle.");
+        text.push_str(", and RSS was back near idle");
     }
     if !holding.is_empty() {
         let _ = write!(
@@ -308,9 +308,7 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
             names(&kept)
         );
     }
-    if !text.ends_with('.') {
-        text.push('.');
-    }
+    text.push('.');
     text
 }
 
@@ -573,8 +571,7 @@ mod tests {
 
     /// An unbounded queue stopped growing at the body's end only if its
     /// producer got there: a third of the body queued and a MiB sent, the
-    /// client left first, and the sentence must say so (it said "only the
-    /// end of the export stopped it growing" for any numbers).
+    /// client left first, and the sentence must say so.
     #[test]
     fn an_unbounded_queue_is_stopped_by_what_stopped_it() {
         let config = with_clients(1);
@@ -597,7 +594,7 @@ mod tests {
 
     /// RSS left high is the allocator's doing only if nothing was left
     /// queued: a server still holding its export must not be told "even
-    /// with nothing queued" (it was, for any numbers).
+    /// with nothing queued".
     #[test]
     fn rss_after_the_disconnect_is_explained_by_what_was_left() {
         let config = with_clients(1);

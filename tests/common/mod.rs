@@ -336,6 +336,16 @@ pub fn back_to_idle(addr: SocketAddr, idle: &Idle, after: &str) -> Metrics {
 // Waiting
 // ---------------------------------------------------------------------------
 
+/// The number in `text` after `marker`, up to the next `end`: the figures
+/// the server and the slow client print, as in `number_after(line,
+/// " duration_ms=", " ")`. Panics, quoting `text`, if there is none.
+pub fn number_after<T: std::str::FromStr>(text: &str, marker: &str, end: &str) -> T {
+    text.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split(end).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {marker:?} in {text:?}"))
+}
+
 /// Polls `probe` every 50 ms until it returns `Some`, for states the server
 /// reaches asynchronously (a writer blocking, a connection being counted).
 /// Panics naming `what` if `timeout` passes first.

@@ -363,23 +363,29 @@ mod tests {
         let conn = Conn::with_stream_1();
         let rate = MinDataRate {
             bytes_per_second: 1 << 20,
-            grace: Duration::from_millis(50),
+            grace: Duration::from_secs(1),
         };
         std::thread::scope(|scope| {
             let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
             let mut out = StreamBody::new(&conn, 1, false, rate);
             let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+            // Taken under the lock that saw it asked for, well within the
+            // 1 s grace: only the slow write below outlasts the deadline.
             let asked = Instant::now();
-            while !conn.lock().streams[&1].end {
+            let job = loop {
+                let mut state = conn.lock();
+                if state.streams[&1].end {
+                    break next_job(&mut state, &mut Vec::new());
+                }
+                drop(state);
                 assert!(
                     asked.elapsed() < Duration::from_secs(10),
                     "no END_STREAM asked"
                 );
                 std::thread::yield_now();
-            }
-            let job = next_job(&mut conn.lock(), &mut Vec::new());
+            };
             assert!(matches!(job, Some(Job::Data { end: true, .. })));
-            std::thread::sleep(Duration::from_millis(200)); // its slow write
+            std::thread::sleep(Duration::from_millis(1500)); // its slow write
             let mut state = conn.lock();
             assert!(state.control.is_empty(), "no RST_STREAM queued");
             state.streams.get_mut(&1).unwrap().finished = true;
