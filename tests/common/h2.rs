@@ -67,6 +67,12 @@ impl Frame {
         let at = if self.kind == GOAWAY { 4 } else { 0 };
         u32::from_be_bytes(self.payload[at..at + 4].try_into().unwrap())
     }
+
+    /// A GOAWAY's last stream id: the highest the server took on.
+    pub fn last_stream(&self) -> u32 {
+        assert_eq!(self.kind, GOAWAY, "only a GOAWAY has a last stream id");
+        u32::from_be_bytes(self.payload[..4].try_into().unwrap()) & 0x7fff_ffff
+    }
 }
 
 /// Appends a frame.
