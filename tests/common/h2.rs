@@ -281,6 +281,25 @@ impl H2 {
         }
     }
 
+    /// Reads the socket through at full speed, throwing the bytes away,
+    /// until it ends: `None` for a close (a FIN), else the error's kind (a
+    /// reset is `ConnectionReset`; nothing for 5 s, `WouldBlock`). Panics
+    /// if bytes still come after 30 s.
+    pub fn read_to_the_end(&mut self) -> Option<std::io::ErrorKind> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let timeout = Some(Duration::from_secs(5));
+        self.socket.set_read_timeout(timeout).unwrap();
+        let mut sink = vec![0; 1 << 16];
+        while Instant::now() < deadline {
+            match self.socket.read(&mut sink) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(e.kind()),
+            }
+        }
+        panic!("the connection still sending after 30 s");
+    }
+
     /// Every frame until none comes for `quiet`.
     pub fn frames_until_quiet(&mut self, quiet: Duration) -> Vec<Frame> {
         let mut frames = Vec::new();
