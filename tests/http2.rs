@@ -12,24 +12,24 @@ use std::time::Duration;
 use common::h2::*;
 use common::*;
 
-/// Windows as large as HTTP/2 allows, so that only TCP holds a body back.
-const HUGE: u32 = (1 << 31) - 1;
-
 /// Every `mode=` of the export.
 const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 
-/// A connection whose windows never close.
-fn open_connection(addr: std::net::SocketAddr) -> H2 {
-    let mut h2 = H2::connect(addr, &[(INITIAL_WINDOW_SIZE, HUGE)]);
-    h2.window_update(0, HUGE - 65_535);
-    h2
+/// A header block of one field, "x-trailer: v", as a literal with
+/// incremental indexing: the decoder's table gains it as entry 62, the
+/// first after the static table's 61.
+fn trailer_added_to_the_table() -> Vec<u8> {
+    let mut block = vec![0x40, 9];
+    block.extend_from_slice(b"x-trailer");
+    block.extend_from_slice(&[1, b'v']);
+    block
 }
 
 #[test]
 fn every_mode_sends_the_export_byte_for_byte() {
     let (server, idle) = warmed_server(&[]);
     for (i, mode) in MODES.iter().enumerate() {
-        let mut h2 = open_connection(server.addr());
+        let mut h2 = H2::connect_wide_open(server.addr());
         let rows = 20_000 + i as u64;
         h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode={mode}"));
         let response = read_responses(&mut h2, &[1], false).remove(0);
@@ -51,7 +51,7 @@ fn every_mode_sends_the_export_byte_for_byte() {
 #[test]
 fn ten_streams_share_one_connection() {
     let (server, idle) = warmed_server(&[]);
-    let mut h2 = open_connection(server.addr());
+    let mut h2 = H2::connect_wide_open(server.addr());
     let streams: Vec<u32> = (0..10).map(|i| 2 * i + 1).collect();
     for (i, &id) in streams.iter().enumerate() {
         let rows = 5_000 + 1_000 * i as u64;
@@ -112,7 +112,7 @@ fn the_writer_gives_every_waiting_stream_a_frame_in_turn() {
 fn a_body_of_known_length_ends_on_its_last_data_frame() {
     let (server, idle) = warmed_server(&[]);
     for (mode, ends_on_data) in [("buffer", true), ("pipeline", false)] {
-        let mut h2 = open_connection(server.addr());
+        let mut h2 = H2::connect_wide_open(server.addr());
         let rows = 20_000;
         h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode={mode}"));
         let ended = |f: &[Frame]| {
@@ -521,7 +521,7 @@ fn hostile_frames_end_the_connection_with_the_right_code() {
             assert_eq!(goaway.error_code(), code, "{what}");
             // No stream was taken on, so a client may retry every one (but
             // stream 5, where it was).
-            let last = u32::from_be_bytes(goaway.payload[..4].try_into().unwrap());
+            let last = goaway.last_stream();
             let expected = if what.contains("after stream 5") {
                 5
             } else {
@@ -575,9 +575,7 @@ fn a_stream_error_ends_only_its_stream() {
     // decoded: it adds "x-trailer: v" to HPACK's table as entry 62, which
     // the next request names.
     h2.send_frame(DATA, 0, 7, b"a body");
-    let mut trailers = vec![0x40, 9];
-    trailers.extend_from_slice(b"x-trailer");
-    trailers.extend_from_slice(&[1, b'v']);
+    let trailers = trailer_added_to_the_table();
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 7, &trailers);
     let mut block = request_block("GET", "/healthz");
     block.push(0x80 | 62);
@@ -912,11 +910,8 @@ fn a_refused_header_block_still_keeps_the_tables_in_step() {
     let mut h2 = H2::connect(server.addr(), &[]);
     // Stream 1 stays open: its window is spent long before its body ends.
     h2.get(1, "GET", "/export.csv?rows=1000000&mode=pipeline");
-    // "x-trailer: v", literal with incremental indexing: the client's
-    // table gains it as entry 62.
-    let mut trailers = vec![0x40, 9];
-    trailers.extend_from_slice(b"x-trailer");
-    trailers.extend_from_slice(&[1, b'v']);
+    // Trailers that add an entry to the client's table.
+    let trailers = trailer_added_to_the_table();
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &trailers);
     let rst = h2.next_of(RST_STREAM);
     assert_eq!((rst.stream, rst.error_code()), (1, STREAM_CLOSED));

@@ -13,9 +13,6 @@ use std::time::{Duration, Instant};
 use common::h2::*;
 use common::*;
 
-/// Windows as large as HTTP/2 allows.
-const HUGE: u32 = (1 << 31) - 1;
-
 /// The most threads a connection may have during a flood: its reader and
 /// writer, and two per stream thread (a channel mode's producer), 32 of
 /// them (`MAX_STREAM_THREADS`, each counted until it is joined); and a few
@@ -237,8 +234,7 @@ fn answers_the_client_never_reads_are_bounded() {
     const FLOOD: u32 = 2_000;
     // A long grace: nothing is cut for being slow while the flood is sent.
     let (server, idle) = warmed_server(&["--rate-grace", "60s"]);
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
-    h2.window_update(0, HUGE - 65_535);
+    let mut h2 = H2::connect_wide_open(server.addr());
     h2.get(1, "GET", "/export.csv?rows=7000000&mode=pipeline");
     // Until the writer is blocked: the server's socket holds bytes the
     // client's closed window will not take (its kernel queue), and the body
@@ -422,8 +418,7 @@ fn a_window_opened_a_byte_at_a_time_is_cut_at_the_minimum_rate() {
 #[test]
 fn a_connection_too_slow_is_reset_and_counted_once() {
     let (server, idle) = warmed_server(&["--min-rate", "1m", "--rate-grace", "1s"]);
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
-    h2.window_update(0, HUGE - 65_535);
+    let mut h2 = H2::connect_wide_open(server.addr());
     h2.get(1, "GET", "/export.csv?rows=7000000&mode=bounded");
     let reset = "backpressure_resets_total{reason=\"min-rate\"}";
     wait_until("the connection's reset", IDLE_TIMEOUT, || {
@@ -447,8 +442,7 @@ fn a_goaway_stuck_behind_an_unread_body_ends_in_a_counted_reset() {
     let (server, idle) = warmed_server(&["--min-rate", "1m", "--rate-grace", "1s"]);
     let timeout = Duration::from_secs(5);
     let socket = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout).unwrap();
-    let mut h2 = H2::over(socket).start(&[(INITIAL_WINDOW_SIZE, HUGE)]);
-    h2.window_update(0, HUGE - 65_535);
+    let mut h2 = H2::over(socket).start_wide_open();
     h2.get(1, "GET", "/export.csv?rows=7000000&mode=bounded");
     // Until the body stops moving: the writer is blocked in a write.
     let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// The largest window HTTP/2 allows, 2^31 - 1: a stream or connection
+/// opened this wide is held back by TCP alone.
+pub const HUGE: u32 = (1 << 31) - 1;
+
 pub const DATA: u8 = 0;
 pub const HEADERS: u8 = 1;
 pub const PRIORITY: u8 = 2;
@@ -208,6 +212,20 @@ impl H2 {
     /// SETTINGS (acknowledging it).
     pub fn connect(addr: SocketAddr, settings: &[(u16, u32)]) -> H2 {
         H2::raw(addr).start(settings)
+    }
+
+    /// [`H2::connect`] with windows that never close: every stream's and
+    /// the connection's opened to [`HUGE`].
+    pub fn connect_wide_open(addr: SocketAddr) -> H2 {
+        H2::raw(addr).start_wide_open()
+    }
+
+    /// [`H2::start`] with windows that never close, as
+    /// [`H2::connect_wide_open`].
+    pub fn start_wide_open(self) -> H2 {
+        let mut h2 = self.start(&[(INITIAL_WINDOW_SIZE, HUGE)]);
+        h2.window_update(0, HUGE - 65_535);
+        h2
     }
 
     /// Sends the preface and `settings`, and reads the server's SETTINGS
