@@ -318,11 +318,20 @@ impl H2 {
         panic!("the connection still sending after 30 s");
     }
 
-    /// Every frame until none comes for `quiet`.
+    /// Every frame until none comes for `quiet`. Panics if frames still
+    /// come after [`LONGEST_READ`].
+    #[track_caller]
     pub fn frames_until_quiet(&mut self, quiet: Duration) -> Vec<Frame> {
+        let deadline = Instant::now() + LONGEST_READ;
         let mut frames = Vec::new();
         while let Some(frame) = self.next_frame(quiet) {
             frames.push(frame);
+            let count = frames.len();
+            assert!(
+                Instant::now() < deadline,
+                "{count} frames and never {quiet:?} quiet, after {LONGEST_READ:?}: {}",
+                summary(&frames)
+            );
         }
         frames
     }
@@ -333,17 +342,27 @@ impl H2 {
     /// slow server is not taken for a wrong one; anything the server sends
     /// beyond it still arrives within `quiet`, for the test's asserts to
     /// catch. If the frames stop short, the asserts say what is missing.
+    /// Panics if frames still come after [`LONGEST_READ`] without being
+    /// `enough`.
+    #[track_caller]
     pub fn frames_until(
         &mut self,
         enough: impl Fn(&[Frame]) -> bool,
         quiet: Duration,
     ) -> Vec<Frame> {
+        let deadline = Instant::now() + LONGEST_READ;
         let mut frames = Vec::new();
         while !enough(&frames) {
             match self.next_frame(Duration::from_secs(10)) {
                 Some(frame) => frames.push(frame),
                 None => break,
             }
+            let count = frames.len();
+            assert!(
+                Instant::now() < deadline,
+                "{count} frames in {LONGEST_READ:?}, never enough: {}",
+                summary(&frames)
+            );
         }
         frames.extend(self.frames_until_quiet(quiet));
         frames
@@ -351,25 +370,34 @@ impl H2 {
 
     /// Reads until the server's next frame of type `kind`, ignoring other
     /// frames, and returns it; panics if the connection ends, goes quiet for
-    /// 10 s, or 30 s pass, without one.
+    /// 10 s, or 30 s pass, without one, naming the frames it passed over.
+    #[track_caller]
     pub fn next_of(&mut self, kind: u8) -> Frame {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut skipped = Vec::new();
         while Instant::now() < deadline {
-            let frame = self.next_frame(Duration::from_secs(10));
-            let frame = frame.unwrap_or_else(|| panic!("no frame of type {kind}"));
+            let Some(frame) = self.next_frame(Duration::from_secs(10)) else {
+                let skipped = summary(&skipped);
+                panic!(
+                    "no frame of type {kind}: the connection ended or went quiet for 10 s after {skipped}"
+                );
+            };
             if frame.kind == kind {
                 return frame;
             }
+            skipped.push(frame);
         }
-        panic!("no frame of type {kind} within 30 s");
+        panic!("no frame of type {kind} within 30 s: {}", summary(&skipped));
     }
 
     /// The server's next GOAWAY, as [`H2::next_of`].
+    #[track_caller]
     pub fn goaway(&mut self) -> Frame {
         self.next_of(GOAWAY)
     }
 
     /// The error code of the server's next GOAWAY.
+    #[track_caller]
     pub fn goaway_code(&mut self) -> u32 {
         self.goaway().error_code()
     }
@@ -416,6 +444,32 @@ impl Response {
     }
 }
 
+/// The longest a helper reads frames that keep coming before it gives up:
+/// an export the server should have held back by a window is megabytes,
+/// read in well under this; a server that never stops is a failure, not a
+/// hang.
+pub const LONGEST_READ: Duration = Duration::from_secs(60);
+
+/// `frames` in a line for a failure message: type/stream each, with the
+/// error code of a RST_STREAM or GOAWAY; the last 20 of them.
+pub fn summary(frames: &[Frame]) -> String {
+    let from = frames.len().saturating_sub(20);
+    let each = frames[from..].iter().map(|f| {
+        // A code is there to read if the frame is long enough to hold it.
+        let coded = match f.kind {
+            RST_STREAM => f.payload.len() >= 4,
+            GOAWAY => f.payload.len() >= 8,
+            _ => false,
+        };
+        match coded {
+            true => format!("{}/{} code {}", f.kind, f.stream, f.error_code()),
+            false => format!("{}/{}", f.kind, f.stream),
+        }
+    });
+    let each: Vec<String> = each.collect();
+    format!("{} frames, the last: [{}]", frames.len(), each.join(", "))
+}
+
 /// The RST_STREAMs among `frames`, as (stream, error code), in order.
 pub fn resets(frames: &[Frame]) -> Vec<(u32, u32)> {
     let resets = frames.iter().filter(|f| f.kind == RST_STREAM);
@@ -430,14 +484,25 @@ pub fn at_least_resets(count: usize) -> impl Fn(&[Frame]) -> bool {
 
 /// Reads frames until every one of `streams` has ended or been reset,
 /// collecting each one's response; opens windows as bodies arrive when
-/// `replenish` is set. Panics if the connection goes quiet for 10 s first.
+/// `replenish` is set. Panics, naming the streams still open, if the
+/// connection ends or goes quiet for 10 s first, or [`LONGEST_READ`] passes.
+#[track_caller]
 pub fn read_responses(h2: &mut H2, streams: &[u32], replenish: bool) -> Vec<Response> {
+    let deadline = Instant::now() + LONGEST_READ;
     let mut responses: Vec<Response> = streams.iter().map(|_| Response::default()).collect();
-    let done = |r: &Vec<Response>| r.iter().all(|r| r.ended || r.reset.is_some());
-    while !done(&responses) {
-        let frame = h2
-            .next_frame(Duration::from_secs(10))
-            .expect("a frame within 10 s");
+    let open = |r: &[Response]| -> Vec<u32> {
+        let open = r.iter().zip(streams);
+        let open = open.filter(|(r, _)| !r.ended && r.reset.is_none());
+        open.map(|(_, &id)| id).collect()
+    };
+    while !open(&responses).is_empty() {
+        let frame = h2.next_frame(Duration::from_secs(10));
+        let Some(frame) = frame.filter(|_| Instant::now() < deadline) else {
+            let open = open(&responses);
+            panic!(
+                "streams {open:?} neither ended nor reset: the connection ended, went quiet for 10 s, or took {LONGEST_READ:?}"
+            );
+        };
         let Some(i) = streams.iter().position(|&s| s == frame.stream) else {
             // Another stream's DATA, thrown away: its bytes still used the
             // connection's window, which a real client gives back.
