@@ -354,6 +354,34 @@ mod tests {
         assert_eq!(waited, [0, 1000, 0, 0, 3]);
     }
 
+    /// Round robin: streams that are ready again as soon as they are
+    /// served (each thread hands off its next frame at once) get a frame
+    /// each in turn, never the lowest id twice running.
+    #[test]
+    fn streams_ready_at_once_are_served_in_turn() {
+        let mut state = State {
+            window: 1 << 20,
+            ..State::default()
+        };
+        for id in [1, 3, 5] {
+            let handed_off = Stream {
+                data: vec![7; 100],
+                ..Stream::new(1 << 20, false)
+            };
+            state.streams.insert(id, handed_off);
+        }
+        let mut served = Vec::new();
+        for _ in 0..6 {
+            let Some(Job::Data { stream, .. }) = next_job(&mut state, &mut Vec::new()) else {
+                panic!("no DATA job after {served:?}");
+            };
+            served.push(stream);
+            let again = state.streams.get_mut(&stream).unwrap();
+            (again.framed, again.sent) = (0, 0);
+        }
+        assert_eq!(served, [1, 3, 5, 1, 3, 5]);
+    }
+
     /// An END_STREAM the writer has taken is in its hands (`Stream::end`
     /// is cleared as it takes it): its write, however slow, is the
     /// writer's to bound. Cut at the hand-off's deadline, the stream would
