@@ -1,6 +1,7 @@
 //! The 503 at `--max-connections`, over real sockets against the real
-//! binary: HEAD gets its head and no body, an HTTP/2 client a GOAWAY, and a
-//! crowd far past the cap gets a whole answer each, never a reset.
+//! binary: HEAD gets its head and no body, an HTTP/2 client a GOAWAY, the
+//! server's own endpoints their answers, and a crowd far past the cap gets
+//! a whole answer each, never a reset.
 //!
 //! Churn near the cap leaves the live heap where it was: the server's
 //! lists of connections take their room once, at start.
@@ -23,6 +24,9 @@ use common::{Server, back_to_idle, parse_response, stalled_request, wait_until, 
 const PATIENCE: Duration = Duration::from_secs(30);
 /// The 503's one-line reason.
 const REASON: &str = "server at its connection limit; retry in 1 s\n";
+/// The 404's, for a path that is neither an export nor one of the server's
+/// own endpoints.
+const NOT_FOUND: &str = "no such path: see / for the endpoints\n";
 
 /// Holds one of the server's free slots with an export that is never read.
 /// Right after start, a previous probe may still hold one: a 503 then, and
@@ -45,7 +49,7 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
     let addr = server.addr();
     let holder = hold_a_slot(addr);
     for (method, body) in [("HEAD", ""), ("GET", REASON)] {
-        let raw = format!("{method} /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+        let raw = format!("{method} / HTTP/1.1\r\nHost: a\r\n\r\n");
         let response = common::request(addr, raw.as_bytes());
         assert_eq!(response.status, 503, "{method}");
         assert_eq!(response.header("Retry-After"), Some("1"), "{method}");
@@ -104,12 +108,62 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
     assert_eq!((answered_503, goaways), (other_rejections, 1.0));
 }
 
-/// What one client of the crowd saw: a status, or how it failed.
-fn one_request(addr: SocketAddr) -> Result<u16, String> {
+/// At the cap the server's own endpoints are still answered, by the
+/// rejecter's thread, which writes them in place of the 503: a server full
+/// of stalled clients is when its operator most needs to look at it. GET
+/// and HEAD of `/healthz` and `/metrics` get a 200 (HEAD without a body),
+/// no thread is started for them, they are not rejections, and they are
+/// logged as the responses they are; `/` still gets its 503.
+#[test]
+fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
+    let server = Server::start_logged(&["--max-connections", "1"]);
+    let addr = server.addr();
+    let holder = hold_a_slot(addr);
+    let threads = server.threads();
+    let rejected = |m: &common::Metrics| m.value("backpressure_connections_rejected_total");
+    let before = common::metrics(addr);
+    assert_eq!(before.value("backpressure_connections_active"), 1.0);
+    for (method, body) in [("GET", "ok\n"), ("HEAD", "")] {
+        let raw = format!("{method} /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+        let response = common::request(addr, raw.as_bytes());
+        assert_eq!(response.status, 200, "{method}");
+        assert_eq!(response.header("Content-Length"), Some("3"), "{method}");
+        assert_eq!(String::from_utf8_lossy(&response.body), body, "{method}");
+    }
+    let head = common::request(addr, b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!((head.status, head.body.len()), (200, 0));
+    assert_eq!(common::get(addr, "/").status, 503);
+    let after = common::metrics(addr);
+    assert_eq!(
+        rejected(&after),
+        rejected(&before) + 1.0,
+        "only / was turned away"
+    );
+    assert_eq!(after.value("backpressure_connections_active"), 1.0);
+    assert_eq!(server.threads(), threads, "no thread for an own endpoint");
+    let healthz = wait_until("the health checks logged", PATIENCE, || {
+        let lines: Vec<String> = (server.log_lines().into_iter())
+            .filter(|l| l.contains("\"GET /healthz HTTP/1.1\" ") || l.contains("\"HEAD /healthz"))
+            .collect();
+        (lines.len() == 2).then_some(lines)
+    });
+    for (line, bytes) in healthz.iter().zip(["3", "0"]) {
+        let expected = format!(" 200 mode=- body_bytes={bytes} ");
+        assert!(
+            line.contains(&expected) && line.ends_with(" end=complete"),
+            "{line}"
+        );
+    }
+    drop(holder);
+}
+
+/// What one client of the crowd saw: a status, or how it failed. `/healthz`
+/// is answered at the cap as below it; `/nope` gets its 404 only if let in.
+fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
     let mut client = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     client
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
         .map_err(|e| format!("write: {e}"))?;
     let mut wire = Vec::new();
     client
@@ -117,9 +171,11 @@ fn one_request(addr: SocketAddr) -> Result<u16, String> {
         .map_err(|e| format!("read after {} bytes: {e}", wire.len()))?;
     let response = parse_response(&wire);
     let body = String::from_utf8_lossy(&response.body);
-    match (response.status, &*body) {
-        (200, "ok\n") | (503, REASON) => Ok(response.status),
-        _ => Err(format!("{} with {body:?}", response.status)),
+    match (path, response.status, &*body) {
+        ("/healthz", 200, "ok\n") | ("/nope", 404, NOT_FOUND) | ("/nope", 503, REASON) => {
+            Ok(response.status)
+        }
+        _ => Err(format!("{path}: {} with {body:?}", response.status)),
     }
 }
 
@@ -130,16 +186,16 @@ const CLIENTS: usize = 100;
 /// Requests each client of the crowd makes, one after another.
 const REQUESTS_EACH: usize = 10;
 
-/// What [`CLIENTS`] clients, each asking [`REQUESTS_EACH`] times in a row,
-/// were answered, once all are done. A failure (a reset, a cut or garbled
-/// answer) fails the test.
+/// What [`CLIENTS`] clients, each asking [`REQUESTS_EACH`] times in a row
+/// for `/nope` and, every third time, `/healthz`, were answered, once all
+/// are done. A failure (a reset, a cut or garbled answer) fails the test.
 fn crowd(addr: SocketAddr) -> Vec<u16> {
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
             thread::spawn(move || {
                 (0..REQUESTS_EACH)
-                    .map(|_| one_request(addr))
+                    .map(|i| one_request(addr, if i % 3 == 0 { "/healthz" } else { "/nope" }))
                     .collect::<Vec<_>>()
             })
         })
@@ -151,8 +207,9 @@ fn crowd(addr: SocketAddr) -> Vec<u16> {
     let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     assert!(
         failures.is_empty(),
-        "{} failed: {failures:?}",
-        failures.len()
+        "{} failed, the first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
     );
     assert!(started.elapsed() < PATIENCE, "{:?}", started.elapsed());
     outcomes.into_iter().flatten().collect()
@@ -160,9 +217,10 @@ fn crowd(addr: SocketAddr) -> Vec<u16> {
 
 /// A crowd three times the cap, each client asking again as soon as it has
 /// its answer: every request gets a whole answer, none a reset, though
-/// each 503 waits on the rejecter's thread for its method. First with every
-/// slot held, so that all are 503s (the cap is real); then with the slots
-/// free, so that admissions and rejections interleave as slots come and go.
+/// each 503 waits on the rejecter's thread for its head. First with every
+/// slot held, so that all but the health checks are 503s (the cap is real,
+/// and the health checks are answered past it); then with the slots free,
+/// so that admissions and rejections interleave as slots come and go.
 ///
 /// What `ab -n 5000 -c 100` once showed, a hand-off queue shorter than the
 /// crowd overflowing and dozens of 503s lost to resets, needs a client
@@ -177,15 +235,19 @@ fn a_crowd_past_the_cap_gets_whole_answers_and_no_reset() {
     let holders: Vec<TcpStream> = (0..CAP).map(|_| hold_a_slot(addr)).collect();
     let answers = crowd(addr);
     assert_eq!(answers.len(), CLIENTS * REQUESTS_EACH);
-    assert!(answers.iter().all(|&s| s == 503), "got past a full cap");
+    let count = |answers: &[u16], status| answers.iter().filter(|&&s| s == status).count();
+    let health_checks = CLIENTS * REQUESTS_EACH.div_ceil(3);
+    assert_eq!(count(&answers, 200), health_checks);
+    assert_eq!(count(&answers, 404), 0, "got past a full cap");
 
     drop(holders);
-    wait_until("a 200 once the holders left", PATIENCE, || {
-        (one_request(addr) == Ok(200)).then_some(())
+    wait_until("a 404 once the holders left", PATIENCE, || {
+        (one_request(addr, "/nope") == Ok(404)).then_some(())
     });
     let answers = crowd(addr);
     assert_eq!(answers.len(), CLIENTS * REQUESTS_EACH);
-    assert!(answers.contains(&200), "every request was turned away");
+    assert_eq!(count(&answers, 200), health_checks);
+    assert!(answers.contains(&404), "every request was turned away");
 }
 
 /// Connections a few short of the cap, replaced oldest first, far more

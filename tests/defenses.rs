@@ -400,8 +400,8 @@ fn an_idle_connection_is_closed_at_the_head_deadline() {
 
 /// Slowloris: twice `--max-connections` sockets trickle header bytes. While
 /// they last, a real request is answered at once, with a 503 at the cap,
-/// never left hanging; once the head deadline passes they are all gone and
-/// a real request gets its 200.
+/// never left hanging, and a health check still gets its 200; once the head
+/// deadline passes they are all gone and a real request gets its 200.
 #[test]
 fn slowloris_cannot_hang_the_server() {
     const CAP: usize = 8;
@@ -441,18 +441,19 @@ fn slowloris_cannot_hang_the_server() {
         PATIENCE,
         every_slot_held,
     );
-    let mut client = TcpStream::connect(addr).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .unwrap();
-    client
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    let mut wire = Vec::new();
-    client
-        .read_to_end(&mut wire)
-        .expect("an answer within a second, not a hang");
-    assert_eq!(parse_response(&wire).status, 503);
+    for (path, status) in [("/", 503), ("/healthz", 200)] {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+        client.write_all(request.as_bytes()).unwrap();
+        let mut wire = Vec::new();
+        client
+            .read_to_end(&mut wire)
+            .expect("an answer within a second, not a hang");
+        assert_eq!(parse_response(&wire).status, status, "{path}");
+    }
     let mut turned_away = 1.0;
 
     // Every attacker was answered: the first CAP with a 408 at the head
@@ -471,7 +472,7 @@ fn slowloris_cannot_hang_the_server() {
 
     // Their connections may still be closing for a moment: then a 503.
     wait_until("a real request to be served", PATIENCE, || {
-        match get(addr, "/healthz").status {
+        match get(addr, "/").status {
             200 => Some(()),
             _ => {
                 turned_away += 1.0;
@@ -526,7 +527,7 @@ fn at_the_connection_cap_a_client_gets_503_and_costs_no_thread() {
             assert!(peeked > 0 && first[..peeked] == b"HTTP/1.1 503"[..peeked]);
         }
         client
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             .unwrap();
         let mut wire = Vec::new();
         client.read_to_end(&mut wire).expect("a whole 503");
@@ -737,7 +738,7 @@ fn a_rejected_connection_is_logged() {
         &format!("/export.csv?rows={BIG_ROWS}&mode=pipeline"),
         &mut 0.0,
     );
-    assert_eq!(get(addr, "/healthz").status, 503);
+    assert_eq!(get(addr, "/").status, 503);
     let line = wait_until("the rejection's line", PATIENCE, || {
         server
             .log_lines()

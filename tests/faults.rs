@@ -258,7 +258,7 @@ fn an_unread_log_never_stalls_the_server() {
         stalled.push(served);
     }
     for i in 0..100 {
-        let (status, took) = timed_status(addr, "/healthz");
+        let (status, took) = timed_status(addr, "/");
         assert_eq!(status, 503, "request {i} over the cap");
         assert!(
             took < Duration::from_secs(2),

@@ -26,9 +26,15 @@
 //! sockets. That thread, started once with the server, looks at each socket
 //! every [`POLL_INTERVAL`], never blocking on any:
 //!
-//! - until the request's first bytes say whether it is HEAD, it only peeks.
-//!   After [`METHOD_WAIT`] without them it stops waiting and answers as to
-//!   a GET: a client that has sent nothing in that time is not a browser;
+//! - until the request's head has arrived whole, it only peeks. After
+//!   [`HEAD_WAIT`] it stops waiting, and the first bytes decide: HEAD, or
+//!   anything else answered as a GET; a client that has sent nothing in that
+//!   time is not a browser;
+//! - a whole head that asks for one of the server's own endpoints
+//!   ([`OwnEndpoints`]: `/metrics`, `/healthz`) gets its answer instead of
+//!   the 503, written the same way. A server full of stalled clients is
+//!   exactly when its operator needs to look at it, and a scrape that queued
+//!   behind the clients it should report on would see nothing;
 //! - then it writes the 503 (a fresh socket's send buffer is empty, so 200
 //!   bytes always fit), head only for HEAD, shuts down its write side (the
 //!   client sees the end of the response at once), and logs the rejection.
@@ -42,34 +48,40 @@
 //! the one that has lingered longest makes room: its client has had the most
 //! time to send and to read. Only if the queue itself is full (the thread has
 //! not run while that many connections arrived) does the accept loop answer
-//! on its own, as to a GET, and close at once: under that much load a reset
-//! is the lesser evil.
+//! on its own, by what has arrived (a GET if nothing has), and close at
+//! once: under that much load a reset is the lesser evil.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::http::h2::frame::{self, ErrorCode, PREFACE_HEAD};
-use crate::http::request;
+use crate::http::request::{self, Request};
 use crate::http::response::{self, Status, TEXT_PLAIN};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::clock;
 use crate::measure::metrics::METRICS;
+use crate::sys;
 
 /// When a turned-away client should try again, in `Retry-After` and in the
 /// 503's one-line reason: a second, in which a connection usually frees.
 const RETRY_AFTER_SECONDS: u32 = 1;
-/// Stack of the lingering thread: a loop over a queue of sockets.
-const LINGER_STACK_BYTES: usize = 64 * 1024;
+/// Stack of the lingering thread: a loop over a queue of sockets, a peek
+/// of [`PEEK_BYTES`] and the rendering of `/metrics`; as a connection
+/// thread's, for unoptimised builds.
+const LINGER_STACK_BYTES: usize = 256 * 1024;
 
-/// How long a turned-away socket may wait for the first bytes of its
-/// request, to learn whether it is HEAD. A client sends its request with
-/// the handshake's last ACK or right after, so a round trip is plenty; a
-/// real server, which reads the request anyway, needs no such wait.
-pub const METHOD_WAIT: Duration = Duration::from_millis(250);
+/// How long a socket past the cap may wait for its request's head, to
+/// learn whether it asks for one of the server's own endpoints, or failing
+/// that whether it is HEAD. A client sends its request with the
+/// handshake's last ACK or right after, so a round trip is plenty; a real
+/// server, which reads the request anyway, needs no such wait.
+pub const HEAD_WAIT: Duration = Duration::from_millis(250);
 /// How long a turned-away socket stays open from accept, to swallow the
 /// client's request. The request is usually already there, or arrives
 /// within a round trip.
@@ -88,9 +100,29 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Most bytes drained per socket per look: a client that streams input
 /// cannot keep the thread busy.
 const DRAIN_PER_POLL: usize = 16 * 1024;
-/// Bytes peeked at to find the method: `HEAD ` after a few empty lines, or
-/// the first line of HTTP/2's preface.
-const METHOD_PEEK_BYTES: usize = PREFACE_HEAD.len();
+/// Bytes peeked at: enough for the first line of HTTP/2's preface, for
+/// `HEAD ` after a few empty lines, and for the whole head of a scrape
+/// (Prometheus sends about 300 bytes, curl under 100), on the lingering
+/// thread's stack. A longer head is answered from its first bytes alone.
+const PEEK_BYTES: usize = 1024;
+
+/// The server's own endpoints, answered even at the cap: a request whose
+/// head parsed whole gets the response this returns, written in place of
+/// the 503; `None` leaves it the 503. It runs on the lingering thread, so
+/// it must be quick and must not block: `/metrics` and `/healthz` are.
+pub type OwnEndpoints = dyn Fn(&Request<'_>) -> Option<OwnResponse> + Send + Sync;
+
+/// A whole response to one of the server's own endpoints.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OwnResponse {
+    /// Its status, for the metrics and the access log.
+    pub status: Status,
+    /// The head and the body (none for HEAD), as they go on the wire: small
+    /// enough for a fresh socket's send buffer, which a scrape's are.
+    pub bytes: Vec<u8>,
+    /// How many of `bytes` are body, for the access log.
+    pub body_bytes: u64,
+}
 
 /// The accept loop's side: turns connections away.
 #[derive(Debug)]
@@ -106,13 +138,22 @@ pub struct Rejecter {
 
 /// The 503 and its log line, written by whoever answers: the lingering
 /// thread, or the accept loop when the queue is full.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Answer {
     /// The 503's body, made once: a one-line reason. Its head is made per
     /// response, since each carries its own `Date`.
     reason: String,
     /// No access-log line per rejection (`serve --quiet`).
     quiet: bool,
+    /// What is answered in place of the 503 (`/metrics`, `/healthz`).
+    own: Arc<OwnEndpoints>,
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Answer { reason, quiet, .. } = self;
+        write!(f, "Answer {{ reason: {reason:?}, quiet: {quiet} }}")
+    }
 }
 
 /// A turned-away socket, from accept until it closes.
@@ -122,15 +163,15 @@ struct Lingering {
     stream: TcpStream,
     /// The client's address, for the access log.
     peer: SocketAddr,
-    /// [`METHOD_WAIT`] and [`LINGER_TIME`] count from here.
+    /// [`HEAD_WAIT`] and [`LINGER_TIME`] count from here.
     accepted_at: Instant,
     /// Whether the 503 is written. Until then input is only peeked at, so
     /// that the method is still there to be seen.
     answered: bool,
 }
 
-/// What a turned-away client asked for, as far as its first bytes tell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a client past the cap asked for, as far as its first bytes tell.
+#[derive(Debug, PartialEq, Eq)]
 enum Asked {
     /// Anything over HTTP/1 but HEAD: the whole 503.
     Get,
@@ -138,31 +179,58 @@ enum Asked {
     Head,
     /// HTTP/2 with prior knowledge: SETTINGS and GOAWAY in place of a 503.
     Http2,
+    /// One of the server's own endpoints, and its request line for the log.
+    Own(OwnResponse, String),
 }
 
 impl Asked {
     /// What `start`, a request's first bytes, asks for; `None` while they
-    /// do not tell yet.
-    fn of(start: &[u8]) -> Option<Asked> {
+    /// do not tell yet. A head not yet whole is waited for until `waited`
+    /// (it may be a scrape); then the first bytes decide, a GET if even
+    /// they do not tell.
+    fn of(start: &[u8], own: &OwnEndpoints, waited: bool) -> Option<Asked> {
         if start.starts_with(PREFACE_HEAD) {
-            Some(Asked::Http2)
-        } else if PREFACE_HEAD.starts_with(start) {
-            None
-        } else {
-            request::is_head(start).map(|head| if head { Asked::Head } else { Asked::Get })
+            return Some(Asked::Http2);
+        }
+        match request::head_end(start, 0, start.len()) {
+            Some(end) => {
+                let head = &start[..end];
+                if let Ok(request) = request::parse_head(head)
+                    && let Some(response) = own(&request)
+                {
+                    return Some(Asked::Own(response, request_line(head)));
+                }
+            }
+            None if !waited && start.len() < PEEK_BYTES => return None,
+            None => {}
+        }
+        match request::is_head(start) {
+            Some(true) => Some(Asked::Head),
+            Some(false) => Some(Asked::Get),
+            None => waited.then_some(Asked::Get),
         }
     }
 }
 
+/// The request line of a head that parsed, for the access log: visible
+/// ASCII and single spaces only, as the parser checked.
+fn request_line(head: &[u8]) -> String {
+    let line = &head[request::empty_lines(head)..];
+    let end = line.iter().position(|&b| b == b'\r').unwrap_or(line.len());
+    String::from_utf8_lossy(&line[..end]).into_owned()
+}
+
 impl Rejecter {
     /// Starts the lingering thread; [`Rejecter::stop`] ends it. Unless
-    /// `quiet`, each rejection gets an access-log line.
-    pub fn start(quiet: bool) -> io::Result<Rejecter> {
+    /// `quiet`, each rejection gets an access-log line. `own` answers the
+    /// server's own endpoints in place of the 503.
+    pub fn start(quiet: bool, own: Arc<OwnEndpoints>) -> io::Result<Rejecter> {
         let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
         let seconds = RETRY_AFTER_SECONDS;
         let answer = Answer {
             reason: format!("server at its connection limit; retry in {seconds} s\n"),
             quiet,
+            own,
         };
         let for_thread = answer.clone();
         let lingering = thread::Builder::new()
@@ -184,11 +252,11 @@ impl Rejecter {
     }
 
     /// Turns `stream` (from `peer`) away with a 503 (a GOAWAY if it speaks
-    /// HTTP/2), written by the lingering thread once it knows the method;
-    /// never blocks. Counts it in
-    /// `backpressure_connections_rejected_total`.
+    /// HTTP/2), written by the lingering thread once it knows what was
+    /// asked, unless that was one of the server's own endpoints; never
+    /// blocks. A turn-away is counted in
+    /// `backpressure_connections_rejected_total` once it is decided.
     pub fn reject(&self, stream: TcpStream, peer: SocketAddr) {
-        METRICS.rejected();
         let nonblocking = stream.set_nonblocking(true).is_ok();
         let socket = Lingering {
             stream,
@@ -199,15 +267,16 @@ impl Rejecter {
         // A socket that cannot be made non-blocking could stall whoever
         // writes to it; closing is all that is left.
         if !nonblocking {
-            return socket.log(&self.answer, None);
+            METRICS.rejected();
+            return socket.log(&self.answer, None, Outcome::ended(End::Rejected));
         }
         match self.handoff.try_send(socket) {
             Ok(()) => {}
             // The thread cannot be disconnected while it runs; if it died,
             // answering here is all that is left, as when the queue is full.
             Err(TrySendError::Full(mut socket) | TrySendError::Disconnected(mut socket)) => {
-                let asked = socket.peek_asked().unwrap_or(Asked::Get);
-                socket.answer(&self.answer, asked);
+                let asked = socket.peek_asked(&self.answer, true);
+                socket.answer(&self.answer, asked.unwrap_or(Asked::Get));
             }
         }
     }
@@ -219,9 +288,9 @@ impl Answer {
     /// HEAD asked. The head says the reason's length either way. Over
     /// HTTP/2, the server's preface (an empty SETTINGS) and a GOAWAY with
     /// the reason as its debug data.
-    fn response(&self, unix_seconds: u64, asked: Asked) -> Vec<u8> {
+    fn response(&self, unix_seconds: u64, asked: &Asked) -> Vec<u8> {
         let reason = self.reason.as_bytes();
-        if asked == Asked::Http2 {
+        if *asked == Asked::Http2 {
             let mut frames = Vec::new();
             frame::settings(&mut frames, &[]);
             let debug = reason.trim_ascii_end();
@@ -231,7 +300,7 @@ impl Answer {
         let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason)
             .header("Retry-After", RETRY_AFTER_SECONDS.to_string());
         let mut response = head.to_bytes(unix_seconds);
-        if asked == Asked::Get {
+        if *asked == Asked::Get {
             response.extend_from_slice(reason);
         }
         response
@@ -239,45 +308,66 @@ impl Answer {
 }
 
 impl Lingering {
-    /// Writes the 503 (or GOAWAY), counts and logs it, and shuts down the
-    /// write side; false if the write failed, and there is no one to tell.
+    /// Writes the 503 (or GOAWAY, or the answer of an own endpoint), counts
+    /// and logs it, and shuts down the write side; false if the write
+    /// failed, and there is no one to tell.
     fn answer(&mut self, answer: &Answer, asked: Asked) -> bool {
         self.answered = true;
-        let response = answer.response(clock::now_unix_seconds(), asked);
+        if let Asked::Own(own, line) = asked {
+            return self.answer_own(answer, own, line);
+        }
+        METRICS.rejected();
+        let response = answer.response(clock::now_unix_seconds(), &asked);
         let written = (&self.stream).write_all(&response).is_ok();
         if written {
             match asked {
                 Asked::Http2 => METRICS.http2_goaway(ErrorCode::RefusedStream),
                 // Like every other 503, in the responses counter too.
-                Asked::Get | Asked::Head => METRICS.responded(None, Status::ServiceUnavailable),
+                _ => METRICS.responded(None, Status::ServiceUnavailable),
             }
             let _ = self.stream.shutdown(Shutdown::Write);
         }
-        let body_bytes = if asked == Asked::Get {
-            answer.reason.len()
-        } else {
-            0
-        };
-        let status = (asked != Asked::Http2).then_some(Status::ServiceUnavailable);
-        self.log(answer, written.then_some((status, body_bytes as u64)));
+        let mut outcome = Outcome::ended(End::Rejected);
+        if written {
+            outcome.status = (asked != Asked::Http2).then_some(Status::ServiceUnavailable);
+            if asked == Asked::Get {
+                outcome.body_bytes = answer.reason.len() as u64;
+            }
+        }
+        self.log(answer, None, outcome);
         written
     }
 
-    /// The rejection's access-log line, unless `quiet`: with the 503 (none
-    /// over HTTP/2) and its `body_bytes` if it was written, without a
-    /// status if not.
-    fn log(&self, answer: &Answer, written: Option<(Option<Status>, u64)>) {
+    /// Writes the answer of one of the server's own endpoints, as a
+    /// connection thread would have: counted among the responses, logged
+    /// with its request line, not a rejection.
+    fn answer_own(&mut self, answer: &Answer, own: OwnResponse, line: String) -> bool {
+        let written = (&self.stream).write_all(&own.bytes).is_ok();
+        let mut outcome = Outcome::ended(End::ClientAbort);
+        if written {
+            METRICS.responded(None, own.status);
+            let _ = self.stream.shutdown(Shutdown::Write);
+            (outcome.end, outcome.status) = (End::Complete, Some(own.status));
+            outcome.body_bytes = own.body_bytes;
+        } else {
+            // Some of it may have gone out: a reset, not a FIN, so that no
+            // client takes a cut body for a whole one.
+            let _ = sys::reset_on_close(&self.stream);
+        }
+        self.log(answer, Some(line), outcome);
+        written
+    }
+
+    /// The socket's access-log line, unless `quiet`: a rejection's has the
+    /// 503 (none over HTTP/2) and its `body_bytes` if it was written, no
+    /// status if not, and no request line, since none was read.
+    fn log(&self, answer: &Answer, request_line: Option<String>, outcome: Outcome) {
         if answer.quiet {
             return;
         }
-        let mut outcome = Outcome::ended(End::Rejected);
-        if let Some((status, body_bytes)) = written {
-            outcome.status = status;
-            outcome.body_bytes = body_bytes;
-        }
         AccessRecord {
             peer: Some(self.peer),
-            request_line: None,
+            request_line,
             duration: self.accepted_at.elapsed(),
             outcome,
         }
@@ -285,14 +375,13 @@ impl Lingering {
     }
 
     /// One look at the socket, `now`: answers it once its method is known
-    /// or [`METHOD_WAIT`] has passed, drains it once answered. False once it
+    /// or [`HEAD_WAIT`] has passed, drains it once answered. False once it
     /// can go: its client closed, the write failed, or [`LINGER_TIME`] is up.
     fn look(&mut self, answer: &Answer, now: Instant) -> bool {
         if !self.answered {
-            let asked = match self.peek_asked() {
-                Some(asked) => asked,
-                None if now < self.accepted_at + METHOD_WAIT => return true,
-                None => Asked::Get,
+            let waited = now >= self.accepted_at + HEAD_WAIT;
+            let Some(asked) = self.peek_asked(answer, waited) else {
+                return true;
             };
             if !self.answer(answer, asked) {
                 return false;
@@ -302,25 +391,26 @@ impl Lingering {
     }
 
     /// What the client asked for, from its first bytes, left in place;
-    /// `None` while they do not tell yet. A client that closed or failed is
-    /// answered as to a GET: the write will tell whether anyone is there.
-    fn peek_asked(&self) -> Option<Asked> {
-        let mut first = [0u8; METHOD_PEEK_BYTES];
+    /// `None` while they do not tell yet and it may still wait, until
+    /// `waited` ([`Asked::of`]). A client that closed or failed is answered
+    /// as to a GET: the write will tell whether anyone is there.
+    fn peek_asked(&self, answer: &Answer, waited: bool) -> Option<Asked> {
+        let mut first = [0u8; PEEK_BYTES];
         match self.stream.peek(&mut first) {
             Ok(0) => Some(Asked::Get),
-            Ok(n) => Asked::of(&first[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+            Ok(n) => Asked::of(&first[..n], &*answer.own, waited),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => waited.then_some(Asked::Get),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => waited.then_some(Asked::Get),
             Err(_) => Some(Asked::Get),
         }
     }
 
     /// The socket has to go before its time, to make room: answered first
-    /// if it was not yet, as to a GET unless its first bytes already say
-    /// otherwise, since it cannot wait any longer.
+    /// if it was not yet, by what its first bytes already say, since it
+    /// cannot wait any longer.
     fn evict(mut self, answer: &Answer) {
         if !self.answered {
-            let asked = self.peek_asked().unwrap_or(Asked::Get);
+            let asked = self.peek_asked(answer, true).unwrap_or(Asked::Get);
             self.answer(answer, asked);
         }
     }
@@ -392,6 +482,10 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
+    fn no_own_endpoints() -> Arc<OwnEndpoints> {
+        Arc::new(|_| None)
+    }
+
     /// A client connected to a socket `rejecter` has turned away.
     fn turned_away(rejecter: &Rejecter) -> TcpStream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -406,9 +500,9 @@ mod tests {
 
     #[test]
     fn the_response_is_well_framed_with_or_without_its_body() {
-        let rejecter = Rejecter::start(true).unwrap();
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         let reason = &rejecter.answer.reason;
-        let response = rejecter.answer.response(784_111_777, Asked::Get);
+        let response = rejecter.answer.response(784_111_777, &Asked::Get);
         let text = std::str::from_utf8(&response).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert_eq!(body, "server at its connection limit; retry in 1 s\n");
@@ -416,28 +510,64 @@ mod tests {
         assert!(head.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
         assert!(head.contains("\r\nRetry-After: 1"));
         assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", reason.len())));
-        let head_only = rejecter.answer.response(784_111_777, Asked::Head);
+        let head_only = rejecter.answer.response(784_111_777, &Asked::Head);
         assert_eq!(head_only, &response[..head.len() + 4]);
     }
 
-    /// The first bytes tell HEAD from the rest, and HTTP/2's preface from
-    /// HTTP/1, once there are enough of them.
+    /// A whole head decides at once: an own endpoint gets its answer, the
+    /// rest by their method. A head still arriving is waited for; once the
+    /// wait is over, its first bytes tell HEAD from the rest, and HTTP/2's
+    /// preface from HTTP/1, if there are enough of them.
     #[test]
-    fn what_was_asked_is_known_from_the_first_bytes() {
-        assert_eq!(Asked::of(b"PRI * HTTP/2.0\r\n\r\n"), Some(Asked::Http2));
-        assert_eq!(Asked::of(b"PRI * HTTP/2"), None);
-        assert_eq!(Asked::of(b"PRI /x HTTP/1.1"), Some(Asked::Get));
-        assert_eq!(Asked::of(b"\r\nHEAD / HTTP/1.1"), Some(Asked::Head));
-        assert_eq!(Asked::of(b"HEA"), None);
-        assert_eq!(Asked::of(b"GET /"), Some(Asked::Get));
+    fn what_was_asked_is_known_from_the_head_or_its_first_bytes() {
+        let own = |request: &Request<'_>| {
+            let ours = request.path == b"/healthz";
+            ours.then(|| OwnResponse {
+                status: Status::Ok,
+                bytes: b"HTTP/1.1 200 OK\r\n\r\nok\n".to_vec(),
+                body_bytes: 3,
+            })
+        };
+        let of = |start: &[u8], waited| Asked::of(start, &own, waited);
+        let scrape = b"\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+        let line = "GET /healthz HTTP/1.1".to_string();
+        let answered = Some(Asked::Own(
+            own(&request::parse_head(scrape).unwrap()).unwrap(),
+            line,
+        ));
+        assert_eq!(of(scrape, false), answered);
+        assert_eq!(
+            of(b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n", false),
+            Some(Asked::Head)
+        );
+        // Not a request this server would answer: the 503, as to a GET.
+        assert_eq!(
+            of(b"GET /healthz HTTP/1.1\r\n\r\n", false),
+            Some(Asked::Get)
+        );
+        assert_eq!(of(b"PRI * HTTP/2.0\r\n\r\n", false), Some(Asked::Http2));
+        for (start, then) in [
+            (&b"PRI * HTTP/2"[..], Asked::Get),
+            (b"PRI /x HTTP/1.1", Asked::Get),
+            (b"\r\nHEAD / HTTP/1.1", Asked::Head),
+            (b"HEA", Asked::Get),
+            (b"GET /healthz HTTP/1.1\r\nHost: a\r\n", Asked::Get),
+        ] {
+            assert_eq!(of(start, false), None, "{start:?}");
+            assert_eq!(of(start, true), Some(then), "{start:?}");
+        }
+        // A head longer than is peeked at cannot be read whole: its first
+        // bytes decide at once.
+        let long = [&b"HEAD /healthz?"[..], &[b'x'; PEEK_BYTES]].concat();
+        assert_eq!(of(&long[..PEEK_BYTES], false), Some(Asked::Head));
     }
 
     /// Over HTTP/2: an empty SETTINGS (the server's preface), then GOAWAY
     /// naming stream 0 with REFUSED_STREAM and the reason.
     #[test]
     fn an_http2_client_is_sent_away_in_frames() {
-        let rejecter = Rejecter::start(true).unwrap();
-        let frames = rejecter.answer.response(784_111_777, Asked::Http2);
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
+        let frames = rejecter.answer.response(784_111_777, &Asked::Http2);
         let reason = b"server at its connection limit; retry in 1 s";
         let mut expected = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
         expected.extend_from_slice(&[0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0]);
@@ -462,9 +592,9 @@ mod tests {
     /// still read the whole 503, not a reset.
     #[test]
     fn a_late_request_still_gets_the_whole_503() {
-        let rejecter = Rejecter::start(true).unwrap();
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         let mut client = turned_away(&rejecter);
-        // Late indeed: after METHOD_WAIT the 503 is in the client's receive
+        // Late indeed: after HEAD_WAIT the 503 is in the client's receive
         // buffer before a byte of the request is sent.
         let mut first = [0u8; 12];
         let peeked = client.peek(&mut first).unwrap();
@@ -479,7 +609,7 @@ mod tests {
     /// the list: its socket closes, and a write then meets a reset.
     #[test]
     fn a_client_that_never_closes_is_let_go_after_the_linger_time() {
-        let rejecter = Rejecter::start(true).unwrap();
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         let mut client = turned_away(&rejecter);
         request_the_503(&mut client);
         let started = Instant::now();
@@ -499,7 +629,7 @@ mod tests {
     /// line and split across two writes; a GET gets the body.
     #[test]
     fn head_gets_no_body_and_get_does() {
-        let rejecter = Rejecter::start(true).unwrap();
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         for (pieces, body) in [
             (
                 &[&b"\r\nHE"[..], b"AD / HTTP/1.1\r\nHost: a\r\n\r\n"][..],

@@ -9,7 +9,7 @@
 //! |--------------------|--------------------------------------------------------------|
 //! | [`head_deadline`]  | the request head within a deadline from accept, and a size cap |
 //! | [`send_deadline`]  | the send timeout, and a minimum data rate partial writes cannot dodge |
-//! | [`connection_cap`] | a 503 past `--max-connections` (head only for HEAD), without a thread and without a reset |
+//! | [`connection_cap`] | a 503 past `--max-connections` (head only for HEAD), without a thread and without a reset; `/metrics` still answered |
 //! | [`buffer_caps`]    | caps on what one response, and all of them, may queue in userland |
 //!
 //! Each limit is a named constant whose doc names the setting of a

@@ -148,8 +148,9 @@ impl ChildServer {
         Ok(ProcStatus::parse(&text))
     }
 
-    /// `GET /metrics` on the child, parsed. A 503 (the child at its
-    /// connection cap) is an error like any other non-200.
+    /// `GET /metrics` on the child, parsed. Anything but a 200 is an error
+    /// (a 503, say, from a child whose cap's rejecter could not read the
+    /// scrape's head in time).
     pub fn scrape(&self) -> io::Result<Scrape> {
         let mut stream = TcpStream::connect_timeout(&self.addr, SCRAPE_TIMEOUT)?;
         stream.set_read_timeout(Some(SCRAPE_TIMEOUT))?;

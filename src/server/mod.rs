@@ -42,7 +42,7 @@ use accept_backoff::{AcceptBackoff, is_exhaustion};
 use shutdown::Connections;
 
 use crate::defense::buffer_caps::BufferBudget;
-use crate::defense::connection_cap::Rejecter;
+use crate::defense::connection_cap::{OwnEndpoints, Rejecter};
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::log;
 use crate::measure::metrics::METRICS;
@@ -105,14 +105,19 @@ impl Server {
         }
         sys::set_accept_timeout(&listener, ACCEPT_WAKE)?;
         sys::note_listener(listener.local_addr()?.port());
+        let quiet = config.quiet;
+        let shared = Arc::new(Shared {
+            budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
+            connections: Connections::with_capacity(config.max_connections),
+            config,
+        });
+        let for_rejecter = Arc::clone(&shared);
+        let own: Arc<OwnEndpoints> =
+            Arc::new(move |request| routes::own_endpoint(request, &for_rejecter));
         Ok(Server {
             listener,
-            rejecter: Rejecter::start(config.quiet)?,
-            shared: Arc::new(Shared {
-                budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
-                connections: Connections::with_capacity(config.max_connections),
-                config,
-            }),
+            rejecter: Rejecter::start(quiet, own)?,
+            shared,
         })
     }
 
@@ -123,7 +128,8 @@ impl Server {
 
     /// Accepts connections, one thread each, up to `--max-connections`;
     /// past that, and whenever a thread cannot be started, the client gets
-    /// a 503 from the [`Rejecter`]. Nothing a client does can block this
+    /// a 503 from the [`Rejecter`] (or, for `/metrics` and `/healthz`, their
+    /// answer). Nothing a client does can block this
     /// loop or end it. Once `stop` returns true (it is asked between
     /// connections and at least every [`ACCEPT_WAKE`]), shuts down as
     /// [`shutdown`] describes and returns what that came to.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::Shared;
 use super::config::ServerConfig;
 use crate::defense::buffer_caps::{BufferLimit, OverLimit};
+use crate::defense::connection_cap::OwnResponse;
 use crate::defense::send_deadline::{DeadlineWriter, TooSlow};
 use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
@@ -146,6 +147,37 @@ fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answ
         .header("Content-Type", CSV)
         .header("Content-Disposition", "attachment; filename=\"export.csv\"");
     Answer::Export { plan, head }
+}
+
+/// The whole response to `request` if it asks for one of the server's own
+/// endpoints, `GET` or `HEAD` of `/metrics` or `/healthz`: what the
+/// connection cap's rejecter writes in place of its 503, so that a server
+/// full of stalled clients can still be scraped and checked. Anything else
+/// is `None`, and gets the 503.
+pub(super) fn own_endpoint(request: &Request<'_>, shared: &Shared) -> Option<OwnResponse> {
+    let ours = matches!(request.path, b"/metrics" | b"/healthz");
+    if !ours || !matches!(request.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let (method, path, query) = (request.method, request.path, request.query);
+    let Answer::Small { head, body, .. } =
+        answer(method, path, query, request.version, shared, None)
+    else {
+        return None;
+    };
+    let status = head.status();
+    let mut bytes = head.to_bytes(clock::now_unix_seconds());
+    let body_bytes = if method == Method::Head {
+        0
+    } else {
+        bytes.extend_from_slice(&body);
+        body.len() as u64
+    };
+    Some(OwnResponse {
+        status,
+        bytes,
+        body_bytes,
+    })
 }
 
 /// Answers an HTTP/1.x request whose head parsed, on its socket.
@@ -340,7 +372,7 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
          {total} bytes in all (--max-buffered-bytes, --max-buffered-total): past\n\
          that, buffer answers 400 (503 while others hold the total) and unbounded\n\
          is cut short. At most {max_connections} connections are served at once;\n\
-         the rest get 503.\n\
+         the rest get 503, except /metrics and /healthz.\n\
          \n\
          Try a slow client, then look at the queue:\n\
          \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows=7000000&mode=unbounded'\n\

@@ -207,8 +207,9 @@ impl Metrics {
     }
 }
 
-/// Scrapes `/metrics`; `None` if the server turned the scrape away (at a
-/// connection cap, a scrape is one more connection).
+/// Scrapes `/metrics`; `None` if the server turned the scrape away. At the
+/// connection cap the rejecter answers a scrape whose head it can read at
+/// once; one that it cannot gets the 503.
 pub fn try_metrics(addr: SocketAddr) -> Option<Metrics> {
     let response = get(addr, "/metrics");
     (response.status == 200).then(|| Metrics::parse(&response.body_text()))
