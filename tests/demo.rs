@@ -234,6 +234,26 @@ fn a_one_row_demo_reports_what_was_measured() {
     assert!(stdout.contains("so nothing had to wait"), "{stdout}");
 }
 
+/// Every file in --out is this run's: a run without the HTTP/2 part must
+/// not leave an earlier run's `http2-chart.svg` beside its own report, where
+/// it reads as this run's measurement.
+#[test]
+fn a_demo_leaves_no_file_of_an_earlier_run_in_its_folder() {
+    let out = fresh_out("demo-stale");
+    std::fs::create_dir_all(&out).expect("create the folder");
+    let stale = out.join("http2-chart.svg");
+    std::fs::write(&stale, "<svg>an earlier run</svg>").expect("write the stale chart");
+    let args = slow_part_only("bounded", "1", "250ms", path_arg(&out));
+    let output = run_binary(&args, DEMO_DEADLINE);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(out.join("report.md").exists(), "{stdout}");
+    assert!(
+        !stale.exists(),
+        "an earlier run's http2-chart.svg is still there"
+    );
+}
+
 /// A runtime failure is exit code 1 and one line on stderr, as every
 /// error is: here an --out that is a file, not a folder.
 #[test]

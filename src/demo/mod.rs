@@ -85,6 +85,7 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     fs::create_dir_all(&config.out)
         .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
     check_writable(&config.out)?;
+    remove_earlier_files(&config.out)?;
     let mut progress = Progress {
         terminal: io::stderr().is_terminal(),
         last_second: None,
@@ -179,6 +180,28 @@ fn check_writable(out: &std::path::Path) -> Result<(), String> {
     fs::File::create(&probe).map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
     // Left behind, it is an empty file and harmless: not worth failing for.
     let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Every file the demo writes into `--out`. A run writes only what it
+/// measured (no `http2-chart.svg` after `--http2-wait 0s`), so each is
+/// removed before measuring: a file left by an earlier run would otherwise
+/// stand beside this run's report as if it were this run's.
+const FILES: [&str; 4] = ["samples.csv", "chart.svg", "http2-chart.svg", "report.md"];
+
+/// Removes what an earlier run left of [`FILES`] in `out`; one that cannot
+/// be removed (a folder of that name, say) fails now, before measuring.
+fn remove_earlier_files(out: &std::path::Path) -> Result<(), String> {
+    for name in FILES {
+        let path = out.join(name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                let path = path.display();
+                return Err(format!("cannot remove {path}, left by an earlier run: {e}"));
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 
