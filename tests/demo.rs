@@ -254,6 +254,97 @@ fn a_demo_leaves_no_file_of_an_earlier_run_in_its_folder() {
     );
 }
 
+/// A part that fails after others were measured loses none of them: the
+/// earlier tables are printed and written, the failed part is named with
+/// its reason, and the exit code is 1. The failure is a real one, with no
+/// flag of the product's: the demo runs a copy of the binary, and the test
+/// removes that copy while the slow part's server runs (as a `cargo clean`
+/// during a demo would), so the next server, the HTTP/2 part's first,
+/// cannot start.
+#[test]
+fn a_late_part_that_fails_keeps_what_was_measured() {
+    let dir = fresh_out("demo-late-failure");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("create the folder");
+    let exe = dir.join("backpressure");
+    std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
+    let args = [
+        "demo",
+        "--quick",
+        "--modes",
+        "unbounded",
+        "--rows",
+        "300000",
+        "--seconds",
+        "1",
+        "--fast-rows",
+        "0",
+        "--out",
+        path_arg(&out),
+    ];
+    let mut child = KillOnDrop(
+        Command::new(&exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the copy starts"),
+    );
+    let mut stdout = child.0.stdout.take().expect("stdout is piped");
+    let stdout = thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
+    });
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(child.0.stderr.take().expect("stderr is piped"));
+    thread::spawn(move || {
+        for line in stderr.lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The first progress line of `unbounded`'s slow pass: its server runs.
+    let mut stderr = Vec::new();
+    while !stderr
+        .last()
+        .is_some_and(|l: &String| l.starts_with("unbounded"))
+    {
+        match line_rx.recv_timeout(DEMO_DEADLINE) {
+            Ok(line) => stderr.push(line),
+            Err(e) => panic!("no progress line of unbounded ({e}): {stderr:?}"),
+        }
+    }
+    std::fs::remove_file(&exe).expect("remove the copy");
+    let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
+    stderr.extend(line_rx.iter());
+    let stdout = stdout.join().expect("stdout thread").expect("stdout");
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr:?}");
+
+    // What was measured is printed: the slow table, its verdict.
+    let unbounded = row(&stdout, "unbounded");
+    assert_eq!(unbounded.len(), 11, "{unbounded:?}");
+    assert_ne!(unbounded[10], "flat", "{unbounded:?}");
+    // The failed part is named, with its reason, in the report and on
+    // stderr's last line.
+    let failed = "## Failed: HTTP/2: one connection, two windows";
+    let (_, reason) = stdout
+        .split_once(failed)
+        .unwrap_or_else(|| panic!("no {failed:?} in:\n{stdout}"));
+    assert!(reason.contains("cannot start the server"), "{reason}");
+    let last = stderr.last().expect("a last line");
+    assert!(last.starts_with("backpressure demo: "), "{last}");
+    assert!(last.contains("HTTP/2") && last.contains("cannot start the server"));
+    // And written: the report and chart of this run, no HTTP/2 chart.
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains("| unbounded ") && report.contains(failed));
+    let svg = std::fs::read_to_string(out.join("chart.svg")).expect("chart.svg");
+    assert_eq!(svg.matches("<polyline").count(), 1);
+    assert!(!out.join("http2-chart.svg").exists());
+}
+
 /// A runtime failure is exit code 1 and one line on stderr, as every
 /// error is: here an --out that is a file, not a folder.
 #[test]

@@ -55,6 +55,9 @@ pub struct Case {
     pub report: H2Report,
 }
 
+/// The part's name, its section's title in the report.
+pub const TITLE: &str = "HTTP/2: one connection, two windows";
+
 /// What the part measured.
 #[derive(Clone, Debug)]
 pub struct Http2Part {
@@ -192,7 +195,7 @@ fn seconds(report: &H2Report, wait: Duration) -> f64 {
 /// numbers, and the starved stream.
 pub fn report(part: &Http2Part) -> String {
     let mut text = format!(
-        "\n## HTTP/2: one connection, two windows\n\n\
+        "\n## {TITLE}\n\n\
          One h2c connection read at {}/s: stream 1 downloads the 385 MB export, and \
          {:.1} s later stream 3 asks for one row ({SMALL_TARGET}).\n\n\
          | case | window | TCP_NOTSENT_LOWAT | stream 3's response took | stream 1 read by then |\n\

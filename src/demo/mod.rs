@@ -70,6 +70,14 @@ impl Progress {
         let _ = stderr.flush();
     }
 
+    /// Clears a line left unfinished on a terminal by a part that failed,
+    /// so that the report does not start in the middle of it.
+    fn clear(&mut self) {
+        if self.terminal {
+            let _ = write!(io::stderr().lock(), "\r\x1b[K");
+        }
+    }
+
     fn end(&mut self, summary: &str) {
         let mut stderr = io::stderr().lock();
         let start = if self.terminal { "\r\x1b[K" } else { "" };
@@ -78,7 +86,39 @@ impl Progress {
     }
 }
 
+/// Everything the demo measured, part by part, in the order the parts
+/// ran: when one fails, those before it are complete and reported.
+#[derive(Default)]
+struct Measured {
+    /// Every sample of every pass so far, for `samples.csv`.
+    samples: Vec<Sample>,
+    /// The slow pass, one run per strategy measured.
+    slow: Vec<SlowRun>,
+    /// `bounded` without TCP_NOTSENT_LOWAT, once measured.
+    lowat_off: Option<SlowRun>,
+    /// The fast pass, one run per strategy measured.
+    fast: Vec<FastRun>,
+    /// The HTTP/2 part, once measured.
+    http2: Option<http2::Http2Part>,
+}
+
+/// A part of the demo that failed: the report and the exit name it.
+struct Failure {
+    /// Which part, as the report's sections name it ("Slow client: bounded").
+    part: String,
+    /// Why, in one line.
+    reason: String,
+}
+
+/// Names the part in `error`: for `map_err` on a part's result.
+fn failed(part: String) -> impl FnOnce(String) -> Failure {
+    move |reason| Failure { part, reason }
+}
+
 /// Runs the demo, printing the report on stdout; the error is one line.
+/// A part that fails stops the demo, and the report of every part measured
+/// before it is still printed and written, the failure last: a reader who
+/// waited a minute keeps that minute's tables. The error says which part.
 pub fn run(config: &DemoConfig) -> Result<(), String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find this program's own path to start the server: {e}"))?;
@@ -90,8 +130,41 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         terminal: io::stderr().is_terminal(),
         last_second: None,
     };
-    let mut samples = Vec::new();
+    let mut measured = Measured::default();
+    let failure = measure(&exe, config, &mut progress, &mut measured).err();
 
+    let mut text = report_text(config, &measured);
+    if let Some(failure) = &failure {
+        progress.clear();
+        text.push_str(&format!(
+            "\n## Failed: {}\n\n{}\n\nThe demo stopped there: no later part was measured.\n",
+            failure.part, failure.reason
+        ));
+    }
+    print!("{text}");
+    let written = write_files(config, &measured, &text);
+    let failed = failure.map(|f| format!("the part \"{}\" failed: {}", f.part, f.reason));
+    if let Ok(written) = &written {
+        println!(
+            "\nFiles in {}: {}",
+            config.out.display(),
+            written.join(", ")
+        );
+    }
+    match (written, failed) {
+        (Ok(_), None) => Ok(()),
+        (Ok(_), Some(failed)) | (Err(failed), None) => Err(failed),
+        (Err(cannot), Some(failed)) => Err(format!("{failed}; and {cannot}")),
+    }
+}
+
+/// Runs every part in turn into `measured`, up to the first that fails.
+fn measure(
+    exe: &std::path::Path,
+    config: &DemoConfig,
+    progress: &mut Progress,
+    measured: &mut Measured,
+) -> Result<(), Failure> {
     eprintln!(
         "demo: {} slow client(s) per strategy at {}/s on a {} export, {} each, \
          then {} more; a fresh server per strategy",
@@ -101,11 +174,10 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         duration(config.seconds),
         duration(run::AFTER_DISCONNECT),
     );
-    let mut slow_runs = Vec::new();
+    let samples = &mut measured.samples;
     for &mode in &config.modes {
-        let run = run::slow(&exe, mode, false, config, &mut samples, &mut |s| {
-            progress.show(s)
-        })?;
+        let run = run::slow(exe, mode, false, config, samples, &mut |s| progress.show(s))
+            .map_err(failed(format!("Slow client: {}", mode.as_str())))?;
         progress.end(&format!(
             "{:<9} peak RSS {}, peak queued {}: {}",
             mode.as_str(),
@@ -113,62 +185,47 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
             size(run.peak_queued),
             run.verdict
         ));
-        slow_runs.push(run);
+        measured.slow.push(run);
     }
     // The kernel's layer: `bounded` once more, with the kernel's own send
     // buffer instead of the server's high-water mark.
-    let mut lowat_off = None;
     if config.modes.contains(&Mode::Bounded) {
         let mode = Mode::Bounded;
-        let run = run::slow(&exe, mode, true, config, &mut samples, &mut |s| {
-            progress.show(s)
-        })?;
+        let run = run::slow(exe, mode, true, config, samples, &mut |s| progress.show(s)).map_err(
+            failed("The kernel's layer: bounded with --notsent-lowat off".into()),
+        )?;
         progress.end(&format!(
             "{:<9} --notsent-lowat off: kernel send queue {}",
             mode.as_str(),
             size(run.peak_server_tx)
         ));
-        lowat_off = Some(run);
+        measured.lowat_off = Some(run);
     }
-    let mut fast_runs = Vec::new();
     if config.fast_rows > 0 {
         for &mode in &config.modes {
-            let run = run::fast(&exe, mode, config.fast_rows, &mut samples, &mut |s| {
+            let run = run::fast(exe, mode, config.fast_rows, samples, &mut |s| {
                 progress.show(s)
-            })?;
+            })
+            .map_err(failed(format!("Fast client: {}", mode.as_str())))?;
             progress.end(&format!(
                 "{:<9} fast: {:.0} MB/s, peak RSS {}",
                 mode.as_str(),
                 run.report.body_rate() / 1e6,
                 size(run.peak_rss)
             ));
-            fast_runs.push(run);
+            measured.fast.push(run);
         }
     }
-
-    let part = match config.http2_wait.is_zero() {
-        true => None,
-        false => Some(http2::run(
-            &exe,
+    if !config.http2_wait.is_zero() {
+        let part = http2::run(
+            exe,
             config.client_rate,
             config.http2_then_after,
             config.http2_wait,
-        )?),
-    };
-
-    let mut text = report_text(config, &slow_runs, lowat_off.as_ref(), &fast_runs);
-    if let Some(part) = &part {
-        text.push_str(&http2::report(part));
+        )
+        .map_err(failed(http2::TITLE.into()))?;
+        measured.http2 = Some(part);
     }
-    print!("{text}");
-    let mut written = write_files(config, &samples, &slow_runs, &text)?.join(", ");
-    if let Some(part) = &part {
-        let path = config.out.join("http2-chart.svg");
-        fs::write(&path, http2::chart(part))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        written.push_str(", http2-chart.svg");
-    }
-    println!("\nFiles in {}: {written}", config.out.display());
     Ok(())
 }
 
@@ -205,14 +262,39 @@ fn remove_earlier_files(out: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The whole report: setup, slow table, reading, the kernel's layer, the
-/// fast table.
-fn report_text(
-    config: &DemoConfig,
-    slow: &[SlowRun],
-    lowat_off: Option<&SlowRun>,
-    fast: &[FastRun],
-) -> String {
+/// The whole report of what was measured: setup, slow table, reading, the
+/// kernel's layer, the fast table, the HTTP/2 part.
+fn report_text(config: &DemoConfig, measured: &Measured) -> String {
+    let mut text = slow_text(config, &measured.slow);
+    let bounded = measured.slow.iter().find(|run| run.mode == Mode::Bounded);
+    if let (Some(on), Some(off)) = (bounded, &measured.lowat_off) {
+        text.push_str("\n## The kernel's layer: `bounded` with and without TCP_NOTSENT_LOWAT\n\n");
+        text.push_str(&report::kernel_table(on, off));
+        text.push('\n');
+        text.push_str(&report::kernel_reading(on, off));
+        text.push('\n');
+    }
+    if !measured.fast.is_empty() {
+        text.push_str(&format!(
+            "\n## Fast client: a full download of {} rows ({}) as fast as it reads, median of {}\n\n",
+            config.fast_rows,
+            size(body_len(config.fast_rows)),
+            run::FAST_DOWNLOADS
+        ));
+        text.push_str(&report::fast_table(&measured.fast));
+    }
+    if let Some(part) = &measured.http2 {
+        text.push_str(&http2::report(part));
+    }
+    text
+}
+
+/// The slow pass's section: setup, table, reading, the defenses' notes;
+/// nothing if no strategy was measured.
+fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
+    if slow.is_empty() {
+        return String::new();
+    }
     let body = body_len(config.rows);
     let mut text = format!(
         "\n## Slow client: {} reader(s) at {}/s, {} export ({} rows), {}, then disconnect\n\n",
@@ -258,23 +340,6 @@ fn report_text(
             ));
         }
     }
-    let bounded = slow.iter().find(|run| run.mode == Mode::Bounded);
-    if let (Some(on), Some(off)) = (bounded, lowat_off) {
-        text.push_str("\n## The kernel's layer: `bounded` with and without TCP_NOTSENT_LOWAT\n\n");
-        text.push_str(&report::kernel_table(on, off));
-        text.push('\n');
-        text.push_str(&report::kernel_reading(on, off));
-        text.push('\n');
-    }
-    if !fast.is_empty() {
-        text.push_str(&format!(
-            "\n## Fast client: a full download of {} rows ({}) as fast as it reads, median of {}\n\n",
-            config.fast_rows,
-            size(body_len(config.fast_rows)),
-            run::FAST_DOWNLOADS
-        ));
-        text.push_str(&report::fast_table(fast));
-    }
     text
 }
 
@@ -288,18 +353,38 @@ fn chart_title(config: &DemoConfig) -> String {
     }
 }
 
-/// Writes `samples.csv`, `chart.svg` and `report.md`; returns their names.
+/// Writes `samples.csv` and `report.md`, and the charts of the parts
+/// measured: `chart.svg` once a strategy's slow pass was, `http2-chart.svg`
+/// once the HTTP/2 part was. Returns the names written.
 fn write_files(
     config: &DemoConfig,
-    samples: &[Sample],
-    slow: &[SlowRun],
+    measured: &Measured,
     text: &str,
-) -> Result<[&'static str; 3], String> {
+) -> Result<Vec<&'static str>, String> {
+    let mut files = vec![("samples.csv", sample::csv(&measured.samples))];
+    if !measured.slow.is_empty() {
+        files.push(("chart.svg", slow_chart(config, measured)));
+    }
+    if let Some(part) = &measured.http2 {
+        files.push(("http2-chart.svg", http2::chart(part)));
+    }
+    files.push(("report.md", format!("# backpressure demo\n{text}")));
+    for (name, content) in &files {
+        let path = config.out.join(name);
+        fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(files.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The RSS chart of the slow pass: a line per strategy.
+fn slow_chart(config: &DemoConfig, measured: &Measured) -> String {
+    let slow = &measured.slow;
     let series: Vec<Series> = slow
         .iter()
         .map(|run| Series {
             name: run.mode.as_str().to_string(),
-            points: samples
+            points: measured
+                .samples
                 .iter()
                 .filter(|s| s.pass == Pass::Slow && s.mode == run.mode)
                 .filter_map(|s| Some((s.t_ms as f64 / 1000.0, s.rss_bytes? as f64)))
@@ -307,24 +392,14 @@ fn write_files(
         })
         .collect();
     let idle = slow.iter().map(|run| run.idle_rss).max().unwrap_or(0);
-    let svg = chart::render(
+    chart::render(
         &series,
         &ChartText {
             title: chart_title(config),
             idle_bytes: idle as f64,
             disconnect_secs: Some(config.seconds.as_secs_f64()),
         },
-    );
-    let files = [
-        ("samples.csv", sample::csv(samples)),
-        ("chart.svg", svg),
-        ("report.md", format!("# backpressure demo\n{text}")),
-    ];
-    for (name, content) in &files {
-        let path = config.out.join(name);
-        fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(files.map(|(name, _)| name))
+    )
 }
 
 #[cfg(test)]
