@@ -345,6 +345,65 @@ fn a_late_part_that_fails_keeps_what_was_measured() {
     assert!(!out.join("http2-chart.svg").exists());
 }
 
+/// A reader that goes away (`backpressure demo | head`, a closed pipe) is a
+/// runtime failure like any other: the files are still written, and the
+/// exit is 1 with one line, not a panic (101) from `print!`. A closed
+/// stderr costs only the progress lines, not a panic from `eprintln!`.
+#[test]
+fn a_demo_whose_output_is_closed_does_not_panic() {
+    let out = fresh_out("demo-stdout-closed");
+    let args = slow_part_only("unbounded", "1", "250ms", path_arg(&out));
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_backpressure"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    // Closed before the demo prints: its first write to stdout fails.
+    drop(child.0.stdout.take());
+    let mut stderr = child.0.stderr.take().expect("stderr is piped");
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).map(|_| text)
+    });
+    let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
+    let stderr = stderr.join().expect("stderr thread").expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("backpressure demo: cannot print the report"),
+        "{last}"
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains("| unbounded "), "{report}");
+
+    // A closed stderr loses only the progress lines: the report is printed,
+    // exit 0. The first line, before any server, is where it panicked.
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_backpressure"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    drop(child.0.stderr.take());
+    let mut stdout = child.0.stdout.take().expect("stdout is piped");
+    let stdout = thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
+    });
+    let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
+    let stdout = stdout.join().expect("stdout thread").expect("stdout");
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("| unbounded "), "{stdout}");
+}
+
 /// A runtime failure is exit code 1 and one line on stderr, as every
 /// error is: here an --out that is a file, not a folder.
 #[test]

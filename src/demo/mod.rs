@@ -141,20 +141,34 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
             failure.part, failure.reason
         ));
     }
-    print!("{text}");
-    let written = write_files(config, &measured, &text);
-    let failed = failure.map(|f| format!("the part \"{}\" failed: {}", f.part, f.reason));
-    if let Ok(written) = &written {
-        println!(
-            "\nFiles in {}: {}",
+    let mut errors: Vec<String> = failure
+        .iter()
+        .map(|f| format!("the part \"{}\" failed: {}", f.part, f.reason))
+        .collect();
+    // The files first: they hold the report even if stdout is gone.
+    let files = match write_files(config, &measured, &text) {
+        Ok(written) => format!(
+            "\nFiles in {}: {}\n",
             config.out.display(),
             written.join(", ")
-        );
+        ),
+        Err(cannot) => {
+            errors.push(cannot);
+            String::new()
+        }
+    };
+    // Not `print!`, which panics when the reader has gone (`demo | head`):
+    // that is a runtime failure like the others, exit 1 and one line.
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(format!("{text}{files}").as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        errors.push(format!("cannot print the report: {e}"));
     }
-    match (written, failed) {
-        (Ok(_), None) => Ok(()),
-        (Ok(_), Some(failed)) | (Err(failed), None) => Err(failed),
-        (Err(cannot), Some(failed)) => Err(format!("{failed}; and {cannot}")),
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(errors.join("; and ")),
     }
 }
 
@@ -165,7 +179,10 @@ fn measure(
     progress: &mut Progress,
     measured: &mut Measured,
 ) -> Result<(), Failure> {
-    eprintln!(
+    // Not `eprintln!`, which panics on a closed stderr: progress is not
+    // worth failing for.
+    let _ = writeln!(
+        io::stderr(),
         "demo: {} slow client(s) per strategy at {}/s on a {} export, {} each, \
          then {} more; a fresh server per strategy",
         config.clients,
