@@ -40,7 +40,8 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             the server let go. Then a fast client downloads a smaller export in full, five\n\
             times. Prints a table. Last, HTTP/2: how long a small response waits behind a slow\n\
             download on the same connection, with small and large windows. Writes samples.csv,\n\
-            chart.svg, http2-chart.svg and report.md into --out.",
+            chart.svg, http2-chart.svg and report.md into --out, removing an earlier run's first.\n\
+            A part that fails ends the report, which keeps every part before it, and exits 1.",
     flags: &[
         Flag {
             name: "--rows",

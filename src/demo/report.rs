@@ -268,7 +268,7 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     let _ = write!(
         text,
         "In every mode the kernel held at most {} in the server's send queues (unsent bytes \
-         bounded by the server's TCP_NOTSENT_LOWAT, the rest in flight; see below) and {} in \
+         bounded by the server's TCP_NOTSENT_LOWAT, the rest in flight) and {} in \
          the clients' receive queues (under their receive windows): kernel memory, counted in /proc/net/sockstat (pages of \
          {PAGE_BYTES} bytes) and never in the server's RSS. ",
         size(most(runs, |run| run.peak_server_tx)),
