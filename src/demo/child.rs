@@ -80,7 +80,10 @@ impl ChildServer {
                 ChildStderr::Inherit => Stdio::inherit(),
                 ChildStderr::Collect => Stdio::piped(),
             })
-            .spawn()?;
+            .spawn()
+            // Which program: one removed mid-run (`cargo clean`) is otherwise
+            // a bare "No such file or directory".
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", exe.display())))?;
         let stdout = child.stdout.take();
         // From here on a failure must still kill the child: guard it first.
         let mut server = ChildServer {
