@@ -212,6 +212,13 @@ fn malformed_heads_get_the_right_status() {
         (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "HTTP/1.1"),
         (b"GET /\tx HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"),
         (b"GET relative HTTP/1.1\r\nHost: a\r\n\r\n", 400, "target"),
+        // CONNECT's only target is host:port (RFC 9112 §3.2.3), as
+        // HTTP/2's CONNECT has no :path (RFC 9113 §8.5).
+        (
+            b"CONNECT /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+            400,
+            "host:port",
+        ),
         (
             b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
             400,

@@ -354,13 +354,13 @@ fn parse_request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), HeadError>
 /// to confuse). Two forms belong to one method each, which is answered
 /// with 405 like every method but GET and HEAD, and come back whole as the
 /// path: the asterisk-form `*` to `OPTIONS` (the request line checked
-/// that), and the authority-form `host:port` to CONNECT (RFC 9112 §3.2.3),
-/// which must name a port (RFC 9110 §9.3.6).
+/// that), and the authority-form `host:port`, CONNECT's only form (RFC
+/// 9112 §3.2.3), with a port (RFC 9110 §9.3.6).
 fn split_target<'t>(
     method: &[u8],
     target: &'t [u8],
 ) -> Result<(&'t [u8], Option<&'t [u8]>), HeadError> {
-    if method == b"CONNECT" && !target.starts_with(b"/") {
+    if method == b"CONNECT" {
         let whole = |(host, port): (&[u8], Option<&[u8]>)| {
             !host.is_empty() && port.is_some_and(|port| !port.is_empty())
         };
