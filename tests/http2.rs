@@ -924,3 +924,47 @@ fn a_refused_header_block_still_keeps_the_tables_in_step() {
     drop(h2);
     back_to_idle(server.addr(), &idle, "a refused header block");
 }
+
+/// CONNECT (RFC 9113 §8.5) names only `:authority`, a `host:port`, and its
+/// HEADERS leave the stream open for the tunnel's bytes. This server opens
+/// no tunnel: a well-formed CONNECT gets HTTP/1.1's 405 and `allow`, and
+/// since the client's side is still open, its complete answer is followed
+/// by RST_STREAM NO_ERROR, which asks it to send nothing more (§8.1). One
+/// with `:scheme` or `:path`, without `:authority`, or whose authority has
+/// no port is malformed: its stream is reset with PROTOCOL_ERROR.
+#[test]
+fn connect_is_not_allowed_and_a_malformed_one_is_reset() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let connect = |rest: &[(&str, &str)]| header_block(&[&[(":method", "CONNECT")], rest].concat());
+    let authority = (":authority", "example.com:443");
+    h2.send_frame(HEADERS, END_HEADERS, 1, &connect(&[authority]));
+    let frames = h2.frames_until(at_least_resets(1), Duration::from_millis(300));
+    let mut response = Response::default();
+    let on_1: Vec<&Frame> = frames.iter().filter(|f| f.stream == 1).collect();
+    on_1.iter().for_each(|f| response.take(f));
+    let answered = !response.fields.is_empty();
+    assert!(answered, "no answer on stream 1: {}", summary(&frames));
+    assert_eq!(response.status(), 405, "{}", summary(&frames));
+    assert_eq!(response.header("allow"), Some("GET, HEAD"));
+    assert_eq!(response.body, b"method not allowed: use GET or HEAD\n");
+    assert!(response.ended, "no END_STREAM: {}", summary(&frames));
+    let last = on_1.last().expect("frames on stream 1");
+    assert_eq!((last.kind, last.error_code()), (RST_STREAM, NO_ERROR));
+    for (id, rest) in [
+        (3, vec![authority, (":scheme", "http")]),
+        (5, vec![authority, (":path", "/")]),
+        (7, vec![]),
+        (9, vec![(":authority", "example.com")]),
+    ] {
+        h2.send_frame(HEADERS, END_HEADERS, id, &connect(&rest));
+    }
+    let frames = h2.frames_until(at_least_resets(4), Duration::from_millis(300));
+    let malformed = [3, 5, 7, 9].map(|id| (id, PROTOCOL_ERROR));
+    assert_eq!(resets(&frames), malformed, "{}", summary(&frames));
+    // The connection goes on.
+    h2.get(11, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[11], true)[0].body, b"ok\n");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "CONNECT");
+}

@@ -355,8 +355,8 @@ fn parse_request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), HeadError>
 /// with 405 like every method but GET and HEAD, and come back whole as the
 /// path: the asterisk-form `*` to `OPTIONS` (the request line checked
 /// that), and the authority-form `host:port`, CONNECT's only form (RFC
-/// 9112 §3.2.3), with a port (RFC 9110 §9.3.6).
-fn split_target<'t>(
+/// 9112 §3.2.3; HTTP/2's `:authority` too), with a port (RFC 9110 §9.3.6).
+pub(crate) fn split_target<'t>(
     method: &[u8],
     target: &'t [u8],
 ) -> Result<(&'t [u8], Option<&'t [u8]>), HeadError> {

@@ -2,15 +2,17 @@
 //! pseudo-header fields first (`:method`, `:scheme`, `:path`,
 //! `:authority`), then ordinary fields with lowercase names, none of the
 //! HTTP/1 connection-specific ones, and a `content-length` that matches
-//! the DATA that follows.
+//! the DATA that follows. CONNECT is the exception (§8.5): `:method` and
+//! `:authority` alone, a `host:port`.
 //!
 //! A list that breaks these rules is a *malformed* request, which RFC 9113
 //! §8.1.1 answers with a stream error of type PROTOCOL_ERROR: the stream
 //! ends, the connection goes on.
 
 use crate::http::request::{
-    ASTERISK_NOT_OPTIONS, Method, decimal, is_tchar, is_uri_byte, split_query,
+    ASTERISK_NOT_OPTIONS, Method, decimal, is_tchar, is_uri_byte, split_query, split_target,
 };
+use crate::http::response::Status;
 
 /// What a request asks for, copied out of its header list for the
 /// stream's thread.
@@ -18,13 +20,17 @@ use crate::http::request::{
 pub struct Request {
     /// `:method`.
     pub method: Method,
-    /// `:path` up to `?`, still percent-encoded.
+    /// `:path` up to `?`, still percent-encoded; CONNECT's `:authority`.
     pub path: Vec<u8>,
     /// What follows `?` in `:path`, if anything.
     pub query: Option<Vec<u8>>,
     /// `content-length`, if sent: what the DATA that follows must add up
     /// to, which only the connection can count.
     pub content_length: Option<u64>,
+    /// The status it has earned before the routes see it, as HTTP/1.1's
+    /// head parser would give it: 400 for a body, which is read and thrown
+    /// away.
+    pub refused: Option<(Status, &'static str)>,
 }
 
 /// Fields that describe an HTTP/1 connection, meaningless on an HTTP/2
@@ -91,6 +97,22 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             content_length = Some(length);
         }
     }
+    // CONNECT names only its tunnel's host and port, and its stream stays
+    // open for the tunnel's bytes, not a body: a 405 answers it, as over
+    // HTTP/1.1, and then the client is told to send nothing more.
+    if method == Some(b"CONNECT") {
+        let (Some(authority), None, None) = (authority, scheme, path) else {
+            return Err("CONNECT with :scheme or :path, or without :authority");
+        };
+        let (authority, _) = split_target(b"CONNECT", authority).map_err(|e| e.reason)?;
+        return Ok(Request {
+            method: Method::NotAllowed,
+            path: authority.to_vec(),
+            query: None,
+            content_length,
+            refused: None,
+        });
+    }
     let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
         return Err(":method, :scheme or :path missing");
     };
@@ -107,11 +129,13 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         return Err(":path is not a path starting with /");
     }
     let (path, query) = split_query(path);
+    let body = "a request body is not accepted: GET and HEAD only";
     Ok(Request {
         method: Method::of(method),
         path: path.to_vec(),
         query: query.map(<[u8]>::to_vec),
         content_length,
+        refused: (!ends_stream).then_some((Status::BadRequest, body)),
     })
 }
 
@@ -205,5 +229,22 @@ mod tests {
         let options = parsed(&asterisk("OPTIONS"), true).unwrap();
         assert_eq!((options.method, options.query), (Method::NotAllowed, None));
         refused(&asterisk("POST"), true, "* is for OPTIONS only");
+        // A body earns a 400; CONNECT's stream stays open for its tunnel,
+        // which is no body: its 405 comes from the routes.
+        let body = parsed(&GOOD, false).map(|r| r.refused.map(|(status, _)| status));
+        assert_eq!(body, Ok(Some(Status::BadRequest)));
+        let connect =
+            |rest: &[(&'static str, &'static str)]| [&[(":method", "CONNECT")], rest].concat();
+        let tunnel = parsed(&connect(&[(":authority", "example.com:443")]), false).unwrap();
+        assert_eq!((tunnel.method, tunnel.refused), (Method::NotAllowed, None));
+        assert_eq!(tunnel.path, b"example.com:443");
+        for rest in [
+            vec![(":authority", "a:1"), (":path", "/")],
+            vec![(":scheme", "http"), (":authority", "a:1")],
+            vec![],
+        ] {
+            refused(&connect(&rest), false, "CONNECT with :scheme or :path");
+        }
+        refused(&connect(&[(":authority", "a")]), false, "host:port");
     }
 }

@@ -619,12 +619,11 @@ impl<'s, 'a> Reader<'s, 'a> {
                 Status::RequestHeaderFieldsTooLarge,
                 "request header fields too large",
             )),
-            // As over HTTP/1.1: a request with a body is refused, its body
-            // read and thrown away.
-            Ok(_) if !block.end_stream => Err((
-                Status::BadRequest,
-                "a request body is not accepted: GET and HEAD only",
-            )),
+            // What HTTP/1.1's head parser would refuse is refused alike.
+            Ok(request::Request {
+                refused: Some(refused),
+                ..
+            }) => Err(refused),
             Ok(request) => Ok(request),
             Err(reason) => return Err(FrameError::stream(id, ProtocolError, reason)),
         };
