@@ -1,8 +1,9 @@
 //! The protocol's small print, over real sockets against the real binary:
 //! a `Date` on every response, empty lines before a request line, bytes
-//! that cannot be HTTP answered at once, and no body on any answer to HEAD.
+//! that cannot be HTTP answered at once, no body on any answer to HEAD,
+//! and the same answer to the same request over HTTP/1.1 and HTTP/2.
 //!
-//! Each is a rule of RFC 9110 or 9112 that a strict client (or a stray
+//! Each is a rule of RFC 9110, 9112 or 9113 that a strict client (or a stray
 //! one: a TLS handshake on a plain port) meets, and that the hostile-heads
 //! table cannot show because it is about timing or about every response.
 
@@ -202,5 +203,198 @@ fn no_answer_to_head_has_a_body() {
         );
         let body = String::from_utf8_lossy(&response.body);
         assert!(body.is_empty(), "{what}: {body:?}");
+    }
+}
+
+/// What one request got: a status and its `Allow`, or its HTTP/2 stream
+/// reset with this code.
+#[derive(Debug, PartialEq)]
+enum Got {
+    Status(u16, Option<String>),
+    Reset(u32),
+}
+
+/// A row of [`http1_and_http2_answer_alike`]: a request, sent over each
+/// protocol, and the status both must get; or, where HTTP/2 is right to
+/// differ, what it must get instead.
+struct Row {
+    method: &'static str,
+    target: String,
+    /// Sent with a three-byte body: `Content-Length` over HTTP/1.1, DATA
+    /// after a HEADERS without END_STREAM over HTTP/2.
+    body: bool,
+    status: u16,
+    /// HTTP/2's answer where it differs by design, and why, in a comment.
+    http2: Option<Got>,
+}
+
+/// The same requests over HTTP/1.1 and over HTTP/2 (one connection, a
+/// stream each) get the same status, and every 405 the same `Allow`: the
+/// routes are shared, and what each protocol's parser refuses before them
+/// must match. HTTP/2 differs only where RFC 9113 says so: a request it
+/// calls malformed (§8.1.1) has no status, its stream is reset with
+/// PROTOCOL_ERROR, where HTTP/1.1's parser answers 400.
+#[test]
+fn http1_and_http2_answer_alike() {
+    use common::h2::{H2, PROTOCOL_ERROR};
+    let server = Server::start(&["--max-rows", "100"]);
+    let addr = server.addr();
+    let row = |method, target: &str, status| Row {
+        method,
+        target: target.to_string(),
+        body: false,
+        status,
+        http2: None,
+    };
+    let malformed = |method, target: &str| Row {
+        http2: Some(Got::Reset(PROTOCOL_ERROR)),
+        ..row(method, target, 400)
+    };
+    let with_body = |method, target: &str| Row {
+        body: true,
+        ..row(method, target, 400)
+    };
+    let mut rows = vec![];
+    for method in ["GET", "HEAD"] {
+        for target in ["/", "/healthz", "/metrics", "/export.csv", "/healthz?"] {
+            rows.push(row(method, target, 200));
+        }
+        for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+            rows.push(row(method, &format!("/export.csv?rows=3&mode={mode}"), 200));
+        }
+        for query in ["rows=abc", "rows=101", "mode=turbo", "rows=1&limit=5"] {
+            rows.push(row(method, &format!("/export.csv?{query}"), 400));
+        }
+        rows.push(row(method, "/nowhere", 404));
+    }
+    rows.extend([
+        // Percent-encoding: decoded in the query, not in the path.
+        row("GET", "/export.csv?rows=%35&mode=b%6Funded", 200),
+        row("GET", "/export.csv?rows=%4", 400),
+        row("GET", "/export.csv?r%zws=1", 400),
+        row("GET", "/%68ealthz", 404),
+        // Dot segments are not resolved: no path names a file.
+        row("GET", "/../healthz", 404),
+        row("GET", "/./healthz", 404),
+        row("GET", "/healthz/..", 404),
+        row("GET", "//healthz", 404),
+        // A long query that fits every limit is read, and judged.
+        row(
+            "GET",
+            &format!("/export.csv?rows=1&x={}", "a".repeat(4000)),
+            400,
+        ),
+        // Past HTTP/2's limit on a header list (SETTINGS_MAX_HEADER_LIST_SIZE,
+        // 16 KiB, announced to the client), its fields are dropped unread:
+        // 431 (RFC 9113 §10.5.1). HTTP/1.1 measures its request line first.
+        Row {
+            http2: Some(Got::Status(431, None)),
+            ..row("GET", &format!("/export.csv?x={}", "a".repeat(17_000)), 414)
+        },
+        // Methods HTTP defines are 405 with Allow; others 501, and method
+        // names are case-sensitive (RFC 9110 §9.1).
+        row("POST", "/export.csv", 405),
+        row("PUT", "/", 405),
+        row("DELETE", "/healthz", 405),
+        row("PATCH", "/", 405),
+        row("TRACE", "/", 405),
+        row("OPTIONS", "/", 405),
+        row("OPTIONS", "*", 405),
+        row("CONNECT", "example.com:443", 405),
+        row("BREW", "/", 501),
+        row("get", "/", 501),
+        // No request bodies: 400, whatever the method.
+        with_body("GET", "/healthz"),
+        with_body("POST", "/healthz"),
+        // What HTTP/2 calls malformed: CONNECT without a port (RFC 9113
+        // §8.5), `*` for a method but OPTIONS and a `:path` that is not a
+        // path (§8.3.1), a byte a URI cannot hold (§8.1.1). HTTP/1.1's
+        // absolute form, which a server must accept, has no HTTP/2
+        // counterpart in `:path`: malformed there.
+        malformed("CONNECT", "example.com"),
+        malformed("GET", "*"),
+        malformed("GET", "/a#b"),
+        Row {
+            status: 200,
+            ..malformed("GET", "http://localhost/healthz")
+        },
+    ]);
+    let mut h2 = H2::connect_wide_open(addr);
+    let mut differ = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let http1 = over_http1(addr, row);
+        let http2 = over_http2(&mut h2, 2 * i as u32 + 1, row);
+        let allow = (row.status == 405).then(|| "GET, HEAD".to_string());
+        let expected = Got::Status(row.status, allow);
+        let expected2 = row.http2.as_ref().unwrap_or(&expected);
+        if http1 != expected || http2 != *expected2 {
+            let shown: String = row.target.chars().take(60).collect();
+            differ.push(format!(
+                "{} {shown}: HTTP/1.1 {http1:?}, HTTP/2 {http2:?}",
+                row.method
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "answered otherwise:\n{}",
+        differ.join("\n")
+    );
+}
+
+/// `row` over HTTP/1.1, on a connection of its own.
+fn over_http1(addr: std::net::SocketAddr, row: &Row) -> Got {
+    let Row { method, target, .. } = row;
+    let host = if *method == "CONNECT" {
+        target
+    } else {
+        "localhost"
+    };
+    let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    raw += if row.body {
+        "Content-Length: 3\r\n\r\nabc"
+    } else {
+        "\r\n"
+    };
+    let response = request(addr, raw.as_bytes());
+    let allow = response.header("Allow").map(str::to_string);
+    Got::Status(response.status, allow)
+}
+
+/// `row` over HTTP/2, on stream `id` of `h2`.
+fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> Got {
+    use common::h2::*;
+    let Row { method, target, .. } = row;
+    // CONNECT names its target in `:authority`, and its stream stays open
+    // for the tunnel (RFC 9113 §8.5).
+    let (block, ends) = if *method == "CONNECT" {
+        let block = header_block(&[(":method", method), (":authority", target)]);
+        (block, 0)
+    } else {
+        let ends = if row.body { 0 } else { END_STREAM };
+        (request_block(method, target), ends)
+    };
+    // A block over one frame goes on in CONTINUATION (RFC 9113 §6.10).
+    let (mut kind, mut flags) = (HEADERS, ends);
+    let mut pieces = block.chunks(16_384).peekable();
+    while let Some(piece) = pieces.next() {
+        let last = if pieces.peek().is_none() {
+            END_HEADERS
+        } else {
+            0
+        };
+        h2.send_frame(kind, flags | last, id, piece);
+        (kind, flags) = (CONTINUATION, 0);
+    }
+    if row.body {
+        h2.send_frame(DATA, END_STREAM, id, b"abc");
+    }
+    let response = read_responses(h2, &[id], true).remove(0);
+    match response.reset {
+        Some(code) if response.fields.is_empty() => Got::Reset(code),
+        _ => {
+            let allow = response.header("allow").map(str::to_string);
+            Got::Status(response.status(), allow)
+        }
     }
 }
