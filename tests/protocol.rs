@@ -284,6 +284,13 @@ fn http1_and_http2_answer_alike() {
             &format!("/export.csv?rows=1&x={}", "a".repeat(4000)),
             400,
         ),
+        // A URI longer than this server reads (8 KiB, the request line's
+        // limit) is a 414 (RFC 9110 §15.5.15), whichever protocol carries it.
+        row(
+            "GET",
+            &format!("/export.csv?rows=1&x={}", "a".repeat(9000)),
+            414,
+        ),
         // Past HTTP/2's limit on a header list (SETTINGS_MAX_HEADER_LIST_SIZE,
         // 16 KiB, announced to the client), its fields are dropped unread:
         // 431 (RFC 9113 §10.5.1). HTTP/1.1 measures its request line first.

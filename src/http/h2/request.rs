@@ -10,7 +10,8 @@
 //! ends, the connection goes on.
 
 use crate::http::request::{
-    ASTERISK_NOT_OPTIONS, Method, decimal, is_tchar, is_uri_byte, split_query, split_target,
+    ASTERISK_NOT_OPTIONS, MAX_REQUEST_LINE_BYTES, Method, decimal, is_tchar, is_uri_byte,
+    split_query, split_target,
 };
 use crate::http::response::Status;
 
@@ -28,8 +29,9 @@ pub struct Request {
     /// to, which only the connection can count.
     pub content_length: Option<u64>,
     /// The status it has earned before the routes see it, as HTTP/1.1's
-    /// head parser would give it: 400 for a body, which is read and thrown
-    /// away.
+    /// head reader and parser would give it: 414 for a `:path` longer than
+    /// its request line may be, then 400 for a body, which is read and
+    /// thrown away.
     pub refused: Option<(Status, &'static str)>,
 }
 
@@ -42,6 +44,12 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
     b"transfer-encoding",
     b"upgrade",
 ];
+
+/// The answer to a `:path` over [`MAX_REQUEST_LINE_BYTES`]: the longest URI
+/// this server reads is the same over either protocol (RFC 9110
+/// §15.5.15). Measured on `:path` alone, as HTTP/2 has no request line:
+/// the method and version around it are a few bytes.
+const PATH_TOO_LONG: (Status, &str) = (Status::UriTooLong, ":path longer than 8 KiB");
 
 /// Checks a decoded header list and finds the request in it; `ends_stream`:
 /// END_STREAM was on its HEADERS, so no DATA follows. The error is one
@@ -128,14 +136,22 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
         return Err(":path is not a path starting with /");
     }
+    let body = (
+        Status::BadRequest,
+        "a request body is not accepted: GET and HEAD only",
+    );
+    let refused = if path.len() > MAX_REQUEST_LINE_BYTES {
+        Some(PATH_TOO_LONG)
+    } else {
+        (!ends_stream).then_some(body)
+    };
     let (path, query) = split_query(path);
-    let body = "a request body is not accepted: GET and HEAD only";
     Ok(Request {
         method: Method::of(method),
         path: path.to_vec(),
         query: query.map(<[u8]>::to_vec),
         content_length,
-        refused: (!ends_stream).then_some((Status::BadRequest, body)),
+        refused,
     })
 }
 
@@ -246,5 +262,27 @@ mod tests {
             refused(&connect(&rest), false, "CONNECT with :scheme or :path");
         }
         refused(&connect(&[(":authority", "a")]), false, "host:port");
+    }
+
+    /// A `:path` over the request line's limit earns 414, before a body's
+    /// 400, as HTTP/1.1's head reader answers before its parser; and its
+    /// reason names the limit.
+    #[test]
+    fn a_path_longer_than_a_request_line_is_a_414() {
+        let path = |len| format!("/export.csv?x={}", "a".repeat(len - 14));
+        let refusal = |path: &str, ends_stream| {
+            let bytes = |s: &str| s.as_bytes().to_vec();
+            let mut list: Vec<_> = GOOD.iter().map(|(n, v)| (bytes(n), bytes(v))).collect();
+            list[3].1 = bytes(path);
+            let request = parse(&list, ends_stream).unwrap();
+            request.refused.map(|(status, _)| status)
+        };
+        let longest = path(MAX_REQUEST_LINE_BYTES);
+        let longer = path(MAX_REQUEST_LINE_BYTES + 1);
+        assert_eq!(refusal(&longest, true), None);
+        assert_eq!(refusal(&longer, true), Some(Status::UriTooLong));
+        assert_eq!(refusal(&longer, false), Some(Status::UriTooLong));
+        let kib = format!("{} KiB", MAX_REQUEST_LINE_BYTES / 1024);
+        assert!(PATH_TOO_LONG.1.contains(&kib), "{}", PATH_TOO_LONG.1);
     }
 }
