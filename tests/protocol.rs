@@ -224,6 +224,8 @@ struct Row {
     /// after a HEADERS without END_STREAM over HTTP/2.
     body: bool,
     status: u16,
+    /// Host over HTTP/1.1, `:authority` over HTTP/2; CONNECT's target.
+    authority: &'static str,
     /// HTTP/2's answer where it differs by design, and why, in a comment.
     http2: Option<Got>,
 }
@@ -244,6 +246,7 @@ fn http1_and_http2_answer_alike() {
         target: target.to_string(),
         body: false,
         status,
+        authority: "localhost",
         http2: None,
     };
     let malformed = |method, target: &str| Row {
@@ -325,6 +328,25 @@ fn http1_and_http2_answer_alike() {
             status: 200,
             ..malformed("GET", "http://localhost/healthz")
         },
+        // Host over HTTP/1.1 and `:authority` over HTTP/2 say the same:
+        // empty, or a port alone, is valid (RFC 9112 §3.2); a space or
+        // userinfo is not: a 400 (RFC 9110 §7.2), over HTTP/2 malformed.
+        Row {
+            authority: "",
+            ..row("GET", "/healthz", 200)
+        },
+        Row {
+            authority: ":80",
+            ..row("GET", "/healthz", 200)
+        },
+        Row {
+            authority: "a b",
+            ..malformed("GET", "/healthz")
+        },
+        Row {
+            authority: "u@a",
+            ..malformed("GET", "/healthz")
+        },
     ]);
     let mut h2 = H2::connect_wide_open(addr);
     let mut differ = Vec::new();
@@ -337,8 +359,8 @@ fn http1_and_http2_answer_alike() {
         if http1 != expected || http2 != *expected2 {
             let shown: String = row.target.chars().take(60).collect();
             differ.push(format!(
-                "{} {shown}: HTTP/1.1 {http1:?}, HTTP/2 {http2:?}",
-                row.method
+                "{} {shown} (host {:?}): HTTP/1.1 {http1:?}, HTTP/2 {http2:?}",
+                row.method, row.authority
             ));
         }
     }
@@ -355,7 +377,7 @@ fn over_http1(addr: std::net::SocketAddr, row: &Row) -> Got {
     let host = if *method == "CONNECT" {
         target
     } else {
-        "localhost"
+        row.authority
     };
     let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
     raw += if row.body {
@@ -379,7 +401,13 @@ fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> Got {
         (block, 0)
     } else {
         let ends = if row.body { 0 } else { END_STREAM };
-        (request_block(method, target), ends)
+        let fields = [
+            (":method", &method[..]),
+            (":scheme", "http"),
+            (":authority", row.authority),
+            (":path", target),
+        ];
+        (header_block(&fields), ends)
     };
     // A block over one frame goes on in CONTINUATION (RFC 9113 §6.10).
     let (mut kind, mut flags) = (HEADERS, ends);

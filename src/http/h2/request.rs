@@ -11,7 +11,7 @@
 
 use crate::http::request::{
     ASTERISK_NOT_OPTIONS, MAX_REQUEST_LINE_BYTES, Method, decimal, is_tchar, is_uri_byte,
-    split_query, split_target,
+    is_valid_host, split_query, split_target,
 };
 use crate::http::response::Status;
 
@@ -104,6 +104,15 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             }
             content_length = Some(length);
         }
+    }
+    // :authority, and a host field, which may stand in for it (RFC 9113
+    // §8.3.1), are held to HTTP/1.1's rule for Host (RFC 9110 §7.2).
+    let hosts = fields.iter().filter(|(name, _)| name == b"host");
+    let mut named = authority
+        .into_iter()
+        .chain(hosts.map(|(_, value)| &value[..]));
+    if named.any(|host| !is_valid_host(host)) {
+        return Err(":authority or host is not a valid host");
     }
     // CONNECT names only its tunnel's host and port, and its stream stays
     // open for the tunnel's bytes, not a body: a 405 answers it, as over
@@ -215,6 +224,9 @@ mod tests {
             (with(4, ("x", "a\0b")), "NUL, CR or LF"),
             (with(4, ("x", " a")), "starts or ends with whitespace"),
             (with(4, ("x", "a\t")), "starts or ends with whitespace"),
+            (with(2, (":authority", "a b")), "not a valid host"),
+            (with(2, (":authority", "u@a")), "not a valid host"),
+            (with(4, ("host", "a/b")), "not a valid host"),
             (with(3, (":path", "export.csv")), ":path is not"),
             (with(3, (":path", "/a b")), ":path is not"),
             (with(3, (":path", "*")), "* is for OPTIONS only"),
@@ -226,6 +238,10 @@ mod tests {
         ];
         for (fields, part) in cases {
             refused(&fields, true, part);
+        }
+        // What HTTP/1.1 takes as Host is taken here: empty, or a port alone.
+        for host in [with(2, (":authority", "")), with(4, ("host", "[::1]:80"))] {
+            assert!(parsed(&host, true).is_ok(), "{host:?}");
         }
         // A length of 0 with no DATA is true; one with DATA to come is
         // checked against nothing here, but must still be a number.
