@@ -226,6 +226,8 @@ struct Row {
     status: u16,
     /// Host over HTTP/1.1, `:authority` over HTTP/2; CONNECT's target.
     authority: &'static str,
+    /// One more header field, sent over both.
+    field: Option<(&'static str, &'static str)>,
     /// HTTP/2's answer where it differs by design, and why, in a comment.
     http2: Option<Got>,
 }
@@ -247,6 +249,7 @@ fn http1_and_http2_answer_alike() {
         body: false,
         status,
         authority: "localhost",
+        field: None,
         http2: None,
     };
     let malformed = |method, target: &str| Row {
@@ -347,6 +350,25 @@ fn http1_and_http2_answer_alike() {
             authority: "u@a",
             ..malformed("GET", "/healthz")
         },
+        // A field value may hold HTAB and bytes past ASCII, no other
+        // control byte (RFC 9110 §5.5): over HTTP/2 one is malformed
+        // (RFC 9113 §8.2.1). A length of 0 is no body.
+        Row {
+            field: Some(("x", "a\tb\u{e9}")),
+            ..row("GET", "/healthz", 200)
+        },
+        Row {
+            field: Some(("content-length", "0")),
+            ..row("GET", "/healthz", 200)
+        },
+        Row {
+            field: Some(("x", "a\x01b")),
+            ..malformed("GET", "/healthz")
+        },
+        Row {
+            field: Some(("x", "a\x7fb")),
+            ..malformed("GET", "/healthz")
+        },
     ]);
     let mut h2 = H2::connect_wide_open(addr);
     let mut differ = Vec::new();
@@ -359,8 +381,8 @@ fn http1_and_http2_answer_alike() {
         if http1 != expected || http2 != *expected2 {
             let shown: String = row.target.chars().take(60).collect();
             differ.push(format!(
-                "{} {shown} (host {:?}): HTTP/1.1 {http1:?}, HTTP/2 {http2:?}",
-                row.method, row.authority
+                "{} {shown} (host {:?}, {:?}): HTTP/1.1 {http1:?}, HTTP/2 {http2:?}",
+                row.method, row.authority, row.field
             ));
         }
     }
@@ -380,6 +402,9 @@ fn over_http1(addr: std::net::SocketAddr, row: &Row) -> Got {
         row.authority
     };
     let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    if let Some((name, value)) = row.field {
+        raw += &format!("{name}: {value}\r\n");
+    }
     raw += if row.body {
         "Content-Length: 3\r\n\r\nabc"
     } else {
@@ -401,12 +426,13 @@ fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> Got {
         (block, 0)
     } else {
         let ends = if row.body { 0 } else { END_STREAM };
-        let fields = [
+        let mut fields = vec![
             (":method", &method[..]),
             (":scheme", "http"),
             (":authority", row.authority),
             (":path", target),
         ];
+        fields.extend(row.field);
         (header_block(&fields), ends)
     };
     // A block over one frame goes on in CONTINUATION (RFC 9113 §6.10).
