@@ -226,8 +226,8 @@ struct Row {
     status: u16,
     /// Host over HTTP/1.1, `:authority` over HTTP/2; CONNECT's target.
     authority: &'static str,
-    /// One more header field, sent over both.
-    field: Option<(&'static str, &'static str)>,
+    /// More header fields, sent over both.
+    fields: Vec<(&'static str, &'static str)>,
     /// HTTP/2's answer where it differs by design, and why, in a comment.
     http2: Option<Got>,
 }
@@ -235,9 +235,10 @@ struct Row {
 /// The same requests over HTTP/1.1 and over HTTP/2 (one connection, a
 /// stream each) get the same status, and every 405 the same `Allow`: the
 /// routes are shared, and what each protocol's parser refuses before them
-/// must match. HTTP/2 differs only where RFC 9113 says so: a request it
-/// calls malformed (§8.1.1) has no status, its stream is reset with
-/// PROTOCOL_ERROR, where HTTP/1.1's parser answers 400.
+/// must match. HTTP/2 differs only where RFC 9113 says so, each such row
+/// saying why: a request it calls malformed (§8.1.1) has no status, its
+/// stream is reset with PROTOCOL_ERROR, where HTTP/1.1's parser answers
+/// 400, or serves it (an absolute URI, fields HTTP/2 forbids).
 #[test]
 fn http1_and_http2_answer_alike() {
     use common::h2::{H2, PROTOCOL_ERROR};
@@ -249,12 +250,17 @@ fn http1_and_http2_answer_alike() {
         body: false,
         status,
         authority: "localhost",
-        field: None,
+        fields: vec![],
         http2: None,
     };
     let malformed = |method, target: &str| Row {
         http2: Some(Got::Reset(PROTOCOL_ERROR)),
         ..row(method, target, 400)
+    };
+    let h2_malformed = |field| Row {
+        fields: vec![field],
+        http2: Some(Got::Reset(PROTOCOL_ERROR)),
+        ..row("GET", "/healthz", 200)
     };
     let with_body = |method, target: &str| Row {
         body: true,
@@ -354,20 +360,31 @@ fn http1_and_http2_answer_alike() {
         // control byte (RFC 9110 §5.5): over HTTP/2 one is malformed
         // (RFC 9113 §8.2.1). A length of 0 is no body.
         Row {
-            field: Some(("x", "a\tb\u{e9}")),
+            fields: vec![("x", "a\tb\u{e9}")],
             ..row("GET", "/healthz", 200)
         },
         Row {
-            field: Some(("content-length", "0")),
+            fields: vec![("content-length", "0")],
             ..row("GET", "/healthz", 200)
         },
         Row {
-            field: Some(("x", "a\x01b")),
+            fields: vec![("x", "a\x01b")],
             ..malformed("GET", "/healthz")
         },
         Row {
-            field: Some(("x", "a\x7fb")),
+            fields: vec![("x", "a\x7fb")],
             ..malformed("GET", "/healthz")
+        },
+        // What HTTP/1.1 takes in a field and HTTP/2 forbids (RFC 9113
+        // §8.2): an uppercase name, a connection-specific field, te other
+        // than trailers, whitespace around a value (HTTP/1.1 strips it).
+        h2_malformed(("X-Upper", "1")),
+        h2_malformed(("connection", "close")),
+        h2_malformed(("te", "gzip")),
+        h2_malformed(("x", " a")),
+        Row {
+            fields: vec![("te", "trailers")],
+            ..row("GET", "/healthz", 200)
         },
     ]);
     let mut h2 = H2::connect_wide_open(addr);
@@ -382,7 +399,9 @@ fn http1_and_http2_answer_alike() {
             let shown: String = row.target.chars().take(60).collect();
             differ.push(format!(
                 "{} {shown} (host {:?}, {:?}): HTTP/1.1 {http1:?}, HTTP/2 {http2:?}",
-                row.method, row.authority, row.field
+                row.method,
+                row.authority,
+                &row.fields[..row.fields.len().min(2)]
             ));
         }
     }
@@ -402,7 +421,7 @@ fn over_http1(addr: std::net::SocketAddr, row: &Row) -> Got {
         row.authority
     };
     let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
-    if let Some((name, value)) = row.field {
+    for (name, value) in &row.fields {
         raw += &format!("{name}: {value}\r\n");
     }
     raw += if row.body {
@@ -432,7 +451,7 @@ fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> Got {
             (":authority", row.authority),
             (":path", target),
         ];
-        fields.extend(row.field);
+        fields.extend(&row.fields);
         (header_block(&fields), ends)
     };
     // A block over one frame goes on in CONTINUATION (RFC 9113 §6.10).
