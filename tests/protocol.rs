@@ -375,6 +375,12 @@ fn http1_and_http2_answer_alike() {
             fields: vec![("x", "a\x7fb")],
             ..malformed("GET", "/healthz")
         },
+        // More fields than the server takes (100, Apache's limit too):
+        // 431 (RFC 6585 §5), whichever protocol carries them.
+        Row {
+            fields: vec![("x", "1"); 150],
+            ..row("GET", "/healthz", 431)
+        },
         // What HTTP/1.1 takes in a field and HTTP/2 forbids (RFC 9113
         // §8.2): an uppercase name, a connection-specific field, te other
         // than trailers, whitespace around a value (HTTP/1.1 strips it).

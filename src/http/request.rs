@@ -48,7 +48,7 @@ const HEAD_TOO_LARGE: HeadError = HeadError {
     reason: "request head larger than 16 KiB",
 };
 /// The answer to more than [`MAX_HEADER_FIELDS`] fields.
-const TOO_MANY_FIELDS: HeadError = HeadError {
+pub(crate) const TOO_MANY_FIELDS: HeadError = HeadError {
     status: Status::RequestHeaderFieldsTooLarge,
     reason: "more than 100 header fields",
 };

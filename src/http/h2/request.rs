@@ -10,8 +10,8 @@
 //! ends, the connection goes on.
 
 use crate::http::request::{
-    ASTERISK_NOT_OPTIONS, MAX_REQUEST_LINE_BYTES, Method, decimal, is_tchar, is_uri_byte,
-    is_valid_host, split_query, split_target,
+    ASTERISK_NOT_OPTIONS, MAX_HEADER_FIELDS, MAX_REQUEST_LINE_BYTES, Method, TOO_MANY_FIELDS,
+    decimal, is_tchar, is_uri_byte, is_valid_host, split_query, split_target,
 };
 use crate::http::response::Status;
 
@@ -30,8 +30,8 @@ pub struct Request {
     pub content_length: Option<u64>,
     /// The status it has earned before the routes see it, as HTTP/1.1's
     /// head reader and parser would give it: 414 for a `:path` longer than
-    /// its request line may be, then 400 for a body, which is read and
-    /// thrown away.
+    /// its request line may be, then 431 for more fields than it takes,
+    /// then 400 for a body, which is read and thrown away.
     pub refused: Option<(Status, &'static str)>,
 }
 
@@ -56,10 +56,10 @@ const PATH_TOO_LONG: (Status, &str) = (Status::UriTooLong, ":path longer than 8 
 /// line saying what made it malformed.
 pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request, &'static str> {
     let [mut method, mut scheme, mut path, mut authority] = [None; 4];
-    let (mut regular_seen, mut content_length) = (false, None);
+    let (mut regular, mut content_length) = (0, None);
     for (name, value) in fields {
         if let Some(pseudo) = name.strip_prefix(b":") {
-            if regular_seen {
+            if regular > 0 {
                 return Err("a pseudo-header field after a regular one");
             }
             let slot = match pseudo {
@@ -74,7 +74,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             }
             continue;
         }
-        regular_seen = true;
+        regular += 1;
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
             return Err("a field name that is not a lowercase token");
         }
@@ -117,6 +117,10 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     if named.any(|host| !is_valid_host(host)) {
         return Err(":authority or host is not a valid host");
     }
+    // As many fields as HTTP/1.1 takes, counted as it counts them less
+    // Host, which `:authority` stands for here.
+    let too_many = (regular > MAX_HEADER_FIELDS).then_some(TOO_MANY_FIELDS);
+    let too_many = too_many.map(|error| (error.status, error.reason));
     // CONNECT names only its tunnel's host and port, and its stream stays
     // open for the tunnel's bytes, not a body: a 405 answers it, as over
     // HTTP/1.1, and then the client is told to send nothing more.
@@ -130,7 +134,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             path: authority.to_vec(),
             query: None,
             content_length,
-            refused: None,
+            refused: too_many,
         });
     }
     let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
@@ -148,22 +152,16 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
         return Err(":path is not a path starting with /");
     }
-    let body = (
-        Status::BadRequest,
-        "a request body is not accepted: GET and HEAD only",
-    );
-    let refused = if path.len() > MAX_REQUEST_LINE_BYTES {
-        Some(PATH_TOO_LONG)
-    } else {
-        (!ends_stream).then_some(body)
-    };
+    let too_long = (path.len() > MAX_REQUEST_LINE_BYTES).then_some(PATH_TOO_LONG);
+    let body = "a request body is not accepted: GET and HEAD only";
+    let body = (!ends_stream).then_some((Status::BadRequest, body));
     let (path, query) = split_query(path);
     Ok(Request {
         method: Method::of(method),
         path: path.to_vec(),
         query: query.map(<[u8]>::to_vec),
         content_length,
-        refused,
+        refused: too_long.or(too_many).or(body),
     })
 }
 
@@ -305,5 +303,22 @@ mod tests {
         assert_eq!(refusal(&longer, false), Some(Status::UriTooLong));
         let kib = format!("{} KiB", MAX_REQUEST_LINE_BYTES / 1024);
         assert!(PATH_TOO_LONG.1.contains(&kib), "{}", PATH_TOO_LONG.1);
+    }
+
+    /// More fields than HTTP/1.1 takes earn 431, before a body's 400, as
+    /// HTTP/1.1's parser refuses them before it looks for a body; a
+    /// CONNECT's too.
+    #[test]
+    fn more_fields_than_http1_takes_are_a_431() {
+        let with_fields =
+            |fields: &[(&'static str, &'static str)], n| [fields, &vec![("x", "1"); n]].concat();
+        let refused = |fields: &[(&str, &str)]| parsed(fields, false).unwrap().refused;
+        let status = |fields: &[(&str, &str)]| refused(fields).map(|(status, _)| status);
+        let most = MAX_HEADER_FIELDS - 1;
+        assert_eq!(status(&with_fields(&GOOD, most)), Some(Status::BadRequest));
+        let too_many = Some((TOO_MANY_FIELDS.status, TOO_MANY_FIELDS.reason));
+        assert_eq!(refused(&with_fields(&GOOD, most + 1)), too_many);
+        let connect = [(":method", "CONNECT"), (":authority", "a:1")];
+        assert_eq!(refused(&with_fields(&connect, most + 2)), too_many);
     }
 }
