@@ -931,10 +931,11 @@ fn a_refused_header_block_still_keeps_the_tables_in_step() {
 /// since the client's side is still open, its complete answer is followed
 /// by RST_STREAM NO_ERROR, which asks it to send nothing more (§8.1). One
 /// with `:scheme` or `:path`, without `:authority`, or whose authority has
-/// no port is malformed: its stream is reset with PROTOCOL_ERROR.
+/// no port is malformed: its stream is reset with PROTOCOL_ERROR. The
+/// access log names the CONNECT's target, as HTTP/1.1's line does.
 #[test]
 fn connect_is_not_allowed_and_a_malformed_one_is_reset() {
-    let (server, idle) = warmed_server(&[]);
+    let (server, idle) = warm(Server::start_logged(&[]));
     let mut h2 = H2::connect(server.addr(), &[]);
     let connect = |rest: &[(&str, &str)]| header_block(&[&[(":method", "CONNECT")], rest].concat());
     let authority = (":authority", "example.com:443");
@@ -967,4 +968,8 @@ fn connect_is_not_allowed_and_a_malformed_one_is_reset() {
     assert_eq!(read_responses(&mut h2, &[11], true)[0].body, b"ok\n");
     drop(h2);
     back_to_idle(server.addr(), &idle, "CONNECT");
+    // Logged with its target, as HTTP/1.1 logs its request line.
+    server.log_line("CONNECT's line", |l| {
+        l.contains(r#""CONNECT example.com:443 HTTP/2" 405"#)
+    });
 }

@@ -30,11 +30,17 @@ pub struct Asked {
 
 impl Asked {
     /// From a request's fields, whatever they hold: `:method` as sent, and
-    /// `:path` whole, for a request refused as for one answered.
+    /// `:path` whole (CONNECT's `:authority`, its target, RFC 9113 §8.5),
+    /// for a request refused as for one answered.
     pub fn of(fields: &[(Vec<u8>, Vec<u8>)]) -> Asked {
         let method = field(fields, b":method");
+        let target: &[u8] = if method == "CONNECT" {
+            b":authority"
+        } else {
+            b":path"
+        };
         Asked {
-            line: format!("{method} {} HTTP/2", field(fields, b":path")),
+            line: format!("{method} {} HTTP/2", field(fields, target)),
             head_only: method == "HEAD",
         }
     }
