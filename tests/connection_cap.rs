@@ -121,6 +121,10 @@ fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
     let holder = hold_a_slot(addr);
     let threads = server.threads();
     let rejected = |m: &common::Metrics| m.value("backpressure_connections_rejected_total");
+    let answered_200 = |m: &common::Metrics| {
+        m.get("backpressure_responses_total{mode=\"none\",status=\"200\"}")
+            .unwrap_or(0.0)
+    };
     let before = common::metrics(addr);
     assert_eq!(before.value("backpressure_connections_active"), 1.0);
     for (method, body) in [("GET", "ok\n"), ("HEAD", "")] {
@@ -139,6 +143,9 @@ fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
         rejected(&before) + 1.0,
         "only / was turned away"
     );
+    // Each answer is a response like any other: the scrape `before` and
+    // the three above, counted once written (`after` is not yet).
+    assert_eq!(answered_200(&after), answered_200(&before) + 4.0);
     assert_eq!(after.value("backpressure_connections_active"), 1.0);
     assert_eq!(server.threads(), threads, "no thread for an own endpoint");
     let healthz = wait_until("the health checks logged", PATIENCE, || {
