@@ -192,9 +192,12 @@ impl Asked {
         if start.starts_with(PREFACE_HEAD) {
             return Some(Asked::Http2);
         }
-        match request::head_end(start, 0, start.len()) {
+        // From the request line, as `head_deadline::read_head` looks: two
+        // empty lines before it are not the blank line that ends a head.
+        let line = &start[request::empty_lines(start)..];
+        match request::head_end(line, 0, line.len()) {
             Some(end) => {
-                let head = &start[..end];
+                let head = &line[..end];
                 if let Ok(request) = request::parse_head(head)
                     && let Some(response) = own(&request)
                 {
@@ -212,12 +215,11 @@ impl Asked {
     }
 }
 
-/// The request line of a head that parsed, for the access log: visible
-/// ASCII and single spaces only, as the parser checked.
+/// The request line of a head that parsed, from its first byte, for the
+/// access log: visible ASCII and single spaces only, as the parser checked.
 fn request_line(head: &[u8]) -> String {
-    let line = &head[request::empty_lines(head)..];
-    let end = line.iter().position(|&b| b == b'\r').unwrap_or(line.len());
-    String::from_utf8_lossy(&line[..end]).into_owned()
+    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+    String::from_utf8_lossy(&head[..end]).into_owned()
 }
 
 impl Rejecter {
@@ -536,6 +538,10 @@ mod tests {
             line,
         ));
         assert_eq!(of(scrape, false), answered);
+        // Empty lines before the request line are skipped, as a connection
+        // thread skips them: two of them are not the head's blank line.
+        let after_empty_lines = b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(of(after_empty_lines, false), of(scrape, false));
         assert_eq!(
             of(b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n", false),
             Some(Asked::Head)
