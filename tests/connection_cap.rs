@@ -89,8 +89,9 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
     // The metrics match the wire: every rejection answered over HTTP/1
     // (these three requests, and any probe or scrape turned away on the
     // way) is a 503 in the responses' count; the HTTP/2 one is a GOAWAY.
-    // A rejection is counted when it is handed to the rejecter, its 503
-    // once written: equal once a scrape gets in and the counts agree.
+    // A rejection is counted when the rejecter decides it, just before
+    // its 503 is written, and the 503 once written: a scrape between the
+    // two sees them apart, so the counts are read until they agree.
     let counts = |m: &common::Metrics| {
         let rejected = m.value("backpressure_connections_rejected_total");
         let goaways = m.value("backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}");

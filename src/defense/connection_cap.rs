@@ -117,8 +117,11 @@ pub type OwnEndpoints = dyn Fn(&Request<'_>) -> Option<OwnResponse> + Send + Syn
 pub struct OwnResponse {
     /// Its status, for the metrics and the access log.
     pub status: Status,
-    /// The head and the body (none for HEAD), as they go on the wire: small
-    /// enough for a fresh socket's send buffer, which a scrape's are.
+    /// The head and the body (none for HEAD), as they go on the wire, in one
+    /// write that must not block. A fresh socket takes a scrape's few KiB
+    /// at once: `/metrics`' 6 KiB even into a client's 256-byte window at
+    /// the default `--notsent-lowat`. At its 4 KiB minimum such a window
+    /// gets a reset, never a cut body that looks whole.
     pub bytes: Vec<u8>,
     /// How many of `bytes` are body, for the access log.
     pub body_bytes: u64,
@@ -165,8 +168,9 @@ struct Lingering {
     peer: SocketAddr,
     /// [`HEAD_WAIT`] and [`LINGER_TIME`] count from here.
     accepted_at: Instant,
-    /// Whether the 503 is written. Until then input is only peeked at, so
-    /// that the method is still there to be seen.
+    /// Whether the answer (the 503, a GOAWAY, or an own endpoint's) is
+    /// written. Until then input is only peeked at, so that the head is
+    /// still there to be seen whole.
     answered: bool,
 }
 
@@ -376,8 +380,9 @@ impl Lingering {
         .write();
     }
 
-    /// One look at the socket, `now`: answers it once its method is known
-    /// or [`HEAD_WAIT`] has passed, drains it once answered. False once it
+    /// One look at the socket, `now`: answers it once what was asked is
+    /// known (a whole head, or [`PEEK_BYTES`] of one) or [`HEAD_WAIT`] has
+    /// passed, drains it once answered. False once it
     /// can go: its client closed, the write failed, or [`LINGER_TIME`] is up.
     fn look(&mut self, answer: &Answer, now: Instant) -> bool {
         if !self.answered {
