@@ -434,6 +434,23 @@ fn a_demo_that_cannot_write_its_folder_fails_before_measuring() {
     assert!(stderr.contains("cannot write into /proc"), "{stderr:?}");
 }
 
+/// An earlier run's file that cannot be removed (here a folder named
+/// `report.md`) would stand beside this run's files, or keep its report
+/// from being written after the whole run: so it fails the demo at once,
+/// before anything is measured, one line and exit 1.
+#[test]
+fn a_demo_that_cannot_remove_an_earlier_file_fails_before_measuring() {
+    let out = fresh_out("demo-unremovable");
+    std::fs::create_dir_all(out.join("report.md")).expect("create the folder");
+    let args = slow_part_only("bounded", "1", "1", path_arg(&out));
+    let output = run_binary(&args, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "nothing measured: {stderr:?}");
+    assert!(stderr.contains("cannot remove"), "{stderr:?}");
+    assert!(stderr.contains("report.md"), "{stderr:?}");
+}
+
 #[test]
 fn bad_demo_flags_exit_2_with_one_line() {
     for (args, mentions) in [
