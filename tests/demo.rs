@@ -254,6 +254,57 @@ fn a_demo_leaves_no_file_of_an_earlier_run_in_its_folder() {
     );
 }
 
+/// A demo whose first part fails measured nothing to chart: it writes its
+/// report of the failure, and no chart, not even an earlier run's, stands
+/// beside it. The failure is real: the demo runs a copy of the binary, and
+/// the test removes it as soon as the copy runs, so that no server of it
+/// can start. No timing is involved: `spawn` returns once the copy runs.
+#[test]
+fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
+    let dir = fresh_out("demo-first-failure");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("create the folder");
+    for stale in ["chart.svg", "http2-chart.svg"] {
+        std::fs::write(out.join(stale), "<svg>an earlier run</svg>").expect("seed a chart");
+    }
+    let exe = dir.join("backpressure");
+    std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
+    let mut child = KillOnDrop(
+        Command::new(&exe)
+            .args(slow_part_only("unbounded", "1", "1", path_arg(&out)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the copy starts"),
+    );
+    std::fs::remove_file(&exe).expect("remove the copy");
+    let mut stdout = child.0.stdout.take().expect("stdout is piped");
+    let stdout = thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
+    });
+    let mut stderr = child.0.stderr.take().expect("stderr is piped");
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).map(|_| text)
+    });
+    let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
+    let stdout = stdout.join().expect("stdout thread").expect("stdout");
+    let stderr = stderr.join().expect("stderr thread").expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    let failed = "## Failed: Slow client: unbounded";
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(report.contains(failed), "{report}");
+    assert!(report.contains("cannot start"), "{report}");
+    for stale in ["chart.svg", "http2-chart.svg"] {
+        assert!(
+            !out.join(stale).exists(),
+            "an earlier run's {stale} is still there"
+        );
+    }
+}
+
 /// A part that fails after others were measured loses none of them: the
 /// earlier tables are printed and written, the failed part is named with
 /// its reason, and the exit code is 1. The failure is a real one, with no
