@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{KillOnDrop, run_binary};
 
@@ -177,6 +177,31 @@ fn slow_part_only<'a>(
     ]
 }
 
+/// Starts `exe`, a copy of the binary the test has just written, with
+/// `args`, stdout and stderr piped. A file just written can be refused for
+/// a moment with ETXTBSY: a process that another test forked while the
+/// copy was open for writing holds it so until its own exec
+/// (rust-lang/rust#114554). So a busy file is tried again, every 10 ms for
+/// up to 5 s.
+fn spawn_copy(exe: &Path, args: &[&str]) -> KillOnDrop {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let spawned = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match spawned {
+            Ok(child) => return KillOnDrop(child),
+            Err(e) if e.kind() == ErrorKind::ExecutableFileBusy && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("the copy of the binary does not start: {e}"),
+        }
+    }
+}
+
 /// An output folder of its own under the tests' temporary folder, emptied.
 fn fresh_out(name: &str) -> PathBuf {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
@@ -269,15 +294,7 @@ fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
     }
     let exe = dir.join("backpressure");
     std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
-    let mut child = KillOnDrop(
-        Command::new(&exe)
-            .args(slow_part_only("unbounded", "1", "1", path_arg(&out)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the copy starts"),
-    );
+    let mut child = spawn_copy(&exe, &slow_part_only("unbounded", "1", "1", path_arg(&out)));
     std::fs::remove_file(&exe).expect("remove the copy");
     let mut stdout = child.0.stdout.take().expect("stdout is piped");
     let stdout = thread::spawn(move || {
@@ -333,15 +350,7 @@ fn a_late_part_that_fails_keeps_what_was_measured() {
         "--out",
         path_arg(&out),
     ];
-    let mut child = KillOnDrop(
-        Command::new(&exe)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the copy starts"),
-    );
+    let mut child = spawn_copy(&exe, &args);
     let mut stdout = child.0.stdout.take().expect("stdout is piped");
     let stdout = thread::spawn(move || {
         let mut text = String::new();
