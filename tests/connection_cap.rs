@@ -173,7 +173,8 @@ fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
 }
 
 /// What one client of the crowd saw: a status, or how it failed. `/healthz`
-/// is answered at the cap as below it; `/nope` gets its 404 only if let in.
+/// is answered at the cap as below it (a 503 only if its head came later
+/// than the rejecter waits for one); `/nope` gets its 404 only if let in.
 fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
     let mut client = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     client.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -187,7 +188,7 @@ fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
     let response = parse_response(&wire);
     let body = String::from_utf8_lossy(&response.body);
     match (path, response.status, &*body) {
-        ("/healthz", 200, "ok\n") | ("/nope", 404, NOT_FOUND) | ("/nope", 503, REASON) => {
+        ("/healthz", 200, "ok\n") | ("/nope", 404, NOT_FOUND) | (_, 503, REASON) => {
             Ok(response.status)
         }
         _ => Err(format!("{path}: {} with {body:?}", response.status)),
@@ -251,8 +252,19 @@ fn a_crowd_past_the_cap_gets_whole_answers_and_no_reset() {
     let answers = crowd(addr);
     assert_eq!(answers.len(), CLIENTS * REQUESTS_EACH);
     let count = |answers: &[u16], status| answers.iter().filter(|&&s| s == status).count();
+    // Only a health check can be a 200. One whose head reached the rejecter
+    // later than it waits (250 ms from accept: a thread of the crowd not
+    // run for that long on two busy cores) gets the 503 like any request;
+    // nine in ten at least must not.
     let health_checks = CLIENTS * REQUESTS_EACH.div_ceil(3);
-    assert_eq!(count(&answers, 200), health_checks);
+    let answered = |answers: &[u16]| {
+        let ok = count(answers, 200);
+        assert!(
+            ok * 10 >= health_checks * 9,
+            "{ok} of {health_checks} health checks answered"
+        );
+    };
+    answered(&answers);
     assert_eq!(count(&answers, 404), 0, "got past a full cap");
 
     drop(holders);
@@ -261,7 +273,7 @@ fn a_crowd_past_the_cap_gets_whole_answers_and_no_reset() {
     });
     let answers = crowd(addr);
     assert_eq!(answers.len(), CLIENTS * REQUESTS_EACH);
-    assert_eq!(count(&answers, 200), health_checks);
+    answered(&answers);
     assert!(answers.contains(&404), "every request was turned away");
 }
 

@@ -193,12 +193,13 @@ impl Asked {
     /// (it may be a scrape); then the first bytes decide, a GET if even
     /// they do not tell.
     fn of(start: &[u8], own: &OwnEndpoints, waited: bool) -> Option<Asked> {
-        if start.starts_with(PREFACE_HEAD) {
+        // From the request line, as `head_deadline::read_head` looks: two
+        // empty lines before it are not the blank line that ends a head,
+        // and HTTP/2's preface after them is served as HTTP/2 below the cap.
+        let line = &start[request::empty_lines(start)..];
+        if line.starts_with(PREFACE_HEAD) {
             return Some(Asked::Http2);
         }
-        // From the request line, as `head_deadline::read_head` looks: two
-        // empty lines before it are not the blank line that ends a head.
-        let line = &start[request::empty_lines(start)..];
         match request::head_end(line, 0, line.len()) {
             Some(end) => {
                 let head = &line[..end];
@@ -450,7 +451,14 @@ fn linger(incoming: Receiver<Lingering>, answer: &Answer) {
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            // The server is stopping: what has not been answered yet is
+            // answered now, by what has arrived, rather than closed silent.
+            Err(RecvTimeoutError::Disconnected) => {
+                for socket in lingering {
+                    socket.evict(answer);
+                }
+                return;
+            }
         }
         // One look per socket per POLL_INTERVAL, however fast sockets
         // arrive: a flood must not turn into a flood of system calls.
@@ -557,6 +565,7 @@ mod tests {
             Some(Asked::Get)
         );
         assert_eq!(of(b"PRI * HTTP/2.0\r\n\r\n", false), Some(Asked::Http2));
+        assert_eq!(of(b"\r\nPRI * HTTP/2.0\r\n\r\n", false), Some(Asked::Http2));
         for (start, then) in [
             (&b"PRI * HTTP/2"[..], Asked::Get),
             (b"PRI /x HTTP/1.1", Asked::Get),
@@ -613,6 +622,18 @@ mod tests {
         assert!(peeked > 0);
         let got = request_the_503(&mut client);
         assert!(got.ends_with(rejecter.answer.reason.as_bytes()));
+    }
+
+    /// A socket still waiting for its head when the server stops is
+    /// answered, not closed without a word (nor left uncounted).
+    #[test]
+    fn a_socket_not_yet_answered_is_answered_when_the_rejecter_stops() {
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
+        let mut client = turned_away(&rejecter);
+        rejecter.stop();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 503 "), "{got:?}");
     }
 
     /// A client that keeps sending and never closes is let go after
