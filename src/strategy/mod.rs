@@ -17,7 +17,10 @@
 //!
 //! Each takes an [`ExportResponse`] whose head has not been sent, so each
 //! shows *when* the head goes out relative to the work: `buffer` builds the
-//! whole body first, the others start sending at once.
+//! whole body first; `unbounded` and `bounded` once their producer has
+//! counted its first chunk (the handshake they share in `two_threads.rs`,
+//! so that a cap refusing `unbounded`'s first chunk is still answered with
+//! a status); `pipeline` at once, being flat and never capped.
 //!
 //! Nothing here names a socket or a protocol: the response goes to a
 //! [`Wire`], which sends a head, the body's bytes, and the body's end. The
