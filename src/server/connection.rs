@@ -200,7 +200,11 @@ fn printable_request_line(head: &[u8]) -> String {
 /// Ends a connection whose response is complete: send FIN (the client sees
 /// the end of the response), then read and discard what the client still
 /// sends, until it closes, [`CLOSE_READ_TIMEOUT`] passes or
-/// [`MAX_CLOSE_READ_BYTES`] arrive. Errors are ignored: the response is already out.
+/// [`MAX_CLOSE_READ_BYTES`] arrive. If the client is still sending after
+/// that many, the close will be a reset, which would discard what the
+/// kernel has not sent yet; so, within the same timeout, wait until the
+/// client has acknowledged every byte. Errors are ignored: the response is
+/// already out.
 fn close_gracefully(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
