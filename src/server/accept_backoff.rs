@@ -21,8 +21,10 @@ use crate::measure::proc_status;
 
 /// First pause after a failed accept: short, as most bursts are.
 pub const FIRST_PAUSE: Duration = Duration::from_millis(10);
-/// Longest pause: a descriptor that frees is taken within this, and a
-/// shutdown asked for meanwhile waits at most this long.
+/// Longest pause: a descriptor that frees is taken within this. A shutdown
+/// asked for meanwhile does not wait for it: the accept loop sleeps the
+/// pause in steps of its `ACCEPT_WAKE` (100 ms) and checks for a stop
+/// after each (`server/mod.rs`, `sleep_unless`).
 pub const LONGEST_PAUSE: Duration = Duration::from_millis(500);
 
 /// The accept loop's memory of the current burst of failures.
