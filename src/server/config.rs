@@ -38,7 +38,11 @@ pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 /// `unbounded` and depth 0 did not (`docs/benchmarks.md`, "How the defaults
 /// were chosen").
 pub const DEFAULT_CHANNEL_DEPTH: usize = 1;
-/// Largest accepted `--channel-depth`.
+/// Largest accepted `--channel-depth`: 1024. Depth is `bounded`'s memory,
+/// (depth + 2) × chunk per connection, every buffer made before the first
+/// row: at this depth and the default chunk, about 48 MiB a connection,
+/// the unbounded bug with a ceiling. A real service keeps it at a few
+/// chunks; the trade-off bench measures depths 0 to 4.
 pub const MAX_CHANNEL_DEPTH: usize = 1024;
 
 /// Default time a client has to send a whole request head, counted from
@@ -58,7 +62,9 @@ pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// client's last acknowledgement, so a client trickling a byte a minute
 /// passes it; [`DEFAULT_MIN_RATE`] is the stricter rule.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest accepted `--send-timeout`.
+/// Longest accepted `--send-timeout`: an hour. A client that acknowledges
+/// nothing for longer is gone, and holds a connection slot and its threads
+/// all the while; a real service stays near nginx's 60 s.
 pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Default `TCP_NOTSENT_LOWAT` of every accepted socket: 16 KiB, the
@@ -105,7 +111,9 @@ pub const DEFAULT_MIN_RATE: u64 = 4 * 1024;
 /// Default grace for the minimum data rate: 5 s, Kestrel's. A small write
 /// gets at least this long, so a brief stall of a good client is forgiven.
 pub const DEFAULT_RATE_GRACE: Duration = Duration::from_secs(5);
-/// Longest accepted `--rate-grace`.
+/// Longest accepted `--rate-grace`: an hour. A grace that long lets every
+/// write take that long however small it is, which turns the minimum rate
+/// off; a real service keeps Kestrel's few seconds.
 pub const MAX_RATE_GRACE: Duration = Duration::from_secs(60 * 60);
 
 /// Default most bytes one response may hold in userland queues: 512 MiB,
@@ -126,7 +134,10 @@ pub const DEFAULT_MAX_BUFFERED_TOTAL: u64 = 1024 * 1024 * 1024;
 /// will kill it next: a 400 MB export at 200 KB/s needs half an hour, so
 /// such a service drains for longer or lets clients resume.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest accepted `--drain-timeout`.
+/// Longest accepted `--drain-timeout`: an hour. A real service's
+/// supervisor kills it far sooner (systemd after 90 s, Kubernetes after
+/// its 30 s grace unless raised), so it sets this below that and lets
+/// longer downloads resume, as [`DEFAULT_DRAIN_TIMEOUT`] says.
 pub const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Everything `serve` can be told on its command line.
