@@ -46,12 +46,21 @@ pub(super) enum Answer {
     Small {
         /// The export mode it answers for, if it is an export's error.
         mode: Option<Mode>,
+        /// Its status and fields, framed by `Content-Length`: the body is
+        /// known whole before a byte is sent.
         head: ResponseHead,
+        /// The whole body, small by construction (a page, a scrape, a
+        /// one-line reason); a HEAD's answer leaves it unsent.
         body: Vec<u8>,
     },
     /// An export, whose body its strategy sends.
     Export {
+        /// What the query asked for and the buffer sizes it may use: all
+        /// the strategy needs. An export that could never fit the
+        /// buffering caps was answered 400 before this was made.
         plan: ExportPlan,
+        /// The 200 head, its framing chosen for the client's protocol; the
+        /// strategy decides when it goes out.
         head: ResponseHead,
     },
 }
