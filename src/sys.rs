@@ -218,7 +218,10 @@ fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io:
 }
 
 /// `TCP_NOTSENT_LOWAT`: a blocking write waits once `bytes` are written and
-/// not yet sent, and is woken when fewer than half of them are left.
+/// not yet sent, and is woken when fewer than half of them are left. The
+/// kernel names it a low-water mark, the level unsent bytes must be below
+/// for a write to go in; to the writer it is a high-water mark, the level
+/// at which it blocks, and that is the name the rest of this crate uses.
 pub fn set_notsent_lowat(socket: &impl AsRawFd, bytes: u32) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
@@ -558,7 +561,8 @@ mod tests {
     use std::net::TcpListener;
     use std::time::Duration;
 
-    /// With the low-water mark set, a peer that reads nothing makes the
+    /// With the mark set (the kernel's low-water mark, our high-water
+    /// mark: see `set_notsent_lowat`), a peer that reads nothing makes the
     /// sender's writes stop near the mark, not at a send buffer of megabytes.
     #[test]
     fn the_low_water_mark_bounds_what_an_unread_socket_takes() {
