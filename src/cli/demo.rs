@@ -37,7 +37,8 @@ pub const DEMO: Spec<DemoArgs> = Spec {
     about: "Measures the four strategies: for each, starts a fresh server (this binary, 'serve'),\n\
             lets a slow client read an export at a phone's rate, samples the server's RSS, threads\n\
             and queued bytes and the kernel's socket queues every 50 ms, disconnects, and checks\n\
-            the server let go. Then a fast client downloads a smaller export in full, five\n\
+            the server let go; then 'bounded' once more with --notsent-lowat off, to show the\n\
+            kernel's own send buffer. Then a fast client downloads a smaller export in full, five\n\
             times. Prints a table. Last, HTTP/2: how long a small response waits behind a slow\n\
             download on the same connection, with small and large windows. Writes samples.csv,\n\
             chart.svg, http2-chart.svg and report.md into --out, removing an earlier run's first.\n\

@@ -5,6 +5,8 @@
 //! 385 MB export for a few seconds, and samples every link of the
 //! flow-control chain every 50 ms (see [`sample`]). Then the clients
 //! disconnect, and one more second shows whether the server let go.
+//! `bounded`, if measured, runs once more with `--notsent-lowat off`, to
+//! show the kernel's own send buffer, the one layer RSS never shows.
 //! A fast pass downloads a smaller export in full, a few times per
 //! strategy (the median is shown), to show that the correct strategies cost
 //! little or nothing in speed.
