@@ -70,7 +70,10 @@ pub struct Metrics {
     /// thread (two while a channel strategy streams), the resource a
     /// blocking server runs out of first.
     connections_active: AtomicU64,
-    /// Connections turned away with a 503 at the cap instead of a thread.
+    /// Connections turned away without a thread, at the cap or when none
+    /// could start: a 503, or over HTTP/2 a GOAWAY. A scrape of `/metrics`
+    /// or `/healthz` that the rejecter answers instead is not counted here,
+    /// nor in `connections_active`.
     connections_rejected_total: AtomicU64,
     /// Threads that panicked: each is a bug, and none took the server down.
     panics_total: AtomicU64,
