@@ -60,9 +60,12 @@ impl<'q, W: Wire> BodyWriter<'q, W> {
 }
 
 impl<W: Wire> Write for BodyWriter<'_, W> {
-    /// Writes up to `max_chunk` bytes of `buf`, all of them, and reports how
-    /// much; chunked, as one whole chunk. An error may come after part of
-    /// them left, which `sent` counts: the body is over then anyway.
+    /// Takes the first `max_chunk` bytes of `buf` (all of it, if shorter)
+    /// and returns only once every one of them is written, as one whole
+    /// chunk when chunked: unlike most `Write`s, a short count here means
+    /// the rest of `buf` was over `max_chunk`, never a partial write. An
+    /// error may come after part of them left, which `sent` counts: the
+    /// body is over then anyway.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // An empty chunk would be `0\r\n\r\n`: the end of the body. Writing
         // nothing must send nothing.
