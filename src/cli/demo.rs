@@ -184,10 +184,13 @@ fn parse_modes(text: &str) -> Result<Vec<Mode>, String> {
     let mut modes = Vec::new();
     for name in text.split(',') {
         let mode = Mode::from_name(name.as_bytes()).ok_or_else(|| {
-            format!(
-                "expected a comma list of buffer, unbounded, bounded, pipeline \
-                 ('{name}' is none of them)"
-            )
+            let list = "expected a comma list of buffer, unbounded, bounded, pipeline";
+            // The flag's error names the whole value; a list's bad part
+            // needs naming too.
+            match name == text {
+                true => list.to_string(),
+                false => format!("{list} ('{name}' is none of them)"),
+            }
         })?;
         if modes.contains(&mode) {
             return Err(format!("'{name}' is listed twice"));
@@ -246,5 +249,20 @@ mod tests {
         }
         let config = demo("--seconds 250ms").unwrap().unwrap();
         assert_eq!(config.seconds, Duration::from_millis(250));
+    }
+
+    /// A bad mode is named once: by the flag's error when it is the whole
+    /// value, in the list's own words when it is one part of several.
+    #[test]
+    fn a_bad_mode_is_named_once() {
+        let alone = demo("--modes foo").unwrap_err();
+        assert_eq!(alone.matches("foo").count(), 1, "{alone}");
+        let listed = demo("--modes bounded,foo").unwrap_err();
+        assert!(listed.contains("('foo' is none of them)"), "{listed}");
+        assert!(
+            demo("--modes bounded,bounded")
+                .unwrap_err()
+                .contains("listed twice")
+        );
     }
 }

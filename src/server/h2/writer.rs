@@ -31,6 +31,15 @@ use crate::sys;
 /// batching them saves system calls without delaying DATA much.
 const CONTROL_BATCH_BYTES: usize = MAX_FRAME_BYTES;
 
+/// How many times per `--send-timeout` the writer looks for streams whose
+/// window stays shut: a stall is cut within a tenth of the timeout late,
+/// as an HTTP/1.1 write checks its client (`send_deadline.rs`).
+const STALL_CHECKS: u32 = 10;
+
+/// The writer looks for stalls at most this often, however short the send
+/// timeout: each look walks every stream under the lock.
+const MIN_STALL_CHECK: Duration = Duration::from_millis(10);
+
 /// What the writer took from the state to write without holding the lock.
 enum Job {
     /// Control frames, in `buf`; the HEADERS among them that end their
@@ -49,9 +58,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
     // The writer's one buffer: a batch of control frames, or one DATA
     // frame's header and payload.
     let mut buf = Vec::with_capacity(HEADER_BYTES + MAX_FRAME_BYTES);
-    // How often the writer looks for streams stalled on a window: a stall
-    // is noticed within a tenth of the send timeout.
-    let look = (config.send_timeout / 10).max(Duration::from_millis(10));
+    let look = (config.send_timeout / STALL_CHECKS).max(MIN_STALL_CHECK);
     let mut looked = Instant::now();
     loop {
         let job = {
