@@ -70,22 +70,7 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
         // Not the client: the shutdown cut it at the drain timeout.
         outcome.end = End::DrainTimeout;
     }
-    if outcome.sent_whole_response() {
-        // The response is out: off the shutdown's list before the close,
-        // which bounds itself, since a cut now would reset the socket and
-        // throw away what the kernel still holds of the response.
-        if shared.connections.leave(id) {
-            cut_before_its_close(&mut outcome);
-        } else {
-            close_gracefully(stream);
-        }
-    } else if End::RESETS.contains(&outcome.end) && sys::reset_on_close(stream).is_ok() {
-        // The server cut the body short: a reset tells the client at once
-        // (over HTTP/1.0 too, where a FIN would look like a complete body)
-        // and frees the kernel's send queue now, rather than a FIN that
-        // leaves the socket draining megabytes to a client that reads none.
-        METRICS.reset_sent(outcome.end);
-    }
+    close(stream, &mut outcome, shared, id);
     if !config.quiet {
         AccessRecord {
             peer,
@@ -94,6 +79,37 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
             outcome,
         }
         .write();
+    }
+}
+
+/// Prepares the close of connection `id` as its `outcome` says; the socket
+/// closes when its last owner lets go. A whole response ends gracefully.
+/// One the server cut (a timeout, a cap, the shutdown) ends in a reset,
+/// counted: the client learns at once, over HTTP/1.0 too, where a FIN would
+/// look like a complete body, and the kernel frees the send queue now
+/// rather than drain megabytes to a client that reads none. Any other
+/// response that began and did not go out whole ends in a reset too,
+/// uncounted: most are a client that left, to whom it makes no difference,
+/// but a write can also fail with the client still there (the kernel out
+/// of buffers), and then only a reset keeps a cut HTTP/1.0 body from
+/// passing for a whole one. A connection that never began one (its client
+/// closed its side having asked nothing) ends with a FIN: a clean end.
+fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) {
+    if outcome.sent_whole_response() {
+        // The response is out: off the shutdown's list before the close,
+        // which bounds itself, since a cut now would reset the socket and
+        // throw away what the kernel still holds of the response.
+        if shared.connections.leave(id) {
+            cut_before_its_close(outcome);
+        } else {
+            close_gracefully(stream);
+        }
+    } else if End::RESETS.contains(&outcome.end) {
+        if sys::reset_on_close(stream).is_ok() {
+            METRICS.reset_sent(outcome.end);
+        }
+    } else if outcome.status.is_some() {
+        let _ = sys::reset_on_close(stream);
     }
 }
 
@@ -240,6 +256,38 @@ mod tests {
     use std::thread;
 
     use super::*;
+    use crate::defense::buffer_caps::BufferBudget;
+    use crate::server::{ServerConfig, shutdown::Connections};
+    use std::sync::Arc;
+
+    /// A body cut by a failed write that was not the server's decision (here
+    /// an HTTP/1.0 body, which only the close ends) still ends in a reset:
+    /// with a FIN, a client still there would take half a body for all of it.
+    #[test]
+    fn a_body_not_sent_whole_ends_in_a_reset_whoever_cut_it() {
+        let (server, mut client) = crate::test_support::loopback();
+        (&server)
+            .write_all(b"HTTP/1.0 200 OK\r\n\r\nhalf a bo")
+            .unwrap();
+        let shared = Shared {
+            config: ServerConfig::default(),
+            budget: Arc::new(BufferBudget::new(0)),
+            connections: Connections::with_capacity(1),
+        };
+        let mut outcome = Outcome {
+            status: Some(Status::Ok),
+            body_bytes: 9,
+            ..Outcome::ended(End::ClientAbort)
+        };
+        close(&server, &mut outcome, &shared, 1);
+        drop(server);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let end = client.read_to_end(&mut Vec::new()).map_err(|e| e.kind());
+        assert_eq!(end, Err(ErrorKind::ConnectionReset));
+        assert_eq!(outcome.end, End::ClientAbort, "not the server's cut");
+    }
 
     /// A client still sending when its response is done makes the close a
     /// reset, and a reset throws away what the kernel has not sent yet. So
