@@ -170,6 +170,19 @@ mod tests {
         }
     }
 
+    /// Empty lines are not a request begun: a client that sends only
+    /// those and closes asked nothing, so its connection ends as a client
+    /// that left, not with a 400 (counted and logged) for a head it never
+    /// started.
+    #[test]
+    fn only_empty_lines_then_a_close_is_a_close_not_a_cut_head() {
+        for pieces in [&[&b"\r\n"[..]][..], &[b"\r\n\r\n"], &[b"\r", b"\n"]] {
+            assert_eq!(read_pieces(pieces).0, Err("Closed".into()), "{pieces:?}");
+        }
+        let (cut, _) = read_pieces(&[b"\r\nGET / HT"]);
+        assert!(cut.unwrap_err().starts_with("CutShort"));
+    }
+
     #[test]
     fn empty_lines_count_against_the_head_limit() {
         let crlfs = b"\r\n".repeat(MAX_HEAD_BYTES / 2);
