@@ -143,5 +143,9 @@ mod tests {
         assert!(is_exhaustion(&io::Error::from_raw_os_error(24)));
         let aborted = io::Error::from(io::ErrorKind::ConnectionAborted);
         assert!(!is_exhaustion(&aborted));
+        // A signal that lands during accept (SIGTERM's, say) is no
+        // exhaustion: no pause, and no "accept failed" line in the log.
+        let interrupted = io::Error::from(io::ErrorKind::Interrupted);
+        assert!(!is_exhaustion(&interrupted));
     }
 }
