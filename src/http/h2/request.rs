@@ -257,6 +257,13 @@ mod tests {
         ]
         .concat();
         refused(&twice, false, "content-length");
+        // The same length twice is one length (RFC 9110 §8.6), as two
+        // `Content-Length: 0` are to HTTP/1.1's parser.
+        let same = |value| [&GOOD[..], &[("content-length", value); 2]].concat();
+        let lengths =
+            |value, ends_stream| parsed(&same(value), ends_stream).map(|r| r.content_length);
+        assert_eq!(lengths("0", true), Ok(Some(0)));
+        assert_eq!(lengths("5", false), Ok(Some(5)));
         refused(&with(4, ("content-length", "5x")), false, "content-length");
         // OPTIONS * is well formed, answered 405 like any OPTIONS; the same
         // `*` is malformed for any other method, those answered 405 included.
