@@ -159,6 +159,8 @@ fn each_bad_parameter_is_a_400_naming_it() {
         ("r%zws=1", "bad percent-encoding in a parameter name"),
         // Echoed input cannot break the line (or the head): escaped.
         ("mode=a%0D%0Ab", "unknown mode \"a\\r\\nb\""),
+        // A query is form-encoded: + is a space.
+        ("mode=bounded+x", "unknown mode \"bounded x\""),
     ] {
         let response = get(server.addr(), &format!("/export.csv?{query}"));
         assert_error(&response, 400, mentions);
