@@ -199,10 +199,15 @@ mod tests {
             thread::sleep(Duration::from_millis(50));
             assert!(!leaving.leave(1), "left before any cut");
         });
-        let cut = connections.drain(Instant::now() + Duration::from_secs(10));
+        let started = Instant::now();
+        let cut = connections.drain(started + Duration::from_secs(10));
         thread.join().unwrap();
         assert_eq!(cut, 0);
         assert_eq!(connections.open(), 0);
+        // The last one out wakes the drain: a shutdown is as quick as its
+        // slowest response, not always the whole drain timeout.
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "drained in {took:?}");
     }
 
     /// A thread blocked reading its socket is woken by the cut. (That a
