@@ -95,6 +95,10 @@ mod tests {
         assert_eq!(bucket.time_until(10, at(250)), Duration::ZERO);
         // Asking for more than the capacity waits only for a full bucket.
         assert_eq!(bucket.time_until(10_000, at(250)), ms(250));
+        // A caller's older `now` adds nothing, nor moves the clock back so
+        // that the next call counts the same time twice.
+        assert_eq!(bucket.available(at(100)), 250);
+        assert_eq!(bucket.available(at(250)), 250);
     }
 
     #[test]
