@@ -327,5 +327,11 @@ mod tests {
         assert_eq!(refused(&with_fields(&GOOD, most + 1)), too_many);
         let connect = [(":method", "CONNECT"), (":authority", "a:1")];
         assert_eq!(refused(&with_fields(&connect, most + 2)), too_many);
+        // Both too long and too many: the 414, as HTTP/1.1's parser, which
+        // reads the request line before the fields, answers.
+        let long = format!("/{}", "a".repeat(MAX_REQUEST_LINE_BYTES));
+        let mut both: Vec<(&str, &str)> = with_fields(&GOOD, most + 1);
+        both[3] = (":path", &long);
+        assert_eq!(status(&both), Some(Status::UriTooLong));
     }
 }
