@@ -128,6 +128,16 @@ fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
     };
     let before = common::metrics(addr);
     assert_eq!(before.value("backpressure_connections_active"), 1.0);
+    // Answered, the socket is closed at once (the client reads to the
+    // close), not when its linger time is up.
+    let request = |raw: &[u8]| {
+        let started = Instant::now();
+        let response = common::request(addr, raw);
+        let took = started.elapsed();
+        let raw = String::from_utf8_lossy(raw);
+        assert!(took < LINGER_TIME / 2, "closed after {took:?}: {raw:?}");
+        response
+    };
     // Empty lines before the request line are skipped, as a connection
     // thread skips them (RFC 9112 §2.2): two of them are not the blank
     // line that ends a head.
@@ -137,14 +147,14 @@ fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
         ("\r\n\r\n", "GET", "ok\n"),
     ] {
         let raw = format!("{empty_lines}{method} /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
-        let response = common::request(addr, raw.as_bytes());
+        let response = request(raw.as_bytes());
         assert_eq!(response.status, 200, "{raw:?}");
         assert_eq!(response.header("Content-Length"), Some("3"), "{raw:?}");
         assert_eq!(String::from_utf8_lossy(&response.body), body, "{raw:?}");
     }
-    let head = common::request(addr, b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+    let head = request(b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!((head.status, head.body.len()), (200, 0));
-    assert_eq!(common::get(addr, "/").status, 503);
+    assert_eq!(request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").status, 503);
     let after = common::metrics(addr);
     assert_eq!(
         rejected(&after),
