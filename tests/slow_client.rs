@@ -61,6 +61,17 @@ fn reads_every_byte_and_reports_a_clean_end_for_each_framing() {
         );
         assert!(text.contains(end), "{mode} {flags:?}: {text}");
     }
+    // HTTP/2, with the default window and with one larger than the
+    // connection's initial 65,535 bytes, which the client must raise
+    // itself or stall once that much has arrived.
+    for window in ["65535", "1m"] {
+        let url = format!("http://{}/export.csv?rows={rows}", server.addr());
+        let output = slow_client(&[&url, "--rate", "64m", "--http2", "--window", window]);
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(0), "--window {window}: {text}");
+        let whole = format!("status 200, {expected} body bytes, complete");
+        assert!(text.contains(&whole), "--window {window}: {text}");
+    }
 }
 
 /// A refusal is a failure to whoever scripts the client, whatever the
