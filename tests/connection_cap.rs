@@ -17,6 +17,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use backpressure::LINGER_TIME;
 use common::h2::{H2, REFUSED_STREAM};
 use common::{Server, back_to_idle, parse_response, stalled_request, wait_until, warmed_server};
 
