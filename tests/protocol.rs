@@ -224,8 +224,9 @@ struct Row {
     /// after a HEADERS without END_STREAM over HTTP/2.
     body: bool,
     status: u16,
-    /// Host over HTTP/1.1, `:authority` over HTTP/2; CONNECT's target.
-    authority: &'static str,
+    /// Host over HTTP/1.1, `:authority` over HTTP/2, if any; CONNECT's
+    /// target is its own.
+    authority: Option<&'static str>,
     /// More header fields, sent over both.
     fields: Vec<(&'static str, &'static str)>,
     /// HTTP/2's answer where it differs by design, and why, in a comment.
@@ -249,7 +250,7 @@ fn http1_and_http2_answer_alike() {
         target: target.to_string(),
         body: false,
         status,
-        authority: "localhost",
+        authority: Some("localhost"),
         fields: vec![],
         http2: None,
     };
@@ -341,20 +342,46 @@ fn http1_and_http2_answer_alike() {
         // empty, or a port alone, is valid (RFC 9112 §3.2); a space or
         // userinfo is not: a 400 (RFC 9110 §7.2), over HTTP/2 malformed.
         Row {
-            authority: "",
+            authority: Some(""),
             ..row("GET", "/healthz", 200)
         },
         Row {
-            authority: ":80",
+            authority: Some(":80"),
             ..row("GET", "/healthz", 200)
         },
         Row {
-            authority: "a b",
+            authority: Some("a b"),
             ..malformed("GET", "/healthz")
         },
         Row {
-            authority: "u@a",
+            authority: Some("u@a"),
             ..malformed("GET", "/healthz")
+        },
+        // A request names its host once (RFC 9110 §7.2): with none, or
+        // two, it is a 400; over HTTP/2 a host field may stand for
+        // `:authority`, and both may come if they agree (RFC 9113 §8.3.1).
+        Row {
+            authority: None,
+            ..malformed("GET", "/healthz")
+        },
+        Row {
+            authority: None,
+            fields: vec![("host", "localhost")],
+            ..row("GET", "/healthz", 200)
+        },
+        Row {
+            authority: None,
+            fields: vec![("host", "localhost"), ("host", "localhost")],
+            ..malformed("GET", "/healthz")
+        },
+        Row {
+            fields: vec![("host", "elsewhere")],
+            ..malformed("GET", "/healthz")
+        },
+        Row {
+            fields: vec![("host", "localhost")],
+            http2: Some(Got::Status(200, None)),
+            ..row("GET", "/healthz", 400)
         },
         // A field value may hold HTAB and bytes past ASCII, no other
         // control byte (RFC 9110 §5.5): over HTTP/2 one is malformed
@@ -422,11 +449,14 @@ fn http1_and_http2_answer_alike() {
 fn over_http1(addr: std::net::SocketAddr, row: &Row) -> Got {
     let Row { method, target, .. } = row;
     let host = if *method == "CONNECT" {
-        target
+        Some(&target[..])
     } else {
         row.authority
     };
-    let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    let mut raw = format!("{method} {target} HTTP/1.1\r\n");
+    if let Some(host) = host {
+        raw += &format!("Host: {host}\r\n");
+    }
     for (name, value) in &row.fields {
         raw += &format!("{name}: {value}\r\n");
     }
@@ -451,12 +481,9 @@ fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> Got {
         (block, 0)
     } else {
         let ends = if row.body { 0 } else { END_STREAM };
-        let mut fields = vec![
-            (":method", &method[..]),
-            (":scheme", "http"),
-            (":authority", row.authority),
-            (":path", target),
-        ];
+        let mut fields = vec![(":method", &method[..]), (":scheme", "http")];
+        fields.extend(row.authority.map(|host| (":authority", host)));
+        fields.push((":path", target));
         fields.extend(&row.fields);
         (header_block(&fields), ends)
     };

@@ -108,14 +108,20 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             content_length = Some(length);
         }
     }
-    // :authority, and a host field, which may stand in for it (RFC 9113
-    // §8.3.1), are held to HTTP/1.1's rule for Host (RFC 9110 §7.2).
-    let hosts = fields.iter().filter(|(name, _)| name == b"host");
-    let mut named = authority
-        .into_iter()
-        .chain(hosts.map(|(_, value)| &value[..]));
-    if named.any(|host| !is_valid_host(host)) {
-        return Err(":authority or host is not a valid host");
+    // A request names its host once, as HTTP/1.1's Host (RFC 9110 §7.2):
+    // in :authority, or a host field, which may stand in for it, or both
+    // if they agree (RFC 9113 §8.3.1).
+    let mut hosts = fields.iter().filter(|(name, _)| name == b"host");
+    let host = hosts.next().map(|(_, value)| &value[..]);
+    if hosts.next().is_some() || authority.zip(host).is_some_and(|(a, h)| a != h) {
+        return Err("more than one host, in :authority or host");
+    }
+    match authority.or(host) {
+        None => return Err("no host, in :authority or host"),
+        Some(named) if !is_valid_host(named) => {
+            return Err(":authority or host is not a valid host");
+        }
+        Some(_) => {}
     }
     // As many fields as HTTP/1.1 takes, counted as it counts them less
     // Host, which `:authority` stands for here.
@@ -207,6 +213,7 @@ mod tests {
     fn each_rule_refuses_with_its_own_reason() {
         let without = |i: usize| [&GOOD[..i], &GOOD[i + 1..]].concat();
         let twice = |i: usize| [&GOOD[..4], &[GOOD[i]], &GOOD[4..]].concat();
+        let host_only = |hosts: &[(&'static str, &'static str)]| [&without(2)[..], hosts].concat();
         let refused = |fields: &[(&str, &str)], ends_stream, part: &str| {
             let reason = parsed(fields, ends_stream).expect_err(part);
             assert!(reason.contains(part), "{fields:?}: {reason}");
@@ -229,7 +236,13 @@ mod tests {
             (with(4, ("x", "a\t")), "starts or ends with whitespace"),
             (with(2, (":authority", "a b")), "not a valid host"),
             (with(2, (":authority", "u@a")), "not a valid host"),
-            (with(4, ("host", "a/b")), "not a valid host"),
+            (host_only(&[("host", "a/b")]), "not a valid host"),
+            (without(2), "no host"),
+            (
+                host_only(&[("host", "a"), ("host", "a")]),
+                "more than one host",
+            ),
+            (with(4, ("host", "elsewhere")), "more than one host"),
             (with(3, (":path", "export.csv")), ":path is not"),
             (with(3, (":path", "/a b")), ":path is not"),
             (with(3, (":path", "*")), "* is for OPTIONS only"),
@@ -242,8 +255,13 @@ mod tests {
         for (fields, part) in cases {
             refused(&fields, true, part);
         }
-        // What HTTP/1.1 takes as Host is taken here: empty, or a port alone.
-        for host in [with(2, (":authority", "")), with(4, ("host", "[::1]:80"))] {
+        // What HTTP/1.1 takes as Host is taken here: empty, or a port alone;
+        // and a host field for :authority, or beside it saying the same.
+        for host in [
+            with(2, (":authority", "")),
+            host_only(&[("host", "[::1]:80")]),
+            with(4, ("host", "localhost")),
+        ] {
             assert!(parsed(&host, true).is_ok(), "{host:?}");
         }
         // A length of 0 with no DATA is true; one with DATA to come is
@@ -283,7 +301,7 @@ mod tests {
         for rest in [
             vec![(":authority", "a:1"), (":path", "/")],
             vec![(":scheme", "http"), (":authority", "a:1")],
-            vec![],
+            vec![("host", "a:1")],
         ] {
             refused(&connect(&rest), false, "CONNECT with :scheme or :path");
         }
