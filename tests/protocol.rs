@@ -408,6 +408,15 @@ fn http1_and_http2_answer_alike() {
             fields: vec![("x", "1"); 150],
             ..row("GET", "/healthz", 431)
         },
+        // At the limit, Host (`:authority`) counts as a field.
+        Row {
+            fields: vec![("x", "1"); 99],
+            ..row("GET", "/healthz", 200)
+        },
+        Row {
+            fields: vec![("x", "1"); 100],
+            ..row("GET", "/healthz", 431)
+        },
         // What HTTP/1.1 takes in a field and HTTP/2 forbids (RFC 9113
         // §8.2): an uppercase name, a connection-specific field, te other
         // than trailers, whitespace around a value (HTTP/1.1 strips it).

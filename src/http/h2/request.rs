@@ -123,9 +123,10 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         }
         Some(_) => {}
     }
-    // As many fields as HTTP/1.1 takes, counted as it counts them less
-    // Host, which `:authority` stands for here.
-    let too_many = (regular > MAX_HEADER_FIELDS).then_some(TOO_MANY_FIELDS);
+    // As many fields as HTTP/1.1 takes, counted as it counts them: Host
+    // among them, which `:authority` stands for when no host field came.
+    let counted = regular + usize::from(host.is_none());
+    let too_many = (counted > MAX_HEADER_FIELDS).then_some(TOO_MANY_FIELDS);
     let too_many = too_many.map(|error| (error.status, error.reason));
     // CONNECT names only its tunnel's host and port, and its stream stays
     // open for the tunnel's bytes, not a body: a 405 answers it, as over
@@ -339,11 +340,19 @@ mod tests {
             |fields: &[(&'static str, &'static str)], n| [fields, &vec![("x", "1"); n]].concat();
         let refused = |fields: &[(&str, &str)]| parsed(fields, false).unwrap().refused;
         let status = |fields: &[(&str, &str)]| refused(fields).map(|(status, _)| status);
-        let most = MAX_HEADER_FIELDS - 1;
+        // GOOD's user-agent, and :authority counted as the Host it stands
+        // for, are two of the 100.
+        let most = MAX_HEADER_FIELDS - 2;
         assert_eq!(status(&with_fields(&GOOD, most)), Some(Status::BadRequest));
         let too_many = Some((TOO_MANY_FIELDS.status, TOO_MANY_FIELDS.reason));
         assert_eq!(refused(&with_fields(&GOOD, most + 1)), too_many);
+        // A host field is the Host itself: :authority adds none beside it.
+        let with_host = [&GOOD[..], &[("host", "localhost")]].concat();
+        let bad_request = Some(Status::BadRequest);
+        assert_eq!(status(&with_fields(&with_host, most)), bad_request);
+        assert_eq!(refused(&with_fields(&with_host, most + 1)), too_many);
         let connect = [(":method", "CONNECT"), (":authority", "a:1")];
+        assert_eq!(refused(&with_fields(&connect, most + 1)), None);
         assert_eq!(refused(&with_fields(&connect, most + 2)), too_many);
         // Both too long and too many: the 414, as HTTP/1.1's parser, which
         // reads the request line before the fields, answers.
