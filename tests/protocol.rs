@@ -321,6 +321,8 @@ fn http1_and_http2_answer_alike() {
         row("OPTIONS", "/", 405),
         row("OPTIONS", "*", 405),
         row("CONNECT", "example.com:443", 405),
+        // CONNECT's target is its `:authority`, held to the same 8 KiB.
+        row("CONNECT", &format!("{}:443", "a".repeat(9000)), 414),
         row("BREW", "/", 501),
         row("get", "/", 501),
         // No request bodies: 400, whatever the method.

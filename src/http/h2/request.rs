@@ -29,9 +29,10 @@ pub struct Request {
     /// to, which only the connection can count.
     pub content_length: Option<u64>,
     /// The status it has earned before the routes see it, as HTTP/1.1's
-    /// head reader and parser would give it: 414 for a `:path` longer than
-    /// its request line may be, then 431 for more fields than it takes,
-    /// then 400 for a body, which is read and thrown away.
+    /// head reader and parser would give it: 414 for a `:path` (CONNECT's
+    /// `:authority`) longer than its request line may be, then 431 for
+    /// more fields than it takes, then 400 for a body, which is read and
+    /// thrown away.
     pub refused: Option<(Status, &'static str)>,
 }
 
@@ -45,11 +46,15 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
     b"upgrade",
 ];
 
-/// The answer to a `:path` over [`MAX_REQUEST_LINE_BYTES`]: the longest URI
-/// this server reads is the same over either protocol (RFC 9110
-/// §15.5.15). Measured on `:path` alone, as HTTP/2 has no request line:
-/// the method and version around it are a few bytes.
-const PATH_TOO_LONG: (Status, &str) = (Status::UriTooLong, ":path longer than 8 KiB");
+/// The answer to a request target over [`MAX_REQUEST_LINE_BYTES`], a
+/// `:path` or a CONNECT's `:authority`: the longest URI this server reads
+/// is the same over either protocol (RFC 9110 §15.5.15). Measured on the
+/// target alone, as HTTP/2 has no request line: the method and version
+/// around it are a few bytes.
+const TARGET_TOO_LONG: (Status, &str) = (
+    Status::UriTooLong,
+    "request target (:path, CONNECT's :authority) longer than 8 KiB",
+);
 
 /// Checks a decoded header list and finds the request in it; `ends_stream`:
 /// END_STREAM was on its HEADERS, so no DATA follows. The error is one
@@ -136,12 +141,13 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             return Err("CONNECT with :scheme or :path, or without :authority");
         };
         let (authority, _) = split_target(b"CONNECT", authority).map_err(|e| e.reason)?;
+        let too_long = (authority.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
         return Ok(Request {
             method: Method::NotAllowed,
             path: authority.to_vec(),
             query: None,
             content_length,
-            refused: too_many,
+            refused: too_long.or(too_many),
         });
     }
     let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
@@ -159,7 +165,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
         return Err(":path is not a path starting with /");
     }
-    let too_long = (path.len() > MAX_REQUEST_LINE_BYTES).then_some(PATH_TOO_LONG);
+    let too_long = (path.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
     let body = "a request body is not accepted: GET and HEAD only";
     let body = (!ends_stream).then_some((Status::BadRequest, body));
     let (path, query) = split_query(path);
@@ -309,9 +315,9 @@ mod tests {
         refused(&connect(&[(":authority", "a")]), false, "host:port");
     }
 
-    /// A `:path` over the request line's limit earns 414, before a body's
-    /// 400, as HTTP/1.1's head reader answers before its parser; and its
-    /// reason names the limit.
+    /// A `:path`, or a CONNECT's `:authority`, over the request line's
+    /// limit earns 414, before a body's 400, as HTTP/1.1's head reader
+    /// answers before its parser; and its reason names the limit.
     #[test]
     fn a_path_longer_than_a_request_line_is_a_414() {
         let path = |len| format!("/export.csv?x={}", "a".repeat(len - 14));
@@ -327,8 +333,16 @@ mod tests {
         assert_eq!(refusal(&longest, true), None);
         assert_eq!(refusal(&longer, true), Some(Status::UriTooLong));
         assert_eq!(refusal(&longer, false), Some(Status::UriTooLong));
+        // A CONNECT's target is its :authority, held to the same limit.
+        let tunnel = |len| {
+            let authority = format!("{}:443", "a".repeat(len - 4));
+            let fields = [(":method", "CONNECT"), (":authority", &authority[..])];
+            parsed(&fields, false).unwrap().refused
+        };
+        assert_eq!(tunnel(MAX_REQUEST_LINE_BYTES), None);
+        assert_eq!(tunnel(MAX_REQUEST_LINE_BYTES + 1), Some(TARGET_TOO_LONG));
         let kib = format!("{} KiB", MAX_REQUEST_LINE_BYTES / 1024);
-        assert!(PATH_TOO_LONG.1.contains(&kib), "{}", PATH_TOO_LONG.1);
+        assert!(TARGET_TOO_LONG.1.contains(&kib), "{}", TARGET_TOO_LONG.1);
     }
 
     /// More fields than HTTP/1.1 takes earn 431, before a body's 400, as
