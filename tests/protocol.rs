@@ -341,10 +341,19 @@ fn http1_and_http2_answer_alike() {
             ..malformed("GET", "http://localhost/healthz")
         },
         // Host over HTTP/1.1 and `:authority` over HTTP/2 say the same:
-        // empty, or a port alone, is valid (RFC 9112 §3.2); a space or
-        // userinfo is not: a 400 (RFC 9110 §7.2), over HTTP/2 malformed.
+        // a port alone is valid (RFC 9112 §3.2); a space or userinfo is
+        // not: a 400 (RFC 9110 §7.2), over HTTP/2 malformed. An empty Host
+        // is valid over HTTP/1.1, an empty `:authority` or host malformed
+        // (RFC 9113 §8.3.1: present, they MUST NOT be empty).
         Row {
             authority: Some(""),
+            http2: Some(Got::Reset(PROTOCOL_ERROR)),
+            ..row("GET", "/healthz", 200)
+        },
+        Row {
+            authority: None,
+            fields: vec![("host", "")],
+            http2: Some(Got::Reset(PROTOCOL_ERROR)),
             ..row("GET", "/healthz", 200)
         },
         Row {

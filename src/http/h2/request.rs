@@ -115,7 +115,8 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     }
     // A request names its host once, as HTTP/1.1's Host (RFC 9110 §7.2):
     // in :authority, or a host field, which may stand in for it, or both
-    // if they agree (RFC 9113 §8.3.1).
+    // if they agree; and, unlike HTTP/1.1's Host, not empty (RFC 9113
+    // §8.3.1).
     let mut hosts = fields.iter().filter(|(name, _)| name == b"host");
     let host = hosts.next().map(|(_, value)| &value[..]);
     if hosts.next().is_some() || authority.zip(host).is_some_and(|(a, h)| a != h) {
@@ -123,6 +124,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     }
     match authority.or(host) {
         None => return Err("no host, in :authority or host"),
+        Some(b"") => return Err(":authority or host is empty"),
         Some(named) if !is_valid_host(named) => {
             return Err(":authority or host is not a valid host");
         }
@@ -245,6 +247,8 @@ mod tests {
             (with(2, (":authority", "u@a")), "not a valid host"),
             (host_only(&[("host", "a/b")]), "not a valid host"),
             (without(2), "no host"),
+            (with(2, (":authority", "")), "is empty"),
+            (host_only(&[("host", "")]), "is empty"),
             (
                 host_only(&[("host", "a"), ("host", "a")]),
                 "more than one host",
@@ -262,10 +266,11 @@ mod tests {
         for (fields, part) in cases {
             refused(&fields, true, part);
         }
-        // What HTTP/1.1 takes as Host is taken here: empty, or a port alone;
-        // and a host field for :authority, or beside it saying the same.
+        // What HTTP/1.1 takes as Host is taken here, but empty: a port
+        // alone; and a host field for :authority, or beside it saying the
+        // same.
         for host in [
-            with(2, (":authority", "")),
+            with(2, (":authority", ":80")),
             host_only(&[("host", "[::1]:80")]),
             with(4, ("host", "localhost")),
         ] {
