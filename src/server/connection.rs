@@ -88,12 +88,15 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
 /// counted: the client learns at once, over HTTP/1.0 too, where a FIN would
 /// look like a complete body, and the kernel frees the send queue now
 /// rather than drain megabytes to a client that reads none. Any other
-/// response that began and did not go out whole ends in a reset too,
-/// uncounted: most are a client that left, to whom it makes no difference,
-/// but a write can also fail with the client still there (the kernel out
-/// of buffers), and then only a reset keeps a cut HTTP/1.0 body from
-/// passing for a whole one. A connection that never began one (its client
-/// closed its side having asked nothing) ends with a FIN: a clean end.
+/// export whose head went out (its `status` says so) and whose body did
+/// not ends in a reset too, uncounted: most are a client that left, to
+/// whom it makes no difference, but a write can also fail with the client
+/// still there (the kernel out of buffers), and then only a reset keeps a
+/// cut HTTP/1.0 body from passing for a whole one. The rest end with a
+/// FIN, as nothing can pass for whole there: a client that closed its
+/// side having asked nothing, a small answer whose write failed (no
+/// status; its `Content-Length` shows it cut), an HTTP/2 connection (its
+/// streams end in END_STREAM or a reset of their own).
 fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) {
     if outcome.sent_whole_response() {
         // The response is out: off the shutdown's list before the close,
