@@ -152,9 +152,16 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             refused: too_long.or(too_many),
         });
     }
-    let (Some(method), Some(_), Some(path)) = (method, scheme, path) else {
+    let (Some(method), Some(scheme), Some(path)) = (method, scheme, path) else {
         return Err(":method, :scheme or :path missing");
     };
+    // Never looked at further, but a field like any other: no NUL, CR or
+    // LF (§8.2.1), and one valid value (§8.3.1), a URI's scheme (RFC 3986
+    // §3.1).
+    let scheme_byte = |b: &u8| b.is_ascii_alphanumeric() || b"+-.".contains(b);
+    if !scheme.first().is_some_and(u8::is_ascii_alphabetic) || !scheme.iter().all(scheme_byte) {
+        return Err(":scheme is not a scheme");
+    }
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return Err(":method is not a token");
     }
@@ -258,6 +265,10 @@ mod tests {
             (with(3, (":path", "/a b")), ":path is not"),
             (with(3, (":path", "*")), "* is for OPTIONS only"),
             (with(0, (":method", "G E")), ":method is not a token"),
+            (with(1, (":scheme", "ht\r\ntp")), ":scheme is not a scheme"),
+            (with(1, (":scheme", "ht\0tp")), ":scheme is not a scheme"),
+            (with(1, (":scheme", "")), ":scheme is not a scheme"),
+            (with(1, (":scheme", "1http")), ":scheme is not a scheme"),
             ([&GOOD[..], &[(":path", "/")]].concat(), "after a regular"),
             // No DATA follows END_STREAM; and no length is a number.
             (with(4, ("content-length", "5")), "content-length"),
