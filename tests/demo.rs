@@ -413,24 +413,7 @@ fn a_late_part_that_fails_keeps_what_was_measured() {
 fn a_demo_whose_output_is_closed_does_not_panic() {
     let out = fresh_out("demo-stdout-closed");
     let args = slow_part_only("unbounded", "1", "250ms", path_arg(&out));
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_backpressure"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts"),
-    );
-    // Closed before the demo prints: its first write to stdout fails.
-    drop(child.0.stdout.take());
-    let mut stderr = child.0.stderr.take().expect("stderr is piped");
-    let stderr = thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).map(|_| text)
-    });
-    let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
-    let stderr = stderr.join().expect("stderr thread").expect("stderr");
+    let (status, stderr) = demo_with_closed(&args, Closed::Stdout);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     let last = stderr.lines().last().unwrap_or_default();
@@ -443,6 +426,20 @@ fn a_demo_whose_output_is_closed_does_not_panic() {
 
     // A closed stderr loses only the progress lines: the report is printed,
     // exit 0. The first line, before any server, is where it panicked.
+    let (status, stdout) = demo_with_closed(&args, Closed::Stderr);
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("| unbounded "), "{stdout}");
+}
+
+/// Which of the demo's outputs [`demo_with_closed`] closes.
+enum Closed {
+    Stdout,
+    Stderr,
+}
+
+/// Runs the demo with `args` and one of its outputs closed before it
+/// writes a byte: its exit status, and all it wrote to the other.
+fn demo_with_closed(args: &[&str], closed: Closed) -> (std::process::ExitStatus, String) {
     let mut child = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_backpressure"))
             .args(args)
@@ -452,16 +449,19 @@ fn a_demo_whose_output_is_closed_does_not_panic() {
             .spawn()
             .expect("the binary starts"),
     );
-    drop(child.0.stderr.take());
-    let mut stdout = child.0.stdout.take().expect("stdout is piped");
-    let stdout = thread::spawn(move || {
+    let (stdout, stderr) = (child.0.stdout.take(), child.0.stderr.take());
+    // The one closed is dropped before the demo can write to it.
+    let (mut open, shut): (Box<dyn std::io::Read + Send>, Box<dyn Send>) = match closed {
+        Closed::Stdout => (Box::new(stderr.expect("stderr")), Box::new(stdout)),
+        Closed::Stderr => (Box::new(stdout.expect("stdout")), Box::new(stderr)),
+    };
+    drop(shut);
+    let read = thread::spawn(move || {
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
+        open.read_to_string(&mut text).map(|_| text)
     });
     let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
-    let stdout = stdout.join().expect("stdout thread").expect("stdout");
-    assert_eq!(status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("| unbounded "), "{stdout}");
+    (status, read.join().expect("reader thread").expect("output"))
 }
 
 /// A runtime failure is exit code 1 and one line on stderr, as every
