@@ -42,8 +42,8 @@ fn hold_a_slot(addr: SocketAddr) -> TcpStream {
 }
 
 /// RFC 9110 §9.3.2: no answer to HEAD has a body, and the 503 at the cap is
-/// no exception, though it is written by a thread that reads no more of the
-/// request than its method. GET still gets the reason.
+/// no exception, though it is written by a thread that only peeks at the
+/// request. GET still gets the reason.
 #[test]
 fn at_the_cap_head_gets_the_503s_head_and_no_body() {
     let server = Server::start_logged(&["--max-connections", "1"]);

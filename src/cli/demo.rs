@@ -187,9 +187,10 @@ fn parse_modes(text: &str) -> Result<Vec<Mode>, String> {
             let list = "expected a comma list of buffer, unbounded, bounded, pipeline";
             // The flag's error names the whole value; a list's bad part
             // needs naming too.
-            match name == text {
-                true => list.to_string(),
-                false => format!("{list} ('{name}' is none of them)"),
+            if name == text {
+                list.to_string()
+            } else {
+                format!("{list} ('{name}' is none of them)")
             }
         })?;
         if modes.contains(&mode) {

@@ -31,10 +31,13 @@
 //!   anything else answered as a GET; a client that has sent nothing in that
 //!   time is not a browser;
 //! - a whole head that asks for one of the server's own endpoints
-//!   ([`OwnEndpoints`]: `/metrics`, `/healthz`) gets its answer instead of
-//!   the 503, written the same way. A server full of stalled clients is
-//!   exactly when its operator needs to look at it, and a scrape that queued
-//!   behind the clients it should report on would see nothing;
+//!   ([`OwnEndpoints`]: `/metrics`, `/healthz`, over HTTP/1.x) gets its
+//!   answer instead of the 503, written the same way. A server full of
+//!   stalled clients is exactly when its operator needs to look at it, and
+//!   a scrape that queued behind the clients it should report on would see
+//!   nothing. The price: each such answer (a `/proc` read and a 6 KiB
+//!   render for `/metrics`) is done on the thread every other 503 waits
+//!   behind; a real service serves them on a port of their own;
 //! - then it writes the 503 (a fresh socket's send buffer is empty, so 200
 //!   bytes always fit), head only for HEAD, shuts down its write side (the
 //!   client sees the end of the response at once), and logs the rejection.
@@ -48,8 +51,8 @@
 //! the one that has lingered longest makes room: its client has had the most
 //! time to send and to read. Only if the queue itself is full (the thread has
 //! not run while that many connections arrived) does the accept loop answer
-//! on its own, by what has arrived (a GET if nothing has), and close at
-//! once: under that much load a reset is the lesser evil.
+//! on its own, by what has arrived (a GET if nothing has; a scrape's answer
+//! too), and close at once: under that much load a reset is the lesser evil.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -63,7 +66,7 @@ use std::time::{Duration, Instant};
 use crate::http::h2::frame::{self, ErrorCode, PREFACE_HEAD};
 use crate::http::request::{self, Request};
 use crate::http::response::{self, Status, TEXT_PLAIN};
-use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::access_log::{AccessRecord, End, Outcome, request_line};
 use crate::measure::clock;
 use crate::measure::metrics::METRICS;
 use crate::sys;
@@ -124,7 +127,7 @@ pub struct OwnResponse {
     /// write that must not block. A fresh socket takes a scrape's few KiB
     /// at once: `/metrics`' 6 KiB even into a client's 256-byte window at
     /// the default `--notsent-lowat`. At its 4 KiB minimum such a window
-    /// gets a reset, never a cut body that looks whole.
+    /// gets part of it and a reset (`Content-Length` tells the cut too).
     pub bytes: Vec<u8>,
     /// How many of `bytes` are body, for the access log.
     pub body_bytes: u64,
@@ -177,7 +180,8 @@ struct Lingering {
     answered: bool,
 }
 
-/// What a client past the cap asked for, as far as its first bytes tell.
+/// What a client past the cap asked for, as far as its whole head, or
+/// failing that its first bytes, tell.
 #[derive(Debug, PartialEq, Eq)]
 enum Asked {
     /// Anything over HTTP/1 but HEAD: the whole 503.
@@ -221,13 +225,6 @@ impl Asked {
             None => waited.then_some(Asked::Get),
         }
     }
-}
-
-/// The request line of a head that parsed, from its first byte, for the
-/// access log: visible ASCII and single spaces only, as the parser checked.
-fn request_line(head: &[u8]) -> String {
-    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
-    String::from_utf8_lossy(&head[..end]).into_owned()
 }
 
 impl Rejecter {
@@ -360,17 +357,20 @@ impl Lingering {
             (outcome.end, outcome.status) = (End::Complete, Some(own.status));
             outcome.body_bytes = own.body_bytes;
         } else {
-            // Some of it may have gone out: a reset, not a FIN, so that no
-            // client takes a cut body for a whole one.
+            // The `Content-Length` already shows the client a cut; the
+            // reset drops at once what the kernel still holds for a client
+            // too slow to take a few KiB.
             let _ = sys::reset_on_close(&self.stream);
         }
         self.log(answer, Some(line), outcome);
         written
     }
 
-    /// The socket's access-log line, unless `quiet`: a rejection's has the
+    /// The socket's access-log line, unless `quiet`. A rejection's has the
     /// 503 (none over HTTP/2) and its `body_bytes` if it was written, no
-    /// status if not, and no request line, since none was read.
+    /// status if not, and no request line, since none was read whole; an
+    /// own endpoint's has its request line and status, as a connection
+    /// thread's would.
     fn log(&self, answer: &Answer, request_line: Option<String>, outcome: Outcome) {
         if answer.quiet {
             return;
@@ -628,7 +628,7 @@ mod tests {
     }
 
     /// A socket still waiting for its head when the server stops is
-    /// answered, not closed without a word (nor left uncounted).
+    /// answered, not closed without a word.
     #[test]
     fn a_socket_not_yet_answered_is_answered_when_the_rejecter_stops() {
         let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();

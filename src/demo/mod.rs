@@ -106,7 +106,7 @@ struct Measured {
 
 /// A part of the demo that failed: the report and the exit name it.
 struct Failure {
-    /// Which part, as the report's sections name it ("Slow client: bounded").
+    /// Which part, in a few words ("Slow client: bounded").
     part: String,
     /// Why, in one line.
     reason: String,
@@ -168,9 +168,10 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     {
         errors.push(format!("cannot print the report: {e}"));
     }
-    match errors.is_empty() {
-        true => Ok(()),
-        false => Err(errors.join("; and ")),
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; and "))
     }
 }
 
@@ -259,11 +260,17 @@ fn check_writable(out: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The files the demo writes into `--out`, one name each.
+const SAMPLES: &str = "samples.csv";
+const CHART: &str = "chart.svg";
+const HTTP2_CHART: &str = "http2-chart.svg";
+const REPORT: &str = "report.md";
+
 /// Every file the demo writes into `--out`. A run writes only what it
 /// measured (no `http2-chart.svg` after `--http2-wait 0s`), so each is
 /// removed before measuring: a file left by an earlier run would otherwise
 /// stand beside this run's report as if it were this run's.
-const FILES: [&str; 4] = ["samples.csv", "chart.svg", "http2-chart.svg", "report.md"];
+const FILES: [&str; 4] = [SAMPLES, CHART, HTTP2_CHART, REPORT];
 
 /// Removes what an earlier run left of [`FILES`] in `out`; one that cannot
 /// be removed (a folder of that name, say) fails now, before measuring.
@@ -380,14 +387,14 @@ fn write_files(
     measured: &Measured,
     text: &str,
 ) -> Result<Vec<&'static str>, String> {
-    let mut files = vec![("samples.csv", sample::csv(&measured.samples))];
+    let mut files = vec![(SAMPLES, sample::csv(&measured.samples))];
     if !measured.slow.is_empty() {
-        files.push(("chart.svg", slow_chart(config, measured)));
+        files.push((CHART, slow_chart(config, measured)));
     }
     if let Some(part) = &measured.http2 {
-        files.push(("http2-chart.svg", http2::chart(part)));
+        files.push((HTTP2_CHART, http2::chart(part)));
     }
-    files.push(("report.md", format!("# backpressure demo\n{text}")));
+    files.push((REPORT, format!("# backpressure demo\n{text}")));
     for (name, content) in &files {
         let path = config.out.join(name);
         fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

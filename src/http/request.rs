@@ -187,8 +187,8 @@ pub fn check_request_start(start: &[u8]) -> Result<(), HeadError> {
 /// HEAD, whose answers never carry a body (RFC 9110 §9.3.2), not even an
 /// error's: `None` while the bytes so far could still begin `HEAD ` or
 /// another method. An answer to a head that never completed (too slow, too
-/// large) looks here, and so does the 503 at the connection cap, which
-/// reads no more of the request than this.
+/// large) looks here, and so does the connection cap's 503 once its wait
+/// for a whole head is over.
 pub fn is_head(start: &[u8]) -> Option<bool> {
     let method = &start[empty_lines(start)..];
     if method.starts_with(b"HEAD ") {

@@ -112,6 +112,14 @@ impl AccessRecord {
     }
 }
 
+/// The request line of a head that parsed, the head starting with it: only
+/// visible ASCII and single spaces, as the parser checked, so it is safe to
+/// print.
+pub fn request_line(head: &[u8]) -> String {
+    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+    String::from_utf8_lossy(&head[..end]).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

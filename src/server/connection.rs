@@ -19,7 +19,7 @@ use crate::defense::{
 use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::request;
 use crate::http::response::Status;
-use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::access_log::{AccessRecord, End, Outcome, request_line};
 use crate::measure::metrics::METRICS;
 use crate::sys;
 
@@ -135,12 +135,12 @@ fn read_and_respond(
     let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
         // HTTP/2 with prior knowledge: its preface begins like a head.
         Ok((head, after)) if head == PREFACE_HEAD => {
-            let line = (!config.quiet).then(|| printable_request_line(head));
+            let line = (!config.quiet).then(|| request_line(head));
             return (line, h2::serve(stream, after, shared, peer));
         }
         Ok((head, _)) => match request::parse_head(head) {
             Ok(request) => {
-                let line = (!config.quiet).then(|| printable_request_line(head));
+                let line = (!config.quiet).then(|| request_line(head));
                 return (line, routes::respond(stream, &request, shared));
             }
             // A HEAD request gets no body even when it is malformed.
@@ -207,13 +207,6 @@ fn cut_before_its_close(outcome: &mut Outcome) {
     {
         METRICS.aborted(mode, outcome.end);
     }
-}
-
-/// The first line of a head that parsed: only visible ASCII and single
-/// spaces, so it is safe to print.
-fn printable_request_line(head: &[u8]) -> String {
-    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
-    String::from_utf8_lossy(&head[..end]).into_owned()
 }
 
 /// Ends a connection whose response is complete: send FIN (the client sees

@@ -169,19 +169,21 @@ pub(super) fn own_endpoint(request: &Request<'_>, shared: &Shared) -> Option<Own
         return None;
     }
     let (method, path, query) = (request.method, request.path, request.query);
-    let Answer::Small { head, body, .. } =
-        answer(method, path, query, request.version, shared, None)
-    else {
-        return None;
+    let (head, body) = match answer(method, path, query, request.version, shared, None) {
+        Answer::Small { head, body, .. } => (head, body),
+        Answer::Export { .. } => unreachable!("/metrics and /healthz are small answers"),
     };
-    let status = head.status();
-    let mut bytes = head.to_bytes(clock::now_unix_seconds());
-    let body_bytes = if method == Method::Head {
-        0
-    } else {
-        bytes.extend_from_slice(&body);
-        body.len() as u64
-    };
+    let (status, head_only) = (head.status(), method == Method::Head);
+    let mut bytes = Vec::new();
+    // Writing into a `Vec` cannot fail.
+    let _ = response::write_small(
+        &mut bytes,
+        head,
+        &body,
+        head_only,
+        clock::now_unix_seconds(),
+    );
+    let body_bytes = if head_only { 0 } else { body.len() as u64 };
     Some(OwnResponse {
         status,
         bytes,
@@ -381,7 +383,7 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
          {total} bytes in all (--max-buffered-bytes, --max-buffered-total): past\n\
          that, buffer answers 400 (503 while others hold the total) and unbounded\n\
          is cut short. At most {max_connections} connections are served at once;\n\
-         the rest get 503, except /metrics and /healthz.\n\
+         the rest get 503, except HTTP/1.x's /metrics and /healthz.\n\
          \n\
          Try a slow client, then look at the queue:\n\
          \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows=7000000&mode=unbounded'\n\
