@@ -296,16 +296,8 @@ fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
     std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
     let mut child = spawn_copy(&exe, &slow_part_only("unbounded", "1", "1", path_arg(&out)));
     std::fs::remove_file(&exe).expect("remove the copy");
-    let mut stdout = child.0.stdout.take().expect("stdout is piped");
-    let stdout = thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
-    });
-    let mut stderr = child.0.stderr.take().expect("stderr is piped");
-    let stderr = thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).map(|_| text)
-    });
+    let stdout = read_all(child.0.stdout.take().expect("stdout is piped"));
+    let stderr = read_all(child.0.stderr.take().expect("stderr is piped"));
     let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
     let stdout = stdout.join().expect("stdout thread").expect("stdout");
     let stderr = stderr.join().expect("stderr thread").expect("stderr");
@@ -351,11 +343,7 @@ fn a_late_part_that_fails_keeps_what_was_measured() {
         path_arg(&out),
     ];
     let mut child = spawn_copy(&exe, &args);
-    let mut stdout = child.0.stdout.take().expect("stdout is piped");
-    let stdout = thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).map(|_| text)
-    });
+    let stdout = read_all(child.0.stdout.take().expect("stdout is piped"));
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     let stderr = BufReader::new(child.0.stderr.take().expect("stderr is piped"));
     thread::spawn(move || {
@@ -451,17 +439,25 @@ fn demo_with_closed(args: &[&str], closed: Closed) -> (std::process::ExitStatus,
     );
     let (stdout, stderr) = (child.0.stdout.take(), child.0.stderr.take());
     // The one closed is dropped before the demo can write to it.
-    let (mut open, shut): (Box<dyn std::io::Read + Send>, Box<dyn Send>) = match closed {
+    let (open, shut): (Box<dyn std::io::Read + Send>, Box<dyn Send>) = match closed {
         Closed::Stdout => (Box::new(stderr.expect("stderr")), Box::new(stdout)),
         Closed::Stderr => (Box::new(stdout.expect("stdout")), Box::new(stderr)),
     };
     drop(shut);
-    let read = thread::spawn(move || {
-        let mut text = String::new();
-        open.read_to_string(&mut text).map(|_| text)
-    });
+    let read = read_all(open);
     let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
     (status, read.join().expect("reader thread").expect("output"))
+}
+
+/// Reads `pipe` to its end on a thread of its own, so that a child blocked
+/// writing to one pipe cannot keep the test from reading the other.
+fn read_all(
+    mut pipe: impl std::io::Read + Send + 'static,
+) -> thread::JoinHandle<std::io::Result<String>> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).map(|_| text)
+    })
 }
 
 /// A runtime failure is exit code 1 and one line on stderr, as every
