@@ -279,6 +279,18 @@ fn a_demo_leaves_no_file_of_an_earlier_run_in_its_folder() {
     );
 }
 
+/// A copy of the binary in a fresh folder `name`, and an empty `out`
+/// folder beside it: a test that removes the copy makes every later server
+/// start fail, a real failure the product needs no flag for.
+fn binary_copy(name: &str) -> (PathBuf, PathBuf) {
+    let dir = fresh_out(name);
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("create the folder");
+    let exe = dir.join("backpressure");
+    std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
+    (exe, out)
+}
+
 /// A demo whose first part fails measured nothing to chart: it writes its
 /// report of the failure, and no chart, not even an earlier run's, stands
 /// beside it. The failure is real: the demo runs a copy of the binary, and
@@ -286,14 +298,10 @@ fn a_demo_leaves_no_file_of_an_earlier_run_in_its_folder() {
 /// can start. No timing is involved: `spawn` returns once the copy runs.
 #[test]
 fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
-    let dir = fresh_out("demo-first-failure");
-    let out = dir.join("out");
-    std::fs::create_dir_all(&out).expect("create the folder");
+    let (exe, out) = binary_copy("demo-first-failure");
     for stale in ["chart.svg", "http2-chart.svg"] {
         std::fs::write(out.join(stale), "<svg>an earlier run</svg>").expect("seed a chart");
     }
-    let exe = dir.join("backpressure");
-    std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
     let mut child = spawn_copy(&exe, &slow_part_only("unbounded", "1", "1", path_arg(&out)));
     std::fs::remove_file(&exe).expect("remove the copy");
     let stdout = read_all(child.0.stdout.take().expect("stdout is piped"));
@@ -323,11 +331,7 @@ fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
 /// cannot start.
 #[test]
 fn a_late_part_that_fails_keeps_what_was_measured() {
-    let dir = fresh_out("demo-late-failure");
-    let out = dir.join("out");
-    std::fs::create_dir_all(&out).expect("create the folder");
-    let exe = dir.join("backpressure");
-    std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
+    let (exe, out) = binary_copy("demo-late-failure");
     let args = [
         "demo",
         "--quick",
