@@ -607,7 +607,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         if state.ended.is_some() {
             return Ok(());
         }
-        if state.open_streams() >= MAX_CONCURRENT_STREAMS as usize {
+        if state.counted_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
         let parsed = request::parse(&list.fields, block.end_stream);

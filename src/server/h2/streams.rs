@@ -119,6 +119,9 @@ pub struct Stream {
     pub end: bool,
     /// END_STREAM has been written: the response is complete.
     pub finished: bool,
+    /// END_STREAM is in a frame the writer has taken: the client may read
+    /// it before the write returns, and open another stream in its place.
+    pub closing: bool,
     /// Request body bytes received on this stream: at most its window.
     pub received: u32,
     /// Ended early, and why: by the client's RST_STREAM, the minimum rate,
@@ -169,8 +172,9 @@ impl Stream {
         left.is_some_and(|left| !ends || left == 0)
     }
 
-    /// Still being answered: neither complete nor reset. What counts
-    /// against SETTINGS_MAX_CONCURRENT_STREAMS.
+    /// Still being answered: neither complete nor reset. Unless
+    /// [`closing`](Stream::closing), what counts against
+    /// SETTINGS_MAX_CONCURRENT_STREAMS.
     pub fn is_open(&self) -> bool {
         !self.finished && self.reset.is_none()
     }
@@ -341,6 +345,13 @@ impl State {
     /// Streams still being answered.
     pub fn open_streams(&self) -> usize {
         self.streams.values().filter(|s| s.is_open()).count()
+    }
+
+    /// Streams open as the client may count them, against
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: not those it may have seen end.
+    pub fn counted_streams(&self) -> usize {
+        let counted = self.streams.values().filter(|s| s.is_open() && !s.closing);
+        counted.count()
     }
 }
 

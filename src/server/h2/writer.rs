@@ -140,6 +140,9 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         let next = state.control.pop_front()?;
         buf.extend_from_slice(&next.bytes);
         state.owed -= usize::from(next.owed);
+        if let Some(stream) = next.ends.and_then(|id| state.streams.get_mut(&id)) {
+            stream.closing = true;
+        }
         ends.extend(next.ends);
     }
     if !buf.is_empty() {
@@ -175,6 +178,7 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     stream.blocked_since = None;
     // Asked for once: not again while the frame is being written.
     stream.end &= !end_stream;
+    stream.closing |= end_stream;
     let upto = stream.framed;
     // Every other stream that could have had this frame waited its turn
     // for it, as much of it as its window allowed (`Stream::waited`); and
