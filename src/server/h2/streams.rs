@@ -548,13 +548,15 @@ impl Wire for StreamBody<'_> {
 impl Drop for StreamBody<'_> {
     /// The stream leaves the table. If its response was not complete it is
     /// reset, so that the client learns the body was cut; a client that
-    /// still sends a request body is told to stop (RFC 9113 §8.1).
+    /// still sends a request body is told to stop (RFC 9113 §8.1), unless
+    /// it has reset the stream itself (§5.4.2).
     fn drop(&mut self) {
         let mut state = self.conn.lock();
         state.reset(self.id, ErrorCode::InternalError, End::ProducerFailed);
         if let Some(stream) = state.streams.remove(&self.id)
             && stream.finished
             && stream.remote_open
+            && !stream.reset_by_client
         {
             state.push(rst_stream(self.id, ErrorCode::NoError));
             state.reset_sent(self.id, ErrorCode::NoError);

@@ -435,6 +435,38 @@ mod tests {
         });
     }
 
+    /// A response complete while its request body is still coming is
+    /// followed by RST_STREAM NO_ERROR, to stop the body (RFC 9113 §8.1);
+    /// but not once the client has reset the stream itself, which it may
+    /// do between the END_STREAM and the stream's thread leaving: the
+    /// stream is closed, and a RST_STREAM never answers one (§5.4.2).
+    #[test]
+    fn a_stream_the_client_reset_is_not_reset_again() {
+        let conn = Conn::with_stream_1();
+        let complete = Stream {
+            finished: true,
+            ..Stream::new(65_535, true)
+        };
+        let mut state = conn.lock();
+        state.streams.insert(3, complete);
+        let reset_after_its_end = Stream {
+            finished: true,
+            reset_by_client: true, // as the reader's `rst_stream` marks it
+            ..Stream::new(65_535, true)
+        };
+        state.streams.insert(1, reset_after_its_end);
+        drop(state);
+        let rate = MinDataRate {
+            bytes_per_second: 1,
+            grace: Duration::from_secs(1),
+        };
+        drop(StreamBody::new(&conn, 1, false, rate));
+        drop(StreamBody::new(&conn, 3, false, rate));
+        let sent: Vec<Vec<u8>> = conn.lock().control.drain(..).map(|c| c.bytes).collect();
+        let no_error = crate::server::h2::streams::rst_stream(3, ErrorCode::NoError);
+        assert_eq!(sent, [no_error], "stream 3's RST_STREAM only");
+    }
+
     /// Content-Length 0: no DATA but the one that ends the stream.
     #[test]
     fn an_empty_body_of_known_length_is_one_empty_end_stream() {
