@@ -253,3 +253,27 @@ fn a_child_server_with_a_bad_flag_is_one_line_naming_its_exit() {
     assert_eq!(text.matches("exit status").count(), 1, "{text:?}");
     assert!(text.contains("exit status: 2"), "{text:?}");
 }
+
+/// A URL's scheme is case-insensitive (RFC 3986 §3.1): `HTTP://` is the
+/// same `http://` the server takes in an absolute-form target. The client
+/// must fetch it, not refuse it as if it were `https`.
+#[test]
+fn slow_client_takes_the_scheme_in_any_case() {
+    let server = common::Server::start(&[]);
+    for scheme in ["HTTP", "Http"] {
+        let url = format!("{scheme}://{}/healthz", server.addr());
+        let output = run(&["slow-client", &url]);
+        let (out, err) = (String::from_utf8_lossy(&output.stdout), stderr(&output));
+        assert_eq!(output.status.code(), Some(0), "{url}: {err}");
+        assert!(out.contains("status 200"), "{url}: {out}");
+        assert!(out.contains("Content-Length 3 reached"), "{url}: {out}");
+    }
+    // Only https is told that https is not supported.
+    let output = run(&["slow-client", "ftp://127.0.0.1/"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("not an http:// URL"), "{err}");
+    assert!(!err.contains("https"), "{err}");
+    let err = stderr(&run(&["slow-client", "HTTPS://127.0.0.1/"]));
+    assert!(err.contains("https is not supported"), "{err}");
+}

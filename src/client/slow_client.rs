@@ -59,9 +59,22 @@ impl HttpUrl {
     /// checks are the server's own (`http::request`), so that what this
     /// client sends, the server would take.
     pub fn parse(url: &str) -> Result<HttpUrl, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("'{url}' is not an http:// URL (https is not supported)"))?;
+        // A scheme is case-insensitive (RFC 3986 §3.1), as the server's
+        // absolute-form targets are: `HTTP://` is `http://`.
+        let scheme = |name: &str| {
+            url.get(..name.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(name))
+                .then(|| &url[name.len()..])
+        };
+        let rest = scheme("http://").ok_or_else(|| {
+            let https = scheme("https://").is_some();
+            let why = if https {
+                " (https is not supported)"
+            } else {
+                ""
+            };
+            format!("'{url}' is not an http:// URL{why}")
+        })?;
         // The authority ends at the path or, if there is none, at the query
         // or fragment (RFC 3986 §3.2): `http://h?q` asks for `/?q`.
         let (authority, after) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
@@ -407,6 +420,11 @@ mod tests {
         assert_eq!(url.host, "127.0.0.1");
         assert_eq!(url.port, 8080);
         assert_eq!(url.target, "/export.csv?rows=1&mode=bounded");
+        let url = HttpUrl::parse("HTTP://h:9/x").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.target.as_str()),
+            ("h", 9, "/x")
+        );
         let url = HttpUrl::parse("http://localhost").unwrap();
         assert_eq!((url.port, url.target.as_str()), (80, "/"));
         let url = HttpUrl::parse("http://[::1]:9/x").unwrap();
@@ -418,6 +436,9 @@ mod tests {
         for (bad, why) in [
             ("https://example.com/", "not an http:// URL"),
             ("ftp://x/", "not an http:// URL"),
+            ("HTTPS://x/", "https is not supported"),
+            ("http:/x/", "not an http:// URL"),
+            ("é", "not an http:// URL"),
             ("http://:80/", "no host"),
             ("http://host:99999/", "bad port"),
             ("http://host:x/", "bad port"),
