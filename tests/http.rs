@@ -106,6 +106,36 @@ fn index_health_and_metrics() {
     assert_eq!(ok_responses, 3.0 + (polls - 1) as f64);
 }
 
+/// The index page is documentation the server serves, so it must be true
+/// of the server that serves it: every URL its examples give is answered
+/// 200, also when `--max-rows` is below the rows an example asks for.
+#[test]
+fn every_url_the_index_page_gives_is_answered() {
+    for args in [&[][..], &["--max-rows", "5000"]] {
+        let server = Server::start(args);
+        let addr = server.addr();
+        let page = get(addr, "/").body_text();
+        let base = format!("http://{addr}");
+        let targets: Vec<&str> = page
+            .match_indices(&base)
+            .map(|(at, _)| {
+                let rest = &page[at + base.len()..];
+                let end = rest.find(['\'', ' ', '\n']).unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect();
+        assert!(targets.len() >= 4, "{args:?}: {page}");
+        for target in targets {
+            // HEAD: the status and head of a GET, without its body.
+            if common::head(addr, target).status != 200 {
+                // A refusal is small: GET it for its one-line reason.
+                let refused = get(addr, target);
+                panic!("{args:?}: {target}: {}", refused.body_text());
+            }
+        }
+    }
+}
+
 #[test]
 fn unknown_paths_and_methods() {
     let server = Server::start(&[]);

@@ -361,6 +361,15 @@ pub fn reply_error(
     }
 }
 
+/// Rows of the index page's slow-client example: the demo's 385 MB export,
+/// long enough at 200 KiB/s to watch the queue for half an hour.
+const EXAMPLE_SLOW_ROWS: u64 = 7_000_000;
+/// Rows of the index page's quick look at the data: the default export,
+/// 55 MB, said in the URL.
+const EXAMPLE_LOOK_ROWS: u64 = 1_000_000;
+/// Rows of the index page's HTTP/2 example.
+const EXAMPLE_H2_ROWS: u64 = 1_000;
+
 /// `GET /`: what this server demonstrates, its endpoints and modes, with
 /// curl commands that work as printed (they use our own listening address).
 fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
@@ -386,17 +395,22 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
          the rest get 503, except HTTP/1.x's /metrics and /healthz.\n\
          \n\
          Try a slow client, then look at the queue:\n\
-         \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows=7000000&mode=unbounded'\n\
+         \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows={slow_rows}&mode=unbounded'\n\
          \x20   curl -s http://{addr}/metrics | grep -E 'queued|resident'\n\
          and again with mode=bounded. A quick look at the data:\n\
-         \x20   curl -s 'http://{addr}/export.csv?rows=1000000' | tail -n 1\n\
+         \x20   curl -s 'http://{addr}/export.csv?rows={look_rows}' | tail -n 1\n\
          \n\
          The same port speaks HTTP/2 (cleartext, prior knowledge), every mode included:\n\
-         \x20   curl --http2-prior-knowledge -s 'http://{addr}/export.csv?rows=1000' | tail -n 1\n",
+         \x20   curl --http2-prior-knowledge -s 'http://{addr}/export.csv?rows={h2_rows}' | tail -n 1\n",
         max_rows = config.max_rows,
         per_response = config.max_buffered_bytes,
         total = config.max_buffered_total,
         max_connections = config.max_connections,
         default_rows = query::DEFAULT_ROWS.min(config.max_rows),
+        // The examples ask for what this server allows: a page that tells
+        // its reader to run a request it refuses would not be true of it.
+        slow_rows = EXAMPLE_SLOW_ROWS.min(config.max_rows),
+        look_rows = EXAMPLE_LOOK_ROWS.min(config.max_rows),
+        h2_rows = EXAMPLE_H2_ROWS.min(config.max_rows),
     )
 }
