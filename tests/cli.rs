@@ -277,3 +277,30 @@ fn slow_client_takes_the_scheme_in_any_case() {
     let err = stderr(&run(&["slow-client", "HTTPS://127.0.0.1/"]));
     assert!(err.contains("https is not supported"), "{err}");
 }
+
+/// A chunked body is whole once its last chunk is in, whatever the server
+/// sends after it on a connection the client asked to close: the verdict
+/// must not depend on whether those bytes share a read with the last chunk
+/// (here they share one write). A server of a few lines, then the real
+/// client.
+#[test]
+fn slow_client_calls_a_chunked_body_whole_at_its_last_chunk() {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a server");
+    let url = format!("http://{}/", listener.local_addr().expect("its address"));
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("the client connects");
+        let _ = socket.read(&mut [0; 1024]);
+        let response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                         5\r\nhello\r\n0\r\n\r\nEXTRA";
+        socket.write_all(response).expect("the response is written");
+        // Held open until the client has judged, so no close decides for it.
+        let _ = socket.read(&mut [0; 1]);
+    });
+    let output = run(&["slow-client", &url]);
+    server.join().expect("the server thread");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(out.contains("received 5 body bytes"), "{out}");
+    assert!(out.contains("last chunk received"), "{out}");
+}

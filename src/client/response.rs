@@ -4,8 +4,8 @@
 //! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for
 //! a request head) and the empty line that ends it, and any interim (1xx)
 //! heads before it, the framing decides what "complete" means: the last
-//! chunk (decoded as it streams by [`ChunkedDecoder`]), `Content-Length`
-//! bytes (what follows them is discarded, not counted), or the server
+//! chunk (decoded as it streams by [`ChunkedDecoder`]) or `Content-Length`
+//! bytes (what follows either is discarded, not counted), or the server
 //! closing a close-delimited body.
 //! Any other end is a cut, such as a reset, or a close before the last
 //! chunk or the last promised byte; a close-delimited body cut by a FIN
@@ -235,6 +235,8 @@ impl ResponseReader {
         let framing = self.head.as_ref()?.framing;
         match framing {
             BodyFraming::Chunked => {
+                // The body ends at its last chunk (RFC 9112 §7.1); what
+                // follows is discarded, as after a Content-Length body.
                 let mut count = 0;
                 let fed = self.chunked.feed(bytes, |data| count += data.len() as u64);
                 self.body_bytes += count;
@@ -380,6 +382,24 @@ mod tests {
             assert_eq!(
                 end,
                 Some(BodyEnd::Complete(BodyFraming::Length(3))),
+                "{piece}"
+            );
+            assert_eq!(body, 3, "{piece}");
+        }
+    }
+
+    /// The same for a chunked body: it ends at its last chunk. What follows
+    /// is no body (this client asked for the connection to close), and was
+    /// called a cut ("bytes after the end of the body") when it came in the
+    /// same read as the last chunk, but complete when it came in a later one.
+    #[test]
+    fn a_chunked_body_ends_at_its_last_chunk_whatever_follows() {
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK";
+        for piece in 1..=wire.len() {
+            let (end, body) = read_in_pieces(wire, piece);
+            assert_eq!(
+                end,
+                Some(BodyEnd::Complete(BodyFraming::Chunked)),
                 "{piece}"
             );
             assert_eq!(body, 3, "{piece}");

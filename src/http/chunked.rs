@@ -14,9 +14,10 @@
 //! chunk boundary may fall anywhere in a read, even between CR and LF.
 //!
 //! The decoder is strict, because the only server it talks to sends none of
-//! the optional parts: a chunk extension (`;name=value`), a trailer field or
-//! bytes after the last chunk are errors, as is any size line that is not
-//! 1 to [`MAX_SIZE_DIGITS`] hex digits followed by CRLF.
+//! the optional parts: a chunk extension (`;name=value`) or a trailer field
+//! is an error, as is any size line that is not 1 to [`MAX_SIZE_DIGITS`]
+//! hex digits followed by CRLF. Decoding stops at the last chunk: what
+//! follows is the caller's.
 
 use std::fmt;
 use std::io::{self, IoSlice, Write};
@@ -136,7 +137,7 @@ enum State {
     LastCr,
     /// After `0\r\n\r`: expecting the final LF.
     LastLf,
-    /// The last chunk has been read; nothing may follow.
+    /// The last chunk has been read: `feed` takes no byte more.
     Done,
 }
 
@@ -169,16 +170,21 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
-    /// Decodes `input`, passing each run of body bytes to `on_data`.
-    /// Returns an error at the first byte that breaks the framing, including
-    /// any byte after the end of the body.
+    /// Decodes `input`, passing each run of body bytes to `on_data`, up to
+    /// the end of the body; returns how many of its bytes were the body's
+    /// framing and data. What follows the last chunk is not this body's:
+    /// a reader of a response on a closing connection discards it, as
+    /// after a `Content-Length` body (RFC 9112 §6.3); called an error, it
+    /// would make the verdict depend on whether it came in the same read
+    /// as the last chunk. Returns an error at the first byte that breaks
+    /// the framing.
     pub fn feed(
         &mut self,
         input: &[u8],
         mut on_data: impl FnMut(&[u8]),
-    ) -> Result<(), ChunkedError> {
+    ) -> Result<usize, ChunkedError> {
         let mut pos = 0;
-        while pos < input.len() {
+        while pos < input.len() && self.state != State::Done {
             if let State::Data { left } = self.state {
                 // Hand over as much data as this piece holds in one call.
                 let take = left.min((input.len() - pos) as u64) as usize;
@@ -196,7 +202,7 @@ impl ChunkedDecoder {
             pos += 1;
             self.offset += 1;
         }
-        Ok(())
+        Ok(pos)
     }
 
     /// The state after one framing byte.
@@ -235,7 +241,7 @@ impl ChunkedDecoder {
             State::LastCr => fail("trailer fields after the last chunk are not accepted"),
             State::LastLf if byte == b'\n' => Ok(State::Done),
             State::LastLf => fail("the last chunk is not followed by CRLF"),
-            State::Done => fail("bytes after the end of the body"),
+            State::Done => unreachable!("feed stops at the end of the body"),
         }
     }
 }
@@ -352,7 +358,8 @@ mod tests {
         let mut decoder = ChunkedDecoder::default();
         let mut body = Vec::new();
         for part in wire.chunks(piece) {
-            decoder.feed(part, |data| body.extend_from_slice(data))?;
+            let used = decoder.feed(part, |data| body.extend_from_slice(data))?;
+            assert_eq!(used, part.len(), "nothing follows the body here");
         }
         Ok((body, decoder.is_done()))
     }
@@ -394,12 +401,28 @@ mod tests {
             (b"5\r\nhello\r\r", "data is not followed by CRLF", 9),
             (b"0\r\nX-Trailer: 1\r\n\r\n", "trailer", 3),
             (b"0\r\n\rx", "last chunk is not followed", 4),
-            (b"0\r\n\r\nextra", "after the end", 5),
             (b"11111111111111111\r\n", "too many digits", 16),
         ] {
             let error = decode(wire, 2).expect_err(reason);
             assert!(error.reason.contains(reason), "{error}");
             assert_eq!(error.at, at, "{error}");
+        }
+    }
+
+    /// What follows the last chunk is left, in whatever read it comes:
+    /// the same count of body bytes used, and the decoder done.
+    #[test]
+    fn decoding_stops_at_the_last_chunk() {
+        let wire = b"3\r\nabc\r\n0\r\n\r\nHTTP/1.1";
+        let end = wire.len() - b"HTTP/1.1".len();
+        for split in 0..=wire.len() {
+            let mut decoder = ChunkedDecoder::default();
+            let mut body = Vec::new();
+            let (first, second) = wire.split_at(split);
+            let used = decoder.feed(first, |data| body.extend_from_slice(data));
+            let used = used.unwrap() + decoder.feed(second, |d| body.extend_from_slice(d)).unwrap();
+            assert_eq!((used, body.as_slice()), (end, &b"abc"[..]), "{split}");
+            assert!(decoder.is_done());
         }
     }
 
