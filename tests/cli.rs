@@ -107,6 +107,10 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
             "--channel-depth must be from 0",
         ),
         (
+            &["serve", "--channel-depth", "1024", "--chunk-bytes", "16m"],
+            "(--channel-depth + 2) x --chunk-bytes must be at most 64m",
+        ),
+        (
             &["serve", "--max-rows", "1e6"],
             "--max-rows: expected a whole number",
         ),

@@ -44,6 +44,11 @@ pub const DEFAULT_CHANNEL_DEPTH: usize = 1;
 /// the unbounded bug with a ceiling. A real service keeps it at a few
 /// chunks; the trade-off bench measures depths 0 to 4.
 pub const MAX_CHANNEL_DEPTH: usize = 1024;
+/// Most body bytes a stalled `bounded` connection may hold, (depth + 2) ×
+/// chunk: 64 MiB. Each flag alone has its bound, but together they could
+/// ask for 1,026 chunks of 16 MiB, 16 GiB a connection, which no buffer
+/// cap counts. The defaults hold 144 KiB.
+pub const MAX_BOUNDED_HOLD_BYTES: usize = 64 * 1024 * 1024;
 
 /// Default time a client has to send a whole request head, counted from
 /// accept: 10 s. Stricter than Kestrel's 30 s `RequestHeadersTimeout` and
@@ -215,6 +220,12 @@ impl ServerConfig {
                 "--channel-depth must be from 0 to {MAX_CHANNEL_DEPTH}"
             ));
         }
+        if (self.channel_depth + 2).saturating_mul(self.chunk_bytes) > MAX_BOUNDED_HOLD_BYTES {
+            return Err(format!(
+                "(--channel-depth + 2) x --chunk-bytes must be at most {}m",
+                MAX_BOUNDED_HOLD_BYTES >> 20
+            ));
+        }
         if self.max_rows > MAX_ROWS {
             return Err(format!("--max-rows can only lower the cap of {MAX_ROWS}"));
         }
@@ -276,4 +287,30 @@ impl ServerConfig {
 /// `10m`: a bound in whole minutes, as `--help` writes durations.
 fn minutes(duration: Duration) -> String {
     format!("{}m", duration.as_secs() / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Depth and chunk are held to their product, at its bound exactly:
+    /// the largest depth at the default chunk, and the largest chunk at
+    /// depth 2, are served; one more chunk of either is refused.
+    #[test]
+    fn depth_and_chunk_together_hold_at_most_their_bound() {
+        let with = |channel_depth, chunk_bytes| ServerConfig {
+            channel_depth,
+            chunk_bytes,
+            ..ServerConfig::default()
+        };
+        assert_eq!(
+            with(MAX_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES).validate(),
+            Ok(())
+        );
+        assert_eq!(with(2, MAX_CHUNK_BYTES).validate(), Ok(()));
+        for (depth, chunk) in [(3, MAX_CHUNK_BYTES), (MAX_CHANNEL_DEPTH, 64 * 1024)] {
+            let refused = with(depth, chunk).validate().expect_err("over the bound");
+            assert!(refused.contains("at most 64m"), "{refused}");
+        }
+    }
 }
