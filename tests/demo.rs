@@ -6,6 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
@@ -293,17 +294,23 @@ fn binary_copy(name: &str) -> (PathBuf, PathBuf) {
 
 /// A demo whose first part fails measured nothing to chart: it writes its
 /// report of the failure, and no chart, not even an earlier run's, stands
-/// beside it. The failure is real: the demo runs a copy of the binary, and
-/// the test removes it as soon as the copy runs, so that no server of it
-/// can start. No timing is involved: `spawn` returns once the copy runs.
+/// beside it. The failure is real: the test opens a copy of the binary,
+/// removes it, and runs it from the open descriptor, so the demo runs but
+/// its own path is gone, and no server of it can start. The copy is gone
+/// before the demo starts: removed once it ran, a busy machine could let
+/// the demo start its first server before the removal.
 #[test]
 fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
     let (exe, out) = binary_copy("demo-first-failure");
     for stale in ["chart.svg", "http2-chart.svg"] {
         std::fs::write(out.join(stale), "<svg>an earlier run</svg>").expect("seed a chart");
     }
-    let mut child = spawn_copy(&exe, &slow_part_only("unbounded", "1", "1", path_arg(&out)));
+    let open = std::fs::File::open(&exe).expect("open the copy");
     std::fs::remove_file(&exe).expect("remove the copy");
+    let from_descriptor = PathBuf::from(format!("/proc/self/fd/{}", open.as_raw_fd()));
+    let args = slow_part_only("unbounded", "1", "1", path_arg(&out));
+    let mut child = spawn_copy(&from_descriptor, &args);
+    drop(open);
     let stdout = read_all(child.0.stdout.take().expect("stdout is piped"));
     let stderr = read_all(child.0.stderr.take().expect("stderr is piped"));
     let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
