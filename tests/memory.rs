@@ -348,3 +348,41 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
         assert_eq!(m.aborts("bounded", reason), 0.0, "{reason}");
     }
 }
+
+/// An access-log line is bounded, whatever a client sends, so that the
+/// logger's queue of 1,024 lines is too. The one request logged before its
+/// fields were checked, an HTTP/2 request refused with 431, shows its
+/// `:path` with every byte that is not visible ASCII escaped as `\xHH`,
+/// four bytes for one: 16,000 control bytes in a `:path` made a 64 KiB line.
+/// The request field is cut (`MAX_LOGGED_REQUEST_BYTES`, 8 KiB and 256
+/// bytes, `measure/access_log.rs`), visibly, and the fields after it stay.
+#[test]
+fn a_client_cannot_make_an_access_log_line_longer_than_its_bound() {
+    use common::h2::{CONTINUATION, END_HEADERS, END_STREAM, H2, HEADERS, header_block};
+    const MAX_LINE_BYTES: usize = 9 * 1024;
+    let server = Server::start_logged(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let path = format!("/{}", "\x01".repeat(16_000));
+    let padding = "a".repeat(2_000);
+    // Over the 16 KiB header list (the padding field is dropped): a 431.
+    let block = header_block(&[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        (":path", &path),
+        ("x-padding", &padding),
+    ]);
+    let (first, rest) = block.split_at(16_000);
+    h2.send_frame(HEADERS, END_STREAM, 1, first);
+    h2.send_frame(CONTINUATION, END_HEADERS, 1, rest);
+    let line = server.log_line("the 431's access-log line", |l| l.contains("GET /"));
+    assert!(
+        line.len() <= MAX_LINE_BYTES,
+        "a log line of {} bytes, over {MAX_LINE_BYTES}",
+        line.len()
+    );
+    let tail = &line[line.len().saturating_sub(120)..];
+    assert!(tail.contains("\\x01[cut]\" 431 mode=- "), "{tail}");
+    assert!(tail.ends_with(" end=complete"), "{tail}");
+    assert!(line.contains("\"GET /\\x01\\x01"), "{}", &line[..120]);
+}

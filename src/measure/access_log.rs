@@ -16,7 +16,10 @@
 //! (no quote, no space, no control character): a client cannot forge or
 //! split log lines. The one request logged before it parsed, an HTTP/2
 //! request refused with 431, escapes as `\xHH` any byte that is not
-//! visible ASCII, and `"` and `\`.
+//! visible ASCII, and `"` and `\`. A request field longer than
+//! [`MAX_LOGGED_REQUEST_BYTES`] (only that 431's can be: escaping makes
+//! four bytes of one) is cut there and ends in `[cut]`, so that no line
+//! passes about 8.5 KiB and the fields after it stay.
 //! `serve --quiet` turns the log off.
 //!
 //! The line goes to stderr through the logger thread ([`super::log`]): a
@@ -28,9 +31,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::export::Mode;
 use crate::export::calendar::{RFC3339_LEN, UtcDateTime};
+use crate::http::request::MAX_REQUEST_LINE_BYTES;
 use crate::http::response::Status;
 
 pub use super::end::End;
+
+/// Most bytes of the request field, between its quotes: a request line at
+/// its limit, and room for a method and version around an HTTP/2 target
+/// at the same limit. Only a request logged before its fields were checked
+/// (an HTTP/2 431, its `:path` escaped four bytes for one, up to 64 KiB)
+/// can pass it; a real service cuts too, as nginx and Envoy cap their
+/// lines, so that the log's queue has a bound ([`super::log`]).
+pub const MAX_LOGGED_REQUEST_BYTES: usize = MAX_REQUEST_LINE_BYTES + 256;
+
+/// Marks a request field cut at [`MAX_LOGGED_REQUEST_BYTES`].
+const CUT: &str = "[cut]";
 
 /// What a connection's response came to: the fields of its log line that
 /// only the response knows.
@@ -94,7 +109,7 @@ impl AccessRecord {
         let request = self
             .request_line
             .as_deref()
-            .map_or_else(|| "-".to_string(), |line| format!("\"{line}\""));
+            .map_or_else(|| "-".to_string(), |line| format!("\"{}\"", bounded(line)));
         let Outcome { status, mode, .. } = self.outcome;
         let status = status.map_or_else(|| "-".to_string(), |s| s.code().to_string());
         let mode = mode.map_or("-", Mode::as_str);
@@ -110,6 +125,25 @@ impl AccessRecord {
     pub fn write(&self) {
         super::log::line(self.format(SystemTime::now()));
     }
+}
+
+/// `line`, or its first [`MAX_LOGGED_REQUEST_BYTES`] and [`CUT`] if it is
+/// longer. The cut falls on a character, and before a `\xHH` escape it
+/// would split: a `\` is never a request byte (the parsers refuse it, and
+/// the 431's escaping writes it as `\x5c`), so one in the last three bytes
+/// kept starts an escape.
+fn bounded(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.len() <= MAX_LOGGED_REQUEST_BYTES {
+        return line.into();
+    }
+    let mut end = MAX_LOGGED_REQUEST_BYTES - CUT.len();
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    if let Some(escape) = line[end.saturating_sub(3)..end].rfind('\\') {
+        end = end.saturating_sub(3) + escape;
+    }
+    format!("{}{CUT}", &line[..end]).into()
 }
 
 /// The request line of a head that parsed, the head starting with it: only
@@ -161,6 +195,36 @@ mod tests {
             record.format(UNIX_EPOCH),
             "1970-01-01T00:00:00Z - - 408 mode=- body_bytes=0 duration_ms=10000 end=header-timeout"
         );
+    }
+
+    #[test]
+    fn a_long_request_field_is_cut_whole_escapes_and_all() {
+        let record = |line: String| AccessRecord {
+            peer: None,
+            request_line: Some(line),
+            duration: Duration::ZERO,
+            outcome: Outcome::ended(End::Complete),
+        };
+        let fits = format!("GET /{} HTTP/2", "a".repeat(MAX_LOGGED_REQUEST_BYTES - 12));
+        assert_eq!(fits.len(), MAX_LOGGED_REQUEST_BYTES);
+        assert!(
+            record(fits.clone())
+                .format(UNIX_EPOCH)
+                .contains(&format!("\"{fits}\" - "))
+        );
+        for lead in 0..4 {
+            let line = format!("GET /{}{}", "a".repeat(lead), "\\x01".repeat(20_000));
+            let text = record(line).format(UNIX_EPOCH);
+            let (_, field) = text.split_once('"').unwrap();
+            let (field, rest) = field.split_once('"').unwrap();
+            assert!(field.len() <= MAX_LOGGED_REQUEST_BYTES, "{}", field.len());
+            assert!(
+                field.ends_with(&format!("\\x01{CUT}")),
+                "{lead}: {}",
+                &field[field.len() - 12..]
+            );
+            assert_eq!(rest, " - mode=- body_bytes=0 duration_ms=0 end=complete");
+        }
     }
 
     #[test]

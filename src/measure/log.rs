@@ -34,9 +34,10 @@ use std::time::{Duration, Instant};
 use super::metrics::{LogDrop, METRICS};
 
 /// Most lines waiting for the logger thread: 1,024. An access-log line is
-/// about 150 bytes (at most about 8.3 KiB, with a request line at its 8 KiB
-/// limit), so the queue holds about 150 KiB, 8.5 MiB at worst, and a
-/// second of logging at a thousand requests a second. A real service sizes
+/// about 150 bytes (at most about 8.5 KiB, its request field cut at
+/// `access_log::MAX_LOGGED_REQUEST_BYTES`), so the queue holds about
+/// 150 KiB, 8.6 MiB at worst, and a second of logging at a thousand
+/// requests a second. A real service sizes
 /// it to ride out its collector's hiccups, and alerts on the drop counter.
 pub const LOG_QUEUE_LINES: usize = 1024;
 
