@@ -32,7 +32,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 pub const PAGE_BYTES: u64 = 4096;
 
 /// Most bytes read from one `/proc/net/*` file: about 100 000 sockets of
-/// 150 bytes; past that the demo misses lines rather than grow unbounded.
+/// 150 bytes; past that the demo misses lines rather than grow unbounded,
+/// and never reads the line the limit cuts.
 pub const MAX_PROC_NET_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One socket's line of `/proc/net/tcp`: the fields the demo needs.
@@ -94,10 +95,18 @@ pub fn parse_sockstat_tcp_mem_pages(text: &str) -> Option<u64> {
 
 /// Reads a `/proc` text file, at most [`MAX_PROC_NET_BYTES`] of it.
 pub fn read_proc_text(path: &str) -> io::Result<String> {
+    read_bounded(File::open(path)?, MAX_PROC_NET_BYTES)
+}
+
+/// The text `source` holds, at most `limit` bytes of it, in whole lines:
+/// a line the limit cut would parse as another socket's numbers (an
+/// `rx_queue` of `0001ECD9` cut to `0001`), so it is dropped with the rest.
+fn read_bounded(source: impl Read, limit: u64) -> io::Result<String> {
     let mut text = String::new();
-    File::open(path)?
-        .take(MAX_PROC_NET_BYTES)
-        .read_to_string(&mut text)?;
+    source.take(limit).read_to_string(&mut text)?;
+    if text.len() as u64 == limit && !text.ends_with('\n') {
+        text.truncate(text.rfind('\n').map_or(0, |end| end + 1));
+    }
     Ok(text)
 }
 
@@ -167,6 +176,26 @@ mod tests {
         ] {
             assert_eq!(parse_tcp_line(line), None, "{line:?}");
         }
+    }
+
+    /// A table longer than the limit loses its last sockets, never
+    /// misreads one: a line cut at the limit (here inside its `rx_queue`,
+    /// `0001ECD9` cut to `0001`) is dropped, not read as a smaller queue.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn a_line_cut_at_the_limit_is_dropped_not_misread() {
+        let lines: Vec<&str> = CAPTURED.lines().collect();
+        let whole = lines[..4].join("\n") + "\n";
+        let last = lines[4];
+        let cut_at = last.find(":0001ECD9").unwrap() + ":0001".len();
+        let limit = (whole.len() + cut_at) as u64;
+        let text = read_bounded(CAPTURED.as_bytes(), limit).unwrap();
+        let table: Vec<TcpSocket> = text.lines().filter_map(parse_tcp_line).collect();
+        assert_eq!(table.len(), 3, "{table:#?}");
+        assert!(table.iter().all(|s| s.rx_queue == 0), "{table:#?}");
+        // Whole, every line is read.
+        let text = read_bounded(CAPTURED.as_bytes(), MAX_PROC_NET_BYTES).unwrap();
+        assert_eq!(text.lines().filter_map(parse_tcp_line).count(), 4);
     }
 
     #[test]
