@@ -9,10 +9,9 @@
 //! told not to. A small window keeps little in flight ahead of the small
 //! response; curl 7's 32 MiB lets the server fill every buffer on the way.
 //!
-//! It reads what this server sends: each header block in one HEADERS
-//! frame. Of a block continued in CONTINUATION frames it decodes only the
-//! first part, which fails or misses fields: a client for any server would
-//! gather the block first.
+//! A header block may come in a HEADERS frame and any number of
+//! CONTINUATION frames: the client gathers it whole, up to
+//! [`MAX_HEADER_BLOCK_BYTES`], before decoding it.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -27,6 +26,12 @@ use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder};
 use crate::sys;
+
+/// The largest header block the client gathers from HEADERS and its
+/// CONTINUATION frames: a response head is a few hundred bytes, and a
+/// server that sends more is refused, as real clients cap it (curl at
+/// 300 KiB) rather than buffer whatever comes.
+pub const MAX_HEADER_BLOCK_BYTES: usize = 64 * 1024;
 
 /// How the client reads, and what it asks.
 #[derive(Clone, Debug)]
@@ -92,6 +97,17 @@ pub struct H2Report {
     pub timed_out: bool,
 }
 
+/// A header block begun by HEADERS without END_HEADERS: its CONTINUATION
+/// frames, and nothing else, must follow (RFC 9113 §6.10).
+struct OpenBlock {
+    /// The stream of the HEADERS frame.
+    stream: u32,
+    /// The HEADERS frame's END_STREAM, which takes effect with the block.
+    end_stream: bool,
+    /// The block so far, at most [`MAX_HEADER_BLOCK_BYTES`].
+    bytes: Vec<u8>,
+}
+
 /// Windows for the streams this client opens, and what it has read of them
 /// since it last gave bytes back.
 struct Window {
@@ -139,6 +155,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         .rate
         .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
     let mut last_byte = Instant::now();
+    let mut open_block: Option<OpenBlock> = None;
     loop {
         // Done when every response asked for has ended; or, told to stop
         // after the second, once it has (the download need not finish).
@@ -231,6 +248,13 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                     return Ok(finish(report, started));
                 }
             };
+            let block = match gather(&mut open_block, &parsed) {
+                Ok(block) => block,
+                Err(why) => {
+                    report.failure = Some(format!("a bad frame: {why}"));
+                    return Ok(finish(report, started));
+                }
+            };
             let (stream, sent) = match parsed_stream(&parsed) {
                 1 => (Some(&mut report.first), first_sent),
                 3 => (report.second.as_mut(), second_sent.unwrap_or(first_sent)),
@@ -243,11 +267,13 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 Frame::Settings { ack: false, .. } => frame::settings_ack(&mut replies),
                 Frame::Ping { ack: false, data } => frame::ping(&mut replies, data, true),
                 Frame::GoAway { code, .. } => report.goaway = Some(code),
-                Frame::Headers {
-                    block, end_stream, ..
-                } => {
+                Frame::Headers { .. } | Frame::Continuation { .. } => {
+                    let Some(block) = block else {
+                        continue;
+                    };
+                    let end_stream = block.end_stream;
                     let list = decoder
-                        .decode(block, 64 * 1024)
+                        .decode(&block.bytes, MAX_HEADER_BLOCK_BYTES)
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.reason()))?;
                     if let Some(stream) = stream {
                         // Trailers carry no `:status`: they keep the head's.
@@ -312,10 +338,65 @@ fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report
 }
 
+/// Gathers a header block from HEADERS and its CONTINUATION frames:
+/// `Some` once it is whole, `None` while it is not (it waits in `open`) or
+/// for a frame that is no part of one. Any other frame between HEADERS and
+/// END_HEADERS, a CONTINUATION without HEADERS, or a block over
+/// [`MAX_HEADER_BLOCK_BYTES`] is a connection error.
+fn gather(open: &mut Option<OpenBlock>, frame: &Frame<'_>) -> Result<Option<OpenBlock>, String> {
+    let (block, end_headers) = match (*frame, open.take()) {
+        (
+            Frame::Headers {
+                stream,
+                end_stream,
+                end_headers,
+                block,
+            },
+            None,
+        ) => {
+            let bytes = block.to_vec();
+            (
+                OpenBlock {
+                    stream,
+                    end_stream,
+                    bytes,
+                },
+                end_headers,
+            )
+        }
+        (
+            Frame::Continuation {
+                stream,
+                end_headers,
+                block,
+            },
+            Some(mut open),
+        ) if stream == open.stream => {
+            open.bytes.extend_from_slice(block);
+            (open, end_headers)
+        }
+        (Frame::Continuation { .. }, _) | (_, Some(_)) => {
+            return Err("a header block not followed by its CONTINUATION frames".into());
+        }
+        _ => return Ok(None),
+    };
+    if block.bytes.len() > MAX_HEADER_BLOCK_BYTES {
+        return Err(format!(
+            "a header block over {MAX_HEADER_BLOCK_BYTES} bytes"
+        ));
+    }
+    if end_headers {
+        return Ok(Some(block));
+    }
+    *open = Some(block);
+    Ok(None)
+}
+
 /// The stream a frame belongs to; 0 for the connection's.
 fn parsed_stream(frame: &Frame<'_>) -> u32 {
     match *frame {
         Frame::Headers { stream, .. }
+        | Frame::Continuation { stream, .. }
         | Frame::Data { stream, .. }
         | Frame::RstStream { stream, .. } => stream,
         _ => 0,
