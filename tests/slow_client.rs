@@ -314,3 +314,29 @@ fn a_field_name_that_is_not_a_token_is_refused_not_skipped() {
     assert!(text.contains("bad header line"), "{text}");
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
+
+#[test]
+fn an_http2_body_unlike_its_content_length_is_not_complete() {
+    // RFC 9113 §8.1.1: DATA that adds up to other than the content-length
+    // is a malformed response. A body of 5 bytes under content-length 10
+    // (cut) or 2 (padded out) ended with END_STREAM, and the client said
+    // "complete" with exit 0.
+    for length in [b"10", b"02"] {
+        let mut head = vec![0x88, 0x0f, 0x0d, 2]; // :status 200, content-length
+        head.extend_from_slice(length);
+        let mut frames = Vec::new();
+        common::h2::frame(&mut frames, 0x1, 0x4, 1, &head); // HEADERS
+        common::h2::frame(&mut frames, 0x0, 0x1, 1, b"hello"); // DATA, END_STREAM
+        let (code, text) = h2_client_of(frames);
+        assert!(text.contains("5 body bytes, not complete"), "{text}");
+        assert!(text.contains("content-length"), "{text}");
+        assert_eq!(code, Some(1), "{text}");
+    }
+    // And one that matches is whole.
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88, 0x0f, 0x0d, 1, b'5']);
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"hello");
+    let (code, text) = h2_client_of(frames);
+    assert!(text.contains("5 body bytes, complete"), "{text}");
+    assert_eq!(code, Some(0), "{text}");
+}

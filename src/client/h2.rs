@@ -11,13 +11,14 @@
 //!
 //! A header block may come in a HEADERS frame and any number of
 //! CONTINUATION frames: the client gathers it whole, up to
-//! [`MAX_HEADER_BLOCK_BYTES`], before decoding it.
+//! [`MAX_HEADER_BLOCK_BYTES`], before decoding it ([`super::h2_head`]).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::h2_head::{MAX_HEADER_BLOCK_BYTES, OpenBlock, ended, gather};
 use super::slow_client::{
     AtTheLimit, BURST_DIVISOR, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit,
 };
@@ -26,12 +27,6 @@ use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder};
 use crate::sys;
-
-/// The largest header block the client gathers from HEADERS and its
-/// CONTINUATION frames: a response head is a few hundred bytes, and a
-/// server that sends more is refused, as real clients cap it (curl at
-/// 300 KiB) rather than buffer whatever comes.
-pub const MAX_HEADER_BLOCK_BYTES: usize = 64 * 1024;
 
 /// How the client reads, and what it asks.
 #[derive(Clone, Debug)]
@@ -69,6 +64,9 @@ pub struct StreamReport {
     pub reset: Option<u32>,
     /// From sending the request to END_STREAM (or the reset).
     pub latency: Option<Duration>,
+    /// The head's `content-length`: a body of any other length at
+    /// END_STREAM is malformed (RFC 9113 §8.1.1), and not complete.
+    pub content_length: Option<u64>,
 }
 
 /// What one run did.
@@ -95,17 +93,6 @@ pub struct H2Report {
     /// time, not cut, unless `failure` says otherwise (a GOAWAY with an
     /// error also ends the run early, and leaves this false).
     pub timed_out: bool,
-}
-
-/// A header block begun by HEADERS without END_HEADERS: its CONTINUATION
-/// frames, and nothing else, must follow (RFC 9113 §6.10).
-struct OpenBlock {
-    /// The stream of the HEADERS frame.
-    stream: u32,
-    /// The HEADERS frame's END_STREAM, which takes effect with the block.
-    end_stream: bool,
-    /// The block so far, at most [`MAX_HEADER_BLOCK_BYTES`].
-    bytes: Vec<u8>,
 }
 
 /// Windows for the streams this client opens, and what it has read of them
@@ -262,7 +249,8 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             };
             // A stream reset or ended is closed (RFC 9113 §5.1): no frame
             // after that, END_STREAM or DATA or a reset, changes its report.
-            let stream = stream.filter(|s| s.reset.is_none() && !s.complete);
+            let stream = stream.filter(|s| s.reset.is_none() && s.latency.is_none());
+            let mut broken = None;
             match parsed {
                 Frame::Settings { ack: false, .. } => frame::settings_ack(&mut replies),
                 Frame::Ping { ack: false, data } => frame::ping(&mut replies, data, true),
@@ -276,14 +264,20 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                         .decode(&block.bytes, MAX_HEADER_BLOCK_BYTES)
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.reason()))?;
                     if let Some(stream) = stream {
+                        let field = |name: &[u8]| {
+                            let (_, v) = list.fields.iter().find(|(n, _)| n == name)?;
+                            Some(std::str::from_utf8(v).unwrap_or_default())
+                        };
                         // Trailers carry no `:status`: they keep the head's.
-                        if let Some((_, v)) = list.fields.iter().find(|(n, _)| n == b":status") {
-                            stream.status =
-                                std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
+                        if let Some(status) = field(b":status") {
+                            stream.status = status.parse().ok();
+                        }
+                        // One that is no number can match no body.
+                        if let Some(length) = field(b"content-length") {
+                            stream.content_length = Some(length.parse().unwrap_or(u64::MAX));
                         }
                         if end_stream {
-                            stream.complete = true;
-                            stream.latency = Some(sent.elapsed());
+                            broken = ended(stream, sent);
                         }
                     }
                 }
@@ -297,8 +291,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                     if let Some(stream) = stream {
                         stream.body_bytes += data.len() as u64;
                         if end_stream {
-                            stream.complete = true;
-                            stream.latency = Some(sent.elapsed());
+                            broken = ended(stream, sent);
                         }
                     }
                     if counted && end_stream && id == 3 {
@@ -325,6 +318,10 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 }
                 _ => {}
             }
+            if broken.is_some() {
+                report.failure = broken;
+                return Ok(finish(report, started));
+            }
         }
         if !replies.is_empty() {
             socket.write_all(&replies)?;
@@ -336,60 +333,6 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report.elapsed = started.elapsed();
     report
-}
-
-/// Gathers a header block from HEADERS and its CONTINUATION frames:
-/// `Some` once it is whole, `None` while it is not (it waits in `open`) or
-/// for a frame that is no part of one. Any other frame between HEADERS and
-/// END_HEADERS, a CONTINUATION without HEADERS, or a block over
-/// [`MAX_HEADER_BLOCK_BYTES`] is a connection error.
-fn gather(open: &mut Option<OpenBlock>, frame: &Frame<'_>) -> Result<Option<OpenBlock>, String> {
-    let (block, end_headers) = match (*frame, open.take()) {
-        (
-            Frame::Headers {
-                stream,
-                end_stream,
-                end_headers,
-                block,
-            },
-            None,
-        ) => {
-            let bytes = block.to_vec();
-            (
-                OpenBlock {
-                    stream,
-                    end_stream,
-                    bytes,
-                },
-                end_headers,
-            )
-        }
-        (
-            Frame::Continuation {
-                stream,
-                end_headers,
-                block,
-            },
-            Some(mut open),
-        ) if stream == open.stream => {
-            open.bytes.extend_from_slice(block);
-            (open, end_headers)
-        }
-        (Frame::Continuation { .. }, _) | (_, Some(_)) => {
-            return Err("a header block not followed by its CONTINUATION frames".into());
-        }
-        _ => return Ok(None),
-    };
-    if block.bytes.len() > MAX_HEADER_BLOCK_BYTES {
-        return Err(format!(
-            "a header block over {MAX_HEADER_BLOCK_BYTES} bytes"
-        ));
-    }
-    if end_headers {
-        return Ok(Some(block));
-    }
-    *open = Some(block);
-    Ok(None)
 }
 
 /// The stream a frame belongs to; 0 for the connection's.
