@@ -174,8 +174,25 @@ fn url(server: &ChildServer, target: &str) -> HttpUrl {
     }
 }
 
-/// Stream 3's latency, or how long it was waited for in vain.
+/// Why stream 3's response is missing, if not because the wait ran out:
+/// the connection failed or ended first. Such a case is no figure.
+fn failure(report: &H2Report) -> Option<String> {
+    if report.second.as_ref().is_some_and(|s| s.complete) {
+        return None;
+    }
+    match &report.failure {
+        Some(why) => Some(why.clone()),
+        None if !report.timed_out => Some("the connection ended first".into()),
+        None => None,
+    }
+}
+
+/// Stream 3's latency, or how long it was waited for in vain, or why the
+/// connection failed first.
 fn latency(report: &H2Report, wait: Duration) -> String {
+    if let Some(why) = failure(report) {
+        return format!("failed: {why}");
+    }
     match report
         .second
         .as_ref()
@@ -216,7 +233,16 @@ pub fn report(part: &Http2Part) -> String {
             case.report.first_bytes_then.map_or("-".into(), size),
         ));
     }
-    if let [small, unbounded, bounded] = &part.cases[..] {
+    let failed = part
+        .cases
+        .iter()
+        .find_map(|c| Some((c.name, failure(&c.report)?)));
+    if let Some((name, why)) = failed {
+        text.push_str(&format!(
+            "\nNo reading: the case \"{name}\" failed ({why}), so the figures cannot be \
+             compared.\n"
+        ));
+    } else if let [small, unbounded, bounded] = &part.cases[..] {
         let (s, u, b) = (
             seconds(&small.report, part.wait),
             seconds(&unbounded.report, part.wait),
@@ -233,6 +259,12 @@ pub fn report(part: &Http2Part) -> String {
                  ({b:.2} s). The stream window bounds what one stream costs the server; \
                  only the socket's high-water mark bounds the queue every stream shares.",
                 u / b.max(1e-3)
+            )
+        } else if b >= 2.0 * u {
+            format!(
+                "and {b:.2} s{} with the kernel's unsent bytes held to 16 KiB: on this run \
+                 the high-water mark made it slower, not faster.",
+                more(b)
             )
         } else {
             format!(
@@ -341,6 +373,7 @@ mod tests {
         };
         let report = H2Report {
             second: Some(second),
+            timed_out: secs.is_none(),
             ..H2Report::default()
         };
         Case {
@@ -372,6 +405,27 @@ mod tests {
         assert_eq!(latency(&never, Duration::from_secs(30)), "over 30 s");
         let came = case("a", Some(0.45)).report;
         assert_eq!(latency(&came, Duration::from_secs(3)), "0.45 s");
+    }
+
+    /// Each order of the figures gets its own reading: the high-water mark
+    /// clearly slower than the kernel's buffer is said so, not "no clear
+    /// difference"; a case whose connection failed is no figure to read,
+    /// and is not labelled as a wait that ran out.
+    #[test]
+    fn the_reading_follows_every_order_and_a_failure() {
+        let text = report(&part(Some(0.2), Some(0.3), Some(2.9)));
+        assert!(!text.contains("no clear difference"), "{text}");
+        assert!(text.contains("2.90 s with the kernel's unsent bytes held to 16 KiB: on this run the high-water mark made it slower"), "{text}");
+        let mut failed = part(Some(0.2), None, Some(0.1));
+        failed.cases[1].report.failure = Some("the server closed the connection".into());
+        let text = report(&failed);
+        assert!(!text.contains("over 3 s"), "{text}");
+        assert!(
+            text.contains("failed: the server closed the connection"),
+            "{text}"
+        );
+        assert!(!text.contains("times as long"), "{text}");
+        assert!(!text.contains("was not clearly slower"), "{text}");
     }
 
     /// The reading says what the figures show, for any figures: a small
