@@ -340,3 +340,19 @@ fn an_http2_body_unlike_its_content_length_is_not_complete() {
     assert!(text.contains("5 body bytes, complete"), "{text}");
     assert_eq!(code, Some(0), "{text}");
 }
+
+#[test]
+fn an_http2_stream_past_the_goaway_is_cut_even_with_a_time_limit() {
+    // GOAWAY NO_ERROR with last stream 0 (RFC 9113 §6.8): the server
+    // will not process stream 1, so its body can never end. Held open
+    // past --for (1 s), the old client called that a clean stop, exit 0.
+    let mut goaway = Vec::new();
+    common::h2::frame(&mut goaway, 0x7, 0, 0, &[0; 8]); // GOAWAY, last 0, NO_ERROR
+    let (addr, server) = head_and_ten_bytes_then(goaway);
+    let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--for", "1s"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("10 body bytes, not complete"), "{text}");
+    assert!(text.contains("will not answer stream 1"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}

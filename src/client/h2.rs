@@ -254,7 +254,20 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             match parsed {
                 Frame::Settings { ack: false, .. } => frame::settings_ack(&mut replies),
                 Frame::Ping { ack: false, data } => frame::ping(&mut replies, data, true),
-                Frame::GoAway { code, .. } => report.goaway = Some(code),
+                Frame::GoAway {
+                    code, last_stream, ..
+                } => {
+                    report.goaway = Some(code);
+                    // A stream above `last_stream` will never be answered
+                    // (RFC 9113 §6.8): its body is cut, not still coming.
+                    let open = |s: &StreamReport| s.latency.is_none();
+                    let cut = [(1, Some(&report.first)), (3, report.second.as_ref())]
+                        .into_iter()
+                        .find(|&(id, s)| id > last_stream && s.is_some_and(open));
+                    if let Some((id, _)) = cut {
+                        broken = Some(format!("GOAWAY: the server will not answer stream {id}"));
+                    }
+                }
                 Frame::Headers { .. } | Frame::Continuation { .. } => {
                     let Some(block) = block else {
                         continue;
