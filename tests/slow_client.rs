@@ -260,6 +260,22 @@ fn an_http2_head_in_continuation_frames_is_read_whole() {
     assert_eq!(code, Some(1), "{text}");
 }
 
+/// Trailers the client cannot decode (index 0, which HPACK forbids) end
+/// the run as a failure with the report of what came before: the 10 body
+/// bytes read are not lost to a bare error line.
+#[test]
+fn an_http2_header_block_that_does_not_decode_keeps_the_report() {
+    let mut trailers = Vec::new();
+    common::h2::frame(&mut trailers, 0x1, 0x5, 1, &[0x80]); // HEADERS, END_STREAM
+    let (addr, server) = head_and_ten_bytes_then(trailers);
+    let output = slow_client(&[&format!("http://{addr}/x"), "--http2"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("10 body bytes, not complete"), "{text}");
+    assert!(text.contains("a bad header block: index 0"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
 #[test]
 fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
     // A server that answers stream 1 with a head and 10 bytes, then ends

@@ -273,9 +273,13 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                         continue;
                     };
                     let end_stream = block.end_stream;
-                    let list = decoder
-                        .decode(&block.bytes, MAX_HEADER_BLOCK_BYTES)
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.reason()))?;
+                    let list = match decoder.decode(&block.bytes, MAX_HEADER_BLOCK_BYTES) {
+                        Ok(list) => list,
+                        Err(e) => {
+                            report.failure = Some(format!("a bad header block: {}", e.reason()));
+                            return Ok(finish(report, started));
+                        }
+                    };
                     if let Some(stream) = stream {
                         let field = |name: &[u8]| {
                             let (_, v) = list.fields.iter().find(|(n, _)| n == name)?;
