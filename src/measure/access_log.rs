@@ -17,8 +17,9 @@
 //! split log lines. The one request logged before it parsed, an HTTP/2
 //! request refused with 431, escapes as `\xHH` any byte that is not
 //! visible ASCII, and `"` and `\`. A request field longer than
-//! [`MAX_LOGGED_REQUEST_BYTES`] (only that 431's can be: escaping makes
-//! four bytes of one) is cut there and ends in `[cut]`, so that no line
+//! [`MAX_LOGGED_REQUEST_BYTES`] (only an HTTP/2 request's can be: its
+//! `:path` and `:method` are bounded only by the 16 KiB header list, and a
+//! 431's escaping makes four bytes of one) is cut there and ends in `[cut]`, so that no line
 //! passes about 8.5 KiB and the fields after it stay.
 //! `serve --quiet` turns the log off.
 //!
@@ -38,9 +39,9 @@ pub use super::end::End;
 
 /// Most bytes of the request field, between its quotes: a request line at
 /// its limit, and room for a method and version around an HTTP/2 target
-/// at the same limit. Only a request logged before its fields were checked
-/// (an HTTP/2 431, its `:path` escaped four bytes for one, up to 64 KiB)
-/// can pass it; a real service cuts too, as nginx and Envoy cap their
+/// at the same limit. Only an HTTP/2 request can pass it: a 414 logs its
+/// `:path` whole, up to the 16 KiB header list, and a 431 escapes it four
+/// bytes for one, up to 64 KiB. A real service cuts too, as nginx and Envoy cap their
 /// lines, so that the log's queue has a bound ([`super::log`]).
 pub const MAX_LOGGED_REQUEST_BYTES: usize = MAX_REQUEST_LINE_BYTES + 256;
 
@@ -128,22 +129,21 @@ impl AccessRecord {
 }
 
 /// `line`, or its first [`MAX_LOGGED_REQUEST_BYTES`] and [`CUT`] if it is
-/// longer. The cut falls on a character, and before a `\xHH` escape it
-/// would split: a `\` is never a request byte (the parsers refuse it, and
-/// the 431's escaping writes it as `\x5c`), so one in the last three bytes
-/// kept starts an escape.
+/// longer. The cut falls before a `\xHH` escape it would split: a `\` is
+/// never a request byte (the parsers refuse it, and the 431's escaping
+/// writes it as `\x5c`), so one in the last three bytes kept starts an
+/// escape. The field is ASCII; were it not, a character the cut split
+/// would print as U+FFFD, never panic.
 fn bounded(line: &str) -> std::borrow::Cow<'_, str> {
-    if line.len() <= MAX_LOGGED_REQUEST_BYTES {
+    let bytes = line.as_bytes();
+    if bytes.len() <= MAX_LOGGED_REQUEST_BYTES {
         return line.into();
     }
     let mut end = MAX_LOGGED_REQUEST_BYTES - CUT.len();
-    while !line.is_char_boundary(end) {
-        end -= 1;
+    if let Some(escape) = bytes[end - 3..end].iter().rposition(|&b| b == b'\\') {
+        end = end - 3 + escape;
     }
-    if let Some(escape) = line[end.saturating_sub(3)..end].rfind('\\') {
-        end = end.saturating_sub(3) + escape;
-    }
-    format!("{}{CUT}", &line[..end]).into()
+    format!("{}{CUT}", String::from_utf8_lossy(&bytes[..end])).into()
 }
 
 /// The request line of a head that parsed, the head starting with it: only
@@ -224,6 +224,13 @@ mod tests {
                 &field[field.len() - 12..]
             );
             assert_eq!(rest, " - mode=- body_bytes=0 duration_ms=0 end=complete");
+        }
+        // Not a field this server logs, but no panic if one came, whether
+        // the cut splits a character (printed as U+FFFD) or not.
+        for lead in ["", "a"] {
+            let wide = record(format!("GET /{lead}{}", "é".repeat(5_000)));
+            let text = wide.format(UNIX_EPOCH);
+            assert!(text.contains(&format!("{CUT}\" - ")), "{lead:?}");
         }
     }
 
