@@ -25,7 +25,7 @@ use super::child::{ChildServer, ChildStderr};
 use super::report::{duration, size};
 use crate::client::h2::{self, H2Options, H2Report};
 use crate::client::slow_client::HttpUrl;
-use crate::http::h2::frame::DEFAULT_WINDOW;
+use crate::http::h2::frame::{DEFAULT_WINDOW, ErrorCode};
 
 /// Stream 3's request: one row, about a hundred bytes of body.
 const SMALL_TARGET: &str = "/export.csv?rows=1&mode=bounded";
@@ -179,6 +179,11 @@ fn url(server: &ChildServer, target: &str) -> HttpUrl {
 fn failure(report: &H2Report) -> Option<String> {
     if report.second.as_ref().is_some_and(|s| s.complete) {
         return None;
+    }
+    // A reset ends the stream and the run, the connection still up.
+    if let Some(code) = report.second.as_ref().and_then(|s| s.reset) {
+        let name = ErrorCode::of(code).map_or("an unknown code", ErrorCode::name);
+        return Some(format!("stream 3 was reset ({name})"));
     }
     match &report.failure {
         Some(why) => Some(why.clone()),
@@ -426,6 +431,17 @@ mod tests {
         );
         assert!(!text.contains("times as long"), "{text}");
         assert!(!text.contains("was not clearly slower"), "{text}");
+        // A reset of stream 3 is named as such: the connection did not end.
+        let mut reset = part(Some(0.2), Some(0.3), Some(0.1));
+        if let Some(second) = reset.cases[2].report.second.as_mut() {
+            (second.complete, second.reset) = (false, Some(ErrorCode::InternalError as u32));
+        }
+        let text = report(&reset);
+        assert!(
+            text.contains("failed: stream 3 was reset (INTERNAL_ERROR)"),
+            "{text}"
+        );
+        assert!(!text.contains("the connection ended first"), "{text}");
     }
 
     /// The reading says what the figures show, for any figures: a small
