@@ -348,6 +348,16 @@ fn an_http2_body_unlike_its_content_length_is_not_complete() {
         assert!(text.contains("content-length"), "{text}");
         assert_eq!(code, Some(1), "{text}");
     }
+    // One that is no number matches no body, and says so.
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88, 0x0f, 0x0d, 2, b'x', b'5']);
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"hello");
+    let (code, text) = h2_client_of(frames);
+    assert!(
+        text.contains("a content-length of \"x5\", no number"),
+        "{text}"
+    );
+    assert_eq!(code, Some(1), "{text}");
     // And one that matches is whole.
     let mut frames = Vec::new();
     common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88, 0x0f, 0x0d, 1, b'5']);
@@ -355,6 +365,47 @@ fn an_http2_body_unlike_its_content_length_is_not_complete() {
     let (code, text) = h2_client_of(frames);
     assert!(text.contains("5 body bytes, complete"), "{text}");
     assert_eq!(code, Some(0), "{text}");
+}
+
+/// After a GOAWAY no stream is opened (RFC 9113 §6.8): one would never be
+/// answered. The server answers stream 1's head, says GOAWAY naming stream
+/// 1, and records what the client sends until it has been quiet 1.5 s;
+/// the client, asked for a second request at 200 ms, must not send it.
+#[test]
+fn no_second_request_goes_after_a_goaway() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let (sent, received) = std::sync::mpsc::channel();
+    let server = thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("accept");
+        socket.read_exact(&mut [0; 24]).expect("the preface");
+        let mut out = Vec::new();
+        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+        common::h2::frame(&mut out, 0x7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]); // GOAWAY, last 1
+        socket.write_all(&out).expect("write");
+        let frames = common::h2::H2::over(socket).frames_until_quiet(Duration::from_millis(1500));
+        let _ = sent.send(frames);
+    });
+    let url = format!("http://{addr}/x");
+    let args = [
+        "--http2",
+        "--then",
+        "/y",
+        "--then-after",
+        "200ms",
+        "--for",
+        "1s",
+    ];
+    let output = slow_client(&[&[url.as_str()][..], &args].concat());
+    join_scripted(server, &output);
+    let frames = received.recv().expect("the frames the client sent");
+    let opened: Vec<u32> = frames
+        .iter()
+        .filter(|f| f.kind == 0x1)
+        .map(|f| f.stream)
+        .collect();
+    assert_eq!(opened, [1], "{}", common::h2::summary(&frames));
 }
 
 #[test]

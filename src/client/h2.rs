@@ -58,7 +58,8 @@ pub struct StreamReport {
     pub status: Option<u16>,
     /// DATA payload bytes received.
     pub body_bytes: u64,
-    /// END_STREAM arrived: the body is complete.
+    /// END_STREAM arrived, with as many body bytes as any
+    /// `content-length` said: the body is complete.
     pub complete: bool,
     /// RST_STREAM arrived instead, with this code.
     pub reset: Option<u32>,
@@ -164,8 +165,11 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             };
             break;
         }
+        // Not after a GOAWAY: a stream opened then is never answered
+        // (RFC 9113 §6.8).
         if let Some((target, after)) = &options.second
             && second_sent.is_none()
+            && report.goaway.is_none()
             && started.elapsed() >= *after
         {
             let mut out = Vec::new();
@@ -289,11 +293,14 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                         if let Some(status) = field(b":status") {
                             stream.status = status.parse().ok();
                         }
-                        // One that is no number can match no body.
-                        if let Some(length) = field(b"content-length") {
-                            stream.content_length = Some(length.parse().unwrap_or(u64::MAX));
+                        match field(b"content-length").map(|v| (v, v.parse())) {
+                            Some((_, Ok(length))) => stream.content_length = Some(length),
+                            Some((v, Err(_))) => {
+                                broken = Some(format!("a content-length of {v:?}, no number"));
+                            }
+                            None => {}
                         }
-                        if end_stream {
+                        if end_stream && broken.is_none() {
                             broken = ended(stream, sent);
                         }
                     }

@@ -10,7 +10,8 @@ use crate::http::h2::frame::Frame;
 /// The largest header block the client gathers from HEADERS and its
 /// CONTINUATION frames: a response head is a few hundred bytes, and a
 /// server that sends more is refused, as real clients cap it (curl at
-/// 300 KiB) rather than buffer whatever comes.
+/// 300 KiB) rather than buffer whatever comes. The decoded list is held
+/// to as many bytes.
 pub const MAX_HEADER_BLOCK_BYTES: usize = 64 * 1024;
 
 /// A header block begun by HEADERS without END_HEADERS: its CONTINUATION
