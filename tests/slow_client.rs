@@ -165,6 +165,47 @@ fn a_cut_body_or_no_server_exits_1() {
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
 
+/// A URL's scheme is case-insensitive (RFC 3986 §3.1): `HTTP://` is the
+/// `http://` the server takes in an absolute-form target, to be fetched,
+/// not refused as if it were `https`; only `https` is told that it is not
+/// supported.
+#[test]
+fn a_url_scheme_in_any_case_is_fetched() {
+    let server = Server::start(&[]);
+    for scheme in ["HTTP", "Http"] {
+        let url = format!("{scheme}://{}/healthz", server.addr());
+        let output = slow_client(&[&url]);
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(0), "{url}: {text}");
+        assert!(text.contains("status 200"), "{url}: {text}");
+        assert!(text.contains("Content-Length 3 reached"), "{url}: {text}");
+    }
+    for (url, https) in [("ftp://127.0.0.1/", false), ("HTTPS://127.0.0.1/", true)] {
+        let output = slow_client(&[url]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("not an http:// URL"), "{stderr}");
+        assert_eq!(stderr.contains("https is not supported"), https, "{stderr}");
+    }
+}
+
+/// A chunked body is whole once its last chunk is in, whatever the server
+/// sends after it on a connection the client asked to close: the verdict
+/// must not depend on whether those bytes share a read with the last
+/// chunk (here they share one write).
+#[test]
+fn a_chunked_body_is_whole_at_its_last_chunk_whatever_follows() {
+    let (addr, server) = lying_server(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nEXTRA",
+    );
+    let output = slow_client(&[&format!("http://{addr}/")]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("received 5 body bytes"), "{text}");
+    assert!(text.contains("last chunk received"), "{text}");
+}
+
 #[test]
 fn bad_usage_exits_2_with_one_line() {
     // A listener of the test's own, never accepting: a bad flag that a

@@ -242,7 +242,7 @@ impl ResponseReader {
                 self.body_bytes += count;
                 match fed {
                     Err(e) => Some(BodyEnd::Cut(e.to_string())),
-                    Ok(_) => self.chunked.is_done().then_some(BodyEnd::Complete(framing)),
+                    Ok(()) => self.chunked.is_done().then_some(BodyEnd::Complete(framing)),
                 }
             }
             BodyFraming::Length(length) => {
