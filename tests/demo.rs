@@ -297,8 +297,7 @@ fn binary_copy(name: &str) -> (PathBuf, PathBuf) {
 /// beside it. The failure is real: the test opens a copy of the binary,
 /// removes it, and runs it from the open descriptor, so the demo runs but
 /// its own path is gone, and no server of it can start. The copy is gone
-/// before the demo starts: removed once it ran, a busy machine could let
-/// the demo start its first server before the removal.
+/// before the demo starts, so no timing is involved.
 #[test]
 fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
     let (exe, out) = binary_copy("demo-first-failure");

@@ -134,10 +134,9 @@ fn streams_past_the_limit_are_refused() {
 /// A stream is closed for the client once it reads its END_STREAM (RFC
 /// 9113 §5.1), and it may open another in its place at once: sixteen
 /// streams kept open, each replaced the moment it ends, are never refused,
-/// whether the END_STREAM came on DATA or, for a HEAD, on HEADERS. The
-/// server used to count a stream open until the write carrying its
-/// END_STREAM had returned, so a quick client was refused some (7 of 400
-/// here; `h2load -m 16` had 2 to 10 of 64 fail with REFUSED_STREAM).
+/// whether the END_STREAM came on DATA or, for a HEAD, on HEADERS: a
+/// stream stops counting against the limit once the writer has taken the
+/// frame with its END_STREAM, not once that write returns.
 #[test]
 fn a_stream_that_ended_makes_room_at_once() {
     let (server, idle) = warmed_server(&[]);

@@ -99,7 +99,7 @@ pub fn read_proc_text(path: &str) -> io::Result<String> {
 }
 
 /// The text `source` holds, at most `limit` bytes of it, in whole lines:
-/// a line the limit cut would parse as another socket's numbers (an
+/// a line the limit cut would parse with numbers it does not have (an
 /// `rx_queue` of `0001ECD9` cut to `0001`), so it is dropped with the rest.
 fn read_bounded(source: impl Read, limit: u64) -> io::Result<String> {
     let mut text = String::new();

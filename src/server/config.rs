@@ -295,7 +295,8 @@ mod tests {
 
     /// Depth and chunk are held to their product, at its bound exactly:
     /// the largest depth at the default chunk, and the largest chunk at
-    /// depth 2, are served; one more chunk of either is refused.
+    /// depth 2, are served; one more chunk at the largest chunk, or 64 KiB
+    /// chunks at the largest depth, is refused.
     #[test]
     fn depth_and_chunk_together_hold_at_most_their_bound() {
         let with = |channel_depth, chunk_bytes| ServerConfig {
