@@ -42,7 +42,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--channel-depth",
             value: "N",
-            help: "chunks the bounded channel holds",
+            help: "chunks the bounded channel holds; (this + 2) x chunk at most 64m",
             default: |c| c.channel_depth.to_string(),
             set: |c, v| count(v).map(|n| c.channel_depth = n),
         },
@@ -277,5 +277,9 @@ mod tests {
         ] {
             assert!(help.contains(default), "{default}: {help}");
         }
+        // The bound on depth and chunk together, as validate() states it.
+        let most = crate::server::config::MAX_BOUNDED_HOLD_BYTES >> 20;
+        let hold = format!("x chunk at most {most}m");
+        assert!(help.contains(&hold), "{hold}: {help}");
     }
 }
