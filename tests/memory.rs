@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ChunkError, Idle, Metrics, Server, get, metrics, reference_csv_len, stalled_request,
-    wait_until, warmed_server,
+    wait_until, wait_until_with, warmed_server,
 };
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold, small
@@ -218,6 +218,54 @@ fn bounded_queues_depth_plus_two_chunks() {
         let m = metrics(server.addr());
         assert_eq!(peak(&m, "bounded"), bound, "chunk={chunk} depth={depth}");
     }
+}
+
+/// A `bounded` body of fewer chunks than depth + 2 gets a pool of as many
+/// buffers as it has chunks: here one chunk of 1 MiB, far more than
+/// loopback socket buffers take from a client that reads nothing, so the
+/// writer never finishes it. The producer has rendered every row by then
+/// and must be gone. It used to take one more buffer to learn the rows had
+/// run out, and so waited for the writer to hand one back: a thread held
+/// for the client's whole stall, with nothing left to do.
+#[test]
+fn a_bounded_producer_that_rendered_every_row_does_not_wait_for_a_buffer() {
+    let (chunk, depth) = (1024 * 1024u64, 1u64);
+    let rows = 18_000;
+    let body = reference_csv_len(rows) as f64;
+    assert!(body < chunk as f64, "one chunk, one buffer");
+    let args = [
+        "--chunk-bytes",
+        &chunk.to_string(),
+        "--channel-depth",
+        &depth.to_string(),
+    ];
+    let (server, idle) = warmed_server(&args);
+    let (queued, sent) = (
+        series("backpressure_queued_bytes", "bounded"),
+        series("backpressure_body_bytes_sent_total", "bounded"),
+    );
+    let sent_before = metrics(server.addr()).value(&sent);
+    let client = stalled_request(
+        server.addr(),
+        &format!("/export.csv?rows={rows}&mode=bounded"),
+    );
+    // Every row rendered: what is queued and what left make the body (a
+    // chunk half sent counts in both, hence at least).
+    wait_until("every row to be rendered", SETTLE_TIMEOUT, || {
+        let m = metrics(server.addr());
+        (m.value(&queued) + m.value(&sent) - sent_before >= body).then_some(())
+    });
+    // The connection's thread waits on its stalled client; its producer,
+    // with nothing left to do, has returned.
+    wait_until_with("the producer to return", Duration::from_secs(5), || {
+        let threads = metrics(server.addr()).value("process_threads");
+        if threads == idle.threads + 1.0 {
+            return Ok(());
+        }
+        Err(format!("{threads} threads, {} at idle", idle.threads))
+    });
+    drop(client);
+    common::back_to_idle(server.addr(), &idle, "the stalled client left");
 }
 
 /// The pipeline has one buffer of `--chunk-bytes`; the loop blocks inside

@@ -360,8 +360,10 @@ impl CsvRows {
         }
     }
 
-    /// True once every byte has been handed out.
-    fn is_done(&self) -> bool {
+    /// True once every byte has been handed out: a producer asks before it
+    /// takes a buffer, since a buffer it would only find nothing to render
+    /// into may not be free yet.
+    pub fn is_done(&self) -> bool {
         self.rows_left == 0 && self.line_pos == self.line_len
     }
 

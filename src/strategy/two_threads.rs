@@ -101,10 +101,11 @@ impl Source {
     fn take(&self) -> Option<Vec<u8>> {
         match self {
             Source::Fresh(chunk_bytes) => Some(Vec::with_capacity(*chunk_bytes)),
-            // Never waits at (depth + 2) buffers: the channel holds at most
-            // depth and the writer one, so one is always back. It could
-            // only wait if the pool were smaller, and then waiting would be
-            // right: that is backpressure too.
+            // Never waits: of (depth + 2) buffers the channel holds at most
+            // depth and the writer one, so one is always back; a smaller
+            // pool has one buffer per chunk, and `produce` takes none once
+            // the rows are done. A pool smaller than both would wait here,
+            // and rightly: that is backpressure too.
             Source::Returned(returned) => returned.recv().ok(),
         }
     }
@@ -272,14 +273,18 @@ fn produce(
     // the response, and cuts nothing.
     let mut first_chunk = Some(handshake);
     loop {
+        // Asked before taking a buffer: a body of fewer chunks than
+        // depth + 2 has one buffer per chunk, all of them queued by now,
+        // and none comes back while its client stalls; waiting for one
+        // only to find no rows would hold this thread for the whole stall.
+        if rows.is_done() {
+            return Production::Complete; // dropping `tx` tells the writer
+        }
         let Some(mut chunk) = source.take() else {
             return Production::Stopped;
         };
         chunk.clear(); // a recycled buffer still holds the bytes it sent
         rows.fill(&mut chunk, chunk_bytes);
-        if chunk.is_empty() {
-            return Production::Complete; // dropping `tx` tells the writer
-        }
         // Counted before `send`: while the producer waits in a blocked
         // `send`, this chunk exists and is the "+1 being filled" of the
         // bounded strategy's (depth + 2) × chunk. A capped queue may refuse
