@@ -85,6 +85,10 @@ pub use strategy::{BodyWriter, ExportPlan, Http1, QueuedBytes, send_to};
 /// a client that can take little until it reads, for the tests.
 pub use sys::connect_with_receive_buffer;
 
+/// Makes a socket's close a reset (SO_LINGER 0): a client that vanishes
+/// without a goodbye, for the tests.
+pub use sys::reset_on_close;
+
 /// What the unit tests of several layers share.
 #[cfg(test)]
 mod test_support {

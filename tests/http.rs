@@ -453,3 +453,23 @@ fn a_head_cut_short_by_the_client_gets_a_400() {
         assert_eq!(send_then_close(sent), b"", "{sent:?}");
     }
 }
+
+/// A client that resets the moment it has sent its request is logged with
+/// its address, the one accept gave: once reset, the socket can no longer
+/// tell, and such a client was logged as `-`, its address hidden.
+#[test]
+fn a_client_that_resets_at_once_is_logged_with_its_address() {
+    let server = Server::start_logged(&[]);
+    let mut client = TcpStream::connect(server.addr()).expect("connect");
+    let address = client.local_addr().expect("the client's address");
+    backpressure::reset_on_close(&client).expect("SO_LINGER 0");
+    client
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send the request");
+    drop(client);
+    let line = server.log_line("the reset client's line", |l| l.contains("/healthz"));
+    assert!(
+        line.contains(&format!(" {address} \"GET /healthz HTTP/1.1\"")),
+        "{line}"
+    );
+}

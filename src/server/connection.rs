@@ -40,10 +40,16 @@ const ACK_CHECK: Duration = Duration::from_millis(2);
 /// timeout, is cheap; Go's server polls its idle connections the same way.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
-/// Serves connection `id`; the head must arrive by `accepted_at` plus the
-/// configured header timeout. The socket is closed by its last owner, once
-/// this has returned.
-pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, id: u64) {
+/// Serves connection `id` from `peer`; the head must arrive by
+/// `accepted_at` plus the configured header timeout. The socket is closed
+/// by its last owner, once this has returned.
+pub(super) fn handle(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    accepted_at: Instant,
+    id: u64,
+) {
     let config = &shared.config;
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
@@ -54,9 +60,10 @@ pub(super) fn handle(stream: &TcpStream, shared: &Shared, accepted_at: Instant, 
     if let Some(bytes) = config.notsent_lowat {
         let _ = sys::set_notsent_lowat(stream, bytes);
     }
-    // For the access log: the peer now (after a reset the socket can no
-    // longer tell), the request line once the head has parsed.
-    let peer = stream.peer_addr().ok();
+    // For the access log: the peer as accept gave it (after a reset the
+    // socket can no longer tell, and a client that resets at once would
+    // be logged as `-`), the request line once the head has parsed.
+    let peer = Some(peer);
     // Without a send timeout a client that stops reading would hold this
     // thread (and a producer's) forever, so a connection whose timeout
     // cannot be set is not served at all.

@@ -225,7 +225,7 @@ fn serve(
         .spawn(move || {
             let _open = open;
             let shared = shared_here;
-            let work = || connection::handle(&socket, &shared, accepted_at, id);
+            let work = || connection::handle(&socket, peer, &shared, accepted_at, id);
             if !run_isolated(&socket, work) && !shared.config.quiet {
                 // The connection's own line was never written.
                 AccessRecord {
