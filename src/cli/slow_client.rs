@@ -282,11 +282,6 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
     }
 }
 
-/// An HTTP/2 error code's name, or its number if it has none.
-fn code_name(code: u32) -> String {
-    ErrorCode::of(code).map_or_else(|| format!("error code {code}"), |c| c.name().to_string())
-}
-
 /// `--http2`: the download and the second request on one connection;
 /// prints how each went. Exit code 0 if each ended with a 2xx or `--for`
 /// ran out.
@@ -316,7 +311,7 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
             .map_or_else(|| "none".to_string(), |s| s.to_string());
         let end = match (s.complete, s.reset) {
             (true, _) => "complete".to_string(),
-            (_, Some(code)) => format!("reset by the server ({})", code_name(code)),
+            (_, Some(code)) => format!("reset by the server ({})", ErrorCode::describe(code)),
             _ => "not complete".to_string(),
         };
         let latency = s
@@ -357,7 +352,7 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         args.rate
     );
     if let Some(code) = report.goaway {
-        out += &format!("\nGOAWAY from the server ({})", code_name(code));
+        out += &format!("\nGOAWAY from the server ({})", ErrorCode::describe(code));
     }
     if let Some(failure) = &report.failure {
         out += &format!("\n{failure}");

@@ -26,6 +26,7 @@ use super::token_bucket::TokenBucket;
 use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder};
+use crate::http::request::decimal;
 use crate::sys;
 
 /// How the client reads, and what it asks.
@@ -293,12 +294,16 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                         if let Some(status) = field(b":status") {
                             stream.status = status.parse().ok();
                         }
-                        match field(b"content-length").map(|v| (v, v.parse())) {
-                            Some((_, Ok(length))) => stream.content_length = Some(length),
-                            Some((v, Err(_))) => {
-                                broken = Some(format!("a content-length of {v:?}, no number"));
+                        // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it.
+                        let length = list.fields.iter().find(|(n, _)| n == b"content-length");
+                        if let Some((_, v)) = length {
+                            match decimal(v) {
+                                Some(n) => stream.content_length = Some(n),
+                                None => {
+                                    let v = String::from_utf8_lossy(v);
+                                    broken = Some(format!("bad content-length '{v}'"));
+                                }
                             }
-                            None => {}
                         }
                         if end_stream && broken.is_none() {
                             broken = ended(stream, sent);

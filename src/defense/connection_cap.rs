@@ -376,7 +376,7 @@ impl Lingering {
             return;
         }
         AccessRecord {
-            peer: Some(self.peer),
+            peer: self.peer,
             request_line,
             duration: self.accepted_at.elapsed(),
             outcome,

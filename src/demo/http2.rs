@@ -175,15 +175,18 @@ fn url(server: &ChildServer, target: &str) -> HttpUrl {
 }
 
 /// Why stream 3's response is missing, if not because the wait ran out:
-/// the connection failed or ended first. Such a case is no figure.
+/// stream 3 was reset, or the connection failed or ended first. Such a
+/// case is no figure.
 fn failure(report: &H2Report) -> Option<String> {
     if report.second.as_ref().is_some_and(|s| s.complete) {
         return None;
     }
     // A reset ends the stream and the run, the connection still up.
     if let Some(code) = report.second.as_ref().and_then(|s| s.reset) {
-        let name = ErrorCode::of(code).map_or("an unknown code", ErrorCode::name);
-        return Some(format!("stream 3 was reset ({name})"));
+        return Some(format!(
+            "stream 3 was reset ({})",
+            ErrorCode::describe(code)
+        ));
     }
     match &report.failure {
         Some(why) => Some(why.clone()),

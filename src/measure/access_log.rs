@@ -18,9 +18,10 @@
 //! request refused with 431, escapes as `\xHH` any byte that is not
 //! visible ASCII, and `"` and `\`. A request field longer than
 //! [`MAX_LOGGED_REQUEST_BYTES`] (only an HTTP/2 request's can be: its
-//! `:path` and `:method` are bounded only by the 16 KiB header list, and a
-//! 431's escaping makes four bytes of one) is cut there and ends in `[cut]`, so that no line
-//! passes about 8.5 KiB and the fields after it stay.
+//! `:path` and `:method` are bounded only by the 16 KiB header list, and
+//! a 431's escaping makes four bytes of one) is cut there and ends in
+//! `[cut]`, so that no line passes about 8.5 KiB and the fields after it
+//! stay.
 //! `serve --quiet` turns the log off.
 //!
 //! The line goes to stderr through the logger thread ([`super::log`]): a
@@ -41,8 +42,9 @@ pub use super::end::End;
 /// its limit, and room for a method and version around an HTTP/2 target
 /// at the same limit. Only an HTTP/2 request can pass it: a 414 logs its
 /// `:path` whole, up to the 16 KiB header list, and a 431 escapes it four
-/// bytes for one, up to 64 KiB. A real service cuts too, as nginx and Envoy cap their
-/// lines, so that the log's queue has a bound ([`super::log`]).
+/// bytes for one, up to 64 KiB. A real service cuts too, as nginx and
+/// Envoy cap their lines, so that the log's queue has a bound
+/// ([`super::log`]).
 pub const MAX_LOGGED_REQUEST_BYTES: usize = MAX_REQUEST_LINE_BYTES + 256;
 
 /// Marks a request field cut at [`MAX_LOGGED_REQUEST_BYTES`].
@@ -87,8 +89,9 @@ impl Outcome {
 /// Everything one log line says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessRecord {
-    /// The client's address, if the socket could still tell.
-    pub peer: Option<SocketAddr>,
+    /// The client's address, as accept gave it: a socket the client has
+    /// reset can no longer tell, and that client would be hidden.
+    pub peer: SocketAddr,
     /// `METHOD TARGET VERSION`, only if the head parsed.
     pub request_line: Option<String>,
     /// From accept to the end of the response.
@@ -106,14 +109,13 @@ impl AccessRecord {
         let mut stamp = [0u8; RFC3339_LEN];
         UtcDateTime::from_unix_seconds(seconds).write_rfc3339(&mut stamp);
         let stamp = String::from_utf8_lossy(&stamp);
-        let peer = self.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
         let request = self
             .request_line
             .as_deref()
             .map_or_else(|| "-".to_string(), |line| format!("\"{}\"", bounded(line)));
         let Outcome { status, mode, .. } = self.outcome;
         let status = status.map_or_else(|| "-".to_string(), |s| s.code().to_string());
-        let mode = mode.map_or("-", Mode::as_str);
+        let (peer, mode) = (self.peer, mode.map_or("-", Mode::as_str));
         format!(
             "{stamp} {peer} {request} {status} mode={mode} body_bytes={} duration_ms={} end={}",
             self.outcome.body_bytes,
@@ -161,7 +163,7 @@ mod tests {
     #[test]
     fn a_line_has_every_field_in_order() {
         let record = AccessRecord {
-            peer: Some("127.0.0.1:50412".parse().unwrap()),
+            peer: "127.0.0.1:50412".parse().unwrap(),
             request_line: Some("GET /export.csv?rows=100&mode=bounded HTTP/1.1".into()),
             duration: Duration::from_micros(3_900),
             outcome: Outcome {
@@ -183,7 +185,7 @@ mod tests {
     #[test]
     fn missing_fields_are_dashes() {
         let record = AccessRecord {
-            peer: None,
+            peer: "127.0.0.1:50412".parse().unwrap(),
             request_line: None,
             duration: Duration::from_secs(10),
             outcome: Outcome {
@@ -193,14 +195,14 @@ mod tests {
         };
         assert_eq!(
             record.format(UNIX_EPOCH),
-            "1970-01-01T00:00:00Z - - 408 mode=- body_bytes=0 duration_ms=10000 end=header-timeout"
+            "1970-01-01T00:00:00Z 127.0.0.1:50412 - 408 mode=- body_bytes=0 duration_ms=10000 end=header-timeout"
         );
     }
 
     #[test]
     fn a_long_request_field_is_cut_whole_escapes_and_all() {
         let record = |line: String| AccessRecord {
-            peer: None,
+            peer: "127.0.0.1:50412".parse().unwrap(),
             request_line: Some(line),
             duration: Duration::ZERO,
             outcome: Outcome::ended(End::Complete),

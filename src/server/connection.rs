@@ -60,10 +60,6 @@ pub(super) fn handle(
     if let Some(bytes) = config.notsent_lowat {
         let _ = sys::set_notsent_lowat(stream, bytes);
     }
-    // For the access log: the peer as accept gave it (after a reset the
-    // socket can no longer tell, and a client that resets at once would
-    // be logged as `-`), the request line once the head has parsed.
-    let peer = Some(peer);
     // Without a send timeout a client that stops reading would hold this
     // thread (and a producer's) forever, so a connection whose timeout
     // cannot be set is not served at all.
@@ -129,7 +125,7 @@ fn read_and_respond(
     stream: &TcpStream,
     shared: &Shared,
     accepted_at: Instant,
-    peer: Option<SocketAddr>,
+    peer: SocketAddr,
 ) -> (Option<String>, Outcome) {
     let config = &shared.config;
     let mut buf = Vec::new();

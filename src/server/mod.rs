@@ -229,7 +229,7 @@ fn serve(
             if !run_isolated(&socket, work) && !shared.config.quiet {
                 // The connection's own line was never written.
                 AccessRecord {
-                    peer: Some(peer),
+                    peer,
                     request_line: None,
                     duration: accepted_at.elapsed(),
                     outcome: Outcome::ended(End::Panic),

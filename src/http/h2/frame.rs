@@ -138,6 +138,11 @@ impl ErrorCode {
     pub fn of(code: u32) -> Option<ErrorCode> {
         Self::ALL.get(usize::try_from(code).ok()?).copied()
     }
+
+    /// A code as a reader of a report wants it: its name, or its number.
+    pub fn describe(code: u32) -> String {
+        Self::of(code).map_or_else(|| format!("error code {code}"), |c| c.name().into())
+    }
 }
 
 /// A frame that breaks a rule: what to answer, and to whom.
@@ -578,6 +583,8 @@ mod tests {
         }
         assert_eq!(ErrorCode::of(0xe), None);
         assert_eq!(ErrorCode::Http11Required.name(), "HTTP_1_1_REQUIRED");
+        assert_eq!(ErrorCode::describe(0xb), "ENHANCE_YOUR_CALM");
+        assert_eq!(ErrorCode::describe(0xe), "error code 14");
     }
 
     /// Padding and priority stripped, unknown parameters and types passed

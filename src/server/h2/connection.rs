@@ -90,12 +90,7 @@ const _: () = assert!(
 /// reset before it was taken on (malformed, or REFUSED_STREAM over the
 /// limit) has none, and is counted in
 /// `backpressure_http2_rst_streams_sent_total` by its code.
-pub fn serve(
-    socket: &TcpStream,
-    after: &[u8],
-    shared: &Shared,
-    peer: Option<SocketAddr>,
-) -> Outcome {
+pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr) -> Outcome {
     let conn = Conn::new();
     let end = thread::scope(|scope| {
         let writer = thread::Builder::new()
@@ -163,7 +158,7 @@ struct Reader<'s, 'a> {
     /// The server's configuration and budget, for the routes.
     shared: &'a Shared,
     /// For each stream's access-log line.
-    peer: Option<SocketAddr>,
+    peer: SocketAddr,
     /// HPACK's table of the client's requests: only this thread decodes,
     /// in the order the blocks arrive.
     decoder: Decoder,

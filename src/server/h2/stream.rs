@@ -53,7 +53,7 @@ pub fn answer(
     id: u32,
     (request, asked): (Result<Request, (Status, &'static str)>, Asked),
     shared: &Shared,
-    (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
+    (peer, local): (SocketAddr, Option<SocketAddr>),
 ) {
     let started = Instant::now();
     let head_only = asked.head_only;
