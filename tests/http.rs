@@ -455,8 +455,8 @@ fn a_head_cut_short_by_the_client_gets_a_400() {
 }
 
 /// A client that resets the moment it has sent its request is logged with
-/// its address, the one accept gave: once reset, the socket can no longer
-/// tell, and such a client was logged as `-`, its address hidden.
+/// its address, the one accept gave: once reset, the socket itself can no
+/// longer tell it.
 #[test]
 fn a_client_that_resets_at_once_is_logged_with_its_address() {
     let server = Server::start_logged(&[]);

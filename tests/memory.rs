@@ -224,9 +224,9 @@ fn bounded_queues_depth_plus_two_chunks() {
 /// buffers as it has chunks: here one chunk of 1 MiB, far more than
 /// loopback socket buffers take from a client that reads nothing, so the
 /// writer never finishes it. The producer has rendered every row by then
-/// and must be gone. It used to take one more buffer to learn the rows had
-/// run out, and so waited for the writer to hand one back: a thread held
-/// for the client's whole stall, with nothing left to do.
+/// and must be gone: it needs no further buffer to learn the rows are
+/// done, and one would come back only when the stalled writer finished,
+/// holding the thread for the whole stall.
 #[test]
 fn a_bounded_producer_that_rendered_every_row_does_not_wait_for_a_buffer() {
     let (chunk, depth) = (1024 * 1024u64, 1u64);

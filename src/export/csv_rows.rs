@@ -360,9 +360,9 @@ impl CsvRows {
         }
     }
 
-    /// True once every byte has been handed out: a producer asks before it
-    /// takes a buffer, since a buffer it would only find nothing to render
-    /// into may not be free yet.
+    /// True once every byte has been handed out. A producer asks before it
+    /// takes a buffer: after the last row it needs none, and one may not
+    /// come back while the client stalls.
     pub fn is_done(&self) -> bool {
         self.rows_left == 0 && self.line_pos == self.line_len
     }

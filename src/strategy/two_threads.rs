@@ -274,7 +274,7 @@ fn produce(
     let mut first_chunk = Some(handshake);
     loop {
         // Asked before taking a buffer: a body of fewer chunks than
-        // depth + 2 has one buffer per chunk, all of them queued by now,
+        // depth + 2 has one buffer per chunk, all of them handed off by now,
         // and none comes back while its client stalls; waiting for one
         // only to find no rows would hold this thread for the whole stall.
         if rows.is_done() {
