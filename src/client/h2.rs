@@ -18,7 +18,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::h2_head::{MAX_HEADER_BLOCK_BYTES, OpenBlock, ended, gather};
+use super::h2_head::{MAX_HEADER_BLOCK_BYTES, OpenBlock, gather};
 use super::slow_client::{
     AtTheLimit, BURST_DIVISOR, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit,
 };
@@ -362,6 +362,22 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report.elapsed = started.elapsed();
     report
+}
+
+/// Ends `stream` at END_STREAM: complete, unless its body is not as long
+/// as its `content-length` said; then why.
+fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
+    stream.latency = Some(sent.elapsed());
+    match stream.content_length {
+        Some(length) if length != stream.body_bytes => Some(format!(
+            "a body of {} bytes, not the {length} its content-length said",
+            stream.body_bytes
+        )),
+        _ => {
+            stream.complete = true;
+            None
+        }
+    }
 }
 
 /// The stream a frame belongs to; 0 for the connection's.

@@ -1,10 +1,6 @@
 //! A response head over HTTP/2, for the client: a header block gathered
-//! from HEADERS and its CONTINUATION frames, and the end of a body checked
-//! against the head's `content-length`.
+//! from HEADERS and its CONTINUATION frames, whole before it is decoded.
 
-use std::time::Instant;
-
-use super::h2::StreamReport;
 use crate::http::h2::frame::Frame;
 
 /// The largest header block the client gathers from HEADERS and its
@@ -23,22 +19,6 @@ pub struct OpenBlock {
     pub end_stream: bool,
     /// The block so far, at most [`MAX_HEADER_BLOCK_BYTES`].
     pub bytes: Vec<u8>,
-}
-
-/// Ends `stream` at END_STREAM: complete, unless its body is not as long
-/// as its `content-length` said; then why.
-pub fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
-    stream.latency = Some(sent.elapsed());
-    match stream.content_length {
-        Some(length) if length != stream.body_bytes => Some(format!(
-            "a body of {} bytes, not the {length} its content-length said",
-            stream.body_bytes
-        )),
-        _ => {
-            stream.complete = true;
-            None
-        }
-    }
 }
 
 /// Gathers a header block from HEADERS and its CONTINUATION frames:

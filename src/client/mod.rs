@@ -5,7 +5,7 @@
 //! |-------------------|-------------------------------------------------------|
 //! | [`slow_client`]   | one GET read at a limited rate, with a report          |
 //! | [`h2`]            | the same over HTTP/2, with a second request beside it  |
-//! | [`h2_head`]       | an HTTP/2 head: its block gathered, its length checked |
+//! | [`h2_head`]       | an HTTP/2 head: its block gathered from CONTINUATION  |
 //! | [`response`]      | a response read as it streams; how its body ended      |
 //! | [`token_bucket`]  | the rate limit, tested with a hand-stepped clock       |
 //!
