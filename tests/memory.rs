@@ -179,17 +179,17 @@ fn unbounded_queues_most_of_the_body() {
 /// the memory it has. A chunk of 128 KiB takes the writer two deadline
 /// writes (`MAX_WRITE_BYTES` in `src/defense/send_deadline.rs`), and still
 /// leaves the queue only once both are done.
+/// A server, warmed, whose channel modes use `chunk` and `depth`.
+fn bounded_server(chunk: u64, depth: u64) -> (Server, Idle) {
+    let (chunk, depth) = (chunk.to_string(), depth.to_string());
+    warmed_server(&["--chunk-bytes", &chunk, "--channel-depth", &depth])
+}
+
 #[test]
 fn bounded_queues_depth_plus_two_chunks() {
     let body = reference_csv_len(ROWS) as f64;
     for (chunk, depth) in [(DEFAULT_CHUNK, DEFAULT_DEPTH), (4096, 3), (128 * 1024, 1)] {
-        let args = [
-            "--chunk-bytes",
-            &chunk.to_string(),
-            "--channel-depth",
-            &depth.to_string(),
-        ];
-        let (server, idle) = warmed_server(&args);
+        let (server, idle) = bounded_server(chunk, depth);
         let stalled = stall(server.addr(), "bounded");
         let bound = ((depth + 2) * chunk) as f64;
         assert_eq!(
@@ -233,13 +233,7 @@ fn a_bounded_producer_that_rendered_every_row_does_not_wait_for_a_buffer() {
     let rows = 18_000;
     let body = reference_csv_len(rows) as f64;
     assert!(body < chunk as f64, "one chunk, one buffer");
-    let args = [
-        "--chunk-bytes",
-        &chunk.to_string(),
-        "--channel-depth",
-        &depth.to_string(),
-    ];
-    let (server, idle) = warmed_server(&args);
+    let (server, idle) = bounded_server(chunk, depth);
     let (queued, sent) = (
         series("backpressure_queued_bytes", "bounded"),
         series("backpressure_body_bytes_sent_total", "bounded"),
