@@ -35,6 +35,15 @@
 //!
 //! Every limit below is a named constant: HTTP/2 brings floods of its own
 //! (RFC 9113 §10.5), and each is bounded here.
+//!
+//! To read it for the lesson, three places are enough: `writer.rs`'s
+//! `next_job`, where a DATA frame goes only while both windows have room
+//! and the streams take turns; `streams.rs`'s `StreamBody::write`, the
+//! bounded hand-off that makes a stream's producer wait as an HTTP/1.1
+//! write does; and `connection.rs`'s `settings` and `window_update`, where
+//! the client moves the windows. The rest is what RFC 9113 asks of a
+//! server that must survive any client: frame rules, stream states, HPACK,
+//! the limits.
 
 mod connection;
 mod stream;
