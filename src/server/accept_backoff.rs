@@ -10,8 +10,12 @@
 //! backlog, and the first accept after a descriptor frees takes one.
 //! (Servers that must answer even then keep a spare descriptor to close,
 //! accept and refuse with; with a connection cap below the descriptor limit
-//! the cap answers first, which is why `serve` warns at start when
-//! `ulimit -n` cannot hold `--max-connections`.)
+//! the cap usually answers first, which is why `serve` warns at start when
+//! `ulimit -n` cannot hold `--max-connections`. Not always: each connection
+//! turned away keeps its descriptor while its 503 lingers, up to a second,
+//! so a flood past the cap can use up a limit the cap fits in, and then it
+//! meets these pauses: its clients wait in the listen backlog, and are
+//! answered as the lingering sockets close.)
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -71,8 +75,10 @@ impl AcceptBackoff {
 
 /// Descriptors to keep free besides one per served connection: the
 /// listener, stdio and the turned-away connections that linger a moment
-/// for their 503 (up to a thousand under a flood, though a few dozen cover
-/// ordinary load).
+/// for their 503. A few dozen cover ordinary load; a flood is not covered:
+/// it can hold [`MAX_LINGERING`](crate::defense::connection_cap::MAX_LINGERING)
+/// lingering and as many again queued for the lingering thread, 2,048, and
+/// meets the pauses above instead.
 pub const SPARE_DESCRIPTORS: u64 = 64;
 
 /// A warning, if the open-file limit cannot hold `max_connections`
