@@ -161,6 +161,25 @@ mod tests {
         assert_eq!(budget.used(), 0);
     }
 
+    /// A queue of exactly a cap fits it, as [`BufferBudget::try_take`]
+    /// lets it: refused, a `buffer` export the size of
+    /// `--max-buffered-bytes` would get a 400 saying it never fits.
+    #[test]
+    fn a_queue_the_size_of_a_cap_fits_and_one_byte_more_never_does() {
+        let never_fits = OverLimit::never_fits;
+        assert_eq!(never_fits(100, 100, 200), None);
+        assert_eq!(
+            never_fits(101, 100, 200),
+            Some(OverLimit::Response { cap: 100 })
+        );
+        assert_eq!(never_fits(100, 200, 100), None);
+        assert_eq!(
+            never_fits(101, 200, 100),
+            Some(OverLimit::Total { budget: 100 })
+        );
+        assert!(BufferBudget::new(100).try_take(100));
+    }
+
     #[test]
     fn concurrent_takers_never_overdraw() {
         let budget = BufferBudget::new(1000);
