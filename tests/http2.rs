@@ -538,6 +538,27 @@ fn hostile_frames_end_the_connection_with_the_right_code() {
     back_to_idle(server.addr(), &idle, "hostile frames");
 }
 
+/// A preface that arrives in pieces, as TCP may cut it (after the part
+/// that looks like a head, and inside its last six bytes), is awaited
+/// whole: no byte of it is taken for a frame, and the connection serves.
+#[test]
+fn a_preface_in_pieces_is_awaited_whole() {
+    let server = Server::start(&[]);
+    let mut h2 = H2::raw(server.addr());
+    for piece in [&PREFACE[..18], &PREFACE[18..20]] {
+        h2.send(piece);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut rest = PREFACE[20..].to_vec();
+    frame(&mut rest, SETTINGS, 0, 0, &[]);
+    h2.send(&rest);
+    h2.get(1, "GET", "/healthz");
+    let frames = h2.frames_until_quiet(Duration::from_millis(300));
+    let kinds: Vec<u8> = frames.iter().map(|f| f.kind).collect();
+    assert!(!kinds.contains(&GOAWAY), "{}", summary(&frames));
+    assert!(kinds.contains(&HEADERS), "{}", summary(&frames));
+}
+
 /// Errors that end one stream: the connection answers the next request.
 #[test]
 fn a_stream_error_ends_only_its_stream() {
