@@ -107,7 +107,10 @@ mod tests {
         }
         let (header, payload) = frames.next_frame().unwrap().unwrap();
         assert_eq!((header.kind, payload), (6, &b"12345678"[..]));
-        // 16,385 bytes announced: more than this side allows.
+        // 16,384 bytes, the largest this side allows, are awaited; one
+        // more is refused.
+        let mut largest = FrameBuffer::with(&[0, 0x40, 0x00, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(largest.next_frame(), Ok(None));
         let mut too_big = FrameBuffer::with(&[0, 0x40, 0x01, 0, 0, 0, 0, 0, 1]);
         let refused = too_big.next_frame().unwrap_err();
         assert_eq!(refused.code, ErrorCode::FrameSizeError);
