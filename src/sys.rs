@@ -11,6 +11,7 @@
 //! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
+//! | `listen` again on a listener      | a longer accept queue than std's 128                 |
 //! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` in the handler | that exit resets every response still being written |
 //!
@@ -166,7 +167,7 @@ mod ffi {
 
     // These are the C library's own declarations of `setsockopt(2)`,
     // `getsockopt(2)`, `getsockname(2)`, `ioctl(2)`, `socket(2)`,
-    // `connect(2)`, `sigaction(2)` and `_exit(2)` (`socklen_t` is `u32`;
+    // `connect(2)`, `listen(2)`, `sigaction(2)` and `_exit(2)` (`socklen_t` is `u32`;
     // `ioctl` is variadic in C too).
     unsafe extern "C" {
         pub fn getsockopt(
@@ -187,6 +188,7 @@ mod ffi {
         pub fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
         pub fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
         pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
+        pub fn listen(fd: c_int, backlog: c_int) -> c_int;
         pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
         pub fn _exit(status: c_int) -> !;
     }
@@ -358,6 +360,30 @@ pub fn set_accept_timeout(listener: &impl AsRawFd, timeout: Duration) -> io::Res
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (listener, timeout);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// Lets the kernel queue `backlog` connections whose handshake it has
+/// completed before `accept` takes them; std listens with 128. On a
+/// listening socket `listen` only changes the queue's length, and the
+/// kernel caps it at `net.core.somaxconn`.
+pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let backlog =
+            std::ffi::c_int::try_from(backlog).map_err(|_| io::ErrorKind::InvalidInput)?;
+        // SAFETY: `listen` takes a descriptor and an integer, and the
+        // descriptor is `listener`'s, open for the whole call.
+        if unsafe { ffi::listen(listener.as_raw_fd(), backlog) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (listener, backlog);
         Err(io::ErrorKind::Unsupported.into())
     }
 }

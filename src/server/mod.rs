@@ -60,6 +60,13 @@ const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// whatever this is.
 const ACCEPT_WAKE: Duration = Duration::from_millis(100);
 
+/// Connections the kernel may hold, handshake done, until the accept loop
+/// takes them: 1,024, as the rejecter holds as many. std's 128 is less
+/// than a burst: past it the kernel drops the handshake's last ACK, and a
+/// client that sends nothing believes it is connected while the server
+/// knows nothing of it. nginx listens with 511, Go with `somaxconn`.
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// What every connection thread shares, read-only or atomic.
 #[derive(Debug)]
 struct Shared {
@@ -104,6 +111,7 @@ impl Server {
             })?;
         }
         sys::set_accept_timeout(&listener, ACCEPT_WAKE)?;
+        sys::set_listen_backlog(&listener, LISTEN_BACKLOG)?;
         sys::note_listener(listener.local_addr()?.port());
         let quiet = config.quiet;
         let shared = Arc::new(Shared {
