@@ -467,6 +467,22 @@ mod tests {
         assert_eq!(sent, [no_error], "stream 3's RST_STREAM only");
     }
 
+    /// A body dropped before its END_STREAM (its producer failed, returned
+    /// early or panicked) resets its stream: the client is not left waiting
+    /// for the rest.
+    #[test]
+    fn a_body_dropped_before_its_end_resets_its_stream() {
+        let conn = Conn::with_stream_1();
+        let rate = MinDataRate {
+            bytes_per_second: 1,
+            grace: Duration::from_secs(1),
+        };
+        drop(StreamBody::new(&conn, 1, false, rate));
+        let sent = conn.lock().control.pop_front().map(|c| c.bytes);
+        let cut = crate::server::h2::streams::rst_stream(1, ErrorCode::InternalError);
+        assert_eq!(sent, Some(cut));
+    }
+
     /// Content-Length 0: no DATA but the one that ends the stream.
     #[test]
     fn an_empty_body_of_known_length_is_one_empty_end_stream() {
