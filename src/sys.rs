@@ -1,6 +1,6 @@
 //! What std has no stable API for, called through the C library std
 //! already links: five socket options, a socket's unacknowledged bytes,
-//! an abort, and a signal handler for shutdown. The only FFI in the
+//! an abort, the listen queue's length, and a signal handler for shutdown. The only FFI in the
 //! crate, and with the counting allocator the only `unsafe`.
 //!
 //! | call                              | what it is for                                      |
@@ -167,8 +167,8 @@ mod ffi {
 
     // These are the C library's own declarations of `setsockopt(2)`,
     // `getsockopt(2)`, `getsockname(2)`, `ioctl(2)`, `socket(2)`,
-    // `connect(2)`, `listen(2)`, `sigaction(2)` and `_exit(2)` (`socklen_t` is `u32`;
-    // `ioctl` is variadic in C too).
+    // `connect(2)`, `listen(2)`, `sigaction(2)` and `_exit(2)`
+    // (`socklen_t` is `u32`; `ioctl` is variadic in C too).
     unsafe extern "C" {
         pub fn getsockopt(
             fd: c_int,

@@ -1,7 +1,8 @@
 //! The 503 at `--max-connections`, over real sockets against the real
 //! binary: HEAD gets its head and no body, an HTTP/2 client a GOAWAY, the
 //! server's own endpoints their answers, and a crowd far past the cap gets
-//! a whole answer each, never a reset.
+//! a whole answer each, never a reset; a burst the accept loop cannot take
+//! at once waits in the kernel's backlog.
 //!
 //! Churn near the cap leaves the live heap where it was: the server's
 //! lists of connections take their room once, at start.
@@ -311,4 +312,49 @@ fn churn_near_the_cap_leaves_the_live_heap_at_idle() {
     }
     drop(held);
     back_to_idle(addr, &idle, "the churn");
+}
+
+/// A burst the server cannot accept at once waits in the kernel, up to the
+/// listen backlog: with the server stopped (SIGSTOP, as a long pause on an
+/// overloaded machine would stop it), 300 connects all complete their
+/// handshake, where std's backlog of 128 let the 130th wait a second for
+/// its SYN's retry. Resumed, the server answers every one of them.
+#[test]
+fn a_burst_while_the_server_is_stopped_waits_in_the_backlog() {
+    let server = Server::start(&[]);
+    let pid = server.pid().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
+    };
+    signal("-STOP");
+    let wait = Duration::from_millis(500);
+    let clients: Vec<TcpStream> = (0..300)
+        .map_while(|_| TcpStream::connect_timeout(&server.addr(), wait).ok())
+        .collect();
+    signal("-CONT");
+    let most = std::fs::read_to_string("/proc/sys/net/core/somaxconn");
+    let most = most.map_or("unknown".into(), |s| s.trim().to_string());
+    assert_eq!(
+        clients.len(),
+        300,
+        "connects that did not wait (somaxconn {most})"
+    );
+    for mut client in clients {
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
+        client
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send the request");
+        let mut status = [0; 12];
+        client.read_exact(&mut status).expect("an answer");
+        let status = String::from_utf8_lossy(&status);
+        assert!(
+            status == "HTTP/1.1 200" || status == "HTTP/1.1 503",
+            "{status}"
+        );
+    }
 }

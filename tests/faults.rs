@@ -1,11 +1,10 @@
 //! Faults from outside the protocol, each against the real binary: a log
 //! whose reader is dead or never reads, a process out of file descriptors,
-//! a shutdown by signal that must let downloads drain (and cut, with a
-//! reset, what does not drain in time), and a burst while the server is
-//! stopped.
+//! and a shutdown by signal that must let downloads drain (and cut, with a
+//! reset, what does not drain in time).
 //!
-//! These tests but the last start their servers themselves rather than
-//! through `common::Server`, because each needs what that harness hides:
+//! These tests start their servers themselves rather than through
+//! `common::Server`, because each needs what that harness exists to hide:
 //! its own stderr pipe, a descriptor limit set by the shell, a signal, and
 //! the exit status.
 
@@ -611,41 +610,4 @@ fn download_mode(
         "no byte of the download within 10 s"
     );
     client
-}
-
-/// A burst the server cannot accept at once waits in the kernel, up to the
-/// listen backlog: with the server stopped (SIGSTOP, as a long pause on an
-/// overloaded machine would stop it), 300 connects all complete their
-/// handshake, where std's backlog of 128 let the 130th wait a second for
-/// its SYN's retry. Resumed, the server answers every one of them.
-#[test]
-fn a_burst_while_the_server_is_stopped_waits_in_the_backlog() {
-    let server = common::Server::start(&[]);
-    let pid = server.pid().to_string();
-    let signal = |name: &str| {
-        let status = Command::new("kill").args([name, &pid]).status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
-    };
-    signal("-STOP");
-    let wait = Duration::from_millis(500);
-    let clients: Vec<TcpStream> = (0..300)
-        .map_while(|_| TcpStream::connect_timeout(&server.addr(), wait).ok())
-        .collect();
-    signal("-CONT");
-    assert_eq!(clients.len(), 300, "connects that did not wait");
-    for mut client in clients {
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("a read timeout");
-        client
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .expect("send the request");
-        let mut status = [0; 12];
-        client.read_exact(&mut status).expect("an answer");
-        let status = String::from_utf8_lossy(&status);
-        assert!(
-            status == "HTTP/1.1 200" || status == "HTTP/1.1 503",
-            "{status}"
-        );
-    }
 }

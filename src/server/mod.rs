@@ -60,11 +60,12 @@ const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// whatever this is.
 const ACCEPT_WAKE: Duration = Duration::from_millis(100);
 
-/// Connections the kernel may hold, handshake done, until the accept loop
-/// takes them: 1,024, as the rejecter holds as many. std's 128 is less
-/// than a burst: past it the kernel drops the handshake's last ACK, and a
-/// client that sends nothing believes it is connected while the server
-/// knows nothing of it. nginx listens with 511, Go with `somaxconn`.
+/// Connections the kernel holds, handshake done, until the accept loop
+/// takes them: 1,024, as many as the rejecter lets linger
+/// ([`MAX_LINGERING`](crate::defense::connection_cap::MAX_LINGERING)).
+/// Past std's 128 the kernel drops a burst's new SYNs, and each such
+/// client waits a second for its retry. The kernel caps it at
+/// `net.core.somaxconn`; nginx listens with 511, Go with `somaxconn`.
 const LISTEN_BACKLOG: u32 = 1024;
 
 /// What every connection thread shares, read-only or atomic.
