@@ -1,7 +1,8 @@
 //! What std has no stable API for, called through the C library std
 //! already links: five socket options, a socket's unacknowledged bytes,
-//! an abort, the listen queue's length, and a signal handler for shutdown. The only FFI in the
-//! crate, and with the counting allocator the only `unsafe`.
+//! an abort, the listen queue's length, and a signal handler for shutdown.
+//! The only FFI in the crate, and with the counting allocator the only
+//! `unsafe`.
 //!
 //! | call                              | what it is for                                      |
 //! |-----------------------------------|-----------------------------------------------------|
