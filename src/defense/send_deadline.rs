@@ -268,8 +268,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         // This write's share of `bufs`: at most MAX_PARTS slices and
         // MAX_WRITE_BYTES bytes.
         let mut storage = [IoSlice::new(&[]); MAX_PARTS];
-        let mut total = 0;
-        let mut used = 0;
+        let (mut total, mut used) = (0, 0);
         for buf in bufs.iter().take(MAX_PARTS) {
             let take = buf.len().min(MAX_WRITE_BYTES - total);
             storage[used] = IoSlice::new(&buf[..take]);
@@ -498,6 +497,20 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
     }
 
+    /// A write's last wait is armed with the time it has left, not the
+    /// longer one armed before it: a stall is cut at its 600 ms, not at
+    /// the next look at the client (a tenth of the send timeout), 800 ms in.
+    #[test]
+    fn the_last_wait_is_armed_with_the_time_left() {
+        let stalled = Trickle::new(10, Duration::from_secs(60));
+        let rule = rule(1000, Duration::from_millis(300));
+        let mut writer = DeadlineWriter::new(&stalled, Duration::from_secs(4), rule);
+        let error = writer.write(&[0u8; 600]).unwrap_err();
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
+        let last = stalled.timeout.get();
+        assert!(last <= Duration::from_millis(200), "last wait: {last:?}");
+    }
+
     #[test]
     fn a_reader_above_the_minimum_rate_is_not_cut() {
         // 100 bytes every 20 ms: 5000 B/s, five times the minimum.
@@ -678,16 +691,9 @@ mod tests {
         };
         let lenient = rule(1, Duration::from_secs(60));
         let mut writer = DeadlineWriter::new(&kernel, Duration::from_millis(200), lenient);
-        assert_eq!(
-            writer.write(&[0u8; 1000]).unwrap(),
-            1000,
-            "the kernel had room"
-        );
-        assert_eq!(
-            writer.write(&[0u8; 1000]).unwrap(),
-            1000,
-            "the client kept reading"
-        );
+        let mut write = || writer.write(&[0u8; 1000]).unwrap();
+        assert_eq!(write(), 1000, "the kernel had room");
+        assert_eq!(write(), 1000, "the client kept reading");
         assert!(kernel.started.elapsed() >= kernel.opens);
     }
 }
