@@ -73,6 +73,9 @@ pub use measure::metrics::{FAMILIES, Family, Kind};
 /// socket queues, from `/proc/net/tcp`.
 pub use measure::proc_net::{TcpSocket, read_tcp_table};
 pub use measure::proc_status::ProcStatus;
+/// How long a finished connection's close waits for its client to hang
+/// up, for the test of what it holds meanwhile.
+pub use server::CLOSE_READ_TIMEOUT;
 /// Most stream threads one HTTP/2 connection holds, for the benchmark that
 /// counts them during a reset flood.
 pub use server::MAX_STREAM_THREADS;

@@ -18,7 +18,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use backpressure::LINGER_TIME;
+use backpressure::{CLOSE_READ_TIMEOUT, LINGER_TIME};
 use common::h2::{H2, REFUSED_STREAM};
 use common::{Server, back_to_idle, parse_response, stalled_request, wait_until, warmed_server};
 
@@ -205,6 +205,41 @@ fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
         }
         _ => Err(format!("{path}: {} with {body:?}", response.status)),
     }
+}
+
+/// A connection whose response is out gives its slot back while its close
+/// waits for the client to hang up: else `ab -c N` against
+/// `--max-connections N` meets 503s, each client connecting again the
+/// moment it has read its answer, before the server has seen it hang up.
+/// Those waiting closes are bounded too, by the cap: past that, a finished
+/// connection keeps its slot until its client hangs up (or half a second).
+#[test]
+fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
+    let server = Server::start(&["--max-connections", "1"]);
+    // Any close of the start's own probe is over by then.
+    thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+    // Answered whole, its socket kept open: the server's close waits.
+    let answered_kept_open = || {
+        let mut client = TcpStream::connect(server.addr()).unwrap();
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        client
+            .write_all(b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        (parse_response(&wire).status, client)
+    };
+    let started = Instant::now();
+    let (first, _first) = answered_kept_open();
+    let (second, _second) = answered_kept_open();
+    let (third, _third) = answered_kept_open();
+    // All three within the first's close, which waits at most CLOSE_READ_TIMEOUT.
+    assert!(
+        started.elapsed() < CLOSE_READ_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!([first, second, third], [404, 404, 503]);
 }
 
 /// Slots `--max-connections` allows in the crowd test.

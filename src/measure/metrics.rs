@@ -289,7 +289,7 @@ pub const FAMILIES: [Family; 20] = [
     Family {
         name: "backpressure_connections_active",
         kind: Kind::Gauge,
-        help: "Connections served by a thread of their own, a scrape included, but for one the rejecter answers at --max-connections.",
+        help: "Connections served by a thread of their own, a scrape included, but for one the rejecter answers at --max-connections; a finished one leaves while its close waits for the client.",
         samples: |m, _, out| out.sample("", load(&m.connections_active)),
     },
     Family {

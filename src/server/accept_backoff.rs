@@ -74,8 +74,8 @@ impl AcceptBackoff {
 }
 
 /// Descriptors to keep free besides one per served connection: the
-/// listener, stdio and the turned-away connections that linger a moment
-/// for their 503. A few dozen cover ordinary load; a flood is not covered:
+/// listener, stdio, the turned-away connections that linger a moment for
+/// their 503, and the finished ones whose close waits for their client. A few dozen cover ordinary load; a flood is not covered:
 /// it can hold [`MAX_LINGERING`](crate::defense::connection_cap::MAX_LINGERING)
 /// lingering and as many again queued for the lingering thread, 2,048, and
 /// meets the pauses above instead.

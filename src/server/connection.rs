@@ -9,6 +9,7 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use super::{Shared, h2, routes};
@@ -20,7 +21,7 @@ use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{AccessRecord, End, Outcome, request_line};
-use crate::measure::metrics::METRICS;
+use crate::measure::metrics::{METRICS, OpenConnection};
 use crate::sys;
 
 /// How long a finished connection keeps reading what the client still
@@ -28,7 +29,7 @@ use crate::sys;
 /// send a reset, which can destroy a response the client has not read yet;
 /// reading it first lets an error response (sent before the request was
 /// fully read) arrive intact. Short, because it holds a thread.
-const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
+pub const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
 /// Most bytes read and thrown away before closing anyway.
 const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
 /// How often a close that will be a reset looks whether the client has
@@ -41,14 +42,16 @@ const ACK_CHECK: Duration = Duration::from_millis(2);
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// Serves connection `id` from `peer`; the head must arrive by
-/// `accepted_at` plus the configured header timeout. The socket is closed
-/// by its last owner, once this has returned.
+/// `accepted_at` plus the configured header timeout. `slot` is its place
+/// under `--max-connections`, given back once the response is out. The
+/// socket is closed by its last owner, once this has returned.
 pub(super) fn handle(
     stream: &TcpStream,
     peer: SocketAddr,
     shared: &Shared,
     accepted_at: Instant,
     id: u64,
+    slot: OpenConnection,
 ) {
     let config = &shared.config;
     // Chunks go out in one vectored write each; Nagle's algorithm would only
@@ -73,7 +76,18 @@ pub(super) fn handle(
         // Not the client: the shutdown cut it at the drain timeout.
         outcome.end = End::DrainTimeout;
     }
-    close(stream, &mut outcome, shared, id);
+    if close(stream, &mut outcome, shared, id) {
+        // Serving is over; the close only waits for the client to hang up.
+        // Its slot goes back now, or a client that connects again the
+        // moment it has read its answer (`ab` does) would find it taken by
+        // its own last connection. The closes that wait are capped too, at
+        // as many as the slots; past that one keeps its slot while it waits.
+        let closing = Closing::enter(&shared.closing, config.max_connections);
+        if closing.is_some() {
+            drop(slot);
+        }
+        close_gracefully(stream);
+    }
     if !config.quiet {
         AccessRecord {
             peer,
@@ -85,8 +99,9 @@ pub(super) fn handle(
     }
 }
 
-/// Prepares the close of connection `id` as its `outcome` says; the socket
-/// closes when its last owner lets go. A whole response ends gracefully.
+/// Prepares the close of connection `id` as its `outcome` says; true if it
+/// is to be graceful ([`close_gracefully`]). The socket closes when its last
+/// owner lets go. A whole response ends gracefully.
 /// One the server cut (a timeout, a cap, the shutdown) ends in a reset,
 /// counted: the client learns at once, over HTTP/1.0 too, where a FIN would
 /// look like a complete body, and the kernel frees the send queue now
@@ -100,22 +115,41 @@ pub(super) fn handle(
 /// side having asked nothing, a small answer whose write failed (no
 /// status; its `Content-Length` shows it cut), an HTTP/2 connection (its
 /// streams end in END_STREAM or a reset of their own).
-fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) {
+fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) -> bool {
     if outcome.sent_whole_response() {
         // The response is out: off the shutdown's list before the close,
         // which bounds itself, since a cut now would reset the socket and
         // throw away what the kernel still holds of the response.
-        if shared.connections.leave(id) {
-            cut_before_its_close(outcome);
-        } else {
-            close_gracefully(stream);
+        if !shared.connections.leave(id) {
+            return true;
         }
+        cut_before_its_close(outcome);
     } else if End::RESETS.contains(&outcome.end) {
         if sys::reset_on_close(stream).is_ok() {
             METRICS.reset_sent(outcome.end);
         }
     } else if outcome.status.is_some() {
         let _ = sys::reset_on_close(stream);
+    }
+    false
+}
+
+/// A place among the connections whose close waits for their client
+/// (`Shared::closing`), given back when dropped.
+struct Closing<'a>(&'a AtomicUsize);
+
+impl<'a> Closing<'a> {
+    /// Takes a place, if fewer than `max` are taken.
+    fn enter(taken: &'a AtomicUsize, max: usize) -> Option<Closing<'a>> {
+        let free = |n: usize| (n < max).then_some(n + 1);
+        taken.fetch_update(Relaxed, Relaxed, free).ok()?;
+        Some(Closing(taken))
+    }
+}
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }
 
@@ -272,13 +306,14 @@ mod tests {
             config: ServerConfig::default(),
             budget: Arc::new(BufferBudget::new(0)),
             connections: Connections::with_capacity(1),
+            closing: AtomicUsize::new(0),
         };
         let mut outcome = Outcome {
             status: Some(Status::Ok),
             body_bytes: 9,
             ..Outcome::ended(End::ClientAbort)
         };
-        close(&server, &mut outcome, &shared, 1);
+        assert!(!close(&server, &mut outcome, &shared, 1));
         drop(server);
         client
             .set_read_timeout(Some(Duration::from_secs(5)))

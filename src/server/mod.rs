@@ -30,11 +30,13 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use accept_backoff::descriptor_warning;
 pub use config::ServerConfig;
+pub use connection::CLOSE_READ_TIMEOUT;
 pub use h2::MAX_STREAM_THREADS;
 pub use shutdown::Drained;
 
@@ -78,6 +80,11 @@ struct Shared {
     budget: Arc<BufferBudget>,
     /// The sockets being served, for the shutdown's drain and cut.
     connections: Connections,
+    /// Connections whose response is out and whose close only waits for
+    /// the client to hang up: they hold a thread but no slot, so that a
+    /// client that connects again the moment it has its answer is not
+    /// turned away by its own last connection. At most `max_connections`.
+    closing: AtomicUsize,
 }
 
 /// A bound listening socket, ready to [`run`](Server::run).
@@ -118,6 +125,7 @@ impl Server {
         let shared = Arc::new(Shared {
             budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
             connections: Connections::with_capacity(config.max_connections),
+            closing: AtomicUsize::new(0),
             config,
         });
         let for_rejecter = Arc::clone(&shared);
@@ -149,8 +157,10 @@ impl Server {
             rejecter,
         } = self;
         // Every connection thread not yet joined, in room taken once for
-        // as many as may be served: serving allocates nothing here.
-        let mut threads: Vec<JoinHandle<()>> = Vec::with_capacity(shared.config.max_connections);
+        // as many as may be served and as many closing: serving allocates
+        // nothing here.
+        let most = 2 * shared.config.max_connections;
+        let mut threads: Vec<JoinHandle<()>> = Vec::with_capacity(most);
         let mut backoff = AcceptBackoff::default();
         let mut next_id: u64 = 0;
         while !stop() {
@@ -232,9 +242,8 @@ fn serve(
         .name(format!("conn-{id}"))
         .stack_size(CONNECTION_STACK_BYTES)
         .spawn(move || {
-            let _open = open;
             let shared = shared_here;
-            let work = || connection::handle(&socket, peer, &shared, accepted_at, id);
+            let work = || connection::handle(&socket, peer, &shared, accepted_at, id, open);
             if !run_isolated(&socket, work) && !shared.config.quiet {
                 // The connection's own line was never written.
                 AccessRecord {
@@ -274,7 +283,8 @@ fn join_finished(threads: &mut Vec<JoinHandle<()>>) {
 
 /// Makes room in `threads` for one more without growing it. Full means a
 /// thread has given its connection slot back (the cap let this connection
-/// in) and is only exiting: it is joined within moments.
+/// in) and its closing place too, and is only exiting: it is joined within
+/// moments.
 fn make_room(threads: &mut Vec<JoinHandle<()>>) {
     while threads.len() == threads.capacity() {
         join_finished(threads);
