@@ -281,8 +281,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         // Only a CONTINUATION may come inside a header block (§6.10), so
         // whatever else is wrong with a frame there, it interrupted one.
         if self.block.is_some() {
-            let error = FrameError::connection(ProtocolError, INTERRUPTED_BLOCK);
-            return Err(error);
+            return Err(FrameError::connection(ProtocolError, INTERRUPTED_BLOCK));
         }
         // RST_STREAM may not name an idle stream (§6.4), and any frame but
         // HEADERS or PRIORITY on one is a connection error (§5.1).
@@ -450,22 +449,19 @@ impl<'s, 'a> Reader<'s, 'a> {
         let Some(s) = receiving(&mut state, id, after_end)? else {
             return Ok(());
         };
-        s.remote_open = !end_stream;
         s.received = s.received.saturating_add(flow);
-        let error = if s.received > frame::DEFAULT_WINDOW {
-            Some((FlowControlError, "DATA beyond the stream's window"))
+        let (code, reason) = if s.received > frame::DEFAULT_WINDOW {
+            (FlowControlError, "DATA beyond the stream's window")
         } else if !s.body_agrees(len, end_stream) {
-            Some((ProtocolError, UNLIKE_LENGTH))
+            (ProtocolError, UNLIKE_LENGTH)
         } else {
-            None
+            s.remote_open = !end_stream;
+            return Ok(());
         };
-        if let Some((code, reason)) = error {
-            // The reset closes the client's side too: no second one once
-            // the answer is done.
-            s.remote_open = false;
-            return Err(FrameError::stream(id, code, reason));
-        }
-        Ok(())
+        // The reset closes the client's side too: no second one once the
+        // answer is done.
+        s.remote_open = false;
+        Err(FrameError::stream(id, code, reason))
     }
 
     /// RST_STREAM: the client cancels a stream. Its thread, waiting on
