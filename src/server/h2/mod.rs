@@ -30,15 +30,18 @@
 //!   then DATA, one frame per stream in turn;
 //! - each stream's thread (`stream.rs`) answers its request through the
 //!   routes and strategies of HTTP/1.1, writing into a
-//!   [`streams::StreamBody`], so `mode=` works here too, the unbounded bug
+//!   [`hand_off::StreamBody`], so `mode=` works here too, the unbounded bug
 //!   included.
+//!
+//! What they share (the frames queued, each stream's window and hand-off,
+//! the connection's window) is `streams.rs`'s, under one lock.
 //!
 //! Every limit below is a named constant: HTTP/2 brings floods of its own
 //! (RFC 9113 §10.5), and each is bounded here.
 //!
 //! To read it for the lesson, three places are enough: `writer.rs`'s
 //! `next_job`, where a DATA frame goes only while both windows have room
-//! and the streams take turns; `streams.rs`'s `StreamBody::write`, the
+//! and the streams take turns; `hand_off.rs`'s `StreamBody::write`, the
 //! bounded hand-off that makes a stream's producer wait as an HTTP/1.1
 //! write does; and `connection.rs`'s `settings` and `window_update`, where
 //! the client moves the windows. The rest is what RFC 9113 asks of a
@@ -46,6 +49,7 @@
 //! the limits.
 
 mod connection;
+mod hand_off;
 mod stream;
 mod streams;
 mod writer;

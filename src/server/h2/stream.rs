@@ -8,7 +8,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::streams::{Conn, StreamBody};
+use super::hand_off::StreamBody;
+use super::streams::Conn;
 use crate::export::Mode;
 use crate::http::h2::frame::ErrorCode;
 use crate::http::h2::request::Request;

@@ -2,45 +2,21 @@
 //! written, every stream's hand-off and window, and the connection's
 //! window. One lock, two condition variables.
 //!
-//! A stream's body reaches the writer through its *hand-off*: at most
-//! [`HANDOFF_BYTES`] that [`StreamBody::write`] copies in and then waits
-//! for, until the writer has put all of them in DATA frames and the socket
-//! has taken them. So each stream's body blocks exactly as an HTTP/1.1
-//! body blocks on its socket, and the strategies' bounds hold per stream:
-//! a stream whose window is spent stops its producer as a full send
-//! buffer does. Beyond its strategy, a stream costs its thread and that
-//! one hand-off.
-//!
-//! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
-//! every HTTP/1.1 write does, so a client that opens its window a byte at
-//! a time cannot hold a stream longer than one that reads a byte at a
-//! time. The rate is the connection's to keep, not each stream's: the
-//! deadline also counts the DATA the writer sent on other streams while
-//! this one waited its turn ([`Stream::waited`]). docs/http2.md says why,
-//! and what a client that keeps the rate can still do.
+//! A stream's body reaches the writer through its hand-off
+//! (`hand_off.rs`): the fields of [`Stream`] that it fills and the writer
+//! drains are here, under the one lock.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{self, Write};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::defense::send_deadline::{MinDataRate, TooSlow};
-use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
-use crate::http::h2::frame::{self, ErrorCode, FrameError, MAX_FRAME_BYTES};
-use crate::http::h2::hpack;
-use crate::http::response::{Framing, ResponseHead};
+use crate::http::h2::frame::{self, ErrorCode, FrameError};
 use crate::measure::access_log::End;
-use crate::measure::clock;
 use crate::measure::metrics::METRICS;
-use crate::strategy::Wire;
-
-/// Most body bytes one stream hands to the writer at a time: one DATA
-/// frame of the largest size this side sends.
-pub const HANDOFF_BYTES: usize = MAX_FRAME_BYTES;
 
 /// How often a wait on `progress` looks again, against a lost wake-up: the
 /// writer notifies it as soon as each write is accounted for.
-const RECHECK: Duration = Duration::from_millis(100);
+pub const RECHECK: Duration = Duration::from_millis(100);
 
 /// The connection's shared state, and the two things its threads wait for.
 #[derive(Debug, Default)]
@@ -355,22 +331,6 @@ impl State {
     }
 }
 
-/// The stream `id`, unless it has left the table or was ended early: then
-/// the error its body's write fails with, by the same reasons as over
-/// HTTP/1.1, so that the export is counted alike.
-fn live(state: &mut State, id: u32) -> io::Result<&mut Stream> {
-    let stream = state
-        .streams
-        .get_mut(&id)
-        .ok_or(io::ErrorKind::ConnectionAborted)?;
-    match stream.reset {
-        None => Ok(stream),
-        Some(End::SendTimeout) => Err(TooSlow::SendTimeout.into_error()),
-        Some(End::MinRate) => Err(TooSlow::MinRate.into_error()),
-        Some(other) => Err(other.into_error()),
-    }
-}
-
 /// A frame, written by one of `frame`'s builders.
 pub fn encode(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut frame = Vec::new();
@@ -381,190 +341,6 @@ pub fn encode(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 /// A RST_STREAM frame; counted in `/metrics` by whoever queues it.
 pub fn rst_stream(id: u32, code: ErrorCode) -> Vec<u8> {
     encode(|out| frame::rst_stream(out, id, code))
-}
-
-/// One stream's response, as a [`Wire`]: the head a HEADERS frame, the
-/// body handed to the writer [`HANDOFF_BYTES`] at a time, the end an
-/// END_STREAM flag. A body that is dropped before its end is reset, so
-/// the client can always tell a cut body from a complete one.
-pub struct StreamBody<'c> {
-    /// The connection the stream belongs to.
-    conn: &'c Conn,
-    /// The stream.
-    id: u32,
-    /// HEAD: the HEADERS frame ends the stream.
-    head_only: bool,
-    /// A hand-off of `n` bytes must be written within `max(grace, (n +
-    /// waited) / rate)`, [`Stream::waited`] being what others had meanwhile.
-    min_rate: MinDataRate,
-    /// Body bytes the head's `Content-Length` still promises. The hand-off
-    /// that completes them asks for END_STREAM on its last DATA frame: a
-    /// client that counts bytes may close the moment it has them, and would
-    /// otherwise leave before an empty END_STREAM frame came after them.
-    promised: Option<u64>,
-}
-
-impl<'c> StreamBody<'c> {
-    pub fn new(conn: &'c Conn, id: u32, head_only: bool, min_rate: MinDataRate) -> Self {
-        StreamBody {
-            conn,
-            id,
-            head_only,
-            min_rate,
-            promised: None,
-        }
-    }
-
-    /// HEAD: the response is its head.
-    pub fn head_only(&self) -> bool {
-        self.head_only
-    }
-
-    /// Waits until `done` says the stream got where it should, or fails
-    /// with the reason it was ended early. Past the minimum rate's deadline
-    /// for `bytes` and for what the connection sent others meanwhile, with
-    /// bytes still waiting for window or their turn, the stream is reset
-    /// (CANCEL) and the write fails as an HTTP/1.1 write would.
-    fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
-        let started = Instant::now();
-        let mut state = self.conn.lock();
-        loop {
-            let stream = live(&mut state, self.id)?;
-            if done(stream) {
-                return Ok(());
-            }
-            let owed = bytes as u64 + stream.waited;
-            let deadline = self.min_rate.deadline(started, owed);
-            // Every byte handed off, and the END_STREAM if one is asked for,
-            // is in a frame the writer has taken (it clears `end` as it takes
-            // it): what is left is the socket's, which the writer's own
-            // deadline bounds. A reset now could follow the END_STREAM being
-            // written.
-            let with_writer = stream.framed == stream.data.len() && !stream.end;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() && !with_writer {
-                state.reset(self.id, ErrorCode::Cancel, End::MinRate);
-                drop(state);
-                self.conn.work.notify_one();
-                return Err(TooSlow::MinRate.into_error());
-            }
-            let wait = if left.is_zero() { RECHECK } else { left };
-            state = self.conn.wait_for(&self.conn.progress, state, wait);
-        }
-    }
-}
-
-impl Write for StreamBody<'_> {
-    /// Hands off up to [`HANDOFF_BYTES`] of `buf` and returns once the
-    /// socket has taken them, as a blocking socket write would.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let n = buf.len().min(HANDOFF_BYTES);
-        if self.promised.is_some_and(|left| n as u64 > left) {
-            // The head said where the body ends, and END_STREAM goes with
-            // its last byte: more would be a malformed stream (RFC 9113
-            // §8.1.1), so it is the strategy's bug, said before any of it
-            // leaves.
-            let error = "a body longer than its Content-Length";
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, error));
-        }
-        {
-            let mut state = self.conn.lock();
-            let stream = live(&mut state, self.id)?;
-            stream.data.clear();
-            stream.data.extend_from_slice(&buf[..n]);
-            (stream.framed, stream.sent, stream.waited) = (0, 0, 0);
-            stream.end = self.promised == Some(n as u64);
-        }
-        self.conn.work.notify_one();
-        let written = match self.wait_until(n, |s| s.sent == s.data.len()) {
-            Ok(()) => Ok(n),
-            // Part of the hand-off may have left before the stream was
-            // ended: say so, as a socket says a short write, so that what
-            // the response counts as sent is exact. An ended stream stays
-            // ended, so the next write returns the error.
-            Err(error) => match self.conn.lock().streams.get(&self.id) {
-                Some(stream) if stream.sent > 0 => Ok(stream.sent),
-                _ => Err(error),
-            },
-        };
-        if let (Some(promised), Ok(written)) = (&mut self.promised, &written) {
-            *promised = promised.saturating_sub(*written as u64);
-        }
-        written
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Wire for StreamBody<'_> {
-    fn send_head(&mut self, head: &ResponseHead) -> io::Result<()> {
-        let mut block = Vec::with_capacity(256);
-        hpack::start_block(&mut block);
-        let status = head.status().code().to_string();
-        hpack::encode_field(&mut block, b":status", status.as_bytes());
-        let mut date = [0; IMF_FIXDATE_LEN];
-        UtcDateTime::from_unix_seconds(clock::now_unix_seconds()).write_imf_fixdate(&mut date);
-        hpack::encode_field(&mut block, b"date", &date);
-        for (name, value) in head.fields() {
-            let name = name.to_ascii_lowercase();
-            hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
-        }
-        if let Framing::ContentLength(len) = head.framing() {
-            hpack::encode_field(&mut block, b"content-length", len.to_string().as_bytes());
-            self.promised = (!self.head_only).then_some(len);
-        }
-        let mut headers = Vec::with_capacity(block.len() + 2 * frame::HEADER_BYTES);
-        frame::headers(&mut headers, self.id, &block, self.head_only);
-        let mut state = self.conn.lock();
-        live(&mut state, self.id)?;
-        // HEAD: the HEADERS frame is the whole response, complete once
-        // written.
-        let (bytes, owed, ends) = (headers, false, self.head_only.then_some(self.id));
-        state.control.push_back(Control { bytes, owed, ends });
-        drop(state);
-        self.conn.work.notify_one();
-        if self.head_only {
-            return self.wait_until(0, |s| s.finished);
-        }
-        Ok(())
-    }
-
-    /// Asks for END_STREAM and returns once it is written: the response is
-    /// done when its bytes have drained, here as over HTTP/1.1.
-    fn end_body(&mut self) -> io::Result<()> {
-        if let Some(stream) = self.conn.lock().streams.get_mut(&self.id) {
-            (stream.end, stream.waited) = (true, 0);
-        }
-        self.conn.work.notify_one();
-        self.wait_until(0, |s| s.finished)
-    }
-}
-
-impl Drop for StreamBody<'_> {
-    /// The stream leaves the table. If its response was not complete it is
-    /// reset, so that the client learns the body was cut; a client that
-    /// still sends a request body is told to stop (RFC 9113 §8.1), unless
-    /// it has reset the stream itself (§5.4.2).
-    fn drop(&mut self) {
-        let mut state = self.conn.lock();
-        state.reset(self.id, ErrorCode::InternalError, End::ProducerFailed);
-        if let Some(stream) = state.streams.remove(&self.id)
-            && stream.finished
-            && stream.remote_open
-            && !stream.reset_by_client
-        {
-            state.push(rst_stream(self.id, ErrorCode::NoError));
-            state.reset_sent(self.id, ErrorCode::NoError);
-        }
-        drop(state);
-        self.conn.work.notify_one();
-        self.conn.progress.notify_all();
-    }
 }
 
 #[cfg(test)]
@@ -618,64 +394,6 @@ mod tests {
         conn.lock().writing = true;
         conn.end(End::SendTimeout);
         assert_eq!(conn.client_left(), End::SendTimeout);
-    }
-
-    /// A minimum rate whose 50 ms grace is the whole allowance of the few
-    /// bytes these tests write.
-    const SHORT_GRACE: MinDataRate = MinDataRate {
-        bytes_per_second: 1 << 20,
-        grace: Duration::from_millis(50),
-    };
-
-    /// A hand-off whose bytes the writer has all taken is not cut for the
-    /// time their write takes: the socket is the writer's to bound, and a
-    /// reset now could follow the END_STREAM it is writing. Cut, the body
-    /// would have arrived whole and then been called cut.
-    #[test]
-    fn a_hand_off_in_the_writers_hands_is_not_cut() {
-        let conn = Conn::with_stream_1();
-        thread::scope(|scope| {
-            let body = scope.spawn(|| {
-                let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
-                out.write(b"last bytes").map_err(|e| e.kind())
-            });
-            // The writer takes the frame, and its write takes four times
-            // the allowance.
-            while conn.lock().streams[&1].data.len() != 10 {
-                thread::yield_now();
-            }
-            conn.lock().streams.get_mut(&1).unwrap().framed = 10;
-            thread::sleep(Duration::from_millis(200));
-            let mut state = conn.lock();
-            assert_eq!(state.streams[&1].reset, None);
-            assert!(state.control.is_empty(), "no RST_STREAM queued");
-            state.streams.get_mut(&1).unwrap().sent = 10;
-            drop(state);
-            conn.progress.notify_all();
-            assert_eq!(body.join().unwrap(), Ok(10));
-        });
-    }
-
-    /// An END_STREAM the writer has not taken is not in its hands: a body
-    /// whose end waits past the deadline (no writer here at all) is cut, as
-    /// any hand-off is.
-    #[test]
-    fn an_end_stream_not_yet_taken_is_cut_at_the_deadline() {
-        let conn = Conn::with_stream_1();
-        let ended = thread::scope(|scope| {
-            let (ended, got) = mpsc::channel();
-            let conn = &conn;
-            scope.spawn(move || {
-                let mut out = StreamBody::new(conn, 1, false, SHORT_GRACE);
-                let _ = ended.send(out.end_body().map_err(|e| e.kind()));
-            });
-            let verdict = got.recv_timeout(Duration::from_secs(2));
-            // Should it still wait, end the connection: a failing test
-            // fails instead of hanging.
-            conn.end(End::Panic);
-            verdict
-        });
-        assert_eq!(ended, Ok(Err(TooSlow::MinRate.into_error().kind())));
     }
 
     /// The bound on answers owed: the 65th is refused until the writer has

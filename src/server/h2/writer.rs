@@ -9,7 +9,7 @@
 //! included: the socket is one queue. The write goes through a
 //! [`DeadlineWriter`], so the minimum rate and the send timeout hold for
 //! the connection's socket as for any HTTP/1.1 response. A window that
-//! stays shut is a stall too: the hand-off's own deadline (`streams.rs`)
+//! stays shut is a stall too: the hand-off's own deadline (`hand_off.rs`)
 //! cuts it, or `--send-timeout` without window if that is shorter.
 //!
 //! A stream is complete when its END_STREAM has been *written*: only then
@@ -236,7 +236,8 @@ mod tests {
     use crate::http::h2::frame::flag::END_STREAM;
     use crate::http::h2::frame_buffer::FrameBuffer;
     use crate::http::response::{Framing, ResponseHead, Status};
-    use crate::server::h2::streams::{Stream, StreamBody};
+    use crate::server::h2::hand_off::StreamBody;
+    use crate::server::h2::streams::Stream;
     use crate::strategy::Wire;
 
     /// Answers stream 1 with `body` through a real writer on a loopback
