@@ -17,15 +17,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
+use super::header_block::{Block, INTERRUPTED_BLOCK};
 use super::stream;
 use super::streams::{Conn, State, Stream, encode, rst_stream};
 use super::{
-    EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES,
-    MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
+    EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
 };
 use crate::http::h2::frame::ErrorCode::{
-    CompressionError, EnhanceYourCalm, FlowControlError, NoError, ProtocolError, RefusedStream,
-    StreamClosed,
+    CompressionError, FlowControlError, NoError, ProtocolError, RefusedStream, StreamClosed,
 };
 use crate::http::h2::frame::{
     self, ErrorCode, Frame, FrameError, MAX_WINDOW, PREFACE, PREFACE_HEAD, Settings, setting,
@@ -45,9 +44,6 @@ const READ_WAKE: Duration = Duration::from_millis(100);
 /// How often a reader waiting for a stream thread to finish looks again:
 /// it is woken as the stream leaves the table, a moment before the thread ends.
 const THREAD_WAKE: Duration = Duration::from_millis(5);
-
-/// A header block not followed by its CONTINUATION (RFC 9113 §6.10).
-const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
 
 /// DATA or HEADERS on a stream the client reset: STREAM_CLOSED (§5.1). A
 /// stream error would reset a stream already reset, so the connection
@@ -126,19 +122,6 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
     });
     // Every thread has been joined, the writer's last write included.
     Outcome::ended(conn.lock().ended.unwrap_or(end))
-}
-
-/// The header block being received: HEADERS, then CONTINUATION until
-/// END_HEADERS.
-struct Block {
-    /// Its stream.
-    stream: u32,
-    /// END_STREAM was on its HEADERS: the request has no body.
-    end_stream: bool,
-    /// The encoded block so far, at most [`MAX_HEADER_BLOCK_BYTES`].
-    bytes: Vec<u8>,
-    /// CONTINUATION frames so far, at most [`MAX_CONTINUATION_FRAMES`].
-    continuations: usize,
 }
 
 /// The reading side of a connection and what it alone keeps.
@@ -326,8 +309,9 @@ impl<'s, 'a> Reader<'s, 'a> {
     fn handle(&mut self, frame: Frame<'_>) -> Result<(), FrameError> {
         let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
         // Inside a header block only its CONTINUATION may come (§6.10).
-        if let Some(block) = self.block.take() {
-            return self.continuation(block, frame);
+        if let Some(mut block) = self.block.take() {
+            let end_headers = block.continued(frame)?;
+            return self.finish_or_keep(block, end_headers);
         }
         match frame {
             Frame::Headers {
@@ -383,40 +367,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         if id <= self.last_stream && !known {
             return protocol_error("a stream id that did not grow");
         }
-        let block = Block {
-            stream: id,
-            end_stream,
-            bytes: block.to_vec(),
-            continuations: 0,
-        };
-        self.finish_or_keep(block, end_headers)
-    }
-
-    /// The next frame of an unfinished header block, which must be its
-    /// CONTINUATION, within [`MAX_HEADER_BLOCK_BYTES`] and
-    /// [`MAX_CONTINUATION_FRAMES`].
-    fn continuation(&mut self, mut block: Block, frame: Frame<'_>) -> Result<(), FrameError> {
-        let fail = |code, reason| Err(FrameError::connection(code, reason));
-        let Frame::Continuation {
-            stream,
-            end_headers,
-            block: piece,
-        } = frame
-        else {
-            return fail(ProtocolError, INTERRUPTED_BLOCK);
-        };
-        if stream != block.stream {
-            return fail(ProtocolError, "CONTINUATION on another stream");
-        }
-        block.continuations += 1;
-        if block.bytes.len() + piece.len() > MAX_HEADER_BLOCK_BYTES
-            || block.continuations > MAX_CONTINUATION_FRAMES
-        {
-            let reason = "header block too large: too many CONTINUATION bytes or frames";
-            return fail(EnhanceYourCalm, reason);
-        }
-        block.bytes.extend_from_slice(piece);
-        self.finish_or_keep(block, end_headers)
+        self.finish_or_keep(Block::new(id, end_stream, block), end_headers)
     }
 
     /// A header block received up to its latest frame: taken as a whole at

@@ -24,8 +24,9 @@
 //!
 //! The threads of one connection:
 //!
-//! - its own reads frames (`connection.rs`), keeps the HPACK decoder's
-//!   table, and starts one thread per stream;
+//! - its own reads frames (`connection.rs`; a header block's, HEADERS and
+//!   CONTINUATION, are gathered by `header_block.rs`), keeps the HPACK
+//!   decoder's table, and starts one thread per stream;
 //! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
 //! - each stream's thread (`stream.rs`) answers its request through the
@@ -50,6 +51,7 @@
 
 mod connection;
 mod hand_off;
+mod header_block;
 mod stream;
 mod streams;
 mod writer;
