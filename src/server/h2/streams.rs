@@ -46,11 +46,9 @@ pub struct Control {
 #[derive(Debug, Default)]
 pub struct State {
     /// Frames the writer sends before any DATA, in order: SETTINGS and PING
-    /// acknowledgements, HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY.
+    /// acknowledgements, HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY. At
+    /// most [`super::MAX_CONTROL_FRAMES`] of them [owed](Control::owed).
     pub control: VecDeque<Control>,
-    /// How many of `control` the client asked for: at most
-    /// [`super::MAX_CONTROL_FRAMES`].
-    pub owed: usize,
     /// Streams the client cancelled (its RST_STREAM, or its error answered
     /// with one) less streams completed, never below zero: past
     /// [`super::MAX_NET_CANCELS`] it is flooding.
@@ -267,11 +265,10 @@ impl State {
     /// Queues a frame the client asked for, unless it has asked for too
     /// many without reading the answers: a flood (CVE-2019-9512, -9515).
     pub fn push_owed(&mut self, bytes: Vec<u8>) -> Result<(), FrameError> {
-        if self.owed >= super::MAX_CONTROL_FRAMES {
+        if self.control.iter().filter(|c| c.owed).count() >= super::MAX_CONTROL_FRAMES {
             let reason = "too many frames to answer unread: read what you asked for";
             return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
         }
-        self.owed += 1;
         let (owed, ends) = (true, None);
         self.control.push_back(Control { bytes, owed, ends });
         Ok(())
@@ -409,8 +406,7 @@ mod tests {
         assert_eq!(refused.code, ErrorCode::EnhanceYourCalm);
         assert_eq!(state.control.len(), 65);
         // The writer takes one: one more may be owed.
-        let taken = state.control.pop_front().unwrap();
-        state.owed -= usize::from(taken.owed);
+        assert!(state.control.pop_front().is_some_and(|taken| taken.owed));
         assert!(state.push_owed(vec![0; 13]).is_ok());
         assert!(state.push_owed(vec![0; 13]).is_err());
     }

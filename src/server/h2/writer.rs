@@ -139,7 +139,6 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         }
         let next = state.control.pop_front()?;
         buf.extend_from_slice(&next.bytes);
-        state.owed -= usize::from(next.owed);
         if let Some(stream) = next.ends.and_then(|id| state.streams.get_mut(&id)) {
             stream.closing = true;
         }
