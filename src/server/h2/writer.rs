@@ -239,6 +239,13 @@ mod tests {
     use crate::server::h2::streams::Stream;
     use crate::strategy::Wire;
 
+    /// A minimum rate these tests never come near: a body's few bytes
+    /// have seconds.
+    const PATIENT: MinDataRate = MinDataRate {
+        bytes_per_second: 1,
+        grace: Duration::from_secs(2),
+    };
+
     /// Answers stream 1 with `body` through a real writer on a loopback
     /// socket; returns each DATA frame the client got as (flags, length).
     fn data_frames_of(body: impl FnOnce(&mut StreamBody<'_>)) -> Vec<(u8, usize)> {
@@ -250,11 +257,7 @@ mod tests {
             // The writer exits once the connection ends: ended even if
             // `body` panics, so that a failing test fails instead of hanging.
             let _ends = EndOnPanic(&conn);
-            let rate = MinDataRate {
-                bytes_per_second: 1,
-                grace: Duration::from_secs(2),
-            };
-            let mut out = StreamBody::new(&conn, 1, false, rate);
+            let mut out = StreamBody::new(&conn, 1, false, PATIENT);
             body(&mut out);
             drop(out);
             conn.end(End::Complete);
@@ -456,12 +459,8 @@ mod tests {
         };
         state.streams.insert(1, reset_after_its_end);
         drop(state);
-        let rate = MinDataRate {
-            bytes_per_second: 1,
-            grace: Duration::from_secs(1),
-        };
-        drop(StreamBody::new(&conn, 1, false, rate));
-        drop(StreamBody::new(&conn, 3, false, rate));
+        drop(StreamBody::new(&conn, 1, false, PATIENT));
+        drop(StreamBody::new(&conn, 3, false, PATIENT));
         let sent: Vec<Vec<u8>> = conn.lock().control.drain(..).map(|c| c.bytes).collect();
         let no_error = crate::server::h2::streams::rst_stream(3, ErrorCode::NoError);
         assert_eq!(sent, [no_error], "stream 3's RST_STREAM only");
@@ -473,11 +472,7 @@ mod tests {
     #[test]
     fn a_body_dropped_before_its_end_resets_its_stream() {
         let conn = Conn::with_stream_1();
-        let rate = MinDataRate {
-            bytes_per_second: 1,
-            grace: Duration::from_secs(1),
-        };
-        drop(StreamBody::new(&conn, 1, false, rate));
+        drop(StreamBody::new(&conn, 1, false, PATIENT));
         let sent = conn.lock().control.pop_front().map(|c| c.bytes);
         let cut = crate::server::h2::streams::rst_stream(1, ErrorCode::InternalError);
         assert_eq!(sent, Some(cut));
