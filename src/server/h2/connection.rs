@@ -536,19 +536,17 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
         // A thread slot first: at the limit, wait for one to finish and join
         // it; reading nothing meanwhile is backpressure on the client.
-        self.join_finished();
-        while self.threads.len() >= MAX_STREAM_THREADS {
+        let mut state = loop {
+            self.join_finished();
             let state = self.conn.lock();
             if state.ended.is_some() {
                 return Ok(());
             }
+            if self.threads.len() < MAX_STREAM_THREADS {
+                break state;
+            }
             drop(self.conn.wait_for(&self.conn.progress, state, THREAD_WAKE));
-            self.join_finished();
-        }
-        let mut state = self.conn.lock();
-        if state.ended.is_some() {
-            return Ok(());
-        }
+        };
         if state.counted_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
