@@ -231,6 +231,35 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
     }
 }
 
+/// A flag typed before any command (`backpressure --quick`, as if the demo,
+/// the default command, took its flags bare) is refused, and the line that
+/// refuses it points at the command that has the flag: a hint to run
+/// `serve --quick` would only earn a second refusal.
+#[test]
+fn a_flag_before_the_command_points_at_the_command_that_has_it() {
+    for (args, hint) in [
+        (&["--quick"][..], "as in 'backpressure demo --quick'"),
+        (&["--rows", "1000"], "as in 'backpressure demo --rows'"),
+        (&["--rate=1k"], "as in 'backpressure slow-client --rate=1k'"),
+        (
+            &["--addr", "127.0.0.1:0"],
+            "as in 'backpressure serve --addr'",
+        ),
+    ] {
+        let output = run(args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
+        assert!(err.contains(hint), "{args:?}: {err}");
+    }
+    // A flag no command has: no command to point at, so none is named.
+    let output = run(&["--bogus"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown flag '--bogus'"), "{err}");
+    assert!(!err.contains("as in"), "{err}");
+}
+
 #[test]
 fn an_address_in_use_exits_1() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port to take");

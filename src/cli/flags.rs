@@ -173,6 +173,11 @@ pub fn parse_line<C: Default>(spec: &Spec<C>, line: &str) -> Result<Option<C>, S
     }
 }
 
+/// Whether `spec` has a flag spelled `name` (`--quick`).
+pub fn has_flag<C>(spec: &Spec<C>, name: &str) -> bool {
+    spec.flags.iter().any(|flag| flag.name == name)
+}
+
 /// A default that is not shown in `--help`.
 pub fn no_default<C>(_: &C) -> String {
     String::new()

@@ -178,12 +178,31 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError
             }
         },
         Some(flag) if flag.starts_with('-') => {
-            return Err(UsageError::top_level(format!(
-                "unknown flag '{flag}': flags follow a command, as in 'backpressure serve {flag}'"
-            )));
+            return Err(UsageError::top_level(misplaced_flag(flag)));
         }
         Some(other) => return Err(UsageError::top_level(format!("unknown command '{other}'"))),
     })
+}
+
+/// The line for a flag typed before any command. It names the command
+/// that has the flag (`--quick` is the demo's, `--rate` slow-client's): a
+/// hint that named another would only earn a second refusal.
+fn misplaced_flag(flag: &str) -> String {
+    let name = flag.split_once('=').map_or(flag, |(name, _)| name);
+    let commands = [
+        ("serve", flags::has_flag(&serve::SERVE, name)),
+        ("demo", flags::has_flag(&demo::DEMO, name)),
+        (
+            "slow-client",
+            flags::has_flag(&slow_client::SLOW_CLIENT, name),
+        ),
+    ];
+    match commands.iter().find(|(_, has)| *has) {
+        Some((command, _)) => format!(
+            "unknown flag '{flag}': flags follow a command, as in 'backpressure {command} {flag}'"
+        ),
+        None => format!("unknown flag '{flag}': flags follow a command, and no command has it"),
+    }
 }
 
 fn main_help() -> String {
