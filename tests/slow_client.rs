@@ -114,6 +114,27 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
     assert!(wire <= 20 * 1024 + 1024 + 20 * 1024 / 10, "{wire}: {text}");
 }
 
+/// Over HTTP/2 too, a body stopped by `--for` is said to be stopped, as
+/// over HTTP/1.1: "not complete" beside exit 0 reads as a cut that the
+/// exit code forgot.
+#[test]
+fn an_http2_time_limit_is_reported_as_a_stop_not_a_cut() {
+    let server = Server::start(&[]);
+    let url = format!(
+        "http://{}/export.csv?rows=1000000&mode=bounded",
+        server.addr()
+    );
+    let output = slow_client(&[&url, "--http2", "--rate=20k", "--for", "1s"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let stream = text.lines().next().unwrap_or_default();
+    assert!(stream.starts_with("stream 1 "), "{text}");
+    assert!(
+        stream.ends_with("body bytes, stopped by the time limit before the body ended"),
+        "{text}"
+    );
+}
+
 /// Waits for a scripted server's thread, at most 10 s: a client that never
 /// connected leaves it blocked in `accept`, and that must fail the test,
 /// saying how the client ended, not hang it.

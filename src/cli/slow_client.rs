@@ -312,6 +312,9 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         let end = match (s.complete, s.reset) {
             (true, _) => "complete".to_string(),
             (_, Some(code)) => format!("reset by the server ({})", ErrorCode::describe(code)),
+            // --for ran out with the connection sound: a stop, in the
+            // words HTTP/1.x uses, as the exit code 0 says.
+            _ if report.timed_out && report.failure.is_none() => BodyEnd::Stopped.to_string(),
             _ => "not complete".to_string(),
         };
         let latency = s
