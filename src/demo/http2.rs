@@ -262,11 +262,17 @@ pub fn report(part: &Http2Part) -> String {
             false => "",
         };
         let verdict = if u >= 2.0 * b {
+            // A figure at the wait is a lower bound, and so is its ratio:
+            // rounded down, lest "5 times" stand for 4.9 or more.
+            let ratio = u / b.max(1e-3);
+            let times = match more(u).is_empty() {
+                true => format!("{ratio:.0}"),
+                false => format!("at least {:.0}", ratio.floor()),
+            };
             format!(
-                "{:.0} times as long as with the kernel's unsent bytes held to 16 KiB \
+                "{times} times as long as with the kernel's unsent bytes held to 16 KiB \
                  ({b:.2} s). The stream window bounds what one stream costs the server; \
-                 only the socket's high-water mark bounds the queue every stream shares.",
-                u / b.max(1e-3)
+                 only the socket's high-water mark bounds the queue every stream shares."
             )
         } else if b >= 2.0 * u {
             format!(
@@ -454,7 +460,13 @@ mod tests {
     fn the_reading_claims_only_what_the_figures_show() {
         let text = report(&part(Some(0.45), None, Some(0.6)));
         let said = "With a 65,535-byte window that was little: 0.45 s. A 16 MiB window let \
-                    the server fill the kernel's send buffer: 3.00 s or more, 5 times as long";
+                    the server fill the kernel's send buffer: 3.00 s or more, at least 5 times as long";
+        assert!(text.contains(said), "{text}");
+        // A lower bound's ratio is rounded down: 3.00 s or more over 0.61 s
+        // is at least 4.9 times, which "5 times" would overstate.
+        let text = report(&part(Some(0.28), None, Some(0.61)));
+        let said = "3.00 s or more, at least 4 times as long as with the kernel's unsent \
+                    bytes held to 16 KiB (0.61 s)";
         assert!(text.contains(said), "{text}");
         // Every case timed out: nothing was little, and each is "or more".
         let text = report(&part(None, None, None));
