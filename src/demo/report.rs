@@ -154,8 +154,14 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         runs.iter().filter(|run| run.verdict == verdict).collect()
     };
     let names = |runs: &[&SlowRun]| -> String {
-        let names: Vec<&str> = runs.iter().map(|run| run.mode.as_str()).collect();
-        format!("`{}`", names.join("` and `"))
+        let names: Vec<String> = runs
+            .iter()
+            .map(|run| format!("`{}`", run.mode.as_str()))
+            .collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.concat(),
+        }
     };
     let body = first.body_len;
     let clients = config.clients.max(1);
@@ -504,6 +510,27 @@ mod tests {
         let text = reading(&[unblocked], &config);
         assert!(!text.contains(BLOCKED), "{text}");
         assert!(text.contains("stayed under its high-water mark"), "{text}");
+    }
+
+    /// Modes that share a sentence are listed as prose lists them: a small
+    /// body leaves all four flat, and "`a` and `b` and `c` and `d`" was
+    /// what the reader got.
+    #[test]
+    fn modes_in_one_sentence_are_a_list() {
+        use crate::export::Mode::{Bounded, Buffer, Pipeline, Unbounded};
+        let config = with_clients(1);
+        let runs = [Buffer, Unbounded, Bounded, Pipeline].map(|mode| SlowRun {
+            mode,
+            ..slow_run(1, 144 << 10, 144 << 10, 16 << 10)
+        });
+        let text = reading(&runs, &config);
+        let listed = "`buffer`, `unbounded`, `bounded` and `pipeline` never queued";
+        assert!(text.contains(listed), "{text}");
+        let text = reading(&runs[2..], &config);
+        assert!(
+            text.contains("`bounded` and `pipeline` never queued"),
+            "{text}"
+        );
     }
 
     /// A mode whose defenses refused every client read nothing: the
