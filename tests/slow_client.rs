@@ -114,6 +114,26 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
     assert!(wire <= 20 * 1024 + 1024 + 20 * 1024 / 10, "{wire}: {text}");
 }
 
+/// Progress on a stderr that is not a terminal (a log file, a pipe) is a
+/// line per report: rewritten in place with `\r`, a 30 s download was one
+/// line of thirty reports run together, and `2>&1 | tail` showed a smear.
+#[test]
+fn progress_to_a_file_is_one_line_per_report() {
+    let server = Server::start(&[]);
+    let url = format!(
+        "http://{}/export.csv?rows=1000000&mode=bounded",
+        server.addr()
+    );
+    let output = slow_client(&[&url, "--rate=20k", "--for", "2500ms"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr:?}");
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert!(stderr.lines().count() >= 1, "{stderr:?}");
+    for line in stderr.lines() {
+        assert!(line.ends_with(" bytes read"), "{stderr:?}");
+    }
+}
+
 /// Over HTTP/2 too, a body stopped by `--for` is said to be stopped, as
 /// over HTTP/1.1: "not complete" beside exit 0 reads as a cut that the
 /// exit code forgot.

@@ -1,7 +1,7 @@
 //! `backpressure slow-client URL`: its flags, and a download that prints
 //! its progress and says how the body ended.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -242,20 +242,26 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
     let started = Instant::now();
     let mut next_report = started + PROGRESS_INTERVAL;
     // Progress is decoration: a closed stderr must not stop the download.
+    // A terminal's line is rewritten in place; a file or a pipe gets a line
+    // per report, or its reader sees every report run together.
     let mut stderr = io::stderr();
+    let terminal = stderr.is_terminal();
     while !reading.is_finished() {
         thread::sleep(READ_POLL);
         if Instant::now() >= next_report {
             next_report += PROGRESS_INTERVAL;
-            let _ = write!(
-                stderr,
-                "\r{:5.1} s  {} bytes read",
+            let report = format!(
+                "{:5.1} s  {} bytes read",
                 started.elapsed().as_secs_f64(),
                 bytes_read.load(Ordering::Relaxed)
             );
+            let _ = match terminal {
+                true => write!(stderr, "\r{report}"),
+                false => writeln!(stderr, "{report}"),
+            };
         }
     }
-    if next_report > started + PROGRESS_INTERVAL {
+    if terminal && next_report > started + PROGRESS_INTERVAL {
         let _ = writeln!(stderr);
     }
     let Ok(report) = reading.join() else {
