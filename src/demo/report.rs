@@ -8,13 +8,17 @@ use super::run::{FastRun, SlowRun};
 use super::verdict::{FLAT_FLOOR_BYTES, Verdict, flat_bound};
 use crate::measure::proc_net::PAGE_BYTES;
 
-/// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`.
+/// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`. The
+/// unit is the one the figure, as rounded, stays under 1024 in: a few
+/// bytes short of 1 GiB is `1.00 GiB`, not `1024.0 MiB`.
 pub fn size(bytes: u64) -> String {
     const KIB: f64 = 1024.0;
+    // Under 1024 once rounded to one decimal.
+    let under = |units: f64| (units * 10.0).round() < KIB * 10.0;
     match bytes as f64 {
         b if b < KIB => format!("{bytes} B"),
-        b if b < KIB * KIB => format!("{:.1} KiB", b / KIB),
-        b if b < KIB * KIB * KIB => format!("{:.1} MiB", b / (KIB * KIB)),
+        b if under(b / KIB) => format!("{:.1} KiB", b / KIB),
+        b if under(b / (KIB * KIB)) => format!("{:.1} MiB", b / (KIB * KIB)),
         b => format!("{:.2} GiB", b / (KIB * KIB * KIB)),
     }
 }
@@ -421,6 +425,12 @@ mod tests {
         assert_eq!(size(98_304), "96.0 KiB");
         assert_eq!(size(384_861_933), "367.0 MiB");
         assert_eq!(size(3 << 30), "3.00 GiB");
+        // The unit follows the figure as printed: a budget's peak a few
+        // KiB short of 1 GiB was "1024.0 MiB" beside a "1.00 GiB" growth.
+        assert_eq!(size((1 << 30) - 4096), "1.00 GiB");
+        assert_eq!(size((1 << 20) - 1), "1.0 MiB");
+        assert_eq!(size((1 << 20) - 52 * 1024), "972.0 KiB");
+        assert_eq!(size((1 << 30) - (52 << 20)), "972.0 MiB");
     }
 
     #[test]
