@@ -228,7 +228,9 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
              {stopped_by} (RSS {} → {}). ",
             run.mode.as_str(),
             size(run.peak_queued / run.served()),
-            run.peak_queued as f64 * 100.0 / (body as f64 * run.served() as f64).max(1.0),
+            // Rounded down: this verdict means the body was never reached,
+            // so "100 %" would contradict it.
+            (run.peak_queued as f64 * 100.0 / (body as f64 * run.served() as f64).max(1.0)).floor(),
             size(run.idle_rss),
             size(run.peak_rss),
         );
@@ -604,6 +606,13 @@ mod tests {
         let text = reading(&[run], &config);
         let said = "`bounded` queued up to 100.0 MiB in userland per client (27 % of the body)";
         assert!(text.contains(said), "{text}");
+        // Short of the body is short of 100 %: the demo's own run queued
+        // 366.6 of 367.0 MiB, printed "100 % of the body" beside the
+        // verdict "unbounded", which means it never reached the body.
+        let mut run = slow_run(1, 0, 0, 16 << 10);
+        (run.verdict, run.peak_queued) = (Verdict::Unbounded, run.body_len - (400 << 10));
+        let text = reading(&[run], &with_clients(1));
+        assert!(text.contains("(99 % of the body)"), "{text}");
     }
 
     /// An unbounded queue stopped growing at the body's end only if its
