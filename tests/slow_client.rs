@@ -185,6 +185,25 @@ fn lying_server(response: &'static [u8]) -> (SocketAddr, thread::JoinHandle<()>)
     (addr, liar)
 }
 
+/// `--http2` at a server that speaks only HTTP/1.x: its answer to the
+/// preface is a status line, which read as a frame header was "a bad
+/// frame: frame larger than SETTINGS_MAX_FRAME_SIZE". The failure names
+/// what happened.
+#[test]
+fn http2_to_a_server_that_answers_in_http_1_says_so() {
+    let (addr, server) =
+        lying_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let output = slow_client(&[&format!("http://{addr}/x"), "--http2"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the server answered in HTTP/1.x, not HTTP/2"),
+        "{text}"
+    );
+    assert!(!text.contains("bad frame"), "{text}");
+}
+
 #[test]
 fn a_cut_body_or_no_server_exits_1() {
     // A server that promises 100 bytes, sends 10 and hangs up.

@@ -220,6 +220,13 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 break;
             }
         };
+        // A server without h2c answers the preface with a status line,
+        // which read as a frame header would be "a frame too large".
+        if report.wire_bytes == 0 && spare[..n].starts_with(b"HTTP/") {
+            report.failure = Some("the server answered in HTTP/1.x, not HTTP/2".into());
+            report.wire_bytes = n as u64;
+            break;
+        }
         frames.filled(n);
         last_byte = Instant::now();
         if let Some(bucket) = &mut bucket {
