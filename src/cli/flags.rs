@@ -337,6 +337,10 @@ mod tests {
             ("16k", 16 << 10),
             ("1m", 1 << 20),
             ("1g", 1 << 30),
+            // The suffixes in either case: `64K` is what many people type.
+            ("16K", 16 << 10),
+            ("1M", 1 << 20),
+            ("1G", 1 << 30),
         ] {
             assert_eq!(size(text), Ok(bytes), "{text}");
         }
