@@ -252,6 +252,27 @@ mod tests {
         assert_eq!(config.seconds, Duration::from_millis(250));
     }
 
+    /// Each bound's own edge is within it: the most that `--help` and the
+    /// errors promise ("1 to 16 clients", "1 to 600 seconds") is accepted,
+    /// and the least too, where the bound has one.
+    #[test]
+    fn every_bound_takes_its_own_edges() {
+        let config = demo(&format!(
+            "--clients {MAX_CLIENTS} --seconds {} --rows {MAX_ROWS} --http2-wait {}s",
+            MAX_SECONDS.as_secs(),
+            MAX_SECONDS.as_secs()
+        ));
+        let config = config.unwrap().unwrap();
+        assert_eq!((config.clients, config.rows), (MAX_CLIENTS, MAX_ROWS));
+        assert_eq!(
+            (config.seconds, config.http2_wait),
+            (MAX_SECONDS, MAX_SECONDS)
+        );
+        let config = demo("--clients 1 --seconds 1 --rows 1").unwrap().unwrap();
+        assert_eq!((config.clients, config.rows), (1, 1));
+        assert_eq!(config.seconds, Duration::from_secs(1));
+    }
+
     /// A bad mode is named once: by the flag's error when it is the whole
     /// value, in the list's own words when it is one part of several.
     #[test]
