@@ -539,10 +539,8 @@ mod tests {
         let listed = "`buffer`, `unbounded`, `bounded` and `pipeline` never queued";
         assert!(text.contains(listed), "{text}");
         let text = reading(&runs[2..], &config);
-        assert!(
-            text.contains("`bounded` and `pipeline` never queued"),
-            "{text}"
-        );
+        let listed = "`bounded` and `pipeline` never queued";
+        assert!(text.contains(listed), "{text}");
     }
 
     /// A mode whose defenses refused every client read nothing: the
@@ -659,6 +657,15 @@ mod tests {
         assert!(text.ends_with("live heap instead."), "{text}");
         let text = reading(&[slow_run(1, 0, 0, 16 << 10)], &config);
         assert!(text.ends_with(", and RSS was back near idle."), "{text}");
+        // "Twice idle" is the edge the sentences name, to the byte.
+        let mut edge = slow_run(1, 0, 0, 16 << 10);
+        edge.rss_after = 2 * edge.idle_rss;
+        let text = reading(&[edge.clone()], &config);
+        assert!(text.ends_with(", and RSS was back near idle."), "{text}");
+        edge.rss_after += 1;
+        let text = reading(&[edge], &config);
+        let said = "stayed above twice idle even with nothing";
+        assert!(text.contains(said), "{text}");
     }
 
     /// A run whose kernel queue never filled shows nothing the mark
