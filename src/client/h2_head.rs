@@ -77,3 +77,69 @@ pub fn gather(
     *open = Some(block);
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(stream: u32, end_headers: bool, block: &[u8]) -> Frame<'_> {
+        Frame::Headers {
+            stream,
+            end_stream: true,
+            end_headers,
+            block,
+        }
+    }
+
+    fn continuation(stream: u32, end_headers: bool, block: &[u8]) -> Frame<'_> {
+        Frame::Continuation {
+            stream,
+            end_headers,
+            block,
+        }
+    }
+
+    /// The limit is a size a block may have: one of exactly
+    /// [`MAX_HEADER_BLOCK_BYTES`] is gathered whole, one byte more is
+    /// refused, however it is split.
+    #[test]
+    fn a_block_of_exactly_the_limit_is_gathered_one_byte_more_is_not() {
+        let bytes = vec![0x88; MAX_HEADER_BLOCK_BYTES + 1];
+        let (first, rest) = bytes.split_at(40_000);
+        let rest = &rest[..rest.len() - 1];
+        let mut open = None;
+        assert!(matches!(
+            gather(&mut open, &headers(1, false, first)),
+            Ok(None)
+        ));
+        let block = gather(&mut open, &continuation(1, true, rest)).unwrap();
+        let block = block.expect("END_HEADERS ends the block");
+        assert_eq!((block.stream, block.end_stream), (1, true));
+        assert_eq!(block.bytes.len(), MAX_HEADER_BLOCK_BYTES);
+        assert!(gather(&mut None, &headers(1, true, &bytes)).is_err());
+    }
+
+    /// A header block is one stream's, and nothing may come between its
+    /// frames (RFC 9113 §6.10): a CONTINUATION for another stream would
+    /// splice that stream's bytes into this one's head.
+    #[test]
+    fn a_continuation_of_another_stream_is_refused() {
+        let mut open = None;
+        assert!(matches!(
+            gather(&mut open, &headers(1, false, b"\x88")),
+            Ok(None)
+        ));
+        let error = gather(&mut open, &continuation(3, true, b"\x82")).err();
+        assert_eq!(
+            error.as_deref(),
+            Some("a header block not followed by its CONTINUATION frames")
+        );
+        let mut open = None;
+        let _ = gather(&mut open, &headers(1, false, b"\x88"));
+        let ping = Frame::Ping {
+            ack: false,
+            data: [0; 8],
+        };
+        assert!(gather(&mut open, &ping).is_err(), "nothing between");
+    }
+}
