@@ -681,23 +681,25 @@ fn read_a_little_and_reset(addr: SocketAddr, target: &str) {
 // The access log
 // ---------------------------------------------------------------------------
 
-/// One line per connection, with every field, for a complete export, an
-/// error, and a client that closed without a request.
+/// One line per connection, with every field, for a complete export, a
+/// HEAD (whose body_bytes are the none it sent, not its GET's), an error,
+/// and a client that closed without a request.
 #[test]
 fn the_access_log_has_one_line_per_connection() {
     let server = Server::start_logged(&[]);
     let addr = server.addr();
     assert_eq!(get(addr, "/export.csv?rows=100&mode=pipeline").status, 200);
+    assert_eq!(common::head(addr, "/healthz").status, 200);
     assert_eq!(
         request(addr, b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n").status,
         501
     );
     drop(TcpStream::connect(addr).unwrap());
-    let lines = wait_until("three log lines", PATIENCE, || {
+    let lines = wait_until("four log lines", PATIENCE, || {
         let lines = server.log_lines();
-        (lines.len() >= 3).then_some(lines)
+        (lines.len() >= 4).then_some(lines)
     });
-    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(lines.len(), 4, "{lines:#?}");
     let export = common::reference_csv_len(100);
     // Lines are written as connections end, which need not be the order
     // the requests were sent in.
@@ -706,6 +708,10 @@ fn the_access_log_has_one_line_per_connection() {
             format!(
                 "\"GET /export.csv?rows=100&mode=pipeline HTTP/1.1\" 200 mode=pipeline body_bytes={export} "
             ),
+            " end=complete",
+        ),
+        (
+            "\"HEAD /healthz HTTP/1.1\" 200 mode=- body_bytes=0 ".to_string(),
             " end=complete",
         ),
         (
