@@ -11,7 +11,8 @@
 //! (Servers that must answer even then keep a spare descriptor to close,
 //! accept and refuse with; with a connection cap below the descriptor limit
 //! the cap usually answers first, which is why `serve` warns at start when
-//! `ulimit -n` cannot hold `--max-connections`. Not always: each connection
+//! `ulimit -n` cannot hold twice `--max-connections` (the connections served
+//! and as many whose close waits for the client). Not always: each connection
 //! turned away keeps its descriptor while its 503 lingers, up to a second,
 //! so a flood past the cap can use up a limit the cap fits in, and then it
 //! meets these pauses: its clients wait in the listen backlog, and are
@@ -73,22 +74,26 @@ impl AcceptBackoff {
     }
 }
 
-/// Descriptors to keep free besides one per served connection: the
-/// listener, stdio, the turned-away connections that linger a moment for
-/// their 503, and the finished ones whose close waits for their client. A few dozen cover ordinary load; a flood is not covered:
+/// Descriptors to keep free besides two per connection slot (one served,
+/// one whose close waits for its client): the listener, stdio and the
+/// turned-away connections that linger a moment for their 503. A few dozen
+/// cover ordinary load; a flood is not covered:
 /// it can hold [`MAX_LINGERING`](crate::defense::connection_cap::MAX_LINGERING)
 /// lingering and as many again queued for the lingering thread, 2,048, and
 /// meets the pauses above instead.
 pub const SPARE_DESCRIPTORS: u64 = 64;
 
-/// A warning, if the open-file limit cannot hold `max_connections`
+/// A warning, if the open-file limit cannot hold twice `max_connections`
 /// connections (one descriptor each) besides the descriptors open now and
-/// [`SPARE_DESCRIPTORS`]. Past the limit the cap never fires: accept fails
-/// with `EMFILE` instead of answering 503, and new clients wait.
+/// [`SPARE_DESCRIPTORS`]: a connection whose response is out gives its slot
+/// back while its close waits for the client, and as many such closes as
+/// slots keep their socket meanwhile (`connection.rs`). Past the limit the
+/// cap never fires: accept fails with `EMFILE` instead of answering 503,
+/// and new clients wait.
 pub fn descriptor_warning(max_connections: usize) -> Option<String> {
     let (limit, open) = proc_status::open_files()?;
     let needed = open
-        .saturating_add(max_connections as u64)
+        .saturating_add((max_connections as u64).saturating_mul(2))
         .saturating_add(SPARE_DESCRIPTORS);
     (limit < needed).then(|| {
         format!(
@@ -130,7 +135,7 @@ mod tests {
     #[test]
     fn warns_only_when_the_cap_cannot_be_reached() {
         if let Some((limit, open)) = proc_status::open_files() {
-            let fits = limit.saturating_sub(open + SPARE_DESCRIPTORS);
+            let fits = limit.saturating_sub(open + SPARE_DESCRIPTORS) / 2;
             if let Ok(fits) = usize::try_from(fits) {
                 assert_eq!(descriptor_warning(fits.min(4096)), None);
             }
