@@ -43,15 +43,16 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// Serves connection `id` from `peer`; the head must arrive by
 /// `accepted_at` plus the configured header timeout. `slot` is its place
-/// under `--max-connections`, given back once the response is out. The
-/// socket is closed by its last owner, once this has returned.
+/// under `--max-connections`, taken from it once the response is out and
+/// the connection has left the shutdown's list. The socket is closed by
+/// its last owner, once this has returned.
 pub(super) fn handle(
     stream: &TcpStream,
     peer: SocketAddr,
     shared: &Shared,
     accepted_at: Instant,
     id: u64,
-    slot: OpenConnection,
+    slot: &mut Option<OpenConnection>,
 ) {
     let config = &shared.config;
     // Chunks go out in one vectored write each; Nagle's algorithm would only
@@ -84,7 +85,7 @@ pub(super) fn handle(
         // as many as the slots; past that one keeps its slot while it waits.
         let closing = Closing::enter(&shared.closing, config.max_connections);
         if closing.is_some() {
-            drop(slot);
+            drop(slot.take());
         }
         close_gracefully(stream);
     }

@@ -243,7 +243,11 @@ fn serve(
         .stack_size(CONNECTION_STACK_BYTES)
         .spawn(move || {
             let shared = shared_here;
-            let work = || connection::handle(&socket, peer, &shared, accepted_at, id, open);
+            // Given back early by a close that waits for its client, else
+            // only once the connection has left the list below: the list has
+            // room for one entry per slot, no more.
+            let mut slot = Some(open);
+            let work = || connection::handle(&socket, peer, &shared, accepted_at, id, &mut slot);
             if !run_isolated(&socket, work) && !shared.config.quiet {
                 // The connection's own line was never written.
                 AccessRecord {
@@ -256,6 +260,7 @@ fn serve(
             }
             // Most connections have left already, as their close began.
             shared.connections.leave(id);
+            drop(slot);
         });
     spawned.map_err(|e| {
         log::line(format!(
