@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use backpressure::{CLOSE_READ_TIMEOUT, LINGER_TIME};
 use common::h2::{H2, REFUSED_STREAM};
 use common::{
-    KillOnDrop, Server, back_to_idle, parse_response, stalled_request, wait_until, warmed_server,
+    KillOnDrop, Server, back_to_idle, metrics, parse_response, stalled_request, try_metrics,
+    wait_until, warmed_server,
 };
 
 /// Longest any wait in these tests may take before it fails.
@@ -235,16 +236,28 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
         (parse_response(&wire).status, client)
     };
     let started = Instant::now();
-    let (first, _first) = answered_kept_open();
-    let (second, _second) = answered_kept_open();
+    let (first, first_client) = answered_kept_open();
+    let (second, second_client) = answered_kept_open();
     let (third, _third) = answered_kept_open();
-    // All three within the first's close, which waits at most CLOSE_READ_TIMEOUT.
+    // At the cap the rejecter answers the scrape: the first connection
+    // waits in its close, the second in its slot.
+    let m = metrics(server.addr());
+    // All that within the first's close, which waits at most CLOSE_READ_TIMEOUT.
     assert!(
         started.elapsed() < CLOSE_READ_TIMEOUT,
         "{:?}",
         started.elapsed()
     );
     assert_eq!([first, second, third], [404, 404, 503]);
+    assert_eq!(m.value("backpressure_connections_closing"), 1.0);
+    assert_eq!(m.value("backpressure_connections_active"), 1.0);
+    // Once their clients hang up, both give back what they held.
+    drop((first_client, second_client));
+    wait_until("the closes to end", PATIENCE, || {
+        let m = try_metrics(server.addr())?;
+        let closing = m.value("backpressure_connections_closing");
+        (closing == 0.0 && m.value("backpressure_connections_active") == 1.0).then_some(())
+    });
 }
 
 /// A finished connection whose close waits keeps its socket, and as many

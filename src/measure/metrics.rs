@@ -70,6 +70,9 @@ pub struct Metrics {
     /// thread (two while a channel strategy streams), the resource a
     /// blocking server runs out of first.
     connections_active: AtomicU64,
+    /// Connections whose response is out and whose close waits for the
+    /// client to hang up: each holds a thread, but no slot under the cap.
+    connections_closing: AtomicU64,
     /// Connections turned away without a thread, at the cap or when none
     /// could start: a 503, or over HTTP/2 a GOAWAY. A scrape of `/metrics`
     /// or `/healthz` that the rejecter answers instead is not counted here,
@@ -161,7 +164,7 @@ pub struct Family {
 }
 
 /// Every family `/metrics` exposes, in the order it exposes them.
-pub const FAMILIES: [Family; 20] = [
+pub const FAMILIES: [Family; 21] = [
     Family {
         name: "process_resident_memory_bytes",
         kind: Kind::Gauge,
@@ -293,6 +296,12 @@ pub const FAMILIES: [Family; 20] = [
         samples: |m, _, out| out.sample("", load(&m.connections_active)),
     },
     Family {
+        name: "backpressure_connections_closing",
+        kind: Kind::Gauge,
+        help: "Connections whose response is out and whose close waits for the client to hang up: a thread each, no slot; at most --max-connections.",
+        samples: |m, _, out| out.sample("", load(&m.connections_closing)),
+    },
+    Family {
         name: "backpressure_responses_total",
         kind: Kind::Counter,
         help: "Responses sent, by body strategy (\"none\" if not an export) and status code.",
@@ -334,6 +343,7 @@ impl Metrics {
             responses: [const { [const { AtomicU64::new(0) }; Status::ALL.len()] };
                 RESPONSE_LABELS],
             connections_active: AtomicU64::new(0),
+            connections_closing: AtomicU64::new(0),
             connections_rejected_total: AtomicU64::new(0),
             panics_total: AtomicU64::new(0),
             resets_total: [const { AtomicU64::new(0) }; End::RESETS.len()],
@@ -436,6 +446,15 @@ impl Metrics {
         OpenConnection { metrics: self }
     }
 
+    /// Counts a connection whose close waits for its client, until the
+    /// returned guard is dropped; `None` if `most` already wait.
+    pub fn connection_closing(&'static self, most: u64) -> Option<ClosingConnection> {
+        let room = |n: u64| (n < most).then_some(n + 1);
+        let counter = &self.connections_closing;
+        counter.fetch_update(Relaxed, Relaxed, room).ok()?;
+        Some(ClosingConnection { metrics: self })
+    }
+
     /// Every family of [`FAMILIES`] in the Prometheus text format, version
     /// 0.0.4.
     pub fn render(&self, readings: &Readings) -> String {
@@ -458,6 +477,19 @@ pub struct OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.metrics.connections_active.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Keeps `backpressure_connections_closing` counting one connection.
+#[must_use = "the close counts as waiting only while this guard lives"]
+pub struct ClosingConnection {
+    /// The registry to give the count back to.
+    metrics: &'static Metrics,
+}
+
+impl Drop for ClosingConnection {
+    fn drop(&mut self) {
+        self.metrics.connections_closing.fetch_sub(1, Relaxed);
     }
 }
 
@@ -494,7 +526,11 @@ mod tests {
         for family in &FAMILIES {
             let name = family.name;
             let unit = name.ends_with("_bytes") || name.ends_with("_total");
-            let count = name == "process_threads" || name.ends_with("_active");
+            // A count of things in a state needs no unit: connections
+            // served, connections closing.
+            let count = name == "process_threads"
+                || name.ends_with("_active")
+                || name.ends_with("_closing");
             assert!(unit || count, "{name}: a unit or _total");
             assert_eq!(
                 family.kind == Kind::Counter,

@@ -9,7 +9,6 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use super::{Shared, h2, routes};
@@ -83,7 +82,7 @@ pub(super) fn handle(
         // moment it has read its answer (`ab` does) would find it taken by
         // its own last connection. The closes that wait are capped too, at
         // as many as the slots; past that one keeps its slot while it waits.
-        let closing = Closing::enter(&shared.closing, config.max_connections);
+        let closing = METRICS.connection_closing(config.max_connections as u64);
         if closing.is_some() {
             drop(slot.take());
         }
@@ -133,25 +132,6 @@ fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) ->
         let _ = sys::reset_on_close(stream);
     }
     false
-}
-
-/// A place among the connections whose close waits for their client
-/// (`Shared::closing`), given back when dropped.
-struct Closing<'a>(&'a AtomicUsize);
-
-impl<'a> Closing<'a> {
-    /// Takes a place, if fewer than `max` are taken.
-    fn enter(taken: &'a AtomicUsize, max: usize) -> Option<Closing<'a>> {
-        let free = |n: usize| (n < max).then_some(n + 1);
-        taken.fetch_update(Relaxed, Relaxed, free).ok()?;
-        Some(Closing(taken))
-    }
-}
-
-impl Drop for Closing<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
-    }
 }
 
 /// Reads the head, parses it and responds; returns the request line for
@@ -307,7 +287,6 @@ mod tests {
             config: ServerConfig::default(),
             budget: Arc::new(BufferBudget::new(0)),
             connections: Connections::with_capacity(1),
-            closing: AtomicUsize::new(0),
         };
         let mut outcome = Outcome {
             status: Some(Status::Ok),

@@ -30,7 +30,6 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -80,11 +79,6 @@ struct Shared {
     budget: Arc<BufferBudget>,
     /// The sockets being served, for the shutdown's drain and cut.
     connections: Connections,
-    /// Connections whose response is out and whose close only waits for
-    /// the client to hang up: they hold a thread but no slot, so that a
-    /// client that connects again the moment it has its answer is not
-    /// turned away by its own last connection. At most `max_connections`.
-    closing: AtomicUsize,
 }
 
 /// A bound listening socket, ready to [`run`](Server::run).
@@ -125,7 +119,6 @@ impl Server {
         let shared = Arc::new(Shared {
             budget: Arc::new(BufferBudget::new(config.max_buffered_total)),
             connections: Connections::with_capacity(config.max_connections),
-            closing: AtomicUsize::new(0),
             config,
         });
         let for_rejecter = Arc::clone(&shared);
