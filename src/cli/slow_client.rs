@@ -15,7 +15,7 @@ use crate::client::h2::{self, H2Options, StreamReport};
 use crate::client::response::BodyEnd;
 use crate::client::slow_client::{ClientOptions, HttpUrl, READ_POLL, SlowClient};
 use crate::http::h2::frame::ErrorCode;
-use crate::http::request::is_uri_byte;
+use crate::http::target::is_uri_byte;
 
 /// Default `--rate`: 200 KiB/s, the phone of the lesson.
 pub const DEFAULT_RATE: u64 = 200 * 1024;

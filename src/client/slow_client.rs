@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::response::{BodyEnd, ResponseReader};
 use super::token_bucket::TokenBucket;
-use crate::http::request::{is_uri_byte, is_valid_host};
+use crate::http::target::{is_uri_byte, is_valid_host};
 use crate::sys;
 
 /// Bytes asked of the socket per read, on the stack: a third of the
@@ -56,7 +56,7 @@ pub struct HttpUrl {
 impl HttpUrl {
     /// Parses a plain `http://host[:port][/path][?query]`. No `https`, user
     /// info or fragment: a one-line reason says which part was refused. The
-    /// checks are the server's own (`http::request`), so that what this
+    /// checks are the server's own (`http::target`), so that what this
     /// client sends, the server would take.
     pub fn parse(url: &str) -> Result<HttpUrl, String> {
         // A scheme is case-insensitive (RFC 3986 §3.1), as the server's

@@ -5,6 +5,7 @@
 //! | file          | what                                                      |
 //! |---------------|-----------------------------------------------------------|
 //! | [`request`]   | the strict request-head parser and the head's limits      |
+//! | [`target`]    | the request target's forms, its path and query; hosts     |
 //! | [`query`]     | `?rows=&mode=`, percent-decoded and validated              |
 //! | [`response`]  | status codes, framing, response heads, small responses    |
 //! | [`chunked`]   | the chunk encoder and a streaming chunked decoder          |
@@ -20,3 +21,4 @@ pub mod h2;
 pub mod query;
 pub mod request;
 pub mod response;
+pub mod target;

@@ -10,10 +10,12 @@
 //! ends, the connection goes on.
 
 use crate::http::request::{
-    ASTERISK_NOT_OPTIONS, MAX_HEADER_FIELDS, MAX_REQUEST_LINE_BYTES, Method, TOO_MANY_FIELDS,
-    decimal, is_tchar, is_uri_byte, is_valid_host, split_query, split_target,
+    MAX_HEADER_FIELDS, MAX_REQUEST_LINE_BYTES, Method, TOO_MANY_FIELDS, decimal, is_tchar,
 };
 use crate::http::response::Status;
+use crate::http::target::{
+    ASTERISK_NOT_OPTIONS, is_uri_byte, is_valid_host, split_query, split_target,
+};
 
 /// What a request asks for, copied out of its header list for the
 /// stream's thread.
@@ -142,7 +144,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         let (Some(authority), None, None) = (authority, scheme, path) else {
             return Err("CONNECT with :scheme or :path, or without :authority");
         };
-        let (authority, _) = split_target(b"CONNECT", authority).map_err(|e| e.reason)?;
+        let (authority, _) = split_target(b"CONNECT", authority)?;
         let too_long = (authority.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
         return Ok(Request {
             method: Method::NotAllowed,

@@ -1,0 +1,116 @@
+//! The request target (RFC 9112 §3.2): which forms a server takes, and
+//! the path and query it names; and the host rules an authority and a
+//! `Host` field share (RFC 9110 §4.2.1, §7.2).
+//!
+//! Four forms: origin-form (`/path?query`), what every client sends a
+//! server; absolute-form (`http://host/path?query`), what clients send to
+//! proxies and a server must accept too; authority-form (`host:port`),
+//! CONNECT's only form; and the asterisk-form (`*`), OPTIONS' only form
+//! (whose method the request line checks). HTTP/2 names the same target
+//! in `:path` and `:authority` (`http/h2/request.rs`), and takes it apart
+//! here too, so that both versions agree on what a request asks for.
+//!
+//! Like the head's parser (`request.rs`), this works on bytes and compares
+//! only against ASCII. Its answers are one-line reasons: the head's
+//! parser makes a 400 of them, HTTP/2's a malformed request.
+
+/// Splits a request target into path and query (RFC 9112 §3.2). Besides the
+/// usual origin-form (`/path?query`), a server must accept absolute-form
+/// (`http://host/path?query`), which clients send to proxies; its authority
+/// must be a valid host, not empty even with a port (RFC 9110 §4.2.1), and
+/// is otherwise ignored (`Connection: close` leaves no later request for it
+/// to confuse). Two forms belong to one method each, which is answered
+/// with 405 like every method but GET and HEAD, and come back whole as the
+/// path: the asterisk-form `*` to `OPTIONS` (the request line checked
+/// that), and the authority-form `host:port`, CONNECT's only form (RFC
+/// 9112 §3.2.3; HTTP/2's `:authority` too), with a port (RFC 9110 §9.3.6).
+pub(crate) fn split_target<'t>(
+    method: &[u8],
+    target: &'t [u8],
+) -> Result<(&'t [u8], Option<&'t [u8]>), &'static str> {
+    if method == b"CONNECT" {
+        let whole = |(host, port): (&[u8], Option<&[u8]>)| {
+            !host.is_empty() && port.is_some_and(|port| !port.is_empty())
+        };
+        if !host_and_port(target).is_some_and(whole) {
+            return Err("CONNECT's target must be host:port");
+        }
+        return Ok((target, None));
+    }
+    let origin_form = if target.starts_with(b"/") || target == b"*" {
+        target
+    } else if let Some(after_scheme) = strip_prefix_ignore_case(target, b"http://")
+        .or_else(|| strip_prefix_ignore_case(target, b"https://"))
+    {
+        let authority_end = after_scheme
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(after_scheme.len());
+        let (authority, rest) = after_scheme.split_at(authority_end);
+        // An empty host, even with a port (`:80`), is allowed of a Host
+        // field, never of an http URI (RFC 9110 §4.2.1).
+        let has_host = host_and_port(authority).is_some_and(|(host, _)| !host.is_empty());
+        if !has_host || authority.contains(&b'@') {
+            return Err("absolute request target without a valid host");
+        }
+        // `http://host` or `http://host?q`: the path is empty, meaning `/`.
+        if rest.starts_with(b"/") { rest } else { b"/" }
+    } else {
+        return Err("request target must be a path starting with / or an absolute URL");
+    };
+    Ok(split_query(origin_form))
+}
+
+/// Why a request for `*` is refused unless its method is OPTIONS (RFC 9112
+/// §3.2.4, RFC 9113 §8.3.1): the asterisk names the server, no resource.
+pub(crate) const ASTERISK_NOT_OPTIONS: &str = "the request target * is for OPTIONS only";
+
+/// An origin-form target split at its first `?`: the path, and the query
+/// if there is one (RFC 9112 §3.2.1). HTTP/2's `:path` is split the same.
+pub(crate) fn split_query(target: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match target.iter().position(|&b| b == b'?') {
+        Some(q) => (&target[..q], Some(&target[q + 1..])),
+        None => (target, None),
+    }
+}
+
+/// Bytes RFC 3986 allows in a URI, without the fragment's `#`: unreserved,
+/// sub-delims, `:@/?%` and the brackets of an IPv6 host. Anything else (a
+/// quote, `<`, `\\`, `{`, `#` …) must have been percent-encoded.
+pub(crate) fn is_uri_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b)
+}
+
+/// `uri-host [":" port]` as a Host value or an absolute-form authority:
+/// a name, an IPv4 address or a bracketed IPv6 address, and digits after a
+/// colon. Empty is allowed for Host (RFC 9112 §3.2), not for an authority.
+pub(crate) fn is_valid_host(host: &[u8]) -> bool {
+    host_and_port(host).is_some()
+}
+
+/// An authority split into its host and its port (digits after a colon),
+/// or `None` if either is not valid; an empty host is each caller's call.
+fn host_and_port(authority: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let (name, port) = match authority.iter().rposition(|&b| b == b':') {
+        // The colon of an IPv6 address is inside its brackets.
+        Some(colon) if !authority[colon..].contains(&b']') => {
+            (&authority[..colon], Some(&authority[colon + 1..]))
+        }
+        _ => (authority, None),
+    };
+    let name_ok = match name {
+        [b'[', inner @ .., b']'] => inner
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+        _ => name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)),
+    };
+    let port_ok = port.is_none_or(|port| port.iter().all(u8::is_ascii_digit));
+    (name_ok && port_ok).then_some((name, port))
+}
+
+fn strip_prefix_ignore_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let (head, rest) = bytes.split_at_checked(prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then_some(rest)
+}
