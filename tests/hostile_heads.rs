@@ -469,7 +469,10 @@ fn absolute_form_targets_become_paths() {
             Some("rows=1"),
         ),
         ("HTTPS://example.com", "/", None),
-        ("http://example.com?rows=1", "/", None),
+        // An empty path is `/`, and the query is still the query (RFC
+        // 9112 §3.2.2, RFC 3986 §6.2.3): the same request as `/?rows=1`.
+        ("http://example.com?rows=1", "/", Some("rows=1")),
+        ("http://example.com?", "/", Some("")),
     ] {
         let head = format!("GET {target} HTTP/1.1\r\nHost: example.com\r\n\r\n");
         let request = parse_head(head.as_bytes()).unwrap();

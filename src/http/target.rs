@@ -53,8 +53,14 @@ pub(crate) fn split_target<'t>(
         if !has_host || authority.contains(&b'@') {
             return Err("absolute request target without a valid host");
         }
-        // `http://host` or `http://host?q`: the path is empty, meaning `/`.
-        if rest.starts_with(b"/") { rest } else { b"/" }
+        // `http://host` or `http://host?q`: the path is empty, meaning `/`
+        // (RFC 9112 §3.2.2, RFC 3986 §6.2.3), and the query is still the
+        // query: `http://host?q` asks what `/?q` asks.
+        if rest.starts_with(b"/") {
+            rest
+        } else {
+            return Ok((b"/", split_query(rest).1));
+        }
     } else {
         return Err("request target must be a path starting with / or an absolute URL");
     };
