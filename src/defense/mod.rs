@@ -9,6 +9,7 @@
 //! |--------------------|--------------------------------------------------------------|
 //! | [`head_deadline`]  | the request head within a deadline from accept, and a size cap |
 //! | [`send_deadline`]  | the send timeout, and a minimum data rate partial writes cannot dodge |
+//! | [`too_slow`]       | the minimum rate's arithmetic, and which rule cut a write    |
 //! | [`connection_cap`] | a 503 past `--max-connections` (head only for HEAD), without a thread and without a reset; `/metrics` still answered |
 //! | [`buffer_caps`]    | caps on what one response, and all of them, may queue in userland |
 //!
@@ -20,6 +21,7 @@ pub mod buffer_caps;
 pub mod connection_cap;
 pub mod head_deadline;
 pub mod send_deadline;
+pub mod too_slow;
 
 use std::io::{self, ErrorKind};
 

@@ -31,12 +31,16 @@
 //! Unlike Kestrel, no credit is banked: a client that read fast for a minute
 //! gets no extra time when it stops. The send timeout would end it anyway,
 //! and a rule that holds for every write is easier to reason about.
+//!
+//! The rules themselves, a [`MinDataRate`]'s allowance and the [`TooSlow`]
+//! verdict, are in [`too_slow`](super::too_slow): HTTP/2's hand-off holds
+//! its streams to them too.
 
-use std::error::Error;
-use std::fmt;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use super::too_slow::{MinDataRate, TooSlow, saturating_after};
 
 /// Most bytes one deadline covers. A longer write is accepted in pieces of
 /// this size, each with its own deadline; without the cap, one write of
@@ -48,86 +52,6 @@ pub const MAX_WRITE_BYTES: usize = 64 * 1024;
 /// line, data, CRLF). Writes with more are accepted partially, as `Write`
 /// allows.
 const MAX_PARTS: usize = 4;
-
-/// The minimum response data rate, with its grace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MinDataRate {
-    /// The slowest acceptable drain, in bytes per second (at least 1).
-    pub bytes_per_second: u64,
-    /// Time every write gets, however small: a brief stall of a good client
-    /// (a phone switching cells) is not an attack.
-    pub grace: Duration,
-}
-
-impl MinDataRate {
-    /// How long a write of `bytes` may take: `max(grace, bytes / rate)`.
-    pub fn allowance(&self, bytes: u64) -> Duration {
-        let rate = self.bytes_per_second.max(1);
-        // Whole seconds, then the remainder in nanoseconds: exact, and no
-        // overflow for any u64.
-        let nanos = u128::from(bytes % rate) * 1_000_000_000 / u128::from(rate);
-        let at_rate = Duration::new(bytes / rate, nanos as u32);
-        at_rate.max(self.grace)
-    }
-
-    /// When a write of `bytes` begun at `from` must be done: `from` plus
-    /// its [allowance](Self::allowance). Total, as the allowance is: the
-    /// flags keep both far below it, but past what an `Instant` holds the
-    /// deadline is as late as one goes, never an overflow that panics the
-    /// thread of a connection (or, over HTTP/2, of a stream).
-    pub fn deadline(&self, from: Instant, bytes: u64) -> Instant {
-        saturating_after(from, self.allowance(bytes))
-    }
-}
-
-/// `from + wait`, or as late as an `Instant` goes if that is past it: a
-/// limit that long (a `Duration` holds billions of years) is no limit.
-fn saturating_after(from: Instant, mut wait: Duration) -> Instant {
-    loop {
-        if let Some(at) = from.checked_add(wait) {
-            return at;
-        }
-        wait /= 2;
-    }
-}
-
-/// Which rule a failed write broke.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TooSlow {
-    /// No progress at all for the send timeout: the client stopped reading.
-    SendTimeout,
-    /// Progress, but the write was not complete within `max(grace, n/rate)`.
-    MinRate,
-}
-
-impl fmt::Display for TooSlow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TooSlow::SendTimeout => "the client accepted nothing for --send-timeout",
-            TooSlow::MinRate => "the client read slower than --min-rate",
-        })
-    }
-}
-
-impl Error for TooSlow {}
-
-impl TooSlow {
-    /// The rule behind `error`, if a [`DeadlineWriter`] made it. A plain
-    /// timed-out write (the socket's own timeout, set by someone else)
-    /// counts as the send timeout.
-    pub fn of(error: &io::Error) -> Option<TooSlow> {
-        if let Some(too_slow) = error.get_ref().and_then(|e| e.downcast_ref::<TooSlow>()) {
-            return Some(*too_slow);
-        }
-        super::is_timeout(error).then_some(TooSlow::SendTimeout)
-    }
-
-    /// The error a write fails with when this rule ends it: what
-    /// [`TooSlow::of`] finds again.
-    pub fn into_error(self) -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, self)
-    }
-}
 
 /// What the deadline logic needs from a socket: a write timeout to arm, a
 /// vectored write, and what the peer has not acknowledged. Implemented for
@@ -353,34 +277,6 @@ mod tests {
             bytes_per_second,
             grace,
         }
-    }
-
-    #[test]
-    fn the_allowance_is_the_larger_of_grace_and_size_over_rate() {
-        let kestrel = rule(240, Duration::from_secs(5));
-        assert_eq!(kestrel.allowance(0), Duration::from_secs(5));
-        assert_eq!(kestrel.allowance(1200), Duration::from_secs(5));
-        assert_eq!(kestrel.allowance(2400), Duration::from_secs(10));
-        // A 32 KiB chunk at 240 B/s: over two minutes.
-        assert_eq!(
-            kestrel.allowance(32 * 1024),
-            Duration::from_nanos(136_533_333_333)
-        );
-        let no_grace = rule(1, Duration::ZERO);
-        assert_eq!(no_grace.allowance(u64::MAX), Duration::from_secs(u64::MAX));
-    }
-
-    #[test]
-    fn the_rule_survives_being_carried_in_an_io_error() {
-        for rule in [TooSlow::MinRate, TooSlow::SendTimeout] {
-            let error = rule.into_error();
-            assert_eq!(error.kind(), io::ErrorKind::TimedOut);
-            assert_eq!(TooSlow::of(&error), Some(rule));
-        }
-        let plain_timeout = io::Error::from(io::ErrorKind::WouldBlock);
-        assert_eq!(TooSlow::of(&plain_timeout), Some(TooSlow::SendTimeout));
-        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
-        assert_eq!(TooSlow::of(&reset), None);
     }
 
     #[test]

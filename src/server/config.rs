@@ -7,7 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use crate::defense::send_deadline::MinDataRate;
+use crate::defense::too_slow::MinDataRate;
 use crate::export::csv_rows::MAX_ROWS;
 
 /// Where `serve` listens unless told otherwise: loopback only, because this

@@ -206,7 +206,7 @@ pub enum ExportError {
     HeadNotSent(io::Error),
     /// Writing the body to the client failed: it closed or reset the connection, or
     /// read too slowly for the send timeout or the minimum data rate (the
-    /// error then carries a [`TooSlow`](crate::defense::send_deadline::TooSlow)).
+    /// error then carries a [`TooSlow`](crate::defense::too_slow::TooSlow)).
     WriteFailed(io::Error),
     /// The response's queue would have passed a buffering cap after its
     /// head: it was abandoned and its connection (or stream) ended, the

@@ -19,7 +19,7 @@ use std::io::{self, Write};
 use std::time::Instant;
 
 use super::streams::{Conn, Control, RECHECK, State, Stream, rst_stream};
-use crate::defense::send_deadline::{MinDataRate, TooSlow};
+use crate::defense::too_slow::{MinDataRate, TooSlow};
 use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
 use crate::http::h2::frame::{self, ErrorCode, MAX_FRAME_BYTES};
 use crate::http::h2::hpack;

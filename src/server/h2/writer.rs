@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use super::EndOnPanic;
 use super::streams::{Conn, State};
-use crate::defense::send_deadline::{DeadlineWriter, TooSlow};
+use crate::defense::send_deadline::DeadlineWriter;
+use crate::defense::too_slow::TooSlow;
 use crate::http::h2::frame::{self, ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
 use crate::measure::access_log::End;
 use crate::server::ServerConfig;
@@ -231,7 +232,7 @@ mod tests {
     use std::io::Read;
 
     use super::*;
-    use crate::defense::send_deadline::MinDataRate;
+    use crate::defense::too_slow::MinDataRate;
     use crate::http::h2::frame::flag::END_STREAM;
     use crate::http::h2::frame_buffer::FrameBuffer;
     use crate::http::response::{Framing, ResponseHead, Status};
