@@ -11,6 +11,7 @@
 //! | [`send_deadline`]  | the send timeout, and a minimum data rate partial writes cannot dodge |
 //! | [`too_slow`]       | the minimum rate's arithmetic, and which rule cut a write    |
 //! | [`connection_cap`] | a 503 past `--max-connections` (head only for HEAD), without a thread and without a reset; `/metrics` still answered |
+//! | [`cap_answer`]     | what a connection past the cap gets: the 503, a GOAWAY, or `/metrics` |
 //! | [`buffer_caps`]    | caps on what one response, and all of them, may queue in userland |
 //!
 //! Each limit is a named constant whose doc names the setting of a
@@ -18,6 +19,7 @@
 //! the head limits in `http/request.rs`, without one.
 
 pub mod buffer_caps;
+pub mod cap_answer;
 pub mod connection_cap;
 pub mod head_deadline;
 pub mod send_deadline;

@@ -43,7 +43,8 @@ use accept_backoff::{AcceptBackoff, is_exhaustion};
 use shutdown::Connections;
 
 use crate::defense::buffer_caps::BufferBudget;
-use crate::defense::connection_cap::{OwnEndpoints, Rejecter};
+use crate::defense::cap_answer::OwnEndpoints;
+use crate::defense::connection_cap::Rejecter;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::log;
 use crate::measure::metrics::METRICS;

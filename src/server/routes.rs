@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::Shared;
 use super::config::ServerConfig;
 use crate::defense::buffer_caps::{BufferLimit, OverLimit};
-use crate::defense::connection_cap::OwnResponse;
+use crate::defense::cap_answer::OwnResponse;
 use crate::defense::send_deadline::DeadlineWriter;
 use crate::defense::too_slow::TooSlow;
 use crate::export::Mode;
