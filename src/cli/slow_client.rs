@@ -11,7 +11,8 @@ use super::flags::{
     Flag, Spec, duration, format_duration, format_size, no_default, on, rate, size,
 };
 use super::{EXIT_FAILURE, say};
-use crate::client::h2::{self, H2Options, StreamReport};
+use crate::client::h2::{self, H2Options};
+use crate::client::h2_stream::StreamReport;
 use crate::client::response::BodyEnd;
 use crate::client::slow_client::{ClientOptions, HttpUrl, READ_POLL, SlowClient};
 use crate::http::h2::frame::ErrorCode;

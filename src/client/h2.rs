@@ -12,6 +12,10 @@
 //! A header block may come in a HEADERS frame and any number of
 //! CONTINUATION frames: the client gathers it whole, up to
 //! [`MAX_HEADER_BLOCK_BYTES`], before decoding it ([`super::h2_head`]).
+//! What a stream's frames do to its report, and when its body counts as
+//! complete, is [`super::h2_stream`]'s; this file is the connection: its
+//! preface and windows, the rate it reads at, and which stream a frame is
+//! for.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -19,6 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::h2_head::{MAX_HEADER_BLOCK_BYTES, OpenBlock, gather};
+use super::h2_stream::StreamReport;
 use super::slow_client::{
     AtTheLimit, BURST_DIVISOR, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit,
 };
@@ -26,7 +31,6 @@ use super::token_bucket::TokenBucket;
 use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder};
-use crate::http::request::decimal;
 use crate::sys;
 
 /// How the client reads, and what it asks.
@@ -50,25 +54,6 @@ pub struct H2Options {
     /// Stop once the second response has ended, however far the first got:
     /// when the second's latency is all that is measured.
     pub stop_after_second: bool,
-}
-
-/// How one stream's response went.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StreamReport {
-    /// `:status`, once the head arrived.
-    pub status: Option<u16>,
-    /// DATA payload bytes received.
-    pub body_bytes: u64,
-    /// END_STREAM arrived, with as many body bytes as any
-    /// `content-length` said: the body is complete.
-    pub complete: bool,
-    /// RST_STREAM arrived instead, with this code.
-    pub reset: Option<u32>,
-    /// From sending the request to END_STREAM (or the reset).
-    pub latency: Option<Duration>,
-    /// The head's `content-length`: a body of any other length at
-    /// END_STREAM is malformed (RFC 9113 §8.1.1), and not complete.
-    pub content_length: Option<u64>,
 }
 
 /// What one run did.
@@ -293,28 +278,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                         }
                     };
                     if let Some(stream) = stream {
-                        let field = |name: &[u8]| {
-                            let (_, v) = list.fields.iter().find(|(n, _)| n == name)?;
-                            Some(std::str::from_utf8(v).unwrap_or_default())
-                        };
-                        // Trailers carry no `:status`: they keep the head's.
-                        if let Some(status) = field(b":status") {
-                            stream.status = status.parse().ok();
-                        }
-                        // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it.
-                        let length = list.fields.iter().find(|(n, _)| n == b"content-length");
-                        if let Some((_, v)) = length {
-                            match decimal(v) {
-                                Some(n) => stream.content_length = Some(n),
-                                None => {
-                                    let v = String::from_utf8_lossy(v);
-                                    broken = Some(format!("bad content-length '{v}'"));
-                                }
-                            }
-                        }
-                        if end_stream && broken.is_none() {
-                            broken = ended(stream, sent);
-                        }
+                        broken = stream.on_head(&list.fields, end_stream, sent);
                     }
                 }
                 Frame::Data {
@@ -325,10 +289,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 } => {
                     let counted = stream.is_some();
                     if let Some(stream) = stream {
-                        stream.body_bytes += data.len() as u64;
-                        if end_stream {
-                            broken = ended(stream, sent);
-                        }
+                        broken = stream.on_data(data.len(), end_stream, sent);
                     }
                     if counted && end_stream && id == 3 {
                         report.first_bytes_then = Some(report.first.body_bytes);
@@ -348,8 +309,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 }
                 Frame::RstStream { code, .. } => {
                     if let Some(stream) = stream {
-                        stream.reset = Some(code);
-                        stream.latency = Some(sent.elapsed());
+                        stream.on_reset(code, sent);
                     }
                 }
                 _ => {}
@@ -369,22 +329,6 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report.elapsed = started.elapsed();
     report
-}
-
-/// Ends `stream` at END_STREAM: complete, unless its body is not as long
-/// as its `content-length` said; then why.
-fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
-    stream.latency = Some(sent.elapsed());
-    match stream.content_length {
-        Some(length) if length != stream.body_bytes => Some(format!(
-            "a body of {} bytes, not the {length} its content-length said",
-            stream.body_bytes
-        )),
-        _ => {
-            stream.complete = true;
-            None
-        }
-    }
 }
 
 /// The stream a frame belongs to; 0 for the connection's.

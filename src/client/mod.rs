@@ -6,6 +6,7 @@
 //! | [`slow_client`]   | one GET read at a limited rate, with a report          |
 //! | [`h2`]            | the same over HTTP/2, with a second request beside it  |
 //! | [`h2_head`]       | an HTTP/2 head: its block gathered from CONTINUATION  |
+//! | [`h2_stream`]     | one HTTP/2 stream's report; what its frames do to it  |
 //! | [`response`]      | a response read as it streams; how its body ended      |
 //! | [`token_bucket`]  | the rate limit, tested with a hand-stepped clock       |
 //!
@@ -14,6 +15,7 @@
 
 pub mod h2;
 pub mod h2_head;
+pub mod h2_stream;
 pub mod response;
 pub mod slow_client;
 pub mod token_bucket;

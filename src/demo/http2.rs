@@ -376,7 +376,7 @@ pub fn chart(part: &Http2Part) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::h2::StreamReport;
+    use crate::client::h2_stream::StreamReport;
 
     /// A case whose small response came after `secs`, or never (`None`).
     fn case(name: &'static str, secs: Option<f64>) -> Case {
