@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::chart::escape;
 use super::child::{ChildServer, ChildStderr};
-use super::report::{duration, size};
+use super::units::{duration, size};
 use crate::client::h2::{self, H2Options, H2Report};
 use crate::client::slow_client::HttpUrl;
 use crate::http::h2::frame::{DEFAULT_WINDOW, ErrorCode};

@@ -17,7 +17,9 @@
 //! Files: [`config`] (what to measure), [`child`] (the server process,
 //! never left behind), [`run`](mod@run) (one strategy's run), [`sample`]
 //! (one sample and the CSV), [`verdict`], [`report`] (tables and text),
-//! [`chart`] (the SVG), [`http2`] (the HTTP/2 part, its table and chart).
+//! [`table`] (a Markdown table), [`units`] (sizes and durations as
+//! printed), [`chart`] (the SVG), [`http2`] (the HTTP/2 part, its table
+//! and chart).
 
 pub mod chart;
 pub mod child;
@@ -26,6 +28,8 @@ pub mod http2;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod table;
+pub mod units;
 pub mod verdict;
 
 use std::fs;
@@ -36,9 +40,9 @@ use crate::export::Mode;
 use crate::export::csv_rows::body_len;
 use chart::{ChartText, Series};
 use config::DemoConfig;
-use report::{duration, size};
 use run::{FastRun, SlowRun};
 use sample::{Pass, Sample};
+use units::{duration, size};
 
 /// The live progress line on stderr, rewritten in place with `\r` when
 /// stderr is a terminal (and printed once per second otherwise, so a log

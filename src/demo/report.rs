@@ -5,55 +5,10 @@ use std::fmt::Write as _;
 
 use super::config::DemoConfig;
 use super::run::{FastRun, SlowRun};
+use super::table::{Column, markdown_table};
+use super::units::{duration, size};
 use super::verdict::{FLAT_FLOOR_BYTES, Verdict, flat_bound};
 use crate::measure::proc_net::PAGE_BYTES;
-
-/// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`. The
-/// unit is the one the figure, as rounded, stays under 1024 in: a few
-/// bytes short of 1 GiB is `1.00 GiB`, not `1024.0 MiB`.
-pub fn size(bytes: u64) -> String {
-    const KIB: f64 = 1024.0;
-    // Under 1024 once rounded to one decimal.
-    let under = |units: f64| (units * 10.0).round() < KIB * 10.0;
-    match bytes as f64 {
-        b if b < KIB => format!("{bytes} B"),
-        b if under(b / KIB) => format!("{:.1} KiB", b / KIB),
-        b if under(b / (KIB * KIB)) => format!("{:.1} MiB", b / (KIB * KIB)),
-        b => format!("{:.2} GiB", b / (KIB * KIB * KIB)),
-    }
-}
-
-/// A table column: its header, and how to fill its cell from one item.
-type Column<T> = (&'static str, fn(&T) -> String);
-
-/// A Markdown table, one row per item, padded so that it reads as plain text too.
-fn markdown_table<T>(columns: &[Column<T>], items: &[T]) -> String {
-    let header: Vec<String> = columns.iter().map(|(name, _)| name.to_string()).collect();
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|item| columns.iter().map(|(_, cell)| cell(item)).collect())
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, &width)| format!("{cell:<width$}"))
-            .collect();
-        format!("| {} |\n", padded.join(" | "))
-    };
-    let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
-    let mut out = line(&header) + &line(&rule);
-    for row in &rows {
-        out.push_str(&line(row));
-    }
-    out
-}
 
 /// The slow-client table: one row per strategy.
 pub fn slow_table(runs: &[SlowRun]) -> String {
@@ -137,16 +92,6 @@ fn read_whole(run: &SlowRun) -> bool {
 /// with: `write` blocks only on a full send buffer, megabytes.
 fn kernel_full(run: &SlowRun) -> bool {
     run.notsent_lowat > 0 && run.peak_server_tx / run.served() >= run.notsent_lowat
-}
-
-/// A duration as a person reads it: `250 ms` below a second, else seconds
-/// with at most two decimals (`1 s`, `1.5 s`, `1.25 s`).
-pub fn duration(duration: std::time::Duration) -> String {
-    if duration.as_millis() < 1000 {
-        return format!("{} ms", duration.as_millis());
-    }
-    let seconds = format!("{:.2}", duration.as_secs_f64());
-    format!("{} s", seconds.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The paragraph under the table: where the bytes piled up, and why.
@@ -418,35 +363,6 @@ mod tests {
 
     /// How the report says the producer waited on a blocked `write`.
     const BLOCKED: &str = "which is where `write` blocks";
-
-    #[test]
-    fn sizes() {
-        assert_eq!(size(0), "0 B");
-        assert_eq!(size(1023), "1023 B");
-        assert_eq!(size(1024), "1.0 KiB");
-        assert_eq!(size(98_304), "96.0 KiB");
-        assert_eq!(size(384_861_933), "367.0 MiB");
-        assert_eq!(size(3 << 30), "3.00 GiB");
-        // The unit follows the figure as printed: a budget's peak a few
-        // KiB short of 1 GiB was "1024.0 MiB" beside a "1.00 GiB" growth.
-        assert_eq!(size((1 << 30) - 4096), "1.00 GiB");
-        assert_eq!(size((1 << 20) - 1), "1.0 MiB");
-        assert_eq!(size((1 << 20) - 52 * 1024), "972.0 KiB");
-        assert_eq!(size((1 << 30) - (52 << 20)), "972.0 MiB");
-    }
-
-    #[test]
-    fn tables_are_padded_markdown() {
-        let columns: [Column<[&str; 2]>; 2] = [
-            ("a", |row| row[0].to_string()),
-            ("long header", |row| row[1].to_string()),
-        ];
-        let table = markdown_table(&columns, &[["wide cell", "x"]]);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0], "| a         | long header |");
-        assert_eq!(lines[1], "| --------- | ----------- |");
-        assert_eq!(lines[2], "| wide cell | x           |");
-    }
 
     /// A slow run of `clients` connections, each with these peaks.
     fn slow_run(clients: usize, tx_per_client: u64, queued_per_client: u64, lowat: u64) -> SlowRun {

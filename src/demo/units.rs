@@ -1,0 +1,49 @@
+//! Quantities as a person reads them: sizes in B, KiB, MiB or GiB, and
+//! durations in ms or s. Every figure the demo prints goes through here, so
+//! that a table and the sentence under it round the same way.
+
+/// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`. The
+/// unit is the one the figure, as rounded, stays under 1024 in: a few
+/// bytes short of 1 GiB is `1.00 GiB`, not `1024.0 MiB`.
+pub fn size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    // Under 1024 once rounded to one decimal.
+    let under = |units: f64| (units * 10.0).round() < KIB * 10.0;
+    match bytes as f64 {
+        b if b < KIB => format!("{bytes} B"),
+        b if under(b / KIB) => format!("{:.1} KiB", b / KIB),
+        b if under(b / (KIB * KIB)) => format!("{:.1} MiB", b / (KIB * KIB)),
+        b => format!("{:.2} GiB", b / (KIB * KIB * KIB)),
+    }
+}
+
+/// A duration as a person reads it: `250 ms` below a second, else seconds
+/// with at most two decimals (`1 s`, `1.5 s`, `1.25 s`).
+pub fn duration(duration: std::time::Duration) -> String {
+    if duration.as_millis() < 1000 {
+        return format!("{} ms", duration.as_millis());
+    }
+    let seconds = format!("{:.2}", duration.as_secs_f64());
+    format!("{} s", seconds.trim_end_matches('0').trim_end_matches('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(1024), "1.0 KiB");
+        assert_eq!(size(98_304), "96.0 KiB");
+        assert_eq!(size(384_861_933), "367.0 MiB");
+        assert_eq!(size(3 << 30), "3.00 GiB");
+        // The unit follows the figure as printed: a budget's peak a few
+        // KiB short of 1 GiB was "1024.0 MiB" beside a "1.00 GiB" growth.
+        assert_eq!(size((1 << 30) - 4096), "1.00 GiB");
+        assert_eq!(size((1 << 20) - 1), "1.0 MiB");
+        assert_eq!(size((1 << 20) - 52 * 1024), "972.0 KiB");
+        assert_eq!(size((1 << 30) - (52 << 20)), "972.0 MiB");
+    }
+}
