@@ -131,7 +131,13 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         )
     };
     // Writing into a String cannot fail: every `write!` result is ignored.
-    let per_client = if clients > 1 { " per client" } else { "" };
+    // The gauges sum every client: their peak divided by the clients is an
+    // average, which one of them may have exceeded (an uneven share of a
+    // shared budget); with one client it is that client's own figure.
+    let (per_client, per_connection) = match clients {
+        1 => ("", ""),
+        _ => (" on average per client", " on average per connection"),
+    };
     for run in with(Verdict::GrowsWithBody) {
         // With several clients, the buffering caps may have refused some.
         let every = if run.refused.is_empty() {
@@ -199,15 +205,19 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
         ),
         (
             whole,
-            ", but the clients read the whole body and the kernel's queue stayed under its \
-             mark, so nothing had to wait: a body this small does not test flow control \
-             (try more --rows)",
+            &format!(
+                ", but the clients read the whole body and the kernel's queue stayed under \
+                 its mark{per_connection}, so nothing had to wait: a body this small does not \
+                 test flow control (try more --rows)"
+            ),
         ),
         (
             unblocked,
-            "; the server's kernel send queue stayed under its high-water mark (or had \
-             none), so these samples do not show `write` blocking or the producer waiting \
-             for the client",
+            &format!(
+                "; the server's kernel send queue stayed under its high-water \
+                 mark{per_connection} (or had none), so these samples do not show `write` \
+                 blocking or the producer waiting for the client"
+            ),
         ),
     ] {
         if group.is_empty() {
@@ -518,7 +528,8 @@ mod tests {
         run.verdict = Verdict::Unbounded;
         let config = with_clients(4);
         let text = reading(&[run], &config);
-        let said = "`bounded` queued up to 100.0 MiB in userland per client (27 % of the body)";
+        let said = "`bounded` queued up to 100.0 MiB in userland on average per client \
+                    (27 % of the body)";
         assert!(text.contains(said), "{text}");
         // Short of the body is short of 100 %: the demo's own run queued
         // 366.6 of 367.0 MiB, printed "100 % of the body" beside the
@@ -527,6 +538,54 @@ mod tests {
         (run.verdict, run.peak_queued) = (Verdict::Unbounded, run.body_len - (400 << 10));
         let text = reading(&[run], &with_clients(1));
         assert!(text.contains("(99 % of the body)"), "{text}");
+    }
+
+    /// With several clients a userland figure is the peak of their sum
+    /// divided by them: an average, which one client may have exceeded (an
+    /// uneven pair under a shared budget), so it is said to be one; so is
+    /// a kernel queue under its mark only on average. One client's figure
+    /// is exact, and its sentences stay as they were.
+    #[test]
+    fn several_clients_figures_are_said_to_be_averages() {
+        use crate::export::Mode::{Buffer, Unbounded};
+        let runs = |clients| {
+            let mut buffer = slow_run(clients, 0, 367 << 20, 16 << 10);
+            (buffer.mode, buffer.verdict) = (Buffer, Verdict::GrowsWithBody);
+            let mut unbounded = slow_run(clients, 0, 100 << 20, 16 << 10);
+            (unbounded.mode, unbounded.verdict) = (Unbounded, Verdict::Unbounded);
+            let bounded = slow_run(clients, 144 << 10, 144 << 10, 16 << 10);
+            [buffer, unbounded, bounded]
+        };
+        let text = reading(&runs(4), &with_clients(4));
+        for said in [
+            "(367.0 MiB queued on average per client)",
+            "`unbounded` queued up to 100.0 MiB in userland on average per client (27 %",
+            "`bounded` never queued more than 144.0 KiB in userland on average per client and",
+        ] {
+            assert!(text.contains(said), "{said:?} not in {text}");
+        }
+        let averages = text.matches(" on average per client").count();
+        assert_eq!(text.matches(" per client").count(), averages, "{text}");
+        let under = reading(&[slow_run(4, 8 << 10, 8 << 10, 16 << 10)], &with_clients(4));
+        let said = "stayed under its high-water mark on average per connection (or had none)";
+        assert!(under.contains(said), "{under}");
+        let mut whole = slow_run(4, 0, 87, 16 << 10);
+        (whole.body_len, whole.body_read) = (87, 4 * 87);
+        let text = reading(&[whole], &with_clients(4));
+        let said = "stayed under its mark on average per connection, so nothing had to wait";
+        assert!(text.contains(said), "{text}");
+        let text = reading(&runs(1), &with_clients(1));
+        for said in [
+            "(367.0 MiB queued)",
+            "`unbounded` queued up to 100.0 MiB in userland (27 %",
+            "`bounded` never queued more than 144.0 KiB in userland and",
+        ] {
+            assert!(text.contains(said), "{said:?} not in {text}");
+        }
+        assert!(!text.contains("average"), "{text}");
+        let under = reading(&[slow_run(1, 8 << 10, 8 << 10, 16 << 10)], &with_clients(1));
+        let said = "stayed under its high-water mark (or had none)";
+        assert!(under.contains(said), "{under}");
     }
 
     /// An unbounded queue stopped growing at the body's end only if its
