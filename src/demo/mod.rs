@@ -337,17 +337,9 @@ fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
     let table = report::slow_table(slow);
     let (reading, rule) = (report::reading(slow, config), report::rule(body));
     text.push_str(&format!("{table}\n{reading}\n\n{rule}\n"));
-    let cut: Vec<String> = slow
-        .iter()
-        .flat_map(|run| run.ends.iter().map(move |end| (run, end)))
-        .filter(|(_, end)| !matches!(end, BodyEnd::Stopped))
-        .map(|(run, end)| format!("{}: {end}", run.mode.as_str()))
-        .collect();
-    if !cut.is_empty() {
-        text.push_str(&format!(
-            "\nNote: some slow clients did not simply run out of time: {}\n",
-            cut.join("; ")
-        ));
+    let ends: Vec<(Mode, &[BodyEnd])> = slow.iter().map(|run| (run.mode, &run.ends[..])).collect();
+    if let Some(note) = ends_note(&ends) {
+        text.push_str(&format!("\nNote: {note}\n"));
     }
     // The server's defenses at work (README, "Defenses"): the caps refuse or abort.
     for run in slow {
@@ -371,6 +363,48 @@ fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
         }
     }
     text
+}
+
+/// The note on the slow clients whose reading ended otherwise than by the
+/// time running out (a body cut short, a request that failed), from each
+/// strategy's served clients' ends: one entry per strategy and distinct
+/// cause, with how many of its clients it was, after how many of all
+/// there were. `None` if every client simply ran out of time.
+fn ends_note(runs: &[(Mode, &[BodyEnd])]) -> Option<String> {
+    // (strategy, cause, clients it ended, clients the strategy served)
+    let mut causes: Vec<(Mode, String, usize, usize)> = Vec::new();
+    let total: usize = runs.iter().map(|(_, ends)| ends.len()).sum();
+    for (mode, ends) in runs {
+        for end in ends.iter().filter(|end| !matches!(end, BodyEnd::Stopped)) {
+            let cause = end.to_string();
+            match causes
+                .iter_mut()
+                .find(|(m, c, ..)| m == mode && *c == cause)
+            {
+                Some((.., count, _)) => *count += 1,
+                None => causes.push((*mode, cause, 1, ends.len())),
+            }
+        }
+    }
+    let ended: usize = causes.iter().map(|&(.., count, _)| count).sum();
+    let who = match (ended, total) {
+        (0, _) => return None,
+        (1, 1) => "the slow client did not simply run out of time".to_string(),
+        (e, t) if e == t => format!("none of the {t} slow clients served simply ran out of time"),
+        (e, t) => format!("{e} of the {t} slow clients served did not simply run out of time"),
+    };
+    let entries: Vec<String> = causes
+        .iter()
+        .map(|(mode, cause, count, of)| {
+            let mode = mode.as_str();
+            match (count, of) {
+                (_, 1) => format!("`{mode}`: {cause}"),
+                (c, o) if c == o => format!("`{mode}`, all {o} clients: {cause}"),
+                (c, o) => format!("`{mode}`, {c} of {o} clients: {cause}"),
+            }
+        })
+        .collect();
+    Some(format!("{who}: {}", entries.join("; ")))
 }
 
 /// The RSS chart's title: who read what, at what rate. Each client reads at
@@ -435,6 +469,42 @@ fn slow_chart(config: &DemoConfig, measured: &Measured) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One entry per strategy and cause, with how many clients it was, and
+    /// "some" only when some did run out of time: four clients cut alike
+    /// were four identical entries after "some slow clients".
+    #[test]
+    fn the_note_gives_each_cause_once_with_a_count() {
+        const RESET: &str = "read failed: Connection reset by peer (os error 104)";
+        let cut = || BodyEnd::Cut(RESET.into());
+        let cut_said = format!("body was cut: {RESET}");
+        let all_cut = [cut(), cut(), cut(), cut()];
+        assert_eq!(
+            ends_note(&[(Mode::Unbounded, &all_cut)]),
+            Some(format!(
+                "none of the 4 slow clients served simply ran out of time: `unbounded`, all 4 \
+                 clients: {cut_said}"
+            ))
+        );
+        let stopped = [BodyEnd::Stopped, BodyEnd::Stopped];
+        let failed = BodyEnd::Failed("connect failed".into());
+        let mixed = [cut(), failed, cut(), BodyEnd::Stopped];
+        assert_eq!(
+            ends_note(&[(Mode::Bounded, &stopped), (Mode::Unbounded, &mixed)]),
+            Some(format!(
+                "3 of the 6 slow clients served did not simply run out of time: `unbounded`, \
+                 2 of 4 clients: {cut_said}; `unbounded`, 1 of 4 clients: request failed: \
+                 connect failed"
+            ))
+        );
+        assert_eq!(
+            ends_note(&[(Mode::Unbounded, &[cut()])]),
+            Some(format!(
+                "the slow client did not simply run out of time: `unbounded`: {cut_said}"
+            ))
+        );
+        assert_eq!(ends_note(&[(Mode::Bounded, &stopped)]), None);
+    }
 
     /// The chart's title counts the clients: with four, "a client reads"
     /// described a quarter of what the RSS line shows.
