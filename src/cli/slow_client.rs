@@ -15,6 +15,7 @@ use crate::client::h2::{self, H2Options};
 use crate::client::h2_stream::StreamReport;
 use crate::client::response::BodyEnd;
 use crate::client::slow_client::{ClientOptions, HttpUrl, READ_POLL, SlowClient};
+use crate::demo::units;
 use crate::http::h2::frame::ErrorCode;
 use crate::http::target::is_uri_byte;
 
@@ -324,9 +325,7 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
             _ if report.timed_out && report.failure.is_none() => BodyEnd::Stopped.to_string(),
             _ => "not complete".to_string(),
         };
-        let latency = s
-            .latency
-            .map_or_else(String::new, |l| format!(" in {:.3} s", l.as_secs_f64()));
+        let latency = took(s.latency);
         format!(
             "{what} {target}: status {status}, {} body bytes, {end}{latency}",
             s.body_bytes
@@ -377,6 +376,12 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         Ok(()) if ok && report.failure.is_none() => ExitCode::SUCCESS,
         _ => ExitCode::from(EXIT_FAILURE),
     }
+}
+
+/// How long a stream's response took, as its line ends: ` in 0.4 ms`;
+/// nothing if it never ended.
+fn took(latency: Option<Duration>) -> String {
+    latency.map_or_else(String::new, |l| format!(" in {}", units::duration(l)))
 }
 
 #[cfg(test)]
@@ -442,5 +447,14 @@ mod tests {
             let error = args(bad).unwrap_err();
             assert!(error.contains(why), "{bad:?}: {error}");
         }
+    }
+
+    /// A response in under a millisecond (a small one beside a stalled
+    /// download, on loopback) is said to take what it took, not "0.000 s".
+    #[test]
+    fn a_stream_answered_in_under_a_millisecond_took_that() {
+        assert_eq!(took(Some(Duration::from_micros(400))), " in 0.4 ms");
+        assert_eq!(took(Some(Duration::from_millis(1250))), " in 1.25 s");
+        assert_eq!(took(None), "");
     }
 }

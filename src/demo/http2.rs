@@ -325,9 +325,7 @@ pub fn report(part: &Http2Part) -> String {
         third
             .filter(|s| s.complete)
             .and_then(|s| s.latency)
-            .map_or("no time: it never came".into(), |l| {
-                format!("{:.3} s", l.as_secs_f64())
-            }),
+            .map_or("no time: it never came".into(), duration),
         part.starved_queue.map_or("?".into(), |q| size(q as u64)),
     ));
     text
@@ -478,5 +476,21 @@ mod tests {
         ] {
             assert!(text.contains(said), "{said:?} not in {text}");
         }
+    }
+
+    /// The starved stream's neighbour is answered at once, in well under a
+    /// millisecond on loopback: the sentence gives what was measured, not
+    /// "0.000 s", which reads as no time at all.
+    #[test]
+    fn the_starved_streams_neighbour_took_what_was_measured() {
+        let mut part = part(Some(0.2), Some(3.0), Some(0.5));
+        part.starved.second = Some(StreamReport {
+            complete: true,
+            latency: Some(Duration::from_micros(400)),
+            ..StreamReport::default()
+        });
+        let text = report(&part);
+        let said = "stream 3 on the same connection got its response in 0.4 ms.";
+        assert!(text.contains(said), "{text}");
     }
 }

@@ -18,10 +18,18 @@ pub fn size(bytes: u64) -> String {
 }
 
 /// A duration as a person reads it: `250 ms` below a second, else seconds
-/// with at most two decimals (`1 s`, `1.5 s`, `1.25 s`).
+/// with at most two decimals (`1 s`, `1.5 s`, `1.25 s`). Below a
+/// millisecond it keeps what was measured (`0.4 ms`, `40 µs`, `400 ns`):
+/// only a zero duration prints as `0 ms`, since a wait shown as zero
+/// reads as no wait at all.
 pub fn duration(duration: std::time::Duration) -> String {
-    if duration.as_millis() < 1000 {
-        return format!("{} ms", duration.as_millis());
+    match duration.as_micros() {
+        0 if duration.is_zero() => return "0 ms".to_string(),
+        0 => return format!("{} ns", duration.as_nanos()),
+        micros @ 1..100 => return format!("{micros} µs"),
+        micros @ 100..1000 => return format!("{:.1} ms", micros as f64 / 1000.0),
+        _ if duration.as_millis() < 1000 => return format!("{} ms", duration.as_millis()),
+        _ => {}
     }
     let seconds = format!("{:.2}", duration.as_secs_f64());
     format!("{} s", seconds.trim_end_matches('0').trim_end_matches('.'))
@@ -45,5 +53,19 @@ mod tests {
         assert_eq!(size((1 << 20) - 1), "1.0 MiB");
         assert_eq!(size((1 << 20) - 52 * 1024), "972.0 KiB");
         assert_eq!(size((1 << 30) - (52 << 20)), "972.0 MiB");
+    }
+
+    /// A time that was not zero is never printed as one: stream 3 answered
+    /// beside a starved stream 1 in 0.4 ms, and the demo said "0.000 s".
+    #[test]
+    fn a_time_under_a_millisecond_is_not_zero() {
+        use std::time::Duration;
+        assert_eq!(duration(Duration::from_micros(400)), "0.4 ms");
+        assert_eq!(duration(Duration::from_micros(999)), "1.0 ms");
+        assert_eq!(duration(Duration::from_micros(100)), "0.1 ms");
+        assert_eq!(duration(Duration::from_micros(40)), "40 µs");
+        assert_eq!(duration(Duration::from_nanos(400)), "400 ns");
+        assert_eq!(duration(Duration::ZERO), "0 ms");
+        assert_eq!(duration(Duration::from_micros(1500)), "1 ms");
     }
 }
