@@ -308,11 +308,17 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
         (on.peak_server_tx / on.served()).max(1),
         off.peak_server_tx / off.served(),
     );
+    // The peak of a sum divided by the connections is their average: one
+    // of them may have held more. One connection's figure is its own.
+    let (per, client_per) = match on.served() {
+        1 => (" per connection", ""),
+        _ => (" on average per connection", " on average per connection"),
+    };
     // A body read whole, or a kernel queue no larger without the mark than
     // with it, shows nothing the mark bounded: say so, not a ratio.
     if read_whole(on) || read_whole(off) || without <= with {
         return format!(
-            "The server's kernel held at most {} per connection with TCP_NOTSENT_LOWAT at {} \
+            "The server's kernel held at most {}{per} with TCP_NOTSENT_LOWAT at {} \
              and {} with it off: these clients read too much of too small a body for the \
              kernel's queue to fill, so this run cannot show what the mark bounds (more \
              --rows, or a slower --client-rate, can).",
@@ -323,7 +329,7 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
     }
     let userland = (on.peak_queued / on.served()).max(1);
     format!(
-        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {} per connection: at \
+        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {}{per}: at \
          most the mark and one write not yet sent, the rest sent and not yet acknowledged, \
          which the client's receive window bounds. With it off, {}: {:.0} times as much, and \
          {:.0} times the userland bound of {}. Autotuning grows a send buffer up to net.ipv4.tcp_wmem's \
@@ -332,7 +338,7 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
          the kernel's own high-water mark: a blocked write waits once that many bytes are \
          unsent and wakes when fewer than half are left, so the writer follows the client's \
          drain closely, which also lets the minimum data rate be strict. What the client's \
-         kernel holds ({} and {}) is bounded by the client's receive window: the client's, \
+         kernel holds ({} and {}{client_per}) is bounded by the client's receive window: the client's, \
          not ours.",
         lowat(on),
         size(with),
@@ -510,7 +516,8 @@ mod tests {
             "With it off, 4.0 MiB: 28 times as much, and 64 times the userland bound of \
              64.0 KiB.",
             "(growth 1.0 MiB and 1.0 MiB)",
-            "What the client's kernel holds (27.5 KiB and 27.5 KiB)",
+            "What the client's kernel holds (27.5 KiB and 27.5 KiB on average per \
+             connection)",
         ] {
             assert!(text.contains(said), "{said:?} not in {text}");
         }
@@ -658,16 +665,32 @@ mod tests {
     }
 
     /// With four clients the columns are sums over the four connections;
-    /// a sentence that says "per connection" must divide by them.
+    /// a sentence that says "per connection" must divide by them, and
+    /// call the quotient an average: one connection may have held more.
+    /// One connection's figure is its own.
     #[test]
     fn per_connection_figures_are_per_connection() {
         let on = slow_run(4, 144 << 10, 144 << 10, 16 << 10);
         let off = slow_run(4, 4 << 20, 144 << 10, 0);
         let text = kernel_reading(&on, &off);
+        let said = "held at most 144.0 KiB on average per connection:";
+        assert!(text.contains(said), "{text}");
+        assert!(text.contains("userland bound of 144.0 KiB"), "{text}");
+        let same = slow_run(4, 4 << 20, 64 << 10, 0);
+        let text = kernel_reading(&slow_run(4, 4 << 20, 64 << 10, 16 << 10), &same);
+        let said = "held at most 4.0 MiB on average per connection with TCP_NOTSENT_LOWAT";
+        assert!(text.contains(said), "{text}");
+        let (on, off) = (
+            slow_run(1, 144 << 10, 144 << 10, 16 << 10),
+            slow_run(1, 4 << 20, 0, 0),
+        );
+        let text = kernel_reading(&on, &off);
+        assert!(!text.contains("average"), "{text}");
+        let said = "held at most 144.0 KiB per connection:";
+        assert!(text.contains(said), "{text}");
         assert!(
-            text.contains("held at most 144.0 KiB per connection"),
+            text.contains("holds (110.0 KiB and 110.0 KiB) is"),
             "{text}"
         );
-        assert!(text.contains("userland bound of 144.0 KiB"), "{text}");
     }
 }
