@@ -17,6 +17,7 @@
 //! Files: [`config`] (what to measure), [`child`] (the server process,
 //! never left behind), [`run`](mod@run) (one strategy's run), [`sample`]
 //! (one sample and the CSV), [`verdict`], [`report`] (tables and text),
+//! [`kernel_layer`] (`bounded` with and without the high-water mark),
 //! [`table`] (a Markdown table), [`units`] (sizes and durations as
 //! printed), [`chart`] (the SVG), [`http2`] (the HTTP/2 part, its table
 //! and chart).
@@ -25,6 +26,7 @@ pub mod chart;
 pub mod child;
 pub mod config;
 pub mod http2;
+pub mod kernel_layer;
 pub mod report;
 pub mod run;
 pub mod sample;
@@ -299,9 +301,9 @@ fn report_text(config: &DemoConfig, measured: &Measured) -> String {
     let bounded = measured.slow.iter().find(|run| run.mode == Mode::Bounded);
     if let (Some(on), Some(off)) = (bounded, &measured.lowat_off) {
         text.push_str("\n## The kernel's layer: `bounded` with and without TCP_NOTSENT_LOWAT\n\n");
-        text.push_str(&report::kernel_table(on, off));
+        text.push_str(&kernel_layer::kernel_table(on, off));
         text.push('\n');
-        text.push_str(&report::kernel_reading(on, off));
+        text.push_str(&kernel_layer::kernel_reading(on, off));
         text.push('\n');
     }
     if !measured.fast.is_empty() {

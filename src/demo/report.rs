@@ -80,7 +80,7 @@ fn body_read(run: &SlowRun, clients: usize) -> String {
 }
 
 /// The served clients of `run` read their whole body before they stopped.
-fn read_whole(run: &SlowRun) -> bool {
+pub(super) fn read_whole(run: &SlowRun) -> bool {
     run.body_read / run.served() >= run.body_len
 }
 
@@ -279,80 +279,6 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     text
 }
 
-/// The kernel's layer: `bounded` with the server's high-water mark and
-/// with the kernel's default, side by side.
-pub fn kernel_table(on: &SlowRun, off: &SlowRun) -> String {
-    let columns: [Column<&SlowRun>; 6] = [
-        ("TCP_NOTSENT_LOWAT", |run| lowat(run)),
-        ("kernel send queue", |run| size(run.peak_server_tx)),
-        ("client receive queue", |run| size(run.peak_client_rx)),
-        ("peak userland queue", |run| size(run.peak_queued)),
-        ("RSS growth", |run| size(run.growth())),
-        ("clients read", |run| size(run.client_read)),
-    ];
-    markdown_table(&columns, &[on, off])
-}
-
-/// `16.0 KiB`, or `off (the kernel's default)`.
-fn lowat(run: &SlowRun) -> String {
-    match run.notsent_lowat {
-        0 => "off (the kernel's default)".to_string(),
-        bytes => size(bytes),
-    }
-}
-
-/// The paragraph under the kernel's table.
-pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
-    // The columns sum every connection; the sentences speak of one.
-    let (with, without) = (
-        (on.peak_server_tx / on.served()).max(1),
-        off.peak_server_tx / off.served(),
-    );
-    // The peak of a sum divided by the connections is their average: one
-    // of them may have held more. One connection's figure is its own.
-    let (per, client_per) = match on.served() {
-        1 => (" per connection", ""),
-        _ => (" on average per connection", " on average per connection"),
-    };
-    // A body read whole, or a kernel queue no larger without the mark than
-    // with it, shows nothing the mark bounded: say so, not a ratio.
-    if read_whole(on) || read_whole(off) || without <= with {
-        return format!(
-            "The server's kernel held at most {}{per} with TCP_NOTSENT_LOWAT at {} \
-             and {} with it off: these clients read too much of too small a body for the \
-             kernel's queue to fill, so this run cannot show what the mark bounds (more \
-             --rows, or a slower --client-rate, can).",
-            size(on.peak_server_tx / on.served()),
-            lowat(on),
-            size(without),
-        );
-    }
-    let userland = (on.peak_queued / on.served()).max(1);
-    format!(
-        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {}{per}: at \
-         most the mark and one write not yet sent, the rest sent and not yet acknowledged, \
-         which the client's receive window bounds. With it off, {}: {:.0} times as much, and \
-         {:.0} times the userland bound of {}. Autotuning grows a send buffer up to net.ipv4.tcp_wmem's \
-         maximum, and a client that reads slowly lets it fill: unbounded, the kernel's queue is \
-         the biggest buffer in the chain, and RSS never shows it (growth {} and {}). The mark is \
-         the kernel's own high-water mark: a blocked write waits once that many bytes are \
-         unsent and wakes when fewer than half are left, so the writer follows the client's \
-         drain closely, which also lets the minimum data rate be strict. What the client's \
-         kernel holds ({} and {}{client_per}) is bounded by the client's receive window: the client's, \
-         not ours.",
-        lowat(on),
-        size(with),
-        size(without),
-        without as f64 / with as f64,
-        without as f64 / userland as f64,
-        size(userland),
-        size(on.growth()),
-        size(off.growth()),
-        size(on.peak_client_rx / on.served()),
-        size(off.peak_client_rx / off.served()),
-    )
-}
-
 /// The verdict rule, for the report's footer.
 pub fn rule(body_len: u64) -> String {
     format!(
@@ -366,7 +292,7 @@ pub fn rule(body_len: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The defaults, with `clients` slow readers.
@@ -381,7 +307,12 @@ mod tests {
     const BLOCKED: &str = "which is where `write` blocks";
 
     /// A slow run of `clients` connections, each with these peaks.
-    fn slow_run(clients: usize, tx_per_client: u64, queued_per_client: u64, lowat: u64) -> SlowRun {
+    pub(in crate::demo) fn slow_run(
+        clients: usize,
+        tx_per_client: u64,
+        queued_per_client: u64,
+        lowat: u64,
+    ) -> SlowRun {
         SlowRun {
             mode: crate::export::Mode::Bounded,
             notsent_lowat: lowat,
@@ -505,28 +436,6 @@ mod tests {
         assert!(reading(&[reached], &config).contains(BLOCKED));
     }
 
-    /// Every figure the kernel paragraph gives for four clients is one
-    /// connection's, and each ratio divides what it says it divides.
-    #[test]
-    fn the_kernel_paragraphs_figures_are_each_one_connections() {
-        let on = slow_run(4, 144 << 10, 64 << 10, 16 << 10);
-        let off = slow_run(4, 4 << 20, 144 << 10, 0);
-        let text = kernel_reading(&on, &off);
-        for said in [
-            "With it off, 4.0 MiB: 28 times as much, and 64 times the userland bound of \
-             64.0 KiB.",
-            "(growth 1.0 MiB and 1.0 MiB)",
-            "What the client's kernel holds (27.5 KiB and 27.5 KiB on average per \
-             connection)",
-        ] {
-            assert!(text.contains(said), "{said:?} not in {text}");
-        }
-        // No larger without the mark than with it: no ratio of 1 to show.
-        let same = slow_run(4, 4 << 20, 64 << 10, 0);
-        let text = kernel_reading(&slow_run(4, 4 << 20, 64 << 10, 16 << 10), &same);
-        assert!(text.contains("cannot show what the mark bounds"), "{text}");
-    }
-
     /// An unbounded run's queue is given per client, and as a share of one
     /// client's body.
     #[test]
@@ -648,49 +557,5 @@ mod tests {
         let text = reading(&[edge], &config);
         let said = "stayed above twice idle even with nothing";
         assert!(text.contains(said), "{text}");
-    }
-
-    /// A run whose kernel queue never filled shows nothing the mark
-    /// bounded: no "times as much" ratio made of zeros.
-    #[test]
-    fn the_kernel_paragraph_claims_nothing_a_tiny_body_cannot_show() {
-        let mut on = slow_run(1, 0, 87, 16 << 10);
-        let mut off = slow_run(1, 0, 87, 0);
-        for run in [&mut on, &mut off] {
-            (run.body_len, run.body_read) = (87, 87);
-        }
-        let text = kernel_reading(&on, &off);
-        assert!(!text.contains("times as much"), "{text}");
-        assert!(text.contains("cannot show what the mark bounds"), "{text}");
-    }
-
-    /// With four clients the columns are sums over the four connections;
-    /// a sentence that says "per connection" must divide by them, and
-    /// call the quotient an average: one connection may have held more.
-    /// One connection's figure is its own.
-    #[test]
-    fn per_connection_figures_are_per_connection() {
-        let on = slow_run(4, 144 << 10, 144 << 10, 16 << 10);
-        let off = slow_run(4, 4 << 20, 144 << 10, 0);
-        let text = kernel_reading(&on, &off);
-        let said = "held at most 144.0 KiB on average per connection:";
-        assert!(text.contains(said), "{text}");
-        assert!(text.contains("userland bound of 144.0 KiB"), "{text}");
-        let same = slow_run(4, 4 << 20, 64 << 10, 0);
-        let text = kernel_reading(&slow_run(4, 4 << 20, 64 << 10, 16 << 10), &same);
-        let said = "held at most 4.0 MiB on average per connection with TCP_NOTSENT_LOWAT";
-        assert!(text.contains(said), "{text}");
-        let (on, off) = (
-            slow_run(1, 144 << 10, 144 << 10, 16 << 10),
-            slow_run(1, 4 << 20, 0, 0),
-        );
-        let text = kernel_reading(&on, &off);
-        assert!(!text.contains("average"), "{text}");
-        let said = "held at most 144.0 KiB per connection:";
-        assert!(text.contains(said), "{text}");
-        assert!(
-            text.contains("holds (110.0 KiB and 110.0 KiB) is"),
-            "{text}"
-        );
     }
 }
