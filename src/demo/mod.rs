@@ -337,7 +337,10 @@ fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
         duration(config.seconds)
     );
     let table = report::slow_table(slow);
-    let (reading, rule) = (report::reading(slow, config), report::rule(body));
+    let (reading, rule) = (
+        report::reading(slow, config),
+        report::rule(body, config.clients),
+    );
     text.push_str(&format!("{table}\n{reading}\n\n{rule}\n"));
     let ends: Vec<(Mode, &[BodyEnd])> = slow.iter().map(|run| (run.mode, &run.ends[..])).collect();
     if let Some(note) = ends_note(&ends) {

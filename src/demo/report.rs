@@ -278,12 +278,21 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     text
 }
 
-/// The verdict rule, for the report's footer.
-pub fn rule(body_len: u64) -> String {
+/// The verdict rule, for the report's footer. With several clients the
+/// figure it judges is their average, not any one client's peak: the
+/// queue gauge only ever sums them.
+pub fn rule(body_len: u64, clients: usize) -> String {
+    let figure = match clients {
+        0 | 1 => String::new(),
+        n => format!(
+            ", here the peak of the {n} clients' sum divided by those served (an average, \
+             which one client may have exceeded)"
+        ),
+    };
     format!(
-        "Verdict rule (src/demo/verdict.rs), on the peak userland queue per client: flat \
-         if it stays under max({}, body / 100) = {}; grows with the body if it reached the \
-         whole body ({}); unbounded otherwise; not measured if every client was refused.",
+        "Verdict rule (src/demo/verdict.rs), on the peak userland queue per client{figure}: \
+         flat if it stays under max({}, body / 100) = {}; grows with the body if it reached \
+         the whole body ({}); unbounded otherwise; not measured if every client was refused.",
         size(FLAT_FLOOR_BYTES),
         size(flat_bound(body_len)),
         size(body_len)
@@ -361,6 +370,20 @@ pub(super) mod tests {
             row.starts_with("| bounded  | 10.2 MiB  | 4 ms | 2679 "),
             "{table}"
         );
+    }
+
+    /// The rule is applied to one client's peak queue only with one
+    /// client; with several it is applied to their average, and says so.
+    #[test]
+    fn the_rule_says_what_it_was_applied_to() {
+        let body = 384_861_933;
+        let said = "Verdict rule (src/demo/verdict.rs), on the peak userland queue per client: \
+                    flat if it stays under max(1.0 MiB, body / 100) = 3.7 MiB;";
+        assert!(rule(body, 1).starts_with(said), "{}", rule(body, 1));
+        let said = "Verdict rule (src/demo/verdict.rs), on the peak userland queue per client, \
+                    here the peak of the 4 clients' sum divided by those served (an average, \
+                    which one client may have exceeded): flat if it stays under";
+        assert!(rule(body, 4).starts_with(said), "{}", rule(body, 4));
     }
 
     /// The first sentence compares body bytes with the body, over the

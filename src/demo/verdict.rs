@@ -3,8 +3,9 @@
 //! The lesson's table says `bounded` and `pipeline` are flat, `buffer` grows
 //! with the body and `unbounded` grows without bound. The demo derives those
 //! words instead of printing them, from the peak userland queue of one
-//! connection (`backpressure_queued_peak_bytes` over the clients served)
-//! and the body's length, by this rule:
+//! connection (`backpressure_queued_peak_bytes` over the clients served:
+//! with several, the peak of their sum shared out, an average that one of
+//! them may have exceeded) and the body's length, by this rule:
 //!
 //! 1. **flat** if the peak stayed under [`flat_bound`], max(1 MiB, 1 % of
 //!    the body): room for a few chunks, which never grow with the body, so
