@@ -71,7 +71,8 @@ fn body_read(run: &SlowRun, clients: usize) -> String {
     } else {
         size(read)
     };
-    let rate = size((read as f64 / run.read_time.as_secs_f64().max(1e-3)) as u64);
+    // Over the time printed beside it; the floor only keeps a zero off.
+    let rate = size((read as f64 / run.read_time.as_secs_f64().max(1e-9)) as u64);
     format!(
         "{amount} in {} ({rate}/s) from `{mode}`",
         duration(run.read_time)
@@ -409,6 +410,18 @@ pub(super) mod tests {
         assert_eq!(duration(std::time::Duration::from_millis(1000)), "1 s");
         assert_eq!(duration(std::time::Duration::from_millis(1250)), "1.25 s");
         assert_eq!(duration(std::time::Duration::from_secs(2)), "2 s");
+    }
+
+    /// The rate is the body over the time printed beside it: a read under
+    /// a millisecond was divided by a whole one, a quarter of its rate.
+    #[test]
+    fn a_read_under_a_millisecond_has_its_own_rate() {
+        let mut quick = slow_run(1, 0, 87, 16 << 10);
+        (quick.body_len, quick.body_read) = (87, 87);
+        quick.read_time = std::time::Duration::from_micros(400);
+        let text = reading(&[quick], &with_clients(1));
+        let said = "it read all of it in 0.4 ms (212.4 KiB/s) from `bounded`.";
+        assert!(text.contains(said), "{text}");
     }
 
     /// "write blocked and the producer waited" only when the samples show
