@@ -7,7 +7,8 @@
 //! Churn near the cap leaves the live heap where it was: the server's
 //! lists of connections take their room once, at start. A finished
 //! connection gives its slot back while its close waits, so the start warns
-//! when `ulimit -n` cannot hold twice the cap.
+//! when `ulimit -n` cannot hold twice the cap (tested with the other
+//! descriptor faults, in `tests/faults.rs`).
 //!
 //! The cap's other promises (no thread per rejection, `Retry-After`, a late
 //! request, the access-log line) are in `tests/defenses.rs`.
@@ -17,15 +18,14 @@ mod common;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use backpressure::{CLOSE_READ_TIMEOUT, LINGER_TIME};
 use common::h2::{H2, REFUSED_STREAM};
 use common::{
-    KillOnDrop, Server, back_to_idle, metrics, parse_response, stalled_request, try_metrics,
-    wait_until, warmed_server,
+    Server, back_to_idle, metrics, parse_response, stalled_request, try_metrics, wait_until,
+    warmed_server,
 };
 
 /// Longest any wait in these tests may take before it fails.
@@ -258,50 +258,6 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
         let closing = m.value("backpressure_connections_closing");
         (closing == 0.0 && m.value("backpressure_connections_active") == 1.0).then_some(())
     });
-}
-
-/// A finished connection whose close waits keeps its socket, and as many
-/// such closes as slots may wait: twice the cap's descriptors at once. So
-/// the start's warning counts two per slot. A limit of 200 holds 100
-/// connections and the spare descriptors, but not 100 more closing: past
-/// it `accept` fails (`EMFILE`) and clients wait where the cap would
-/// answer 503, so `serve` must say so at start.
-#[test]
-fn the_descriptor_warning_counts_the_closes_that_wait() {
-    // Stdin held open: `--exit-on-stdin-eof` would end the server at once,
-    // its log unwritten; SIGTERM below lets the logger write it all.
-    let script = "ulimit -n 200 && exec \"$0\" serve --addr 127.0.0.1:0 \
-                  --max-connections 100 --exit-on-stdin-eof";
-    let child = Command::new("sh")
-        .args(["-c", script, env!("CARGO_BIN_EXE_backpressure")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh starts");
-    let mut child = KillOnDrop(child);
-    let _stdin = child.0.stdin.take();
-    let mut stdout = child.0.stdout.take().expect("stdout is piped");
-    let mut stderr = child.0.stderr.take().expect("stderr is piped");
-    let log = thread::spawn(move || {
-        let mut text = String::new();
-        stderr.read_to_string(&mut text).map(|_| text)
-    });
-    // The address is announced after the warning went to the logger.
-    let mut first = [0; 1];
-    stdout
-        .read_exact(&mut first)
-        .expect("the server announces itself");
-    let pid = child.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status();
-    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
-    let status = child.exit_within("serve to end at SIGTERM", PATIENCE);
-    let log = log.join().unwrap().unwrap();
-    assert_eq!(status.code(), Some(0), "{log}");
-    assert!(
-        log.contains("warning: ulimit -n is 200") && log.contains("--max-connections 100"),
-        "{log}"
-    );
 }
 
 /// Slots `--max-connections` allows in the crowd test.

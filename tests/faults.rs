@@ -1,7 +1,8 @@
 //! Faults from outside the protocol, each against the real binary: a log
-//! whose reader is dead or never reads, a process out of file descriptors,
-//! and a shutdown by signal that must let downloads drain (and cut, with a
-//! reset, what does not drain in time).
+//! whose reader is dead or never reads, a process out of file descriptors
+//! (and warned at start when its cap could run it out), and a shutdown by
+//! signal that must let downloads drain (and cut, with a reset, what does
+//! not drain in time).
 //!
 //! These tests start their servers themselves rather than through
 //! `common::Server`, because each needs what that harness exists to hide:
@@ -229,6 +230,25 @@ fn a_dead_log_and_no_descriptors_do_not_stop_the_server() {
             .ok_or(format!("{more} of {expected}"))
     });
     assert!(server.still_running());
+}
+
+/// A finished connection whose close waits keeps its socket, and as many
+/// such closes as slots may wait: twice the cap's descriptors at once. So
+/// the start's warning counts two per slot. A limit of 200 holds 100
+/// connections and the spare descriptors, but not 100 more closing: past
+/// it `accept` fails (`EMFILE`) and clients wait where the cap would
+/// answer 503, so `serve` must say so at start.
+#[test]
+fn the_descriptor_warning_counts_the_closes_that_wait() {
+    let mut server = Child::start(Log::Read, Some(200), &["--max-connections", "100"]);
+    // The warning is logged before the address is announced; the summary
+    // at SIGTERM is the log's last line, so the log up to it has it all.
+    server.terminate();
+    let log = server.exits_zero_having("0 connections drained, 0 cut");
+    let warned = |line: &String| {
+        line.contains("warning: ulimit -n is 200") && line.contains("--max-connections 100")
+    };
+    assert!(log.iter().any(warned), "{log:#?}");
 }
 
 /// With stderr never read, the pipe fills after a few hundred lines; a
