@@ -43,8 +43,9 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Serves connection `id` from `peer`; the head must arrive by
 /// `accepted_at` plus the configured header timeout. `slot` is its place
 /// under `--max-connections`, taken from it once the response is out and
-/// the connection has left the shutdown's list. The socket is closed by
-/// its last owner, once this has returned.
+/// the connection has left the shutdown's list, if fewer closes than slots
+/// wait already; else it is kept through the close. The socket is closed
+/// by its last owner, once this has returned.
 pub(super) fn handle(
     stream: &TcpStream,
     peer: SocketAddr,
