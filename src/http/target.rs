@@ -53,18 +53,17 @@ pub(crate) fn split_target<'t>(
         if !has_host || authority.contains(&b'@') {
             return Err("absolute request target without a valid host");
         }
-        // `http://host` or `http://host?q`: the path is empty, meaning `/`
-        // (RFC 9112 §3.2.2, RFC 3986 §6.2.3), and the query is still the
-        // query: `http://host?q` asks what `/?q` asks.
-        if rest.starts_with(b"/") {
-            rest
-        } else {
-            return Ok((b"/", split_query(rest).1));
-        }
+        rest
     } else {
         return Err("request target must be a path starting with / or an absolute URL");
     };
-    Ok(split_query(origin_form))
+    let (path, query) = split_query(origin_form);
+    // Only an absolute-form target can have an empty path (`http://host`,
+    // `http://host?q`), which means `/` (RFC 9112 §3.2.2, RFC 3986
+    // §6.2.3); its query is still the query: `http://host?q` asks what
+    // `/?q` asks.
+    let path = if path.is_empty() { &b"/"[..] } else { path };
+    Ok((path, query))
 }
 
 /// Why a request for `*` is refused unless its method is OPTIONS (RFC 9112
