@@ -269,15 +269,9 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::defense::too_slow::tests::rule;
     use crate::test_support::within;
     use std::io::Read;
-
-    fn rule(bytes_per_second: u64, grace: Duration) -> MinDataRate {
-        MinDataRate {
-            bytes_per_second,
-            grace,
-        }
-    }
 
     #[test]
     fn a_fast_reader_gets_every_byte_and_long_writes_come_in_pieces() {

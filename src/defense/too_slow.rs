@@ -101,10 +101,12 @@ impl TooSlow {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn rule(bytes_per_second: u64, grace: Duration) -> MinDataRate {
+    /// A minimum rate of `bytes_per_second` with `grace`: for these tests
+    /// and `send_deadline.rs`'s, which hold writes to it.
+    pub(in crate::defense) fn rule(bytes_per_second: u64, grace: Duration) -> MinDataRate {
         MinDataRate {
             bytes_per_second,
             grace,
