@@ -222,8 +222,6 @@ fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
 #[test]
 fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
     let server = Server::start(&["--max-connections", "1"]);
-    // Any close of the start's own probe is over by then.
-    thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
     // Answered whole, its socket kept open: the server's close waits.
     let answered_kept_open = || {
         let mut client = TcpStream::connect(server.addr()).unwrap();
@@ -235,29 +233,34 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
         client.read_to_end(&mut wire).unwrap();
         (parse_response(&wire).status, client)
     };
-    let started = Instant::now();
-    let (first, first_client) = answered_kept_open();
-    let (second, second_client) = answered_kept_open();
-    let (third, _third) = answered_kept_open();
-    // At the cap the rejecter answers the scrape: the first connection
-    // waits in its close, the second in its slot.
-    let m = metrics(server.addr());
-    // All that within the first's close, which waits at most CLOSE_READ_TIMEOUT.
-    assert!(
-        started.elapsed() < CLOSE_READ_TIMEOUT,
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!([first, second, third], [404, 404, 503]);
-    assert_eq!(m.value("backpressure_connections_closing"), 1.0);
-    assert_eq!(m.value("backpressure_connections_active"), 1.0);
-    // Once their clients hang up, both give back what they held.
-    drop((first_client, second_client));
-    wait_until("the closes to end", PATIENCE, || {
-        let m = try_metrics(server.addr())?;
-        let closing = m.value("backpressure_connections_closing");
-        (closing == 0.0 && m.value("backpressure_connections_active") == 1.0).then_some(())
-    });
+    // Three clients and a scrape must fit in the first one's close, at
+    // most CLOSE_READ_TIMEOUT: a machine too busy for that gets another try.
+    for _ in 0..5 {
+        // Any earlier close (the start's probe, a scrape, a try's) is over.
+        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+        let started = Instant::now();
+        let (first, first_client) = answered_kept_open();
+        let (second, second_client) = answered_kept_open();
+        let (third, _third) = answered_kept_open();
+        // At the cap the rejecter answers the scrape: the first connection
+        // waits in its close, the second in its slot.
+        let m = metrics(server.addr());
+        if started.elapsed() >= CLOSE_READ_TIMEOUT {
+            continue;
+        }
+        assert_eq!([first, second, third], [404, 404, 503]);
+        assert_eq!(m.value("backpressure_connections_closing"), 1.0);
+        assert_eq!(m.value("backpressure_connections_active"), 1.0);
+        // Once their clients hang up, both give back what they held.
+        drop((first_client, second_client));
+        wait_until("the closes to end", PATIENCE, || {
+            let m = try_metrics(server.addr())?;
+            let closing = m.value("backpressure_connections_closing");
+            (closing == 0.0 && m.value("backpressure_connections_active") == 1.0).then_some(())
+        });
+        return;
+    }
+    panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
 }
 
 /// Slots `--max-connections` allows in the crowd test.
