@@ -23,12 +23,14 @@ pub fn size(bytes: u64) -> String {
 /// only a zero duration prints as `0 ms`, since a wait shown as zero
 /// reads as no wait at all.
 pub fn duration(duration: std::time::Duration) -> String {
+    // Rounded, as sizes are: 999 µs is "1.0 ms", 1.5 ms "2 ms".
+    let millis = (duration.as_micros() + 500) / 1000;
     match duration.as_micros() {
         0 if duration.is_zero() => return "0 ms".to_string(),
         0 => return format!("{} ns", duration.as_nanos()),
         micros @ 1..100 => return format!("{micros} µs"),
         micros @ 100..1000 => return format!("{:.1} ms", micros as f64 / 1000.0),
-        _ if duration.as_millis() < 1000 => return format!("{} ms", duration.as_millis()),
+        _ if millis < 1000 => return format!("{millis} ms"),
         _ => {}
     }
     let seconds = format!("{:.2}", duration.as_secs_f64());
@@ -66,6 +68,10 @@ mod tests {
         assert_eq!(duration(Duration::from_micros(40)), "40 µs");
         assert_eq!(duration(Duration::from_nanos(400)), "400 ns");
         assert_eq!(duration(Duration::ZERO), "0 ms");
-        assert_eq!(duration(Duration::from_micros(1500)), "1 ms");
+        // Whole milliseconds round as the tenths below them do.
+        assert_eq!(duration(Duration::from_micros(1500)), "2 ms");
+        assert_eq!(duration(Duration::from_micros(1499)), "1 ms");
+        assert_eq!(duration(Duration::from_micros(999_499)), "999 ms");
+        assert_eq!(duration(Duration::from_micros(999_500)), "1 s");
     }
 }
