@@ -281,11 +281,20 @@ fn http1_and_http2_answer_alike() {
         rows.push(row(method, "/nowhere", 404));
     }
     rows.extend([
-        // Percent-encoding: decoded in the query, not in the path.
+        // Percent-encoding: an unreserved character and its escape are
+        // the same URI (RFC 3986 §2.3), in the query and in the path,
+        // whatever the case of the hex; a reserved one's escape is not
+        // its delimiter (§2.2): `%2F` is no `/`, `%3F` no `?`.
         row("GET", "/export.csv?rows=%35&mode=b%6Funded", 200),
         row("GET", "/export.csv?rows=%4", 400),
         row("GET", "/export.csv?r%zws=1", 400),
-        row("GET", "/%68ealthz", 404),
+        row("GET", "/%68ealthz", 200),
+        row("GET", "/%65xport%2ecsv?rows=1", 200),
+        row("HEAD", "/%6D%65%74%72%69%63%73", 200),
+        row("GET", "/%2Fhealthz", 404),
+        row("GET", "/healthz%2F", 404),
+        row("GET", "/healthz%3F", 404),
+        row("GET", "/%2Fexport.csv", 404),
         // Dot segments are not resolved: no path names a file.
         row("GET", "/../healthz", 404),
         row("GET", "/./healthz", 404),

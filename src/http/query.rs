@@ -7,6 +7,7 @@
 
 use crate::export::Mode;
 use crate::http::request::decimal;
+use crate::http::target::percent_byte;
 
 /// Rows exported when the query does not say.
 pub const DEFAULT_ROWS: u64 = 1_000_000;
@@ -95,10 +96,7 @@ fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
         rest = tail;
         match b {
             b'%' => {
-                let hex = rest
-                    .get(..2)
-                    .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))?;
-                out.push(hex_value(hex[0]) << 4 | hex_value(hex[1]));
+                out.push(percent_byte(rest)?);
                 rest = &rest[2..];
             }
             b'+' => out.push(b' '),
@@ -106,13 +104,4 @@ fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-/// The value of one hex digit (already checked to be one).
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit - b'A' + 10,
-    }
 }

@@ -111,9 +111,9 @@ pub enum Version {
 pub struct Request<'a> {
     /// Decides between a response, a head-only response, a 405 and a 501.
     pub method: Method,
-    /// The path of the target, still percent-encoded (routes are plain
-    /// ASCII, compared byte for byte); `*` for `OPTIONS *`, and `host:port`
-    /// for CONNECT, whose answer is a 405 whatever it names.
+    /// The path of the target as sent, still percent-encoded (routes
+    /// compare its normal form, `target::normal_path`); `*` for `OPTIONS *`,
+    /// and `host:port` for CONNECT, whose answer is a 405 whatever it names.
     pub path: &'a [u8],
     /// What follows `?` in the target, if anything; still percent-encoded.
     pub query: Option<&'a [u8]>,

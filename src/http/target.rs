@@ -14,6 +14,8 @@
 //! only against ASCII. Its answers are one-line reasons: the head's
 //! parser makes a 400 of them, HTTP/2's a malformed request.
 
+use std::borrow::Cow;
+
 /// Splits a request target into path and query (RFC 9112 §3.2). Besides the
 /// usual origin-form (`/path?query`), a server must accept absolute-form
 /// (`http://host/path?query`), which clients send to proxies; its authority
@@ -79,6 +81,56 @@ pub(crate) fn split_query(target: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
+/// The path as routes compare it, its normal form for percent-encoding
+/// (RFC 3986 §6.2.2.1-2): an escaped unreserved character is that
+/// character (§2.3: "URIs that differ in the replacement of an unreserved
+/// character with its corresponding percent-encoded US-ASCII octet are
+/// equivalent"), so `/%65xport.csv` is `/export.csv`, as it is to nginx
+/// and Go, and as the query's escapes already are. Any other escape stays
+/// one, its hex in capitals: `%2F` is not the `/` that separates segments
+/// (§2.2), and no route has it. Borrowed unless the path has a `%`.
+pub(crate) fn normal_path(path: &[u8]) -> Cow<'_, [u8]> {
+    if !path.contains(&b'%') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = Vec::with_capacity(path.len());
+    let mut rest = path;
+    while let Some((&b, tail)) = rest.split_first() {
+        let escaped = if b == b'%' { percent_byte(tail) } else { None };
+        rest = match escaped {
+            Some(byte) if is_unreserved(byte) => {
+                out.push(byte);
+                &tail[2..]
+            }
+            Some(_) => {
+                out.push(b'%');
+                out.extend(tail[..2].to_ascii_uppercase());
+                &tail[2..]
+            }
+            None => {
+                out.push(b);
+                tail
+            }
+        };
+    }
+    Cow::Owned(out)
+}
+
+/// The byte two hex digits at the start of `hex` stand for, if they are two
+/// hex digits: what follows a `%` (RFC 3986 §2.1).
+pub(crate) fn percent_byte(hex: &[u8]) -> Option<u8> {
+    let digit = |d: u8| char::from(d).to_digit(16);
+    match hex {
+        [high, low, ..] => Some((digit(*high)? << 4 | digit(*low)?) as u8),
+        _ => None,
+    }
+}
+
+/// RFC 3986 §2.3's unreserved characters: the ones an escape never changes.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
+}
+
 /// Bytes RFC 3986 allows in a URI, without the fragment's `#`: unreserved,
 /// sub-delims, `:@/?%` and the brackets of an IPv6 host. Anything else (a
 /// quote, `<`, `\\`, `{`, `#` …) must have been percent-encoded.
@@ -118,4 +170,25 @@ fn host_and_port(authority: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 fn strip_prefix_ignore_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let (head, rest) = bytes.split_at_checked(prefix.len())?;
     head.eq_ignore_ascii_case(prefix).then_some(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_routed_in_its_normal_form() {
+        for (sent, normal) in [
+            (&b"/export.csv"[..], &b"/export.csv"[..]),
+            (b"/%65xport%2ecsv", b"/export.csv"),
+            (b"/%7e%5F%2D%30", b"/~_-0"),
+            // Reserved and non-ASCII bytes stay escaped, in capitals.
+            (b"/a%2fb%3F%ff", b"/a%2Fb%3F%FF"),
+            // Not an escape: left as sent.
+            (b"/%zz%4", b"/%zz%4"),
+        ] {
+            assert_eq!(normal_path(sent), normal, "{}", sent.escape_ascii());
+        }
+        assert!(matches!(normal_path(b"/healthz"), Cow::Borrowed(_)));
+    }
 }

@@ -24,6 +24,7 @@ use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
 use crate::http::request::{Method, Request, Version};
 use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
+use crate::http::target::normal_path;
 use crate::measure::access_log::{End, Outcome};
 use crate::measure::clock;
 use crate::measure::metrics::{METRICS, Readings};
@@ -79,8 +80,9 @@ impl Answer {
     }
 }
 
-/// What `method` on `path?query` gets. `version` decides an export's
-/// framing; `local` is our own address, for the index page's examples.
+/// What `method` on `path?query` gets, the path routed in its normal form
+/// (`%65` is `e`, as the query's escapes are). `version` decides an
+/// export's framing; `local` is our own address, for the index page's examples.
 pub(super) fn answer(
     method: Method,
     path: &[u8],
@@ -112,7 +114,7 @@ pub(super) fn answer(
             return Answer::error(None, Status::NotImplemented, reason);
         }
     }
-    match path {
+    match &*normal_path(path) {
         b"/export.csv" => export(query, version, config),
         b"/metrics" => {
             let body = METRICS.render(&Readings {
@@ -165,7 +167,7 @@ fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answ
 /// full of stalled clients can still be scraped and checked. Anything else
 /// is `None`, and gets the 503.
 pub(super) fn own_endpoint(request: &Request<'_>, shared: &Shared) -> Option<OwnResponse> {
-    let ours = matches!(request.path, b"/metrics" | b"/healthz");
+    let ours = matches!(&*normal_path(request.path), b"/metrics" | b"/healthz");
     if !ours || !matches!(request.method, Method::Get | Method::Head) {
         return None;
     }
