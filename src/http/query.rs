@@ -31,34 +31,45 @@ pub fn parse_export_query(query: &[u8], max_rows: u64) -> Result<ExportQuery, St
     let mut mode = None;
     // Empty pieces (`a=1&&b=2`, a trailing `&`) carry nothing and are skipped.
     for pair in query.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+        let (sent_name, sent_value) = match pair.iter().position(|&b| b == b'=') {
             Some(eq) => (&pair[..eq], &pair[eq + 1..]),
             None => (pair, &b""[..]),
         };
-        let name = percent_decode(name)
+        // Compared decoded, quoted as sent: the client finds in a reason
+        // what it typed, not a space it never sent for a `+` or a `%20`.
+        let quoted = |sent: &[u8]| sent.escape_ascii().to_string();
+        let name = percent_decode(sent_name)
             .ok_or_else(|| "bad percent-encoding in a parameter name".to_string())?;
-        let value = percent_decode(value).ok_or_else(|| {
+        let value = percent_decode(sent_value).ok_or_else(|| {
             format!(
                 "bad percent-encoding in parameter \"{}\"",
-                name.escape_ascii()
+                quoted(sent_name)
             )
         })?;
         match name.as_slice() {
             b"rows" if rows.is_some() => return Err(given_twice("rows")),
             b"mode" if mode.is_some() => return Err(given_twice("mode")),
-            b"rows" => rows = Some(parse_rows(&value, max_rows)?),
+            b"rows" => {
+                let in_range = decimal(&value).filter(|&rows| rows <= max_rows);
+                rows = Some(in_range.ok_or_else(|| {
+                    format!(
+                        "rows must be a whole number from 0 to {max_rows}, got \"{}\"",
+                        quoted(sent_value)
+                    )
+                })?);
+            }
             b"mode" => {
                 mode = Some(Mode::from_name(&value).ok_or_else(|| {
                     format!(
                         "unknown mode \"{}\": expected buffer, unbounded, bounded or pipeline",
-                        value.escape_ascii()
+                        quoted(sent_value)
                     )
                 })?);
             }
             _ => {
                 return Err(format!(
                     "unknown parameter \"{}\": expected rows or mode",
-                    name.escape_ascii()
+                    quoted(sent_name)
                 ));
             }
         }
@@ -71,19 +82,6 @@ pub fn parse_export_query(query: &[u8], max_rows: u64) -> Result<ExportQuery, St
 
 fn given_twice(name: &str) -> String {
     format!("parameter \"{name}\" given more than once")
-}
-
-/// Plain decimal digits only: no sign, no spaces, no exponent, in range.
-fn parse_rows(value: &[u8], max_rows: u64) -> Result<u64, String> {
-    let out_of_range = || {
-        format!(
-            "rows must be a whole number from 0 to {max_rows}, got \"{}\"",
-            value.escape_ascii()
-        )
-    };
-    decimal(value)
-        .filter(|&rows| rows <= max_rows)
-        .ok_or_else(out_of_range)
 }
 
 /// Decodes `%XX` escapes and `+` (a space, in HTML form encoding); `None`
