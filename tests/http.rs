@@ -154,6 +154,11 @@ fn unknown_paths_and_methods() {
     let server = Server::start(&[]);
     assert_error(&get(server.addr(), "/export"), 404, "no such path");
     assert_error(&get(server.addr(), "/export.csv/"), 404, "no such path");
+    assert_error(
+        &get(server.addr(), "/export%2Ecsv%zz"),
+        400,
+        "bad percent-encoding in the path",
+    );
     for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
         let raw = format!("{method} /export.csv HTTP/1.1\r\nHost: x\r\n\r\n");
         let response = request(server.addr(), raw.as_bytes());

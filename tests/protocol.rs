@@ -295,6 +295,11 @@ fn http1_and_http2_answer_alike() {
         row("GET", "/healthz%2F", 404),
         row("GET", "/healthz%3F", 404),
         row("GET", "/%2Fexport.csv", 404),
+        // A `%` without two hex digits is no URI (RFC 3986 §2.1): 400, as
+        // nginx and Go answer it, and as the query's is.
+        row("GET", "/%zzealthz", 400),
+        row("GET", "/healthz%4", 400),
+        row("HEAD", "/export.csv%", 400),
         // Dot segments are not resolved: no path names a file.
         row("GET", "/../healthz", 404),
         row("GET", "/./healthz", 404),

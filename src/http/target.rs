@@ -88,10 +88,12 @@ pub(crate) fn split_query(target: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// equivalent"), so `/%65xport.csv` is `/export.csv`, as it is to nginx
 /// and Go, and as the query's escapes already are. Any other escape stays
 /// one, its hex in capitals: `%2F` is not the `/` that separates segments
-/// (§2.2), and no route has it. Borrowed unless the path has a `%`.
-pub(crate) fn normal_path(path: &[u8]) -> Cow<'_, [u8]> {
+/// (§2.2), and no route has it. Borrowed unless the path has a `%`; an
+/// error if a `%` is not followed by two hex digits, which no URI has
+/// (§2.1), and which nginx and Go answer 400.
+pub(crate) fn normal_path(path: &[u8]) -> Result<Cow<'_, [u8]>, &'static str> {
     if !path.contains(&b'%') {
-        return Cow::Borrowed(path);
+        return Ok(Cow::Borrowed(path));
     }
     let mut out = Vec::with_capacity(path.len());
     let mut rest = path;
@@ -107,14 +109,18 @@ pub(crate) fn normal_path(path: &[u8]) -> Cow<'_, [u8]> {
                 out.extend(tail[..2].to_ascii_uppercase());
                 &tail[2..]
             }
+            None if b == b'%' => return Err(BAD_PATH_ESCAPE),
             None => {
                 out.push(b);
                 tail
             }
         };
     }
-    Cow::Owned(out)
+    Ok(Cow::Owned(out))
 }
+
+/// Why a path with a `%` not followed by two hex digits is refused.
+pub(crate) const BAD_PATH_ESCAPE: &str = "bad percent-encoding in the path";
 
 /// The byte two hex digits at the start of `hex` stand for, if they are two
 /// hex digits: what follows a `%` (RFC 3986 §2.1).
@@ -184,11 +190,18 @@ mod tests {
             (b"/%7e%5F%2D%30", b"/~_-0"),
             // Reserved and non-ASCII bytes stay escaped, in capitals.
             (b"/a%2fb%3F%ff", b"/a%2Fb%3F%FF"),
-            // Not an escape: left as sent.
-            (b"/%zz%4", b"/%zz%4"),
         ] {
-            assert_eq!(normal_path(sent), normal, "{}", sent.escape_ascii());
+            let got = normal_path(sent).map(Cow::into_owned);
+            assert_eq!(got, Ok(normal.to_vec()), "{}", sent.escape_ascii());
         }
-        assert!(matches!(normal_path(b"/healthz"), Cow::Borrowed(_)));
+        assert!(matches!(normal_path(b"/healthz"), Ok(Cow::Borrowed(_))));
+        for bad in [&b"/%zz"[..], b"/a%4", b"/%", b"/%%41", b"/%4g"] {
+            assert_eq!(
+                normal_path(bad),
+                Err(BAD_PATH_ESCAPE),
+                "{}",
+                bad.escape_ascii()
+            );
+        }
     }
 }

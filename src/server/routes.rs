@@ -81,7 +81,8 @@ impl Answer {
 }
 
 /// What `method` on `path?query` gets, the path routed in its normal form
-/// (`%65` is `e`, as the query's escapes are). `version` decides an
+/// (`%65` is `e`, as the query's escapes are; a `%` without two hex digits
+/// is a 400). `version` decides an
 /// export's framing; `local` is our own address, for the index page's examples.
 pub(super) fn answer(
     method: Method,
@@ -114,7 +115,11 @@ pub(super) fn answer(
             return Answer::error(None, Status::NotImplemented, reason);
         }
     }
-    match &*normal_path(path) {
+    let path = match normal_path(path) {
+        Ok(path) => path,
+        Err(reason) => return Answer::error(None, Status::BadRequest, reason),
+    };
+    match &*path {
         b"/export.csv" => export(query, version, config),
         b"/metrics" => {
             let body = METRICS.render(&Readings {
@@ -167,7 +172,10 @@ fn export(query: Option<&[u8]>, version: Version, config: &ServerConfig) -> Answ
 /// full of stalled clients can still be scraped and checked. Anything else
 /// is `None`, and gets the 503.
 pub(super) fn own_endpoint(request: &Request<'_>, shared: &Shared) -> Option<OwnResponse> {
-    let ours = matches!(&*normal_path(request.path), b"/metrics" | b"/healthz");
+    let ours = matches!(
+        normal_path(request.path).as_deref(),
+        Ok(b"/metrics" | b"/healthz")
+    );
     if !ours || !matches!(request.method, Method::Get | Method::Head) {
         return None;
     }
