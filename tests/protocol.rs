@@ -300,11 +300,19 @@ fn http1_and_http2_answer_alike() {
         row("GET", "/%zzealthz", 400),
         row("GET", "/healthz%4", 400),
         row("HEAD", "/export.csv%", 400),
-        // Dot segments are not resolved: no path names a file.
-        row("GET", "/../healthz", 404),
-        row("GET", "/./healthz", 404),
-        row("GET", "/healthz/..", 404),
+        // Dot segments are removed (RFC 3986 §6.2.2.3, §5.2.4), escaped
+        // or not, as nginx does and curl before sending; `..` stops at
+        // the root. An empty segment is a segment: `//healthz` is not
+        // `/healthz`, nor `/healthz/.` (`/healthz/`) `/healthz`.
+        row("GET", "/../healthz", 200),
+        row("GET", "/./healthz", 200),
+        row("GET", "/nowhere/../healthz", 200),
+        row("GET", "/%2E%2e/export.csv?rows=1", 200),
+        row("HEAD", "/healthz/..", 200),
         row("GET", "//healthz", 404),
+        row("GET", "/healthz/.", 404),
+        row("GET", "/.healthz", 404),
+        row("GET", "/nowhere/..healthz", 404),
         // A long query that fits every limit is read, and judged.
         row(
             "GET",

@@ -81,17 +81,58 @@ pub(crate) fn split_query(target: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
-/// The path as routes compare it, its normal form for percent-encoding
-/// (RFC 3986 §6.2.2.1-2): an escaped unreserved character is that
-/// character (§2.3: "URIs that differ in the replacement of an unreserved
-/// character with its corresponding percent-encoded US-ASCII octet are
-/// equivalent"), so `/%65xport.csv` is `/export.csv`, as it is to nginx
-/// and Go, and as the query's escapes already are. Any other escape stays
-/// one, its hex in capitals: `%2F` is not the `/` that separates segments
-/// (§2.2), and no route has it. Borrowed unless the path has a `%`; an
+/// The path as routes compare it: its normal form (RFC 3986 §6.2.2), in
+/// which an escaped unreserved character is that character, so
+/// `/%65xport.csv` is `/export.csv` (§2.3: "URIs that differ in the
+/// replacement of an unreserved character with its corresponding
+/// percent-encoded US-ASCII octet are equivalent"), and the dot segments
+/// are removed, escaped or not, so `/a/../healthz` is `/healthz`
+/// (§6.2.2.3: "URI normalizers should remove dot-segments"). nginx routes
+/// both the same, and curl removes dot segments before it sends. Any other
+/// escape stays one: `%2F` is not the `/` between segments (§2.2), and no
+/// route has it; nor is an empty segment removed: `//healthz` is no
+/// `/healthz`. Borrowed unless the path has a `%` or a dot segment; an
 /// error if a `%` is not followed by two hex digits, which no URI has
 /// (§2.1), and which nginx and Go answer 400.
 pub(crate) fn normal_path(path: &[u8]) -> Result<Cow<'_, [u8]>, &'static str> {
+    let path = decode_unreserved(path)?;
+    let is_dot = |segment: &[u8]| segment == b"." || segment == b"..";
+    if !path.split(|&b| b == b'/').any(is_dot) {
+        return Ok(path);
+    }
+    Ok(Cow::Owned(remove_dot_segments(&path)))
+}
+
+/// RFC 3986 §5.2.4 for a path that starts with `/`, segment by segment:
+/// `.` goes, `..` takes the segment before it (none above the root), and a
+/// path that ended in either ends in `/`, the directory they named.
+fn remove_dot_segments(path: &[u8]) -> Vec<u8> {
+    let mut kept: Vec<&[u8]> = Vec::new();
+    let mut ends_in_dot = false;
+    for segment in path.split(|&b| b == b'/').skip(1) {
+        ends_in_dot = matches!(segment, b"." | b"..");
+        match segment {
+            b"." => {}
+            b".." => {
+                kept.pop();
+            }
+            _ => kept.push(segment),
+        }
+    }
+    let mut out = Vec::with_capacity(path.len());
+    for segment in kept {
+        out.push(b'/');
+        out.extend_from_slice(segment);
+    }
+    if ends_in_dot {
+        out.push(b'/');
+    }
+    out
+}
+
+/// Percent-encoding's normal form (§6.2.2.1-2): an escaped unreserved
+/// character decoded, any other escape kept, its hex in capitals.
+fn decode_unreserved(path: &[u8]) -> Result<Cow<'_, [u8]>, &'static str> {
     if !path.contains(&b'%') {
         return Ok(Cow::Borrowed(path));
     }
@@ -190,6 +231,16 @@ mod tests {
             (b"/%7e%5F%2D%30", b"/~_-0"),
             // Reserved and non-ASCII bytes stay escaped, in capitals.
             (b"/a%2fb%3F%ff", b"/a%2Fb%3F%FF"),
+            // Dot segments (RFC 3986 §5.2.4, and §5.4.1's examples from a
+            // base of /b/c/d;p), escaped or not.
+            (b"/b/c/./../../g", b"/g"),
+            (b"/b/c/g/.", b"/b/c/g/"),
+            (b"/b/c/g/./h/../i", b"/b/c/g/i"),
+            (b"/b/c/g;x=1/../y", b"/b/c/y"),
+            (b"/../../g", b"/g"),
+            (b"/%2E/g/%2e%2E", b"/"),
+            (b"/g./.g/..g/g..", b"/g./.g/..g/g.."),
+            (b"//g/../", b"//"),
         ] {
             let got = normal_path(sent).map(Cow::into_owned);
             assert_eq!(got, Ok(normal.to_vec()), "{}", sent.escape_ascii());
