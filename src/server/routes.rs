@@ -425,3 +425,37 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
         h2_rows = EXAMPLE_H2_ROWS.min(config.max_rows),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defense::buffer_caps::BufferBudget;
+    use crate::server::shutdown::Connections;
+
+    /// The connection cap's rejecter knows its own endpoints by the path's
+    /// normal form, as the routes do: at the cap, `/%68ealthz` is still
+    /// the health check, not a 503; a path that is no URI is not its own.
+    #[test]
+    fn own_endpoints_are_known_by_the_normal_path() {
+        let shared = Shared {
+            config: ServerConfig::default(),
+            budget: Arc::new(BufferBudget::new(0)),
+            connections: Connections::with_capacity(1),
+        };
+        let own = |path: &[u8]| {
+            let request = Request {
+                method: Method::Get,
+                path,
+                query: None,
+                version: Version::Http11,
+                fields: vec![],
+            };
+            own_endpoint(&request, &shared).map(|own| own.status)
+        };
+        assert_eq!(own(b"/%68ealthz"), Some(Status::Ok));
+        assert_eq!(own(b"/nowhere/../%6Detrics"), Some(Status::Ok));
+        assert_eq!(own(b"/%zzealthz"), None);
+        assert_eq!(own(b"/%2Fhealthz"), None);
+        assert_eq!(own(b"/export.csv"), None);
+    }
+}
