@@ -10,9 +10,15 @@
 //! in `:path` and `:authority` (`http/h2/request.rs`), and takes it apart
 //! here too, so that both versions agree on what a request asks for.
 //!
+//! A path comes out of the parsers as sent; the routes compare its normal
+//! form (RFC 3986 §6.2.2), `normal_path`: equivalent URIs name one
+//! resource, however a client spells them (`/%65xport.csv`,
+//! `/a/../export.csv`).
+//!
 //! Like the head's parser (`request.rs`), this works on bytes and compares
 //! only against ASCII. Its answers are one-line reasons: the head's
-//! parser makes a 400 of them, HTTP/2's a malformed request.
+//! parser makes a 400 of them, HTTP/2's a malformed request; the routes
+//! answer a path that has no normal form with a 400.
 
 use std::borrow::Cow;
 
