@@ -82,8 +82,8 @@ impl Answer {
 
 /// What `method` on `path?query` gets, the path routed in its normal form
 /// (`%65` is `e`, as the query's escapes are; a `%` without two hex digits
-/// is a 400). `version` decides an
-/// export's framing; `local` is our own address, for the index page's examples.
+/// is a 400). `version` decides an export's framing; `local` is our own
+/// address, for the index page's examples.
 pub(super) fn answer(
     method: Method,
     path: &[u8],
