@@ -20,7 +20,10 @@
 //! how chunk sizes and channel depths were compared; `benches/tradeoff.rs`
 //! compares them all at once, against memory. Read: criterion's `thrpt` is
 //! body bytes per second, in MiB/s or GiB/s (binary units); the ratios
-//! in `docs/benchmarks.md` are between lines of the same run.
+//! in `docs/benchmarks.md` are between lines of the same run. A server
+//! that does not start (a flag in `BENCH_SERVE_ARGS` it refuses) or a
+//! download that fails stops the run with one line on stderr and exit
+//! code 1, as the benchmarks that are programs of their own do.
 
 mod common;
 
@@ -30,7 +33,13 @@ use backpressure::body_len;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, download};
-use common::{ServerProcess, get_request, serve_args_from_env};
+use common::{ServerProcess, get_request, serve_args_from_env, stop};
+
+/// How this benchmark signs the one line it stops with.
+const NAME: &str = "end_to_end";
+/// The exit code when something could not be measured, as the benchmarks
+/// that are programs of their own exit.
+const FAILED: u8 = 1;
 
 /// A million rows: large enough that connection setup is noise, small
 /// enough for ten samples in a few seconds.
@@ -40,11 +49,11 @@ fn end_to_end(c: &mut Criterion) {
     let body_len = body_len(ROWS);
     let args = match serve_args_from_env() {
         Ok(args) => args,
-        Err(e) => panic!("{e}"),
+        Err(e) => stop(NAME, FAILED, &e),
     };
     let server = match ServerProcess::start(&args) {
         Ok(server) => server,
-        Err(e) => panic!("end_to_end: {e}"),
+        Err(e) => stop(NAME, FAILED, &e),
     };
     let mut buffer = vec![0u8; CLIENT_BUFFER_BYTES];
 
@@ -59,10 +68,12 @@ fn end_to_end(c: &mut Criterion) {
         group.bench_function(mode, |b| {
             b.iter(|| match download(server.addr(), &request, &mut buffer) {
                 Ok(received) if received >= body_len => received,
-                Ok(received) => {
-                    panic!("{mode}: {received} bytes, less than the {body_len}-byte body")
-                }
-                Err(e) => panic!("{mode}: {e}"),
+                Ok(received) => stop(
+                    NAME,
+                    FAILED,
+                    &format!("{mode}: {received} bytes, less than the {body_len}-byte body"),
+                ),
+                Err(e) => stop(NAME, FAILED, &format!("{mode}: {e}")),
             });
         });
     }
@@ -75,13 +86,17 @@ fn end_to_end(c: &mut Criterion) {
     ] {
         let raw = match RawCopy::new(ROWS, write_bytes) {
             Ok(raw) => raw,
-            Err(e) => panic!("{e}"),
+            Err(e) => stop(NAME, FAILED, &e),
         };
         group.bench_function(name, |b| {
             b.iter(|| match raw.once(&mut buffer) {
                 Ok(received) if received == body_len => received,
-                Ok(received) => panic!("raw copy: {received} of {body_len} bytes"),
-                Err(e) => panic!("raw copy: {e}"),
+                Ok(received) => stop(
+                    NAME,
+                    FAILED,
+                    &format!("raw copy: {received} of {body_len} bytes"),
+                ),
+                Err(e) => stop(NAME, FAILED, &format!("raw copy: {e}")),
             });
         });
     }

@@ -41,6 +41,16 @@ pub const SERVE_ARGS_ENV: &str = "BENCH_SERVE_ARGS";
 /// against this one, e.g. `BENCH_SERVER_EXE=/tmp/old/backpressure`.
 pub const SERVER_EXE_ENV: &str = "BENCH_SERVER_EXE";
 
+/// Ends benchmark `name` with `message` on one line of stderr and exit code
+/// `code`: what a criterion benchmark, whose `main` is criterion's and
+/// cannot return an exit code, does instead of a panic's message and
+/// backtrace. No destructor runs, and none is needed: a server child exits
+/// when its stdin closes with this process (`ChildServer`).
+pub fn stop(name: &str, code: u8, message: &str) -> ! {
+    eprintln!("{name}: {message}");
+    std::process::exit(code.into())
+}
+
 /// The flags in [`SERVE_ARGS_ENV`], or none if it is unset.
 pub fn serve_args_from_env() -> Result<Vec<String>, String> {
     match std::env::var(SERVE_ARGS_ENV) {
