@@ -28,13 +28,14 @@
 //! Knobs: `CPU_RUNS` downloads per strategy (default 5, in rounds, so that
 //! a drifting machine moves every strategy alike), `CPU_ROWS` the export's
 //! rows (default 7,000,000; at least about 311,000, the rows in one
-//! [`SAMPLE_BYTES`], or nothing is sampled), `BENCH_SERVE_ARGS` extra
-//! server flags, and
+//! [`SAMPLE_BYTES`], or nothing would be sampled: fewer are refused),
+//! `BENCH_SERVE_ARGS` extra server flags, and
 //! `cargo bench --bench cpu_per_byte -- bounded` measures only the
 //! strategies named (the raw copy always). Criterion's flags, handed to
 //! every benchmark by `cargo bench --`, are skipped (`common/args.rs`).
 //! A short look: `CPU_RUNS=1 CPU_ROWS=1000000`, whose machine column, in
-//! 10 ms ticks, is then too coarse to read.
+//! 10 ms ticks, is then too coarse to read. The exit code is 1 if
+//! something could not be measured, 2 for a knob or a word it cannot read.
 //!
 //! Read, one line per strategy: `MB/s` received (10^6 bytes); then CPU
 //! milliseconds per GB (10^9 bytes) received: `conn` (the connection's
@@ -53,7 +54,9 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use common::args::{strategies_from_command_line, wanted};
+use backpressure::body_len;
+
+use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, download_watched};
 use common::{ServerProcess, cpu_ticks, env_count, get_request, serve_args_from_env};
 
@@ -119,7 +122,11 @@ fn main() -> ExitCode {
         Ok(filters) => filters,
         Err(code) => return code,
     };
-    match run(&filters) {
+    let knobs = match knobs() {
+        Ok(knobs) => knobs,
+        Err(e) => return usage_error("cpu_per_byte", &e),
+    };
+    match run(&filters, &knobs) {
         Ok(report) => {
             print!("{report}");
             ExitCode::SUCCESS
@@ -131,12 +138,42 @@ fn main() -> ExitCode {
     }
 }
 
-/// Measures the strategies in `filters` (all if it is empty) and the raw
-/// copy.
-fn run(filters: &[String]) -> Result<String, String> {
+/// What the environment asks of a run.
+struct Knobs {
+    /// `CPU_RUNS`: downloads per strategy.
+    runs: u64,
+    /// `CPU_ROWS`: the export's rows.
+    rows: u64,
+    /// `BENCH_SERVE_ARGS`: extra server flags.
+    serve_args: Vec<String>,
+}
+
+/// The knobs, each read or refused before any server starts: an error here
+/// is a usage error.
+fn knobs() -> Result<Knobs, String> {
     let runs = env_count("CPU_RUNS", 5)?;
     let rows = env_count("CPU_ROWS", 7_000_000)?;
-    let server = ServerProcess::start(&serve_args_from_env()?)?;
+    // A download shorter than one sample is never read mid-way, and would
+    // fail only after the server started.
+    if body_len(rows) < SAMPLE_BYTES {
+        return Err(format!(
+            "CPU_ROWS={rows}: a {}-byte export, less than one sample of {SAMPLE_BYTES} bytes",
+            body_len(rows)
+        ));
+    }
+    let serve_args = serve_args_from_env()?;
+    Ok(Knobs {
+        runs,
+        rows,
+        serve_args,
+    })
+}
+
+/// Measures the strategies in `filters` (all if it is empty) and the raw
+/// copy.
+fn run(filters: &[String], knobs: &Knobs) -> Result<String, String> {
+    let (runs, rows) = (knobs.runs, knobs.rows);
+    let server = ServerProcess::start(&knobs.serve_args)?;
     let raw = RawCopy::new(rows, None)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let mut buffer = vec![0u8; CLIENT_BUFFER_BYTES];

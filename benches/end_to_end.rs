@@ -23,7 +23,8 @@
 //! in `docs/benchmarks.md` are between lines of the same run. A server
 //! that does not start (a flag in `BENCH_SERVE_ARGS` it refuses) or a
 //! download that fails stops the run with one line on stderr and exit
-//! code 1, as the benchmarks that are programs of their own do.
+//! code 1, and a `BENCH_SERVE_ARGS` that cannot be read with 2, as the
+//! benchmarks that are programs of their own do.
 
 mod common;
 
@@ -32,6 +33,7 @@ use std::time::Duration;
 use backpressure::body_len;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+use common::args::USAGE_ERROR;
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, download};
 use common::{ServerProcess, get_request, serve_args_from_env, stop};
 
@@ -49,7 +51,7 @@ fn end_to_end(c: &mut Criterion) {
     let body_len = body_len(ROWS);
     let args = match serve_args_from_env() {
         Ok(args) => args,
-        Err(e) => stop(NAME, FAILED, &e),
+        Err(e) => stop(NAME, USAGE_ERROR, &e),
     };
     let server = match ServerProcess::start(&args) {
         Ok(server) => server,

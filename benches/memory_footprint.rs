@@ -37,8 +37,8 @@
 //! stall whose queue was still moving. Last, the `bounded` targets at 64
 //! clients: `holds` or `MISSED`, or `not judged` if that stall did not
 //! settle or the server was not serving every client. The exit code is 1
-//! if a line could not be measured; a missed target is printed, not an
-//! exit code.
+//! if a line could not be measured, 2 for a word or a knob it cannot read;
+//! a missed target is printed, not an exit code.
 
 mod common;
 
@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use backpressure::{End, body_len};
 
-use common::args::{strategies_from_command_line, wanted};
+use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
@@ -141,10 +141,7 @@ fn main() -> ExitCode {
     };
     let args = match serve_args_from_env() {
         Ok(args) => args,
-        Err(e) => {
-            eprintln!("memory_footprint: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return usage_error("memory_footprint", &e),
     };
     println!(
         "memory_footprint: stalled clients per strategy (serve flags: {})",

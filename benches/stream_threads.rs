@@ -29,7 +29,8 @@
 //! run passed [`MAX_STREAM_THREADS`], `MISSED` if one did, `NOT MEASURED`
 //! if no run saw a stream thread at all. The exit code is 1 on `MISSED`,
 //! `NOT MEASURED` or an error: the limit is an invariant of the server,
-//! and this is the one check that can see it broken.
+//! and this is the one check that can see it broken; 2 for a word or a
+//! knob it cannot read.
 
 mod common;
 
@@ -42,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use backpressure::MAX_STREAM_THREADS;
 
-use common::args::{strategies_from_command_line, wanted};
+use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::{ServerProcess, connect, serve_args_from_env};
 use h2::{
     CANCEL, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS, frame,
@@ -91,12 +92,12 @@ fn main() -> ExitCode {
         Ok(filters) => filters,
         Err(code) => return code,
     };
-    let server = serve_args_from_env().and_then(|args| {
-        let mut args = args;
-        args.push("--quiet".into());
-        ServerProcess::start(&args)
-    });
-    let server = match server {
+    let mut args = match serve_args_from_env() {
+        Ok(args) => args,
+        Err(e) => return usage_error("stream_threads", &e),
+    };
+    args.push("--quiet".into());
+    let server = match ServerProcess::start(&args) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("stream_threads: {e}");

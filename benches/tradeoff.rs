@@ -42,7 +42,8 @@
 //! have no memory (`-`). Last, the targets at the defaults, each `holds`,
 //! `MISSED`, `not judged` (memory at another N) or `not measured`; the
 //! exit code is 1 only if something could not be measured, since a missed
-//! target is a finding (`docs/benchmarks.md` records which miss).
+//! target is a finding (`docs/benchmarks.md` records which miss), and 2
+//! for a knob or a word it cannot read.
 //!
 //! Knobs, for a short run:
 //! - `cargo bench --bench tradeoff -- bounded` measures only the strategies
@@ -73,7 +74,7 @@ use std::time::Instant;
 
 use backpressure::{DEFAULT_CHUNK_BYTES, body_len};
 
-use common::args::strategies_from_command_line;
+use common::args::{strategies_from_command_line, usage_error};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, download};
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
@@ -178,12 +179,10 @@ fn main() -> ExitCode {
         Ok(filters) => filters,
         Err(code) => return code,
     };
+    // Every error here is a knob that cannot be read: a usage error.
     let settings = match settings(&filters) {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("tradeoff: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return usage_error("tradeoff", &e),
     };
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,

@@ -82,6 +82,15 @@ pub fn strategies(
     }
 }
 
+/// What a program does with a knob it cannot read (an environment variable
+/// such as `TRADEOFF_ROWS=abc`): `NAME: message` on stderr, and the exit
+/// code for a usage error, 2, as for an unknown word; 1 is left to what
+/// could not be measured.
+pub fn usage_error(name: &str, message: &str) -> std::process::ExitCode {
+    eprintln!("{name}: {message}");
+    std::process::ExitCode::from(USAGE_ERROR)
+}
+
 /// The strategies named on this program's command line, as [`strategies`];
 /// an unknown word is printed on stderr as `NAME: message`, and `Err` is
 /// the exit code for a usage error, 2.
@@ -89,10 +98,7 @@ pub fn strategies_from_command_line(
     name: &str,
     known: &[&str],
 ) -> Result<Vec<String>, std::process::ExitCode> {
-    strategies(std::env::args().skip(1), known).map_err(|e| {
-        eprintln!("{name}: {e}");
-        std::process::ExitCode::from(USAGE_ERROR)
-    })
+    strategies(std::env::args().skip(1), known).map_err(|e| usage_error(name, &e))
 }
 
 /// Whether strategy `name` is to be measured: `filters` names it, or names
