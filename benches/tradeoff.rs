@@ -55,7 +55,8 @@
 //!   where the memory targets are defined; at any other N they are shown,
 //!   not judged).
 //! - `TRADEOFF_QUICK=1`: chunks 16k, 64k and 256k, depths 0 and 1, K = 3,
-//!   N = 8, plus the defaults: 10 to 30 s once built.
+//!   N = 8, plus the defaults: 10 to 30 s once built. `0` or empty is
+//!   off; any other value is refused, not taken for on.
 //! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
 //!   start of a connection weighs less (see `docs/benchmarks.md`).
 //! - The whole grid, with at least the default K, the default N and no

@@ -84,3 +84,25 @@ fn an_unknown_word_is_refused_in_one_line() {
     }
     assert_eq!(args::USAGE_ERROR, 2, "what clap and criterion exit with");
 }
+
+#[test]
+fn a_switch_is_one_or_zero_and_nothing_else() {
+    assert_eq!(args::switch("QUICK", None), Ok(false), "unset");
+    assert_eq!(args::switch("QUICK", Some("")), Ok(false), "empty");
+    assert_eq!(args::switch("QUICK", Some("0")), Ok(false));
+    assert_eq!(args::switch("QUICK", Some("1")), Ok(true));
+    assert_eq!(
+        args::switch("QUICK", Some(" 1 ")),
+        Ok(true),
+        "as counts are"
+    );
+    // Taken for on, these would run a different benchmark than was asked
+    // for: `false` and `no` mean off to whoever typed them.
+    for value in ["false", "no", "off", "yes", "2"] {
+        let Err(message) = args::switch("QUICK", Some(value)) else {
+            panic!("QUICK={value:?} was taken");
+        };
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains(&format!("QUICK={value:?}")), "{message}");
+    }
+}

@@ -82,6 +82,21 @@ pub fn strategies(
     }
 }
 
+/// The on-off knob `name` (such as `TRADEOFF_QUICK`) from its value,
+/// `None` if it is unset: `1` is on; unset, empty or `0` is off. Anything
+/// else is an error, not on: `false` taken for on would run another
+/// benchmark than the one asked for, and look fine.
+pub fn switch(name: &str, value: Option<&str>) -> Result<bool, String> {
+    let Some(text) = value else {
+        return Ok(false);
+    };
+    match text.trim() {
+        "" | "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("{name}={text:?}: not 1 (on) or 0 (off)")),
+    }
+}
+
 /// What a program does with a knob it cannot read (an environment variable
 /// such as `TRADEOFF_ROWS=abc`): `NAME: message` on stderr, and the exit
 /// code for a usage error, 2, as for an unknown word; 1 is left to what

@@ -167,7 +167,11 @@ pub const CHOOSABLE: [&str; 2] = ["bounded", "pipeline"];
 /// The grid and knobs, from the environment, for the strategies in
 /// `filters` (all of [`CHOOSABLE`] if it is empty).
 pub fn settings(filters: &[String]) -> Result<Settings, String> {
-    let quick = std::env::var_os("TRADEOFF_QUICK").is_some_and(|v| v != "0" && !v.is_empty());
+    let quick = match std::env::var("TRADEOFF_QUICK") {
+        Ok(text) => crate::common::args::switch("TRADEOFF_QUICK", Some(&text))?,
+        Err(std::env::VarError::NotPresent) => false,
+        Err(e) => return Err(format!("TRADEOFF_QUICK: {e}")),
+    };
     let (chunks, depths, runs, clients) = if quick {
         (
             &QUICK_CHUNKS[..],
