@@ -34,6 +34,10 @@ pub enum End {
     Panic,
     /// Still open when a shutdown's `--drain-timeout` passed: cut.
     DrainTimeout,
+    /// Written whole, but the client kept sending and had not acknowledged
+    /// the tail when the graceful close gave up (500 ms): the close's reset
+    /// discarded that tail.
+    CloseTimeout,
     /// The client broke HTTP/2's rules: the connection ended with GOAWAY,
     /// or the stream with RST_STREAM, carrying the error's code.
     ProtocolError,
@@ -42,7 +46,7 @@ pub enum End {
 impl End {
     /// Every way an export can be cut short after its head was sent: the
     /// series of `backpressure_aborts_total`.
-    pub const ABORTS: [End; 7] = [
+    pub const ABORTS: [End; 8] = [
         End::ClientAbort,
         End::SendTimeout,
         End::MinRate,
@@ -50,18 +54,20 @@ impl End {
         End::BufferBudget,
         End::ProducerFailed,
         End::DrainTimeout,
+        End::CloseTimeout,
     ];
 
     /// The aborts the server itself decides: each leaves a body the client
     /// will never finish, so the socket is closed with a reset, which the
     /// client sees at once and which frees the kernel's send queue.
-    pub const RESETS: [End; 6] = [
+    pub const RESETS: [End; 7] = [
         End::SendTimeout,
         End::MinRate,
         End::BufferCap,
         End::BufferBudget,
         End::ProducerFailed,
         End::DrainTimeout,
+        End::CloseTimeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +83,7 @@ impl End {
             End::ProducerFailed => "producer-failed",
             End::Panic => "panic",
             End::DrainTimeout => "drain-timeout",
+            End::CloseTimeout => "close-timeout",
             End::ProtocolError => "protocol-error",
         }
     }

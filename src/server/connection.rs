@@ -87,7 +87,9 @@ pub(super) fn handle(
         if closing.is_some() {
             drop(slot.take());
         }
-        close_gracefully(stream);
+        if !close_gracefully(stream) {
+            cut_after_it_was_written(&mut outcome, End::CloseTimeout);
+        }
     }
     if !config.quiet {
         AccessRecord {
@@ -124,7 +126,7 @@ fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) ->
         if !shared.connections.leave(id) {
             return true;
         }
-        cut_before_its_close(outcome);
+        cut_after_it_was_written(outcome, End::DrainTimeout);
     } else if End::RESETS.contains(&outcome.end) {
         if sys::reset_on_close(stream).is_ok() {
             METRICS.reset_sent(outcome.end);
@@ -212,14 +214,15 @@ fn shutdown_came_first(stream: &TcpStream, deadline: Instant, shared: &Shared) -
     }
 }
 
-/// A response wholly written whose connection the shutdown's cut reached
-/// before it could leave the cut list: the cut's reset (on Linux, before
-/// any FIN) is what its client got last, which over HTTP/1.0 says the body
-/// was cut. So it is logged and counted as any response the shutdown cuts;
-/// an abort only for an export whose body went out (not a HEAD's head, nor
-/// a refusal), as `routes.rs` counts them.
-fn cut_before_its_close(outcome: &mut Outcome) {
-    outcome.end = End::DrainTimeout;
+/// A response wholly written whose tail a reset discarded, as `end`: the
+/// shutdown's cut reached it before it could leave the cut list, or its
+/// graceful close gave up on a client that kept sending. The reset (on
+/// Linux, before any FIN) is what its client got last, which over HTTP/1.0
+/// says the body was cut. So it is logged and counted as any response cut
+/// so; an abort only for an export whose body went out (not a HEAD's head,
+/// nor a refusal), as `routes.rs` counts them.
+fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
+    outcome.end = end;
     METRICS.reset_sent(outcome.end);
     if let (Some(mode), Some(Status::Ok)) = (outcome.mode, outcome.status)
         && outcome.body_bytes > 0
@@ -234,9 +237,10 @@ fn cut_before_its_close(outcome: &mut Outcome) {
 /// [`MAX_CLOSE_READ_BYTES`] arrive. If the client is still sending after
 /// that many, the close will be a reset, which would discard what the
 /// kernel has not sent yet; so, within the same timeout, wait until the
-/// client has acknowledged every byte. Errors are ignored: the response is
-/// already out.
-fn close_gracefully(stream: &TcpStream) {
+/// client has acknowledged every byte. False if it has not by then and is
+/// still sending: the close's reset discards the tail it has not
+/// acknowledged, and the response was cut after all.
+fn close_gracefully(stream: &TcpStream) -> bool {
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
     let mut sink = [0u8; 4096];
@@ -244,10 +248,13 @@ fn close_gracefully(stream: &TcpStream) {
     while drained < MAX_CLOSE_READ_BYTES {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
+            return !discards_a_tail(stream);
         }
         match (&*stream).read(&mut sink) {
-            Ok(0) | Err(_) => return,
+            // The client has closed, or is gone: nothing more to wait for.
+            Ok(0) => return true,
+            Err(e) if !defense::is_timeout(&e) => return true,
+            Err(_) => return !discards_a_tail(stream),
             Ok(n) => drained += n,
         }
     }
@@ -262,6 +269,16 @@ fn close_gracefully(stream: &TcpStream) {
     while Instant::now() < deadline && unacknowledged() && !reset() {
         std::thread::sleep(ACK_CHECK);
     }
+    reset() || !discards_a_tail(stream)
+}
+
+/// Whether closing `stream` now would be a reset that discards bytes the
+/// client has not acknowledged: its input is not all read (which makes the
+/// close a reset), and the kernel still holds unacknowledged bytes.
+fn discards_a_tail(stream: &TcpStream) -> bool {
+    let input_waiting =
+        stream.set_nonblocking(true).is_ok() && stream.peek(&mut [0; 1]).is_ok_and(|n| n > 0);
+    input_waiting && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0)
 }
 
 #[cfg(test)]
@@ -341,10 +358,36 @@ mod tests {
                 }
                 received
             });
-            close_gracefully(&server);
+            assert!(close_gracefully(&server), "every byte acknowledged");
             drop(server);
             reader.join().unwrap()
         });
         assert_eq!(received, written);
+    }
+
+    /// But a client that keeps sending and reads nothing within the close's
+    /// 500 ms loses the tail to the close's reset: the close says so, so
+    /// that the response is logged and counted as cut (`close-timeout`),
+    /// not as complete.
+    #[test]
+    fn a_close_that_leaves_a_tail_unacknowledged_says_so() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = sys::connect_with_receive_buffer(addr, 4096, Duration::from_secs(5)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut written = 0;
+        while written < 256 * 1024
+            && let Ok(n) = (&server).write(&[7; 4096])
+        {
+            written += n;
+        }
+        server.set_nonblocking(false).unwrap();
+        thread::scope(|scope| {
+            // Sends until the close's reset ends it; never reads.
+            scope.spawn(|| while (&client).write_all(&[0; 4096]).is_ok() {});
+            assert!(!close_gracefully(&server), "{written} bytes written");
+            drop(server);
+        });
     }
 }
