@@ -221,6 +221,13 @@ fn each_bad_parameter_is_a_400_naming_it() {
         let response = get(server.addr(), &format!("/export.csv?{query}"));
         assert_error(&response, 400, mentions);
     }
+    // A long value is quoted in part, so a reason stays a line to read:
+    // its first 64 bytes, then `...`.
+    let long = "7".repeat(8000);
+    let response = get(server.addr(), &format!("/export.csv?rows={long}"));
+    let quoted = format!("got \"{}...\"", &long[..64]);
+    assert_error(&response, 400, &quoted);
+    assert!(response.body.len() < 200, "{} bytes", response.body.len());
     // The cap also lowers the default, instead of refusing a bare request;
     // the default mode is bounded, the correct one.
     let response = get(server.addr(), "/export.csv");

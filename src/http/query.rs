@@ -23,6 +23,11 @@ pub struct ExportQuery {
     pub mode: Mode,
 }
 
+/// Most bytes of a name or value a reason quotes: enough to recognise it.
+/// A target may be 8 KiB, and a reason is one line for a person to read;
+/// what is left out is marked `...`.
+const MAX_QUOTED_BYTES: usize = 64;
+
 /// Parses `rows=N&mode=M` (both optional, each at most once, nothing else).
 /// `max_rows` is the server's cap. The error is the one-line reason for a
 /// 400 response.
@@ -37,7 +42,11 @@ pub fn parse_export_query(query: &[u8], max_rows: u64) -> Result<ExportQuery, St
         };
         // Compared decoded, quoted as sent: the client finds in a reason
         // what it typed, not a space it never sent for a `+` or a `%20`.
-        let quoted = |sent: &[u8]| sent.escape_ascii().to_string();
+        let quoted = |sent: &[u8]| {
+            let shown = &sent[..sent.len().min(MAX_QUOTED_BYTES)];
+            let more = if shown.len() < sent.len() { "..." } else { "" };
+            format!("{}{more}", shown.escape_ascii())
+        };
         let name = percent_decode(sent_name)
             .ok_or_else(|| "bad percent-encoding in a parameter name".to_string())?;
         let value = percent_decode(sent_value).ok_or_else(|| {
