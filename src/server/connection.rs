@@ -88,6 +88,9 @@ pub(super) fn handle(
             drop(slot.take());
         }
         if !close_gracefully(stream) {
+            // The tail is lost, or will be at the client's next byte: a
+            // reset now makes the cut certain, as the log will say.
+            let _ = sys::reset_on_close(stream);
             cut_after_it_was_written(&mut outcome, End::CloseTimeout);
         }
     }
@@ -244,17 +247,20 @@ fn close_gracefully(stream: &TcpStream) -> bool {
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
     let mut sink = [0u8; 4096];
+    // Sent before the response ended (a pipelined request, say): read
+    // like the rest, but no sign that the client is still sending.
+    let sent_before = bytes_waiting(stream, &mut sink);
     let mut drained = 0;
     while drained < MAX_CLOSE_READ_BYTES {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return !discards_a_tail(stream);
+            return !discards_a_tail(stream, drained > sent_before);
         }
         match (&*stream).read(&mut sink) {
             // The client has closed, or is gone: nothing more to wait for.
             Ok(0) => return true,
             Err(e) if !defense::is_timeout(&e) => return true,
-            Err(_) => return !discards_a_tail(stream),
+            Err(_) => return !discards_a_tail(stream, drained > sent_before),
             Ok(n) => drained += n,
         }
     }
@@ -269,15 +275,29 @@ fn close_gracefully(stream: &TcpStream) -> bool {
     while Instant::now() < deadline && unacknowledged() && !reset() {
         std::thread::sleep(ACK_CHECK);
     }
-    reset() || !discards_a_tail(stream)
+    reset() || !discards_a_tail(stream, true)
 }
 
-/// Whether closing `stream` now would be a reset that discards bytes the
-/// client has not acknowledged: its input is not all read (which makes the
-/// close a reset), and the kernel still holds unacknowledged bytes.
-fn discards_a_tail(stream: &TcpStream) -> bool {
-    let input_waiting =
-        stream.set_nonblocking(true).is_ok() && stream.peek(&mut [0; 1]).is_ok_and(|n| n > 0);
+/// How many bytes wait unread on `stream`, up to `buf`'s length, taking
+/// none. Zero if the socket cannot say at once.
+fn bytes_waiting(stream: &TcpStream, buf: &mut [u8]) -> usize {
+    let waiting = if stream.set_nonblocking(true).is_ok() {
+        stream.peek(buf).unwrap_or(0)
+    } else {
+        0
+    };
+    let _ = stream.set_nonblocking(false);
+    waiting
+}
+
+/// Whether closing `stream` now discards bytes the client has not
+/// acknowledged, which the kernel still holds: if its input is not all
+/// read, the close is a reset; if the client sent during the close
+/// (`sending`), its next byte reaches a closed socket, and the kernel
+/// aborts that with a reset too, so that no byte unread at this instant
+/// says nothing.
+fn discards_a_tail(stream: &TcpStream, sending: bool) -> bool {
+    let input_waiting = sending || bytes_waiting(stream, &mut [0; 1]) > 0;
     input_waiting && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0)
 }
 
@@ -389,5 +409,64 @@ mod tests {
             assert!(!close_gracefully(&server), "{written} bytes written");
             drop(server);
         });
+    }
+
+    /// The response of 256 KiB, or as much as the server's kernel takes at
+    /// once, to a client with a 4 KiB window: most of it waits unsent.
+    fn a_response_mostly_unsent() -> (TcpStream, TcpStream, usize) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = sys::connect_with_receive_buffer(addr, 4096, Duration::from_secs(5)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut written = 0;
+        while written < 256 * 1024
+            && let Ok(n) = (&server).write(&[7; 4096])
+        {
+            written += n;
+        }
+        server.set_nonblocking(false).unwrap();
+        (server, client, written)
+    }
+
+    /// A client that sends a byte now and then, too few for the close to
+    /// stop draining, is still sending: its next byte reaches a closed
+    /// socket, which makes the kernel abort it and discard the tail as
+    /// surely as unread input does. That no byte waits unread at the
+    /// instant the close gives up says nothing, so the close says cut.
+    #[test]
+    fn a_client_that_sends_now_and_then_during_the_close_is_still_sending() {
+        let (server, client, written) = a_response_mostly_unsent();
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                while (&client).write_all(b"x").is_ok() {
+                    thread::sleep(Duration::from_millis(10));
+                }
+            });
+            assert!(!close_gracefully(&server), "{written} bytes written");
+            drop(server);
+        });
+    }
+
+    /// But bytes that were waiting before the response ended (a second,
+    /// pipelined request) are no sign of a client still sending: if it
+    /// sends nothing more, the kernel delivers the tail after the close,
+    /// to a client that reads it late.
+    #[test]
+    fn a_request_pipelined_before_the_close_is_not_a_client_still_sending() {
+        let (server, client, written) = a_response_mostly_unsent();
+        (&client).write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let whole = close_gracefully(&server);
+        drop(server);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (mut received, mut buf) = (0, vec![0; 1 << 16]);
+        while let Ok(n @ 1..) = (&client).read(&mut buf) {
+            received += n;
+        }
+        assert_eq!(received, written);
+        assert!(whole, "the close said cut");
     }
 }
