@@ -341,76 +341,6 @@ mod tests {
         assert_eq!(outcome.end, End::ClientAbort, "not the server's cut");
     }
 
-    /// A client still sending when its response is done makes the close a
-    /// reset, and a reset throws away what the kernel has not sent yet. So
-    /// the graceful close, once it stops draining, waits for the client to
-    /// acknowledge every byte. Here the client's small window leaves most
-    /// of the response unsent in the server's kernel, and the client reads
-    /// only 100 ms later: it must still get all of it.
-    #[test]
-    fn a_close_with_input_unread_waits_until_the_response_is_acknowledged() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let timeout = Duration::from_secs(5);
-        let client = sys::connect_with_receive_buffer(addr, 4096, timeout).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        // The response: 256 KiB, or as much as the server's kernel takes
-        // at once; all but the client's 4 KiB waits there unsent.
-        server.set_nonblocking(true).unwrap();
-        let mut written = 0;
-        while written < 256 * 1024
-            && let Ok(n) = (&server).write(&[7; 4096])
-        {
-            written += n;
-        }
-        server.set_nonblocking(false).unwrap();
-        let received = thread::scope(|scope| {
-            // More than the close drains: the client is still sending.
-            scope.spawn(|| {
-                let _ = (&client).write_all(&vec![0; 4 * MAX_CLOSE_READ_BYTES]);
-            });
-            let reader = scope.spawn(|| {
-                thread::sleep(Duration::from_millis(100));
-                client.set_read_timeout(Some(timeout)).unwrap();
-                let (mut received, mut buf) = (0, vec![0; 1 << 16]);
-                while let Ok(n @ 1..) = (&client).read(&mut buf) {
-                    received += n;
-                }
-                received
-            });
-            assert!(close_gracefully(&server), "every byte acknowledged");
-            drop(server);
-            reader.join().unwrap()
-        });
-        assert_eq!(received, written);
-    }
-
-    /// But a client that keeps sending and reads nothing within the close's
-    /// 500 ms loses the tail to the close's reset: the close says so, so
-    /// that the response is logged and counted as cut (`close-timeout`),
-    /// not as complete.
-    #[test]
-    fn a_close_that_leaves_a_tail_unacknowledged_says_so() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = sys::connect_with_receive_buffer(addr, 4096, Duration::from_secs(5)).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
-        let mut written = 0;
-        while written < 256 * 1024
-            && let Ok(n) = (&server).write(&[7; 4096])
-        {
-            written += n;
-        }
-        server.set_nonblocking(false).unwrap();
-        thread::scope(|scope| {
-            // Sends until the close's reset ends it; never reads.
-            scope.spawn(|| while (&client).write_all(&[0; 4096]).is_ok() {});
-            assert!(!close_gracefully(&server), "{written} bytes written");
-            drop(server);
-        });
-    }
-
     /// The response of 256 KiB, or as much as the server's kernel takes at
     /// once, to a client with a 4 KiB window: most of it waits unsent.
     fn a_response_mostly_unsent() -> (TcpStream, TcpStream, usize) {
@@ -427,6 +357,58 @@ mod tests {
         }
         server.set_nonblocking(false).unwrap();
         (server, client, written)
+    }
+
+    /// Every byte the client receives until the end or an error.
+    fn received_by(client: &TcpStream) -> usize {
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (mut received, mut buf) = (0, vec![0; 1 << 16]);
+        while let Ok(n @ 1..) = (&*client).read(&mut buf) {
+            received += n;
+        }
+        received
+    }
+
+    /// A client still sending when its response is done makes the close a
+    /// reset, and a reset throws away what the kernel has not sent yet. So
+    /// the graceful close, once it stops draining, waits for the client to
+    /// acknowledge every byte. Here the client's small window leaves most
+    /// of the response unsent in the server's kernel, and the client reads
+    /// only 100 ms later: it must still get all of it.
+    #[test]
+    fn a_close_with_input_unread_waits_until_the_response_is_acknowledged() {
+        let (server, client, written) = a_response_mostly_unsent();
+        let received = thread::scope(|scope| {
+            // More than the close drains: the client is still sending.
+            scope.spawn(|| {
+                let _ = (&client).write_all(&vec![0; 4 * MAX_CLOSE_READ_BYTES]);
+            });
+            let reader = scope.spawn(|| {
+                thread::sleep(Duration::from_millis(100));
+                received_by(&client)
+            });
+            assert!(close_gracefully(&server), "every byte acknowledged");
+            drop(server);
+            reader.join().unwrap()
+        });
+        assert_eq!(received, written);
+    }
+
+    /// But a client that keeps sending and reads nothing within the close's
+    /// 500 ms loses the tail to the close's reset: the close says so, so
+    /// that the response is logged and counted as cut (`close-timeout`),
+    /// not as complete.
+    #[test]
+    fn a_close_that_leaves_a_tail_unacknowledged_says_so() {
+        let (server, client, written) = a_response_mostly_unsent();
+        thread::scope(|scope| {
+            // Sends until the close's reset ends it; never reads.
+            scope.spawn(|| while (&client).write_all(&[0; 4096]).is_ok() {});
+            assert!(!close_gracefully(&server), "{written} bytes written");
+            drop(server);
+        });
     }
 
     /// A client that sends a byte now and then, too few for the close to
@@ -459,14 +441,7 @@ mod tests {
         thread::sleep(Duration::from_millis(50));
         let whole = close_gracefully(&server);
         drop(server);
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let (mut received, mut buf) = (0, vec![0; 1 << 16]);
-        while let Ok(n @ 1..) = (&client).read(&mut buf) {
-            received += n;
-        }
-        assert_eq!(received, written);
+        assert_eq!(received_by(&client), written);
         assert!(whole, "the close said cut");
     }
 }
