@@ -441,18 +441,20 @@ impl Metrics {
     /// Counts a connection as open until the returned guard is dropped, so
     /// that a connection thread that returns early, or panics, is still
     /// taken off the gauge.
-    pub fn connection_opened(&'static self) -> OpenConnection {
+    pub fn connection_opened(&'static self) -> Counted {
         self.connections_active.fetch_add(1, Relaxed);
-        OpenConnection { metrics: self }
+        Counted {
+            gauge: &self.connections_active,
+        }
     }
 
     /// Counts a connection whose close waits for its client, until the
     /// returned guard is dropped; `None` if `most` already wait.
-    pub fn connection_closing(&'static self, most: u64) -> Option<ClosingConnection> {
+    pub fn connection_closing(&'static self, most: u64) -> Option<Counted> {
         let room = |n: u64| (n < most).then_some(n + 1);
-        let counter = &self.connections_closing;
-        counter.fetch_update(Relaxed, Relaxed, room).ok()?;
-        Some(ClosingConnection { metrics: self })
+        let gauge = &self.connections_closing;
+        gauge.fetch_update(Relaxed, Relaxed, room).ok()?;
+        Some(Counted { gauge })
     }
 
     /// Every family of [`FAMILIES`] in the Prometheus text format, version
@@ -467,29 +469,18 @@ impl Metrics {
     }
 }
 
-/// Keeps `backpressure_connections_active` counting one connection.
-#[must_use = "the connection counts as open only while this guard lives"]
-pub struct OpenConnection {
-    /// The registry to give the count back to.
-    metrics: &'static Metrics,
+/// Keeps a connection gauge (`backpressure_connections_active` or
+/// `_closing`) counting one connection, until dropped: so a thread that
+/// returns early, or panics, still gives its count back.
+#[must_use = "the connection is counted only while this guard lives"]
+pub struct Counted {
+    /// The gauge to give the count back to.
+    gauge: &'static AtomicU64,
 }
 
-impl Drop for OpenConnection {
+impl Drop for Counted {
     fn drop(&mut self) {
-        self.metrics.connections_active.fetch_sub(1, Relaxed);
-    }
-}
-
-/// Keeps `backpressure_connections_closing` counting one connection.
-#[must_use = "the close counts as waiting only while this guard lives"]
-pub struct ClosingConnection {
-    /// The registry to give the count back to.
-    metrics: &'static Metrics,
-}
-
-impl Drop for ClosingConnection {
-    fn drop(&mut self) {
-        self.metrics.connections_closing.fetch_sub(1, Relaxed);
+        self.gauge.fetch_sub(1, Relaxed);
     }
 }
 

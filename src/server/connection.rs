@@ -20,7 +20,7 @@ use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{AccessRecord, End, Outcome, request_line};
-use crate::measure::metrics::{METRICS, OpenConnection};
+use crate::measure::metrics::{Counted, METRICS};
 use crate::sys;
 
 /// How long a finished connection keeps reading what the client still
@@ -52,7 +52,7 @@ pub(super) fn handle(
     shared: &Shared,
     accepted_at: Instant,
     id: u64,
-    slot: &mut Option<OpenConnection>,
+    slot: &mut Option<Counted>,
 ) {
     let config = &shared.config;
     // Chunks go out in one vectored write each; Nagle's algorithm would only
