@@ -58,7 +58,7 @@ use backpressure::body_len;
 
 use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, download_watched};
-use common::{ServerProcess, cpu_ticks, env_count, get_request, serve_args_from_env};
+use common::{ServerProcess, cpu_ticks, env_count, get_request, say, serve_args_from_env};
 
 /// Bytes between two readings of the server's threads: often enough that
 /// the unread tail of a download is small against the whole, rarely enough
@@ -117,22 +117,25 @@ impl Spent {
     }
 }
 
+/// How this benchmark names itself on stderr.
+const NAME: &str = "cpu_per_byte";
+
 fn main() -> ExitCode {
-    let filters = match strategies_from_command_line("cpu_per_byte", &STRATEGIES) {
+    let filters = match strategies_from_command_line(NAME, &STRATEGIES) {
         Ok(filters) => filters,
         Err(code) => return code,
     };
     let knobs = match knobs() {
         Ok(knobs) => knobs,
-        Err(e) => return usage_error("cpu_per_byte", &e),
+        Err(e) => return usage_error(NAME, &e),
     };
     match run(&filters, &knobs) {
         Ok(report) => {
-            print!("{report}");
+            say!(NAME, "{}", report.trim_end_matches('\n'));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("cpu_per_byte: {e}");
+            eprintln!("{NAME}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -177,7 +180,8 @@ fn run(filters: &[String], knobs: &Knobs) -> Result<String, String> {
     let raw = RawCopy::new(rows, None)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let mut buffer = vec![0u8; CLIENT_BUFFER_BYTES];
-    println!(
+    say!(
+        NAME,
         "cpu_per_byte: {runs} downloads of {:.0} MB per strategy, in rounds, {cores} cores",
         raw.len() as f64 / 1e6
     );

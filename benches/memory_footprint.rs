@@ -54,7 +54,7 @@ use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
-use common::{ServerProcess, kib, mib, serve_args_from_env};
+use common::{ServerProcess, kib, mib, say, serve_args_from_env};
 
 /// Every strategy, in the order the table prints them.
 const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
@@ -134,16 +134,20 @@ struct Measurement {
     aborts: f64,
 }
 
+/// How this benchmark names itself on stderr.
+const NAME: &str = "memory_footprint";
+
 fn main() -> ExitCode {
-    let filters = match strategies_from_command_line("memory_footprint", &STRATEGIES) {
+    let filters = match strategies_from_command_line(NAME, &STRATEGIES) {
         Ok(filters) => filters,
         Err(code) => return code,
     };
     let args = match serve_args_from_env() {
         Ok(args) => args,
-        Err(e) => return usage_error("memory_footprint", &e),
+        Err(e) => return usage_error(NAME, &e),
     };
-    println!(
+    say!(
+        NAME,
         "memory_footprint: stalled clients per strategy (serve flags: {})",
         if args.is_empty() {
             "defaults".to_string()
@@ -151,7 +155,8 @@ fn main() -> ExitCode {
             args.join(" ")
         }
     );
-    println!(
+    say!(
+        NAME,
         "{:<9} {:>7} {:>9} {:>9} {:>11} {:>9} {:>10} {:>10} {:>10} {:>11} {:>11} {:>9} {:>12}  answers, aborts",
         "strategy",
         "clients",
@@ -176,17 +181,17 @@ fn main() -> ExitCode {
         for clients in CLIENT_COUNTS {
             match measure(&args, strategy, clients) {
                 Ok(m) => {
-                    println!("{}", table_line(&m));
+                    say!(NAME, "{}", table_line(&m));
                     measurements.push(m);
                 }
                 Err(e) => {
-                    println!("{strategy:<9} {clients:>7}  error: {e}");
+                    say!(NAME, "{strategy:<9} {clients:>7}  error: {e}");
                     failed = true;
                 }
             }
         }
     }
-    println!("{}", targets(&measurements));
+    say!(NAME, "{}", targets(&measurements));
     if failed {
         ExitCode::FAILURE
     } else {

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use backpressure::MAX_STREAM_THREADS;
 
 use common::args::{strategies_from_command_line, usage_error, wanted};
-use common::{ServerProcess, connect, serve_args_from_env};
+use common::{ServerProcess, connect, say, serve_args_from_env};
 use h2::{
     CANCEL, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS, frame,
     header_block,
@@ -87,30 +87,37 @@ struct Peak {
     threads: usize,
 }
 
+/// How this benchmark names itself on stderr.
+const NAME: &str = "stream_threads";
+
 fn main() -> ExitCode {
-    let filters = match strategies_from_command_line("stream_threads", &STRATEGIES) {
+    let filters = match strategies_from_command_line(NAME, &STRATEGIES) {
         Ok(filters) => filters,
         Err(code) => return code,
     };
     let mut args = match serve_args_from_env() {
         Ok(args) => args,
-        Err(e) => return usage_error("stream_threads", &e),
+        Err(e) => return usage_error(NAME, &e),
     };
     args.push("--quiet".into());
     let server = match ServerProcess::start(&args) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("stream_threads: {e}");
+            eprintln!("{NAME}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    println!(
+    say!(
+        NAME,
         "stream_threads: {STREAMS} × (HEADERS, RST_STREAM CANCEL) every {PACE:?}, \
          rows={ROWS}, {RUNS} connections per strategy; limit {MAX_STREAM_THREADS}"
     );
-    println!(
+    say!(
+        NAME,
         "{:<9} {:>22} {:>22}  verdict",
-        "strategy", "h2-stream threads", "process threads"
+        "strategy",
+        "h2-stream threads",
+        "process threads"
     );
     let mut failed = false;
     let mut most = 0;
@@ -123,7 +130,7 @@ fn main() -> ExitCode {
             match flood(&server, strategy) {
                 Ok(peak) => peaks.push(peak),
                 Err(e) => {
-                    println!("{strategy:<9}  error: {e}");
+                    say!(NAME, "{strategy:<9}  error: {e}");
                     failed = true;
                     break;
                 }
@@ -146,13 +153,15 @@ fn main() -> ExitCode {
             _ => ("MISSED", false),
         };
         failed |= !held;
-        println!(
+        say!(
+            NAME,
             "{strategy:<9} {:>22} {:>22}  {verdict}",
             list(|p| p.stream_threads),
             list(|p| p.threads)
         );
     }
-    println!(
+    say!(
+        NAME,
         "target: at most {MAX_STREAM_THREADS} live h2-stream threads on one connection; \
          highest seen {most}"
     );

@@ -80,7 +80,7 @@ use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, downloa
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
-use common::{ServerProcess, cpu_ticks, get_request, kib};
+use common::{ServerProcess, cpu_ticks, get_request, kib, say};
 use tradeoff_chart::{Chart, Family, Point, Reference};
 use tradeoff_grid::{CHOOSABLE, Config, Settings, Strategy, settings, size_label};
 
@@ -175,27 +175,31 @@ struct Row {
     on_front: bool,
 }
 
+/// How this benchmark names itself on stderr.
+const NAME: &str = "tradeoff";
+
 fn main() -> ExitCode {
-    let filters = match strategies_from_command_line("tradeoff", &CHOOSABLE) {
+    let filters = match strategies_from_command_line(NAME, &CHOOSABLE) {
         Ok(filters) => filters,
         Err(code) => return code,
     };
     // Every error here is a knob that cannot be read: a usage error.
     let settings = match settings(&filters) {
         Ok(settings) => settings,
-        Err(e) => return usage_error("tradeoff", &e),
+        Err(e) => return usage_error(NAME, &e),
     };
     match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tradeoff: {e}");
+            eprintln!("{NAME}: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
 fn run(settings: &Settings) -> Result<(), String> {
-    println!(
+    say!(
+        NAME,
         "tradeoff: {} configurations, median of {} downloads in interleaved rounds, {} stalled clients each{}",
         settings.grid.len(),
         settings.runs,
@@ -211,7 +215,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         let server = start_server(settings, config)?;
         let memory = stall(&server, config.strategy.name(), settings.clients)
             .map_err(|e| format!("{}: {e}", config.label()))?;
-        println!("  {:<22} memory measured", config.label());
+        say!(NAME, "  {:<22} memory measured", config.label());
         measured.push((*config, Target::Server(server), Some(memory)));
     }
     // The references: the bug, and the pre-rendered body copied to a socket
@@ -265,7 +269,8 @@ fn run(settings: &Settings) -> Result<(), String> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
 
-    println!(
+    say!(
+        NAME,
         "{:<20} {:>9} {:>9} {:>9} {:>6}  {:>11} {:>11} {:>11} {:>13}",
         "configuration",
         "MB/s",
@@ -290,10 +295,10 @@ fn run(settings: &Settings) -> Result<(), String> {
         })
         .collect();
     for row in &rows {
-        println!("{}", table_line(row));
+        say!(NAME, "{}", table_line(row));
     }
     mark_front(&mut rows);
-    println!("{}", targets(&rows, settings.clients));
+    say!(NAME, "{}", targets(&rows, settings.clients));
     write_outputs(settings, &rows)
 }
 
@@ -529,7 +534,7 @@ fn write_outputs(settings: &Settings, rows: &[Row]) -> Result<(), String> {
     for (name, text) in [("tradeoff.csv", csv), ("tradeoff.svg", svg)] {
         let path = settings.out_dir.join(name);
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("wrote {}", path.display());
+        say!(NAME, "wrote {}", path.display());
     }
     Ok(())
 }

@@ -51,6 +51,29 @@ pub fn stop(name: &str, code: u8, message: &str) -> ! {
     std::process::exit(code.into())
 }
 
+/// Writes `line` and a newline to stdout for benchmark `name`, or stops it
+/// with exit code 1 if stdout has gone. `println!` would panic when the
+/// reader leaves early (`cargo bench --bench tradeoff | head -3`); a report
+/// that cannot be printed is a runtime failure like any other, as it is
+/// for the binary's demo.
+pub fn print_line(name: &str, line: std::fmt::Arguments) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        stop(name, 1, &format!("cannot print the report: {e}"));
+    }
+}
+
+/// `println!` for a benchmark's report: `say!(NAME, "{x} MB/s")`. See
+/// [`print_line`] for why.
+#[allow(unused_macros)] // as `dead_code` above: the criterion benchmarks print nothing
+macro_rules! say {
+    ($name:expr, $($arg:tt)*) => {
+        $crate::common::print_line($name, format_args!($($arg)*))
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use say;
+
 /// The flags in [`SERVE_ARGS_ENV`], or none if it is unset.
 pub fn serve_args_from_env() -> Result<Vec<String>, String> {
     match std::env::var(SERVE_ARGS_ENV) {
