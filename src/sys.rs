@@ -13,7 +13,7 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM)`, `_exit` | a shutdown asked for by a signal; a second one exits at once |
+//! | `sigaction(SIGINT, SIGTERM)`, `write`, `_exit` | a shutdown asked for by a signal; a second one says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` in the handler | that exit resets every response still being written |
 //!
 //! Every call outside the signal handler checks its result and turns `-1`
@@ -33,7 +33,8 @@
 //! A signal handler may run between any two instructions of any thread, so
 //! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
 //! here, add to an atomic counter and, for a second signal, arm a reset on
-//! each connection still being written and call `_exit`.
+//! each connection still being written, `write` one line to stderr, and
+//! call `_exit`.
 //! The server looks at the counter on its own time ([`shutdown_requested`]),
 //! which is why its accept loop must wake now and then
 //! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
@@ -168,7 +169,7 @@ mod ffi {
 
     // These are the C library's own declarations of `setsockopt(2)`,
     // `getsockopt(2)`, `getsockname(2)`, `ioctl(2)`, `socket(2)`,
-    // `connect(2)`, `listen(2)`, `sigaction(2)` and `_exit(2)`
+    // `connect(2)`, `listen(2)`, `sigaction(2)`, `write(2)` and `_exit(2)`
     // (`socklen_t` is `u32`; `ioctl` is variadic in C too).
     unsafe extern "C" {
         pub fn getsockopt(
@@ -191,6 +192,7 @@ mod ffi {
         pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
         pub fn listen(fd: c_int, backlog: c_int) -> c_int;
         pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
+        pub fn write(fd: c_int, bytes: *const c_void, count: usize) -> isize;
         pub fn _exit(status: c_int) -> !;
     }
 }
@@ -451,9 +453,12 @@ pub fn note_connection(socket: &impl AsRawFd) {
 }
 
 /// The handler: one atomic add; for a second signal, a reset armed on
-/// every response still being written, then `_exit`. All of it is
-/// async-signal-safe (`getsockname`, `getsockopt` and `setsockopt` are on
-/// POSIX's list); nothing here allocates, locks or unwinds.
+/// every response still being written, one line on stderr that says so,
+/// then `_exit`. All of it is async-signal-safe (`getsockname`,
+/// `getsockopt`, `setsockopt` and `write` are on POSIX's list); nothing
+/// here allocates, locks or unwinds. The line is written straight to
+/// descriptor 2, not through the log's thread, which may never run again:
+/// one `write` of one short line, so it cannot be split by the log's.
 ///
 /// The process's exit closes every socket, and a plain close sends a FIN:
 /// an HTTP/1.0 body cut by the exit would end like a whole one. Armed with
@@ -491,6 +496,12 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
                 };
             }
         }
+        let line = b"backpressure: second signal: exiting at once; \
+            every response still being written is cut with a reset\n";
+        // SAFETY: `line` is a live array of `line.len()` bytes, all that
+        // `write` reads. A failed or short write (stderr closed or full)
+        // is ignored: the exit matters more than the line.
+        unsafe { ffi::write(2, line.as_ptr().cast(), line.len()) };
         // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
         // unlike `exit`, it runs no destructors or `atexit` handlers.
         unsafe { ffi::_exit(128 + signal) }

@@ -543,6 +543,7 @@ fn a_second_signal_spares_a_response_already_written() {
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(128 + 15));
+    says_why_it_exits_at_once(&server);
     arrives_whole(&mut client, &body);
 }
 
@@ -594,7 +595,21 @@ fn a_second_signal_resets_what_it_cuts() {
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(128 + 15));
+    says_why_it_exits_at_once(&server);
     cut_or_whole(client, rows, "the second signal");
+}
+
+/// An exit at once is not a silent one: the operator who sent a second
+/// signal is told what it did, on stderr, as the handler's last act.
+fn says_why_it_exits_at_once(server: &Child) {
+    let log = server.log_until(Duration::from_secs(5), |l| l.contains("second signal"));
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some(
+            "backpressure: second signal: exiting at once; \
+             every response still being written is cut with a reset"
+        )
+    );
 }
 
 /// Like [`download`], read as fast as the client can, in `mode`.

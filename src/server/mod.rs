@@ -195,7 +195,8 @@ impl Server {
         drop(listener);
         let open = shared.connections.open();
         log::line(format!(
-            "backpressure: shutting down: no new connections; {open} open, draining for up to {} ms",
+            "backpressure: shutting down: no new connections; {open} open, draining for up to {} ms \
+             (a second signal exits at once)",
             shared.config.drain_timeout.as_millis()
         ));
         let cut = shared
