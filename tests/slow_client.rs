@@ -214,6 +214,14 @@ fn a_cut_body_or_no_server_exits_1() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("received 10 body bytes"), "{text}");
     assert!(text.contains("body was cut"), "{text}");
+    // A read of a few milliseconds is said to take them, in a unit that
+    // shows them: it used to print "in 0.00 s".
+    let took = text
+        .split_once("on the wire) in ")
+        .and_then(|(_, rest)| rest.split_once(':'))
+        .map(|(took, _)| took);
+    let number = took.and_then(|t| t.split(' ').next()?.parse::<f64>().ok());
+    assert!(number.is_some_and(|n| n > 0.0), "{took:?} in {text}");
     join_scripted(liar, &output);
 
     // Nothing listening: the port of a listener just closed.

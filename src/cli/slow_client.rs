@@ -275,11 +275,11 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
         .map_or_else(|| "none".to_string(), |s| s.to_string());
     let printed = writeln!(
         io::stdout(),
-        "status {status}; received {} body bytes ({} bytes on the wire) in {:.2} s: \
+        "status {status}; received {} body bytes ({} bytes on the wire) in {}: \
          {:.0} bytes/s (limit {} bytes/s)\n{}",
         report.body_bytes,
         report.wire_bytes,
-        report.elapsed.as_secs_f64(),
+        units::duration(report.elapsed),
         report.body_rate(),
         args.rate,
         report.end
@@ -344,20 +344,20 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
                 "by the time of"
             };
             out += &format!(
-                "\nstream 3 {path}: not sent: the run ended at {:.2} s, {when} --then-after {}",
-                report.elapsed.as_secs_f64(),
+                "\nstream 3 {path}: not sent: the run ended at {}, {when} --then-after {}",
+                units::duration(report.elapsed),
                 format_duration(args.then_after)
             );
         }
         _ => {}
     }
     // --rate limits the socket, so the achieved rate is the socket's too.
-    let elapsed = report.elapsed.as_secs_f64();
     out += &format!(
-        "\nreceived {} bytes on the wire (frames included) in {elapsed:.2} s: \
+        "\nreceived {} bytes on the wire (frames included) in {}: \
          {:.0} bytes/s (limit {} bytes/s)",
         report.wire_bytes,
-        report.wire_bytes as f64 / elapsed.max(1e-9),
+        units::duration(report.elapsed),
+        report.wire_bytes as f64 / report.elapsed.as_secs_f64().max(1e-9),
         args.rate
     );
     if let Some(code) = report.goaway {
