@@ -42,7 +42,10 @@
 //! thread: the writer, and for `pipeline` the renderer too), `producer`
 //! (the channel modes' rendering thread), `client` (this bench's reading
 //! thread), `threads` (the server's threads and the client summed) and
-//! `machine` (every busy core, softirq included); `ceiling` is the GB/s
+//! `machine` (every busy core, softirq included); `-` where there is no
+//! such thread (`pipeline` has no producer; the raw copy's writer is this
+//! process's, not measured) or where it ended before the first reading (a
+//! short export's producer, near the least `CPU_ROWS`); `ceiling` is the GB/s
 //! the machine's cores could carry at that cost. The last lines weigh the
 //! raw-copy target in CPU: the budget per GB it leaves, against rendering
 //! plus the raw copy's own cost, and say whether that is within reach.
