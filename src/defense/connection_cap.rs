@@ -95,11 +95,11 @@ pub const LINGER_TIME: Duration = Duration::from_secs(1);
 pub const MAX_LINGERING: usize = 1024;
 /// Sockets waiting to be taken by the lingering thread: as many as it
 /// holds, so that a burst it has room for never finds the queue full while
-/// it is between looks. At 64, `ab -c 100` against `--max-connections 32`
-/// on two cores did, and dozens of 503s in 5 000 were lost to a reset.
-/// Its slots are allocated with the server, busy or not: 1,024 of 64 bytes
-/// (a socket, its peer, its accept time), about 64 KiB, the largest part
-/// of the idle heap `/metrics` shows.
+/// it is between looks (a full queue makes the accept loop answer and close
+/// at once, and that close's reset can destroy the 503). Its slots are
+/// allocated with the server, busy or not: 1,024 of 64 bytes (a socket,
+/// its peer, its accept time), about 64 KiB, the largest part of the idle
+/// heap `/metrics` shows.
 const HANDOFF_QUEUE: usize = MAX_LINGERING;
 /// How often the lingering thread looks at its sockets while it has any.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);

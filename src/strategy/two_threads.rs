@@ -540,8 +540,7 @@ mod tests {
     /// The first chunk fits, the second would not, and the head is slow to
     /// go out: the producer waits for it before rendering the second, so
     /// the cap is met after the head, and cuts a response rather than a
-    /// connection that never got one (before it waited, the cap usually
-    /// came first in a release build).
+    /// connection that never got one.
     #[test]
     fn no_chunk_after_the_first_is_rendered_before_the_head_is_out() {
         let (plan, queued) = under_budget(900);
