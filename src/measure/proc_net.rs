@@ -6,7 +6,8 @@
 //! buffer (`rx_queue`): kernel memory, never in the server's RSS. The demo
 //! reads them here to give every link of the flow-control chain a number.
 //!
-//! A line of `/proc/net/tcp` looks like this (columns after `inode` left out):
+//! A line of `/proc/net/tcp` looks like this (the columns after the queues
+//! left out):
 //!
 //! ```text
 //!   sl  local_address rem_address   st tx_queue rx_queue …

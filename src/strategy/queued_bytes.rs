@@ -152,7 +152,9 @@ impl QueuedBytes {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// Bytes this response has produced and not yet sent.
+    /// Bytes this response has produced and not yet released: its queue.
+    /// A chunk the socket has taken part of still counts whole, so this and
+    /// [`sent_bytes`](QueuedBytes::sent_bytes) may overlap by that part.
     pub fn unsent(&self) -> u64 {
         self.unsent.load(Ordering::Relaxed)
     }
