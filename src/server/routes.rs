@@ -377,7 +377,7 @@ pub fn reply_error(
 const EXAMPLE_SLOW_ROWS: u64 = 7_000_000;
 /// Rows of the index page's quick look at the data: the default export,
 /// 55 MB, said in the URL.
-const EXAMPLE_LOOK_ROWS: u64 = 1_000_000;
+const EXAMPLE_LOOK_ROWS: u64 = query::DEFAULT_ROWS;
 /// Rows of the index page's HTTP/2 example.
 const EXAMPLE_H2_ROWS: u64 = 1_000;
 
