@@ -172,11 +172,12 @@ impl ResponseHead {
     }
 }
 
-/// A whole small response, dated `unix_seconds`: `text/plain` unless told
-/// otherwise, with a `Content-Length`. Every error goes out this way, so
-/// that its body (one line saying what was wrong) always reaches the client
-/// intact. `head_only` leaves the body out, for HEAD: the head still says
-/// how long the body would have been (RFC 9110 §9.3.2).
+/// A whole small response, dated `unix_seconds`, in one write: `head`
+/// (made by [`small_head`], with the body's `Content-Length`) and `body`.
+/// Every error goes out this way, so that its body (one line saying what
+/// was wrong) always reaches the client intact. `head_only` leaves the body
+/// out, for HEAD: the head still says how long the body would have been
+/// (RFC 9110 §9.3.2).
 pub fn write_small(
     mut out: impl Write,
     head: ResponseHead,
