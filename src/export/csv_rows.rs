@@ -319,10 +319,10 @@ fn step_modulo(value: u64, step: u64, modulus: u64) -> u64 {
 /// demand straight into the caller's buffer.
 ///
 /// Memory is one row's state and one line buffer, however large the export:
-/// the reader never runs ahead of whoever is calling `read`. That property
-/// is what the `pipeline` strategy relies on, and what the channel
-/// strategies give away when they let the producer thread call `read` as
-/// fast as it can.
+/// it renders only what its caller asks for ([`CsvRows::fill`], or `read`),
+/// never ahead. That property is what the `pipeline` strategy relies on,
+/// and what the channel strategies give away when they let the producer
+/// thread call `fill` as fast as it can.
 pub struct CsvRows {
     /// The next row to write, stepped in place after each.
     next: Row,
