@@ -248,7 +248,7 @@ pub const FAMILIES: [Family; 21] = [
     Family {
         name: "backpressure_resets_total",
         kind: Kind::Counter,
-        help: "Aborted exports closed with a TCP reset, freeing the kernel's send queue, by reason.",
+        help: "Connections the server closed with a TCP reset, freeing the kernel's send queue, by reason: cut exports, and whole responses whose close was cut (close-timeout, drain-timeout), whatever they answered.",
         samples: |m, _, out| {
             for (end, count) in End::RESETS.iter().zip(&m.resets_total) {
                 out.sample(&format!("reason=\"{}\"", end.as_str()), load(count));
