@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use super::Shared;
-use super::config::ServerConfig;
+use super::config::{DEFAULT_ADDR, ServerConfig};
 use crate::defense::buffer_caps::{BufferLimit, OverLimit};
 use crate::defense::cap_answer::OwnResponse;
 use crate::defense::send_deadline::DeadlineWriter;
@@ -384,7 +384,8 @@ const EXAMPLE_H2_ROWS: u64 = 1_000;
 /// `GET /`: what this server demonstrates, its endpoints and modes, with
 /// curl commands that work as printed (they use our own listening address).
 fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
-    let addr = local.map_or_else(|| "127.0.0.1:8080".to_string(), |a| a.to_string());
+    // Without our own address (the socket could not say), the default one.
+    let addr = local.unwrap_or(DEFAULT_ADDR);
     let (chunk, depth) = (config.chunk_bytes, config.channel_depth);
     let bound = (depth + 2) * chunk;
     format!(
