@@ -64,7 +64,8 @@ pub(super) fn saturating_after(from: Instant, mut wait: Duration) -> Instant {
 /// Which rule a failed write broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TooSlow {
-    /// No progress at all for the send timeout: the client stopped reading.
+    /// Nothing acknowledged by the client for the send timeout, whatever its
+    /// kernel took: the client stopped reading.
     SendTimeout,
     /// Progress, but the write was not complete within `max(grace, n/rate)`.
     MinRate,
@@ -73,7 +74,7 @@ pub enum TooSlow {
 impl fmt::Display for TooSlow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TooSlow::SendTimeout => "the client accepted nothing for --send-timeout",
+            TooSlow::SendTimeout => "the client acknowledged nothing for --send-timeout",
             TooSlow::MinRate => "the client read slower than --min-rate",
         })
     }
