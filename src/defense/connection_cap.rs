@@ -358,6 +358,7 @@ fn linger(incoming: Receiver<Lingering>, answer: &Answer) {
 /// Reads and discards what the client sent; false once it has closed (or
 /// failed), so the socket can go.
 fn still_open(stream: &TcpStream) -> bool {
+    // What is read here is thrown away: one read's worth, on the stack.
     let mut sink = [0u8; 4096];
     let mut drained = 0;
     while drained < DRAIN_PER_POLL {

@@ -246,6 +246,7 @@ fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
 fn close_gracefully(stream: &TcpStream) -> bool {
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
+    // What is read here is thrown away: one read's worth, on the stack.
     let mut sink = [0u8; 4096];
     // Sent before the response ended (a pipelined request, say): read
     // first, all of it, since it is no sign that the client is still
@@ -297,14 +298,11 @@ fn read_waiting(stream: &TcpStream, sink: &mut [u8]) -> usize {
     read
 }
 
-/// How many bytes wait unread on `stream`, up to `buf`'s length, taking
-/// none. Zero if the socket cannot say at once.
-fn bytes_waiting(stream: &TcpStream, buf: &mut [u8]) -> usize {
-    let waiting = if stream.set_nonblocking(true).is_ok() {
-        stream.peek(buf).unwrap_or(0)
-    } else {
-        0
-    };
+/// Whether a byte waits unread on `stream`, taking none. False if the
+/// socket cannot say at once.
+fn input_waiting(stream: &TcpStream) -> bool {
+    let waiting =
+        stream.set_nonblocking(true).is_ok() && stream.peek(&mut [0; 1]).is_ok_and(|n| n > 0);
     let _ = stream.set_nonblocking(false);
     waiting
 }
@@ -316,8 +314,7 @@ fn bytes_waiting(stream: &TcpStream, buf: &mut [u8]) -> usize {
 /// aborts that with a reset too, so that no byte unread at this instant
 /// says nothing.
 fn discards_a_tail(stream: &TcpStream, sending: bool) -> bool {
-    let input_waiting = sending || bytes_waiting(stream, &mut [0; 1]) > 0;
-    input_waiting && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0)
+    (sending || input_waiting(stream)) && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0)
 }
 
 #[cfg(test)]
