@@ -82,11 +82,15 @@ const PER_CONNECTION_TARGET_BYTES: f64 = 192.0 * 1024.0;
 /// Target: RSS and the kernel's send queue together, per stalled `bounded`
 /// connection: everything one slow client makes the server hold.
 const HELD_PER_CONNECTION_TARGET_BYTES: f64 = 256.0 * 1024.0;
-/// Target: RSS after the clients leave, above the idle RSS, beyond what
-/// the stall queued. The live heap goes back to idle exactly; glibc keeps
-/// the freed chunk buffers resident for reuse, so RSS may stay up by about
-/// the queue's size (`docs/benchmarks.md`), and by little more.
-const RSS_KEPT_BEYOND_QUEUE_BYTES: f64 = 2.0 * 1024.0 * 1024.0;
+/// Target: RSS after the clients leave, beyond the RSS at the stall: they
+/// leave, and nothing grows. The live heap goes back to idle exactly (the
+/// next target), but glibc keeps the pages: the freed chunk buffers in its
+/// arenas, and the exited threads' stacks, their touched pages resident, in
+/// its cache of stacks for the next threads (`docs/benchmarks.md` reads the
+/// mappings). So RSS stays near the stall's and may not go down; this is
+/// its noise between two readings. A service that wants the pages back
+/// bounds its arenas (`MALLOC_ARENA_MAX`) or uses another allocator.
+const RSS_KEPT_BEYOND_STALL_BYTES: f64 = 512.0 * 1024.0;
 /// Target: live heap after the clients leave, within this of idle. The
 /// probe moves it by a few bytes (the thread answering `/metrics` is named
 /// `conn-N`, and N gains digits); a leaked chunk would be kilobytes.
@@ -330,7 +334,8 @@ fn targets(measurements: &[Measurement]) -> String {
         );
     }
     let verdict = |ok: bool| if ok { "holds" } else { "MISSED" };
-    let per_connection = (m.stalled_rss - m.idle_rss) / m.clients as f64;
+    let growth = m.stalled_rss - m.idle_rss;
+    let per_connection = growth / m.clients as f64;
     let kernel = m.kernel_queue / m.clients as f64;
     let kept = m.rss_after - m.idle_rss;
     let heap_kept = m.heap_after - m.idle_heap;
@@ -339,7 +344,7 @@ fn targets(measurements: &[Measurement]) -> String {
          RSS per stalled connection {} <= {}: {}\n  \
          kernel send queue per stalled connection: {}\n  \
          both, per stalled connection {} <= {}: {}\n  \
-         RSS after disconnect idle + {} <= idle + the stall's queue {} + {}: {}\n  \
+         RSS after disconnect idle + {} <= idle + the stall's {} + {}: {}\n  \
          live heap after disconnect idle {heap_kept:+.0} B (within {HEAP_KEPT_SLACK_BYTES} B): {}",
         kib(per_connection),
         kib(PER_CONNECTION_TARGET_BYTES),
@@ -349,9 +354,9 @@ fn targets(measurements: &[Measurement]) -> String {
         kib(HELD_PER_CONNECTION_TARGET_BYTES),
         verdict(per_connection + kernel <= HELD_PER_CONNECTION_TARGET_BYTES),
         mib(kept),
-        mib(m.queued),
-        mib(RSS_KEPT_BEYOND_QUEUE_BYTES),
-        verdict(kept <= m.queued + RSS_KEPT_BEYOND_QUEUE_BYTES),
+        mib(growth),
+        mib(RSS_KEPT_BEYOND_STALL_BYTES),
+        verdict(kept <= growth + RSS_KEPT_BEYOND_STALL_BYTES),
         verdict(heap_kept.abs() <= HEAP_KEPT_SLACK_BYTES),
     )
 }
