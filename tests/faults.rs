@@ -2,7 +2,8 @@
 //! whose reader is dead or never reads, a process out of file descriptors
 //! (and warned at start when its cap could run it out), and a shutdown by
 //! signal that must let downloads drain (and cut, with a reset, what does
-//! not drain in time).
+//! not drain in time), and a response written whole that a client still
+//! sending through the close loses to the close's reset.
 //!
 //! These tests start their servers themselves rather than through
 //! `common::Server`, because each needs what that harness exists to hide:
@@ -498,6 +499,28 @@ fn the_drain_timeout_spares_a_response_already_written() {
             .any(|l| l.contains("rows=200") && l.ends_with(" end=complete")),
         "{log:?}"
     );
+}
+
+/// A response written whole is cut after all if its client keeps sending
+/// through the close and reads nothing: the close ends in a reset, which
+/// discards the tail the server's kernel still holds. The log and the
+/// metrics say so (`close-timeout`), never `complete`.
+#[test]
+fn a_client_that_keeps_sending_through_the_close_is_logged_as_cut() {
+    let server = Child::start(Log::Read, None, &[]);
+    let (client, _) = written_and_unread(&server);
+    let flood = thread::spawn(move || {
+        let _ = client.set_write_timeout(Some(Duration::from_secs(5)));
+        while (&client).write_all(&[b'x'; 4096]).is_ok() {}
+    });
+    let log = server.log_until(Duration::from_secs(5), |l| l.contains("rows=200"));
+    flood.join().expect("the flood ends at the reset");
+    let line = log.last().expect("the export's line");
+    assert!(line.ends_with(" end=close-timeout"), "{log:#?}");
+    let m = metrics(server.addr);
+    let resets = "backpressure_resets_total{reason=\"close-timeout\"}";
+    assert_eq!(m.value(resets), 1.0);
+    assert_eq!(m.aborts("buffer", "close-timeout"), 1.0);
 }
 
 /// A 10 KB response written whole, and most of it still in the server's
