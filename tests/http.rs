@@ -221,13 +221,23 @@ fn each_bad_parameter_is_a_400_naming_it() {
         let response = get(server.addr(), &format!("/export.csv?{query}"));
         assert_error(&response, 400, mentions);
     }
-    // A long value is quoted in part, so a reason stays a line to read:
-    // its first 64 bytes, then `...`.
+    // A long value or name is quoted in part, wherever a reason quotes
+    // one, so a reason stays a line to read: its first 64 bytes, then `...`.
     let long = "7".repeat(8000);
-    let response = get(server.addr(), &format!("/export.csv?rows={long}"));
-    let quoted = format!("got \"{}...\"", &long[..64]);
-    assert_error(&response, 400, &quoted);
-    assert!(response.body.len() < 200, "{} bytes", response.body.len());
+    for (query, reason) in [
+        (
+            format!("rows={long}"),
+            "rows must be a whole number from 0 to 5000, got",
+        ),
+        (format!("mode={long}"), "unknown mode"),
+        (format!("{long}=1"), "unknown parameter"),
+        (format!("{long}=%zz"), "bad percent-encoding in parameter"),
+    ] {
+        let response = get(server.addr(), &format!("/export.csv?{query}"));
+        let quoted = format!("{reason} \"{}...\"", &long[..64]);
+        assert_error(&response, 400, &quoted);
+        assert!(response.body.len() < 200, "{} bytes", response.body.len());
+    }
     // The cap also lowers the default, instead of refusing a bare request;
     // the default mode is bounded, the correct one.
     let response = get(server.addr(), "/export.csv");
