@@ -449,6 +449,16 @@ fn hostile_frames_end_the_connection_with_the_right_code() {
             [raw(HEADERS, 1, 1, &get[..3]), raw(PING, 0, 0, &[0; 8])].concat(),
         ),
         (
+            // Each piece is a CONTINUATION, but stream 3's cannot finish
+            // stream 1's block (RFC 9113 §6.10).
+            "a header block continued on another stream",
+            [
+                raw(HEADERS, 1, 1, &get[..3]),
+                raw(CONTINUATION, 4, 3, &get[3..]),
+            ]
+            .concat(),
+        ),
+        (
             // Wrong twice over: only CONTINUATION may come, and an
             // increment of 0 is itself an error, which must not hide the
             // first (the stream's RST_STREAM, then carrying on).
