@@ -141,14 +141,17 @@ mod tests {
         assert!(text.contains(said), "{text}");
         let (on, off) = (
             slow_run(1, 144 << 10, 144 << 10, 16 << 10),
-            slow_run(1, 4 << 20, 0, 0),
+            SlowRun {
+                peak_client_rx: 200 << 10,
+                ..slow_run(1, 4 << 20, 0, 0)
+            },
         );
         let text = kernel_reading(&on, &off);
         assert!(!text.contains("average"), "{text}");
         let said = "held at most 144.0 KiB per connection:";
         assert!(text.contains(said), "{text}");
         assert!(
-            text.contains("holds (110.0 KiB and 110.0 KiB) is"),
+            text.contains("holds (110.0 KiB and 200.0 KiB) is"),
             "{text}"
         );
     }
