@@ -155,4 +155,43 @@ mod tests {
             "{text}"
         );
     }
+
+    /// Each figure in its own column, the mark's row first, and a mark of
+    /// 0 called what it is: the kernel's default.
+    #[test]
+    fn the_kernel_table_puts_each_figure_in_its_column() {
+        let on = SlowRun {
+            peak_rss: 5 << 20,
+            client_read: 3 << 20,
+            ..slow_run(1, 144 << 10, 64 << 10, 16 << 10)
+        };
+        let off = SlowRun {
+            peak_client_rx: 200 << 10,
+            client_read: 5 << 20,
+            ..slow_run(1, 4 << 20, 144 << 10, 0)
+        };
+        let table = kernel_table(&on, &off);
+        let cells = |row: &str| -> Vec<String> {
+            let inner = row.trim().trim_matches('|');
+            inner.split('|').map(|c| c.trim().to_string()).collect()
+        };
+        let rows: Vec<Vec<String>> = table.lines().map(cells).collect();
+        assert_eq!(rows.len(), 4, "{table}");
+        let header = [
+            "TCP_NOTSENT_LOWAT",
+            "kernel send queue",
+            "client receive queue",
+            "peak userland queue",
+            "RSS growth",
+            "clients read",
+        ];
+        assert_eq!(rows[0], header, "{table}");
+        let with_mark = ["16.0 KiB", "144.0 KiB", "110.0 KiB", "64.0 KiB"];
+        assert_eq!(rows[2][..4], with_mark, "{table}");
+        assert_eq!(rows[2][4..], ["2.0 MiB", "3.0 MiB"], "{table}");
+        let default = "off (the kernel's default)";
+        let without = [default, "4.0 MiB", "200.0 KiB", "144.0 KiB"];
+        assert_eq!(rows[3][..4], without, "{table}");
+        assert_eq!(rows[3][4..], ["1.0 MiB", "5.0 MiB"], "{table}");
+    }
 }
