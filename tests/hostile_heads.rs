@@ -549,6 +549,10 @@ fn valid_but_unusual_heads_are_accepted() {
         b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 00\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost:\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        // The colons of an IPv6 address are inside its brackets, and none
+        // of them starts a port: what curl sends for `http://[::1]/`.
+        b"GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n",
+        b"GET http://[::1]/ HTTP/1.1\r\nHost: [::1]\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: a\r\nX-Tab:\tv\t\r\nX-Utf8: \xc3\xa9\r\n\r\n",
         b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
