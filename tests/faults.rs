@@ -2,8 +2,9 @@
 //! whose reader is dead or never reads, a process out of file descriptors
 //! (and warned at start when its cap could run it out), and a shutdown by
 //! signal that must let downloads drain (and cut, with a reset, what does
-//! not drain in time), and a response written whole that a client still
-//! sending through the close loses to the close's reset.
+//! not drain in time), and the close of a response written whole: a
+//! client that closed its side gets all of it, one still sending through
+//! the close loses its tail to the close's reset.
 //!
 //! These tests start their servers themselves rather than through
 //! `common::Server`, because each needs what that harness exists to hide:
@@ -13,7 +14,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -499,6 +500,20 @@ fn the_drain_timeout_spares_a_response_already_written() {
             .any(|l| l.contains("rows=200") && l.ends_with(" end=complete")),
         "{log:?}"
     );
+}
+
+/// A client that has sent its request and closed its side (as `nc -N`
+/// does) is done sending, not gone: the close ends gracefully, and the
+/// tail still in the server's kernel reaches it, however late it reads.
+#[test]
+fn a_client_that_closed_its_side_still_gets_the_whole_response() {
+    let server = Child::start(Log::Read, None, &[]);
+    let (mut client, body) = written_and_unread(&server);
+    client.shutdown(Shutdown::Write).expect("half-close");
+    let log = server.log_until(Duration::from_secs(5), |l| l.contains("rows=200"));
+    let line = log.last().expect("the export's line");
+    assert!(line.ends_with(" end=complete"), "{log:#?}");
+    arrives_whole(&mut client, &body);
 }
 
 /// A response written whole is cut after all if its client keeps sending
