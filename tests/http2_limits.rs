@@ -44,7 +44,8 @@ fn a_continuation_flood_is_cut_short() {
 
 /// Each of the two bounds on a header block holds on its own: 16
 /// CONTINUATION frames are answered, a 17th empty one is a flood; and a
-/// block one byte over 32 KiB is refused though it took three frames.
+/// block of exactly 32 KiB is answered, one a byte over refused though it
+/// took three frames.
 #[test]
 fn a_header_block_is_bounded_in_frames_and_in_bytes() {
     let (server, idle) = warmed_server(&[]);
@@ -65,6 +66,17 @@ fn a_header_block_is_bounded_in_frames_and_in_bytes() {
         ENHANCE_YOUR_CALM,
         "17 CONTINUATION frames"
     );
+
+    // Exactly 32 KiB is within the bound: a block filled up with dynamic
+    // table size updates (a byte each, as many as come before the first
+    // field) is answered.
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let mut full = vec![0x20; 32 * 1024 - block.len()];
+    full.extend_from_slice(&block);
+    h2.send_frame(HEADERS, END_STREAM, 1, &full[..16_384]);
+    h2.send_frame(CONTINUATION, END_HEADERS, 1, &full[16_384..]);
+    assert_eq!(read_responses(&mut h2, &[1], true)[0].status(), 200);
+    drop(h2);
 
     let mut h2 = H2::connect(server.addr(), &[]);
     h2.send_frame(HEADERS, END_STREAM, 1, &vec![0; 16_384]);
