@@ -77,11 +77,12 @@ impl Outcome {
     }
 
     /// Whether a whole response went out, so the connection should end with
-    /// a graceful close rather than a plain one.
+    /// a graceful close rather than a plain one. An HTTP/2 connection
+    /// refused for want of a thread has had its whole answer, a GOAWAY.
     pub fn sent_whole_response(&self) -> bool {
         matches!(
             self.end,
-            End::Complete | End::HeaderTimeout | End::ProtocolError
+            End::Complete | End::HeaderTimeout | End::ProtocolError | End::Rejected
         )
     }
 }

@@ -22,7 +22,9 @@ pub enum End {
     /// The head did not arrive within `--header-timeout` (408 sent).
     HeaderTimeout,
     /// Turned away at `--max-connections`, or because no thread could start
-    /// (503 sent by the rejecter in `defense/connection_cap.rs`).
+    /// (503 sent by the rejecter in `defense/connection_cap.rs`; a GOAWAY
+    /// over HTTP/2, by the rejecter or by a connection whose writer could
+    /// not start).
     Rejected,
     /// `unbounded`'s queue would have passed `--max-buffered-bytes`.
     BufferCap,

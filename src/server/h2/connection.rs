@@ -12,7 +12,7 @@
 //! open streams are done) when the client sends GOAWAY, when the server
 //! shuts down, and when it has had no stream for `--header-timeout`.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
@@ -34,6 +34,7 @@ use crate::http::h2::hpack::{self, Decoder, HeaderList};
 use crate::http::h2::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{End, Outcome};
+use crate::measure::log;
 use crate::measure::metrics::METRICS;
 use crate::server::Shared;
 
@@ -89,12 +90,11 @@ const _: () = assert!(
 pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr) -> Outcome {
     let conn = Conn::new();
     let end = thread::scope(|scope| {
-        let writer = thread::Builder::new()
-            .name("h2-writer".into())
-            .stack_size(STREAM_STACK_BYTES)
-            .spawn_scoped(scope, || writer::run(&conn, socket, &shared.config));
-        if writer.is_err() {
-            return End::ClientAbort;
+        let writer = start(scope, "h2-writer".into(), || {
+            writer::run(&conn, socket, &shared.config)
+        });
+        if let Err(e) = writer {
+            return refuse(socket, &e);
         }
         conn.send(|out| frame::settings(out, &OUR_SETTINGS));
         // A panic in the reader, or one it passes on from a stream thread,
@@ -122,6 +122,46 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
     });
     // Every thread has been joined, the writer's last write included.
     Outcome::ended(conn.lock().ended.unwrap_or(end))
+}
+
+/// Refuses the connection whose writer could not start (`error`), as the
+/// rejecter refuses one at the cap: the server's SETTINGS, then a GOAWAY
+/// naming stream 0, which tells the client that nothing was processed and
+/// that it may retry (RFC 9113 §6.8). Nothing else writes yet, and these
+/// few bytes fit a fresh socket's send buffer.
+fn refuse(mut socket: &TcpStream, error: &io::Error) -> End {
+    log::line(format!(
+        "backpressure: cannot start an HTTP/2 writer thread: {error}"
+    ));
+    METRICS.rejected();
+    let mut frames = Vec::new();
+    frame::settings(&mut frames, &OUR_SETTINGS);
+    let why = b"cannot start a writer thread";
+    frame::goaway(&mut frames, 0, RefusedStream, why);
+    if socket.write_all(&frames).is_err() {
+        return End::ClientAbort;
+    }
+    METRICS.http2_goaway(RefusedStream);
+    End::Rejected
+}
+
+/// Starts one of the connection's threads, its writer or a stream's, in
+/// `scope`; an error when the OS has no thread to give (RLIMIT_NPROC, or
+/// no memory for its stack), which each caller answers. Unit tests make it
+/// fail at will (`tests::spawn_fails`).
+fn start<'s, T: Send + 's>(
+    scope: &'s Scope<'s, '_>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 's,
+) -> io::Result<ScopedJoinHandle<'s, T>> {
+    #[cfg(test)]
+    if super::tests::spawn_fails() {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    thread::Builder::new()
+        .name(name)
+        .stack_size(STREAM_STACK_BYTES)
+        .spawn_scoped(scope, f)
 }
 
 /// The reading side of a connection and what it alone keeps.
@@ -579,12 +619,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         self.last_answered = id;
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
         let local = self.socket.local_addr().ok();
-        let spawned = thread::Builder::new()
-            .name(format!("h2-stream-{id}"))
-            .stack_size(STREAM_STACK_BYTES)
-            .spawn_scoped(self.scope, move || {
-                stream::answer(conn, id, (request, asked), shared, (peer, local))
-            });
+        let spawned = start(self.scope, format!("h2-stream-{id}"), move || {
+            stream::answer(conn, id, (request, asked), shared, (peer, local))
+        });
         if let Ok(thread) = spawned {
             self.threads.push(thread);
         } else {

@@ -133,3 +133,81 @@ impl Drop for EndOnPanic<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::defense::buffer_caps::BufferBudget;
+    use crate::http::h2::frame::{self, ErrorCode, Frame, PREFACE, PREFACE_HEAD};
+    use crate::http::h2::frame_buffer::FrameBuffer;
+    use crate::server::{ServerConfig, Shared, shutdown::Connections};
+
+    thread_local! {
+        /// Whether a connection's threads, started on this thread, fail to
+        /// start, as they do when the OS has none to give (RLIMIT_NPROC):
+        /// a per-user limit no test can set reliably.
+        static SPAWN_FAILS: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether [`connection`]'s next thread is to fail to start.
+    pub(super) fn spawn_fails() -> bool {
+        SPAWN_FAILS.get()
+    }
+
+    /// A connection whose writer cannot start is refused the way the
+    /// rejecter refuses one over HTTP/2: the server's SETTINGS, then a
+    /// GOAWAY naming stream 0 (nothing was processed, a retry is safe),
+    /// logged as a rejection, not as the client's abort; and to be closed
+    /// gracefully, so that the client's unread preface cannot turn the
+    /// close into a reset that destroys the GOAWAY.
+    #[test]
+    fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
+        let (server, mut client) = crate::test_support::loopback();
+        client.write_all(&PREFACE[PREFACE_HEAD.len()..]).unwrap();
+        let mut settings = Vec::new();
+        frame::settings(&mut settings, &[]);
+        client.write_all(&settings).unwrap();
+        let shared = Shared {
+            config: ServerConfig::default(),
+            budget: Arc::new(BufferBudget::new(0)),
+            connections: Connections::with_capacity(1),
+        };
+        let peer = client.local_addr().unwrap();
+        SPAWN_FAILS.set(true);
+        let outcome = serve(&server, &[], &shared, peer);
+        SPAWN_FAILS.set(false);
+        // Read before the close: the test's plain close, with the
+        // client's preface unread, is a reset.
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let (mut wire, mut kinds, mut goaway) = (Vec::new(), Vec::new(), None);
+        let mut buf = [0; 1024];
+        while goaway.is_none()
+            && let Ok(n @ 1..) = client.read(&mut buf)
+        {
+            wire.extend_from_slice(&buf[..n]);
+            let mut frames = FrameBuffer::with(&wire);
+            kinds.clear();
+            while let Ok(Some((header, payload))) = frames.next_frame() {
+                kinds.push(header.kind);
+                if let Ok(Frame::GoAway {
+                    last_stream, code, ..
+                }) = frame::parse(&header, payload)
+                {
+                    goaway = Some((last_stream, code));
+                }
+            }
+        }
+        let expected = [frame::Kind::Settings as u8, frame::Kind::GoAway as u8];
+        assert_eq!(kinds, expected, "SETTINGS then GOAWAY");
+        let refused = ErrorCode::RefusedStream as u32;
+        assert_eq!(goaway, Some((0, refused)));
+        assert_eq!(outcome.end, End::Rejected);
+        assert!(outcome.sent_whole_response(), "closed gracefully");
+    }
+}
