@@ -10,7 +10,7 @@ use std::process::Output;
 use std::thread;
 use std::time::Duration;
 
-use common::{Server, reference_csv_len, run_binary, wait_until};
+use common::{NO_THREAD, Server, reference_csv_len, run_binary, run_binary_with, wait_until};
 
 /// Runs `slow-client` with `args`, killing it if it has not exited within
 /// 20 s (every case here takes well under 2 s).
@@ -297,6 +297,24 @@ fn bad_usage_exits_2_with_one_line() {
         assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
         assert!(stderr.contains(mentions), "{stderr}");
     }
+}
+
+/// No thread for the download (the OS has none to give): one line saying
+/// so and exit 1, as for any other runtime failure; it used to be std's
+/// "failed to spawn thread" panic and exit 101.
+#[test]
+fn no_thread_to_read_with_exits_1_with_one_line() {
+    let server = Server::start(&[]);
+    let url = format!("http://{}/export.csv?rows=10", server.addr());
+    let output = run_binary_with(
+        &["slow-client", &url],
+        &[NO_THREAD],
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(stderr.contains("cannot start"), "{stderr}");
 }
 
 /// An h2c server that answers with SETTINGS and then `frames`, and holds

@@ -240,7 +240,17 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
     };
     let bytes_read = client.bytes_read();
     let read_for = args.read_for;
-    let reading = thread::spawn(move || client.run(read_for));
+    // The OS may have no thread to give (RLIMIT_NPROC): a runtime failure
+    // like any other, not std's panic.
+    let reading = match thread::Builder::new().spawn(move || client.run(read_for)) {
+        Ok(reading) => reading,
+        Err(e) => {
+            say(&format!(
+                "backpressure slow-client: cannot start the reading thread: {e}"
+            ));
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
     let started = Instant::now();
     let mut next_report = started + PROGRESS_INTERVAL;
     // Progress is decoration: a closed stderr must not stop the download.

@@ -129,8 +129,20 @@ impl KillOnDrop {
 /// status, killing it if it has not exited by `deadline`: a command that
 /// should have failed fast must fail the test, not hang it.
 pub fn run_binary(args: &[&str], deadline: Duration) -> Output {
+    run_binary_with(args, &[], deadline)
+}
+
+/// For [`run_binary_with`]: a stack no address space can hold, so that
+/// every thread the child starts without a stack size of its own fails to
+/// start, as when the OS has no thread to give. (RLIMIT_NPROC would do it
+/// for every thread, but it is per user, so no test can set it reliably.)
+pub const NO_THREAD: (&str, &str) = ("RUST_MIN_STACK", "200000000000000");
+
+/// [`run_binary`] with `env` added to the child's environment.
+pub fn run_binary_with(args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
