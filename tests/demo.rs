@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{KillOnDrop, run_binary};
+use common::{KillOnDrop, NO_THREAD, run_binary, run_binary_with};
 
 /// The most a quick demo of two strategies may take before the test kills
 /// it: about 16 s in a release build, more in a debug one, with room for a
@@ -485,6 +485,23 @@ fn a_demo_that_cannot_create_its_folder_exits_1_with_one_line() {
         stderr.starts_with("backpressure demo: cannot create"),
         "{stderr:?}"
     );
+}
+
+/// No thread to read a child server's announcement with (the OS has none
+/// to give) is a runtime failure like any other: exit 1, the failed part
+/// named in one line, no panic. It used to be std's "failed to spawn
+/// thread" panic and exit 101.
+#[test]
+fn a_demo_with_no_thread_to_start_exits_1_without_a_panic() {
+    let out = fresh_out("demo-no-thread");
+    let args = slow_part_only("bounded", "1", "1", path_arg(&out));
+    let output = run_binary_with(&args, &[NO_THREAD], Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let failed = stderr.lines().filter(|l| l.contains("failed")).count();
+    assert_eq!(failed, 1, "{stderr:?}");
+    assert!(stderr.contains("cannot start the server"), "{stderr}");
 }
 
 /// A folder that exists but cannot be written is found before anything is

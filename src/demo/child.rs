@@ -84,18 +84,21 @@ impl ChildServer {
             // Which program: one removed mid-run (`cargo clean`) is otherwise
             // a bare "No such file or directory".
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", exe.display())))?;
-        let stdout = child.stdout.take();
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         // From here on a failure must still kill the child: guard it first.
         let mut server = ChildServer {
             _stdin: child.stdin.take(),
-            log: child.stderr.take().map(collect_lines),
+            log: None,
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
+        server.log = stderr.map(collect_lines).transpose()?;
         let stdout = stdout.ok_or_else(|| io::Error::other("the child's stdout is not piped"))?;
         // read_line cannot time out: it runs in a thread, and we wait on a channel.
         let (line_tx, line_rx) = mpsc::channel();
-        thread::spawn(move || {
+        // A thread that cannot start (RLIMIT_NPROC) is an error, not std's
+        // panic: the demo says so in one line.
+        thread::Builder::new().spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut line = String::new();
             let first = (&mut reader)
@@ -105,7 +108,7 @@ impl ChildServer {
             let _ = line_tx.send(first);
             // Keep draining, so that a chatty server never blocks on a full pipe.
             let _ = io::copy(&mut reader, &mut io::sink());
-        });
+        })?;
         let line = match line_rx.recv_timeout(STARTUP_TIMEOUT) {
             Ok(line) => line?,
             Err(_) => {
@@ -203,10 +206,10 @@ impl Drop for ChildServer {
 
 /// Reads `stderr` line by line into a shared list, on a thread of its own:
 /// a pipe nobody reads would block the child's logging once full.
-fn collect_lines(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<String>>> {
+fn collect_lines(stderr: std::process::ChildStderr) -> io::Result<Arc<Mutex<Vec<String>>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
-    thread::spawn(move || {
+    thread::Builder::new().spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let Ok(mut kept) = sink.lock() else { break };
@@ -214,6 +217,6 @@ fn collect_lines(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<String>>> {
                 kept.push(line);
             }
         }
-    });
-    lines
+    })?;
+    Ok(lines)
 }

@@ -129,7 +129,9 @@ pub fn run(
     };
     let url = url(&server, BIG_TARGET);
     let limit = then_after + Duration::from_secs(2);
-    let client = thread::spawn(move || h2::run(&url, &options, Some(limit)));
+    let client = thread::Builder::new()
+        .spawn(move || h2::run(&url, &options, Some(limit)))
+        .map_err(|e| format!("cannot start the HTTP/2 client thread: {e}"))?;
     // Stream 1's window is spent within half a second at the phone's rate;
     // the queue is read before stream 3 goes, while stream 1 alone waits.
     thread::sleep(then_after * 3 / 4);
