@@ -47,6 +47,7 @@ use super::{ExportError, ExportResponse, Wire};
 use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::Status;
+use crate::measure::log;
 
 /// Stack for a producer thread. It holds a `CsvRows` (192 bytes) and
 /// a few frames; the default 2 MiB would only reserve address space, but a
@@ -185,8 +186,10 @@ pub(super) fn stream<W: Wire>(
                 production
             })
             .map_err(|e| {
-                // Nothing is sent yet, so the client can be told.
+                // Nothing is sent yet, so the client can be told; the
+                // access log shows only the 503, so the reason gets a line.
                 let reason = format!("cannot start a producer thread: {e}");
+                log::line(format!("backpressure: {reason}"));
                 ExportError::Refused(Status::ServiceUnavailable, reason)
             })?;
 

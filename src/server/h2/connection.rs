@@ -622,17 +622,26 @@ impl<'s, 'a> Reader<'s, 'a> {
         let spawned = start(self.scope, format!("h2-stream-{id}"), move || {
             stream::answer(conn, id, (request, asked), shared, (peer, local))
         });
-        if let Ok(thread) = spawned {
-            self.threads.push(thread);
-        } else {
-            // No thread to answer it: refused, which a client may retry.
-            let mut state = self.conn.lock();
-            state.reset(id, RefusedStream, End::Rejected);
-            state.streams.remove(&id);
-            drop(state);
-            self.conn.work.notify_one();
+        match spawned {
+            Ok(thread) => self.threads.push(thread),
+            Err(e) => self.refuse_stream(id, &e),
         }
         Ok(())
+    }
+
+    /// Refuses stream `id`, which no thread could be started to answer
+    /// (`error`): REFUSED_STREAM, which a client may retry. A refusal has
+    /// no access-log line, and the reset's counter does not tell it from
+    /// one over the stream limit, so the reason gets a line of its own.
+    fn refuse_stream(&self, id: u32, error: &io::Error) {
+        log::line(format!(
+            "backpressure: cannot start an HTTP/2 stream thread: {error}"
+        ));
+        let mut state = self.conn.lock();
+        state.reset(id, RefusedStream, End::Rejected);
+        state.streams.remove(&id);
+        drop(state);
+        self.conn.work.notify_one();
     }
 
     /// Joins every stream thread that has finished: each has returned, so
