@@ -129,6 +129,8 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         .rate
         .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
     let mut last_byte = Instant::now();
+    // The first five bytes received, to tell an HTTP/1.x status line.
+    let mut opening = [0u8; 5];
     let mut open_block: Option<OpenBlock> = None;
     loop {
         // Done when every response asked for has ended; or, told to stop
@@ -206,10 +208,15 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             }
         };
         // A server without h2c answers the preface with a status line,
-        // which read as a frame header would be "a frame too large".
-        if report.wire_bytes == 0 && spare[..n].starts_with(b"HTTP/") {
+        // which read as a frame header would be "a frame too large". Its
+        // first five bytes are looked at whichever reads bring them: a
+        // read limited by the rate may bring fewer.
+        let seen = report.wire_bytes.min(5) as usize;
+        let more = n.min(5 - seen);
+        opening[seen..seen + more].copy_from_slice(&spare[..more]);
+        if seen < 5 && seen + more == 5 && opening == *b"HTTP/" {
             report.failure = Some("the server answered in HTTP/1.x, not HTTP/2".into());
-            report.wire_bytes = n as u64;
+            report.wire_bytes += n as u64;
             break;
         }
         frames.filled(n);
