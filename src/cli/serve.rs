@@ -164,7 +164,7 @@ pub fn run(config: ServerConfig) -> ExitCode {
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
-            say(&format!("backpressure: cannot listen on {addr}: {e}"));
+            say(&format!("backpressure: cannot serve on {addr}: {e}"));
             return ExitCode::from(EXIT_FAILURE);
         }
     };

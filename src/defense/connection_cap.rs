@@ -145,7 +145,10 @@ impl Rejecter {
         let lingering = thread::Builder::new()
             .name("rejecter".into())
             .stack_size(LINGER_STACK_BYTES)
-            .spawn(move || linger(incoming, &for_thread))?;
+            .spawn(move || linger(incoming, &for_thread))
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot start the rejecter thread: {e}"))
+            })?;
         Ok(Rejecter {
             handoff,
             lingering,
