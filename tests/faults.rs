@@ -52,9 +52,9 @@ struct Child {
 
 impl Child {
     /// `serve --addr 127.0.0.1:0 --exit-on-stdin-eof ARGS`, through `sh` so
-    /// that `ulimit -n` can be set first, if `open_files` says so.
-    fn start(log: Log, open_files: Option<u32>, args: &[&str]) -> Child {
-        let limit = open_files.map_or(String::new(), |n| format!("ulimit -n {n} && "));
+    /// that a limit can be set first, if `ulimit` says so (`"-n 64"`).
+    fn start(log: Log, ulimit: Option<&str>, args: &[&str]) -> Child {
+        let limit = ulimit.map_or(String::new(), |l| format!("ulimit {l} && "));
         let script =
             format!("{limit}exec \"$0\" serve --addr 127.0.0.1:0 --exit-on-stdin-eof \"$@\"");
         let process = Command::new("sh")
@@ -173,7 +173,7 @@ fn timed_status(addr: SocketAddr, target: &str) -> (u16, Duration) {
 /// panic), and answers every request once the connections close.
 #[test]
 fn a_dead_log_and_no_descriptors_do_not_stop_the_server() {
-    let mut server = Child::start(Log::Dead, Some(64), &[]);
+    let mut server = Child::start(Log::Dead, Some("-n 64"), &[]);
     let addr = server.addr;
     let idle: Vec<TcpStream> = (0..80)
         .map(|_| TcpStream::connect(addr).expect("the backlog takes the connection"))
@@ -242,7 +242,7 @@ fn a_dead_log_and_no_descriptors_do_not_stop_the_server() {
 /// answer 503, so `serve` must say so at start.
 #[test]
 fn the_descriptor_warning_counts_the_closes_that_wait() {
-    let mut server = Child::start(Log::Read, Some(200), &["--max-connections", "100"]);
+    let mut server = Child::start(Log::Read, Some("-n 200"), &["--max-connections", "100"]);
     // The warning is logged before the address is announced; the summary
     // at SIGTERM is the log's last line, so the log up to it has it all.
     server.terminate();
@@ -251,6 +251,25 @@ fn the_descriptor_warning_counts_the_closes_that_wait() {
         line.contains("warning: ulimit -n is 200") && line.contains("--max-connections 100")
     };
     assert!(log.iter().any(warned), "{log:#?}");
+}
+
+/// The buffer budget is a bound only if the process has the memory for
+/// it: under a `ulimit -v` with less room than `--max-buffered-total`, a
+/// few big `buffer` exports would make an allocation fail and abort the
+/// server, so `serve` says so at start. A budget that fits is not warned of.
+#[test]
+fn a_budget_the_memory_limit_cannot_hold_is_warned_of() {
+    for (budget, warned) in [("1g", true), ("64m", false)] {
+        let args = ["--max-buffered-total", budget];
+        let mut server = Child::start(Log::Read, Some("-v 1048576"), &args);
+        server.terminate();
+        let log = server.exits_zero_having("0 connections drained, 0 cut");
+        let warning = |line: &String| {
+            line.contains("warning: ulimit -v is 1073741824 bytes")
+                && line.contains("--max-buffered-total lets exports hold 1073741824")
+        };
+        assert_eq!(log.iter().any(warning), warned, "{budget}: {log:#?}");
+    }
 }
 
 /// With stderr never read, the pipe fills after a few hundred lines; a

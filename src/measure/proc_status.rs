@@ -26,6 +26,8 @@ pub struct ProcStatus {
     pub peak_rss_bytes: Option<u64>,
     /// `Threads`: every thread of the process, the main thread included.
     pub threads: Option<u64>,
+    /// `VmSize`: the address space mapped, what `ulimit -v` counts.
+    pub address_space_bytes: Option<u64>,
 }
 
 impl ProcStatus {
@@ -45,6 +47,7 @@ impl ProcStatus {
                 "VmRSS" => status.rss_bytes = parse_kib(value),
                 "VmHWM" => status.peak_rss_bytes = parse_kib(value),
                 "Threads" => status.threads = value.parse().ok(),
+                "VmSize" => status.address_space_bytes = parse_kib(value),
                 _ => {}
             }
         }
@@ -70,13 +73,70 @@ pub fn open_files() -> Option<(u64, u64)> {
 /// `Max open files            1024                 1048576              files`.
 /// `unlimited` is read as `u64::MAX`.
 fn parse_open_files_limit(limits: &str) -> Option<u64> {
-    let row = limits
-        .lines()
-        .find_map(|l| l.strip_prefix("Max open files"))?;
+    soft_limit(limits, "Max open files")
+}
+
+/// The soft limit of `row` in `/proc/<pid>/limits`, `unlimited` as
+/// `u64::MAX`.
+fn soft_limit(limits: &str, row: &str) -> Option<u64> {
+    let row = limits.lines().find_map(|l| l.strip_prefix(row))?;
     match row.split_whitespace().next()? {
         "unlimited" => Some(u64::MAX),
         soft => soft.parse().ok(),
     }
+}
+
+/// A limit on this process's memory, and how much of what it counts is
+/// in use now.
+#[derive(Debug, PartialEq)]
+pub struct MemoryLimit {
+    /// What sets it, as an operator would change it.
+    pub name: &'static str,
+    /// The limit, in bytes.
+    pub limit: u64,
+    /// What it counts, in use now, in bytes.
+    pub used: u64,
+}
+
+/// The limits set on this process's memory: the soft `RLIMIT_AS` (`ulimit
+/// -v`), which counts address space (`VmSize`), and a container's, cgroup
+/// v2's `memory.max`, which counts resident memory (`VmRSS`; the cgroup
+/// counts page cache too). Past the first an allocation fails and the
+/// process aborts; past the second the kernel kills it. Empty if neither is
+/// set or `/proc` cannot say.
+pub fn memory_limits() -> Vec<MemoryLimit> {
+    let status = ProcStatus::of_self();
+    let mut limits = Vec::new();
+    let address_space = fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| soft_limit(&limits, "Max address space"))
+        .filter(|&limit| limit != u64::MAX);
+    if let (Some(limit), Some(used)) = (address_space, status.address_space_bytes) {
+        limits.push(MemoryLimit {
+            name: "ulimit -v",
+            limit,
+            used,
+        });
+    }
+    // cgroup v2 names the process's group on a line of its own, `0::/path`.
+    let cgroup_max = fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|groups| {
+            let path = groups
+                .lines()
+                .find_map(|l| l.strip_prefix("0::"))?
+                .to_string();
+            fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.max")).ok()
+        })
+        .and_then(|max| max.trim().parse().ok());
+    if let (Some(limit), Some(used)) = (cgroup_max, status.rss_bytes) {
+        limits.push(MemoryLimit {
+            name: "the cgroup's memory.max",
+            limit,
+            used,
+        });
+    }
+    limits
 }
 
 /// `"4096 kB"` → 4 194 304. The kernel's "kB" means KiB.
@@ -91,9 +151,10 @@ mod tests {
 
     #[test]
     fn parses_the_fields_it_reports() {
-        let text = "Name:\tbackpressure\nVmPeak:\t  20000 kB\nVmHWM:\t    5120 kB\n\
-                    VmRSS:\t    4096 kB\nThreads:\t3\nSigQ:\t0/1\n";
+        let text = "Name:\tbackpressure\nVmPeak:\t  20000 kB\nVmSize:\t  18000 kB\n\
+                    VmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\nThreads:\t3\nSigQ:\t0/1\n";
         let status = ProcStatus::parse(text);
+        assert_eq!(status.address_space_bytes, Some(18000 * 1024));
         assert_eq!(status.rss_bytes, Some(4096 * 1024));
         assert_eq!(status.peak_rss_bytes, Some(5120 * 1024));
         assert_eq!(status.threads, Some(3));
@@ -109,8 +170,10 @@ mod tests {
     fn reads_the_soft_open_file_limit() {
         let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
                       Max processes             95339                95339                processes \n\
-                      Max open files            64                   1048576              files     \n";
+                      Max open files            64                   1048576              files     \n\
+                      Max address space         1073741824           unlimited            bytes     \n";
         assert_eq!(parse_open_files_limit(limits), Some(64));
+        assert_eq!(soft_limit(limits, "Max address space"), Some(1 << 30));
         let unlimited =
             "Max open files            unlimited            unlimited            files\n";
         assert_eq!(parse_open_files_limit(unlimited), Some(u64::MAX));
