@@ -150,10 +150,24 @@ impl Write for StreamBody<'_> {
             // ended: say so, as a socket says a short write, so that what
             // the response counts as sent is exact. An ended stream stays
             // ended, so the next write returns the error.
-            Err(error) => match self.conn.lock().streams.get(&self.id) {
-                Some(stream) if stream.sent > 0 => Ok(stream.sent),
-                _ => Err(error),
-            },
+            Err(error) => {
+                let mut state = self.conn.lock();
+                // Ending the stream does not stop a frame of it already in
+                // the writer's write, and that frame reaches the kernel all
+                // the same: wait for the write's verdict, which the
+                // writer's own deadline bounds, unless the connection has
+                // ended (a failed write ends it).
+                while state.writing
+                    && state.ended.is_none()
+                    && (state.streams.get(&self.id)).is_some_and(|s| s.framed > s.sent)
+                {
+                    state = self.conn.wait_for(&self.conn.progress, state, RECHECK);
+                }
+                match state.streams.get(&self.id) {
+                    Some(stream) if stream.sent > 0 => Ok(stream.sent),
+                    _ => Err(error),
+                }
+            }
         };
         if let (Some(promised), Ok(written)) = (&mut self.promised, &written) {
             *promised = promised.saturating_sub(*written as u64);
@@ -272,6 +286,46 @@ mod tests {
             drop(state);
             conn.progress.notify_all();
             assert_eq!(body.join().unwrap(), Ok(10));
+        });
+    }
+
+    /// A stream cut while the writer is writing a frame of its hand-off
+    /// (here the minimum rate, with half the hand-off still waiting for
+    /// window) does not stop that write: the frame reaches the kernel all
+    /// the same, so the hand-off says it was sent, as a short write, and
+    /// the cut body's `body_bytes` is what the kernel took.
+    #[test]
+    fn a_frame_being_written_when_the_stream_is_cut_is_counted() {
+        let conn = Conn::with_stream_1();
+        thread::scope(|scope| {
+            let body = scope.spawn(|| {
+                let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
+                out.write(b"ten bytes!").map_err(|e| e.kind())
+            });
+            while conn.lock().streams[&1].data.len() != 10 {
+                thread::yield_now();
+            }
+            // The writer takes a frame of the first five bytes, all the
+            // window has room for, and its write takes a while.
+            {
+                let mut state = conn.lock();
+                state.writing = true;
+                state.streams.get_mut(&1).unwrap().framed = 5;
+            }
+            thread::sleep(Duration::from_millis(200));
+            if body.is_finished() {
+                let gave_up = body.join().unwrap();
+                panic!("returned while its frame was being written: {gave_up:?}");
+            }
+            assert_eq!(conn.lock().streams[&1].reset, Some(End::MinRate));
+            // The write goes through.
+            {
+                let mut state = conn.lock();
+                state.writing = false;
+                state.streams.get_mut(&1).unwrap().sent = 5;
+            }
+            conn.progress.notify_all();
+            assert_eq!(body.join().unwrap(), Ok(5));
         });
     }
 
