@@ -33,6 +33,10 @@ use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder};
 use crate::sys;
 
+/// How a server's answer begins if it speaks HTTP/1.x only: its status
+/// line's version, where an h2c server's SETTINGS frame would be.
+const HTTP1_ANSWER: &[u8] = b"HTTP/";
+
 /// How the client reads, and what it asks.
 #[derive(Clone, Debug)]
 pub struct H2Options {
@@ -129,8 +133,6 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         .rate
         .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
     let mut last_byte = Instant::now();
-    // The first five bytes received, to tell an HTTP/1.x status line.
-    let mut opening = [0u8; 5];
     let mut open_block: Option<OpenBlock> = None;
     loop {
         // Done when every response asked for has ended; or, told to stop
@@ -207,19 +209,19 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 break;
             }
         };
+        frames.filled(n);
         // A server without h2c answers the preface with a status line,
         // which read as a frame header would be "a frame too large". Its
-        // first five bytes are looked at whichever reads bring them: a
-        // read limited by the rate may bring fewer.
-        let seen = report.wire_bytes.min(5) as usize;
-        let more = n.min(5 - seen);
-        opening[seen..seen + more].copy_from_slice(&spare[..more]);
-        if seen < 5 && seen + more == 5 && opening == *b"HTTP/" {
+        // first bytes are looked at whichever reads bring them (a read
+        // limited by the rate may bring one): until there are enough to
+        // tell, no frame can have been taken from the buffer, which holds
+        // them from the first.
+        let undecided = report.wire_bytes < HTTP1_ANSWER.len() as u64;
+        if undecided && frames.strip(HTTP1_ANSWER) == Some(true) {
             report.failure = Some("the server answered in HTTP/1.x, not HTTP/2".into());
             report.wire_bytes += n as u64;
             break;
         }
-        frames.filled(n);
         last_byte = Instant::now();
         if let Some(bucket) = &mut bucket {
             bucket.spend(n as u64, last_byte);
