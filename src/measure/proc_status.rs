@@ -16,6 +16,7 @@
 //! left out rather than reported as zero.
 
 use std::fs;
+use std::path::Path;
 
 /// The fields of `/proc/<pid>/status` the server reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,10 +101,11 @@ pub struct MemoryLimit {
 
 /// The limits set on this process's memory: the soft `RLIMIT_AS` (`ulimit
 /// -v`), which counts address space (`VmSize`), and a container's, cgroup
-/// v2's `memory.max`, which counts resident memory (`VmRSS`; the cgroup
-/// counts page cache too). Past the first an allocation fails and the
-/// process aborts; past the second the kernel kills it. Empty if neither is
-/// set or `/proc` cannot say.
+/// v2's `memory.max` on the process's own group, which counts the group's
+/// memory (`memory.current`: every process in it, and its page cache).
+/// Past the first an allocation fails and the process aborts; past the
+/// second the kernel kills it. Empty if neither is set or `/proc` cannot
+/// say.
 pub fn memory_limits() -> Vec<MemoryLimit> {
     let status = ProcStatus::of_self();
     let mut limits = Vec::new();
@@ -118,25 +120,25 @@ pub fn memory_limits() -> Vec<MemoryLimit> {
             used,
         });
     }
-    // cgroup v2 names the process's group on a line of its own, `0::/path`.
-    let cgroup_max = fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|groups| {
-            let path = groups
-                .lines()
-                .find_map(|l| l.strip_prefix("0::"))?
-                .to_string();
-            fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.max")).ok()
-        })
-        .and_then(|max| max.trim().parse().ok());
-    if let (Some(limit), Some(used)) = (cgroup_max, status.rss_bytes) {
-        limits.push(MemoryLimit {
-            name: "the cgroup's memory.max",
-            limit,
-            used,
-        });
-    }
+    let groups = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    limits.extend(cgroup_memory(Path::new("/sys/fs/cgroup"), &groups));
     limits
+}
+
+/// cgroup v2's `memory.max` for the group `groups` (`/proc/self/cgroup`'s
+/// text) names, in the hierarchy mounted at `root`, with the group's
+/// `memory.current`: what the limit counts. `None` without a v2 group, or
+/// with no limit (`max`).
+fn cgroup_memory(root: &Path, groups: &str) -> Option<MemoryLimit> {
+    // cgroup v2 names the process's group on a line of its own, `0::/path`.
+    let path = groups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = root.join(path.trim_start_matches('/'));
+    let read = |file| fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok();
+    Some(MemoryLimit {
+        name: "the cgroup's memory.max",
+        limit: read("memory.max")?,
+        used: read("memory.current")?,
+    })
 }
 
 /// `"4096 kB"` → 4 194 304. The kernel's "kB" means KiB.
@@ -185,6 +187,32 @@ mod tests {
             let (limit, open) = open_files().unwrap();
             assert!(open >= 3 && open <= limit, "{open} of {limit}");
         }
+    }
+
+    /// The cgroup's limit is weighed against what the cgroup counts
+    /// (`memory.current`: every process of the group, and its page cache),
+    /// not against this process's RSS, which can be a small part of it.
+    #[test]
+    fn reads_the_cgroup_limit_with_what_the_cgroup_counts() {
+        let root = std::env::temp_dir().join(format!("proc-status-{}", std::process::id()));
+        let group = root.join("box/serve");
+        fs::create_dir_all(&group).unwrap();
+        fs::write(group.join("memory.max"), "1073741824\n").unwrap();
+        fs::write(group.join("memory.current"), "805306368\n").unwrap();
+        let v1_and_v2 = "4:memory:/elsewhere\n0::/box/serve\n";
+        let limit = cgroup_memory(&root, v1_and_v2);
+        let no_v2 = cgroup_memory(&root, "4:memory:/box/serve\n");
+        fs::write(group.join("memory.max"), "max\n").unwrap();
+        let unlimited = cgroup_memory(&root, v1_and_v2);
+        fs::remove_dir_all(&root).unwrap();
+        let expected = MemoryLimit {
+            name: "the cgroup's memory.max",
+            limit: 1 << 30,
+            used: 768 << 20,
+        };
+        assert_eq!(limit, Some(expected));
+        assert_eq!(no_v2, None);
+        assert_eq!(unlimited, None);
     }
 
     #[test]
