@@ -1,6 +1,8 @@
 //! Resident memory and thread count, as the Linux kernel reports them in
-//! `/proc/<pid>/status`; and the open-file limit (`ulimit -n`) with the
-//! descriptors in use, from `/proc/self/limits` and `/proc/self/fd`.
+//! `/proc/<pid>/status`; the open-file limit (`ulimit -n`) with the
+//! descriptors in use, from `/proc/self/limits` and `/proc/self/fd`; and
+//! the limits on the process's memory (`ulimit -v`, a cgroup's
+//! `memory.max`) with what each counts in use, for `serve`'s warning.
 //!
 //! RSS is what the out-of-memory killer looks at, the number behind the
 //! lesson's "the kernel kills the process"; the thread count shows that
