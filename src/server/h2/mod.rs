@@ -153,7 +153,8 @@ mod tests {
         static SPAWN_FAILS: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// Whether [`connection`]'s next thread is to fail to start.
+    /// Whether a thread [`connection`] starts now, on this thread, is to
+    /// fail to start: every one, for as long as the test sets it.
     pub(super) fn spawn_fails() -> bool {
         SPAWN_FAILS.get()
     }
