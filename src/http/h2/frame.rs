@@ -238,7 +238,8 @@ pub enum Frame<'a> {
         end_headers: bool,
         block: &'a [u8],
     },
-    /// Priority advice: ignored (RFC 9113 §5.3.2 allows it), opens no stream.
+    /// Priority advice: ignored (RFC 9113 §5.3.2 allows it), opens no stream;
+    /// only one naming its own stream is refused.
     Priority,
     /// The peer ends a stream, with a code.
     RstStream { stream: u32, code: u32 },
@@ -305,6 +306,19 @@ impl<'a> Settings<'a> {
 }
 
 /// The big-endian number in the first four of `bytes` (checked to be there).
+/// A priority naming its own stream as the one it depends on: RFC 7540
+/// §5.3.1 made that a stream error, which nginx, Go and hyper still
+/// enforce. Priorities are advice this server ignores (RFC 9113 §5.3.2),
+/// and an endpoint may treat any stream error as a connection error
+/// (§5.4): a client this confused gets a GOAWAY, which needs no state.
+fn depends_on_itself(stream: u32, priority: &[u8]) -> Result<(), FrameError> {
+    if be32(priority) & 0x7fff_ffff == stream {
+        let reason = "a stream cannot depend on itself";
+        return Err(FrameError::connection(ErrorCode::ProtocolError, reason));
+    }
+    Ok(())
+}
+
 fn be32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
@@ -360,6 +374,7 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
             let mut block = unpad(header, payload)?;
             if header.has(flag::PRIORITY) {
                 size(block.len() >= 5, "HEADERS too short for its priority")?;
+                depends_on_itself(stream, block)?;
                 block = &block[5..];
             }
             Frame::Headers {
@@ -374,7 +389,10 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
             let reason = "PRIORITY is not 5 bytes";
             return Err(FrameError::stream(stream, FrameSizeError, reason));
         }
-        Kind::Priority => Frame::Priority,
+        Kind::Priority => {
+            depends_on_itself(stream, payload)?;
+            Frame::Priority
+        }
         Kind::RstStream => {
             size(len == 4, "RST_STREAM is not 4 bytes")?;
             let code = be32(payload);
@@ -548,6 +566,8 @@ mod tests {
             (frame(0, 8, 1, b"\x05ab"), Protocol, None), // padding past the end
             (frame(0, 8, 1, b""), Size, None),     // padded, no pad length
             (frame(1, 0x20, 1, &[0; 4]), Size, None), // priority cut short
+            (frame(1, 0x24, 3, &[0, 0, 0, 3, 0]), Protocol, None), // HEADERS on itself
+            (frame(2, 0, 5, &[0x80, 0, 0, 5, 0]), Protocol, None), // PRIORITY on itself
             (frame(4, 0, 0, &[0, 2, 0, 0, 0, 2]), Protocol, None), // ENABLE_PUSH 2
             (frame(4, 0, 0, &[0, 4, 0x80, 0, 0, 0]), Flow, None), // window 2^31
             (frame(4, 0, 0, &[0, 5, 0, 0, 0x3f, 0xff]), Protocol, None), // max frame 16383
