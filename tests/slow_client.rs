@@ -565,3 +565,35 @@ fn an_http2_stream_past_the_goaway_is_cut_even_with_a_time_limit() {
     assert!(text.contains("will not answer stream 1"), "{text}");
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
+
+/// A connection reset while the client still has DATA to read keeps the
+/// report: the WINDOW_UPDATE it writes for what it read then fails, and
+/// that failure is the run's end (exit 1), not a bare error line that
+/// loses the body bytes read.
+#[test]
+fn an_http2_reset_met_by_a_write_keeps_the_report() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        // The request is left unread, so the close below is a reset
+        // (RFC 1122 §4.2.2.13), after these frames are in the client's
+        // receive queue.
+        thread::sleep(Duration::from_millis(200));
+        let mut out = Vec::new();
+        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+        for _ in 0..3 {
+            common::h2::frame(&mut out, 0x0, 0, 1, &[b'x'; 16_000]); // DATA
+        }
+        let _ = stream.write_all(&out);
+    });
+    // Slow enough that the reset has come when the first WINDOW_UPDATE is
+    // due, half a window (32 KiB) in.
+    let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--rate", "100k"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("stream 1 /x: status 200,"), "{text}");
+    assert!(text.contains("not complete"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}

@@ -168,7 +168,10 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 ..url.clone()
             };
             request(&mut out, 3, &url);
-            socket.write_all(&out)?;
+            if let Err(e) = socket.write_all(&out) {
+                report.failure = Some(format!("write failed: {e}"));
+                break;
+            }
             second_sent = Some(Instant::now());
             report.second = Some(StreamReport::default());
         }
@@ -328,8 +331,13 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 return Ok(finish(report, started));
             }
         }
-        if !replies.is_empty() {
-            socket.write_all(&replies)?;
+        // A reset met here, with DATA still to read, ends the run like one
+        // met by a read: with the report of what came, not a bare error.
+        if !replies.is_empty()
+            && let Err(e) = socket.write_all(&replies)
+        {
+            report.failure = Some(format!("write failed: {e}"));
+            break;
         }
     }
     Ok(finish(report, started))
