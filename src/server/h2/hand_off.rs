@@ -260,6 +260,23 @@ mod tests {
         grace: Duration::from_millis(50),
     };
 
+    /// Stream 1's body writing `bytes` on a thread of `scope`, returned once
+    /// they wait in its hand-off for the writer, which these tests play.
+    fn handed_off<'s>(
+        scope: &'s thread::Scope<'s, '_>,
+        conn: &'s Conn,
+        bytes: &'static [u8],
+    ) -> thread::ScopedJoinHandle<'s, Result<usize, io::ErrorKind>> {
+        let body = scope.spawn(move || {
+            let mut out = StreamBody::new(conn, 1, false, SHORT_GRACE);
+            out.write(bytes).map_err(|e| e.kind())
+        });
+        while conn.lock().streams[&1].data.len() != bytes.len() {
+            thread::yield_now();
+        }
+        body
+    }
+
     /// A hand-off whose bytes the writer has all taken is not cut for the
     /// time their write takes: the socket is the writer's to bound, and a
     /// reset now could follow the END_STREAM it is writing. Cut, the body
@@ -268,15 +285,9 @@ mod tests {
     fn a_hand_off_in_the_writers_hands_is_not_cut() {
         let conn = Conn::with_stream_1();
         thread::scope(|scope| {
-            let body = scope.spawn(|| {
-                let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
-                out.write(b"last bytes").map_err(|e| e.kind())
-            });
+            let body = handed_off(scope, &conn, b"last bytes");
             // The writer takes the frame, and its write takes four times
             // the allowance.
-            while conn.lock().streams[&1].data.len() != 10 {
-                thread::yield_now();
-            }
             conn.lock().streams.get_mut(&1).unwrap().framed = 10;
             thread::sleep(Duration::from_millis(200));
             let mut state = conn.lock();
@@ -298,13 +309,7 @@ mod tests {
     fn a_frame_being_written_when_the_stream_is_cut_is_counted() {
         let conn = Conn::with_stream_1();
         thread::scope(|scope| {
-            let body = scope.spawn(|| {
-                let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
-                out.write(b"ten bytes!").map_err(|e| e.kind())
-            });
-            while conn.lock().streams[&1].data.len() != 10 {
-                thread::yield_now();
-            }
+            let body = handed_off(scope, &conn, b"ten bytes!");
             // The writer takes a frame of the first five bytes, all the
             // window has room for, and its write takes a while.
             {
