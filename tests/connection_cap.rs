@@ -218,41 +218,48 @@ fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
 /// `--max-connections N` meets 503s, each client connecting again the
 /// moment it has read its answer, before the server has seen it hang up.
 /// Those waiting closes are bounded too, by the cap: past that, a finished
-/// connection keeps its slot until its client hangs up (or half a second).
+/// connection whose client has sent nothing unread closes at once, and one
+/// whose client has keeps its slot until it hangs up (or half a second).
 #[test]
 fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
     let server = Server::start(&["--max-connections", "1"]);
     // Answered whole, its socket kept open: the server's close waits.
-    let answered_kept_open = || {
+    // Its request followed by `more` bytes: the head's first read takes
+    // 1 KiB, so most of 4 KiB still waits unread when the close begins.
+    let answered_kept_open = |more: usize| {
         let mut client = TcpStream::connect(server.addr()).unwrap();
         client.set_read_timeout(Some(PATIENCE)).unwrap();
+        let request = b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
         client
-            .write_all(b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n")
+            .write_all(&[&request[..], &vec![b'x'; more]].concat())
             .unwrap();
         let mut wire = Vec::new();
         client.read_to_end(&mut wire).unwrap();
         (parse_response(&wire).status, client)
     };
-    // Three clients and a scrape must fit in the first one's close, at
+    // Four clients and a scrape must fit in the first one's close, at
     // most CLOSE_READ_TIMEOUT: a machine too busy for that gets another try.
     for _ in 0..5 {
         // Any earlier close (the start's probe, a scrape, a try's) is over.
         thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
         let started = Instant::now();
-        let (first, first_client) = answered_kept_open();
-        let (second, second_client) = answered_kept_open();
-        let (third, _third) = answered_kept_open();
+        let (first, first_client) = answered_kept_open(0);
+        let (second, _second) = answered_kept_open(0);
+        let (third, third_client) = answered_kept_open(4096);
+        let (fourth, _fourth) = answered_kept_open(0);
         // At the cap the rejecter answers the scrape: the first connection
-        // waits in its close, the second in its slot.
+        // waits in its close; the second, finding no closing place and
+        // nothing unread, has closed; the third, with input unread, waits
+        // in its slot.
         let m = metrics(server.addr());
         if started.elapsed() >= CLOSE_READ_TIMEOUT {
             continue;
         }
-        assert_eq!([first, second, third], [404, 404, 503]);
+        assert_eq!([first, second, third, fourth], [404, 404, 404, 503]);
         assert_eq!(m.value("backpressure_connections_closing"), 1.0);
         assert_eq!(m.value("backpressure_connections_active"), 1.0);
         // Once their clients hang up, both give back what they held.
-        drop((first_client, second_client));
+        drop((first_client, third_client));
         wait_until("the closes to end", PATIENCE, || {
             let m = try_metrics(server.addr())?;
             let closing = m.value("backpressure_connections_closing");

@@ -44,8 +44,9 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// `accepted_at` plus the configured header timeout. `slot` is its place
 /// under `--max-connections`, taken from it once the response is out and
 /// the connection has left the shutdown's list, if fewer closes than slots
-/// wait already; else it is kept through the close. The socket is closed
-/// by its last owner, once this has returned.
+/// wait already; else it is kept through the close, which then waits only
+/// if the client has sent bytes still unread. The socket is closed by its
+/// last owner, once this has returned.
 pub(super) fn handle(
     stream: &TcpStream,
     peer: SocketAddr,
@@ -82,12 +83,14 @@ pub(super) fn handle(
         // Its slot goes back now, or a client that connects again the
         // moment it has read its answer (`ab` does) would find it taken by
         // its own last connection. The closes that wait are capped too, at
-        // as many as the slots; past that one keeps its slot while it waits.
+        // as many as the slots. Past that a close waits only if bytes the
+        // client sent wait unread (nginx's rule), and keeps its slot while
+        // it does; one with nothing unread closes at once.
         let closing = METRICS.connection_closing(config.max_connections as u64);
         if closing.is_some() {
             drop(slot.take());
         }
-        if !close_gracefully(stream) {
+        if !close_gracefully(stream, closing.is_some()) {
             // The tail is lost, or will be at the client's next byte: a
             // reset now makes the cut certain, as the log will say.
             let _ = sys::reset_on_close(stream);
@@ -243,7 +246,18 @@ fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
 /// client has acknowledged every byte. False if it has not by then and is
 /// still sending: the close's reset discards the tail it has not
 /// acknowledged, and the response was cut after all.
-fn close_gracefully(stream: &TcpStream) -> bool {
+///
+/// Unless `always_wait`, a client that has sent nothing unread is not
+/// waited for: it asked its one request and is reading the answer, and the
+/// close is a FIN after the response. Only a byte it sends after the close
+/// would turn that into a reset, which is why the wait is the rule (Apache
+/// always waits; nginx only when it sees input). That FIN is left to the
+/// socket's last owner, who sends it after giving the slot back: a client
+/// that connects again the moment it sees it finds the slot free.
+fn close_gracefully(stream: &TcpStream, always_wait: bool) -> bool {
+    if !always_wait && !input_waiting(stream) {
+        return true;
+    }
     let _ = stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
     // What is read here is thrown away: one read's worth, on the stack.
@@ -405,7 +419,7 @@ mod tests {
                 thread::sleep(Duration::from_millis(100));
                 received_by(&client)
             });
-            assert!(close_gracefully(&server), "every byte acknowledged");
+            assert!(close_gracefully(&server, true), "every byte acknowledged");
             drop(server);
             reader.join().unwrap()
         });
@@ -422,7 +436,7 @@ mod tests {
         thread::scope(|scope| {
             // Sends until the close's reset ends it; never reads.
             scope.spawn(|| while (&client).write_all(&[0; 4096]).is_ok() {});
-            assert!(!close_gracefully(&server), "{written} bytes written");
+            assert!(!close_gracefully(&server, true), "{written} bytes written");
             drop(server);
         });
     }
@@ -441,7 +455,7 @@ mod tests {
                     thread::sleep(Duration::from_millis(10));
                 }
             });
-            assert!(!close_gracefully(&server), "{written} bytes written");
+            assert!(!close_gracefully(&server, true), "{written} bytes written");
             drop(server);
         });
     }
@@ -463,11 +477,33 @@ mod tests {
             let (server, client, written) = a_response_mostly_unsent();
             (&client).write_all(pipelined).unwrap();
             thread::sleep(Duration::from_millis(50));
-            let whole = close_gracefully(&server);
+            let whole = close_gracefully(&server, true);
             drop(server);
             let size = pipelined.len();
             assert_eq!(received_by(&client), written, "{size} bytes pipelined");
             assert!(whole, "{size} bytes pipelined: the close said cut");
+        }
+    }
+
+    /// A close that found no closing place free does not wait for a client
+    /// that has sent nothing unread: it closes at once, keeping its slot no
+    /// longer, and the client, reading late, still gets every byte and the
+    /// FIN. With a place, or with input waiting, the same close waits for
+    /// the client to hang up, here until [`CLOSE_READ_TIMEOUT`], since this
+    /// one never does.
+    #[test]
+    fn a_close_without_a_place_waits_only_for_a_client_that_sent_more() {
+        for (always_wait, sent, waits) in [(false, 0, false), (true, 0, true), (false, 5, true)] {
+            let (server, client, written) = a_response_mostly_unsent();
+            (&client).write_all(&b"more!"[..sent]).unwrap();
+            thread::sleep(Duration::from_millis(50));
+            let started = Instant::now();
+            assert!(close_gracefully(&server, always_wait));
+            let waited = started.elapsed();
+            drop(server);
+            let case = format!("always_wait {always_wait}, {sent} bytes sent");
+            assert_eq!(received_by(&client), written, "{case}");
+            assert_eq!(waited >= CLOSE_READ_TIMEOUT, waits, "{case}: {waited:?}");
         }
     }
 }
