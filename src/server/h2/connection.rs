@@ -128,7 +128,10 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
 /// rejecter refuses one at the cap: the server's SETTINGS, then a GOAWAY
 /// naming stream 0, which tells the client that nothing was processed and
 /// that it may retry (RFC 9113 §6.8). Nothing else writes yet, and these
-/// few bytes fit a fresh socket's send buffer.
+/// few bytes fit a fresh socket's send buffer. As at the cap
+/// (`Lingering::answer`), the refusal is decided before it is written: it
+/// is counted and logged a rejection whether or not the write succeeds,
+/// and only a GOAWAY written is counted as sent.
 fn refuse(mut socket: &TcpStream, error: &io::Error) -> End {
     log::line(format!(
         "backpressure: cannot start an HTTP/2 writer thread: {error}"
@@ -138,10 +141,9 @@ fn refuse(mut socket: &TcpStream, error: &io::Error) -> End {
     frame::settings(&mut frames, &OUR_SETTINGS);
     let why = b"cannot start a writer thread";
     frame::goaway(&mut frames, 0, RefusedStream, why);
-    if socket.write_all(&frames).is_err() {
-        return End::ClientAbort;
+    if socket.write_all(&frames).is_ok() {
+        METRICS.http2_goaway(RefusedStream);
     }
-    METRICS.http2_goaway(RefusedStream);
     End::Rejected
 }
 

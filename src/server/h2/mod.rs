@@ -144,6 +144,9 @@ mod tests {
     use crate::defense::buffer_caps::BufferBudget;
     use crate::http::h2::frame::{self, ErrorCode, Frame, PREFACE, PREFACE_HEAD};
     use crate::http::h2::frame_buffer::FrameBuffer;
+    use crate::measure::access_log::Outcome;
+    use crate::measure::exposition::Scrape;
+    use crate::measure::metrics::{METRICS, Readings};
     use crate::server::{ServerConfig, Shared, shutdown::Connections};
 
     thread_local! {
@@ -159,19 +162,27 @@ mod tests {
         SPAWN_FAILS.get()
     }
 
-    /// A connection whose writer cannot start is refused the way the
-    /// rejecter refuses one over HTTP/2: the server's SETTINGS, then a
-    /// GOAWAY naming stream 0 (nothing was processed, a retry is safe),
-    /// logged as a rejection, not as the client's abort; and to be closed
-    /// gracefully, so that the client's unread preface cannot turn the
-    /// close into a reset that destroys the GOAWAY.
-    #[test]
-    fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
+    /// GOAWAYs sent with REFUSED_STREAM so far, by the process-wide
+    /// counter: in this crate's tests only the one below sends them.
+    fn refused_goaways() -> u64 {
+        let text = METRICS.render(&Readings::default());
+        let scrape = Scrape::parse(&text).unwrap();
+        let series = "backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}";
+        scrape.count(series).unwrap_or(0)
+    }
+
+    /// Serves, with no thread to start, a connection whose client has sent
+    /// its preface and SETTINGS; its writing side shut first if `shut`, so
+    /// that the server's write fails. Returns the client's socket.
+    fn serve_without_threads(shut: bool) -> (Outcome, std::net::TcpStream) {
         let (server, mut client) = crate::test_support::loopback();
         client.write_all(&PREFACE[PREFACE_HEAD.len()..]).unwrap();
         let mut settings = Vec::new();
         frame::settings(&mut settings, &[]);
         client.write_all(&settings).unwrap();
+        if shut {
+            server.shutdown(std::net::Shutdown::Write).unwrap();
+        }
         let shared = Shared {
             config: ServerConfig::default(),
             budget: Arc::new(BufferBudget::new(0)),
@@ -181,6 +192,27 @@ mod tests {
         SPAWN_FAILS.set(true);
         let outcome = serve(&server, &[], &shared, peer);
         SPAWN_FAILS.set(false);
+        (outcome, client)
+    }
+
+    /// A connection whose writer cannot start is refused the way the
+    /// rejecter refuses one over HTTP/2: the server's SETTINGS, then a
+    /// GOAWAY naming stream 0 (nothing was processed, a retry is safe),
+    /// logged as a rejection, not as the client's abort; and to be closed
+    /// gracefully, so that the client's unread preface cannot turn the
+    /// close into a reset that destroys the GOAWAY. The refusal is decided
+    /// before anything is written: one whose GOAWAY cannot be written is
+    /// still logged a rejection, as it was counted (the rejecter's rule),
+    /// but no GOAWAY is counted for it.
+    #[test]
+    fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
+        let goaways = refused_goaways();
+        let (unwritten, _client) = serve_without_threads(true);
+        assert_eq!(unwritten, Outcome::ended(End::Rejected), "GOAWAY unwritten");
+        assert_eq!(refused_goaways(), goaways, "no GOAWAY counted unwritten");
+
+        let (outcome, mut client) = serve_without_threads(false);
+        assert_eq!(refused_goaways(), goaways + 1);
         // Read before the close: the test's plain close, with the
         // client's preface unread, is a reset.
         client
