@@ -1,7 +1,8 @@
-//! What a connection past the cap is answered, decided from the first
-//! bytes of its request: the 503 (its head alone for HEAD), the server's
-//! preface and a GOAWAY for HTTP/2, or the answer of one of the server's
-//! own endpoints (`/metrics`, `/healthz`) in the 503's place.
+//! What a connection turned away is answered (past the cap, or below it
+//! with no thread to serve it, each told its own reason), decided from the
+//! first bytes of its request: the 503 (its head alone for HEAD), the
+//! server's preface and a GOAWAY for HTTP/2, or the answer of one of the
+//! server's own endpoints (`/metrics`, `/healthz`) in the 503's place.
 //!
 //! Nothing here touches a socket: [`Asked::of`] reads bytes that have been
 //! peeked at, and [`Answer::response`] makes bytes to write. When to look,
@@ -48,13 +49,27 @@ pub struct OwnResponse {
     pub body_bytes: u64,
 }
 
+/// Why a connection is turned away: what its 503's reason (or GOAWAY's
+/// debug data) tells the client, and whoever reads it for the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// `--max-connections` are open already.
+    AtCap,
+    /// Below the cap, but the OS had no thread to serve it (RLIMIT_NPROC,
+    /// or no memory for its stack): blaming the cap would send an operator
+    /// to the wrong knob.
+    NoThread,
+}
+
 /// The 503 and its log line, written by whoever answers: the lingering
 /// thread, or the accept loop when the queue is full.
 #[derive(Clone)]
 pub(super) struct Answer {
-    /// The 503's body, made once: a one-line reason. Its head is made per
-    /// response, since each carries its own `Date`.
-    pub(super) reason: String,
+    /// The 503's body at the cap, made once: a one-line reason. Its head
+    /// is made per response, since each carries its own `Date`.
+    at_cap: String,
+    /// The same, for a connection no thread could be started for.
+    no_thread: String,
     /// No access-log line per rejection (`serve --quiet`).
     pub(super) quiet: bool,
     /// What is answered in place of the 503 (`/metrics`, `/healthz`).
@@ -63,8 +78,8 @@ pub(super) struct Answer {
 
 impl fmt::Debug for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Answer { reason, quiet, .. } = self;
-        write!(f, "Answer {{ reason: {reason:?}, quiet: {quiet} }}")
+        let Answer { at_cap, quiet, .. } = self;
+        write!(f, "Answer {{ at_cap: {at_cap:?}, quiet: {quiet} }}")
     }
 }
 
@@ -74,19 +89,31 @@ impl Answer {
     pub(super) fn new(quiet: bool, own: Arc<OwnEndpoints>) -> Answer {
         let seconds = RETRY_AFTER_SECONDS;
         Answer {
-            reason: format!("server at its connection limit; retry in {seconds} s\n"),
+            at_cap: format!("server at its connection limit; retry in {seconds} s\n"),
+            no_thread: format!(
+                "server cannot start a thread for this connection; retry in {seconds} s\n"
+            ),
             quiet,
             own,
         }
     }
 
-    /// The whole 503, dated `unix_seconds`: status, `Retry-After` so clients
-    /// and balancers know when to try again, and the one-line reason unless
-    /// HEAD asked. The head says the reason's length either way. Over
-    /// HTTP/2, the server's preface (an empty SETTINGS) and a GOAWAY with
-    /// the reason as its debug data.
-    pub(super) fn response(&self, unix_seconds: u64, asked: &Asked) -> Vec<u8> {
-        let reason = self.reason.as_bytes();
+    /// The one-line reason a connection turned away for `why` is told.
+    pub(super) fn reason(&self, why: Refusal) -> &str {
+        match why {
+            Refusal::AtCap => &self.at_cap,
+            Refusal::NoThread => &self.no_thread,
+        }
+    }
+
+    /// The whole 503 for a connection turned away for `why`, dated
+    /// `unix_seconds`: status, `Retry-After` so clients and balancers know
+    /// when to try again, and the one-line reason unless HEAD asked. The
+    /// head says the reason's length either way. Over HTTP/2, the server's
+    /// preface (an empty SETTINGS) and a GOAWAY with the reason as its
+    /// debug data.
+    pub(super) fn response(&self, unix_seconds: u64, asked: &Asked, why: Refusal) -> Vec<u8> {
+        let reason = self.reason(why).as_bytes();
         if *asked == Asked::Http2 {
             let mut frames = Vec::new();
             frame::settings(&mut frames, &[]);
@@ -162,8 +189,8 @@ mod tests {
     #[test]
     fn the_response_is_well_framed_with_or_without_its_body() {
         let answer = Answer::new(true, no_own_endpoints());
-        let reason = &answer.reason;
-        let response = answer.response(784_111_777, &Asked::Get);
+        let reason = answer.reason(Refusal::AtCap);
+        let response = answer.response(784_111_777, &Asked::Get, Refusal::AtCap);
         let text = std::str::from_utf8(&response).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert_eq!(body, "server at its connection limit; retry in 1 s\n");
@@ -171,7 +198,7 @@ mod tests {
         assert!(head.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
         assert!(head.contains("\r\nRetry-After: 1"));
         assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", reason.len())));
-        let head_only = answer.response(784_111_777, &Asked::Head);
+        let head_only = answer.response(784_111_777, &Asked::Head, Refusal::AtCap);
         assert_eq!(head_only, &response[..head.len() + 4]);
     }
 
@@ -233,7 +260,7 @@ mod tests {
     #[test]
     fn an_http2_client_is_sent_away_in_frames() {
         let answer = Answer::new(true, no_own_endpoints());
-        let frames = answer.response(784_111_777, &Asked::Http2);
+        let frames = answer.response(784_111_777, &Asked::Http2, Refusal::AtCap);
         let reason = b"server at its connection limit; retry in 1 s";
         let mut expected = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
         expected.extend_from_slice(&[0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0]);

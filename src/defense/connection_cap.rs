@@ -66,7 +66,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::cap_answer::{Answer, Asked, OwnEndpoints, OwnResponse, PEEK_BYTES};
+use super::cap_answer::{Answer, Asked, OwnEndpoints, OwnResponse, PEEK_BYTES, Refusal};
 use crate::http::h2::frame::ErrorCode;
 use crate::http::response::Status;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
@@ -128,6 +128,8 @@ struct Lingering {
     peer: SocketAddr,
     /// [`HEAD_WAIT`] and [`LINGER_TIME`] count from here.
     accepted_at: Instant,
+    /// Why it is turned away, which its answer says.
+    why: Refusal,
     /// Whether the answer (the 503, a GOAWAY, or an own endpoint's) is
     /// written. Until then input is only peeked at, so that the head is
     /// still there to be seen whole.
@@ -163,17 +165,18 @@ impl Rejecter {
         let _ = self.lingering.join();
     }
 
-    /// Turns `stream` (from `peer`) away with a 503 (a GOAWAY if it speaks
-    /// HTTP/2), written by the lingering thread once it knows what was
-    /// asked, unless that was one of the server's own endpoints; never
-    /// blocks. A turn-away is counted in
+    /// Turns `stream` (from `peer`) away for `why` with a 503 (a GOAWAY
+    /// if it speaks HTTP/2) whose reason says why, written by the lingering
+    /// thread once it knows what was asked, unless that was one of the
+    /// server's own endpoints; never blocks. A turn-away is counted in
     /// `backpressure_connections_rejected_total` once it is decided.
-    pub fn reject(&self, stream: TcpStream, peer: SocketAddr) {
+    pub fn reject(&self, stream: TcpStream, peer: SocketAddr, why: Refusal) {
         let nonblocking = stream.set_nonblocking(true).is_ok();
         let socket = Lingering {
             stream,
             peer,
             accepted_at: Instant::now(),
+            why,
             answered: false,
         };
         // A socket that cannot be made non-blocking could stall whoever
@@ -204,7 +207,7 @@ impl Lingering {
             return self.answer_own(answer, own, line);
         }
         METRICS.rejected();
-        let response = answer.response(clock::now_unix_seconds(), &asked);
+        let response = answer.response(clock::now_unix_seconds(), &asked, self.why);
         let written = (&self.stream).write_all(&response).is_ok();
         if written {
             match asked {
@@ -218,7 +221,7 @@ impl Lingering {
         if written {
             outcome.status = (asked != Asked::Http2).then_some(Status::ServiceUnavailable);
             if asked == Asked::Get {
-                outcome.body_bytes = answer.reason.len() as u64;
+                outcome.body_bytes = answer.reason(self.why).len() as u64;
             }
         }
         self.log(answer, None, outcome);
@@ -390,7 +393,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, peer) = listener.accept().unwrap();
-        rejecter.reject(accepted, peer);
+        rejecter.reject(accepted, peer, Refusal::AtCap);
         client
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -422,7 +425,8 @@ mod tests {
         assert_eq!(&first[..peeked], &b"HTTP/1.1 503"[..peeked]);
         assert!(peeked > 0);
         let got = request_the_503(&mut client);
-        assert!(got.ends_with(rejecter.answer.reason.as_bytes()));
+        let reason = rejecter.answer.reason(Refusal::AtCap);
+        assert!(got.ends_with(reason.as_bytes()));
     }
 
     /// A socket still waiting for its head when the server stops is
@@ -478,7 +482,7 @@ mod tests {
             }
             let mut got = Vec::new();
             client.read_to_end(&mut got).unwrap();
-            let reason = rejecter.answer.reason.as_bytes();
+            let reason = rejecter.answer.reason(Refusal::AtCap).as_bytes();
             assert!(got.starts_with(b"HTTP/1.1 503 "), "{pieces:?}");
             assert_eq!(got.ends_with(reason), body, "{pieces:?}");
             assert_eq!(got.ends_with(b"\r\n\r\n"), !body, "{pieces:?}");

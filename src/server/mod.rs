@@ -43,7 +43,7 @@ use accept_backoff::{AcceptBackoff, is_exhaustion};
 use shutdown::Connections;
 
 use crate::defense::buffer_caps::BufferBudget;
-use crate::defense::cap_answer::OwnEndpoints;
+use crate::defense::cap_answer::{OwnEndpoints, Refusal};
 use crate::defense::connection_cap::Rejecter;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::log;
@@ -178,14 +178,14 @@ impl Server {
             // Only this loop opens connections, so the count cannot grow
             // between this check and the guard below.
             if METRICS.connections_active() >= shared.config.max_connections as u64 {
-                rejecter.reject(stream, peer);
+                rejecter.reject(stream, peer, Refusal::AtCap);
                 continue;
             }
             next_id = next_id.wrapping_add(1);
             make_room(&mut threads);
             match serve(stream, peer, accepted_at, next_id, &shared) {
                 Ok(thread) => threads.push(thread),
-                Err(Some(stream)) => rejecter.reject(stream, peer),
+                Err(Some(stream)) => rejecter.reject(stream, peer, Refusal::NoThread),
                 Err(None) => {}
             }
         }
@@ -233,30 +233,27 @@ fn serve(
     let stream = Arc::new(stream);
     shared.connections.enter(id, Arc::clone(&stream));
     let (socket, shared_here) = (Arc::clone(&stream), Arc::clone(shared));
-    let spawned = thread::Builder::new()
-        .name(format!("conn-{id}"))
-        .stack_size(CONNECTION_STACK_BYTES)
-        .spawn(move || {
-            let shared = shared_here;
-            // Given back early by a close that waits for its client, else
-            // only once the connection has left the list below: the list has
-            // room for one entry per slot, no more.
-            let mut slot = Some(open);
-            let work = || connection::handle(&socket, peer, &shared, accepted_at, id, &mut slot);
-            if !run_isolated(&socket, work) && !shared.config.quiet {
-                // The connection's own line was never written.
-                AccessRecord {
-                    peer,
-                    request_line: None,
-                    duration: accepted_at.elapsed(),
-                    outcome: Outcome::ended(End::Panic),
-                }
-                .write();
+    let spawned = start(format!("conn-{id}"), move || {
+        let shared = shared_here;
+        // Given back early by a close that waits for its client, else
+        // only once the connection has left the list below: the list has
+        // room for one entry per slot, no more.
+        let mut slot = Some(open);
+        let work = || connection::handle(&socket, peer, &shared, accepted_at, id, &mut slot);
+        if !run_isolated(&socket, work) && !shared.config.quiet {
+            // The connection's own line was never written.
+            AccessRecord {
+                peer,
+                request_line: None,
+                duration: accepted_at.elapsed(),
+                outcome: Outcome::ended(End::Panic),
             }
-            // Most connections have left already, as their close began.
-            shared.connections.leave(id);
-            drop(slot);
-        });
+            .write();
+        }
+        // Most connections have left already, as their close began.
+        shared.connections.leave(id);
+        drop(slot);
+    });
     spawned.map_err(|e| {
         log::line(format!(
             "backpressure: cannot start a connection thread: {e}"
@@ -266,6 +263,21 @@ fn serve(
         // Both other handles are gone now, so this is the only one.
         Arc::try_unwrap(stream).ok()
     })
+}
+
+/// Starts a connection thread running `f`; an error when the OS has no
+/// thread to give (RLIMIT_NPROC, or no memory for its stack). Unit tests
+/// make it fail at will (`tests::spawn_fails`): a per-user limit is one no
+/// test can set reliably, and root ignores it.
+fn start(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
+    #[cfg(test)]
+    if tests::spawn_fails() {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    thread::Builder::new()
+        .name(name)
+        .stack_size(CONNECTION_STACK_BYTES)
+        .spawn(f)
 }
 
 /// Joins the connection threads that have finished, so that their stacks
@@ -333,9 +345,77 @@ pub fn run_isolated(socket: &TcpStream, work: impl FnOnce()) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
+    use crate::http::h2::frame::PREFACE;
     use crate::measure::exposition::Scrape;
     use crate::measure::metrics::Readings;
+
+    thread_local! {
+        /// Whether a connection thread the accept loop starts on this
+        /// thread fails to start, as when the OS has none to give.
+        static SPAWN_FAILS: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether a connection thread started now, on this thread, is to fail
+    /// to start: every one, for as long as the test sets it.
+    pub(super) fn spawn_fails() -> bool {
+        SPAWN_FAILS.get()
+    }
+
+    /// Connects to `addr`, sends `request` and reads until the server
+    /// closes (at most 10 s).
+    fn ask(addr: SocketAddr, request: &[u8]) -> io::Result<Vec<u8>> {
+        let mut client = TcpStream::connect(addr)?;
+        client.set_read_timeout(Some(Duration::from_secs(10)))?;
+        client.write_all(request)?;
+        let mut got = Vec::new();
+        client.read_to_end(&mut got)?;
+        Ok(got)
+    }
+
+    /// A connection below the cap that no thread can be started for is
+    /// turned away by the rejecter, and its answer names that cause, not
+    /// the connection limit: the 503's reason over HTTP/1.1, the GOAWAY's
+    /// debug data over HTTP/2, byte for byte, through the real accept loop.
+    #[test]
+    fn a_connection_no_thread_can_start_for_is_told_why() {
+        let config = ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            quiet: true,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config).unwrap();
+        let addr = server.local_addr().unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let asked = Arc::clone(&done);
+        let clients = thread::spawn(move || {
+            let http1 = ask(addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            let http2 = ask(addr, PREFACE);
+            asked.store(true, Ordering::SeqCst);
+            (http1.unwrap(), http2.unwrap())
+        });
+        SPAWN_FAILS.set(true);
+        server.run(|| done.load(Ordering::SeqCst));
+        SPAWN_FAILS.set(false);
+        let (http1, http2) = clients.join().unwrap();
+
+        let reason = b"server cannot start a thread for this connection; retry in 1 s";
+        let text = String::from_utf8_lossy(&http1);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "), "{text}");
+        assert!(head.contains("\r\nRetry-After: 1\r\n"), "{text}");
+        assert_eq!(body.as_bytes(), [&reason[..], b"\n"].concat(), "{text}");
+        // An empty SETTINGS, then GOAWAY: last stream 0, REFUSED_STREAM.
+        let mut expected = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
+        expected.extend_from_slice(&[0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0]);
+        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
+        expected.extend_from_slice(reason);
+        assert_eq!(http2, expected, "{:?}", String::from_utf8_lossy(&http2));
+    }
 
     fn panics() -> u64 {
         let text = METRICS.render(&Readings::default());
