@@ -235,12 +235,12 @@ mod tests {
     fn a_memory_limit_with_less_room_than_the_budget_is_warned_of() {
         let limits = [
             MemoryLimit {
-                name: "ulimit -v",
+                name: "ulimit -v".into(),
                 limit: 4_000,
                 used: 1_000,
             },
             MemoryLimit {
-                name: "the cgroup's memory.max",
+                name: "the memory.max of cgroup /box".into(),
                 limit: 2_500,
                 used: 500,
             },
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(warning_for(&[], u64::MAX), None);
         let warning = warning_for(&limits, 2_001).unwrap();
         assert!(
-            warning.contains("the cgroup's memory.max is 2500 bytes with 500 in use")
+            warning.contains("the memory.max of cgroup /box is 2500 bytes with 500 in use")
                 && warning.contains("exports hold 2001")
                 && warning.contains("well below the 2000 bytes left"),
             "{warning}"

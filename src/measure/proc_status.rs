@@ -1,8 +1,9 @@
 //! Resident memory and thread count, as the Linux kernel reports them in
 //! `/proc/<pid>/status`; the open-file limit (`ulimit -n`) with the
 //! descriptors in use, from `/proc/self/limits` and `/proc/self/fd`; and
-//! the limits on the process's memory (`ulimit -v`, a cgroup's
-//! `memory.max`) with what each counts in use, for `serve`'s warning.
+//! the limits on the process's memory (`ulimit -v`, cgroup v2's
+//! `memory.max` on its group or any group above it) with what each counts
+//! in use, for `serve`'s warning.
 //!
 //! RSS is what the out-of-memory killer looks at, the number behind the
 //! lesson's "the kernel kills the process"; the thread count shows that
@@ -17,8 +18,18 @@
 //! Without `/proc` every field is `None`, and the metrics that need them are
 //! left out rather than reported as zero.
 
-use std::fs;
-use std::path::Path;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path};
+
+use crate::http::request::decimal;
+
+/// Most bytes read of a cgroup's `memory.max` or `memory.current`: a
+/// number is at most 20 digits and a newline, and `max` is shorter. A
+/// longer file is cut here, and its number, past `u64`, read as none.
+const CGROUP_FILE_BYTES: u64 = 32;
 
 /// The fields of `/proc/<pid>/status` the server reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,8 +104,9 @@ fn soft_limit(limits: &str, row: &str) -> Option<u64> {
 /// in use now.
 #[derive(Debug, PartialEq)]
 pub struct MemoryLimit {
-    /// What sets it, as an operator would change it.
-    pub name: &'static str,
+    /// What sets it, as an operator would change it: `ulimit -v`, or the
+    /// `memory.max` of a cgroup named by its path.
+    pub name: String,
     /// The limit, in bytes.
     pub limit: u64,
     /// What it counts, in use now, in bytes.
@@ -103,11 +115,12 @@ pub struct MemoryLimit {
 
 /// The limits set on this process's memory: the soft `RLIMIT_AS` (`ulimit
 /// -v`), which counts address space (`VmSize`), and a container's, cgroup
-/// v2's `memory.max` on the process's own group, which counts the group's
-/// memory (`memory.current`: every process in it, and its page cache).
-/// Past the first an allocation fails and the process aborts; past the
-/// second the kernel kills it. Empty if neither is set or `/proc` cannot
-/// say.
+/// v2's `memory.max` with the least room left on the process's own group
+/// or any group above it ([`cgroup_memory`]), which counts that group's
+/// memory (`memory.current`: every process in it and below it, and its
+/// page cache). Past the first an allocation fails and the process
+/// aborts; past the second the kernel kills it. Empty if neither is set or
+/// `/proc` cannot say.
 pub fn memory_limits() -> Vec<MemoryLimit> {
     let status = ProcStatus::of_self();
     let mut limits = Vec::new();
@@ -117,30 +130,56 @@ pub fn memory_limits() -> Vec<MemoryLimit> {
         .filter(|&limit| limit != u64::MAX);
     if let (Some(limit), Some(used)) = (address_space, status.address_space_bytes) {
         limits.push(MemoryLimit {
-            name: "ulimit -v",
+            name: "ulimit -v".into(),
             limit,
             used,
         });
     }
-    let groups = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let groups = fs::read("/proc/self/cgroup").unwrap_or_default();
     limits.extend(cgroup_memory(Path::new("/sys/fs/cgroup"), &groups));
     limits
 }
 
-/// cgroup v2's `memory.max` for the group `groups` (`/proc/self/cgroup`'s
-/// text) names, in the hierarchy mounted at `root`, with the group's
-/// `memory.current`: what the limit counts. `None` without a v2 group, or
-/// with no limit (`max`).
-fn cgroup_memory(root: &Path, groups: &str) -> Option<MemoryLimit> {
+/// The tightest cgroup v2 memory limit on the group `groups`
+/// (`/proc/self/cgroup`'s bytes) names, in the hierarchy mounted at
+/// `root`: of that group and each group above it that has a `memory.max`,
+/// the one with the least room left, its `memory.current` (what the limit
+/// counts) taken from it. A limit on a parent (a systemd slice, a
+/// container's outer group) binds the process as its own group's does, and
+/// counts its siblings too. `None` without a v2 group, with no limit at
+/// any level (`max`; the root group has no file), or with a group outside
+/// this cgroup namespace (`/../…`), whose levels are not under `root`.
+/// cgroup v1 (`memory.limit_in_bytes`) is not read: on a v1-only host only
+/// `ulimit -v` is weighed.
+fn cgroup_memory(root: &Path, groups: &[u8]) -> Option<MemoryLimit> {
     // cgroup v2 names the process's group on a line of its own, `0::/path`.
-    let path = groups.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let dir = root.join(path.trim_start_matches('/'));
-    let read = |file| fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok();
-    Some(MemoryLimit {
-        name: "the cgroup's memory.max",
-        limit: read("memory.max")?,
-        used: read("memory.current")?,
-    })
+    let line = groups
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"0::"))?;
+    let group = Path::new(OsStr::from_bytes(line));
+    if group.components().any(|c| c == Component::ParentDir) {
+        return None;
+    }
+    // `/a/b`, then `/a`, then `/`: as many levels as the path has.
+    let levels = group.ancestors().filter_map(|level| {
+        let dir = root.join(level.strip_prefix("/").unwrap_or(level));
+        Some(MemoryLimit {
+            limit: read_number(&dir.join("memory.max"))?,
+            used: read_number(&dir.join("memory.current"))?,
+            name: format!("the memory.max of cgroup {}", level.display()),
+        })
+    });
+    levels.min_by_key(|l| l.limit.saturating_sub(l.used))
+}
+
+/// The number a cgroup file holds, read as bytes and at most
+/// [`CGROUP_FILE_BYTES`] of them; `None` for `max`, a missing file, or
+/// anything else.
+fn read_number(path: &Path) -> Option<u64> {
+    let mut bytes = Vec::new();
+    let file = File::open(path).ok()?;
+    file.take(CGROUP_FILE_BYTES).read_to_end(&mut bytes).ok()?;
+    decimal(bytes.trim_ascii())
 }
 
 /// `"4096 kB"` → 4 194 304. The kernel's "kB" means KiB.
@@ -191,30 +230,72 @@ mod tests {
         }
     }
 
-    /// The cgroup's limit is weighed against what the cgroup counts
-    /// (`memory.current`: every process of the group, and its page cache),
-    /// not against this process's RSS, which can be a small part of it.
+    /// Writes a cgroup's two files under `root`; `None` writes `max`.
+    fn group(root: &Path, path: &str, limit: Option<u64>, used: u64) {
+        let dir = root.join(path);
+        fs::create_dir_all(&dir).unwrap();
+        let max = limit.map_or("max".into(), |l| l.to_string());
+        fs::write(dir.join("memory.max"), format!("{max}\n")).unwrap();
+        fs::write(dir.join("memory.current"), format!("{used}\n")).unwrap();
+    }
+
+    /// A cgroup's limit is weighed against what that cgroup counts
+    /// (`memory.current`: every process of the group and below it, and
+    /// its page cache), not against this process's RSS, which can be a
+    /// small part of it. Every level from the process's group up is looked
+    /// at, and the one with the least room left is taken: here a slice
+    /// above the group, then, once the slice has room, the group itself.
     #[test]
-    fn reads_the_cgroup_limit_with_what_the_cgroup_counts() {
+    fn the_tightest_cgroup_limit_of_the_group_and_its_parents_is_taken() {
         let root = std::env::temp_dir().join(format!("proc-status-{}", std::process::id()));
-        let group = root.join("box/serve");
-        fs::create_dir_all(&group).unwrap();
-        fs::write(group.join("memory.max"), "1073741824\n").unwrap();
-        fs::write(group.join("memory.current"), "805306368\n").unwrap();
-        let v1_and_v2 = "4:memory:/elsewhere\n0::/box/serve\n";
-        let limit = cgroup_memory(&root, v1_and_v2);
-        let no_v2 = cgroup_memory(&root, "4:memory:/box/serve\n");
-        fs::write(group.join("memory.max"), "max\n").unwrap();
+        let mib = |n: u64| n << 20;
+        // The slice: 128 MiB left; the container between them: no limit;
+        // the process's own group: 256 MiB left.
+        group(&root, "work.slice", Some(mib(1024)), mib(896));
+        group(&root, "work.slice/box", None, mib(800));
+        group(&root, "work.slice/box/serve", Some(mib(1024)), mib(768));
+        let v1_and_v2 = b"4:memory:/elsewhere\n0::/work.slice/box/serve\n";
+        let from_the_slice = cgroup_memory(&root, v1_and_v2);
+        group(&root, "work.slice", Some(mib(2048)), mib(896));
+        let from_the_group = cgroup_memory(&root, v1_and_v2);
+        let no_v2 = cgroup_memory(&root, b"4:memory:/work.slice/box/serve\n");
+        let outside_the_namespace = cgroup_memory(&root, b"0::/../work.slice/box/serve\n");
+        group(&root, "work.slice", None, mib(896));
+        group(&root, "work.slice/box/serve", None, mib(768));
         let unlimited = cgroup_memory(&root, v1_and_v2);
         fs::remove_dir_all(&root).unwrap();
-        let expected = MemoryLimit {
-            name: "the cgroup's memory.max",
-            limit: 1 << 30,
-            used: 768 << 20,
+        let slice = MemoryLimit {
+            name: "the memory.max of cgroup /work.slice".into(),
+            limit: mib(1024),
+            used: mib(896),
         };
-        assert_eq!(limit, Some(expected));
+        assert_eq!(from_the_slice, Some(slice));
+        let own = MemoryLimit {
+            name: "the memory.max of cgroup /work.slice/box/serve".into(),
+            limit: mib(1024),
+            used: mib(768),
+        };
+        assert_eq!(from_the_group, Some(own));
         assert_eq!(no_v2, None);
+        assert_eq!(outside_the_namespace, None);
         assert_eq!(unlimited, None);
+    }
+
+    /// A cgroup file is read as bytes, a bounded few: `max`, a file too
+    /// long for a number, or one that is not a number is no limit.
+    #[test]
+    fn a_cgroup_file_is_a_number_or_nothing() {
+        let dir = std::env::temp_dir().join(format!("proc-status-n-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("memory.max");
+        let mut read = Vec::new();
+        for text in ["1073741824\n", "max\n", &"9".repeat(40), "1 GiB\n", ""] {
+            fs::write(&file, text).unwrap();
+            read.push(read_number(&file));
+        }
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read, [Some(1 << 30), None, None, None, None]);
+        assert_eq!(read_number(&file), None, "no file");
     }
 
     #[test]
