@@ -67,12 +67,16 @@ fn a_header_block_is_bounded_in_frames_and_in_bytes() {
         "17 CONTINUATION frames"
     );
 
-    // Exactly 32 KiB is within the bound: a block filled up with dynamic
-    // table size updates (a byte each, as many as come before the first
-    // field) is answered.
+    // Exactly 32 KiB is within the bound: a block filled up with a field
+    // any strict decoder takes, its value sized to make the block whole
+    // while the decoded list stays under the 16 KiB the server allows
+    // (SETTINGS_MAX_HEADER_LIST_SIZE), is answered.
     let mut h2 = H2::connect(server.addr(), &[]);
-    let mut full = vec![0x20; 32 * 1024 - block.len()];
-    full.extend_from_slice(&block);
+    let mut full = block.clone();
+    let (padding, decoded) = padding_field(32 * 1024 - block.len());
+    full.extend_from_slice(&padding);
+    assert_eq!(full.len(), 32 * 1024);
+    assert!(decoded < 16 * 1024 - 200, "{decoded} bytes decoded");
     h2.send_frame(HEADERS, END_STREAM, 1, &full[..16_384]);
     h2.send_frame(CONTINUATION, END_HEADERS, 1, &full[16_384..]);
     assert_eq!(read_responses(&mut h2, &[1], true)[0].status(), 200);
@@ -89,6 +93,53 @@ fn a_header_block_is_bounded_in_frames_and_in_bytes() {
     );
     drop(h2);
     back_to_idle(server.addr(), &idle, "header blocks at their bounds");
+}
+
+/// A header field of exactly `bytes` bytes that decodes to far fewer: a
+/// literal without indexing, `x-pad`, whose value is Huffman-coded (RFC
+/// 7541 §5.2) from `\` (a 19-bit code, so 2.4 encoded bytes per byte
+/// decoded) and `a` (5 bits) to fill the last bits, padded with ones.
+/// Returns it and the size of the decoded field (RFC 7541 §4.1).
+fn padding_field(bytes: usize) -> (Vec<u8>, usize) {
+    const NAME: &[u8] = b"x-pad";
+    // The value's length: a 7-bit prefix with the H bit, then as many
+    // 7-bit groups as it needs; a length this size takes three.
+    let length = |n: usize| {
+        let mut out = vec![0x80 | 0x7f];
+        let mut rest = n - 0x7f;
+        while rest >= 0x80 {
+            out.push((rest % 0x80) as u8 | 0x80);
+            rest /= 0x80;
+        }
+        out.push(rest as u8);
+        out
+    };
+    let value_bytes = bytes - 2 - NAME.len() - 4;
+    let mut field = vec![0x00, NAME.len() as u8];
+    field.extend_from_slice(NAME);
+    field.extend_from_slice(&length(value_bytes));
+    assert_eq!(field.len(), bytes - value_bytes, "a 4-byte length");
+    let bits = 8 * value_bytes;
+    let (backslashes, rest) = (bits / 19, bits % 19);
+    let codes = (0..backslashes)
+        .map(|_| (0x7fff0u32, 19))
+        .chain((0..rest / 5).map(|_| (0x3, 5)));
+    let (mut acc, mut held) = (0u64, 0);
+    for (code, len) in codes {
+        acc = acc << len | u64::from(code);
+        held += len;
+        while held >= 8 {
+            held -= 8;
+            field.push((acc >> held) as u8);
+        }
+    }
+    // Fewer than 8 bits are left: they are padded with EOS's first bits.
+    if held > 0 {
+        field.push((acc << (8 - held)) as u8 | (0xff >> held));
+    }
+    assert_eq!(field.len(), bytes);
+    let decoded = NAME.len() + backslashes + rest / 5 + 32;
+    (field, decoded)
 }
 
 /// CVE-2023-44487: streams opened and cancelled in a loop. The server's
