@@ -20,7 +20,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::h2::{H2, HEADERS};
+use common::h2::{
+    CANCEL, END_HEADERS, END_STREAM, Frame, H2, HEADERS, RST_STREAM, frame, request_block,
+};
 use common::{
     KillOnDrop, Metrics, assert_same_bytes, decode_chunked, get, metrics, number_after,
     reference_csv, reference_csv_len, stalled_request, wait_until, wait_until_with,
@@ -506,6 +508,55 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
         let logged: Vec<&String> = log.iter().filter(|l| l.contains(line)).collect();
         assert_eq!(logged.len(), 1, "{line}: {log:#?}");
         assert!(logged[0].ends_with(" end=drain-timeout"), "{log:#?}");
+    }
+}
+
+/// An HTTP/2 reader waiting for a stream thread to leave reads nothing, so
+/// the cut cannot reach it through the socket: it must look for the cut
+/// itself, or the stream it holds is taken on after the cut, once a thread
+/// leaves, and its handler holds up the exit. Seventeen cancelled `buffer`
+/// exports, still rendering, and fifteen stalled ones fill the 32 thread
+/// slots; the 33rd stream, one under the stream limit, waits for a slot
+/// through the cut, and must never be answered.
+#[test]
+fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
+    // The cut comes as the signal is seen; nothing but the cut may end the
+    // stalled streams.
+    let args = ["--drain-timeout", "0ms", "--rate-grace", "10m"];
+    let mut server = Child::start(Log::Read, None, &args);
+    let mut h2 = H2::connect(server.addr, &[]);
+    let mut out = Vec::new();
+    let mut id = 1;
+    // About 11 MB each: seventeen take a second or more to render in a
+    // debug build, long after the cut.
+    let rendering = request_block("GET", "/export.csv?rows=200000&mode=buffer");
+    for _ in 0..17 {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
+        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+        id += 2;
+    }
+    let stalled = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
+    for _ in 0..15 {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &stalled);
+        id += 2;
+    }
+    let waiting = request_block("GET", "/export.csv?rows=200001&mode=buffer");
+    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &waiting);
+    h2.send(&out);
+    // The stalled streams' heads: every slot is taken, the reader waits.
+    let heads = |f: &[Frame]| f.iter().filter(|f| f.kind == HEADERS).count() >= 15;
+    h2.frames_until(heads, Duration::ZERO);
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections drained, 1 cut");
+    let lines = |what: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(what)).collect() };
+    assert!(
+        lines("rows=200001").is_empty(),
+        "the 33rd stream was taken on after the cut (or the renders ended before it): {log:#?}"
+    );
+    let (stalled, connection) = (lines("mode=bounded"), lines("\"PRI * "));
+    assert_eq!((stalled.len(), connection.len()), (15, 1), "{log:#?}");
+    for line in stalled.into_iter().chain(connection) {
+        assert!(line.ends_with(" end=drain-timeout"), "{line}");
     }
 }
 

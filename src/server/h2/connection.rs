@@ -577,9 +577,16 @@ impl<'s, 'a> Reader<'s, 'a> {
             return Err(refuse("the connection is going away"));
         }
         // A thread slot first: at the limit, wait for one to finish and join
-        // it; reading nothing meanwhile is backpressure on the client.
+        // it; reading nothing meanwhile is backpressure on the client. Not
+        // reading, this thread is not woken by the shutdown's cut, as a read
+        // is: it looks for the cut, or it would take the stream on after it,
+        // once a thread leaves (a `buffer` body rendering, maybe seconds),
+        // and the stream's handler would hold up the exit.
         let mut state = loop {
             self.join_finished();
+            if self.shared.connections.cutting() {
+                self.conn.end(End::DrainTimeout);
+            }
             let state = self.conn.lock();
             if state.ended.is_some() {
                 return Ok(());
