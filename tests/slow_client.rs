@@ -338,19 +338,91 @@ fn no_thread_to_read_with_exits_1_with_one_line() {
 /// the connection open for 2 s: the client must end on what it was sent,
 /// not on a close.
 fn h2_answering(frames: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
+    let mut out = Vec::new();
+    common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+    out.extend_from_slice(&frames);
+    answering_and_holding(out)
+}
+
+/// A one-connection server that reads a request (at most 1 KiB), writes
+/// `answer`, and holds the connection open for 2 s.
+fn answering_and_holding(answer: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("its address");
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
         let mut request = [0u8; 1024];
         let _ = stream.read(&mut request);
-        let mut out = Vec::new();
-        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
-        out.extend_from_slice(&frames);
-        let _ = stream.write_all(&out);
+        let _ = stream.write_all(&answer);
         thread::sleep(Duration::from_secs(2));
     });
     (addr, server)
+}
+
+/// The report's figures: bytes on the wire, the seconds printed, and the
+/// achieved rate printed after them.
+fn wire_seconds_rate(text: &str) -> (f64, f64, f64) {
+    let (before, after) = text
+        .split_once(" bytes on the wire")
+        .unwrap_or_else(|| panic!("no wire bytes in {text}"));
+    let number = |s: &str| {
+        s.parse::<f64>()
+            .unwrap_or_else(|_| panic!("{s:?} in {text}"))
+    };
+    let wire = number(before.rsplit([' ', '(']).next().unwrap_or_default());
+    let (took, after) = after
+        .split_once(" in ")
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .unwrap_or_else(|| panic!("no time in {text}"));
+    let seconds = match took.split_once(' ') {
+        Some((n, "s")) => number(n),
+        Some((n, "ms")) => number(n) / 1000.0,
+        _ => panic!("{took:?} in {text}"),
+    };
+    let rate = number(after.split(' ').next().unwrap_or_default());
+    (wire, seconds, rate)
+}
+
+/// The achieved rate means one thing over either protocol, the thing
+/// `--rate` limits: bytes read from the socket, head and framing
+/// included, over the time printed. Answers whose framing dwarfs their
+/// body tell the two apart: a 15,000-byte header field before 100 body
+/// bytes, and 100 DATA frames of one byte each padded with 255. HTTP/1.x
+/// used to print body bytes over the time (about 100 bytes/s here)
+/// where HTTP/2 printed wire bytes (about 15,000 and 26,000).
+#[test]
+fn the_achieved_rate_counts_the_wire_over_either_protocol() {
+    let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-Pad: ".to_vec();
+    head.resize(head.len() + 15_000, b'a');
+    head.extend_from_slice(b"\r\n\r\n");
+    head.extend_from_slice(&[b'x'; 100]);
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    let mut padded = vec![255, b'x'];
+    padded.resize(2 + 255, 0);
+    for _ in 0..100 {
+        common::h2::frame(&mut frames, 0x0, 0x8, 1, &padded); // DATA, PADDED
+    }
+    for (flags, (addr, server)) in [
+        (&[][..], answering_and_holding(head)),
+        (&["--http2"], h2_answering(frames)),
+    ] {
+        let url = format!("http://{addr}/x");
+        let args = [&[&url[..], "--rate", "1m", "--for", "1s"][..], flags].concat();
+        let output = slow_client(&args);
+        let text = stdout(&output);
+        join_scripted(server, &output);
+        assert!(text.contains("100 body bytes"), "{flags:?}: {text}");
+        let (wire, seconds, rate) = wire_seconds_rate(&text);
+        assert!(wire > 15_000.0, "{flags:?}: {text}");
+        // The time is printed to three figures: within 2 %.
+        let expected = wire / seconds;
+        assert!(
+            (rate - expected).abs() <= expected / 50.0,
+            "{flags:?}: {rate} bytes/s, not {wire} / {seconds} s: {text}"
+        );
+        assert!(text.contains("bytes/s on the wire"), "{flags:?}: {text}");
+    }
 }
 
 /// An h2c server that answers stream 1 with a head (`:status` 200) and
@@ -456,7 +528,7 @@ fn an_http2_second_request_not_sent_in_time_is_reported_with_the_rate() {
     join_scripted(server, &output);
     assert!(text.contains("stream 3 /healthz: not sent"), "{text}");
     assert!(text.contains("before --then-after 10s"), "{text}");
-    assert!(text.contains("bytes/s (limit"), "{text}");
+    assert!(text.contains("bytes/s on the wire (limit"), "{text}");
     // Stopped by --for, as asked: a clean stop.
     assert_eq!(output.status.code(), Some(0), "{text}");
 }

@@ -321,7 +321,8 @@ mod tests {
     fn help_aligns_every_flag_and_its_default() {
         let text = help(&SLOW_CLIENT);
         assert!(text.starts_with("Usage: backpressure slow-client URL"));
-        let rate = "\n\nFlags:\n    --rate SIZE            bytes per second, k = KiB, m = MiB [default: 200k]\n";
+        let rate = "\n\nFlags:\n    --rate SIZE            bytes per second on the wire (head and framing \
+                    included), k = KiB, m = MiB [default: 200k]\n";
         assert!(text.contains(rate), "{text}");
         let help_line = "\n    -h, --help             print this help\n\nExamples:\n";
         assert!(text.contains(help_line), "{text}");

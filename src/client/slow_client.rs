@@ -129,7 +129,8 @@ impl HttpUrl {
 /// How the client asks, and how it reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientOptions {
-    /// Bytes per second; `None` reads as fast as the socket delivers.
+    /// Bytes per second read from the socket, head and framing included;
+    /// `None` reads as fast as the socket delivers.
     pub rate: Option<u64>,
     /// A receive buffer of about this many bytes: a phone's small one, so
     /// that its kernel does not read far ahead of it.
