@@ -117,6 +117,9 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
 /// Progress on a stderr that is not a terminal (a log file, a pipe) is a
 /// line per report: rewritten in place with `\r`, a 30 s download was one
 /// line of thirty reports run together, and `2>&1 | tail` showed a smear.
+/// Over `--http2` too, which printed no progress at all; over both, the
+/// figures count what the report's last line does, bytes on the wire: they
+/// never go down, and never pass the report's.
 #[test]
 fn progress_to_a_file_is_one_line_per_report() {
     let server = Server::start(&[]);
@@ -124,14 +127,24 @@ fn progress_to_a_file_is_one_line_per_report() {
         "http://{}/export.csv?rows=1000000&mode=bounded",
         server.addr()
     );
-    let output = slow_client(&[&url, "--rate=20k", "--for", "2500ms"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr:?}");
-    assert!(!stderr.contains('\r'), "{stderr:?}");
-    // A report a second for 2.5 s: at 1 s and at 2 s, each its own line.
-    assert!(stderr.lines().count() >= 2, "{stderr:?}");
-    for line in stderr.lines() {
-        assert!(line.ends_with(" bytes read"), "{stderr:?}");
+    for flags in [&[][..], &["--http2"]] {
+        let args = [&[&url[..], "--rate=20k", "--for", "2500ms"][..], flags].concat();
+        let output = slow_client(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{flags:?}: {stderr:?}");
+        assert!(!stderr.contains('\r'), "{flags:?}: {stderr:?}");
+        // A report a second for 2.5 s: at 1 s and at 2 s, each its own line.
+        assert!(stderr.lines().count() >= 2, "{flags:?}: {stderr:?}");
+        let (wire, _, _) = wire_seconds_rate(&stdout(&output));
+        let mut last = 0.0;
+        for line in stderr.lines() {
+            let read = line
+                .strip_suffix(" bytes read")
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+            let read = read.unwrap_or_else(|| panic!("{flags:?}: {stderr:?}"));
+            assert!((last..=wire).contains(&read), "{flags:?}: {stderr:?}");
+            last = read;
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -240,15 +241,44 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
     };
     let bytes_read = client.bytes_read();
     let read_for = args.read_for;
+    let Some(report) = with_progress(&bytes_read, move || client.run(read_for)) else {
+        return ExitCode::from(EXIT_FAILURE);
+    };
+    let status = report
+        .status
+        .map_or_else(|| "none".to_string(), |s| s.to_string());
+    let printed = writeln!(
+        io::stdout(),
+        "status {status}; received {} body bytes ({} bytes on the wire) {}\n{}",
+        report.body_bytes,
+        report.wire_bytes,
+        achieved(report.wire_bytes, report.elapsed, args.rate),
+        report.end
+    );
+    match printed {
+        Ok(()) => ExitCode::from(exit_code(report.status, &report.end)),
+        Err(_) => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
+/// Runs `read` on a thread of its own and, until it returns, prints on
+/// stderr every [`PROGRESS_INTERVAL`] the bytes read from the socket so far
+/// (`bytes_read`): head and framing included, as the report's rate counts
+/// them, over either protocol. `None`, said in one line, if no thread
+/// could be started or the thread panicked.
+fn with_progress<T: Send + 'static>(
+    bytes_read: &AtomicU64,
+    read: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
     // The OS may have no thread to give (RLIMIT_NPROC): a runtime failure
     // like any other, not std's panic.
-    let reading = match thread::Builder::new().spawn(move || client.run(read_for)) {
+    let reading = match thread::Builder::new().spawn(read) {
         Ok(reading) => reading,
         Err(e) => {
             say(&format!(
                 "backpressure slow-client: cannot start the reading thread: {e}"
             ));
-            return ExitCode::from(EXIT_FAILURE);
+            return None;
         }
     };
     let started = Instant::now();
@@ -276,25 +306,11 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
     if terminal && next_report > started + PROGRESS_INTERVAL {
         let _ = writeln!(stderr);
     }
-    let Ok(report) = reading.join() else {
+    let joined = reading.join();
+    if joined.is_err() {
         say("backpressure slow-client: the reading thread panicked");
-        return ExitCode::from(EXIT_FAILURE);
-    };
-    let status = report
-        .status
-        .map_or_else(|| "none".to_string(), |s| s.to_string());
-    let printed = writeln!(
-        io::stdout(),
-        "status {status}; received {} body bytes ({} bytes on the wire) {}\n{}",
-        report.body_bytes,
-        report.wire_bytes,
-        achieved(report.wire_bytes, report.elapsed, args.rate),
-        report.end
-    );
-    match printed {
-        Ok(()) => ExitCode::from(exit_code(report.status, &report.end)),
-        Err(_) => ExitCode::from(EXIT_FAILURE),
     }
+    joined.ok()
 }
 
 /// `--http2`: the download and the second request on one connection;
@@ -309,10 +325,15 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         starve_first: false,
         second: args.then.clone().map(|path| (path, args.then_after)),
         stop_after_second: false,
+        bytes_read: Arc::default(),
     };
-    let report = match h2::run(url, &options, args.read_for) {
-        Ok(report) => report,
-        Err(e) => {
+    let bytes_read = Arc::clone(&options.bytes_read);
+    let (url_here, read_for) = (url.clone(), args.read_for);
+    let reading = with_progress(&bytes_read, move || h2::run(&url_here, &options, read_for));
+    let report = match reading {
+        None => return ExitCode::from(EXIT_FAILURE),
+        Some(Ok(report)) => report,
+        Some(Err(e)) => {
             say(&format!(
                 "backpressure slow-client: HTTP/2 to {}: {e}",
                 url.authority()

@@ -19,6 +19,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,10 @@ pub struct H2Options {
     /// Stop once the second response has ended, however far the first got:
     /// when the second's latency is all that is measured.
     pub stop_after_second: bool,
+    /// Bytes read from the socket so far, frames and all, updated after
+    /// every read: shared, so that another thread can watch a run in
+    /// progress (`slow-client`'s progress lines), as `SlowClient`'s counter.
+    pub bytes_read: Arc<AtomicU64>,
 }
 
 /// What one run did.
@@ -197,7 +203,10 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 report.failure = Some("the server closed the connection".into());
                 break;
             }
-            Ok(n) => n,
+            Ok(n) => {
+                options.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                n
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -440,6 +449,7 @@ mod tests {
             starve_first: false,
             second: None,
             stop_after_second: false,
+            bytes_read: Arc::default(),
         }
     }
 

@@ -17,6 +17,7 @@
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -99,6 +100,7 @@ pub fn run(
             starve_first: false,
             second: Some((SMALL_TARGET.to_string(), then_after)),
             stop_after_second: true,
+            bytes_read: Arc::default(),
         };
         let url = url(&server, BIG_TARGET);
         let report = h2::run(&url, &options, Some(then_after + wait))
@@ -126,6 +128,7 @@ pub fn run(
         starve_first: true,
         second: Some((SMALL_TARGET.to_string(), then_after)),
         stop_after_second: true,
+        bytes_read: Arc::default(),
     };
     let url = url(&server, BIG_TARGET);
     let limit = then_after + Duration::from_secs(2);
