@@ -17,7 +17,7 @@ pub fn kernel_table(on: &SlowRun, off: &SlowRun) -> String {
         ("client receive queue", |run| size(run.peak_client_rx)),
         ("peak userland queue", |run| size(run.peak_queued)),
         ("RSS growth", |run| size(run.growth())),
-        ("clients read", |run| size(run.client_read)),
+        ("body read", |run| size(run.body_read)),
     ];
     markdown_table(&columns, &[on, off])
 }
@@ -162,12 +162,12 @@ mod tests {
     fn the_kernel_table_puts_each_figure_in_its_column() {
         let on = SlowRun {
             peak_rss: 5 << 20,
-            client_read: 3 << 20,
+            body_read: 3 << 20,
             ..slow_run(1, 144 << 10, 64 << 10, 16 << 10)
         };
         let off = SlowRun {
             peak_client_rx: 200 << 10,
-            client_read: 5 << 20,
+            body_read: 5 << 20,
             ..slow_run(1, 4 << 20, 144 << 10, 0)
         };
         let table = kernel_table(&on, &off);
@@ -183,7 +183,7 @@ mod tests {
             "client receive queue",
             "peak userland queue",
             "RSS growth",
-            "clients read",
+            "body read",
         ];
         assert_eq!(rows[0], header, "{table}");
         let with_mark = ["16.0 KiB", "144.0 KiB", "110.0 KiB", "64.0 KiB"];

@@ -20,7 +20,9 @@ pub fn slow_table(runs: &[SlowRun]) -> String {
         ("peak userland queue", |run| size(run.peak_queued)),
         ("kernel send queue", |run| size(run.peak_server_tx)),
         ("client receive queue", |run| size(run.peak_client_rx)),
-        ("clients read", |run| size(run.client_read)),
+        // Body bytes at the clients' stop, as the sentence under the
+        // table gives them (per client there): one figure for one read.
+        ("body read", |run| size(run.body_read)),
         ("RSS after disconnect", |run| size(run.rss_after)),
         ("producer stopped", |run| {
             if run.producer_stopped() {
@@ -333,7 +335,6 @@ pub(super) mod tests {
             peak_queued: queued_per_client * clients as u64,
             peak_server_tx: tx_per_client * clients as u64,
             peak_client_rx: 110 << 10,
-            client_read: 1 << 20,
             body_read: (1 << 20) * clients as u64,
             body_sent: (1 << 20) * clients as u64,
             read_time: std::time::Duration::from_millis(5100),
@@ -393,7 +394,7 @@ pub(super) mod tests {
     #[test]
     fn the_first_sentence_counts_body_bytes_over_the_time_read() {
         let mut small = slow_run(1, 0, 87, 16 << 10);
-        (small.body_len, small.body_read, small.client_read) = (87, 87, 296);
+        (small.body_len, small.body_read) = (87, 87);
         small.read_time = std::time::Duration::from_millis(12);
         let mut cut = slow_run(1, 0, 87, 16 << 10);
         cut.mode = crate::export::Mode::Unbounded;

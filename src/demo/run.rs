@@ -75,11 +75,9 @@ pub struct SlowRun {
     pub peak_server_tx: u64,
     /// Largest sampled `rx_queue` of the clients' sockets.
     pub peak_client_rx: u64,
-    /// Bytes the clients had read when they disconnected, head and framing
-    /// included (what their sockets delivered).
-    pub client_read: u64,
-    /// Body bytes the served clients read, framing excluded: comparable
-    /// with `body_len`.
+    /// Body bytes the served clients read, framing excluded, counted when
+    /// they stopped: comparable with `body_len`, and the one figure the
+    /// table and its sentence give for what the clients read.
     pub body_read: u64,
     /// Body bytes the server's sockets accepted for them
     /// (`backpressure_body_bytes_sent_total{mode}`): with the peak queue,
@@ -354,7 +352,6 @@ pub fn slow(
     let sampler = Sampler::new(&server, mode, pass, &clients);
     let first = samples.len();
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
-    let client_read = sampler.sample(Phase::Reading).client_read_bytes;
     // A client with no status yet (waiting for `buffer`'s body, say) was not turned away.
     let (mut refused, mut ends) = (Vec::new(), Vec::new());
     let (mut body_read, mut read_time) = (0, Duration::ZERO);
@@ -409,7 +406,6 @@ pub fn slow(
             .unwrap_or_else(|| peak(|s| s.queued_bytes)),
         peak_server_tx: peak(|s| s.server_tx_queue_bytes),
         peak_client_rx: peak(|s| s.client_rx_queue_bytes),
-        client_read,
         body_read,
         // Never below what the clients read, had the series gone missing.
         body_sent: metrics
