@@ -208,7 +208,7 @@ impl Server {
         }
         rejecter.stop();
         Drained {
-            drained: open.saturating_sub(cut),
+            ended: open.saturating_sub(cut),
             cut,
             took: began.elapsed(),
             drain_timeout: shared.config.drain_timeout,

@@ -24,8 +24,9 @@
 //!    list as its close begins, since a reset would throw away what the
 //!    kernel still holds of it, and the close bounds itself.
 //! 3. **Join.** Every connection thread is joined (each joins its own
-//!    producer), then the rejecter's; one line says what drained and what
-//!    was cut ([`Drained`]), the logger is flushed, and the process exits 0.
+//!    producer), then the rejecter's; one line counts the connections that
+//!    ended before the drain timeout and those cut at it ([`Drained`]), the
+//!    logger is flushed, and the process exits 0.
 //!
 //! This is the Rust Book's shutdown (stop taking work, let workers finish,
 //! join them), plus the two things a streaming server needs on top: a bound
@@ -153,8 +154,13 @@ pub fn cut(socket: &TcpStream) {
 /// What a shutdown came to: its one summary line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Drained {
-    /// Connections open when the shutdown began that finished by themselves.
-    pub drained: usize,
+    /// Connections open when the shutdown began that ended before the drain
+    /// timeout, however they ended: a response written whole, a connection
+    /// closed unanswered, a client gone, a cut by another defense. Not
+    /// "drained": the count cannot tell these apart (the access log's
+    /// `end=` does), and a response counts once its last write was taken
+    /// by this server's kernel, not once the client read it.
+    pub ended: usize,
     /// Connections still open at the drain timeout, cut with a reset.
     pub cut: usize,
     /// From the signal to every thread joined.
@@ -168,10 +174,11 @@ impl fmt::Display for Drained {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
         write!(
             f,
-            "backpressure: shut down in {:.1} s: {} connection{} drained, {} cut at the drain timeout ({} ms)",
+            "backpressure: shut down in {:.1} s: {} connection{} ended before the drain timeout, \
+             {} cut at it ({} ms)",
             self.took.as_secs_f64(),
-            self.drained,
-            plural(self.drained),
+            self.ended,
+            plural(self.ended),
             self.cut,
             self.drain_timeout.as_millis(),
         )
@@ -242,14 +249,15 @@ mod tests {
     #[test]
     fn the_summary_is_one_line() {
         let summary = Drained {
-            drained: 1,
+            ended: 1,
             cut: 2,
             took: Duration::from_millis(2_040),
             drain_timeout: Duration::from_secs(2),
         };
         assert_eq!(
             summary.to_string(),
-            "backpressure: shut down in 2.0 s: 1 connection drained, 2 cut at the drain timeout (2000 ms)"
+            "backpressure: shut down in 2.0 s: 1 connection ended before the drain timeout, \
+             2 cut at it (2000 ms)"
         );
     }
 }
