@@ -26,6 +26,7 @@ use super::child::{ChildServer, ChildStderr};
 use super::units::{duration, size};
 use crate::client::h2::{self, H2Options, H2Report};
 use crate::client::slow_client::HttpUrl;
+use crate::export::csv_rows::body_len;
 use crate::http::h2::frame::{DEFAULT_WINDOW, ErrorCode};
 
 /// Stream 3's request: one row, about a hundred bytes of body.
@@ -33,6 +34,10 @@ const SMALL_TARGET: &str = "/export.csv?rows=1&mode=bounded";
 
 /// Stream 1's request: far more than a client reads in the demo.
 const BIG_TARGET: &str = "/export.csv?rows=7000000&mode=bounded";
+
+/// [`BIG_TARGET`]'s rows (a test holds the two together), from which the
+/// report sizes the export as it sizes every other.
+const BIG_ROWS: u64 = 7_000_000;
 
 /// The large window: 16 MiB, half of what curl 7 advertises.
 const LARGE_WINDOW: u32 = 16 << 20;
@@ -229,11 +234,12 @@ fn seconds(report: &H2Report, wait: Duration) -> f64 {
 pub fn report(part: &Http2Part) -> String {
     let mut text = format!(
         "\n## {TITLE}\n\n\
-         One h2c connection read at {}/s: stream 1 downloads the 385 MB export, and \
+         One h2c connection read at {}/s: stream 1 downloads the {} export, and \
          {:.1} s later stream 3 asks for one row ({SMALL_TARGET}).\n\n\
          | case | window | TCP_NOTSENT_LOWAT | stream 3's response took | stream 1 read by then |\n\
          |---|---|---|---|---|\n",
         size(part.rate),
+        size(body_len(BIG_ROWS)),
         part.then_after.as_secs_f64()
     );
     for case in &part.cases {
@@ -481,6 +487,20 @@ mod tests {
         ] {
             assert!(text.contains(said), "{said:?} not in {text}");
         }
+    }
+
+    /// The export stream 1 downloads is named in the unit and rounding of
+    /// every size in the report, from its rows: the slow-client section
+    /// calls the same export "367.0 MiB", and this one said "385 MB".
+    #[test]
+    fn the_big_export_is_sized_as_the_rest_of_the_report_sizes_it() {
+        let text = report(&part(Some(0.2), Some(3.0), Some(0.5)));
+        assert!(
+            BIG_TARGET.contains(&format!("rows={BIG_ROWS}&")),
+            "{BIG_TARGET}"
+        );
+        let said = format!("stream 1 downloads the {} export", size(body_len(BIG_ROWS)));
+        assert!(text.contains(&said), "{said:?} not in {text}");
     }
 
     /// The starved stream's neighbour is answered at once, in well under a
