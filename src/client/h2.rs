@@ -192,7 +192,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 let now = Instant::now();
                 let allowed = bucket.available(now).min(spare.len() as u64) as usize;
                 if allowed == 0 {
-                    thread::sleep(bucket.time_until(1024, now).min(READ_POLL));
+                    thread::sleep(bucket.nap(now).min(READ_POLL));
                     continue;
                 }
                 allowed

@@ -254,9 +254,8 @@ impl SlowClient {
                     let now = Instant::now();
                     let allowed = bucket.available(now).min(buf.len() as u64) as usize;
                     if allowed == 0 {
-                        // Sleep until a burst is back, in naps short enough to notice a stop.
-                        let wait = bucket.time_until(buf.len() as u64, now);
-                        thread::sleep(wait.min(READ_POLL));
+                        // Sleep until half a burst is back, in naps short enough to notice a stop.
+                        thread::sleep(bucket.nap(now).min(READ_POLL));
                         continue;
                     }
                     allowed

@@ -58,6 +58,15 @@ impl TokenBucket {
         Duration::from_secs_f64(missing / self.rate as f64)
     }
 
+    /// How long a reader that found no token at `now` should sleep: until
+    /// half the capacity is back. Not until the bucket is full: a full
+    /// bucket stops filling, and every sleep overshoots a little (the
+    /// scheduler wakes it late), so a reader that waited for full would
+    /// lose what accrued past it on every nap and fall short of its rate.
+    pub fn nap(&mut self, now: Instant) -> Duration {
+        self.time_until(self.capacity.div_ceil(2), now)
+    }
+
     fn refill(&mut self, now: Instant) {
         // An older `now` than the last (a caller's, not Instant's) adds nothing.
         let elapsed = now.saturating_duration_since(self.last_refill);
@@ -99,6 +108,34 @@ mod tests {
         // that the next call counts the same time twice.
         assert_eq!(bucket.available(at(100)), 250);
         assert_eq!(bucket.available(at(250)), 250);
+    }
+
+    /// A reader that naps whenever the bucket is empty, and wakes every
+    /// nap 2 ms late, still reads at the rate over 10 s: within one
+    /// capacity (the bucket starts empty) and a byte per read. Waiting for
+    /// a full bucket instead would lose 2 ms of tokens on each 50 ms nap.
+    #[test]
+    fn a_reader_that_wakes_late_still_reads_at_the_rate() {
+        let (rate, capacity) = (200_000u64, 10_000u64);
+        let start = Instant::now();
+        let end = start + Duration::from_secs(10);
+        let mut bucket = TokenBucket::new(rate, capacity, start);
+        let (mut now, mut total, mut reads) = (start, 0, 0);
+        while now < end {
+            match bucket.available(now) {
+                0 => now += bucket.nap(now) + Duration::from_millis(2),
+                n => {
+                    bucket.spend(n, now);
+                    (total, reads) = (total + n, reads + 1);
+                }
+            }
+        }
+        let elapsed = (now - start).as_secs_f64();
+        let shortfall = rate as f64 * elapsed - total as f64;
+        assert!(
+            shortfall <= (capacity + reads) as f64,
+            "{total} in {elapsed} s"
+        );
     }
 
     #[test]
