@@ -4,8 +4,9 @@
 //!
 //! The format is lines: `# HELP name text`, `# TYPE name gauge|counter`,
 //! then one `name{label="value",…} number` per series. This crate writes no
-//! timestamps and no escapes (its label values are fixed words), so reading
-//! it back is splitting each sample line at its last space.
+//! timestamps, and escapes only the help (its label values are fixed
+//! words), so reading it back is splitting each sample line at its last
+//! space.
 
 use std::fmt::Write as _;
 
@@ -29,9 +30,12 @@ impl Exposition {
         }
     }
 
-    /// Starts a family: its `# HELP` and `# TYPE` lines.
+    /// Starts a family: its `# HELP` and `# TYPE` lines. The help is
+    /// escaped as the format asks (`\\` and `\n`), so no text ends its line
+    /// early and leaves the rest to be misread as a sample.
     pub fn family(&mut self, name: &'static str, kind: &str, help: &str) {
         self.family = name;
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
         // Writing into a String cannot fail.
         let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
@@ -137,6 +141,21 @@ mod tests {
         assert_eq!(scrape.count("b_total{mode=\"bounded\"}"), Some(98_304));
         assert_eq!(scrape.get("b_total"), None, "a series is named exactly");
         assert_eq!(scrape.get("b_total{mode=\"pipeline\"}"), None);
+    }
+
+    /// The format gives `# HELP` text two escapes, `\\` and `\n`: a help
+    /// that held a newline raw would end its line, and the rest would
+    /// read as a sample line that does not parse, failing the whole
+    /// scrape.
+    #[test]
+    fn help_text_is_escaped() {
+        let mut out = Exposition::new();
+        out.family("a_bytes", "gauge", "C:\\dir\nsecond line");
+        out.sample("", 1);
+        assert_eq!(
+            out.finish(),
+            "# HELP a_bytes C:\\\\dir\\nsecond line\n# TYPE a_bytes gauge\na_bytes 1\n"
+        );
     }
 
     #[test]
