@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 /// Most bytes of exposition text a reader accepts. The server's is about
-/// 6–7 KiB; a reader that took anything would buffer without a bound.
+/// 12 KiB; a reader that took anything would buffer without a bound.
 pub const MAX_EXPOSITION_BYTES: usize = 256 * 1024;
 
 /// A text exposition being written, one family after another.
@@ -25,7 +25,7 @@ pub struct Exposition {
 impl Exposition {
     pub fn new() -> Exposition {
         Exposition {
-            text: String::with_capacity(8 * 1024),
+            text: String::with_capacity(16 * 1024),
             family: "",
         }
     }

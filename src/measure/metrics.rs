@@ -308,14 +308,10 @@ pub const FAMILIES: [Family; 21] = [
         samples: |m, _, out| {
             for (label, by_status) in m.responses.iter().enumerate() {
                 let mode = Mode::ALL.get(label).map_or(NO_MODE, |m| m.as_str());
+                // Every pair, zeros too (see `by_code`).
                 for (status, count) in Status::ALL.iter().zip(by_status) {
-                    let count = load(count);
-                    // Only label sets that occurred: 5 × 11 mostly-zero
-                    // series would bury the ones that matter.
-                    if count > 0 {
-                        let labels = format!("mode=\"{mode}\",status=\"{}\"", status.code());
-                        out.sample(&labels, count);
-                    }
+                    let labels = format!("mode=\"{mode}\",status=\"{}\"", status.code());
+                    out.sample(&labels, load(count));
                 }
             }
         },
@@ -326,13 +322,13 @@ fn load(counter: &AtomicU64) -> u64 {
     counter.load(Relaxed)
 }
 
-/// One sample per HTTP/2 error code that occurred: fourteen mostly-zero
-/// series would bury the ones that matter.
+/// One sample per HTTP/2 error code, zeros too. A series that appeared
+/// only once it counted would start at 1 with no sample before it, and
+/// Prometheus's `increase()` and `rate()` see no increase in that: an
+/// alert on the first flood's GOAWAY after a restart would never fire.
 fn by_code(out: &mut Exposition, counts: &[AtomicU64; ErrorCode::ALL.len()]) {
     for (code, count) in ErrorCode::ALL.iter().zip(counts) {
-        if load(count) > 0 {
-            out.sample(&format!("code=\"{}\"", code.name()), load(count));
-        }
+        out.sample(&format!("code=\"{}\"", code.name()), load(count));
     }
 }
 
@@ -510,6 +506,34 @@ mod tests {
         assert!(get("backpressure_queued_bytes{mode=\"bounded\"}").is_some());
         let aborts = "backpressure_aborts_total{mode=\"unbounded\",reason=\"min-rate\"}";
         assert!(get(aborts).is_some());
+    }
+
+    /// Every label set a counter can take is exposed from the start, at 0:
+    /// a series that first appears at 1 has no earlier sample, so
+    /// Prometheus's `increase()` and `rate()` see no increase, and an alert
+    /// on the first 503 or flood GOAWAY after a restart would never fire.
+    #[test]
+    fn every_counter_series_is_exposed_before_it_counts() {
+        let scrape = Scrape::parse(&METRICS.render(&Readings::default())).unwrap();
+        let labels = Mode::ALL.iter().map(|m| m.as_str()).chain([NO_MODE]);
+        for mode in labels {
+            for status in Status::ALL {
+                let series = format!(
+                    "backpressure_responses_total{{mode=\"{mode}\",status=\"{}\"}}",
+                    status.code()
+                );
+                assert!(scrape.count(&series).is_some(), "{series} is missing");
+            }
+        }
+        for family in ["goaways_sent", "rst_streams_sent"] {
+            for code in ErrorCode::ALL {
+                let series = format!(
+                    "backpressure_http2_{family}_total{{code=\"{}\"}}",
+                    code.name()
+                );
+                assert!(scrape.count(&series).is_some(), "{series} is missing");
+            }
+        }
     }
 
     #[test]
