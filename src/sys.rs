@@ -14,7 +14,7 @@
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
 //! | `sigaction(SIGINT, SIGTERM)`, `write`, `_exit` | a shutdown asked for by a signal; a second one says so and exits at once |
-//! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` in the handler | that exit resets every response still being written |
+//! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` in the handler | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //!
 //! Every call outside the signal handler checks its result and turns `-1`
 //! into the `errno` it set, as an `io::Error`: nothing here panics or is
@@ -452,9 +452,26 @@ pub fn note_connection(socket: &impl AsRawFd) {
     HIGHEST_CONNECTION_FD.fetch_max(socket.as_raw_fd(), Ordering::SeqCst);
 }
 
-/// The handler: one atomic add; for a second signal, a reset armed on
-/// every response still being written, one line on stderr that says so,
-/// then `_exit`. All of it is async-signal-safe (`getsockname`,
+/// The handler: one atomic add; for a second signal,
+/// [`exit_cutting_responses`] with the shell's code for death by it.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
+    if SHUTDOWN_SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+        exit_cutting_responses(
+            128 + signal,
+            b"backpressure: second signal: exiting at once; \
+            every response still being written is cut with a reset\n",
+        );
+    }
+}
+
+/// Ends the process at once with `code`: a reset armed on every response
+/// still being written, `line` on stderr, then `_exit`. The second
+/// signal's handler calls it, and so does `serve --exit-on-stdin-eof` when
+/// stdin closes. All of it is async-signal-safe (`getsockname`,
 /// `getsockopt`, `setsockopt` and `write` are on POSIX's list); nothing
 /// here allocates, locks or unwinds. The line is written straight to
 /// descriptor 2, not through the log's thread, which may never run again:
@@ -468,12 +485,12 @@ pub fn note_connection(socket: &impl AsRawFd) {
 /// of a whole response, which the kernel delivers after the exit, and a
 /// reset would throw it away. A connection accepted in the instant before
 /// it is noted is not armed.
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
-    if SHUTDOWN_SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+pub fn exit_cutting_responses(code: i32, line: &[u8]) -> ! {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
         let port = LISTEN_PORT.load(Ordering::SeqCst);
         let linger = ffi::Linger {
             l_onoff: 1,
@@ -496,15 +513,22 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
                 };
             }
         }
-        let line = b"backpressure: second signal: exiting at once; \
-            every response still being written is cut with a reset\n";
-        // SAFETY: `line` is a live array of `line.len()` bytes, all that
+        // SAFETY: `line` is a live slice of `line.len()` bytes, all that
         // `write` reads. A failed or short write (stderr closed or full)
         // is ignored: the exit matters more than the line.
         unsafe { ffi::write(2, line.as_ptr().cast(), line.len()) };
         // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
         // unlike `exit`, it runs no destructors or `atexit` handlers.
-        unsafe { ffi::_exit(128 + signal) }
+        unsafe { ffi::_exit(code) }
+    }
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    {
+        // No connection is noted off Linux: nothing to arm.
+        let _ = io::Write::write_all(&mut io::stderr(), line);
+        std::process::exit(code)
     }
 }
 

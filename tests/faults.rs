@@ -44,8 +44,9 @@ struct Child {
     process: KillOnDrop,
     /// Where it listens.
     addr: SocketAddr,
-    /// Held so that `--exit-on-stdin-eof` ends the child if the test dies.
-    _stdin: ChildStdin,
+    /// Held so that `--exit-on-stdin-eof` ends the child if the test dies;
+    /// taken to close it ([`Child::close_stdin`]).
+    stdin: Option<ChildStdin>,
     /// Held and never read, for [`Log::Unread`].
     _unread: Option<ChildStderr>,
     /// The log's lines, for [`Log::Read`].
@@ -105,7 +106,7 @@ impl Child {
         Child {
             process,
             addr,
-            _stdin: stdin,
+            stdin: Some(stdin),
             _unread: unread,
             lines,
         }
@@ -116,6 +117,12 @@ impl Child {
         let pid = self.process.0.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(status.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    }
+
+    /// Closes the child's stdin, as the death of the demo that started it
+    /// would.
+    fn close_stdin(&mut self) {
+        drop(self.stdin.take());
     }
 
     fn exit_within(&mut self, timeout: Duration) -> ExitStatus {
@@ -489,6 +496,29 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
         log.iter().any(|l| l.ends_with(" end=drain-timeout")),
         "{log:?}"
     );
+}
+
+/// `--exit-on-stdin-eof` ends the server at once when its stdin closes
+/// (the demo that started it is gone), but a download in flight must not
+/// end in the FIN of the process's exit: an HTTP/1.0 body ends at the
+/// close, and would look whole. It ends in a reset, as at a second signal,
+/// and one line says why the server went.
+#[test]
+fn stdin_closing_cuts_a_download_with_a_reset() {
+    let mut server = Child::start(Log::Read, None, &[]);
+    // 385 MB at 200 KB/s: about half an hour.
+    let client = download(server.addr, "HTTP/1.0", 7_000_000, 200_000);
+    server.close_stdin();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    let error = match client.join().expect("the client thread") {
+        Ok(wire) => panic!("a clean close after {} bytes, not a reset", wire.len()),
+        Err(error) => error,
+    };
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("stdin closed"));
+    let last = log.last().expect("a line");
+    assert!(last.contains("cut with a reset"), "{last}");
 }
 
 /// The drain timeout cuts an HTTP/2 download too, and the log says so on

@@ -217,7 +217,9 @@ pub fn run(config: ServerConfig) -> ExitCode {
 /// Exits the process once stdin reaches end-of-file. The demo (and the
 /// tests) start their servers with stdin piped from themselves; if the
 /// parent dies (even by a signal, which runs no destructors) the kernel
-/// closes the pipe, and this thread ends the orphaned server.
+/// closes the pipe, and this thread ends the orphaned server at once, as a
+/// second signal does: every response still being written is reset, since
+/// the exit's plain close would end an HTTP/1.0 body as if it were whole.
 fn exit_on_stdin_eof() -> io::Result<()> {
     std::thread::Builder::new()
         .name("stdin-eof".into())
@@ -225,7 +227,11 @@ fn exit_on_stdin_eof() -> io::Result<()> {
             // Whatever arrives is discarded; EOF or a read error both mean
             // the parent is gone.
             let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
-            std::process::exit(0);
+            sys::exit_cutting_responses(
+                0,
+                b"backpressure: stdin closed (--exit-on-stdin-eof): exiting at once; \
+                every response still being written is cut with a reset\n",
+            );
         })
         .map(drop)
 }
