@@ -41,7 +41,7 @@ pub struct OwnResponse {
     pub status: Status,
     /// The head and the body (none for HEAD), as they go on the wire, in one
     /// write that must not block. A fresh socket takes a scrape's few KiB
-    /// at once: `/metrics`' 6 KiB even into a client's 256-byte window at
+    /// at once: `/metrics`' 12 KiB even into a client's 256-byte window at
     /// the default `--notsent-lowat`. At its 4 KiB minimum such a window
     /// gets part of it and a reset (`Content-Length` tells the cut too).
     pub bytes: Vec<u8>,

@@ -35,7 +35,7 @@
 //!   answer instead of the 503, written the same way. A server full of
 //!   stalled clients is exactly when its operator needs to look at it, and
 //!   a scrape that queued behind the clients it should report on would see
-//!   nothing. The price: each such answer (a `/proc` read and a 6 KiB
+//!   nothing. The price: each such answer (a `/proc` read and a 12 KiB
 //!   render for `/metrics`) is done on the thread every other 503 waits
 //!   behind; a real service serves them on a port of their own;
 //! - then it writes the 503 (a fresh socket's send buffer is empty, so 200
