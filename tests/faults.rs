@@ -548,28 +548,39 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
 /// An HTTP/2 reader waiting for a stream thread to leave reads nothing, so
 /// the cut cannot reach it through the socket: it must look for the cut
 /// itself, or the stream it holds is taken on after the cut, once a thread
-/// leaves, and its handler holds up the exit. Seventeen cancelled `buffer`
-/// exports, still rendering, and fifteen stalled ones fill the 32 thread
-/// slots; the 33rd stream, one under the stream limit, waits for a slot
-/// through the cut, and must never be answered.
+/// leaves, and its handler holds up the exit. Seventeen cancelled
+/// `unbounded` exports, whose producers still render their first 16 MiB
+/// chunk (the head, which would fail, waits for it), and fifteen stalled
+/// ones fill the 32 thread slots; the 33rd stream, one under the stream
+/// limit, waits for a slot through the cut, and must never be answered.
 #[test]
 fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
     // The cut comes as the signal is seen; nothing but the cut may end the
-    // stalled streams.
-    let args = ["--drain-timeout", "0ms", "--rate-grace", "10m"];
+    // stalled streams. The largest chunk (16 MiB) keeps a cancelled
+    // channel-mode stream's thread the longest; a cancelled `buffer`
+    // render stops within a slice.
+    let args = [
+        "--drain-timeout",
+        "0ms",
+        "--rate-grace",
+        "10m",
+        "--chunk-bytes",
+        "16777216",
+    ];
     let mut server = Child::start(Log::Read, None, &args);
     let mut h2 = H2::connect(server.addr, &[]);
     let mut out = Vec::new();
     let mut id = 1;
-    // About 11 MB each: seventeen take a second or more to render in a
-    // debug build, long after the cut.
-    let rendering = request_block("GET", "/export.csv?rows=200000&mode=buffer");
+    // A first chunk of 16 MiB each: seventeen take a second or more to
+    // render in a debug build, long after the cut.
+    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
     for _ in 0..17 {
         frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
         frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
         id += 2;
     }
-    let stalled = request_block("GET", "/export.csv?rows=1000000&mode=bounded");
+    // 110 KB each, stalled by the stream's window of 64 KiB.
+    let stalled = request_block("GET", "/export.csv?rows=2000&mode=pipeline");
     for _ in 0..15 {
         frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &stalled);
         id += 2;
@@ -587,7 +598,7 @@ fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
         lines("rows=200001").is_empty(),
         "the 33rd stream was taken on after the cut (or the renders ended before it): {log:#?}"
     );
-    let (stalled, connection) = (lines("mode=bounded"), lines("\"PRI * "));
+    let (stalled, connection) = (lines("mode=pipeline"), lines("\"PRI * "));
     assert_eq!((stalled.len(), connection.len()), (15, 1), "{log:#?}");
     for line in stalled.into_iter().chain(connection) {
         assert!(line.ends_with(" end=drain-timeout"), "{line}");

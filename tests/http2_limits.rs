@@ -330,6 +330,54 @@ fn the_hundred_and_first_net_cancellation_ends_the_connection() {
     back_to_idle(server.addr(), &idle, "101 cancellations");
 }
 
+/// RST_STREAM stops a `buffer` stream at once, mid-render: the render is
+/// that stream's producer, and no write tells it the client has gone. A
+/// witness export starts rendering first, half the size; the one cancelled
+/// after it gives its thread and its budget back while the witness still
+/// renders (no HEADERS of the witness yet), which it could not do by
+/// rendering to its end. Rendered to the end, it held a stream-thread slot
+/// and 220 MB of the budget for seconds in a debug build.
+#[test]
+fn a_cancelled_buffer_stream_stops_rendering_at_once() {
+    const BUDGET: &str = "backpressure_buffer_budget_used_bytes";
+    const QUEUED: &str = "backpressure_queued_bytes{mode=\"buffer\"}";
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let addr = server.addr();
+    let (witness_rows, cancelled_rows) = (2_000_000, 4_000_000);
+    let witness = reference_csv_len(witness_rows) as f64;
+    let both = witness + reference_csv_len(cancelled_rows) as f64;
+    let charged = |bytes: f64| move || (metrics(addr).value(BUDGET) == bytes).then_some(());
+    let mut h2 = H2::connect(addr, &[]);
+    let export = |rows| format!("/export.csv?rows={rows}&mode=buffer");
+    h2.get(1, "GET", &export(witness_rows));
+    wait_until("the witness to start", IDLE_TIMEOUT, charged(witness));
+    h2.get(3, "GET", &export(cancelled_rows));
+    wait_until("the second export to start", IDLE_TIMEOUT, charged(both));
+    h2.send_frame(RST_STREAM, 0, 3, &CANCEL.to_be_bytes());
+    // Left: the connection's reader and writer, and the witness's thread.
+    let threads = idle.threads + 3.0;
+    let m = wait_until("the cancelled stream to end", IDLE_TIMEOUT, || {
+        let m = metrics(addr);
+        let gone = m.value(BUDGET) == witness && m.value("process_threads") == threads;
+        gone.then_some(m)
+    });
+    let frames = h2.frames_until_quiet(Duration::from_millis(1));
+    assert!(
+        !frames.iter().any(|f| f.kind == HEADERS),
+        "the witness was answered before the cancelled render stopped: {}",
+        summary(&frames)
+    );
+    // Nothing of the witness sent, nothing of the cancelled one held.
+    assert_eq!(m.value(QUEUED), witness, "only the witness is queued");
+    let line = server.log_line("the cancelled stream's line", |l| {
+        l.contains("rows=4000000")
+    });
+    assert!(line.contains(" - mode=buffer body_bytes=0 "), "{line}");
+    assert!(line.ends_with(" end=client-abort"), "{line}");
+    drop(h2);
+    back_to_idle(addr, &idle, "a cancelled buffer render");
+}
+
 /// A client that never reads the answers it asks for: with its receive
 /// window full (a download it does not read), each stream error it makes
 /// queues a RST_STREAM the writer cannot send. The 65th ends the

@@ -84,6 +84,15 @@ pub trait Wire: Write {
     /// and never for a body cut short: not being called is how a cut body
     /// stays visibly incomplete.
     fn end_body(&mut self) -> io::Result<()>;
+
+    /// Fails, with the error its next write would fail with, once nobody
+    /// will read the response: how work done before the first write
+    /// (`buffer`'s render) learns to stop, since no write tells it. A wire
+    /// that cannot tell without writing says yes, as HTTP/1.1's socket
+    /// must: its client's FIN may be only a half-close.
+    fn still_wanted(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A borrowed wire is a wire: the caller keeps it, to end it its own way.
@@ -94,6 +103,10 @@ impl<W: Wire + ?Sized> Wire for &mut W {
 
     fn end_body(&mut self) -> io::Result<()> {
         (**self).end_body()
+    }
+
+    fn still_wanted(&mut self) -> io::Result<()> {
+        (**self).still_wanted()
     }
 }
 
@@ -176,6 +189,16 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
         self
     }
 
+    /// Whether anyone will read this response, for a strategy that works
+    /// long before its head (`buffer`'s render) and must ask between
+    /// pieces of that work. If not, the error its head would have failed
+    /// with: the wire's client left (an HTTP/2 stream reset, or its
+    /// connection ended). No status went out, so none is logged, as for a
+    /// client gone before the head.
+    pub fn still_wanted(&mut self) -> Result<(), ExportError> {
+        self.out.still_wanted().map_err(ExportError::HeadNotSent)
+    }
+
     /// How the body will be framed: `Content-Length` carries the exact size.
     pub fn framing(&self) -> Framing {
         self.head.framing()
@@ -201,8 +224,9 @@ pub enum ExportError {
     /// why with a proper status (the body could not be buffered, a thread
     /// could not be started).
     Refused(Status, String),
-    /// Writing the head failed: the client went before it had a status, so
-    /// no response was given (and none is counted).
+    /// Writing the head failed, or the response was found unwanted before
+    /// it ([`ExportResponse::still_wanted`]): the client went before it had
+    /// a status, so no response was given (and none is counted).
     HeadNotSent(io::Error),
     /// Writing the body to the client failed: it closed or reset the connection, or
     /// read too slowly for the send timeout or the minimum data rate (the

@@ -222,6 +222,12 @@ impl Wire for StreamBody<'_> {
         self.conn.work.notify_one();
         self.wait_until(0, |s| s.finished)
     }
+
+    /// Fails once the stream was reset (by the client, or by this side) or
+    /// its connection ended, as its next write would.
+    fn still_wanted(&mut self) -> io::Result<()> {
+        live(&mut self.conn.lock(), self.id).map(drop)
+    }
 }
 
 impl Drop for StreamBody<'_> {
