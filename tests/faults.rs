@@ -605,6 +605,73 @@ fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
     }
 }
 
+/// A `buffer` render in flight at the drain timeout is cut there, not
+/// rendered to its end first: no write happens during a render to meet the
+/// cut, so the render asks between slices whether the shutdown has cut its
+/// response. The same export rendered whole first says how long its render
+/// takes here; cut, over HTTP/1.1 and over HTTP/2, it ends without a status
+/// or a body byte, logged `end=drain-timeout`, and the process exits in a
+/// fraction of that time. Rendered to the end, a debug build's exit came
+/// seconds late.
+#[test]
+fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
+    let rows = 4_000_000; // 218 MB
+    let target = format!("/export.csv?rows={rows}&mode=buffer");
+    let rendering = first_byte_after(server.addr, &target);
+    let mut client = TcpStream::connect(server.addr).expect("connect");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+    client
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    let mut h2 = H2::connect(server.addr, &[]);
+    h2.get(1, "GET", &target);
+    // Both bodies charged: both renders have begun.
+    let bodies = 2.0 * reference_csv_len(rows) as f64;
+    wait_until("the renders to begin", Duration::from_secs(10), || {
+        let used = metrics(server.addr).value("backpressure_buffer_budget_used_bytes");
+        (used == bodies).then_some(())
+    });
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 2 cut");
+    // The export rendered whole, then the two cut.
+    let exports: Vec<&String> = log.iter().filter(|l| l.contains(&target)).collect();
+    assert_eq!(exports.len(), 3, "{log:#?}");
+    let connection: Vec<&String> = log.iter().filter(|l| l.contains("\"PRI * ")).collect();
+    assert_eq!(connection.len(), 1, "{log:#?}");
+    for cut in exports[1..].iter().chain(&connection) {
+        assert!(cut.ends_with(" end=drain-timeout"), "{cut}");
+    }
+    for cut in &exports[1..] {
+        assert!(cut.contains(" - mode=buffer body_bytes=0 "), "{cut}");
+    }
+    let summary = log.last().expect("a summary line");
+    let took = Duration::from_secs_f64(number_after(summary, "shut down in ", " s"));
+    assert!(
+        took < rendering / 2,
+        "the renders went on after the cut: {summary}; a whole render takes {rendering:?}"
+    );
+}
+
+/// How long the server takes to start answering `target`: for a `buffer`
+/// export, its render. The body is then read and thrown away.
+fn first_byte_after(addr: SocketAddr, target: &str) -> Duration {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("a read timeout");
+    let started = Instant::now();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    let first = stream.read(&mut [0; 1]);
+    let took = started.elapsed();
+    assert!(matches!(first, Ok(1)), "no answer to {target}: {first:?}");
+    std::io::copy(&mut stream, &mut std::io::sink()).expect("read the rest");
+    took
+}
+
 /// A response wholly written when the drain timeout passes is not the
 /// shutdown's to cut: its connection left the shutdown's list as its close
 /// began. Cut, its reset would throw away what the server's kernel still

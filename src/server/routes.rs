@@ -278,7 +278,12 @@ pub(super) fn run_export<W: Wire>(
         };
         QueuedBytes::capped(plan.mode, limit)
     };
-    let response = ExportResponse::new(out, head, &plan, &queued).with_cancel(cancel);
+    // The shutdown's cut reaches a response through its first write; one
+    // still rendering (`buffer`) asks for it between slices.
+    let cut = || shared.connections.cutting();
+    let response = ExportResponse::new(out, head, &plan, &queued)
+        .with_cancel(cancel)
+        .with_cut(&cut);
     let result = strategy::send(response);
     let head_sent = result.as_ref().err().is_none_or(ExportError::head_sent);
     let end = match result {

@@ -170,6 +170,11 @@ pub struct ExportResponse<'a, W: Wire> {
     /// client wakes at once instead of after the send timeout. `None` where
     /// there is no connection to end (unit tests, benchmarks).
     pub cancel: Option<&'a (dyn Fn() + Sync)>,
+    /// Whether the server has cut every response still open (the
+    /// shutdown's drain timeout passed): asked by
+    /// [`ExportResponse::still_wanted`] with the wire, which cannot know
+    /// it before its socket is written to. `None` where no shutdown comes.
+    cut: Option<&'a (dyn Fn() -> bool + Sync)>,
 }
 
 impl<'a, W: Wire> ExportResponse<'a, W> {
@@ -180,6 +185,7 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
             plan,
             queued,
             cancel: None,
+            cut: None,
         }
     }
 
@@ -189,13 +195,23 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
         self
     }
 
+    /// Sets what [`ExportResponse::still_wanted`] asks of the server.
+    pub fn with_cut(mut self, cut: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        self.cut = Some(cut);
+        self
+    }
+
     /// Whether anyone will read this response, for a strategy that works
     /// long before its head (`buffer`'s render) and must ask between
     /// pieces of that work. If not, the error its head would have failed
-    /// with: the wire's client left (an HTTP/2 stream reset, or its
-    /// connection ended). No status went out, so none is logged, as for a
-    /// client gone before the head.
+    /// with: the shutdown cut it, or the wire's client left (an HTTP/2
+    /// stream reset, or its connection ended). No status went out, so none
+    /// is logged, as for a client gone before the head.
     pub fn still_wanted(&mut self) -> Result<(), ExportError> {
+        if self.cut.is_some_and(|cut| cut()) {
+            let error = io::Error::new(io::ErrorKind::ConnectionAborted, "cut by the shutdown");
+            return Err(ExportError::HeadNotSent(error));
+        }
         self.out.still_wanted().map_err(ExportError::HeadNotSent)
     }
 
@@ -225,8 +241,9 @@ pub enum ExportError {
     /// could not be started).
     Refused(Status, String),
     /// Writing the head failed, or the response was found unwanted before
-    /// it ([`ExportResponse::still_wanted`]): the client went before it had
-    /// a status, so no response was given (and none is counted).
+    /// it ([`ExportResponse::still_wanted`]): the client went (or the
+    /// shutdown cut it) before it had a status, so no response was given
+    /// (and none is counted).
     HeadNotSent(io::Error),
     /// Writing the body to the client failed: it closed or reset the connection, or
     /// read too slowly for the send timeout or the minimum data rate (the

@@ -580,8 +580,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         // it; reading nothing meanwhile is backpressure on the client. Not
         // reading, this thread is not woken by the shutdown's cut, as a read
         // is: it looks for the cut, or it would take the stream on after it,
-        // once a thread leaves (a `buffer` body rendering, maybe seconds),
-        // and the stream's handler would hold up the exit.
+        // once a thread leaves (a cancelled channel-mode stream's producer
+        // finishing its first chunk, up to 16 MiB): a stream begun after
+        // the cut.
         let mut state = loop {
             self.join_finished();
             if self.shared.connections.cutting() {
