@@ -4,19 +4,21 @@
 //!
 //! The reader keeps a join handle per stream thread and takes on no new
 //! stream while it holds [`MAX_STREAM_THREADS`] of them (`server/h2/`). A
-//! thread counts until it is joined, not only until its stream leaves the
-//! table: after that it still frees what it held, writes its log line and
-//! leaves the kernel. Counting only the table lets threads pile up past
-//! the limit, but only where those last steps are slow next to rendering:
-//! a `buffer` export of megabytes rendered fast and then freed. The debug
-//! build the tests run renders too slowly for that, so this regression
-//! shows only here.
+//! cancelled stream's thread does not leave at once: a channel mode's
+//! waits for its producer to finish the chunk it is rendering, which at
+//! the largest chunk, 16 MiB ([`CHUNK_BYTES`], passed to `serve` unless
+//! `BENCH_SERVE_ARGS` sets one), takes milliseconds. A flood of streams
+//! cancelled as they open therefore fills every slot, and a reader that
+//! stopped waiting for one would start a thread per stream of the flood.
+//! The debug build the tests run is too slow to tell the two apart, so
+//! this shows only here.
 //!
 //! For each strategy, [`RUNS`] connections in turn to one server: each
-//! sends [`STREAMS`] × (HEADERS for a large export, RST_STREAM CANCEL), a
-//! pair every [`PACE`], while a sampler lists `/proc/PID/task` every
+//! sends [`STREAMS`] × (HEADERS for a large export, RST_STREAM CANCEL) in
+//! one write, then a PING, while a sampler lists `/proc/PID/task` every
 //! [`SAMPLE_EVERY`] and counts the live threads named `h2-stream-*`. The
-//! run ends once none is left.
+//! run ends once the PING is answered (every stream of the flood taken on
+//! or refused) and no stream thread is left.
 //!
 //! Run: `cargo bench --bench stream_threads` (about 20 s once built);
 //! `cargo bench --bench stream_threads -- buffer` measures only the
@@ -46,9 +48,12 @@ use backpressure::MAX_STREAM_THREADS;
 use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::{ServerProcess, connect, say, serve_args_from_env};
 use h2::{
-    CANCEL, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PREFACE, RST_STREAM, SETTINGS, frame,
+    CANCEL, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PING, PREFACE, RST_STREAM, SETTINGS, frame,
     header_block,
 };
+
+/// The ACK flag of a PING frame.
+const ACK: u8 = 0x1;
 
 /// The tests' raw HTTP/2 client, std-only: its frame writer and its
 /// header block of plain literals.
@@ -65,13 +70,12 @@ const RUNS: usize = 4;
 /// cancellations that end a connection (`MAX_NET_CANCELS`), so the flood
 /// is never cut short and every stream is taken on or refused.
 const STREAMS: u32 = 99;
-/// Rows each stream asks for: 54 MB (54,027,933 bytes), so that a
-/// `buffer` stream has megabytes to free after its stream has left the
-/// table.
+/// Rows each stream asks for: 54 MB (54,027,933 bytes), more than one
+/// chunk of [`CHUNK_BYTES`].
 const ROWS: u64 = 1_000_000;
-/// Between two (HEADERS, RST_STREAM) pairs: long enough for a `buffer`
-/// stream to render part of its body before the next arrives.
-const PACE: Duration = Duration::from_millis(10);
+/// `serve --chunk-bytes`, its largest, unless `BENCH_SERVE_ARGS` sets one:
+/// the longest a cancelled channel-mode stream's thread stays.
+const CHUNK_BYTES: &str = "16m";
 /// How often `/proc/PID/task` is listed.
 const SAMPLE_EVERY: Duration = Duration::from_millis(2);
 /// Longest wait, after the flood, for the last stream thread to leave.
@@ -99,6 +103,9 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => return usage_error(NAME, &e),
     };
+    if !args.iter().any(|a| a.starts_with("--chunk-bytes")) {
+        args.extend(["--chunk-bytes".into(), CHUNK_BYTES.into()]);
+    }
     args.push("--quiet".into());
     let server = match ServerProcess::start(&args) {
         Ok(server) => server,
@@ -109,7 +116,7 @@ fn main() -> ExitCode {
     };
     say!(
         NAME,
-        "stream_threads: {STREAMS} × (HEADERS, RST_STREAM CANCEL) every {PACE:?}, \
+        "stream_threads: {STREAMS} × (HEADERS, RST_STREAM CANCEL) in one write, \
          rows={ROWS}, {RUNS} connections per strategy; limit {MAX_STREAM_THREADS}"
     );
     say!(
@@ -177,14 +184,15 @@ fn main() -> ExitCode {
 fn flood(server: &ServerProcess, strategy: &str) -> Result<Peak, String> {
     let socket = connect(server.addr())?;
     let drain = socket.try_clone().map_err(|e| format!("cloning: {e}"))?;
-    let watching = AtomicBool::new(true);
+    let (watching, acked) = (AtomicBool::new(true), AtomicBool::new(false));
     thread::scope(|scope| {
         let sampler = scope.spawn(|| sample(server.pid(), &watching));
         // The server's answers are read and thrown away, so that its
-        // writer never waits on this client.
-        scope.spawn(move || discard(drain));
+        // writer never waits on this client; all but the PING's answer.
+        scope.spawn(|| discard(drain, &acked));
         let sent = send_flood(&socket, server.addr(), strategy);
-        let drained = sent.and_then(|()| wait_for_no_stream_threads(server.pid()));
+        let taken = sent.and_then(|()| wait_for_the_ping_ack(&acked));
+        let drained = taken.and_then(|()| wait_for_no_stream_threads(server.pid()));
         // Whatever happened, the sampler stops and the connection closes,
         // which ends the discarding thread.
         watching.store(false, Ordering::Relaxed);
@@ -199,7 +207,7 @@ fn flood(server: &ServerProcess, strategy: &str) -> Result<Peak, String> {
     })
 }
 
-/// The preface, an empty SETTINGS, then the pairs.
+/// The preface, an empty SETTINGS, the pairs, then a PING, in one write.
 fn send_flood(socket: &TcpStream, addr: SocketAddr, strategy: &str) -> Result<(), String> {
     let mut out = PREFACE.to_vec();
     frame(&mut out, SETTINGS, 0, 0, &[]);
@@ -215,19 +223,42 @@ fn send_flood(socket: &TcpStream, addr: SocketAddr, strategy: &str) -> Result<()
     for id in (1..).step_by(2).take(STREAMS as usize) {
         frame(&mut out, HEADERS, END_STREAM | END_HEADERS, id, &block);
         frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
-        (&*socket)
-            .write_all(&out)
-            .map_err(|e| format!("stream {id}: {e}"))?;
-        out.clear();
-        thread::sleep(PACE);
     }
-    Ok(())
+    frame(&mut out, PING, 0, 0, &[0; 8]);
+    (&*socket)
+        .write_all(&out)
+        .map_err(|e| format!("the flood: {e}"))
 }
 
-/// Reads until the connection ends, keeping nothing.
-fn discard(mut socket: TcpStream) {
-    let mut buffer = [0; 16 * 1024];
-    while matches!(socket.read(&mut buffer), Ok(n) if n > 0) {}
+/// Reads frames until the connection ends, keeping nothing but whether a
+/// PING's acknowledgement came (`acked`).
+fn discard(mut socket: TcpStream, acked: &AtomicBool) {
+    let mut head = [0; 9];
+    let mut payload = vec![0; 1 << 24];
+    while socket.read_exact(&mut head).is_ok() {
+        let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        if socket.read_exact(&mut payload[..length]).is_err() {
+            return;
+        }
+        if head[3] == PING && head[4] & ACK != 0 {
+            acked.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Waits until the server has acknowledged the PING sent after the flood:
+/// its reader takes frames in order, so by then it has taken on (or
+/// refused) every stream of the flood, and a count of none left means the
+/// flood is over, not that it has not begun.
+fn wait_for_the_ping_ack(acked: &AtomicBool) -> Result<(), String> {
+    let start = Instant::now();
+    while !acked.load(Ordering::Relaxed) {
+        if start.elapsed() > DRAIN_TIMEOUT {
+            return Err(format!("no PING acknowledged within {DRAIN_TIMEOUT:?}"));
+        }
+        thread::sleep(SAMPLE_EVERY);
+    }
+    Ok(())
 }
 
 /// Waits until `/proc/PID/task` lists no live `h2-stream-*` thread.
@@ -261,16 +292,51 @@ fn sample(pid: u32, watching: &AtomicBool) -> Result<Peak, String> {
 /// thread starts to leave the kernel, before a join on it can return.
 const PF_EXITING: u64 = 0x4;
 
-/// Live threads of process `pid` now: those `/proc/PID/task/TID/stat`
-/// shows neither leaving (`PF_EXITING`) nor gone (state `Z` or `X`). A
-/// joined thread has done all it will, but the kernel lists it a moment
-/// longer, and counting it would blame the server for the kernel's pace;
-/// a thread still freeing its body or writing its log line is counted.
+/// Live threads of process `pid` at one instant: those that two listings
+/// of `/proc/PID/task` in a row both show live, neither leaving
+/// (`PF_EXITING`) nor gone (state `Z` or `X`), by the same name. Stream
+/// threads are counted by name, `h2-stream-ID`, once each: a producer is
+/// called by its stream thread's name until it first runs and names
+/// itself, which under load can take milliseconds, and it lives no longer
+/// than its stream thread. One listing is not an instant: it reads a file per
+/// thread, and while it does some threads leave and others start, so a
+/// flood of short-lived threads would be counted more than were ever live
+/// at once. A thread that both listings show live was live throughout
+/// from the first's reading of it to the second's (a thread is live from
+/// its start until it begins to leave, once), so all of them were live
+/// together when the second listing began. A joined thread has done all
+/// it will, but the kernel lists it a moment longer, and counting it would
+/// blame the server for the kernel's pace; a thread still freeing its body
+/// or writing its log line is counted.
 fn count(pid: u32) -> Result<Peak, String> {
+    let first = live_threads(pid)?;
+    let second = live_threads(pid)?;
+    let mut now = Peak::default();
+    let mut streams = Vec::new();
+    for (tid, name) in &second {
+        if first.iter().any(|(t, n)| t == tid && n == name) {
+            now.threads += 1;
+            if name.starts_with("h2-stream") && !streams.contains(&name) {
+                streams.push(name);
+            }
+        }
+    }
+    now.stream_threads = streams.len();
+    Ok(now)
+}
+
+/// Each live thread of process `pid` in one listing of `/proc/PID/task`:
+/// its id and its name. A thread takes its name from its creator until it
+/// sets its own, so a stream thread's producer is called `h2-stream-*` for
+/// a moment.
+fn live_threads(pid: u32) -> Result<Vec<(u64, String)>, String> {
     let dir = format!("/proc/{pid}/task");
     let tasks = std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?;
-    let mut now = Peak::default();
+    let mut live = Vec::new();
     for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
         // `comm (name) state ...`; a name may hold spaces and parentheses,
         // so the state is the first word after the last `)`.
         // A task that left between the listing and this read is not live.
@@ -289,11 +355,8 @@ fn count(pid: u32) -> Result<Peak, String> {
         if leaving || flags & PF_EXITING != 0 {
             continue;
         }
-        now.threads += 1;
         let name = head.split_once('(').map_or("", |(_, name)| name);
-        if name.starts_with("h2-stream") {
-            now.stream_threads += 1;
-        }
+        live.push((tid, name.to_string()));
     }
-    Ok(now)
+    Ok(live)
 }
