@@ -379,8 +379,9 @@ mod tests {
 
     /// A connection below the cap that no thread can be started for is
     /// turned away by the rejecter, and its answer names that cause, not
-    /// the connection limit: the 503's reason over HTTP/1.1, the GOAWAY's
-    /// debug data over HTTP/2, byte for byte, through the real accept loop.
+    /// the connection limit: the 503's reason, and the length its head
+    /// gives, over HTTP/1.1; the GOAWAY's debug data over HTTP/2; byte for
+    /// byte, through the real accept loop.
     #[test]
     fn a_connection_no_thread_can_start_for_is_told_why() {
         let config = ServerConfig {
@@ -408,6 +409,10 @@ mod tests {
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 503 "), "{text}");
         assert!(head.contains("\r\nRetry-After: 1\r\n"), "{text}");
+        // Its own length: the cap's reason is shorter, and a client that
+        // trusts the head would lose the end of this one.
+        let length = format!("\r\nContent-Length: {}\r\n", reason.len() + 1);
+        assert!(head.contains(&length), "{text}");
         assert_eq!(body.as_bytes(), [&reason[..], b"\n"].concat(), "{text}");
         // An empty SETTINGS, then GOAWAY: last stream 0, REFUSED_STREAM.
         let mut expected = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
