@@ -259,7 +259,10 @@ mod tests {
         group(&root, "work.slice", Some(mib(2048)), mib(896));
         let from_the_group = cgroup_memory(&root, v1_and_v2);
         let no_v2 = cgroup_memory(&root, b"4:memory:/work.slice/box/serve\n");
-        let outside_the_namespace = cgroup_memory(&root, b"0::/../work.slice/box/serve\n");
+        // Mounted at the slice, `/..` leads back to files that do exist,
+        // with limits: still not this namespace's, so not read.
+        let mount = root.join("work.slice");
+        let outside_the_namespace = cgroup_memory(&mount, b"0::/../work.slice/box/serve\n");
         group(&root, "work.slice", None, mib(896));
         group(&root, "work.slice/box/serve", None, mib(768));
         let unlimited = cgroup_memory(&root, v1_and_v2);
