@@ -119,7 +119,7 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
 /// line of thirty reports run together, and `2>&1 | tail` showed a smear.
 /// Over `--http2` too, which printed no progress at all; over both, the
 /// figures count what the report's last line does, bytes on the wire: they
-/// never go down, and never pass the report's.
+/// grow with every report, and never pass the report's.
 #[test]
 fn progress_to_a_file_is_one_line_per_report() {
     let server = Server::start(&[]);
@@ -133,8 +133,11 @@ fn progress_to_a_file_is_one_line_per_report() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(0), "{flags:?}: {stderr:?}");
         assert!(!stderr.contains('\r'), "{flags:?}: {stderr:?}");
-        // A report a second for 2.5 s: at 1 s and at 2 s, each its own line.
-        assert!(stderr.lines().count() >= 2, "{flags:?}: {stderr:?}");
+        // A report a second for 2.5 s: at 1 s and at 2 s, each its own line
+        // (a third if a busy machine stretches the run past 3 s), not one
+        // every poll.
+        let reports = stderr.lines().count();
+        assert!((2..=3).contains(&reports), "{flags:?}: {stderr:?}");
         let (wire, _, _) = wire_seconds_rate(&stdout(&output));
         let mut last = 0.0;
         for line in stderr.lines() {
@@ -142,7 +145,8 @@ fn progress_to_a_file_is_one_line_per_report() {
                 .strip_suffix(" bytes read")
                 .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
             let read = read.unwrap_or_else(|| panic!("{flags:?}: {stderr:?}"));
-            assert!((last..=wire).contains(&read), "{flags:?}: {stderr:?}");
+            // 20 KiB a second: a report that did not grow counted nothing.
+            assert!(last < read && read <= wire, "{flags:?}: {stderr:?}");
             last = read;
         }
     }
