@@ -113,7 +113,9 @@ mod tests {
     /// A reader that naps whenever the bucket is empty, and wakes every
     /// nap 2 ms late, still reads at the rate over 10 s: within one
     /// capacity (the bucket starts empty) and a byte per read. Waiting for
-    /// a full bucket instead would lose 2 ms of tokens on each 50 ms nap.
+    /// a full bucket instead would lose 2 ms of tokens on each 50 ms nap;
+    /// waking for less than half of one would spin, a read of a few bytes
+    /// per nap: each read takes half the capacity at least.
     #[test]
     fn a_reader_that_wakes_late_still_reads_at_the_rate() {
         let (rate, capacity) = (200_000u64, 10_000u64);
@@ -136,6 +138,7 @@ mod tests {
             shortfall <= (capacity + reads) as f64,
             "{total} in {elapsed} s"
         );
+        assert!(reads * capacity.div_ceil(2) <= total, "{reads} reads");
     }
 
     #[test]
