@@ -97,6 +97,7 @@ pub use sys::reset_on_close;
 mod test_support {
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc::{self, RecvTimeoutError};
+    use std::sync::{Mutex, MutexGuard, PoisonError};
     use std::thread;
     use std::time::Duration;
 
@@ -128,6 +129,16 @@ mod test_support {
         runner
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Held by every test that turns a connection away, for as long as it
+    /// runs: the rejection and REFUSED_STREAM GOAWAY counters are
+    /// process-wide, and a test that asserts how far they moved must see
+    /// its own moves alone, not a test on another thread's.
+    pub fn counting_rejections() -> MutexGuard<'static, ()> {
+        static COUNTING: Mutex<()> = Mutex::new(());
+        // A test that failed holding it left no state to guard.
+        COUNTING.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A connected pair of sockets over loopback, (server, client): for the

@@ -416,6 +416,7 @@ mod tests {
     /// still read the whole 503, not a reset.
     #[test]
     fn a_late_request_still_gets_the_whole_503() {
+        let _counting = crate::test_support::counting_rejections();
         let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         let mut client = turned_away(&rejecter);
         // Late indeed: after HEAD_WAIT the 503 is in the client's receive
@@ -433,6 +434,7 @@ mod tests {
     /// answered, not closed without a word.
     #[test]
     fn a_socket_not_yet_answered_is_answered_when_the_rejecter_stops() {
+        let _counting = crate::test_support::counting_rejections();
         let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         let mut client = turned_away(&rejecter);
         rejecter.stop();
@@ -446,6 +448,7 @@ mod tests {
     /// the list: its socket closes, and a write then meets a reset.
     #[test]
     fn a_client_that_never_closes_is_let_go_after_the_linger_time() {
+        let _counting = crate::test_support::counting_rejections();
         let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         let mut client = turned_away(&rejecter);
         request_the_503(&mut client);
@@ -466,6 +469,7 @@ mod tests {
     /// line and split across two writes; a GET gets the body.
     #[test]
     fn head_gets_no_body_and_get_does() {
+        let _counting = crate::test_support::counting_rejections();
         let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
         for (pieces, body) in [
             (

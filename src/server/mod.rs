@@ -384,6 +384,7 @@ mod tests {
     /// byte, through the real accept loop.
     #[test]
     fn a_connection_no_thread_can_start_for_is_told_why() {
+        let _counting = crate::test_support::counting_rejections();
         let config = ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             quiet: true,

@@ -163,7 +163,8 @@ mod tests {
     }
 
     /// GOAWAYs sent with REFUSED_STREAM so far, by the process-wide
-    /// counter: in this crate's tests only the one below sends them.
+    /// counter: exact while the caller holds `counting_rejections`, which
+    /// every test that sends them takes.
     fn refused_goaways() -> u64 {
         let text = METRICS.render(&Readings::default());
         let scrape = Scrape::parse(&text).unwrap();
@@ -206,6 +207,7 @@ mod tests {
     /// but no GOAWAY is counted for it.
     #[test]
     fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
+        let _counting = crate::test_support::counting_rejections();
         let goaways = refused_goaways();
         let (unwritten, _client) = serve_without_threads(true);
         assert_eq!(unwritten, Outcome::ended(End::Rejected), "GOAWAY unwritten");
