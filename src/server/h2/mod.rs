@@ -162,14 +162,15 @@ mod tests {
         SPAWN_FAILS.get()
     }
 
-    /// GOAWAYs sent with REFUSED_STREAM so far, by the process-wide
-    /// counter: exact while the caller holds `counting_rejections`, which
-    /// every test that sends them takes.
-    fn refused_goaways() -> u64 {
+    /// Connections rejected and GOAWAYs sent with REFUSED_STREAM so far,
+    /// by the process-wide counters: exact while the caller holds
+    /// `counting_rejections`, which every test that moves them takes.
+    fn rejections_and_refused_goaways() -> (u64, u64) {
         let text = METRICS.render(&Readings::default());
         let scrape = Scrape::parse(&text).unwrap();
         let series = "backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}";
-        scrape.count(series).unwrap_or(0)
+        let rejected = scrape.count("backpressure_connections_rejected_total");
+        (rejected.unwrap_or(0), scrape.count(series).unwrap_or(0))
     }
 
     /// Serves, with no thread to start, a connection whose client has sent
@@ -203,18 +204,20 @@ mod tests {
     /// gracefully, so that the client's unread preface cannot turn the
     /// close into a reset that destroys the GOAWAY. The refusal is decided
     /// before anything is written: one whose GOAWAY cannot be written is
-    /// still logged a rejection, as it was counted (the rejecter's rule),
-    /// but no GOAWAY is counted for it.
+    /// still counted and logged a rejection (the rejecter's rule), but no
+    /// GOAWAY is counted for it.
     #[test]
     fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
         let _counting = crate::test_support::counting_rejections();
-        let goaways = refused_goaways();
+        let (rejected, goaways) = rejections_and_refused_goaways();
         let (unwritten, _client) = serve_without_threads(true);
         assert_eq!(unwritten, Outcome::ended(End::Rejected), "GOAWAY unwritten");
-        assert_eq!(refused_goaways(), goaways, "no GOAWAY counted unwritten");
+        let counted = rejections_and_refused_goaways();
+        assert_eq!(counted, (rejected + 1, goaways), "GOAWAY unwritten");
 
         let (outcome, mut client) = serve_without_threads(false);
-        assert_eq!(refused_goaways(), goaways + 1);
+        let counted = rejections_and_refused_goaways();
+        assert_eq!(counted, (rejected + 2, goaways + 1), "GOAWAY written");
         // Read before the close: the test's plain close, with the
         // client's preface unread, is a reset.
         client
