@@ -22,10 +22,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use backpressure::{CLOSE_READ_TIMEOUT, LINGER_TIME};
-use common::h2::{H2, REFUSED_STREAM};
+use common::h2::{DATA, END_STREAM, Frame, GOAWAY, H2, PING, REFUSED_STREAM, summary};
 use common::{
-    Server, back_to_idle, metrics, parse_response, stalled_request, try_metrics, wait_until,
-    warmed_server,
+    Server, back_to_idle, metrics, parse_response, reference_csv_len, stalled_request, try_metrics,
+    wait_until, warmed_server,
 };
 
 /// Longest any wait in these tests may take before it fails.
@@ -213,6 +213,22 @@ fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
     }
 }
 
+/// Asks for `/nope`, reads the answer whole, and keeps the socket open, so
+/// that the server's close waits for it; returns the status and the
+/// socket. The request is followed by `more` bytes: the head's first read
+/// takes 1 KiB, so most of 4 KiB still waits unread when the close begins.
+fn answered_kept_open(addr: SocketAddr, more: usize) -> (u16, TcpStream) {
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let request = b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
+    client
+        .write_all(&[&request[..], &vec![b'x'; more]].concat())
+        .unwrap();
+    let mut wire = Vec::new();
+    client.read_to_end(&mut wire).unwrap();
+    (parse_response(&wire).status, client)
+}
+
 /// A connection whose response is out gives its slot back while its close
 /// waits for the client to hang up: else `ab -c N` against
 /// `--max-connections N` meets 503s, each client connecting again the
@@ -223,20 +239,7 @@ fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
 #[test]
 fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
     let server = Server::start(&["--max-connections", "1"]);
-    // Answered whole, its socket kept open: the server's close waits.
-    // Its request followed by `more` bytes: the head's first read takes
-    // 1 KiB, so most of 4 KiB still waits unread when the close begins.
-    let answered_kept_open = |more: usize| {
-        let mut client = TcpStream::connect(server.addr()).unwrap();
-        client.set_read_timeout(Some(PATIENCE)).unwrap();
-        let request = b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
-        client
-            .write_all(&[&request[..], &vec![b'x'; more]].concat())
-            .unwrap();
-        let mut wire = Vec::new();
-        client.read_to_end(&mut wire).unwrap();
-        (parse_response(&wire).status, client)
-    };
+    let answered_kept_open = |more| answered_kept_open(server.addr(), more);
     // Four clients and a scrape must fit in the first one's close, at
     // most CLOSE_READ_TIMEOUT: a machine too busy for that gets another try.
     for _ in 0..5 {
@@ -268,6 +271,75 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
         return;
     }
     panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
+}
+
+/// Past the closing places, an HTTP/2 connection's close still waits for
+/// its client, as nginx's does after GOAWAY: an HTTP/2 client sends at any
+/// time (a WINDOW_UPDATE as it reads the last DATA, a PING, an
+/// acknowledgement), so nothing unread at the close says nothing of the
+/// next instant, and a byte that reaches a closed socket resets it,
+/// throwing away the tail the server's kernel had not sent yet. At
+/// `--max-connections 1`, an HTTP/1.1 client holds the one closing place;
+/// an HTTP/2 client with a 4 KiB receive buffer asks for 13 KB, sends
+/// GOAWAY, reads nothing until its body is in the server's kernel and the
+/// connection has had time to end, then sends a PING and reads: every
+/// body byte, END_STREAM, and a FIN, never a reset.
+#[test]
+fn an_http2_close_past_the_closing_places_waits_for_its_client() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let rows = 250;
+    let body = reference_csv_len(rows);
+    let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
+    // The HTTP/2 connection must end, and its client's PING arrive, while
+    // the first client holds the place (its close lasts at most
+    // CLOSE_READ_TIMEOUT): a machine too busy for that gets another try.
+    for _ in 0..5 {
+        let before = metrics(server.addr()).value(sent);
+        // Any earlier close (the start's probe, a scrape, a try's) is over.
+        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+        let started = Instant::now();
+        let (first, _first_client) = answered_kept_open(server.addr(), 0);
+        assert_eq!(first, 404);
+        let timeout = Duration::from_secs(5);
+        let socket = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout)
+            .expect("connect");
+        let mut h2 = H2::over(socket).start(&[]);
+        h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+        h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
+        // Its body fits the server's kernel: once the last byte is there,
+        // the reader sees that the connection is done within its 100 ms
+        // wake, and the close begins.
+        wait_until("the body to be in the server's kernel", PATIENCE, || {
+            let m = try_metrics(server.addr())?;
+            (m.value(sent) == before + body as f64).then_some(())
+        });
+        thread::sleep(Duration::from_millis(250));
+        h2.send_frame(PING, 0, 0, &[0; 8]);
+        if started.elapsed() >= CLOSE_READ_TIMEOUT {
+            // The place may have come free first, and then it waited anyway.
+            let _ = h2.read_to_the_end();
+            continue;
+        }
+        let ended = |f: &[Frame]| {
+            f.iter()
+                .any(|f| f.kind == DATA && f.flags & END_STREAM != 0)
+        };
+        let frames = h2.frames_until(ended, Duration::from_millis(100));
+        let read: usize = frames
+            .iter()
+            .filter(|f| f.kind == DATA)
+            .map(|f| f.payload.len())
+            .sum();
+        assert!(
+            ended(&frames),
+            "{read} of {body} bytes: {}",
+            summary(&frames)
+        );
+        assert_eq!(read as u64, body);
+        assert_eq!(h2.read_to_the_end(), None, "a FIN, not a reset");
+        return;
+    }
+    panic!("in five tries, the HTTP/2 client never fitted in {CLOSE_READ_TIMEOUT:?}");
 }
 
 /// Slots `--max-connections` allows in the crowd test.

@@ -45,8 +45,8 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// under `--max-connections`, taken from it once the response is out and
 /// the connection has left the shutdown's list, if fewer closes than slots
 /// wait already; else it is kept through the close, which then waits only
-/// if the client has sent bytes still unread. The socket is closed by its
-/// last owner, once this has returned.
+/// if the client has sent bytes still unread or speaks HTTP/2. The socket
+/// is closed by its last owner, once this has returned.
 pub(super) fn handle(
     stream: &TcpStream,
     peer: SocketAddr,
@@ -68,9 +68,9 @@ pub(super) fn handle(
     // Without a send timeout a client that stops reading would hold this
     // thread (and a producer's) forever, so a connection whose timeout
     // cannot be set is not served at all.
-    let (request_line, mut outcome) =
+    let (request_line, mut outcome, http2) =
         if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-            (None, Outcome::ended(End::ClientAbort))
+            (None, Outcome::ended(End::ClientAbort), false)
         } else {
             read_and_respond(stream, shared, accepted_at, peer)
         };
@@ -85,12 +85,15 @@ pub(super) fn handle(
         // its own last connection. The closes that wait are capped too, at
         // as many as the slots. Past that a close waits only if bytes the
         // client sent wait unread (nginx's rule), and keeps its slot while
-        // it does; one with nothing unread closes at once.
+        // it does; one with nothing unread closes at once. Not over HTTP/2:
+        // its client sends whenever it likes (a WINDOW_UPDATE as it reads
+        // the last DATA, a PING), so nothing unread now says nothing of the
+        // next instant, and nginx too always waits after GOAWAY.
         let closing = METRICS.connection_closing(config.max_connections as u64);
         if closing.is_some() {
             drop(slot.take());
         }
-        if !close_gracefully(stream, closing.is_some()) {
+        if !close_gracefully(stream, closing.is_some() || http2) {
             // The tail is lost, or will be at the client's next byte: a
             // reset now makes the cut certain, as the log will say.
             let _ = sys::reset_on_close(stream);
@@ -144,31 +147,32 @@ fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) ->
 }
 
 /// Reads the head, parses it and responds; returns the request line for
-/// the access log once it has parsed, and what the response came to.
+/// the access log once it has parsed, what the response came to, and
+/// whether the client spoke HTTP/2 (its close always waits for it).
 fn read_and_respond(
     stream: &TcpStream,
     shared: &Shared,
     accepted_at: Instant,
     peer: SocketAddr,
-) -> (Option<String>, Outcome) {
+) -> (Option<String>, Outcome, bool) {
     let config = &shared.config;
     let mut buf = Vec::new();
     let deadline = accepted_at + config.header_timeout;
     if shutdown_came_first(stream, deadline, shared) {
         // Nothing was asked, so nothing is left unanswered: complete, as
         // an HTTP/2 connection that goes away between streams.
-        return (None, Outcome::ended(End::Complete));
+        return (None, Outcome::ended(End::Complete), false);
     }
     let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
         // HTTP/2 with prior knowledge: its preface begins like a head.
         Ok((head, after)) if head == PREFACE_HEAD => {
             let line = (!config.quiet).then(|| request_line(head));
-            return (line, h2::serve(stream, after, shared, peer));
+            return (line, h2::serve(stream, after, shared, peer), true);
         }
         Ok((head, _)) => match request::parse_head(head) {
             Ok(request) => {
                 let line = (!config.quiet).then(|| request_line(head));
-                return (line, routes::respond(stream, &request, shared));
+                return (line, routes::respond(stream, &request, shared), false);
             }
             // A HEAD request gets no body even when it is malformed.
             Err(e) => {
@@ -197,7 +201,7 @@ fn read_and_respond(
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => Outcome::ended(End::ClientAbort),
     };
-    (None, outcome)
+    (None, outcome, false)
 }
 
 /// Waits for the client's first byte, taking nothing, and says whether a
@@ -247,9 +251,10 @@ fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
 /// still sending: the close's reset discards the tail it has not
 /// acknowledged, and the response was cut after all.
 ///
-/// Unless `always_wait`, a client that has sent nothing unread is not
-/// waited for: it asked its one request and is reading the answer, and the
-/// close is a FIN after the response. Only a byte it sends after the close
+/// Unless `always_wait` (the caller's, for a closing place or an HTTP/2
+/// client), a client that has sent nothing unread is not waited for: it
+/// asked its one request and is reading the answer, and the close is a FIN
+/// after the response. Only a byte it sends after the close
 /// would turn that into a reset, which is why the wait is the rule (Apache
 /// always waits; nginx only when it sees input). That FIN is left to the
 /// socket's last owner, who sends it after giving the slot back: a client
