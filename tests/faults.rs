@@ -473,11 +473,7 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
     server.terminate();
     let status = server.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
-    let error = match client.join().expect("the client thread") {
-        Ok(wire) => panic!("a clean close after {} bytes, not a reset", wire.len()),
-        Err(error) => error,
-    };
-    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    ends_in_a_reset(client);
     let log = server.log_until(Duration::from_secs(2), |l| l.contains("shut down"));
     let summary = log.last().expect("a summary line");
     assert!(
@@ -498,6 +494,17 @@ fn the_drain_timeout_cuts_a_long_download_and_exits() {
     );
 }
 
+/// A slow download ([`download`]) that the server's exit cut: its client's
+/// read fails with a reset, never a clean close, which would pass an
+/// HTTP/1.0 body for a whole one.
+fn ends_in_a_reset(client: thread::JoinHandle<std::io::Result<Vec<u8>>>) {
+    let error = match client.join().expect("the client thread") {
+        Ok(wire) => panic!("a clean close after {} bytes, not a reset", wire.len()),
+        Err(error) => error,
+    };
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+}
+
 /// `--exit-on-stdin-eof` ends the server at once when its stdin closes
 /// (the demo that started it is gone), but a download in flight must not
 /// end in the FIN of the process's exit: an HTTP/1.0 body ends at the
@@ -511,11 +518,7 @@ fn stdin_closing_cuts_a_download_with_a_reset() {
     server.close_stdin();
     let status = server.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
-    let error = match client.join().expect("the client thread") {
-        Ok(wire) => panic!("a clean close after {} bytes, not a reset", wire.len()),
-        Err(error) => error,
-    };
-    assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
+    ends_in_a_reset(client);
     let log = server.log_until(Duration::from_secs(2), |l| l.contains("stdin closed"));
     let last = log.last().expect("a line");
     assert!(last.contains("cut with a reset"), "{last}");
