@@ -76,10 +76,20 @@ pub(super) struct Answer {
     pub(super) own: Arc<OwnEndpoints>,
 }
 
+/// Every field but `own`, a function, which has nothing to show.
 impl fmt::Debug for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Answer { at_cap, quiet, .. } = self;
-        write!(f, "Answer {{ at_cap: {at_cap:?}, quiet: {quiet} }}")
+        let Answer {
+            at_cap,
+            no_thread,
+            quiet,
+            own: _,
+        } = self;
+        f.debug_struct("Answer")
+            .field("at_cap", at_cap)
+            .field("no_thread", no_thread)
+            .field("quiet", quiet)
+            .finish_non_exhaustive()
     }
 }
 
