@@ -14,18 +14,19 @@
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
 //! | `sigaction(SIGINT, SIGTERM)`, `write`, `_exit` | a shutdown asked for by a signal; a second one says so and exits at once |
-//! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` in the handler | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
+//! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //!
-//! Every call outside the signal handler checks its result and turns `-1`
+//! Every call outside that exit ([`exit_cutting_responses`], shared by the
+//! handler and `serve`'s stdin thread) checks its result and turns `-1`
 //! into the `errno` it set, as an `io::Error`: nothing here panics or is
-//! unwrapped. The handler has no one to report to: it skips a descriptor
-//! it cannot inspect, lets an arming fail (the descriptor closed since),
-//! and exits either way. The constants are
-//! Linux's (`<netinet/tcp.h>`, `<asm-generic/socket.h>`,
-//! `<asm-generic/ioctls.h>`), the same on the architectures Linux's generic
-//! headers cover; elsewhere every call is `ErrorKind::Unsupported`, so the
-//! server runs on Linux only (`serve` cannot arm its accept timeout, and
-//! says so), though the crate builds anywhere.
+//! unwrapped. The exit has no one to report to: it skips a descriptor it
+//! cannot inspect, lets an arming fail (the descriptor closed since), and
+//! exits either way. The constants are Linux's (`<netinet/tcp.h>`,
+//! `<asm-generic/socket.h>`, `<asm-generic/ioctls.h>`), the same on the
+//! architectures Linux's generic headers cover; elsewhere every call is
+//! `ErrorKind::Unsupported`, so the server runs on Linux only (`serve`
+//! cannot arm its accept timeout, and says so), though the crate builds
+//! anywhere.
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable
 //! (rust-lang/rust#88494); nothing in std does the others.
@@ -471,9 +472,9 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
 /// Ends the process at once with `code`: a reset armed on every response
 /// still being written, `line` on stderr, then `_exit`. The second
 /// signal's handler calls it, and so does `serve --exit-on-stdin-eof` when
-/// stdin closes. All of it is async-signal-safe (`getsockname`,
-/// `getsockopt`, `setsockopt` and `write` are on POSIX's list); nothing
-/// here allocates, locks or unwinds. The line is written straight to
+/// stdin closes. On Linux, where the handler is, all of it is
+/// async-signal-safe (`getsockname`, `getsockopt`, `setsockopt` and
+/// `write` are on POSIX's list); nothing here allocates, locks or unwinds. The line is written straight to
 /// descriptor 2, not through the log's thread, which may never run again:
 /// one `write` of one short line, so it cannot be split by the log's.
 ///
@@ -483,8 +484,9 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
 /// for the end of a body. Only a connection still being written is armed
 /// ([`still_written`]): one whose graceful close has begun holds the tail
 /// of a whole response, which the kernel delivers after the exit, and a
-/// reset would throw it away. A connection accepted in the instant before
-/// it is noted is not armed.
+/// reset would throw it away. Other threads go on meanwhile: a connection
+/// noted after the loop below read the highest descriptor, with a higher
+/// one, is not armed, nor one accepted and not yet noted.
 pub fn exit_cutting_responses(code: i32, line: &[u8]) -> ! {
     #[cfg(all(
         target_os = "linux",
