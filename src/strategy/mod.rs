@@ -172,8 +172,10 @@ pub struct ExportResponse<'a, W: Wire> {
     pub cancel: Option<&'a (dyn Fn() + Sync)>,
     /// Whether the server has cut every response still open (the
     /// shutdown's drain timeout passed): asked by
-    /// [`ExportResponse::still_wanted`] with the wire, which cannot know
-    /// it before its socket is written to. `None` where no shutdown comes.
+    /// [`ExportResponse::still_wanted`] besides the wire, which may not
+    /// know it yet: HTTP/1.1's socket tells only its next write, an HTTP/2
+    /// stream only once its connection's reader has met the cut. `None`
+    /// where no shutdown comes.
     cut: Option<&'a (dyn Fn() -> bool + Sync)>,
 }
 
