@@ -208,8 +208,8 @@ pub fn run(config: ServerConfig) -> ExitCode {
         ));
         return ExitCode::from(EXIT_FAILURE);
     }
-    let drained = server.run(sys::shutdown_requested);
-    log::line(drained.to_string());
+    let summary = server.run(sys::shutdown_requested);
+    log::line(summary.to_string());
     logger.stop(LOG_FLUSH_TIMEOUT);
     ExitCode::SUCCESS
 }

@@ -37,7 +37,7 @@ pub use accept_backoff::descriptor_warning;
 pub use config::ServerConfig;
 pub use connection::CLOSE_READ_TIMEOUT;
 pub use h2::MAX_STREAM_THREADS;
-pub use shutdown::Drained;
+pub use shutdown::ShutdownSummary;
 
 use accept_backoff::{AcceptBackoff, is_exhaustion};
 use shutdown::Connections;
@@ -144,7 +144,7 @@ impl Server {
     /// loop or end it. Once `stop` returns true (it is asked between
     /// connections and at least every [`ACCEPT_WAKE`]), shuts down as
     /// [`shutdown`] describes and returns what that came to.
-    pub fn run(self, stop: impl Fn() -> bool) -> Drained {
+    pub fn run(self, stop: impl Fn() -> bool) -> ShutdownSummary {
         let Server {
             listener,
             shared,
@@ -207,7 +207,7 @@ impl Server {
             let _ = thread.join();
         }
         rejecter.stop();
-        Drained {
+        ShutdownSummary {
             ended: open.saturating_sub(cut),
             cut,
             took: began.elapsed(),

@@ -25,8 +25,8 @@
 //!    kernel still holds of it, and the close bounds itself.
 //! 3. **Join.** Every connection thread is joined (each joins its own
 //!    producer), then the rejecter's; one line counts the connections that
-//!    ended before the drain timeout and those cut at it ([`Drained`]), the
-//!    logger is flushed, and the process exits 0.
+//!    ended before the drain timeout and those cut at it
+//!    ([`ShutdownSummary`]), the logger is flushed, and the process exits 0.
 //!
 //! This is the Rust Book's shutdown (stop taking work, let workers finish,
 //! join them), plus the two things a streaming server needs on top: a bound
@@ -153,7 +153,7 @@ pub fn cut(socket: &TcpStream) {
 
 /// What a shutdown came to: its one summary line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Drained {
+pub struct ShutdownSummary {
     /// Connections open when the shutdown began that ended before the drain
     /// timeout, however they ended: a response written whole, a connection
     /// closed unanswered, a client gone, a cut by another defense. Not
@@ -163,13 +163,14 @@ pub struct Drained {
     pub ended: usize,
     /// Connections still open at the drain timeout, cut with a reset.
     pub cut: usize,
-    /// From the signal to every thread joined.
+    /// From the accept loop's stop (within 100 ms of the signal) to every
+    /// thread joined.
     pub took: Duration,
     /// The `--drain-timeout` in force.
     pub drain_timeout: Duration,
 }
 
-impl fmt::Display for Drained {
+impl fmt::Display for ShutdownSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
         write!(
@@ -248,7 +249,7 @@ mod tests {
 
     #[test]
     fn the_summary_is_one_line() {
-        let summary = Drained {
+        let summary = ShutdownSummary {
             ended: 1,
             cut: 2,
             took: Duration::from_millis(2_040),
