@@ -213,17 +213,20 @@ fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
     }
 }
 
-/// Asks for `/nope`, reads the answer whole, and keeps the socket open, so
+/// A whole request without a body: its client has asked all it will.
+const ASKED_ALL: &[u8] = b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
+
+/// A request announcing a body it never sends: answered 400 (this server
+/// reads no bodies), its client may still be sending when the close begins.
+const BODY_ANNOUNCED: &[u8] = b"GET /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n";
+
+/// Sends `request`, reads the answer whole, and keeps the socket open, so
 /// that the server's close waits for it; returns the status and the
-/// socket. The request is followed by `more` bytes: the head's first read
-/// takes 1 KiB, so most of 4 KiB still waits unread when the close begins.
-fn answered_kept_open(addr: SocketAddr, more: usize) -> (u16, TcpStream) {
+/// socket.
+fn answered_kept_open(addr: SocketAddr, request: &[u8]) -> (u16, TcpStream) {
     let mut client = TcpStream::connect(addr).unwrap();
     client.set_read_timeout(Some(PATIENCE)).unwrap();
-    let request = b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
-    client
-        .write_all(&[&request[..], &vec![b'x'; more]].concat())
-        .unwrap();
+    client.write_all(request).unwrap();
     let mut wire = Vec::new();
     client.read_to_end(&mut wire).unwrap();
     (parse_response(&wire).status, client)
@@ -234,31 +237,32 @@ fn answered_kept_open(addr: SocketAddr, more: usize) -> (u16, TcpStream) {
 /// `--max-connections N` meets 503s, each client connecting again the
 /// moment it has read its answer, before the server has seen it hang up.
 /// Those waiting closes are bounded too, by the cap: past that, a finished
-/// connection whose client has sent nothing unread closes at once, and one
-/// whose client has keeps its slot until it hangs up (or half a second).
+/// connection whose client asked one whole request and nothing more closes
+/// at once, and one whose client may still send (here, a body it announced)
+/// keeps its slot until it hangs up (or half a second).
 #[test]
 fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
     let server = Server::start(&["--max-connections", "1"]);
-    let answered_kept_open = |more| answered_kept_open(server.addr(), more);
+    let answered_kept_open = |request| answered_kept_open(server.addr(), request);
     // Four clients and a scrape must fit in the first one's close, at
     // most CLOSE_READ_TIMEOUT: a machine too busy for that gets another try.
     for _ in 0..5 {
         // Any earlier close (the start's probe, a scrape, a try's) is over.
         thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
         let started = Instant::now();
-        let (first, first_client) = answered_kept_open(0);
-        let (second, _second) = answered_kept_open(0);
-        let (third, third_client) = answered_kept_open(4096);
-        let (fourth, _fourth) = answered_kept_open(0);
+        let (first, first_client) = answered_kept_open(ASKED_ALL);
+        let (second, _second) = answered_kept_open(ASKED_ALL);
+        let (third, third_client) = answered_kept_open(BODY_ANNOUNCED);
+        let (fourth, _fourth) = answered_kept_open(ASKED_ALL);
         // At the cap the rejecter answers the scrape: the first connection
-        // waits in its close; the second, finding no closing place and
-        // nothing unread, has closed; the third, with input unread, waits
-        // in its slot.
+        // waits in its close; the second, finding no closing place and its
+        // client done, has closed; the third, whose client may still send
+        // the body it announced, waits in its slot.
         let m = metrics(server.addr());
         if started.elapsed() >= CLOSE_READ_TIMEOUT {
             continue;
         }
-        assert_eq!([first, second, third, fourth], [404, 404, 404, 503]);
+        assert_eq!([first, second, third, fourth], [404, 404, 400, 503]);
         assert_eq!(m.value("backpressure_connections_closing"), 1.0);
         assert_eq!(m.value("backpressure_connections_active"), 1.0);
         // Once their clients hang up, both give back what they held.
@@ -298,7 +302,7 @@ fn an_http2_close_past_the_closing_places_waits_for_its_client() {
         // Any earlier close (the start's probe, a scrape, a try's) is over.
         thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
         let started = Instant::now();
-        let (first, _first_client) = answered_kept_open(server.addr(), 0);
+        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
         assert_eq!(first, 404);
         let timeout = Duration::from_secs(5);
         let socket = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout)

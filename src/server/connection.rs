@@ -45,8 +45,9 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// under `--max-connections`, taken from it once the response is out and
 /// the connection has left the shutdown's list, if fewer closes than slots
 /// wait already; else it is kept through the close, which then waits only
-/// if the client has sent bytes still unread or speaks HTTP/2. The socket
-/// is closed by its last owner, once this has returned.
+/// if the client may still send: bytes of it wait unread, or it did not
+/// ask one whole HTTP/1.x request without a body. The socket is closed by
+/// its last owner, once this has returned.
 pub(super) fn handle(
     stream: &TcpStream,
     peer: SocketAddr,
@@ -68,9 +69,9 @@ pub(super) fn handle(
     // Without a send timeout a client that stops reading would hold this
     // thread (and a producer's) forever, so a connection whose timeout
     // cannot be set is not served at all.
-    let (request_line, mut outcome, http2) =
+    let (request_line, mut outcome, asked_all) =
         if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-            (None, Outcome::ended(End::ClientAbort), false)
+            (None, Outcome::ended(End::ClientAbort), true)
         } else {
             read_and_respond(stream, shared, accepted_at, peer)
         };
@@ -83,17 +84,19 @@ pub(super) fn handle(
         // Its slot goes back now, or a client that connects again the
         // moment it has read its answer (`ab` does) would find it taken by
         // its own last connection. The closes that wait are capped too, at
-        // as many as the slots. Past that a close waits only if bytes the
-        // client sent wait unread (nginx's rule), and keeps its slot while
-        // it does; one with nothing unread closes at once. Not over HTTP/2:
-        // its client sends whenever it likes (a WINDOW_UPDATE as it reads
-        // the last DATA, a PING), so nothing unread now says nothing of the
-        // next instant, and nginx too always waits after GOAWAY.
+        // as many as the slots. Past that a close waits, keeping its slot,
+        // only while the client may still send (nginx's rule): bytes of it
+        // wait unread, or it did not ask one whole HTTP/1.x request without
+        // a body. An error answered before the head or its announced body
+        // was read is such a case, and so is HTTP/2, whose client sends
+        // whenever it likes (a WINDOW_UPDATE as it reads the last DATA, a
+        // PING; nginx too always waits after GOAWAY). A client that asked
+        // its one request and sent nothing more gets a plain close.
         let closing = METRICS.connection_closing(config.max_connections as u64);
         if closing.is_some() {
             drop(slot.take());
         }
-        if !close_gracefully(stream, closing.is_some() || http2) {
+        if !close_gracefully(stream, closing.is_some() || !asked_all) {
             // The tail is lost, or will be at the client's next byte: a
             // reset now makes the cut certain, as the log will say.
             let _ = sys::reset_on_close(stream);
@@ -148,7 +151,10 @@ fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) ->
 
 /// Reads the head, parses it and responds; returns the request line for
 /// the access log once it has parsed, what the response came to, and
-/// whether the client spoke HTTP/2 (its close always waits for it).
+/// whether the client has asked all it will: one whole HTTP/1.x request
+/// without a body, or nothing at all. Any other may still be sending (the
+/// rest of a head too large or too slow, a body this server does not read,
+/// HTTP/2's frames), and its close always waits for it.
 fn read_and_respond(
     stream: &TcpStream,
     shared: &Shared,
@@ -161,18 +167,18 @@ fn read_and_respond(
     if shutdown_came_first(stream, deadline, shared) {
         // Nothing was asked, so nothing is left unanswered: complete, as
         // an HTTP/2 connection that goes away between streams.
-        return (None, Outcome::ended(End::Complete), false);
+        return (None, Outcome::ended(End::Complete), true);
     }
     let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
         // HTTP/2 with prior knowledge: its preface begins like a head.
         Ok((head, after)) if head == PREFACE_HEAD => {
             let line = (!config.quiet).then(|| request_line(head));
-            return (line, h2::serve(stream, after, shared, peer), true);
+            return (line, h2::serve(stream, after, shared, peer), false);
         }
         Ok((head, _)) => match request::parse_head(head) {
             Ok(request) => {
                 let line = (!config.quiet).then(|| request_line(head));
-                return (line, routes::respond(stream, &request, shared), false);
+                return (line, routes::respond(stream, &request, shared), true);
             }
             // A HEAD request gets no body even when it is malformed.
             Err(e) => {
@@ -199,7 +205,9 @@ fn read_and_respond(
             let head_only = request::is_head(&buf) == Some(true);
             routes::reply_error(stream, None, e.status, e.reason, head_only)
         }
-        Err(ReadHeadError::Closed | ReadHeadError::Failed) => Outcome::ended(End::ClientAbort),
+        Err(ReadHeadError::Closed | ReadHeadError::Failed) => {
+            return (None, Outcome::ended(End::ClientAbort), true);
+        }
     };
     (None, outcome, false)
 }
@@ -251,8 +259,8 @@ fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
 /// still sending: the close's reset discards the tail it has not
 /// acknowledged, and the response was cut after all.
 ///
-/// Unless `always_wait` (the caller's, for a closing place or an HTTP/2
-/// client), a client that has sent nothing unread is not waited for: it
+/// Unless `always_wait` (the caller's, for a closing place or a client
+/// that may still send), a client that has sent nothing unread is not waited for: it
 /// asked its one request and is reading the answer, and the close is a FIN
 /// after the response. Only a byte it sends after the close
 /// would turn that into a reset, which is why the wait is the rule (Apache
