@@ -474,9 +474,9 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
 /// signal's handler calls it, and so does `serve --exit-on-stdin-eof` when
 /// stdin closes. On Linux, where the handler is, all of it is
 /// async-signal-safe (`getsockname`, `getsockopt`, `setsockopt` and
-/// `write` are on POSIX's list); nothing here allocates, locks or unwinds. The line is written straight to
-/// descriptor 2, not through the log's thread, which may never run again:
-/// one `write` of one short line, so it cannot be split by the log's.
+/// `write` are on POSIX's list); nothing here allocates, locks or unwinds.
+/// The line goes straight to descriptor 2, not through the log's thread,
+/// which may never run again: one `write`, which no log line can split.
 ///
 /// The process's exit closes every socket, and a plain close sends a FIN:
 /// an HTTP/1.0 body cut by the exit would end like a whole one. Armed with
