@@ -657,7 +657,7 @@ fn an_http2_stream_past_the_goaway_is_cut_even_with_a_time_limit() {
 
 /// A connection reset while the client still has DATA to read keeps the
 /// report: the WINDOW_UPDATE it writes for what it read then fails, and
-/// that failure is the run's end (exit 1), not a bare error line that
+/// that failure is the run's last line (exit 1), not a bare error line that
 /// loses the body bytes read.
 #[test]
 fn an_http2_reset_met_by_a_write_keeps_the_report() {
@@ -684,5 +684,42 @@ fn an_http2_reset_met_by_a_write_keeps_the_report() {
     join_scripted(server, &output);
     assert!(text.contains("stream 1 /x: status 200,"), "{text}");
     assert!(text.contains("not complete"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+/// What the server sent before its reset is read, not dropped at the
+/// failed write: `serve` cuts a stream below `--min-rate` with RST_STREAM
+/// CANCEL, says GOAWAY when idle, and closes; a client still reading the
+/// window's DATA its kernel holds meets the close when it next writes a
+/// WINDOW_UPDATE. It ended there, and said "not complete" and "write
+/// failed: Broken pipe" of a stream the server had reset in words it had
+/// already received. Here the same frames, then a reset.
+#[test]
+fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        // The request is left unread, so the close is a reset, after
+        // these frames are in the client's receive queue.
+        thread::sleep(Duration::from_millis(200));
+        let mut out = Vec::new();
+        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+        for _ in 0..3 {
+            common::h2::frame(&mut out, 0x0, 0, 1, &[b'x'; 16_000]); // DATA
+        }
+        common::h2::frame(&mut out, 0x3, 0, 1, &[0, 0, 0, 0x8]); // RST_STREAM CANCEL
+        let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
+        common::h2::frame(&mut out, 0x7, 0, 0, &goaway);
+        let _ = stream.write_all(&out);
+    });
+    let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--rate", "100k"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(
+        text.contains("48000 body bytes, reset by the server (CANCEL)"),
+        "{text}"
+    );
     assert_eq!(output.status.code(), Some(1), "{text}");
 }

@@ -84,7 +84,8 @@ pub struct H2Report {
     pub elapsed: Duration,
     /// Why reading stopped early, if it did: the socket failed or went
     /// quiet, or the server broke a rule; or, at the time limit, the server
-    /// had already reset or closed the connection.
+    /// had already reset or closed the connection. A failed write is named
+    /// over any later failure: it came first, and the run read on past it.
     pub failure: Option<String>,
     /// The time limit ended the run: a stream not complete was stopped on
     /// time, not cut, unless `failure` says otherwise (a GOAWAY with an
@@ -140,6 +141,9 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
     let mut last_byte = Instant::now();
     let mut open_block: Option<OpenBlock> = None;
+    // The first write that failed: the connection is gone, and only its
+    // receive queue is left to read.
+    let mut write_failure = None;
     loop {
         // Done when every response asked for has ended; or, told to stop
         // after the second, once it has (the download need not finish).
@@ -162,10 +166,11 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             break;
         }
         // Not after a GOAWAY: a stream opened then is never answered
-        // (RFC 9113 §6.8).
+        // (RFC 9113 §6.8); nor on a connection a write found gone.
         if let Some((target, after)) = &options.second
             && second_sent.is_none()
             && report.goaway.is_none()
+            && write_failure.is_none()
             && started.elapsed() >= *after
         {
             let mut out = Vec::new();
@@ -340,14 +345,20 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 return Ok(finish(report, started));
             }
         }
-        // A reset met here, with DATA still to read, ends the run like one
-        // met by a read: with the report of what came, not a bare error.
+        // A reset met here is not the end of what came: the frames the
+        // server sent before it (a RST_STREAM, a GOAWAY) may sit in this
+        // kernel's receive queue, still readable, and say why. So the run
+        // writes no more but reads on, to the end of that queue, and the
+        // write's failure is its last line.
         if !replies.is_empty()
+            && write_failure.is_none()
             && let Err(e) = socket.write_all(&replies)
         {
-            report.failure = Some(format!("write failed: {e}"));
-            break;
+            write_failure = Some(format!("write failed: {e}"));
         }
+    }
+    if write_failure.is_some() {
+        report.failure = write_failure;
     }
     Ok(finish(report, started))
 }
