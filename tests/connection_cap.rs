@@ -346,6 +346,60 @@ fn an_http2_close_past_the_closing_places_waits_for_its_client() {
     panic!("in five tries, the HTTP/2 client never fitted in {CLOSE_READ_TIMEOUT:?}");
 }
 
+/// Past the closing places, an HTTP/1.1 close whose client asked one whole
+/// request and sent nothing more does not wait for it to hang up; but it
+/// waits until the client has acknowledged the response, else a byte sent
+/// after the close (a pipelined request, late) reaches a closed socket, and
+/// its reset throws away the tail the server's kernel had not sent, while
+/// the log says `end=complete`. At `--max-connections 1` an HTTP/1.1 client
+/// holds the one closing place; a client with a 4 KiB receive buffer asks
+/// for 13 KB, reads nothing until its body is in the server's kernel and
+/// the close has had time to begin, then sends a second request and reads:
+/// every byte, the last chunk, and a FIN, never a reset.
+#[test]
+fn an_http1_close_past_the_closing_places_waits_for_the_acknowledgement() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let rows = 250;
+    let body = reference_csv_len(rows);
+    let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
+    // The second connection must end, and its client's request arrive,
+    // while the first client holds the place (its close lasts at most
+    // CLOSE_READ_TIMEOUT): a machine too busy for that gets another try.
+    for _ in 0..5 {
+        let before = metrics(server.addr()).value(sent);
+        // Any earlier close (the start's probe, a scrape, a try's) is over.
+        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+        let started = Instant::now();
+        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
+        assert_eq!(first, 404);
+        let timeout = Duration::from_secs(5);
+        let mut client = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout)
+            .expect("connect");
+        let target = format!("/export.csv?rows={rows}&mode=bounded");
+        let request = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        client.write_all(request.as_bytes()).unwrap();
+        wait_until("the body to be in the server's kernel", PATIENCE, || {
+            let m = try_metrics(server.addr())?;
+            (m.value(sent) == before + body as f64).then_some(())
+        });
+        thread::sleep(Duration::from_millis(100));
+        let _ = client.write_all(ASKED_ALL);
+        if started.elapsed() >= CLOSE_READ_TIMEOUT {
+            // The place may have come free first, and then it waited anyway.
+            continue;
+        }
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut wire = Vec::new();
+        let end = client.read_to_end(&mut wire).map_err(|e| e.kind());
+        assert_eq!(end.map(|_| ()), Ok(()), "a FIN after {} bytes", wire.len());
+        let response = parse_response(&wire);
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body_decoded().len() as u64, body);
+        return;
+    }
+    panic!("in five tries, the HTTP/1.1 client never fitted in {CLOSE_READ_TIMEOUT:?}");
+}
+
 /// Slots `--max-connections` allows in the crowd test.
 const CAP: usize = 32;
 /// Clients in the crowd: three times the cap.

@@ -31,8 +31,9 @@ use crate::sys;
 pub const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
 /// Most bytes read and thrown away before closing anyway.
 const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
-/// How often a close that will be a reset looks whether the client has
-/// acknowledged everything written to it, until [`CLOSE_READ_TIMEOUT`].
+/// How often a close looks whether the client has acknowledged everything
+/// written to it, until [`CLOSE_READ_TIMEOUT`]: one that will be a reset,
+/// or one that will not wait for the client to hang up.
 const ACK_CHECK: Duration = Duration::from_millis(2);
 /// How often a connection whose client has sent nothing yet looks whether
 /// a shutdown began, so that a shutdown waits at most this long for it.
@@ -91,7 +92,9 @@ pub(super) fn handle(
         // was read is such a case, and so is HTTP/2, whose client sends
         // whenever it likes (a WINDOW_UPDATE as it reads the last DATA, a
         // PING; nginx too always waits after GOAWAY). A client that asked
-        // its one request and sent nothing more gets a plain close.
+        // its one request and sent nothing more gets a plain close, once it
+        // has acknowledged the response: a byte it sends later then resets
+        // a connection that has lost nothing.
         let closing = METRICS.connection_closing(config.max_connections as u64);
         if closing.is_some() {
             drop(slot.take());
@@ -260,19 +263,22 @@ fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
 /// acknowledged, and the response was cut after all.
 ///
 /// Unless `always_wait` (the caller's, for a closing place or a client
-/// that may still send), a client that has sent nothing unread is not waited for: it
-/// asked its one request and is reading the answer, and the close is a FIN
-/// after the response. Only a byte it sends after the close
+/// that may still send), a client that has sent nothing unread is not waited for
+/// to hang up: it asked its one request and is reading the answer, and the
+/// close is a FIN after the response. Only a byte it sends after the close
 /// would turn that into a reset, which is why the wait is the rule (Apache
-/// always waits; nginx only when it sees input). That FIN is left to the
-/// socket's last owner, who sends it after giving the slot back: a client
-/// that connects again the moment it sees it finds the slot free.
+/// always waits; nginx only when it sees input). Such a reset discards
+/// only what the client has not acknowledged, so the close waits for that
+/// first, within the same timeout ([`acknowledged_with_nothing_sent`]). Its
+/// FIN is left to the socket's last owner, who sends it after giving the
+/// slot back: a client that connects again the moment it sees it finds the
+/// slot free.
 fn close_gracefully(stream: &TcpStream, always_wait: bool) -> bool {
-    if !always_wait && !input_waiting(stream) {
+    let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
+    if !always_wait && acknowledged_with_nothing_sent(stream, deadline) {
         return true;
     }
     let _ = stream.shutdown(Shutdown::Write);
-    let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
     // What is read here is thrown away: one read's worth, on the stack.
     let mut sink = [0u8; 4096];
     // Sent before the response ended (a pipelined request, say): read
@@ -307,6 +313,37 @@ fn close_gracefully(stream: &TcpStream, always_wait: bool) -> bool {
         std::thread::sleep(ACK_CHECK);
     }
     reset() || !discards_a_tail(stream, true)
+}
+
+/// Waits until the client has acknowledged every byte written to `stream`
+/// (at once, for a client that reads as fast as it is sent to), or has
+/// closed, or `deadline`, whichever is first; true unless a byte of it came
+/// to wait unread first. A client that has acknowledged everything loses
+/// nothing to a reset its later byte causes, and one that has closed sends
+/// none; one slower than `deadline` is closed on anyway, since a close that
+/// waits for every slow reader would hold its slot as long as the reader
+/// likes.
+fn acknowledged_with_nothing_sent(stream: &TcpStream, deadline: Instant) -> bool {
+    loop {
+        // A socket that cannot say is not waited for.
+        let unacknowledged = sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !unacknowledged
+            || left.is_zero()
+            || stream.set_read_timeout(Some(left.min(ACK_CHECK))).is_err()
+        {
+            return !input_waiting(stream);
+        }
+        // Wakes at once for a byte or the client's FIN (which often carries
+        // the last acknowledgement), so its slot is free before it can
+        // connect again.
+        match stream.peek(&mut [0; 1]) {
+            Ok(0) => return true,
+            Ok(_) => return false,
+            Err(e) if defense::is_timeout(&e) || e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
 }
 
 /// Reads and throws away the bytes waiting unread on `stream`, up to
@@ -499,24 +536,50 @@ mod tests {
     }
 
     /// A close that found no closing place free does not wait for a client
-    /// that has sent nothing unread: it closes at once, keeping its slot no
-    /// longer, and the client, reading late, still gets every byte and the
-    /// FIN. With a place, or with input waiting, the same close waits for
-    /// the client to hang up, here until [`CLOSE_READ_TIMEOUT`], since this
-    /// one never does.
+    /// that has sent nothing unread to hang up: it closes once the client
+    /// has acknowledged every byte, keeping its slot no longer, and the
+    /// client gets every byte and the FIN. With a place, or with input
+    /// waiting, the same close waits for the client to hang up, here until
+    /// [`CLOSE_READ_TIMEOUT`], since this one never does.
     #[test]
     fn a_close_without_a_place_waits_only_for_a_client_that_sent_more() {
         for (always_wait, sent, waits) in [(false, 0, false), (true, 0, true), (false, 5, true)] {
             let (server, client, written) = a_response_mostly_unsent();
             (&client).write_all(&b"more!"[..sent]).unwrap();
             thread::sleep(Duration::from_millis(50));
-            let started = Instant::now();
-            assert!(close_gracefully(&server, always_wait));
-            let waited = started.elapsed();
-            drop(server);
             let case = format!("always_wait {always_wait}, {sent} bytes sent");
-            assert_eq!(received_by(&client), written, "{case}");
+            let waited = thread::scope(|scope| {
+                let reader = scope.spawn(|| received_by(&client));
+                let started = Instant::now();
+                assert!(close_gracefully(&server, always_wait), "{case}");
+                let waited = started.elapsed();
+                drop(server);
+                assert_eq!(reader.join().unwrap(), written, "{case}");
+                waited
+            });
             assert_eq!(waited >= CLOSE_READ_TIMEOUT, waits, "{case}: {waited:?}");
         }
+    }
+
+    /// But a client that has not acknowledged the response by then is not
+    /// closed on while it is unacknowledged: a byte it sends after the close
+    /// would reset the connection and throw away the tail the kernel still
+    /// holds. Here the client reads nothing for 100 ms, then sends a second
+    /// request, then reads: every byte, and a FIN.
+    #[test]
+    fn a_close_without_a_place_waits_for_the_acknowledgement() {
+        let (server, client, written) = a_response_mostly_unsent();
+        let received = thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                thread::sleep(Duration::from_millis(100));
+                (&client).write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+                thread::sleep(Duration::from_millis(50));
+                received_by(&client)
+            });
+            assert!(close_gracefully(&server, false), "every byte acknowledged");
+            drop(server);
+            reader.join().unwrap()
+        });
+        assert_eq!(received, written);
     }
 }
