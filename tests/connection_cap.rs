@@ -190,6 +190,35 @@ fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
     drop(holder);
 }
 
+/// The rejecter writes a scrape at the cap in one non-blocking write, so
+/// the kernel must take all of it at once: at the smallest
+/// `--notsent-lowat`, 4 KiB, the mark every accepted socket inherits from
+/// the listener would stop it after 4 KiB unsent, and a client whose window
+/// is small would get a third of the 12 KiB and a reset. It gets all of it,
+/// reading late, and a FIN.
+#[test]
+fn at_the_cap_a_scrape_through_a_small_window_arrives_whole() {
+    let server = Server::start(&["--max-connections", "1", "--notsent-lowat", "4k"]);
+    let addr = server.addr();
+    let _holder = hold_a_slot(addr);
+    let timeout = Duration::from_secs(5);
+    let mut client =
+        backpressure::connect_with_receive_buffer(addr, 4096, timeout).expect("connect");
+    client
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(200));
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut wire = Vec::new();
+    let end = client.read_to_end(&mut wire).map_err(|e| e.kind());
+    assert_eq!(end.map(|_| ()), Ok(()), "a FIN after {} bytes", wire.len());
+    let response = parse_response(&wire);
+    assert_eq!(response.status, 200);
+    let text = String::from_utf8(response.body_decoded()).unwrap();
+    assert!(text.len() > 8 * 1024, "{} bytes", text.len());
+    assert!(text.contains("\nbackpressure_connections_active 1\n"));
+}
+
 /// What one client of the crowd saw: a status, or how it failed. `/healthz`
 /// is answered at the cap as below it (a 503 only if its head came later
 /// than the rejecter waits for one); `/nope` gets its 404 only if let in.

@@ -103,6 +103,10 @@ pub const MAX_LINGERING: usize = 1024;
 const HANDOFF_QUEUE: usize = MAX_LINGERING;
 /// How often the lingering thread looks at its sockets while it has any.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// `TCP_NOTSENT_LOWAT` of a socket the rejecter answers an own endpoint on:
+/// the largest the kernel takes, no mark at all, so that the send buffer
+/// alone bounds what the one non-blocking write may leave unsent.
+const NO_NOTSENT_MARK: u32 = i32::MAX.unsigned_abs();
 /// Most bytes drained per socket per look: a client that streams input
 /// cannot keep the thread busy.
 const DRAIN_PER_POLL: usize = 16 * 1024;
@@ -232,6 +236,12 @@ impl Lingering {
     /// connection thread would have: counted among the responses, logged
     /// with its request line, not a rejection.
     fn answer_own(&mut self, answer: &Answer, own: OwnResponse, line: String) -> bool {
+        // The write does not wait, so the kernel must take the whole answer
+        // at once: a `--notsent-lowat` mark, inherited from the listener,
+        // would stop it at as little as 4 KiB unsent, and a client with a
+        // small window would get a third of a scrape and a reset. The mark
+        // bounds a stalled stream; this is one write of a few KiB.
+        let _ = sys::set_notsent_lowat(&self.stream, NO_NOTSENT_MARK);
         let written = (&self.stream).write_all(&own.bytes).is_ok();
         let mut outcome = Outcome::ended(End::ClientAbort);
         if written {
