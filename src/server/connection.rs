@@ -33,7 +33,7 @@ pub const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
 /// How often a close looks whether the client has acknowledged everything
 /// written to it, until [`CLOSE_READ_TIMEOUT`]: one that will be a reset,
-/// or one that will not wait for the client to hang up.
+/// or a plain one, which does not wait for the client to hang up.
 const ACK_CHECK: Duration = Duration::from_millis(2);
 /// How often a connection whose client has sent nothing yet looks whether
 /// a shutdown began, so that a shutdown waits at most this long for it.
@@ -41,14 +41,25 @@ const ACK_CHECK: Duration = Duration::from_millis(2);
 /// timeout, is cheap; Go's server polls its idle connections the same way.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
+/// Whether a client may still send once its answer is out, as
+/// [`read_and_respond`] found it: past the closing places, a close waits
+/// for the client to hang up only if it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Asked {
+    /// One whole HTTP/1.x request without a body, or nothing at all: it has
+    /// nothing left to send.
+    All,
+    /// It may still be sending: the rest of a head too large or too slow,
+    /// a body this server does not read, HTTP/2's frames.
+    MaybeMore,
+}
+
 /// Serves connection `id` from `peer`; the head must arrive by
 /// `accepted_at` plus the configured header timeout. `slot` is its place
 /// under `--max-connections`, taken from it once the response is out and
 /// the connection has left the shutdown's list, if fewer closes than slots
-/// wait already; else it is kept through the close, which then waits only
-/// if the client may still send: bytes of it wait unread, or it did not
-/// ask one whole HTTP/1.x request without a body. The socket is closed by
-/// its last owner, once this has returned.
+/// wait already; else it is kept through the close. The socket is closed
+/// by its last owner, once this has returned.
 pub(super) fn handle(
     stream: &TcpStream,
     peer: SocketAddr,
@@ -70,9 +81,9 @@ pub(super) fn handle(
     // Without a send timeout a client that stops reading would hold this
     // thread (and a producer's) forever, so a connection whose timeout
     // cannot be set is not served at all.
-    let (request_line, mut outcome, asked_all) =
+    let (request_line, mut outcome, asked) =
         if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
-            (None, Outcome::ended(End::ClientAbort), true)
+            (None, Outcome::ended(End::ClientAbort), Asked::All)
         } else {
             read_and_respond(stream, shared, accepted_at, peer)
         };
@@ -81,25 +92,22 @@ pub(super) fn handle(
         outcome.end = End::DrainTimeout;
     }
     if close(stream, &mut outcome, shared, id) {
-        // Serving is over; the close only waits for the client to hang up.
-        // Its slot goes back now, or a client that connects again the
-        // moment it has read its answer (`ab` does) would find it taken by
-        // its own last connection. The closes that wait are capped too, at
-        // as many as the slots. Past that a close waits, keeping its slot,
-        // only while the client may still send (nginx's rule): bytes of it
-        // wait unread, or it did not ask one whole HTTP/1.x request without
-        // a body. An error answered before the head or its announced body
-        // was read is such a case, and so is HTTP/2, whose client sends
+        // Serving is over; the close only waits for the client. Its slot
+        // goes back now, or a client that connects again the moment it has
+        // read its answer (`ab` does) would find it taken by its own last
+        // connection. The closes that wait so are capped too, at as many as
+        // the slots. Past that a close keeps its slot, and waits for the
+        // client to hang up only if it may still send (nginx's rule): bytes
+        // of it wait unread, an error was answered before the head or its
+        // announced body was read, or it speaks HTTP/2, whose client sends
         // whenever it likes (a WINDOW_UPDATE as it reads the last DATA, a
-        // PING; nginx too always waits after GOAWAY). A client that asked
-        // its one request and sent nothing more gets a plain close, once it
-        // has acknowledged the response: a byte it sends later then resets
-        // a connection that has lost nothing.
+        // PING; nginx too always waits after GOAWAY).
         let closing = METRICS.connection_closing(config.max_connections as u64);
         if closing.is_some() {
             drop(slot.take());
         }
-        if !close_gracefully(stream, closing.is_some() || !asked_all) {
+        let wait_for_hang_up = closing.is_some() || asked == Asked::MaybeMore;
+        if !close_gracefully(stream, wait_for_hang_up) {
             // The tail is lost, or will be at the client's next byte: a
             // reset now makes the cut certain, as the log will say.
             let _ = sys::reset_on_close(stream);
@@ -154,34 +162,33 @@ fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) ->
 
 /// Reads the head, parses it and responds; returns the request line for
 /// the access log once it has parsed, what the response came to, and
-/// whether the client has asked all it will: one whole HTTP/1.x request
-/// without a body, or nothing at all. Any other may still be sending (the
-/// rest of a head too large or too slow, a body this server does not read,
-/// HTTP/2's frames), and its close always waits for it.
+/// whether the client has asked all it will.
 fn read_and_respond(
     stream: &TcpStream,
     shared: &Shared,
     accepted_at: Instant,
     peer: SocketAddr,
-) -> (Option<String>, Outcome, bool) {
+) -> (Option<String>, Outcome, Asked) {
     let config = &shared.config;
     let mut buf = Vec::new();
     let deadline = accepted_at + config.header_timeout;
     if shutdown_came_first(stream, deadline, shared) {
         // Nothing was asked, so nothing is left unanswered: complete, as
         // an HTTP/2 connection that goes away between streams.
-        return (None, Outcome::ended(End::Complete), true);
+        return (None, Outcome::ended(End::Complete), Asked::All);
     }
     let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
         // HTTP/2 with prior knowledge: its preface begins like a head.
         Ok((head, after)) if head == PREFACE_HEAD => {
             let line = (!config.quiet).then(|| request_line(head));
-            return (line, h2::serve(stream, after, shared, peer), false);
+            let outcome = h2::serve(stream, after, shared, peer);
+            return (line, outcome, Asked::MaybeMore);
         }
         Ok((head, _)) => match request::parse_head(head) {
             Ok(request) => {
                 let line = (!config.quiet).then(|| request_line(head));
-                return (line, routes::respond(stream, &request, shared), true);
+                let outcome = routes::respond(stream, &request, shared);
+                return (line, outcome, Asked::All);
             }
             // A HEAD request gets no body even when it is malformed.
             Err(e) => {
@@ -209,10 +216,10 @@ fn read_and_respond(
             routes::reply_error(stream, None, e.status, e.reason, head_only)
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => {
-            return (None, Outcome::ended(End::ClientAbort), true);
+            return (None, Outcome::ended(End::ClientAbort), Asked::All);
         }
     };
-    (None, outcome, false)
+    (None, outcome, Asked::MaybeMore)
 }
 
 /// Waits for the client's first byte, taking nothing, and says whether a
@@ -262,28 +269,28 @@ fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
 /// still sending: the close's reset discards the tail it has not
 /// acknowledged, and the response was cut after all.
 ///
-/// Unless `always_wait` (the caller's, for a closing place or a client
-/// that may still send), a client that has sent nothing unread is not waited for
-/// to hang up: it asked its one request and is reading the answer, and the
-/// close is a FIN after the response. Only a byte it sends after the close
-/// would turn that into a reset, which is why the wait is the rule (Apache
-/// always waits; nginx only when it sees input). Such a reset discards
-/// only what the client has not acknowledged, so the close waits for that
-/// first, within the same timeout ([`acknowledged_with_nothing_sent`]). Its
-/// FIN is left to the socket's last owner, who sends it after giving the
-/// slot back: a client that connects again the moment it sees it finds the
-/// slot free.
-fn close_gracefully(stream: &TcpStream, always_wait: bool) -> bool {
+/// Unless `wait_for_hang_up`, a client with nothing unread is not waited
+/// for to hang up: it asked its one request and is reading the answer.
+/// Only a byte it sends after the close would turn the close into a reset,
+/// which is why the wait is the rule (Apache always waits; nginx only when
+/// it sees input); and a reset discards only what the client has not
+/// acknowledged, so the close waits for that instead, within the same
+/// timeout ([`nothing_sent_until_acknowledged`]); a byte that arrives
+/// meanwhile makes it the whole close above. Its FIN is left to the
+/// socket's last owner, who sends it after giving the slot back: a client
+/// that connects again the moment it sees it finds the slot free.
+fn close_gracefully(stream: &TcpStream, wait_for_hang_up: bool) -> bool {
     let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
-    if !always_wait && acknowledged_with_nothing_sent(stream, deadline) {
+    if !wait_for_hang_up && nothing_sent_until_acknowledged(stream, deadline) {
         return true;
     }
     let _ = stream.shutdown(Shutdown::Write);
     // What is read here is thrown away: one read's worth, on the stack.
     let mut sink = [0u8; 4096];
-    // Sent before the response ended (a pipelined request, say): read
-    // first, all of it, since it is no sign that the client is still
-    // sending; what arrives after it is.
+    // Waiting already (a request pipelined before the response ended, or
+    // sent while the close waited for its acknowledgement): read first,
+    // all of it, since it is no sign that the client is still sending;
+    // what arrives after it is.
     let sent_before = read_waiting(stream, &mut sink);
     let sending = |drained| drained > sent_before;
     let mut drained = sent_before;
@@ -316,14 +323,14 @@ fn close_gracefully(stream: &TcpStream, always_wait: bool) -> bool {
 }
 
 /// Waits until the client has acknowledged every byte written to `stream`
-/// (at once, for a client that reads as fast as it is sent to), or has
-/// closed, or `deadline`, whichever is first; true unless a byte of it came
-/// to wait unread first. A client that has acknowledged everything loses
-/// nothing to a reset its later byte causes, and one that has closed sends
-/// none; one slower than `deadline` is closed on anyway, since a close that
-/// waits for every slow reader would hold its slot as long as the reader
-/// likes.
-fn acknowledged_with_nothing_sent(stream: &TcpStream, deadline: Instant) -> bool {
+/// (at once, for a client that reads as fast as it is sent to), has
+/// closed, or `deadline` passes, whichever is first; true unless a byte
+/// from it waits unread by then. A client that has acknowledged everything
+/// loses nothing to a reset its later byte causes, and one that has closed
+/// sends none; one slower than `deadline` is closed on anyway, since a
+/// close that waits for every slow reader would hold its slot as long as
+/// the reader likes.
+fn nothing_sent_until_acknowledged(stream: &TcpStream, deadline: Instant) -> bool {
     loop {
         // A socket that cannot say is not waited for.
         let unacknowledged = sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0);
@@ -543,15 +550,15 @@ mod tests {
     /// [`CLOSE_READ_TIMEOUT`], since this one never does.
     #[test]
     fn a_close_without_a_place_waits_only_for_a_client_that_sent_more() {
-        for (always_wait, sent, waits) in [(false, 0, false), (true, 0, true), (false, 5, true)] {
+        for (hang_up, sent, waits) in [(false, 0, false), (true, 0, true), (false, 5, true)] {
             let (server, client, written) = a_response_mostly_unsent();
             (&client).write_all(&b"more!"[..sent]).unwrap();
             thread::sleep(Duration::from_millis(50));
-            let case = format!("always_wait {always_wait}, {sent} bytes sent");
+            let case = format!("wait_for_hang_up {hang_up}, {sent} bytes sent");
             let waited = thread::scope(|scope| {
                 let reader = scope.spawn(|| received_by(&client));
                 let started = Instant::now();
-                assert!(close_gracefully(&server, always_wait), "{case}");
+                assert!(close_gracefully(&server, hang_up), "{case}");
                 let waited = started.elapsed();
                 drop(server);
                 assert_eq!(reader.join().unwrap(), written, "{case}");
