@@ -43,7 +43,8 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// Whether a client may still send once its answer is out, as
 /// [`read_and_respond`] found it: past the closing places, a close waits
-/// for the client to hang up only if it may.
+/// for the client to hang up only if it may. Read only after a whole
+/// response, the one kind [`close`] ends gracefully.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Asked {
     /// One whole HTTP/1.x request without a body, or nothing at all: it has
@@ -342,8 +343,8 @@ fn nothing_sent_until_acknowledged(stream: &TcpStream, deadline: Instant) -> boo
             return !input_waiting(stream);
         }
         // Wakes at once for a byte or the client's FIN (which often carries
-        // the last acknowledgement), so its slot is free before it can
-        // connect again.
+        // the last acknowledgement): the slot of a client that closes first
+        // goes back then, not at the next look.
         match stream.peek(&mut [0; 1]) {
             Ok(0) => return true,
             Ok(_) => return false,
