@@ -306,6 +306,42 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
     panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
 }
 
+/// Rows of the export asked past the closing places: 13 KB, which the
+/// server's kernel takes whole while a 4 KiB receive window holds it up.
+const PAST_THE_PLACES_ROWS: u64 = 250;
+
+/// One try at a close past the closing places of `--max-connections 1`:
+/// once any earlier close is over, an HTTP/1.1 client takes the one
+/// closing place, then `ask` is handed a connection with a 4 KiB receive
+/// buffer and the target of a bounded export of [`PAST_THE_PLACES_ROWS`]
+/// rows to ask for. Returns what `ask` made of the connection, once the
+/// whole body is in the server's kernel; when the try began; and the first
+/// client, which holds the place as long as it is kept open (its close
+/// lasts at most [`CLOSE_READ_TIMEOUT`] from then).
+fn past_the_closing_places<T>(
+    server: &Server,
+    ask: impl FnOnce(TcpStream, &str) -> T,
+) -> (T, Instant, TcpStream) {
+    let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
+    let before = metrics(server.addr()).value(sent);
+    // Any earlier close (the start's probe, a scrape, a try's) is over.
+    thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+    let started = Instant::now();
+    let (first, first_client) = answered_kept_open(server.addr(), ASKED_ALL);
+    assert_eq!(first, 404);
+    let timeout = Duration::from_secs(5);
+    let socket =
+        backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout).expect("connect");
+    let target = format!("/export.csv?rows={PAST_THE_PLACES_ROWS}&mode=bounded");
+    let asked = ask(socket, &target);
+    let body = reference_csv_len(PAST_THE_PLACES_ROWS);
+    wait_until("the body to be in the server's kernel", PATIENCE, || {
+        let m = try_metrics(server.addr())?;
+        (m.value(sent) == before + body as f64).then_some(())
+    });
+    (asked, started, first_client)
+}
+
 /// Past the closing places, an HTTP/2 connection's close still waits for
 /// its client, as nginx's does after GOAWAY: an HTTP/2 client sends at any
 /// time (a WINDOW_UPDATE as it reads the last DATA, a PING, an
@@ -320,32 +356,20 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
 #[test]
 fn an_http2_close_past_the_closing_places_waits_for_its_client() {
     let server = Server::start(&["--max-connections", "1"]);
-    let rows = 250;
-    let body = reference_csv_len(rows);
-    let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
+    let body = reference_csv_len(PAST_THE_PLACES_ROWS);
     // The HTTP/2 connection must end, and its client's PING arrive, while
     // the first client holds the place (its close lasts at most
     // CLOSE_READ_TIMEOUT): a machine too busy for that gets another try.
     for _ in 0..5 {
-        let before = metrics(server.addr()).value(sent);
-        // Any earlier close (the start's probe, a scrape, a try's) is over.
-        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
-        let started = Instant::now();
-        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
-        assert_eq!(first, 404);
-        let timeout = Duration::from_secs(5);
-        let socket = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout)
-            .expect("connect");
-        let mut h2 = H2::over(socket).start(&[]);
-        h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
-        h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
-        // Its body fits the server's kernel: once the last byte is there,
-        // the reader sees that the connection is done within its 100 ms
+        let (mut h2, started, _first_client) =
+            past_the_closing_places(&server, |socket, target| {
+                let mut h2 = H2::over(socket).start(&[]);
+                h2.get(1, "GET", target);
+                h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
+                h2
+            });
+        // The reader sees that the connection is done within its 100 ms
         // wake, and the close begins.
-        wait_until("the body to be in the server's kernel", PATIENCE, || {
-            let m = try_metrics(server.addr())?;
-            (m.value(sent) == before + body as f64).then_some(())
-        });
         thread::sleep(Duration::from_millis(250));
         h2.send_frame(PING, 0, 0, &[0; 8]);
         if started.elapsed() >= CLOSE_READ_TIMEOUT {
@@ -388,29 +412,17 @@ fn an_http2_close_past_the_closing_places_waits_for_its_client() {
 #[test]
 fn an_http1_close_past_the_closing_places_waits_for_the_acknowledgement() {
     let server = Server::start(&["--max-connections", "1"]);
-    let rows = 250;
-    let body = reference_csv_len(rows);
-    let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
+    let body = reference_csv_len(PAST_THE_PLACES_ROWS);
     // The second connection must end, and its client's request arrive,
     // while the first client holds the place (its close lasts at most
     // CLOSE_READ_TIMEOUT): a machine too busy for that gets another try.
     for _ in 0..5 {
-        let before = metrics(server.addr()).value(sent);
-        // Any earlier close (the start's probe, a scrape, a try's) is over.
-        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
-        let started = Instant::now();
-        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
-        assert_eq!(first, 404);
-        let timeout = Duration::from_secs(5);
-        let mut client = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout)
-            .expect("connect");
-        let target = format!("/export.csv?rows={rows}&mode=bounded");
-        let request = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
-        client.write_all(request.as_bytes()).unwrap();
-        wait_until("the body to be in the server's kernel", PATIENCE, || {
-            let m = try_metrics(server.addr())?;
-            (m.value(sent) == before + body as f64).then_some(())
-        });
+        let (mut client, started, _first_client) =
+            past_the_closing_places(&server, |mut client, target| {
+                let request = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+                client.write_all(request.as_bytes()).unwrap();
+                client
+            });
         thread::sleep(Duration::from_millis(100));
         let _ = client.write_all(ASKED_ALL);
         if started.elapsed() >= CLOSE_READ_TIMEOUT {
