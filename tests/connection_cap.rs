@@ -267,7 +267,8 @@ fn answered_kept_open(addr: SocketAddr, request: &[u8]) -> (u16, TcpStream) {
 /// moment it has read its answer, before the server has seen it hang up.
 /// Those waiting closes are bounded too, by the cap: past that, a finished
 /// connection whose client asked one whole request and nothing more closes
-/// at once, and one whose client may still send (here, a body it announced)
+/// once that client has acknowledged the answer (at once here: it reads
+/// it), and one whose client may still send (here, a body it announced)
 /// keeps its slot until it hangs up (or half a second).
 #[test]
 fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
@@ -301,6 +302,44 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
             let closing = m.value("backpressure_connections_closing");
             (closing == 0.0 && m.value("backpressure_connections_active") == 1.0).then_some(())
         });
+        return;
+    }
+    panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
+}
+
+/// Past the closing places an HTTP/2 close keeps its slot until its client
+/// hangs up (or half a second), even once the client has read and
+/// acknowledged every byte: its client sends whenever it likes, so the
+/// close shuts its write side and waits, as nginx's does after GOAWAY. At
+/// `--max-connections 1` an HTTP/1.1 client holds the one closing place;
+/// an HTTP/2 client asks `/nope`, reads the answer, sends GOAWAY and reads
+/// to the server's FIN, staying connected; a third client, connecting
+/// then, is turned away. A close that did not wait for the HTTP/2 client
+/// would have given the slot back before its FIN, and let the third in.
+#[test]
+fn past_the_closing_places_an_http2_close_keeps_its_slot_until_its_client_hangs_up() {
+    let server = Server::start(&["--max-connections", "1"]);
+    // The third client must be answered while the first holds the place
+    // (its close lasts at most CLOSE_READ_TIMEOUT): a machine too busy for
+    // that gets another try.
+    for _ in 0..5 {
+        // Any earlier close (the start's probe, a try's) is over.
+        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+        let started = Instant::now();
+        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
+        assert_eq!(first, 404);
+        let mut h2 = H2::over(TcpStream::connect(server.addr()).unwrap()).start(&[]);
+        h2.get(1, "GET", "/nope");
+        let answered = |f: &[Frame]| f.iter().any(|f| f.stream == 1 && f.flags & END_STREAM != 0);
+        let frames = h2.frames_until(answered, Duration::from_millis(50));
+        assert!(answered(&frames), "{}", summary(&frames));
+        h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
+        assert_eq!(h2.read_to_the_end(), None, "a FIN, not a reset");
+        let (third, _third_client) = answered_kept_open(server.addr(), ASKED_ALL);
+        if started.elapsed() >= CLOSE_READ_TIMEOUT {
+            continue;
+        }
+        assert_eq!(third, 503, "the HTTP/2 close gave its slot back");
         return;
     }
     panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
@@ -352,7 +391,9 @@ fn past_the_closing_places<T>(
 /// an HTTP/2 client with a 4 KiB receive buffer asks for 13 KB, sends
 /// GOAWAY, reads nothing until its body is in the server's kernel and the
 /// connection has had time to end, then sends a PING and reads: every
-/// body byte, END_STREAM, and a FIN, never a reset.
+/// body byte, END_STREAM, and a FIN, never a reset. (A close that waited
+/// only for the acknowledgement would pass this too, the PING arriving
+/// before it; the test above is the one that tells the two apart.)
 #[test]
 fn an_http2_close_past_the_closing_places_waits_for_its_client() {
     let server = Server::start(&["--max-connections", "1"]);
