@@ -254,9 +254,9 @@ fn serve(
         shared.connections.leave(id);
         // The slot goes back before this handle on the socket is dropped,
         // and the list has let go of its own: a close that did not wait for
-        // its client (`close_gracefully` in `connection.rs`) leaves its FIN
-        // to the socket's last drop, so a client that connects again the
-        // moment it sees that FIN finds the slot free.
+        // its client to hang up (`close_gracefully` in `connection.rs`)
+        // leaves its FIN to the socket's last drop, so a client that
+        // connects again the moment it sees that FIN finds the slot free.
         drop(slot);
         drop(socket);
     });
