@@ -661,22 +661,7 @@ fn an_http2_stream_past_the_goaway_is_cut_even_with_a_time_limit() {
 /// loses the body bytes read.
 #[test]
 fn an_http2_reset_met_by_a_write_keeps_the_report() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("its address");
-    let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        // The request is left unread, so the close below is a reset
-        // (RFC 1122 §4.2.2.13), after these frames are in the client's
-        // receive queue.
-        thread::sleep(Duration::from_millis(200));
-        let mut out = Vec::new();
-        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
-        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
-        for _ in 0..3 {
-            common::h2::frame(&mut out, 0x0, 0, 1, &[b'x'; 16_000]); // DATA
-        }
-        let _ = stream.write_all(&out);
-    });
+    let (addr, server) = three_data_frames_then_a_reset(&[]);
     // Slow enough that the reset has come when the first WINDOW_UPDATE is
     // due, half a window (32 KiB) in.
     let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--rate", "100k"]);
@@ -696,24 +681,11 @@ fn an_http2_reset_met_by_a_write_keeps_the_report() {
 /// already received. Here the same frames, then a reset.
 #[test]
 fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("its address");
-    let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        // The request is left unread, so the close is a reset, after
-        // these frames are in the client's receive queue.
-        thread::sleep(Duration::from_millis(200));
-        let mut out = Vec::new();
-        common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
-        common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
-        for _ in 0..3 {
-            common::h2::frame(&mut out, 0x0, 0, 1, &[b'x'; 16_000]); // DATA
-        }
-        common::h2::frame(&mut out, 0x3, 0, 1, &[0, 0, 0, 0x8]); // RST_STREAM CANCEL
-        let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
-        common::h2::frame(&mut out, 0x7, 0, 0, &goaway);
-        let _ = stream.write_all(&out);
-    });
+    let mut then = Vec::new();
+    common::h2::frame(&mut then, 0x3, 0, 1, &[0, 0, 0, 0x8]); // RST_STREAM CANCEL
+    let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
+    common::h2::frame(&mut then, 0x7, 0, 0, &goaway);
+    let (addr, server) = three_data_frames_then_a_reset(&then);
     let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--rate", "100k"]);
     let text = stdout(&output);
     join_scripted(server, &output);
@@ -722,4 +694,26 @@ fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
         "{text}"
     );
     assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+/// A one-connection h2c server that answers stream 1 with a head and three
+/// 16,000-byte DATA frames, then `then`, and closes with the request
+/// unread, so that the close is a reset (RFC 1122 §4.2.2.13), after these
+/// frames are in the client's receive queue.
+fn three_data_frames_then_a_reset(then: &[u8]) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let mut out = Vec::new();
+    common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+    common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    for _ in 0..3 {
+        common::h2::frame(&mut out, 0x0, 0, 1, &[b'x'; 16_000]); // DATA
+    }
+    out.extend_from_slice(then);
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        thread::sleep(Duration::from_millis(200));
+        let _ = stream.write_all(&out);
+    });
+    (addr, server)
 }
