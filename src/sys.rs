@@ -13,7 +13,7 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM)`, `write`, `_exit` | a shutdown asked for by a signal; a second one says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `write`, `_exit` | a shutdown asked for by a signal; a second one says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //!
 //! Every call outside that exit ([`exit_cutting_responses`], shared by the
@@ -25,8 +25,7 @@
 //! `<asm-generic/socket.h>`, `<asm-generic/ioctls.h>`), the same on the
 //! architectures Linux's generic headers cover; elsewhere every call is
 //! `ErrorKind::Unsupported`, so the server runs on Linux only (`serve`
-//! cannot arm its accept timeout, and says so), though the crate builds
-//! anywhere.
+//! cannot arm its accept timeout, and says so); the crate builds anywhere.
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable
 //! (rust-lang/rust#88494); nothing in std does the others.
@@ -34,8 +33,7 @@
 //! A signal handler may run between any two instructions of any thread, so
 //! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
 //! here, add to an atomic counter and, for a second signal, arm a reset on
-//! each connection still being written, `write` one line to stderr, and
-//! call `_exit`.
+//! each connection still being written, `write` one line, and `_exit`.
 //! The server looks at the counter on its own time ([`shutdown_requested`]),
 //! which is why its accept loop must wake now and then
 //! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
@@ -78,9 +76,11 @@ mod ffi {
     /// A blocking `accept` (or `read`) gives up after this `struct timeval`
     /// with `EAGAIN`.
     pub const SO_RCVTIMEO: c_int = 20;
-    /// Ctrl-C, and what `kill` and service managers send to stop a process.
+    /// Ctrl-C; what `kill` and service managers send to stop a process; a
+    /// closed terminal's hangup, whose default would kill without a drain.
     pub const SIGINT: c_int = 2;
     pub const SIGTERM: c_int = 15;
+    pub const SIGHUP: c_int = 1;
     /// System calls the handler interrupts resume instead of failing with
     /// `EINTR` in whichever thread the signal happened to land.
     pub const SA_RESTART: c_int = 0x1000_0000;
@@ -392,15 +392,15 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
     }
 }
 
-/// SIGINT and SIGTERM received so far: written only by the handler.
+/// Shutdown signals received so far: written only by the handler.
 static SHUTDOWN_SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether SIGINT or SIGTERM has arrived since [`on_shutdown_signals`].
+/// Whether a shutdown signal has arrived since [`on_shutdown_signals`].
 pub fn shutdown_requested() -> bool {
     SHUTDOWN_SIGNALS.load(Ordering::SeqCst) > 0
 }
 
-/// Installs the handler for SIGINT and SIGTERM: the first asks for a
+/// Installs the handler for SIGINT, SIGTERM and SIGHUP: the first asks for a
 /// graceful shutdown ([`shutdown_requested`] turns true), the second ends
 /// the process at once with the shell's code for death by that signal,
 /// 128 + its number (130 for Ctrl-C), for an operator who will not wait.
@@ -416,7 +416,7 @@ pub fn on_shutdown_signals() -> io::Result<()> {
             sa_flags: ffi::SA_RESTART,
             sa_restorer: None,
         };
-        for signal in [ffi::SIGINT, ffi::SIGTERM] {
+        for signal in [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP] {
             // SAFETY: `action` is a live, fully initialised `struct
             // sigaction` the kernel copies during the call; a null `old`
             // asks for nothing back. The handler it installs is

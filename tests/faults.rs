@@ -114,9 +114,16 @@ impl Child {
 
     /// Sends SIGTERM, as a service manager would.
     fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `HUP`, ...).
+    fn signal(&self, name: &str) {
         let pid = self.process.0.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(status.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} {pid}");
     }
 
     /// Closes the child's stdin, as the death of the demo that started it
@@ -387,6 +394,21 @@ fn download(
     let started = first_bytes.recv_timeout(Duration::from_secs(10));
     assert!(started.is_ok(), "no byte of the download within 10 s");
     client
+}
+
+/// A closed terminal's SIGHUP, whose default action kills the process on
+/// the spot (every response in flight ended by the exit's FIN, which makes
+/// a cut HTTP/1.0 body look whole), asks for the same graceful shutdown as
+/// SIGTERM: the shutdown's lines, and exit 0.
+#[test]
+fn sighup_shuts_down_as_sigterm_does() {
+    let mut server = Child::start(Log::Read, None, &[]);
+    let healthz = get(server.addr, "/healthz");
+    assert_eq!(healthz.status, 200);
+    server.signal("HUP");
+    let began = server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+    assert!(!began.is_empty(), "no shutdown began");
+    server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
 }
 
 /// SIGTERM in the middle of a 54 MB download at 8 MiB/s: the listener

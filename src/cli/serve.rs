@@ -150,8 +150,8 @@ pub const SERVE: Spec<ServerConfig> = Spec {
 /// that does not drain in this time will not drain at all.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Binds, announces the address on stdout, and serves until SIGINT or
-/// SIGTERM; then drains (see `server/shutdown.rs`) and exits 0.
+/// Binds, announces the address on stdout, and serves until SIGINT,
+/// SIGTERM or SIGHUP; then drains (see `server/shutdown.rs`) and exits 0.
 pub fn run(config: ServerConfig) -> ExitCode {
     if config.exit_on_stdin_eof
         && let Err(e) = exit_on_stdin_eof()

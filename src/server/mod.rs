@@ -8,7 +8,7 @@
 //! | `connection.rs`  | one connection from accept to close, and its access-log line |
 //! | `routes.rs`      | what each path answers; the export wired to its strategy     |
 //! | `accept_backoff.rs` | a failing `accept` (out of descriptors) pauses, logs once, recovers |
-//! | [`shutdown`]     | SIGTERM or SIGINT: stop accepting, drain, cut what is left, join |
+//! | [`shutdown`]     | SIGTERM, SIGINT or SIGHUP: stop accepting, drain, cut what is left, join |
 //! | `h2/`            | HTTP/2 on the same port: streams, two windows, one writer     |
 //!
 //! Thread-per-connection is the simplest server that can block: a slow

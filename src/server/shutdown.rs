@@ -2,8 +2,10 @@
 //! done when its bytes have drained to the client, so a shutdown waits for
 //! the bytes, not for the handlers.
 //!
-//! On SIGINT or SIGTERM the accept loop stops and closes the listener (new
-//! connections are refused at once, and a load balancer moves on). Then:
+//! On SIGINT, SIGTERM or SIGHUP (a closed terminal, whose default would
+//! kill the process without a drain) the accept loop stops and closes the
+//! listener (new connections are refused at once, and a load balancer
+//! moves on). Then:
 //!
 //! 1. **Drain.** Every request already begun goes on as if nothing
 //!    happened, for up to `--drain-timeout`: a download in flight completes
