@@ -131,6 +131,29 @@ mod test_support {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
+    thread_local! {
+        /// Whether the server's threads, started on this thread, fail to
+        /// start, as they do when the OS has none to give: RLIMIT_NPROC is
+        /// a per-user limit no test can set reliably, and root ignores it.
+        static SPAWN_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether a server thread started now, on this thread, is to fail to
+    /// start (the `start` functions of `server/mod.rs` and
+    /// `server/h2/connection.rs` ask).
+    pub fn spawn_fails() -> bool {
+        SPAWN_FAILS.get()
+    }
+
+    /// Runs `f` with every server thread it starts, on this thread, failing
+    /// to start.
+    pub fn with_failing_spawns<T>(f: impl FnOnce() -> T) -> T {
+        SPAWN_FAILS.set(true);
+        let value = f();
+        SPAWN_FAILS.set(false);
+        value
+    }
+
     /// Held by every test that turns a connection away, for as long as it
     /// runs: the rejection and REFUSED_STREAM GOAWAY counters are
     /// process-wide, and a test that asserts how far they moved must see

@@ -273,11 +273,10 @@ fn serve(
 
 /// Starts a connection thread running `f`; an error when the OS has no
 /// thread to give (RLIMIT_NPROC, or no memory for its stack). Unit tests
-/// make it fail at will (`tests::spawn_fails`): a per-user limit is one no
-/// test can set reliably, and root ignores it.
+/// make it fail at will (`test_support::with_failing_spawns`).
 fn start(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
     #[cfg(test)]
-    if tests::spawn_fails() {
+    if crate::test_support::spawn_fails() {
         return Err(io::ErrorKind::WouldBlock.into());
     }
     thread::Builder::new()
@@ -351,7 +350,6 @@ pub fn run_isolated(socket: &TcpStream, work: impl FnOnce()) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
     use std::io::{Read, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -359,18 +357,6 @@ mod tests {
     use crate::http::h2::frame::PREFACE;
     use crate::measure::exposition::Scrape;
     use crate::measure::metrics::Readings;
-
-    thread_local! {
-        /// Whether a connection thread the accept loop starts on this
-        /// thread fails to start, as when the OS has none to give.
-        static SPAWN_FAILS: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Whether a connection thread started now, on this thread, is to fail
-    /// to start: every one, for as long as the test sets it.
-    pub(super) fn spawn_fails() -> bool {
-        SPAWN_FAILS.get()
-    }
 
     /// Connects to `addr`, sends `request` and reads until the server
     /// closes (at most 10 s).
@@ -406,9 +392,7 @@ mod tests {
             asked.store(true, Ordering::SeqCst);
             (http1.unwrap(), http2.unwrap())
         });
-        SPAWN_FAILS.set(true);
-        server.run(|| done.load(Ordering::SeqCst));
-        SPAWN_FAILS.set(false);
+        crate::test_support::with_failing_spawns(|| server.run(|| done.load(Ordering::SeqCst)));
         let (http1, http2) = clients.join().unwrap();
 
         let reason = b"server cannot start a thread for this connection; retry in 1 s";

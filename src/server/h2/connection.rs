@@ -150,14 +150,14 @@ fn refuse(mut socket: &TcpStream, error: &io::Error) -> End {
 /// Starts one of the connection's threads, its writer or a stream's, in
 /// `scope`; an error when the OS has no thread to give (RLIMIT_NPROC, or
 /// no memory for its stack), which each caller answers. Unit tests make it
-/// fail at will (`tests::spawn_fails`).
+/// fail at will (`test_support::with_failing_spawns`).
 fn start<'s, T: Send + 's>(
     scope: &'s Scope<'s, '_>,
     name: String,
     f: impl FnOnce() -> T + Send + 's,
 ) -> io::Result<ScopedJoinHandle<'s, T>> {
     #[cfg(test)]
-    if super::tests::spawn_fails() {
+    if crate::test_support::spawn_fails() {
         return Err(io::ErrorKind::WouldBlock.into());
     }
     thread::Builder::new()

@@ -136,7 +136,6 @@ impl Drop for EndOnPanic<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
     use std::io::{Read, Write};
     use std::sync::Arc;
 
@@ -148,19 +147,6 @@ mod tests {
     use crate::measure::exposition::Scrape;
     use crate::measure::metrics::{METRICS, Readings};
     use crate::server::{ServerConfig, Shared, shutdown::Connections};
-
-    thread_local! {
-        /// Whether a connection's threads, started on this thread, fail to
-        /// start, as they do when the OS has none to give (RLIMIT_NPROC):
-        /// a per-user limit no test can set reliably.
-        static SPAWN_FAILS: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Whether a thread [`connection`] starts now, on this thread, is to
-    /// fail to start: every one, for as long as the test sets it.
-    pub(super) fn spawn_fails() -> bool {
-        SPAWN_FAILS.get()
-    }
 
     /// Connections rejected and GOAWAYs sent with REFUSED_STREAM so far,
     /// by the process-wide counters: exact while the caller holds
@@ -191,9 +177,8 @@ mod tests {
             connections: Connections::with_capacity(1),
         };
         let peer = client.local_addr().unwrap();
-        SPAWN_FAILS.set(true);
-        let outcome = serve(&server, &[], &shared, peer);
-        SPAWN_FAILS.set(false);
+        let outcome =
+            crate::test_support::with_failing_spawns(|| serve(&server, &[], &shared, peer));
         (outcome, client)
     }
 
