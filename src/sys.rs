@@ -625,30 +625,6 @@ mod tests {
     use std::net::TcpListener;
     use std::time::Duration;
 
-    /// With the mark set (the kernel's low-water mark, our high-water
-    /// mark: see `set_notsent_lowat`), a peer that reads nothing makes the
-    /// sender's writes stop near the mark, not at a send buffer of megabytes.
-    #[test]
-    fn the_low_water_mark_bounds_what_an_unread_socket_takes() {
-        let (server, _client) = crate::test_support::loopback();
-        set_notsent_lowat(&server, 16 * 1024).unwrap();
-        server.set_nonblocking(true).unwrap();
-        let chunk = [0u8; 4096];
-        let mut taken = 0u64;
-        for _ in 0..10_000 {
-            match (&server).write(&chunk) {
-                Ok(n) => taken += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        // What the client's kernel took (its window), plus the mark, plus
-        // the one write that found room: far from a buffer of megabytes.
-        let unacked = unacknowledged_bytes(&server).unwrap();
-        assert!(unacked <= taken, "{unacked} of {taken}");
-        assert!(taken < 1024 * 1024, "the kernel took {taken} bytes");
-    }
-
     /// A receive buffer set before the handshake keeps the window small
     /// from the first byte: an unread client's kernel holds little.
     #[test]
@@ -672,16 +648,6 @@ mod tests {
             acknowledged <= 16 * 1024,
             "the client's kernel took {acknowledged} bytes"
         );
-    }
-
-    #[test]
-    fn an_accept_timeout_wakes_the_accept() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        set_accept_timeout(&listener, Duration::from_millis(50)).unwrap();
-        let started = std::time::Instant::now();
-        let error = listener.accept().unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
-        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

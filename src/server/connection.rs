@@ -400,6 +400,32 @@ mod tests {
     use crate::server::{ServerConfig, shutdown::Connections};
     use std::sync::Arc;
 
+    /// What [`serve`] relies on the kernel for, by `sys.rs`'s option:
+    /// with the mark set (the kernel's low-water mark, our high-water mark:
+    /// see `sys::set_notsent_lowat`), a peer that reads nothing makes the
+    /// sender's writes stop near the mark, not at a send buffer of
+    /// megabytes.
+    #[test]
+    fn the_low_water_mark_bounds_what_an_unread_socket_takes() {
+        let (server, _client) = crate::test_support::loopback();
+        sys::set_notsent_lowat(&server, 16 * 1024).unwrap();
+        server.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 4096];
+        let mut taken = 0u64;
+        for _ in 0..10_000 {
+            match (&server).write(&chunk) {
+                Ok(n) => taken += n as u64,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // What the client's kernel took (its window), plus the mark, plus
+        // the one write that found room: far from a buffer of megabytes.
+        let unacked = sys::unacknowledged_bytes(&server).unwrap();
+        assert!(unacked <= taken, "{unacked} of {taken}");
+        assert!(taken < 1024 * 1024, "the kernel took {taken} bytes");
+    }
+
     /// A body cut by a failed write that was not the server's decision (here
     /// an HTTP/1.0 body, which only the close ends) still ends in a reset:
     /// with a FIN, a client still there would take half a body for all of it.
