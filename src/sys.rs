@@ -33,7 +33,9 @@
 //! A signal handler may run between any two instructions of any thread, so
 //! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
 //! here, add to an atomic counter and, for a second signal, arm a reset on
-//! each connection still being written, `write` one line, and `_exit`.
+//! each connection still being written, `write` one line (stamped by a
+//! function `serve` hands over: `clock_gettime` and arithmetic into a
+//! buffer on the stack), and `_exit`.
 //! The server looks at the counter on its own time ([`shutdown_requested`]),
 //! which is why its accept loop must wake now and then
 //! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
@@ -43,6 +45,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -400,11 +403,21 @@ pub fn shutdown_requested() -> bool {
     SHUTDOWN_SIGNALS.load(Ordering::SeqCst) > 0
 }
 
+/// Writes the start of an exit's line (the log's time stamp) into the
+/// buffer given, and says how many bytes: the signal handler calls it, so
+/// it must be async-signal-safe, with no allocation and no lock.
+pub type LineStart = fn(&mut [u8]) -> usize;
+
+/// The second signal's [`LineStart`], set before its handler is installed.
+static SIGNAL_LINE_START: OnceLock<LineStart> = OnceLock::new();
+
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP: the first asks for a
 /// graceful shutdown ([`shutdown_requested`] turns true), the second ends
 /// the process at once with the shell's code for death by that signal,
-/// 128 + its number (130 for Ctrl-C), for an operator who will not wait.
-pub fn on_shutdown_signals() -> io::Result<()> {
+/// 128 + its number (130 for Ctrl-C), for an operator who will not wait,
+/// its line begun by `line_start`.
+pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
+    let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")
@@ -461,22 +474,32 @@ pub fn note_connection(socket: &impl AsRawFd) {
 ))]
 extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     if SHUTDOWN_SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+        // An atomic load: set before the handler was installed.
+        let start = SIGNAL_LINE_START.get().copied().unwrap_or(|_| 0);
         exit_cutting_responses(
             128 + signal,
+            start,
             b"backpressure: second signal: exiting at once; \
             every response still being written is cut with a reset\n",
         );
     }
 }
 
+/// Most bytes of an exit's line, its stamp included: the longer of the two
+/// takes 143, and the buffer is on the stack of whatever the signal
+/// interrupted.
+const EXIT_LINE_BYTES: usize = 256;
+
 /// Ends the process at once with `code`: a reset armed on every response
-/// still being written, `line` on stderr, then `_exit`. The second
+/// still being written, `line` on stderr after what `start` writes (the
+/// log's stamp, as every line has), then `_exit`. The second
 /// signal's handler calls it, and so does `serve --exit-on-stdin-eof` when
 /// stdin closes. On Linux, where the handler is, all of it is
 /// async-signal-safe (`getsockname`, `getsockopt`, `setsockopt` and
 /// `write` are on POSIX's list); nothing here allocates, locks or unwinds.
 /// The line goes straight to descriptor 2, not through the log's thread,
-/// which may never run again: one `write`, which no log line can split.
+/// which may never run again: one `write` from a buffer on the stack,
+/// which no log line can split; a line too long for it is cut.
 ///
 /// The process's exit closes every socket, and a plain close sends a FIN:
 /// an HTTP/1.0 body cut by the exit would end like a whole one. Armed with
@@ -487,7 +510,12 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
 /// reset would throw it away. Other threads go on meanwhile: a connection
 /// noted after the loop below read the highest descriptor, with a higher
 /// one, is not armed, nor one accepted and not yet noted.
-pub fn exit_cutting_responses(code: i32, line: &[u8]) -> ! {
+pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
+    let mut out = [0u8; EXIT_LINE_BYTES];
+    let begun = start(&mut out).min(EXIT_LINE_BYTES);
+    let end = EXIT_LINE_BYTES.min(begun + line.len());
+    out[begun..end].copy_from_slice(&line[..end - begun]);
+    let line = &out[..end];
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")

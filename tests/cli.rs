@@ -6,10 +6,10 @@ mod common;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use backpressure::{ChildServer, ChildStderr};
-use common::run_binary;
+use common::{after_stamp, run_binary};
 
 /// Runs the binary; a bad flag that started a server anyway must fail the
 /// test within 10 s, not hang it.
@@ -226,6 +226,8 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
             _ => "(see 'backpressure --help')".to_string(),
         };
         assert!(err.trim_end().ends_with(&help), "{err}");
+        // Not stamped: the answer to whoever typed the command, at once.
+        assert!(err.starts_with("backpressure: "), "{err}");
         assert!(!err.contains("panicked"), "{err}");
         assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
     }
@@ -264,11 +266,16 @@ fn a_flag_before_the_command_points_at_the_command_that_has_it() {
 fn an_address_in_use_exits_1() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port to take");
     let addr = taken.local_addr().expect("its address").to_string();
+    let before = SystemTime::now();
     let output = run(&["serve", "--addr", &addr]);
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err:?}");
-    assert!(err.contains(&addr), "{err}");
+    // The flags were good: this is the server's log, stamped as its every
+    // line is, for the operator who reads when it failed to start.
+    let said = after_stamp(err.trim_end(), before);
+    assert!(said.starts_with("backpressure: cannot serve on "), "{err}");
+    assert!(said.contains(&addr), "{err}");
 }
 
 /// What the demo, the tests and the benchmarks see when the child server

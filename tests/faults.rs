@@ -18,14 +18,14 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::h2::{
     CANCEL, END_HEADERS, END_STREAM, Frame, H2, HEADERS, RST_STREAM, frame, request_block,
 };
 use common::{
-    KillOnDrop, Metrics, assert_same_bytes, decode_chunked, get, metrics, number_after,
-    reference_csv, reference_csv_len, stalled_request, wait_until, wait_until_with,
+    KillOnDrop, Metrics, after_stamp, assert_same_bytes, decode_chunked, get, metrics,
+    number_after, reference_csv, reference_csv_len, stalled_request, wait_until, wait_until_with,
 };
 
 /// What becomes of the server's stderr.
@@ -51,6 +51,8 @@ struct Child {
     _unread: Option<ChildStderr>,
     /// The log's lines, for [`Log::Read`].
     lines: Option<mpsc::Receiver<String>>,
+    /// Read before the process started: no line it logs is stamped earlier.
+    started: SystemTime,
 }
 
 impl Child {
@@ -60,6 +62,7 @@ impl Child {
         let limit = ulimit.map_or(String::new(), |l| format!("ulimit {l} && "));
         let script =
             format!("{limit}exec \"$0\" serve --addr 127.0.0.1:0 --exit-on-stdin-eof \"$@\"");
+        let started = SystemTime::now();
         let process = Command::new("sh")
             .args(["-c", &script, env!("CARGO_BIN_EXE_backpressure")])
             .args(args)
@@ -109,6 +112,7 @@ impl Child {
             stdin: Some(stdin),
             _unread: unread,
             lines,
+            started,
         }
     }
 
@@ -268,6 +272,30 @@ fn the_descriptor_warning_counts_the_closes_that_wait() {
         line.contains("warning: ulimit -n is 200") && line.contains("--max-connections 100")
     };
     assert!(log.iter().any(warned), "{log:#?}");
+}
+
+/// Every line the server writes while serving starts with when it was
+/// written, in the access log's form, so that an operator can line up a
+/// warning, a request and the shutdown: here the start's warning, an
+/// access line, and the shutdown's two lines, the last written as the
+/// process ends.
+#[test]
+fn every_line_the_server_logs_is_stamped() {
+    let mut server = Child::start(Log::Read, Some("-n 200"), &["--max-connections", "100"]);
+    assert_eq!(get(server.addr, "/healthz").status, 200);
+    server.terminate();
+    let log = server.exits_zero_having(" ended before the drain timeout, 0 cut");
+    let said: Vec<&str> = log.iter().map(|l| after_stamp(l, server.started)).collect();
+    let starts = |start: &str| said.iter().filter(|l| l.starts_with(start)).count();
+    assert_eq!(
+        starts("backpressure: warning: ulimit -n is 200"),
+        1,
+        "{log:#?}"
+    );
+    assert_eq!(starts("127.0.0.1:"), 1, "the access line: {log:#?}");
+    assert_eq!(starts("backpressure: shutting down: "), 1, "{log:#?}");
+    assert_eq!(starts("backpressure: shut down in "), 1, "{log:#?}");
+    assert_eq!(said.len(), 4, "{log:#?}");
 }
 
 /// The buffer budget is a bound only if the process has the memory for
@@ -542,8 +570,9 @@ fn stdin_closing_cuts_a_download_with_a_reset() {
     assert_eq!(status.code(), Some(0));
     ends_in_a_reset(client);
     let log = server.log_until(Duration::from_secs(2), |l| l.contains("stdin closed"));
-    let last = log.last().expect("a line");
-    assert!(last.contains("cut with a reset"), "{last}");
+    let last = after_stamp(log.last().expect("a line"), server.started);
+    assert!(last.starts_with("backpressure: stdin closed"), "{last}");
+    assert!(last.ends_with("cut with a reset"), "{last}");
 }
 
 /// The drain timeout cuts an HTTP/2 download too, and the log says so on
@@ -858,12 +887,12 @@ fn a_second_signal_resets_what_it_cuts() {
 /// signal is told what it did, on stderr, as the handler's last act.
 fn says_why_it_exits_at_once(server: &Child) {
     let log = server.log_until(Duration::from_secs(5), |l| l.contains("second signal"));
+    let last = log.last().expect("the handler's line");
+    // Stamped as every line is, though written from the signal handler.
     assert_eq!(
-        log.last().map(String::as_str),
-        Some(
-            "backpressure: second signal: exiting at once; \
-             every response still being written is cut with a reset"
-        )
+        after_stamp(last, server.started),
+        "backpressure: second signal: exiting at once; \
+         every response still being written is cut with a reset"
     );
 }
 

@@ -4,9 +4,13 @@
 
 mod common;
 
+use std::panic::catch_unwind;
+use std::time::{Duration, UNIX_EPOCH};
+
 use common::{
-    CSV_HEADER, CalendarTime, ChunkError, Metrics, ReferenceRows, assert_same_bytes, chunk_sizes,
-    decode_chunked, parse_response, reference_csv, reference_csv_len, reference_line,
+    CSV_HEADER, CalendarTime, ChunkError, Metrics, ReferenceRows, after_stamp_between,
+    assert_same_bytes, chunk_sizes, decode_chunked, parse_response, reference_csv,
+    reference_csv_len, reference_line,
 };
 
 // --- chunked decoding -------------------------------------------------------
@@ -383,4 +387,31 @@ fn response_body_shorter_than_content_length_fails() {
 fn response_with_unterminated_chunked_body_fails() {
     parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
         .body_decoded();
+}
+
+// --- log stamps --------------------------------------------------------------
+
+/// [`after_stamp_between`] on instants whose date is known: the epoch, a
+/// leap day, and the access log's example; a line stamped outside the
+/// span given, or not stamped, or stamped in another form, is refused.
+#[test]
+fn a_log_stamp_is_read_as_the_second_it_names() {
+    let at = |seconds: u64| UNIX_EPOCH + Duration::from_secs(seconds);
+    let read = |line, from, to| after_stamp_between(line, at(from), at(to));
+    assert_eq!(read("1970-01-01T00:00:00Z a b", 0, 0), "a b");
+    let leap_day = 1_709_164_800 + 3_723; // 2024-02-29T01:02:03Z
+    assert_eq!(read("2024-02-29T01:02:03Z x", leap_day - 60, leap_day), "x");
+    let example = 1_795_329_612; // 2026-11-22T06:40:12Z
+    assert_eq!(read("2026-11-22T06:40:12Z y", example, example + 60), "y");
+    for (wrong, from) in [
+        ("2024-02-29T01:02:03Z x", leap_day + 1),
+        ("2024-02-29T01:02:03Z x", leap_day - 61),
+        ("2026-11-22 06:40:12Z x", example),
+        ("2026-11-22T06:40:12 x", example),
+        ("2026-11-22T06:40:12Zx", example),
+        ("backpressure: x", example),
+    ] {
+        let refused = catch_unwind(|| read(wrong, from, from + 60).to_string());
+        assert!(refused.is_err(), "{wrong} from {from}");
+    }
 }

@@ -4,10 +4,10 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::EXIT_FAILURE;
 use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
-use super::{EXIT_FAILURE, say};
 use crate::defense::buffer_caps::memory_warning;
 use crate::measure::log::{self, Logger};
 use crate::server::{Server, ServerConfig, descriptor_warning};
@@ -152,11 +152,18 @@ const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Binds, announces the address on stdout, and serves until SIGINT,
 /// SIGTERM or SIGHUP; then drains (see `server/shutdown.rs`) and exits 0.
+///
+/// Every line it writes on stderr is the server's log, stamped
+/// (`measure/log.rs`), its failures to start included: the flags were
+/// good, so stderr is likely a collector's, whose reader asks when the
+/// server failed to bind as much as why. The flags' own errors, before
+/// this, are a command line's usage errors, answered at once and
+/// unstamped (`cli/mod.rs`).
 pub fn run(config: ServerConfig) -> ExitCode {
     if config.exit_on_stdin_eof
         && let Err(e) = exit_on_stdin_eof()
     {
-        say(&format!(
+        log::line(format!(
             "backpressure: cannot watch stdin for --exit-on-stdin-eof: {e}"
         ));
         return ExitCode::from(EXIT_FAILURE);
@@ -166,7 +173,7 @@ pub fn run(config: ServerConfig) -> ExitCode {
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
-            say(&format!("backpressure: cannot serve on {addr}: {e}"));
+            log::line(format!("backpressure: cannot serve on {addr}: {e}"));
             return ExitCode::from(EXIT_FAILURE);
         }
     };
@@ -174,11 +181,11 @@ pub fn run(config: ServerConfig) -> ExitCode {
     let logger = match Logger::start() {
         Ok(logger) => logger,
         Err(e) => {
-            say(&format!("backpressure: cannot start the logger: {e}"));
+            log::line(format!("backpressure: cannot start the logger: {e}"));
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    if let Err(e) = sys::on_shutdown_signals() {
+    if let Err(e) = sys::on_shutdown_signals(log::write_stamp) {
         log::line(format!(
             "backpressure: warning: no graceful shutdown, a signal will cut every download: {e}"
         ));
@@ -203,9 +210,10 @@ pub fn run(config: ServerConfig) -> ExitCode {
         stdout.flush()
     });
     if let Err(e) = announced {
-        say(&format!(
+        log::line(format!(
             "backpressure: cannot announce the listening address: {e}"
         ));
+        logger.stop(LOG_FLUSH_TIMEOUT);
         return ExitCode::from(EXIT_FAILURE);
     }
     let summary = server.run(sys::shutdown_requested);
@@ -229,6 +237,7 @@ fn exit_on_stdin_eof() -> io::Result<()> {
             let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
             sys::exit_cutting_responses(
                 0,
+                log::write_stamp,
                 b"backpressure: stdin closed (--exit-on-stdin-eof): exiting at once; \
                 every response still being written is cut with a reset\n",
             );

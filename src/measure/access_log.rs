@@ -10,7 +10,9 @@
 //! 2026-11-22T06:40:12Z 127.0.0.1:50412 "GET /export.csv?rows=100&mode=bounded HTTP/1.1" 200 mode=bounded body_bytes=5043 duration_ms=3 end=complete
 //! ```
 //!
-//! Fields are separated by single spaces; a field with no value is `-`. The
+//! The stamp is the logger's, the one every stderr line starts with
+//! ([`super::log`]); after it, fields are separated by single spaces, and
+//! a field with no value is `-`. The
 //! request line is quoted and printed only once it has parsed, so every
 //! byte in it is a visible ASCII character that a URI or a method allows
 //! (no quote, no space, no control character): a client cannot forge or
@@ -29,10 +31,9 @@
 //! connection.
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::export::Mode;
-use crate::export::calendar::{RFC3339_LEN, UtcDateTime};
 use crate::http::request::MAX_REQUEST_LINE_BYTES;
 use crate::http::response::Status;
 
@@ -102,14 +103,8 @@ pub struct AccessRecord {
 }
 
 impl AccessRecord {
-    /// The line, without its newline, stamped with `now`.
-    pub fn format(&self, now: SystemTime) -> String {
-        let seconds = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        let mut stamp = [0u8; RFC3339_LEN];
-        UtcDateTime::from_unix_seconds(seconds).write_rfc3339(&mut stamp);
-        let stamp = String::from_utf8_lossy(&stamp);
+    /// The line after its stamp, without its newline.
+    pub fn format(&self) -> String {
         let request = self
             .request_line
             .as_deref()
@@ -118,16 +113,16 @@ impl AccessRecord {
         let status = status.map_or_else(|| "-".to_string(), |s| s.code().to_string());
         let (peer, mode) = (self.peer, mode.map_or("-", Mode::as_str));
         format!(
-            "{stamp} {peer} {request} {status} mode={mode} body_bytes={} duration_ms={} end={}",
+            "{peer} {request} {status} mode={mode} body_bytes={} duration_ms={} end={}",
             self.outcome.body_bytes,
             self.duration.as_millis(),
             self.outcome.end.as_str(),
         )
     }
 
-    /// Hands the line to the logger; never blocks.
+    /// Hands the line to the logger, which stamps it; never blocks.
     pub fn write(&self) {
-        super::log::line(self.format(SystemTime::now()));
+        super::log::line(self.format());
     }
 }
 
@@ -174,10 +169,9 @@ mod tests {
                 end: End::Complete,
             },
         };
-        let at = UNIX_EPOCH + Duration::from_secs(1_795_329_612);
         assert_eq!(
-            record.format(at),
-            "2026-11-22T06:40:12Z 127.0.0.1:50412 \
+            record.format(),
+            "127.0.0.1:50412 \
              \"GET /export.csv?rows=100&mode=bounded HTTP/1.1\" 200 mode=bounded \
              body_bytes=5043 duration_ms=3 end=complete"
         );
@@ -195,8 +189,8 @@ mod tests {
             },
         };
         assert_eq!(
-            record.format(UNIX_EPOCH),
-            "1970-01-01T00:00:00Z 127.0.0.1:50412 - 408 mode=- body_bytes=0 duration_ms=10000 end=header-timeout"
+            record.format(),
+            "127.0.0.1:50412 - 408 mode=- body_bytes=0 duration_ms=10000 end=header-timeout"
         );
     }
 
@@ -212,12 +206,12 @@ mod tests {
         assert_eq!(fits.len(), MAX_LOGGED_REQUEST_BYTES);
         assert!(
             record(fits.clone())
-                .format(UNIX_EPOCH)
+                .format()
                 .contains(&format!("\"{fits}\" - "))
         );
         for lead in 0..4 {
             let line = format!("GET /{}{}", "a".repeat(lead), "\\x01".repeat(20_000));
-            let text = record(line).format(UNIX_EPOCH);
+            let text = record(line).format();
             let (_, field) = text.split_once('"').unwrap();
             let (field, rest) = field.split_once('"').unwrap();
             assert!(field.len() <= MAX_LOGGED_REQUEST_BYTES, "{}", field.len());
@@ -232,7 +226,7 @@ mod tests {
         // the cut splits a character (printed as U+FFFD) or not.
         for lead in ["", "a"] {
             let wide = record(format!("GET /{lead}{}", "é".repeat(5_000)));
-            let text = wide.format(UNIX_EPOCH);
+            let text = wide.format();
             assert!(text.contains(&format!("{CUT}\" - ")), "{lead:?}");
         }
     }

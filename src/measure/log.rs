@@ -19,10 +19,18 @@
 //!   as `reason="write-failed"` and the thread goes on;
 //! - panics are logged the same way ([`log_panics`]): the default panic
 //!   hook writes stderr directly, and would block a panicking thread on a
-//!   full pipe.
+//!   full pipe;
+//! - every line starts with when it was logged, the access log's RFC 3339
+//!   stamp (`2026-11-22T06:40:12Z backpressure: shutting down: …`), so that
+//!   an operator can line up a warning, a request and the shutdown. The
+//!   stamp is taken here, when the line is handed over, not when the
+//!   logger gets to it; [`write_stamp`] writes it without allocating, so
+//!   the lines of an exit from a signal handler (`sys.rs`) get it too.
 //!
-//! Before [`Logger::start`] (the command line's own errors, unit tests) a
-//! line is written directly, as no client can be waiting then.
+//! Before [`Logger::start`] (`serve` failing to start, unit tests) a line
+//! is written directly, as no client can be waiting then. The command
+//! line's usage errors and the demo's lines do not come here, and are not
+//! stamped: they answer whoever typed the command, as it runs.
 
 use std::io::{self, Write};
 use std::panic;
@@ -31,7 +39,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::clock::now_unix_seconds;
 use super::metrics::{LogDrop, METRICS};
+use crate::export::calendar::{RFC3339_LEN, UtcDateTime};
 
 /// Most lines waiting for the logger thread: 1,024. An access-log line is
 /// about 150 bytes (at most about 8.5 KiB, its request field cut at
@@ -59,11 +69,45 @@ enum Message {
 /// The queue to the logger thread, once it runs.
 static QUEUE: OnceLock<SyncSender<Message>> = OnceLock::new();
 
-/// Logs `text` as one line; never blocks, never fails. With the logger
-/// running, a full queue drops the line and counts it.
-pub fn line(text: impl Into<String>) {
-    let mut text = text.into();
-    text.push('\n');
+/// Bytes of the stamp every line starts with, and the space after it.
+const STAMP_BYTES: usize = RFC3339_LEN + 1;
+
+/// Writes the stamp of now, and a space, into the start of `out`, and says
+/// how many bytes it wrote: [`STAMP_BYTES`], or none if `out` is shorter.
+/// Async-signal-safe, for the exit lines a signal handler writes: the clock
+/// is `clock_gettime`, the rest arithmetic on the caller's buffer, with no
+/// allocation, no lock and no panic.
+pub fn write_stamp(out: &mut [u8]) -> usize {
+    stamp_at(now_unix_seconds(), out)
+}
+
+/// [`write_stamp`] at `unix_seconds`.
+fn stamp_at(unix_seconds: u64, out: &mut [u8]) -> usize {
+    let Some(start) = out.first_chunk_mut::<STAMP_BYTES>() else {
+        return 0;
+    };
+    let mut stamp = [0; RFC3339_LEN];
+    UtcDateTime::from_unix_seconds(unix_seconds).write_rfc3339(&mut stamp);
+    start[..RFC3339_LEN].copy_from_slice(&stamp);
+    start[RFC3339_LEN] = b' ';
+    STAMP_BYTES
+}
+
+/// `text` as a line of the log: stamped with `unix_seconds`, and a newline.
+fn stamped(unix_seconds: u64, text: &str) -> String {
+    let mut stamp = [0; STAMP_BYTES];
+    let len = stamp_at(unix_seconds, &mut stamp);
+    let mut line = String::with_capacity(len + text.len() + 1);
+    line.push_str(&String::from_utf8_lossy(&stamp[..len]));
+    line.push_str(text);
+    line.push('\n');
+    line
+}
+
+/// Logs `text` as one line, stamped with now; never blocks, never fails.
+/// With the logger running, a full queue drops the line and counts it.
+pub fn line(text: impl AsRef<str>) {
+    let text = stamped(now_unix_seconds(), text.as_ref());
     match QUEUE.get() {
         Some(queue) => match queue.try_send(Message::Line(text)) {
             Ok(()) => {}
@@ -174,4 +218,37 @@ pub fn log_panics() {
             "backpressure: thread '{name}' panicked at {location}: {message}"
         ));
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The access log's example instant.
+    const AT: u64 = 1_795_329_612;
+
+    #[test]
+    fn a_line_starts_with_its_stamp_and_ends_with_a_newline() {
+        assert_eq!(
+            stamped(AT, "backpressure: shutting down"),
+            "2026-11-22T06:40:12Z backpressure: shutting down\n"
+        );
+        assert_eq!(stamped(0, ""), "1970-01-01T00:00:00Z \n");
+    }
+
+    /// What a signal handler is given: the stamp in the start of its
+    /// buffer, the rest untouched, and nothing written where it does not
+    /// fit.
+    #[test]
+    fn the_stamp_is_written_into_the_buffer_given() {
+        let mut out = [b'.'; 24];
+        assert_eq!(stamp_at(AT, &mut out), STAMP_BYTES);
+        assert_eq!(&out, b"2026-11-22T06:40:12Z ...");
+        let mut short = [b'.'; STAMP_BYTES - 1];
+        assert_eq!(stamp_at(AT, &mut short), 0);
+        assert_eq!(short, [b'.'; STAMP_BYTES - 1]);
+        let mut now = [0; STAMP_BYTES];
+        assert_eq!(write_stamp(&mut now), STAMP_BYTES);
+        assert!(now.starts_with(b"20") && now.ends_with(b"Z "), "{now:?}");
+    }
 }

@@ -10,8 +10,8 @@
 //! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
 //! | [`end`]             | how a connection ended ([`end::End`]): a leaf every file uses |
 //! | [`access_log`]      | one line per connection or HTTP/2 stream answered   |
-//! | [`log`]             | the logger thread: stderr behind a bounded queue that drops, never waits |
-//! | [`clock`]           | now as Unix seconds, for every response's `Date`           |
+//! | [`log`]             | the logger thread: stderr behind a bounded queue that drops, never waits; every line's stamp |
+//! | [`clock`]           | now as Unix seconds, for every response's `Date` and every log line's stamp |
 //!
 //! Three kinds of memory, because each answers a different question: the
 //! per-response queued bytes (counted by `strategy/queued_bytes.rs` into

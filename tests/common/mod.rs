@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backpressure::{ChildServer, ChildStderr, Scrape};
 
@@ -343,6 +343,46 @@ pub fn back_to_idle(addr: SocketAddr, idle: &Idle, after: &str) -> Metrics {
             "{now:?}, {queued} bytes queued, {budget_used} of the budget used"
         ))
     })
+}
+
+// ---------------------------------------------------------------------------
+// Log lines
+// ---------------------------------------------------------------------------
+
+/// What `line` says after the time stamp it must start with, and a space:
+/// RFC 3339 in UTC, whole seconds (`2026-11-22T06:40:12Z backpressure:
+/// …`), of a second between `before` (read by the test before anything
+/// could log the line) and now. Panics, quoting the line, otherwise. The
+/// stamps are written here by the reference's calendar ([`CalendarTime`]),
+/// apart from `src/export/calendar.rs`.
+pub fn after_stamp(line: &str, before: SystemTime) -> &str {
+    after_stamp_between(line, before, SystemTime::now())
+}
+
+/// [`after_stamp`], stamped between `before` and `after`; each second
+/// between them is tried, so a test gives a span of seconds, not years.
+pub fn after_stamp_between(line: &str, before: SystemTime, after: SystemTime) -> &str {
+    let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+    let (earliest, latest) = (seconds(before), seconds(after));
+    let mut at = CalendarTime {
+        year: 1970,
+        month: 1,
+        day: 1,
+        hour: 0,
+        minute: 0,
+        second: 0,
+    };
+    at.advance(earliest);
+    for _ in earliest..=latest {
+        if let Some(rest) = line.strip_prefix(&format!("{at} ")) {
+            return rest;
+        }
+        at.advance(1);
+    }
+    panic!(
+        "{line:?} does not start with the stamp of a second in \
+         {earliest}..={latest} s since the epoch, and a space"
+    );
 }
 
 // ---------------------------------------------------------------------------
