@@ -175,7 +175,9 @@ impl ChildServer {
         Scrape::parse(body).map_err(io::Error::other)
     }
 
-    /// Every stderr line so far, if they are collected ([`ChildStderr::Collect`]).
+    /// Every stderr line so far, if they are collected ([`ChildStderr::Collect`]):
+    /// each starts with its stamp (`measure/log.rs`), so a reader matches a
+    /// line by what it contains or how it ends, not how it starts.
     pub fn log_lines(&self) -> Vec<String> {
         let Some(lines) = &self.log else {
             return Vec::new();

@@ -75,8 +75,8 @@ impl Server {
         self.child.pid()
     }
 
-    /// The server's stderr lines so far; empty unless started with
-    /// [`Server::start_logged`].
+    /// The server's stderr lines so far, each stamped ([`after_stamp`]
+    /// reads the stamp); empty unless started with [`Server::start_logged`].
     pub fn log_lines(&self) -> Vec<String> {
         self.child.log_lines()
     }
