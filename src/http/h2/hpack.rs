@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use super::huffman::{self, HuffmanError};
+use super::huffman;
 
 /// SETTINGS_HEADER_TABLE_SIZE's default (RFC 9113 §6.5.2), the dynamic
 /// table size our decoder allows.
@@ -104,8 +104,10 @@ pub enum DecodeError {
     IntegerOverflow,
     /// An index of 0, or past the end of the static and dynamic tables.
     BadIndex,
-    /// A Huffman-coded string that the code refuses (§5.2).
-    Huffman(HuffmanError),
+    /// A Huffman-coded string padded with 8 bits or more, or not with ones (§5.2).
+    HuffmanPadding,
+    /// A Huffman-coded string with the EOS symbol inside it (§5.2).
+    HuffmanEos,
     /// A dynamic table size update above the size this side advertised.
     TableSizeAboveLimit,
     /// A dynamic table size update after the block's first field (§4.2).
@@ -119,7 +121,8 @@ impl DecodeError {
             DecodeError::Truncated => "header block ends inside a field",
             DecodeError::IntegerOverflow => "integer larger than 32 bits or too long",
             DecodeError::BadIndex => "index 0 or past the end of the tables",
-            DecodeError::Huffman(error) => error.reason(),
+            DecodeError::HuffmanPadding => "huffman padding of 8 bits or more, or not all ones",
+            DecodeError::HuffmanEos => "huffman string contains eos",
             DecodeError::TableSizeAboveLimit => "table size update above the advertised limit",
             DecodeError::LateTableSizeUpdate => "table size update after a field",
         }
@@ -139,12 +142,10 @@ impl Decoder {
         }
     }
 
-    /// Decodes one header block, HEADERS and CONTINUATION payloads joined by the caller.
-    ///
-    /// Fields are kept in order while their total size (§4.1) stays within
-    /// `max_list_bytes`; past it the block is still decoded to its end, to
-    /// keep the dynamic table in step, but no more fields are kept and
-    /// `too_large` is set.
+    /// Decodes one header block (HEADERS and CONTINUATION payloads joined by
+    /// the caller), keeping fields in order while their total size (§4.1)
+    /// stays within `max_list_bytes`; past it, no more are kept, but the
+    /// block is decoded to its end to keep the dynamic table in step.
     pub fn decode(
         &mut self,
         block: &[u8],
@@ -246,8 +247,9 @@ impl Decoder {
 
 /// An entry's size by §4.1, saturating: a size that large is over any limit.
 fn entry_size(name: &[u8], value: &[u8]) -> usize {
-    let bytes = name.len().saturating_add(value.len());
-    bytes.saturating_add(ENTRY_OVERHEAD)
+    name.len()
+        .saturating_add(value.len())
+        .saturating_add(ENTRY_OVERHEAD)
 }
 
 /// A header block being read.
@@ -280,10 +282,8 @@ impl Input<'_> {
             let byte = self.byte()?;
             value += u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
-                if value > MAX_INTEGER {
-                    return Err(DecodeError::IntegerOverflow);
-                }
-                return usize::try_from(value).map_err(|_| DecodeError::IntegerOverflow);
+                let fits = usize::try_from(value).ok().filter(|_| value <= MAX_INTEGER);
+                return fits.ok_or(DecodeError::IntegerOverflow);
             }
         }
         Err(DecodeError::IntegerOverflow)
@@ -304,7 +304,7 @@ impl Input<'_> {
             return Ok(raw.to_vec());
         }
         let mut decoded = Vec::new();
-        huffman::decode(raw, &mut decoded).map_err(DecodeError::Huffman)?;
+        huffman::decode(raw, &mut decoded)?;
         Ok(decoded)
     }
 }
@@ -541,9 +541,9 @@ mod tests {
             ("be", DecodeError::BadIndex),
             ("7e", DecodeError::BadIndex),
             // A Huffman-coded name: '0' (00000), then zeros, or eleven ones.
-            ("00 81 00", DecodeError::Huffman(HuffmanError::Padding)),
-            ("00 82 07 ff", DecodeError::Huffman(HuffmanError::Padding)),
-            ("00 84 ff ff ff fc", DecodeError::Huffman(HuffmanError::Eos)),
+            ("00 81 00", DecodeError::HuffmanPadding),
+            ("00 82 07 ff", DecodeError::HuffmanPadding),
+            ("00 84 ff ff ff fc", DecodeError::HuffmanEos),
             // 31 + 0x62 + 0x1f << 7 = 4097.
             ("3f e2 1f", DecodeError::TableSizeAboveLimit),
             ("82 20", DecodeError::LateTableSizeUpdate),

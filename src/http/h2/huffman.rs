@@ -15,25 +15,7 @@
 //! all ones, and EOS inside a string. Its output is bounded by its input:
 //! the shortest code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
-/// Why a Huffman-coded string is refused (§5.2). HPACK wraps it in its
-/// own error: the code is HPACK's, but it knows nothing of header blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HuffmanError {
-    /// Padding of 8 bits or more, or not all ones.
-    Padding,
-    /// The EOS symbol inside the string.
-    Eos,
-}
-
-impl HuffmanError {
-    /// One lowercase line, for a log or a GOAWAY's debug data.
-    pub fn reason(self) -> &'static str {
-        match self {
-            HuffmanError::Padding => "huffman padding of 8 bits or more, or not all ones",
-            HuffmanError::Eos => "huffman string contains eos",
-        }
-    }
-}
+use super::hpack::DecodeError::{self, HuffmanEos, HuffmanPadding};
 
 /// Symbols: the 256 byte values, and EOS.
 const SYMBOLS: usize = 257;
@@ -150,7 +132,7 @@ static CANONICAL: Canonical = {
 /// read since the last symbol are either a code of their length, which are
 /// consecutive, or the start of a longer one. Any 30 bits begin with a code
 /// (the code is complete), so at most 30 are ever pending.
-pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
+pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     // The bits read since the last symbol, and how many there are; the first
     // code of that length, and where its symbol is in `symbols`.
     let (mut code, mut len, mut first, mut index) = (0u32, 0, 0u32, 0);
@@ -167,13 +149,13 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanErr
             }
             // EOS, 256, is the one symbol that is not a byte.
             let symbol = CANONICAL.symbols[index + offset as usize];
-            out.push(u8::try_from(symbol).map_err(|_| HuffmanError::Eos)?);
+            out.push(u8::try_from(symbol).map_err(|_| HuffmanEos)?);
             (code, len, first, index) = (0, 0, 0, 0);
         }
     }
     // What is left is padding: fewer than 8 bits, all ones.
     if len >= 8 || code != (1 << len) - 1 {
-        return Err(HuffmanError::Padding);
+        return Err(HuffmanPadding);
     }
     Ok(())
 }
@@ -181,7 +163,6 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use HuffmanError::{Eos, Padding};
 
     /// How an HPACK encoder that Huffman-codes writes a string: each byte's
     /// code, most significant bit first, the last byte padded with ones.
@@ -196,7 +177,7 @@ mod tests {
         bits.chunks(8).map(byte).collect()
     }
 
-    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, HuffmanError> {
+    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, DecodeError> {
         let mut out = Vec::new();
         decode(encoded, &mut out).map(|()| out)
     }
@@ -252,14 +233,14 @@ mod tests {
         assert_eq!(decoded(&[0b0000_0111]).unwrap(), b"0");
         for (encoded, error) in [
             // Zeros instead of ones.
-            (&[0b0000_0000][..], Padding),
-            (&[0b0000_0101], Padding),
+            (&[0b0000_0000][..], HuffmanPadding),
+            (&[0b0000_0101], HuffmanPadding),
             // A whole byte of padding, alone or after a symbol's three.
-            (&[0xff], Padding),
-            (&[0b0000_0111, 0xff], Padding),
+            (&[0xff], HuffmanPadding),
+            (&[0b0000_0111, 0xff], HuffmanPadding),
             // EOS (30 ones), alone or after 'a' (00011).
-            (&[0xff, 0xff, 0xff, 0xfc], Eos),
-            (&[0b0001_1111, 0xff, 0xff, 0xff, 0xfe], Eos),
+            (&[0xff, 0xff, 0xff, 0xfc], HuffmanEos),
+            (&[0b0001_1111, 0xff, 0xff, 0xff, 0xfe], HuffmanEos),
         ] {
             assert_eq!(decoded(encoded), Err(error), "{encoded:02x?}");
         }
