@@ -30,11 +30,10 @@ pub struct Request {
     /// `content-length`, if sent: what the DATA that follows must add up
     /// to, which only the connection can count.
     pub content_length: Option<u64>,
-    /// The status it has earned before the routes see it, as HTTP/1.1's
-    /// head reader and parser would give it: 414 for a `:path` (CONNECT's
-    /// `:authority`) longer than its request line may be, then 431 for
-    /// more fields than it takes, then 400 for a body, which is read and
-    /// thrown away.
+    /// The status earned before the routes see it, as HTTP/1.1's head
+    /// reader and parser would give it: 414 for a target too long for a
+    /// request line, then 431 for more fields than it takes, then 400 for
+    /// a body, which is read and thrown away.
     pub refused: Option<(Status, &'static str)>,
 }
 
@@ -48,11 +47,10 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
     b"upgrade",
 ];
 
-/// The answer to a request target over [`MAX_REQUEST_LINE_BYTES`], a
-/// `:path` or a CONNECT's `:authority`: the longest URI this server reads
-/// is the same over either protocol (RFC 9110 §15.5.15). Measured on the
-/// target alone, as HTTP/2 has no request line: the method and version
-/// around it are a few bytes.
+/// The answer to a target (`:path`, CONNECT's `:authority`) over
+/// [`MAX_REQUEST_LINE_BYTES`]: the longest URI read is the same over either
+/// protocol (RFC 9110 §15.5.15). HTTP/2 has no request line, so the target
+/// alone is measured: the method and version around it are a few bytes.
 const TARGET_TOO_LONG: (Status, &str) = (
     Status::UriTooLong,
     "request target (:path, CONNECT's :authority) longer than 8 KiB",
@@ -125,13 +123,11 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         return Err("more than one host, in :authority or host");
     }
     match authority.or(host) {
-        None => return Err("no host, in :authority or host"),
-        Some(b"") => return Err(":authority or host is empty"),
-        Some(named) if !is_valid_host(named) => {
-            return Err(":authority or host is not a valid host");
-        }
-        Some(_) => {}
-    }
+        None => Err("no host, in :authority or host"),
+        Some(b"") => Err(":authority or host is empty"),
+        Some(named) if !is_valid_host(named) => Err(":authority or host is not a valid host"),
+        Some(_) => Ok(()),
+    }?;
     // As many fields as HTTP/1.1 takes, counted as it counts them: Host
     // among them, which `:authority` stands for when no host field came.
     let counted = regular + usize::from(host.is_none());
@@ -140,48 +136,44 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     // CONNECT names only its tunnel's host and port, and its stream stays
     // open for the tunnel's bytes, not a body: a 405 answers it, as over
     // HTTP/1.1, and then the client is told to send nothing more.
-    if method == Some(b"CONNECT") {
+    let (method, target, body) = if method == Some(b"CONNECT") {
         let (Some(authority), None, None) = (authority, scheme, path) else {
             return Err("CONNECT with :scheme or :path, or without :authority");
         };
         let (authority, _) = split_target(b"CONNECT", authority)?;
-        let too_long = (authority.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
-        return Ok(Request {
-            method: Method::NotAllowed,
-            path: authority.to_vec(),
-            query: None,
-            content_length,
-            refused: too_long.or(too_many),
-        });
-    }
-    let (Some(method), Some(scheme), Some(path)) = (method, scheme, path) else {
-        return Err(":method, :scheme or :path missing");
+        (Method::NotAllowed, authority, None)
+    } else {
+        let (Some(method), Some(scheme), Some(path)) = (method, scheme, path) else {
+            return Err(":method, :scheme or :path missing");
+        };
+        // Never looked at further, but a field like any other: no NUL, CR or
+        // LF (§8.2.1), and one valid value (§8.3.1), a URI's scheme (RFC 3986
+        // §3.1).
+        let scheme_byte = |b: &u8| b.is_ascii_alphanumeric() || b"+-.".contains(b);
+        if !scheme.first().is_some_and(u8::is_ascii_alphabetic) || !scheme.iter().all(scheme_byte) {
+            return Err(":scheme is not a scheme");
+        }
+        if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+            return Err(":method is not a token");
+        }
+        // Origin form, or the asterisk form of a server-wide OPTIONS (RFC
+        // 9113 §8.3.1), which is answered 405 whatever it names.
+        if path == b"*" && method != b"OPTIONS" {
+            return Err(ASTERISK_NOT_OPTIONS);
+        }
+        let origin = path.starts_with(b"/") || path == b"*";
+        if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
+            return Err(":path is not a path starting with /");
+        }
+        let body = "a request body is not accepted: GET and HEAD only";
+        let body = (!ends_stream).then_some((Status::BadRequest, body));
+        (Method::of(method), path, body)
     };
-    // Never looked at further, but a field like any other: no NUL, CR or
-    // LF (§8.2.1), and one valid value (§8.3.1), a URI's scheme (RFC 3986
-    // §3.1).
-    let scheme_byte = |b: &u8| b.is_ascii_alphanumeric() || b"+-.".contains(b);
-    if !scheme.first().is_some_and(u8::is_ascii_alphabetic) || !scheme.iter().all(scheme_byte) {
-        return Err(":scheme is not a scheme");
-    }
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
-        return Err(":method is not a token");
-    }
-    // Origin form, or the asterisk form of a server-wide OPTIONS (RFC 9113
-    // §8.3.1), which is answered 405 whatever it names.
-    if path == b"*" && method != b"OPTIONS" {
-        return Err(ASTERISK_NOT_OPTIONS);
-    }
-    let origin = path.starts_with(b"/") || path == b"*";
-    if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
-        return Err(":path is not a path starting with /");
-    }
-    let too_long = (path.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
-    let body = "a request body is not accepted: GET and HEAD only";
-    let body = (!ends_stream).then_some((Status::BadRequest, body));
-    let (path, query) = split_query(path);
+    let too_long = (target.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
+    // A CONNECT's host:port, a valid host, has no `?`: no query.
+    let (path, query) = split_query(target);
     Ok(Request {
-        method: Method::of(method),
+        method,
         path: path.to_vec(),
         query: query.map(<[u8]>::to_vec),
         content_length,
@@ -193,7 +185,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
 mod tests {
     use super::*;
 
-    type Fields = Vec<(&'static str, &'static str)>;
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
 
     const GOOD: [(&str, &str); 5] = [
         (":method", "GET"),
@@ -204,7 +196,7 @@ mod tests {
     ];
 
     /// [`GOOD`] with field `i` replaced.
-    fn with(i: usize, field: (&'static str, &'static str)) -> Fields {
+    fn with<'a>(i: usize, field: (&'a str, &'a str)) -> Fields<'a> {
         let mut fields = GOOD.to_vec();
         fields[i] = field;
         fields
@@ -258,10 +250,7 @@ mod tests {
             (without(2), "no host"),
             (with(2, (":authority", "")), "is empty"),
             (host_only(&[("host", "")]), "is empty"),
-            (
-                host_only(&[("host", "a"), ("host", "a")]),
-                "more than one host",
-            ),
+            (host_only(&[("host", "a"); 2]), "more than one host"),
             (with(4, ("host", "elsewhere")), "more than one host"),
             (with(3, (":path", "export.csv")), ":path is not"),
             (with(3, (":path", "/a b")), ":path is not"),
@@ -340,10 +329,7 @@ mod tests {
     fn a_path_longer_than_a_request_line_is_a_414() {
         let path = |len| format!("/export.csv?x={}", "a".repeat(len - 14));
         let refusal = |path: &str, ends_stream| {
-            let bytes = |s: &str| s.as_bytes().to_vec();
-            let mut list: Vec<_> = GOOD.iter().map(|(n, v)| (bytes(n), bytes(v))).collect();
-            list[3].1 = bytes(path);
-            let request = parse(&list, ends_stream).unwrap();
+            let request = parsed(&with(3, (":path", path)), ends_stream).unwrap();
             request.refused.map(|(status, _)| status)
         };
         let longest = path(MAX_REQUEST_LINE_BYTES);
