@@ -103,14 +103,11 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         // It must equal the DATA that follows (§8.1.1): none, if the
         // HEADERS ended the stream. Two that differ cannot both.
         if name == b"content-length" {
-            let unlike = "a content-length that does not match the body";
-            let Some(length) = decimal(value).filter(|&n| !ends_stream || n == 0) else {
-                return Err(unlike);
-            };
-            if content_length.is_some_and(|known| known != length) {
-                return Err(unlike);
+            let length = decimal(value).filter(|&n| !ends_stream || n == 0);
+            if length.is_none() || content_length.is_some_and(|known| Some(known) != length) {
+                return Err("a content-length that does not match the body");
             }
-            content_length = Some(length);
+            content_length = length;
         }
     }
     // A request names its host once, as HTTP/1.1's Host (RFC 9110 §7.2):
