@@ -1,6 +1,5 @@
 //! HTTP/2 frames (RFC 9113 §4, §6) as bytes: the nine-byte header, each
 //! type's payload checked and parsed, and the frames this side writes.
-//! (`frame_buffer.rs` cuts a byte stream into frames.)
 //!
 //! Everything on an HTTP/2 connection is a frame: a length, a type, flags
 //! and a stream id, then at most `SETTINGS_MAX_FRAME_SIZE` bytes. Checked
@@ -133,15 +132,12 @@ error_codes! {
 }
 
 impl ErrorCode {
-    /// `None` for an unknown code, which means nothing special (RFC 9113
-    /// §7): a reader may take it as INTERNAL_ERROR; ours print its number.
-    pub fn of(code: u32) -> Option<ErrorCode> {
-        Self::ALL.get(usize::try_from(code).ok()?).copied()
-    }
-
-    /// A code as a reader of a report wants it: its name, or its number.
+    /// A code as a reader of a report wants it: its name, or its number if
+    /// unknown, which means nothing special (RFC 9113 §7; a reader may take
+    /// it as INTERNAL_ERROR, ours print the number).
     pub fn describe(code: u32) -> String {
-        Self::of(code).map_or_else(|| format!("error code {code}"), |c| c.name().into())
+        let known = usize::try_from(code).ok().and_then(|i| Self::ALL.get(i));
+        known.map_or_else(|| format!("error code {code}"), |c| c.name().into())
     }
 }
 
@@ -305,12 +301,10 @@ impl<'a> Settings<'a> {
     }
 }
 
-/// The big-endian number in the first four of `bytes` (checked to be there).
-/// A priority naming its own stream as the one it depends on: RFC 7540
-/// §5.3.1 made that a stream error, which nginx, Go and hyper still
-/// enforce. Priorities are advice this server ignores (RFC 9113 §5.3.2),
-/// and an endpoint may treat any stream error as a connection error
-/// (§5.4): a client this confused gets a GOAWAY, which needs no state.
+/// A priority naming its own stream as its dependency: a stream error by
+/// RFC 7540 §5.3.1, which nginx, Go and hyper still enforce. Any stream
+/// error may be a connection error (RFC 9113 §5.4): a client this confused
+/// gets a GOAWAY, which needs no state.
 fn depends_on_itself(stream: u32, priority: &[u8]) -> Result<(), FrameError> {
     if be32(priority) & 0x7fff_ffff == stream {
         let reason = "a stream cannot depend on itself";
@@ -319,6 +313,7 @@ fn depends_on_itself(stream: u32, priority: &[u8]) -> Result<(), FrameError> {
     Ok(())
 }
 
+/// The big-endian number in the first four of `bytes` (checked to be there).
 fn be32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
@@ -599,9 +594,8 @@ mod tests {
     #[test]
     fn error_codes_are_numbered_in_order() {
         for (i, code) in ErrorCode::ALL.iter().enumerate() {
-            assert_eq!((*code as usize, ErrorCode::of(i as u32)), (i, Some(*code)));
+            assert_eq!(*code as usize, i, "{code:?}");
         }
-        assert_eq!(ErrorCode::of(0xe), None);
         assert_eq!(ErrorCode::Http11Required.name(), "HTTP_1_1_REQUIRED");
         assert_eq!(ErrorCode::describe(0xb), "ENHANCE_YOUR_CALM");
         assert_eq!(ErrorCode::describe(0xe), "error code 14");

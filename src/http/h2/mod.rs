@@ -1,18 +1,12 @@
-//! HTTP/2's wire format, as bytes: frames and their rules, HPACK (the
-//! header compression whose table both ends keep in step), and a request
-//! read from its decoded fields.
+//! HTTP/2's wire format, as bytes: frames and their rules ([`frame`]), a
+//! byte stream cut into frames in a fixed buffer ([`frame_buffer`]), HPACK,
+//! the header compression whose table both ends keep in step ([`hpack`],
+//! its Huffman code in `huffman.rs`), and a request read from its decoded
+//! fields ([`request`]).
 //!
 //! Like the rest of `http/`, nothing here touches a socket, a thread or a
 //! clock. The server's side of a connection (streams, windows, the writer
 //! that schedules them) is `server/h2/`; the client's is `client/h2.rs`.
-//!
-//! | file        | what                                                       |
-//! |-------------|------------------------------------------------------------|
-//! | [`frame`]   | the frame header, each type's rules, the frames we write    |
-//! | [`frame_buffer`] | a byte stream cut into frames, in a fixed buffer       |
-//! | [`hpack`]   | HPACK's decoder (both tables, Huffman) and a small encoder  |
-//! | `huffman.rs`| HPACK's Huffman code and its decoder                        |
-//! | [`request`] | a request from its pseudo-header fields (RFC 9113 §8.3)     |
 
 pub mod frame;
 pub mod frame_buffer;
