@@ -94,23 +94,17 @@ pub struct HeaderList {
     pub too_large: bool,
 }
 
-/// Why a block could not be decoded: every case is a COMPRESSION_ERROR on
-/// the connection (RFC 9113 §4.3).
+/// Why a block could not be decoded, each case said by [`DecodeError::reason`]
+/// (RFC 7541 §5.1 integers, §5.2 strings, §4.2 and §6.3 table size updates):
+/// every one is a COMPRESSION_ERROR on the connection (RFC 9113 §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The block ends inside a field: an integer or a string is cut short.
     Truncated,
-    /// An integer over 32 bits, or with more than five continuation bytes.
     IntegerOverflow,
-    /// An index of 0, or past the end of the static and dynamic tables.
     BadIndex,
-    /// A Huffman-coded string padded with 8 bits or more, or not with ones (§5.2).
     HuffmanPadding,
-    /// A Huffman-coded string with the EOS symbol inside it (§5.2).
     HuffmanEos,
-    /// A dynamic table size update above the size this side advertised.
     TableSizeAboveLimit,
-    /// A dynamic table size update after the block's first field (§4.2).
     LateTableSizeUpdate,
 }
 
