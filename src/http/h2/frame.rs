@@ -301,10 +301,10 @@ impl<'a> Settings<'a> {
     }
 }
 
-/// A priority naming its own stream as its dependency: a stream error by
-/// RFC 7540 §5.3.1, which nginx, Go and hyper still enforce. Any stream
-/// error may be a connection error (RFC 9113 §5.4): a client this confused
-/// gets a GOAWAY, which needs no state.
+/// A priority naming its own stream as its dependency, which RFC 7540
+/// §5.3.1 made a stream error and nginx, Go and hyper still refuse. Any
+/// stream error may be a connection error (RFC 9113 §5.4): a client this
+/// confused gets a GOAWAY, which needs no state.
 fn depends_on_itself(stream: u32, priority: &[u8]) -> Result<(), FrameError> {
     if be32(priority) & 0x7fff_ffff == stream {
         let reason = "a stream cannot depend on itself";

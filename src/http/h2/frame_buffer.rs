@@ -120,8 +120,7 @@ mod tests {
     /// frames with random headers, and mutated good frames, through the
     /// buffer and the parser: each is a frame, an error or a wait for more,
     /// never a panic; no payload is longer than its header says or than
-    /// this side allows, and no stream error names stream 0. Seeded, so a
-    /// failure replays.
+    /// this side allows, and no stream error names stream 0.
     #[test]
     fn random_frames_never_panic() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
