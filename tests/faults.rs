@@ -21,7 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::h2::{
-    CANCEL, END_HEADERS, END_STREAM, Frame, H2, HEADERS, RST_STREAM, frame, request_block,
+    CANCEL, END_HEADERS, END_STREAM, Frame, H2, HEADERS, INITIAL_WINDOW_SIZE, PING, RST_STREAM,
+    frame, request_block,
 };
 use common::{
     KillOnDrop, Metrics, after_stamp, assert_same_bytes, decode_chunked, get, metrics,
@@ -599,6 +600,28 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
     }
 }
 
+/// A small answer over HTTP/2 is cut as an export is: `/healthz`, its
+/// three bytes held up by a stream window of zero, is logged
+/// `end=drain-timeout`, the reason its stream was ended with. Before, a
+/// small answer's failed write was always the client's abort.
+#[test]
+fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http2_answer() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
+    let mut h2 = H2::connect(server.addr, &[(INITIAL_WINDOW_SIZE, 0)]);
+    h2.get(1, "GET", "/healthz");
+    assert_eq!(h2.next_of(HEADERS).stream, 1);
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
+    let logged: Vec<&String> = log.iter().filter(|l| l.contains("/healthz")).collect();
+    assert_eq!(logged.len(), 1, "{log:#?}");
+    assert!(
+        logged[0].contains("\" 200 mode=- body_bytes=0 "),
+        "{}",
+        logged[0]
+    );
+    assert!(logged[0].ends_with(" end=drain-timeout"), "{}", logged[0]);
+}
+
 /// An HTTP/2 reader waiting for a stream thread to leave reads nothing, so
 /// the cut cannot reach it through the socket: it must look for the cut
 /// itself, or the stream it holds is taken on after the cut, once a thread
@@ -656,6 +679,75 @@ fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
     assert_eq!((stalled.len(), connection.len()), (15, 1), "{log:#?}");
     for line in stalled.into_iter().chain(connection) {
         assert!(line.ends_with(" end=drain-timeout"), "{line}");
+    }
+}
+
+/// A stream the client reset before the shutdown's cut is the client's
+/// abort, even when its thread only learns of the reset after the cut:
+/// here each thread waits for its producer's first chunk (16 MiB, long
+/// in a debug build) before it sends the head, whose write fails. The
+/// PING's answer says the reader had taken every RST_STREAM before the
+/// signal was sent; the cut connection says a thread was still busy
+/// then. Before the fix, those streams' lines said `end=drain-timeout`.
+#[test]
+fn a_stream_the_client_reset_before_the_cut_is_logged_its_abort() {
+    let args = ["--drain-timeout", "0ms", "--chunk-bytes", "16777216"];
+    let mut server = Child::start(Log::Read, None, &args);
+    let mut h2 = H2::connect(server.addr, &[]);
+    let mut out = Vec::new();
+    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
+    let streams = [1, 3, 5, 7, 9, 11];
+    for id in streams {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
+        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+    }
+    frame(&mut out, PING, 0, 0, b"rst-seen");
+    h2.send(&out);
+    let pong = h2.next_of(PING);
+    assert_eq!(pong.payload, b"rst-seen");
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
+    let cancelled: Vec<&String> = log.iter().filter(|l| l.contains("rows=400000")).collect();
+    assert_eq!(cancelled.len(), streams.len(), "{log:#?}");
+    for line in cancelled {
+        assert!(line.contains(" - mode=unbounded body_bytes=0 "), "{line}");
+        assert!(line.ends_with(" end=client-abort"), "{line}");
+    }
+}
+
+/// The same for a whole connection: one whose client closed it before the
+/// cut, while its streams' threads still waited for their first chunk, is
+/// the client's abort on every line, the connection's (`PRI * ...`) and
+/// each stream's, though the connection is over only after the cut.
+/// Before the fix the connection's thread, finding the cut begun once its
+/// streams were joined, logged them all `end=drain-timeout`.
+#[test]
+fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
+    let args = ["--drain-timeout", "0ms", "--chunk-bytes", "16777216"];
+    let mut server = Child::start(Log::Read, None, &args);
+    let mut h2 = H2::connect(server.addr, &[]);
+    let mut out = Vec::new();
+    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
+    let streams = [1, 3, 5, 7, 9, 11];
+    for id in streams {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
+    }
+    frame(&mut out, PING, 0, 0, b"all-sent");
+    h2.send(&out);
+    assert_eq!(h2.next_of(PING).payload, b"all-sent");
+    drop(h2);
+    // The reader meets the close at its next read, at once; the six
+    // chunks take a few hundred milliseconds to render in a debug build.
+    thread::sleep(Duration::from_millis(100));
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
+    let lines: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("rows=400000") || l.contains("\"PRI * "))
+        .collect();
+    assert_eq!(lines.len(), streams.len() + 1, "{log:#?}");
+    for line in lines {
+        assert!(line.ends_with(" end=client-abort"), "{line}");
     }
 }
 

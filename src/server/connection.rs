@@ -88,10 +88,6 @@ pub(super) fn handle(
         } else {
             read_and_respond(stream, shared, accepted_at, peer)
         };
-    if outcome.end == End::ClientAbort && shared.connections.cutting() {
-        // Not the client: the shutdown cut it at the drain timeout.
-        outcome.end = End::DrainTimeout;
-    }
     if close(stream, &mut outcome, shared, id) {
         // Serving is over; the close only waits for the client. Its slot
         // goes back now, or a client that connects again the moment it has
@@ -182,6 +178,9 @@ fn read_and_respond(
         // HTTP/2 with prior knowledge: its preface begins like a head.
         Ok((head, after)) if head == PREFACE_HEAD => {
             let line = (!config.quiet).then(|| request_line(head));
+            // Its reader and writer name a failure the cut's as they meet
+            // it: a client gone before the cut stays the client's abort,
+            // however long the connection's streams take to finish after.
             let outcome = h2::serve(stream, after, shared, peer);
             return (line, outcome, Asked::MaybeMore);
         }
@@ -189,7 +188,7 @@ fn read_and_respond(
             Ok(request) => {
                 let line = (!config.quiet).then(|| request_line(head));
                 let outcome = routes::respond(stream, &request, shared);
-                return (line, outcome, Asked::All);
+                return (line, cut_if_cutting(outcome, shared), Asked::All);
             }
             // A HEAD request gets no body even when it is malformed.
             Err(e) => {
@@ -217,10 +216,26 @@ fn read_and_respond(
             routes::reply_error(stream, None, e.status, e.reason, head_only)
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => {
-            return (None, Outcome::ended(End::ClientAbort), Asked::All);
+            let outcome = cut_if_cutting(Outcome::ended(End::ClientAbort), shared);
+            return (None, outcome, Asked::All);
         }
     };
-    (None, outcome, Asked::MaybeMore)
+    (None, cut_if_cutting(outcome, shared), Asked::MaybeMore)
+}
+
+/// An HTTP/1 `outcome` as the log names it: a client's abort is the
+/// shutdown's cut once the cut has begun, since the cut fails a read or a
+/// write as a client's reset would. Asked as the failure is met, not once
+/// the connection is over: a client that left before the cut stays the
+/// client's abort.
+fn cut_if_cutting(outcome: Outcome, shared: &Shared) -> Outcome {
+    match outcome.end {
+        End::ClientAbort if shared.connections.cutting() => Outcome {
+            end: End::DrainTimeout,
+            ..outcome
+        },
+        _ => outcome,
+    }
 }
 
 /// Waits for the client's first byte, taking nothing, and says whether a

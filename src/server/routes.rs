@@ -317,14 +317,21 @@ pub(super) fn run_export<W: Wire>(
 
 /// Why a write to the client failed, as the log and metrics name it.
 fn write_failed(e: &io::Error, shared: &Shared) -> End {
-    // The shutdown's cut fails the write as a client's reset would.
-    if shared.connections.cutting() {
-        return End::DrainTimeout;
-    }
+    failure(e, shared.connections.cutting())
+}
+
+/// Why a write failed, given whether the shutdown's cut has begun. A
+/// reason the error carries was decided when it happened: an HTTP/2
+/// stream's reset (the client's RST_STREAM, read before any cut, however
+/// late the stream's thread learns of it), or a deadline, which only a
+/// socket still open can pass. Only a bare socket error is the cut's once
+/// it has begun, as the cut fails a write as a client's reset would.
+pub(super) fn failure(e: &io::Error, cutting: bool) -> End {
     match (End::of(e), TooSlow::of(e)) {
         (Some(end), _) => end,
         (None, Some(TooSlow::SendTimeout)) => End::SendTimeout,
         (None, Some(TooSlow::MinRate)) => End::MinRate,
+        (None, None) if cutting => End::DrainTimeout,
         (None, None) => End::ClientAbort,
     }
 }
@@ -344,7 +351,10 @@ fn reply(
 }
 
 /// What a small response came to, counted if it went out: `sent` is how
-/// many body bytes it carried, or the write's failure.
+/// many body bytes it carried, or the write's failure, named by what the
+/// error carries (an HTTP/2 stream's reset, a deadline), else the
+/// client's abort: over HTTP/1.1 the connection's thread names a bare
+/// socket error the shutdown's cut once it has begun (`connection.rs`).
 pub(super) fn small_sent(mode: Option<Mode>, status: Status, sent: io::Result<u64>) -> Outcome {
     match sent {
         Ok(body_bytes) => {
@@ -356,9 +366,9 @@ pub(super) fn small_sent(mode: Option<Mode>, status: Status, sent: io::Result<u6
                 end: End::Complete,
             }
         }
-        Err(_) => Outcome {
+        Err(e) => Outcome {
             mode,
-            ..Outcome::ended(End::ClientAbort)
+            ..Outcome::ended(failure(&e, false))
         },
     }
 }

@@ -91,7 +91,9 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
     let conn = Conn::new();
     let end = thread::scope(|scope| {
         let writer = start(scope, "h2-writer".into(), || {
-            writer::run(&conn, socket, &shared.config)
+            writer::run(&conn, socket, &shared.config, &|| {
+                shared.connections.cutting()
+            })
         });
         if let Err(e) = writer {
             return refuse(socket, &e);
@@ -227,11 +229,11 @@ impl<'s, 'a> Reader<'s, 'a> {
                 return End::ClientAbort;
             }
             match (&*self.socket).read(frames.spare()) {
-                Ok(0) => return self.conn.client_left(),
+                Ok(0) => return self.conn.client_left(self.shared.connections.cutting()),
                 Ok(n) => frames.filled(n),
                 Err(e) if crate::defense::is_timeout(&e) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.conn.client_left(),
+                Err(_) => return self.conn.client_left(self.shared.connections.cutting()),
             }
         }
     }

@@ -87,6 +87,8 @@ pub fn answer(
 }
 
 /// Sends a small complete response (head only for HEAD) and counts it.
+/// Its HEADERS go out on their own, before the body: one whose body is
+/// then cut is logged with its status, as an export's is.
 fn small(
     body: &mut StreamBody<'_>,
     mode: Option<Mode>,
@@ -94,7 +96,9 @@ fn small(
     bytes: &[u8],
 ) -> Outcome {
     let status = head.status();
+    let mut head_sent = false;
     let sent = body.send_head(&head).and_then(|()| {
+        head_sent = true;
         if body.head_only() {
             return Ok(0);
         }
@@ -102,7 +106,9 @@ fn small(
         body.end_body()?;
         Ok(bytes.len() as u64)
     });
-    routes::small_sent(mode, status, sent)
+    let mut outcome = routes::small_sent(mode, status, sent);
+    outcome.status = outcome.status.or(head_sent.then_some(status));
+    outcome
 }
 
 /// A field's value as text, for the access log. A request refused with

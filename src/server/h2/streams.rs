@@ -208,8 +208,12 @@ impl Conn {
     /// writer ended the connection first (a send timeout, the minimum
     /// rate), which is then the reason. A write not yet accounted for is
     /// waited for first ([`State::writing`]): it has returned, or fails
-    /// now that the client is gone.
-    pub fn client_left(&self) -> End {
+    /// now that the client is gone. Streams still open were cut by the
+    /// shutdown, not by the client, if its cut has begun (`cutting`), as
+    /// the cut ends a read as a client's close would: named as the end is
+    /// met, and passed to the open streams by [`Conn::end`], so that a
+    /// stream the client reset before the cut stays the client's abort.
+    pub fn client_left(&self, cutting: bool) -> End {
         let mut state = self.lock();
         while state.writing && state.ended.is_none() {
             state = self.wait_for(&self.progress, state, RECHECK);
@@ -217,6 +221,7 @@ impl Conn {
         match (state.ended, state.open_streams()) {
             (Some(end), _) => end,
             (None, 0) => End::Complete,
+            (None, _) if cutting => End::DrainTimeout,
             (None, _) => End::ClientAbort,
         }
     }
@@ -367,7 +372,7 @@ mod tests {
         conn.lock().writing = true; // the write with END_STREAM has not returned
         let (verdict, got) = mpsc::channel();
         let reader = Arc::clone(&conn);
-        thread::spawn(move || verdict.send(reader.client_left()));
+        thread::spawn(move || verdict.send(reader.client_left(false)));
         let early = got.recv_timeout(Duration::from_millis(300));
         assert!(early.is_err(), "judged during the write: {early:?}");
 
@@ -386,11 +391,12 @@ mod tests {
     #[test]
     fn a_close_with_no_write_under_way_is_judged_at_once() {
         let conn = Conn::with_stream_1();
-        assert_eq!(conn.client_left(), End::ClientAbort);
+        assert_eq!(conn.client_left(false), End::ClientAbort);
+        assert_eq!(conn.client_left(true), End::DrainTimeout);
 
         conn.lock().writing = true;
         conn.end(End::SendTimeout);
-        assert_eq!(conn.client_left(), End::SendTimeout);
+        assert_eq!(conn.client_left(true), End::SendTimeout);
     }
 
     /// The bound on answers owed: the 65th is refused until the writer has

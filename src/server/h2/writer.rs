@@ -52,8 +52,10 @@ enum Job {
     Data { stream: u32, upto: usize, end: bool },
 }
 
-/// Writes frames until the connection ends or the socket fails.
-pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
+/// Writes frames until the connection ends or the socket fails; `cutting`
+/// says whether the shutdown's cut has begun, which fails a write as a
+/// client's reset would.
+pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cutting: &dyn Fn() -> bool) {
     let _end_on_panic = EndOnPanic(conn);
     let min_rate = config.min_data_rate();
     let mut out = DeadlineWriter::new(socket, config.send_timeout, min_rate);
@@ -90,6 +92,10 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig) {
                 // the connection as it should: what failed to reach it
                 // (a PING's ACK, a SETTINGS ACK) no stream waited for.
                 None if conn.lock().open_streams() == 0 => End::Complete,
+                // Named as the failure is met: the streams still open take
+                // it (`Conn::end`), one the client reset before keeps its
+                // own.
+                None if cutting() => End::DrainTimeout,
                 None => End::ClientAbort,
             };
             // Reset only a client too slow: one that is gone needs none.
@@ -254,7 +260,7 @@ mod tests {
         let conn = Conn::with_stream_1();
         let config = ServerConfig::default();
         std::thread::scope(|scope| {
-            scope.spawn(|| run(&conn, &server, &config));
+            scope.spawn(|| run(&conn, &server, &config, &|| false));
             // The writer exits once the connection ends: ended even if
             // `body` panics, so that a failing test fails instead of hanging.
             let _ends = EndOnPanic(&conn);
@@ -278,10 +284,16 @@ mod tests {
     /// A write that fails because the client is gone cut the streams still
     /// being answered, if there are any; if not, the client left with
     /// everything it asked for, and the connection ended as it should,
-    /// whatever control frame was last on its way.
+    /// whatever control frame was last on its way. Once the shutdown's cut
+    /// has begun, the failure is the cut's.
     #[test]
     fn a_failed_write_cuts_only_streams_still_open() {
-        for (open, expected) in [(false, End::Complete), (true, End::ClientAbort)] {
+        for (open, cutting, expected) in [
+            (false, false, End::Complete),
+            (true, false, End::ClientAbort),
+            (false, true, End::Complete),
+            (true, true, End::DrainTimeout),
+        ] {
             let (server, client) = crate::test_support::loopback();
             // Gone with a reset: the writer's first write fails.
             crate::sys::reset_on_close(&client).unwrap();
@@ -294,7 +306,7 @@ mod tests {
             conn.send(|out| frame::ping(out, [7; 8], true));
             let config = ServerConfig::default();
             let verdict = std::thread::scope(|scope| {
-                scope.spawn(|| run(&conn, &server, &config));
+                scope.spawn(|| run(&conn, &server, &config, &|| cutting));
                 let started = Instant::now();
                 while conn.lock().ended.is_none() && started.elapsed() < Duration::from_secs(5) {
                     std::thread::sleep(Duration::from_millis(10));
@@ -305,7 +317,7 @@ mod tests {
                 conn.end(End::Panic);
                 verdict
             });
-            assert_eq!(verdict, Some(expected), "stream open: {open}");
+            assert_eq!(verdict, Some(expected), "open: {open}, cutting: {cutting}");
         }
     }
 
@@ -330,7 +342,7 @@ mod tests {
             ..ServerConfig::default()
         };
         let started = Instant::now();
-        run(&conn, &server, &config);
+        run(&conn, &server, &config, &|| false);
         assert_eq!(conn.lock().ended, Some(End::MinRate));
         assert!(started.elapsed() < Duration::from_secs(5));
     }
