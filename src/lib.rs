@@ -132,25 +132,40 @@ mod test_support {
     }
 
     thread_local! {
-        /// Whether the server's threads, started on this thread, fail to
-        /// start, as they do when the OS has none to give: RLIMIT_NPROC is
-        /// a per-user limit no test can set reliably, and root ignores it.
-        static SPAWN_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        /// How many more server threads, started on this thread, start
+        /// before the rest fail, as they do when the OS has none to give
+        /// (RLIMIT_NPROC is a per-user limit no test can set reliably, and
+        /// root ignores it); `None`: all start.
+        static SPAWNS_LEFT: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
     }
 
     /// Whether a server thread started now, on this thread, is to fail to
     /// start (the `start` functions of `server/mod.rs` and
     /// `server/h2/connection.rs` ask).
     pub fn spawn_fails() -> bool {
-        SPAWN_FAILS.get()
+        match SPAWNS_LEFT.get() {
+            None => false,
+            Some(0) => true,
+            Some(left) => {
+                SPAWNS_LEFT.set(Some(left - 1));
+                false
+            }
+        }
     }
 
     /// Runs `f` with every server thread it starts, on this thread, failing
     /// to start.
     pub fn with_failing_spawns<T>(f: impl FnOnce() -> T) -> T {
-        SPAWN_FAILS.set(true);
+        with_spawns_failing_after(0, f)
+    }
+
+    /// Runs `f` with the server threads it starts, on this thread, failing
+    /// to start once `started` have: an HTTP/2 connection's writer starts,
+    /// its stream threads do not.
+    pub fn with_spawns_failing_after<T>(started: u32, f: impl FnOnce() -> T) -> T {
+        SPAWNS_LEFT.set(Some(started));
         let value = f();
-        SPAWN_FAILS.set(false);
+        SPAWNS_LEFT.set(None);
         value
     }
 

@@ -125,6 +125,16 @@ pub fn line(text: impl AsRef<str>) {
 /// Writes one line to stderr in one call, counting a failure.
 fn write_line(text: &str) {
     if cfg!(test) {
+        #[cfg(test)]
+        if let Some(lines) = captured().as_mut() {
+            // Past its stamp, which `tests` below checks.
+            lines.push(
+                text.get(STAMP_BYTES..)
+                    .unwrap_or(text)
+                    .trim_end()
+                    .to_string(),
+            );
+        }
         // Unit tests log too; the test harness captures only `eprint!`.
         eprint!("{text}");
         return;
@@ -218,6 +228,31 @@ pub fn log_panics() {
             "backpressure: thread '{name}' panicked at {location}: {message}"
         ));
     }));
+}
+
+/// The lines logged while a unit test [captures](capture) them.
+#[cfg(test)]
+fn captured() -> std::sync::MutexGuard<'static, Option<Vec<String>>> {
+    static CAPTURED: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+    CAPTURED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `f` and returns, with its value, every line logged meanwhile, by
+/// any thread, without its stamp and newline: a unit test's look at the log. One
+/// test captures at a time; another test's lines logged meanwhile are
+/// among them, so a test picks out its own (by its client's address).
+#[cfg(test)]
+pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *captured() = Some(Vec::new());
+    let value = f();
+    let lines = captured().take().unwrap_or_default();
+    (value, lines)
 }
 
 #[cfg(test)]

@@ -371,27 +371,30 @@ mod tests {
     }
 
     /// Connects to `addr`, sends `request` and reads until the server
-    /// closes (at most 10 s).
-    fn ask(addr: SocketAddr, request: &[u8]) -> io::Result<Vec<u8>> {
+    /// closes (at most 10 s); returns what it read, and the client's
+    /// address, which the server's log names.
+    fn ask(addr: SocketAddr, request: &[u8]) -> io::Result<(Vec<u8>, SocketAddr)> {
         let mut client = TcpStream::connect(addr)?;
         client.set_read_timeout(Some(Duration::from_secs(10)))?;
         client.write_all(request)?;
         let mut got = Vec::new();
         client.read_to_end(&mut got)?;
-        Ok(got)
+        Ok((got, client.local_addr()?))
     }
 
     /// A connection below the cap that no thread can be started for is
     /// turned away by the rejecter, and its answer names that cause, not
     /// the connection limit: the 503's reason, and the length its head
     /// gives, over HTTP/1.1; the GOAWAY's debug data over HTTP/2; byte for
-    /// byte, through the real accept loop.
+    /// byte, through the real accept loop. The log says it too: a line for
+    /// each thread that could not start, and each connection's access-log
+    /// line, the 503's `body_bytes` that same length.
     #[test]
     fn a_connection_no_thread_can_start_for_is_told_why() {
         let _counting = crate::test_support::counting_rejections();
         let config = ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            quiet: true,
+            quiet: false,
             ..ServerConfig::default()
         };
         let server = Server::bind(config).unwrap();
@@ -404,8 +407,11 @@ mod tests {
             asked.store(true, Ordering::SeqCst);
             (http1.unwrap(), http2.unwrap())
         });
-        crate::test_support::with_failing_spawns(|| server.run(|| done.load(Ordering::SeqCst)));
-        let (http1, http2) = clients.join().unwrap();
+        let ((), log) = log::capture(|| {
+            let run = || server.run(|| done.load(Ordering::SeqCst));
+            crate::test_support::with_failing_spawns(run);
+        });
+        let ((http1, http1_peer), (http2, http2_peer)) = clients.join().unwrap();
 
         let reason = b"server cannot start a thread for this connection; retry in 1 s";
         let text = String::from_utf8_lossy(&http1);
@@ -423,6 +429,23 @@ mod tests {
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
         expected.extend_from_slice(reason);
         assert_eq!(http2, expected, "{:?}", String::from_utf8_lossy(&http2));
+
+        let cannot = "backpressure: cannot start a connection thread: operation would block";
+        let cannot: Vec<&String> = log.iter().filter(|l| l.starts_with(cannot)).collect();
+        assert_eq!(cannot.len(), 2, "{log:#?}");
+        for (peer, fields) in [
+            (
+                http1_peer,
+                format!(" - 503 mode=- body_bytes={} ", reason.len() + 1),
+            ),
+            (http2_peer, " - - mode=- body_bytes=0 ".to_string()),
+        ] {
+            let peer = format!(" {peer} ");
+            let lines: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
+            assert_eq!(lines.len(), 1, "{peer}: {log:#?}");
+            assert!(lines[0].contains(&fields), "{}", lines[0]);
+            assert!(lines[0].ends_with(" end=rejected"), "{}", lines[0]);
+        }
     }
 
     fn panics() -> u64 {

@@ -143,8 +143,10 @@ mod tests {
     use crate::defense::buffer_caps::BufferBudget;
     use crate::http::h2::frame::{self, ErrorCode, Frame, PREFACE, PREFACE_HEAD};
     use crate::http::h2::frame_buffer::FrameBuffer;
+    use crate::http::h2::hpack;
     use crate::measure::access_log::Outcome;
     use crate::measure::exposition::Scrape;
+    use crate::measure::log;
     use crate::measure::metrics::{METRICS, Readings};
     use crate::server::{ServerConfig, Shared, shutdown::Connections};
 
@@ -159,28 +161,51 @@ mod tests {
         (rejected.unwrap_or(0), scrape.count(series).unwrap_or(0))
     }
 
-    /// Serves, with no thread to start, a connection whose client has sent
-    /// its preface and SETTINGS; its writing side shut first if `shut`, so
-    /// that the server's write fails. Returns the client's socket.
-    fn serve_without_threads(shut: bool) -> (Outcome, std::net::TcpStream) {
+    /// A connection's two ends, (server, client), whose client has sent its
+    /// preface, SETTINGS and `frames`.
+    fn connected(frames: &[u8]) -> (std::net::TcpStream, std::net::TcpStream) {
         let (server, mut client) = crate::test_support::loopback();
         client.write_all(&PREFACE[PREFACE_HEAD.len()..]).unwrap();
         let mut settings = Vec::new();
         frame::settings(&mut settings, &[]);
         client.write_all(&settings).unwrap();
-        if shut {
-            server.shutdown(std::net::Shutdown::Write).unwrap();
-        }
-        let shared = Shared {
+        client.write_all(frames).unwrap();
+        (server, client)
+    }
+
+    fn shared() -> Shared {
+        Shared {
             config: ServerConfig::default(),
             budget: Arc::new(BufferBudget::new(0)),
             connections: Connections::with_capacity(1),
-        };
-        let peer = client.local_addr().unwrap();
-        let outcome =
-            crate::test_support::with_failing_spawns(|| serve(&server, &[], &shared, peer));
-        (outcome, client)
+        }
     }
+
+    /// The lines of `log` that begin with `text`.
+    fn lines_of<'l>(log: &'l [String], text: &str) -> Vec<&'l String> {
+        log.iter().filter(|l| l.starts_with(text)).collect()
+    }
+
+    /// Serves, with no thread to start, a connection whose client has sent
+    /// its preface and SETTINGS; its writing side shut first if `shut`, so
+    /// that the server's write fails. Returns the client's socket, and
+    /// what was logged meanwhile.
+    fn serve_without_threads(shut: bool) -> (Outcome, std::net::TcpStream, Vec<String>) {
+        let (server, client) = connected(&[]);
+        if shut {
+            server.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        let (shared, peer) = (shared(), client.local_addr().unwrap());
+        let (outcome, log) = log::capture(|| {
+            crate::test_support::with_failing_spawns(|| serve(&server, &[], &shared, peer))
+        });
+        (outcome, client, log)
+    }
+
+    /// The reason a refusal was for want of a thread gets a line of its
+    /// own, which no counter gives.
+    const NO_WRITER: &str =
+        "backpressure: cannot start an HTTP/2 writer thread: operation would block";
 
     /// A connection whose writer cannot start is refused the way the
     /// rejecter refuses one over HTTP/2: the server's SETTINGS, then a
@@ -195,12 +220,14 @@ mod tests {
     fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
         let _counting = crate::test_support::counting_rejections();
         let (rejected, goaways) = rejections_and_refused_goaways();
-        let (unwritten, _client) = serve_without_threads(true);
+        let (unwritten, _client, log) = serve_without_threads(true);
         assert_eq!(unwritten, Outcome::ended(End::Rejected), "GOAWAY unwritten");
+        assert_eq!(lines_of(&log, NO_WRITER).len(), 1, "{log:#?}");
         let counted = rejections_and_refused_goaways();
         assert_eq!(counted, (rejected + 1, goaways), "GOAWAY unwritten");
 
-        let (outcome, mut client) = serve_without_threads(false);
+        let (outcome, mut client, log) = serve_without_threads(false);
+        assert_eq!(lines_of(&log, NO_WRITER).len(), 1, "{log:#?}");
         let counted = rejections_and_refused_goaways();
         assert_eq!(counted, (rejected + 2, goaways + 1), "GOAWAY written");
         // Read before the close: the test's plain close, with the
@@ -232,5 +259,61 @@ mod tests {
         assert_eq!(goaway, Some((0, refused)));
         assert_eq!(outcome.end, End::Rejected);
         assert!(outcome.sent_whole_response(), "closed gracefully");
+    }
+
+    /// A stream no thread can be started for, on a connection whose writer
+    /// started, is refused (RST_STREAM REFUSED_STREAM, which a client may
+    /// retry), has no access-log line, and gets a line saying why: its
+    /// reset's counter does not tell it from one over the stream limit.
+    #[test]
+    fn a_stream_no_thread_can_start_for_is_refused_and_said_why() {
+        let mut block = Vec::new();
+        hpack::start_block(&mut block);
+        for (name, value) in [
+            (&b":method"[..], &b"GET"[..]),
+            (b":scheme", b"http"),
+            (b":path", b"/healthz"),
+            (b":authority", b"a"),
+        ] {
+            hpack::encode_field(&mut block, name, value);
+        }
+        let mut request = Vec::new();
+        frame::headers(&mut request, 1, &block, true);
+        let (server, mut client) = connected(&request);
+        let (shared, peer) = (shared(), client.local_addr().unwrap());
+        let (outcome, log) = std::thread::scope(|scope| {
+            let serving = scope.spawn(|| {
+                log::capture(|| {
+                    let serve = || serve(&server, &[], &shared, peer);
+                    crate::test_support::with_spawns_failing_after(1, serve)
+                })
+            });
+            // The frames up to the stream's reset, then the client leaves.
+            client
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let (mut wire, mut reset) = (Vec::new(), None);
+            let mut buf = [0; 1024];
+            while reset.is_none()
+                && let Ok(n @ 1..) = client.read(&mut buf)
+            {
+                wire.extend_from_slice(&buf[..n]);
+                let mut frames = FrameBuffer::with(&wire);
+                while let Ok(Some((header, payload))) = frames.next_frame() {
+                    if let Ok(Frame::RstStream { stream, code }) = frame::parse(&header, payload) {
+                        reset = Some((stream, code));
+                    }
+                }
+            }
+            assert_eq!(reset, Some((1, ErrorCode::RefusedStream as u32)));
+            client.shutdown(std::net::Shutdown::Both).unwrap();
+            serving.join().unwrap()
+        });
+        assert_eq!(outcome.end, End::Complete, "nothing left unanswered");
+        let why = "backpressure: cannot start an HTTP/2 stream thread: operation would block";
+        assert_eq!(lines_of(&log, why).len(), 1, "{log:#?}");
+        let peer = format!(" {peer} ");
+        let access: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
+        assert!(access.is_empty(), "{access:#?}");
     }
 }
