@@ -696,20 +696,72 @@ fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
 
+/// The same when the write the reset fails is the `--then` request: the
+/// frames before the reset are read, and say why. The server sends no
+/// SETTINGS, so the client owes no answer, and its first write is the
+/// second request, at 300 ms, after the reset (200 ms) and before half a
+/// window is read at 100 kB/s. It stopped there, and called stream 1 "not
+/// complete" though its RST_STREAM was in the receive queue.
+#[test]
+fn an_http2_reset_met_by_the_second_request_still_reads_the_frames_before_it() {
+    let mut then = Vec::new();
+    common::h2::frame(&mut then, 0x3, 0, 1, &[0, 0, 0, 0x8]); // RST_STREAM CANCEL
+    let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
+    common::h2::frame(&mut then, 0x7, 0, 0, &goaway);
+    let (addr, server) = answering_then_resetting(three_data_frames_then(&then));
+    let url = format!("http://{addr}/x");
+    let args = [
+        "--http2",
+        "--rate",
+        "100k",
+        "--then",
+        "/y",
+        "--then-after",
+        "300ms",
+    ];
+    let output = slow_client(&[&[url.as_str()][..], &args].concat());
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(
+        text.contains("48000 body bytes, reset by the server (CANCEL)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stream 3 /y: not sent: its write failed"),
+        "{text}"
+    );
+    assert!(text.contains("\nwrite failed: "), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
 /// A one-connection h2c server that answers stream 1 with a head and three
 /// 16,000-byte DATA frames, then `then`, and closes with the request
 /// unread, so that the close is a reset (RFC 1122 §4.2.2.13), after these
 /// frames are in the client's receive queue.
 fn three_data_frames_then_a_reset(then: &[u8]) -> (SocketAddr, thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("its address");
     let mut out = Vec::new();
     common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+    out.extend_from_slice(&three_data_frames_then(then));
+    answering_then_resetting(out)
+}
+
+/// A head and three 16,000-byte DATA frames on stream 1, then `then`.
+fn three_data_frames_then(then: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
     common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
     for _ in 0..3 {
         common::h2::frame(&mut out, 0x0, 0, 1, &[b'x'; 16_000]); // DATA
     }
     out.extend_from_slice(then);
+    out
+}
+
+/// A one-connection server that writes `out` 200 ms after accepting, and
+/// closes with the request unread: a reset, once `out` is in the client's
+/// receive queue.
+fn answering_then_resetting(out: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
         thread::sleep(Duration::from_millis(200));

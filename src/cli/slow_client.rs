@@ -363,6 +363,9 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
     match (&report.second, &args.then) {
         (Some(second), Some(path)) => out += &format!("\n{}", describe("stream 3", path, second)),
         // Silence would let a reader think it was sent and lost.
+        (None, Some(path)) if report.second_write_failed => {
+            out += &format!("\nstream 3 {path}: not sent: its write failed");
+        }
         (None, Some(path)) => {
             // "Before its time" only if it was: a run can also end (a reset,
             // a GOAWAY, the limit checked first) just after --then-after.

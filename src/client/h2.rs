@@ -87,6 +87,9 @@ pub struct H2Report {
     /// had already reset or closed the connection. A failed write is named
     /// over any later failure: it came first, and the run read on past it.
     pub failure: Option<String>,
+    /// The second request was due and its write failed: never sent, the
+    /// connection gone (`failure` says how).
+    pub second_write_failed: bool,
     /// The time limit ended the run: a stream not complete was stopped on
     /// time, not cut, unless `failure` says otherwise (a GOAWAY with an
     /// error also ends the run early, and leaves this false).
@@ -179,9 +182,11 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 ..url.clone()
             };
             request(&mut out, 3, &url);
+            // Failed, it is read on past, as a reply's write is (below).
             if let Err(e) = socket.write_all(&out) {
-                report.failure = Some(format!("write failed: {e}"));
-                break;
+                write_failure = Some(format!("write failed: {e}"));
+                report.second_write_failed = true;
+                continue;
             }
             second_sent = Some(Instant::now());
             report.second = Some(StreamReport::default());
