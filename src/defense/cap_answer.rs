@@ -41,9 +41,10 @@ pub struct OwnResponse {
     pub status: Status,
     /// The head and the body (none for HEAD), as they go on the wire, in one
     /// write that must not block. A fresh socket takes a scrape's few KiB
-    /// at once: `/metrics`' 12 KiB even into a client's 256-byte window at
-    /// the default `--notsent-lowat`. At its 4 KiB minimum such a window
-    /// gets part of it and a reset (`Content-Length` tells the cut too).
+    /// at once, with no `--notsent-lowat` mark: `/metrics`' 12 KiB even
+    /// into a client's 4 KiB window. One its send buffer cannot take whole
+    /// gets part of it and a reset (`Content-Length` tells the cut too),
+    /// and is a rejection (`connection_cap.rs`).
     pub bytes: Vec<u8>,
     /// How many of `bytes` are body, for the access log.
     pub body_bytes: u64,

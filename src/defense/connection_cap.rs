@@ -234,7 +234,11 @@ impl Lingering {
 
     /// Writes the answer of one of the server's own endpoints, as a
     /// connection thread would have: counted among the responses, logged
-    /// with its request line, not a rejection.
+    /// with its request line, not a rejection. Unless the write fails: a
+    /// client that closed early aborted (`client-abort`, as over a thread);
+    /// but an answer the kernel will not take whole at once is cut by this
+    /// thread, which cannot wait, not by the client: the cap turned it
+    /// away, and it is counted and logged a rejection.
     fn answer_own(&mut self, answer: &Answer, own: OwnResponse, line: String) -> bool {
         // The write does not wait, so the kernel must take the whole answer
         // at once: a `--notsent-lowat` mark, inherited from the listener,
@@ -242,8 +246,15 @@ impl Lingering {
         // small window would get a third of a scrape and a reset. The mark
         // bounds a stalled stream; this is one write of a few KiB.
         let _ = sys::set_notsent_lowat(&self.stream, NO_NOTSENT_MARK);
-        let written = (&self.stream).write_all(&own.bytes).is_ok();
+        let written = (&self.stream).write_all(&own.bytes);
         let mut outcome = Outcome::ended(End::ClientAbort);
+        if let Err(e) = &written
+            && e.kind() == io::ErrorKind::WouldBlock
+        {
+            METRICS.rejected();
+            outcome.end = End::Rejected;
+        }
+        let written = written.is_ok();
         if written {
             METRICS.responded(None, own.status);
             let _ = self.stream.shutdown(Shutdown::Write);
@@ -501,5 +512,56 @@ mod tests {
             assert_eq!(got.ends_with(reason), body, "{pieces:?}");
             assert_eq!(got.ends_with(b"\r\n\r\n"), !body, "{pieces:?}");
         }
+    }
+
+    /// Connections rejected so far, by the process-wide counter: exact
+    /// while the caller holds `counting_rejections`.
+    fn rejections() -> u64 {
+        let text = METRICS.render(&crate::measure::metrics::Readings::default());
+        let scrape = crate::measure::exposition::Scrape::parse(&text).unwrap();
+        scrape
+            .count("backpressure_connections_rejected_total")
+            .unwrap_or(0)
+    }
+
+    /// An own endpoint's answer that the kernel will not take whole at
+    /// once (here 16 MiB, which no fresh socket's send buffer holds) is
+    /// cut, since the thread cannot wait for it: that is the rejecter
+    /// turning the client away, not the client's abort, so it is logged
+    /// and counted a rejection. The client, which read nothing, sees the
+    /// start of the answer, then a reset.
+    #[test]
+    fn an_own_answer_too_big_for_one_write_is_a_rejection() {
+        let _counting = crate::test_support::counting_rejections();
+        let body_bytes = 16 << 20;
+        let own: Arc<OwnEndpoints> = Arc::new(move |_| {
+            let mut bytes = format!("HTTP/1.1 200 OK\r\nContent-Length: {body_bytes}\r\n\r\n");
+            bytes.push_str(&"x".repeat(body_bytes));
+            let (status, body_bytes) = (Status::Ok, body_bytes as u64);
+            Some(OwnResponse {
+                status,
+                bytes: bytes.into_bytes(),
+                body_bytes,
+            })
+        });
+        let before = rejections();
+        let ((peer, end), log) = crate::measure::log::capture(|| {
+            let rejecter = Rejecter::start(false, own).unwrap();
+            let mut client = turned_away(&rejecter);
+            client
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+                .unwrap();
+            let end = client.read_to_end(&mut Vec::new()).map_err(|e| e.kind());
+            rejecter.stop();
+            (client.local_addr().unwrap(), end)
+        });
+        assert_eq!(end, Err(io::ErrorKind::ConnectionReset));
+        let peer = format!(" {peer} ");
+        let lines: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
+        assert_eq!(lines.len(), 1, "{log:#?}");
+        let asked = "\"GET /metrics HTTP/1.1\" - mode=- body_bytes=0 ";
+        assert!(lines[0].contains(asked), "{}", lines[0]);
+        assert!(lines[0].ends_with(" end=rejected"), "{}", lines[0]);
+        assert_eq!(rejections(), before + 1);
     }
 }

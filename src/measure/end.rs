@@ -24,7 +24,8 @@ pub enum End {
     /// Turned away at `--max-connections`, or because no thread could start
     /// (503 sent by the rejecter in `defense/connection_cap.rs`; a GOAWAY
     /// over HTTP/2, by the rejecter or by a connection whose writer could
-    /// not start).
+    /// not start); or answered there by an own endpoint (`/metrics`) whose
+    /// answer its socket could not take whole at once, cut with a reset.
     Rejected,
     /// `unbounded`'s queue would have passed `--max-buffered-bytes`.
     BufferCap,
