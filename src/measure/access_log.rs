@@ -245,6 +245,7 @@ mod tests {
             End::ProducerFailed,
             End::Panic,
             End::DrainTimeout,
+            End::CloseTimeout,
             End::ProtocolError,
         ];
         for (i, a) in all.iter().enumerate() {
