@@ -556,8 +556,8 @@ mod tests {
             (client.local_addr().unwrap(), end)
         });
         assert_eq!(end, Err(io::ErrorKind::ConnectionReset));
-        let peer = format!(" {peer} ");
-        let lines: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
+        let peer = format!("{peer} ");
+        let lines: Vec<&String> = log.iter().filter(|l| l.starts_with(&peer)).collect();
         assert_eq!(lines.len(), 1, "{log:#?}");
         let asked = "\"GET /metrics HTTP/1.1\" - mode=- body_bytes=0 ";
         assert!(lines[0].contains(asked), "{}", lines[0]);

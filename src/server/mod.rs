@@ -440,8 +440,8 @@ mod tests {
             ),
             (http2_peer, " - - mode=- body_bytes=0 ".to_string()),
         ] {
-            let peer = format!(" {peer} ");
-            let lines: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
+            let peer = format!("{peer} ");
+            let lines: Vec<&String> = log.iter().filter(|l| l.starts_with(&peer)).collect();
             assert_eq!(lines.len(), 1, "{peer}: {log:#?}");
             assert!(lines[0].contains(&fields), "{}", lines[0]);
             assert!(lines[0].ends_with(" end=rejected"), "{}", lines[0]);

@@ -326,7 +326,7 @@ fn write_failed(e: &io::Error, shared: &Shared) -> End {
 /// late the stream's thread learns of it), or a deadline, which only a
 /// socket still open can pass. Only a bare socket error is the cut's once
 /// it has begun, as the cut fails a write as a client's reset would.
-pub(super) fn failure(e: &io::Error, cutting: bool) -> End {
+fn failure(e: &io::Error, cutting: bool) -> End {
     match (End::of(e), TooSlow::of(e)) {
         (Some(end), _) => end,
         (None, Some(TooSlow::SendTimeout)) => End::SendTimeout,

@@ -312,8 +312,8 @@ mod tests {
         assert_eq!(outcome.end, End::Complete, "nothing left unanswered");
         let why = "backpressure: cannot start an HTTP/2 stream thread: operation would block";
         assert_eq!(lines_of(&log, why).len(), 1, "{log:#?}");
-        let peer = format!(" {peer} ");
-        let access: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
+        let peer = format!("{peer} ");
+        let access: Vec<&String> = log.iter().filter(|l| l.starts_with(&peer)).collect();
         assert!(access.is_empty(), "{access:#?}");
     }
 }
