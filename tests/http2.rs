@@ -831,6 +831,61 @@ fn a_stream_reset_before_its_head_logs_no_status_and_counts_no_abort() {
     assert!(aborts.iter().all(|l| l.ends_with(" 0")), "{aborts:#?}");
 }
 
+/// An export whose client breaks HTTP/2's rules while its body is under
+/// way is cut: a stream error (a WINDOW_UPDATE of 0 on it, RFC 9113 §6.9)
+/// resets the stream with PROTOCOL_ERROR, a connection error (a PING of 7 bytes, §6.7) ends
+/// the connection with GOAWAY FRAME_SIZE_ERROR. Either way its head went out and its body
+/// did not arrive whole, so its log line, `200 … end=protocol-error`, is
+/// counted as an abort of that reason, a series there at 0 from the first
+/// scrape as every counter's. (Both were counted nowhere: `protocol-error`
+/// was no reason of `backpressure_aborts_total`.)
+#[test]
+fn an_export_cut_by_the_clients_error_is_counted_as_an_abort() {
+    let server = Server::start_logged(&[]);
+    let series = "backpressure_aborts_total{mode=\"bounded\",reason=\"protocol-error\"}";
+    assert_eq!(
+        metrics(server.addr()).value(series),
+        0.0,
+        "the first scrape"
+    );
+    let (server, idle) = warm(server);
+    let mut window_update_of_0 = Vec::new();
+    frame(&mut window_update_of_0, WINDOW_UPDATE, 0, 1, &[0; 4]);
+    let mut short_ping = Vec::new();
+    frame(&mut short_ping, PING, 0, 0, &[0; 7]);
+    let cases = [
+        (
+            "a stream error",
+            300_000,
+            window_update_of_0,
+            (RST_STREAM, PROTOCOL_ERROR),
+        ),
+        (
+            "a connection error",
+            300_001,
+            short_ping,
+            (GOAWAY, FRAME_SIZE_ERROR),
+        ),
+    ];
+    for (what, rows, error, (answer, code)) in cases {
+        // A window of 0 holds the body: the head goes out, no DATA.
+        let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+        let target = format!("/export.csv?rows={rows}&mode=bounded");
+        h2.get(1, "GET", &target);
+        let head = h2.next_of(HEADERS);
+        assert_eq!(head.stream, 1, "{what}: {head:?}");
+        h2.send(&error);
+        let cut = h2.next_of(answer);
+        assert_eq!(cut.error_code(), code, "{what}: {cut:?}");
+        let line = server.log_line(what, |l| l.contains(&target));
+        assert!(line.contains(" 200 mode=bounded "), "{what}: {line}");
+        assert!(line.ends_with(" end=protocol-error"), "{what}: {line}");
+        drop(h2);
+    }
+    let m = back_to_idle(server.addr(), &idle, "exports cut by the client's errors");
+    assert_eq!(m.value(series), 2.0);
+}
+
 /// A request refused before the routes see it still gets what any answer
 /// gets: a HEAD has no body, even an error's (RFC 9110 §9.3.2), and the
 /// access log names the request.

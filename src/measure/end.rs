@@ -48,8 +48,10 @@ pub enum End {
 
 impl End {
     /// Every way an export can be cut short after its head was sent: the
-    /// series of `backpressure_aborts_total`.
-    pub const ABORTS: [End; 8] = [
+    /// series of `backpressure_aborts_total`. An HTTP/2 client's error
+    /// while its body was under way is one: the stream was reset, or the
+    /// connection ended with GOAWAY, and the body did not arrive whole.
+    pub const ABORTS: [End; 9] = [
         End::ClientAbort,
         End::SendTimeout,
         End::MinRate,
@@ -58,6 +60,7 @@ impl End {
         End::ProducerFailed,
         End::DrainTimeout,
         End::CloseTimeout,
+        End::ProtocolError,
     ];
 
     /// The aborts the server itself decides: each leaves a body the client
