@@ -208,13 +208,16 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
     /// pieces of that work. If not, the error its head would have failed
     /// with: the shutdown cut it, or the wire's client left (an HTTP/2
     /// stream reset, or its connection ended). No status went out, so none
-    /// is logged, as for a client gone before the head.
+    /// is logged, as for a client gone before the head. The wire is asked
+    /// first: what it knows was decided when it happened (a stream the
+    /// client reset a moment before the cut stays the client's abort).
     pub fn still_wanted(&mut self) -> Result<(), ExportError> {
+        self.out.still_wanted().map_err(ExportError::HeadNotSent)?;
         if self.cut.is_some_and(|cut| cut()) {
             let error = io::Error::new(io::ErrorKind::ConnectionAborted, "cut by the shutdown");
             return Err(ExportError::HeadNotSent(error));
         }
-        self.out.still_wanted().map_err(ExportError::HeadNotSent)
+        Ok(())
     }
 
     /// How the body will be framed: `Content-Length` carries the exact size.
@@ -363,6 +366,7 @@ mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::end::End;
     use crate::test_support::within;
 
     /// A client gone before the head: its write fails, and so does every
@@ -403,5 +407,54 @@ mod tests {
                 assert_eq!(queued.sent_bytes(), 0, "{mode:?}");
             }
         });
+    }
+
+    /// A wire whose client has left, its reset read as the client's.
+    struct ResetByTheClient;
+
+    impl Write for ResetByTheClient {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(End::ClientAbort.into_error())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Wire for ResetByTheClient {
+        fn send_head(&mut self, _: &ResponseHead) -> io::Result<()> {
+            Err(End::ClientAbort.into_error())
+        }
+        fn end_body(&mut self) -> io::Result<()> {
+            Err(End::ClientAbort.into_error())
+        }
+        fn still_wanted(&mut self) -> io::Result<()> {
+            Err(End::ClientAbort.into_error())
+        }
+    }
+
+    /// A response its wire already knows is unwanted keeps the wire's
+    /// reason once the shutdown's cut has begun too: the reason was
+    /// decided when it happened (an HTTP/2 stream the client reset less
+    /// than a render slice before the cut), and a bare "cut" would log the
+    /// client's abort as the shutdown's.
+    #[test]
+    fn the_wires_reason_comes_before_the_cut() {
+        let plan = ExportPlan {
+            rows: 10,
+            mode: Mode::Buffer,
+            chunk_bytes: 4096,
+            channel_depth: 1,
+        };
+        let queued = QueuedBytes::new(plan.mode);
+        let head = ResponseHead::new(Status::Ok, framing(plan.mode, plan.rows, Version::Http11));
+        let cut = || true;
+        let mut response =
+            ExportResponse::new(ResetByTheClient, head, &plan, &queued).with_cut(&cut);
+        let error = match response.still_wanted() {
+            Err(ExportError::HeadNotSent(error)) => error,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(End::of(&error), Some(End::ClientAbort), "{error}");
     }
 }
