@@ -799,6 +799,43 @@ fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
     );
 }
 
+/// An HTTP/1.1 client that reset its connection before the cut is logged
+/// its abort, even when its thread only meets the reset after the cut: a
+/// `buffer` render touches no socket, and asks between slices whether the
+/// shutdown has cut its response. The cut looks first whether each
+/// connection is still there: one its client reset had ended before the
+/// drain timeout, and is not counted cut. Before the fix its line said
+/// `end=drain-timeout`, and the summary `0 connections ended …, 1 cut`.
+#[test]
+fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
+    let rows = 4_000_000; // 218 MB: seconds of render in a debug build
+    let target = format!("/export.csv?rows={rows}&mode=buffer");
+    let mut client = TcpStream::connect(server.addr).expect("connect");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+    client
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    // The body charged: the render has begun, the request read.
+    let body = reference_csv_len(rows) as f64;
+    wait_until("the render to begin", Duration::from_secs(10), || {
+        let used = metrics(server.addr).value("backpressure_buffer_budget_used_bytes");
+        (used == body).then_some(())
+    });
+    backpressure::reset_on_close(&client).expect("SO_LINGER 0");
+    drop(client);
+    server.terminate();
+    let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
+    let exports: Vec<&String> = log.iter().filter(|l| l.contains(&target)).collect();
+    assert_eq!(exports.len(), 1, "{log:#?}");
+    assert!(
+        exports[0].contains(" - mode=buffer body_bytes=0 "),
+        "{}",
+        exports[0]
+    );
+    assert!(exports[0].ends_with(" end=client-abort"), "{}", exports[0]);
+}
+
 /// How long the server takes to start answering `target`: for a `buffer`
 /// export, its render. The body is then read and thrown away.
 fn first_byte_after(addr: SocketAddr, target: &str) -> Duration {

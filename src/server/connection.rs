@@ -86,7 +86,7 @@ pub(super) fn handle(
         if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
             (None, Outcome::ended(End::ClientAbort), Asked::All)
         } else {
-            read_and_respond(stream, shared, accepted_at, peer)
+            read_and_respond(stream, shared, accepted_at, peer, id)
         };
     if close(stream, &mut outcome, shared, id) {
         // Serving is over; the close only waits for the client. Its slot
@@ -157,14 +157,15 @@ fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) ->
     false
 }
 
-/// Reads the head, parses it and responds; returns the request line for
-/// the access log once it has parsed, what the response came to, and
-/// whether the client has asked all it will.
+/// Reads the head of connection `id`, parses it and responds; returns the
+/// request line for the access log once it has parsed, what the response
+/// came to, and whether the client has asked all it will.
 fn read_and_respond(
     stream: &TcpStream,
     shared: &Shared,
     accepted_at: Instant,
     peer: SocketAddr,
+    id: u64,
 ) -> (Option<String>, Outcome, Asked) {
     let config = &shared.config;
     let mut buf = Vec::new();
@@ -187,8 +188,8 @@ fn read_and_respond(
         Ok((head, _)) => match request::parse_head(head) {
             Ok(request) => {
                 let line = (!config.quiet).then(|| request_line(head));
-                let outcome = routes::respond(stream, &request, shared);
-                return (line, cut_if_cutting(outcome, shared), Asked::All);
+                let outcome = routes::respond(stream, &request, shared, id);
+                return (line, cut_if_cut(outcome, shared, id), Asked::All);
             }
             // A HEAD request gets no body even when it is malformed.
             Err(e) => {
@@ -216,21 +217,23 @@ fn read_and_respond(
             routes::reply_error(stream, None, e.status, e.reason, head_only)
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => {
-            let outcome = cut_if_cutting(Outcome::ended(End::ClientAbort), shared);
+            let outcome = cut_if_cut(Outcome::ended(End::ClientAbort), shared, id);
             return (None, outcome, Asked::All);
         }
     };
-    (None, cut_if_cutting(outcome, shared), Asked::MaybeMore)
+    (None, cut_if_cut(outcome, shared, id), Asked::MaybeMore)
 }
 
-/// An HTTP/1 `outcome` as the log names it: a client's abort is the
-/// shutdown's cut once the cut has begun, since the cut fails a read or a
-/// write as a client's reset would. Asked as the failure is met, not once
-/// the connection is over: a client that left before the cut stays the
-/// client's abort.
-fn cut_if_cutting(outcome: Outcome, shared: &Shared) -> Outcome {
+/// An HTTP/1 `outcome` of connection `id` as the log names it: a client's
+/// abort is the shutdown's cut once the cut has ended the connection, since
+/// the cut fails a read or a write as a client's reset would. Asked as the
+/// failure is met, not once the connection is over: a client that left
+/// before the cut stays the client's abort, and so does one whose reset
+/// the cut found waiting for a thread that had not touched its socket
+/// since ([`Connections::cut_reached`](super::shutdown::Connections::cut_reached)).
+fn cut_if_cut(outcome: Outcome, shared: &Shared, id: u64) -> Outcome {
     match outcome.end {
-        End::ClientAbort if shared.connections.cutting() => Outcome {
+        End::ClientAbort if shared.connections.cut_reached(id) => Outcome {
             end: End::DrainTimeout,
             ..outcome
         },

@@ -203,7 +203,12 @@ pub(super) fn own_endpoint(request: &Request<'_>, shared: &Shared) -> Option<Own
 }
 
 /// Answers an HTTP/1.x request whose head parsed, on its socket.
-pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared) -> Outcome {
+pub(super) fn respond(
+    stream: &TcpStream,
+    request: &Request<'_>,
+    shared: &Shared,
+    id: u64,
+) -> Outcome {
     let head_only = request.method == Method::Head;
     let local = stream.local_addr().ok();
     let (method, path, query) = (request.method, request.path, request.query);
@@ -218,12 +223,14 @@ pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared
     // what the kernel still holds, and, unlike a FIN, never makes a cut
     // HTTP/1.0 body look whole.
     let cancel = || super::shutdown::cut(stream);
+    let was_cut = || shared.connections.cut_reached(id);
     // A small answer goes out in one write of its own, not through `out`.
     send(
         answer,
         head_only,
         out,
         &cancel,
+        &was_cut,
         shared,
         |_, mode, head, body| reply(stream, mode, head, body, head_only),
     )
@@ -232,11 +239,13 @@ pub(super) fn respond(stream: &TcpStream, request: &Request<'_>, shared: &Shared
 /// Sends `answer`, over either protocol: an export through its strategy
 /// to `out`; anything else with `small`, which also sends the head of a
 /// HEAD's export and the refusal of an export turned away before its head.
+/// `cancel` and `was_cut` are [`run_export`]'s.
 pub(super) fn send<W: Wire>(
     answer: Answer,
     head_only: bool,
     mut out: W,
     cancel: &(dyn Fn() + Sync),
+    was_cut: &(dyn Fn() -> bool + Sync),
     shared: &Shared,
     small: impl FnOnce(&mut W, Option<Mode>, ResponseHead, &[u8]) -> Outcome,
 ) -> Outcome {
@@ -246,11 +255,13 @@ pub(super) fn send<W: Wire>(
         // GET can still get a 503 if other responses hold the buffer
         // budget at that moment; HEAD cannot know that without trying.)
         Answer::Export { plan, head } if head_only => (Some(plan.mode), head, Vec::new()),
-        Answer::Export { plan, head } => match run_export(&mut out, plan, head, cancel, shared) {
-            Ok(outcome) => return outcome,
-            Err(Answer::Small { mode, head, body }) => (mode, head, body),
-            Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
-        },
+        Answer::Export { plan, head } => {
+            match run_export(&mut out, plan, head, cancel, was_cut, shared) {
+                Ok(outcome) => return outcome,
+                Err(Answer::Small { mode, head, body }) => (mode, head, body),
+                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
+            }
+        }
     };
     small(&mut out, mode, head, &body)
 }
@@ -258,12 +269,16 @@ pub(super) fn send<W: Wire>(
 /// Sends an export through its strategy to `out`, held to the buffering
 /// caps, and says what it came to; or, if it was refused before its head
 /// went out, the error answer to send instead. `cancel` ends the response
-/// from another thread (a producer whose queue a cap refused).
+/// from another thread (a producer whose queue a cap refused); `was_cut`
+/// says whether the shutdown's cut ended its connection, rather than its
+/// client before the cut: a bare socket error is then the cut's
+/// ([`failure`]).
 pub(super) fn run_export<W: Wire>(
     out: W,
     plan: ExportPlan,
     head: ResponseHead,
     cancel: &(dyn Fn() + Sync),
+    was_cut: &(dyn Fn() -> bool + Sync),
     shared: &Shared,
 ) -> Result<Outcome, Answer> {
     let config = &shared.config;
@@ -279,11 +294,12 @@ pub(super) fn run_export<W: Wire>(
         QueuedBytes::capped(plan.mode, limit)
     };
     // The shutdown's cut reaches a response through its first write; one
-    // still rendering (`buffer`) asks for it between slices.
-    let cut = || shared.connections.cutting();
+    // still rendering (`buffer`) asks for it between slices, and stops at
+    // it, whoever ended its connection: `was_cut` names the stop.
+    let cutting = || shared.connections.cutting();
     let response = ExportResponse::new(out, head, &plan, &queued)
         .with_cancel(cancel)
-        .with_cut(&cut);
+        .with_cut(&cutting);
     let result = strategy::send(response);
     let head_sent = result.as_ref().err().is_none_or(ExportError::head_sent);
     let end = match result {
@@ -291,7 +307,7 @@ pub(super) fn run_export<W: Wire>(
         Err(ExportError::Refused(status, reason)) => {
             return Err(Answer::error(Some(plan.mode), status, &reason));
         }
-        Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => write_failed(&e, shared),
+        Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => failure(&e, was_cut()),
         Err(ExportError::OverLimit(limit)) => match limit {
             OverLimit::Response { .. } => End::BufferCap,
             OverLimit::Total { .. } | OverLimit::BudgetInUse { .. } => End::BufferBudget,
@@ -315,23 +331,19 @@ pub(super) fn run_export<W: Wire>(
     })
 }
 
-/// Why a write to the client failed, as the log and metrics name it.
-fn write_failed(e: &io::Error, shared: &Shared) -> End {
-    failure(e, shared.connections.cutting())
-}
-
-/// Why a write failed, given whether the shutdown's cut has begun. A
-/// reason the error carries was decided when it happened: an HTTP/2
-/// stream's reset (the client's RST_STREAM, read before any cut, however
-/// late the stream's thread learns of it), or a deadline, which only a
-/// socket still open can pass. Only a bare socket error is the cut's once
-/// it has begun, as the cut fails a write as a client's reset would.
-fn failure(e: &io::Error, cutting: bool) -> End {
+/// Why a write failed, given whether the shutdown's cut ended the
+/// response's connection. A reason the error carries was decided when it
+/// happened: an HTTP/2 stream's reset (the client's RST_STREAM, read before
+/// any cut, however late the stream's thread learns of it), or a deadline,
+/// which only a socket still open can pass. Only a bare socket error is
+/// the cut's once it has ended the connection, as the cut fails a write as
+/// a client's reset would.
+fn failure(e: &io::Error, was_cut: bool) -> End {
     match (End::of(e), TooSlow::of(e)) {
         (Some(end), _) => end,
         (None, Some(TooSlow::SendTimeout)) => End::SendTimeout,
         (None, Some(TooSlow::MinRate)) => End::MinRate,
-        (None, None) if cutting => End::DrainTimeout,
+        (None, None) if was_cut => End::DrainTimeout,
         (None, None) => End::ClientAbort,
     }
 }

@@ -21,7 +21,10 @@
 //!    has read what its kernel already holds, its next read fails, so it
 //!    knows its body is incomplete, which a FIN could not tell an HTTP/1.0
 //!    client; and the kernel frees the send queue instead of draining it
-//!    to a process that is gone. Each cut connection logs `end=drain-timeout`.
+//!    to a process that is gone. Each cut connection logs `end=drain-timeout`;
+//!    one whose client had reset it already (its socket has no peer left)
+//!    ended before the cut, and stays the client's abort, however late its
+//!    thread meets the reset (a `buffer` render touches no socket).
 //!    A response already written is never cut: its connection leaves the
 //!    list as its close begins, since a reset would throw away what the
 //!    kernel still holds of it, and the close bounds itself.
@@ -55,7 +58,7 @@ pub struct Connections {
     /// map: a map with room for the cap still grows under churn near it,
     /// as deletions leave tombstones; and a leave's search through at most
     /// the cap's entries costs nothing next to a connection.
-    open: Mutex<Vec<(u64, Arc<TcpStream>)>>,
+    open: Mutex<Vec<Listed>>,
     /// Notified whenever a connection leaves, for [`Connections::drain`].
     left: Condvar,
     /// Set when the drain began: a connection that can end by itself
@@ -63,8 +66,22 @@ pub struct Connections {
     draining: AtomicBool,
     /// Set when the drain timeout passed and the cut began: a connection
     /// whose write fails after this was cut by the shutdown, not by its
-    /// client.
+    /// client, unless the cut found it gone ([`Listed::gone_first`]).
     cutting: AtomicBool,
+}
+
+/// One connection on the list.
+#[derive(Debug)]
+struct Listed {
+    /// Given at accept: how its thread names it.
+    id: u64,
+    /// Shared with its thread: what the cut ends.
+    socket: Arc<TcpStream>,
+    /// Set by the cut if the socket had no peer left: its client reset it
+    /// (or the network failed it) before the cut. Its thread may meet that
+    /// only after the cut, with the same bare error as the cut's own
+    /// abort, and would take it for the cut's ([`Connections::cut_reached`]).
+    gone_first: bool,
 }
 
 impl Connections {
@@ -78,18 +95,24 @@ impl Connections {
 
     /// Registers a connection about to be served.
     pub fn enter(&self, id: u64, socket: Arc<TcpStream>) {
-        self.lock().push((id, socket));
+        let gone_first = false;
+        self.lock().push(Listed {
+            id,
+            socket,
+            gone_first,
+        });
     }
 
     /// Takes a connection off the list, so that no cut can reach it from
     /// now on; leaving twice is harmless. Returns whether the cut reached it
     /// first: its socket is set to close with a reset. (The cut holds the
     /// list from the moment it begins until every socket on it is cut, so
-    /// a connection still listed once it has begun was cut.)
+    /// a connection still listed once it has begun was cut, unless it was
+    /// gone already.)
     pub fn leave(&self, id: u64) -> bool {
         let mut open = self.lock();
-        let listed = open.iter().position(|(open_id, _)| *open_id == id);
-        let cut = listed.is_some() && self.cutting();
+        let listed = open.iter().position(|listed| listed.id == id);
+        let cut = listed.is_some_and(|at| !open[at].gone_first) && self.cutting();
         if let Some(at) = listed {
             open.swap_remove(at);
         }
@@ -108,13 +131,25 @@ impl Connections {
         self.cutting.load(Ordering::SeqCst)
     }
 
+    /// Whether the cut ended connection `id`: it has begun, and found the
+    /// connection still there. Asked by its thread, before it leaves, of a
+    /// read or write that failed with a bare error, which the cut's abort
+    /// and a client's reset look alike in: one its client reset before the
+    /// cut stays the client's abort, however late its thread met the reset.
+    pub fn cut_reached(&self, id: u64) -> bool {
+        // Once the cut has begun, the list is held until it has looked at
+        // every connection: the answer waits for it.
+        self.cutting() && !self.lock().iter().any(|l| l.id == id && l.gone_first)
+    }
+
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.lock().len()
     }
 
     /// Waits until every connection has left or `deadline` passes, then
-    /// cuts whatever is left with a reset; returns how many were cut.
+    /// cuts whatever is left with a reset; returns how many were cut, not
+    /// counting those whose client had reset them already.
     pub fn drain(&self, deadline: Instant) -> usize {
         self.draining.store(true, Ordering::SeqCst);
         let mut open = self.lock();
@@ -129,15 +164,22 @@ impl Connections {
             };
         }
         self.cutting.store(true, Ordering::SeqCst);
-        for (_, socket) in open.iter() {
-            cut(socket);
+        let mut reached = 0;
+        for listed in open.iter_mut() {
+            // A socket whose client reset it is closed, and has no peer
+            // to name (`ENOTCONN`); looked at before the abort, which
+            // closes every socket. Cut all the same, which costs a closed
+            // one nothing, lest one misjudged hold its thread.
+            listed.gone_first = listed.socket.peer_addr().is_err();
+            reached += usize::from(!listed.gone_first);
+            cut(&listed.socket);
         }
-        open.len()
+        reached
     }
 
     /// The list, even if a thread panicked while holding it: a push or a
     /// swap-remove cannot leave it half-updated.
-    fn lock(&self) -> MutexGuard<'_, Vec<(u64, Arc<TcpStream>)>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Listed>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -247,6 +289,33 @@ mod tests {
             .unwrap();
         let end = client.read(&mut [0u8; 16]).map_err(|e| e.kind());
         assert_eq!(end, Err(io::ErrorKind::ConnectionReset));
+    }
+
+    /// A connection whose client reset it before the cut ended before it:
+    /// the cut neither counts it nor names its end, whose thread has not
+    /// touched its socket since; one still there beside it was cut.
+    #[test]
+    fn a_connection_its_client_reset_first_is_not_the_cuts() {
+        let connections = Connections::default();
+        let (reset, client) = pair();
+        crate::sys::reset_on_close(&client).unwrap();
+        drop(client);
+        let (live, _client) = pair();
+        connections.enter(1, reset);
+        connections.enter(2, live);
+        // The client's reset has arrived once its socket has no peer left.
+        let reset = Arc::clone(&connections.lock()[0].socket);
+        crate::test_support::within(move || {
+            while reset.peer_addr().is_ok() {
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        assert!(!connections.cut_reached(1), "before the cut");
+        assert_eq!(connections.drain(Instant::now()), 1);
+        assert!(!connections.cut_reached(1), "reset by its client first");
+        assert!(connections.cut_reached(2), "still there at the cut");
+        assert!(!connections.leave(1));
+        assert!(connections.leave(2));
     }
 
     #[test]

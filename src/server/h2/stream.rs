@@ -74,7 +74,10 @@ pub fn answer(
             .reset(id, ErrorCode::InternalError, End::BufferCap);
         conn.progress.notify_all();
     };
-    let outcome = routes::send(answer, head_only, out, &cancel, shared, small);
+    // A stream's reset by its client is carried by its write's error;
+    // only a bare one, its connection gone, can be the cut's.
+    let cutting = || shared.connections.cutting();
+    let outcome = routes::send(answer, head_only, out, &cancel, &cutting, shared, small);
     if !shared.config.quiet {
         AccessRecord {
             peer,
