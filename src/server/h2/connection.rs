@@ -1,12 +1,12 @@
 //! One HTTP/2 connection, read by its own thread: the rest of the
 //! preface, then frame after frame, each checked against the rules of
-//! RFC 9113 that need the connection's state, and each request handed to
-//! a thread of its own.
+//! RFC 9113 that need the connection's state, each request handed to a
+//! thread of its own.
 //!
-//! How a broken rule is answered (RFC 9113 §5.4): a *stream* error resets
-//! that stream (RST_STREAM) and the connection goes on; a *connection*
-//! error sends GOAWAY with its code and closes. Either way nothing is left
-//! waiting: every stream thread is joined before [`serve`] returns.
+//! A broken rule (RFC 9113 §5.4): a *stream* error resets that stream
+//! (RST_STREAM) and the connection goes on; a *connection* error sends
+//! GOAWAY with its code and closes. Every stream thread is joined before
+//! [`serve`] returns.
 //!
 //! The connection ends gracefully (GOAWAY NO_ERROR, then close once the
 //! open streams are done) when the client sends GOAWAY, when the server
@@ -46,16 +46,6 @@ const READ_WAKE: Duration = Duration::from_millis(100);
 /// it is woken as the stream leaves the table, a moment before the thread ends.
 const THREAD_WAKE: Duration = Duration::from_millis(5);
 
-/// DATA or HEADERS on a stream the client reset: STREAM_CLOSED (§5.1). A
-/// stream error would reset a stream already reset, so the connection
-/// ends, as for such a frame once the stream has left the table (§5.4.1
-/// lets any stream error be a connection error).
-const AFTER_CLIENT_RESET: &str = "a frame on a stream the client reset";
-
-/// A frame on a stream closed both ways (RFC 9113 §5.1): its request
-/// ended, its response complete.
-const CLOSED_STREAM: &str = "a frame on a closed stream";
-
 /// A request body longer or shorter than its content-length (RFC 9113
 /// §8.1.1): checked on DATA and on trailers.
 const UNLIKE_LENGTH: &str = "a request body unlike its content-length";
@@ -72,9 +62,9 @@ const OUR_SETTINGS: [(u16, u32); 3] = [
     (setting::ENABLE_PUSH, 0),
 ];
 
-/// The connection's receive window is given back once half of it is used,
-/// so that a client can never pass it: half, less a byte, and one frame
-/// must fit. (Were SETTINGS_MAX_FRAME_SIZE ever raised, DATA would need a
+/// The connection's receive window is given back once half of it is used
+/// (`data`), so a client can never pass it: half, less a byte, and one
+/// frame fit. (Were SETTINGS_MAX_FRAME_SIZE ever raised, DATA would need a
 /// check against the window again.)
 const _: () = assert!(
     frame::DEFAULT_WINDOW as usize / 2 + frame::MAX_FRAME_BYTES <= frame::DEFAULT_WINDOW as usize
@@ -99,9 +89,8 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
             return refuse(socket, &e);
         }
         conn.send(|out| frame::settings(out, &OUR_SETTINGS));
-        // A panic in the reader, or one it passes on from a stream thread,
-        // must still end the connection, or the writer waits forever and
-        // the scope with it.
+        // A panic here, or one passed on from a stream thread, must still
+        // end the connection, or the writer and the scope wait forever.
         let _end_on_panic = EndOnPanic(&conn);
         let mut reader = Reader {
             scope,
@@ -127,13 +116,12 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
 }
 
 /// Refuses the connection whose writer could not start (`error`), as the
-/// rejecter refuses one at the cap: the server's SETTINGS, then a GOAWAY
-/// naming stream 0, which tells the client that nothing was processed and
-/// that it may retry (RFC 9113 §6.8). Nothing else writes yet, and these
-/// few bytes fit a fresh socket's send buffer. As at the cap
-/// (`Lingering::answer`), the refusal is decided before it is written: it
-/// is counted and logged a rejection whether or not the write succeeds,
-/// and only a GOAWAY written is counted as sent.
+/// rejecter refuses one at the cap (`Lingering::answer`): the server's
+/// SETTINGS, then a GOAWAY naming stream 0, which tells the client that
+/// nothing was processed and that it may retry (RFC 9113 §6.8). Nothing
+/// else writes yet, and these few bytes fit a fresh socket's send buffer.
+/// A rejection, counted and logged whether or not the write succeeds; only
+/// a GOAWAY written is counted as sent.
 fn refuse(mut socket: &TcpStream, error: &io::Error) -> End {
     log::line(format!(
         "backpressure: cannot start an HTTP/2 writer thread: {error}"
@@ -214,9 +202,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         loop {
             if !preface_done {
                 match frames.strip(&PREFACE[PREFACE_HEAD.len()..]) {
-                    Some(true) => preface_done = true,
                     Some(false) => return End::ProtocolError,
-                    None => {}
+                    stripped => preface_done = stripped.is_some(),
                 }
             }
             if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first) {
@@ -297,10 +284,9 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     /// A stream error: that stream is reset, the connection goes on. The
-    /// RST_STREAM is owed to the client, so it counts against the control
-    /// frames it may leave unread; and a stream it made the server reset
-    /// while being answered counts as a cancellation, as its own
-    /// RST_STREAM would (MadeYouReset, CVE-2025-8671).
+    /// RST_STREAM is owed to the client, counted against the frames it may
+    /// leave unread; a stream being answered counts as cancelled, as by its
+    /// own RST_STREAM (MadeYouReset, CVE-2025-8671).
     fn stream_error(&mut self, error: FrameError) -> Result<(), FrameError> {
         let Some(id) = error.stream else {
             return Err(error);
@@ -427,11 +413,10 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// DATA: a request body, thrown away once counted against the windows
     /// and the request's content-length.
     fn data(&mut self, id: u32, end_stream: bool, len: usize, flow: u32) -> Result<(), FrameError> {
-        // Bodies are thrown away, but their bytes used the connection's
-        // receive window: open it again once half used. Then it cannot be
-        // passed: less than half, plus one frame, is ever outstanding
-        // (asserted by the constant after `OUR_SETTINGS`). Only a stream's
-        // window, never given back, needs a check.
+        // Thrown away, the bytes still used the connection's window: given
+        // back once half used, it cannot be passed (the assertion after
+        // `OUR_SETTINGS`). Only a stream's window, never given back, needs a
+        // check.
         self.received += flow;
         if self.received >= frame::DEFAULT_WINDOW / 2 {
             let received = std::mem::take(&mut self.received);
@@ -477,18 +462,17 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// The client's SETTINGS, acknowledged once applied.
     fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
-        // Only the initial window size matters here: our encoder never
-        // indexes, so the client's table size does not; we never push; our
-        // frames never pass 16,384 bytes, the least SETTINGS_MAX_FRAME_SIZE
-        // may be (§6.5.2); the rest is advice or unknown, and ignored.
+        // Only the initial window size matters: not the table size, as our
+        // encoder never indexes; we never push; our frames never pass 16,384
+        // bytes, the least SETTINGS_MAX_FRAME_SIZE may be (§6.5.2); the rest
+        // is advice or unknown, and ignored.
         let mut state = self.conn.lock();
         let initial = params
             .iter()
             .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
         for (_, value) in initial {
             // Every open stream's window moves by the change, and may go
-            // negative (RFC 9113 §6.9.2). One that has ended, its thread
-            // still leaving, is closed: its window is nobody's concern.
+            // negative (RFC 9113 §6.9.2); a closed one's is nobody's concern.
             let delta = i64::from(value) - state.initial_window;
             state.initial_window = i64::from(value);
             for stream in state.streams.values_mut().filter(|s| s.is_open()) {
@@ -516,9 +500,9 @@ impl<'s, 'a> Reader<'s, 'a> {
             }
         } else {
             self.opened(id, "WINDOW_UPDATE on an idle stream")?;
-            // Checked before it is kept: a reset stream stays in the table
-            // until its thread leaves, and a window past 2^31-1 there would
-            // make the next SETTINGS a connection error.
+            // Only an open stream's: a reset one stays in the table until
+            // its thread leaves, and a window past 2^31-1 there would make
+            // the next SETTINGS a connection error.
             if let Some(s) = state.streams.get_mut(&id).filter(|s| s.is_open()) {
                 let window = s.window + i64::from(increment);
                 if window > MAX_WINDOW {
@@ -578,13 +562,12 @@ impl<'s, 'a> Reader<'s, 'a> {
         if self.going_away {
             return Err(refuse("the connection is going away"));
         }
-        // A thread slot first: at the limit, wait for one to finish and join
-        // it; reading nothing meanwhile is backpressure on the client. Not
-        // reading, this thread is not woken by the shutdown's cut, as a read
-        // is: it looks for the cut, or it would take the stream on after it,
-        // once a thread leaves (a cancelled channel-mode stream's producer
-        // finishing its first chunk, up to 16 MiB): a stream begun after
-        // the cut.
+        // A thread slot first: at the limit, wait for a thread to finish
+        // and join it; reading nothing meanwhile is backpressure on the
+        // client. The shutdown's cut wakes a read, not this wait, so it looks
+        // for the cut, or would begin a stream after it once a thread left
+        // (a cancelled channel-mode producer finishing its first chunk, up
+        // to 16 MiB).
         let mut state = loop {
             self.join_finished();
             if self.shared.connections.cutting() {
@@ -624,9 +607,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         stream.body_left = body_length;
         state.streams.insert(id, stream);
         drop(state);
-        // Activity, whether or not `look_up` ever sees the stream open: one
-        // answered before the reader next looks would otherwise leave the
-        // idle clock running from the stream before.
+        // Activity, for the idle clock, even if `look_up` never sees this
+        // stream open (answered before it next looks).
         self.idle_since = Instant::now();
         self.last_answered = id;
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
@@ -641,10 +623,10 @@ impl<'s, 'a> Reader<'s, 'a> {
         Ok(())
     }
 
-    /// Refuses stream `id`, which no thread could be started to answer
-    /// (`error`): REFUSED_STREAM, which a client may retry. A refusal has
-    /// no access-log line, and the reset's counter does not tell it from
-    /// one over the stream limit, so the reason gets a line of its own.
+    /// Refuses stream `id`, which no thread could start to answer (`error`):
+    /// REFUSED_STREAM, which a client may retry. A refusal has no access-log
+    /// line, and its reset's counter is shared with the stream limit's, so
+    /// the reason gets a log line of its own.
     fn refuse_stream(&self, id: u32, error: &io::Error) {
         log::line(format!(
             "backpressure: cannot start an HTTP/2 stream thread: {error}"
@@ -656,11 +638,10 @@ impl<'s, 'a> Reader<'s, 'a> {
         self.conn.work.notify_one();
     }
 
-    /// Joins every stream thread that has finished: each has returned, so
-    /// the join waits only for it to leave the kernel. A stream thread's
-    /// panic is passed on, as the scope would pass it on at the end: it
-    /// ends this connection (its log line says `panic`, and
-    /// `server::run_isolated` counts it), whenever it is found.
+    /// Joins every stream thread that has finished, which waits only for it
+    /// to leave the kernel. Its panic is passed on, as the scope would at
+    /// the end: it ends this connection (logged `panic`, counted by
+    /// `server::run_isolated`).
     fn join_finished(&mut self) {
         let mut i = 0;
         while let Some(thread) = self.threads.get(i) {
@@ -676,10 +657,11 @@ impl<'s, 'a> Reader<'s, 'a> {
 /// The stream that the client's DATA or trailers on `id` are for: one
 /// whose request is still arriving; `None` for one this side has reset,
 /// whatever its state, since what the client sent before it saw the reset
-/// is ignored (RFC 9113 §5.1). Anywhere else they are the client's error:
-/// a connection error (STREAM_CLOSED) on a stream it reset or one closed
-/// both ways, in the table or not; a stream error (`after_end`) on one
-/// whose request has ended while its response goes on.
+/// is ignored (RFC 9113 §5.1). Anywhere else they are the client's error
+/// (STREAM_CLOSED): a stream error (`after_end`) on one whose request has
+/// ended while its response goes on; else a connection error, on a stream
+/// closed both ways or one the client reset, which a stream error would
+/// reset again (§5.4.1 lets any stream error be a connection error).
 fn receiving<'s>(
     state: &'s mut State,
     id: u32,
@@ -688,10 +670,10 @@ fn receiving<'s>(
     let closed = |reason| Err(FrameError::connection(StreamClosed, reason));
     let was_reset = state.was_reset(id);
     match state.streams.get_mut(&id) {
-        Some(s) if s.reset_by_client => closed(AFTER_CLIENT_RESET),
+        Some(s) if s.reset_by_client => closed("a frame on a stream the client reset"),
         _ if was_reset => Ok(None),
         Some(s) if s.remote_open => Ok(Some(s)),
         Some(s) if s.is_open() => Err(FrameError::stream(id, StreamClosed, after_end)),
-        _ => closed(CLOSED_STREAM),
+        _ => closed("a frame on a closed stream"),
     }
 }
