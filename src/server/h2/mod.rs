@@ -14,40 +14,37 @@
 //! A slow download can hurt other requests on the same connection in two
 //! ways. A writer that sent one stream's frames in a row would make the
 //! others wait: ours takes DATA from each stream in turn, and passes over
-//! a stream whose window is spent (and cuts it, if it stays spent past its
-//! hand-off's deadline). Below it, the socket is one queue for every
-//! stream: what the big download has put in the kernel's send buffer goes
-//! out before the small response, however fair the writer. The client's
-//! windows decide how much that can be (32 MiB for curl 7's, 65,535 bytes
-//! by default), and `--notsent-lowat` how much of it the kernel holds
-//! unsent. docs/http2.md measures it.
+//! (then, past its hand-off's deadline, cuts) a stream whose window is
+//! spent. Below it, the socket is one queue for every stream: what the big
+//! download has put in the kernel's send buffer goes out before the small
+//! response, however fair the writer. The client's windows decide how
+//! much that can be (32 MiB for curl 7's, 65,535 bytes by default), and
+//! `--notsent-lowat` how much the kernel holds unsent. docs/http2.md
+//! measures it.
 //!
-//! The threads of one connection:
+//! The threads of one connection, sharing `streams.rs`'s state (frames
+//! queued, the windows, each stream's hand-off) under one lock:
 //!
-//! - its own reads frames (`connection.rs`; a header block's, HEADERS and
-//!   CONTINUATION, are gathered by `header_block.rs`), keeps the HPACK
-//!   decoder's table, and starts one thread per stream;
+//! - its own reads frames (`connection.rs`, a header block gathered by
+//!   `header_block.rs`), keeps the HPACK decoder's table, and starts one
+//!   thread per stream;
 //! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
-//! - each stream's thread (`stream.rs`) answers its request through the
-//!   routes and strategies of HTTP/1.1, writing into a
-//!   [`hand_off::StreamBody`], so `mode=` works here too, the unbounded bug
-//!   included.
+//! - each stream's thread (`stream.rs`) answers its request through
+//!   HTTP/1.1's routes and strategies, writing into a
+//!   [`hand_off::StreamBody`], so `mode=` works here too, the unbounded
+//!   bug included.
 //!
-//! What they share (the frames queued, each stream's window and hand-off,
-//! the connection's window) is `streams.rs`'s, under one lock.
+//! HTTP/2 brings floods of its own (RFC 9113 §10.5): each is bounded by a
+//! named constant below.
 //!
-//! Every limit below is a named constant: HTTP/2 brings floods of its own
-//! (RFC 9113 §10.5), and each is bounded here.
-//!
-//! To read it for the lesson, three places are enough: `writer.rs`'s
-//! `next_job`, where a DATA frame goes only while both windows have room
-//! and the streams take turns; `hand_off.rs`'s `StreamBody::write`, the
-//! bounded hand-off that makes a stream's producer wait as an HTTP/1.1
-//! write does; and `connection.rs`'s `settings` and `window_update`, where
-//! the client moves the windows. The rest is what RFC 9113 asks of a
-//! server that must survive any client: frame rules, stream states, HPACK,
-//! the limits.
+//! For the lesson, three places are enough: `writer.rs`'s `next_job`,
+//! where a DATA frame goes only while both windows have room and the
+//! streams take turns; `hand_off.rs`'s `StreamBody::write`, which makes a
+//! stream's producer wait as an HTTP/1.1 write does; and
+//! `connection.rs`'s `settings` and `window_update`, where the client
+//! moves the windows. The rest is what RFC 9113 asks of a server that must
+//! survive any client: frame rules, stream states, HPACK, the limits.
 
 mod connection;
 mod hand_off;
@@ -103,12 +100,11 @@ pub const MAX_CONTROL_FRAMES: usize = 64;
 /// Streams this side has reset that it remembers after they leave the
 /// table: frames a client sent before it saw the reset are ignored (RFC
 /// 9113 §5.1, which lets an endpoint limit for how long); on any other
-/// closed stream they are its error. Four times the streams it may have
-/// open is enough for any client that waits for answers; one that
-/// pipelines more than 64 requests the server resets (refused, or with
-/// bodies) within one round trip may see its late DATA on the first
-/// called STREAM_CLOSED. A service expecting such clients would remember
-/// by time, as RFC 9113 suggests.
+/// closed stream they are its error. Four times the open streams is enough
+/// for a client that waits for answers; one that pipelines more than 64
+/// requests the server resets (refused, or with bodies) within one round
+/// trip may see its late DATA on the first called STREAM_CLOSED. A service expecting such clients
+/// would remember by time, as RFC 9113 suggests.
 pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
 
 /// How many more streams a client may cancel than it lets finish before
@@ -121,9 +117,9 @@ pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
 pub const MAX_NET_CANCELS: u32 = 100;
 
 /// Ends the connection if the thread holding it leaves by panicking: the
-/// writer waits for frames and the reader and streams wait on the writer,
-/// and each would otherwise wait for what the dead thread will never do.
-/// The panic itself is passed on when the connection's threads are joined.
+/// writer waits for frames, the reader and streams on the writer, each for
+/// what the dead thread will never do. The panic itself is passed on when
+/// the connection's threads are joined.
 struct EndOnPanic<'c>(&'c Conn);
 
 impl Drop for EndOnPanic<'_> {
@@ -230,27 +226,21 @@ mod tests {
         assert_eq!(lines_of(&log, NO_WRITER).len(), 1, "{log:#?}");
         let counted = rejections_and_refused_goaways();
         assert_eq!(counted, (rejected + 2, goaways + 1), "GOAWAY written");
-        // Read before the close: the test's plain close, with the
-        // client's preface unread, is a reset.
+        // The test's plain close, with the client's preface unread, is a
+        // reset: the read ends in its error, after what came before it.
         client
             .set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap();
-        let (mut wire, mut kinds, mut goaway) = (Vec::new(), Vec::new(), None);
-        let mut buf = [0; 1024];
-        while goaway.is_none()
-            && let Ok(n @ 1..) = client.read(&mut buf)
-        {
-            wire.extend_from_slice(&buf[..n]);
-            let mut frames = FrameBuffer::with(&wire);
-            kinds.clear();
-            while let Ok(Some((header, payload))) = frames.next_frame() {
-                kinds.push(header.kind);
-                if let Ok(Frame::GoAway {
-                    last_stream, code, ..
-                }) = frame::parse(&header, payload)
-                {
-                    goaway = Some((last_stream, code));
-                }
+        let mut wire = Vec::new();
+        let _ = client.read_to_end(&mut wire);
+        let (mut frames, mut kinds, mut goaway) = (FrameBuffer::with(&wire), Vec::new(), None);
+        while let Ok(Some((header, payload))) = frames.next_frame() {
+            kinds.push(header.kind);
+            if let Ok(Frame::GoAway {
+                last_stream, code, ..
+            }) = frame::parse(&header, payload)
+            {
+                goaway = Some((last_stream, code));
             }
         }
         let expected = [frame::Kind::Settings as u8, frame::Kind::GoAway as u8];
