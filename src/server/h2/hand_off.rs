@@ -361,4 +361,35 @@ mod tests {
         });
         assert_eq!(ended, Ok(Err(TooSlow::MinRate.into_error().kind())));
     }
+
+    /// A body dropped before its END_STREAM (its producer failed, returned
+    /// early or panicked) resets its stream (1, its request body still
+    /// coming): the client is not left waiting for the rest. One complete while its request body is still
+    /// coming (3) is followed by RST_STREAM NO_ERROR, to stop the body (RFC
+    /// 9113 §8.1); but not once the client has reset the stream itself (5),
+    /// which it may do between the END_STREAM and the stream's thread
+    /// leaving: the stream is closed, and a RST_STREAM never answers one
+    /// (§5.4.2). One complete both ways (7) needs nothing.
+    #[test]
+    fn a_dropped_body_resets_its_stream_unless_the_client_is_done_with_it() {
+        let conn = Conn::new();
+        let stream = |finished, remote_open, reset_by_client| Stream {
+            finished,
+            reset_by_client, // as the reader's `rst_stream` marks it
+            ..Stream::new(65_535, remote_open)
+        };
+        let mut state = conn.lock();
+        state.streams.insert(1, stream(false, true, false));
+        state.streams.insert(3, stream(true, true, false));
+        state.streams.insert(5, stream(true, true, true));
+        state.streams.insert(7, stream(true, false, false));
+        drop(state);
+        for id in [1, 3, 5, 7] {
+            drop(StreamBody::new(&conn, id, false, SHORT_GRACE));
+        }
+        let sent: Vec<Vec<u8>> = conn.lock().control.drain(..).map(|c| c.bytes).collect();
+        let cut = rst_stream(1, ErrorCode::InternalError);
+        let stop_the_body = rst_stream(3, ErrorCode::NoError);
+        assert_eq!(sent, [cut, stop_the_body], "none for streams 5 and 7");
+    }
 }

@@ -47,9 +47,9 @@ enum Job {
     /// Control frames, in `buf`; the HEADERS among them that end their
     /// stream (HEAD), which is complete once they are written.
     Control { ends: Vec<u32> },
-    /// A DATA frame for `stream` whose payload is its hand-off up to
+    /// A DATA frame for stream `id` whose payload is its hand-off up to
     /// `upto`, in `buf` after its header; `end`: with END_STREAM.
-    Data { stream: u32, upto: usize, end: bool },
+    Data { id: u32, upto: usize, end: bool },
 }
 
 /// Writes frames until the connection ends or the socket fails; `cutting`
@@ -115,11 +115,11 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cutting: &dyn
         state.writing = false;
         let ended = match job {
             Job::Control { ends } => ends,
-            Job::Data { stream, upto, end } => {
-                if let Some(stream) = state.streams.get_mut(&stream) {
+            Job::Data { id, upto, end } => {
+                if let Some(stream) = state.streams.get_mut(&id) {
                     stream.sent = upto;
                 }
-                if end { vec![stream] } else { Vec::new() }
+                end.then_some(id).into_iter().collect()
             }
         };
         for id in ended {
@@ -176,15 +176,15 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     // bytes once its end was asked for: alone, in an empty frame, when the
     // end is known only after the last write (`end_body`); on the last
     // DATA, when Content-Length said in advance where the body ends.
-    let end_stream = stream.end && n == stream.pending();
-    buf.extend_from_slice(&frame::data_header(id, n, end_stream));
+    let end = stream.end && n == stream.pending();
+    buf.extend_from_slice(&frame::data_header(id, n, end));
     buf.extend_from_slice(&stream.data[stream.framed..stream.framed + n]);
     stream.framed += n;
     stream.window -= n as i64;
     stream.blocked_since = None;
     // Asked for once: not again while the frame is being written.
-    stream.end &= !end_stream;
-    stream.closing |= end_stream;
+    stream.end &= !end;
+    stream.closing |= end;
     let upto = stream.framed;
     // Every other stream that could have had this frame waited its turn
     // for it, as much of it as its window allowed (`Stream::waited`); and
@@ -202,11 +202,7 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     }
     state.window -= n as i64;
     state.last_served = id;
-    Some(Job::Data {
-        stream: id,
-        upto,
-        end: end_stream,
-    })
+    Some(Job::Data { id, upto, end })
 }
 
 /// Resets every stream that has had bytes to send and no window to send
@@ -235,7 +231,7 @@ fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
+    use std::io::{ErrorKind, Read};
 
     use super::*;
     use crate::defense::too_slow::MinDataRate;
@@ -347,33 +343,43 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
-    /// The minimum rate holds per connection: a frame sent on one stream
-    /// is time waited by every other stream that could have had it, and
-    /// only by those, for no more than they could have had of it. A stream
-    /// without window, or with nothing handed off, was not waiting for its
-    /// turn, and earns nothing; one whose window is smaller than the frame
-    /// earns its window.
-    #[test]
-    fn a_frame_is_waited_for_by_the_streams_that_could_have_had_it() {
+    /// A connection whose streams, as (id, window, bytes), have each
+    /// handed off `bytes`; its own window 65,535.
+    fn handed_off(streams: &[(u32, i64, usize)]) -> State {
         let mut state = State {
             window: 65_535,
             ..State::default()
         };
-        let handed_off = |window| Stream {
-            data: vec![7; 1000],
-            ..Stream::new(window, false)
-        };
-        state.streams.insert(1, handed_off(65_535));
-        state.streams.insert(3, handed_off(65_535));
-        state.streams.insert(5, handed_off(0)); // its window is spent
-        state.streams.insert(7, Stream::new(65_535, false)); // nothing to send
-        state.streams.insert(9, handed_off(3)); // a window kept at a trickle
-        let mut buf = Vec::new();
-        let job = next_job(&mut state, &mut buf);
+        for &(id, window, bytes) in streams {
+            let stream = Stream {
+                data: vec![7; bytes],
+                ..Stream::new(window, false)
+            };
+            state.streams.insert(id, stream);
+        }
+        state
+    }
+
+    /// The minimum rate holds per connection: a frame sent on one stream
+    /// is time waited by every other stream that could have had it, and
+    /// only by those, for no more than they could have had of it. A stream
+    /// without window (5), or with nothing handed off (7), was not waiting
+    /// for its turn, and earns nothing; one whose window is smaller than
+    /// the frame (9, kept at a trickle) earns its window.
+    #[test]
+    fn a_frame_is_waited_for_by_the_streams_that_could_have_had_it() {
+        let mut state = handed_off(&[
+            (1, 65_535, 1000),
+            (3, 65_535, 1000),
+            (5, 0, 1000),
+            (7, 65_535, 0),
+            (9, 3, 1000),
+        ]);
+        let job = next_job(&mut state, &mut Vec::new());
         assert!(matches!(
             job,
             Some(Job::Data {
-                stream: 1,
+                id: 1,
                 upto: 1000,
                 end: false
             })
@@ -387,24 +393,14 @@ mod tests {
     /// each in turn, never the lowest id twice running.
     #[test]
     fn streams_ready_at_once_are_served_in_turn() {
-        let mut state = State {
-            window: 1 << 20,
-            ..State::default()
-        };
-        for id in [1, 3, 5] {
-            let handed_off = Stream {
-                data: vec![7; 100],
-                ..Stream::new(1 << 20, false)
-            };
-            state.streams.insert(id, handed_off);
-        }
+        let mut state = handed_off(&[(1, 65_535, 100), (3, 65_535, 100), (5, 65_535, 100)]);
         let mut served = Vec::new();
         for _ in 0..6 {
-            let Some(Job::Data { stream, .. }) = next_job(&mut state, &mut Vec::new()) else {
+            let Some(Job::Data { id, .. }) = next_job(&mut state, &mut Vec::new()) else {
                 panic!("no DATA job after {served:?}");
             };
-            served.push(stream);
-            let again = state.streams.get_mut(&stream).unwrap();
+            served.push(id);
+            let again = state.streams.get_mut(&id).unwrap();
             (again.framed, again.sent) = (0, 0);
         }
         assert_eq!(served, [1, 3, 5, 1, 3, 5]);
@@ -451,85 +447,42 @@ mod tests {
         });
     }
 
-    /// A response complete while its request body is still coming is
-    /// followed by RST_STREAM NO_ERROR, to stop the body (RFC 9113 §8.1);
-    /// but not once the client has reset the stream itself, which it may
-    /// do between the END_STREAM and the stream's thread leaving: the
-    /// stream is closed, and a RST_STREAM never answers one (§5.4.2).
+    /// A body of known length, as DATA frames (flags, length): Content-Length
+    /// 0 is one empty END_STREAM; a write past it is refused at once, not
+    /// left waiting out the minimum rate, and nothing follows END_STREAM; a
+    /// write that would pass it partway sends none of it, and the body,
+    /// never ended, is reset rather than sent long.
     #[test]
-    fn a_stream_the_client_reset_is_not_reset_again() {
-        let conn = Conn::with_stream_1();
-        let complete = Stream {
-            finished: true,
-            ..Stream::new(65_535, true)
-        };
-        let mut state = conn.lock();
-        state.streams.insert(3, complete);
-        let reset_after_its_end = Stream {
-            finished: true,
-            reset_by_client: true, // as the reader's `rst_stream` marks it
-            ..Stream::new(65_535, true)
-        };
-        state.streams.insert(1, reset_after_its_end);
-        drop(state);
-        drop(StreamBody::new(&conn, 1, false, PATIENT));
-        drop(StreamBody::new(&conn, 3, false, PATIENT));
-        let sent: Vec<Vec<u8>> = conn.lock().control.drain(..).map(|c| c.bytes).collect();
-        let no_error = crate::server::h2::streams::rst_stream(3, ErrorCode::NoError);
-        assert_eq!(sent, [no_error], "stream 3's RST_STREAM only");
-    }
-
-    /// A body dropped before its END_STREAM (its producer failed, returned
-    /// early or panicked) resets its stream: the client is not left waiting
-    /// for the rest.
-    #[test]
-    fn a_body_dropped_before_its_end_resets_its_stream() {
-        let conn = Conn::with_stream_1();
-        drop(StreamBody::new(&conn, 1, false, PATIENT));
-        let sent = conn.lock().control.pop_front().map(|c| c.bytes);
-        let cut = crate::server::h2::streams::rst_stream(1, ErrorCode::InternalError);
-        assert_eq!(sent, Some(cut));
-    }
-
-    /// Content-Length 0: no DATA but the one that ends the stream.
-    #[test]
-    fn an_empty_body_of_known_length_is_one_empty_end_stream() {
-        let data = data_frames_of(|out| {
-            let head = ResponseHead::new(Status::Ok, Framing::ContentLength(0));
-            out.send_head(&head).unwrap();
-            out.write_all(b"").unwrap();
-            out.end_body().unwrap();
-        });
-        assert_eq!(data, [(END_STREAM, 0)]);
-    }
-
-    /// A body that goes on past its Content-Length is refused at once, not
-    /// left waiting out the minimum rate, and nothing follows END_STREAM.
-    #[test]
-    fn a_write_past_content_length_fails_at_once() {
-        let data = data_frames_of(|out| {
-            let head = ResponseHead::new(Status::Ok, Framing::ContentLength(4));
-            out.send_head(&head).unwrap();
-            out.write_all(b"abcd").unwrap();
-            let started = Instant::now();
-            let extra = out.write(b"xy").map_err(|e| e.kind());
-            assert_eq!(extra, Err(std::io::ErrorKind::InvalidInput));
-            assert!(started.elapsed() < Duration::from_secs(1));
-            out.end_body().unwrap();
-        });
-        assert_eq!(data, [(END_STREAM, 4)]);
-    }
-
-    /// So is a write that would pass Content-Length partway: none of it
-    /// goes, and the body, never ended, is reset rather than sent long.
-    #[test]
-    fn a_write_that_would_pass_content_length_sends_nothing() {
-        let data = data_frames_of(|out| {
-            let head = ResponseHead::new(Status::Ok, Framing::ContentLength(4));
-            out.send_head(&head).unwrap();
-            let long = out.write(b"abcdef").map_err(|e| e.kind());
-            assert_eq!(long, Err(std::io::ErrorKind::InvalidInput));
-        });
-        assert_eq!(data, []);
+    fn a_body_of_known_length_is_held_to_it() {
+        // Each write, and what it returns: None, refused (InvalidInput).
+        type Writes = &'static [(&'static [u8], Option<usize>)];
+        type Frames = &'static [(u8, usize)];
+        let cases: [(&str, u64, Writes, bool, Frames); 3] = [
+            ("empty", 0, &[(b"", Some(0))], true, &[(END_STREAM, 0)]),
+            (
+                "past",
+                4,
+                &[(b"abcd", Some(4)), (b"xy", None)],
+                true,
+                &[(END_STREAM, 4)],
+            ),
+            ("partway", 4, &[(b"abcdef", None)], false, &[]),
+        ];
+        for (case, length, writes, end, expected) in cases {
+            let data = data_frames_of(|out| {
+                let head = ResponseHead::new(Status::Ok, Framing::ContentLength(length));
+                out.send_head(&head).unwrap();
+                for &(bytes, wrote) in writes {
+                    let started = Instant::now();
+                    let result = out.write(bytes).map_err(|e| e.kind());
+                    assert_eq!(result, wrote.ok_or(ErrorKind::InvalidInput), "{case}");
+                    assert!(started.elapsed() < Duration::from_secs(1), "{case}");
+                }
+                if end {
+                    out.end_body().unwrap();
+                }
+            });
+            assert_eq!(data, expected, "{case}");
+        }
     }
 }
