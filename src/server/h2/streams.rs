@@ -1,10 +1,7 @@
-//! What an HTTP/2 connection's threads share: the frames waiting to be
-//! written, every stream's hand-off and window, and the connection's
-//! window. One lock, two condition variables.
-//!
-//! A stream's body reaches the writer through its hand-off
-//! (`hand_off.rs`): the fields of [`Stream`] that it fills and the writer
-//! drains are here, under the one lock.
+//! What an HTTP/2 connection's threads share, under one lock with two
+//! condition variables: the frames waiting to be written, the connection's
+//! window, and each stream's window and hand-off (the fields of [`Stream`]
+//! that `hand_off.rs` fills and the writer drains).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -26,7 +23,7 @@ pub struct Conn {
     /// The writer waits here for a frame to send.
     pub work: Condvar,
     /// Stream threads wait here for their hand-off to be sent or their
-    /// stream to end; the reader, for a stream thread to exit.
+    /// stream to end; the reader, for a stream thread to leave.
     pub progress: Condvar,
 }
 
@@ -35,8 +32,8 @@ pub struct Conn {
 pub struct Control {
     /// The frame, encoded.
     pub bytes: Vec<u8>,
-    /// Queued because the client asked for it (an acknowledgement, the
-    /// answer to its error): counted against [`super::MAX_CONTROL_FRAMES`].
+    /// The client asked for it (an acknowledgement, the answer to its
+    /// error): counted against [`super::MAX_CONTROL_FRAMES`].
     pub owed: bool,
     /// A HEADERS frame with END_STREAM: its stream is complete once written.
     pub ends: Option<u32>,
@@ -45,9 +42,8 @@ pub struct Control {
 /// What the connection knows about itself.
 #[derive(Debug, Default)]
 pub struct State {
-    /// Frames the writer sends before any DATA, in order: SETTINGS and PING
-    /// acknowledgements, HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY. At
-    /// most [`super::MAX_CONTROL_FRAMES`] of them [owed](Control::owed).
+    /// Frames the writer sends before any DATA, in order: acknowledgements,
+    /// HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY.
     pub control: VecDeque<Control>,
     /// Streams the client cancelled (its RST_STREAM, or its error answered
     /// with one) less streams completed, never below zero: past
@@ -65,13 +61,13 @@ pub struct State {
     pub initial_window: i64,
     /// The stream that got the last DATA frame: the next goes to one after it.
     pub last_served: u32,
-    /// Why the connection is over, once it is. Every stream's body fails
-    /// from then on; the writer sends the control frames left and exits.
+    /// Why the connection is over, once it is: every stream's body fails,
+    /// the writer sends the control frames left and exits.
     pub ended: Option<End>,
-    /// The writer has frames in a write it has not yet accounted for. A
-    /// client that read its last response may close the connection before
-    /// the writer, back from that write, marks the frames sent: the reader
-    /// waits for this to clear before it judges the streams still open cut.
+    /// The writer has frames in a write not yet accounted for. A client that
+    /// read its last response may close before the writer, back from that
+    /// write, marks them sent: the reader waits for this to clear before it
+    /// judges the streams still open cut.
     pub writing: bool,
 }
 
@@ -87,9 +83,9 @@ pub struct Stream {
     pub framed: usize,
     /// How much of `data` the socket has taken: the write returns once it is all.
     pub sent: usize,
-    /// The body ends with `data`: END_STREAM goes on the frame that carries
-    /// its last byte, or alone if `data` is already sent. Cleared as the
-    /// writer takes that frame: from then on the end is the writer's.
+    /// The body ends with `data`: END_STREAM goes on the frame with its last
+    /// byte, or alone if `data` is already sent. Cleared as the writer takes
+    /// that frame: from then on the end is the writer's.
     pub end: bool,
     /// END_STREAM has been written: the response is complete.
     pub finished: bool,
@@ -98,12 +94,10 @@ pub struct Stream {
     pub closing: bool,
     /// Request body bytes received on this stream: at most its window.
     pub received: u32,
-    /// Ended early, and why: by the client's RST_STREAM, the minimum rate,
-    /// a window shut for the send timeout, a body the server cut, or with
-    /// the connection.
+    /// Ended early, and why: the client's RST_STREAM, the minimum rate, a
+    /// window shut for the send timeout, a body cut, the connection's end.
     pub reset: Option<End>,
-    /// The client has not ended its side: its request body is read and
-    /// thrown away.
+    /// The client has not ended its side: its body is read, thrown away.
     pub remote_open: bool,
     /// The request's content-length less the body bytes received so far;
     /// `None` without one, or once passed. A body that passes it, or ends
@@ -112,21 +106,19 @@ pub struct Stream {
     /// The client reset it: its DATA or HEADERS on it now are its own error
     /// (RFC 9113 §5.1), not frames that crossed a reset of this side's.
     pub reset_by_client: bool,
-    /// Since when the stream has had bytes to send and no window for them:
-    /// a stall the send timeout bounds, as it bounds a socket that takes
-    /// nothing.
+    /// Since when the stream has had bytes to send and no window: a stall
+    /// the send timeout bounds, as it bounds a socket that takes nothing.
     pub blocked_since: Option<Instant>,
     /// DATA bytes the writer sent on other streams during this hand-off
-    /// while this one was [ready](Stream::ready) and waited its turn, no
-    /// more of each frame than its own window could have taken: the
-    /// minimum rate allows for them, as it holds per connection. A stream
-    /// without window earns nothing by waiting; one whose window is kept at
-    /// a byte earns a byte a frame.
+    /// while this one was [ready](Stream::ready) and waited its turn, of
+    /// each frame no more than its own window could have taken (a byte a
+    /// frame for a window kept at a byte): the minimum rate, which holds
+    /// per connection, allows for them.
     pub waited: u64,
 }
 
 impl Stream {
-    /// A stream whose window is `window`, with nothing handed off yet.
+    /// A stream with nothing handed off yet.
     pub fn new(window: i64, remote_open: bool) -> Stream {
         Stream {
             window,
@@ -135,8 +127,8 @@ impl Stream {
         }
     }
 
-    /// Counts `bytes` of request body, the last of it if `ends`: whether
-    /// the body still agrees with its content-length.
+    /// Counts `bytes` of request body, the last if `ends`: whether the body
+    /// still agrees with its content-length.
     pub fn body_agrees(&mut self, bytes: usize, ends: bool) -> bool {
         let Some(left) = self.body_left else {
             return true;
@@ -158,9 +150,9 @@ impl Stream {
         self.data.len() - self.framed
     }
 
-    /// Whether the writer could send this stream a frame now, given the
-    /// connection's window: DATA, if it has bytes and both windows have
-    /// room; or an END_STREAM that is due, which needs no window.
+    /// Whether the writer could send this stream a frame now: DATA, if it
+    /// has bytes and both windows room; or a due END_STREAM, which needs no
+    /// window.
     pub fn ready(&self, connection_window: i64) -> bool {
         let can_send = self.pending() > 0 && self.window > 0 && connection_window > 0;
         let can_end = self.pending() == 0 && self.end && self.sent == self.data.len();
@@ -169,8 +161,7 @@ impl Stream {
 }
 
 impl Conn {
-    /// A connection with the defaults of RFC 9113 until the client's
-    /// SETTINGS say otherwise.
+    /// A connection with RFC 9113's defaults until the client's SETTINGS.
     pub fn new() -> Conn {
         let window = i64::from(frame::DEFAULT_WINDOW);
         let state = State {
@@ -191,8 +182,8 @@ impl Conn {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits on `condvar` until notified (or spuriously woken), or for
-    /// `timeout` at the most.
+    /// Waits on `condvar` until notified (or spuriously woken), at most
+    /// `timeout`.
     pub fn wait_for<'g>(
         &self,
         condvar: &Condvar,
@@ -204,15 +195,15 @@ impl Conn {
     }
 
     /// Why the connection ended, once the client closed its side or the
-    /// socket failed: fine once nothing is being answered, unless the
-    /// writer ended the connection first (a send timeout, the minimum
-    /// rate), which is then the reason. A write not yet accounted for is
-    /// waited for first ([`State::writing`]): it has returned, or fails
-    /// now that the client is gone. Streams still open were cut by the
-    /// shutdown, not by the client, if its cut has begun (`cutting`), as
-    /// the cut ends a read as a client's close would: named as the end is
-    /// met, and passed to the open streams by [`Conn::end`], so that a
-    /// stream the client reset before the cut stays the client's abort.
+    /// socket failed: the writer's reason if it ended it first (a send
+    /// timeout, the minimum rate); fine once nothing is being answered;
+    /// else the streams still open were cut, by the shutdown if its cut has
+    /// begun (`cutting`: it ends a read as a client's close would), or by
+    /// the client. Named as the end is met, and passed to the open streams
+    /// by [`Conn::end`], so that a stream the client reset before the cut
+    /// stays the client's abort. A write not yet accounted for
+    /// ([`State::writing`]) is waited for first: it has returned, or fails
+    /// now the client is gone.
     pub fn client_left(&self, cutting: bool) -> End {
         let mut state = self.lock();
         while state.writing && state.ended.is_none() {
@@ -235,12 +226,11 @@ impl Conn {
     /// Ends the connection: every stream fails, the writer leaves once it
     /// has written the control frames still queued (a GOAWAY, say).
     ///
-    /// The first reason wins, with one exception: an end announced with a
-    /// GOAWAY holds only if that GOAWAY is written. If the client reads
-    /// nothing, the writer blocks until it is cut, and the cut becomes the
-    /// reason: after `Complete` any failure replaces it; after
-    /// `ProtocolError`, only `SendTimeout` or `MinRate`, whose close is a
-    /// reset counted by that reason.
+    /// The first reason wins, but an end announced with a GOAWAY holds only
+    /// if that GOAWAY is written: if the client reads nothing, the writer
+    /// is cut, and the cut becomes the reason. After `Complete` any failure
+    /// replaces it; after `ProtocolError`, only `SendTimeout` or `MinRate`,
+    /// whose close is a reset counted by that reason.
     pub fn end(&self, why: End) {
         let mut state = self.lock();
         let replaces = match state.ended {
@@ -279,8 +269,7 @@ impl State {
         Ok(())
     }
 
-    /// Resets stream `id` with `code` on the wire and `why` in the log,
-    /// if it is still open.
+    /// Resets stream `id`, if still open: `code` on the wire, `why` logged.
     pub fn reset(&mut self, id: u32, code: ErrorCode, why: End) {
         if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
             stream.reset = Some(why);
@@ -299,8 +288,8 @@ impl State {
         self.recent_resets.push_back(id);
     }
 
-    /// Whether stream `id` has been reset by this side, recently enough
-    /// that frames on it are still ignored.
+    /// Whether this side reset stream `id`, recently enough that frames on
+    /// it are still ignored.
     pub fn was_reset(&self, id: u32) -> bool {
         self.recent_resets.contains(&id)
     }
