@@ -80,11 +80,6 @@ impl<'c> StreamBody<'c> {
         }
     }
 
-    /// HEAD: the response is its head.
-    pub fn head_only(&self) -> bool {
-        self.head_only
-    }
-
     /// Waits until `done` says the stream got where it should, or fails
     /// with the reason it was ended early. Past the minimum rate's deadline
     /// for `bytes` and for what the connection sent others meanwhile, with

@@ -10,12 +10,11 @@ use std::time::Instant;
 
 use super::hand_off::StreamBody;
 use super::streams::Conn;
-use crate::export::Mode;
 use crate::http::h2::frame::ErrorCode;
 use crate::http::h2::request::Request;
 use crate::http::request::Version;
 use crate::http::response::{ResponseHead, Status};
-use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::access_log::{AccessRecord, End};
 use crate::server::Shared;
 use crate::server::routes::{self, Answer};
 use crate::strategy::Wire;
@@ -74,6 +73,25 @@ pub fn answer(
             .reset(id, ErrorCode::InternalError, End::BufferCap);
         conn.progress.notify_all();
     };
+    // Anything but an export: sent whole (its head only for HEAD), counted.
+    // Its HEADERS go out on their own, before the body: one whose body is
+    // then cut is logged with its status, as an export's is.
+    let small = |out: &mut StreamBody<'_>, mode, head: ResponseHead, body: &[u8]| {
+        let status = head.status();
+        let mut head_sent = false;
+        let sent = out.send_head(&head).and_then(|()| {
+            head_sent = true;
+            if head_only {
+                return Ok(0);
+            }
+            io::Write::write_all(out, body)?;
+            out.end_body()?;
+            Ok(body.len() as u64)
+        });
+        let mut outcome = routes::small_sent(mode, status, sent);
+        outcome.status = outcome.status.or(head_sent.then_some(status));
+        outcome
+    };
     // A stream's reset by its client is carried by its write's error;
     // only a bare one, its connection gone, can be the cut's.
     let cutting = || shared.connections.cutting();
@@ -87,31 +105,6 @@ pub fn answer(
         }
         .write();
     }
-}
-
-/// Sends a small complete response (head only for HEAD) and counts it.
-/// Its HEADERS go out on their own, before the body: one whose body is
-/// then cut is logged with its status, as an export's is.
-fn small(
-    body: &mut StreamBody<'_>,
-    mode: Option<Mode>,
-    head: ResponseHead,
-    bytes: &[u8],
-) -> Outcome {
-    let status = head.status();
-    let mut head_sent = false;
-    let sent = body.send_head(&head).and_then(|()| {
-        head_sent = true;
-        if body.head_only() {
-            return Ok(0);
-        }
-        io::Write::write_all(body, bytes)?;
-        body.end_body()?;
-        Ok(bytes.len() as u64)
-    });
-    let mut outcome = routes::small_sent(mode, status, sent);
-    outcome.status = outcome.status.or(head_sent.then_some(status));
-    outcome
 }
 
 /// A field's value as text, for the access log. A request refused with
