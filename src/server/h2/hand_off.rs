@@ -250,6 +250,7 @@ impl Drop for StreamBody<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::h2::EndOnPanic;
     use std::sync::mpsc;
     use std::thread;
     use std::time::Duration;
@@ -261,78 +262,47 @@ mod tests {
         grace: Duration::from_millis(50),
     };
 
-    /// Stream 1's body writing `bytes` on a thread of `scope`, returned once
-    /// they wait in its hand-off for the writer, which these tests play.
-    fn handed_off<'s>(
-        scope: &'s thread::Scope<'s, '_>,
-        conn: &'s Conn,
-        bytes: &'static [u8],
-    ) -> thread::ScopedJoinHandle<'s, Result<usize, io::ErrorKind>> {
-        let body = scope.spawn(move || {
-            let mut out = StreamBody::new(conn, 1, false, SHORT_GRACE);
-            out.write(bytes).map_err(|e| e.kind())
-        });
-        while conn.lock().streams[&1].data.len() != bytes.len() {
-            thread::yield_now();
-        }
-        body
-    }
-
-    /// A hand-off whose bytes the writer has all taken is not cut for the
-    /// time their write takes: the socket is the writer's to bound, and a
-    /// reset now could follow the END_STREAM it is writing. Cut, the body
-    /// would have arrived whole and then been called cut.
+    /// The writer takes a frame of stream 1's hand-off, and its write
+    /// takes four times the allowance. A hand-off it has all taken is not
+    /// cut meanwhile: the socket is the writer's to bound, and a reset now
+    /// could follow the END_STREAM it is writing (the body, arrived whole,
+    /// would be called cut). One with half still waiting for window is cut
+    /// at the minimum rate, but that does not stop the write: the frame
+    /// reaches the kernel all the same, so the hand-off says it was sent,
+    /// as a short write, and the cut body's `body_bytes` is what the kernel
+    /// took.
     #[test]
-    fn a_hand_off_in_the_writers_hands_is_not_cut() {
-        let conn = Conn::with_stream_1();
-        thread::scope(|scope| {
-            let body = handed_off(scope, &conn, b"last bytes");
-            // The writer takes the frame, and its write takes four times
-            // the allowance.
-            conn.lock().streams.get_mut(&1).unwrap().framed = 10;
-            thread::sleep(Duration::from_millis(200));
-            let mut state = conn.lock();
-            assert_eq!(state.streams[&1].reset, None);
-            assert!(state.control.is_empty(), "no RST_STREAM queued");
-            state.streams.get_mut(&1).unwrap().sent = 10;
-            drop(state);
-            conn.progress.notify_all();
-            assert_eq!(body.join().unwrap(), Ok(10));
-        });
-    }
-
-    /// A stream cut while the writer is writing a frame of its hand-off
-    /// (here the minimum rate, with half the hand-off still waiting for
-    /// window) does not stop that write: the frame reaches the kernel all
-    /// the same, so the hand-off says it was sent, as a short write, and
-    /// the cut body's `body_bytes` is what the kernel took.
-    #[test]
-    fn a_frame_being_written_when_the_stream_is_cut_is_counted() {
-        let conn = Conn::with_stream_1();
-        thread::scope(|scope| {
-            let body = handed_off(scope, &conn, b"ten bytes!");
-            // The writer takes a frame of the first five bytes, all the
-            // window has room for, and its write takes a while.
-            {
+    fn a_hand_off_is_cut_only_for_what_the_writer_has_not_taken() {
+        for (framed, cut) in [(10, None), (5, Some(End::MinRate))] {
+            let conn = Conn::with_stream_1();
+            thread::scope(|scope| {
+                let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+                let body = scope.spawn(|| {
+                    let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
+                    out.write(b"ten bytes!").map_err(|e| e.kind())
+                });
+                while conn.lock().streams[&1].data.is_empty() {
+                    thread::yield_now();
+                }
+                {
+                    let mut state = conn.lock();
+                    state.writing = true;
+                    state.streams.get_mut(&1).unwrap().framed = framed;
+                }
+                thread::sleep(Duration::from_millis(200));
+                assert!(!body.is_finished(), "framed {framed}: returned mid-write");
                 let mut state = conn.lock();
-                state.writing = true;
-                state.streams.get_mut(&1).unwrap().framed = 5;
-            }
-            thread::sleep(Duration::from_millis(200));
-            if body.is_finished() {
-                let gave_up = body.join().unwrap();
-                panic!("returned while its frame was being written: {gave_up:?}");
-            }
-            assert_eq!(conn.lock().streams[&1].reset, Some(End::MinRate));
-            // The write goes through.
-            {
-                let mut state = conn.lock();
+                assert_eq!(state.streams[&1].reset, cut, "framed {framed}");
+                let resets = state.control.len();
+                assert_eq!(resets, usize::from(cut.is_some()), "framed {framed}");
+                // The write goes through.
                 state.writing = false;
-                state.streams.get_mut(&1).unwrap().sent = 5;
-            }
-            conn.progress.notify_all();
-            assert_eq!(body.join().unwrap(), Ok(5));
-        });
+                state.streams.get_mut(&1).unwrap().sent = framed;
+                drop(state);
+                conn.progress.notify_all();
+                assert_eq!(body.join().unwrap(), Ok(framed), "framed {framed}");
+            });
+        }
     }
 
     /// An END_STREAM the writer has not taken is not in its hands: a body
