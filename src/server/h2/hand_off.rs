@@ -1,19 +1,18 @@
 //! A stream's body reaches the writer through its *hand-off*: at most
-//! [`HANDOFF_BYTES`] that [`StreamBody::write`] copies in and then waits
-//! for, until the writer has put all of them in DATA frames and the socket
-//! has taken them. So each stream's body blocks exactly as an HTTP/1.1
-//! body blocks on its socket, and the strategies' bounds hold per stream:
-//! a stream whose window is spent stops its producer as a full send
-//! buffer does. Beyond its strategy, a stream costs its thread and that
-//! one hand-off.
+//! [`HANDOFF_BYTES`] that [`StreamBody::write`] copies in, returning once
+//! the writer has framed them all and the socket has taken them. So
+//! a stream's body blocks as an HTTP/1.1 body blocks on its socket, a
+//! spent window stopping its producer as a full send buffer does, and the
+//! strategies' bounds hold per stream: beyond its strategy, a stream costs
+//! its thread and that one hand-off.
 //!
 //! The wait has the minimum rate's deadline, `max(grace, n / rate)`, as
-//! every HTTP/1.1 write does, so a client that opens its window a byte at
-//! a time cannot hold a stream longer than one that reads a byte at a
-//! time. The rate is the connection's to keep, not each stream's: the
-//! deadline also counts the DATA the writer sent on other streams while
-//! this one waited its turn ([`Stream::waited`]). docs/http2.md says why,
-//! and what a client that keeps the rate can still do.
+//! every HTTP/1.1 write does: a client that opens its window a byte at a
+//! time holds a stream no longer than one that reads a byte at a time. The
+//! rate is the connection's to keep, not each stream's: the deadline also
+//! counts the DATA sent on other streams while this one waited its turn
+//! ([`Stream::waited`]). docs/http2.md says why, and what a client that
+//! keeps the rate can still do.
 
 use std::io::{self, Write};
 use std::time::Instant;
@@ -33,8 +32,8 @@ use crate::strategy::Wire;
 pub const HANDOFF_BYTES: usize = MAX_FRAME_BYTES;
 
 /// The stream `id`, unless it has left the table or was ended early: then
-/// the error its body's write fails with, by the same reasons as over
-/// HTTP/1.1, so that the export is counted alike.
+/// the error its body's write fails with, as over HTTP/1.1, so that the
+/// export is counted alike.
 fn live(state: &mut State, id: u32) -> io::Result<&mut Stream> {
     let stream = state
         .streams
@@ -81,10 +80,10 @@ impl<'c> StreamBody<'c> {
     }
 
     /// Waits until `done` says the stream got where it should, or fails
-    /// with the reason it was ended early. Past the minimum rate's deadline
-    /// for `bytes` and for what the connection sent others meanwhile, with
-    /// bytes still waiting for window or their turn, the stream is reset
-    /// (CANCEL) and the write fails as an HTTP/1.1 write would.
+    /// with why it was ended early. Past the minimum rate's deadline for
+    /// `bytes` and what others were sent meanwhile, with bytes still waiting
+    /// for window or their turn, the stream is reset (CANCEL) and the write
+    /// fails as an HTTP/1.1 write would.
     fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
         let started = Instant::now();
         let mut state = self.conn.lock();
@@ -95,11 +94,10 @@ impl<'c> StreamBody<'c> {
             }
             let owed = bytes as u64 + stream.waited;
             let deadline = self.min_rate.deadline(started, owed);
-            // Every byte handed off, and the END_STREAM if one is asked for,
-            // is in a frame the writer has taken (it clears `end` as it takes
-            // it): what is left is the socket's, which the writer's own
-            // deadline bounds. A reset now could follow the END_STREAM being
-            // written.
+            // Every byte handed off, and any END_STREAM asked for, is in a
+            // frame the writer has taken (it clears `end`): the rest is the
+            // socket's, bounded by the writer's own deadline, and a reset
+            // now could follow the END_STREAM being written.
             let with_writer = stream.framed == stream.data.len() && !stream.end;
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() && !with_writer {
@@ -123,10 +121,9 @@ impl Write for StreamBody<'_> {
         }
         let n = buf.len().min(HANDOFF_BYTES);
         if self.promised.is_some_and(|left| n as u64 > left) {
-            // The head said where the body ends, and END_STREAM goes with
-            // its last byte: more would be a malformed stream (RFC 9113
-            // §8.1.1), so it is the strategy's bug, said before any of it
-            // leaves.
+            // END_STREAM goes with the last byte the head promised: more
+            // would be a malformed stream (RFC 9113 §8.1.1), the strategy's
+            // bug, said before any of it leaves.
             let error = "a body longer than its Content-Length";
             return Err(io::Error::new(io::ErrorKind::InvalidInput, error));
         }
@@ -142,15 +139,13 @@ impl Write for StreamBody<'_> {
         let written = match self.wait_until(n, |s| s.sent == s.data.len()) {
             Ok(()) => Ok(n),
             // Part of the hand-off may have left before the stream was
-            // ended: say so, as a socket says a short write, so that what
-            // the response counts as sent is exact. An ended stream stays
-            // ended, so the next write returns the error.
+            // ended: a short write, as a socket says, so that what the
+            // response counts as sent is exact; the next write fails.
             Err(error) => {
                 let mut state = self.conn.lock();
-                // Ending the stream does not stop a frame of it already in
-                // the writer's write, and that frame reaches the kernel all
-                // the same: wait for the write's verdict, which the
-                // writer's own deadline bounds, unless the connection has
+                // A frame of it already in the writer's write reaches the
+                // kernel all the same: wait for the write's verdict, which
+                // the writer's deadline bounds, unless the connection has
                 // ended (a failed write ends it).
                 while state.writing
                     && state.ended.is_none()
@@ -196,8 +191,7 @@ impl Wire for StreamBody<'_> {
         frame::headers(&mut headers, self.id, &block, self.head_only);
         let mut state = self.conn.lock();
         live(&mut state, self.id)?;
-        // HEAD: the HEADERS frame is the whole response, complete once
-        // written.
+        // HEAD: the HEADERS frame is the whole response, complete once written.
         let (bytes, owed, ends) = (headers, false, self.head_only.then_some(self.id));
         state.control.push_back(Control { bytes, owed, ends });
         drop(state);
@@ -255,8 +249,8 @@ mod tests {
     use std::thread;
     use std::time::Duration;
 
-    /// A minimum rate whose 50 ms grace is the whole allowance of the few
-    /// bytes these tests write.
+    /// A minimum rate whose 50 ms grace is the whole allowance of these
+    /// tests' few bytes.
     const SHORT_GRACE: MinDataRate = MinDataRate {
         bytes_per_second: 1 << 20,
         grace: Duration::from_millis(50),

@@ -1,16 +1,15 @@
 //! The connection's one writer: every frame goes to the socket from this
 //! thread, control frames first, then DATA, one frame per stream in turn,
-//! and only while both the stream's window and the connection's have room.
-//! A stream whose window is spent is passed over, holding only its thread,
+//! only while both the stream's window and the connection's have room. A
+//! stream whose window is spent is passed over, holding only its thread,
 //! its strategy's bound and its hand-off.
 //!
 //! When the windows are open but the socket is full, the writer waits in
 //! its write, holding no lock, and nothing else goes out, control frames
-//! included: the socket is one queue. The write goes through a
-//! [`DeadlineWriter`], so the minimum rate and the send timeout hold for
-//! the connection's socket as for any HTTP/1.1 response. A window that
-//! stays shut is a stall too: the hand-off's own deadline (`hand_off.rs`)
-//! cuts it, or `--send-timeout` without window if that is shorter.
+//! included: the socket is one queue. Its [`DeadlineWriter`] holds that
+//! socket to the minimum rate and the send timeout, as any HTTP/1.1
+//! response. A window that stays shut is a stall too, cut by the
+//! hand-off's deadline (`hand_off.rs`), or `--send-timeout` if shorter.
 //!
 //! A stream is complete when its END_STREAM has been *written*: only then
 //! is it marked finished, and its body's `end_body` returns.
@@ -34,8 +33,8 @@ const CONTROL_BATCH_BYTES: usize = MAX_FRAME_BYTES;
 
 /// How many times per `--send-timeout` the writer looks for streams whose
 /// window stays shut: a stall is cut at most a tenth of the timeout late
-/// ([`MIN_STALL_CHECK`] for a timeout under 100 ms), as an HTTP/1.1 write
-/// checks its client (`send_deadline.rs`).
+/// ([`MIN_STALL_CHECK`] under 100 ms), as an HTTP/1.1 write checks its
+/// client (`send_deadline.rs`).
 const STALL_CHECKS: u32 = 10;
 
 /// The writer looks for stalls at most this often, however short the send
@@ -98,11 +97,11 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cutting: &dyn
                 None if cutting() => End::DrainTimeout,
                 None => End::ClientAbort,
             };
-            // Reset only a client too slow: one that is gone needs none.
-            // Set here, before the shutdown below, so that the close is a
-            // reset even if the connection had already ended for another
-            // reason; counted where every connection's close is, once the
-            // connection's thread knows how it ended (`server/connection.rs`).
+            // Reset only a client too slow: one that is gone needs none. Set
+            // before the shutdown below, so that the close is a reset even if
+            // the connection had already ended for another reason; counted
+            // with every connection's close, once its thread knows how it
+            // ended (`server/connection.rs`).
             if matches!(why, End::SendTimeout | End::MinRate) {
                 let _ = sys::reset_on_close(socket);
             }
@@ -172,10 +171,10 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         .min(stream.window)
         .min(connection_window)
         .max(0) as usize;
-    // END_STREAM rides on the frame that carries the last of the stream's
-    // bytes once its end was asked for: alone, in an empty frame, when the
-    // end is known only after the last write (`end_body`); on the last
-    // DATA, when Content-Length said in advance where the body ends.
+    // END_STREAM rides on the frame with the last of the stream's bytes,
+    // once asked for: alone, in an empty frame, when the end is known only
+    // after the last write (`end_body`); on the last DATA, when
+    // Content-Length said in advance where the body ends.
     let end = stream.end && n == stream.pending();
     buf.extend_from_slice(&frame::data_header(id, n, end));
     buf.extend_from_slice(&stream.data[stream.framed..stream.framed + n]);
@@ -187,9 +186,9 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     stream.closing |= end;
     let upto = stream.framed;
     // Every other stream that could have had this frame waited its turn
-    // for it, as much of it as its window allowed (`Stream::waited`); and
-    // is not stalled, whatever the connection's window between frames:
-    // the client is opening it, and the minimum rate bounds the turns.
+    // for as much of it as its window allowed (`Stream::waited`), and is
+    // not stalled, whatever the connection's window between frames: the
+    // client is opening it, and the minimum rate bounds the turns.
     for (_, other) in state.streams.iter_mut().filter(|(other, _)| **other != id) {
         if other.ready(connection_window) {
             other.blocked_since = None;
@@ -205,10 +204,9 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     Some(Job::Data { id, upto, end })
 }
 
-/// Resets every stream that has had bytes to send and no window to send
-/// them in for `timeout`, a frame it could have had going to another
-/// stream counting as window (`next_job`): a client that opens no window
-/// is a client that reads nothing. Says whether it reset any.
+/// Resets every stream that has had bytes and no window for `timeout` (a
+/// frame it could have had going to another counts as window, `next_job`):
+/// a client that opens no window reads nothing. Says whether it reset any.
 fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
     let now = Instant::now();
     let connection_open = state.window > 0;
@@ -242,8 +240,7 @@ mod tests {
     use crate::server::h2::streams::Stream;
     use crate::strategy::Wire;
 
-    /// A minimum rate these tests never come near: a body's few bytes
-    /// have seconds.
+    /// A minimum rate these tests never come near: seconds for a few bytes.
     const PATIENT: MinDataRate = MinDataRate {
         bytes_per_second: 1,
         grace: Duration::from_secs(2),
@@ -277,11 +274,11 @@ mod tests {
         data
     }
 
-    /// A write that fails because the client is gone cut the streams still
-    /// being answered, if there are any; if not, the client left with
-    /// everything it asked for, and the connection ended as it should,
-    /// whatever control frame was last on its way. Once the shutdown's cut
-    /// has begun, the failure is the cut's.
+    /// A write that fails because the client is gone cuts the streams
+    /// still being answered, the cut's once the shutdown's has begun; with
+    /// none, the client left with everything it asked for, and the
+    /// connection ended as it should, whatever control frame was last on
+    /// its way.
     #[test]
     fn a_failed_write_cuts_only_streams_still_open() {
         for (open, cutting, expected) in [
@@ -317,10 +314,9 @@ mod tests {
         }
     }
 
-    /// A graceful end is only as good as the writer's last write: a
-    /// client that reads nothing leaves the GOAWAY stuck in a full socket
-    /// until the minimum rate cuts it, and the cut is then the
-    /// connection's reason, not the `Complete` the reader had given.
+    /// A graceful end is only as good as the writer's last write: a client
+    /// that reads nothing leaves the GOAWAY stuck in a full socket until the
+    /// minimum rate cuts it, and the cut, not `Complete`, is the reason.
     #[test]
     fn a_graceful_end_whose_last_write_is_cut_is_not_complete() {
         let (server, _client) = crate::test_support::loopback();
