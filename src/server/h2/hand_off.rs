@@ -322,8 +322,8 @@ mod tests {
     }
 
     /// A body dropped before its END_STREAM (its producer failed, returned
-    /// early or panicked) resets its stream (1, its request body still
-    /// coming): the client is not left waiting for the rest. One complete while its request body is still
+    /// early or panicked) resets its stream (1): the client is not left
+    /// waiting for the rest. One complete while its request body is still
     /// coming (3) is followed by RST_STREAM NO_ERROR, to stop the body (RFC
     /// 9113 §8.1); but not once the client has reset the stream itself (5),
     /// which it may do between the END_STREAM and the stream's thread

@@ -103,8 +103,9 @@ pub const MAX_CONTROL_FRAMES: usize = 64;
 /// closed stream they are its error. Four times the open streams is enough
 /// for a client that waits for answers; one that pipelines more than 64
 /// requests the server resets (refused, or with bodies) within one round
-/// trip may see its late DATA on the first called STREAM_CLOSED. A service expecting such clients
-/// would remember by time, as RFC 9113 suggests.
+/// trip may see its late DATA on the first called STREAM_CLOSED. A
+/// service expecting such clients would remember by time, as RFC 9113
+/// suggests.
 pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
 
 /// How many more streams a client may cancel than it lets finish before
