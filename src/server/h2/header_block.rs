@@ -3,11 +3,10 @@
 //! END_HEADERS, and no other frame in between.
 //!
 //! HPACK decodes a block only whole, so its bytes are kept until the last
-//! piece has come. That is the memory a CONTINUATION flood
-//! (CVE-2024-27316) would fill, and why a block is bounded here twice: in
-//! bytes, and in frames, since empty CONTINUATIONs add no bytes. What a
-//! whole block becomes (a request, or trailers) is the connection's
-//! (`connection.rs`).
+//! piece has come: the memory a CONTINUATION flood (CVE-2024-27316) would
+//! fill. So a block is bounded twice: in bytes, and in frames, since empty
+//! CONTINUATIONs add no bytes. What a whole block becomes (a request, or
+//! trailers) is `connection.rs`'s.
 
 use super::{MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES};
 use crate::http::h2::frame::ErrorCode::{EnhanceYourCalm, ProtocolError};
@@ -16,8 +15,7 @@ use crate::http::h2::frame::{Frame, FrameError};
 /// A header block not followed by its CONTINUATION (RFC 9113 §6.10).
 pub const INTERRUPTED_BLOCK: &str = "a header block was interrupted";
 
-/// The header block being received: HEADERS, then CONTINUATION until
-/// END_HEADERS.
+/// The header block being received.
 pub struct Block {
     /// Its stream.
     pub stream: u32,
