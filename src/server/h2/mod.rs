@@ -204,15 +204,14 @@ mod tests {
     const NO_WRITER: &str =
         "backpressure: cannot start an HTTP/2 writer thread: operation would block";
 
-    /// A connection whose writer cannot start is refused the way the
-    /// rejecter refuses one over HTTP/2: the server's SETTINGS, then a
-    /// GOAWAY naming stream 0 (nothing was processed, a retry is safe),
-    /// logged as a rejection, not as the client's abort; and to be closed
-    /// gracefully, so that the client's unread preface cannot turn the
-    /// close into a reset that destroys the GOAWAY. The refusal is decided
-    /// before anything is written: one whose GOAWAY cannot be written is
-    /// still counted and logged a rejection (the rejecter's rule), but no
-    /// GOAWAY is counted for it.
+    /// A connection whose writer cannot start is refused as the rejecter
+    /// refuses one over HTTP/2: SETTINGS, then a GOAWAY naming stream 0
+    /// (nothing was processed, a retry is safe), logged a rejection, not
+    /// the client's abort, and to be closed gracefully, so that the
+    /// client's unread preface cannot turn the close into a reset that
+    /// destroys the GOAWAY. One whose GOAWAY cannot be written is still
+    /// counted and logged a rejection (the rejecter's rule), but no GOAWAY
+    /// is counted for it.
     #[test]
     fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
         let _counting = crate::test_support::counting_rejections();

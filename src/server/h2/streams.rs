@@ -288,15 +288,13 @@ impl State {
         self.recent_resets.push_back(id);
     }
 
-    /// Whether this side reset stream `id`, recently enough that frames on
-    /// it are still ignored.
+    /// Whether this side reset stream `id` recently: frames on it are ignored.
     pub fn was_reset(&self, id: u32) -> bool {
         self.recent_resets.contains(&id)
     }
 
     /// Marks stream `id` ended by the client's doing, if it was still being
-    /// answered: a cancellation. Errs once the client has cancelled more
-    /// than [`super::MAX_NET_CANCELS`] streams beyond those it let finish.
+    /// answered: a cancellation, held to [`super::MAX_NET_CANCELS`].
     pub fn cancel(&mut self, id: u32, why: End) -> Result<(), FrameError> {
         if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
             stream.reset = Some(why);
@@ -353,8 +351,8 @@ mod tests {
 
     /// curl closes the moment it reads END_STREAM, which can be before the
     /// writer, back from the write that carried it, marks the stream
-    /// finished. The verdict on that close must wait for the bookkeeping:
-    /// before it waited, such downloads were logged as client aborts.
+    /// finished. The verdict on that close must wait for the bookkeeping,
+    /// or such downloads are logged as client aborts.
     #[test]
     fn a_close_during_the_last_write_waits_for_its_bookkeeping() {
         let conn = Arc::new(Conn::with_stream_1());
