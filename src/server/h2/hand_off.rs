@@ -245,7 +245,6 @@ impl Drop for StreamBody<'_> {
 mod tests {
     use super::*;
     use crate::server::h2::EndOnPanic;
-    use std::sync::mpsc;
     use std::thread;
     use std::time::Duration;
 
@@ -297,28 +296,6 @@ mod tests {
                 assert_eq!(body.join().unwrap(), Ok(framed), "framed {framed}");
             });
         }
-    }
-
-    /// An END_STREAM the writer has not taken is not in its hands: a body
-    /// whose end waits past the deadline (no writer here at all) is cut, as
-    /// any hand-off is.
-    #[test]
-    fn an_end_stream_not_yet_taken_is_cut_at_the_deadline() {
-        let conn = Conn::with_stream_1();
-        let ended = thread::scope(|scope| {
-            let (ended, got) = mpsc::channel();
-            let conn = &conn;
-            scope.spawn(move || {
-                let mut out = StreamBody::new(conn, 1, false, SHORT_GRACE);
-                let _ = ended.send(out.end_body().map_err(|e| e.kind()));
-            });
-            let verdict = got.recv_timeout(Duration::from_secs(2));
-            // Should it still wait, end the connection: a failing test
-            // fails instead of hanging.
-            conn.end(End::Panic);
-            verdict
-        });
-        assert_eq!(ended, Ok(Err(TooSlow::MinRate.into_error().kind())));
     }
 
     /// A body dropped before its END_STREAM (its producer failed, returned

@@ -402,45 +402,48 @@ mod tests {
         assert_eq!(served, [1, 3, 5, 1, 3, 5]);
     }
 
-    /// An END_STREAM the writer has taken is in its hands (`Stream::end`
-    /// is cleared as it takes it): its write, however slow, is the
-    /// writer's to bound. Cut at the hand-off's deadline, the stream would
-    /// get a RST_STREAM after the END_STREAM that completed it.
+    /// An END_STREAM is the writer's once it has taken it (it clears
+    /// `Stream::end`): its write, however slow, is the writer's to bound;
+    /// cut at the hand-off's deadline, the stream would get a RST_STREAM
+    /// after the END_STREAM that completed it. Until then it waits like any
+    /// hand-off, and is cut at the deadline.
     #[test]
-    fn an_end_stream_the_writer_has_taken_is_not_cut() {
-        let conn = Conn::with_stream_1();
+    fn an_end_stream_is_cut_at_the_deadline_only_until_the_writer_takes_it() {
         let rate = MinDataRate {
             bytes_per_second: 1 << 20,
             grace: Duration::from_secs(1),
         };
-        std::thread::scope(|scope| {
-            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
-            let mut out = StreamBody::new(&conn, 1, false, rate);
-            let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
-            // Taken under the lock that saw it asked for, well within the
-            // 1 s grace: only the slow write below outlasts the deadline.
-            let asked = Instant::now();
-            let job = loop {
+        for taken in [true, false] {
+            let conn = Conn::with_stream_1();
+            std::thread::scope(|scope| {
+                let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+                let mut out = StreamBody::new(&conn, 1, false, rate);
+                let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+                // Taken once asked for, well within the 1 s grace: only the
+                // slow write below outlasts the deadline.
+                let asked = Instant::now();
+                while !conn.lock().streams[&1].end {
+                    assert!(asked.elapsed() < Duration::from_secs(10), "not asked");
+                    std::thread::yield_now();
+                }
+                if taken {
+                    let job = next_job(&mut conn.lock(), &mut Vec::new());
+                    assert!(matches!(job, Some(Job::Data { end: true, .. })));
+                }
+                std::thread::sleep(Duration::from_millis(1500)); // past the deadline
                 let mut state = conn.lock();
-                if state.streams[&1].end {
-                    break next_job(&mut state, &mut Vec::new());
+                let resets = state.control.len();
+                assert_eq!(resets, usize::from(!taken), "taken: {taken}");
+                if let Some(stream) = state.streams.get_mut(&1) {
+                    stream.finished = true;
                 }
                 drop(state);
-                assert!(
-                    asked.elapsed() < Duration::from_secs(10),
-                    "no END_STREAM asked"
-                );
-                std::thread::yield_now();
-            };
-            assert!(matches!(job, Some(Job::Data { end: true, .. })));
-            std::thread::sleep(Duration::from_millis(1500)); // its slow write
-            let mut state = conn.lock();
-            assert!(state.control.is_empty(), "no RST_STREAM queued");
-            state.streams.get_mut(&1).unwrap().finished = true;
-            drop(state);
-            conn.progress.notify_all();
-            assert_eq!(body.join().unwrap(), Ok(()));
-        });
+                conn.progress.notify_all();
+                let cut = Err(TooSlow::MinRate.into_error().kind());
+                let expected = if taken { Ok(()) } else { cut };
+                assert_eq!(body.join().unwrap(), expected, "taken: {taken}");
+            });
+        }
     }
 
     /// A body of known length, as DATA frames (flags, length): Content-Length
