@@ -352,10 +352,23 @@ mod tests {
     /// curl closes the moment it reads END_STREAM, which can be before the
     /// writer, back from the write that carried it, marks the stream
     /// finished. The verdict on that close must wait for the bookkeeping,
-    /// or such downloads are logged as client aborts.
+    /// or such downloads are logged as client aborts. The other outcomes
+    /// need no wait: a stream still open with no write under way was cut,
+    /// by the client or the shutdown; a write that failed ended the
+    /// connection first.
     #[test]
-    fn a_close_during_the_last_write_waits_for_its_bookkeeping() {
+    fn a_close_waits_for_a_write_under_way_unless_it_failed() {
         let conn = Arc::new(Conn::with_stream_1());
+        assert_eq!(
+            conn.client_left(false),
+            End::ClientAbort,
+            "no write under way"
+        );
+        assert_eq!(
+            conn.client_left(true),
+            End::DrainTimeout,
+            "the shutdown's cut"
+        );
         conn.lock().writing = true; // the write with END_STREAM has not returned
         let (verdict, got) = mpsc::channel();
         let reader = Arc::clone(&conn);
@@ -371,19 +384,11 @@ mod tests {
         }
         conn.progress.notify_all();
         assert_eq!(got.recv_timeout(Duration::from_secs(5)), Ok(End::Complete));
-    }
 
-    /// The other outcomes need no wait: a stream still open with no write
-    /// under way was cut; a write that failed ended the connection first.
-    #[test]
-    fn a_close_with_no_write_under_way_is_judged_at_once() {
-        let conn = Conn::with_stream_1();
-        assert_eq!(conn.client_left(false), End::ClientAbort);
-        assert_eq!(conn.client_left(true), End::DrainTimeout);
-
-        conn.lock().writing = true;
-        conn.end(End::SendTimeout);
-        assert_eq!(conn.client_left(true), End::SendTimeout);
+        let failed = Conn::with_stream_1();
+        failed.lock().writing = true;
+        failed.end(End::SendTimeout);
+        assert_eq!(failed.client_left(true), End::SendTimeout, "a failed write");
     }
 
     /// The bound on answers owed: the 65th is refused until the writer has

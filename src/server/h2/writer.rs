@@ -291,11 +291,10 @@ mod tests {
             // Gone with a reset: the writer's first write fails.
             crate::sys::reset_on_close(&client).unwrap();
             drop(client);
-            let conn = if open {
-                Conn::with_stream_1()
-            } else {
-                Conn::new()
-            };
+            let conn = Conn::new();
+            if open {
+                conn.lock().streams.insert(1, Stream::default());
+            }
             conn.send(|out| frame::ping(out, [7; 8], true));
             let config = ServerConfig::default();
             let verdict = std::thread::scope(|scope| {
