@@ -170,6 +170,8 @@ mod tests {
         (server, client)
     }
 
+    /// What these connections are served with: the defaults, and a buffer
+    /// budget of nothing, as no export runs here.
     fn shared() -> Shared {
         Shared {
             config: ServerConfig::default(),
@@ -302,8 +304,7 @@ mod tests {
         assert_eq!(outcome.end, End::Complete, "nothing left unanswered");
         let why = "backpressure: cannot start an HTTP/2 stream thread: operation would block";
         assert_eq!(lines_of(&log, why).len(), 1, "{log:#?}");
-        let peer = format!("{peer} ");
-        let access: Vec<&String> = log.iter().filter(|l| l.starts_with(&peer)).collect();
+        let access = lines_of(&log, &format!("{peer} "));
         assert!(access.is_empty(), "{access:#?}");
     }
 }
