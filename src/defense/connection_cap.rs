@@ -349,10 +349,10 @@ fn linger(incoming: Receiver<Lingering>, answer: &Answer) {
             Ok(socket) => {
                 // Take everything waiting, making room where it is full.
                 for socket in std::iter::once(socket).chain(incoming.try_iter()) {
-                    if lingering.len() == MAX_LINGERING {
-                        if let Some(oldest) = lingering.pop_front() {
-                            oldest.evict(answer);
-                        }
+                    if lingering.len() == MAX_LINGERING
+                        && let Some(oldest) = lingering.pop_front()
+                    {
+                        oldest.evict(answer);
                     }
                     lingering.push_back(socket);
                 }

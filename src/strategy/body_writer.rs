@@ -166,7 +166,7 @@ mod tests {
                 // HTTP/2 holds the strategy's bound exactly as over
                 // chunked HTTP/1.1: only whole pieces of `max_chunk` leave.
                 assert!(
-                    released % 8 == 0 || released == body.len() as u64,
+                    released.is_multiple_of(8) || released == body.len() as u64,
                     "{framing:?}, {budget}: {released} released"
                 );
             }

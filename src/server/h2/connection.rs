@@ -202,8 +202,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         loop {
             if !preface_done {
                 match frames.strip(&PREFACE[PREFACE_HEAD.len()..]) {
+                    Some(true) => preface_done = true,
                     Some(false) => return End::ProtocolError,
-                    stripped => preface_done = stripped.is_some(),
+                    None => {}
                 }
             }
             if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first) {
@@ -328,7 +329,7 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// connection error: only the client's HEADERS open streams, on odd
     /// ids, so an id above its last or an even one is idle.
     fn opened(&self, stream: u32, reason: &'static str) -> Result<(), FrameError> {
-        if stream > self.last_stream || stream % 2 == 0 {
+        if stream > self.last_stream || stream.is_multiple_of(2) {
             return Err(FrameError::connection(ProtocolError, reason));
         }
         Ok(())
@@ -385,7 +386,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         block: &[u8],
     ) -> Result<(), FrameError> {
         let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             return protocol_error("a client stream id is odd");
         }
         // An old id is trailers on a request still in the table, or a block
