@@ -381,9 +381,10 @@ pub fn slow(
     let vm_hwm = status.peak_rss_bytes.unwrap_or(0);
     let mine = &samples[first..];
     let peak = |field: fn(&Sample) -> Option<u64>| mine.iter().filter_map(field).max().unwrap_or(0);
-    let server_aborts = End::ABORTS
+    // The aborts the server decides: not the demo's own disconnects, nor a
+    // protocol error its client would have made.
+    let server_aborts = End::RESETS
         .into_iter()
-        .filter(|&end| end != End::ClientAbort)
         .filter_map(|end| {
             let (name, reason) = (mode.as_str(), end.as_str());
             let series =

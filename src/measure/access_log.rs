@@ -254,4 +254,13 @@ mod tests {
             }
         }
     }
+
+    /// Every reset the server decides cuts an export short too: its
+    /// `backpressure_aborts_total` series exists, which the demo reads.
+    #[test]
+    fn every_reset_is_an_abort() {
+        for end in End::RESETS {
+            assert!(End::ABORTS.contains(&end), "{}", end.as_str());
+        }
+    }
 }
