@@ -122,7 +122,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--drain-timeout",
             value: "DUR",
-            help: "on SIGTERM or Ctrl-C, time responses get to finish before they are cut",
+            help: "on SIGTERM, SIGINT (Ctrl-C) or SIGHUP, time responses get to finish before they are cut",
             default: |c| format_duration(c.drain_timeout),
             set: |c, v| duration(v).map(|d| c.drain_timeout = d),
         },
