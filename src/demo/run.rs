@@ -22,6 +22,7 @@ use crate::client::slow_client::{ClientOptions, HttpUrl, Report, SlowClient};
 use crate::export::Mode;
 use crate::export::csv_rows::body_len;
 use crate::measure::access_log::End;
+use crate::measure::exposition::Scrape;
 use crate::measure::proc_net;
 
 /// `name{mode="…"}`: a per-mode series as the server writes it.
@@ -381,17 +382,7 @@ pub fn slow(
     let vm_hwm = status.peak_rss_bytes.unwrap_or(0);
     let mine = &samples[first..];
     let peak = |field: fn(&Sample) -> Option<u64>| mine.iter().filter_map(field).max().unwrap_or(0);
-    // The aborts the server decides: not the demo's own disconnects, nor a
-    // protocol error its client would have made.
-    let server_aborts = End::RESETS
-        .into_iter()
-        .filter_map(|end| {
-            let (name, reason) = (mode.as_str(), end.as_str());
-            let series =
-                format!("backpressure_aborts_total{{mode=\"{name}\",reason=\"{reason}\"}}");
-            Some((reason, metrics.count(&series).filter(|&n| n > 0)?))
-        })
-        .collect();
+    let server_aborts = server_aborts(&metrics, mode);
     let mut run = SlowRun {
         mode,
         notsent_lowat: metrics
@@ -479,6 +470,20 @@ pub fn fast(
     })
 }
 
+/// The exports of `mode` the server itself cut short, by reason, as
+/// `metrics` counts them: not a client's abort, nor its protocol error.
+fn server_aborts(metrics: &Scrape, mode: Mode) -> Vec<(&'static str, u64)> {
+    End::RESETS
+        .into_iter()
+        .filter_map(|end| {
+            let (name, reason) = (mode.as_str(), end.as_str());
+            let series =
+                format!("backpressure_aborts_total{{mode=\"{name}\",reason=\"{reason}\"}}");
+            Some((reason, metrics.count(&series).filter(|&n| n > 0)?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,5 +508,26 @@ mod tests {
         let most = until.as_millis() / slow_sample.as_millis() + 1;
         assert!(u128::from(ticks) <= most, "{ticks} samples, at most {most}");
         assert!(ticks >= 1);
+    }
+
+    /// A client's own abort, or its HTTP/2 protocol error, is not the
+    /// server's cut: only the caps' and deadlines' reasons are reported.
+    #[test]
+    fn only_the_servers_own_aborts_are_its_own() {
+        let series = |reason: &str, n: u64| {
+            format!("backpressure_aborts_total{{mode=\"unbounded\",reason=\"{reason}\"}} {n}\n")
+        };
+        let text = [
+            series("client-abort", 3),
+            series("protocol-error", 2),
+            series("buffer-cap", 1),
+            series("min-rate", 0),
+        ]
+        .concat();
+        let metrics = Scrape::parse(&text).unwrap();
+        assert_eq!(
+            server_aborts(&metrics, Mode::Unbounded),
+            [("buffer-cap", 1)]
+        );
     }
 }
