@@ -22,9 +22,12 @@
 //!    knows its body is incomplete, which a FIN could not tell an HTTP/1.0
 //!    client; and the kernel frees the send queue instead of draining it
 //!    to a process that is gone. Each cut connection logs `end=drain-timeout`;
-//!    one whose client had reset it already (its socket has no peer left)
-//!    ended before the cut, and stays the client's abort, however late its
-//!    thread meets the reset (a `buffer` render touches no socket).
+//!    one whose client had reset it already (its socket has no peer left),
+//!    or whose thread had met its client gone (an HTTP/2 connection whose
+//!    client closed it, its streams' threads still finishing), ended
+//!    before the cut, is not counted cut, and stays the client's abort,
+//!    however late its thread meets the reset (a `buffer` render touches
+//!    no socket).
 //!    A response already written is never cut: its connection leaves the
 //!    list as its close begins, since a reset would throw away what the
 //!    kernel still holds of it, and the close bounds itself.
@@ -81,6 +84,8 @@ struct Listed {
     /// (or the network failed it) before the cut. Its thread may meet that
     /// only after the cut, with the same bare error as the cut's own
     /// abort, and would take it for the cut's ([`Connections::cut_reached`]).
+    /// Or set before the cut by its thread, which met its client gone
+    /// ([`Connections::client_left`]).
     gone_first: bool,
 }
 
@@ -142,6 +147,23 @@ impl Connections {
         self.cutting() && !self.lock().iter().any(|l| l.id == id && l.gone_first)
     }
 
+    /// Says that connection `id`'s thread met its client gone (a read met
+    /// its close or reset, a write failed) and whether the cut had come
+    /// first ([`Connections::cut_reached`]). If not, the cut will neither
+    /// count it nor name its end, however long its thread takes to finish
+    /// (an HTTP/2 connection joins its streams' threads): its socket may
+    /// still have a peer, after a FIN, but its client has left.
+    pub fn client_left(&self, id: u64) -> bool {
+        let mut open = self.lock();
+        if self.cutting() {
+            return !open.iter().any(|l| l.id == id && l.gone_first);
+        }
+        if let Some(listed) = open.iter_mut().find(|l| l.id == id) {
+            listed.gone_first = true;
+        }
+        false
+    }
+
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.lock().len()
@@ -149,7 +171,7 @@ impl Connections {
 
     /// Waits until every connection has left or `deadline` passes, then
     /// cuts whatever is left with a reset; returns how many were cut, not
-    /// counting those whose client had reset them already.
+    /// counting those whose client had left already ([`Listed::gone_first`]).
     pub fn drain(&self, deadline: Instant) -> usize {
         self.draining.store(true, Ordering::SeqCst);
         let mut open = self.lock();
@@ -170,7 +192,7 @@ impl Connections {
             // to name (`ENOTCONN`); looked at before the abort, which
             // closes every socket. Cut all the same, which costs a closed
             // one nothing, lest one misjudged hold its thread.
-            listed.gone_first = listed.socket.peer_addr().is_err();
+            listed.gone_first |= listed.socket.peer_addr().is_err();
             reached += usize::from(!listed.gone_first);
             cut(&listed.socket);
         }
@@ -205,7 +227,9 @@ pub struct ShutdownSummary {
     /// `end=` does), and a response counts once its last write was taken
     /// by this server's kernel, not once the client read it.
     pub ended: usize,
-    /// Connections still open at the drain timeout, cut with a reset.
+    /// Connections still open at the drain timeout, cut with a reset; not
+    /// one whose client had left already, whose thread was still finishing
+    /// (it counts as ended).
     pub cut: usize,
     /// From the accept loop's stop (within 100 ms of the signal) to every
     /// thread joined.
@@ -314,6 +338,26 @@ mod tests {
         assert_eq!(connections.drain(Instant::now()), 1);
         assert!(!connections.cut_reached(1), "reset by its client first");
         assert!(connections.cut_reached(2), "still there at the cut");
+        assert!(!connections.leave(1));
+        assert!(connections.leave(2));
+    }
+
+    /// A connection whose thread met its client's close before the cut is
+    /// the client's, though its socket still has a peer (a FIN): the cut
+    /// neither counts it nor names its end. Met after the cut, the close
+    /// is the cut's.
+    #[test]
+    fn a_connection_its_client_left_first_is_not_the_cuts() {
+        let connections = Connections::default();
+        let (closed, client) = pair();
+        client.shutdown(std::net::Shutdown::Both).unwrap();
+        let (live, _client) = pair();
+        connections.enter(1, closed);
+        connections.enter(2, live);
+        assert!(!connections.client_left(1), "before the cut");
+        assert_eq!(connections.drain(Instant::now()), 1);
+        assert!(!connections.cut_reached(1), "left before the cut");
+        assert!(connections.client_left(2), "met after the cut");
         assert!(!connections.leave(1));
         assert!(connections.leave(2));
     }

@@ -12,7 +12,7 @@
 //! open streams are done) when the client sends GOAWAY, when the server
 //! shuts down, and when it has had no stream for `--header-timeout`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
@@ -77,16 +77,21 @@ const _: () = assert!(
 /// reset before it was taken on (malformed, or REFUSED_STREAM over the
 /// limit) has none, and is counted in
 /// `backpressure_http2_rst_streams_sent_total` by its code.
-pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr) -> Outcome {
+pub fn serve(
+    socket: &TcpStream,
+    after: &[u8],
+    shared: &Shared,
+    peer: SocketAddr,
+    id: u64,
+) -> Outcome {
     let conn = Conn::new();
+    let cut_first = || shared.connections.client_left(id);
     let end = thread::scope(|scope| {
         let writer = start(scope, "h2-writer".into(), || {
-            writer::run(&conn, socket, &shared.config, &|| {
-                shared.connections.cutting()
-            })
+            writer::run(&conn, socket, &shared.config, &cut_first)
         });
         if let Err(e) = writer {
-            return refuse(socket, &e);
+            return writer::refuse(socket, &e, &OUR_SETTINGS);
         }
         conn.send(|out| frame::settings(out, &OUR_SETTINGS));
         // A panic here, or one passed on from a stream thread, must still
@@ -99,6 +104,7 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
             socket,
             shared,
             peer,
+            id,
             decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
             last_stream: 0,
             last_answered: 0,
@@ -113,28 +119,6 @@ pub fn serve(socket: &TcpStream, after: &[u8], shared: &Shared, peer: SocketAddr
     });
     // Every thread has been joined, the writer's last write included.
     Outcome::ended(conn.lock().ended.unwrap_or(end))
-}
-
-/// Refuses the connection whose writer could not start (`error`), as the
-/// rejecter refuses one at the cap (`Lingering::answer`): the server's
-/// SETTINGS, then a GOAWAY naming stream 0, which tells the client that
-/// nothing was processed and that it may retry (RFC 9113 §6.8). Nothing
-/// else writes yet, and these few bytes fit a fresh socket's send buffer.
-/// A rejection, counted and logged whether or not the write succeeds; only
-/// a GOAWAY written is counted as sent.
-fn refuse(mut socket: &TcpStream, error: &io::Error) -> End {
-    log::line(format!(
-        "backpressure: cannot start an HTTP/2 writer thread: {error}"
-    ));
-    METRICS.rejected();
-    let mut frames = Vec::new();
-    frame::settings(&mut frames, &OUR_SETTINGS);
-    let why = b"cannot start a writer thread";
-    frame::goaway(&mut frames, 0, RefusedStream, why);
-    if socket.write_all(&frames).is_ok() {
-        METRICS.http2_goaway(RefusedStream);
-    }
-    End::Rejected
 }
 
 /// Starts one of the connection's threads, its writer or a stream's, in
@@ -174,6 +158,8 @@ struct Reader<'s, 'a> {
     shared: &'a Shared,
     /// For each stream's access-log line.
     peer: SocketAddr,
+    /// Its connection's, on the shutdown's list.
+    id: u64,
     /// HPACK's table of the client's requests: only this thread decodes,
     /// in the order the blocks arrive.
     decoder: Decoder,
@@ -217,11 +203,13 @@ impl<'s, 'a> Reader<'s, 'a> {
                 return End::ClientAbort;
             }
             match (&*self.socket).read(frames.spare()) {
-                Ok(0) => return self.conn.client_left(self.shared.connections.cutting()),
-                Ok(n) => frames.filled(n),
+                Ok(n @ 1..) => frames.filled(n),
                 Err(e) if crate::defense::is_timeout(&e) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.conn.client_left(self.shared.connections.cutting()),
+                Ok(0) | Err(_) => {
+                    let cut_first = self.shared.connections.client_left(self.id);
+                    return self.conn.client_left(cut_first);
+                }
             }
         }
     }
@@ -572,7 +560,12 @@ impl<'s, 'a> Reader<'s, 'a> {
         let mut state = loop {
             self.join_finished();
             if self.shared.connections.cutting() {
-                self.conn.end(End::DrainTimeout);
+                let cut = self.shared.connections.cut_reached(self.id);
+                self.conn.end(if cut {
+                    End::DrainTimeout
+                } else {
+                    End::ClientAbort
+                });
             }
             let state = self.conn.lock();
             if state.ended.is_some() {

@@ -196,7 +196,7 @@ mod tests {
         }
         let (shared, peer) = (shared(), client.local_addr().unwrap());
         let (outcome, log) = log::capture(|| {
-            crate::test_support::with_failing_spawns(|| serve(&server, &[], &shared, peer))
+            crate::test_support::with_failing_spawns(|| serve(&server, &[], &shared, peer, 0))
         });
         (outcome, client, log)
     }
@@ -276,7 +276,7 @@ mod tests {
         let (outcome, log) = std::thread::scope(|scope| {
             let serving = scope.spawn(|| {
                 log::capture(|| {
-                    let serve = || serve(&server, &[], &shared, peer);
+                    let serve = || serve(&server, &[], &shared, peer, 0);
                     crate::test_support::with_spawns_failing_after(1, serve)
                 })
             });

@@ -197,14 +197,15 @@ impl Conn {
     /// Why the connection ended, once the client closed its side or the
     /// socket failed: the writer's reason if it ended it first (a send
     /// timeout, the minimum rate); fine once nothing is being answered;
-    /// else the streams still open were cut, by the shutdown if its cut has
-    /// begun (`cutting`: it ends a read as a client's close would), or by
-    /// the client. Named as the end is met, and passed to the open streams
-    /// by [`Conn::end`], so that a stream the client reset before the cut
-    /// stays the client's abort. A write not yet accounted for
-    /// ([`State::writing`]) is waited for first: it has returned, or fails
-    /// now the client is gone.
-    pub fn client_left(&self, cutting: bool) -> End {
+    /// else the streams still open were cut, by the shutdown if its cut
+    /// reached the connection first (`cut_first`, from
+    /// `Connections::client_left`: the cut ends a read as a client's close
+    /// would), or by the client. Named as the end is met, and passed to the
+    /// open streams by [`Conn::end`], so that a stream the client reset
+    /// before the cut stays the client's abort. A write not yet accounted
+    /// for ([`State::writing`]) is waited for first: it has returned, or
+    /// fails now the client is gone.
+    pub fn client_left(&self, cut_first: bool) -> End {
         let mut state = self.lock();
         while state.writing && state.ended.is_none() {
             state = self.wait_for(&self.progress, state, RECHECK);
@@ -212,7 +213,7 @@ impl Conn {
         match (state.ended, state.open_streams()) {
             (Some(end), _) => end,
             (None, 0) => End::Complete,
-            (None, _) if cutting => End::DrainTimeout,
+            (None, _) if cut_first => End::DrainTimeout,
             (None, _) => End::ClientAbort,
         }
     }

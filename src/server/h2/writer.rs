@@ -13,8 +13,11 @@
 //!
 //! A stream is complete when its END_STREAM has been *written*: only then
 //! is it marked finished, and its body's `end_body` returns.
+//!
+//! A connection whose writer cannot start is refused here too, with the
+//! few bytes written in its stead ([`refuse`]).
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -22,8 +25,11 @@ use super::EndOnPanic;
 use super::streams::{Conn, State};
 use crate::defense::send_deadline::DeadlineWriter;
 use crate::defense::too_slow::TooSlow;
+use crate::http::h2::frame::ErrorCode::RefusedStream;
 use crate::http::h2::frame::{self, ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
 use crate::measure::access_log::End;
+use crate::measure::log;
+use crate::measure::metrics::METRICS;
 use crate::server::ServerConfig;
 use crate::sys;
 
@@ -51,10 +57,11 @@ enum Job {
     Data { id: u32, upto: usize, end: bool },
 }
 
-/// Writes frames until the connection ends or the socket fails; `cutting`
-/// says whether the shutdown's cut has begun, which fails a write as a
-/// client's reset would.
-pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cutting: &dyn Fn() -> bool) {
+/// Writes frames until the connection ends or the socket fails; `cut_first`
+/// says, of a write that found the client gone, whether the shutdown's cut
+/// came first, which fails a write as a client's reset would
+/// (`Connections::client_left`).
+pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &dyn Fn() -> bool) {
     let _end_on_panic = EndOnPanic(conn);
     let min_rate = config.min_data_rate();
     let mut out = DeadlineWriter::new(socket, config.send_timeout, min_rate);
@@ -94,7 +101,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cutting: &dyn
                 // Named as the failure is met: the streams still open take
                 // it (`Conn::end`), one the client reset before keeps its
                 // own.
-                None if cutting() => End::DrainTimeout,
+                None if cut_first() => End::DrainTimeout,
                 None => End::ClientAbort,
             };
             // Reset only a client too slow: one that is gone needs none. Set
@@ -225,6 +232,28 @@ fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
         state.reset(id, ErrorCode::Cancel, End::SendTimeout);
     }
     !stalled.is_empty()
+}
+
+/// Refuses the connection whose writer could not start (`error`), as the
+/// rejecter refuses one at the cap (`Lingering::answer`): the server's
+/// `settings`, then a GOAWAY naming stream 0, which tells the client that
+/// nothing was processed and that it may retry (RFC 9113 §6.8). Nothing
+/// else writes yet, and these few bytes fit a fresh socket's send buffer.
+/// A rejection, counted and logged whether or not the write succeeds; only
+/// a GOAWAY written is counted as sent.
+pub fn refuse(mut socket: &TcpStream, error: &io::Error, settings: &[(u16, u32)]) -> End {
+    log::line(format!(
+        "backpressure: cannot start an HTTP/2 writer thread: {error}"
+    ));
+    METRICS.rejected();
+    let mut frames = Vec::new();
+    frame::settings(&mut frames, settings);
+    let why = b"cannot start a writer thread";
+    frame::goaway(&mut frames, 0, RefusedStream, why);
+    if socket.write_all(&frames).is_ok() {
+        METRICS.http2_goaway(RefusedStream);
+    }
+    End::Rejected
 }
 
 #[cfg(test)]
