@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use super::huffman;
+use super::huffman::{self, HuffmanError};
 
 /// SETTINGS_HEADER_TABLE_SIZE's default (RFC 9113 §6.5.2), the dynamic
 /// table size our decoder allows.
@@ -119,6 +119,15 @@ impl DecodeError {
             DecodeError::HuffmanEos => "huffman string contains eos",
             DecodeError::TableSizeAboveLimit => "table size update above the advertised limit",
             DecodeError::LateTableSizeUpdate => "table size update after a field",
+        }
+    }
+}
+
+impl From<HuffmanError> for DecodeError {
+    fn from(error: HuffmanError) -> Self {
+        match error {
+            HuffmanError::Padding => DecodeError::HuffmanPadding,
+            HuffmanError::Eos => DecodeError::HuffmanEos,
         }
     }
 }

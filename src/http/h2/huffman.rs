@@ -15,7 +15,15 @@
 //! all ones, and EOS inside a string. Its output is bounded by its input:
 //! the shortest code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
-use super::hpack::DecodeError::{self, HuffmanEos, HuffmanPadding};
+/// Why [`decode`] refuses a string; HPACK's decoder turns it into its own
+/// error, so this file needs nothing of `hpack.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HuffmanError {
+    /// Padding of 8 bits or more, or not all ones.
+    Padding,
+    /// EOS inside the string.
+    Eos,
+}
 
 /// Symbols: the 256 byte values, and EOS.
 const SYMBOLS: usize = 257;
@@ -132,7 +140,7 @@ static CANONICAL: Canonical = {
 /// read since the last symbol are either a code of their length, which are
 /// consecutive, or the start of a longer one. Any 30 bits begin with a code
 /// (the code is complete), so at most 30 are ever pending.
-pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     // The bits read since the last symbol, and how many there are; the first
     // code of that length, and where its symbol is in `symbols`.
     let (mut code, mut len, mut first, mut index) = (0u32, 0, 0u32, 0);
@@ -149,13 +157,13 @@ pub(crate) fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeErro
             }
             // EOS, 256, is the one symbol that is not a byte.
             let symbol = CANONICAL.symbols[index + offset as usize];
-            out.push(u8::try_from(symbol).map_err(|_| HuffmanEos)?);
+            out.push(u8::try_from(symbol).map_err(|_| HuffmanError::Eos)?);
             (code, len, first, index) = (0, 0, 0, 0);
         }
     }
     // What is left is padding: fewer than 8 bits, all ones.
     if len >= 8 || code != (1 << len) - 1 {
-        return Err(HuffmanPadding);
+        return Err(HuffmanError::Padding);
     }
     Ok(())
 }
@@ -177,7 +185,7 @@ mod tests {
         bits.chunks(8).map(byte).collect()
     }
 
-    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    fn decoded(encoded: &[u8]) -> Result<Vec<u8>, HuffmanError> {
         let mut out = Vec::new();
         decode(encoded, &mut out).map(|()| out)
     }
@@ -219,14 +227,14 @@ mod tests {
         assert_eq!(decoded(&[0b0000_0111]).unwrap(), b"0");
         for (encoded, error) in [
             // Zeros instead of ones.
-            (&[0b0000_0000][..], HuffmanPadding),
-            (&[0b0000_0101], HuffmanPadding),
+            (&[0b0000_0000][..], HuffmanError::Padding),
+            (&[0b0000_0101], HuffmanError::Padding),
             // A whole byte of padding, alone or after a symbol's three.
-            (&[0xff], HuffmanPadding),
-            (&[0b0000_0111, 0xff], HuffmanPadding),
+            (&[0xff], HuffmanError::Padding),
+            (&[0b0000_0111, 0xff], HuffmanError::Padding),
             // EOS (30 ones), alone or after 'a' (00011).
-            (&[0xff, 0xff, 0xff, 0xfc], HuffmanEos),
-            (&[0b0001_1111, 0xff, 0xff, 0xff, 0xfe], HuffmanEos),
+            (&[0xff, 0xff, 0xff, 0xfc], HuffmanError::Eos),
+            (&[0b0001_1111, 0xff, 0xff, 0xff, 0xfe], HuffmanError::Eos),
         ] {
             assert_eq!(decoded(encoded), Err(error), "{encoded:02x?}");
         }
