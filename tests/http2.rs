@@ -675,6 +675,58 @@ fn a_request_body_is_held_to_its_content_length() {
     back_to_idle(server.addr(), &idle, "bodies unlike their length");
 }
 
+/// A `content-length: 0` says no body follows, as HTTP/1.1's
+/// `Content-Length: 0` does, which that parser accepts: a GET whose
+/// HEADERS do not end the stream but carry it is answered as if they had
+/// (it was 400, "a request body", until an h2spec-style run found it,
+/// 2026-12-05), and the DATA that ends the stream must be empty: bytes in
+/// it break the length (PROTOCOL_ERROR), and the connection goes on.
+#[test]
+fn a_content_length_of_zero_is_no_body_before_end_stream() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let mut zero_length = request_block("GET", "/healthz");
+    zero_length.extend(header_block(&[("content-length", "0")]));
+    h2.send_frame(HEADERS, END_HEADERS, 1, &zero_length);
+    h2.send_frame(DATA, END_STREAM, 1, b"");
+    let response = &read_responses(&mut h2, &[1], true)[0];
+    let said = String::from_utf8_lossy(&response.body);
+    assert_eq!((response.status(), &*said), (200, "ok\n"));
+    // A window of 0 holds stream 3's answer, so its DATA finds it open.
+    h2.send_frame(
+        SETTINGS,
+        0,
+        0,
+        &settings_payload(&[(INITIAL_WINDOW_SIZE, 0)]),
+    );
+    h2.send_frame(HEADERS, END_HEADERS, 3, &zero_length);
+    h2.send_frame(DATA, END_STREAM, 3, b"test");
+    // Stream 1 may also be reset, NO_ERROR, if its answer ended before its
+    // empty DATA arrived: a client still sending is told to stop (§8.1).
+    let errors = |frames: &[Frame]| {
+        let mut resets = resets(frames);
+        resets.retain(|&reset| reset != (1, NO_ERROR));
+        resets
+    };
+    let frames = h2.frames_until(|f| !errors(f).is_empty(), Duration::from_millis(300));
+    assert_eq!(
+        errors(&frames),
+        [(3, PROTOCOL_ERROR)],
+        "{}",
+        summary(&frames)
+    );
+    h2.send_frame(
+        SETTINGS,
+        0,
+        0,
+        &settings_payload(&[(INITIAL_WINDOW_SIZE, 65_535)]),
+    );
+    h2.get(5, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[5], true)[0].body, b"ok\n");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a zero content-length");
+}
+
 /// DATA or HEADERS from the client on a stream it has ended, sent the
 /// moment its response is whole, is its error, and is answered however
 /// soon it comes: GOAWAY STREAM_CLOSED for a stream closed both ways

@@ -162,8 +162,12 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
             return Err(":path is not a path starting with /");
         }
+        // A content-length of 0 says no body follows, as HTTP/1.1's
+        // `Content-Length: 0` does: the stream's end may still come on an
+        // empty DATA frame, which the connection holds to that 0.
         let body = "a request body is not accepted: GET and HEAD only";
-        let body = (!ends_stream).then_some((Status::BadRequest, body));
+        let has_body = !ends_stream && content_length != Some(0);
+        let body = has_body.then_some((Status::BadRequest, body));
         (Method::of(method), path, body)
     };
     let too_long = (target.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
@@ -304,6 +308,12 @@ mod tests {
         // which is no body: its 405 comes from the routes.
         let body = parsed(&GOOD, false).map(|r| r.refused.map(|(status, _)| status));
         assert_eq!(body, Ok(Some(Status::BadRequest)));
+        // ... unless its content-length says none follows, END_STREAM or not.
+        let none = parsed(&with(4, ("content-length", "0")), false);
+        assert_eq!(
+            none.map(|r| (r.content_length, r.refused)),
+            Ok((Some(0), None))
+        );
         let connect =
             |rest: &[(&'static str, &'static str)]| [&[(":method", "CONNECT")], rest].concat();
         let tunnel = parsed(&connect(&[(":authority", "example.com:443")]), false).unwrap();
