@@ -95,7 +95,7 @@ pub use sys::reset_on_close;
 /// What the unit tests of several layers share.
 #[cfg(test)]
 mod test_support {
-    use std::net::{TcpListener, TcpStream};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::sync::mpsc::{self, RecvTimeoutError};
     use std::sync::{Mutex, MutexGuard, PoisonError};
     use std::thread;
@@ -177,6 +177,65 @@ mod test_support {
         static COUNTING: Mutex<()> = Mutex::new(());
         // A test that failed holding it left no state to guard.
         COUNTING.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Held by every test that makes a server thread panic, for as long as
+    /// it runs: `backpressure_panics_total` is process-wide, and a test that
+    /// asserts how far it moved must see its own panics alone.
+    pub fn counting_panics() -> MutexGuard<'static, ()> {
+        static COUNTING: Mutex<()> = Mutex::new(());
+        // A test that failed holding it left no state to guard.
+        COUNTING.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An HTTP/2 connection's thread that a test makes panic.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum PanicIn {
+        /// A stream's thread, once its body is made and before it answers
+        /// (`stream::answer`).
+        H2Stream,
+        /// The writer, as it is about to write a DATA frame (`writer::run`).
+        H2Writer,
+    }
+
+    /// The thread to panic, and the server (its bound address) whose
+    /// connections it serves: other tests' servers, on other ports, never
+    /// match.
+    fn chosen() -> MutexGuard<'static, Option<(PanicIn, SocketAddr)>> {
+        static CHOSEN: Mutex<Option<(PanicIn, SocketAddr)>> = Mutex::new(None);
+        CHOSEN.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `thread`, serving a connection to the server at `server`, is
+    /// to panic now (`server/h2/stream.rs` and `server/h2/writer.rs` ask,
+    /// once each). Those threads are started by the connection's, not the
+    /// test's, so a thread-local flag would not reach them: the choice is
+    /// global, and names the server.
+    pub fn panics_here(thread: PanicIn, server: Option<SocketAddr>) -> bool {
+        server.is_some_and(|server| *chosen() == Some((thread, server)))
+    }
+
+    /// While held, `thread` panics on every connection to one server;
+    /// it holds [`counting_panics`] too. Dropped, nothing panics.
+    pub struct Panicking {
+        /// Held until the choice is cleared, in `drop`.
+        _counting: MutexGuard<'static, ()>,
+    }
+
+    impl Drop for Panicking {
+        fn drop(&mut self) {
+            *chosen() = None;
+        }
+    }
+
+    /// Makes `thread` panic on the connections to the server bound at
+    /// `server`, until the guard is dropped.
+    pub fn panic_in(thread: PanicIn, server: SocketAddr) -> Panicking {
+        let counting = counting_panics();
+        *chosen() = Some((thread, server));
+        Panicking {
+            _counting: counting,
+        }
     }
 
     /// A connected pair of sockets over loopback, (server, client): for the

@@ -120,7 +120,11 @@ pub const MAX_NET_CANCELS: u32 = 100;
 /// Ends the connection if the thread holding it leaves by panicking: the
 /// writer waits for frames, the reader and streams on the writer, each for
 /// what the dead thread will never do. The panic itself is passed on when
-/// the connection's threads are joined.
+/// the connection's threads are joined. A stream thread holds none: the
+/// reader passes its panic on as it joins it, and the reader's own ends
+/// the connection. `a_stream_thread_that_panics_ends_its_connection`, below,
+/// fails without that, and `a_writer_that_panics_ends_its_connection`
+/// without the writer's.
 struct EndOnPanic<'c>(&'c Conn);
 
 impl Drop for EndOnPanic<'_> {
@@ -133,8 +137,10 @@ impl Drop for EndOnPanic<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
+    use std::io::{self, Read, Write};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
 
     use super::*;
     use crate::defense::buffer_caps::BufferBudget;
@@ -145,7 +151,8 @@ mod tests {
     use crate::measure::exposition::Scrape;
     use crate::measure::log;
     use crate::measure::metrics::{METRICS, Readings};
-    use crate::server::{ServerConfig, Shared, shutdown::Connections};
+    use crate::server::{Server, ServerConfig, Shared, shutdown::Connections};
+    use crate::test_support::{PanicIn, panic_in};
 
     /// Connections rejected and GOAWAYs sent with REFUSED_STREAM so far,
     /// by the process-wide counters: exact while the caller holds
@@ -158,6 +165,15 @@ mod tests {
         (rejected.unwrap_or(0), scrape.count(series).unwrap_or(0))
     }
 
+    /// `backpressure_panics_total` so far: exact while the caller holds
+    /// `counting_panics`, as every test that makes a server thread panic
+    /// does.
+    fn panics_counted() -> u64 {
+        let text = METRICS.render(&Readings::default());
+        let scrape = Scrape::parse(&text).unwrap();
+        scrape.count("backpressure_panics_total").unwrap()
+    }
+
     /// A connection's two ends, (server, client), whose client has sent its
     /// preface, SETTINGS and `frames`.
     fn connected(frames: &[u8]) -> (std::net::TcpStream, std::net::TcpStream) {
@@ -168,6 +184,23 @@ mod tests {
         client.write_all(&settings).unwrap();
         client.write_all(frames).unwrap();
         (server, client)
+    }
+
+    /// A HEADERS frame that asks `GET /healthz` on stream 1, and ends it.
+    fn healthz_on_stream_1() -> Vec<u8> {
+        let mut block = Vec::new();
+        hpack::start_block(&mut block);
+        for (name, value) in [
+            (&b":method"[..], &b"GET"[..]),
+            (b":scheme", b"http"),
+            (b":path", b"/healthz"),
+            (b":authority", b"a"),
+        ] {
+            hpack::encode_field(&mut block, name, value);
+        }
+        let mut request = Vec::new();
+        frame::headers(&mut request, 1, &block, true);
+        request
     }
 
     /// What these connections are served with: the defaults, and a buffer
@@ -259,19 +292,7 @@ mod tests {
     /// reset's counter does not tell it from one over the stream limit.
     #[test]
     fn a_stream_no_thread_can_start_for_is_refused_and_said_why() {
-        let mut block = Vec::new();
-        hpack::start_block(&mut block);
-        for (name, value) in [
-            (&b":method"[..], &b"GET"[..]),
-            (b":scheme", b"http"),
-            (b":path", b"/healthz"),
-            (b":authority", b"a"),
-        ] {
-            hpack::encode_field(&mut block, name, value);
-        }
-        let mut request = Vec::new();
-        frame::headers(&mut request, 1, &block, true);
-        let (server, mut client) = connected(&request);
+        let (server, mut client) = connected(&healthz_on_stream_1());
         let (shared, peer) = (shared(), client.local_addr().unwrap());
         let (outcome, log) = std::thread::scope(|scope| {
             let serving = scope.spawn(|| {
@@ -306,5 +327,154 @@ mod tests {
         assert_eq!(lines_of(&log, why).len(), 1, "{log:#?}");
         let access = lines_of(&log, &format!("{peer} "));
         assert!(access.is_empty(), "{access:#?}");
+    }
+
+    /// What a client saw of a connection one of whose threads panicked,
+    /// and what the server made of it.
+    struct Panicked {
+        /// Each frame the client got, as (type, stream).
+        frames: Vec<(u8, u32)>,
+        /// The code of each RST_STREAM and GOAWAY among them.
+        codes: Vec<u32>,
+        /// How the client's read ended: ConnectionReset for a reset,
+        /// UnexpectedEof for a plain close, WouldBlock if nothing ended
+        /// the connection within its 10 s.
+        read_end: io::ErrorKind,
+        /// `backpressure_panics_total`'s move.
+        panics: u64,
+        /// The access-log lines of the client's address.
+        access: Vec<String>,
+    }
+
+    /// Asks `GET /healthz` on stream 1 of a connection to a real server
+    /// (its accept loop, `run_isolated`, the access log) whose `thread`
+    /// panics, and reads until the connection ends (10 s at most); the
+    /// server stops once the client is done, and returns once every thread
+    /// it started is joined. Nothing but the panic's end can end the
+    /// connection meanwhile: the idle timeout and the hand-off's minimum
+    /// rate are a minute away.
+    fn served_with_a_panic_in(thread: PanicIn) -> Panicked {
+        let config = ServerConfig {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            quiet: false,
+            header_timeout: Duration::from_secs(60),
+            rate_grace: Duration::from_secs(60),
+            // Should the connection outlive its client, the shutdown cuts it.
+            drain_timeout: Duration::from_secs(1),
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config).unwrap();
+        let addr = server.local_addr().unwrap();
+        let _panicking = panic_in(thread, addr);
+        let before = panics_counted();
+        let done = AtomicBool::new(false);
+        let (asked, log) = std::thread::scope(|scope| {
+            let client = scope.spawn(|| {
+                let asked = ask_healthz(addr);
+                // Whatever it saw, so that the server stops.
+                done.store(true, Ordering::SeqCst);
+                asked
+            });
+            let ((), log) = log::capture(|| {
+                server.run(|| done.load(Ordering::SeqCst));
+            });
+            (client.join().unwrap(), log)
+        });
+        let (peer, wire, read_end) = asked.unwrap();
+        let (mut frames, mut codes) = (Vec::new(), Vec::new());
+        let mut buffer = FrameBuffer::with(&wire);
+        while let Ok(Some((header, payload))) = buffer.next_frame() {
+            frames.push((header.kind, header.stream));
+            let parsed = frame::parse(&header, payload);
+            if let Ok(Frame::RstStream { code, .. } | Frame::GoAway { code, .. }) = parsed {
+                codes.push(code);
+            }
+        }
+        let access = lines_of(&log, &format!("{peer} "));
+        Panicked {
+            frames,
+            codes,
+            read_end,
+            panics: panics_counted() - before,
+            access: access.into_iter().cloned().collect(),
+        }
+    }
+
+    /// Sends the preface, an empty SETTINGS and `GET /healthz` on stream
+    /// 1 to `addr`, and reads until the connection ends, each read waiting
+    /// 10 s at most; returns the client's address, the bytes it read, and
+    /// how the read ended.
+    fn ask_healthz(
+        addr: std::net::SocketAddr,
+    ) -> io::Result<(std::net::SocketAddr, Vec<u8>, io::ErrorKind)> {
+        let mut client = std::net::TcpStream::connect(addr)?;
+        client.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut request = PREFACE.to_vec();
+        frame::settings(&mut request, &[]);
+        request.extend_from_slice(&healthz_on_stream_1());
+        client.write_all(&request)?;
+        let mut wire = Vec::new();
+        let read_end = match client.read_to_end(&mut wire) {
+            Ok(_) => io::ErrorKind::UnexpectedEof,
+            Err(e) => e.kind(),
+        };
+        Ok((client.local_addr()?, wire, read_end))
+    }
+
+    /// A stream thread that panics while answering ends its connection,
+    /// not only its stream: the reader passes the panic on as it joins the
+    /// thread (`join_finished`), and its `EndOnPanic` ends the connection,
+    /// so the writer leaves and the connection's thread returns to
+    /// `run_isolated`, which counts the panic once and closes with a
+    /// reset. The client gets the stream's RST_STREAM (INTERNAL_ERROR,
+    /// from its body as it unwinds), no GOAWAY (a panic is no graceful
+    /// end, and the reset tells every stream it was cut), then the reset.
+    /// The panicked stream has no line; the connection's says `panic`.
+    #[test]
+    fn a_stream_thread_that_panics_ends_its_connection() {
+        let seen = crate::test_support::within(|| served_with_a_panic_in(PanicIn::H2Stream));
+        let (settings, rst_stream) = (frame::Kind::Settings as u8, frame::Kind::RstStream as u8);
+        let expected = [(settings, 0), (settings, 0), (rst_stream, 1)];
+        assert_eq!(
+            seen.frames, expected,
+            "SETTINGS, its ACK, the stream's reset"
+        );
+        assert_eq!(seen.codes, [ErrorCode::InternalError as u32]);
+        assert_eq!(seen.read_end, io::ErrorKind::ConnectionReset);
+        assert_eq!(seen.panics, 1);
+        assert_eq!(seen.access.len(), 1, "{:#?}", seen.access);
+        let connection = &seen.access[0];
+        assert!(
+            connection.contains(" - - mode=- body_bytes=0 "),
+            "{connection}"
+        );
+        assert!(connection.ends_with(" end=panic"), "{connection}");
+    }
+
+    /// A writer that panics with a stream waiting on its hand-off ends its
+    /// connection: its `EndOnPanic` fails the stream's wait at once (not a
+    /// minute later, at the minimum rate), the reader sees the end, and
+    /// the scope passes the writer's panic on to `run_isolated`, which
+    /// counts it once and closes with a reset. The client got the HEADERS
+    /// and no DATA, no END_STREAM, no GOAWAY: nothing after them can pass
+    /// for an end. The stream's line and the connection's say `panic`.
+    #[test]
+    fn a_writer_that_panics_ends_its_connection() {
+        let seen = crate::test_support::within(|| served_with_a_panic_in(PanicIn::H2Writer));
+        let (settings, headers) = (frame::Kind::Settings as u8, frame::Kind::Headers as u8);
+        let expected = [(settings, 0), (settings, 0), (headers, 1)];
+        assert_eq!(seen.frames, expected, "SETTINGS, its ACK, the HEADERS");
+        assert!(seen.codes.is_empty(), "{:?}", seen.codes);
+        assert_eq!(seen.read_end, io::ErrorKind::ConnectionReset);
+        assert_eq!(seen.panics, 1);
+        assert_eq!(seen.access.len(), 2, "{:#?}", seen.access);
+        let (stream, connection) = (&seen.access[0], &seen.access[1]);
+        assert!(stream.contains(" \"GET /healthz HTTP/2\" 200 "), "{stream}");
+        assert!(stream.ends_with(" end=panic"), "{stream}");
+        assert!(
+            connection.contains(" - - mode=- body_bytes=0 "),
+            "{connection}"
+        );
+        assert!(connection.ends_with(" end=panic"), "{connection}");
     }
 }

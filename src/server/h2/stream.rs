@@ -65,6 +65,12 @@ pub fn answer(
         Err((status, reason)) => Answer::error(None, *status, reason),
     };
     let out = StreamBody::new(conn, id, head_only, shared.config.min_data_rate());
+    // A panic while answering, for the test that it ends the connection
+    // (`h2/mod.rs`); `out` resets the stream as it unwinds.
+    #[cfg(test)]
+    if crate::test_support::panics_here(crate::test_support::PanicIn::H2Stream, local) {
+        panic!("a deliberate test panic in an HTTP/2 stream thread");
+    }
     // A producer refused by a buffering cap resets the stream. The label
     // only fails the stream's writes: the strategy's error says which cap,
     // and that is what the log and metrics count.

@@ -90,6 +90,17 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
                 state = conn.wait_for(&conn.work, state, look);
             }
         };
+        // A panic with a stream waiting on its hand-off, for the test that
+        // it ends the connection (`h2/mod.rs`).
+        #[cfg(test)]
+        if matches!(job, Job::Data { .. })
+            && crate::test_support::panics_here(
+                crate::test_support::PanicIn::H2Writer,
+                socket.local_addr().ok(),
+            )
+        {
+            panic!("a deliberate test panic in an HTTP/2 writer");
+        }
         if let Err(e) = out.write_all(&buf) {
             let why = match TooSlow::of(&e) {
                 Some(TooSlow::SendTimeout) => End::SendTimeout,
