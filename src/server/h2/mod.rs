@@ -140,7 +140,7 @@ mod tests {
     use std::io::{self, Read, Write};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::defense::buffer_caps::BufferBudget;
@@ -349,10 +349,10 @@ mod tests {
     /// Asks `GET /healthz` on stream 1 of a connection to a real server
     /// (its accept loop, `run_isolated`, the access log) whose `thread`
     /// panics, and reads until the connection ends (10 s at most); the
-    /// server stops once the client is done, and returns once every thread
-    /// it started is joined. Nothing but the panic's end can end the
-    /// connection meanwhile: the idle timeout and the hand-off's minimum
-    /// rate are a minute away.
+    /// server stops once the client is done, and must have returned,
+    /// every thread it started joined, within 10 s more. Nothing but the
+    /// panic's end can end the connection meanwhile: the idle timeout and
+    /// the hand-off's minimum rate are a minute away.
     fn served_with_a_panic_in(thread: PanicIn) -> Panicked {
         let config = ServerConfig {
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -365,39 +365,44 @@ mod tests {
         };
         let server = Server::bind(config).unwrap();
         let addr = server.local_addr().unwrap();
-        let _panicking = panic_in(thread, addr);
-        let before = panics_counted();
         let done = AtomicBool::new(false);
-        let (asked, log) = std::thread::scope(|scope| {
-            let client = scope.spawn(|| {
+        std::thread::scope(|scope| {
+            // Taken inside the scope, as the log's capture: should the
+            // server hang, the failed assertion below lets go of both
+            // before the scope waits for it, and `within` fails this test
+            // without holding up the others that take them.
+            let _panicking = panic_in(thread, addr);
+            let before = panics_counted();
+            let (asked, log) = log::capture(|| {
+                let serving = scope.spawn(|| server.run(|| done.load(Ordering::SeqCst)));
                 let asked = ask_healthz(addr);
-                // Whatever it saw, so that the server stops.
                 done.store(true, Ordering::SeqCst);
+                let stopping = Instant::now();
+                while !serving.is_finished() && stopping.elapsed() < Duration::from_secs(10) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                assert!(serving.is_finished(), "the server hangs: {asked:?}");
                 asked
             });
-            let ((), log) = log::capture(|| {
-                server.run(|| done.load(Ordering::SeqCst));
-            });
-            (client.join().unwrap(), log)
-        });
-        let (peer, wire, read_end) = asked.unwrap();
-        let (mut frames, mut codes) = (Vec::new(), Vec::new());
-        let mut buffer = FrameBuffer::with(&wire);
-        while let Ok(Some((header, payload))) = buffer.next_frame() {
-            frames.push((header.kind, header.stream));
-            let parsed = frame::parse(&header, payload);
-            if let Ok(Frame::RstStream { code, .. } | Frame::GoAway { code, .. }) = parsed {
-                codes.push(code);
+            let (peer, wire, read_end) = asked.unwrap();
+            let (mut frames, mut codes) = (Vec::new(), Vec::new());
+            let mut buffer = FrameBuffer::with(&wire);
+            while let Ok(Some((header, payload))) = buffer.next_frame() {
+                frames.push((header.kind, header.stream));
+                let parsed = frame::parse(&header, payload);
+                if let Ok(Frame::RstStream { code, .. } | Frame::GoAway { code, .. }) = parsed {
+                    codes.push(code);
+                }
             }
-        }
-        let access = lines_of(&log, &format!("{peer} "));
-        Panicked {
-            frames,
-            codes,
-            read_end,
-            panics: panics_counted() - before,
-            access: access.into_iter().cloned().collect(),
-        }
+            let access = lines_of(&log, &format!("{peer} "));
+            Panicked {
+                frames,
+                codes,
+                read_end,
+                panics: panics_counted() - before,
+                access: access.into_iter().cloned().collect(),
+            }
+        })
     }
 
     /// Sends the preface, an empty SETTINGS and `GET /healthz` on stream
