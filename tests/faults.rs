@@ -682,6 +682,32 @@ fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
     }
 }
 
+/// The streams [`six_streams_rendering`] opens.
+const SIX_STREAMS: [u32; 6] = [1, 3, 5, 7, 9, 11];
+
+/// A server that cuts at once (`--drain-timeout 0ms`), and an HTTP/2
+/// connection to it whose six streams each wait for their producer's first
+/// chunk (16 MiB, long in a debug build) before their head; each reset by
+/// the client if `reset`. Returns once a PING sent after them is answered:
+/// the reader has taken every frame before it.
+fn six_streams_rendering(reset: bool) -> (Child, H2) {
+    let args = ["--drain-timeout", "0ms", "--chunk-bytes", "16777216"];
+    let server = Child::start(Log::Read, None, &args);
+    let mut h2 = H2::connect(server.addr, &[]);
+    let mut out = Vec::new();
+    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
+    for id in SIX_STREAMS {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
+        if reset {
+            frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+        }
+    }
+    frame(&mut out, PING, 0, 0, b"all-read");
+    h2.send(&out);
+    assert_eq!(h2.next_of(PING).payload, b"all-read");
+    (server, h2)
+}
+
 /// A stream the client reset before the shutdown's cut is the client's
 /// abort, even when its thread only learns of the reset after the cut:
 /// here each thread waits for its producer's first chunk (16 MiB, long
@@ -691,24 +717,11 @@ fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
 /// then. Before the fix, those streams' lines said `end=drain-timeout`.
 #[test]
 fn a_stream_the_client_reset_before_the_cut_is_logged_its_abort() {
-    let args = ["--drain-timeout", "0ms", "--chunk-bytes", "16777216"];
-    let mut server = Child::start(Log::Read, None, &args);
-    let mut h2 = H2::connect(server.addr, &[]);
-    let mut out = Vec::new();
-    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
-    let streams = [1, 3, 5, 7, 9, 11];
-    for id in streams {
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
-        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
-    }
-    frame(&mut out, PING, 0, 0, b"rst-seen");
-    h2.send(&out);
-    let pong = h2.next_of(PING);
-    assert_eq!(pong.payload, b"rst-seen");
+    let (mut server, _h2) = six_streams_rendering(true);
     server.terminate();
     let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
     let cancelled: Vec<&String> = log.iter().filter(|l| l.contains("rows=400000")).collect();
-    assert_eq!(cancelled.len(), streams.len(), "{log:#?}");
+    assert_eq!(cancelled.len(), SIX_STREAMS.len(), "{log:#?}");
     for line in cancelled {
         assert!(line.contains(" - mode=unbounded body_bytes=0 "), "{line}");
         assert!(line.ends_with(" end=client-abort"), "{line}");
@@ -725,18 +738,7 @@ fn a_stream_the_client_reset_before_the_cut_is_logged_its_abort() {
 /// then, its socket still open (a FIN), the cut counted it.
 #[test]
 fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
-    let args = ["--drain-timeout", "0ms", "--chunk-bytes", "16777216"];
-    let mut server = Child::start(Log::Read, None, &args);
-    let mut h2 = H2::connect(server.addr, &[]);
-    let mut out = Vec::new();
-    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
-    let streams = [1, 3, 5, 7, 9, 11];
-    for id in streams {
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
-    }
-    frame(&mut out, PING, 0, 0, b"all-sent");
-    h2.send(&out);
-    assert_eq!(h2.next_of(PING).payload, b"all-sent");
+    let (mut server, h2) = six_streams_rendering(false);
     drop(h2);
     // The reader meets the close at its next read, at once; the six
     // chunks take a few hundred milliseconds to render in a debug build.
@@ -747,7 +749,7 @@ fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
         .iter()
         .filter(|l| l.contains("rows=400000") || l.contains("\"PRI * "))
         .collect();
-    assert_eq!(lines.len(), streams.len() + 1, "{log:#?}");
+    assert_eq!(lines.len(), SIX_STREAMS.len() + 1, "{log:#?}");
     for line in lines {
         assert!(line.ends_with(" end=client-abort"), "{line}");
     }
