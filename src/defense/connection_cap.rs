@@ -564,4 +564,53 @@ mod tests {
         assert!(lines[0].ends_with(" end=rejected"), "{}", lines[0]);
         assert_eq!(rejections(), before + 1);
     }
+
+    /// An own endpoint's answer whose client reset the connection before it
+    /// went out is the client's abort, as over a connection thread: the
+    /// write fails, but not for want of room, so the cap did not turn it
+    /// away, and it is neither logged nor counted a rejection.
+    #[test]
+    fn an_own_answer_whose_client_reset_first_is_its_abort() {
+        let _counting = crate::test_support::counting_rejections();
+        let turn = Arc::new(std::sync::Barrier::new(2));
+        let asked = Arc::clone(&turn);
+        let own: Arc<OwnEndpoints> = Arc::new(move |_| {
+            asked.wait(); // The request is read: the client may go.
+            asked.wait(); // It has reset the connection.
+            let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+            let (status, body_bytes) = (Status::Ok, 2);
+            Some(OwnResponse {
+                status,
+                bytes,
+                body_bytes,
+            })
+        });
+        let before = rejections();
+        let (peer, log) = crate::test_support::within(move || {
+            crate::measure::log::capture(|| {
+                let rejecter = Rejecter::start(false, own).unwrap();
+                let mut client = turned_away(&rejecter);
+                let peer = client.local_addr().unwrap();
+                client
+                    .write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+                    .unwrap();
+                turn.wait();
+                sys::reset_on_close(&client).unwrap();
+                drop(client);
+                turn.wait();
+                rejecter.stop();
+                peer
+            })
+        });
+        let peer = format!("{peer} ");
+        let lines: Vec<&String> = log.iter().filter(|l| l.starts_with(&peer)).collect();
+        assert_eq!(lines.len(), 1, "{log:#?}");
+        assert!(
+            lines[0].contains("\"GET /metrics HTTP/1.1\" - "),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with(" end=client-abort"), "{}", lines[0]);
+        assert_eq!(rejections(), before);
+    }
 }

@@ -409,6 +409,19 @@ mod tests {
         }
     }
 
+    /// The largest integer taken is [`MAX_INTEGER`] itself (a table size,
+    /// a string's length); one more is an overflow.
+    #[test]
+    fn an_integer_of_32_bits_is_taken_and_one_more_is_not() {
+        let max = usize::try_from(MAX_INTEGER).unwrap();
+        for (value, decoded) in [(max, Ok(max)), (max + 1, Err(DecodeError::IntegerOverflow))] {
+            let mut bytes = Vec::new();
+            encode_integer(&mut bytes, 8, value);
+            let mut input = Input { rest: &bytes };
+            assert_eq!(input.integer(8), decoded, "{value}");
+        }
+    }
+
     #[test]
     fn c2_field_representations() {
         // Literals with incremental indexing (C.2.1), without (C.2.2), never
