@@ -840,6 +840,88 @@ fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
     assert!(exports[0].ends_with(" end=client-abort"), "{}", exports[0]);
 }
 
+/// An HTTP/1.1 head still being read at the drain timeout is the cut's,
+/// as a response being written is: the cut fails the read as a client's
+/// reset would, but the cut came first, so the line says
+/// `end=drain-timeout` and the close is a reset. Named so only if the
+/// failed read is put to the cut (`connection.rs`, `cut_if_cut`); left the
+/// client's abort, it would end in a FIN.
+#[test]
+fn a_head_still_being_read_at_the_cut_is_logged_as_cut() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
+    let mut client = TcpStream::connect(server.addr).expect("connect");
+    client
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .expect("half a head");
+    // The server's thread has taken the first byte and reads on.
+    thread::sleep(Duration::from_millis(200));
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
+    let peer = format!("{} ", client.local_addr().expect("an address"));
+    let lines: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
+    assert_eq!(lines.len(), 1, "{log:#?}");
+    assert!(lines[0].ends_with(" end=drain-timeout"), "{}", lines[0]);
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a read timeout");
+    let end = client.read(&mut [0; 64]).map_err(|e| e.kind());
+    assert_eq!(end, Err(ErrorKind::ConnectionReset));
+}
+
+/// A reader waiting for a thread slot at the cut names the connection's
+/// end as the cut finds it: one whose client reset it before the cut (here
+/// while every slot was taken, so that nothing read or wrote the socket
+/// since) is the client's abort, on the connection's line and its stalled
+/// streams', and not counted cut. Only a connection the cut reached is
+/// `end=drain-timeout` (`a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on`).
+#[test]
+fn a_connection_reset_while_its_reader_waits_for_a_slot_is_the_clients() {
+    let args = [
+        "--drain-timeout",
+        "0ms",
+        "--rate-grace",
+        "10m",
+        "--chunk-bytes",
+        "16777216",
+    ];
+    let mut server = Child::start(Log::Read, None, &args);
+    let socket = TcpStream::connect(server.addr).expect("connect");
+    let kept = socket.try_clone().expect("a second handle");
+    let mut h2 = H2::over(socket).start(&[]);
+    let mut out = Vec::new();
+    let mut id = 1;
+    // As in the test above: seventeen cancelled renders and fifteen
+    // stalled streams take the 32 slots; the 33rd stream waits for one.
+    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
+    for _ in 0..17 {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
+        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+        id += 2;
+    }
+    let stalled = request_block("GET", "/export.csv?rows=2000&mode=pipeline");
+    for _ in 0..15 {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &stalled);
+        id += 2;
+    }
+    let waiting = request_block("GET", "/export.csv?rows=200001&mode=buffer");
+    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &waiting);
+    h2.send(&out);
+    let heads = |f: &[Frame]| f.iter().filter(|f| f.kind == HEADERS).count() >= 15;
+    h2.frames_until(heads, Duration::ZERO);
+    backpressure::reset_on_close(&kept).expect("SO_LINGER 0");
+    drop((h2, kept));
+    // The reset reaches the server's kernel at once over loopback.
+    thread::sleep(Duration::from_millis(100));
+    server.terminate();
+    let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
+    let lines = |what: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(what)).collect() };
+    let (stalled, connection) = (lines("mode=pipeline"), lines("\"PRI * "));
+    assert_eq!((stalled.len(), connection.len()), (15, 1), "{log:#?}");
+    for line in stalled.into_iter().chain(connection) {
+        assert!(line.ends_with(" end=client-abort"), "{line}");
+    }
+}
+
 /// How long the server takes to start answering `target`: for a `buffer`
 /// export, its render. The body is then read and thrown away.
 fn first_byte_after(addr: SocketAddr, target: &str) -> Duration {
