@@ -868,6 +868,37 @@ fn a_head_still_being_read_at_the_cut_is_logged_as_cut() {
     assert_eq!(end, Err(ErrorKind::ConnectionReset));
 }
 
+/// A small answer over HTTP/1.1 held up at the drain timeout is cut as an
+/// export is: `/metrics` (12 KiB), to a client whose receive buffer is 4 KiB
+/// and that reads nothing, waits in its write at the `--notsent-lowat`
+/// mark; the cut fails that write as a client's reset would, and the line
+/// says `end=drain-timeout`, not the client's abort. A small answer's
+/// failed write names no cut of its own (`routes::small_sent`): the
+/// connection's thread does (`connection.rs`, `cut_if_cut`).
+#[test]
+fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http1_answer() {
+    let args = ["--drain-timeout", "0ms", "--notsent-lowat", "4k"];
+    let mut server = Child::start(Log::Read, None, &args);
+    let timeout = Duration::from_secs(5);
+    let mut client =
+        backpressure::connect_with_receive_buffer(server.addr, 4096, timeout).expect("connect");
+    client
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send the request");
+    // Its write is under way, and stays so: the client reads nothing.
+    thread::sleep(Duration::from_millis(300));
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
+    let lines: Vec<&String> = log.iter().filter(|l| l.contains("/metrics")).collect();
+    assert_eq!(lines.len(), 1, "{log:#?}");
+    assert!(
+        lines[0].contains("\" - mode=- body_bytes=0 "),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with(" end=drain-timeout"), "{}", lines[0]);
+}
+
 /// A reader waiting for a thread slot at the cut names the connection's
 /// end as the cut finds it: one whose client reset it before the cut (here
 /// while every slot was taken, so that nothing read or wrote the socket
