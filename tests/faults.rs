@@ -899,6 +899,45 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http1_answer() {
     assert!(lines[0].ends_with(" end=drain-timeout"), "{}", lines[0]);
 }
 
+/// A connection whose client closed its side before the cut is not the
+/// cut's to count, but it is cut all the same: its writer may still be
+/// blocked in a write its client does not read (here an HTTP/2 export to a
+/// client that sent its FIN and reads nothing), and would hold the exit
+/// until the send timeout, a minute here.
+#[test]
+fn a_connection_its_client_left_first_is_cut_all_the_same() {
+    let args = [
+        "--drain-timeout",
+        "0ms",
+        "--send-timeout",
+        "60s",
+        "--rate-grace",
+        "10m",
+    ];
+    let mut server = Child::start(Log::Read, None, &args);
+    let socket = TcpStream::connect(server.addr).expect("connect");
+    let kept = socket.try_clone().expect("a second handle");
+    let mut h2 = H2::over(socket).start_wide_open();
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
+    assert_eq!(h2.next_of(HEADERS).stream, 1);
+    // Both kernels' buffers fill: the writer blocks in its write.
+    thread::sleep(Duration::from_millis(300));
+    kept.shutdown(Shutdown::Write).expect("FIN");
+    // The reader meets the close at once, and the connection is the client's.
+    thread::sleep(Duration::from_millis(100));
+    let asked = Instant::now();
+    server.terminate();
+    let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
+    assert!(asked.elapsed() < Duration::from_secs(10), "{log:#?}");
+    let connection: Vec<&String> = log.iter().filter(|l| l.contains("\"PRI * ")).collect();
+    assert_eq!(connection.len(), 1, "{log:#?}");
+    assert!(
+        connection[0].ends_with(" end=client-abort"),
+        "{}",
+        connection[0]
+    );
+}
+
 /// A reader waiting for a thread slot at the cut names the connection's
 /// end as the cut finds it: one whose client reset it before the cut (here
 /// while every slot was taken, so that nothing read or wrote the socket
