@@ -85,7 +85,7 @@ struct Listed {
     /// only after the cut, with the same bare error as the cut's own
     /// abort, and would take it for the cut's ([`Connections::cut_reached`]).
     /// Or set before the cut by its thread, which met its client gone
-    /// ([`Connections::client_left`]).
+    /// ([`Connections::lost_to_cut`]).
     gone_first: bool,
 }
 
@@ -147,18 +147,21 @@ impl Connections {
         self.cutting() && !self.lock().iter().any(|l| l.id == id && l.gone_first)
     }
 
-    /// Says that connection `id`'s thread met its client gone (a read met
-    /// its close or reset, a write failed) and whether the cut had come
-    /// first ([`Connections::cut_reached`]). If not, the cut will neither
-    /// count it nor name its end, however long its thread takes to finish
-    /// (an HTTP/2 connection joins its streams' threads): its socket may
-    /// still have a peer, after a FIN, but its client has left.
-    pub fn client_left(&self, id: u64) -> bool {
+    /// Says that connection `id`'s thread has lost its client (a read met
+    /// its close or reset, a write failed), and returns whether the cut
+    /// caused it ([`Connections::cut_reached`]). If not, the cut will
+    /// neither count it nor name its end, however long its thread takes to
+    /// finish (an HTTP/2 connection joins its streams' threads): its socket
+    /// may still have a peer, after a FIN, but its client has left. (Not
+    /// `h2::Conn::client_left`, which names the connection's end given
+    /// this answer.)
+    pub fn lost_to_cut(&self, id: u64) -> bool {
         let mut open = self.lock();
+        let listed = open.iter_mut().find(|l| l.id == id);
         if self.cutting() {
-            return !open.iter().any(|l| l.id == id && l.gone_first);
+            return !listed.is_some_and(|l| l.gone_first);
         }
-        if let Some(listed) = open.iter_mut().find(|l| l.id == id) {
+        if let Some(listed) = listed {
             listed.gone_first = true;
         }
         false
@@ -354,10 +357,10 @@ mod tests {
         let (live, _client) = pair();
         connections.enter(1, closed);
         connections.enter(2, live);
-        assert!(!connections.client_left(1), "before the cut");
+        assert!(!connections.lost_to_cut(1), "before the cut");
         assert_eq!(connections.drain(Instant::now()), 1);
         assert!(!connections.cut_reached(1), "left before the cut");
-        assert!(connections.client_left(2), "met after the cut");
+        assert!(connections.lost_to_cut(2), "met after the cut");
         assert!(!connections.leave(1));
         assert!(connections.leave(2));
     }

@@ -85,7 +85,7 @@ pub fn serve(
     id: u64,
 ) -> Outcome {
     let conn = Conn::new();
-    let cut_first = || shared.connections.client_left(id);
+    let cut_first = || shared.connections.lost_to_cut(id);
     let end = thread::scope(|scope| {
         let writer = start(scope, "h2-writer".into(), || {
             writer::run(&conn, socket, &shared.config, &cut_first)
@@ -207,7 +207,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                 Err(e) if crate::defense::is_timeout(&e) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Ok(0) | Err(_) => {
-                    let cut_first = self.shared.connections.client_left(self.id);
+                    let cut_first = self.shared.connections.lost_to_cut(self.id);
                     return self.conn.client_left(cut_first);
                 }
             }

@@ -199,7 +199,7 @@ impl Conn {
     /// timeout, the minimum rate); fine once nothing is being answered;
     /// else the streams still open were cut, by the shutdown if its cut
     /// reached the connection first (`cut_first`, from
-    /// `Connections::client_left`: the cut ends a read as a client's close
+    /// `Connections::lost_to_cut`: the cut ends a read as a client's close
     /// would), or by the client. Named as the end is met, and passed to the
     /// open streams by [`Conn::end`], so that a stream the client reset
     /// before the cut stays the client's abort. A write not yet accounted

@@ -60,7 +60,7 @@ enum Job {
 /// Writes frames until the connection ends or the socket fails; `cut_first`
 /// says, of a write that found the client gone, whether the shutdown's cut
 /// came first, which fails a write as a client's reset would
-/// (`Connections::client_left`).
+/// (`Connections::lost_to_cut`).
 pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &dyn Fn() -> bool) {
     let _end_on_panic = EndOnPanic(conn);
     let min_rate = config.min_data_rate();
