@@ -602,8 +602,8 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
 
 /// A small answer over HTTP/2 is cut as an export is: `/healthz`, its
 /// three bytes held up by a stream window of zero, is logged
-/// `end=drain-timeout`, the reason its stream was ended with. Before, a
-/// small answer's failed write was always the client's abort.
+/// `end=drain-timeout`, the reason its stream was ended with, which its
+/// failed write carries (`routes::small_sent`): not the client's abort.
 #[test]
 fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http2_answer() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
@@ -714,7 +714,8 @@ fn six_streams_rendering(reset: bool) -> (Child, H2) {
 /// in a debug build) before it sends the head, whose write fails. The
 /// PING's answer says the reader had taken every RST_STREAM before the
 /// signal was sent; the cut connection says a thread was still busy
-/// then. Before the fix, those streams' lines said `end=drain-timeout`.
+/// then. Named by the cut, which their threads meet first, those
+/// streams' lines would say `end=drain-timeout`.
 #[test]
 fn a_stream_the_client_reset_before_the_cut_is_logged_its_abort() {
     let (mut server, _h2) = six_streams_rendering(true);
@@ -733,9 +734,10 @@ fn a_stream_the_client_reset_before_the_cut_is_logged_its_abort() {
 /// the client's abort on every line, the connection's (`PRI * ...`) and
 /// each stream's, though the connection is over only after the cut; and
 /// the summary counts it as ended, not cut, as it counts one whose client
-/// reset it. Before the fix the connection's thread, finding the cut begun
-/// once its streams were joined, logged them all `end=drain-timeout`; and
-/// then, its socket still open (a FIN), the cut counted it.
+/// reset it. Its thread says so as it meets the close
+/// (`Connections::lost_to_cut`): asked only once its streams were joined,
+/// after the cut, it would log them all `end=drain-timeout`, and the cut,
+/// finding its socket still open (a FIN), would count it.
 #[test]
 fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
     let (mut server, h2) = six_streams_rendering(false);
@@ -808,8 +810,9 @@ fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
 /// `buffer` render touches no socket, and asks between slices whether the
 /// shutdown has cut its response. The cut looks first whether each
 /// connection is still there: one its client reset had ended before the
-/// drain timeout, and is not counted cut. Before the fix its line said
-/// `end=drain-timeout`, and the summary `0 connections ended …, 1 cut`.
+/// drain timeout, and is not counted cut. Without that look, its line
+/// would say `end=drain-timeout`, and the summary `0 connections ended …,
+/// 1 cut`.
 #[test]
 fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);

@@ -240,9 +240,9 @@ fn captured() -> std::sync::MutexGuard<'static, Option<Vec<String>>> {
 }
 
 /// Runs `f` and returns, with its value, every line logged meanwhile, by
-/// any thread, without its stamp and newline: a unit test's look at the log. One
-/// test captures at a time; another test's lines logged meanwhile are
-/// among them, so a test picks out its own (by its client's address).
+/// any thread, without its stamp and newline: a unit test's look at the
+/// log. One test captures at a time; another test's lines logged meanwhile
+/// are among them, so a test picks out its own (by its client's address).
 #[cfg(test)]
 pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
