@@ -207,8 +207,8 @@ mod test_support {
     }
 
     /// Whether `thread`, serving a connection to the server at `server`, is
-    /// to panic now (`server/h2/stream.rs` and `server/h2/writer.rs` ask,
-    /// once each). Those threads are started by the connection's, not the
+    /// to panic (`server/h2/stream.rs` asks as it answers,
+    /// `server/h2/writer.rs` as it starts). Those threads are started by the connection's, not the
     /// test's, so a thread-local flag would not reach them: the choice is
     /// global, and names the server.
     pub fn panics_here(thread: PanicIn, server: Option<SocketAddr>) -> bool {

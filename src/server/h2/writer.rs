@@ -70,6 +70,12 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
     let mut buf = Vec::with_capacity(HEADER_BYTES + MAX_FRAME_BYTES);
     let look = (config.send_timeout / STALL_CHECKS).max(MIN_STALL_CHECK);
     let mut looked = Instant::now();
+    // Asked once, not per frame: the test chooses before it connects.
+    #[cfg(test)]
+    let panics = crate::test_support::panics_here(
+        crate::test_support::PanicIn::H2Writer,
+        socket.local_addr().ok(),
+    );
     loop {
         let job = {
             let mut state = conn.lock();
@@ -93,12 +99,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
         // A panic with a stream waiting on its hand-off, for the test that
         // it ends the connection (`h2/mod.rs`).
         #[cfg(test)]
-        if matches!(job, Job::Data { .. })
-            && crate::test_support::panics_here(
-                crate::test_support::PanicIn::H2Writer,
-                socket.local_addr().ok(),
-            )
-        {
+        if panics && matches!(job, Job::Data { .. }) {
             panic!("a deliberate test panic in an HTTP/2 writer");
         }
         if let Err(e) = out.write_all(&buf) {
