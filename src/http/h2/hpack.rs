@@ -102,8 +102,7 @@ pub enum DecodeError {
     Truncated,
     IntegerOverflow,
     BadIndex,
-    HuffmanPadding,
-    HuffmanEos,
+    Huffman(HuffmanError),
     TableSizeAboveLimit,
     LateTableSizeUpdate,
 }
@@ -115,19 +114,12 @@ impl DecodeError {
             DecodeError::Truncated => "header block ends inside a field",
             DecodeError::IntegerOverflow => "integer larger than 32 bits or too long",
             DecodeError::BadIndex => "index 0 or past the end of the tables",
-            DecodeError::HuffmanPadding => "huffman padding of 8 bits or more, or not all ones",
-            DecodeError::HuffmanEos => "huffman string contains eos",
+            DecodeError::Huffman(HuffmanError::Padding) => {
+                "huffman padding of 8 bits or more, or not all ones"
+            }
+            DecodeError::Huffman(HuffmanError::Eos) => "huffman string contains eos",
             DecodeError::TableSizeAboveLimit => "table size update above the advertised limit",
             DecodeError::LateTableSizeUpdate => "table size update after a field",
-        }
-    }
-}
-
-impl From<HuffmanError> for DecodeError {
-    fn from(error: HuffmanError) -> Self {
-        match error {
-            HuffmanError::Padding => DecodeError::HuffmanPadding,
-            HuffmanError::Eos => DecodeError::HuffmanEos,
         }
     }
 }
@@ -307,7 +299,7 @@ impl Input<'_> {
             return Ok(raw.to_vec());
         }
         let mut decoded = Vec::new();
-        huffman::decode(raw, &mut decoded)?;
+        huffman::decode(raw, &mut decoded).map_err(DecodeError::Huffman)?;
         Ok(decoded)
     }
 }
@@ -557,9 +549,9 @@ mod tests {
             ("be", DecodeError::BadIndex),
             ("7e", DecodeError::BadIndex),
             // A Huffman-coded name: '0' (00000), then zeros, or eleven ones.
-            ("00 81 00", DecodeError::HuffmanPadding),
-            ("00 82 07 ff", DecodeError::HuffmanPadding),
-            ("00 84 ff ff ff fc", DecodeError::HuffmanEos),
+            ("00 81 00", DecodeError::Huffman(HuffmanError::Padding)),
+            ("00 82 07 ff", DecodeError::Huffman(HuffmanError::Padding)),
+            ("00 84 ff ff ff fc", DecodeError::Huffman(HuffmanError::Eos)),
             // 31 + 0x62 + 0x1f << 7 = 4097.
             ("3f e2 1f", DecodeError::TableSizeAboveLimit),
             ("82 20", DecodeError::LateTableSizeUpdate),

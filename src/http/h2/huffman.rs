@@ -15,8 +15,8 @@
 //! all ones, and EOS inside a string. Its output is bounded by its input:
 //! the shortest code is 5 bits, so `n` bytes decode to at most `8n/5`.
 
-/// Why [`decode`] refuses a string; HPACK's decoder turns it into its own
-/// error, so this file needs nothing of `hpack.rs`.
+/// Why [`decode`] refuses a string; HPACK's decoder wraps it in its own
+/// error, which says each case, so this file needs nothing of `hpack.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HuffmanError {
     /// Padding of 8 bits or more, or not all ones.
