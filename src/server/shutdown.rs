@@ -21,13 +21,13 @@
 //!    has read what its kernel already holds, its next read fails, so it
 //!    knows its body is incomplete, which a FIN could not tell an HTTP/1.0
 //!    client; and the kernel frees the send queue instead of draining it
-//!    to a process that is gone. Each cut connection logs `end=drain-timeout`;
-//!    one whose client had reset it already (its socket has no peer left),
-//!    or whose thread had met its client gone (an HTTP/2 connection whose
-//!    client closed it, its streams' threads still finishing), ended
-//!    before the cut, is not counted cut, and stays the client's abort,
-//!    however late its thread meets the reset (a `buffer` render touches
-//!    no socket).
+//!    to a process that is gone. Each cut connection logs
+//!    `end=drain-timeout`. One its client had left already ended before
+//!    the cut: its socket has no peer left (a reset), or its thread had met
+//!    the client gone (an HTTP/2 connection whose client closed it, its
+//!    streams' threads still finishing). It is cut all the same, but not
+//!    counted cut, and stays the client's abort however late its thread
+//!    meets the failure (a `buffer` render touches no socket).
 //!    A response already written is never cut: its connection leaves the
 //!    list as its close begins, since a reset would throw away what the
 //!    kernel still holds of it, and the close bounds itself.
