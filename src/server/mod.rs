@@ -491,4 +491,50 @@ mod tests {
         assert!(run_isolated(&client, || {}));
         assert_eq!(panics(), panics_before + 1, "a clean run counts nothing");
     }
+
+    /// A download the shutdown's cut ends is counted as the cut's in
+    /// `backpressure_aborts_total`, not only logged so: the count is taken
+    /// inside the export (`routes::run_export`), before the connection's
+    /// thread names its log line (`connection.rs`, `cut_if_cut`), so the
+    /// export must ask itself whether the cut reached its connection.
+    #[test]
+    fn a_download_the_cut_ends_is_counted_the_cuts_abort() {
+        let aborts = || {
+            let text = METRICS.render(&Readings::default());
+            let scrape = Scrape::parse(&text).unwrap();
+            let series = "backpressure_aborts_total{mode=\"pipeline\",reason=\"drain-timeout\"}";
+            scrape.count(series).unwrap_or(0)
+        };
+        let config = ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            quiet: true,
+            drain_timeout: Duration::ZERO,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config).unwrap();
+        let addr = server.local_addr().unwrap();
+        let before = aborts();
+        let stop = AtomicBool::new(false);
+        let summary = crate::test_support::within(move || {
+            std::thread::scope(|scope| {
+                let serving = scope.spawn(|| server.run(|| stop.load(Ordering::SeqCst)));
+                let timeout = Duration::from_secs(5);
+                let mut client = sys::connect_with_receive_buffer(addr, 4096, timeout).unwrap();
+                let request =
+                    "GET /export.csv?rows=1000000&mode=pipeline HTTP/1.1\r\nHost: t\r\n\r\n";
+                client.write_all(request.as_bytes()).unwrap();
+                // The head has come: the body is under way, and stays so,
+                // as the client reads no more of its 55 MB.
+                let mut head = [0; 16];
+                client.read_exact(&mut head).unwrap();
+                assert_eq!(&head[..12], b"HTTP/1.1 200");
+                stop.store(true, Ordering::SeqCst);
+                let summary = serving.join().unwrap();
+                drop(client);
+                summary
+            })
+        });
+        assert_eq!(summary.cut, 1, "{summary:?}");
+        assert_eq!(aborts(), before + 1);
+    }
 }
