@@ -677,10 +677,10 @@ fn a_request_body_is_held_to_its_content_length() {
 
 /// A `content-length: 0` says no body follows, as HTTP/1.1's
 /// `Content-Length: 0` does, which that parser accepts: a GET whose
-/// HEADERS do not end the stream but carry it is answered as if they had
-/// (it was 400, "a request body", until an h2spec-style run found it,
-/// 2026-12-05), and the DATA that ends the stream must be empty: bytes in
-/// it break the length (PROTOCOL_ERROR), and the connection goes on.
+/// HEADERS do not end the stream but carry it is answered as if they had,
+/// not refused 400 for a request body, and the DATA that ends the stream
+/// must be empty: bytes in it break the length (PROTOCOL_ERROR), and the
+/// connection goes on.
 #[test]
 fn a_content_length_of_zero_is_no_body_before_end_stream() {
     let (server, idle) = warmed_server(&[]);
