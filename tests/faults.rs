@@ -600,6 +600,14 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_http2_download() {
     }
 }
 
+/// The one line of `log` that contains `what`; fails, showing the log,
+/// unless there is exactly one.
+fn the_line<'l>(log: &'l [String], what: &str) -> &'l str {
+    let lines: Vec<&String> = log.iter().filter(|l| l.contains(what)).collect();
+    assert_eq!(lines.len(), 1, "{what}: {log:#?}");
+    lines[0]
+}
+
 /// A small answer over HTTP/2 is cut as an export is: `/healthz`, its
 /// three bytes held up by a stream window of zero, is logged
 /// `end=drain-timeout`, the reason its stream was ended with, which its
@@ -612,14 +620,9 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http2_answer() {
     assert_eq!(h2.next_of(HEADERS).stream, 1);
     server.terminate();
     let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
-    let logged: Vec<&String> = log.iter().filter(|l| l.contains("/healthz")).collect();
-    assert_eq!(logged.len(), 1, "{log:#?}");
-    assert!(
-        logged[0].contains("\" 200 mode=- body_bytes=0 "),
-        "{}",
-        logged[0]
-    );
-    assert!(logged[0].ends_with(" end=drain-timeout"), "{}", logged[0]);
+    let line = the_line(&log, "/healthz");
+    assert!(line.contains("\" 200 mode=- body_bytes=0 "), "{line}");
+    assert!(line.ends_with(" end=drain-timeout"), "{line}");
 }
 
 /// An HTTP/2 reader waiting for a stream thread to leave reads nothing, so
@@ -789,9 +792,8 @@ fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
     // The export rendered whole, then the two cut.
     let exports: Vec<&String> = log.iter().filter(|l| l.contains(&target)).collect();
     assert_eq!(exports.len(), 3, "{log:#?}");
-    let connection: Vec<&String> = log.iter().filter(|l| l.contains("\"PRI * ")).collect();
-    assert_eq!(connection.len(), 1, "{log:#?}");
-    for cut in exports[1..].iter().chain(&connection) {
+    let connection = the_line(&log, "\"PRI * ");
+    for cut in exports[1..].iter().map(|l| l.as_str()).chain([connection]) {
         assert!(cut.ends_with(" end=drain-timeout"), "{cut}");
     }
     for cut in &exports[1..] {
@@ -833,14 +835,9 @@ fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
     drop(client);
     server.terminate();
     let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
-    let exports: Vec<&String> = log.iter().filter(|l| l.contains(&target)).collect();
-    assert_eq!(exports.len(), 1, "{log:#?}");
-    assert!(
-        exports[0].contains(" - mode=buffer body_bytes=0 "),
-        "{}",
-        exports[0]
-    );
-    assert!(exports[0].ends_with(" end=client-abort"), "{}", exports[0]);
+    let line = the_line(&log, &target);
+    assert!(line.contains(" - mode=buffer body_bytes=0 "), "{line}");
+    assert!(line.ends_with(" end=client-abort"), "{line}");
 }
 
 /// An HTTP/1.1 head still being read at the drain timeout is the cut's,
@@ -861,9 +858,8 @@ fn a_head_still_being_read_at_the_cut_is_logged_as_cut() {
     server.terminate();
     let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
     let peer = format!("{} ", client.local_addr().expect("an address"));
-    let lines: Vec<&String> = log.iter().filter(|l| l.contains(&peer)).collect();
-    assert_eq!(lines.len(), 1, "{log:#?}");
-    assert!(lines[0].ends_with(" end=drain-timeout"), "{}", lines[0]);
+    let line = the_line(&log, &peer);
+    assert!(line.ends_with(" end=drain-timeout"), "{line}");
     client
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("a read timeout");
@@ -892,14 +888,9 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http1_answer() {
     thread::sleep(Duration::from_millis(300));
     server.terminate();
     let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
-    let lines: Vec<&String> = log.iter().filter(|l| l.contains("/metrics")).collect();
-    assert_eq!(lines.len(), 1, "{log:#?}");
-    assert!(
-        lines[0].contains("\" - mode=- body_bytes=0 "),
-        "{}",
-        lines[0]
-    );
-    assert!(lines[0].ends_with(" end=drain-timeout"), "{}", lines[0]);
+    let line = the_line(&log, "/metrics");
+    assert!(line.contains("\" - mode=- body_bytes=0 "), "{line}");
+    assert!(line.ends_with(" end=drain-timeout"), "{line}");
 }
 
 /// A connection whose client closed its side before the cut is not the
@@ -932,13 +923,8 @@ fn a_connection_its_client_left_first_is_cut_all_the_same() {
     server.terminate();
     let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
     assert!(asked.elapsed() < Duration::from_secs(10), "{log:#?}");
-    let connection: Vec<&String> = log.iter().filter(|l| l.contains("\"PRI * ")).collect();
-    assert_eq!(connection.len(), 1, "{log:#?}");
-    assert!(
-        connection[0].ends_with(" end=client-abort"),
-        "{}",
-        connection[0]
-    );
+    let line = the_line(&log, "\"PRI * ");
+    assert!(line.ends_with(" end=client-abort"), "{line}");
 }
 
 /// A reader waiting for a thread slot at the cut names the connection's
