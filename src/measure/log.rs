@@ -249,7 +249,16 @@ pub fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
     let _one = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// Ends the capture however `f` ends: a test that panics in it must
+    /// not leave every later test's lines piling up. Dropped before `_one`.
+    struct Stop;
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            captured().take();
+        }
+    }
     *captured() = Some(Vec::new());
+    let _stop = Stop;
     let value = f();
     let lines = captured().take().unwrap_or_default();
     (value, lines)

@@ -33,6 +33,8 @@ const MAX_CODE_BITS: usize = 30;
 /// Each symbol's code and its length in bits, the code right-aligned: RFC
 /// 7541 Appendix B's "code as hex" and "len" columns, for the bytes 0 to 255
 /// and then EOS. Four symbols a line; the comment is the first one's value.
+/// The decoder reads only the lengths, which a canonical code needs; the
+/// codes are kept so that the tests can check it is canonical, and encode.
 #[rustfmt::skip]
 const CODES: [(u32, u8); SYMBOLS] = [
     (0x1ff8, 13),     (0x7fffd8, 23),   (0xfffffe2, 28),  (0xfffffe3, 28),   //   0
