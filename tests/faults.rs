@@ -625,6 +625,47 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http2_answer() {
     assert!(line.ends_with(" end=drain-timeout"), "{line}");
 }
 
+/// A server for [`take_every_thread_slot`]: the cut comes as the signal
+/// is seen; nothing but the cut may end the stalled streams; and the
+/// largest chunk (16 MiB) keeps a cancelled channel-mode stream's thread
+/// the longest (a cancelled `buffer` render stops within a slice).
+const SLOTS_TAKEN_ARGS: [&str; 6] = [
+    "--drain-timeout",
+    "0ms",
+    "--rate-grace",
+    "10m",
+    "--chunk-bytes",
+    "16777216",
+];
+
+/// Takes all 32 of the connection's thread slots, then asks for a 33rd
+/// stream (`rows=200001`), one under the stream limit, which must wait for
+/// a slot: seventeen cancelled `unbounded` exports, whose producers still
+/// render their first 16 MiB chunk (a second or more in a debug build,
+/// long after the cut), and fifteen `pipeline` ones of 110 KB, stalled by
+/// the stream window of 64 KiB. Returns once the stalled streams' heads
+/// have come: every slot is taken, the reader waits.
+fn take_every_thread_slot(h2: &mut H2) {
+    let mut out = Vec::new();
+    let mut id = 1;
+    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
+    for _ in 0..17 {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
+        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+        id += 2;
+    }
+    let stalled = request_block("GET", "/export.csv?rows=2000&mode=pipeline");
+    for _ in 0..15 {
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &stalled);
+        id += 2;
+    }
+    let waiting = request_block("GET", "/export.csv?rows=200001&mode=buffer");
+    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &waiting);
+    h2.send(&out);
+    let heads = |f: &[Frame]| f.iter().filter(|f| f.kind == HEADERS).count() >= 15;
+    h2.frames_until(heads, Duration::ZERO);
+}
+
 /// An HTTP/2 reader waiting for a stream thread to leave reads nothing, so
 /// the cut cannot reach it through the socket: it must look for the cut
 /// itself, or the stream it holds is taken on after the cut, once a thread
@@ -635,42 +676,9 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http2_answer() {
 /// limit, waits for a slot through the cut, and must never be answered.
 #[test]
 fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
-    // The cut comes as the signal is seen; nothing but the cut may end the
-    // stalled streams. The largest chunk (16 MiB) keeps a cancelled
-    // channel-mode stream's thread the longest; a cancelled `buffer`
-    // render stops within a slice.
-    let args = [
-        "--drain-timeout",
-        "0ms",
-        "--rate-grace",
-        "10m",
-        "--chunk-bytes",
-        "16777216",
-    ];
-    let mut server = Child::start(Log::Read, None, &args);
+    let mut server = Child::start(Log::Read, None, &SLOTS_TAKEN_ARGS);
     let mut h2 = H2::connect(server.addr, &[]);
-    let mut out = Vec::new();
-    let mut id = 1;
-    // A first chunk of 16 MiB each: seventeen take a second or more to
-    // render in a debug build, long after the cut.
-    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
-    for _ in 0..17 {
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
-        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
-        id += 2;
-    }
-    // 110 KB each, stalled by the stream's window of 64 KiB.
-    let stalled = request_block("GET", "/export.csv?rows=2000&mode=pipeline");
-    for _ in 0..15 {
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &stalled);
-        id += 2;
-    }
-    let waiting = request_block("GET", "/export.csv?rows=200001&mode=buffer");
-    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &waiting);
-    h2.send(&out);
-    // The stalled streams' heads: every slot is taken, the reader waits.
-    let heads = |f: &[Frame]| f.iter().filter(|f| f.kind == HEADERS).count() >= 15;
-    h2.frames_until(heads, Duration::ZERO);
+    take_every_thread_slot(&mut h2);
     server.terminate();
     let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
     let lines = |what: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(what)).collect() };
@@ -935,38 +943,11 @@ fn a_connection_its_client_left_first_is_cut_all_the_same() {
 /// `end=drain-timeout` (`a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on`).
 #[test]
 fn a_connection_reset_while_its_reader_waits_for_a_slot_is_the_clients() {
-    let args = [
-        "--drain-timeout",
-        "0ms",
-        "--rate-grace",
-        "10m",
-        "--chunk-bytes",
-        "16777216",
-    ];
-    let mut server = Child::start(Log::Read, None, &args);
+    let mut server = Child::start(Log::Read, None, &SLOTS_TAKEN_ARGS);
     let socket = TcpStream::connect(server.addr).expect("connect");
     let kept = socket.try_clone().expect("a second handle");
     let mut h2 = H2::over(socket).start(&[]);
-    let mut out = Vec::new();
-    let mut id = 1;
-    // As in the test above: seventeen cancelled renders and fifteen
-    // stalled streams take the 32 slots; the 33rd stream waits for one.
-    let rendering = request_block("GET", "/export.csv?rows=400000&mode=unbounded");
-    for _ in 0..17 {
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &rendering);
-        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
-        id += 2;
-    }
-    let stalled = request_block("GET", "/export.csv?rows=2000&mode=pipeline");
-    for _ in 0..15 {
-        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &stalled);
-        id += 2;
-    }
-    let waiting = request_block("GET", "/export.csv?rows=200001&mode=buffer");
-    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &waiting);
-    h2.send(&out);
-    let heads = |f: &[Frame]| f.iter().filter(|f| f.kind == HEADERS).count() >= 15;
-    h2.frames_until(heads, Duration::ZERO);
+    take_every_thread_slot(&mut h2);
     backpressure::reset_on_close(&kept).expect("SO_LINGER 0");
     drop((h2, kept));
     // The reset reaches the server's kernel at once over loopback.
