@@ -42,7 +42,8 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             times. Prints a table. Last, HTTP/2: how long a small response waits behind a slow\n\
             download on the same connection, with small and large windows. Writes samples.csv,\n\
             chart.svg, http2-chart.svg and report.md into --out, removing an earlier run's first.\n\
-            A part that fails ends the report, which keeps every part before it, and exits 1.",
+            A part that fails ends the report, which keeps every part before it, and exits 1;\n\
+            a bad command line exits 2.",
     flags: &[
         Flag {
             name: "--rows",

@@ -269,4 +269,29 @@ mod tests {
             assert!(parse_args(wrong).is_err(), "{wrong:?}");
         }
     }
+
+    /// A user reading one command's `--help` learns what its exit codes
+    /// mean there, without the top-level help: a script around `serve`
+    /// must tell a bad flag (2) from a port in use (1).
+    #[test]
+    fn every_commands_help_states_its_exit_codes() {
+        let helps = [
+            ("top level", main_help()),
+            ("serve", flags::help(&serve::SERVE)),
+            ("demo", flags::help(&demo::DEMO)),
+            ("slow-client", flags::help(&slow_client::SLOW_CLIENT)),
+        ];
+        for (command, text) in helps {
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let said = [
+                format!("{EXIT_USAGE} bad command line"),
+                format!("{EXIT_USAGE} for a bad command line"),
+                format!("bad command line exits {EXIT_USAGE}"),
+            ];
+            assert!(
+                said.iter().any(|words| flat.contains(words.as_str())),
+                "{command}: exit code {EXIT_USAGE} not stated: {text}"
+            );
+        }
+    }
 }

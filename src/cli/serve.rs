@@ -143,7 +143,10 @@ pub const SERVE: Spec<ServerConfig> = Spec {
     ],
     positional: None,
     finish: |c| c.validate(),
-    footer: "SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n",
+    footer: "SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n\n\
+             Exit codes: 0 once a signal's drain is done (or stdin closed, with --exit-on-stdin-eof),\n\
+             1 if it cannot serve (e.g. address in use), 2 for a bad command line; a second signal\n\
+             exits at once with 128 + its number (130 for Ctrl-C).\n",
 };
 
 /// How long the logger may take to write what is queued at exit: a stderr
