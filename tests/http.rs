@@ -138,12 +138,14 @@ fn every_url_the_index_page_gives_is_answered() {
 
 /// The index page states the bounds of the server it is served by:
 /// `bounded` holds at most (depth + 2) chunks (`src/server/config.rs`),
-/// `pipeline` one, with this server's flags, not the defaults.
+/// `pipeline` one, with this server's flags, not the defaults; and which
+/// mode a query without `mode=` gets, apart from any bound.
 #[test]
 fn the_index_page_states_this_servers_bounds() {
     let server = Server::start(&["--chunk-bytes", "1000", "--channel-depth", "3"]);
     let page = get(server.addr(), "/").body_text();
-    let bounded = "sync_channel(3) -> writer        flat: <= 5000 bytes (default)\n";
+    assert!(page.contains("mode (default bounded):\n"), "{page}");
+    let bounded = "sync_channel(3) -> writer        flat: <= 5000 bytes\n";
     assert!(page.contains(bounded), "{page}");
     let pipeline = "render, write, repeat on one thread         flat: <= 1000 bytes, one buffer\n";
     assert!(page.contains(pipeline), "{page}");

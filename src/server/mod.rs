@@ -524,7 +524,7 @@ mod tests {
                     "GET /export.csv?rows=1000000&mode=pipeline HTTP/1.1\r\nHost: t\r\n\r\n";
                 client.write_all(request.as_bytes()).unwrap();
                 // The head has come: the body is under way, and stays so,
-                // as the client reads no more of its 55 MB.
+                // as the client reads no more of its 54 MB.
                 let mut head = [0; 16];
                 client.read_exact(&mut head).unwrap();
                 assert_eq!(&head[..12], b"HTTP/1.1 200");

@@ -403,7 +403,7 @@ pub fn reply_error(
 /// long enough at 200 KiB/s to watch the queue for half an hour.
 const EXAMPLE_SLOW_ROWS: u64 = 7_000_000;
 /// Rows of the index page's quick look at the data: the default export,
-/// 55 MB, said in the URL.
+/// 54 MB, said in the URL.
 const EXAMPLE_LOOK_ROWS: u64 = query::DEFAULT_ROWS;
 /// Rows of the index page's HTTP/2 example.
 const EXAMPLE_H2_ROWS: u64 = 1_000;
@@ -419,10 +419,10 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
         "backpressure: a CSV export server showing that a streamed response is done\n\
          when its bytes drain, not when the handler returns.\n\
          \n\
-         GET /export.csv?rows=N&mode=M   the export; rows 0..={max_rows}, default {default_rows}\n\
+         GET /export.csv?rows=N&mode=M   the export; rows 0..={max_rows} (default {default_rows}), mode (default {default_mode}):\n\
          \x20   mode=buffer      whole body in memory, then Content-Length   O(body) per connection\n\
          \x20   mode=unbounded   producer -> mpsc::channel() -> writer        grows without bound (the bug)\n\
-         \x20   mode=bounded     producer -> sync_channel({depth}) -> writer        flat: <= {bound} bytes (default)\n\
+         \x20   mode=bounded     producer -> sync_channel({depth}) -> writer        flat: <= {bound} bytes\n\
          \x20   mode=pipeline    render, write, repeat on one thread         flat: <= {chunk} bytes, one buffer\n\
          GET /metrics      Prometheus text: queued bytes per mode, live heap, RSS, threads\n\
          GET /healthz      liveness: ok\n\
@@ -446,6 +446,7 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
         total = config.max_buffered_total,
         max_connections = config.max_connections,
         default_rows = query::DEFAULT_ROWS.min(config.max_rows),
+        default_mode = query::DEFAULT_MODE.as_str(),
         // The examples ask for what this server allows: a page that tells
         // its reader to run a request it refuses would not be true of it.
         slow_rows = EXAMPLE_SLOW_ROWS.min(config.max_rows),
