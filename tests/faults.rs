@@ -779,7 +779,7 @@ fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
 #[test]
 fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
-    let rows = 4_000_000; // 218 MB
+    let rows = 4_000_000; // 219 MB
     let target = format!("/export.csv?rows={rows}&mode=buffer");
     let rendering = first_byte_after(server.addr, &target);
     let mut client = TcpStream::connect(server.addr).expect("connect");
@@ -826,7 +826,7 @@ fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
 #[test]
 fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
-    let rows = 4_000_000; // 218 MB: seconds of render in a debug build
+    let rows = 4_000_000; // 219 MB: seconds of render in a debug build
     let target = format!("/export.csv?rows={rows}&mode=buffer");
     let mut client = TcpStream::connect(server.addr).expect("connect");
     let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -40,7 +40,7 @@ use crate::http::response::{Framing, Status};
 
 /// Body bytes rendered between two looks at whether the response is still
 /// wanted: a cancelled or cut render stops within one slice, about 1 ms of
-/// rendering in a release build and 8 ms in a debug one (218 MB took 0.21 s
+/// rendering in a release build and 8 ms in a debug one (219 MB took 0.21 s
 /// and 1.7 s), instead of going on for up to `--max-buffered-bytes`. The
 /// look is an atomic load, and a lock over HTTP/2: per slice, never per
 /// row, so the hot loop keeps its speed. A real service would size it to
@@ -130,7 +130,7 @@ mod tests {
     /// body is byte for byte the one rendered in one go.
     #[test]
     fn a_body_rendered_in_slices_is_the_body_rendered_whole() {
-        let rows = 70_000; // about 3.8 MB: four slices
+        let rows = 70_000; // about 3.7 MB: four slices
         let mut whole = Vec::new();
         CsvRows::new(rows).fill(&mut whole, usize::MAX);
         assert!(whole.len() > 3 * RENDER_SLICE_BYTES);
