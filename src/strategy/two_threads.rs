@@ -196,7 +196,8 @@ pub(super) fn stream<W: Wire>(
         // The head waits for the first chunk to be counted: a cap that
         // refuses it (other responses hold the whole budget) is answered
         // with a status, as `buffer`'s is, not with a cut connection. The
-        // producer hangs up unsent only if it ended first.
+        // producer drops `tell_counted` without a word only if it ended
+        // before counting a chunk: a cap refused it, or it panicked.
         if counted.recv().is_err() {
             return match producer.join() {
                 Ok(Production::RefusedFirst(over)) => Err(ExportError::refused(over)),
