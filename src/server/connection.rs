@@ -31,9 +31,10 @@ use crate::sys;
 pub const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
 /// Most bytes read and thrown away before closing anyway.
 const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
-/// How often a close looks whether the client has acknowledged everything
-/// written to it, until [`CLOSE_READ_TIMEOUT`]: one that will be a reset,
-/// or a plain one, which does not wait for the client to hang up.
+/// How often a close that does not wait for the client to hang up (one
+/// that will be a reset, or a plain one past the closing places) looks
+/// whether the client has acknowledged everything written to it, until
+/// [`CLOSE_READ_TIMEOUT`].
 const ACK_CHECK: Duration = Duration::from_millis(2);
 /// How often a connection whose client has sent nothing yet looks whether
 /// a shutdown began, so that a shutdown waits at most this long for it.
