@@ -198,7 +198,7 @@ fn bad_flags_exit_2_with_one_line_naming_them() {
             &["serve", "--verbose", "1"],
             "unknown flag '--verbose' for serve",
         ),
-        (&["serve", "extra"], "unknown flag 'extra' for serve"),
+        (&["serve", "extra"], "unexpected argument 'extra' for serve"),
         (&["serve", "--nope"], "--nope"),
         (&["--addr", "127.0.0.1:0"], "flags follow a command"),
         (&["frobnicate"], "unknown command 'frobnicate'"),

@@ -102,6 +102,15 @@ fn parse_flags<C: Default>(
                     set(&mut config, &name).map_err(UsageError)?;
                     continue;
                 }
+                // A word that is no flag is not "an unknown flag": say
+                // what it is, for a command that takes no such word.
+                None if !name.starts_with('-') => {
+                    let command = spec.command;
+                    let line = format!(
+                        "unexpected argument '{name}' for {command}, which takes only flags"
+                    );
+                    return Err(UsageError(line));
+                }
                 _ => {
                     let command = spec.command;
                     return Err(UsageError(format!("unknown flag '{name}' for {command}")));
@@ -284,7 +293,10 @@ mod tests {
             ("--quiet=yes", "--quiet takes no value"),
             ("--help=yes", "--help takes no value"),
             ("--loud", "unknown flag '--loud' for serve"),
-            ("--quiet x", "unknown flag 'x' for serve"),
+            (
+                "--quiet x",
+                "unexpected argument 'x' for serve, which takes only flags",
+            ),
             (
                 "--chunk-bytes 16k --quiet --chunk-bytes=64k",
                 "--chunk-bytes is given twice",
