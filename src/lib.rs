@@ -131,6 +131,16 @@ mod test_support {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
+    /// Waits until `done`, 10 s at most, failing the test that waits for
+    /// `what` if it never is.
+    pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     thread_local! {
         /// How many more server threads, started on this thread, start
         /// before the rest fail, as they do when the OS has none to give

@@ -122,9 +122,8 @@ pub const MAX_NET_CANCELS: u32 = 100;
 /// what the dead thread will never do. The panic itself is passed on when
 /// the connection's threads are joined. A stream thread holds none: the
 /// reader passes its panic on as it joins it, and the reader's own ends
-/// the connection. `a_stream_thread_that_panics_ends_its_connection`, below,
-/// fails without that, and `a_writer_that_panics_ends_its_connection`
-/// without the writer's.
+/// the connection. `a_thread_that_panics_ends_its_connection`, below,
+/// fails without either.
 struct EndOnPanic<'c>(&'c Conn);
 
 impl Drop for EndOnPanic<'_> {
@@ -138,13 +137,14 @@ impl Drop for EndOnPanic<'_> {
 #[cfg(test)]
 mod tests {
     use std::io::{self, Read, Write};
+    use std::net::TcpStream;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use super::*;
     use crate::defense::buffer_caps::BufferBudget;
-    use crate::http::h2::frame::{self, ErrorCode, Frame, PREFACE, PREFACE_HEAD};
+    use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, PREFACE_HEAD};
     use crate::http::h2::frame_buffer::FrameBuffer;
     use crate::http::h2::hpack;
     use crate::measure::access_log::Outcome;
@@ -152,37 +152,35 @@ mod tests {
     use crate::measure::log;
     use crate::measure::metrics::{METRICS, Readings};
     use crate::server::{Server, ServerConfig, Shared, shutdown::Connections};
-    use crate::test_support::{PanicIn, panic_in};
+    use crate::test_support::{PanicIn, panic_in, wait_until};
 
-    /// Connections rejected and GOAWAYs sent with REFUSED_STREAM so far,
-    /// by the process-wide counters: exact while the caller holds
-    /// `counting_rejections`, which every test that moves them takes.
+    /// A process-wide counter: exact while the caller holds the lock every
+    /// test that moves it takes (`counting_rejections`, `counting_panics`).
+    fn counted(series: &str) -> u64 {
+        let scrape = Scrape::parse(&METRICS.render(&Readings::default())).unwrap();
+        scrape.count(series).unwrap_or(0)
+    }
+
+    /// Connections rejected, and GOAWAYs sent with REFUSED_STREAM.
     fn rejections_and_refused_goaways() -> (u64, u64) {
-        let text = METRICS.render(&Readings::default());
-        let scrape = Scrape::parse(&text).unwrap();
-        let series = "backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}";
-        let rejected = scrape.count("backpressure_connections_rejected_total");
-        (rejected.unwrap_or(0), scrape.count(series).unwrap_or(0))
+        let goaways = "backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}";
+        let rejected = counted("backpressure_connections_rejected_total");
+        (rejected, counted(goaways))
     }
 
-    /// `backpressure_panics_total` so far: exact while the caller holds
-    /// `counting_panics`, as every test that makes a server thread panic
-    /// does.
-    fn panics_counted() -> u64 {
-        let text = METRICS.render(&Readings::default());
-        let scrape = Scrape::parse(&text).unwrap();
-        scrape.count("backpressure_panics_total").unwrap()
+    /// What a client sends first: `preface`, an empty SETTINGS, `frames`.
+    fn opening(preface: &[u8], frames: &[u8]) -> Vec<u8> {
+        let mut sent = preface.to_vec();
+        frame::settings(&mut sent, &[]);
+        [&sent, frames].concat()
     }
 
-    /// A connection's two ends, (server, client), whose client has sent its
-    /// preface, SETTINGS and `frames`.
-    fn connected(frames: &[u8]) -> (std::net::TcpStream, std::net::TcpStream) {
+    /// A connection's two ends, (server, client), whose client has sent
+    /// what follows the head of its preface, SETTINGS and `frames`.
+    fn connected(frames: &[u8]) -> (TcpStream, TcpStream) {
         let (server, mut client) = crate::test_support::loopback();
-        client.write_all(&PREFACE[PREFACE_HEAD.len()..]).unwrap();
-        let mut settings = Vec::new();
-        frame::settings(&mut settings, &[]);
-        client.write_all(&settings).unwrap();
-        client.write_all(frames).unwrap();
+        let after_head = &PREFACE[PREFACE_HEAD.len()..];
+        client.write_all(&opening(after_head, frames)).unwrap();
         (server, client)
     }
 
@@ -201,6 +199,41 @@ mod tests {
         let mut request = Vec::new();
         frame::headers(&mut request, 1, &block, true);
         request
+    }
+
+    /// The frames a client read.
+    struct Seen {
+        /// Each, as (type, stream).
+        frames: Vec<(u8, u32)>,
+        /// Each RST_STREAM's and GOAWAY's (stream, code): the stream reset,
+        /// or the last processed.
+        ends: Vec<(u32, u32)>,
+    }
+
+    /// The whole frames in `wire`.
+    fn frames_in(wire: &[u8]) -> Seen {
+        let (mut frames, mut ends, mut buffer) = (Vec::new(), Vec::new(), FrameBuffer::with(wire));
+        while let Ok(Some((header, payload))) = buffer.next_frame() {
+            frames.push((header.kind, header.stream));
+            match frame::parse(&header, payload) {
+                Ok(Frame::RstStream { stream, code }) => ends.push((stream, code)),
+                Ok(Frame::GoAway {
+                    last_stream, code, ..
+                }) => ends.push((last_stream, code)),
+                _ => {}
+            }
+        }
+        Seen { frames, ends }
+    }
+
+    /// Reads until the connection ends, each read waiting 10 s at most:
+    /// the bytes, and how it ended (UnexpectedEof for a plain close,
+    /// WouldBlock if nothing ended it).
+    fn read_to_the_end(mut client: &TcpStream) -> io::Result<(Vec<u8>, io::ErrorKind)> {
+        client.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut wire = Vec::new();
+        let end = client.read_to_end(&mut wire).err();
+        Ok((wire, end.map_or(io::ErrorKind::UnexpectedEof, |e| e.kind())))
     }
 
     /// What these connections are served with: the defaults, and a buffer
@@ -222,7 +255,7 @@ mod tests {
     /// its preface and SETTINGS; its writing side shut first if `shut`, so
     /// that the server's write fails. Returns the client's socket, and
     /// what was logged meanwhile.
-    fn serve_without_threads(shut: bool) -> (Outcome, std::net::TcpStream, Vec<String>) {
+    fn serve_without_threads(shut: bool) -> (Outcome, TcpStream, Vec<String>) {
         let (server, client) = connected(&[]);
         if shut {
             server.shutdown(std::net::Shutdown::Write).unwrap();
@@ -257,31 +290,16 @@ mod tests {
         let counted = rejections_and_refused_goaways();
         assert_eq!(counted, (rejected + 1, goaways), "GOAWAY unwritten");
 
-        let (outcome, mut client, log) = serve_without_threads(false);
+        let (outcome, client, log) = serve_without_threads(false);
         assert_eq!(lines_of(&log, NO_WRITER).len(), 1, "{log:#?}");
         let counted = rejections_and_refused_goaways();
         assert_eq!(counted, (rejected + 2, goaways + 1), "GOAWAY written");
         // The test's plain close, with the client's preface unread, is a
         // reset: the read ends in its error, after what came before it.
-        client
-            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .unwrap();
-        let mut wire = Vec::new();
-        let _ = client.read_to_end(&mut wire);
-        let (mut frames, mut kinds, mut goaway) = (FrameBuffer::with(&wire), Vec::new(), None);
-        while let Ok(Some((header, payload))) = frames.next_frame() {
-            kinds.push(header.kind);
-            if let Ok(Frame::GoAway {
-                last_stream, code, ..
-            }) = frame::parse(&header, payload)
-            {
-                goaway = Some((last_stream, code));
-            }
-        }
-        let expected = [frame::Kind::Settings as u8, frame::Kind::GoAway as u8];
-        assert_eq!(kinds, expected, "SETTINGS then GOAWAY");
-        let refused = ErrorCode::RefusedStream as u32;
-        assert_eq!(goaway, Some((0, refused)));
+        let Seen { frames, ends } = frames_in(&read_to_the_end(&client).unwrap().0);
+        let expected = [(Kind::Settings as u8, 0), (Kind::GoAway as u8, 0)];
+        assert_eq!(frames, expected, "SETTINGS then GOAWAY");
+        assert_eq!(ends, [(0, ErrorCode::RefusedStream as u32)]);
         assert_eq!(outcome.end, End::Rejected);
         assert!(outcome.sent_whole_response(), "closed gracefully");
     }
@@ -303,22 +321,16 @@ mod tests {
             });
             // The frames up to the stream's reset, then the client leaves.
             client
-                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .set_read_timeout(Some(Duration::from_secs(10)))
                 .unwrap();
-            let (mut wire, mut reset) = (Vec::new(), None);
-            let mut buf = [0; 1024];
-            while reset.is_none()
+            let (mut wire, mut buf) = (Vec::new(), [0; 1024]);
+            while frames_in(&wire).ends.is_empty()
                 && let Ok(n @ 1..) = client.read(&mut buf)
             {
                 wire.extend_from_slice(&buf[..n]);
-                let mut frames = FrameBuffer::with(&wire);
-                while let Ok(Some((header, payload))) = frames.next_frame() {
-                    if let Ok(Frame::RstStream { stream, code }) = frame::parse(&header, payload) {
-                        reset = Some((stream, code));
-                    }
-                }
             }
-            assert_eq!(reset, Some((1, ErrorCode::RefusedStream as u32)));
+            let refused = (1, ErrorCode::RefusedStream as u32);
+            assert_eq!(frames_in(&wire).ends, [refused]);
             client.shutdown(std::net::Shutdown::Both).unwrap();
             serving.join().unwrap()
         });
@@ -332,13 +344,9 @@ mod tests {
     /// What a client saw of a connection one of whose threads panicked,
     /// and what the server made of it.
     struct Panicked {
-        /// Each frame the client got, as (type, stream).
-        frames: Vec<(u8, u32)>,
-        /// The code of each RST_STREAM and GOAWAY among them.
-        codes: Vec<u32>,
-        /// How the client's read ended: ConnectionReset for a reset,
-        /// UnexpectedEof for a plain close, WouldBlock if nothing ended
-        /// the connection within its 10 s.
+        /// The frames the client got.
+        seen: Seen,
+        /// How the client's read ended: ConnectionReset for a reset.
         read_end: io::ErrorKind,
         /// `backpressure_panics_total`'s move.
         panics: u64,
@@ -348,11 +356,11 @@ mod tests {
 
     /// Asks `GET /healthz` on stream 1 of a connection to a real server
     /// (its accept loop, `run_isolated`, the access log) whose `thread`
-    /// panics, and reads until the connection ends (10 s at most); the
-    /// server stops once the client is done, and must have returned,
-    /// every thread it started joined, within 10 s more. Nothing but the
-    /// panic's end can end the connection meanwhile: the idle timeout and
-    /// the hand-off's minimum rate are a minute away.
+    /// panics, and reads until the connection ends; the server stops once
+    /// the client is done, and must have returned, every thread it
+    /// started joined, within 10 s more. Nothing but the panic's end can
+    /// end the connection meanwhile: the idle timeout and the hand-off's
+    /// minimum rate are a minute away.
     fn served_with_a_panic_in(thread: PanicIn) -> Panicked {
         let config = ServerConfig {
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -368,118 +376,67 @@ mod tests {
         let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
             // Taken inside the scope, as the log's capture: should the
-            // server hang, the failed assertion below lets go of both
-            // before the scope waits for it, and `within` fails this test
-            // without holding up the others that take them.
+            // server hang, the failed wait below lets go of both before
+            // the scope waits for it, and `within` fails this test without
+            // holding up the others that take them.
             let _panicking = panic_in(thread, addr);
-            let before = panics_counted();
+            let before = counted("backpressure_panics_total");
             let (asked, log) = log::capture(|| {
                 let serving = scope.spawn(|| server.run(|| done.load(Ordering::SeqCst)));
-                let asked = ask_healthz(addr);
+                let asked = TcpStream::connect(addr).and_then(|mut client| {
+                    client.write_all(&opening(PREFACE, &healthz_on_stream_1()))?;
+                    Ok((client.local_addr()?, read_to_the_end(&client)?))
+                });
                 done.store(true, Ordering::SeqCst);
-                let stopping = Instant::now();
-                while !serving.is_finished() && stopping.elapsed() < Duration::from_secs(10) {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                assert!(serving.is_finished(), "the server hangs: {asked:?}");
+                wait_until("the server stops", || serving.is_finished());
                 asked
             });
-            let (peer, wire, read_end) = asked.unwrap();
-            let (mut frames, mut codes) = (Vec::new(), Vec::new());
-            let mut buffer = FrameBuffer::with(&wire);
-            while let Ok(Some((header, payload))) = buffer.next_frame() {
-                frames.push((header.kind, header.stream));
-                let parsed = frame::parse(&header, payload);
-                if let Ok(Frame::RstStream { code, .. } | Frame::GoAway { code, .. }) = parsed {
-                    codes.push(code);
-                }
-            }
+            let (peer, (wire, read_end)) = asked.unwrap();
             let access = lines_of(&log, &format!("{peer} "));
             Panicked {
-                frames,
-                codes,
+                seen: frames_in(&wire),
                 read_end,
-                panics: panics_counted() - before,
+                panics: counted("backpressure_panics_total") - before,
                 access: access.into_iter().cloned().collect(),
             }
         })
     }
 
-    /// Sends the preface, an empty SETTINGS and `GET /healthz` on stream
-    /// 1 to `addr`, and reads until the connection ends, each read waiting
-    /// 10 s at most; returns the client's address, the bytes it read, and
-    /// how the read ended.
-    fn ask_healthz(
-        addr: std::net::SocketAddr,
-    ) -> io::Result<(std::net::SocketAddr, Vec<u8>, io::ErrorKind)> {
-        let mut client = std::net::TcpStream::connect(addr)?;
-        client.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut request = PREFACE.to_vec();
-        frame::settings(&mut request, &[]);
-        request.extend_from_slice(&healthz_on_stream_1());
-        client.write_all(&request)?;
-        let mut wire = Vec::new();
-        let read_end = match client.read_to_end(&mut wire) {
-            Ok(_) => io::ErrorKind::UnexpectedEof,
-            Err(e) => e.kind(),
-        };
-        Ok((client.local_addr()?, wire, read_end))
-    }
-
-    /// A stream thread that panics while answering ends its connection,
-    /// not only its stream: the reader passes the panic on as it joins the
-    /// thread (`join_finished`), and its `EndOnPanic` ends the connection,
-    /// so the writer leaves and the connection's thread returns to
-    /// `run_isolated`, which counts the panic once and closes with a
-    /// reset. The client gets the stream's RST_STREAM (INTERNAL_ERROR,
-    /// from its body as it unwinds), no GOAWAY (a panic is no graceful
-    /// end, and the reset tells every stream it was cut), then the reset.
-    /// The panicked stream has no line; the connection's says `panic`.
+    /// A thread of a connection that panics ends the connection, not only
+    /// its stream: `run_isolated` counts the panic once and closes with a
+    /// reset, and no GOAWAY goes first (a panic is no graceful end, and the
+    /// reset tells every stream it was cut). A stream's thread, panicking
+    /// as it answers: the reader passes the panic on as it joins the thread
+    /// (`join_finished`), and its `EndOnPanic` ends the connection; the
+    /// client gets the stream's RST_STREAM (INTERNAL_ERROR, from its body
+    /// as it unwinds), and the stream has no line. The writer, panicking
+    /// with a stream waiting on its hand-off: its `EndOnPanic` fails the
+    /// stream's wait at once (not a minute later, at the minimum rate); the
+    /// client got the HEADERS and no DATA, no END_STREAM, nothing that can
+    /// pass for an end, and the stream's line says `panic`. Either way the
+    /// connection's line says `panic`.
     #[test]
-    fn a_stream_thread_that_panics_ends_its_connection() {
-        let seen = crate::test_support::within(|| served_with_a_panic_in(PanicIn::H2Stream));
-        let (settings, rst_stream) = (frame::Kind::Settings as u8, frame::Kind::RstStream as u8);
-        let expected = [(settings, 0), (settings, 0), (rst_stream, 1)];
-        assert_eq!(
-            seen.frames, expected,
-            "SETTINGS, its ACK, the stream's reset"
-        );
-        assert_eq!(seen.codes, [ErrorCode::InternalError as u32]);
-        assert_eq!(seen.read_end, io::ErrorKind::ConnectionReset);
-        assert_eq!(seen.panics, 1);
-        assert_eq!(seen.access.len(), 1, "{:#?}", seen.access);
-        let connection = &seen.access[0];
-        assert!(
-            connection.contains(" - - mode=- body_bytes=0 "),
-            "{connection}"
-        );
-        assert!(connection.ends_with(" end=panic"), "{connection}");
-    }
-
-    /// A writer that panics with a stream waiting on its hand-off ends its
-    /// connection: its `EndOnPanic` fails the stream's wait at once (not a
-    /// minute later, at the minimum rate), the reader sees the end, and
-    /// the scope passes the writer's panic on to `run_isolated`, which
-    /// counts it once and closes with a reset. The client got the HEADERS
-    /// and no DATA, no END_STREAM, no GOAWAY: nothing after them can pass
-    /// for an end. The stream's line and the connection's say `panic`.
-    #[test]
-    fn a_writer_that_panics_ends_its_connection() {
-        let seen = crate::test_support::within(|| served_with_a_panic_in(PanicIn::H2Writer));
-        let (settings, headers) = (frame::Kind::Settings as u8, frame::Kind::Headers as u8);
-        let expected = [(settings, 0), (settings, 0), (headers, 1)];
-        assert_eq!(seen.frames, expected, "SETTINGS, its ACK, the HEADERS");
-        assert!(seen.codes.is_empty(), "{:?}", seen.codes);
-        assert_eq!(seen.read_end, io::ErrorKind::ConnectionReset);
-        assert_eq!(seen.panics, 1);
-        assert_eq!(seen.access.len(), 2, "{:#?}", seen.access);
-        let (stream, connection) = (&seen.access[0], &seen.access[1]);
-        assert!(stream.contains(" \"GET /healthz HTTP/2\" 200 "), "{stream}");
-        assert!(stream.ends_with(" end=panic"), "{stream}");
-        assert!(
-            connection.contains(" - - mode=- body_bytes=0 "),
-            "{connection}"
-        );
-        assert!(connection.ends_with(" end=panic"), "{connection}");
+    fn a_thread_that_panics_ends_its_connection() {
+        let [settings, headers, rst_stream] =
+            [Kind::Settings, Kind::Headers, Kind::RstStream].map(|kind| kind as u8);
+        let (stream, connection) = (" \"GET /healthz HTTP/2\" 200 ", " - - mode=- body_bytes=0 ");
+        let reset = [(1, ErrorCode::InternalError as u32)];
+        for (thread, last, ends, lines) in [
+            (PanicIn::H2Stream, rst_stream, &reset[..], &[connection][..]),
+            (PanicIn::H2Writer, headers, &[], &[stream, connection]),
+        ] {
+            let got = crate::test_support::within(move || served_with_a_panic_in(thread));
+            // SETTINGS, its ACK, then the stream's last frame.
+            let frames = [(settings, 0), (settings, 0), (last, 1)];
+            assert_eq!(got.seen.frames, frames, "{thread:?}");
+            assert_eq!(got.seen.ends, ends, "{thread:?}");
+            assert_eq!(got.read_end, io::ErrorKind::ConnectionReset, "{thread:?}");
+            assert_eq!(got.panics, 1, "{thread:?}");
+            assert_eq!(got.access.len(), lines.len(), "{:#?}", got.access);
+            for (line, part) in got.access.iter().zip(lines) {
+                assert!(line.contains(part), "{thread:?}: {line}");
+                assert!(line.ends_with(" end=panic"), "{thread:?}: {line}");
+            }
+        }
     }
 }
