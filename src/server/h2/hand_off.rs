@@ -245,6 +245,7 @@ impl Drop for StreamBody<'_> {
 mod tests {
     use super::*;
     use crate::server::h2::EndOnPanic;
+    use crate::test_support::wait_until;
     use std::thread;
     use std::time::Duration;
 
@@ -274,9 +275,7 @@ mod tests {
                     let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
                     out.write(b"ten bytes!").map_err(|e| e.kind())
                 });
-                while conn.lock().streams[&1].data.is_empty() {
-                    thread::yield_now();
-                }
+                wait_until("the hand-off", || !conn.lock().streams[&1].data.is_empty());
                 {
                     let mut state = conn.lock();
                     state.writing = true;

@@ -360,16 +360,13 @@ mod tests {
     #[test]
     fn a_close_waits_for_a_write_under_way_unless_it_failed() {
         let conn = Arc::new(Conn::with_stream_1());
-        assert_eq!(
-            conn.client_left(false),
-            End::ClientAbort,
-            "no write under way"
-        );
-        assert_eq!(
-            conn.client_left(true),
-            End::DrainTimeout,
-            "the shutdown's cut"
-        );
+        for (cut_first, expected) in [(false, End::ClientAbort), (true, End::DrainTimeout)] {
+            assert_eq!(
+                conn.client_left(cut_first),
+                expected,
+                "cut first: {cut_first}"
+            );
+        }
         conn.lock().writing = true; // the write with END_STREAM has not returned
         let (verdict, got) = mpsc::channel();
         let reader = Arc::clone(&conn);

@@ -280,6 +280,7 @@ mod tests {
     use crate::server::h2::hand_off::StreamBody;
     use crate::server::h2::streams::Stream;
     use crate::strategy::Wire;
+    use crate::test_support::wait_until;
 
     /// A minimum rate these tests never come near: seconds for a few bytes.
     const PATIENT: MinDataRate = MinDataRate {
@@ -339,16 +340,10 @@ mod tests {
             conn.send(|out| frame::ping(out, [7; 8], true));
             let config = ServerConfig::default();
             let verdict = std::thread::scope(|scope| {
+                let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
                 scope.spawn(|| run(&conn, &server, &config, &|| cutting));
-                let started = Instant::now();
-                while conn.lock().ended.is_none() && started.elapsed() < Duration::from_secs(5) {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                let verdict = conn.lock().ended;
-                // Should the write not fail, the writer would wait for
-                // work: end it, so that the test fails instead of hanging.
-                conn.end(End::Panic);
-                verdict
+                wait_until("the write fails", || conn.lock().ended.is_some());
+                conn.lock().ended
             });
             assert_eq!(verdict, Some(expected), "open: {open}, cutting: {cutting}");
         }
@@ -411,15 +406,10 @@ mod tests {
             (7, 65_535, 0),
             (9, 3, 1000),
         ]);
-        let job = next_job(&mut state, &mut Vec::new());
-        assert!(matches!(
-            job,
-            Some(Job::Data {
-                id: 1,
-                upto: 1000,
-                end: false
-            })
-        ));
+        let Some(Job::Data { id, upto, end }) = next_job(&mut state, &mut Vec::new()) else {
+            panic!("no DATA job");
+        };
+        assert_eq!((id, upto, end), (1, 1000, false));
         let waited: Vec<u64> = state.streams.values().map(|s| s.waited).collect();
         assert_eq!(waited, [0, 1000, 0, 0, 3]);
     }
@@ -461,11 +451,7 @@ mod tests {
                 let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
                 // Taken once asked for, well within the 1 s grace: only the
                 // slow write below outlasts the deadline.
-                let asked = Instant::now();
-                while !conn.lock().streams[&1].end {
-                    assert!(asked.elapsed() < Duration::from_secs(10), "not asked");
-                    std::thread::yield_now();
-                }
+                wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
                 if taken {
                     let job = next_job(&mut conn.lock(), &mut Vec::new());
                     assert!(matches!(job, Some(Job::Data { end: true, .. })));
