@@ -161,13 +161,6 @@ mod tests {
         scrape.count(series).unwrap_or(0)
     }
 
-    /// Connections rejected, and GOAWAYs sent with REFUSED_STREAM.
-    fn rejections_and_refused_goaways() -> (u64, u64) {
-        let goaways = "backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}";
-        let rejected = counted("backpressure_connections_rejected_total");
-        (rejected, counted(goaways))
-    }
-
     /// What a client sends first: `preface`, an empty SETTINGS, `frames`.
     fn opening(preface: &[u8], frames: &[u8]) -> Vec<u8> {
         let mut sent = preface.to_vec();
@@ -246,7 +239,6 @@ mod tests {
         }
     }
 
-    /// The lines of `log` that begin with `text`.
     fn lines_of<'l>(log: &'l [String], text: &str) -> Vec<&'l String> {
         log.iter().filter(|l| l.starts_with(text)).collect()
     }
@@ -283,17 +275,20 @@ mod tests {
     #[test]
     fn a_connection_whose_writer_cannot_start_gets_a_goaway() {
         let _counting = crate::test_support::counting_rejections();
-        let (rejected, goaways) = rejections_and_refused_goaways();
+        let series = [
+            "backpressure_connections_rejected_total",
+            "backpressure_http2_goaways_sent_total{code=\"REFUSED_STREAM\"}",
+        ];
+        let counts = || series.map(counted);
+        let [rejected, goaways] = counts();
         let (unwritten, _client, log) = serve_without_threads(true);
         assert_eq!(unwritten, Outcome::ended(End::Rejected), "GOAWAY unwritten");
         assert_eq!(lines_of(&log, NO_WRITER).len(), 1, "{log:#?}");
-        let counted = rejections_and_refused_goaways();
-        assert_eq!(counted, (rejected + 1, goaways), "GOAWAY unwritten");
+        assert_eq!(counts(), [rejected + 1, goaways], "GOAWAY unwritten");
 
         let (outcome, client, log) = serve_without_threads(false);
         assert_eq!(lines_of(&log, NO_WRITER).len(), 1, "{log:#?}");
-        let counted = rejections_and_refused_goaways();
-        assert_eq!(counted, (rejected + 2, goaways + 1), "GOAWAY written");
+        assert_eq!(counts(), [rejected + 2, goaways + 1], "GOAWAY written");
         // The test's plain close, with the client's preface unread, is a
         // reset: the read ends in its error, after what came before it.
         let Seen { frames, ends } = frames_in(&read_to_the_end(&client).unwrap().0);
