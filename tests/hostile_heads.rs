@@ -648,3 +648,52 @@ fn connect_with_its_authority_form_is_not_allowed() {
         }
     }
 }
+
+/// A Host field with an invalid value is a 400 (RFC 9112 §3.2: a server
+/// MUST), and valid is RFC 3986's `host`: a percent sign begins two hex
+/// digits, and brackets hold an IPv6 address or an IPvFuture, nothing
+/// else. An absolute-form target's authority is held to the same grammar.
+#[test]
+fn a_host_is_judged_by_the_uri_grammar() {
+    let server = common::Server::start(&[]);
+    let host_head = |host: &str| format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let reason = "Host header field is not a valid host\n";
+    for host in [
+        "a%zz",
+        "a%4",
+        "%",
+        "[]",
+        "[:]",
+        "[1.2.3.4]",
+        "[::1::2]",
+        "[12345::]",
+        "[v1.]",
+    ] {
+        let response = request(server.addr(), host_head(host).as_bytes());
+        assert_eq!(response.status, 400, "{host}");
+        assert_eq!(response.body_text(), reason, "{host}");
+    }
+    for target in [
+        "http://a%zz/healthz",
+        "http://[]/healthz",
+        "http://[1.2.3.4]/",
+    ] {
+        let head = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let response = request(server.addr(), head.as_bytes());
+        assert_eq!(response.status, 400, "{target}");
+        let reason = "absolute request target without a valid host\n";
+        assert_eq!(response.body_text(), reason, "{target}");
+    }
+    for host in [
+        "a%41b",
+        "%7E",
+        "[::ffff:1.2.3.4]",
+        "[2001:db8::1]:8080",
+        "[v1.fe80::a+b]",
+        "[V7.x]:80",
+        "0.0.0.0",
+    ] {
+        let response = request(server.addr(), host_head(host).as_bytes());
+        assert_eq!(response.status, 200, "{host}");
+    }
+}

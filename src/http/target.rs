@@ -21,6 +21,9 @@
 //! answer a path that has no normal form with a 400.
 
 use std::borrow::Cow;
+// An IPv6 address is a value, not a socket: `core::net` has its parser and
+// no socket, which `http/` never holds.
+use core::net::Ipv6Addr;
 
 /// Splits a request target into path and query (RFC 9112 §3.2). Besides the
 /// usual origin-form (`/path?query`), a server must accept absolute-form
@@ -192,8 +195,9 @@ pub(crate) fn is_uri_byte(b: u8) -> bool {
 }
 
 /// `uri-host [":" port]` as a Host value or an absolute-form authority:
-/// a name, an IPv4 address or a bracketed IPv6 address, and digits after a
-/// colon. Empty is allowed for Host (RFC 9112 §3.2), not for an authority.
+/// a name, an IPv4 address or a bracketed IPv6 address (or IPvFuture),
+/// and digits after a colon. Empty is allowed for Host (RFC 9112 §3.2),
+/// not for an authority.
 pub(crate) fn is_valid_host(host: &[u8]) -> bool {
     host_and_port(host).is_some()
 }
@@ -209,15 +213,52 @@ fn host_and_port(authority: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
         _ => (authority, None),
     };
     let name_ok = match name {
-        [b'[', inner @ .., b']'] => inner
-            .iter()
-            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
-        _ => name
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)),
+        [b'[', literal @ .., b']'] => is_ip_literal(literal),
+        _ => is_reg_name(name),
     };
     let port_ok = port.is_none_or(|port| port.iter().all(u8::is_ascii_digit));
     (name_ok && port_ok).then_some((name, port))
+}
+
+/// What brackets may hold (RFC 3986 §3.2.2): an IPv6 address, as std
+/// parses it (embedded IPv4 included, no zone), or an `IPvFuture`,
+/// `v` hex digits `.` and at least one more byte. `[]` or `[1.2.3.4]` is
+/// no host, and a Host that names none MUST be refused (RFC 9112 §3.2).
+fn is_ip_literal(literal: &[u8]) -> bool {
+    let ipv6 = std::str::from_utf8(literal).is_ok_and(|text| text.parse::<Ipv6Addr>().is_ok());
+    let ipv_future = || match literal {
+        [b'v' | b'V', rest @ ..] => {
+            let digits = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+            match rest[digits..].split_first() {
+                Some((b'.', tail)) => {
+                    let allowed = |&b: &u8| is_unreserved(b) || is_sub_delim(b) || b == b':';
+                    digits > 0 && !tail.is_empty() && tail.iter().all(allowed)
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    };
+    ipv6 || ipv_future()
+}
+
+/// `reg-name` (RFC 3986 §3.2.2): unreserved bytes, sub-delims, and a `%`
+/// only as the start of two hex digits, which `a%zz` is not.
+fn is_reg_name(name: &[u8]) -> bool {
+    let mut rest = name;
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = match b {
+            b'%' if percent_byte(tail).is_some() => &tail[2..],
+            _ if is_unreserved(b) || is_sub_delim(b) => tail,
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// RFC 3986 §2.2's sub-delims, which a host name may hold unescaped.
+fn is_sub_delim(b: u8) -> bool {
+    b"!$&'()*+,;=".contains(&b)
 }
 
 fn strip_prefix_ignore_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
