@@ -127,6 +127,46 @@ fn a_tls_handshake_gets_its_400_at_once() {
     assert!(took < Duration::from_secs(5), "answered after {took:?}");
 }
 
+/// A request line that has arrived whole and is no request line gets its
+/// answer at once, not the head deadline's 408: `GET /` and a CRLF is the
+/// whole request of an HTTP/0.9 client, which sends no more and waits. The
+/// answer is the one the whole head would get, 505 for a version this
+/// server does not speak; HTTP/2's preface line is let through
+/// (`tests/http2.rs`, `a_preface_in_pieces_is_awaited_whole`).
+#[test]
+fn a_request_line_that_is_none_is_answered_at_once() {
+    let server = Server::start(&[]); // the default 10 s head deadline
+    let line_form = "request line must be: METHOD SP TARGET SP HTTP/1.1\n";
+    for (line, status, reason) in [
+        ("GET /healthz\r\n", 400, line_form),
+        ("\r\nGET  /healthz HTTP/1.1\r\n", 400, line_form),
+        (
+            "GET /healthz HTTP/2.0\r\n",
+            505,
+            "only HTTP/1.0 and HTTP/1.1 are supported\n",
+        ),
+        (
+            "GET healthz HTTP/1.1\r\nHost: a\r\n",
+            400,
+            "request target must be a path starting with / or an absolute URL\n",
+        ),
+    ] {
+        let started = Instant::now();
+        let response = request(server.addr(), line.as_bytes());
+        let took = started.elapsed();
+        assert_eq!(
+            (response.status, response.body_text().as_str()),
+            (status, reason),
+            "{line:?}"
+        );
+        // Against the 10 s deadline, as for a TLS handshake above.
+        assert!(
+            took < Duration::from_secs(5),
+            "{line:?} answered after {took:?}"
+        );
+    }
+}
+
 /// Empty lines before the request line are skipped (RFC 9112 §2.2), even
 /// when a CRLF is split across two reads.
 #[test]

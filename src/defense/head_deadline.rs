@@ -14,7 +14,9 @@
 //! - and it must look like HTTP from its first byte: after each read, bytes
 //!   that cannot begin a request line (a TLS handshake) end the read with a
 //!   400 at once, where waiting for their CRLF CRLF would hold the thread
-//!   until the deadline for a head that never comes.
+//!   until the deadline for a head that never comes; so does a request
+//!   line, once whole, that is none (HTTP/0.9's `GET /`, which its client
+//!   follows with nothing), with the answer the whole head would get.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
@@ -51,7 +53,8 @@ pub enum ReadHeadError {
     TimedOut,
     /// No end of head within [`MAX_HEAD_BYTES`]: answer 414 or 431.
     TooLarge(HeadError),
-    /// The first bytes cannot begin a request line: answer 400 now.
+    /// The first bytes cannot begin a request line, or the request line,
+    /// whole, is none: answer now, with its status (400, 414 or 505).
     NotARequest(HeadError),
     /// The socket failed; there is no one to answer.
     Failed,
@@ -72,6 +75,7 @@ pub fn read_head<'b>(
 ) -> Result<(&'b [u8], &'b [u8]), ReadHeadError> {
     buf.clear();
     let (mut filled, mut start) = (0, 0);
+    let mut line_judged = false;
     let error = loop {
         if filled == buf.len() {
             // Full: grow by doubling, never past the limit.
@@ -106,6 +110,14 @@ pub fn read_head<'b>(
         // begin (at 0 if the read was all empty lines).
         let head = &buf[start..received];
         let new_from = filled.max(start) - start;
+        // The request line, judged once, in the read its LF arrives in.
+        if !line_judged && head[new_from..].contains(&b'\n') {
+            line_judged = true;
+            if let Err(e) = request::check_request_line(head) {
+                filled = received;
+                break ReadHeadError::NotARequest(e);
+            }
+        }
         if let Some(end) = head_end(head, new_from, head.len()) {
             buf.truncate(received);
             let (head, after) = buf[start..].split_at(end);

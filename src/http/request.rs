@@ -20,9 +20,12 @@
 //! Some of a head can be judged before all of it has arrived, and is: a
 //! reader calls [`check_request_start`] on each read, so that bytes which
 //! cannot begin a request line (a TLS handshake, binary) get their 400 at
-//! once instead of at the head deadline, and [`is_head`] tells an answer
-//! whether to leave out its body even when the head never completes.
+//! once instead of at the head deadline, and [`check_request_line`] once
+//! the request line is whole, so that one that is none (HTTP/0.9's `GET /`)
+//! does too; [`is_head`] tells an answer whether to leave out its body even
+//! when the head never completes.
 
+use super::h2::frame::PREFACE_HEAD;
 use super::response::Status;
 use super::target::{ASTERISK_NOT_OPTIONS, is_uri_byte, is_valid_host, split_target};
 
@@ -240,14 +243,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, HeadError> {
     let head = &head[empty_lines(head)..];
     let mut lines = Lines { rest: head };
     let request_line = lines.next().ok_or(bad("empty request"))??;
-    if request_line.len() > MAX_REQUEST_LINE_BYTES {
-        return Err(REQUEST_LINE_TOO_LONG);
-    }
-    let (method_name, target, version) = parse_request_line(request_line)?;
-    let method = Method::of(method_name);
-    let (path, query) = split_target(method_name, target).map_err(bad)?;
-
-    let mut fields = Vec::new();
+    let mut request = judge_request_line(request_line)?;
     loop {
         let line = lines
             .next()
@@ -255,26 +251,56 @@ pub fn parse_head(head: &[u8]) -> Result<Request<'_>, HeadError> {
         if line.is_empty() {
             break;
         }
-        if fields.len() == MAX_HEADER_FIELDS {
+        if request.fields.len() == MAX_HEADER_FIELDS {
             return Err(TOO_MANY_FIELDS);
         }
-        fields.push(parse_field_line(line)?);
+        request.fields.push(parse_field_line(line)?);
     }
     // `read_head` never returns bytes past the blank line; this guards
     // callers of the public `parse_head` that pass more.
     if !lines.rest.is_empty() {
         return Err(bad("bytes after the end of the request head"));
     }
+    check_framing(&request)?;
+    Ok(request)
+}
 
-    let request = Request {
-        method,
+/// The request a request line asks, the line without its CRLF, with no
+/// fields yet; or why the line is none.
+fn judge_request_line(line: &[u8]) -> Result<Request<'_>, HeadError> {
+    if line.len() > MAX_REQUEST_LINE_BYTES {
+        return Err(REQUEST_LINE_TOO_LONG);
+    }
+    let (method_name, target, version) = parse_request_line(line)?;
+    let (path, query) = split_target(method_name, target).map_err(bad)?;
+    Ok(Request {
+        method: Method::of(method_name),
         path,
         query,
         version,
-        fields,
+        fields: Vec::new(),
+    })
+}
+
+/// Checks a request's first line as soon as it is whole (its LF is in
+/// `start`, which begins at the request line), before the rest of the head
+/// has arrived: a line that is no request line gets the answer the whole
+/// head would get, at once. `GET /` and a CRLF is the whole request of an
+/// HTTP/0.9 client, which sends no more and waits: without this its answer
+/// would be the head deadline's 408, for a head that never comes. `Ok`
+/// while the line is not whole, and for the HTTP/2 preface's, which the
+/// rest of the preface follows.
+pub fn check_request_line(start: &[u8]) -> Result<(), HeadError> {
+    let Some(lf) = start.iter().position(|&b| b == b'\n') else {
+        return Ok(());
     };
-    check_framing(&request)?;
-    Ok(request)
+    if PREFACE_HEAD.starts_with(&start[..=lf]) {
+        return Ok(());
+    }
+    match (Lines { rest: start }).next() {
+        Some(line) => judge_request_line(line?).map(|_| ()),
+        None => Ok(()),
+    }
 }
 
 /// The head's lines, each without its CRLF. A line feed without a carriage
