@@ -139,16 +139,22 @@ fn every_url_the_index_page_gives_is_answered() {
 /// The index page states the bounds of the server it is served by:
 /// `bounded` holds at most (depth + 2) chunks (`src/server/config.rs`),
 /// `pipeline` one, with this server's flags, not the defaults; and which
-/// mode a query without `mode=` gets, apart from any bound.
+/// mode a query without `mode=` gets, apart from any bound; its table's
+/// columns stay aligned whatever the depth's width.
 #[test]
 fn the_index_page_states_this_servers_bounds() {
-    let server = Server::start(&["--chunk-bytes", "1000", "--channel-depth", "3"]);
+    let server = Server::start(&["--chunk-bytes", "1000", "--channel-depth", "10"]);
     let page = get(server.addr(), "/").body_text();
     assert!(page.contains("mode (default bounded):\n"), "{page}");
-    let bounded = "sync_channel(3) -> writer        flat: <= 5000 bytes\n";
+    let bounded = "sync_channel(10) -> writer       flat: <= 12000 bytes\n";
     assert!(page.contains(bounded), "{page}");
-    let pipeline = "render, write, repeat on one thread         flat: <= 1000 bytes, one buffer\n";
+    let pipeline = "render, write, repeat on one thread          flat: <= 1000 bytes, one buffer\n";
     assert!(page.contains(pipeline), "{page}");
+    let memory_column: Vec<usize> = ["O(body)", "grows", "flat: <= 12000", "flat: <= 1000 "]
+        .iter()
+        .filter_map(|cell| page.lines().find_map(|line| line.find(cell)))
+        .collect();
+    assert_eq!(memory_column, [memory_column[0]; 4], "{page}");
 }
 
 #[test]

@@ -415,15 +415,17 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
     let addr = local.unwrap_or(DEFAULT_ADDR);
     let (chunk, depth) = (config.chunk_bytes, config.channel_depth);
     let bound = (depth + 2) * chunk;
+    // Padded, so that a depth of any width keeps the columns.
+    let bounded_path = format!("producer -> sync_channel({depth}) -> writer");
     format!(
         "backpressure: a CSV export server showing that a streamed response is done\n\
          when its bytes drain, not when the handler returns.\n\
          \n\
          GET /export.csv?rows=N&mode=M   the export; rows 0..={max_rows} (default {default_rows}), mode (default {default_mode}):\n\
-         \x20   mode=buffer      whole body in memory, then Content-Length   O(body) per connection\n\
+         \x20   mode=buffer      whole body in memory, then Content-Length    O(body) per connection\n\
          \x20   mode=unbounded   producer -> mpsc::channel() -> writer        grows without bound (the bug)\n\
-         \x20   mode=bounded     producer -> sync_channel({depth}) -> writer        flat: <= {bound} bytes\n\
-         \x20   mode=pipeline    render, write, repeat on one thread         flat: <= {chunk} bytes, one buffer\n\
+         \x20   mode=bounded     {bounded_path:<45}flat: <= {bound} bytes\n\
+         \x20   mode=pipeline    render, write, repeat on one thread          flat: <= {chunk} bytes, one buffer\n\
          GET /metrics      Prometheus text: queued bytes per mode, live heap, RSS, threads\n\
          GET /healthz      liveness: ok\n\
          \n\
