@@ -668,6 +668,10 @@ fn a_host_is_judged_by_the_uri_grammar() {
         "[::1::2]",
         "[12345::]",
         "[v1.]",
+        // IPvFuture is "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+        "[v.x]",
+        "[vg.x]",
+        "[v1:x]",
     ] {
         let response = request(server.addr(), host_head(host).as_bytes());
         assert_eq!(response.status, 400, "{host}");
@@ -692,6 +696,8 @@ fn a_host_is_judged_by_the_uri_grammar() {
         "[v1.fe80::a+b]",
         "[V7.x]:80",
         "0.0.0.0",
+        // Every sub-delim, which a reg-name may hold unescaped.
+        "a!$&'()*+,;=b",
     ] {
         let response = request(server.addr(), host_head(host).as_bytes());
         assert_eq!(response.status, 200, "{host}");
