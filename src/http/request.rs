@@ -581,6 +581,25 @@ mod tests {
         );
     }
 
+    /// The request line's limit is 8 KiB without its CRLF: a line that long
+    /// is within it, one byte more is the URL's fault (414), judged alike
+    /// once the line is whole and once the head is.
+    #[test]
+    fn the_request_line_limit_is_exactly_8_kib() {
+        for (len, refused) in [
+            (MAX_REQUEST_LINE_BYTES, false),
+            (MAX_REQUEST_LINE_BYTES + 1, true),
+        ] {
+            let mut start = b"GET /".to_vec();
+            start.resize(len - b" HTTP/1.1".len(), b'a');
+            start.extend_from_slice(b" HTTP/1.1\r\n");
+            let head = [&start[..], b"Host: a\r\n\r\n"].concat();
+            let whole = parse_head(&head).map(|_| ());
+            assert_eq!(whole == Err(REQUEST_LINE_TOO_LONG), refused, "{len}");
+            assert_eq!(check_request_line(&start), whole, "{len}");
+        }
+    }
+
     /// A folded line and a bare CR are refused for what they are, though
     /// a later check would refuse them too, for a reason that misleads.
     #[test]
