@@ -581,6 +581,35 @@ mod tests {
         );
     }
 
+    /// A request line is judged once its LF is in, as the whole head would
+    /// judge it, and only the line; the HTTP/2 preface's line passes, as
+    /// the rest of the preface follows it, but no other line that begins
+    /// like it.
+    #[test]
+    fn a_request_line_is_judged_once_whole_as_the_head_would_be() {
+        for start in [
+            &b"GET /healthz HTTP/2.0\r"[..],
+            b"GET /healthz",
+            b"PRI * HTTP/2.0\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: a%zz\r\n",
+        ] {
+            let got = check_request_line(start);
+            assert_eq!(got, Ok(()), "{:?}", start.escape_ascii().to_string());
+        }
+        for line in [
+            &b"GET /healthz\r\n"[..],
+            b"GET /healthz HTTP/2.0\r\n",
+            b"PRI * HTTP/2.0\rX\r\n",
+            b"PRI * HTTP/2.0\n",
+        ] {
+            let whole = parse_head(&[line, b"Host: a\r\n\r\n"].concat()).map(|_| ());
+            let shown = line.escape_ascii().to_string();
+            assert!(whole.is_err(), "{shown}");
+            assert_eq!(check_request_line(line), whole, "{shown}");
+        }
+    }
+
     /// The request line's limit is 8 KiB without its CRLF: a line that long
     /// is within it, one byte more is the URL's fault (414), judged alike
     /// once the line is whole and once the head is.
