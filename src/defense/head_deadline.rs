@@ -202,6 +202,16 @@ mod tests {
         assert!(result.unwrap_err().contains("RequestHeaderFieldsTooLarge"));
     }
 
+    /// A request line that is none is refused in the read its LF arrives
+    /// in, also when its CR came in an earlier one: the line was not
+    /// whole until then.
+    #[test]
+    fn a_request_line_that_is_none_is_refused_when_its_lf_arrives() {
+        let (result, buf) = read_pieces(&[b"GET /healthz\r", b"\n"]);
+        assert!(result.unwrap_err().starts_with("NotARequest"));
+        assert_eq!(buf, b"GET /healthz\r\n");
+    }
+
     #[test]
     fn a_tls_handshake_is_refused_at_its_first_read() {
         let client_hello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc];
