@@ -138,14 +138,30 @@ fn every_url_the_index_page_gives_is_answered() {
 
 /// The index page states the bounds of the server it is served by:
 /// `bounded` holds at most (depth + 2) chunks (`src/server/config.rs`),
-/// `pipeline` one, with this server's flags, not the defaults; and which
-/// mode a query without `mode=` gets, apart from any bound; its table's
+/// `pipeline` one, with this server's flags, not the defaults; which
+/// mode a query without `mode=` gets, apart from any bound; the rows one
+/// without `rows=` gets, which `--max-rows` may lower; and its table's
 /// columns stay aligned whatever the depth's width.
 #[test]
 fn the_index_page_states_this_servers_bounds() {
-    let server = Server::start(&["--chunk-bytes", "1000", "--channel-depth", "10"]);
+    let server = Server::start(&[
+        "--chunk-bytes",
+        "1000",
+        "--channel-depth",
+        "10",
+        "--max-rows",
+        "3000",
+    ]);
     let page = get(server.addr(), "/").body_text();
     assert!(page.contains("mode (default bounded):\n"), "{page}");
+    let default_rows = page
+        .split_once("rows 0..=3000 (default ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(rows, _)| rows.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no default rows: {page}"));
+    let wire = get(server.addr(), "/export.csv").body;
+    let export = common::decode_chunked(&wire).expect("the export, chunked");
+    assert_eq!(export.len() as u64, common::reference_csv_len(default_rows));
     let bounded = "sync_channel(10) -> writer       flat: <= 12000 bytes\n";
     assert!(page.contains(bounded), "{page}");
     let pipeline = "render, write, repeat on one thread          flat: <= 1000 bytes, one buffer\n";
