@@ -272,17 +272,28 @@ mod tests {
 
     /// A user reading one command's `--help` learns what its exit codes
     /// mean there, without the top-level help: a script around `serve`
-    /// must tell a bad flag (2) from a port in use (1).
+    /// must tell a bad flag (2) from a port in use (1). Both are
+    /// checked against the constants the commands exit with.
     #[test]
     fn every_commands_help_states_its_exit_codes() {
+        // Each with the words its help gives the runtime failure.
         let helps = [
-            ("top level", main_help()),
-            ("serve", flags::help(&serve::SERVE)),
-            ("demo", flags::help(&demo::DEMO)),
-            ("slow-client", flags::help(&slow_client::SLOW_CLIENT)),
+            ("top level", main_help(), "{} runtime failure"),
+            ("serve", flags::help(&serve::SERVE), "{} if it cannot serve"),
+            ("demo", flags::help(&demo::DEMO), "and exits {};"),
+            (
+                "slow-client",
+                flags::help(&slow_client::SLOW_CLIENT),
+                "{} if it was cut",
+            ),
         ];
-        for (command, text) in helps {
+        for (command, text, failure) in helps {
             let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let failure = failure.replace("{}", &EXIT_FAILURE.to_string());
+            assert!(
+                flat.contains(&failure),
+                "{command}: exit code {EXIT_FAILURE} not stated: {text}"
+            );
             let said = [
                 format!("{EXIT_USAGE} bad command line"),
                 format!("{EXIT_USAGE} for a bad command line"),
