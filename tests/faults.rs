@@ -25,8 +25,9 @@ use common::h2::{
     frame, request_block,
 };
 use common::{
-    KillOnDrop, Metrics, after_stamp, assert_same_bytes, decode_chunked, get, metrics,
-    number_after, reference_csv, reference_csv_len, stalled_request, wait_until, wait_until_with,
+    CLOSE_WAIT, KillOnDrop, Metrics, after_stamp, assert_same_bytes, decode_chunked, get, metrics,
+    number_after, reference_csv, reference_csv_len, stalled_request, tcp_socket, thread_names,
+    thread_waits_in, wait_until, wait_until_with,
 };
 
 /// What becomes of the server's stderr.
@@ -753,9 +754,21 @@ fn a_stream_the_client_reset_before_the_cut_is_logged_its_abort() {
 fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
     let (mut server, h2) = six_streams_rendering(false);
     drop(h2);
-    // The reader meets the close at its next read, at once; the six
-    // chunks take a few hundred milliseconds to render in a debug build.
-    thread::sleep(Duration::from_millis(100));
+    // The writer leaves only once the connection has ended, which the
+    // reader does only after it met the close and said so: its thread
+    // gone, the connection is the client's. The six chunks take a few
+    // hundred milliseconds to render in a debug build, so the streams'
+    // threads, and the connection, are still there.
+    let pid = server.process.0.id();
+    wait_until_with(
+        "the reader to meet the close",
+        Duration::from_secs(10),
+        || {
+            let names = thread_names(pid)?;
+            let writing = names.iter().any(|n| n == "h2-writer");
+            (!writing).then_some(()).ok_or(names.join(","))
+        },
+    );
     server.terminate();
     let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
     let lines: Vec<&String> = log
@@ -919,20 +932,67 @@ fn a_connection_its_client_left_first_is_cut_all_the_same() {
     let mut server = Child::start(Log::Read, None, &args);
     let socket = TcpStream::connect(server.addr).expect("connect");
     let kept = socket.try_clone().expect("a second handle");
+    let client = kept.local_addr().expect("an address");
     let mut h2 = H2::over(socket).start_wide_open();
     h2.get(1, "GET", "/export.csv?rows=1000000&mode=bounded");
     assert_eq!(h2.next_of(HEADERS).stream, 1);
-    // Both kernels' buffers fill: the writer blocks in its write.
-    thread::sleep(Duration::from_millis(300));
+    // Both kernels' buffers fill: the writer, which always has DATA to
+    // send in a window wide open, blocks in its write. Seen from here,
+    // the server's socket holds the `--notsent-lowat` mark (16 KiB) or
+    // more unsent and nothing moves between two looks: the client's
+    // receive queue is full.
+    let mut last = None;
+    wait_until_with("the writer to block", Duration::from_secs(20), || {
+        let ours = tcp_socket(client, server.addr)?.ok_or("no client socket")?;
+        let theirs = tcp_socket(server.addr, client)?.ok_or("no server socket")?;
+        let now = (ours.rx_queue, theirs.tx_queue);
+        let still = last.replace(now) == Some(now);
+        (still && now.0 > 0 && now.1 >= 16 * 1024)
+            .then_some(())
+            .ok_or(format!("{now:?} (received unread, unacknowledged)"))
+    });
+    // Its reader, with nothing to read, waits in its socket's read: the
+    // call the kernel names twice running.
+    let pid = server.process.0.id();
+    let reading = the_same_twice("the reader to wait in its read", || {
+        thread_waits_in(pid, "conn-")
+    });
     kept.shutdown(Shutdown::Write).expect("FIN");
-    // The reader meets the close at once, and the connection is the client's.
-    thread::sleep(Duration::from_millis(100));
+    // The reader meets the close, says the connection is the client's,
+    // and then waits for the blocked write to return: no longer in its
+    // read. The server shows that nowhere else: no line, no metric, no
+    // thread ends.
+    wait_until_with(
+        "the reader to meet the close",
+        Duration::from_secs(10),
+        || {
+            let now = the_same_twice("the reader to settle", || thread_waits_in(pid, "conn-"));
+            (now != reading)
+                .then_some(())
+                .ok_or(format!("still in call {now}"))
+        },
+    );
+    let theirs = tcp_socket(server.addr, client).expect("/proc/net/tcp");
+    assert_eq!(theirs.map(|s| s.state), Some(CLOSE_WAIT), "the FIN came");
     let asked = Instant::now();
     server.terminate();
     let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
     assert!(asked.elapsed() < Duration::from_secs(10), "{log:#?}");
     let line = the_line(&log, "\"PRI * ");
     assert!(line.ends_with(" end=client-abort"), "{line}");
+}
+
+/// Waits until `probe` gives the same value on two looks running, and
+/// returns it: a thread seen in one call twice waits there, not passing.
+fn the_same_twice(what: &str, mut probe: impl FnMut() -> Result<u64, String>) -> u64 {
+    let mut last = None;
+    wait_until_with(what, Duration::from_secs(10), || {
+        let now = probe()?;
+        match last.replace(now) {
+            Some(before) if before == now => Ok(now),
+            _ => Err(format!("call {now}")),
+        }
+    })
 }
 
 /// A reader waiting for a thread slot at the cut names the connection's
@@ -948,10 +1008,19 @@ fn a_connection_reset_while_its_reader_waits_for_a_slot_is_the_clients() {
     let kept = socket.try_clone().expect("a second handle");
     let mut h2 = H2::over(socket).start(&[]);
     take_every_thread_slot(&mut h2);
+    let client = kept.local_addr().expect("an address");
     backpressure::reset_on_close(&kept).expect("SO_LINGER 0");
     drop((h2, kept));
-    // The reset reaches the server's kernel at once over loopback.
-    thread::sleep(Duration::from_millis(100));
+    // The reset has reached the server's kernel once its socket is out of
+    // the kernel's table: closed, without a peer, as the cut will find it.
+    wait_until_with(
+        "the reset to arrive",
+        Duration::from_secs(10),
+        || match tcp_socket(server.addr, client)? {
+            None => Ok(()),
+            Some(theirs) => Err(format!("state {:02X}", theirs.state)),
+        },
+    );
     server.terminate();
     let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
     let lines = |what: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(what)).collect() };

@@ -424,3 +424,70 @@ pub fn wait_until_with<T, E: std::fmt::Display>(
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// What the kernel shows of the server: events a test waits for, not a time
+// ---------------------------------------------------------------------------
+
+/// `/proc/net/tcp`'s state of a socket whose peer closed its side (a FIN
+/// came) and that is still open here.
+pub const CLOSE_WAIT: u8 = 0x08;
+
+/// The kernel's line for the socket at `local` connected to `remote`, or
+/// `None` once it is out of the kernel's table: a socket whose peer reset
+/// it is closed and has no peer (`getpeername` fails), though its
+/// descriptor may still be open.
+pub fn tcp_socket(
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Result<Option<backpressure::TcpSocket>, String> {
+    let table = backpressure::read_tcp_table().map_err(|e| format!("/proc/net/tcp: {e}"))?;
+    Ok(table
+        .into_iter()
+        .find(|s| s.local == local && s.remote == remote))
+}
+
+/// The names of process `pid`'s threads (`/proc/PID/task/*/comm`): the
+/// server names its own (`h2-writer`, `h2-stream-1`, `producer`), so a
+/// thread's end is an event a test can wait for without a connection of
+/// its own.
+pub fn thread_names(pid: u32) -> Result<Vec<String>, String> {
+    let tasks = format!("/proc/{pid}/task");
+    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let comm = entry.map_err(|e| e.to_string())?.path().join("comm");
+        // A thread that ended since the listing has no comm left: gone.
+        if let Ok(name) = std::fs::read_to_string(comm) {
+            names.push(name.trim_end().to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// What the kernel says the one thread of process `pid` whose name starts
+/// with `name` waits in: the number of its system call
+/// (`/proc/PID/task/TID/syscall`), or `Err` if it is running, or there is
+/// not exactly one such thread. For a change in a thread that leaves no
+/// other trace (a reader that met its client's close, then waits on a
+/// lock instead of its socket): compared with the number seen before,
+/// never with a number written here, since each architecture numbers its
+/// calls its own way.
+pub fn thread_waits_in(pid: u32, name: &str) -> Result<u64, String> {
+    let tasks = format!("/proc/{pid}/task");
+    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let task = entry.map_err(|e| e.to_string())?.path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if comm.starts_with(name) {
+            found.push(task);
+        }
+    }
+    let [task] = found.as_slice() else {
+        return Err(format!("{} threads named {name}*", found.len()));
+    };
+    let call = std::fs::read_to_string(task.join("syscall")).map_err(|e| e.to_string())?;
+    let first = call.split_whitespace().next().unwrap_or("");
+    first.parse().map_err(|_| format!("{name}* is {first:?}"))
+}
