@@ -248,6 +248,34 @@ mod test_support {
         }
     }
 
+    /// Waits until the other end of `socket` has read every byte sent on
+    /// it (this end's kernel holds none unacknowledged, the other's none
+    /// unread), or `given_up` says it reads no more, or [`HANG_LIMIT`]
+    /// passes. For bytes sent in pieces that the other end must read one
+    /// at a time: a pause between them is no proof, as a loaded machine
+    /// can run them together.
+    pub fn read_by_peer(socket: &TcpStream, given_up: impl Fn() -> bool) {
+        let (Ok(here), Ok(there)) = (socket.local_addr(), socket.peer_addr()) else {
+            return; // closed: nothing more will be read
+        };
+        let started = std::time::Instant::now();
+        while !given_up() && started.elapsed() < HANG_LIMIT {
+            let table = crate::measure::proc_net::read_tcp_table().unwrap_or_default();
+            let queue = |local, remote, of: fn(&crate::TcpSocket) -> u64| {
+                let found = table
+                    .iter()
+                    .find(|s| s.local == local && s.remote == remote);
+                found.map_or(0, of)
+            };
+            let unacknowledged = queue(here, there, |s| s.tx_queue);
+            let unread = queue(there, here, |s| s.rx_queue);
+            if unacknowledged == 0 && unread == 0 {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// A connected pair of sockets over loopback, (server, client): for the
     /// tests of every layer that writes to a socket.
     pub fn loopback() -> (TcpStream, TcpStream) {

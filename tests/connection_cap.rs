@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use backpressure::{CLOSE_READ_TIMEOUT, LINGER_TIME};
 use common::h2::{DATA, END_STREAM, Frame, GOAWAY, H2, PING, REFUSED_STREAM, summary};
 use common::{
-    Server, back_to_idle, metrics, parse_response, reference_csv_len, stalled_request, try_metrics,
-    wait_until, warmed_server,
+    Server, back_to_idle, metrics, parse_response, reference_csv_len, stalled_request,
+    stalled_toward, thread_names, try_metrics, wait_until, wait_until_with, warmed_server,
 };
 
 /// Longest any wait in these tests may take before it fails.
@@ -207,7 +207,8 @@ fn at_the_cap_a_scrape_through_a_small_window_arrives_whole() {
     client
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
-    thread::sleep(Duration::from_millis(200));
+    // Read late: once the rejecter's one write has filled the window.
+    stalled_toward(&client);
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut wire = Vec::new();
     let end = client.read_to_end(&mut wire).map_err(|e| e.kind());
@@ -410,8 +411,14 @@ fn an_http2_close_past_the_closing_places_waits_for_its_client() {
                 h2
             });
         // The reader sees that the connection is done within its 100 ms
-        // wake, and the close begins.
-        thread::sleep(Duration::from_millis(250));
+        // wake and ends it: its writer leaves, and the close follows. (A
+        // PING that came before the close began would wait unread, which
+        // makes the close wait for the client all the same.)
+        wait_until_with("the connection to end", PATIENCE, || {
+            let names = thread_names(server.pid())?;
+            let writing = names.iter().any(|n| n == "h2-writer");
+            (!writing).then_some(()).ok_or(names.join(","))
+        });
         h2.send_frame(PING, 0, 0, &[0; 8]);
         if started.elapsed() >= CLOSE_READ_TIMEOUT {
             // The place may have come free first, and then it waited anyway.

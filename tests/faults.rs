@@ -26,8 +26,8 @@ use common::h2::{
 };
 use common::{
     CLOSE_WAIT, KillOnDrop, Metrics, after_stamp, assert_same_bytes, decode_chunked, get, metrics,
-    number_after, reference_csv, reference_csv_len, stalled_request, tcp_socket, thread_names,
-    thread_waits_in, wait_until, wait_until_with,
+    number_after, read_by_peer, reference_csv, reference_csv_len, stalled_request, stalled_toward,
+    tcp_socket, thread_names, thread_waits_in, wait_until, wait_until_with,
 };
 
 /// What becomes of the server's stderr.
@@ -874,8 +874,8 @@ fn a_head_still_being_read_at_the_cut_is_logged_as_cut() {
     client
         .write_all(b"GET /healthz HTTP/1.1\r\n")
         .expect("half a head");
-    // The server's thread has taken the first byte and reads on.
-    thread::sleep(Duration::from_millis(200));
+    // The server's thread has taken it and reads on.
+    read_by_peer(&client);
     server.terminate();
     let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
     let peer = format!("{} ", client.local_addr().expect("an address"));
@@ -906,7 +906,7 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http1_answer() {
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send the request");
     // Its write is under way, and stays so: the client reads nothing.
-    thread::sleep(Duration::from_millis(300));
+    stalled_toward(&client);
     server.terminate();
     let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
     let line = the_line(&log, "/metrics");

@@ -12,10 +12,9 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{RawResponse, Server, get, head, parse_response, request};
+use common::{RawResponse, Server, get, head, parse_response, read_by_peer, request};
 
 /// How far a response's `Date` may lag the test's clock: the request's own
 /// round trip, on a loaded machine.
@@ -183,8 +182,8 @@ fn an_empty_line_split_across_reads_is_still_skipped() {
         b"\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
     ] {
         client.write_all(piece).unwrap();
-        // Long enough for the server to read each piece on its own.
-        thread::sleep(Duration::from_millis(100));
+        // The server reads each piece on its own.
+        read_by_peer(&client);
     }
     let mut wire = Vec::new();
     client.read_to_end(&mut wire).unwrap();

@@ -10,7 +10,9 @@ use std::process::Output;
 use std::thread;
 use std::time::Duration;
 
-use common::{NO_THREAD, Server, reference_csv_len, run_binary, run_binary_with, wait_until};
+use common::{
+    NO_THREAD, Server, read_by_peer, reference_csv_len, run_binary, run_binary_with, wait_until,
+};
 
 /// Runs `slow-client` with `args`, killing it if it has not exited within
 /// 20 s (every case here takes well under 2 s).
@@ -195,8 +197,8 @@ fn lying_server(response: &'static [u8]) -> (SocketAddr, thread::JoinHandle<()>)
     lying_server_in_parts(vec![response])
 }
 
-/// [`lying_server`], its answer sent in `parts` 50 ms apart, each in a
-/// segment of its own: how a client is shown a read that splits it.
+/// [`lying_server`], its answer sent in `parts`, each once the client has
+/// read the one before: how a client is shown a read that splits it.
 fn lying_server_in_parts(parts: Vec<&'static [u8]>) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("its address");
@@ -205,11 +207,9 @@ fn lying_server_in_parts(parts: Vec<&'static [u8]>) -> (SocketAddr, thread::Join
         let _ = stream.set_nodelay(true);
         let mut head = [0u8; 1024];
         let _ = stream.read(&mut head);
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                thread::sleep(Duration::from_millis(50));
-            }
+        for part in parts {
             let _ = stream.write_all(part);
+            read_by_peer(&stream);
         }
     });
     (addr, liar)
@@ -699,9 +699,10 @@ fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
 /// The same when the write the reset fails is the `--then` request: the
 /// frames before the reset are read, and say why. The server sends no
 /// SETTINGS, so the client owes no answer, and its first write is the
-/// second request, at 300 ms, after the reset (200 ms) and before half a
-/// window is read at 100 kB/s. It stopped there, and called stream 1 "not
-/// complete" though its RST_STREAM was in the receive queue.
+/// second request, at 300 ms, after the reset (as soon as its request
+/// came) and before half a window is read at 100 kB/s. It stopped there,
+/// and called stream 1 "not complete" though its RST_STREAM was in the
+/// receive queue.
 #[test]
 fn an_http2_reset_met_by_the_second_request_still_reads_the_frames_before_it() {
     let mut then = Vec::new();
@@ -745,6 +746,23 @@ fn three_data_frames_then_a_reset(then: &[u8]) -> (SocketAddr, thread::JoinHandl
     answering_then_resetting(out)
 }
 
+/// Whether `wire`, an h2c client's first bytes, holds the preface and a
+/// whole HEADERS frame.
+fn has_a_whole_headers_frame(wire: &[u8]) -> bool {
+    let mut frames = wire.get(common::h2::PREFACE.len()..).unwrap_or_default();
+    while let Some(header) = frames.first_chunk::<9>() {
+        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        if frames.len() < 9 + length {
+            return false;
+        }
+        if header[3] == common::h2::HEADERS {
+            return true;
+        }
+        frames = &frames[9 + length..];
+    }
+    false
+}
+
 /// A head and three 16,000-byte DATA frames on stream 1, then `then`.
 fn three_data_frames_then(then: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -756,15 +774,21 @@ fn three_data_frames_then(then: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A one-connection server that writes `out` 200 ms after accepting, and
-/// closes with the request unread: a reset, once `out` is in the client's
-/// receive queue.
+/// A one-connection h2c server that writes `out` once the request (the
+/// preface and a HEADERS frame, whatever came between) has come, and
+/// closes with it unread: a reset, once `out` is in the client's receive
+/// queue. The client's next write is then its first after the reset.
 fn answering_then_resetting(out: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("its address");
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
-        thread::sleep(Duration::from_millis(200));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut peeked = [0; 1024];
+        wait_until("the request to come", Duration::from_secs(10), || {
+            let n = stream.peek(&mut peeked).ok()?;
+            has_a_whole_headers_frame(&peeked[..n]).then_some(())
+        });
         let _ = stream.write_all(&out);
     });
     (addr, server)

@@ -135,25 +135,30 @@ pub fn read_head<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::read_by_peer;
     use std::io::Write;
     use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::thread;
     use std::time::Duration;
 
-    /// What `read_head` makes of `pieces`, each sent on its own after a
-    /// pause, so that each is a read of its own: the result, and what
-    /// `buf` holds afterwards.
+    /// What `read_head` makes of `pieces`, each sent once the one before
+    /// it was read, so that each is a read of its own: the result, and
+    /// what `buf` holds afterwards.
     fn read_pieces(pieces: &[&[u8]]) -> (Result<Vec<u8>, String>, Vec<u8>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         client.set_nodelay(true).unwrap();
         let (server, _) = listener.accept().unwrap();
         let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
+        let done = Arc::new(AtomicBool::new(false));
+        let read_all = Arc::clone(&done);
         let sender = thread::spawn(move || {
             for piece in pieces {
                 // The server may have answered and gone: that is a result.
                 let _ = client.write_all(&piece);
-                thread::sleep(Duration::from_millis(50));
+                read_by_peer(&client, || read_all.load(Ordering::SeqCst));
             }
         });
         let mut buf = Vec::new();
@@ -161,6 +166,7 @@ mod tests {
         let result = read_head(&server, &mut buf, deadline)
             .map(|(head, _)| head.to_vec())
             .map_err(|e| format!("{e:?}"));
+        done.store(true, Ordering::SeqCst);
         sender.join().unwrap();
         (result, buf)
     }

@@ -495,6 +495,24 @@ mod tests {
         (server, client, written)
     }
 
+    /// Waits until `size` bytes the client sent wait unread in `server`'s
+    /// kernel, so that the close finds them there: a pause is no proof on
+    /// a loaded machine.
+    fn arrived(server: &TcpStream, size: usize) {
+        let mut buf = vec![0; size];
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let started = Instant::now();
+        while size > 0 && started.elapsed() < crate::test_support::HANG_LIMIT {
+            match server.peek(&mut buf) {
+                Ok(n) if n >= size => break,
+                _ => thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        server.set_read_timeout(None).unwrap();
+    }
+
     /// Every byte the client receives until the end or an error.
     fn received_by(client: &TcpStream) -> usize {
         client
@@ -582,7 +600,7 @@ mod tests {
         for pipelined in [b"GET / HTTP/1.1\r\n\r\n".as_slice(), &big] {
             let (server, client, written) = a_response_mostly_unsent();
             (&client).write_all(pipelined).unwrap();
-            thread::sleep(Duration::from_millis(50));
+            arrived(&server, pipelined.len());
             let whole = close_gracefully(&server, true);
             drop(server);
             let size = pipelined.len();
@@ -602,7 +620,7 @@ mod tests {
         for (hang_up, sent, waits) in [(false, 0, false), (true, 0, true), (false, 5, true)] {
             let (server, client, written) = a_response_mostly_unsent();
             (&client).write_all(&b"more!"[..sent]).unwrap();
-            thread::sleep(Duration::from_millis(50));
+            arrived(&server, sent);
             let case = format!("wait_for_hang_up {hang_up}, {sent} bytes sent");
             let waited = thread::scope(|scope| {
                 let reader = scope.spawn(|| received_by(&client));

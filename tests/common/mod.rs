@@ -491,3 +491,43 @@ pub fn thread_waits_in(pid: u32, name: &str) -> Result<u64, String> {
     let first = call.split_whitespace().next().unwrap_or("");
     first.parse().map_err(|_| format!("{name}* is {first:?}"))
 }
+
+/// Waits until the other end of `socket` has read every byte sent on it:
+/// this end's kernel holds none unacknowledged, the other end's none
+/// unread (or the other end is closed, and reads no more). For bytes sent
+/// in pieces that the other end must read one at a time: a pause between
+/// them is no such proof, as a loaded machine can run them together.
+pub fn read_by_peer(socket: &std::net::TcpStream) {
+    let here = socket.local_addr().expect("a local address");
+    let there = socket.peer_addr().expect("a peer address");
+    wait_until_with("the peer to read what was sent", IDLE_TIMEOUT, || {
+        let ours = tcp_socket(here, there)?.ok_or("this socket is not in the table")?;
+        let unread = tcp_socket(there, here)?.map_or(0, |theirs| theirs.rx_queue);
+        (ours.tx_queue == 0 && unread == 0)
+            .then_some(())
+            .ok_or(format!("{} unacknowledged, {unread} unread", ours.tx_queue))
+    });
+}
+
+/// Waits until what `client` was sent stops moving, with bytes in its
+/// receive queue: it reads none, and the server's writer can write no
+/// more. Returns (what the client holds unread, what the server's kernel
+/// holds unacknowledged), the same on two looks running; or (0, 0) at
+/// once if the server reset the connection: nothing moves any more, and
+/// the test says what it makes of that.
+pub fn stalled_toward(client: &std::net::TcpStream) -> (u64, u64) {
+    let here = client.local_addr().expect("a local address");
+    let there = client.peer_addr().expect("a peer address");
+    let mut last = None;
+    wait_until_with("the bytes toward the client to stop", IDLE_TIMEOUT, || {
+        let Some(ours) = tcp_socket(here, there)? else {
+            return Ok((0, 0));
+        };
+        let unacknowledged = tcp_socket(there, here)?.map_or(0, |theirs| theirs.tx_queue);
+        let now = (ours.rx_queue, unacknowledged);
+        let still = last.replace(now) == Some(now);
+        (still && now.0 > 0)
+            .then_some(now)
+            .ok_or(format!("{now:?} (unread, unacknowledged)"))
+    })
+}
