@@ -250,6 +250,18 @@ const ASKED_ALL: &[u8] = b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n";
 /// reads no bodies), its client may still be sending when the close begins.
 const BODY_ANNOUNCED: &[u8] = b"GET /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n";
 
+/// Waits until any earlier close (the start's probe, a scrape, a try's)
+/// is over: a close runs on its connection's thread, so none is left once
+/// no thread of the server is a connection's (`conn-ID`). Not asked of
+/// `/metrics`, whose own connection would close after it.
+fn every_close_over(server: &Server) {
+    wait_until_with("every close to be over", PATIENCE, || {
+        let names = thread_names(server.pid())?;
+        let connections = names.iter().filter(|n| n.starts_with("conn-")).count();
+        (connections == 0).then_some(()).ok_or(names.join(","))
+    });
+}
+
 /// Sends `request`, reads the answer whole, and keeps the socket open, so
 /// that the server's close waits for it; returns the status and the
 /// socket.
@@ -278,8 +290,7 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
     // Four clients and a scrape must fit in the first one's close, at
     // most CLOSE_READ_TIMEOUT: a machine too busy for that gets another try.
     for _ in 0..5 {
-        // Any earlier close (the start's probe, a scrape, a try's) is over.
-        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+        every_close_over(&server);
         let started = Instant::now();
         let (first, first_client) = answered_kept_open(ASKED_ALL);
         let (second, _second) = answered_kept_open(ASKED_ALL);
@@ -324,8 +335,7 @@ fn past_the_closing_places_an_http2_close_keeps_its_slot_until_its_client_hangs_
     // (its close lasts at most CLOSE_READ_TIMEOUT): a machine too busy for
     // that gets another try.
     for _ in 0..5 {
-        // Any earlier close (the start's probe, a try's) is over.
-        thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+        every_close_over(&server);
         let started = Instant::now();
         let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
         assert_eq!(first, 404);
@@ -364,8 +374,7 @@ fn past_the_closing_places<T>(
 ) -> (T, Instant, TcpStream) {
     let sent = "backpressure_body_bytes_sent_total{mode=\"bounded\"}";
     let before = metrics(server.addr()).value(sent);
-    // Any earlier close (the start's probe, a scrape, a try's) is over.
-    thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(100));
+    every_close_over(server);
     let started = Instant::now();
     let (first, first_client) = answered_kept_open(server.addr(), ASKED_ALL);
     assert_eq!(first, 404);
