@@ -276,6 +276,27 @@ mod test_support {
         }
     }
 
+    /// Waits until the other end of `socket` has closed it, for at most
+    /// [`HANG_LIMIT`]: its socket is out of the kernel's table (closed with
+    /// a reset) or no longer established (`01` in `/proc/net/tcp`; its FIN
+    /// may still wait behind bytes this end has not read). For a client
+    /// that must read nothing until then.
+    pub fn peer_closed(socket: &TcpStream) {
+        const ESTABLISHED: u8 = 0x01;
+        let (Ok(here), Ok(there)) = (socket.local_addr(), socket.peer_addr()) else {
+            return; // closed already
+        };
+        let started = std::time::Instant::now();
+        while started.elapsed() < HANG_LIMIT {
+            let table = crate::measure::proc_net::read_tcp_table().unwrap_or_default();
+            let peer = table.iter().find(|s| s.local == there && s.remote == here);
+            if peer.is_none_or(|s| s.state != ESTABLISHED) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// A connected pair of sockets over loopback, (server, client): for the
     /// tests of every layer that writes to a socket.
     pub fn loopback() -> (TcpStream, TcpStream) {
