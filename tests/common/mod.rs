@@ -306,17 +306,23 @@ pub fn warm(server: Server) -> (Server, Idle) {
             }
         });
     }
-    // Wait until the warm-up connections' threads have ended. A connection
-    // leaves the gauge a moment before its thread exits, so one probe can
-    // still count the thread: two probes in a row must agree.
-    let mut previous: Option<Idle> = None;
-    let idle = wait_until("the warm-up connections to close", IDLE_TIMEOUT, || {
+    // The baseline is read once every connection's thread has ended, the
+    // warm-up's and the last scrape's: a close waits for its client to
+    // hang up, and on a loaded machine one scrape's close can outlast the
+    // next scrape, and the one after, which would both count its thread.
+    // Then the scrape counts its own thread alone.
+    let pid = server.pid();
+    let idle = wait_until_with("the warm-up connections to close", IDLE_TIMEOUT, || {
+        let busy = connection_threads(pid)?;
+        if !busy.is_empty() {
+            return Err(busy.join(","));
+        }
         // At a small connection cap the scrape may be turned away while
         // the warm-up connections close; that is one more poll.
-        let now = Idle::of(&try_metrics(server.addr())?);
-        let settled = now.connections == 1.0 && previous.as_ref() == Some(&now);
-        previous = Some(now);
-        if settled { previous.take() } else { None }
+        let now = Idle::of(&try_metrics(server.addr()).ok_or("/metrics turned away")?);
+        (now.connections == 1.0)
+            .then_some(now)
+            .ok_or_else(|| "a connection counted".to_string())
     });
     (server, idle)
 }
@@ -428,6 +434,15 @@ pub fn wait_until_with<T, E: std::fmt::Display>(
 // ---------------------------------------------------------------------------
 // What the kernel shows of the server: events a test waits for, not a time
 // ---------------------------------------------------------------------------
+
+/// The threads of process `pid` that serve a connection, by the names the
+/// server gives them: a connection's (`conn-ID`, an HTTP/2 connection's
+/// reader), an HTTP/2 writer's or stream's (`h2-...`), a producer's.
+pub fn connection_threads(pid: u32) -> Result<Vec<String>, String> {
+    let names = thread_names(pid)?;
+    let serving = |n: &String| n.starts_with("conn-") || n.starts_with("h2-") || n == "producer";
+    Ok(names.into_iter().filter(serving).collect())
+}
 
 /// `/proc/net/tcp`'s state of a socket whose peer closed its side (a FIN
 /// came) and that is still open here.
