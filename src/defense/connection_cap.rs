@@ -530,9 +530,9 @@ mod tests {
     /// turning the client away, not the client's abort, so it is logged
     /// and counted a rejection. The client, which read nothing until the
     /// rejecter closed the socket, sees the start of the answer, then a
-    /// reset. (One
-    /// reading all along can drain 16 MiB as fast as it is written, into a
-    /// receive buffer the kernel grows for it, and be sent all of it.)
+    /// reset. (One reading all along can drain 16 MiB as fast as it is
+    /// written, into a receive buffer the kernel grows for it, and be sent
+    /// all of it.)
     #[test]
     fn an_own_answer_too_big_for_one_write_is_a_rejection() {
         let _counting = crate::test_support::counting_rejections();
