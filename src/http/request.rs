@@ -418,9 +418,16 @@ fn check_framing(request: &Request<'_>) -> Result<(), HeadError> {
     if request.field_values("transfer-encoding").next().is_some() {
         return Err(bad("request bodies are not accepted (Transfer-Encoding)"));
     }
-    let zero = |v: &[u8]| !v.is_empty() && v.iter().all(|&b| b == b'0');
-    if request.field_values("content-length").any(|v| !zero(v)) {
-        return Err(bad("request bodies are not accepted (Content-Length)"));
+    // Zero, however many digits: no body. Anything that is no number (a
+    // sign, a list, nothing) is refused as such, so that its reason does
+    // not send the client looking for a body it never sent.
+    for length in request.field_values("content-length") {
+        let digits = !length.is_empty() && length.iter().all(u8::is_ascii_digit);
+        match decimal(length) {
+            Some(0) => {}
+            _ if !digits => return Err(bad("Content-Length is not one decimal number")),
+            _ => return Err(bad("request bodies are not accepted (Content-Length)")),
+        }
     }
     Ok(())
 }
@@ -649,6 +656,30 @@ mod tests {
         ] {
             let error = parse_head(head).unwrap_err();
             assert_eq!(error, bad(reason), "{:?}", head.escape_ascii().to_string());
+        }
+    }
+
+    /// A Content-Length of zero is no body; one that is no number is
+    /// refused as no number, not as a body.
+    #[test]
+    fn a_content_length_is_a_number_of_zero() {
+        let reason = |value: &str| {
+            let head = format!("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: {value}\r\n\r\n");
+            parse_head(head.as_bytes())
+                .map(|_| ())
+                .map_err(|e| e.reason)
+        };
+        assert_eq!(reason("000"), Ok(()));
+        let body = Err("request bodies are not accepted (Content-Length)");
+        assert_eq!(reason("5"), body);
+        assert_eq!(
+            reason("99999999999999999999"),
+            body,
+            "past u64, a body all the same"
+        );
+        for not_a_number in ["-1", "+0", "0, 0", "0x0", ""] {
+            let expected = Err("Content-Length is not one decimal number");
+            assert_eq!(reason(not_a_number), expected, "{not_a_number}");
         }
     }
 
