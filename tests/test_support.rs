@@ -4,13 +4,16 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::panic::catch_unwind;
+use std::thread;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::{
     CSV_HEADER, CalendarTime, ChunkError, Metrics, ReferenceRows, after_stamp_between,
-    assert_same_bytes, chunk_sizes, decode_chunked, parse_response, reference_csv,
-    reference_csv_len, reference_line,
+    assert_same_bytes, chunk_sizes, decode_chunked, parse_response, read_by_peer, reference_csv,
+    reference_csv_len, reference_line, tcp_socket, thread_waits_in, wait_until,
 };
 
 // --- chunked decoding -------------------------------------------------------
@@ -413,5 +416,60 @@ fn a_log_stamp_is_read_as_the_second_it_names() {
     ] {
         let refused = catch_unwind(|| read(wrong, from, from + 60).to_string());
         assert!(refused.is_err(), "{wrong} from {from}");
+    }
+}
+
+// --- what the kernel shows ---------------------------------------------------
+
+/// [`read_by_peer`] is done once the peer has read every byte, and also
+/// once the peer reset the connection with bytes unread, whether the reset
+/// came before the wait began or while it waited: nothing more will be
+/// read, as when a client that met a lie exits mid-answer (the lying
+/// servers of `tests/slow_client.rs` wait here after every part).
+#[test]
+fn read_by_peer_returns_once_the_peer_read_all_or_reset() {
+    for (reset, before) in [(false, false), (true, true), (true, false)] {
+        let case = format!("reset: {reset}, before the wait: {before}");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let there = listener.local_addr().expect("addr");
+        let client = TcpStream::connect(there).expect("connect");
+        let here = client.local_addr().expect("addr");
+        let (mut server, _) = listener.accept().expect("accept");
+        server.write_all(b"part").expect("write");
+        backpressure::reset_on_close(&client).expect("SO_LINGER 0");
+        let reset_now = |client: TcpStream| {
+            drop(client);
+            wait_until("the reset to arrive", Duration::from_secs(5), || {
+                tcp_socket(there, here).ok()?.is_none().then_some(())
+            });
+        };
+        let client = if before {
+            reset_now(client);
+            None
+        } else {
+            Some(client)
+        };
+        let waiter = thread::Builder::new()
+            .name("read-by-peer".into())
+            .spawn(move || read_by_peer(&server))
+            .expect("a thread");
+        if let Some(mut client) = client {
+            // Seen in one call twice running: it waits between looks.
+            let pid = std::process::id();
+            let mut last = None;
+            wait_until("the wait to begin", Duration::from_secs(5), || {
+                let now = thread_waits_in(pid, "read-by-peer").ok()?;
+                (last.replace(now) == Some(now)).then_some(())
+            });
+            if reset {
+                reset_now(client);
+            } else {
+                client.read_exact(&mut [0; 4]).expect("read");
+            }
+        }
+        wait_until(&case, Duration::from_secs(5), || {
+            waiter.is_finished().then_some(())
+        });
+        waiter.join().expect(&case);
     }
 }
