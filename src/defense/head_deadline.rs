@@ -16,12 +16,14 @@
 //!   400 at once, where waiting for their CRLF CRLF would hold the thread
 //!   until the deadline for a head that never comes; so does a request
 //!   line, once whole, that is none (HTTP/0.9's `GET /`, which its client
-//!   follows with nothing), with the answer the whole head would get.
+//!   follows with nothing), with the answer the whole head would get; only
+//!   HTTP/2's preface, whose first line is none on purpose, goes on.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::Instant;
 
+use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::request::{self, HeadError, MAX_HEAD_BYTES, head_end, oversized_head_error};
 use crate::http::response::Status;
 
@@ -110,10 +112,15 @@ pub fn read_head<'b>(
         // begin (at 0 if the read was all empty lines).
         let head = &buf[start..received];
         let new_from = filled.max(start) - start;
-        // The request line, judged once, in the read its LF arrives in.
-        if !line_judged && head[new_from..].contains(&b'\n') {
+        // The request line, judged once, in the read its LF arrives in;
+        // but HTTP/2's preface opens with a line that is none on purpose
+        // (RFC 9113 §3.4), and the head it makes is the connection's.
+        if !line_judged && let Some(lf) = head[new_from..].iter().position(|&b| b == b'\n') {
             line_judged = true;
-            if let Err(e) = request::check_request_line(head) {
+            let line = &head[..=new_from + lf];
+            if !PREFACE_HEAD.starts_with(line)
+                && let Err(e) = request::check_request_line(head)
+            {
                 filled = received;
                 break ReadHeadError::NotARequest(e);
             }
@@ -216,6 +223,19 @@ mod tests {
         let (result, buf) = read_pieces(&[b"GET /healthz\r", b"\n"]);
         assert!(result.unwrap_err().starts_with("NotARequest"));
         assert_eq!(buf, b"GET /healthz\r\n");
+    }
+
+    /// HTTP/2's preface opens with a line that is no request line, on
+    /// purpose: it is let through however its bytes are split, and the
+    /// head it makes is the one the connection looks for. A line that
+    /// only begins like it is judged (here a bare LF's 400, at once).
+    #[test]
+    fn the_http2_preface_line_is_let_through_and_no_other() {
+        let one_by_one: Vec<&[u8]> = PREFACE_HEAD.chunks(1).collect();
+        let (result, _) = read_pieces(&one_by_one);
+        assert_eq!(result.as_deref(), Ok(PREFACE_HEAD));
+        let (result, _) = read_pieces(&[b"PRI * HTTP/2.0\n"]);
+        assert!(result.unwrap_err().starts_with("NotARequest"));
     }
 
     #[test]

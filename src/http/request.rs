@@ -25,7 +25,6 @@
 //! does too; [`is_head`] tells an answer whether to leave out its body even
 //! when the head never completes.
 
-use super::h2::frame::PREFACE_HEAD;
 use super::response::Status;
 use super::target::{ASTERISK_NOT_OPTIONS, is_uri_byte, is_valid_host, split_target};
 
@@ -288,15 +287,10 @@ fn judge_request_line(line: &[u8]) -> Result<Request<'_>, HeadError> {
 /// head would get, at once. `GET /` and a CRLF is the whole request of an
 /// HTTP/0.9 client, which sends no more and waits: without this its answer
 /// would be the head deadline's 408, for a head that never comes. `Ok`
-/// while the line is not whole, and for the HTTP/2 preface's, which the
-/// rest of the preface follows.
+/// while the line is not whole. HTTP/2's preface opens with a line that
+/// is none on purpose (`PRI * HTTP/2.0`, a 505 here): a reader that takes
+/// the preface lets its line through before asking.
 pub fn check_request_line(start: &[u8]) -> Result<(), HeadError> {
-    let Some(lf) = start.iter().position(|&b| b == b'\n') else {
-        return Ok(());
-    };
-    if PREFACE_HEAD.starts_with(&start[..=lf]) {
-        return Ok(());
-    }
     match (Lines { rest: start }).next() {
         Some(line) => judge_request_line(line?).map(|_| ()),
         None => Ok(()),
@@ -589,16 +583,12 @@ mod tests {
     }
 
     /// A request line is judged once its LF is in, as the whole head would
-    /// judge it, and only the line; the HTTP/2 preface's line passes, as
-    /// the rest of the preface follows it, but no other line that begins
-    /// like it.
+    /// judge it, and only the line.
     #[test]
     fn a_request_line_is_judged_once_whole_as_the_head_would_be() {
         for start in [
             &b"GET /healthz HTTP/2.0\r"[..],
             b"GET /healthz",
-            b"PRI * HTTP/2.0\r\n",
-            b"PRI * HTTP/2.0\r\n\r\nSM\r\n",
             b"GET /healthz HTTP/1.1\r\nHost: a%zz\r\n",
         ] {
             let got = check_request_line(start);
@@ -607,6 +597,7 @@ mod tests {
         for line in [
             &b"GET /healthz\r\n"[..],
             b"GET /healthz HTTP/2.0\r\n",
+            b"PRI * HTTP/2.0\r\n",
             b"PRI * HTTP/2.0\rX\r\n",
             b"PRI * HTTP/2.0\n",
         ] {
