@@ -260,7 +260,7 @@ mod test_support {
         };
         let started = std::time::Instant::now();
         while !given_up() && started.elapsed() < HANG_LIMIT {
-            let table = crate::measure::proc_net::read_tcp_table().unwrap_or_default();
+            let table = crate::measure::proc_net::read_tcp_table().expect("/proc/net/tcp");
             let queue = |local, remote, of: fn(&crate::TcpSocket) -> u64| {
                 let found = table
                     .iter()
@@ -288,7 +288,7 @@ mod test_support {
         };
         let started = std::time::Instant::now();
         while started.elapsed() < HANG_LIMIT {
-            let table = crate::measure::proc_net::read_tcp_table().unwrap_or_default();
+            let table = crate::measure::proc_net::read_tcp_table().expect("/proc/net/tcp");
             let peer = table.iter().find(|s| s.local == there && s.remote == here);
             if peer.is_none_or(|s| s.state != ESTABLISHED) {
                 return;
