@@ -753,13 +753,17 @@ fn a_stream_the_client_reset_before_the_cut_is_logged_its_abort() {
 #[test]
 fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
     let (mut server, h2) = six_streams_rendering(false);
+    // The thread whose end is waited for below is there, by that name:
+    // were it named otherwise, the wait would end at once.
+    let pid = server.process.0.id();
+    let names = thread_names(pid).expect("the server's threads");
+    assert!(names.iter().any(|n| n == "h2-writer"), "{names:?}");
     drop(h2);
     // The writer leaves only once the connection has ended, which the
     // reader does only after it met the close and said so: its thread
     // gone, the connection is the client's. The six chunks take a few
     // hundred milliseconds to render in a debug build, so the streams'
     // threads, and the connection, are still there.
-    let pid = server.process.0.id();
     wait_until_with(
         "the reader to meet the close",
         Duration::from_secs(10),
