@@ -83,24 +83,39 @@ pub struct Idle {
     pub rss: f64,
     /// Live heap at rest, from `/metrics`.
     pub heap: f64,
-    /// Threads at rest (the probe's own connection thread may be gone).
+    /// Threads at rest: none of them serves a connection.
     pub threads: u64,
     /// The scrape that found it idle.
     pub metrics: Metrics,
 }
 
-/// Waits until only the probe's connection is open and the thread count
-/// (`threads`, if given) has held for two polls in a row: a connection
-/// leaves the gauge a moment before its thread exits.
+/// Waits until only the probe's connection is open and no thread serves a
+/// connection any more, the probe's own included: a connection leaves the
+/// gauge a moment before its thread exits, and a probe's thread, closing
+/// while its client hangs up, can outlive the scrape by more than a poll on
+/// a loaded machine. The scrape is taken with no other connection's thread
+/// alive, and the threads counted once its own is gone, so that the live
+/// heap and the count are the server's alone, the same at every rest;
+/// `threads`, if given, is what the count must then be.
 pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<Idle, String> {
     let started = Instant::now();
-    let mut previous = None;
+    // Looked at without a scrape, which would start a thread of its own.
+    let no_thread_serving = || -> Result<Vec<String>, String> {
+        let mut serving = serving_threads(server)?;
+        while !serving.is_empty() && started.elapsed() < SETTLE_TIMEOUT {
+            thread::sleep(POLL_INTERVAL);
+            serving = serving_threads(server)?;
+        }
+        Ok(serving)
+    };
     loop {
+        let before = no_thread_serving()?;
         let metrics = server.metrics()?;
         let connections = metrics.value("backpressure_connections_active")?;
+        let after = no_thread_serving()?;
         let resident = resident(server)?;
-        let at_rest = connections == 1.0 && threads.is_none_or(|t| t == resident.threads);
-        if at_rest && previous == Some(resident.threads) {
+        let at_rest = connections == 1.0 && before.is_empty() && after.is_empty();
+        if at_rest && threads.is_none_or(|t| t == resident.threads) {
             return Ok(Idle {
                 rss: resident.rss,
                 heap: metrics.value("backpressure_heap_bytes")?,
@@ -108,15 +123,35 @@ pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<I
                 metrics,
             });
         }
-        previous = at_rest.then_some(resident.threads);
         if started.elapsed() > SETTLE_TIMEOUT {
             return Err(format!(
-                "not idle after {SETTLE_TIMEOUT:?}: {connections} connections, {} threads",
+                "not idle after {SETTLE_TIMEOUT:?}: {connections} connections, {} threads \
+                 (at rest: {threads:?}), serving: {before:?} {after:?}",
                 resident.threads
             ));
         }
         thread::sleep(POLL_INTERVAL);
     }
+}
+
+/// The server's threads that serve a connection, by the names it gives
+/// them: a connection's (`conn-ID`, an HTTP/2 connection's reader too), an
+/// HTTP/2 writer's or stream's (`h2-...`), a producer's.
+fn serving_threads(server: &ServerProcess) -> Result<Vec<String>, String> {
+    let tasks = format!("/proc/{}/task", server.pid());
+    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
+    let mut serving = Vec::new();
+    for entry in entries.flatten() {
+        // A thread that ended since the listing has no name left to read.
+        let Ok(name) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
+        let name = name.trim_end();
+        if name.starts_with("conn-") || name.starts_with("h2-") || name == "producer" {
+            serving.push(name.to_string());
+        }
+    }
+    Ok(serving)
 }
 
 /// `backpressure_queued_bytes` of `strategy`: bytes produced, not yet sent.
