@@ -81,6 +81,9 @@ pub use server::CLOSE_READ_TIMEOUT;
 pub use server::MAX_STREAM_THREADS;
 /// The server's default chunk size and channel depth.
 pub use server::config::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
+/// Which of the server's threads serve a connection, by name, for the
+/// tests and benchmarks that wait for the server at rest from outside.
+pub use server::serves_a_connection;
 /// The body's framing and accounting over HTTP/1 ([`Http1`]), and one export sent by a strategy
 /// without a socket, for the producer benchmarks and the allocation test.
 pub use strategy::{BodyWriter, ExportPlan, Http1, QueuedBytes, send_to};

@@ -191,6 +191,15 @@ fn bounded_queues_depth_plus_two_chunks() {
     for (chunk, depth) in [(DEFAULT_CHUNK, DEFAULT_DEPTH), (4096, 3), (128 * 1024, 1)] {
         let (server, idle) = bounded_server(chunk, depth);
         let stalled = stall(server.addr(), "bounded");
+        // The names the waits for the server at rest go by: were they to
+        // change, `serves_a_connection` would see no thread, and every
+        // such wait would end at once.
+        let serving = common::connection_threads(server.pid()).unwrap();
+        assert!(serving.iter().any(|name| name == "producer"), "{serving:?}");
+        assert!(
+            serving.iter().any(|name| name.starts_with("conn-")),
+            "{serving:?}"
+        );
         let bound = ((depth + 2) * chunk) as f64;
         assert_eq!(
             peak(&stalled.metrics, "bounded"),

@@ -135,8 +135,7 @@ pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<I
 }
 
 /// The server's threads that serve a connection, by the names it gives
-/// them: a connection's (`conn-ID`, an HTTP/2 connection's reader too), an
-/// HTTP/2 writer's or stream's (`h2-...`), a producer's.
+/// them ([`backpressure::serves_a_connection`]).
 fn serving_threads(server: &ServerProcess) -> Result<Vec<String>, String> {
     let tasks = format!("/proc/{}/task", server.pid());
     let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
@@ -147,7 +146,7 @@ fn serving_threads(server: &ServerProcess) -> Result<Vec<String>, String> {
             continue;
         };
         let name = name.trim_end();
-        if name.starts_with("conn-") || name.starts_with("h2-") || name == "producer" {
+        if backpressure::serves_a_connection(name) {
             serving.push(name.to_string());
         }
     }

@@ -436,11 +436,10 @@ pub fn wait_until_with<T, E: std::fmt::Display>(
 // ---------------------------------------------------------------------------
 
 /// The threads of process `pid` that serve a connection, by the names the
-/// server gives them: a connection's (`conn-ID`, an HTTP/2 connection's
-/// reader), an HTTP/2 writer's or stream's (`h2-...`), a producer's.
+/// server gives them ([`backpressure::serves_a_connection`]).
 pub fn connection_threads(pid: u32) -> Result<Vec<String>, String> {
     let names = thread_names(pid)?;
-    let serving = |n: &String| n.starts_with("conn-") || n.starts_with("h2-") || n == "producer";
+    let serving = |name: &String| backpressure::serves_a_connection(name);
     Ok(names.into_iter().filter(serving).collect())
 }
 
