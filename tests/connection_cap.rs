@@ -117,6 +117,50 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
     assert_eq!((answered_503, goaways), (other_rejections, 1.0));
 }
 
+/// The rejecter's two clocks, as docs/defenses.md states them: a client
+/// past the cap that sends nothing is waited for 250 ms from accept, then
+/// told 503 (as a GET, what it most likely was about to ask), and its
+/// socket is held until 1 s from accept, then closed, however long the
+/// client keeps its side open. Timed from before `connect`, so never
+/// short; the upper bounds leave a busy machine most of a second, and
+/// catch either clock lengthened to twice its time.
+#[test]
+fn past_the_cap_a_silent_client_is_answered_at_250_ms_and_closed_at_1_s() {
+    const HEAD_WAIT: Duration = Duration::from_millis(250);
+    const LINGER: Duration = Duration::from_secs(1);
+    let server = Server::start(&["--max-connections", "1"]);
+    let addr = server.addr();
+    let holder = hold_a_slot(addr);
+
+    let started = Instant::now();
+    let mut client = TcpStream::connect(addr).expect("connect");
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut status_line = [0u8; 12];
+    client.read_exact(&mut status_line).expect("a 503, unasked");
+    let answered = started.elapsed();
+    assert_eq!(&status_line, b"HTTP/1.1 503");
+    assert!(
+        (HEAD_WAIT..LINGER).contains(&answered),
+        "a silent client's 503 after {answered:?}, not at {HEAD_WAIT:?}"
+    );
+    // The 503 is whole and its write side shut: the client reads to its end.
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("the rest of the 503");
+    assert!(rest.ends_with(REASON.as_bytes()), "{rest:?}");
+
+    // Held, draining what the client sends, until the linger time is up;
+    // then closed, so that a write meets the close's reset.
+    wait_until("the turned-away socket to be closed", PATIENCE, || {
+        client.write_all(b"more").err()
+    });
+    let closed = started.elapsed();
+    assert!(
+        closed >= LINGER && closed < 2 * LINGER,
+        "a turned-away socket closed after {closed:?}, not at {LINGER:?}"
+    );
+    drop(holder);
+}
+
 /// At the cap the server's own endpoints are still answered, by the
 /// rejecter's thread, which writes them in place of the 503: a server full
 /// of stalled clients is when its operator most needs to look at it. GET
