@@ -734,8 +734,9 @@ fn a_trickled_stream_earns_no_time_from_a_fast_one() {
 }
 
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
-/// --header-timeout without a new request: not before it, and well before
-/// the 10 s default.
+/// --header-timeout without a new request: not before it, and before twice
+/// it (the reader looks every 100 ms, so a busy machine has most of a
+/// second to spare).
 #[test]
 fn an_idle_connection_is_sent_away() {
     let (server, idle) = warmed_server(&["--header-timeout", "1s"]);
@@ -750,7 +751,7 @@ fn an_idle_connection_is_sent_away() {
     assert_eq!(goaway.error_code(), NO_ERROR);
     assert_eq!(goaway.last_stream(), 1);
     assert!(took >= Duration::from_secs(1), "sent away after {took:?}");
-    assert!(took < Duration::from_secs(5), "sent away after {took:?}");
+    assert!(took < Duration::from_secs(2), "sent away after {took:?}");
     drop(h2);
     back_to_idle(server.addr(), &idle, "an idle connection");
 }
