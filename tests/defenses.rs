@@ -546,7 +546,7 @@ fn at_the_connection_cap_a_client_gets_503_and_costs_no_thread() {
         );
         if late {
             // A turned-away socket is kept 1 s from accept (`LINGER_TIME`,
-            // timed in src/defense/connection_cap.rs's unit tests), however
+            // timed against its 1 s in tests/connection_cap.rs), however
             // long the client keeps its own side: then the server closes
             // it, and what the client sends is answered with a reset, which
             // a later write reports. Polled, with room for a busy machine.
