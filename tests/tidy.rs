@@ -379,10 +379,26 @@ fn code_comments_name_only_what_exists() {
     }
 }
 
-/// Every relative link in the Markdown files points at a file, and every
-/// `src/…`, `tests/…`, `benches/…` or `docs/…` path they name exists.
+/// Every relative link in the Markdown files points at a file, every
+/// `src/…`, `tests/…`, `benches/…` or `docs/…` path they name exists, and
+/// every test or function they name between backticks (a snake_case word
+/// of four parts or more, such as `a_slow_reader_is_reset`) is still
+/// spelled somewhere in the code: a renamed test leaves a reader looking
+/// for nothing.
 #[test]
 fn docs_name_only_what_exists() {
+    let code: String = ["src", "tests", "benches"]
+        .iter()
+        .flat_map(|folder| rust_files(&root().join(folder)))
+        .map(|(_, text)| text)
+        .collect();
+    let snake_case = |piece: &str| {
+        piece.matches('_').count() >= 3
+            && piece.starts_with(|c: char| c.is_ascii_lowercase())
+            && piece
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
     let mut docs = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
     for entry in fs::read_dir(root().join("docs")).expect("docs/") {
         let path = entry.expect("an entry").path();
@@ -410,6 +426,9 @@ fn docs_name_only_what_exists() {
                 .any(|p| piece.starts_with(p));
             if named && !piece.contains(' ') && !root().join(piece).exists() {
                 missing.push(format!("{}: path {piece}", relative(&doc)));
+            }
+            if snake_case(piece) && !code.contains(piece) {
+                missing.push(format!("{}: name {piece}", relative(&doc)));
             }
         }
     }
