@@ -400,7 +400,8 @@ fn head_with_fields(count: usize, field: impl Fn(usize) -> String) -> String {
 }
 
 /// The whole head must arrive within the deadline, counted from accept: a
-/// silent client and one trickling a byte at a time are both cut off.
+/// silent client, one that falls silent halfway through its head, and one
+/// trickling a byte at a time are all cut off.
 #[test]
 fn the_head_deadline_counts_from_accept() {
     let server = Server::start(&["--header-timeout", "500ms"]);
@@ -421,6 +422,28 @@ fn the_head_deadline_counts_from_accept() {
         waited >= Duration::from_millis(450),
         "closed after only {waited:?}"
     );
+    assert!(
+        waited < Duration::from_secs(5),
+        "closed only after {waited:?}"
+    );
+
+    // Half a head, then nothing: the read already under way, which the
+    // first byte woke, must still give up at the deadline, not wait for
+    // bytes that never come.
+    let started = Instant::now();
+    let mut halfway = TcpStream::connect(server.addr()).expect("connect");
+    halfway
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    halfway
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n")
+        .expect("half a head");
+    let mut reply = Vec::new();
+    halfway
+        .read_to_end(&mut reply)
+        .expect("a 408, then the server closes");
+    let waited = started.elapsed();
+    assert_error(&common::parse_response(&reply), 408, "in time");
     assert!(
         waited < Duration::from_secs(5),
         "closed only after {waited:?}"
@@ -467,11 +490,11 @@ fn the_head_deadline_counts_from_accept() {
     );
     trickler.join().expect("the trickling thread ends");
 
-    drop((silent, trickle));
+    drop((silent, halfway, trickle));
     let (m, _) = metrics_when_idle(server.addr());
     assert_eq!(
         m.value("backpressure_responses_total{mode=\"none\",status=\"408\"}"),
-        2.0
+        3.0
     );
 }
 
