@@ -291,6 +291,22 @@ mod tests {
         assert!(reader.join().unwrap() == data);
     }
 
+    /// A write whose allowance is already spent when it begins (here none
+    /// at all: no grace, and a rate no write can fall short of) still gets
+    /// one try, and a socket with room takes it whole: a socket's timeout
+    /// cannot be zero, and armed with none the write would fail unasked.
+    #[test]
+    fn a_write_with_no_time_left_still_gets_one_try() {
+        let (server, mut client) = crate::test_support::loopback();
+        let no_time = rule(u64::MAX, Duration::ZERO);
+        assert_eq!(no_time.allowance(1000), Duration::ZERO);
+        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), no_time);
+        assert_eq!(writer.write(&[7u8; 1000]).unwrap(), 1000);
+        let mut got = [0u8; 1000];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(got, [7u8; 1000]);
+    }
+
     /// The longest limits a `Duration` holds are "never" here, not a
     /// panic: the deadline and the stall clock saturate instead of
     /// overflowing `Instant`. The flags stop far short of that; the
