@@ -429,6 +429,38 @@ fn past_the_closing_places_an_http2_close_keeps_its_slot_until_its_client_hangs_
     panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
 }
 
+/// Past the closing places, a close that does not wait for its client to
+/// hang up gives the slot back before the FIN that ends it: a client that
+/// connects again the moment it reads that FIN, as `ab` does, is let in,
+/// never turned away by its own last connection. At `--max-connections 1`
+/// a first client holds the one closing place; then clients one after
+/// another each ask, read to the FIN, and the next connects at once: every
+/// one is answered 404.
+#[test]
+fn past_the_closing_places_the_slot_is_free_before_the_fin() {
+    let server = Server::start(&["--max-connections", "1"]);
+    // The clients must be answered while the first holds the place (its
+    // close lasts at most CLOSE_READ_TIMEOUT): a machine too busy for that
+    // gets another try.
+    for _ in 0..5 {
+        every_close_over(&server);
+        let started = Instant::now();
+        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
+        assert_eq!(first, 404);
+        let mut statuses = Vec::new();
+        while statuses.len() < 1000 && started.elapsed() < CLOSE_READ_TIMEOUT / 2 {
+            statuses.push(answered_kept_open(server.addr(), ASKED_ALL).0);
+        }
+        if started.elapsed() >= CLOSE_READ_TIMEOUT {
+            continue;
+        }
+        let turned_away = statuses.iter().filter(|&&status| status == 503).count();
+        assert_eq!(turned_away, 0, "of {}: {statuses:?}", statuses.len());
+        return;
+    }
+    panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
+}
+
 /// Rows of the export asked past the closing places: 13 KB, which the
 /// server's kernel takes whole while a 4 KiB receive window holds it up.
 const PAST_THE_PLACES_ROWS: u64 = 250;
