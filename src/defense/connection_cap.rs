@@ -486,6 +486,63 @@ mod tests {
         assert!(closed, "still open after {:?}", started.elapsed());
     }
 
+    /// At [`MAX_LINGERING`] sockets, the one that has lingered longest
+    /// makes room for the next: here one answered whose client keeps it
+    /// open, let go as the last of as many more silent ones arrives, not a
+    /// [`LINGER_TIME`] after its accept, the only other way it goes. (A
+    /// machine too slow to hand over that many in less gets another try.)
+    #[test]
+    fn a_full_rejecter_lets_the_socket_that_lingered_longest_go() {
+        let _counting = crate::test_support::counting_rejections();
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let turn_away = || {
+            let client = TcpStream::connect(addr).unwrap();
+            let (accepted, peer) = listener.accept().unwrap();
+            rejecter.reject(accepted, peer, Refusal::AtCap);
+            client
+        };
+        for _ in 0..5 {
+            let started = Instant::now();
+            let mut oldest = turn_away();
+            oldest
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            request_the_503(&mut oldest);
+            let rest: Vec<TcpStream> = (0..MAX_LINGERING).map(|_| turn_away()).collect();
+            // Closed, a write meets its reset; until then it is drained.
+            let closed = loop {
+                if oldest.write_all(b"x").is_err() {
+                    break started.elapsed();
+                }
+                assert!(started.elapsed() < 5 * LINGER_TIME, "never let go");
+                thread::sleep(POLL_INTERVAL);
+            };
+            drop(rest);
+            if closed < LINGER_TIME {
+                return;
+            }
+        }
+        panic!("in five tries, the oldest socket was only let go at its linger time");
+    }
+
+    /// A socket whose client has closed can go at once: the drain says so
+    /// as soon as it reads the end, and not before.
+    #[test]
+    fn a_socket_is_still_open_until_its_client_closes() {
+        let (server, mut client) = crate::test_support::loopback();
+        server.set_nonblocking(true).unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        assert!(still_open(&server), "only input, no end");
+        client.shutdown(Shutdown::Write).unwrap();
+        let started = Instant::now();
+        while still_open(&server) {
+            assert!(started.elapsed() < 5 * LINGER_TIME, "the end never read");
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
     /// A HEAD request gets the 503's head and no body, even after an empty
     /// line and split across two writes; a GET gets the body.
     #[test]
