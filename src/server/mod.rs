@@ -364,6 +364,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
+    use crate::defense::connection_cap::MAX_LINGERING;
     use crate::http::h2::frame::PREFACE;
     use crate::measure::exposition::Scrape;
     use crate::measure::metrics::Readings;
@@ -455,6 +456,83 @@ mod tests {
             assert_eq!(lines.len(), 1, "{peer}: {log:#?}");
             assert!(lines[0].contains(&fields), "{}", lines[0]);
             assert!(lines[0].ends_with(" end=rejected"), "{}", lines[0]);
+        }
+    }
+
+    /// The shutdown joins the rejecter last: once `run` returns, every
+    /// connection it turned away has been answered and closed, none is
+    /// left for the exit to close silent. One slot, held by a download the
+    /// stop cuts at once; then clients that send nothing, so that each is
+    /// answered by the stop, not by the rejecter's wait for a head, which
+    /// is longer than all this takes. Right after the stop, every one has
+    /// the whole 503 and its end; none is still waiting.
+    #[test]
+    fn once_run_returns_every_turned_away_connection_is_answered() {
+        let _counting = crate::test_support::counting_rejections();
+        let config = ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            quiet: true,
+            max_connections: 1,
+            drain_timeout: Duration::ZERO,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config).unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let (waker, answers) = crate::test_support::within(move || {
+            let serving = thread::spawn(move || server.run(|| stopping.load(Ordering::SeqCst)));
+            let timeout = Duration::from_secs(5);
+            let mut holder = sys::connect_with_receive_buffer(addr, 4096, timeout).unwrap();
+            let request = "GET /export.csv?rows=1000000 HTTP/1.1\r\nHost: t\r\n\r\n";
+            holder.write_all(request.as_bytes()).unwrap();
+            let mut head = [0; 12];
+            holder.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 200");
+            let clients: Vec<TcpStream> = (0..MAX_LINGERING - 1)
+                .map(|_| TcpStream::connect(addr).unwrap())
+                .collect();
+            // Every one accepted, and so handed on: none waits in the
+            // listener's queue.
+            let queued = || {
+                let table = crate::measure::proc_net::read_tcp_table().unwrap();
+                let listener = table.iter().find(|s| s.local == addr && s.state == 0x0A);
+                listener.expect("the listener").rx_queue
+            };
+            for _ in 0..10_000 {
+                if queued() == 0 {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            stop.store(true, Ordering::SeqCst);
+            // One more wakes the accept loop to see the stop at once.
+            let waker = TcpStream::connect(addr).unwrap();
+            serving.join().unwrap();
+            // At once, the last turned away first: whatever the stop owed
+            // them has been sent.
+            let answer = |client: &TcpStream| {
+                client.set_nonblocking(true).unwrap();
+                let mut got = Vec::new();
+                (&*client).read_to_end(&mut got).map(|_| got)
+            };
+            let waker = answer(&waker);
+            (waker, clients.iter().rev().map(answer).collect::<Vec<_>>())
+        });
+        let reason = b"server at its connection limit; retry in 1 s\n";
+        let answered = |got: &[u8]| got.starts_with(b"HTTP/1.1 503 ") && got.ends_with(reason);
+        // The waker may come after the loop's own wake saw the stop, and
+        // never be accepted: then the closed listener resets it.
+        match waker {
+            Ok(got) if answered(&got) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            other => panic!("the waker: {other:?}"),
+        }
+        for answer in answers {
+            match answer {
+                Ok(got) if answered(&got) => {}
+                other => panic!("{other:?}"),
+            }
         }
     }
 
