@@ -132,6 +132,28 @@ mod tests {
         assert_eq!(backoff.failed(&emfile), FIRST_PAUSE);
     }
 
+    /// A burst of failures, however long, is two lines: its first failure,
+    /// and the accept that works again, with how many failed; an accept
+    /// that works outside a burst says nothing.
+    #[test]
+    fn a_burst_is_logged_once_at_each_end() {
+        let exhausted = io::Error::other("a burst of this test's own");
+        let ((), lines) = log::capture(|| {
+            let mut backoff = AcceptBackoff::default();
+            for _ in 0..3 {
+                backoff.failed(&exhausted);
+            }
+            backoff.succeeded();
+            backoff.succeeded();
+        });
+        let failed = "backpressure: accept failed: a burst of this test's own; pausing";
+        let failed = lines.iter().filter(|l| l.starts_with(failed)).count();
+        assert_eq!(failed, 1, "{lines:#?}");
+        let again = "backpressure: accepting again after 3 failed accepts in ";
+        let again = lines.iter().filter(|l| l.starts_with(again)).count();
+        assert_eq!(again, 1, "{lines:#?}");
+    }
+
     #[test]
     fn warns_only_when_the_cap_cannot_be_reached() {
         if let Some((limit, open)) = proc_status::open_files() {
