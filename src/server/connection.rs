@@ -584,6 +584,19 @@ mod tests {
         });
     }
 
+    /// But one that sent, before the close, as much as the close reads at
+    /// most is taken to be at it still, though nothing more comes: its
+    /// next byte would reset the tail, so a close that could not wait for
+    /// the tail to be acknowledged (this client reads none of it) says cut,
+    /// with no byte unread at that instant.
+    #[test]
+    fn a_client_that_sent_all_a_close_reads_is_taken_to_be_still_sending() {
+        let (server, client, written) = a_response_mostly_unsent();
+        (&client).write_all(&[0; MAX_CLOSE_READ_BYTES]).unwrap();
+        arrived(&server, MAX_CLOSE_READ_BYTES);
+        assert!(!close_gracefully(&server, true), "{written} bytes written");
+    }
+
     /// But bytes that were waiting before the response ended (a second,
     /// pipelined request) are no sign of a client still sending: if it
     /// sends nothing more, the kernel delivers the tail after the close,
