@@ -465,7 +465,8 @@ mod tests {
 
     /// The connection cap's rejecter knows its own endpoints by the path's
     /// normal form, as the routes do: at the cap, `/%68ealthz` is still
-    /// the health check, not a 503; a path that is no URI is not its own.
+    /// the health check, not a 503; a path that is no URI is not its own,
+    /// nor a method other than GET and HEAD.
     #[test]
     fn own_endpoints_are_known_by_the_normal_path() {
         let shared = Shared {
@@ -473,9 +474,9 @@ mod tests {
             budget: Arc::new(BufferBudget::new(0)),
             connections: Connections::with_capacity(1),
         };
-        let own = |path: &[u8]| {
+        let own_by = |method, path: &[u8]| {
             let request = Request {
-                method: Method::Get,
+                method,
                 path,
                 query: None,
                 version: Version::Http11,
@@ -483,10 +484,16 @@ mod tests {
             };
             own_endpoint(&request, &shared).map(|own| own.status)
         };
+        let own = |path: &[u8]| own_by(Method::Get, path);
         assert_eq!(own(b"/%68ealthz"), Some(Status::Ok));
         assert_eq!(own(b"/nowhere/../%6Detrics"), Some(Status::Ok));
         assert_eq!(own(b"/%zzealthz"), None);
         assert_eq!(own(b"/%2Fhealthz"), None);
         assert_eq!(own(b"/export.csv"), None);
+        // HEAD is answered as GET is; any other method gets the 503, not
+        // the 405 or 501 a connection thread would have answered.
+        assert_eq!(own_by(Method::Head, b"/metrics"), Some(Status::Ok));
+        assert_eq!(own_by(Method::NotAllowed, b"/healthz"), None);
+        assert_eq!(own_by(Method::Unknown, b"/metrics"), None);
     }
 }
