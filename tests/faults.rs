@@ -257,6 +257,35 @@ fn a_dead_log_and_no_descriptors_do_not_stop_the_server() {
     assert!(server.still_running());
 }
 
+/// While accept fails for want of descriptors, the accept loop pauses
+/// between tries, longer after each (from 10 ms, doubling up to 500 ms),
+/// and says so once at each end of the burst: the line that ends it counts
+/// the failed accepts, a handful for the time they took, where a loop that
+/// tried again at once would count them by the thousand.
+#[test]
+fn failed_accepts_pause_and_are_counted_once_they_work_again() {
+    let server = Child::start(Log::Read, Some("-n 64"), &["--quiet"]);
+    let idle: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(server.addr).expect("the backlog takes the connection"))
+        .collect();
+    let failed = "backpressure: accept failed: ";
+    server.log_until(Duration::from_secs(10), |l| l.contains(failed));
+    // Descriptors come free as the served connections meet their clients'
+    // close, and the backlog's are accepted again.
+    drop(idle);
+    let again = "backpressure: accepting again after ";
+    let log = server.log_until(Duration::from_secs(10), |l| l.contains(again));
+    let line = log.last().expect("the line that ends the burst");
+    let failures: u64 = number_after(line, again, " failed accepts");
+    let took: u64 = number_after(line, " failed accepts in ", " ms");
+    // Each failure pauses: at most seven pauses shorter than the longest
+    // (10 to 320 ms, and the first 500), then one per 500 ms, and a last
+    // failure before the accept that works.
+    assert!(failures <= 8 + took / 500, "{line}");
+    let bursts = log.iter().filter(|l| l.contains(failed));
+    assert_eq!(bursts.count(), 0, "a second line for one burst: {log:#?}");
+}
+
 /// A finished connection whose close waits keeps its socket, and as many
 /// such closes as slots may wait: twice the cap's descriptors at once. So
 /// the start's warning counts two per slot. A limit of 200 holds 100
