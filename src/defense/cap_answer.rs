@@ -248,6 +248,8 @@ mod tests {
             of(b"GET /healthz HTTP/1.1\r\n\r\n", false),
             Some(Asked::Get)
         );
+        // A bare LF ends a head at once, first byte or not: the 503.
+        assert_eq!(of(b"\nGET / HTTP/1.1\r\n\r\n", false), Some(Asked::Get));
         assert_eq!(of(b"PRI * HTTP/2.0\r\n\r\n", false), Some(Asked::Http2));
         assert_eq!(of(b"\r\nPRI * HTTP/2.0\r\n\r\n", false), Some(Asked::Http2));
         for (start, then) in [
