@@ -570,6 +570,30 @@ fn valid_but_unusual_heads_are_accepted() {
         Version::Http11,
         "a later 1.x is served as 1.1"
     );
+    // Optional whitespace is a tab as much as a space (RFC 9110 §5.6.3):
+    // around a Host or a Content-Length, it is no part of the value.
+    let tabbed = b"GET / HTTP/1.1\r\nHost:\ta \t\r\nContent-Length: \t0\t\r\n\r\n";
+    let request = parse_head(tabbed).unwrap();
+    let values: Vec<&[u8]> = request.fields.iter().map(|(_, value)| *value).collect();
+    assert_eq!(values, [&b"a"[..], b"0"]);
+}
+
+/// Whitespace between a field name and its colon is refused for what it
+/// is (RFC 9112 §5.1), a tab as a space: not as a name that is no token.
+#[test]
+fn whitespace_before_a_colon_is_named_whichever_it_is() {
+    for head in [
+        &b"GET / HTTP/1.1\r\nHost : a\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n",
+    ] {
+        let error = parse_head(head).unwrap_err();
+        assert_eq!(
+            error.reason,
+            "whitespace between a header field name and its colon",
+            "{:?}",
+            String::from_utf8_lossy(head)
+        );
+    }
 }
 
 #[test]
