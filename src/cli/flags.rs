@@ -357,14 +357,16 @@ mod tests {
         ] {
             assert_eq!(size(text), Ok(bytes), "{text}");
         }
-        for bad in ["k", "1t", "99999999999999999999m", "-1", ""] {
+        // Past u64 once multiplied: no size, not the largest one.
+        for bad in ["k", "1t", "99999999999999999999m", "17179869184g", "-1", ""] {
             assert!(size(bad).is_err(), "{bad}");
         }
         assert!(rate("0").is_err() && rate("1").is_ok());
         for (text, ms) in [("500ms", 500), ("5s", 5000), ("2m", 120_000)] {
             assert_eq!(duration(text), Ok(Duration::from_millis(ms)), "{text}");
         }
-        for bad in ["5", "1.5s", "ms", "2h"] {
+        // Minutes past u64's seconds: no duration, not the longest one.
+        for bad in ["5", "1.5s", "ms", "2h", "307445734561825861m"] {
             assert!(duration(bad).is_err(), "{bad}");
         }
         assert_eq!(

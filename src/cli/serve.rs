@@ -285,6 +285,46 @@ mod tests {
         assert_eq!(off, Ok(Some(None)));
     }
 
+    /// Every bound holds exactly, as a user types it: the value at it is
+    /// served, the one just past it refused. A send or head timeout of
+    /// zero is refused too (a socket's timeout cannot be zero), and so is
+    /// a number too large for its field, never wrapped or saturated into
+    /// range: 4 GiB and 4 KiB is no 4 KiB mark, and 2^64 bytes no cap.
+    #[test]
+    fn every_bound_holds_exactly_at_the_flags() {
+        for accepted in [
+            "--header-timeout 10m",
+            "--header-timeout 1ms",
+            "--send-timeout 60m",
+            "--send-timeout 1ms",
+            "--rate-grace 60m",
+            "--drain-timeout 60m",
+            "--max-connections 4096",
+            "--max-connections 1",
+            "--notsent-lowat 16m",
+            "--notsent-lowat 4k",
+            "--max-buffered-bytes 16g",
+        ] {
+            assert!(parse_line(&SERVE, accepted).is_ok(), "{accepted}");
+        }
+        for refused in [
+            "--header-timeout 600001ms",
+            "--header-timeout 0ms",
+            "--send-timeout 3600001ms",
+            "--send-timeout 0ms",
+            "--rate-grace 3600001ms",
+            "--drain-timeout 3600001ms",
+            "--max-connections 4097",
+            "--max-connections 0",
+            "--notsent-lowat 16385k",
+            "--notsent-lowat 4095",
+            "--notsent-lowat 4194308k",
+            "--max-buffered-bytes 17179869184g",
+        ] {
+            assert!(parse_line(&SERVE, refused).is_err(), "{refused}");
+        }
+    }
+
     #[test]
     fn help_lists_every_flag_with_its_default() {
         assert_eq!(parse_line(&SERVE, "--addr 1.2.3.4:5 --help"), Ok(None));

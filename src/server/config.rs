@@ -293,6 +293,19 @@ fn minutes(duration: Duration) -> String {
 mod tests {
     use super::*;
 
+    /// A minimum rate of zero is refused here too, not only by the flag's
+    /// syntax: a configuration built in code (a test's server, a bench's)
+    /// passes through `validate` alone.
+    #[test]
+    fn a_minimum_rate_of_zero_is_refused() {
+        let zero = ServerConfig {
+            min_rate: 0,
+            ..ServerConfig::default()
+        };
+        let refused = zero.validate().expect_err("a rate of zero");
+        assert_eq!(refused, "--min-rate must be at least 1 byte per second");
+    }
+
     /// Depth and chunk are held to their product, at its bound exactly:
     /// the largest depth at the default chunk, and the largest chunk at
     /// depth 2, are served; one more chunk at the largest chunk, or 64 KiB
