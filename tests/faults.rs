@@ -634,6 +634,32 @@ fn stdin_closing_cuts_a_download_with_a_reset() {
     assert!(last.ends_with("cut with a reset"), "{last}");
 }
 
+/// A client that closed its own side once it asked (as `nc -N` does) is
+/// still being written to, and its socket is no less a response in flight
+/// for being half closed: cut by the exit at stdin's close, its HTTP/1.0
+/// download ends in a reset too, never in the exit's FIN.
+#[test]
+fn stdin_closing_cuts_a_half_closed_clients_download_with_a_reset() {
+    let mut server = Child::start(Log::Read, None, &[]);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
+    let request = "GET /export.csv?rows=7000000 HTTP/1.0\r\nHost: t\r\n\r\n";
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    stream.shutdown(Shutdown::Write).expect("half-close");
+    let (flowing, first_bytes) = mpsc::channel();
+    let client = thread::spawn(move || read_at(stream, 200_000, flowing));
+    let started = first_bytes.recv_timeout(Duration::from_secs(10));
+    assert!(started.is_ok(), "no byte of the download within 10 s");
+    server.close_stdin();
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    ends_in_a_reset(client);
+}
+
 /// The drain timeout cuts an HTTP/2 download too, and the log says so on
 /// both of its lines: the stream's (`GET ... HTTP/2`), whose write failed
 /// because the shutdown cut the socket, and the connection's (`PRI * ...`),
