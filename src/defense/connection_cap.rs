@@ -145,13 +145,26 @@ impl Rejecter {
     /// `quiet`, each rejection gets an access-log line. `own` answers the
     /// server's own endpoints in place of the 503.
     pub fn start(quiet: bool, own: Arc<OwnEndpoints>) -> io::Result<Rejecter> {
-        let (handoff, incoming) = mpsc::sync_channel(HANDOFF_QUEUE);
+        Rejecter::holding(MAX_LINGERING, HANDOFF_QUEUE, quiet, own)
+    }
+
+    /// [`Rejecter::start`], lingering on at most `most` sockets, `queue`
+    /// more waiting to be taken: the unit tests fill small ones, and need
+    /// not open thousands of descriptors (a usual `ulimit -n` is 1,024) to
+    /// see them full.
+    fn holding(
+        most: usize,
+        queue: usize,
+        quiet: bool,
+        own: Arc<OwnEndpoints>,
+    ) -> io::Result<Rejecter> {
+        let (handoff, incoming) = mpsc::sync_channel(queue);
         let answer = Answer::new(quiet, own);
         let for_thread = answer.clone();
         let lingering = thread::Builder::new()
             .name("rejecter".into())
             .stack_size(LINGER_STACK_BYTES)
-            .spawn(move || linger(incoming, &for_thread))
+            .spawn(move || linger(incoming, most, &for_thread))
             .map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot start the rejecter thread: {e}"))
             })?;
@@ -333,7 +346,7 @@ impl Lingering {
 
 /// The lingering thread: answers each socket, then drains it until its
 /// client closes or [`LINGER_TIME`] passes.
-fn linger(incoming: Receiver<Lingering>, answer: &Answer) {
+fn linger(incoming: Receiver<Lingering>, most: usize, answer: &Answer) {
     // In order of arrival, so the front has lingered longest.
     let mut lingering: VecDeque<Lingering> = VecDeque::new();
     let mut next_sweep = Instant::now();
@@ -349,7 +362,7 @@ fn linger(incoming: Receiver<Lingering>, answer: &Answer) {
             Ok(socket) => {
                 // Take everything waiting, making room where it is full.
                 for socket in std::iter::once(socket).chain(incoming.try_iter()) {
-                    if lingering.len() == MAX_LINGERING
+                    if lingering.len() == most
                         && let Some(oldest) = lingering.pop_front()
                     {
                         oldest.evict(answer);
@@ -486,7 +499,7 @@ mod tests {
         assert!(closed, "still open after {:?}", started.elapsed());
     }
 
-    /// At [`MAX_LINGERING`] sockets, the one that has lingered longest
+    /// At its most sockets, the one that has lingered longest
     /// makes room for the next: here one answered whose client keeps it
     /// open, let go as the last of as many more silent ones arrives, not a
     /// [`LINGER_TIME`] after its accept, the only other way it goes. (A
@@ -494,7 +507,8 @@ mod tests {
     #[test]
     fn a_full_rejecter_lets_the_socket_that_lingered_longest_go() {
         let _counting = crate::test_support::counting_rejections();
-        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
+        const MOST: usize = 16;
+        let rejecter = Rejecter::holding(MOST, MOST, true, no_own_endpoints()).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let turn_away = || {
@@ -510,7 +524,7 @@ mod tests {
                 .set_read_timeout(Some(Duration::from_secs(10)))
                 .unwrap();
             request_the_503(&mut oldest);
-            let rest: Vec<TcpStream> = (0..MAX_LINGERING).map(|_| turn_away()).collect();
+            let rest: Vec<TcpStream> = (0..MOST).map(|_| turn_away()).collect();
             // Closed, a write meets its reset; until then it is drained.
             let closed = loop {
                 if oldest.write_all(b"x").is_err() {

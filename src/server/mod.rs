@@ -364,7 +364,6 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::defense::connection_cap::MAX_LINGERING;
     use crate::http::h2::frame::PREFACE;
     use crate::measure::exposition::Scrape;
     use crate::measure::metrics::Readings;
@@ -465,9 +464,12 @@ mod tests {
     /// stop cuts at once; then clients that send nothing, so that each is
     /// answered by the stop, not by the rejecter's wait for a head, which
     /// is longer than all this takes. Right after the stop, every one has
-    /// the whole 503 and its end; none is still waiting.
+    /// the whole 503 and its end; none is still waiting. Enough of them
+    /// that the stop's answers take a while, few enough (two descriptors
+    /// each, in this process) for a usual `ulimit -n` of 1,024.
     #[test]
     fn once_run_returns_every_turned_away_connection_is_answered() {
+        const SILENT_CLIENTS: usize = 300;
         let _counting = crate::test_support::counting_rejections();
         let config = ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -489,7 +491,7 @@ mod tests {
             let mut head = [0; 12];
             holder.read_exact(&mut head).unwrap();
             assert_eq!(&head, b"HTTP/1.1 200");
-            let clients: Vec<TcpStream> = (0..MAX_LINGERING - 1)
+            let clients: Vec<TcpStream> = (0..SILENT_CLIENTS)
                 .map(|_| TcpStream::connect(addr).unwrap())
                 .collect();
             // Every one accepted, and so handed on: none waits in the
