@@ -37,10 +37,15 @@ use crate::measure::access_log::{End, Outcome};
 use crate::measure::log;
 use crate::measure::metrics::METRICS;
 use crate::server::Shared;
+use crate::sys;
 
 /// How often a reader waiting for frames looks up: for the shutdown, the
 /// idle timeout, and a writer that has failed.
 const READ_WAKE: Duration = Duration::from_millis(100);
+
+/// How often a reader waiting for the client to acknowledge the last
+/// bytes looks again ([`Reader::tail_due`]).
+const TAIL_WAKE: Duration = Duration::from_millis(5);
 
 /// How often a reader waiting for a stream thread to finish looks again:
 /// it is woken as the stream leaves the table, a moment before the thread ends.
@@ -112,6 +117,7 @@ pub fn serve(
             received: 0,
             going_away: false,
             idle_since: Instant::now(),
+            tail_due: None,
         };
         let end = reader.run(after);
         conn.end(end);
@@ -177,6 +183,11 @@ struct Reader<'s, 'a> {
     going_away: bool,
     /// Since when no stream has been open, for the idle timeout.
     idle_since: Instant,
+    /// Once every stream is done after a GOAWAY: when the client must have
+    /// acknowledged what was written, as a write of that many bytes must
+    /// (`--min-rate`). Closed sooner, the WINDOW_UPDATE a client sends as it
+    /// reads the tail meets a closed socket, whose reset throws the tail away.
+    tail_due: Option<Instant>,
 }
 
 impl<'s, 'a> Reader<'s, 'a> {
@@ -199,7 +210,8 @@ impl<'s, 'a> Reader<'s, 'a> {
             if let Some(end) = self.look_up() {
                 return end;
             }
-            if self.socket.set_read_timeout(Some(READ_WAKE)).is_err() {
+            let wake = self.tail_due.map_or(READ_WAKE, |_| TAIL_WAKE);
+            if self.socket.set_read_timeout(Some(wake)).is_err() {
                 return End::ClientAbort;
             }
             match (&*self.socket).read(frames.spare()) {
@@ -244,6 +256,7 @@ impl<'s, 'a> Reader<'s, 'a> {
             return Some(end);
         }
         let open = state.streams.len();
+        let all_written = state.control.is_empty() && !state.writing;
         drop(state);
         if open > 0 {
             self.idle_since = Instant::now();
@@ -252,8 +265,21 @@ impl<'s, 'a> Reader<'s, 'a> {
         if !self.going_away && (idle || self.shared.connections.draining()) {
             self.go_away(NoError, b"");
         }
-        // Gracefully done: every stream answered, its bytes written.
-        (self.going_away && open == 0).then_some(End::Complete)
+        if !self.going_away || open > 0 {
+            return None;
+        }
+        // Gracefully done: every stream answered, its bytes written and
+        // acknowledged (a socket that cannot say is not waited for); past
+        // `tail_due`, the close deals with a slow client as with any other.
+        let unacknowledged = sys::unacknowledged_bytes(self.socket).unwrap_or(0);
+        if all_written && unacknowledged == 0 {
+            return Some(End::Complete);
+        }
+        let min_rate = self.shared.config.min_data_rate();
+        let due = *self
+            .tail_due
+            .get_or_insert_with(|| min_rate.deadline(Instant::now(), unacknowledged));
+        (Instant::now() >= due).then_some(End::Complete)
     }
 
     /// Sends GOAWAY: streams after `last_answered` will not be answered.
