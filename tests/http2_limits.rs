@@ -756,6 +756,36 @@ fn an_idle_connection_is_sent_away() {
     back_to_idle(server.addr(), &idle, "an idle connection");
 }
 
+/// A connection that went away, its streams written, waits for the client
+/// to acknowledge their last bytes (`http2.rs`'s
+/// `a_client_goaway_lets_a_download_read_at_its_pace_finish`), but no
+/// longer than `--send-timeout`, however much the kernel still holds: a
+/// client that sends GOAWAY and reads nothing more is let go as one that
+/// acknowledges nothing while a write waits, not after that many bytes at
+/// the minimum rate (a minute here).
+#[test]
+fn a_client_gone_away_that_reads_nothing_is_let_go_after_the_send_timeout() {
+    // Without the mark the kernel takes what the client's does not: the
+    // stream is written, its last 100 KB or more unacknowledged.
+    let flags = ["--notsent-lowat", "off", "--send-timeout", "1s"];
+    let (server, idle) = warmed_server(&flags);
+    let window = 1 << 24;
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, window)]);
+    h2.window_update(0, window);
+    let started = Instant::now();
+    h2.get(1, "GET", "/export.csv?rows=5000&mode=bounded");
+    h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
+    back_to_idle(
+        server.addr(),
+        &idle,
+        "a client gone away that reads nothing",
+    );
+    let took = started.elapsed();
+    // The send timeout, the close's 500 ms, and room for a loaded machine.
+    assert!(took < Duration::from_secs(5), "let go after {took:?}");
+    drop(h2);
+}
+
 /// `--header-timeout` bounds a connection with no stream, counted from its
 /// last one, even one taken on and answered between two of the reader's
 /// looks at the table (which the 2,000 frames sent behind the request

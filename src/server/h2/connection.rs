@@ -185,8 +185,9 @@ struct Reader<'s, 'a> {
     idle_since: Instant,
     /// Once every stream is done after a GOAWAY: when the client must have
     /// acknowledged what was written, as a write of that many bytes must
-    /// (`--min-rate`). Closed sooner, the WINDOW_UPDATE a client sends as it
-    /// reads the tail meets a closed socket, whose reset throws the tail away.
+    /// (`--min-rate`, `--send-timeout` at most). Closed sooner, the
+    /// WINDOW_UPDATE a client sends as it reads the tail meets a closed
+    /// socket, whose reset throws the tail away.
     tail_due: Option<Instant>,
 }
 
@@ -275,10 +276,10 @@ impl<'s, 'a> Reader<'s, 'a> {
         if all_written && unacknowledged == 0 {
             return Some(End::Complete);
         }
-        let min_rate = self.shared.config.min_data_rate();
-        let due = *self
-            .tail_due
-            .get_or_insert_with(|| min_rate.deadline(Instant::now(), unacknowledged));
+        let config = &self.shared.config;
+        let wait = config.min_data_rate().allowance(unacknowledged);
+        let wait = wait.min(config.send_timeout);
+        let due = *self.tail_due.get_or_insert_with(|| Instant::now() + wait);
         (Instant::now() >= due).then_some(End::Complete)
     }
 
