@@ -9,8 +9,9 @@
 //! [`serve`] returns.
 //!
 //! The connection ends gracefully (GOAWAY NO_ERROR, then close once the
-//! open streams are done) when the client sends GOAWAY, when the server
-//! shuts down, and when it has had no stream for `--header-timeout`.
+//! open streams are written and acknowledged) when the client sends
+//! GOAWAY, when the server shuts down, and after `--header-timeout` with
+//! no stream.
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -184,10 +185,9 @@ struct Reader<'s, 'a> {
     /// Since when no stream has been open, for the idle timeout.
     idle_since: Instant,
     /// Once every stream is done after a GOAWAY: when the client must have
-    /// acknowledged what was written, as a write of that many bytes must
-    /// (`--min-rate`, `--send-timeout` at most). Closed sooner, the
-    /// WINDOW_UPDATE a client sends as it reads the tail meets a closed
-    /// socket, whose reset throws the tail away.
+    /// acknowledged what was written, as a write of as many bytes must (at
+    /// most `--send-timeout`). A socket closed sooner met the WINDOW_UPDATE
+    /// a client sends as it reads the tail, and its reset threw the tail away.
     tail_due: Option<Instant>,
 }
 
