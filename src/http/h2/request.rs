@@ -165,7 +165,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         // A content-length of 0 says no body follows, as HTTP/1.1's
         // `Content-Length: 0` does: the stream's end may still come on an
         // empty DATA frame, which the connection holds to that 0.
-        let body = "a request body is not accepted: GET and HEAD only";
+        let body = "request bodies are not accepted (DATA)";
         let has_body = !ends_stream && content_length != Some(0);
         let body = has_body.then_some((Status::BadRequest, body));
         (Method::of(method), path, body)
@@ -306,8 +306,10 @@ mod tests {
         refused(&asterisk("POST"), true, "* is for OPTIONS only");
         // A body earns a 400; CONNECT's stream stays open for its tunnel,
         // which is no body: its 405 comes from the routes.
-        let body = parsed(&GOOD, false).map(|r| r.refused.map(|(status, _)| status));
-        assert_eq!(body, Ok(Some(Status::BadRequest)));
+        // Its reason is HTTP/1.1's, naming what carries the body here.
+        let body = parsed(&GOOD, false).map(|r| r.refused);
+        let reason = "request bodies are not accepted (DATA)";
+        assert_eq!(body, Ok(Some((Status::BadRequest, reason))));
         // ... unless its content-length says none follows, END_STREAM or not.
         let none = parsed(&with(4, ("content-length", "0")), false);
         assert_eq!(
