@@ -404,14 +404,7 @@ fn a_close_waits_half_a_second_for_a_client_that_does_not_hang_up() {
 #[test]
 fn past_the_closing_places_an_http2_close_keeps_its_slot_until_its_client_hangs_up() {
     let server = Server::start(&["--max-connections", "1"]);
-    // The third client must be answered while the first holds the place
-    // (its close lasts at most CLOSE_READ_TIMEOUT): a machine too busy for
-    // that gets another try.
-    for _ in 0..5 {
-        every_close_over(&server);
-        let started = Instant::now();
-        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
-        assert_eq!(first, 404);
+    let (third, _h2, _third_client) = while_the_closing_place_is_held(&server, || {
         let mut h2 = H2::over(TcpStream::connect(server.addr()).unwrap()).start(&[]);
         h2.get(1, "GET", "/nope");
         let answered = |f: &[Frame]| f.iter().any(|f| f.stream == 1 && f.flags & END_STREAM != 0);
@@ -419,14 +412,10 @@ fn past_the_closing_places_an_http2_close_keeps_its_slot_until_its_client_hangs_
         assert!(answered(&frames), "{}", summary(&frames));
         h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
         assert_eq!(h2.read_to_the_end(), None, "a FIN, not a reset");
-        let (third, _third_client) = answered_kept_open(server.addr(), ASKED_ALL);
-        if started.elapsed() >= CLOSE_READ_TIMEOUT {
-            continue;
-        }
-        assert_eq!(third, 503, "the HTTP/2 close gave its slot back");
-        return;
-    }
-    panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
+        let (third, third_client) = answered_kept_open(server.addr(), ASKED_ALL);
+        (third, h2, third_client)
+    });
+    assert_eq!(third, 503, "the HTTP/2 close gave its slot back");
 }
 
 /// Past the closing places, a close that does not wait for its client to
@@ -439,24 +428,33 @@ fn past_the_closing_places_an_http2_close_keeps_its_slot_until_its_client_hangs_
 #[test]
 fn past_the_closing_places_the_slot_is_free_before_the_fin() {
     let server = Server::start(&["--max-connections", "1"]);
-    // The clients must be answered while the first holds the place (its
-    // close lasts at most CLOSE_READ_TIMEOUT): a machine too busy for that
-    // gets another try.
-    for _ in 0..5 {
-        every_close_over(&server);
+    let statuses = while_the_closing_place_is_held(&server, || {
         let started = Instant::now();
-        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
-        assert_eq!(first, 404);
         let mut statuses = Vec::new();
         while statuses.len() < 1000 && started.elapsed() < CLOSE_READ_TIMEOUT / 2 {
             statuses.push(answered_kept_open(server.addr(), ASKED_ALL).0);
         }
-        if started.elapsed() >= CLOSE_READ_TIMEOUT {
-            continue;
+        statuses
+    });
+    let turned_away = statuses.iter().filter(|&&status| status == 503).count();
+    assert_eq!(turned_away, 0, "of {}: {statuses:?}", statuses.len());
+}
+
+/// Runs `attempt` while a first client, answered and keeping its socket
+/// open, holds the one closing place at `--max-connections 1`, and returns
+/// what it gives once it fits in that client's close, which lasts at most
+/// `CLOSE_READ_TIMEOUT`: a machine too busy for that gets another try, five
+/// in all.
+fn while_the_closing_place_is_held<T>(server: &Server, mut attempt: impl FnMut() -> T) -> T {
+    for _ in 0..5 {
+        every_close_over(server);
+        let started = Instant::now();
+        let (first, _first_client) = answered_kept_open(server.addr(), ASKED_ALL);
+        assert_eq!(first, 404);
+        let outcome = attempt();
+        if started.elapsed() < CLOSE_READ_TIMEOUT {
+            return outcome;
         }
-        let turned_away = statuses.iter().filter(|&&status| status == 503).count();
-        assert_eq!(turned_away, 0, "of {}: {statuses:?}", statuses.len());
-        return;
     }
     panic!("in five tries, the clients never fitted in {CLOSE_READ_TIMEOUT:?}");
 }
