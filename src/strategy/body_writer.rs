@@ -119,6 +119,23 @@ mod tests {
         assert_eq!(unsent, 0, "every byte written was reported as sent");
     }
 
+    /// An empty `write` sends nothing: as a chunk it would be `0\r\n\r\n`,
+    /// the end of the body. (`write_all` never passes one on, so
+    /// `chunked_body_on_the_wire`'s empty write does not reach `write`.)
+    #[test]
+    fn an_empty_write_sends_nothing() {
+        let queued = QueuedBytes::new(Mode::Pipeline);
+        let mut wire = Vec::new();
+        let mut body = BodyWriter::new(Http1(&mut wire), Framing::Chunked, 16, &queued);
+        assert_eq!(body.write(b"").unwrap(), 0);
+        queued.produced(5);
+        body.write_all(b"hello").unwrap();
+        assert_eq!(body.write(b"").unwrap(), 0);
+        body.finish().unwrap();
+        assert_eq!(wire, b"5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!((queued.sent_bytes(), queued.unsent()), (5, 0));
+    }
+
     #[test]
     fn writes_longer_than_a_chunk_are_split() {
         let (wire, _) = encode(Framing::Chunked, 4, &[b"abcdefghij"]);

@@ -409,6 +409,34 @@ mod tests {
         });
     }
 
+    /// A channel strategy's producer that dies before its first chunk is
+    /// counted dies before the head too: nothing is written, and the error
+    /// says no head went out, so that no status is logged and no cut
+    /// response counted for a response never given. (`CsvRows` refuses
+    /// more than `MAX_ROWS` rows with a panic, which only the producer
+    /// thread meets: `body_len` sizes its pool without one.)
+    #[test]
+    fn a_producer_that_dies_before_its_first_chunk_sends_no_head() {
+        for mode in [Mode::Unbounded, Mode::Bounded] {
+            let plan = ExportPlan {
+                rows: csv_rows::MAX_ROWS + 1,
+                mode,
+                chunk_bytes: 4096,
+                channel_depth: 1,
+            };
+            let queued = QueuedBytes::new(mode);
+            let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+            let mut wire = Vec::new();
+            let result = send(ExportResponse::new(Http1(&mut wire), head, &plan, &queued));
+            let Err(error @ ExportError::ProducerFailed { .. }) = result else {
+                panic!("{mode:?}: {result:?}");
+            };
+            assert!(!error.head_sent(), "{mode:?}: {error:?}");
+            assert!(wire.is_empty(), "{mode:?}: {wire:?}");
+            assert_eq!(queued.unsent(), 0, "{mode:?}");
+        }
+    }
+
     /// A wire whose client has left, its reset read as the client's.
     struct ResetByTheClient;
 

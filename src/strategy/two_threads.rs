@@ -572,6 +572,69 @@ mod tests {
         assert!(*cancelled.lock().unwrap(), "cut once the head was out");
     }
 
+    /// A client whose body writes wait until the producer's queue has been
+    /// refused by its cap: by then every chunk the cap let in is queued.
+    struct WaitsForTheRefusal<'q> {
+        queued: &'q QueuedBytes,
+        head: Vec<u8>,
+        body: Vec<u8>,
+    }
+
+    impl Write for WaitsForTheRefusal<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.head.is_empty() {
+                self.head.extend_from_slice(buf);
+                return Ok(buf.len());
+            }
+            let waiting = std::time::Instant::now();
+            while !self.queued.refused() && waiting.elapsed() < Duration::from_secs(10) {
+                thread::sleep(Duration::from_millis(1));
+            }
+            self.body.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A cap met after the head ends the response at the writer's next
+    /// chunk, even with no connection to cancel: the writer writes at most
+    /// the first chunk (none if it saw the refusal first) and drains none of
+    /// the nine queued behind it, which would only hand a doomed body to a
+    /// slow client.
+    #[test]
+    fn a_refused_queue_stops_the_writer_at_its_next_chunk() {
+        // 10 chunks of 100 bytes fit the budget of 1000; an 11th would
+        // make the queue larger than the whole budget.
+        let (plan, queued) = under_budget(0);
+        let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+        let mut wire = WaitsForTheRefusal {
+            queued: &queued,
+            head: Vec::new(),
+            body: Vec::new(),
+        };
+        let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
+        let (tx, rx) = mpsc::channel();
+        let result = stream(response, tx, rx, Buffers::PerChunk);
+        assert!(
+            matches!(
+                result,
+                Err(ExportError::OverLimit(OverLimit::Total { budget: 1000 }))
+            ),
+            "{result:?}"
+        );
+        let mut first_chunk = Vec::new();
+        CsvRows::new(plan.rows).fill(&mut first_chunk, 100);
+        assert!(
+            wire.body.is_empty() || wire.body == first_chunk,
+            "{} body bytes written, not at most the first chunk's 100",
+            wire.body.len()
+        );
+        assert_eq!(queued.sent_bytes(), wire.body.len() as u64);
+    }
+
     /// The client fails the first chunk's write while the producer dies on
     /// the second chunk: both happen whatever the order, and the verdict is
     /// the panic, so that it is counted as the bug it is.
