@@ -352,6 +352,39 @@ mod tests {
         assert_eq!((error.kind(), reported), (io::ErrorKind::WriteZero, 0));
     }
 
+    /// A write interrupted by a signal (`EINTR`) took nothing and is tried
+    /// again, as `write_all` does: the chunk goes out whole, each data byte
+    /// reported once, not cut short as if the client had gone.
+    #[test]
+    fn an_interrupted_write_is_tried_again() {
+        struct Interrupts {
+            inner: Trickle,
+            calls: u32,
+        }
+        impl Write for Interrupts {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.calls += 1;
+                if self.calls % 2 == 1 {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                self.inner.write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let inner = Trickle {
+            wire: Vec::new(),
+            limit: 3,
+            budget: usize::MAX,
+        };
+        let mut out = Interrupts { inner, calls: 0 };
+        let mut reported = 0;
+        write_chunk(&mut out, b"abcdefghijklmnopq", |n| reported += n).unwrap();
+        assert_eq!(out.inner.wire, b"11\r\nabcdefghijklmnopq\r\n");
+        assert_eq!(reported, 17);
+    }
+
     /// Decodes `wire` fed in pieces of `piece` bytes.
     fn decode(wire: &[u8], piece: usize) -> Result<(Vec<u8>, bool), ChunkedError> {
         let mut decoder = ChunkedDecoder::default();
