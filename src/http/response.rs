@@ -213,6 +213,32 @@ mod tests {
         }
     }
 
+    /// Each status line as registered (RFC 9110 §15; 431 in RFC 6585 §5):
+    /// a code a client acts on (a 503 it may retry, a 400 it may not) and
+    /// its phrase.
+    #[test]
+    fn every_status_line_is_as_registered() {
+        let registered = [
+            "200 OK",
+            "400 Bad Request",
+            "404 Not Found",
+            "405 Method Not Allowed",
+            "408 Request Timeout",
+            "414 URI Too Long",
+            "431 Request Header Fields Too Large",
+            "500 Internal Server Error",
+            "501 Not Implemented",
+            "503 Service Unavailable",
+            "505 HTTP Version Not Supported",
+        ];
+        for (status, line) in Status::ALL.into_iter().zip(registered) {
+            let head = ResponseHead::new(status, Framing::ContentLength(0)).to_bytes(0);
+            let expected = format!("HTTP/1.1 {line}\r\n");
+            assert!(head.starts_with(expected.as_bytes()), "{status:?}");
+            assert_eq!(format!("{} {}", status.code(), status.reason()), line);
+        }
+    }
+
     /// RFC 9110 §5.6.7's example instant, in Unix seconds.
     const SUN_06_NOV_1994: u64 = 784_111_777;
 
