@@ -555,6 +555,23 @@ mod tests {
         }
     }
 
+    /// The `# TYPE` word a scraper reads, spelled out rather than taken
+    /// from `Kind::as_str`: `counter` for exactly the `_total` families
+    /// (Prometheus's `rate()` assumes a counter), `gauge` for the rest.
+    #[test]
+    fn type_lines_say_counter_for_totals_and_gauge_for_the_rest() {
+        let text = METRICS.render(&Readings::default());
+        for family in &FAMILIES {
+            let word = if family.name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            let line = format!("# TYPE {} {word}\n", family.name);
+            assert!(text.contains(&line), "{line:?} is missing");
+        }
+    }
+
     /// `docs/metrics.md` explains every family; a new metric that is not
     /// documented there fails here.
     #[test]
