@@ -131,3 +131,41 @@ pub fn peak_bytes() -> usize {
 pub fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every call's bookkeeping, exact to the byte. The unit tests do not
+    /// install this allocator (only the binary and `hot_loop_allocations`
+    /// do), so here the counters move only when this test calls it, and
+    /// it is the one test that does.
+    #[test]
+    fn each_call_keeps_live_peak_and_count_exact() {
+        let layout = |size| Layout::from_size_align(size, 8).expect("a valid layout");
+        let (live, calls) = (live_bytes(), allocations());
+        let counted = || (live_bytes() - live, allocations() - calls);
+        // SAFETY: a non-zero size; the block is freed below with this layout.
+        let first = unsafe { CountingAllocator.alloc(layout(4096)) };
+        // SAFETY: as above.
+        let second = unsafe { CountingAllocator.alloc_zeroed(layout(4096)) };
+        assert!(!first.is_null() && !second.is_null());
+        assert_eq!(counted(), (8192, 2));
+        // Both blocks live at once: the peak is their sum, not the largest.
+        assert!(peak_bytes() >= live + 8192, "peak {}", peak_bytes());
+        // SAFETY: `first` came from this allocator with `layout(4096)`.
+        let first = unsafe { CountingAllocator.realloc(first, layout(4096), 1024) };
+        assert!(!first.is_null());
+        assert_eq!(counted(), (4096 + 1024, 3), "a shrink is a call, and frees");
+        // SAFETY: `first` is now a block of `layout(1024)`.
+        let first = unsafe { CountingAllocator.realloc(first, layout(1024), 2048) };
+        assert!(!first.is_null());
+        assert_eq!(counted(), (4096 + 2048, 4), "a growth is a call, and takes");
+        // SAFETY: each block with the layout it has now.
+        unsafe {
+            CountingAllocator.dealloc(first, layout(2048));
+            CountingAllocator.dealloc(second, layout(4096));
+        }
+        assert_eq!(counted(), (0, 4), "a free is no allocation");
+    }
+}
