@@ -143,6 +143,41 @@ mod tests {
         assert!(out.body == whole, "{got} bytes of {expected}");
     }
 
+    /// Which cap refuses the body decides whether asking again can help: a
+    /// body over the per-response cap or over the whole budget gets a 400,
+    /// and only one that waits for budget others hold a 503. Refused before
+    /// its head, and before its memory: no byte written, nothing charged.
+    #[test]
+    fn a_body_no_retry_can_fit_is_a_400_and_one_held_out_by_others_a_503() {
+        let rows = 1000;
+        let len = csv_rows::body_len(rows);
+        let (plenty, bad, busy) = (1 << 30, Status::BadRequest, Status::ServiceUnavailable);
+        // (per-response cap, whole budget, held by others, answer)
+        for (cap, total, held, status) in [
+            (len - 1, plenty, 0, bad),
+            (plenty, len - 1, 0, bad),
+            (plenty, len, 1, busy),
+        ] {
+            let budget = Arc::new(BufferBudget::new(total));
+            assert!(budget.try_take(held));
+            let limit = BufferLimit {
+                per_response: cap,
+                budget: Arc::clone(&budget),
+            };
+            let queued = QueuedBytes::capped(Mode::Buffer, limit);
+            let mut out = BufferAddresses::default();
+            let (plan, head) = (plan(rows), head(rows));
+            let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
+            let Err(ExportError::Refused(answer, reason)) = result else {
+                panic!("cap {cap}, budget {total}: {result:?}");
+            };
+            assert_eq!(answer, status, "{reason}");
+            assert!(out.head.is_empty() && out.body.is_empty(), "{reason}");
+            drop(queued);
+            assert_eq!(budget.used(), held, "{reason}");
+        }
+    }
+
     /// A wire whose client leaves after `looks` looks, during the render:
     /// from then on it fails as a reset HTTP/2 stream does.
     struct LeavesDuringTheRender {
