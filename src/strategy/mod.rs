@@ -437,6 +437,31 @@ mod tests {
         }
     }
 
+    /// Ending an HTTP/1 body flushes its writer: behind a buffered one, the
+    /// last chunk would otherwise wait in userland, and the client for it.
+    #[test]
+    fn an_http1_body_is_flushed_at_its_end() {
+        for mode in Mode::ALL {
+            let plan = ExportPlan {
+                rows: 10,
+                mode,
+                chunk_bytes: 4096,
+                channel_depth: 1,
+            };
+            let mut out = io::BufWriter::with_capacity(1 << 20, Vec::new());
+            let sent = send_to(&mut out, &plan);
+            assert_eq!(sent, Ok(csv_rows::body_len(plan.rows)), "{mode:?}");
+            assert!(out.buffer().is_empty(), "{mode:?}: left unflushed");
+            // The whole body, and the last chunk where there is one.
+            let mut end = Vec::new();
+            csv_rows::CsvRows::new(plan.rows).fill(&mut end, usize::MAX);
+            if mode != Mode::Buffer {
+                end = [&end[..], b"\r\n0\r\n\r\n"].concat();
+            }
+            assert!(out.get_ref().ends_with(&end), "{mode:?}");
+        }
+    }
+
     /// A wire whose client has left, its reset read as the client's.
     struct ResetByTheClient;
 
