@@ -709,6 +709,32 @@ fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http2_answer() {
     assert!(line.ends_with(" end=drain-timeout"), "{line}");
 }
 
+/// A connection sent away by the shutdown whose client has not acknowledged
+/// the tail waits for it (`tail_due`, up to `--send-timeout`), so it is
+/// still there at the drain timeout: the cut resets it, throwing the tail
+/// away, and its line says `end=drain-timeout`, as the summary counts it,
+/// though its one stream was written whole before the signal. Closed as
+/// soon as its streams were written, it would end before the cut.
+#[test]
+fn the_drain_timeout_is_the_reason_logged_for_a_cut_unacknowledged_tail() {
+    // Without the mark the kernel takes the whole body at once.
+    let args = ["--drain-timeout", "300ms", "--notsent-lowat", "off"];
+    let mut server = Child::start(Log::Read, None, &args);
+    let window = 1 << 24;
+    let mut h2 = H2::connect(server.addr, &[(INITIAL_WINDOW_SIZE, window)]);
+    h2.window_update(0, window);
+    // Read no further: its last 100 KB or more stay unacknowledged.
+    h2.get(1, "GET", "/export.csv?rows=5000&mode=bounded");
+    let written = server.log_until(Duration::from_secs(10), |l| l.contains("rows=5000"));
+    let stream = the_line(&written, "rows=5000");
+    assert!(stream.ends_with(" end=complete"), "{stream}");
+    server.terminate();
+    let log = server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
+    let connection = the_line(&log, "\"PRI * ");
+    assert!(connection.ends_with(" end=drain-timeout"), "{connection}");
+    drop(h2);
+}
+
 /// A server for [`take_every_thread_slot`]: the cut comes as the signal
 /// is seen; nothing but the cut may end the stalled streams; and the
 /// largest chunk (16 MiB) keeps a cancelled channel-mode stream's thread
