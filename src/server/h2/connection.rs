@@ -44,8 +44,8 @@ use crate::sys;
 /// idle timeout, and a writer that has failed.
 const READ_WAKE: Duration = Duration::from_millis(100);
 
-/// How often a reader waiting for the client to acknowledge the last
-/// bytes looks again ([`Reader::tail_due`]).
+/// How often a reader waiting for the last bytes' acknowledgement asks the
+/// kernel ([`Reader::tail_due`]): polled, as no read or wake-up announces it.
 const TAIL_WAKE: Duration = Duration::from_millis(5);
 
 /// How often a reader waiting for a stream thread to finish looks again:
@@ -186,8 +186,8 @@ struct Reader<'s, 'a> {
     idle_since: Instant,
     /// Once every stream is done after a GOAWAY: when the client must have
     /// acknowledged what was written, as a write of as many bytes must (at
-    /// most `--send-timeout`). A socket closed sooner met the WINDOW_UPDATE
-    /// a client sends as it reads the tail, and its reset threw the tail away.
+    /// most `--send-timeout`). Closed sooner, the socket would meet the
+    /// WINDOW_UPDATE a client sends as it reads, and reset the tail away.
     tail_due: Option<Instant>,
 }
 
