@@ -186,7 +186,8 @@ struct Reader<'s, 'a> {
     /// Once every stream is done after a GOAWAY: when the client must have
     /// acknowledged what was written, as a write of as many bytes must (at
     /// most `--send-timeout`). Closed sooner, the socket would meet the
-    /// WINDOW_UPDATE a client sends as it reads, and reset the tail away.
+    /// WINDOW_UPDATE a client sends as it reads, and the reset that answers
+    /// it would throw the unacknowledged tail away.
     tail_due: Option<Instant>,
 }
 
