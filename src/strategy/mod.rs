@@ -369,6 +369,17 @@ mod tests {
     use crate::measure::end::End;
     use crate::test_support::within;
 
+    /// A plan of `rows` in `mode`, at a small chunk and depth 1: these tests
+    /// are about how a response ends, not about sizes.
+    fn plan(mode: Mode, rows: u64) -> ExportPlan {
+        ExportPlan {
+            rows,
+            mode,
+            chunk_bytes: 4096,
+            channel_depth: 1,
+        }
+    }
+
     /// A client gone before the head: its write fails, and so does every
     /// write after it.
     struct Gone;
@@ -391,12 +402,7 @@ mod tests {
         // for one forever.
         within(|| {
             for mode in Mode::ALL {
-                let plan = ExportPlan {
-                    rows: 100_000,
-                    mode,
-                    chunk_bytes: 4096,
-                    channel_depth: 1,
-                };
+                let plan = plan(mode, 100_000);
                 let queued = QueuedBytes::new(mode);
                 let head = ResponseHead::new(Status::Ok, framing(mode, plan.rows, Version::Http11));
                 let result = send(ExportResponse::new(Http1(Gone), head, &plan, &queued));
@@ -418,12 +424,7 @@ mod tests {
     #[test]
     fn a_producer_that_dies_before_its_first_chunk_sends_no_head() {
         for mode in [Mode::Unbounded, Mode::Bounded] {
-            let plan = ExportPlan {
-                rows: csv_rows::MAX_ROWS + 1,
-                mode,
-                chunk_bytes: 4096,
-                channel_depth: 1,
-            };
+            let plan = plan(mode, csv_rows::MAX_ROWS + 1);
             let queued = QueuedBytes::new(mode);
             let head = ResponseHead::new(Status::Ok, Framing::Chunked);
             let mut wire = Vec::new();
@@ -442,12 +443,7 @@ mod tests {
     #[test]
     fn an_http1_body_is_flushed_at_its_end() {
         for mode in Mode::ALL {
-            let plan = ExportPlan {
-                rows: 10,
-                mode,
-                chunk_bytes: 4096,
-                channel_depth: 1,
-            };
+            let plan = plan(mode, 10);
             let mut out = io::BufWriter::with_capacity(1 << 20, Vec::new());
             let sent = send_to(&mut out, &plan);
             assert_eq!(sent, Ok(csv_rows::body_len(plan.rows)), "{mode:?}");
@@ -493,12 +489,7 @@ mod tests {
     /// client's abort as the shutdown's.
     #[test]
     fn the_wires_reason_comes_before_the_cut() {
-        let plan = ExportPlan {
-            rows: 10,
-            mode: Mode::Buffer,
-            chunk_bytes: 4096,
-            channel_depth: 1,
-        };
+        let plan = plan(Mode::Buffer, 10);
         let queued = QueuedBytes::new(plan.mode);
         let head = ResponseHead::new(Status::Ok, framing(plan.mode, plan.rows, Version::Http11));
         let cut = || true;
