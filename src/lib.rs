@@ -100,7 +100,7 @@ pub use sys::reset_on_close;
 mod test_support {
     use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::sync::mpsc::{self, RecvTimeoutError};
-    use std::sync::{Mutex, MutexGuard, PoisonError};
+    use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
     use std::thread;
     use std::time::Duration;
 
@@ -249,6 +249,64 @@ mod test_support {
         Panicking {
             _counting: counting,
         }
+    }
+
+    /// The rejecter, by its lingering thread, whose last answers are held:
+    /// those it owes the sockets it still holds when its server stops.
+    static HELD: Mutex<Option<thread::ThreadId>> = Mutex::new(None);
+    /// Wakes a held rejecter once [`let_go`] has let it go.
+    static LET_GO: Condvar = Condvar::new();
+
+    thread_local! {
+        /// The lingering thread of the rejecter last started on this thread.
+        static REJECTER: std::cell::Cell<Option<thread::ThreadId>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    /// Notes the lingering thread of a rejecter started on this thread
+    /// (`Rejecter::holding` tells, as a server is bound).
+    pub fn rejecter_started(lingering: thread::ThreadId) {
+        REJECTER.set(Some(lingering));
+    }
+
+    /// Holds the last answers of the rejecter last started on this thread
+    /// (by binding a server) until its `stop` is about to join it, or the
+    /// guard is dropped: a rejecter as slow as can be, so that a server
+    /// that returns without joining it returns before a single one is
+    /// written, every time, not only when the race goes that way.
+    pub fn hold_last_answers() -> HeldAnswers {
+        let rejecter = REJECTER.get().expect("a rejecter started on this thread");
+        *HELD.lock().unwrap_or_else(PoisonError::into_inner) = Some(rejecter);
+        HeldAnswers(rejecter)
+    }
+
+    /// Lets the held rejecter go when dropped, whatever became of the test.
+    pub struct HeldAnswers(thread::ThreadId);
+
+    impl Drop for HeldAnswers {
+        fn drop(&mut self) {
+            let_go(self.0);
+        }
+    }
+
+    /// Lets the rejecter whose lingering thread is `rejecter` write its last
+    /// answers, if they were held (`Rejecter::stop` calls it, before it
+    /// joins that thread).
+    pub fn let_go(rejecter: thread::ThreadId) {
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        if *held == Some(rejecter) {
+            *held = None;
+            LET_GO.notify_all();
+        }
+    }
+
+    /// Waits, [`HANG_LIMIT`] at most, while this lingering thread's last
+    /// answers are held (`connection_cap.rs` asks as its server stops).
+    pub fn wait_if_held() {
+        let this = thread::current().id();
+        let held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        let still = |held: &mut Option<thread::ThreadId>| *held == Some(this);
+        let _ = LET_GO.wait_timeout_while(held, HANG_LIMIT, still);
     }
 
     /// Waits until the other end of `socket` has read every byte sent on

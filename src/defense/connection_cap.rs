@@ -168,6 +168,8 @@ impl Rejecter {
             .map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot start the rejecter thread: {e}"))
             })?;
+        #[cfg(test)]
+        crate::test_support::rejecter_started(lingering.thread().id());
         Ok(Rejecter {
             handoff,
             lingering,
@@ -179,6 +181,8 @@ impl Rejecter {
     /// and joins it.
     pub fn stop(self) {
         drop(self.handoff);
+        #[cfg(test)]
+        crate::test_support::let_go(self.lingering.thread().id());
         let _ = self.lingering.join();
     }
 
@@ -374,6 +378,8 @@ fn linger(incoming: Receiver<Lingering>, most: usize, answer: &Answer) {
             // The server is stopping: what has not been answered yet is
             // answered now, by what has arrived, rather than closed silent.
             Err(RecvTimeoutError::Disconnected) => {
+                #[cfg(test)]
+                crate::test_support::wait_if_held();
                 for socket in lingering {
                     socket.evict(answer);
                 }
