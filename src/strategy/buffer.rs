@@ -111,6 +111,7 @@ mod tests {
     use crate::http::response::ResponseHead;
     use crate::strategy::testing::BufferAddresses;
     use crate::strategy::{ExportPlan, Http1, QueuedBytes, framing};
+    use crate::test_support::within;
 
     /// A plan for `rows` in `buffer`: the chunk size does not matter to it.
     fn plan(rows: u64) -> ExportPlan {
@@ -130,17 +131,19 @@ mod tests {
     /// body is byte for byte the one rendered in one go.
     #[test]
     fn a_body_rendered_in_slices_is_the_body_rendered_whole() {
-        let rows = 70_000; // about 3.7 MB: four slices
-        let mut whole = Vec::new();
-        CsvRows::new(rows).fill(&mut whole, usize::MAX);
-        assert!(whole.len() > 3 * RENDER_SLICE_BYTES);
-        let queued = QueuedBytes::new(Mode::Buffer);
-        let mut out = BufferAddresses::default();
-        let (plan, head) = (plan(rows), head(rows));
-        let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
-        assert!(result.is_ok(), "{result:?}");
-        let (got, expected) = (out.body.len(), whole.len());
-        assert!(out.body == whole, "{got} bytes of {expected}");
+        within(|| {
+            let rows = 70_000; // about 3.7 MB: four slices
+            let mut whole = Vec::new();
+            CsvRows::new(rows).fill(&mut whole, usize::MAX);
+            assert!(whole.len() > 3 * RENDER_SLICE_BYTES);
+            let queued = QueuedBytes::new(Mode::Buffer);
+            let mut out = BufferAddresses::default();
+            let (plan, head) = (plan(rows), head(rows));
+            let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
+            assert!(result.is_ok(), "{result:?}");
+            let (got, expected) = (out.body.len(), whole.len());
+            assert!(out.body == whole, "{got} bytes of {expected}");
+        });
     }
 
     /// Which cap refuses the body decides whether asking again can help: a
@@ -149,33 +152,35 @@ mod tests {
     /// its head, and before its memory: no byte written, nothing charged.
     #[test]
     fn a_body_no_retry_can_fit_is_a_400_and_one_held_out_by_others_a_503() {
-        let rows = 1000;
-        let len = csv_rows::body_len(rows);
-        let (plenty, bad, busy) = (1 << 30, Status::BadRequest, Status::ServiceUnavailable);
-        // (per-response cap, whole budget, held by others, answer)
-        for (cap, total, held, status) in [
-            (len - 1, plenty, 0, bad),
-            (plenty, len - 1, 0, bad),
-            (plenty, len, 1, busy),
-        ] {
-            let budget = Arc::new(BufferBudget::new(total));
-            assert!(budget.try_take(held));
-            let limit = BufferLimit {
-                per_response: cap,
-                budget: Arc::clone(&budget),
-            };
-            let queued = QueuedBytes::capped(Mode::Buffer, limit);
-            let mut out = BufferAddresses::default();
-            let (plan, head) = (plan(rows), head(rows));
-            let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
-            let Err(ExportError::Refused(answer, reason)) = result else {
-                panic!("cap {cap}, budget {total}: {result:?}");
-            };
-            assert_eq!(answer, status, "{reason}");
-            assert!(out.head.is_empty() && out.body.is_empty(), "{reason}");
-            drop(queued);
-            assert_eq!(budget.used(), held, "{reason}");
-        }
+        within(|| {
+            let rows = 1000;
+            let len = csv_rows::body_len(rows);
+            let (plenty, bad, busy) = (1 << 30, Status::BadRequest, Status::ServiceUnavailable);
+            // (per-response cap, whole budget, held by others, answer)
+            for (cap, total, held, status) in [
+                (len - 1, plenty, 0, bad),
+                (plenty, len - 1, 0, bad),
+                (plenty, len, 1, busy),
+            ] {
+                let budget = Arc::new(BufferBudget::new(total));
+                assert!(budget.try_take(held));
+                let limit = BufferLimit {
+                    per_response: cap,
+                    budget: Arc::clone(&budget),
+                };
+                let queued = QueuedBytes::capped(Mode::Buffer, limit);
+                let mut out = BufferAddresses::default();
+                let (plan, head) = (plan(rows), head(rows));
+                let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
+                let Err(ExportError::Refused(answer, reason)) = result else {
+                    panic!("cap {cap}, budget {total}: {result:?}");
+                };
+                assert_eq!(answer, status, "{reason}");
+                assert!(out.head.is_empty() && out.body.is_empty(), "{reason}");
+                drop(queued);
+                assert_eq!(budget.used(), held, "{reason}");
+            }
+        });
     }
 
     /// A wire whose client leaves after `looks` looks, during the render:
@@ -217,50 +222,55 @@ mod tests {
     /// is dropped, as the server drops it.
     #[test]
     fn a_render_nobody_will_read_stops_at_the_next_slice() {
-        let rows = 70_000;
-        let budget = Arc::new(BufferBudget::new(1 << 30));
-        let limit = BufferLimit {
-            per_response: 1 << 30,
-            budget: Arc::clone(&budget),
-        };
-        let queued = QueuedBytes::capped(Mode::Buffer, limit);
-        let mut wire = LeavesDuringTheRender {
-            looks: 2,
-            looked: 0,
-            written: 0,
-        };
-        let (plan, head) = (plan(rows), head(rows));
-        let result = send(ExportResponse::new(&mut wire, head, &plan, &queued));
-        let error = match result {
-            Err(ExportError::HeadNotSent(error)) => error,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(error.kind(), io::ErrorKind::ConnectionAborted);
-        // Two slices rendered, the third never begun.
-        assert_eq!((wire.looked, wire.written), (3, 0));
-        assert_eq!(queued.sent_bytes(), 0);
-        drop(queued);
-        assert_eq!(budget.used(), 0);
+        within(|| {
+            let rows = 70_000;
+            let budget = Arc::new(BufferBudget::new(1 << 30));
+            let limit = BufferLimit {
+                per_response: 1 << 30,
+                budget: Arc::clone(&budget),
+            };
+            let queued = QueuedBytes::capped(Mode::Buffer, limit);
+            let mut wire = LeavesDuringTheRender {
+                looks: 2,
+                looked: 0,
+                written: 0,
+            };
+            let (plan, head) = (plan(rows), head(rows));
+            let result = send(ExportResponse::new(&mut wire, head, &plan, &queued));
+            let error = match result {
+                Err(ExportError::HeadNotSent(error)) => error,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionAborted);
+            // Two slices rendered, the third never begun.
+            assert_eq!((wire.looked, wire.written), (3, 0));
+            assert_eq!(queued.sent_bytes(), 0);
+            drop(queued);
+            assert_eq!(budget.used(), 0);
+        });
     }
 
     /// The shutdown's cut, which no wire can see before it writes, stops a
     /// render at the next slice too, with no head and no byte written.
     #[test]
     fn a_render_the_shutdown_cuts_stops_at_the_next_slice() {
-        let rows = 70_000;
-        let looks = AtomicUsize::new(0);
-        // Cut after the first slice.
-        let cut = || looks.fetch_add(1, Ordering::Relaxed) >= 1;
-        let queued = QueuedBytes::new(Mode::Buffer);
-        let mut out = BufferAddresses::default();
-        let (plan, head) = (plan(rows), head(rows));
-        let response = ExportResponse::new(Http1(&mut out), head, &plan, &queued).with_cut(&cut);
-        let result = send(response);
-        assert!(
-            matches!(result, Err(ExportError::HeadNotSent(_))),
-            "{result:?}"
-        );
-        assert_eq!(looks.load(Ordering::Relaxed), 2);
-        assert!(out.head.is_empty() && out.body.is_empty());
+        within(|| {
+            let rows = 70_000;
+            let looks = AtomicUsize::new(0);
+            // Cut after the first slice.
+            let cut = || looks.fetch_add(1, Ordering::Relaxed) >= 1;
+            let queued = QueuedBytes::new(Mode::Buffer);
+            let mut out = BufferAddresses::default();
+            let (plan, head) = (plan(rows), head(rows));
+            let response =
+                ExportResponse::new(Http1(&mut out), head, &plan, &queued).with_cut(&cut);
+            let result = send(response);
+            assert!(
+                matches!(result, Err(ExportError::HeadNotSent(_))),
+                "{result:?}"
+            );
+            assert_eq!(looks.load(Ordering::Relaxed), 2);
+            assert!(out.head.is_empty() && out.body.is_empty());
+        });
     }
 }

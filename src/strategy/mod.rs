@@ -367,6 +367,9 @@ mod testing {
 mod tests {
     use super::*;
     use crate::measure::end::End;
+    // A test that runs a strategy runs `within` a time bound, here and in
+    // each strategy's file: a loop that never ends (rows never advanced, a
+    // producer never told to stop) fails it, instead of stalling the suite.
     use crate::test_support::within;
 
     /// A plan of `rows` in `mode`, at a small chunk and depth 1: these tests
@@ -423,39 +426,43 @@ mod tests {
     /// thread meets: `body_len` sizes its pool without one.)
     #[test]
     fn a_producer_that_dies_before_its_first_chunk_sends_no_head() {
-        for mode in [Mode::Unbounded, Mode::Bounded] {
-            let plan = plan(mode, csv_rows::MAX_ROWS + 1);
-            let queued = QueuedBytes::new(mode);
-            let head = ResponseHead::new(Status::Ok, Framing::Chunked);
-            let mut wire = Vec::new();
-            let result = send(ExportResponse::new(Http1(&mut wire), head, &plan, &queued));
-            let Err(error @ ExportError::ProducerFailed { .. }) = result else {
-                panic!("{mode:?}: {result:?}");
-            };
-            assert!(!error.head_sent(), "{mode:?}: {error:?}");
-            assert!(wire.is_empty(), "{mode:?}: {wire:?}");
-            assert_eq!(queued.unsent(), 0, "{mode:?}");
-        }
+        within(|| {
+            for mode in [Mode::Unbounded, Mode::Bounded] {
+                let plan = plan(mode, csv_rows::MAX_ROWS + 1);
+                let queued = QueuedBytes::new(mode);
+                let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+                let mut wire = Vec::new();
+                let result = send(ExportResponse::new(Http1(&mut wire), head, &plan, &queued));
+                let Err(error @ ExportError::ProducerFailed { .. }) = result else {
+                    panic!("{mode:?}: {result:?}");
+                };
+                assert!(!error.head_sent(), "{mode:?}: {error:?}");
+                assert!(wire.is_empty(), "{mode:?}: {wire:?}");
+                assert_eq!(queued.unsent(), 0, "{mode:?}");
+            }
+        });
     }
 
     /// Ending an HTTP/1 body flushes its writer: behind a buffered one, the
     /// last chunk would otherwise wait in userland, and the client for it.
     #[test]
     fn an_http1_body_is_flushed_at_its_end() {
-        for mode in Mode::ALL {
-            let plan = plan(mode, 10);
-            let mut out = io::BufWriter::with_capacity(1 << 20, Vec::new());
-            let sent = send_to(&mut out, &plan);
-            assert_eq!(sent, Ok(csv_rows::body_len(plan.rows)), "{mode:?}");
-            assert!(out.buffer().is_empty(), "{mode:?}: left unflushed");
-            // The whole body, and the last chunk where there is one.
-            let mut end = Vec::new();
-            csv_rows::CsvRows::new(plan.rows).fill(&mut end, usize::MAX);
-            if mode != Mode::Buffer {
-                end = [&end[..], b"\r\n0\r\n\r\n"].concat();
+        within(|| {
+            for mode in Mode::ALL {
+                let plan = plan(mode, 10);
+                let mut out = io::BufWriter::with_capacity(1 << 20, Vec::new());
+                let sent = send_to(&mut out, &plan);
+                assert_eq!(sent, Ok(csv_rows::body_len(plan.rows)), "{mode:?}");
+                assert!(out.buffer().is_empty(), "{mode:?}: left unflushed");
+                // The whole body, and the last chunk where there is one.
+                let mut end = Vec::new();
+                csv_rows::CsvRows::new(plan.rows).fill(&mut end, usize::MAX);
+                if mode != Mode::Buffer {
+                    end = [&end[..], b"\r\n0\r\n\r\n"].concat();
+                }
+                assert!(out.get_ref().ends_with(&end), "{mode:?}");
             }
-            assert!(out.get_ref().ends_with(&end), "{mode:?}");
-        }
+        });
     }
 
     /// A wire whose client has left, its reset read as the client's.

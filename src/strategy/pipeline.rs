@@ -46,29 +46,32 @@ mod tests {
     use crate::http::response::{Framing, ResponseHead, Status};
     use crate::strategy::testing::BufferAddresses;
     use crate::strategy::{ExportPlan, Http1, QueuedBytes};
+    use crate::test_support::within;
 
     /// The bound: one buffer of `--chunk-bytes`, refilled for every chunk.
     #[test]
     fn every_chunk_is_rendered_into_one_buffer_of_chunk_bytes() {
-        let rows = 10_000; // about 500 KB
-        let mut expected = Vec::new();
-        CsvRows::new(rows).fill(&mut expected, usize::MAX);
-        for chunk_bytes in [1000, 8 * 1024, 100_000] {
-            let plan = ExportPlan {
-                rows,
-                mode: Mode::Pipeline,
-                chunk_bytes,
-                channel_depth: 0,
-            };
-            let queued = QueuedBytes::new(Mode::Pipeline);
-            let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
-            let mut out = BufferAddresses::default();
-            let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
-            assert!(result.is_ok(), "{result:?}");
-            assert!(out.body == expected, "chunk {chunk_bytes}");
-            assert_eq!(out.largest, chunk_bytes);
-            assert_eq!(out.buffers.len(), 1, "chunk {chunk_bytes}");
-            assert_eq!(queued.unsent(), 0);
-        }
+        within(|| {
+            let rows = 10_000; // about 500 KB
+            let mut expected = Vec::new();
+            CsvRows::new(rows).fill(&mut expected, usize::MAX);
+            for chunk_bytes in [1000, 8 * 1024, 100_000] {
+                let plan = ExportPlan {
+                    rows,
+                    mode: Mode::Pipeline,
+                    chunk_bytes,
+                    channel_depth: 0,
+                };
+                let queued = QueuedBytes::new(Mode::Pipeline);
+                let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+                let mut out = BufferAddresses::default();
+                let result = send(ExportResponse::new(Http1(&mut out), head, &plan, &queued));
+                assert!(result.is_ok(), "{result:?}");
+                assert!(out.body == expected, "chunk {chunk_bytes}");
+                assert_eq!(out.largest, chunk_bytes);
+                assert_eq!(out.buffers.len(), 1, "chunk {chunk_bytes}");
+                assert_eq!(queued.unsent(), 0);
+            }
+        });
     }
 }

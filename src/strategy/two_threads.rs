@@ -354,10 +354,9 @@ mod tests {
 
     /// A `bounded` export of `rows` in chunks of `chunk_bytes`.
     fn bounded_plan(rows: u64, chunk_bytes: usize, channel_depth: usize) -> ExportPlan {
-        let mode = Mode::Bounded;
         ExportPlan {
             rows,
-            mode,
+            mode: Mode::Bounded,
             chunk_bytes,
             channel_depth,
         }
@@ -441,10 +440,9 @@ mod tests {
 
     impl DiesOnChunk {
         fn new(inner: mpsc::SyncSender<Vec<u8>>, dies_on: usize) -> Self {
-            let sent = AtomicUsize::new(0);
             DiesOnChunk {
                 inner,
-                sent,
+                sent: AtomicUsize::new(0),
                 dies_on,
             }
         }
@@ -523,22 +521,24 @@ mod tests {
     /// cancelled.
     #[test]
     fn a_first_chunk_over_the_budget_is_a_503() {
-        let (plan, queued) = under_budget(1000);
-        let cancelled = Mutex::new(false);
-        let cancel = || *cancelled.lock().unwrap() = true;
-        let head = ResponseHead::new(Status::Ok, Framing::Chunked);
-        let mut wire = Vec::new();
-        let response =
-            ExportResponse::new(Http1(&mut wire), head, &plan, &queued).with_cancel(&cancel);
-        let (tx, rx) = mpsc::channel();
-        let result = stream(response, tx, rx, Buffers::PerChunk);
-        let Err(ExportError::Refused(Status::ServiceUnavailable, reason)) = result else {
-            panic!("{result:?}");
-        };
-        assert!(reason.contains("--max-buffered-total"), "{reason}");
-        assert!(wire.is_empty(), "{wire:?}");
-        assert!(!*cancelled.lock().unwrap());
-        assert_eq!(queued.unsent(), 0);
+        within(|| {
+            let (plan, queued) = under_budget(1000);
+            let cancelled = Mutex::new(false);
+            let cancel = || *cancelled.lock().unwrap() = true;
+            let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+            let mut wire = Vec::new();
+            let response =
+                ExportResponse::new(Http1(&mut wire), head, &plan, &queued).with_cancel(&cancel);
+            let (tx, rx) = mpsc::channel();
+            let result = stream(response, tx, rx, Buffers::PerChunk);
+            let Err(ExportError::Refused(Status::ServiceUnavailable, reason)) = result else {
+                panic!("{result:?}");
+            };
+            assert!(reason.contains("--max-buffered-total"), "{reason}");
+            assert!(wire.is_empty(), "{wire:?}");
+            assert!(!*cancelled.lock().unwrap());
+            assert_eq!(queued.unsent(), 0);
+        });
     }
 
     /// The first chunk fits, the second would not, and the head is slow to
@@ -547,29 +547,31 @@ mod tests {
     /// connection that never got one.
     #[test]
     fn no_chunk_after_the_first_is_rendered_before_the_head_is_out() {
-        let (plan, queued) = under_budget(900);
-        let cancelled = Mutex::new(false);
-        let cancel = || *cancelled.lock().unwrap() = true;
-        let head = ResponseHead::new(Status::Ok, Framing::Chunked);
-        let mut wire = SlowHead {
-            cancelled: &cancelled,
-            cancelled_during_head: None,
-        };
-        let response =
-            ExportResponse::new(Http1(&mut wire), head, &plan, &queued).with_cancel(&cancel);
-        let (tx, rx) = mpsc::channel();
-        let result = stream(response, tx, rx, Buffers::PerChunk);
-        assert_eq!(wire.cancelled_during_head, Some(false));
-        assert!(
-            matches!(
-                result,
-                Err(ExportError::OverLimit(OverLimit::BudgetInUse {
-                    budget: 1000
-                }))
-            ),
-            "{result:?}"
-        );
-        assert!(*cancelled.lock().unwrap(), "cut once the head was out");
+        within(|| {
+            let (plan, queued) = under_budget(900);
+            let cancelled = Mutex::new(false);
+            let cancel = || *cancelled.lock().unwrap() = true;
+            let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+            let mut wire = SlowHead {
+                cancelled: &cancelled,
+                cancelled_during_head: None,
+            };
+            let response =
+                ExportResponse::new(Http1(&mut wire), head, &plan, &queued).with_cancel(&cancel);
+            let (tx, rx) = mpsc::channel();
+            let result = stream(response, tx, rx, Buffers::PerChunk);
+            assert_eq!(wire.cancelled_during_head, Some(false));
+            assert!(
+                matches!(
+                    result,
+                    Err(ExportError::OverLimit(OverLimit::BudgetInUse {
+                        budget: 1000
+                    }))
+                ),
+                "{result:?}"
+            );
+            assert!(*cancelled.lock().unwrap(), "cut once the head was out");
+        });
     }
 
     /// A client whose body writes wait until the producer's queue has been
@@ -606,33 +608,35 @@ mod tests {
     /// slow client.
     #[test]
     fn a_refused_queue_stops_the_writer_at_its_next_chunk() {
-        // 10 chunks of 100 bytes fit the budget of 1000; an 11th would
-        // make the queue larger than the whole budget.
-        let (plan, queued) = under_budget(0);
-        let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
-        let mut wire = WaitsForTheRefusal {
-            queued: &queued,
-            head: Vec::new(),
-            body: Vec::new(),
-        };
-        let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
-        let (tx, rx) = mpsc::channel();
-        let result = stream(response, tx, rx, Buffers::PerChunk);
-        assert!(
-            matches!(
-                result,
-                Err(ExportError::OverLimit(OverLimit::Total { budget: 1000 }))
-            ),
-            "{result:?}"
-        );
-        let mut first_chunk = Vec::new();
-        CsvRows::new(plan.rows).fill(&mut first_chunk, 100);
-        assert!(
-            wire.body.is_empty() || wire.body == first_chunk,
-            "{} body bytes written, not at most the first chunk's 100",
-            wire.body.len()
-        );
-        assert_eq!(queued.sent_bytes(), wire.body.len() as u64);
+        within(|| {
+            // 10 chunks of 100 bytes fit the budget of 1000; an 11th would
+            // make the queue larger than the whole budget.
+            let (plan, queued) = under_budget(0);
+            let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+            let mut wire = WaitsForTheRefusal {
+                queued: &queued,
+                head: Vec::new(),
+                body: Vec::new(),
+            };
+            let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
+            let (tx, rx) = mpsc::channel();
+            let result = stream(response, tx, rx, Buffers::PerChunk);
+            assert!(
+                matches!(
+                    result,
+                    Err(ExportError::OverLimit(OverLimit::Total { budget: 1000 }))
+                ),
+                "{result:?}"
+            );
+            let mut first_chunk = Vec::new();
+            CsvRows::new(plan.rows).fill(&mut first_chunk, 100);
+            assert!(
+                wire.body.is_empty() || wire.body == first_chunk,
+                "{} body bytes written, not at most the first chunk's 100",
+                wire.body.len()
+            );
+            assert_eq!(queued.sent_bytes(), wire.body.len() as u64);
+        });
     }
 
     /// The client fails the first chunk's write while the producer dies on
@@ -640,53 +644,57 @@ mod tests {
     /// the panic, so that it is counted as the bug it is.
     #[test]
     fn a_dying_producer_is_the_verdict_even_when_the_client_left_too() {
-        let plan = bounded_plan(1000, 100, 1);
-        let queued = QueuedBytes::new(Mode::Bounded);
-        let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
-        let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
-        let wire = Http1(LeavesAfterHead::default());
-        let response = ExportResponse::new(wire, head, &plan, &queued);
-        let result = stream(response, DiesOnChunk::new(tx, 1), rx, Buffers::Recycled(3));
-        assert!(
-            matches!(result, Err(ExportError::ProducerFailed { .. })),
-            "{result:?}"
-        );
+        within(|| {
+            let plan = bounded_plan(1000, 100, 1);
+            let queued = QueuedBytes::new(Mode::Bounded);
+            let head = ResponseHead::new(Status::Ok, Framing::CloseDelimited);
+            let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
+            let wire = Http1(LeavesAfterHead::default());
+            let response = ExportResponse::new(wire, head, &plan, &queued);
+            let result = stream(response, DiesOnChunk::new(tx, 1), rx, Buffers::Recycled(3));
+            assert!(
+                matches!(result, Err(ExportError::ProducerFailed { .. })),
+                "{result:?}"
+            );
+        });
     }
 
     #[test]
     fn a_dying_producer_leaves_the_body_unterminated() {
-        let plan = bounded_plan(1000, 100, 1);
-        let queued = QueuedBytes::new(Mode::Bounded);
-        let head = ResponseHead::new(Status::Ok, Framing::Chunked);
-        let head_len = head.to_bytes(0).len();
-        let mut wire = Vec::new();
-        let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
-        let sender = DiesOnChunk::new(tx, 3);
+        within(|| {
+            let plan = bounded_plan(1000, 100, 1);
+            let queued = QueuedBytes::new(Mode::Bounded);
+            let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+            let head_len = head.to_bytes(0).len();
+            let mut wire = Vec::new();
+            let (tx, rx) = mpsc::sync_channel(plan.channel_depth);
+            let sender = DiesOnChunk::new(tx, 3);
 
-        let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
-        let result = stream(response, sender, rx, Buffers::Recycled(3));
+            let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
+            let result = stream(response, sender, rx, Buffers::Recycled(3));
 
-        assert!(
-            matches!(result, Err(ExportError::ProducerFailed { .. })),
-            "{result:?}"
-        );
-        // Exactly the three chunks that were handed over, and no last chunk:
-        // the client sees a chunked body without its end, not a short CSV.
-        let mut csv = Vec::new();
-        CsvRows::new(plan.rows).fill(&mut csv, 300);
-        let mut expected = Vec::new();
-        for piece in csv.chunks(100) {
-            expected.extend_from_slice(b"64\r\n"); // 100 in hex
-            expected.extend_from_slice(piece);
-            expected.extend_from_slice(b"\r\n");
-        }
-        assert!(
-            wire[head_len..] == expected,
-            "{:?}",
-            String::from_utf8_lossy(&wire[head_len..])
-        );
-        // The fourth chunk was counted, then died with the producer; the
-        // response's tracker gives it back to the gauge when it is dropped.
-        assert_eq!(queued.unsent(), 100);
+            assert!(
+                matches!(result, Err(ExportError::ProducerFailed { .. })),
+                "{result:?}"
+            );
+            // Exactly the three chunks that were handed over, and no last chunk:
+            // the client sees a chunked body without its end, not a short CSV.
+            let mut csv = Vec::new();
+            CsvRows::new(plan.rows).fill(&mut csv, 300);
+            let mut expected = Vec::new();
+            for piece in csv.chunks(100) {
+                expected.extend_from_slice(b"64\r\n"); // 100 in hex
+                expected.extend_from_slice(piece);
+                expected.extend_from_slice(b"\r\n");
+            }
+            assert!(
+                wire[head_len..] == expected,
+                "{:?}",
+                String::from_utf8_lossy(&wire[head_len..])
+            );
+            // The fourth chunk was counted, then died with the producer; the
+            // response's tracker gives it back to the gauge when it is dropped.
+            assert_eq!(queued.unsent(), 100);
+        });
     }
 }
