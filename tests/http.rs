@@ -380,6 +380,10 @@ fn oversized_heads_are_refused_without_a_reset() {
 /// answer before it, but leaves the error on the socket.
 fn request_closed_gracefully(addr: std::net::SocketAddr, raw: &[u8]) -> common::RawResponse {
     let mut stream = TcpStream::connect(addr).expect("connect");
+    // A server that never closes fails the test instead of hanging it.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
     stream
         .write_all(raw)
         .expect("the server reads the whole head");

@@ -476,10 +476,12 @@ mod tests {
         let mut out = Vec::new();
         frame::settings(&mut out, &[]);
         out.extend_from_slice(frames);
-        let (url, server) = scripted_server(out, Duration::from_millis(500));
-        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-        server.join().unwrap();
-        report
+        crate::test_support::within(move || {
+            let (url, server) = scripted_server(out, Duration::from_millis(500));
+            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+            server.join().unwrap();
+            report
+        })
     }
 
     /// Stream 1's HEADERS: `:status` 200, static table entry 8.

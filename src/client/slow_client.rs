@@ -366,19 +366,21 @@ mod tests {
     /// the old code called its stop at the limit clean.
     #[test]
     fn a_reset_behind_unread_bytes_is_a_cut_not_a_stop() {
-        let (url, server) = server_that_resets_behind_its_bytes();
-        let options = ClientOptions {
-            rate: Some(10 * 1024),
-            ..ClientOptions::default()
-        };
-        let client = SlowClient::connect(&url, &options).unwrap();
-        let report = client.run(Some(Duration::from_secs(1)));
-        server.join().unwrap();
-        assert!(report.body_bytes < 60_000, "{report:?}");
-        assert!(
-            matches!(&report.end, BodyEnd::Cut(why) if why.contains("reset")),
-            "{report:?}"
-        );
+        crate::test_support::within(|| {
+            let (url, server) = server_that_resets_behind_its_bytes();
+            let options = ClientOptions {
+                rate: Some(10 * 1024),
+                ..ClientOptions::default()
+            };
+            let client = SlowClient::connect(&url, &options).unwrap();
+            let report = client.run(Some(Duration::from_secs(1)));
+            server.join().unwrap();
+            assert!(report.body_bytes < 60_000, "{report:?}");
+            assert!(
+                matches!(&report.end, BodyEnd::Cut(why) if why.contains("reset")),
+                "{report:?}"
+            );
+        });
     }
 
     /// At the time limit, one look tells bytes still to read (open, even

@@ -275,20 +275,22 @@ mod tests {
 
     #[test]
     fn a_fast_reader_gets_every_byte_and_long_writes_come_in_pieces() {
-        let (server, mut client) = crate::test_support::loopback();
-        let reader = std::thread::spawn(move || {
-            let mut got = Vec::new();
-            client.read_to_end(&mut got).unwrap();
-            got
+        within(|| {
+            let (server, mut client) = crate::test_support::loopback();
+            let reader = std::thread::spawn(move || {
+                let mut got = Vec::new();
+                client.read_to_end(&mut got).unwrap();
+                got
+            });
+            let rule = rule(1, Duration::from_secs(30));
+            let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), rule);
+            let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+            // One call takes at most MAX_WRITE_BYTES, all of them.
+            assert_eq!(writer.write(&data).unwrap(), MAX_WRITE_BYTES);
+            writer.write_all(&data[MAX_WRITE_BYTES..]).unwrap();
+            drop(server);
+            assert!(reader.join().unwrap() == data);
         });
-        let rule = rule(1, Duration::from_secs(30));
-        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), rule);
-        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-        // One call takes at most MAX_WRITE_BYTES, all of them.
-        assert_eq!(writer.write(&data).unwrap(), MAX_WRITE_BYTES);
-        writer.write_all(&data[MAX_WRITE_BYTES..]).unwrap();
-        drop(server);
-        assert!(reader.join().unwrap() == data);
     }
 
     /// A write whose allowance is already spent when it begins (here none
@@ -297,14 +299,16 @@ mod tests {
     /// cannot be zero, and armed with none the write would fail unasked.
     #[test]
     fn a_write_with_no_time_left_still_gets_one_try() {
-        let (server, mut client) = crate::test_support::loopback();
-        let no_time = rule(u64::MAX, Duration::ZERO);
-        assert_eq!(no_time.allowance(1000), Duration::ZERO);
-        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), no_time);
-        assert_eq!(writer.write(&[7u8; 1000]).unwrap(), 1000);
-        let mut got = [0u8; 1000];
-        client.read_exact(&mut got).unwrap();
-        assert_eq!(got, [7u8; 1000]);
+        within(|| {
+            let (server, mut client) = crate::test_support::loopback();
+            let no_time = rule(u64::MAX, Duration::ZERO);
+            assert_eq!(no_time.allowance(1000), Duration::ZERO);
+            let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), no_time);
+            assert_eq!(writer.write(&[7u8; 1000]).unwrap(), 1000);
+            let mut got = [0u8; 1000];
+            client.read_exact(&mut got).unwrap();
+            assert_eq!(got, [7u8; 1000]);
+        });
     }
 
     /// The longest limits a `Duration` holds are "never" here, not a

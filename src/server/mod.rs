@@ -401,61 +401,63 @@ mod tests {
     /// line, the 503's `body_bytes` that same length.
     #[test]
     fn a_connection_no_thread_can_start_for_is_told_why() {
-        let _counting = crate::test_support::counting_rejections();
-        let config = ServerConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            quiet: false,
-            ..ServerConfig::default()
-        };
-        let server = Server::bind(config).unwrap();
-        let addr = server.local_addr().unwrap();
-        let done = Arc::new(AtomicBool::new(false));
-        let asked = Arc::clone(&done);
-        let clients = thread::spawn(move || {
-            let http1 = ask(addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-            let http2 = ask(addr, PREFACE);
-            asked.store(true, Ordering::SeqCst);
-            (http1.unwrap(), http2.unwrap())
-        });
-        let ((), log) = log::capture(|| {
-            let run = || server.run(|| done.load(Ordering::SeqCst));
-            crate::test_support::with_failing_spawns(run);
-        });
-        let ((http1, http1_peer), (http2, http2_peer)) = clients.join().unwrap();
+        crate::test_support::within(|| {
+            let _counting = crate::test_support::counting_rejections();
+            let config = ServerConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                quiet: false,
+                ..ServerConfig::default()
+            };
+            let server = Server::bind(config).unwrap();
+            let addr = server.local_addr().unwrap();
+            let done = Arc::new(AtomicBool::new(false));
+            let asked = Arc::clone(&done);
+            let clients = thread::spawn(move || {
+                let http1 = ask(addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+                let http2 = ask(addr, PREFACE);
+                asked.store(true, Ordering::SeqCst);
+                (http1.unwrap(), http2.unwrap())
+            });
+            let ((), log) = log::capture(|| {
+                let run = || server.run(|| done.load(Ordering::SeqCst));
+                crate::test_support::with_failing_spawns(run);
+            });
+            let ((http1, http1_peer), (http2, http2_peer)) = clients.join().unwrap();
 
-        let reason = b"server cannot start a thread for this connection; retry in 1 s";
-        let text = String::from_utf8_lossy(&http1);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 503 "), "{text}");
-        assert!(head.contains("\r\nRetry-After: 1\r\n"), "{text}");
-        // Its own length: the cap's reason is shorter, and a client that
-        // trusts the head would lose the end of this one.
-        let length = format!("\r\nContent-Length: {}\r\n", reason.len() + 1);
-        assert!(head.contains(&length), "{text}");
-        assert_eq!(body.as_bytes(), [&reason[..], b"\n"].concat(), "{text}");
-        // An empty SETTINGS, then GOAWAY: last stream 0, REFUSED_STREAM.
-        let mut expected = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
-        expected.extend_from_slice(&[0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0]);
-        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
-        expected.extend_from_slice(reason);
-        assert_eq!(http2, expected, "{:?}", String::from_utf8_lossy(&http2));
+            let reason = b"server cannot start a thread for this connection; retry in 1 s";
+            let text = String::from_utf8_lossy(&http1);
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("HTTP/1.1 503 "), "{text}");
+            assert!(head.contains("\r\nRetry-After: 1\r\n"), "{text}");
+            // Its own length: the cap's reason is shorter, and a client that
+            // trusts the head would lose the end of this one.
+            let length = format!("\r\nContent-Length: {}\r\n", reason.len() + 1);
+            assert!(head.contains(&length), "{text}");
+            assert_eq!(body.as_bytes(), [&reason[..], b"\n"].concat(), "{text}");
+            // An empty SETTINGS, then GOAWAY: last stream 0, REFUSED_STREAM.
+            let mut expected = vec![0, 0, 0, 4, 0, 0, 0, 0, 0];
+            expected.extend_from_slice(&[0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0]);
+            expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 7]);
+            expected.extend_from_slice(reason);
+            assert_eq!(http2, expected, "{:?}", String::from_utf8_lossy(&http2));
 
-        let cannot = "backpressure: cannot start a connection thread: operation would block";
-        let cannot: Vec<&String> = log.iter().filter(|l| l.starts_with(cannot)).collect();
-        assert_eq!(cannot.len(), 2, "{log:#?}");
-        for (peer, fields) in [
-            (
-                http1_peer,
-                format!(" - 503 mode=- body_bytes={} ", reason.len() + 1),
-            ),
-            (http2_peer, " - - mode=- body_bytes=0 ".to_string()),
-        ] {
-            let peer = format!("{peer} ");
-            let lines: Vec<&String> = log.iter().filter(|l| l.starts_with(&peer)).collect();
-            assert_eq!(lines.len(), 1, "{peer}: {log:#?}");
-            assert!(lines[0].contains(&fields), "{}", lines[0]);
-            assert!(lines[0].ends_with(" end=rejected"), "{}", lines[0]);
-        }
+            let cannot = "backpressure: cannot start a connection thread: operation would block";
+            let cannot: Vec<&String> = log.iter().filter(|l| l.starts_with(cannot)).collect();
+            assert_eq!(cannot.len(), 2, "{log:#?}");
+            for (peer, fields) in [
+                (
+                    http1_peer,
+                    format!(" - 503 mode=- body_bytes={} ", reason.len() + 1),
+                ),
+                (http2_peer, " - - mode=- body_bytes=0 ".to_string()),
+            ] {
+                let peer = format!("{peer} ");
+                let lines: Vec<&String> = log.iter().filter(|l| l.starts_with(&peer)).collect();
+                assert_eq!(lines.len(), 1, "{peer}: {log:#?}");
+                assert!(lines[0].contains(&fields), "{}", lines[0]);
+                assert!(lines[0].ends_with(" end=rejected"), "{}", lines[0]);
+            }
+        });
     }
 
     /// The shutdown joins the rejecter last: once `run` returns, every
@@ -558,33 +560,35 @@ mod tests {
     /// come in any of a connection's threads, `h2/mod.rs` tests it whole.)
     #[test]
     fn a_panic_is_caught_counted_and_cleaned_up() {
-        let _counting = crate::test_support::counting_panics();
-        let before = METRICS.connections_active();
-        let panics_before = panics();
-        let (socket, mut client) = crate::test_support::loopback();
-        let finished = thread::spawn(move || {
-            let _open = METRICS.connection_opened();
-            run_isolated(&socket, || {
-                let _ = io::Write::write_all(&mut &socket, b"HTTP/1.0 200 OK\r\n\r\nhalf a bo");
-                panic!("a deliberate test panic")
+        crate::test_support::within(|| {
+            let _counting = crate::test_support::counting_panics();
+            let before = METRICS.connections_active();
+            let panics_before = panics();
+            let (socket, mut client) = crate::test_support::loopback();
+            let finished = thread::spawn(move || {
+                let _open = METRICS.connection_opened();
+                run_isolated(&socket, || {
+                    let _ = io::Write::write_all(&mut &socket, b"HTTP/1.0 200 OK\r\n\r\nhalf a bo");
+                    panic!("a deliberate test panic")
+                })
             })
-        })
-        .join()
-        .expect("the panic must not escape the thread");
-        assert!(!finished);
-        assert_eq!(panics(), panics_before + 1);
-        let after = METRICS.connections_active();
-        assert_eq!(after, before, "the guard was dropped");
-        let mut received = Vec::new();
-        let end = io::Read::read_to_end(&mut client, &mut received);
-        assert_eq!(
-            end.map_err(|e| e.kind()),
-            Err(io::ErrorKind::ConnectionReset),
-            "after {:?}",
-            String::from_utf8_lossy(&received)
-        );
-        assert!(run_isolated(&client, || {}));
-        assert_eq!(panics(), panics_before + 1, "a clean run counts nothing");
+            .join()
+            .expect("the panic must not escape the thread");
+            assert!(!finished);
+            assert_eq!(panics(), panics_before + 1);
+            let after = METRICS.connections_active();
+            assert_eq!(after, before, "the guard was dropped");
+            let mut received = Vec::new();
+            let end = io::Read::read_to_end(&mut client, &mut received);
+            assert_eq!(
+                end.map_err(|e| e.kind()),
+                Err(io::ErrorKind::ConnectionReset),
+                "after {:?}",
+                String::from_utf8_lossy(&received)
+            );
+            assert!(run_isolated(&client, || {}));
+            assert_eq!(panics(), panics_before + 1, "a clean run counts nothing");
+        });
     }
 
     /// A download the shutdown's cut ends is counted as the cut's in
