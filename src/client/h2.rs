@@ -535,42 +535,44 @@ mod tests {
     /// code called the stop at the limit clean (no failure).
     #[test]
     fn a_reset_behind_unread_bytes_is_a_failure_at_the_limit() {
-        let mut frames = Vec::new();
-        frame::settings(&mut frames, &[]);
-        frames.extend(a_head());
-        for _ in 0..3 {
-            frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
-        }
-        let (url, server) = one_connection(move |mut stream| {
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            stream.write_all(&frames).unwrap();
-            // The reset only once the client has acknowledged our
-            // SETTINGS, its one write after its first read: a reset before
-            // that write would fail it, which is another test's case. At
-            // most 5 s, however slowly the client's thread is scheduled.
-            let ack = [0, 0, 0, Kind::Settings as u8, flag::ACK, 0, 0, 0, 0];
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            let mut got = Vec::new();
-            while !got.windows(ack.len()).any(|w| w == ack) {
-                match stream.read(&mut request) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => got.extend_from_slice(&request[..n]),
-                }
+        crate::test_support::within(|| {
+            let mut frames = Vec::new();
+            frame::settings(&mut frames, &[]);
+            frames.extend(a_head());
+            for _ in 0..3 {
+                frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
             }
-            sys::reset_on_close(&stream).unwrap();
+            let (url, server) = one_connection(move |mut stream| {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                stream.write_all(&frames).unwrap();
+                // The reset only once the client has acknowledged our
+                // SETTINGS, its one write after its first read: a reset before
+                // that write would fail it, which is another test's case. At
+                // most 5 s, however slowly the client's thread is scheduled.
+                let ack = [0, 0, 0, Kind::Settings as u8, flag::ACK, 0, 0, 0, 0];
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut got = Vec::new();
+                while !got.windows(ack.len()).any(|w| w == ack) {
+                    match stream.read(&mut request) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&request[..n]),
+                    }
+                }
+                sys::reset_on_close(&stream).unwrap();
+            });
+            let options = H2Options {
+                rate: Some(8 * 1024),
+                ..options()
+            };
+            let report = run(&url, &options, Some(Duration::from_secs(1))).unwrap();
+            server.join().unwrap();
+            assert!(report.first.body_bytes < 3 * 16_384, "{report:?}");
+            let failure = report.failure.unwrap_or_default();
+            assert!(failure.contains("reset"), "{failure}");
         });
-        let options = H2Options {
-            rate: Some(8 * 1024),
-            ..options()
-        };
-        let report = run(&url, &options, Some(Duration::from_secs(1))).unwrap();
-        server.join().unwrap();
-        assert!(report.first.body_bytes < 3 * 16_384, "{report:?}");
-        let failure = report.failure.unwrap_or_default();
-        assert!(failure.contains("reset"), "{failure}");
     }
 
     /// A padded DATA frame's body is its data alone: the pad length byte
@@ -594,43 +596,47 @@ mod tests {
     /// connection and the stream each get 32,768 bytes back.
     #[test]
     fn padding_is_given_back_to_the_window() {
-        let mut frames = Vec::new();
-        frame::settings(&mut frames, &[]);
-        frames.extend(a_head());
-        let mut padded = vec![155];
-        padded.extend_from_slice(&[b'x'; 100]);
-        padded.extend_from_slice(&[0; 155]);
-        for i in 1..=200 {
-            let flags = if i == 200 {
-                flag::PADDED | flag::END_STREAM
-            } else {
-                flag::PADDED
-            };
-            frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
-        }
-        // Everything the client sent, up to its close.
-        let (url, server) = one_connection(move |mut stream| {
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            let mut got = vec![0; PREFACE.len()];
-            stream.read_exact(&mut got).unwrap();
-            stream.write_all(&frames).unwrap();
-            let _ = stream.read_to_end(&mut got);
-            got
-        });
-        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-        let sent = server.join().unwrap();
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
-        let mut given_back = Vec::new();
-        let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
-        while let Some((header, payload)) = sent.next_frame().unwrap() {
-            if let Ok(Frame::WindowUpdate { stream, increment }) = frame::parse(&header, payload) {
-                given_back.push((stream, increment));
+        crate::test_support::within(|| {
+            let mut frames = Vec::new();
+            frame::settings(&mut frames, &[]);
+            frames.extend(a_head());
+            let mut padded = vec![155];
+            padded.extend_from_slice(&[b'x'; 100]);
+            padded.extend_from_slice(&[0; 155]);
+            for i in 1..=200 {
+                let flags = if i == 200 {
+                    flag::PADDED | flag::END_STREAM
+                } else {
+                    flag::PADDED
+                };
+                frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
             }
-        }
-        assert_eq!(given_back, [(0, 32_768), (1, 32_768)]);
+            // Everything the client sent, up to its close.
+            let (url, server) = one_connection(move |mut stream| {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut got = vec![0; PREFACE.len()];
+                stream.read_exact(&mut got).unwrap();
+                stream.write_all(&frames).unwrap();
+                let _ = stream.read_to_end(&mut got);
+                got
+            });
+            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+            let sent = server.join().unwrap();
+            assert!(report.first.complete, "{report:?}");
+            assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
+            let mut given_back = Vec::new();
+            let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+            while let Some((header, payload)) = sent.next_frame().unwrap() {
+                if let Ok(Frame::WindowUpdate { stream, increment }) =
+                    frame::parse(&header, payload)
+                {
+                    given_back.push((stream, increment));
+                }
+            }
+            assert_eq!(given_back, [(0, 32_768), (1, 32_768)]);
+        });
     }
 
     /// A server that closes the connection before the response ends cut
@@ -638,31 +644,33 @@ mod tests {
     /// the time limit.
     #[test]
     fn a_close_before_the_end_is_a_failure() {
-        let mut frames = Vec::new();
-        frame::settings(&mut frames, &[]);
-        frames.extend(a_head_and_ten_bytes());
-        let (url, server) = one_connection(move |mut stream| {
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            stream.write_all(&frames).unwrap();
-            // A FIN, then whatever the client still sends is read, so that
-            // closing never turns into a reset.
-            stream.shutdown(std::net::Shutdown::Write).unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            while let Ok(1..) = stream.read(&mut request) {}
+        crate::test_support::within(|| {
+            let mut frames = Vec::new();
+            frame::settings(&mut frames, &[]);
+            frames.extend(a_head_and_ten_bytes());
+            let (url, server) = one_connection(move |mut stream| {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                stream.write_all(&frames).unwrap();
+                // A FIN, then whatever the client still sends is read, so that
+                // closing never turns into a reset.
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                while let Ok(1..) = stream.read(&mut request) {}
+            });
+            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+            server.join().unwrap();
+            let failure = report.failure.as_deref();
+            assert_eq!(
+                failure,
+                Some("the server closed the connection"),
+                "{report:?}"
+            );
+            assert!(!report.timed_out && !report.first.complete, "{report:?}");
+            assert_eq!(report.first.body_bytes, 10, "{report:?}");
         });
-        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-        server.join().unwrap();
-        let failure = report.failure.as_deref();
-        assert_eq!(
-            failure,
-            Some("the server closed the connection"),
-            "{report:?}"
-        );
-        assert!(!report.timed_out && !report.first.complete, "{report:?}");
-        assert_eq!(report.first.body_bytes, 10, "{report:?}");
     }
 
     /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and

@@ -372,12 +372,14 @@ mod tests {
     /// accept timeout wakes a blocked `accept`.
     #[test]
     fn an_accept_timeout_wakes_the_accept() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        sys::set_accept_timeout(&listener, Duration::from_millis(50)).unwrap();
-        let started = Instant::now();
-        let error = listener.accept().unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
-        assert!(started.elapsed() < Duration::from_secs(5));
+        crate::test_support::within(|| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            sys::set_accept_timeout(&listener, Duration::from_millis(50)).unwrap();
+            let started = Instant::now();
+            let error = listener.accept().unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+            assert!(started.elapsed() < Duration::from_secs(5));
+        });
     }
 
     /// Connects to `addr`, sends `request` and reads until the server

@@ -293,29 +293,31 @@ mod tests {
     /// cut download ends in a reset is tested against the real server.)
     #[test]
     fn what_is_left_at_the_deadline_is_cut() {
-        let connections = Arc::new(Connections::default());
-        let (socket, mut client) = pair();
-        connections.enter(7, Arc::clone(&socket));
-        let serving = Arc::clone(&connections);
-        let thread = thread::spawn(move || {
-            let read = (&*socket).read(&mut [0u8; 16]);
-            assert!(serving.leave(7), "the cut reached it first");
-            assert!(!serving.leave(7), "leaving again");
-            read.map_err(|e| e.kind())
+        crate::test_support::within(|| {
+            let connections = Arc::new(Connections::default());
+            let (socket, mut client) = pair();
+            connections.enter(7, Arc::clone(&socket));
+            let serving = Arc::clone(&connections);
+            let thread = thread::spawn(move || {
+                let read = (&*socket).read(&mut [0u8; 16]);
+                assert!(serving.leave(7), "the cut reached it first");
+                assert!(!serving.leave(7), "leaving again");
+                read.map_err(|e| e.kind())
+            });
+            assert!(!connections.cutting());
+            let cut = connections.drain(Instant::now() + Duration::from_millis(100));
+            assert_eq!(cut, 1);
+            assert!(connections.cutting());
+            let read = thread.join().unwrap();
+            assert!(read.is_err(), "the blocked read fails at once: {read:?}");
+            assert_eq!(connections.open(), 0);
+            // A reset, never a FIN: nothing a client reads looks like an end.
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let end = client.read(&mut [0u8; 16]).map_err(|e| e.kind());
+            assert_eq!(end, Err(io::ErrorKind::ConnectionReset));
         });
-        assert!(!connections.cutting());
-        let cut = connections.drain(Instant::now() + Duration::from_millis(100));
-        assert_eq!(cut, 1);
-        assert!(connections.cutting());
-        let read = thread.join().unwrap();
-        assert!(read.is_err(), "the blocked read fails at once: {read:?}");
-        assert_eq!(connections.open(), 0);
-        // A reset, never a FIN: nothing a client reads looks like an end.
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let end = client.read(&mut [0u8; 16]).map_err(|e| e.kind());
-        assert_eq!(end, Err(io::ErrorKind::ConnectionReset));
     }
 
     /// A connection whose client reset it before the cut ended before it:
