@@ -333,7 +333,9 @@ fn by_code(out: &mut Exposition, counts: &[AtomicU64; ErrorCode::ALL.len()]) {
 }
 
 impl Metrics {
-    const fn new() -> Self {
+    /// All zero. The process counts in one, [`METRICS`]; a test may make
+    /// its own, to count what it alone did.
+    pub(crate) const fn new() -> Self {
         Metrics {
             modes: [const { ModeMetrics::new() }; Mode::ALL.len()],
             responses: [const { [const { AtomicU64::new(0) }; Status::ALL.len()] };
