@@ -263,27 +263,52 @@ impl H2 {
         self.send_frame(WINDOW_UPDATE, 0, stream, &increment.to_be_bytes());
     }
 
+    /// Sends `bytes`, or says why not: for a client that may still write
+    /// once the server has closed.
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.socket.write_all(bytes)
+    }
+
+    /// Reads once, at most `most` bytes, waiting up to `timeout` (at least
+    /// a millisecond), and keeps them for [`H2::pop_frame`]: what a client
+    /// reading at its own pace does. `Ok(0)` is the server's close; a wait
+    /// that found nothing is an error of kind `WouldBlock`.
+    pub fn read_some(&mut self, most: usize, timeout: Duration) -> std::io::Result<usize> {
+        let timeout = timeout.max(Duration::from_millis(1));
+        self.socket.set_read_timeout(Some(timeout))?;
+        let mut buf = vec![0; most];
+        let n = self.socket.read(&mut buf)?;
+        self.pending.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    /// The next whole frame among the bytes read so far, if there is one.
+    pub fn pop_frame(&mut self) -> Option<Frame> {
+        let head = self.pending.get(..9)?;
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        if self.pending.len() < 9 + len {
+            return None;
+        }
+        let bytes: Vec<u8> = self.pending.drain(..9 + len).collect();
+        let frame = Frame {
+            kind: bytes[3],
+            flags: bytes[4],
+            stream: u32::from_be_bytes(bytes[5..9].try_into().unwrap()) & 0x7fff_ffff,
+            payload: bytes[9..].to_vec(),
+        };
+        if frame.kind == DATA && !frame.payload.is_empty() {
+            self.data_order.push(frame.stream);
+        }
+        Some(frame)
+    }
+
     /// The next frame, or `None` if none came within `timeout` or the
     /// server closed. SETTINGS ACKs and PING ACKs are passed through.
     pub fn next_frame(&mut self, timeout: Duration) -> Option<Frame> {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.pending.len() >= 9 {
-                let len = u32::from_be_bytes([0, self.pending[0], self.pending[1], self.pending[2]])
-                    as usize;
-                if self.pending.len() >= 9 + len {
-                    let bytes: Vec<u8> = self.pending.drain(..9 + len).collect();
-                    let frame = Frame {
-                        kind: bytes[3],
-                        flags: bytes[4],
-                        stream: u32::from_be_bytes(bytes[5..9].try_into().unwrap()) & 0x7fff_ffff,
-                        payload: bytes[9..].to_vec(),
-                    };
-                    if frame.kind == DATA && !frame.payload.is_empty() {
-                        self.data_order.push(frame.stream);
-                    }
-                    return Some(frame);
-                }
+            if let Some(frame) = self.pop_frame() {
+                return Some(frame);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

@@ -4,7 +4,7 @@
 //! (`client.rs`), a strict chunked decoder (`chunked.rs`), an independent
 //! reference CSV (`reference.rs`) and a raw HTTP/2 client (`h2.rs`, used
 //! as `common::h2`; `benches/stream_threads.rs` compiles it in too, by
-//! `#[path]`).
+//! `#[path]`); and a seeded generator for the randomized tests (`rng.rs`).
 //!
 //! What judges the output is written apart from `src/` on purpose: a test
 //! that checks the server against code sharing its algorithms would only
@@ -17,10 +17,12 @@ mod chunked;
 mod client;
 pub mod h2;
 mod reference;
+mod rng;
 
 pub use chunked::*;
 pub use client::*;
 pub use reference::*;
+pub use rng::Rng;
 
 use std::net::SocketAddr;
 use std::path::Path;
