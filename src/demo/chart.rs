@@ -318,4 +318,48 @@ mod tests {
             assert!(check_well_formed(broken).is_err(), "{broken}");
         }
     }
+
+    /// The points of a polyline, as written.
+    fn polylines(svg: &str) -> Vec<(&str, &str)> {
+        svg.split("<polyline ")
+            .skip(1)
+            .filter_map(|rest| {
+                let stroke = rest.split("stroke=\"").nth(1)?.split('"').next()?;
+                let points = rest.split("points=\"").nth(1)?.split('"').next()?;
+                Some((stroke, points))
+            })
+            .collect()
+    }
+
+    /// Each point is where its time and its RSS put it: the plot runs from
+    /// x = 80 (0 s) to 700 (the last second) and from y = 420 (1 MiB) to 50
+    /// (the top power of two, 256 MiB here); each line has its own colour,
+    /// and the idle line its own label.
+    #[test]
+    fn points_are_drawn_where_their_values_are() {
+        let lines = [
+            Series {
+                name: "a".into(),
+                points: vec![(0.0, MIB), (10.0, 256.0 * MIB)],
+            },
+            Series {
+                name: "b".into(),
+                points: vec![(5.0, 16.0 * MIB)],
+            },
+        ];
+        let svg = render(&lines, &text("t", 4.0, Some(5.0)));
+        let drawn = polylines(&svg);
+        assert_eq!(
+            drawn,
+            [
+                ("#d62728", "80.0,420.0 700.0,50.0"),
+                ("#ff7f0e", "390.0,235.0")
+            ],
+            "{svg}"
+        );
+        assert!(svg.contains(">idle 4.0 MiB</text>"), "{svg}");
+        // An idle level above every point still fits under the top tick.
+        let svg = render(&[series("low", 1.0)], &text("t", 20.0, None));
+        assert!(svg.contains(">32</text>"), "{svg}");
+    }
 }

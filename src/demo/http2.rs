@@ -515,4 +515,41 @@ mod tests {
         let said = "stream 3 on the same connection got its response in 0.4 ms.";
         assert!(text.contains(said), "{text}");
     }
+
+    /// The mark is "slower" only if it took twice the kernel's buffer's
+    /// time, whatever the small window's: 1.5 s against 1.0 s is no clear
+    /// difference, though twice the 65,535-byte window's 0.2 s.
+    #[test]
+    fn slower_is_measured_against_the_kernels_buffer() {
+        let text = report(&part(Some(0.2), Some(1.0), Some(1.5)));
+        assert!(text.contains("made no clear difference"), "{text}");
+        assert!(!text.contains("made it slower"), "{text}");
+    }
+
+    /// "Exactly its window" only when the starved stream got exactly that.
+    #[test]
+    fn the_starved_stream_got_exactly_its_window_only_if_it_did() {
+        let mut part = part(Some(0.2), Some(3.0), Some(0.5));
+        part.starved.first.body_bytes = u64::from(DEFAULT_WINDOW);
+        let said = "received 65535 bytes of it, exactly its window, and then nothing";
+        assert!(report(&part).contains(said), "{}", report(&part));
+        part.starved.first.body_bytes = 16_384;
+        let said = "received 16384 bytes of it, and then nothing";
+        assert!(report(&part).contains(said), "{}", report(&part));
+    }
+
+    /// Each bar is its case's time on a scale whose end is the longest:
+    /// 0.5 s, 2 s and 1 s are a quarter, the whole and half of 340 units.
+    #[test]
+    fn the_bars_are_to_scale() {
+        let svg = chart(&part(Some(0.5), Some(2.0), Some(1.0)));
+        let widths: Vec<&str> = svg
+            .split("width=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|w| !w.ends_with('%'))
+            .skip(1)
+            .collect();
+        assert_eq!(widths, ["85.0", "340.0", "170.0"], "{svg}");
+    }
 }

@@ -194,4 +194,27 @@ mod tests {
         assert_eq!(rows[3][..4], without, "{table}");
         assert_eq!(rows[3][4..], ["1.0 MiB", "5.0 MiB"], "{table}");
     }
+
+    /// Each run's growth is its own, and either run's body read whole
+    /// leaves nothing for the mark to show; a kernel queue of nothing with
+    /// the mark (no socket sampled) gives no infinite ratio.
+    #[test]
+    fn each_run_speaks_for_itself() {
+        let on = SlowRun {
+            peak_rss: 5 << 20,
+            ..slow_run(1, 144 << 10, 64 << 10, 16 << 10)
+        };
+        let off = slow_run(1, 4 << 20, 144 << 10, 0);
+        let text = kernel_reading(&on, &off);
+        assert!(text.contains("(growth 2.0 MiB and 1.0 MiB)"), "{text}");
+        let whole = SlowRun {
+            body_read: off.body_len,
+            ..off.clone()
+        };
+        let text = kernel_reading(&on, &whole);
+        assert!(text.contains("cannot show what the mark bounds"), "{text}");
+        let nothing = slow_run(1, 0, 64 << 10, 16 << 10);
+        let text = kernel_reading(&nothing, &off);
+        assert!(!text.contains("inf"), "{text}");
+    }
 }

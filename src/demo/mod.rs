@@ -509,6 +509,10 @@ mod tests {
             ))
         );
         assert_eq!(ends_note(&[(Mode::Bounded, &stopped)]), None);
+        // Three of four is not "none of the 4".
+        let note = ends_note(&[(Mode::Unbounded, &mixed)]).unwrap_or_default();
+        let said = "3 of the 4 slow clients served did not simply run out of time: ";
+        assert!(note.starts_with(said), "{note}");
     }
 
     /// The chart's title counts the clients: with four, "a client reads"
@@ -528,5 +532,99 @@ mod tests {
             chart_title(&four),
             "Server RSS while 4 clients read a 367.0 MiB export at 200.0 KiB/s each"
         );
+    }
+
+    /// A slow-pass sample of `mode` at `t_ms`, with this RSS.
+    fn sample(mode: Mode, pass: Pass, t_ms: u64, rss: u64) -> Sample {
+        Sample {
+            mode,
+            pass,
+            phase: sample::Phase::Reading,
+            t_ms,
+            rss_bytes: Some(rss),
+            threads: Some(2),
+            queued_bytes: Some(rss / 2),
+            server_tx_queue_bytes: None,
+            client_rx_queue_bytes: None,
+            client_read_bytes: 0,
+            tcp_mem_pages: None,
+        }
+    }
+
+    /// The chart draws each strategy's slow pass alone, by RSS: not its
+    /// run without the mark, nor its fast pass, nor another strategy's
+    /// samples; the idle line is the highest idle, and the disconnect is
+    /// marked at --seconds.
+    #[test]
+    fn the_chart_draws_each_strategys_own_slow_samples() {
+        use report::tests::slow_run;
+        let config = DemoConfig::default();
+        let bounded = slow_run(1, 0, 0, 16 << 10);
+        let unbounded = SlowRun {
+            mode: Mode::Unbounded,
+            idle_rss: 5 << 20,
+            ..bounded.clone()
+        };
+        let measured = Measured {
+            samples: vec![
+                sample(Mode::Bounded, Pass::Slow, 50, 4 << 20),
+                sample(Mode::Unbounded, Pass::Slow, 50, 32 << 20),
+                sample(Mode::Bounded, Pass::SlowLowatOff, 100, 8 << 20),
+                sample(Mode::Bounded, Pass::Fast, 150, 16 << 20),
+            ],
+            slow: vec![bounded, unbounded],
+            ..Measured::default()
+        };
+        let expected = chart::render(
+            &[
+                Series {
+                    name: "bounded".into(),
+                    points: vec![(0.05, f64::from(4 << 20))],
+                },
+                Series {
+                    name: "unbounded".into(),
+                    points: vec![(0.05, f64::from(32 << 20))],
+                },
+            ],
+            &ChartText {
+                title: chart_title(&config),
+                idle_bytes: f64::from(5 << 20),
+                disconnect_secs: Some(config.seconds.as_secs_f64()),
+            },
+        );
+        assert_eq!(slow_chart(&config, &measured), expected);
+    }
+
+    /// The kernel's layer pairs `bounded`'s own run with its run without
+    /// the mark, wherever `bounded` stands among the strategies; a
+    /// refusal counts the strategy's clients.
+    #[test]
+    fn the_report_pairs_and_counts_what_it_names() {
+        use report::tests::slow_run;
+        let unbounded = SlowRun {
+            mode: Mode::Unbounded,
+            ..slow_run(2, 4 << 20, 100 << 20, 16 << 10)
+        };
+        let bounded = slow_run(2, 144 << 10, 144 << 10, 16 << 10);
+        let off = slow_run(2, 8 << 20, 144 << 10, 0);
+        let config = DemoConfig {
+            clients: 2,
+            ..DemoConfig::default()
+        };
+        let measured = Measured {
+            slow: vec![unbounded, bounded.clone()],
+            lowat_off: Some(off.clone()),
+            ..Measured::default()
+        };
+        let text = report_text(&config, &measured);
+        assert!(
+            text.contains(&kernel_layer::kernel_table(&bounded, &off)),
+            "{text}"
+        );
+        let mut buffer = slow_run(2, 0, 0, 16 << 10);
+        (buffer.mode, buffer.refused) = (Mode::Buffer, vec![503]);
+        let text = slow_text(&config, &[buffer]);
+        let said = "Defense: 1 of 2 `buffer` clients were refused up front (503)";
+        assert!(text.contains(said), "{text}");
     }
 }

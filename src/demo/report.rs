@@ -447,6 +447,12 @@ pub(super) mod tests {
         let text = reading(&[unblocked], &config);
         assert!(!text.contains(BLOCKED), "{text}");
         assert!(text.contains("stayed under its high-water mark"), "{text}");
+        // No mark (its figure 0) is never reached, however full the queue.
+        let text = reading(&[slow_run(1, 4 << 20, 64 << 10, 0)], &config);
+        assert!(
+            !text.contains(BLOCKED) && text.contains("(or had none)"),
+            "{text}"
+        );
     }
 
     /// Modes that share a sentence are listed as prose lists them: a small
@@ -578,6 +584,14 @@ pub(super) mod tests {
         assert!(!text.contains("end of the export"), "{text}");
         let said = "still growing when the client disconnected, which alone stopped it";
         assert!(text.contains(said), "{text}");
+        let two = SlowRun {
+            clients: 2,
+            peak_queued: 248 << 20,
+            ..cut_off.clone()
+        };
+        let text = reading(&[two], &with_clients(2));
+        let said = "when the clients disconnected, which alone stopped it (RSS 3.0 MiB → 4.0 MiB)";
+        assert!(text.contains(said), "{text}");
         // The README's run: all but what was sent was queued at the peak.
         let mut whole = cut_off;
         whole.peak_queued = whole.body_len - whole.body_sent;
@@ -619,5 +633,62 @@ pub(super) mod tests {
         let text = reading(&[edge], &config);
         let said = "stayed above twice idle even with nothing";
         assert!(text.contains(said), "{text}");
+    }
+
+    /// Each column shows its own field: one filled from a neighbour (the
+    /// peak for the growth, the bytes sent for those read) lies under its header.
+    #[test]
+    fn the_slow_table_puts_each_figure_in_its_column() {
+        let mut done = slow_run(1, 144 << 10, 64 << 10, 16 << 10);
+        (done.peak_rss, done.body_read, done.body_sent) = (5 << 20, 3 << 20, 4 << 20);
+        done.rss_after = 7 << 19;
+        let mut holding = done.clone();
+        (holding.queued_after, holding.threads_after) = (1 << 20, 3);
+        let table = slow_table(&[done, holding]);
+        let row = |n: usize| -> Vec<&str> {
+            let line = table.lines().nth(n).unwrap_or_default();
+            line.trim_matches('|').split('|').map(str::trim).collect()
+        };
+        let figures = ["3.0 MiB", "5.0 MiB", "2.0 MiB", "64.0 KiB", "144.0 KiB"];
+        assert_eq!(row(2)[1..6], figures, "{table}");
+        assert_eq!(
+            row(2)[6..],
+            ["110.0 KiB", "3.0 MiB", "3.5 MiB", "yes", "flat"]
+        );
+        assert_eq!(row(3)[9], "no: 1.0 MiB queued, 3 of 2 threads", "{table}");
+    }
+
+    /// Each figure of the reading is the field it names, the largest of the
+    /// runs it speaks for: the kernel's two queues, the growth (not the
+    /// peak), the servers that let go; and per served client, at its rate.
+    #[test]
+    fn each_figure_of_the_reading_is_the_one_it_names() {
+        let mut bounded = slow_run(1, 144 << 10, 64 << 10, 16 << 10);
+        (bounded.peak_rss, bounded.peak_client_rx) = (5 << 20, 100 << 10);
+        let mut pipeline = slow_run(1, 200 << 10, 48 << 10, 16 << 10);
+        (pipeline.mode, pipeline.peak_client_rx) = (crate::export::Mode::Pipeline, 120 << 10);
+        let text = reading(&[bounded, pipeline], &with_clients(1));
+        for said in [
+            "`pipeline` never queued more than 64.0 KiB in userland and grew at most 2.0 MiB over",
+            "the kernel held at most 200.0 KiB in the server's send queues",
+            "and 120.0 KiB in the clients' receive queues",
+            "One second after the disconnect, 2 of 2 servers had stopped their producer",
+        ] {
+            assert!(text.contains(said), "{said:?} not in {text}");
+        }
+        // One of two refused: the other's read is its own, as is its RSS.
+        let mut buffer = slow_run(2, 0, 0, 16 << 10);
+        (buffer.mode, buffer.refused) = (crate::export::Mode::Buffer, vec![503]);
+        (buffer.verdict, buffer.peak_queued) = (Verdict::GrowsWithBody, buffer.body_len);
+        (buffer.peak_rss, buffer.body_read) = (371 << 20, 1 << 20);
+        let four = slow_run(4, 0, 0, 16 << 10);
+        let text = reading(&[buffer, four], &with_clients(2));
+        for said in [
+            "each read 1.0 MiB in 5.1 s (200.8 KiB/s) from `buffer`; 1.0 MiB in 5.1 s (200.8",
+            "RSS went from 3.0 MiB to 371.0 MiB, paid before the client read a byte, and paid \
+             again for every served client.",
+        ] {
+            assert!(text.contains(said), "{said:?} not in {text}");
+        }
     }
 }

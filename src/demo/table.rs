@@ -49,5 +49,10 @@ mod tests {
         assert_eq!(lines[0], "| a         | long header |");
         assert_eq!(lines[1], "| --------- | ----------- |");
         assert_eq!(lines[2], "| wide cell | x           |");
+        // Padded by characters, not bytes: a duration in µs is 5 wide.
+        let columns: [Column<&str>; 1] = [("t", |cell| cell.to_string())];
+        let table = markdown_table(&columns, &["40 µs", "1 ms"]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines, ["| t     |", "| ----- |", "| 40 µs |", "| 1 ms  |"]);
     }
 }

@@ -55,6 +55,8 @@ mod tests {
         assert_eq!(size((1 << 20) - 1), "1.0 MiB");
         assert_eq!(size((1 << 20) - 52 * 1024), "972.0 KiB");
         assert_eq!(size((1 << 30) - (52 << 20)), "972.0 MiB");
+        // MiB up to 1024 of them: 1010 MiB is not "0.99 GiB".
+        assert_eq!(size(1010 << 20), "1010.0 MiB");
     }
 
     /// A time that was not zero is never printed as one: stream 3 answered
