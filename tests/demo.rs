@@ -148,6 +148,13 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
             "{strategy} {pass} {phase}: {count}"
         );
     }
+    // A slow reader's kernel holds what it has not read yet: its receive
+    // queue, sampled from the client's own socket, is not empty throughout.
+    assert!(
+        rows.iter()
+            .any(|c| c[1] == "slow" && c[8].parse::<u64>().unwrap_or(0) > 0),
+        "no client receive queue in {csv}"
+    );
     // The client read something, and the server's RSS was sampled.
     assert!(rows.iter().any(|c| c[9].parse::<u64>().unwrap_or(0) > 0));
     assert!(

@@ -353,20 +353,12 @@ pub fn slow(
     let sampler = Sampler::new(&server, mode, pass, &clients);
     let first = samples.len();
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
-    // A client with no status yet (waiting for `buffer`'s body, say) was not turned away.
-    let (mut refused, mut ends) = (Vec::new(), Vec::new());
-    let (mut body_read, mut read_time) = (0, Duration::ZERO);
-    for report in stop_clients(clients) {
-        match report.status {
-            Some(status) if status != 200 => refused.push(status),
-            _ => {
-                body_read += report.body_bytes;
-                read_time += report.elapsed;
-                ends.push(report.end);
-            }
-        }
-    }
-    let read_time = read_time / u32::try_from(ends.len().max(1)).unwrap_or(u32::MAX);
+    let Served {
+        refused,
+        ends,
+        body_read,
+        read_time,
+    } = served(stop_clients(clients));
     let after_end = sampler.start.elapsed() + AFTER_DISCONNECT;
     sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
 
@@ -450,16 +442,7 @@ pub fn fast(
         }
         reports.extend(stop_clients(clients));
     }
-    // A download that did not end cleanly is the figure, whatever the
-    // others did: a median must not hide a cut body.
-    reports.sort_by(|a, b| a.body_rate().total_cmp(&b.body_rate()));
-    let failed = reports
-        .iter()
-        .position(|r| !matches!(r.end, BodyEnd::Complete(_)));
-    let report = reports
-        .get(failed.unwrap_or(reports.len() / 2))
-        .cloned()
-        .ok_or("the fast client did not run")?;
+    let report = figure(reports).ok_or("the fast client did not run")?;
     let status = server
         .status()
         .map_err(|e| format!("cannot read the server's status: {e}"))?;
@@ -468,6 +451,56 @@ pub fn fast(
         report,
         peak_rss: status.peak_rss_bytes.unwrap_or(0),
     })
+}
+
+/// What the slow clients of one run read, as their reports say.
+#[derive(Debug, PartialEq)]
+struct Served {
+    /// Each non-200 status: a client turned away, which read nothing.
+    refused: Vec<u16>,
+    /// How each served client's reading ended.
+    ends: Vec<BodyEnd>,
+    /// Body bytes the served clients read, in all.
+    body_read: u64,
+    /// How long a served client read, on average: with `body_read`
+    /// divided by them, the rate one of them read at.
+    read_time: Duration,
+}
+
+/// Sorts the clients' reports into [`Served`]. A client with no status
+/// yet (waiting for `buffer`'s body, say) was not turned away.
+fn served(reports: Vec<Report>) -> Served {
+    let (mut refused, mut ends) = (Vec::new(), Vec::new());
+    let (mut body_read, mut read_time) = (0, Duration::ZERO);
+    for report in reports {
+        match report.status {
+            Some(status) if status != 200 => refused.push(status),
+            _ => {
+                body_read += report.body_bytes;
+                read_time += report.elapsed;
+                ends.push(report.end);
+            }
+        }
+    }
+    let read_time = read_time / u32::try_from(ends.len().max(1)).unwrap_or(u32::MAX);
+    Served {
+        refused,
+        ends,
+        body_read,
+        read_time,
+    }
+}
+
+/// The download that stands for a strategy in the fast table: the median
+/// by body rate, unless one did not end cleanly, which is the figure
+/// whatever the others did: a median must not hide a cut body.
+fn figure(mut reports: Vec<Report>) -> Option<Report> {
+    reports.sort_by(|a, b| a.body_rate().total_cmp(&b.body_rate()));
+    let failed = reports
+        .iter()
+        .position(|r| !matches!(r.end, BodyEnd::Complete(_)));
+    let at = failed.unwrap_or(reports.len() / 2);
+    reports.into_iter().nth(at)
 }
 
 /// The exports of `mode` the server itself cut short, by reason, as
@@ -529,5 +562,52 @@ mod tests {
             server_aborts(&metrics, Mode::Unbounded),
             [("buffer-cap", 1)]
         );
+    }
+
+    /// A report of `body` bytes in `millis` ms, ended as `end` says.
+    fn report(status: u16, body: u64, millis: u64, end: BodyEnd) -> Report {
+        Report {
+            status: Some(status),
+            wire_bytes: body,
+            body_bytes: body,
+            elapsed: Duration::from_millis(millis),
+            end,
+        }
+    }
+
+    /// The fast table's figure is the median download by rate, not the
+    /// slowest or the first; but a download cut short is the figure.
+    #[test]
+    fn the_fast_figure_is_the_median_unless_one_was_cut() {
+        use crate::client::response::BodyFraming::Chunked;
+        let whole = |millis| report(200, 1 << 20, millis, BodyEnd::Complete(Chunked));
+        let reports = [40, 10, 30, 50, 20].map(whole).to_vec();
+        let median = figure(reports.clone()).map(|r| r.elapsed);
+        assert_eq!(median, Some(Duration::from_millis(30)));
+        let mut with_a_cut = reports;
+        with_a_cut[4].end = BodyEnd::Cut("reset".into());
+        let cut = figure(with_a_cut).map(|r| r.end);
+        assert_eq!(cut, Some(BodyEnd::Cut("reset".into())));
+        assert!(figure(Vec::new()).is_none());
+    }
+
+    /// A refused client is only its status; what the served ones read is
+    /// summed, and their time averaged over them alone.
+    #[test]
+    fn the_served_clients_reads_leave_out_the_refused() {
+        let served = served(vec![
+            report(200, 3 << 20, 4000, BodyEnd::Stopped),
+            report(
+                503,
+                0,
+                10,
+                BodyEnd::Complete(crate::client::response::BodyFraming::Length(0)),
+            ),
+            report(200, 1 << 20, 2000, BodyEnd::Stopped),
+        ]);
+        assert_eq!(served.refused, [503]);
+        assert_eq!(served.ends, [BodyEnd::Stopped, BodyEnd::Stopped]);
+        assert_eq!(served.body_read, 4 << 20);
+        assert_eq!(served.read_time, Duration::from_secs(3));
     }
 }
