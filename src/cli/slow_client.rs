@@ -447,6 +447,14 @@ mod tests {
         assert_eq!(exit_code(Some(199), &complete), 1);
     }
 
+    /// The achieved rate is the wire's bytes over the time, to the byte.
+    #[test]
+    fn the_achieved_rate_is_bytes_over_time() {
+        let said = achieved(307_200, Duration::from_millis(1500), 204_800);
+        let rate = "in 1.5 s: 204800 bytes/s on the wire (limit 204800 bytes/s)";
+        assert_eq!(said, rate);
+    }
+
     #[test]
     fn command_line() {
         let args = |line| parse_line(&SLOW_CLIENT, line);

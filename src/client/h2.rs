@@ -27,9 +27,8 @@ use std::time::{Duration, Instant};
 use super::h2_head::{MAX_HEADER_BLOCK_BYTES, OpenBlock, gather};
 use super::h2_stream::StreamReport;
 use super::slow_client::{
-    AtTheLimit, BURST_DIVISOR, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit,
+    AtTheLimit, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit, rate_limit,
 };
-use super::token_bucket::TokenBucket;
 use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder};
@@ -139,9 +138,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         stream,
         unreturned: 0,
     });
-    let mut bucket = options
-        .rate
-        .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
+    let mut bucket = options.rate.map(|rate| rate_limit(rate, Instant::now()));
     let mut last_byte = Instant::now();
     let mut open_block: Option<OpenBlock> = None;
     // The first write that failed: the connection is gone, and only its
@@ -420,14 +417,14 @@ fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStre
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::client) mod tests {
     use super::*;
     use crate::http::h2::frame::{ErrorCode, Kind, flag, raw_frame};
     use std::net::TcpListener;
 
     /// A server for one connection, on its own thread: `serve` gets the
     /// accepted socket, and its result comes back through the handle.
-    fn one_connection<T: Send + 'static>(
+    pub(in crate::client) fn one_connection<T: Send + 'static>(
         serve: impl FnOnce(TcpStream) -> T + Send + 'static,
     ) -> (HttpUrl, thread::JoinHandle<T>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -456,7 +453,7 @@ mod tests {
         })
     }
 
-    fn options() -> H2Options {
+    pub(in crate::client) fn options() -> H2Options {
         H2Options {
             rate: None,
             window: frame::DEFAULT_WINDOW,
@@ -472,7 +469,7 @@ mod tests {
     /// What the client reports of stream 1 when a server answers with
     /// `frames` (after its own empty SETTINGS) and then holds the
     /// connection open.
-    fn report_of(frames: &[u8]) -> H2Report {
+    pub(in crate::client) fn report_of(frames: &[u8]) -> H2Report {
         let mut out = Vec::new();
         frame::settings(&mut out, &[]);
         out.extend_from_slice(frames);
@@ -485,12 +482,12 @@ mod tests {
     }
 
     /// Stream 1's HEADERS: `:status` 200, static table entry 8.
-    fn a_head() -> Vec<u8> {
+    pub(in crate::client) fn a_head() -> Vec<u8> {
         raw_frame(Kind::Headers as u8, flag::END_HEADERS, 1, &[0x80 | 8])
     }
 
     /// Stream 1's HEADERS and ten bytes of DATA, its end not yet sent.
-    fn a_head_and_ten_bytes() -> Vec<u8> {
+    pub(in crate::client) fn a_head_and_ten_bytes() -> Vec<u8> {
         let mut out = a_head();
         out.extend(raw_frame(Kind::Data as u8, 0, 1, b"0123456789"));
         out
@@ -588,6 +585,8 @@ mod tests {
         let report = report_of(&frames);
         assert!(report.first.complete, "{report:?}");
         assert_eq!(report.first.body_bytes, 13, "{report:?}");
+        // Every byte read counted once: report_of's 9-byte SETTINGS, then these.
+        assert_eq!(report.wire_bytes, 9 + frames.len() as u64, "{report:?}");
     }
 
     /// Flow control counts a DATA frame's whole payload, padding too

@@ -98,3 +98,104 @@ fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
         }
     }
 }
+
+/// The connection loop's accounting per stream, through a scripted server
+/// (the helpers of `h2.rs`'s tests): which stream a frame counts for,
+/// and which stream's window it gives back.
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::super::h2::tests::{
+        a_head, a_head_and_ten_bytes, one_connection, options, report_of,
+    };
+    use super::super::h2::{H2Options, H2Report, run};
+    use super::*;
+    use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, flag, raw_frame};
+    use crate::http::h2::frame_buffer::FrameBuffer;
+
+    /// A GOAWAY whose last stream is stream 1 still answers stream 1
+    /// (RFC 9113 §6.8): only a stream above it is cut.
+    #[test]
+    fn a_goaway_that_names_the_stream_lets_it_end() {
+        let mut frames = a_head_and_ten_bytes();
+        frame::goaway(&mut frames, 1, ErrorCode::NoError, b"");
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let report = report_of(&frames);
+        assert_eq!(report.failure, None, "{report:?}");
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.body_bytes, 11, "{report:?}");
+    }
+
+    /// The run with `options` against a server that answers `frames` once
+    /// it has the preface, and the WINDOW_UPDATEs the client sent it.
+    fn given_back(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<(u32, u32)>) {
+        let (url, server) = one_connection(move |mut stream| {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut got = vec![0; PREFACE.len()];
+            stream.read_exact(&mut got).unwrap();
+            stream.write_all(&frames).unwrap();
+            let _ = stream.read_to_end(&mut got);
+            got
+        });
+        let report = run(&url, options, Some(Duration::from_secs(3))).unwrap();
+        let sent = server.join().unwrap();
+        let mut updates = Vec::new();
+        let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+        while let Some((header, payload)) = sent.next_frame().unwrap() {
+            if let Ok(Frame::WindowUpdate { stream, increment }) = frame::parse(&header, payload) {
+                updates.push((stream, increment));
+            }
+        }
+        (report, updates)
+    }
+
+    /// Stream 3's bytes are given back to stream 3 and the connection,
+    /// not to stream 1; and what the download had when stream 3 ended is
+    /// what stream 1 had then, its ten bytes.
+    #[test]
+    fn the_second_streams_bytes_are_its_own() {
+        let mut frames = Vec::new();
+        frame::settings(&mut frames, &[]);
+        frames.extend(a_head_and_ten_bytes());
+        frames.extend(raw_frame(
+            Kind::Headers as u8,
+            flag::END_HEADERS,
+            3,
+            &[0x80 | 8],
+        ));
+        for i in 1..=200 {
+            let flags = if i == 200 { flag::END_STREAM } else { 0 };
+            frames.extend(raw_frame(Kind::Data as u8, flags, 3, &[b'y'; 256]));
+        }
+        let options = H2Options {
+            second: Some(("/y".into(), Duration::ZERO)),
+            stop_after_second: true,
+            ..options()
+        };
+        let (report, updates) = given_back(&options, frames);
+        let second = report.second.clone().unwrap_or_default();
+        assert!(second.complete, "{report:?}");
+        assert_eq!(second.body_bytes, 200 * 256, "{report:?}");
+        assert_eq!(report.first_bytes_then, Some(10), "{report:?}");
+        // The connection's counts stream 1's ten bytes as well.
+        assert_eq!(updates, [(0, 32_778), (3, 32_768)]);
+    }
+
+    /// A window larger than the default is the connection's too: one
+    /// WINDOW_UPDATE raises the connection's 65,535 to it, no further.
+    #[test]
+    fn a_large_window_raises_the_connections_to_it() {
+        let mut frames = Vec::new();
+        frame::settings(&mut frames, &[]);
+        frames.extend(a_head());
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let options = H2Options {
+            window: 1 << 20,
+            ..options()
+        };
+        let (report, updates) = given_back(&options, frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(updates, [(0, (1 << 20) - frame::DEFAULT_WINDOW)]);
+    }
+}

@@ -42,6 +42,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// so that the rate is smooth at the scale the demo samples.
 pub const BURST_DIVISOR: u64 = 20;
 
+/// The bucket a client reads through at `rate` bytes per second, over
+/// either protocol: bursts of at most 1/[`BURST_DIVISOR`] of a second of it.
+pub fn rate_limit(rate: u64, now: Instant) -> TokenBucket {
+    TokenBucket::new(rate, rate / BURST_DIVISOR, now)
+}
+
 /// An `http://host:port/path` URL, the only kind this client speaks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpUrl {
@@ -203,9 +209,7 @@ impl SlowClient {
              Connection: close\r\n\r\n"
         );
         stream.write_all(request.as_bytes())?;
-        let bucket = options
-            .rate
-            .map(|rate| TokenBucket::new(rate, rate / BURST_DIVISOR, Instant::now()));
+        let bucket = options.rate.map(|rate| rate_limit(rate, Instant::now()));
         Ok(SlowClient {
             local_addr: stream.local_addr()?,
             stream,
@@ -460,5 +464,51 @@ mod tests {
             let error = HttpUrl::parse(bad).unwrap_err();
             assert!(error.contains(why), "{bad}: {error}");
         }
+    }
+
+    /// A client's burst is 1/20 s of its rate, not a second's: idle for a
+    /// second, a 200 KiB/s reader may take 10 KiB at once, no more.
+    #[test]
+    fn a_clients_burst_is_a_twentieth_of_its_rate() {
+        let start = Instant::now();
+        let mut bucket = rate_limit(200 * 1024, start);
+        assert_eq!(bucket.available(start + Duration::from_secs(1)), 10_240);
+    }
+
+    /// At the limit, a server's close with nothing left unread ends the
+    /// body as its framing says: 5 of 10 promised bytes is a cut, not a
+    /// stop on time.
+    #[test]
+    fn a_close_seen_at_the_limit_is_judged_by_the_framing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = stream.read(&mut [0u8; 1024]);
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345";
+            stream.write_all(answer).unwrap();
+        });
+        let url = HttpUrl {
+            host: "127.0.0.1".into(),
+            port,
+            target: "/".into(),
+        };
+        let mut client = SlowClient::connect(&url, &ClientOptions::default()).unwrap();
+        server.join().unwrap();
+        // What `run` would have read before its limit: all but the close.
+        let (mut reader, mut buf) = (ResponseReader::new(), [0u8; 64]);
+        for _ in 0..50 {
+            match client.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => assert_eq!(reader.feed(&buf[..n]), None),
+                Err(_) => {}
+            }
+        }
+        assert_eq!(reader.body_bytes(), 5);
+        let end = client.end_at_the_limit(&reader);
+        assert!(
+            matches!(&end, BodyEnd::Cut(why) if why.contains("5 body bytes")),
+            "{end:?}"
+        );
     }
 }
