@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::Output;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{
     NO_THREAD, Server, read_by_peer, reference_csv_len, run_binary, run_binary_with, wait_until,
@@ -362,7 +362,8 @@ fn h2_answering(frames: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
 }
 
 /// A one-connection server that reads a request (at most 1 KiB), writes
-/// `answer`, and holds the connection open for 2 s.
+/// `answer`, and holds the connection open for 2 s, or until the client
+/// hangs up: a test is as long as its client, not the hold.
 fn answering_and_holding(answer: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("its address");
@@ -371,7 +372,18 @@ fn answering_and_holding(answer: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>
         let mut request = [0u8; 1024];
         let _ = stream.read(&mut request);
         let _ = stream.write_all(&answer);
-        thread::sleep(Duration::from_secs(2));
+        // Whatever the client sends meanwhile (an h2 client's acks) is read
+        // and dropped; its close, a reset or the end of the hold ends it.
+        let until = Instant::now() + Duration::from_secs(2);
+        for _ in 0..100_000 {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            if matches!(stream.read(&mut request), Ok(0) | Err(_)) {
+                break;
+            }
+        }
     });
     (addr, server)
 }
@@ -792,4 +804,25 @@ fn answering_then_resetting(out: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>
         let _ = stream.write_all(&out);
     });
     (addr, server)
+}
+
+/// A stream the server reset is no download, even when `--for` ran out
+/// while the client waited for the second request's time: exit 1, and
+/// the line says it was reset.
+#[test]
+fn an_http2_stream_reset_before_the_time_limit_exits_1() {
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    common::h2::frame(&mut frames, 0x3, 0, 1, &2u32.to_be_bytes()); // RST_STREAM INTERNAL_ERROR
+    let (addr, server) = h2_answering(frames);
+    let url = format!("http://{addr}/x");
+    let args = [&url[..], "--http2", "--rate", "1m", "--for", "500ms"];
+    let output = slow_client(&[&args[..], &["--then", "/y", "--then-after", "5s"]].concat());
+    join_scripted(server, &output);
+    let text = stdout(&output);
+    assert!(
+        text.contains("reset by the server (INTERNAL_ERROR)"),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
 }
