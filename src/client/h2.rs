@@ -507,6 +507,8 @@ pub(in crate::client) mod tests {
         frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
         let report = report_of(&frames);
         assert_eq!(report.first.reset, Some(2), "{report:?}");
+        // The reset ends the run at once, not the server's close after it.
+        assert!(report.first.latency.is_some() && report.failure.is_none());
         assert!(!report.first.complete, "reset, yet complete: {report:?}");
         assert_eq!(report.first.body_bytes, 10, "{report:?}");
     }

@@ -127,6 +127,39 @@ mod tests {
         assert_eq!(report.first.body_bytes, 11, "{report:?}");
     }
 
+    /// A GOAWAY with NO_ERROR only refuses new streams: the open one goes
+    /// on to its end, which comes in a later read (a GOAWAY's code is
+    /// looked at between reads); one with an error ends the connection,
+    /// the stream cut.
+    #[test]
+    fn only_a_goaway_with_an_error_ends_the_connection() {
+        for (code, whole) in [
+            (ErrorCode::NoError, true),
+            (ErrorCode::ProtocolError, false),
+        ] {
+            let mut first = Vec::new();
+            frame::settings(&mut first, &[]);
+            first.extend(a_head_and_ten_bytes());
+            frame::goaway(&mut first, 1, code, b"");
+            // The end only where the connection goes on.
+            let last = match whole {
+                true => raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"),
+                false => Vec::new(),
+            };
+            let (url, server) = one_connection(move |mut stream| {
+                let _ = stream.read(&mut [0u8; 4096]);
+                stream.write_all(&first).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+                let _ = stream.write_all(&last);
+                std::thread::sleep(Duration::from_millis(200));
+            });
+            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+            server.join().unwrap();
+            assert_eq!(report.first.complete, whole, "{report:?}");
+            assert_eq!(report.goaway, Some(code as u32), "{report:?}");
+        }
+    }
+
     /// The run with `options` against a server that answers `frames` once
     /// it has the preface, and the WINDOW_UPDATEs the client sent it.
     fn given_back(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<(u32, u32)>) {

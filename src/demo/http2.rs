@@ -552,4 +552,27 @@ mod tests {
             .collect();
         assert_eq!(widths, ["85.0", "340.0", "170.0"], "{svg}");
     }
+
+    /// A stream 3 that was reset never came: its bar is the wait, not the
+    /// time of the reset, and beside the starved stream it is said so; and
+    /// what stream 1 had read by then is given to the byte.
+    #[test]
+    fn a_reset_response_never_came() {
+        let mut part = part(Some(0.5), Some(1.0), Some(1.0));
+        part.cases[0].report.first_bytes_then = Some(1000);
+        let reset = StreamReport {
+            reset: Some(ErrorCode::Cancel as u32),
+            latency: Some(Duration::from_millis(100)),
+            ..StreamReport::default()
+        };
+        part.cases[1].report.second = Some(reset.clone());
+        part.starved.second = Some(reset);
+        let svg = chart(&part);
+        // 0.5 s is a sixth of the longest bar, the 3 s wait: 340 / 6.
+        assert!(svg.contains("width=\"56.7\""), "{svg}");
+        let text = report(&part);
+        assert!(text.contains("| 0.50 s | 1000 B |"), "{text}");
+        let said = "stream 3 on the same connection got its response in no time: it never came.";
+        assert!(text.contains(said), "{text}");
+    }
 }

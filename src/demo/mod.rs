@@ -621,6 +621,8 @@ mod tests {
             text.contains(&kernel_layer::kernel_table(&bounded, &off)),
             "{text}"
         );
+        // No fast pass measured, no fast section.
+        assert!(!text.contains("## Fast client"), "{text}");
         let mut buffer = slow_run(2, 0, 0, 16 << 10);
         (buffer.mode, buffer.refused) = (Mode::Buffer, vec![503]);
         let text = slow_text(&config, &[buffer]);

@@ -150,6 +150,17 @@ mod tests {
             "bounded,slow,reading,50,2097152,3,98304,3842048,,10240,899"
         );
         assert!(lines[2].starts_with("bounded,slow,reading,100,"));
+        // Each pass and phase has its own label: the run without the mark
+        // is not the slow pass's.
+        let off = Sample {
+            pass: Pass::SlowLowatOff,
+            phase: Phase::After,
+            ..sample
+        };
+        assert!(
+            off.csv_row()
+                .starts_with("bounded,slow-lowat-off,after,50,")
+        );
         let columns = lines[0].split(',').count();
         assert!(lines.iter().all(|line| line.split(',').count() == columns));
     }
