@@ -808,7 +808,7 @@ fn answering_then_resetting(out: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>
 
 /// A stream the server reset is no download, even when `--for` ran out
 /// while the client waited for the second request's time: exit 1, and
-/// the line says it was reset.
+/// the line says it was reset, and when.
 #[test]
 fn an_http2_stream_reset_before_the_time_limit_exits_1() {
     let mut frames = Vec::new();
@@ -821,7 +821,7 @@ fn an_http2_stream_reset_before_the_time_limit_exits_1() {
     join_scripted(server, &output);
     let text = stdout(&output);
     assert!(
-        text.contains("reset by the server (INTERNAL_ERROR)"),
+        text.contains("reset by the server (INTERNAL_ERROR) in "),
         "{text}"
     );
     assert_eq!(output.status.code(), Some(1), "{text}");

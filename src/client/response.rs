@@ -466,5 +466,11 @@ mod tests {
         let end = reader.feed(&vec![b'x'; 4 * MAX_HEAD_BYTES]);
         assert!(matches!(end, Some(BodyEnd::Failed(why)) if why.contains("longer than")));
         assert_eq!(reader.head_bytes.len(), MAX_HEAD_BYTES + 4);
+        // A connection that fails before the head is a request that
+        // failed; after it, a body cut.
+        let mut reader = ResponseReader::new();
+        assert_eq!(reader.cut("x".into()), BodyEnd::Failed("x".into()));
+        reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n12");
+        assert_eq!(reader.cut("x".into()), BodyEnd::Cut("x".into()));
     }
 }

@@ -625,8 +625,13 @@ mod tests {
         assert!(!text.contains("## Fast client"), "{text}");
         let mut buffer = slow_run(2, 0, 0, 16 << 10);
         (buffer.mode, buffer.refused) = (Mode::Buffer, vec![503]);
+        buffer.server_aborts = vec![("buffer-budget", 1)];
         let text = slow_text(&config, &[buffer]);
-        let said = "Defense: 1 of 2 `buffer` clients were refused up front (503)";
-        assert!(text.contains(said), "{text}");
+        for said in [
+            "Defense: 1 of 2 `buffer` clients were refused up front (503)",
+            "Defense: the server cut 1 `buffer` export(s) short (buffer-budget);",
+        ] {
+            assert!(text.contains(said), "{said:?} not in {text}");
+        }
     }
 }
