@@ -83,6 +83,13 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
             .map(|(read, _)| read);
         assert_eq!(said, Some(cells[7]), "{strategy}: {slow}");
     }
+    // The summary on stderr gives the table's figure for the peak queue.
+    let summary = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("bounded ")?.split_once(" peak queued "))
+        .and_then(|(_, rest)| rest.split_once(':'))
+        .map(|(queued, _)| queued);
+    assert_eq!(summary, Some(bounded[4]), "{stderr}");
     // Both bodies were downloaded in full by the fast client.
     for strategy in ["bounded", "unbounded"] {
         let cells = row(fast, strategy);

@@ -826,3 +826,47 @@ fn an_http2_stream_reset_before_the_time_limit_exits_1() {
     );
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
+
+/// A connection the server reset behind bytes the client had not yet
+/// read, found when --for ran out: the stream was cut, not stopped on
+/// time, and its line says "not complete" beside the failure and exit 1.
+#[test]
+fn an_http2_reset_found_at_the_time_limit_is_no_stop() {
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x4, 0, 0, &[]); // SETTINGS
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    for _ in 0..3 {
+        common::h2::frame(&mut frames, 0x0, 0, 1, &[b'x'; 16_384]); // DATA
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(&frames);
+        // The reset once the client has acknowledged the SETTINGS, its one
+        // write after its first read: before, it would fail that write.
+        let ack = [0, 0, 0, 0x4, 0x1, 0, 0, 0, 0];
+        let mut got = Vec::new();
+        for _ in 0..1000 {
+            if got.windows(ack.len()).any(|w| w == ack) {
+                break;
+            }
+            match stream.read(&mut request) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&request[..n]),
+            }
+        }
+        let _ = backpressure::reset_on_close(&stream);
+    });
+    let url = format!("http://{addr}/x");
+    let output = slow_client(&[&url, "--http2", "--rate", "8k", "--for", "1s"]);
+    join_scripted(server, &output);
+    let text = stdout(&output);
+    let stream = text.lines().next().unwrap_or_default();
+    assert!(stream.ends_with(" body bytes, not complete"), "{text}");
+    assert!(text.contains("reset"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}

@@ -209,6 +209,8 @@ mod tests {
         let (report, updates) = given_back(&options, frames);
         let second = report.second.clone().unwrap_or_default();
         assert!(second.complete, "{report:?}");
+        // Told to stop after the second: its end ends the run, not the limit.
+        assert!(!report.timed_out, "{report:?}");
         assert_eq!(second.body_bytes, 200 * 256, "{report:?}");
         assert_eq!(report.first_bytes_then, Some(10), "{report:?}");
         // The connection's counts stream 1's ten bytes as well.
