@@ -550,6 +550,7 @@ mod tests {
             (frame(1, 4, 0, b""), Protocol, None), // HEADERS on stream 0
             (frame(3, 0, 0, &[0; 4]), Protocol, None), // RST_STREAM on stream 0
             (frame(4, 0, 0, &[0; 5]), Size, None), // SETTINGS of 5 bytes
+            (frame(4, 0, 0, &[0; 9]), Size, None), // SETTINGS of 9 bytes
             (frame(4, 1, 0, &[0; 6]), Size, None), // SETTINGS ACK with a payload
             (frame(6, 0, 0, &[0; 7]), Size, None), // PING of 7 bytes
             (frame(3, 0, 1, &[0; 3]), Size, None), // RST_STREAM of 3 bytes
@@ -621,11 +622,25 @@ mod tests {
             flow: 4,
         };
         assert_eq!(parsed(&frame(0, 0x09, 3, b"\x01xy\0")), Ok(expected));
-        let bytes = frame(4, 0, 0, &[0, 4, 0, 1, 0, 0, 0, 0x99, 0, 0, 0, 1]);
+        // MAX_FRAME_SIZE at both ends of its range; 2^31 - 1; unknown.
+        let sent = [
+            (5, 1 << 14),
+            (5, (1 << 24) - 1),
+            (4, (1 << 31) - 1),
+            (0x99, 1),
+        ];
+        let mut bytes = Vec::new();
+        settings(&mut bytes, &sent);
         let Ok(Frame::Settings { ack: false, params }) = parsed(&bytes) else {
             panic!("settings");
         };
-        assert_eq!(params.iter().collect::<Vec<_>>(), [(4, 65_536), (0x99, 1)]);
+        assert_eq!(params.iter().collect::<Vec<_>>(), sent);
+        // A GOAWAY of 8 bytes, no debug data: the reserved bit is ignored.
+        let goaway = frame(7, 0, 0, &[0x80, 0, 0, 3, 0, 0, 0, 0]);
+        assert!(matches!(
+            parsed(&goaway),
+            Ok(Frame::GoAway { last_stream: 3, .. })
+        ));
         assert_eq!(parsed(&frame(0xfa, 0xff, 0, b"??")), Ok(Frame::Unknown));
         let mut out = Vec::new();
         window_update(&mut out, 3, 1000);

@@ -590,7 +590,10 @@ mod tests {
             &format!("{fits}\n[  1] (s =  64) {fits}\nTable size:  64"),
             &format!("{fits}\n{over}\nTable size:   0"),
         ];
-        check(64, &blocks.map(hex), &printed);
+        let mut decoder = check(64, &blocks.map(hex), &printed);
+        // Two empty fields of 32 bytes each fill it exactly: both are kept.
+        decoder.decode(&hex("40 00 00 40 00 00"), 64).unwrap();
+        assert_eq!((decoder.entries.len(), decoder.bytes), (2, 64));
     }
 
     #[test]
@@ -619,10 +622,11 @@ mod tests {
     /// Integers below, at and past their prefix's all ones (which need a
     /// continuation byte, of 0 for one equal to it): static indices 8
     /// (:status), 15 (accept-charset) and 31 (content-type) after a 4-bit
-    /// prefix; literal names; lengths of 3, 127 and 300 after a 7-bit one.
+    /// prefix; literal names; lengths of 3, 127 and 255 after a 7-bit one
+    /// (255 − 127 = 128: a continuation byte with its top bit set, then 1).
     #[test]
     fn the_encoder_round_trips_through_the_decoder() {
-        let (long, pad) = ("y".repeat(127), "x".repeat(300));
+        let (long, pad) = ("y".repeat(127), "x".repeat(255));
         let (mut block, mut printed) = (Vec::new(), String::new());
         for (name, value) in [
             (":status", "200"),

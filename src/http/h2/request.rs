@@ -238,6 +238,13 @@ mod tests {
             (with(3, (":status", "200")), "unknown or response"),
             (with(4, ("User-Agent", "x")), "lowercase token"),
             (with(4, ("connection", "close")), "connection-specific"),
+            (with(4, ("keep-alive", "5")), "connection-specific"),
+            (with(4, ("proxy-connection", "x")), "connection-specific"),
+            (
+                with(4, ("transfer-encoding", "chunked")),
+                "connection-specific",
+            ),
+            (with(4, ("upgrade", "h2c")), "connection-specific"),
             (with(4, ("te", "gzip")), "te other than trailers"),
             (with(4, ("x", "a\r\nb")), "control byte"),
             (with(4, ("x", "a\0b")), "control byte"),
