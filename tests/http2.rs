@@ -211,6 +211,41 @@ fn data_received_is_given_back_to_the_connection_window() {
     back_to_idle(server.addr(), &idle, "a body given back");
 }
 
+/// A request body is held to its stream's window too (RFC 9113 §6.9.1),
+/// padding included: 65,535 bytes are taken, one more is FLOW_CONTROL_ERROR
+/// on that stream alone; and DATA after the body's END_STREAM is a stream
+/// error, STREAM_CLOSED (§5.1). A window of 0 holds each 400, so both
+/// streams are still in the server's table as their DATA arrives. Each
+/// step ends with a PING, whose answer comes after any reset it caused.
+#[test]
+fn a_request_body_is_held_to_its_streams_window() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+    let resets_by_pong = |h2: &mut H2| {
+        h2.send_frame(PING, 0, 0, &[0; 8]);
+        let pong = |f: &[Frame]| f.iter().any(|f| f.kind == PING);
+        resets(&h2.frames_until(pong, Duration::ZERO))
+    };
+    let post = request_block("POST", "/healthz");
+    h2.send_frame(HEADERS, END_HEADERS, 1, &post);
+    for _ in 0..3 {
+        h2.send_frame(DATA, 0, 1, &[b'x'; 16_384]);
+    }
+    // 16,383 bytes, 255 of them padding: 65,535 in all, the whole window.
+    let mut padded = vec![b'x'; 16_383];
+    padded[0] = 255;
+    h2.send_frame(DATA, 0x8, 1, &padded);
+    assert_eq!(resets_by_pong(&mut h2), [], "the window to the byte");
+    h2.send_frame(DATA, 0, 1, b"x");
+    h2.send_frame(HEADERS, END_HEADERS, 3, &post);
+    h2.send_frame(DATA, END_STREAM, 3, b"x");
+    h2.send_frame(DATA, 0, 3, b"y");
+    let expected = [(1, FLOW_CONTROL_ERROR), (3, STREAM_CLOSED)];
+    assert_eq!(resets_by_pong(&mut h2), expected);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a body past its stream's window");
+}
+
 /// The bytes of the DATA frames in `frames` on the streams in `streams`.
 fn data_of(frames: &[Frame], streams: impl std::ops::RangeBounds<u32>) -> usize {
     frames
@@ -369,18 +404,24 @@ fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
 
 /// And the case the closed stream is the exception to: a SETTINGS that
 /// takes an *open* stream's window past 2^31 - 1 is a connection error,
-/// FLOW_CONTROL_ERROR (RFC 9113 §6.9.2). The tests above only ever
-/// checked that no GOAWAY came; a server that never checked passed them.
+/// FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); to 2^31 - 1 exactly, it is not.
+/// The tests above only ever checked that no GOAWAY came; a server that
+/// never checked passed them.
 #[test]
 fn a_settings_that_overflows_an_open_streams_window_ends_the_connection() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = with_stream_1_spent(server.addr());
-    // Stream 1's window made the largest allowed, then one byte more.
+    // Stream 1's window made a byte short of the largest allowed, then the
+    // largest (acknowledged), then one byte more.
     let mut out = Vec::new();
-    frame(&mut out, WINDOW_UPDATE, 0, 1, &HUGE.to_be_bytes());
-    let larger = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_536)]);
-    frame(&mut out, SETTINGS, 0, 0, &larger);
+    frame(&mut out, WINDOW_UPDATE, 0, 1, &(HUGE - 1).to_be_bytes());
+    let larger = |size| settings_payload(&[(INITIAL_WINDOW_SIZE, size)]);
+    frame(&mut out, SETTINGS, 0, 0, &larger(65_536));
     h2.socket.write_all(&out).unwrap();
+    let acked = h2.frames_until(|f| f.iter().any(|f| f.kind == SETTINGS), Duration::ZERO);
+    let goaway = acked.iter().find(|f| f.kind == GOAWAY);
+    assert_eq!(goaway, None, "to 2^31 - 1 exactly");
+    h2.send_frame(SETTINGS, 0, 0, &larger(65_537));
     assert_eq!(h2.goaway_code(), FLOW_CONTROL_ERROR);
     drop(h2);
     back_to_idle(server.addr(), &idle, "an open stream's window overflowed");
@@ -471,6 +512,7 @@ fn hostile_frames_end_the_connection_with_the_right_code() {
             .concat(),
         ),
         ("PUSH_PROMISE", raw(PUSH_PROMISE, 4, 1, &[0, 0, 0, 2])),
+        ("DATA on an idle stream", raw(DATA, 0, 9, b"x")),
         (
             "RST_STREAM on an idle stream",
             raw(RST_STREAM, 0, 9, &[0; 4]),
@@ -642,26 +684,26 @@ fn a_request_body_is_held_to_its_content_length() {
         block.extend(header_block(&[("content-length", length)]));
         block
     };
-    // Longer than said; shorter; trailers with `:method`; and one whole.
+    // Longer than said; shorter; trailers with `:method`; shorter, ended by
+    // trailers; and one whole.
     h2.send_frame(HEADERS, END_HEADERS, 1, &with_length("1"));
     h2.send_frame(DATA, END_STREAM, 1, b"test");
     h2.send_frame(HEADERS, END_HEADERS, 3, &with_length("5"));
     h2.send_frame(DATA, END_STREAM, 3, b"ab");
     h2.send_frame(HEADERS, END_HEADERS, 5, &with_length("2"));
     h2.send_frame(DATA, 0, 5, b"ab");
-    let trailers = header_block(&[(":method", "GET")]);
+    let trailers = header_block(&[("x-sum", "1"), (":method", "GET")]);
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 5, &trailers);
-    h2.send_frame(HEADERS, END_HEADERS, 7, &with_length("2"));
-    h2.send_frame(DATA, END_STREAM, 7, b"ab");
-    let frames = h2.frames_until(at_least_resets(3), Duration::from_millis(300));
-    assert_eq!(
-        resets(&frames),
-        [
-            (1, PROTOCOL_ERROR),
-            (3, PROTOCOL_ERROR),
-            (5, PROTOCOL_ERROR)
-        ]
-    );
+    // Trailers that end a body shorter than said.
+    h2.send_frame(HEADERS, END_HEADERS, 7, &with_length("3"));
+    h2.send_frame(DATA, 0, 7, b"ab");
+    let trailers = header_block(&[("x-sum", "1")]);
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 7, &trailers);
+    h2.send_frame(HEADERS, END_HEADERS, 9, &with_length("2"));
+    h2.send_frame(DATA, END_STREAM, 9, b"ab");
+    let frames = h2.frames_until(at_least_resets(4), Duration::from_millis(300));
+    let malformed = [1, 3, 5, 7].map(|id| (id, PROTOCOL_ERROR));
+    assert_eq!(resets(&frames), malformed);
     // The connection goes on.
     h2.window_update(0, 1 << 20);
     h2.send_frame(
@@ -670,8 +712,8 @@ fn a_request_body_is_held_to_its_content_length() {
         0,
         &settings_payload(&[(INITIAL_WINDOW_SIZE, 65_535)]),
     );
-    h2.get(9, "GET", "/healthz");
-    assert_eq!(read_responses(&mut h2, &[9], true)[0].body, b"ok\n");
+    h2.get(11, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[11], true)[0].body, b"ok\n");
     drop(h2);
     back_to_idle(server.addr(), &idle, "bodies unlike their length");
 }
@@ -1009,14 +1051,19 @@ fn a_431_cannot_forge_an_access_log_line() {
 }
 
 /// A client's GOAWAY is answered with one (RFC 9113 §6.8): the stream
-/// under way is finished, no other is taken on, and the connection closes.
+/// under way is finished, no other is taken on (one sent in the same
+/// write is refused), and the connection closes.
 #[test]
 fn a_client_goaway_is_answered_in_kind() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
     h2.get(1, "GET", "/healthz");
-    h2.send_frame(GOAWAY, 0, 0, &[0; 8]);
-    let answered = |f: &[Frame]| f.iter().any(|f| f.kind == GOAWAY);
+    let mut out = Vec::new();
+    frame(&mut out, GOAWAY, 0, 0, &[0; 8]);
+    let get = request_block("GET", "/healthz");
+    frame(&mut out, HEADERS, END_STREAM | END_HEADERS, 3, &get);
+    h2.send(&out);
+    let answered = |f: &[Frame]| f.iter().any(|f| f.kind == GOAWAY) && !resets(f).is_empty();
     let frames = h2.frames_until(answered, Duration::from_millis(100));
     let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
     assert!(
@@ -1026,6 +1073,7 @@ fn a_client_goaway_is_answered_in_kind() {
     let goaway = frames.iter().find(|f| f.kind == GOAWAY);
     let goaway = goaway.unwrap_or_else(|| panic!("no GOAWAY: {kinds:?}"));
     assert_eq!((goaway.error_code(), goaway.last_stream()), (NO_ERROR, 1));
+    assert_eq!(resets(&frames), [(3, REFUSED_STREAM)]);
     // Closed by the server, cleanly: not left for the client to close.
     let ended = h2.read_to_the_end();
     assert_eq!(ended, None, "how the connection ended after the GOAWAY");

@@ -481,6 +481,9 @@ fn a_stream_stalled_on_the_connection_window_is_reset_at_the_send_timeout() {
     stalled_until_the_send_timeout(&settings, "a stream without connection window", |_| {});
 }
 
+/// The RST_STREAMs with CANCEL the server has sent.
+const CANCELS_SENT: &str = "backpressure_http2_rst_streams_sent_total{code=\"CANCEL\"}";
+
 /// Asks for an export on a connection opened with `settings` whose client
 /// then gives no window back, and checks that stream 1 is reset at the
 /// 1 s send timeout and counted so; `then` uses the connection after.
@@ -506,6 +509,9 @@ fn stalled_until_the_send_timeout(settings: &[(u16, u32)], what: &str, then: imp
         took < Duration::from_millis(1900),
         "{what}: reset after {took:?}"
     );
+    // Counted as it was queued, before it was written.
+    let cancels = metrics(server.addr()).value(CANCELS_SENT);
+    assert_eq!(cancels, 1.0, "{what}: its RST_STREAM counted");
     then(&mut h2);
     drop(h2);
     let m = back_to_idle(server.addr(), &idle, what);
@@ -833,14 +839,14 @@ fn only_the_last_64_resets_are_remembered() {
         let rst = h2.next_of(RST_STREAM);
         assert_eq!((rst.stream, rst.error_code()), (id, NO_ERROR));
     }
-    // The last one reset is remembered: its late HEADERS is ignored, and
-    // the connection goes on.
-    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 139, &block);
+    // The 64th from the last (stream 13) is remembered: its late HEADERS
+    // is ignored, and the connection goes on.
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 13, &block);
     h2.get(141, "GET", "/healthz");
     let response = &read_responses(&mut h2, &[141], true)[0];
     assert_eq!(response.status(), 200);
-    // The first one was forgotten 6 resets ago.
-    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &block);
+    // The 65th from the last (stream 11) is forgotten.
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 11, &block);
     let goaway = h2.next_frame(Duration::from_secs(5));
     let code = goaway
         .as_ref()
