@@ -286,6 +286,8 @@ impl H2 {
     pub fn pop_frame(&mut self) -> Option<Frame> {
         let head = self.pending.get(..9)?;
         let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        // The server never raises SETTINGS_MAX_FRAME_SIZE from 16,384.
+        assert!(len <= 16_384, "a frame of {len} bytes");
         if self.pending.len() < 9 + len {
             return None;
         }
