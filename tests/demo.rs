@@ -156,7 +156,8 @@ fn a_quick_demo_measures_two_strategies_and_writes_its_files() {
         );
     }
     // A slow reader's kernel holds what it has not read yet: its receive
-    // queue, sampled from the client's own socket, is not empty throughout.
+    // queue, sampled from the client's own socket, holds bytes in at least
+    // one slow sample (a column never filled in would read 0 in all).
     assert!(
         rows.iter()
             .any(|c| c[1] == "slow" && c[8].parse::<u64>().unwrap_or(0) > 0),
