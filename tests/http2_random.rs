@@ -52,9 +52,12 @@ const MOST_STREAMS: u32 = 8;
 /// The widest the client lets a window be: no increment or SETTINGS then
 /// takes one past 2^31 - 1, which would be the client's error.
 const WINDOW_CAP: u64 = 1 << 24;
-/// A pause in a client's final reading: longer than a server's close waits
-/// for its client to acknowledge the last bytes (500 ms), far shorter than
-/// the minimum rate's grace.
+/// A pause in a client's final reading: longer than the close's own wait
+/// for the last bytes to be acknowledged (`CLOSE_READ_TIMEOUT`, 500 ms),
+/// so that a connection gone away that ended once its bytes reached the
+/// kernel would be closed under a paused client; far shorter than what it
+/// waits for its tail now (`tail_due`: the minimum rate's grace, 5 s, at
+/// the least).
 const STALL: Duration = Duration::from_millis(600);
 /// Longest the final reading of one seed may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(20);
