@@ -252,7 +252,8 @@ mod test_support {
     }
 
     /// The rejecter, by its lingering thread, whose last answers are held:
-    /// those it owes the sockets it still holds when its server stops.
+    /// those it owes the sockets it still holds when its server stops. One
+    /// at a time: a second test holding one would let the first go early.
     static HELD: Mutex<Option<thread::ThreadId>> = Mutex::new(None);
     /// Wakes a held rejecter once [`let_go`] has let it go.
     static LET_GO: Condvar = Condvar::new();

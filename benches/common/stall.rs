@@ -124,7 +124,8 @@ pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<I
             && before.is_empty()
             && after.is_empty()
             && threads.is_none_or(|t| t == resident.threads);
-        let steady = heap_at_rest == Some(heap);
+        let previous = heap_at_rest;
+        let steady = previous == Some(heap);
         heap_at_rest = at_rest.then_some(heap);
         if at_rest && steady {
             return Ok(Idle {
@@ -137,7 +138,8 @@ pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<I
         if started.elapsed() > SETTLE_TIMEOUT {
             return Err(format!(
                 "not idle after {SETTLE_TIMEOUT:?}: {connections} connections, {} threads \
-                 (at rest: {threads:?}), serving: {before:?} {after:?}",
+                 (at rest: {threads:?}), serving: {before:?} {after:?}, live heap {heap} B \
+                 (the reading before, if at rest: {previous:?})",
                 resident.threads
             ));
         }

@@ -325,7 +325,7 @@ pub fn report(part: &Http2Part) -> String {
     text.push_str(&format!(
         "\nA stream whose window is spent: a client that never gives stream 1's window back \
          (but does give back the connection's) received {} bytes of it{}, and then nothing; \
-         stream 3 on the same connection got its response in {}. Meanwhile the server held \
+         stream 3 on the same connection {}. Meanwhile the server held \
          {} for stream 1 in its bounded queue, and one 16 KiB frame handed to the writer, \
          nothing more.\n",
         starved.first.body_bytes,
@@ -337,7 +337,9 @@ pub fn report(part: &Http2Part) -> String {
         third
             .filter(|s| s.complete)
             .and_then(|s| s.latency)
-            .map_or("no time: it never came".into(), duration),
+            .map_or("never got its response".into(), |took| {
+                format!("got its response in {}", duration(took))
+            }),
         part.starved_queue.map_or("?".into(), |q| size(q as u64)),
     ));
     text
@@ -572,7 +574,7 @@ mod tests {
         assert!(svg.contains("width=\"56.7\""), "{svg}");
         let text = report(&part);
         assert!(text.contains("| 0.50 s | 1000 B |"), "{text}");
-        let said = "stream 3 on the same connection got its response in no time: it never came.";
+        let said = "stream 3 on the same connection never got its response.";
         assert!(text.contains(said), "{text}");
     }
 }
