@@ -191,18 +191,21 @@ fn reported_seconds(stdout: &str) -> f64 {
 
 /// The kernel's layer and the minimum rate together, through the real slow
 /// client: a 2 KB/s reader with a phone's 4 KiB receive buffer is cut by
-/// `--min-rate 20000` after its 5 s grace and sees the server's reset
+/// `--min-rate 20000` after its 2 s grace and sees the server's reset
 /// within 4 s of the decision, over HTTP/1.1 and over HTTP/1.0 alike (a
 /// reset, where a close would make the 1.0 body look complete), and no
 /// server socket is left behind draining to it. On the same server, a
-/// 200 KB/s phone reads for 10 s uncut.
+/// 200 KB/s phone reads for 5 s uncut, past both cuts. (A 48 KiB write
+/// takes the phone a quarter of a second, a tenth of its allowance,
+/// max(2 s, 48 KiB / 20000 B/s) = 2.46 s: a grace of 5 s and a phone of
+/// 10 s proved no more, in twice the time.)
 #[test]
 fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
     let (server, idle) = warm(Server::start_logged(&[
         "--min-rate",
         "20000",
         "--rate-grace",
-        "5s",
+        "2s",
     ]));
     let url = format!(
         "http://{}/export.csv?rows={BIG_ROWS}&mode=bounded",
@@ -224,7 +227,7 @@ fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
             ],
         ),
     ];
-    let phone = slow_client(&url, &["--rate", "200k", "--for", "10s"]);
+    let phone = slow_client(&url, &["--rate", "200k", "--for", "5s"]);
 
     let cuts = wait_until("both slow readers to be cut", PATIENCE, || {
         let cut: Vec<String> = server
@@ -283,7 +286,13 @@ fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
     let stdout = String::from_utf8_lossy(&phone.stdout);
     assert_eq!(phone.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("stopped by the time limit"), "{stdout}");
-    assert!(reported_seconds(&stdout) >= 10.0, "{stdout}");
+    assert!(reported_seconds(&stdout) >= 5.0, "{stdout}");
+    // It was still reading when the second reader was cut.
+    let last_cut = cut_at("1.1").max(cut_at("1.0"));
+    assert!(
+        reported_seconds(&stdout) > last_cut,
+        "the phone stopped at {stdout}, before the cut at {last_cut} s"
+    );
     let m = metrics(server.addr());
     assert_eq!(
         m.aborts("bounded", "min-rate"),
@@ -302,31 +311,40 @@ fn a_slow_reader_is_reset_at_once_and_a_phone_is_never_cut() {
 /// 1.5 times the timeout, with the kernel's high-water mark and without it.
 #[test]
 fn a_client_that_reads_nothing_is_cut_at_the_send_timeout() {
-    for lowat in ["16k", "off"] {
-        let flags = ["--send-timeout", "3s", "--notsent-lowat", lowat];
-        let (server, idle) = warm(Server::start_logged(&flags));
-        let target = format!("/export.csv?rows={BIG_ROWS}&mode=bounded");
-        let client = stalled_request(server.addr(), &target);
-        // The server's own count, from accept to the cut: what the test's
-        // polling costs on a busy machine is not in it.
-        let line = wait_until("the send timeout", PATIENCE, || {
-            let lines = server.log_lines();
-            lines.into_iter().find(|l| l.ends_with(" end=send-timeout"))
-        });
-        let ms: u64 = number_after(&line, " duration_ms=", " ");
-        assert!(
-            (3000..4500).contains(&ms),
-            "lowat {lowat}: cut after {ms} ms"
-        );
-        let m = metrics(server.addr());
-        assert_eq!(m.aborts("bounded", "send-timeout"), 1.0);
-        assert_eq!(
-            m.value("backpressure_resets_total{reason=\"send-timeout\"}"),
-            1.0
-        );
-        drop(client);
-        back_to_idle(server.addr(), &idle, &format!("the cut, lowat {lowat}"));
-    }
+    // The two cases have a server each and wait out their timeouts side by
+    // side: one after the other, the test took 7 s, not 3.5.
+    std::thread::scope(|scope| {
+        for lowat in ["16k", "off"] {
+            scope.spawn(move || send_timeout_cuts_a_reader_of_nothing(lowat));
+        }
+    });
+}
+
+/// One case of the test above: a server with `--notsent-lowat lowat`.
+fn send_timeout_cuts_a_reader_of_nothing(lowat: &str) {
+    let flags = ["--send-timeout", "3s", "--notsent-lowat", lowat];
+    let (server, idle) = warm(Server::start_logged(&flags));
+    let target = format!("/export.csv?rows={BIG_ROWS}&mode=bounded");
+    let client = stalled_request(server.addr(), &target);
+    // The server's own count, from accept to the cut: what the test's
+    // polling costs on a busy machine is not in it.
+    let line = wait_until("the send timeout", PATIENCE, || {
+        let lines = server.log_lines();
+        lines.into_iter().find(|l| l.ends_with(" end=send-timeout"))
+    });
+    let ms: u64 = number_after(&line, " duration_ms=", " ");
+    assert!(
+        (3000..4500).contains(&ms),
+        "lowat {lowat}: cut after {ms} ms"
+    );
+    let m = metrics(server.addr());
+    assert_eq!(m.aborts("bounded", "send-timeout"), 1.0);
+    assert_eq!(
+        m.value("backpressure_resets_total{reason=\"send-timeout\"}"),
+        1.0
+    );
+    drop(client);
+    back_to_idle(server.addr(), &idle, &format!("the cut, lowat {lowat}"));
 }
 
 /// The kernel's unsent bytes are bounded per socket too: with the default
