@@ -490,13 +490,16 @@ fn sighup_shuts_down_as_sigterm_does() {
     server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
 }
 
-/// SIGTERM in the middle of a 54 MB download at 8 MiB/s: the listener
+/// SIGTERM in the middle of a 13.5 MB download at 8 MiB/s: the listener
 /// closes at once, the download completes byte for byte, and the process
-/// exits 0 with one line saying so.
+/// exits 0 with one line saying so. 1.6 s of reading is ample: the signal
+/// lands as the first bytes arrive, when the server's queue and the two
+/// kernels' buffers hold a small part of the body, so the drain renders
+/// most of it. (It was 54 MB, 6.4 s, proving no more.)
 #[test]
 fn sigterm_lets_a_download_drain_and_exits_zero() {
     let mut server = Child::start(Log::Read, None, &[]);
-    let rows = 1_000_000;
+    let rows = 250_000;
     let client = download(server.addr, "HTTP/1.1", rows, 8 << 20);
     server.terminate();
     let began = server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
