@@ -439,8 +439,9 @@ pub(in crate::client) mod tests {
     }
 
     /// A one-connection HTTP/2 server that reads the client's preface and
-    /// first frames, writes `frames`, then holds the connection open for
-    /// `hold` so the client cannot mistake a close for the end.
+    /// first frames, writes `frames`, then holds the connection open so the
+    /// client cannot mistake a close for the end: until the client closes
+    /// it, or for `hold` (a sleep of `hold` cost every test half a second).
     fn scripted_server(frames: Vec<u8>, hold: Duration) -> (HttpUrl, thread::JoinHandle<()>) {
         one_connection(move |mut stream| {
             stream
@@ -449,7 +450,16 @@ pub(in crate::client) mod tests {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request);
             let _ = stream.write_all(&frames);
-            thread::sleep(hold);
+            let until = Instant::now() + hold;
+            // What the client sends meanwhile is dropped: its close, or a
+            // failure, ends the hold.
+            let left = || until.checked_duration_since(Instant::now());
+            while let Some(left) = left().filter(|l| !l.is_zero()) {
+                let timeout = stream.set_read_timeout(Some(left));
+                if timeout.is_err() || matches!(stream.read(&mut request), Ok(0) | Err(_)) {
+                    break;
+                }
+            }
         })
     }
 
