@@ -442,37 +442,47 @@ mod tests {
     /// hand-off, and is cut at the deadline.
     #[test]
     fn an_end_stream_is_cut_at_the_deadline_only_until_the_writer_takes_it() {
+        // The two cases, a connection each, wait out the deadline side by
+        // side: one after the other, the test took 3 s, not 1.5.
+        std::thread::scope(|scope| {
+            for taken in [true, false] {
+                scope.spawn(move || end_stream_past_the_deadline(taken));
+            }
+        });
+    }
+
+    /// One case of the test above: the END_STREAM `taken` by the writer
+    /// before the deadline, or not.
+    fn end_stream_past_the_deadline(taken: bool) {
         let rate = MinDataRate {
             bytes_per_second: 1 << 20,
             grace: Duration::from_secs(1),
         };
-        for taken in [true, false] {
-            let conn = Conn::with_stream_1();
-            std::thread::scope(|scope| {
-                let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
-                let mut out = StreamBody::new(&conn, 1, false, rate);
-                let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
-                // Taken once asked for, well within the 1 s grace: only the
-                // slow write below outlasts the deadline.
-                wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
-                if taken {
-                    let job = next_job(&mut conn.lock(), &mut Vec::new());
-                    assert!(matches!(job, Some(Job::Data { end: true, .. })));
-                }
-                std::thread::sleep(Duration::from_millis(1500)); // past the deadline
-                let mut state = conn.lock();
-                let resets = state.control.len();
-                assert_eq!(resets, usize::from(!taken), "taken: {taken}");
-                if let Some(stream) = state.streams.get_mut(&1) {
-                    stream.finished = true;
-                }
-                drop(state);
-                conn.progress.notify_all();
-                let cut = Err(TooSlow::MinRate.into_error().kind());
-                let expected = if taken { Ok(()) } else { cut };
-                assert_eq!(body.join().unwrap(), expected, "taken: {taken}");
-            });
-        }
+        let conn = Conn::with_stream_1();
+        std::thread::scope(|scope| {
+            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+            let mut out = StreamBody::new(&conn, 1, false, rate);
+            let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+            // Taken once asked for, well within the 1 s grace: only the
+            // slow write below outlasts the deadline.
+            wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
+            if taken {
+                let job = next_job(&mut conn.lock(), &mut Vec::new());
+                assert!(matches!(job, Some(Job::Data { end: true, .. })));
+            }
+            std::thread::sleep(Duration::from_millis(1500)); // past the deadline
+            let mut state = conn.lock();
+            let resets = state.control.len();
+            assert_eq!(resets, usize::from(!taken), "taken: {taken}");
+            if let Some(stream) = state.streams.get_mut(&1) {
+                stream.finished = true;
+            }
+            drop(state);
+            conn.progress.notify_all();
+            let cut = Err(TooSlow::MinRate.into_error().kind());
+            let expected = if taken { Ok(()) } else { cut };
+            assert_eq!(body.join().unwrap(), expected, "taken: {taken}");
+        });
     }
 
     /// A body of known length, as DATA frames (flags, length): Content-Length
