@@ -133,45 +133,56 @@ fn a_cut_response_counts_every_byte_its_client_read() {
         "--rate-grace",
         "1s",
     ]));
-    for mode in ["bounded", "pipeline", "buffer"] {
-        let target = format!("/export.csv?rows=100000&mode={mode}");
-        let mut client = TcpStream::connect(server.addr()).unwrap();
-        let port = client.local_addr().unwrap().port();
-        let request = format!("GET {target} HTTP/1.0\r\n\r\n");
-        client.write_all(request.as_bytes()).unwrap();
-        client.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut stalled = false;
-        let end = loop {
-            if got.len() > 300_000 && !stalled {
-                thread::sleep(Duration::from_millis(1500));
-                stalled = true;
-            }
-            match client.read(&mut buf) {
-                Ok(0) => break "a clean close".to_string(),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) => break e.to_string(),
-            }
-        };
-        let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        let read = (got.len() - head_end) as u64;
-        let line = server.log_line("the cut response's line", |l| {
-            l.contains(&format!(":{port} \"GET {target} HTTP/1.0\" 200"))
-        });
-        assert!(line.ends_with(" end=min-rate"), "{mode}, {end}: {line}");
-        let logged: u64 = line
-            .split(" body_bytes=")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no body_bytes in {line}"));
-        assert!(
-            logged >= read,
-            "{mode}: the client read {read} body bytes, the log says {logged}: {line}"
-        );
-    }
+    // The three modes read side by side, each on its own connection, found
+    // in the log by its port: one after the other, each stall of 1.5 s
+    // waited for the one before it, 4.6 s in all.
+    thread::scope(|scope| {
+        for mode in ["bounded", "pipeline", "buffer"] {
+            let server = &server;
+            scope.spawn(move || a_cut_response_counts_what_was_read(server, mode));
+        }
+    });
     back_to_idle(server.addr(), &idle, "the cut responses");
+}
+
+/// One mode of the test above, on `server`.
+fn a_cut_response_counts_what_was_read(server: &Server, mode: &str) {
+    let target = format!("/export.csv?rows=100000&mode={mode}");
+    let mut client = TcpStream::connect(server.addr()).unwrap();
+    let port = client.local_addr().unwrap().port();
+    let request = format!("GET {target} HTTP/1.0\r\n\r\n");
+    client.write_all(request.as_bytes()).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut stalled = false;
+    let end = loop {
+        if got.len() > 300_000 && !stalled {
+            thread::sleep(Duration::from_millis(1500));
+            stalled = true;
+        }
+        match client.read(&mut buf) {
+            Ok(0) => break "a clean close".to_string(),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break e.to_string(),
+        }
+    };
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let read = (got.len() - head_end) as u64;
+    let line = server.log_line("the cut response's line", |l| {
+        l.contains(&format!(":{port} \"GET {target} HTTP/1.0\" 200"))
+    });
+    assert!(line.ends_with(" end=min-rate"), "{mode}, {end}: {line}");
+    let logged: u64 = line
+        .split(" body_bytes=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no body_bytes in {line}"));
+    assert!(
+        logged >= read,
+        "{mode}: the client read {read} body bytes, the log says {logged}: {line}"
+    );
 }
 
 /// The slow client of the binary, with `args` after the URL; its output.
@@ -439,12 +450,17 @@ fn slowloris_cannot_hang_the_server() {
         })
         .collect();
     // The attack keeps going, one header byte per socket every 100 ms, on a
-    // thread, until the sockets die or 5 s pass.
+    // thread, until the sockets die or 5 s pass. (It went on for the 5 s
+    // when every write failed from 2 s on.)
     let attack = thread::spawn(move || {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(5) {
+            let mut alive = false;
             for s in &mut attackers {
-                let _ = s.write_all(b"X");
+                alive |= s.write_all(b"X").is_ok();
+            }
+            if !alive {
+                break;
             }
             thread::sleep(Duration::from_millis(100));
         }
