@@ -409,49 +409,38 @@ fn head_with_fields(count: usize, field: impl Fn(usize) -> String) -> String {
 #[test]
 fn the_head_deadline_counts_from_accept() {
     let server = Server::start(&["--header-timeout", "500ms"]);
+    // Sends `sent` and nothing more: the 408 must come, and how long it
+    // took from the connect is returned.
+    let answered_408_after = |sent: &[u8]| {
+        let started = Instant::now();
+        let mut client = TcpStream::connect(server.addr()).expect("connect");
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        client.write_all(sent).expect("what there is of a head");
+        let mut reply = Vec::new();
+        client
+            .read_to_end(&mut reply)
+            .expect("a 408, then the server closes");
+        let waited = started.elapsed();
+        assert_error(&common::parse_response(&reply), 408, "in time");
+        assert!(
+            waited < Duration::from_secs(5),
+            "closed only after {waited:?}"
+        );
+        waited
+    };
 
-    let started = Instant::now();
-    let mut silent = TcpStream::connect(server.addr()).expect("connect");
-    silent
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut reply = Vec::new();
-    silent
-        .read_to_end(&mut reply)
-        .expect("a 408, then the server closes");
-    let waited = started.elapsed();
-    let reply = common::parse_response(&reply);
-    assert_error(&reply, 408, "in time");
+    let waited = answered_408_after(b"");
     assert!(
         waited >= Duration::from_millis(450),
         "closed after only {waited:?}"
-    );
-    assert!(
-        waited < Duration::from_secs(5),
-        "closed only after {waited:?}"
     );
 
     // Half a head, then nothing: the read already under way, which the
     // first byte woke, must still give up at the deadline, not wait for
     // bytes that never come.
-    let started = Instant::now();
-    let mut halfway = TcpStream::connect(server.addr()).expect("connect");
-    halfway
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    halfway
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n")
-        .expect("half a head");
-    let mut reply = Vec::new();
-    halfway
-        .read_to_end(&mut reply)
-        .expect("a 408, then the server closes");
-    let waited = started.elapsed();
-    assert_error(&common::parse_response(&reply), 408, "in time");
-    assert!(
-        waited < Duration::from_secs(5),
-        "closed only after {waited:?}"
-    );
+    answered_408_after(b"GET /healthz HTTP/1.1\r\nHost: a\r\n");
 
     // One byte every 100 ms never completes a head. A per-read timeout would
     // restart with every byte and wait until the trickle ends (after 10 s);
@@ -494,7 +483,7 @@ fn the_head_deadline_counts_from_accept() {
     );
     trickler.join().expect("the trickling thread ends");
 
-    drop((silent, halfway, trickle));
+    drop(trickle);
     let (m, _) = metrics_when_idle(server.addr());
     assert_eq!(
         m.value("backpressure_responses_total{mode=\"none\",status=\"408\"}"),
