@@ -6,7 +6,7 @@
 //! piece has come: the memory a CONTINUATION flood (CVE-2024-27316) would
 //! fill. So a block is bounded twice: in bytes, and in frames, since empty
 //! CONTINUATIONs add no bytes. What a whole block becomes (a request, or
-//! trailers) is `connection.rs`'s.
+//! trailers) is `frame_rules.rs`'s.
 
 use super::{MAX_CONTINUATION_FRAMES, MAX_HEADER_BLOCK_BYTES};
 use crate::http::h2::frame::ErrorCode::{EnhanceYourCalm, ProtocolError};

@@ -25,9 +25,9 @@
 //! The threads of one connection, sharing `streams.rs`'s state (frames
 //! queued, the windows, each stream's hand-off) under one lock:
 //!
-//! - its own reads frames (`connection.rs`, a header block gathered by
-//!   `header_block.rs`), keeps the HPACK decoder's table, and starts one
-//!   thread per stream;
+//! - its own reads frames (`connection.rs`, each judged by
+//!   `frame_rules.rs`, a header block gathered by `header_block.rs`),
+//!   keeps the HPACK decoder's table, and starts one thread per stream;
 //! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
 //! - each stream's thread (`stream.rs`) answers its request through
@@ -42,11 +42,12 @@
 //! where a DATA frame goes only while both windows have room and the
 //! streams take turns; `hand_off.rs`'s `StreamBody::write`, which makes a
 //! stream's producer wait as an HTTP/1.1 write does; and
-//! `connection.rs`'s `settings` and `window_update`, where the client
+//! `frame_rules.rs`'s `settings` and `window_update`, where the client
 //! moves the windows. The rest is what RFC 9113 asks of a server that must
 //! survive any client: frame rules, stream states, HPACK, the limits.
 
 mod connection;
+mod frame_rules;
 mod hand_off;
 mod header_block;
 mod stream;

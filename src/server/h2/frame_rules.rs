@@ -1,0 +1,325 @@
+//! What each frame the client sends does to its connection: the rules of
+//! RFC 9113 that need the connection's state, each type whose rules take
+//! more than a line by a method of the reader's named after it.
+//!
+//! A broken rule (RFC 9113 §5.4): a *stream* error resets that stream
+//! (RST_STREAM) and the connection goes on; a *connection* error sends
+//! GOAWAY with its code and closes.
+
+use super::MAX_HEADER_LIST_BYTES;
+use super::connection::Reader;
+use super::header_block::{Block, INTERRUPTED_BLOCK};
+use super::streams::{State, Stream, encode, rst_stream};
+use crate::http::h2::frame::ErrorCode::{
+    CompressionError, FlowControlError, NoError, ProtocolError, StreamClosed,
+};
+use crate::http::h2::frame::{self, Frame, FrameError, MAX_WINDOW, Settings, setting};
+use crate::measure::access_log::End;
+
+/// A request body longer or shorter than its content-length (RFC 9113
+/// §8.1.1): checked on DATA and on trailers.
+const UNLIKE_LENGTH: &str = "a request body unlike its content-length";
+
+/// The connection's receive window is given back once half of it is used
+/// (`data`), so a client can never pass it: half, less a byte, and one
+/// frame fit. (Were SETTINGS_MAX_FRAME_SIZE ever raised, DATA would need a
+/// check against the window again.)
+const _: () = assert!(
+    frame::DEFAULT_WINDOW as usize / 2 + frame::MAX_FRAME_BYTES <= frame::DEFAULT_WINDOW as usize
+);
+
+impl<'s, 'a> Reader<'s, 'a> {
+    /// A stream error: that stream is reset, the connection goes on. The
+    /// RST_STREAM is owed to the client, counted against the frames it may
+    /// leave unread; a stream being answered counts as cancelled, as by its
+    /// own RST_STREAM (MadeYouReset, CVE-2025-8671).
+    pub fn stream_error(&mut self, error: FrameError) -> Result<(), FrameError> {
+        let Some(id) = error.stream else {
+            return Err(error);
+        };
+        // Only a CONTINUATION may come inside a header block (§6.10), so
+        // whatever else is wrong with a frame there, it interrupted one.
+        if self.block.is_some() {
+            return Err(FrameError::connection(ProtocolError, INTERRUPTED_BLOCK));
+        }
+        // RST_STREAM may not name an idle stream (§6.4), and any frame but
+        // HEADERS or PRIORITY on one is a connection error (§5.1).
+        if self.opened(id, error.reason).is_err() {
+            return Err(FrameError::connection(error.code, error.reason));
+        }
+        let mut state = self.conn.lock();
+        // A stream this side has reset is closed: what the client sent on it
+        // before it saw the reset is ignored (§5.1), not reset again each.
+        if state.was_reset(id) {
+            return Ok(());
+        }
+        let cancelled = state.cancel(id, End::ProtocolError);
+        state.push_owed(rst_stream(id, error.code))?;
+        state.reset_sent(id, error.code);
+        drop(state);
+        self.conn.work.notify_one();
+        self.conn.progress.notify_all();
+        cancelled
+    }
+
+    /// Queues a control frame the client asked for, written by one of
+    /// `frame`'s builders, unless too many are unread (`State::push_owed`).
+    fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
+        self.conn.lock().push_owed(encode(write))?;
+        self.conn.work.notify_one();
+        Ok(())
+    }
+
+    /// A frame on a stream never opened (idle, RFC 9113 §5.1) is a
+    /// connection error: only the client's HEADERS open streams, on odd
+    /// ids, so an id above its last or an even one is idle.
+    fn opened(&self, stream: u32, reason: &'static str) -> Result<(), FrameError> {
+        if stream > self.last_stream || stream.is_multiple_of(2) {
+            return Err(FrameError::connection(ProtocolError, reason));
+        }
+        Ok(())
+    }
+
+    /// One frame, parsed; the rules of each type that takes more than a
+    /// line are in a method below. Errs with a connection or a stream error.
+    pub fn handle(&mut self, frame: Frame<'_>) -> Result<(), FrameError> {
+        let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
+        // Inside a header block only its CONTINUATION may come (§6.10).
+        if let Some(mut block) = self.block.take() {
+            let end_headers = block.continued(frame)?;
+            return self.finish_or_keep(block, end_headers);
+        }
+        match frame {
+            Frame::Headers {
+                stream,
+                end_stream,
+                end_headers,
+                block,
+            } => self.headers(stream, end_stream, end_headers, block),
+            Frame::Continuation { .. } => protocol_error("CONTINUATION without HEADERS"),
+            Frame::Data {
+                stream,
+                end_stream,
+                data,
+                flow,
+            } => self.data(stream, end_stream, data.len(), flow),
+            Frame::RstStream { stream, .. } => self.rst_stream(stream),
+            Frame::Settings { ack: false, params } => self.settings(params),
+            Frame::Ping { ack: false, data } => self.answer(|out| frame::ping(out, data, true)),
+            // Answered in kind: no new streams, and the ones under way
+            // finish (RFC 9113 §6.8).
+            Frame::GoAway { .. } if !self.going_away => {
+                self.go_away(NoError, b"");
+                Ok(())
+            }
+            Frame::WindowUpdate { stream, increment } => self.window_update(stream, increment),
+            Frame::PushPromise => protocol_error("a client cannot push"),
+            Frame::Settings { ack: true, .. }
+            | Frame::Ping { ack: true, .. }
+            | Frame::GoAway { .. }
+            | Frame::Priority
+            | Frame::Unknown => Ok(()),
+        }
+    }
+
+    /// HEADERS: a new request's header block, or trailers on one under way.
+    fn headers(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        end_headers: bool,
+        block: &[u8],
+    ) -> Result<(), FrameError> {
+        let protocol_error = |reason| Err(FrameError::connection(ProtocolError, reason));
+        if id.is_multiple_of(2) {
+            return protocol_error("a client stream id is odd");
+        }
+        // An old id is trailers on a request still in the table, or a block
+        // the client sent before it saw this side's reset (both read like
+        // the first block, below), or an id that went backwards (§5.1.1).
+        let state = self.conn.lock();
+        let known = state.streams.contains_key(&id) || state.was_reset(id);
+        drop(state);
+        if id <= self.last_stream && !known {
+            return protocol_error("a stream id that did not grow");
+        }
+        self.finish_or_keep(Block::new(id, end_stream, block), end_headers)
+    }
+
+    /// A header block received up to its latest frame: taken as a whole at
+    /// END_HEADERS, kept for its CONTINUATION until then.
+    fn finish_or_keep(&mut self, block: Block, end_headers: bool) -> Result<(), FrameError> {
+        if end_headers {
+            return self.header_block(block);
+        }
+        self.block = Some(block);
+        Ok(())
+    }
+
+    /// DATA: a request body, thrown away once counted against the windows
+    /// and the request's content-length.
+    fn data(&mut self, id: u32, end_stream: bool, len: usize, flow: u32) -> Result<(), FrameError> {
+        // Thrown away, the bytes still used the connection's window: given
+        // back once half used, it cannot be passed (the assertion at the
+        // top). Only a stream's window, never given back, needs a check.
+        self.received += flow;
+        if self.received >= frame::DEFAULT_WINDOW / 2 {
+            let received = std::mem::take(&mut self.received);
+            self.answer(|out| frame::window_update(out, 0, received))?;
+        }
+        self.opened(id, "DATA on an idle stream")?;
+        let mut state = self.conn.lock();
+        let after_end = "DATA after the request's END_STREAM";
+        // None: a stream this side reset, the DATA counted above and dropped.
+        let Some(s) = receiving(&mut state, id, after_end)? else {
+            return Ok(());
+        };
+        s.received = s.received.saturating_add(flow);
+        let (code, reason) = if s.received > frame::DEFAULT_WINDOW {
+            (FlowControlError, "DATA beyond the stream's window")
+        } else if !s.body_agrees(len, end_stream) {
+            (ProtocolError, UNLIKE_LENGTH)
+        } else {
+            s.remote_open = !end_stream;
+            return Ok(());
+        };
+        // The reset closes the client's side too: no second one once the
+        // answer is done.
+        s.remote_open = false;
+        Err(FrameError::stream(id, code, reason))
+    }
+
+    /// RST_STREAM: the client cancels a stream. Its thread, waiting on
+    /// `progress`, wakes to stop the producer; the mark makes what the
+    /// client sends on it afterwards its own error, not a frame that
+    /// crossed a reset of this side's.
+    fn rst_stream(&mut self, id: u32) -> Result<(), FrameError> {
+        self.opened(id, "RST_STREAM on an idle stream")?;
+        let mut state = self.conn.lock();
+        if let Some(s) = state.streams.get_mut(&id) {
+            s.reset_by_client = true;
+        }
+        let cancelled = state.cancel(id, End::ClientAbort);
+        drop(state);
+        self.conn.progress.notify_all();
+        cancelled
+    }
+
+    /// The client's SETTINGS, acknowledged once applied.
+    fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
+        // Only the initial window size matters: not the table size, as our
+        // encoder never indexes; we never push; our frames never pass 16,384
+        // bytes, the least SETTINGS_MAX_FRAME_SIZE may be (§6.5.2); the rest
+        // is advice or unknown, and ignored.
+        let mut state = self.conn.lock();
+        let initial = params
+            .iter()
+            .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
+        for (_, value) in initial {
+            // Every open stream's window moves by the change, and may go
+            // negative (RFC 9113 §6.9.2); a closed one's is nobody's concern.
+            let delta = i64::from(value) - state.initial_window;
+            state.initial_window = i64::from(value);
+            for stream in state.streams.values_mut().filter(|s| s.is_open()) {
+                stream.window += delta;
+                if stream.window > MAX_WINDOW {
+                    let reason = "a stream window above 2^31-1";
+                    return Err(FrameError::connection(FlowControlError, reason));
+                }
+            }
+        }
+        drop(state);
+        self.conn.work.notify_one();
+        self.answer(frame::settings_ack)
+    }
+
+    /// WINDOW_UPDATE: more room in the connection's window (stream 0) or
+    /// in a stream's, neither past 2^31 − 1.
+    fn window_update(&mut self, id: u32, increment: u32) -> Result<(), FrameError> {
+        let mut state = self.conn.lock();
+        if id == 0 {
+            state.window += i64::from(increment);
+            if state.window > MAX_WINDOW {
+                let reason = "the connection window above 2^31-1";
+                return Err(FrameError::connection(FlowControlError, reason));
+            }
+        } else {
+            self.opened(id, "WINDOW_UPDATE on an idle stream")?;
+            // Only an open stream's: a reset one stays in the table until
+            // its thread leaves, and a window past 2^31-1 there would make
+            // the next SETTINGS a connection error.
+            if let Some(s) = state.streams.get_mut(&id).filter(|s| s.is_open()) {
+                let window = s.window + i64::from(increment);
+                if window > MAX_WINDOW {
+                    let reason = "a stream window above 2^31-1";
+                    return Err(FrameError::stream(id, FlowControlError, reason));
+                }
+                s.window = window;
+            }
+        }
+        drop(state);
+        self.conn.work.notify_one();
+        Ok(())
+    }
+
+    /// A complete header block: a new request, or trailers on one already
+    /// taken on.
+    fn header_block(&mut self, block: Block) -> Result<(), FrameError> {
+        // Decoded first, whatever becomes of it, even trailers thrown away:
+        // the client's encoder has added its entries to its dynamic table,
+        // and ours must follow, or every later request on the connection
+        // decodes wrong (§4.3).
+        let list = self
+            .decoder
+            .decode(&block.bytes, MAX_HEADER_LIST_BYTES)
+            .map_err(|e| FrameError::connection(CompressionError, e.reason()))?;
+        if block.stream > self.last_stream {
+            return self.request(block, list);
+        }
+        let id = block.stream;
+        let malformed = |reason| Err(FrameError::stream(id, ProtocolError, reason));
+        let mut state = self.conn.lock();
+        // None: a stream this side reset, the block decoded and dropped.
+        let Some(s) = receiving(&mut state, id, "HEADERS after END_STREAM")? else {
+            return Ok(());
+        };
+        // Trailers end the request body they follow (RFC 9113 §8.1), and
+        // carry no pseudo-header fields. Malformed or not, the client's
+        // side is closed: its reset is the only one.
+        s.remote_open = false;
+        if !block.end_stream {
+            return malformed("trailers without END_STREAM");
+        }
+        if list.fields.iter().any(|(name, _)| name.starts_with(b":")) {
+            return malformed("a pseudo-header field in trailers");
+        }
+        if !s.body_agrees(0, true) {
+            return malformed(UNLIKE_LENGTH);
+        }
+        Ok(())
+    }
+}
+
+/// The stream that the client's DATA or trailers on `id` are for: one
+/// whose request is still arriving; `None` for one this side has reset,
+/// whatever its state, since what the client sent before it saw the reset
+/// is ignored (RFC 9113 §5.1). Anywhere else they are the client's error
+/// (STREAM_CLOSED): a stream error (`after_end`) on one whose request has
+/// ended while its response goes on; else a connection error, on a stream
+/// closed both ways or one the client reset, which a stream error would
+/// reset again (§5.4.1 lets any stream error be a connection error).
+fn receiving<'s>(
+    state: &'s mut State,
+    id: u32,
+    after_end: &'static str,
+) -> Result<Option<&'s mut Stream>, FrameError> {
+    let closed = |reason| Err(FrameError::connection(StreamClosed, reason));
+    let was_reset = state.was_reset(id);
+    match state.streams.get_mut(&id) {
+        Some(s) if s.reset_by_client => closed("a frame on a stream the client reset"),
+        _ if was_reset => Ok(None),
+        Some(s) if s.remote_open => Ok(Some(s)),
+        Some(s) if s.is_open() => Err(FrameError::stream(id, StreamClosed, after_end)),
+        _ => closed("a frame on a closed stream"),
+    }
+}
