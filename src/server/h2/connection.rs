@@ -8,18 +8,18 @@
 //! GOAWAY, when the server shuts down, and after `--header-timeout` with
 //! no stream.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use super::header_block::Block;
 use super::stream;
-use super::streams::{Conn, Stream};
+use super::streams::{Conn, Stream, encode};
 use super::{
     EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
 };
-use crate::http::h2::frame::ErrorCode::{NoError, ProtocolError, RefusedStream};
+use crate::http::h2::frame::ErrorCode::{InternalError, NoError, ProtocolError, RefusedStream};
 use crate::http::h2::frame::{self, ErrorCode, FrameError, PREFACE, PREFACE_HEAD, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::hpack::{self, Decoder, HeaderList};
@@ -69,6 +69,7 @@ pub fn serve(
     id: u64,
 ) -> Outcome {
     let conn = Conn::new();
+    let _fail_on_panic = FailOnPanic(&conn, socket);
     let cut_first = || shared.connections.lost_to_cut(id);
     let end = thread::scope(|scope| {
         let writer = start(scope, "h2-writer".into(), || {
@@ -91,7 +92,6 @@ pub fn serve(
             id,
             decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
             last_stream: 0,
-            last_answered: 0,
             block: None,
             received: 0,
             going_away: false,
@@ -104,6 +104,34 @@ pub fn serve(
     });
     // Every thread has been joined, the writer's last write included.
     Outcome::ended(conn.lock().ended.unwrap_or(end))
+}
+
+/// Tells the client the connection failed if [`serve`] leaves by a panic,
+/// its reader's own or one passed on, once every thread is joined: GOAWAY
+/// INTERNAL_ERROR naming the last stream taken on (RFC 9113 §5.4.1),
+/// before `server::run_isolated` resets the socket. Written here, as no
+/// writer is left, and only what the socket takes at once: a client that
+/// reads nothing holds nothing up.
+struct FailOnPanic<'c>(&'c Conn, &'c TcpStream);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        let state = self.0.lock();
+        // A writer that left inside a write may have cut a frame short: the
+        // GOAWAY would be read as the rest of it.
+        if !thread::panicking() || state.writing {
+            return;
+        }
+        let why = b"a server thread panicked";
+        let goaway = encode(|out| frame::goaway(out, state.last_answered, InternalError, why));
+        drop(state);
+        let mut socket = self.1;
+        if socket.set_nonblocking(true).is_ok()
+            && socket.write(&goaway).is_ok_and(|n| n == goaway.len())
+        {
+            METRICS.http2_goaway(InternalError);
+        }
+    }
 }
 
 /// Starts one of the connection's threads, its writer or a stream's, in
@@ -150,9 +178,6 @@ pub struct Reader<'s, 'a> {
     pub decoder: Decoder,
     /// The highest stream id the client has used: ids only grow.
     pub last_stream: u32,
-    /// The highest stream taken on (answered, or answering): what GOAWAY
-    /// names, so that a client may retry every stream after it.
-    last_answered: u32,
     /// A header block waiting for its CONTINUATION frames.
     pub block: Option<Block>,
     /// DATA bytes received since the connection window was last opened
@@ -261,12 +286,12 @@ impl<'s, 'a> Reader<'s, 'a> {
         (Instant::now() >= due).then_some(End::Complete)
     }
 
-    /// Sends GOAWAY: streams after `last_answered` will not be answered.
-    /// It never grows between two GOAWAYs, as RFC 9113 §6.8 asks, since no
-    /// stream is taken on once one has been sent.
+    /// Sends GOAWAY: streams after `State::last_answered` will not be
+    /// answered. It never grows between two GOAWAYs, as RFC 9113 §6.8 asks,
+    /// since no stream is taken on once one has been sent.
     pub fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
-        self.conn
-            .send(|out| frame::goaway(out, self.last_answered, code, debug));
+        let last = self.conn.lock().last_answered;
+        self.conn.send(|out| frame::goaway(out, last, code, debug));
         METRICS.http2_goaway(code);
         self.going_away = true;
     }
@@ -334,11 +359,11 @@ impl<'s, 'a> Reader<'s, 'a> {
         let mut stream = Stream::new(state.initial_window, !block.end_stream);
         stream.body_left = body_length;
         state.streams.insert(id, stream);
+        state.last_answered = id;
         drop(state);
         // Activity, for the idle clock, even if `look_up` never sees this
         // stream open (answered before it next looks).
         self.idle_since = Instant::now();
-        self.last_answered = id;
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
         let local = self.socket.local_addr().ok();
         let spawned = start(self.scope, format!("h2-stream-{id}"), move || {

@@ -346,6 +346,9 @@ mod tests {
         read_end: io::ErrorKind,
         /// `backpressure_panics_total`'s move.
         panics: u64,
+        /// The INTERNAL_ERROR GOAWAYs counted meanwhile: exact, as only a
+        /// panic sends one, and `panic_in` holds `counting_panics`.
+        goaways: u64,
         /// The access-log lines of the client's address.
         access: Vec<String>,
     }
@@ -376,7 +379,11 @@ mod tests {
             // the scope waits for it, and `within` fails this test without
             // holding up the others that take them.
             let _panicking = panic_in(thread, addr);
-            let before = counted("backpressure_panics_total");
+            let series = [
+                "backpressure_panics_total",
+                "backpressure_http2_goaways_sent_total{code=\"INTERNAL_ERROR\"}",
+            ];
+            let before = series.map(counted);
             let (asked, log) = log::capture(|| {
                 let serving = scope.spawn(|| server.run(|| done.load(Ordering::SeqCst)));
                 let asked = TcpStream::connect(addr).and_then(|mut client| {
@@ -392,16 +399,18 @@ mod tests {
             Panicked {
                 seen: frames_in(&wire),
                 read_end,
-                panics: counted("backpressure_panics_total") - before,
+                panics: counted(series[0]) - before[0],
+                goaways: counted(series[1]) - before[1],
                 access: access.into_iter().cloned().collect(),
             }
         })
     }
 
     /// A thread of a connection that panics ends the connection, not only
-    /// its stream: `run_isolated` counts the panic once and closes with a
-    /// reset, and no GOAWAY goes first (a panic is no graceful end, and the
-    /// reset tells every stream it was cut). A stream's thread, panicking
+    /// its stream, with a clear error: once every thread is joined, GOAWAY
+    /// INTERNAL_ERROR naming stream 1, counted (`FailOnPanic`); then
+    /// `run_isolated` counts the panic once and closes with a reset, which
+    /// tells every stream it was cut. A stream's thread, panicking
     /// as it answers: the reader passes the panic on as it joins the thread
     /// (`join_finished`), and its `EndOnPanic` ends the connection; the
     /// client gets the stream's RST_STREAM (INTERNAL_ERROR, from its body
@@ -413,21 +422,26 @@ mod tests {
     /// connection's line says `panic`.
     #[test]
     fn a_thread_that_panics_ends_its_connection() {
-        let [settings, headers, rst_stream] =
-            [Kind::Settings, Kind::Headers, Kind::RstStream].map(|kind| kind as u8);
+        let [settings, headers, rst_stream, goaway] =
+            [Kind::Settings, Kind::Headers, Kind::RstStream, Kind::GoAway].map(|kind| kind as u8);
         let (stream, connection) = (" \"GET /healthz HTTP/2\" 200 ", " - - mode=- body_bytes=0 ");
-        let reset = [(1, ErrorCode::InternalError as u32)];
+        let failed = (1, ErrorCode::InternalError as u32);
         for (thread, last, ends, lines) in [
-            (PanicIn::H2Stream, rst_stream, &reset[..], &[connection][..]),
-            (PanicIn::H2Writer, headers, &[], &[stream, connection]),
+            (
+                PanicIn::H2Stream,
+                rst_stream,
+                &[failed, failed][..],
+                &[connection][..],
+            ),
+            (PanicIn::H2Writer, headers, &[failed], &[stream, connection]),
         ] {
             let got = crate::test_support::within(move || served_with_a_panic_in(thread));
-            // SETTINGS, its ACK, then the stream's last frame.
-            let frames = [(settings, 0), (settings, 0), (last, 1)];
+            // SETTINGS, its ACK, the stream's last frame, then GOAWAY.
+            let frames = [(settings, 0), (settings, 0), (last, 1), (goaway, 0)];
             assert_eq!(got.seen.frames, frames, "{thread:?}");
             assert_eq!(got.seen.ends, ends, "{thread:?}");
             assert_eq!(got.read_end, io::ErrorKind::ConnectionReset, "{thread:?}");
-            assert_eq!(got.panics, 1, "{thread:?}");
+            assert_eq!((got.panics, got.goaways), (1, 1), "{thread:?}");
             assert_eq!(got.access.len(), lines.len(), "{:#?}", got.access);
             for (line, part) in got.access.iter().zip(lines) {
                 assert!(line.contains(part), "{thread:?}: {line}");

@@ -87,6 +87,13 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
                     }
                 }
                 if let Some(job) = next_job(&mut state, &mut buf) {
+                    // A panic with a stream waiting on its hand-off, before
+                    // the write begins, for the test that it ends the
+                    // connection (`h2/mod.rs`).
+                    #[cfg(test)]
+                    if panics && matches!(job, Job::Data { .. }) {
+                        panic!("a deliberate test panic in an HTTP/2 writer");
+                    }
                     state.writing = true;
                     break job;
                 }
@@ -96,12 +103,6 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
                 state = conn.wait_for(&conn.work, state, look);
             }
         };
-        // A panic with a stream waiting on its hand-off, for the test that
-        // it ends the connection (`h2/mod.rs`).
-        #[cfg(test)]
-        if panics && matches!(job, Job::Data { .. }) {
-            panic!("a deliberate test panic in an HTTP/2 writer");
-        }
         if let Err(e) = out.write_all(&buf) {
             let why = match TooSlow::of(&e) {
                 Some(TooSlow::SendTimeout) => End::SendTimeout,
