@@ -44,12 +44,12 @@ mod sys;
 
 /// The whole command line; `main` is this and the allocator.
 pub use cli::run;
-/// How long a socket turned away at the connection cap is kept at most,
-/// for the tests that time its close.
-pub use defense::connection_cap::LINGER_TIME;
 /// The server's largest single write to a socket, whatever the chunk size:
 /// the benchmarks' raw copy writes in pieces of it, as the server does.
 pub use defense::send_deadline::MAX_WRITE_BYTES;
+/// How long a socket turned away at the connection cap is kept at most,
+/// for the tests that time its close.
+pub use defense::turned_away::LINGER_TIME;
 /// XML entities for text in an SVG: the demo's charts and the trade-off
 /// benchmark's.
 pub use demo::chart::escape as escape_xml;

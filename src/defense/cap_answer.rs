@@ -7,8 +7,9 @@
 //! Nothing here touches a socket: [`Asked::of`] reads bytes that have been
 //! peeked at, and [`Answer::response`] makes bytes to write. When to look,
 //! how long to wait for a head and how long to linger after the answer is
-//! the lingering thread's business (`connection_cap.rs`), which writes
-//! these bytes, counts them and logs them.
+//! the lingering thread's business (`connection_cap.rs`); each socket's
+//! [`Lingering`](super::turned_away::Lingering) writes these bytes, counts
+//! them and logs them.
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,7 +45,7 @@ pub struct OwnResponse {
     /// at once, with no `--notsent-lowat` mark: `/metrics`' 12 KiB even
     /// into a client's 4 KiB window. One its send buffer cannot take whole
     /// gets part of it and a reset (`Content-Length` tells the cut too),
-    /// and is a rejection (`connection_cap.rs`).
+    /// and is a rejection (`turned_away.rs`).
     pub bytes: Vec<u8>,
     /// How many of `bytes` are body, for the access log.
     pub body_bytes: u64,
