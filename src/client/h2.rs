@@ -2,20 +2,13 @@
 //! rate, and, a while later, a small request on the same connection, to
 //! measure what the download's queue costs it.
 //!
-//! The client chooses its windows: SETTINGS_INITIAL_WINDOW_SIZE for each
-//! stream, and a WINDOW_UPDATE that raises the connection's to the same
-//! size. As it reads a stream's DATA it gives the bytes back (a
-//! WINDOW_UPDATE once half a window is read), as real clients do, unless
-//! told not to. A small window keeps little in flight ahead of the small
-//! response; curl 7's 32 MiB lets the server fill every buffer on the way.
-//!
-//! A header block may come in a HEADERS frame and any number of
-//! CONTINUATION frames: the client gathers it whole, up to
-//! [`MAX_HEADER_BLOCK_BYTES`], before decoding it ([`super::h2_head`]).
-//! What a stream's frames do to its report, and when its body counts as
-//! complete, is [`super::h2_stream`]'s; this file is the connection: its
-//! preface and windows, the rate it reads at, and which stream a frame is
-//! for.
+//! This file is the connection: it connects, reads at the rate it was
+//! given, within the time limit and the idle timeout, sends the second
+//! request when it is due, and writes what it owes; a failed write is read
+//! on past, so that the frames the server sent before it still say why.
+//! What the client writes and what each frame it reads means, windows and
+//! header blocks and which stream a frame is for, is
+//! [`super::h2_frames`]'s.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -24,14 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::h2_head::{MAX_HEADER_BLOCK_BYTES, OpenBlock, gather};
+pub use super::h2_frames::H2Report;
+use super::h2_frames::{Conversation, request};
 use super::h2_stream::StreamReport;
 use super::slow_client::{
     AtTheLimit, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit, rate_limit,
 };
-use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
-use crate::http::h2::hpack::{self, Decoder};
 use crate::sys;
 
 /// How a server's answer begins if it speaks HTTP/1.x only: its status
@@ -65,45 +57,6 @@ pub struct H2Options {
     pub bytes_read: Arc<AtomicU64>,
 }
 
-/// What one run did.
-#[derive(Clone, Debug, Default)]
-pub struct H2Report {
-    /// The download, on stream 1.
-    pub first: StreamReport,
-    /// The second request, on stream 3, if one was sent.
-    pub second: Option<StreamReport>,
-    /// Stream 1's body bytes when the second response ended: what the
-    /// client had read of the download while the small one waited.
-    pub first_bytes_then: Option<u64>,
-    /// The server's GOAWAY code, if one came.
-    pub goaway: Option<u32>,
-    /// Bytes read from the socket, frames and all.
-    pub wire_bytes: u64,
-    /// From connecting to the end.
-    pub elapsed: Duration,
-    /// Why reading stopped early, if it did: the socket failed or went
-    /// quiet, or the server broke a rule; or, at the time limit, the server
-    /// had already reset or closed the connection. A failed write is named
-    /// over any later failure: it came first, and the run read on past it.
-    pub failure: Option<String>,
-    /// The second request was due and its write failed: never sent, the
-    /// connection gone (`failure` says how).
-    pub second_write_failed: bool,
-    /// The time limit ended the run: a stream not complete was stopped on
-    /// time, not cut, unless `failure` says otherwise (a GOAWAY with an
-    /// error also ends the run early, and leaves this false).
-    pub timed_out: bool,
-}
-
-/// Windows for the streams this client opens, and what it has read of them
-/// since it last gave bytes back.
-struct Window {
-    /// Stream 1 (or 3), or 0 for the connection.
-    stream: u32,
-    /// Read and not yet given back.
-    unreturned: u32,
-}
-
 /// Runs the client until both responses end, `limit` passes, or the
 /// connection ends; never more than [`IDLE_TIMEOUT`] without a byte.
 pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::Result<H2Report> {
@@ -112,35 +65,16 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
     socket.set_read_timeout(Some(READ_POLL))?;
     socket.set_write_timeout(Some(CONNECT_TIMEOUT))?;
 
-    let window = options
-        .window
-        .clamp(frame::DEFAULT_WINDOW, frame::MAX_WINDOW as u32);
-    let mut out = PREFACE.to_vec();
-    frame::settings(
-        &mut out,
-        &[
-            (setting::INITIAL_WINDOW_SIZE, window),
-            (setting::ENABLE_PUSH, 0),
-        ],
-    );
-    if window > frame::DEFAULT_WINDOW {
-        frame::window_update(&mut out, 0, window - frame::DEFAULT_WINDOW);
-    }
-    request(&mut out, 1, url);
-    socket.write_all(&out)?;
+    let mut conversation =
+        Conversation::new(options.window, options.replenish, options.starve_first);
+    socket.write_all(&conversation.opening(url))?;
     let first_sent = Instant::now();
 
     let mut report = H2Report::default();
     let mut second_sent = None;
-    let mut decoder = Decoder::new(hpack::DEFAULT_TABLE_BYTES);
     let mut frames = FrameBuffer::default();
-    let mut windows = [0, 1, 3].map(|stream| Window {
-        stream,
-        unreturned: 0,
-    });
     let mut bucket = options.rate.map(|rate| rate_limit(rate, Instant::now()));
     let mut last_byte = Instant::now();
-    let mut open_block: Option<OpenBlock> = None;
     // The first write that failed: the connection is gone, and only its
     // receive queue is left to read.
     let mut write_failure = None;
@@ -247,105 +181,16 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         }
         report.wire_bytes += n as u64;
         let mut replies = Vec::new();
-        loop {
-            let parsed = match frames.next_frame() {
-                Ok(None) => break,
-                Ok(Some((header, payload))) => frame::parse(&header, payload),
-                Err(e) => Err(e),
-            };
-            let parsed = match parsed {
-                Ok(parsed) => parsed,
-                Err(e) => {
-                    report.failure = Some(format!("a bad frame: {}", e.reason));
-                    return Ok(finish(report, started));
-                }
-            };
-            let block = match gather(&mut open_block, &parsed) {
-                Ok(block) => block,
-                Err(why) => {
-                    report.failure = Some(format!("a bad frame: {why}"));
-                    return Ok(finish(report, started));
-                }
-            };
-            let (stream, sent) = match parsed_stream(&parsed) {
-                1 => (Some(&mut report.first), first_sent),
-                3 => (report.second.as_mut(), second_sent.unwrap_or(first_sent)),
-                _ => (None, first_sent),
-            };
-            // A stream reset or ended is closed (RFC 9113 §5.1): no frame
-            // after that, END_STREAM or DATA or a reset, changes its report.
-            let stream = stream.filter(|s| s.reset.is_none() && s.latency.is_none());
-            let mut broken = None;
-            match parsed {
-                Frame::Settings { ack: false, .. } => frame::settings_ack(&mut replies),
-                Frame::Ping { ack: false, data } => frame::ping(&mut replies, data, true),
-                Frame::GoAway {
-                    code, last_stream, ..
-                } => {
-                    report.goaway = Some(code);
-                    // A stream above `last_stream` will never be answered
-                    // (RFC 9113 §6.8): its body is cut, not still coming.
-                    let open = |s: &StreamReport| s.latency.is_none();
-                    let cut = [(1, Some(&report.first)), (3, report.second.as_ref())]
-                        .into_iter()
-                        .find(|&(id, s)| id > last_stream && s.is_some_and(open));
-                    if let Some((id, _)) = cut {
-                        broken = Some(format!("GOAWAY: the server will not answer stream {id}"));
-                    }
-                }
-                Frame::Headers { .. } | Frame::Continuation { .. } => {
-                    let Some(block) = block else {
-                        continue;
-                    };
-                    let end_stream = block.end_stream;
-                    let list = match decoder.decode(&block.bytes, MAX_HEADER_BLOCK_BYTES) {
-                        Ok(list) => list,
-                        Err(e) => {
-                            report.failure = Some(format!("a bad header block: {}", e.reason()));
-                            return Ok(finish(report, started));
-                        }
-                    };
-                    if let Some(stream) = stream {
-                        broken = stream.on_head(&list.fields, end_stream, sent);
-                    }
-                }
-                Frame::Data {
-                    stream: id,
-                    data,
-                    flow,
-                    end_stream,
-                } => {
-                    let counted = stream.is_some();
-                    if let Some(stream) = stream {
-                        broken = stream.on_data(data.len(), end_stream, sent);
-                    }
-                    if counted && end_stream && id == 3 {
-                        report.first_bytes_then = Some(report.first.body_bytes);
-                    }
-                    let starved = |w: &Window| options.starve_first && w.stream == 1;
-                    if options.replenish {
-                        let mine =
-                            |w: &&mut Window| (w.stream == 0 || w.stream == id) && !starved(w);
-                        for w in windows.iter_mut().filter(mine) {
-                            w.unreturned += flow;
-                            if w.unreturned >= window / 2 {
-                                frame::window_update(&mut replies, w.stream, w.unreturned);
-                                w.unreturned = 0;
-                            }
-                        }
-                    }
-                }
-                Frame::RstStream { code, .. } => {
-                    if let Some(stream) = stream {
-                        stream.on_reset(code, sent);
-                    }
-                }
-                _ => {}
-            }
-            if broken.is_some() {
-                report.failure = broken;
-                return Ok(finish(report, started));
-            }
+        let taken = conversation.take_frames(
+            &mut frames,
+            &mut report,
+            first_sent,
+            second_sent,
+            &mut replies,
+        );
+        if let Err(why) = taken {
+            report.failure = Some(why);
+            return Ok(finish(report, started));
         }
         // A reset met here is not the end of what came: the frames the
         // server sent before it (a RST_STREAM, a GOAWAY) may sit in this
@@ -368,32 +213,6 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report.elapsed = started.elapsed();
     report
-}
-
-/// The stream a frame belongs to; 0 for the connection's.
-fn parsed_stream(frame: &Frame<'_>) -> u32 {
-    match *frame {
-        Frame::Headers { stream, .. }
-        | Frame::Continuation { stream, .. }
-        | Frame::Data { stream, .. }
-        | Frame::RstStream { stream, .. } => stream,
-        _ => 0,
-    }
-}
-
-/// Appends a GET for `url` on `stream`, with no body.
-fn request(out: &mut Vec<u8>, stream: u32, url: &HttpUrl) {
-    let mut block = Vec::new();
-    for (name, value) in [
-        (&b":method"[..], &b"GET"[..]),
-        (b":scheme", b"http"),
-        (b":authority", url.authority().as_bytes()),
-        (b":path", url.target.as_bytes()),
-        (b"user-agent", b"backpressure-slow-client"),
-    ] {
-        hpack::encode_field(&mut block, name, value);
-    }
-    frame::headers(out, stream, &block, true);
 }
 
 /// Connects to the first address of `authority` that answers.
@@ -419,7 +238,7 @@ fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStre
 #[cfg(test)]
 pub(in crate::client) mod tests {
     use super::*;
-    use crate::http::h2::frame::{ErrorCode, Kind, flag, raw_frame};
+    use crate::http::h2::frame::{self, Kind, flag, raw_frame};
     use std::net::TcpListener;
 
     /// A server for one connection, on its own thread: `serve` gets the
@@ -503,41 +322,6 @@ pub(in crate::client) mod tests {
         out
     }
 
-    /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
-    /// with END_STREAM that follows is a stream error (STREAM_CLOSED), not
-    /// the end of a whole body. The client must not report the reset stream complete,
-    /// nor count what follows the reset as its body, nor let a second reset
-    /// replace the first.
-    #[test]
-    fn a_reset_stream_is_never_complete_even_if_end_stream_follows() {
-        let mut frames = a_head_and_ten_bytes();
-        frame::rst_stream(&mut frames, 1, ErrorCode::InternalError);
-        frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"late"));
-        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-        let report = report_of(&frames);
-        assert_eq!(report.first.reset, Some(2), "{report:?}");
-        // The reset ends the run at once, not the server's close after it.
-        assert!(report.first.latency.is_some() && report.failure.is_none());
-        assert!(!report.first.complete, "reset, yet complete: {report:?}");
-        assert_eq!(report.first.body_bytes, 10, "{report:?}");
-    }
-
-    /// The same once END_STREAM has closed the stream: DATA or a reset
-    /// that follows it is not the body's, and leaves the report, its
-    /// latency included, as the end made it.
-    #[test]
-    fn a_complete_stream_takes_nothing_after_its_end() {
-        let (mut frames, data) = (a_head(), Kind::Data as u8);
-        frames.extend(raw_frame(data, flag::END_STREAM, 1, b"0123456789"));
-        frames.extend(raw_frame(data, 0, 1, b"late"));
-        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
-        let report = report_of(&frames);
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(report.first.reset, None, "{report:?}");
-        assert_eq!(report.first.body_bytes, 10, "{report:?}");
-    }
-
     /// README's rule, no cut may look whole: a server that sends 48 KiB of
     /// stream 1 at once and then resets the connection, to a client that
     /// reads 8 KiB/s for 1 s. The reset sits behind unread bytes; the old
@@ -584,72 +368,6 @@ pub(in crate::client) mod tests {
         });
     }
 
-    /// A padded DATA frame's body is its data alone: the pad length byte
-    /// and the padding are framing, not body bytes.
-    #[test]
-    fn padding_is_not_counted_as_body() {
-        let mut frames = a_head_and_ten_bytes();
-        let mut padded = vec![5];
-        padded.extend_from_slice(b"abc");
-        padded.extend_from_slice(&[0; 5]);
-        let flags = flag::PADDED | flag::END_STREAM;
-        frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
-        let report = report_of(&frames);
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(report.first.body_bytes, 13, "{report:?}");
-        // Every byte read counted once: report_of's 9-byte SETTINGS, then these.
-        assert_eq!(report.wire_bytes, 9 + frames.len() as u64, "{report:?}");
-    }
-
-    /// Flow control counts a DATA frame's whole payload, padding too
-    /// (RFC 9113 §6.9.1), so that is what the client gives back: 128
-    /// padded frames of 256 bytes reach half the window, and the
-    /// connection and the stream each get 32,768 bytes back.
-    #[test]
-    fn padding_is_given_back_to_the_window() {
-        crate::test_support::within(|| {
-            let mut frames = Vec::new();
-            frame::settings(&mut frames, &[]);
-            frames.extend(a_head());
-            let mut padded = vec![155];
-            padded.extend_from_slice(&[b'x'; 100]);
-            padded.extend_from_slice(&[0; 155]);
-            for i in 1..=200 {
-                let flags = if i == 200 {
-                    flag::PADDED | flag::END_STREAM
-                } else {
-                    flag::PADDED
-                };
-                frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
-            }
-            // Everything the client sent, up to its close.
-            let (url, server) = one_connection(move |mut stream| {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let mut got = vec![0; PREFACE.len()];
-                stream.read_exact(&mut got).unwrap();
-                stream.write_all(&frames).unwrap();
-                let _ = stream.read_to_end(&mut got);
-                got
-            });
-            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-            let sent = server.join().unwrap();
-            assert!(report.first.complete, "{report:?}");
-            assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
-            let mut given_back = Vec::new();
-            let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
-            while let Some((header, payload)) = sent.next_frame().unwrap() {
-                if let Ok(Frame::WindowUpdate { stream, increment }) =
-                    frame::parse(&header, payload)
-                {
-                    given_back.push((stream, increment));
-                }
-            }
-            assert_eq!(given_back, [(0, 32_768), (1, 32_768)]);
-        });
-    }
-
     /// A server that closes the connection before the response ends cut
     /// it: the run says so at once, and is not taken for one stopped by
     /// the time limit.
@@ -682,19 +400,5 @@ pub(in crate::client) mod tests {
             assert!(!report.timed_out && !report.first.complete, "{report:?}");
             assert_eq!(report.first.body_bytes, 10, "{report:?}");
         });
-    }
-
-    /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and
-    /// no `:status`) is valid (RFC 9113 §8.1): its status is still 200.
-    #[test]
-    fn trailers_do_not_erase_the_status() {
-        let mut frames = a_head_and_ten_bytes();
-        let mut trailer = Vec::new();
-        hpack::encode_field(&mut trailer, b"x-checksum", b"1");
-        let ends = flag::END_STREAM | flag::END_HEADERS;
-        frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &trailer));
-        let report = report_of(&frames);
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(report.first.status, Some(200), "{report:?}");
     }
 }

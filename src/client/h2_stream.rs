@@ -1,10 +1,10 @@
 //! One response stream as the HTTP/2 client counts it: its report, and
 //! what each of its frames does to that report.
 //!
-//! The connection loop (`h2.rs`) reads frames and hands each to the
-//! stream it names, if that stream is still open; here a header block
-//! sets the status and the `content-length`, DATA adds to the body, and
-//! END_STREAM or RST_STREAM ends the stream. The rule of the whole
+//! The connection loop (`h2.rs`) reads frames, and `h2_frames.rs` hands
+//! each to the stream it names, if that stream is still open; here a
+//! header block sets the status and the `content-length`, DATA adds to
+//! the body, and END_STREAM or RST_STREAM ends the stream. The rule of the whole
 //! project holds here: a body is complete only if END_STREAM came with as
 //! many bytes as its `content-length` said; any other end is a cut, and
 //! says why.

@@ -5,6 +5,7 @@
 //! |-------------------|-------------------------------------------------------|
 //! | [`slow_client`]   | one GET read at a limited rate, with a report          |
 //! | [`h2`]            | the same over HTTP/2, with a second request beside it  |
+//! | [`h2_frames`]     | what the HTTP/2 client writes; what each frame it reads means |
 //! | [`h2_head`]       | an HTTP/2 head: its block gathered from CONTINUATION  |
 //! | [`h2_stream`]     | one HTTP/2 stream's report; what its frames do to it  |
 //! | [`response`]      | a response read as it streams; how its body ended      |
@@ -14,6 +15,7 @@
 //! points it at a child process, `slow-client` at any URL.
 
 pub mod h2;
+pub mod h2_frames;
 pub mod h2_head;
 pub mod h2_stream;
 pub mod response;

@@ -1,0 +1,388 @@
+//! The HTTP/2 client's side of the conversation: the frames it writes (its
+//! preface, its windows, its GETs) and what it makes of each frame it
+//! reads: which stream the frame is for, what it does to the run's
+//! [`H2Report`], and what the client owes back.
+//!
+//! The client chooses its windows: SETTINGS_INITIAL_WINDOW_SIZE for each
+//! stream, and a WINDOW_UPDATE that raises the connection's to the same
+//! size. As it reads a stream's DATA it gives the bytes back (a
+//! WINDOW_UPDATE once half a window is read), as real clients do, unless
+//! told not to. A small window keeps little in flight ahead of the small
+//! response; curl 7's 32 MiB lets the server fill every buffer on the way.
+//!
+//! A header block may come in a HEADERS frame and any number of
+//! CONTINUATION frames: the client gathers it whole, up to
+//! [`MAX_HEADER_BLOCK_BYTES`], before decoding it ([`super::h2_head`]).
+//! What a stream's frames do to its report, and when its body counts as
+//! complete, is [`super::h2_stream`]'s. Nothing here touches the socket:
+//! the connection (`h2.rs`) reads the bytes, at its rate and within its
+//! limits, and writes what this file makes. The report is defined here,
+//! below the connection, since most of it is what the frames say.
+
+use std::time::{Duration, Instant};
+
+use super::h2_head::{MAX_HEADER_BLOCK_BYTES, OpenBlock, gather};
+use super::h2_stream::StreamReport;
+use super::slow_client::HttpUrl;
+use crate::http::h2::frame::{self, Frame, PREFACE, setting};
+use crate::http::h2::frame_buffer::FrameBuffer;
+use crate::http::h2::hpack::{self, Decoder};
+
+/// What one run did: what the server's frames said, filled in here, and
+/// how the connection went (bytes, time, why it stopped), by `h2.rs`.
+#[derive(Clone, Debug, Default)]
+pub struct H2Report {
+    /// The download, on stream 1.
+    pub first: StreamReport,
+    /// The second request, on stream 3, if one was sent.
+    pub second: Option<StreamReport>,
+    /// Stream 1's body bytes when the second response ended: what the
+    /// client had read of the download while the small one waited.
+    pub first_bytes_then: Option<u64>,
+    /// The server's GOAWAY code, if one came.
+    pub goaway: Option<u32>,
+    /// Bytes read from the socket, frames and all.
+    pub wire_bytes: u64,
+    /// From connecting to the end.
+    pub elapsed: Duration,
+    /// Why reading stopped early, if it did: the socket failed or went
+    /// quiet, or the server broke a rule; or, at the time limit, the server
+    /// had already reset or closed the connection. A failed write is named
+    /// over any later failure: it came first, and the run read on past it.
+    pub failure: Option<String>,
+    /// The second request was due and its write failed: never sent, the
+    /// connection gone (`failure` says how).
+    pub second_write_failed: bool,
+    /// The time limit ended the run: a stream not complete was stopped on
+    /// time, not cut, unless `failure` says otherwise (a GOAWAY with an
+    /// error also ends the run early, and leaves this false).
+    pub timed_out: bool,
+}
+
+/// Windows for the streams this client opens, and what it has read of them
+/// since it last gave bytes back.
+struct Window {
+    /// Stream 1 (or 3), or 0 for the connection.
+    stream: u32,
+    /// Read and not yet given back.
+    unreturned: u32,
+}
+
+/// What the client has heard of the server so far, and what it owes back:
+/// the state a frame needs to be understood, from one to the next.
+pub(super) struct Conversation {
+    /// The window of every stream, as the client's SETTINGS announced it,
+    /// and the connection's, raised to the same size.
+    window: u32,
+    /// Gives read bytes back to the windows (`H2Options::replenish`).
+    replenish: bool,
+    /// Gives nothing back to stream 1 (`H2Options::starve_first`).
+    starve_first: bool,
+    /// The connection's, stream 1's and stream 3's bytes not yet given back.
+    windows: [Window; 3],
+    /// The server's header compression, learnt from every header block.
+    decoder: Decoder,
+    /// A header block begun and not yet whole.
+    open_block: Option<OpenBlock>,
+}
+
+impl Conversation {
+    /// A conversation whose streams get `window` bytes (clamped to what
+    /// HTTP/2 allows), given back as they are read if `replenish`, but
+    /// never stream 1's if `starve_first`.
+    pub(super) fn new(window: u32, replenish: bool, starve_first: bool) -> Conversation {
+        Conversation {
+            window: window.clamp(frame::DEFAULT_WINDOW, frame::MAX_WINDOW as u32),
+            replenish,
+            starve_first,
+            windows: [0, 1, 3].map(|stream| Window {
+                stream,
+                unreturned: 0,
+            }),
+            decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
+            open_block: None,
+        }
+    }
+
+    /// The client's first bytes: the preface, its SETTINGS with the
+    /// windows, the connection's window raised to match, and the GET for
+    /// `url` on stream 1.
+    pub(super) fn opening(&self, url: &HttpUrl) -> Vec<u8> {
+        let window = self.window;
+        let mut out = PREFACE.to_vec();
+        frame::settings(
+            &mut out,
+            &[
+                (setting::INITIAL_WINDOW_SIZE, window),
+                (setting::ENABLE_PUSH, 0),
+            ],
+        );
+        if window > frame::DEFAULT_WINDOW {
+            frame::window_update(&mut out, 0, window - frame::DEFAULT_WINDOW);
+        }
+        request(&mut out, 1, url);
+        out
+    }
+
+    /// Takes every whole frame from `frames` into `report`, stream 1's
+    /// request sent at `first_sent`, stream 3's at `second_sent`, and
+    /// appends the replies owed (SETTINGS and PING acknowledged, windows
+    /// given back) to `replies`. `Err(why)` once a frame breaks the run:
+    /// one that does not parse, a bad header block, or a stream cut.
+    pub(super) fn take_frames(
+        &mut self,
+        frames: &mut FrameBuffer,
+        report: &mut H2Report,
+        first_sent: Instant,
+        second_sent: Option<Instant>,
+        replies: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        loop {
+            let parsed = match frames.next_frame() {
+                Ok(None) => return Ok(()),
+                Ok(Some((header, payload))) => frame::parse(&header, payload),
+                Err(e) => Err(e),
+            };
+            let parsed = parsed.map_err(|e| format!("a bad frame: {}", e.reason))?;
+            let block = gather(&mut self.open_block, &parsed)
+                .map_err(|why| format!("a bad frame: {why}"))?;
+            let (stream, sent) = match parsed_stream(&parsed) {
+                1 => (Some(&mut report.first), first_sent),
+                3 => (report.second.as_mut(), second_sent.unwrap_or(first_sent)),
+                _ => (None, first_sent),
+            };
+            // A stream reset or ended is closed (RFC 9113 §5.1): no frame
+            // after that, END_STREAM or DATA or a reset, changes its report.
+            let stream = stream.filter(|s| s.reset.is_none() && s.latency.is_none());
+            let mut broken = None;
+            match parsed {
+                Frame::Settings { ack: false, .. } => frame::settings_ack(replies),
+                Frame::Ping { ack: false, data } => frame::ping(replies, data, true),
+                Frame::GoAway {
+                    code, last_stream, ..
+                } => {
+                    report.goaway = Some(code);
+                    // A stream above `last_stream` will never be answered
+                    // (RFC 9113 §6.8): its body is cut, not still coming.
+                    let open = |s: &StreamReport| s.latency.is_none();
+                    let cut = [(1, Some(&report.first)), (3, report.second.as_ref())]
+                        .into_iter()
+                        .find(|&(id, s)| id > last_stream && s.is_some_and(open));
+                    if let Some((id, _)) = cut {
+                        broken = Some(format!("GOAWAY: the server will not answer stream {id}"));
+                    }
+                }
+                Frame::Headers { .. } | Frame::Continuation { .. } => {
+                    let Some(block) = block else {
+                        continue;
+                    };
+                    let end_stream = block.end_stream;
+                    let list = self
+                        .decoder
+                        .decode(&block.bytes, MAX_HEADER_BLOCK_BYTES)
+                        .map_err(|e| format!("a bad header block: {}", e.reason()))?;
+                    if let Some(stream) = stream {
+                        broken = stream.on_head(&list.fields, end_stream, sent);
+                    }
+                }
+                Frame::Data {
+                    stream: id,
+                    data,
+                    flow,
+                    end_stream,
+                } => {
+                    let counted = stream.is_some();
+                    if let Some(stream) = stream {
+                        broken = stream.on_data(data.len(), end_stream, sent);
+                    }
+                    if counted && end_stream && id == 3 {
+                        report.first_bytes_then = Some(report.first.body_bytes);
+                    }
+                    self.give_back(id, flow, replies);
+                }
+                Frame::RstStream { code, .. } => {
+                    if let Some(stream) = stream {
+                        stream.on_reset(code, sent);
+                    }
+                }
+                _ => {}
+            }
+            if let Some(why) = broken {
+                return Err(why);
+            }
+        }
+    }
+
+    /// Counts `flow` bytes of DATA read on stream `id` against its window
+    /// and the connection's, and gives a window back once half of it is
+    /// read; unless told not to.
+    fn give_back(&mut self, id: u32, flow: u32, replies: &mut Vec<u8>) {
+        let (window, starve_first) = (self.window, self.starve_first);
+        let starved = |w: &Window| starve_first && w.stream == 1;
+        if self.replenish {
+            let mine = |w: &&mut Window| (w.stream == 0 || w.stream == id) && !starved(w);
+            for w in self.windows.iter_mut().filter(mine) {
+                w.unreturned += flow;
+                if w.unreturned >= window / 2 {
+                    frame::window_update(replies, w.stream, w.unreturned);
+                    w.unreturned = 0;
+                }
+            }
+        }
+    }
+}
+
+/// The stream a frame belongs to; 0 for the connection's.
+fn parsed_stream(frame: &Frame<'_>) -> u32 {
+    match *frame {
+        Frame::Headers { stream, .. }
+        | Frame::Continuation { stream, .. }
+        | Frame::Data { stream, .. }
+        | Frame::RstStream { stream, .. } => stream,
+        _ => 0,
+    }
+}
+
+/// Appends a GET for `url` on `stream`, with no body.
+pub(super) fn request(out: &mut Vec<u8>, stream: u32, url: &HttpUrl) {
+    let mut block = Vec::new();
+    for (name, value) in [
+        (&b":method"[..], &b"GET"[..]),
+        (b":scheme", b"http"),
+        (b":authority", url.authority().as_bytes()),
+        (b":path", url.target.as_bytes()),
+        (b"user-agent", b"backpressure-slow-client"),
+    ] {
+        hpack::encode_field(&mut block, name, value);
+    }
+    frame::headers(out, stream, &block, true);
+}
+
+/// What the frames do to the report and to the windows, through a
+/// scripted server (the helpers of `h2.rs`'s tests).
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::super::h2::run;
+    use super::super::h2::tests::{
+        a_head, a_head_and_ten_bytes, one_connection, options, report_of,
+    };
+    use super::*;
+    use crate::http::h2::frame::{ErrorCode, Kind, flag, raw_frame};
+
+    /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
+    /// with END_STREAM that follows is a stream error (STREAM_CLOSED), not
+    /// the end of a whole body. The client must not report the reset stream complete,
+    /// nor count what follows the reset as its body, nor let a second reset
+    /// replace the first.
+    #[test]
+    fn a_reset_stream_is_never_complete_even_if_end_stream_follows() {
+        let mut frames = a_head_and_ten_bytes();
+        frame::rst_stream(&mut frames, 1, ErrorCode::InternalError);
+        frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"late"));
+        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let report = report_of(&frames);
+        assert_eq!(report.first.reset, Some(2), "{report:?}");
+        // The reset ends the run at once, not the server's close after it.
+        assert!(report.first.latency.is_some() && report.failure.is_none());
+        assert!(!report.first.complete, "reset, yet complete: {report:?}");
+        assert_eq!(report.first.body_bytes, 10, "{report:?}");
+    }
+
+    /// The same once END_STREAM has closed the stream: DATA or a reset
+    /// that follows it is not the body's, and leaves the report, its
+    /// latency included, as the end made it.
+    #[test]
+    fn a_complete_stream_takes_nothing_after_its_end() {
+        let (mut frames, data) = (a_head(), Kind::Data as u8);
+        frames.extend(raw_frame(data, flag::END_STREAM, 1, b"0123456789"));
+        frames.extend(raw_frame(data, 0, 1, b"late"));
+        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
+        let report = report_of(&frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.reset, None, "{report:?}");
+        assert_eq!(report.first.body_bytes, 10, "{report:?}");
+    }
+
+    /// A padded DATA frame's body is its data alone: the pad length byte
+    /// and the padding are framing, not body bytes.
+    #[test]
+    fn padding_is_not_counted_as_body() {
+        let mut frames = a_head_and_ten_bytes();
+        let mut padded = vec![5];
+        padded.extend_from_slice(b"abc");
+        padded.extend_from_slice(&[0; 5]);
+        let flags = flag::PADDED | flag::END_STREAM;
+        frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
+        let report = report_of(&frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.body_bytes, 13, "{report:?}");
+        // Every byte read counted once: report_of's 9-byte SETTINGS, then these.
+        assert_eq!(report.wire_bytes, 9 + frames.len() as u64, "{report:?}");
+    }
+
+    /// Flow control counts a DATA frame's whole payload, padding too
+    /// (RFC 9113 §6.9.1), so that is what the client gives back: 128
+    /// padded frames of 256 bytes reach half the window, and the
+    /// connection and the stream each get 32,768 bytes back.
+    #[test]
+    fn padding_is_given_back_to_the_window() {
+        crate::test_support::within(|| {
+            let mut frames = Vec::new();
+            frame::settings(&mut frames, &[]);
+            frames.extend(a_head());
+            let mut padded = vec![155];
+            padded.extend_from_slice(&[b'x'; 100]);
+            padded.extend_from_slice(&[0; 155]);
+            for i in 1..=200 {
+                let flags = if i == 200 {
+                    flag::PADDED | flag::END_STREAM
+                } else {
+                    flag::PADDED
+                };
+                frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
+            }
+            // Everything the client sent, up to its close.
+            let (url, server) = one_connection(move |mut stream| {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut got = vec![0; PREFACE.len()];
+                stream.read_exact(&mut got).unwrap();
+                stream.write_all(&frames).unwrap();
+                let _ = stream.read_to_end(&mut got);
+                got
+            });
+            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+            let sent = server.join().unwrap();
+            assert!(report.first.complete, "{report:?}");
+            assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
+            let mut given_back = Vec::new();
+            let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+            while let Some((header, payload)) = sent.next_frame().unwrap() {
+                if let Ok(Frame::WindowUpdate { stream, increment }) =
+                    frame::parse(&header, payload)
+                {
+                    given_back.push((stream, increment));
+                }
+            }
+            assert_eq!(given_back, [(0, 32_768), (1, 32_768)]);
+        });
+    }
+
+    /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and
+    /// no `:status`) is valid (RFC 9113 §8.1): its status is still 200.
+    #[test]
+    fn trailers_do_not_erase_the_status() {
+        let mut frames = a_head_and_ten_bytes();
+        let mut trailer = Vec::new();
+        hpack::encode_field(&mut trailer, b"x-checksum", b"1");
+        let ends = flag::END_STREAM | flag::END_HEADERS;
+        frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &trailer));
+        let report = report_of(&frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.status, Some(200), "{report:?}");
+    }
+}
