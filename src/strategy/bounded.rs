@@ -30,7 +30,8 @@
 
 use std::sync::mpsc;
 
-use super::two_threads::{self, Buffers};
+use super::chunk_buffers::Buffers;
+use super::two_threads;
 use super::{ExportError, ExportResponse, Wire};
 
 pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {

@@ -12,7 +12,8 @@
 //! same [`BodyWriter`] (`body_writer.rs`, the chunk framing and the one
 //! place "sent" is counted); they differ only in what sits between the two.
 //! The two channel strategies share their producer thread and writer loop
-//! (`two_threads.rs`). [`QueuedBytes`] (`queued_bytes.rs`) is the number
+//! (`two_threads.rs`), and differ in where each chunk's buffer comes from
+//! (`chunk_buffers.rs`). [`QueuedBytes`] (`queued_bytes.rs`) is the number
 //! that tells them apart: bytes produced and not yet written.
 //!
 //! Each takes an [`ExportResponse`] whose head has not been sent, so each
@@ -30,6 +31,7 @@
 mod body_writer;
 pub mod bounded;
 pub mod buffer;
+mod chunk_buffers;
 pub mod pipeline;
 mod queued_bytes;
 mod two_threads;

@@ -13,15 +13,9 @@
 //! decouples the two. The lesson is that the channel's capacity decides who
 //! absorbs the speed difference. The two strategies pass different channel
 //! ends into [`stream`], and say where each chunk's buffer comes from
-//! ([`Buffers`]); that is the whole difference between them.
-//!
-//! `bounded` recycles its buffers: (depth + 2) of them are made before the
-//! first row, the writer hands each one back once it is written, and the
-//! producer fills it again. No chunk costs an allocation, and the bound is
-//! physical: beyond those buffers there is nowhere to queue a byte.
-//! `unbounded` cannot recycle: a fixed set of buffers would bound its queue
-//! (a producer waiting for an empty buffer is backpressure too), so it
-//! allocates one per chunk, and the heap grows with whatever it queues.
+//! ([`Buffers`], in `chunk_buffers.rs`: a recycled pool for `bounded`, a
+//! fresh one per chunk for `unbounded`); that is the whole difference
+//! between them.
 //!
 //! The head waits until the first chunk is counted, and the producer
 //! renders nothing more until the head is out ([`Handshake`]). A cap that
@@ -43,9 +37,10 @@ use std::thread;
 
 use super::BodyWriter;
 use super::QueuedBytes;
+use super::chunk_buffers::{Buffers, Source, make_buffers};
 use super::{ExportError, ExportResponse, Wire};
 use crate::defense::buffer_caps::OverLimit;
-use crate::export::csv_rows::{self, CsvRows};
+use crate::export::csv_rows::CsvRows;
 use crate::http::response::Status;
 use crate::measure::log;
 
@@ -75,66 +70,6 @@ impl ChunkSender for mpsc::SyncSender<Vec<u8>> {
     fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone> {
         self.send(chunk).map_err(|_| WriterGone)
     }
-}
-
-/// Where the producer gets the empty buffer each chunk is rendered into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Buffers {
-    /// A new `Vec` for every chunk, freed once it is written: the memory
-    /// follows the queue, however long it grows.
-    PerChunk,
-    /// At most this many buffers for the whole response, made before the
-    /// first row and handed back by the writer after each write. Fewer if
-    /// the body has fewer chunks: a small export needs no more.
-    Recycled(usize),
-}
-
-/// The producer's end of [`Buffers`].
-enum Source {
-    /// Allocates a buffer of this capacity for every chunk.
-    Fresh(usize),
-    /// The buffers the writer gave back; at first, every buffer there is.
-    Returned(Receiver<Vec<u8>>),
-}
-
-impl Source {
-    /// An empty buffer for the next chunk, or `None` once the writer is gone.
-    fn take(&self) -> Option<Vec<u8>> {
-        match self {
-            Source::Fresh(chunk_bytes) => Some(Vec::with_capacity(*chunk_bytes)),
-            // Never waits: of (depth + 2) buffers the channel holds at most
-            // depth and the writer one, so one is always back; a smaller
-            // pool has one buffer per chunk, and `produce` takes none once
-            // the rows are done. A pool smaller than both would wait here,
-            // and rightly: that is backpressure too.
-            Source::Returned(returned) => returned.recv().ok(),
-        }
-    }
-}
-
-/// Makes the buffers of `buffers`: the producer's source, and the writer's
-/// way to hand a written buffer back (`None`: it frees it instead).
-fn make_buffers(
-    buffers: Buffers,
-    rows: u64,
-    chunk_bytes: usize,
-) -> (Source, Option<SyncSender<Vec<u8>>>) {
-    let Buffers::Recycled(most) = buffers else {
-        return (Source::Fresh(chunk_bytes), None);
-    };
-    let chunks = csv_rows::body_len(rows).div_ceil(chunk_bytes as u64);
-    let count = most
-        .min(usize::try_from(chunks).unwrap_or(usize::MAX))
-        .max(1);
-    // Room for every buffer there is, so that handing one back never
-    // blocks; and a fixed ring, so that it allocates nothing per chunk
-    // (`mpsc::channel` allocates a block of slots every 31 messages).
-    let (give_back, returned) = mpsc::sync_channel(count);
-    for _ in 0..count {
-        // Cannot fail: the channel has room for `count`, and both ends are here.
-        let _ = give_back.try_send(Vec::with_capacity(chunk_bytes));
-    }
-    (Source::Returned(returned), Some(give_back))
 }
 
 /// How the producer's loop ended.
@@ -400,33 +335,6 @@ mod tests {
         // A body of one chunk needs one buffer, whatever the depth.
         let out = recycled(1, 1000, 3);
         assert_eq!(out.buffers.len(), 1);
-    }
-
-    /// The pool is made before the first row, so its size is the memory a
-    /// response holds whatever its body: never more buffers than the body
-    /// has chunks, however deep the channel. (`every_chunk_is_rendered_…`
-    /// counts the buffers written from, which a pool too large for a small
-    /// body never shows.)
-    #[test]
-    fn a_body_of_few_chunks_gets_a_pool_of_as_many_buffers() {
-        let pooled = |most, rows, chunk_bytes| {
-            let (source, _give_back) = make_buffers(Buffers::Recycled(most), rows, chunk_bytes);
-            let Source::Returned(returned) = source else {
-                panic!("a recycled pool");
-            };
-            returned.try_iter().count()
-        };
-        let one_chunk = csv_rows::body_len(1) as usize;
-        assert_eq!(pooled(5, 1, one_chunk), 1, "one chunk, one buffer");
-        assert_eq!(pooled(5, 1, one_chunk.div_ceil(3)), 3, "three chunks");
-        assert_eq!(pooled(5, 10_000, 1000), 5, "many chunks: the whole pool");
-        // No rows: the CSV header alone, in two chunks, is two buffers.
-        let header = csv_rows::body_len(0) as usize;
-        assert_eq!(
-            pooled(5, 0, header.div_ceil(2)),
-            2,
-            "the header is a body too"
-        );
     }
 
     /// A sender whose producer dies (panics) when handed chunk number
