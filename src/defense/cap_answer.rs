@@ -15,6 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::http::h2::frame::{self, ErrorCode, PREFACE_HEAD};
+use crate::http::partial_head;
 use crate::http::request::{self, Request};
 use crate::http::response::{self, Status, TEXT_PLAIN};
 use crate::measure::access_log::request_line;
@@ -170,7 +171,7 @@ impl Asked {
         if line.starts_with(PREFACE_HEAD) {
             return Some(Asked::Http2);
         }
-        match request::head_end(line, 0, line.len()) {
+        match partial_head::head_end(line, 0, line.len()) {
             Some(end) => {
                 let head = &line[..end];
                 if let Ok(request) = request::parse_head(head)
@@ -182,7 +183,7 @@ impl Asked {
             None if !waited && start.len() < PEEK_BYTES => return None,
             None => {}
         }
-        match request::is_head(start) {
+        match partial_head::is_head(start) {
             Some(true) => Some(Asked::Head),
             Some(false) => Some(Asked::Get),
             None => waited.then_some(Asked::Get),

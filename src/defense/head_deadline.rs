@@ -24,7 +24,8 @@ use std::net::TcpStream;
 use std::time::Instant;
 
 use crate::http::h2::frame::PREFACE_HEAD;
-use crate::http::request::{self, HeadError, MAX_HEAD_BYTES, head_end, oversized_head_error};
+use crate::http::partial_head::{self, head_end, oversized_head_error};
+use crate::http::request::{self, HeadError, MAX_HEAD_BYTES};
 use crate::http::response::Status;
 
 /// Size the head buffer starts at. It doubles as bytes arrive, up to
@@ -104,7 +105,7 @@ pub fn read_head<'b>(
         // Skipping stops for good at the request line's first byte; a CRLF
         // split across two reads is skipped once its LF is in.
         start += request::empty_lines(&buf[start..received]);
-        if let Err(e) = request::check_request_start(&buf[start..received]) {
+        if let Err(e) = partial_head::check_request_start(&buf[start..received]) {
             filled = received;
             break ReadHeadError::NotARequest(e);
         }

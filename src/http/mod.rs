@@ -5,6 +5,7 @@
 //! | file          | what                                                      |
 //! |---------------|-----------------------------------------------------------|
 //! | [`request`]   | the strict request-head parser and the head's limits      |
+//! | [`partial_head`] | a head still arriving: its first bytes, its end, too large |
 //! | [`target`]    | the request target's forms, its path and query; hosts     |
 //! | [`query`]     | `?rows=&mode=`, percent-decoded and validated              |
 //! | [`response`]  | status codes, framing, response heads, small responses    |
@@ -18,6 +19,7 @@
 
 pub mod chunked;
 pub mod h2;
+pub mod partial_head;
 pub mod query;
 pub mod request;
 pub mod response;

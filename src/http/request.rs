@@ -17,13 +17,12 @@
 //! send them. The request target inside the request line, its forms and
 //! its host, is taken apart by [`target`](super::target).
 //!
-//! Some of a head can be judged before all of it has arrived, and is: a
-//! reader calls [`check_request_start`] on each read, so that bytes which
-//! cannot begin a request line (a TLS handshake, binary) get their 400 at
-//! once instead of at the head deadline, and [`check_request_line`] once
-//! the request line is whole, so that one that is none (HTTP/0.9's `GET /`)
-//! does too; [`is_head`] tells an answer whether to leave out its body even
-//! when the head never completes.
+//! Some of a head can be judged before all of it has arrived, and is: its
+//! first bytes, where it ends, what a head too large is blamed on, in
+//! [`partial_head`](super::partial_head); and, here, its request line as
+//! soon as that line is whole ([`check_request_line`]), so that one that
+//! is none (HTTP/0.9's `GET /`) gets its answer at once, as the whole head
+//! would.
 
 use super::response::Status;
 use super::target::{ASTERISK_NOT_OPTIONS, is_uri_byte, is_valid_host, split_target};
@@ -42,12 +41,12 @@ pub const MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
 pub const MAX_HEADER_FIELDS: usize = 100;
 
 /// The answer to a request line over [`MAX_REQUEST_LINE_BYTES`].
-const REQUEST_LINE_TOO_LONG: HeadError = HeadError {
+pub(super) const REQUEST_LINE_TOO_LONG: HeadError = HeadError {
     status: Status::UriTooLong,
     reason: "request line longer than 8 KiB",
 };
 /// The answer to a head over [`MAX_HEAD_BYTES`].
-const HEAD_TOO_LARGE: HeadError = HeadError {
+pub(super) const HEAD_TOO_LARGE: HeadError = HeadError {
     status: Status::RequestHeaderFieldsTooLarge,
     reason: "request head larger than 16 KiB",
 };
@@ -56,12 +55,6 @@ pub(crate) const TOO_MANY_FIELDS: HeadError = HeadError {
     status: Status::RequestHeaderFieldsTooLarge,
     reason: "more than 100 header fields",
 };
-/// The answer to first bytes that cannot begin a request line. A TLS
-/// ClientHello (`16 03 01 …`) is the usual one: an `https://` URL pointed
-/// at this plain-HTTP port.
-const NOT_A_REQUEST_LINE: HeadError = bad(
-    "not an HTTP/1.1 request: it must start with a method and a space (TLS sent to a plain-HTTP port?)",
-);
 
 /// A request method this server knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +139,7 @@ pub struct HeadError {
     pub reason: &'static str,
 }
 
-const fn bad(reason: &'static str) -> HeadError {
+pub(super) const fn bad(reason: &'static str) -> HeadError {
     HeadError {
         status: Status::BadRequest,
         reason,
@@ -163,76 +156,6 @@ pub fn empty_lines(bytes: &[u8]) -> usize {
         skipped += 2;
     }
     skipped
-}
-
-/// Checks the first bytes of a request, after its empty lines, while they
-/// arrive: they must be able to begin a request line, a method (a token,
-/// RFC 9110 §9.1) and then a space. Anything else is refused with 400 at
-/// once, without waiting for a head that will never end.
-///
-/// Only the method's characters are judged, never its name: the HTTP/2
-/// connection preface (`PRI * HTTP/2.0`) begins like any request line, and
-/// gets the parser's answer to its version.
-pub fn check_request_start(start: &[u8]) -> Result<(), HeadError> {
-    // The first half of one more empty line, perhaps.
-    if start == b"\r" {
-        return Ok(());
-    }
-    let method_len = start.iter().take_while(|&&b| is_tchar(b)).count();
-    match start.get(method_len) {
-        // A method still arriving.
-        None => Ok(()),
-        Some(b' ') if method_len > 0 => Ok(()),
-        Some(_) => Err(NOT_A_REQUEST_LINE),
-    }
-}
-
-/// Whether a request's first bytes, empty lines skipped, name the method
-/// HEAD, whose answers never carry a body (RFC 9110 §9.3.2), not even an
-/// error's: `None` while the bytes so far could still begin `HEAD ` or
-/// another method. An answer to a head that never completed (too slow, too
-/// large) looks here, and so does the connection cap's 503 once its wait
-/// for a whole head is over.
-pub fn is_head(start: &[u8]) -> Option<bool> {
-    let method = &start[empty_lines(start)..];
-    if method.starts_with(b"HEAD ") {
-        Some(true)
-    } else if b"HEAD ".starts_with(method) || method == b"\r" {
-        None
-    } else {
-        Some(false)
-    }
-}
-
-/// Where the head in `buf[..filled_to]` ends, looking at the bytes that
-/// arrived since `filled_from`: just after the CRLF CRLF that ends it, or
-/// just after a line feed with no carriage return before it, so that the
-/// parser can reject a bare-LF head at once instead of waiting for a CRLF
-/// CRLF that will never come.
-pub fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usize> {
-    (filled_from..filled_to)
-        .filter(|&i| buf[i] == b'\n')
-        .find_map(|lf| {
-            let bare = lf == 0 || buf[lf - 1] != b'\r';
-            let blank_line = lf >= 3 && &buf[lf - 3..=lf] == b"\r\n\r\n";
-            (bare || blank_line).then_some(lf + 1)
-        })
-}
-
-/// A head that did not fit: 414 if the request line alone was too long, so
-/// the client knows it is the URL and not its headers. The line is measured
-/// as [`parse_head`] measures it, without its CRLF: an 8 KiB line is within
-/// its limit, and the fields are to blame.
-pub fn oversized_head_error(head: &[u8]) -> HeadError {
-    let request_line_len = head
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(head.len());
-    if request_line_len > MAX_REQUEST_LINE_BYTES {
-        REQUEST_LINE_TOO_LONG
-    } else {
-        HEAD_TOO_LARGE
-    }
 }
 
 /// Parses a complete head: a request line, header fields, and the empty
@@ -477,21 +400,6 @@ mod tests {
     }
 
     #[test]
-    fn a_head_ends_at_crlf_crlf_or_at_a_bare_lf() {
-        let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
-        assert_eq!(head_end(full, 0, full.len()), Some(full.len() - 4));
-        // The terminator straddling two reads is still found.
-        assert_eq!(head_end(full, 26, full.len()), Some(full.len() - 4));
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n", 0, 25), None);
-        let bare = b"GET / HTTP/1.1\nHost: a\n\n";
-        assert_eq!(head_end(bare, 0, bare.len()), Some(15));
-        assert_eq!(
-            parse_head(&bare[..15]).unwrap_err().reason,
-            "line ends in a bare LF, not CRLF"
-        );
-    }
-
-    #[test]
     fn empty_lines_before_the_request_line_are_skipped_whole() {
         assert_eq!(empty_lines(b"\r\n\r\nGET / HTTP/1.1\r\n"), 4);
         assert_eq!(empty_lines(b"\r\n\r"), 2, "a lone CR waits for its LF");
@@ -500,56 +408,6 @@ mod tests {
         let request = parse_head(b"\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
         assert_eq!(request.path, b"/x");
         assert_eq!(parse_head(b"\r\n\r\n").unwrap_err().reason, "empty request");
-    }
-
-    #[test]
-    fn bytes_that_cannot_begin_a_request_line_are_refused_as_they_arrive() {
-        // A TLS 1.x ClientHello's record header, and other strangers.
-        let refused: [&[u8]; 8] = [
-            &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00],
-            b"\x00",
-            b" GET / HTTP/1.1",
-            b"GET\t/",
-            b"Host: a\r\n",
-            b"GET\r\n",
-            b"\r\r",
-            b"\n",
-        ];
-        for start in refused {
-            let got = check_request_start(start);
-            assert_eq!(got, Err(NOT_A_REQUEST_LINE), "{start:?}");
-        }
-        let long_method = [b'M'; 1000];
-        let possible: [&[u8]; 8] = [
-            b"",
-            b"\r",
-            b"G",
-            b"GET",
-            b"GET /export.csv HTTP/1.1\r\nHost",
-            b"BREW ",
-            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-            &long_method,
-        ];
-        for start in possible {
-            assert_eq!(check_request_start(start), Ok(()), "{start:?}");
-        }
-    }
-
-    #[test]
-    fn head_is_known_from_the_first_bytes() {
-        for (start, head) in [
-            (&b"HEAD / HTTP/1.1\r\n"[..], Some(true)),
-            (b"\r\nHEAD /x", Some(true)),
-            (b"HEAD ", Some(true)),
-            (b"", None),
-            (b"HEA", None),
-            (b"\r\n\r", None),
-            (b"GET / HTTP/1.1", Some(false)),
-            (b"HEADER / HTTP/1.1", Some(false)),
-            (b"H\x16", Some(false)),
-        ] {
-            assert_eq!(is_head(start), head, "{start:?}");
-        }
     }
 
     #[test]
@@ -567,19 +425,6 @@ mod tests {
         // The HTTP/2 preface is told about its version first.
         let preface = parse_head(b"PRI * HTTP/2.0\r\n\r\n").unwrap_err();
         assert_eq!(preface.status, Status::HttpVersionNotSupported);
-    }
-
-    #[test]
-    fn oversized_heads_blame_the_right_part() {
-        let mut long_line = vec![b'a'; MAX_HEAD_BYTES];
-        long_line[..5].copy_from_slice(b"GET /");
-        assert_eq!(oversized_head_error(&long_line).status, Status::UriTooLong);
-        let mut many_fields = b"GET / HTTP/1.1\r\n".to_vec();
-        many_fields.resize(MAX_HEAD_BYTES, b'x');
-        assert_eq!(
-            oversized_head_error(&many_fields).status,
-            Status::RequestHeaderFieldsTooLarge
-        );
     }
 
     /// A request line is judged once its LF is in, as the whole head would

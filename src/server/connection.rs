@@ -17,6 +17,7 @@ use crate::defense::{
     head_deadline::{self, ReadHeadError},
 };
 use crate::http::h2::frame::PREFACE_HEAD;
+use crate::http::partial_head;
 use crate::http::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{AccessRecord, End, Outcome, request_line};
@@ -200,7 +201,7 @@ fn read_and_respond(
         Err(ReadHeadError::TimedOut) => {
             let reason = "request head not received in time";
             // Even a HEAD that never finished gets no body.
-            let head_only = request::is_head(&buf) == Some(true);
+            let head_only = partial_head::is_head(&buf) == Some(true);
             let outcome =
                 routes::reply_error(stream, None, Status::RequestTimeout, reason, head_only);
             match outcome.end {
@@ -214,7 +215,7 @@ fn read_and_respond(
         Err(
             ReadHeadError::TooLarge(e) | ReadHeadError::NotARequest(e) | ReadHeadError::CutShort(e),
         ) => {
-            let head_only = request::is_head(&buf) == Some(true);
+            let head_only = partial_head::is_head(&buf) == Some(true);
             routes::reply_error(stream, None, e.status, e.reason, head_only)
         }
         Err(ReadHeadError::Closed | ReadHeadError::Failed) => {
