@@ -16,9 +16,9 @@
 //!
 //! Files: [`config`] (what to measure), [`child`] (the server process,
 //! never left behind), [`run`](mod@run) (one strategy's run), [`sample`]
-//! (one sample and the CSV), [`verdict`], [`report`] (tables and text),
+//! (one sample and the CSV), [`verdict`], [`report`] (the text under the table),
 //! [`kernel_layer`] (`bounded` with and without the high-water mark),
-//! [`table`] (a Markdown table), [`units`] (sizes and durations as
+//! [`table`] (the Markdown tables, slow and fast), [`units`] (sizes and durations as
 //! printed), [`chart`] (the SVG), [`http2`] (the HTTP/2 part, its table
 //! and chart).
 
@@ -313,7 +313,7 @@ fn report_text(config: &DemoConfig, measured: &Measured) -> String {
             size(body_len(config.fast_rows)),
             run::FAST_DOWNLOADS
         ));
-        text.push_str(&report::fast_table(&measured.fast));
+        text.push_str(&table::fast_table(&measured.fast));
     }
     if let Some(part) = &measured.http2 {
         text.push_str(&http2::report(part));
@@ -336,7 +336,7 @@ fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
         config.rows,
         duration(config.seconds)
     );
-    let table = report::slow_table(slow);
+    let table = table::slow_table(slow);
     let (reading, rule) = (
         report::reading(slow, config),
         report::rule(body, config.clients),

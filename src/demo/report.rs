@@ -1,57 +1,15 @@
-//! The demo's text: the tables and the paragraph that reads them, all
-//! computed from the measurements, never written per strategy.
+//! The demo's report in words: the paragraph under the slow-client table
+//! that reads it (where the bytes piled up, and why), and the verdict
+//! rule for its footer, all computed from the measurements, never written
+//! per strategy. The tables themselves are `table.rs`'s.
 
 use std::fmt::Write as _;
 
 use super::config::DemoConfig;
-use super::run::{FastRun, SlowRun};
-use super::table::{Column, markdown_table};
+use super::run::SlowRun;
 use super::units::{duration, size};
 use super::verdict::{FLAT_FLOOR_BYTES, Verdict, flat_bound};
 use crate::measure::proc_net::PAGE_BYTES;
-
-/// The slow-client table: one row per strategy.
-pub fn slow_table(runs: &[SlowRun]) -> String {
-    let columns: [Column<SlowRun>; 11] = [
-        ("strategy", |run| run.mode.as_str().to_string()),
-        ("idle RSS", |run| size(run.idle_rss)),
-        ("peak RSS", |run| size(run.peak_rss)),
-        ("growth", |run| size(run.growth())),
-        ("peak userland queue", |run| size(run.peak_queued)),
-        ("kernel send queue", |run| size(run.peak_server_tx)),
-        ("client receive queue", |run| size(run.peak_client_rx)),
-        // Body bytes at the clients' stop, as the sentence under the
-        // table gives them (per client there): one figure for one read.
-        ("body read", |run| size(run.body_read)),
-        ("RSS after disconnect", |run| size(run.rss_after)),
-        ("producer stopped", |run| {
-            if run.producer_stopped() {
-                return "yes".to_string();
-            }
-            let (queued, threads) = (size(run.queued_after), run.threads_after);
-            format!(
-                "no: {queued} queued, {threads} of {} threads",
-                run.idle_threads
-            )
-        }),
-        ("verdict", |run| run.verdict.to_string()),
-    ];
-    markdown_table(&columns, runs)
-}
-
-/// The fast-client table: one row per strategy.
-pub fn fast_table(runs: &[FastRun]) -> String {
-    let columns: [Column<FastRun>; 6] = [
-        ("strategy", |run| run.mode.as_str().to_string()),
-        ("body read", |run| size(run.report.body_bytes)),
-        // As measured: two decimals of a second made a 4 ms download "0.00 s".
-        ("time", |run| duration(run.report.elapsed)),
-        ("MB/s", |run| format!("{:.0}", run.report.body_rate() / 1e6)),
-        ("peak RSS", |run| size(run.peak_rss)),
-        ("ended", |run| run.report.end.to_string()),
-    ];
-    markdown_table(&columns, runs)
-}
 
 /// The largest `of` among `runs`; 0 if there are none.
 fn most<'a>(runs: impl IntoIterator<Item = &'a SlowRun>, of: fn(&SlowRun) -> u64) -> u64 {
@@ -348,34 +306,6 @@ pub(super) mod tests {
         }
     }
 
-    /// A fast download's time is what was measured: --quick's 10.2 MiB
-    /// took about 10 ms and printed "0.01 s"; a machine twice as fast, or
-    /// a smaller --fast-rows, printed "0.00 s" beside its MB/s.
-    #[test]
-    fn a_fast_downloads_time_is_never_zero() {
-        use crate::client::response::{BodyEnd, BodyFraming};
-        let report = crate::client::slow_client::Report {
-            status: Some(200),
-            // The wire's bytes (head and framing) are not the body's.
-            wire_bytes: 10_800_000,
-            body_bytes: 10_716_780,
-            elapsed: std::time::Duration::from_millis(4),
-            end: BodyEnd::Complete(BodyFraming::Chunked),
-        };
-        let mode = crate::export::Mode::Bounded;
-        let table = fast_table(&[FastRun {
-            mode,
-            report,
-            peak_rss: 3 << 20,
-        }]);
-        let row = table.lines().nth(2).unwrap_or_default();
-        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        assert_eq!(
-            cells[..5],
-            ["bounded", "10.2 MiB", "4 ms", "2679", "3.0 MiB"]
-        );
-    }
-
     /// The rule is applied to one client's peak queue only with one
     /// client; with several it is applied to their average, and says so.
     #[test]
@@ -635,29 +565,6 @@ pub(super) mod tests {
         let text = reading(&[edge], &config);
         let said = "stayed above twice idle even with nothing";
         assert!(text.contains(said), "{text}");
-    }
-
-    /// Each column shows its own field: one filled from a neighbour (the
-    /// peak for the growth, the bytes sent for those read) lies under its header.
-    #[test]
-    fn the_slow_table_puts_each_figure_in_its_column() {
-        let mut done = slow_run(1, 144 << 10, 64 << 10, 16 << 10);
-        (done.peak_rss, done.body_read, done.body_sent) = (5 << 20, 3 << 20, 4 << 20);
-        done.rss_after = 7 << 19;
-        let mut holding = done.clone();
-        (holding.queued_after, holding.threads_after) = (1 << 20, 3);
-        let table = slow_table(&[done, holding]);
-        let row = |n: usize| -> Vec<&str> {
-            let line = table.lines().nth(n).unwrap_or_default();
-            line.trim_matches('|').split('|').map(str::trim).collect()
-        };
-        let figures = ["3.0 MiB", "5.0 MiB", "2.0 MiB", "64.0 KiB", "144.0 KiB"];
-        assert_eq!(row(2)[1..6], figures, "{table}");
-        assert_eq!(
-            row(2)[6..],
-            ["110.0 KiB", "3.0 MiB", "3.5 MiB", "yes", "flat"]
-        );
-        assert_eq!(row(3)[9], "no: 1.0 MiB queued, 3 of 2 threads", "{table}");
     }
 
     /// Each figure of the reading is the field it names, the largest of the
