@@ -361,7 +361,10 @@ fn send_timeout_cuts_a_reader_of_nothing(lowat: &str) {
 /// The kernel's unsent bytes are bounded per socket too: with the default
 /// high-water mark, each of 50 stalled `bounded` connections holds at most
 /// the mark plus two 64 KiB writes in the server's send queue, whatever the
-/// machine's `tcp_wmem` would let it grow to (several MiB by default).
+/// machine's `tcp_wmem` would let it grow to (several MiB by default). The
+/// invariant is the mark and one write unsent; the second is room for
+/// bytes in flight, which `tx_queue` counts too: a stalled client's window
+/// shuts, but the queue may be read before its last acknowledgement.
 #[test]
 fn the_kernel_send_queue_of_a_stalled_connection_is_bounded_by_the_mark() {
     const CLIENTS: usize = 50;

@@ -75,9 +75,10 @@ pub(super) fn handle(
     // Chunks go out in one vectored write each; Nagle's algorithm would only
     // hold the last small write back until an ACK arrives.
     let _ = stream.set_nodelay(true);
-    // The kernel's high-water mark: its unsent bytes stay under the mark, so
-    // a stalled client costs the kernel this much, not megabytes. `bind`
-    // checked that the kernel takes the option.
+    // The kernel's high-water mark: a write goes in only while fewer bytes
+    // than the mark wait unsent, so a stalled client costs the kernel the
+    // mark and one write, not megabytes. `bind` checked that the kernel
+    // takes the option.
     if let Some(bytes) = config.notsent_lowat {
         let _ = sys::set_notsent_lowat(stream, bytes);
     }
