@@ -382,9 +382,9 @@ fn code_comments_name_only_what_exists() {
 /// Every relative link in the Markdown files points at a file, every
 /// `src/…`, `tests/…`, `benches/…` or `docs/…` path they name exists, and
 /// every test or function they name between backticks (a snake_case word
-/// of four parts or more, such as `a_slow_reader_is_reset`) is still
-/// spelled somewhere in the code: a renamed test leaves a reader looking
-/// for nothing.
+/// of four parts or more, such as `a_head_that_fails_is_not_a_response`)
+/// is still spelled somewhere in the code: a renamed test leaves a reader
+/// looking for nothing.
 #[test]
 fn docs_name_only_what_exists() {
     let code: String = ["src", "tests", "benches"]

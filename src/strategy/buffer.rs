@@ -40,11 +40,10 @@ use crate::http::response::{Framing, Status};
 
 /// Body bytes rendered between two looks at whether the response is still
 /// wanted: a cancelled or cut render stops within one slice, about 1 ms of
-/// rendering in a release build and 8 ms in a debug one (219 MB took 0.21 s
-/// and 1.7 s), instead of going on for up to `--max-buffered-bytes`. The
-/// look is an atomic load, and a lock over HTTP/2: per slice, never per
-/// row, so the hot loop keeps its speed. A real service would size it to
-/// how late a stop may be.
+/// rendering in a release build, instead of going on for up to
+/// `--max-buffered-bytes`. The look is an atomic load, and a lock over
+/// HTTP/2: per slice, never per row, so the hot loop keeps its speed. A
+/// real service would size it to how late a stop may be.
 pub const RENDER_SLICE_BYTES: usize = 1024 * 1024;
 
 pub fn send<W: Wire>(mut response: ExportResponse<'_, W>) -> Result<(), ExportError> {
