@@ -95,7 +95,10 @@ pub use sys::connect_with_receive_buffer;
 /// without a goodbye, for the tests.
 pub use sys::reset_on_close;
 
-/// What the unit tests of several layers share.
+/// What the unit tests of several layers share. It imports nothing of the
+/// crate but `measure/proc_net.rs`'s reader of `/proc/net/tcp`, for
+/// `read_by_peer` and `peer_closed`: the rest any layer's tests may use,
+/// those two the tests of `measure/` and the layers above it.
 #[cfg(test)]
 mod test_support {
     use std::net::{SocketAddr, TcpListener, TcpStream};
