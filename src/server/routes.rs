@@ -8,7 +8,8 @@
 //! | `GET /healthz`           | `ok`                                                |
 //! | `GET /`                  | what the server demonstrates, with curl examples    |
 //! | `HEAD` of any of them    | the same head, no body                              |
-//! | another path             | 404; a method HTTP defines but we do not allow: 405; one we do not know: 501 |
+//! | `GET` or `HEAD` of another path | 404                                          |
+//! | another method, any path | 405 if HTTP defines it (with `Allow: GET, HEAD`), 501 if not |
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};

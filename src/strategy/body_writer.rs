@@ -8,7 +8,7 @@
 //! disagree about what "sent" means.
 //!
 //! Its blocked `write` is the backpressure signal every strategy inherits.
-//! Over HTTP/1.x, `W` is a
+//! Over HTTP/1.x, `W` is [`Http1`](super::Http1) around a
 //! [`DeadlineWriter`](crate::defense::send_deadline::DeadlineWriter), so the
 //! block is bounded in time too; over HTTP/2 it is the stream's hand-off to
 //! the connection's writer, whose wait has the same deadline.
