@@ -18,12 +18,13 @@
 //!    Held = RSS + kernel: everything one slow client makes the server keep.
 //! 2. **Throughput of a fast client**, after the stalled ones left: the
 //!    median of K downloads of the 1,000,000-row export (54 MB;
-//!    `TRADEOFF_ROWS` sets the rows) over loopback. The downloads go in rounds, one from every configuration
-//!    and reference per round (after an untimed round), so that a machine
-//!    whose speed drifts moves them all alike: the ratios are of the same
-//!    moments. With it, the cores the whole machine kept busy during each
-//!    configuration's downloads (`/proc/stat`): whether the CPU was the
-//!    limit. The table prints it; the CSV and the chart do not.
+//!    `TRADEOFF_ROWS` sets the rows) over loopback. The downloads go in
+//!    rounds, one from every configuration and reference per round (after
+//!    an untimed round), so that a machine whose speed drifts moves them
+//!    all alike: the ratios are of the same moments. With it, the cores
+//!    the whole machine kept busy during each configuration's downloads
+//!    (`/proc/stat`): whether the CPU was the limit. The table prints it;
+//!    the CSV and the chart do not.
 //!
 //! The Pareto front is the configurations no other beats on both axes: the
 //! most throughput for at most that memory. The server's defaults are

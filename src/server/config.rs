@@ -21,9 +21,8 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::
 /// one, so larger chunks cost memory. Taken from the trade-off's front
 /// (`benches/tradeoff.rs`, `docs/benchmarks.md`): with depth 1, as fast as
 /// `unbounded` while a stalled `bounded` connection stays under 192 KiB of
-/// RSS. For
-/// comparison, hyper reads bodies in up to 16 KiB pieces, Go's `io.Copy`
-/// uses 32 KiB, and Node's streams default to 16 KiB or 64 KiB.
+/// RSS. For comparison, hyper reads bodies in up to 16 KiB pieces, Go's
+/// `io.Copy` uses 32 KiB, and Node's streams default to 16 KiB or 64 KiB.
 pub const DEFAULT_CHUNK_BYTES: usize = 48 * 1024;
 /// Largest accepted `--chunk-bytes`: 16 MiB. Beyond that a "chunk" is a
 /// buffer of the whole body by another name.
@@ -76,9 +75,10 @@ pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// kernel's own high-water mark. Without it the kernel's send queue is the
 /// largest buffer in the chain: autotuning grows it to `net.ipv4.tcp_wmem`'s
 /// maximum (4 MiB by default) for a client that stalls, about 28 times
-/// the userland bound at the defaults (144 KiB), in memory RSS never shows. With it a blocking write waits
-/// once this many bytes are unsent and wakes when fewer than half are left,
-/// so the writer follows the client's drain closely. 16 KiB is Cloudflare's
+/// the userland bound at the defaults (144 KiB), in memory RSS never
+/// shows. With it a blocking write waits once this many bytes are unsent
+/// and wakes when fewer than half are left, so the writer follows the
+/// client's drain closely. 16 KiB is Cloudflare's
 /// setting; Apple recommends 128 KiB; `docs/benchmarks.md` measures the
 /// choice. `off` leaves the kernel's default (no mark).
 pub const DEFAULT_NOTSENT_LOWAT: Option<u32> = Some(16 * 1024);
@@ -109,9 +109,9 @@ pub const MAX_MAX_CONNECTIONS: usize = 4096;
 /// of the kernel's high-water mark: a blocked writer wakes every half-mark
 /// of drain, so a 200 KB/s phone finishes a 48 KiB write in a quarter of a
 /// second, fifty times inside its 12 s allowance, while a 2 KB/s reader
-/// needs 24 s and is cut at 12. Without the mark a writer wakes only once a third of a
-/// 4 MiB buffer has drained, seconds even for that phone, which is why
-/// Kestrel's `MinResponseDataRate` has to default to 240 B/s.
+/// needs 24 s and is cut at 12. Without the mark a writer wakes only once
+/// a third of a 4 MiB buffer has drained, seconds even for that phone,
+/// which is why Kestrel's `MinResponseDataRate` has to default to 240 B/s.
 pub const DEFAULT_MIN_RATE: u64 = 4 * 1024;
 /// Default grace for the minimum data rate: 5 s, Kestrel's. A small write
 /// gets at least this long, so a brief stall of a good client is forgiven.

@@ -52,9 +52,10 @@ use crate::sys;
 
 /// Stack of a connection thread. It holds the frames of one request (the
 /// body's buffers are on the heap, and so is the head, see
-/// [`read_head`](crate::defense::head_deadline::read_head)); 256 KiB leaves room for unoptimised builds.
-/// (The default 2 MiB only reserves address space, but a stated size keeps
-/// the per-connection cost explicit.)
+/// [`read_head`](crate::defense::head_deadline::read_head)); 256 KiB
+/// leaves room for unoptimised builds. (The default 2 MiB only reserves
+/// address space, but a stated size keeps the per-connection cost
+/// explicit.)
 const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 
 /// How often a blocked `accept` wakes to look for a shutdown request: the
