@@ -148,7 +148,12 @@ fn a_cut_response_counts_every_byte_its_client_read() {
 /// One mode of the test above, on `server`.
 fn a_cut_response_counts_what_was_read(server: &Server, mode: &str) {
     let target = format!("/export.csv?rows=100000&mode={mode}");
-    let mut client = TcpStream::connect(server.addr()).unwrap();
+    // A small receive buffer, so that the stall stalls the server: left to
+    // autotuning, the client's kernel may take the rest of the 5 MB body
+    // while the client sleeps (`tcp_rmem` allows up to 32 MiB on some
+    // machines), and the response completes instead of being cut.
+    let mut client = backpressure::connect_with_receive_buffer(server.addr(), 64 * 1024, PATIENCE)
+        .expect("connect");
     let port = client.local_addr().unwrap().port();
     let request = format!("GET {target} HTTP/1.0\r\n\r\n");
     client.write_all(request.as_bytes()).unwrap();
