@@ -17,7 +17,9 @@ use crate::sys;
 pub const SERVE: Spec<ServerConfig> = Spec {
     command: "serve",
     usage: "backpressure serve [FLAGS]",
-    about: "Serves GET /export.csv?rows=N&mode=buffer|unbounded|bounded|pipeline, /metrics, /healthz and /.\n\
+    about: "Serves GET and HEAD of /export.csv?rows=N&mode=buffer|unbounded|bounded|pipeline\n\
+            (1000000 rows and bounded when not given), /metrics, /healthz and /,\n\
+            over HTTP/1.x or HTTP/2 (h2c, prior knowledge).\n\
             The first line on stdout is 'listening on http://ADDR:PORT'.",
     flags: &[
         Flag {

@@ -158,8 +158,8 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     for (group, why) in [
         (
             waited,
-            "; the server's kernel send queue held as much as its high-water mark, which \
-             is where `write` blocks: then the blocked writer stops taking chunks, and the \
+            "; the server's kernel send queue filled to its high-water mark (plus what was in \
+             flight), which is where `write` blocks: then the blocked writer stops taking chunks, and the \
              producer waits (in a full channel's `send`, or by not being asked for the next \
              rows), so the chain of flow control reaches all the way back",
         ),

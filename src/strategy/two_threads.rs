@@ -139,8 +139,9 @@ pub(super) fn stream<W: Wire>(
                 // An empty body; not reached, since the CSV header is in
                 // every one.
                 Ok(Production::Complete) => Ok(response.start()?.finish()?),
-                // A panic; the rest cannot happen while this side holds
-                // the channel and the buffers.
+                // A panic: `Stopped` needs the writer or the head gone,
+                // and `OverLimit` a chunk after the first; neither can
+                // come before the first chunk is counted.
                 _ => Err(ExportError::ProducerFailed { head_sent: false }),
             };
         }

@@ -444,7 +444,7 @@ mod tests {
     #[test]
     fn an_end_stream_is_cut_at_the_deadline_only_until_the_writer_takes_it() {
         // The two cases, a connection each, wait out the deadline side by
-        // side: one after the other, the test took 3 s, not 1.5.
+        // side, not one after the other.
         std::thread::scope(|scope| {
             for taken in [true, false] {
                 scope.spawn(move || end_stream_past_the_deadline(taken));
