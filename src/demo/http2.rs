@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::chart::escape;
 use super::child::{ChildServer, ChildStderr};
-use super::units::{duration, size};
+use super::units::{count, duration, size};
 use crate::client::h2::{self, H2Options, H2Report};
 use crate::client::slow_client::HttpUrl;
 use crate::export::csv_rows::body_len;
@@ -247,7 +247,7 @@ pub fn report(part: &Http2Part) -> String {
         text.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             case.name,
-            case.window,
+            count(u64::from(case.window)),
             if case.lowat_off { "off" } else { "16 KiB" },
             latency(&case.report, part.wait),
             case.report.first_bytes_then.map_or("-".into(), size),
@@ -328,7 +328,7 @@ pub fn report(part: &Http2Part) -> String {
          stream 3 on the same connection {}. Meanwhile the server held \
          {} for stream 1 in its bounded queue, and one 16 KiB frame handed to the writer, \
          nothing more.\n",
-        starved.first.body_bytes,
+        count(starved.first.body_bytes),
         if starved.first.body_bytes == u64::from(DEFAULT_WINDOW) {
             ", exactly its window"
         } else {
@@ -533,10 +533,10 @@ mod tests {
     fn the_starved_stream_got_exactly_its_window_only_if_it_did() {
         let mut part = part(Some(0.2), Some(3.0), Some(0.5));
         part.starved.first.body_bytes = u64::from(DEFAULT_WINDOW);
-        let said = "received 65535 bytes of it, exactly its window, and then nothing";
+        let said = "received 65,535 bytes of it, exactly its window, and then nothing";
         assert!(report(&part).contains(said), "{}", report(&part));
         part.starved.first.body_bytes = 16_384;
-        let said = "received 16384 bytes of it, and then nothing";
+        let said = "received 16,384 bytes of it, and then nothing";
         assert!(report(&part).contains(said), "{}", report(&part));
     }
 

@@ -1,5 +1,5 @@
-//! Quantities as a person reads them: sizes in B, KiB, MiB or GiB, and
-//! durations in ms or s. Every figure the demo prints goes through here, so
+//! Quantities as a person reads them: sizes in B, KiB, MiB or GiB, counts
+//! in groups of three digits, and durations in ms or s. Every figure the demo prints goes through here, so
 //! that a table and the sentence under it round the same way.
 
 /// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`. The
@@ -15,6 +15,20 @@ pub fn size(bytes: u64) -> String {
         b if under(b / (KIB * KIB)) => format!("{:.1} MiB", b / (KIB * KIB)),
         b => format!("{:.2} GiB", b / (KIB * KIB * KIB)),
     }
+}
+
+/// A count as a person reads it, its digits in groups of three: `65,535`,
+/// `16,777,216`; the exact figure, where a size would round it.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// A duration as a person reads it: `250 ms` below a second, else seconds
@@ -40,6 +54,21 @@ pub fn duration(duration: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts() {
+        for (n, said) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (65_535, "65,535"),
+            (100_000, "100,000"),
+            (16_777_216, "16,777,216"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ] {
+            assert_eq!(count(n), said);
+        }
+    }
 
     #[test]
     fn sizes() {
