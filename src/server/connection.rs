@@ -1,5 +1,5 @@
 //! One connection, from accept to close: read the head, respond, close
-//! gracefully, write the access-log line.
+//! gracefully (how, in `graceful_close.rs`), write the access-log line.
 //!
 //! Each connection gets its own thread (see [`crate::server`]), and this is
 //! everything that thread does. A response here is done when its last byte
@@ -7,10 +7,11 @@
 //! export strategies write the body themselves, on this thread, and only
 //! return once it has drained into the socket or the client has gone.
 
-use std::io::{ErrorKind, Read};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::graceful_close::close_gracefully;
 use super::{Shared, h2, routes};
 use crate::defense::{
     self,
@@ -24,19 +25,6 @@ use crate::measure::access_log::{AccessRecord, End, Outcome, request_line};
 use crate::measure::metrics::{Counted, METRICS};
 use crate::sys;
 
-/// How long a finished connection keeps reading what the client still
-/// sends before closing. Closing a socket with unread input makes the kernel
-/// send a reset, which can destroy a response the client has not read yet;
-/// reading it first lets an error response (sent before the request was
-/// fully read) arrive intact. Short, because it holds a thread.
-pub const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
-/// Most bytes read and thrown away before closing anyway.
-const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
-/// How often a close that does not wait for the client to hang up (one
-/// that will be a reset, or a plain one past the closing places) looks
-/// whether the client has acknowledged everything written to it, until
-/// [`CLOSE_READ_TIMEOUT`].
-const ACK_CHECK: Duration = Duration::from_millis(2);
 /// How often a connection whose client has sent nothing yet looks whether
 /// a shutdown began, so that a shutdown waits at most this long for it.
 /// Waking 10 times a second, only until the first byte or the header
@@ -284,140 +272,9 @@ fn cut_after_it_was_written(outcome: &mut Outcome, end: End) {
     }
 }
 
-/// Ends a connection whose response is complete: send FIN (the client sees
-/// the end of the response), then read and discard what the client still
-/// sends, until it closes, [`CLOSE_READ_TIMEOUT`] passes or
-/// [`MAX_CLOSE_READ_BYTES`] arrive. If the client is still sending after
-/// that many, the close will be a reset, which would discard what the
-/// kernel has not sent yet; so, within the same timeout, wait until the
-/// client has acknowledged every byte. False if it has not by then and is
-/// still sending: the close's reset discards the tail it has not
-/// acknowledged, and the response was cut after all.
-///
-/// Unless `wait_for_hang_up`, a client with nothing unread is not waited
-/// for to hang up: it asked its one request and is reading the answer.
-/// Only a byte it sends after the close would turn the close into a reset,
-/// which is why the wait is the rule (Apache always waits; nginx only when
-/// it sees input); and a reset discards only what the client has not
-/// acknowledged, so the close waits for that instead, within the same
-/// timeout ([`nothing_sent_until_acknowledged`]); a byte that arrives
-/// meanwhile makes it the whole close above. Its FIN is left to the
-/// socket's last owner, who sends it after giving the slot back: a client
-/// that connects again the moment it sees it finds the slot free.
-fn close_gracefully(stream: &TcpStream, wait_for_hang_up: bool) -> bool {
-    let deadline = Instant::now() + CLOSE_READ_TIMEOUT;
-    if !wait_for_hang_up && nothing_sent_until_acknowledged(stream, deadline) {
-        return true;
-    }
-    let _ = stream.shutdown(Shutdown::Write);
-    // What is read here is thrown away: one read's worth, on the stack.
-    let mut sink = [0u8; 4096];
-    // Waiting already (a request pipelined before the response ended, or
-    // sent while the close waited for its acknowledgement): read first,
-    // all of it, since it is no sign that the client is still sending;
-    // what arrives after it is.
-    let sent_before = read_waiting(stream, &mut sink);
-    let sending = |drained| drained > sent_before;
-    let mut drained = sent_before;
-    while drained < MAX_CLOSE_READ_BYTES {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return !discards_a_tail(stream, sending(drained));
-        }
-        match (&*stream).read(&mut sink) {
-            // The client has closed, or is gone: nothing more to wait for.
-            Ok(0) => return true,
-            Err(e) if !defense::is_timeout(&e) => return true,
-            Err(_) => return !discards_a_tail(stream, sending(drained)),
-            Ok(n) => drained += n,
-        }
-    }
-    // The client is still sending (an HTTP/2 flood answered with GOAWAY,
-    // say; one that sent this much before the close is taken to be at it
-    // still), so the close will leave input unread and be a reset, and a reset
-    // throws away what the kernel has not sent yet: the answer's last
-    // frames. Wait, within the same deadline, until the client has
-    // acknowledged every byte and the FIN, or reset the connection itself
-    // (the queue then never empties).
-    let unacknowledged = || sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0);
-    let reset = || !matches!(stream.take_error(), Ok(None));
-    while Instant::now() < deadline && unacknowledged() && !reset() {
-        std::thread::sleep(ACK_CHECK);
-    }
-    reset() || !discards_a_tail(stream, true)
-}
-
-/// Waits until the client has acknowledged every byte written to `stream`
-/// (at once, for a client that reads as fast as it is sent to), has
-/// closed, or `deadline` passes, whichever is first; true unless a byte
-/// from it waits unread by then. A client that has acknowledged everything
-/// loses nothing to a reset its later byte causes, and one that has closed
-/// sends none; one slower than `deadline` is closed on anyway, since a
-/// close that waits for every slow reader would hold its slot as long as
-/// the reader likes.
-fn nothing_sent_until_acknowledged(stream: &TcpStream, deadline: Instant) -> bool {
-    loop {
-        // A socket that cannot say is not waited for.
-        let unacknowledged = sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0);
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !unacknowledged
-            || left.is_zero()
-            || stream.set_read_timeout(Some(left.min(ACK_CHECK))).is_err()
-        {
-            return !input_waiting(stream);
-        }
-        // Wakes at once for a byte or the client's FIN (which often carries
-        // the last acknowledgement): the slot of a client that closes first
-        // goes back then, not at the next look.
-        match stream.peek(&mut [0; 1]) {
-            Ok(0) => return true,
-            Ok(_) => return false,
-            Err(e) if defense::is_timeout(&e) || e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return true,
-        }
-    }
-}
-
-/// Reads and throws away the bytes waiting unread on `stream`, up to
-/// [`MAX_CLOSE_READ_BYTES`], without waiting for more; returns how many.
-fn read_waiting(stream: &TcpStream, sink: &mut [u8]) -> usize {
-    let mut read = 0;
-    if stream.set_nonblocking(true).is_ok() {
-        while read < MAX_CLOSE_READ_BYTES {
-            match (&*stream).read(sink) {
-                Ok(n @ 1..) => read += n,
-                _ => break,
-            }
-        }
-    }
-    let _ = stream.set_nonblocking(false);
-    read
-}
-
-/// Whether a byte waits unread on `stream`, taking none. False if the
-/// socket cannot say at once.
-fn input_waiting(stream: &TcpStream) -> bool {
-    let waiting =
-        stream.set_nonblocking(true).is_ok() && stream.peek(&mut [0; 1]).is_ok_and(|n| n > 0);
-    let _ = stream.set_nonblocking(false);
-    waiting
-}
-
-/// Whether closing `stream` now discards bytes the client has not
-/// acknowledged, which the kernel still holds: if its input is not all
-/// read, the close is a reset; if the client sent during the close
-/// (`sending`), its next byte reaches a closed socket, and the kernel
-/// aborts that with a reset too, so that no byte unread at this instant
-/// says nothing.
-fn discards_a_tail(stream: &TcpStream, sending: bool) -> bool {
-    (sending || input_waiting(stream)) && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::net::TcpListener;
-    use std::thread;
+    use std::io::{Read, Write};
 
     use super::*;
     use crate::defense::buffer_caps::BufferBudget;
@@ -477,198 +334,5 @@ mod tests {
         let end = client.read_to_end(&mut Vec::new()).map_err(|e| e.kind());
         assert_eq!(end, Err(ErrorKind::ConnectionReset));
         assert_eq!(outcome.end, End::ClientAbort, "not the server's cut");
-    }
-
-    /// The response of 256 KiB, or as much as the server's kernel takes at
-    /// once, to a client with a 4 KiB window: most of it waits unsent.
-    fn a_response_mostly_unsent() -> (TcpStream, TcpStream, usize) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = sys::connect_with_receive_buffer(addr, 4096, Duration::from_secs(5)).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
-        let mut written = 0;
-        while written < 256 * 1024
-            && let Ok(n) = (&server).write(&[7; 4096])
-        {
-            written += n;
-        }
-        server.set_nonblocking(false).unwrap();
-        (server, client, written)
-    }
-
-    /// Waits until `size` bytes the client sent wait unread in `server`'s
-    /// kernel, so that the close finds them there: a pause is no proof on
-    /// a loaded machine.
-    fn arrived(server: &TcpStream, size: usize) {
-        let mut buf = vec![0; size];
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let started = Instant::now();
-        while size > 0 && started.elapsed() < crate::test_support::HANG_LIMIT {
-            match server.peek(&mut buf) {
-                Ok(n) if n >= size => break,
-                _ => thread::sleep(Duration::from_millis(1)),
-            }
-        }
-        server.set_read_timeout(None).unwrap();
-    }
-
-    /// Every byte the client receives until the end or an error.
-    fn received_by(client: &TcpStream) -> usize {
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let (mut received, mut buf) = (0, vec![0; 1 << 16]);
-        while let Ok(n @ 1..) = (&*client).read(&mut buf) {
-            received += n;
-        }
-        received
-    }
-
-    /// A client still sending when its response is done makes the close a
-    /// reset, and a reset throws away what the kernel has not sent yet. So
-    /// the graceful close, once it stops draining, waits for the client to
-    /// acknowledge every byte. Here the client's small window leaves most
-    /// of the response unsent in the server's kernel, and the client reads
-    /// only 100 ms later: it must still get all of it.
-    #[test]
-    fn a_close_with_input_unread_waits_until_the_response_is_acknowledged() {
-        let (server, client, written) = a_response_mostly_unsent();
-        let received = thread::scope(|scope| {
-            // More than the close drains: the client is still sending.
-            scope.spawn(|| {
-                let _ = (&client).write_all(&vec![0; 4 * MAX_CLOSE_READ_BYTES]);
-            });
-            let reader = scope.spawn(|| {
-                thread::sleep(Duration::from_millis(100));
-                received_by(&client)
-            });
-            assert!(close_gracefully(&server, true), "every byte acknowledged");
-            drop(server);
-            reader.join().unwrap()
-        });
-        assert_eq!(received, written);
-    }
-
-    /// But a client that keeps sending and reads nothing within the close's
-    /// 500 ms loses the tail to the close's reset: the close says so, so
-    /// that the response is logged and counted as cut (`close-timeout`),
-    /// not as complete.
-    #[test]
-    fn a_close_that_leaves_a_tail_unacknowledged_says_so() {
-        let (server, client, written) = a_response_mostly_unsent();
-        thread::scope(|scope| {
-            // Sends until the close's reset ends it; never reads.
-            scope.spawn(|| while (&client).write_all(&[0; 4096]).is_ok() {});
-            assert!(!close_gracefully(&server, true), "{written} bytes written");
-            drop(server);
-        });
-    }
-
-    /// A client that sends a byte now and then, too few for the close to
-    /// stop draining, is still sending: its next byte reaches a closed
-    /// socket, which makes the kernel abort it and discard the tail as
-    /// surely as unread input does. That no byte waits unread at the
-    /// instant the close gives up says nothing, so the close says cut.
-    #[test]
-    fn a_client_that_sends_now_and_then_during_the_close_is_still_sending() {
-        let (server, client, written) = a_response_mostly_unsent();
-        thread::scope(|scope| {
-            scope.spawn(|| {
-                while (&client).write_all(b"x").is_ok() {
-                    thread::sleep(Duration::from_millis(10));
-                }
-            });
-            assert!(!close_gracefully(&server, true), "{written} bytes written");
-            drop(server);
-        });
-    }
-
-    /// But one that sent, before the close, as much as the close reads at
-    /// most is taken to be at it still, though nothing more comes: its
-    /// next byte would reset the tail, so a close that could not wait for
-    /// the tail to be acknowledged (this client reads none of it) says cut,
-    /// with no byte unread at that instant.
-    #[test]
-    fn a_client_that_sent_all_a_close_reads_is_taken_to_be_still_sending() {
-        let (server, client, written) = a_response_mostly_unsent();
-        (&client).write_all(&[0; MAX_CLOSE_READ_BYTES]).unwrap();
-        arrived(&server, MAX_CLOSE_READ_BYTES);
-        assert!(!close_gracefully(&server, true), "{written} bytes written");
-    }
-
-    /// But bytes that were waiting before the response ended (a second,
-    /// pipelined request) are no sign of a client still sending: if it
-    /// sends nothing more, the kernel delivers the tail after the close,
-    /// to a client that reads it late. However many they are: a request
-    /// with 12 KiB of fields is more than the close reads at a time.
-    #[test]
-    fn a_request_pipelined_before_the_close_is_not_a_client_still_sending() {
-        let big = [
-            b"GET / HTTP/1.1\r\nx: ".as_slice(),
-            &[b'y'; 12 * 1024],
-            b"\r\n\r\n",
-        ]
-        .concat();
-        for pipelined in [b"GET / HTTP/1.1\r\n\r\n".as_slice(), &big] {
-            let (server, client, written) = a_response_mostly_unsent();
-            (&client).write_all(pipelined).unwrap();
-            arrived(&server, pipelined.len());
-            let whole = close_gracefully(&server, true);
-            drop(server);
-            let size = pipelined.len();
-            assert_eq!(received_by(&client), written, "{size} bytes pipelined");
-            assert!(whole, "{size} bytes pipelined: the close said cut");
-        }
-    }
-
-    /// A close that found no closing place free does not wait for a client
-    /// that has sent nothing unread to hang up: it closes once the client
-    /// has acknowledged every byte, keeping its slot no longer, and the
-    /// client gets every byte and the FIN. With a place, or with input
-    /// waiting, the same close waits for the client to hang up, here until
-    /// [`CLOSE_READ_TIMEOUT`], since this one never does.
-    #[test]
-    fn a_close_without_a_place_waits_only_for_a_client_that_sent_more() {
-        for (hang_up, sent, waits) in [(false, 0, false), (true, 0, true), (false, 5, true)] {
-            let (server, client, written) = a_response_mostly_unsent();
-            (&client).write_all(&b"more!"[..sent]).unwrap();
-            arrived(&server, sent);
-            let case = format!("wait_for_hang_up {hang_up}, {sent} bytes sent");
-            let waited = thread::scope(|scope| {
-                let reader = scope.spawn(|| received_by(&client));
-                let started = Instant::now();
-                assert!(close_gracefully(&server, hang_up), "{case}");
-                let waited = started.elapsed();
-                drop(server);
-                assert_eq!(reader.join().unwrap(), written, "{case}");
-                waited
-            });
-            assert_eq!(waited >= CLOSE_READ_TIMEOUT, waits, "{case}: {waited:?}");
-        }
-    }
-
-    /// But a client that has not acknowledged the response by then is not
-    /// closed on while it is unacknowledged: a byte it sends after the close
-    /// would reset the connection and throw away the tail the kernel still
-    /// holds. Here the client reads nothing for 100 ms, then sends a second
-    /// request, then reads: every byte, and a FIN.
-    #[test]
-    fn a_close_without_a_place_waits_for_the_acknowledgement() {
-        let (server, client, written) = a_response_mostly_unsent();
-        let received = thread::scope(|scope| {
-            let reader = scope.spawn(|| {
-                thread::sleep(Duration::from_millis(100));
-                (&client).write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-                thread::sleep(Duration::from_millis(50));
-                received_by(&client)
-            });
-            assert!(close_gracefully(&server, false), "every byte acknowledged");
-            drop(server);
-            reader.join().unwrap()
-        });
-        assert_eq!(received, written);
     }
 }

@@ -6,6 +6,7 @@
 //! | `mod.rs`         | [`Server`]: bind, the accept loop, a panic kept to its thread |
 //! | [`config`]       | [`ServerConfig`]: every default and every bound              |
 //! | `connection.rs`  | one connection from accept to close, and its access-log line |
+//! | `graceful_close.rs` | a close that lets the last bytes land before a reset   |
 //! | `routes.rs`      | what each path answers; the export wired to its strategy     |
 //! | `accept_backoff.rs` | a failing `accept` (out of descriptors) pauses, logs once, recovers |
 //! | [`shutdown`]     | SIGTERM, SIGINT or SIGHUP: stop accepting, drain, cut what is left, join |
@@ -22,6 +23,7 @@
 mod accept_backoff;
 pub mod config;
 mod connection;
+mod graceful_close;
 mod h2;
 mod routes;
 pub mod shutdown;
@@ -35,7 +37,7 @@ use std::time::{Duration, Instant};
 
 pub use accept_backoff::descriptor_warning;
 pub use config::ServerConfig;
-pub use connection::CLOSE_READ_TIMEOUT;
+pub use graceful_close::CLOSE_READ_TIMEOUT;
 pub use h2::MAX_STREAM_THREADS;
 pub use shutdown::ShutdownSummary;
 
@@ -255,7 +257,7 @@ fn serve(
         shared.connections.leave(id);
         // The slot goes back before this handle on the socket is dropped,
         // and the list has let go of its own: a close that did not wait for
-        // its client to hang up (`close_gracefully` in `connection.rs`)
+        // its client to hang up (`close_gracefully` in `graceful_close.rs`)
         // leaves its FIN to the socket's last drop, so a client that
         // connects again the moment it sees that FIN finds the slot free.
         drop(slot);
