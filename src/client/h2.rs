@@ -238,7 +238,8 @@ fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStre
 #[cfg(test)]
 pub(in crate::client) mod tests {
     use super::*;
-    use crate::http::h2::frame::{self, Kind, flag, raw_frame};
+    use crate::http::h2::frame::{self, Kind, flag};
+    use crate::http::h2::frame_write::{self, raw_frame};
     use std::net::TcpListener;
 
     /// A server for one connection, on its own thread: `serve` gets the
@@ -300,7 +301,7 @@ pub(in crate::client) mod tests {
     /// connection open.
     pub(in crate::client) fn report_of(frames: &[u8]) -> H2Report {
         let mut out = Vec::new();
-        frame::settings(&mut out, &[]);
+        frame_write::settings(&mut out, &[]);
         out.extend_from_slice(frames);
         crate::test_support::within(move || {
             let (url, server) = scripted_server(out, Duration::from_millis(500));
@@ -330,7 +331,7 @@ pub(in crate::client) mod tests {
     fn a_reset_behind_unread_bytes_is_a_failure_at_the_limit() {
         crate::test_support::within(|| {
             let mut frames = Vec::new();
-            frame::settings(&mut frames, &[]);
+            frame_write::settings(&mut frames, &[]);
             frames.extend(a_head());
             for _ in 0..3 {
                 frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
@@ -375,7 +376,7 @@ pub(in crate::client) mod tests {
     fn a_close_before_the_end_is_a_failure() {
         crate::test_support::within(|| {
             let mut frames = Vec::new();
-            frame::settings(&mut frames, &[]);
+            frame_write::settings(&mut frames, &[]);
             frames.extend(a_head_and_ten_bytes());
             let (url, server) = one_connection(move |mut stream| {
                 let mut request = [0u8; 4096];

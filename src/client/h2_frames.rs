@@ -26,6 +26,7 @@ use super::h2_stream::StreamReport;
 use super::slow_client::HttpUrl;
 use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
+use crate::http::h2::frame_write;
 use crate::http::h2::hpack::{self, Decoder};
 
 /// What one run did: what the server's frames said, filled in here, and
@@ -110,7 +111,7 @@ impl Conversation {
     pub(super) fn opening(&self, url: &HttpUrl) -> Vec<u8> {
         let window = self.window;
         let mut out = PREFACE.to_vec();
-        frame::settings(
+        frame_write::settings(
             &mut out,
             &[
                 (setting::INITIAL_WINDOW_SIZE, window),
@@ -118,7 +119,7 @@ impl Conversation {
             ],
         );
         if window > frame::DEFAULT_WINDOW {
-            frame::window_update(&mut out, 0, window - frame::DEFAULT_WINDOW);
+            frame_write::window_update(&mut out, 0, window - frame::DEFAULT_WINDOW);
         }
         request(&mut out, 1, url);
         out
@@ -156,8 +157,8 @@ impl Conversation {
             let stream = stream.filter(|s| s.reset.is_none() && s.latency.is_none());
             let mut broken = None;
             match parsed {
-                Frame::Settings { ack: false, .. } => frame::settings_ack(replies),
-                Frame::Ping { ack: false, data } => frame::ping(replies, data, true),
+                Frame::Settings { ack: false, .. } => frame_write::settings_ack(replies),
+                Frame::Ping { ack: false, data } => frame_write::ping(replies, data, true),
                 Frame::GoAway {
                     code, last_stream, ..
                 } => {
@@ -224,7 +225,7 @@ impl Conversation {
             for w in self.windows.iter_mut().filter(mine) {
                 w.unreturned += flow;
                 if w.unreturned >= window / 2 {
-                    frame::window_update(replies, w.stream, w.unreturned);
+                    frame_write::window_update(replies, w.stream, w.unreturned);
                     w.unreturned = 0;
                 }
             }
@@ -255,7 +256,7 @@ pub(super) fn request(out: &mut Vec<u8>, stream: u32, url: &HttpUrl) {
     ] {
         hpack::encode_field(&mut block, name, value);
     }
-    frame::headers(out, stream, &block, true);
+    frame_write::headers(out, stream, &block, true);
 }
 
 /// What the frames do to the report and to the windows, through a
@@ -269,7 +270,8 @@ mod tests {
         a_head, a_head_and_ten_bytes, one_connection, options, report_of,
     };
     use super::*;
-    use crate::http::h2::frame::{ErrorCode, Kind, flag, raw_frame};
+    use crate::http::h2::frame::{ErrorCode, Kind, flag};
+    use crate::http::h2::frame_write::raw_frame;
 
     /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
     /// with END_STREAM that follows is a stream error (STREAM_CLOSED), not
@@ -279,9 +281,9 @@ mod tests {
     #[test]
     fn a_reset_stream_is_never_complete_even_if_end_stream_follows() {
         let mut frames = a_head_and_ten_bytes();
-        frame::rst_stream(&mut frames, 1, ErrorCode::InternalError);
+        frame_write::rst_stream(&mut frames, 1, ErrorCode::InternalError);
         frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"late"));
-        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
+        frame_write::rst_stream(&mut frames, 1, ErrorCode::Cancel);
         frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
         let report = report_of(&frames);
         assert_eq!(report.first.reset, Some(2), "{report:?}");
@@ -299,7 +301,7 @@ mod tests {
         let (mut frames, data) = (a_head(), Kind::Data as u8);
         frames.extend(raw_frame(data, flag::END_STREAM, 1, b"0123456789"));
         frames.extend(raw_frame(data, 0, 1, b"late"));
-        frame::rst_stream(&mut frames, 1, ErrorCode::Cancel);
+        frame_write::rst_stream(&mut frames, 1, ErrorCode::Cancel);
         let report = report_of(&frames);
         assert!(report.first.complete, "{report:?}");
         assert_eq!(report.first.reset, None, "{report:?}");
@@ -331,7 +333,7 @@ mod tests {
     fn padding_is_given_back_to_the_window() {
         crate::test_support::within(|| {
             let mut frames = Vec::new();
-            frame::settings(&mut frames, &[]);
+            frame_write::settings(&mut frames, &[]);
             frames.extend(a_head());
             let mut padded = vec![155];
             padded.extend_from_slice(&[b'x'; 100]);

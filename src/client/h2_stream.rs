@@ -111,15 +111,16 @@ mod tests {
     };
     use super::super::h2::{H2Options, H2Report, run};
     use super::*;
-    use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, flag, raw_frame};
+    use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, flag};
     use crate::http::h2::frame_buffer::FrameBuffer;
+    use crate::http::h2::frame_write::{self, raw_frame};
 
     /// A GOAWAY whose last stream is stream 1 still answers stream 1
     /// (RFC 9113 §6.8): only a stream above it is cut.
     #[test]
     fn a_goaway_that_names_the_stream_lets_it_end() {
         let mut frames = a_head_and_ten_bytes();
-        frame::goaway(&mut frames, 1, ErrorCode::NoError, b"");
+        frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
         frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
         let report = report_of(&frames);
         assert_eq!(report.failure, None, "{report:?}");
@@ -138,9 +139,9 @@ mod tests {
             (ErrorCode::ProtocolError, false),
         ] {
             let mut first = Vec::new();
-            frame::settings(&mut first, &[]);
+            frame_write::settings(&mut first, &[]);
             first.extend(a_head_and_ten_bytes());
-            frame::goaway(&mut first, 1, code, b"");
+            frame_write::goaway(&mut first, 1, code, b"");
             // The end only where the connection goes on.
             let last = match whole {
                 true => raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"),
@@ -189,7 +190,7 @@ mod tests {
     #[test]
     fn the_second_streams_bytes_are_its_own() {
         let mut frames = Vec::new();
-        frame::settings(&mut frames, &[]);
+        frame_write::settings(&mut frames, &[]);
         frames.extend(a_head_and_ten_bytes());
         frames.extend(raw_frame(
             Kind::Headers as u8,
@@ -222,7 +223,7 @@ mod tests {
     #[test]
     fn a_large_window_raises_the_connections_to_it() {
         let mut frames = Vec::new();
-        frame::settings(&mut frames, &[]);
+        frame_write::settings(&mut frames, &[]);
         frames.extend(a_head());
         frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
         let options = H2Options {

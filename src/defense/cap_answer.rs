@@ -14,7 +14,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::http::h2::frame::{self, ErrorCode, PREFACE_HEAD};
+use crate::http::h2::frame::{ErrorCode, PREFACE_HEAD};
+use crate::http::h2::frame_write;
 use crate::http::partial_head;
 use crate::http::request::{self, Request};
 use crate::http::response::{self, Status, TEXT_PLAIN};
@@ -129,9 +130,9 @@ impl Answer {
         let reason = self.reason(why).as_bytes();
         if *asked == Asked::Http2 {
             let mut frames = Vec::new();
-            frame::settings(&mut frames, &[]);
+            frame_write::settings(&mut frames, &[]);
             let debug = reason.trim_ascii_end();
-            frame::goaway(&mut frames, 0, ErrorCode::RefusedStream, debug);
+            frame_write::goaway(&mut frames, 0, ErrorCode::RefusedStream, debug);
             return frames;
         }
         let head = response::small_head(Status::ServiceUnavailable, TEXT_PLAIN, reason)

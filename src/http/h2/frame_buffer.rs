@@ -94,7 +94,8 @@ impl FrameBuffer {
 mod tests {
     use super::*;
     use crate::http::h2::Rng;
-    use crate::http::h2::frame::{self, ErrorCode as Code, parse, raw_frame, setting};
+    use crate::http::h2::frame::{ErrorCode as Code, parse, setting};
+    use crate::http::h2::frame_write::{self, raw_frame};
 
     #[test]
     fn the_buffer_waits_for_whole_frames_and_refuses_big_ones() {
@@ -125,10 +126,10 @@ mod tests {
     fn random_frames_never_panic() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut good = Vec::new();
-        frame::settings(&mut good, &[(setting::INITIAL_WINDOW_SIZE, 1000)]);
-        frame::headers(&mut good, 1, b"\x82\x86\x84", true);
-        frame::window_update(&mut good, 1, 5);
-        frame::goaway(&mut good, 1, Code::NoError, b"bye");
+        frame_write::settings(&mut good, &[(setting::INITIAL_WINDOW_SIZE, 1000)]);
+        frame_write::headers(&mut good, 1, b"\x82\x86\x84", true);
+        frame_write::window_update(&mut good, 1, 5);
+        frame_write::goaway(&mut good, 1, Code::NoError, b"bye");
         for round in 0..20_000 {
             let len = rng.below(64);
             let mut bytes = match round % 4 {

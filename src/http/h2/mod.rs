@@ -1,8 +1,8 @@
-//! HTTP/2's wire format, as bytes: frames and their rules ([`frame`]), a
-//! byte stream cut into frames in a fixed buffer ([`frame_buffer`]), HPACK,
-//! the header compression whose table both ends keep in step ([`hpack`],
-//! its Huffman code in `huffman.rs`), and a request read from its decoded
-//! fields ([`request`]).
+//! HTTP/2's wire format, as bytes: frames and their rules ([`frame`]), the
+//! frames this side writes ([`frame_write`]), a byte stream cut into frames
+//! in a fixed buffer ([`frame_buffer`]), HPACK, the header compression whose
+//! table both ends keep in step ([`hpack`], its Huffman code in
+//! `huffman.rs`), and a request read from its decoded fields ([`request`]).
 //!
 //! Like the rest of `http/`, nothing here touches a socket, a thread or a
 //! clock. The server's side of a connection (streams, windows, the writer
@@ -10,6 +10,7 @@
 
 pub mod frame;
 pub mod frame_buffer;
+pub mod frame_write;
 pub mod hpack;
 mod huffman;
 pub mod request;

@@ -22,6 +22,7 @@ use super::{
 use crate::http::h2::frame::ErrorCode::{InternalError, NoError, ProtocolError, RefusedStream};
 use crate::http::h2::frame::{self, ErrorCode, FrameError, PREFACE, PREFACE_HEAD, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
+use crate::http::h2::frame_write;
 use crate::http::h2::hpack::{self, Decoder, HeaderList};
 use crate::http::h2::request;
 use crate::http::response::Status;
@@ -78,7 +79,7 @@ pub fn serve(
         if let Err(e) = writer {
             return writer::refuse(socket, &e, &OUR_SETTINGS);
         }
-        conn.send(|out| frame::settings(out, &OUR_SETTINGS));
+        conn.send(|out| frame_write::settings(out, &OUR_SETTINGS));
         // A panic here, or one passed on from a stream thread, must still
         // end the connection, or the writer and the scope wait forever.
         let _end_on_panic = EndOnPanic(&conn);
@@ -123,7 +124,8 @@ impl Drop for FailOnPanic<'_> {
             return;
         }
         let why = b"a server thread panicked";
-        let goaway = encode(|out| frame::goaway(out, state.last_answered, InternalError, why));
+        let goaway =
+            encode(|out| frame_write::goaway(out, state.last_answered, InternalError, why));
         drop(state);
         let mut socket = self.1;
         if socket.set_nonblocking(true).is_ok()
@@ -291,7 +293,8 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// since no stream is taken on once one has been sent.
     pub fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
         let last = self.conn.lock().last_answered;
-        self.conn.send(|out| frame::goaway(out, last, code, debug));
+        self.conn
+            .send(|out| frame_write::goaway(out, last, code, debug));
         METRICS.http2_goaway(code);
         self.going_away = true;
     }

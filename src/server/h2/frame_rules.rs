@@ -14,6 +14,7 @@ use crate::http::h2::frame::ErrorCode::{
     CompressionError, FlowControlError, NoError, ProtocolError, StreamClosed,
 };
 use crate::http::h2::frame::{self, Frame, FrameError, MAX_WINDOW, Settings, setting};
+use crate::http::h2::frame_write;
 use crate::measure::access_log::End;
 
 /// A request body longer or shorter than its content-length (RFC 9113
@@ -105,7 +106,9 @@ impl<'s, 'a> Reader<'s, 'a> {
             } => self.data(stream, end_stream, data.len(), flow),
             Frame::RstStream { stream, .. } => self.rst_stream(stream),
             Frame::Settings { ack: false, params } => self.settings(params),
-            Frame::Ping { ack: false, data } => self.answer(|out| frame::ping(out, data, true)),
+            Frame::Ping { ack: false, data } => {
+                self.answer(|out| frame_write::ping(out, data, true))
+            }
             // Answered in kind: no new streams, and the ones under way
             // finish (RFC 9113 §6.8).
             Frame::GoAway { .. } if !self.going_away => {
@@ -165,7 +168,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         self.received += flow;
         if self.received >= frame::DEFAULT_WINDOW / 2 {
             let received = std::mem::take(&mut self.received);
-            self.answer(|out| frame::window_update(out, 0, received))?;
+            self.answer(|out| frame_write::window_update(out, 0, received))?;
         }
         self.opened(id, "DATA on an idle stream")?;
         let mut state = self.conn.lock();
@@ -230,7 +233,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
         drop(state);
         self.conn.work.notify_one();
-        self.answer(frame::settings_ack)
+        self.answer(frame_write::settings_ack)
     }
 
     /// WINDOW_UPDATE: more room in the connection's window (stream 0) or

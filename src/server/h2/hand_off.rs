@@ -21,6 +21,7 @@ use super::streams::{Conn, Control, RECHECK, State, Stream, rst_stream};
 use crate::defense::too_slow::{MinDataRate, TooSlow};
 use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
 use crate::http::h2::frame::{self, ErrorCode, MAX_FRAME_BYTES};
+use crate::http::h2::frame_write;
 use crate::http::h2::hpack;
 use crate::http::response::{Framing, ResponseHead};
 use crate::measure::access_log::End;
@@ -188,7 +189,7 @@ impl Wire for StreamBody<'_> {
             self.promised = (!self.head_only).then_some(len);
         }
         let mut headers = Vec::with_capacity(block.len() + 2 * frame::HEADER_BYTES);
-        frame::headers(&mut headers, self.id, &block, self.head_only);
+        frame_write::headers(&mut headers, self.id, &block, self.head_only);
         let mut state = self.conn.lock();
         live(&mut state, self.id)?;
         // HEAD: the HEADERS frame is the whole response, complete once written.

@@ -147,6 +147,7 @@ mod tests {
     use crate::defense::buffer_caps::BufferBudget;
     use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, PREFACE_HEAD};
     use crate::http::h2::frame_buffer::FrameBuffer;
+    use crate::http::h2::frame_write;
     use crate::http::h2::hpack;
     use crate::measure::access_log::Outcome;
     use crate::measure::exposition::Scrape;
@@ -165,7 +166,7 @@ mod tests {
     /// What a client sends first: `preface`, an empty SETTINGS, `frames`.
     fn opening(preface: &[u8], frames: &[u8]) -> Vec<u8> {
         let mut sent = preface.to_vec();
-        frame::settings(&mut sent, &[]);
+        frame_write::settings(&mut sent, &[]);
         [&sent, frames].concat()
     }
 
@@ -191,7 +192,7 @@ mod tests {
             hpack::encode_field(&mut block, name, value);
         }
         let mut request = Vec::new();
-        frame::headers(&mut request, 1, &block, true);
+        frame_write::headers(&mut request, 1, &block, true);
         request
     }
 

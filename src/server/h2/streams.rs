@@ -8,6 +8,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::http::h2::frame::{self, ErrorCode, FrameError};
+use crate::http::h2::frame_write;
 use crate::measure::access_log::End;
 use crate::measure::metrics::METRICS;
 
@@ -333,7 +334,7 @@ pub fn encode(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 
 /// A RST_STREAM frame; counted in `/metrics` by whoever queues it.
 pub fn rst_stream(id: u32, code: ErrorCode) -> Vec<u8> {
-    encode(|out| frame::rst_stream(out, id, code))
+    encode(|out| frame_write::rst_stream(out, id, code))
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ use super::streams::{Conn, State};
 use crate::defense::send_deadline::DeadlineWriter;
 use crate::defense::too_slow::TooSlow;
 use crate::http::h2::frame::ErrorCode::RefusedStream;
-use crate::http::h2::frame::{self, ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
+use crate::http::h2::frame::{ErrorCode, HEADER_BYTES, MAX_FRAME_BYTES};
+use crate::http::h2::frame_write;
 use crate::measure::access_log::End;
 use crate::measure::log;
 use crate::measure::metrics::METRICS;
@@ -196,7 +197,7 @@ fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     // after the last write (`end_body`); on the last DATA, when
     // Content-Length said in advance where the body ends.
     let end = stream.end && n == stream.pending();
-    buf.extend_from_slice(&frame::data_header(id, n, end));
+    buf.extend_from_slice(&frame_write::data_header(id, n, end));
     buf.extend_from_slice(&stream.data[stream.framed..stream.framed + n]);
     stream.framed += n;
     stream.window -= n as i64;
@@ -260,9 +261,9 @@ pub fn refuse(mut socket: &TcpStream, error: &io::Error, settings: &[(u16, u32)]
     ));
     METRICS.rejected();
     let mut frames = Vec::new();
-    frame::settings(&mut frames, settings);
+    frame_write::settings(&mut frames, settings);
     let why = b"cannot start a writer thread";
-    frame::goaway(&mut frames, 0, RefusedStream, why);
+    frame_write::goaway(&mut frames, 0, RefusedStream, why);
     if socket.write_all(&frames).is_ok() {
         METRICS.http2_goaway(RefusedStream);
     }
@@ -275,7 +276,7 @@ mod tests {
 
     use super::*;
     use crate::defense::too_slow::MinDataRate;
-    use crate::http::h2::frame::flag::END_STREAM;
+    use crate::http::h2::frame::{self, flag::END_STREAM};
     use crate::http::h2::frame_buffer::FrameBuffer;
     use crate::http::response::{Framing, ResponseHead, Status};
     use crate::server::h2::hand_off::StreamBody;
@@ -338,7 +339,7 @@ mod tests {
             if open {
                 conn.lock().streams.insert(1, Stream::default());
             }
-            conn.send(|out| frame::ping(out, [7; 8], true));
+            conn.send(|out| frame_write::ping(out, [7; 8], true));
             let config = ServerConfig::default();
             let verdict = std::thread::scope(|scope| {
                 let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
@@ -362,7 +363,7 @@ mod tests {
         while (&server).write(&junk).is_ok() {}
         server.set_nonblocking(false).unwrap();
         let conn = Conn::new();
-        conn.send(|out| frame::goaway(out, 0, ErrorCode::NoError, b""));
+        conn.send(|out| frame_write::goaway(out, 0, ErrorCode::NoError, b""));
         conn.end(End::Complete);
         let config = ServerConfig {
             min_rate: 1 << 20,
