@@ -28,6 +28,7 @@ use crate::http::h2::frame::{self, Frame, PREFACE, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::frame_write;
 use crate::http::h2::hpack::{self, Decoder};
+use crate::http::h2::hpack_encode;
 
 /// What one run did: what the server's frames said, filled in here, and
 /// how the connection went (bytes, time, why it stopped), by `h2.rs`.
@@ -254,7 +255,7 @@ pub(super) fn request(out: &mut Vec<u8>, stream: u32, url: &HttpUrl) {
         (b":path", url.target.as_bytes()),
         (b"user-agent", b"backpressure-slow-client"),
     ] {
-        hpack::encode_field(&mut block, name, value);
+        hpack_encode::encode_field(&mut block, name, value);
     }
     frame_write::headers(out, stream, &block, true);
 }
@@ -380,7 +381,7 @@ mod tests {
     fn trailers_do_not_erase_the_status() {
         let mut frames = a_head_and_ten_bytes();
         let mut trailer = Vec::new();
-        hpack::encode_field(&mut trailer, b"x-checksum", b"1");
+        hpack_encode::encode_field(&mut trailer, b"x-checksum", b"1");
         let ends = flag::END_STREAM | flag::END_HEADERS;
         frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &trailer));
         let report = report_of(&frames);

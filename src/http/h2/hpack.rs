@@ -18,8 +18,8 @@
 //! in a block is distrusted: an integer is at most 32 bits, a string's
 //! length is checked against the bytes left before anything is allocated,
 //! an index against the tables, the table against the size this side
-//! advertised, the decoded list against the caller's limit. The encoder
-//! ([`encode_field`]) is the simplest HPACK allows, and has no state.
+//! advertised, the decoded list against the caller's limit. The encoder,
+//! the simplest HPACK allows and without state, is `hpack_encode.rs`.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -49,7 +49,7 @@ const STATIC_ENTRIES: usize = 61;
 /// The static table (Appendix A): index 1 is the first entry; the comment
 /// is each line's first index.
 #[rustfmt::skip]
-const STATIC_TABLE: [(&[u8], &[u8]); STATIC_ENTRIES] = [
+pub(super) const STATIC_TABLE: [(&[u8], &[u8]); STATIC_ENTRIES] = [
     (b":authority", b""), (b":method", b"GET"), (b":method", b"POST"), (b":path", b"/"),     //  1
     (b":path", b"/index.html"), (b":scheme", b"http"), (b":scheme", b"https"),               //  5
     (b":status", b"200"), (b":status", b"204"), (b":status", b"206"), (b":status", b"304"),  //  8
@@ -304,59 +304,11 @@ impl Input<'_> {
     }
 }
 
-/// Starts a header block with a dynamic table size update to 0 (§6.3).
-/// This encoder never indexes, so its table is always empty; saying so in
-/// every block meets §4.2, which asks for an update in the first block
-/// after the peer lowers SETTINGS_HEADER_TABLE_SIZE (nghttp2 refuses the
-/// block otherwise), without keeping track of when that was.
-pub fn start_block(out: &mut Vec<u8>) {
-    out.push(0b0010_0000);
-}
-
-/// Appends one field as "literal header field without indexing" (RFC 7541
-/// §6.2.2), name and value as plain (non-Huffman) string literals; if the
-/// name is in the static table, use its index instead of a literal name.
-/// Never touches a dynamic table, so the encoder has no state. `name` must
-/// be lowercase (RFC 9113 §8.2.1): it is looked up and written as given.
-pub fn encode_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    match STATIC_TABLE.iter().position(|&(known, _)| known == name) {
-        Some(i) => encode_integer(out, 4, i + 1),
-        None => {
-            out.push(0b0000_0000);
-            encode_string(out, name);
-        }
-    }
-    encode_string(out, value);
-}
-
-/// `value` with an N-bit prefix (§5.1), the bits above it clear: this
-/// encoder's representations all have a prefix of zeros.
-fn encode_integer(out: &mut Vec<u8>, prefix_bits: u32, value: usize) {
-    let prefix_max = u8::MAX >> (8 - prefix_bits);
-    match u8::try_from(value) {
-        Ok(small) if small < prefix_max => out.push(small),
-        _ => {
-            out.push(prefix_max);
-            let mut rest = value - usize::from(prefix_max);
-            while rest >= 0x80 {
-                out.push(0x80 | (rest & 0x7f) as u8);
-                rest >>= 7;
-            }
-            out.push(rest as u8);
-        }
-    }
-}
-
-/// A plain string literal: the H bit clear, the length, the bytes.
-fn encode_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    encode_integer(out, 7, bytes.len());
-    out.extend_from_slice(bytes);
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::http::h2::Rng;
+    use crate::http::h2::hpack_encode::encode_integer;
 
     /// Bytes from one of the RFC's hex dumps; spaces are ignored.
     fn hex(text: &str) -> Vec<u8> {
@@ -366,7 +318,7 @@ mod tests {
 
     /// Decodes `blocks` in turn, on one connection, and checks what the RFC
     /// prints after each: the header list, then the dynamic table.
-    fn check(max_table_bytes: usize, blocks: &[Vec<u8>], printed: &[&str]) -> Decoder {
+    pub(crate) fn check(max_table_bytes: usize, blocks: &[Vec<u8>], printed: &[&str]) -> Decoder {
         let mut decoder = Decoder::new(max_table_bytes);
         let text = |(n, v): &(Vec<u8>, Vec<u8>)| {
             String::from_utf8_lossy(&[&n[..], b": ", v].concat()).into_owned()
@@ -617,31 +569,6 @@ mod tests {
         let named = hex("be bf c0");
         assert!(!decoder.decode(&named, 3 * 34).unwrap().too_large);
         assert!(decoder.decode(&named, 3 * 34 - 1).unwrap().too_large);
-    }
-
-    /// Integers below, at and past their prefix's all ones (which need a
-    /// continuation byte, of 0 for one equal to it): static indices 8
-    /// (:status), 15 (accept-charset) and 31 (content-type) after a 4-bit
-    /// prefix; literal names; lengths of 3, 127 and 255 after a 7-bit one
-    /// (255 − 127 = 128: a continuation byte with its top bit set, then 1).
-    #[test]
-    fn the_encoder_round_trips_through_the_decoder() {
-        let (long, pad) = ("y".repeat(127), "x".repeat(255));
-        let (mut block, mut printed) = (Vec::new(), String::new());
-        for (name, value) in [
-            (":status", "200"),
-            ("accept-charset", "utf-8"),
-            ("content-type", "text/csv"),
-            ("x-rows", "10"),
-            ("x-long", &long),
-            ("x-pad", &pad),
-        ] {
-            encode_field(&mut block, name.as_bytes(), value.as_bytes());
-            printed += &format!("{name}: {value}\n");
-        }
-        assert_eq!(block[..7], [0x08, 0x03, b'2', b'0', b'0', 0x0f, 0x00]);
-        printed += "Table size:   0";
-        check(DEFAULT_TABLE_BYTES, &[block], &[&printed]);
     }
 
     /// The header list limit in the fuzz test: a few fields at most.

@@ -2,7 +2,8 @@
 //! frames this side writes ([`frame_write`]), a byte stream cut into frames
 //! in a fixed buffer ([`frame_buffer`]), HPACK, the header compression whose
 //! table both ends keep in step ([`hpack`], its Huffman code in
-//! `huffman.rs`), and a request read from its decoded fields ([`request`]).
+//! `huffman.rs`, this side's stateless encoder in [`hpack_encode`]), and a
+//! request read from its decoded fields ([`request`]).
 //!
 //! Like the rest of `http/`, nothing here touches a socket, a thread or a
 //! clock. The server's side of a connection (streams, windows, the writer
@@ -12,6 +13,7 @@ pub mod frame;
 pub mod frame_buffer;
 pub mod frame_write;
 pub mod hpack;
+pub mod hpack_encode;
 mod huffman;
 pub mod request;
 

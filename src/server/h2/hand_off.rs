@@ -22,7 +22,7 @@ use crate::defense::too_slow::{MinDataRate, TooSlow};
 use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
 use crate::http::h2::frame::{self, ErrorCode, MAX_FRAME_BYTES};
 use crate::http::h2::frame_write;
-use crate::http::h2::hpack;
+use crate::http::h2::hpack_encode;
 use crate::http::response::{Framing, ResponseHead};
 use crate::measure::access_log::End;
 use crate::measure::clock;
@@ -174,18 +174,18 @@ impl Write for StreamBody<'_> {
 impl Wire for StreamBody<'_> {
     fn send_head(&mut self, head: &ResponseHead) -> io::Result<()> {
         let mut block = Vec::with_capacity(256);
-        hpack::start_block(&mut block);
+        hpack_encode::start_block(&mut block);
         let status = head.status().code().to_string();
-        hpack::encode_field(&mut block, b":status", status.as_bytes());
+        hpack_encode::encode_field(&mut block, b":status", status.as_bytes());
         let mut date = [0; IMF_FIXDATE_LEN];
         UtcDateTime::from_unix_seconds(clock::now_unix_seconds()).write_imf_fixdate(&mut date);
-        hpack::encode_field(&mut block, b"date", &date);
+        hpack_encode::encode_field(&mut block, b"date", &date);
         for (name, value) in head.fields() {
             let name = name.to_ascii_lowercase();
-            hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
+            hpack_encode::encode_field(&mut block, name.as_bytes(), value.as_bytes());
         }
         if let Framing::ContentLength(len) = head.framing() {
-            hpack::encode_field(&mut block, b"content-length", len.to_string().as_bytes());
+            hpack_encode::encode_field(&mut block, b"content-length", len.to_string().as_bytes());
             self.promised = (!self.head_only).then_some(len);
         }
         let mut headers = Vec::with_capacity(block.len() + 2 * frame::HEADER_BYTES);

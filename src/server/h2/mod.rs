@@ -148,7 +148,7 @@ mod tests {
     use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, PREFACE_HEAD};
     use crate::http::h2::frame_buffer::FrameBuffer;
     use crate::http::h2::frame_write;
-    use crate::http::h2::hpack;
+    use crate::http::h2::hpack_encode;
     use crate::measure::access_log::Outcome;
     use crate::measure::exposition::Scrape;
     use crate::measure::log;
@@ -182,14 +182,14 @@ mod tests {
     /// A HEADERS frame that asks `GET /healthz` on stream 1, and ends it.
     fn healthz_on_stream_1() -> Vec<u8> {
         let mut block = Vec::new();
-        hpack::start_block(&mut block);
+        hpack_encode::start_block(&mut block);
         for (name, value) in [
             (&b":method"[..], &b"GET"[..]),
             (b":scheme", b"http"),
             (b":path", b"/healthz"),
             (b":authority", b"a"),
         ] {
-            hpack::encode_field(&mut block, name, value);
+            hpack_encode::encode_field(&mut block, name, value);
         }
         let mut request = Vec::new();
         frame_write::headers(&mut request, 1, &block, true);
