@@ -196,8 +196,10 @@ mod test_support {
     }
 
     /// Held by every test that makes a server thread panic, for as long as
-    /// it runs: `backpressure_panics_total` is process-wide, and a test that
-    /// asserts how far it moved must see its own panics alone.
+    /// it runs: `backpressure_panics_total` is process-wide, as is the
+    /// count of the GOAWAY INTERNAL_ERROR a panicking HTTP/2 connection
+    /// sends, and a test that asserts how far they moved must see its own
+    /// panics alone.
     pub fn counting_panics() -> MutexGuard<'static, ()> {
         static COUNTING: Mutex<()> = Mutex::new(());
         // A test that failed holding it left no state to guard.

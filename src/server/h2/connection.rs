@@ -409,3 +409,64 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+    use crate::http::h2::frame::Frame;
+    use crate::http::h2::frame_buffer::FrameBuffer;
+
+    /// `FailOnPanic` alone, on a real socket, as `serve` unwinds or
+    /// returns with stream 5 the last taken on: GOAWAY INTERNAL_ERROR
+    /// naming stream 5, counted, only after a panic and only if the writer
+    /// did not leave inside a write (the client would read the GOAWAY as
+    /// the rest of a frame cut short); else not a byte, nothing counted.
+    /// `a_thread_that_panics_ends_its_connection` (`h2/mod.rs`) cannot
+    /// tell: its writer panics before it marks a write begun.
+    #[test]
+    fn a_goaway_after_a_panic_never_follows_a_frame_cut_short() {
+        let series = "backpressure_http2_goaways_sent_total{code=\"INTERNAL_ERROR\"}";
+        // `a_thread_that_panics_ends_its_connection` counts the same
+        // GOAWAYs, exactly, holding this lock.
+        let _counting = crate::test_support::counting_panics();
+        for (panics, writing, sent) in [(true, false, 1), (true, true, 0), (false, false, 0)] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let server = listener.accept().unwrap().0;
+            let conn = Conn::new();
+            let mut state = conn.lock();
+            (state.last_answered, state.writing) = (5, writing);
+            drop(state);
+            let before = super::super::tests::counted(series);
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                let _fail_on_panic = FailOnPanic(&conn, &server);
+                assert!(!panics, "a deliberate test panic in an HTTP/2 connection");
+            }));
+            drop(server);
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut wire = Vec::new();
+            (&client).read_to_end(&mut wire).unwrap();
+            let mut frames = FrameBuffer::with(&wire);
+            let mut seen = Vec::new();
+            while let Some((header, payload)) = frames.next_frame().unwrap() {
+                if let Ok(Frame::GoAway {
+                    last_stream, code, ..
+                }) = frame::parse(&header, payload)
+                {
+                    seen.push((last_stream, code));
+                }
+            }
+            let goaway = [(5, InternalError as u32)];
+            let case = (panics, writing);
+            assert_eq!(seen, goaway[..sent], "{case:?}: {wire:?}");
+            assert_eq!(wire.is_empty(), sent == 0, "{case:?}: {wire:?}");
+            let counted = super::super::tests::counted(series) - before;
+            assert_eq!(counted, sent as u64, "{case:?}");
+        }
+    }
+}

@@ -158,7 +158,7 @@ mod tests {
 
     /// A process-wide counter: exact while the caller holds the lock every
     /// test that moves it takes (`counting_rejections`, `counting_panics`).
-    fn counted(series: &str) -> u64 {
+    pub(super) fn counted(series: &str) -> u64 {
         let scrape = Scrape::parse(&METRICS.render(&Readings::default())).unwrap();
         scrape.count(series).unwrap_or(0)
     }
