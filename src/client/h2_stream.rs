@@ -99,9 +99,10 @@ fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
     }
 }
 
-/// The connection loop's accounting per stream, through a scripted server
-/// (the helpers of `h2.rs`'s tests): which stream a frame counts for,
-/// and which stream's window it gives back.
+/// The accounting per stream that `h2_frames.rs`'s `Conversation` does,
+/// through a scripted server (the helpers of `h2.rs`'s tests): what a
+/// GOAWAY cuts, which stream a frame counts for, and which stream's window
+/// it gives back.
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};

@@ -16,11 +16,11 @@
 //!
 //! Files: [`config`] (what to measure), [`child`] (the server process,
 //! never left behind), [`run`](mod@run) (one strategy's run), [`sample`]
-//! (one sample and the CSV), [`verdict`], [`report`] (the text under the table),
-//! [`kernel_layer`] (`bounded` with and without the high-water mark),
-//! [`table`] (the Markdown tables, slow and fast), [`units`] (sizes and durations as
-//! printed), [`chart`] (the SVG), [`http2`] (the HTTP/2 part, its table
-//! and chart).
+//! (one sample and the CSV), [`verdict`], [`report`] (the text under the
+//! table), [`kernel_layer`] (`bounded` with and without the high-water
+//! mark), [`table`] (the Markdown tables, slow and fast), [`units`] (sizes,
+//! counts and durations as printed), [`chart`] (the SVG), [`http2`] (the
+//! HTTP/2 part, its table and chart).
 
 pub mod chart;
 pub mod child;

@@ -1,6 +1,9 @@
 //! Quantities as a person reads them: sizes in B, KiB, MiB or GiB, counts
-//! in groups of three digits, and durations in ms or s. Every figure the demo prints goes through here, so
-//! that a table and the sentence under it round the same way.
+//! in groups of three digits, and durations in ms or s. Every size, count
+//! and duration the demo prints goes through here, so that a table and the
+//! sentence under it round the same way; but the HTTP/2 part prints its
+//! seconds itself (`http2.rs`), its latencies to two decimals in its table
+//! and in the sentences comparing them alike.
 
 /// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`. The
 /// unit is the one the figure, as rounded, stays under 1024 in: a few
