@@ -238,7 +238,7 @@ fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStre
 #[cfg(test)]
 pub(in crate::client) mod tests {
     use super::*;
-    use crate::http::h2::frame::{self, Kind, flag};
+    use crate::http::h2::frame::{self, ErrorCode, Kind, flag};
     use crate::http::h2::frame_write::{self, raw_frame};
     use std::net::TcpListener;
 
@@ -323,6 +323,42 @@ pub(in crate::client) mod tests {
         out
     }
 
+    /// A server that sends `frames` at once and then resets the connection,
+    /// once the client has acknowledged its SETTINGS, its one write after
+    /// its first read: a reset before that write would fail it, which is
+    /// another test's case. At most 5 s, however slowly the client's
+    /// thread is scheduled.
+    fn resetting_after_the_ack(frames: Vec<u8>) -> (HttpUrl, thread::JoinHandle<()>) {
+        one_connection(move |mut stream| {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            stream.write_all(&frames).unwrap();
+            let ack = [0, 0, 0, Kind::Settings as u8, flag::ACK, 0, 0, 0, 0];
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut got = Vec::new();
+            while !got.windows(ack.len()).any(|w| w == ack) {
+                match stream.read(&mut request) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&request[..n]),
+                }
+            }
+            sys::reset_on_close(&stream).unwrap();
+        })
+    }
+
+    /// SETTINGS, stream 1's head, and 48 KiB of its body.
+    fn a_head_and_48_kib() -> Vec<u8> {
+        let mut frames = Vec::new();
+        frame_write::settings(&mut frames, &[]);
+        frames.extend(a_head());
+        for _ in 0..3 {
+            frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
+        }
+        frames
+    }
+
     /// README's rule, no cut may look whole: a server that sends 48 KiB of
     /// stream 1 at once and then resets the connection, to a client that
     /// reads 8 KiB/s for 1 s. The reset sits behind unread bytes; the old
@@ -330,33 +366,7 @@ pub(in crate::client) mod tests {
     #[test]
     fn a_reset_behind_unread_bytes_is_a_failure_at_the_limit() {
         crate::test_support::within(|| {
-            let mut frames = Vec::new();
-            frame_write::settings(&mut frames, &[]);
-            frames.extend(a_head());
-            for _ in 0..3 {
-                frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
-            }
-            let (url, server) = one_connection(move |mut stream| {
-                let mut request = [0u8; 4096];
-                let _ = stream.read(&mut request);
-                stream.write_all(&frames).unwrap();
-                // The reset only once the client has acknowledged our
-                // SETTINGS, its one write after its first read: a reset before
-                // that write would fail it, which is another test's case. At
-                // most 5 s, however slowly the client's thread is scheduled.
-                let ack = [0, 0, 0, Kind::Settings as u8, flag::ACK, 0, 0, 0, 0];
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let mut got = Vec::new();
-                while !got.windows(ack.len()).any(|w| w == ack) {
-                    match stream.read(&mut request) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => got.extend_from_slice(&request[..n]),
-                    }
-                }
-                sys::reset_on_close(&stream).unwrap();
-            });
+            let (url, server) = resetting_after_the_ack(a_head_and_48_kib());
             let options = H2Options {
                 rate: Some(8 * 1024),
                 ..options()
@@ -366,6 +376,33 @@ pub(in crate::client) mod tests {
             assert!(report.first.body_bytes < 3 * 16_384, "{report:?}");
             let failure = report.failure.unwrap_or_default();
             assert!(failure.contains("reset"), "{failure}");
+        });
+    }
+
+    /// Which failure a run names when its write fails and it reads on: the
+    /// 48 KiB, then a GOAWAY that will not answer stream 1, wait behind a
+    /// reset; the client's WINDOW_UPDATE, due at half its window, fails.
+    /// The frames read past it still count, and the GOAWAY, the server's
+    /// word, is what the run names; the read that fails after it would not
+    /// be.
+    #[test]
+    fn a_frame_read_past_a_failed_write_names_the_failure() {
+        crate::test_support::within(|| {
+            let mut frames = a_head_and_48_kib();
+            frame_write::goaway(&mut frames, 0, ErrorCode::NoError, b"");
+            let (url, server) = resetting_after_the_ack(frames);
+            let options = H2Options {
+                rate: Some(64 * 1024),
+                ..options()
+            };
+            let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
+            server.join().unwrap();
+            assert_eq!(report.first.body_bytes, 3 * 16_384, "{report:?}");
+            assert_eq!(report.goaway, Some(0), "{report:?}");
+            let failure = report.failure.as_deref();
+            let cut = "GOAWAY: the server will not answer stream 1";
+            assert_eq!(failure, Some(cut), "{report:?}");
+            assert!(!report.timed_out, "{report:?}");
         });
     }
 

@@ -50,7 +50,10 @@ pub struct H2Report {
     /// Why reading stopped early, if it did: the socket failed or went
     /// quiet, or the server broke a rule; or, at the time limit, the server
     /// had already reset or closed the connection. A failed write is named
-    /// over any later failure: it came first, and the run read on past it.
+    /// over what the socket does later (a read that fails, a close, the
+    /// limit): it came first, and the run read on past it. A frame read
+    /// past it that ends the run (one that does not parse, a bad header
+    /// block, a stream cut) is named instead: the server's own word.
     pub failure: Option<String>,
     /// The second request was due and its write failed: never sent, the
     /// connection gone (`failure` says how).
