@@ -18,8 +18,8 @@ pub const SERVE: Spec<ServerConfig> = Spec {
     command: "serve",
     usage: "backpressure serve [FLAGS]",
     about: "Serves GET and HEAD of /export.csv?rows=N&mode=buffer|unbounded|bounded|pipeline\n\
-            (1000000 rows and bounded when not given), /metrics, /healthz and /,\n\
-            over HTTP/1.x or HTTP/2 (h2c, prior knowledge).\n\
+            (1000000 rows, fewer under a lower row cap, and bounded when not given),\n\
+            /metrics, /healthz and /, over HTTP/1.x or HTTP/2 (h2c, prior knowledge).\n\
             The first line on stdout is 'listening on http://ADDR:PORT'.",
     flags: &[
         Flag {
