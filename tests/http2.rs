@@ -821,26 +821,33 @@ fn a_frame_on_a_stream_just_closed_is_always_answered() {
 /// RFC 9113 §5.1: a DATA or HEADERS the client sends on a stream after its
 /// own RST_STREAM on it is its error (STREAM_CLOSED), however soon it
 /// comes: it cannot have crossed a reset of the server's, and is not
-/// dropped as one that did.
+/// dropped as one that did. Even when the server had reset the stream
+/// first (a GET with a body gets its 400, then RST_STREAM NO_ERROR) and
+/// forgotten it: what the client sent before its own reset may have
+/// crossed the server's, what it sent after cannot have.
 #[test]
 fn a_frame_after_the_clients_own_reset_is_stream_closed() {
     let (server, idle) = warmed_server(&[]);
-    for (kind, late) in [(DATA, &b"late"[..]), (HEADERS, &[][..])] {
-        let mut h2 = H2::connect(server.addr(), &[]);
-        // In one write, so that the server reads all three at once, while
-        // the stream is still in its table.
-        let mut out = Vec::new();
-        frame(
-            &mut out,
-            HEADERS,
-            END_HEADERS,
-            1,
-            &request_block("GET", "/healthz"),
-        );
-        frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
-        frame(&mut out, kind, END_HEADERS | END_STREAM, 1, late);
-        h2.socket.write_all(&out).unwrap();
-        assert_eq!(h2.goaway_code(), STREAM_CLOSED, "frame type {kind}");
+    for servers_first in [false, true] {
+        for (kind, late) in [(DATA, &b"late"[..]), (HEADERS, &[][..])] {
+            let case = format!("frame type {kind}, the server's reset first: {servers_first}");
+            let mut h2 = H2::connect(server.addr(), &[]);
+            let mut out = Vec::new();
+            let request = request_block("GET", "/healthz");
+            if servers_first {
+                h2.send_frame(HEADERS, END_HEADERS, 1, &request);
+                assert_eq!(read_responses(&mut h2, &[1], false)[0].status(), 400);
+                assert_eq!(h2.next_of(RST_STREAM).error_code(), NO_ERROR, "{case}");
+            } else {
+                // In one write, so that the server most likely reads all
+                // three at once, while the stream is still in its table.
+                frame(&mut out, HEADERS, END_HEADERS, 1, &request);
+            }
+            frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+            frame(&mut out, kind, END_HEADERS | END_STREAM, 1, late);
+            h2.socket.write_all(&out).unwrap();
+            assert_eq!(h2.goaway_code(), STREAM_CLOSED, "{case}");
+        }
     }
     back_to_idle(server.addr(), &idle, "frames after the client's reset");
 }

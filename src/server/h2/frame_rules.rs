@@ -195,12 +195,18 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// RST_STREAM: the client cancels a stream. Its thread, waiting on
     /// `progress`, wakes to stop the producer; the mark makes what the
     /// client sends on it afterwards its own error, not a frame that
-    /// crossed a reset of this side's.
+    /// crossed a reset of this side's: marked in the table, and where a
+    /// reset of ours is remembered once the stream has left it. What the
+    /// client sent before its own reset may have crossed ours, but nothing
+    /// it sends after.
     fn rst_stream(&mut self, id: u32) -> Result<(), FrameError> {
         self.opened(id, "RST_STREAM on an idle stream")?;
         let mut state = self.conn.lock();
         if let Some(s) = state.streams.get_mut(&id) {
             s.reset_by_client = true;
+        }
+        if let Some(reset) = state.recent_reset(id) {
+            reset.by_client = true;
         }
         let cancelled = state.cancel(id, End::ClientAbort);
         drop(state);
@@ -306,7 +312,8 @@ impl<'s, 'a> Reader<'s, 'a> {
 /// The stream that the client's DATA or trailers on `id` are for: one
 /// whose request is still arriving; `None` for one this side has reset,
 /// whatever its state, since what the client sent before it saw the reset
-/// is ignored (RFC 9113 §5.1). Anywhere else they are the client's error
+/// is ignored (RFC 9113 §5.1), unless the client has reset it since.
+/// Anywhere else they are the client's error
 /// (STREAM_CLOSED): a stream error (`after_end`) on one whose request has
 /// ended while its response goes on; else a connection error, on a stream
 /// closed both ways or one the client reset, which a stream error would
@@ -317,10 +324,11 @@ fn receiving<'s>(
     after_end: &'static str,
 ) -> Result<Option<&'s mut Stream>, FrameError> {
     let closed = |reason| Err(FrameError::connection(StreamClosed, reason));
-    let was_reset = state.was_reset(id);
+    let ours = state.recent_reset(id).map(|reset| reset.by_client);
     match state.streams.get_mut(&id) {
         Some(s) if s.reset_by_client => closed("a frame on a stream the client reset"),
-        _ if was_reset => Ok(None),
+        _ if ours == Some(true) => closed("a frame on a stream the client reset"),
+        _ if ours == Some(false) => Ok(None),
         Some(s) if s.remote_open => Ok(Some(s)),
         Some(s) if s.is_open() => Err(FrameError::stream(id, StreamClosed, after_end)),
         _ => closed("a frame on a closed stream"),

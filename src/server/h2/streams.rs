@@ -53,8 +53,9 @@ pub struct State {
     /// Every stream that has a thread, by id: the writer's round robin.
     pub streams: BTreeMap<u32, Stream>,
     /// The last [`super::RECENT_RESETS`] streams this side sent RST_STREAM
-    /// on, oldest first: what the client sends on them is ignored.
-    pub recent_resets: VecDeque<u32>,
+    /// on, oldest first: what the client sends on them is ignored, until
+    /// its own RST_STREAM on one says it knows the stream is closed.
+    pub recent_resets: VecDeque<RecentReset>,
     /// What this side may still send on the connection: HTTP/2's second
     /// window, shared by every stream.
     pub window: i64,
@@ -73,6 +74,15 @@ pub struct State {
     /// write, marks them sent: the reader waits for this to clear before it
     /// judges the streams still open cut.
     pub writing: bool,
+}
+
+/// A stream this side reset, remembered after it has left the table.
+#[derive(Debug)]
+pub struct RecentReset {
+    pub id: u32,
+    /// The client's own RST_STREAM on it has come since: what it sends on
+    /// the stream now cannot have crossed ours, and is its error.
+    pub by_client: bool,
 }
 
 /// One stream's side of the response.
@@ -290,12 +300,18 @@ impl State {
         if self.recent_resets.len() == super::RECENT_RESETS {
             self.recent_resets.pop_front();
         }
-        self.recent_resets.push_back(id);
+        let by_client = false;
+        self.recent_resets.push_back(RecentReset { id, by_client });
     }
 
-    /// Whether this side reset stream `id` recently: frames on it are ignored.
+    /// This side's recent reset of stream `id`, if it remembers one.
+    pub fn recent_reset(&mut self, id: u32) -> Option<&mut RecentReset> {
+        self.recent_resets.iter_mut().find(|reset| reset.id == id)
+    }
+
+    /// Whether this side reset stream `id` recently.
     pub fn was_reset(&self, id: u32) -> bool {
-        self.recent_resets.contains(&id)
+        self.recent_resets.iter().any(|reset| reset.id == id)
     }
 
     /// Marks stream `id` ended by the client's doing, if it was still being
