@@ -99,140 +99,79 @@ fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
     }
 }
 
-/// The accounting per stream that `h2_frames.rs`'s `Conversation` does,
-/// through a scripted server (the helpers of `h2.rs`'s tests): what a
-/// GOAWAY cuts, which stream a frame counts for, and which stream's window
-/// it gives back.
+/// What a stream's frames do to its report (a reset, frames after its
+/// end, padding, trailers), through a scripted server (the helpers of
+/// `h2.rs`'s tests).
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-
-    use super::super::h2::tests::{
-        a_head, a_head_and_ten_bytes, one_connection, options, report_of,
-    };
-    use super::super::h2::{H2Options, H2Report, run};
-    use super::*;
-    use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, flag};
-    use crate::http::h2::frame_buffer::FrameBuffer;
+    use super::super::h2::tests::{a_head, a_head_and_ten_bytes, report_of};
+    use crate::http::h2::frame::{ErrorCode, Kind, flag};
     use crate::http::h2::frame_write::{self, raw_frame};
+    use crate::http::h2::hpack_encode;
 
-    /// A GOAWAY whose last stream is stream 1 still answers stream 1
-    /// (RFC 9113 §6.8): only a stream above it is cut.
+    /// RFC 9113 §5.1: after RST_STREAM the stream is closed; a DATA frame
+    /// with END_STREAM that follows is a stream error (STREAM_CLOSED), not
+    /// the end of a whole body. The client must not report the reset stream complete,
+    /// nor count what follows the reset as its body, nor let a second reset
+    /// replace the first.
     #[test]
-    fn a_goaway_that_names_the_stream_lets_it_end() {
+    fn a_reset_stream_is_never_complete_even_if_end_stream_follows() {
         let mut frames = a_head_and_ten_bytes();
-        frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
+        frame_write::rst_stream(&mut frames, 1, ErrorCode::InternalError);
+        frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"late"));
+        frame_write::rst_stream(&mut frames, 1, ErrorCode::Cancel);
         frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
         let report = report_of(&frames);
-        assert_eq!(report.failure, None, "{report:?}");
+        assert_eq!(report.first.reset, Some(2), "{report:?}");
+        // The reset ends the run at once, not the server's close after it.
+        assert!(report.first.latency.is_some() && report.failure.is_none());
+        assert!(!report.first.complete, "reset, yet complete: {report:?}");
+        assert_eq!(report.first.body_bytes, 10, "{report:?}");
+    }
+
+    /// The same once END_STREAM has closed the stream: DATA or a reset
+    /// that follows it is not the body's, and leaves the report, its
+    /// latency included, as the end made it.
+    #[test]
+    fn a_complete_stream_takes_nothing_after_its_end() {
+        let (mut frames, data) = (a_head(), Kind::Data as u8);
+        frames.extend(raw_frame(data, flag::END_STREAM, 1, b"0123456789"));
+        frames.extend(raw_frame(data, 0, 1, b"late"));
+        frame_write::rst_stream(&mut frames, 1, ErrorCode::Cancel);
+        let report = report_of(&frames);
         assert!(report.first.complete, "{report:?}");
-        assert_eq!(report.first.body_bytes, 11, "{report:?}");
+        assert_eq!(report.first.reset, None, "{report:?}");
+        assert_eq!(report.first.body_bytes, 10, "{report:?}");
     }
 
-    /// A GOAWAY with NO_ERROR only refuses new streams: the open one goes
-    /// on to its end, which comes in a later read (a GOAWAY's code is
-    /// looked at between reads); one with an error ends the connection,
-    /// the stream cut.
+    /// A padded DATA frame's body is its data alone: the pad length byte
+    /// and the padding are framing, not body bytes.
     #[test]
-    fn only_a_goaway_with_an_error_ends_the_connection() {
-        for (code, whole) in [
-            (ErrorCode::NoError, true),
-            (ErrorCode::ProtocolError, false),
-        ] {
-            let mut first = Vec::new();
-            frame_write::settings(&mut first, &[]);
-            first.extend(a_head_and_ten_bytes());
-            frame_write::goaway(&mut first, 1, code, b"");
-            // The end only where the connection goes on.
-            let last = match whole {
-                true => raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"),
-                false => Vec::new(),
-            };
-            let (url, server) = one_connection(move |mut stream| {
-                let _ = stream.read(&mut [0u8; 4096]);
-                stream.write_all(&first).unwrap();
-                std::thread::sleep(Duration::from_millis(100));
-                let _ = stream.write_all(&last);
-                std::thread::sleep(Duration::from_millis(200));
-            });
-            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-            server.join().unwrap();
-            assert_eq!(report.first.complete, whole, "{report:?}");
-            assert_eq!(report.goaway, Some(code as u32), "{report:?}");
-        }
-    }
-
-    /// The run with `options` against a server that answers `frames` once
-    /// it has the preface, and the WINDOW_UPDATEs the client sent it.
-    fn given_back(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<(u32, u32)>) {
-        let (url, server) = one_connection(move |mut stream| {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut got = vec![0; PREFACE.len()];
-            stream.read_exact(&mut got).unwrap();
-            stream.write_all(&frames).unwrap();
-            let _ = stream.read_to_end(&mut got);
-            got
-        });
-        let report = run(&url, options, Some(Duration::from_secs(3))).unwrap();
-        let sent = server.join().unwrap();
-        let mut updates = Vec::new();
-        let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
-        while let Some((header, payload)) = sent.next_frame().unwrap() {
-            if let Ok(Frame::WindowUpdate { stream, increment }) = frame::parse(&header, payload) {
-                updates.push((stream, increment));
-            }
-        }
-        (report, updates)
-    }
-
-    /// Stream 3's bytes are given back to stream 3 and the connection,
-    /// not to stream 1; and what the download had when stream 3 ended is
-    /// what stream 1 had then, its ten bytes.
-    #[test]
-    fn the_second_streams_bytes_are_its_own() {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frames.extend(a_head_and_ten_bytes());
-        frames.extend(raw_frame(
-            Kind::Headers as u8,
-            flag::END_HEADERS,
-            3,
-            &[0x80 | 8],
-        ));
-        for i in 1..=200 {
-            let flags = if i == 200 { flag::END_STREAM } else { 0 };
-            frames.extend(raw_frame(Kind::Data as u8, flags, 3, &[b'y'; 256]));
-        }
-        let options = H2Options {
-            second: Some(("/y".into(), Duration::ZERO)),
-            stop_after_second: true,
-            ..options()
-        };
-        let (report, updates) = given_back(&options, frames);
-        let second = report.second.clone().unwrap_or_default();
-        assert!(second.complete, "{report:?}");
-        // Told to stop after the second: its end ends the run, not the limit.
-        assert!(!report.timed_out, "{report:?}");
-        assert_eq!(second.body_bytes, 200 * 256, "{report:?}");
-        assert_eq!(report.first_bytes_then, Some(10), "{report:?}");
-        // The connection's counts stream 1's ten bytes as well.
-        assert_eq!(updates, [(0, 32_778), (3, 32_768)]);
-    }
-
-    /// A window larger than the default is the connection's too: one
-    /// WINDOW_UPDATE raises the connection's 65,535 to it, no further.
-    #[test]
-    fn a_large_window_raises_the_connections_to_it() {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frames.extend(a_head());
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-        let options = H2Options {
-            window: 1 << 20,
-            ..options()
-        };
-        let (report, updates) = given_back(&options, frames);
+    fn padding_is_not_counted_as_body() {
+        let mut frames = a_head_and_ten_bytes();
+        let mut padded = vec![5];
+        padded.extend_from_slice(b"abc");
+        padded.extend_from_slice(&[0; 5]);
+        let flags = flag::PADDED | flag::END_STREAM;
+        frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
+        let report = report_of(&frames);
         assert!(report.first.complete, "{report:?}");
-        assert_eq!(updates, [(0, (1 << 20) - frame::DEFAULT_WINDOW)]);
+        assert_eq!(report.first.body_bytes, 13, "{report:?}");
+        // Every byte read counted once: report_of's 9-byte SETTINGS, then these.
+        assert_eq!(report.wire_bytes, 9 + frames.len() as u64, "{report:?}");
+    }
+
+    /// A response with trailers (HEADERS, DATA, HEADERS with END_STREAM and
+    /// no `:status`) is valid (RFC 9113 §8.1): its status is still 200.
+    #[test]
+    fn trailers_do_not_erase_the_status() {
+        let mut frames = a_head_and_ten_bytes();
+        let mut trailer = Vec::new();
+        hpack_encode::encode_field(&mut trailer, b"x-checksum", b"1");
+        let ends = flag::END_STREAM | flag::END_HEADERS;
+        frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &trailer));
+        let report = report_of(&frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.first.status, Some(200), "{report:?}");
     }
 }
