@@ -317,7 +317,9 @@ impl<'s, 'a> Reader<'s, 'a> {
 /// (STREAM_CLOSED): a stream error (`after_end`) on one whose request has
 /// ended while its response goes on; else a connection error, on a stream
 /// closed both ways or one the client reset, which a stream error would
-/// reset again (§5.4.1 lets any stream error be a connection error).
+/// reset again (§5.4.1 lets any stream error be a connection error). Closed
+/// both ways once the writer has taken the END_STREAM (`closing`): the
+/// client may read it before the write returns and marks it `finished`.
 fn receiving<'s>(
     state: &'s mut State,
     id: u32,
@@ -330,7 +332,44 @@ fn receiving<'s>(
         _ if ours == Some(true) => closed("a frame on a stream the client reset"),
         _ if ours == Some(false) => Ok(None),
         Some(s) if s.remote_open => Ok(Some(s)),
-        Some(s) if s.is_open() => Err(FrameError::stream(id, StreamClosed, after_end)),
+        Some(s) if s.is_open() && !s.closing => {
+            Err(FrameError::stream(id, StreamClosed, after_end))
+        }
         _ => closed("a frame on a closed stream"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DATA or trailers after the request's END_STREAM are a stream error
+    /// (RST_STREAM STREAM_CLOSED) only while the response goes on, the
+    /// stream half-closed (remote), RFC 9113 §5.1. Once the writer has
+    /// taken the frame with the response's END_STREAM, the client may have
+    /// read it before the write returns and marks the stream finished: the
+    /// stream is closed both ways, and a frame on it ends the connection
+    /// (GOAWAY STREAM_CLOSED), whether or not the write has returned yet.
+    #[test]
+    fn a_frame_after_both_end_streams_ends_the_connection_before_the_write_returns() {
+        let after_end = "DATA after the request's END_STREAM";
+        for (closing, finished, connection_error) in [
+            (false, false, false),
+            (true, false, true),
+            (true, true, true),
+        ] {
+            let mut state = State::default();
+            let stream = Stream {
+                closing,
+                finished,
+                ..Stream::new(65_535, false)
+            };
+            state.streams.insert(1, stream);
+            let error = receiving(&mut state, 1, after_end).map(|_| ()).unwrap_err();
+            let case = format!("closing {closing}, finished {finished}: {error:?}");
+            assert_eq!(error.code, StreamClosed, "{case}");
+            let expected = if connection_error { None } else { Some(1) };
+            assert_eq!(error.stream, expected, "{case}");
+        }
     }
 }
