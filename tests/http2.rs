@@ -824,7 +824,11 @@ fn a_frame_on_a_stream_just_closed_is_always_answered() {
 /// dropped as one that did. Even when the server had reset the stream
 /// first (a GET with a body gets its 400, then RST_STREAM NO_ERROR) and
 /// forgotten it: what the client sent before its own reset may have
-/// crossed the server's, what it sent after cannot have.
+/// crossed the server's, what it sent after cannot have. A HEADERS on a
+/// stream only the client reset may also be PROTOCOL_ERROR ("a stream id
+/// that did not grow", as `docs/http2.md` says): its three frames in one
+/// write do not keep the stream in the server's table, whose thread may
+/// answer and leave before the reader gets to the RST_STREAM.
 #[test]
 fn a_frame_after_the_clients_own_reset_is_stream_closed() {
     let (server, idle) = warmed_server(&[]);
@@ -846,7 +850,14 @@ fn a_frame_after_the_clients_own_reset_is_stream_closed() {
             frame(&mut out, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
             frame(&mut out, kind, END_HEADERS | END_STREAM, 1, late);
             h2.socket.write_all(&out).unwrap();
-            assert_eq!(h2.goaway_code(), STREAM_CLOSED, "{case}");
+            let goaway = h2.goaway();
+            let left_the_table = kind == HEADERS
+                && !servers_first
+                && goaway.error_code() == PROTOCOL_ERROR
+                && goaway.payload[8..] == b"a stream id that did not grow"[..];
+            if !left_the_table {
+                assert_eq!(goaway.error_code(), STREAM_CLOSED, "{case}: {goaway:?}");
+            }
         }
     }
     back_to_idle(server.addr(), &idle, "frames after the client's reset");
