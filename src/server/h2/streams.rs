@@ -315,9 +315,12 @@ impl State {
     }
 
     /// Marks stream `id` ended by the client's doing, if it was still being
-    /// answered: a cancellation, held to [`super::MAX_NET_CANCELS`].
+    /// answered: a cancellation, held to [`super::MAX_NET_CANCELS`]. Not
+    /// once the writer has taken its END_STREAM ([`Stream::closing`]): the
+    /// client may have read the whole response before the write returns.
     pub fn cancel(&mut self, id: u32, why: End) -> Result<(), FrameError> {
-        if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
+        let answering = |s: &&mut Stream| s.is_open() && !s.closing;
+        if let Some(stream) = self.streams.get_mut(&id).filter(answering) {
             stream.reset = Some(why);
             self.net_cancels += 1;
         }

@@ -487,6 +487,46 @@ mod tests {
         });
     }
 
+    /// A client may reset a stream the moment it reads the END_STREAM,
+    /// which can be before the writer, back from the write that carried it,
+    /// marks the stream finished. The response was whole: it is complete,
+    /// not the client's abort, and no cancellation is counted against
+    /// `MAX_NET_CANCELS`. Before the writer takes the END_STREAM the same
+    /// reset cancels the stream.
+    #[test]
+    fn a_reset_after_the_end_stream_was_taken_cancels_nothing() {
+        let rate = MinDataRate {
+            bytes_per_second: 1 << 20,
+            grace: Duration::from_secs(10),
+        };
+        for taken in [true, false] {
+            let conn = Conn::with_stream_1();
+            std::thread::scope(|scope| {
+                let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+                let mut out = StreamBody::new(&conn, 1, false, rate);
+                let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+                wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
+                let mut state = conn.lock();
+                if taken {
+                    let job = next_job(&mut state, &mut Vec::new());
+                    assert!(matches!(job, Some(Job::Data { end: true, .. })));
+                }
+                // The client's RST_STREAM, as the reader takes it.
+                assert!(state.cancel(1, End::ClientAbort).is_ok());
+                assert_eq!(state.net_cancels, u32::from(!taken), "taken: {taken}");
+                // The write returns, as `run` accounts for it.
+                if taken && let Some(stream) = state.streams.get_mut(&1) {
+                    stream.finished = true;
+                }
+                drop(state);
+                conn.progress.notify_all();
+                let abort = Err(End::ClientAbort.into_error().kind());
+                let expected = if taken { Ok(()) } else { abort };
+                assert_eq!(body.join().unwrap(), expected, "taken: {taken}");
+            });
+        }
+    }
+
     /// A body of known length, as DATA frames (flags, length): Content-Length
     /// 0 is one empty END_STREAM; a write past it is refused at once, not
     /// left waiting out the minimum rate, and nothing follows END_STREAM; a
