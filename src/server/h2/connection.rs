@@ -155,6 +155,22 @@ fn start<'s, T: Send + 's>(
         .spawn_scoped(scope, f)
 }
 
+/// Whether the client has sent bytes this side has not read yet: a frame
+/// (a PING, say) that came between the reader's last read and its look at
+/// the connection, which a close would leave unanswered. Asked after the
+/// acknowledgement of our last byte, which the client sends after any
+/// frame it wrote before reading that byte: such a frame is here by then.
+fn unread(socket: &TcpStream) -> bool {
+    if socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let waiting = socket.peek(&mut [0; 1]).is_ok_and(|n| n > 0);
+    // Fails only on a descriptor no longer open, which the next read
+    // reports as the client's close.
+    let _ = socket.set_nonblocking(false);
+    waiting
+}
+
 /// The reading side of a connection and what it alone keeps.
 pub struct Reader<'s, 'a> {
     /// Where the stream threads run: [`serve`] returns once all are joined.
@@ -275,10 +291,11 @@ impl<'s, 'a> Reader<'s, 'a> {
             return None;
         }
         // Gracefully done: every stream answered, its bytes written and
-        // acknowledged (a socket that cannot say is not waited for); past
-        // `tail_due`, the close deals with a slow client as with any other.
+        // acknowledged (a socket that cannot say is not waited for), and
+        // nothing the client sent left unread; past `tail_due`, the close
+        // deals with a slow client as with any other.
         let unacknowledged = sys::unacknowledged_bytes(self.socket).unwrap_or(0);
-        if all_written && unacknowledged == 0 {
+        if all_written && unacknowledged == 0 && !unread(self.socket) {
             return Some(End::Complete);
         }
         let config = &self.shared.config;
@@ -418,6 +435,38 @@ mod tests {
     use super::*;
     use crate::http::h2::frame::Frame;
     use crate::http::h2::frame_buffer::FrameBuffer;
+
+    /// A connection gone away closes once the client has acknowledged every
+    /// byte, but not over a frame the client sent before it read the last
+    /// of them (a PING the reader has not read yet): it is read and
+    /// answered first. A socket that says so stays blocking.
+    #[test]
+    fn a_frame_sent_before_the_last_byte_was_read_is_unread_until_read() {
+        let (server, mut client) = crate::test_support::loopback();
+        assert!(!unread(&server), "nothing sent yet");
+        (&server).write_all(b"the last frame").unwrap();
+        client.write_all(b"PING").unwrap(); // sent before it reads
+        let mut last = [0; 14];
+        client.read_exact(&mut last).unwrap();
+        crate::test_support::wait_until("the last byte acknowledged", || {
+            sys::unacknowledged_bytes(&server).is_ok_and(|n| n == 0)
+        });
+        assert!(unread(&server), "the PING, sent before the acknowledgement");
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut ping = [0; 4];
+        (&server).read_exact(&mut ping).unwrap();
+        assert_eq!(&ping, b"PING");
+        assert!(!unread(&server), "every byte read");
+        // Blocking again: a read waits out its timeout, not failing at once.
+        server
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let started = Instant::now();
+        assert!((&server).read(&mut ping).is_err());
+        assert!(started.elapsed() >= Duration::from_millis(40));
+    }
 
     /// `FailOnPanic` alone, on a real socket, as `serve` unwinds or
     /// returns with stream 5 the last taken on: GOAWAY INTERNAL_ERROR
