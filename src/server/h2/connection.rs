@@ -39,6 +39,10 @@ use crate::sys;
 /// nothing: it has every byte.
 const READ_WAKE: Duration = Duration::from_millis(100);
 
+/// The longest a look for bytes the client sent and this side has not read
+/// yet waits (`unread`): they are in the socket already, or not coming.
+const PEEK_WAIT: Duration = Duration::from_millis(1);
+
 /// How often a reader waiting for a stream thread to finish looks again:
 /// it is woken as the stream leaves the table, a moment before the thread ends.
 const THREAD_WAKE: Duration = Duration::from_millis(5);
@@ -160,15 +164,12 @@ fn start<'s, T: Send + 's>(
 /// the connection, which a close would leave unanswered. Asked after the
 /// acknowledgement of our last byte, which the client sends after any
 /// frame it wrote before reading that byte: such a frame is here by then.
+/// A peek that waits a moment at most, by the read timeout the reader's
+/// loop sets again before its next read: not by making the socket
+/// non-blocking, which would make the writer's writes on it fail too.
 fn unread(socket: &TcpStream) -> bool {
-    if socket.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let waiting = socket.peek(&mut [0; 1]).is_ok_and(|n| n > 0);
-    // Fails only on a descriptor no longer open, which the next read
-    // reports as the client's close.
-    let _ = socket.set_nonblocking(false);
-    waiting
+    socket.set_read_timeout(Some(PEEK_WAIT)).is_ok()
+        && socket.peek(&mut [0; 1]).is_ok_and(|n| n > 0)
 }
 
 /// The reading side of a connection and what it alone keeps.
@@ -439,7 +440,7 @@ mod tests {
     /// A connection gone away closes once the client has acknowledged every
     /// byte, but not over a frame the client sent before it read the last
     /// of them (a PING the reader has not read yet): it is read and
-    /// answered first. A socket that says so stays blocking.
+    /// answered first. The look leaves the socket blocking.
     #[test]
     fn a_frame_sent_before_the_last_byte_was_read_is_unread_until_read() {
         let (server, mut client) = crate::test_support::loopback();
