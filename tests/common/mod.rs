@@ -453,14 +453,53 @@ pub const CLOSE_WAIT: u8 = 0x08;
 /// `None` once it is out of the kernel's table: a socket whose peer reset
 /// it is closed and has no peer (`getpeername` fails), though its
 /// descriptor may still be open.
+///
+/// The line is found by its two addresses as the kernel spells them, and
+/// only that line is parsed: the table lists every socket of the machine
+/// (53,000 on a shared CI host), and parsing them all in a debug build took
+/// two seconds under load, long enough for what a test set up to wait for
+/// it to change by itself.
 pub fn tcp_socket(
     local: SocketAddr,
     remote: SocketAddr,
 ) -> Result<Option<backpressure::TcpSocket>, String> {
-    let table = backpressure::read_tcp_table().map_err(|e| format!("/proc/net/tcp: {e}"))?;
-    Ok(table
-        .into_iter()
-        .find(|s| s.local == local && s.remote == remote))
+    let text =
+        std::fs::read_to_string("/proc/net/tcp").map_err(|e| format!("/proc/net/tcp: {e}"))?;
+    let (Some(local_hex), Some(remote_hex)) = (proc_net_hex(local), proc_net_hex(remote)) else {
+        return Err(format!("not IPv4: {local} {remote}"));
+    };
+    let needle = format!(" {local_hex} {remote_hex} ");
+    let Some(line) = text.lines().find(|l| l.contains(&needle)) else {
+        return Ok(None);
+    };
+    // `sl local remote st tx_queue:rx_queue ...`, in hex.
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let hex = |f: Option<&str>| f.and_then(|f| u64::from_str_radix(f, 16).ok());
+    let queues = fields.get(4).and_then(|q| q.split_once(':'));
+    let state = fields.get(3).and_then(|f| u8::from_str_radix(f, 16).ok());
+    let (tx_queue, rx_queue) = (hex(queues.map(|q| q.0)), hex(queues.map(|q| q.1)));
+    match (state, tx_queue, rx_queue) {
+        (Some(state), Some(tx_queue), Some(rx_queue)) => Ok(Some(backpressure::TcpSocket {
+            local,
+            remote,
+            state,
+            tx_queue,
+            rx_queue,
+        })),
+        _ => Err(format!("a malformed line: {line}")),
+    }
+}
+
+/// An IPv4 address as `/proc/net/tcp` prints it: the address's four bytes
+/// read as one number in the machine's byte order, then the port.
+fn proc_net_hex(addr: SocketAddr) -> Option<String> {
+    match addr {
+        SocketAddr::V4(v4) => {
+            let ip = u32::from_ne_bytes(v4.ip().octets());
+            Some(format!("{ip:08X}:{:04X}", v4.port()))
+        }
+        SocketAddr::V6(_) => None,
+    }
 }
 
 /// The names of process `pid`'s threads (`/proc/PID/task/*/comm`): the
