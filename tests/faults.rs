@@ -1239,13 +1239,25 @@ fn a_client_that_closed_its_side_still_gets_the_whole_response() {
 /// through the close and reads nothing: the close ends in a reset, which
 /// discards the tail the server's kernel still holds. The log and the
 /// metrics say so (`close-timeout`), never `complete`.
+///
+/// The flood begins with the request, not once the test has seen the body
+/// written: the close that follows the body reads for `CLOSE_READ_TIMEOUT`
+/// (500 ms, `src/server/graceful_close.rs`) only, and a client silent that
+/// long has not kept sending through it (`end=complete` is then right).
+/// Seeing the body written polls `/metrics`; beside CPU hogs, that and
+/// starting the flood once took longer, and a 600 ms pause there fails the
+/// test every time. Sent early, the flood waits in both kernels, which
+/// deliver it through the close however late this process next runs (a
+/// 700 ms pause in the flood after its first 128 KiB changes nothing).
 #[test]
 fn a_client_that_keeps_sending_through_the_close_is_logged_as_cut() {
     let server = Child::start(Log::Read, None, &[]);
-    let (client, _) = written_and_unread(&server);
-    let flood = thread::spawn(move || {
-        let _ = client.set_write_timeout(Some(Duration::from_secs(5)));
-        while (&client).write_all(&[b'x'; 4096]).is_ok() {}
+    let (_, flood) = written_and_unread_then(&server, |client| {
+        let client = client.try_clone().expect("a second handle");
+        thread::spawn(move || {
+            let _ = client.set_write_timeout(Some(Duration::from_secs(5)));
+            while (&client).write_all(&[b'x'; 4096]).is_ok() {}
+        })
     });
     let log = server.log_until(Duration::from_secs(5), |l| l.contains("rows=200"));
     flood.join().expect("the flood ends at the reset");
@@ -1261,6 +1273,16 @@ fn a_client_that_keeps_sending_through_the_close_is_logged_as_cut() {
 /// kernel: the client's window is a few KiB (the rest waits under
 /// `--notsent-lowat`, so the write completes) and it reads nothing.
 fn written_and_unread(server: &Child) -> (TcpStream, Vec<u8>) {
+    let ((client, body), ()) = written_and_unread_then(server, |_| ());
+    (client, body)
+}
+
+/// [`written_and_unread`], calling `then` on the client's socket as soon
+/// as the request is sent; with what it returns.
+fn written_and_unread_then<T>(
+    server: &Child,
+    then: impl FnOnce(&TcpStream) -> T,
+) -> ((TcpStream, Vec<u8>), T) {
     let rows = 200;
     let body = reference_csv(rows);
     let timeout = Duration::from_secs(5);
@@ -1271,11 +1293,12 @@ fn written_and_unread(server: &Child) -> (TcpStream, Vec<u8>) {
         .expect("a read timeout");
     let request = format!("GET /export.csv?rows={rows}&mode=buffer HTTP/1.1\r\nHost: t\r\n\r\n");
     client.write_all(request.as_bytes()).expect("send");
+    let then = then(&client);
     let sent = "backpressure_body_bytes_sent_total{mode=\"buffer\"}";
     wait_until("the whole body written", Duration::from_secs(10), || {
         (metrics(server.addr).value(sent) == body.len() as f64).then_some(())
     });
-    (client, body)
+    ((client, body), then)
 }
 
 /// Reads the response to its end, which must be a clean one after `body`.
