@@ -390,6 +390,11 @@ mod tests {
     struct SlowHead<'a> {
         cancelled: &'a Mutex<bool>,
         cancelled_during_head: Option<bool>,
+        /// Body writes wait until the producer's queue has been refused
+        /// (10 s at most): the first chunk stays charged while the producer
+        /// renders the second. Written at once, it was given back first
+        /// when the producer was slow to run, and every later chunk fit.
+        queued: &'a QueuedBytes,
     }
 
     impl Write for SlowHead<'_> {
@@ -397,6 +402,11 @@ mod tests {
             if self.cancelled_during_head.is_none() {
                 thread::sleep(Duration::from_millis(200));
                 self.cancelled_during_head = Some(*self.cancelled.lock().unwrap());
+                return Ok(bytes.len());
+            }
+            let waiting = std::time::Instant::now();
+            while !self.queued.refused() && waiting.elapsed() < Duration::from_secs(10) {
+                thread::sleep(Duration::from_millis(1));
             }
             Ok(bytes.len())
         }
@@ -464,6 +474,7 @@ mod tests {
             let mut wire = SlowHead {
                 cancelled: &cancelled,
                 cancelled_during_head: None,
+                queued: &queued,
             };
             let response =
                 ExportResponse::new(Http1(&mut wire), head, &plan, &queued).with_cancel(&cancel);
