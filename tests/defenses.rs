@@ -390,10 +390,8 @@ fn the_kernel_send_queue_of_a_stalled_connection_is_bounded_by_the_mark() {
     });
     // Each client's server socket, by the client's address: a read of
     // `/proc/net/tcp` is no snapshot, and while the machine's other sockets
-    // come and go (53,000 of them on a shared CI host) one read can list a
-    // socket twice, or pass one by; 51 sockets were once counted for 50
-    // clients. So a socket counts once, and a read that missed one is read
-    // again.
+    // come and go one read can list a socket twice, or pass one by. So a
+    // socket counts once, and a read that missed one is read again.
     let queues = wait_until_with("every client's server socket", PATIENCE, || {
         let table = read_tcp_table().map_err(|e| e.to_string())?;
         let queues: BTreeMap<SocketAddr, u64> = table

@@ -392,8 +392,9 @@ mod tests {
         cancelled_during_head: Option<bool>,
         /// Body writes wait until the producer's queue has been refused
         /// (10 s at most): the first chunk stays charged while the producer
-        /// renders the second. Written at once, it was given back first
-        /// when the producer was slow to run, and every later chunk fit.
+        /// renders the second. Written at once, it could be given back
+        /// first when the producer is slow to run, and every later chunk
+        /// would fit.
         queued: &'a QueuedBytes,
     }
 

@@ -455,10 +455,9 @@ pub const CLOSE_WAIT: u8 = 0x08;
 /// descriptor may still be open.
 ///
 /// The line is found by its two addresses as the kernel spells them, and
-/// only that line is parsed: the table lists every socket of the machine
-/// (53,000 on a shared CI host), and parsing them all in a debug build took
-/// two seconds under load, long enough for what a test set up to wait for
-/// it to change by itself.
+/// only that line is parsed: the table lists every socket of the machine,
+/// and on a busy host parsing them all in a debug build takes long enough
+/// for what a test set up to wait for it to change by itself.
 pub fn tcp_socket(
     local: SocketAddr,
     remote: SocketAddr,
