@@ -456,35 +456,19 @@ mod tests {
     /// One case of the test above: the END_STREAM `taken` by the writer
     /// before the deadline, or not.
     fn end_stream_past_the_deadline(taken: bool) {
-        let rate = MinDataRate {
-            bytes_per_second: 1 << 20,
-            grace: Duration::from_secs(1),
-        };
-        let conn = Conn::with_stream_1();
-        std::thread::scope(|scope| {
-            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
-            let mut out = StreamBody::new(&conn, 1, false, rate);
-            let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+        let ended = ending_stream_1(Duration::from_secs(1), |conn| {
             // Taken once asked for, well within the 1 s grace: only the
             // slow write below outlasts the deadline.
-            wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
             if taken {
-                let job = next_job(&mut conn.lock(), &mut Vec::new());
-                assert!(matches!(job, Some(Job::Data { end: true, .. })));
+                take_the_end(&mut conn.lock());
             }
             std::thread::sleep(Duration::from_millis(1500)); // past the deadline
-            let mut state = conn.lock();
-            let resets = state.control.len();
+            let resets = conn.lock().control.len();
             assert_eq!(resets, usize::from(!taken), "taken: {taken}");
-            if let Some(stream) = state.streams.get_mut(&1) {
-                stream.finished = true;
-            }
-            drop(state);
-            conn.progress.notify_all();
-            let cut = Err(TooSlow::MinRate.into_error().kind());
-            let expected = if taken { Ok(()) } else { cut };
-            assert_eq!(body.join().unwrap(), expected, "taken: {taken}");
         });
+        let cut = Err(TooSlow::MinRate.into_error().kind());
+        let expected = if taken { Ok(()) } else { cut };
+        assert_eq!(ended, expected, "taken: {taken}");
     }
 
     /// A client may reset a stream the moment it reads the END_STREAM,
@@ -495,36 +479,52 @@ mod tests {
     /// reset cancels the stream.
     #[test]
     fn a_reset_after_the_end_stream_was_taken_cancels_nothing() {
-        let rate = MinDataRate {
-            bytes_per_second: 1 << 20,
-            grace: Duration::from_secs(10),
-        };
         for taken in [true, false] {
-            let conn = Conn::with_stream_1();
-            std::thread::scope(|scope| {
-                let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
-                let mut out = StreamBody::new(&conn, 1, false, rate);
-                let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
-                wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
+            let ended = ending_stream_1(Duration::from_secs(10), |conn| {
                 let mut state = conn.lock();
                 if taken {
-                    let job = next_job(&mut state, &mut Vec::new());
-                    assert!(matches!(job, Some(Job::Data { end: true, .. })));
+                    take_the_end(&mut state);
                 }
                 // The client's RST_STREAM, as the reader takes it.
                 assert!(state.cancel(1, End::ClientAbort).is_ok());
                 assert_eq!(state.net_cancels, u32::from(!taken), "taken: {taken}");
-                // The write returns, as `run` accounts for it.
-                if taken && let Some(stream) = state.streams.get_mut(&1) {
-                    stream.finished = true;
-                }
-                drop(state);
-                conn.progress.notify_all();
-                let abort = Err(End::ClientAbort.into_error().kind());
-                let expected = if taken { Ok(()) } else { abort };
-                assert_eq!(body.join().unwrap(), expected, "taken: {taken}");
             });
+            let abort = Err(End::ClientAbort.into_error().kind());
+            let expected = if taken { Ok(()) } else { abort };
+            assert_eq!(ended, expected, "taken: {taken}");
         }
+    }
+
+    /// Stream 1's body, with `grace` to send its END_STREAM in: once it has
+    /// asked for it, `meanwhile` plays the writer and the reader, then the
+    /// write that carried the END_STREAM returns, if the writer took it,
+    /// as `run` accounts for it. What `end_body` came to.
+    fn ending_stream_1(grace: Duration, meanwhile: impl FnOnce(&Conn)) -> Result<(), ErrorKind> {
+        let rate = MinDataRate {
+            bytes_per_second: 1 << 20,
+            grace,
+        };
+        let conn = Conn::with_stream_1();
+        std::thread::scope(|scope| {
+            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+            let mut out = StreamBody::new(&conn, 1, false, rate);
+            let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
+            wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
+            meanwhile(&conn);
+            let mut state = conn.lock();
+            if let Some(stream) = state.streams.get_mut(&1).filter(|s| s.closing) {
+                stream.finished = true;
+            }
+            drop(state);
+            conn.progress.notify_all();
+            body.join().unwrap()
+        })
+    }
+
+    /// The writer takes stream 1's END_STREAM, as `run` would.
+    fn take_the_end(state: &mut State) {
+        let job = next_job(state, &mut Vec::new());
+        assert!(matches!(job, Some(Job::Data { end: true, .. })));
     }
 
     /// A body of known length, as DATA frames (flags, length): Content-Length
