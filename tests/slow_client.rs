@@ -705,10 +705,7 @@ fn an_http2_reset_met_by_a_write_keeps_the_report() {
 /// already received. Here the same frames, then a reset.
 #[test]
 fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
-    let mut then = Vec::new();
-    common::h2::frame(&mut then, 0x3, 0, 1, &[0, 0, 0, 0x8]); // RST_STREAM CANCEL
-    let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
-    common::h2::frame(&mut then, 0x7, 0, 0, &goaway);
+    let then = cancel_then_go_away();
     let (addr, server) = three_data_frames_then_a_reset(&then);
     let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--rate", "100k"]);
     let text = stdout(&output);
@@ -729,10 +726,7 @@ fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
 /// receive queue.
 #[test]
 fn an_http2_reset_met_by_the_second_request_still_reads_the_frames_before_it() {
-    let mut then = Vec::new();
-    common::h2::frame(&mut then, 0x3, 0, 1, &[0, 0, 0, 0x8]); // RST_STREAM CANCEL
-    let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
-    common::h2::frame(&mut then, 0x7, 0, 0, &goaway);
+    let then = cancel_then_go_away();
     let (addr, server) = answering_then_resetting(three_data_frames_then(&then));
     let url = format!("http://{addr}/x");
     let args = [
@@ -757,6 +751,16 @@ fn an_http2_reset_met_by_the_second_request_still_reads_the_frames_before_it() {
     );
     assert!(text.contains("\nwrite failed: "), "{text}");
     assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+/// How `serve` cuts a stream below `--min-rate` and then goes away:
+/// RST_STREAM CANCEL on stream 1, then GOAWAY naming it, NO_ERROR.
+fn cancel_then_go_away() -> Vec<u8> {
+    let mut then = Vec::new();
+    common::h2::frame(&mut then, 0x3, 0, 1, &[0, 0, 0, 0x8]); // RST_STREAM CANCEL
+    let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
+    common::h2::frame(&mut then, 0x7, 0, 0, &goaway);
+    then
 }
 
 /// A one-connection h2c server that answers stream 1 with a head and three

@@ -313,9 +313,9 @@ impl<'s, 'a> Reader<'s, 'a> {
 /// whose request is still arriving; `None` for one this side has reset,
 /// whatever its state, since what the client sent before it saw the reset
 /// is ignored (RFC 9113 §5.1), unless the client has reset it since.
-/// Anywhere else they are the client's error
-/// (STREAM_CLOSED): a stream error (`after_end`) on one whose request has
-/// ended while its response goes on; else a connection error, on a stream
+/// Anywhere else they are the client's error (STREAM_CLOSED): a stream
+/// error (`after_end`) on one whose request has ended while its response
+/// goes on; else a connection error, on a stream
 /// closed both ways or one the client reset, which a stream error would
 /// reset again (§5.4.1 lets any stream error be a connection error). Closed
 /// both ways once the writer has taken the END_STREAM (`closing`): the
@@ -326,15 +326,16 @@ fn receiving<'s>(
     after_end: &'static str,
 ) -> Result<Option<&'s mut Stream>, FrameError> {
     let closed = |reason| Err(FrameError::connection(StreamClosed, reason));
+    // A reset of ours, if one is remembered: whether the client has reset
+    // the stream since (its mark outlives the stream's place in the table).
     let ours = state.recent_reset(id).map(|reset| reset.by_client);
+    let in_table = state.streams.get(&id);
+    let client_reset = ours == Some(true) || in_table.is_some_and(|s| s.reset_by_client);
     match state.streams.get_mut(&id) {
-        Some(s) if s.reset_by_client => closed("a frame on a stream the client reset"),
-        _ if ours == Some(true) => closed("a frame on a stream the client reset"),
-        _ if ours == Some(false) => Ok(None),
+        _ if client_reset => closed("a frame on a stream the client reset"),
+        _ if ours.is_some() => Ok(None),
         Some(s) if s.remote_open => Ok(Some(s)),
-        Some(s) if s.is_open() && !s.closing => {
-            Err(FrameError::stream(id, StreamClosed, after_end))
-        }
+        Some(s) if s.answering() => Err(FrameError::stream(id, StreamClosed, after_end)),
         _ => closed("a frame on a closed stream"),
     }
 }

@@ -79,6 +79,7 @@ pub struct State {
 /// A stream this side reset, remembered after it has left the table.
 #[derive(Debug)]
 pub struct RecentReset {
+    /// The stream: ids are never reused on a connection, so it names one.
     pub id: u32,
     /// The client's own RST_STREAM on it has come since: what it sends on
     /// the stream now cannot have crossed ours, and is its error.
@@ -152,11 +153,18 @@ impl Stream {
         left.is_some_and(|left| !ends || left == 0)
     }
 
-    /// Still being answered: neither complete nor reset. Unless
-    /// [`closing`](Stream::closing), what counts against
-    /// SETTINGS_MAX_CONCURRENT_STREAMS.
+    /// Still being answered: neither complete nor reset.
     pub fn is_open(&self) -> bool {
         !self.finished && self.reset.is_none()
+    }
+
+    /// Open, and its END_STREAM not yet taken by the writer
+    /// ([`closing`](Stream::closing)): what counts against
+    /// SETTINGS_MAX_CONCURRENT_STREAMS, what a client's reset cancels, and
+    /// where its late frames are a stream error only. Once the END_STREAM
+    /// is taken, the client may read it before the write returns.
+    pub fn answering(&self) -> bool {
+        self.is_open() && !self.closing
     }
 
     /// Bytes handed off and not yet framed.
@@ -300,8 +308,11 @@ impl State {
         if self.recent_resets.len() == super::RECENT_RESETS {
             self.recent_resets.pop_front();
         }
-        let by_client = false;
-        self.recent_resets.push_back(RecentReset { id, by_client });
+        let reset = RecentReset {
+            id,
+            by_client: false,
+        };
+        self.recent_resets.push_back(reset);
     }
 
     /// This side's recent reset of stream `id`, if it remembers one.
@@ -319,8 +330,7 @@ impl State {
     /// once the writer has taken its END_STREAM ([`Stream::closing`]): the
     /// client may have read the whole response before the write returns.
     pub fn cancel(&mut self, id: u32, why: End) -> Result<(), FrameError> {
-        let answering = |s: &&mut Stream| s.is_open() && !s.closing;
-        if let Some(stream) = self.streams.get_mut(&id).filter(answering) {
+        if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.answering()) {
             stream.reset = Some(why);
             self.net_cancels += 1;
         }
@@ -339,7 +349,7 @@ impl State {
     /// Streams open as the client may count them, against
     /// SETTINGS_MAX_CONCURRENT_STREAMS: not those it may have seen end.
     pub fn counted_streams(&self) -> usize {
-        let counted = self.streams.values().filter(|s| s.is_open() && !s.closing);
+        let counted = self.streams.values().filter(|s| s.answering());
         counted.count()
     }
 }
