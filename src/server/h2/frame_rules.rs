@@ -64,7 +64,7 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     /// Queues a control frame the client asked for, written by one of
-    /// `frame`'s builders, unless too many are unread (`State::push_owed`).
+    /// `frame_write`'s builders, unless too many are unread (`State::push_owed`).
     fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
         self.conn.lock().push_owed(encode(write))?;
         self.conn.work.notify_one();

@@ -240,7 +240,7 @@ impl Conn {
         }
     }
 
-    /// Queues a frame for the writer, written by one of `frame`'s builders.
+    /// Queues a frame for the writer, written by one of `frame_write`'s builders.
     pub fn send(&self, write: impl FnOnce(&mut Vec<u8>)) {
         self.lock().push(encode(write));
         self.work.notify_one();
@@ -354,7 +354,7 @@ impl State {
     }
 }
 
-/// A frame, written by one of `frame`'s builders.
+/// A frame, written by one of `frame_write`'s builders.
 pub fn encode(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut frame = Vec::new();
     write(&mut frame);
