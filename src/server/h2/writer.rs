@@ -12,7 +12,13 @@
 //! hand-off's deadline (`hand_off.rs`), or `--send-timeout` if shorter.
 //!
 //! A stream is complete when its END_STREAM has been *written*: only then
-//! is it marked finished, and its body's `end_body` returns.
+//! is it marked finished, and its body's `end_body` returns. It is closed
+//! a moment earlier, once the writer has *taken* that frame
+//! ([`Stream::closing`](super::streams::Stream::closing)), since the client
+//! may read the END_STREAM before the write returns: from then on the
+//! stream counts no longer against the concurrent-stream limit, a client's
+//! RST_STREAM on it cancels nothing, and its DATA or HEADERS end the
+//! connection.
 //!
 //! A connection whose writer cannot start is refused here too, with the
 //! few bytes written in its stead ([`refuse`]).
