@@ -258,9 +258,9 @@ fn resets_the_client_provokes_count_as_cancellations() {
 /// sending, and reads only 200 ms after its flood, through a small window.
 /// Closing with input unread is a reset, which throws away what the kernel
 /// has not sent yet: the server waits for its last frames to be
-/// acknowledged first (`server/connection.rs` tests that wait to the byte;
-/// whether these frames are held back long enough to be lost without it
-/// depends on the kernel's timing).
+/// acknowledged first (`server/graceful_close.rs` tests that wait to the
+/// byte; whether these frames are held back long enough to be lost without
+/// it depends on the kernel's timing).
 #[test]
 fn the_goaway_that_ends_a_flood_is_not_lost_to_the_reset() {
     let (server, idle) = warmed_server(&[]);

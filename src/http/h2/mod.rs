@@ -7,7 +7,8 @@
 //!
 //! Like the rest of `http/`, nothing here touches a socket, a thread or a
 //! clock. The server's side of a connection (streams, windows, the writer
-//! that schedules them) is `server/h2/`; the client's is `client/h2.rs`.
+//! that schedules them) is `server/h2/`; the client's is `client/h2.rs` and
+//! the `h2_*.rs` files beside it.
 
 pub mod frame;
 pub mod frame_buffer;
