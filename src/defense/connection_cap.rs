@@ -89,9 +89,10 @@ pub const MAX_LINGERING: usize = 1024;
 /// holds, so that a burst it has room for never finds the queue full while
 /// it is between looks (a full queue makes the accept loop answer and close
 /// at once, and that close's reset can destroy the 503). Its slots are
-/// allocated with the server, busy or not: 1,024 of 64 bytes (a socket,
-/// its peer, its accept time), about 64 KiB, the largest part of the idle
-/// heap `/metrics` shows.
+/// allocated with the server, busy or not: 1,024 of about 64 bytes (a
+/// [`Lingering`]: a socket, its peer, its accept time, why it is turned
+/// away, whether it is answered), about 64 KiB, the largest part of the
+/// idle heap `/metrics` shows.
 const HANDOFF_QUEUE: usize = MAX_LINGERING;
 /// How often the lingering thread looks at its sockets while it has any.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);

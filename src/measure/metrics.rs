@@ -242,7 +242,7 @@ pub const FAMILIES: [Family; 21] = [
     Family {
         name: "backpressure_connections_rejected_total",
         kind: Kind::Counter,
-        help: "Connections turned away without a thread (at --max-connections, or when none could start): a 503, or over HTTP/2 a GOAWAY. /metrics and /healthz answered there are not counted.",
+        help: "Connections turned away without a thread (at --max-connections, or when none could start): a 503, or over HTTP/2 a GOAWAY. /metrics and /healthz answered there are not counted, unless cut for want of room for the answer.",
         samples: |m, _, out| out.sample("", load(&m.connections_rejected_total)),
     },
     Family {
