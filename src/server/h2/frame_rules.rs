@@ -216,30 +216,9 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// The client's SETTINGS, acknowledged once applied.
     fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
-        // Only the initial window size matters: not the table size, as our
-        // encoder never indexes; we never push; our frames never pass 16,384
-        // bytes, the least SETTINGS_MAX_FRAME_SIZE may be (§6.5.2); the rest
-        // is advice or unknown, and ignored.
-        let mut state = self.conn.lock();
-        let initial = params
-            .iter()
-            .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
-        for (_, value) in initial {
-            // Every open stream's window moves by the change, and may go
-            // negative (RFC 9113 §6.9.2); a closed one's is nobody's concern.
-            let delta = i64::from(value) - state.initial_window;
-            state.initial_window = i64::from(value);
-            for stream in state.streams.values_mut().filter(|s| s.is_open()) {
-                stream.window += delta;
-                if stream.window > MAX_WINDOW {
-                    let reason = "a stream window above 2^31-1";
-                    return Err(FrameError::connection(FlowControlError, reason));
-                }
-            }
-        }
-        drop(state);
+        let applied = apply_settings(&mut self.conn.lock(), params);
         self.conn.work.notify_one();
-        self.answer(frame_write::settings_ack)
+        applied
     }
 
     /// WINDOW_UPDATE: more room in the connection's window (stream 0) or
@@ -340,6 +319,35 @@ fn receiving<'s>(
     }
 }
 
+/// Applies the client's SETTINGS to `state` and queues their
+/// acknowledgement in the same hold of the lock: the writer takes control
+/// frames before DATA, so the ACK goes out before any frame sized by the
+/// new values, as RFC 9113 §6.5.3's "immediately" asks. Queued after the
+/// lock was let go, a DATA frame the new window allowed could slip ahead.
+fn apply_settings(state: &mut State, params: Settings<'_>) -> Result<(), FrameError> {
+    // Only the initial window size matters: not the table size, as our
+    // encoder never indexes; we never push; our frames never pass 16,384
+    // bytes, the least SETTINGS_MAX_FRAME_SIZE may be (§6.5.2); the rest
+    // is advice or unknown, and ignored.
+    let initial = params
+        .iter()
+        .filter(|&(id, _)| id == setting::INITIAL_WINDOW_SIZE);
+    for (_, value) in initial {
+        // Every open stream's window moves by the change, and may go
+        // negative (RFC 9113 §6.9.2); a closed one's is nobody's concern.
+        let delta = i64::from(value) - state.initial_window;
+        state.initial_window = i64::from(value);
+        for stream in state.streams.values_mut().filter(|s| s.is_open()) {
+            stream.window += delta;
+            if stream.window > MAX_WINDOW {
+                let reason = "a stream window above 2^31-1";
+                return Err(FrameError::connection(FlowControlError, reason));
+            }
+        }
+    }
+    state.push_owed(encode(frame_write::settings_ack))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +380,27 @@ mod tests {
             let expected = if connection_error { None } else { Some(1) };
             assert_eq!(error.stream, expected, "{case}");
         }
+    }
+
+    /// The client's SETTINGS and their ACK reach the writer together: once
+    /// a stream's window is opened by SETTINGS_INITIAL_WINDOW_SIZE, the ACK
+    /// is queued already, and control frames go before DATA: the one-byte
+    /// DATA the new window allows cannot go out before the ACK.
+    #[test]
+    fn settings_are_acknowledged_before_the_window_they_open_is_used() {
+        let mut state = State::default();
+        let mut stream = Stream::new(0, false);
+        stream.data = b"x".to_vec();
+        state.streams.insert(1, stream);
+        let sent = encode(|out| frame_write::settings(out, &[(setting::INITIAL_WINDOW_SIZE, 1)]));
+        let mut frames = crate::http::h2::frame_buffer::FrameBuffer::with(&sent);
+        let (header, payload) = frames.next_frame().unwrap().unwrap();
+        let Ok(Frame::Settings { ack: false, params }) = frame::parse(&header, payload) else {
+            panic!("not a SETTINGS frame");
+        };
+        apply_settings(&mut state, params).unwrap();
+        assert_eq!(state.streams[&1].window, 1);
+        let queued: Vec<_> = state.control.iter().map(|c| c.bytes.clone()).collect();
+        assert_eq!(queued, [encode(frame_write::settings_ack)]);
     }
 }
