@@ -5,7 +5,9 @@
 //!   client that trickles bytes (Slowloris) or sends nothing cannot hold a
 //!   thread forever. Before every `read` the socket's timeout is set to the
 //!   time that is *left*, so a client sending one byte a second gains
-//!   nothing (a plain per-read timeout would restart with each byte);
+//!   nothing (a plain per-read timeout would restart with each byte).
+//!   What is in the socket when the deadline passes is still read, once
+//!   ([`LAST_LOOK`]): a late thread does not make a client's head late;
 //! - the head must fit in [`MAX_HEAD_BYTES`], in a buffer that grows from
 //!   [`FIRST_HEAD_BUFFER_BYTES`] only as bytes arrive. Empty lines before
 //!   the request line are skipped, as RFC 9112 §2.2 asks, but they count
@@ -21,7 +23,7 @@
 
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::partial_head::{self, head_end, oversized_head_error};
@@ -34,6 +36,13 @@ use crate::http::response::Status;
 /// the full limit allocated for every connection would cost its 16 KiB of
 /// RSS on every connection, whatever it sent.
 const FIRST_HEAD_BUFFER_BYTES: usize = 1024;
+
+/// How long past the deadline bytes already in the socket are still read,
+/// once: a head that arrived in time is not late because its thread
+/// started late (a busy machine), or came back late from reading its
+/// first part. Reading what the kernel holds takes microseconds; a client
+/// still sending gains this moment once, and nothing more.
+const LAST_LOOK: Duration = Duration::from_millis(1);
 
 /// The answer to a head whose client closed its side before the empty line
 /// that ends it (`printf 'GET / HTTP/1.1\r\n' | nc -N`): silence would
@@ -78,7 +87,7 @@ pub fn read_head<'b>(
 ) -> Result<(&'b [u8], &'b [u8]), ReadHeadError> {
     buf.clear();
     let (mut filled, mut start) = (0, 0);
-    let mut line_judged = false;
+    let (mut line_judged, mut deadline, mut looked_last) = (false, deadline, false);
     let error = loop {
         if filled == buf.len() {
             // Full: grow by doubling, never past the limit.
@@ -86,7 +95,10 @@ pub fn read_head<'b>(
             buf.reserve_exact(grown - buf.len());
             buf.resize(grown, 0);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let mut left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() && !looked_last {
+            (deadline, left, looked_last) = (Instant::now() + LAST_LOOK, LAST_LOOK, true);
+        }
         if left.is_zero() {
             break ReadHeadError::TimedOut;
         }
@@ -149,7 +161,6 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::thread;
-    use std::time::Duration;
 
     /// What `read_head` makes of `pieces`, each sent once the one before
     /// it was read, so that each is a read of its own: the result, and
@@ -256,6 +267,40 @@ mod tests {
         assert!(result.unwrap_err().starts_with("NotARequest"));
         assert_eq!(buf, client_hello, "what arrived, for the answer to look at");
         // Not at the 10 s deadline: nothing more was ever sent.
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+
+    /// What `read_head` makes of `sent`, all of it in the server's socket
+    /// before its deadline is looked at, which has passed by then: the
+    /// result and how long it took.
+    fn read_after_the_deadline(sent: &[u8]) -> (Result<Vec<u8>, String>, Duration) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(sent).unwrap();
+        let mut here = vec![0; sent.len()];
+        for _ in 0..1000 {
+            if server.peek(&mut here).unwrap() == sent.len() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        let (mut buf, started) = (Vec::new(), Instant::now());
+        let result = read_head(&server, &mut buf, started)
+            .map(|(head, _)| head.to_vec())
+            .map_err(|e| format!("{e:?}"));
+        (result, started.elapsed())
+    }
+
+    /// A head that arrived in time is read, though its thread came to it
+    /// after the deadline; a part of one is still late, and the client
+    /// gets no more than the last look to send the rest.
+    #[test]
+    fn a_head_already_here_is_read_after_the_deadline_and_no_more_awaited() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(read_after_the_deadline(head).0.as_deref(), Ok(&head[..]));
+        let (result, took) = read_after_the_deadline(b"GET / HTTP/1.1\r\n");
+        assert!(result.unwrap_err().starts_with("TimedOut"));
         assert!(took < Duration::from_secs(1), "{took:?}");
     }
 }
