@@ -312,12 +312,18 @@ pub fn warm(server: Server) -> (Server, Idle) {
     // warm-up's and the last scrape's: a close waits for its client to
     // hang up, and on a loaded machine one scrape's close can outlast the
     // next scrape, and the one after, which would both count its thread.
-    // Then the scrape counts its own thread alone.
+    // Then the scrape counts its own thread alone. And once the server's
+    // own threads have each reached their wait (`at_rest`), seen twice.
     let pid = server.pid();
+    let mut last = None;
     let idle = wait_until_with("the warm-up connections to close", IDLE_TIMEOUT, || {
         let busy = connection_threads(pid)?;
         if !busy.is_empty() {
             return Err(busy.join(","));
+        }
+        let waits = at_rest(pid)?;
+        if last.replace(waits.clone()).as_ref() != Some(&waits) {
+            return Err(format!("threads in {waits:?}, once"));
         }
         // At a small connection cap the scrape may be turned away while
         // the warm-up connections close; that is one more poll.
@@ -517,6 +523,42 @@ pub fn thread_names(pid: u32) -> Result<Vec<String>, String> {
         }
     }
     Ok(names)
+}
+
+/// The system call each thread of process `pid` that serves no
+/// connection waits in (the accept loop, the rejecter, the logger, the
+/// stdin watcher of `--exit-on-stdin-eof`), by thread id; `Err` if one is
+/// running or has yet to run. Each of those threads makes what it keeps
+/// on its way to its first wait, whenever the scheduler first runs it
+/// (the watcher stdin's 8 KiB buffer, the others their place in a
+/// channel's list of waiters): an idle baseline read before that, as on
+/// a loaded machine it can be, is short of bytes the server holds for
+/// good, and the test's end is taken for a leak. A thread that has
+/// waited was run up to its wait; seen at the same call twice, it is not
+/// passing through one on its way.
+pub fn at_rest(pid: u32) -> Result<Vec<(String, u64)>, String> {
+    let tasks = format!("/proc/{pid}/task");
+    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
+    let mut waits = Vec::new();
+    for entry in entries {
+        let task = entry.map_err(|e| e.to_string())?;
+        let tid = task.file_name().to_string_lossy().into_owned();
+        // A thread that ended since the listing is not waiting anywhere.
+        let Ok(name) = std::fs::read_to_string(task.path().join("comm")) else {
+            continue;
+        };
+        if backpressure::serves_a_connection(name.trim_end()) {
+            continue;
+        }
+        let call = std::fs::read_to_string(task.path().join("syscall")).unwrap_or_default();
+        let first = call.split_whitespace().next().unwrap_or("");
+        let call = first
+            .parse()
+            .map_err(|_| format!("{} is {first:?}", name.trim_end()))?;
+        waits.push((tid, call));
+    }
+    waits.sort();
+    Ok(waits)
 }
 
 /// What the kernel says the one thread of process `pid` whose name starts
