@@ -87,22 +87,7 @@ pub fn serve(
         // A panic here, or one passed on from a stream thread, must still
         // end the connection, or the writer and the scope wait forever.
         let _end_on_panic = EndOnPanic(&conn);
-        let mut reader = Reader {
-            scope,
-            threads: Vec::new(),
-            conn: &conn,
-            socket,
-            shared,
-            peer,
-            id,
-            decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
-            last_stream: 0,
-            block: None,
-            received: 0,
-            going_away: false,
-            idle_since: Instant::now(),
-            tail_due: None,
-        };
+        let mut reader = Reader::new(scope, &conn, socket, shared, (peer, id));
         let end = reader.run(after);
         conn.end(end);
         end
@@ -215,6 +200,32 @@ pub struct Reader<'s, 'a> {
 }
 
 impl<'s, 'a> Reader<'s, 'a> {
+    /// The reader of connection `id` from `peer`, before its first frame.
+    fn new(
+        scope: &'s Scope<'s, 'a>,
+        conn: &'a Conn,
+        socket: &'a TcpStream,
+        shared: &'a Shared,
+        (peer, id): (SocketAddr, u64),
+    ) -> Self {
+        Reader {
+            scope,
+            threads: Vec::new(),
+            conn,
+            socket,
+            shared,
+            peer,
+            id,
+            decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
+            last_stream: 0,
+            block: None,
+            received: 0,
+            going_away: false,
+            idle_since: Instant::now(),
+            tail_due: None,
+        }
+    }
+
     /// Reads until the connection ends; returns how.
     fn run(&mut self, after: &[u8]) -> End {
         let mut frames = FrameBuffer::with(after);
@@ -440,7 +451,9 @@ mod tests {
     /// A connection gone away closes once the client has acknowledged every
     /// byte, but not over a frame the client sent before it read the last
     /// of them (a PING the reader has not read yet): it is read and
-    /// answered first. The look leaves the socket blocking.
+    /// answered first. So says the reader's look between reads, on a
+    /// connection gone away with nothing left to answer or write. The look
+    /// leaves the socket blocking.
     #[test]
     fn a_frame_sent_before_the_last_byte_was_read_is_unread_until_read() {
         let (server, mut client) = crate::test_support::loopback();
@@ -453,13 +466,21 @@ mod tests {
             sys::unacknowledged_bytes(&server).is_ok_and(|n| n == 0)
         });
         assert!(unread(&server), "the PING, sent before the acknowledgement");
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        let (conn, shared) = (Conn::new(), super::super::tests::shared());
         let mut ping = [0; 4];
-        (&server).read_exact(&mut ping).unwrap();
+        thread::scope(|scope| {
+            let peer = client.local_addr().unwrap();
+            let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
+            reader.going_away = true;
+            assert_eq!(reader.look_up(), None, "closed over the unread PING");
+            server
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            (&server).read_exact(&mut ping).unwrap();
+            assert!(!unread(&server), "the PING read");
+            assert_eq!(reader.look_up(), Some(End::Complete), "every byte read");
+        });
         assert_eq!(&ping, b"PING");
-        assert!(!unread(&server), "every byte read");
         // Blocking again: a read waits out its timeout, not failing at once.
         server
             .set_read_timeout(Some(Duration::from_millis(50)))

@@ -233,7 +233,7 @@ mod tests {
 
     /// What these connections are served with: the defaults, and a buffer
     /// budget of nothing, as no export runs here.
-    fn shared() -> Shared {
+    pub(super) fn shared() -> Shared {
         Shared {
             config: ServerConfig::default(),
             budget: Arc::new(BufferBudget::new(0)),
@@ -304,7 +304,9 @@ mod tests {
     /// A stream no thread can be started for, on a connection whose writer
     /// started, is refused (RST_STREAM REFUSED_STREAM, which a client may
     /// retry), has no access-log line, and gets a line saying why: its
-    /// reset's counter does not tell it from one over the stream limit.
+    /// reset's counter does not tell it from one over the stream limit. It
+    /// leaves the table at once: a client that then goes away finds the
+    /// connection closed, nothing left to answer.
     #[test]
     fn a_stream_no_thread_can_start_for_is_refused_and_said_why() {
         let (server, mut client) = connected(&healthz_on_stream_1());
@@ -328,7 +330,18 @@ mod tests {
             }
             let refused = (1, ErrorCode::RefusedStream as u32);
             assert_eq!(frames_in(&wire).ends, [refused]);
-            client.shutdown(std::net::Shutdown::Both).unwrap();
+            let mut goaway = Vec::new();
+            frame_write::goaway(&mut goaway, 0, ErrorCode::NoError, b"");
+            client.write_all(&goaway).unwrap();
+            // Polled, at most 5 s: the client's close below, which ends
+            // the connection anyway, must not come first.
+            let started = std::time::Instant::now();
+            while !serving.is_finished() && started.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let ended_itself = serving.is_finished();
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            assert!(ended_itself, "held open by the refused stream");
             serving.join().unwrap()
         });
         assert_eq!(outcome.end, End::Complete, "nothing left unanswered");

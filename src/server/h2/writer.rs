@@ -404,9 +404,10 @@ mod tests {
     /// only by those, for no more than they could have had of it. A stream
     /// without window (5), or with nothing handed off (7), was not waiting
     /// for its turn, and earns nothing; one whose window is smaller than
-    /// the frame (9, kept at a trickle) earns its window. The stream that
-    /// had it (1, cut to the connection's 600 bytes, 400 left to send)
-    /// earns nothing for it.
+    /// the frame (9, kept at a trickle) earns its window; one with only its
+    /// END_STREAM due (11), which needs no window, earns the whole frame.
+    /// The stream that had it (1, cut to the connection's 600 bytes, 400
+    /// left to send) earns nothing for it.
     #[test]
     fn a_frame_is_waited_for_by_the_streams_that_could_have_had_it() {
         let mut state = handed_off(&[
@@ -415,14 +416,16 @@ mod tests {
             (5, 0, 1000),
             (7, 65_535, 0),
             (9, 3, 1000),
+            (11, 0, 0),
         ]);
+        state.streams.get_mut(&11).unwrap().end = true;
         state.window = 600;
         let Some(Job::Data { id, upto, end }) = next_job(&mut state, &mut Vec::new()) else {
             panic!("no DATA job");
         };
         assert_eq!((id, upto, end), (1, 600, false));
         let waited: Vec<u64> = state.streams.values().map(|s| s.waited).collect();
-        assert_eq!(waited, [0, 600, 0, 0, 3]);
+        assert_eq!(waited, [0, 600, 0, 0, 3, 600]);
     }
 
     /// Round robin: streams that are ready again as soon as they are
