@@ -208,7 +208,11 @@ fn data_received_is_given_back_to_the_connection_window() {
     // 32,000 bytes: under half the window, nothing is owed yet.
     let early = h2.frames_until_quiet(Duration::from_millis(200));
     assert!(early.iter().all(|f| f.kind != WINDOW_UPDATE), "{early:?}");
-    h2.send_frame(DATA, END_STREAM, 1, &piece[..1000]);
+    // 1,000 bytes, 100 of them the pad length and padding, which the
+    // window counts too (RFC 9113 §6.9.1).
+    let mut padded = piece[..1000].to_vec();
+    padded[0] = 99;
+    h2.send_frame(DATA, END_STREAM | 0x8, 1, &padded);
     let update = h2.next_of(WINDOW_UPDATE);
     assert_eq!(update.stream, 0);
     assert_eq!(update.payload, 33_000u32.to_be_bytes());
@@ -409,24 +413,31 @@ fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
 
 /// And the case the closed stream is the exception to: a SETTINGS that
 /// takes an *open* stream's window past 2^31 - 1 is a connection error,
-/// FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); to 2^31 - 1 exactly, it is not.
+/// FLOW_CONTROL_ERROR (RFC 9113 §6.9.2); to 2^31 - 1 exactly, it is not,
+/// nor is a WINDOW_UPDATE that does (§6.9.1).
 /// The tests above only ever checked that no GOAWAY came; a server that
 /// never checked passed them.
 #[test]
 fn a_settings_that_overflows_an_open_streams_window_ends_the_connection() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = with_stream_1_spent(server.addr());
-    // Stream 1's window made a byte short of the largest allowed, then the
-    // largest (acknowledged), then one byte more.
+    // Stream 1's window made the largest allowed by a WINDOW_UPDATE, a byte
+    // short of it by a SETTINGS, the largest by another (both
+    // acknowledged), then one byte more.
     let mut out = Vec::new();
-    frame(&mut out, WINDOW_UPDATE, 0, 1, &(HUGE - 1).to_be_bytes());
-    let larger = |size| settings_payload(&[(INITIAL_WINDOW_SIZE, size)]);
-    frame(&mut out, SETTINGS, 0, 0, &larger(65_536));
+    frame(&mut out, WINDOW_UPDATE, 0, 1, &HUGE.to_be_bytes());
+    let size = |size| settings_payload(&[(INITIAL_WINDOW_SIZE, size)]);
+    frame(&mut out, SETTINGS, 0, 0, &size(65_534));
+    frame(&mut out, SETTINGS, 0, 0, &size(65_535));
     h2.socket.write_all(&out).unwrap();
-    let acked = h2.frames_until(|f| f.iter().any(|f| f.kind == SETTINGS), Duration::ZERO);
-    let goaway = acked.iter().find(|f| f.kind == GOAWAY);
-    assert_eq!(goaway, None, "to 2^31 - 1 exactly");
-    h2.send_frame(SETTINGS, 0, 0, &larger(65_537));
+    let acked = |f: &[Frame]| f.iter().filter(|f| f.kind == SETTINGS).count() == 2;
+    let frames = h2.frames_until(acked, Duration::ZERO);
+    let ends: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| [GOAWAY, RST_STREAM].contains(&f.kind))
+        .collect();
+    assert!(ends.is_empty(), "to 2^31 - 1 exactly: {ends:?}");
+    h2.send_frame(SETTINGS, 0, 0, &size(65_536));
     assert_eq!(h2.goaway_code(), FLOW_CONTROL_ERROR);
     drop(h2);
     back_to_idle(server.addr(), &idle, "an open stream's window overflowed");
@@ -1073,20 +1084,30 @@ fn a_431_cannot_forge_an_access_log_line() {
     assert!(forged.is_empty(), "{forged:?}");
 }
 
-/// A client's GOAWAY is answered with one (RFC 9113 §6.8): the stream
-/// under way is finished, no other is taken on (one sent in the same
-/// write is refused), and the connection closes.
+/// A client's GOAWAY is answered with one (RFC 9113 §6.8), naming the last
+/// stream taken on, not a later one reset before it (malformed): the
+/// stream under way is finished, no other is taken on (one sent in the
+/// same write is refused), a PING sent after it is still answered (§6.7),
+/// and the connection closes.
 #[test]
 fn a_client_goaway_is_answered_in_kind() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
     h2.get(1, "GET", "/healthz");
     let mut out = Vec::new();
+    let mut uppercase = request_block("GET", "/healthz");
+    uppercase.extend(header_block(&[("User-Agent", "x")]));
+    frame(&mut out, HEADERS, END_STREAM | END_HEADERS, 3, &uppercase);
     frame(&mut out, GOAWAY, 0, 0, &[0; 8]);
     let get = request_block("GET", "/healthz");
-    frame(&mut out, HEADERS, END_STREAM | END_HEADERS, 3, &get);
+    frame(&mut out, HEADERS, END_STREAM | END_HEADERS, 5, &get);
+    frame(&mut out, PING, 0, 0, b"goneaway");
     h2.send(&out);
-    let answered = |f: &[Frame]| f.iter().any(|f| f.kind == GOAWAY) && !resets(f).is_empty();
+    // The PING's ACK: its flag is END_STREAM's bit.
+    let pong = |f: &Frame| f.kind == PING && f.flags == END_STREAM && f.payload == b"goneaway";
+    let answered = |f: &[Frame]| {
+        f.iter().any(|f| f.kind == GOAWAY) && resets(f).len() == 2 && f.iter().any(pong)
+    };
     let frames = h2.frames_until(answered, Duration::from_millis(100));
     let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
     assert!(
@@ -1096,7 +1117,8 @@ fn a_client_goaway_is_answered_in_kind() {
     let goaway = frames.iter().find(|f| f.kind == GOAWAY);
     let goaway = goaway.unwrap_or_else(|| panic!("no GOAWAY: {kinds:?}"));
     assert_eq!((goaway.error_code(), goaway.last_stream()), (NO_ERROR, 1));
-    assert_eq!(resets(&frames), [(3, REFUSED_STREAM)]);
+    assert_eq!(resets(&frames), [(3, PROTOCOL_ERROR), (5, REFUSED_STREAM)]);
+    assert!(frames.iter().any(pong), "the PING unanswered: {kinds:?}");
     // Closed by the server, cleanly: not left for the client to close.
     let ended = h2.read_to_the_end();
     assert_eq!(ended, None, "how the connection ended after the GOAWAY");
