@@ -451,9 +451,10 @@ mod tests {
     /// A connection gone away closes once the client has acknowledged every
     /// byte, but not over a frame the client sent before it read the last
     /// of them (a PING the reader has not read yet): it is read and
-    /// answered first. So says the reader's look between reads, on a
-    /// connection gone away with nothing left to answer or write. The look
-    /// leaves the socket blocking.
+    /// answered first; nor while the writer is in a write, whose bytes the
+    /// client has yet to acknowledge. So says the reader's look between
+    /// reads, on a connection gone away with nothing left to answer. The
+    /// look leaves the socket blocking.
     #[test]
     fn a_frame_sent_before_the_last_byte_was_read_is_unread_until_read() {
         let (server, mut client) = crate::test_support::loopback();
@@ -478,6 +479,9 @@ mod tests {
                 .unwrap();
             (&server).read_exact(&mut ping).unwrap();
             assert!(!unread(&server), "the PING read");
+            conn.lock().writing = true;
+            assert_eq!(reader.look_up(), None, "closed during a write");
+            conn.lock().writing = false;
             assert_eq!(reader.look_up(), Some(End::Complete), "every byte read");
         });
         assert_eq!(&ping, b"PING");

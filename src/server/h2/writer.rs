@@ -325,25 +325,32 @@ mod tests {
     }
 
     /// A write that fails because the client is gone cuts the streams
-    /// still being answered, the cut's once the shutdown's has begun; with
-    /// none, the client left with everything it asked for, and the
-    /// connection ended as it should, whatever control frame was last on
-    /// its way.
+    /// still being answered, the cut's once the shutdown's has begun, one
+    /// whose END_STREAM the writer has taken (`closing`) included: that
+    /// write may be the one failing. With none, the client left with
+    /// everything it asked for, and the connection ended as it should,
+    /// whatever control frame was last on its way. `open`: stream 1, and
+    /// whether its END_STREAM was taken.
     #[test]
     fn a_failed_write_cuts_only_streams_still_open() {
         for (open, cutting, expected) in [
-            (false, false, End::Complete),
-            (true, false, End::ClientAbort),
-            (false, true, End::Complete),
-            (true, true, End::DrainTimeout),
+            (None, false, End::Complete),
+            (Some(false), false, End::ClientAbort),
+            (Some(true), false, End::ClientAbort),
+            (None, true, End::Complete),
+            (Some(false), true, End::DrainTimeout),
         ] {
             let (server, client) = crate::test_support::loopback();
             // Gone with a reset: the writer's first write fails.
             crate::sys::reset_on_close(&client).unwrap();
             drop(client);
             let conn = Conn::new();
-            if open {
-                conn.lock().streams.insert(1, Stream::default());
+            if let Some(closing) = open {
+                let stream = Stream {
+                    closing,
+                    ..Stream::default()
+                };
+                conn.lock().streams.insert(1, stream);
             }
             conn.send(|out| frame_write::ping(out, [7; 8], true));
             let config = ServerConfig::default();
@@ -353,7 +360,11 @@ mod tests {
                 wait_until("the write fails", || conn.lock().ended.is_some());
                 conn.lock().ended
             });
-            assert_eq!(verdict, Some(expected), "open: {open}, cutting: {cutting}");
+            assert_eq!(
+                verdict,
+                Some(expected),
+                "open: {open:?}, cutting: {cutting}"
+            );
         }
     }
 
