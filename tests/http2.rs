@@ -895,21 +895,29 @@ fn what_crossed_a_reset_of_the_servers_is_ignored() {
         frames
     };
     // Still answered: a body longer than its content-length, or trailers
-    // without END_STREAM, reset it; the DATA after either is dropped.
+    // without END_STREAM, reset it; or never taken on: a request malformed
+    // itself (an uppercase field name), reset as it came. The DATA after
+    // any of them is dropped.
     let mut with_length = request_block("POST", "/healthz");
     with_length.extend(header_block(&[("content-length", "1")]));
     let trailers = header_block(&[("x-t", "v")]);
-    for (kind, flags, malformed) in [(DATA, 0, &b"ab"[..]), (HEADERS, END_HEADERS, &trailers)] {
+    let mut uppercase = request_block("POST", "/healthz");
+    uppercase.extend(header_block(&[("User-Agent", "x")]));
+    let request = (HEADERS, END_HEADERS, &with_length[..]);
+    let cases: [&[(u8, u8, &[u8])]; 3] = [
+        &[request, (DATA, 0, b"ab")],
+        &[request, (HEADERS, END_HEADERS, &trailers)],
+        &[(HEADERS, END_HEADERS, &uppercase)],
+    ];
+    for (case, malformed) in cases.into_iter().enumerate() {
         let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
-        h2.send_frame(HEADERS, END_HEADERS, 1, &with_length);
-        h2.send_frame(kind, flags, 1, malformed);
+        for &(kind, flags, payload) in malformed {
+            h2.send_frame(kind, flags, 1, payload);
+        }
         h2.send_frame(DATA, 0, 1, b"c");
         let frames = ping(&mut h2);
-        assert!(
-            !frames.iter().any(|f| f.kind == GOAWAY),
-            "frame type {kind}"
-        );
-        assert_eq!(resets(&frames), [(1, PROTOCOL_ERROR)], "frame type {kind}");
+        assert!(!frames.iter().any(|f| f.kind == GOAWAY), "case {case}");
+        assert_eq!(resets(&frames), [(1, PROTOCOL_ERROR)], "case {case}");
     }
     // Just answered: a request whose body the server refused (400) is
     // reset once its response is whole, and trailers without END_STREAM
