@@ -476,7 +476,7 @@ mod tests {
     /// One case of the test above: the END_STREAM `taken` by the writer
     /// before the deadline, or not.
     fn end_stream_past_the_deadline(taken: bool) {
-        let ended = ending_stream_1(Duration::from_secs(1), |conn| {
+        let ended = ending_stream_1(false, Duration::from_secs(1), |conn| {
             // Taken once asked for, well within the 1 s grace: only the
             // slow write below outlasts the deadline.
             if taken {
@@ -496,30 +496,36 @@ mod tests {
     /// marks the stream finished. The response was whole: it is complete,
     /// not the client's abort, and no cancellation is counted against
     /// `MAX_NET_CANCELS`. Before the writer takes the END_STREAM the same
-    /// reset cancels the stream.
+    /// reset cancels the stream. Alike for a HEAD's, on its HEADERS.
     #[test]
     fn a_reset_after_the_end_stream_was_taken_cancels_nothing() {
-        for taken in [true, false] {
-            let ended = ending_stream_1(Duration::from_secs(10), |conn| {
+        for (head_only, taken) in [(false, true), (false, false), (true, true), (true, false)] {
+            let ended = ending_stream_1(head_only, Duration::from_secs(10), |conn| {
                 let mut state = conn.lock();
                 if taken {
                     take_the_end(&mut state);
                 }
                 // The client's RST_STREAM, as the reader takes it.
                 assert!(state.cancel(1, End::ClientAbort).is_ok());
-                assert_eq!(state.net_cancels, u32::from(!taken), "taken: {taken}");
+                let case = format!("HEAD: {head_only}, taken: {taken}");
+                assert_eq!(state.net_cancels, u32::from(!taken), "{case}");
             });
             let abort = Err(End::ClientAbort.into_error().kind());
             let expected = if taken { Ok(()) } else { abort };
-            assert_eq!(ended, expected, "taken: {taken}");
+            assert_eq!(ended, expected, "HEAD: {head_only}, taken: {taken}");
         }
     }
 
-    /// Stream 1's body, with `grace` to send its END_STREAM in: once it has
-    /// asked for it, `meanwhile` plays the writer and the reader, then the
-    /// write that carried the END_STREAM returns, if the writer took it,
-    /// as `run` accounts for it. What `end_body` came to.
-    fn ending_stream_1(grace: Duration, meanwhile: impl FnOnce(&Conn)) -> Result<(), ErrorKind> {
+    /// Stream 1's body, with `grace` to send its END_STREAM in (on the
+    /// HEADERS if `head_only`): once it has asked for it, `meanwhile` plays
+    /// the writer and the reader, then the write that carried the
+    /// END_STREAM returns, if the writer took it, as `run` accounts for it.
+    /// What `end_body` (or HEAD's `send_head`) came to.
+    fn ending_stream_1(
+        head_only: bool,
+        grace: Duration,
+        meanwhile: impl FnOnce(&Conn),
+    ) -> Result<(), ErrorKind> {
         let rate = MinDataRate {
             bytes_per_second: 1 << 20,
             grace,
@@ -527,9 +533,20 @@ mod tests {
         let conn = Conn::with_stream_1();
         std::thread::scope(|scope| {
             let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
-            let mut out = StreamBody::new(&conn, 1, false, rate);
-            let body = scope.spawn(move || out.end_body().map_err(|e| e.kind()));
-            wait_until("END_STREAM asked for", || conn.lock().streams[&1].end);
+            let mut out = StreamBody::new(&conn, 1, head_only, rate);
+            let body = scope.spawn(move || {
+                let head = ResponseHead::new(Status::Ok, Framing::ContentLength(0));
+                let end = if head_only {
+                    out.send_head(&head)
+                } else {
+                    out.end_body()
+                };
+                end.map_err(|e| e.kind())
+            });
+            wait_until("END_STREAM asked for", || {
+                let state = conn.lock();
+                state.streams[&1].end || state.control.iter().any(|c| c.ends.is_some())
+            });
             meanwhile(&conn);
             let mut state = conn.lock();
             if let Some(stream) = state.streams.get_mut(&1).filter(|s| s.closing) {
@@ -541,10 +558,12 @@ mod tests {
         })
     }
 
-    /// The writer takes stream 1's END_STREAM, as `run` would.
+    /// The writer takes stream 1's END_STREAM, as `run` would: on DATA, or
+    /// on a HEAD's HEADERS.
     fn take_the_end(state: &mut State) {
         let job = next_job(state, &mut Vec::new());
-        assert!(matches!(job, Some(Job::Data { end: true, .. })));
+        let head = matches!(&job, Some(Job::Control { ends }) if ends == &[1]);
+        assert!(head || matches!(job, Some(Job::Data { end: true, .. })));
     }
 
     /// A body of known length, as DATA frames (flags, length): Content-Length
