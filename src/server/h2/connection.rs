@@ -391,7 +391,6 @@ impl<'s, 'a> Reader<'s, 'a> {
         let mut stream = Stream::new(state.initial_window, !block.end_stream);
         stream.body_left = body_length;
         state.streams.insert(id, stream);
-        state.last_answered = id;
         drop(state);
         // Activity, for the idle clock, even if `look_up` never sees this
         // stream open (answered before it next looks).
@@ -402,7 +401,13 @@ impl<'s, 'a> Reader<'s, 'a> {
             stream::answer(conn, id, (request, asked), shared, (peer, local))
         });
         match spawned {
-            Ok(thread) => self.threads.push(thread),
+            Ok(thread) => {
+                self.threads.push(thread);
+                // Taken on once its thread runs: a stream refused for want
+                // of one is, like one past the limit, named by no GOAWAY.
+                // Only this thread sends GOAWAY while streams run.
+                self.conn.lock().last_answered = id;
+            }
             Err(e) => self.refuse_stream(id, &e),
         }
         Ok(())

@@ -306,7 +306,8 @@ mod tests {
     /// retry), has no access-log line, and gets a line saying why: its
     /// reset's counter does not tell it from one over the stream limit. It
     /// leaves the table at once: a client that then goes away finds the
-    /// connection closed, nothing left to answer.
+    /// connection closed, nothing left to answer, and the GOAWAY it gets
+    /// names no stream taken on.
     #[test]
     fn a_stream_no_thread_can_start_for_is_refused_and_said_why() {
         let (server, mut client) = connected(&healthz_on_stream_1());
@@ -340,8 +341,17 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(10));
             }
             let ended_itself = serving.is_finished();
+            wire.clear();
+            while frames_in(&wire).ends.is_empty()
+                && let Ok(n @ 1..) = client.read(&mut buf)
+            {
+                wire.extend_from_slice(&buf[..n]);
+            }
             let _ = client.shutdown(std::net::Shutdown::Both);
             assert!(ended_itself, "held open by the refused stream");
+            // Like one over the stream limit, it was never taken on.
+            let none_taken = (0, ErrorCode::NoError as u32);
+            assert_eq!(frames_in(&wire).ends, [none_taken], "the server's GOAWAY");
             serving.join().unwrap()
         });
         assert_eq!(outcome.end, End::Complete, "nothing left unanswered");

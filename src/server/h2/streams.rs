@@ -63,8 +63,9 @@ pub struct State {
     pub initial_window: i64,
     /// The stream that got the last DATA frame: the next goes to one after it.
     pub last_served: u32,
-    /// The highest stream taken on (answered, or answering): what GOAWAY
-    /// names, so that a client may retry every stream after it.
+    /// The highest stream taken on (answered, or answering: a thread
+    /// started for it): what GOAWAY names, so that a client may retry
+    /// every stream after it.
     pub last_answered: u32,
     /// Why the connection is over, once it is: every stream's body fails,
     /// the writer sends the control frames left and exits.
