@@ -234,12 +234,17 @@ pub fn run(config: ServerConfig) -> ExitCode {
 /// second signal does: every response still being written is reset, since
 /// the exit's plain close would end an HTTP/1.0 body as if it were whole.
 fn exit_on_stdin_eof() -> io::Result<()> {
+    // Taken here, not in the thread: std allocates stdin's buffer (8 KiB)
+    // on first use, which is then before the server says where it listens,
+    // however late the thread first runs. An idle heap read after that
+    // (the tests', the benchmarks') is whole.
+    let stdin = io::stdin();
     std::thread::Builder::new()
         .name("stdin-eof".into())
-        .spawn(|| {
+        .spawn(move || {
             // Whatever arrives is discarded; EOF or a read error both mean
             // the parent is gone.
-            let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+            let _ = io::copy(&mut stdin.lock(), &mut io::sink());
             sys::exit_cutting_responses(
                 0,
                 log::write_stamp,
