@@ -704,9 +704,10 @@ fn streams_sharing_a_connection_slower_than_the_rate_are_cut() {
 /// soon as each byte arrives, beside an eighth it reads at twice the rate,
 /// are cut as a trickle alone would be, at the 1 s grace. The fast
 /// stream's hand-off takes an eighth of its allowance (the grace); the
-/// rest is how long the client may stall. The rate stays high: each
-/// trickle earns a byte of every frame the other six are sent, a round
-/// trip apiece, and at 8k what they earn so keeps them all above it.
+/// rest is how long the client may stall. The rate is not lowered with
+/// the grace, as in the test above: each trickle earns a byte of every
+/// frame the other six are sent, a round trip apiece, and at a low rate
+/// those bytes alone would keep it above the rate, never cut.
 #[test]
 fn a_trickled_stream_earns_no_time_from_a_fast_one() {
     let (server, idle) = warmed_server(&["--min-rate", "64k", "--rate-grace", "1s"]);

@@ -6,8 +6,9 @@
 //!   thread forever. Before every `read` the socket's timeout is set to the
 //!   time that is *left*, so a client sending one byte a second gains
 //!   nothing (a plain per-read timeout would restart with each byte).
-//!   What is in the socket when the deadline passes is still read, once
-//!   ([`LAST_LOOK`]): a late thread does not make a client's head late;
+//!   Once the deadline has passed, the socket is read for one moment more
+//!   ([`LAST_LOOK`]), once: a late thread does not make a client's head
+//!   late;
 //! - the head must fit in [`MAX_HEAD_BYTES`], in a buffer that grows from
 //!   [`FIRST_HEAD_BUFFER_BYTES`] only as bytes arrive. Empty lines before
 //!   the request line are skipped, as RFC 9112 §2.2 asks, but they count

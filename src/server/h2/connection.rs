@@ -403,9 +403,11 @@ impl<'s, 'a> Reader<'s, 'a> {
         match spawned {
             Ok(thread) => {
                 self.threads.push(thread);
-                // Taken on once its thread runs: a stream refused for want
-                // of one is, like one past the limit, named by no GOAWAY.
-                // Only this thread sends GOAWAY while streams run.
+                // Taken on once its thread is started (it may not have run
+                // yet): a stream refused for want of one is, like one past
+                // the limit, named by no GOAWAY. Set before anything reads
+                // it: only this thread sends GOAWAY while streams run, and
+                // `FailOnPanic` once they are all joined.
                 self.conn.lock().last_answered = id;
             }
             Err(e) => self.refuse_stream(id, &e),
