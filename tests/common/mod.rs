@@ -550,12 +550,7 @@ pub fn at_rest(pid: u32) -> Result<Vec<(String, u64)>, String> {
         if backpressure::serves_a_connection(name.trim_end()) {
             continue;
         }
-        let call = std::fs::read_to_string(task.path().join("syscall")).unwrap_or_default();
-        let first = call.split_whitespace().next().unwrap_or("");
-        let call = first
-            .parse()
-            .map_err(|_| format!("{} is {first:?}", name.trim_end()))?;
-        waits.push((tid, call));
+        waits.push((tid, system_call(&task.path(), name.trim_end())?));
     }
     waits.sort();
     Ok(waits)
@@ -583,9 +578,18 @@ pub fn thread_waits_in(pid: u32, name: &str) -> Result<u64, String> {
     let [task] = found.as_slice() else {
         return Err(format!("{} threads named {name}*", found.len()));
     };
-    let call = std::fs::read_to_string(task.join("syscall")).map_err(|e| e.to_string())?;
+    system_call(task, &format!("{name}*"))
+}
+
+/// The number of the system call thread `task` (`/proc/PID/task/TID`), of
+/// the given `name`, waits in; `Err` if it is running, or is blocked
+/// outside one (`-1`), or the kernel will not say (a file this process may
+/// not read says why, not that the thread is running).
+fn system_call(task: &std::path::Path, name: &str) -> Result<u64, String> {
+    let path = task.join("syscall");
+    let call = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let first = call.split_whitespace().next().unwrap_or("");
-    first.parse().map_err(|_| format!("{name}* is {first:?}"))
+    first.parse().map_err(|_| format!("{name} is {first:?}"))
 }
 
 /// Waits until the other end of `socket` has read every byte sent on it:
