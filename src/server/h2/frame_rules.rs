@@ -351,6 +351,7 @@ fn apply_settings(state: &mut State, params: Settings<'_>) -> Result<(), FrameEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::h2::writer::{Job, next_job};
 
     /// DATA or trailers after the request's END_STREAM are a stream error
     /// (RST_STREAM STREAM_CLOSED) only while the response goes on, the
@@ -402,5 +403,13 @@ mod tests {
         assert_eq!(state.streams[&1].window, 1);
         let queued: Vec<_> = state.control.iter().map(|c| c.bytes.clone()).collect();
         assert_eq!(queued, [encode(frame_write::settings_ack)]);
+        // And so the writer takes them: the ACK, then the byte.
+        state.window = 65_535;
+        let mut buf = Vec::new();
+        let first = next_job(&mut state, &mut buf);
+        assert!(matches!(first, Some(Job::Control { .. })));
+        assert_eq!(buf, encode(frame_write::settings_ack));
+        let second = next_job(&mut state, &mut buf);
+        assert!(matches!(second, Some(Job::Data { id: 1, upto: 1, .. })));
     }
 }

@@ -55,7 +55,7 @@ const STALL_CHECKS: u32 = 10;
 const MIN_STALL_CHECK: Duration = Duration::from_millis(10);
 
 /// What the writer took from the state to write without holding the lock.
-enum Job {
+pub(super) enum Job {
     /// Control frames, in `buf`; the HEADERS among them that end their
     /// stream (HEAD), which is complete once they are written.
     Control { ends: Vec<u32> },
@@ -163,7 +163,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
 /// Takes the next thing to write into `buf`: every control frame that fits
 /// in a batch, or else one DATA frame from the next stream that has bytes
 /// and window, or an END_STREAM that is due.
-fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
+pub(super) fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     buf.clear();
     let mut ends = Vec::new();
     while let Some(next) = state.control.front() {
