@@ -6,9 +6,8 @@
 //!   thread forever. Before every `read` the socket's timeout is set to the
 //!   time that is *left*, so a client sending one byte a second gains
 //!   nothing (a plain per-read timeout would restart with each byte).
-//!   Once the deadline has passed, the socket is read for one moment more
-//!   ([`LAST_LOOK`]), once: a late thread does not make a client's head
-//!   late;
+//!   What is in the socket when the deadline passes is still read, without
+//!   waiting for more: a late thread does not make a client's head late;
 //! - the head must fit in [`MAX_HEAD_BYTES`], in a buffer that grows from
 //!   [`FIRST_HEAD_BUFFER_BYTES`] only as bytes arrive. Empty lines before
 //!   the request line are skipped, as RFC 9112 §2.2 asks, but they count
@@ -24,7 +23,7 @@
 
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::partial_head::{self, head_end, oversized_head_error};
@@ -37,13 +36,6 @@ use crate::http::response::Status;
 /// the full limit allocated for every connection would cost its 16 KiB of
 /// RSS on every connection, whatever it sent.
 const FIRST_HEAD_BUFFER_BYTES: usize = 1024;
-
-/// How long past the deadline bytes already in the socket are still read,
-/// once: a head that arrived in time is not late because its thread
-/// started late (a busy machine), or came back late from reading its
-/// first part. Reading what the kernel holds takes microseconds; a client
-/// still sending gains this moment once, and nothing more.
-const LAST_LOOK: Duration = Duration::from_millis(1);
 
 /// The answer to a head whose client closed its side before the empty line
 /// that ends it (`printf 'GET / HTTP/1.1\r\n' | nc -N`): silence would
@@ -88,7 +80,13 @@ pub fn read_head<'b>(
 ) -> Result<(&'b [u8], &'b [u8]), ReadHeadError> {
     buf.clear();
     let (mut filled, mut start) = (0, 0);
-    let (mut line_judged, mut deadline, mut looked_last) = (false, deadline, false);
+    // Past the deadline, what the socket already holds is still read, but
+    // nothing more is waited for: a head that arrived in time is not late
+    // because its thread started late (a busy machine), and a client still
+    // sending gains no time, only the bytes it had sent. Non-blocking, a
+    // read that would wait fails at once (WouldBlock); until the head is
+    // read the socket is this thread's alone, so no other is affected.
+    let (mut line_judged, mut past_deadline) = (false, false);
     let error = loop {
         if filled == buf.len() {
             // Full: grow by doubling, never past the limit.
@@ -96,15 +94,17 @@ pub fn read_head<'b>(
             buf.reserve_exact(grown - buf.len());
             buf.resize(grown, 0);
         }
-        let mut left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() && !looked_last {
-            (deadline, left, looked_last) = (Instant::now() + LAST_LOOK, LAST_LOOK, true);
-        }
-        if left.is_zero() {
-            break ReadHeadError::TimedOut;
-        }
-        if stream.set_read_timeout(Some(left)).is_err() {
-            break ReadHeadError::Failed;
+        if !past_deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            past_deadline = left.is_zero();
+            let set = if past_deadline {
+                stream.set_nonblocking(true)
+            } else {
+                stream.set_read_timeout(Some(left))
+            };
+            if set.is_err() {
+                break ReadHeadError::Failed;
+            }
         }
         let n = match (&*stream).read(&mut buf[filled..]) {
             Ok(0) if filled > start => break ReadHeadError::CutShort(CUT_SHORT),
@@ -140,6 +140,10 @@ pub fn read_head<'b>(
             }
         }
         if let Some(end) = head_end(head, new_from, head.len()) {
+            // Blocking again, for the answer and what follows.
+            if past_deadline && stream.set_nonblocking(false).is_err() {
+                break ReadHeadError::Failed;
+            }
             buf.truncate(received);
             let (head, after) = buf[start..].split_at(end);
             return Ok((head, after));
@@ -149,6 +153,9 @@ pub fn read_head<'b>(
             break ReadHeadError::TooLarge(oversized_head_error(&buf[start..]));
         }
     };
+    if past_deadline && stream.set_nonblocking(false).is_err() {
+        return Err(ReadHeadError::Failed);
+    }
     buf.truncate(filled);
     Err(error)
 }
@@ -162,6 +169,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::thread;
+    use std::time::Duration;
 
     /// What `read_head` makes of `pieces`, each sent once the one before
     /// it was read, so that each is a read of its own: the result, and
@@ -294,14 +302,52 @@ mod tests {
     }
 
     /// A head that arrived in time is read, though its thread came to it
-    /// after the deadline; a part of one is still late, and the client
-    /// gets no more than the last look to send the rest.
+    /// after the deadline, however many reads it takes; a part of one is
+    /// still late, answered at once, with nothing more waited for.
     #[test]
     fn a_head_already_here_is_read_after_the_deadline_and_no_more_awaited() {
         let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
         assert_eq!(read_after_the_deadline(head).0.as_deref(), Ok(&head[..]));
+        // One the buffer takes in several reads, as it grows.
+        let field = "a".repeat(3 * FIRST_HEAD_BUFFER_BYTES);
+        let long = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {field}\r\n\r\n");
+        let read = read_after_the_deadline(long.as_bytes()).0;
+        assert_eq!(read.as_deref(), Ok(long.as_bytes()));
         let (result, took) = read_after_the_deadline(b"GET / HTTP/1.1\r\n");
         assert!(result.unwrap_err().starts_with("TimedOut"));
         assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+
+    /// A client still sending when the deadline passes gains no time: one
+    /// that never stops sending a header line's bytes is late (TimedOut)
+    /// as soon as the socket holds none, long before it could fill the
+    /// head's limit (TooLarge, had each byte bought another wait).
+    #[test]
+    fn a_client_still_sending_at_the_deadline_gains_no_time() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_nodelay(true).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\nX: ").unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&done);
+        // A byte every 50 us, at most 10 s: about 20 KB/s, a head's limit
+        // (16 KiB) in under a second if every byte earned more time.
+        let sender = thread::spawn(move || {
+            let started = Instant::now();
+            while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(10) {
+                if client.write_all(b"a").is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_micros(50));
+            }
+        });
+        let (mut buf, started) = (Vec::new(), Instant::now());
+        let result = read_head(&server, &mut buf, started).map_err(|e| format!("{e:?}"));
+        let took = started.elapsed();
+        done.store(true, Ordering::SeqCst);
+        sender.join().unwrap();
+        assert!(result.unwrap_err().starts_with("TimedOut"));
+        assert!(took < Duration::from_millis(500), "{took:?}");
     }
 }
