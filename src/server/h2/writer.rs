@@ -339,6 +339,7 @@ mod tests {
             (Some(true), false, End::ClientAbort),
             (None, true, End::Complete),
             (Some(false), true, End::DrainTimeout),
+            (Some(true), true, End::DrainTimeout),
         ] {
             let (server, client) = crate::test_support::loopback();
             // Gone with a reset: the writer's first write fails.
