@@ -87,7 +87,8 @@ pub fn read_head<'b>(
     // read that would wait fails at once (WouldBlock); until the head is
     // read the socket is this thread's alone, so no other is affected.
     let (mut line_judged, mut past_deadline) = (false, false);
-    let error = loop {
+    // The head's end, counted from `start`, or why there is none.
+    let outcome = loop {
         if filled == buf.len() {
             // Full: grow by doubling, never past the limit.
             let grown = (buf.len() * 2).clamp(FIRST_HEAD_BUFFER_BYTES, MAX_HEAD_BYTES);
@@ -103,16 +104,16 @@ pub fn read_head<'b>(
                 stream.set_read_timeout(Some(left))
             };
             if set.is_err() {
-                break ReadHeadError::Failed;
+                break Err(ReadHeadError::Failed);
             }
         }
         let n = match (&*stream).read(&mut buf[filled..]) {
-            Ok(0) if filled > start => break ReadHeadError::CutShort(CUT_SHORT),
-            Ok(0) => break ReadHeadError::Closed,
+            Ok(0) if filled > start => break Err(ReadHeadError::CutShort(CUT_SHORT)),
+            Ok(0) => break Err(ReadHeadError::Closed),
             Ok(n) => n,
-            Err(e) if super::is_timeout(&e) => break ReadHeadError::TimedOut,
+            Err(e) if super::is_timeout(&e) => break Err(ReadHeadError::TimedOut),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break ReadHeadError::Failed,
+            Err(_) => break Err(ReadHeadError::Failed),
         };
         let received = filled + n;
         // Skipping stops for good at the request line's first byte; a CRLF
@@ -120,7 +121,7 @@ pub fn read_head<'b>(
         start += request::empty_lines(&buf[start..received]);
         if let Err(e) = partial_head::check_request_start(&buf[start..received]) {
             filled = received;
-            break ReadHeadError::NotARequest(e);
+            break Err(ReadHeadError::NotARequest(e));
         }
         // The head from its request line, and where in it this read's bytes
         // begin (at 0 if the read was all empty lines).
@@ -136,28 +137,25 @@ pub fn read_head<'b>(
                 && let Err(e) = request::check_request_line(head)
             {
                 filled = received;
-                break ReadHeadError::NotARequest(e);
+                break Err(ReadHeadError::NotARequest(e));
             }
         }
         if let Some(end) = head_end(head, new_from, head.len()) {
-            // Blocking again, for the answer and what follows.
-            if past_deadline && stream.set_nonblocking(false).is_err() {
-                break ReadHeadError::Failed;
-            }
-            buf.truncate(received);
-            let (head, after) = buf[start..].split_at(end);
-            return Ok((head, after));
+            filled = received;
+            break Ok(end);
         }
         filled = received;
         if filled == MAX_HEAD_BYTES {
-            break ReadHeadError::TooLarge(oversized_head_error(&buf[start..]));
+            break Err(ReadHeadError::TooLarge(oversized_head_error(&buf[start..])));
         }
     };
+    buf.truncate(filled);
+    // Blocking again, for the answer and what follows.
     if past_deadline && stream.set_nonblocking(false).is_err() {
         return Err(ReadHeadError::Failed);
     }
-    buf.truncate(filled);
-    Err(error)
+    let (head, after) = buf[start..].split_at(outcome?);
+    Ok((head, after))
 }
 
 #[cfg(test)]
@@ -283,9 +281,7 @@ mod tests {
     /// before its deadline is looked at, which has passed by then: the
     /// result and how long it took.
     fn read_after_the_deadline(sent: &[u8]) -> (Result<Vec<u8>, String>, Duration) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (server, mut client) = crate::test_support::loopback();
         client.write_all(sent).unwrap();
         let mut here = vec![0; sent.len()];
         for _ in 0..1000 {
@@ -324,10 +320,8 @@ mod tests {
     /// head's limit (TooLarge, had each byte bought another wait).
     #[test]
     fn a_client_still_sending_at_the_deadline_gains_no_time() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, mut client) = crate::test_support::loopback();
         client.set_nodelay(true).unwrap();
-        let (server, _) = listener.accept().unwrap();
         client.write_all(b"GET / HTTP/1.1\r\nX: ").unwrap();
         let done = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&done);

@@ -448,7 +448,6 @@ impl<'s, 'a> Reader<'s, 'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::TcpListener;
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     use super::*;
@@ -515,9 +514,7 @@ mod tests {
         // GOAWAYs, exactly, holding this lock.
         let _counting = crate::test_support::counting_panics();
         for (panics, writing, sent) in [(true, false, 1), (true, true, 0), (false, false, 0)] {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let server = listener.accept().unwrap().0;
+            let (server, client) = crate::test_support::loopback();
             let conn = Conn::new();
             let mut state = conn.lock();
             (state.last_answered, state.writing) = (5, writing);

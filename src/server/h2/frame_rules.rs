@@ -294,11 +294,11 @@ impl<'s, 'a> Reader<'s, 'a> {
 /// is ignored (RFC 9113 §5.1), unless the client has reset it since.
 /// Anywhere else they are the client's error (STREAM_CLOSED): a stream
 /// error (`after_end`) on one whose request has ended while its response
-/// goes on; else a connection error, on a stream
-/// closed both ways or one the client reset, which a stream error would
-/// reset again (§5.4.1 lets any stream error be a connection error). Closed
-/// both ways once the writer has taken the END_STREAM (`closing`): the
-/// client may read it before the write returns and marks it `finished`.
+/// goes on; else a connection error, on a stream closed both ways or one
+/// the client reset, which a stream error would reset again (§5.4.1 lets
+/// any stream error be a connection error). Closed both ways once the
+/// writer has taken the END_STREAM (`closing`): the client may read it
+/// before the write returns and marks it `finished`.
 fn receiving<'s>(
     state: &'s mut State,
     id: u32,
