@@ -21,7 +21,7 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const ROWS: u64 = 100_000;
 const CHUNK: usize = 16 * 1024;
-/// A whole export of about 66 chunks of [`CHUNK`], and one ten times longer.
+/// A whole export of 65 chunks of [`CHUNK`] (1.05 MB), and one ten times longer.
 const FEW_ROWS: u64 = 20_000;
 const MANY_ROWS: u64 = 10 * FEW_ROWS;
 /// Runs of each export; the fewest allocations count.

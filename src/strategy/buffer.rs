@@ -39,8 +39,9 @@ use crate::export::csv_rows::{self, CsvRows};
 use crate::http::response::{Framing, Status};
 
 /// Body bytes rendered between two looks at whether the response is still
-/// wanted: a cancelled or cut render stops within one slice, about 1 ms of
-/// rendering in a release build, instead of going on for up to
+/// wanted: a cancelled or cut render stops within one slice, well under a
+/// millisecond of rendering in a release build (rows render at a few GB/s:
+/// `docs/benchmarks.md`), instead of going on for up to
 /// `--max-buffered-bytes`. The look is an atomic load, and a lock over
 /// HTTP/2: per slice, never per row, so the hot loop keeps its speed. A
 /// real service would size it to how late a stop may be.
