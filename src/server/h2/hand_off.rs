@@ -130,10 +130,15 @@ impl Write for StreamBody<'_> {
         }
         {
             let mut state = self.conn.lock();
+            // A write under way goes out first: this hand-off waits its turn
+            // behind it, as behind a frame the writer takes for another
+            // stream after it (the writer's own deadline bounds the write).
+            let ahead = if state.writing { state.in_flight } else { 0 };
             let stream = live(&mut state, self.id)?;
             stream.data.clear();
             stream.data.extend_from_slice(&buf[..n]);
-            (stream.framed, stream.sent, stream.waited) = (0, 0, 0);
+            let could_have = ahead.min(usize::try_from(stream.window).unwrap_or(0));
+            (stream.framed, stream.sent, stream.waited) = (0, 0, could_have as u64);
             stream.end = self.promised == Some(n as u64);
         }
         self.conn.work.notify_one();
@@ -246,6 +251,7 @@ impl Drop for StreamBody<'_> {
 mod tests {
     use super::*;
     use crate::server::h2::EndOnPanic;
+    use crate::server::h2::writer::{Job, next_job};
     use crate::test_support::wait_until;
     use std::thread;
     use std::time::Duration;
@@ -296,6 +302,60 @@ mod tests {
                 assert_eq!(body.join().unwrap(), Ok(framed), "framed {framed}");
             });
         }
+    }
+
+    /// Stream 3 hands off while the writer is in a write of stream 1's
+    /// frame, one that takes longer than the grace (a kernel buffer that
+    /// wakes its writer late): it waits its turn behind that frame, as
+    /// behind one taken after it came, and is not cut as too slow while
+    /// the connection keeps the rate; the writer takes its frame next.
+    #[test]
+    fn a_hand_off_waits_its_turn_behind_the_frame_being_written() {
+        // 16 KiB in a quarter of a second, and a 50 ms grace.
+        let rate = MinDataRate {
+            bytes_per_second: 64 * 1024,
+            grace: Duration::from_millis(50),
+        };
+        let conn = Conn::with_stream_1();
+        let mut frame = Vec::new();
+        {
+            let mut state = conn.lock();
+            let window = state.initial_window;
+            state.streams.insert(3, Stream::new(window, false));
+            state.streams.get_mut(&1).unwrap().data = vec![b'x'; HANDOFF_BYTES];
+            let job = next_job(&mut state, &mut frame);
+            assert!(matches!(job, Some(Job::Data { id: 1, .. })));
+            state.writing = true; // as the writer marks it, then writes
+        }
+        thread::scope(|scope| {
+            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+            let body = scope.spawn(|| {
+                let mut out = StreamBody::new(&conn, 3, false, rate);
+                out.write(b"ten bytes!").map_err(|e| e.kind())
+            });
+            wait_until("the hand-off", || !conn.lock().streams[&3].data.is_empty());
+            thread::sleep(Duration::from_millis(150));
+            if body.is_finished() {
+                panic!("stream 3 cut behind stream 1's frame: {:?}", body.join());
+            }
+            let mut state = conn.lock();
+            // Stream 1's write returns; stream 3's frame is the next.
+            state.writing = false;
+            state.streams.get_mut(&1).unwrap().sent = HANDOFF_BYTES;
+            let job = next_job(&mut state, &mut frame);
+            assert!(matches!(
+                job,
+                Some(Job::Data {
+                    id: 3,
+                    upto: 10,
+                    ..
+                })
+            ));
+            state.streams.get_mut(&3).unwrap().sent = 10;
+            drop(state);
+            conn.progress.notify_all();
+            assert_eq!(body.join().unwrap(), Ok(10));
+        });
     }
 
     /// A body dropped before its END_STREAM (its producer failed, returned

@@ -75,6 +75,10 @@ pub struct State {
     /// write, marks them sent: the reader waits for this to clear before it
     /// judges the streams still open cut.
     pub writing: bool,
+    /// Bytes of the frames the writer last took, the write `writing` says
+    /// is under way: a stream that hands off meanwhile waits its turn
+    /// behind them, as behind a frame taken after it came (`Stream::waited`).
+    pub in_flight: usize,
 }
 
 /// A stream this side reset, remembered after it has left the table.
@@ -125,8 +129,9 @@ pub struct Stream {
     /// Since when the stream has had bytes to send and no window: a stall
     /// the send timeout bounds, as it bounds a socket that takes nothing.
     pub blocked_since: Option<Instant>,
-    /// DATA bytes the writer sent on other streams during this hand-off
-    /// while this one was [ready](Stream::ready) and waited its turn, of
+    /// Bytes the writer sent on other streams during this hand-off (the
+    /// write under way when it came, then each DATA frame taken while this
+    /// one was [ready](Stream::ready)) as it waited its turn, of
     /// each frame no more than its own window could have taken (a byte a
     /// frame for a window kept at a byte): the minimum rate, which holds
     /// per connection, allows for them.

@@ -178,6 +178,7 @@ pub(super) fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
         ends.extend(next.ends);
     }
     if !buf.is_empty() {
+        state.in_flight = buf.len();
         return Some(Job::Control { ends });
     }
     if state.ended.is_some() {
@@ -228,6 +229,7 @@ pub(super) fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
     }
     state.window -= n as i64;
     state.last_served = id;
+    state.in_flight = buf.len();
     Some(Job::Data { id, upto, end })
 }
 
