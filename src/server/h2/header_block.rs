@@ -3,7 +3,7 @@
 //! END_HEADERS, and no other frame in between.
 //!
 //! HPACK decodes a block only whole, so its bytes are kept until the last
-//! piece has come: the memory a CONTINUATION flood (CVE-2024-27316) would
+//! piece has come: the memory a CONTINUATION flood (CERT VU#421644) would
 //! fill. So a block is bounded twice: in bytes, and in frames, since empty
 //! CONTINUATIONs add no bytes. What a whole block becomes (a request, or
 //! trailers) is `frame_rules.rs`'s.

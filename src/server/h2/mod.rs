@@ -25,9 +25,10 @@
 //! The threads of one connection, sharing `streams.rs`'s state (frames
 //! queued, the windows, each stream's hand-off) under one lock:
 //!
-//! - its own reads frames (`connection.rs`, each judged by
-//!   `frame_rules.rs`, a header block gathered by `header_block.rs`),
-//!   keeps the HPACK decoder's table, and starts one thread per stream;
+//! - the reader, the connection's own thread, reads frames
+//!   (`connection.rs`, each judged by `frame_rules.rs`, a header block
+//!   gathered by `header_block.rs`), keeps the HPACK decoder's table, and
+//!   starts one thread per stream;
 //! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
 //! - each stream's thread (`stream.rs`) answers its request through
@@ -80,7 +81,8 @@ pub const MAX_HEADER_LIST_BYTES: usize = 16 * 1024;
 /// Most bytes of one encoded header block, HEADERS and CONTINUATION
 /// together. A block must be decoded whole to keep HPACK's table in step,
 /// so one that passes this ends the connection (ENHANCE_YOUR_CALM): the
-/// CONTINUATION flood of CVE-2024-27316 is stopped here.
+/// CONTINUATION flood (CERT VU#421644; Apache's CVE-2024-27316) is
+/// stopped here.
 pub const MAX_HEADER_BLOCK_BYTES: usize = 2 * MAX_HEADER_LIST_BYTES;
 
 // A HEADERS frame alone always fits, so only CONTINUATION is checked.
@@ -93,7 +95,8 @@ pub const MAX_CONTINUATION_FRAMES: usize = 16;
 /// Most control frames queued on the client's behalf (SETTINGS and PING
 /// acknowledgements, WINDOW_UPDATEs for its bodies, the RST_STREAM that
 /// answers each of its stream errors): one that asks for more without
-/// reading the answers is flooding (CVE-2019-9512, -9515), and gets
+/// reading the answers is flooding (CVE-2019-9512 ping, -9514 reset,
+/// -9515 settings floods), and gets
 /// ENHANCE_YOUR_CALM. The server's own frames (HEADERS, its resets) do
 /// not count.
 pub const MAX_CONTROL_FRAMES: usize = 64;
