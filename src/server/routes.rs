@@ -433,8 +433,8 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
          buffer and unbounded are capped at {per_response} bytes per response and\n\
          {total} bytes in all (--max-buffered-bytes, --max-buffered-total): past\n\
          that, buffer answers 400 (503 while others hold the total) and unbounded\n\
-         is cut short. At most {max_connections} connections are served at once;\n\
-         the rest get 503, except HTTP/1.x's /metrics and /healthz.\n\
+         is cut short. Connections served at once: {max_connections} at most\n\
+         (--max-connections); the rest get 503, except HTTP/1.x's /metrics and /healthz.\n\
          \n\
          Try a slow client, then look at the queue:\n\
          \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows={slow_rows}&mode=unbounded'\n\
