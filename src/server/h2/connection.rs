@@ -410,24 +410,21 @@ impl<'s, 'a> Reader<'s, 'a> {
                 // `FailOnPanic` once they are all joined.
                 self.conn.lock().last_answered = id;
             }
-            Err(e) => self.refuse_stream(id, &e),
+            Err(e) => {
+                // REFUSED_STREAM, which a client may retry, owed as the
+                // stream limit's is (`stream_error`): a client that opens
+                // streams without reading the refusals is flooding, and
+                // the queue of them is held to MAX_CONTROL_FRAMES. No
+                // access-log line, and a counter shared with the stream
+                // limit's: the reason gets a log line of its own.
+                log::line(format!(
+                    "backpressure: cannot start an HTTP/2 stream thread: {e}"
+                ));
+                self.conn.lock().streams.remove(&id);
+                return Err(refuse("no thread could be started to answer it"));
+            }
         }
         Ok(())
-    }
-
-    /// Refuses stream `id`, which no thread could start to answer (`error`):
-    /// REFUSED_STREAM, which a client may retry. A refusal has no access-log
-    /// line, and its reset's counter is shared with the stream limit's, so
-    /// the reason gets a log line of its own.
-    fn refuse_stream(&self, id: u32, error: &io::Error) {
-        log::line(format!(
-            "backpressure: cannot start an HTTP/2 stream thread: {error}"
-        ));
-        let mut state = self.conn.lock();
-        state.reset(id, RefusedStream, End::Rejected);
-        state.streams.remove(&id);
-        drop(state);
-        self.conn.work.notify_one();
     }
 
     /// Joins every stream thread that has finished, which waits only for it

@@ -364,6 +364,81 @@ mod tests {
         assert!(access.is_empty(), "{access:#?}");
     }
 
+    /// Refusals for want of a thread are answers the client asked for, held
+    /// to [`MAX_CONTROL_FRAMES`] as the stream limit's are: a client that
+    /// opens stream after stream on a connection whose streams get no
+    /// thread, reading none of the refusals, gets GOAWAY ENHANCE_YOUR_CALM
+    /// once 64 wait unwritten, not a queue that grows with every HEADERS it
+    /// sends for as long as the writer's deadline allows (5 s at the
+    /// defaults, gigabytes from a fast client). Real sockets: a client
+    /// window of a few KiB and the server's 16 KiB mark stop the writer
+    /// within a few thousand refusals, far fewer than are sent.
+    #[test]
+    fn refusals_for_want_of_a_thread_are_held_to_the_unread_answers_limit() {
+        const STREAMS: u32 = 8_000;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client =
+            crate::sys::connect_with_receive_buffer(addr, 4096, Duration::from_secs(5)).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        crate::sys::set_notsent_lowat(&server, 16 * 1024).unwrap();
+        // GET / on each stream: three static-table indexes, and
+        // `:authority` (index 1) with the literal value `a`.
+        let mut flood = opening(&PREFACE[PREFACE_HEAD.len()..], &[]);
+        for id in (1..2 * STREAMS).step_by(2) {
+            let block = [0x82, 0x86, 0x84, 0x01, 0x01, b'a'];
+            frame_write::headers(&mut flood, id, &block, true);
+        }
+        frame_write::goaway(&mut flood, 0, ErrorCode::NoError, b"");
+        let shared = shared();
+        let ((outcome, log), wire) = crate::test_support::within(move || {
+            std::thread::scope(|scope| {
+                let serving = scope.spawn(|| {
+                    let serve = || serve(&server, &[], &shared, peer, 0);
+                    let served =
+                        log::capture(|| crate::test_support::with_spawns_failing_after(1, serve));
+                    drop(server);
+                    served
+                });
+                // Sent whole before a byte is read; a server that stopped
+                // reading may leave the rest unsent, which is its right.
+                client
+                    .set_write_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let _ = client.write_all(&flood);
+                let (wire, _) = read_to_the_end(&client).unwrap();
+                (serving.join().unwrap(), wire)
+            })
+        });
+        // Longer than a `FrameBuffer` holds: read a frame at a time.
+        let (mut refused, mut rest, mut last) = (0, &wire[..], None);
+        while let Some((head, _)) = rest.split_first_chunk::<{ frame::HEADER_BYTES }>()
+            && let header = frame::Header::parse(head)
+            && let Some((payload, after)) =
+                rest[frame::HEADER_BYTES..].split_at_checked(header.length)
+        {
+            match frame::parse(&header, payload) {
+                Ok(Frame::RstStream { code, .. }) if code == ErrorCode::RefusedStream as u32 => {
+                    refused += 1
+                }
+                Ok(Frame::GoAway { code, .. }) => last = Some(code),
+                _ => {}
+            }
+            rest = after;
+        }
+        let calm = ErrorCode::EnhanceYourCalm as u32;
+        assert_eq!(
+            last,
+            Some(calm),
+            "the GOAWAY's code, after {refused} refusals"
+        );
+        assert!(refused < STREAMS / 2, "{refused} refusals queued");
+        assert_eq!(outcome.end, End::ProtocolError);
+        // Each refusal said why, and so did the one refused no answer.
+        let why = "backpressure: cannot start an HTTP/2 stream thread";
+        assert_eq!(lines_of(&log, why).len(), refused as usize + 1);
+    }
+
     /// What a client saw of a connection one of whose threads panicked,
     /// and what the server made of it.
     struct Panicked {
