@@ -238,6 +238,39 @@ fn only_the_logger_writes_stderr() {
     }
 }
 
+/// The one file whose queue may grow without bound: the bug, kept on
+/// purpose.
+const UNBOUNDED_ALLOWED: &str = "src/strategy/unbounded.rs";
+
+/// `mpsc::channel()` has no capacity, so every other queue between two
+/// threads is a `sync_channel(n)`, whose `n` is its bound: only the
+/// `unbounded` strategy makes one, to be measured. Unit tests may (what
+/// they queue ends with them): a file is read up to its test module.
+#[test]
+fn only_the_bug_queues_without_bound() {
+    for (path, text) in rust_files(&root().join("src")) {
+        if relative(&path) == UNBOUNDED_ALLOWED {
+            continue;
+        }
+        let mut lines = text.lines().enumerate().peekable();
+        while let Some((n, line)) = lines.next() {
+            let test_module = lines.peek().is_some_and(|(_, next)| next.contains("mod "));
+            if line.trim() == "#[cfg(test)]" && test_module {
+                break;
+            }
+            // A call, not the words: `channel()` stands in prose and in
+            // the index page's table of modes.
+            let code = line.split("//").next().unwrap_or_default();
+            assert!(
+                !code.contains("channel();") && !code.contains("channel::<"),
+                "{}:{}: an unbounded channel; use sync_channel(n), n its bound",
+                relative(&path),
+                n + 1
+            );
+        }
+    }
+}
+
 #[test]
 fn the_tree_is_walkable() {
     let entries: Vec<String> = fs::read_dir(root().join("src"))

@@ -94,8 +94,10 @@ impl ChildServer {
         };
         server.log = stderr.map(collect_lines).transpose()?;
         let stdout = stdout.ok_or_else(|| io::Error::other("the child's stdout is not piped"))?;
-        // read_line cannot time out: it runs in a thread, and we wait on a channel.
-        let (line_tx, line_rx) = mpsc::channel();
+        // read_line cannot time out: it runs in a thread, and we wait on a
+        // channel, with room for the one message it carries (the first
+        // line, at most MAX_ANNOUNCE_BYTES): its send never waits.
+        let (line_tx, line_rx) = mpsc::sync_channel(1);
         // A thread that cannot start (RLIMIT_NPROC) is an error, not std's
         // panic: the demo says so in one line.
         thread::Builder::new().spawn(move || {
