@@ -115,7 +115,8 @@ pub struct Request<'a> {
     /// Decides the framing: HTTP/1.0 clients do not understand chunked.
     pub version: Version,
     /// Header fields in arrival order, names as sent (compare them with
-    /// `eq_ignore_ascii_case`), values with surrounding whitespace removed.
+    /// `eq_ignore_ascii_case`), values with surrounding whitespace removed;
+    /// at most `MAX_HEADER_FIELDS`, slices of the head, never copies.
     pub fields: Vec<(&'a [u8], &'a [u8])>,
 }
 

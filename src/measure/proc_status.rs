@@ -45,7 +45,10 @@ pub struct ProcStatus {
 }
 
 impl ProcStatus {
-    /// Reads the calling process's own status.
+    /// Reads the calling process's own status, on every scrape of
+    /// `/metrics`. Read whole: the kernel writes a fixed set of lines, about
+    /// 1.5 KiB, longer only for a process with thousands of supplementary
+    /// groups (`Groups:`), and nothing a client sends makes it longer.
     pub fn of_self() -> ProcStatus {
         fs::read_to_string("/proc/self/status")
             .map(|text| ProcStatus::parse(&text))
