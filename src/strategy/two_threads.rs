@@ -33,7 +33,7 @@
 
 use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::thread;
+use std::thread::{self, Scope, ScopedJoinHandle};
 
 use super::BodyWriter;
 use super::QueuedBytes;
@@ -106,27 +106,24 @@ pub(super) fn stream<W: Wire>(
         head_out,
     };
     thread::scope(|scope| {
-        let producer = thread::Builder::new()
-            .name("producer".into())
-            .stack_size(PRODUCER_STACK_BYTES)
-            .spawn_scoped(scope, move || {
-                let rows = CsvRows::new(rows);
-                let production = produce(rows, chunk_bytes, queued, &source, tx, handshake);
-                if let (Production::OverLimit(_), Some(cancel)) = (&production, cancel) {
-                    // The writer may be blocked for up to the send timeout
-                    // on a stalled client, holding the whole capped queue;
-                    // ending the connection wakes it now.
-                    cancel();
-                }
-                production
-            })
-            .map_err(|e| {
-                // Nothing is sent yet, so the client can be told; the
-                // access log shows only the 503, so the reason gets a line.
-                let reason = format!("cannot start a producer thread: {e}");
-                log::line(format!("backpressure: {reason}"));
-                ExportError::Refused(Status::ServiceUnavailable, reason)
-            })?;
+        let producer = start_producer(scope, move || {
+            let rows = CsvRows::new(rows);
+            let production = produce(rows, chunk_bytes, queued, &source, tx, handshake);
+            if let (Production::OverLimit(_), Some(cancel)) = (&production, cancel) {
+                // The writer may be blocked for up to the send timeout
+                // on a stalled client, holding the whole capped queue;
+                // ending the connection wakes it now.
+                cancel();
+            }
+            production
+        })
+        .map_err(|e| {
+            // Nothing is sent yet, so the client can be told; the
+            // access log shows only the 503, so the reason gets a line.
+            let reason = format!("cannot start a producer thread: {e}");
+            log::line(format!("backpressure: {reason}"));
+            ExportError::Refused(Status::ServiceUnavailable, reason)
+        })?;
 
         // The head waits for the first chunk to be counted: a cap that
         // refuses it (other responses hold the whole budget) is answered
@@ -184,6 +181,24 @@ pub(super) fn stream<W: Wire>(
             }
         }
     })
+}
+
+/// Starts the producer in `scope`; an error when the OS has no thread to
+/// give (RLIMIT_NPROC, or no memory for its stack), which [`stream`]
+/// answers with a 503. Unit tests make it fail at will
+/// (`test_support::with_failing_spawns`).
+fn start_producer<'s>(
+    scope: &'s Scope<'s, '_>,
+    f: impl FnOnce() -> Production + Send + 's,
+) -> io::Result<ScopedJoinHandle<'s, Production>> {
+    #[cfg(test)]
+    if crate::test_support::spawn_fails() {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    thread::Builder::new()
+        .name("producer".into())
+        .stack_size(PRODUCER_STACK_BYTES)
+        .spawn_scoped(scope, f)
 }
 
 /// How the producer and the connection's thread agree on the head. The
@@ -433,6 +448,45 @@ mod tests {
             budget,
         };
         (plan, QueuedBytes::capped(Mode::Unbounded, limit))
+    }
+
+    /// A producer the OS gives no thread (RLIMIT_NPROC, no memory for its
+    /// stack) is an answer, not a panic: a 503, which the route sends with
+    /// `Retry-After`, its reason said on one log line too, and nothing
+    /// written or queued, in both channel modes.
+    #[test]
+    fn a_producer_no_thread_can_start_for_is_a_503_before_the_head() {
+        for (mode, buffers) in [
+            (Mode::Bounded, Buffers::Recycled(3)),
+            (Mode::Unbounded, Buffers::PerChunk),
+        ] {
+            let (result, wire, unsent, log) = within(move || {
+                let plan = ExportPlan {
+                    mode,
+                    ..bounded_plan(1000, 100, 1)
+                };
+                let queued = QueuedBytes::new(mode);
+                let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+                let mut wire = Vec::new();
+                let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
+                let (tx, rx) = mpsc::sync_channel(1);
+                let refused = || stream(response, tx, rx, buffers);
+                let (result, log) =
+                    log::capture(|| crate::test_support::with_failing_spawns(refused));
+                (result, wire, queued.unsent(), log)
+            });
+            let Err(ExportError::Refused(Status::ServiceUnavailable, reason)) = result else {
+                panic!("{mode:?}: {result:?}");
+            };
+            let why = "cannot start a producer thread: operation would block";
+            assert_eq!(reason, why, "{mode:?}");
+            assert!(
+                wire.is_empty() && unsent == 0,
+                "{mode:?}: {wire:?}, {unsent}"
+            );
+            let said = format!("backpressure: {why}");
+            assert_eq!(log.iter().filter(|l| **l == said).count(), 1, "{log:#?}");
+        }
     }
 
     /// Other responses hold the whole budget: the first chunk is refused
