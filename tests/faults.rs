@@ -366,6 +366,69 @@ fn a_budget_the_memory_limit_cannot_hold_is_warned_of() {
     }
 }
 
+/// The flat modes' buffers are few and small, but each is `--chunk-bytes`
+/// in one piece, made for the request: under a `ulimit -v` with less room
+/// than that, the OS refuses the memory, and an allocation that cannot
+/// fail would abort the server, every connection with it. Each flat mode
+/// answers a 503 instead, before its head, with `Retry-After` and a
+/// one-line reason, logged too, and the server goes on serving. The
+/// limit is the server's own address space at rest, measured first, and
+/// 8 MiB: room for a connection's thread and small allocations, not for a
+/// 16 MiB chunk. Both servers have one malloc arena: a thread's own arena
+/// reserves 64 MiB that VmSize counts at once, and a chunk carved from it
+/// later would cost no more address space, the refusal left to chance.
+#[test]
+fn a_flat_export_the_memory_limit_cannot_hold_is_a_503_not_an_abort() {
+    let args = ["--chunk-bytes", "16m", "--channel-depth", "0"];
+    // What `Child::start` runs before `exec`, after `ulimit`: core dumps
+    // off, a change of no consequence here, for the measured server.
+    let one_arena = "&& export MALLOC_ARENA_MAX=1";
+    // `VmSize:    137796 kB`: what `ulimit -v` counts, in its unit.
+    let vm_size_kib = |pid: u32| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmSize:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let unlimited = Child::start(Log::Read, Some(&format!("-c 0 {one_arena}")), &args);
+    let at_rest = vm_size_kib(unlimited.process.0.id());
+    drop(unlimited);
+    let limit = format!("-v {} {one_arena}", at_rest + 8 * 1024);
+    let mut server = Child::start(Log::Read, Some(&limit), &args);
+    let ask = |target: &str| {
+        let mut client = TcpStream::connect(server.addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        client.write_all(request.as_bytes()).unwrap();
+        let mut wire = Vec::new();
+        let _ = client.read_to_end(&mut wire);
+        String::from_utf8_lossy(&wire).into_owned()
+    };
+    let reason = "not enough memory for this export's buffers now; retry later\n";
+    for mode in ["pipeline", "bounded"] {
+        let wire = ask(&format!("/export.csv?rows=1000&mode={mode}"));
+        assert!(wire.starts_with("HTTP/1.1 503 "), "{mode}: {wire:?}");
+        assert!(wire.contains("\r\nRetry-After: 1\r\n"), "{mode}: {wire:?}");
+        assert!(
+            wire.ends_with(&format!("\r\n\r\n{reason}")),
+            "{mode}: {wire:?}"
+        );
+    }
+    assert!(
+        ask("/healthz").starts_with("HTTP/1.1 200 "),
+        "still serving"
+    );
+    server.terminate();
+    let log = server.exits_zero_having("0 cut");
+    let said = format!("backpressure: {}", reason.trim_end());
+    let refusals = log
+        .iter()
+        .filter(|l| after_stamp(l, server.started) == said);
+    let refusals = refusals.count();
+    assert_eq!(refusals, 2, "{log:#?}");
+}
+
 /// With stderr never read, the pipe fills after a few hundred lines; a
 /// server that logged synchronously would hang there. Every request is
 /// answered in time, at the cap too, and the log drops what it cannot

@@ -15,7 +15,33 @@
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
+use super::ExportError;
 use crate::export::csv_rows;
+use crate::http::response::Status;
+use crate::measure::log;
+
+/// Why an export whose buffers the allocator refused is answered 503.
+const NO_MEMORY: &str = "not enough memory for this export's buffers now; retry later";
+
+/// An empty buffer with room for `bytes`, or `None` if the allocator
+/// refuses them: under an address-space limit (`ulimit -v`) the OS does,
+/// and `Vec::with_capacity` would abort the process, every connection with
+/// it. The flat modes take their few buffers, each `--chunk-bytes` in one
+/// piece, this way before their head, and answer [`no_memory`] if refused.
+pub(super) fn empty_buffer(bytes: usize) -> Option<Vec<u8>> {
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(bytes).ok()?;
+    Some(buffer)
+}
+
+/// The answer to an export whose buffers could not be had: a 503, which
+/// the route sends with `Retry-After` (memory comes back as other
+/// responses end), said on a log line too, as the access log shows only
+/// the status.
+pub(super) fn no_memory() -> ExportError {
+    log::line(format!("backpressure: {NO_MEMORY}"));
+    ExportError::Refused(Status::ServiceUnavailable, NO_MEMORY.to_string())
+}
 
 /// Where the producer gets the empty buffer each chunk is rendered into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,14 +79,15 @@ impl Source {
 }
 
 /// Makes the buffers of `buffers`: the producer's source, and the writer's
-/// way to hand a written buffer back (`None`: it frees it instead).
+/// way to hand a written buffer back (`None`: it frees it instead); `None`
+/// if the allocator refuses a recycled pool ([`empty_buffer`]).
 pub(super) fn make_buffers(
     buffers: Buffers,
     rows: u64,
     chunk_bytes: usize,
-) -> (Source, Option<SyncSender<Vec<u8>>>) {
+) -> Option<(Source, Option<SyncSender<Vec<u8>>>)> {
     let Buffers::Recycled(most) = buffers else {
-        return (Source::Fresh(chunk_bytes), None);
+        return Some((Source::Fresh(chunk_bytes), None));
     };
     let chunks = csv_rows::body_len(rows).div_ceil(chunk_bytes as u64);
     let count = most
@@ -71,10 +98,11 @@ pub(super) fn make_buffers(
     // (`mpsc::channel` allocates a block of slots every 31 messages).
     let (give_back, returned) = mpsc::sync_channel(count);
     for _ in 0..count {
-        // Cannot fail: the channel has room for `count`, and both ends are here.
-        let _ = give_back.try_send(Vec::with_capacity(chunk_bytes));
+        // The send cannot fail: the channel has room for `count`, and both
+        // ends are here. A buffer refused drops those made before it.
+        let _ = give_back.try_send(empty_buffer(chunk_bytes)?);
     }
-    (Source::Returned(returned), Some(give_back))
+    Some((Source::Returned(returned), Some(give_back)))
 }
 
 #[cfg(test)]
@@ -89,7 +117,8 @@ mod tests {
     #[test]
     fn a_body_of_few_chunks_gets_a_pool_of_as_many_buffers() {
         let pooled = |most, rows, chunk_bytes| {
-            let (source, _give_back) = make_buffers(Buffers::Recycled(most), rows, chunk_bytes);
+            let made = make_buffers(Buffers::Recycled(most), rows, chunk_bytes);
+            let (source, _give_back) = made.unwrap();
             let Source::Returned(returned) = source else {
                 panic!("a recycled pool");
             };

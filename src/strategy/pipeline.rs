@@ -19,14 +19,16 @@
 
 use std::io::Write;
 
+use super::chunk_buffers::{empty_buffer, no_memory};
 use super::{ExportError, ExportResponse, Wire};
 use crate::export::csv_rows::CsvRows;
 
 pub fn send<W: Wire>(response: ExportResponse<'_, W>) -> Result<(), ExportError> {
     let (queued, chunk_bytes) = (response.queued, response.plan.chunk_bytes);
     let mut rows = CsvRows::new(response.plan.rows);
-    // The response's whole userland queue.
-    let mut buffer = Vec::with_capacity(chunk_bytes);
+    // The response's whole userland queue, had before the head: a 503 if
+    // the allocator refuses it.
+    let mut buffer = empty_buffer(chunk_bytes).ok_or_else(no_memory)?;
     let mut body = response.start()?;
     loop {
         buffer.clear();

@@ -37,7 +37,7 @@ use std::thread::{self, Scope, ScopedJoinHandle};
 
 use super::BodyWriter;
 use super::QueuedBytes;
-use super::chunk_buffers::{Buffers, Source, make_buffers};
+use super::chunk_buffers::{Buffers, Source, make_buffers, no_memory};
 use super::{ExportError, ExportResponse, Wire};
 use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::CsvRows;
@@ -97,7 +97,7 @@ pub(super) fn stream<W: Wire>(
 ) -> Result<(), ExportError> {
     let (queued, cancel) = (response.queued, response.cancel);
     let (rows, chunk_bytes) = (response.plan.rows, response.plan.chunk_bytes);
-    let (source, give_back) = make_buffers(buffers, rows, chunk_bytes);
+    let (source, give_back) = make_buffers(buffers, rows, chunk_bytes).ok_or_else(no_memory)?;
     // Room for one message each: neither side ever waits to send.
     let (tell_counted, counted) = mpsc::sync_channel(1);
     let (tell_head_out, head_out) = mpsc::sync_channel(1);
