@@ -73,7 +73,8 @@ pub(super) const STATIC_TABLE: [(&[u8], &[u8]); STATIC_ENTRIES] = [
 /// One connection's HPACK decoder: the dynamic table, and its limits.
 #[derive(Debug)]
 pub struct Decoder {
-    /// The dynamic table, newest first (index 62 is `entries[0]`), evicted from the back (§4.4).
+    /// The dynamic table, newest first (index 62 is `entries[0]`), evicted from the back (§4.4):
+    /// at most `max_table_bytes`, each entry counted with its 32 bytes of overhead (§4.1).
     entries: VecDeque<(Vec<u8>, Vec<u8>)>,
     /// Its size by §4.1, kept as the sum of its entries' so that eviction need not recount.
     bytes: usize,

@@ -44,13 +44,16 @@ pub struct Control {
 #[derive(Debug, Default)]
 pub struct State {
     /// Frames the writer sends before any DATA, in order: acknowledgements,
-    /// HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY.
+    /// HEADERS, RST_STREAM, WINDOW_UPDATE, GOAWAY. Those the client asked
+    /// for are held to [`super::MAX_CONTROL_FRAMES`]; the server's own, to
+    /// a few per stream thread.
     pub control: VecDeque<Control>,
     /// Streams the client cancelled (its RST_STREAM, or its error answered
     /// with one) less streams completed, never below zero: past
     /// [`super::MAX_NET_CANCELS`] it is flooding.
     pub net_cancels: u32,
-    /// Every stream that has a thread, by id: the writer's round robin.
+    /// Every stream that has a thread, by id: the writer's round robin. At
+    /// most [`super::MAX_STREAM_THREADS`].
     pub streams: BTreeMap<u32, Stream>,
     /// The last [`super::RECENT_RESETS`] streams this side sent RST_STREAM
     /// on, oldest first: what the client sends on them is ignored, until
@@ -97,7 +100,8 @@ pub struct Stream {
     /// What this side may still send on this stream: HTTP/2's first window.
     /// May go negative when the client lowers SETTINGS_INITIAL_WINDOW_SIZE.
     pub window: i64,
-    /// The hand-off: body bytes given by the stream's thread.
+    /// The hand-off: body bytes given by the stream's thread, at most
+    /// [`super::hand_off::HANDOFF_BYTES`].
     pub data: Vec<u8>,
     /// How much of `data` the writer has put in DATA frames.
     pub framed: usize,
