@@ -526,29 +526,65 @@ fn stalled_until_the_send_timeout(settings: &[(u16, u32)], what: &str, then: imp
 /// windows of their own share a connection window the client opens 16 KiB
 /// at a time every 150 ms, so each gets a frame about every 1.2 s, longer
 /// than the 1 s send timeout, while the connection never stops. None is
-/// cut: a frame another stream got is one this stream could have had.
+/// cut: a frame another stream got is one this stream could have had. Nor
+/// merely left alone, which no reset would tell: each is sent DATA in its
+/// turn, the window opened is spent to the byte, and the connection
+/// answers a PING at the end.
 #[test]
 fn streams_waiting_their_turn_for_the_connection_window_are_not_stalled() {
     let (server, idle) = warmed_server(&["--send-timeout", "1s", "--min-rate", "1k"]);
     let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
-    for id in (0..8).map(|i| 2 * i + 1) {
+    let streams: Vec<u32> = (0..8).map(|i| 2 * i + 1).collect();
+    for &id in &streams {
         h2.get(id, "GET", "/export.csv?rows=1000000&mode=bounded");
     }
-    let (started, mut opened, mut resets) = (Instant::now(), Instant::now(), Vec::new());
+    let (started, mut opened) = (Instant::now(), Instant::now());
+    let (mut frames, mut granted) = (Vec::new(), 65_535);
     while started.elapsed() < Duration::from_secs(4) {
         if opened.elapsed() >= Duration::from_millis(150) {
             h2.window_update(0, 16_384);
+            granted += 16_384;
             opened = Instant::now();
         }
-        if let Some(frame) = h2.next_frame(Duration::from_millis(10))
-            && frame.kind == RST_STREAM
-        {
-            resets.push((frame.stream, started.elapsed()));
-        }
+        frames.extend(h2.next_frame(Duration::from_millis(10)));
     }
-    assert_eq!(resets, [], "streams cut while the connection went on");
+    // Asked while the last window opened is still being spent: answered
+    // long before the send timeout could stall a stream, once the client
+    // opens no more.
+    h2.send_frame(PING, 0, 0, b"still on");
+    let (data_before, pong) = (data_of(&frames), |f: &Frame| f.kind == PING);
+    let rest = |f: &[Frame]| data_before + data_of(f) >= granted && f.iter().any(pong);
+    frames.extend(h2.frames_until(rest, Duration::ZERO));
+    let what = summary(&frames);
+    assert_eq!(
+        resets(&frames),
+        [],
+        "streams cut while the connection went on: {what}"
+    );
+    assert_eq!(
+        data_of(&frames),
+        granted,
+        "the window opened, spent: {what}"
+    );
+    for id in &streams {
+        let sent = frames.iter().filter(|f| f.kind == DATA && f.stream == *id);
+        assert!(sent.count() > 0, "stream {id} was sent nothing: {what}");
+    }
+    let pongs: Vec<&Frame> = frames.iter().filter(|f| pong(f)).collect();
+    assert_eq!(pongs.len(), 1, "{what}");
+    assert_eq!(
+        (pongs[0].flags, &pongs[0].payload[..]),
+        (0x1, &b"still on"[..])
+    );
+    assert!(!frames.iter().any(|f| f.kind == GOAWAY), "{what}");
     drop(h2);
     back_to_idle(server.addr(), &idle, "eight streams taking turns");
+}
+
+/// The bytes of every DATA frame among `frames`.
+fn data_of(frames: &[Frame]) -> usize {
+    let data = frames.iter().filter(|f| f.kind == DATA);
+    data.map(|f| f.payload.len()).sum()
 }
 
 /// A window opened a byte at a time is a trickle: each hand-off must be
