@@ -627,10 +627,19 @@ fn a_preface_in_pieces_is_awaited_whole() {
     frame(&mut rest, SETTINGS, 0, 0, &[]);
     h2.send(&rest);
     h2.get(1, "GET", "/healthz");
+    // Served: the 200 and its body, not only some answer.
     let frames = h2.frames_until_quiet(Duration::from_millis(300));
+    let mut response = Response::default();
+    frames
+        .iter()
+        .filter(|f| f.stream == 1)
+        .for_each(|f| response.take(f));
     let kinds: Vec<u8> = frames.iter().map(|f| f.kind).collect();
     assert!(!kinds.contains(&GOAWAY), "{}", summary(&frames));
     assert!(kinds.contains(&HEADERS), "{}", summary(&frames));
+    let said = String::from_utf8_lossy(&response.body);
+    assert_eq!((response.status(), &*said), (200, "ok\n"));
+    assert!(response.ended, "{}", summary(&frames));
 }
 
 /// Errors that end one stream: the connection answers the next request.
@@ -1123,10 +1132,14 @@ fn a_client_goaway_is_answered_in_kind() {
     };
     let frames = h2.frames_until(answered, Duration::from_millis(100));
     let kinds: Vec<(u8, u32)> = frames.iter().map(|f| (f.kind, f.stream)).collect();
-    assert!(
-        kinds.contains(&(DATA, 1)),
-        "stream 1 not finished: {kinds:?}"
-    );
+    let mut first = Response::default();
+    frames
+        .iter()
+        .filter(|f| f.stream == 1)
+        .for_each(|f| first.take(f));
+    let said = String::from_utf8_lossy(&first.body);
+    let finished = (first.status(), &*said, first.ended, first.reset);
+    assert_eq!(finished, (200, "ok\n", true, None), "stream 1: {kinds:?}");
     let goaway = frames.iter().find(|f| f.kind == GOAWAY);
     let goaway = goaway.unwrap_or_else(|| panic!("no GOAWAY: {kinds:?}"));
     assert_eq!((goaway.error_code(), goaway.last_stream()), (NO_ERROR, 1));
