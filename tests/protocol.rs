@@ -42,6 +42,11 @@ fn assert_dated_now(what: &str, response: &RawResponse, today: &[String]) -> u64
     let date = response
         .header("Date")
         .unwrap_or_else(|| panic!("{what}: no Date in {response:?}"));
+    assert_now(what, date, today)
+}
+
+/// [`assert_dated_now`] for the value of a `Date` field, however it came.
+fn assert_now(what: &str, date: &str, today: &[String]) -> u64 {
     // `Sun, 06 Nov 1994 08:49:37 GMT`
     assert!(
         date.len() == 29 && date.ends_with(" GMT") && today.iter().any(|d| date.starts_with(d)),
@@ -65,7 +70,8 @@ fn assert_dated_now(what: &str, response: &RawResponse, today: &[String]) -> u64
 
 /// RFC 9110 §6.6.1: an origin server with a clock sends `Date` on every
 /// response, whichever code path made it: pages, errors, HEAD, each
-/// strategy's export, HTTP/1.0, the head deadline's 408.
+/// strategy's export, HTTP/1.0, the head deadline's 408; and HTTP/2's
+/// heads, which are dated by code of their own.
 #[test]
 fn every_response_is_dated_now() {
     let server = Server::start(&["--header-timeout", "1s"]);
@@ -104,6 +110,32 @@ fn every_response_is_dated_now() {
         later >= 1,
         "the 408 is dated {later} s after the first answer"
     );
+
+    // The same over HTTP/2, one stream each.
+    use common::h2::{H2, read_responses};
+    let mut h2 = H2::connect_wide_open(addr);
+    let mut asked = vec![
+        ("GET", "/healthz".to_string()),
+        ("GET", "/nowhere".to_string()),
+        ("GET", "/export.csv?rows=x".to_string()),
+        ("HEAD", "/".to_string()),
+    ];
+    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+        asked.push(("GET", format!("/export.csv?rows=3&mode={mode}")));
+    }
+    let mut today = vec![today_by_date()];
+    let streams: Vec<u32> = (0..asked.len() as u32).map(|i| 2 * i + 1).collect();
+    for ((method, path), &id) in asked.iter().zip(&streams) {
+        h2.get(id, method, path);
+    }
+    let responses = read_responses(&mut h2, &streams, false);
+    today.push(today_by_date());
+    for ((method, path), response) in asked.iter().zip(&responses) {
+        let what = format!("HTTP/2 {method} {path}");
+        let date = response.header("date");
+        let date = date.unwrap_or_else(|| panic!("{what}: no date in {response:?}"));
+        assert_now(&what, date, &today);
+    }
 }
 
 /// A TLS ClientHello sent to this plain-HTTP port (an `https://` URL) is
