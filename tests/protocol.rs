@@ -71,7 +71,8 @@ fn assert_now(what: &str, date: &str, today: &[String]) -> u64 {
 /// RFC 9110 §6.6.1: an origin server with a clock sends `Date` on every
 /// response, whichever code path made it: pages, errors, HEAD, each
 /// strategy's export, HTTP/1.0, the head deadline's 408; and HTTP/2's
-/// heads, which are dated by code of their own.
+/// heads, and the connection cap's 503 and own endpoints, which are dated
+/// by code of their own.
 #[test]
 fn every_response_is_dated_now() {
     let server = Server::start(&["--header-timeout", "1s"]);
@@ -136,6 +137,29 @@ fn every_response_is_dated_now() {
         let date = date.unwrap_or_else(|| panic!("{what}: no date in {response:?}"));
         assert_now(&what, date, &today);
     }
+
+    // The 503 of the connection cap's rejecter, past a slot held by an
+    // export its client does not read.
+    let capped = Server::start(&["--max-connections", "1"]);
+    let export = "/export.csv?rows=1200000&mode=pipeline";
+    let mut holder = common::stalled_request(capped.addr(), export);
+    let mut status_line = [0u8; 12];
+    holder
+        .read_exact(&mut status_line)
+        .expect("the holder's answer");
+    assert_eq!(&status_line, b"HTTP/1.1 200");
+    let mut today = vec![today_by_date()];
+    let refused = get(capped.addr(), "/");
+    // The server's own endpoints, which the rejecter answers in its place.
+    let own = get(capped.addr(), "/healthz");
+    today.push(today_by_date());
+    assert_eq!(
+        (refused.status, own.status),
+        (503, 200),
+        "{refused:?} {own:?}"
+    );
+    assert_dated_now("the cap's 503", &refused, &today);
+    assert_dated_now("/healthz at the cap", &own, &today);
 }
 
 /// A TLS ClientHello sent to this plain-HTTP port (an `https://` URL) is
