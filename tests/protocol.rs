@@ -329,8 +329,8 @@ struct Row {
 }
 
 /// The same requests over HTTP/1.1 and over HTTP/2 (one connection, a
-/// stream each) get the same status, and every 405 the same `Allow`: the
-/// routes are shared, and what each protocol's parser refuses before them
+/// stream each) get the same status, every 405 the same `Allow`, and each
+/// answer the same `Content-Type`: the routes are shared, and what each protocol's parser refuses before them
 /// must match. HTTP/2 differs only where RFC 9113 says so, each such row
 /// saying why: a request it calls malformed (§8.1.1) has no status, its
 /// stream is reset with PROTOCOL_ERROR, where HTTP/1.1's parser answers
@@ -560,15 +560,17 @@ fn http1_and_http2_answer_alike() {
     let mut h2 = H2::connect_wide_open(addr);
     let mut differ = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let http1 = over_http1(addr, row);
-        let http2 = over_http2(&mut h2, 2 * i as u32 + 1, row);
+        let (http1, type1) = over_http1(addr, row);
+        let (http2, type2) = over_http2(&mut h2, 2 * i as u32 + 1, row);
         let allow = (row.status == 405).then(|| "GET, HEAD".to_string());
         let expected = Got::Status(row.status, allow);
         let expected2 = row.http2.as_ref().unwrap_or(&expected);
-        if http1 != expected || http2 != *expected2 {
+        // Answered alike by design, alike to the body's type.
+        let same_type = row.http2.is_some() || type1 == type2;
+        if http1 != expected || http2 != *expected2 || !same_type {
             let shown: String = row.target.chars().take(60).collect();
             differ.push(format!(
-                "{} {shown} (host {:?}, {:?}): HTTP/1.1 {http1:?}, HTTP/2 {http2:?}",
+                "{} {shown} (host {:?}, {:?}): HTTP/1.1 {http1:?} {type1:?}, HTTP/2 {http2:?} {type2:?}",
                 row.method,
                 row.authority,
                 &row.fields[..row.fields.len().min(2)]
@@ -582,8 +584,8 @@ fn http1_and_http2_answer_alike() {
     );
 }
 
-/// `row` over HTTP/1.1, on a connection of its own.
-fn over_http1(addr: std::net::SocketAddr, row: &Row) -> Got {
+/// `row` over HTTP/1.1, on a connection of its own; and its `Content-Type`.
+fn over_http1(addr: std::net::SocketAddr, row: &Row) -> (Got, Option<String>) {
     let Row { method, target, .. } = row;
     let host = if *method == "CONNECT" {
         Some(&target[..])
@@ -604,11 +606,12 @@ fn over_http1(addr: std::net::SocketAddr, row: &Row) -> Got {
     };
     let response = request(addr, raw.as_bytes());
     let allow = response.header("Allow").map(str::to_string);
-    Got::Status(response.status, allow)
+    let content_type = response.header("Content-Type").map(str::to_string);
+    (Got::Status(response.status, allow), content_type)
 }
 
-/// `row` over HTTP/2, on stream `id` of `h2`.
-fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> Got {
+/// `row` over HTTP/2, on stream `id` of `h2`; and its `content-type`.
+fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> (Got, Option<String>) {
     use common::h2::*;
     let Row { method, target, .. } = row;
     // CONNECT names its target in `:authority`, and its stream stays open
@@ -640,11 +643,13 @@ fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> Got {
         h2.send_frame(DATA, END_STREAM, id, b"abc");
     }
     let response = read_responses(h2, &[id], true).remove(0);
-    match response.reset {
+    let content_type = response.header("content-type").map(str::to_string);
+    let got = match response.reset {
         Some(code) if response.fields.is_empty() => Got::Reset(code),
         _ => {
             let allow = response.header("allow").map(str::to_string);
             Got::Status(response.status(), allow)
         }
-    }
+    };
+    (got, content_type)
 }
