@@ -1043,6 +1043,51 @@ fn an_export_cut_by_the_clients_error_is_counted_as_an_abort() {
     assert_eq!(m.value(series), 2.0);
 }
 
+/// Each stream answered whole has its access-log line, as an HTTP/1.1
+/// connection has: its request, status, mode, the body bytes it was sent
+/// (none for a HEAD), and `end=complete`. HTTP/2 counts a small answer's
+/// body itself (`server/h2/stream.rs`), apart from HTTP/1.1's.
+#[test]
+fn every_stream_answered_is_logged_with_its_body_bytes() {
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let mut h2 = H2::connect_wide_open(server.addr());
+    let export = "/export.csv?rows=100&mode=pipeline";
+    h2.get(1, "GET", export);
+    h2.get(3, "GET", "/healthz");
+    h2.get(5, "HEAD", "/healthz");
+    h2.get(7, "GET", "/nowhere");
+    let responses = read_responses(&mut h2, &[1, 3, 5, 7], false);
+    let statuses: Vec<u16> = responses.iter().map(Response::status).collect();
+    assert_eq!(statuses, [200, 200, 200, 404]);
+    let not_found = responses[3].body.len();
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "four streams answered");
+    let export_bytes = reference_csv_len(100);
+    for (request, logged) in [
+        (
+            format!("\"GET {export} HTTP/2\""),
+            format!(" 200 mode=pipeline body_bytes={export_bytes} "),
+        ),
+        (
+            "\"GET /healthz HTTP/2\"".into(),
+            " 200 mode=- body_bytes=3 ".into(),
+        ),
+        (
+            "\"HEAD /healthz HTTP/2\"".into(),
+            " 200 mode=- body_bytes=0 ".into(),
+        ),
+        (
+            "\"GET /nowhere HTTP/2\"".into(),
+            format!(" 404 mode=- body_bytes={not_found} "),
+        ),
+    ] {
+        let line = server.log_line(&request, |l| l.contains(&request));
+        let rest = line.split_once(&request).map_or("", |(_, rest)| rest);
+        assert!(rest.starts_with(&logged), "{logged:?}: {line}");
+        assert!(line.ends_with(" end=complete"), "{line}");
+    }
+}
+
 /// A request refused before the routes see it still gets what any answer
 /// gets: a HEAD has no body, even an error's (RFC 9110 §9.3.2), and the
 /// access log names the request.
