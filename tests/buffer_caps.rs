@@ -153,6 +153,9 @@ fn a_stalled_buffer_download_keeps_its_whole_body_charged() {
     });
     let m = metrics(addr);
     assert_eq!(m.value("backpressure_buffer_budget_used_bytes"), body);
+    // Beside what is charged, what may be: the flag's 24 MiB.
+    let limit = m.value("backpressure_buffer_budget_limit_bytes");
+    assert_eq!(limit, (24 << 20) as f64);
 
     let refused = get(addr, target);
     assert_eq!(
