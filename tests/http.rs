@@ -104,6 +104,22 @@ fn index_health_and_metrics() {
     // (a response is counted once it is written, after its body is made).
     let ok_responses = m.value("backpressure_responses_total{mode=\"none\",status=\"200\"}");
     assert_eq!(ok_responses, 3.0 + (polls - 1) as f64);
+
+    // The process's memory, as the kernel counts it: the peak only grows,
+    // so the scrape's lies between two reads of /proc around it; what is
+    // resident now, above nothing and at most that peak.
+    let peak_of =
+        |status: backpressure::ProcStatus| status.peak_rss_bytes.expect("a VmHWM: line") as f64;
+    let before = peak_of(server.status());
+    let m = metrics(server.addr());
+    let after = peak_of(server.status());
+    let peak = m.value("process_resident_memory_peak_bytes");
+    assert!(
+        (before..=after).contains(&peak),
+        "{before} <= {peak} <= {after}"
+    );
+    let resident = m.value("process_resident_memory_bytes");
+    assert!(resident > 0.0 && resident <= peak, "{resident} of {peak}");
 }
 
 /// The index page is documentation the server serves, so it must be true

@@ -98,11 +98,18 @@ impl Server {
     /// Threads of the server process, read from `/proc` rather than from
     /// `/metrics`, so that looking does not itself take a connection.
     pub fn threads(&self) -> u64 {
-        self.child
-            .status()
-            .ok()
-            .and_then(|status| status.threads)
+        self.status()
+            .threads
             .expect("the server's /proc status has a Threads: line")
+    }
+
+    /// The server process's `/proc/PID/status`, read from outside: what
+    /// its `process_*` series must agree with.
+    pub fn status(&self) -> backpressure::ProcStatus {
+        match self.child.status() {
+            Ok(status) => status,
+            Err(e) => panic!("the server's /proc status: {e}"),
+        }
     }
 }
 
