@@ -572,3 +572,41 @@ fn a_client_that_resets_at_once_is_logged_with_its_address() {
         "{line}"
     );
 }
+
+/// `--quiet` turns the access log off, every line of it: a connection's
+/// over HTTP/1.1, an HTTP/2 connection's and its stream's, and the
+/// rejecter's at the cap, each written from code of its own. Seen once
+/// the shutdown's summary is in: the log is written in order, and every
+/// connection's line comes before it.
+#[test]
+fn quiet_turns_every_access_line_off() {
+    let server = Server::start_logged(&["--quiet", "--max-connections", "1"]);
+    let addr = server.addr();
+    let mut h2 = common::h2::H2::connect_wide_open(addr);
+    h2.get(1, "GET", "/healthz");
+    let response = common::h2::read_responses(&mut h2, &[1], false).remove(0);
+    assert_eq!(response.body, b"ok\n");
+    drop(h2);
+    // The one slot, once the HTTP/2 connection has given it back; then a
+    // client turned away.
+    let mut holder = wait_until("an export to be let in", Duration::from_secs(30), || {
+        let mut client = common::stalled_request(addr, "/export.csv?rows=1200000");
+        let mut status_line = [0u8; 12];
+        client.read_exact(&mut status_line).ok()?;
+        (&status_line == b"HTTP/1.1 200").then_some(client)
+    });
+    assert_eq!(get(addr, "/").status, 503);
+    holder
+        .read_exact(&mut [0; 1024])
+        .expect("the export goes on");
+    drop(holder);
+    let pid = server.pid().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    server.log_line("the shutdown's summary", |l| l.contains("shut down in "));
+    let lines = server.log_lines();
+    let access: Vec<&String> = lines.iter().filter(|l| l.contains(" end=")).collect();
+    assert!(access.is_empty(), "{access:#?}");
+}
