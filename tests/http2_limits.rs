@@ -164,11 +164,24 @@ fn rapid_reset_is_survived() {
 }
 
 /// More streams than SETTINGS_MAX_CONCURRENT_STREAMS: the extra ones are
-/// refused, the others answered.
+/// refused, the others answered. The limit held is the one the server's
+/// SETTINGS announced (16), beside its header list's 16 KiB and no push:
+/// a client that trusted a larger one would have streams refused.
 #[test]
 fn streams_past_the_limit_are_refused() {
+    const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    const ENABLE_PUSH: u16 = 0x2;
+    const MAX_HEADER_LIST_SIZE: u16 = 0x6;
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
+    let mut announced = h2.server_settings.clone();
+    announced.sort_unstable();
+    let expected = [
+        (ENABLE_PUSH, 0),
+        (MAX_CONCURRENT_STREAMS, 16),
+        (MAX_HEADER_LIST_SIZE, 16_384),
+    ];
+    assert_eq!(announced, expected);
     // Seventeen exports that the default window stalls, so that all stay open.
     let streams: Vec<u32> = (0..17).map(|i| 2 * i + 1).collect();
     for &id in &streams {

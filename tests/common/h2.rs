@@ -190,6 +190,9 @@ pub struct H2 {
     pending: Vec<u8>,
     /// The stream of every non-empty DATA frame read, in order.
     pub data_order: Vec<u32>,
+    /// The server's first SETTINGS, as (id, value) in the order sent, once
+    /// [`H2::start`] has read it.
+    pub server_settings: Vec<(u16, u32)>,
 }
 
 impl H2 {
@@ -205,6 +208,7 @@ impl H2 {
             socket,
             pending: Vec::new(),
             data_order: Vec::new(),
+            server_settings: Vec::new(),
         }
     }
 
@@ -239,6 +243,15 @@ impl H2 {
             .next_frame(Duration::from_secs(5))
             .expect("the server's SETTINGS");
         assert_eq!((first.kind, first.flags), (SETTINGS, 0));
+        assert_eq!(first.payload.len() % 6, 0, "SETTINGS of {first:?}");
+        let each = first.payload.chunks(6);
+        let setting = |s: &[u8]| {
+            (
+                u16::from_be_bytes([s[0], s[1]]),
+                u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+            )
+        };
+        h2.server_settings = each.map(setting).collect();
         h2.send_frame(SETTINGS, 0x1, 0, &[]);
         h2
     }
