@@ -1045,8 +1045,9 @@ fn an_export_cut_by_the_clients_error_is_counted_as_an_abort() {
 
 /// Each stream answered whole has its access-log line, as an HTTP/1.1
 /// connection has: its request, status, mode, the body bytes it was sent
-/// (none for a HEAD), and `end=complete`. HTTP/2 counts a small answer's
-/// body itself (`server/h2/stream.rs`), apart from HTTP/1.1's.
+/// (none for a HEAD), how long it took, and `end=complete`. HTTP/2 counts
+/// a small answer's body, and times its streams, itself
+/// (`server/h2/stream.rs`), apart from HTTP/1.1.
 #[test]
 fn every_stream_answered_is_logged_with_its_body_bytes() {
     let (server, idle) = warm(Server::start_logged(&[]));
@@ -1086,6 +1087,25 @@ fn every_stream_answered_is_logged_with_its_body_bytes() {
         assert!(rest.starts_with(&logged), "{logged:?}: {line}");
         assert!(line.ends_with(" end=complete"), "{line}");
     }
+    // A stream whose DATA a window of 0 holds half a second after its head
+    // came is logged as long as it took: at least that half second, and
+    // no longer than from its request to its line.
+    const HELD: Duration = Duration::from_millis(500);
+    let mut held = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+    let asked = Instant::now();
+    let target = "/export.csv?rows=1&mode=buffer";
+    held.get(1, "GET", target);
+    assert_eq!(held.next_of(HEADERS).stream, 1);
+    std::thread::sleep(HELD);
+    held.window_update(1, 1 << 20);
+    assert!(read_responses(&mut held, &[1], false)[0].ended);
+    let line = server.log_line("the held stream", |l| l.contains(target));
+    let took = asked.elapsed();
+    let ms: u128 = number_after(&line, " duration_ms=", " ");
+    assert!(
+        ms >= HELD.as_millis() && ms <= took.as_millis(),
+        "{took:?}: {line}"
+    );
 }
 
 /// A request refused before the routes see it still gets what any answer
