@@ -538,19 +538,20 @@ fn download(
     client
 }
 
-/// A closed terminal's SIGHUP, whose default action kills the process on
-/// the spot (every response in flight ended by the exit's FIN, which makes
-/// a cut HTTP/1.0 body look whole), asks for the same graceful shutdown as
-/// SIGTERM: the shutdown's lines, and exit 0.
+/// A closed terminal's SIGHUP and a Ctrl-C's SIGINT, whose default action
+/// kills the process on the spot (every response in flight ended by the
+/// exit's FIN, which makes a cut HTTP/1.0 body look whole), ask for the
+/// same graceful shutdown as SIGTERM: the shutdown's lines, and exit 0.
 #[test]
-fn sighup_shuts_down_as_sigterm_does() {
-    let mut server = Child::start(Log::Read, None, &[]);
-    let healthz = get(server.addr, "/healthz");
-    assert_eq!(healthz.status, 200);
-    server.signal("HUP");
-    let began = server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
-    assert!(!began.is_empty(), "no shutdown began");
-    server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
+fn sighup_and_sigint_shut_down_as_sigterm_does() {
+    for signal in ["HUP", "INT"] {
+        let mut server = Child::start(Log::Read, None, &[]);
+        let healthz = get(server.addr, "/healthz");
+        assert_eq!(healthz.status, 200);
+        server.signal(signal);
+        server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+        server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
+    }
 }
 
 /// SIGTERM in the middle of a 13.5 MB download at 8 MiB/s: the listener
