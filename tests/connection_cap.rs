@@ -126,12 +126,13 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
 /// socket is held until 1 s from accept, then closed, however long the
 /// client keeps its side open. Timed from before `connect`, so never
 /// short; the upper bounds leave a busy machine most of a second, and
-/// catch either clock lengthened to twice its time.
+/// catch either clock lengthened to twice its time. Its access-log line,
+/// written by the rejecter's thread with the 503, says the 250 ms too.
 #[test]
 fn past_the_cap_a_silent_client_is_answered_at_250_ms_and_closed_at_1_s() {
     const HEAD_WAIT: Duration = Duration::from_millis(250);
     const LINGER: Duration = Duration::from_secs(1);
-    let server = Server::start(&["--max-connections", "1"]);
+    let server = Server::start_logged(&["--max-connections", "1"]);
     let addr = server.addr();
     let holder = hold_a_slot(addr);
 
@@ -150,6 +151,10 @@ fn past_the_cap_a_silent_client_is_answered_at_250_ms_and_closed_at_1_s() {
     let mut rest = Vec::new();
     client.read_to_end(&mut rest).expect("the rest of the 503");
     assert!(rest.ends_with(REASON.as_bytes()), "{rest:?}");
+    let line = server.log_line("the 503's line", |l| l.contains(" - 503 "));
+    let ms: u128 = common::number_after(&line, " duration_ms=", " ");
+    let (least, most) = (HEAD_WAIT.as_millis(), LINGER.as_millis());
+    assert!((least..most).contains(&ms), "{line}");
 
     // Held, draining what the client sends, until the linger time is up;
     // then closed, so that a write meets the close's reset.
