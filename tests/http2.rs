@@ -1044,7 +1044,8 @@ fn an_export_cut_by_the_clients_error_is_counted_as_an_abort() {
 }
 
 /// Each stream answered whole has its access-log line, as an HTTP/1.1
-/// connection has: its request, status, mode, the body bytes it was sent
+/// connection has: its client's address, its request, status, mode, the
+/// body bytes it was sent
 /// (none for a HEAD), how long it took, and `end=complete`. HTTP/2 counts
 /// a small answer's body, and times its streams, itself
 /// (`server/h2/stream.rs`), apart from HTTP/1.1.
@@ -1052,6 +1053,7 @@ fn an_export_cut_by_the_clients_error_is_counted_as_an_abort() {
 fn every_stream_answered_is_logged_with_its_body_bytes() {
     let (server, idle) = warm(Server::start_logged(&[]));
     let mut h2 = H2::connect_wide_open(server.addr());
+    let client = h2.socket.local_addr().expect("the client's address");
     let export = "/export.csv?rows=100&mode=pipeline";
     h2.get(1, "GET", export);
     h2.get(3, "GET", "/healthz");
@@ -1085,6 +1087,9 @@ fn every_stream_answered_is_logged_with_its_body_bytes() {
         let line = server.log_line(&request, |l| l.contains(&request));
         let rest = line.split_once(&request).map_or("", |(_, rest)| rest);
         assert!(rest.starts_with(&logged), "{logged:?}: {line}");
+        // From the client's address, as an HTTP/1.1 line is.
+        let from = format!(" {client} {request}");
+        assert!(line.contains(&from), "{from:?}: {line}");
         assert!(line.ends_with(" end=complete"), "{line}");
     }
     // A stream whose DATA a window of 0 holds half a second after its head
