@@ -127,7 +127,8 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
 /// client keeps its side open. Timed from before `connect`, so never
 /// short; the upper bounds leave a busy machine most of a second, and
 /// catch either clock lengthened to twice its time. Its access-log line,
-/// written by the rejecter's thread with the 503, says the 250 ms too.
+/// written by the rejecter's thread with the 503, names it by its address
+/// and says the 250 ms too.
 #[test]
 fn past_the_cap_a_silent_client_is_answered_at_250_ms_and_closed_at_1_s() {
     const HEAD_WAIT: Duration = Duration::from_millis(250);
@@ -152,6 +153,8 @@ fn past_the_cap_a_silent_client_is_answered_at_250_ms_and_closed_at_1_s() {
     client.read_to_end(&mut rest).expect("the rest of the 503");
     assert!(rest.ends_with(REASON.as_bytes()), "{rest:?}");
     let line = server.log_line("the 503's line", |l| l.contains(" - 503 "));
+    let address = client.local_addr().expect("the client's address");
+    assert!(line.contains(&format!(" {address} - 503 ")), "{line}");
     let ms: u128 = common::number_after(&line, " duration_ms=", " ");
     let (least, most) = (HEAD_WAIT.as_millis(), LINGER.as_millis());
     assert!((least..most).contains(&ms), "{line}");
