@@ -263,7 +263,10 @@ fn stalled_unbounded_clients_together_stay_within_the_process_budget() {
     assert!(peak <= BUDGET, "queued {peak} bytes at once");
     assert_eq!(get(addr, "/healthz").status, 200);
     drop(clients);
-    back_to_idle(addr, &idle, "the budget aborts");
+    let m = back_to_idle(addr, &idle, "the budget aborts");
+    // Each cut ended in a reset, counted by its reason.
+    let sent = m.value("backpressure_resets_total{reason=\"buffer-budget\"}");
+    assert_eq!(sent, cut);
 }
 
 /// `unbounded` abandoned at its cap while an HTTP/1.0 client reads as fast
@@ -311,4 +314,7 @@ fn an_unbounded_http10_body_cut_at_its_cap_never_ends_in_a_clean_close() {
     // the response's threads are done.
     let m = back_to_idle(addr, &idle, "the bodies cut at their cap");
     assert_eq!(m.aborts("unbounded", "buffer-cap"), resets);
+    // And the server counts each reset it sent, by its reason.
+    let sent = m.value("backpressure_resets_total{reason=\"buffer-cap\"}");
+    assert_eq!(sent, resets);
 }
