@@ -19,6 +19,16 @@ use common::{KillOnDrop, NO_THREAD, run_binary, run_binary_with};
 /// loaded machine.
 const DEMO_DEADLINE: Duration = Duration::from_secs(90);
 
+/// The quick demo's `--seconds 1`, in ms: how long the slow clients read.
+const SECONDS_MS: u64 = 1000;
+
+/// The demo's sampling after the slow clients disconnect, in ms
+/// (`AFTER_DISCONNECT` in `src/demo/run.rs`).
+const AFTER_DISCONNECT_MS: u64 = 1000;
+
+/// The demo's time between samples, in ms (`SAMPLE_INTERVAL`).
+const TICK_MS: u64 = 50;
+
 /// The cells of the first table row for `strategy` in the slow-client table.
 fn row<'a>(table: &'a str, strategy: &str) -> Vec<&'a str> {
     let line = table
@@ -144,25 +154,36 @@ fn a_demo_in_quick_mode_measures_two_strategies_and_writes_its_files() {
     };
     assert!(max_queued("bounded") < 1024 * 1024);
     assert!(max_queued("unbounded") >= 1024 * 1024);
-    for (strategy, pass, phase) in [
-        ("bounded", "slow", "reading"),
-        ("bounded", "slow", "after"),
-        ("unbounded", "slow", "reading"),
-        ("unbounded", "slow", "after"),
-        ("bounded", "fast", "reading"),
-    ] {
-        let count = rows
-            .iter()
+    // Every 50 ms when the machine is idle; a sample of a busy debug
+    // server on a loaded machine can take a second, and late ticks are
+    // skipped. So a line has its two points, or one that took its whole
+    // phase: the sampler stops once its next tick would pass the phase's
+    // end, so that sample ended within a tick or two of it, as its time
+    // says. One that ended early means a phase cut short.
+    let times = |strategy: &str, pass: &str, phase: &str| -> Vec<u64> {
+        rows.iter()
             .filter(|c| c[0] == strategy && c[1] == pass && c[2] == phase)
-            .count();
-        // Every 50 ms when the machine is idle; a sample of a busy debug
-        // server on a loaded machine can take a few hundred ms, and late
-        // ticks are skipped, so only a line's two points are required.
+            .map(|c| c[3].parse().expect("t_ms, a whole number"))
+            .collect()
+    };
+    let sampled = |times: &[u64], phase_end: u64| {
+        times.len() >= 2 || times.first().is_some_and(|&t| t + 2 * TICK_MS >= phase_end)
+    };
+    for strategy in ["bounded", "unbounded"] {
+        // The reading phase runs from the sampler's start for --seconds;
+        // the one after, from the clients' stop, after the last reading
+        // sample, for a second.
+        let reading = times(strategy, "slow", "reading");
+        let last_read = reading.last().copied().unwrap_or(0);
+        let after = times(strategy, "slow", "after");
         assert!(
-            count >= 2 || pass == "fast" && count >= 1,
-            "{strategy} {pass} {phase}: {count}"
+            sampled(&reading, SECONDS_MS),
+            "{strategy} reading: {reading:?}"
         );
+        let after_end = last_read + AFTER_DISCONNECT_MS;
+        assert!(sampled(&after, after_end), "{strategy} after: {after:?}");
     }
+    assert!(!times("bounded", "fast", "reading").is_empty(), "{csv}");
     // A slow reader's kernel holds what it has not read yet: its receive
     // queue, sampled from the client's own socket, holds bytes in at least
     // one slow sample (a column never filled in would read 0 in all).
