@@ -21,8 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::h2::{
-    CANCEL, END_HEADERS, END_STREAM, Frame, H2, HEADERS, INITIAL_WINDOW_SIZE, PING, RST_STREAM,
-    frame, request_block,
+    CANCEL, DATA, END_HEADERS, END_STREAM, Frame, H2, HEADERS, INITIAL_WINDOW_SIZE, PING,
+    RST_STREAM, frame, request_block,
 };
 use common::{
     CLOSE_WAIT, KillOnDrop, Metrics, after_stamp, assert_same_bytes, decode_chunked, get, metrics,
@@ -1080,7 +1080,9 @@ fn a_connection_the_client_closed_before_the_cut_is_logged_its_abort() {
 /// takes here; cut, over HTTP/1.1 and over HTTP/2, it ends without a status
 /// or a body byte, logged `end=drain-timeout`, and the process exits in a
 /// fraction of that time. Rendered to the end, a debug build's exit came
-/// seconds late.
+/// seconds late. Each client reads what it got: not a byte over HTTP/1.1,
+/// no HEADERS nor DATA over HTTP/2, and each connection ends in a reset,
+/// as every cut does, never a FIN a client could take for a clean end.
 #[test]
 fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
@@ -1118,6 +1120,40 @@ fn the_drain_timeout_cuts_a_buffer_render_in_flight() {
         took < rendering / 2,
         "the renders went on after the cut: {summary}; a whole render takes {rendering:?}"
     );
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    let mut wire = Vec::new();
+    let end = client.read_to_end(&mut wire).map_err(|e| e.kind());
+    assert_eq!(wire, b"", "HTTP/1.1 was sent bytes");
+    assert_eq!(end, Err(ErrorKind::ConnectionReset), "HTTP/1.1's end");
+    let (frames, end) = frames_to_the_end(&mut h2);
+    let answered = |f: &&Frame| f.stream == 1 && matches!(f.kind, HEADERS | DATA);
+    let answer: Vec<&Frame> = frames.iter().filter(answered).collect();
+    assert!(
+        answer.is_empty(),
+        "HTTP/2's stream 1 was answered: {answer:?}"
+    );
+    assert_eq!(end, Some(ErrorKind::ConnectionReset), "HTTP/2's end");
+}
+
+/// Every frame `h2` is sent from here until its connection ends, and how
+/// it ended: `None` for a FIN, else the error's kind (a reset is
+/// `ConnectionReset`; nothing for 10 s, `WouldBlock`). Frames read before a
+/// reset are kept, as the kernel hands them over before the error.
+fn frames_to_the_end(h2: &mut H2) -> (Vec<Frame>, Option<ErrorKind>) {
+    let mut frames = Vec::new();
+    // A connection the server has ended holds a few frames at most.
+    for _ in 0..1000 {
+        let read = h2.read_some(1 << 16, Duration::from_secs(10));
+        frames.extend(std::iter::from_fn(|| h2.pop_frame()));
+        match read {
+            Ok(0) => return (frames, None),
+            Ok(_) => {}
+            Err(e) => return (frames, Some(e.kind())),
+        }
+    }
+    panic!("still open after {} frames", frames.len());
 }
 
 /// An HTTP/1.1 client that reset its connection before the cut is logged
