@@ -562,8 +562,11 @@ fn an_http2_connection_gone_away_waits_until_its_tail_is_acknowledged() {
 /// the log says `end=complete`. At `--max-connections 1` an HTTP/1.1 client
 /// holds the one closing place; a client with a 4 KiB receive buffer asks
 /// for 13 KB, reads nothing until its body is in the server's kernel and
-/// the close has had time to begin, then sends a second request and reads:
-/// every byte, the last chunk, and a FIN, never a reset.
+/// its connection's thread is seen waiting in the close for the
+/// acknowledgement, then sends a second request and reads: every byte, the
+/// last chunk, and a FIN, never a reset. (Sent before the close began, the
+/// request would be a pipelined one, which the close finds waiting and
+/// reads without ever waiting for the acknowledgement.)
 #[test]
 fn an_http1_close_past_the_closing_places_waits_for_the_acknowledgement() {
     let server = Server::start(&["--max-connections", "1"]);
@@ -571,6 +574,7 @@ fn an_http1_close_past_the_closing_places_waits_for_the_acknowledgement() {
     // The second connection must end, and its client's request arrive,
     // while the first client holds the place (its close lasts at most
     // CLOSE_READ_TIMEOUT): a machine too busy for that gets another try.
+    let mut seen = Vec::new();
     for _ in 0..5 {
         let (mut client, started, _first_client) =
             past_the_closing_places(&server, |mut client, target| {
@@ -578,10 +582,17 @@ fn an_http1_close_past_the_closing_places_waits_for_the_acknowledgement() {
                 client.write_all(request.as_bytes()).unwrap();
                 client
             });
-        thread::sleep(Duration::from_millis(100));
+        let waiting = wait_in_the_close_for_the_acknowledgement(server.pid(), started);
+        if let Err(last) = waiting {
+            // Too late (the place may have come free first, and then it
+            // waits for the hang-up), or never.
+            seen.push(last);
+            continue;
+        }
         let _ = client.write_all(ASKED_ALL);
         if started.elapsed() >= CLOSE_READ_TIMEOUT {
-            // The place may have come free first, and then it waited anyway.
+            // The close may have ended before the request came.
+            seen.push("the request came late".to_string());
             continue;
         }
         client.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -593,7 +604,62 @@ fn an_http1_close_past_the_closing_places_waits_for_the_acknowledgement() {
         assert_eq!(response.body_decoded().len() as u64, body);
         return;
     }
-    panic!("in five tries, the HTTP/1.1 client never fitted in {CLOSE_READ_TIMEOUT:?}");
+    panic!(
+        "in five tries, the HTTP/1.1 client never fitted in {CLOSE_READ_TIMEOUT:?} \
+         while the close waited for the acknowledgement: {seen:#?}"
+    );
+}
+
+/// Waits until a connection thread of server `pid` waits in the close for
+/// its client's acknowledgement, as `graceful_close.rs` does past the
+/// closing places: blocked in a peek at one byte (a `recv` of length 1
+/// with `MSG_PEEK`, 2 on Linux, as `/proc/PID/task/TID/syscall` shows its
+/// arguments), which no other wait of a connection thread with its head
+/// read makes (the close that waits for a hang-up reads 4 KiB at a time).
+/// Gives up once the close begun after `started` may have ended, with what
+/// the connection threads were last seen in.
+fn wait_in_the_close_for_the_acknowledgement(pid: u32, started: Instant) -> Result<(), String> {
+    let mut last = String::new();
+    // At most one look a millisecond, within the close's wait.
+    for _ in 0..CLOSE_READ_TIMEOUT.as_millis() {
+        if started.elapsed() >= CLOSE_READ_TIMEOUT {
+            break;
+        }
+        let calls = connection_system_calls(pid)?;
+        // `number fd buffer length flags …`
+        let peeks_at_one_byte = |(_, call): &(String, String)| {
+            let fields: Vec<&str> = call.split_whitespace().collect();
+            fields.get(3..5) == Some(&["0x1", "0x2"][..])
+        };
+        if calls.iter().any(peeks_at_one_byte) {
+            return Ok(());
+        }
+        last = format!("{calls:?}");
+        thread::sleep(Duration::from_millis(1));
+    }
+    Err(format!(
+        "not seen waiting in {CLOSE_READ_TIMEOUT:?}: last {last}"
+    ))
+}
+
+/// Each connection thread of server `pid` by name, with what it is in
+/// (`/proc/PID/task/TID/syscall`: the call's number and arguments, or
+/// `running`).
+fn connection_system_calls(pid: u32) -> Result<Vec<(String, String)>, String> {
+    let tasks = format!("/proc/{pid}/task");
+    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
+    let mut calls = Vec::new();
+    for entry in entries {
+        let task = entry.map_err(|e| e.to_string())?.path();
+        // A thread that ended since the listing has no files left: gone.
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if name.starts_with("conn-")
+            && let Ok(call) = std::fs::read_to_string(task.join("syscall"))
+        {
+            calls.push((name.trim_end().to_string(), call.trim_end().to_string()));
+        }
+    }
+    Ok(calls)
 }
 
 /// Slots `--max-connections` allows in the crowd test.
