@@ -28,7 +28,8 @@ use backpressure::{CLOSE_READ_TIMEOUT, LINGER_TIME};
 use common::h2::{DATA, END_STREAM, Frame, GOAWAY, H2, PING, REFUSED_STREAM, summary};
 use common::{
     Server, back_to_idle, metrics, parse_response, reference_csv_len, stalled_request,
-    stalled_toward, thread_names, try_metrics, wait_until, wait_until_with, warmed_server,
+    stalled_toward, thread_names, threads_named, try_metrics, wait_until, wait_until_with,
+    warmed_server,
 };
 
 /// Longest any wait in these tests may take before it fails.
@@ -646,17 +647,11 @@ fn wait_in_the_close_for_the_acknowledgement(pid: u32, started: Instant) -> Resu
 /// (`/proc/PID/task/TID/syscall`: the call's number and arguments, or
 /// `running`).
 fn connection_system_calls(pid: u32) -> Result<Vec<(String, String)>, String> {
-    let tasks = format!("/proc/{pid}/task");
-    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
     let mut calls = Vec::new();
-    for entry in entries {
-        let task = entry.map_err(|e| e.to_string())?.path();
+    for (name, task) in threads_named(pid, "conn-")? {
         // A thread that ended since the listing has no files left: gone.
-        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
-        if name.starts_with("conn-")
-            && let Ok(call) = std::fs::read_to_string(task.join("syscall"))
-        {
-            calls.push((name.trim_end().to_string(), call.trim_end().to_string()));
+        if let Ok(call) = std::fs::read_to_string(task.join("syscall")) {
+            calls.push((name, call.trim_end().to_string()));
         }
     }
     Ok(calls)

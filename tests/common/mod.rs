@@ -25,7 +25,7 @@ pub use reference::*;
 pub use rng::Rng;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -519,17 +519,27 @@ fn proc_net_hex(addr: SocketAddr) -> Option<String> {
 /// thread's end is an event a test can wait for without a connection of
 /// its own.
 pub fn thread_names(pid: u32) -> Result<Vec<String>, String> {
+    let threads = threads_named(pid, "")?;
+    Ok(threads.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The threads of process `pid` whose names start with `prefix`, each as
+/// its name and its directory (`/proc/PID/task/TID`), where the kernel
+/// says what it waits in.
+pub fn threads_named(pid: u32, prefix: &str) -> Result<Vec<(String, PathBuf)>, String> {
     let tasks = format!("/proc/{pid}/task");
     let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
-    let mut names = Vec::new();
+    let mut threads = Vec::new();
     for entry in entries {
-        let comm = entry.map_err(|e| e.to_string())?.path().join("comm");
+        let task = entry.map_err(|e| e.to_string())?.path();
         // A thread that ended since the listing has no comm left: gone.
-        if let Ok(name) = std::fs::read_to_string(comm) {
-            names.push(name.trim_end().to_string());
+        if let Ok(name) = std::fs::read_to_string(task.join("comm"))
+            && name.starts_with(prefix)
+        {
+            threads.push((name.trim_end().to_string(), task));
         }
     }
-    Ok(names)
+    Ok(threads)
 }
 
 /// The system call each thread of process `pid` that serves no
@@ -544,20 +554,13 @@ pub fn thread_names(pid: u32) -> Result<Vec<String>, String> {
 /// waited was run up to its wait; seen at the same call twice, it is not
 /// passing through one on its way.
 pub fn at_rest(pid: u32) -> Result<Vec<(String, u64)>, String> {
-    let tasks = format!("/proc/{pid}/task");
-    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
     let mut waits = Vec::new();
-    for entry in entries {
-        let task = entry.map_err(|e| e.to_string())?;
-        let tid = task.file_name().to_string_lossy().into_owned();
-        // A thread that ended since the listing is not waiting anywhere.
-        let Ok(name) = std::fs::read_to_string(task.path().join("comm")) else {
-            continue;
-        };
-        if backpressure::serves_a_connection(name.trim_end()) {
+    for (name, task) in threads_named(pid, "")? {
+        if backpressure::serves_a_connection(&name) {
             continue;
         }
-        waits.push((tid, system_call(&task.path(), name.trim_end())?));
+        let tid = task.file_name().unwrap_or_default().to_string_lossy();
+        waits.push((tid.into_owned(), system_call(&task, &name)?));
     }
     waits.sort();
     Ok(waits)
@@ -572,17 +575,8 @@ pub fn at_rest(pid: u32) -> Result<Vec<(String, u64)>, String> {
 /// never with a number written here, since each architecture numbers its
 /// calls its own way.
 pub fn thread_waits_in(pid: u32, name: &str) -> Result<u64, String> {
-    let tasks = format!("/proc/{pid}/task");
-    let entries = std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))?;
-    let mut found = Vec::new();
-    for entry in entries {
-        let task = entry.map_err(|e| e.to_string())?.path();
-        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
-        if comm.starts_with(name) {
-            found.push(task);
-        }
-    }
-    let [task] = found.as_slice() else {
+    let found = threads_named(pid, name)?;
+    let [(_, task)] = found.as_slice() else {
         return Err(format!("{} threads named {name}*", found.len()));
     };
     system_call(task, &format!("{name}*"))
