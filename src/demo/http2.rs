@@ -44,17 +44,14 @@ fn big_target() -> String {
 const LARGE_WINDOW: u32 = 16 << 20;
 
 /// The minimum rate of the case without the high-water mark. A writer
-/// blocked on the kernel's full send buffer (autotuned to 4 MiB) gets its
-/// frame in at the first of: the kernel's wake once about a third has
-/// drained (7.4 s at 200 KiB/s, measured with a 120 s send timeout), and
-/// its own look at the client every tenth of `--send-timeout` (6 s),
-/// after which it writes into whatever room there is. Measured with the
-/// defaults, a frame went in every 6.1 s, at 200 KiB/s and at 32 KiB/s
-/// alike: longer than the default rate allows one frame (5 s), so the
-/// phone would be cut for the kernel's slowness. At 1 KiB/s a 16 KiB
-/// frame has 16 s, 2.6 times that, at any client rate that frees a frame
-/// in 6 s (2.7 KiB/s) and any `tcp_wmem`. One more price of an unbounded
-/// kernel buffer.
+/// blocked on the kernel's full send buffer (autotuned to megabytes) gets
+/// its next frame in at the first of the kernel's wake, once about a
+/// third has drained, and its own look at the client every tenth of
+/// `--send-timeout`: seconds either way at a phone's rate, more than the
+/// default rate's grace for one frame, so the phone would be cut for the
+/// kernel's slowness. At 1 KiB/s a 16 KiB frame has 16 s, well past the
+/// writer's look (docs/http2.md has the measurements). One more price of
+/// an unbounded kernel buffer.
 const UNBOUNDED_KERNEL_MIN_RATE: &str = "1k";
 
 /// One case: a window, and the server's high-water mark or not.

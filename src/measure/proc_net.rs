@@ -118,15 +118,14 @@ pub fn read_tcp_table() -> io::Result<Vec<TcpSocket>> {
 }
 
 /// The sockets of a `/proc/net/tcp` text, in its order, each connection
-/// once. The file is no snapshot: each `read` gets at most a page of it
-/// (27 lines), and the next resumes the kernel's walk of its hash table
-/// at the same place in the same bucket, so a socket added or removed
-/// ahead of that place meanwhile repeats a line or skips one. On a
-/// machine with thousands of connections in TIME_WAIT, a third of the
-/// reads repeated some line; once in a demo it was the server's own
-/// connection, whose send queue was then summed twice. A connection is named by its two ends, which no two
-/// connected sockets share: a line whose pair came before is that
-/// socket again, and dropped. Listeners, with no remote end, may share
+/// once. The file is no snapshot: each `read` gets at most a page of it,
+/// and the next resumes the kernel's walk of its hash table at the same
+/// place in the same bucket, so a socket added or removed ahead of that
+/// place meanwhile repeats a line or skips one; on a machine with
+/// thousands of connections in TIME_WAIT that is common, and a repeated
+/// line would have its queues summed twice. A connection is named by its
+/// two ends, which no two connected sockets share: a line whose pair came
+/// before is that socket again, and dropped. Listeners, with no remote end, may share
 /// their local one (`SO_REUSEPORT`), and are all kept. A skipped line
 /// cannot be recovered: a sample then misses that socket.
 fn parse_tcp_table(text: &str) -> Vec<TcpSocket> {
@@ -183,10 +182,8 @@ mod tests {
         assert_eq!(table, expected);
     }
 
-    /// A connection listed twice, as a read of the live file can list it
-    /// (the demo once summed the server's end twice: 6.2 MiB in its
-    /// kernel send queue where the kernel held 3.1), is one socket, with
-    /// the queues of its first line; listeners sharing a port
+    /// A connection listed twice, as a read of the live file can list it,
+    /// is one socket, with the queues of its first line; listeners sharing a port
     /// (`SO_REUSEPORT`) are distinct sockets, and are all kept.
     #[test]
     #[cfg(target_endian = "little")]
