@@ -67,8 +67,12 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
 
     let mut conversation =
         Conversation::new(options.window, options.replenish, options.starve_first);
-    socket.write_all(&conversation.opening(url))?;
+    // Each request's clock starts before its write: stamped after, a
+    // thread preempted between the two would have its latency shortened
+    // by the preemption, the response perhaps already in. Stamped before,
+    // it is longer by the write's own microseconds at most.
     let first_sent = Instant::now();
+    socket.write_all(&conversation.opening(url))?;
 
     let mut report = H2Report::default();
     let mut second_sent = None;
@@ -113,13 +117,14 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 ..url.clone()
             };
             request(&mut out, 3, &url);
+            let sent = Instant::now();
             // Failed, it is read on past, as a reply's write is (below).
             if let Err(e) = socket.write_all(&out) {
                 write_failure = Some(format!("write failed: {e}"));
                 report.second_write_failed = true;
                 continue;
             }
-            second_sent = Some(Instant::now());
+            second_sent = Some(sent);
             report.second = Some(StreamReport::default());
         }
         if last_byte.elapsed() >= IDLE_TIMEOUT {
