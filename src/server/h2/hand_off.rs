@@ -358,6 +358,61 @@ mod tests {
         });
     }
 
+    /// The credit for a write under way is that write's bytes, capped by
+    /// the window of the stream that hands off, as for a frame taken after
+    /// it: a control batch counts as a DATA frame does; a stream with no
+    /// window could have had none of it; and with no write under way
+    /// (`writing` false) there is none, though `in_flight` still holds the
+    /// size of the last write.
+    #[test]
+    fn a_hand_off_is_credited_the_write_under_way_up_to_its_window() {
+        let ping_ack = {
+            let mut bytes = Vec::new();
+            frame_write::ping(&mut bytes, [7; 8], true);
+            bytes
+        };
+        let data_frame = HANDOFF_BYTES + frame::HEADER_BYTES;
+        // (a control frame ahead, stream 3's window, writing, credit)
+        let cases = [
+            (false, 65_535, true, data_frame),
+            (true, 65_535, true, ping_ack.len()),
+            (false, 100, true, 100),
+            (false, 0, true, 0),
+            (false, 65_535, false, 0),
+        ];
+        for (control, window, writing, credit) in cases {
+            let case = (control, window, writing);
+            let conn = Conn::with_stream_1();
+            {
+                let mut state = conn.lock();
+                state.streams.insert(3, Stream::new(window, false));
+                state.streams.get_mut(&1).unwrap().data = vec![b'x'; HANDOFF_BYTES];
+                if control {
+                    let bytes = ping_ack.clone();
+                    (state.control).push_back(Control {
+                        bytes,
+                        owed: true,
+                        ends: None,
+                    });
+                }
+                let job = next_job(&mut state, &mut Vec::new());
+                assert!(job.is_some(), "{case:?}");
+                state.writing = writing;
+            }
+            thread::scope(|scope| {
+                let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+                let body = scope.spawn(|| {
+                    let mut out = StreamBody::new(&conn, 3, false, SHORT_GRACE);
+                    out.write(b"ten bytes!").map_err(|e| e.kind())
+                });
+                wait_until("the hand-off", || !conn.lock().streams[&3].data.is_empty());
+                assert_eq!(conn.lock().streams[&3].waited, credit as u64, "{case:?}");
+                conn.end(End::ClientAbort);
+                assert!(body.join().unwrap().is_err(), "{case:?}");
+            });
+        }
+    }
+
     /// A body dropped before its END_STREAM (its producer failed, returned
     /// early or panicked) resets its stream (1): the client is not left
     /// waiting for the rest. One complete while its request body is still
