@@ -391,6 +391,8 @@ mod tests {
         }
         frame_write::goaway(&mut flood, 0, ErrorCode::NoError, b"");
         let shared = shared();
+        let calm_goaways = "backpressure_http2_goaways_sent_total{code=\"ENHANCE_YOUR_CALM\"}";
+        let before = counted(calm_goaways);
         let ((outcome, log), wire) = crate::test_support::within(move || {
             std::thread::scope(|scope| {
                 let serving = scope.spawn(|| {
@@ -406,6 +408,15 @@ mod tests {
                     .set_write_timeout(Some(Duration::from_secs(5)))
                     .unwrap();
                 let _ = client.write_all(&flood);
+                // Nothing read until the server gives up (its GOAWAY is
+                // counted when queued), or for 10 s: a client that read
+                // meanwhile could let the writer keep pace with the
+                // refusals (1 run in about 30 had all 8,000 answered).
+                // Another test's ENHANCE_YOUR_CALM only ends the wait early.
+                let since = std::time::Instant::now();
+                while counted(calm_goaways) == before && since.elapsed() < Duration::from_secs(10) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 let (wire, _) = read_to_the_end(&client).unwrap();
                 (serving.join().unwrap(), wire)
             })
@@ -421,22 +432,30 @@ mod tests {
                 Ok(Frame::RstStream { code, .. }) if code == ErrorCode::RefusedStream as u32 => {
                     refused += 1
                 }
-                Ok(Frame::GoAway { code, .. }) => last = Some(code),
+                Ok(Frame::GoAway {
+                    last_stream, code, ..
+                }) => last = Some((last_stream, code)),
                 _ => {}
             }
             rest = after;
         }
-        let calm = ErrorCode::EnhanceYourCalm as u32;
-        assert_eq!(
-            last,
-            Some(calm),
-            "the GOAWAY's code, after {refused} refusals"
-        );
-        assert!(refused < STREAMS / 2, "{refused} refusals queued");
+        // The verdict, from the server's side: the reader gave up (its
+        // GOAWAY counted when queued), having taken far fewer HEADERS than
+        // were sent; each refusal said why, and so did the one refused no
+        // answer.
+        assert!(counted(calm_goaways) > before, "no ENHANCE_YOUR_CALM");
         assert_eq!(outcome.end, End::ProtocolError);
-        // Each refusal said why, and so did the one refused no answer.
         let why = "backpressure: cannot start an HTTP/2 stream thread";
-        assert_eq!(lines_of(&log, why).len(), refused as usize + 1);
+        let taken = lines_of(&log, why).len() as u32;
+        assert!(taken < STREAMS / 2, "{taken} HEADERS taken");
+        // On the wire, the refusals the writer wrote, then the GOAWAY,
+        // naming no stream (the one thread allowed is the writer's): the
+        // client may retry every one. What the kernel had not sent when
+        // the socket closed, the rest of the flood unread, is lost to the
+        // reset that close is, the GOAWAY with it at times.
+        assert!(refused < taken, "{refused} refusals read, {taken} taken");
+        let calm = ErrorCode::EnhanceYourCalm as u32;
+        assert!(last.is_none_or(|goaway| goaway == (0, calm)), "{last:?}");
     }
 
     /// What a client saw of a connection one of whose threads panicked,
