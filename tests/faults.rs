@@ -935,22 +935,29 @@ fn take_every_thread_slot(h2: &mut H2) {
 /// try is taken again.
 #[test]
 fn a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on() {
+    let log = slots_held_through_the_cut(slots_taken_at_the_cut, " end=drain-timeout");
+    assert!(
+        !log.iter().any(|l| l.contains("rows=200001")),
+        "the 33rd stream was taken on after the cut: {log:#?}"
+    );
+}
+
+/// The log of the first of five tries of `try_once` that tells of the cut
+/// (`None`: a cancelled render ended before the signal), in which the
+/// fifteen stalled streams and their connection all ended as `end` says.
+fn slots_held_through_the_cut(try_once: fn() -> Option<Vec<String>>, end: &str) -> Vec<String> {
     for _ in 0..5 {
-        let Some(log) = slots_taken_at_the_cut() else {
+        let Some(log) = try_once() else {
             continue;
         };
         let lines =
             |what: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(what)).collect() };
-        assert!(
-            lines("rows=200001").is_empty(),
-            "the 33rd stream was taken on after the cut: {log:#?}"
-        );
         let (stalled, connection) = (lines("mode=pipeline"), lines("\"PRI * "));
         assert_eq!((stalled.len(), connection.len()), (15, 1), "{log:#?}");
         for line in stalled.into_iter().chain(connection) {
-            assert!(line.ends_with(" end=drain-timeout"), "{line}");
+            assert!(line.ends_with(end), "{line}");
         }
-        return;
+        return log;
     }
     panic!("in 5 tries, a render always ended before the signal: the machine is too slow");
 }
@@ -1338,23 +1345,10 @@ fn the_same_twice(what: &str, mut probe: impl FnMut() -> Result<u64, String>) ->
 /// taken again.
 #[test]
 fn a_connection_reset_while_its_reader_waits_for_a_slot_is_the_clients() {
-    for _ in 0..5 {
-        let Some(log) = reset_while_the_reader_waits() else {
-            continue;
-        };
-        let summary = log.last().expect("a summary line");
-        let counts = ": 1 connection ended before the drain timeout, 0 cut";
-        assert!(summary.contains(counts), "{log:#?}");
-        let lines =
-            |what: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(what)).collect() };
-        let (stalled, connection) = (lines("mode=pipeline"), lines("\"PRI * "));
-        assert_eq!((stalled.len(), connection.len()), (15, 1), "{log:#?}");
-        for line in stalled.into_iter().chain(connection) {
-            assert!(line.ends_with(" end=client-abort"), "{line}");
-        }
-        return;
-    }
-    panic!("in 5 tries, a render always ended before the signal: the machine is too slow");
+    let log = slots_held_through_the_cut(reset_while_the_reader_waits, " end=client-abort");
+    let summary = log.last().expect("a summary line");
+    let counts = ": 1 connection ended before the drain timeout, 0 cut";
+    assert!(summary.contains(counts), "{log:#?}");
 }
 
 /// One try of the test above: every slot taken, the connection reset,
