@@ -78,9 +78,10 @@ pub struct State {
     /// write, marks them sent: the reader waits for this to clear before it
     /// judges the streams still open cut.
     pub writing: bool,
-    /// Bytes of the frames the writer last took, the write `writing` says
-    /// is under way: a stream that hands off meanwhile waits its turn
-    /// behind them, as behind a frame taken after it came (`Stream::waited`).
+    /// Bytes of the frames the writer last took: the write under way while
+    /// `writing` is true (left stale after, and then not read). A stream
+    /// that hands off meanwhile waits its turn behind them, as behind a
+    /// frame taken after it came (`Stream::waited`).
     pub in_flight: usize,
 }
 
