@@ -205,6 +205,27 @@ mod tests {
         assert_eq!((listeners, table.len()), (3, 5), "{table:#?}");
     }
 
+    /// Connections that share one end are distinct sockets, all kept: a
+    /// listener's accepted connections share their local end, and a
+    /// client's connections to one server their remote end. Only both ends
+    /// name a connection.
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn connections_sharing_one_end_are_all_kept() {
+        let lines: Vec<&str> = CAPTURED.lines().collect();
+        // A second client, port 60727: its server end and its own end.
+        let second = |line: &str, sl: &str| {
+            line.replace("0100007F:ED36", "0100007F:ED37")
+                .replacen(&line[..5], sl, 1)
+        };
+        let server_end = second(lines[3], "  27:");
+        let client_end = second(lines[4], "  28:");
+        let text = [CAPTURED, &server_end, "\n", &client_end, "\n"].concat();
+        let every_line: Vec<TcpSocket> = text.lines().filter_map(parse_tcp_line).collect();
+        assert_eq!(every_line.len(), 6, "{every_line:#?}");
+        assert_eq!(parse_tcp_table(&text), every_line);
+    }
+
     #[test]
     fn malformed_lines_are_skipped() {
         for line in [
