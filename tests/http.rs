@@ -156,8 +156,9 @@ fn every_url_the_index_page_gives_is_answered() {
 /// `bounded` holds at most (depth + 2) chunks (`src/server/config.rs`),
 /// `pipeline` one, with this server's flags, not the defaults; which
 /// mode a query without `mode=` gets, apart from any bound; the rows one
-/// without `rows=` gets, which `--max-rows` may lower; and its table's
-/// columns stay aligned whatever the depth's width.
+/// without `rows=` gets, which `--max-rows` may lower; how many
+/// connections it serves at once; and its table's columns stay aligned
+/// whatever the depth's width.
 #[test]
 fn the_index_page_states_this_servers_bounds() {
     let server = Server::start(&[
@@ -167,8 +168,12 @@ fn the_index_page_states_this_servers_bounds() {
         "10",
         "--max-rows",
         "3000",
+        "--max-connections",
+        "7",
     ]);
     let page = get(server.addr(), "/").body_text();
+    let cap = "Connections served at once: 7 at most\n(--max-connections); the rest get 503";
+    assert!(page.contains(cap), "{page}");
     assert!(page.contains("mode (default bounded):\n"), "{page}");
     let default_rows = page
         .split_once("rows 0..=3000 (default ")
