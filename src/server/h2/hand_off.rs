@@ -361,9 +361,11 @@ mod tests {
     /// The credit for a write under way is that write's bytes, capped by
     /// the window of the stream that hands off, as for a frame taken after
     /// it: a control batch counts as a DATA frame does; a stream with no
-    /// window could have had none of it; and with no write under way
-    /// (`writing` false) there is none, though `in_flight` still holds the
-    /// size of the last write.
+    /// window, or one overdrawn by a smaller SETTINGS_INITIAL_WINDOW_SIZE
+    /// (RFC 9113 §6.9.2), could have had none of it; with no write under
+    /// way (`writing` false) there is none, though `in_flight` still holds
+    /// the size of the last write; and it replaces what the stream's last
+    /// hand-off was credited, not adds to it.
     #[test]
     fn a_hand_off_is_credited_the_write_under_way_up_to_its_window() {
         let ping_ack = {
@@ -378,6 +380,7 @@ mod tests {
             (true, 65_535, true, ping_ack.len()),
             (false, 100, true, 100),
             (false, 0, true, 0),
+            (false, -5, true, 0),
             (false, 65_535, false, 0),
         ];
         for (control, window, writing, credit) in cases {
@@ -385,7 +388,12 @@ mod tests {
             let conn = Conn::with_stream_1();
             {
                 let mut state = conn.lock();
-                state.streams.insert(3, Stream::new(window, false));
+                let last_credit = 99_999; // an earlier hand-off's
+                let stream = Stream {
+                    waited: last_credit,
+                    ..Stream::new(window, false)
+                };
+                state.streams.insert(3, stream);
                 state.streams.get_mut(&1).unwrap().data = vec![b'x'; HANDOFF_BYTES];
                 if control {
                     let bytes = ping_ack.clone();
