@@ -125,9 +125,9 @@ pub fn read_tcp_table() -> io::Result<Vec<TcpSocket>> {
 /// thousands of connections in TIME_WAIT that is common, and a repeated
 /// line would have its queues summed twice. A connection is named by its
 /// two ends, which no two connected sockets share: a line whose pair came
-/// before is that socket again, and dropped. Listeners, with no remote end, may share
-/// their local one (`SO_REUSEPORT`), and are all kept. A skipped line
-/// cannot be recovered: a sample then misses that socket.
+/// before is that socket again, and dropped. Listeners, with no remote
+/// end, may share their local one (`SO_REUSEPORT`), and are all kept. A
+/// skipped line cannot be recovered: a sample then misses that socket.
 fn parse_tcp_table(text: &str) -> Vec<TcpSocket> {
     let mut connections = HashSet::new();
     text.lines()
@@ -183,8 +183,8 @@ mod tests {
     }
 
     /// A connection listed twice, as a read of the live file can list it,
-    /// is one socket, with the queues of its first line; listeners sharing a port
-    /// (`SO_REUSEPORT`) are distinct sockets, and are all kept.
+    /// is one socket, with the queues of its first line; listeners sharing
+    /// a port (`SO_REUSEPORT`) are distinct sockets, and are all kept.
     #[test]
     #[cfg(target_endian = "little")]
     fn a_connection_listed_twice_is_one_socket() {

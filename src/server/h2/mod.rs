@@ -411,8 +411,8 @@ mod tests {
                 // Nothing read until the server gives up (its GOAWAY is
                 // counted when queued), or for 10 s: a client that read
                 // meanwhile could let the writer keep pace with the
-                // refusals (1 run in about 30 had all 8,000 answered).
-                // Another test's ENHANCE_YOUR_CALM only ends the wait early.
+                // refusals, every one answered. Another test's
+                // ENHANCE_YOUR_CALM only ends the wait early.
                 let since = std::time::Instant::now();
                 while counted(calm_goaways) == before && since.elapsed() < Duration::from_secs(10) {
                     std::thread::sleep(Duration::from_millis(1));
