@@ -69,6 +69,11 @@ impl Child {
     /// `serve --addr 127.0.0.1:0 --exit-on-stdin-eof ARGS`, through `sh` so
     /// that a limit can be set first, if `ulimit` says so (`"-n 64"`).
     fn start(log: Log, ulimit: Option<&str>, args: &[&str]) -> Child {
+        Child::start_with(log, ulimit, &[], args)
+    }
+
+    /// [`Child::start`], with `env` added to the server's environment.
+    fn start_with(log: Log, ulimit: Option<&str>, env: &[(&str, &str)], args: &[&str]) -> Child {
         let limit = ulimit.map_or(String::new(), |l| format!("ulimit {l} && "));
         let script =
             format!("{limit}exec \"$0\" serve --addr 127.0.0.1:0 --exit-on-stdin-eof \"$@\"");
@@ -76,6 +81,7 @@ impl Child {
         let process = Command::new("sh")
             .args(["-c", &script, env!("CARGO_BIN_EXE_backpressure")])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -478,20 +484,18 @@ fn a_budget_the_memory_limit_cannot_hold_is_warned_of() {
 #[test]
 fn a_flat_export_the_memory_limit_cannot_hold_is_a_503_not_an_abort() {
     let args = ["--chunk-bytes", "16m", "--channel-depth", "0"];
-    // What `Child::start` runs before `exec`, after `ulimit`: core dumps
-    // off, a change of no consequence here, for the measured server.
-    let one_arena = "&& export MALLOC_ARENA_MAX=1";
+    let one_arena = [("MALLOC_ARENA_MAX", "1")];
     // `VmSize:    137796 kB`: what `ulimit -v` counts, in its unit.
     let vm_size_kib = |pid: u32| -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let line = status.lines().find(|l| l.starts_with("VmSize:")).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     };
-    let unlimited = Child::start(Log::Read, Some(&format!("-c 0 {one_arena}")), &args);
+    let unlimited = Child::start_with(Log::Read, None, &one_arena, &args);
     let at_rest = vm_size_kib(unlimited.process.0.id());
     drop(unlimited);
-    let limit = format!("-v {} {one_arena}", at_rest + 8 * 1024);
-    let mut server = Child::start(Log::Read, Some(&limit), &args);
+    let limit = format!("-v {}", at_rest + 8 * 1024);
+    let mut server = Child::start_with(Log::Read, Some(&limit), &one_arena, &args);
     let ask = |target: &str| {
         let mut client = TcpStream::connect(server.addr).unwrap();
         client
