@@ -398,9 +398,10 @@ fn stall_before_the_cut(client: &TcpStream, asked: Instant) -> Stall {
     let here = client.local_addr().expect("a local address");
     let there = client.peer_addr().expect("a peer address");
     // Nothing is unread before the connection exists. `seen` is when the
-    // last look that found the socket began, `looked` the last look.
+    // last look that found the socket began, `looked` the last look;
+    // the unread bytes last grew between the two moments `grew_between`.
     let (mut unread, mut seen, mut looked) = (0, asked, asked);
-    let mut grew = (asked, asked);
+    let mut grew_between = (asked, asked);
     let deadline = asked + PATIENCE;
     while Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));
@@ -410,8 +411,8 @@ fn stall_before_the_cut(client: &TcpStream, asked: Instant) -> Stall {
         let ended = Instant::now();
         if cut {
             return Stall {
-                least: looked.saturating_duration_since(grew.1),
-                most: ended.duration_since(grew.0),
+                least: looked.saturating_duration_since(grew_between.1),
+                most: ended.duration_since(grew_between.0),
             };
         }
         // A look that passed the socket by (the table changed under it)
@@ -419,7 +420,7 @@ fn stall_before_the_cut(client: &TcpStream, asked: Instant) -> Stall {
         if let Some(socket) = found {
             if socket.rx_queue != unread {
                 unread = socket.rx_queue;
-                grew = (seen, ended);
+                grew_between = (seen, ended);
             }
             seen = began;
         }
