@@ -117,13 +117,7 @@ pub(super) fn stream<W: Wire>(
             }
             production
         })
-        .map_err(|e| {
-            // Nothing is sent yet, so the client can be told; the
-            // access log shows only the 503, so the reason gets a line.
-            let reason = format!("cannot start a producer thread: {e}");
-            log::line(format!("backpressure: {reason}"));
-            ExportError::Refused(Status::ServiceUnavailable, reason)
-        })?;
+        .map_err(no_producer_thread)?;
 
         // The head waits for the first chunk to be counted: a cap that
         // refuses it (other responses hold the whole budget) is answered
@@ -131,16 +125,7 @@ pub(super) fn stream<W: Wire>(
         // producer drops `tell_counted` without a word only if it ended
         // before counting a chunk: a cap refused it, or it panicked.
         if counted.recv().is_err() {
-            return match producer.join() {
-                Ok(Production::RefusedFirst(over)) => Err(ExportError::refused(over)),
-                // An empty body; not reached, since the CSV header is in
-                // every one.
-                Ok(Production::Complete) => Ok(response.start()?.finish()?),
-                // A panic: `Stopped` needs the writer or the head gone,
-                // and `OverLimit` a chunk after the first; neither can
-                // come before the first chunk is counted.
-                _ => Err(ExportError::ProducerFailed { head_sent: false }),
-            };
+            return ended_before_its_first_chunk(producer.join(), response);
         }
         let body = match response.start() {
             Ok(body) => body,
@@ -159,28 +144,61 @@ pub(super) fn stream<W: Wire>(
         let written = write_chunks(body, rx, give_back, queued);
         // The receiver is gone by now, so a producer blocked in `send` wakes
         // with an error and returns: this join cannot hang.
-        let produced = producer.join();
-
-        match (written, produced) {
-            // First, because the cancelled connection also fails the writer.
-            // Not finished: a body without its last chunk tells an HTTP/1.1
-            // client it is incomplete.
-            (_, Ok(Production::OverLimit(limit))) => Err(ExportError::OverLimit(limit)),
-            // The producer panicked: a bug, to be counted as one even if the
-            // client left at the same moment. Sending the last chunk now
-            // would make a truncated export look complete.
-            (_, Err(_)) => Err(ExportError::ProducerFailed { head_sent: true }),
-            (Err(e), _) => Err(ExportError::WriteFailed(e)),
-            (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
-            // Not reached: the producer stops only once the writer has gone,
-            // and the writer ends well only after the producer has; a first
-            // chunk refused never gets here. Should it happen, the body is
-            // left without its last chunk.
-            (Ok(_), Ok(Production::Stopped | Production::RefusedFirst(_))) => {
-                Err(ExportError::ProducerFailed { head_sent: true })
-            }
-        }
+        verdict(written, producer.join())
     })
+}
+
+/// The answer when the producer thread cannot start: nothing is sent yet,
+/// so the client can be told, with a 503; the access log shows only the
+/// status, so the reason gets a line of its own.
+fn no_producer_thread(error: io::Error) -> ExportError {
+    let reason = format!("cannot start a producer thread: {error}");
+    log::line(format!("backpressure: {reason}"));
+    ExportError::Refused(Status::ServiceUnavailable, reason)
+}
+
+/// The response of a producer that ended, `produced`, without counting a
+/// first chunk: the head has not gone out, so a refusal is still a status.
+fn ended_before_its_first_chunk<W: Wire>(
+    produced: thread::Result<Production>,
+    response: ExportResponse<'_, W>,
+) -> Result<(), ExportError> {
+    match produced {
+        Ok(Production::RefusedFirst(over)) => Err(ExportError::refused(over)),
+        // An empty body; not reached, since the CSV header is in every one.
+        Ok(Production::Complete) => Ok(response.start()?.finish()?),
+        // A panic: `Stopped` needs the writer or the head gone, and
+        // `OverLimit` a chunk after the first; neither can come before the
+        // first chunk is counted.
+        _ => Err(ExportError::ProducerFailed { head_sent: false }),
+    }
+}
+
+/// What a response whose head went out came to, from how the writer
+/// (`written`) and the producer (`produced`) each ended. Only a body both
+/// ended well is finished: a body without its last chunk tells an HTTP/1.1
+/// client it is incomplete.
+fn verdict<W: Wire>(
+    written: io::Result<BodyWriter<'_, W>>,
+    produced: thread::Result<Production>,
+) -> Result<(), ExportError> {
+    match (written, produced) {
+        // First, because the cancelled connection also fails the writer.
+        (_, Ok(Production::OverLimit(limit))) => Err(ExportError::OverLimit(limit)),
+        // The producer panicked: a bug, to be counted as one even if the
+        // client left at the same moment. Sending the last chunk now would
+        // make a truncated export look complete.
+        (_, Err(_)) => Err(ExportError::ProducerFailed { head_sent: true }),
+        (Err(e), _) => Err(ExportError::WriteFailed(e)),
+        (Ok(body), Ok(Production::Complete)) => Ok(body.finish()?),
+        // Not reached: the producer stops only once the writer has gone,
+        // and the writer ends well only after the producer has; a first
+        // chunk refused never gets here. Should it happen, the body is
+        // left without its last chunk.
+        (Ok(_), Ok(Production::Stopped | Production::RefusedFirst(_))) => {
+            Err(ExportError::ProducerFailed { head_sent: true })
+        }
+    }
 }
 
 /// Starts the producer in `scope`; an error when the OS has no thread to
