@@ -143,10 +143,10 @@ impl Server {
     /// Accepts connections, one thread each, up to `--max-connections`;
     /// past that, and whenever a thread cannot be started, the client gets
     /// a 503 from the [`Rejecter`] (or, for `/metrics` and `/healthz`, their
-    /// answer). Nothing a client does can block this
-    /// loop or end it. Once `stop` returns true (it is asked between
-    /// connections and at least every [`ACCEPT_WAKE`]), shuts down as
-    /// [`shutdown`] describes and returns what that came to.
+    /// answer). Nothing a client does can block this loop or end it. Once
+    /// `stop` returns true (it is asked between connections and at least
+    /// every [`ACCEPT_WAKE`]), shuts down as [`shutdown`] describes and
+    /// returns what that came to.
     pub fn run(self, stop: impl Fn() -> bool) -> ShutdownSummary {
         let Server {
             listener,
@@ -167,11 +167,13 @@ impl Server {
                     backoff.succeeded();
                     accepted
                 }
+                // The wake-up: time to look at `stop`.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) if is_exhaustion(&e) => {
                     sleep_unless(backoff.failed(&e), &stop);
                     continue;
                 }
+                // A connection its client reset before it was taken, or a signal.
                 Err(_) => continue,
             };
             // The head deadline starts now, not at the first byte, so a
@@ -192,30 +194,41 @@ impl Server {
                 Err(None) => {}
             }
         }
+        shut_down(listener, &shared, threads, rejecter)
+    }
+}
 
-        let began = Instant::now();
-        // New connections are refused from here on.
-        drop(listener);
-        let open = shared.connections.open();
-        log::line(format!(
-            "backpressure: shutting down: no new connections; {open} open, draining for up to {} ms \
-             (a second signal exits at once)",
-            shared.config.drain_timeout.as_millis()
-        ));
-        let cut = shared
-            .connections
-            .drain(began + shared.config.drain_timeout);
-        for thread in threads {
-            // A thread that panicked was counted and logged already.
-            let _ = thread.join();
-        }
-        rejecter.stop();
-        ShutdownSummary {
-            ended: open.saturating_sub(cut),
-            cut,
-            took: began.elapsed(),
-            drain_timeout: shared.config.drain_timeout,
-        }
+/// The shutdown, once the accept loop has stopped: closes the listener,
+/// lets open connections drain for `--drain-timeout` and cuts the rest,
+/// joins every connection thread and then the rejecter.
+fn shut_down(
+    listener: TcpListener,
+    shared: &Shared,
+    threads: Vec<JoinHandle<()>>,
+    rejecter: Rejecter,
+) -> ShutdownSummary {
+    let began = Instant::now();
+    // New connections are refused from here on.
+    drop(listener);
+    let open = shared.connections.open();
+    log::line(format!(
+        "backpressure: shutting down: no new connections; {open} open, draining for up to {} ms \
+         (a second signal exits at once)",
+        shared.config.drain_timeout.as_millis()
+    ));
+    let cut = shared
+        .connections
+        .drain(began + shared.config.drain_timeout);
+    for thread in threads {
+        // A thread that panicked was counted and logged already.
+        let _ = thread.join();
+    }
+    rejecter.stop();
+    ShutdownSummary {
+        ended: open.saturating_sub(cut),
+        cut,
+        took: began.elapsed(),
+        drain_timeout: shared.config.drain_timeout,
     }
 }
 
