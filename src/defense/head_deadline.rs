@@ -65,6 +65,26 @@ pub enum ReadHeadError {
     Failed,
 }
 
+/// The answer to a head that did not arrive by its deadline.
+const TOO_LATE: HeadError = HeadError {
+    status: Status::RequestTimeout,
+    reason: "request head not received in time",
+};
+
+impl ReadHeadError {
+    /// The status and reason to answer with; `None` when there is no one
+    /// to answer (the client asked nothing, or the socket failed).
+    pub fn answer(&self) -> Option<HeadError> {
+        match self {
+            ReadHeadError::Closed | ReadHeadError::Failed => None,
+            ReadHeadError::TimedOut => Some(TOO_LATE),
+            ReadHeadError::CutShort(e)
+            | ReadHeadError::TooLarge(e)
+            | ReadHeadError::NotARequest(e) => Some(*e),
+        }
+    }
+}
+
 /// Reads until the blank line that ends a request head, and returns the head
 /// (with its final CRLF CRLF, without the empty lines before it) and the
 /// bytes read after it, or stops at the first bare LF so that the parser

@@ -166,53 +166,44 @@ fn read_and_respond(
         // an HTTP/2 connection that goes away between streams.
         return (None, Outcome::ended(End::Complete), Asked::All);
     }
-    let outcome = match head_deadline::read_head(stream, &mut buf, deadline) {
-        // HTTP/2 with prior knowledge: its preface begins like a head.
-        Ok((head, after)) if head == PREFACE_HEAD => {
-            let line = (!config.quiet).then(|| request_line(head));
-            // Its reader and writer name a failure the cut's as they meet
-            // it: a client gone before the cut stays the client's abort,
-            // however long the connection's streams take to finish after.
-            let outcome = h2::serve(stream, after, shared, peer, id);
-            return (line, outcome, Asked::MaybeMore);
-        }
-        Ok((head, _)) => match request::parse_head(head) {
-            Ok(request) => {
-                let line = (!config.quiet).then(|| request_line(head));
-                let outcome = routes::respond(stream, &request, shared, id);
-                return (line, cut_if_cut(outcome, shared, id), Asked::All);
-            }
-            // A HEAD request gets no body even when it is malformed.
-            Err(e) => {
-                routes::reply_error(stream, None, e.status, e.reason, head.starts_with(b"HEAD "))
-            }
-        },
-        Err(ReadHeadError::TimedOut) => {
-            let reason = "request head not received in time";
-            // Even a HEAD that never finished gets no body.
+    let (head, after) = match head_deadline::read_head(stream, &mut buf, deadline) {
+        Ok(read) => read,
+        Err(error) => {
+            let Some(answer) = error.answer() else {
+                let outcome = cut_if_cut(Outcome::ended(End::ClientAbort), shared, id);
+                return (None, outcome, Asked::All);
+            };
+            // A HEAD gets no body, even one that never finished.
             let head_only = partial_head::is_head(&buf) == Some(true);
-            let outcome =
-                routes::reply_error(stream, None, Status::RequestTimeout, reason, head_only);
-            match outcome.end {
-                End::Complete => Outcome {
-                    end: End::HeaderTimeout,
-                    ..outcome
-                },
-                _ => outcome,
+            let mut outcome =
+                routes::reply_error(stream, None, answer.status, answer.reason, head_only);
+            if matches!(error, ReadHeadError::TimedOut) && outcome.end == End::Complete {
+                outcome.end = End::HeaderTimeout;
             }
-        }
-        Err(
-            ReadHeadError::TooLarge(e) | ReadHeadError::NotARequest(e) | ReadHeadError::CutShort(e),
-        ) => {
-            let head_only = partial_head::is_head(&buf) == Some(true);
-            routes::reply_error(stream, None, e.status, e.reason, head_only)
-        }
-        Err(ReadHeadError::Closed | ReadHeadError::Failed) => {
-            let outcome = cut_if_cut(Outcome::ended(End::ClientAbort), shared, id);
-            return (None, outcome, Asked::All);
+            return (None, cut_if_cut(outcome, shared, id), Asked::MaybeMore);
         }
     };
-    (None, cut_if_cut(outcome, shared, id), Asked::MaybeMore)
+    let line = || (!config.quiet).then(|| request_line(head));
+    // HTTP/2 with prior knowledge: its preface begins like a head.
+    if head == PREFACE_HEAD {
+        // Its reader and writer name a failure the cut's as they meet it: a
+        // client gone before the cut stays the client's abort, however long
+        // the connection's streams take to finish after.
+        let outcome = h2::serve(stream, after, shared, peer, id);
+        return (line(), outcome, Asked::MaybeMore);
+    }
+    match request::parse_head(head) {
+        Ok(request) => {
+            let outcome = routes::respond(stream, &request, shared, id);
+            (line(), cut_if_cut(outcome, shared, id), Asked::All)
+        }
+        // A HEAD request gets no body even when it is malformed.
+        Err(e) => {
+            let head_only = head.starts_with(b"HEAD ");
+            let outcome = routes::reply_error(stream, None, e.status, e.reason, head_only);
+            (None, cut_if_cut(outcome, shared, id), Asked::MaybeMore)
+        }
+    }
 }
 
 /// An HTTP/1 `outcome` of connection `id` as the log names it: a client's
