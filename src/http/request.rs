@@ -336,15 +336,15 @@ fn check_framing(request: &Request<'_>) -> Result<(), HeadError> {
     if request.field_values("transfer-encoding").next().is_some() {
         return Err(bad("request bodies are not accepted (Transfer-Encoding)"));
     }
-    // Zero, however many digits: no body. Anything that is no number (a
-    // sign, a list, nothing) is refused as such, so that its reason does
-    // not send the client looking for a body it never sent.
+    // Anything that is no number (a sign, a list, nothing) is refused as
+    // such, so that its reason does not send the client looking for a body
+    // it never sent; zero, however many digits, is no body.
     for length in request.field_values("content-length") {
-        let digits = !length.is_empty() && length.iter().all(u8::is_ascii_digit);
-        match decimal(length) {
-            Some(0) => {}
-            _ if !digits => return Err(bad("Content-Length is not one decimal number")),
-            _ => return Err(bad("request bodies are not accepted (Content-Length)")),
+        if length.is_empty() || !length.iter().all(u8::is_ascii_digit) {
+            return Err(bad("Content-Length is not one decimal number"));
+        }
+        if length.iter().any(|&digit| digit != b'0') {
+            return Err(bad("request bodies are not accepted (Content-Length)"));
         }
     }
     Ok(())
