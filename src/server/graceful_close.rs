@@ -151,11 +151,11 @@ fn input_waiting(stream: &TcpStream) -> bool {
 }
 
 /// Whether closing `stream` now discards bytes the client has not
-/// acknowledged, which the kernel still holds: if its input is not all
-/// read, the close is a reset; if the client sent during the close
-/// (`sending`), its next byte reaches a closed socket, and the kernel
-/// aborts that with a reset too, so that no byte unread at this instant
-/// says nothing.
+/// acknowledged, which the kernel still holds. It does if the close will
+/// be a reset: input is left unread, or the client sent during the close
+/// (`sending`), whose next byte would reach a closed socket and make the
+/// kernel reset it. Input all read at this instant proves nothing about
+/// such a client.
 fn discards_a_tail(stream: &TcpStream, sending: bool) -> bool {
     (sending || input_waiting(stream)) && sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0)
 }
