@@ -189,16 +189,8 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
-        // This write's share of `bufs`: at most MAX_PARTS slices and
-        // MAX_WRITE_BYTES bytes.
         let mut storage = [IoSlice::new(&[]); MAX_PARTS];
-        let (mut total, mut used) = (0, 0);
-        for buf in bufs.iter().take(MAX_PARTS) {
-            let take = buf.len().min(MAX_WRITE_BYTES - total);
-            storage[used] = IoSlice::new(&buf[..take]);
-            used += 1;
-            total += take;
-        }
+        let (used, total) = this_writes_share(bufs, &mut storage);
         if total == 0 {
             return Ok(0);
         }
@@ -264,6 +256,20 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         // A socket has no userland buffer to flush.
         Ok(())
     }
+}
+
+/// Lays out in `storage` the part of `bufs` one deadline covers, at most
+/// [`MAX_PARTS`] slices and [`MAX_WRITE_BYTES`] bytes; returns how many
+/// slices that is, and how many bytes.
+fn this_writes_share<'b>(bufs: &'b [IoSlice<'_>], storage: &mut [IoSlice<'b>]) -> (usize, usize) {
+    let (mut total, mut used) = (0, 0);
+    for buf in bufs.iter().take(storage.len()) {
+        let take = buf.len().min(MAX_WRITE_BYTES - total);
+        storage[used] = IoSlice::new(&buf[..take]);
+        used += 1;
+        total += take;
+    }
+    (used, total)
 }
 
 #[cfg(test)]
