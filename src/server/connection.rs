@@ -115,20 +115,23 @@ pub(super) fn handle(
 
 /// Prepares the close of connection `id` as its `outcome` says; true if it
 /// is to be graceful ([`close_gracefully`]). The socket closes when its last
-/// owner lets go. A whole response ends gracefully.
-/// One the server cut (a timeout, a cap, the shutdown) ends in a reset,
-/// counted: the client learns at once, over HTTP/1.0 too, where a FIN would
-/// look like a complete body, and the kernel frees the send queue now
-/// rather than drain megabytes to a client that reads none. Any other
-/// export whose head went out (its `status` says so) and whose body did
-/// not ends in a reset too, uncounted: most are a client that left, to
-/// whom it makes no difference, but a write can also fail with the client
-/// still there (the kernel out of buffers), and then only a reset keeps a
-/// cut HTTP/1.0 body from passing for a whole one. The rest end with a
-/// FIN, as nothing can pass for whole there: a client that closed its
-/// side having asked nothing, a small answer whose write failed (no
-/// status; its `Content-Length` shows it cut), an HTTP/2 connection (its
-/// streams end in END_STREAM or a reset of their own).
+/// owner lets go.
+///
+/// - A whole response ends gracefully, unless the shutdown's cut reached it
+///   before it left the cut's list: the cut's reset ends it then.
+/// - One the server cut (a timeout, a cap, the shutdown) ends in a reset,
+///   counted: the client learns at once, over HTTP/1.0 too, where a FIN
+///   would look like a complete body, and the kernel frees the send queue
+///   now rather than drain megabytes to a client that reads none.
+/// - Any other export whose head went out (its `status` says so) and whose
+///   body did not ends in a reset too, uncounted: most are a client that
+///   left, to whom it makes no difference, but a write can also fail with
+///   the client still there (the kernel out of buffers), and then only a
+///   reset keeps a cut HTTP/1.0 body from passing for a whole one.
+/// - The rest end with a FIN, as nothing can pass for whole there: a client
+///   that closed its side having asked nothing, a small answer whose write
+///   failed (no status; its `Content-Length` shows it cut), an HTTP/2
+///   connection (its streams end in END_STREAM or a reset of their own).
 fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) -> bool {
     if outcome.sent_whole_response() {
         // The response is out: off the shutdown's list before the close,
