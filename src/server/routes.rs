@@ -46,16 +46,7 @@ const RETRY_AFTER_SECONDS: u32 = 1;
 /// that HTTP/1.1 and HTTP/2 answer every request alike.
 pub(super) enum Answer {
     /// A small complete response: a page, the metrics, any error.
-    Small {
-        /// The export mode it answers for, if it is an export's error.
-        mode: Option<Mode>,
-        /// Its status and fields, framed by `Content-Length`: the body is
-        /// known whole before a byte is sent.
-        head: ResponseHead,
-        /// The whole body, small by construction (a page, a scrape, a
-        /// one-line reason); a HEAD's answer leaves it unsent.
-        body: Vec<u8>,
-    },
+    Small(Small),
     /// An export, whose body its strategy sends.
     Export {
         /// What the query asked for and the buffer sizes it may use: all
@@ -68,16 +59,34 @@ pub(super) enum Answer {
     },
 }
 
-impl Answer {
+/// A small complete response, its body known whole before a byte is sent.
+pub(super) struct Small {
+    /// The export mode it answers for, if it is an export's error.
+    mode: Option<Mode>,
+    /// Its status and fields, framed by `Content-Length`.
+    head: ResponseHead,
+    /// The whole body, small by construction (a page, a scrape, a
+    /// one-line reason); a HEAD's answer leaves it unsent.
+    body: Vec<u8>,
+}
+
+impl Small {
     /// `status` with a plain-text body: the one-line `reason`. A 503 says
     /// when to try again; a 4xx does not, since trying again cannot help.
-    pub(super) fn error(mode: Option<Mode>, status: Status, reason: &str) -> Answer {
+    fn error(mode: Option<Mode>, status: Status, reason: &str) -> Small {
         let body = format!("{reason}\n").into_bytes();
         let mut head = response::small_head(status, TEXT_PLAIN, &body);
         if status == Status::ServiceUnavailable {
             head = head.header("Retry-After", RETRY_AFTER_SECONDS.to_string());
         }
-        Answer::Small { mode, head, body }
+        Small { mode, head, body }
+    }
+}
+
+impl Answer {
+    /// [`Small::error`], as an answer.
+    pub(super) fn error(mode: Option<Mode>, status: Status, reason: &str) -> Answer {
+        Answer::Small(Small::error(mode, status, reason))
     }
 }
 
@@ -94,10 +103,13 @@ pub(super) fn answer(
     local: Option<SocketAddr>,
 ) -> Answer {
     let (config, budget) = (&shared.config, &shared.budget);
-    let small = |content_type, body: Vec<u8>| Answer::Small {
-        mode: None,
-        head: response::small_head(Status::Ok, content_type, &body),
-        body,
+    let small = |content_type, body: Vec<u8>| {
+        let head = response::small_head(Status::Ok, content_type, &body);
+        Answer::Small(Small {
+            mode: None,
+            head,
+            body,
+        })
     };
     match method {
         Method::Get | Method::Head => {}
@@ -105,11 +117,11 @@ pub(super) fn answer(
             let body = b"method not allowed: use GET or HEAD\n".to_vec();
             let head = response::small_head(Status::MethodNotAllowed, TEXT_PLAIN, &body)
                 .header("Allow", "GET, HEAD");
-            return Answer::Small {
+            return Answer::Small(Small {
                 mode: None,
                 head,
                 body,
-            };
+            });
         }
         Method::Unknown => {
             let reason = "unknown method: this server implements GET and HEAD";
@@ -182,7 +194,7 @@ pub(super) fn own_endpoint(request: &Request<'_>, shared: &Shared) -> Option<Own
     }
     let (method, path, query) = (request.method, request.path, request.query);
     let (head, body) = match answer(method, path, query, request.version, shared, None) {
-        Answer::Small { head, body, .. } => (head, body),
+        Answer::Small(Small { head, body, .. }) => (head, body),
         Answer::Export { .. } => unreachable!("/metrics and /healthz are small answers"),
     };
     let (status, head_only) = (head.status(), method == Method::Head);
@@ -250,17 +262,20 @@ pub(super) fn send<W: Wire>(
     shared: &Shared,
     small: impl FnOnce(&mut W, Option<Mode>, ResponseHead, &[u8]) -> Outcome,
 ) -> Outcome {
-    let (mode, head, body) = match answer {
-        Answer::Small { mode, head, body } => (mode, head, body),
+    let Small { mode, head, body } = match answer {
+        Answer::Small(small) => small,
         // The head a GET would get, and no body: nothing is produced. (A
         // GET can still get a 503 if other responses hold the buffer
         // budget at that moment; HEAD cannot know that without trying.)
-        Answer::Export { plan, head } if head_only => (Some(plan.mode), head, Vec::new()),
+        Answer::Export { plan, head } if head_only => Small {
+            mode: Some(plan.mode),
+            head,
+            body: Vec::new(),
+        },
         Answer::Export { plan, head } => {
             match run_export(&mut out, plan, head, cancel, was_cut, shared) {
                 Ok(outcome) => return outcome,
-                Err(Answer::Small { mode, head, body }) => (mode, head, body),
-                Err(Answer::Export { .. }) => unreachable!("a refusal is a small answer"),
+                Err(refusal) => refusal,
             }
         }
     };
@@ -281,7 +296,7 @@ pub(super) fn run_export<W: Wire>(
     cancel: &(dyn Fn() + Sync),
     was_cut: &(dyn Fn() -> bool + Sync),
     shared: &Shared,
-) -> Result<Outcome, Answer> {
+) -> Result<Outcome, Small> {
     let config = &shared.config;
     // The strategies that can run ahead of the client are held to the
     // buffering caps; the flat ones are bounded by construction.
@@ -306,7 +321,7 @@ pub(super) fn run_export<W: Wire>(
     let end = match result {
         Ok(()) => End::Complete,
         Err(ExportError::Refused(status, reason)) => {
-            return Err(Answer::error(Some(plan.mode), status, &reason));
+            return Err(Small::error(Some(plan.mode), status, &reason));
         }
         Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => failure(&e, was_cut()),
         Err(ExportError::OverLimit(limit)) => match limit {
@@ -394,10 +409,8 @@ pub fn reply_error(
     reason: &str,
     head_only: bool,
 ) -> Outcome {
-    match Answer::error(mode, status, reason) {
-        Answer::Small { mode, head, body } => reply(stream, mode, head, &body, head_only),
-        Answer::Export { .. } => unreachable!("an error is a small answer"),
-    }
+    let Small { mode, head, body } = Small::error(mode, status, reason);
+    reply(stream, mode, head, &body, head_only)
 }
 
 /// Rows of the index page's slow-client example: the demo's 385 MB export,
