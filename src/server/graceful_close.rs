@@ -23,7 +23,13 @@ use crate::sys;
 /// reading it first lets an error response (sent before the request was
 /// fully read) arrive intact. Short, because it holds a thread.
 pub const CLOSE_READ_TIMEOUT: Duration = Duration::from_millis(500);
-/// Most bytes read and thrown away before closing anyway.
+/// Most bytes read and thrown away before closing anyway. A client still
+/// sending past it is taken for one that will not stop (a flood answered
+/// with GOAWAY), which no amount of reading would end; what an honest one
+/// sends after its answer (a pipelined request, HTTP/2's last
+/// WINDOW_UPDATEs) is far less. nginx bounds the same reading by time
+/// only (`lingering_time`); a bound in bytes too keeps a fast sender from
+/// costing a thread its CPU for the whole timeout.
 const MAX_CLOSE_READ_BYTES: usize = 64 * 1024;
 /// How often a close that does not wait for the client to hang up (one
 /// that will be a reset, or a plain one past the closing places) looks
