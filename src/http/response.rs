@@ -12,7 +12,6 @@
 //! which is the first thing a production server (hyper, axum) buys back with
 //! keep-alive.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::export::calendar::{IMF_FIXDATE_LEN, UtcDateTime};
@@ -147,16 +146,15 @@ impl ResponseHead {
     /// the caller). We answer `HTTP/1.1` to 1.0 clients too, as RFC 9110
     /// §6.2 asks; the framing is what must suit them.
     pub fn to_bytes(&self, unix_seconds: u64) -> Vec<u8> {
-        // Writing into a String cannot fail.
-        let mut head = String::with_capacity(256);
+        // Writing into a Vec cannot fail.
+        let mut head = Vec::with_capacity(256);
         let (code, reason) = self.status.code_and_reason();
         let _ = write!(head, "HTTP/1.1 {code} {reason}\r\n");
         let mut date = [0; IMF_FIXDATE_LEN];
         UtcDateTime::from_unix_seconds(unix_seconds).write_imf_fixdate(&mut date);
-        head.push_str("Date: ");
-        // ASCII by construction, so the lossy conversion never loses a byte.
-        head.push_str(&String::from_utf8_lossy(&date));
-        head.push_str("\r\n");
+        head.extend_from_slice(b"Date: ");
+        head.extend_from_slice(&date);
+        head.extend_from_slice(b"\r\n");
         for (name, value) in &self.fields {
             let _ = write!(head, "{name}: {value}\r\n");
         }
@@ -164,11 +162,11 @@ impl ResponseHead {
             Framing::ContentLength(len) => {
                 let _ = write!(head, "Content-Length: {len}\r\n");
             }
-            Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
+            Framing::Chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
             Framing::CloseDelimited | Framing::Frames => {}
         }
-        head.push_str("Connection: close\r\n\r\n");
-        head.into_bytes()
+        head.extend_from_slice(b"Connection: close\r\n\r\n");
+        head
     }
 }
 
