@@ -252,22 +252,116 @@ fn only_the_bug_queues_without_bound() {
         if relative(&path) == UNBOUNDED_ALLOWED {
             continue;
         }
-        let mut lines = text.lines().enumerate().peekable();
+        let code = code_of(&text);
+        let mut lines = code.lines().enumerate().peekable();
         while let Some((n, line)) = lines.next() {
             let test_module = lines.peek().is_some_and(|(_, next)| next.contains("mod "));
             if line.trim() == "#[cfg(test)]" && test_module {
                 break;
             }
-            // A call, not the words: `channel()` stands in prose and in
-            // the index page's table of modes.
-            let code = line.split("//").next().unwrap_or_default();
             assert!(
-                !code.contains("channel();") && !code.contains("channel::<"),
+                !makes_a_channel(line),
                 "{}:{}: an unbounded channel; use sync_channel(n), n its bound",
                 relative(&path),
                 n + 1
             );
         }
+    }
+}
+
+/// Whether `code` calls `channel`, with or without a turbofish, however
+/// the call ends (a `;`, a `?`, the last expression of a block): the
+/// word preceded by `sync_` is the bounded one.
+fn makes_a_channel(code: &str) -> bool {
+    code.match_indices("channel").any(|(at, word)| {
+        let after = &code[at + word.len()..];
+        let named_alone = !code[..at].ends_with(|c: char| c == '_' || c.is_alphanumeric());
+        named_alone && (after.starts_with('(') || after.starts_with("::<"))
+    })
+}
+
+/// `text` as its code alone, line for line: `//` comments dropped and
+/// string literals emptied, so that `channel()` in prose or in the index
+/// page's table of modes is not taken for a call. Char literals (`'"'`,
+/// `'\''`) are skipped whole; `src/` has no raw strings.
+fn code_of(text: &str) -> String {
+    let mut code = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                code.push_str("\"\"");
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        // Kept, so that line numbers stay true.
+                        '\n' => code.push('\n'),
+                        _ => {}
+                    }
+                }
+            }
+            '\'' => {
+                let mut ahead = chars.clone();
+                match (ahead.next(), ahead.next()) {
+                    // An escaped char literal: up to its closing quote.
+                    (Some('\\'), _) => {
+                        chars.next();
+                        chars.next();
+                        for c in chars.by_ref() {
+                            if c == '\'' {
+                                break;
+                            }
+                        }
+                    }
+                    // A char literal of one char.
+                    (Some(_), Some('\'')) => {
+                        chars.next();
+                        chars.next();
+                    }
+                    // A lifetime.
+                    _ => code.push(c),
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        code.push('\n');
+                        break;
+                    }
+                }
+            }
+            _ => code.push(c),
+        }
+    }
+    code
+}
+
+#[test]
+fn the_unbounded_channel_check_sees_calls_and_not_prose() {
+    let calls = [
+        "let (tx, rx) = mpsc::channel();",
+        "    std::sync::mpsc::channel()",
+        "let (tx, rx) = mpsc::channel::<Vec<u8>>();",
+        "let (tx, rx) = channel();",
+    ];
+    for call in calls {
+        assert!(makes_a_channel(&code_of(call)), "missed: {call}");
+    }
+    let not_calls = [
+        "let (tx, rx) = mpsc::sync_channel(1);",
+        "let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);",
+        "// an mpsc::channel() here would be the bug",
+        "let row = \"producer -> mpsc::channel() -> writer\";",
+        "let quote = '\"'; let page = \"mpsc::channel()\";",
+        "let text = \"a \\\" then channel()\";",
+        "fn f<'a>(x: &'a str) {} // channel()",
+        "let answer_channel = 1;",
+    ];
+    for line in not_calls {
+        assert!(!makes_a_channel(&code_of(line)), "taken for a call: {line}");
     }
 }
 
