@@ -290,7 +290,7 @@ fn serve(
 /// Whether a thread of this server's, by the name it was given, serves a
 /// connection: a connection's own (`conn-ID`, here; an HTTP/2
 /// connection's reader too), an HTTP/2 writer's or stream's (`h2-...`,
-/// `h2/connection.rs`), a producer's (`strategy/two_threads.rs`). What is
+/// `h2/connection.rs`), a producer's (`strategy/producer.rs`). What is
 /// left when none is alive is the server at rest, which the tests and
 /// benchmarks that look from outside (`/proc/PID/task/*/comm`) wait for.
 pub fn serves_a_connection(thread_name: &str) -> bool {

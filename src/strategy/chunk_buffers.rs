@@ -9,9 +9,10 @@
 //! (a producer waiting for an empty buffer is backpressure too), so it
 //! allocates one per chunk, and the heap grows with whatever it queues.
 //!
-//! The producer takes each empty buffer from its end, a [`Source`]; the
-//! writer (`two_threads.rs`) hands each written buffer back through the
-//! sender [`make_buffers`] returns beside it, or frees it if there is none.
+//! The producer (`producer.rs`) takes each empty buffer from its end, a
+//! [`Source`]; the writer (`two_threads.rs`) hands each written buffer back
+//! through the sender [`make_buffers`] returns beside it, or frees it if
+//! there is none.
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 

@@ -11,10 +11,11 @@
 //! [`CsvRows`](crate::export::csv_rows::CsvRows) and write them through the
 //! same [`BodyWriter`] (`body_writer.rs`, the chunk framing and the one
 //! place "sent" is counted); they differ only in what sits between the two.
-//! The two channel strategies share their producer thread and writer loop
-//! (`two_threads.rs`), and differ in where each chunk's buffer comes from
-//! (`chunk_buffers.rs`). [`QueuedBytes`] (`queued_bytes.rs`) is the number
-//! that tells them apart: bytes produced and not yet written.
+//! The two channel strategies share their producer thread (`producer.rs`)
+//! and writer loop (`two_threads.rs`), and differ in where each chunk's
+//! buffer comes from (`chunk_buffers.rs`). [`QueuedBytes`]
+//! (`queued_bytes.rs`) is the number that tells them apart: bytes produced
+//! and not yet written.
 //!
 //! Each takes an [`ExportResponse`] whose head has not been sent, so each
 //! shows *when* the head goes out relative to the work: `buffer` builds the
@@ -33,6 +34,7 @@ pub mod bounded;
 pub mod buffer;
 mod chunk_buffers;
 pub mod pipeline;
+mod producer;
 mod queued_bytes;
 mod two_threads;
 pub mod unbounded;

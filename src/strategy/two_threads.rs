@@ -1,6 +1,8 @@
-//! The machinery `unbounded` and `bounded` share: a producer thread that
-//! renders rows into chunks, a channel, and the connection's own thread as
-//! the writer that drains the channel into the socket.
+//! The machinery `unbounded` and `bounded` share, from the writer's side:
+//! the connection's own thread starts a producer thread (`producer.rs`),
+//! sends the head once the producer has counted its first chunk, drains
+//! the channel into the socket, and says what the response came to from
+//! how the two ended.
 //!
 //! ```text
 //! producer thread ── chunk ──▶ [ channel ] ── chunk ──▶ writer (connection thread) ──▶ socket
@@ -26,66 +28,24 @@
 //!
 //! Shutdown is by hang-up: when the client goes away the writer's `write`
 //! fails, the writer returns and drops the receiver, the producer's next
-//! `send` fails, and it returns too. The one flag goes the other way: a
-//! producer refused by a cap marks its [`QueuedBytes`], and the writer
-//! stops at the next chunk instead of draining the rest. The producer is a
-//! scoped thread, so it is always joined before the response is finished.
+//! `send` fails, and it returns too (`producer.rs` lists every end it may
+//! find dropped). The one flag goes the other way: a producer refused by a
+//! cap marks its [`QueuedBytes`], and the writer stops at the next chunk
+//! instead of draining the rest. The producer is a scoped thread, so it is
+//! always joined before the response is finished.
 
 use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::thread::{self, Scope, ScopedJoinHandle};
+use std::thread;
 
 use super::BodyWriter;
 use super::QueuedBytes;
-use super::chunk_buffers::{Buffers, Source, make_buffers, no_memory};
+use super::chunk_buffers::{Buffers, make_buffers, no_memory};
+use super::producer::{ChunkSender, Handshake, Production, produce, start_producer};
 use super::{ExportError, ExportResponse, Wire};
-use crate::defense::buffer_caps::OverLimit;
 use crate::export::csv_rows::CsvRows;
 use crate::http::response::Status;
 use crate::measure::log;
-
-/// Stack for a producer thread. It holds a `CsvRows` (192 bytes) and
-/// a few frames; the default 2 MiB would only reserve address space, but a
-/// small stack states the intent and lets many connections coexist.
-const PRODUCER_STACK_BYTES: usize = 64 * 1024;
-
-/// The writer hung up: its receiver is gone.
-pub(super) struct WriterGone;
-
-/// The sending half of a chunk channel. What the two channel strategies
-/// disagree on is what `send_chunk` does when the writer is behind.
-pub(super) trait ChunkSender: Send {
-    fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone>;
-}
-
-/// `mpsc::channel`: `send` always succeeds at once, by queueing on the heap.
-impl ChunkSender for mpsc::Sender<Vec<u8>> {
-    fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone> {
-        self.send(chunk).map_err(|_| WriterGone)
-    }
-}
-
-/// `mpsc::sync_channel`: `send` blocks while the channel is full.
-impl ChunkSender for mpsc::SyncSender<Vec<u8>> {
-    fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone> {
-        self.send(chunk).map_err(|_| WriterGone)
-    }
-}
-
-/// How the producer's loop ended.
-enum Production {
-    /// Every row was rendered and handed over.
-    Complete,
-    /// The writer stopped first; the rest was never rendered.
-    Stopped,
-    /// The first chunk would have passed a buffering cap: nothing was
-    /// queued, and the head, which waits for the first chunk, is not sent,
-    /// so the client can be told why (only `unbounded` is capped).
-    RefusedFirst(OverLimit),
-    /// A later chunk would have passed a buffering cap, after the head:
-    /// the response is abandoned (`bounded` cannot get here).
-    OverLimit(OverLimit),
-}
 
 /// Runs the export through a producer thread and the channel `tx` → `rx`,
 /// each chunk rendered into a buffer from `buffers`.
@@ -201,87 +161,6 @@ fn verdict<W: Wire>(
     }
 }
 
-/// Starts the producer in `scope`; an error when the OS has no thread to
-/// give (RLIMIT_NPROC, or no memory for its stack), which [`stream`]
-/// answers with a 503. Unit tests make it fail at will
-/// (`test_support::with_failing_spawns`).
-fn start_producer<'s>(
-    scope: &'s Scope<'s, '_>,
-    f: impl FnOnce() -> Production + Send + 's,
-) -> io::Result<ScopedJoinHandle<'s, Production>> {
-    #[cfg(test)]
-    if crate::test_support::spawn_fails() {
-        return Err(io::ErrorKind::WouldBlock.into());
-    }
-    thread::Builder::new()
-        .name("producer".into())
-        .stack_size(PRODUCER_STACK_BYTES)
-        .spawn_scoped(scope, f)
-}
-
-/// How the producer and the connection's thread agree on the head. The
-/// producer counts its first chunk before the head is sent, so that a cap
-/// refusing it can still be answered with a status; then it renders
-/// nothing more until the head is out, so that no later chunk can meet a
-/// cap while there is no response yet to cut, only a connection.
-struct Handshake {
-    /// Told once the first chunk is counted; hung up if it never will be.
-    tell_counted: SyncSender<()>,
-    /// Told once the head is out; hung up if it never will be.
-    head_out: Receiver<()>,
-}
-
-/// The producer thread: renders chunks of up to `chunk_bytes` into buffers
-/// from `source` and sends them until the rows run out or the writer hangs
-/// up, its first chunk held for the [`Handshake`].
-fn produce(
-    mut rows: CsvRows,
-    chunk_bytes: usize,
-    queued: &QueuedBytes,
-    source: &Source,
-    tx: impl ChunkSender,
-    handshake: Handshake,
-) -> Production {
-    // `Some` until the first chunk is counted: until then a cap refuses
-    // the response, and cuts nothing.
-    let mut first_chunk = Some(handshake);
-    loop {
-        // Asked before taking a buffer: a body of fewer chunks than
-        // depth + 2 has one buffer per chunk, all of them handed off by now,
-        // and none comes back while its client stalls; waiting for one
-        // only to find no rows would hold this thread for the whole stall.
-        if rows.is_done() {
-            return Production::Complete; // dropping `tx` tells the writer
-        }
-        let Some(mut chunk) = source.take() else {
-            return Production::Stopped;
-        };
-        chunk.clear(); // a recycled buffer still holds the bytes it sent
-        rows.fill(&mut chunk, chunk_bytes);
-        // Counted before `send`: while the producer waits in a blocked
-        // `send`, this chunk exists and is the "+1 being filled" of the
-        // bounded strategy's (depth + 2) × chunk. A capped queue may refuse
-        // it; then the chunk is dropped here and never queued.
-        if let Err(over) = queued.try_produce(chunk.len()) {
-            return match first_chunk {
-                Some(_) => Production::RefusedFirst(over),
-                None => Production::OverLimit(over),
-            };
-        }
-        // Before `send`, which at depth 0 waits for the writer, which
-        // waits for the head.
-        if let Some(handshake) = first_chunk.take() {
-            let _ = handshake.tell_counted.send(());
-            if handshake.head_out.recv().is_err() {
-                return Production::Stopped;
-            }
-        }
-        if tx.send_chunk(chunk).is_err() {
-            return Production::Stopped;
-        }
-    }
-}
-
 /// The writer: drains chunks into the body until the producer hangs up,
 /// or stops at once if the producer's queue was refused by a cap (draining
 /// hundreds of MB to a slow client first would defeat the cap). Each
@@ -311,9 +190,10 @@ fn write_chunks<'q, W: Wire>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::defense::buffer_caps::{BufferBudget, BufferLimit};
+    use crate::defense::buffer_caps::{BufferBudget, BufferLimit, OverLimit};
     use crate::export::Mode;
     use crate::http::response::{Framing, ResponseHead};
+    use crate::strategy::producer::WriterGone;
     use crate::strategy::testing::BufferAddresses;
     use crate::strategy::{ExportPlan, Http1};
     use crate::test_support::within;
