@@ -111,53 +111,63 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
             }
         };
         if let Err(e) = out.write_all(&buf) {
-            let why = match TooSlow::of(&e) {
-                Some(TooSlow::SendTimeout) => End::SendTimeout,
-                Some(TooSlow::MinRate) => End::MinRate,
-                // A client that left with every answer it asked for ended
-                // the connection as it should: what failed to reach it
-                // (a PING's ACK, a SETTINGS ACK) no stream waited for.
-                None if conn.lock().open_streams() == 0 => End::Complete,
-                // Named as the failure is met: the streams still open take
-                // it (`Conn::end`), one the client reset before keeps its
-                // own.
-                None if cut_first() => End::DrainTimeout,
-                None => End::ClientAbort,
-            };
-            // Reset only a client too slow: one that is gone needs none. Set
-            // before the shutdown below, so that the close is a reset even if
-            // the connection had already ended for another reason; counted
-            // with every connection's close, once its thread knows how it
-            // ended (`server/connection.rs`).
-            if matches!(why, End::SendTimeout | End::MinRate) {
-                let _ = sys::reset_on_close(socket);
-            }
-            // Wakes the reader, blocked in its read, and every stream.
-            let _ = socket.shutdown(Shutdown::Both);
-            conn.end(why);
-            return;
+            return end_on_write_error(conn, socket, e, cut_first);
         }
-        let mut state = conn.lock();
-        state.writing = false;
-        let ended = match job {
-            Job::Control { ends } => ends,
-            Job::Data { id, upto, end } => {
-                if let Some(stream) = state.streams.get_mut(&id) {
-                    stream.sent = upto;
-                }
-                end.then_some(id).into_iter().collect()
-            }
-        };
-        for id in ended {
-            if let Some(stream) = state.streams.get_mut(&id) {
-                stream.finished = true;
-                // A stream served earns back a cancellation.
-                state.net_cancels = state.net_cancels.saturating_sub(1);
-            }
-        }
-        drop(state);
-        conn.progress.notify_all();
+        mark_written(conn, job);
     }
+}
+
+/// Ends the connection whose write failed with `e`, named by what failed:
+/// a client too slow (reset), or one gone (`cut_first`: as in [`run`]).
+fn end_on_write_error(conn: &Conn, socket: &TcpStream, e: io::Error, cut_first: &dyn Fn() -> bool) {
+    let why = match TooSlow::of(&e) {
+        Some(TooSlow::SendTimeout) => End::SendTimeout,
+        Some(TooSlow::MinRate) => End::MinRate,
+        // A client that left with every answer it asked for ended the
+        // connection as it should: what failed to reach it (a PING's ACK,
+        // a SETTINGS ACK) no stream waited for.
+        None if conn.lock().open_streams() == 0 => End::Complete,
+        // Named as the failure is met: the streams still open take it
+        // (`Conn::end`), one the client reset before keeps its own.
+        None if cut_first() => End::DrainTimeout,
+        None => End::ClientAbort,
+    };
+    // Reset only a client too slow: one that is gone needs none. Set before
+    // the shutdown below, so that the close is a reset even if the
+    // connection had already ended for another reason; counted with every
+    // connection's close, once its thread knows how it ended
+    // (`server/connection.rs`).
+    if matches!(why, End::SendTimeout | End::MinRate) {
+        let _ = sys::reset_on_close(socket);
+    }
+    // Wakes the reader, blocked in its read, and every stream.
+    let _ = socket.shutdown(Shutdown::Both);
+    conn.end(why);
+}
+
+/// Notes that `job` is written: a stream's bytes are sent up to where its
+/// frame ended, and a stream whose END_STREAM went out is finished.
+fn mark_written(conn: &Conn, job: Job) {
+    let mut state = conn.lock();
+    state.writing = false;
+    let ended = match job {
+        Job::Control { ends } => ends,
+        Job::Data { id, upto, end } => {
+            if let Some(stream) = state.streams.get_mut(&id) {
+                stream.sent = upto;
+            }
+            end.then_some(id).into_iter().collect()
+        }
+    };
+    for id in ended {
+        if let Some(stream) = state.streams.get_mut(&id) {
+            stream.finished = true;
+            // A stream served earns back a cancellation.
+            state.net_cancels = state.net_cancels.saturating_sub(1);
+        }
+    }
+    drop(state);
+    conn.progress.notify_all();
 }
 
 /// Takes the next thing to write into `buf`: every control frame that fits
