@@ -10,12 +10,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::MutexGuard;
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use super::header_block::Block;
 use super::stream;
-use super::streams::{Conn, Stream, encode};
+use super::streams::{Conn, State, Stream, encode};
 use super::{
     EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
 };
@@ -342,30 +343,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         if self.going_away {
             return Err(refuse("the connection is going away"));
         }
-        // A thread slot first: at the limit, wait for a thread to finish
-        // and join it; reading nothing meanwhile is backpressure on the
-        // client. The shutdown's cut wakes a read, not this wait, so it looks
-        // for the cut, or would begin a stream after it once a thread left
-        // (a cancelled channel-mode producer finishing its first chunk, up
-        // to 16 MiB).
-        let mut state = loop {
-            self.join_finished();
-            if self.shared.connections.cutting() {
-                let cut = self.shared.connections.cut_reached(self.id);
-                self.conn.end(if cut {
-                    End::DrainTimeout
-                } else {
-                    End::ClientAbort
-                });
-            }
-            let state = self.conn.lock();
-            if state.ended.is_some() {
-                return Ok(());
-            }
-            if self.threads.len() < MAX_STREAM_THREADS {
-                break state;
-            }
-            drop(self.conn.wait_for(&self.conn.progress, state, THREAD_WAKE));
+        let Some(mut state) = self.wait_for_thread_slot() else {
+            return Ok(());
         };
         if state.counted_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
@@ -425,6 +404,35 @@ impl<'s, 'a> Reader<'s, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// Waits for a stream thread's slot and returns the state locked, or
+    /// `None` once the connection has ended. At the limit it waits for a
+    /// thread to finish and joins it; reading nothing meanwhile is
+    /// backpressure on the client. The shutdown's cut wakes a read, not this
+    /// wait, so it looks for the cut, or would begin a stream after it once a
+    /// thread left (a cancelled channel-mode producer finishing its first
+    /// chunk, up to 16 MiB).
+    fn wait_for_thread_slot(&mut self) -> Option<MutexGuard<'a, State>> {
+        loop {
+            self.join_finished();
+            if self.shared.connections.cutting() {
+                let cut = self.shared.connections.cut_reached(self.id);
+                self.conn.end(if cut {
+                    End::DrainTimeout
+                } else {
+                    End::ClientAbort
+                });
+            }
+            let state = self.conn.lock();
+            if state.ended.is_some() {
+                return None;
+            }
+            if self.threads.len() < MAX_STREAM_THREADS {
+                return Some(state);
+            }
+            drop(self.conn.wait_for(&self.conn.progress, state, THREAD_WAKE));
+        }
     }
 
     /// Joins every stream thread that has finished, which waits only for it
