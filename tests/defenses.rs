@@ -431,15 +431,14 @@ fn stall_before_the_cut(client: &TcpStream, asked: Instant) -> Stall {
 
 /// The kernel's unsent bytes are bounded per socket too: with the default
 /// high-water mark, each of 50 stalled `bounded` connections holds at most
-/// the mark plus two 64 KiB writes in the server's send queue, whatever the
-/// machine's `tcp_wmem` would let it grow to (several MiB by default). The
-/// invariant is the mark and one write unsent; the second is room for
-/// bytes in flight, which `tx_queue` counts too: a stalled client's window
-/// shuts, but the queue may be read before its last acknowledgement.
+/// the mark plus one 64 KiB write in the server's send queue, whatever the
+/// machine's `tcp_wmem` would let it grow to (several MiB by default).
+/// `tx_queue` counts bytes in flight too, but a stalled client has shut its
+/// window, so none are left once every producer waits.
 #[test]
 fn the_kernel_send_queue_of_a_stalled_connection_is_bounded_by_the_mark() {
     const CLIENTS: usize = 50;
-    const BOUND: u64 = 16 * 1024 + 2 * 64 * 1024;
+    const BOUND: u64 = 16 * 1024 + 64 * 1024;
     let (server, idle) = warmed_server(&[]);
     let addr = server.addr();
     let target = format!("/export.csv?rows={BIG_ROWS}&mode=bounded");
