@@ -66,7 +66,8 @@ pub(super) fn handle(
     // The kernel's high-water mark: a write goes in only while fewer bytes
     // than the mark wait unsent, so a stalled client costs the kernel the
     // mark and one write, not megabytes. `bind` checked that the kernel
-    // takes the option.
+    // takes the option. Linux passes the listener's mark on to the sockets
+    // it accepts; setting it again keeps the bound from resting on that.
     if let Some(bytes) = config.notsent_lowat {
         let _ = sys::set_notsent_lowat(stream, bytes);
     }
