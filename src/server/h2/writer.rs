@@ -150,11 +150,21 @@ fn end_on_write_error(conn: &Conn, socket: &TcpStream, e: io::Error, cut_first: 
 fn mark_written(conn: &Conn, job: Job) {
     let mut state = conn.lock();
     state.writing = false;
+    // Whether a stream thread waits for what this write did. A DATA frame
+    // that leaves part of its stream's hand-off unsent, on a stream still
+    // open, changes nothing one waits on: its own waits for the rest, a
+    // deadline wakes by itself, and the reader that met the client's close
+    // (`Conn::client_left`) looks again within `RECHECK`. Waking every
+    // stream thread for it let a client that opens a window a byte at a
+    // time (the data dribble, CVE-2019-9511) make each one-byte frame cost
+    // a wake-up per stream (`a_one_byte_frame_wakes_no_stream_thread`).
+    let mut wakes = true;
     let ended = match job {
         Job::Control { ends } => ends,
         Job::Data { id, upto, end } => {
             if let Some(stream) = state.streams.get_mut(&id) {
                 stream.sent = upto;
+                wakes = end || !stream.is_open() || upto == stream.data.len();
             }
             end.then_some(id).into_iter().collect()
         }
@@ -167,7 +177,9 @@ fn mark_written(conn: &Conn, job: Job) {
         }
     }
     drop(state);
-    conn.progress.notify_all();
+    if wakes {
+        conn.progress.notify_all();
+    }
 }
 
 /// Takes the next thing to write into `buf`: every control frame that fits
