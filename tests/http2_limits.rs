@@ -647,30 +647,14 @@ fn a_one_byte_frame_wakes_no_stream_thread() {
     for stream in [1, 3] {
         h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
     }
-    let switches = || {
-        let threads = threads_named(server.pid(), "h2-stream-").unwrap();
-        assert_eq!(threads.len(), 2, "{threads:?}");
-        let status = |(_, task): &(String, std::path::PathBuf)| {
-            std::fs::read_to_string(task.join("status")).unwrap_or_default()
-        };
-        let each = threads.iter().map(status);
-        let waits = |s: String| number_after::<u64>(&s, "voluntary_ctxt_switches:\t", "\n");
-        each.map(waits).sum::<u64>()
-    };
-    // Both hand-offs made and waited on: the switches stop moving.
-    let mut last = u64::MAX;
-    let before = wait_until("both streams waiting", IDLE_TIMEOUT, || {
-        thread::sleep(Duration::from_millis(100));
-        let now = switches();
-        std::mem::replace(&mut last, now).eq(&now).then_some(now)
-    });
+    let before = stream_thread_waits_settled(&server, 2);
     let frames = 300;
     for n in 0..frames {
         h2.window_update(1, 1);
         let frame = h2.next_of(DATA);
         assert_eq!((frame.stream, frame.payload.len()), (1, 1), "frame {n}");
     }
-    let woken = switches() - before;
+    let woken = stream_thread_waits(&server, 2) - before;
     assert!(
         woken < frames / 10,
         "{woken} stream-thread waits for {frames} one-byte frames"
@@ -680,6 +664,77 @@ fn a_one_byte_frame_wakes_no_stream_thread() {
     }
     drop(h2);
     back_to_idle(server.addr(), &idle, "the dribble");
+}
+
+/// A RST_STREAM naming a stream already closed cancels nothing and is
+/// ignored (RFC 9113 §5.1), and a client may send as many as it likes:
+/// none may wake a stream thread. Each once woke every stream thread of
+/// the connection: with 15 waiting, each cost the release build 7.4 to
+/// 7.8 µs of CPU, and a flood of them kept both cores busy; now 25 ns, the
+/// reader's alone. Counted as in `a_one_byte_frame_wakes_no_stream_thread`:
+/// 15 streams waiting for window, 300 resets of a stream answered before;
+/// 4,503 waits before, none since.
+#[test]
+fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
+    let (server, idle) = warmed_server(&["--rate-grace", "30s"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+    // Answered whole without window: a HEAD's HEADERS end it.
+    h2.get(1, "HEAD", "/healthz");
+    let end = h2.next_of(HEADERS);
+    assert_eq!((end.stream, end.flags & END_STREAM), (1, END_STREAM));
+    let waiting: Vec<u32> = (1..=15).map(|n| 1 + 2 * n).collect();
+    for &stream in &waiting {
+        h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
+    }
+    // Stream 1's thread gone, the 15 waiting.
+    let before = stream_thread_waits_settled(&server, waiting.len());
+    let resets = 300;
+    let mut flood = Vec::new();
+    for _ in 0..resets {
+        frame(&mut flood, RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    }
+    frame(&mut flood, PING, 0, 0, b"after it");
+    h2.send(&flood);
+    // The PING's ACK: every reset before it has been read.
+    let ack = h2.next_of(PING);
+    assert_eq!(ack.payload, b"after it");
+    let woken = stream_thread_waits(&server, waiting.len()) - before;
+    assert!(
+        woken < resets / 10,
+        "{woken} stream-thread waits for {resets} resets of a closed stream"
+    );
+    for &stream in &waiting {
+        h2.send_frame(RST_STREAM, 0, stream, &CANCEL.to_be_bytes());
+    }
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "the resets of a closed stream");
+}
+
+/// The waits the server's `count` stream threads went back to so far:
+/// each one's voluntary context switches, summed.
+fn stream_thread_waits(server: &Server, count: usize) -> u64 {
+    let threads = threads_named(server.pid(), "h2-stream-").unwrap();
+    assert_eq!(threads.len(), count, "{threads:?}");
+    let status = |(_, task): &(String, std::path::PathBuf)| {
+        std::fs::read_to_string(task.join("status")).unwrap_or_default()
+    };
+    let waits = |s: String| number_after::<u64>(&s, "voluntary_ctxt_switches:\t", "\n");
+    threads.iter().map(status).map(waits).sum()
+}
+
+/// [`stream_thread_waits`] once `count` stream threads are there and wait:
+/// the count has not moved for 100 ms.
+fn stream_thread_waits_settled(server: &Server, count: usize) -> u64 {
+    let mut last = None;
+    wait_until("the stream threads waiting", IDLE_TIMEOUT, || {
+        thread::sleep(Duration::from_millis(100));
+        let threads = threads_named(server.pid(), "h2-stream-").ok()?;
+        if threads.len() != count {
+            return None;
+        }
+        let now = stream_thread_waits(server, count);
+        (last.replace(now) == Some(now)).then_some(now)
+    })
 }
 
 /// A connection whose client stops reading is cut by its writer at the

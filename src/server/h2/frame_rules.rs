@@ -202,6 +202,9 @@ impl<'s, 'a> Reader<'s, 'a> {
     fn rst_stream(&mut self, id: u32) -> Result<(), FrameError> {
         self.opened(id, "RST_STREAM on an idle stream")?;
         let mut state = self.conn.lock();
+        // Only a stream this cancels has a thread to wake: resets of one
+        // already closed, which a client may send without end, wake none.
+        let answering = state.streams.get(&id).is_some_and(Stream::answering);
         if let Some(s) = state.streams.get_mut(&id) {
             s.reset_by_client = true;
         }
@@ -210,7 +213,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
         let cancelled = state.cancel(id, End::ClientAbort);
         drop(state);
-        self.conn.progress.notify_all();
+        if answering {
+            self.conn.progress.notify_all();
+        }
         cancelled
     }
 
