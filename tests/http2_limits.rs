@@ -647,14 +647,14 @@ fn a_one_byte_frame_wakes_no_stream_thread() {
     for stream in [1, 3] {
         h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
     }
-    let before = stream_thread_waits_settled(&server, 2);
+    let before = thread_waits_settled(&server, STREAM, 2);
     let frames = 300;
     for n in 0..frames {
         h2.window_update(1, 1);
         let frame = h2.next_of(DATA);
         assert_eq!((frame.stream, frame.payload.len()), (1, 1), "frame {n}");
     }
-    let woken = stream_thread_waits(&server, 2) - before;
+    let woken = thread_waits(&server, STREAM, 2) - before;
     assert!(
         woken < frames / 10,
         "{woken} stream-thread waits for {frames} one-byte frames"
@@ -687,7 +687,7 @@ fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
         h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
     }
     // Stream 1's thread gone, the 15 waiting.
-    let before = stream_thread_waits_settled(&server, waiting.len());
+    let before = thread_waits_settled(&server, STREAM, waiting.len());
     let resets = 300;
     let mut flood = Vec::new();
     for _ in 0..resets {
@@ -698,7 +698,7 @@ fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
     // The PING's ACK: every reset before it has been read.
     let ack = h2.next_of(PING);
     assert_eq!(ack.payload, b"after it");
-    let woken = stream_thread_waits(&server, waiting.len()) - before;
+    let woken = thread_waits(&server, STREAM, waiting.len()) - before;
     assert!(
         woken < resets / 10,
         "{woken} stream-thread waits for {resets} resets of a closed stream"
@@ -710,10 +710,46 @@ fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
     back_to_idle(server.addr(), &idle, "the resets of a closed stream");
 }
 
-/// The waits the server's `count` stream threads went back to so far:
-/// each one's voluntary context switches, summed.
-fn stream_thread_waits(server: &Server, count: usize) -> u64 {
-    let threads = threads_named(server.pid(), "h2-stream-").unwrap();
+/// A WINDOW_UPDATE that grows a window already open cannot give the
+/// writer a frame it did not have: a writer with a frame to send is not
+/// waiting. It must not wake the writer, since a client may send such
+/// updates without end. Each once did, a system call at least: a flood of
+/// them cost the release build 518 to 585 ns a frame (1.7 cores at 2.9
+/// million frames a second), never cut; now 22 ns. Counted as the stream
+/// threads' waits are: the writer of a connection with no stream, across
+/// 300 updates of its open window, each sent alone; 297 waits before.
+#[test]
+fn a_window_update_to_an_open_window_wakes_no_writer() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let before = thread_waits_settled(&server, WRITER, 1);
+    let updates = 300;
+    for _ in 0..updates {
+        h2.window_update(0, 1);
+        thread::sleep(Duration::from_millis(1));
+    }
+    // The PING's ACK: every update before it has been read. Writing it
+    // takes the writer one wait, perhaps two.
+    h2.send_frame(PING, 0, 0, b"after it");
+    let ack = h2.next_of(PING);
+    assert_eq!(ack.payload, b"after it");
+    let woken = thread_waits(&server, WRITER, 1) - before;
+    assert!(
+        woken < updates / 10,
+        "{woken} writer waits for {updates} updates of an open window"
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "the window updates");
+}
+
+/// The names of a connection's stream threads and of its writer.
+const STREAM: &str = "h2-stream-";
+const WRITER: &str = "h2-writer";
+
+/// The waits the server's `count` threads named `prefix…` went back to so
+/// far: each one's voluntary context switches, summed.
+fn thread_waits(server: &Server, prefix: &str, count: usize) -> u64 {
+    let threads = threads_named(server.pid(), prefix).unwrap();
     assert_eq!(threads.len(), count, "{threads:?}");
     let status = |(_, task): &(String, std::path::PathBuf)| {
         std::fs::read_to_string(task.join("status")).unwrap_or_default()
@@ -722,17 +758,17 @@ fn stream_thread_waits(server: &Server, count: usize) -> u64 {
     threads.iter().map(status).map(waits).sum()
 }
 
-/// [`stream_thread_waits`] once `count` stream threads are there and wait:
-/// the count has not moved for 100 ms.
-fn stream_thread_waits_settled(server: &Server, count: usize) -> u64 {
+/// [`thread_waits`] once `count` such threads are there and wait: the
+/// count has not moved for 100 ms.
+fn thread_waits_settled(server: &Server, prefix: &str, count: usize) -> u64 {
     let mut last = None;
-    wait_until("the stream threads waiting", IDLE_TIMEOUT, || {
+    wait_until("the threads waiting", IDLE_TIMEOUT, || {
         thread::sleep(Duration::from_millis(100));
-        let threads = threads_named(server.pid(), "h2-stream-").ok()?;
+        let threads = threads_named(server.pid(), prefix).ok()?;
         if threads.len() != count {
             return None;
         }
-        let now = stream_thread_waits(server, count);
+        let now = thread_waits(server, prefix, count);
         (last.replace(now) == Some(now)).then_some(now)
     })
 }

@@ -228,14 +228,22 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// WINDOW_UPDATE: more room in the connection's window (stream 0) or
     /// in a stream's, neither past 2^31 − 1.
+    ///
+    /// The writer is woken only by one that opens a window that was shut:
+    /// one that grows a window already open gives it no frame it did not
+    /// have (a writer with a frame to send is not waiting), and a client
+    /// may send those without end, each a system call if it woke the writer.
     fn window_update(&mut self, id: u32, increment: u32) -> Result<(), FrameError> {
         let mut state = self.conn.lock();
+        let mut opens = false;
         if id == 0 {
+            let was_shut = state.window <= 0;
             state.window += i64::from(increment);
             if state.window > MAX_WINDOW {
                 let reason = "the connection window above 2^31-1";
                 return Err(FrameError::connection(FlowControlError, reason));
             }
+            opens = was_shut && state.window > 0;
         } else {
             self.opened(id, "WINDOW_UPDATE on an idle stream")?;
             // Only an open stream's: a reset one stays in the table until
@@ -247,11 +255,14 @@ impl<'s, 'a> Reader<'s, 'a> {
                     let reason = "a stream window above 2^31-1";
                     return Err(FrameError::stream(id, FlowControlError, reason));
                 }
+                opens = s.window <= 0 && window > 0;
                 s.window = window;
             }
         }
         drop(state);
-        self.conn.work.notify_one();
+        if opens {
+            self.conn.work.notify_one();
+        }
         Ok(())
     }
 
