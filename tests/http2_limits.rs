@@ -633,12 +633,10 @@ fn a_window_opened_a_byte_at_a_time_is_cut_at_the_minimum_rate() {
 /// costs the server is the attack. A frame that neither completes its
 /// stream's hand-off nor ends a stream changes nothing any stream thread
 /// waits for: it must wake none of them, the dribbled stream's own
-/// included. Woken by every write, as they once were, they made each
-/// byte cost the release build 97 to 113 µs of CPU with 16 streams (up
-/// to 1.2 cores for 11 KB/s), 17 to 24 µs since. Counted exactly, in
-/// each stream thread's voluntary context switches (one per wait it goes
-/// back to): a stream whose window stays shut, and the dribbled one,
-/// across 300 one-byte frames; 583 waits before, none since.
+/// included (docs/http2.md, "The data dribble", has what each wake cost).
+/// Counted exactly, in each stream thread's voluntary context switches
+/// (one per wait it goes back to): a stream whose window stays shut, and
+/// the dribbled one, across 300 one-byte frames.
 #[test]
 fn a_one_byte_frame_wakes_no_stream_thread() {
     // Time enough that no stream is cut while the test dribbles.
@@ -668,12 +666,10 @@ fn a_one_byte_frame_wakes_no_stream_thread() {
 
 /// A RST_STREAM naming a stream already closed cancels nothing and is
 /// ignored (RFC 9113 §5.1), and a client may send as many as it likes:
-/// none may wake a stream thread. Each once woke every stream thread of
-/// the connection: with 15 waiting, each cost the release build 7.4 to
-/// 7.8 µs of CPU, and a flood of them kept both cores busy; now 25 ns, the
-/// reader's alone. Counted as in `a_one_byte_frame_wakes_no_stream_thread`:
-/// 15 streams waiting for window, 300 resets of a stream answered before;
-/// 4,503 waits before, none since.
+/// none may wake a stream thread, or a flood of them would wake every
+/// waiting stream per frame. Counted as in
+/// `a_one_byte_frame_wakes_no_stream_thread`: 15 streams waiting for
+/// window, 300 resets of a stream answered before.
 #[test]
 fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
     let (server, idle) = warmed_server(&["--rate-grace", "30s"]);
@@ -713,11 +709,9 @@ fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
 /// A WINDOW_UPDATE that grows a window already open cannot give the
 /// writer a frame it did not have: a writer with a frame to send is not
 /// waiting. It must not wake the writer, since a client may send such
-/// updates without end. Each once did, a system call at least: a flood of
-/// them cost the release build 518 to 585 ns a frame (1.7 cores at 2.9
-/// million frames a second), never cut; now 22 ns. Counted as the stream
-/// threads' waits are: the writer of a connection with no stream, across
-/// 300 updates of its open window, each sent alone; 297 waits before.
+/// updates without end, each a system call if it woke the writer.
+/// Counted as the stream threads' waits are: the writer of a connection
+/// with no stream, across 300 updates of its open window, each sent alone.
 #[test]
 fn a_window_update_to_an_open_window_wakes_no_writer() {
     let (server, idle) = warmed_server(&[]);
