@@ -282,13 +282,21 @@ mod tests {
                     let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
                     out.write(b"ten bytes!").map_err(|e| e.kind())
                 });
-                wait_until("the hand-off", || !conn.lock().streams[&1].data.is_empty());
-                {
+                // The writer takes its frame in the hold of the lock that
+                // sees the hand-off, long before the grace is out.
+                wait_until("the hand-off", || {
                     let mut state = conn.lock();
-                    state.writing = true;
-                    state.streams.get_mut(&1).unwrap().framed = framed;
+                    let handed_off = !state.streams[&1].data.is_empty();
+                    if handed_off {
+                        state.writing = true;
+                        state.streams.get_mut(&1).unwrap().framed = framed;
+                    }
+                    handed_off
+                });
+                match cut {
+                    Some(_) => wait_until("the cut", || conn.lock().streams[&1].reset.is_some()),
+                    None => thread::sleep(Duration::from_millis(200)),
                 }
-                thread::sleep(Duration::from_millis(200));
                 assert!(!body.is_finished(), "framed {framed}: returned mid-write");
                 let mut state = conn.lock();
                 assert_eq!(state.streams[&1].reset, cut, "framed {framed}");
