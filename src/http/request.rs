@@ -507,6 +507,8 @@ mod tests {
                 .map_err(|e| e.reason)
         };
         assert_eq!(reason("000"), Ok(()));
+        // More digits than any u64 has: still zero, still no body.
+        assert_eq!(reason(&"0".repeat(30)), Ok(()), "thirty zeros");
         let body = Err("request bodies are not accepted (Content-Length)");
         assert_eq!(reason("5"), body);
         assert_eq!(
