@@ -93,6 +93,9 @@ impl<'c> StreamBody<'c> {
             if done(stream) {
                 return Ok(());
             }
+            // `waited` only grows while this waits, and no wake-up comes
+            // for it: a deadline computed before is early, never late, and
+            // woken at it the loop computes it again.
             let owed = bytes as u64 + stream.waited;
             let deadline = self.min_rate.deadline(started, owed);
             // Every byte handed off, and any END_STREAM asked for, is in a

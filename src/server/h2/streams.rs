@@ -14,8 +14,8 @@ use crate::measure::metrics::METRICS;
 
 /// How often a wait on `progress` looks again, against a lost wake-up: the
 /// writer notifies it as soon as a write a stream thread waits for is
-/// accounted for (`writer::run`), and the reader waiting for a write to be
-/// accounted for (`Conn::client_left`) looks again this often.
+/// accounted for (`writer::mark_written`), and the reader waiting for a
+/// write to be accounted for (`Conn::client_left`) looks again this often.
 pub const RECHECK: Duration = Duration::from_millis(100);
 
 /// The connection's shared state, and the two things its threads wait for.
