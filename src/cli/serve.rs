@@ -8,8 +8,8 @@ use super::EXIT_FAILURE;
 use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
-use crate::defense::buffer_caps::memory_warning;
 use crate::measure::log::{self, Logger};
+use crate::server::envelope::{Envelope, memory_warning};
 use crate::server::{Server, ServerConfig, descriptor_warning};
 use crate::sys;
 
@@ -174,7 +174,9 @@ pub fn run(config: ServerConfig) -> ExitCode {
         return ExitCode::from(EXIT_FAILURE);
     }
     let (addr, max_connections) = (config.addr, config.max_connections);
-    let max_buffered_total = config.max_buffered_total;
+    // What the caps let the server take, weighed once the server's own
+    // threads are running and counted in use.
+    let (envelope, max_buffered_total) = (Envelope::of(&config), config.max_buffered_total);
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
@@ -198,7 +200,7 @@ pub fn run(config: ServerConfig) -> ExitCode {
     if let Some(warning) = descriptor_warning(max_connections) {
         log::line(warning);
     }
-    if let Some(warning) = memory_warning(max_buffered_total) {
+    if let Some(warning) = memory_warning(&envelope, max_buffered_total) {
         log::line(warning);
     }
     let announced = server.local_addr().and_then(|bound| {

@@ -23,7 +23,9 @@
 //! The budget is a bound only if the process has the memory for it: under
 //! a smaller limit (`ulimit -v`, a container's `memory.max`) the buffered
 //! modes reach the limit first, and the process aborts or is killed, every
-//! connection with it. So `serve` warns at start ([`memory_warning`]).
+//! connection with it. So `serve` warns at start
+//! ([`memory_warning`](crate::server::envelope::memory_warning)), weighing
+//! the budget with everything else the caps let the server hold.
 //!
 //! The flat strategies (`bounded`, `pipeline`) are not charged: they hold
 //! at most (depth + 2) × chunk, or one chunk, by construction, and
@@ -33,8 +35,6 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::measure::proc_status::{self, MemoryLimit};
 
 /// Bytes that all capped responses together may queue.
 #[derive(Debug)]
@@ -151,30 +151,6 @@ impl fmt::Display for OverLimit {
     }
 }
 
-/// A warning, if a limit on the process's memory leaves less room than
-/// `max_buffered_total`: the budget is no defense then, and a few big
-/// `buffer` or `unbounded` exports end the whole server.
-pub fn memory_warning(max_buffered_total: u64) -> Option<String> {
-    warning_for(&proc_status::memory_limits(), max_buffered_total)
-}
-
-/// [`memory_warning`] for the limits given.
-fn warning_for(limits: &[MemoryLimit], max_buffered_total: u64) -> Option<String> {
-    let tightest = limits
-        .iter()
-        .min_by_key(|l| l.limit.saturating_sub(l.used))?;
-    let room = tightest.limit.saturating_sub(tightest.used);
-    (room < max_buffered_total).then(|| {
-        format!(
-            "backpressure: warning: {} is {} bytes with {} in use, but --max-buffered-total \
-             lets exports hold {max_buffered_total}: the buffered modes can reach the limit \
-             first, and the process then aborts or is killed; set --max-buffered-total \
-             well below the {room} bytes left",
-            tightest.name, tightest.limit, tightest.used
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,32 +203,5 @@ mod tests {
         });
         assert_eq!(budget.used(), taken.load(Ordering::Relaxed));
         assert!(budget.used() <= 1000 && budget.used() > 1000 - 7);
-    }
-
-    /// The limit with the least room left is the one named, and only a
-    /// budget larger than that room is warned of.
-    #[test]
-    fn a_memory_limit_with_less_room_than_the_budget_is_warned_of() {
-        let limits = [
-            MemoryLimit {
-                name: "ulimit -v".into(),
-                limit: 4_000,
-                used: 1_000,
-            },
-            MemoryLimit {
-                name: "the memory.max of cgroup /box".into(),
-                limit: 2_500,
-                used: 500,
-            },
-        ];
-        assert_eq!(warning_for(&limits, 2_000), None);
-        assert_eq!(warning_for(&[], u64::MAX), None);
-        let warning = warning_for(&limits, 2_001).unwrap();
-        assert!(
-            warning.contains("the memory.max of cgroup /box is 2500 bytes with 500 in use")
-                && warning.contains("exports hold 2001")
-                && warning.contains("well below the 2000 bytes left"),
-            "{warning}"
-        );
     }
 }

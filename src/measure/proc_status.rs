@@ -103,6 +103,18 @@ fn soft_limit(limits: &str, row: &str) -> Option<u64> {
     }
 }
 
+/// What a memory limit counts: the two differ by every thread's stack,
+/// which address space holds whole and memory only as far as it is
+/// touched, so `serve`'s warning weighs each against its own sum
+/// (`server/envelope.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counts {
+    /// Address space mapped (`VmSize`): `ulimit -v`.
+    AddressSpace,
+    /// Memory in use, pages touched: a cgroup's `memory.max`.
+    Memory,
+}
+
 /// A limit on this process's memory, and how much of what it counts is
 /// in use now.
 #[derive(Debug, PartialEq)]
@@ -110,6 +122,8 @@ pub struct MemoryLimit {
     /// What sets it, as an operator would change it: `ulimit -v`, or the
     /// `memory.max` of a cgroup named by its path.
     pub name: String,
+    /// What it counts.
+    pub counts: Counts,
     /// The limit, in bytes.
     pub limit: u64,
     /// What it counts, in use now, in bytes.
@@ -134,6 +148,7 @@ pub fn memory_limits() -> Vec<MemoryLimit> {
     if let (Some(limit), Some(used)) = (address_space, status.address_space_bytes) {
         limits.push(MemoryLimit {
             name: "ulimit -v".into(),
+            counts: Counts::AddressSpace,
             limit,
             used,
         });
@@ -170,6 +185,7 @@ fn cgroup_memory(root: &Path, groups: &[u8]) -> Option<MemoryLimit> {
             limit: read_number(&dir.join("memory.max"))?,
             used: read_number(&dir.join("memory.current"))?,
             name: format!("the memory.max of cgroup {}", level.display()),
+            counts: Counts::Memory,
         })
     });
     levels.min_by_key(|l| l.limit.saturating_sub(l.used))
@@ -272,12 +288,14 @@ mod tests {
         fs::remove_dir_all(&root).unwrap();
         let slice = MemoryLimit {
             name: "the memory.max of cgroup /work.slice".into(),
+            counts: Counts::Memory,
             limit: mib(1024),
             used: mib(896),
         };
         assert_eq!(from_the_slice, Some(slice));
         let own = MemoryLimit {
             name: "the memory.max of cgroup /work.slice/box/serve".into(),
+            counts: Counts::Memory,
             limit: mib(1024),
             used: mib(768),
         };

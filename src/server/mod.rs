@@ -5,6 +5,7 @@
 //! |------------------|-------------------------------------------------------------|
 //! | `mod.rs`         | [`Server`]: bind, the accept loop, a panic kept to its thread |
 //! | [`config`]       | [`ServerConfig`]: every default and every bound              |
+//! | [`envelope`]     | the most memory the caps let it hold; the warning when a limit has less room |
 //! | `connection.rs`  | one connection from accept to close, and its access-log line |
 //! | `graceful_close.rs` | a close that lets the last bytes land before a reset   |
 //! | `routes.rs`      | what each path answers; the export wired to its strategy     |
@@ -23,6 +24,7 @@
 mod accept_backoff;
 pub mod config;
 mod connection;
+pub mod envelope;
 mod graceful_close;
 mod h2;
 mod routes;

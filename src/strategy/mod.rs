@@ -43,6 +43,8 @@ use std::io::{self, Write};
 
 pub use body_writer::BodyWriter;
 pub use queued_bytes::QueuedBytes;
+// For the memory envelope (`server/envelope.rs`).
+pub(crate) use producer::PRODUCER_STACK_BYTES;
 
 use crate::defense::buffer_caps::OverLimit;
 use crate::export::{Mode, csv_rows};

@@ -36,7 +36,7 @@ use crate::export::csv_rows::CsvRows;
 /// Stack for a producer thread. It holds a `CsvRows` (192 bytes) and
 /// a few frames; the default 2 MiB would only reserve address space, but a
 /// small stack states the intent and lets many connections coexist.
-const PRODUCER_STACK_BYTES: usize = 64 * 1024;
+pub(crate) const PRODUCER_STACK_BYTES: usize = 64 * 1024;
 
 /// The writer hung up: its receiver is gone.
 pub(super) struct WriterGone;

@@ -49,7 +49,7 @@ const PEEK_WAIT: Duration = Duration::from_millis(1);
 const THREAD_WAKE: Duration = Duration::from_millis(5);
 
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
-const STREAM_STACK_BYTES: usize = 256 * 1024;
+pub(crate) const STREAM_STACK_BYTES: usize = 256 * 1024;
 
 /// Our SETTINGS: what a client must respect. The rest stay at RFC 9113's
 /// defaults: 65,535-byte windows (this server reads no request bodies), a

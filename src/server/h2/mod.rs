@@ -56,6 +56,9 @@ mod streams;
 mod writer;
 
 pub use connection::serve;
+// For the memory envelope (`server/envelope.rs`).
+pub(crate) use connection::STREAM_STACK_BYTES;
+pub(crate) use hand_off::HANDOFF_BYTES;
 
 use crate::measure::access_log::End;
 use streams::Conn;

@@ -1,0 +1,278 @@
+//! The memory envelope: the most the server can hold at its caps, and the
+//! start-up warning when a limit on the process's memory has less room.
+//!
+//! Every buffer and every thread a client can make the server take is
+//! bounded by a cap, so their sum at the caps is a number known at start.
+//! `--max-buffered-total` bounds what the buffered modes (`buffer`,
+//! `unbounded`) queue; this file adds up everything else, which grows with
+//! `--max-connections`:
+//!
+//! - **Slots.** Up to `--max-connections` connections are served, and as
+//!   many more may be closing (a finished response gives its slot back
+//!   while its close waits): a slot is one of each.
+//! - **A connection served**, at its largest an HTTP/2 one (an HTTP/1
+//!   connection is its reader and one stream): its thread
+//!   ([`CONNECTION_STACK_BYTES`]), its writer ([`STREAM_STACK_BYTES`]) and
+//!   [`MAX_STREAM_THREADS`] stream threads ([`STREAM_STACK_BYTES`]), each
+//!   with a producer in a channel mode ([`PRODUCER_STACK_BYTES`]). Its
+//!   buffers: the request head ([`MAX_HEAD_BYTES`]), the reader's frame
+//!   buffer and a header block at its largest, the writer's frame; per
+//!   stream thread a hand-off ([`HANDOFF_BYTES`]) and a flat mode's
+//!   buffers, `bounded`'s (depth + 2) × chunk (`pipeline`'s one chunk is
+//!   less). Those are threads, not streams: 16 streams are open at most,
+//!   and as many threads may still be leaving with their buffers, which a
+//!   rapid reset keeps full. In steady use a connection holds about half.
+//! - **A connection closing**: its thread's stack; its buffers are freed.
+//!
+//! What each limit counts differs by the stacks. Address space (`ulimit
+//! -v`, `VmSize`) holds every stack whole, with its guard page, as mapped.
+//! Memory (a cgroup's `memory.max`) holds a stack's pages only once
+//! touched: counted here as one page a thread, the least each touches, so
+//! the memory envelope is a floor for stacks and a ceiling for buffers.
+//!
+//! Left out, as the allocator's and the kernel's rather than the server's:
+//! glibc's malloc arenas (a thread may reserve one of 64 MiB of address
+//! space, up to eight a core, which it does without failing when the
+//! limit has no room: `MALLOC_ARENA_MAX` bounds them), the allocator's
+//! overhead per block, the small tables (HPACK's 4 KiB, a stream's entry),
+//! the server's own threads started before the warning (counted in use
+//! then), and the kernel's socket buffers, which a cgroup charges too
+//! (`--notsent-lowat` bounds what a write leaves unsent).
+//!
+//! A real service sizes its caps from this sum: it picks
+//! `--max-connections`, `--chunk-bytes` and `--max-buffered-total` so that
+//! the envelope and the budget fit its container with room to spare, and
+//! a thread-per-stream server learns here why async runtimes exist: at the
+//! defaults the stacks alone map gigabytes.
+
+use super::CONNECTION_STACK_BYTES;
+use super::config::ServerConfig;
+use super::h2::{HANDOFF_BYTES, MAX_HEADER_BLOCK_BYTES, MAX_STREAM_THREADS, STREAM_STACK_BYTES};
+use crate::http::h2::frame::{HEADER_BYTES, MAX_FRAME_BYTES};
+use crate::http::h2::frame_buffer::FrameBuffer;
+use crate::http::request::MAX_HEAD_BYTES;
+use crate::measure::proc_status::{self, Counts, MemoryLimit};
+use crate::strategy::PRODUCER_STACK_BYTES;
+
+/// A page, on x86-64 and most arm64 Linux: each thread's stack has one
+/// guard page below it, mapped and never touched, and touches at least one.
+const PAGE_BYTES: u64 = 4096;
+
+/// Threads a slot may hold: an HTTP/2 connection's reader (its connection
+/// thread) and writer, its stream threads and their producers, and one
+/// connection closing.
+const SLOT_THREADS: u64 = 2 + 2 * MAX_STREAM_THREADS as u64 + 1;
+
+/// Their stacks, as mapped.
+const SLOT_STACKS: u64 = 2 * CONNECTION_STACK_BYTES as u64
+    + STREAM_STACK_BYTES as u64
+    + MAX_STREAM_THREADS as u64 * (STREAM_STACK_BYTES + PRODUCER_STACK_BYTES) as u64;
+
+/// An HTTP/2 connection's own buffers, whatever its streams: the request
+/// head it began as, the reader's frame buffer, a header block at its
+/// largest, and the writer's frame.
+const CONNECTION_BUFFER_BYTES: u64 =
+    (MAX_HEAD_BYTES + FrameBuffer::BYTES + MAX_HEADER_BLOCK_BYTES + HEADER_BYTES + MAX_FRAME_BYTES)
+        as u64;
+
+/// What the caps let the server hold beyond `--max-buffered-total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// `--max-connections`: each slot a connection served and one closing.
+    pub slots: u64,
+    /// Buffers one slot may hold: its connection's, and every stream
+    /// thread's hand-off and flat-mode buffers.
+    pub slot_buffers: u64,
+}
+
+impl Envelope {
+    /// The envelope of `config`'s caps.
+    pub fn of(config: &ServerConfig) -> Envelope {
+        let flat = (config.channel_depth as u64 + 2) * config.chunk_bytes as u64;
+        let per_stream = HANDOFF_BYTES as u64 + flat;
+        Envelope {
+            slots: config.max_connections as u64,
+            slot_buffers: CONNECTION_BUFFER_BYTES + MAX_STREAM_THREADS as u64 * per_stream,
+        }
+    }
+
+    /// What one slot adds to what `counts` counts: its buffers, and its
+    /// threads' stacks whole with their guard pages (address space) or a
+    /// touched page each (memory).
+    pub fn per_slot(&self, counts: Counts) -> u64 {
+        self.slot_buffers
+            + match counts {
+                Counts::AddressSpace => SLOT_STACKS + SLOT_THREADS * PAGE_BYTES,
+                Counts::Memory => SLOT_THREADS * PAGE_BYTES,
+            }
+    }
+
+    /// The whole envelope as `counts` counts it.
+    pub fn counted_by(&self, counts: Counts) -> u64 {
+        self.slots * self.per_slot(counts)
+    }
+}
+
+/// A warning, if a limit on the process's memory leaves less room than
+/// the caps let the server take: `envelope` as the limit counts it, and
+/// `max_buffered_total`. Then the caps are no defense: enough clients make
+/// an allocation or a thread fail, and the process aborts or is killed,
+/// every connection with it.
+pub fn memory_warning(envelope: &Envelope, max_buffered_total: u64) -> Option<String> {
+    warning_for(&proc_status::memory_limits(), envelope, max_buffered_total)
+}
+
+/// [`memory_warning`] for the limits given: the one short by the most is
+/// named, in one line that says how many connections would fit.
+fn warning_for(limits: &[MemoryLimit], envelope: &Envelope, budget: u64) -> Option<String> {
+    let need = |l: &MemoryLimit| envelope.counted_by(l.counts).saturating_add(budget);
+    let room = |l: &MemoryLimit| l.limit.saturating_sub(l.used);
+    let tightest = limits
+        .iter()
+        .filter(|l| room(l) < need(l))
+        .max_by_key(|l| need(l) - room(l))?;
+    let (room, need) = (room(tightest), need(tightest));
+    let per_slot = envelope.per_slot(tightest.counts);
+    let fit = room.saturating_sub(budget) / per_slot.max(1);
+    let what = match tightest.counts {
+        Counts::AddressSpace => "address space",
+        Counts::Memory => "memory",
+    };
+    let advice = if fit == 0 {
+        "not one connection fits beside --max-buffered-total: lower it, then \
+         --max-connections or --chunk-bytes"
+            .to_string()
+    } else {
+        format!(
+            "lower --max-connections to {fit} or less (at these --chunk-bytes, \
+             --channel-depth and --max-buffered-total), --chunk-bytes or --max-buffered-total"
+        )
+    };
+    Some(format!(
+        "backpressure: warning: {} is {} bytes with {} in use, {room} left, but at its caps \
+         the server may take {need} bytes more of {what}: {per_slot} for each of \
+         --max-connections {} (its threads, and the flat modes' buffers on HTTP/2's \
+         streams) and --max-buffered-total {budget}; past the limit an allocation or a \
+         thread fails and the process aborts or is killed; {advice}",
+        tightest.name, tightest.limit, tightest.used, envelope.slots
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The envelope is the sum of its terms, each from its own constant:
+    /// a term left out, or counted once too few, changes the sum.
+    #[test]
+    fn the_envelope_adds_every_thread_and_buffer_a_slot_may_hold() {
+        let config = ServerConfig {
+            max_connections: 3,
+            channel_depth: 2,
+            chunk_bytes: 1000,
+            ..ServerConfig::default()
+        };
+        let envelope = Envelope::of(&config);
+        let streams = MAX_STREAM_THREADS as u64;
+        let stream_buffers = streams * (HANDOFF_BYTES as u64 + (2 + 2) * 1000);
+        let frame = (HEADER_BYTES + MAX_FRAME_BYTES) as u64;
+        let connection_buffers =
+            (MAX_HEAD_BYTES + MAX_HEADER_BLOCK_BYTES) as u64 + 2 * frame + frame;
+        let threads = 1 + 1 + streams + streams + 1;
+        let stacks = CONNECTION_STACK_BYTES as u64 * 2
+            + STREAM_STACK_BYTES as u64 * (1 + streams)
+            + PRODUCER_STACK_BYTES as u64 * streams;
+        let buffers = connection_buffers + stream_buffers;
+        assert_eq!(
+            envelope.counted_by(Counts::Memory),
+            3 * (buffers + threads * 4096)
+        );
+        assert_eq!(
+            envelope.counted_by(Counts::AddressSpace),
+            3 * (buffers + stacks + threads * 4096)
+        );
+    }
+
+    fn limit(name: &str, counts: Counts, limit: u64, used: u64) -> MemoryLimit {
+        MemoryLimit {
+            name: name.into(),
+            counts,
+            limit,
+            used,
+        }
+    }
+
+    /// With no connections, the limit with the least room left is the one
+    /// named, and only a budget larger than that room is warned of.
+    #[test]
+    fn a_memory_limit_with_less_room_than_the_budget_is_warned_of() {
+        let limits = [
+            limit("ulimit -v", Counts::AddressSpace, 4_000, 1_000),
+            limit("the memory.max of cgroup /box", Counts::Memory, 2_500, 500),
+        ];
+        let none = Envelope {
+            slots: 0,
+            slot_buffers: 0,
+        };
+        assert_eq!(warning_for(&limits, &none, 2_000), None);
+        assert_eq!(warning_for(&[], &none, u64::MAX), None);
+        let warning = warning_for(&limits, &none, 2_001).unwrap();
+        assert!(
+            warning.contains("the memory.max of cgroup /box is 2500 bytes with 500 in use")
+                && warning.contains("2000 left")
+                && warning.contains("2001 bytes more of memory")
+                && warning.contains("--max-buffered-total 2001;")
+                && warning.contains("not one connection fits"),
+            "{warning}"
+        );
+    }
+
+    /// Each limit is weighed with what it counts: the stacks make address
+    /// space the one short here, though it has more room. The warning
+    /// says how many connections fit, and that many are not warned of.
+    #[test]
+    fn each_limit_weighs_the_envelope_it_counts() {
+        let envelope = Envelope {
+            slots: 10,
+            slot_buffers: 1 << 20,
+        };
+        let (space, memory) = (
+            envelope.per_slot(Counts::AddressSpace),
+            envelope.per_slot(Counts::Memory),
+        );
+        assert_eq!(space - memory, SLOT_STACKS);
+        let budget = 1 << 20;
+        // Room for 4 slots of address space and the budget, and for all 10
+        // slots of memory and the budget.
+        let room_space = budget + 4 * space + space / 2;
+        let limits = [
+            limit("ulimit -v", Counts::AddressSpace, room_space + 7, 7),
+            limit("memory.max", Counts::Memory, budget + 10 * memory, 0),
+        ];
+        let warning = warning_for(&limits, &envelope, budget).unwrap();
+        let need = 10 * space + budget;
+        assert!(
+            warning.starts_with(&format!(
+                "backpressure: warning: ulimit -v is {} bytes with 7 in use, {room_space} left",
+                room_space + 7
+            )) && warning.contains(&format!(
+                "take {need} bytes more of address space: {space} for each of --max-connections 10"
+            )) && warning.contains("lower --max-connections to 4 or less"),
+            "{warning}"
+        );
+        let four = Envelope {
+            slots: 4,
+            ..envelope
+        };
+        assert_eq!(warning_for(&limits, &four, budget), None);
+        // A byte less room for memory, and memory is short too, but by less.
+        let limits = [
+            limit("ulimit -v", Counts::AddressSpace, room_space, 0),
+            limit("memory.max", Counts::Memory, budget + 10 * memory - 1, 0),
+        ];
+        let warning = warning_for(&limits, &envelope, budget).unwrap();
+        assert!(warning.contains("ulimit -v is"), "{warning}");
+        let warning = warning_for(&limits[1..], &envelope, budget).unwrap();
+        assert!(warning.contains("to 9 or less"), "{warning}");
+    }
+}
