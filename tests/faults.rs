@@ -442,12 +442,12 @@ fn every_line_the_server_logs_is_stamped() {
 }
 
 /// The start's memory warnings under a `ulimit -v` of 1 GiB, where `args`
-/// set the caps; `MALLOC_ARENA_MAX=1`, so that what is in use at the
-/// warning does not depend on which of the server's first threads has
-/// reserved a 64 MiB malloc arena of its own by then.
-fn memory_warnings(args: &[&str]) -> Vec<String> {
-    let one_arena = [("MALLOC_ARENA_MAX", "1")];
-    let mut server = Child::start_with(Log::Read, Some("-v 1048576"), &one_arena, args);
+/// set the caps and `MALLOC_ARENA_MAX` is `arenas`: "1", so that what is
+/// in use at the warning does not depend on which of the server's first
+/// threads has reserved a 64 MiB malloc arena of its own by then.
+fn memory_warnings(arenas: &str, args: &[&str]) -> Vec<String> {
+    let arenas = [("MALLOC_ARENA_MAX", arenas)];
+    let mut server = Child::start_with(Log::Read, Some("-v 1048576"), &arenas, args);
     // Logged before the address is announced; the summary at SIGTERM is
     // the log's last line, so the log up to it has it all.
     server.terminate();
@@ -464,7 +464,7 @@ fn memory_warnings(args: &[&str]) -> Vec<String> {
 /// warned of.
 #[test]
 fn a_budget_the_memory_limit_cannot_hold_is_warned_of() {
-    let warnings = memory_warnings(&["--max-buffered-total", "1g"]);
+    let warnings = memory_warnings("1", &["--max-buffered-total", "1g"]);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     let warning = &warnings[0];
     // The limit named is the one short by the most: this ulimit, or a
@@ -480,19 +480,20 @@ fn a_budget_the_memory_limit_cannot_hold_is_warned_of() {
         "{warning}"
     );
     let fits = ["--max-buffered-total", "64m", "--max-connections", "8"];
-    assert_eq!(memory_warnings(&fits), Vec::<String>::new());
+    assert_eq!(memory_warnings("1", &fits), Vec::<String>::new());
 }
 
 /// The caps bound more than the budget: each connection may hold an HTTP/2
 /// connection's threads (34 of them with 256 KiB stacks, 32 producers
 /// with 64 KiB) and its streams' flat buffers, about 16 MiB of address
 /// space, so 256 of them need 4 GiB however small the budget (attack19
-/// aborted a server whose warning weighed the budget alone). Under 1 GiB
+/// aborted a server whose warning weighed the budget alone), and malloc's
+/// arenas 64 MiB each beyond the first. Under 1 GiB
 /// the warning says so in one line, with figures that add up and the
 /// number of connections that fit; one fewer than that is not warned of.
 #[test]
 fn caps_whose_envelope_the_memory_limit_cannot_hold_are_warned_of() {
-    let warnings = memory_warnings(&["--max-buffered-total", "64m"]);
+    let warnings = memory_warnings("1", &["--max-buffered-total", "64m"]);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     let warning = &warnings[0];
     assert!(
@@ -511,9 +512,16 @@ fn caps_whose_envelope_the_memory_limit_cannot_hold_are_warned_of() {
     let fit: u64 = number_after(warning, "lower --max-connections to ", " or less");
     assert_eq!(fit, (room - budget) / per_connection, "{warning}");
     assert!((2..256).contains(&fit), "{warning}");
+    // One fewer, so that a few pages more in use at this start cannot tip it.
     let fewer = (fit - 1).to_string();
     let args = ["--max-buffered-total", "64m", "--max-connections", &fewer];
-    assert_eq!(memory_warnings(&args), Vec::<String>::new());
+    assert_eq!(memory_warnings("1", &args), Vec::<String>::new());
+    // Each malloc arena past the first reserves 64 MiB of address space.
+    let warnings = memory_warnings("3", &["--max-buffered-total", "64m"]);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let with_arenas: u64 = number_after(&warnings[0], " may take ", " bytes more");
+    assert_eq!(with_arenas, need + 2 * (64 << 20), "{}", warnings[0]);
+    assert!(warnings[0].contains(", 134217728 for 2 malloc arenas and"));
 }
 
 /// The flat modes' buffers are few and small, but each is `--chunk-bytes`

@@ -9,7 +9,7 @@ use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
 use crate::measure::log::{self, Logger};
-use crate::server::envelope::{Envelope, memory_warning};
+use crate::server::envelope::{Envelope, malloc_arenas, memory_warning};
 use crate::server::{Server, ServerConfig, descriptor_warning};
 use crate::sys;
 
@@ -176,7 +176,10 @@ pub fn run(config: ServerConfig) -> ExitCode {
     let (addr, max_connections) = (config.addr, config.max_connections);
     // What the caps let the server take, weighed once the server's own
     // threads are running and counted in use.
-    let (envelope, max_buffered_total) = (Envelope::of(&config), config.max_buffered_total);
+    let (envelope, max_buffered_total) = (
+        Envelope::of(&config, malloc_arenas()),
+        config.max_buffered_total,
+    );
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(e) => {

@@ -23,21 +23,26 @@
 //!   and as many threads may still be leaving with their buffers, which a
 //!   rapid reset keeps full. In steady use a connection holds about half.
 //! - **A connection closing**: its thread's stack; its buffers are freed.
+//! - **The allocator's arenas**, in address space only: glibc's malloc
+//!   gives threads arenas of their own, up to eight a core past the main
+//!   one unless `MALLOC_ARENA_MAX` says fewer, each a 64 MiB reservation
+//!   mapped whole when made and touched only as used. Under a `ulimit -v`
+//!   they take room first come: with 300 MiB to spare, two cores and the
+//!   default arenas, 14 connections of 16 `bounded` streams aborted the
+//!   server (2026-12-06, envelope19), which with `MALLOC_ARENA_MAX=1` held
+//!   them in 122 MiB. Those made before the warning are counted twice.
 //!
-//! What each limit counts differs by the stacks. Address space (`ulimit
+//! What each limit counts differs by the stacks and arenas. Address space (`ulimit
 //! -v`, `VmSize`) holds every stack whole, with its guard page, as mapped.
 //! Memory (a cgroup's `memory.max`) holds a stack's pages only once
 //! touched: counted here as one page a thread, the least each touches, so
 //! the memory envelope is a floor for stacks and a ceiling for buffers.
 //!
 //! Left out, as the allocator's and the kernel's rather than the server's:
-//! glibc's malloc arenas (a thread may reserve one of 64 MiB of address
-//! space, up to eight a core, which it does without failing when the
-//! limit has no room: `MALLOC_ARENA_MAX` bounds them), the allocator's
-//! overhead per block, the small tables (HPACK's 4 KiB, a stream's entry),
-//! the server's own threads started before the warning (counted in use
-//! then), and the kernel's socket buffers, which a cgroup charges too
-//! (`--notsent-lowat` bounds what a write leaves unsent).
+//! the allocator's overhead per block, the small tables (HPACK's 4 KiB, a
+//! stream's entry), the server's own threads started before the warning
+//! (counted in use then), and the kernel's socket buffers, which a cgroup
+//! charges too (`--notsent-lowat` bounds what a write leaves unsent).
 //!
 //! A real service sizes its caps from this sum: it picks
 //! `--max-connections`, `--chunk-bytes` and `--max-buffered-total` so that
@@ -75,6 +80,13 @@ const CONNECTION_BUFFER_BYTES: u64 =
     (MAX_HEAD_BYTES + FrameBuffer::BYTES + MAX_HEADER_BLOCK_BYTES + HEADER_BYTES + MAX_FRAME_BYTES)
         as u64;
 
+/// Address space glibc's malloc maps for each arena past the main one:
+/// 64 MiB (`HEAP_MAX_SIZE`, twice the largest mmap threshold on 64-bit).
+const ARENA_RESERVE_BYTES: u64 = 64 << 20;
+
+/// Arenas glibc's malloc per core on 64-bit, unless `MALLOC_ARENA_MAX`.
+const ARENAS_PER_CORE: u64 = 8;
+
 /// What the caps let the server hold beyond `--max-buffered-total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Envelope {
@@ -83,16 +95,30 @@ pub struct Envelope {
     /// Buffers one slot may hold: its connection's, and every stream
     /// thread's hand-off and flat-mode buffers.
     pub slot_buffers: u64,
+    /// Malloc arenas the threads may make past the main one, each
+    /// [`ARENA_RESERVE_BYTES`] of address space ([`malloc_arenas`]).
+    pub arenas: u64,
 }
 
 impl Envelope {
-    /// The envelope of `config`'s caps.
-    pub fn of(config: &ServerConfig) -> Envelope {
+    /// The envelope of `config`'s caps, with `arenas` malloc arenas past
+    /// the main one ([`malloc_arenas`], for the running process).
+    pub fn of(config: &ServerConfig, arenas: u64) -> Envelope {
         let flat = (config.channel_depth as u64 + 2) * config.chunk_bytes as u64;
         let per_stream = HANDOFF_BYTES as u64 + flat;
         Envelope {
             slots: config.max_connections as u64,
             slot_buffers: CONNECTION_BUFFER_BYTES + MAX_STREAM_THREADS as u64 * per_stream,
+            arenas,
+        }
+    }
+
+    /// What `counts` counts whatever the connections: the arenas'
+    /// reservations, in address space.
+    pub fn fixed(&self, counts: Counts) -> u64 {
+        match counts {
+            Counts::AddressSpace => self.arenas * ARENA_RESERVE_BYTES,
+            Counts::Memory => 0,
         }
     }
 
@@ -109,8 +135,25 @@ impl Envelope {
 
     /// The whole envelope as `counts` counts it.
     pub fn counted_by(&self, counts: Counts) -> u64 {
-        self.slots * self.per_slot(counts)
+        self.slots * self.per_slot(counts) + self.fixed(counts)
     }
+}
+
+/// Arenas glibc's malloc may make past the main one: `MALLOC_ARENA_MAX`
+/// less one if it is set to a number, else eight a core less one (glibc
+/// counts the cores the process may run on, as std does, though a cgroup
+/// CPU quota lowers std's count and not glibc's). None without glibc.
+pub fn malloc_arenas() -> u64 {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return 0;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    let most = std::env::var("MALLOC_ARENA_MAX")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(ARENAS_PER_CORE * cores);
+    most - 1
 }
 
 /// A warning, if a limit on the process's memory leaves less room than
@@ -133,28 +176,43 @@ fn warning_for(limits: &[MemoryLimit], envelope: &Envelope, budget: u64) -> Opti
         .max_by_key(|l| need(l) - room(l))?;
     let (room, need) = (room(tightest), need(tightest));
     let per_slot = envelope.per_slot(tightest.counts);
-    let fit = room.saturating_sub(budget) / per_slot.max(1);
+    let fixed = envelope.fixed(tightest.counts);
+    let fit = room.saturating_sub(budget.saturating_add(fixed)) / per_slot.max(1);
     let what = match tightest.counts {
         Counts::AddressSpace => "address space",
         Counts::Memory => "memory",
     };
-    let advice = if fit == 0 {
-        "not one connection fits beside --max-buffered-total: lower it, then \
-         --max-connections or --chunk-bytes"
-            .to_string()
+    let arenas = if fixed > 0 {
+        format!(", {fixed} for {} malloc arenas", envelope.arenas)
     } else {
-        format!(
+        String::new()
+    };
+    let advice = match (fit, fixed > 0) {
+        (0, false) => "not one connection fits beside --max-buffered-total: lower it, then \
+                       --max-connections or --chunk-bytes"
+            .to_string(),
+        (0, true) => "not one connection fits beside --max-buffered-total and the arenas: \
+                      lower them (MALLOC_ARENA_MAX=2, say), then --max-connections or \
+                      --chunk-bytes"
+            .to_string(),
+        (fit, arenas) => format!(
             "lower --max-connections to {fit} or less (at these --chunk-bytes, \
-             --channel-depth and --max-buffered-total), --chunk-bytes or --max-buffered-total"
-        )
+             --channel-depth and --max-buffered-total), --chunk-bytes or \
+             --max-buffered-total{}",
+            if arenas {
+                ", or set MALLOC_ARENA_MAX"
+            } else {
+                ""
+            }
+        ),
     };
     Some(format!(
         "backpressure: warning: {} is {} bytes with {} in use, {room} left, but at its caps \
          the server may take {need} bytes more of {what}: {per_slot} for each of \
          --max-connections {} (its threads, and the flat modes' buffers on HTTP/2's \
-         streams) and --max-buffered-total {budget}; past the limit an allocation or a \
+         streams){arenas} and --max-buffered-total {budget}; past the limit an allocation or a \
          thread fails and the process aborts or is killed; {advice}",
-        tightest.name, tightest.limit, tightest.used, envelope.slots
+        tightest.name, tightest.limit, tightest.used, envelope.slots,
     ))
 }
 
@@ -172,7 +230,7 @@ mod tests {
             chunk_bytes: 1000,
             ..ServerConfig::default()
         };
-        let envelope = Envelope::of(&config);
+        let envelope = Envelope::of(&config, 5);
         let streams = MAX_STREAM_THREADS as u64;
         let stream_buffers = streams * (HANDOFF_BYTES as u64 + (2 + 2) * 1000);
         let frame = (HEADER_BYTES + MAX_FRAME_BYTES) as u64;
@@ -189,7 +247,7 @@ mod tests {
         );
         assert_eq!(
             envelope.counted_by(Counts::AddressSpace),
-            3 * (buffers + stacks + threads * 4096)
+            3 * (buffers + stacks + threads * 4096) + 5 * (64 << 20)
         );
     }
 
@@ -213,6 +271,7 @@ mod tests {
         let none = Envelope {
             slots: 0,
             slot_buffers: 0,
+            arenas: 0,
         };
         assert_eq!(warning_for(&limits, &none, 2_000), None);
         assert_eq!(warning_for(&[], &none, u64::MAX), None);
@@ -235,6 +294,7 @@ mod tests {
         let envelope = Envelope {
             slots: 10,
             slot_buffers: 1 << 20,
+            arenas: 0,
         };
         let (space, memory) = (
             envelope.per_slot(Counts::AddressSpace),
@@ -274,5 +334,29 @@ mod tests {
         assert!(warning.contains("ulimit -v is"), "{warning}");
         let warning = warning_for(&limits[1..], &envelope, budget).unwrap();
         assert!(warning.contains("to 9 or less"), "{warning}");
+        // Malloc's arenas take address space, not memory: two of them leave
+        // room for two slots fewer, if each slot is 64 MiB.
+        let (slot_buffers, arenas) = ((64 << 20) - SLOT_STACKS - SLOT_THREADS * PAGE_BYTES, 2);
+        let envelope = Envelope {
+            slots: 10,
+            slot_buffers,
+            arenas,
+        };
+        assert_eq!(envelope.per_slot(Counts::AddressSpace), 64 << 20);
+        let room = budget + 5 * (64 << 20);
+        let limits = [
+            limit("ulimit -v", Counts::AddressSpace, room, 0),
+            limit("memory.max", Counts::Memory, room, 0),
+        ];
+        let warning = warning_for(&limits, &envelope, budget).unwrap();
+        let arenas_bytes = 2 * (64 << 20);
+        assert!(
+            warning.contains(&format!("take {} bytes", 12 * (64 << 20) + budget))
+                && warning.contains(&format!("), {arenas_bytes} for 2 malloc arenas and"))
+                && warning.contains("to 3 or less"),
+            "{warning}"
+        );
+        let warning = warning_for(&limits[1..], &envelope, budget).unwrap();
+        assert!(!warning.contains("arenas and"), "{warning}");
     }
 }
