@@ -27,13 +27,14 @@
 //!   gives threads arenas of their own, up to eight a core past the main
 //!   one unless `MALLOC_ARENA_MAX` says fewer, each a 64 MiB reservation
 //!   mapped whole when made and touched only as used. Under a `ulimit -v`
-//!   they take room first come: with 300 MiB to spare, two cores and the
-//!   default arenas, 14 connections of 16 `bounded` streams aborted the
-//!   server (2026-12-06, envelope19), which with `MALLOC_ARENA_MAX=1` held
-//!   them in 122 MiB. Those made before the warning are counted twice.
+//!   they take room first come, as many as the threads that allocate at
+//!   once ask for, and may leave none for the connections
+//!   (`docs/defenses.md` has a measured case). Those made before the
+//!   warning are counted twice.
 //!
-//! What each limit counts differs by the stacks and arenas. Address space (`ulimit
-//! -v`, `VmSize`) holds every stack whole, with its guard page, as mapped.
+//! What each limit counts differs by the stacks and arenas. Address space
+//! (`ulimit -v`, `VmSize`) holds every stack whole, with its guard page, as
+//! mapped.
 //! Memory (a cgroup's `memory.max`) holds a stack's pages only once
 //! touched: counted here as one page a thread, the least each touches, so
 //! the memory envelope is a floor for stacks and a ceiling for buffers.
