@@ -486,11 +486,10 @@ fn a_budget_the_memory_limit_cannot_hold_is_warned_of() {
 /// The caps bound more than the budget: each connection may hold an HTTP/2
 /// connection's threads (34 of them with 256 KiB stacks, 32 producers
 /// with 64 KiB) and its streams' flat buffers, about 16 MiB of address
-/// space, so 256 of them need 4 GiB however small the budget (attack19
-/// aborted a server whose warning weighed the budget alone), and malloc's
-/// arenas 64 MiB each beyond the first. Under 1 GiB
-/// the warning says so in one line, with figures that add up and the
-/// number of connections that fit; one fewer than that is not warned of.
+/// space, so 256 of them need 4 GiB however small the budget, and
+/// malloc's arenas 64 MiB each beyond the first. Under 1 GiB the warning
+/// says so in one line, with figures that add up and the number of
+/// connections that fit; one fewer than that is not warned of.
 #[test]
 fn caps_whose_envelope_the_memory_limit_cannot_hold_are_warned_of() {
     let warnings = memory_warnings("1", &["--max-buffered-total", "64m"]);
