@@ -184,7 +184,8 @@ fn warning_for(limits: &[MemoryLimit], envelope: &Envelope, budget: u64) -> Opti
         Counts::Memory => "memory",
     };
     let arenas = if fixed > 0 {
-        format!(", {fixed} for {} malloc arenas", envelope.arenas)
+        let plural = if envelope.arenas == 1 { "" } else { "s" };
+        format!(", {fixed} for {} malloc arena{plural}", envelope.arenas)
     } else {
         String::new()
     };
