@@ -26,7 +26,22 @@
 //! channel and one in the writer's hands, one is always back.
 //!
 //! `depth` 0 is a rendezvous channel: each `send` waits until the writer
-//! takes the chunk, bounding memory at 2 × chunk.
+//! takes the chunk, bounding memory at 2 × chunk. How the default depth
+//! and chunk size were chosen, and what a smaller pair costs in speed, is
+//! in `docs/benchmarks.md` ("How the defaults were chosen").
+//!
+//! This file only picks the channel and the pool; the pattern lives in
+//! `two_threads.rs` (the writer), `producer.rs` and `chunk_buffers.rs`. A
+//! copy of it must keep four things, each said where it is done:
+//!
+//! - the writer owns the receiver and drops it on any error *before*
+//!   joining the producer, or a producer blocked in `send` is never woken
+//!   and the join hangs (`two_threads::write_chunks` takes `rx` by value);
+//! - a chunk is counted before its `send`, or the one a blocked `send`
+//!   holds is memory the gauge does not show (`producer::produce`);
+//! - a recycled buffer is cleared before it is filled again;
+//! - the writer's `write` blocks, and for a bounded time (`pipeline.rs`
+//!   says why both matter).
 
 use std::sync::mpsc;
 

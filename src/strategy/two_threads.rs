@@ -17,14 +17,19 @@
 //! ends into [`stream`], and say where each chunk's buffer comes from
 //! ([`Buffers`], in `chunk_buffers.rs`: a recycled pool for `bounded`, a
 //! fresh one per chunk for `unbounded`); that is the whole difference
-//! between them.
+//! between them. Backpressure bounds that producer's memory, not what it
+//! holds: blocked in `send`, a database cursor keeps its connection and
+//! snapshot for as long as the client stalls, which is one more reason
+//! the writer's wait is bounded in time (`body_writer.rs`).
 //!
 //! The head waits until the first chunk is counted, and the producer
 //! renders nothing more until the head is out ([`Handshake`]). A cap that
 //! refuses the first chunk is then still answered with a status, as
 //! `buffer`'s is: a 503 with `Retry-After` while other responses hold the
 //! budget, a 400 for a chunk larger than a cap. A cap met later can only
-//! cut the response, and there is always a response to cut.
+//! cut the response, and there is always a response to cut. In a service
+//! the same wait does more: a query that fails before its first row is
+//! answered with an error status, not a 200 cut short.
 //!
 //! Shutdown is by hang-up: when the client goes away the writer's `write`
 //! fails, the writer returns and drops the receiver, the producer's next
@@ -165,7 +170,9 @@ fn verdict<W: Wire>(
 /// or stops at once if the producer's queue was refused by a cap (draining
 /// hundreds of MB to a slow client first would defeat the cap). Each
 /// written buffer goes back through `give_back`, if there is one, before
-/// the next chunk is taken. Takes `rx` by value so that returning, for any
+/// the next chunk is taken: taking one frees the producer's blocked `send`,
+/// and its next buffer must already be back, or it waits for this one
+/// (`Source::take` counts on it). Takes `rx` by value so that returning, for any
 /// reason, drops it, and every chunk still queued with it.
 fn write_chunks<'q, W: Wire>(
     mut body: BodyWriter<'q, W>,
