@@ -77,8 +77,8 @@ pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// maximum (4 MiB by default) for a client that stalls, about 28 times
 /// the userland bound at the defaults (144 KiB), in memory RSS never
 /// shows. With it a blocking write waits once this many bytes are unsent
-/// and wakes when fewer than half are left, so the writer follows the
-/// client's drain closely. 16 KiB is Cloudflare's
+/// and wakes when fewer than half that many are left, so the writer
+/// follows the client's drain closely. 16 KiB is Cloudflare's
 /// setting; Apple recommends 128 KiB; `docs/benchmarks.md` measures the
 /// choice. `off` leaves the kernel's default (no mark).
 pub const DEFAULT_NOTSENT_LOWAT: Option<u32> = Some(16 * 1024);
