@@ -18,14 +18,14 @@
 //! Use this shape unless the producer really must run on its own thread.
 //!
 //! What a copy must keep: a `write` that blocks. The loop is correct only
-//! because `write_all` does not return until the wire has room for the
-//! bytes (the socket below its high-water mark, or an HTTP/2 stream's
-//! hand-off, taken as its window allows); onto a writer that takes everything at once (a `Vec`, a
-//! framework's response body that buffers, a channel to another task) the
-//! same loop renders the whole body ahead of the client, as `unbounded`
-//! does. And the block lasts as long as the client stalls: here the wire
-//! bounds it in time (`body_writer.rs` says how); on a bare socket, set a
-//! send timeout at least, or a stalled client holds this thread for good.
+//! because `write_all` does not return until the wire has room for the bytes
+//! (the socket below its high-water mark, or an HTTP/2 stream's hand-off, taken
+//! as its window allows); onto a writer that takes everything at once (a `Vec`,
+//! a framework's response body that buffers, a channel to another task) the
+//! same loop renders the whole body ahead of the client, as `unbounded` does.
+//! And the block lasts as long as the client stalls: here the wire bounds it in
+//! time (`body_writer.rs` says how); on a bare socket, set a send timeout at
+//! least, or a stalled client holds this thread for good.
 
 use std::io::Write;
 

@@ -169,11 +169,11 @@ fn verdict<W: Wire>(
 /// The writer: drains chunks into the body until the producer hangs up,
 /// or stops at once if the producer's queue was refused by a cap (draining
 /// hundreds of MB to a slow client first would defeat the cap). Each
-/// written buffer goes back through `give_back`, if there is one, before
-/// the next chunk is taken: taking one frees the producer's blocked `send`,
-/// and its next buffer must already be back, or it waits for this one
-/// (`Source::take` counts on it). Takes `rx` by value so that returning, for any
-/// reason, drops it, and every chunk still queued with it.
+/// written buffer goes back through `give_back`, if there is one, before the
+/// next chunk is taken: taking one frees the producer's blocked `send`, and its
+/// next buffer must already be back, or it waits for this one (`Source::take`
+/// counts on it). Takes `rx` by value so that returning, for any reason, drops
+/// it, and every chunk still queued with it.
 fn write_chunks<'q, W: Wire>(
     mut body: BodyWriter<'q, W>,
     rx: Receiver<Vec<u8>>,
