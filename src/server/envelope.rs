@@ -361,4 +361,43 @@ mod tests {
         let warning = warning_for(&limits[1..], &envelope, budget).unwrap();
         assert!(!warning.contains("arenas and"), "{warning}");
     }
+
+    /// The advice names the arenas only where they take room: under a
+    /// limit on address space, with connections that fit or with none,
+    /// and never under one on memory.
+    #[test]
+    fn the_advice_names_the_arenas_only_where_they_count() {
+        let (budget, slot) = (1 << 20, 64 << 20);
+        let envelope = Envelope {
+            slots: 10,
+            slot_buffers: slot - SLOT_STACKS - SLOT_THREADS * PAGE_BYTES,
+            arenas: 2,
+        };
+        let arenas = 2 * slot;
+        let advice = |counts, room| {
+            let limits = [limit("a limit", counts, room, 0)];
+            let warning = warning_for(&limits, &envelope, budget).unwrap();
+            warning.split("; ").last().unwrap_or_default().to_string()
+        };
+        assert_eq!(
+            advice(Counts::AddressSpace, budget + arenas + 3 * slot),
+            "lower --max-connections to 3 or less (at these --chunk-bytes, --channel-depth \
+             and --max-buffered-total), --chunk-bytes or --max-buffered-total, or set \
+             MALLOC_ARENA_MAX"
+        );
+        assert_eq!(
+            advice(Counts::AddressSpace, budget + arenas + slot - 1),
+            "not one connection fits beside --max-buffered-total and the arenas: lower them \
+             (MALLOC_ARENA_MAX=2, say), then --max-connections or --chunk-bytes"
+        );
+        assert_eq!(
+            advice(Counts::Memory, budget),
+            "not one connection fits beside --max-buffered-total: lower it, then \
+             --max-connections or --chunk-bytes"
+        );
+        assert!(
+            advice(Counts::Memory, budget + 3 * slot).ends_with("or --max-buffered-total"),
+            "no arenas in memory"
+        );
+    }
 }
