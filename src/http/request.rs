@@ -511,6 +511,10 @@ mod tests {
         assert_eq!(reason(&"0".repeat(30)), Ok(()), "thirty zeros");
         let body = Err("request bodies are not accepted (Content-Length)");
         assert_eq!(reason("5"), body);
+        // A zero beside a digit that is not: a body all the same.
+        for zero_and_more in ["05", "10"] {
+            assert_eq!(reason(zero_and_more), body, "{zero_and_more}");
+        }
         assert_eq!(
             reason("99999999999999999999"),
             body,
