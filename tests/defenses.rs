@@ -799,7 +799,8 @@ fn read_a_little_and_reset(addr: SocketAddr, target: &str) {
 
 /// One line per connection, with every field, for a complete export, a
 /// HEAD (whose body_bytes are the none it sent, not its GET's), an error,
-/// and a client that closed without a request.
+/// a head refused before its end (answered whole: complete, not the head
+/// deadline's end), and a client that closed without a request.
 #[test]
 fn the_access_log_has_one_line_per_connection() {
     let server = Server::start_logged(&[]);
@@ -810,12 +811,15 @@ fn the_access_log_has_one_line_per_connection() {
         request(addr, b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n").status,
         501
     );
+    // A TLS record's first bytes: no method begins so.
+    let not_a_request = request(addr, b"\x16\x03\x01\x02\x00\x01");
+    assert_eq!(not_a_request.status, 400);
     drop(TcpStream::connect(addr).unwrap());
-    let lines = wait_until("four log lines", PATIENCE, || {
+    let lines = wait_until("five log lines", PATIENCE, || {
         let lines = server.log_lines();
-        (lines.len() >= 4).then_some(lines)
+        (lines.len() >= 5).then_some(lines)
     });
-    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert_eq!(lines.len(), 5, "{lines:#?}");
     let export = common::reference_csv_len(100);
     // Lines are written as connections end, which need not be the order
     // the requests were sent in.
@@ -832,6 +836,10 @@ fn the_access_log_has_one_line_per_connection() {
         ),
         (
             "\"BREW /pot HTTP/1.1\" 501 mode=- body_bytes=52 ".to_string(),
+            " end=complete",
+        ),
+        (
+            format!(" - 400 mode=- body_bytes={} ", not_a_request.body.len()),
             " end=complete",
         ),
         (" - - mode=- body_bytes=0 ".to_string(), " end=client-abort"),
