@@ -451,6 +451,27 @@ fn past_the_closing_places_the_slot_is_free_before_the_fin() {
     assert_eq!(turned_away, 0, "of {}: {statuses:?}", statuses.len());
 }
 
+/// Past the closing places, a close whose client may still be sending the
+/// rest of a head too large to read keeps its slot until that client hangs
+/// up (or half a second), as one whose client announced a body does: its
+/// next bytes would reach a closed socket, and the reset they drew could
+/// throw its 431 away unread. The head is exactly the 16 KiB the server
+/// reads (`MAX_HEAD_BYTES`), so that none of it waits unread when the
+/// close begins, which would keep the slot whatever the close's rule. A
+/// third client, connecting then, is turned away.
+#[test]
+fn past_the_closing_places_a_head_too_large_keeps_its_slot() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let start = "GET /nope HTTP/1.1\r\nHost: a\r\nX-Padding: ";
+    let head = format!("{start}{}", "a".repeat(16 * 1024 - start.len()));
+    let (refused, third) = while_the_closing_place_is_held(&server, || {
+        let (refused, _refused_client) = answered_kept_open(server.addr(), head.as_bytes());
+        let (third, _third_client) = answered_kept_open(server.addr(), ASKED_ALL);
+        (refused, third)
+    });
+    assert_eq!((refused, third), (431, 503));
+}
+
 /// Runs `attempt` while a first client, answered and keeping its socket
 /// open, holds the one closing place at `--max-connections 1`, and returns
 /// what it gives once it fits in that client's close, which lasts at most
