@@ -363,6 +363,11 @@ fn the_unbounded_channel_check_sees_calls_and_not_prose() {
     for line in not_calls {
         assert!(!makes_a_channel(&code_of(line)), "taken for a call: {line}");
     }
+    // A string over two lines keeps both, so that a call after it is
+    // reported at its own line.
+    let text = "let page = \"one\ntwo\";\nlet (tx, rx) = mpsc::channel();";
+    let lines: Vec<bool> = code_of(text).lines().map(makes_a_channel).collect();
+    assert_eq!(lines, [false, false, true], "{text}");
 }
 
 #[test]
