@@ -410,29 +410,7 @@ fn answers_the_client_never_reads_are_bounded() {
     // later: a writer that is only starved of CPU on a busy machine also
     // stops moving, and may have just filled its socket, but over loopback
     // with an open window the kernel delivers that queue without it.
-    let client = h2.socket.local_addr().unwrap();
-    let sent = "backpressure_body_bytes_sent_total{mode=\"pipeline\"}";
-    let (mut last_sent, mut last_queue) = (0.0, 0);
-    wait_until_with("the writer to be blocked", IDLE_TIMEOUT, || {
-        thread::sleep(Duration::from_millis(200));
-        let now = metrics(server.addr()).value(sent);
-        let table = backpressure::read_tcp_table().map_err(|e| e.to_string())?;
-        // Both ends, not the client's alone: `/proc/net/tcp` also lists
-        // sockets in TIME_WAIT, and a server that closed a connection in
-        // the last minute (an earlier test's, each `/metrics` scrape) left
-        // one whose remote end is a port the kernel may have given this
-        // client since. Found first, its empty queue reads as a writer
-        // never blocked, for the whole wait.
-        let server_socket = table
-            .iter()
-            .find(|s| s.local == server.addr() && s.remote == client);
-        let queue = server_socket.map_or(0, |s| s.tx_queue);
-        let blocked = queue >= 16 * 1024 && queue == last_queue && now > 0.0 && now == last_sent;
-        (last_sent, last_queue) = (now, queue);
-        blocked
-            .then_some(())
-            .ok_or(format!("{now} bytes sent, {server_socket:?}"))
-    });
+    until_the_writer_is_blocked(&server, &h2);
     // A request with an uppercase field name is malformed (RFC 9113
     // §8.2.1): a stream error, so a RST_STREAM each, on a new stream each
     // (more errors on a stream already reset are ignored). More of them
@@ -472,6 +450,34 @@ fn answers_the_client_never_reads_are_bounded() {
         (64.0..FLOOD as f64).contains(&sent),
         "{sent} answers queued of {FLOOD}"
     );
+}
+
+/// Waits until the writer of `h2`'s connection, sending a pipeline export,
+/// is blocked (see `answers_the_client_never_reads_are_bounded`).
+fn until_the_writer_is_blocked(server: &Server, h2: &H2) {
+    let client = h2.socket.local_addr().unwrap();
+    let sent = "backpressure_body_bytes_sent_total{mode=\"pipeline\"}";
+    let (mut last_sent, mut last_queue) = (0.0, 0);
+    wait_until_with("the writer to be blocked", IDLE_TIMEOUT, || {
+        thread::sleep(Duration::from_millis(200));
+        let now = metrics(server.addr()).value(sent);
+        let table = backpressure::read_tcp_table().map_err(|e| e.to_string())?;
+        // Both ends, not the client's alone: `/proc/net/tcp` also lists
+        // sockets in TIME_WAIT, and a server that closed a connection in
+        // the last minute (an earlier test's, each `/metrics` scrape) left
+        // one whose remote end is a port the kernel may have given this
+        // client since. Found first, its empty queue reads as a writer
+        // never blocked, for the whole wait.
+        let server_socket = table
+            .iter()
+            .find(|s| s.local == server.addr() && s.remote == client);
+        let queue = server_socket.map_or(0, |s| s.tx_queue);
+        let blocked = queue >= 16 * 1024 && queue == last_queue && now > 0.0 && now == last_sent;
+        (last_sent, last_queue) = (now, queue);
+        blocked
+            .then_some(())
+            .ok_or(format!("{now} bytes sent, {server_socket:?}"))
+    });
 }
 
 /// A stream whose window never opens is reset once its hand-off has
@@ -704,6 +710,49 @@ fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
     }
     drop(h2);
     back_to_idle(server.addr(), &idle, "the resets of a closed stream");
+}
+
+/// A stream the client reset stays in the table while its thread waits
+/// for the writer's write of its frame (`hand_off.rs`): more resets of it
+/// cancel nothing, and must wake no stream thread, as those of a stream
+/// answered and gone must not. The writer is blocked in stream 1's frame
+/// (its client reads nothing), 5 streams wait for theirs to be written;
+/// stream 1 is reset, then reset 300 times more, one at a time, and a new
+/// stream's thread says every reset before it has been read. Counted as in
+/// `a_one_byte_frame_wakes_no_stream_thread`.
+#[test]
+fn a_reset_of_a_stream_still_leaving_wakes_no_stream_thread() {
+    let (server, idle) = warmed_server(&["--rate-grace", "60s"]);
+    let mut h2 = H2::connect_wide_open(server.addr());
+    h2.get(1, "GET", "/export.csv?rows=7000000&mode=pipeline");
+    until_the_writer_is_blocked(&server, &h2);
+    // Named h2-stream-3…, apart from stream 1's thread and the witness's.
+    let waiting = [31, 33, 35, 37, 39];
+    for &stream in &waiting {
+        h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
+    }
+    h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    let before = thread_waits_settled(&server, "h2-stream-3", waiting.len());
+    let leaving = threads_named(server.pid(), "h2-stream-1").unwrap();
+    assert_eq!(leaving.len(), 1, "stream 1's thread waits for the writer");
+    // Each sent alone, so that a wake-up it caused is not lost in the next.
+    let resets = 300;
+    for _ in 0..resets {
+        h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+        thread::sleep(Duration::from_millis(1));
+    }
+    h2.get(41, "GET", "/healthz");
+    wait_until("the witness's thread", IDLE_TIMEOUT, || {
+        let threads = threads_named(server.pid(), "h2-stream-41").ok()?;
+        (threads.len() == 1).then_some(())
+    });
+    let woken = thread_waits(&server, "h2-stream-3", waiting.len()) - before;
+    assert!(
+        woken < resets / 10,
+        "{woken} stream-thread waits for {resets} resets of a reset stream"
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "the resets of a reset stream");
 }
 
 /// A WINDOW_UPDATE that grows a window already open cannot give the
