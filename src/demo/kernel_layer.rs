@@ -65,7 +65,7 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
          maximum, and a client that reads slowly lets it fill: unbounded, the kernel's queue is \
          the biggest buffer in the chain, and RSS never shows it (growth {} and {}). The mark is \
          the kernel's own high-water mark: a blocked write waits once that many bytes are \
-         unsent and wakes when fewer than half are left, so the writer follows the client's \
+         unsent and wakes when fewer than half that many are left, so the writer follows the client's \
          drain closely, which also lets the minimum data rate be strict. What the client's \
          kernel holds ({} and {}{client_per}) is bounded by the client's receive window: the client's, \
          not ours.",
