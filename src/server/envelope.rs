@@ -24,11 +24,12 @@
 //!   rapid reset keeps full. In steady use a connection holds about half.
 //! - **A connection closing**: its thread's stack; its buffers are freed.
 //! - **The allocator's arenas**, in address space only: glibc's malloc
-//!   gives threads arenas of their own, up to eight a core past the main
-//!   one unless `MALLOC_ARENA_MAX` says fewer, each a 64 MiB reservation
-//!   mapped whole when made and touched only as used. Under a `ulimit -v`
-//!   they take room first come, as many as the threads that allocate at
-//!   once ask for, and may leave none for the connections
+//!   gives threads arenas of their own, up to eight a core in all, the
+//!   main one among them, unless `MALLOC_ARENA_MAX` says fewer; past the
+//!   main one, each is a 64 MiB reservation mapped whole when made and
+//!   touched only as used. Under a `ulimit -v` they take room first come,
+//!   as many as the threads that allocate at once ask for, and may leave
+//!   none for the connections
 //!   (`docs/defenses.md` has a measured case). Those made before the
 //!   warning are counted twice.
 //!
@@ -42,8 +43,11 @@
 //! Left out, as the allocator's and the kernel's rather than the server's:
 //! the allocator's overhead per block, the small tables (HPACK's 4 KiB, a
 //! stream's entry), the server's own threads started before the warning
-//! (counted in use then), and the kernel's socket buffers, which a cgroup
-//! charges too (`--notsent-lowat` bounds what a write leaves unsent).
+//! (counted in use then), glibc's cache of freed thread stacks (up to
+//! 40 MiB of address space, reused by the next threads), and what a cgroup
+//! charges the kernel for: each thread's kernel stack (16 KiB on x86-64,
+//! four times the page counted for its own stack) and the socket buffers
+//! (`--notsent-lowat` bounds what a write leaves unsent).
 //!
 //! A real service sizes its caps from this sum: it picks
 //! `--max-connections`, `--chunk-bytes` and `--max-buffered-total` so that
