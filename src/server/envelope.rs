@@ -24,14 +24,13 @@
 //!   rapid reset keeps full. In steady use a connection holds about half.
 //! - **A connection closing**: its thread's stack; its buffers are freed.
 //! - **The allocator's arenas**, in address space only: glibc's malloc
-//!   gives threads arenas of their own, up to eight a core in all, the
-//!   main one among them, unless `MALLOC_ARENA_MAX` says fewer; past the
-//!   main one, each is a 64 MiB reservation mapped whole when made and
-//!   touched only as used. Under a `ulimit -v` they take room first come,
-//!   as many as the threads that allocate at once ask for, and may leave
-//!   none for the connections
-//!   (`docs/defenses.md` has a measured case). Those made before the
-//!   warning are counted twice.
+//!   gives threads arenas of their own, up to eight a core in all (nine
+//!   at least), the main one among them, unless `MALLOC_ARENA_MAX` says
+//!   fewer; past the main one, each is a 64 MiB reservation mapped whole
+//!   when made and touched only as used. Under a `ulimit -v` they take
+//!   room first come, as many as the threads that allocate at once ask
+//!   for, and may leave none for the connections (`docs/defenses.md` has
+//!   a measured case). Those made before the warning are counted twice.
 //!
 //! What each limit counts differs by the stacks and arenas. Address space
 //! (`ulimit -v`, `VmSize`) holds every stack whole, with its guard page, as
@@ -92,6 +91,11 @@ const ARENA_RESERVE_BYTES: u64 = 64 << 20;
 /// Arenas glibc's malloc per core on 64-bit, unless `MALLOC_ARENA_MAX`.
 const ARENAS_PER_CORE: u64 = 8;
 
+/// Arenas glibc's malloc makes before it sets that limit at all
+/// (`arena_test`, eight on 64-bit): it stops once it has more, so one
+/// core's eight become nine.
+const ARENAS_BEFORE_THE_LIMIT: u64 = 8;
+
 /// What the caps let the server hold beyond `--max-buffered-total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Envelope {
@@ -145,19 +149,24 @@ impl Envelope {
 }
 
 /// Arenas glibc's malloc may make past the main one: `MALLOC_ARENA_MAX`
-/// less one if it is set to a number, else eight a core less one (glibc
-/// counts the cores the process may run on, as std does, though a cgroup
-/// CPU quota lowers std's count and not glibc's). None without glibc.
+/// less one if it is set to a number, else eight a core less one, and at
+/// least eight (glibc counts the cores the process may run on, as std
+/// does, though a cgroup CPU quota lowers std's count and not glibc's).
+/// None without glibc.
 pub fn malloc_arenas() -> u64 {
     if !cfg!(all(target_os = "linux", target_env = "gnu")) {
         return 0;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    let most = std::env::var("MALLOC_ARENA_MAX")
-        .ok()
+    arenas_past_the_main(cores, std::env::var("MALLOC_ARENA_MAX").ok().as_deref())
+}
+
+/// [`malloc_arenas`] for `cores` and the value of `MALLOC_ARENA_MAX`.
+fn arenas_past_the_main(cores: u64, arena_max: Option<&str>) -> u64 {
+    let most = arena_max
         .and_then(|n| n.parse::<u64>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or(ARENAS_PER_CORE * cores);
+        .unwrap_or((ARENAS_PER_CORE * cores).max(ARENAS_BEFORE_THE_LIMIT + 1));
     most - 1
 }
 
@@ -255,6 +264,21 @@ mod tests {
             envelope.counted_by(Counts::AddressSpace),
             3 * (buffers + stacks + threads * 4096) + 5 * (64 << 20)
         );
+    }
+
+    /// glibc makes arenas without a limit until it has more than
+    /// `arena_test` (eight on 64-bit), and only then sets eight a core: on
+    /// one core, nine in all, eight past the main one. `MALLOC_ARENA_MAX`
+    /// sets the limit from the first.
+    #[test]
+    fn arenas_are_eight_a_core_and_at_least_nine_in_all() {
+        assert_eq!(arenas_past_the_main(1, None), 8);
+        assert_eq!(arenas_past_the_main(2, None), 15);
+        assert_eq!(arenas_past_the_main(4, None), 31);
+        assert_eq!(arenas_past_the_main(1, Some("1")), 0);
+        assert_eq!(arenas_past_the_main(1, Some("3")), 2);
+        assert_eq!(arenas_past_the_main(2, Some("0")), 15);
+        assert_eq!(arenas_past_the_main(2, Some("two")), 15);
     }
 
     fn limit(name: &str, counts: Counts, limit: u64, used: u64) -> MemoryLimit {
