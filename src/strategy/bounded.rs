@@ -39,7 +39,8 @@
 //!   and the join hangs (`two_threads::write_chunks` takes `rx` by value);
 //! - a chunk is counted before its `send`, or the one a blocked `send`
 //!   holds is memory the gauge does not show (`producer::produce`);
-//! - a recycled buffer is cleared before it is filled again;
+//! - a recycled buffer is cleared before it is filled again
+//!   (`producer::produce`);
 //! - the writer's `write` blocks, and for a bounded time (`pipeline.rs`
 //!   says why both matter).
 
