@@ -424,7 +424,9 @@ fn the_descriptor_warning_counts_the_closes_that_wait() {
 /// process ends.
 #[test]
 fn every_line_the_server_logs_is_stamped() {
-    let mut server = Child::start(Log::Read, Some("-n 200"), &["--max-connections", "100"]);
+    // A small budget, so that no container's memory limit adds a warning.
+    let args = ["--max-connections", "100", "--max-buffered-total", "16m"];
+    let mut server = Child::start(Log::Read, Some("-n 200"), &args);
     assert_eq!(get(server.addr, "/healthz").status, 200);
     server.terminate();
     let log = server.exits_zero_having(" ended before the drain timeout, 0 cut");

@@ -36,17 +36,18 @@
 //! (`ulimit -v`, `VmSize`) holds every stack whole, with its guard page, as
 //! mapped.
 //! Memory (a cgroup's `memory.max`) holds a stack's pages only once
-//! touched: counted here as one page a thread, the least each touches, so
-//! the memory envelope is a floor for stacks and a ceiling for buffers.
+//! touched: counted here as one page a thread, the least each touches,
+//! and the kernel's own stack for the thread, which the cgroup charges
+//! too; so the memory envelope is a floor for stacks and a ceiling for
+//! buffers.
 //!
 //! Left out, as the allocator's and the kernel's rather than the server's:
 //! the allocator's overhead per block, the small tables (HPACK's 4 KiB, a
 //! stream's entry), the server's own threads started before the warning
 //! (counted in use then), glibc's cache of freed thread stacks (up to
-//! 40 MiB of address space, reused by the next threads), and what a cgroup
-//! charges the kernel for: each thread's kernel stack (16 KiB on x86-64,
-//! four times the page counted for its own stack) and the socket buffers
-//! (`--notsent-lowat` bounds what a write leaves unsent).
+//! 40 MiB of address space, reused by the next threads), and the socket
+//! buffers a cgroup charges to the process (`--notsent-lowat` bounds what
+//! a write leaves unsent).
 //!
 //! A real service sizes its caps from this sum: it picks
 //! `--max-connections`, `--chunk-bytes` and `--max-buffered-total` so that
@@ -66,6 +67,11 @@ use crate::strategy::PRODUCER_STACK_BYTES;
 /// A page, on x86-64 and most arm64 Linux: each thread's stack has one
 /// guard page below it, mapped and never touched, and touches at least one.
 const PAGE_BYTES: u64 = 4096;
+
+/// The stack the kernel keeps for each thread (`THREAD_SIZE`: 16 KiB on
+/// x86-64 and arm64), in no mapping of the process, so not in its address
+/// space, but charged to its cgroup's memory.
+const KERNEL_STACK_BYTES: u64 = 16 * 1024;
 
 /// Threads a slot may hold: an HTTP/2 connection's reader (its connection
 /// thread) and writer, its stream threads and their producers, and one
@@ -133,12 +139,12 @@ impl Envelope {
 
     /// What one slot adds to what `counts` counts: its buffers, and its
     /// threads' stacks whole with their guard pages (address space) or a
-    /// touched page each (memory).
+    /// touched page and a kernel stack each (memory).
     pub fn per_slot(&self, counts: Counts) -> u64 {
         self.slot_buffers
             + match counts {
                 Counts::AddressSpace => SLOT_STACKS + SLOT_THREADS * PAGE_BYTES,
-                Counts::Memory => SLOT_THREADS * PAGE_BYTES,
+                Counts::Memory => SLOT_THREADS * (PAGE_BYTES + KERNEL_STACK_BYTES),
             }
     }
 
@@ -258,7 +264,7 @@ mod tests {
         let buffers = connection_buffers + stream_buffers;
         assert_eq!(
             envelope.counted_by(Counts::Memory),
-            3 * (buffers + threads * 4096)
+            3 * (buffers + threads * (4096 + 16384))
         );
         assert_eq!(
             envelope.counted_by(Counts::AddressSpace),
@@ -330,7 +336,10 @@ mod tests {
             envelope.per_slot(Counts::AddressSpace),
             envelope.per_slot(Counts::Memory),
         );
-        assert_eq!(space - memory, SLOT_STACKS);
+        assert_eq!(
+            space - memory,
+            SLOT_STACKS - SLOT_THREADS * KERNEL_STACK_BYTES
+        );
         let budget = 1 << 20;
         // Room for 4 slots of address space and the budget, and for all 10
         // slots of memory and the budget.
