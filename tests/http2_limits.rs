@@ -651,14 +651,14 @@ fn a_one_byte_frame_wakes_no_stream_thread() {
     for stream in [1, 3] {
         h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
     }
-    let before = thread_waits_settled(&server, STREAM, 2);
+    let before = voluntary_switches_settled(&server, STREAM, 2);
     let frames = 300;
     for n in 0..frames {
         h2.window_update(1, 1);
         let frame = h2.next_of(DATA);
         assert_eq!((frame.stream, frame.payload.len()), (1, 1), "frame {n}");
     }
-    let woken = thread_waits(&server, STREAM, 2) - before;
+    let woken = voluntary_switches(&server, STREAM, 2) - before;
     assert!(
         woken < frames / 10,
         "{woken} stream-thread waits for {frames} one-byte frames"
@@ -689,7 +689,7 @@ fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
         h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
     }
     // Stream 1's thread gone, the 15 waiting.
-    let before = thread_waits_settled(&server, STREAM, waiting.len());
+    let before = voluntary_switches_settled(&server, STREAM, waiting.len());
     let resets = 300;
     let mut flood = Vec::new();
     for _ in 0..resets {
@@ -700,7 +700,7 @@ fn a_reset_of_a_closed_stream_wakes_no_stream_thread() {
     // The PING's ACK: every reset before it has been read.
     let ack = h2.next_of(PING);
     assert_eq!(ack.payload, b"after it");
-    let woken = thread_waits(&server, STREAM, waiting.len()) - before;
+    let woken = voluntary_switches(&server, STREAM, waiting.len()) - before;
     assert!(
         woken < resets / 10,
         "{woken} stream-thread waits for {resets} resets of a closed stream"
@@ -732,7 +732,7 @@ fn a_reset_of_a_stream_still_leaving_wakes_no_stream_thread() {
         h2.get(stream, "GET", "/export.csv?rows=1000000&mode=pipeline");
     }
     h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
-    let before = thread_waits_settled(&server, "h2-stream-3", waiting.len());
+    let before = voluntary_switches_settled(&server, "h2-stream-3", waiting.len());
     let leaving = threads_named(server.pid(), "h2-stream-1").unwrap();
     assert_eq!(leaving.len(), 1, "stream 1's thread waits for the writer");
     // Each sent alone, so that a wake-up it caused is not lost in the next.
@@ -746,7 +746,7 @@ fn a_reset_of_a_stream_still_leaving_wakes_no_stream_thread() {
         let threads = threads_named(server.pid(), "h2-stream-41").ok()?;
         (threads.len() == 1).then_some(())
     });
-    let woken = thread_waits(&server, "h2-stream-3", waiting.len()) - before;
+    let woken = voluntary_switches(&server, "h2-stream-3", waiting.len()) - before;
     assert!(
         woken < resets / 10,
         "{woken} stream-thread waits for {resets} resets of a reset stream"
@@ -765,7 +765,7 @@ fn a_reset_of_a_stream_still_leaving_wakes_no_stream_thread() {
 fn a_window_update_to_an_open_window_wakes_no_writer() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
-    let before = thread_waits_settled(&server, WRITER, 1);
+    let before = voluntary_switches_settled(&server, WRITER, 1);
     let updates = 300;
     for _ in 0..updates {
         h2.window_update(0, 1);
@@ -776,7 +776,7 @@ fn a_window_update_to_an_open_window_wakes_no_writer() {
     h2.send_frame(PING, 0, 0, b"after it");
     let ack = h2.next_of(PING);
     assert_eq!(ack.payload, b"after it");
-    let woken = thread_waits(&server, WRITER, 1) - before;
+    let woken = voluntary_switches(&server, WRITER, 1) - before;
     assert!(
         woken < updates / 10,
         "{woken} writer waits for {updates} updates of an open window"
@@ -790,8 +790,10 @@ const STREAM: &str = "h2-stream-";
 const WRITER: &str = "h2-writer";
 
 /// The waits the server's `count` threads named `prefix…` went back to so
-/// far: each one's voluntary context switches, summed.
-fn thread_waits(server: &Server, prefix: &str, count: usize) -> u64 {
+/// far: each one's voluntary context switches, summed. (Not
+/// `thread_waits_in`, of tests/common, which names the system call one
+/// thread waits in now.)
+fn voluntary_switches(server: &Server, prefix: &str, count: usize) -> u64 {
     let threads = threads_named(server.pid(), prefix).unwrap();
     assert_eq!(threads.len(), count, "{threads:?}");
     let status = |(_, task): &(String, std::path::PathBuf)| {
@@ -801,9 +803,9 @@ fn thread_waits(server: &Server, prefix: &str, count: usize) -> u64 {
     threads.iter().map(status).map(waits).sum()
 }
 
-/// [`thread_waits`] once `count` such threads are there and wait: the
+/// [`voluntary_switches`] once `count` such threads are there and wait: the
 /// count has not moved for 100 ms.
-fn thread_waits_settled(server: &Server, prefix: &str, count: usize) -> u64 {
+fn voluntary_switches_settled(server: &Server, prefix: &str, count: usize) -> u64 {
     let mut last = None;
     wait_until("the threads waiting", IDLE_TIMEOUT, || {
         thread::sleep(Duration::from_millis(100));
@@ -811,7 +813,7 @@ fn thread_waits_settled(server: &Server, prefix: &str, count: usize) -> u64 {
         if threads.len() != count {
             return None;
         }
-        let now = thread_waits(server, prefix, count);
+        let now = voluntary_switches(server, prefix, count);
         (last.replace(now) == Some(now)).then_some(now)
     })
 }
