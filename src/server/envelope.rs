@@ -25,8 +25,8 @@
 //! - **A connection closing**: its thread's stack; its buffers are freed.
 //! - **The allocator's arenas**, in address space only: glibc's malloc
 //!   gives threads arenas of their own, up to eight a core in all (nine
-//!   at least), the main one among them, unless `MALLOC_ARENA_MAX` says
-//!   fewer; past the main one, each is a 64 MiB reservation mapped whole
+//!   at least), the main one among them, unless the environment says
+//!   fewer ([`malloc_arenas`]); past the main one, each is a 64 MiB reservation mapped whole
 //!   when made and touched only as used. Under a `ulimit -v` they take
 //!   room first come, as many as the threads that allocate at once ask
 //!   for, and may leave none for the connections (`docs/defenses.md` has
@@ -154,25 +154,42 @@ impl Envelope {
     }
 }
 
-/// Arenas glibc's malloc may make past the main one: `MALLOC_ARENA_MAX`
-/// less one if it is set to a number, else eight a core less one, and at
-/// least eight (glibc counts the cores the process may run on, as std
-/// does, though a cgroup CPU quota lowers std's count and not glibc's).
+/// Arenas glibc's malloc may make past the main one: the limit the
+/// environment sets less one ([`arena_max`]), else eight a core less one,
+/// and at least eight (glibc counts the cores the process may run on, as
+/// std does, though a cgroup CPU quota lowers std's count and not glibc's).
 /// None without glibc.
 pub fn malloc_arenas() -> u64 {
     if !cfg!(all(target_os = "linux", target_env = "gnu")) {
         return 0;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    arenas_past_the_main(cores, std::env::var("MALLOC_ARENA_MAX").ok().as_deref())
+    let (tunables, alias) = (
+        std::env::var("GLIBC_TUNABLES").ok(),
+        std::env::var("MALLOC_ARENA_MAX").ok(),
+    );
+    arenas_past_the_main(cores, arena_max(tunables.as_deref(), alias.as_deref()))
 }
 
-/// [`malloc_arenas`] for `cores` and the value of `MALLOC_ARENA_MAX`.
-fn arenas_past_the_main(cores: u64, arena_max: Option<&str>) -> u64 {
-    let most = arena_max
-        .and_then(|n| n.parse::<u64>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or((ARENAS_PER_CORE * cores).max(ARENAS_BEFORE_THE_LIMIT + 1));
+/// The limit on arenas the environment sets, read as glibc reads it: the
+/// tunable `glibc.malloc.arena_max` in `GLIBC_TUNABLES` (`name=value`
+/// pairs joined by colons, the last one counting), which wins over its
+/// older alias `MALLOC_ARENA_MAX` whichever comes first in the
+/// environment. A value that is not a number above zero sets nothing.
+fn arena_max(tunables: Option<&str>, alias: Option<&str>) -> Option<u64> {
+    let number = |value: &str| value.parse::<u64>().ok().filter(|&n| n > 0);
+    let tunable = tunables.and_then(|pairs| {
+        pairs
+            .split(':')
+            .filter_map(|pair| pair.strip_prefix("glibc.malloc.arena_max="))
+            .next_back()
+    });
+    tunable.and_then(number).or_else(|| alias.and_then(number))
+}
+
+/// [`malloc_arenas`] for `cores` and the limit `arena_max` sets.
+fn arenas_past_the_main(cores: u64, arena_max: Option<u64>) -> u64 {
+    let most = arena_max.unwrap_or((ARENAS_PER_CORE * cores).max(ARENAS_BEFORE_THE_LIMIT + 1));
     most - 1
 }
 
@@ -212,10 +229,12 @@ fn warning_for(limits: &[MemoryLimit], envelope: &Envelope, budget: u64) -> Opti
         (0, false) => "not one connection fits beside --max-buffered-total: lower it, then \
                        --max-connections or --chunk-bytes"
             .to_string(),
-        (0, true) => "not one connection fits beside --max-buffered-total and the arenas: \
-                      lower them (MALLOC_ARENA_MAX=2, say), then --max-connections or \
-                      --chunk-bytes"
-            .to_string(),
+        // Two arenas, one past the main, unless that is the limit already.
+        (0, true) => format!(
+            "not one connection fits beside --max-buffered-total and the arenas: lower them \
+             (MALLOC_ARENA_MAX={}, say), then --max-connections or --chunk-bytes",
+            if envelope.arenas > 1 { 2 } else { 1 }
+        ),
         (fit, arenas) => format!(
             "lower --max-connections to {fit} or less (at these --chunk-bytes, \
              --channel-depth and --max-buffered-total), --chunk-bytes or \
@@ -281,10 +300,27 @@ mod tests {
         assert_eq!(arenas_past_the_main(1, None), 8);
         assert_eq!(arenas_past_the_main(2, None), 15);
         assert_eq!(arenas_past_the_main(4, None), 31);
-        assert_eq!(arenas_past_the_main(1, Some("1")), 0);
-        assert_eq!(arenas_past_the_main(1, Some("3")), 2);
-        assert_eq!(arenas_past_the_main(2, Some("0")), 15);
-        assert_eq!(arenas_past_the_main(2, Some("two")), 15);
+        assert_eq!(arenas_past_the_main(1, Some(1)), 0);
+        assert_eq!(arenas_past_the_main(1, Some(3)), 2);
+    }
+
+    /// The tunable wins over its alias, the last of its pairs counts, and
+    /// a value that is no number above zero sets nothing.
+    #[test]
+    fn the_arena_limit_is_read_as_glibc_reads_it() {
+        assert_eq!(arena_max(None, None), None);
+        assert_eq!(arena_max(None, Some("2")), Some(2));
+        assert_eq!(arena_max(None, Some("0")), None);
+        assert_eq!(arena_max(None, Some("two")), None);
+        let tunables = "glibc.malloc.check=0:glibc.malloc.arena_max=5";
+        assert_eq!(arena_max(Some(tunables), Some("2")), Some(5));
+        assert_eq!(
+            arena_max(Some("glibc.malloc.arena_max=0"), Some("2")),
+            Some(2)
+        );
+        assert_eq!(arena_max(Some("glibc.malloc.arena_test=5"), None), None);
+        let twice = "glibc.malloc.arena_max=3:glibc.malloc.arena_max=6";
+        assert_eq!(arena_max(Some(twice), None), Some(6));
     }
 
     fn limit(name: &str, counts: Counts, limit: u64, used: u64) -> MemoryLimit {
@@ -427,6 +463,13 @@ mod tests {
             "not one connection fits beside --max-buffered-total and the arenas: lower them \
              (MALLOC_ARENA_MAX=2, say), then --max-connections or --chunk-bytes"
         );
+        let one = Envelope {
+            arenas: 1,
+            ..envelope
+        };
+        let limits = [limit("a limit", Counts::AddressSpace, budget + slot, 0)];
+        let warning = warning_for(&limits, &one, budget).unwrap();
+        assert!(warning.contains("(MALLOC_ARENA_MAX=1, say)"), "{warning}");
         assert_eq!(
             advice(Counts::Memory, budget),
             "not one connection fits beside --max-buffered-total: lower it, then \
