@@ -4,6 +4,11 @@
 //! It is a name, not the strategy itself (that is [`crate::strategy`]):
 //! everything that counts, logs or parses per mode needs the name, and none
 //! of it should have to know how a body is sent.
+//!
+//! A new variant is a new `?mode=`: the compiler stops at every `match` on
+//! `Mode` that must answer for it (here, and in `strategy/mod.rs`), and
+//! [`Mode::ALL`] stops the build until the variant is listed, which is what
+//! makes it parse, get its metrics and run in the demo.
 
 /// A body strategy, as named in `?mode=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +24,17 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// Every mode, in the order of the lesson's table.
-    pub const ALL: [Mode; 4] = [Mode::Buffer, Mode::Unbounded, Mode::Bounded, Mode::Pipeline];
+    /// Every mode, in the order of the lesson's table and of declaration
+    /// (`index` counts on it). A mode missing here parses from no `?mode=`,
+    /// has no metrics, and its counters would index past their arrays.
+    pub const ALL: [Mode; 4] = {
+        // Exhaustive on purpose: a new variant stops the build here, next
+        // to the list it must join; nothing else would notice its absence.
+        match Mode::Buffer {
+            Mode::Buffer | Mode::Unbounded | Mode::Bounded | Mode::Pipeline => {}
+        }
+        [Mode::Buffer, Mode::Unbounded, Mode::Bounded, Mode::Pipeline]
+    };
 
     /// Position in [`Mode::ALL`], for counters kept per mode.
     pub fn index(self) -> usize {
@@ -45,9 +59,14 @@ impl Mode {
     }
 
     /// Whether this mode's queue is bounded by construction (`bounded`,
-    /// `pipeline`), so it needs no buffering cap.
+    /// `pipeline`), so it needs no buffering cap (`server/routes.rs`); a
+    /// mode that is not is charged to `--max-buffered-bytes` and
+    /// `--max-buffered-total`. A `match`, so that a new mode must answer.
     pub fn is_flat(self) -> bool {
-        matches!(self, Mode::Bounded | Mode::Pipeline)
+        match self {
+            Mode::Bounded | Mode::Pipeline => true,
+            Mode::Buffer | Mode::Unbounded => false,
+        }
     }
 }
 
