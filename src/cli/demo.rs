@@ -185,11 +185,12 @@ fn parse_modes(text: &str) -> Result<Vec<Mode>, String> {
     let mut modes = Vec::new();
     for name in text.split(',') {
         let mode = Mode::from_name(name.as_bytes()).ok_or_else(|| {
-            let list = "expected a comma list of buffer, unbounded, bounded, pipeline";
+            let names = Mode::ALL.map(Mode::as_str).join(", ");
+            let list = format!("expected a comma list of {names}");
             // The flag's error names the whole value; a list's bad part
             // needs naming too.
             if name == text {
-                list.to_string()
+                list
             } else {
                 format!("{list} ('{name}' is none of them)")
             }

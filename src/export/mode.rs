@@ -51,6 +51,18 @@ impl Mode {
         }
     }
 
+    /// Every mode's name, in order, the last after `last`: "buffer,
+    /// unbounded, bounded or pipeline" for "or". For the messages that
+    /// list the modes, which then name a new one without being told.
+    pub fn names(last: &str) -> String {
+        let names = Mode::ALL.map(Mode::as_str);
+        match names.split_last() {
+            Some((final_name, [])) => final_name.to_string(),
+            Some((final_name, rest)) => format!("{} {last} {final_name}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+
     /// The mode named `name` exactly (case matters, as in any URL query).
     pub fn from_name(name: &[u8]) -> Option<Mode> {
         Mode::ALL
@@ -82,5 +94,9 @@ mod tests {
         }
         assert_eq!(Mode::from_name(b"Bounded"), None);
         assert_eq!(Mode::from_name(b""), None);
+        let listed = Mode::names("or");
+        assert!(listed.starts_with("buffer, unbounded, "), "{listed}");
+        assert!(Mode::ALL.iter().all(|mode| listed.contains(mode.as_str())));
+        assert_eq!(listed.matches(" or ").count(), 1, "{listed}");
     }
 }

@@ -70,8 +70,9 @@ pub fn parse_export_query(query: &[u8], max_rows: u64) -> Result<ExportQuery, St
             b"mode" => {
                 mode = Some(Mode::from_name(&value).ok_or_else(|| {
                     format!(
-                        "unknown mode \"{}\": expected buffer, unbounded, bounded or pipeline",
-                        quoted(sent_value)
+                        "unknown mode \"{}\": expected {}",
+                        quoted(sent_value),
+                        Mode::names("or")
                     )
                 })?);
             }
