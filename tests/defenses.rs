@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use backpressure::read_tcp_table;
 use common::{
-    Server, back_to_idle, get, metrics, number_after, parse_response, request, run_binary,
+    MODES, Server, back_to_idle, get, metrics, number_after, parse_response, request, run_binary,
     stalled_request, tcp_socket, wait_until, wait_until_with, warm, warmed_server,
 };
 
@@ -728,13 +728,12 @@ fn a_disconnect_storm_leaves_nothing_behind() {
     // must end in a reset. `buffer` and `unbounded` render their whole body
     // whatever the client does, so theirs is smaller (5.3 MB, cheap enough
     // to render 125 times in a debug build); the kernel may take all of it,
-    // so some of those complete.
-    let modes = [
-        ("buffer", 100_000),
-        ("unbounded", 100_000),
-        ("bounded", BIG_ROWS),
-        ("pipeline", BIG_ROWS),
-    ];
+    // so some of those complete. Every mode of `MODES`, as `warm` warms.
+    let rows = |mode| match mode {
+        "buffer" | "unbounded" => 100_000,
+        _ => BIG_ROWS,
+    };
+    let modes = MODES.map(|mode| (mode, rows(mode)));
     let (server, idle) = warm(Server::start_logged(&[]));
     let addr = server.addr();
     thread::scope(|scope| {
@@ -750,7 +749,8 @@ fn a_disconnect_storm_leaves_nothing_behind() {
     });
     let m = back_to_idle(addr, &idle, "the storm");
     let per_mode = (CLIENTS / modes.len()) as f64;
-    // Every export's line, ours and the four warm-ups, has reached the log.
+    // Every export's line, ours and the warm-ups (one a mode), has reached
+    // the log.
     wait_until("every export's log line", PATIENCE, || {
         let lines = server.log_lines();
         let exports = lines

@@ -5,11 +5,9 @@
 mod common;
 
 use common::{
-    Server, assert_same_bytes, chunk_sizes, get, head, metrics, reference_csv, reference_csv_len,
-    request,
+    DEPTH_MODES, MODES, Server, assert_same_bytes, chunk_sizes, get, head, metrics, reference_csv,
+    reference_csv_len, request,
 };
-
-const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// The server's default `--chunk-bytes`.
 const DEFAULT_CHUNK_BYTES: usize = 48 * 1024;
 
@@ -60,6 +58,20 @@ fn fetch(server: &Server, rows: u64, mode: &str, chunk_bytes: usize) -> Vec<u8> 
         );
     }
     response.body_decoded()
+}
+
+/// The tests iterate `common::MODES`, a list of their own: a mode the
+/// server has and the list lacks would be tested nowhere, silently.
+#[test]
+fn the_tests_list_every_mode_the_server_has() {
+    let server_modes = backpressure::Mode::ALL.map(backpressure::Mode::as_str);
+    // As slices: arrays of two lengths would not compile, without the message.
+    assert_eq!(
+        server_modes[..],
+        MODES[..],
+        "MODES in tests/common/mod.rs lists Mode::ALL's names, in order: a new mode \
+         goes there (and in DEPTH_MODES if --channel-depth changes it)"
+    );
 }
 
 #[test]
@@ -131,8 +143,8 @@ fn sends_identical_bytes(chunk_bytes: usize, depth: usize, references: &[(u64, V
         "--channel-depth",
         &depth.to_string(),
     ]);
-    // Depth only changes the bounded mode; the others run once per chunk size.
-    let modes: &[&str] = if depth == 1 { &MODES } else { &["bounded"] };
+    // Depth changes only some modes; the others run once per chunk size.
+    let modes: &[&str] = if depth == 1 { &MODES } else { &DEPTH_MODES };
     for (rows, reference) in references {
         if *rows == 100_000 && chunk_bytes < 4096 {
             continue;

@@ -219,8 +219,12 @@ fn a_stream_that_ended_makes_room_at_once() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect_wide_open(server.addr());
     const TOTAL: u32 = 400;
-    let modes = ["buffer", "unbounded", "bounded", "pipeline"];
-    let path = |id: u32| format!("/export.csv?rows=1&mode={}", modes[(id / 2 % 4) as usize]);
+    let path = |id: u32| {
+        format!(
+            "/export.csv?rows=1&mode={}",
+            MODES[id as usize / 2 % MODES.len()]
+        )
+    };
     let method = |id: u32| if id % 10 == 9 { "HEAD" } else { "GET" };
     let mut next = 1;
     while next < 2 * 16 {

@@ -39,7 +39,6 @@ use common::*;
 const SEEDS: Range<u64> = 0..20;
 /// The variable that names other seeds, as `A..B`.
 const SEEDS_VAR: &str = "BACKPRESSURE_H2_SEEDS";
-const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// Rows an export asks for: empty, a frame, a few frames, half a megabyte.
 const ROWS: [u64; 8] = [0, 1, 7, 300, 2_000, 2_000, 6_000, 10_000];
 /// SETTINGS_INITIAL_WINDOW_SIZE values a seed moves the windows to.

@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{RawResponse, Server, get, head, parse_response, read_by_peer, request};
+use common::{MODES, RawResponse, Server, get, head, parse_response, read_by_peer, request};
 
 /// How far a response's `Date` may lag the test's clock: the request's own
 /// round trip, on a loaded machine.
@@ -94,7 +94,7 @@ fn every_response_is_dated_now() {
             request(addr, b"GET /export.csv?rows=3 HTTP/1.0\r\n\r\n"),
         ),
     ];
-    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+    for mode in MODES {
         let export = get(addr, &format!("/export.csv?rows=3&mode={mode}"));
         assert_eq!(export.status, 200);
         responses.push((mode, export));
@@ -121,7 +121,7 @@ fn every_response_is_dated_now() {
         ("GET", "/export.csv?rows=x".to_string()),
         ("HEAD", "/".to_string()),
     ];
-    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+    for mode in MODES {
         asked.push(("GET", format!("/export.csv?rows=3&mode={mode}")));
     }
     let mut today = vec![today_by_date()];
@@ -381,7 +381,7 @@ fn http1_and_http2_answer_alike() {
         for target in ["/", "/healthz", "/metrics", "/export.csv", "/healthz?"] {
             rows.push(row(method, target, 200));
         }
-        for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+        for mode in MODES {
             rows.push(row(method, &format!("/export.csv?rows=3&mode={mode}"), 200));
         }
         for query in ["rows=abc", "rows=101", "mode=turbo", "rows=1&limit=5"] {

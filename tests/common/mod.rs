@@ -33,6 +33,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use backpressure::{ChildServer, ChildStderr, Scrape};
 
 // ---------------------------------------------------------------------------
+/// Every mode, by the name a request gives it: the one list the tests
+/// iterate. Written here, not read from the crate, so that a mode the
+/// server loses fails a test; `tests/export_bytes.rs`'s
+/// `the_tests_list_every_mode_the_server_has` holds it to `Mode::ALL`, so
+/// that a mode the server gains fails one too.
+pub const MODES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
+
+/// The modes `--channel-depth` changes: the byte-for-byte test runs these
+/// at every depth, the rest at one.
+pub const DEPTH_MODES: [&str; 1] = ["bounded"];
+
 // Server process
 // ---------------------------------------------------------------------------
 
@@ -303,7 +314,7 @@ pub fn warmed_server(args: &[&str]) -> (Server, Idle) {
 /// [`warmed_server`] for a server started some other way (with its log on,
 /// say).
 pub fn warm(server: Server) -> (Server, Idle) {
-    for mode in ["buffer", "unbounded", "bounded", "pipeline"] {
+    for mode in MODES {
         // With a small --max-connections, the previous warm-up connection
         // may still be closing: a 503 then, and another try.
         wait_until("a warm-up export", IDLE_TIMEOUT, || {
@@ -350,7 +361,7 @@ pub fn back_to_idle(addr: SocketAddr, idle: &Idle, after: &str) -> Metrics {
     wait_until_with(&what, IDLE_TIMEOUT, || {
         let m = try_metrics(addr).ok_or("/metrics turned away")?;
         let now = Idle::of(&m);
-        let queued: f64 = ["buffer", "unbounded", "bounded", "pipeline"]
+        let queued: f64 = MODES
             .iter()
             .map(|mode| m.value(&format!("backpressure_queued_bytes{{mode=\"{mode}\"}}")))
             .sum();
