@@ -9,6 +9,8 @@
 
 use std::fmt::Write as _;
 
+use crate::export::Mode;
+
 /// Whole image, in SVG user units (pixels in a browser).
 const WIDTH: f64 = 860.0;
 const HEIGHT: f64 = 480.0;
@@ -25,8 +27,10 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// Lowest y value drawn, in MiB: an RSS below 1 MiB is not a real process.
 const Y_FLOOR_MIB: f64 = 1.0;
 
-/// Line colours in series order, then repeating.
-const COLOURS: [&str; 4] = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"];
+/// Line colours in series order, then repeating: one per mode, so that the
+/// demo's lines never share one (a new mode stops the build here until it
+/// has its own).
+const COLOURS: [&str; Mode::ALL.len()] = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"];
 
 /// One line of the chart.
 #[derive(Clone, Debug)]
