@@ -40,7 +40,7 @@
 //! always joined before the response is finished.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, SyncSender};
 use std::thread;
 
 use super::BodyWriter;
@@ -53,11 +53,15 @@ use crate::http::response::Status;
 use crate::measure::log;
 
 /// Runs the export through a producer thread and the channel `tx` → `rx`,
-/// each chunk rendered into a buffer from `buffers`.
+/// each chunk rendered into a buffer from `buffers`. `rx` is any iterator
+/// of chunks, as `tx` is any [`ChunkSender`]: an `mpsc::Receiver`, or the
+/// receiving end of a queue of another kind, which must end once `tx` is
+/// dropped and its chunks are taken, and whose drop must make the next
+/// `send_chunk` fail (the hang-up that stops the producer).
 pub(super) fn stream<W: Wire>(
     response: ExportResponse<'_, W>,
     tx: impl ChunkSender,
-    rx: Receiver<Vec<u8>>,
+    rx: impl IntoIterator<Item = Vec<u8>>,
     buffers: Buffers,
 ) -> Result<(), ExportError> {
     let (queued, cancel) = (response.queued, response.cancel);
@@ -173,10 +177,10 @@ fn verdict<W: Wire>(
 /// next chunk is taken: taking one frees the producer's blocked `send`, and its
 /// next buffer must already be back, or it waits for this one (`Source::take`
 /// counts on it). Takes `rx` by value so that returning, for any reason, drops
-/// it, and every chunk still queued with it.
+/// it, and every chunk still queued with it: the hang-up.
 fn write_chunks<'q, W: Wire>(
     mut body: BodyWriter<'q, W>,
-    rx: Receiver<Vec<u8>>,
+    rx: impl IntoIterator<Item = Vec<u8>>,
     give_back: Option<SyncSender<Vec<u8>>>,
     queued: &QueuedBytes,
 ) -> io::Result<BodyWriter<'q, W>> {
