@@ -8,7 +8,8 @@
 //! A new variant is a new `?mode=`: the compiler stops at every `match` on
 //! `Mode` that must answer for it (here, and in `strategy/mod.rs`), and
 //! [`Mode::ALL`] stops the build until the variant is listed, which is what
-//! makes it parse, get its metrics and run in the demo.
+//! makes it parse, get its metrics and run in the demo. What no compiler
+//! sees is listed in `strategy/mod.rs`, under "Adding a strategy".
 
 /// A body strategy, as named in `?mode=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

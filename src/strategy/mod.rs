@@ -28,6 +28,33 @@
 //! [`Wire`], which sends a head, the body's bytes, and the body's end. The
 //! server makes it a deadline-bound `TcpStream` speaking HTTP/1.1
 //! ([`Http1`]) or one stream of an HTTP/2 connection; the tests a `Vec`.
+//!
+//! # Adding a strategy
+//!
+//! A variant of [`Mode`] and a file here. The compiler then stops at each
+//! answer that depends on the mode: its name, its place in [`Mode::ALL`]
+//! and whether it is flat (a mode that is not is charged to the buffering
+//! caps), all in `export/mode.rs`; [`queued_before_head`] and [`send`]
+//! here; its colour in the demo's chart (`demo/chart.rs`). [`framing`]
+//! gives any mode but `buffer` chunked, close-delimited or DATA-framed
+//! bodies without asking. A mode with a producer thread can reuse
+//! `two_threads::stream` with its own queue: a
+//! [`ChunkSender`](producer::ChunkSender) and any iterator of chunks.
+//! `/metrics`, the demo and the 400 for an unknown mode follow
+//! [`Mode::ALL`]. No compiler sees the rest:
+//!
+//! - `server/envelope.rs` counts (depth + 2) × chunk and one producer
+//!   thread a connection: a mode that may hold more is added there;
+//! - the mode's line in `GET /` (`index_page` in `server/routes.rs`), the
+//!   lists in `serve --help` (`cli/serve.rs`) and `demo --help`
+//!   (`cli/demo.rs`), and `--channel-depth`'s help if the mode reads it;
+//! - the tests' `MODES` in `tests/common/mod.rs` (a test fails until it
+//!   matches [`Mode::ALL`]) and `DEPTH_MODES` beside it; a test of the
+//!   mode's queue at a stall in `tests/memory.rs`, the only kind that fails
+//!   for a queue that never waits; the lists of channel modes in this
+//!   file's tests and of modes in `benches/`;
+//! - the README's table and ARCHITECTURE.md's invariants, with figures
+//!   from a demo run.
 
 mod body_writer;
 pub mod bounded;
