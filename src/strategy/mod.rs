@@ -44,7 +44,7 @@
 //! [`Mode::ALL`]. No compiler sees the rest:
 //!
 //! - `server/envelope.rs` counts (depth + 2) × chunk and one producer
-//!   thread a connection: a mode that may hold more is added there;
+//!   thread for each stream: a mode that may hold more is added there;
 //! - the mode's line in `GET /` (`index_page` in `server/routes.rs`), the
 //!   lists in `serve --help` (`cli/serve.rs`) and `demo --help`
 //!   (`cli/demo.rs`), and `--channel-depth`'s help if the mode reads it;
