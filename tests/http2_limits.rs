@@ -1036,6 +1036,34 @@ fn an_idle_connection_is_sent_away() {
     back_to_idle(server.addr(), &idle, "an idle connection");
 }
 
+/// A connection that asks nothing within `--header-timeout` is sent away
+/// (GOAWAY NO_ERROR) and logged `end=header-timeout`, as an HTTP/1.1 one
+/// that sends no head is: one whose client preface stops at its 24 bytes,
+/// without the SETTINGS frame that completes it (RFC 9113 §3.4), and one
+/// whose preface is whole but that opens no stream. One that asked, then
+/// went idle, ended well: `end=complete`.
+#[test]
+fn a_connection_that_asks_nothing_in_time_is_a_header_timeout() {
+    let (server, idle) = warm(Server::start_logged(&["--header-timeout", "1s"]));
+    let mut bare = H2::raw(server.addr());
+    bare.send(PREFACE);
+    let greeted = H2::connect(server.addr(), &[]);
+    let mut asked = H2::connect(server.addr(), &[]);
+    asked.get(1, "HEAD", "/healthz");
+    let cases = [
+        (bare, "header-timeout"),
+        (greeted, "header-timeout"),
+        (asked, "complete"),
+    ];
+    for (mut h2, end) in cases {
+        let client = format!("{} \"PRI * HTTP/2.0\" ", h2.socket.local_addr().unwrap());
+        assert_eq!(h2.goaway_code(), NO_ERROR, "{client}");
+        let line = server.log_line(&client, |l| l.contains(&client));
+        assert!(line.ends_with(&format!(" end={end}")), "{line}");
+    }
+    back_to_idle(server.addr(), &idle, "connections that asked nothing");
+}
+
 /// A connection that went away, its streams written, waits for the client
 /// to acknowledge their last bytes (`http2.rs`'s
 /// `a_client_goaway_lets_a_download_read_at_its_pace_finish`), but no

@@ -6,7 +6,7 @@
 //! The connection ends gracefully (GOAWAY NO_ERROR, then close once the
 //! open streams are written and acknowledged) when the client sends
 //! GOAWAY, when the server shuts down, and after `--header-timeout` with
-//! no stream.
+//! no stream (a `header-timeout` if none was ever asked for).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -299,6 +299,11 @@ impl<'s, 'a> Reader<'s, 'a> {
         let idle = self.idle_since.elapsed() >= self.shared.config.header_timeout;
         if !self.going_away && (idle || self.shared.connections.draining()) {
             self.go_away(NoError, b"");
+            // No request in time, the preface or its SETTINGS perhaps not
+            // even whole: as over HTTP/1.1, where the head never came.
+            if idle && self.last_stream == 0 {
+                return Some(End::HeaderTimeout);
+            }
         }
         if !self.going_away || open > 0 {
             return None;
