@@ -759,6 +759,55 @@ fn a_reset_of_a_stream_still_leaving_wakes_no_stream_thread() {
     back_to_idle(server.addr(), &idle, "the resets of a reset stream");
 }
 
+/// A stream's end changes nothing another stream's thread waits for: it
+/// frees a thread slot, which only the reader waits for. Eight `/healthz`
+/// streams without window end at the minimum rate's grace (their HEADERS,
+/// RST_STREAM CANCEL, their threads gone) beside 8 `buffer` exports whose
+/// first 16 KiB hand-offs have 16 s: the 8 threads must not wake. Counted as in
+/// `a_one_byte_frame_wakes_no_stream_thread`. (Each end woke every waiting
+/// stream thread, up to three times: for its HEADERS written, its reset
+/// written, its leaving the table.)
+#[test]
+fn a_stream_that_ends_wakes_no_other_stream_thread() {
+    let args = ["--min-rate", "1k", "--rate-grace", "200ms"];
+    let (server, idle) = warmed_server(&args);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+    // Named h2-stream-1…, apart from the eight that end (h2-stream-2…):
+    // sixteen open, the limit.
+    let waiting = [1, 11, 13, 15, 17, 19, 101, 103];
+    for &stream in &waiting {
+        h2.get(stream, "GET", "/export.csv?rows=2000&mode=buffer");
+    }
+    let before = voluntary_switches_settled(&server, "h2-stream-1", waiting.len());
+    let ending: Vec<u32> = (0..8).map(|n| 201 + 2 * n).collect();
+    for &stream in &ending {
+        h2.get(stream, "GET", "/healthz");
+    }
+    let mut reset = Vec::new();
+    while reset.len() < ending.len() {
+        let rst = h2.next_of(RST_STREAM);
+        assert_eq!(rst.error_code(), CANCEL, "{rst:?}");
+        reset.push(rst.stream);
+    }
+    reset.sort_unstable();
+    assert_eq!(reset, ending);
+    wait_until("their threads gone", IDLE_TIMEOUT, || {
+        let threads = threads_named(server.pid(), "h2-stream-2").ok()?;
+        threads.is_empty().then_some(())
+    });
+    let woken = voluntary_switches(&server, "h2-stream-1", waiting.len()) - before;
+    assert_eq!(woken, 0, "stream-thread waits for eight streams' ends");
+    for &stream in &waiting {
+        h2.send_frame(RST_STREAM, 0, stream, &CANCEL.to_be_bytes());
+    }
+    drop(h2);
+    back_to_idle(
+        server.addr(),
+        &idle,
+        "eight streams ended beside eight waiting",
+    );
+}
+
 /// A WINDOW_UPDATE that grows a window already open cannot give the
 /// writer a frame it did not have: a writer with a frame to send is not
 /// waiting. It must not wake the writer, since a client may send such

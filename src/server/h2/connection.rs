@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::header_block::Block;
 use super::stream;
-use super::streams::{Conn, State, Stream, encode};
+use super::streams::{Conn, Leaving, State, Stream, encode};
 use super::{
     EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
 };
@@ -44,8 +44,9 @@ const READ_WAKE: Duration = Duration::from_millis(100);
 /// yet waits (`unread`): they are in the socket already, or not coming.
 const PEEK_WAIT: Duration = Duration::from_millis(1);
 
-/// How often a reader waiting for a stream thread to finish looks again:
-/// it is woken as the stream leaves the table, a moment before the thread ends.
+/// How often a reader waiting for a stream thread to finish looks again,
+/// for the shutdown's cut, which wakes a read, not this wait; a thread's
+/// end wakes it ([`Leaving`]).
 const THREAD_WAKE: Duration = Duration::from_millis(5);
 
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
@@ -382,6 +383,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
         let local = self.socket.local_addr().ok();
         let spawned = start(self.scope, format!("h2-stream-{id}"), move || {
+            let _last = Leaving(conn);
             stream::answer(conn, id, (request, asked), shared, (peer, local))
         });
         match spawned {
@@ -436,18 +438,21 @@ impl<'s, 'a> Reader<'s, 'a> {
             if self.threads.len() < MAX_STREAM_THREADS {
                 return Some(state);
             }
-            drop(self.conn.wait_for(&self.conn.progress, state, THREAD_WAKE));
+            if state.left.is_empty() {
+                drop(self.conn.wait_for(&self.conn.slot, state, THREAD_WAKE));
+            }
         }
     }
 
-    /// Joins every stream thread that has finished, which waits only for it
-    /// to leave the kernel. Its panic is passed on, as the scope would at
-    /// the end: it ends this connection (logged `panic`, counted by
-    /// `server::run_isolated`).
+    /// Joins every stream thread that has finished or done its last act
+    /// ([`State::left`]), which waits only for it to leave the kernel. Its
+    /// panic is passed on, as the scope would at the end: it ends this
+    /// connection (logged `panic`, counted by `server::run_isolated`).
     fn join_finished(&mut self) {
+        let left = std::mem::take(&mut self.conn.lock().left);
         let mut i = 0;
         while let Some(thread) = self.threads.get(i) {
-            if !thread.is_finished() {
+            if !thread.is_finished() && !left.contains(&thread.thread().id()) {
                 i += 1;
             } else if let Err(panic) = self.threads.swap_remove(i).join() {
                 std::panic::resume_unwind(panic);
@@ -508,6 +513,68 @@ mod tests {
         let started = Instant::now();
         assert!((&server).read(&mut ping).is_err());
         assert!(started.elapsed() >= Duration::from_millis(40));
+    }
+
+    /// At the stream-thread limit the reader takes the next stream as a
+    /// thread ends, woken by that thread's last act: not a look later
+    /// (`THREAD_WAKE`), as when it was woken by the stream leaving the
+    /// table, before the thread had ended. 32 HEAD streams, their
+    /// END_STREAM taken by the writer (played here) so that none counts
+    /// against the stream limit, wait for it to be written; ten times, the
+    /// oldest is written while the next stream waits for a slot.
+    #[test]
+    fn a_stream_waiting_for_a_thread_is_taken_on_as_one_ends() {
+        let (conn, mut shared) = (Conn::new(), super::super::tests::shared());
+        shared.config.quiet = true;
+        let (server, client) = crate::test_support::loopback();
+        let fields = [
+            ":method",
+            "HEAD",
+            ":scheme",
+            "http",
+            ":path",
+            "/healthz",
+            ":authority",
+            "t",
+        ];
+        let fields = fields.chunks(2).map(|f| (f[0].into(), f[1].into()));
+        let list = HeaderList {
+            fields: fields.collect(),
+            too_large: false,
+        };
+        let mut took = thread::scope(|scope| {
+            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
+            let peer = client.local_addr().unwrap();
+            let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
+            let mut took = Vec::new();
+            for n in 0..MAX_STREAM_THREADS as u32 + 10 {
+                // Once the reader waits for a slot, and between two of its
+                // looks (every 5 ms from now).
+                let writer = (n >= MAX_STREAM_THREADS as u32).then(|| {
+                    let oldest = 2 * (n - MAX_STREAM_THREADS as u32) + 1;
+                    let conn = &conn;
+                    scope.spawn(move || {
+                        thread::sleep(Duration::from_millis(21));
+                        let mut state = conn.lock();
+                        let written = Instant::now();
+                        state.streams.get_mut(&oldest).unwrap().finished = true;
+                        drop(state);
+                        conn.progress.notify_all();
+                        written
+                    })
+                });
+                let block = Block::new(2 * n + 1, true, &[]);
+                reader.request(block, list.clone()).unwrap();
+                let taken = Instant::now();
+                took.extend(writer.map(|w| taken - w.join().unwrap()));
+                let mut state = conn.lock();
+                state.streams.get_mut(&(2 * n + 1)).unwrap().closing = true;
+            }
+            conn.end(End::ClientAbort);
+            took
+        });
+        took.sort_unstable();
+        assert!(took[5] < THREAD_WAKE / 2, "taken on after {took:?}");
     }
 
     /// `FailOnPanic` alone, on a real socket, as `serve` unwinds or

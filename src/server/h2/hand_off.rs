@@ -246,7 +246,6 @@ impl Drop for StreamBody<'_> {
         }
         drop(state);
         self.conn.work.notify_one();
-        self.conn.progress.notify_all();
     }
 }
 

@@ -1,10 +1,11 @@
-//! What an HTTP/2 connection's threads share, under one lock with two
+//! What an HTTP/2 connection's threads share, under one lock with three
 //! condition variables: the frames waiting to be written, the connection's
 //! window, and each stream's window and hand-off (the fields of [`Stream`]
 //! that `hand_off.rs` fills and the writer drains).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::http::h2::frame::{self, ErrorCode, FrameError};
@@ -18,16 +19,35 @@ use crate::measure::metrics::METRICS;
 /// write to be accounted for (`Conn::client_left`) looks again this often.
 pub const RECHECK: Duration = Duration::from_millis(100);
 
-/// The connection's shared state, and the two things its threads wait for.
+/// The connection's shared state, and the three things its threads wait for.
 #[derive(Debug, Default)]
 pub struct Conn {
     /// Everything below; held only briefly, never across a socket call.
     state: Mutex<State>,
     /// The writer waits here for a frame to send.
     pub work: Condvar,
-    /// Stream threads wait here for their hand-off to be sent or their
-    /// stream to end; the reader, for a stream thread to leave.
+    /// Stream threads wait here, each for its own stream: its hand-off or
+    /// END_STREAM written (`writer::mark_written`), its reset (the client's,
+    /// a cap's, the writer's at the send timeout), the connection's end;
+    /// and the reader, for a write to be accounted for
+    /// ([`Conn::client_left`]).
     pub progress: Condvar,
+    /// The reader, at the stream-thread limit, waits here for a stream
+    /// thread to end: woken by each one's last act ([`Leaving`]) and by
+    /// the connection's end. Apart from `progress`, so that a stream's end
+    /// wakes no other stream's thread.
+    pub slot: Condvar,
+}
+
+/// A stream thread's last act, even as it unwinds: it is on
+/// [`State::left`], and the reader is woken to join it.
+pub struct Leaving<'c>(pub &'c Conn);
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.0.lock().left.push(thread::current().id());
+        self.0.slot.notify_one();
+    }
 }
 
 /// A frame the writer sends before any DATA.
@@ -57,6 +77,10 @@ pub struct State {
     /// Every stream that has a thread, by id: the writer's round robin. At
     /// most [`super::MAX_STREAM_THREADS`].
     pub streams: BTreeMap<u32, Stream>,
+    /// Stream threads done ([`Leaving`]) that the reader has not joined:
+    /// each ends in a moment, so it may join them now, where asking whether
+    /// one has ended may come a moment too soon.
+    pub left: Vec<ThreadId>,
     /// The last [`super::RECENT_RESETS`] streams this side sent RST_STREAM
     /// on, oldest first: what the client sends on them is ignored, until
     /// its own RST_STREAM on one says it knows the stream is closed.
@@ -283,6 +307,7 @@ impl Conn {
         drop(state);
         self.work.notify_all();
         self.progress.notify_all();
+        self.slot.notify_one();
     }
 }
 

@@ -158,9 +158,15 @@ fn mark_written(conn: &Conn, job: Job) {
     // stream thread for it let a client that opens a window a byte at a
     // time (the data dribble, CVE-2019-9511) make each one-byte frame cost
     // a wake-up per stream (`a_one_byte_frame_wakes_no_stream_thread`).
+    // Nor do control frames that end no stream (a HEADERS with more to
+    // come, a reset, an acknowledgement): no stream has DATA in the write
+    // (`a_stream_that_ends_wakes_no_other_stream_thread`).
     let mut wakes = true;
     let ended = match job {
-        Job::Control { ends } => ends,
+        Job::Control { ends } => {
+            wakes = !ends.is_empty();
+            ends
+        }
         Job::Data { id, upto, end } => {
             if let Some(stream) = state.streams.get_mut(&id) {
                 stream.sent = upto;
