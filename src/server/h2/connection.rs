@@ -439,7 +439,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                 return Some(state);
             }
             if state.left.is_empty() {
-                drop(self.conn.wait_for(&self.conn.slot, state, THREAD_WAKE));
+                drop(self.conn.wait_for(&self.conn.reader, state, THREAD_WAKE));
             }
         }
     }

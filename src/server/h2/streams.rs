@@ -13,10 +13,10 @@ use crate::http::h2::frame_write;
 use crate::measure::access_log::End;
 use crate::measure::metrics::METRICS;
 
-/// How often a wait on `progress` looks again, against a lost wake-up: the
-/// writer notifies it as soon as a write a stream thread waits for is
-/// accounted for (`writer::mark_written`), and the reader waiting for a
-/// write to be accounted for (`Conn::client_left`) looks again this often.
+/// How often a wait on `progress`, or the reader's for a write to be
+/// accounted for (`Conn::client_left`), looks again, against a lost
+/// wake-up: the writer notifies each as soon as a write it waits for is
+/// accounted for (`writer::mark_written`).
 pub const RECHECK: Duration = Duration::from_millis(100);
 
 /// The connection's shared state, and the three things its threads wait for.
@@ -28,15 +28,15 @@ pub struct Conn {
     pub work: Condvar,
     /// Stream threads wait here, each for its own stream: its hand-off or
     /// END_STREAM written (`writer::mark_written`), its reset (the client's,
-    /// a cap's, the writer's at the send timeout), the connection's end;
-    /// and the reader, for a write to be accounted for
-    /// ([`Conn::client_left`]).
+    /// a cap's, the writer's at the send timeout), the connection's end.
     pub progress: Condvar,
-    /// The reader, at the stream-thread limit, waits here for a stream
-    /// thread to end: woken by each one's last act ([`Leaving`]) and by
-    /// the connection's end. Apart from `progress`, so that a stream's end
-    /// wakes no other stream's thread.
-    pub slot: Condvar,
+    /// The reader waits here: at the stream-thread limit, for a stream
+    /// thread to end (woken by its last act, [`Leaving`]); once the client
+    /// has closed, for the write under way to be accounted for
+    /// ([`Conn::client_left`], woken by each write); and for the
+    /// connection's end. Apart from `progress`, so that neither wakes a
+    /// stream thread.
+    pub reader: Condvar,
 }
 
 /// A stream thread's last act, even as it unwinds: it is on
@@ -46,7 +46,7 @@ pub struct Leaving<'c>(pub &'c Conn);
 impl Drop for Leaving<'_> {
     fn drop(&mut self) {
         self.0.lock().left.push(thread::current().id());
-        self.0.slot.notify_one();
+        self.0.reader.notify_one();
     }
 }
 
@@ -267,7 +267,7 @@ impl Conn {
     pub fn client_left(&self, cut_first: bool) -> End {
         let mut state = self.lock();
         while state.writing && state.ended.is_none() {
-            state = self.wait_for(&self.progress, state, RECHECK);
+            state = self.wait_for(&self.reader, state, RECHECK);
         }
         match (state.ended, state.open_streams()) {
             (Some(end), _) => end,
@@ -307,7 +307,7 @@ impl Conn {
         drop(state);
         self.work.notify_all();
         self.progress.notify_all();
-        self.slot.notify_one();
+        self.reader.notify_one();
     }
 }
 
@@ -417,6 +417,7 @@ impl Conn {
 
 #[cfg(test)]
 mod tests {
+    use super::super::writer::Job;
     use super::*;
     use std::sync::{Arc, mpsc};
     use std::thread;
@@ -424,7 +425,8 @@ mod tests {
     /// curl closes the moment it reads END_STREAM, which can be before the
     /// writer, back from the write that carried it, marks the stream
     /// finished. The verdict on that close must wait for the bookkeeping,
-    /// or such downloads are logged as client aborts. The other outcomes
+    /// or such downloads are logged as client aborts; and come as it is
+    /// done, woken by it, not a look later (`RECHECK`). The other outcomes
     /// need no wait: a stream still open with no write under way was cut,
     /// by the client or the shutdown; a write that failed ended the
     /// connection first.
@@ -442,17 +444,13 @@ mod tests {
         let (verdict, got) = mpsc::channel();
         let reader = Arc::clone(&conn);
         thread::spawn(move || verdict.send(reader.client_left(false)));
-        let early = got.recv_timeout(Duration::from_millis(300));
+        let early = got.recv_timeout(Duration::from_millis(250));
         assert!(early.is_err(), "judged during the write: {early:?}");
 
-        // The writer, back from its write: the stream is finished.
-        {
-            let mut state = conn.lock();
-            state.writing = false;
-            state.streams.get_mut(&1).unwrap().finished = true;
-        }
-        conn.progress.notify_all();
-        assert_eq!(got.recv_timeout(Duration::from_secs(5)), Ok(End::Complete));
+        // The writer, back from its write of a HEAD's HEADERS: the stream
+        // is finished.
+        super::super::writer::mark_written(&conn, Job::Control { ends: vec![1] });
+        assert_eq!(got.recv_timeout(RECHECK / 4), Ok(End::Complete));
 
         let failed = Conn::with_stream_1();
         failed.lock().writing = true;

@@ -147,19 +147,18 @@ fn end_on_write_error(conn: &Conn, socket: &TcpStream, e: io::Error, cut_first: 
 
 /// Notes that `job` is written: a stream's bytes are sent up to where its
 /// frame ended, and a stream whose END_STREAM went out is finished.
-fn mark_written(conn: &Conn, job: Job) {
+pub(super) fn mark_written(conn: &Conn, job: Job) {
     let mut state = conn.lock();
     state.writing = false;
     // Whether a stream thread waits for what this write did. A DATA frame
     // that leaves part of its stream's hand-off unsent, on a stream still
-    // open, changes nothing one waits on: its own waits for the rest, a
-    // deadline wakes by itself, and the reader that met the client's close
-    // (`Conn::client_left`) looks again within `RECHECK`. Waking every
-    // stream thread for it let a client that opens a window a byte at a
-    // time (the data dribble, CVE-2019-9511) make each one-byte frame cost
-    // a wake-up per stream (`a_one_byte_frame_wakes_no_stream_thread`).
-    // Nor do control frames that end no stream (a HEADERS with more to
-    // come, a reset, an acknowledgement): no stream has DATA in the write
+    // open, changes nothing one waits on: its own waits for the rest, and
+    // a deadline wakes by itself. Waking every stream thread for it let a
+    // client that opens a window a byte at a time (the data dribble,
+    // CVE-2019-9511) make each one-byte frame cost a wake-up per stream
+    // (`a_one_byte_frame_wakes_no_stream_thread`). Nor do control frames
+    // that end no stream (a HEADERS with more to come, a reset, an
+    // acknowledgement): no stream has DATA in the write
     // (`a_stream_that_ends_wakes_no_other_stream_thread`).
     let mut wakes = true;
     let ended = match job {
@@ -183,6 +182,8 @@ fn mark_written(conn: &Conn, job: Job) {
         }
     }
     drop(state);
+    // The reader may have met the client's close (`Conn::client_left`).
+    conn.reader.notify_one();
     if wakes {
         conn.progress.notify_all();
     }
