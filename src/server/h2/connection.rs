@@ -521,7 +521,7 @@ mod tests {
     /// table, before the thread had ended. 32 HEAD streams, their
     /// END_STREAM taken by the writer (played here) so that none counts
     /// against the stream limit, wait for it to be written; ten times, the
-    /// oldest is written while the next stream waits for a slot.
+    /// oldest is written (`mark_written`) while the next waits for a slot.
     #[test]
     fn a_stream_waiting_for_a_thread_is_taken_on_as_one_ends() {
         let (conn, mut shared) = (Conn::new(), super::super::tests::shared());
@@ -555,11 +555,8 @@ mod tests {
                     let conn = &conn;
                     scope.spawn(move || {
                         thread::sleep(Duration::from_millis(21));
-                        let mut state = conn.lock();
                         let written = Instant::now();
-                        state.streams.get_mut(&oldest).unwrap().finished = true;
-                        drop(state);
-                        conn.progress.notify_all();
+                        writer::mark_written(conn, writer::Job::Control { ends: vec![oldest] });
                         written
                     })
                 });

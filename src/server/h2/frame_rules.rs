@@ -59,7 +59,6 @@ impl<'s, 'a> Reader<'s, 'a> {
         state.reset_sent(id, error.code);
         drop(state);
         self.conn.work.notify_one();
-        self.conn.progress.notify_all();
         cancelled
     }
 
@@ -192,8 +191,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         Err(FrameError::stream(id, code, reason))
     }
 
-    /// RST_STREAM: the client cancels a stream. Its thread, waiting on
-    /// `progress`, wakes to stop the producer; the mark makes what the
+    /// RST_STREAM: the client cancels a stream. Its thread, woken
+    /// (`State::cancel`), stops the producer; the mark makes what the
     /// client sends on it afterwards its own error, not a frame that
     /// crossed a reset of this side's: marked in the table, and where a
     /// reset of ours is remembered once the stream has left it. What the
@@ -202,21 +201,15 @@ impl<'s, 'a> Reader<'s, 'a> {
     fn rst_stream(&mut self, id: u32) -> Result<(), FrameError> {
         self.opened(id, "RST_STREAM on an idle stream")?;
         let mut state = self.conn.lock();
-        // Only a stream this cancels has a thread to wake: resets of one
-        // already closed, which a client may send without end, wake none.
-        let answering = state.streams.get(&id).is_some_and(Stream::answering);
         if let Some(s) = state.streams.get_mut(&id) {
             s.reset_by_client = true;
         }
         if let Some(reset) = state.recent_reset(id) {
             reset.by_client = true;
         }
-        let cancelled = state.cancel(id, End::ClientAbort);
-        drop(state);
-        if answering {
-            self.conn.progress.notify_all();
-        }
-        cancelled
+        // Only a stream this cancels has its thread woken: resets of one
+        // already closed, which a client may send without end, wake none.
+        state.cancel(id, End::ClientAbort)
     }
 
     /// The client's SETTINGS, acknowledged once applied.

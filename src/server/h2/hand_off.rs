@@ -15,6 +15,7 @@
 //! keeps the rate can still do.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::streams::{Conn, Control, RECHECK, State, Stream, rst_stream};
@@ -111,7 +112,8 @@ impl<'c> StreamBody<'c> {
                 return Err(TooSlow::MinRate.into_error());
             }
             let wait = if left.is_zero() { RECHECK } else { left };
-            state = self.conn.wait_for(&self.conn.progress, state, wait);
+            let wake = Arc::clone(&stream.wake);
+            state = self.conn.wait_for(&wake, state, wait);
         }
     }
 }
@@ -156,11 +158,11 @@ impl Write for StreamBody<'_> {
                 // kernel all the same: wait for the write's verdict, which
                 // the writer's deadline bounds, unless the connection has
                 // ended (a failed write ends it).
-                while state.writing
-                    && state.ended.is_none()
-                    && (state.streams.get(&self.id)).is_some_and(|s| s.framed > s.sent)
+                while let Some(stream) = (state.streams.get(&self.id))
+                    .filter(|s| state.writing && state.ended.is_none() && s.framed > s.sent)
                 {
-                    state = self.conn.wait_for(&self.conn.progress, state, RECHECK);
+                    let wake = Arc::clone(&stream.wake);
+                    state = self.conn.wait_for(&wake, state, RECHECK);
                 }
                 match state.streams.get(&self.id) {
                     Some(stream) if stream.sent > 0 => Ok(stream.sent),
@@ -329,8 +331,8 @@ mod tests {
             // The write goes through.
             state.writing = false;
             state.streams.get_mut(&1).unwrap().sent = framed;
+            state.streams[&1].wake.notify_one();
             drop(state);
-            conn.progress.notify_all();
             assert_eq!(body.join().unwrap(), Ok(framed), "framed {framed}");
             true
         })
@@ -408,8 +410,8 @@ mod tests {
                 })
             ));
             state.streams.get_mut(&3).unwrap().sent = 10;
+            state.streams[&3].wake.notify_one();
             drop(state);
-            conn.progress.notify_all();
             assert_eq!(body.join().unwrap(), Ok(10));
             true
         })

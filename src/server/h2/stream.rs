@@ -77,7 +77,6 @@ pub fn answer(
     let cancel = || {
         conn.lock()
             .reset(id, ErrorCode::InternalError, End::BufferCap);
-        conn.progress.notify_all();
     };
     // Anything but an export: sent whole (its head only for HEAD), counted.
     // Its HEADERS go out on their own, before the body: one whose body is

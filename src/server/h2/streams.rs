@@ -1,10 +1,11 @@
-//! What an HTTP/2 connection's threads share, under one lock with three
-//! condition variables: the frames waiting to be written, the connection's
-//! window, and each stream's window and hand-off (the fields of [`Stream`]
-//! that `hand_off.rs` fills and the writer drains).
+//! What an HTTP/2 connection's threads share, under one lock, each thread
+//! waiting on a condition variable of its own: the frames waiting to be
+//! written, the connection's window, and each stream's window and hand-off
+//! (the fields of [`Stream`] that `hand_off.rs` fills and the writer
+//! drains).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -13,29 +14,25 @@ use crate::http::h2::frame_write;
 use crate::measure::access_log::End;
 use crate::measure::metrics::METRICS;
 
-/// How often a wait on `progress`, or the reader's for a write to be
-/// accounted for (`Conn::client_left`), looks again, against a lost
-/// wake-up: the writer notifies each as soon as a write it waits for is
-/// accounted for (`writer::mark_written`).
+/// How often a stream thread's wait ([`Stream::wake`]), or the reader's for
+/// a write to be accounted for (`Conn::client_left`), looks again, against
+/// a lost wake-up: the writer notifies each as soon as a write it waits for
+/// is accounted for (`writer::mark_written`).
 pub const RECHECK: Duration = Duration::from_millis(100);
 
-/// The connection's shared state, and the three things its threads wait for.
+/// The connection's shared state, and where its reader and writer wait
+/// (each stream thread waits on its [`Stream::wake`]).
 #[derive(Debug, Default)]
 pub struct Conn {
     /// Everything below; held only briefly, never across a socket call.
     state: Mutex<State>,
     /// The writer waits here for a frame to send.
     pub work: Condvar,
-    /// Stream threads wait here, each for its own stream: its hand-off or
-    /// END_STREAM written (`writer::mark_written`), its reset (the client's,
-    /// a cap's, the writer's at the send timeout), the connection's end.
-    pub progress: Condvar,
     /// The reader waits here: at the stream-thread limit, for a stream
     /// thread to end (woken by its last act, [`Leaving`]); once the client
     /// has closed, for the write under way to be accounted for
     /// ([`Conn::client_left`], woken by each write); and for the
-    /// connection's end. Apart from `progress`, so that neither wakes a
-    /// stream thread.
+    /// connection's end.
     pub reader: Condvar,
 }
 
@@ -160,6 +157,11 @@ pub struct Stream {
     /// Since when the stream has had bytes to send and no window: a stall
     /// the send timeout bounds, as it bounds a socket that takes nothing.
     pub blocked_since: Option<Instant>,
+    /// Its thread waits here, for its hand-off or END_STREAM written
+    /// (`writer::mark_written`), its reset ([`State::reset`],
+    /// [`State::cancel`]), the connection's end ([`Conn::end`]): what
+    /// happens to another stream wakes it not.
+    pub wake: Arc<Condvar>,
     /// Bytes the writer sent on other streams during this hand-off (the
     /// write under way when it came, then each DATA frame taken while this
     /// one was [ready](Stream::ready)) as it waited its turn, of
@@ -301,12 +303,14 @@ impl Conn {
         if replaces {
             state.ended = Some(why);
         }
-        for stream in state.streams.values_mut().filter(|s| s.is_open()) {
-            stream.reset = Some(why);
+        for stream in state.streams.values_mut() {
+            if stream.is_open() {
+                stream.reset = Some(why);
+            }
+            stream.wake.notify_one();
         }
         drop(state);
         self.work.notify_all();
-        self.progress.notify_all();
         self.reader.notify_one();
     }
 }
@@ -330,10 +334,12 @@ impl State {
         Ok(())
     }
 
-    /// Resets stream `id`, if still open: `code` on the wire, `why` logged.
+    /// Resets stream `id`, if still open: `code` on the wire, `why` logged,
+    /// its thread woken.
     pub fn reset(&mut self, id: u32, code: ErrorCode, why: End) {
         if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.is_open()) {
             stream.reset = Some(why);
+            stream.wake.notify_one();
             self.push(rst_stream(id, code));
             self.reset_sent(id, code);
         }
@@ -370,6 +376,7 @@ impl State {
     pub fn cancel(&mut self, id: u32, why: End) -> Result<(), FrameError> {
         if let Some(stream) = self.streams.get_mut(&id).filter(|s| s.answering()) {
             stream.reset = Some(why);
+            stream.wake.notify_one();
             self.net_cancels += 1;
         }
         if self.net_cancels > super::MAX_NET_CANCELS {

@@ -89,9 +89,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
             loop {
                 if looked.elapsed() >= look {
                     looked = Instant::now();
-                    if reset_stalled(&mut state, config.send_timeout) {
-                        conn.progress.notify_all();
-                    }
+                    reset_stalled(&mut state, config.send_timeout);
                 }
                 if let Some(job) = next_job(&mut state, &mut buf) {
                     // A panic with a stream waiting on its hand-off, before
@@ -150,26 +148,22 @@ fn end_on_write_error(conn: &Conn, socket: &TcpStream, e: io::Error, cut_first: 
 pub(super) fn mark_written(conn: &Conn, job: Job) {
     let mut state = conn.lock();
     state.writing = false;
-    // Whether a stream thread waits for what this write did. A DATA frame
-    // that leaves part of its stream's hand-off unsent, on a stream still
-    // open, changes nothing one waits on: its own waits for the rest, and
-    // a deadline wakes by itself. Waking every stream thread for it let a
-    // client that opens a window a byte at a time (the data dribble,
-    // CVE-2019-9511) make each one-byte frame cost a wake-up per stream
-    // (`a_one_byte_frame_wakes_no_stream_thread`). Nor do control frames
-    // that end no stream (a HEADERS with more to come, a reset, an
-    // acknowledgement): no stream has DATA in the write
-    // (`a_stream_that_ends_wakes_no_other_stream_thread`).
-    let mut wakes = true;
+    // Only the thread of a stream this write ended, or whose hand-off it
+    // completed, waits for it (`a_stream_that_ends_wakes_no_other_stream_thread`).
+    // A DATA frame that leaves part of the hand-off unsent, on a stream
+    // still open, changes nothing its thread waits on: it waits for the
+    // rest, and a deadline wakes it by itself. Woken for each, a client that
+    // opens a window a byte at a time (the data dribble, CVE-2019-9511)
+    // would make each one-byte frame cost a wake-up
+    // (`a_one_byte_frame_wakes_no_stream_thread`).
     let ended = match job {
-        Job::Control { ends } => {
-            wakes = !ends.is_empty();
-            ends
-        }
+        Job::Control { ends } => ends,
         Job::Data { id, upto, end } => {
             if let Some(stream) = state.streams.get_mut(&id) {
                 stream.sent = upto;
-                wakes = end || !stream.is_open() || upto == stream.data.len();
+                if end || !stream.is_open() || upto == stream.data.len() {
+                    stream.wake.notify_one();
+                }
             }
             end.then_some(id).into_iter().collect()
         }
@@ -177,6 +171,7 @@ pub(super) fn mark_written(conn: &Conn, job: Job) {
     for id in ended {
         if let Some(stream) = state.streams.get_mut(&id) {
             stream.finished = true;
+            stream.wake.notify_one();
             // A stream served earns back a cancellation.
             state.net_cancels = state.net_cancels.saturating_sub(1);
         }
@@ -184,9 +179,6 @@ pub(super) fn mark_written(conn: &Conn, job: Job) {
     drop(state);
     // The reader may have met the client's close (`Conn::client_left`).
     conn.reader.notify_one();
-    if wakes {
-        conn.progress.notify_all();
-    }
 }
 
 /// Takes the next thing to write into `buf`: every control frame that fits
@@ -264,8 +256,8 @@ pub(super) fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
 
 /// Resets every stream that has had bytes and no window for `timeout` (a
 /// frame it could have had going to another counts as window, `next_job`):
-/// a client that opens no window reads nothing. Says whether it reset any.
-fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
+/// a client that opens no window reads nothing.
+fn reset_stalled(state: &mut State, timeout: Duration) {
     let now = Instant::now();
     let connection_open = state.window > 0;
     let mut stalled = Vec::new();
@@ -279,10 +271,9 @@ fn reset_stalled(state: &mut State, timeout: Duration) -> bool {
             stalled.push(id);
         }
     }
-    for &id in &stalled {
+    for id in stalled {
         state.reset(id, ErrorCode::Cancel, End::SendTimeout);
     }
-    !stalled.is_empty()
 }
 
 /// Refuses the connection whose writer could not start (`error`), as the
@@ -581,11 +572,11 @@ mod tests {
             });
             meanwhile(&conn);
             let mut state = conn.lock();
-            if let Some(stream) = state.streams.get_mut(&1).filter(|s| s.closing) {
-                stream.finished = true;
+            if let Some(stream) = state.streams.get_mut(&1) {
+                stream.finished |= stream.closing;
+                stream.wake.notify_one();
             }
             drop(state);
-            conn.progress.notify_all();
             body.join().unwrap()
         })
     }
