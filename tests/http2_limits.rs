@@ -1101,6 +1101,35 @@ fn an_idle_connection_is_sent_away() {
     back_to_idle(server.addr(), &idle, "an idle connection");
 }
 
+/// An HTTP/2 connection's first request is due `--header-timeout` after
+/// accept, as an HTTP/1.1 head is: the time its preface took counts. A
+/// client that sends the preface just before the deadline is sent away at
+/// it, not given the timeout again from then (twice it in all).
+#[test]
+fn the_first_request_is_due_a_header_timeout_after_accept() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    let (server, idle) = warm(Server::start_logged(&["--header-timeout", "2s"]));
+    let mut h2 = H2::raw(server.addr());
+    let connected = Instant::now();
+    std::thread::sleep(TIMEOUT * 4 / 5);
+    h2.send(PREFACE);
+    h2.send_frame(SETTINGS, 0, 0, &[]);
+    let goaway = h2.goaway();
+    let after = connected.elapsed();
+    assert_eq!(goaway.error_code(), NO_ERROR);
+    // At the deadline, give or take the reader's 100 ms look; twice it
+    // would be 3.6 s.
+    assert!(
+        (TIMEOUT..TIMEOUT * 3 / 2).contains(&after),
+        "sent away {after:?} after accept"
+    );
+    let client = format!("{} \"PRI * HTTP/2.0\" ", h2.socket.local_addr().unwrap());
+    let line = server.log_line(&client, |l| l.contains(&client));
+    assert!(line.ends_with(" end=header-timeout"), "{line}");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a preface sent late");
+}
+
 /// A connection that asks nothing within `--header-timeout` is sent away
 /// (GOAWAY NO_ERROR) and logged `end=header-timeout`, as an HTTP/1.1 one
 /// that sends no head is: one whose client preface stops at its 24 bytes,

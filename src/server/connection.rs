@@ -193,7 +193,7 @@ fn read_and_respond(
         // Its reader and writer name a failure the cut's as they meet it: a
         // client gone before the cut stays the client's abort, however long
         // the connection's streams take to finish after.
-        let outcome = h2::serve(stream, after, shared, peer, id);
+        let outcome = h2::serve(stream, after, shared, peer, id, accepted_at);
         return (line(), outcome, Asked::MaybeMore);
     }
     match request::parse_head(head) {

@@ -63,7 +63,8 @@ const OUR_SETTINGS: [(u16, u32); 3] = [
 
 /// Serves an HTTP/2 connection whose first 18 preface bytes
 /// ([`PREFACE_HEAD`]) the HTTP/1 head reader has taken; `after` is what
-/// it read beyond them. Returns what the connection came to, for its own
+/// it read beyond them. Its first request is due `--header-timeout` after
+/// `accepted_at`, as an HTTP/1.1 head is: the preface's time counts. Returns what the connection came to, for its own
 /// access-log line. Each stream taken on has one too (a 431 included); one
 /// reset before it was taken on (malformed, or REFUSED_STREAM over the
 /// limit) has none, and is counted in
@@ -74,6 +75,7 @@ pub fn serve(
     shared: &Shared,
     peer: SocketAddr,
     id: u64,
+    accepted_at: Instant,
 ) -> Outcome {
     let conn = Conn::new();
     let _fail_on_panic = FailOnPanic(&conn, socket);
@@ -90,6 +92,7 @@ pub fn serve(
         // end the connection, or the writer and the scope wait forever.
         let _end_on_panic = EndOnPanic(&conn);
         let mut reader = Reader::new(scope, &conn, socket, shared, (peer, id));
+        reader.idle_since = accepted_at;
         let end = reader.run(after);
         conn.end(end);
         end

@@ -147,7 +147,7 @@ mod tests {
     use std::net::TcpStream;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::defense::buffer_caps::BufferBudget;
@@ -262,7 +262,9 @@ mod tests {
         }
         let (shared, peer) = (shared(), client.local_addr().unwrap());
         let (outcome, log) = log::capture(|| {
-            crate::test_support::with_failing_spawns(|| serve(&server, &[], &shared, peer, 0))
+            crate::test_support::with_failing_spawns(|| {
+                serve(&server, &[], &shared, peer, 0, Instant::now())
+            })
         });
         (outcome, client, log)
     }
@@ -321,7 +323,7 @@ mod tests {
         let (outcome, log) = std::thread::scope(|scope| {
             let serving = scope.spawn(|| {
                 log::capture(|| {
-                    let serve = || serve(&server, &[], &shared, peer, 0);
+                    let serve = || serve(&server, &[], &shared, peer, 0, Instant::now());
                     crate::test_support::with_spawns_failing_after(1, serve)
                 })
             });
@@ -399,7 +401,7 @@ mod tests {
         let ((outcome, log), wire) = crate::test_support::within(move || {
             std::thread::scope(|scope| {
                 let serving = scope.spawn(|| {
-                    let serve = || serve(&server, &[], &shared, peer, 0);
+                    let serve = || serve(&server, &[], &shared, peer, 0, Instant::now());
                     let served =
                         log::capture(|| crate::test_support::with_spawns_failing_after(1, serve));
                     drop(server);
