@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use backpressure::read_tcp_table;
 use common::{
-    MODES, Server, back_to_idle, get, metrics, number_after, parse_response, request, run_binary,
-    stalled_request, tcp_socket, wait_until, wait_until_with, warm, warmed_server,
+    MODES, Server, back_to_idle, get, metrics, number_after, parse_response, reference_csv_len,
+    request, run_binary, stalled_request, tcp_socket, wait_until, wait_until_with, warm,
+    warmed_server,
 };
 
 /// About 65 MB of CSV: far more than loopback socket buffers hold.
@@ -120,6 +121,49 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
         l.contains("\"GET /export.csv?rows=1200000&mode=bounded HTTP/1.1\" 200")
             && l.ends_with(" end=min-rate")
     });
+}
+
+/// The minimum rate judges the client, not this process: a write whose
+/// allowance ran out while the server was stopped (SIGSTOP here; a frozen
+/// container or a debugger alike), its client meanwhile taking every byte
+/// the kernel held, is no slow reader, and the download goes on to its end.
+/// Waking past the deadline, the write found the socket with room and the
+/// client caught up; before the fix it was cut there, `end=min-rate`,
+/// without being tried again.
+#[test]
+fn a_pause_of_the_server_is_not_its_clients_slowness() {
+    // A 48 KiB write gets max(1 s, 48 KiB ÷ 64 KiB/s) = 1 s; the pause, 2.5.
+    let flags = ["--min-rate", "64k", "--rate-grace", "1s"];
+    let (server, idle) = warm(Server::start_logged(&flags));
+    let addr = server.addr();
+    let rows = 100_000;
+    let mut client = stalled_request(addr, &format!("/export.csv?rows={rows}&mode=pipeline"));
+    // 1 MiB/s, sixteen times the rule: the body (5.6 MB) takes about 5 s,
+    // and the writer waits on a full socket most of that time.
+    let hurry = Arc::new(AtomicBool::new(false));
+    let reader = thread::spawn({
+        let hurry = Arc::clone(&hurry);
+        move || read_at_rate(&mut client, 1 << 20, PATIENCE, &hurry)
+    });
+    thread::sleep(Duration::from_secs(1));
+    let pid = server.pid().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
+    };
+    signal("-STOP");
+    thread::sleep(Duration::from_millis(2500));
+    signal("-CONT");
+    let wire = match reader.join().expect("the reading thread") {
+        Ok(wire) => wire,
+        Err(error) => panic!("the download was cut after the pause: {error}"),
+    };
+    let body = parse_response(&wire).body_decoded();
+    assert_eq!(body.len() as u64, reference_csv_len(rows), "the whole body");
+    let m = back_to_idle(addr, &idle, "the paused download");
+    assert_eq!(m.aborts("pipeline", "min-rate"), 0.0);
 }
 
 /// A cut response's `body_bytes` is what the kernel took, so never less

@@ -147,19 +147,22 @@ impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
     }
 
     /// Notes what the client has acknowledged by now; the send timeout
-    /// restarts only when that grew.
-    fn watch_client(&mut self) {
+    /// restarts only when that grew. Says whether the client has
+    /// acknowledged every byte written: it is waiting for us.
+    fn watch_client(&mut self) -> bool {
         self.looked_at = Some(Instant::now());
-        let acked = match self.stream.unacknowledged() {
-            Ok(unacked) => self.written.saturating_sub(unacked),
+        let (acked, caught_up) = match self.stream.unacknowledged() {
+            Ok(unacked) => (self.written.saturating_sub(unacked), unacked == 0),
             // No count from the kernel (not Linux): what the kernel took
-            // stands in for what the client took.
-            Err(_) => self.written,
+            // stands in for what the client took, and the client is never
+            // known to be waiting.
+            Err(_) => (self.written, false),
         };
         match self.acknowledged {
             Some((before, _)) if acked <= before => {}
             _ => self.acknowledged = Some((acked, Instant::now())),
         }
+        caught_up
     }
 
     /// Time left before the client has acknowledged nothing for the send
@@ -194,7 +197,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         if total == 0 {
             return Ok(0);
         }
-        let deadline = self.min_rate.deadline(Instant::now(), total as u64);
+        let mut deadline = self.min_rate.deadline(Instant::now(), total as u64);
         let mut parts = &mut storage[..used];
         let mut done = 0;
         let look_due = self
@@ -203,7 +206,7 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
         if look_due {
             // The first write (where the client stands when we start), or
             // a while of writes that all went through.
-            self.watch_client();
+            let _ = self.watch_client();
         }
         let error = loop {
             // Each call waits for the nearest of: this write's allowance,
@@ -237,8 +240,20 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
             // and a kernel with room may have taken what the client never
             // acknowledged. A client that acknowledged bytes while the
             // kernel had no room for more is reading: that is no stall.
-            self.watch_client();
+            let caught_up = self.watch_client();
             if Instant::now() >= deadline {
+                // A write waits only while the kernel holds bytes the client
+                // has not taken. If it holds none, the time ran out while
+                // this thread was not running (the process stopped, or
+                // starved of CPU), not while the client was slow: the
+                // socket has room, and the rest of the write an allowance
+                // of its own, from now.
+                if caught_up {
+                    deadline = self
+                        .min_rate
+                        .deadline(Instant::now(), (total - done) as u64);
+                    continue;
+                }
                 break TooSlow::MinRate.into_error();
             }
             if self.client_left().is_zero() {
@@ -331,6 +346,9 @@ mod tests {
         assert_eq!(reader.accepted.get(), 1000);
     }
 
+    /// What a [`Trickle`]'s kernel holds unacknowledged: a full queue.
+    const FULL_QUEUE: u64 = 64;
+
     /// A socket that accepts `bytes` every `every`, in real time, and
     /// honours the armed timeout like a kernel would: a call that would
     /// wait longer than it fails with `WouldBlock` after the timeout.
@@ -370,9 +388,11 @@ mod tests {
             Ok(n)
         }
 
-        /// The client acknowledges every byte the moment the kernel takes it.
+        /// The kernel's queue stays full, the client taking a byte for each
+        /// byte the kernel takes: a write waits only on a queue the client
+        /// has not drained.
         fn unacknowledged(&self) -> io::Result<u64> {
-            Ok(0)
+            Ok(FULL_QUEUE)
         }
     }
 
@@ -454,6 +474,54 @@ mod tests {
                 .expect("an unread socket must stop accepting bytes");
             assert_eq!(TooSlow::of(&error), Some(expected), "{error}");
         }
+    }
+
+    /// A socket whose first call returns only after the write's whole
+    /// allowance, having taken part of it, as a kernel does for a thread
+    /// that was stopped while it waited: the client meanwhile took every
+    /// byte (nothing is unacknowledged), and the socket has room again.
+    struct Paused {
+        calls: std::cell::Cell<u32>,
+        pause: Duration,
+    }
+
+    impl TimedWrite for Paused {
+        fn set_write_timeout(&self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls.set(self.calls.get() + 1);
+            let total: usize = bufs.iter().map(|b| b.len()).sum();
+            if self.calls.get() == 1 {
+                std::thread::sleep(self.pause);
+                return Ok(total / 2);
+            }
+            Ok(total)
+        }
+
+        fn unacknowledged(&self) -> io::Result<u64> {
+            Ok(0)
+        }
+    }
+
+    /// Time that ran out while the client had taken everything is not the
+    /// client's: the write is tried again, and completes, instead of being
+    /// cut unasked by the minimum rate it passed while this thread was not
+    /// running. (The send timeout, passed too, runs from the bytes the
+    /// client acknowledged meanwhile.)
+    #[test]
+    fn a_client_that_took_every_byte_is_not_cut_for_time_it_waited_on_us() {
+        let pause = Duration::from_millis(300);
+        let paused = Paused {
+            calls: std::cell::Cell::new(0),
+            pause,
+        };
+        // An allowance of 100 ms, and a send timeout of 200: both passed.
+        let rule = rule(u64::MAX, pause / 3);
+        let mut writer = DeadlineWriter::new(&paused, pause * 2 / 3, rule);
+        assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 1000);
+        assert_eq!(paused.calls.get(), 2);
     }
 
     /// A kernel with room to spare for a client that acknowledges nothing,
