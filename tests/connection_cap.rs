@@ -797,19 +797,12 @@ fn a_burst_while_the_server_is_stopped_waits_in_the_backlog() {
     /// The server's default `--max-connections`.
     const DEFAULT_CAP: usize = 256;
     let server = Server::start(&[]);
-    let pid = server.pid().to_string();
-    let signal = |name: &str| {
-        let status = std::process::Command::new("kill")
-            .args([name, &pid])
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
-    };
-    signal("-STOP");
+    server.signal("STOP");
     let wait = Duration::from_millis(500);
     let clients: Vec<TcpStream> = (0..300)
         .map_while(|_| TcpStream::connect_timeout(&server.addr(), wait).ok())
         .collect();
-    signal("-CONT");
+    server.signal("CONT");
     let most = std::fs::read_to_string("/proc/sys/net/core/somaxconn");
     let most = most.map_or("unknown".into(), |s| s.trim().to_string());
     assert_eq!(

@@ -146,16 +146,9 @@ fn a_pause_of_the_server_is_not_its_clients_slowness() {
         move || read_at_rate(&mut client, 1 << 20, PATIENCE, &hurry)
     });
     thread::sleep(Duration::from_secs(1));
-    let pid = server.pid().to_string();
-    let signal = |name: &str| {
-        let status = std::process::Command::new("kill")
-            .args([name, &pid])
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
-    };
-    signal("-STOP");
+    server.signal("STOP");
     thread::sleep(Duration::from_millis(2500));
-    signal("-CONT");
+    server.signal("CONT");
     let wire = match reader.join().expect("the reading thread") {
         Ok(wire) => wire,
         Err(error) => panic!("the download was cut after the pause: {error}"),

@@ -605,11 +605,7 @@ fn quiet_turns_every_access_line_off() {
         .read_exact(&mut [0; 1024])
         .expect("the export goes on");
     drop(holder);
-    let pid = server.pid().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status();
-    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    server.signal("TERM");
     server.log_line("the shutdown's summary", |l| l.contains("shut down in "));
     let lines = server.log_lines();
     let access: Vec<&String> = lines.iter().filter(|l| l.contains(" end=")).collect();

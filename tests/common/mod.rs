@@ -88,6 +88,16 @@ impl Server {
         self.child.pid()
     }
 
+    /// Sends the server the signal `name` (`TERM`, `STOP`, `CONT`, ...),
+    /// as an operator would, with kill(1).
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{name} {pid}");
+    }
+
     /// The server's stderr lines so far, each stamped ([`after_stamp`]
     /// reads the stamp); empty unless started with [`Server::start_logged`].
     pub fn log_lines(&self) -> Vec<String> {
