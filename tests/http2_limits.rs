@@ -1064,6 +1064,53 @@ fn a_trickled_stream_earns_no_time_from_a_fast_one() {
     back_to_idle(server.addr(), &idle, "seven trickles beside a fast stream");
 }
 
+/// The minimum rate judges the client, not this process: two streams of a
+/// connection whose window the client opens at 1 MiB/s, sixteen times the
+/// rate, while the server is stopped (SIGSTOP; a frozen container or a
+/// debugger alike) for longer than a hand-off's allowance. The client
+/// meanwhile took every byte sent and opened more window, unread: the
+/// time was not its own, and both downloads go on to their end. Before
+/// the fix they were cut as the server woke (RST_STREAM CANCEL,
+/// `end=min-rate`), the window the client sent still unread.
+#[test]
+fn a_pause_of_the_server_is_not_its_streams_slowness() {
+    // A hand-off's allowance, 16 KiB and the other stream's turn at
+    // 64 KiB/s, is the 1 s grace; the pause, 2.5 s.
+    let (server, idle) = warmed_server(&["--min-rate", "64k", "--rate-grace", "1s"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
+    let streams = [1, 3];
+    // 1.1 MB each: about a second before the pause and a second after it.
+    let rows = 20_000;
+    for id in streams {
+        h2.get(id, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+    }
+    let limit = Duration::from_secs(30);
+    let reader = thread::spawn(move || read_at_paced_window(&mut h2, &streams, 1 << 20, limit));
+    thread::sleep(Duration::from_millis(800));
+    let pid = server.pid().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
+    };
+    signal("-STOP");
+    thread::sleep(Duration::from_millis(2500));
+    signal("-CONT");
+    let responses = reader.join().expect("the reading thread");
+    for ((response, at), id) in responses.iter().zip(streams) {
+        assert_eq!(response.reset, None, "stream {id}, reset after {at:?}");
+        assert!(
+            response.ended,
+            "stream {id}: no END_STREAM within {limit:?}"
+        );
+        let what = format!("stream {id}");
+        assert_same_bytes(&response.body, &reference_csv(rows), &what);
+    }
+    let m = back_to_idle(server.addr(), &idle, "the paused streams");
+    assert_eq!(m.aborts("bounded", "min-rate"), 0.0);
+}
+
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request: not before it, and well before
 /// twice it. The reader looks every 100 ms, so its clock may start that

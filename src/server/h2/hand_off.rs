@@ -12,11 +12,13 @@
 //! rate is the connection's to keep, not each stream's: the deadline also
 //! counts the DATA sent on other streams while this one waited its turn
 //! ([`Stream::waited`]). docs/http2.md says why, and what a client that
-//! keeps the rate can still do.
+//! keeps the rate can still do. Time the process was not running (stopped,
+//! or starved) is not the client's: a wait that looks [`LATE`] starts its
+//! allowance again.
 
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::streams::{Conn, Control, RECHECK, State, Stream, rst_stream};
 use crate::defense::too_slow::{MinDataRate, TooSlow};
@@ -32,6 +34,11 @@ use crate::strategy::Wire;
 /// Most body bytes one stream hands to the writer at a time: one DATA
 /// frame of the largest size this side sends.
 pub const HANDOFF_BYTES: usize = MAX_FRAME_BYTES;
+
+/// A stream thread that looks this much later than it meant to was not
+/// running meanwhile (the process stopped, or starved of CPU): far above a
+/// scheduler's usual delay, far below a grace.
+const LATE: Duration = Duration::from_millis(100);
 
 /// The stream `id`, unless it has left the table or was ended early: then
 /// the error its body's write fails with, as over HTTP/1.1, so that the
@@ -87,12 +94,21 @@ impl<'c> StreamBody<'c> {
     /// for window or their turn, the stream is reset (CANCEL) and the write
     /// fails as an HTTP/1.1 write would.
     fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
-        let started = Instant::now();
+        let mut started = Instant::now();
+        let mut meant_to_look = started;
         let mut state = self.conn.lock();
         loop {
             let stream = live(&mut state, self.id)?;
             if done(stream) {
                 return Ok(());
+            }
+            // Looking [`LATE`], this thread was not running, nor the reader
+            // reading the window the client sent meanwhile: the stream may
+            // look windowless for that alone, its client having taken every
+            // byte. The time was not the client's: the hand-off's allowance
+            // starts again, as if handed off now.
+            if meant_to_look.elapsed() >= LATE {
+                (started, stream.waited) = (Instant::now(), 0);
             }
             // `waited` only grows while this waits, and no wake-up comes
             // for it: a deadline computed before is early, never late, and
@@ -113,6 +129,7 @@ impl<'c> StreamBody<'c> {
             }
             let wait = if left.is_zero() { RECHECK } else { left };
             let wake = Arc::clone(&stream.wake);
+            meant_to_look = Instant::now() + wait;
             state = self.conn.wait_for(&wake, state, wait);
         }
     }

@@ -167,7 +167,8 @@ pub struct Stream {
     /// one was [ready](Stream::ready)) as it waited its turn, of
     /// each frame no more than its own window could have taken (a byte a
     /// frame for a window kept at a byte): the minimum rate, which holds
-    /// per connection, allows for them.
+    /// per connection, allows for them. Zeroed when a late look starts the
+    /// allowance again (`hand_off.rs`).
     pub waited: u64,
 }
 
