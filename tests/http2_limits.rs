@@ -1087,16 +1087,9 @@ fn a_pause_of_the_server_is_not_its_streams_slowness() {
     let limit = Duration::from_secs(30);
     let reader = thread::spawn(move || read_at_paced_window(&mut h2, &streams, 1 << 20, limit));
     thread::sleep(Duration::from_millis(800));
-    let pid = server.pid().to_string();
-    let signal = |name: &str| {
-        let status = std::process::Command::new("kill")
-            .args([name, &pid])
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {name} {pid}");
-    };
-    signal("-STOP");
+    server.signal("STOP");
     thread::sleep(Duration::from_millis(2500));
-    signal("-CONT");
+    server.signal("CONT");
     let responses = reader.join().expect("the reading thread");
     for ((response, at), id) in responses.iter().zip(streams) {
         assert_eq!(response.reset, None, "stream {id}, reset after {at:?}");
