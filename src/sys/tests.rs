@@ -1,0 +1,46 @@
+//! `sys.rs`'s tests, against real sockets; kept apart so that the one
+//! file that calls C stays short enough to read.
+
+use super::*;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+/// A receive buffer set before the handshake keeps the window small
+/// from the first byte: an unread client's kernel holds little.
+#[test]
+fn a_small_receive_buffer_is_small_from_the_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let _client = connect_with_receive_buffer(address, 4096, Duration::from_secs(5)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server.set_nonblocking(true).unwrap();
+    let mut taken = 0;
+    while let Ok(n) = (&server).write(&[0u8; 1024]) {
+        taken += n;
+        if taken > 64 << 20 {
+            break;
+        }
+    }
+    // Unacknowledged: in the server's kernel. What the client's took
+    // is what was acknowledged: at most a window of about the buffer.
+    let acknowledged = taken as u64 - unacknowledged_bytes(&server).unwrap();
+    assert!(
+        acknowledged <= 16 * 1024,
+        "the client's kernel took {acknowledged} bytes"
+    );
+}
+
+#[test]
+fn a_reset_reaches_the_peer_instead_of_a_fin() {
+    let (server, mut client) = crate::test_support::loopback();
+    (&server).write_all(b"cut").unwrap();
+    reset_on_close(&server).unwrap();
+    drop(server);
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let error = client.read_to_end(&mut got).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{got:?}");
+}
