@@ -13,7 +13,7 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `write`, `_exit` | a shutdown asked for by a signal; a second one says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal; a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //!
 //! Every call outside that exit ([`exit_cutting_responses`], shared by the
@@ -32,11 +32,12 @@
 //!
 //! A signal handler may run between any two instructions of any thread, so
 //! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
-//! here, add to an atomic counter and, for a second signal, arm a reset on
-//! each connection still being written, `write` one line (stamped by a
-//! function `serve` hands over: `clock_gettime` and arithmetic into a
-//! buffer on the stack), and `_exit`.
-//! The server looks at the counter on its own time ([`shutdown_requested`]),
+//! here, read the monotonic clock, note the first signal's time in an
+//! atomic and, for a second signal, arm a reset on each connection still
+//! being written, `write` one line (stamped by a function `serve` hands
+//! over: `clock_gettime` and arithmetic into a buffer on the stack), and
+//! `_exit`.
+//! The server looks at that atomic on its own time ([`shutdown_requested`]),
 //! which is why its accept loop must wake now and then
 //! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
 
@@ -46,8 +47,10 @@ use std::os::fd::AsRawFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
+
+pub mod repeated_signal;
 
 #[cfg(target_os = "linux")]
 mod ffi {
@@ -84,6 +87,9 @@ mod ffi {
     pub const SIGINT: c_int = 2;
     pub const SIGTERM: c_int = 15;
     pub const SIGHUP: c_int = 1;
+    /// The clock that counts from boot and is never set: the gap between
+    /// two signals is measured on it.
+    pub const CLOCK_MONOTONIC: c_int = 1;
     /// System calls the handler interrupts resume instead of failing with
     /// `EINTR` in whichever thread the signal happened to land.
     pub const SA_RESTART: c_int = 0x1000_0000;
@@ -111,6 +117,26 @@ mod ffi {
                 // Under a million: fits any `long`.
                 tv_usec: timeout.subsec_micros() as c_long,
             }
+        }
+    }
+
+    /// `struct timespec` of `<time.h>` on 64-bit Linux: two C `long`s.
+    #[repr(C)]
+    #[derive(Default)]
+    pub struct Timespec {
+        /// Whole seconds.
+        pub tv_sec: c_long,
+        /// And nanoseconds, under a billion.
+        pub tv_nsec: c_long,
+    }
+
+    impl Timespec {
+        /// In nanoseconds, saturating: a monotonic clock's reading, never
+        /// negative, reaches `u64::MAX` after 584 years.
+        pub fn nanos(&self) -> u64 {
+            let seconds = u64::try_from(self.tv_sec).unwrap_or(0);
+            let nanos = u64::try_from(self.tv_nsec).unwrap_or(0);
+            seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
         }
     }
 
@@ -173,7 +199,8 @@ mod ffi {
 
     // These are the C library's own declarations of `setsockopt(2)`,
     // `getsockopt(2)`, `getsockname(2)`, `ioctl(2)`, `socket(2)`,
-    // `connect(2)`, `listen(2)`, `sigaction(2)`, `write(2)` and `_exit(2)`
+    // `connect(2)`, `listen(2)`, `sigaction(2)`, `clock_gettime(2)`,
+    // `write(2)` and `_exit(2)`
     // (`socklen_t` is `u32`; `ioctl` is variadic in C too).
     unsafe extern "C" {
         pub fn getsockopt(
@@ -196,6 +223,7 @@ mod ffi {
         pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
         pub fn listen(fd: c_int, backlog: c_int) -> c_int;
         pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
+        pub fn clock_gettime(clock: c_int, now: *mut Timespec) -> c_int;
         pub fn write(fd: c_int, bytes: *const c_void, count: usize) -> isize;
         pub fn _exit(status: c_int) -> !;
     }
@@ -395,12 +423,15 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
     }
 }
 
-/// Shutdown signals received so far: written only by the handler.
-static SHUTDOWN_SIGNALS: AtomicUsize = AtomicUsize::new(0);
+/// The monotonic clock's reading, in nanoseconds, at the first shutdown
+/// signal (`u64::MAX` if it could not be read, which no later signal is
+/// within [`repeated_signal::SAME_REQUEST`] of); 0 before one came. Only
+/// the handler writes.
+static FIRST_SIGNAL_AT: AtomicU64 = AtomicU64::new(0);
 
 /// Whether a shutdown signal has arrived since [`on_shutdown_signals`].
 pub fn shutdown_requested() -> bool {
-    SHUTDOWN_SIGNALS.load(Ordering::SeqCst) > 0
+    FIRST_SIGNAL_AT.load(Ordering::SeqCst) != 0
 }
 
 /// Writes the start of an exit's line (the log's time stamp) into the
@@ -412,10 +443,11 @@ pub type LineStart = fn(&mut [u8]) -> usize;
 static SIGNAL_LINE_START: OnceLock<LineStart> = OnceLock::new();
 
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP: the first asks for a
-/// graceful shutdown ([`shutdown_requested`] turns true), the second ends
-/// the process at once with the shell's code for death by that signal,
-/// 128 + its number (130 for Ctrl-C), for an operator who will not wait,
-/// its line begun by `line_start`.
+/// graceful shutdown ([`shutdown_requested`] turns true), and so does any
+/// within [`repeated_signal::SAME_REQUEST`] of it (the same request, sent
+/// twice); a second, later, ends the process at once with the shell's code
+/// for death by that signal, 128 + its number (130 for Ctrl-C), for an
+/// operator who will not wait, its line begun by `line_start`.
 pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
@@ -466,14 +498,25 @@ pub fn note_connection(socket: &impl AsRawFd) {
     HIGHEST_CONNECTION_FD.fetch_max(socket.as_raw_fd(), Ordering::SeqCst);
 }
 
-/// The handler: one atomic add; for a second signal,
-/// [`exit_cutting_responses`] with the shell's code for death by it.
+/// The handler: the clock read and one atomic compare-and-swap; for a
+/// second signal, [`exit_cutting_responses`] with the shell's code for
+/// death by it.
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
-    if SHUTDOWN_SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+    let mut now = ffi::Timespec::default();
+    // SAFETY: `now` is a live, writable `struct timespec`, all that
+    // `clock_gettime` writes (async-signal-safe, on POSIX's list).
+    let read = unsafe { ffi::clock_gettime(ffi::CLOCK_MONOTONIC, &raw mut now) };
+    let now = (read == 0).then(|| now.nanos());
+    // Never 0, which means no signal yet.
+    let noted = now.map_or(u64::MAX, |nanos| nanos.max(1));
+    let first = FIRST_SIGNAL_AT.compare_exchange(0, noted, Ordering::SeqCst, Ordering::SeqCst);
+    if let Err(first) = first
+        && !repeated_signal::same_request(first, now)
+    {
         // An atomic load: set before the handler was installed.
         let start = SIGNAL_LINE_START.get().copied().unwrap_or(|_| 0);
         exit_cutting_responses(

@@ -147,8 +147,9 @@ pub const SERVE: Spec<ServerConfig> = Spec {
     finish: |c| c.validate(),
     footer: "SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n\n\
              Exit codes: 0 once a signal's drain is done (or stdin closed, with --exit-on-stdin-eof),\n\
-             1 if it cannot serve (e.g. address in use), 2 for a bad command line; a second signal\n\
-             exits at once with 128 + its number (130 for Ctrl-C).\n",
+             1 if it cannot serve (e.g. address in use), 2 for a bad command line. A second signal,\n\
+             200 ms or more after the first, exits at once with 128 + its number (130 for Ctrl-C);\n\
+             sooner, it is the first sent twice (as `timeout` sends it, to the process and its group).\n",
 };
 
 /// How long the logger may take to write what is queued at exit: a stderr
@@ -352,6 +353,12 @@ mod tests {
         ] {
             assert!(help.contains(default), "{default}: {help}");
         }
+        // The window in which a second signal repeats the first, as the
+        // handler applies it.
+        let window = crate::sys::repeated_signal::SAME_REQUEST.as_millis();
+        let second =
+            format!("A second signal,\n{window} ms or more after the first, exits at once");
+        assert!(help.contains(&second), "{second}: {help}");
         // The bound on depth and chunk together, as validate() states it.
         let most = crate::server::config::MAX_BOUNDED_HOLD_BYTES >> 20;
         let hold = format!("x chunk at most {most}m");

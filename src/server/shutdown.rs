@@ -40,7 +40,9 @@
 //! join them), plus the two things a streaming server needs on top: a bound
 //! on how long "finish" may take, and a cut the client can tell from a
 //! complete body. A second signal skips all of it, and resets every
-//! response still being written as the process exits (see `sys.rs`).
+//! response still being written as the process exits (see `sys.rs`); one
+//! within 200 ms of the first is that one sent twice, as `timeout` sends it
+//! to a process and then to its group (`sys/repeated_signal.rs`).
 
 use std::fmt;
 use std::net::{Shutdown, TcpStream};
