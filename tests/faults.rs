@@ -776,8 +776,7 @@ fn sigterm_lets_a_download_drain_and_exits_zero() {
 /// group, microseconds apart, and so does anything that signals a process
 /// and its group. When the handler ran between the two, the second was
 /// taken for an operator's second signal: exit 143 at once, every download
-/// cut (24 of 40 runs of `timeout 3 backpressure serve` with downloads in
-/// flight). Here the second is sent as soon as the first is taken, so the
+/// cut. Here the second is sent as soon as the first is taken, so the
 /// handler has begun in between: that race's losing case, every time.
 #[test]
 fn one_sigterm_sent_twice_at_once_is_one_request() {

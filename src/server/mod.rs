@@ -215,8 +215,9 @@ fn shut_down(
     let open = shared.connections.open();
     log::line(format!(
         "backpressure: shutting down: no new connections; {open} open, draining for up to {} ms \
-         (a second signal exits at once)",
-        shared.config.drain_timeout.as_millis()
+         (a second signal, {} ms or more after the first, exits at once)",
+        shared.config.drain_timeout.as_millis(),
+        crate::sys::repeated_signal::SAME_REQUEST.as_millis()
     ));
     let cut = shared
         .connections

@@ -13,12 +13,12 @@ use std::time::Duration;
 /// request sent twice, not an operator's second. GNU `timeout`, and
 /// anything that signals a process and then its process group, sends its
 /// signal twice, microseconds apart, and the handler may run between the
-/// two. The gap grows only if the sender is preempted between its sends:
-/// `timeout`'s measured 0.2 ms, at most 80 ms beside six CPU-bound
-/// processes on two cores. A person's deliberate second signal comes after
-/// seeing that the first one is draining: a visual reaction time at the
-/// least, a quarter of a second, and seconds in practice. A reflexive
-/// double Ctrl-C inside it counts once; a third exits.
+/// two; the gap grows only if the sender is preempted between its sends
+/// (docs/defenses.md has the gaps measured). A person's deliberate second
+/// signal comes after seeing that the first one is draining: a visual
+/// reaction time at the least, a quarter of a second, and seconds in
+/// practice. A reflexive double Ctrl-C inside it counts once; a third
+/// exits.
 pub const SAME_REQUEST: Duration = Duration::from_millis(200);
 
 /// Whether a signal at `now` (`None`: unknown, a second) repeats the first
