@@ -1104,6 +1104,44 @@ fn a_pause_of_the_server_is_not_its_streams_slowness() {
     assert_eq!(m.aborts("bounded", "min-rate"), 0.0);
 }
 
+/// A pause that ends just after a hand-off's deadline is no more the
+/// client's than a longer one: the stream's thread, woken a moment late
+/// (less than `LATE`, `hand_off.rs`), must not take the window the client
+/// sent in time, still unread as the server wakes, for none. A window of
+/// one byte dates the hand-off (its first DATA frame); the client opens
+/// the rest 0.5 s into the 1 s allowance, while the server is stopped,
+/// which it stays until 50 ms past the deadline.
+#[test]
+fn a_pause_that_ends_just_past_a_deadline_is_not_the_streams_slowness() {
+    let (server, idle) = warmed_server(&["--min-rate", "64k", "--rate-grace", "1s"]);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
+    h2.window_update(0, HUGE - 65_535);
+    let rows = 20_000;
+    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+    let first = h2.next_of(DATA);
+    let handed_off = Instant::now();
+    assert_eq!((first.stream, first.payload.len()), (1, 1));
+    let at = |ms| {
+        thread::sleep(
+            (handed_off + Duration::from_millis(ms)).saturating_duration_since(Instant::now()),
+        )
+    };
+    at(300);
+    server.signal("STOP");
+    at(500);
+    h2.window_update(1, HUGE - 1);
+    at(1050);
+    server.signal("CONT");
+    let response = read_responses(&mut h2, &[1], false).remove(0);
+    assert_eq!(response.reset, None, "stream 1 cut as the server woke");
+    let mut body = first.payload.clone();
+    body.extend_from_slice(&response.body);
+    assert_same_bytes(&body, &reference_csv(rows), "stream 1");
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a pause just past a deadline");
+    assert_eq!(m.aborts("bounded", "min-rate"), 0.0);
+}
+
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request: not before it, and well before
 /// twice it. The reader looks every 100 ms, so its clock may start that

@@ -14,7 +14,8 @@
 //! ([`Stream::waited`]). docs/http2.md says why, and what a client that
 //! keeps the rate can still do. Time the process was not running (stopped,
 //! or starved) is not the client's: a wait that looks [`LATE`] starts its
-//! allowance again.
+//! allowance again, and the cut waits for a second look, `LATE` after the
+//! first past the deadline.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -37,7 +38,9 @@ pub const HANDOFF_BYTES: usize = MAX_FRAME_BYTES;
 
 /// A stream thread that looks this much later than it meant to was not
 /// running meanwhile (the process stopped, or starved of CPU): far above a
-/// scheduler's usual delay, far below a grace.
+/// scheduler's usual delay, far below a grace. Also how long a cut waits
+/// past the first look that found the deadline passed: time for the reader
+/// to read what came while the process was not running.
 const LATE: Duration = Duration::from_millis(100);
 
 /// The stream `id`, unless it has left the table or was ended early: then
@@ -96,6 +99,10 @@ impl<'c> StreamBody<'c> {
     fn wait_until(&self, bytes: usize, done: impl Fn(&Stream) -> bool) -> io::Result<()> {
         let mut started = Instant::now();
         let mut meant_to_look = started;
+        // The first look that found the deadline passed, the hand-off not
+        // all with the writer: the cut waits for a second look, [`LATE`]
+        // after it.
+        let mut overdue_since = None;
         let mut state = self.conn.lock();
         loop {
             let stream = live(&mut state, self.id)?;
@@ -121,13 +128,25 @@ impl<'c> StreamBody<'c> {
             // now could follow the END_STREAM being written.
             let with_writer = stream.framed == stream.data.len() && !stream.end;
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() && !with_writer {
+            // A look a moment late, by less than LATE, may still come just
+            // after the process was stopped: before the reader has read the
+            // window the client sent meanwhile. So a cut needs the deadline
+            // passed at two looks LATE apart, the reader running between
+            // them (else the second is late, and the allowance starts
+            // again): the price, a cut LATE after the deadline.
+            overdue_since = (left.is_zero() && !with_writer)
+                .then(|| overdue_since.unwrap_or_else(Instant::now));
+            if overdue_since.is_some_and(|since| since.elapsed() >= LATE) {
                 state.reset(self.id, ErrorCode::Cancel, End::MinRate);
                 drop(state);
                 self.conn.work.notify_one();
                 return Err(TooSlow::MinRate.into_error());
             }
-            let wait = if left.is_zero() { RECHECK } else { left };
+            let wait = match overdue_since {
+                Some(since) => LATE.saturating_sub(since.elapsed()),
+                None if left.is_zero() => RECHECK,
+                None => left,
+            };
             let wake = Arc::clone(&stream.wake);
             meant_to_look = Instant::now() + wait;
             state = self.conn.wait_for(&wake, state, wait);
