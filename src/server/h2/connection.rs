@@ -64,11 +64,11 @@ const OUR_SETTINGS: [(u16, u32); 3] = [
 /// Serves an HTTP/2 connection whose first 18 preface bytes
 /// ([`PREFACE_HEAD`]) the HTTP/1 head reader has taken; `after` is what
 /// it read beyond them. Its first request is due `--header-timeout` after
-/// `accepted_at`, as an HTTP/1.1 head is: the preface's time counts. Returns what the connection came to, for its own
-/// access-log line. Each stream taken on has one too (a 431 included); one
-/// reset before it was taken on (malformed, or REFUSED_STREAM over the
-/// limit) has none, and is counted in
-/// `backpressure_http2_rst_streams_sent_total` by its code.
+/// `accepted_at`, as an HTTP/1.1 head is: the preface's time counts.
+/// Returns what the connection came to, for its own access-log line. Each
+/// stream taken on has one too (a 431 included); one reset before it was
+/// taken on (malformed, or REFUSED_STREAM over the limit) has none, and is
+/// counted in `backpressure_http2_rst_streams_sent_total` by its code.
 pub fn serve(
     socket: &TcpStream,
     after: &[u8],
@@ -194,7 +194,9 @@ pub struct Reader<'s, 'a> {
     pub received: u32,
     /// GOAWAY sent or received: no new streams, close once none is open.
     pub going_away: bool,
-    /// Since when no stream has been open, for the idle timeout.
+    /// Since when no stream has been open, for the idle timeout: from
+    /// accept (`serve`) until the first stream, so that the preface's time
+    /// counts.
     idle_since: Instant,
     /// Once every stream is done after a GOAWAY: when the client must have
     /// acknowledged what was written, as a write of as many bytes must (at

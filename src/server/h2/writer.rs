@@ -149,7 +149,9 @@ pub(super) fn mark_written(conn: &Conn, job: Job) {
     let mut state = conn.lock();
     state.writing = false;
     // Only the thread of a stream this write ended, or whose hand-off it
-    // completed, waits for it (`a_stream_that_ends_wakes_no_other_stream_thread`).
+    // completed, or one reset while its frame was in this write (its thread
+    // waits for the write's verdict, `hand_off.rs`), waits for it
+    // (`a_stream_that_ends_wakes_no_other_stream_thread`).
     // A DATA frame that leaves part of the hand-off unsent, on a stream
     // still open, changes nothing its thread waits on: it waits for the
     // rest, and a deadline wakes it by itself. Woken for each, a client that
