@@ -1142,6 +1142,40 @@ fn a_pause_that_ends_just_past_a_deadline_is_not_the_streams_slowness() {
     assert_eq!(m.aborts("bounded", "min-rate"), 0.0);
 }
 
+/// Nor is a pause longer than `--send-timeout` a stall of the client's: a
+/// stream that looked windowless as the server stopped, its client opening
+/// the window while the server was stopped, must not be cut as the writer
+/// wakes, before the reader has read that window. A window of one byte
+/// leaves the stream with bytes and none; the pause, 2.5 s against a
+/// 2 s send timeout (and a 10 s grace, which no look comes near).
+#[test]
+fn a_pause_longer_than_the_send_timeout_is_not_a_stall() {
+    let args = ["--send-timeout", "2s", "--rate-grace", "10s"];
+    let (server, idle) = warmed_server(&args);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
+    h2.window_update(0, HUGE - 65_535);
+    let rows = 20_000;
+    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+    let first = h2.next_of(DATA);
+    assert_eq!((first.stream, first.payload.len()), (1, 1));
+    // The writer's stall look (a tenth of the send timeout) has seen the
+    // stream without window.
+    thread::sleep(Duration::from_millis(300));
+    server.signal("STOP");
+    thread::sleep(Duration::from_millis(200));
+    h2.window_update(1, HUGE - 1);
+    thread::sleep(Duration::from_millis(2300));
+    server.signal("CONT");
+    let response = read_responses(&mut h2, &[1], false).remove(0);
+    assert_eq!(response.reset, None, "stream 1 cut as the server woke");
+    let mut body = first.payload.clone();
+    body.extend_from_slice(&response.body);
+    assert_same_bytes(&body, &reference_csv(rows), "stream 1");
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a pause past the send timeout");
+    assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
+}
+
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request: not before it, and well before
 /// twice it. The reader looks every 100 ms, so its clock may start that

@@ -41,7 +41,7 @@ pub const HANDOFF_BYTES: usize = MAX_FRAME_BYTES;
 /// scheduler's usual delay, far below a grace. Also how long a cut waits
 /// past the first look that found the deadline passed: time for the reader
 /// to read what came while the process was not running.
-const LATE: Duration = Duration::from_millis(100);
+pub(super) const LATE: Duration = Duration::from_millis(100);
 
 /// The stream `id`, unless it has left the table or was ended early: then
 /// the error its body's write fails with, as over HTTP/1.1, so that the

@@ -28,6 +28,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::EndOnPanic;
+use super::hand_off::LATE;
 use super::streams::{Conn, State};
 use crate::defense::send_deadline::DeadlineWriter;
 use crate::defense::too_slow::TooSlow;
@@ -105,7 +106,17 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
                 if state.ended.is_some() {
                     return;
                 }
+                let meant_to_look = Instant::now() + look;
                 state = conn.wait_for(&conn.work, state, look);
+                // Woken [`LATE`], the process was not running (stopped, or
+                // starved), nor the reader reading the window the client
+                // sent meanwhile: a stream may look stalled for that alone.
+                // The time was not the client's: every stall starts again.
+                if meant_to_look.elapsed() >= LATE {
+                    for stream in state.streams.values_mut() {
+                        stream.blocked_since = None;
+                    }
+                }
             }
         };
         if let Err(e) = out.write_all(&buf) {
