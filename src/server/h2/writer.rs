@@ -269,7 +269,9 @@ pub(super) fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
 
 /// Resets every stream that has had bytes and no window for `timeout` (a
 /// frame it could have had going to another counts as window, `next_job`):
-/// a client that opens no window reads nothing.
+/// a client that opens no window reads nothing. Time the process was not
+/// running counts for none: [`run`], woken [`LATE`], starts every stall
+/// again.
 fn reset_stalled(state: &mut State, timeout: Duration) {
     let now = Instant::now();
     let connection_open = state.window > 0;
