@@ -27,8 +27,8 @@
 //!   gives threads arenas of their own, up to eight a core in all (nine
 //!   at least), the main one among them, unless the environment says
 //!   fewer ([`malloc_arenas`]); past the main one, each is a 64 MiB
-//!   reservation mapped whole when made and touched only as used. Under a `ulimit -v` they take
-//!   room first come, as many as the threads that allocate at once ask
+//!   reservation mapped whole when made and touched only as used. Under a
+//!   `ulimit -v` they take room first come, as many as the threads that allocate at once ask
 //!   for, and may leave none for the connections (`docs/defenses.md` has
 //!   a measured case). Those made before the warning are counted twice.
 //!
