@@ -674,6 +674,39 @@ fn a_one_byte_frame_wakes_no_stream_thread() {
     back_to_idle(server.addr(), &idle, "the dribble");
 }
 
+/// A stream thread waiting for window is woken by its stream's reset
+/// (`State::cancel`, `State::reset`) and leaves at once, not at its
+/// hand-off's deadline, 30 s on at this grace: a thread slot and a
+/// producer held that long for a stream already closed. Stream 1 reset by
+/// its client, stream 3 by the 1 s send timeout: each one's thread gone
+/// within 2 s of its RST_STREAM.
+#[test]
+fn a_reset_stream_waiting_for_window_lets_its_thread_go_at_once() {
+    let args = ["--send-timeout", "1s", "--rate-grace", "30s"];
+    let (server, idle) = warmed_server(&args);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+    let gone = |thread: &str, what: &str| {
+        wait_until(what, Duration::from_secs(2), || {
+            let threads = threads_named(server.pid(), thread).ok()?;
+            threads.is_empty().then_some(())
+        })
+    };
+    h2.get(1, "GET", "/export.csv?rows=1000000&mode=pipeline");
+    // Its thread waits for window (`hand_off.rs`), no longer starting.
+    voluntary_switches_settled(&server, "h2-stream-1", 1);
+    h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    gone("h2-stream-1", "stream 1's thread, reset by its client");
+    h2.get(3, "GET", "/export.csv?rows=1000000&mode=pipeline");
+    let rst = h2.next_of(RST_STREAM);
+    assert_eq!((rst.stream, rst.error_code()), (3, CANCEL));
+    gone(
+        "h2-stream-3",
+        "stream 3's thread, reset at the send timeout",
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "two streams reset waiting for window");
+}
+
 /// A RST_STREAM naming a stream already closed cancels nothing and is
 /// ignored (RFC 9113 §5.1), and a client may send as many as it likes:
 /// none may wake a stream thread, or a flood of them would wake every
