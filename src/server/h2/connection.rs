@@ -526,7 +526,8 @@ mod tests {
     /// table, before the thread had ended. 32 HEAD streams, their
     /// END_STREAM taken by the writer (played here) so that none counts
     /// against the stream limit, wait for it to be written; ten times, the
-    /// oldest is written (`mark_written`) while the next waits for a slot.
+    /// oldest is written (`mark_written`) while the next waits for a slot,
+    /// which it waits for asleep, not in a loop spending CPU.
     #[test]
     fn a_stream_waiting_for_a_thread_is_taken_on_as_one_ends() {
         let (conn, mut shared) = (Conn::new(), super::super::tests::shared());
@@ -551,7 +552,7 @@ mod tests {
             let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
             let peer = client.local_addr().unwrap();
             let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
-            let mut took = Vec::new();
+            let (mut took, cpu) = (Vec::new(), cpu_ticks());
             for n in 0..MAX_STREAM_THREADS as u32 + 10 {
                 // Once the reader waits for a slot, and between two of its
                 // looks (every 5 ms from now).
@@ -573,10 +574,27 @@ mod tests {
                 state.streams.get_mut(&(2 * n + 1)).unwrap().closing = true;
             }
             conn.end(End::ClientAbort);
+            // Waiting, not looking again and again (each thread that left
+            // taken off [`State::left`]): in CPU, not a quarter of the
+            // 200 ms it waited for slots (a tick is 10 ms).
+            let spent = cpu_ticks() - cpu;
+            assert!(spent < 5, "the reader spent {spent} ticks of CPU");
             took
         });
         took.sort_unstable();
         assert!(took[5] < THREAD_WAKE / 2, "taken on after {took:?}");
+    }
+
+    /// This thread's CPU time so far, user and system, in clock ticks.
+    fn cpu_ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = stat.rsplit(')').next().unwrap_or_default();
+        let fields: Vec<i64> = after_name
+            .split(' ')
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // utime and stime, fields 14 and 15: the first number is field 4.
+        (fields[10] + fields[11]).unsigned_abs()
     }
 
     /// `FailOnPanic` alone, on a real socket, as `serve` unwinds or
