@@ -1303,6 +1303,23 @@ fn a_connection_that_asks_nothing_in_time_is_a_header_timeout() {
     back_to_idle(server.addr(), &idle, "connections that asked nothing");
 }
 
+/// The shutdown sends away a connection that has asked nothing yet, well
+/// within its `--header-timeout`: GOAWAY NO_ERROR, and `end=complete`.
+/// It was not late; the server was leaving.
+#[test]
+fn a_connection_the_shutdown_sends_away_before_it_asks_is_no_header_timeout() {
+    let server = Server::start_logged(&["--header-timeout", "30s"]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    // The reader has taken the preface and SETTINGS: the PING's answer.
+    h2.send_frame(PING, 0, 0, b"greeted!");
+    assert_eq!(h2.next_of(PING).payload, b"greeted!");
+    server.signal("TERM");
+    assert_eq!(h2.goaway_code(), NO_ERROR);
+    let client = format!("{} \"PRI * HTTP/2.0\" ", h2.socket.local_addr().unwrap());
+    let line = server.log_line(&client, |l| l.contains(&client));
+    assert!(line.ends_with(" end=complete"), "{line}");
+}
+
 /// A connection that went away, its streams written, waits for the client
 /// to acknowledge their last bytes (`http2.rs`'s
 /// `a_client_goaway_lets_a_download_read_at_its_pace_finish`), but no
