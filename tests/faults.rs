@@ -489,8 +489,12 @@ fn every_line_the_server_logs_is_stamped() {
 /// in use at the warning does not depend on which of the server's first
 /// threads has reserved a 64 MiB malloc arena of its own by then.
 fn memory_warnings(arenas: &str, args: &[&str]) -> Vec<String> {
-    let arenas = [("MALLOC_ARENA_MAX", arenas)];
-    let mut server = Child::start_with(Log::Read, Some("-v 1048576"), &arenas, args);
+    memory_warnings_in(&[("MALLOC_ARENA_MAX", arenas)], args)
+}
+
+/// [`memory_warnings`] with the environment `env`.
+fn memory_warnings_in(env: &[(&str, &str)], args: &[&str]) -> Vec<String> {
+    let mut server = Child::start_with(Log::Read, Some("-v 1048576"), env, args);
     // Logged before the address is announced; the summary at SIGTERM is
     // the log's last line, so the log up to it has it all.
     server.terminate();
@@ -564,6 +568,19 @@ fn caps_whose_envelope_the_memory_limit_cannot_hold_are_warned_of() {
     let with_arenas: u64 = number_after(&warnings[0], " may take ", " bytes more");
     assert_eq!(with_arenas, need + 2 * (64 << 20), "{}", warnings[0]);
     assert!(warnings[0].contains(", 134217728 for 2 malloc arenas and"));
+    // glibc's tunable wins over its older alias, and the envelope reads
+    // the two as glibc does.
+    let tunable = [
+        ("MALLOC_ARENA_MAX", "1"),
+        ("GLIBC_TUNABLES", "glibc.malloc.arena_max=3"),
+    ];
+    let warnings = memory_warnings_in(&tunable, &["--max-buffered-total", "64m"]);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains(", 134217728 for 2 malloc arenas and"),
+        "{}",
+        warnings[0]
+    );
 }
 
 /// The flat modes' buffers are few and small, but each is `--chunk-bytes`
