@@ -127,9 +127,8 @@ fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
 /// allowance ran out while the server was stopped (SIGSTOP here; a frozen
 /// container or a debugger alike), its client meanwhile taking every byte
 /// the kernel held, is no slow reader, and the download goes on to its end.
-/// Waking past the deadline, the write found the socket with room and the
-/// client caught up; before the fix it was cut there, `end=min-rate`,
-/// without being tried again.
+/// Waking past the deadline, the write finds the socket with room and the
+/// client caught up: it is tried again, not cut (`end=min-rate`).
 #[test]
 fn a_pause_of_the_server_is_not_its_clients_slowness() {
     // A 48 KiB write gets max(1 s, 48 KiB ÷ 64 KiB/s) = 1 s; the pause, 2.5.

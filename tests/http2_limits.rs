@@ -799,9 +799,9 @@ fn a_reset_of_a_stream_still_leaving_wakes_no_stream_thread() {
 /// HEADERS, their DATA with END_STREAM), four without, cut at the minimum
 /// rate's grace (their HEADERS, RST_STREAM CANCEL), all their threads
 /// gone. The 8 threads must not wake, counted as in
-/// `a_one_byte_frame_wakes_no_stream_thread`. (Each end woke every waiting
-/// stream thread up to three times: for each frame written, and for its
-/// leaving the table.)
+/// `a_one_byte_frame_wakes_no_stream_thread`: with one condition variable
+/// for all, each end would wake every waiting stream thread, for each
+/// frame written and for its leaving the table.
 #[test]
 fn a_stream_that_ends_wakes_no_other_stream_thread() {
     let args = ["--min-rate", "1k", "--rate-grace", "200ms"];
@@ -1102,9 +1102,9 @@ fn a_trickled_stream_earns_no_time_from_a_fast_one() {
 /// rate, while the server is stopped (SIGSTOP; a frozen container or a
 /// debugger alike) for longer than a hand-off's allowance. The client
 /// meanwhile took every byte sent and opened more window, unread: the
-/// time was not its own, and both downloads go on to their end. Before
-/// the fix they were cut as the server woke (RST_STREAM CANCEL,
-/// `end=min-rate`), the window the client sent still unread.
+/// time was not its own, and both downloads go on to their end: neither
+/// is cut as the server wakes (RST_STREAM CANCEL, `end=min-rate`), the
+/// window the client sent still unread.
 #[test]
 fn a_pause_of_the_server_is_not_its_streams_slowness() {
     // A hand-off's allowance, 16 KiB and the other stream's turn at
