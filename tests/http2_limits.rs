@@ -674,6 +674,16 @@ fn a_one_byte_frame_wakes_no_stream_thread() {
     back_to_idle(server.addr(), &idle, "the dribble");
 }
 
+/// Waits, `limit` at most, until the server has `count` threads whose
+/// names begin with `prefix`, failing the test that waits for `what` if it
+/// never has.
+fn threads_come_to(server: &Server, prefix: &str, count: usize, limit: Duration, what: &str) {
+    wait_until(what, limit, || {
+        let threads = threads_named(server.pid(), prefix).ok()?;
+        (threads.len() == count).then_some(())
+    });
+}
+
 /// A stream thread waiting for window is woken by its stream's reset
 /// (`State::cancel`, `State::reset`) and leaves at once, not at its
 /// hand-off's deadline, 30 s on at this grace: a thread slot and a
@@ -686,10 +696,7 @@ fn a_reset_stream_waiting_for_window_lets_its_thread_go_at_once() {
     let (server, idle) = warmed_server(&args);
     let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
     let gone = |thread: &str, what: &str| {
-        wait_until(what, Duration::from_secs(2), || {
-            let threads = threads_named(server.pid(), thread).ok()?;
-            threads.is_empty().then_some(())
-        })
+        threads_come_to(&server, thread, 0, Duration::from_secs(2), what);
     };
     h2.get(1, "GET", "/export.csv?rows=1000000&mode=pipeline");
     // Its thread waits for window (`hand_off.rs`), no longer starting.
@@ -779,10 +786,13 @@ fn a_reset_of_a_stream_still_leaving_wakes_no_stream_thread() {
         thread::sleep(Duration::from_millis(1));
     }
     h2.get(41, "GET", "/healthz");
-    wait_until("the witness's thread", IDLE_TIMEOUT, || {
-        let threads = threads_named(server.pid(), "h2-stream-41").ok()?;
-        (threads.len() == 1).then_some(())
-    });
+    threads_come_to(
+        &server,
+        "h2-stream-41",
+        1,
+        IDLE_TIMEOUT,
+        "the witness's thread",
+    );
     let woken = voluntary_switches(&server, "h2-stream-3", waiting.len()) - before;
     assert!(
         woken < resets / 10,
@@ -840,10 +850,13 @@ fn a_stream_that_ends_wakes_no_other_stream_thread() {
         expected.collect::<Vec<_>>(),
         "(stream, END_STREAM or reset)"
     );
-    wait_until("their threads gone", IDLE_TIMEOUT, || {
-        let threads = threads_named(server.pid(), "h2-stream-2").ok()?;
-        threads.is_empty().then_some(())
-    });
+    threads_come_to(
+        &server,
+        "h2-stream-2",
+        0,
+        IDLE_TIMEOUT,
+        "their threads gone",
+    );
     let woken = voluntary_switches(&server, "h2-stream-1", waiting.len()) - before;
     assert_eq!(woken, 0, "stream-thread waits for eight streams' ends");
     for &stream in &waiting {
