@@ -366,8 +366,8 @@ pub(in crate::client) mod tests {
 
     /// README's rule, no cut may look whole: a server that sends 48 KiB of
     /// stream 1 at once and then resets the connection, to a client that
-    /// reads 8 KiB/s for 1 s. The reset sits behind unread bytes; the old
-    /// code called the stop at the limit clean (no failure).
+    /// reads 8 KiB/s for 1 s. The reset sits behind unread bytes, so the
+    /// stop at the limit is a failure, not a clean stop.
     #[test]
     fn a_reset_behind_unread_bytes_is_a_failure_at_the_limit() {
         crate::test_support::within(|| {

@@ -392,9 +392,9 @@ mod tests {
     }
 
     /// RFC 9112 §6.3: a 204 or 304 response ends at its head, whatever its
-    /// fields say. The old code waited for a 304's Content-Length bytes,
-    /// and for a 204's close, which a server holding the connection open
-    /// never sends.
+    /// fields say: a client that waited for a 304's Content-Length bytes,
+    /// or for a 204's close, would wait for ever on a server that holds the
+    /// connection open.
     #[test]
     fn a_204_or_304_response_has_no_body() {
         for wire in [
@@ -410,8 +410,8 @@ mod tests {
     }
 
     /// RFC 9112 §2.2: a recipient may take a bare LF as a line end, as
-    /// parse_response_head said it did; the old code looked only for CRLF
-    /// CRLF, never found the end of such a head, and called the response
+    /// parse_response_head does; the end of such a head is found, where a
+    /// search for CRLF CRLF alone would miss it and call the response
     /// "closed before a complete response head".
     #[test]
     fn a_head_with_bare_lf_line_ends_is_read() {
@@ -431,8 +431,8 @@ mod tests {
 
     /// RFC 9110 §15.2: a client must parse 1xx responses before the final
     /// one even if it did not ask for them; taken as final, a `100
-    /// Continue` made the real response's head part of a close-delimited
-    /// body.
+    /// Continue` would make the real response's head part of a
+    /// close-delimited body.
     #[test]
     fn interim_responses_are_skipped() {
         let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\

@@ -367,7 +367,7 @@ mod tests {
 
     /// README's rule, no cut may look whole: reading at 10 KiB/s for 1 s,
     /// the client never reaches the reset behind the buffered bytes, and
-    /// the old code called its stop at the limit clean.
+    /// its stop at the limit is still a cut, not a clean stop.
     #[test]
     fn a_reset_behind_unread_bytes_is_a_cut_not_a_stop() {
         crate::test_support::within(|| {

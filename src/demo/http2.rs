@@ -498,7 +498,8 @@ mod tests {
 
     /// The export stream 1 downloads is sized, from its rows, in the unit
     /// and rounding of every size in the report: the slow-client section
-    /// calls the same export "367.0 MiB", and this one said "385 MB".
+    /// calls the same export "367.0 MiB", so this one must not call it
+    /// "385 MB".
     #[test]
     fn the_big_export_is_sized_as_the_rest_of_the_report_sizes_it() {
         let text = report(&part(Some(0.2), Some(3.0), Some(0.5)));

@@ -477,7 +477,8 @@ mod tests {
 
     /// One entry per strategy and cause, with how many clients it was, and
     /// "some" only when some did run out of time: four clients cut alike
-    /// were four identical entries after "some slow clients".
+    /// are one entry, "all 4 clients", not four identical entries after
+    /// "some slow clients".
     #[test]
     fn the_note_gives_each_cause_once_with_a_count() {
         const RESET: &str = "read failed: Connection reset by peer (os error 104)";

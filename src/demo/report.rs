@@ -346,7 +346,8 @@ pub(super) mod tests {
     }
 
     /// The rate is the body over the time printed beside it: a read under
-    /// a millisecond was divided by a whole one, a quarter of its rate.
+    /// a millisecond (0.4 ms here) is divided by its own time, not by a
+    /// whole millisecond, which would cut its rate to a fraction.
     #[test]
     fn a_read_under_a_millisecond_has_its_own_rate() {
         let mut quick = slow_run(1, 0, 87, 16 << 10);
@@ -388,8 +389,8 @@ pub(super) mod tests {
     }
 
     /// Modes that share a sentence are listed as prose lists them: a small
-    /// body leaves all four flat, and "`a` and `b` and `c` and `d`" was
-    /// what the reader got.
+    /// body leaves all four flat, and they read "`a`, `b`, `c` and `d`",
+    /// not "`a` and `b` and `c` and `d`".
     #[test]
     fn modes_in_one_sentence_are_a_list() {
         use crate::export::Mode::{Bounded, Buffer, Pipeline, Unbounded};
@@ -447,8 +448,8 @@ pub(super) mod tests {
         let said = "`bounded` queued up to 100.0 MiB in userland on average per client \
                     (27 % of the body)";
         assert!(text.contains(said), "{text}");
-        // Short of the body is short of 100 %: the demo's own run queued
-        // 366.6 of 367.0 MiB, printed "100 % of the body" beside the
+        // Short of the body is short of 100 %: a peak a little short of
+        // the body must not round to "100 % of the body" beside the
         // verdict "unbounded", which means it never reached the body.
         let mut run = slow_run(1, 0, 0, 16 << 10);
         (run.verdict, run.peak_queued) = (Verdict::Unbounded, run.body_len - (400 << 10));
@@ -460,7 +461,7 @@ pub(super) mod tests {
     /// divided by them: an average, which one client may have exceeded (an
     /// uneven pair under a shared budget), so it is said to be one; so is
     /// a kernel queue under its mark only on average. One client's figure
-    /// is exact, and its sentences stay as they were.
+    /// is exact, and its sentences name no average.
     #[test]
     fn several_clients_figures_are_said_to_be_averages() {
         use crate::export::Mode::{Buffer, Unbounded};

@@ -73,7 +73,8 @@ pub fn fast_table(runs: &[FastRun]) -> String {
     let columns: [Column<FastRun>; 6] = [
         ("strategy", |run| run.mode.as_str().to_string()),
         ("body read", |run| size(run.report.body_bytes)),
-        // As measured: two decimals of a second made a 4 ms download "0.00 s".
+        // As measured: two decimals of a second would print a 4 ms download
+        // as "0.00 s".
         ("time", |run| duration(run.report.elapsed)),
         ("MB/s", |run| format!("{:.0}", run.report.body_rate() / 1e6)),
         ("peak RSS", |run| size(run.peak_rss)),
@@ -105,9 +106,9 @@ mod tests {
         assert_eq!(lines, ["| t     |", "| ----- |", "| 40 µs |", "| 1 ms  |"]);
     }
 
-    /// A fast download's time is what was measured: --quick's 10.2 MiB
-    /// took about 10 ms and printed "0.01 s"; a machine twice as fast, or
-    /// a smaller --fast-rows, printed "0.00 s" beside its MB/s.
+    /// A fast download's time is what was measured, never "0.00 s": in two
+    /// decimals of a second, --quick's 10.2 MiB on a fast machine, or a
+    /// smaller --fast-rows, would read as no time beside its MB/s.
     #[test]
     fn a_fast_downloads_time_is_never_zero() {
         use crate::client::response::{BodyEnd, BodyFraming};

@@ -91,8 +91,9 @@ mod tests {
         assert_eq!(size(1010 << 20), "1010.0 MiB");
     }
 
-    /// A time that was not zero is never printed as one: stream 3 answered
-    /// beside a starved stream 1 in 0.4 ms, and the demo said "0.000 s".
+    /// A time that is not zero is never printed as one: a stream answered
+    /// in 0.4 ms (stream 3 beside a starved stream 1) reads `0.4 ms`, not
+    /// "0.000 s", which reads as no time at all.
     #[test]
     fn a_time_under_a_millisecond_is_not_zero() {
         use std::time::Duration;

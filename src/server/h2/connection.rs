@@ -522,8 +522,9 @@ mod tests {
 
     /// At the stream-thread limit the reader takes the next stream as a
     /// thread ends, woken by that thread's last act: not a look later
-    /// (`THREAD_WAKE`), as when it was woken by the stream leaving the
-    /// table, before the thread had ended. 32 HEAD streams, their
+    /// (`THREAD_WAKE`), as a wake at the stream leaving the table would
+    /// be, since a stream leaves the table before its thread ends. 32 HEAD
+    /// streams, their
     /// END_STREAM taken by the writer (played here) so that none counts
     /// against the stream limit, wait for it to be written; ten times, the
     /// oldest is written (`mark_written`) while the next waits for a slot,
