@@ -538,8 +538,8 @@ fn past_the_closing_places<T>(
 /// its body is in the server's kernel and twice the close's wait has
 /// passed, then sends a PING and reads: every body byte, END_STREAM, the
 /// PING's ACK and a FIN, never a reset. (Ended as soon as its body was in
-/// the kernel, the connection was closed before the PING came, which reset
-/// it: a randomized client lost a third of a body so.)
+/// the kernel, the connection would be closed before the PING came, which
+/// would reset it and throw the tail away.)
 #[test]
 fn an_http2_connection_gone_away_waits_until_its_tail_is_acknowledged() {
     let server = Server::start(&["--max-connections", "1"]);
@@ -721,11 +721,10 @@ fn crowd(addr: SocketAddr) -> Vec<u16> {
 /// and the health checks are answered past it); then with the slots free,
 /// so that admissions and rejections interleave as slots come and go.
 ///
-/// What `ab -n 5000 -c 100` once showed, a hand-off queue shorter than the
-/// crowd overflowing and dozens of 503s lost to resets, needs a client
-/// faster than the rejecter's thread: on two cores these threads are not,
-/// and the queue is now as deep as the thread holds sockets. The check here
-/// is the rest of the promise.
+/// The hand-off queue is as deep as the thread holds sockets: a shorter
+/// one overflows and loses 503s to resets only under a client faster than
+/// the rejecter's thread (`ab -c 100`, `docs/defenses.md`), which on two
+/// cores these threads are not. The check here is the rest of the promise.
 #[test]
 fn a_crowd_past_the_cap_gets_whole_answers_and_no_reset() {
     let server = Server::start(&["--max-connections", &CAP.to_string()]);
@@ -765,7 +764,7 @@ fn a_crowd_past_the_cap_gets_whole_answers_and_no_reset() {
 /// and forgets them as they leave. Both lists took room for the cap at
 /// start, so however they churn they never grow, and once every client has
 /// gone the live heap is back at idle (within a few bytes). A hash map
-/// with room for the cap did grow here: deletions leave tombstones that
+/// with room for the cap would grow here: deletions leave tombstones that
 /// use up its room as surely as entries do.
 #[test]
 fn churn_near_the_cap_leaves_the_live_heap_at_idle() {

@@ -568,8 +568,7 @@ fn slowloris_cannot_hang_the_server() {
         })
         .collect();
     // The attack keeps going, one header byte per socket every 100 ms, on a
-    // thread, until the sockets die or 5 s pass. (It went on for the 5 s
-    // when every write failed from 2 s on.)
+    // thread, until the sockets die or 5 s pass.
     let attack = thread::spawn(move || {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(5) {

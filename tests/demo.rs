@@ -555,8 +555,8 @@ fn a_demo_that_cannot_create_its_folder_exits_1_with_one_line() {
 
 /// No thread to read a child server's announcement with (the OS has none
 /// to give) is a runtime failure like any other: exit 1, the failed part
-/// named in one line, no panic. It used to be std's "failed to spawn
-/// thread" panic and exit 101.
+/// named in one line, not std's "failed to spawn thread" panic and exit
+/// 101.
 #[test]
 fn a_demo_with_no_thread_to_start_exits_1_without_a_panic() {
     let out = fresh_out("demo-no-thread");

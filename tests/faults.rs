@@ -770,7 +770,7 @@ fn sighup_and_sigint_shut_down_as_sigterm_does() {
 /// exits 0 with one line saying so. 1.6 s of reading is ample: the signal
 /// lands as the first bytes arrive, when the server's queue and the two
 /// kernels' buffers hold a small part of the body, so the drain renders
-/// most of it. (It was 54 MB, 6.4 s, proving no more.)
+/// most of it. (A bigger body would take longer and prove no more.)
 #[test]
 fn sigterm_lets_a_download_drain_and_exits_zero() {
     let server = Child::start(Log::Read, None, &[]);
@@ -791,10 +791,11 @@ fn sigterm_lets_a_download_drain_and_exits_zero() {
 /// One shutdown request sent twice within a moment is one request: GNU
 /// `timeout` sends SIGTERM to its child and then to the child's process
 /// group, microseconds apart, and so does anything that signals a process
-/// and its group. When the handler ran between the two, the second was
-/// taken for an operator's second signal: exit 143 at once, every download
-/// cut. Here the second is sent as soon as the first is taken, so the
-/// handler has begun in between: that race's losing case, every time.
+/// and its group. A handler that runs between the two must not take the
+/// second for an operator's second signal (exit 143 at once, every
+/// download cut). Here the second is sent as soon as the first is taken,
+/// so the handler has begun in between: that race's losing case, every
+/// time.
 #[test]
 fn one_sigterm_sent_twice_at_once_is_one_request() {
     let server = Child::start(Log::Read, None, &[]);
@@ -872,8 +873,8 @@ fn sigterm_closes_a_connection_that_never_asked() {
     begun.read_to_end(&mut answer).expect("the answer");
     assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
     // The silent connection, closed unanswered, counts with the answered
-    // one: the line used to call both "drained", though one had nothing
-    // to drain; what each came to is its log line's `end=`.
+    // one as ended, not "drained", since it had nothing to drain; what
+    // each came to is its log line's `end=`.
     server.exits_zero_having(": 2 connections ended before the drain timeout, 0 cut");
 }
 

@@ -157,7 +157,7 @@ fn a_small_window_splits_the_last_hand_off_and_the_end_waits_for_its_last_byte()
     // Bounded by bytes, not by a guess at frame sizes: each DATA frame but
     // the last carries at least one byte. A 1000-byte window given back a
     // frame at a time may go out in frames far smaller, the more so on a
-    // loaded machine, where a bound of one frame per 500 bytes ran out.
+    // loaded machine.
     let deadline = Instant::now() + Duration::from_secs(30);
     for _ in 0..reference_csv_len(rows) + 20 {
         assert!(Instant::now() < deadline, "the body within 30 s");
@@ -396,8 +396,8 @@ fn send_and_go_on(h2: &mut H2, out: &[u8]) -> Vec<Frame> {
 /// however large, no reason to end the connection, nor a WINDOW_UPDATE
 /// that passes 2^31 - 1 on it a reason to reset it again (§5.4.2), even
 /// while its thread is still leaving the table. Whether it still is when
-/// the frames are read is a race, which one connection in two lost to a
-/// server that checked every window: so six connections.
+/// the frames are read is a race, which a server that checks every window
+/// loses on about one connection in two: so six connections.
 #[test]
 fn a_closed_streams_window_is_no_reason_to_end_the_connection() {
     let (server, idle) = warmed_server(&[]);
@@ -452,10 +452,10 @@ fn a_settings_that_overflows_an_open_streams_window_ends_the_connection() {
 }
 
 /// A stream whose WINDOW_UPDATE overflows is reset, a stream error, and
-/// the connection goes on, a SETTINGS after it included. (The window past
-/// 2^31 - 1 once stayed in the table, and the SETTINGS found it and ended
-/// the connection; the window is now checked before it is kept, and a
-/// SETTINGS looks only at open streams, either of which stops that.)
+/// the connection goes on, a SETTINGS after it included: a window past
+/// 2^31 - 1 left in the table would be found by the SETTINGS, which would
+/// end the connection. The window is checked before it is kept, and a
+/// SETTINGS looks only at open streams; either keeps it a stream error.
 #[test]
 fn a_stream_window_overflow_stays_a_stream_error_across_settings() {
     let (server, idle) = warmed_server(&[]);
@@ -809,14 +809,13 @@ fn a_content_length_of_zero_is_no_body_before_end_stream() {
 /// (§5.1), PROTOCOL_ERROR for a HEADERS once the stream has left the
 /// table (an id that did not grow, §5.1.1), or RST_STREAM STREAM_CLOSED
 /// if the server has not yet counted its last write (half-closed, §5.1).
-/// Never silence: a stream closed both ways whose thread had not yet left
-/// the table dropped the frame (h2spec's 5.1/11 and 5.1/12 timed out, a
-/// few runs in a hundred).
+/// Never silence, not even for a stream closed both ways whose thread has
+/// not yet left the table (as h2spec's 5.1/11 and 5.1/12 expect).
 #[test]
 fn a_frame_on_a_stream_just_closed_is_always_answered() {
     let (server, idle) = warmed_server(&[]);
-    // The window is a few microseconds: 300 rounds catch the old code
-    // nearly always, in a third of a second.
+    // The window is a few microseconds: 300 rounds catch a server that
+    // drops such a frame nearly always, in a third of a second.
     for round in 0..300 {
         let mut h2 = H2::connect(server.addr(), &[]);
         h2.get(1, "GET", "/healthz");
@@ -954,8 +953,7 @@ fn what_crossed_a_reset_of_the_servers_is_ignored() {
 /// A client that resets its stream while a `buffer` body is still being
 /// built has left before the head: no status went out, so its log line
 /// shows none, and no response of its was cut short, so no abort is
-/// counted. (Both were unchecked: a server that logged 200 and counted a
-/// client-abort here passed every test.)
+/// counted.
 #[test]
 fn a_stream_reset_before_its_head_logs_no_status_and_counts_no_abort() {
     let (server, idle) = warm(Server::start_logged(&[]));
@@ -991,8 +989,7 @@ fn a_stream_reset_before_its_head_logs_no_status_and_counts_no_abort() {
 /// the connection with GOAWAY FRAME_SIZE_ERROR. Either way its head went out and its body
 /// did not arrive whole, so its log line, `200 … end=protocol-error`, is
 /// counted as an abort of that reason, a series there at 0 from the first
-/// scrape as every counter's. (Both were counted nowhere: `protocol-error`
-/// was no reason of `backpressure_aborts_total`.)
+/// scrape as every counter's.
 #[test]
 fn an_export_cut_by_the_clients_error_is_counted_as_an_abort() {
     let server = Server::start_logged(&[]);
@@ -1235,9 +1232,8 @@ fn a_client_goaway_is_answered_in_kind() {
 /// it reads, gets the whole body however long it takes, within the
 /// minimum rate. Its connection ends once the client has acknowledged every
 /// byte, not when the last one was handed to the kernel: closed then, the
-/// next WINDOW_UPDATE met a closed socket, whose reset threw the tail the
-/// client had not yet acknowledged away (found by a randomized client: 425,984
-/// of 1,051,719 bytes arrived, read at 800 KB/s).
+/// next WINDOW_UPDATE would meet a closed socket, whose reset throws away
+/// the tail the client has not yet acknowledged (`docs/http2.md`).
 #[test]
 fn a_client_goaway_lets_a_download_read_at_its_pace_finish() {
     // Without the mark the kernel takes the whole body at once: the stream

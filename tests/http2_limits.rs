@@ -501,7 +501,8 @@ fn a_stream_without_window_is_reset_at_the_send_timeout() {
 /// window, shared by every stream, is the one that is shut. A client that
 /// opens stream windows and never the connection's reads nothing too, and
 /// is cut at the send timeout as well, not left to the minimum rate's 5 s
-/// grace (the stall clock once looked at the stream's window only).
+/// grace, as a stall clock that looked at the stream's window alone would
+/// leave it.
 #[test]
 fn a_stream_stalled_on_the_connection_window_is_reset_at_the_send_timeout() {
     let settings = [(INITIAL_WINDOW_SIZE, HUGE)];
@@ -1369,13 +1370,14 @@ fn a_client_gone_away_that_reads_nothing_is_let_go_after_the_send_timeout() {
 /// last one, even one taken on and answered between two of the reader's
 /// looks at the table (which the 2,000 frames sent behind the request
 /// make likely): each of twelve connections asks 0.7 s in and must not be
-/// sent away until 1 s after that. Before, three rounds in four had one to
-/// four of them sent away 0.3 s after their request.
+/// sent away until 1 s after that, not 0.3 s after its request, as a
+/// clock left running from the stream before would have it.
 #[test]
 fn a_stream_answered_between_two_looks_restarts_the_idle_clock() {
     let (server, idle) = warmed_server(&["--header-timeout", "1s"]);
-    // Two rounds of twelve: a round caught the old server three times in
-    // four, so two catch it nearly always.
+    // Two rounds of twelve: a round catches a server whose clock such a
+    // stream does not restart about three times in four, so two catch it
+    // nearly always.
     for _ in 0..2 {
         let early: Vec<Duration> = thread::scope(|scope| {
             let connections: Vec<_> = (0..12)

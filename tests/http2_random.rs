@@ -3,11 +3,11 @@
 //! mix of what clients do: exports in every mode, HEAD, `/healthz`;
 //! windows opened by WINDOW_UPDATE (stream and connection) and moved by
 //! SETTINGS_INITIAL_WINDOW_SIZE, to 0 and back; reads of any size with
-//! pauses; RST_STREAM, PING, and a GOAWAY at any moment, read on past. A
-//! client of this kind found that a connection gone away ended once its
-//! bytes reached the kernel, so that the client's next WINDOW_UPDATE met a
-//! closed socket whose reset threw the unread tail away (`tail_due` in
-//! `src/server/h2/connection.rs`).
+//! pauses; RST_STREAM, PING, and a GOAWAY at any moment, read on past.
+//! Such a mix reaches what no hand-written case thought of: a connection
+//! gone away that ended once its bytes reached the kernel would meet the
+//! client's next WINDOW_UPDATE with a closed socket, whose reset throws
+//! the unread tail away (`tail_due` in `src/server/h2/connection.rs`).
 //!
 //! The generator ([`Client`]) draws and sends; the oracle ([`Ledger`])
 //! knows only what was sent and what came back, and names what is wrong:
@@ -55,8 +55,8 @@ const WINDOW_CAP: u64 = 1 << 24;
 /// for the last bytes to be acknowledged (`CLOSE_READ_TIMEOUT`, 500 ms),
 /// so that a connection gone away that ended once its bytes reached the
 /// kernel would be closed under a paused client; far shorter than what it
-/// waits for its tail now (`tail_due`: the minimum rate's grace, 5 s, at
-/// the least).
+/// waits for its tail (`tail_due`: the minimum rate's grace, 5 s, at the
+/// least).
 const STALL: Duration = Duration::from_millis(600);
 /// Longest the final reading of one seed may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(20);

@@ -404,9 +404,10 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
 /// logger's queue of 1,024 lines is too. The one request logged before its
 /// fields were checked, an HTTP/2 request refused with 431, shows its
 /// `:path` with every byte that is not visible ASCII escaped as `\xHH`,
-/// four bytes for one: 16,000 control bytes in a `:path` made a 64 KiB line.
-/// The request field is cut (`MAX_LOGGED_REQUEST_BYTES`, 8 KiB and 256
-/// bytes, `measure/access_log.rs`), visibly, and the fields after it stay.
+/// four bytes for one: 16,000 control bytes in a `:path` would make a
+/// 64 KiB line. The request field is cut (`MAX_LOGGED_REQUEST_BYTES`,
+/// 8 KiB and 256 bytes, `measure/access_log.rs`), visibly, and the fields
+/// after it stay.
 #[test]
 fn a_client_cannot_make_an_access_log_line_longer_than_its_bound() {
     use common::h2::{CONTINUATION, END_HEADERS, END_STREAM, H2, HEADERS, header_block};

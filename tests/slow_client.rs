@@ -117,11 +117,11 @@ fn a_time_limit_stops_it_with_exit_0_and_the_rate_holds() {
 }
 
 /// Progress on a stderr that is not a terminal (a log file, a pipe) is a
-/// line per report: rewritten in place with `\r`, a 30 s download was one
-/// line of thirty reports run together, and `2>&1 | tail` showed a smear.
-/// Over `--http2` too, which printed no progress at all; over both, the
-/// figures count what the report's last line does, bytes on the wire: they
-/// grow with every report, and never pass the report's.
+/// line per report: rewritten in place with `\r`, a 30 s download would be
+/// one line of thirty reports run together, a smear under `2>&1 | tail`.
+/// Over `--http2` too; over both, the figures count what the report's
+/// last line does, bytes on the wire: they grow with every report, and
+/// never pass the report's.
 #[test]
 fn progress_to_a_file_is_one_line_per_report() {
     let server = Server::start(&[]);
@@ -232,8 +232,8 @@ fn lying_server_in_parts(parts: Vec<&'static [u8]>) -> (SocketAddr, thread::Join
 /// frame: frame larger than SETTINGS_MAX_FRAME_SIZE". The failure names
 /// what happened.
 /// However the reads split the status line: the client's first read is
-/// as small as its rate allows, and on a busy machine that was once 4
-/// bytes, "HTTP" without its "/".
+/// as small as its rate allows, which on a busy machine can be 4 bytes,
+/// "HTTP" without its "/".
 #[test]
 fn http2_to_a_server_that_answers_in_http_1_says_so() {
     let status = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -261,7 +261,7 @@ fn a_cut_body_or_no_server_exits_1() {
     assert!(text.contains("received 10 body bytes"), "{text}");
     assert!(text.contains("body was cut"), "{text}");
     // A read of a few milliseconds is said to take them, in a unit that
-    // shows them: it used to print "in 0.00 s".
+    // shows them, not "in 0.00 s".
     let took = text
         .split_once("on the wire) in ")
         .and_then(|(_, rest)| rest.split_once(':'))
@@ -333,8 +333,8 @@ fn bad_usage_exits_2_with_one_line() {
         (&["https://127.0.0.1/"], "not an http:// URL"),
         (&[url, "--rate", "0"], "--rate"),
         (&[url, "--for", "5"], "--for"),
-        // SO_RCVBUF takes an int: 2g used to fail only when connecting,
-        // with "invalid input parameter" and exit 1.
+        // SO_RCVBUF takes an int: 2g is bad usage, refused before any
+        // connection, not "invalid input parameter" and exit 1 at connect.
         (&[url, "--receive-buffer", "2g"], "at most 2147483647 bytes"),
     ] {
         let output = slow_client(args);
@@ -346,8 +346,8 @@ fn bad_usage_exits_2_with_one_line() {
 }
 
 /// No thread for the download (the OS has none to give): one line saying
-/// so and exit 1, as for any other runtime failure; it used to be std's
-/// "failed to spawn thread" panic and exit 101.
+/// so and exit 1, as for any other runtime failure, not std's "failed to
+/// spawn thread" panic and exit 101.
 #[test]
 fn no_thread_to_read_with_exits_1_with_one_line() {
     let server = Server::start(&[]);
@@ -428,9 +428,9 @@ fn wire_seconds_rate(text: &str) -> (f64, f64, f64) {
 /// `--rate` limits: bytes read from the socket, head and framing
 /// included, over the time printed. Answers whose framing dwarfs their
 /// body tell the two apart: a 15,000-byte header field before 100 body
-/// bytes, and 100 DATA frames of one byte each padded with 255. HTTP/1.x
-/// used to print body bytes over the time (about 100 bytes/s here)
-/// where HTTP/2 printed wire bytes (about 15,000 and 26,000).
+/// bytes, and 100 DATA frames of one byte each padded with 255. Body
+/// bytes over the time would read about 100 bytes/s here, wire bytes
+/// about 15,000 and 26,000.
 #[test]
 fn the_achieved_rate_counts_the_wire_over_either_protocol() {
     let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-Pad: ".to_vec();
@@ -559,8 +559,8 @@ fn an_http2_body_cut_by_goaway_exits_1_even_with_a_time_limit() {
 fn an_http2_second_request_not_sent_in_time_is_reported_with_the_rate() {
     // A server that answers stream 1 with a head and 10 bytes, then holds
     // the connection open: --for (1 s) ends long before --then-after
-    // (10 s). The old code said nothing of the second request, nor of the
-    // achieved rate the help promises.
+    // (10 s). The report names the second request as not sent, and gives
+    // the achieved rate the help promises.
     let (addr, server) = head_and_ten_bytes_then(Vec::new());
     let url = format!("http://{addr}/x");
     let args = ["--http2", "--then", "/healthz", "--then-after", "10s"];
@@ -667,7 +667,7 @@ fn no_second_request_goes_after_a_goaway() {
 fn an_http2_stream_past_the_goaway_is_cut_even_with_a_time_limit() {
     // GOAWAY NO_ERROR with last stream 0 (RFC 9113 §6.8): the server
     // will not process stream 1, so its body can never end. Held open
-    // past --for (1 s), the old client called that a clean stop, exit 0.
+    // past --for (1 s), that is a cut, exit 1, not a clean stop, exit 0.
     let mut goaway = Vec::new();
     common::h2::frame(&mut goaway, 0x7, 0, 0, &[0; 8]); // GOAWAY, last 0, NO_ERROR
     let (addr, server) = head_and_ten_bytes_then(goaway);
@@ -700,9 +700,9 @@ fn an_http2_reset_met_by_a_write_keeps_the_report() {
 /// failed write: `serve` cuts a stream below `--min-rate` with RST_STREAM
 /// CANCEL, says GOAWAY when idle, and closes; a client still reading the
 /// window's DATA its kernel holds meets the close when it next writes a
-/// WINDOW_UPDATE. It ended there, and said "not complete" and "write
-/// failed: Broken pipe" of a stream the server had reset in words it had
-/// already received. Here the same frames, then a reset.
+/// WINDOW_UPDATE. Ending there would say "not complete" and "write
+/// failed: Broken pipe" of a stream the server had reset in words already
+/// received. Here the same frames, then a reset.
 #[test]
 fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
     let then = cancel_then_go_away();
@@ -721,8 +721,8 @@ fn an_http2_reset_met_by_a_write_still_reads_the_frames_before_it() {
 /// frames before the reset are read, and say why. The server sends no
 /// SETTINGS, so the client owes no answer, and its first write is the
 /// second request, at 300 ms, after the reset (as soon as its request
-/// came) and before half a window is read at 100 kB/s. It stopped there,
-/// and called stream 1 "not complete" though its RST_STREAM was in the
+/// came) and before half a window is read at 100 kB/s. Stopping there
+/// would call stream 1 "not complete" though its RST_STREAM is in the
 /// receive queue.
 #[test]
 fn an_http2_reset_met_by_the_second_request_still_reads_the_frames_before_it() {
@@ -863,7 +863,7 @@ fn an_http2_reset_found_at_the_time_limit_is_no_stop() {
         let _ = stream.read(&mut request);
         let _ = stream.write_all(&frames);
         // The reset once the client has acknowledged the SETTINGS, its one
-        // write after its first read: before, it would fail that write.
+        // write after its first read: sent sooner, it would fail that write.
         let ack = [0, 0, 0, 0x4, 0x1, 0, 0, 0, 0];
         let mut got = Vec::new();
         for _ in 0..1000 {
