@@ -99,8 +99,9 @@ pub struct Idle {
 /// `threads`, if given, is what the count must then be. A thread gone from
 /// `/proc` is still heap (its handle) until the accept loop joins it, at
 /// that loop's next turn, which a loaded machine can put after the scrape:
-/// one reading at rest was up to 3.6 KB above the next, which fails the
-/// heap's target, so the rest counts only once two readings agree.
+/// one reading at rest can be a few KB above the next, past
+/// `memory_footprint`'s 512 B heap target, so the rest counts only once
+/// two readings agree.
 pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<Idle, String> {
     let started = Instant::now();
     // Looked at without a scrape, which would start a thread of its own.

@@ -523,8 +523,8 @@ mod tests {
 
     /// A sample can take longer than the interval (a scrape on a busy
     /// machine): the run must still end at `until`, skipping the ticks it
-    /// missed, not take one sample per tick however late, which stretched
-    /// a 1.5 s `--seconds` to 2.7 s of reading.
+    /// missed, not take one sample per tick however late, which would
+    /// stretch the reading past `--seconds` by all the samples' lateness.
     #[test]
     fn slow_samples_do_not_stretch_the_schedule() {
         let until = Duration::from_millis(500);

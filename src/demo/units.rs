@@ -82,7 +82,8 @@ mod tests {
         assert_eq!(size(384_861_933), "367.0 MiB");
         assert_eq!(size(3 << 30), "3.00 GiB");
         // The unit follows the figure as printed: a budget's peak a few
-        // KiB short of 1 GiB was "1024.0 MiB" beside a "1.00 GiB" growth.
+        // KiB short of 1 GiB is "1.00 GiB", not "1024.0 MiB" beside a
+        // "1.00 GiB" growth.
         assert_eq!(size((1 << 30) - 4096), "1.00 GiB");
         assert_eq!(size((1 << 20) - 1), "1.0 MiB");
         assert_eq!(size((1 << 20) - 52 * 1024), "972.0 KiB");
