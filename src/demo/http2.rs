@@ -287,7 +287,7 @@ pub fn report(part: &Http2Part) -> String {
             };
             format!(
                 "{times} times as long as with the kernel's unsent bytes held to 16 KiB \
-                 ({b:.2} s). The stream window bounds what one stream costs the server; \
+                 ({b:.2} s). The stream window bounds what one stream sends ahead; \
                  only the socket's high-water mark bounds the queue every stream shares."
             )
         } else if b >= 2.0 * u {

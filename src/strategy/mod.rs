@@ -15,7 +15,7 @@
 //! and writer loop (`two_threads.rs`), and differ in where each chunk's
 //! buffer comes from (`chunk_buffers.rs`). [`QueuedBytes`]
 //! (`queued_bytes.rs`) is the number that tells them apart: bytes produced
-//! and not yet written.
+//! and not yet written, a chunk counted until its last byte is.
 //!
 //! Each takes an [`ExportResponse`] whose head has not been sent, so each
 //! shows *when* the head goes out relative to the work: `buffer` builds the

@@ -17,10 +17,11 @@
 //! (then, past its hand-off's deadline, cuts) a stream whose window is
 //! spent. Below it, the socket is one queue for every stream: what the big
 //! download has put in the kernel's send buffer goes out before the small
-//! response, however fair the writer. The client's windows decide how
-//! much that can be (32 MiB for curl 7's, 65,535 bytes by default), and
-//! `--notsent-lowat` how much the kernel holds unsent. docs/http2.md
-//! measures it.
+//! response, however fair the writer. The lesser of the client's windows
+//! (32 MiB for curl 7's, 65,535 bytes by default) and the kernel's send
+//! buffer (autotuned up to `net.ipv4.tcp_wmem`'s maximum) decides how much
+//! that can be, unless `--notsent-lowat` holds the unsent bytes lower.
+//! docs/http2.md measures it.
 //!
 //! The threads of one connection, sharing `streams.rs`'s state (frames
 //! queued, the windows, each stream's hand-off) under one lock:
