@@ -1225,6 +1225,44 @@ fn a_pause_longer_than_the_send_timeout_is_not_a_stall() {
     assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
 }
 
+/// Nor is a pause that ends just after a stall reached `--send-timeout`:
+/// the writer, woken a moment late (less than `LATE`, `hand_off.rs`),
+/// must not cut the stream before the reader has read the window the
+/// client sent during the pause. A window of one byte leaves the stream
+/// with bytes and none; at a 100 ms send timeout the writer looks every
+/// 10 ms, and the stall reaches the timeout 100 to 120 ms after that
+/// first byte came, while the server is stopped (50 ms to 125 ms). Six
+/// times over: as the server wakes, its reader may read before the writer
+/// looks, which no cut would show.
+#[test]
+fn a_pause_that_ends_just_past_the_send_timeout_is_not_a_stall() {
+    let args = ["--send-timeout", "100ms", "--rate-grace", "10s"];
+    let (server, idle) = warmed_server(&args);
+    for _ in 0..6 {
+        let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
+        h2.window_update(0, HUGE - 65_535);
+        // About 55 KB: all of it fits the kernels' buffers, so that no
+        // write waits on this test's reading.
+        let rows = 1000;
+        h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+        let first = h2.next_of(DATA);
+        let came = Instant::now();
+        assert_eq!((first.stream, first.payload.len()), (1, 1));
+        let at = |ms| {
+            let then = came + Duration::from_millis(ms);
+            thread::sleep(then.saturating_duration_since(Instant::now()))
+        };
+        at(50);
+        server.signal("STOP");
+        h2.window_update(1, HUGE - 1);
+        at(125);
+        server.signal("CONT");
+        stream_1_arrives_whole(&mut h2, &first, rows);
+    }
+    let m = back_to_idle(server.addr(), &idle, "pauses just past the send timeout");
+    assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
+}
+
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request: not before it, and well before
 /// twice it. The reader looks every 100 ms, so its clock may start that

@@ -157,6 +157,9 @@ pub struct Stream {
     /// Since when the stream has had bytes to send and no window: a stall
     /// the send timeout bounds, as it bounds a socket that takes nothing.
     pub blocked_since: Option<Instant>,
+    /// The first look that found that stall past the send timeout: the cut
+    /// waits for a second, [`LATE`](super::hand_off::LATE) after it.
+    pub overdue_since: Option<Instant>,
     /// Its thread waits here, for its hand-off or END_STREAM written
     /// (`writer::mark_written`), its reset ([`State::reset`],
     /// [`State::cancel`]), the connection's end ([`Conn::end`]): what

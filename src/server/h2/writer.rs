@@ -77,7 +77,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
     // frame's header and payload.
     let mut buf = Vec::with_capacity(HEADER_BYTES + MAX_FRAME_BYTES);
     let look = (config.send_timeout / STALL_CHECKS).max(MIN_STALL_CHECK);
-    let mut looked = Instant::now();
+    let mut next_look = Instant::now() + look;
     // Asked once, not per frame: the test chooses before it connects.
     #[cfg(test)]
     let panics = crate::test_support::panics_here(
@@ -88,9 +88,12 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
         let job = {
             let mut state = conn.lock();
             loop {
-                if looked.elapsed() >= look {
-                    looked = Instant::now();
-                    reset_stalled(&mut state, config.send_timeout);
+                let now = Instant::now();
+                if now >= next_look {
+                    // A stall found past its timeout has its second look
+                    // LATE on, not a whole look later.
+                    let overdue = reset_stalled(&mut state, config.send_timeout, now);
+                    next_look = now + if overdue { look.min(LATE) } else { look };
                 }
                 if let Some(job) = next_job(&mut state, &mut buf) {
                     // A panic with a stream waiting on its hand-off, before
@@ -106,13 +109,13 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
                 if state.ended.is_some() {
                     return;
                 }
-                let meant_to_look = Instant::now() + look;
-                state = conn.wait_for(&conn.work, state, look);
+                let wait = next_look.saturating_duration_since(Instant::now());
+                state = conn.wait_for(&conn.work, state, wait);
                 // Woken [`LATE`], the process was not running (stopped, or
                 // starved), nor the reader reading the window the client
                 // sent meanwhile: a stream may look stalled for that alone.
                 // The time was not the client's: every stall starts again.
-                if meant_to_look.elapsed() >= LATE {
+                if next_look.elapsed() >= LATE {
                     for stream in state.streams.values_mut() {
                         stream.blocked_since = None;
                     }
@@ -271,24 +274,32 @@ pub(super) fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
 /// frame it could have had going to another counts as window, `next_job`):
 /// a client that opens no window reads nothing. Time the process was not
 /// running counts for none: [`run`], woken [`LATE`], starts every stall
-/// again.
-fn reset_stalled(state: &mut State, timeout: Duration) {
-    let now = Instant::now();
+/// again. A look a moment late, by less than LATE, may still come just
+/// after the process was stopped, before the reader has read the window the
+/// client sent meanwhile: so, as for a hand-off (`hand_off.rs`), a cut needs
+/// the stall past its timeout at two looks LATE apart, the reader running
+/// between them. Whether a stream waits for that second look.
+fn reset_stalled(state: &mut State, timeout: Duration, now: Instant) -> bool {
     let connection_open = state.window > 0;
-    let mut stalled = Vec::new();
+    let (mut stalled, mut overdue) = (Vec::new(), false);
     for (&id, stream) in state.streams.iter_mut().filter(|(_, s)| s.is_open()) {
         if stream.pending() == 0 || (stream.window > 0 && connection_open) {
-            stream.blocked_since = None;
+            (stream.blocked_since, stream.overdue_since) = (None, None);
             continue;
         }
         let since = *stream.blocked_since.get_or_insert(now);
-        if now.duration_since(since) >= timeout {
-            stalled.push(id);
+        stream.overdue_since =
+            (now.duration_since(since) >= timeout).then(|| stream.overdue_since.unwrap_or(now));
+        match stream.overdue_since {
+            Some(first) if now.duration_since(first) >= LATE => stalled.push(id),
+            Some(_) => overdue = true,
+            None => {}
         }
     }
     for id in stalled {
         state.reset(id, ErrorCode::Cancel, End::SendTimeout);
     }
+    overdue
 }
 
 /// Refuses the connection whose writer could not start (`error`), as the
@@ -446,6 +457,41 @@ mod tests {
             state.streams.insert(id, stream);
         }
         state
+    }
+
+    /// A stall is cut only when found past the send timeout at two looks
+    /// [`LATE`] apart, as a hand-off is (`hand_off.rs`): the first may come
+    /// just after the process was stopped, the client's WINDOW_UPDATE sent
+    /// meanwhile still unread. A window the reader reads before the second
+    /// look saves the stream; one that never comes does not, the cut LATE
+    /// after the first look; nor do looks less than LATE apart cut it. Each
+    /// look says whether a stream waits for its second, which `run` makes
+    /// LATE after the first.
+    #[test]
+    fn a_stall_is_cut_at_two_looks_late_apart() {
+        let timeout = Duration::from_secs(1);
+        let start = Instant::now();
+        for opened in [true, false] {
+            // Stream 1: bytes handed off, and no window.
+            let mut state = handed_off(&[(1, 0, 100)]);
+            let look = |state: &mut State, at: Duration| {
+                let waits = reset_stalled(state, timeout, start + at);
+                (waits, state.streams[&1].reset)
+            };
+            let starts = look(&mut state, Duration::ZERO);
+            assert_eq!(starts, (false, None), "the stall starts");
+            let first = look(&mut state, timeout);
+            assert_eq!(first, (true, None), "the first look past the timeout");
+            let early = look(&mut state, timeout + LATE / 2);
+            assert_eq!(early, (true, None), "less than LATE on");
+            if opened {
+                // The reader reads the window the client sent in time.
+                state.streams.get_mut(&1).unwrap().window = 100;
+            }
+            let cut = (!opened).then_some(End::SendTimeout);
+            let second = look(&mut state, timeout + LATE);
+            assert_eq!(second, (false, cut), "opened: {opened}");
+        }
     }
 
     /// The minimum rate holds per connection: a frame sent on one stream
