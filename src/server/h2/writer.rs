@@ -90,10 +90,7 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
             loop {
                 let now = Instant::now();
                 if now >= next_look {
-                    // A stall found past its timeout has its second look
-                    // LATE on, not a whole look later.
-                    let overdue = reset_stalled(&mut state, config.send_timeout, now);
-                    next_look = now + if overdue { look.min(LATE) } else { look };
+                    next_look = now + reset_stalled(&mut state, config.send_timeout, look, now);
                 }
                 if let Some(job) = next_job(&mut state, &mut buf) {
                     // A panic with a stream waiting on its hand-off, before
@@ -278,8 +275,9 @@ pub(super) fn next_job(state: &mut State, buf: &mut Vec<u8>) -> Option<Job> {
 /// after the process was stopped, before the reader has read the window the
 /// client sent meanwhile: so, as for a hand-off (`hand_off.rs`), a cut needs
 /// the stall past its timeout at two looks LATE apart, the reader running
-/// between them. Whether a stream waits for that second look.
-fn reset_stalled(state: &mut State, timeout: Duration, now: Instant) -> bool {
+/// between them. How long until the next look: `look`, or LATE if sooner
+/// while a stream waits for its second.
+fn reset_stalled(state: &mut State, timeout: Duration, look: Duration, now: Instant) -> Duration {
     let connection_open = state.window > 0;
     let (mut stalled, mut overdue) = (Vec::new(), false);
     for (&id, stream) in state.streams.iter_mut().filter(|(_, s)| s.is_open()) {
@@ -299,7 +297,7 @@ fn reset_stalled(state: &mut State, timeout: Duration, now: Instant) -> bool {
     for id in stalled {
         state.reset(id, ErrorCode::Cancel, End::SendTimeout);
     }
-    overdue
+    if overdue { look.min(LATE) } else { look }
 }
 
 /// Refuses the connection whose writer could not start (`error`), as the
@@ -464,33 +462,34 @@ mod tests {
     /// just after the process was stopped, the client's WINDOW_UPDATE sent
     /// meanwhile still unread. A window the reader reads before the second
     /// look saves the stream; one that never comes does not, the cut LATE
-    /// after the first look; nor do looks less than LATE apart cut it. Each
-    /// look says whether a stream waits for its second, which `run` makes
-    /// LATE after the first.
+    /// after the first look, not a whole look later (a tenth of the 3 s
+    /// timeout, 300 ms); nor do looks less than LATE apart cut it.
     #[test]
     fn a_stall_is_cut_at_two_looks_late_apart() {
-        let timeout = Duration::from_secs(1);
+        let timeout = Duration::from_secs(3);
+        let every = timeout / STALL_CHECKS;
         let start = Instant::now();
         for opened in [true, false] {
             // Stream 1: bytes handed off, and no window.
             let mut state = handed_off(&[(1, 0, 100)]);
+            // The time to the next look, and the stream's reset.
             let look = |state: &mut State, at: Duration| {
-                let waits = reset_stalled(state, timeout, start + at);
-                (waits, state.streams[&1].reset)
+                let next = reset_stalled(state, timeout, every, start + at);
+                (next, state.streams[&1].reset)
             };
             let starts = look(&mut state, Duration::ZERO);
-            assert_eq!(starts, (false, None), "the stall starts");
+            assert_eq!(starts, (every, None), "the stall starts");
             let first = look(&mut state, timeout);
-            assert_eq!(first, (true, None), "the first look past the timeout");
+            assert_eq!(first, (LATE, None), "the first look past the timeout");
             let early = look(&mut state, timeout + LATE / 2);
-            assert_eq!(early, (true, None), "less than LATE on");
+            assert_eq!(early, (LATE, None), "less than LATE on");
             if opened {
                 // The reader reads the window the client sent in time.
                 state.streams.get_mut(&1).unwrap().window = 100;
             }
             let cut = (!opened).then_some(End::SendTimeout);
             let second = look(&mut state, timeout + LATE);
-            assert_eq!(second, (false, cut), "opened: {opened}");
+            assert_eq!(second, (every, cut), "opened: {opened}");
         }
     }
 
