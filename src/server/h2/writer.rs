@@ -46,9 +46,9 @@ use crate::sys;
 const CONTROL_BATCH_BYTES: usize = MAX_FRAME_BYTES;
 
 /// How many times per `--send-timeout` the writer looks for streams whose
-/// window stays shut: a stall is cut at most a tenth of the timeout late
-/// (or [`MIN_STALL_CHECK`] late, for a send timeout under 100 ms), as an
-/// HTTP/1.1 write checks its client (`send_deadline.rs`).
+/// window stays shut: a stall is cut at most a tenth of the timeout (or
+/// [`MIN_STALL_CHECK`], for a send timeout under 100 ms) and [`LATE`] late,
+/// as an HTTP/1.1 write checks its client (`send_deadline.rs`).
 const STALL_CHECKS: u32 = 10;
 
 /// The writer looks for stalls at most this often, however short the send
