@@ -15,6 +15,12 @@
 //! 3. **unbounded** otherwise: far past the flat bound, tracking what the
 //!    producer made minus what the client took, until the body's end.
 //!
+//! The last two differ in what decides them. `buffer`'s peak is the body
+//! whatever the client does; `unbounded`'s is the body less what the
+//! client had read when the producer finished, so it depends on the
+//! client: one that read nothing at all would have it judged as growing
+//! with the body, and one a few bytes in, unbounded.
+//!
 //! A strategy whose every client was refused up front (a body over a
 //! buffering cap) queued nothing because it never ran: it is **not
 //! measured**, never flat.
