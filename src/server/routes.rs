@@ -315,7 +315,7 @@ pub(super) fn run_export<W: Wire>(
     let cutting = || shared.connections.cutting();
     let response = ExportResponse::new(out, head, &plan, &queued)
         .with_cancel(cancel)
-        .with_cut(&cutting);
+        .with_shutdown_cutting(&cutting);
     let result = strategy::send(response);
     let head_sent = result.as_ref().err().is_none_or(ExportError::head_sent);
     let end = match result {

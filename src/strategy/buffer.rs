@@ -258,12 +258,12 @@ mod tests {
             let rows = 70_000;
             let looks = AtomicUsize::new(0);
             // Cut after the first slice.
-            let cut = || looks.fetch_add(1, Ordering::Relaxed) >= 1;
+            let cutting = || looks.fetch_add(1, Ordering::Relaxed) >= 1;
             let queued = QueuedBytes::new(Mode::Buffer);
             let mut out = BufferAddresses::default();
             let (plan, head) = (plan(rows), head(rows));
-            let response =
-                ExportResponse::new(Http1(&mut out), head, &plan, &queued).with_cut(&cut);
+            let response = ExportResponse::new(Http1(&mut out), head, &plan, &queued)
+                .with_shutdown_cutting(&cutting);
             let result = send(response);
             assert!(
                 matches!(result, Err(ExportError::HeadNotSent(_))),

@@ -209,7 +209,7 @@ pub struct ExportResponse<'a, W: Wire> {
     /// know it yet: HTTP/1.1's socket tells only its next write, an HTTP/2
     /// stream only once its connection's reader has met the cut. `None`
     /// where no shutdown comes.
-    cut: Option<&'a (dyn Fn() -> bool + Sync)>,
+    shutdown_cutting: Option<&'a (dyn Fn() -> bool + Sync)>,
 }
 
 impl<'a, W: Wire> ExportResponse<'a, W> {
@@ -220,7 +220,7 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
             plan,
             queued,
             cancel: None,
-            cut: None,
+            shutdown_cutting: None,
         }
     }
 
@@ -231,8 +231,8 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
     }
 
     /// Sets what [`ExportResponse::still_wanted`] asks of the server.
-    pub fn with_cut(mut self, cut: &'a (dyn Fn() -> bool + Sync)) -> Self {
-        self.cut = Some(cut);
+    pub fn with_shutdown_cutting(mut self, cutting: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        self.shutdown_cutting = Some(cutting);
         self
     }
 
@@ -246,7 +246,7 @@ impl<'a, W: Wire> ExportResponse<'a, W> {
     /// client reset a moment before the cut stays the client's abort).
     pub fn still_wanted(&mut self) -> Result<(), ExportError> {
         self.out.still_wanted().map_err(ExportError::HeadNotSent)?;
-        if self.cut.is_some_and(|cut| cut()) {
+        if self.shutdown_cutting.is_some_and(|cutting| cutting()) {
             let error = io::Error::new(io::ErrorKind::ConnectionAborted, "cut by the shutdown");
             return Err(ExportError::HeadNotSent(error));
         }
@@ -532,9 +532,9 @@ mod tests {
         let plan = plan(Mode::Buffer, 10);
         let queued = QueuedBytes::new(plan.mode);
         let head = ResponseHead::new(Status::Ok, framing(plan.mode, plan.rows, Version::Http11));
-        let cut = || true;
-        let mut response =
-            ExportResponse::new(ResetByTheClient, head, &plan, &queued).with_cut(&cut);
+        let cutting = || true;
+        let mut response = ExportResponse::new(ResetByTheClient, head, &plan, &queued)
+            .with_shutdown_cutting(&cutting);
         let error = match response.still_wanted() {
             Err(ExportError::HeadNotSent(error)) => error,
             other => panic!("{other:?}"),
