@@ -218,8 +218,8 @@ fn read_and_respond(
 /// the cut found waiting for a thread that had not touched its socket
 /// since ([`Connections::cut_reached`](super::shutdown::Connections::cut_reached)).
 /// An export's own abort count is named earlier, as it is counted
-/// (`routes::run_export`'s `was_cut`); this names the line, and a small
-/// answer's or a read's failure.
+/// (`routes::run_export`'s `cut_by_shutdown`); this names the line, and a
+/// small answer's or a read's failure.
 fn cut_if_cut(outcome: Outcome, shared: &Shared, id: u64) -> Outcome {
     match outcome.end {
         End::ClientAbort if shared.connections.cut_reached(id) => Outcome {

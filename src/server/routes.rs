@@ -236,14 +236,14 @@ pub(super) fn respond(
     // what the kernel still holds, and, unlike a FIN, never makes a cut
     // HTTP/1.0 body look whole.
     let cancel = || super::shutdown::cut(stream);
-    let was_cut = || shared.connections.cut_reached(id);
+    let cut_by_shutdown = || shared.connections.cut_reached(id);
     // A small answer goes out in one write of its own, not through `out`.
     send(
         answer,
         head_only,
         out,
         &cancel,
-        &was_cut,
+        &cut_by_shutdown,
         shared,
         |_, mode, head, body| reply(stream, mode, head, body, head_only),
     )
@@ -252,13 +252,13 @@ pub(super) fn respond(
 /// Sends `answer`, over either protocol: an export through its strategy
 /// to `out`; anything else with `small`, which also sends the head of a
 /// HEAD's export and the refusal of an export turned away before its head.
-/// `cancel` and `was_cut` are [`run_export`]'s.
+/// `cancel` and `cut_by_shutdown` are [`run_export`]'s.
 pub(super) fn send<W: Wire>(
     answer: Answer,
     head_only: bool,
     mut out: W,
     cancel: &(dyn Fn() + Sync),
-    was_cut: &(dyn Fn() -> bool + Sync),
+    cut_by_shutdown: &(dyn Fn() -> bool + Sync),
     shared: &Shared,
     small: impl FnOnce(&mut W, Option<Mode>, ResponseHead, &[u8]) -> Outcome,
 ) -> Outcome {
@@ -273,7 +273,7 @@ pub(super) fn send<W: Wire>(
             body: Vec::new(),
         },
         Answer::Export { plan, head } => {
-            match run_export(&mut out, plan, head, cancel, was_cut, shared) {
+            match run_export(&mut out, plan, head, cancel, cut_by_shutdown, shared) {
                 Ok(outcome) => return outcome,
                 Err(refusal) => refusal,
             }
@@ -285,16 +285,16 @@ pub(super) fn send<W: Wire>(
 /// Sends an export through its strategy to `out`, held to the buffering
 /// caps, and says what it came to; or, if it was refused before its head
 /// went out, the error answer to send instead. `cancel` ends the response
-/// from another thread (a producer whose queue a cap refused); `was_cut`
-/// says whether the shutdown's cut ended its connection, rather than its
-/// client before the cut: a bare socket error is then the cut's
-/// ([`failure`]).
+/// from another thread (a producer whose queue a cap refused);
+/// `cut_by_shutdown` says whether the shutdown's cut ended its connection,
+/// rather than its client before the cut: a bare socket error is then the
+/// cut's ([`failure`]).
 pub(super) fn run_export<W: Wire>(
     out: W,
     plan: ExportPlan,
     head: ResponseHead,
     cancel: &(dyn Fn() + Sync),
-    was_cut: &(dyn Fn() -> bool + Sync),
+    cut_by_shutdown: &(dyn Fn() -> bool + Sync),
     shared: &Shared,
 ) -> Result<Outcome, Small> {
     let config = &shared.config;
@@ -311,7 +311,7 @@ pub(super) fn run_export<W: Wire>(
     };
     // The shutdown's cut reaches a response through its first write; one
     // still rendering (`buffer`) asks for it between slices, and stops at
-    // it, whoever ended its connection: `was_cut` names the stop.
+    // it, whoever ended its connection: `cut_by_shutdown` names the stop.
     let cutting = || shared.connections.cutting();
     let response = ExportResponse::new(out, head, &plan, &queued)
         .with_cancel(cancel)
@@ -323,7 +323,9 @@ pub(super) fn run_export<W: Wire>(
         Err(ExportError::Refused(status, reason)) => {
             return Err(Small::error(Some(plan.mode), status, &reason));
         }
-        Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => failure(&e, was_cut()),
+        Err(ExportError::HeadNotSent(e) | ExportError::WriteFailed(e)) => {
+            failure(&e, cut_by_shutdown())
+        }
         Err(ExportError::OverLimit(limit)) => match limit {
             OverLimit::Response { .. } => End::BufferCap,
             OverLimit::Total { .. } | OverLimit::BudgetInUse { .. } => End::BufferBudget,
@@ -354,12 +356,12 @@ pub(super) fn run_export<W: Wire>(
 /// which only a socket still open can pass. Only a bare socket error is
 /// the cut's once it has ended the connection, as the cut fails a write as
 /// a client's reset would.
-fn failure(e: &io::Error, was_cut: bool) -> End {
+fn failure(e: &io::Error, cut_by_shutdown: bool) -> End {
     match (End::of(e), TooSlow::of(e)) {
         (Some(end), _) => end,
         (None, Some(TooSlow::SendTimeout)) => End::SendTimeout,
         (None, Some(TooSlow::MinRate)) => End::MinRate,
-        (None, None) if was_cut => End::DrainTimeout,
+        (None, None) if cut_by_shutdown => End::DrainTimeout,
         (None, None) => End::ClientAbort,
     }
 }
