@@ -109,14 +109,14 @@ mod tests {
             body.write_all(w).unwrap();
         }
         body.finish().unwrap();
-        (wire, queued.unsent())
+        (wire, queued.unreleased())
     }
 
     #[test]
     fn chunked_body_on_the_wire() {
-        let (wire, unsent) = encode(Framing::Chunked, 16, &[b"hello", b"", b"world!"]);
+        let (wire, unreleased) = encode(Framing::Chunked, 16, &[b"hello", b"", b"world!"]);
         assert_eq!(wire, b"5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n");
-        assert_eq!(unsent, 0, "every byte written was reported as sent");
+        assert_eq!(unreleased, 0, "every byte written was released");
     }
 
     /// An empty `write` sends nothing: as a chunk it would be `0\r\n\r\n`,
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(body.write(b"").unwrap(), 0);
         body.finish().unwrap();
         assert_eq!(wire, b"5\r\nhello\r\n0\r\n\r\n");
-        assert_eq!((queued.sent_bytes(), queued.unsent()), (5, 0));
+        assert_eq!((queued.sent_bytes(), queued.unreleased()), (5, 0));
     }
 
     #[test]
@@ -176,7 +176,7 @@ mod tests {
                 assert_eq!(queued.sent_bytes(), left as u64, "{framing:?}, {budget}");
                 // A chunk leaves the queue whole, once all of it is out: at
                 // most the one being written is sent but still queued.
-                let released = body.len() as u64 - queued.unsent();
+                let released = body.len() as u64 - queued.unreleased();
                 assert!(released <= queued.sent_bytes(), "{framing:?}, {budget}");
                 assert!(queued.sent_bytes() - released <= 8, "{framing:?}, {budget}");
                 // In every framing, so that a stall over HTTP/1.0 or
@@ -193,9 +193,9 @@ mod tests {
     #[test]
     fn unchunked_bodies_go_out_as_they_are() {
         for framing in [Framing::ContentLength(11), Framing::CloseDelimited] {
-            let (wire, unsent) = encode(framing, 4, &[b"hello ", b"world"]);
+            let (wire, unreleased) = encode(framing, 4, &[b"hello ", b"world"]);
             assert_eq!(wire, b"hello world");
-            assert_eq!(unsent, 0);
+            assert_eq!(unreleased, 0);
         }
     }
 }

@@ -471,7 +471,7 @@ mod tests {
                 };
                 assert!(!error.head_sent(), "{mode:?}: {error:?}");
                 assert!(wire.is_empty(), "{mode:?}: {wire:?}");
-                assert_eq!(queued.unsent(), 0, "{mode:?}");
+                assert_eq!(queued.unreleased(), 0, "{mode:?}");
             }
         });
     }

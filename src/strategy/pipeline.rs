@@ -82,7 +82,7 @@ mod tests {
                 assert!(out.body == expected, "chunk {chunk_bytes}");
                 assert_eq!(out.largest, chunk_bytes);
                 assert_eq!(out.buffers.len(), 1, "chunk {chunk_bytes}");
-                assert_eq!(queued.unsent(), 0);
+                assert_eq!(queued.unreleased(), 0);
             }
         });
     }

@@ -32,7 +32,7 @@ use crate::defense::buffer_caps::{BufferLimit, OverLimit};
 use crate::export::Mode;
 use crate::measure::metrics::METRICS;
 
-/// One response's produced-but-unsent byte count.
+/// One response's queue: bytes produced and not yet released.
 ///
 /// Shared by reference between the producer and writer threads of one
 /// response (they are scoped threads, so both end before it is dropped).
@@ -43,7 +43,7 @@ pub struct QueuedBytes {
     /// This response's own share of that gauge, so `Drop` knows how much to
     /// take back: bytes produced and not yet released (a chunk partly sent
     /// counts whole until its last byte is out).
-    unsent: AtomicU64,
+    unreleased: AtomicU64,
     /// Body bytes the socket accepted, for the access log: a cut response
     /// counts what left, to the byte.
     sent: AtomicU64,
@@ -51,7 +51,7 @@ pub struct QueuedBytes {
     /// strategies, which are bounded by construction.
     limit: Option<BufferLimit>,
     /// Whether the memory is freed only with the response (`buffer`). The
-    /// budget charges memory *held*, which is not always what is unsent: a
+    /// budget charges memory *held*, which is not always what is queued: a
     /// written chunk is freed at once, but `buffer`'s body stays allocated
     /// until the response ends, however much of it the kernel has taken. So
     /// its charge is given back on drop rather than as bytes are sent.
@@ -65,8 +65,8 @@ pub struct QueuedBytes {
     /// Bytes of the shared budget this response holds: taken as they are
     /// queued, given back as their memory is freed (each buffer as it is
     /// released, or `buffer`'s whole body on drop). Its own count, because
-    /// neither `unsent` nor `sent` is the charge: a chunk cut halfway is
-    /// both half sent and wholly unsent.
+    /// neither `unreleased` nor `sent` is the charge: a chunk cut halfway
+    /// is both half sent and wholly unreleased.
     charged: AtomicU64,
 }
 
@@ -75,7 +75,7 @@ impl QueuedBytes {
     pub fn new(mode: Mode) -> Self {
         QueuedBytes {
             mode,
-            unsent: AtomicU64::new(0),
+            unreleased: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             limit: None,
             held_until_drop: false,
@@ -99,7 +99,7 @@ impl QueuedBytes {
     /// producers that cannot overrun (the flat strategies); a capped
     /// tracker's producer calls [`try_produce`](QueuedBytes::try_produce).
     pub fn produced(&self, bytes: usize) {
-        self.unsent.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.unreleased.fetch_add(bytes as u64, Ordering::Relaxed);
         METRICS.queue_grew(self.mode, bytes as u64);
     }
 
@@ -111,7 +111,7 @@ impl QueuedBytes {
     pub fn try_produce(&self, bytes: usize) -> Result<(), OverLimit> {
         if let Some(limit) = &self.limit {
             let (cap, budget) = (limit.per_response, limit.budget.limit());
-            let after = self.unsent().saturating_add(bytes as u64);
+            let after = self.unreleased().saturating_add(bytes as u64);
             let refusal = OverLimit::never_fits(after, cap, budget).or_else(|| {
                 let taken = limit.budget.try_take(bytes as u64);
                 (!taken).then_some(OverLimit::BudgetInUse { budget })
@@ -140,7 +140,7 @@ impl QueuedBytes {
     /// The writer is done with `bytes` of body, all sent: the buffer that
     /// held them is free, and they leave the queue.
     pub fn released(&self, bytes: usize) {
-        self.unsent.fetch_sub(bytes as u64, Ordering::Relaxed);
+        self.unreleased.fetch_sub(bytes as u64, Ordering::Relaxed);
         if let Some(limit) = &self.limit
             && !self.held_until_drop
         {
@@ -158,15 +158,15 @@ impl QueuedBytes {
     /// Bytes this response has produced and not yet released: its queue.
     /// A chunk the socket has taken part of still counts whole, so this and
     /// [`sent_bytes`](QueuedBytes::sent_bytes) may overlap by that part.
-    pub fn unsent(&self) -> u64 {
-        self.unsent.load(Ordering::Relaxed)
+    pub fn unreleased(&self) -> u64 {
+        self.unreleased.load(Ordering::Relaxed)
     }
 }
 
 impl Drop for QueuedBytes {
     fn drop(&mut self) {
         // Whatever is left was dropped with the response's buffers.
-        let left = self.unsent();
+        let left = self.unreleased();
         if let Some(limit) = &self.limit {
             limit.budget.give_back(self.charged.load(Ordering::Relaxed));
         }
@@ -223,7 +223,7 @@ mod tests {
             Err(OverLimit::BudgetInUse { budget: 250 }),
             "70 + 100 + 81 > 250"
         );
-        assert_eq!(third.unsent(), 0, "a refused produce queues nothing");
+        assert_eq!(third.unreleased(), 0, "a refused produce queues nothing");
 
         drop((first, second, third));
         assert_eq!(budget.used(), 0, "dropping a response returns its share");
@@ -241,7 +241,7 @@ mod tests {
             Err(OverLimit::Total { budget: 50 }),
             "60 bytes under the 100-byte cap, over the 50-byte budget"
         );
-        assert_eq!((queued.unsent(), budget.used()), (0, 0));
+        assert_eq!((queued.unreleased(), budget.used()), (0, 0));
     }
 
     /// A response cut inside a chunk: part of it sent, none of it
@@ -273,11 +273,11 @@ mod tests {
         let uncapped = QueuedBytes::new(Mode::Bounded);
         for round in 1..=3 {
             assert_eq!(uncapped.try_produce(101), Ok(()));
-            assert_eq!(uncapped.unsent(), round * 101);
+            assert_eq!(uncapped.unreleased(), round * 101);
         }
         assert!(!uncapped.refused());
         uncapped.sent(303);
         uncapped.released(303);
-        assert_eq!((uncapped.unsent(), uncapped.sent_bytes()), (0, 303));
+        assert_eq!((uncapped.unreleased(), uncapped.sent_bytes()), (0, 303));
     }
 }

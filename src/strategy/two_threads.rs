@@ -236,7 +236,7 @@ mod tests {
             let response = ExportResponse::new(Http1(&mut out), head, &plan, &queued);
             let result = stream(response, tx, rx, Buffers::Recycled(depth + 2));
             assert!(result.is_ok(), "{result:?}");
-            assert_eq!(queued.unsent(), 0);
+            assert_eq!(queued.unreleased(), 0);
             out
         })
     }
@@ -369,7 +369,7 @@ mod tests {
             (Mode::Bounded, Buffers::Recycled(3)),
             (Mode::Unbounded, Buffers::PerChunk),
         ] {
-            let (result, wire, unsent, log) = within(move || {
+            let (result, wire, unreleased, log) = within(move || {
                 let plan = ExportPlan {
                     mode,
                     ..bounded_plan(1000, 100, 1)
@@ -382,7 +382,7 @@ mod tests {
                 let refused = || stream(response, tx, rx, buffers);
                 let (result, log) =
                     log::capture(|| crate::test_support::with_failing_spawns(refused));
-                (result, wire, queued.unsent(), log)
+                (result, wire, queued.unreleased(), log)
             });
             let Err(ExportError::Refused(Status::ServiceUnavailable, reason)) = result else {
                 panic!("{mode:?}: {result:?}");
@@ -390,8 +390,8 @@ mod tests {
             let why = "cannot start a producer thread: operation would block";
             assert_eq!(reason, why, "{mode:?}");
             assert!(
-                wire.is_empty() && unsent == 0,
-                "{mode:?}: {wire:?}, {unsent}"
+                wire.is_empty() && unreleased == 0,
+                "{mode:?}: {wire:?}, {unreleased}"
             );
             let said = format!("backpressure: {why}");
             assert_eq!(log.iter().filter(|l| **l == said).count(), 1, "{log:#?}");
@@ -420,7 +420,7 @@ mod tests {
             assert!(reason.contains("--max-buffered-total"), "{reason}");
             assert!(wire.is_empty(), "{wire:?}");
             assert!(!*cancelled.lock().unwrap());
-            assert_eq!(queued.unsent(), 0);
+            assert_eq!(queued.unreleased(), 0);
         });
     }
 
@@ -578,7 +578,7 @@ mod tests {
             );
             // The fourth chunk was counted, then died with the producer; the
             // response's tracker gives it back to the gauge when it is dropped.
-            assert_eq!(queued.unsent(), 100);
+            assert_eq!(queued.unreleased(), 100);
         });
     }
 }
