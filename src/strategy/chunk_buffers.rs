@@ -56,25 +56,30 @@ pub(super) enum Buffers {
     Recycled(usize),
 }
 
-/// The producer's end of [`Buffers`].
+/// The producer's end of [`Buffers`]: the same two choices under the same
+/// names, now holding what each buffer is taken from. Two types, because
+/// a strategy names its choice as a plain value, and `two_threads::stream`
+/// makes it real for both ([`make_buffers`], answered with a 503 if the
+/// allocator refuses the pool), giving this end to the producer and the
+/// way back to the writer.
 pub(super) enum Source {
     /// Allocates a buffer of this capacity for every chunk.
-    Fresh(usize),
+    PerChunk(usize),
     /// The buffers the writer gave back; at first, every buffer there is.
-    Returned(Receiver<Vec<u8>>),
+    Recycled(Receiver<Vec<u8>>),
 }
 
 impl Source {
     /// An empty buffer for the next chunk, or `None` once the writer is gone.
     pub(super) fn take(&self) -> Option<Vec<u8>> {
         match self {
-            Source::Fresh(chunk_bytes) => Some(Vec::with_capacity(*chunk_bytes)),
+            Source::PerChunk(chunk_bytes) => Some(Vec::with_capacity(*chunk_bytes)),
             // Never waits: of (depth + 2) buffers the channel holds at most
             // depth and the writer one, so one is always back; a smaller
             // pool has one buffer per chunk, and `produce` takes none once
             // the rows are done. A pool smaller than both would wait here,
             // and rightly: that is backpressure too.
-            Source::Returned(returned) => returned.recv().ok(),
+            Source::Recycled(returned) => returned.recv().ok(),
         }
     }
 }
@@ -88,7 +93,7 @@ pub(super) fn make_buffers(
     chunk_bytes: usize,
 ) -> Option<(Source, Option<SyncSender<Vec<u8>>>)> {
     let Buffers::Recycled(most) = buffers else {
-        return Some((Source::Fresh(chunk_bytes), None));
+        return Some((Source::PerChunk(chunk_bytes), None));
     };
     let chunks = csv_rows::body_len(rows).div_ceil(chunk_bytes as u64);
     let count = most
@@ -103,7 +108,7 @@ pub(super) fn make_buffers(
         // ends are here. A buffer refused drops those made before it.
         let _ = give_back.try_send(empty_buffer(chunk_bytes)?);
     }
-    Some((Source::Returned(returned), Some(give_back)))
+    Some((Source::Recycled(returned), Some(give_back)))
 }
 
 #[cfg(test)]
@@ -120,7 +125,7 @@ mod tests {
         let pooled = |most, rows, chunk_bytes| {
             let made = make_buffers(Buffers::Recycled(most), rows, chunk_bytes);
             let (source, _give_back) = made.unwrap();
-            let Source::Returned(returned) = source else {
+            let Source::Recycled(returned) = source else {
                 panic!("a recycled pool");
             };
             returned.try_iter().count()
