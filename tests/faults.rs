@@ -1365,8 +1365,8 @@ fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
 /// as a response being written is: the cut fails the read as a client's
 /// reset would, but the cut came first, so the line says
 /// `end=drain-timeout` and the close is a reset. Named so only if the
-/// failed read is put to the cut (`connection.rs`, `cut_if_cut`); left the
-/// client's abort, it would end in a FIN.
+/// failed read is put to the cut (`connection.rs`, `drain_timeout_if_cut`);
+/// left the client's abort, it would end in a FIN.
 #[test]
 fn a_head_still_being_read_at_the_cut_is_logged_as_cut() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
@@ -1394,7 +1394,7 @@ fn a_head_still_being_read_at_the_cut_is_logged_as_cut() {
 /// mark; the cut fails that write as a client's reset would, and the line
 /// says `end=drain-timeout`, not the client's abort. A small answer's
 /// failed write names no cut of its own (`routes::small_sent`): the
-/// connection's thread does (`connection.rs`, `cut_if_cut`).
+/// connection's thread does (`connection.rs`, `drain_timeout_if_cut`).
 #[test]
 fn the_drain_timeout_is_the_reason_logged_for_a_cut_small_http1_answer() {
     let args = ["--drain-timeout", "0ms", "--notsent-lowat", "4k"];

@@ -174,7 +174,7 @@ fn read_and_respond(
         Ok(read) => read,
         Err(error) => {
             let Some(answer) = error.answer() else {
-                let outcome = cut_if_cut(Outcome::ended(End::ClientAbort), shared, id);
+                let outcome = drain_timeout_if_cut(Outcome::ended(End::ClientAbort), shared, id);
                 return (None, outcome, Asked::All);
             };
             // A HEAD gets no body, even one that never finished.
@@ -184,7 +184,11 @@ fn read_and_respond(
             if matches!(error, ReadHeadError::TimedOut) && outcome.end == End::Complete {
                 outcome.end = End::HeaderTimeout;
             }
-            return (None, cut_if_cut(outcome, shared, id), Asked::MaybeMore);
+            return (
+                None,
+                drain_timeout_if_cut(outcome, shared, id),
+                Asked::MaybeMore,
+            );
         }
     };
     let line = || (!config.quiet).then(|| request_line(head));
@@ -199,28 +203,37 @@ fn read_and_respond(
     match request::parse_head(head) {
         Ok(request) => {
             let outcome = routes::respond(stream, &request, shared, id);
-            (line(), cut_if_cut(outcome, shared, id), Asked::All)
+            (
+                line(),
+                drain_timeout_if_cut(outcome, shared, id),
+                Asked::All,
+            )
         }
         // A HEAD request gets no body even when it is malformed.
         Err(e) => {
             let head_only = head.starts_with(b"HEAD ");
             let outcome = routes::reply_error(stream, None, e.status, e.reason, head_only);
-            (None, cut_if_cut(outcome, shared, id), Asked::MaybeMore)
+            (
+                None,
+                drain_timeout_if_cut(outcome, shared, id),
+                Asked::MaybeMore,
+            )
         }
     }
 }
 
 /// An HTTP/1 `outcome` of connection `id` as the log names it: a client's
-/// abort is the shutdown's cut once the cut has ended the connection, since
-/// the cut fails a read or a write as a client's reset would. Asked as the
-/// failure is met, not once the connection is over: a client that left
-/// before the cut stays the client's abort, and so does one whose reset
-/// the cut found waiting for a thread that had not touched its socket
-/// since ([`Connections::cut_reached`](super::shutdown::Connections::cut_reached)).
+/// abort is the shutdown's cut (`end=drain-timeout`) once the cut has ended
+/// the connection, since the cut fails a read or a write as a client's
+/// reset would. Asked as the failure is met, not once the connection is
+/// over: a client that left before the cut stays the client's abort, and
+/// so does one whose reset the cut found waiting for a thread that had not
+/// touched its socket since
+/// ([`Connections::cut_reached`](super::shutdown::Connections::cut_reached)).
 /// An export's own abort count is named earlier, as it is counted
 /// (`routes::run_export`'s `cut_by_shutdown`); this names the line, and a
 /// small answer's or a read's failure.
-fn cut_if_cut(outcome: Outcome, shared: &Shared, id: u64) -> Outcome {
+fn drain_timeout_if_cut(outcome: Outcome, shared: &Shared, id: u64) -> Outcome {
     match outcome.end {
         End::ClientAbort if shared.connections.cut_reached(id) => Outcome {
             end: End::DrainTimeout,

@@ -614,8 +614,8 @@ mod tests {
     /// A download the shutdown's cut ends is counted as the cut's in
     /// `backpressure_aborts_total`, not only logged so: the count is taken
     /// inside the export (`routes::run_export`), before the connection's
-    /// thread names its log line (`connection.rs`, `cut_if_cut`), so the
-    /// export must ask itself whether the cut reached its connection.
+    /// thread names its log line (`connection.rs`, `drain_timeout_if_cut`),
+    /// so the export must ask itself whether the cut reached its connection.
     #[test]
     fn a_download_the_cut_ends_is_counted_the_cuts_abort() {
         let aborts = || {
