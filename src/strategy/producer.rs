@@ -16,13 +16,13 @@
 //! the chunk before it is queued, and the first one before there is a head.
 //!
 //! It stops when its rows are done ([`Production::Complete`]), when a cap
-//! refuses a chunk, and when the writer hangs up ([`Production::Stopped`]).
-//! The hang-up is no flag but an end dropped: the writer returns and drops
-//! its receiver, so the next `send` fails, and its way to hand buffers
-//! back, so a recycled pool runs dry; before the head, the connection's
-//! thread drops its side of the handshake, so the wait for the head ends.
-//! Whichever it meets first, the producer returns, and the scope that
-//! started it joins it.
+//! refuses a chunk, and when the writer hangs up
+//! ([`Production::WriterHungUp`]). The hang-up is no flag but an end
+//! dropped: the writer returns and drops its receiver, so the next `send`
+//! fails, and its way to hand buffers back, so a recycled pool runs dry;
+//! before the head, the connection's thread drops its side of the
+//! handshake, so the wait for the head ends. Whichever it meets first, the
+//! producer returns, and the scope that started it joins it.
 
 use std::io;
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -65,8 +65,9 @@ impl ChunkSender for mpsc::SyncSender<Vec<u8>> {
 pub(super) enum Production {
     /// Every row was rendered and handed over.
     Complete,
-    /// The writer stopped first; the rest was never rendered.
-    Stopped,
+    /// The writer hung up first (a failed `send`, no buffer coming back,
+    /// or no head coming); the rest was never rendered.
+    WriterHungUp,
     /// The first chunk would have passed a buffering cap: nothing was
     /// queued, and the head, which waits for the first chunk, is not sent,
     /// so the client can be told why (only `unbounded` is capped).
@@ -129,7 +130,7 @@ pub(super) fn produce(
             return Production::Complete; // dropping `tx` tells the writer
         }
         let Some(mut chunk) = source.take() else {
-            return Production::Stopped;
+            return Production::WriterHungUp;
         };
         chunk.clear(); // a recycled buffer still holds the bytes it sent
         rows.fill(&mut chunk, chunk_bytes);
@@ -148,11 +149,11 @@ pub(super) fn produce(
         if let Some(handshake) = first_chunk.take() {
             let _ = handshake.tell_counted.send(());
             if handshake.head_out.recv().is_err() {
-                return Production::Stopped;
+                return Production::WriterHungUp;
             }
         }
         if tx.send_chunk(chunk).is_err() {
-            return Production::Stopped;
+            return Production::WriterHungUp;
         }
     }
 }

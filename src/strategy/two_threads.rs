@@ -136,7 +136,7 @@ fn ended_before_its_first_chunk<W: Wire>(
         Ok(Production::RefusedFirst(over)) => Err(ExportError::refused(over)),
         // An empty body; not reached, since the CSV header is in every one.
         Ok(Production::Complete) => Ok(response.start()?.finish()?),
-        // A panic: `Stopped` needs the writer or the head gone, and
+        // A panic: `WriterHungUp` needs the writer or the head gone, and
         // `OverLimit` a chunk after the first; neither can come before the
         // first chunk is counted.
         _ => Err(ExportError::ProducerFailed { head_sent: false }),
@@ -164,7 +164,7 @@ fn verdict<W: Wire>(
         // and the writer ends well only after the producer has; a first
         // chunk refused never gets here. Should it happen, the body is
         // left without its last chunk.
-        (Ok(_), Ok(Production::Stopped | Production::RefusedFirst(_))) => {
+        (Ok(_), Ok(Production::WriterHungUp | Production::RefusedFirst(_))) => {
             Err(ExportError::ProducerFailed { head_sent: true })
         }
     }
