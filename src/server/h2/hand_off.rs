@@ -113,8 +113,9 @@ impl<'c> StreamBody<'c> {
             // reading the window the client sent meanwhile: the stream may
             // look windowless for that alone, its client having taken every
             // byte. The time was not the client's: the hand-off's allowance
-            // starts again, as if handed off now.
-            if meant_to_look.elapsed() >= LATE {
+            // starts again, as if handed off now. Saturating: woken early,
+            // the look was still to come (`writer::run`'s, alike).
+            if Instant::now().saturating_duration_since(meant_to_look) >= LATE {
                 (started, stream.waited) = (Instant::now(), 0);
             }
             // `waited` only grows while this waits, and no wake-up comes

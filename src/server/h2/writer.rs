@@ -112,7 +112,10 @@ pub fn run(conn: &Conn, socket: &TcpStream, config: &ServerConfig, cut_first: &d
                 // starved), nor the reader reading the window the client
                 // sent meanwhile: a stream may look stalled for that alone.
                 // The time was not the client's: every stall starts again.
-                if next_look.elapsed() >= LATE {
+                // Saturating: woken early, by work, the look is still to
+                // come, and std reserves the right to make `elapsed` of a
+                // later instant panic.
+                if Instant::now().saturating_duration_since(next_look) >= LATE {
                     for stream in state.streams.values_mut() {
                         stream.blocked_since = None;
                     }
