@@ -524,11 +524,10 @@ mod tests {
     /// thread ends, woken by that thread's last act: not a look later
     /// (`THREAD_WAKE`), as a wake at the stream leaving the table would
     /// be, since a stream leaves the table before its thread ends. 32 HEAD
-    /// streams, their
-    /// END_STREAM taken by the writer (played here) so that none counts
-    /// against the stream limit, wait for it to be written; ten times, the
-    /// oldest is written (`mark_written`) while the next waits for a slot,
-    /// which it waits for asleep, not in a loop spending CPU.
+    /// streams, their END_STREAM taken by the writer (played here) so that
+    /// none counts against the stream limit, wait for it to be written; ten
+    /// times, the oldest is written (`mark_written`) while the next waits
+    /// for a slot, which it waits for asleep, not in a loop spending CPU.
     #[test]
     fn a_stream_waiting_for_a_thread_is_taken_on_as_one_ends() {
         let (conn, mut shared) = (Conn::new(), super::super::tests::shared());
