@@ -99,83 +99,170 @@ pub fn read_head<'b>(
     deadline: Instant,
 ) -> Result<(&'b [u8], &'b [u8]), ReadHeadError> {
     buf.clear();
-    let (mut filled, mut start) = (0, 0);
-    // Past the deadline, what the socket already holds is still read, but
-    // nothing more is waited for: a head that arrived in time is not late
-    // because its thread started late (a busy machine), and a client still
-    // sending gains no time, only the bytes it had sent. Non-blocking, a
-    // read that would wait fails at once (WouldBlock); until the head is
-    // read the socket is this thread's alone, so no other is affected.
-    let (mut line_judged, mut past_deadline) = (false, false);
-    // The head's end, counted from `start`, or why there is none.
+    let mut clock = HeadClock {
+        deadline,
+        passed: false,
+    };
+    let mut so_far = HeadSoFar::default();
+    // The head's end, counted from `so_far.start`, or why there is none.
     let outcome = loop {
-        if filled == buf.len() {
-            // Full: grow by doubling, never past the limit.
-            let grown = (buf.len() * 2).clamp(FIRST_HEAD_BUFFER_BYTES, MAX_HEAD_BYTES);
-            buf.reserve_exact(grown - buf.len());
-            buf.resize(grown, 0);
+        grow_if_full(buf, so_far.filled);
+        if let Err(e) = clock.arm(stream) {
+            break Err(e);
         }
-        if !past_deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            past_deadline = left.is_zero();
-            let set = if past_deadline {
-                stream.set_nonblocking(true)
-            } else {
-                stream.set_read_timeout(Some(left))
-            };
-            if set.is_err() {
-                break Err(ReadHeadError::Failed);
-            }
-        }
-        let n = match (&*stream).read(&mut buf[filled..]) {
-            Ok(0) if filled > start => break Err(ReadHeadError::CutShort(CUT_SHORT)),
-            Ok(0) => break Err(ReadHeadError::Closed),
-            Ok(n) => n,
-            Err(e) if super::is_timeout(&e) => break Err(ReadHeadError::TimedOut),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break Err(ReadHeadError::Failed),
+        let n = match read_more(
+            stream,
+            &mut buf[so_far.filled..],
+            so_far.filled > so_far.start,
+        ) {
+            Ok(Some(n)) => n,
+            // Interrupted: armed again, with the time now left.
+            Ok(None) => continue,
+            Err(e) => break Err(e),
         };
-        let received = filled + n;
+        if let Some(outcome) = so_far.take_in(buf, n) {
+            break outcome;
+        }
+    };
+    buf.truncate(so_far.filled);
+    clock.disarm(stream)?;
+    let (head, after) = buf[so_far.start..].split_at(outcome?);
+    Ok((head, after))
+}
+
+/// The head's deadline, and whether it has passed. Past it, what the socket
+/// already holds is still read, but nothing more is waited for: a head that
+/// arrived in time is not late because its thread started late (a busy
+/// machine), and a client still sending gains no time, only the bytes it had
+/// sent. Non-blocking, a read that would wait fails at once (WouldBlock);
+/// until the head is read the socket is this thread's alone, so no other is
+/// affected.
+struct HeadClock {
+    /// Accept + `--header-timeout`: counted from accept, not from each
+    /// read, so that trickling bytes buys no time.
+    deadline: Instant,
+    /// Set once the socket was made non-blocking (or tried to be), so that
+    /// [`HeadClock::disarm`] makes it blocking again.
+    passed: bool,
+}
+
+impl HeadClock {
+    /// Before each read: its timeout is the time left, not a fixed one, so
+    /// that a client sending one byte at a time gains nothing; once none is
+    /// left, the socket is non-blocking for good.
+    fn arm(&mut self, stream: &TcpStream) -> Result<(), ReadHeadError> {
+        if self.passed {
+            return Ok(());
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.passed = left.is_zero();
+        let set = if self.passed {
+            stream.set_nonblocking(true)
+        } else {
+            stream.set_read_timeout(Some(left))
+        };
+        set.map_err(|_| ReadHeadError::Failed)
+    }
+
+    /// Blocking again, for the answer and what follows.
+    fn disarm(&self, stream: &TcpStream) -> Result<(), ReadHeadError> {
+        if self.passed && stream.set_nonblocking(false).is_err() {
+            return Err(ReadHeadError::Failed);
+        }
+        Ok(())
+    }
+}
+
+/// Grows a full buffer by doubling, never past the limit: a head costs the
+/// memory its client sent, not [`MAX_HEAD_BYTES`] up front.
+fn grow_if_full(buf: &mut Vec<u8>, filled: usize) {
+    if filled == buf.len() {
+        let grown = (buf.len() * 2).clamp(FIRST_HEAD_BUFFER_BYTES, MAX_HEAD_BYTES);
+        buf.reserve_exact(grown - buf.len());
+        buf.resize(grown, 0);
+    }
+}
+
+/// One read into `free`: the bytes it got, or `None` when a signal
+/// interrupted it, to be tried again. A close is an error, told apart by
+/// whether anything but empty lines came first (`begun`); so is the armed
+/// timeout, the deadline having passed.
+fn read_more(
+    stream: &TcpStream,
+    free: &mut [u8],
+    begun: bool,
+) -> Result<Option<usize>, ReadHeadError> {
+    match (&*stream).read(free) {
+        Ok(0) if begun => Err(ReadHeadError::CutShort(CUT_SHORT)),
+        Ok(0) => Err(ReadHeadError::Closed),
+        Ok(n) => Ok(Some(n)),
+        Err(e) if super::is_timeout(&e) => Err(ReadHeadError::TimedOut),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+        Err(_) => Err(ReadHeadError::Failed),
+    }
+}
+
+/// How far into `buf` the head has come, kept across reads so that each
+/// read's bytes are judged once, as they arrive.
+#[derive(Default)]
+struct HeadSoFar {
+    /// Bytes read into the buffer: where the next read puts its bytes, and
+    /// all that `buf` keeps once the head is read.
+    filled: usize,
+    /// Where the head begins, past the empty lines before it.
+    start: usize,
+    /// Whether the request line was judged (once, when whole).
+    line_judged: bool,
+}
+
+impl HeadSoFar {
+    /// Takes in the `n` bytes a read just put after `filled`, and says
+    /// whether the read ends: with the head's end, counted from `start`, or
+    /// with why there is none; `None` to read on. Each check looks at the
+    /// new bytes as soon as they are in, so that a client that is not
+    /// sending a request is answered now, not at the deadline.
+    fn take_in(&mut self, buf: &[u8], n: usize) -> Option<Result<usize, ReadHeadError>> {
+        let (before, received) = (self.filled, self.filled + n);
+        self.filled = received;
         // Skipping stops for good at the request line's first byte; a CRLF
         // split across two reads is skipped once its LF is in.
-        start += request::empty_lines(&buf[start..received]);
-        if let Err(e) = partial_head::check_request_start(&buf[start..received]) {
-            filled = received;
-            break Err(ReadHeadError::NotARequest(e));
+        self.start += request::empty_lines(&buf[self.start..received]);
+        if let Err(e) = partial_head::check_request_start(&buf[self.start..received]) {
+            return Some(Err(ReadHeadError::NotARequest(e)));
         }
         // The head from its request line, and where in it this read's bytes
         // begin (at 0 if the read was all empty lines).
-        let head = &buf[start..received];
-        let new_from = filled.max(start) - start;
-        // The request line, judged once, in the read its LF arrives in;
-        // but HTTP/2's preface opens with a line that is none on purpose
-        // (RFC 9113 §3.4), and the head it makes is the connection's.
-        if !line_judged && let Some(lf) = head[new_from..].iter().position(|&b| b == b'\n') {
-            line_judged = true;
-            let line = &head[..=new_from + lf];
-            if !PREFACE_HEAD.starts_with(line)
-                && let Err(e) = request::check_request_line(head)
-            {
-                filled = received;
-                break Err(ReadHeadError::NotARequest(e));
-            }
+        let head = &buf[self.start..received];
+        let new_from = before.max(self.start) - self.start;
+        if let Err(e) = self.judge_line(head, new_from) {
+            return Some(Err(ReadHeadError::NotARequest(e)));
         }
         if let Some(end) = head_end(head, new_from, head.len()) {
-            filled = received;
-            break Ok(end);
+            return Some(Ok(end));
         }
-        filled = received;
-        if filled == MAX_HEAD_BYTES {
-            break Err(ReadHeadError::TooLarge(oversized_head_error(&buf[start..])));
+        if received == MAX_HEAD_BYTES {
+            let too_large = oversized_head_error(&buf[self.start..]);
+            return Some(Err(ReadHeadError::TooLarge(too_large)));
         }
-    };
-    buf.truncate(filled);
-    // Blocking again, for the answer and what follows.
-    if past_deadline && stream.set_nonblocking(false).is_err() {
-        return Err(ReadHeadError::Failed);
+        None
     }
-    let (head, after) = buf[start..].split_at(outcome?);
-    Ok((head, after))
+
+    /// The request line, judged once, in the read its LF arrives in; but
+    /// HTTP/2's preface opens with a line that is none on purpose (RFC 9113
+    /// §3.4), and the head it makes is the connection's.
+    fn judge_line(&mut self, head: &[u8], new_from: usize) -> Result<(), HeadError> {
+        if self.line_judged {
+            return Ok(());
+        }
+        let Some(lf) = head[new_from..].iter().position(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        self.line_judged = true;
+        if PREFACE_HEAD.starts_with(&head[..=new_from + lf]) {
+            return Ok(());
+        }
+        request::check_request_line(head)
+    }
 }
 
 #[cfg(test)]
