@@ -1,0 +1,407 @@
+//! `send_deadline.rs`'s tests: real loopback sockets where they can stage
+//! the case, scripted sockets where they cannot (a trickle, a kernel that
+//! takes bytes its client never acknowledges); kept apart so that the
+//! writer's file reads as the writer.
+
+use super::*;
+use crate::defense::too_slow::tests::rule;
+use crate::test_support::within;
+use std::io::Read;
+
+#[test]
+fn a_fast_reader_gets_every_byte_and_long_writes_come_in_pieces() {
+    within(|| {
+        let (server, mut client) = crate::test_support::loopback();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let rule = rule(1, Duration::from_secs(30));
+        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), rule);
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        // One call takes at most MAX_WRITE_BYTES, all of them.
+        assert_eq!(writer.write(&data).unwrap(), MAX_WRITE_BYTES);
+        writer.write_all(&data[MAX_WRITE_BYTES..]).unwrap();
+        drop(server);
+        assert!(reader.join().unwrap() == data);
+    });
+}
+
+/// A write whose allowance is already spent when it begins (here none
+/// at all: no grace, and a rate no write can fall short of) still gets
+/// one try, and a socket with room takes it whole: a socket's timeout
+/// cannot be zero, and armed with none the write would fail unasked.
+#[test]
+fn a_write_with_no_time_left_still_gets_one_try() {
+    within(|| {
+        let (server, mut client) = crate::test_support::loopback();
+        let no_time = rule(u64::MAX, Duration::ZERO);
+        assert_eq!(no_time.allowance(1000), Duration::ZERO);
+        let mut writer = DeadlineWriter::new(&server, Duration::from_secs(30), no_time);
+        assert_eq!(writer.write(&[7u8; 1000]).unwrap(), 1000);
+        let mut got = [0u8; 1000];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(got, [7u8; 1000]);
+    });
+}
+
+/// The longest limits a `Duration` holds are "never" here, not a
+/// panic: the deadline and the stall clock saturate instead of
+/// overflowing `Instant`. The flags stop far short of that; the
+/// arithmetic is total anyway, as `allowance` is, so that no caller's
+/// limit can panic a connection's thread.
+#[test]
+fn limits_too_long_for_an_instant_mean_no_limit() {
+    let reader = Trickle::new(100, Duration::from_millis(1));
+    let forever = rule(1, Duration::MAX);
+    let mut writer = DeadlineWriter::new(&reader, Duration::MAX, forever);
+    assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 1000);
+    assert_eq!(reader.accepted.get(), 1000);
+}
+
+/// What a [`Trickle`]'s kernel holds unacknowledged: a full queue.
+const FULL_QUEUE: u64 = 64;
+
+/// A socket that accepts `bytes` every `every`, in real time, and
+/// honours the armed timeout like a kernel would: a call that would
+/// wait longer than it fails with `WouldBlock` after the timeout.
+struct Trickle {
+    bytes: usize,
+    every: Duration,
+    timeout: std::cell::Cell<Duration>,
+    accepted: std::cell::Cell<usize>,
+    /// Its `unacknowledged` fails, as where SIOCOUTQ is not supported.
+    blind: bool,
+}
+
+impl Trickle {
+    fn new(bytes: usize, every: Duration) -> Trickle {
+        Trickle {
+            bytes,
+            every,
+            timeout: std::cell::Cell::new(Duration::MAX),
+            accepted: std::cell::Cell::new(0),
+            blind: false,
+        }
+    }
+}
+
+impl TimedWrite for Trickle {
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        assert!(!timeout.is_zero(), "a socket rejects a zero timeout");
+        self.timeout.set(timeout);
+        Ok(())
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.every > self.timeout.get() {
+            std::thread::sleep(self.timeout.get());
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        std::thread::sleep(self.every);
+        let n = self.bytes.min(bufs.iter().map(|b| b.len()).sum());
+        self.accepted.set(self.accepted.get() + n);
+        Ok(n)
+    }
+
+    /// The kernel's queue stays full, the client taking a byte for each
+    /// byte the kernel takes: a write waits only on a queue the client
+    /// has not drained.
+    fn unacknowledged(&self) -> io::Result<u64> {
+        if self.blind {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        Ok(FULL_QUEUE)
+    }
+}
+
+/// 1000 bytes at a minimum of 1000 B/s: one second, since the grace is
+/// shorter. Each call waits at most 200 ms (the send timeout).
+fn rule_and_writer(socket: &Trickle) -> DeadlineWriter<'_, Trickle> {
+    let rule = rule(1000, Duration::from_millis(300));
+    DeadlineWriter::new(socket, Duration::from_millis(200), rule)
+}
+
+/// The case a per-call timeout misses: the client takes 10 bytes every
+/// 20 ms, so no call ever waits near the send timeout, yet the write as
+/// a whole would take two seconds. It is cut when its one second is up:
+/// the call returns what the socket took, every byte of it, and the
+/// next call fails, taking nothing more. Alike on a socket that cannot
+/// say what the client took, whose client is never known to wait on us.
+#[test]
+fn a_trickle_is_cut_by_the_minimum_rate_though_every_call_makes_progress() {
+    for blind in [false, true] {
+        let trickle = Trickle {
+            blind,
+            ..Trickle::new(10, Duration::from_millis(20))
+        };
+        let mut writer = rule_and_writer(&trickle);
+        let started = Instant::now();
+        let written = writer.write(&[0u8; 1000]).unwrap();
+        let took = started.elapsed();
+        let secs = Duration::from_secs;
+        assert!((secs(1)..secs(2)).contains(&took), "{took:?}");
+        assert!((201..1000).contains(&written), "progress: {written} bytes");
+        assert_eq!(written, trickle.accepted.get(), "every byte taken counted");
+        let error = writer.write(&[0u8; 1000]).unwrap_err();
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
+        assert_eq!(written, trickle.accepted.get(), "nothing more taken");
+    }
+}
+
+#[test]
+fn a_stall_is_cut_by_the_send_timeout() {
+    let stalled = Trickle::new(10, Duration::from_secs(60));
+    let started = Instant::now();
+    let error = rule_and_writer(&stalled).write(&[0u8; 1000]).unwrap_err();
+    assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// A write's last wait is armed with the time it has left, not the
+/// longer one armed before it: a stall is cut at its 600 ms, not at
+/// the next look at the client (a tenth of the send timeout), 800 ms in.
+#[test]
+fn the_last_wait_is_armed_with_the_time_left() {
+    let stalled = Trickle::new(10, Duration::from_secs(60));
+    let rule = rule(1000, Duration::from_millis(300));
+    let mut writer = DeadlineWriter::new(&stalled, Duration::from_secs(4), rule);
+    let error = writer.write(&[0u8; 600]).unwrap_err();
+    assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
+    let last = stalled.timeout.get();
+    assert!(last <= Duration::from_millis(200), "last wait: {last:?}");
+}
+
+#[test]
+fn a_reader_above_the_minimum_rate_is_not_cut() {
+    // 100 bytes every 20 ms: 5000 B/s, five times the minimum.
+    let reader = Trickle::new(100, Duration::from_millis(20));
+    assert_eq!(rule_and_writer(&reader).write(&[0u8; 1000]).unwrap(), 1000);
+    assert_eq!(reader.accepted.get(), 1000);
+}
+
+#[test]
+fn a_client_that_reads_nothing_fails_the_write_by_the_rule_that_is_nearer() {
+    let (server, _client) = crate::test_support::loopback();
+    let fill = vec![0u8; MAX_WRITE_BYTES];
+    let (short, long) = (Duration::from_millis(200), Duration::from_secs(30));
+    for (send_timeout, grace, expected) in [
+        (short, long, TooSlow::SendTimeout),
+        (long, short, TooSlow::MinRate),
+    ] {
+        let rule = rule(u64::MAX, grace);
+        let mut writer = DeadlineWriter::new(&server, send_timeout, rule);
+        // The kernel's buffers take a few MB first; bounded so that a
+        // kernel that takes everything fails the test instead of
+        // looping on.
+        let error = (0..10_000)
+            .find_map(|_| writer.write(&fill).err())
+            .expect("an unread socket must stop accepting bytes");
+        assert_eq!(TooSlow::of(&error), Some(expected), "{error}");
+    }
+}
+
+/// A socket whose first call returns only after the write's whole
+/// allowance, having taken part of it, as a kernel does for a thread
+/// that was stopped while it waited: the client meanwhile took every
+/// byte (nothing is unacknowledged), and the socket has room again.
+struct Paused {
+    calls: std::cell::Cell<u32>,
+    pause: Duration,
+}
+
+impl TimedWrite for Paused {
+    fn set_write_timeout(&self, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls.set(self.calls.get() + 1);
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if self.calls.get() == 1 {
+            std::thread::sleep(self.pause);
+            return Ok(total / 2);
+        }
+        Ok(total)
+    }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        Ok(0)
+    }
+}
+
+/// Time that ran out while the client had taken everything is not the
+/// client's: the write is tried again, and completes, instead of being
+/// cut unasked by the minimum rate it passed while this thread was not
+/// running. (The send timeout, passed too, runs from the bytes the
+/// client acknowledged meanwhile.)
+#[test]
+fn a_client_that_took_every_byte_is_not_cut_for_time_it_waited_on_us() {
+    let pause = Duration::from_millis(300);
+    let paused = Paused {
+        calls: std::cell::Cell::new(0),
+        pause,
+    };
+    // An allowance of 100 ms, and a send timeout of 200: both passed.
+    let rule = rule(u64::MAX, pause / 3);
+    let mut writer = DeadlineWriter::new(&paused, pause * 2 / 3, rule);
+    assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 1000);
+    assert_eq!(paused.calls.get(), 2);
+}
+
+/// A kernel with room to spare for a client that acknowledges nothing,
+/// like a send buffer that autotuning keeps growing: every call takes
+/// 100 bytes after 20 ms, and all of them stay unacknowledged.
+struct RoomyKernel {
+    accepted: std::cell::Cell<u64>,
+}
+
+impl TimedWrite for RoomyKernel {
+    fn set_write_timeout(&self, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write_vectored(&self, _: &[IoSlice<'_>]) -> io::Result<usize> {
+        std::thread::sleep(Duration::from_millis(20));
+        self.accepted.set(self.accepted.get() + 100);
+        Ok(100)
+    }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        Ok(self.accepted.get())
+    }
+}
+
+/// The kernel's progress is not the client's: though every call makes
+/// some, a client that acknowledges nothing is cut at the send timeout
+/// (within a tenth of it more), not lent time a few bytes at a time.
+#[test]
+fn a_kernel_with_room_does_not_lend_a_stalled_client_time() {
+    let kernel = RoomyKernel {
+        accepted: std::cell::Cell::new(0),
+    };
+    let send_timeout = Duration::from_millis(400);
+    let mut writer = DeadlineWriter::new(&kernel, send_timeout, rule(1, Duration::from_secs(60)));
+    let started = Instant::now();
+    let written = writer.write(&[0u8; 60_000]).unwrap();
+    let took = started.elapsed();
+    assert_eq!(written as u64, kernel.accepted.get());
+    let error = writer.write(&[0u8; 60_000]).unwrap_err();
+    assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
+    assert!(
+        (send_timeout..send_timeout * 3 / 2).contains(&took),
+        "{took:?}"
+    );
+    assert!(kernel.accepted.get() > 1000, "the kernel kept taking bytes");
+}
+
+/// A kernel that takes every write for `roomy`, then none, while its
+/// client acknowledged its first 1000 bytes at once and nothing after.
+struct RoomyThenFull {
+    started: Instant,
+    roomy: Duration,
+    accepted: std::cell::Cell<u64>,
+    timeout: std::cell::Cell<Duration>,
+}
+
+impl TimedWrite for RoomyThenFull {
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.timeout.set(timeout);
+        Ok(())
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.started.elapsed() >= self.roomy {
+            std::thread::sleep(self.timeout.get());
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        let n: usize = bufs.iter().map(|b| b.len()).sum();
+        self.accepted.set(self.accepted.get() + n as u64);
+        Ok(n)
+    }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        Ok(self.accepted.get().saturating_sub(1000))
+    }
+}
+
+/// Writes that all go through still look at the client now and then:
+/// the client's last acknowledgement is dated near when it came, not
+/// when the kernel finally ran out of room, so the cut comes a send
+/// timeout after it (here 400 ms, not the 600 ms of roomy kernel + 400).
+#[test]
+fn an_acknowledgement_is_dated_near_when_it_came_though_no_write_waited() {
+    // A stall clock that restarts without progress never cuts: the
+    // writes would go on for ever.
+    within(|| {
+        let kernel = RoomyThenFull {
+            started: Instant::now(),
+            roomy: Duration::from_millis(600),
+            accepted: std::cell::Cell::new(0),
+            timeout: std::cell::Cell::new(Duration::from_secs(1)),
+        };
+        let send_timeout = Duration::from_millis(400);
+        let mut writer =
+            DeadlineWriter::new(&kernel, send_timeout, rule(1, Duration::from_secs(60)));
+        let error = loop {
+            if let Err(e) = writer.write(&[0u8; 1000]) {
+                break e;
+            }
+        };
+        let took = kernel.started.elapsed();
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
+        assert!(took < Duration::from_millis(800), "{took:?}");
+    });
+}
+
+/// A kernel with no room (every call waits out its timeout) until
+/// `opens`, while its client keeps acknowledging what it was sent.
+struct FullKernel {
+    started: Instant,
+    opens: Duration,
+    timeout: std::cell::Cell<Duration>,
+    unacked: std::cell::Cell<u64>,
+}
+
+impl TimedWrite for FullKernel {
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.timeout.set(timeout);
+        Ok(())
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if self.unacked.get() == 0 || self.started.elapsed() >= self.opens {
+            self.unacked.set(self.unacked.get() + len as u64);
+            return Ok(len);
+        }
+        std::thread::sleep(self.timeout.get());
+        self.unacked.set(self.unacked.get().saturating_sub(10));
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        Ok(self.unacked.get())
+    }
+}
+
+/// And a client that acknowledges bytes is reading, though the kernel
+/// has not woken the writer for longer than the send timeout (it wakes
+/// a writer only once a good part of its buffer has drained).
+#[test]
+fn a_client_that_acknowledges_is_not_cut_while_the_kernel_is_full() {
+    let kernel = FullKernel {
+        started: Instant::now(),
+        opens: Duration::from_millis(700),
+        timeout: std::cell::Cell::new(Duration::ZERO),
+        unacked: std::cell::Cell::new(0),
+    };
+    let lenient = rule(1, Duration::from_secs(60));
+    let mut writer = DeadlineWriter::new(&kernel, Duration::from_millis(200), lenient);
+    let mut write = || writer.write(&[0u8; 1000]).unwrap();
+    assert_eq!(write(), 1000, "the kernel had room");
+    assert_eq!(write(), 1000, "the client kept reading");
+    assert!(kernel.started.elapsed() >= kernel.opens);
+}
