@@ -181,6 +181,91 @@ impl<'s, S: TimedWrite> DeadlineWriter<'s, S> {
         }
         Ok(())
     }
+
+    /// Looks at the client as a write begins, if it is the first (where
+    /// the client stands when we start) or if a while of writes all went
+    /// through without a look: so that an acknowledgement is dated near
+    /// when it came, even while a roomy kernel lets every write through.
+    fn look_if_due(&mut self) {
+        let look_due = self
+            .looked_at
+            .is_none_or(|at| at.elapsed() >= self.send_timeout / CLIENT_CHECKS);
+        if look_due {
+            let _ = self.watch_client();
+        }
+    }
+
+    /// One call to the socket, the core of the minimum rate: armed with
+    /// the nearest of this write's allowance, the send timeout since the
+    /// client last acknowledged anything, and the next look at the client,
+    /// so that it cannot wait past any of them. Returns the bytes the
+    /// socket took (counted in `written`), or `None` if the call waited out
+    /// its timeout taking nothing; a call a signal interrupted is armed and
+    /// made again.
+    fn arm_and_write_once(
+        &mut self,
+        parts: &[IoSlice<'_>],
+        deadline: Instant,
+    ) -> io::Result<Option<usize>> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait = left
+                .min(self.client_left())
+                .min(self.send_timeout / CLIENT_CHECKS);
+            self.arm(wait.max(MIN_WAIT))?;
+            match self.stream.write_vectored(parts) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written += n as u64;
+                    return Ok(Some(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The socket's own timeout, armed above.
+                Err(e) if super::is_timeout(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The deadline the rest of an unfinished write has, or the rule that
+    /// cuts it. Some progress or none, a trickle that kept each call short
+    /// may have used up the whole allowance, and a kernel with room may
+    /// have taken what the client never acknowledged. A client that
+    /// acknowledged bytes while the kernel had no room for more is
+    /// reading: that is no stall.
+    fn deadline_for_the_rest(
+        &mut self,
+        deadline: Instant,
+        rest: usize,
+    ) -> Result<Instant, TooSlow> {
+        let caught_up = self.watch_client();
+        if Instant::now() >= deadline {
+            // A write waits only while the kernel holds bytes the client
+            // has not taken. If it holds none, the time ran out while this
+            // thread was not running (the process stopped, or starved of
+            // CPU), not while the client was slow: the socket has room, and
+            // the rest of the write an allowance of its own, from now.
+            if caught_up {
+                return Ok(self.min_rate.deadline(Instant::now(), rest as u64));
+            }
+            return Err(TooSlow::MinRate);
+        }
+        if self.client_left().is_zero() {
+            return Err(TooSlow::SendTimeout);
+        }
+        Ok(deadline)
+    }
+
+    /// Ends a write that failed: with the part the socket took first, if
+    /// any, as `Write` requires (an `Err` means no bytes were written), the
+    /// error kept for the next call.
+    fn fail_after(&mut self, done: usize, error: io::Error) -> io::Result<usize> {
+        if done == 0 {
+            return Err(error);
+        }
+        self.failed = Some(error);
+        Ok(done)
+    }
 }
 
 impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
@@ -198,73 +283,28 @@ impl<S: TimedWrite> Write for DeadlineWriter<'_, S> {
             return Ok(0);
         }
         let mut deadline = self.min_rate.deadline(Instant::now(), total as u64);
-        let mut parts = &mut storage[..used];
-        let mut done = 0;
-        let look_due = self
-            .looked_at
-            .is_none_or(|at| at.elapsed() >= self.send_timeout / CLIENT_CHECKS);
-        if look_due {
-            // The first write (where the client stands when we start), or
-            // a while of writes that all went through.
-            let _ = self.watch_client();
-        }
+        self.look_if_due();
+        let (mut parts, mut done) = (&mut storage[..used], 0);
         let error = loop {
-            // Each call waits for the nearest of: this write's allowance,
-            // the send timeout since the client last acknowledged anything,
-            // and the next look at the client.
-            let left = deadline.saturating_duration_since(Instant::now());
-            let wait = left
-                .min(self.client_left())
-                .min(self.send_timeout / CLIENT_CHECKS);
-            if let Err(e) = self.arm(wait.max(MIN_WAIT)) {
-                break e;
-            }
-            match self.stream.write_vectored(parts) {
-                Ok(0) => break io::ErrorKind::WriteZero.into(),
-                Ok(n) => {
-                    self.written += n as u64;
+            match self.arm_and_write_once(parts, deadline) {
+                Ok(Some(n)) => {
                     done += n;
                     IoSlice::advance_slices(&mut parts, n);
                     if parts.is_empty() {
                         return Ok(total);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The socket's own timeout, armed above: time to look at
-                // the deadline and the client's progress.
-                Err(e) if super::is_timeout(&e) => {}
+                // Waited out the socket's timeout: time to look at the
+                // deadline and the client's progress.
+                Ok(None) => {}
                 Err(e) => break e,
             }
-            // Some progress or none, the write is not done: a trickle that
-            // kept each call short may have used up the whole allowance,
-            // and a kernel with room may have taken what the client never
-            // acknowledged. A client that acknowledged bytes while the
-            // kernel had no room for more is reading: that is no stall.
-            let caught_up = self.watch_client();
-            if Instant::now() >= deadline {
-                // A write waits only while the kernel holds bytes the client
-                // has not taken. If it holds none, the time ran out while
-                // this thread was not running (the process stopped, or
-                // starved of CPU), not while the client was slow: the
-                // socket has room, and the rest of the write an allowance
-                // of its own, from now.
-                if caught_up {
-                    deadline = self
-                        .min_rate
-                        .deadline(Instant::now(), (total - done) as u64);
-                    continue;
-                }
-                break TooSlow::MinRate.into_error();
-            }
-            if self.client_left().is_zero() {
-                break TooSlow::SendTimeout.into_error();
+            match self.deadline_for_the_rest(deadline, total - done) {
+                Ok(renewed) => deadline = renewed,
+                Err(rule) => break rule.into_error(),
             }
         };
-        if done == 0 {
-            return Err(error);
-        }
-        self.failed = Some(error);
-        Ok(done)
+        self.fail_after(done, error)
     }
 
     fn flush(&mut self) -> io::Result<()> {
