@@ -383,24 +383,37 @@ fn a_finished_response_gives_its_slot_back_while_its_close_waits() {
 /// thread that long. Timed from the end of the answer, which the close
 /// begins by sending, to the thread's leaving, seen in `/proc` so that no
 /// probe of the test's own is a connection; the other tests here measure
-/// against `CLOSE_READ_TIMEOUT` itself, whatever it is.
+/// against `CLOSE_READ_TIMEOUT` itself, whatever it is. A close may only
+/// seem longer, the server's thread or this test's polling run late on a
+/// busy machine, never shorter: so it is timed up to three times, and one
+/// close in the half second is enough, where a close that waited a second
+/// fails all three.
 #[test]
 fn a_close_waits_half_a_second_for_a_client_that_does_not_hang_up() {
     const CLOSE_WAITS: Duration = Duration::from_millis(500);
     let server = Server::start(&[]);
-    every_close_over(&server);
-    let (status, client) = answered_kept_open(server.addr(), ASKED_ALL);
-    let answered = Instant::now();
-    assert_eq!(status, 404);
-    every_close_over(&server);
-    let took = answered.elapsed();
-    // Polled every 50 ms, and the answer's end read a moment after the
-    // close began: a little under the half second is the same half second.
-    assert!(
-        took >= CLOSE_WAITS - Duration::from_millis(100) && took < 2 * CLOSE_WAITS,
-        "a close that waited {took:?} for its client, not {CLOSE_WAITS:?}"
-    );
-    drop(client);
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        every_close_over(&server);
+        let (status, client) = answered_kept_open(server.addr(), ASKED_ALL);
+        let answered = Instant::now();
+        assert_eq!(status, 404);
+        every_close_over(&server);
+        let took = answered.elapsed();
+        drop(client);
+        // Polled every 50 ms, and the answer's end read a moment after the
+        // close began: a little under the half second is the same half
+        // second.
+        assert!(
+            took >= CLOSE_WAITS - Duration::from_millis(100),
+            "a close that waited {took:?} for its client, not {CLOSE_WAITS:?}"
+        );
+        if took < 2 * CLOSE_WAITS {
+            return;
+        }
+        tries.push(took);
+    }
+    panic!("closes that waited {tries:?} for their clients, not {CLOSE_WAITS:?}");
 }
 
 /// Past the closing places an HTTP/2 close keeps its slot until its client
