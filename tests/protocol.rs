@@ -226,6 +226,35 @@ fn a_request_line_that_is_none_is_answered_at_once() {
     }
 }
 
+/// A carriage return followed by anything but a line feed is a bare CR
+/// (RFC 9112 §2.2), refused as soon as the byte after it arrives: no line
+/// feed still to come can make that head valid, so waiting for one would
+/// answer a malformed head with the head deadline's 408, for a head that
+/// did arrive. Here the client sends no line feed at all, and waits.
+#[test]
+fn a_bare_cr_is_answered_at_once() {
+    let server = Server::start(&[]); // the default 10 s head deadline
+    for head in [
+        "GET /healthz HTTP/1.1\rHost: a\r\r",
+        "GET /healthz HTTP/1.1\r\nHost: a\rb",
+        "GET /a\rb",
+    ] {
+        let started = Instant::now();
+        let response = request(server.addr(), head.as_bytes());
+        let took = started.elapsed();
+        assert_eq!(
+            (response.status, response.body_text().as_str()),
+            (400, "bare CR in the request head\n"),
+            "{head:?}"
+        );
+        // Against the 10 s deadline, as for a TLS handshake above.
+        assert!(
+            took < Duration::from_secs(5),
+            "{head:?} answered after {took:?}"
+        );
+    }
+}
+
 /// Empty lines before the request line are skipped (RFC 9112 §2.2), even
 /// when a CRLF is split across two reads.
 #[test]

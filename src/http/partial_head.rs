@@ -4,8 +4,8 @@
 //! A reader calls [`check_request_start`] on each read, so that bytes which
 //! cannot begin a request line (a TLS handshake, binary) get their 400 at
 //! once instead of at the head deadline; [`head_end`] finds the end among
-//! the bytes just read, a bare LF included, so that the parser refuses it
-//! at once; [`oversized_head_error`] blames a head over the limit on its
+//! the bytes just read, a bare LF or bare CR included, so that the parser
+//! refuses it at once; [`oversized_head_error`] blames a head over the limit on its
 //! request line (414) or its fields (431); and [`is_head`] tells an answer
 //! whether to leave out its body even when the head never completes.
 //!
@@ -65,18 +65,22 @@ pub fn is_head(start: &[u8]) -> Option<bool> {
 }
 
 /// Where the head in `buf[..filled_to]` ends, looking at the bytes that
-/// arrived since `filled_from`: just after the CRLF CRLF that ends it, or
-/// just after a line feed with no carriage return before it, so that the
-/// parser can reject a bare-LF head at once instead of waiting for a CRLF
-/// CRLF that will never come.
+/// arrived since `filled_from`: just after the CRLF CRLF that ends it; just
+/// after a line feed with no carriage return before it; or just after the
+/// byte that follows a carriage return, if that is no line feed. The parser
+/// can then reject a bare-LF or bare-CR head at once, instead of waiting
+/// for a CRLF CRLF that could not make it valid, and answering it with the
+/// head deadline's 408 (a client that sends CRs alone may send no LF).
 pub fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usize> {
-    (filled_from..filled_to)
-        .filter(|&i| buf[i] == b'\n')
-        .find_map(|lf| {
-            let bare = lf == 0 || buf[lf - 1] != b'\r';
-            let blank_line = lf >= 3 && &buf[lf - 3..=lf] == b"\r\n\r\n";
-            (bare || blank_line).then_some(lf + 1)
-        })
+    (filled_from..filled_to).find_map(|i| {
+        let after_cr = i > 0 && buf[i - 1] == b'\r';
+        let ends = if buf[i] == b'\n' {
+            !after_cr || (i >= 3 && &buf[i - 3..=i] == b"\r\n\r\n")
+        } else {
+            after_cr
+        };
+        ends.then_some(i + 1)
+    })
 }
 
 /// A head that did not fit: 414 if the request line alone was too long, so
@@ -103,7 +107,7 @@ mod tests {
     use crate::http::response::Status;
 
     #[test]
-    fn a_head_ends_at_crlf_crlf_or_at_a_bare_lf() {
+    fn a_head_ends_at_crlf_crlf_or_at_a_bare_lf_or_cr() {
         let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
         assert_eq!(head_end(full, 0, full.len()), Some(full.len() - 4));
         // The terminator straddling two reads is still found.
@@ -115,6 +119,20 @@ mod tests {
             parse_head(&bare[..15]).unwrap_err().reason,
             "line ends in a bare LF, not CRLF"
         );
+        // A CR and then anything but an LF (at `after`), in the request
+        // line or a field, the CR in one read and the byte after it in the
+        // next: the head ends after that byte, and is refused for its CR.
+        for (bare_cr, after) in [
+            (&b"GET / HTTP/1.1\rHost"[..], 15),
+            (b"GET / HTTP/1.1\r\nHost: a\r\r", 24),
+        ] {
+            let end = head_end(bare_cr, after, bare_cr.len());
+            assert_eq!(end, Some(after + 1), "{bare_cr:?}");
+            let reason = parse_head(&bare_cr[..after + 1]).unwrap_err().reason;
+            assert_eq!(reason, "bare CR in the request head", "{bare_cr:?}");
+        }
+        // A CR last, its LF perhaps still to come, ends nothing yet.
+        assert_eq!(head_end(b"GET / HTTP/1.1\r", 0, 15), None);
     }
 
     #[test]

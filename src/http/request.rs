@@ -234,7 +234,14 @@ impl<'a> Iterator for Lines<'a> {
     type Item = Result<&'a [u8], HeadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let lf = self.rest.iter().position(|&b| b == b'\n')?;
+        let Some(lf) = self.rest.iter().position(|&b| b == b'\n') else {
+            // A head its reader ended at a bare CR, which no line feed follows
+            // (`partial_head::head_end`): a CR before the last byte is one.
+            let before_last = self.rest.split_last().map_or(&[][..], |(_, before)| before);
+            return before_last
+                .contains(&b'\r')
+                .then_some(Err(bad("bare CR in the request head")));
+        };
         let (line, rest) = (&self.rest[..lf], &self.rest[lf + 1..]);
         self.rest = rest;
         let Some(line) = line.strip_suffix(b"\r") else {
