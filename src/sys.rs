@@ -15,6 +15,7 @@
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
 //! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal; a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
+//! | `sigaction(SIGABRT)`, `raise` | so does an abort (a failed allocation's), which then goes on |
 //!
 //! Every call outside that exit ([`exit_cutting_responses`], shared by the
 //! handler and `serve`'s stdin thread) checks its result and turns `-1`
@@ -46,11 +47,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 #[cfg(target_os = "linux")]
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+mod noted;
 pub mod repeated_signal;
+
+use noted::{FIRST_SIGNAL_AT, HIGHEST_CONNECTION_FD, LISTEN_PORT, SIGNAL_LINE_START};
+pub use noted::{LineStart, note_connection, note_listener, shutdown_requested};
 
 #[cfg(target_os = "linux")]
 mod ffi {
@@ -87,6 +91,10 @@ mod ffi {
     pub const SIGINT: c_int = 2;
     pub const SIGTERM: c_int = 15;
     pub const SIGHUP: c_int = 1;
+    /// What `abort` raises: std's end for an allocation that fails.
+    pub const SIGABRT: c_int = 6;
+    /// The default action is back before the handler runs, which runs once.
+    pub const SA_RESETHAND: c_int = i32::MIN;
     /// The clock that counts from boot and is never set: the gap between
     /// two signals is measured on it.
     pub const CLOCK_MONOTONIC: c_int = 1;
@@ -187,7 +195,7 @@ mod ffi {
         pub sa_handler: extern "C" fn(c_int),
         /// `sigset_t`: all zero, nothing more is blocked.
         pub sa_mask: [u64; 16],
-        /// `SA_RESTART`.
+        /// `SA_RESTART`, or `SA_RESETHAND`.
         pub sa_flags: c_int,
         /// Left to the C library.
         pub sa_restorer: Option<extern "C" fn()>,
@@ -200,7 +208,7 @@ mod ffi {
     // These are the C library's own declarations of `setsockopt(2)`,
     // `getsockopt(2)`, `getsockname(2)`, `ioctl(2)`, `socket(2)`,
     // `connect(2)`, `listen(2)`, `sigaction(2)`, `clock_gettime(2)`,
-    // `write(2)` and `_exit(2)`
+    // `write(2)`, `_exit(2)` and `raise(3)`
     // (`socklen_t` is `u32`; `ioctl` is variadic in C too).
     unsafe extern "C" {
         pub fn getsockopt(
@@ -226,6 +234,7 @@ mod ffi {
         pub fn clock_gettime(clock: c_int, now: *mut Timespec) -> c_int;
         pub fn write(fd: c_int, bytes: *const c_void, count: usize) -> isize;
         pub fn _exit(status: c_int) -> !;
+        pub fn raise(signal: c_int) -> c_int;
     }
 }
 
@@ -423,31 +432,13 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
     }
 }
 
-/// The monotonic clock's reading, in nanoseconds, at the first shutdown
-/// signal (`u64::MAX` if it could not be read, which no later signal is
-/// within [`repeated_signal::SAME_REQUEST`] of); 0 before one came. Only
-/// the handler writes.
-static FIRST_SIGNAL_AT: AtomicU64 = AtomicU64::new(0);
-
-/// Whether a shutdown signal has arrived since [`on_shutdown_signals`].
-pub fn shutdown_requested() -> bool {
-    FIRST_SIGNAL_AT.load(Ordering::SeqCst) != 0
-}
-
-/// Writes the start of an exit's line (the log's time stamp) into the
-/// buffer given, and says how many bytes: the signal handler calls it, so
-/// it must be async-signal-safe, with no allocation and no lock.
-pub type LineStart = fn(&mut [u8]) -> usize;
-
-/// The second signal's [`LineStart`], set before its handler is installed.
-static SIGNAL_LINE_START: OnceLock<LineStart> = OnceLock::new();
-
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP: the first asks for a
 /// graceful shutdown ([`shutdown_requested`] turns true), and so does any
 /// within [`repeated_signal::SAME_REQUEST`] of it (the same request, sent
 /// twice); a second, later, ends the process at once with the shell's code
 /// for death by that signal, 128 + its number (130 for Ctrl-C), for an
-/// operator who will not wait, its line begun by `line_start`.
+/// operator who will not wait, its line begun by `line_start`. And one for
+/// SIGABRT ([`on_abort`]).
 pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
@@ -461,12 +452,18 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             sa_flags: ffi::SA_RESTART,
             sa_restorer: None,
         };
-        for signal in [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP] {
+        let abort = ffi::Sigaction {
+            sa_handler: on_abort,
+            sa_flags: ffi::SA_RESETHAND,
+            ..action
+        };
+        let shutdown = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP].map(|signal| (signal, &action));
+        for (signal, action) in shutdown.into_iter().chain([(ffi::SIGABRT, &abort)]) {
             // SAFETY: `action` is a live, fully initialised `struct
             // sigaction` the kernel copies during the call; a null `old`
-            // asks for nothing back. The handler it installs is
-            // async-signal-safe (see `on_shutdown_signal`).
-            let result = unsafe { ffi::sigaction(signal, &raw const action, std::ptr::null_mut()) };
+            // asks for nothing back. The handlers it installs are
+            // async-signal-safe (see `on_shutdown_signal`, `on_abort`).
+            let result = unsafe { ffi::sigaction(signal, action, std::ptr::null_mut()) };
             if result != 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -480,22 +477,6 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     {
         Err(io::ErrorKind::Unsupported.into())
     }
-}
-
-/// The port the server listens on, and the highest descriptor any of its
-/// connections has had: how the second signal's handler finds the
-/// connections, since it may not take the lock of their list.
-static LISTEN_PORT: AtomicU32 = AtomicU32::new(u32::MAX);
-static HIGHEST_CONNECTION_FD: AtomicI32 = AtomicI32::new(-1);
-
-/// Notes the port the server listens on, for the second signal.
-pub fn note_listener(port: u16) {
-    LISTEN_PORT.store(u32::from(port), Ordering::SeqCst);
-}
-
-/// Notes a connection just accepted, for the second signal.
-pub fn note_connection(socket: &impl AsRawFd) {
-    HIGHEST_CONNECTION_FD.fetch_max(socket.as_raw_fd(), Ordering::SeqCst);
 }
 
 /// The handler: the clock read and one atomic compare-and-swap; for a
@@ -528,6 +509,22 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     }
 }
 
+/// SIGABRT's handler, run once (`SA_RESETHAND`): what an exit by a second
+/// signal does but `_exit` ([`cut_responses`]), then the abort raised
+/// again, which the default action, back in place, carries out once this
+/// returns: the death (and core) the abort asked for, or `kill -ABRT` did.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+extern "C" fn on_abort(signal: std::ffi::c_int) {
+    let start = SIGNAL_LINE_START.get().copied().unwrap_or(|_| 0);
+    let line = b"backpressure: aborting: every response still being written is cut with a reset\n";
+    cut_responses(start, line);
+    // SAFETY: `raise` takes a plain integer and is async-signal-safe.
+    unsafe { ffi::raise(signal) };
+}
+
 /// Most bytes of an exit's line, its stamp included: the longer of the two
 /// takes 143, and the buffer is on the stack of whatever the signal
 /// interrupted.
@@ -554,6 +551,20 @@ const EXIT_LINE_BYTES: usize = 256;
 /// noted after the loop below read the highest descriptor, with a higher
 /// one, is not armed, nor one accepted and not yet noted.
 pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
+    cut_responses(start, line);
+    #[cfg(target_os = "linux")]
+    // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
+    // unlike `exit`, it runs no destructors or `atexit` handlers.
+    unsafe {
+        ffi::_exit(code)
+    }
+    #[cfg(not(target_os = "linux"))]
+    std::process::exit(code)
+}
+
+/// [`exit_cutting_responses`] but the exit: every response still being
+/// written armed with a reset, and the line written.
+fn cut_responses(start: LineStart, line: &[u8]) {
     let mut out = [0u8; EXIT_LINE_BYTES];
     let begun = start(&mut out).min(EXIT_LINE_BYTES);
     let end = EXIT_LINE_BYTES.min(begun + line.len());
@@ -590,9 +601,6 @@ pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
         // `write` reads. A failed or short write (stderr closed or full)
         // is ignored: the exit matters more than the line.
         unsafe { ffi::write(2, line.as_ptr().cast(), line.len()) };
-        // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
-        // unlike `exit`, it runs no destructors or `atexit` handlers.
-        unsafe { ffi::_exit(code) }
     }
     #[cfg(not(all(
         target_os = "linux",
@@ -601,7 +609,6 @@ pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
     {
         // No connection is noted off Linux: nothing to arm.
         let _ = io::Write::write_all(&mut io::stderr(), line);
-        std::process::exit(code)
     }
 }
 

@@ -16,6 +16,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -939,6 +940,28 @@ fn stdin_closing_cuts_a_download_with_a_reset() {
     let log = server.log_until(Duration::from_secs(2), |l| l.contains("stdin closed"));
     let last = after_stamp(log.last().expect("a line"), server.started);
     assert!(last.starts_with("backpressure: stdin closed"), "{last}");
+    assert!(last.ends_with("cut with a reset"), "{last}");
+}
+
+/// An abort (SIGABRT: std's end for an allocation that fails, as under a
+/// `ulimit -v` the caps do not fit, or a watchdog's `kill -ABRT`) ends the
+/// process on the spot, and the exit closes every socket: a download in
+/// flight must not end in that close's FIN, which would pass an HTTP/1.0
+/// body for a whole one. It ends in a reset, as at a second signal; one
+/// line says so, and the process still dies of the abort.
+#[test]
+fn an_abort_cuts_a_download_with_a_reset() {
+    // No core file left behind where core dumps are on.
+    let mut server = Child::start(Log::Read, Some("-c 0"), &[]);
+    // 385 MB at 200 KB/s: about half an hour.
+    let client = download(server.addr, "HTTP/1.0", 7_000_000, 200_000);
+    server.signal("ABRT");
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.signal(), Some(6), "{status:?}");
+    ends_in_a_reset(client);
+    let log = server.log_until(Duration::from_secs(2), |l| l.contains("aborting"));
+    let last = after_stamp(log.last().expect("a line"), server.started);
+    assert!(last.starts_with("backpressure: aborting"), "{last}");
     assert!(last.ends_with("cut with a reset"), "{last}");
 }
 
