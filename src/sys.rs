@@ -16,6 +16,7 @@
 //! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal; a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //! | `sigaction(SIGABRT)`, `raise` | so does an abort (a failed allocation's), which then goes on |
+//! | `sigaction(SIGXFSZ)` | a log file past `ulimit -f` fails a write instead of killing |
 //!
 //! Every call outside that exit ([`exit_cutting_responses`], shared by the
 //! handler and `serve`'s stdin thread) checks its result and turns `-1`
@@ -93,6 +94,8 @@ mod ffi {
     pub const SIGHUP: c_int = 1;
     /// What `abort` raises: std's end for an allocation that fails.
     pub const SIGABRT: c_int = 6;
+    /// A write past `ulimit -f`, whose default action kills.
+    pub const SIGXFSZ: c_int = 25;
     /// The default action is back before the handler runs, which runs once.
     pub const SA_RESETHAND: c_int = i32::MIN;
     /// The clock that counts from boot and is never set: the gap between
@@ -136,16 +139,6 @@ mod ffi {
         pub tv_sec: c_long,
         /// And nanoseconds, under a billion.
         pub tv_nsec: c_long,
-    }
-
-    impl Timespec {
-        /// In nanoseconds, saturating: a monotonic clock's reading, never
-        /// negative, reaches `u64::MAX` after 584 years.
-        pub fn nanos(&self) -> u64 {
-            let seconds = u64::try_from(self.tv_sec).unwrap_or(0);
-            let nanos = u64::try_from(self.tv_nsec).unwrap_or(0);
-            seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
-        }
     }
 
     /// `struct sockaddr_in` of `<netinet/in.h>`: port and address in
@@ -437,8 +430,9 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
 /// within [`repeated_signal::SAME_REQUEST`] of it (the same request, sent
 /// twice); a second, later, ends the process at once with the shell's code
 /// for death by that signal, 128 + its number (130 for Ctrl-C), for an
-/// operator who will not wait, its line begun by `line_start`. And one for
-/// SIGABRT ([`on_abort`]).
+/// operator who will not wait, its line begun by `line_start`. SIGABRT's is
+/// [`on_abort`]; SIGXFSZ's does nothing, so a write past `ulimit -f` (a log
+/// file's) fails with `EFBIG`, a line dropped and counted, killing nothing.
 pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
@@ -457,12 +451,17 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             sa_flags: ffi::SA_RESETHAND,
             ..action
         };
+        extern "C" fn nothing(_: std::ffi::c_int) {}
+        let too_large = ffi::Sigaction {
+            sa_handler: nothing,
+            ..action
+        };
         let shutdown = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP].map(|signal| (signal, &action));
-        for (signal, action) in shutdown.into_iter().chain([(ffi::SIGABRT, &abort)]) {
+        let others = [(ffi::SIGABRT, &abort), (ffi::SIGXFSZ, &too_large)];
+        for (signal, action) in shutdown.into_iter().chain(others) {
             // SAFETY: `action` is a live, fully initialised `struct
             // sigaction` the kernel copies during the call; a null `old`
-            // asks for nothing back. The handlers it installs are
-            // async-signal-safe (see `on_shutdown_signal`, `on_abort`).
+            // asks for nothing back. Each handler is async-signal-safe.
             let result = unsafe { ffi::sigaction(signal, action, std::ptr::null_mut()) };
             if result != 0 {
                 return Err(io::Error::last_os_error());
@@ -491,7 +490,7 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     // SAFETY: `now` is a live, writable `struct timespec`, all that
     // `clock_gettime` writes (async-signal-safe, on POSIX's list).
     let read = unsafe { ffi::clock_gettime(ffi::CLOCK_MONOTONIC, &raw mut now) };
-    let now = (read == 0).then(|| now.nanos());
+    let now = (read == 0).then(|| repeated_signal::nanos(now.tv_sec, now.tv_nsec));
     // Never 0, which means no signal yet.
     let noted = now.map_or(u64::MAX, |nanos| nanos.max(1));
     let first = FIRST_SIGNAL_AT.compare_exchange(0, noted, Ordering::SeqCst, Ordering::SeqCst);

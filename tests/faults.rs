@@ -40,6 +40,9 @@ enum Log {
     Unread,
     /// Read line by line into a channel.
     Read,
+    /// Written to this regular file, which `ulimit -f` bounds; a pipe has
+    /// no size to limit.
+    File(std::fs::File),
 }
 
 /// How soon after the first shutdown signal the server takes a later one
@@ -91,17 +94,21 @@ impl Child {
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(match &log {
+                Log::File(file) => Stdio::from(file.try_clone().expect("the log file")),
+                _ => Stdio::piped(),
+            })
             .spawn()
             .expect("sh starts");
         let mut process = KillOnDrop(process);
         let stdin = process.0.stdin.take().expect("stdin is piped");
-        let stderr = process.0.stderr.take().expect("stderr is piped");
+        let stderr = process.0.stderr.take();
         let (mut unread, mut lines) = (None, None);
         match log {
-            Log::Dead => drop(stderr),
-            Log::Unread => unread = Some(stderr),
+            Log::Dead | Log::File(_) => drop(stderr),
+            Log::Unread => unread = stderr,
             Log::Read => {
+                let stderr = stderr.expect("stderr is piped");
                 let (send, receive) = mpsc::channel();
                 thread::spawn(move || {
                     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -401,6 +408,27 @@ fn a_dead_log_and_no_descriptors_do_not_stop_the_server() {
             .ok_or(format!("{more} of {expected}"))
     });
     assert!(server.still_running());
+}
+
+/// A log file at the file-size limit (`ulimit -f`, systemd's `LimitFSIZE`)
+/// costs lines, each counted, never the process: a write past the limit
+/// raises SIGXFSZ, whose default action kills the process, and with it
+/// every response in flight.
+#[test]
+fn a_log_file_at_its_size_limit_costs_lines_not_the_process() {
+    let path = std::env::temp_dir().join(format!("bp-fsize-{}.log", std::process::id()));
+    let file = std::fs::File::create(&path).expect("a log file");
+    // One block (512 bytes to `sh`): a few lines fill it.
+    let mut server = Child::start(Log::File(file), Some("-f 1"), &[]);
+    for i in 0..20 {
+        assert_eq!(get(server.addr, "/healthz").status, 200, "request {i}");
+    }
+    let failed = "backpressure_log_lines_dropped_total{reason=\"write-failed\"}";
+    wait_until("a dropped line", Duration::from_secs(10), || {
+        (metrics(server.addr).value(failed) > 0.0).then_some(())
+    });
+    assert!(server.still_running());
+    let _ = std::fs::remove_file(&path);
 }
 
 /// While accept fails for want of descriptors, the accept loop pauses

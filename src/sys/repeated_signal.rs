@@ -4,8 +4,8 @@
 //! (`siginfo`'s `si_pid`) would not do: a terminal's Ctrl-C comes from the
 //! kernel each time, with none, and two presses however far apart would
 //! look like one tool's repeat.
-//! Plain arithmetic, which the signal handler in `sys.rs` calls: no
-//! allocation, no lock, no panic.
+//! Plain arithmetic, which the signal handler in `sys.rs` calls (the clock's
+//! reading in nanoseconds too): no allocation, no lock, no panic.
 
 use std::time::Duration;
 
@@ -27,6 +27,15 @@ pub const SAME_REQUEST: Duration = Duration::from_millis(200);
 /// the clock first may note its time last.
 pub fn same_request(first: u64, now: Option<u64>) -> bool {
     now.is_some_and(|now| u128::from(now.abs_diff(first)) < SAME_REQUEST.as_nanos())
+}
+
+/// A `struct timespec`'s seconds and nanoseconds in nanoseconds,
+/// saturating: a monotonic clock's reading, never negative, reaches
+/// `u64::MAX` after 584 years.
+pub fn nanos(seconds: i64, nanos: i64) -> u64 {
+    let seconds = u64::try_from(seconds).unwrap_or(0);
+    let nanos = u64::try_from(nanos).unwrap_or(0);
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
 #[cfg(test)]
