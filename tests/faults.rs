@@ -487,6 +487,19 @@ fn the_descriptor_warning_counts_the_closes_that_wait() {
     assert_eq!(needed, 2 * 100 + open + 64, "{warning}");
 }
 
+/// Under a limit the listener itself fills (descriptors 0 to 3: stdin,
+/// stdout, stderr and it), `/proc` cannot even be opened to count: that is
+/// no reason to say nothing, since every accept will fail. `serve` warns
+/// of it at start, as of any limit too low for its cap.
+#[test]
+fn a_limit_with_no_descriptor_free_is_warned_of() {
+    let mut server = Child::start(Log::Read, Some("-n 4"), &[]);
+    server.terminate();
+    let log = server.exits_zero_having("0 connections ended before the drain timeout, 0 cut");
+    let warned = |line: &&String| line.contains("warning: ulimit -n leaves no descriptor free");
+    assert!(log.iter().any(|line| warned(&line)), "{log:#?}");
+}
+
 /// Every line the server writes while serving starts with when it was
 /// written, in the access log's form, so that an operator can line up a
 /// warning, a request and the shutdown: here the start's warning, an

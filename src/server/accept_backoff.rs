@@ -89,9 +89,18 @@ pub const SPARE_DESCRIPTORS: u64 = 64;
 /// back while its close waits for the client, and as many such closes as
 /// slots keep their socket meanwhile (`connection.rs`). Past the limit the
 /// cap never fires: accept fails with `EMFILE` instead of answering 503,
-/// and new clients wait.
+/// and new clients wait. A limit with no descriptor free, which `/proc`
+/// cannot even be opened to count, is warned of too: every accept fails.
 pub fn descriptor_warning(max_connections: usize) -> Option<String> {
-    let (limit, open) = proc_status::open_files()?;
+    let Some((limit, open)) = proc_status::open_files() else {
+        let none_free =
+            std::fs::File::open("/dev/null").is_err_and(|e| e.raw_os_error() == Some(EMFILE));
+        return none_free.then(|| {
+            "backpressure: warning: ulimit -n leaves no descriptor free: every accept \
+             fails (EMFILE) and clients wait; raise ulimit -n"
+                .to_string()
+        });
+    };
     let needed = open
         .saturating_add((max_connections as u64).saturating_mul(2))
         .saturating_add(SPARE_DESCRIPTORS);
@@ -105,6 +114,9 @@ pub fn descriptor_warning(max_connections: usize) -> Option<String> {
         )
     })
 }
+
+/// `errno` when the process has no descriptor free (`<errno.h>`).
+const EMFILE: i32 = 24;
 
 /// Whether a failed accept is the kind that lasts (descriptors or memory
 /// exhausted), rather than one connection's problem (reset before it was
