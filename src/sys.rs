@@ -54,7 +54,7 @@ use std::time::Duration;
 mod noted;
 pub mod repeated_signal;
 
-use noted::{FIRST_SIGNAL_AT, HIGHEST_CONNECTION_FD, LISTEN_PORT, SIGNAL_LINE_START};
+use noted::SIGNAL_LINE_START;
 pub use noted::{LineStart, note_connection, note_listener, shutdown_requested};
 
 #[cfg(target_os = "linux")]
@@ -492,8 +492,8 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     let read = unsafe { ffi::clock_gettime(ffi::CLOCK_MONOTONIC, &raw mut now) };
     let now = (read == 0).then(|| repeated_signal::nanos(now.tv_sec, now.tv_nsec));
     // Never 0, which means no signal yet.
-    let noted = now.map_or(u64::MAX, |nanos| nanos.max(1));
-    let first = FIRST_SIGNAL_AT.compare_exchange(0, noted, Ordering::SeqCst, Ordering::SeqCst);
+    let at = now.map_or(u64::MAX, |nanos| nanos.max(1));
+    let first = noted::FIRST_SIGNAL_AT.compare_exchange(0, at, Ordering::SeqCst, Ordering::SeqCst);
     if let Err(first) = first
         && !repeated_signal::same_request(first, now)
     {
@@ -574,12 +574,12 @@ fn cut_responses(start: LineStart, line: &[u8]) {
         any(target_arch = "x86_64", target_arch = "aarch64")
     ))]
     {
-        let port = LISTEN_PORT.load(Ordering::SeqCst);
+        let port = noted::LISTEN_PORT.load(Ordering::SeqCst);
         let linger = ffi::Linger {
             l_onoff: 1,
             l_linger: 0,
         };
-        for fd in 0..=HIGHEST_CONNECTION_FD.load(Ordering::SeqCst) {
+        for fd in 0..=noted::HIGHEST_CONNECTION_FD.load(Ordering::SeqCst) {
             if still_written(fd, port) {
                 // SAFETY: `linger` is a live `struct linger` of the size
                 // passed, which the kernel only reads during the call. `fd`
