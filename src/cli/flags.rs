@@ -302,10 +302,7 @@ mod tests {
                 "--chunk-bytes is given twice",
             ),
             ("--quiet --quiet", "--quiet is given twice"),
-            (
-                "--chunk-bytes 0",
-                "--chunk-bytes must be from 1 to 16777216",
-            ),
+            ("--chunk-bytes 0", "--chunk-bytes must be from 1 to 16m"),
         ] {
             assert_eq!(parse_line(&SERVE, args), Err(line.into()), "{args}");
         }

@@ -213,7 +213,10 @@ impl ServerConfig {
     /// command-line flag, so it can be shown to a user as it is.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=MAX_CHUNK_BYTES).contains(&self.chunk_bytes) {
-            return Err(format!("--chunk-bytes must be from 1 to {MAX_CHUNK_BYTES}"));
+            return Err(format!(
+                "--chunk-bytes must be from 1 to {}m",
+                MAX_CHUNK_BYTES >> 20
+            ));
         }
         if self.channel_depth > MAX_CHANNEL_DEPTH {
             return Err(format!(
