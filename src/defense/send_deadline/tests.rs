@@ -405,3 +405,59 @@ fn a_client_that_acknowledges_is_not_cut_while_the_kernel_is_full() {
     assert_eq!(write(), 1000, "the client kept reading");
     assert!(kernel.started.elapsed() >= kernel.opens);
 }
+
+/// A socket like [`Paused`] whose kernel, its queue drained, then has room
+/// for only part of the rest: the second call takes a quarter, which the
+/// client has not acknowledged yet at the next look, and the third call
+/// takes what is left.
+struct PausedThenPartial {
+    calls: std::cell::Cell<u32>,
+    pause: Duration,
+    unacked: std::cell::Cell<u64>,
+}
+
+impl TimedWrite for PausedThenPartial {
+    fn set_write_timeout(&self, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls.set(self.calls.get() + 1);
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let n = match self.calls.get() {
+            1 => {
+                std::thread::sleep(self.pause);
+                return Ok(total / 2);
+            }
+            2 => total / 2,
+            _ => total,
+        };
+        self.unacked.set(self.unacked.get() + n as u64);
+        Ok(n)
+    }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        Ok(self.unacked.get())
+    }
+}
+
+/// The rest of a write whose time ran out while the client had taken
+/// every byte gets an allowance of its own, from when that was seen: not
+/// the spent one, which would cut it (minimum rate) as soon as the kernel
+/// took part of the rest and the client had yet to acknowledge it.
+#[test]
+fn the_rest_after_time_the_client_waited_on_us_has_an_allowance_of_its_own() {
+    let pause = Duration::from_millis(300);
+    let paused = PausedThenPartial {
+        calls: std::cell::Cell::new(0),
+        pause,
+        unacked: std::cell::Cell::new(0),
+    };
+    // An allowance of 100 ms, passed in the first call; a send timeout
+    // of 200 ms, from the acknowledgement seen after it.
+    let rule = rule(u64::MAX, pause / 3);
+    let mut writer = DeadlineWriter::new(&paused, pause * 2 / 3, rule);
+    assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 1000);
+    assert_eq!(paused.calls.get(), 3);
+    assert_eq!(paused.unacked.get(), 500, "the rest, taken by the kernel");
+}
