@@ -461,3 +461,73 @@ fn the_rest_after_time_the_client_waited_on_us_has_an_allowance_of_its_own() {
     assert_eq!(paused.calls.get(), 3);
     assert_eq!(paused.unacked.get(), 500, "the rest, taken by the kernel");
 }
+
+/// A kernel like [`RoomyKernel`], taking 100 bytes every 2 ms that its
+/// client never acknowledges, which notes how long each call could have
+/// waited had it found no room, as a kernel that runs out of it at any
+/// moment would: the latest end of an armed wait, and when the writer
+/// first looked at the client.
+struct RoomyUntilAnyMoment {
+    accepted: std::cell::Cell<u64>,
+    timeout: std::cell::Cell<Duration>,
+    first_look: std::cell::Cell<Option<Instant>>,
+    latest_wait_end: std::cell::Cell<Option<Instant>>,
+}
+
+impl TimedWrite for RoomyUntilAnyMoment {
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.timeout.set(timeout);
+        Ok(())
+    }
+
+    fn write_vectored(&self, _: &[IoSlice<'_>]) -> io::Result<usize> {
+        let could_wait_until = Instant::now() + self.timeout.get();
+        let latest = self
+            .latest_wait_end
+            .get()
+            .map_or(could_wait_until, |at| at.max(could_wait_until));
+        self.latest_wait_end.set(Some(latest));
+        std::thread::sleep(Duration::from_millis(2));
+        self.accepted.set(self.accepted.get() + 100);
+        Ok(100)
+    }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        if self.first_look.get().is_none() {
+            self.first_look.set(Some(Instant::now()));
+        }
+        Ok(self.accepted.get())
+    }
+}
+
+/// No call is armed to wait past the send timeout of a client that
+/// acknowledged nothing since the first look: near its end, a call waits
+/// at most the time left, not a whole look (a tenth of the timeout, 60 ms
+/// here), so a kernel that runs out of room then cannot hold the cut that
+/// long past it. Once it has passed, a call still gets [`MIN_WAIT`]; the
+/// margin allowed, a twentieth of the timeout, covers that, one call's
+/// 2 ms and a busy machine.
+#[test]
+fn no_wait_is_armed_past_the_send_timeout() {
+    within(|| {
+        let kernel = RoomyUntilAnyMoment {
+            accepted: std::cell::Cell::new(0),
+            timeout: std::cell::Cell::new(Duration::MAX),
+            first_look: std::cell::Cell::new(None),
+            latest_wait_end: std::cell::Cell::new(None),
+        };
+        let send_timeout = Duration::from_millis(600);
+        let lenient = rule(1, Duration::from_secs(60));
+        let mut writer = DeadlineWriter::new(&kernel, send_timeout, lenient);
+        let error = loop {
+            if let Err(e) = writer.write(&[0u8; 1000]) {
+                break e;
+            }
+        };
+        assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
+        let stall_ends = kernel.first_look.get().unwrap() + send_timeout;
+        let latest = kernel.latest_wait_end.get().unwrap();
+        let past = latest.saturating_duration_since(stall_ends);
+        assert!(past <= send_timeout / 20, "armed to wait {past:?} past it");
+    });
+}
