@@ -488,7 +488,8 @@ fn until_the_writer_is_blocked(server: &Server, h2: &H2) {
 /// waited for the send timeout; the connection goes on.
 #[test]
 fn a_stream_without_window_is_reset_at_the_send_timeout() {
-    stalled_until_the_send_timeout(&[], "a stream without window", |h2| {
+    let (timeout, what) = (Duration::from_secs(1), "a stream without window");
+    stalled_until_the_send_timeout(timeout, &[], what, |h2| {
         // Stream 1 spent the connection's window too: some back, for "ok\n".
         h2.window_update(0, 100);
         h2.get(3, "GET", "/healthz");
@@ -502,11 +503,15 @@ fn a_stream_without_window_is_reset_at_the_send_timeout() {
 /// opens stream windows and never the connection's reads nothing too, and
 /// is cut at the send timeout as well, not left to the minimum rate's 5 s
 /// grace, as a stall clock that looked at the stream's window alone would
-/// leave it.
+/// leave it. At a 2 s send timeout, whose look (200 ms) is twice `LATE`
+/// (`hand_off.rs`): a writer that, a stall waiting for its second look,
+/// slept a whole look instead of LATE would take its own wake for one
+/// LATE (the process stopped), start every stall again, and never cut.
 #[test]
 fn a_stream_stalled_on_the_connection_window_is_reset_at_the_send_timeout() {
     let settings = [(INITIAL_WINDOW_SIZE, HUGE)];
-    stalled_until_the_send_timeout(&settings, "a stream without connection window", |_| {});
+    let (timeout, what) = (Duration::from_secs(2), "a stream without connection window");
+    stalled_until_the_send_timeout(timeout, &settings, what, |_| {});
 }
 
 /// The RST_STREAMs with CANCEL the server has sent.
@@ -514,9 +519,16 @@ const CANCELS_SENT: &str = "backpressure_http2_rst_streams_sent_total{code=\"CAN
 
 /// Asks for an export on a connection opened with `settings` whose client
 /// then gives no window back, and checks that stream 1 is reset at the
-/// 1 s send timeout and counted so; `then` uses the connection after.
-fn stalled_until_the_send_timeout(settings: &[(u16, u32)], what: &str, then: impl FnOnce(&mut H2)) {
-    let (server, idle) = warmed_server(&["--send-timeout", "1s"]);
+/// send timeout (`timeout`, whole seconds) and counted so; `then` uses the
+/// connection after.
+fn stalled_until_the_send_timeout(
+    timeout: Duration,
+    settings: &[(u16, u32)],
+    what: &str,
+    then: impl FnOnce(&mut H2),
+) {
+    let flag = format!("{}s", timeout.as_secs());
+    let (server, idle) = warmed_server(&["--send-timeout", &flag]);
     let mut h2 = H2::connect(server.addr(), settings);
     // Timed from before the request: the server's stall clock starts
     // after it, so the reset can never come sooner than the timeout.
@@ -528,15 +540,12 @@ fn stalled_until_the_send_timeout(settings: &[(u16, u32)], what: &str, then: imp
     // Not before the timeout (a server that reset at once would pass an
     // upper bound alone), and within a tenth of it and `LATE` (100 ms,
     // `hand_off.rs`) more, as the writer looks ten times per timeout and
-    // cuts at a second look LATE after the first past it: 1.2 s; 1.9 s
-    // leaves a loaded machine room, and is short of twice the timeout and
-    // of the minimum rate's 5 s grace.
+    // cuts at a second look LATE after the first past it: 1.2 s at 1 s;
+    // 900 ms more leaves a loaded machine room, and is short of twice the
+    // timeout and of the minimum rate's 5 s grace.
+    assert!(took >= timeout, "{what}: reset after {took:?}");
     assert!(
-        took >= Duration::from_secs(1),
-        "{what}: reset after {took:?}"
-    );
-    assert!(
-        took < Duration::from_millis(1900),
+        took < timeout + Duration::from_millis(900),
         "{what}: reset after {took:?}"
     );
     // Counted as it was queued, before it was written.
