@@ -1274,6 +1274,39 @@ fn a_pause_that_ends_just_past_the_send_timeout_is_not_a_stall() {
     assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
 }
 
+/// Nor does a stall count the time the server was stopped: a stream
+/// without window for 150 ms before a 600 ms pause, whose client opens
+/// it 200 ms after the server wakes, was stalled 350 ms of its own, not
+/// the 950 ms past the 500 ms send timeout that would cut it LATE after
+/// the wake (`hand_off.rs`), 100 ms before the window came. The writer,
+/// woken LATE, starts every stall again.
+#[test]
+fn a_stall_does_not_count_the_time_the_server_was_stopped() {
+    let args = ["--send-timeout", "500ms", "--rate-grace", "10s"];
+    let (server, idle) = warmed_server(&args);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
+    h2.window_update(0, HUGE - 65_535);
+    let rows = 1000;
+    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+    let first = h2.next_of(DATA);
+    let came = Instant::now();
+    assert_eq!((first.stream, first.payload.len()), (1, 1));
+    let at = |ms| {
+        let then = came + Duration::from_millis(ms);
+        thread::sleep(then.saturating_duration_since(Instant::now()))
+    };
+    at(150);
+    server.signal("STOP");
+    at(750);
+    server.signal("CONT");
+    at(950);
+    h2.window_update(1, HUGE - 1);
+    stream_1_arrives_whole(&mut h2, &first, rows);
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a stall across a pause");
+    assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
+}
+
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request: not before it, and well before
 /// twice it. The reader looks every 100 ms, so its clock may start that
