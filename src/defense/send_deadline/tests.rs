@@ -407,12 +407,13 @@ fn a_client_that_acknowledges_is_not_cut_while_the_kernel_is_full() {
 }
 
 /// A socket like [`Paused`] whose kernel, its queue drained, then has room
-/// for only part of the rest: the second call takes a quarter, which the
-/// client has not acknowledged yet at the next look, and the third call
-/// takes what is left.
+/// for only part of the rest: the second call takes a quarter after
+/// `then`, which the client has not acknowledged yet at the next look,
+/// and the third call takes what is left.
 struct PausedThenPartial {
     calls: std::cell::Cell<u32>,
     pause: Duration,
+    then: Duration,
     unacked: std::cell::Cell<u64>,
 }
 
@@ -429,7 +430,10 @@ impl TimedWrite for PausedThenPartial {
                 std::thread::sleep(self.pause);
                 return Ok(total / 2);
             }
-            2 => total / 2,
+            2 => {
+                std::thread::sleep(self.then);
+                total / 2
+            }
             _ => total,
         };
         self.unacked.set(self.unacked.get() + n as u64);
@@ -442,20 +446,23 @@ impl TimedWrite for PausedThenPartial {
 }
 
 /// The rest of a write whose time ran out while the client had taken
-/// every byte gets an allowance of its own, from when that was seen: not
-/// the spent one, which would cut it (minimum rate) as soon as the kernel
-/// took part of the rest and the client had yet to acknowledge it.
+/// every byte gets an allowance of its own, from when that was seen, and
+/// for its own size: not the spent one, nor the grace alone, either of
+/// which would cut it (minimum rate) when the kernel took part of the
+/// rest later than that and the client had yet to acknowledge it.
 #[test]
 fn the_rest_after_time_the_client_waited_on_us_has_an_allowance_of_its_own() {
-    let pause = Duration::from_millis(300);
+    let pause = Duration::from_millis(600);
     let paused = PausedThenPartial {
         calls: std::cell::Cell::new(0),
         pause,
+        then: Duration::from_millis(100),
         unacked: std::cell::Cell::new(0),
     };
-    // An allowance of 100 ms, passed in the first call; a send timeout
-    // of 200 ms, from the acknowledgement seen after it.
-    let rule = rule(u64::MAX, pause / 3);
+    // 1000 bytes at 2000 B/s: 500 ms, passed in the first call; the rest,
+    // 500 bytes, 250 ms, and the grace 20 ms. A send timeout of 400 ms,
+    // from the acknowledgement seen after the first call.
+    let rule = rule(2000, Duration::from_millis(20));
     let mut writer = DeadlineWriter::new(&paused, pause * 2 / 3, rule);
     assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 1000);
     assert_eq!(paused.calls.get(), 3);
