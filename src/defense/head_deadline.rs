@@ -386,8 +386,10 @@ mod tests {
 
     /// What `read_head` makes of `sent`, all of it in the server's socket
     /// before its deadline is looked at, which has passed by then: the
-    /// result and how long it took.
-    fn read_after_the_deadline(sent: &[u8]) -> (Result<Vec<u8>, String>, Duration) {
+    /// result and how long it took, and the server's and client's sockets.
+    fn read_after_the_deadline(
+        sent: &[u8],
+    ) -> (Result<Vec<u8>, String>, Duration, (TcpStream, TcpStream)) {
         let (server, mut client) = crate::test_support::loopback();
         client.write_all(sent).unwrap();
         let mut here = vec![0; sent.len()];
@@ -401,7 +403,7 @@ mod tests {
         let result = read_head(&server, &mut buf, started)
             .map(|(head, _)| head.to_vec())
             .map_err(|e| format!("{e:?}"));
-        (result, started.elapsed())
+        (result, started.elapsed(), (server, client))
     }
 
     /// A head that arrived in time is read, though its thread came to it
@@ -416,9 +418,30 @@ mod tests {
         let long = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {field}\r\n\r\n");
         let read = read_after_the_deadline(long.as_bytes()).0;
         assert_eq!(read.as_deref(), Ok(long.as_bytes()));
-        let (result, took) = read_after_the_deadline(b"GET / HTTP/1.1\r\n");
+        let (result, took, _) = read_after_the_deadline(b"GET / HTTP/1.1\r\n");
         assert!(result.unwrap_err().starts_with("TimedOut"));
         assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+
+    /// The socket blocks again once a head is read past its deadline
+    /// (non-blocking): the answer and the body after it go to a socket
+    /// whose writes wait for the client, as the send deadlines expect, not
+    /// one that fails each at once (WouldBlock), its writer spinning until
+    /// its deadline. A read with a timeout, the client still there and
+    /// sending nothing more, waits it out.
+    #[test]
+    fn a_head_read_past_its_deadline_leaves_the_socket_blocking() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (result, _, (server, _client)) = read_after_the_deadline(head);
+        assert_eq!(result.as_deref(), Ok(&head[..]));
+        let timeout = Duration::from_millis(200);
+        server.set_read_timeout(Some(timeout)).unwrap();
+        let started = Instant::now();
+        let error = (&server).read(&mut [0u8; 1]).unwrap_err();
+        let waited = started.elapsed();
+        assert!(super::super::is_timeout(&error), "{error}");
+        // Half: a kernel may round its timer, never skip it.
+        assert!(waited >= timeout / 2, "waited {waited:?}");
     }
 
     /// A client still sending when the deadline passes gains no time: one
