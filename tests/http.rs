@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use backpressure::FAMILIES;
+use backpressure::{CLOSE_READ_TIMEOUT, FAMILIES};
 use common::{Metrics, Server, get, metrics, request, wait_until};
 
 /// `/metrics` once every earlier connection has closed, and how many
@@ -410,9 +410,12 @@ fn request_closed_gracefully(addr: std::net::SocketAddr, raw: &[u8]) -> common::
         .expect("the server reads the whole head");
     let mut wire = Vec::new();
     stream.read_to_end(&mut wire).expect("read to the end");
-    // A reset would come right behind the FIN that ended the answer; a
-    // graceful close goes on reading until this side closes.
-    std::thread::sleep(Duration::from_millis(100));
+    // A reset would come right behind the FIN that ended the answer, or,
+    // armed on a close that waits for this side to hang up, when that wait
+    // ends: this side stays open past it. A graceful close goes on reading
+    // until this side closes, or the wait ends, and then closes with nothing
+    // unread: no reset either way.
+    std::thread::sleep(CLOSE_READ_TIMEOUT + Duration::from_millis(200));
     let error = stream.take_error().expect("SO_ERROR");
     assert!(error.is_none(), "the connection was reset: {error:?}");
     common::parse_response(&wire)
