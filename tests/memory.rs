@@ -124,9 +124,11 @@ fn buffer_queues_the_whole_body() {
         stalled.sent < body,
         "the stalled client cannot have received it all"
     );
+    // Exactly the body: no more is reserved than it takes.
+    let heap_growth = live_heap(&stalled.metrics) - idle.heap_bytes;
     assert!(
-        live_heap(&stalled.metrics) - idle.heap_bytes >= body,
-        "the body is on the heap"
+        heap_growth >= body && heap_growth < body + HEAP_SLACK_BYTES,
+        "the body is on the heap, and no more: grew {heap_growth} for a body of {body}"
     );
     disconnect_and_expect_idle(server.addr(), stalled, "buffer", &idle);
 }
