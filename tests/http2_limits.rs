@@ -1307,6 +1307,67 @@ fn a_stall_does_not_count_the_time_the_server_was_stopped() {
     assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
 }
 
+/// A pause is no part of a stall even when the client is truly stalled: a
+/// stream left without window before, during and after the server was
+/// stopped is cut, but a whole send timeout after the server resumes, not
+/// as its writer wakes. Woken `LATE` (100 ms, `hand_off.rs`), the writer
+/// starts every stall again; the two looks `LATE` apart alone, which the
+/// tests above hold, would cut this stream 100 ms after the wake. The
+/// pause, 2.5 s against a 2 s send timeout (and a 10 s grace, which no
+/// look comes near); the cut is asked to come 1.5 s after the wake at the
+/// earliest, which a loaded machine only makes later.
+#[test]
+fn a_stall_is_timed_again_from_the_end_of_a_pause() {
+    let args = ["--send-timeout", "2s", "--rate-grace", "10s"];
+    cut_a_whole_allowance_after_a_pause(&args, "send-timeout");
+}
+
+/// The same for a stream thread's hand-off: its allowance (the 2 s grace,
+/// at a rate that makes 16 KiB take a quarter of a second, under a 60 s
+/// send timeout) starts again when it looks `LATE`, so a stream left
+/// without window is cut by the minimum rate 2 s after the server resumes,
+/// not at its first two looks.
+#[test]
+fn a_hand_offs_allowance_is_timed_again_from_the_end_of_a_pause() {
+    let args = [
+        "--send-timeout",
+        "60s",
+        "--min-rate",
+        "64k",
+        "--rate-grace",
+        "2s",
+    ];
+    cut_a_whole_allowance_after_a_pause(&args, "min-rate");
+}
+
+/// Stream 1 of a bounded export, its window one byte and never opened, is
+/// seen without window, the server stopped for 2.5 s and resumed: the
+/// reset must come no sooner than 1.5 s after, counted as `reason`.
+fn cut_a_whole_allowance_after_a_pause(args: &[&str], reason: &str) {
+    let (server, idle) = warmed_server(args);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
+    h2.window_update(0, HUGE - 65_535);
+    h2.get(1, "GET", "/export.csv?rows=20000&mode=bounded");
+    let first = h2.next_of(DATA);
+    assert_eq!((first.stream, first.payload.len()), (1, 1));
+    // Both clocks have begun on the stream without window.
+    thread::sleep(Duration::from_millis(300));
+    server.signal("STOP");
+    thread::sleep(Duration::from_millis(2500));
+    server.signal("CONT");
+    let resumed = Instant::now();
+    let rst = h2.next_of(RST_STREAM);
+    let after = resumed.elapsed();
+    assert_eq!((rst.stream, rst.error_code()), (1, CANCEL), "{reason}");
+    assert!(
+        after >= Duration::from_millis(1500),
+        "{reason}: cut {after:?} after the server resumed, the pause counted"
+    );
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a stall cut after a pause");
+    assert_eq!(m.aborts("bounded", reason), 1.0);
+}
+
 /// The connection, its stream done, is given GOAWAY NO_ERROR after
 /// --header-timeout without a new request: not before it, and well before
 /// twice it. The reader looks every 100 ms, so its clock may start that
