@@ -1485,12 +1485,13 @@ fn a_connection_the_shutdown_sends_away_before_it_asks_is_no_header_timeout() {
 /// longer than `--send-timeout`, however much the kernel still holds: a
 /// client that sends GOAWAY and reads nothing more is let go as one that
 /// acknowledges nothing while a write waits, not after that many bytes at
-/// the minimum rate (a minute here).
+/// the minimum rate (a minute here), nor at once: the tail is waited for
+/// the send timeout (3 s, under the 5 s grace), then the close's 500 ms.
 #[test]
 fn a_client_gone_away_that_reads_nothing_is_let_go_after_the_send_timeout() {
     // Without the mark the kernel takes what the client's does not: the
     // stream is written, its last 100 KB or more unacknowledged.
-    let flags = ["--notsent-lowat", "off", "--send-timeout", "1s"];
+    let flags = ["--notsent-lowat", "off", "--send-timeout", "3s"];
     let (server, idle) = warmed_server(&flags);
     let window = 1 << 24;
     let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, window)]);
@@ -1504,7 +1505,10 @@ fn a_client_gone_away_that_reads_nothing_is_let_go_after_the_send_timeout() {
         "a client gone away that reads nothing",
     );
     let took = started.elapsed();
-    // The send timeout, the close's 500 ms, and room for a loaded machine.
+    // Not before the send timeout: the tail was waited for.
+    assert!(took >= Duration::from_secs(3), "let go after {took:?}");
+    // The send timeout, the close's 500 ms, and room for a loaded machine;
+    // twice the timeout would be 6 s.
     assert!(took < Duration::from_secs(5), "let go after {took:?}");
     drop(h2);
 }
