@@ -886,3 +886,24 @@ fn an_http2_reset_found_at_the_time_limit_is_no_stop() {
     assert!(text.contains("reset"), "{text}");
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
+
+/// A header block that decodes to more than the client keeps (64 KiB,
+/// the 32-byte overhead of each field counted) is refused, not cut short.
+/// The decoder drops the fields past the limit to keep its table in step;
+/// here `content-length: 100` came after a 4,000-byte field named 16
+/// times, was dropped, and the 3 bytes that ended the stream were "complete"
+/// with exit 0, a short body taken for a whole one.
+#[test]
+fn an_http2_header_list_over_the_limit_is_refused_not_cut_short() {
+    let mut block = vec![0x88, 0x40, 1, b'x', 0x7f, 0xa1, 0x1e]; // :status 200, x: 4000 bytes, indexed
+    block.extend_from_slice(&[b'v'; 4000]);
+    block.extend_from_slice(&[0x80 | 62; 16]); // x again, 16 times, from the table
+    block.extend_from_slice(&[0x0f, 0x0d, 3, b'1', b'0', b'0']); // content-length: 100
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &block); // HEADERS, END_HEADERS
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+    let (code, text) = h2_client_of(frames);
+    assert!(!text.contains("complete in"), "{text}");
+    assert!(text.contains("header list over 65536 bytes"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+}

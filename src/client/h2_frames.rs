@@ -186,6 +186,13 @@ impl Conversation {
                         .decoder
                         .decode(&block.bytes, MAX_HEADER_BLOCK_BYTES)
                         .map_err(|e| format!("a bad header block: {}", e.reason()))?;
+                    // The decoder drops the fields past the limit to keep
+                    // its table in step; a head without them could have
+                    // lost its `content-length`, and a short body pass.
+                    if list.too_large {
+                        let over = MAX_HEADER_BLOCK_BYTES;
+                        return Err(format!("a header list over {over} bytes once decoded"));
+                    }
                     if let Some(stream) = stream {
                         broken = stream.on_head(&list.fields, end_stream, sent);
                     }

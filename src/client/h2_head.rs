@@ -7,7 +7,8 @@ use crate::http::h2::frame::Frame;
 /// CONTINUATION frames: a response head is a few hundred bytes, and a
 /// server that sends more is refused, as real clients cap it (curl at
 /// 300 KiB) rather than buffer whatever comes. The decoded list is held
-/// to as many bytes.
+/// to as many bytes: one that decodes to more is refused too, since the
+/// fields the decoder drops past it could be the ones that frame the body.
 pub const MAX_HEADER_BLOCK_BYTES: usize = 64 * 1024;
 
 /// A header block begun by HEADERS without END_HEADERS: its CONTINUATION
