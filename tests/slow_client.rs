@@ -907,3 +907,27 @@ fn an_http2_header_list_over_the_limit_is_refused_not_cut_short() {
     assert!(text.contains("header list over 65536 bytes"), "{text}");
     assert_eq!(code, Some(1), "{text}");
 }
+
+/// A response is a head with a `:status` of three digits, then its body
+/// (RFC 9113 §8.1, §8.3.2). Without one, a stream that ended was
+/// "status none, complete" with exit 0, as if a 2xx: DATA before any
+/// head, a head with no `:status`, one of `abc`; and `+200` passed for 200.
+#[test]
+fn an_http2_response_without_a_status_is_no_answer() {
+    for (head, why) in [
+        (&[][..], "DATA before the head"),
+        (&[0x40, 1, b'a', 1, b'b'][..], "a head without :status"),
+        (&[0x48, 3, b'a', b'b', b'c'][..], "bad :status 'abc'"),
+        (&[0x48, 4, b'+', b'2', b'0', b'0'][..], "bad :status '+200'"),
+    ] {
+        let mut frames = Vec::new();
+        if !head.is_empty() {
+            common::h2::frame(&mut frames, 0x1, 0x4, 1, head); // HEADERS, END_HEADERS
+        }
+        common::h2::frame(&mut frames, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+        let (code, text) = h2_client_of(frames);
+        assert!(!text.contains("complete in"), "{why}: {text}");
+        assert!(text.contains(why), "{why}: {text}");
+        assert_eq!(code, Some(1), "{why}: {text}");
+    }
+}

@@ -46,9 +46,16 @@ impl StreamReport {
             let (_, v) = fields.iter().find(|(n, _)| n == name)?;
             Some(std::str::from_utf8(v).unwrap_or_default())
         };
-        // Trailers carry no `:status`: they keep the head's.
-        if let Some(status) = field(b":status") {
-            self.status = status.parse().ok();
+        // A head has a `:status` of three digits (RFC 9113 §8.3.2, RFC
+        // 9110 §15); trailers carry none, and keep the head's. Taken as
+        // no status, a head without one would pass for a 2xx.
+        match field(b":status") {
+            Some(status) => match status_code(status) {
+                Some(code) => self.status = Some(code),
+                None => return Some(format!("bad :status '{status}'")),
+            },
+            None if self.status.is_none() => return Some("a head without :status".into()),
+            None => {}
         }
         // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it.
         let length = fields.iter().find(|(n, _)| n == b"content-length");
@@ -72,6 +79,11 @@ impl StreamReport {
         end_stream: bool,
         sent: Instant,
     ) -> Option<String> {
+        // A response's DATA follows its head (RFC 9113 §8.1): a body with
+        // no status would pass for a 2xx's.
+        if self.status.is_none() {
+            return Some("DATA before the head".into());
+        }
         self.body_bytes += bytes as u64;
         if end_stream { ended(self, sent) } else { None }
     }
@@ -81,6 +93,13 @@ impl StreamReport {
         self.reset = Some(code);
         self.latency = Some(sent.elapsed());
     }
+}
+
+/// A status code: three digits, as HTTP/1.x's status line has (`u16`'s
+/// parser takes `+200` and `0200`).
+fn status_code(text: &str) -> Option<u16> {
+    let digits = text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit());
+    text.parse().ok().filter(|_| digits)
 }
 
 /// Ends `stream` at END_STREAM: complete, unless its body is not as long
