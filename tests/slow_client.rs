@@ -931,3 +931,20 @@ fn an_http2_response_without_a_status_is_no_answer() {
         assert_eq!(code, Some(1), "{why}: {text}");
     }
 }
+
+/// The client's SETTINGS disable push (ENABLE_PUSH 0), so a PUSH_PROMISE
+/// is a connection error (RFC 9113 §6.6, §8.4). Skipped, its header block
+/// was never decoded, leaving the client's HPACK table out of step with
+/// the server's, and the response after it was "complete" with exit 0.
+#[test]
+fn an_http2_push_promise_is_refused_push_being_off() {
+    let mut frames = Vec::new();
+    // PUSH_PROMISE, END_HEADERS: promised stream 2, GET http /.
+    common::h2::frame(&mut frames, 0x5, 0x4, 1, &[0, 0, 0, 2, 0x82, 0x86, 0x84]);
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+    let (code, text) = h2_client_of(frames);
+    assert!(!text.contains("complete in"), "{text}");
+    assert!(text.contains("PUSH_PROMISE"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+}

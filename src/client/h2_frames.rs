@@ -212,6 +212,12 @@ impl Conversation {
                     }
                     self.give_back(id, flow, replies);
                 }
+                // This client's SETTINGS disabled push (RFC 9113 §8.4):
+                // skipped, its header block would leave the HPACK tables
+                // out of step.
+                Frame::PushPromise => {
+                    broken = Some("a PUSH_PROMISE, though this client disabled push".into());
+                }
                 Frame::RstStream { code, .. } => {
                     if let Some(stream) = stream {
                         stream.on_reset(code, sent);
