@@ -948,3 +948,40 @@ fn an_http2_push_promise_is_refused_push_being_off() {
     assert!(text.contains("PUSH_PROMISE"), "{text}");
     assert_eq!(code, Some(1), "{text}");
 }
+
+/// `--for` bounds the run's writes too. A server that floods SETTINGS
+/// and never reads fills the client's send buffer with their ACKs; a
+/// write then waited out its 10 s timeout, and the run ended 10.3 s in,
+/// past a `--for 3s` (once 20.6 s past a `--for 5s`: a write that makes
+/// any progress waits again). A write now waits no later than the limit,
+/// and the run is a stop on time, exit 0.
+#[test]
+fn an_http2_write_that_blocks_ends_at_the_time_limit() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    let server = thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("accept");
+        let mut flood = Vec::new();
+        for _ in 0..8 * 1024 {
+            common::h2::frame(&mut flood, 0x4, 0, 0, &[]); // SETTINGS, 9 bytes
+        }
+        // Never a read: the client's ACKs pile up. Bounded in time and in
+        // count, and by the client's close.
+        let _ = socket.set_write_timeout(Some(Duration::from_secs(12)));
+        let until = Instant::now() + Duration::from_secs(15);
+        for _ in 0..100_000 {
+            if Instant::now() >= until || socket.write_all(&flood).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let url = format!("http://{addr}/x");
+    let output = slow_client(&[&url, "--http2", "--rate", "100m", "--for", "3s"]);
+    let took = started.elapsed();
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(took < Duration::from_secs(6), "{took:?}: {text}");
+    assert!(text.contains("stopped by the time limit"), "{text}");
+    assert_eq!(output.status.code(), Some(0), "{text}");
+}

@@ -4,11 +4,11 @@
 //!
 //! This file is the connection: it connects, reads at the rate it was
 //! given, within the time limit and the idle timeout, sends the second
-//! request when it is due, and writes what it owes; a failed write is read
-//! on past, so that the frames the server sent before it still say why.
-//! What the client writes and what each frame it reads means, windows and
-//! header blocks and which stream a frame is for, is
-//! [`super::h2_frames`]'s.
+//! request when it is due, and writes what it owes, waiting for room no
+//! later than the time limit; a failed write is read on past, so that the
+//! frames the server sent before it still say why. What the client writes
+//! and what each frame it reads means, windows and header blocks and which
+//! stream a frame is for, is [`super::h2_frames`]'s.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -75,6 +75,9 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
     socket.write_all(&conversation.opening(url))?;
 
     let mut report = H2Report::default();
+    // A write waits no later than the limit: a server that does not read
+    // must not hold the run past it.
+    let deadline = limit.map(|limit| started + limit);
     let mut second_sent = None;
     let mut frames = FrameBuffer::default();
     let mut bucket = options.rate.map(|rate| rate_limit(rate, Instant::now()));
@@ -118,11 +121,16 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             };
             request(&mut out, 3, &url);
             let sent = Instant::now();
-            // Failed, it is read on past, as a reply's write is (below).
-            if let Err(e) = socket.write_all(&out) {
-                write_failure = Some(format!("write failed: {e}"));
-                report.second_write_failed = true;
-                continue;
+            // Failed, it is read on past, as a reply's write is (below);
+            // cut by the limit, the loop's check ends the run.
+            match write_before(&mut socket, &out, deadline) {
+                Ok(()) => {}
+                Err(Unwritten::Limit) => continue,
+                Err(Unwritten::Failed(e)) => {
+                    write_failure = Some(format!("write failed: {e}"));
+                    report.second_write_failed = true;
+                    continue;
+                }
             }
             second_sent = Some(sent);
             report.second = Some(StreamReport::default());
@@ -202,17 +210,66 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         // kernel's receive queue, still readable, and say why. So the run
         // writes no more but reads on, to the end of that queue, and the
         // write's failure is its last line.
-        if !replies.is_empty()
-            && write_failure.is_none()
-            && let Err(e) = socket.write_all(&replies)
-        {
-            write_failure = Some(format!("write failed: {e}"));
+        if !replies.is_empty() && write_failure.is_none() {
+            match write_before(&mut socket, &replies, deadline) {
+                Ok(()) | Err(Unwritten::Limit) => {}
+                Err(Unwritten::Failed(e)) => write_failure = Some(format!("write failed: {e}")),
+            }
         }
     }
     if write_failure.is_some() {
         report.failure = write_failure;
     }
     Ok(finish(report, started))
+}
+
+/// Why [`write_before`] did not write all it was given.
+enum Unwritten {
+    /// The deadline came first: the run's time limit, not a failure.
+    Limit,
+    /// The write failed, or waited [`CONNECT_TIMEOUT`] for room.
+    Failed(io::Error),
+}
+
+/// Writes all of `bytes`, each wait for room in the send buffer at most
+/// [`CONNECT_TIMEOUT`] and none past `deadline`. A server that floods
+/// SETTINGS or PINGs and never reads fills that buffer with the acks;
+/// `write_all` would wait out its timeout, 10 s past `--for`, once per
+/// write that makes progress.
+fn write_before(
+    socket: &mut TcpStream,
+    mut bytes: &[u8],
+    deadline: Option<Instant>,
+) -> Result<(), Unwritten> {
+    while !bytes.is_empty() {
+        let now = Instant::now();
+        let wait = match deadline {
+            Some(deadline) if now >= deadline => return Err(Unwritten::Limit),
+            Some(deadline) => (deadline - now).min(CONNECT_TIMEOUT),
+            None => CONNECT_TIMEOUT,
+        };
+        socket
+            .set_write_timeout(Some(wait))
+            .map_err(Unwritten::Failed)?;
+        match socket.write(bytes) {
+            Ok(0) => return Err(Unwritten::Failed(io::ErrorKind::WriteZero.into())),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                // Timed out at the limit (WouldBlock): a stop, not a failure.
+                let timed_out = matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                );
+                return Err(match timed_out {
+                    true => Unwritten::Limit,
+                    false => Unwritten::Failed(e),
+                });
+            }
+            Err(e) => return Err(Unwritten::Failed(e)),
+        }
+    }
+    Ok(())
 }
 
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
