@@ -985,3 +985,57 @@ fn an_http2_write_that_blocks_ends_at_the_time_limit() {
     assert!(text.contains("stopped by the time limit"), "{text}");
     assert_eq!(output.status.code(), Some(0), "{text}");
 }
+
+/// A body is framed by its head alone (RFC 9110 §6.5.1, §8.6; RFC 9113
+/// §8.1). A content-length of 100 with 3 bytes sent was "complete", exit
+/// 0, when trailers said `content-length: 3`, when a second head with a
+/// `:status` did, or when the head itself carried 3 beside the 100 (the
+/// first taken). An interim (1xx) head comes before the final one and
+/// ends no stream.
+#[test]
+fn an_http2_body_is_framed_by_its_head_alone() {
+    let head_of_100 = [0x88, 0x0f, 0x0d, 3, b'1', b'0', b'0']; // :status 200, content-length: 100
+    let length_3 = [0x0f, 0x0d, 1, b'3']; // content-length: 3
+    let with_status = [&[0x88][..], &length_3].concat();
+    for (then, why) in [
+        (&length_3[..], "not the 100 its content-length said"),
+        (&with_status[..], "a pseudo-field in trailers"),
+    ] {
+        let mut frames = Vec::new();
+        common::h2::frame(&mut frames, 0x1, 0x4, 1, &head_of_100); // HEADERS, END_HEADERS
+        common::h2::frame(&mut frames, 0x0, 0, 1, b"abc"); // DATA
+        common::h2::frame(&mut frames, 0x1, 0x5, 1, then); // HEADERS, END_STREAM
+        let (code, text) = h2_client_of(frames);
+        assert!(text.contains("3 body bytes, not complete"), "{why}: {text}");
+        assert!(text.contains(why), "{why}: {text}");
+        assert_eq!(code, Some(1), "{why}: {text}");
+    }
+    let mut frames = Vec::new();
+    let both = [&length_3[..], &head_of_100].concat();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &both);
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+    let (code, text) = h2_client_of(frames);
+    assert!(text.contains("conflicting content-length"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+    // 103 Early Hints, then the final head: whole.
+    let early = [0x48, 3, b'1', b'0', b'3']; // :status 103
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &early);
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88]);
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"abc");
+    let (code, text) = h2_client_of(frames);
+    assert!(
+        text.contains("status 200, 3 body bytes, complete"),
+        "{text}"
+    );
+    assert_eq!(code, Some(0), "{text}");
+    // One that ends the stream is no answer.
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x5, 1, &early);
+    let (code, text) = h2_client_of(frames);
+    assert!(
+        text.contains("an interim head (103) that ends the stream"),
+        "{text}"
+    );
+    assert_eq!(code, Some(1), "{text}");
+}

@@ -2,12 +2,13 @@
 //! what each of its frames does to that report.
 //!
 //! The connection loop (`h2.rs`) reads frames, and `h2_frames.rs` hands
-//! each to the stream it names, if that stream is still open; here a
-//! header block sets the status and the `content-length`, DATA adds to
-//! the body, and END_STREAM or RST_STREAM ends the stream. The rule of the whole
-//! project holds here: a body is complete only if END_STREAM came with as
-//! many bytes as its `content-length` said; any other end is a cut, and
-//! says why.
+//! each to the stream it names, if that stream is still open; here the
+//! final head (after any 1xx) sets the status and the `content-length`,
+//! DATA adds to the body, trailers frame nothing, and END_STREAM or
+//! RST_STREAM ends the stream. The rule of the whole project holds here: a
+//! body is complete only if END_STREAM came, after a head with a status,
+//! with as many bytes as its `content-length` said; any other end is a
+//! cut, or no answer, and says why.
 
 use std::time::{Duration, Instant};
 
@@ -42,26 +43,44 @@ impl StreamReport {
         end_stream: bool,
         sent: Instant,
     ) -> Option<String> {
-        let field = |name: &[u8]| {
-            let (_, v) = fields.iter().find(|(n, _)| n == name)?;
-            Some(std::str::from_utf8(v).unwrap_or_default())
-        };
-        // A head has a `:status` of three digits (RFC 9113 §8.3.2, RFC
-        // 9110 §15); trailers carry none, and keep the head's. Taken as
-        // no status, a head without one would pass for a 2xx.
-        match field(b":status") {
-            Some(status) => match status_code(status) {
-                Some(code) => self.status = Some(code),
-                None => return Some(format!("bad :status '{status}'")),
-            },
-            None if self.status.is_none() => return Some("a head without :status".into()),
-            None => {}
+        // After the final head, a block is trailers (RFC 9113 §8.1): it
+        // ends the stream, and has no pseudo-field. Nothing in it frames
+        // the body (RFC 9110 §6.5.1): a content-length there is not the
+        // body's, and a second head would let a server shorten its own.
+        if self.status.is_some() {
+            if !end_stream {
+                return Some("a header block after the head, not ending the stream".into());
+            }
+            if fields.iter().any(|(name, _)| name.starts_with(b":")) {
+                return Some("a pseudo-field in trailers".into());
+            }
+            return ended(self, sent);
         }
-        // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it.
-        let length = fields.iter().find(|(n, _)| n == b"content-length");
-        if let Some((_, v)) = length {
+        // A head has a `:status` of three digits (RFC 9113 §8.3.2, RFC
+        // 9110 §15). Taken as no status, a head without one would pass
+        // for a 2xx.
+        let status = fields.iter().find(|(name, _)| name == b":status");
+        let Some((_, status)) = status else {
+            return Some("a head without :status".into());
+        };
+        let Some(code) = status_code(status) else {
+            let status = String::from_utf8_lossy(status);
+            return Some(format!("bad :status '{status}'"));
+        };
+        if (100..200).contains(&code) {
+            // An interim head (103 Early Hints): the final one follows,
+            // so this one cannot end the stream (RFC 9113 §8.1).
+            return end_stream.then(|| format!("an interim head ({code}) that ends the stream"));
+        }
+        self.status = Some(code);
+        // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it, and
+        // every one alike: which of two differing ones holds, none says.
+        for (_, v) in fields.iter().filter(|(name, _)| name == b"content-length") {
             match decimal(v) {
-                Some(n) => self.content_length = Some(n),
+                Some(n) if self.content_length.is_none_or(|length| length == n) => {
+                    self.content_length = Some(n);
+                }
+                Some(_) => return Some("conflicting content-length fields".into()),
                 None => {
                     let v = String::from_utf8_lossy(v);
                     return Some(format!("bad content-length '{v}'"));
@@ -97,9 +116,15 @@ impl StreamReport {
 
 /// A status code: three digits, as HTTP/1.x's status line has (`u16`'s
 /// parser takes `+200` and `0200`).
-fn status_code(text: &str) -> Option<u16> {
-    let digits = text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit());
-    text.parse().ok().filter(|_| digits)
+fn status_code(text: &[u8]) -> Option<u16> {
+    match text {
+        [a, b, c] if text.iter().all(u8::is_ascii_digit) => Some(
+            [a, b, c]
+                .iter()
+                .fold(0, |n, d| n * 10 + u16::from(*d - b'0')),
+        ),
+        _ => None,
+    }
 }
 
 /// Ends `stream` at END_STREAM: complete, unless its body is not as long
