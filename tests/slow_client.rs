@@ -1039,3 +1039,36 @@ fn an_http2_body_is_framed_by_its_head_alone() {
     );
     assert_eq!(code, Some(1), "{text}");
 }
+
+/// `--for` bounds connecting too. A server whose accept queue is full
+/// drops the SYN, and `connect` waits: 10 s, its own timeout, however
+/// short `--for` was (10.0 s measured for `--for 2s`, over either
+/// protocol). Now it gives up at the limit: exit 1, as for no server.
+#[test]
+fn a_server_that_never_accepts_is_given_up_at_the_time_limit() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("its address");
+    // std listens with a backlog of 128: fill it, until a connect times out.
+    let mut queued = Vec::new();
+    for _ in 0..300 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => queued.push(stream),
+            Err(_) => break,
+        }
+    }
+    assert!(queued.len() < 300, "the accept queue never filled");
+    let url = format!("http://{addr}/x");
+    for protocol in [&[][..], &["--http2"]] {
+        let started = Instant::now();
+        let output = slow_client(&[&[&url[..], "--for", "1s"][..], protocol].concat());
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            took < Duration::from_secs(4),
+            "{protocol:?} {took:?}: {stderr}"
+        );
+        assert!(stderr.contains("timed out"), "{protocol:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(1), "{protocol:?}: {stderr}");
+    }
+    drop(listener);
+}

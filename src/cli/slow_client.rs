@@ -99,7 +99,7 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Flag {
             name: "--for",
             value: "DUR",
-            help: "stop reading (and disconnect) after this long",
+            help: "stop reading (and disconnect) this long after starting to connect",
             default: |_| "until the end".to_string(),
             set: |a, v| match duration(v)? {
                 d if d.is_zero() => Err("expected a duration above 0".into()),
@@ -228,6 +228,7 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
         rate: Some(args.rate),
         receive_buffer: args.receive_buffer,
         http_1_0: args.http_1_0,
+        connect_within: args.read_for,
     };
     let client = match SlowClient::connect(url, &options) {
         Ok(client) => client,

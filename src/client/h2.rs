@@ -11,7 +11,7 @@
 //! stream a frame is for, is [`super::h2_frames`]'s.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
@@ -21,10 +21,10 @@ pub use super::h2_frames::H2Report;
 use super::h2_frames::{Conversation, request};
 use super::h2_stream::StreamReport;
 use super::slow_client::{
-    AtTheLimit, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit, rate_limit,
+    AtTheLimit, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit, connect,
+    rate_limit,
 };
 use crate::http::h2::frame_buffer::FrameBuffer;
-use crate::sys;
 
 /// How a server's answer begins if it speaks HTTP/1.x only: its status
 /// line's version, where an h2c server's SETTINGS frame would be.
@@ -61,7 +61,11 @@ pub struct H2Options {
 /// connection ends; never more than [`IDLE_TIMEOUT`] without a byte.
 pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::Result<H2Report> {
     let started = Instant::now();
-    let mut socket = connect(url.authority(), options.receive_buffer)?;
+    // The limit bounds the whole run: connecting, and each write's wait
+    // for room, since a server that does not read must not hold it past.
+    let deadline = limit.map(|limit| started + limit);
+    let mut socket = connect(url, options.receive_buffer, deadline)?;
+    socket.set_nodelay(true)?;
     socket.set_read_timeout(Some(READ_POLL))?;
     socket.set_write_timeout(Some(CONNECT_TIMEOUT))?;
 
@@ -75,9 +79,6 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
     socket.write_all(&conversation.opening(url))?;
 
     let mut report = H2Report::default();
-    // A write waits no later than the limit: a server that does not read
-    // must not hold the run past it.
-    let deadline = limit.map(|limit| started + limit);
     let mut second_sent = None;
     let mut frames = FrameBuffer::default();
     let mut bucket = options.rate.map(|rate| rate_limit(rate, Instant::now()));
@@ -277,31 +278,12 @@ fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report
 }
 
-/// Connects to the first address of `authority` that answers.
-fn connect(authority: String, receive_buffer: Option<u32>) -> io::Result<TcpStream> {
-    let mut connected = Err(io::Error::new(
-        io::ErrorKind::NotFound,
-        "no address to connect to",
-    ));
-    for addr in authority.to_socket_addrs()? {
-        connected = match receive_buffer {
-            None => TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT),
-            Some(bytes) => sys::connect_with_receive_buffer(addr, bytes, CONNECT_TIMEOUT),
-        };
-        if connected.is_ok() {
-            break;
-        }
-    }
-    let socket = connected?;
-    socket.set_nodelay(true)?;
-    Ok(socket)
-}
-
 #[cfg(test)]
 pub(in crate::client) mod tests {
     use super::*;
     use crate::http::h2::frame::{self, ErrorCode, Kind, flag};
     use crate::http::h2::frame_write::{self, raw_frame};
+    use crate::sys;
     use std::net::TcpListener;
 
     /// A server for one connection, on its own thread: `serve` gets the

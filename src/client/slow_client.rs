@@ -144,6 +144,9 @@ pub struct ClientOptions {
     /// Ask in HTTP/1.0, whose streamed body ends when the connection closes:
     /// only a reset, not a FIN, can tell such a client its body was cut.
     pub http_1_0: bool,
+    /// Give up connecting after this long, if sooner than
+    /// [`CONNECT_TIMEOUT`]: `--for`, which bounds the whole run.
+    pub connect_within: Option<Duration>,
 }
 
 /// What one run of the client did.
@@ -188,18 +191,8 @@ impl SlowClient {
     /// Connects and sends `GET url`, as `options` say.
     pub fn connect(url: &HttpUrl, options: &ClientOptions) -> io::Result<SlowClient> {
         let started = Instant::now();
-        // Every address the host resolves to, in turn, until one connects.
-        let mut connected = Err(io::Error::new(NotFound, "no address to connect to"));
-        for addr in url.authority().to_socket_addrs()? {
-            connected = match options.receive_buffer {
-                None => TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT),
-                Some(bytes) => sys::connect_with_receive_buffer(addr, bytes, CONNECT_TIMEOUT),
-            };
-            if connected.is_ok() {
-                break;
-            }
-        }
-        let mut stream = connected?;
+        let within = options.connect_within;
+        let mut stream = connect(url, options.receive_buffer, within.map(|d| started + d))?;
         stream.set_read_timeout(Some(READ_POLL))?;
         stream.set_write_timeout(Some(CONNECT_TIMEOUT))?;
         let (target, host) = (&url.target, url.authority());
@@ -301,6 +294,36 @@ impl SlowClient {
             AtTheLimit::Failed(why) => reader.cut(format!("before the time limit, {why}")),
         }
     }
+}
+
+/// Connects to the first address `url`'s host resolves to that answers,
+/// with a receive buffer of about `receive_buffer` bytes if one is given;
+/// each attempt waits at most [`CONNECT_TIMEOUT`], and none past
+/// `deadline`: a server whose accept queue is full drops the SYN, and
+/// would otherwise hold a run with `--for 1s` for 10 s.
+pub fn connect(
+    url: &HttpUrl,
+    receive_buffer: Option<u32>,
+    deadline: Option<Instant>,
+) -> io::Result<TcpStream> {
+    let mut connected = Err(io::Error::new(NotFound, "no address to connect to"));
+    for addr in url.authority().to_socket_addrs()? {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let timeout = match left {
+            // `connect_timeout` refuses a zero timeout as no timeout at all.
+            Some(left) if left.is_zero() => return Err(io::Error::from(TimedOut)),
+            Some(left) => left.min(CONNECT_TIMEOUT),
+            None => CONNECT_TIMEOUT,
+        };
+        connected = match receive_buffer {
+            None => TcpStream::connect_timeout(&addr, timeout),
+            Some(bytes) => sys::connect_with_receive_buffer(addr, bytes, timeout),
+        };
+        if connected.is_ok() {
+            break;
+        }
+    }
+    connected
 }
 
 /// Where a connection stood when a reader's time limit passed.
