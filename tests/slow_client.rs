@@ -1072,3 +1072,55 @@ fn a_server_that_never_accepts_is_given_up_at_the_time_limit() {
     }
     drop(listener);
 }
+
+/// A server that sends interim (1xx) heads and never the final one is
+/// no answer: each head is bytes received, so the idle timeout never
+/// came, and without `--for` the client read them for as long as the
+/// server sent (10 s here; for ever, a server willing). A real server
+/// sends one or two (100 Continue, 103 Early Hints); past a few dozen the
+/// run ends, exit 1, over either protocol.
+#[test]
+fn interim_heads_without_end_are_no_answer() {
+    let mut h2_interim = Vec::new();
+    common::h2::frame(&mut h2_interim, 0x1, 0x4, 1, &[0x48, 3, b'1', b'0', b'3']); // :status 103
+    let mut h2_settings = Vec::new();
+    common::h2::frame(&mut h2_settings, 0x4, 0, 0, &[]);
+    for (protocol, first, interim) in [
+        (
+            &[][..],
+            Vec::new(),
+            b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+        ),
+        (&["--http2"][..], h2_settings, h2_interim),
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("its address");
+        let server = thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            let _ = socket.read(&mut [0u8; 1024]);
+            let _ = socket.write_all(&first);
+            // Until the client hangs up, or 10 s.
+            let _ = socket.set_write_timeout(Some(Duration::from_secs(1)));
+            let until = Instant::now() + Duration::from_secs(10);
+            for _ in 0..100_000 {
+                let sent = socket.write_all(&interim);
+                if Instant::now() >= until || sent.is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let started = Instant::now();
+        let url = format!("http://{addr}/x");
+        let output = slow_client(&[&[&url[..], "--rate", "10m"][..], protocol].concat());
+        let took = started.elapsed();
+        let text = stdout(&output);
+        join_scripted(server, &output);
+        assert!(
+            took < Duration::from_secs(5),
+            "{protocol:?} {took:?}: {text}"
+        );
+        assert!(text.contains("interim"), "{protocol:?}: {text}");
+        assert_eq!(output.status.code(), Some(1), "{protocol:?}: {text}");
+    }
+}

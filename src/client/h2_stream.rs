@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::response::MAX_INTERIM_RESPONSES;
 use crate::http::request::decimal;
 
 /// How one stream's response went.
@@ -31,6 +32,9 @@ pub struct StreamReport {
     /// The head's `content-length`: a body of any other length at
     /// END_STREAM is malformed (RFC 9113 §8.1.1), and not complete.
     pub content_length: Option<u64>,
+    /// Interim (1xx) heads before the final one, at most
+    /// [`MAX_INTERIM_RESPONSES`], as HTTP/1.1's reader takes them.
+    pub interim_heads: u32,
 }
 
 impl StreamReport {
@@ -70,7 +74,13 @@ impl StreamReport {
         if (100..200).contains(&code) {
             // An interim head (103 Early Hints): the final one follows,
             // so this one cannot end the stream (RFC 9113 §8.1).
-            return end_stream.then(|| format!("an interim head ({code}) that ends the stream"));
+            if end_stream {
+                return Some(format!("an interim head ({code}) that ends the stream"));
+            }
+            self.interim_heads += 1;
+            let most = MAX_INTERIM_RESPONSES;
+            return (self.interim_heads > most)
+                .then(|| format!("more than {most} interim (1xx) heads"));
         }
         self.status = Some(code);
         // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it, and

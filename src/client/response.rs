@@ -3,7 +3,7 @@
 //!
 //! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for
 //! a request head) and the empty line that ends it, and any interim (1xx)
-//! heads before it, the framing decides what "complete" means: the last
+//! heads before it (at most [`MAX_INTERIM_RESPONSES`]), the framing decides what "complete" means: the last
 //! chunk (decoded as it streams by [`ChunkedDecoder`]) or `Content-Length`
 //! bytes (what follows either is discarded, not counted), or the server
 //! closing a close-delimited body.
@@ -163,6 +163,12 @@ impl fmt::Display for BodyEnd {
     }
 }
 
+/// The most interim (1xx) responses taken before the final one: a server
+/// sends one or two (100 Continue, 103 Early Hints), and one that sends
+/// them without end would keep the client reading, each a byte received
+/// that the idle timeout counts, and never a response.
+pub const MAX_INTERIM_RESPONSES: u32 = 32;
+
 /// The most head bytes a reader keeps: the longest head, and the empty line
 /// that may end it.
 const MAX_KEPT_HEAD_BYTES: usize = MAX_HEAD_BYTES + b"\r\n\r\n".len();
@@ -179,6 +185,8 @@ pub struct ResponseReader {
     chunked: ChunkedDecoder,
     /// Body bytes received, framing removed.
     body_bytes: u64,
+    /// Interim (1xx) responses so far, at most [`MAX_INTERIM_RESPONSES`].
+    interim: u32,
 }
 
 impl ResponseReader {
@@ -228,7 +236,11 @@ impl ResponseReader {
                 }
                 // An interim response (100 Continue, 103 Early Hints): the
                 // final one follows (RFC 9110 §15.2).
-                100..=199 => {}
+                100..=199 if self.interim < MAX_INTERIM_RESPONSES => self.interim += 1,
+                100..=199 => {
+                    let why = format!("more than {MAX_INTERIM_RESPONSES} interim (1xx) responses");
+                    return Some(BodyEnd::Failed(why));
+                }
                 _ => self.head = Some(head),
             }
         }
@@ -446,6 +458,21 @@ mod tests {
                 "{piece}"
             );
             assert_eq!((reader.status(), reader.body_bytes), (Some(200), 5));
+        }
+        // As many as MAX_INTERIM_RESPONSES come before the final one; one more is no answer.
+        for (count, whole) in [
+            (MAX_INTERIM_RESPONSES, true),
+            (MAX_INTERIM_RESPONSES + 1, false),
+        ] {
+            let mut wire = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(count as usize);
+            wire.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+            let (end, _) = read_in_pieces(&wire, 7);
+            match whole {
+                true => assert_eq!(end, Some(BodyEnd::Complete(BodyFraming::Length(1)))),
+                false => {
+                    assert!(matches!(end, Some(BodyEnd::Failed(why)) if why.contains("interim")))
+                }
+            }
         }
         // 101 ends HTTP/1.1 on this connection, and this client never asks for it.
         let (end, _) = read_in_pieces(b"HTTP/1.1 101 Switching Protocols\r\n\r\nxyz", 100);
