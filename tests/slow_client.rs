@@ -962,12 +962,22 @@ fn an_http2_write_that_blocks_ends_at_the_time_limit() {
     let server = thread::spawn(move || {
         let (mut socket, _) = listener.accept().expect("accept");
         let mut flood = Vec::new();
-        for _ in 0..8 * 1024 {
+        common::h2::frame(&mut flood, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+        for i in 0..8 * 1024 {
+            // A byte of body now and then: frames that do nothing for the
+            // response, many thousands in a row, would end the run first.
+            if i % 1024 == 0 {
+                common::h2::frame(&mut flood, 0x0, 0, 1, b"x"); // DATA
+            }
             common::h2::frame(&mut flood, 0x4, 0, 0, &[]); // SETTINGS, 9 bytes
         }
         // Never a read: the client's ACKs pile up. Bounded in time and in
         // count, and by the client's close.
         let _ = socket.set_write_timeout(Some(Duration::from_secs(12)));
+        if socket.write_all(&flood).is_err() {
+            return;
+        }
+        let flood = flood.split_off(10); // the rest again and again, without the head
         let until = Instant::now() + Duration::from_secs(15);
         for _ in 0..100_000 {
             if Instant::now() >= until || socket.write_all(&flood).is_err() {
@@ -1122,5 +1132,63 @@ fn interim_heads_without_end_are_no_answer() {
         );
         assert!(text.contains("interim"), "{protocol:?}: {text}");
         assert_eq!(output.status.code(), Some(1), "{protocol:?}: {text}");
+    }
+}
+
+/// Frames that do nothing for a response, without end, are no answer:
+/// PINGs, SETTINGS, unknown frames, empty DATA or CONTINUATION frames are
+/// all bytes received, so the idle timeout never came, and without
+/// `--for` the client read them for as long as the server sent (10 s
+/// here; for ever, a server willing). Past many thousands in a row, which
+/// no real server nears, the run ends, exit 1.
+#[test]
+fn an_http2_flood_of_frames_that_do_nothing_is_no_answer() {
+    let mut head = Vec::new();
+    common::h2::frame(&mut head, 0x4, 0, 0, &[]); // SETTINGS
+    common::h2::frame(&mut head, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    for (what, kind, flags, stream, payload) in [
+        ("PING", 0x6, 0, 0, &b"12345678"[..]),
+        ("an unknown frame", 0x42, 0, 0, b"x"),
+        ("empty DATA", 0x0, 0, 1, b""),
+    ] {
+        let mut flood = Vec::new();
+        for _ in 0..1000 {
+            common::h2::frame(&mut flood, kind, flags, stream, payload);
+        }
+        let head = head.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("its address");
+        let server = thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("accept");
+            let _ = socket.read(&mut [0u8; 1024]);
+            let _ = socket.write_all(&head);
+            // What the client sends back (PING acks) is read and dropped,
+            // until its close (or 12 s), so that its writes never block.
+            let mut acks = socket.try_clone().expect("a second handle");
+            let _ = acks.set_read_timeout(Some(Duration::from_secs(12)));
+            let drain = thread::spawn(move || while let Ok(1..) = acks.read(&mut [0u8; 4096]) {});
+            let _ = socket.set_write_timeout(Some(Duration::from_secs(1)));
+            let until = Instant::now() + Duration::from_secs(10);
+            for _ in 0..100_000 {
+                let sent = socket.write_all(&flood);
+                if Instant::now() >= until || sent.is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+            drain.join().expect("the drain does not panic");
+        });
+        let started = Instant::now();
+        let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--rate", "10m"]);
+        let took = started.elapsed();
+        let text = stdout(&output);
+        join_scripted(server, &output);
+        assert!(took < Duration::from_secs(5), "{what} {took:?}: {text}");
+        assert!(
+            text.contains("did nothing for a response"),
+            "{what}: {text}"
+        );
+        assert_eq!(output.status.code(), Some(1), "{what}: {text}");
     }
 }

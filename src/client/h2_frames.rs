@@ -30,6 +30,13 @@ use crate::http::h2::frame_write;
 use crate::http::h2::hpack::{self, Decoder};
 use crate::http::h2::hpack_encode;
 
+/// The most frames in a row that do nothing for a response (PINGs,
+/// SETTINGS, unknown types, empty DATA or CONTINUATION frames): each is
+/// bytes received, which the idle timeout counts, so a server that sent
+/// them without end would keep the client reading and never answer. A real
+/// server sends a handful between two that matter.
+pub const MAX_IDLE_FRAMES: u32 = 10_000;
+
 /// What one run did: what the server's frames said, filled in here, and
 /// how the connection went (bytes, time, why it stopped), by `h2.rs`.
 #[derive(Clone, Debug, Default)]
@@ -89,6 +96,9 @@ pub(super) struct Conversation {
     decoder: Decoder,
     /// A header block begun and not yet whole.
     open_block: Option<OpenBlock>,
+    /// Frames read since one last changed a stream's report: a head, body
+    /// bytes, an end. At most [`MAX_IDLE_FRAMES`].
+    idle_frames: u32,
 }
 
 impl Conversation {
@@ -106,6 +116,7 @@ impl Conversation {
             }),
             decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
             open_block: None,
+            idle_frames: 0,
         }
     }
 
@@ -149,6 +160,15 @@ impl Conversation {
                 Err(e) => Err(e),
             };
             let parsed = parsed.map_err(|e| format!("a bad frame: {}", e.reason))?;
+            // Counted until one changes a stream's report (below).
+            self.idle_frames += 1;
+            if self.idle_frames > MAX_IDLE_FRAMES {
+                let most = MAX_IDLE_FRAMES;
+                return Err(format!(
+                    "{most} frames in a row that did nothing for a response"
+                ));
+            }
+            let before = (report.first.clone(), report.second.clone());
             let block = gather(&mut self.open_block, &parsed)
                 .map_err(|why| format!("a bad frame: {why}"))?;
             let (stream, sent) = match parsed_stream(&parsed) {
@@ -227,6 +247,9 @@ impl Conversation {
             }
             if let Some(why) = broken {
                 return Err(why);
+            }
+            if (&report.first, &report.second) != (&before.0, &before.1) {
+                self.idle_frames = 0;
             }
         }
     }
