@@ -1192,3 +1192,20 @@ fn an_http2_flood_of_frames_that_do_nothing_is_no_answer() {
         assert_eq!(output.status.code(), Some(1), "{what}: {text}");
     }
 }
+
+/// Two `Transfer-Encoding: chunked` fields are one list, `chunked,
+/// chunked`: a body chunked twice (RFC 9112 §6.1), which one field saying
+/// so was refused for, while two fields were decoded once, the inner
+/// framing counted as 13 body bytes and "ended cleanly", exit 0.
+#[test]
+fn a_body_chunked_twice_is_refused_in_two_fields_as_in_one() {
+    let (addr, liar) = lying_server(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n\
+          d\r\n3\r\nabc\r\n0\r\n\r\n\r\n0\r\n\r\n",
+    );
+    let output = slow_client(&[&format!("http://{addr}/x")]);
+    let text = stdout(&output);
+    join_scripted(liar, &output);
+    assert!(text.contains("chunked twice"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}

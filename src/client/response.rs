@@ -85,6 +85,12 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
                 let value = String::from_utf8_lossy(value);
                 return Err(format!("unsupported Transfer-Encoding '{value}'"));
             }
+            // Two fields are one list (RFC 9110 §5.3): `chunked, chunked`,
+            // a coding applied twice (RFC 9112 §6.1), refused as one field
+            // saying so is; decoded once, the inner framing would be body.
+            if chunked {
+                return Err("Transfer-Encoding chunked twice".to_string());
+            }
             chunked = true;
         } else if name.eq_ignore_ascii_case(b"content-length") {
             // 1*DIGIT (RFC 9110 §8.6).
@@ -340,6 +346,8 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: ",
             b"HTTP/1.1 200 OK\r\nContent-\xffLength: 1",
             b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked",
+            // Chunked twice, as `chunked, chunked` is (RFC 9112 §6.1).
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
         ] {
             let text = String::from_utf8_lossy(bad);
             assert!(parse_response_head(bad).is_err(), "{text}");
