@@ -1172,18 +1172,9 @@ fn a_pause_of_the_server_is_not_its_streams_slowness() {
 #[test]
 fn a_pause_that_ends_just_past_a_deadline_is_not_the_streams_slowness() {
     let (server, idle) = warmed_server(&["--min-rate", "64k", "--rate-grace", "1s"]);
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
-    h2.window_update(0, HUGE - 65_535);
     let rows = 20_000;
-    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
-    let first = h2.next_of(DATA);
-    let handed_off = Instant::now();
-    assert_eq!((first.stream, first.payload.len()), (1, 1));
-    let at = |ms| {
-        thread::sleep(
-            (handed_off + Duration::from_millis(ms)).saturating_duration_since(Instant::now()),
-        )
-    };
+    let (mut h2, first, handed_off) = one_byte_of_stream_1(&server, rows);
+    let at = |ms| sleep_until(handed_off, ms);
     at(300);
     server.signal("STOP");
     at(500);
@@ -1194,6 +1185,27 @@ fn a_pause_that_ends_just_past_a_deadline_is_not_the_streams_slowness() {
     drop(h2);
     let m = back_to_idle(server.addr(), &idle, "a pause just past a deadline");
     assert_eq!(m.aborts("bounded", "min-rate"), 0.0);
+}
+
+/// Stream 1 of a `bounded` export of `rows`, asked on a connection whose
+/// streams get a one-byte window and the connection all it may have: its
+/// first DATA frame, that one byte, and when it came. The stream then has
+/// bytes and no window, which the pause tests below stop the server on.
+fn one_byte_of_stream_1(server: &Server, rows: u64) -> (H2, Frame, Instant) {
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
+    h2.window_update(0, HUGE - 65_535);
+    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
+    let first = h2.next_of(DATA);
+    let came = Instant::now();
+    assert_eq!((first.stream, first.payload.len()), (1, 1));
+    (h2, first, came)
+}
+
+/// Sleeps until `ms` after `from`: a test's schedule, kept to its marks
+/// however long the steps between them took.
+fn sleep_until(from: Instant, ms: u64) {
+    let then = from + Duration::from_millis(ms);
+    thread::sleep(then.saturating_duration_since(Instant::now()));
 }
 
 /// Stream 1 read to its end once the server woke: never reset, and its
@@ -1216,12 +1228,8 @@ fn stream_1_arrives_whole(h2: &mut H2, first: &Frame, rows: u64) {
 fn a_pause_longer_than_the_send_timeout_is_not_a_stall() {
     let args = ["--send-timeout", "2s", "--rate-grace", "10s"];
     let (server, idle) = warmed_server(&args);
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
-    h2.window_update(0, HUGE - 65_535);
     let rows = 20_000;
-    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
-    let first = h2.next_of(DATA);
-    assert_eq!((first.stream, first.payload.len()), (1, 1));
+    let (mut h2, first, _) = one_byte_of_stream_1(&server, rows);
     // The writer's stall look (a tenth of the send timeout) has seen the
     // stream without window.
     thread::sleep(Duration::from_millis(300));
@@ -1250,19 +1258,11 @@ fn a_pause_that_ends_just_past_the_send_timeout_is_not_a_stall() {
     let args = ["--send-timeout", "100ms", "--rate-grace", "10s"];
     let (server, idle) = warmed_server(&args);
     for _ in 0..6 {
-        let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
-        h2.window_update(0, HUGE - 65_535);
         // About 55 KB: all of it fits the kernels' buffers, so that no
         // write waits on this test's reading.
         let rows = 1000;
-        h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
-        let first = h2.next_of(DATA);
-        let came = Instant::now();
-        assert_eq!((first.stream, first.payload.len()), (1, 1));
-        let at = |ms| {
-            let then = came + Duration::from_millis(ms);
-            thread::sleep(then.saturating_duration_since(Instant::now()))
-        };
+        let (mut h2, first, came) = one_byte_of_stream_1(&server, rows);
+        let at = |ms| sleep_until(came, ms);
         at(50);
         server.signal("STOP");
         h2.window_update(1, HUGE - 1);
@@ -1284,17 +1284,9 @@ fn a_pause_that_ends_just_past_the_send_timeout_is_not_a_stall() {
 fn a_stall_does_not_count_the_time_the_server_was_stopped() {
     let args = ["--send-timeout", "500ms", "--rate-grace", "10s"];
     let (server, idle) = warmed_server(&args);
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
-    h2.window_update(0, HUGE - 65_535);
     let rows = 1000;
-    h2.get(1, "GET", &format!("/export.csv?rows={rows}&mode=bounded"));
-    let first = h2.next_of(DATA);
-    let came = Instant::now();
-    assert_eq!((first.stream, first.payload.len()), (1, 1));
-    let at = |ms| {
-        let then = came + Duration::from_millis(ms);
-        thread::sleep(then.saturating_duration_since(Instant::now()))
-    };
+    let (mut h2, first, came) = one_byte_of_stream_1(&server, rows);
+    let at = |ms| sleep_until(came, ms);
     at(150);
     server.signal("STOP");
     at(750);
@@ -1345,11 +1337,7 @@ fn a_hand_offs_allowance_is_timed_again_from_the_end_of_a_pause() {
 /// reset must come no sooner than 1.5 s after, counted as `reason`.
 fn cut_a_whole_allowance_after_a_pause(args: &[&str], reason: &str) {
     let (server, idle) = warmed_server(args);
-    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 1)]);
-    h2.window_update(0, HUGE - 65_535);
-    h2.get(1, "GET", "/export.csv?rows=20000&mode=bounded");
-    let first = h2.next_of(DATA);
-    assert_eq!((first.stream, first.payload.len()), (1, 1));
+    let (mut h2, _, _) = one_byte_of_stream_1(&server, 20_000);
     // Both clocks have begun on the stream without window.
     thread::sleep(Duration::from_millis(300));
     server.signal("STOP");
