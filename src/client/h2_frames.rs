@@ -31,7 +31,8 @@ use crate::http::h2::hpack::{self, Decoder};
 use crate::http::h2::hpack_encode;
 
 /// The most frames in a row that do nothing for a response (PINGs,
-/// SETTINGS, unknown types, empty DATA or CONTINUATION frames): each is
+/// SETTINGS, WINDOW_UPDATEs, unknown types, empty DATA, a header block's
+/// frames before its last, any frame for a stream already ended): each is
 /// bytes received, which the idle timeout counts, so a server that sent
 /// them without end would keep the client reading and never answer. A real
 /// server sends a handful between two that matter.
@@ -96,8 +97,9 @@ pub(super) struct Conversation {
     decoder: Decoder,
     /// A header block begun and not yet whole.
     open_block: Option<OpenBlock>,
-    /// Frames read since one last changed a stream's report: a head, body
-    /// bytes, an end. At most [`MAX_IDLE_FRAMES`].
+    /// Frames read since one last changed a stream's report (a head, body
+    /// bytes, an end) that changed none. At most [`MAX_IDLE_FRAMES`]: one
+    /// more ends the run.
     idle_frames: u32,
 }
 
@@ -160,14 +162,6 @@ impl Conversation {
                 Err(e) => Err(e),
             };
             let parsed = parsed.map_err(|e| format!("a bad frame: {}", e.reason))?;
-            // Counted until one changes a stream's report (below).
-            self.idle_frames += 1;
-            if self.idle_frames > MAX_IDLE_FRAMES {
-                let most = MAX_IDLE_FRAMES;
-                return Err(format!(
-                    "{most} frames in a row that did nothing for a response"
-                ));
-            }
             let before = (report.first.clone(), report.second.clone());
             let block = gather(&mut self.open_block, &parsed)
                 .map_err(|why| format!("a bad frame: {why}"))?;
@@ -197,24 +191,10 @@ impl Conversation {
                         broken = Some(format!("GOAWAY: the server will not answer stream {id}"));
                     }
                 }
+                // A block not yet whole does nothing yet.
                 Frame::Headers { .. } | Frame::Continuation { .. } => {
-                    let Some(block) = block else {
-                        continue;
-                    };
-                    let end_stream = block.end_stream;
-                    let list = self
-                        .decoder
-                        .decode(&block.bytes, MAX_HEADER_BLOCK_BYTES)
-                        .map_err(|e| format!("a bad header block: {}", e.reason()))?;
-                    // The decoder drops the fields past the limit to keep
-                    // its table in step; a head without them could have
-                    // lost its `content-length`, and a short body pass.
-                    if list.too_large {
-                        let over = MAX_HEADER_BLOCK_BYTES;
-                        return Err(format!("a header list over {over} bytes once decoded"));
-                    }
-                    if let Some(stream) = stream {
-                        broken = stream.on_head(&list.fields, end_stream, sent);
+                    if let Some(block) = block {
+                        broken = self.decode_head(&block, stream, sent)?;
                     }
                 }
                 Frame::Data {
@@ -248,10 +228,42 @@ impl Conversation {
             if let Some(why) = broken {
                 return Err(why);
             }
+            // Judged once the frame is taken in: the one past the limit
+            // is no answer only if it too did nothing.
             if (&report.first, &report.second) != (&before.0, &before.1) {
                 self.idle_frames = 0;
+            } else if self.idle_frames == MAX_IDLE_FRAMES {
+                let most = MAX_IDLE_FRAMES;
+                return Err(format!(
+                    "{most} frames in a row that did nothing for a response"
+                ));
+            } else {
+                self.idle_frames += 1;
             }
         }
+    }
+
+    /// Decodes a whole header block and hands it to its `stream`, if that
+    /// is open: `Err` if the block breaks the connection, `Ok(Some(why))`
+    /// if it breaks the response.
+    fn decode_head(
+        &mut self,
+        block: &OpenBlock,
+        stream: Option<&mut StreamReport>,
+        sent: Instant,
+    ) -> Result<Option<String>, String> {
+        let list = self
+            .decoder
+            .decode(&block.bytes, MAX_HEADER_BLOCK_BYTES)
+            .map_err(|e| format!("a bad header block: {}", e.reason()))?;
+        // The decoder drops the fields past the limit to keep its table in
+        // step; a head without them could have lost its `content-length`,
+        // and a short body pass.
+        if list.too_large {
+            let over = MAX_HEADER_BLOCK_BYTES;
+            return Err(format!("a header list over {over} bytes once decoded"));
+        }
+        Ok(stream.and_then(|stream| stream.on_head(&list.fields, block.end_stream, sent)))
     }
 
     /// Counts `flow` bytes of DATA read on stream `id` against its window
@@ -462,5 +474,28 @@ mod tests {
             assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
             assert_eq!(updates, [(0, 32_768), (1, 32_768)]);
         });
+    }
+
+    /// [`MAX_IDLE_FRAMES`] frames that do nothing, and then a response, is
+    /// an answer: the rule ends a run at the frame past the limit that does
+    /// nothing too, not at one that ends a stream. One idle frame more, and
+    /// the run ends. (The server's SETTINGS, which `report_of` sends first,
+    /// is one of them.)
+    #[test]
+    fn the_idle_frames_limit_counts_only_frames_that_did_nothing() {
+        for (idle, answered) in [(MAX_IDLE_FRAMES, true), (MAX_IDLE_FRAMES + 1, false)] {
+            // Of an unknown type, which a client ignores (RFC 9113 §4.1).
+            let unknown = raw_frame(0xfa, 0, 0, b"");
+            let mut frames = unknown.repeat(idle as usize - 1);
+            frames.extend(raw_frame(
+                Kind::Headers as u8,
+                flag::END_HEADERS | flag::END_STREAM,
+                1,
+                &[0x80 | 8],
+            ));
+            let report = report_of(&frames);
+            assert_eq!(report.first.complete, answered, "{idle}: {report:?}");
+            assert_eq!(report.failure.is_none(), answered, "{idle}: {report:?}");
+        }
     }
 }
