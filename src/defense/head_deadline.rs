@@ -87,12 +87,12 @@ impl ReadHeadError {
 
 /// Reads until the blank line that ends a request head, and returns the head
 /// (with its final CRLF CRLF, without the empty lines before it) and the
-/// bytes read after it, or stops at the first bare LF so that the parser
-/// can reject it at once. The bytes after an HTTP/1 head are ignored (this
-/// server reads no request bodies and closes after one response); after
-/// HTTP/2's preface they are the connection's first frames. On an error, `buf`
-/// holds what did arrive, so that the answer can tell whether it was asked
-/// for with HEAD.
+/// bytes read after it, or stops at the first bare LF, or the byte after a
+/// bare CR, so that the parser can reject it at once. The bytes after an
+/// HTTP/1 head are ignored (this server reads no request bodies and closes
+/// after one response); after HTTP/2's preface they are the connection's
+/// first frames. On an error, `buf` holds what did arrive, so that the
+/// answer can tell whether it was asked for with HEAD.
 pub fn read_head<'b>(
     stream: &TcpStream,
     buf: &'b mut Vec<u8>,

@@ -211,9 +211,10 @@ fn judge_request_line(line: &[u8]) -> Result<Request<'_>, HeadError> {
 /// head would get, at once. `GET /` and a CRLF is the whole request of an
 /// HTTP/0.9 client, which sends no more and waits: without this its answer
 /// would be the head deadline's 408, for a head that never comes. `Ok`
-/// while the line is not whole. HTTP/2's preface opens with a line that
-/// is none on purpose (`PRI * HTTP/2.0`, a 505 here): a reader that takes
-/// the preface lets its line through before asking.
+/// while the line is not whole, unless a bare CR in it already makes it
+/// none. HTTP/2's preface opens with a line that is none on purpose (`PRI *
+/// HTTP/2.0`, a 505 here): a reader that takes the preface lets its line
+/// through before asking.
 pub fn check_request_line(start: &[u8]) -> Result<(), HeadError> {
     match (Lines { rest: start }).next() {
         Some(line) => judge_request_line(line?).map(|_| ()),

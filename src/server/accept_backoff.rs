@@ -93,6 +93,9 @@ pub const SPARE_DESCRIPTORS: u64 = 64;
 /// cannot even be opened to count, is warned of too: every accept fails.
 pub fn descriptor_warning(max_connections: usize) -> Option<String> {
     let Some((limit, open)) = proc_status::open_files() else {
+        // A file every system has, opened only to see whether a descriptor
+        // is free, and closed at once (dropped); a `/proc` that is missing
+        // (no descriptor spent on it) is no warning.
         let none_free =
             std::fs::File::open("/dev/null").is_err_and(|e| e.raw_os_error() == Some(EMFILE));
         return none_free.then(|| {
