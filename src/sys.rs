@@ -38,7 +38,7 @@
 //! atomic and, for a second signal, arm a reset on each connection still
 //! being written, `write` one line (stamped by a function `serve` hands
 //! over: `clock_gettime` and arithmetic into a buffer on the stack), and
-//! `_exit`.
+//! `_exit`; for an abort, the same resets and line, and `raise` once more.
 //! The server looks at that atomic on its own time ([`shutdown_requested`]),
 //! which is why its accept loop must wake now and then
 //! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
@@ -524,9 +524,9 @@ extern "C" fn on_abort(signal: std::ffi::c_int) {
     unsafe { ffi::raise(signal) };
 }
 
-/// Most bytes of an exit's line, its stamp included: the longer of the two
-/// takes 143, and the buffer is on the stack of whatever the signal
-/// interrupted.
+/// Most bytes of an exit's line, its stamp included: the longest of the
+/// three (stdin's close) takes 143, and the buffer is on the stack of
+/// whatever the signal interrupted.
 const EXIT_LINE_BYTES: usize = 256;
 
 /// Ends the process at once with `code`: a reset armed on every response

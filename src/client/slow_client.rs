@@ -35,7 +35,8 @@ pub const READ_POLL: Duration = Duration::from_millis(100);
 /// Longest silence before the client gives up (a real client's read timeout).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long connecting may take.
+/// How long connecting may take; and each wait of a write for room in the
+/// send buffer, after which a server that reads nothing is given up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The token bucket's burst as a fraction of a second of rate: 1/20 (50 ms),

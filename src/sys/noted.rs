@@ -23,16 +23,18 @@ pub fn shutdown_requested() -> bool {
 /// it must be async-signal-safe, with no allocation and no lock.
 pub type LineStart = fn(&mut [u8]) -> usize;
 
-/// The second signal's [`LineStart`], set before its handler is installed.
+/// The handlers' [`LineStart`] (a second signal's, an abort's), set before
+/// they are installed.
 pub(super) static SIGNAL_LINE_START: OnceLock<LineStart> = OnceLock::new();
 
 /// The port the server listens on, and the highest descriptor any of its
-/// connections has had: how the second signal's handler finds the
-/// connections, since it may not take the lock of their list.
+/// connections has had: how a second signal's (or an abort's) handler
+/// finds the connections, since it may not take the lock of their list.
 pub(super) static LISTEN_PORT: AtomicU32 = AtomicU32::new(u32::MAX);
 pub(super) static HIGHEST_CONNECTION_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Notes the port the server listens on, for the second signal.
+/// Notes the port the server listens on, for the second signal (and an
+/// abort).
 pub fn note_listener(port: u16) {
     LISTEN_PORT.store(u32::from(port), Ordering::SeqCst);
 }
