@@ -262,9 +262,10 @@ fn write_before(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 );
-                return Err(match timed_out {
-                    true => Unwritten::Limit,
-                    false => Unwritten::Failed(e),
+                return Err(if timed_out {
+                    Unwritten::Limit
+                } else {
+                    Unwritten::Failed(e)
                 });
             }
             Err(e) => return Err(Unwritten::Failed(e)),

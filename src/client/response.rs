@@ -3,10 +3,10 @@
 //!
 //! After a head of at most [`MAX_HEAD_BYTES`] (what the server accepts for
 //! a request head) and the empty line that ends it, and any interim (1xx)
-//! heads before it (at most [`MAX_INTERIM_RESPONSES`]), the framing decides what "complete" means: the last
-//! chunk (decoded as it streams by [`ChunkedDecoder`]) or `Content-Length`
-//! bytes (what follows either is discarded, not counted), or the server
-//! closing a close-delimited body.
+//! heads before it (at most [`MAX_INTERIM_RESPONSES`]), the framing
+//! decides what "complete" means: the last chunk (decoded as it streams by
+//! [`ChunkedDecoder`]) or `Content-Length` bytes (what follows either is
+//! discarded, not counted), or the server closing a close-delimited body.
 //! Any other end is a cut, such as a reset, or a close before the last
 //! chunk or the last promised byte; a close-delimited body cut by a FIN
 //! cannot be told from a whole one, which is why this server cuts with a
