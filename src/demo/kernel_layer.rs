@@ -32,6 +32,21 @@ fn lowat(run: &SlowRun) -> String {
 
 /// The paragraph under the kernel's table.
 pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
+    // A run the server refused outright (a 503 from a server with no
+    // thread to start, say) has zeros that measured nothing: read as a
+    // queue that never filled, they would blame the body's size.
+    let refused = match (on.refused_every_client(), off.refused_every_client()) {
+        (true, true) => Some("both runs".to_string()),
+        (true, false) => Some(format!("the run with TCP_NOTSENT_LOWAT at {}", lowat(on))),
+        (false, true) => Some("the run with it off".to_string()),
+        (false, false) => None,
+    };
+    if let Some(which) = refused {
+        return format!(
+            "Not measured: the server refused every client of {which} (its zeros are \
+             no queue at all), so this run cannot show what the mark bounds."
+        );
+    }
     // The columns sum every connection; the sentences speak of one.
     let (with, without) = (
         (on.peak_server_tx / on.served()).max(1),
@@ -121,6 +136,35 @@ mod tests {
         let text = kernel_reading(&on, &off);
         assert!(!text.contains("times as much"), "{text}");
         assert!(text.contains("cannot show what the mark bounds"), "{text}");
+    }
+
+    /// A run whose every client was refused (a server with no thread to
+    /// start answers 503) measured nothing: its zeros are not a body too
+    /// small to fill the queue, and the paragraph says which run it was.
+    #[test]
+    fn a_run_whose_every_client_was_refused_is_called_not_measured() {
+        let refused = |run: SlowRun| SlowRun {
+            refused: vec![503; run.clients],
+            body_read: 0,
+            ..run
+        };
+        let on = slow_run(1, 144 << 10, 64 << 10, 16 << 10);
+        let off = slow_run(1, 4 << 20, 144 << 10, 0);
+        for (on, off, which) in [
+            (
+                refused(on.clone()),
+                off.clone(),
+                "with TCP_NOTSENT_LOWAT at 16.0 KiB",
+            ),
+            (on.clone(), refused(off.clone()), "with it off"),
+            (refused(on), refused(off), "both"),
+        ] {
+            let text = kernel_reading(&on, &off);
+            assert!(!text.contains("too small a body"), "{text}");
+            assert!(!text.contains("times as much"), "{text}");
+            assert!(text.contains("refused every client"), "{text}");
+            assert!(text.contains(which), "{which:?} not in {text}");
+        }
     }
 
     /// With four clients the columns are sums over the four connections;

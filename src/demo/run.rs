@@ -132,6 +132,12 @@ impl SlowRun {
     pub fn served(&self) -> u64 {
         self.clients.saturating_sub(self.refused.len()).max(1) as u64
     }
+
+    /// Every client was turned away: the run measured nothing, and its
+    /// zeros say nothing about the strategy.
+    pub fn refused_every_client(&self) -> bool {
+        self.refused.len() >= self.clients
+    }
 }
 
 /// What one strategy did for one client reading as fast as it can.
@@ -408,7 +414,7 @@ pub fn slow(
     };
     // The rule is about one connection; the gauge sums every served response.
     // A strategy whose every client was refused queued nothing: not flat.
-    run.verdict = if run.refused.len() >= run.clients {
+    run.verdict = if run.refused_every_client() {
         Verdict::NotServed
     } else {
         verdict(run.peak_queued / run.served(), run.body_len)
