@@ -351,10 +351,24 @@ fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
         let mode = run.mode.as_str();
         if !run.refused.is_empty() {
             let statuses: Vec<String> = run.refused.iter().map(u16::to_string).collect();
+            // Any strategy's client gets a 503 from a server at its
+            // connection cap or with no thread to start (`ulimit -u`); only
+            // the two capped before their head (`strategy::queued_before_head`)
+            // have a buffering cap to blame as well.
+            let causes = match run.mode {
+                Mode::Buffer | Mode::Unbounded => {
+                    "a 400 here means their body would have passed --max-buffered-bytes \
+                     (or the whole --max-buffered-total), a 503 that the others held \
+                     --max-buffered-total, or that the server was at its connection cap \
+                     or had no thread it could start"
+                }
+                Mode::Bounded | Mode::Pipeline => {
+                    "it has no buffering cap, so a 503 here means the server was at its \
+                     connection cap or had no thread it could start"
+                }
+            };
             text.push_str(&format!(
-                "\nDefense: {} of {} `{mode}` clients were refused up front ({}); a 400 \
-                 here means their body would have passed --max-buffered-bytes, a 503 \
-                 that --max-buffered-total was taken by the others.\n",
+                "\nDefense: {} of {} `{mode}` clients were refused up front ({}); {causes}.\n",
                 run.refused.len(),
                 run.clients,
                 statuses.join(", ")
@@ -634,5 +648,29 @@ mod tests {
         ] {
             assert!(text.contains(said), "{said:?} not in {text}");
         }
+    }
+
+    /// A 503 is not always the buffer budget: a server at its connection
+    /// cap, or with no thread to start (`ulimit -u`), sends it for any
+    /// strategy. The note names what a status can mean for this strategy:
+    /// `bounded` has no buffering cap to blame.
+    #[test]
+    fn a_refusal_is_given_only_the_causes_its_strategy_has() {
+        use report::tests::slow_run;
+        let config = DemoConfig::default();
+        let mut bounded = slow_run(1, 0, 0, 16 << 10);
+        bounded.refused = vec![503];
+        let text = slow_text(&config, &[bounded]);
+        let note = text
+            .split("\nDefense: ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no Defense note in {text}"));
+        assert!(!note.contains("--max-buffered"), "{note}");
+        assert!(note.contains("no thread it could start"), "{note}");
+        let mut buffer = slow_run(1, 0, 0, 16 << 10);
+        (buffer.mode, buffer.refused) = (Mode::Buffer, vec![503]);
+        let text = slow_text(&config, &[buffer]);
+        assert!(text.contains("--max-buffered-total"), "{text}");
+        assert!(text.contains("no thread it could start"), "{text}");
     }
 }
