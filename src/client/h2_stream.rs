@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::response::MAX_INTERIM_RESPONSES;
+use super::response::{MAX_INTERIM_RESPONSES, status_code};
 use crate::http::request::decimal;
 
 /// How one stream's response went.
@@ -121,19 +121,6 @@ impl StreamReport {
     pub(super) fn on_reset(&mut self, code: u32, sent: Instant) {
         self.reset = Some(code);
         self.latency = Some(sent.elapsed());
-    }
-}
-
-/// A status code: three digits, as HTTP/1.x's status line has (`u16`'s
-/// parser takes `+200` and `0200`).
-fn status_code(text: &[u8]) -> Option<u16> {
-    match text {
-        [a, b, c] if text.iter().all(u8::is_ascii_digit) => Some(
-            [a, b, c]
-                .iter()
-                .fold(0, |n, d| n * 10 + u16::from(*d - b'0')),
-        ),
-        _ => None,
     }
 }
 

@@ -62,13 +62,10 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         Some([minor, b' ', a, b, c, after @ ..]) => (*minor, [*a, *b, *c], after),
         _ => return Err(bad_status()),
     };
-    if !minor.is_ascii_digit()
-        || !code.iter().all(u8::is_ascii_digit)
-        || after.first().is_some_and(|&b| b != b' ')
-    {
+    if !minor.is_ascii_digit() || after.first().is_some_and(|&b| b != b' ') {
         return Err(bad_status());
     }
-    let status = code.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0'));
+    let status = status_code(&code).ok_or_else(bad_status)?;
     let (mut chunked, mut length) = (false, None);
     for line in lines {
         // A name that is not a token (`Content-Length : 5`, a folded line)
@@ -167,6 +164,14 @@ impl fmt::Display for BodyEnd {
             BodyEnd::Failed(why) => write!(f, "request failed: {why}"),
         }
     }
+}
+
+/// A status code: exactly three digits (RFC 9110 §15), as HTTP/1.x's
+/// status line and HTTP/2's `:status` carry it; `u16`'s own parser would
+/// take `+200` and `0200`.
+pub fn status_code(digits: &[u8]) -> Option<u16> {
+    let code = decimal(digits).filter(|_| digits.len() == 3)?;
+    u16::try_from(code).ok()
 }
 
 /// The most interim (1xx) responses taken before the final one: a server
