@@ -184,11 +184,8 @@ fn read_and_respond(
             if matches!(error, ReadHeadError::TimedOut) && outcome.end == End::Complete {
                 outcome.end = End::HeaderTimeout;
             }
-            return (
-                None,
-                drain_timeout_if_cut(outcome, shared, id),
-                Asked::MaybeMore,
-            );
+            let outcome = drain_timeout_if_cut(outcome, shared, id);
+            return (None, outcome, Asked::MaybeMore);
         }
     };
     let line = || (!config.quiet).then(|| request_line(head));
@@ -203,21 +200,15 @@ fn read_and_respond(
     match request::parse_head(head) {
         Ok(request) => {
             let outcome = routes::respond(stream, &request, shared, id);
-            (
-                line(),
-                drain_timeout_if_cut(outcome, shared, id),
-                Asked::All,
-            )
+            let outcome = drain_timeout_if_cut(outcome, shared, id);
+            (line(), outcome, Asked::All)
         }
         // A HEAD request gets no body even when it is malformed.
         Err(e) => {
             let head_only = head.starts_with(b"HEAD ");
             let outcome = routes::reply_error(stream, None, e.status, e.reason, head_only);
-            (
-                None,
-                drain_timeout_if_cut(outcome, shared, id),
-                Asked::MaybeMore,
-            )
+            let outcome = drain_timeout_if_cut(outcome, shared, id);
+            (None, outcome, Asked::MaybeMore)
         }
     }
 }
