@@ -101,7 +101,8 @@ fn allocations_of(mode: Mode, rows: u64, depth: usize) -> usize {
 }
 
 /// With recycled buffers a `bounded` export allocates what it sets up (a
-/// thread, two channels, its depth + 2 buffers, the head), and as much for
+/// thread; four channels: the chunks, the buffers back, and the head's
+/// two-way hand-shake; its depth + 2 buffers; the head), and as much for
 /// ten times the chunks: nothing per chunk, give or take the
 /// [`FIRST_WAIT_ALLOCATIONS`]. `pipeline` sets up one buffer and its head,
 /// exactly.

@@ -147,7 +147,7 @@ fn unbounded_queues_most_of_the_body() {
         .value(&series("backpressure_body_bytes_sent_total", "unbounded"))
         - stalled.sent;
     let (queued, m) = wait_until(
-        "the producer to finish the whole export",
+        "the unbounded producer to run to the end ahead of a stalled client",
         SETTLE_TIMEOUT,
         || {
             let m = metrics(server.addr());
@@ -174,6 +174,12 @@ fn unbounded_queues_most_of_the_body() {
     disconnect_and_expect_idle(server.addr(), stalled, "unbounded", &idle);
 }
 
+/// A server, warmed, whose channel modes use `chunk` and `depth`.
+fn bounded_server(chunk: u64, depth: u64) -> (Server, Idle) {
+    let (chunk, depth) = (chunk.to_string(), depth.to_string());
+    warmed_server(&["--chunk-bytes", &chunk, "--channel-depth", &depth])
+}
+
 /// The bound is tight: at a stall the producer holds one full chunk in its
 /// blocked `send`, the channel holds `depth`, and the writer one it has not
 /// finished writing (a chunk leaves the queue only once fully written). Those
@@ -181,12 +187,6 @@ fn unbounded_queues_most_of_the_body() {
 /// the memory it has. A chunk of 128 KiB takes the writer two deadline
 /// writes (`MAX_WRITE_BYTES` in `src/defense/send_deadline.rs`), and still
 /// leaves the queue only once both are done.
-/// A server, warmed, whose channel modes use `chunk` and `depth`.
-fn bounded_server(chunk: u64, depth: u64) -> (Server, Idle) {
-    let (chunk, depth) = (chunk.to_string(), depth.to_string());
-    warmed_server(&["--chunk-bytes", &chunk, "--channel-depth", &depth])
-}
-
 #[test]
 fn bounded_queues_depth_plus_two_chunks() {
     let body = reference_csv_len(ROWS) as f64;

@@ -1,6 +1,6 @@
 //! `bounded`: a producer thread sends chunks into
 //! `mpsc::sync_channel(depth)`; the connection's thread writes them to the
-//! socket. **Correct.**
+//! wire (the socket, or an HTTP/2 stream's hand-off). **Correct.**
 //!
 //! Row 3 of the lesson's table: **memory flat, at most (depth + 2) × chunk
 //! bytes per connection**. `send` blocks while `depth` chunks are waiting,
@@ -31,8 +31,11 @@
 //! in `docs/benchmarks.md` ("How the defaults were chosen").
 //!
 //! This file only picks the channel and the pool; the pattern lives in
-//! `two_threads.rs` (the writer), `producer.rs` and `chunk_buffers.rs`. A
-//! copy of it must keep four things, each said where it is done:
+//! `two_threads.rs` (the writer), `producer.rs` and `chunk_buffers.rs`.
+//! Under a slow client the producer sleeps in `produce`'s `send_chunk`
+//! (`producer.rs`), the writer in its socket write (`DeadlineWriter`,
+//! `defense/send_deadline.rs`). A copy of the pattern must keep four
+//! things, each said where it is done:
 //!
 //! - the writer owns the receiver and drops it on any error *before*
 //!   joining the producer, or a producer blocked in `send` is never woken

@@ -52,7 +52,9 @@
 //!   matches [`Mode::ALL`]) and `DEPTH_MODES` beside it; a test of the
 //!   mode's queue at a stall in `tests/memory.rs`, the only kind that fails
 //!   for a queue that never waits; the lists of channel modes in this
-//!   file's tests and of modes in `benches/`;
+//!   file's tests and of modes in `benches/`; for a flat mode, the list in
+//!   `tests/hot_loop_allocations.rs`, or "allocates nothing per chunk"
+//!   goes untested for it; the Defense note's causes (`demo/mod.rs`);
 //! - the README's table and ARCHITECTURE.md's invariants, with figures
 //!   from a demo run.
 

@@ -42,7 +42,9 @@ pub(crate) const PRODUCER_STACK_BYTES: usize = 64 * 1024;
 pub(super) struct WriterGone;
 
 /// The sending half of a chunk channel. What the two channel strategies
-/// disagree on is what `send_chunk` does when the writer is behind.
+/// disagree on is what `send_chunk` does when the writer is behind. Both
+/// bodies below are the same `self.send(chunk)`: whether it waits is
+/// decided by the channel type, which `bounded.rs` or `unbounded.rs` makes.
 pub(super) trait ChunkSender: Send {
     fn send_chunk(&self, chunk: Vec<u8>) -> Result<(), WriterGone>;
 }

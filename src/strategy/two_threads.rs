@@ -20,7 +20,8 @@
 //! between them. Backpressure bounds that producer's memory, not what it
 //! holds: blocked in `send`, a database cursor keeps its connection and
 //! snapshot for as long as the client stalls, which is one more reason
-//! the writer's wait is bounded in time (`body_writer.rs`).
+//! the writer's wait is bounded in time (`DeadlineWriter`, in
+//! `defense/send_deadline.rs`).
 //!
 //! The head waits until the first chunk is counted, and the producer
 //! renders nothing more until the head is out ([`Handshake`]). A cap that
@@ -31,10 +32,10 @@
 //! the same wait does more: a query that fails before its first row is
 //! answered with an error status, not a 200 cut short.
 //!
-//! Shutdown is by hang-up: when the client goes away the writer's `write`
-//! fails, the writer returns and drops the receiver, the producer's next
-//! `send` fails, and it returns too (`producer.rs` lists every end it may
-//! find dropped). The one flag goes the other way: a producer refused by a
+//! The producer is stopped by hang-up: when the client goes away the
+//! writer's `write` fails, the writer returns and drops the receiver, the
+//! producer's next `send` fails, and it returns too (`producer.rs` lists
+//! every end it may find dropped). The one flag goes the other way: a producer refused by a
 //! cap marks its [`QueuedBytes`], and the writer stops at the next chunk
 //! instead of draining the rest. The producer is a scoped thread, so it is
 //! always joined before the response is finished.

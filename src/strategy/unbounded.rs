@@ -1,6 +1,6 @@
 //! `unbounded`: a producer thread sends chunks into `mpsc::channel()`; the
-//! connection's thread writes them to the socket. **This is the bug, kept on
-//! purpose.**
+//! connection's thread writes them to the wire (the socket, or an HTTP/2
+//! stream's hand-off). **This is the bug, kept on purpose.**
 //!
 //! Row 2 of the lesson's table: **memory grows without bound**. The channel
 //! has no capacity, so `send` never waits: the producer renders rows as fast
