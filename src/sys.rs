@@ -249,10 +249,15 @@ fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io:
             len,
         )
     };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    zero_or_errno(result)
+}
+
+/// `Ok` for a call that returned 0, else the `errno` it set.
+#[cfg(target_os = "linux")]
+fn zero_or_errno(result: std::ffi::c_int) -> io::Result<()> {
+    match result {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
 
@@ -412,11 +417,7 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
             std::ffi::c_int::try_from(backlog).map_err(|_| io::ErrorKind::InvalidInput)?;
         // SAFETY: `listen` takes a descriptor and an integer, and the
         // descriptor is `listener`'s, open for the whole call.
-        if unsafe { ffi::listen(listener.as_raw_fd(), backlog) } == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        zero_or_errno(unsafe { ffi::listen(listener.as_raw_fd(), backlog) })
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -462,10 +463,7 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             // SAFETY: `action` is a live, fully initialised `struct
             // sigaction` the kernel copies during the call; a null `old`
             // asks for nothing back. Each handler is async-signal-safe.
-            let result = unsafe { ffi::sigaction(signal, action, std::ptr::null_mut()) };
-            if result != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            zero_or_errno(unsafe { ffi::sigaction(signal, action, std::ptr::null_mut()) })?;
         }
         Ok(())
     }
@@ -666,12 +664,7 @@ fn connect_raw<T>(socket: &impl AsRawFd, raw: &T) -> io::Result<()> {
     // SAFETY: `raw` is a live `sockaddr_in` or `sockaddr_in6`, laid out as C
     // lays it out (`repr(C)`), and `len` is exactly its size; the kernel
     // only reads it during the call. The descriptor is `socket`'s, open.
-    let result = unsafe { ffi::connect(socket.as_raw_fd(), (raw as *const T).cast(), len) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    zero_or_errno(unsafe { ffi::connect(socket.as_raw_fd(), (raw as *const T).cast(), len) })
 }
 
 /// Bytes written to `socket` that its peer has not acknowledged yet,
