@@ -13,7 +13,7 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal; a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal (SIGHUP or SIGINT ignored at start, as by `nohup`, stays ignored); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //! | `sigaction(SIGABRT)`, `raise` | so does an abort (a failed allocation's), which then goes on |
 //! | `sigaction(SIGXFSZ)` | a log file past `ulimit -f` fails a write instead of killing |
@@ -431,10 +431,12 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
 /// within [`repeated_signal::SAME_REQUEST`] of it (the same request, sent
 /// twice); a second, later, ends the process at once with the shell's code
 /// for death by that signal, 128 + its number (130 for Ctrl-C), for an
-/// operator who will not wait, its line begun by `line_start`. SIGABRT's is
+/// operator who will not wait, its line begun by `line_start`. SIGHUP or
+/// SIGINT that `ignored` (`SigIgn`: bit n - 1 for signal n) holds is left
+/// ignored, as `nohup` and a shell's background job ask. SIGABRT's is
 /// [`on_abort`]; SIGXFSZ's does nothing, so a write past `ulimit -f` (a log
 /// file's) fails with `EFBIG`, a line dropped and counted, killing nothing.
-pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
+pub fn on_shutdown_signals(line_start: LineStart, ignored: u64) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
         target_os = "linux",
@@ -460,6 +462,9 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
         let shutdown = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP].map(|signal| (signal, &action));
         let others = [(ffi::SIGABRT, &abort), (ffi::SIGXFSZ, &too_large)];
         for (signal, action) in shutdown.into_iter().chain(others) {
+            if matches!(signal, ffi::SIGHUP | ffi::SIGINT) && ignored >> (signal - 1) & 1 == 1 {
+                continue;
+            }
             // SAFETY: `action` is a live, fully initialised `struct
             // sigaction` the kernel copies during the call; a null `old`
             // asks for nothing back. Each handler is async-signal-safe.
@@ -472,6 +477,7 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
         any(target_arch = "x86_64", target_arch = "aarch64")
     )))]
     {
+        let _ = ignored;
         Err(io::ErrorKind::Unsupported.into())
     }
 }

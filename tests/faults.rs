@@ -85,8 +85,15 @@ impl Child {
     /// [`Child::start`], with `env` added to the server's environment.
     fn start_with(log: Log, ulimit: Option<&str>, env: &[(&str, &str)], args: &[&str]) -> Child {
         let limit = ulimit.map_or(String::new(), |l| format!("ulimit {l} && "));
+        Child::start_after(log, &limit, env, args)
+    }
+
+    /// [`Child::start_with`], `sh` running `prelude` (ended by `&&` or `;`)
+    /// before it execs the server: a limit, or a `trap` whose ignored
+    /// signals the server inherits, as `nohup`'s child does.
+    fn start_after(log: Log, prelude: &str, env: &[(&str, &str)], args: &[&str]) -> Child {
         let script =
-            format!("{limit}exec \"$0\" serve --addr 127.0.0.1:0 --exit-on-stdin-eof \"$@\"");
+            format!("{prelude}exec \"$0\" serve --addr 127.0.0.1:0 --exit-on-stdin-eof \"$@\"");
         let started = SystemTime::now();
         let process = Command::new("sh")
             .args(["-c", &script, env!("CARGO_BIN_EXE_backpressure")])
@@ -805,6 +812,38 @@ fn sighup_and_sigint_shut_down_as_sigterm_does() {
         server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
         server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
     }
+}
+
+/// `nohup` starts a server with SIGHUP ignored, and a shell without job
+/// control starts a background command with SIGINT ignored: each asks that
+/// a closed terminal's hangup, or a Ctrl-C meant for the foreground, not
+/// stop it. Both stay ignored (the kernel discards them: `SigIgn` in
+/// `/proc`), so the server goes on serving; SIGTERM, a service manager's
+/// stop, is taken all the same, as the first signal: had the SIGHUP or
+/// SIGINT been taken, a SIGTERM 200 ms later would be an operator's
+/// second, and exit 143 at once.
+#[test]
+fn a_hangup_or_interrupt_ignored_at_start_stays_ignored() {
+    let mut server = Child::start_after(Log::Read, "trap '' HUP INT; ", &[], &[]);
+    let (hup, int, term) = (1u64 << (1 - 1), 1u64 << (2 - 1), 1u64 << (15 - 1));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.process.0.id()))
+        .expect("the server's status");
+    let mask = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .expect("a signal mask line")
+    };
+    assert_eq!(mask("SigIgn:") & (hup | int), hup | int, "{status}");
+    assert_eq!(mask("SigCgt:") & (hup | int | term), term, "{status}");
+    server.signal("HUP");
+    server.signal("INT");
+    thread::sleep(SAME_REQUEST);
+    assert_eq!(get(server.addr, "/healthz").status, 200);
+    server.terminate();
+    server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+    server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
 }
 
 /// SIGTERM in the middle of a 13.5 MB download at 8 MiB/s: the listener

@@ -9,6 +9,7 @@ use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
 use crate::measure::log::{self, Logger};
+use crate::measure::proc_status::ProcStatus;
 use crate::server::envelope::{Envelope, malloc_arenas, memory_warning};
 use crate::server::{Server, ServerConfig, descriptor_warning};
 use crate::sys;
@@ -146,6 +147,9 @@ pub const SERVE: Spec<ServerConfig> = Spec {
     positional: None,
     finish: |c| c.validate(),
     footer: "SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n\n\
+             SIGTERM, SIGINT or SIGHUP stops accepting and drains: a hangup, never a reload (there\n\
+             is no configuration to read again). A SIGHUP or SIGINT ignored when serve starts (as\n\
+             nohup ignores SIGHUP, and a shell without job control a background job's SIGINT) stays so.\n\n\
              Exit codes: 0 once a signal's drain is done (or stdin closed, with --exit-on-stdin-eof),\n\
              1 if it cannot serve (e.g. address in use), 2 for a bad command line. A second signal,\n\
              200 ms or more after the first, exits at once with 128 + its number (130 for Ctrl-C);\n\
@@ -196,7 +200,11 @@ pub fn run(config: ServerConfig) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    if let Err(e) = sys::on_shutdown_signals(log::write_stamp) {
+    // What the process was started ignoring, read before its own handlers
+    // change it: a hangup under `nohup`, or a Ctrl-C meant for another
+    // job, was kept from it on purpose, and stays so.
+    let ignored = ProcStatus::of_self().ignored_signals.unwrap_or(0);
+    if let Err(e) = sys::on_shutdown_signals(log::write_stamp, ignored) {
         log::line(format!(
             "backpressure: warning: no graceful shutdown, a signal will cut every download: {e}"
         ));
