@@ -1,9 +1,9 @@
 //! Resident memory, thread count and the signals ignored, as the Linux
-//! kernel reports them in `/proc/<pid>/status`; the open-file limit (`ulimit -n`) with the
-//! descriptors in use, from `/proc/self/limits` and `/proc/self/fd`; and
-//! the limits on the process's memory (`ulimit -v`, cgroup v2's
-//! `memory.max` on its group or any group above it) with what each counts
-//! in use, for `serve`'s warning.
+//! kernel reports them in `/proc/<pid>/status`; the open-file limit
+//! (`ulimit -n`) with the descriptors in use, from `/proc/self/limits` and
+//! `/proc/self/fd`; and the limits on the process's memory (`ulimit -v`,
+//! cgroup v2's `memory.max` on its group or any group above it) with what
+//! each counts in use, for `serve`'s warning.
 //!
 //! RSS is what the out-of-memory killer looks at, the number behind the
 //! lesson's "the kernel kills the process"; the thread count shows that
