@@ -121,6 +121,10 @@ impl LogDrop {
 pub struct Readings {
     /// The process's `/proc/self/status`, read for this scrape.
     pub process: ProcStatus,
+    /// Descriptors open now and the soft limit on them (`ulimit -n`), from
+    /// `/proc/self/fd` and `/proc/self/limits`: a socket never closed shows
+    /// here, as a thread never joined shows in the thread count.
+    pub open_files: Option<(u64, u64)>,
     /// Bytes of `--max-buffered-total` held now (the budget lives with the
     /// server, since its limit is configuration).
     pub budget_used_bytes: u64,
@@ -164,7 +168,7 @@ pub struct Family {
 }
 
 /// Every family `/metrics` exposes, in the order it exposes them.
-pub const FAMILIES: [Family; 21] = [
+pub const FAMILIES: [Family; 23] = [
     Family {
         name: "process_resident_memory_bytes",
         kind: Kind::Gauge,
@@ -182,6 +186,18 @@ pub const FAMILIES: [Family; 21] = [
         kind: Kind::Gauge,
         help: "Threads of the process, the accept loop included.",
         samples: |_, r, out| out.optional_sample("", r.process.threads),
+    },
+    Family {
+        name: "process_open_fds",
+        kind: Kind::Gauge,
+        help: "Open file descriptors: every socket, the listener and the scrape's own included.",
+        samples: |_, r, out| out.optional_sample("", r.open_files.map(|(_, open)| open)),
+    },
+    Family {
+        name: "process_max_fds",
+        kind: Kind::Gauge,
+        help: "The soft limit on open file descriptors (ulimit -n), where accept starts failing.",
+        samples: |_, r, out| out.optional_sample("", r.open_files.map(|(limit, _)| limit)),
     },
     Family {
         name: "backpressure_heap_bytes",
@@ -491,6 +507,7 @@ mod tests {
     fn every_family_has_help_type_and_samples_that_parse() {
         let text = METRICS.render(&Readings {
             process: ProcStatus::of_self(),
+            open_files: Some((1024, 9)),
             budget_used_bytes: 7,
             budget_limit_bytes: 1024,
             notsent_lowat_bytes: 16384,
@@ -505,6 +522,8 @@ mod tests {
         let get = |series| scrape.get(series);
         assert_eq!(get("backpressure_buffer_budget_used_bytes"), Some(7.0));
         assert_eq!(get("backpressure_buffer_budget_limit_bytes"), Some(1024.0));
+        assert_eq!(get("process_open_fds"), Some(9.0));
+        assert_eq!(get("process_max_fds"), Some(1024.0));
         assert!(get("backpressure_queued_bytes{mode=\"bounded\"}").is_some());
         let aborts = "backpressure_aborts_total{mode=\"unbounded\",reason=\"min-rate\"}";
         assert!(get(aborts).is_some());
@@ -546,6 +565,7 @@ mod tests {
             // A count of things in a state needs no unit: connections
             // served, connections closing.
             let count = name == "process_threads"
+                || name.ends_with("_fds")
                 || name.ends_with("_active")
                 || name.ends_with("_closing");
             assert!(unit || count, "{name}: a unit or _total");

@@ -29,7 +29,7 @@ use crate::http::target::normal_path;
 use crate::measure::access_log::{End, Outcome};
 use crate::measure::clock;
 use crate::measure::metrics::{METRICS, Readings};
-use crate::measure::proc_status::ProcStatus;
+use crate::measure::proc_status::{self, ProcStatus};
 use crate::strategy::{self, ExportError, ExportPlan, ExportResponse, Http1, QueuedBytes, Wire};
 
 /// `Content-Type` of an export.
@@ -137,6 +137,7 @@ pub(super) fn answer(
         b"/metrics" => {
             let body = METRICS.render(&Readings {
                 process: ProcStatus::of_self(),
+                open_files: proc_status::open_files(),
                 budget_used_bytes: budget.used(),
                 budget_limit_bytes: budget.limit(),
                 notsent_lowat_bytes: config.notsent_lowat.map_or(0, u64::from),

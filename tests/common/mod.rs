@@ -283,25 +283,29 @@ pub struct Idle {
     pub threads: f64,
     pub heap_bytes: f64,
     pub connections: f64,
+    /// Descriptors: a socket never closed is a leak no thread count shows.
+    pub open_fds: f64,
 }
 
 impl PartialEq for Idle {
     fn eq(&self, other: &Idle) -> bool {
         self.threads == other.threads
             && self.connections == other.connections
+            && self.open_fds == other.open_fds
             && (self.heap_bytes - other.heap_bytes).abs() <= HEAP_SLACK_BYTES
     }
 }
 
 impl Idle {
-    /// Whether `self` is back at `idle`: the same threads and connections,
-    /// and no more live heap (within [`HEAP_SLACK_BYTES`]). Less is no
+    /// Whether `self` is back at `idle`: the same threads, connections and
+    /// descriptors, and no more live heap (within [`HEAP_SLACK_BYTES`]). Less is no
     /// leak: the idle scrape may have counted the handle of a connection
     /// thread that had just exited, which the accept loop joins (and
     /// frees, about 100 bytes) within its next 100 ms wake.
     pub fn back_at(&self, idle: &Idle) -> bool {
         self.threads == idle.threads
             && self.connections == idle.connections
+            && self.open_fds == idle.open_fds
             && self.heap_bytes <= idle.heap_bytes + HEAP_SLACK_BYTES
     }
 
@@ -310,6 +314,7 @@ impl Idle {
             threads: m.value("process_threads"),
             heap_bytes: m.value("backpressure_heap_bytes"),
             connections: m.value("backpressure_connections_active"),
+            open_fds: m.value("process_open_fds"),
         }
     }
 }
