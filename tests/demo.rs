@@ -695,3 +695,21 @@ fn a_server_with_exit_on_stdin_eof_exits_when_its_parent_goes_away() {
         Duration::from_secs(10),
     );
 }
+
+/// A child server that exits before announcing its address says why in
+/// the error, from its own stderr: "exited without announcing its address"
+/// alone (under `ulimit -u 6`, say) leaves the reader guessing. The
+/// failure is real: `serve` refuses a flag it does not know, one line on
+/// its stderr. The error stays one line.
+#[test]
+fn a_child_server_that_exits_early_is_named_with_its_own_last_words() {
+    use backpressure::{ChildServer, ChildStderr};
+    let exe = Path::new(env!("CARGO_BIN_EXE_backpressure"));
+    let Err(e) = ChildServer::start(exe, &["--frobnicate"], ChildStderr::Discard) else {
+        panic!("a server started with --frobnicate");
+    };
+    let text = e.to_string();
+    assert_eq!(text.lines().count(), 1, "{text:?}");
+    assert!(text.contains("exit status: 2"), "{text:?}");
+    assert!(text.contains("unknown flag '--frobnicate'"), "{text:?}");
+}

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::measure::exposition::{MAX_EXPOSITION_BYTES, Scrape};
@@ -44,10 +44,24 @@ const MAX_ANNOUNCE_BYTES: u64 = 1024;
 /// request (`measure/access_log.rs`): 15 MiB at the usual length.
 const MAX_COLLECTED_LINES: usize = 100_000;
 
+/// Most bytes kept of a child's stderr that is not shown
+/// ([`ChildStderr::Discard`]): its last words, for the error of a child
+/// that exits before announcing its address. `serve`'s own error is one
+/// line of under 200 bytes, a panic's message and note a few hundred; older
+/// bytes are dropped as newer come, so a chatty child costs no more.
+const MAX_STDERR_TAIL_BYTES: usize = 2048;
+
+/// Most of the child's last stderr lines quoted in that error: a panic's
+/// message is followed by a line of its own ("note: run with
+/// `RUST_BACKTRACE=1`…") that says nothing of why.
+const LAST_WORDS_LINES: usize = 3;
+
 /// Where the child's stderr (its access log and errors) goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChildStderr {
-    /// Thrown away: the demo's progress line must not be torn apart.
+    /// Not shown: the demo's progress line must not be torn apart. Its
+    /// last [`MAX_STDERR_TAIL_BYTES`] are kept, so that a child that exits
+    /// before announcing its address is named with its last words.
     Discard,
     /// Shown, as the parent's own stderr.
     Inherit,
@@ -66,12 +80,18 @@ pub struct ChildServer {
     addr: SocketAddr,
     /// Its stderr lines, if they are collected.
     log: Option<Arc<Mutex<Vec<String>>>>,
+    /// Its stderr's last bytes, if it is not shown ([`ChildStderr::Discard`]).
+    tail: Option<Arc<Mutex<Vec<u8>>>>,
+    /// The thread that reads its stderr, if it is piped: once it has
+    /// finished, the child's last words are all in `log` or `tail`.
+    stderr_reader: Option<JoinHandle<()>>,
 }
 
 impl ChildServer {
     /// Starts `exe serve --addr 127.0.0.1:0 --exit-on-stdin-eof ARGS…` and
     /// waits (at most `STARTUP_TIMEOUT`) for its address. A child that exits
-    /// instead (a bad flag, say) is an error naming its exit status.
+    /// instead (a bad flag, say) is an error naming its exit status and, if
+    /// its stderr is not inherited, quoting its last lines there.
     pub fn start(exe: &Path, args: &[&str], stderr: ChildStderr) -> io::Result<ChildServer> {
         let mut child = Command::new(exe)
             .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-eof"])
@@ -79,23 +99,31 @@ impl ChildServer {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(match stderr {
-                ChildStderr::Discard => Stdio::null(),
                 ChildStderr::Inherit => Stdio::inherit(),
-                ChildStderr::Collect => Stdio::piped(),
+                ChildStderr::Discard | ChildStderr::Collect => Stdio::piped(),
             })
             .spawn()
             // Which program: one removed mid-run (`cargo clean`) is otherwise
             // a bare "No such file or directory".
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", exe.display())))?;
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let (stdout, stderr_pipe) = (child.stdout.take(), child.stderr.take());
         // From here on a failure must still kill the child: guard it first.
         let mut server = ChildServer {
             _stdin: child.stdin.take(),
             log: None,
+            tail: None,
+            stderr_reader: None,
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
-        server.log = stderr.map(collect_lines).transpose()?;
+        if let Some(pipe) = stderr_pipe {
+            let reader = if stderr == ChildStderr::Collect {
+                collect_lines(pipe, Arc::clone(server.log.insert(Arc::default())))
+            } else {
+                keep_tail(pipe, Arc::clone(server.tail.insert(Arc::default())))
+            };
+            server.stderr_reader = Some(reader?);
+        }
         let stdout = stdout.ok_or_else(|| io::Error::other("the child's stdout is not piped"))?;
         // read_line cannot time out: it runs in a thread, and we wait on a
         // channel, with room for the one message it carries (the first
@@ -119,6 +147,7 @@ impl ChildServer {
             Err(_) => {
                 let why =
                     format!("the server did not announce its address within {STARTUP_TIMEOUT:?}");
+                let why = server.with_last_words(why);
                 return Err(io::Error::new(io::ErrorKind::TimedOut, why));
             }
         };
@@ -126,7 +155,12 @@ impl ChildServer {
         let Some(addr) = announced.and_then(|addr| addr.parse().ok()) else {
             // `ExitStatus` names itself ("exit status: 2", "signal: 9"), so
             // it is quoted as it is, once.
-            let why = match server.exit_status_soon() {
+            let status = server.exit_status_soon();
+            if status.is_some() {
+                // Gone: its stderr ends soon, with its last words in it.
+                server.stderr_read_soon();
+            }
+            let why = match status {
                 Some(status) if line.is_empty() => {
                     format!("the server exited ({status}) without announcing its address")
                 }
@@ -139,7 +173,7 @@ impl ChildServer {
                      (it is still running)"
                 ),
             };
-            return Err(io::Error::other(why));
+            return Err(io::Error::other(server.with_last_words(why)));
         };
         server.addr = addr;
         Ok(server)
@@ -190,6 +224,35 @@ impl ChildServer {
         lines.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
+    /// `why`, then the child's last stderr lines so far, if any are kept,
+    /// quoted on the same line: the error stays one line.
+    fn with_last_words(&self, why: String) -> String {
+        let lines = match (&self.tail, &self.log) {
+            (Some(tail), _) => tail.lock().map(|t| tail_lines(&t)).unwrap_or_default(),
+            (None, Some(_)) => self.log_lines(),
+            (None, None) => Vec::new(),
+        };
+        let last: Vec<&str> = (lines.iter().map(|l| l.trim()))
+            .filter(|line| !line.is_empty())
+            .collect();
+        match &last[last.len().saturating_sub(LAST_WORDS_LINES)..] {
+            [] => why,
+            words => format!("{why}; its stderr ended {:?}", words.join(" / ")),
+        }
+    }
+
+    /// Waits, at most [`EXIT_WAIT`], for the thread reading the stderr of a
+    /// child that has exited to read it to its end.
+    fn stderr_read_soon(&self) {
+        let deadline = Instant::now() + EXIT_WAIT;
+        while let Some(reader) = &self.stderr_reader
+            && !reader.is_finished()
+            && Instant::now() < deadline
+        {
+            thread::sleep(EXIT_POLL);
+        }
+    }
+
     /// The exit status, if the child exits within [`EXIT_WAIT`].
     fn exit_status_soon(&mut self) -> Option<ExitStatus> {
         let deadline = Instant::now() + EXIT_WAIT;
@@ -211,11 +274,12 @@ impl Drop for ChildServer {
     }
 }
 
-/// Reads `stderr` line by line into a shared list, on a thread of its own:
-/// a pipe nobody reads would block the child's logging once full.
-fn collect_lines(stderr: std::process::ChildStderr) -> io::Result<Arc<Mutex<Vec<String>>>> {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&lines);
+/// Reads `stderr` line by line into `sink`, on a thread of its own: a
+/// pipe nobody reads would block the child's logging once full.
+fn collect_lines(
+    stderr: std::process::ChildStderr,
+    sink: Arc<Mutex<Vec<String>>>,
+) -> io::Result<JoinHandle<()>> {
     thread::Builder::new().spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
@@ -224,6 +288,58 @@ fn collect_lines(stderr: std::process::ChildStderr) -> io::Result<Arc<Mutex<Vec<
                 kept.push(line);
             }
         }
-    })?;
-    Ok(lines)
+    })
+}
+
+/// Reads `stderr` to its end on a thread of its own, keeping its last
+/// [`MAX_STDERR_TAIL_BYTES`] in `sink`: the pipe is drained, as the
+/// child's logging needs, and its last words are at hand.
+fn keep_tail(
+    mut stderr: std::process::ChildStderr,
+    sink: Arc<Mutex<Vec<u8>>>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new().spawn(move || {
+        let mut chunk = [0; 1024];
+        loop {
+            let read = match stderr.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let Ok(mut kept) = sink.lock() else { break };
+            kept.extend_from_slice(&chunk[..read]);
+            let over = kept.len().saturating_sub(MAX_STDERR_TAIL_BYTES);
+            kept.drain(..over);
+        }
+    })
+}
+
+/// The lines of a kept tail; a first line cut by the bound is left out,
+/// unless it is all there is.
+fn tail_lines(tail: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(tail);
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    if tail.len() >= MAX_STDERR_TAIL_BYTES && lines.len() > 1 {
+        lines.remove(0);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tail cut by its bound starts mid-line: that first part of a line
+    /// is not quoted as if it were a whole one, unless it is all there is.
+    #[test]
+    fn a_tail_cut_by_its_bound_quotes_only_whole_lines() {
+        let mut cut = vec![b'x'; MAX_STDERR_TAIL_BYTES - 20];
+        cut.extend_from_slice(b"\nthe whole last line");
+        assert_eq!(cut.len(), MAX_STDERR_TAIL_BYTES);
+        assert_eq!(tail_lines(&cut), ["the whole last line"]);
+        let one = vec![b'x'; MAX_STDERR_TAIL_BYTES];
+        assert_eq!(tail_lines(&one).len(), 1);
+        assert_eq!(tail_lines(b"first\nsecond"), ["first", "second"]);
+    }
 }
