@@ -15,7 +15,7 @@
 //! response waits behind a slow download on one HTTP/2 connection.
 //!
 //! Files: [`config`] (what to measure), [`child`] (the server process,
-//! never left behind), [`run`](mod@run) (one strategy's run), [`sample`]
+//! never left behind), [`files`] (the files written into `--out`), [`run`](mod@run) (one strategy's run), [`sample`]
 //! (one sample and the CSV), [`verdict`], [`report`] (the text under the
 //! table), [`kernel_layer`] (`bounded` with and without the high-water
 //! mark), [`table`] (the Markdown tables, slow and fast), [`units`] (sizes,
@@ -25,6 +25,7 @@
 pub mod chart;
 pub mod child;
 pub mod config;
+pub mod files;
 pub mod http2;
 pub mod kernel_layer;
 pub mod report;
@@ -42,6 +43,7 @@ use crate::export::Mode;
 use crate::export::csv_rows::body_len;
 use chart::{ChartText, Series};
 use config::DemoConfig;
+use files::{CHART, HTTP2_CHART, REPORT, SAMPLES};
 use run::{FastRun, SlowRun};
 use sample::{Pass, Sample};
 use units::{duration, size};
@@ -132,8 +134,8 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
         .map_err(|e| format!("cannot find this program's own path to start the server: {e}"))?;
     fs::create_dir_all(&config.out)
         .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
-    check_writable(&config.out)?;
-    remove_earlier_files(&config.out)?;
+    files::check_writable(&config.out)?;
+    files::remove_earlier_files(&config.out)?;
     let mut progress = Progress {
         terminal: io::stderr().is_terminal(),
         last_second: None,
@@ -251,45 +253,6 @@ fn measure(
         )
         .map_err(failed(http2::TITLE.into()))?;
         measured.http2 = Some(part);
-    }
-    Ok(())
-}
-
-/// Fails now, not after the whole measurement (over a minute with the
-/// defaults), if the files cannot be written into `out`: a probe file is
-/// created there and removed.
-fn check_writable(out: &std::path::Path) -> Result<(), String> {
-    let probe = out.join(".backpressure-write-check");
-    fs::File::create(&probe).map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
-    // Left behind, it is an empty file and harmless: not worth failing for.
-    let _ = fs::remove_file(&probe);
-    Ok(())
-}
-
-/// The files the demo writes into `--out`, one name each.
-const SAMPLES: &str = "samples.csv";
-const CHART: &str = "chart.svg";
-const HTTP2_CHART: &str = "http2-chart.svg";
-const REPORT: &str = "report.md";
-
-/// Every file the demo writes into `--out`. A run writes only what it
-/// measured (no `http2-chart.svg` after `--http2-wait 0s`), so each is
-/// removed before measuring: a file left by an earlier run would otherwise
-/// stand beside this run's report as if it were this run's.
-const FILES: [&str; 4] = [SAMPLES, CHART, HTTP2_CHART, REPORT];
-
-/// Removes what an earlier run left of [`FILES`] in `out`; one that cannot
-/// be removed (a folder of that name, say) fails now, before measuring.
-fn remove_earlier_files(out: &std::path::Path) -> Result<(), String> {
-    for name in FILES {
-        let path = out.join(name);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                let path = path.display();
-                return Err(format!("cannot remove {path}, left by an earlier run: {e}"));
-            }
-            _ => {}
-        }
     }
     Ok(())
 }
@@ -452,10 +415,7 @@ fn write_files(
         files.push((HTTP2_CHART, http2::chart(part)));
     }
     files.push((REPORT, format!("# backpressure demo\n{text}")));
-    for (name, content) in &files {
-        let path = config.out.join(name);
-        fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    files::write(&config.out, &files)?;
     Ok(files.into_iter().map(|(name, _)| name).collect())
 }
 
