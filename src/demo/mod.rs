@@ -222,11 +222,7 @@ fn measure(
         let run = run::slow(exe, mode, true, config, samples, &mut |s| progress.show(s)).map_err(
             failed("The kernel's layer: bounded with --notsent-lowat off".into()),
         )?;
-        progress.end(&format!(
-            "{:<9} --notsent-lowat off: kernel send queue {}",
-            mode.as_str(),
-            size(run.peak_server_tx)
-        ));
+        progress.end(&lowat_off_summary(&run));
         measured.lowat_off = Some(run);
     }
     if config.fast_rows > 0 {
@@ -255,6 +251,18 @@ fn measure(
         measured.http2 = Some(part);
     }
     Ok(())
+}
+
+/// The progress line's summary of `bounded` without the mark: the kernel's
+/// send queue it held, or, if every client was refused, the verdict's
+/// words, as the report's "Not measured" (its 0 B measured nothing).
+fn lowat_off_summary(run: &SlowRun) -> String {
+    let queue = if run.refused_every_client() {
+        verdict::Verdict::NotServed.to_string()
+    } else {
+        format!("kernel send queue {}", size(run.peak_server_tx))
+    };
+    format!("{:<9} --notsent-lowat off: {queue}", run.mode.as_str())
 }
 
 /// The whole report of what was measured: setup, slow table, reading, the
@@ -608,6 +616,26 @@ mod tests {
         ] {
             assert!(text.contains(said), "{said:?} not in {text}");
         }
+    }
+
+    /// A run whose every client was refused measured no kernel send queue:
+    /// its summary says so, as its verdict does, not "0 B" as if the kernel
+    /// had held nothing (under `ulimit -u 9`, every server answered 503).
+    #[test]
+    fn a_refused_run_without_the_mark_is_summed_up_as_refused() {
+        use report::tests::slow_run;
+        let off = slow_run(2, 0, 0, 0);
+        let said = lowat_off_summary(&SlowRun {
+            refused: vec![503; off.clients],
+            verdict: verdict::Verdict::NotServed,
+            ..off.clone()
+        });
+        assert_eq!(said, "bounded   --notsent-lowat off: not measured: refused");
+        let served = lowat_off_summary(&slow_run(2, 4 << 20, 0, 0));
+        assert_eq!(
+            served,
+            "bounded   --notsent-lowat off: kernel send queue 8.0 MiB"
+        );
     }
 
     /// A 503 is not always the buffer budget: a server at its connection
