@@ -232,9 +232,9 @@ fn measure(
             })
             .map_err(failed(format!("Fast client: {}", mode.as_str())))?;
             progress.end(&format!(
-                "{:<9} fast: {:.0} MB/s, peak RSS {}",
+                "{:<9} fast: {} MB/s, peak RSS {}",
                 mode.as_str(),
-                run.report.body_rate() / 1e6,
+                units::mb_per_s(run.report.body_rate()),
                 size(run.peak_rss)
             ));
             measured.fast.push(run);

@@ -5,7 +5,7 @@
 //! paragraph that reads the first is `report.rs`'s.
 
 use super::run::{FastRun, SlowRun};
-use super::units::{duration, size};
+use super::units::{duration, mb_per_s, size};
 
 /// A table column: its header, and how to fill its cell from one item.
 pub type Column<T> = (&'static str, fn(&T) -> String);
@@ -76,7 +76,7 @@ pub fn fast_table(runs: &[FastRun]) -> String {
         // As measured: two decimals of a second would print a 4 ms download
         // as "0.00 s".
         ("time", |run| duration(run.report.elapsed)),
-        ("MB/s", |run| format!("{:.0}", run.report.body_rate() / 1e6)),
+        ("MB/s", |run| mb_per_s(run.report.body_rate())),
         ("peak RSS", |run| size(run.peak_rss)),
         ("ended", |run| run.report.end.to_string()),
     ];
@@ -111,13 +111,42 @@ mod tests {
     /// smaller --fast-rows, would read as no time beside its MB/s.
     #[test]
     fn a_fast_downloads_time_is_never_zero() {
+        let cells = fast_cells(10_716_780, std::time::Duration::from_millis(4));
+        assert_eq!(
+            cells[..5],
+            ["bounded", "10.2 MiB", "4 ms", "2679", "3.0 MiB"]
+        );
+    }
+
+    /// A small download's rate is not "0" MB/s, which reads as nothing
+    /// read: `--fast-rows 1`'s 87 bytes in 0.3 ms are 0.3 MB/s.
+    #[test]
+    fn a_small_downloads_rate_is_not_zero() {
+        use std::time::Duration;
+        for (bytes, elapsed, said) in [
+            (87, Duration::from_micros(290), "0.3"),
+            (87, Duration::from_millis(2), "<0.1"),
+            (5_450_000, Duration::from_secs(1), "5.5"),
+            (10_716_780, Duration::from_millis(4), "2679"),
+        ] {
+            assert_eq!(
+                fast_cells(bytes, elapsed)[3],
+                said,
+                "{bytes} B in {elapsed:?}"
+            );
+        }
+    }
+
+    /// The cells of the fast table's one row, for a `bounded` download of
+    /// `body_bytes` in `elapsed`.
+    fn fast_cells(body_bytes: u64, elapsed: std::time::Duration) -> Vec<String> {
         use crate::client::response::{BodyEnd, BodyFraming};
         let report = crate::client::slow_client::Report {
             status: Some(200),
             // The wire's bytes (head and framing) are not the body's.
-            wire_bytes: 10_800_000,
-            body_bytes: 10_716_780,
-            elapsed: std::time::Duration::from_millis(4),
+            wire_bytes: body_bytes + 83_220,
+            body_bytes,
+            elapsed,
             end: BodyEnd::Complete(BodyFraming::Chunked),
         };
         let mode = crate::export::Mode::Bounded;
@@ -127,11 +156,10 @@ mod tests {
             peak_rss: 3 << 20,
         }]);
         let row = table.lines().nth(2).unwrap_or_default();
-        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        assert_eq!(
-            cells[..5],
-            ["bounded", "10.2 MiB", "4 ms", "2679", "3.0 MiB"]
-        );
+        row.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
     }
 
     /// Each column shows its own field: one filled from a neighbour (the

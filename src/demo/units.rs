@@ -1,6 +1,6 @@
 //! Quantities as a person reads them: sizes in B, KiB, MiB or GiB, counts
-//! in groups of three digits, and durations in ms or s. Every size, count
-//! and duration the demo prints goes through here, so that a table and the
+//! in groups of three digits, durations in ms or s, and rates in MB/s.
+//! Every size, count, duration and rate the demo prints goes through here, so that a table and the
 //! sentence under it round the same way; but the HTTP/2 part prints its
 //! seconds itself (`http2.rs`), its latencies to two decimals in its table
 //! and in the sentences comparing them alike.
@@ -54,6 +54,21 @@ pub fn duration(duration: std::time::Duration) -> String {
     format!("{} s", seconds.trim_end_matches('0').trim_end_matches('.'))
 }
 
+/// A rate in MB/s (10^6 bytes a second, as disks and networks are rated),
+/// as a person reads it: whole from 10 MB/s (`2679`), one decimal below
+/// (`5.5`, `0.3`), and `<0.1` for a rate that would round to zero: an
+/// 87-byte download in 2 ms read as "0" MB/s, as if nothing was read.
+pub fn mb_per_s(bytes_per_second: f64) -> String {
+    let mb = bytes_per_second / 1e6;
+    let tenths = (mb * 10.0).round();
+    match tenths {
+        t if t >= 100.0 => format!("{mb:.0}"),
+        t if t >= 1.0 => format!("{mb:.1}"),
+        _ if mb > 0.0 => "<0.1".to_string(),
+        _ => "0".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +86,19 @@ mod tests {
         ] {
             assert_eq!(count(n), said);
         }
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(mb_per_s(2_679_195_000.0), "2679");
+        assert_eq!(mb_per_s(10e6), "10");
+        // 9.96 rounds to 10.0 in tenths: whole, as 10 is.
+        assert_eq!(mb_per_s(9.96e6), "10");
+        assert_eq!(mb_per_s(9.94e6), "9.9");
+        assert_eq!(mb_per_s(300_000.0), "0.3");
+        assert_eq!(mb_per_s(50_000.0), "0.1");
+        assert_eq!(mb_per_s(43_500.0), "<0.1");
+        assert_eq!(mb_per_s(0.0), "0");
     }
 
     #[test]
