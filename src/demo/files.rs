@@ -1,10 +1,11 @@
 //! The files the demo writes into `--out`: their names, the checks made
 //! before measuring (the folder can be written; no earlier run's file is
-//! left to stand beside this run's), and the writing itself.
+//! left to stand beside this run's), and the writing itself, each file
+//! under a temporary name first and then renamed, `report.md` last.
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Fails now, not after the whole measurement (over a minute with the
 /// defaults), if the files cannot be written into `out`: a probe file is
@@ -45,11 +46,101 @@ pub fn remove_earlier_files(out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes each `(name, content)` of `files` into `out`, in order.
+/// Where `name` is written before it is renamed to its own name: in the
+/// same folder, since a rename is atomic only within one file system, and
+/// hidden, since it is not a file of the run's to open.
+fn temporary(out: &Path, name: &str) -> PathBuf {
+    out.join(format!(".{name}.tmp"))
+}
+
+/// Writes each `(name, content)` of `files` into `out`: all of them under
+/// a temporary name first, then each renamed to its own, in order, so the
+/// caller puts `report.md` last. A rename is atomic, so a file under its
+/// own name is always whole (a kill mid-write leaves only a temporary
+/// file, which the next run overwrites), and a set that cannot be written
+/// in full (a full disk) replaces nothing. Not synced to disk: this is
+/// proof against a killed demo, not a power cut.
 pub fn write(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
-    for (name, content) in files {
-        let path = out.join(name);
-        fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    for (written, (name, content)) in files.iter().enumerate() {
+        let path = temporary(out, name);
+        if let Err(e) = fs::write(&path, content) {
+            for (name, _) in &files[..=written] {
+                // Nothing of this run's is kept: those written so far go.
+                let _ = fs::remove_file(temporary(out, name));
+            }
+            return Err(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    for (name, _) in files {
+        let (from, to) = (temporary(out, name), out.join(name));
+        fs::rename(&from, &to).map_err(|e| {
+            let (from, to) = (from.display(), to.display());
+            format!("cannot rename {from} to {to}: {e}")
+        })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of its own under the system's temporary folder, emptied.
+    fn fresh(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the test's folder");
+        dir
+    }
+
+    /// A set of files that cannot all be written replaces none of an
+    /// earlier run's: no new samples beside an old report, no file cut
+    /// short under its own name. The failure is real: the chart's
+    /// temporary name is taken by a folder.
+    #[test]
+    fn a_set_that_cannot_be_written_in_full_replaces_nothing() {
+        let out = fresh("demo-files-all-or-nothing");
+        for name in [SAMPLES, REPORT] {
+            fs::write(out.join(name), "an earlier run").expect("seed a file");
+        }
+        fs::create_dir(out.join(".chart.svg.tmp")).expect("block the chart");
+        let files = [
+            (SAMPLES, "new samples".to_string()),
+            (CHART, "<svg/>".to_string()),
+            (REPORT, "new report".to_string()),
+        ];
+        let written = write(&out, &files);
+        assert!(written.is_err(), "{written:?}");
+        for name in [SAMPLES, REPORT] {
+            let kept = fs::read_to_string(out.join(name)).unwrap_or_default();
+            assert_eq!(kept, "an earlier run", "{name}");
+        }
+        assert!(!out.join(CHART).exists());
+        assert!(
+            !out.join(".samples.csv.tmp").exists(),
+            "a temporary file is left"
+        );
+        let _ = fs::remove_dir_all(&out);
+    }
+
+    /// Written in full, every file is under its own name, and no
+    /// temporary one is left.
+    #[test]
+    fn a_set_written_in_full_leaves_only_its_files() {
+        let out = fresh("demo-files-in-full");
+        let files = [
+            (SAMPLES, "new samples".to_string()),
+            (REPORT, "new report".to_string()),
+        ];
+        assert_eq!(write(&out, &files), Ok(()));
+        let mut names: Vec<String> = fs::read_dir(&out)
+            .expect("list the folder")
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        assert_eq!(names, [REPORT, SAMPLES]);
+        let report = fs::read_to_string(out.join(REPORT)).unwrap_or_default();
+        assert_eq!(report, "new report");
+        let _ = fs::remove_dir_all(&out);
+    }
 }
