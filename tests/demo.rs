@@ -337,6 +337,49 @@ fn a_demo_leaves_no_file_of_an_earlier_run_in_its_folder() {
     );
 }
 
+/// A demo killed before it ends (Ctrl-C, a closed terminal) leaves an
+/// earlier run's files as they were: each is whole, and they are still
+/// each other's, since the folder's files are replaced only once a run has
+/// its own to put there. The test kills the demo by its PID while its
+/// first server runs: its first progress line is on stderr.
+#[test]
+fn a_demo_killed_midway_leaves_an_earlier_run_as_it_was() {
+    let out = fresh_out("demo-killed");
+    std::fs::create_dir_all(&out).expect("create the folder");
+    let earlier = ["samples.csv", "chart.svg", "http2-chart.svg", "report.md"];
+    for name in earlier {
+        std::fs::write(out.join(name), format!("{name} of an earlier run")).expect("seed");
+    }
+    let args = slow_part_only("bounded", "300000", "5", path_arg(&out));
+    let mut child = spawn_copy(Path::new(env!("CARGO_BIN_EXE_backpressure")), &args);
+    let stderr = BufReader::new(child.0.stderr.take().expect("stderr is piped"));
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in stderr.lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen
+        .last()
+        .is_some_and(|l: &String| l.starts_with("bounded "))
+    {
+        match line_rx.recv_timeout(DEMO_DEADLINE) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("no progress line of bounded ({e}): {seen:?}"),
+        }
+    }
+    child.0.kill().expect("kill the demo");
+    child.exit_within("the killed demo to be reaped", Duration::from_secs(10));
+    for name in earlier {
+        let kept = std::fs::read_to_string(out.join(name)).unwrap_or_default();
+        assert_eq!(kept, format!("{name} of an earlier run"), "{name}");
+    }
+}
+
 /// A copy of the binary in a fresh folder `name`, and an empty `out`
 /// folder beside it: a test that removes the copy makes every later server
 /// start fail, a real failure the product needs no flag for.
@@ -583,12 +626,12 @@ fn a_demo_that_cannot_write_its_folder_fails_before_measuring() {
     assert!(stderr.contains("cannot write into /proc"), "{stderr:?}");
 }
 
-/// An earlier run's file that cannot be removed (here a folder named
+/// An earlier run's file that cannot be replaced (here a folder named
 /// `report.md`) would stand beside this run's files, or keep its report
 /// from being written after the whole run: so it fails the demo at once,
 /// before anything is measured, one line and exit 1.
 #[test]
-fn a_demo_that_cannot_remove_an_earlier_file_fails_before_measuring() {
+fn a_demo_that_cannot_replace_an_earlier_file_fails_before_measuring() {
     let out = fresh_out("demo-unremovable");
     std::fs::create_dir_all(out.join("report.md")).expect("create the folder");
     let args = slow_part_only("bounded", "1", "1", path_arg(&out));
@@ -596,7 +639,7 @@ fn a_demo_that_cannot_remove_an_earlier_file_fails_before_measuring() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "nothing measured: {stderr:?}");
-    assert!(stderr.contains("cannot remove"), "{stderr:?}");
+    assert!(stderr.contains("cannot replace"), "{stderr:?}");
     assert!(stderr.contains("report.md"), "{stderr:?}");
 }
 

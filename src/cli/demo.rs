@@ -41,8 +41,9 @@ pub const DEMO: Spec<DemoArgs> = Spec {
             kernel's own send buffer. Then a fast client downloads a smaller export in full, five\n\
             times. Prints a table. Last, HTTP/2: how long a small response waits behind a slow\n\
             download on the same connection, with small and large windows. Writes samples.csv,\n\
-            chart.svg, http2-chart.svg and report.md into --out, removing an earlier run's first;\n\
-            each under a temporary name, then renamed, report.md last: none is half-written.\n\
+            chart.svg, http2-chart.svg and report.md into --out once it ends (each under a\n\
+            temporary name, then renamed, report.md last: none is half-written), replacing an\n\
+            earlier run's; a demo killed midway leaves an earlier run's files as they were.\n\
             A part that fails ends the report, which keeps every part before it, and exits 1;\n\
             a bad command line exits 2.",
     flags: &[

@@ -1,7 +1,12 @@
 //! The files the demo writes into `--out`: their names, the checks made
-//! before measuring (the folder can be written; no earlier run's file is
-//! left to stand beside this run's), and the writing itself, each file
-//! under a temporary name first and then renamed, `report.md` last.
+//! before measuring (the folder can be written, an earlier run's files can
+//! be replaced), and the writing itself, each file under a temporary name
+//! first and then renamed, `report.md` last.
+//!
+//! An earlier run's files are left as they were until this run's are
+//! written in full: a demo killed midway (Ctrl-C, a closed terminal)
+//! destroys nothing. Only the demo's own four names are touched, never the
+//! folder itself, which may be the user's (`--out .`) and hold more.
 
 use std::fs;
 use std::io;
@@ -25,25 +30,39 @@ pub const HTTP2_CHART: &str = "http2-chart.svg";
 pub const REPORT: &str = "report.md";
 
 /// Every file the demo writes into `--out`. A run writes only what it
-/// measured (no `http2-chart.svg` after `--http2-wait 0s`), so each is
-/// removed before measuring: a file left by an earlier run would otherwise
-/// stand beside this run's report as if it were this run's.
+/// measured (no `http2-chart.svg` after `--http2-wait 0s`), so an earlier
+/// run's file of a name this run does not write is removed when this
+/// run's are put in place: it would otherwise stand beside this run's
+/// report as if it were this run's.
 pub const FILES: [&str; 4] = [SAMPLES, CHART, HTTP2_CHART, REPORT];
 
-/// Removes what an earlier run left of [`FILES`] in `out`; one that cannot
-/// be removed (a folder of that name, say) fails now, before measuring.
-pub fn remove_earlier_files(out: &Path) -> Result<(), String> {
+/// Fails now, before measuring, if an earlier run's file in `out` could
+/// not be replaced by a rename or removed: a folder of that name, say.
+/// Nothing is removed yet.
+pub fn check_replaceable(out: &Path) -> Result<(), String> {
     for name in FILES {
         let path = out.join(name);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                let path = path.display();
-                return Err(format!("cannot remove {path}, left by an earlier run: {e}"));
-            }
-            _ => {}
-        }
+        let why = match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => "it is a folder".to_string(),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => e.to_string(),
+            _ => continue,
+        };
+        let path = path.display();
+        return Err(format!(
+            "cannot replace {path}, left by an earlier run: {why}"
+        ));
     }
     Ok(())
+}
+
+/// Removes `path` if it is there.
+fn remove(path: &Path) -> Result<(), String> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(format!("cannot remove {}: {e}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Where `name` is written before it is renamed to its own name: in the
@@ -58,8 +77,10 @@ fn temporary(out: &Path, name: &str) -> PathBuf {
 /// caller puts `report.md` last. A rename is atomic, so a file under its
 /// own name is always whole (a kill mid-write leaves only a temporary
 /// file, which the next run overwrites), and a set that cannot be written
-/// in full (a full disk) replaces nothing. Not synced to disk: this is
-/// proof against a killed demo, not a power cut.
+/// in full (a full disk) replaces nothing. Before the renames, an earlier
+/// `report.md` is removed, so that it never stands beside this run's first
+/// files, and so is each of [`FILES`] this run does not write. Not synced
+/// to disk: this is proof against a killed demo, not a power cut.
 pub fn write(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
     for (written, (name, content)) in files.iter().enumerate() {
         let path = temporary(out, name);
@@ -70,6 +91,11 @@ pub fn write(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
             }
             return Err(format!("cannot write {}: {e}", path.display()));
         }
+    }
+    let writes = |name: &str| files.iter().any(|(written, _)| *written == name);
+    remove(&out.join(REPORT))?;
+    for name in FILES.into_iter().filter(|name| !writes(name)) {
+        remove(&out.join(name))?;
     }
     for (name, _) in files {
         let (from, to) = (temporary(out, name), out.join(name));
@@ -119,6 +145,31 @@ mod tests {
         assert!(
             !out.join(".samples.csv.tmp").exists(),
             "a temporary file is left"
+        );
+        let _ = fs::remove_dir_all(&out);
+    }
+
+    /// An earlier report never stands beside this run's files: it is gone
+    /// before the first of them is renamed into place. Here the renames
+    /// stop at the chart, whose name a folder holds: the new samples are
+    /// there, and no report, rather than the earlier one beside them.
+    #[test]
+    fn renames_cut_short_leave_no_earlier_report_beside_new_files() {
+        let out = fresh("demo-files-cut-short");
+        fs::write(out.join(REPORT), "an earlier run").expect("seed the report");
+        fs::create_dir_all(out.join(CHART).join("full")).expect("block the chart");
+        let files = [
+            (SAMPLES, "new samples".to_string()),
+            (CHART, "<svg/>".to_string()),
+            (REPORT, "new report".to_string()),
+        ];
+        let written = write(&out, &files);
+        assert!(written.is_err(), "{written:?}");
+        let samples = fs::read_to_string(out.join(SAMPLES)).unwrap_or_default();
+        assert_eq!(samples, "new samples");
+        assert!(
+            !out.join(REPORT).exists(),
+            "an earlier report beside new samples"
         );
         let _ = fs::remove_dir_all(&out);
     }

@@ -135,7 +135,7 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     fs::create_dir_all(&config.out)
         .map_err(|e| format!("cannot create {}: {e}", config.out.display()))?;
     files::check_writable(&config.out)?;
-    files::remove_earlier_files(&config.out)?;
+    files::check_replaceable(&config.out)?;
     let mut progress = Progress {
         terminal: io::stderr().is_terminal(),
         last_second: None,
