@@ -4,7 +4,7 @@
 //!
 //! Each case is a fresh server and one HTTP/2 client reading its socket at
 //! the phone's rate: stream 1 downloads the big export, and a while later
-//! stream 3 asks for a one-row export, about a hundred bytes. The writer
+//! stream 3 asks for a one-row export, 87 bytes of body. The writer
 //! takes DATA from each stream in turn, so at the HTTP/2 layer the small
 //! response is never behind more than one frame; what it waits for is
 //! what the download has already put in the socket: as much as the

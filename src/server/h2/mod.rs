@@ -20,7 +20,8 @@
 //! response, however fair the writer. The lesser of the client's windows
 //! (32 MiB for curl 7's, 65,535 bytes by default) and the kernel's send
 //! buffer (autotuned up to `net.ipv4.tcp_wmem`'s maximum) decides how much
-//! that can be, unless `--notsent-lowat` holds the unsent bytes lower.
+//! that can be, unless `--notsent-lowat` holds the unsent bytes lower; what
+//! the client's kernel holds unread (its receive window) comes on top.
 //! docs/http2.md measures it.
 //!
 //! The threads of one connection, sharing `streams.rs`'s state (frames
@@ -122,7 +123,8 @@ pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
 /// an error of its own on one, which the server must answer with a reset
 /// (MadeYouReset, CVE-2025-8671). Each finished stream earns one back: a
 /// browser that cancels now and then is never cut, a loop of either is
-/// stopped within a hundred streams.
+/// stopped once it has cancelled this many more than it let finish: at the
+/// 101st stream if none finishes, later if some do.
 pub const MAX_NET_CANCELS: u32 = 100;
 
 /// Ends the connection if the thread holding it leaves by panicking: the
