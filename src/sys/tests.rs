@@ -44,3 +44,14 @@ fn a_reset_reaches_the_peer_instead_of_a_fin() {
     let error = client.read_to_end(&mut got).unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{got:?}");
 }
+
+/// A call that fails is an error with its `errno`, not a quiet success:
+/// `listen` on a UDP socket is refused by the kernel (`EOPNOTSUPP`), and
+/// a backlog that failed to take would leave std's 128 in place unseen.
+#[test]
+fn a_listen_the_kernel_refuses_is_an_error() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let error = set_listen_backlog(&socket, 1024).unwrap_err();
+    // EOPNOTSUPP, on x86_64 and aarch64 Linux alike.
+    assert_eq!(error.raw_os_error(), Some(95), "{error}");
+}
