@@ -827,12 +827,14 @@ fn sighup_and_sigint_shut_down_as_sigterm_does() {
 /// a closed terminal's hangup, or a Ctrl-C meant for the foreground, not
 /// stop it. Both stay ignored (the kernel discards them: `SigIgn` in
 /// `/proc`), so the server goes on serving; SIGTERM, a service manager's
-/// stop, is taken all the same, as the first signal: had the SIGHUP or
+/// stop, is taken all the same, even ignored at start (as here: a stop
+/// that did nothing would wait out the manager's kill timeout, then
+/// SIGKILL every download), and as the first signal: had the SIGHUP or
 /// SIGINT been taken, a SIGTERM 200 ms later would be an operator's
 /// second, and exit 143 at once.
 #[test]
 fn a_hangup_or_interrupt_ignored_at_start_stays_ignored() {
-    let mut server = Child::start_after(Log::Read, "trap '' HUP INT; ", &[], &[]);
+    let mut server = Child::start_after(Log::Read, "trap '' HUP INT TERM; ", &[], &[]);
     let (hup, int, term) = (1u64 << (1 - 1), 1u64 << (2 - 1), 1u64 << (15 - 1));
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.process.0.id()))
         .expect("the server's status");
