@@ -149,6 +149,30 @@ mod tests {
         let _ = fs::remove_dir_all(&out);
     }
 
+    /// A write cut short (a full disk: `/dev/full` behind the chart's
+    /// temporary name) leaves no temporary file of its own, only of those
+    /// before it: what was written of it goes too, and the space with it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_write_cut_short_by_a_full_disk_leaves_no_temporary_file() {
+        let out = fresh("demo-files-full-disk");
+        std::os::unix::fs::symlink("/dev/full", out.join(".chart.svg.tmp"))
+            .expect("link /dev/full");
+        let files = [
+            (SAMPLES, "new samples".to_string()),
+            (CHART, "<svg/>".to_string()),
+        ];
+        let written = write(&out, &files);
+        let full = written.as_ref().is_err_and(|e| e.contains("No space left"));
+        assert!(full, "{written:?}");
+        let left: Vec<_> = fs::read_dir(&out)
+            .expect("list the folder")
+            .filter_map(|entry| entry.ok().map(|e| e.file_name()))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        let _ = fs::remove_dir_all(&out);
+    }
+
     /// An earlier report never stands beside this run's files: it is gone
     /// before the first of them is renamed into place. Here the renames
     /// stop at the chart, whose name a folder holds: the new samples are
