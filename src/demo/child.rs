@@ -342,4 +342,35 @@ mod tests {
         assert_eq!(tail_lines(&one).len(), 1);
         assert_eq!(tail_lines(b"first\nsecond"), ["first", "second"]);
     }
+
+    /// A chatty child's stderr is read to its end, and only its newest
+    /// [`MAX_STDERR_TAIL_BYTES`] are kept: its last line among them, and
+    /// every line quoted from them whole. Here `sh` writes 300 lines,
+    /// about 7.5 KiB, to a real pipe.
+    #[test]
+    fn a_chatty_stderr_keeps_only_its_last_bytes() {
+        let script = "i=0; while [ $i -lt 300 ]; do echo \"line $i of a chatty child\" >&2; \
+                      i=$((i + 1)); done";
+        let mut child = Command::new("sh")
+            .args(["-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sh");
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let kept = Arc::default();
+        let reader = keep_tail(pipe, Arc::clone(&kept)).expect("start the reader");
+        reader.join().expect("the reader ends with the pipe");
+        let _ = child.wait();
+        let kept = kept.lock().map(|k| k.clone()).unwrap_or_default();
+        assert_eq!(kept.len(), MAX_STDERR_TAIL_BYTES);
+        let lines = tail_lines(&kept);
+        let whole = |l: &String| l.starts_with("line ") && l.ends_with(" of a chatty child");
+        assert!(lines.iter().all(whole), "{lines:?}");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("line 299 of a chatty child")
+        );
+    }
 }
