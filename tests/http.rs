@@ -122,6 +122,31 @@ fn index_health_and_metrics() {
     assert!(resident > 0.0 && resident <= peak, "{resident} of {peak}");
 }
 
+/// `process_open_fds` is the server's descriptors as `/proc/PID/fd` lists
+/// them from outside, at rest before and after, and the scrape's own
+/// socket: no more (the directory the count reads is left out), no less.
+/// The tests' idle checks compare it with itself; this one pins it.
+#[test]
+fn open_fds_are_what_proc_lists_and_the_scrapes_socket() {
+    let (server, _) = common::warmed_server(&[]);
+    let pid = server.pid();
+    let at_rest = || {
+        common::wait_until_with("no connection thread", Duration::from_secs(10), || {
+            match common::connection_threads(pid) {
+                Ok(busy) if busy.is_empty() => Ok(()),
+                Ok(busy) => Err(busy.join(",")),
+                Err(e) => Err(e),
+            }
+        });
+        let listed = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("the server's fds");
+        listed.count() as f64
+    };
+    let before = at_rest();
+    let m = metrics(server.addr());
+    assert_eq!(at_rest(), before, "descriptors at rest");
+    assert_eq!(m.value("process_open_fds"), before + 1.0);
+}
+
 /// The index page is documentation the server serves, so it must be true
 /// of the server that serves it: every URL its examples give is answered
 /// 200, also when `--max-rows` is below the rows an example asks for.
