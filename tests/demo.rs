@@ -317,6 +317,31 @@ fn a_one_row_demo_reports_what_was_measured() {
     assert!(stdout.contains("so nothing had to wait"), "{stdout}");
 }
 
+/// The fast download's rate reads the same on its progress line as in
+/// the fast table: `--fast-rows 1`'s 87 bytes, in well under a
+/// millisecond, are not "0" MB/s on stderr, as if nothing was read, beside
+/// "0.3" on stdout.
+#[test]
+fn a_fast_progress_line_shows_the_tables_rate() {
+    let out = fresh_out("demo-fast-rate");
+    let mut args = slow_part_only("bounded", "1", "250ms", path_arg(&out));
+    args[8] = "1";
+    let output = run_binary(&args, DEMO_DEADLINE);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let progress = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("bounded   fast: "))
+        .and_then(|line| line.split_once(" MB/s"))
+        .unwrap_or_else(|| panic!("no fast progress line in:\n{stderr}"));
+    let (_, fast_table) = stdout
+        .split_once("## Fast client")
+        .unwrap_or_else(|| panic!("no fast table in:\n{stdout}"));
+    let cells = row(fast_table, "bounded");
+    assert_eq!(progress.0, cells[3], "{stderr}\n{cells:?}");
+}
+
 /// Every file in --out is this run's: a run without the HTTP/2 part must
 /// not leave an earlier run's `http2-chart.svg` beside its own report, where
 /// it reads as this run's measurement.
