@@ -325,7 +325,8 @@ fn a_one_row_demo_reports_what_was_measured() {
 fn a_fast_progress_line_shows_the_tables_rate() {
     let out = fresh_out("demo-fast-rate");
     let mut args = slow_part_only("bounded", "1", "250ms", path_arg(&out));
-    args[8] = "1";
+    let fast_rows = 1 + args.iter().position(|&a| a == "--fast-rows").unwrap_or(0);
+    args[fast_rows] = "1";
     let output = run_binary(&args, DEMO_DEADLINE);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
