@@ -80,7 +80,8 @@ fn temporary(out: &Path, name: &str) -> PathBuf {
 /// in full (a full disk) replaces nothing. Before the renames, an earlier
 /// `report.md` is removed, so that it never stands beside this run's first
 /// files, and so is each of [`FILES`] this run does not write. Not synced
-/// to disk: this is proof against a killed demo, not a power cut.
+/// to disk: this is proof against a killed demo, not a power cut. A
+/// failure leaves no temporary file behind.
 pub fn write(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
     for (written, (name, content)) in files.iter().enumerate() {
         let path = temporary(out, name);
@@ -92,6 +93,20 @@ pub fn write(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
             return Err(format!("cannot write {}: {e}", path.display()));
         }
     }
+    let put = put_in_place(out, files);
+    if put.is_err() {
+        // A failure here (a sticky folder's file of another user's, say)
+        // leaves no temporary file: those not renamed yet go, as above.
+        for (name, _) in files {
+            let _ = fs::remove_file(temporary(out, name));
+        }
+    }
+    put
+}
+
+/// The second half of [`write`]: the earlier files removed, then each of
+/// `files`, written under its temporary name, renamed to its own.
+fn put_in_place(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
     let writes = |name: &str| files.iter().any(|(written, _)| *written == name);
     remove(&out.join(REPORT))?;
     for name in FILES.into_iter().filter(|name| !writes(name)) {
@@ -195,6 +210,10 @@ mod tests {
             !out.join(REPORT).exists(),
             "an earlier report beside new samples"
         );
+        for name in [CHART, REPORT] {
+            let left = temporary(&out, name);
+            assert!(!left.exists(), "{} is left", left.display());
+        }
         let _ = fs::remove_dir_all(&out);
     }
 
