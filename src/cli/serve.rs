@@ -202,7 +202,8 @@ pub fn run(config: ServerConfig) -> ExitCode {
     };
     // What the process was started ignoring, read before its own handlers
     // change it: a hangup under `nohup`, or a Ctrl-C meant for another
-    // job, was kept from it on purpose, and stays so.
+    // job, was kept from it on purpose, and stays so. Without `/proc` none
+    // is seen ignored, and the handlers take all three.
     let ignored = ProcStatus::of_self().ignored_signals.unwrap_or(0);
     if let Err(e) = sys::on_shutdown_signals(log::write_stamp, ignored) {
         log::line(format!(

@@ -15,11 +15,12 @@
 //! response waits behind a slow download on one HTTP/2 connection.
 //!
 //! Files: [`config`] (what to measure), [`child`] (the server process,
-//! never left behind), [`files`] (the files written into `--out`), [`run`](mod@run) (one strategy's run), [`sample`]
-//! (one sample and the CSV), [`verdict`], [`report`] (the text under the
-//! table), [`kernel_layer`] (`bounded` with and without the high-water
-//! mark), [`table`] (the Markdown tables, slow and fast), [`units`] (sizes,
-//! counts and durations as printed), [`chart`] (the SVG), [`http2`] (the
+//! never left behind), [`files`] (the files written into `--out`),
+//! [`run`](mod@run) (one strategy's run), [`sample`] (one sample and the
+//! CSV), [`verdict`], [`report`] (the text under the table),
+//! [`kernel_layer`] (`bounded` with and without the high-water mark),
+//! [`table`] (the Markdown tables, slow and fast), [`units`] (sizes,
+//! counts, durations and rates as printed), [`chart`] (the SVG), [`http2`] (the
 //! HTTP/2 part, its table and chart).
 
 pub mod chart;

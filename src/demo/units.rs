@@ -1,9 +1,9 @@
 //! Quantities as a person reads them: sizes in B, KiB, MiB or GiB, counts
 //! in groups of three digits, durations in ms or s, and rates in MB/s.
-//! Every size, count, duration and rate the demo prints goes through here, so that a table and the
-//! sentence under it round the same way; but the HTTP/2 part prints its
-//! seconds itself (`http2.rs`), its latencies to two decimals in its table
-//! and in the sentences comparing them alike.
+//! Every size, count, duration and rate the demo prints goes through here,
+//! so that a table and the sentence under it round the same way; but the
+//! HTTP/2 part prints its seconds itself (`http2.rs`), its latencies to two
+//! decimals in its table and in the sentences comparing them alike.
 
 /// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`. The
 /// unit is the one the figure, as rounded, stays under 1024 in: a few
@@ -56,8 +56,8 @@ pub fn duration(duration: std::time::Duration) -> String {
 
 /// A rate in MB/s (10^6 bytes a second, as disks and networks are rated),
 /// as a person reads it: whole from 10 MB/s (`2679`), one decimal below
-/// (`5.5`, `0.3`), and `<0.1` for a rate that would round to zero: an
-/// 87-byte download in 2 ms read as "0" MB/s, as if nothing was read.
+/// (`5.5`, `0.3`), and `<0.1` for a rate that would round to zero: "0"
+/// MB/s beside a download that read bytes (87 in 2 ms) reads as nothing.
 pub fn mb_per_s(bytes_per_second: f64) -> String {
     let mb = bytes_per_second / 1e6;
     let tenths = (mb * 10.0).round();

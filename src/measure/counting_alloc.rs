@@ -3,12 +3,13 @@
 //!
 //! RSS (resident set size) is what the kernel charges the process, but it is
 //! a noisy witness: the allocator keeps freed pages for reuse, so RSS can
-//! stay high after the bytes are gone, and it moves with thread stacks and page
-//! faults unrelated to the lesson. Live heap is exact: every byte handed out
-//! by `alloc` and not yet given back by `dealloc` (never high; a block low
-//! for a moment while another thread frees, as `dealloc` says). It is what the tests
-//! assert on, and it is the reason the server can prove that a disconnected
-//! `unbounded` client's queue was really freed.
+//! stay high after the bytes are gone, and it moves with thread stacks and
+//! page faults unrelated to the lesson. Live heap is exact: every byte
+//! handed out by `alloc` and not yet given back by `dealloc` (a free is
+//! counted just before it happens, so the count may be a block low for a
+//! moment, never high: see `dealloc`). It is what the tests assert on, and
+//! it is the reason the server can prove that a disconnected `unbounded`
+//! client's queue was really freed.
 //!
 //! The binary opts in with
 //!

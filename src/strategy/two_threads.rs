@@ -35,10 +35,10 @@
 //! The producer is stopped by hang-up: when the client goes away the
 //! writer's `write` fails, the writer returns and drops the receiver, the
 //! producer's next `send` fails, and it returns too (`producer.rs` lists
-//! every end it may find dropped). The one flag goes the other way: a producer refused by a
-//! cap marks its [`QueuedBytes`], and the writer stops at the next chunk
-//! instead of draining the rest. The producer is a scoped thread, so it is
-//! always joined before the response is finished.
+//! every end it may find dropped). The one flag goes the other way: a
+//! producer refused by a cap marks its [`QueuedBytes`], and the writer
+//! stops at the next chunk instead of draining the rest. The producer is a
+//! scoped thread, so it is always joined before the response is finished.
 
 use std::io::{self, Write};
 use std::sync::mpsc::{self, SyncSender};

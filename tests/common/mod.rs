@@ -298,8 +298,8 @@ impl PartialEq for Idle {
 
 impl Idle {
     /// Whether `self` is back at `idle`: the same threads, connections and
-    /// descriptors, and no more live heap (within [`HEAP_SLACK_BYTES`]). Less is no
-    /// leak: the idle scrape may have counted the handle of a connection
+    /// descriptors, and no more live heap (within [`HEAP_SLACK_BYTES`]).
+    /// Less is no leak: the idle scrape may have counted the handle of a connection
     /// thread that had just exited, which the accept loop joins (and
     /// frees, about 100 bytes) within its next 100 ms wake.
     pub fn back_at(&self, idle: &Idle) -> bool {
