@@ -9,7 +9,7 @@
 //! folder itself, which may be the user's (`--out .`) and hold more.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Fails now, not after the whole measurement (over a minute with the
@@ -72,6 +72,23 @@ fn temporary(out: &Path, name: &str) -> PathBuf {
     out.join(format!(".{name}.tmp"))
 }
 
+/// Writes `content` into a new file at `path`, whatever was there removed
+/// first: a temporary file a killed run left, or a symbolic link, which
+/// `fs::write` would follow and write through to a file elsewhere. The
+/// file is created only if the name is free (`O_EXCL`, which follows no
+/// link), so one put there in between fails the write instead.
+fn write_new(path: &Path, content: &str) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(content.as_bytes())
+}
+
 /// Writes each `(name, content)` of `files` into `out`: all of them under
 /// a temporary name first, then each renamed to its own, in order, so the
 /// caller puts `report.md` last. A rename is atomic, so a file under its
@@ -85,7 +102,7 @@ fn temporary(out: &Path, name: &str) -> PathBuf {
 pub fn write(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
     for (written, (name, content)) in files.iter().enumerate() {
         let path = temporary(out, name);
-        if let Err(e) = fs::write(&path, content) {
+        if let Err(e) = write_new(&path, content) {
             for (name, _) in &files[..=written] {
                 // Nothing of this run's is kept: those written so far go.
                 let _ = fs::remove_file(temporary(out, name));
@@ -214,6 +231,24 @@ mod tests {
             let left = temporary(&out, name);
             assert!(!left.exists(), "{} is left", left.display());
         }
+        let _ = fs::remove_dir_all(&out);
+    }
+
+    /// A symbolic link at a temporary name (planted in a shared folder, or
+    /// left by anyone) is not written through: the file it points to is
+    /// left as it was, and the run's file is in place all the same.
+    #[test]
+    fn a_link_at_a_temporary_name_is_not_written_through() {
+        let out = fresh("demo-files-link");
+        let elsewhere = out.join("elsewhere");
+        fs::write(&elsewhere, "not the demo's").expect("seed the target");
+        std::os::unix::fs::symlink(&elsewhere, temporary(&out, SAMPLES)).expect("plant a link");
+        let files = [(SAMPLES, "new samples".to_string())];
+        assert_eq!(write(&out, &files), Ok(()));
+        let target = fs::read_to_string(&elsewhere).unwrap_or_default();
+        assert_eq!(target, "not the demo's");
+        let samples = fs::read_to_string(out.join(SAMPLES)).unwrap_or_default();
+        assert_eq!(samples, "new samples");
         let _ = fs::remove_dir_all(&out);
     }
 
