@@ -13,7 +13,7 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal (SIGHUP or SIGINT ignored at start, as by `nohup`, stays ignored); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal (SIGHUP or SIGINT ignored at start, as by `nohup`, asked of the kernel, stays ignored); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //! | `sigaction(SIGABRT)`, `raise` | so does an abort (a failed allocation's), which then goes on |
 //! | `sigaction(SIGXFSZ)` | a log file past `ulimit -f` fails a write instead of killing |
@@ -98,6 +98,8 @@ mod ffi {
     pub const SIGXFSZ: c_int = 25;
     /// The default action is back before the handler runs, which runs once.
     pub const SA_RESETHAND: c_int = i32::MIN;
+    /// The handler that says the signal is discarded (`nohup`'s SIGHUP).
+    pub const SIG_IGN: usize = 1;
     /// The clock that counts from boot and is never set: the gap between
     /// two signals is measured on it.
     pub const CLOCK_MONOTONIC: c_int = 1;
@@ -183,9 +185,10 @@ mod ffi {
     /// Arm (`<bits/sigaction.h>`): the handler, a 1024-bit mask of signals
     /// blocked while it runs, flags, and a restorer the C library fills in.
     #[repr(C)]
+    #[derive(Clone, Copy)]
     pub struct Sigaction {
-        /// Called with the signal's number.
-        pub sa_handler: extern "C" fn(c_int),
+        /// A handler's address, or `SIG_IGN` or `SIG_DFL` (no `fn` is 0).
+        pub sa_handler: usize,
         /// `sigset_t`: all zero, nothing more is blocked.
         pub sa_mask: [u64; 16],
         /// `SA_RESTART`, or `SA_RESETHAND`.
@@ -236,20 +239,12 @@ mod ffi {
 #[cfg(target_os = "linux")]
 fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io::Result<()> {
     let len = u32::try_from(size_of::<T>()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let value = (value as *const T).cast();
     // SAFETY: `value` is a live reference for the whole call and `len` is
     // exactly its size, so the kernel reads only bytes that belong to it
     // (it copies them; nothing is kept after the call). The descriptor is
     // the socket's own, open for as long as `socket` is borrowed.
-    let result = unsafe {
-        ffi::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (value as *const T).cast(),
-            len,
-        )
-    };
-    zero_or_errno(result)
+    zero_or_errno(unsafe { ffi::setsockopt(socket.as_raw_fd(), level, name, value, len) })
 }
 
 /// `Ok` for a call that returned 0, else the `errno` it set.
@@ -432,11 +427,12 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
 /// twice); a second, later, ends the process at once with the shell's code
 /// for death by that signal, 128 + its number (130 for Ctrl-C), for an
 /// operator who will not wait, its line begun by `line_start`. SIGHUP or
-/// SIGINT that `ignored` (`SigIgn`: bit n - 1 for signal n) holds is left
-/// ignored, as `nohup` and a shell's background job ask. SIGABRT's is
-/// [`on_abort`]; SIGXFSZ's does nothing, so a write past `ulimit -f` (a log
-/// file's) fails with `EFBIG`, a line dropped and counted, killing nothing.
-pub fn on_shutdown_signals(line_start: LineStart, ignored: u64) -> io::Result<()> {
+/// SIGINT ignored now, as `nohup` and a shell's background job leave them,
+/// is left ignored (SIGTERM, a service manager's stop, is always taken).
+/// SIGABRT's is [`on_abort`]; SIGXFSZ's does nothing, so a write past
+/// `ulimit -f` (a log file's) fails with `EFBIG`, a line dropped and
+/// counted, killing nothing.
+pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
         target_os = "linux",
@@ -444,25 +440,31 @@ pub fn on_shutdown_signals(line_start: LineStart, ignored: u64) -> io::Result<()
     ))]
     {
         let action = ffi::Sigaction {
-            sa_handler: on_shutdown_signal,
+            sa_handler: on_shutdown_signal as *const () as usize,
             sa_mask: [0; 16],
             sa_flags: ffi::SA_RESTART,
             sa_restorer: None,
         };
         let abort = ffi::Sigaction {
-            sa_handler: on_abort,
+            sa_handler: on_abort as *const () as usize,
             sa_flags: ffi::SA_RESETHAND,
             ..action
         };
         extern "C" fn nothing(_: std::ffi::c_int) {}
         let too_large = ffi::Sigaction {
-            sa_handler: nothing,
+            sa_handler: nothing as *const () as usize,
             ..action
         };
         let shutdown = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP].map(|signal| (signal, &action));
         let others = [(ffi::SIGABRT, &abort), (ffi::SIGXFSZ, &too_large)];
         for (signal, action) in shutdown.into_iter().chain(others) {
-            if matches!(signal, ffi::SIGHUP | ffi::SIGINT) && ignored >> (signal - 1) & 1 == 1 {
+            // What is there now, SIG_IGN if whoever started the process
+            // asked (`nohup`'s SIGHUP), written over `old` by the kernel.
+            let mut old = *action;
+            // SAFETY: a null `action` changes nothing; the kernel fills in
+            // `old`, a live `struct sigaction`, any bits valid for it.
+            zero_or_errno(unsafe { ffi::sigaction(signal, std::ptr::null(), &mut old) })?;
+            if matches!(signal, ffi::SIGHUP | ffi::SIGINT) && old.sa_handler == ffi::SIG_IGN {
                 continue;
             }
             // SAFETY: `action` is a live, fully initialised `struct
@@ -477,7 +479,6 @@ pub fn on_shutdown_signals(line_start: LineStart, ignored: u64) -> io::Result<()
         any(target_arch = "x86_64", target_arch = "aarch64")
     )))]
     {
-        let _ = ignored;
         Err(io::ErrorKind::Unsupported.into())
     }
 }

@@ -807,8 +807,7 @@ fn download(
 /// `a_hangup_or_interrupt_ignored_at_start_stays_ignored`, not this one.
 #[test]
 fn sighup_and_sigint_shut_down_as_sigterm_does() {
-    let ignored = backpressure::ProcStatus::of_self().ignored_signals;
-    let ignored = ignored.expect("/proc/self/status has SigIgn");
+    let (ignored, _, _) = signal_masks(std::process::id());
     for (signal, number) in [("HUP", 1), ("INT", 2)] {
         if ignored >> (number - 1) & 1 == 1 {
             continue;
@@ -835,18 +834,7 @@ fn sighup_and_sigint_shut_down_as_sigterm_does() {
 #[test]
 fn a_hangup_or_interrupt_ignored_at_start_stays_ignored() {
     let mut server = Child::start_after(Log::Read, "trap '' HUP INT TERM; ", &[], &[]);
-    let (hup, int, term) = (1u64 << (1 - 1), 1u64 << (2 - 1), 1u64 << (15 - 1));
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.process.0.id()))
-        .expect("the server's status");
-    let mask = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-            .expect("a signal mask line")
-    };
-    assert_eq!(mask("SigIgn:") & (hup | int), hup | int, "{status}");
-    assert_eq!(mask("SigCgt:") & (hup | int | term), term, "{status}");
+    server.ignores_hup_and_int_and_takes_term();
     server.signal("HUP");
     server.signal("INT");
     thread::sleep(SAME_REQUEST);
@@ -854,6 +842,43 @@ fn a_hangup_or_interrupt_ignored_at_start_stays_ignored() {
     server.terminate();
     server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
     server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
+}
+
+/// The same with no descriptor free at start (`ulimit -n 4`: stdin,
+/// stdout, stderr and the listener): what was ignored is asked of the
+/// kernel, not read from a file in `/proc` there is no descriptor to open,
+/// or no `/proc` to open it in. The server warns of the limit, and goes on.
+#[test]
+fn a_hangup_ignored_at_start_stays_ignored_with_no_descriptor_free() {
+    let server = Child::start_after(Log::Read, "trap '' HUP INT; ulimit -n 4 && ", &[], &[]);
+    server.log_until(Duration::from_secs(5), |l| l.contains("no descriptor free"));
+    server.ignores_hup_and_int_and_takes_term();
+}
+
+impl Child {
+    /// Asserts that the server keeps SIGHUP and SIGINT ignored and has a
+    /// handler for SIGTERM.
+    fn ignores_hup_and_int_and_takes_term(&self) {
+        // Bit n - 1 for signal n: SIGHUP is 1, SIGINT 2, SIGTERM 15.
+        let (hup, int, term) = (1u64, 1u64 << 1, 1u64 << 14);
+        let (ignored, caught, status) = signal_masks(self.process.0.id());
+        assert_eq!(ignored & (hup | int), hup | int, "{status}");
+        assert_eq!(caught & (hup | int | term), term, "{status}");
+    }
+}
+
+/// The signals process `pid` ignores and the ones it has a handler for
+/// (`SigIgn` and `SigCgt` in its `/proc` status: bit n - 1 for signal n),
+/// with that status, to show.
+fn signal_masks(pid: u32) -> (u64, u64, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("a status");
+    let mask = |name: &str| {
+        (status.lines())
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .expect("a signal mask line")
+    };
+    (mask("SigIgn:"), mask("SigCgt:"), status)
 }
 
 /// SIGTERM in the middle of a 13.5 MB download at 8 MiB/s: the listener

@@ -9,7 +9,6 @@ use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
 use crate::measure::log::{self, Logger};
-use crate::measure::proc_status::ProcStatus;
 use crate::server::envelope::{Envelope, malloc_arenas, memory_warning};
 use crate::server::{Server, ServerConfig, descriptor_warning};
 use crate::sys;
@@ -200,12 +199,7 @@ pub fn run(config: ServerConfig) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    // What the process was started ignoring, read before its own handlers
-    // change it: a hangup under `nohup`, or a Ctrl-C meant for another
-    // job, was kept from it on purpose, and stays so. Without `/proc` none
-    // is seen ignored, and the handlers take all three.
-    let ignored = ProcStatus::of_self().ignored_signals.unwrap_or(0);
-    if let Err(e) = sys::on_shutdown_signals(log::write_stamp, ignored) {
+    if let Err(e) = sys::on_shutdown_signals(log::write_stamp) {
         log::line(format!(
             "backpressure: warning: no graceful shutdown, a signal will cut every download: {e}"
         ));

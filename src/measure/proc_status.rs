@@ -1,9 +1,9 @@
-//! Resident memory, thread count and the signals ignored, as the Linux
-//! kernel reports them in `/proc/<pid>/status`; the open-file limit
-//! (`ulimit -n`) with the descriptors in use, from `/proc/self/limits` and
-//! `/proc/self/fd`; and the limits on the process's memory (`ulimit -v`,
-//! cgroup v2's `memory.max` on its group or any group above it) with what
-//! each counts in use, for `serve`'s warning.
+//! Resident memory and thread count, as the Linux kernel reports them in
+//! `/proc/<pid>/status`; the open-file limit (`ulimit -n`) with the
+//! descriptors in use, from `/proc/self/limits` and `/proc/self/fd`; and
+//! the limits on the process's memory (`ulimit -v`, cgroup v2's
+//! `memory.max` on its group or any group above it) with what each counts
+//! in use, for `serve`'s warning.
 //!
 //! RSS is what the out-of-memory killer looks at, the number behind the
 //! lesson's "the kernel kills the process"; the thread count shows that
@@ -42,11 +42,6 @@ pub struct ProcStatus {
     pub threads: Option<u64>,
     /// `VmSize`: the address space mapped, what `ulimit -v` counts.
     pub address_space_bytes: Option<u64>,
-    /// `SigIgn`: the signals ignored, bit n - 1 for signal n, in hex. Read
-    /// at start, it says what whoever started the process asked to be kept
-    /// from it: `nohup` a closed terminal's SIGHUP, a shell without job
-    /// control a background command's SIGINT.
-    pub ignored_signals: Option<u64>,
 }
 
 impl ProcStatus {
@@ -70,7 +65,6 @@ impl ProcStatus {
                 "VmHWM" => status.peak_rss_bytes = parse_kib(value),
                 "Threads" => status.threads = value.parse().ok(),
                 "VmSize" => status.address_space_bytes = parse_kib(value),
-                "SigIgn" => status.ignored_signals = u64::from_str_radix(value, 16).ok(),
                 _ => {}
             }
         }
@@ -220,15 +214,12 @@ mod tests {
     #[test]
     fn parses_the_fields_it_reports() {
         let text = "Name:\tbackpressure\nVmPeak:\t  20000 kB\nVmSize:\t  18000 kB\n\
-                    VmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\nThreads:\t3\nSigQ:\t0/1\n\
-                    SigIgn:\t0000000000001003\n";
+                    VmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\nThreads:\t3\nSigQ:\t0/1\n";
         let status = ProcStatus::parse(text);
         assert_eq!(status.address_space_bytes, Some(18000 * 1024));
         assert_eq!(status.rss_bytes, Some(4096 * 1024));
         assert_eq!(status.peak_rss_bytes, Some(5120 * 1024));
         assert_eq!(status.threads, Some(3));
-        // SIGHUP (1), SIGINT (2) and SIGPIPE (13).
-        assert_eq!(status.ignored_signals, Some(1 << 0 | 1 << 1 | 1 << 12));
     }
 
     #[test]
