@@ -1037,6 +1037,31 @@ fn an_export_cut_by_the_clients_error_is_counted_as_an_abort() {
     assert_eq!(m.value(series), 2.0);
 }
 
+/// A small answer (an error, `/healthz`, `/metrics`) goes out as HEADERS,
+/// then its body: one whose body is cut after its head went out is logged
+/// with its status, as a cut export is, and so is counted in
+/// `backpressure_responses_total` as a cut export is, so that the log's
+/// lines and the counter add up. A window of 0 holds the 404's body; the
+/// client's RST_STREAM cuts it.
+#[test]
+fn a_small_answer_cut_after_its_head_is_counted_as_it_is_logged() {
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let series = "backpressure_responses_total{mode=\"none\",status=\"404\"}";
+    assert_eq!(metrics(server.addr()).value(series), 0.0);
+    let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
+    h2.get(1, "GET", "/nowhere");
+    let head = h2.next_of(HEADERS);
+    assert_eq!(head.stream, 1, "{head:?}");
+    assert_eq!(head.flags & END_STREAM, 0, "a body follows: {head:?}");
+    h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    let line = server.log_line("the cut 404", |l| l.contains("/nowhere"));
+    assert!(line.contains(" 404 mode=- body_bytes=0 "), "{line}");
+    assert!(line.ends_with(" end=client-abort"), "{line}");
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "a 404 cut after its head");
+    assert_eq!(m.value(series), 1.0, "logged 404, so counted: {line}");
+}
+
 /// Each stream answered whole has its access-log line, as an HTTP/1.1
 /// connection has: its client's address, its request, status, mode, the
 /// body bytes it was sent

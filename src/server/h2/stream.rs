@@ -15,6 +15,7 @@ use crate::http::h2::request::Request;
 use crate::http::request::Version;
 use crate::http::response::{ResponseHead, Status};
 use crate::measure::access_log::{AccessRecord, End};
+use crate::measure::metrics::METRICS;
 use crate::server::Shared;
 use crate::server::routes::{self, Answer};
 use crate::strategy::Wire;
@@ -94,7 +95,13 @@ pub fn answer(
             Ok(body.len() as u64)
         });
         let mut outcome = routes::small_sent(mode, status, sent);
-        outcome.status = outcome.status.or(head_sent.then_some(status));
+        // Its head went out and its body did not: logged with its status
+        // and counted, as an export cut after its head is, so that the
+        // log's lines and `backpressure_responses_total` add up.
+        if head_sent && outcome.status.is_none() {
+            METRICS.responded(mode, status);
+            outcome.status = Some(status);
+        }
         outcome
     };
     // A stream's reset by its client is carried by its write's error;
