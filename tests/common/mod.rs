@@ -346,7 +346,10 @@ pub fn warm(server: Server) -> (Server, Idle) {
     // hang up, and on a loaded machine one scrape's close can outlast the
     // next scrape, and the one after, which would both count its thread.
     // Then the scrape counts its own thread alone. And once the server's
-    // own threads have each reached their wait (`at_rest`), seen twice.
+    // own threads have each reached their wait (`at_rest`), and the
+    // descriptors have settled, each seen twice alike: a socket the
+    // rejecter still lingers on (a scrape it turned away at a small cap)
+    // is in no thread's count, only in the descriptors'.
     let pid = server.pid();
     let mut last = None;
     let idle = wait_until_with("the warm-up connections to close", IDLE_TIMEOUT, || {
@@ -355,12 +358,16 @@ pub fn warm(server: Server) -> (Server, Idle) {
             return Err(busy.join(","));
         }
         let waits = at_rest(pid)?;
-        if last.replace(waits.clone()).as_ref() != Some(&waits) {
-            return Err(format!("threads in {waits:?}, once"));
-        }
         // At a small connection cap the scrape may be turned away while
         // the warm-up connections close; that is one more poll.
         let now = Idle::of(&try_metrics(server.addr()).ok_or("/metrics turned away")?);
+        let seen = (waits, now.open_fds);
+        if last.replace(seen.clone()).as_ref() != Some(&seen) {
+            return Err(format!(
+                "threads in {:?} and {} descriptors, once",
+                seen.0, seen.1
+            ));
+        }
         (now.connections == 1.0)
             .then_some(now)
             .ok_or_else(|| "a connection counted".to_string())
