@@ -296,7 +296,7 @@ fn an_address_in_use_exits_1() {
 #[test]
 fn a_child_server_with_a_bad_flag_is_one_line_naming_its_exit() {
     let exe = Path::new(env!("CARGO_BIN_EXE_backpressure"));
-    let refused = ChildServer::start(exe, &["--no-such-flag"], ChildStderr::Discard);
+    let refused = ChildServer::start(exe, &["--no-such-flag"], ChildStderr::Hidden);
     let Err(e) = refused else {
         panic!("a server started with --no-such-flag");
     };

@@ -774,7 +774,7 @@ fn a_server_with_exit_on_stdin_eof_exits_when_its_parent_goes_away() {
 fn a_child_server_that_exits_early_is_named_with_its_own_last_words() {
     use backpressure::{ChildServer, ChildStderr};
     let exe = Path::new(env!("CARGO_BIN_EXE_backpressure"));
-    let Err(e) = ChildServer::start(exe, &["--frobnicate"], ChildStderr::Discard) else {
+    let Err(e) = ChildServer::start(exe, &["--frobnicate"], ChildStderr::Hidden) else {
         panic!("a server started with --frobnicate");
     };
     let text = e.to_string();
@@ -812,7 +812,7 @@ fn a_child_servers_last_words_are_read_to_the_end_of_its_stderr() {
                 its stderr ended";
     // Kept as a tail when not shown, as lines when collected (the tests'
     // own servers): quoted alike.
-    for stderr in [ChildStderr::Discard, ChildStderr::Collect] {
+    for stderr in [ChildStderr::Hidden, ChildStderr::Collect] {
         // A test thread that forks while the script was open for writing
         // holds it open a moment: the exec then fails, "text file busy".
         let mut tries = 0;

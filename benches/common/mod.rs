@@ -133,8 +133,9 @@ pub fn cpu_ticks() -> Result<(u64, u64), String> {
 }
 
 /// A `backpressure serve` child process (the crate's [`ChildServer`]:
-/// killed on drop, gone with its parent), its stderr thrown away: over
-/// thousands of requests an access log would bury the results.
+/// killed on drop, gone with its parent), its stderr hidden (only its
+/// last lines kept, for an error): over thousands of requests an access
+/// log would bury the results.
 pub struct ServerProcess {
     child: ChildServer,
 }
@@ -145,7 +146,7 @@ impl ServerProcess {
         let args: Vec<&str> = extra_args.iter().map(String::as_str).collect();
         let exe = std::env::var_os(SERVER_EXE_ENV)
             .map_or_else(|| env!("CARGO_BIN_EXE_backpressure").into(), PathBuf::from);
-        ChildServer::start(&exe, &args, ChildStderr::Discard)
+        ChildServer::start(&exe, &args, ChildStderr::Hidden)
             .map(|child| ServerProcess { child })
             .map_err(|e| start_error(&args, &e.to_string()))
     }

@@ -138,7 +138,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
         Flag {
             name: "--exit-on-stdin-eof",
             value: "",
-            help: "exit when stdin closes (the demo's child servers use it)",
+            help: "exit when stdin closes: a pipe its parent holds open (the demo's child servers)",
             default: no_default,
             set: |c, _| on(&mut c.exit_on_stdin_eof),
         },

@@ -45,7 +45,7 @@ const MAX_ANNOUNCE_BYTES: u64 = 1024;
 const MAX_COLLECTED_LINES: usize = 100_000;
 
 /// Most bytes kept of a child's stderr that is not shown
-/// ([`ChildStderr::Discard`]): its last words, for the error of a child
+/// ([`ChildStderr::Hidden`]): its last words, for the error of a child
 /// that exits before announcing its address. `serve`'s own error is one
 /// line of under 200 bytes, a panic's message and note a few hundred; older
 /// bytes are dropped as newer come, so a chatty child costs no more.
@@ -62,7 +62,7 @@ pub enum ChildStderr {
     /// Not shown: the demo's progress line must not be torn apart. Its
     /// last [`MAX_STDERR_TAIL_BYTES`] are kept, so that a child that exits
     /// before announcing its address is named with its last words.
-    Discard,
+    Hidden,
     /// Shown, as the parent's own stderr.
     Inherit,
     /// Kept, line by line, for [`ChildServer::log_lines`].
@@ -80,7 +80,7 @@ pub struct ChildServer {
     addr: SocketAddr,
     /// Its stderr lines, if they are collected.
     log: Option<Arc<Mutex<Vec<String>>>>,
-    /// Its stderr's last bytes, if it is not shown ([`ChildStderr::Discard`]).
+    /// Its stderr's last bytes, if it is not shown ([`ChildStderr::Hidden`]).
     tail: Option<Arc<Mutex<Vec<u8>>>>,
     /// The thread that reads its stderr, if it is piped: once it has
     /// finished, the child's last words are all in `log` or `tail`.
@@ -100,7 +100,7 @@ impl ChildServer {
             .stdout(Stdio::piped())
             .stderr(match stderr {
                 ChildStderr::Inherit => Stdio::inherit(),
-                ChildStderr::Discard | ChildStderr::Collect => Stdio::piped(),
+                ChildStderr::Hidden | ChildStderr::Collect => Stdio::piped(),
             })
             .spawn()
             // Which program: one removed mid-run (`cargo clean`) is otherwise

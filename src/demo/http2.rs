@@ -177,7 +177,7 @@ fn start(exe: &Path, lowat_off: bool) -> Result<ChildServer, String> {
             UNBOUNDED_KERNEL_MIN_RATE,
         ],
     };
-    ChildServer::start(exe, args, ChildStderr::Discard)
+    ChildServer::start(exe, args, ChildStderr::Hidden)
         .map_err(|e| format!("cannot start the server: {e}"))
 }
 

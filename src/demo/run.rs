@@ -314,7 +314,7 @@ fn start_server(exe: &Path, lowat_off: bool) -> Result<(ChildServer, u64, u64), 
         false => &["--quiet"],
         true => &["--quiet", "--notsent-lowat", "off"],
     };
-    let server = ChildServer::start(exe, args, ChildStderr::Discard)
+    let server = ChildServer::start(exe, args, ChildStderr::Hidden)
         .map_err(|e| format!("cannot start the server: {e}"))?;
     server
         .scrape()
