@@ -155,6 +155,16 @@ mod tests {
         dir
     }
 
+    /// A run's samples, chart and report, in the order the demo writes
+    /// them.
+    fn new_run() -> [(&'static str, String); 3] {
+        [
+            (SAMPLES, "new samples".to_string()),
+            (CHART, "<svg/>".to_string()),
+            (REPORT, "new report".to_string()),
+        ]
+    }
+
     /// A set of files that cannot all be written replaces none of an
     /// earlier run's: no new samples beside an old report, no file cut
     /// short under its own name. The failure is real: the chart's
@@ -166,11 +176,7 @@ mod tests {
             fs::write(out.join(name), "an earlier run").expect("seed a file");
         }
         fs::create_dir(out.join(".chart.svg.tmp")).expect("block the chart");
-        let files = [
-            (SAMPLES, "new samples".to_string()),
-            (CHART, "<svg/>".to_string()),
-            (REPORT, "new report".to_string()),
-        ];
+        let files = new_run();
         let written = write(&out, &files);
         assert!(written.is_err(), "{written:?}");
         for name in [SAMPLES, REPORT] {
@@ -194,11 +200,7 @@ mod tests {
         let out = fresh("demo-files-cut-short");
         fs::write(out.join(REPORT), "an earlier run").expect("seed the report");
         fs::create_dir_all(out.join(CHART).join("full")).expect("block the chart");
-        let files = [
-            (SAMPLES, "new samples".to_string()),
-            (CHART, "<svg/>".to_string()),
-            (REPORT, "new report".to_string()),
-        ];
+        let files = new_run();
         let written = write(&out, &files);
         assert!(written.is_err(), "{written:?}");
         let samples = fs::read_to_string(out.join(SAMPLES)).unwrap_or_default();
