@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, ErrorKind};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -378,6 +379,20 @@ fn a_demo_killed_midway_leaves_an_earlier_run_as_it_was() {
     }
     let args = slow_part_only("bounded", "300000", "5", path_arg(&out));
     let mut child = spawn_copy(Path::new(env!("CARGO_BIN_EXE_backpressure")), &args);
+    let _ = stderr_until(&mut child, "bounded ");
+    child.0.kill().expect("kill the demo");
+    child.exit_within("the killed demo to be reaped", Duration::from_secs(10));
+    for name in earlier {
+        let kept = std::fs::read_to_string(out.join(name)).unwrap_or_default();
+        assert_eq!(kept, format!("{name} of an earlier run"), "{name}");
+    }
+}
+
+/// The demo's stderr lines up to the first that starts with `prefix` (a
+/// progress line: the part it names has begun), read on a thread of their
+/// own, and the rest as they come. Fails the test after [`DEMO_DEADLINE`]
+/// without one.
+fn stderr_until(child: &mut KillOnDrop, prefix: &str) -> (Vec<String>, Receiver<String>) {
     let stderr = BufReader::new(child.0.stderr.take().expect("stderr is piped"));
     let (line_tx, line_rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
@@ -389,21 +404,13 @@ fn a_demo_killed_midway_leaves_an_earlier_run_as_it_was() {
         }
     });
     let mut seen = Vec::new();
-    while !seen
-        .last()
-        .is_some_and(|l: &String| l.starts_with("bounded "))
-    {
+    while !seen.last().is_some_and(|l: &String| l.starts_with(prefix)) {
         match line_rx.recv_timeout(DEMO_DEADLINE) {
             Ok(line) => seen.push(line),
-            Err(e) => panic!("no progress line of bounded ({e}): {seen:?}"),
+            Err(e) => panic!("no line starting {prefix:?} ({e}): {seen:?}"),
         }
     }
-    child.0.kill().expect("kill the demo");
-    child.exit_within("the killed demo to be reaped", Duration::from_secs(10));
-    for name in earlier {
-        let kept = std::fs::read_to_string(out.join(name)).unwrap_or_default();
-        assert_eq!(kept, format!("{name} of an earlier run"), "{name}");
-    }
+    (seen, line_rx)
 }
 
 /// A copy of the binary in a fresh folder `name`, and an empty `out`
@@ -480,27 +487,8 @@ fn a_late_part_that_fails_keeps_what_was_measured() {
     ];
     let mut child = spawn_copy(&exe, &args);
     let stdout = read_all(child.0.stdout.take().expect("stdout is piped"));
-    let (line_tx, line_rx) = std::sync::mpsc::channel();
-    let stderr = BufReader::new(child.0.stderr.take().expect("stderr is piped"));
-    thread::spawn(move || {
-        for line in stderr.lines() {
-            let Ok(line) = line else { break };
-            if line_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     // The first progress line of `unbounded`'s slow pass: its server runs.
-    let mut stderr = Vec::new();
-    while !stderr
-        .last()
-        .is_some_and(|l: &String| l.starts_with("unbounded"))
-    {
-        match line_rx.recv_timeout(DEMO_DEADLINE) {
-            Ok(line) => stderr.push(line),
-            Err(e) => panic!("no progress line of unbounded ({e}): {stderr:?}"),
-        }
-    }
+    let (mut stderr, line_rx) = stderr_until(&mut child, "unbounded");
     std::fs::remove_file(&exe).expect("remove the copy");
     let status = child.exit_within("the demo to exit", DEMO_DEADLINE);
     stderr.extend(line_rx.iter());
