@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 
 /// Fails now, not after the whole measurement (over a minute with the
 /// defaults), if the files cannot be written into `out`: a probe file is
-/// created there and removed.
+/// created there, as a new file ([`write_new`]: a link at its name is not
+/// followed, nor the file it points to truncated), and removed.
 pub fn check_writable(out: &Path) -> Result<(), String> {
     let probe = out.join(".backpressure-write-check");
-    fs::File::create(&probe).map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
+    write_new(&probe, "").map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
     // Left behind, it is an empty file and harmless: not worth failing for.
     let _ = fs::remove_file(&probe);
     Ok(())
@@ -231,6 +232,23 @@ mod tests {
         assert_eq!(target, "not the demo's");
         let samples = fs::read_to_string(out.join(SAMPLES)).unwrap_or_default();
         assert_eq!(samples, "new samples");
+        let _ = fs::remove_dir_all(&out);
+    }
+
+    /// The check that `--out` can be written truncates nothing through a
+    /// symbolic link at its probe's name: the file the link points to is
+    /// left as it was, and the folder is still found writable.
+    #[test]
+    fn the_writable_check_is_not_written_through_a_link() {
+        let out = fresh("demo-files-probe-link");
+        let elsewhere = out.join("elsewhere");
+        fs::write(&elsewhere, "not the demo's").expect("seed the target");
+        let probe = out.join(".backpressure-write-check");
+        std::os::unix::fs::symlink(&elsewhere, &probe).expect("plant a link");
+        assert_eq!(check_writable(&out), Ok(()));
+        let target = fs::read_to_string(&elsewhere).unwrap_or_default();
+        assert_eq!(target, "not the demo's");
+        assert!(fs::symlink_metadata(&probe).is_err(), "the probe is left");
         let _ = fs::remove_dir_all(&out);
     }
 
