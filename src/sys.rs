@@ -458,11 +458,11 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
         let shutdown = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP].map(|signal| (signal, &action));
         let others = [(ffi::SIGABRT, &abort), (ffi::SIGXFSZ, &too_large)];
         for (signal, action) in shutdown.into_iter().chain(others) {
-            // What is there now, SIG_IGN if whoever started the process
-            // asked (`nohup`'s SIGHUP), written over `old` by the kernel.
+            // What is there now (SIG_IGN under `nohup`): the C library copies
+            // the kernel's fields into `old` (musl no restorer), the rest kept.
             let mut old = *action;
-            // SAFETY: a null `action` changes nothing; the kernel fills in
-            // `old`, a live `struct sigaction`, any bits valid for it.
+            // SAFETY: a null `action` changes nothing; `old` is a live `struct
+            // sigaction`, each field valid for any bits (a 0 restorer is None).
             zero_or_errno(unsafe { ffi::sigaction(signal, std::ptr::null(), &mut old) })?;
             if matches!(signal, ffi::SIGHUP | ffi::SIGINT) && old.sa_handler == ffi::SIG_IGN {
                 continue;
