@@ -47,14 +47,24 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
     b"upgrade",
 ];
 
-/// The answer to a target (`:path`, CONNECT's `:authority`) over
-/// [`MAX_REQUEST_LINE_BYTES`]: the longest URI read is the same over either
-/// protocol (RFC 9110 §15.5.15). HTTP/2 has no request line, so the target
-/// alone is measured: the method and version around it are a few bytes.
-const TARGET_TOO_LONG: (Status, &str) = (
+/// The answer to a request whose line, as HTTP/1.1 would send it
+/// ([`http1_line_bytes`]), is over [`MAX_REQUEST_LINE_BYTES`]: the longest
+/// URI read is the same over either protocol (RFC 9110 §15.5.15), to the
+/// byte, so that no request is a 414 over one and served over the other.
+const LINE_TOO_LONG: (Status, &str) = (
     Status::UriTooLong,
-    "request target (:path, CONNECT's :authority) longer than 8 KiB",
+    "request line, as HTTP/1.1 would send it, longer than 8 KiB",
 );
+
+/// How long the request line of `method` on `target` (`:path`, CONNECT's
+/// `:authority`) would be over HTTP/1.1, `method SP target SP HTTP/1.1`
+/// without its CRLF: what HTTP/1.1's limit measures. HTTP/2 has no request
+/// line; measuring the target alone let a target up to the method and
+/// version's length (13 bytes for GET) under the limit through here, a
+/// 414 over HTTP/1.1.
+fn http1_line_bytes(method: &[u8], target: &[u8]) -> usize {
+    method.len() + b" ".len() + target.len() + b" HTTP/1.1".len()
+}
 
 /// Checks a decoded header list and finds the request in it; `ends_stream`:
 /// END_STREAM was on its HEADERS, so no DATA follows. The error is one
@@ -138,7 +148,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             return Err("CONNECT with :scheme or :path, or without :authority");
         };
         let (authority, _) = split_target(b"CONNECT", authority)?;
-        (Method::NotAllowed, authority, None)
+        (b"CONNECT".as_slice(), authority, None)
     } else {
         let (Some(method), Some(scheme), Some(path)) = (method, scheme, path) else {
             return Err(":method, :scheme or :path missing");
@@ -168,13 +178,14 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         let body = "request bodies are not accepted (DATA)";
         let has_body = !ends_stream && content_length != Some(0);
         let body = has_body.then_some((Status::BadRequest, body));
-        (Method::of(method), path, body)
+        (method, path, body)
     };
-    let too_long = (target.len() > MAX_REQUEST_LINE_BYTES).then_some(TARGET_TOO_LONG);
+    let line_bytes = http1_line_bytes(method, target);
+    let too_long = (line_bytes > MAX_REQUEST_LINE_BYTES).then_some(LINE_TOO_LONG);
     // A CONNECT's host:port, a valid host, has no `?`: no query.
     let (path, query) = split_query(target);
     Ok(Request {
-        method,
+        method: Method::of(method),
         path: path.to_vec(),
         query: query.map(<[u8]>::to_vec),
         content_length,
@@ -338,31 +349,50 @@ mod tests {
         refused(&connect(&[(":authority", "a")]), false, "host:port");
     }
 
-    /// A `:path`, or a CONNECT's `:authority`, over the request line's
-    /// limit earns 414, before a body's 400, as HTTP/1.1's head reader
-    /// answers before its parser; and its reason names the limit.
+    /// A `:path`, or a CONNECT's `:authority`, whose request line as
+    /// HTTP/1.1 would send it is over that line's limit earns 414, before
+    /// a body's 400, as HTTP/1.1's head reader answers before its parser;
+    /// the method counts, as it does in that line; and the reason names
+    /// the limit.
     #[test]
     fn a_path_longer_than_a_request_line_is_a_414() {
-        let path = |len| format!("/export.csv?x={}", "a".repeat(len - 14));
-        let refusal = |path: &str, ends_stream| {
-            let request = parsed(&with(3, (":path", path)), ends_stream).unwrap();
+        // `GET ` and ` HTTP/1.1` around the path.
+        let path = |line: usize| format!("/export.csv?x={}", "a".repeat(line - 13 - 14));
+        let refusal = |fields: &[(&str, &str)], ends_stream| {
+            let request = parsed(fields, ends_stream).unwrap();
             request.refused.map(|(status, _)| status)
         };
         let longest = path(MAX_REQUEST_LINE_BYTES);
         let longer = path(MAX_REQUEST_LINE_BYTES + 1);
-        assert_eq!(refusal(&longest, true), None);
-        assert_eq!(refusal(&longer, true), Some(Status::UriTooLong));
-        assert_eq!(refusal(&longer, false), Some(Status::UriTooLong));
-        // A CONNECT's target is its :authority, held to the same limit.
-        let tunnel = |len| {
-            let authority = format!("{}:443", "a".repeat(len - 4));
+        assert_eq!(refusal(&with(3, (":path", &longest)), true), None);
+        assert_eq!(
+            refusal(&with(3, (":path", &longer)), true),
+            Some(Status::UriTooLong)
+        );
+        assert_eq!(
+            refusal(&with(3, (":path", &longer)), false),
+            Some(Status::UriTooLong)
+        );
+        // OPTIONS is four bytes longer than GET: its path, four shorter.
+        let options = |path: &str| {
+            let mut fields = with(3, (":path", path));
+            fields[0] = (":method", "OPTIONS");
+            refusal(&fields, true)
+        };
+        assert_eq!(options(&path(MAX_REQUEST_LINE_BYTES - 4)), None);
+        let over = Some(Status::UriTooLong);
+        assert_eq!(options(&path(MAX_REQUEST_LINE_BYTES - 3)), over);
+        // A CONNECT's target is its :authority, held to the same limit:
+        // `CONNECT ` and ` HTTP/1.1` around it.
+        let tunnel = |line: usize| {
+            let authority = format!("{}:443", "a".repeat(line - 17 - 4));
             let fields = [(":method", "CONNECT"), (":authority", &authority[..])];
             parsed(&fields, false).unwrap().refused
         };
         assert_eq!(tunnel(MAX_REQUEST_LINE_BYTES), None);
-        assert_eq!(tunnel(MAX_REQUEST_LINE_BYTES + 1), Some(TARGET_TOO_LONG));
+        assert_eq!(tunnel(MAX_REQUEST_LINE_BYTES + 1), Some(LINE_TOO_LONG));
         let kib = format!("{} KiB", MAX_REQUEST_LINE_BYTES / 1024);
-        assert!(TARGET_TOO_LONG.1.contains(&kib), "{}", TARGET_TOO_LONG.1);
+        assert!(LINE_TOO_LONG.1.contains(&kib), "{}", LINE_TOO_LONG.1);
     }
 
     /// More fields than HTTP/1.1 takes earn 431, before a body's 400, as
