@@ -744,3 +744,43 @@ fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> (Got, Fields) {
     };
     (got, fields)
 }
+
+/// A head refused for its fields or its body, after its request line
+/// parsed, is logged with that line, as HTTP/2 logs the same request
+/// refused alike: the line is as safe to print as a served one's (every
+/// byte one a method, a URI or a version allows), and tells an operator
+/// what was asked. A line that is no request line is still logged `-`
+/// (`tests/defenses.rs`).
+#[test]
+fn a_head_refused_after_its_line_is_logged_with_it() {
+    let server = Server::start_logged(&[]);
+    let addr = server.addr();
+    let mut h2 = common::h2::H2::connect_wide_open(addr);
+    let refused = |target: &str, status, body, fields| Row {
+        method: "POST",
+        target: target.to_string(),
+        body,
+        status,
+        authority: Some("localhost"),
+        fields,
+        http2: None,
+    };
+    let rows = [
+        refused("/healthz?with-a-body", 400, true, vec![]),
+        refused("/healthz?fields", 431, false, vec![("x", "1"); 100]),
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        let (http1, _) = over_http1(addr, row);
+        let (http2, _) = over_http2(&mut h2, 2 * i as u32 + 1, row);
+        assert_eq!((http1, http2), alike(row.status), "{}", row.target);
+        for version in ["HTTP/1.1", "HTTP/2"] {
+            let logged = format!("\"POST {} {version}\" {} ", row.target, row.status);
+            server.log_line(&logged, |line| line.contains(&logged));
+        }
+    }
+}
+
+/// What both protocols get for `status`, a refusal: no `Allow`.
+fn alike(status: u16) -> (Got, Got) {
+    (Got::Status(status, None), Got::Status(status, None))
+}

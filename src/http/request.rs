@@ -222,6 +222,20 @@ pub fn check_request_line(start: &[u8]) -> Result<(), HeadError> {
     }
 }
 
+/// The request line of a whole `head`, without its CRLF, if it is one:
+/// its method, target and version parse, however the rest of the head is
+/// judged. What the access log prints of a head refused for its fields or
+/// its body, as of one served: every byte one a method, a URI or a version
+/// allows, none that could end the quoted field or the line.
+pub fn request_line_of(head: &[u8]) -> Option<&[u8]> {
+    let line = (Lines {
+        rest: &head[empty_lines(head)..],
+    })
+    .next()?
+    .ok()?;
+    judge_request_line(line).ok().map(|_| line)
+}
+
 /// The head's lines, each without its CRLF. A line feed without a carriage
 /// return, or a carriage return without a line feed, is an error: RFC 9112
 /// §2.2 lets a server reject a bare CR, and accepting a bare LF where a
@@ -392,6 +406,26 @@ pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line a refused head is logged with: its request line whenever
+    /// that parses, whatever its fields; none when it does not, or when
+    /// no line feed ends it.
+    #[test]
+    fn a_refused_heads_request_line_is_its_own_if_it_parses() {
+        let line = |head: &[u8]| request_line_of(head).map(<[u8]>::to_vec);
+        let refused = b"\r\nPOST /a?b HTTP/1.1\r\nContent-Length: 3\r\nx y: 1\r\n\r\n";
+        assert!(parse_head(refused).is_err());
+        assert_eq!(line(refused), Some(b"POST /a?b HTTP/1.1".to_vec()));
+        for none in [
+            &b"PRI * HTTP/2.0\r\n\r\n"[..],
+            b"GET /a\"b HTTP/1.1\r\n\r\n",
+            b"GET  / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\n\r\n",
+            b"GET / HTTP/1.1\r",
+        ] {
+            assert_eq!(line(none), None, "{}", String::from_utf8_lossy(none));
+        }
+    }
 
     /// The reasons are text written once; the limits they name are the
     /// constants, and must not drift apart.

@@ -153,8 +153,9 @@ fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) ->
 }
 
 /// Reads the head of connection `id`, parses it and responds; returns the
-/// request line for the access log once it has parsed, what the response
-/// came to, and whether the client has asked all it will.
+/// request line for the access log once it has parsed (the head around it
+/// may still be refused), what the response came to, and whether the
+/// client has asked all it will.
 fn read_and_respond(
     stream: &TcpStream,
     shared: &Shared,
@@ -203,12 +204,16 @@ fn read_and_respond(
             let outcome = drain_timeout_if_cut(outcome, shared, id);
             (line(), outcome, Asked::All)
         }
-        // A HEAD request gets no body even when it is malformed.
+        // A HEAD request gets no body even when it is malformed. A head
+        // refused for its fields or its body is logged with its request
+        // line, as HTTP/2 logs a request it refuses so.
         Err(e) => {
             let head_only = head.starts_with(b"HEAD ");
             let outcome = routes::reply_error(stream, None, e.status, e.reason, head_only);
             let outcome = drain_timeout_if_cut(outcome, shared, id);
-            (None, outcome, Asked::MaybeMore)
+            let logged = request::request_line_of(head).filter(|_| !config.quiet);
+            let logged = logged.map(|line| String::from_utf8_lossy(line).into_owned());
+            (logged, outcome, Asked::MaybeMore)
         }
     }
 }
