@@ -749,8 +749,9 @@ fn over_http2(h2: &mut common::h2::H2, id: u32, row: &Row) -> (Got, Fields) {
 /// parsed, is logged with that line, as HTTP/2 logs the same request
 /// refused alike: the line is as safe to print as a served one's (every
 /// byte one a method, a URI or a version allows), and tells an operator
-/// what was asked. A line that is no request line is still logged `-`
-/// (`tests/defenses.rs`).
+/// what was asked. So is a head refused before it ended, too large to
+/// read whole (HTTP/2's header list past its 16 KiB). A line that is no
+/// request line is still logged `-` (`tests/defenses.rs`).
 #[test]
 fn a_head_refused_after_its_line_is_logged_with_it() {
     let server = Server::start_logged(&[]);
@@ -765,9 +766,17 @@ fn a_head_refused_after_its_line_is_logged_with_it() {
         fields,
         http2: None,
     };
+    // Two fields of 9,000 bytes: a head, or a header list, over 16 KiB.
+    let large: &'static str = "a".repeat(9_000).leak();
     let rows = [
         refused("/healthz?with-a-body", 400, true, vec![]),
         refused("/healthz?fields", 431, false, vec![("x", "1"); 100]),
+        refused(
+            "/healthz?too-large",
+            431,
+            false,
+            vec![("x", large), ("y", large)],
+        ),
     ];
     for (i, row) in rows.iter().enumerate() {
         let (http1, _) = over_http1(addr, row);

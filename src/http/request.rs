@@ -222,11 +222,12 @@ pub fn check_request_line(start: &[u8]) -> Result<(), HeadError> {
     }
 }
 
-/// The request line of a whole `head`, without its CRLF, if it is one:
-/// its method, target and version parse, however the rest of the head is
-/// judged. What the access log prints of a head refused for its fields or
-/// its body, as of one served: every byte one a method, a URI or a version
-/// allows, none that could end the quoted field or the line.
+/// The request line of `head`, without its CRLF, if it is one: its
+/// method, target and version parse, however the rest of the head is
+/// judged, or whether it ever ended (too large, or too slow). What the
+/// access log prints of a refused head, as of one served: every byte one
+/// a method, a URI or a version allows, none that could end the quoted
+/// field or the line.
 pub fn request_line_of(head: &[u8]) -> Option<&[u8]> {
     let line = (Lines {
         rest: &head[empty_lines(head)..],

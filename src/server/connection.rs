@@ -171,6 +171,13 @@ fn read_and_respond(
         // an HTTP/2 connection that goes away between streams.
         return (None, Outcome::ended(End::Complete), Asked::All);
     }
+    // A head refused after its request line parsed is logged with that
+    // line, as HTTP/2 logs a request it refuses so: the line is checked
+    // (`request_line_of`), so as safe to print as a served one's.
+    let refused_line = |head: &[u8]| {
+        let line = request::request_line_of(head).filter(|_| !config.quiet);
+        line.map(|line| String::from_utf8_lossy(line).into_owned())
+    };
     let (head, after) = match head_deadline::read_head(stream, &mut buf, deadline) {
         Ok(read) => read,
         Err(error) => {
@@ -186,7 +193,8 @@ fn read_and_respond(
                 outcome.end = End::HeaderTimeout;
             }
             let outcome = drain_timeout_if_cut(outcome, shared, id);
-            return (None, outcome, Asked::MaybeMore);
+            // Too large to read whole, or not whole in time: its line may be.
+            return (refused_line(&buf), outcome, Asked::MaybeMore);
         }
     };
     let line = || (!config.quiet).then(|| request_line(head));
@@ -204,16 +212,12 @@ fn read_and_respond(
             let outcome = drain_timeout_if_cut(outcome, shared, id);
             (line(), outcome, Asked::All)
         }
-        // A HEAD request gets no body even when it is malformed. A head
-        // refused for its fields or its body is logged with its request
-        // line, as HTTP/2 logs a request it refuses so.
+        // A HEAD request gets no body even when it is malformed.
         Err(e) => {
             let head_only = head.starts_with(b"HEAD ");
             let outcome = routes::reply_error(stream, None, e.status, e.reason, head_only);
             let outcome = drain_timeout_if_cut(outcome, shared, id);
-            let logged = request::request_line_of(head).filter(|_| !config.quiet);
-            let logged = logged.map(|line| String::from_utf8_lossy(line).into_owned());
-            (logged, outcome, Asked::MaybeMore)
+            (refused_line(head), outcome, Asked::MaybeMore)
         }
     }
 }
