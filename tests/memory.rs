@@ -408,7 +408,7 @@ fn a_slow_client_that_keeps_reading_is_never_cut() {
 /// `:path` with every byte that is not visible ASCII escaped as `\xHH`,
 /// four bytes for one: 16,000 control bytes in a `:path` would make a
 /// 64 KiB line. The request field is cut (`MAX_LOGGED_REQUEST_BYTES`,
-/// 8 KiB and 256 bytes, `measure/access_log.rs`), visibly, and the fields
+/// 8 KiB, `measure/access_log.rs`), visibly, and the fields
 /// after it stay.
 #[test]
 fn a_client_cannot_make_an_access_log_line_longer_than_its_bound() {

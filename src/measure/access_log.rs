@@ -40,13 +40,14 @@ use crate::http::response::Status;
 pub use super::end::End;
 
 /// Most bytes of the request field, between its quotes: a request line at
-/// its limit, and room for a method and version around an HTTP/2 target
-/// at the same limit. Only an HTTP/2 request can pass it: a 414 logs its
-/// `:path` whole, up to the 16 KiB header list, and a 431 escapes it four
-/// bytes for one, up to 64 KiB. A real service cuts too, as nginx and
-/// Envoy cap their lines, so that the log's queue has a bound
-/// ([`super::log`]).
-pub const MAX_LOGGED_REQUEST_BYTES: usize = MAX_REQUEST_LINE_BYTES + 256;
+/// its limit, so every request either protocol reads is logged whole (an
+/// HTTP/2 request is measured as HTTP/1.1 would send its line, and
+/// `HTTP/2` is the shorter version). Only an HTTP/2 request refused can
+/// pass it: a 414 logs its `:path` whole, up to the 16 KiB header list,
+/// and a 431 escapes it four bytes for one, up to 64 KiB. A real service
+/// cuts too, as nginx and Envoy cap their lines, so that the log's queue
+/// has a bound ([`super::log`]).
+pub const MAX_LOGGED_REQUEST_BYTES: usize = MAX_REQUEST_LINE_BYTES;
 
 /// Marks a request field cut at [`MAX_LOGGED_REQUEST_BYTES`].
 const CUT: &str = "[cut]";
@@ -192,6 +193,30 @@ mod tests {
             record.format(),
             "127.0.0.1:50412 - 408 mode=- body_bytes=0 duration_ms=10000 end=header-timeout"
         );
+    }
+
+    /// The longest request line the server reads is logged whole, over
+    /// HTTP/1.1 or HTTP/2 (two bytes shorter, its line measured as
+    /// HTTP/1.1's), and one byte longer, only ever a refused one, is cut.
+    #[test]
+    fn the_longest_request_line_read_is_the_longest_logged() {
+        let record = |line: &str| AccessRecord {
+            peer: "127.0.0.1:50412".parse().unwrap(),
+            request_line: Some(line.to_string()),
+            duration: Duration::ZERO,
+            outcome: Outcome::ended(End::Complete),
+        };
+        let target = |len| format!("/{}", "a".repeat(len - 1));
+        let around = "GET ".len() + " HTTP/1.1".len();
+        let longest = format!("GET {} HTTP/1.1", target(MAX_REQUEST_LINE_BYTES - around));
+        assert_eq!(longest.len(), MAX_REQUEST_LINE_BYTES);
+        let longest_h2 = longest.replace("HTTP/1.1", "HTTP/2");
+        for line in [longest, longest_h2] {
+            assert!(record(&line).format().contains(&format!("\"{line}\" - ")));
+        }
+        let refused = format!("GET {} HTTP/2", target(MAX_REQUEST_LINE_BYTES - around + 3));
+        assert_eq!(refused.len(), MAX_REQUEST_LINE_BYTES + 1);
+        assert!(record(&refused).format().contains(&format!("{CUT}\" - ")));
     }
 
     #[test]
