@@ -59,9 +59,9 @@ const LINE_TOO_LONG: (Status, &str) = (
 /// How long the request line of `method` on `target` (`:path`, CONNECT's
 /// `:authority`) would be over HTTP/1.1, `method SP target SP HTTP/1.1`
 /// without its CRLF: what HTTP/1.1's limit measures. HTTP/2 has no request
-/// line; measuring the target alone let a target up to the method and
-/// version's length (13 bytes for GET) under the limit through here, a
-/// 414 over HTTP/1.1.
+/// line; measuring the target alone would serve here a target HTTP/1.1
+/// answers with 414: one longer than its limit allows by up to the method
+/// and version's length (13 bytes for GET).
 fn http1_line_bytes(method: &[u8], target: &[u8]) -> usize {
     method.len() + b" ".len() + target.len() + b" HTTP/1.1".len()
 }
