@@ -3,9 +3,10 @@
 //! the bytes, not for the handlers.
 //!
 //! On SIGINT, SIGTERM or SIGHUP (a closed terminal, whose default would
-//! kill the process without a drain) the accept loop stops and closes the
-//! listener (new connections are refused at once, and a load balancer
-//! moves on). Then:
+//! kill the process without a drain; SIGINT and SIGHUP only if not ignored
+//! at start, as `nohup` asks: `sys::on_shutdown_signals`) the accept loop
+//! stops and closes the listener (new connections are refused at once, and
+//! a load balancer moves on). Then:
 //!
 //! 1. **Drain.** Every request already begun goes on as if nothing
 //!    happened, for up to `--drain-timeout`: a download in flight completes
