@@ -48,7 +48,8 @@ const MAX_COLLECTED_LINES: usize = 100_000;
 /// ([`ChildStderr::Hidden`]): its last words, for the error of a child
 /// that exits before announcing its address. `serve`'s own error is one
 /// line of under 200 bytes, a panic's message and note a few hundred; older
-/// bytes are dropped as newer come, so a chatty child costs no more.
+/// bytes are dropped as newer come, so a chatty child costs no more (one
+/// byte more is kept, to tell whether the first line kept is whole).
 const MAX_STDERR_TAIL_BYTES: usize = 2048;
 
 /// Most of the child's last stderr lines quoted in that error: a panic's
@@ -295,7 +296,7 @@ fn collect_lines(
 /// [`MAX_STDERR_TAIL_BYTES`] in `sink`: the pipe is drained, as the
 /// child's logging needs, and its last words are at hand.
 fn keep_tail(
-    mut stderr: std::process::ChildStderr,
+    mut stderr: impl Read + Send + 'static,
     sink: Arc<Mutex<Vec<u8>>>,
 ) -> io::Result<JoinHandle<()>> {
     thread::Builder::new().spawn(move || {
@@ -309,21 +310,28 @@ fn keep_tail(
             };
             let Ok(mut kept) = sink.lock() else { break };
             kept.extend_from_slice(&chunk[..read]);
-            let over = kept.len().saturating_sub(MAX_STDERR_TAIL_BYTES);
+            // One byte more than the bound: the one before the tail's first
+            // tells [`tail_lines`] whether that first line is whole.
+            let over = kept.len().saturating_sub(MAX_STDERR_TAIL_BYTES + 1);
             kept.drain(..over);
         }
     })
 }
 
 /// The lines of a kept tail; a first line cut by the bound is left out,
-/// unless it is all there is.
+/// unless it is all there is. A tail past the bound holds the byte before
+/// it too ([`keep_tail`]): a line feed there, and the tail starts a line.
 fn tail_lines(tail: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(tail);
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    if tail.len() >= MAX_STDERR_TAIL_BYTES && lines.len() > 1 {
-        lines.remove(0);
-    }
-    lines
+    let whole = if tail.len() <= MAX_STDERR_TAIL_BYTES {
+        tail
+    } else {
+        match tail.iter().position(|&byte| byte == b'\n') {
+            Some(end) if end + 1 < tail.len() => &tail[end + 1..],
+            _ => &tail[1..],
+        }
+    };
+    let text = String::from_utf8_lossy(whole);
+    text.lines().map(String::from).collect()
 }
 
 #[cfg(test)]
@@ -331,16 +339,30 @@ mod tests {
     use super::*;
 
     /// A tail cut by its bound starts mid-line: that first part of a line
-    /// is not quoted as if it were a whole one, unless it is all there is.
+    /// is not quoted as if it were a whole one, unless it is all there is;
+    /// a tail cut just after a line feed starts with a whole line, kept.
     #[test]
     fn a_tail_cut_by_its_bound_quotes_only_whole_lines() {
-        let mut cut = vec![b'x'; MAX_STDERR_TAIL_BYTES - 20];
-        cut.extend_from_slice(b"\nthe whole last line");
-        assert_eq!(cut.len(), MAX_STDERR_TAIL_BYTES);
-        assert_eq!(tail_lines(&cut), ["the whole last line"]);
-        let one = vec![b'x'; MAX_STDERR_TAIL_BYTES];
-        assert_eq!(tail_lines(&one).len(), 1);
-        assert_eq!(tail_lines(b"first\nsecond"), ["first", "second"]);
+        let stderr = |bytes: &[u8]| {
+            let (reader, mut writer) = std::io::pipe().expect("a pipe");
+            let sink = Arc::new(Mutex::new(Vec::new()));
+            let reading = keep_tail(reader, Arc::clone(&sink)).expect("a thread");
+            writer.write_all(bytes).expect("the pipe takes it all");
+            drop(writer);
+            reading.join().expect("the reader ends");
+            let kept = sink.lock().expect("not poisoned");
+            tail_lines(&kept)
+        };
+        let cut = [&[b'x'; 100][..], b"\nthe whole last line"].concat();
+        let cut = [&vec![b'y'; MAX_STDERR_TAIL_BYTES - 20 - 1][..], &cut].concat();
+        assert_eq!(stderr(&cut), ["the whole last line"]);
+        let line = [&vec![b'y'; MAX_STDERR_TAIL_BYTES - 5][..], b"\nlast"].concat();
+        let at_a_line = [&b"cut off\n"[..], &line].concat();
+        let whole = String::from_utf8_lossy(&line[..MAX_STDERR_TAIL_BYTES - 5]);
+        assert_eq!(stderr(&at_a_line), [whole.as_ref(), "last"]);
+        let one = vec![b'x'; 3 * MAX_STDERR_TAIL_BYTES];
+        assert_eq!(stderr(&one), ["x".repeat(MAX_STDERR_TAIL_BYTES)]);
+        assert_eq!(stderr(b"first\nsecond"), ["first", "second"]);
     }
 
     /// A chatty child's stderr is read to its end, and only its newest
@@ -364,7 +386,7 @@ mod tests {
         reader.join().expect("the reader ends with the pipe");
         let _ = child.wait();
         let kept = kept.lock().map(|k| k.clone()).unwrap_or_default();
-        assert_eq!(kept.len(), MAX_STDERR_TAIL_BYTES);
+        assert_eq!(kept.len(), MAX_STDERR_TAIL_BYTES + 1);
         let lines = tail_lines(&kept);
         let whole = |l: &String| l.starts_with("line ") && l.ends_with(" of a chatty child");
         assert!(lines.iter().all(whole), "{lines:?}");
