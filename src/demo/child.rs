@@ -61,7 +61,7 @@ const LAST_WORDS_LINES: usize = 3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChildStderr {
     /// Not shown: the demo's progress line must not be torn apart. Its
-    /// last [`MAX_STDERR_TAIL_BYTES`] are kept, so that a child that exits
+    /// last `MAX_STDERR_TAIL_BYTES` are kept, so that a child that exits
     /// before announcing its address is named with its last words.
     Hidden,
     /// Shown, as the parent's own stderr.
