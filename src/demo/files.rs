@@ -126,7 +126,7 @@ fn remove_temporaries(out: &Path, files: &[(&str, String)]) {
     }
 }
 
-/// The second half of [`write`]: the earlier files removed, then each of
+/// The second half of [`write()`]: the earlier files removed, then each of
 /// `files`, written under its temporary name, renamed to its own.
 fn put_in_place(out: &Path, files: &[(&str, String)]) -> Result<(), String> {
     let writes = |name: &str| files.iter().any(|(written, _)| *written == name);
