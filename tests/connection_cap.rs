@@ -74,6 +74,10 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
         );
         assert_eq!(String::from_utf8_lossy(&response.body), body, "{method}");
     }
+    // A request line not whole when the 503 goes out (after the head's
+    // wait) is not logged: only a line that parsed is.
+    let response = common::request(addr, b"GET /export.csv?rows=");
+    assert_eq!(response.status, 503);
     // An HTTP/2 client could not read a 503: it gets the server's SETTINGS,
     // then a GOAWAY naming stream 0, so it knows nothing was processed.
     let mut h2 = H2::connect(addr, &[]);
@@ -82,15 +86,19 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
     assert_eq!(goaway.payload[..4], [0; 4], "last stream: {goaway:?}");
     assert_eq!(goaway.payload[8..], *REASON.trim_end().as_bytes());
     // Each rejection is logged when its answer is written, with what was
-    // sent.
-    let lines = wait_until("three rejections logged", PATIENCE, || {
+    // sent, and its request line once that came whole.
+    let lines = wait_until("four rejections logged", PATIENCE, || {
         let lines: Vec<String> = (server.log_lines().into_iter())
             .filter(|l| l.ends_with(" end=rejected"))
             .collect();
-        (lines.len() == 3).then_some(lines)
+        (lines.len() == 4).then_some(lines)
     });
     let logged = [
-        " - 503 mode=- body_bytes=0 ".to_string(),
+        " \"HEAD / HTTP/1.1\" 503 mode=- body_bytes=0 ".to_string(),
+        format!(
+            " \"GET / HTTP/1.1\" 503 mode=- body_bytes={} ",
+            REASON.len()
+        ),
         format!(" - 503 mode=- body_bytes={} ", REASON.len()),
         " - - mode=- body_bytes=0 ".to_string(),
     ];
@@ -99,7 +107,7 @@ fn at_the_cap_head_gets_the_503s_head_and_no_body() {
     }
     drop(holder);
     // The metrics match the wire: every rejection answered over HTTP/1
-    // (these three requests, and any probe or scrape turned away on the
+    // (these requests, and any probe or scrape turned away on the
     // way) is a 503 in the responses' count; the HTTP/2 one is a GOAWAY.
     // A rejection is counted when the rejecter decides it, just before
     // its 503 is written, and the 503 once written: a scrape between the

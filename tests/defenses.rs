@@ -922,7 +922,9 @@ fn a_rejected_connection_is_logged() {
     });
     let (_stamp, rest) = line.split_once(' ').expect("a stamped line");
     assert!(
-        rest.starts_with(&format!("{address} - 503 mode=- body_bytes=45 ")),
+        rest.starts_with(&format!(
+            "{address} \"GET / HTTP/1.1\" 503 mode=- body_bytes=45 "
+        )),
         "not {address}'s: {line}"
     );
     drop(holder);

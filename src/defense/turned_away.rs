@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::cap_answer::{Answer, Asked, OwnResponse, PEEK_BYTES, Refusal};
 use crate::http::h2::frame::ErrorCode;
+use crate::http::request;
 use crate::http::response::Status;
 use crate::measure::access_log::{AccessRecord, End, Outcome};
 use crate::measure::clock;
@@ -83,6 +84,8 @@ impl Lingering {
             return self.answer_own(answer, own, line);
         }
         METRICS.rejected();
+        // Peeked before the write, while the request is still all there is.
+        let line = (asked != Asked::Http2).then(|| self.peeked_request_line());
         let response = answer.response(clock::now_unix_seconds(), &asked, self.why);
         let written = (&self.stream).write_all(&response).is_ok();
         if written {
@@ -100,8 +103,18 @@ impl Lingering {
                 outcome.body_bytes = answer.reason(self.why).len() as u64;
             }
         }
-        self.log(answer, None, outcome);
+        self.log(answer, line.flatten(), outcome);
         written
+    }
+
+    /// The request line among the client's first bytes, left in place, if
+    /// they hold it whole and it parses (`request::request_line_of`): what
+    /// a rejection is logged with, as a head refused below the cap is.
+    fn peeked_request_line(&self) -> Option<String> {
+        let mut first = [0u8; PEEK_BYTES];
+        let read = self.stream.peek(&mut first).ok()?;
+        let line = request::request_line_of(&first[..read])?;
+        Some(String::from_utf8_lossy(line).into_owned())
     }
 
     /// Writes the answer of one of the server's own endpoints, as a
@@ -144,9 +157,9 @@ impl Lingering {
 
     /// The socket's access-log line, unless `quiet`. A rejection's has the
     /// 503 (none over HTTP/2) and its `body_bytes` if it was written, no
-    /// status if not, and no request line, since none was read whole; an
-    /// own endpoint's has its request line and status, as a connection
-    /// thread's would.
+    /// status if not, and its request line if the first bytes peeked held
+    /// it whole; an own endpoint's has its request line and status, as a
+    /// connection thread's would.
     pub(super) fn log(&self, answer: &Answer, request_line: Option<String>, outcome: Outcome) {
         if answer.quiet {
             return;

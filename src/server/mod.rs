@@ -468,7 +468,10 @@ mod tests {
             for (peer, fields) in [
                 (
                     http1_peer,
-                    format!(" - 503 mode=- body_bytes={} ", reason.len() + 1),
+                    format!(
+                        " \"GET / HTTP/1.1\" 503 mode=- body_bytes={} ",
+                        reason.len() + 1
+                    ),
                 ),
                 (http2_peer, " - - mode=- body_bytes=0 ".to_string()),
             ] {
