@@ -84,8 +84,11 @@ impl Lingering {
             return self.answer_own(answer, own, line);
         }
         METRICS.rejected();
-        // Peeked before the write, while the request is still all there is.
-        let line = (asked != Asked::Http2).then(|| self.peeked_request_line());
+        // Peeked before the write, while the request is still all there is;
+        // not at all when nothing is logged: a flood of rejections costs
+        // no system call it does not need.
+        let logged = !answer.quiet && asked != Asked::Http2;
+        let line = logged.then(|| self.peeked_request_line());
         let response = answer.response(clock::now_unix_seconds(), &asked, self.why);
         let written = (&self.stream).write_all(&response).is_ok();
         if written {
