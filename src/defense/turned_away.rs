@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 
 use super::cap_answer::{Answer, Asked, OwnResponse, PEEK_BYTES, Refusal};
 use crate::http::h2::frame::ErrorCode;
-use crate::http::request;
 use crate::http::response::Status;
-use crate::measure::access_log::{AccessRecord, End, Outcome};
+use crate::measure::access_log::{AccessRecord, End, Outcome, refused_request_line};
 use crate::measure::clock;
 use crate::measure::metrics::METRICS;
 use crate::sys;
@@ -111,13 +110,12 @@ impl Lingering {
     }
 
     /// The request line among the client's first bytes, left in place, if
-    /// they hold it whole and it parses (`request::request_line_of`): what
-    /// a rejection is logged with, as a head refused below the cap is.
+    /// they hold it whole and it parses ([`refused_request_line`]): what a
+    /// rejection is logged with, as a head refused below the cap is.
     fn peeked_request_line(&self) -> Option<String> {
         let mut first = [0u8; PEEK_BYTES];
         let read = self.stream.peek(&mut first).ok()?;
-        let line = request::request_line_of(&first[..read])?;
-        Some(String::from_utf8_lossy(line).into_owned())
+        refused_request_line(&first[..read])
     }
 
     /// Writes the answer of one of the server's own endpoints, as a

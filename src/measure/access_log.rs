@@ -34,7 +34,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::export::Mode;
-use crate::http::request::MAX_REQUEST_LINE_BYTES;
+use crate::http::request::{self, MAX_REQUEST_LINE_BYTES};
 use crate::http::response::Status;
 
 pub use super::end::End;
@@ -151,6 +151,14 @@ fn bounded(line: &str) -> std::borrow::Cow<'_, str> {
 pub fn request_line(head: &[u8]) -> String {
     let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
     String::from_utf8_lossy(&head[..end]).into_owned()
+}
+
+/// The request line of a head that was refused, or never ended, if it is
+/// one ([`request::request_line_of`]): checked as a parsed head's is, so
+/// as safe to print; none if it does not parse or has not come whole.
+pub fn refused_request_line(head: &[u8]) -> Option<String> {
+    let line = request::request_line_of(head)?;
+    Some(String::from_utf8_lossy(line).into_owned())
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::partial_head;
 use crate::http::request;
 use crate::http::response::Status;
-use crate::measure::access_log::{AccessRecord, End, Outcome, request_line};
+use crate::measure::access_log::{AccessRecord, End, Outcome, refused_request_line, request_line};
 use crate::measure::metrics::{Counted, METRICS};
 use crate::sys;
 
@@ -172,11 +172,10 @@ fn read_and_respond(
         return (None, Outcome::ended(End::Complete), Asked::All);
     }
     // A head refused after its request line parsed is logged with that
-    // line, as HTTP/2 logs a request it refuses so: the line is checked
-    // (`request_line_of`), so as safe to print as a served one's.
+    // line, as HTTP/2 logs a request it refuses so.
     let refused_line = |head: &[u8]| {
-        let line = request::request_line_of(head).filter(|_| !config.quiet);
-        line.map(|line| String::from_utf8_lossy(line).into_owned())
+        let logged = !config.quiet;
+        logged.then(|| refused_request_line(head)).flatten()
     };
     let (head, after) = match head_deadline::read_head(stream, &mut buf, deadline) {
         Ok(read) => read,
