@@ -789,6 +789,41 @@ fn a_head_refused_after_its_line_is_logged_with_it() {
     }
 }
 
+/// The line a refused head is logged with is its request line, checked
+/// as the parser checks one, not the head's first bytes up to a CR: empty
+/// lines before it (RFC 9112 §2.2), kept in a head too large to read
+/// whole, are skipped, not logged as an empty request; and a head that
+/// opens with HTTP/2's preface line (let through unjudged, for the
+/// preface's sake) and is no preface is logged `-`: `PRI * HTTP/2.0` is
+/// no request line this server reads.
+#[test]
+fn a_refused_heads_line_is_logged_only_as_a_request_line() {
+    let server = Server::start_logged(&[]);
+    let large = "a".repeat(9_000);
+    let too_large = format!(
+        "\r\nPOST /healthz?after-an-empty-line HTTP/1.1\r\nx: {large}\r\ny: {large}\r\n\r\n"
+    );
+    let like_a_preface = "PRI * HTTP/2.0\r\nHost: a\r\n\r\n".to_string();
+    let line = "\"POST /healthz?after-an-empty-line HTTP/1.1\"";
+    for (raw, status, logged) in [(too_large, 431, line), (like_a_preface, 505, "-")] {
+        let mut client = TcpStream::connect(server.addr()).expect("connect");
+        let address = client.local_addr().expect("the client's address");
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client.write_all(raw.as_bytes()).expect("send the head");
+        // Up to the close, or the reset of a head the server stopped reading.
+        let (mut wire, mut buf) = (Vec::new(), [0; 4096]);
+        while let Ok(read @ 1..) = client.read(&mut buf) {
+            wire.extend_from_slice(&buf[..read]);
+        }
+        assert_eq!(parse_response(&wire).status, status, "{logged}");
+        let line = server.log_line(logged, |l| l.contains(&format!(" {address} ")));
+        let fields = format!(" {address} {logged} {status} ");
+        assert!(line.contains(&fields), "{line}");
+    }
+}
+
 /// What both protocols get for `status`, a refusal: no `Allow`.
 fn alike(status: u16) -> (Got, Got) {
     (Got::Status(status, None), Got::Status(status, None))
