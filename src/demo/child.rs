@@ -365,6 +365,46 @@ mod tests {
         assert_eq!(stderr(b"first\nsecond"), ["first", "second"]);
     }
 
+    /// The lines [`keep_tail`] keeps of `reader`, read to its end.
+    fn kept_lines(reader: impl Read + Send + 'static) -> Vec<String> {
+        let sink = Arc::new(Mutex::new(Vec::new()));
+        let reading = keep_tail(reader, Arc::clone(&sink)).expect("a thread");
+        reading.join().expect("the reader ends");
+        let kept = sink.lock().expect("not poisoned");
+        tail_lines(&kept)
+    }
+
+    /// Nothing whole is lost at the edges: a stderr of exactly the bound
+    /// was never cut, so its first line is quoted; one whose only line
+    /// feed is its last byte, past the bound, is one cut line and all
+    /// there is, so it is quoted too; and a read interrupted by a signal
+    /// is tried again, not taken for the stderr's end.
+    #[test]
+    fn a_tail_loses_nothing_whole_at_its_edges() {
+        let first = "the first line";
+        let rest = vec![b'y'; MAX_STDERR_TAIL_BYTES - first.len() - 1];
+        let at_the_bound = [first.as_bytes(), b"\n", &rest].concat();
+        assert_eq!(at_the_bound.len(), MAX_STDERR_TAIL_BYTES);
+        let rest = String::from_utf8_lossy(&rest);
+        let lines = kept_lines(io::Cursor::new(at_the_bound));
+        assert_eq!(lines, [first, rest.as_ref()]);
+        let one_cut_line = [&vec![b'x'; 3 * MAX_STDERR_TAIL_BYTES][..], b"\n"].concat();
+        let lines = kept_lines(io::Cursor::new(one_cut_line));
+        assert_eq!(lines, ["x".repeat(MAX_STDERR_TAIL_BYTES - 1)]);
+        /// A pipe whose first read a signal interrupts (`EINTR`).
+        struct Signalled(bool, io::Cursor<Vec<u8>>);
+        impl Read for Signalled {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if !std::mem::replace(&mut self.0, true) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                self.1.read(buf)
+            }
+        }
+        let words = io::Cursor::new(b"cannot start\n".to_vec());
+        assert_eq!(kept_lines(Signalled(false, words)), ["cannot start"]);
+    }
+
     /// A chatty child's stderr is read to its end, and only its newest
     /// [`MAX_STDERR_TAIL_BYTES`] are kept: its last line among them, and
     /// every line quoted from them whole. Here `sh` writes 300 lines,
