@@ -1062,6 +1062,90 @@ fn a_small_answer_cut_after_its_head_is_counted_as_it_is_logged() {
     assert_eq!(m.value(series), 1.0, "logged 404, so counted: {line}");
 }
 
+/// A small answer sent whole is counted once in
+/// `backpressure_responses_total`, as over HTTP/1.1: the count a cut one
+/// is given once its head is out (above) is not given again to one that
+/// was counted whole. Three 404s on one connection, each read to its
+/// END_STREAM: three, and three lines.
+#[test]
+fn a_small_answer_sent_whole_is_counted_once() {
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let series = "backpressure_responses_total{mode=\"none\",status=\"404\"}";
+    assert_eq!(metrics(server.addr()).value(series), 0.0);
+    let mut h2 = H2::connect_wide_open(server.addr());
+    let streams = [1, 3, 5];
+    for id in streams {
+        h2.get(id, "GET", &format!("/nowhere?whole={id}"));
+    }
+    for response in read_responses(&mut h2, &streams, false) {
+        assert!(response.ended, "{response:?}");
+        assert_eq!(response.status(), 404, "{response:?}");
+    }
+    drop(h2);
+    for id in streams {
+        let line = server.log_line("a whole 404", |l| l.contains(&format!("?whole={id} ")));
+        assert!(line.contains(" 404 mode=- "), "{line}");
+        assert!(line.ends_with(" end=complete"), "{line}");
+    }
+    let m = back_to_idle(server.addr(), &idle, "three whole 404s");
+    assert_eq!(m.value(series), 3.0);
+}
+
+/// A stream its client resets before its answer's head went out is
+/// logged without a status and counted in no response: nothing was sent.
+/// Each request goes out with its RST_STREAM and a PING in one write; a
+/// stream thread starts only after the reader has taken the HEADERS,
+/// which it usually does before the reset, but not always: so whether
+/// the head went out is read off the wire, in order: a head queued
+/// before the reset comes before the PING's ACK, and none can be queued
+/// after it. Each stream's line, and the counter, must agree with what
+/// came; the test needs at least one reset that came first.
+#[test]
+fn a_stream_reset_before_its_head_is_logged_and_counted_as_unanswered() {
+    let (server, idle) = warm(Server::start_logged(&[]));
+    let series = "backpressure_responses_total{mode=\"none\",status=\"404\"}";
+    let mut h2 = H2::connect_wide_open(server.addr());
+    let (mut headed, mut unanswered) = (0, 0);
+    for id in (1..40).step_by(2) {
+        let mut out = Vec::new();
+        let block = request_block("GET", &format!("/nowhere?reset={id}"));
+        frame(&mut out, HEADERS, END_HEADERS | END_STREAM, id, &block);
+        frame(&mut out, RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+        frame(&mut out, PING, 0, 0, &u64::from(id).to_be_bytes());
+        h2.send(&out);
+        let mut head = false;
+        loop {
+            let frame = h2
+                .next_frame(Duration::from_secs(10))
+                .expect("the PING's ACK");
+            head |= frame.kind == HEADERS && frame.stream == id;
+            if frame.kind == PING && frame.payload == u64::from(id).to_be_bytes() {
+                break;
+            }
+        }
+        let target = format!("?reset={id} ");
+        let line = server.log_line("the reset stream", |l| l.contains(&target));
+        let status = if head { " 404 mode=- " } else { " - mode=- " };
+        assert!(line.contains(status), "head sent: {head}: {line}");
+        (headed, unanswered) = if head {
+            (headed + 1, unanswered)
+        } else {
+            (headed, unanswered + 1)
+        };
+        if unanswered >= 3 {
+            break;
+        }
+    }
+    assert!(unanswered > 0, "every head beat its reset ({headed})");
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "streams reset at once");
+    assert_eq!(
+        m.value(series),
+        f64::from(headed),
+        "{unanswered} unanswered"
+    );
+}
+
 /// Each stream answered whole has its access-log line, as an HTTP/1.1
 /// connection has: its client's address, its request, status, mode, the
 /// body bytes it was sent
