@@ -55,3 +55,17 @@ fn a_listen_the_kernel_refuses_is_an_error() {
     // EOPNOTSUPP, on x86_64 and aarch64 Linux alike.
     assert_eq!(error.raw_os_error(), Some(95), "{error}");
 }
+
+/// The same for the other calls that share that check: an option the
+/// kernel will not set (`TCP_NOTSENT_LOWAT` on a UDP socket, `ENOPROTOOPT`)
+/// and an abort of a descriptor that is no socket (`ENOTSOCK`) are errors,
+/// not a mark or a reset taken for granted.
+#[test]
+fn an_option_or_abort_the_kernel_refuses_is_an_error() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let error = set_notsent_lowat(&socket, 16 * 1024).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(92), "{error}");
+    let not_a_socket = std::fs::File::open("/dev/null").unwrap();
+    let error = abort(&not_a_socket).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(88), "{error}");
+}
