@@ -94,6 +94,17 @@ impl ChildServer {
     /// instead (a bad flag, say) is an error naming its exit status and, if
     /// its stderr is not inherited, quoting its last lines there.
     pub fn start(exe: &Path, args: &[&str], stderr: ChildStderr) -> io::Result<ChildServer> {
+        Self::start_within(exe, args, stderr, STARTUP_TIMEOUT)
+    }
+
+    /// [`ChildServer::start`], waiting at most `startup` for the address:
+    /// a test of the wait's end need not wait out the real one.
+    fn start_within(
+        exe: &Path,
+        args: &[&str],
+        stderr: ChildStderr,
+        startup: Duration,
+    ) -> io::Result<ChildServer> {
         let mut child = Command::new(exe)
             .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-eof"])
             .args(args)
@@ -143,11 +154,10 @@ impl ChildServer {
             // Keep draining, so that a chatty server never blocks on a full pipe.
             let _ = io::copy(&mut reader, &mut io::sink());
         })?;
-        let line = match line_rx.recv_timeout(STARTUP_TIMEOUT) {
+        let line = match line_rx.recv_timeout(startup) {
             Ok(line) => line?,
             Err(_) => {
-                let why =
-                    format!("the server did not announce its address within {STARTUP_TIMEOUT:?}");
+                let why = format!("the server did not announce its address within {startup:?}");
                 let why = server.with_last_words(why);
                 return Err(io::Error::new(io::ErrorKind::TimedOut, why));
             }
@@ -434,5 +444,41 @@ mod tests {
             lines.last().map(String::as_str),
             Some("line 299 of a chatty child")
         );
+    }
+
+    /// A child that never announces its address is named, once the wait
+    /// for it ends, with its last words too: a server stuck before it
+    /// listens may have said why. The script writes its line, then sleeps
+    /// as `exec sleep`, so that the kill at the error reaches the process
+    /// holding its stderr. The wait is 300 ms here, not the real 10 s.
+    #[test]
+    fn a_child_that_never_announces_is_named_with_its_last_words() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("bp-silent-child-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the folder");
+        let exe = dir.join("never-announces");
+        let script = "#!/bin/sh\necho 'waiting for a lock' >&2\nexec sleep 30\n";
+        std::fs::write(&exe, script).expect("write the script");
+        let executable = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(&exe, executable).expect("make it executable");
+        let startup = Duration::from_millis(300);
+        // A test thread that forks while the script was open for writing
+        // holds it open a moment: the exec then fails, "text file busy".
+        let mut tries = 0;
+        let e = loop {
+            match ChildServer::start_within(&exe, &[], ChildStderr::Hidden, startup) {
+                Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                    tries += 1;
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => break e,
+                Ok(_) => panic!("the script announced an address"),
+            }
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        let said = "the server did not announce its address within 300ms; \
+                    its stderr ended \"waiting for a lock\"";
+        assert_eq!(e.to_string(), said);
     }
 }
