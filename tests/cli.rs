@@ -274,6 +274,29 @@ fn a_flag_before_the_command_points_at_the_command_that_has_it() {
     assert!(!err.contains("as in"), "{err}");
 }
 
+/// Help that cannot be written (stdout a full disk) is a runtime failure:
+/// exit 1, and one line on stderr saying why, not a silent exit.
+#[test]
+fn help_that_cannot_be_written_exits_1_saying_why() {
+    let exe = env!("CARGO_BIN_EXE_backpressure");
+    for args in [&["--help"][..], &["serve", "--help"], &["--version"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+        let full = full.expect("open /dev/full");
+        let output = std::process::Command::new(exe)
+            .args(args)
+            .stdout(full)
+            .output()
+            .expect("run the binary");
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
+        assert!(
+            err.starts_with("backpressure: cannot write to stdout: "),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn an_address_in_use_exits_1() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port to take");

@@ -116,11 +116,20 @@ fn one_line(text: &str) -> String {
     line
 }
 
-/// Text for stdout; exit 0, or 1 if it could not be written.
+/// Text for stdout; exit 0, or 1 if it could not be written, said on
+/// stderr (a full disk, say: `--help > /dev/full`), except to a reader
+/// that has gone (`| head -1`), which asked for no more.
 fn print(text: &str) -> ExitCode {
-    match io::stdout().write_all(text.as_bytes()) {
+    let written = io::stdout().write_all(text.as_bytes());
+    let written = written.and_then(|()| io::stdout().flush());
+    match written {
         Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::from(EXIT_FAILURE),
+        Err(e) => {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                say(&format!("backpressure: cannot write to stdout: {e}"));
+            }
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }
 
