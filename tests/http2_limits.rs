@@ -561,8 +561,10 @@ fn stalled_until_the_send_timeout(
 /// ... but a stream waiting its turn is not stalled: eight downloads with
 /// windows of their own share a connection window the client opens 16 KiB
 /// at a time every 150 ms, so each gets a frame about every 1.2 s, longer
-/// than the 1 s send timeout, while the connection never stops. None is
-/// cut: a frame another stream got is one this stream could have had. Nor
+/// than the 1 s send timeout, while the connection never stops; for 2.5 s,
+/// two turns each, the first one behind the 65,535 bytes spent at once.
+/// None is cut: a frame another stream got is one this stream could have
+/// had (a writer that did not count it so cuts them within that span). Nor
 /// merely left alone, which no reset would tell: each is sent DATA in its
 /// turn, the window opened is spent to the byte, and the connection
 /// answers a PING at the end.
@@ -576,7 +578,7 @@ fn streams_waiting_their_turn_for_the_connection_window_are_not_stalled() {
     }
     let (started, mut opened) = (Instant::now(), Instant::now());
     let (mut frames, mut granted) = (Vec::new(), 65_535);
-    while started.elapsed() < Duration::from_secs(4) {
+    while started.elapsed() < Duration::from_millis(2500) {
         if opened.elapsed() >= Duration::from_millis(150) {
             h2.window_update(0, 16_384);
             granted += 16_384;
@@ -1133,7 +1135,9 @@ fn a_trickled_stream_earns_no_time_from_a_fast_one() {
 #[test]
 fn a_pause_of_the_server_is_not_its_streams_slowness() {
     // A hand-off's allowance, 16 KiB and the other stream's turn at
-    // 64 KiB/s, is the 1 s grace; the pause, 2.5 s.
+    // 64 KiB/s, is the 1 s grace; the pause, 1.5 s: past the allowance by
+    // five times `LATE` (`hand_off.rs`), so that a hand-off that counted it
+    // would be cut as the server wakes.
     let (server, idle) = warmed_server(&["--min-rate", "64k", "--rate-grace", "1s"]);
     let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, HUGE)]);
     let streams = [1, 3];
@@ -1146,7 +1150,7 @@ fn a_pause_of_the_server_is_not_its_streams_slowness() {
     let reader = thread::spawn(move || read_at_paced_window(&mut h2, &streams, 1 << 20, limit));
     thread::sleep(Duration::from_millis(800));
     server.signal("STOP");
-    thread::sleep(Duration::from_millis(2500));
+    thread::sleep(Duration::from_millis(1500));
     server.signal("CONT");
     let responses = reader.join().expect("the reading thread");
     for ((response, at), id) in responses.iter().zip(streams) {
@@ -1222,21 +1226,24 @@ fn stream_1_arrives_whole(h2: &mut H2, first: &Frame, rows: u64) {
 /// stream that looked windowless as the server stopped, its client opening
 /// the window while the server was stopped, must not be cut as the writer
 /// wakes, before the reader has read that window. A window of one byte
-/// leaves the stream with bytes and none; the pause, 2.5 s against a
-/// 2 s send timeout (and a 10 s grace, which no look comes near).
+/// leaves the stream with bytes and none; the pause, 1.25 s against a
+/// 1 s send timeout (and a 10 s grace, which no look comes near): the
+/// stall the writer saw before it, and the pause, add up to the timeout
+/// and over five times `LATE` more, so a writer that counted the pause
+/// would cut as it wakes.
 #[test]
 fn a_pause_longer_than_the_send_timeout_is_not_a_stall() {
-    let args = ["--send-timeout", "2s", "--rate-grace", "10s"];
+    let args = ["--send-timeout", "1s", "--rate-grace", "10s"];
     let (server, idle) = warmed_server(&args);
     let rows = 20_000;
     let (mut h2, first, _) = one_byte_of_stream_1(&server, rows);
-    // The writer's stall look (a tenth of the send timeout) has seen the
-    // stream without window.
+    // The writer's stall look (a tenth of the send timeout, 100 ms) has
+    // seen the stream without window, more than once.
     thread::sleep(Duration::from_millis(300));
     server.signal("STOP");
     thread::sleep(Duration::from_millis(200));
     h2.window_update(1, HUGE - 1);
-    thread::sleep(Duration::from_millis(2300));
+    thread::sleep(Duration::from_millis(1050));
     server.signal("CONT");
     stream_1_arrives_whole(&mut h2, &first, rows);
     drop(h2);
@@ -1305,19 +1312,22 @@ fn a_stall_does_not_count_the_time_the_server_was_stopped() {
 /// as its writer wakes. Woken `LATE` (100 ms, `hand_off.rs`), the writer
 /// starts every stall again; the two looks `LATE` apart alone, which the
 /// tests above hold, would cut this stream 100 ms after the wake. The
-/// pause, 2.5 s against a 2 s send timeout (and a 10 s grace, which no
-/// look comes near); the cut is asked to come 1.5 s after the wake at the
-/// earliest, which a loaded machine only makes later.
+/// pause, 1.25 s against a 1 s send timeout (and a 10 s grace, which no
+/// look comes near); the cut is asked to come 750 ms after the wake at
+/// the earliest, three quarters of the allowance as at any timeout: over
+/// seven times the 100 ms the looks alone would give, and 250 ms short of
+/// the whole timeout for the test's `kill` to return after the signal.
+/// A loaded machine only makes the cut later.
 #[test]
 fn a_stall_is_timed_again_from_the_end_of_a_pause() {
-    let args = ["--send-timeout", "2s", "--rate-grace", "10s"];
+    let args = ["--send-timeout", "1s", "--rate-grace", "10s"];
     cut_a_whole_allowance_after_a_pause(&args, "send-timeout");
 }
 
-/// The same for a stream thread's hand-off: its allowance (the 2 s grace,
+/// The same for a stream thread's hand-off: its allowance (the 1 s grace,
 /// at a rate that makes 16 KiB take a quarter of a second, under a 60 s
 /// send timeout) starts again when it looks `LATE`, so a stream left
-/// without window is cut by the minimum rate 2 s after the server resumes,
+/// without window is cut by the minimum rate 1 s after the server resumes,
 /// not at its first two looks.
 #[test]
 fn a_hand_offs_allowance_is_timed_again_from_the_end_of_a_pause() {
@@ -1327,28 +1337,30 @@ fn a_hand_offs_allowance_is_timed_again_from_the_end_of_a_pause() {
         "--min-rate",
         "64k",
         "--rate-grace",
-        "2s",
+        "1s",
     ];
     cut_a_whole_allowance_after_a_pause(&args, "min-rate");
 }
 
 /// Stream 1 of a bounded export, its window one byte and never opened, is
-/// seen without window, the server stopped for 2.5 s and resumed: the
-/// reset must come no sooner than 1.5 s after, counted as `reason`.
+/// seen without window, the server stopped for 1.25 s (past its 1 s
+/// allowance) and resumed: the reset must come no sooner than 750 ms
+/// after, counted as `reason`.
 fn cut_a_whole_allowance_after_a_pause(args: &[&str], reason: &str) {
     let (server, idle) = warmed_server(args);
     let (mut h2, _, _) = one_byte_of_stream_1(&server, 20_000);
-    // Both clocks have begun on the stream without window.
+    // Both clocks have begun on the stream without window (the writer
+    // looks every 100 ms).
     thread::sleep(Duration::from_millis(300));
     server.signal("STOP");
-    thread::sleep(Duration::from_millis(2500));
+    thread::sleep(Duration::from_millis(1250));
     server.signal("CONT");
     let resumed = Instant::now();
     let rst = h2.next_of(RST_STREAM);
     let after = resumed.elapsed();
     assert_eq!((rst.stream, rst.error_code()), (1, CANCEL), "{reason}");
     assert!(
-        after >= Duration::from_millis(1500),
+        after >= Duration::from_millis(750),
         "{reason}: cut {after:?} after the server resumed, the pause counted"
     );
     drop(h2);
@@ -1474,12 +1486,12 @@ fn a_connection_the_shutdown_sends_away_before_it_asks_is_no_header_timeout() {
 /// client that sends GOAWAY and reads nothing more is let go as one that
 /// acknowledges nothing while a write waits, not after that many bytes at
 /// the minimum rate (a minute here), nor at once: the tail is waited for
-/// the send timeout (3 s, under the 5 s grace), then the close's 500 ms.
+/// the send timeout (2 s, under the 5 s grace), then the close's 500 ms.
 #[test]
 fn a_client_gone_away_that_reads_nothing_is_let_go_after_the_send_timeout() {
     // Without the mark the kernel takes what the client's does not: the
     // stream is written, its last 100 KB or more unacknowledged.
-    let flags = ["--notsent-lowat", "off", "--send-timeout", "3s"];
+    let flags = ["--notsent-lowat", "off", "--send-timeout", "2s"];
     let (server, idle) = warmed_server(&flags);
     let window = 1 << 24;
     let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, window)]);
@@ -1494,10 +1506,10 @@ fn a_client_gone_away_that_reads_nothing_is_let_go_after_the_send_timeout() {
     );
     let took = started.elapsed();
     // Not before the send timeout: the tail was waited for.
-    assert!(took >= Duration::from_secs(3), "let go after {took:?}");
-    // The send timeout, the close's 500 ms, and room for a loaded machine;
-    // twice the timeout would be 6 s.
-    assert!(took < Duration::from_secs(5), "let go after {took:?}");
+    assert!(took >= Duration::from_secs(2), "let go after {took:?}");
+    // The send timeout, the close's 500 ms, and 1.5 s of room for a loaded
+    // machine; twice the timeout, and the close, would be 4.5 s.
+    assert!(took < Duration::from_secs(4), "let go after {took:?}");
     drop(h2);
 }
 
