@@ -324,8 +324,8 @@ fn a_one_row_demo_reports_what_was_measured() {
 /// The fast download's rate reads the same on its progress line as in
 /// the fast table: `--fast-rows 1`'s 87 bytes, in well under a
 /// millisecond, are not "0" MB/s on stderr, as if nothing was read, beside
-/// "0.3" on stdout. In `unbounded`, as any mode but `bounded` (whose slow
-/// pass the demo runs twice, a second wasted here).
+/// "0.3" on stdout. Any mode but `bounded` would do (the demo runs its
+/// slow pass twice, a second wasted here): `unbounded`.
 #[test]
 fn a_fast_progress_line_shows_the_tables_rate() {
     let out = fresh_out("demo-fast-rate");
@@ -483,7 +483,8 @@ fn a_late_part_that_fails_keeps_what_was_measured() {
         "--rows",
         "300000",
         // The copy goes as the first progress line comes (100 ms in),
-        // well before this reading and the second after it end.
+        // over a second before the HTTP/2 part starts its server: this
+        // reading, then the second of sampling after it, come first.
         "--seconds",
         "250ms",
         "--fast-rows",
