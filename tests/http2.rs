@@ -1098,11 +1098,12 @@ fn a_small_answer_sent_whole_is_counted_once() {
 
 /// A stream its client resets before its answer's head went out is
 /// logged without a status and counted in no response: nothing was sent.
-/// Each request goes out with its RST_STREAM and a PING in one write; a
-/// stream thread starts only after the reader has taken the HEADERS,
-/// which it usually does before the reset, but not always: so whether
-/// the head went out is read off the wire, in order: a head queued
-/// before the reset comes before the PING's ACK, and none can be queued
+/// Each request goes out with its RST_STREAM and a PING in one write.
+/// The reader takes the reset right after the HEADERS, nearly always
+/// before the stream thread those started has queued its head, but
+/// nothing makes it so: whether the head went out is read off the wire,
+/// in order. A head queued before the reset comes before the PING's ACK
+/// (control frames go out in the order queued), and none can be queued
 /// after it. Each stream's line, and the counter, must agree with what
 /// came; the test needs at least one reset that came first.
 #[test]
