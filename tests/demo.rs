@@ -42,8 +42,8 @@ fn row<'a>(table: &'a str, strategy: &str) -> Vec<&'a str> {
 }
 
 // Named to sort first: libtest starts a binary's tests in name order, two at
-// a time on two cores, and this one, the longest by far (about 13 s), set
-// the binary's wall time when it started after the others (23 s, not 16).
+// a time on two cores, and this one, the longest by far, would add most of
+// its time to the binary's if it started after the others.
 #[test]
 fn a_demo_in_quick_mode_measures_two_strategies_and_writes_its_files() {
     let out = fresh_out("demo-quick");

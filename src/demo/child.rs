@@ -450,7 +450,8 @@ mod tests {
     /// for it ends, with its last words too: a server stuck before it
     /// listens may have said why. The script writes its line, then sleeps
     /// as `exec sleep`, so that the kill at the error reaches the process
-    /// holding its stderr. The wait is 300 ms here, not the real 10 s.
+    /// holding its stderr. The wait is 1 s here, not the real 10 s: time
+    /// for `sh` to start and say its line on a loaded machine.
     #[test]
     fn a_child_that_never_announces_is_named_with_its_last_words() {
         use std::os::unix::fs::PermissionsExt;
@@ -461,7 +462,7 @@ mod tests {
         std::fs::write(&exe, script).expect("write the script");
         let executable = std::fs::Permissions::from_mode(0o755);
         std::fs::set_permissions(&exe, executable).expect("make it executable");
-        let startup = Duration::from_millis(300);
+        let startup = Duration::from_secs(1);
         // A test thread that forks while the script was open for writing
         // holds it open a moment: the exec then fails, "text file busy".
         let mut tries = 0;
@@ -477,7 +478,7 @@ mod tests {
         };
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
-        let said = "the server did not announce its address within 300ms; \
+        let said = "the server did not announce its address within 1s; \
                     its stderr ended \"waiting for a lock\"";
         assert_eq!(e.to_string(), said);
     }
