@@ -87,7 +87,11 @@ impl Lingering {
         // not at all when nothing is logged: a flood of rejections costs
         // no system call it does not need.
         let logged = !answer.quiet && asked != Asked::Http2;
-        let line = logged.then(|| self.peeked_request_line());
+        let line = if logged {
+            self.peeked_request_line()
+        } else {
+            None
+        };
         let response = answer.response(clock::now_unix_seconds(), &asked, self.why);
         let written = (&self.stream).write_all(&response).is_ok();
         if written {
@@ -105,7 +109,7 @@ impl Lingering {
                 outcome.body_bytes = answer.reason(self.why).len() as u64;
             }
         }
-        self.log(answer, line.flatten(), outcome);
+        self.log(answer, line, outcome);
         written
     }
 

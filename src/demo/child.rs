@@ -353,16 +353,7 @@ mod tests {
     /// a tail cut just after a line feed starts with a whole line, kept.
     #[test]
     fn a_tail_cut_by_its_bound_quotes_only_whole_lines() {
-        let stderr = |bytes: &[u8]| {
-            let (reader, mut writer) = std::io::pipe().expect("a pipe");
-            let sink = Arc::new(Mutex::new(Vec::new()));
-            let reading = keep_tail(reader, Arc::clone(&sink)).expect("a thread");
-            writer.write_all(bytes).expect("the pipe takes it all");
-            drop(writer);
-            reading.join().expect("the reader ends");
-            let kept = sink.lock().expect("not poisoned");
-            tail_lines(&kept)
-        };
+        let stderr = |bytes: &[u8]| kept_lines(io::Cursor::new(bytes.to_vec()));
         let cut = [&[b'x'; 100][..], b"\nthe whole last line"].concat();
         let cut = [&vec![b'y'; MAX_STDERR_TAIL_BYTES - 20 - 1][..], &cut].concat();
         assert_eq!(stderr(&cut), ["the whole last line"]);

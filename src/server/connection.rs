@@ -174,8 +174,11 @@ fn read_and_respond(
     // A head refused after its request line parsed is logged with that
     // line, as HTTP/2 logs a request it refuses so.
     let refused_line = |head: &[u8]| {
-        let logged = !config.quiet;
-        logged.then(|| refused_request_line(head)).flatten()
+        if config.quiet {
+            None
+        } else {
+            refused_request_line(head)
+        }
     };
     let (head, after) = match head_deadline::read_head(stream, &mut buf, deadline) {
         Ok(read) => read,
