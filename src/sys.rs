@@ -13,35 +13,35 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write`, `_exit` | a shutdown asked for by a signal (SIGHUP or SIGINT ignored at start, as by `nohup`, asked of the kernel, stays ignored); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write` or `send(MSG_DONTWAIT)`, `_exit` | a shutdown asked for by a signal (SIGHUP or SIGINT ignored at start, as by `nohup`, asked of the kernel, stays ignored); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //! | `sigaction(SIGABRT)`, `raise` | so does an abort (a failed allocation's), which then goes on |
 //! | `sigaction(SIGXFSZ)` | a log file past `ulimit -f` fails a write instead of killing |
 //!
 //! Every call outside that exit ([`exit_cutting_responses`], shared by the
-//! handler and `serve`'s stdin thread) checks its result and turns `-1`
-//! into the `errno` it set, as an `io::Error`: nothing here panics or is
-//! unwrapped. The exit has no one to report to: it skips a descriptor it
-//! cannot inspect, lets an arming fail (the descriptor closed since), and
-//! exits either way. The constants are Linux's (`<netinet/tcp.h>`,
-//! `<asm-generic/socket.h>`, `<asm-generic/ioctls.h>`), the same on the
-//! architectures Linux's generic headers cover; elsewhere every call is
-//! `ErrorKind::Unsupported`, so the server runs on Linux only (`serve`
-//! cannot arm its accept timeout, and says so); the crate builds anywhere.
+//! handler and `serve`'s stdin thread) checks its result and turns `-1` into
+//! the `errno` it set, as an `io::Error`: nothing here panics or is unwrapped.
+//! The exit has no one to report to: it skips a descriptor it cannot inspect,
+//! lets an arming fail (the descriptor closed since), and exits either way. The
+//! constants are Linux's (`<netinet/tcp.h>`, `<asm-generic/socket.h>`,
+//! `<asm-generic/ioctls.h>`), the same on the architectures Linux's generic
+//! headers cover; elsewhere every call is `ErrorKind::Unsupported`, so the
+//! server runs on Linux only (`serve` cannot arm its accept timeout, and says
+//! so); the crate builds anywhere.
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable
 //! (rust-lang/rust#88494); nothing in std does the others.
 //!
-//! A signal handler may run between any two instructions of any thread, so
-//! it may only do what is *async-signal-safe* (POSIX `signal-safety(7)`):
-//! here, read the monotonic clock, note the first signal's time in an
-//! atomic and, for a second signal, arm a reset on each connection still
-//! being written, `write` one line (stamped by a function `serve` hands
-//! over: `clock_gettime` and arithmetic into a buffer on the stack), and
-//! `_exit`; for an abort, the same resets and line, and `raise` once more.
-//! The server looks at that atomic on its own time ([`shutdown_requested`]),
-//! which is why its accept loop must wake now and then
-//! ([`set_accept_timeout`]): std retries an `accept` the signal interrupts.
+//! A signal handler may run between any two instructions of any thread, so it
+//! may only do what is *async-signal-safe* (POSIX `signal-safety(7)`): here,
+//! read the monotonic clock, note the first signal's time in an atomic and, for
+//! a second signal, arm a reset on each connection still being written, write
+//! one line without waiting for room (stamped by a function `serve` hands over:
+//! `clock_gettime` and arithmetic into a buffer on the stack), and `_exit`; for
+//! an abort, the same resets and line, and `raise` once more. The server looks
+//! at that atomic on its own time ([`shutdown_requested`]), which is why its
+//! accept loop must wake now and then ([`set_accept_timeout`]): std retries an
+//! `accept` the signal interrupts.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -55,7 +55,7 @@ mod noted;
 pub mod repeated_signal;
 
 use noted::SIGNAL_LINE_START;
-pub use noted::{LineStart, note_connection, note_listener, shutdown_requested};
+pub use noted::{LineStart, note_connection, note_listener, note_stderr, shutdown_requested};
 
 #[cfg(target_os = "linux")]
 mod ffi {
@@ -110,13 +110,19 @@ mod ffi {
     pub const AF_INET: c_int = 2;
     pub const AF_INET6: c_int = 10;
     pub const SOCK_STREAM_CLOEXEC: c_int = 1 | 0o2_000_000;
+    /// `errno` of a blocking `connect` that gave up at its `SO_SNDTIMEO`.
+    pub const EINPROGRESS: c_int = 115;
+    /// `send`: `EAGAIN` rather than a wait for room, `EPIPE` not SIGPIPE.
+    pub const MSG_DONTWAIT_NOSIGNAL: c_int = 0x40 | 0x4000;
+    /// `open`: write only, non-blocking, never a controlling terminal.
+    pub const O_NONBLOCKING_WRITE: c_int = 0o1 | 0o4000 | 0o400;
 
     /// `struct timeval` of `<sys/time.h>`, as `SO_RCVTIMEO` and
-    /// `SO_SNDTIMEO` take it: two C `long`s.
+    /// `SO_SNDTIMEO` take it: two C `long`s (32 bits on 32-bit Linux, whose
+    /// kernel reads these options in that layout).
     #[repr(C)]
     pub struct Timeval {
-        /// Whole seconds: 32 bits on 32-bit Linux, whose kernel reads these
-        /// options in that layout.
+        /// Whole seconds.
         pub tv_sec: c_long,
         /// And microseconds.
         pub tv_usec: c_long,
@@ -201,11 +207,8 @@ mod ffi {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     const _: () = assert!(size_of::<Sigaction>() == 152);
 
-    // These are the C library's own declarations of `setsockopt(2)`,
-    // `getsockopt(2)`, `getsockname(2)`, `ioctl(2)`, `socket(2)`,
-    // `connect(2)`, `listen(2)`, `sigaction(2)`, `clock_gettime(2)`,
-    // `write(2)`, `_exit(2)` and `raise(3)`
-    // (`socklen_t` is `u32`; `ioctl` is variadic in C too).
+    // The C library's own declarations, as each call's manual page gives
+    // them (`socklen_t` is `u32`; `ioctl` is variadic in C too).
     unsafe extern "C" {
         pub fn getsockopt(
             fd: c_int,
@@ -229,6 +232,8 @@ mod ffi {
         pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
         pub fn clock_gettime(clock: c_int, now: *mut Timespec) -> c_int;
         pub fn write(fd: c_int, bytes: *const c_void, count: usize) -> isize;
+        pub fn send(fd: c_int, bytes: *const c_void, count: usize, flags: c_int) -> isize;
+        pub fn open(path: *const std::ffi::c_char, flags: c_int, ...) -> c_int;
         pub fn _exit(status: c_int) -> !;
         pub fn raise(signal: c_int) -> c_int;
     }
@@ -242,8 +247,8 @@ fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io:
     let value = (value as *const T).cast();
     // SAFETY: `value` is a live reference for the whole call and `len` is
     // exactly its size, so the kernel reads only bytes that belong to it
-    // (it copies them; nothing is kept after the call). The descriptor is
-    // the socket's own, open for as long as `socket` is borrowed.
+    // (it copies them; nothing is kept after the call). A descriptor
+    // closed since it was looked at (the exit's) fails with EBADF.
     zero_or_errno(unsafe { ffi::setsockopt(socket.as_raw_fd(), level, name, value, len) })
 }
 
@@ -306,6 +311,8 @@ pub fn abort(socket: &impl AsRawFd) -> io::Result<()> {
 
 /// `SO_LINGER {on, 0}`: the next `close` of this socket sends a reset and
 /// frees its send queue at once, instead of a FIN after the queue drains.
+/// It neither allocates nor locks: an exit at once arms every response
+/// with it, from a signal handler.
 pub fn reset_on_close(socket: &impl AsRawFd) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
@@ -374,7 +381,9 @@ pub fn connect_with_receive_buffer(
         match result {
             Ok(()) => Ok(TcpStream::from(socket)),
             // A blocking connect that timed out reports it as in progress.
-            Err(e) if e.raw_os_error() == Some(EINPROGRESS) => Err(io::ErrorKind::TimedOut.into()),
+            Err(e) if e.raw_os_error() == Some(ffi::EINPROGRESS) => {
+                Err(io::ErrorKind::TimedOut.into())
+            }
             Err(e) => Err(e),
         }
     }
@@ -424,14 +433,13 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP: the first asks for a
 /// graceful shutdown ([`shutdown_requested`] turns true), and so does any
 /// within [`repeated_signal::SAME_REQUEST`] of it (the same request, sent
-/// twice); a second, later, ends the process at once with the shell's code
-/// for death by that signal, 128 + its number (130 for Ctrl-C), for an
-/// operator who will not wait, its line begun by `line_start`. SIGHUP or
-/// SIGINT ignored now, as `nohup` and a shell's background job leave them,
-/// is left ignored (SIGTERM, a service manager's stop, is always taken).
-/// SIGABRT's is [`on_abort`]; SIGXFSZ's does nothing, so a write past
-/// `ulimit -f` (a log file's) fails with `EFBIG`, a line dropped and
-/// counted, killing nothing.
+/// twice); a second, later, ends the process at once with the shell's code for
+/// death by that signal, 128 + its number (130 for Ctrl-C), for an operator who
+/// will not wait, its line begun by `line_start`. SIGHUP or SIGINT ignored now,
+/// as `nohup` and a shell's background job leave them, is left ignored
+/// (SIGTERM, a service manager's stop, is always taken). SIGABRT's is
+/// [`on_abort`]; SIGXFSZ's does nothing, so a write past `ulimit -f` (a log
+/// file's) fails with `EFBIG`, a line dropped and counted, killing nothing.
 pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
@@ -484,8 +492,7 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
 }
 
 /// The handler: the clock read and one atomic compare-and-swap; for a
-/// second signal, [`exit_cutting_responses`] with the shell's code for
-/// death by it.
+/// second signal, [`exit_cutting_responses`], 128 + the signal's number.
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
@@ -529,31 +536,30 @@ extern "C" fn on_abort(signal: std::ffi::c_int) {
     unsafe { ffi::raise(signal) };
 }
 
-/// Most bytes of an exit's line, its stamp included: the longest of the
-/// three (stdin's close) takes 143, and the buffer is on the stack of
-/// whatever the signal interrupted.
+/// Most bytes of an exit's line, its stamp included (stdin's close, the
+/// longest, takes 143), on the stack of whatever the signal interrupted.
 const EXIT_LINE_BYTES: usize = 256;
 
-/// Ends the process at once with `code`: a reset armed on every response
-/// still being written, `line` on stderr after what `start` writes (the
-/// log's stamp, as every line has), then `_exit`. The second
-/// signal's handler calls it, and so does `serve --exit-on-stdin-eof` when
-/// stdin closes. On Linux, where the handler is, all of it is
-/// async-signal-safe (`getsockname`, `getsockopt`, `setsockopt` and
-/// `write` are on POSIX's list); nothing here allocates, locks or unwinds.
-/// The line goes straight to descriptor 2, not through the log's thread,
-/// which may never run again: one `write` from a buffer on the stack,
-/// which no log line can split; a line too long for it is cut.
+/// Ends the process at once with `code`: a reset armed on every response still
+/// being written, `line` on stderr after what `start` writes (the log's stamp,
+/// as every line has), then `_exit`. The second signal's handler calls it, and
+/// so does `serve --exit-on-stdin-eof` when stdin closes. On Linux, where the
+/// handler is, all of it is async-signal-safe (`getsockname`, `getsockopt`,
+/// `setsockopt`, `write` and `send` are on POSIX's list); nothing here
+/// allocates, locks or unwinds. The line goes straight to stderr, not through
+/// the log's thread, which may never run again: one call from a buffer on the
+/// stack, which no log line can split, and which never waits for a stalled
+/// reader ([`note_stderr`]); a line too long for the buffer is cut.
 ///
-/// The process's exit closes every socket, and a plain close sends a FIN:
-/// an HTTP/1.0 body cut by the exit would end like a whole one. Armed with
-/// SO_LINGER {1, 0}, the close is a reset instead, which no client takes
-/// for the end of a body. Only a connection still being written is armed
-/// ([`still_written`]): one whose graceful close has begun holds the tail
-/// of a whole response, which the kernel delivers after the exit, and a
-/// reset would throw it away. Other threads go on meanwhile: a connection
-/// noted after the loop below read the highest descriptor, with a higher
-/// one, is not armed, nor one accepted and not yet noted.
+/// The process's exit closes every socket, and a plain close sends a FIN: an
+/// HTTP/1.0 body cut by the exit would end like a whole one. Armed with
+/// SO_LINGER {1, 0}, the close is a reset instead, which no client takes for
+/// the end of a body. Only a connection still being written is armed
+/// ([`still_written`]): one whose graceful close has begun holds the tail of a
+/// whole response, which the kernel delivers after the exit, and a reset would
+/// throw it away. Other threads go on meanwhile: a connection noted after the
+/// loop below read the highest descriptor, with a higher one, is not armed, nor
+/// one accepted and not yet noted.
 pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
     cut_responses(start, line);
     #[cfg(target_os = "linux")]
@@ -580,31 +586,29 @@ fn cut_responses(start: LineStart, line: &[u8]) {
     ))]
     {
         let port = noted::LISTEN_PORT.load(Ordering::SeqCst);
-        let linger = ffi::Linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
         for fd in 0..=noted::HIGHEST_CONNECTION_FD.load(Ordering::SeqCst) {
             if still_written(fd, port) {
-                // SAFETY: `linger` is a live `struct linger` of the size
-                // passed, which the kernel only reads during the call. `fd`
-                // is a connection of ours, just looked at; were it closed
-                // since, the call fails with EBADF and changes nothing.
-                unsafe {
-                    ffi::setsockopt(
-                        fd,
-                        ffi::SOL_SOCKET,
-                        ffi::SO_LINGER,
-                        (&raw const linger).cast(),
-                        size_of::<ffi::Linger>() as u32,
-                    )
-                };
+                // A connection of ours, just looked at; were it closed since,
+                // the call fails with EBADF and changes nothing.
+                let _ = reset_on_close(&fd);
             }
         }
-        // SAFETY: `line` is a live slice of `line.len()` bytes, all that
-        // `write` reads. A failed or short write (stderr closed or full)
-        // is ignored: the exit matters more than the line.
-        unsafe { ffi::write(2, line.as_ptr().cast(), line.len()) };
+        let (bytes, len) = (line.as_ptr().cast(), line.len());
+        // SAFETY: `bytes` is a live slice of `len` bytes, all that `send`
+        // or `write` reads; the path is a C string literal. None waits for
+        // room ([`note_stderr`]); a failure loses the line, not the exit.
+        unsafe {
+            match noted::EXIT_LINE_TO.load(Ordering::SeqCst) {
+                noted::TO_SOCKET => ffi::send(2, bytes, len, ffi::MSG_DONTWAIT_NOSIGNAL),
+                noted::TO_REOPENED => {
+                    match ffi::open(c"/proc/self/fd/2".as_ptr(), ffi::O_NONBLOCKING_WRITE) {
+                        -1 => -1,
+                        fd => ffi::write(fd, bytes, len),
+                    }
+                }
+                _ => ffi::write(2, bytes, len),
+            }
+        };
     }
     #[cfg(not(all(
         target_os = "linux",
@@ -659,10 +663,6 @@ fn still_written(fd: std::ffi::c_int, port: u32) -> bool {
     };
     got == 0 && len >= 1 && matches!(info[0], ffi::TCP_ESTABLISHED | ffi::TCP_CLOSE_WAIT)
 }
-
-/// `errno` of a blocking `connect` that gave up at its `SO_SNDTIMEO`.
-#[cfg(target_os = "linux")]
-const EINPROGRESS: i32 = 115;
 
 /// `connect(2)` to the C socket address `raw`.
 #[cfg(target_os = "linux")]

@@ -16,8 +16,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{ChildStderr, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -38,6 +40,8 @@ enum Log {
     Dead,
     /// Held open and never read: the pipe fills after 64 KiB.
     Unread,
+    /// A Unix socket, as journald's stderr is, held open and never read.
+    UnreadSocket,
     /// Read line by line into a channel.
     Read,
     /// Written to this regular file, which `ulimit -f` bounds; a pipe has
@@ -67,8 +71,8 @@ struct Child {
     /// Held so that `--exit-on-stdin-eof` ends the child if the test dies;
     /// taken to close it ([`Child::close_stdin`]).
     stdin: Option<ChildStdin>,
-    /// Held and never read, for [`Log::Unread`].
-    _unread: Option<ChildStderr>,
+    /// Held and never read, for [`Log::Unread`] and [`Log::UnreadSocket`].
+    _unread: Option<OwnedFd>,
     /// The log's lines, for [`Log::Read`].
     lines: Option<mpsc::Receiver<String>>,
     /// Read before the process started: no line it logs is stamped earlier.
@@ -95,6 +99,7 @@ impl Child {
         let script =
             format!("{prelude}exec \"$0\" serve --addr 127.0.0.1:0 --exit-on-stdin-eof \"$@\"");
         let started = SystemTime::now();
+        let (mut unread, mut lines) = (None, None);
         let process = Command::new("sh")
             .args(["-c", &script, env!("CARGO_BIN_EXE_backpressure")])
             .args(args)
@@ -103,6 +108,11 @@ impl Child {
             .stdout(Stdio::piped())
             .stderr(match &log {
                 Log::File(file) => Stdio::from(file.try_clone().expect("the log file")),
+                Log::UnreadSocket => {
+                    let (theirs, ours) = UnixStream::pair().expect("a socket pair");
+                    unread = Some(OwnedFd::from(ours));
+                    Stdio::from(OwnedFd::from(theirs))
+                }
                 _ => Stdio::piped(),
             })
             .spawn()
@@ -110,10 +120,9 @@ impl Child {
         let mut process = KillOnDrop(process);
         let stdin = process.0.stdin.take().expect("stdin is piped");
         let stderr = process.0.stderr.take();
-        let (mut unread, mut lines) = (None, None);
         match log {
-            Log::Dead | Log::File(_) => drop(stderr),
-            Log::Unread => unread = stderr,
+            Log::Dead | Log::File(_) | Log::UnreadSocket => drop(stderr),
+            Log::Unread => unread = stderr.map(OwnedFd::from),
             Log::Read => {
                 let stderr = stderr.expect("stderr is piped");
                 let (send, receive) = mpsc::channel();
@@ -732,7 +741,7 @@ fn an_unread_log_never_stalls_the_server() {
         let m = common::try_metrics(addr)?;
         (m.value("backpressure_connections_active") == 1.0).then_some(m)
     });
-    let dropped = m.value("backpressure_log_lines_dropped_total{reason=\"queue-full\"}");
+    let dropped = m.value(LINES_DROPPED_QUEUE_FULL);
     assert!(dropped > 0.0, "1,600 lines cannot all fit a full pipe");
     // Nothing to drain: the exit waits only for the logger, 2 s at most,
     // and a loaded machine gets as long again.
@@ -746,6 +755,85 @@ fn an_unread_log_never_stalls_the_server() {
         "exited {took:?} after the signal, its log unread"
     );
 }
+
+/// How an exit at once is asked for.
+#[derive(Debug, Clone, Copy)]
+enum ExitAtOnce {
+    /// SIGTERM, then again past [`SAME_REQUEST`]: 128 + 15.
+    SecondSignal,
+    /// SIGABRT: death by it.
+    Abort,
+    /// `--exit-on-stdin-eof`'s stdin closed: 0.
+    StdinClosed,
+}
+
+/// An exit at once does not wait for a log nobody reads. Its line is the
+/// last thing it writes before it goes; written as the log's are, to a
+/// pipe or socket whose reader has stalled, it would wait for room
+/// forever, the process neither serving (the first signal stopped that)
+/// nor gone, and a download it had cut would hang, not end in a reset.
+/// The line is lost instead. Each exit in turn, on a stderr that is a
+/// pipe, and the second signal on a socket, as journald gives a service.
+#[test]
+fn an_exit_at_once_never_waits_for_an_unread_log() {
+    let cases = [
+        (Log::Unread, ExitAtOnce::SecondSignal),
+        (Log::Unread, ExitAtOnce::Abort),
+        (Log::Unread, ExitAtOnce::StdinClosed),
+        (Log::UnreadSocket, ExitAtOnce::SecondSignal),
+    ];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(log, exit)| thread::spawn(move || exits_at_once_on_an_unread_log(log, exit)))
+        .collect();
+    for run in runs {
+        if let Err(panic) = run.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+fn exits_at_once_on_an_unread_log(log: Log, exit: ExitAtOnce) {
+    // No core file left behind by the abort, where core dumps are on.
+    let mut server = Child::start(log, Some("-c 0"), &[]);
+    let addr = server.addr;
+    // The logger waits in a write once stderr is full, and only then does
+    // its queue fill and drop a line.
+    let full = (0..10_000).any(|i| {
+        get(addr, "/healthz");
+        i % 100 == 99 && metrics(addr).value(LINES_DROPPED_QUEUE_FULL) > 0.0
+    });
+    assert!(full, "{exit:?}: the log never filled");
+    let client = download(addr, "HTTP/1.0", 7_000_000, 200_000);
+    let expected = match exit {
+        ExitAtOnce::SecondSignal => {
+            server.terminate();
+            // The handler noted the first's time as it began.
+            server.wait_until_sigterm_taken();
+            thread::sleep(SAME_REQUEST);
+            server.terminate();
+            Some(128 + 15)
+        }
+        ExitAtOnce::Abort => {
+            server.signal("ABRT");
+            None
+        }
+        ExitAtOnce::StdinClosed => {
+            server.close_stdin();
+            Some(0)
+        }
+    };
+    let status = server.exit_within(Duration::from_secs(10));
+    assert_eq!(status.code(), expected, "{exit:?}: {status:?}");
+    if expected.is_none() {
+        assert_eq!(status.signal(), Some(6), "{exit:?}: {status:?}");
+    }
+    ends_in_a_reset(client);
+}
+
+/// The series that counts lines dropped for a full log queue.
+const LINES_DROPPED_QUEUE_FULL: &str =
+    "backpressure_log_lines_dropped_total{reason=\"queue-full\"}";
 
 /// Reads an HTTP/1.1 response at about `bytes_per_second`, to its end,
 /// saying on `flowing` when its first bytes have come.

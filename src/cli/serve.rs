@@ -169,6 +169,11 @@ const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// this, are a command line's usage errors, answered at once and
 /// unstamped (`cli/mod.rs`).
 pub fn run(config: ServerConfig) -> ExitCode {
+    if let Err(e) = sys::note_stderr() {
+        log::line(format!(
+            "backpressure: warning: an exit at once may wait for stderr's reader: {e}"
+        ));
+    }
     if config.exit_on_stdin_eof
         && let Err(e) = exit_on_stdin_eof()
     {

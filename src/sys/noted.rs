@@ -1,11 +1,15 @@
 //! What the signal handlers in `sys.rs` know of the server, noted before
 //! they may run and kept in atomics, since a handler may take no lock: the
-//! first shutdown signal's time, how an exit's line begins, the port the
-//! server listens on and the highest descriptor a connection has had.
+//! first shutdown signal's time, how an exit's line begins and where it
+//! goes, the port the server listens on and the highest descriptor a
+//! connection has had.
 
-use std::os::fd::AsRawFd;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::FileTypeExt;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// The monotonic clock's reading, in nanoseconds, at the first shutdown
 /// signal (`u64::MAX` if it could not be read, which no later signal is
@@ -42,4 +46,42 @@ pub fn note_listener(port: u16) {
 /// Notes a connection just accepted, for the second signal (and an abort).
 pub fn note_connection(socket: &impl AsRawFd) {
     HIGHEST_CONNECTION_FD.fetch_max(socket.as_raw_fd(), Ordering::SeqCst);
+}
+
+/// How an exit's line reaches stderr
+/// ([`exit_cutting_responses`](super::exit_cutting_responses)): one of the
+/// `TO_` values below, [`note_stderr`]'s choice. stderr may be a pipe whose
+/// reader has stalled, which the log rides out by dropping lines
+/// (`measure/log.rs`); a handler that waited there for room would hold the
+/// exit at once forever, the process neither serving nor gone. So the line
+/// goes where it never waits, and is lost if there is no room.
+pub(super) static EXIT_LINE_TO: AtomicU8 = AtomicU8::new(TO_DESCRIPTOR_2);
+/// `write` to descriptor 2: a regular file, which never waits for a
+/// reader and whose offset a new description would not share; or what
+/// [`note_stderr`] could not look at, which then may wait.
+pub(super) const TO_DESCRIPTOR_2: u8 = 0;
+/// `send` with `MSG_DONTWAIT` to descriptor 2: a socket (journald's).
+pub(super) const TO_SOCKET: u8 = 1;
+/// `write` to stderr opened again at the exit, non-blocking, through
+/// `/proc/self/fd/2`: a pipe or a terminal. A description of its own, so
+/// the flag reaches no one sharing stderr's (the shell's terminal stays as
+/// it was); opened only then, so that no descriptor is held for it (with
+/// none free at the exit, the line is lost).
+pub(super) const TO_REOPENED: u8 = 2;
+
+/// Chooses how an exit's line will reach stderr without waiting for room
+/// ([`EXIT_LINE_TO`]), from what stderr is.
+pub fn note_stderr() -> io::Result<()> {
+    let kind = File::from(io::stderr().as_fd().try_clone_to_owned()?)
+        .metadata()?
+        .file_type();
+    let to = if kind.is_socket() {
+        TO_SOCKET
+    } else if kind.is_fifo() || kind.is_char_device() {
+        TO_REOPENED
+    } else {
+        TO_DESCRIPTOR_2
+    };
+    EXIT_LINE_TO.store(to, Ordering::SeqCst);
+    Ok(())
 }
