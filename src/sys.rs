@@ -13,9 +13,9 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write` or `send(MSG_DONTWAIT)`, `_exit` | a shutdown asked for by a signal (SIGHUP or SIGINT ignored at start, as by `nohup`, asked of the kernel, stays ignored); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write` or `send(MSG_DONTWAIT)`, `_exit` | a shutdown asked for by a signal (a signal ignored at start, as SIGHUP by `nohup`, asked of the kernel, stays ignored, but SIGTERM and SIGABRT); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
-//! | `sigaction(SIGABRT)`, `raise` | so does an abort (a failed allocation's), which then goes on |
+//! | `sigaction` of SIGABRT and the other signals that kill ([`exit_line::FATAL`]), `raise` | so does an abort (a failed allocation's) or such a signal (SIGQUIT, SIGUSR1, a CPU limit's SIGXCPU), whose death then goes on |
 //! | `sigaction(SIGXFSZ)` | a log file past `ulimit -f` fails a write instead of killing |
 //!
 //! Every call outside that exit ([`exit_cutting_responses`], shared by the
@@ -38,7 +38,8 @@
 //! a second signal, arm a reset on each connection still being written, write
 //! one line without waiting for room (stamped by a function `serve` hands over:
 //! `clock_gettime` and arithmetic into a buffer on the stack), and `_exit`; for
-//! an abort, the same resets and line, and `raise` once more. The server looks
+//! an abort or another signal that kills, the same resets and a line, and
+//! `raise` once more, for the death it asked for. The server looks
 //! at that atomic on its own time ([`shutdown_requested`]), which is why its
 //! accept loop must wake now and then ([`set_accept_timeout`]): std retries an
 //! `accept` the signal interrupts.
@@ -51,6 +52,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+mod exit_line;
 mod noted;
 pub mod repeated_signal;
 
@@ -435,11 +437,12 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
 /// within [`repeated_signal::SAME_REQUEST`] of it (the same request, sent
 /// twice); a second, later, ends the process at once with the shell's code for
 /// death by that signal, 128 + its number (130 for Ctrl-C), for an operator who
-/// will not wait, its line begun by `line_start`. SIGHUP or SIGINT ignored now,
-/// as `nohup` and a shell's background job leave them, is left ignored
-/// (SIGTERM, a service manager's stop, is always taken). SIGABRT's is
-/// [`on_abort`]; SIGXFSZ's does nothing, so a write past `ulimit -f` (a log
-/// file's) fails with `EFBIG`, a line dropped and counted, killing nothing.
+/// will not wait, its line begun by `line_start`. SIGABRT's, and that of every
+/// other signal whose default kills, is [`on_fatal`]; SIGXFSZ's does nothing,
+/// so a write past `ulimit -f` (a log file's) fails with `EFBIG`, a line
+/// dropped and counted, killing nothing. A signal ignored now, as `nohup` and a
+/// shell's background job leave SIGHUP and SIGINT, is left ignored, but
+/// SIGTERM, a service manager's stop, and SIGABRT, which `abort` raises anyway.
 pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
@@ -453,8 +456,8 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             sa_flags: ffi::SA_RESTART,
             sa_restorer: None,
         };
-        let abort = ffi::Sigaction {
-            sa_handler: on_abort as *const () as usize,
+        let fatal = ffi::Sigaction {
+            sa_handler: on_fatal as *const () as usize,
             sa_flags: ffi::SA_RESETHAND,
             ..action
         };
@@ -464,15 +467,16 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             ..action
         };
         let shutdown = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP].map(|signal| (signal, &action));
-        let others = [(ffi::SIGABRT, &abort), (ffi::SIGXFSZ, &too_large)];
-        for (signal, action) in shutdown.into_iter().chain(others) {
+        let others = exit_line::FATAL.map(|(signal, _)| (signal, &fatal));
+        let too_large = [(ffi::SIGXFSZ, &too_large)];
+        for (signal, action) in shutdown.into_iter().chain(others).chain(too_large) {
             // What is there now (SIG_IGN under `nohup`): the C library copies
             // the kernel's fields into `old` (musl no restorer), the rest kept.
             let mut old = *action;
             // SAFETY: a null `action` changes nothing; `old` is a live `struct
             // sigaction`, each field valid for any bits (a 0 restorer is None).
             zero_or_errno(unsafe { ffi::sigaction(signal, std::ptr::null(), &mut old) })?;
-            if matches!(signal, ffi::SIGHUP | ffi::SIGINT) && old.sa_handler == ffi::SIG_IGN {
+            if !matches!(signal, ffi::SIGTERM | ffi::SIGABRT) && old.sa_handler == ffi::SIG_IGN {
                 continue;
             }
             // SAFETY: `action` is a live, fully initialised `struct
@@ -520,25 +524,21 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     }
 }
 
-/// SIGABRT's handler, run once (`SA_RESETHAND`): what an exit by a second
-/// signal does but `_exit` ([`cut_responses`]), then the abort raised
-/// again, which the default action, back in place, carries out once this
-/// returns: the death (and core) the abort asked for, or `kill -ABRT` did.
+/// The handler of SIGABRT and every other signal whose default action
+/// kills ([`exit_line::FATAL`]), run once (`SA_RESETHAND`): what an exit by
+/// a second signal does but `_exit` ([`cut_responses`]), then the signal
+/// raised again, which the default action, back in place, carries out once
+/// this returns: the death (and core) the abort asked for, or `kill` did.
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-extern "C" fn on_abort(signal: std::ffi::c_int) {
+extern "C" fn on_fatal(signal: std::ffi::c_int) {
     let start = SIGNAL_LINE_START.get().copied().unwrap_or(|_| 0);
-    let line = b"backpressure: aborting: every response still being written is cut with a reset\n";
-    cut_responses(start, line);
+    cut_responses(exit_line::fatal(start, signal).as_bytes());
     // SAFETY: `raise` takes a plain integer and is async-signal-safe.
     unsafe { ffi::raise(signal) };
 }
-
-/// Most bytes of an exit's line, its stamp included (stdin's close, the
-/// longest, takes 143), on the stack of whatever the signal interrupted.
-const EXIT_LINE_BYTES: usize = 256;
 
 /// Ends the process at once with `code`: a reset armed on every response still
 /// being written, `line` on stderr after what `start` writes (the log's stamp,
@@ -561,7 +561,7 @@ const EXIT_LINE_BYTES: usize = 256;
 /// loop below read the highest descriptor, with a higher one, is not armed, nor
 /// one accepted and not yet noted.
 pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
-    cut_responses(start, line);
+    cut_responses(exit_line::ExitLine::new(start, &[line]).as_bytes());
     #[cfg(target_os = "linux")]
     // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
     // unlike `exit`, it runs no destructors or `atexit` handlers.
@@ -574,12 +574,7 @@ pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
 
 /// [`exit_cutting_responses`] but the exit: every response still being
 /// written armed with a reset, and the line written.
-fn cut_responses(start: LineStart, line: &[u8]) {
-    let mut out = [0u8; EXIT_LINE_BYTES];
-    let begun = start(&mut out).min(EXIT_LINE_BYTES);
-    let end = EXIT_LINE_BYTES.min(begun + line.len());
-    out[begun..end].copy_from_slice(&line[..end - begun]);
-    let line = &out[..end];
+fn cut_responses(line: &[u8]) {
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")

@@ -921,8 +921,17 @@ fn sighup_and_sigint_shut_down_as_sigterm_does() {
 /// second, and exit 143 at once.
 #[test]
 fn a_hangup_or_interrupt_ignored_at_start_stays_ignored() {
-    let mut server = Child::start_after(Log::Read, "trap '' HUP INT TERM; ", &[], &[]);
+    let mut server = Child::start_after(Log::Read, "trap '' HUP INT TERM USR1 ABRT; ", &[], &[]);
     server.ignores_hup_and_int_and_takes_term();
+    // So for any other signal a parent ignored, but an abort, which std
+    // raises for an allocation that fails whatever was ignored.
+    let (usr1, abrt) = (1u64 << 9, 1u64 << 5);
+    let (ignored, caught, status) = signal_masks(server.process.0.id());
+    assert_eq!(
+        (ignored & (usr1 | abrt), caught & (usr1 | abrt)),
+        (usr1, abrt),
+        "{status}"
+    );
     server.signal("HUP");
     server.signal("INT");
     thread::sleep(SAME_REQUEST);
@@ -1152,21 +1161,42 @@ fn stdin_closing_cuts_a_download_with_a_reset() {
 /// process on the spot, and the exit closes every socket: a download in
 /// flight must not end in that close's FIN, which would pass an HTTP/1.0
 /// body for a whole one. It ends in a reset, as at a second signal; one
-/// line says so, and the process still dies of the abort.
+/// line says so, and the process still dies of the abort. So for every
+/// other signal whose default action kills: Ctrl-\'s SIGQUIT, an
+/// operator's `kill -USR1` (nginx's "reopen the logs"), a CPU limit's
+/// SIGXCPU (`ulimit -t`, systemd's `LimitCPU`), here with an abort.
 #[test]
-fn an_abort_cuts_a_download_with_a_reset() {
-    // No core file left behind where core dumps are on.
-    let mut server = Child::start(Log::Read, Some("-c 0"), &[]);
-    // 385 MB at 200 KB/s: about half an hour.
-    let client = download(server.addr, "HTTP/1.0", 7_000_000, 200_000);
-    server.signal("ABRT");
-    let status = server.exit_within(Duration::from_secs(10));
-    assert_eq!(status.signal(), Some(6), "{status:?}");
-    ends_in_a_reset(client);
-    let log = server.log_until(Duration::from_secs(2), |l| l.contains("aborting"));
-    let last = after_stamp(log.last().expect("a line"), server.started);
-    assert!(last.starts_with("backpressure: aborting"), "{last}");
-    assert!(last.ends_with("cut with a reset"), "{last}");
+fn an_abort_or_a_signal_that_kills_cuts_a_download_with_a_reset() {
+    let cases = [
+        ("ABRT", 6, "backpressure: aborting: "),
+        ("QUIT", 3, "backpressure: SIGQUIT: dying of it; "),
+        ("USR1", 10, "backpressure: SIGUSR1: dying of it; "),
+        ("XCPU", 24, "backpressure: SIGXCPU: dying of it; "),
+    ];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(name, number, said)| {
+            thread::spawn(move || {
+                // No core file left behind where core dumps are on.
+                let mut server = Child::start(Log::Read, Some("-c 0"), &[]);
+                // 385 MB at 200 KB/s: about half an hour.
+                let client = download(server.addr, "HTTP/1.0", 7_000_000, 200_000);
+                server.signal(name);
+                let status = server.exit_within(Duration::from_secs(10));
+                assert_eq!(status.signal(), Some(number), "{name}: {status:?}");
+                ends_in_a_reset(client);
+                let log = server.log_until(Duration::from_secs(2), |l| l.contains("with a reset"));
+                let last = after_stamp(log.last().expect("a line"), server.started);
+                let cut = "every response still being written is cut with a reset";
+                assert_eq!(last, format!("{said}{cut}"), "{name}");
+            })
+        })
+        .collect();
+    for run in runs {
+        if let Err(panic) = run.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
 }
 
 /// A client that closed its own side once it asked (as `nc -N` does) is

@@ -152,7 +152,9 @@ pub const SERVE: Spec<ServerConfig> = Spec {
              Exit codes: 0 once a signal's drain is done (or stdin closed, with --exit-on-stdin-eof),\n\
              1 if it cannot serve (e.g. address in use), 2 for a bad command line. A second signal,\n\
              200 ms or more after the first, exits at once with 128 + its number (130 for Ctrl-C);\n\
-             sooner, it is the first sent twice (as `timeout` sends it, to the process and its group).\n",
+             sooner, it is the first sent twice (as `timeout` sends it, to the process and its group).\n\
+             Any other signal that kills (SIGQUIT, SIGUSR1, SIGXCPU, an abort...) resets every\n\
+             response still being written, then dies of it; SIGKILL cannot be caught.\n",
 };
 
 /// How long the logger may take to write what is queued at exit: a stderr
