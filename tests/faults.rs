@@ -1163,8 +1163,9 @@ fn stdin_closing_cuts_a_download_with_a_reset() {
 /// body for a whole one. It ends in a reset, as at a second signal; one
 /// line says so, and the process still dies of the abort. So for every
 /// other signal whose default action kills: Ctrl-\'s SIGQUIT, an
-/// operator's `kill -USR1` (nginx's "reopen the logs"), a CPU limit's
-/// SIGXCPU (`ulimit -t`, systemd's `LimitCPU`), here with an abort.
+/// operator's `kill -USR1` (nginx's "reopen the logs"), a soft CPU
+/// limit's SIGXCPU (`ulimit -S -t`), here with an abort. (At a
+/// hard limit, as a bare `ulimit -t` sets both, the kernel sends SIGKILL.)
 #[test]
 fn an_abort_or_a_signal_that_kills_cuts_a_download_with_a_reset() {
     let cases = [
