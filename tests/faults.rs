@@ -952,6 +952,26 @@ fn a_hangup_ignored_at_start_stays_ignored_with_no_descriptor_free() {
     server.ignores_hup_and_int_and_takes_term();
 }
 
+/// Every signal whose default action kills is caught, and no other: the
+/// shutdown's three, SIGXFSZ, std's SIGSEGV and SIGBUS, and the rest
+/// (each listed here by number, apart from `src/sys/exit_line.rs`'s list):
+/// not SIGKILL, SIGSTOP, SIGTRAP (a debugger's), SIGPIPE (which std
+/// ignores), nor one whose default is to stop, continue or be discarded.
+#[test]
+fn every_signal_that_kills_is_caught() {
+    let server = Child::start(Log::Read, None, &[]);
+    let (_, caught, status) = signal_masks(server.process.0.id());
+    // The real-time ones, from 32 on, are the C library's to take or not.
+    let caught = caught & 0x7fff_ffff;
+    let shutdown_std_and_xfsz = [1, 2, 15, 25, 7, 11];
+    let fatal = [3, 4, 6, 8, 10, 12, 14, 16, 24, 26, 27, 29, 30, 31];
+    let expected = (shutdown_std_and_xfsz.iter().chain(&fatal)).fold(0u64, |m, n| m | 1 << (n - 1));
+    assert_eq!(
+        caught, expected,
+        "caught {caught:x}, not {expected:x}: {status}"
+    );
+}
+
 impl Child {
     /// Asserts that the server keeps SIGHUP and SIGINT ignored and has a
     /// handler for SIGTERM.
