@@ -13,7 +13,7 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write` or `send(MSG_DONTWAIT)`, `_exit` | a shutdown asked for by a signal (a signal ignored at start, as SIGHUP by `nohup`, asked of the kernel, stays ignored, but SIGTERM and SIGABRT); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write` or `send(MSG_DONTWAIT)`, `_exit` | a shutdown asked for by a signal (a signal not at its default at start, as SIGHUP ignored by `nohup`, asked of the kernel, is left as found, but SIGTERM and SIGABRT); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //! | `sigaction` of SIGABRT and the other signals that kill ([`exit_line::FATAL`]), `raise` | so does an abort (a failed allocation's) or such a signal (SIGQUIT, SIGUSR1, a CPU limit's SIGXCPU), whose death then goes on |
 //! | `sigaction(SIGXFSZ)` | a log file past `ulimit -f` fails a write instead of killing |
@@ -100,8 +100,8 @@ mod ffi {
     pub const SIGXFSZ: c_int = 25;
     /// The default action is back before the handler runs, which runs once.
     pub const SA_RESETHAND: c_int = i32::MIN;
-    /// The handler that says the signal is discarded (`nohup`'s SIGHUP).
-    pub const SIG_IGN: usize = 1;
+    /// `sa_handler` for the default action (not ignored, as `nohup`'s SIGHUP).
+    pub const SIG_DFL: usize = 0;
     /// The clock that counts from boot and is never set: the gap between
     /// two signals is measured on it.
     pub const CLOCK_MONOTONIC: c_int = 1;
@@ -440,9 +440,12 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
 /// will not wait, its line begun by `line_start`. SIGABRT's, and that of every
 /// other signal whose default kills, is [`on_fatal`]; SIGXFSZ's does nothing,
 /// so a write past `ulimit -f` (a log file's) fails with `EFBIG`, a line
-/// dropped and counted, killing nothing. A signal ignored now, as `nohup` and a
-/// shell's background job leave SIGHUP and SIGINT, is left ignored, but
-/// SIGTERM, a service manager's stop, and SIGABRT, which `abort` raises anyway.
+/// dropped and counted, killing nothing. A signal not at its default action now
+/// is left as found, but SIGTERM, a service manager's stop, and SIGABRT, which
+/// `abort` raises anyway: ignored, as `nohup` and a shell's background job leave
+/// SIGHUP and SIGINT, or caught by a handler put there before `main` (a
+/// preloaded profiler's SIGPROF, whose every tick the handler here would make a
+/// death).
 pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
     let _ = SIGNAL_LINE_START.set(line_start);
     #[cfg(all(
@@ -476,7 +479,7 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             // SAFETY: a null `action` changes nothing; `old` is a live `struct
             // sigaction`, each field valid for any bits (a 0 restorer is None).
             zero_or_errno(unsafe { ffi::sigaction(signal, std::ptr::null(), &mut old) })?;
-            if !matches!(signal, ffi::SIGTERM | ffi::SIGABRT) && old.sa_handler == ffi::SIG_IGN {
+            if !matches!(signal, ffi::SIGTERM | ffi::SIGABRT) && old.sa_handler != ffi::SIG_DFL {
                 continue;
             }
             // SAFETY: `action` is a live, fully initialised `struct

@@ -952,6 +952,45 @@ fn a_hangup_ignored_at_start_stays_ignored_with_no_descriptor_free() {
     server.ignores_hup_and_int_and_takes_term();
 }
 
+/// A handler put in place before `main` (a preloaded profiler's SIGPROF,
+/// ticking many times a second) is not the default action, and that one
+/// kills: the server leaves it, rather than die at the first tick. The
+/// library here, built with the test's own `rustc`, catches SIGPROF with a
+/// handler that does nothing, from a constructor, as such a profiler does.
+#[test]
+fn a_handler_found_at_start_is_left_in_place() {
+    let library = format!("{}/profiler_tick.so", env!("CARGO_TARGET_TMPDIR"));
+    let source = format!("{library}.rs");
+    std::fs::write(&source, PROFILER_TICK).expect("the library's source");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let built = Command::new(rustc)
+        .args(["--edition=2024", "--crate-type=cdylib", "--crate-name=tick"])
+        .args(["-Cpanic=abort", "-o", &library, &source])
+        .status();
+    assert!(built.is_ok_and(|s| s.success()), "rustc {source}");
+    let mut server = Child::start_with(Log::Read, None, &[("LD_PRELOAD", &library)], &[]);
+    for _ in 0..3 {
+        server.signal("PROF");
+        assert_eq!(get(server.addr, "/healthz").status, 200);
+    }
+    server.terminate();
+    server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+    server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
+}
+
+/// A library whose constructor gives SIGPROF (27) a handler that does nothing.
+const PROFILER_TICK: &str = r#"
+#![no_std]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+unsafe extern "C" { fn signal(signal: i32, handler: extern "C" fn(i32)) -> usize; }
+extern "C" fn tick(_: i32) {}
+extern "C" fn install() { unsafe { signal(27, tick) }; }
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INSTALL: extern "C" fn() = install;
+"#;
+
 /// Every signal whose default action kills is caught, and no other: the
 /// shutdown's three, SIGXFSZ, std's SIGSEGV and SIGBUS, and the rest
 /// (each listed here by number, apart from `src/sys/exit_line.rs`'s list):
