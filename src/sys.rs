@@ -593,8 +593,9 @@ fn cut_responses(line: &[u8]) {
         }
         let (bytes, len) = (line.as_ptr().cast(), line.len());
         // SAFETY: `bytes` is a live slice of `len` bytes, all that `send`
-        // or `write` reads; the path is a C string literal. None waits for
-        // room ([`note_stderr`]); a failure loses the line, not the exit.
+        // or `write` reads; the path is a C string literal, and without
+        // `O_CREAT` `open` reads no mode, the variadic argument not passed.
+        // None waits for room ([`note_stderr`]); a failure loses the line.
         unsafe {
             match noted::EXIT_LINE_TO.load(Ordering::SeqCst) {
                 noted::TO_SOCKET => ffi::send(2, bytes, len, ffi::MSG_DONTWAIT_NOSIGNAL),

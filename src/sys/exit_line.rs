@@ -10,7 +10,7 @@ const EXIT_LINE_BYTES: usize = 256;
 
 /// The signals whose default action ends the process (`signal(7)`), but
 /// the shutdown's three and SIGXFSZ, by their Linux numbers on x86_64 and
-/// aarch64 (`<asm-generic/signal.h>`): each is caught, so that every
+/// aarch64 (`<asm/signal.h>`, the same on both): each is caught, so that every
 /// response is reset before the death it asks for. Not SIGKILL, which no
 /// process can catch; not SIGSEGV nor SIGBUS, whose handlers are std's (a
 /// stack overflow, which it reports and turns into an abort); not SIGTRAP,
