@@ -6,7 +6,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
@@ -722,9 +723,38 @@ fn bad_demo_flags_exit_2_with_one_line() {
 
 #[test]
 fn a_server_with_exit_on_stdin_eof_exits_when_its_parent_goes_away() {
+    let mut child = serving_while_stdin_is_open(Stdio::piped());
+    // …and gone once it closes, as when the demo is killed.
+    drop(child.0.stdin.take());
+    child.exit_within(
+        "the server to exit once its stdin closed",
+        Duration::from_secs(10),
+    );
+}
+
+/// A stdin its parent made non-blocking (the flag belongs to the open
+/// socket or pipe, which parent and child share) answers a read with
+/// `EAGAIN` while the parent is there: nothing has come yet, not the
+/// parent gone. Failed before the fix: the server took it for its stdin's
+/// end and exited at once, 0, saying "stdin closed".
+#[test]
+fn a_non_blocking_stdin_open_is_not_taken_for_its_end() {
+    let (ours, theirs) = UnixStream::pair().expect("a socket pair");
+    theirs.set_nonblocking(true).expect("O_NONBLOCK");
+    let mut child = serving_while_stdin_is_open(Stdio::from(OwnedFd::from(theirs)));
+    drop(ours);
+    child.exit_within(
+        "the server to exit once its non-blocking stdin ended",
+        Duration::from_secs(10),
+    );
+}
+
+/// `serve --exit-on-stdin-eof` with `stdin`, once it has said where it
+/// listens, checked still serving 200 ms later while the stdin is open.
+fn serving_while_stdin_is_open(stdin: Stdio) -> KillOnDrop {
     let child = Command::new(env!("CARGO_BIN_EXE_backpressure"))
         .args(["serve", "--addr", "127.0.0.1:0", "--exit-on-stdin-eof"])
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -746,18 +776,12 @@ fn a_server_with_exit_on_stdin_eof_exits_when_its_parent_goes_away() {
         matches!(&line, Ok(line) if line.starts_with("listening on http://")),
         "no listening line: {line:?}"
     );
-    // Still serving while the pipe is open…
     thread::sleep(Duration::from_millis(200));
     let running = child.0.try_wait().expect("try_wait");
     if running.is_some() {
         panic!("the server exited while its stdin was open: {running:?}");
     }
-    // …and gone once it closes, as when the demo is killed.
-    drop(child.0.stdin.take());
-    child.exit_within(
-        "the server to exit once its stdin closed",
-        Duration::from_secs(10),
-    );
+    child
 }
 
 /// A child server that exits before announcing its address says why in

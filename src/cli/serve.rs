@@ -1,6 +1,6 @@
 //! `backpressure serve`: its flags, and starting the server.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -157,6 +157,10 @@ pub const SERVE: Spec<ServerConfig> = Spec {
              response still being written, then dies of it; SIGKILL cannot be caught.\n",
 };
 
+/// How often a non-blocking stdin is asked again whether it has ended:
+/// how late `--exit-on-stdin-eof` may notice, in that case only.
+const STDIN_POLL: Duration = Duration::from_millis(100);
+
 /// How long the logger may take to write what is queued at exit: a stderr
 /// that does not drain in this time will not drain at all.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -258,9 +262,7 @@ fn exit_on_stdin_eof() -> io::Result<()> {
     std::thread::Builder::new()
         .name("stdin-eof".into())
         .spawn(move || {
-            // Whatever arrives is discarded; EOF or a read error both mean
-            // the parent is gone.
-            let _ = io::copy(&mut stdin.lock(), &mut io::sink());
+            read_to_end_of_file(stdin.lock(), STDIN_POLL);
             sys::exit_cutting_responses(
                 0,
                 log::write_stamp,
@@ -269,6 +271,23 @@ fn exit_on_stdin_eof() -> io::Result<()> {
             );
         })
         .map(drop)
+}
+
+/// Reads `input` until it ends, discarding what arrives; EOF or a read
+/// error both mean the parent is gone. Not `WouldBlock`: a stdin the
+/// parent set non-blocking (the flag belongs to the open pipe or socket,
+/// which both hold) says only that nothing has come yet, so it is asked
+/// again after `poll`, not taken for the parent's death.
+fn read_to_end_of_file(mut input: impl Read, poll: Duration) {
+    let mut discarded = [0; 512];
+    loop {
+        match input.read(&mut discarded) {
+            Ok(0) => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(poll),
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return,
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -373,5 +392,26 @@ mod tests {
         let most = crate::server::config::MAX_BOUNDED_HOLD_BYTES >> 20;
         let hold = format!("x chunk at most {most}m");
         assert!(help.contains(&hold), "{hold}: {help}");
+    }
+
+    /// A non-blocking stdin's "nothing yet" is waited out, as are signals'
+    /// interruptions and data; only EOF or another error end the wait.
+    #[test]
+    fn only_end_of_file_or_a_real_error_ends_stdins_watch() {
+        use io::ErrorKind::{BrokenPipe, Interrupted, WouldBlock};
+        struct Scripted(Vec<io::Result<usize>>);
+        impl Read for Scripted {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                self.0.remove(0)
+            }
+        }
+        let blocking = || Err(WouldBlock.into());
+        for (last, left) in [(Ok(0), 1), (Err(BrokenPipe.into()), 1)] {
+            let mut script = vec![blocking(), Err(Interrupted.into()), Ok(7), blocking()];
+            script.extend([last, Ok(3)]);
+            let mut input = Scripted(script);
+            read_to_end_of_file(&mut input, Duration::ZERO);
+            assert_eq!(input.0.len(), left, "read past the end, or stopped short");
+        }
     }
 }
