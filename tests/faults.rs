@@ -42,6 +42,10 @@ enum Log {
     Unread,
     /// A Unix socket, as journald's stderr is, held open and never read.
     UnreadSocket,
+    /// A Unix socket whose server end is non-blocking (`O_NONBLOCK`, as a
+    /// parent may leave its own stderr), held unread until the test reads
+    /// it through [`Child::_unread`].
+    NonBlockingSocket,
     /// Read line by line into a channel.
     Read,
     /// Written to this regular file, which `ulimit -f` bounds; a pipe has
@@ -108,8 +112,11 @@ impl Child {
             .stdout(Stdio::piped())
             .stderr(match &log {
                 Log::File(file) => Stdio::from(file.try_clone().expect("the log file")),
-                Log::UnreadSocket => {
+                Log::UnreadSocket | Log::NonBlockingSocket => {
                     let (theirs, ours) = UnixStream::pair().expect("a socket pair");
+                    if matches!(log, Log::NonBlockingSocket) {
+                        theirs.set_nonblocking(true).expect("O_NONBLOCK");
+                    }
                     unread = Some(OwnedFd::from(ours));
                     Stdio::from(OwnedFd::from(theirs))
                 }
@@ -121,7 +128,7 @@ impl Child {
         let stdin = process.0.stdin.take().expect("stdin is piped");
         let stderr = process.0.stderr.take();
         match log {
-            Log::Dead | Log::File(_) | Log::UnreadSocket => drop(stderr),
+            Log::Dead | Log::File(_) | Log::UnreadSocket | Log::NonBlockingSocket => drop(stderr),
             Log::Unread => unread = stderr.map(OwnedFd::from),
             Log::Read => {
                 let stderr = stderr.expect("stderr is piped");
@@ -754,6 +761,45 @@ fn an_unread_log_never_stalls_the_server() {
         took < Duration::from_secs(4),
         "exited {took:?} after the signal, its log unread"
     );
+}
+
+/// A stderr its parent made non-blocking answers a write with `EAGAIN`
+/// when it is full: its reader is behind, not gone. The logger waits for
+/// room, as on a blocking stderr, and the queue holds what comes
+/// meanwhile: here 100 lines of 7 KB each (700 KB, more than the socket
+/// holds) logged while the reader stalls all arrive, whole and in order,
+/// and none is counted as failed. Failed before the fix: the lines past
+/// the socket's room were dropped as `write-failed`, with the queue empty.
+#[test]
+fn a_non_blocking_log_loses_no_line_while_its_reader_stalls() {
+    let mut server = Child::start(Log::NonBlockingSocket, None, &[]);
+    let long = "a".repeat(7000);
+    for i in 0..100 {
+        assert_eq!(get(server.addr, &format!("/{i:03}{long}")).status, 404);
+    }
+    let reader = UnixStream::from(server._unread.take().expect("the log's reader"));
+    let (send, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(reader).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    let mut logged = Vec::new();
+    while logged.len() < 100 {
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) else {
+            panic!("{} of 100 lines arrived", logged.len());
+        };
+        if line.contains(&long) {
+            logged.push(line);
+        }
+    }
+    for (i, line) in logged.iter().enumerate() {
+        let whole = format!("\"GET /{i:03}{long} HTTP/1.1\" 404 ");
+        assert!(line.contains(&whole), "line {i}: {line:.200}");
+        assert!(line.ends_with("end=complete"), "line {i}: {line:.200}");
+    }
+    let failed = "backpressure_log_lines_dropped_total{reason=\"write-failed\"}";
+    assert_eq!(metrics(server.addr).value(failed), 0.0);
 }
 
 /// How an exit at once is asked for.

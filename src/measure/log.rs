@@ -14,8 +14,9 @@
 //!   line is dropped and counted in `backpressure_log_lines_dropped_total
 //!   {reason="queue-full"}`, the same choice the bounded strategy cannot
 //!   make for an export (its bytes must all arrive) but a log can;
-//! - the logger thread writes each line in one `write_all`, so lines never
-//!   interleave; a failed write (stderr closed, its reader gone) is counted
+//! - the logger thread writes each line whole before the next, waiting
+//!   out a non-blocking stderr's `EAGAIN` as a blocking write would, so
+//!   lines never interleave; a failed write (stderr closed, its reader gone) is counted
 //!   as `reason="write-failed"` and the thread goes on;
 //! - panics are logged the same way ([`log_panics`]): the default panic
 //!   hook writes stderr directly, and would block a panicking thread on a
@@ -51,8 +52,11 @@ use crate::export::calendar::{RFC3339_LEN, UtcDateTime};
 /// it to ride out its collector's hiccups, and alerts on the drop counter.
 pub const LOG_QUEUE_LINES: usize = 1024;
 
-/// Stack of the logger thread: a loop around one `write_all`.
+/// Stack of the logger thread: a loop around one line's write.
 const LOGGER_STACK_BYTES: usize = 64 * 1024;
+
+/// How often a non-blocking stderr with no room is tried again.
+const STDERR_POLL: Duration = Duration::from_millis(10);
 
 /// How often [`Logger::stop`] tries again to queue its stop while the queue
 /// is full.
@@ -122,7 +126,7 @@ pub fn line(text: impl AsRef<str>) {
     }
 }
 
-/// Writes one line to stderr in one call, counting a failure.
+/// Writes one line to stderr, whole, counting a failure.
 fn write_line(text: &str) {
     if cfg!(test) {
         #[cfg(test)]
@@ -139,9 +143,29 @@ fn write_line(text: &str) {
         eprint!("{text}");
         return;
     }
-    if io::stderr().lock().write_all(text.as_bytes()).is_err() {
+    if write_waiting(io::stderr().lock(), text.as_bytes(), STDERR_POLL).is_err() {
         METRICS.log_dropped(LogDrop::WriteFailed);
     }
+}
+
+/// Writes all of `bytes` as a blocking `write_all` would, also when `out`
+/// says `WouldBlock`: a stderr its parent made non-blocking (the flag is
+/// the open pipe's, which both hold) says so when the pipe is full, a
+/// reader behind, not gone. Failed, the line would be lost while the
+/// queue had room, or cut short past the pipe's atomic size (`PIPE_BUF`),
+/// the next line glued to its half; asked again after `poll`, it waits in
+/// the logger thread, as on a blocking stderr.
+fn write_waiting(mut out: impl Write, mut bytes: &[u8], poll: Duration) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match out.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = bytes.get(written..).unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(poll),
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// The running logger thread: stop it to flush what is queued.
@@ -294,5 +318,40 @@ mod tests {
         let mut now = [0; STAMP_BYTES];
         assert_eq!(write_stamp(&mut now), STAMP_BYTES);
         assert!(now.starts_with(b"20") && now.ends_with(b"Z "), "{now:?}");
+    }
+
+    /// A stderr's "no room yet" and interruptions are waited out, each
+    /// partial write continued where it stopped; another error fails.
+    #[test]
+    fn a_line_is_written_whole_through_would_block() {
+        use io::ErrorKind::{BrokenPipe, Interrupted, WouldBlock};
+        struct Scripted(Vec<io::Result<usize>>, Vec<u8>);
+        impl Write for Scripted {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                let answer = self.0.remove(0);
+                if let Ok(n) = answer {
+                    self.1.extend_from_slice(&bytes[..n]);
+                }
+                answer
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let full = || Err(WouldBlock.into());
+        let script = vec![
+            full(),
+            Ok(3),
+            full(),
+            Err(Interrupted.into()),
+            Ok(4),
+            Ok(5),
+            Ok(1),
+        ];
+        let mut out = Scripted(script, Vec::new());
+        assert!(write_waiting(&mut out, b"a whole line", Duration::ZERO).is_ok());
+        assert_eq!((out.1.as_slice(), out.0.len()), (&b"a whole line"[..], 1));
+        let mut out = Scripted(vec![full(), Ok(2), Err(BrokenPipe.into())], Vec::new());
+        assert!(write_waiting(&mut out, b"cut", Duration::ZERO).is_err());
     }
 }
