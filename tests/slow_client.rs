@@ -166,6 +166,31 @@ fn progress_to_a_file_is_one_line_per_report() {
     }
 }
 
+/// An outcome that cannot be printed (stdout `/dev/full`) exits 1 and
+/// says why in one line on stderr, over either protocol. Failed before the
+/// fix: exit 1 and not a word, the download itself whole.
+#[test]
+fn an_outcome_it_cannot_print_exits_1_saying_why() {
+    let server = Server::start(&[]);
+    let url = format!("http://{}/export.csv?rows=10", server.addr());
+    for flags in [&[][..], &["--http2"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+        let full = full.expect("/dev/full");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_backpressure"))
+            .args([&["slow-client", &url[..]][..], flags].concat())
+            .stdout(full)
+            .output()
+            .expect("slow-client runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{flags:?}: {stderr}");
+        let said = "backpressure slow-client: cannot print the outcome: No space left on device";
+        assert!(
+            stderr.lines().any(|l| l.starts_with(said)),
+            "{flags:?}: {stderr:?}"
+        );
+    }
+}
+
 /// Over HTTP/2 too, a body stopped by `--for` is said to be stopped, as
 /// over HTTP/1.1: "not complete" beside exit 0 reads as a cut that the
 /// exit code forgot.

@@ -258,8 +258,18 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
     );
     match printed {
         Ok(()) => ExitCode::from(exit_code(report.status, &report.end)),
-        Err(_) => ExitCode::from(EXIT_FAILURE),
+        Err(e) => cannot_print(&e),
     }
+}
+
+/// The outcome could not go to stdout (`/dev/full`, a reader gone): exit 1
+/// says something failed, and this line on stderr says what, as the demo's
+/// report does; without it the download could look like the failure.
+fn cannot_print(e: &io::Error) -> ExitCode {
+    say(&format!(
+        "backpressure slow-client: cannot print the outcome: {e}"
+    ));
+    ExitCode::from(EXIT_FAILURE)
 }
 
 /// Runs `read` on a thread of its own and, until it returns, prints on
@@ -402,7 +412,8 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
     let ok = whole(&report.first) && report.second.as_ref().is_none_or(whole);
     match writeln!(io::stdout(), "{out}") {
         Ok(()) if ok && report.failure.is_none() => ExitCode::SUCCESS,
-        _ => ExitCode::from(EXIT_FAILURE),
+        Ok(()) => ExitCode::from(EXIT_FAILURE),
+        Err(e) => cannot_print(&e),
     }
 }
 
