@@ -13,7 +13,7 @@
 //! | `connect` to `AF_UNSPEC`          | abort a connection from any thread: a reset, no FIN  |
 //! | `setsockopt(SO_RCVTIMEO)` on a listener | an `accept` that wakes to look for a shutdown   |
 //! | `listen` again on a listener      | a longer accept queue than std's 128                 |
-//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `clock_gettime`, `write` or `send(MSG_DONTWAIT)`, `_exit` | a shutdown asked for by a signal (a signal not at its default at start, as SIGHUP ignored by `nohup`, asked of the kernel, is left as found, but SIGTERM and SIGABRT); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
+//! | `sigaction(SIGINT, SIGTERM, SIGHUP)`, `pthread_sigmask`, `clock_gettime`, `write` or `send(MSG_DONTWAIT)`, `_exit` | a shutdown asked for by a signal (a signal not at its default at start, as SIGHUP ignored by `nohup`, asked of the kernel, is left as found, but SIGTERM and SIGABRT; the three unblocked, should the parent's mask have blocked them); a second one, 200 ms or more after the first ([`repeated_signal`]), says so and exits at once |
 //! | `getsockname`, `getsockopt(TCP_INFO)`, `setsockopt(SO_LINGER)` before that `_exit` | that exit, and stdin's close under `--exit-on-stdin-eof`, resets every response still being written |
 //! | `sigaction` of SIGABRT and the other signals that kill ([`exit_line::FATAL`]), `raise` | so does an abort (a failed allocation's) or such a signal (SIGQUIT, SIGUSR1, a CPU limit's SIGXCPU), whose death then goes on |
 //! | `sigaction(SIGXFSZ)` | a log file past `ulimit -f` fails a write instead of killing |
@@ -98,6 +98,8 @@ mod ffi {
     pub const SIGABRT: c_int = 6;
     /// A write past `ulimit -f`, whose default action kills.
     pub const SIGXFSZ: c_int = 25;
+    /// `pthread_sigmask`: the signals of the set no longer blocked.
+    pub const SIG_UNBLOCK: c_int = 1;
     /// The default action is back before the handler runs, which runs once.
     pub const SA_RESETHAND: c_int = i32::MIN;
     /// `sa_handler` for the default action (not ignored, as `nohup`'s SIGHUP).
@@ -232,6 +234,7 @@ mod ffi {
         pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
         pub fn listen(fd: c_int, backlog: c_int) -> c_int;
         pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
+        pub fn pthread_sigmask(how: c_int, set: *const [u64; 16], old: *mut [u64; 16]) -> c_int;
         pub fn clock_gettime(clock: c_int, now: *mut Timespec) -> c_int;
         pub fn write(fd: c_int, bytes: *const c_void, count: usize) -> isize;
         pub fn send(fd: c_int, bytes: *const c_void, count: usize, flags: c_int) -> isize;
@@ -252,6 +255,12 @@ fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io:
     // (it copies them; nothing is kept after the call). A descriptor
     // closed since it was looked at (the exit's) fails with EBADF.
     zero_or_errno(unsafe { ffi::setsockopt(socket.as_raw_fd(), level, name, value, len) })
+}
+
+/// What every call here is off Linux, its arguments unused.
+#[cfg(not(target_os = "linux"))]
+fn unsupported<T>(_: impl Sized) -> io::Result<T> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// `Ok` for a call that returned 0, else the `errno` it set.
@@ -275,10 +284,7 @@ pub fn set_notsent_lowat(socket: &impl AsRawFd, bytes: u32) -> io::Result<()> {
         set_option(socket, ffi::IPPROTO_TCP, ffi::TCP_NOTSENT_LOWAT, &bytes)
     }
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (socket, bytes);
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    unsupported((socket, bytes))
 }
 
 /// Ends a connection now, from any thread, with a reset and never a FIN:
@@ -305,10 +311,7 @@ pub fn abort(socket: &impl AsRawFd) -> io::Result<()> {
         connect_raw(socket, &unspecified)
     }
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket;
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    unsupported(socket)
 }
 
 /// `SO_LINGER {on, 0}`: the next `close` of this socket sends a reset and
@@ -325,10 +328,7 @@ pub fn reset_on_close(socket: &impl AsRawFd) -> io::Result<()> {
         set_option(socket, ffi::SOL_SOCKET, ffi::SO_LINGER, &linger)
     }
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket;
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    unsupported(socket)
 }
 
 /// A connected socket whose receive buffer is about `receive_buffer`
@@ -390,10 +390,7 @@ pub fn connect_with_receive_buffer(
         }
     }
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (address, receive_buffer, timeout);
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    unsupported((address, receive_buffer, timeout))
 }
 
 /// Makes a blocking `accept` on `listener` return `WouldBlock` after
@@ -406,10 +403,7 @@ pub fn set_accept_timeout(listener: &impl AsRawFd, timeout: Duration) -> io::Res
         set_option(listener, ffi::SOL_SOCKET, ffi::SO_RCVTIMEO, &wait)
     }
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (listener, timeout);
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    unsupported((listener, timeout))
 }
 
 /// Lets the kernel queue `backlog` connections whose handshake it has
@@ -426,10 +420,7 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
         zero_or_errno(unsafe { ffi::listen(listener.as_raw_fd(), backlog) })
     }
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (listener, backlog);
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    unsupported((listener, backlog))
 }
 
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP: the first asks for a
@@ -487,7 +478,21 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             // asks for nothing back. Each handler is async-signal-safe.
             zero_or_errno(unsafe { ffi::sigaction(signal, action, std::ptr::null_mut()) })?;
         }
-        Ok(())
+        // A mask that blocks them survives exec, and std keeps it: a SIGTERM
+        // would stay pending, and only a SIGKILL, draining nothing, end the
+        // server. Unblocked in `serve`'s main thread, the accept loop's, and
+        // so in every thread it starts from now on.
+        let mut unblock = [0u64; 16];
+        unblock[0] = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP]
+            .map(|n| 1 << (n - 1))
+            .iter()
+            .sum();
+        // SAFETY: `unblock` is a live `sigset_t`, read during the call; a null
+        // `old` asks for nothing back. It returns the error, not -1.
+        match unsafe { ffi::pthread_sigmask(ffi::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) } {
+            0 => Ok(()),
+            error => Err(io::Error::from_raw_os_error(error)),
+        }
     }
     #[cfg(not(all(
         target_os = "linux",
@@ -688,10 +693,7 @@ pub fn unacknowledged_bytes(socket: &impl AsRawFd) -> io::Result<u64> {
         u64::try_from(bytes).map_err(|_| io::ErrorKind::InvalidData.into())
     }
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket;
-        Err(io::ErrorKind::Unsupported.into())
-    }
+    unsupported(socket)
 }
 
 #[cfg(test)]

@@ -1014,15 +1014,7 @@ fn a_hangup_ignored_at_start_stays_ignored_with_no_descriptor_free() {
 /// handler that does nothing, from a constructor, as such a profiler does.
 #[test]
 fn a_handler_found_at_start_is_left_in_place() {
-    let library = format!("{}/profiler_tick.so", env!("CARGO_TARGET_TMPDIR"));
-    let source = format!("{library}.rs");
-    std::fs::write(&source, PROFILER_TICK).expect("the library's source");
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let built = Command::new(rustc)
-        .args(["--edition=2024", "--crate-type=cdylib", "--crate-name=tick"])
-        .args(["-Cpanic=abort", "-o", &library, &source])
-        .status();
-    assert!(built.is_ok_and(|s| s.success()), "rustc {source}");
+    let library = preloadable("profiler_tick", PROFILER_TICK);
     let mut server = Child::start_with(Log::Read, None, &[("LD_PRELOAD", &library)], &[]);
     for _ in 0..3 {
         server.signal("PROF");
@@ -1032,6 +1024,64 @@ fn a_handler_found_at_start_is_left_in_place() {
     server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
     server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
 }
+
+/// Builds `source`, a `no_std` library whose constructor runs in the main
+/// thread before `main`, with the test's own `rustc`, and returns its path,
+/// for `LD_PRELOAD`: how a test sets up a process as its parent or a
+/// preloaded library would, where std's `Command` starts every child with
+/// handlers and mask cleared.
+fn preloadable(name: &str, source: &str) -> String {
+    let library = format!("{}/{name}.so", env!("CARGO_TARGET_TMPDIR"));
+    let path = format!("{library}.rs");
+    std::fs::write(&path, source).expect("the library's source");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let built = Command::new(rustc)
+        .args([
+            "--edition=2024",
+            "--crate-type=cdylib",
+            "--crate-name",
+            name,
+        ])
+        .args(["-Cpanic=abort", "-o", &library, &path])
+        .status();
+    assert!(built.is_ok_and(|s| s.success()), "rustc {path}");
+    library
+}
+
+/// A parent's signal mask survives exec: one that blocks SIGTERM, SIGINT
+/// and SIGHUP (a supervisor that blocked them around its `fork`, and did
+/// not unblock them in the child) would leave every shutdown signal
+/// pending forever, and only a SIGKILL, draining nothing, would end the
+/// server. `serve` unblocks the three; the library here blocks them
+/// before `main`, as the inherited mask would. Failed before the fix: no
+/// shutdown began within 5 s of the SIGTERM.
+#[test]
+fn a_shutdown_signal_blocked_at_start_is_unblocked() {
+    let library = preloadable("blocked_mask", BLOCKED_MASK);
+    let mut server = Child::start_with(Log::Read, None, &[("LD_PRELOAD", &library)], &[]);
+    let (_, _, status) = signal_masks(server.process.0.id());
+    assert!(status.contains("SigBlk:\t0000000000000000"), "{status}");
+    server.terminate();
+    server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+    server.exits_zero_having(": 0 connections ended before the drain timeout, 0 cut");
+}
+
+/// A library whose constructor blocks SIGHUP, SIGINT and SIGTERM (bits 0,
+/// 1 and 14) in the main thread: a 1024-bit `sigset_t`, `SIG_BLOCK` 0.
+const BLOCKED_MASK: &str = r#"
+#![no_std]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+unsafe extern "C" { fn pthread_sigmask(how: i32, set: *const [u64; 16], old: *mut [u64; 16]) -> i32; }
+extern "C" fn block() {
+    let mut set = [0u64; 16];
+    set[0] = 1 | 1 << 1 | 1 << 14;
+    unsafe { pthread_sigmask(0, &set, core::ptr::null_mut()) };
+}
+#[used]
+#[unsafe(link_section = ".init_array")]
+static BLOCK: extern "C" fn() = block;
+"#;
 
 /// A library whose constructor gives SIGPROF (27) a handler that does nothing.
 const PROFILER_TICK: &str = r#"

@@ -9,7 +9,6 @@ use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate, size,
 };
 use crate::measure::log::{self, Logger};
-use crate::measure::proc_status::ProcStatus;
 use crate::server::envelope::{Envelope, malloc_arenas, memory_warning};
 use crate::server::{Server, ServerConfig, descriptor_warning};
 use crate::sys;
@@ -150,7 +149,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
              SIGTERM, SIGINT or SIGHUP stops accepting and drains: a hangup, never a reload (there\n\
              is no configuration to read again). A SIGHUP or SIGINT ignored when serve starts (as\n\
              nohup ignores SIGHUP, and a shell without job control a background job's SIGINT) stays so;\n\
-             one blocked by the signal mask serve inherits is never delivered, and serve warns.\n\n\
+             one blocked by the signal mask serve inherits is unblocked.\n\n\
              Exit codes: 0 once a signal's drain is done (or stdin closed, with --exit-on-stdin-eof),\n\
              1 if it cannot serve (e.g. address in use), 2 for a bad command line. A second signal,\n\
              200 ms or more after the first, exits at once with 128 + its number (130 for Ctrl-C);\n\
@@ -217,9 +216,6 @@ pub fn run(config: ServerConfig) -> ExitCode {
             "backpressure: warning: no graceful shutdown, a signal will cut every download: {e}"
         ));
     }
-    if let Some(warning) = blocked_signal_warning(ProcStatus::of_self().blocked_signals) {
-        log::line(warning);
-    }
     if let Some(warning) = descriptor_warning(max_connections) {
         log::line(warning);
     }
@@ -250,28 +246,6 @@ pub fn run(config: ServerConfig) -> ExitCode {
     log::line(summary.to_string());
     logger.stop(LOG_FLUSH_TIMEOUT);
     ExitCode::SUCCESS
-}
-
-/// Says which shutdown signals `mask` blocks (`SigBlk`, bit `n - 1` for
-/// signal `n`): a mask the parent set survives exec, and std never clears
-/// it, so a blocked SIGTERM stays pending forever, and only a SIGKILL,
-/// which drains nothing, ends the server.
-fn blocked_signal_warning(mask: Option<u64>) -> Option<String> {
-    let mask = mask?;
-    let shutdown = [(1, "SIGHUP"), (2, "SIGINT"), (15, "SIGTERM")];
-    let blocked: Vec<&str> = shutdown
-        .into_iter()
-        .filter(|(number, _)| mask & 1 << (number - 1) != 0)
-        .map(|(_, name)| name)
-        .collect();
-    (!blocked.is_empty()).then(|| {
-        format!(
-            "backpressure: warning: {} blocked by the signal mask serve inherited: \
-             it will not stop the server (a SIGKILL will, draining nothing); \
-             unblock it in the parent",
-            blocked.join(", ")
-        )
-    })
 }
 
 /// Exits the process once stdin reaches end-of-file. The demo (and the
@@ -440,20 +414,5 @@ mod tests {
             read_to_end_of_file(&mut input, Duration::ZERO);
             assert_eq!(input.0.len(), left, "read past the end, or stopped short");
         }
-    }
-
-    /// Only the three shutdown signals are named, in one line; a mask
-    /// without them, or none read (no `/proc`), says nothing.
-    #[test]
-    fn a_blocked_shutdown_signal_is_warned_of() {
-        let warning = blocked_signal_warning(Some(1 << 14 | 1 << 0 | 1 << 9));
-        let warning = warning.expect("SIGTERM and SIGHUP are blocked");
-        assert!(
-            warning.contains(": SIGHUP, SIGTERM blocked by"),
-            "{warning}"
-        );
-        assert_eq!(warning.lines().count(), 1);
-        assert_eq!(blocked_signal_warning(Some(1 << 9 | 1 << 12)), None);
-        assert_eq!(blocked_signal_warning(None), None);
     }
 }

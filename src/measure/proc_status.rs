@@ -42,9 +42,6 @@ pub struct ProcStatus {
     pub threads: Option<u64>,
     /// `VmSize`: the address space mapped, what `ulimit -v` counts.
     pub address_space_bytes: Option<u64>,
-    /// `SigBlk`: the signals the main thread blocks, bit `n - 1` for signal
-    /// `n`, for `serve`'s warning: a mask set by the parent survives exec.
-    pub blocked_signals: Option<u64>,
 }
 
 impl ProcStatus {
@@ -68,7 +65,6 @@ impl ProcStatus {
                 "VmHWM" => status.peak_rss_bytes = parse_kib(value),
                 "Threads" => status.threads = value.parse().ok(),
                 "VmSize" => status.address_space_bytes = parse_kib(value),
-                "SigBlk" => status.blocked_signals = u64::from_str_radix(value, 16).ok(),
                 _ => {}
             }
         }
@@ -221,7 +217,6 @@ mod tests {
                     VmHWM:\t    5120 kB\nVmRSS:\t    4096 kB\nThreads:\t3\nSigQ:\t0/1\n\
                     SigPnd:\t0000000000000000\nSigBlk:\t0000000000004002\n";
         let status = ProcStatus::parse(text);
-        assert_eq!(status.blocked_signals, Some(1 << 14 | 1 << 1));
         assert_eq!(status.address_space_bytes, Some(18000 * 1024));
         assert_eq!(status.rss_bytes, Some(4096 * 1024));
         assert_eq!(status.peak_rss_bytes, Some(5120 * 1024));
