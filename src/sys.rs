@@ -483,10 +483,7 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
         // server. Unblocked in `serve`'s main thread, the accept loop's, and
         // so in every thread it starts from now on.
         let mut unblock = [0u64; 16];
-        unblock[0] = [ffi::SIGINT, ffi::SIGTERM, ffi::SIGHUP]
-            .map(|n| 1 << (n - 1))
-            .iter()
-            .sum();
+        unblock[0] = shutdown.map(|(n, _)| 1 << (n - 1)).iter().sum();
         // SAFETY: `unblock` is a live `sigset_t`, read during the call; a null
         // `old` asks for nothing back. It returns the error, not -1.
         match unsafe { ffi::pthread_sigmask(ffi::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) } {

@@ -837,15 +837,11 @@ fn an_exit_at_once_never_waits_for_an_unread_log() {
         (Log::Unread, ExitAtOnce::StdinClosed),
         (Log::UnreadSocket, ExitAtOnce::SecondSignal),
     ];
-    let runs: Vec<_> = cases
-        .into_iter()
-        .map(|(log, exit)| thread::spawn(move || exits_at_once_on_an_unread_log(log, exit)))
-        .collect();
-    for run in runs {
-        if let Err(panic) = run.join() {
-            std::panic::resume_unwind(panic);
+    thread::scope(|scope| {
+        for (log, exit) in cases {
+            scope.spawn(move || exits_at_once_on_an_unread_log(log, exit));
         }
-    }
+    });
 }
 
 fn exits_at_once_on_an_unread_log(log: Log, exit: ExitAtOnce) {
@@ -1338,10 +1334,9 @@ fn an_abort_or_a_signal_that_kills_cuts_a_download_with_a_reset() {
         ("USR1", 10, "backpressure: SIGUSR1: dying of it; "),
         ("XCPU", 24, "backpressure: SIGXCPU: dying of it; "),
     ];
-    let runs: Vec<_> = cases
-        .into_iter()
-        .map(|(name, number, said)| {
-            thread::spawn(move || {
+    thread::scope(|scope| {
+        for (name, number, said) in cases {
+            scope.spawn(move || {
                 // No core file left behind where core dumps are on.
                 let mut server = Child::start(Log::Read, Some("-c 0"), &[]);
                 // 385 MB at 200 KB/s: about half an hour.
@@ -1354,14 +1349,9 @@ fn an_abort_or_a_signal_that_kills_cuts_a_download_with_a_reset() {
                 let last = after_stamp(log.last().expect("a line"), server.started);
                 let cut = "every response still being written is cut with a reset";
                 assert_eq!(last, format!("{said}{cut}"), "{name}");
-            })
-        })
-        .collect();
-    for run in runs {
-        if let Err(panic) = run.join() {
-            std::panic::resume_unwind(panic);
+            });
         }
-    }
+    });
 }
 
 /// A client that closed its own side once it asked (as `nc -N` does) is

@@ -16,8 +16,8 @@
 //!   make for an export (its bytes must all arrive) but a log can;
 //! - the logger thread writes each line whole before the next, waiting
 //!   out a non-blocking stderr's `EAGAIN` as a blocking write would, so
-//!   lines never interleave; a failed write (stderr closed, its reader gone) is counted
-//!   as `reason="write-failed"` and the thread goes on;
+//!   lines never interleave; a failed write (stderr closed, its reader
+//!   gone) is counted as `reason="write-failed"` and the thread goes on;
 //! - panics are logged the same way ([`log_panics`]): the default panic
 //!   hook writes stderr directly, and would block a panicking thread on a
 //!   full pipe;

@@ -53,7 +53,7 @@ impl ExitLine {
 pub fn fatal(start: LineStart, signal: i32) -> ExitLine {
     const CUT: &[u8] = b"every response still being written is cut with a reset\n";
     match FATAL.iter().find(|(number, _)| *number == signal) {
-        Some((_, name)) if signal != 6 => ExitLine::new(
+        Some((_, name)) if *name != "SIGABRT" => ExitLine::new(
             start,
             &[b"backpressure: ", name.as_bytes(), b": dying of it; ", CUT],
         ),
