@@ -1015,7 +1015,7 @@ fn a_hangup_ignored_at_start_stays_ignored_with_no_descriptor_free() {
 #[test]
 fn a_handler_found_at_start_is_left_in_place() {
     let library = preloadable("profiler_tick", PROFILER_TICK);
-    let mut server = Child::start_with(Log::Read, None, &[("LD_PRELOAD", &library)], &[]);
+    let mut server = start_preloading(&library);
     for _ in 0..3 {
         server.signal("PROF");
         assert_eq!(get(server.addr, "/healthz").status, 200);
@@ -1029,9 +1029,15 @@ fn a_handler_found_at_start_is_left_in_place() {
 /// thread before `main`, with the test's own `rustc`, and returns its path,
 /// for `LD_PRELOAD`: how a test sets up a process as its parent or a
 /// preloaded library would, where std's `Command` starts every child with
-/// handlers and mask cleared.
+/// handlers and mask cleared. `LD_PRELOAD` splits its list at spaces and
+/// colons, so the library goes into the target's folder for tests unless
+/// its path has one (a clone in `My Projects`), then into the system's.
 fn preloadable(name: &str, source: &str) -> String {
-    let library = format!("{}/{name}.so", env!("CARGO_TARGET_TMPDIR"));
+    let folder = [env!("CARGO_TARGET_TMPDIR").to_string(), temp_dir()]
+        .into_iter()
+        .find(|folder| !folder.contains([' ', ':']))
+        .expect("a temporary folder LD_PRELOAD can name");
+    let library = format!("{folder}/backpressure-{name}.so");
     let path = format!("{library}.rs");
     std::fs::write(&path, source).expect("the library's source");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
@@ -1048,6 +1054,22 @@ fn preloadable(name: &str, source: &str) -> String {
     library
 }
 
+/// The system's temporary folder, as a string.
+fn temp_dir() -> String {
+    std::env::temp_dir().to_string_lossy().into_owned()
+}
+
+/// [`Child::start`] with `library` ([`preloadable`]) preloaded, and shown
+/// to be: the loader skips a library it cannot open with a warning alone,
+/// and a test would then check a server started clean, and might pass.
+fn start_preloading(library: &str) -> Child {
+    let server = Child::start_with(Log::Read, None, &[("LD_PRELOAD", library)], &[]);
+    let maps = format!("/proc/{}/maps", server.process.0.id());
+    let maps = std::fs::read_to_string(maps).expect("the server's maps");
+    assert!(maps.contains(library), "{library} is not loaded");
+    server
+}
+
 /// A parent's signal mask survives exec: one that blocks SIGTERM, SIGINT
 /// and SIGHUP (a supervisor that blocked them around its `fork`, and did
 /// not unblock them in the child) would leave every shutdown signal
@@ -1058,7 +1080,7 @@ fn preloadable(name: &str, source: &str) -> String {
 #[test]
 fn a_shutdown_signal_blocked_at_start_is_unblocked() {
     let library = preloadable("blocked_mask", BLOCKED_MASK);
-    let mut server = Child::start_with(Log::Read, None, &[("LD_PRELOAD", &library)], &[]);
+    let mut server = start_preloading(&library);
     let (_, _, status) = signal_masks(server.process.0.id());
     assert!(status.contains("SigBlk:\t0000000000000000"), "{status}");
     server.terminate();
