@@ -7,7 +7,9 @@
 //! allocation count is process-wide, so the check needs a process in which
 //! no other thread (libtest's included) can allocate while it measures.
 //! `main` runs the checks and panics, failing `cargo test`, if one does not
-//! hold.
+//! hold. It takes the arguments of libtest's that select tests, so that
+//! `cargo test NAME`, `cargo test -- --list` and cargo-nextest's calls mean
+//! here what they mean everywhere else.
 
 use std::io::Write;
 
@@ -35,13 +37,66 @@ const RUNS: usize = 3;
 /// always does. Nothing here grows with the body.
 const FIRST_WAIT_ALLOCATIONS: usize = 3;
 
+/// The checks, by name, run in turn on this one thread.
+const TESTS: [(&str, fn()); 3] = [
+    (
+        "rendering_and_framing_rows_allocate_nothing",
+        rendering_and_framing_rows_allocate_nothing,
+    ),
+    (
+        "a_bounded_or_pipeline_export_allocates_nothing_per_chunk",
+        a_bounded_or_pipeline_export_allocates_nothing_per_chunk,
+    ),
+    (
+        "an_unbounded_export_allocates_per_chunk",
+        an_unbounded_export_allocates_per_chunk,
+    ),
+];
+
+/// libtest's flags that take a value, which is not a filter.
+const FLAGS_WITH_A_VALUE: [&str; 5] = ["--format", "--test-threads", "--color", "--logfile", "-Z"];
+
+/// Runs the tests the arguments select, as libtest would: words filter by
+/// name (a part of it, or all of it with `--exact`); `--list` names the
+/// tests instead (`NAME: test`, as cargo-nextest reads it) and
+/// `--ignored` selects none, none being ignored; `--skip WORD` and the
+/// other flags, which ask for output or threads, are taken and change
+/// nothing.
 fn main() {
-    rendering_and_framing_rows_allocate_nothing();
-    println!("test rendering_and_framing_rows_allocate_nothing ... ok");
-    a_bounded_or_pipeline_export_allocates_nothing_per_chunk();
-    println!("test a_bounded_or_pipeline_export_allocates_nothing_per_chunk ... ok");
-    an_unbounded_export_allocates_per_chunk();
-    println!("test an_unbounded_export_allocates_per_chunk ... ok");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mut filters, mut skipped) = (Vec::new(), Vec::new());
+    let mut words = args.iter();
+    while let Some(arg) = words.next() {
+        if arg == "--skip" {
+            skipped.extend(words.next());
+        } else if FLAGS_WITH_A_VALUE.contains(&arg.as_str()) {
+            words.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    let flag = |name: &str| args.iter().any(|arg| arg == name);
+    let exact = flag("--exact");
+    let matches = |name: &str, word: &String| {
+        if exact {
+            name == word
+        } else {
+            name.contains(word.as_str())
+        }
+    };
+    let selected = TESTS.into_iter().filter(|(name, _)| {
+        !flag("--ignored")
+            && (filters.is_empty() || filters.iter().any(|word| matches(name, word)))
+            && !skipped.iter().any(|word| matches(name, word))
+    });
+    for (name, test) in selected {
+        if flag("--list") {
+            println!("{name}: test");
+        } else {
+            test();
+            println!("test {name} ... ok");
+        }
+    }
 }
 
 fn rendering_and_framing_rows_allocate_nothing() {
