@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use backpressure::{ChildServer, ChildStderr};
-use common::{after_stamp, run_binary};
+use common::{after_stamp, run_binary, run_binary_with};
 
 /// Runs the binary; a bad flag that started a server anyway must fail the
 /// test within 10 s, not hang it.
@@ -87,6 +87,31 @@ fn ephemeral_addr<'a>(args: &[&'a str]) -> Vec<&'a str> {
             [&["serve", "--addr", "127.0.0.1:0"][..], rest].concat()
         }
         _ => args.to_vec(),
+    }
+}
+
+/// The demo writes beside cargo's own output wherever `cargo run` was
+/// typed: cargo starts the binary in that folder, and hands it the
+/// package's folder and, if set, `CARGO_TARGET_DIR` (an empty value is no
+/// value). Run by hand, outside cargo, it is the current folder's.
+#[test]
+fn the_demos_folder_is_beside_cargos_output() {
+    for (target, package, out) in [
+        ("/t", "/p", "/t/demo"),
+        ("", "/p", "/p/target/demo"),
+        ("", "", "target/demo"),
+    ] {
+        let env = [
+            ("CARGO_TARGET_DIR", target),
+            ("CARGO_MANIFEST_DIR", package),
+        ];
+        let output = run_binary_with(&["demo", "--help"], &env, Duration::from_secs(10));
+        let help = String::from_utf8_lossy(&output.stdout);
+        let line = help.lines().find(|l| l.contains("--out DIR")).unwrap_or("");
+        assert!(
+            line.ends_with(&format!("[default: {out}]")),
+            "{env:?}: {help}"
+        );
     }
 }
 

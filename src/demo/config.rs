@@ -53,8 +53,20 @@ pub const HTTP2_THEN_AFTER: Duration = Duration::from_secs(3);
 /// [`HTTP2_THEN_AFTER`] under `--quick`.
 pub const QUICK_HTTP2_THEN_AFTER: Duration = Duration::from_secs(1);
 
-/// Where the CSV and the chart go unless `--out` says otherwise.
-pub const DEFAULT_OUT: &str = "target/demo";
+/// Where the CSV and the chart go unless `--out` says otherwise: `demo`
+/// in cargo's own output folder, as criterion puts `criterion` there.
+/// `cargo run` starts the binary in whatever folder it was typed in, and
+/// tells it the package's (`CARGO_MANIFEST_DIR`): so `$CARGO_TARGET_DIR/demo`
+/// if that is set, else the package's `target/demo`, never a `target` made
+/// in `src/`. Run by hand, `target/demo` in the current folder.
+pub fn default_out() -> PathBuf {
+    let var = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+    match (var("CARGO_TARGET_DIR"), var("CARGO_MANIFEST_DIR")) {
+        (Some(target), _) => PathBuf::from(target).join("demo"),
+        (None, Some(package)) => PathBuf::from(package).join("target").join("demo"),
+        (None, None) => PathBuf::from("target").join("demo"),
+    }
+}
 
 /// Everything `demo` can be told.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +104,7 @@ impl Default for DemoConfig {
             fast_rows: DEFAULT_FAST_ROWS,
             http2_wait: DEFAULT_HTTP2_WAIT,
             http2_then_after: HTTP2_THEN_AFTER,
-            out: PathBuf::from(DEFAULT_OUT),
+            out: default_out(),
         }
     }
 }
