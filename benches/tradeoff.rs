@@ -60,9 +60,11 @@
 //!   off; any other value is refused, not taken for on.
 //! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
 //!   start of a connection weighs less (see `docs/benchmarks.md`).
-//! - The whole grid, with at least the default K, the default N and no
-//!   `BENCH_SERVE_ARGS`, writes to `docs/`; any other run to
-//!   `target/tradeoff/`, so that it never replaces the committed figure.
+//! - The whole grid, run by `cargo bench` (not by `cargo test --benches`,
+//!   which builds it unoptimised), with at least the default K, the
+//!   default N and no `BENCH_SERVE_ARGS`, writes to `docs/`; any other run
+//!   to `target/tradeoff/` (or `$CARGO_TARGET_DIR/tradeoff`), so that it
+//!   never replaces the committed figure.
 //!   `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
 //!   `BENCH_SERVE_ARGS` passes extra flags to every server (see `common`).
 
@@ -201,11 +203,12 @@ fn main() -> ExitCode {
 fn run(settings: &Settings) -> Result<(), String> {
     say!(
         NAME,
-        "tradeoff: {} configurations, median of {} downloads in interleaved rounds, {} stalled clients each{}",
+        "tradeoff: {} configurations, median of {} downloads in interleaved rounds, {} stalled clients each{}; into {}",
         settings.grid.len(),
         settings.runs,
         settings.clients,
-        if settings.quick { " (quick run)" } else { "" }
+        if settings.quick { " (quick run)" } else { "" },
+        settings.out_dir.display()
     );
     let mut buffer = vec![0u8; CLIENT_BUFFER_BYTES];
 

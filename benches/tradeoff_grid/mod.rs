@@ -227,17 +227,23 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
         depth: None,
     });
 
-    // Only the whole grid replaces the committed figure, measured at
-    // least as well as the defaults measure it (K at least the default; N
-    // exactly it, since memory per client at another N is another figure,
-    // and its targets are not judged), against the server as it ships: a
-    // quick, partial, thinner or reconfigured run that wrote to `docs/`
-    // would silently overwrite it.
+    // Only the whole grid, benchmarked, replaces the committed figure,
+    // measured at least as well as the defaults measure it (K at least the
+    // default; N exactly it, since memory per client at another N is
+    // another figure, and its targets are not judged), against the server
+    // as it ships: a quick, partial, thinner or reconfigured run that
+    // wrote to `docs/` would silently overwrite it.
     let fast_rows = env_count("TRADEOFF_ROWS", DEFAULT_FAST_ROWS)?;
     let runs = env_count("TRADEOFF_RUNS", runs as u64)? as usize;
     let clients = env_count("TRADEOFF_CLIENTS", clients as u64)? as usize;
     let serve_args = serve_args_from_env()?;
-    let full_grid = !quick
+    // `cargo bench` runs an optimised build and passes `--bench`; `cargo
+    // test --benches` (and `--all-targets`) runs this same program
+    // unoptimised, without it, to see that it runs: its figures, a
+    // twentieth of the real ones, must not replace them either.
+    let benchmarked = std::env::args().any(|arg| arg == "--bench") && !cfg!(debug_assertions);
+    let full_grid = benchmarked
+        && !quick
         && chosen_chunks.is_none()
         && chosen_depths.is_none()
         && filters.is_empty()
@@ -248,7 +254,11 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     let out_dir = match std::env::var_os("TRADEOFF_OUT") {
         Some(dir) => PathBuf::from(dir),
         None if full_grid => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tradeoff"),
+        // Beside cargo's output, as the demo's files are.
+        None => match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
+            Some(target) => PathBuf::from(target).join("tradeoff"),
+            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tradeoff"),
+        },
     };
     Ok(Settings {
         grid,
