@@ -320,6 +320,22 @@ fn a_one_row_demo_reports_what_was_measured() {
     // not explain the flat verdict by a full kernel buffer.
     assert!(!stdout.contains("where `write` blocks"), "{stdout}");
     assert!(stdout.contains("so nothing had to wait"), "{stdout}");
+    // A debug build's figures say whose they are, in the report and on
+    // stderr; this test's binary is built as the test is.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let note = "an unoptimised build (cargo run without --release)";
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap_or_default();
+    for (what, text) in [
+        ("stdout", &stdout[..]),
+        ("stderr", &stderr),
+        ("report.md", &report),
+    ] {
+        assert_eq!(
+            text.contains(note),
+            cfg!(debug_assertions),
+            "{what}: {text}"
+        );
+    }
 }
 
 /// The fast download's rate reads the same on its progress line as in

@@ -184,6 +184,13 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     }
 }
 
+/// Said first, on stderr and atop the report, by a build without
+/// optimisations, which `cargo run` without `--release` makes: the figures
+/// it gives are the build's, not the lesson's, and nothing else says so.
+const UNOPTIMISED: &str = "an unoptimised build (cargo run without --release): its servers \
+     render rows many times slower, so queues fill more slowly and the speeds are the build's; \
+     cargo run --release measures what the README shows";
+
 /// Runs every part in turn into `measured`, up to the first that fails.
 fn measure(
     exe: &std::path::Path,
@@ -203,6 +210,9 @@ fn measure(
         duration(config.seconds),
         duration(run::AFTER_DISCONNECT),
     );
+    if cfg!(debug_assertions) {
+        let _ = writeln!(io::stderr(), "demo: {UNOPTIMISED}");
+    }
     let samples = &mut measured.samples;
     for &mode in &config.modes {
         let run = run::slow(exe, mode, false, config, samples, &mut |s| progress.show(s))
@@ -269,7 +279,11 @@ fn lowat_off_summary(run: &SlowRun) -> String {
 /// The whole report of what was measured: setup, slow table, reading, the
 /// kernel's layer, the fast table, the HTTP/2 part.
 fn report_text(config: &DemoConfig, measured: &Measured) -> String {
-    let mut text = slow_text(config, &measured.slow);
+    let mut text = String::new();
+    if cfg!(debug_assertions) {
+        text.push_str(&format!("\n**Measured by {UNOPTIMISED}.**\n"));
+    }
+    text.push_str(&slow_text(config, &measured.slow));
     let bounded = measured.slow.iter().find(|run| run.mode == Mode::Bounded);
     if let (Some(on), Some(off)) = (bounded, &measured.lowat_off) {
         text.push_str("\n## The kernel's layer: `bounded` with and without TCP_NOTSENT_LOWAT\n\n");
