@@ -58,10 +58,8 @@ pub fn slow_table(runs: &[SlowRun]) -> String {
                 return "yes".to_string();
             }
             let (queued, threads) = (size(run.queued_after), run.threads_after);
-            format!(
-                "no: {queued} queued, {threads} of {} threads",
-                run.idle_threads
-            )
+            let idle = run.idle_threads;
+            format!("no: {queued} queued, {threads} threads ({idle} at idle)")
         }),
         ("verdict", |run| run.verdict.to_string()),
     ];
@@ -182,6 +180,10 @@ mod tests {
             row(2)[6..],
             ["110.0 KiB", "3.0 MiB", "3.5 MiB", "yes", "flat"]
         );
-        assert_eq!(row(3)[9], "no: 1.0 MiB queued, 3 of 2 threads", "{table}");
+        assert_eq!(
+            row(3)[9],
+            "no: 1.0 MiB queued, 3 threads (2 at idle)",
+            "{table}"
+        );
     }
 }
