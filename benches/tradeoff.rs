@@ -63,8 +63,8 @@
 //! - The whole grid, run by `cargo bench` (not by `cargo test --benches`,
 //!   which builds it unoptimised), with at least the default K, the
 //!   default N and no `BENCH_SERVE_ARGS`, writes to `docs/`; any other run
-//!   to `target/tradeoff/` (or `$CARGO_TARGET_DIR/tradeoff`), so that it
-//!   never replaces the committed figure.
+//!   to `tradeoff/` in cargo's target folder, so that it never replaces
+//!   the committed figure.
 //!   `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
 //!   `BENCH_SERVE_ARGS` passes extra flags to every server (see `common`).
 

@@ -323,8 +323,8 @@ fn a_one_row_demo_reports_what_was_measured() {
     // A debug build's figures say whose they are, in the report and on
     // stderr; this test's binary is built as the test is.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let note = "an unoptimised build (cargo run without --release)";
-    let report = std::fs::read_to_string(out.join("report.md")).unwrap_or_default();
+    let note = "a debug build (cargo run without --release)";
+    let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     for (what, text) in [
         ("stdout", &stdout[..]),
         ("stderr", &stderr),

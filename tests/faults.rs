@@ -131,7 +131,7 @@ impl Child {
                 _ => Stdio::piped(),
             })
             .spawn()
-            .expect("sh starts");
+            .expect("env starts");
         let mut process = KillOnDrop(process);
         let stdin = process.0.stdin.take().expect("stdin is piped");
         let stderr = process.0.stderr.take();
@@ -166,7 +166,11 @@ impl Child {
             .trim()
             .strip_prefix("listening on http://")
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+            .unwrap_or_else(|| {
+                // Nothing at all: `env` refused its flag, perhaps.
+                let needs = "(the server starts through env --default-signal: GNU coreutils 8.31)";
+                panic!("unexpected first line {first:?} {needs}")
+            });
         Child {
             process,
             addr,
@@ -1029,15 +1033,17 @@ fn a_handler_found_at_start_is_left_in_place() {
 /// thread before `main`, with the test's own `rustc`, and returns its path,
 /// for `LD_PRELOAD`: how a test sets up a process as its parent or a
 /// preloaded library would, where std's `Command` starts every child with
-/// handlers and mask cleared. `LD_PRELOAD` splits its list at spaces and
-/// colons, so the library goes into the target's folder for tests unless
-/// its path has one (a clone in `My Projects`), then into the system's.
+/// its mask cleared (and `exec` resets every handler). `LD_PRELOAD` splits
+/// its list at spaces and colons, so the library goes into the target's
+/// folder for tests unless its path has one (a clone in `My Projects`),
+/// then into the system's, named for this process there; its source is
+/// removed once built, the library once loaded ([`start_preloading`]).
 fn preloadable(name: &str, source: &str) -> String {
     let folder = [env!("CARGO_TARGET_TMPDIR").to_string(), temp_dir()]
         .into_iter()
         .find(|folder| !folder.contains([' ', ':']))
         .expect("a temporary folder LD_PRELOAD can name");
-    let library = format!("{folder}/backpressure-{name}.so");
+    let library = format!("{folder}/backpressure-{name}-{}.so", std::process::id());
     let path = format!("{library}.rs");
     std::fs::write(&path, source).expect("the library's source");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
@@ -1051,6 +1057,7 @@ fn preloadable(name: &str, source: &str) -> String {
         .args(["-Cpanic=abort", "-o", &library, &path])
         .status();
     assert!(built.is_ok_and(|s| s.success()), "rustc {path}");
+    let _ = std::fs::remove_file(&path);
     library
 }
 
@@ -1062,11 +1069,15 @@ fn temp_dir() -> String {
 /// [`Child::start`] with `library` ([`preloadable`]) preloaded, and shown
 /// to be: the loader skips a library it cannot open with a warning alone,
 /// and a test would then check a server started clean, and might pass.
+/// `/proc`'s maps name a file by its path with every link resolved.
 fn start_preloading(library: &str) -> Child {
+    let resolved = std::fs::canonicalize(library).expect("the library's path");
     let server = Child::start_with(Log::Read, None, &[("LD_PRELOAD", library)], &[]);
     let maps = format!("/proc/{}/maps", server.process.0.id());
     let maps = std::fs::read_to_string(maps).expect("the server's maps");
-    assert!(maps.contains(library), "{library} is not loaded");
+    let loaded = maps.contains(&*resolved.to_string_lossy());
+    let _ = std::fs::remove_file(library);
+    assert!(loaded, "{library} is not loaded");
     server
 }
 

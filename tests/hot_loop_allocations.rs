@@ -53,30 +53,43 @@ const TESTS: [(&str, fn()); 3] = [
     ),
 ];
 
-/// libtest's flags that take a value, which is not a filter.
-const FLAGS_WITH_A_VALUE: [&str; 5] = ["--format", "--test-threads", "--color", "--logfile", "-Z"];
+/// libtest's flags that take a value (`--flag VALUE` or `--flag=VALUE`),
+/// which is not a filter.
+const FLAGS_WITH_A_VALUE: [&str; 6] = [
+    "--format",
+    "--test-threads",
+    "--color",
+    "--logfile",
+    "--shuffle-seed",
+    "-Z",
+];
 
 /// Runs the tests the arguments select, as libtest would: words filter by
-/// name (a part of it, or all of it with `--exact`); `--list` names the
-/// tests instead (`NAME: test`, as cargo-nextest reads it) and
-/// `--ignored` selects none, none being ignored; `--skip WORD` and the
-/// other flags, which ask for output or threads, are taken and change
-/// nothing.
+/// name (a part of it, or all of it with `--exact`), and `--skip WORD`
+/// drops those it matches; `--list` names the tests instead (`NAME: test`,
+/// as cargo-nextest reads it); `--ignored` selects none, none being
+/// ignored. The other flags, which ask for output or threads, change
+/// nothing in one thread.
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut filters, mut skipped) = (Vec::new(), Vec::new());
-    let mut words = args.iter();
-    while let Some(arg) = words.next() {
-        if arg == "--skip" {
-            skipped.extend(words.next());
-        } else if FLAGS_WITH_A_VALUE.contains(&arg.as_str()) {
-            words.next();
-        } else if !arg.starts_with('-') {
-            filters.push(arg);
+    let (mut filters, mut skipped, mut flags) = (Vec::new(), Vec::new(), Vec::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, value) = match arg.split_once('=') {
+            Some((flag, value)) if arg.starts_with('-') => (flag.to_string(), Some(value.into())),
+            _ => (arg, None),
+        };
+        if !flag.starts_with('-') {
+            filters.push(flag);
+        } else if flag == "--skip" {
+            skipped.extend(value.or_else(|| args.next()));
+        } else if FLAGS_WITH_A_VALUE.contains(&flag.as_str()) {
+            let _value = value.or_else(|| args.next());
+        } else {
+            flags.push(flag);
         }
     }
-    let flag = |name: &str| args.iter().any(|arg| arg == name);
-    let exact = flag("--exact");
+    let flag = |name: &str| flags.iter().any(|flag| flag == name);
+    let (exact, list, ignored) = (flag("--exact"), flag("--list"), flag("--ignored"));
     let matches = |name: &str, word: &String| {
         if exact {
             name == word
@@ -85,12 +98,12 @@ fn main() {
         }
     };
     let selected = TESTS.into_iter().filter(|(name, _)| {
-        !flag("--ignored")
+        !ignored
             && (filters.is_empty() || filters.iter().any(|word| matches(name, word)))
             && !skipped.iter().any(|word| matches(name, word))
     });
     for (name, test) in selected {
-        if flag("--list") {
+        if list {
             println!("{name}: test");
         } else {
             test();

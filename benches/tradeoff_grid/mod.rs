@@ -2,7 +2,7 @@
 //! how they are named, and how the environment and the arguments narrow
 //! them for a short run (`benches/tradeoff.rs` lists the knobs).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use backpressure::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
 
@@ -254,10 +254,11 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     let out_dir = match std::env::var_os("TRADEOFF_OUT") {
         Some(dir) => PathBuf::from(dir),
         None if full_grid => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
-        // Beside cargo's output, as the demo's files are.
-        None => match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
-            Some(target) => PathBuf::from(target).join("tradeoff"),
-            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tradeoff"),
+        // In cargo's target folder, however it was chosen: the folder for
+        // benchmarks' files that cargo names is in it.
+        None => match Path::new(env!("CARGO_TARGET_TMPDIR")).parent() {
+            Some(target) => target.join("tradeoff"),
+            None => PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tradeoff"),
         },
     };
     Ok(Settings {

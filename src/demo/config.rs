@@ -54,11 +54,13 @@ pub const HTTP2_THEN_AFTER: Duration = Duration::from_secs(3);
 pub const QUICK_HTTP2_THEN_AFTER: Duration = Duration::from_secs(1);
 
 /// Where the CSV and the chart go unless `--out` says otherwise: `demo`
-/// in cargo's own output folder, as criterion puts `criterion` there.
+/// in cargo's output folder, as criterion puts `criterion` there.
 /// `cargo run` starts the binary in whatever folder it was typed in, and
 /// tells it the package's (`CARGO_MANIFEST_DIR`): so `$CARGO_TARGET_DIR/demo`
-/// if that is set, else the package's `target/demo`, never a `target` made
-/// in `src/`. Run by hand, `target/demo` in the current folder.
+/// if that is set (relative, to the folder typed in, as for cargo), else
+/// the package's `target/demo`, never a `target` made in `src/`. A target
+/// folder set by `--target-dir` or cargo's config is not told to the
+/// binary, and not followed. Run by hand, `target/demo` in the current folder.
 pub fn default_out() -> PathBuf {
     let var = |name| std::env::var_os(name).filter(|value| !value.is_empty());
     match (var("CARGO_TARGET_DIR"), var("CARGO_MANIFEST_DIR")) {

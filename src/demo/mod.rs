@@ -184,10 +184,10 @@ pub fn run(config: &DemoConfig) -> Result<(), String> {
     }
 }
 
-/// Said first, on stderr and atop the report, by a build without
-/// optimisations, which `cargo run` without `--release` makes: the figures
-/// it gives are the build's, not the lesson's, and nothing else says so.
-const UNOPTIMISED: &str = "an unoptimised build (cargo run without --release): its servers \
+/// Said at the start, on stderr, and atop the report, by a debug build,
+/// which `cargo run` without `--release` makes, unoptimised: the figures it
+/// gives are the build's, not the lesson's, and nothing else says so.
+const DEBUG_BUILD: &str = "a debug build (cargo run without --release): its servers \
      render rows many times slower, so queues fill more slowly and the speeds are the build's; \
      cargo run --release measures what the README shows";
 
@@ -211,7 +211,7 @@ fn measure(
         duration(run::AFTER_DISCONNECT),
     );
     if cfg!(debug_assertions) {
-        let _ = writeln!(io::stderr(), "demo: {UNOPTIMISED}");
+        let _ = writeln!(io::stderr(), "demo: {DEBUG_BUILD}");
     }
     let samples = &mut measured.samples;
     for &mode in &config.modes {
@@ -281,7 +281,7 @@ fn lowat_off_summary(run: &SlowRun) -> String {
 fn report_text(config: &DemoConfig, measured: &Measured) -> String {
     let mut text = String::new();
     if cfg!(debug_assertions) {
-        text.push_str(&format!("\n**Measured by {UNOPTIMISED}.**\n"));
+        text.push_str(&format!("\n**Measured by {DEBUG_BUILD}.**\n"));
     }
     text.push_str(&slow_text(config, &measured.slow));
     let bounded = measured.slow.iter().find(|run| run.mode == Mode::Bounded);
