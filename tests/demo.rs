@@ -264,11 +264,41 @@ fn spawn_copy(exe: &Path, args: &[&str]) -> KillOnDrop {
     }
 }
 
-/// An output folder of its own under the tests' temporary folder, emptied.
-fn fresh_out(name: &str) -> PathBuf {
+/// An output folder of a test's own under the tests' temporary folder
+/// (not made yet), named for this process too: `cargo test` and `cargo
+/// test --release` share that folder, and may run at once. Removed when
+/// the test ends, but kept, to be read, when it failed.
+struct Out(PathBuf);
+
+impl std::ops::Deref for Out {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Out {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            // Or a file, where a test needs an `--out` that is not a folder.
+            let _ = std::fs::remove_dir_all(&self.0).or_else(|_| std::fs::remove_file(&self.0));
+        }
+    }
+}
+
+/// [`Out`] for the test that says `name`, emptied.
+fn fresh_out(name: &str) -> Out {
+    let name = format!("{name}-{}", std::process::id());
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&out);
-    out
+    Out(out)
 }
 
 fn path_arg(path: &std::path::Path) -> &str {
@@ -434,16 +464,17 @@ fn stderr_until(child: &mut KillOnDrop, prefix: &str) -> (Vec<String>, Receiver<
     (seen, line_rx)
 }
 
-/// A copy of the binary in a fresh folder `name`, and an empty `out`
-/// folder beside it: a test that removes the copy makes every later server
-/// start fail, a real failure the product needs no flag for.
-fn binary_copy(name: &str) -> (PathBuf, PathBuf) {
+/// A fresh folder `name`, held for the test, with a copy of the binary in
+/// it and an empty `out` folder beside that: a test that removes the copy
+/// makes every later server start fail, a real failure the product needs
+/// no flag for.
+fn binary_copy(name: &str) -> (Out, PathBuf, PathBuf) {
     let dir = fresh_out(name);
     let out = dir.join("out");
     std::fs::create_dir_all(&out).expect("create the folder");
     let exe = dir.join("backpressure");
     std::fs::copy(env!("CARGO_BIN_EXE_backpressure"), &exe).expect("copy the binary");
-    (exe, out)
+    (dir, exe, out)
 }
 
 /// A demo whose first part fails measured nothing to chart: it writes its
@@ -454,7 +485,7 @@ fn binary_copy(name: &str) -> (PathBuf, PathBuf) {
 /// before the demo starts, so no timing is involved.
 #[test]
 fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
-    let (exe, out) = binary_copy("demo-first-failure");
+    let (_dir, exe, out) = binary_copy("demo-first-failure");
     for stale in ["chart.svg", "http2-chart.svg"] {
         std::fs::write(out.join(stale), "<svg>an earlier run</svg>").expect("seed a chart");
     }
@@ -491,7 +522,7 @@ fn a_first_part_that_fails_leaves_no_chart_of_an_earlier_run() {
 /// cannot start.
 #[test]
 fn a_late_part_that_fails_keeps_what_was_measured() {
-    let (exe, out) = binary_copy("demo-late-failure");
+    let (_dir, exe, out) = binary_copy("demo-late-failure");
     let args = [
         "demo",
         "--quick",
@@ -621,8 +652,8 @@ fn read_all(
 /// error is: here an --out that is a file, not a folder.
 #[test]
 fn a_demo_that_cannot_create_its_folder_exits_1_with_one_line() {
-    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-out-is-a-file");
-    std::fs::write(&file, "not a folder").expect("write the file");
+    let file = fresh_out("demo-out-is-a-file");
+    std::fs::write(&*file, "not a folder").expect("write the file");
     let out = file.to_str().expect("a UTF-8 temp path");
     let output = run_binary(&["demo", "--quick", "--out", out], Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&output.stderr);
