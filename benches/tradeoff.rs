@@ -60,12 +60,12 @@
 //!   off; any other value is refused, not taken for on.
 //! - `TRADEOFF_ROWS=7000000` times the 385 MB export instead of 54 MB: the
 //!   start of a connection weighs less (see `docs/benchmarks.md`).
-//! - The whole grid, run by `cargo bench` (not by `cargo test --benches`,
-//!   which builds it unoptimised), with at least the default K, the
-//!   default N and no `BENCH_SERVE_ARGS`, writes to `docs/`; any other run
-//!   to `tradeoff/` in cargo's target folder, so that it never replaces
-//!   the committed figure.
-//!   `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
+//! - `cargo test --benches`, which builds this unoptimised to see that it
+//!   runs, measures the quick grid.
+//! - The whole grid, run by `cargo bench` with at least the default K,
+//!   the default N and no `BENCH_SERVE_ARGS`, writes to `docs/`; any
+//!   other run to `tradeoff/` in cargo's target folder, so that it never
+//!   replaces the committed figure. `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
 //!   `BENCH_SERVE_ARGS` passes extra flags to every server (see `common`).
 
 mod common;

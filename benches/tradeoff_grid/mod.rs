@@ -167,11 +167,17 @@ pub const CHOOSABLE: [&str; 2] = ["bounded", "pipeline"];
 /// The grid and knobs, from the environment, for the strategies in
 /// `filters` (all of [`CHOOSABLE`] if it is empty).
 pub fn settings(filters: &[String]) -> Result<Settings, String> {
+    // `cargo bench` runs an optimised build and passes `--bench`; `cargo
+    // test --benches` (and `--all-targets`) runs this same program
+    // unoptimised, without it, to see that it runs: the quick grid, as
+    // criterion's benchmarks take one pass then, and its figures, a
+    // twentieth of the real ones, never replace them.
+    let benchmarked = std::env::args().any(|arg| arg == "--bench") && !cfg!(debug_assertions);
     let quick = match std::env::var("TRADEOFF_QUICK") {
         Ok(text) => crate::common::args::switch("TRADEOFF_QUICK", Some(&text))?,
         Err(std::env::VarError::NotPresent) => false,
         Err(e) => return Err(format!("TRADEOFF_QUICK: {e}")),
-    };
+    } || !benchmarked;
     let (chunks, depths, runs, clients) = if quick {
         (
             &QUICK_CHUNKS[..],
@@ -237,11 +243,6 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     let runs = env_count("TRADEOFF_RUNS", runs as u64)? as usize;
     let clients = env_count("TRADEOFF_CLIENTS", clients as u64)? as usize;
     let serve_args = serve_args_from_env()?;
-    // `cargo bench` runs an optimised build and passes `--bench`; `cargo
-    // test --benches` (and `--all-targets`) runs this same program
-    // unoptimised, without it, to see that it runs: its figures, a
-    // twentieth of the real ones, must not replace them either.
-    let benchmarked = std::env::args().any(|arg| arg == "--bench") && !cfg!(debug_assertions);
     let full_grid = benchmarked
         && !quick
         && chosen_chunks.is_none()
