@@ -41,6 +41,18 @@ pub const SERVE_ARGS_ENV: &str = "BENCH_SERVE_ARGS";
 /// against this one, e.g. `BENCH_SERVER_EXE=/tmp/old/backpressure`.
 pub const SERVER_EXE_ENV: &str = "BENCH_SERVER_EXE";
 
+/// A target's verdict on a figure that meets it or not: `holds` or
+/// `MISSED`, but `not judged` in a debug build. `cargo test --benches`
+/// runs the benchmarks unoptimised, to see that they run, and an
+/// unoptimised server's figures say nothing of the targets.
+pub fn verdict(meets: bool) -> &'static str {
+    match (cfg!(debug_assertions), meets) {
+        (true, _) => "not judged: a debug build",
+        (false, true) => "holds",
+        (false, false) => "MISSED",
+    }
+}
+
 /// Ends benchmark `name` with `message` on one line of stderr and exit code
 /// `code`: what a criterion benchmark, whose `main` is criterion's and
 /// cannot return an exit code, does instead of a panic's message and
