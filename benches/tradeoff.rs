@@ -41,11 +41,10 @@
 //! then per stalled client, in KiB: `RSS/client`, `kern/client`,
 //! `held/client` (the two summed: the chart's x) and `queued/client`. References
 //! have no memory (`-`). Last, the targets at the defaults, each `holds`,
-//! `MISSED`, `not judged` (memory at another N, or a debug build) or
-//! `not measured`; the
-//! exit code is 1 only if something could not be measured, since a missed
-//! target is a finding (`docs/benchmarks.md` records which miss), and 2
-//! for a knob or a word it cannot read.
+//! `MISSED`, `not judged` (memory at another N, or a debug build) or `not
+//! measured`; the exit code is 1 only if something could not be measured,
+//! since a missed target is a finding (`docs/benchmarks.md` records which
+//! miss), and 2 for a knob or a word it cannot read.
 //!
 //! Knobs, for a short run:
 //! - `cargo bench --bench tradeoff -- bounded` measures only the strategies
@@ -66,8 +65,9 @@
 //! - The whole grid, run by `cargo bench` with at least the default K,
 //!   the default N and no `BENCH_SERVE_ARGS`, writes to `docs/`; any
 //!   other run to `tradeoff/` in cargo's target folder, so that it never
-//!   replaces the committed figure. `TRADEOFF_OUT=DIR` writes the CSV and SVG to DIR instead;
-//!   `BENCH_SERVE_ARGS` passes extra flags to every server (see `common`).
+//!   replaces the committed figure. `TRADEOFF_OUT=DIR` writes the CSV and
+//!   SVG to DIR instead; `BENCH_SERVE_ARGS` passes extra flags to every
+//!   server (see `common`).
 
 mod common;
 mod tradeoff_chart;

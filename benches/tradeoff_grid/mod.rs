@@ -170,8 +170,8 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     // `cargo bench` runs an optimised build and passes `--bench`; `cargo
     // test --benches` (and `--all-targets`) runs this same program
     // unoptimised, without it, to see that it runs: the quick grid, as
-    // criterion's benchmarks take one pass then, and its figures, a
-    // twentieth of the real ones, never replace them.
+    // criterion's benchmarks take one pass then, and its figures, far
+    // below the real ones, never replace them.
     let benchmarked = std::env::args().any(|arg| arg == "--bench") && !cfg!(debug_assertions);
     let quick = match std::env::var("TRADEOFF_QUICK") {
         Ok(text) => crate::common::args::switch("TRADEOFF_QUICK", Some(&text))?,
