@@ -1036,10 +1036,11 @@ fn a_handler_found_at_start_is_left_in_place() {
 /// its mask cleared (and `exec` resets every handler). `LD_PRELOAD` splits
 /// its list at spaces and colons, so the library goes into the target's
 /// folder for tests unless its path has one (a clone in `My Projects`),
-/// then into the system's, named for this process there; its source is
-/// removed once built, the library once loaded ([`start_preloading`]).
+/// then into the system's; either way it is named for this process, its
+/// source removed once built, and itself once loaded ([`start_preloading`]).
 fn preloadable(name: &str, source: &str) -> String {
-    let folder = [env!("CARGO_TARGET_TMPDIR").to_string(), temp_dir()]
+    let system = std::env::temp_dir().to_string_lossy().into_owned();
+    let folder = [env!("CARGO_TARGET_TMPDIR").to_string(), system]
         .into_iter()
         .find(|folder| !folder.contains([' ', ':']))
         .expect("a temporary folder LD_PRELOAD can name");
@@ -1059,11 +1060,6 @@ fn preloadable(name: &str, source: &str) -> String {
     assert!(built.is_ok_and(|s| s.success()), "rustc {path}");
     let _ = std::fs::remove_file(&path);
     library
-}
-
-/// The system's temporary folder, as a string.
-fn temp_dir() -> String {
-    std::env::temp_dir().to_string_lossy().into_owned()
 }
 
 /// [`Child::start`] with `library` ([`preloadable`]) preloaded, and shown

@@ -54,7 +54,8 @@ const TESTS: [(&str, fn()); 3] = [
 ];
 
 /// libtest's flags that take a value (`--flag VALUE` or `--flag=VALUE`),
-/// which is not a filter.
+/// which is not a filter. libtest's alone: criterion's, which the
+/// benchmarks skip (`benches/common/args.rs`), never reach a test.
 const FLAGS_WITH_A_VALUE: [&str; 6] = [
     "--format",
     "--test-threads",

@@ -257,10 +257,13 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
         None if full_grid => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
         // In cargo's target folder, however it was chosen: the folder for
         // benchmarks' files that cargo names is in it.
-        None => match Path::new(env!("CARGO_TARGET_TMPDIR")).parent() {
-            Some(target) => target.join("tradeoff"),
-            None => PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tradeoff"),
-        },
+        None => {
+            let for_benchmarks = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            for_benchmarks
+                .parent()
+                .unwrap_or(for_benchmarks)
+                .join("tradeoff")
+        }
     };
     Ok(Settings {
         grid,
