@@ -208,6 +208,79 @@ fn streams_past_the_limit_are_refused() {
     back_to_idle(server.addr(), &idle, "seventeen streams");
 }
 
+/// A client that reads, if a moment late, is not flooding. Until it has
+/// read the server's SETTINGS it knows no stream limit (RFC 9113 §6.5.2),
+/// so its first flight may open far more streams than 16, as h2load's
+/// `-m 100` does, and each one past the limit is owed a REFUSED_STREAM.
+/// Here the writer is blocked by a download the client has not read yet
+/// when 84 refusals come due: the reader waits for the writer instead of
+/// calling them a flood (`OWED_WAIT`), and once the client reads, 200 ms
+/// later, every stream is answered or refused, and the connection goes on.
+#[test]
+fn refusals_owed_to_a_client_that_reads_late_are_not_a_flood() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::raw(server.addr());
+    // The first flight, as a client that has read nothing sends it: its
+    // windows wide open, and a download that fills both kernels' buffers.
+    let mut flight = PREFACE.to_vec();
+    frame(
+        &mut flight,
+        SETTINGS,
+        0,
+        0,
+        &settings_payload(&[(INITIAL_WINDOW_SIZE, HUGE)]),
+    );
+    frame(
+        &mut flight,
+        WINDOW_UPDATE,
+        0,
+        0,
+        &(HUGE - 65_535).to_be_bytes(),
+    );
+    let download = request_block("GET", "/export.csv?rows=7000000&mode=pipeline");
+    frame(&mut flight, HEADERS, END_HEADERS | END_STREAM, 1, &download);
+    h2.send(&flight);
+    until_the_writer_is_blocked(&server, &h2);
+    // The rest of the flight: 15 streams more fill the limit of 16, the
+    // other 84 are refused, one by one as the reader takes them.
+    let streams: Vec<u32> = (1..100).map(|i| 2 * i + 1).collect();
+    let mut rest = Vec::new();
+    for &id in &streams {
+        let request = request_block("GET", "/export.csv?rows=10");
+        frame(&mut rest, HEADERS, END_HEADERS | END_STREAM, id, &request);
+    }
+    h2.send(&rest);
+    thread::sleep(Duration::from_millis(200));
+    // The client reads now: its SETTINGS acknowledged, the download
+    // cancelled, what it had of it thrown away by `read_responses`.
+    h2.send_frame(SETTINGS, 0x1, 0, &[]);
+    h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    let responses = read_responses(&mut h2, &streams, false);
+    // 15 answered; 64 refused while the writer was blocked, the limit of
+    // answers owed; the rest waited for it, and each was refused, or
+    // answered once the client's reading let streams finish.
+    let reference = reference_csv(10);
+    for (&id, response) in streams.iter().zip(&responses) {
+        let answered = response.reset.is_none();
+        if answered {
+            assert_eq!(response.status(), 200, "stream {id}");
+            assert_same_bytes(&response.body, &reference, &format!("stream {id}"));
+        } else {
+            assert_eq!(response.reset, Some(REFUSED_STREAM), "stream {id}");
+        }
+        assert!(
+            answered == (id <= 31) || id > 159,
+            "stream {id}: {response:?}"
+        );
+    }
+    // The connection goes on: a request after the flight is answered.
+    h2.get(201, "GET", "/healthz");
+    let after = &read_responses(&mut h2, &[201], false)[0];
+    assert_eq!((after.status(), &after.body[..]), (200, &b"ok\n"[..]));
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a first flight of 100 requests");
+}
+
 /// A stream is closed for the client once it reads its END_STREAM (RFC
 /// 9113 §5.1), and it may open another in its place at once: sixteen
 /// streams kept open, each replaced the moment it ends, are never refused,
@@ -398,8 +471,10 @@ fn a_cancelled_buffer_stream_stops_rendering_at_once() {
 
 /// A client that never reads the answers it asks for: with its receive
 /// window full (a download it does not read), each stream error it makes
-/// queues a RST_STREAM the writer cannot send. The 65th ends the
-/// connection, instead of the queue growing with every frame.
+/// queues a RST_STREAM the writer cannot send. The 65th waits for the
+/// writer to take one, and when it has taken none for a second
+/// (`OWED_WAIT`), ends the connection, instead of the queue growing with
+/// every frame.
 #[test]
 fn answers_the_client_never_reads_are_bounded() {
     const FLOOD: u32 = 2_000;

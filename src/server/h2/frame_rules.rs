@@ -48,7 +48,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         if self.opened(id, error.reason).is_err() {
             return Err(FrameError::connection(error.code, error.reason));
         }
-        let mut state = self.conn.lock();
+        let Some(mut state) = self.conn.lock_with_room()? else {
+            return Ok(());
+        };
         // A stream this side has reset is closed: what the client sent on it
         // before it saw the reset is ignored (§5.1), not reset again each.
         if state.was_reset(id) {
@@ -63,9 +65,11 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     /// Queues a control frame the client asked for, written by one of
-    /// `frame_write`'s builders, unless too many are unread (`State::push_owed`).
+    /// `frame_write`'s builders, once there is room (`Conn::lock_with_room`).
     fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
-        self.conn.lock().push_owed(encode(write))?;
+        if let Some(mut state) = self.conn.lock_with_room()? {
+            state.push_owed(encode(write))?;
+        }
         self.conn.work.notify_one();
         Ok(())
     }
@@ -214,7 +218,11 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// The client's SETTINGS, acknowledged once applied.
     fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
-        let applied = apply_settings(&mut self.conn.lock(), params);
+        let Some(mut state) = self.conn.lock_with_room()? else {
+            return Ok(());
+        };
+        let applied = apply_settings(&mut state, params);
+        drop(state);
         self.conn.work.notify_one();
         applied
     }

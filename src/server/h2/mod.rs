@@ -99,12 +99,23 @@ pub const MAX_CONTINUATION_FRAMES: usize = 16;
 
 /// Most control frames queued on the client's behalf (SETTINGS and PING
 /// acknowledgements, WINDOW_UPDATEs for its bodies, the RST_STREAM that
-/// answers each of its stream errors): one that asks for more without
-/// reading the answers is flooding (CVE-2019-9512 ping, -9514 reset,
-/// -9515 settings floods), and gets
-/// ENHANCE_YOUR_CALM. The server's own frames (HEADERS, its resets) do
-/// not count.
+/// answers each of its stream errors). At the limit the reader reads no
+/// further until the writer takes one; a client that asks for more
+/// without reading the answers, so that the writer takes none for
+/// [`OWED_WAIT`], is flooding (CVE-2019-9512 ping, -9514 reset, -9515
+/// settings floods), and gets ENHANCE_YOUR_CALM. The server's own frames
+/// (HEADERS, its resets) do not count.
 pub const MAX_CONTROL_FRAMES: usize = 64;
+
+/// How long the reader waits, [`MAX_CONTROL_FRAMES`] answers queued, for
+/// the writer to take one. A burst outruns a writer that is free but not
+/// yet running: a client's first flight, sent before it knew the stream
+/// limit, may bring a refusal for each of a hundred streams. A writer
+/// blocked by a client that reads a moment late (a write of a frame takes
+/// a second at 16 KiB/s) is back in time; one blocked by a client that
+/// reads nothing is not. nghttp2 and Go's server queue thousands before
+/// they call it a flood, and wait for none.
+pub const OWED_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Streams this side has reset that it remembers after they leave the
 /// table: frames a client sent before it saw the reset are ignored (RFC
@@ -376,9 +387,9 @@ mod tests {
     /// to [`MAX_CONTROL_FRAMES`] as the stream limit's are: a client that
     /// opens stream after stream on a connection whose streams get no
     /// thread, reading none of the refusals, gets GOAWAY ENHANCE_YOUR_CALM
-    /// once 64 wait unwritten, not a queue that grows with every HEADERS it
-    /// sends for as long as the writer's deadline allows (5 s at the
-    /// defaults, gigabytes from a fast client). Real sockets: a client
+    /// once 64 wait unwritten for [`OWED_WAIT`], not a queue that grows
+    /// with every HEADERS it sends for as long as the writer's deadline
+    /// allows (5 s at the defaults, gigabytes from a fast client). Real sockets: a client
     /// window of a few KiB and the server's 16 KiB mark stop the writer
     /// within a few thousand refusals, far fewer than are sent.
     #[test]

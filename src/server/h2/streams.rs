@@ -29,10 +29,11 @@ pub struct Conn {
     /// The writer waits here for a frame to send.
     pub work: Condvar,
     /// The reader waits here: at the stream-thread limit, for a stream
-    /// thread to end (woken by its last act, [`Leaving`]); once the client
-    /// has closed, for the write under way to be accounted for
-    /// ([`Conn::client_left`], woken by each write); and for the
-    /// connection's end.
+    /// thread to end (woken by its last act, [`Leaving`]); at the limit of
+    /// answers owed, for the writer to take one ([`Conn::lock_with_room`]);
+    /// once the client has closed, for the write under way to be accounted
+    /// for ([`Conn::client_left`]); each of those two woken by each write;
+    /// and for the connection's end.
     pub reader: Condvar,
 }
 
@@ -106,6 +107,12 @@ pub struct State {
     /// that hands off meanwhile waits its turn behind them, as behind a
     /// frame taken after it came (`Stream::waited`).
     pub in_flight: usize,
+}
+
+/// A client asking for more answers than it reads (CVE-2019-9512, -9515).
+fn flood() -> FrameError {
+    let reason = "too many frames to answer unread: read what you asked for";
+    FrameError::connection(ErrorCode::EnhanceYourCalm, reason)
 }
 
 /// A stream this side reset, remembered after it has left the table.
@@ -283,6 +290,28 @@ impl Conn {
         }
     }
 
+    /// The state locked, with room for one more answer owed to the client
+    /// ([`State::push_owed`]): at [`super::MAX_CONTROL_FRAMES`], once the
+    /// writer has taken one. The reader reads nothing meanwhile, which is
+    /// backpressure on the client; if the writer takes none for
+    /// [`super::OWED_WAIT`], the client is flooding. `None` if the
+    /// connection ends meanwhile: nothing more will be answered.
+    pub fn lock_with_room(&self) -> Result<Option<MutexGuard<'_, State>>, FrameError> {
+        let mut state = self.lock();
+        let since = Instant::now();
+        while state.owed() >= super::MAX_CONTROL_FRAMES {
+            let waited = since.elapsed();
+            if state.ended.is_some() {
+                return Ok(None);
+            }
+            if waited >= super::OWED_WAIT {
+                return Err(flood());
+            }
+            state = self.wait_for(&self.reader, state, super::OWED_WAIT - waited);
+        }
+        Ok(Some(state))
+    }
+
     /// Queues a frame for the writer, written by one of `frame_write`'s builders.
     pub fn send(&self, write: impl FnOnce(&mut Vec<u8>)) {
         self.lock().push(encode(write));
@@ -326,16 +355,20 @@ impl State {
         self.control.push_back(Control { bytes, owed, ends });
     }
 
-    /// Queues a frame the client asked for, unless it has asked for too
-    /// many without reading the answers: a flood (CVE-2019-9512, -9515).
+    /// Queues a frame the client asked for, if there is room
+    /// ([`Conn::lock_with_room`] waits for it); else the client is flooding.
     pub fn push_owed(&mut self, bytes: Vec<u8>) -> Result<(), FrameError> {
-        if self.control.iter().filter(|c| c.owed).count() >= super::MAX_CONTROL_FRAMES {
-            let reason = "too many frames to answer unread: read what you asked for";
-            return Err(FrameError::connection(ErrorCode::EnhanceYourCalm, reason));
+        if self.owed() >= super::MAX_CONTROL_FRAMES {
+            return Err(flood());
         }
         let (owed, ends) = (true, None);
         self.control.push_back(Control { bytes, owed, ends });
         Ok(())
+    }
+
+    /// Frames the client asked for that the writer has yet to take.
+    fn owed(&self) -> usize {
+        self.control.iter().filter(|c| c.owed).count()
     }
 
     /// Resets stream `id`, if still open: `code` on the wire, `why` logged,
