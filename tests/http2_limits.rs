@@ -219,28 +219,7 @@ fn streams_past_the_limit_are_refused() {
 #[test]
 fn refusals_owed_to_a_client_that_reads_late_are_not_a_flood() {
     let (server, idle) = warmed_server(&[]);
-    let mut h2 = H2::raw(server.addr());
-    // The first flight, as a client that has read nothing sends it: its
-    // windows wide open, and a download that fills both kernels' buffers.
-    let mut flight = PREFACE.to_vec();
-    frame(
-        &mut flight,
-        SETTINGS,
-        0,
-        0,
-        &settings_payload(&[(INITIAL_WINDOW_SIZE, HUGE)]),
-    );
-    frame(
-        &mut flight,
-        WINDOW_UPDATE,
-        0,
-        0,
-        &(HUGE - 65_535).to_be_bytes(),
-    );
-    let download = request_block("GET", "/export.csv?rows=7000000&mode=pipeline");
-    frame(&mut flight, HEADERS, END_HEADERS | END_STREAM, 1, &download);
-    h2.send(&flight);
-    until_the_writer_is_blocked(&server, &h2);
+    let mut h2 = behind_a_blocked_writer(&server);
     // The rest of the flight: 15 streams more fill the limit of 16, the
     // other 84 are refused, one by one as the reader takes them.
     let streams: Vec<u32> = (1..100).map(|i| 2 * i + 1).collect();
@@ -285,6 +264,54 @@ fn refusals_owed_to_a_client_that_reads_late_are_not_a_flood() {
     assert_eq!((after.status(), &after.body[..]), (200, &b"ok\n"[..]));
     drop(h2);
     back_to_idle(server.addr(), &idle, "a first flight of 100 requests");
+}
+
+/// The same for answers that are not a stream's: 100 PINGs in the first
+/// flight, read a moment late, are each acknowledged, in order.
+#[test]
+fn pings_owed_to_a_client_that_reads_late_are_not_a_flood() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = behind_a_blocked_writer(&server);
+    let mut pings = Vec::new();
+    for i in 0..100u64 {
+        frame(&mut pings, PING, 0, 0, &i.to_be_bytes());
+    }
+    h2.send(&pings);
+    thread::sleep(Duration::from_millis(300));
+    h2.send_frame(SETTINGS, 0x1, 0, &[]);
+    h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    let all_acked = |f: &[Frame]| f.iter().filter(|f| f.kind == PING).count() >= 100;
+    let frames = h2.frames_until(all_acked, Duration::from_millis(200));
+    let pings: Vec<&Frame> = frames.iter().filter(|f| f.kind == PING).collect();
+    assert!(pings.iter().all(|f| f.flags == 0x1), "{}", summary(&frames));
+    let acked: Vec<&[u8]> = pings.iter().map(|f| &f.payload[..]).collect();
+    let sent: Vec<[u8; 8]> = (0..100u64).map(u64::to_be_bytes).collect();
+    assert_eq!(acked, sent.iter().map(|p| &p[..]).collect::<Vec<_>>());
+    assert!(
+        frames.iter().all(|f| f.kind != GOAWAY),
+        "{}",
+        summary(&frames)
+    );
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a first flight of 100 PINGs");
+}
+
+/// A connection whose client has sent the start of a first flight and
+/// read nothing: its windows wide open, and a download of stream 1 that
+/// has filled both kernels' buffers, so that the writer is blocked in a
+/// write until the client reads.
+fn behind_a_blocked_writer(server: &Server) -> H2 {
+    let mut h2 = H2::raw(server.addr());
+    let mut flight = PREFACE.to_vec();
+    let settings = settings_payload(&[(INITIAL_WINDOW_SIZE, HUGE)]);
+    frame(&mut flight, SETTINGS, 0, 0, &settings);
+    let window = (HUGE - 65_535).to_be_bytes();
+    frame(&mut flight, WINDOW_UPDATE, 0, 0, &window);
+    let download = request_block("GET", "/export.csv?rows=7000000&mode=pipeline");
+    frame(&mut flight, HEADERS, END_HEADERS | END_STREAM, 1, &download);
+    h2.send(&flight);
+    until_the_writer_is_blocked(server, &h2);
+    h2
 }
 
 /// A stream is closed for the client once it reads its END_STREAM (RFC
