@@ -213,9 +213,10 @@ fn streams_past_the_limit_are_refused() {
 /// so its first flight may open far more streams than 16, as h2load's
 /// `-m 100` does, and each one past the limit is owed a REFUSED_STREAM.
 /// Here the writer is blocked by a download the client has not read yet
-/// when 84 refusals come due: the reader waits for the writer instead of
-/// calling them a flood (`OWED_WAIT`), and once the client reads, a moment
-/// later, every stream is answered or refused, and the connection goes on.
+/// when 84 refusals come due: at 64 the reader waits for the writer
+/// (`Conn::with_room`) instead of calling them a flood, and once the
+/// client reads, a moment later, every stream is answered or refused, and
+/// the connection goes on.
 #[test]
 fn refusals_owed_to_a_client_that_reads_late_are_not_a_flood() {
     let (server, idle) = warmed_server(&[]);
@@ -267,17 +268,19 @@ fn refusals_owed_to_a_client_that_reads_late_are_not_a_flood() {
 }
 
 /// The same for answers that are not a stream's: 100 PINGs in the first
-/// flight, read a moment late, are each acknowledged, in order.
+/// flight, read 1.5 s late, are each acknowledged, in order. The reader's
+/// wait has no clock of its own: only the writer's deadline for its
+/// stalled write, here a long grace, could end it.
 #[test]
 fn pings_owed_to_a_client_that_reads_late_are_not_a_flood() {
-    let (server, idle) = warmed_server(&[]);
+    let (server, idle) = warmed_server(&["--rate-grace", "30s"]);
     let mut h2 = behind_a_blocked_writer(&server);
     let mut pings = Vec::new();
     for i in 0..100u64 {
         frame(&mut pings, PING, 0, 0, &i.to_be_bytes());
     }
     h2.send(&pings);
-    thread::sleep(Duration::from_millis(300));
+    thread::sleep(Duration::from_millis(1500));
     h2.send_frame(SETTINGS, 0x1, 0, &[]);
     h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
     let all_acked = |f: &[Frame]| f.iter().filter(|f| f.kind == PING).count() >= 100;
@@ -504,10 +507,10 @@ fn a_cancelled_buffer_stream_stops_rendering_at_once() {
 
 /// A client that never reads the answers it asks for: with its receive
 /// window full (a download it does not read), each stream error it makes
-/// queues a RST_STREAM the writer cannot send. The 65th waits for the
-/// writer to take one, and when it has taken none for a second
-/// (`OWED_WAIT`), ends the connection, instead of the queue growing with
-/// every frame.
+/// queues a RST_STREAM the writer cannot send. At 64 the reader reads no
+/// further, and the rest of the flood waits in the client's own socket,
+/// instead of the queue growing with every frame; the connection is one
+/// stalled write, cut by the writer's deadline as any slow reader's.
 #[test]
 fn answers_the_client_never_reads_are_bounded() {
     const FLOOD: u32 = 2_000;
@@ -544,24 +547,34 @@ fn answers_the_client_never_reads_are_bounded() {
             &uppercase,
         );
     }
-    h2.send(&flood);
-    // Nothing is read until the server has decided: reading would make room
-    // for the answers, and the flood would be answered after all.
-    let calm = "backpressure_http2_goaways_sent_total{code=\"ENHANCE_YOUR_CALM\"}";
-    wait_until("the flood to be cut", IDLE_TIMEOUT, || {
-        metrics(server.addr()).get(calm).filter(|&n| n == 1.0)
+    // From a thread of its own: once the server stops reading, the write
+    // waits for as long as the client does not read, which is the point.
+    let mut flooder = h2.socket.try_clone().unwrap();
+    let flood = thread::spawn(move || {
+        let _ = flooder.write_all(&flood);
     });
-    let goaway = h2.goaway();
-    assert_eq!(goaway.error_code(), ENHANCE_YOUR_CALM, "{goaway:?}");
-    drop(h2);
-    let m = back_to_idle(server.addr(), &idle, "a flood of unread answers");
-    let sent = m.value("backpressure_http2_rst_streams_sent_total{code=\"PROTOCOL_ERROR\"}");
-    // 64 queued at once, and those the writer got out before it was
-    // blocked for good: never the whole flood.
+    // Nothing is read: reading would make room for the answers, and the
+    // flood would be answered after all. The answers queued (counted as
+    // they are) stop at 64 and stay there.
+    let queued = |server: &Server| {
+        let series = "backpressure_http2_rst_streams_sent_total{code=\"PROTOCOL_ERROR\"}";
+        metrics(server.addr()).value(series)
+    };
+    wait_until("64 answers queued", IDLE_TIMEOUT, || {
+        Some(queued(&server)).filter(|&n| n >= 64.0)
+    });
+    let at_64 = queued(&server);
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(queued(&server), at_64, "answers queued while none was read");
+    // 64 queued, and any the writer got out before it was blocked for good:
+    // never the whole flood.
     assert!(
-        (64.0..FLOOD as f64).contains(&sent),
-        "{sent} answers queued of {FLOOD}"
+        (64.0..80.0).contains(&at_64),
+        "{at_64} answers queued of {FLOOD}"
     );
+    drop(h2);
+    flood.join().unwrap();
+    back_to_idle(server.addr(), &idle, "a flood of unread answers");
 }
 
 /// Waits until the writer of `h2`'s connection, sending a pipeline export,

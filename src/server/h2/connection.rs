@@ -409,8 +409,8 @@ impl<'s, 'a> Reader<'s, 'a> {
             Err(e) => {
                 // REFUSED_STREAM, which a client may retry, owed as the
                 // stream limit's is (`stream_error`): a client that opens
-                // streams without reading the refusals is flooding, and
-                // the queue of them is held to MAX_CONTROL_FRAMES. No
+                // streams without reading the refusals is read no further
+                // once MAX_CONTROL_FRAMES of them wait unwritten. No
                 // access-log line, and a counter shared with the stream
                 // limit's: the reason gets a log line of its own.
                 log::line(format!(

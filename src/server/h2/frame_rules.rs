@@ -48,7 +48,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         if self.opened(id, error.reason).is_err() {
             return Err(FrameError::connection(error.code, error.reason));
         }
-        let Some(mut state) = self.conn.lock_with_room()? else {
+        // At the limit of answers owed, even a frame that will be ignored
+        // waits: the client is reading none of them.
+        let Some(mut state) = self.conn.with_room(self.conn.lock()) else {
             return Ok(());
         };
         // A stream this side has reset is closed: what the client sent on it
@@ -57,7 +59,7 @@ impl<'s, 'a> Reader<'s, 'a> {
             return Ok(());
         }
         let cancelled = state.cancel(id, End::ProtocolError);
-        state.push_owed(rst_stream(id, error.code))?;
+        state.push_owed(rst_stream(id, error.code));
         state.reset_sent(id, error.code);
         drop(state);
         self.conn.work.notify_one();
@@ -65,13 +67,12 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     /// Queues a control frame the client asked for, written by one of
-    /// `frame_write`'s builders, once there is room (`Conn::lock_with_room`).
-    fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), FrameError> {
-        if let Some(mut state) = self.conn.lock_with_room()? {
-            state.push_owed(encode(write))?;
+    /// `frame_write`'s builders, once there is room (`Conn::with_room`).
+    fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        if let Some(mut state) = self.conn.with_room(self.conn.lock()) {
+            state.push_owed(encode(write));
         }
         self.conn.work.notify_one();
-        Ok(())
     }
 
     /// A frame on a stream never opened (idle, RFC 9113 §5.1) is a
@@ -110,7 +111,8 @@ impl<'s, 'a> Reader<'s, 'a> {
             Frame::RstStream { stream, .. } => self.rst_stream(stream),
             Frame::Settings { ack: false, params } => self.settings(params),
             Frame::Ping { ack: false, data } => {
-                self.answer(|out| frame_write::ping(out, data, true))
+                self.answer(|out| frame_write::ping(out, data, true));
+                Ok(())
             }
             // Answered in kind: no new streams, and the ones under way
             // finish (RFC 9113 §6.8).
@@ -171,7 +173,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         self.received += flow;
         if self.received >= frame::DEFAULT_WINDOW / 2 {
             let received = std::mem::take(&mut self.received);
-            self.answer(|out| frame_write::window_update(out, 0, received))?;
+            self.answer(|out| frame_write::window_update(out, 0, received));
         }
         self.opened(id, "DATA on an idle stream")?;
         let mut state = self.conn.lock();
@@ -218,7 +220,7 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// The client's SETTINGS, acknowledged once applied.
     fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
-        let Some(mut state) = self.conn.lock_with_room()? else {
+        let Some(mut state) = self.conn.with_room(self.conn.lock()) else {
             return Ok(());
         };
         let applied = apply_settings(&mut state, params);
@@ -362,7 +364,8 @@ fn apply_settings(state: &mut State, params: Settings<'_>) -> Result<(), FrameEr
             }
         }
     }
-    state.push_owed(encode(frame_write::settings_ack))
+    state.push_owed(encode(frame_write::settings_ack));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -15,9 +15,11 @@ use crate::measure::access_log::End;
 use crate::measure::metrics::METRICS;
 
 /// How often a stream thread's wait ([`Stream::wake`]), or the reader's for
-/// a write to be accounted for (`Conn::client_left`), looks again, against
-/// a lost wake-up: the writer notifies each as soon as a write it waits for
-/// is accounted for (`writer::mark_written`).
+/// a write to be accounted for (`Conn::client_left`) or for room among the
+/// answers owed (`Conn::with_room`), looks again: the writer notifies each
+/// once a write it waits for is accounted for (`writer::mark_written`),
+/// and room made by frames taken for a write that does not return is
+/// found here.
 pub const RECHECK: Duration = Duration::from_millis(100);
 
 /// The connection's shared state, and where its reader and writer wait
@@ -30,10 +32,10 @@ pub struct Conn {
     pub work: Condvar,
     /// The reader waits here: at the stream-thread limit, for a stream
     /// thread to end (woken by its last act, [`Leaving`]); at the limit of
-    /// answers owed, for the writer to take one ([`Conn::lock_with_room`]);
-    /// once the client has closed, for the write under way to be accounted
-    /// for ([`Conn::client_left`]); each of those two woken by each write;
-    /// and for the connection's end.
+    /// answers owed, for the writer to take one ([`Conn::with_room`]); once
+    /// the client has closed, for the write under way to be accounted for
+    /// ([`Conn::client_left`]); each of those two woken by each write; and
+    /// for the connection's end.
     pub reader: Condvar,
 }
 
@@ -107,12 +109,6 @@ pub struct State {
     /// that hands off meanwhile waits its turn behind them, as behind a
     /// frame taken after it came (`Stream::waited`).
     pub in_flight: usize,
-}
-
-/// A client asking for more answers than it reads (CVE-2019-9512, -9515).
-fn flood() -> FrameError {
-    let reason = "too many frames to answer unread: read what you asked for";
-    FrameError::connection(ErrorCode::EnhanceYourCalm, reason)
 }
 
 /// A stream this side reset, remembered after it has left the table.
@@ -290,26 +286,23 @@ impl Conn {
         }
     }
 
-    /// The state locked, with room for one more answer owed to the client
-    /// ([`State::push_owed`]): at [`super::MAX_CONTROL_FRAMES`], once the
-    /// writer has taken one. The reader reads nothing meanwhile, which is
-    /// backpressure on the client; if the writer takes none for
-    /// [`super::OWED_WAIT`], the client is flooding. `None` if the
-    /// connection ends meanwhile: nothing more will be answered.
-    pub fn lock_with_room(&self) -> Result<Option<MutexGuard<'_, State>>, FrameError> {
-        let mut state = self.lock();
-        let since = Instant::now();
+    /// `state`, once it has room for one more answer owed to the client
+    /// ([`State::push_owed`]), or `None` once the connection has ended. At
+    /// [`super::MAX_CONTROL_FRAMES`] the reader waits for the writer to
+    /// take one, reading nothing meanwhile: the answers a client leaves
+    /// unread hold back its next frames, as a full socket holds back a
+    /// write.
+    pub fn with_room<'g>(
+        &'g self,
+        mut state: MutexGuard<'g, State>,
+    ) -> Option<MutexGuard<'g, State>> {
         while state.owed() >= super::MAX_CONTROL_FRAMES {
-            let waited = since.elapsed();
             if state.ended.is_some() {
-                return Ok(None);
+                return None;
             }
-            if waited >= super::OWED_WAIT {
-                return Err(flood());
-            }
-            state = self.wait_for(&self.reader, state, super::OWED_WAIT - waited);
+            state = self.wait_for(&self.reader, state, RECHECK);
         }
-        Ok(Some(state))
+        Some(state)
     }
 
     /// Queues a frame for the writer, written by one of `frame_write`'s builders.
@@ -355,15 +348,15 @@ impl State {
         self.control.push_back(Control { bytes, owed, ends });
     }
 
-    /// Queues a frame the client asked for, if there is room
-    /// ([`Conn::lock_with_room`] waits for it); else the client is flooding.
-    pub fn push_owed(&mut self, bytes: Vec<u8>) -> Result<(), FrameError> {
-        if self.owed() >= super::MAX_CONTROL_FRAMES {
-            return Err(flood());
-        }
+    /// Queues a frame the client asked for, in the room
+    /// [`Conn::with_room`] waited for.
+    pub fn push_owed(&mut self, bytes: Vec<u8>) {
+        debug_assert!(
+            self.owed() < super::MAX_CONTROL_FRAMES,
+            "no room waited for"
+        );
         let (owed, ends) = (true, None);
         self.control.push_back(Control { bytes, owed, ends });
-        Ok(())
     }
 
     /// Frames the client asked for that the writer has yet to take.
@@ -502,21 +495,32 @@ mod tests {
         assert_eq!(failed.client_left(true), End::SendTimeout, "a failed write");
     }
 
-    /// The bound on answers owed: the 65th is refused until the writer has
-    /// taken one, and the server's own frames never count.
+    /// The bound on answers owed: with 64 queued, room for the next is
+    /// waited for until the writer has taken one, and the server's own
+    /// frames never count; once the connection has ended, it is not.
     #[test]
     fn at_most_64_answers_are_owed() {
-        let mut state = State::default();
+        let conn = Conn::default();
+        let mut state = conn.lock();
         for _ in 0..super::super::MAX_CONTROL_FRAMES {
-            assert!(state.push_owed(vec![0; 13]).is_ok());
+            state.push_owed(vec![0; 13]);
         }
         state.push(vec![1; 9]); // a HEADERS of the server's: not owed
-        let refused = state.push_owed(vec![0; 13]).unwrap_err();
-        assert_eq!(refused.code, ErrorCode::EnhanceYourCalm);
-        assert_eq!(state.control.len(), 65);
-        // The writer takes one: one more may be owed.
-        assert!(state.control.pop_front().is_some_and(|taken| taken.owed));
-        assert!(state.push_owed(vec![0; 13]).is_ok());
-        assert!(state.push_owed(vec![0; 13]).is_err());
+        drop(state);
+        thread::scope(|scope| {
+            let reader = scope.spawn(|| conn.with_room(conn.lock()).map(|s| s.control.len()));
+            thread::sleep(Duration::from_millis(50));
+            assert!(!reader.is_finished(), "room at 64 answers owed");
+            // The writer takes one, and wakes the reader.
+            assert!(conn.lock().control.pop_front().is_some_and(|c| c.owed));
+            conn.reader.notify_one();
+            assert_eq!(reader.join().unwrap(), Some(64));
+        });
+        conn.lock().push_owed(vec![0; 13]);
+        conn.end(End::ClientAbort);
+        assert!(
+            conn.with_room(conn.lock()).is_none(),
+            "room waited for after the end"
+        );
     }
 }
