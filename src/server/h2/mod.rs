@@ -101,8 +101,9 @@ pub const MAX_CONTINUATION_FRAMES: usize = 16;
 /// acknowledgements, WINDOW_UPDATEs for its bodies, the RST_STREAM that
 /// answers each of its stream errors). At the limit the reader reads no
 /// further until the writer takes one: a client that asks faster than it
-/// reads is held back, its frames left in its own socket, and one that
-/// never reads is cut by the writer's deadline, as any slow reader is. So
+/// reads is held back, its frames left to the two kernels' buffers, and
+/// one that never reads is cut by the writer's deadline, as any slow
+/// reader is. So
 /// the floods of CVE-2019-9512 (ping), -9514 (reset) and -9515 (settings)
 /// cost a queue of 64 small frames and a stalled write, and a burst costs
 /// a client nothing: a first flight of 100 requests, sent before it read
