@@ -267,6 +267,49 @@ fn refusals_owed_to_a_client_that_reads_late_are_not_a_flood() {
     back_to_idle(server.addr(), &idle, "a first flight of 100 requests");
 }
 
+/// A first flight of 100 requests with bodies, as `h2load -m 100 -d FILE`
+/// sends it: every HEADERS, then every body. The 84 past the limit are
+/// refused before their bodies arrive, and each body, sent before the
+/// client could see its refusal, is ignored (RFC 9113 §5.1): the server
+/// remembers that many resets. Windows of 0 keep the 16 taken on open, so
+/// that the refusals do not depend on how fast they finish.
+#[test]
+fn bodies_of_a_first_flight_past_the_limit_are_ignored() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::raw(server.addr());
+    let streams: Vec<u32> = (0..100).map(|i| 2 * i + 1).collect();
+    let mut flight = PREFACE.to_vec();
+    let closed = settings_payload(&[(INITIAL_WINDOW_SIZE, 0)]);
+    frame(&mut flight, SETTINGS, 0, 0, &closed);
+    for &id in &streams {
+        let request = request_block("POST", "/export.csv?rows=10");
+        frame(&mut flight, HEADERS, END_HEADERS, id, &request);
+    }
+    for &id in &streams {
+        frame(&mut flight, DATA, END_STREAM, id, b"a body");
+    }
+    h2.send(&flight);
+    let settings = h2.next_of(SETTINGS);
+    assert_eq!(settings.flags, 0, "the server's SETTINGS come first");
+    h2.send_frame(SETTINGS, 0x1, 0, &[]);
+    let open = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_535)]);
+    h2.send_frame(SETTINGS, 0, 0, &open);
+    let responses = read_responses(&mut h2, &streams, true);
+    for (&id, response) in streams.iter().zip(&responses) {
+        if id <= 31 {
+            assert_eq!(response.status(), 400, "stream {id}");
+        } else {
+            assert_eq!(response.reset, Some(REFUSED_STREAM), "stream {id}");
+        }
+    }
+    // The connection goes on: a request after the flight is answered.
+    h2.get(201, "GET", "/healthz");
+    let after = &read_responses(&mut h2, &[201], true)[0];
+    assert_eq!((after.status(), &after.body[..]), (200, &b"ok\n"[..]));
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a first flight of 100 bodies");
+}
+
 /// The same for answers that are not a stream's: 100 PINGs in the first
 /// flight, read 1.5 s late, are each acknowledged, in order. The reader's
 /// wait has no clock of its own: only the writer's deadline for its
@@ -1664,18 +1707,18 @@ fn a_stream_answered_between_two_looks_restarts_the_idle_clock() {
 }
 
 /// The streams the server reset are remembered, but only the last
-/// `RECENT_RESETS` (64) of them: a connection that lives long holds a
+/// `RECENT_RESETS` (128) of them: a connection that lives long holds a
 /// bounded list, not one entry per stream it ever reset. A HEADERS on a
 /// stream reset recently is a late frame, ignored; on one reset long ago
 /// it is a stream id that did not grow, a protocol error.
 #[test]
-fn only_the_last_64_resets_are_remembered() {
+fn only_the_last_128_resets_are_remembered() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
     let block = request_block("GET", "/healthz");
-    // Seventy requests that announce a body: each is answered 400, and its
+    // 134 requests that announce a body: each is answered 400, and its
     // stream, which the client left open, reset with NO_ERROR.
-    let streams: Vec<u32> = (0..70).map(|i| 2 * i + 1).collect();
+    let streams: Vec<u32> = (0..134).map(|i| 2 * i + 1).collect();
     for &id in &streams {
         h2.send_frame(HEADERS, END_HEADERS, id, &block);
         let response = &read_responses(&mut h2, &[id], true)[0];
@@ -1683,13 +1726,13 @@ fn only_the_last_64_resets_are_remembered() {
         let rst = h2.next_of(RST_STREAM);
         assert_eq!((rst.stream, rst.error_code()), (id, NO_ERROR));
     }
-    // The 64th from the last (stream 13) is remembered: its late HEADERS
+    // The 128th from the last (stream 13) is remembered: its late HEADERS
     // is ignored, and the connection goes on.
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 13, &block);
-    h2.get(141, "GET", "/healthz");
-    let response = &read_responses(&mut h2, &[141], true)[0];
+    h2.get(269, "GET", "/healthz");
+    let response = &read_responses(&mut h2, &[269], true)[0];
     assert_eq!(response.status(), 200);
-    // The 65th from the last (stream 11) is forgotten.
+    // The 129th from the last (stream 11) is forgotten.
     h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 11, &block);
     let goaway = h2.next_frame(Duration::from_secs(5));
     let code = goaway
@@ -1698,7 +1741,7 @@ fn only_the_last_64_resets_are_remembered() {
         .map(Frame::error_code);
     assert_eq!(code, Some(PROTOCOL_ERROR), "{goaway:?}");
     drop(h2);
-    back_to_idle(server.addr(), &idle, "seventy resets");
+    back_to_idle(server.addr(), &idle, "134 resets");
 }
 
 /// Connects, asks for /healthz 0.7 s in with 2,000 frames behind it that

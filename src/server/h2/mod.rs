@@ -116,13 +116,15 @@ pub const MAX_CONTROL_FRAMES: usize = 64;
 /// Streams this side has reset that it remembers after they leave the
 /// table: frames a client sent before it saw the reset are ignored (RFC
 /// 9113 §5.1, which lets an endpoint limit for how long); on any other
-/// closed stream they are its error. Four times the open streams is enough
-/// for a client that waits for answers; one that pipelines more than 64
-/// requests the server resets (refused, or with bodies) within one round
-/// trip may see its late DATA on the first called STREAM_CLOSED. A
-/// service expecting such clients would remember by time, as RFC 9113
-/// suggests.
-pub const RECENT_RESETS: usize = 4 * MAX_CONCURRENT_STREAMS as usize;
+/// closed stream they are its error. Enough for a first flight sent before
+/// the client read the limit of 16, by one that assumed the 100 streams
+/// §6.5.2 recommends (h2load's `-m 100`; browsers do likewise): 84 streams
+/// refused, each body it sent behind its HEADERS ignored, and the resets
+/// of the 16 answered. A client that pipelines more than 128 requests the
+/// server resets within one round trip may see its late DATA on the first
+/// called STREAM_CLOSED. A service expecting such clients would remember
+/// by time, as RFC 9113 suggests; 8 bytes each here.
+pub const RECENT_RESETS: usize = 8 * MAX_CONCURRENT_STREAMS as usize;
 
 /// How many more streams a client may cancel than it lets finish before
 /// the connection ends with ENHANCE_YOUR_CALM. A cancellation is its
