@@ -259,12 +259,7 @@ fn refusals_owed_to_a_client_that_reads_late_are_not_a_flood() {
             "stream {id}: {response:?}"
         );
     }
-    // The connection goes on: a request after the flight is answered.
-    h2.get(201, "GET", "/healthz");
-    let after = &read_responses(&mut h2, &[201], false)[0];
-    assert_eq!((after.status(), &after.body[..]), (200, &b"ok\n"[..]));
-    drop(h2);
-    back_to_idle(server.addr(), &idle, "a first flight of 100 requests");
+    goes_on_after_the_flight(h2, &server, &idle);
 }
 
 /// A first flight of 100 requests with bodies, as `h2load -m 100 -d FILE`
@@ -302,16 +297,23 @@ fn bodies_of_a_first_flight_past_the_limit_are_ignored() {
             assert_eq!(response.reset, Some(REFUSED_STREAM), "stream {id}");
         }
     }
-    // The connection goes on: a request after the flight is answered.
+    goes_on_after_the_flight(h2, &server, &idle);
+}
+
+/// Asserts that the connection of a first flight of 100 streams goes on:
+/// a request on stream 201 is answered; and that the server is back at
+/// `idle` once it closes.
+fn goes_on_after_the_flight(mut h2: H2, server: &Server, idle: &Idle) {
     h2.get(201, "GET", "/healthz");
     let after = &read_responses(&mut h2, &[201], true)[0];
     assert_eq!((after.status(), &after.body[..]), (200, &b"ok\n"[..]));
     drop(h2);
-    back_to_idle(server.addr(), &idle, "a first flight of 100 bodies");
+    back_to_idle(server.addr(), idle, "a first flight of 100 requests");
 }
 
-/// The same for answers that are not a stream's: 100 PINGs in the first
-/// flight, read 1.5 s late, are each acknowledged, in order. The reader's
+/// As `refusals_owed_to_a_client_that_reads_late_are_not_a_flood`, for
+/// answers that are not a stream's: 100 PINGs in the first flight, read
+/// 1.5 s late, are each acknowledged, in order. The reader's
 /// wait has no clock of its own: only the writer's deadline for its
 /// stalled write, here a long grace, could end it.
 #[test]
