@@ -103,14 +103,13 @@ pub const MAX_CONTINUATION_FRAMES: usize = 16;
 /// further until the writer takes one: a client that asks faster than it
 /// reads is held back, its frames left to the two kernels' buffers, and
 /// one that never reads is cut by the writer's deadline, as any slow
-/// reader is. So
-/// the floods of CVE-2019-9512 (ping), -9514 (reset) and -9515 (settings)
-/// cost a queue of 64 small frames and a stalled write, and a burst costs
-/// a client nothing: a first flight of 100 requests, sent before it read
-/// the limit of 16, gets its 84 refusals as fast as it reads them. Go's
-/// server reads on and ends the connection past 10,000 queued (nghttp2,
-/// past 1,000 acknowledgements). The server's own frames (HEADERS, its
-/// resets) do not count.
+/// reader is. So the floods of CVE-2019-9512 (ping), -9514 (reset) and
+/// -9515 (settings) cost a queue of 64 small frames and a stalled write,
+/// and a burst costs a client nothing: a first flight of 100 requests,
+/// sent before it read the limit of 16, gets its 84 refusals as fast as
+/// it reads them. Go's server reads on and ends the connection past
+/// 10,000 queued (nghttp2, past 1,000 acknowledgements). The server's own
+/// frames (HEADERS, its resets) do not count.
 pub const MAX_CONTROL_FRAMES: usize = 64;
 
 /// Streams this side has reset that it remembers after they leave the
@@ -118,7 +117,7 @@ pub const MAX_CONTROL_FRAMES: usize = 64;
 /// 9113 §5.1, which lets an endpoint limit for how long); on any other
 /// closed stream they are its error. Enough for a first flight sent before
 /// the client read the limit of 16, by one that assumed the 100 streams
-/// §6.5.2 recommends (h2load's `-m 100`; browsers do likewise): 84 streams
+/// §6.5.2 recommends (h2load's `-m 100`; Chromium assumes 100): 84 streams
 /// refused, each body it sent behind its HEADERS ignored, and the resets
 /// of the 16 answered. A client that pipelines more than 128 requests the
 /// server resets within one round trip may see its late DATA on the first
