@@ -1794,6 +1794,10 @@ fn frames_to_the_end(h2: &mut H2) -> (Vec<Frame>, Option<ErrorKind>) {
 /// would say `end=drain-timeout`, and the summary `0 connections ended …,
 /// 1 cut`.
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "timed by a debug build's render: 219 MB renders in a tenth of a second in release"
+)]
 fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
     let mut server = Child::start(Log::Read, None, &["--drain-timeout", "0ms"]);
     let rows = 4_000_000; // 219 MB: seconds of render in a debug build

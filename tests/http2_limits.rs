@@ -510,6 +510,10 @@ fn the_hundred_and_first_net_cancellation_ends_the_connection() {
 /// rendering to its end. Rendered to the end, it held a stream-thread slot
 /// and 220 MB of the budget for seconds in a debug build.
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "timed by a debug build's render: the 109 MB witness renders in 50 ms in release"
+)]
 fn a_cancelled_buffer_stream_stops_rendering_at_once() {
     const BUDGET: &str = "backpressure_buffer_budget_used_bytes";
     const QUEUED: &str = "backpressure_queued_bytes{mode=\"buffer\"}";
