@@ -313,9 +313,9 @@ fn goes_on_after_the_flight(mut h2: H2, server: &Server, idle: &Idle) {
 
 /// As `refusals_owed_to_a_client_that_reads_late_are_not_a_flood`, for
 /// answers that are not a stream's: 100 PINGs in the first flight, read
-/// 1.5 s late, are each acknowledged, in order. The reader's
-/// wait has no clock of its own: only the writer's deadline for its
-/// stalled write, here a long grace, could end it.
+/// 1.5 s late, are each acknowledged, in order. The reader's wait has no
+/// clock of its own: only the writer's deadline for its stalled write,
+/// here a long grace, could end it.
 #[test]
 fn pings_owed_to_a_client_that_reads_late_are_not_a_flood() {
     let (server, idle) = warmed_server(&["--rate-grace", "30s"]);
