@@ -214,7 +214,7 @@ fn streams_past_the_limit_are_refused() {
 /// `-m 100` does, and each one past the limit is owed a REFUSED_STREAM.
 /// Here the writer is blocked by a download the client has not read yet
 /// when 84 refusals come due: at 64 the reader waits for the writer
-/// (`Conn::with_room`) instead of calling them a flood, and once the
+/// (`Conn::lock_with_room`) instead of calling them a flood, and once the
 /// client reads, a moment later, every stream is answered or refused, and
 /// the connection goes on.
 #[test]

@@ -50,7 +50,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
         // At the limit of answers owed, even a frame that will be ignored
         // waits: the client is reading none of them.
-        let Some(mut state) = self.conn.with_room(self.conn.lock()) else {
+        let Some(mut state) = self.conn.lock_with_room() else {
             return Ok(());
         };
         // A stream this side has reset is closed: what the client sent on it
@@ -67,9 +67,9 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     /// Queues a control frame the client asked for, written by one of
-    /// `frame_write`'s builders, once there is room (`Conn::with_room`).
+    /// `frame_write`'s builders, once there is room (`Conn::lock_with_room`).
     fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) {
-        if let Some(mut state) = self.conn.with_room(self.conn.lock()) {
+        if let Some(mut state) = self.conn.lock_with_room() {
             state.push_owed(encode(write));
         }
         self.conn.work.notify_one();
@@ -220,7 +220,7 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// The client's SETTINGS, acknowledged once applied.
     fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
-        let Some(mut state) = self.conn.with_room(self.conn.lock()) else {
+        let Some(mut state) = self.conn.lock_with_room() else {
             return Ok(());
         };
         let applied = apply_settings(&mut state, params);

@@ -16,7 +16,7 @@ use crate::measure::metrics::METRICS;
 
 /// How often a stream thread's wait ([`Stream::wake`]), or the reader's for
 /// a write to be accounted for (`Conn::client_left`) or for room among the
-/// answers owed (`Conn::with_room`), looks again: the writer notifies each
+/// answers owed (`Conn::lock_with_room`), looks again: the writer notifies each
 /// once a write it waits for is accounted for (`writer::mark_written`),
 /// and room made by frames taken for a write that does not return is
 /// found here.
@@ -32,7 +32,7 @@ pub struct Conn {
     pub work: Condvar,
     /// The reader waits here: at the stream-thread limit, for a stream
     /// thread to end (woken by its last act, [`Leaving`]); at the limit of
-    /// answers owed, for the writer to take one ([`Conn::with_room`]); once
+    /// answers owed, for the writer to take one ([`Conn::lock_with_room`]); once
     /// the client has closed, for the write under way to be accounted for
     /// ([`Conn::client_left`]); each of those two woken by each write; and
     /// for the connection's end.
@@ -286,16 +286,14 @@ impl Conn {
         }
     }
 
-    /// `state`, once it has room for one more answer owed to the client
-    /// ([`State::push_owed`]), or `None` once the connection has ended. At
-    /// [`super::MAX_CONTROL_FRAMES`] the reader waits for the writer to
-    /// take one, reading nothing meanwhile: the answers a client leaves
-    /// unread hold back its next frames, as a full socket holds back a
-    /// write.
-    pub fn with_room<'g>(
-        &'g self,
-        mut state: MutexGuard<'g, State>,
-    ) -> Option<MutexGuard<'g, State>> {
+    /// The state, locked once it has room for one more answer owed to the
+    /// client ([`State::push_owed`]), or `None` once the connection has
+    /// ended. At [`super::MAX_CONTROL_FRAMES`] the reader waits for the
+    /// writer to take one, reading nothing meanwhile: the answers a client
+    /// leaves unread hold back its next frames, as a full socket holds back
+    /// a write.
+    pub fn lock_with_room(&self) -> Option<MutexGuard<'_, State>> {
+        let mut state = self.lock();
         while state.owed() >= super::MAX_CONTROL_FRAMES {
             if state.ended.is_some() {
                 return None;
@@ -349,7 +347,7 @@ impl State {
     }
 
     /// Queues a frame the client asked for, in the room
-    /// [`Conn::with_room`] waited for.
+    /// [`Conn::lock_with_room`] waited for.
     pub fn push_owed(&mut self, bytes: Vec<u8>) {
         debug_assert!(
             self.owed() < super::MAX_CONTROL_FRAMES,
@@ -508,7 +506,7 @@ mod tests {
         state.push(vec![1; 9]); // a HEADERS of the server's: not owed
         drop(state);
         thread::scope(|scope| {
-            let reader = scope.spawn(|| conn.with_room(conn.lock()).map(|s| s.control.len()));
+            let reader = scope.spawn(|| conn.lock_with_room().map(|s| s.control.len()));
             thread::sleep(Duration::from_millis(50));
             assert!(!reader.is_finished(), "room at 64 answers owed");
             // The writer takes one, and wakes the reader.
@@ -519,7 +517,7 @@ mod tests {
         conn.lock().push_owed(vec![0; 13]);
         conn.end(End::ClientAbort);
         assert!(
-            conn.with_room(conn.lock()).is_none(),
+            conn.lock_with_room().is_none(),
             "room waited for after the end"
         );
     }
