@@ -1785,8 +1785,10 @@ fn request_between_looks(addr: std::net::SocketAddr) -> Duration {
     for _ in 0..2_000 {
         frame(&mut out, WINDOW_UPDATE, 0, 0, &1u32.to_be_bytes());
     }
-    h2.send(&out);
+    // Stamped before the send: the server's clock cannot start before it,
+    // and a test thread preempted after the write cannot shorten the time.
     let asked = Instant::now();
+    h2.send(&out);
     assert_eq!(read_responses(&mut h2, &[1], false)[0].status(), 200);
     assert_eq!(h2.goaway().error_code(), NO_ERROR);
     asked.elapsed()
