@@ -215,7 +215,7 @@ fn streams_past_the_limit_are_refused() {
 /// `-m 100` does, and each one past the limit is owed a REFUSED_STREAM.
 /// Here the writer is blocked by a download the client has not read yet
 /// when 84 refusals come due: at 64 the reader waits for the writer
-/// (`Conn::lock_with_room`) instead of calling them a flood, and once the
+/// (`State::room_for_answers`) instead of calling them a flood, and once the
 /// client reads, a moment later, every stream is answered or refused, and
 /// the connection goes on.
 #[test]
@@ -1653,6 +1653,56 @@ fn a_connection_that_asks_nothing_in_time_is_a_header_timeout() {
         assert!(line.ends_with(&format!(" end={end}")), "{line}");
     }
     back_to_idle(server.addr(), &idle, "connections that asked nothing");
+}
+
+/// A reader held back by answers the client leaves unread still keeps its
+/// clock: a client that opens no stream, sends 10,000 PINGs through a
+/// small receive buffer and reads none of the acknowledgements is sent
+/// away at `--header-timeout` (1 s), as one that sends nothing is, not
+/// kept until the writer's deadlines for its stalled write cut it (10 s,
+/// the send timeout here). The GOAWAY waits behind the unread answers, so
+/// the writer gives up at its next look at the client (a tenth of the send
+/// timeout), and the close, the client still sending, with its tail
+/// unacknowledged: `end=close-timeout`, as when any answer is stuck so.
+#[test]
+fn a_reader_held_by_unread_answers_still_keeps_its_clock() {
+    let args = [
+        "--header-timeout",
+        "1s",
+        "--send-timeout",
+        "10s",
+        "--rate-grace",
+        "30s",
+    ];
+    let (server, idle) = warm(Server::start_logged(&args));
+    let timeout = Duration::from_secs(5);
+    let socket = backpressure::connect_with_receive_buffer(server.addr(), 4096, timeout).unwrap();
+    let h2 = H2::over(socket).start(&[]);
+    let client = format!("{} \"PRI * HTTP/2.0\" ", h2.socket.local_addr().unwrap());
+    let mut pings = Vec::new();
+    for i in 0..10_000u64 {
+        frame(&mut pings, PING, 0, 0, &i.to_be_bytes());
+    }
+    // From a thread of its own: the server stops reading the flood once
+    // the answers owed reach the limit, and the write may block until it
+    // closes.
+    let mut flooder = h2.socket.try_clone().unwrap();
+    let flood = thread::spawn(move || {
+        let _ = flooder.write_all(&pings);
+    });
+    let line = server.log_line(&client, |l| l.contains(&client));
+    assert!(line.ends_with(" end=close-timeout"), "{line}");
+    // The timeout, a look (1 s) and the close's 500 ms; the send timeout
+    // would be 10 s.
+    let took = line
+        .split(" duration_ms=")
+        .nth(1)
+        .and_then(|d| d.split(' ').next());
+    let took: u64 = took.and_then(|d| d.parse().ok()).expect("duration_ms");
+    assert!((1000..5000).contains(&took), "{line}");
+    drop(h2);
+    flood.join().unwrap();
+    back_to_idle(server.addr(), &idle, "a PING flood left unread");
 }
 
 /// The shutdown sends away a connection that has asked nothing yet, well

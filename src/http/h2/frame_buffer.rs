@@ -67,6 +67,11 @@ impl FrameBuffer {
         Some(true)
     }
 
+    /// The type of the next frame, once its header has begun to arrive.
+    pub fn next_kind(&self) -> Option<u8> {
+        self.buf[self.range.clone()].get(3).copied()
+    }
+
     /// The next whole frame, or `None` until more bytes are read. A frame
     /// longer than [`MAX_FRAME_BYTES`] is a FRAME_SIZE_ERROR: this side
     /// never allowed one.

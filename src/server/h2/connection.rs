@@ -251,11 +251,25 @@ impl<'s, 'a> Reader<'s, 'a> {
                     None => {}
                 }
             }
-            if preface_done && let Err(end) = self.take_frames(&mut frames, &mut first) {
-                return end;
+            let mut held = None;
+            if preface_done {
+                match self.take_frames(&mut frames, &mut first) {
+                    Ok(answers) => held = answers,
+                    Err(end) => return end,
+                }
             }
             if let Some(end) = self.look_up() {
                 return end;
+            }
+            // Held back by the answers the client leaves unread: nothing
+            // read until the writer takes one (each write wakes this), the
+            // looks above going on meanwhile.
+            if let Some(answers) = held {
+                let state = self.conn.lock();
+                if !state.room_for_answers(answers) {
+                    drop(self.conn.wait_for(&self.conn.reader, state, READ_WAKE));
+                }
+                continue;
             }
             if self.socket.set_read_timeout(Some(READ_WAKE)).is_err() {
                 return End::ClientAbort;
@@ -272,13 +286,29 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
     }
 
-    /// Handles every whole frame in `frames`; `first` is whether the next is
-    /// the client's first. Errs with the connection's end if one is fatal.
-    fn take_frames(&mut self, frames: &mut FrameBuffer, first: &mut bool) -> Result<(), End> {
+    /// Handles every whole frame in `frames` while there is room for its
+    /// answers; `first` is whether the next is the client's first. Returns
+    /// how many answers the next frame waits for room for, if it does, or
+    /// errs with the connection's end if a frame is fatal.
+    fn take_frames(
+        &mut self,
+        frames: &mut FrameBuffer,
+        first: &mut bool,
+    ) -> Result<Option<usize>, End> {
         loop {
+            // DATA may be owed two: the connection's WINDOW_UPDATE, and its
+            // stream's reset. Even a frame that will be ignored waits: the
+            // client is reading none of the answers.
+            let answers = match frames.next_kind() {
+                Some(kind) if kind == frame::Kind::Data as u8 => 2,
+                _ => 1,
+            };
+            if !self.conn.lock().room_for_answers(answers) {
+                return Ok(Some(answers));
+            }
             let (header, payload) = match frames.next_frame() {
                 Ok(Some(next)) => next,
-                Ok(None) => return Ok(()),
+                Ok(None) => return Ok(None),
                 Err(e) => return Err(self.fail(e)),
             };
             if *first && header.kind != frame::Kind::Settings as u8 {

@@ -48,11 +48,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         if self.opened(id, error.reason).is_err() {
             return Err(FrameError::connection(error.code, error.reason));
         }
-        // At the limit of answers owed, even a frame that will be ignored
-        // waits: the client is reading none of them.
-        let Some(mut state) = self.conn.lock_with_room() else {
-            return Ok(());
-        };
+        let mut state = self.conn.lock();
         // A stream this side has reset is closed: what the client sent on it
         // before it saw the reset is ignored (§5.1), not reset again each.
         if state.was_reset(id) {
@@ -67,11 +63,9 @@ impl<'s, 'a> Reader<'s, 'a> {
     }
 
     /// Queues a control frame the client asked for, written by one of
-    /// `frame_write`'s builders, once there is room (`Conn::lock_with_room`).
+    /// `frame_write`'s builders.
     fn answer(&self, write: impl FnOnce(&mut Vec<u8>)) {
-        if let Some(mut state) = self.conn.lock_with_room() {
-            state.push_owed(encode(write));
-        }
+        self.conn.lock().push_owed(encode(write));
         self.conn.work.notify_one();
     }
 
@@ -220,9 +214,7 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// The client's SETTINGS, acknowledged once applied.
     fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
-        let Some(mut state) = self.conn.lock_with_room() else {
-            return Ok(());
-        };
+        let mut state = self.conn.lock();
         let applied = apply_settings(&mut state, params);
         drop(state);
         self.conn.work.notify_one();

@@ -100,7 +100,8 @@ pub const MAX_CONTINUATION_FRAMES: usize = 16;
 /// Most control frames queued on the client's behalf (SETTINGS and PING
 /// acknowledgements, WINDOW_UPDATEs for its bodies, the RST_STREAM that
 /// answers each of its stream errors). At the limit the reader reads no
-/// further until the writer takes one: a client that asks faster than it
+/// further until the writer takes one, its clocks still running (the idle
+/// timeout, the shutdown's GOAWAY): a client that asks faster than it
 /// reads is held back, its frames left to the two kernels' buffers, and
 /// one that never reads is cut by the writer's deadline, as any slow
 /// reader is. So the floods of CVE-2019-9512 (ping), -9514 (reset) and

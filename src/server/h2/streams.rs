@@ -15,11 +15,10 @@ use crate::measure::access_log::End;
 use crate::measure::metrics::METRICS;
 
 /// How often a stream thread's wait ([`Stream::wake`]), or the reader's for
-/// a write to be accounted for (`Conn::client_left`) or for room among the
-/// answers owed (`Conn::lock_with_room`), looks again: the writer notifies each
-/// once a write it waits for is accounted for (`writer::mark_written`),
-/// and room made by frames taken for a write that does not return is
-/// found here.
+/// a write to be accounted for (`Conn::client_left`), looks again: the
+/// writer notifies each once a write it waits for is accounted for
+/// (`writer::mark_written`), and room made by frames taken for a write
+/// that does not return is found here.
 pub const RECHECK: Duration = Duration::from_millis(100);
 
 /// The connection's shared state, and where its reader and writer wait
@@ -32,10 +31,10 @@ pub struct Conn {
     pub work: Condvar,
     /// The reader waits here: at the stream-thread limit, for a stream
     /// thread to end (woken by its last act, [`Leaving`]); at the limit of
-    /// answers owed, for the writer to take one ([`Conn::lock_with_room`]); once
-    /// the client has closed, for the write under way to be accounted for
-    /// ([`Conn::client_left`]); each of those two woken by each write; and
-    /// for the connection's end.
+    /// answers owed ([`State::room_for_answers`]), for the writer to take
+    /// one; once the client has closed, for the write under way to be
+    /// accounted for ([`Conn::client_left`]); each of those two woken by
+    /// each write; and for the connection's end.
     pub reader: Condvar,
 }
 
@@ -286,23 +285,6 @@ impl Conn {
         }
     }
 
-    /// The state, locked once it has room for one more answer owed to the
-    /// client ([`State::push_owed`]), or `None` once the connection has
-    /// ended. At [`super::MAX_CONTROL_FRAMES`] the reader waits for the
-    /// writer to take one, reading nothing meanwhile: the answers a client
-    /// leaves unread hold back its next frames, as a full socket holds back
-    /// a write.
-    pub fn lock_with_room(&self) -> Option<MutexGuard<'_, State>> {
-        let mut state = self.lock();
-        while state.owed() >= super::MAX_CONTROL_FRAMES {
-            if state.ended.is_some() {
-                return None;
-            }
-            state = self.wait_for(&self.reader, state, RECHECK);
-        }
-        Some(state)
-    }
-
     /// Queues a frame for the writer, written by one of `frame_write`'s builders.
     pub fn send(&self, write: impl FnOnce(&mut Vec<u8>)) {
         self.lock().push(encode(write));
@@ -346,15 +328,24 @@ impl State {
         self.control.push_back(Control { bytes, owed, ends });
     }
 
-    /// Queues a frame the client asked for, in the room
-    /// [`Conn::lock_with_room`] waited for.
+    /// Queues a frame the client asked for, in the room the reader saw
+    /// before it took the frame that asked ([`State::room_for_answers`]).
     pub fn push_owed(&mut self, bytes: Vec<u8>) {
         debug_assert!(
             self.owed() < super::MAX_CONTROL_FRAMES,
-            "no room waited for"
+            "a frame taken without room for its answers"
         );
         let (owed, ends) = (true, None);
         self.control.push_back(Control { bytes, owed, ends });
+    }
+
+    /// Whether `answers` more fit under [`super::MAX_CONTROL_FRAMES`]: the
+    /// reader takes the client's next frame only once what it may be owed
+    /// does, and meanwhile reads nothing (`Reader::run`). The answers a
+    /// client leaves unread hold back its next frames, as a full socket
+    /// holds back a write.
+    pub fn room_for_answers(&self, answers: usize) -> bool {
+        self.owed() + answers <= super::MAX_CONTROL_FRAMES
     }
 
     /// Frames the client asked for that the writer has yet to take.
@@ -493,32 +484,22 @@ mod tests {
         assert_eq!(failed.client_left(true), End::SendTimeout, "a failed write");
     }
 
-    /// The bound on answers owed: with 64 queued, room for the next is
-    /// waited for until the writer has taken one, and the server's own
-    /// frames never count; once the connection has ended, it is not.
+    /// The bound on answers owed: 64, the server's own frames never
+    /// counted, and the writer taking one makes room.
     #[test]
     fn at_most_64_answers_are_owed() {
         let conn = Conn::default();
         let mut state = conn.lock();
-        for _ in 0..super::super::MAX_CONTROL_FRAMES {
+        for _ in 0..super::super::MAX_CONTROL_FRAMES - 1 {
             state.push_owed(vec![0; 13]);
         }
         state.push(vec![1; 9]); // a HEADERS of the server's: not owed
-        drop(state);
-        thread::scope(|scope| {
-            let reader = scope.spawn(|| conn.lock_with_room().map(|s| s.control.len()));
-            thread::sleep(Duration::from_millis(50));
-            assert!(!reader.is_finished(), "room at 64 answers owed");
-            // The writer takes one, and wakes the reader.
-            assert!(conn.lock().control.pop_front().is_some_and(|c| c.owed));
-            conn.reader.notify_one();
-            assert_eq!(reader.join().unwrap(), Some(64));
-        });
-        conn.lock().push_owed(vec![0; 13]);
-        conn.end(End::ClientAbort);
-        assert!(
-            conn.lock_with_room().is_none(),
-            "room waited for after the end"
-        );
+        assert!(state.room_for_answers(1), "room for a PING's at 63");
+        assert!(!state.room_for_answers(2), "no room for a DATA's two at 63");
+        state.push_owed(vec![0; 13]);
+        assert!(!state.room_for_answers(1), "no room at 64");
+        // The writer takes one.
+        assert!(state.control.pop_front().is_some_and(|c| c.owed));
+        assert!(state.room_for_answers(1), "room again at 63");
     }
 }

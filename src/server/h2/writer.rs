@@ -194,7 +194,7 @@ pub(super) fn mark_written(conn: &Conn, job: Job) {
     }
     drop(state);
     // The reader may have met the client's close (`Conn::client_left`), or
-    // wait for room made as this write's frames were taken (`lock_with_room`).
+    // wait for room made as this write's frames were taken (`Reader::run`).
     conn.reader.notify_one();
 }
 
