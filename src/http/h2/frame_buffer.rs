@@ -67,6 +67,11 @@ impl FrameBuffer {
         Some(true)
     }
 
+    /// Whether every byte read has been consumed.
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+
     /// The type of the next frame, once its header has begun to arrive.
     pub fn next_kind(&self) -> Option<u8> {
         self.buf[self.range.clone()].get(3).copied()

@@ -8,7 +8,7 @@
 //! GOAWAY, when the server shuts down, and after `--header-timeout` with
 //! no stream (a `header-timeout` if none was ever asked for).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::MutexGuard;
 use std::thread::{self, Scope, ScopedJoinHandle};
@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use super::header_block::Block;
 use super::stream;
-use super::streams::{Conn, Leaving, State, Stream, encode};
+use super::streams::{Conn, Leaving, State, Stream};
 use super::{
-    EndOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS, writer,
+    EndOnPanic, FailOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS,
+    writer,
 };
-use crate::http::h2::frame::ErrorCode::{InternalError, NoError, ProtocolError, RefusedStream};
+use crate::http::h2::frame::ErrorCode::{NoError, ProtocolError, RefusedStream};
 use crate::http::h2::frame::{self, ErrorCode, FrameError, PREFACE, PREFACE_HEAD, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::frame_write;
@@ -99,35 +100,6 @@ pub fn serve(
     });
     // Every thread has been joined, the writer's last write included.
     Outcome::ended(conn.lock().ended.unwrap_or(end))
-}
-
-/// Tells the client the connection failed if [`serve`] leaves by a panic,
-/// its reader's own or one passed on, once every thread is joined: GOAWAY
-/// INTERNAL_ERROR naming the last stream taken on (RFC 9113 §5.4.1),
-/// before `server::run_isolated` resets the socket. Written here, as no
-/// writer is left, and only what the socket takes at once: a client that
-/// reads nothing holds nothing up.
-struct FailOnPanic<'c>(&'c Conn, &'c TcpStream);
-
-impl Drop for FailOnPanic<'_> {
-    fn drop(&mut self) {
-        let state = self.0.lock();
-        // A writer that left inside a write may have cut a frame short: the
-        // GOAWAY would be read as the rest of it.
-        if !thread::panicking() || state.writing {
-            return;
-        }
-        let why = b"a server thread panicked";
-        let goaway =
-            encode(|out| frame_write::goaway(out, state.last_answered, InternalError, why));
-        drop(state);
-        let mut socket = self.1;
-        if socket.set_nonblocking(true).is_ok()
-            && socket.write(&goaway).is_ok_and(|n| n == goaway.len())
-        {
-            METRICS.http2_goaway(InternalError);
-        }
-    }
 }
 
 /// Starts one of the connection's threads, its writer or a stream's, in
@@ -258,7 +230,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                     Err(end) => return end,
                 }
             }
-            if let Some(end) = self.look_up() {
+            if let Some(end) = self.look_up(!frames.is_empty()) {
                 return end;
             }
             // Held back by the answers the client leaves unread: nothing
@@ -323,8 +295,10 @@ impl<'s, 'a> Reader<'s, 'a> {
         }
     }
 
-    /// Between reads: whether the connection is over, or should wind down.
-    fn look_up(&mut self) -> Option<End> {
+    /// Between reads: whether the connection is over, or should wind down;
+    /// `buffered`: bytes the client sent wait in the reader's buffer (frames
+    /// held back by the answers owed, or the start of one).
+    fn look_up(&mut self, buffered: bool) -> Option<End> {
         // A finished thread keeps its stack until it is joined.
         self.join_finished();
         let state = self.conn.lock();
@@ -354,7 +328,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         // nothing the client sent left unread; past `tail_due`, the close
         // deals with a slow client as with any other.
         let unacknowledged = sys::unacknowledged_bytes(self.socket).unwrap_or(0);
-        if all_written && unacknowledged == 0 && !unread(self.socket) {
+        if all_written && unacknowledged == 0 && !buffered && !unread(self.socket) {
             return Some(End::Complete);
         }
         let config = &self.shared.config;
@@ -503,9 +477,11 @@ impl<'s, 'a> Reader<'s, 'a> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
     use super::*;
+    use crate::http::h2::frame::ErrorCode::InternalError;
     use crate::http::h2::frame::Frame;
     use crate::http::h2::frame_buffer::FrameBuffer;
 
@@ -534,16 +510,22 @@ mod tests {
             let peer = client.local_addr().unwrap();
             let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
             reader.going_away = true;
-            assert_eq!(reader.look_up(), None, "closed over the unread PING");
+            assert_eq!(reader.look_up(false), None, "closed over the unread PING");
             server
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
             (&server).read_exact(&mut ping).unwrap();
             assert!(!unread(&server), "the PING read");
             conn.lock().writing = true;
-            assert_eq!(reader.look_up(), None, "closed during a write");
+            assert_eq!(reader.look_up(false), None, "closed during a write");
             conn.lock().writing = false;
-            assert_eq!(reader.look_up(), Some(End::Complete), "every byte read");
+            let held = "closed over frames in the reader's buffer";
+            assert_eq!(reader.look_up(true), None, "{held}");
+            assert_eq!(
+                reader.look_up(false),
+                Some(End::Complete),
+                "every byte read"
+            );
         });
         assert_eq!(&ping, b"PING");
         // Blocking again: a read waits out its timeout, not failing at once.
@@ -553,6 +535,34 @@ mod tests {
         let started = Instant::now();
         assert!((&server).read(&mut ping).is_err());
         assert!(started.elapsed() >= Duration::from_millis(40));
+    }
+
+    /// A DATA frame may be owed two answers, the connection's WINDOW_UPDATE
+    /// and its stream's reset (here, a byte past the stream's window): it
+    /// waits at 63 owed, and is taken at 62, leaving 64.
+    #[test]
+    fn a_data_frame_waits_for_room_for_its_two_answers() {
+        let (server, client) = crate::test_support::loopback();
+        let (conn, shared) = (Conn::new(), super::super::tests::shared());
+        thread::scope(|scope| {
+            let peer = client.local_addr().unwrap();
+            let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
+            (reader.last_stream, reader.received) = (3, frame::DEFAULT_WINDOW / 2 - 1);
+            let mut stream = Stream::new(65_535, true);
+            stream.received = frame::DEFAULT_WINDOW;
+            conn.lock().streams.insert(3, stream);
+            for _ in 0..super::super::MAX_CONTROL_FRAMES - 1 {
+                conn.lock().push_owed(vec![0; 13]);
+            }
+            let data = frame_write::raw_frame(0, 0, 3, b"x");
+            let (mut frames, mut first) = (FrameBuffer::with(&data), false);
+            let mut take = || reader.take_frames(&mut frames, &mut first).ok();
+            assert_eq!(take(), Some(Some(2)), "held at 63 owed");
+            assert_eq!(conn.lock().control.len(), 63, "nothing taken");
+            conn.lock().control.pop_front(); // the writer takes one
+            assert_eq!(take(), Some(Some(1)), "taken at 62, and held at 64");
+            assert_eq!(conn.lock().control.len(), 64, "its two answers");
+        });
     }
 
     /// At the stream-thread limit the reader takes the next stream as a

@@ -62,8 +62,14 @@ pub use connection::serve;
 pub(crate) use connection::STREAM_STACK_BYTES;
 pub(crate) use hand_off::HANDOFF_BYTES;
 
+use std::io::Write;
+use std::net::TcpStream;
+
+use crate::http::h2::frame::ErrorCode::InternalError;
+use crate::http::h2::frame_write;
 use crate::measure::access_log::End;
-use streams::Conn;
+use crate::measure::metrics::METRICS;
+use streams::{Conn, encode};
 
 /// SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open.
 /// Each is a thread, two while a channel mode streams, so the number is
@@ -149,6 +155,35 @@ impl Drop for EndOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.0.end(End::Panic);
+        }
+    }
+}
+
+/// Tells the client the connection failed if [`serve`] leaves by a panic,
+/// its reader's own or one passed on, once every thread is joined: GOAWAY
+/// INTERNAL_ERROR naming the last stream taken on (RFC 9113 §5.4.1),
+/// before `server::run_isolated` resets the socket. Written here, as no
+/// writer is left, and only what the socket takes at once: a client that
+/// reads nothing holds nothing up.
+struct FailOnPanic<'c>(&'c Conn, &'c TcpStream);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        let state = self.0.lock();
+        // A writer that left inside a write may have cut a frame short: the
+        // GOAWAY would be read as the rest of it.
+        if !std::thread::panicking() || state.writing {
+            return;
+        }
+        let why = b"a server thread panicked";
+        let goaway =
+            encode(|out| frame_write::goaway(out, state.last_answered, InternalError, why));
+        drop(state);
+        let mut socket = self.1;
+        if socket.set_nonblocking(true).is_ok()
+            && socket.write(&goaway).is_ok_and(|n| n == goaway.len())
+        {
+            METRICS.http2_goaway(InternalError);
         }
     }
 }
