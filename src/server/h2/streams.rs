@@ -17,8 +17,7 @@ use crate::measure::metrics::METRICS;
 /// How often a stream thread's wait ([`Stream::wake`]), or the reader's for
 /// a write to be accounted for (`Conn::client_left`), looks again: the
 /// writer notifies each once a write it waits for is accounted for
-/// (`writer::mark_written`), and room made by frames taken for a write
-/// that does not return is found here.
+/// (`writer::mark_written`).
 pub const RECHECK: Duration = Duration::from_millis(100);
 
 /// The connection's shared state, and where its reader and writer wait
