@@ -1694,11 +1694,7 @@ fn a_reader_held_by_unread_answers_still_keeps_its_clock() {
     assert!(line.ends_with(" end=close-timeout"), "{line}");
     // The timeout, a look (1 s) and the close's 500 ms; the send timeout
     // would be 10 s.
-    let took = line
-        .split(" duration_ms=")
-        .nth(1)
-        .and_then(|d| d.split(' ').next());
-    let took: u64 = took.and_then(|d| d.parse().ok()).expect("duration_ms");
+    let took: u64 = number_after(&line, " duration_ms=", " ");
     assert!((1000..5000).contains(&took), "{line}");
     drop(h2);
     flood.join().unwrap();

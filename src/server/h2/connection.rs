@@ -234,8 +234,8 @@ impl<'s, 'a> Reader<'s, 'a> {
                 return end;
             }
             // Held back by the answers the client leaves unread: nothing
-            // read until the writer takes one (woken as each write returns,
-            // or a wait on), the looks above going on meanwhile.
+            // read until the writer takes one (seen as its write returns,
+            // or READ_WAKE later), the looks above going on meanwhile.
             if let Some(answers) = held {
                 let state = self.conn.lock();
                 if !state.room_for_answers(answers) {

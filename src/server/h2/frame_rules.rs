@@ -214,9 +214,7 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     /// The client's SETTINGS, acknowledged once applied.
     fn settings(&mut self, params: Settings<'_>) -> Result<(), FrameError> {
-        let mut state = self.conn.lock();
-        let applied = apply_settings(&mut state, params);
-        drop(state);
+        let applied = apply_settings(&mut self.conn.lock(), params);
         self.conn.work.notify_one();
         applied
     }

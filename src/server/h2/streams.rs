@@ -487,8 +487,7 @@ mod tests {
     /// counted, and the writer taking one makes room.
     #[test]
     fn at_most_64_answers_are_owed() {
-        let conn = Conn::default();
-        let mut state = conn.lock();
+        let mut state = State::default();
         for _ in 0..super::super::MAX_CONTROL_FRAMES - 1 {
             state.push_owed(vec![0; 13]);
         }
