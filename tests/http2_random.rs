@@ -1,7 +1,8 @@
 //! A seeded randomized HTTP/2 client: the net under the hand-written cases
 //! of `tests/http2.rs`. Per seed, one connection does a random but legal
-//! mix of what clients do: exports in every mode, HEAD, `/healthz`;
-//! windows opened by WINDOW_UPDATE (stream and connection) and moved by
+//! mix of what clients do: exports in every mode, HEAD, `/healthz`, at
+//! times a first flight of 24, past the 16 answered at once; windows
+//! opened by WINDOW_UPDATE (stream and connection) and moved by
 //! SETTINGS_INITIAL_WINDOW_SIZE, to 0 and back; reads of any size with
 //! pauses; RST_STREAM, PING, and a GOAWAY at any moment, read on past.
 //! Such a mix reaches what no hand-written case thought of: a connection
@@ -45,9 +46,10 @@ const ROWS: [u64; 8] = [0, 1, 7, 300, 2_000, 2_000, 6_000, 10_000];
 const INITIAL_WINDOWS: [u32; 7] = [0, 0, 1, 100, 16_384, 65_535, 1 << 20];
 /// WINDOW_UPDATE increments, for a stream or the connection.
 const INCREMENTS: [u64; 6] = [1, 100, 1_000, 16_384, 65_535, 1 << 20];
-/// Streams one seed opens at most: ids 1 to 15, fewer than the server's
-/// 16 at once, so that none is refused.
-const MOST_STREAMS: u32 = 8;
+/// Streams one seed opens at most: ids 1 to 47, more than the 16 the
+/// server answers at once, so that a seed that keeps many open has some
+/// wait their turn; fewer than the 100 it allows, so that none is refused.
+const MOST_STREAMS: u32 = 24;
 /// The widest the client lets a window be: no increment or SETTINGS then
 /// takes one past 2^31 - 1, which would be the client's error.
 const WINDOW_CAP: u64 = 1 << 24;
@@ -245,6 +247,8 @@ struct Client {
     conn_increments: usize,
     /// Most streams it keeps open at once.
     max_open: usize,
+    /// The most it has had open at once: past 16, some waited their turn.
+    most_open: usize,
     next_id: u32,
     went_away: bool,
     /// Bytes a second its final reading holds to, if any.
@@ -282,7 +286,8 @@ impl Client {
             h2,
             give_back: [rng.pick(&[0, 50, 100]), rng.pick(&[0, 50, 100])],
             conn_increments: rng.pick(&[3, 4, 6]),
-            max_open: 1 + rng.below(6) as usize,
+            max_open: rng.pick(&[1, 2, 3, 4, 5, 6, 24]),
+            most_open: 0,
             pace: rng.pick(&[None, None, Some(8 << 20), Some(2 << 20), Some(1 << 20)]),
             rng,
             ledger,
@@ -365,6 +370,7 @@ impl Client {
             ..Sent::default()
         };
         self.ledger.streams.insert(id, sent);
+        self.most_open = self.most_open.max(self.open_streams().len());
         let block = request_block(if head { "HEAD" } else { "GET" }, &path);
         self.trace.push(format!("s{id}: {path}"));
         self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
@@ -506,6 +512,11 @@ fn run(seed: u64, addr: SocketAddr, references: &mut Bodies) -> Vec<String> {
         1 | 2 => steps,
         _ => u64::MAX,
     };
+    // A seed that keeps many open starts with a flight of them, as h2load
+    // does: past the 16 answered at once, the rest wait their turn.
+    if client.max_open > 16 {
+        (0..client.max_open).for_each(|_| client.request());
+    }
     for step in 0..=steps {
         if goaway_at == step {
             client.go_away();
@@ -520,10 +531,13 @@ fn run(seed: u64, addr: SocketAddr, references: &mut Bodies) -> Vec<String> {
         client.ledger.faults.push(fault);
     }
     drop(client.h2);
-    let (mut ledger, trace, went_away) = (client.ledger, client.trace, client.went_away);
+    let (most_open, went_away) = (client.most_open, client.went_away);
+    let (mut ledger, trace) = (client.ledger, client.trace);
     let streams = ledger.streams.len();
     let bytes: u64 = ledger.streams.values().map(|s| s.received).sum();
-    eprintln!("seed {seed}: {streams} streams, {bytes} bytes, went away: {went_away}");
+    eprintln!(
+        "seed {seed}: {streams} streams, {most_open} open at most, {bytes} bytes, went away: {went_away}"
+    );
     let ids: Vec<u32> = ledger.streams.keys().copied().collect();
     for id in ids {
         let s = &ledger.streams[&id];

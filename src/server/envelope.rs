@@ -16,7 +16,8 @@
 //!   [`MAX_STREAM_THREADS`] stream threads ([`STREAM_STACK_BYTES`]), each
 //!   with a producer in a channel mode ([`PRODUCER_STACK_BYTES`]). Its
 //!   buffers: the request head ([`MAX_HEAD_BYTES`]), the reader's frame
-//!   buffer and a header block at its largest, the writer's frame; per
+//!   buffer and a header block at its largest, the requests waiting for a
+//!   thread ([`MAX_WAITING_BYTES`]), the writer's frame; per
 //!   stream thread a hand-off ([`HANDOFF_BYTES`]) and a flat mode's
 //!   buffers, `bounded`'s (depth + 2) × chunk (`pipeline`'s one chunk is
 //!   less). Those are threads, not streams: 16 streams are open at most,
@@ -57,7 +58,10 @@
 
 use super::CONNECTION_STACK_BYTES;
 use super::config::ServerConfig;
-use super::h2::{HANDOFF_BYTES, MAX_HEADER_BLOCK_BYTES, MAX_STREAM_THREADS, STREAM_STACK_BYTES};
+use super::h2::{
+    HANDOFF_BYTES, MAX_HEADER_BLOCK_BYTES, MAX_STREAM_THREADS, MAX_WAITING_BYTES,
+    STREAM_STACK_BYTES,
+};
 use crate::http::h2::frame::{HEADER_BYTES, MAX_FRAME_BYTES};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::request::MAX_HEAD_BYTES;
@@ -85,10 +89,13 @@ const SLOT_STACKS: u64 = 2 * CONNECTION_STACK_BYTES as u64
 
 /// An HTTP/2 connection's own buffers, whatever its streams: the request
 /// head it began as, the reader's frame buffer, a header block at its
-/// largest, and the writer's frame.
-const CONNECTION_BUFFER_BYTES: u64 =
-    (MAX_HEAD_BYTES + FrameBuffer::BYTES + MAX_HEADER_BLOCK_BYTES + HEADER_BYTES + MAX_FRAME_BYTES)
-        as u64;
+/// largest, the requests waiting for a thread, and the writer's frame.
+const CONNECTION_BUFFER_BYTES: u64 = (MAX_HEAD_BYTES
+    + FrameBuffer::BYTES
+    + MAX_HEADER_BLOCK_BYTES
+    + MAX_WAITING_BYTES
+    + HEADER_BYTES
+    + MAX_FRAME_BYTES) as u64;
 
 /// Address space glibc's malloc maps for each arena past the main one:
 /// 64 MiB (`HEAP_MAX_SIZE`, twice the largest mmap threshold on 64-bit).
@@ -274,8 +281,10 @@ mod tests {
         let streams = MAX_STREAM_THREADS as u64;
         let stream_buffers = streams * (HANDOFF_BYTES as u64 + (2 + 2) * 1000);
         let frame = (HEADER_BYTES + MAX_FRAME_BYTES) as u64;
-        let connection_buffers =
-            (MAX_HEAD_BYTES + MAX_HEADER_BLOCK_BYTES) as u64 + 2 * frame + frame;
+        let connection_buffers = (MAX_HEAD_BYTES + MAX_HEADER_BLOCK_BYTES + MAX_WAITING_BYTES)
+            as u64
+            + 2 * frame
+            + frame;
         let threads = 1 + 1 + streams + streams + 1;
         let stacks = CONNECTION_STACK_BYTES as u64 * 2
             + STREAM_STACK_BYTES as u64 * (1 + streams)

@@ -1,7 +1,7 @@
 //! One HTTP/2 connection, read by its own thread: the rest of the
 //! preface, then frame after frame, each judged by `frame_rules.rs`, each
-//! request handed to a thread of its own. Every stream thread is joined
-//! before [`serve`] returns.
+//! request taken on by `admission.rs`, which gives it a thread of its own
+//! in its turn. Every stream thread is joined before [`serve`] returns.
 //!
 //! The connection ends gracefully (GOAWAY NO_ERROR, then close once the
 //! open streams are written and acknowledged) when the client sends
@@ -10,26 +10,19 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::MutexGuard;
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
+use super::admission::Waiting;
 use super::header_block::Block;
-use super::stream;
-use super::streams::{Conn, Leaving, State, Stream};
-use super::{
-    EndOnPanic, FailOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, MAX_STREAM_THREADS,
-    writer,
-};
-use crate::http::h2::frame::ErrorCode::{NoError, ProtocolError, RefusedStream};
+use super::streams::Conn;
+use super::{EndOnPanic, FailOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, writer};
+use crate::http::h2::frame::ErrorCode::{NoError, ProtocolError};
 use crate::http::h2::frame::{self, ErrorCode, FrameError, PREFACE, PREFACE_HEAD, setting};
 use crate::http::h2::frame_buffer::FrameBuffer;
 use crate::http::h2::frame_write;
-use crate::http::h2::hpack::{self, Decoder, HeaderList};
-use crate::http::h2::request;
-use crate::http::response::Status;
+use crate::http::h2::hpack::{self, Decoder};
 use crate::measure::access_log::{End, Outcome};
-use crate::measure::log;
 use crate::measure::metrics::METRICS;
 use crate::server::Shared;
 use crate::sys;
@@ -45,9 +38,10 @@ const READ_WAKE: Duration = Duration::from_millis(100);
 /// yet waits (`unread`): they are in the socket already, or not coming.
 const PEEK_WAIT: Duration = Duration::from_millis(1);
 
-/// How often a reader waiting for a stream thread to finish looks again,
-/// for the shutdown's cut, which wakes a read, not this wait; a thread's
-/// end wakes it ([`Leaving`]).
+/// How often a reader with streams waiting for a thread looks for a free
+/// one, instead of [`READ_WAKE`]: what frees one (a stream's END_STREAM
+/// taken by the writer, a thread's end) cannot wake a read. Two hundred
+/// looks a second, each a few system calls, only while streams wait.
 const THREAD_WAKE: Duration = Duration::from_millis(5);
 
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
@@ -67,9 +61,10 @@ const OUR_SETTINGS: [(u16, u32); 3] = [
 /// it read beyond them. Its first request is due `--header-timeout` after
 /// `accepted_at`, as an HTTP/1.1 head is: the preface's time counts.
 /// Returns what the connection came to, for its own access-log line. Each
-/// stream taken on has one too (a 431 included); one reset before it was
+/// stream answered has one too (a 431 included); one reset before it was
 /// taken on (malformed, or REFUSED_STREAM over the limit) has none, and is
-/// counted in `backpressure_http2_rst_streams_sent_total` by its code.
+/// counted in `backpressure_http2_rst_streams_sent_total` by its code; nor
+/// has one reset while it waited for its thread.
 pub fn serve(
     socket: &TcpStream,
     after: &[u8],
@@ -106,7 +101,7 @@ pub fn serve(
 /// `scope`; an error when the OS has no thread to give (RLIMIT_NPROC, or
 /// no memory for its stack), which each caller answers. Unit tests make it
 /// fail at will (`test_support::with_failing_spawns`).
-fn start<'s, T: Send + 's>(
+pub(super) fn start<'s, T: Send + 's>(
     scope: &'s Scope<'s, '_>,
     name: String,
     f: impl FnOnce() -> T + Send + 's,
@@ -137,23 +132,26 @@ fn unread(socket: &TcpStream) -> bool {
 /// The reading side of a connection and what it alone keeps.
 pub struct Reader<'s, 'a> {
     /// Where the stream threads run: [`serve`] returns once all are joined.
-    scope: &'s Scope<'s, 'a>,
+    pub scope: &'s Scope<'s, 'a>,
     /// A handle for each stream thread not yet joined: at most
-    /// [`MAX_STREAM_THREADS`]. A thread counts until joined, not until its
-    /// stream leaves the table: it then still frees what it held (a
-    /// `buffer` body of megabytes), writes its log line, and leaves the
-    /// kernel, which under memory pressure takes a while.
-    threads: Vec<ScopedJoinHandle<'s, ()>>,
+    /// [`MAX_STREAM_THREADS`](super::MAX_STREAM_THREADS). A thread counts
+    /// until joined, not until its stream leaves the table: it then still
+    /// frees what it held (a `buffer` body of megabytes), writes its log
+    /// line, and leaves the kernel, which under memory pressure takes a
+    /// while.
+    pub threads: Vec<ScopedJoinHandle<'s, ()>>,
+    /// The streams taken on that wait for a thread, oldest first.
+    pub waiting: Waiting,
     /// What the writer and the stream threads share with it.
     pub conn: &'a Conn,
     /// Read here; the writer writes it.
-    socket: &'a TcpStream,
+    pub socket: &'a TcpStream,
     /// The server's configuration and budget, for the routes.
-    shared: &'a Shared,
+    pub shared: &'a Shared,
     /// For each stream's access-log line.
-    peer: SocketAddr,
+    pub peer: SocketAddr,
     /// Its connection's, on the shutdown's list.
-    id: u64,
+    pub id: u64,
     /// HPACK's table of the client's requests: only this thread decodes,
     /// in the order the blocks arrive.
     pub decoder: Decoder,
@@ -169,22 +167,18 @@ pub struct Reader<'s, 'a> {
     /// Since when no stream has been open, for the idle timeout: from
     /// accept (`serve`) until the first stream, so that the preface's time
     /// counts.
-    idle_since: Instant,
+    pub idle_since: Instant,
     /// Once every stream is done after a GOAWAY: when the client must have
     /// acknowledged what was written, as a write of as many bytes must (at
     /// most `--send-timeout`). Closed sooner, the socket would meet the
     /// WINDOW_UPDATE a client sends as it reads, and the reset that answers
     /// it would throw the unacknowledged tail away.
     tail_due: Option<Instant>,
-    /// How long a wait for a stream thread's slot lasts before it looks
-    /// again: [`THREAD_WAKE`], but a test lengthens it, so that only a
-    /// thread's end can wake the wait in time, however late the scheduler.
-    slot_wake: Duration,
 }
 
 impl<'s, 'a> Reader<'s, 'a> {
     /// The reader of connection `id` from `peer`, before its first frame.
-    fn new(
+    pub(super) fn new(
         scope: &'s Scope<'s, 'a>,
         conn: &'a Conn,
         socket: &'a TcpStream,
@@ -194,6 +188,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         Reader {
             scope,
             threads: Vec::new(),
+            waiting: Waiting::default(),
             conn,
             socket,
             shared,
@@ -206,7 +201,6 @@ impl<'s, 'a> Reader<'s, 'a> {
             going_away: false,
             idle_since: Instant::now(),
             tail_due: None,
-            slot_wake: THREAD_WAKE,
         }
     }
 
@@ -243,7 +237,12 @@ impl<'s, 'a> Reader<'s, 'a> {
                 }
                 continue;
             }
-            if self.socket.set_read_timeout(Some(READ_WAKE)).is_err() {
+            let wake = if self.waiting.is_empty() {
+                READ_WAKE
+            } else {
+                THREAD_WAKE
+            };
+            if self.socket.set_read_timeout(Some(wake)).is_err() {
                 return End::ClientAbort;
             }
             match (&*self.socket).read(frames.spare()) {
@@ -299,8 +298,9 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// `buffered`: bytes the client sent wait in the reader's buffer (frames
     /// held back by the answers owed, or the start of one).
     fn look_up(&mut self, buffered: bool) -> Option<End> {
-        // A finished thread keeps its stack until it is joined.
-        self.join_finished();
+        // A finished thread keeps its stack until it is joined; a stream
+        // waiting may have its thread now.
+        self.start_waiting();
         let state = self.conn.lock();
         if let Some(end) = state.ended {
             return Some(end);
@@ -354,125 +354,6 @@ impl<'s, 'a> Reader<'s, 'a> {
         self.go_away(error.code, error.reason.as_bytes());
         End::ProtocolError
     }
-
-    /// A new stream's request, its header block decoded into `list`.
-    pub fn request(&mut self, block: Block, list: HeaderList) -> Result<(), FrameError> {
-        let id = block.stream;
-        self.last_stream = id;
-        let refuse = |reason| FrameError::stream(id, RefusedStream, reason);
-        if self.going_away {
-            return Err(refuse("the connection is going away"));
-        }
-        let Some(mut state) = self.wait_for_thread_slot() else {
-            return Ok(());
-        };
-        if state.counted_streams() >= MAX_CONCURRENT_STREAMS as usize {
-            return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
-        }
-        let parsed = request::parse(&list.fields, block.end_stream);
-        let body_length = parsed.as_ref().ok().and_then(|r| r.content_length);
-        let request = match parsed {
-            // Fields were dropped: what they said is unknown, so 431 comes
-            // before any other verdict on the request.
-            _ if list.too_large => Err((
-                Status::RequestHeaderFieldsTooLarge,
-                "request header fields too large",
-            )),
-            // What HTTP/1.1's head parser would refuse is refused alike.
-            Ok(request::Request {
-                refused: Some(refused),
-                ..
-            }) => Err(refused),
-            Ok(request) => Ok(request),
-            Err(reason) => return Err(FrameError::stream(id, ProtocolError, reason)),
-        };
-        let asked = stream::Asked::of(&list.fields);
-        let mut stream = Stream::new(state.initial_window, !block.end_stream);
-        stream.body_left = body_length;
-        state.streams.insert(id, stream);
-        drop(state);
-        // Activity, for the idle clock, even if `look_up` never sees this
-        // stream open (answered before it next looks).
-        self.idle_since = Instant::now();
-        let (conn, shared, peer) = (self.conn, self.shared, self.peer);
-        let local = self.socket.local_addr().ok();
-        let spawned = start(self.scope, format!("h2-stream-{id}"), move || {
-            let _last = Leaving(conn);
-            stream::answer(conn, id, (request, asked), shared, (peer, local))
-        });
-        match spawned {
-            Ok(thread) => {
-                self.threads.push(thread);
-                // Taken on once its thread is started (it may not have run
-                // yet): a stream refused for want of one is, like one past
-                // the limit, named by no GOAWAY. Set before anything reads
-                // it: only this thread sends GOAWAY while streams run, and
-                // `FailOnPanic` once they are all joined.
-                self.conn.lock().last_answered = id;
-            }
-            Err(e) => {
-                // REFUSED_STREAM, which a client may retry, owed as the
-                // stream limit's is (`stream_error`): a client that opens
-                // streams without reading the refusals is read no further
-                // once MAX_CONTROL_FRAMES of them wait unwritten. No
-                // access-log line, and a counter shared with the stream
-                // limit's: the reason gets a log line of its own.
-                log::line(format!(
-                    "backpressure: cannot start an HTTP/2 stream thread: {e}"
-                ));
-                self.conn.lock().streams.remove(&id);
-                return Err(refuse("no thread could be started to answer it"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits for a stream thread's slot and returns the state locked, or
-    /// `None` once the connection has ended. At the limit it waits for a
-    /// thread to finish and joins it; reading nothing meanwhile is
-    /// backpressure on the client. The shutdown's cut wakes a read, not this
-    /// wait, so it looks for the cut, or would begin a stream after it once a
-    /// thread left (a cancelled channel-mode producer finishing its first
-    /// chunk, up to 16 MiB).
-    fn wait_for_thread_slot(&mut self) -> Option<MutexGuard<'a, State>> {
-        loop {
-            self.join_finished();
-            if self.shared.connections.cutting() {
-                let cut = self.shared.connections.cut_reached(self.id);
-                self.conn.end(if cut {
-                    End::DrainTimeout
-                } else {
-                    End::ClientAbort
-                });
-            }
-            let state = self.conn.lock();
-            if state.ended.is_some() {
-                return None;
-            }
-            if self.threads.len() < MAX_STREAM_THREADS {
-                return Some(state);
-            }
-            if state.left.is_empty() {
-                drop(self.conn.wait_for(&self.conn.reader, state, self.slot_wake));
-            }
-        }
-    }
-
-    /// Joins every stream thread that has finished or done its last act
-    /// ([`State::left`]), which waits only for it to leave the kernel. Its
-    /// panic is passed on, as the scope would at the end: it ends this
-    /// connection (logged `panic`, counted by `server::run_isolated`).
-    fn join_finished(&mut self) {
-        let left = std::mem::take(&mut self.conn.lock().left);
-        let mut i = 0;
-        while let Some(thread) = self.threads.get(i) {
-            if !thread.is_finished() && !left.contains(&thread.thread().id()) {
-                i += 1;
-            } else if let Err(panic) = self.threads.swap_remove(i).join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -484,6 +365,7 @@ mod tests {
     use crate::http::h2::frame::ErrorCode::InternalError;
     use crate::http::h2::frame::Frame;
     use crate::http::h2::frame_buffer::FrameBuffer;
+    use crate::server::h2::streams::Stream;
 
     /// A connection gone away closes once the client has acknowledged every
     /// byte, but not over a frame the client sent before it read the last
@@ -563,90 +445,6 @@ mod tests {
             assert_eq!(take(), Some(Some(1)), "taken at 62, and held at 64");
             assert_eq!(conn.lock().control.len(), 64, "its two answers");
         });
-    }
-
-    /// At the stream-thread limit the reader takes the next stream as a
-    /// thread ends, woken by that thread's last act: not a look later, as
-    /// a wake at the stream leaving the table would be, since a stream
-    /// leaves the table before its thread ends. Its looks are `LOOKS`
-    /// apart here, not `THREAD_WAKE`: a loaded machine's scheduler can run
-    /// a woken reader later than the next `THREAD_WAKE` look, so only a
-    /// gap of seconds tells a wake by the thread's end from a look. 32 HEAD
-    /// streams, their END_STREAM taken by the writer (played here) so that
-    /// none counts against the stream limit, wait for it to be written; ten
-    /// times, the oldest is written (`mark_written`) while the next waits
-    /// for a slot, which it waits for asleep, not in a loop spending CPU.
-    #[test]
-    fn a_stream_waiting_for_a_thread_is_taken_on_as_one_ends() {
-        let (conn, mut shared) = (Conn::new(), super::super::tests::shared());
-        shared.config.quiet = true;
-        let (server, client) = crate::test_support::loopback();
-        let fields = [
-            ":method",
-            "HEAD",
-            ":scheme",
-            "http",
-            ":path",
-            "/healthz",
-            ":authority",
-            "t",
-        ];
-        let fields = fields.chunks(2).map(|f| (f[0].into(), f[1].into()));
-        let list = HeaderList {
-            fields: fields.collect(),
-            too_large: false,
-        };
-        const LOOKS: Duration = Duration::from_secs(10);
-        thread::scope(|scope| {
-            let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
-            let peer = client.local_addr().unwrap();
-            let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
-            reader.slot_wake = LOOKS;
-            let cpu = cpu_ticks();
-            for n in 0..MAX_STREAM_THREADS as u32 + 10 {
-                // Once the reader waits for a slot.
-                let writer = (n >= MAX_STREAM_THREADS as u32).then(|| {
-                    let oldest = 2 * (n - MAX_STREAM_THREADS as u32) + 1;
-                    let conn = &conn;
-                    scope.spawn(move || {
-                        thread::sleep(Duration::from_millis(21));
-                        let written = Instant::now();
-                        writer::mark_written(conn, writer::Job::Control { ends: vec![oldest] });
-                        written
-                    })
-                });
-                let block = Block::new(2 * n + 1, true, &[]);
-                reader.request(block, list.clone()).unwrap();
-                let taken = Instant::now();
-                if let Some(writer) = writer {
-                    // Not before the oldest thread's end: no 33rd thread.
-                    let written = writer.join().unwrap();
-                    assert!(taken >= written, "stream {n} taken on beside 32 threads");
-                    let took = taken - written;
-                    assert!(took < LOOKS / 2, "stream {n} taken on after {took:?}");
-                }
-                let mut state = conn.lock();
-                state.streams.get_mut(&(2 * n + 1)).unwrap().closing = true;
-            }
-            conn.end(End::ClientAbort);
-            // Waiting, not looking again and again (each thread that left
-            // taken off [`State::left`]): in CPU, not a quarter of the
-            // 200 ms it waited for slots (a tick is 10 ms).
-            let spent = cpu_ticks() - cpu;
-            assert!(spent < 5, "the reader spent {spent} ticks of CPU");
-        });
-    }
-
-    /// This thread's CPU time so far, user and system, in clock ticks.
-    fn cpu_ticks() -> u64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let after_name = stat.rsplit(')').next().unwrap_or_default();
-        let fields: Vec<i64> = after_name
-            .split(' ')
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        // utime and stime, fields 14 and 15: the first number is field 4.
-        (fields[10] + fields[11]).unsigned_abs()
     }
 
     /// `FailOnPanic` alone, on a real socket, as `serve` unwinds or

@@ -30,7 +30,8 @@
 //! - the reader, the connection's own thread, reads frames
 //!   (`connection.rs`, each judged by `frame_rules.rs`, a header block
 //!   gathered by `header_block.rs`), keeps the HPACK decoder's table, and
-//!   starts one thread per stream;
+//!   takes each stream on (`admission.rs`), starting its thread in its
+//!   turn;
 //! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
 //! - each stream's thread (`stream.rs`) answers its request through
@@ -49,6 +50,7 @@
 //! moves the windows. The rest is what RFC 9113 asks of a server that must
 //! survive any client: frame rules, stream states, HPACK, the limits.
 
+mod admission;
 mod connection;
 mod frame_rules;
 mod hand_off;
@@ -71,18 +73,35 @@ use crate::measure::access_log::End;
 use crate::measure::metrics::METRICS;
 use streams::{Conn, encode};
 
-/// SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open.
-/// Each is a thread, two while a channel mode streams, so the number is
-/// small; nginx allows 128 and Go 250, on far cheaper tasks. A stream over
-/// it is refused (REFUSED_STREAM), which a client may retry.
-pub const MAX_CONCURRENT_STREAMS: u32 = 16;
+/// SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open,
+/// answered or waiting their turn (`admission.rs`). The 100 RFC 9113
+/// §6.5.2 recommends, and what nghttp2 and Chromium assume before they
+/// have read a server's SETTINGS (nginx allows 128, Go 250). A stream
+/// over it is refused (REFUSED_STREAM), which a client may retry.
+pub const MAX_CONCURRENT_STREAMS: u32 = 100;
 
-/// Most stream threads alive on one connection: the open streams, and
+/// Streams one connection answers at once. Each is a thread, two while a
+/// channel mode streams, so the number is small: the other open streams
+/// wait, in the order they came, until one of these ends.
+pub const MAX_ANSWERING_STREAMS: usize = 16;
+
+/// Most stream threads alive on one connection: those answering, and
 /// those whose stream has ended but whose thread is still leaving. At the
-/// limit the reader stops reading until one leaves, so a client that opens
-/// and cancels streams in a loop (rapid reset, CVE-2023-44487) waits
-/// instead of piling up threads.
-pub const MAX_STREAM_THREADS: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
+/// limit no stream waiting starts until one leaves, so a client that opens
+/// and cancels streams in a loop (rapid reset, CVE-2023-44487) piles up
+/// no threads, and is stopped by `MAX_NET_CANCELS`.
+pub const MAX_STREAM_THREADS: usize = 2 * MAX_ANSWERING_STREAMS;
+
+/// Most bytes the streams waiting for a thread may hold, counted as what
+/// their clients chose: each one's target and its access-log line. A
+/// request a few hundred bytes long waits in a few hundred, so a first
+/// flight of 100 ordinary requests fits many times over; past it a stream
+/// is refused (REFUSED_STREAM). Any one stream fits: its line escapes a
+/// byte as four at most, of fields the header list bounds. The bound
+/// matters because HPACK lets a client repeat a 4 KiB field for a byte or
+/// two: unbounded, 100 waiting streams could hold megabytes of targets
+/// for a few hundred bytes sent.
+pub const MAX_WAITING_BYTES: usize = 4 * MAX_HEADER_LIST_BYTES;
 
 /// SETTINGS_MAX_HEADER_LIST_SIZE, and what is enforced: a request's
 /// decoded fields, counted as RFC 7541 §4.1 counts them, as large as
@@ -112,25 +131,27 @@ pub const MAX_CONTINUATION_FRAMES: usize = 16;
 /// one that never reads is cut by the writer's deadline, as any slow
 /// reader is. So the floods of CVE-2019-9512 (ping), -9514 (reset) and
 /// -9515 (settings) cost a queue of 64 small frames and a stalled write,
-/// and a burst costs a client nothing: a first flight of 100 requests,
-/// sent before it read the limit of 16, gets its 84 refusals as fast as
-/// it reads them. Go's server reads on and ends the connection past
-/// 10,000 queued (nghttp2, past 1,000 acknowledgements). The server's own
-/// frames (HEADERS, its resets) do not count.
+/// and a burst costs a client nothing: a first flight of 100 PINGs gets
+/// its acknowledgements as fast as it reads them. Go's server reads on and
+/// ends the connection past 10,000 queued (nghttp2, past 1,000
+/// acknowledgements). The server's own frames (HEADERS, its resets) do
+/// not count.
 pub const MAX_CONTROL_FRAMES: usize = 64;
 
 /// Streams this side has reset that it remembers after they leave the
 /// table: frames a client sent before it saw the reset are ignored (RFC
 /// 9113 §5.1, which lets an endpoint limit for how long); on any other
-/// closed stream they are its error. Enough for a first flight sent before
-/// the client read the limit of 16, by one that assumed the 100 streams
-/// §6.5.2 recommends (h2load's `-m 100`; Chromium assumes 100): 84 streams
-/// refused, each body it sent behind its HEADERS ignored, and the resets
-/// of the 16 answered. A client that pipelines more than 128 requests the
-/// server resets within one round trip may see its late DATA on the first
-/// called STREAM_CLOSED. A service expecting such clients would remember
-/// by time, as RFC 9113 suggests; 8 bytes each here.
-pub const RECENT_RESETS: usize = 8 * MAX_CONCURRENT_STREAMS as usize;
+/// closed stream they are its error. More than a client may have open:
+/// a first flight of 100 requests with bodies (`h2load -m 100 -d FILE`),
+/// each answered 400 and reset as its body still comes, has every late
+/// body ignored, with room for refusals past the limit. A client that
+/// pipelines more than 128 requests the server resets within one round
+/// trip may see its late DATA on the first called STREAM_CLOSED. A
+/// service expecting such clients would remember by time, as RFC 9113
+/// suggests; 8 bytes each here.
+pub const RECENT_RESETS: usize = 128;
+
+const _: () = assert!(RECENT_RESETS >= MAX_CONCURRENT_STREAMS as usize);
 
 /// How many more streams a client may cancel than it lets finish before
 /// the connection ends with ENHANCE_YOUR_CALM. A cancellation is its
@@ -361,8 +382,10 @@ mod tests {
     /// retry), has no access-log line, and gets a line saying why: its
     /// reset's counter does not tell it from one over the stream limit. It
     /// leaves the table at once: a client that then goes away finds the
-    /// connection closed, nothing left to answer, and the GOAWAY it gets
-    /// names no stream taken on.
+    /// connection closed, nothing left to answer. The GOAWAY it gets names
+    /// the stream, taken on before its thread failed to start: its
+    /// REFUSED_STREAM says it was not processed all the same (RFC 9113
+    /// §8.7).
     #[test]
     fn a_stream_no_thread_can_start_for_is_refused_and_said_why() {
         let (server, mut client) = connected(&healthz_on_stream_1());
@@ -404,9 +427,8 @@ mod tests {
             }
             let _ = client.shutdown(std::net::Shutdown::Both);
             assert!(ended_itself, "held open by the refused stream");
-            // Like one over the stream limit, it was never taken on.
-            let none_taken = (0, ErrorCode::NoError as u32);
-            assert_eq!(frames_in(&wire).ends, [none_taken], "the server's GOAWAY");
+            let taken = (1, ErrorCode::NoError as u32);
+            assert_eq!(frames_in(&wire).ends, [taken], "the server's GOAWAY");
             serving.join().unwrap()
         });
         assert_eq!(outcome.end, End::Complete, "nothing left unanswered");

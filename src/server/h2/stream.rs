@@ -22,6 +22,7 @@ use crate::strategy::Wire;
 
 /// What a stream asked, as far as the access log and HEAD care, whether
 /// or not it is answered through the routes.
+#[derive(Debug)]
 pub struct Asked {
     /// `METHOD PATH HTTP/2` for the access log, as sent.
     pub line: String,

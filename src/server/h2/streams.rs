@@ -28,12 +28,12 @@ pub struct Conn {
     state: Mutex<State>,
     /// The writer waits here for a frame to send.
     pub work: Condvar,
-    /// The reader waits here: at the stream-thread limit, for a stream
-    /// thread to end (woken by its last act, [`Leaving`]); at the limit of
-    /// answers owed ([`State::room_for_answers`]), for the writer to take
-    /// one; once the client has closed, for the write under way to be
-    /// accounted for ([`Conn::client_left`]); each of those two woken by
-    /// each write; and for the connection's end.
+    /// The reader waits here: at the limit of answers owed
+    /// ([`State::room_for_answers`]), for the writer to take one, or a
+    /// stream thread to end (its last act, [`Leaving`]), which may let a
+    /// stream waiting start; once the client has closed, for the write
+    /// under way to be accounted for ([`Conn::client_left`]); the writer
+    /// wakes both with each write; and for the connection's end.
     pub reader: Condvar,
 }
 
@@ -72,8 +72,9 @@ pub struct State {
     /// with one) less streams completed, never below zero: past
     /// [`super::MAX_NET_CANCELS`] it is flooding.
     pub net_cancels: u32,
-    /// Every stream that has a thread, by id: the writer's round robin. At
-    /// most [`super::MAX_STREAM_THREADS`].
+    /// Every stream taken on, by id: the writer's round robin. At most
+    /// [`super::MAX_CONCURRENT_STREAMS`] open, answered or waiting for a
+    /// thread, and the closed ones whose threads are leaving.
     pub streams: BTreeMap<u32, Stream>,
     /// Stream threads done ([`Leaving`]) that the reader has not joined:
     /// each ends in a moment, so it may join them now, where asking whether
@@ -90,9 +91,9 @@ pub struct State {
     pub initial_window: i64,
     /// The stream that got the last DATA frame: the next goes to one after it.
     pub last_served: u32,
-    /// The highest stream taken on (answered, or answering: a thread
-    /// started for it): what GOAWAY names, so that a client may retry
-    /// every stream after it.
+    /// The highest stream taken on (answered, answering, or waiting for its
+    /// thread): what GOAWAY names, so that a client may retry every stream
+    /// after it.
     pub last_answered: u32,
     /// Why the connection is over, once it is: every stream's body fails,
     /// the writer sends the control frames left and exits.
