@@ -2,14 +2,15 @@
 //! opens streams and cancels them at once (rapid reset, CVE-2023-44487),
 //! measured on the release build. Prints a table; `harness = false`.
 //!
-//! The reader keeps a join handle per stream thread and takes on no new
-//! stream while it holds [`MAX_STREAM_THREADS`] of them (`server/h2/`). A
-//! cancelled stream's thread does not leave at once: a channel mode's
-//! waits for its producer to finish the chunk it is rendering, which at
-//! the largest chunk, 16 MiB ([`CHUNK_BYTES`], passed to `serve` unless
-//! `BENCH_SERVE_ARGS` sets one), takes milliseconds. A flood of streams
-//! cancelled as they open therefore fills every slot, and a reader that
-//! stopped waiting for one would start a thread per stream of the flood.
+//! The reader keeps a join handle per stream thread and starts none while
+//! it holds [`MAX_STREAM_THREADS`] of them (`server/h2/admission.rs`):
+//! streams past them wait their turn. A cancelled stream's thread does
+//! not leave at once: a channel mode's waits for its producer to finish
+//! the chunk it is rendering, which at the largest chunk, 16 MiB
+//! ([`CHUNK_BYTES`], passed to `serve` unless `BENCH_SERVE_ARGS` sets
+//! one), takes milliseconds. A flood of streams cancelled as they open
+//! therefore fills every slot, and a reader that did not count them would
+//! start a thread per stream of the flood.
 //! The debug build the tests run is too slow to tell the two apart, so
 //! this shows only here.
 //!
@@ -66,7 +67,7 @@ const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// Connections flooded per strategy, one after another: the pile-up
 /// depends on timing, so one run can miss it.
 const RUNS: usize = 4;
-/// Streams each connection opens and cancels: below the 100 net
+/// Streams each connection opens and cancels: below the 200 net
 /// cancellations that end a connection (`MAX_NET_CANCELS`), so the flood
 /// is never cut short and every stream is taken on or refused.
 const STREAMS: u32 = 99;

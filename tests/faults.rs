@@ -1502,12 +1502,12 @@ const SLOTS_TAKEN_ARGS: [&str; 6] = [
 ];
 
 /// Takes all 32 of the connection's thread slots, then asks for a 33rd
-/// stream (`rows=200001`), one under the stream limit, which must wait for
-/// a slot: seventeen cancelled `unbounded` exports, whose producers still
-/// render their first 16 MiB chunk (a second or more in a debug build,
-/// long after the cut), and fifteen `pipeline` ones of 110 KB, stalled by
-/// the stream window of 64 KiB. Returns once the stalled streams' heads
-/// have come: every slot is taken, the reader waits.
+/// stream (`rows=200001`), which must wait for its turn: seventeen
+/// cancelled `unbounded` exports, whose producers still render their
+/// first 16 MiB chunk (a second or more in a debug build, long after the
+/// cut), and fifteen `pipeline` ones of 110 KB, stalled by the stream
+/// window of 64 KiB. Returns once the stalled streams' heads have come:
+/// every slot is taken, the 33rd stream waits.
 fn take_every_thread_slot(h2: &mut H2) {
     let mut out = Vec::new();
     let mut id = 1;
@@ -1529,14 +1529,13 @@ fn take_every_thread_slot(h2: &mut H2) {
     h2.frames_until(heads, Duration::ZERO);
 }
 
-/// An HTTP/2 reader waiting for a stream thread to leave reads nothing, so
-/// the cut cannot reach it through the socket: it must look for the cut
-/// itself, or the stream it holds is taken on after the cut, once a thread
-/// leaves, and its handler holds up the exit. Seventeen cancelled
+/// A stream waiting for a thread at the cut never gets its turn: begun
+/// after the cut, its handler would hold up the exit. Seventeen cancelled
 /// `unbounded` exports, whose producers still render their first 16 MiB
 /// chunk (the head, which would fail, waits for it), and fifteen stalled
-/// ones fill the 32 thread slots; the 33rd stream, one under the stream
-/// limit, waits for a slot through the cut, and must never be answered.
+/// ones fill the 32 thread slots; the 33rd stream waits through the cut,
+/// and neither a cancelled render's thread, done after the cut, nor the
+/// reader may give it its turn.
 ///
 /// The slots stay taken only while the cancelled renders run: a render
 /// that ended before the signal (its line comes before the shutdown's
@@ -1956,26 +1955,25 @@ fn the_same_twice(what: &str, mut probe: impl FnMut() -> Result<u64, String>) ->
     })
 }
 
-/// A reader waiting for a thread slot at the cut names the connection's
-/// end as the cut finds it: one whose client reset it before the cut (here
-/// while every slot was taken, so that nothing read or wrote the socket
-/// since) is the client's abort, on the connection's line and its stalled
-/// streams', and not counted cut. Only a connection the cut reached is
-/// `end=drain-timeout` (`a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on`).
+/// A connection whose client reset it before the cut, while a stream
+/// waited for a thread and every slot was taken, is the client's abort,
+/// on the connection's line and its stalled streams', and not counted cut,
+/// though its cancelled renders' threads end only after the cut. Only a
+/// connection the cut reached is `end=drain-timeout`
+/// (`a_stream_waiting_for_a_thread_at_the_cut_is_never_taken_on`).
 ///
 /// The slots stay taken only while the cancelled renders run, and seeing
 /// the reset arrive reads `/proc/net/tcp`, every socket of the machine's.
-/// A render that ended before the signal gave the reader a slot: it met
-/// the reset and ended the connection itself, rightly, and the try tells
-/// nothing of the cut. On a loaded machine that happens; such a try is
-/// taken again.
+/// A render that ended before the signal freed a slot before the cut, and
+/// the try tells nothing of it. On a loaded machine that happens; such a
+/// try is taken again.
 #[test]
 #[cfg_attr(
     not(debug_assertions),
     ignore = "timed by a debug build's render: a 16 MiB chunk takes milliseconds in release"
 )]
-fn a_connection_reset_while_its_reader_waits_for_a_slot_is_the_clients() {
-    let log = slots_held_through_the_cut(reset_while_the_reader_waits, " end=client-abort");
+fn a_connection_reset_while_its_streams_wait_for_threads_is_the_clients() {
+    let log = slots_held_through_the_cut(reset_while_streams_wait, " end=client-abort");
     let summary = log.last().expect("a summary line");
     let counts = ": 1 connection ended before the drain timeout, 0 cut";
     assert!(summary.contains(counts), "{log:#?}");
@@ -1986,7 +1984,7 @@ fn a_connection_reset_while_its_reader_waits_for_a_slot_is_the_clients() {
 /// the server exited 0; `None` if a cancelled render ended before the
 /// signal, and with it the slots' hold (its line comes before the
 /// shutdown's first).
-fn reset_while_the_reader_waits() -> Option<Vec<String>> {
+fn reset_while_streams_wait() -> Option<Vec<String>> {
     let mut server = Child::start(Log::Read, None, &SLOTS_TAKEN_ARGS);
     let socket = TcpStream::connect(server.addr).expect("connect");
     let kept = socket.try_clone().expect("a second handle");

@@ -20,9 +20,10 @@
 //!   thread ([`MAX_WAITING_BYTES`]), the writer's frame; per
 //!   stream thread a hand-off ([`HANDOFF_BYTES`]) and a flat mode's
 //!   buffers, `bounded`'s (depth + 2) × chunk (`pipeline`'s one chunk is
-//!   less). Those are threads, not streams: 16 streams are open at most,
-//!   and as many threads may still be leaving with their buffers, which a
-//!   rapid reset keeps full. In steady use a connection holds about half.
+//!   less). Those are threads, not streams: 16 streams are answered at
+//!   most (the others open wait with no thread), and as many threads may
+//!   still be leaving with their buffers, which a rapid reset keeps full.
+//!   In steady use a connection holds about half.
 //! - **A connection closing**: its thread's stack; its buffers are freed.
 //! - **The allocator's arenas**, in address space only: glibc's malloc
 //!   gives threads arenas of their own, up to eight a core in all (nine

@@ -12,47 +12,31 @@
 //! are bounded, and the rest is a queue, bounded in streams and in bytes:
 //! backpressure on admission, as the bounded channel is on a body.
 //!
+//! A turn comes to a stream as one of the 16 ends: the thread whose
+//! response is done takes the next stream waiting and answers it (a
+//! small pool of threads, grown to 16 by the reader as streams come), so
+//! that no turn waits for the reader, blocked in a read. At most
+//! [`MAX_STREAM_THREADS`] live, those leaving counted.
+//!
 //! A stream waiting has its place in the table (`streams.rs`), so the
 //! client's frames on it are judged as on any other: its window moves
 //! with SETTINGS, its request body is counted, a reset cancels it. It
 //! has no thread, so nothing else to stop.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::connection::{Reader, start};
 use super::header_block::Block;
-use super::stream::{self, Asked};
-use super::streams::{Leaving, Stream, rst_stream};
+use super::stream;
+use super::streams::{Leaving, State, Stream, rst_stream};
+use super::turn::Turn;
 use super::{MAX_ANSWERING_STREAMS, MAX_CONCURRENT_STREAMS, MAX_STREAM_THREADS, MAX_WAITING_BYTES};
 use crate::http::h2::frame::ErrorCode::{ProtocolError, RefusedStream};
 use crate::http::h2::frame::FrameError;
 use crate::http::h2::hpack::HeaderList;
-use crate::http::h2::request::{self, Request};
-use crate::http::response::Status;
 use crate::measure::access_log::End;
 use crate::measure::log;
-
-/// What a stream asks of the routes: its request, or the error status it
-/// has earned already.
-type Job = Result<Request, (Status, &'static str)>;
-
-/// The streams taken on that wait for a thread, oldest first.
-#[derive(Debug, Default)]
-pub struct Waiting {
-    /// Each stream's id, what it asks, and the bytes that holds.
-    streams: VecDeque<(u32, Job, Asked, usize)>,
-    /// What they hold, counted by [`held_bytes`]: at most
-    /// [`MAX_WAITING_BYTES`].
-    bytes: usize,
-}
-
-impl Waiting {
-    /// No stream waits.
-    pub fn is_empty(&self) -> bool {
-        self.streams.is_empty()
-    }
-}
+use crate::server::Shared;
 
 impl Reader<'_, '_> {
     /// A new stream's request, its header block decoded into `list`: taken
@@ -67,87 +51,56 @@ impl Reader<'_, '_> {
         if self.going_away {
             return Err(refuse("the connection is going away"));
         }
+        let turn = Turn::of(id, &list, block.end_stream)
+            .map_err(|reason| FrameError::stream(id, ProtocolError, reason))?;
         let mut state = self.conn.lock();
+        // Those reset since the last look make room first.
+        drop_reset_streams(&mut state);
         if state.counted_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
-        let parsed = request::parse(&list.fields, block.end_stream);
-        let body_length = parsed.as_ref().ok().and_then(|r| r.content_length);
-        let job = match parsed {
-            // Fields were dropped: what they said is unknown, so 431 comes
-            // before any other verdict on the request.
-            _ if list.too_large => Err((
-                Status::RequestHeaderFieldsTooLarge,
-                "request header fields too large",
-            )),
-            // What HTTP/1.1's head parser would refuse is refused alike.
-            Ok(Request {
-                refused: Some(refused),
-                ..
-            }) => Err(refused),
-            Ok(request) => Ok(request),
-            Err(reason) => return Err(FrameError::stream(id, ProtocolError, reason)),
-        };
-        let asked = Asked::of(&list.fields);
-        let bytes = held_bytes(&job, &asked);
-        if self.waiting.bytes + bytes > MAX_WAITING_BYTES {
+        if state.waiting_bytes + turn.bytes > MAX_WAITING_BYTES {
             return Err(refuse("too many request bytes waiting for a thread"));
         }
         let mut stream = Stream::new(state.initial_window, !block.end_stream);
-        stream.body_left = body_length;
+        stream.body_left = turn.body_length;
         state.streams.insert(id, stream);
-        // Taken on: what a GOAWAY names from now on, so it is answered even
-        // if the connection goes away while it waits. Set before anything
-        // reads it: only this thread sends GOAWAY while streams run, and
-        // `FailOnPanic` once they are all joined.
+        // Taken on: what a GOAWAY that lets streams finish names from now
+        // on (`Reader::go_away`), so it is answered even if the connection
+        // goes away while it waits.
         state.last_answered = id;
+        state.waiting_bytes += turn.bytes;
+        state.waiting.push_back(turn);
         drop(state);
         // Activity, for the idle clock, even if `look_up` never sees this
         // stream open (answered before it next looks).
         self.idle_since = Instant::now();
-        self.waiting.streams.push_back((id, job, asked, bytes));
-        self.waiting.bytes += bytes;
         self.start_waiting();
         Ok(())
     }
 
-    /// Starts the streams waiting, oldest first, while fewer than
-    /// [`MAX_ANSWERING_STREAMS`] are being answered and fewer than
-    /// [`MAX_STREAM_THREADS`] threads are alive, and while a refusal for
-    /// want of a thread would fit among the answers owed. A stream reset
-    /// as it waited (by its client, by a stream error, by the connection's
-    /// end) leaves the table and never gets a thread, nor an access-log
-    /// line. Called as a stream is taken on, and at each look between reads.
+    /// Starts a thread for each stream waiting that may be answered now
+    /// ([`next_turn`]), oldest first, while fewer than
+    /// [`MAX_STREAM_THREADS`] are alive and a refusal for want of a thread
+    /// would fit among the answers owed. Called as a stream is taken on,
+    /// and at each look between reads. Most turns are taken instead by a
+    /// stream thread whose response is done (`start_thread`): a turn waits
+    /// for the reader's next look only if every thread was leaving as its
+    /// stream came.
     pub fn start_waiting(&mut self) {
         self.join_finished();
-        loop {
+        while self.threads.len() < MAX_STREAM_THREADS {
             let mut state = self.conn.lock();
-            if state.ended.is_some() {
+            if state.waiting.is_empty() || !state.room_for_answers(1) {
                 return;
             }
-            let Waiting { streams, bytes } = &mut self.waiting;
-            streams.retain(|&(id, _, _, held)| {
-                let open = state.streams.get(&id).is_some_and(Stream::is_open);
-                if !open {
-                    state.streams.remove(&id);
-                    *bytes -= held;
-                }
-                open
-            });
-            // Every stream waiting is open and its END_STREAM not taken, so
-            // counted: the rest of those counted have a thread.
-            let answering = state.counted_streams() - streams.len();
-            let free = answering < MAX_ANSWERING_STREAMS
-                && self.threads.len() < MAX_STREAM_THREADS
-                && state.room_for_answers(1);
-            if !free || streams.is_empty() {
-                return;
-            }
-            drop(state);
-            // The shutdown's cut ends a read, not this: a stream begun
-            // after it would start work no client will get (a channel
-            // mode's producer makes its first chunk, up to 16 MiB).
+            // The shutdown's cut ends a read, but a reader held back by
+            // unread answers reads nothing: a stream begun after the cut
+            // would start work no client will get (a channel mode's
+            // producer makes its first chunk, up to 16 MiB), so the
+            // connection ends here as the cut would end it.
             if self.shared.connections.cutting() {
+                drop(state);
                 let cut = self.shared.connections.cut_reached(self.id);
                 self.conn.end(if cut {
                     End::DrainTimeout
@@ -156,26 +109,33 @@ impl Reader<'_, '_> {
                 });
                 return;
             }
-            if let Some((id, job, asked, held)) = self.waiting.streams.pop_front() {
-                self.waiting.bytes -= held;
-                self.start_thread(id, job, asked);
-            }
+            let Some(turn) = next_turn(&mut state, self.shared) else {
+                return;
+            };
+            drop(state);
+            self.start_thread(turn);
         }
     }
 
-    /// Starts the thread that answers stream `id`. If none can start, the
-    /// stream is refused: REFUSED_STREAM, which a client may retry, owed as
-    /// the stream limit's is (`stream_error`), so that a client that opens
-    /// streams without reading the refusals is read no further once
-    /// MAX_CONTROL_FRAMES of them wait unwritten. No access-log line, and a
-    /// counter shared with the stream limit's: the reason gets a log line
-    /// of its own.
-    fn start_thread(&mut self, id: u32, job: Job, asked: Asked) {
+    /// Starts a thread that answers `turn`, then takes the next stream
+    /// waiting whose turn has come, and so on until none has. If no
+    /// thread can start, the stream is refused: REFUSED_STREAM, which a
+    /// client may retry, owed as the stream limit's is (`stream_error`),
+    /// so that a client that opens streams without reading the refusals
+    /// is read no further once MAX_CONTROL_FRAMES of them wait unwritten.
+    /// No access-log line, and a counter shared with the stream limit's:
+    /// the reason gets a log line of its own.
+    fn start_thread(&mut self, turn: Turn) {
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
         let local = self.socket.local_addr().ok();
+        let id = turn.id;
         let spawned = start(self.scope, format!("h2-stream-{id}"), move || {
             let _last = Leaving(conn);
-            stream::answer(conn, id, (job, asked), shared, (peer, local))
+            let mut next = Some(turn);
+            while let Some(turn) = next {
+                stream::answer(conn, turn, shared, (peer, local));
+                next = next_turn(&mut conn.lock(), shared);
+            }
         });
         match spawned {
             Ok(thread) => self.threads.push(thread),
@@ -194,10 +154,9 @@ impl Reader<'_, '_> {
     }
 
     /// Joins every stream thread that has finished or done its last act
-    /// ([`State::left`](super::streams::State::left)), which waits only for
-    /// it to leave the kernel. Its panic is passed on, as the scope would
-    /// at the end: it ends this connection (logged `panic`, counted by
-    /// `server::run_isolated`).
+    /// ([`State::left`]), which waits only for it to leave the kernel. Its
+    /// panic is passed on, as the scope would at the end: it ends this
+    /// connection (logged `panic`, counted by `server::run_isolated`).
     fn join_finished(&mut self) {
         let left = std::mem::take(&mut self.conn.lock().left);
         let mut i = 0;
@@ -211,14 +170,46 @@ impl Reader<'_, '_> {
     }
 }
 
-/// The bytes a waiting stream holds that its client chose: its target,
-/// parsed, and its access-log line, where a byte may be escaped as four.
-/// The rest is a few words.
-fn held_bytes(job: &Job, asked: &Asked) -> usize {
-    let target = job.as_ref().map_or(0, |request| {
-        request.path.len() + request.query.as_ref().map_or(0, Vec::len)
+/// The oldest stream waiting, off the queue, if its turn has come: fewer
+/// than [`MAX_ANSWERING_STREAMS`] are being answered, and neither has the
+/// connection ended nor the shutdown begun cutting. Taken under the lock
+/// by whichever thread asks first, the reader or a stream thread whose
+/// response is done, so the bound holds whoever takes it.
+fn next_turn(state: &mut State, shared: &Shared) -> Option<Turn> {
+    drop_reset_streams(state);
+    // Every stream waiting is open and its END_STREAM not taken, so
+    // counted: the rest of those counted have a thread.
+    let (counted, waiting) = (state.counted_streams(), state.waiting.len());
+    debug_assert!(counted >= waiting, "a stream waiting is not counted");
+    let answering = counted.saturating_sub(waiting);
+    let free = answering < MAX_ANSWERING_STREAMS;
+    if !free || state.ended.is_some() || shared.connections.cutting() {
+        return None;
+    }
+    let turn = state.waiting.pop_front()?;
+    state.waiting_bytes -= turn.bytes;
+    state.last_started = turn.id;
+    Some(turn)
+}
+
+/// Drops the streams reset as they waited (by their client, by a stream
+/// error, by the connection's end): they leave the table and never get a
+/// thread, nor an access-log line.
+fn drop_reset_streams(state: &mut State) {
+    let State {
+        streams,
+        waiting,
+        waiting_bytes,
+        ..
+    } = state;
+    waiting.retain(|turn| {
+        let open = streams.get(&turn.id).is_some_and(Stream::is_open);
+        if !open {
+            streams.remove(&turn.id);
+            *waiting_bytes -= turn.bytes;
+        }
+        open
     });
-    target + asked.line.len()
 }
 
 #[cfg(test)]
@@ -233,10 +224,10 @@ mod tests {
     /// At the stream-thread limit a stream waits, though none is being
     /// answered: 32 HEAD streams whose END_STREAM the writer has taken
     /// (played here), so that none counts, each thread waiting for its
-    /// write. The 33rd gets a thread only once the oldest is written and
-    /// its thread has left, at the reader's next look.
+    /// write. The 33rd gets no thread of its own, however often the reader
+    /// looks: once the oldest is written, that stream's thread takes it.
     #[test]
-    fn at_the_thread_limit_a_stream_waits_for_a_thread_to_leave() {
+    fn at_the_thread_limit_a_stream_waits_for_a_thread_to_take_it() {
         let (conn, mut shared) = (Conn::new(), super::super::tests::shared());
         shared.config.quiet = true;
         let (server, client) = crate::test_support::loopback();
@@ -268,17 +259,15 @@ mod tests {
                     state.streams.get_mut(&(2 * n + 1)).unwrap().closing = true;
                 }
             }
-            let sizes = |r: &Reader| (r.threads.len(), r.waiting.streams.len());
-            assert_eq!(sizes(&reader), (32, 1));
-            assert_eq!(conn.lock().counted_streams(), 1, "only the one waiting");
+            let waiting = || conn.lock().waiting.iter().map(|t| t.id).collect::<Vec<_>>();
+            assert_eq!((reader.threads.len(), waiting()), (32, vec![65]));
             reader.start_waiting();
-            assert_eq!(sizes(&reader), (32, 1), "a 33rd thread");
+            assert_eq!((reader.threads.len(), waiting()), (32, vec![65]), "a 33rd");
             writer::mark_written(&conn, Job::Control { ends: vec![1] });
-            crate::test_support::wait_until("the 33rd stream started", || {
-                reader.start_waiting();
-                reader.waiting.is_empty()
-            });
-            assert_eq!(sizes(&reader), (32, 0));
+            crate::test_support::wait_until("stream 65 taken", || waiting().is_empty());
+            reader.start_waiting();
+            assert_eq!(reader.threads.len(), 32, "a thread of its own");
+            assert_eq!(conn.lock().last_started, 65);
             conn.end(End::ClientAbort);
         });
     }

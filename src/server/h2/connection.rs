@@ -13,7 +13,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-use super::admission::Waiting;
 use super::header_block::Block;
 use super::streams::Conn;
 use super::{EndOnPanic, FailOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, writer};
@@ -28,21 +27,16 @@ use crate::server::Shared;
 use crate::sys;
 
 /// How often a reader waiting for frames looks up: for the shutdown, the
-/// idle timeout, a writer that has failed, and, once the connection has
-/// gone away, whether the client has acknowledged the last bytes, which
-/// no read announces. A close a tenth of a second late costs the client
-/// nothing: it has every byte.
+/// idle timeout, a writer that has failed, a stream waiting for a thread
+/// when every thread it may have was leaving (`admission.rs`), and, once
+/// the connection has gone away, whether the client has acknowledged the
+/// last bytes, which no read announces. A close a tenth of a second late
+/// costs the client nothing: it has every byte.
 const READ_WAKE: Duration = Duration::from_millis(100);
 
 /// The longest a look for bytes the client sent and this side has not read
 /// yet waits (`unread`): they are in the socket already, or not coming.
 const PEEK_WAIT: Duration = Duration::from_millis(1);
-
-/// How often a reader with streams waiting for a thread looks for a free
-/// one, instead of [`READ_WAKE`]: what frees one (a stream's END_STREAM
-/// taken by the writer, a thread's end) cannot wake a read. Two hundred
-/// looks a second, each a few system calls, only while streams wait.
-const THREAD_WAKE: Duration = Duration::from_millis(5);
 
 /// Stack of a stream thread, as for a connection's (`server/mod.rs`).
 pub(crate) const STREAM_STACK_BYTES: usize = 256 * 1024;
@@ -140,8 +134,6 @@ pub struct Reader<'s, 'a> {
     /// line, and leaves the kernel, which under memory pressure takes a
     /// while.
     pub threads: Vec<ScopedJoinHandle<'s, ()>>,
-    /// The streams taken on that wait for a thread, oldest first.
-    pub waiting: Waiting,
     /// What the writer and the stream threads share with it.
     pub conn: &'a Conn,
     /// Read here; the writer writes it.
@@ -188,7 +180,6 @@ impl<'s, 'a> Reader<'s, 'a> {
         Reader {
             scope,
             threads: Vec::new(),
-            waiting: Waiting::default(),
             conn,
             socket,
             shared,
@@ -237,12 +228,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                 }
                 continue;
             }
-            let wake = if self.waiting.is_empty() {
-                READ_WAKE
-            } else {
-                THREAD_WAKE
-            };
-            if self.socket.set_read_timeout(Some(wake)).is_err() {
+            if self.socket.set_read_timeout(Some(READ_WAKE)).is_err() {
                 return End::ClientAbort;
             }
             match (&*self.socket).read(frames.spare()) {
@@ -338,11 +324,20 @@ impl<'s, 'a> Reader<'s, 'a> {
         (Instant::now() >= due).then_some(End::Complete)
     }
 
-    /// Sends GOAWAY: streams after `State::last_answered` will not be
-    /// answered. It never grows between two GOAWAYs, as RFC 9113 §6.8 asks,
-    /// since no stream is taken on once one has been sent.
+    /// Sends GOAWAY: streams after the one it names will not be answered.
+    /// NO_ERROR lets the streams taken on finish, those waiting for a
+    /// thread included (`State::last_answered`); an error ends them, so it
+    /// names the last whose turn came (`State::last_started`), and the
+    /// client may retry the rest. It never grows between two GOAWAYs, as
+    /// RFC 9113 §6.8 asks: no stream is taken on once one has been sent,
+    /// and no turn comes past the last taken on.
     pub fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
-        let last = self.conn.lock().last_answered;
+        let state = self.conn.lock();
+        let last = match code {
+            NoError => state.last_answered,
+            _ => state.last_started,
+        };
+        drop(state);
         self.conn
             .send(|out| frame_write::goaway(out, last, code, debug));
         METRICS.http2_goaway(code);
@@ -448,7 +443,7 @@ mod tests {
     }
 
     /// `FailOnPanic` alone, on a real socket, as `serve` unwinds or
-    /// returns with stream 5 the last taken on: GOAWAY INTERNAL_ERROR
+    /// returns with stream 5 the last whose turn came: GOAWAY INTERNAL_ERROR
     /// naming stream 5, counted, only after a panic and only if the writer
     /// did not leave inside a write (the client would read the GOAWAY as
     /// the rest of a frame cut short); else not a byte, nothing counted.
@@ -464,7 +459,7 @@ mod tests {
             let (server, client) = crate::test_support::loopback();
             let conn = Conn::new();
             let mut state = conn.lock();
-            (state.last_answered, state.writing) = (5, writing);
+            (state.last_started, state.writing) = (5, writing);
             drop(state);
             let before = super::super::tests::counted(series);
             let _ = catch_unwind(AssertUnwindSafe(|| {

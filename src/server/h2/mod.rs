@@ -57,6 +57,7 @@ mod hand_off;
 mod header_block;
 mod stream;
 mod streams;
+mod turn;
 mod writer;
 
 pub use connection::serve;
@@ -100,7 +101,9 @@ pub const MAX_STREAM_THREADS: usize = 2 * MAX_ANSWERING_STREAMS;
 /// byte as four at most, of fields the header list bounds. The bound
 /// matters because HPACK lets a client repeat a 4 KiB field for a byte or
 /// two: unbounded, 100 waiting streams could hold megabytes of targets
-/// for a few hundred bytes sent.
+/// for a few hundred bytes sent. Each also holds a few hundred bytes the
+/// client does not choose (its place in the table, its parsed request),
+/// left out here and from the memory envelope as a stream's entry is.
 pub const MAX_WAITING_BYTES: usize = 4 * MAX_HEADER_LIST_BYTES;
 
 /// SETTINGS_MAX_HEADER_LIST_SIZE, and what is enforced: a request's
@@ -157,11 +160,15 @@ const _: () = assert!(RECENT_RESETS >= MAX_CONCURRENT_STREAMS as usize);
 /// the connection ends with ENHANCE_YOUR_CALM. A cancellation is its
 /// RST_STREAM on a stream being answered (rapid reset, CVE-2023-44487), or
 /// an error of its own on one, which the server must answer with a reset
-/// (MadeYouReset, CVE-2025-8671). Each finished stream earns one back: a
-/// browser that cancels now and then is never cut, a loop of either is
-/// stopped once it has cancelled this many more than it let finish: at the
-/// 101st stream if none finishes, later if some do.
-pub const MAX_NET_CANCELS: u32 = 100;
+/// (MadeYouReset, CVE-2025-8671); a stream waiting for its thread counts
+/// too, or opening and cancelling those would cost the server reading and
+/// decoding without end. Each finished stream earns one back: a browser
+/// that cancels now and then is never cut, nor one that cancels all 100
+/// streams it may have open, twice over (a page left as it loads, then
+/// the next), before one finishes; a loop of either is stopped once it has
+/// cancelled this many more than it let finish: at the 201st stream if
+/// none finishes, later if some do.
+pub const MAX_NET_CANCELS: u32 = 2 * MAX_CONCURRENT_STREAMS;
 
 /// Ends the connection if the thread holding it leaves by panicking: the
 /// writer waits for frames, the reader and streams on the writer, each for
@@ -182,7 +189,8 @@ impl Drop for EndOnPanic<'_> {
 
 /// Tells the client the connection failed if [`serve`] leaves by a panic,
 /// its reader's own or one passed on, once every thread is joined: GOAWAY
-/// INTERNAL_ERROR naming the last stream taken on (RFC 9113 §5.4.1),
+/// INTERNAL_ERROR naming the last stream whose turn came (RFC 9113
+/// §5.4.1; those still waiting were never processed),
 /// before `server::run_isolated` resets the socket. Written here, as no
 /// writer is left, and only what the socket takes at once: a client that
 /// reads nothing holds nothing up.
@@ -197,8 +205,7 @@ impl Drop for FailOnPanic<'_> {
             return;
         }
         let why = b"a server thread panicked";
-        let goaway =
-            encode(|out| frame_write::goaway(out, state.last_answered, InternalError, why));
+        let goaway = encode(|out| frame_write::goaway(out, state.last_started, InternalError, why));
         drop(state);
         let mut socket = self.1;
         if socket.set_nonblocking(true).is_ok()

@@ -1,68 +1,39 @@
-//! One HTTP/2 stream's thread: it answers its request through the same
-//! routes and strategies as HTTP/1.1, with the stream as the `Wire`, and
-//! writes the stream's access-log line once the response is done (its
-//! END_STREAM written) or cut (its RST_STREAM queued).
+//! One HTTP/2 stream's turn on a thread: it answers its request through
+//! the same routes and strategies as HTTP/1.1, with the stream as the
+//! `Wire`, and writes the stream's access-log line once the response is
+//! done (its END_STREAM written) or cut (its RST_STREAM queued).
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::hand_off::StreamBody;
 use super::streams::Conn;
+use super::turn::Turn;
 use crate::http::h2::frame::ErrorCode;
-use crate::http::h2::request::Request;
 use crate::http::request::Version;
-use crate::http::response::{ResponseHead, Status};
+use crate::http::response::ResponseHead;
 use crate::measure::access_log::{AccessRecord, End};
 use crate::measure::metrics::METRICS;
 use crate::server::Shared;
 use crate::server::routes::{self, Answer};
 use crate::strategy::Wire;
 
-/// What a stream asked, as far as the access log and HEAD care, whether
-/// or not it is answered through the routes.
-#[derive(Debug)]
-pub struct Asked {
-    /// `METHOD PATH HTTP/2` for the access log, as sent.
-    pub line: String,
-    /// `:method` is HEAD: the answer has no body, even an error's.
-    pub head_only: bool,
-}
-
-impl Asked {
-    /// From a request's fields, whatever they hold: `:method` as sent, and
-    /// `:path` whole (CONNECT's `:authority`, its target, RFC 9113 §8.5),
-    /// for a request refused as for one answered.
-    pub fn of(fields: &[(Vec<u8>, Vec<u8>)]) -> Asked {
-        let method = field(fields, b":method");
-        let target: &[u8] = if method == "CONNECT" {
-            b":authority"
-        } else {
-            b":path"
-        };
-        Asked {
-            line: format!("{method} {} HTTP/2", field(fields, target)),
-            head_only: method == "HEAD",
-        }
-    }
-}
-
-/// A stream's thread: answers `request`, or the error status it already
-/// earned, on stream `id`, and writes the stream's access-log line.
+/// A stream's turn on its thread: answers its request, or the error
+/// status it already earned, and writes the stream's access-log line.
 pub fn answer(
     conn: &Conn,
-    id: u32,
-    (request, asked): (Result<Request, (Status, &'static str)>, Asked),
+    turn: Turn,
     shared: &Shared,
     (peer, local): (SocketAddr, Option<SocketAddr>),
 ) {
+    let Turn { id, job, asked, .. } = turn;
     let started = Instant::now();
     let head_only = asked.head_only;
-    let answer = match &request {
-        Ok(job) => {
-            let (path, query) = (&job.path[..], job.query.as_deref());
-            routes::answer(job.method, path, query, Version::Http2, shared, local)
+    let answer = match &job {
+        Ok(request) => {
+            let (path, query) = (&request.path[..], request.query.as_deref());
+            routes::answer(request.method, path, query, Version::Http2, shared, local)
         }
         Err((status, reason)) => Answer::error(None, *status, reason),
     };
@@ -118,24 +89,4 @@ pub fn answer(
         }
         .write();
     }
-}
-
-/// A field's value as text, for the access log. A request refused with
-/// 431 is logged before anything checked its fields, so they may hold any
-/// byte: what is not visible ASCII, and `"` and `\`, is escaped as `\xHH`,
-/// so that a client can neither end the quoted request nor start a line.
-fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
-    let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
-        return "-".into();
-    };
-    let mut text = String::with_capacity(value.len());
-    for &byte in value {
-        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
-            text.push(char::from(byte));
-        } else {
-            // Writing to a `String` cannot fail.
-            let _ = write!(text, "\\x{byte:02x}");
-        }
-    }
-    text
 }

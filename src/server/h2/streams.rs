@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
+use super::turn::Turn;
 use crate::http::h2::frame::{self, ErrorCode, FrameError};
 use crate::http::h2::frame_write;
 use crate::measure::access_log::End;
@@ -30,8 +31,8 @@ pub struct Conn {
     pub work: Condvar,
     /// The reader waits here: at the limit of answers owed
     /// ([`State::room_for_answers`]), for the writer to take one, or a
-    /// stream thread to end (its last act, [`Leaving`]), which may let a
-    /// stream waiting start; once the client has closed, for the write
+    /// stream thread to end (its last act, [`Leaving`]), whose slot may
+    /// go to a stream waiting; once the client has closed, for the write
     /// under way to be accounted for ([`Conn::client_left`]); the writer
     /// wakes both with each write; and for the connection's end.
     pub reader: Condvar,
@@ -76,6 +77,13 @@ pub struct State {
     /// [`super::MAX_CONCURRENT_STREAMS`] open, answered or waiting for a
     /// thread, and the closed ones whose threads are leaving.
     pub streams: BTreeMap<u32, Stream>,
+    /// The streams taken on that wait for a thread, oldest first, each
+    /// with its place in `streams`: the reader starts a thread for one, or
+    /// a stream thread whose response is done takes it (`admission.rs`).
+    pub waiting: VecDeque<Turn>,
+    /// What they hold ([`Turn::bytes`]): at most
+    /// [`super::MAX_WAITING_BYTES`].
+    pub waiting_bytes: usize,
     /// Stream threads done ([`Leaving`]) that the reader has not joined:
     /// each ends in a moment, so it may join them now, where asking whether
     /// one has ended may come a moment too soon.
@@ -92,9 +100,14 @@ pub struct State {
     /// The stream that got the last DATA frame: the next goes to one after it.
     pub last_served: u32,
     /// The highest stream taken on (answered, answering, or waiting for its
-    /// thread): what GOAWAY names, so that a client may retry every stream
-    /// after it.
+    /// thread): what a GOAWAY that lets streams finish names, so that a
+    /// client may retry every stream after it.
     pub last_answered: u32,
+    /// The highest stream whose turn came ([`super::turn::Turn`]): what a
+    /// GOAWAY for an error names, as the streams still waiting will never
+    /// be processed, and the client may retry them. Turns come in the
+    /// order streams were taken on, so every stream waiting is above it.
+    pub last_started: u32,
     /// Why the connection is over, once it is: every stream's body fails,
     /// the writer sends the control frames left and exits.
     pub ended: Option<End>,
