@@ -12,10 +12,10 @@
 //! are bounded, and the rest is a queue, bounded in streams and in bytes:
 //! backpressure on admission, as the bounded channel is on a body.
 //!
-//! A turn comes to a stream as one of the 16 ends: the thread whose
-//! response is done takes the next stream waiting and answers it (a
-//! small pool of threads, grown to 16 by the reader as streams come), so
-//! that no turn waits for the reader, blocked in a read. At most
+//! A turn comes to a stream as one of the 16 stops counting (its
+//! END_STREAM taken by the writer, or its reset): the reader starts a
+//! thread for it as it reads, or the stream thread done with its response
+//! takes it, so that no turn waits for a reader blocked in a read. At most
 //! [`MAX_STREAM_THREADS`] live, those leaving counted.
 //!
 //! A stream waiting has its place in the table (`streams.rs`), so the
@@ -83,10 +83,10 @@ impl Reader<'_, '_> {
     /// ([`next_turn`]), oldest first, while fewer than
     /// [`MAX_STREAM_THREADS`] are alive and a refusal for want of a thread
     /// would fit among the answers owed. Called as a stream is taken on,
-    /// and at each look between reads. Most turns are taken instead by a
-    /// stream thread whose response is done (`start_thread`): a turn waits
-    /// for the reader's next look only if every thread was leaving as its
-    /// stream came.
+    /// and at each look between reads. A turn the reader cannot give (every
+    /// thread it may have alive, or no room for a refusal while the client
+    /// leaves its answers unread) is taken by a stream thread done with its
+    /// response (`start_thread`), or given at a later look.
     pub fn start_waiting(&mut self) {
         self.join_finished();
         while self.threads.len() < MAX_STREAM_THREADS {
@@ -118,7 +118,9 @@ impl Reader<'_, '_> {
     }
 
     /// Starts a thread that answers `turn`, then takes the next stream
-    /// waiting whose turn has come, and so on until none has. If no
+    /// waiting whose turn has come, and so on until none has: named after
+    /// the first stream it answers (a panic's log line names the thread).
+    /// If no
     /// thread can start, the stream is refused: REFUSED_STREAM, which a
     /// client may retry, owed as the stream limit's is (`stream_error`),
     /// so that a client that opens streams without reading the refusals
@@ -172,7 +174,8 @@ impl Reader<'_, '_> {
 
 /// The oldest stream waiting, off the queue, if its turn has come: fewer
 /// than [`MAX_ANSWERING_STREAMS`] are being answered, and neither has the
-/// connection ended nor the shutdown begun cutting. Taken under the lock
+/// connection ended (nor an error's GOAWAY been decided) nor the shutdown
+/// begun cutting. Taken under the lock
 /// by whichever thread asks first, the reader or a stream thread whose
 /// response is done, so the bound holds whoever takes it.
 fn next_turn(state: &mut State, shared: &Shared) -> Option<Turn> {
@@ -183,7 +186,8 @@ fn next_turn(state: &mut State, shared: &Shared) -> Option<Turn> {
     debug_assert!(counted >= waiting, "a stream waiting is not counted");
     let answering = counted.saturating_sub(waiting);
     let free = answering < MAX_ANSWERING_STREAMS;
-    if !free || state.ended.is_some() || shared.connections.cutting() {
+    let over = state.ended.is_some() || state.turns_over || shared.connections.cutting();
+    if !free || over {
         return None;
     }
     let turn = state.waiting.pop_front()?;
@@ -217,17 +221,19 @@ mod tests {
     use std::thread;
 
     use super::*;
+    use crate::http::h2::frame::ErrorCode;
     use crate::server::h2::EndOnPanic;
     use crate::server::h2::streams::Conn;
     use crate::server::h2::writer::{self, Job};
+    use crate::test_support::wait_until;
 
-    /// At the stream-thread limit a stream waits, though none is being
-    /// answered: 32 HEAD streams whose END_STREAM the writer has taken
-    /// (played here), so that none counts, each thread waiting for its
-    /// write. The 33rd gets no thread of its own, however often the reader
-    /// looks: once the oldest is written, that stream's thread takes it.
-    #[test]
-    fn at_the_thread_limit_a_stream_waits_for_a_thread_to_take_it() {
+    /// Runs `test` with a reader on a connection of its own, whose threads
+    /// are ended when it returns or fails. Each stream it asks is `HEAD
+    /// /healthz`, answered by a HEADERS frame alone, whose write no writer
+    /// here takes: its thread waits until the test plays the writer.
+    fn with_reader(
+        test: impl FnOnce(&mut Reader<'_, '_>, &Conn, &dyn Fn(&mut Reader<'_, '_>, u32)),
+    ) {
         let (conn, mut shared) = (Conn::new(), super::super::tests::shared());
         shared.config.quiet = true;
         let (server, client) = crate::test_support::loopback();
@@ -246,29 +252,96 @@ mod tests {
             fields: fields.collect(),
             too_large: false,
         };
+        let ask = |reader: &mut Reader<'_, '_>, id: u32| {
+            reader
+                .request(Block::new(id, true, &[]), list.clone())
+                .unwrap();
+        };
         thread::scope(|scope| {
             let _ends = EndOnPanic(&conn); // a failing test fails, not hangs
             let peer = client.local_addr().unwrap();
             let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
+            test(&mut reader, &conn, &ask);
+            conn.end(End::ClientAbort);
+        });
+    }
+
+    /// The writer takes stream `id`'s END_STREAM (played here): it counts
+    /// no more, and its thread waits for the write.
+    fn end_stream_taken(conn: &Conn, id: u32) {
+        conn.lock().streams.get_mut(&id).unwrap().closing = true;
+    }
+
+    /// The streams waiting, by id.
+    fn waiting(conn: &Conn) -> Vec<u32> {
+        conn.lock().waiting.iter().map(|turn| turn.id).collect()
+    }
+
+    /// Stream `id`'s END_STREAM written (played here), and its thread, done,
+    /// gone: it took no turn, or has answered the one it took.
+    fn written_and_left(conn: &Conn, id: u32) {
+        writer::mark_written(conn, Job::Control { ends: vec![id] });
+        wait_until("the thread's last act", || !conn.lock().left.is_empty());
+    }
+
+    /// At the stream-thread limit a stream waits, though none is being
+    /// answered: 32 streams whose END_STREAM the writer has taken, so that
+    /// none counts, each thread waiting for its write. The 33rd gets no
+    /// thread of its own, however often the reader looks: once the oldest
+    /// is written, that stream's thread takes it.
+    #[test]
+    fn at_the_thread_limit_a_stream_waits_for_a_thread_to_take_it() {
+        with_reader(|reader, conn, ask| {
             let limit = MAX_STREAM_THREADS as u32;
             for n in 0..=limit {
-                let block = Block::new(2 * n + 1, true, &[]);
-                reader.request(block, list.clone()).unwrap();
+                ask(reader, 2 * n + 1);
                 if n < limit {
-                    let mut state = conn.lock();
-                    state.streams.get_mut(&(2 * n + 1)).unwrap().closing = true;
+                    end_stream_taken(conn, 2 * n + 1);
                 }
             }
-            let waiting = || conn.lock().waiting.iter().map(|t| t.id).collect::<Vec<_>>();
-            assert_eq!((reader.threads.len(), waiting()), (32, vec![65]));
+            assert_eq!((reader.threads.len(), waiting(conn)), (32, vec![65]));
             reader.start_waiting();
-            assert_eq!((reader.threads.len(), waiting()), (32, vec![65]), "a 33rd");
-            writer::mark_written(&conn, Job::Control { ends: vec![1] });
-            crate::test_support::wait_until("stream 65 taken", || waiting().is_empty());
-            reader.start_waiting();
-            assert_eq!(reader.threads.len(), 32, "a thread of its own");
+            assert_eq!(
+                (reader.threads.len(), waiting(conn)),
+                (32, vec![65]),
+                "a 33rd"
+            );
+            writer::mark_written(conn, Job::Control { ends: vec![1] });
+            wait_until("stream 65 taken", || waiting(conn).is_empty());
             assert_eq!(conn.lock().last_started, 65);
-            conn.end(End::ClientAbort);
+        });
+    }
+
+    /// A thread done with its response takes a turn only while fewer than
+    /// 16 are being answered, as the reader does. Sixteen answered; the
+    /// writer takes stream 1's END_STREAM, and the reader gives stream 33
+    /// its turn; stream 35 waits. Stream 1, written, leaves its thread free,
+    /// but 16 are answered again: it takes no turn.
+    #[test]
+    fn a_thread_done_takes_no_turn_past_the_sixteen_answered() {
+        with_reader(|reader, conn, ask| {
+            (0..16).for_each(|n| ask(reader, 2 * n + 1));
+            end_stream_taken(conn, 1);
+            ask(reader, 33);
+            ask(reader, 35);
+            assert_eq!((reader.threads.len(), waiting(conn)), (17, vec![35]));
+            written_and_left(conn, 1);
+            assert_eq!(waiting(conn), [35], "a 17th answered");
+        });
+    }
+
+    /// No turn comes after an error's GOAWAY, which names the last stream
+    /// whose turn came, though the connection's end is set only after it:
+    /// a thread done with its response meanwhile takes none.
+    #[test]
+    fn no_turn_comes_after_an_errors_goaway() {
+        with_reader(|reader, conn, ask| {
+            (0..17).for_each(|n| ask(reader, 2 * n + 1));
+            assert_eq!(waiting(conn), [33]);
+            reader.go_away(ErrorCode::ProtocolError, b"");
+            end_stream_taken(conn, 1);
+            written_and_left(conn, 1);
+            assert_eq!((waiting(conn), conn.lock().last_started), (vec![33], 31));
         });
     }
 }

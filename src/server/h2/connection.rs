@@ -1,7 +1,7 @@
 //! One HTTP/2 connection, read by its own thread: the rest of the
 //! preface, then frame after frame, each judged by `frame_rules.rs`, each
-//! request taken on by `admission.rs`, which gives it a thread of its own
-//! in its turn. Every stream thread is joined before [`serve`] returns.
+//! request taken on by `admission.rs` and answered in its turn by a
+//! stream thread. Every stream thread is joined before [`serve`] returns.
 //!
 //! The connection ends gracefully (GOAWAY NO_ERROR, then close once the
 //! open streams are written and acknowledged) when the client sends
@@ -14,7 +14,7 @@ use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use super::header_block::Block;
-use super::streams::Conn;
+use super::streams::{Conn, encode};
 use super::{EndOnPanic, FailOnPanic, MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_BYTES, writer};
 use crate::http::h2::frame::ErrorCode::{NoError, ProtocolError};
 use crate::http::h2::frame::{self, ErrorCode, FrameError, PREFACE, PREFACE_HEAD, setting};
@@ -332,14 +332,19 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// RFC 9113 §6.8 asks: no stream is taken on once one has been sent,
     /// and no turn comes past the last taken on.
     pub fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
-        let state = self.conn.lock();
+        let mut state = self.conn.lock();
+        // In the same hold of the lock: a stream thread done with its
+        // response takes no turn once the error's GOAWAY is decided.
         let last = match code {
             NoError => state.last_answered,
-            _ => state.last_started,
+            _ => {
+                state.turns_over = true;
+                state.last_started
+            }
         };
+        state.push(encode(|out| frame_write::goaway(out, last, code, debug)));
         drop(state);
-        self.conn
-            .send(|out| frame_write::goaway(out, last, code, debug));
+        self.conn.work.notify_one();
         METRICS.http2_goaway(code);
         self.going_away = true;
     }

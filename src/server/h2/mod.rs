@@ -30,12 +30,13 @@
 //! - the reader, the connection's own thread, reads frames
 //!   (`connection.rs`, each judged by `frame_rules.rs`, a header block
 //!   gathered by `header_block.rs`), keeps the HPACK decoder's table, and
-//!   takes each stream on (`admission.rs`), starting its thread in its
-//!   turn;
+//!   takes each stream on (`admission.rs`), starting stream threads as
+//!   streams come;
 //! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
-//! - each stream's thread (`stream.rs`) answers its request through
-//!   HTTP/1.1's routes and strategies, writing into a
+//! - stream threads, 16 answering at once, each answers a stream's
+//!   request (`stream.rs`) through HTTP/1.1's routes and strategies, then
+//!   the next stream waiting its turn, writing into a
 //!   [`hand_off::StreamBody`], so `mode=` works here too, the unbounded
 //!   bug included.
 //!
@@ -88,9 +89,10 @@ pub const MAX_ANSWERING_STREAMS: usize = 16;
 
 /// Most stream threads alive on one connection: those answering, and
 /// those whose stream has ended but whose thread is still leaving. At the
-/// limit no stream waiting starts until one leaves, so a client that opens
-/// and cancels streams in a loop (rapid reset, CVE-2023-44487) piles up
-/// no threads, and is stopped by `MAX_NET_CANCELS`.
+/// limit the reader starts none: a stream waiting gets its turn from a
+/// thread done with its response. So a client that opens and cancels
+/// streams in a loop (rapid reset, CVE-2023-44487) piles up no threads,
+/// and is stopped by `MAX_NET_CANCELS`.
 pub const MAX_STREAM_THREADS: usize = 2 * MAX_ANSWERING_STREAMS;
 
 /// Most bytes the streams waiting for a thread may hold, counted as what

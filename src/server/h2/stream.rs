@@ -5,7 +5,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use super::hand_off::StreamBody;
 use super::streams::Conn;
@@ -27,8 +26,13 @@ pub fn answer(
     shared: &Shared,
     (peer, local): (SocketAddr, Option<SocketAddr>),
 ) {
-    let Turn { id, job, asked, .. } = turn;
-    let started = Instant::now();
+    let Turn {
+        id,
+        job,
+        asked,
+        taken,
+        ..
+    } = turn;
     let head_only = asked.head_only;
     let answer = match &job {
         Ok(request) => {
@@ -84,7 +88,7 @@ pub fn answer(
         AccessRecord {
             peer,
             request_line: Some(asked.line),
-            duration: started.elapsed(),
+            duration: taken.elapsed(),
             outcome,
         }
         .write();

@@ -31,10 +31,10 @@ pub struct Conn {
     pub work: Condvar,
     /// The reader waits here: at the limit of answers owed
     /// ([`State::room_for_answers`]), for the writer to take one, or a
-    /// stream thread to end (its last act, [`Leaving`]), whose slot may
-    /// go to a stream waiting; once the client has closed, for the write
-    /// under way to be accounted for ([`Conn::client_left`]); the writer
-    /// wakes both with each write; and for the connection's end.
+    /// stream thread to end (its last act, [`Leaving`]), to join it; once
+    /// the client has closed, for the write under way to be accounted for
+    /// ([`Conn::client_left`]); the writer wakes both with each write; and
+    /// for the connection's end.
     pub reader: Condvar,
 }
 
@@ -108,6 +108,9 @@ pub struct State {
     /// be processed, and the client may retry them. Turns come in the
     /// order streams were taken on, so every stream waiting is above it.
     pub last_started: u32,
+    /// An error's GOAWAY has named `last_started`: no turn comes after it,
+    /// though the connection's end is still to be set.
+    pub turns_over: bool,
     /// Why the connection is over, once it is: every stream's body fails,
     /// the writer sends the control frames left and exits.
     pub ended: Option<End>,

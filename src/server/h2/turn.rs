@@ -4,6 +4,7 @@
 //! status it has earned already, and what the access log and HEAD need.
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use crate::http::h2::hpack::HeaderList;
 use crate::http::h2::request::{self, Request};
@@ -29,6 +30,9 @@ pub struct Turn {
     /// access-log line, where a byte may be escaped as four. The rest is
     /// a few words.
     pub bytes: usize,
+    /// When it was taken on: its access-log line's duration counts the
+    /// wait for its turn, as its client waited.
+    pub taken: Instant,
 }
 
 impl Turn {
@@ -64,6 +68,7 @@ impl Turn {
             asked,
             body_length,
             bytes,
+            taken: Instant::now(),
         })
     }
 }
