@@ -330,7 +330,7 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// names the last whose turn came (`State::last_started`), and the
     /// client may retry the rest. It never grows between two GOAWAYs, as
     /// RFC 9113 §6.8 asks: no stream is taken on once one has been sent,
-    /// and no turn comes past the last taken on.
+    /// no turn comes past the last taken on, and none after an error's.
     pub fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
         let mut state = self.conn.lock();
         // In the same hold of the lock: a stream thread done with its
