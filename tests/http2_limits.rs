@@ -281,8 +281,8 @@ fn streams_waiting_are_answered_after_a_goaway_and_dropped_by_an_error() {
         h2.socket.local_addr().unwrap()
     );
     let lines = wait_until_with("both lines", Duration::from_secs(10), || {
-        let lines: Vec<String> = server.log_lines();
-        let lines: Vec<String> = lines.into_iter().filter(|l| l.contains(&client)).collect();
+        let mut lines = server.log_lines();
+        lines.retain(|l| l.contains(&client));
         if lines.len() == 2 {
             Ok(lines)
         } else {

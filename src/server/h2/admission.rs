@@ -59,7 +59,7 @@ impl Reader<'_, '_> {
         if state.counted_streams() >= MAX_CONCURRENT_STREAMS as usize {
             return Err(refuse("SETTINGS_MAX_CONCURRENT_STREAMS reached"));
         }
-        if state.waiting_bytes + turn.bytes > MAX_WAITING_BYTES {
+        if state.waiting_bytes() + turn.bytes > MAX_WAITING_BYTES {
             return Err(refuse("too many request bytes waiting for a thread"));
         }
         let mut stream = Stream::new(state.initial_window, !block.end_stream);
@@ -69,7 +69,6 @@ impl Reader<'_, '_> {
         // on (`Reader::go_away`), so it is answered even if the connection
         // goes away while it waits.
         state.last_answered = id;
-        state.waiting_bytes += turn.bytes;
         state.waiting.push_back(turn);
         drop(state);
         // Activity, for the idle clock, even if `look_up` never sees this
@@ -120,13 +119,12 @@ impl Reader<'_, '_> {
     /// Starts a thread that answers `turn`, then takes the next stream
     /// waiting whose turn has come, and so on until none has: named after
     /// the first stream it answers (a panic's log line names the thread).
-    /// If no
-    /// thread can start, the stream is refused: REFUSED_STREAM, which a
-    /// client may retry, owed as the stream limit's is (`stream_error`),
-    /// so that a client that opens streams without reading the refusals
-    /// is read no further once MAX_CONTROL_FRAMES of them wait unwritten.
-    /// No access-log line, and a counter shared with the stream limit's:
-    /// the reason gets a log line of its own.
+    /// If no thread can start, the stream is refused: REFUSED_STREAM,
+    /// which a client may retry, owed as the stream limit's is
+    /// (`stream_error`), so that a client that opens streams without
+    /// reading the refusals is read no further once MAX_CONTROL_FRAMES of
+    /// them wait unwritten. No access-log line, and a counter shared with
+    /// the stream limit's: the reason gets a log line of its own.
     fn start_thread(&mut self, turn: Turn) {
         let (conn, shared, peer) = (self.conn, self.shared, self.peer);
         let local = self.socket.local_addr().ok();
@@ -175,9 +173,9 @@ impl Reader<'_, '_> {
 /// The oldest stream waiting, off the queue, if its turn has come: fewer
 /// than [`MAX_ANSWERING_STREAMS`] are being answered, and neither has the
 /// connection ended (nor an error's GOAWAY been decided) nor the shutdown
-/// begun cutting. Taken under the lock
-/// by whichever thread asks first, the reader or a stream thread whose
-/// response is done, so the bound holds whoever takes it.
+/// begun cutting. Taken under the lock by whichever thread asks first, the
+/// reader or a stream thread whose response is done, so the bound holds
+/// whoever takes it.
 fn next_turn(state: &mut State, shared: &Shared) -> Option<Turn> {
     drop_reset_streams(state);
     // Every stream waiting is open and its END_STREAM not taken, so
@@ -191,7 +189,6 @@ fn next_turn(state: &mut State, shared: &Shared) -> Option<Turn> {
         return None;
     }
     let turn = state.waiting.pop_front()?;
-    state.waiting_bytes -= turn.bytes;
     state.last_started = turn.id;
     Some(turn)
 }
@@ -201,16 +198,12 @@ fn next_turn(state: &mut State, shared: &Shared) -> Option<Turn> {
 /// thread, nor an access-log line.
 fn drop_reset_streams(state: &mut State) {
     let State {
-        streams,
-        waiting,
-        waiting_bytes,
-        ..
+        streams, waiting, ..
     } = state;
     waiting.retain(|turn| {
         let open = streams.get(&turn.id).is_some_and(Stream::is_open);
         if !open {
             streams.remove(&turn.id);
-            *waiting_bytes -= turn.bytes;
         }
         open
     });

@@ -81,9 +81,6 @@ pub struct State {
     /// with its place in `streams`: the reader starts a thread for one, or
     /// a stream thread whose response is done takes it (`admission.rs`).
     pub waiting: VecDeque<Turn>,
-    /// What they hold ([`Turn::bytes`]): at most
-    /// [`super::MAX_WAITING_BYTES`].
-    pub waiting_bytes: usize,
     /// Stream threads done ([`Leaving`]) that the reader has not joined:
     /// each ends in a moment, so it may join them now, where asking whether
     /// one has ended may come a moment too soon.
@@ -424,6 +421,13 @@ impl State {
     /// Streams still being answered.
     pub fn open_streams(&self) -> usize {
         self.streams.values().filter(|s| s.is_open()).count()
+    }
+
+    /// What the streams waiting hold ([`Turn::bytes`]): at most
+    /// [`super::MAX_WAITING_BYTES`]. Summed when asked, over at most
+    /// [`super::MAX_CONCURRENT_STREAMS`] turns, so no count can drift.
+    pub fn waiting_bytes(&self) -> usize {
+        self.waiting.iter().map(|turn| turn.bytes).sum()
     }
 
     /// Streams open as the client may count them, against
