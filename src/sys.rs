@@ -39,8 +39,9 @@
 //! one line without waiting for room (stamped by a function `serve` hands over:
 //! `clock_gettime` and arithmetic into a buffer on the stack), and `_exit`; for
 //! an abort or another signal that kills, the same resets and a line, and
-//! `raise` once more, for the death it asked for. The server looks
-//! at that atomic on its own time ([`shutdown_requested`]), which is why its
+//! `raise` once more, for the death it asked for. What the handlers know of
+//! the server waits in atomics (`noted.rs`). The server looks at the first
+//! signal's on its own time ([`shutdown_requested`]), which is why its
 //! accept loop must wake now and then ([`set_accept_timeout`]): std retries an
 //! `accept` the signal interrupts.
 

@@ -19,9 +19,9 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::
 /// hand-off that may wake a thread, so fewer, larger chunks cost less CPU;
 /// a stalled `bounded` connection holds (depth + 2) of them, a `pipeline`
 /// one, so larger chunks cost memory. Taken from the trade-off's front
-/// (`benches/tradeoff.rs`, `docs/benchmarks.md`): with depth 1, as fast as
-/// `unbounded` while a stalled `bounded` connection stays under 192 KiB of
-/// RSS. For comparison, hyper reads bodies in up to 16 KiB pieces, Go's
+/// (`benches/tradeoff.rs`): with depth 1, the point that went fastest
+/// while a stalled `bounded` connection stayed under 192 KiB of RSS
+/// (`docs/benchmarks.md`, "How the defaults were chosen"). For comparison, hyper reads bodies in up to 16 KiB pieces, Go's
 /// `io.Copy` uses 32 KiB, and Node's streams default to 16 KiB or 64 KiB.
 pub const DEFAULT_CHUNK_BYTES: usize = 48 * 1024;
 /// Largest accepted `--chunk-bytes`: 16 MiB. Beyond that a "chunk" is a
@@ -33,9 +33,8 @@ pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 /// hand-off; a stalled connection holds (1 + 2) × 48 KiB = 144 KiB of body.
 /// Depth 0, a rendezvous (each `send` waits until the writer takes the
 /// chunk), holds 96 KiB, but every hand-off then waits for the other thread
-/// to be scheduled; on the trade-off bench depth 1 kept pace with
-/// `unbounded` and depth 0 did not (`docs/benchmarks.md`, "How the defaults
-/// were chosen").
+/// to be scheduled, which the trade-off bench measures (`docs/benchmarks.md`,
+/// "How the defaults were chosen").
 pub const DEFAULT_CHANNEL_DEPTH: usize = 1;
 /// Largest accepted `--channel-depth`: 1024. Depth is `bounded`'s memory,
 /// (depth + 2) × chunk per connection, every buffer made before the first
@@ -74,9 +73,8 @@ pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Default `TCP_NOTSENT_LOWAT` of every accepted socket: 16 KiB, the
 /// kernel's own high-water mark. Without it the kernel's send queue is the
 /// largest buffer in the chain: autotuning grows it to `net.ipv4.tcp_wmem`'s
-/// maximum (4 MiB by default) for a client that stalls, about 28 times
-/// the userland bound at the defaults (144 KiB), in memory RSS never
-/// shows. With it a blocking write waits once this many bytes are unsent
+/// maximum (4 MiB by default) for a client that stalls, many times the
+/// userland bound at the defaults (144 KiB), in memory RSS never shows. With it a blocking write waits once this many bytes are unsent
 /// and wakes when fewer than half that many are left, so the writer
 /// follows the client's drain closely. 16 KiB is Cloudflare's
 /// setting; Apple recommends 128 KiB; `docs/benchmarks.md` measures the
