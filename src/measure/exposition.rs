@@ -14,6 +14,11 @@ use std::fmt::Write as _;
 /// 12 KiB; a reader that took anything would buffer without a bound.
 pub const MAX_EXPOSITION_BYTES: usize = 256 * 1024;
 
+/// Room the server's text is written into, made once per scrape: above its
+/// 12 KiB or so, so that it does not grow mid-scrape. Not a bound: the
+/// families and their label sets are fixed, so the text is as well.
+const EXPOSITION_ROOM_BYTES: usize = 16 * 1024;
+
 /// A text exposition being written, one family after another.
 pub struct Exposition {
     /// The text so far.
@@ -25,7 +30,7 @@ pub struct Exposition {
 impl Exposition {
     pub fn new() -> Exposition {
         Exposition {
-            text: String::with_capacity(16 * 1024),
+            text: String::with_capacity(EXPOSITION_ROOM_BYTES),
             family: "",
         }
     }

@@ -73,6 +73,11 @@ impl Source {
     /// An empty buffer for the next chunk, or `None` once the writer is gone.
     pub(super) fn take(&self) -> Option<Vec<u8>> {
         match self {
+            // Not `empty_buffer`: `unbounded` allocates per chunk as the
+            // naive code it stands for does, and past what the process
+            // may have it aborts, the failure the lesson shows. Its caps
+            // (`--max-buffered-*`) are what bound it; `serve` warns when
+            // the memory limit is below them (`server/envelope.rs`).
             Source::PerChunk(chunk_bytes) => Some(Vec::with_capacity(*chunk_bytes)),
             // Never waits: of (depth + 2) buffers the channel holds at most
             // depth and the writer one, so one is always back; a smaller

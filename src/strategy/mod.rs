@@ -295,10 +295,11 @@ pub enum ExportError {
     /// [`Refused`](ExportError::Refused).)
     OverLimit(OverLimit),
     /// The producer died mid-body. The body is left without its end (no
-    /// last chunk), so an HTTP/1.1 client can tell it is incomplete. An
-    /// HTTP/1.0 client cannot: its close-delimited body just stops. It is
-    /// the verdict even if the head failed too (`head_sent` false): the
-    /// bug is what must be counted.
+    /// last chunk), so an HTTP/1.1 client can tell it is incomplete; an
+    /// HTTP/1.0 one, whose body ends at the close, is told by the reset the
+    /// connection then ends with (`End::RESETS`). It is the verdict even if
+    /// the head failed too (`head_sent` false): the bug is what must be
+    /// counted.
     ProducerFailed { head_sent: bool },
 }
 

@@ -60,7 +60,9 @@ mod tests {
     use crate::strategy::{ExportPlan, Http1, QueuedBytes};
     use crate::test_support::within;
 
-    /// The bound: one buffer of `--chunk-bytes`, refilled for every chunk.
+    /// The bound: one buffer of `--chunk-bytes`, refilled for every chunk,
+    /// told by its address (one freed and made again at the same address
+    /// would pass here; `tests/hot_loop_allocations.rs` shows none is).
     #[test]
     fn every_chunk_is_rendered_into_one_buffer_of_chunk_bytes() {
         within(|| {

@@ -103,8 +103,11 @@ impl QueuedBytes {
         METRICS.queue_grew(self.mode, bytes as u64);
     }
 
-    /// Queues `bytes` if the caps allow it, before they are made or
-    /// allocated. Only the producer adds to a queue, so the check and the
+    /// Queues `bytes` if the caps allow it, before they are queued: a
+    /// channel mode's producer asks once the chunk is rendered, so a chunk
+    /// refused was made all the same, and one chunk may sit in the
+    /// producer's hands uncounted while it renders (`buffer` asks before
+    /// it allocates). Only the producer adds to a queue, so the check and the
     /// add cannot be raced past the per-response cap; the shared budget is
     /// taken atomically. After a refusal the response is over:
     /// [`refused`](QueuedBytes::refused) turns true for its writer.
