@@ -92,6 +92,10 @@ fn a_demo_in_quick_mode_measures_two_strategies_and_writes_its_files() {
     assert_eq!(bounded[10], "flat", "{bounded:?}");
     assert_ne!(unbounded[10], "flat", "{unbounded:?}");
     assert!(slow.contains("Verdict rule"), "{slow}");
+    // Once its client had gone, bounded's producer stopped: it was blocked
+    // in `send`, and the hang-up woke it.
+    assert_eq!(header[9], "producer stopped", "{header:?}");
+    assert_eq!(bounded[9], "yes", "{bounded:?}");
     // The table and the sentence under it give one figure for what the
     // client read, in body bytes: the sentence gave body bytes at the
     // client's stop, the table wire bytes sampled before it (189.9 KiB
@@ -195,6 +199,13 @@ fn a_demo_in_quick_mode_measures_two_strategies_and_writes_its_files() {
         rows.iter()
             .any(|c| c[1] == "slow" && c[8].parse::<u64>().unwrap_or(0) > 0),
         "no client receive queue in {csv}"
+    );
+    // The server's send queue, sampled from the server's end of the
+    // socket, held bytes too: unsent, or sent and not yet acknowledged.
+    assert!(
+        rows.iter()
+            .any(|c| c[1] == "slow" && c[7].parse::<u64>().unwrap_or(0) > 0),
+        "no server send queue in {csv}"
     );
     // The client read something, and the server's RSS was sampled.
     assert!(rows.iter().any(|c| c[9].parse::<u64>().unwrap_or(0) > 0));

@@ -215,4 +215,26 @@ mod tests {
         assert!(report.first.complete, "{report:?}");
         assert_eq!(report.first.status, Some(200), "{report:?}");
     }
+
+    /// A second header block that does not end the stream is no trailers
+    /// (RFC 9113 §8.1): the response is malformed, not complete, even if
+    /// an END_STREAM follows, which a second head could otherwise use to
+    /// pass off a body cut short.
+    #[test]
+    fn a_second_head_that_does_not_end_the_stream_breaks_the_response() {
+        let mut frames = a_head_and_ten_bytes();
+        let mut second = Vec::new();
+        hpack_encode::encode_field(&mut second, b"x-more", b"1");
+        frames.extend(raw_frame(
+            Kind::Headers as u8,
+            flag::END_HEADERS,
+            1,
+            &second,
+        ));
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let report = report_of(&frames);
+        assert!(!report.first.complete, "{report:?}");
+        let failure = report.failure.as_deref().unwrap_or_default();
+        assert!(failure.contains("not ending the stream"), "{report:?}");
+    }
 }

@@ -237,11 +237,9 @@ impl SlowClient {
         let mut buf = [0u8; READ_BUFFER_BYTES];
         let mut last_byte = Instant::now();
         let end = loop {
-            if self.stop.load(Ordering::Relaxed) {
-                break BodyEnd::Stopped;
-            }
-            if limit.is_some_and(|limit| self.started.elapsed() >= limit) {
-                break self.end_at_the_limit(&reader);
+            let limit_passed = limit.is_some_and(|limit| self.started.elapsed() >= limit);
+            if limit_passed || self.stop.load(Ordering::Relaxed) {
+                break self.end_on_stopping(&reader);
             }
             if last_byte.elapsed() >= IDLE_TIMEOUT {
                 break reader.cut(format!("nothing received for {IDLE_TIMEOUT:?}"));
@@ -285,10 +283,10 @@ impl SlowClient {
         }
     }
 
-    /// How the reading ended when the time limit passed: a clean stop,
-    /// unless the server had already ended the connection
-    /// ([`at_the_limit`]).
-    fn end_at_the_limit(&self, reader: &ResponseReader) -> BodyEnd {
+    /// How the reading ended when it stopped of its own accord, at the time
+    /// limit or by the stop flag (the demo's way): a clean stop, unless
+    /// the server had already ended the connection ([`at_the_limit`]).
+    fn end_on_stopping(&self, reader: &ResponseReader) -> BodyEnd {
         match at_the_limit(&self.stream) {
             AtTheLimit::Open => BodyEnd::Stopped,
             AtTheLimit::Closed => reader.eof(),
@@ -391,24 +389,39 @@ mod tests {
 
     /// README's rule, no cut may look whole: reading at 10 KiB/s for 1 s,
     /// the client never reaches the reset behind the buffered bytes, and
-    /// its stop at the limit is still a cut, not a clean stop.
+    /// its stop is still a cut, not a clean stop, whether the time limit
+    /// stopped it or the stop flag, as the demo stops its clients.
     #[test]
     fn a_reset_behind_unread_bytes_is_a_cut_not_a_stop() {
-        crate::test_support::within(|| {
-            let (url, server) = server_that_resets_behind_its_bytes();
-            let options = ClientOptions {
-                rate: Some(10 * 1024),
-                ..ClientOptions::default()
-            };
-            let client = SlowClient::connect(&url, &options).unwrap();
-            let report = client.run(Some(Duration::from_secs(1)));
-            server.join().unwrap();
-            assert!(report.body_bytes < 60_000, "{report:?}");
-            assert!(
-                matches!(&report.end, BodyEnd::Cut(why) if why.contains("reset")),
-                "{report:?}"
-            );
-        });
+        for by_flag in [false, true] {
+            crate::test_support::within(move || {
+                let (url, server) = server_that_resets_behind_its_bytes();
+                let options = ClientOptions {
+                    rate: Some(10 * 1024),
+                    ..ClientOptions::default()
+                };
+                let client = SlowClient::connect(&url, &options).unwrap();
+                let second = Duration::from_secs(1);
+                let report = if by_flag {
+                    let stop = client.stop_flag();
+                    let stopper = thread::spawn(move || {
+                        thread::sleep(second);
+                        stop.store(true, Ordering::Relaxed);
+                    });
+                    let report = client.run(None);
+                    stopper.join().unwrap();
+                    report
+                } else {
+                    client.run(Some(second))
+                };
+                server.join().unwrap();
+                assert!(report.body_bytes < 60_000, "by flag {by_flag}: {report:?}");
+                assert!(
+                    matches!(&report.end, BodyEnd::Cut(why) if why.contains("reset")),
+                    "by flag {by_flag}: {report:?}"
+                );
+            });
+        }
     }
 
     /// At the time limit, one look tells bytes still to read (open, even
@@ -529,7 +542,7 @@ mod tests {
             }
         }
         assert_eq!(reader.body_bytes(), 5);
-        let end = client.end_at_the_limit(&reader);
+        let end = client.end_on_stopping(&reader);
         assert!(
             matches!(&end, BodyEnd::Cut(why) if why.contains("5 body bytes")),
             "{end:?}"

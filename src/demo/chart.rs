@@ -3,7 +3,7 @@
 //! elements. Text from data goes through [`escape`], so that the file stays
 //! well-formed XML.
 //!
-//! RSS spans two orders of magnitude (about 3 MiB idle, 370 MiB for a whole
+//! RSS spans two orders of magnitude (a few MiB idle, hundreds for a whole
 //! body), so the y axis is logarithmic, ticked at every power of two MiB, and
 //! says so: on a linear axis the flat strategies would lie on the floor.
 

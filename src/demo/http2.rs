@@ -130,24 +130,27 @@ pub fn run(
     }
 
     let server = start(exe, false)?;
+    // Stream 1's window is spent once the client has read it at its rate
+    // (a third of a second at 200 KiB/s); stream 3 goes after that, and
+    // the queue is read between the two, while stream 1 alone waits.
+    let spent_by = Duration::from_secs_f64(f64::from(DEFAULT_WINDOW) / rate.max(1) as f64);
+    let second_after = then_after.max(spent_by + Duration::from_millis(500));
     let options = H2Options {
         rate: Some(rate),
         window: DEFAULT_WINDOW,
         receive_buffer: None,
         replenish: true,
         starve_first: true,
-        second: Some((SMALL_TARGET.to_string(), then_after)),
+        second: Some((SMALL_TARGET.to_string(), second_after)),
         stop_after_second: true,
         bytes_read: Arc::default(),
     };
     let url = url(&server, &big_target());
-    let limit = then_after + Duration::from_secs(2);
+    let limit = second_after + Duration::from_secs(2);
     let client = thread::Builder::new()
         .spawn(move || h2::run(&url, &options, Some(limit)))
         .map_err(|e| format!("cannot start the HTTP/2 client thread: {e}"))?;
-    // Stream 1's window is spent within half a second at the phone's rate;
-    // the queue is read before stream 3 goes, while stream 1 alone waits.
-    thread::sleep(then_after * 3 / 4);
+    thread::sleep((spent_by + second_after) / 2);
     let starved_queue = server
         .scrape()
         .ok()
@@ -326,18 +329,23 @@ pub fn report(part: &Http2Part) -> String {
     }
     let starved = &part.starved;
     let third = starved.second.as_ref();
+    // "And then nothing" only of a window read to its end, in a run that
+    // did not fail: a run that ended first shows no spent window.
+    let then = match (
+        &starved.failure,
+        starved.first.body_bytes == u64::from(DEFAULT_WINDOW),
+    ) {
+        (Some(why), _) => format!(", and then the connection failed: {why}"),
+        (None, true) => ", exactly its window, and then nothing".to_string(),
+        (None, false) => ", less than its window, when the run ended".to_string(),
+    };
     text.push_str(&format!(
         "\nA stream whose window is spent: a client that never gives stream 1's window back \
-         (but does give back the connection's) received {} bytes of it{}, and then nothing; \
+         (but does give back the connection's) received {} bytes of it{then}; \
          stream 3 on the same connection {}. Meanwhile the server held \
          {} for stream 1 in its bounded queue, and one 16 KiB frame handed to the writer, \
          nothing more.\n",
         count(starved.first.body_bytes),
-        if starved.first.body_bytes == u64::from(DEFAULT_WINDOW) {
-            ", exactly its window"
-        } else {
-            ""
-        },
         third
             .filter(|s| s.complete)
             .and_then(|s| s.latency)
@@ -533,16 +541,22 @@ mod tests {
         assert!(!text.contains("made it slower"), "{text}");
     }
 
-    /// "Exactly its window" only when the starved stream got exactly that.
+    /// "Exactly its window, and then nothing" only when the starved
+    /// stream got exactly that in a run that did not fail: fewer bytes
+    /// are a run that ended first, and a failure is said as one.
     #[test]
     fn the_starved_stream_got_exactly_its_window_only_if_it_did() {
         let mut part = part(Some(0.2), Some(3.0), Some(0.5));
         part.starved.first.body_bytes = u64::from(DEFAULT_WINDOW);
-        let said = "received 65,535 bytes of it, exactly its window, and then nothing";
+        let said = "received 65,535 bytes of it, exactly its window, and then nothing;";
         assert!(report(&part).contains(said), "{}", report(&part));
         part.starved.first.body_bytes = 16_384;
-        let said = "received 16,384 bytes of it, and then nothing";
+        let said = "received 16,384 bytes of it, less than its window, when the run ended;";
         assert!(report(&part).contains(said), "{}", report(&part));
+        part.starved.failure = Some("the server closed the connection".into());
+        let said = "received 16,384 bytes of it, and then the connection failed: the server closed";
+        assert!(report(&part).contains(said), "{}", report(&part));
+        assert!(!report(&part).contains("and then nothing"));
     }
 
     /// Each bar is its case's time on a scale whose end is the longest:

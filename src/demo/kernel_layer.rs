@@ -4,7 +4,7 @@
 //! kernel's send queue; this is where the demo shows what the mark bounds.
 
 use super::report::read_whole;
-use super::run::SlowRun;
+use super::run::{SAMPLE_INTERVAL, SlowRun};
 use super::table::{Column, markdown_table};
 use super::units::size;
 
@@ -58,23 +58,36 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
         1 => (" per connection", ""),
         _ => (" on average per connection", " on average per connection"),
     };
+    // The queues are the largest of the samples: the kernel may have held
+    // more between two.
+    let held = format!(
+        "The server's kernel held up to {}{per} with TCP_NOTSENT_LOWAT at {} and {} with it \
+         off (the largest of samples {} ms apart)",
+        size(on.peak_server_tx / on.served()),
+        lowat(on),
+        size(without),
+        SAMPLE_INTERVAL.as_millis(),
+    );
     // A body read whole, or a kernel queue no larger without the mark than
-    // with it, shows nothing the mark bounded: say so, not a ratio.
-    if read_whole(on) || read_whole(off) || without <= with {
+    // with it, shows nothing the mark bounded: say so, and why, not a ratio.
+    if read_whole(on) || read_whole(off) {
         return format!(
-            "The server's kernel held at most {}{per} with TCP_NOTSENT_LOWAT at {} \
-             and {} with it off: these clients read too much of too small a body for the \
-             kernel's queue to fill, so this run cannot show what the mark bounds (more \
-             --rows, or a slower --client-rate, can).",
-            size(on.peak_server_tx / on.served()),
-            lowat(on),
-            size(without),
+            "{held}: these clients read too much of too small a body for the kernel's queue \
+             to fill, so this run cannot show what the mark bounds (more --rows, or a slower \
+             --client-rate, can)."
+        );
+    }
+    if without <= with {
+        return format!(
+            "{held}: no more without the mark than with it, so the kernel's own send buffer \
+             stayed small (net.ipv4.tcp_wmem's maximum bounds it), and this run cannot show \
+             what the mark bounds."
         );
     }
     let userland = (on.peak_queued / on.served()).max(1);
     format!(
-        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held at most {}{per}: at \
-         most the mark and one write not yet sent, the rest sent and not yet acknowledged, \
+        "With TCP_NOTSENT_LOWAT at {}, the server's kernel held up to {}{per} (the \
+         largest of samples {} ms apart): at most the mark and one write not yet sent, the rest sent and not yet acknowledged, \
          which the client's receive window bounds. With it off, {}: {:.0} times as much, and \
          {:.0} times the userland bound of {}. Autotuning grows a send buffer up to net.ipv4.tcp_wmem's \
          maximum, and a client that reads slowly lets it fill: unbounded, the kernel's queue is \
@@ -86,6 +99,7 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
          not ours.",
         lowat(on),
         size(with),
+        SAMPLE_INTERVAL.as_millis(),
         size(without),
         without as f64 / with as f64,
         without as f64 / userland as f64,
@@ -176,13 +190,17 @@ mod tests {
         let on = slow_run(4, 144 << 10, 144 << 10, 16 << 10);
         let off = slow_run(4, 4 << 20, 144 << 10, 0);
         let text = kernel_reading(&on, &off);
-        let said = "held at most 144.0 KiB on average per connection:";
+        let said = "held up to 144.0 KiB on average per connection (the largest";
         assert!(text.contains(said), "{text}");
         assert!(text.contains("userland bound of 144.0 KiB"), "{text}");
         let same = slow_run(4, 4 << 20, 64 << 10, 0);
         let text = kernel_reading(&slow_run(4, 4 << 20, 64 << 10, 16 << 10), &same);
-        let said = "held at most 4.0 MiB on average per connection with TCP_NOTSENT_LOWAT";
+        let said = "held up to 4.0 MiB on average per connection with TCP_NOTSENT_LOWAT";
         assert!(text.contains(said), "{text}");
+        // A queue as large with the mark as without is the kernel's buffer
+        // staying small, not the body's size: the body was not read whole.
+        assert!(!text.contains("too small a body"), "{text}");
+        assert!(text.contains("own send buffer stayed small"), "{text}");
         let (on, off) = (
             slow_run(1, 144 << 10, 144 << 10, 16 << 10),
             SlowRun {
@@ -192,7 +210,7 @@ mod tests {
         );
         let text = kernel_reading(&on, &off);
         assert!(!text.contains("average"), "{text}");
-        let said = "held at most 144.0 KiB per connection:";
+        let said = "held up to 144.0 KiB per connection (the largest";
         assert!(text.contains(said), "{text}");
         assert!(
             text.contains("holds (110.0 KiB and 200.0 KiB) is"),

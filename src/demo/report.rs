@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::config::DemoConfig;
-use super::run::SlowRun;
+use super::run::{SAMPLE_INTERVAL, SlowRun};
 use super::units::{duration, size};
 use super::verdict::{FLAT_FLOOR_BYTES, Verdict, flat_bound};
 use crate::measure::proc_net::PAGE_BYTES;
@@ -158,8 +158,8 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     for (group, why) in [
         (
             waited,
-            "; the server's kernel send queue filled to its high-water mark (plus what was in \
-             flight), which is where `write` blocks: then the blocked writer stops taking chunks, and the \
+            "; the server's kernel send queue reached its high-water mark (what was in flight \
+             counted too), which is where `write` can block: then the blocked writer stops taking chunks, and the \
              producer waits (in a full channel's `send`, or by not being asked for the next \
              rows), so the chain of flow control reaches all the way back",
         ),
@@ -194,17 +194,19 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
     }
     let _ = write!(
         text,
-        "In every mode the kernel held at most {} in the server's send queues (unsent bytes \
+        "In every mode the kernel held up to {} in the server's send queues (the largest of \
+         samples {sample_ms} ms apart; unsent bytes \
          bounded by the server's TCP_NOTSENT_LOWAT, the rest in flight) and {} in \
          the clients' receive queues (under their receive windows): kernel memory, counted in /proc/net/sockstat (pages of \
          {PAGE_BYTES} bytes) and never in the server's RSS. ",
         size(most(runs, |run| run.peak_server_tx)),
         size(most(runs, |run| run.peak_client_rx)),
+        sample_ms = SAMPLE_INTERVAL.as_millis(),
     );
     let stopped = runs.iter().filter(|run| run.producer_stopped()).count();
     let _ = write!(
         text,
-        "One second after the disconnect, {stopped} of {} servers had stopped their producer \
+        "Over a second after the disconnect, {stopped} of {} servers had stopped their producer \
          (nothing queued, threads back to idle)",
         runs.len()
     );
@@ -273,7 +275,7 @@ pub(super) mod tests {
     }
 
     /// How the report says the producer waited on a blocked `write`.
-    const BLOCKED: &str = "which is where `write` blocks";
+    const BLOCKED: &str = "which is where `write` can block";
 
     /// A slow run of `clients` connections, each with these peaks.
     pub(in crate::demo) fn slow_run(
@@ -580,9 +582,9 @@ pub(super) mod tests {
         let text = reading(&[bounded, pipeline], &with_clients(1));
         for said in [
             "`pipeline` never queued more than 64.0 KiB in userland and grew at most 2.0 MiB over",
-            "the kernel held at most 200.0 KiB in the server's send queues",
+            "the kernel held up to 200.0 KiB in the server's send queues",
             "and 120.0 KiB in the clients' receive queues",
-            "One second after the disconnect, 2 of 2 servers had stopped their producer",
+            "Over a second after the disconnect, 2 of 2 servers had stopped their producer",
         ] {
             assert!(text.contains(said), "{said:?} not in {text}");
         }

@@ -41,13 +41,13 @@ pub const AFTER_DISCONNECT: Duration = Duration::from_secs(1);
 /// Pause before an idle measurement, so that the last `/metrics` thread has exited.
 pub const IDLE_SETTLE: Duration = Duration::from_millis(200);
 
-/// Longest a fast download may take: 100 MB takes well under a second on
-/// loopback, so only a broken server reaches two minutes.
+/// Longest a fast download may take: loopback moves gigabytes a second,
+/// so only a broken server reaches two minutes.
 pub const FAST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Full downloads per strategy in the fast pass, one after another from the
-/// same server; the table shows the median. One download of 54 MB lasts
-/// about 50 ms, and the first from a fresh process also pays for its
+/// same server; the table shows the median. One download lasts tens of
+/// milliseconds, and the first from a fresh process also pays for its
 /// page faults, so a single one says more about the moment than about the
 /// strategy.
 pub const FAST_DOWNLOADS: usize = 5;
