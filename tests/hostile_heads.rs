@@ -217,6 +217,13 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, u16)> {
             400,
         ),
         (
+            // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is
+            // faulty framing, and the server must not read past it.
+            "Transfer-Encoding in HTTP/1.0",
+            ok("GET /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+            400,
+        ),
+        (
             "TE and CL together",
             ok(
                 "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -390,7 +397,7 @@ fn every_hostile_head_gets_its_status_and_the_server_stays_clean() {
     let (server, idle) = warmed_server(&[]);
     let addr = server.addr();
     let corpus = corpus();
-    assert_eq!(corpus.len(), 75, "the corpus docs/defenses.md counts");
+    assert_eq!(corpus.len(), 76, "the corpus docs/defenses.md counts");
     let mut wrong = Vec::new();
     for (what, head, expected) in &corpus {
         let response = request(addr, head);

@@ -452,6 +452,32 @@ fn head_with_fields(count: usize, field: impl Fn(usize) -> String) -> String {
     format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n")
 }
 
+/// The deadline is `--header-timeout` after accept, not a multiple of it:
+/// the server's own clock, the 408's access-log duration, has a silent
+/// client's connection over between the timeout and twice it: the 408 at
+/// the deadline, then the close's wait for the client to hang up
+/// (`CLOSE_READ_TIMEOUT`, 500 ms, as this client reads to the end first).
+/// The client's clock, in the test below, is bounded loosely: a busy
+/// machine may be late to run the client; the server's thread wakes at
+/// its deadline.
+#[test]
+fn the_head_deadline_is_the_header_timeout() {
+    let server = Server::start_logged(&["--header-timeout", "2s"]);
+    let mut client = TcpStream::connect(server.addr()).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reply = Vec::new();
+    client
+        .read_to_end(&mut reply)
+        .expect("a 408, then the server closes");
+    assert_error(&common::parse_response(&reply), 408, "in time");
+    let peer = format!(" {} ", client.local_addr().expect("an address"));
+    let line = server.log_line(&peer, |l| l.contains(&peer) && l.contains(" 408 "));
+    let took: u64 = common::number_after(&line, " duration_ms=", " ");
+    assert!((2000..4000).contains(&took), "{line}");
+}
+
 /// The whole head must arrive within the deadline, counted from accept: a
 /// silent client, one that falls silent halfway through its head, and one
 /// trickling a byte at a time are all cut off.

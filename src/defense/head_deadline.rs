@@ -27,7 +27,9 @@ use std::time::Instant;
 
 use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::partial_head::{self, head_end, oversized_head_error};
-use crate::http::request::{self, HeadError, MAX_HEAD_BYTES};
+use crate::http::request::{
+    self, HeadError, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, REQUEST_LINE_TOO_LONG,
+};
 use crate::http::response::Status;
 
 /// Size the head buffer starts at. It doubles as bytes arrive, up to
@@ -255,6 +257,13 @@ impl HeadSoFar {
             return Ok(());
         }
         let Some(lf) = head[new_from..].iter().position(|&b| b == b'\n') else {
+            // Not whole, yet already longer than a line may be (measured
+            // without its CR): it can only grow, so the 414 comes now,
+            // not a 408 at the deadline.
+            let line = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+            if line > MAX_REQUEST_LINE_BYTES {
+                return Err(REQUEST_LINE_TOO_LONG);
+            }
             return Ok(());
         };
         self.line_judged = true;
@@ -359,6 +368,23 @@ mod tests {
         let (result, buf) = read_pieces(&[b"GET /healthz\r", b"\n"]);
         assert!(result.unwrap_err().starts_with("NotARequest"));
         assert_eq!(buf, b"GET /healthz\r\n");
+    }
+
+    /// A request line longer than allowed is refused (414) as soon as it
+    /// is longer, before its LF: a line of the limit and its CR is not,
+    /// as its LF may follow.
+    #[test]
+    fn a_request_line_too_long_is_refused_before_its_lf() {
+        let line = |len: usize| [b"GET /".as_slice(), &b"a".repeat(len - 5)].concat();
+        let (result, _) = read_pieces(&[&line(MAX_REQUEST_LINE_BYTES + 1)]);
+        let refused = result.unwrap_err();
+        assert!(
+            refused.starts_with("NotARequest") && refused.contains("UriTooLong"),
+            "{refused}"
+        );
+        let at_the_limit = [line(MAX_REQUEST_LINE_BYTES), b"\r".to_vec()].concat();
+        let (result, _) = read_pieces(&[&at_the_limit]);
+        assert!(result.unwrap_err().starts_with("CutShort"));
     }
 
     /// HTTP/2's preface opens with a line that is no request line, on

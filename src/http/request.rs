@@ -41,7 +41,7 @@ pub const MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
 pub const MAX_HEADER_FIELDS: usize = 100;
 
 /// The answer to a request line over [`MAX_REQUEST_LINE_BYTES`].
-pub(super) const REQUEST_LINE_TOO_LONG: HeadError = HeadError {
+pub(crate) const REQUEST_LINE_TOO_LONG: HeadError = HeadError {
     status: Status::UriTooLong,
     reason: "request line longer than 8 KiB",
 };

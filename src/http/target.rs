@@ -59,7 +59,9 @@ pub(crate) fn split_target<'t>(
             .unwrap_or(after_scheme.len());
         let (authority, rest) = after_scheme.split_at(authority_end);
         // An empty host, even with a port (`:80`), is allowed of a Host
-        // field, never of an http URI (RFC 9110 §4.2.1).
+        // field, never of an http URI (RFC 9110 §4.2.1). Userinfo
+        // (`user@host`, which RFC 9110 §4.2.4 forbids to send) is named
+        // for the reader: the host's own rules refuse its `@` already.
         let has_host = host_and_port(authority).is_some_and(|(host, _)| !host.is_empty());
         if !has_host || authority.contains(&b'@') {
             return Err("absolute request target without a valid host");
