@@ -126,9 +126,9 @@ fn a_demo_in_quick_mode_measures_two_strategies_and_writes_its_files() {
     // exactly its window, 65,535 bytes, while the connection went on.
     let cases: Vec<&str> = http2.lines().filter(|l| l.starts_with("| ")).collect();
     assert_eq!(cases.len(), 4, "a header and three cases: {http2}");
-    assert!(cases[1].starts_with("| 65,535-byte window | 65,535 | 16 KiB |"));
+    assert!(cases[1].starts_with("| 65,535-byte window | 65,535 | 16.0 KiB |"));
     assert!(cases[2].starts_with("| 16 MiB window, kernel's buffer | 16,777,216 | off |"));
-    assert!(cases[3].starts_with("| 16 MiB window, high-water mark | 16,777,216 | 16 KiB |"));
+    assert!(cases[3].starts_with("| 16 MiB window, high-water mark | 16,777,216 | 16.0 KiB |"));
     assert!(
         http2.contains("received 65,535 bytes of it, exactly its window"),
         "{http2}"

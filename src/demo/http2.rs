@@ -61,8 +61,11 @@ pub struct Case {
     pub name: &'static str,
     /// The client's stream and connection windows.
     pub window: u32,
-    /// `--notsent-lowat off` on the server.
-    pub lowat_off: bool,
+    /// The server's `TCP_NOTSENT_LOWAT` as it reported it
+    /// (`backpressure_notsent_lowat_bytes`, 0 when off), so the text says
+    /// the mark the server had, not the one the demo expects; `None` if
+    /// the scrape failed.
+    pub notsent_lowat: Option<u64>,
     /// How it went.
     pub report: H2Report,
 }
@@ -102,6 +105,10 @@ pub fn run(
     let mut cases = Vec::new();
     for (name, window, lowat_off) in plan {
         let server = start(exe, lowat_off)?;
+        let notsent_lowat = server
+            .scrape()
+            .ok()
+            .and_then(|s| s.count("backpressure_notsent_lowat_bytes"));
         let options = H2Options {
             rate: Some(rate),
             window,
@@ -124,7 +131,7 @@ pub fn run(
         cases.push(Case {
             name,
             window,
-            lowat_off,
+            notsent_lowat,
             report,
         });
     }
@@ -167,6 +174,16 @@ pub fn run(
         wait,
         rate,
     })
+}
+
+/// A server's mark as the table and the text say it: its size, `off` at
+/// 0 (the kernel's default), `?` if it could not be read.
+fn mark(notsent_lowat: Option<u64>) -> String {
+    match notsent_lowat {
+        Some(0) => "off".to_string(),
+        Some(bytes) => size(bytes),
+        None => "?".to_string(),
+    }
 }
 
 fn start(exe: &Path, lowat_off: bool) -> Result<ChildServer, String> {
@@ -255,7 +272,7 @@ pub fn report(part: &Http2Part) -> String {
             "| {} | {} | {} | {} | {} |\n",
             case.name,
             count(u64::from(case.window)),
-            if case.lowat_off { "off" } else { "16 KiB" },
+            mark(case.notsent_lowat),
             latency(&case.report, part.wait),
             case.report.first_bytes_then.map_or("-".into(), size),
         ));
@@ -270,6 +287,7 @@ pub fn report(part: &Http2Part) -> String {
              compared.\n"
         ));
     } else if let [small, unbounded, bounded] = &part.cases[..] {
+        let held_to = mark(bounded.notsent_lowat);
         let (s, u, b) = (
             seconds(&small.report, part.wait),
             seconds(&unbounded.report, part.wait),
@@ -289,19 +307,19 @@ pub fn report(part: &Http2Part) -> String {
                 false => format!("at least {:.0}", ratio.floor()),
             };
             format!(
-                "{times} times as long as with the kernel's unsent bytes held to 16 KiB \
+                "{times} times as long as with the kernel's unsent bytes held to {held_to} \
                  ({b:.2} s). The stream window bounds what one stream sends ahead; \
                  only the socket's high-water mark bounds the queue every stream shares."
             )
         } else if b >= 2.0 * u {
             format!(
-                "and {b:.2} s{} with the kernel's unsent bytes held to 16 KiB: on this run \
+                "and {b:.2} s{} with the kernel's unsent bytes held to {held_to}: on this run \
                  the high-water mark made it slower, not faster.",
                 more(b)
             )
         } else {
             format!(
-                "and {b:.2} s{} with the kernel's unsent bytes held to 16 KiB: on this run \
+                "and {b:.2} s{} with the kernel's unsent bytes held to {held_to}: on this run \
                  the high-water mark made no clear difference.",
                 more(b)
             )
@@ -417,7 +435,7 @@ mod tests {
         Case {
             name,
             window: DEFAULT_WINDOW,
-            lowat_off: false,
+            notsent_lowat: Some(16 << 10),
             report,
         }
     }
@@ -453,7 +471,7 @@ mod tests {
     fn the_reading_follows_every_order_and_a_failure() {
         let text = report(&part(Some(0.2), Some(0.3), Some(2.9)));
         assert!(!text.contains("no clear difference"), "{text}");
-        assert!(text.contains("2.90 s with the kernel's unsent bytes held to 16 KiB: on this run the high-water mark made it slower"), "{text}");
+        assert!(text.contains("2.90 s with the kernel's unsent bytes held to 16.0 KiB: on this run the high-water mark made it slower"), "{text}");
         let mut failed = part(Some(0.2), None, Some(0.1));
         failed.cases[1].report.failure = Some("the server closed the connection".into());
         let text = report(&failed);
@@ -490,7 +508,7 @@ mod tests {
         // is at least 4.9 times, which "5 times" would overstate.
         let text = report(&part(Some(0.28), None, Some(0.61)));
         let said = "3.00 s or more, at least 4 times as long as with the kernel's unsent \
-                    bytes held to 16 KiB (0.61 s)";
+                    bytes held to 16.0 KiB (0.61 s)";
         assert!(text.contains(said), "{text}");
         // Every case timed out: nothing was little, and each is "or more".
         let text = report(&part(None, None, None));
