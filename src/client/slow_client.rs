@@ -299,7 +299,10 @@ impl SlowClient {
 /// with a receive buffer of about `receive_buffer` bytes if one is given;
 /// each attempt waits at most [`CONNECT_TIMEOUT`], and none past
 /// `deadline`: a server whose accept queue is full drops the SYN, and
-/// would otherwise hold a run with `--for 1s` for 10 s.
+/// would otherwise hold a run with `--for 1s` for 10 s. The name lookup
+/// before them is the system resolver's, which std gives no timeout: a
+/// slow DNS server holds the run for its own (a literal address, as the
+/// demo and the tests use, needs none).
 pub fn connect(
     url: &HttpUrl,
     receive_buffer: Option<u32>,
