@@ -106,3 +106,18 @@ fn a_switch_is_one_or_zero_and_nothing_else() {
         assert!(message.contains(&format!("QUICK={value:?}")), "{message}");
     }
 }
+
+/// `cargo bench -- --list` lists, and runs nothing: a line per strategy,
+/// as criterion and libtest list theirs. Without `--list`, nothing.
+#[test]
+fn list_names_every_strategy_and_runs_nothing() {
+    let listed = args::listing(&strings(&["--bench", "--list"]), "tradeoff", &KNOWN);
+    let expected = "tradeoff/bounded: benchmark\ntradeoff/pipeline: benchmark\n";
+    assert_eq!(listed.as_deref(), Some(expected));
+    assert_eq!(
+        args::listing(&strings(&["--bench"]), "tradeoff", &KNOWN),
+        None
+    );
+    assert!(args::test_mode(strings(&["--bench", "--test"])));
+    assert!(!args::test_mode(strings(&["--bench", "--quick"])));
+}

@@ -358,6 +358,17 @@ fn bad_usage_exits_2_with_one_line() {
         (&["https://127.0.0.1/"], "not an http:// URL"),
         (&[url, "--rate", "0"], "--rate"),
         (&[url, "--for", "5"], "--for"),
+        (&[url, "--for", "0s"], "above 0"),
+        // A deadline past Instant's range would panic: refused as usage.
+        (&[url, "--for", "18446744073709551615s"], "at most a day"),
+        (
+            &[url, "--http2", "--then-after", "100000000m"],
+            "at most a day",
+        ),
+        (
+            &[url, "--http2", "--then-after", "1s"],
+            "there is no --then",
+        ),
         // SO_RCVBUF takes an int: 2g is bad usage, refused before any
         // connection, not "invalid input parameter" and exit 1 at connect.
         (&[url, "--receive-buffer", "2g"], "at most 2147483647 bytes"),

@@ -107,13 +107,37 @@ pub fn usage_error(name: &str, message: &str) -> std::process::ExitCode {
 }
 
 /// The strategies named on this program's command line, as [`strategies`];
-/// an unknown word is printed on stderr as `NAME: message`, and `Err` is
-/// the exit code for a usage error, 2.
+/// `Err` is the exit code to return at once: for an unknown word, printed
+/// on stderr as `NAME: message`, a usage error, 2; after `--list`, 0.
 pub fn strategies_from_command_line(
     name: &str,
     known: &[&str],
 ) -> Result<Vec<String>, std::process::ExitCode> {
-    strategies(std::env::args().skip(1), known).map_err(|e| usage_error(name, &e))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(list) = listing(&args, name, known) {
+        print!("{list}");
+        return Err(std::process::ExitCode::SUCCESS);
+    }
+    strategies(args, known).map_err(|e| usage_error(name, &e))
+}
+
+/// What `--list` prints, if `args` asks for it: `cargo bench -- --list`
+/// asks it of every benchmark, to see what each would run, not to run it
+/// (a run of `tradeoff` takes an hour and rewrites `docs/`). One line per
+/// strategy, as criterion and libtest list theirs.
+pub fn listing(args: &[String], name: &str, known: &[&str]) -> Option<String> {
+    args.iter().any(|arg| arg == "--list").then(|| {
+        known
+            .iter()
+            .map(|strategy| format!("{name}/{strategy}: benchmark\n"))
+            .collect()
+    })
+}
+
+/// Whether `args` asks criterion's test mode (`cargo bench -- --test`):
+/// each benchmark run once, to see that it runs, its figures not kept.
+pub fn test_mode(args: impl IntoIterator<Item = String>) -> bool {
+    args.into_iter().any(|arg| arg == "--test")
 }
 
 /// Whether strategy `name` is to be measured: `filters` names it, or names

@@ -26,7 +26,9 @@ pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 const STATUS_200: &[u8] = b"HTTP/1.1 200 ";
 
 /// Sends `request`, reads the response to the end, and returns its size
-/// (head and framing included). A response that is not a 200 is an error.
+/// (head and framing included). A response that is not a 200 is an error,
+/// and so is one whose framing says it was cut ([`whole`]): a timing of a
+/// body short of its end would be a timing of less than the body.
 pub fn download(addr: SocketAddr, request: &str, buffer: &mut [u8]) -> Result<u64, String> {
     download_watched(addr, request, buffer, |_| Ok(()))
 }
@@ -44,15 +46,56 @@ pub fn download_watched(
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("sending the request: {e}"))?;
-    let received = read_to_end_counting(&mut stream, buffer, after_read)?;
+    let (received, tail) = read_to_end_counting(&mut stream, buffer, after_read)?;
     // Only this response's own first bytes count: the buffer still holds
     // the previous download's, which began with a 200 too.
-    let front = &buffer[..buffer.len().min(received as usize)];
+    let front = &buffer[..buffer.len().min(received as usize).min(KEPT_AT_FRONT)];
     if !front.starts_with(STATUS_200) {
         let head = String::from_utf8_lossy(&front[..front.len().min(200)]);
         return Err(format!("not a 200: {head:?}"));
     }
+    whole(front, &tail, received)?;
     Ok(received)
+}
+
+/// Bytes kept at the front of the buffer: the whole head of any response
+/// this server sends (about 200 bytes), so that its framing can be read,
+/// and at most a small part of the buffer.
+const KEPT_AT_FRONT: usize = 1024;
+/// The last chunk of a chunked body with no trailers: how one ends whole.
+const LAST_CHUNK: &[u8; 5] = b"0\r\n\r\n";
+
+/// Whether a response of `received` bytes, beginning with `front` and
+/// ending with `tail`, ended as its framing says a whole one does: with
+/// the `Content-Length` its head gave, or with chunked's last chunk.
+fn whole(front: &[u8], tail: &[u8], received: u64) -> Result<(), String> {
+    let head_len = front
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
+        .ok_or("no end of the head in its first bytes")?;
+    let head = String::from_utf8_lossy(&front[..head_len]).to_ascii_lowercase();
+    let field = |name: &str| {
+        head.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    if let Some(length) = field("content-length") {
+        let length: u64 = length
+            .parse()
+            .map_err(|_| format!("content-length {length:?}"))?;
+        return match received == head_len as u64 + length {
+            true => Ok(()),
+            false => Err(format!(
+                "{received} bytes, not the head's {head_len} and {length}"
+            )),
+        };
+    }
+    match (field("transfer-encoding"), tail == LAST_CHUNK) {
+        (Some("chunked"), true) => Ok(()),
+        (Some("chunked"), false) => Err(format!("{received} bytes, without the last chunk")),
+        _ => Err("neither a content-length nor chunked: no way to tell a whole body".into()),
+    }
 }
 
 /// The server's largest write: `DeadlineWriter` hands the socket at most
@@ -110,7 +153,8 @@ impl RawCopy {
                 .try_for_each(|part| socket.write_all(part)))
             .map_err(|e| format!("writing the body: {e}"))
         });
-        let received = read_to_end_counting(&mut stream, buffer, |_| Ok(()));
+        // A raw copy has no head to frame it: whole if its writer wrote it all.
+        let received = read_to_end_counting(&mut stream, buffer, |_| Ok(())).map(|(n, _)| n);
         // Closing our end first makes a writer still blocked (if we stopped
         // early) fail, so the join cannot hang.
         drop(stream);
@@ -134,17 +178,19 @@ fn read_to_end_counting(
     stream: &mut impl Read,
     buffer: &mut [u8],
     mut after_read: impl FnMut(u64) -> Result<(), String>,
-) -> Result<u64, String> {
-    /// Bytes kept at the front of the buffer: enough for `HTTP/1.1 200 OK`
-    /// and more, and at most the buffer's size.
-    const KEPT_AT_FRONT: usize = 64;
+) -> Result<(u64, Vec<u8>), String> {
     let started = Instant::now();
     let (mut total, mut kept) = (0u64, 0usize);
+    // The last bytes read, across reads, for the framing's end.
+    let mut tail: Vec<u8> = Vec::with_capacity(2 * LAST_CHUNK.len());
     loop {
         match stream.read(&mut buffer[kept..]) {
-            Ok(0) => return Ok(total),
+            Ok(0) => return Ok((total, tail)),
             Ok(n) => {
                 total += n as u64;
+                let read = &buffer[kept..kept + n];
+                tail.extend_from_slice(&read[read.len().saturating_sub(LAST_CHUNK.len())..]);
+                tail.drain(..tail.len().saturating_sub(LAST_CHUNK.len()));
                 kept = (kept + n).min(KEPT_AT_FRONT);
                 after_read(total)?;
             }

@@ -33,8 +33,29 @@ const SMALL_RESPONSE_MAX_BYTES: u64 = 1024 * 1024;
 /// Extra `serve` flags for every server a benchmark starts, from this
 /// environment variable, split on spaces: how the chunk sizes and channel
 /// depths in `src/server/config.rs` were compared, e.g.
-/// `BENCH_SERVE_ARGS="--chunk-bytes 8k --channel-depth 2" cargo bench`.
+/// `BENCH_SERVE_ARGS="--chunk-bytes 8k --channel-depth 2" cargo bench --bench
+/// memory_footprint`. A flag a benchmark sets itself is left to the user
+/// where it is a setting ([`own_flags`]); `tradeoff`, whose grid is the
+/// chunk size and depth, refuses those two.
 pub const SERVE_ARGS_ENV: &str = "BENCH_SERVE_ARGS";
+
+/// Whether the `serve` flags `args` set `flag`, as `--flag value` or
+/// `--flag=value`.
+pub fn sets(args: &[String], flag: &str) -> bool {
+    args.iter()
+        .any(|arg| arg == flag || arg.strip_prefix(flag).is_some_and(|v| v.starts_with('=')))
+}
+
+/// A benchmark's own `serve` flags (`own`, each a flag and its value, or a
+/// switch and `None`), less those the user's (`user`, from
+/// [`SERVE_ARGS_ENV`]) set: the user's choice wins, and `serve` refuses a
+/// flag given twice.
+pub fn own_flags(own: &[(&str, Option<&str>)], user: &[String]) -> Vec<String> {
+    own.iter()
+        .filter(|(flag, _)| !sets(user, flag))
+        .flat_map(|(flag, value)| std::iter::once(flag.to_string()).chain(value.map(String::from)))
+        .collect()
+}
 
 /// The binary every server a benchmark starts runs, instead of this
 /// build's, from this environment variable: how an older build is measured

@@ -43,15 +43,33 @@ pub fn stalled_clients(
 }
 
 /// The `tx_queue` of the server's end of every client's connection, summed:
-/// the kernel's send queues, from `/proc/net/tcp`.
+/// the kernel's send queues, from `/proc/net/tcp`. A read of it is no
+/// snapshot: a line may be missed, or shown twice, while other sockets
+/// come and go. So each connection counts once, and a read that misses
+/// one is read again: an undercount would pass a bound it should not.
 pub fn kernel_queue(server: SocketAddr, clients: &[TcpStream]) -> Result<f64, String> {
+    /// Reads before giving up on finding every connection.
+    const READS: usize = 5;
     let ends: Vec<SocketAddr> = clients.iter().filter_map(|c| c.local_addr().ok()).collect();
-    let table = read_tcp_table().map_err(|e| format!("/proc/net/tcp: {e}"))?;
-    let queues = table
-        .iter()
-        .filter(|socket| socket.local == server && ends.contains(&socket.remote))
-        .map(|socket| socket.tx_queue as f64);
-    Ok(queues.sum())
+    let mut found = 0;
+    for _ in 0..READS {
+        let table = read_tcp_table().map_err(|e| format!("/proc/net/tcp: {e}"))?;
+        let mut queues = std::collections::HashMap::new();
+        for socket in table
+            .iter()
+            .filter(|s| s.local == server && ends.contains(&s.remote))
+        {
+            queues.insert(socket.remote, socket.tx_queue as f64);
+        }
+        found = queues.len();
+        if found == clients.len() {
+            return Ok(queues.values().sum());
+        }
+    }
+    Err(format!(
+        "{found} of {} connections found in /proc/net/tcp, {READS} reads",
+        clients.len()
+    ))
 }
 
 /// RSS and threads of the server process, from outside it.

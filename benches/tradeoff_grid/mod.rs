@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use backpressure::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
 
-use crate::common::{env_count, serve_args_from_env};
+use crate::common::{env_count, serve_args_from_env, sets};
 
 /// Sizes in the grid are KiB multiples, as `serve`'s flags write them.
 pub const KIB: usize = 1024;
@@ -171,8 +171,11 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     // test --benches` (and `--all-targets`) runs this same program
     // unoptimised, without it, to see that it runs: the quick grid, as
     // criterion's benchmarks take one pass then, and its figures, far
-    // below the real ones, never replace them.
-    let benchmarked = std::env::args().any(|arg| arg == "--bench") && !cfg!(debug_assertions);
+    // below the real ones, never replace them. So does `cargo bench --
+    // --test`, criterion's own test mode.
+    let benchmarked = std::env::args().any(|arg| arg == "--bench")
+        && !crate::common::args::test_mode(std::env::args())
+        && !cfg!(debug_assertions);
     let quick = match std::env::var("TRADEOFF_QUICK") {
         Ok(text) => crate::common::args::switch("TRADEOFF_QUICK", Some(&text))?,
         Err(std::env::VarError::NotPresent) => false,
@@ -243,6 +246,16 @@ pub fn settings(filters: &[String]) -> Result<Settings, String> {
     let runs = env_count("TRADEOFF_RUNS", runs as u64)? as usize;
     let clients = env_count("TRADEOFF_CLIENTS", clients as u64)? as usize;
     let serve_args = serve_args_from_env()?;
+    // The grid sets these two itself, configuration by configuration.
+    if let Some(flag) = ["--chunk-bytes", "--channel-depth"]
+        .into_iter()
+        .find(|flag| sets(&serve_args, flag))
+    {
+        return Err(format!(
+            "BENCH_SERVE_ARGS sets {flag}, which the grid sets itself: \
+             TRADEOFF_CHUNKS and TRADEOFF_DEPTHS choose the grid"
+        ));
+    }
     let full_grid = benchmarked
         && !quick
         && chosen_chunks.is_none()

@@ -243,6 +243,12 @@ mod tests {
         assert_eq!(quick.seconds, QUICK_SECONDS);
         assert_eq!(quick.fast_rows, QUICK_FAST_ROWS);
         assert_eq!(quick.http2_wait, QUICK_HTTP2_WAIT);
+        assert_eq!(quick.http2_then_after, QUICK_HTTP2_THEN_AFTER);
+        assert_ne!(
+            DemoConfig::default().http2_then_after,
+            QUICK_HTTP2_THEN_AFTER,
+            "a quick run sends its second request sooner"
+        );
         assert_eq!(
             demo("--quick --http2-wait 0s").unwrap().unwrap().http2_wait,
             Duration::ZERO

@@ -138,8 +138,13 @@ fn parse_flags<C: Default>(
     Ok(Parsed::Run(config))
 }
 
+/// How a `SIZE` or a `DUR` is written ([`size`], [`duration`]): said under
+/// the flags of every command that takes one.
+const UNITS: &str = "SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n";
+
 /// The `--help` text of `spec`: usage, what it does, one line per flag with
-/// its default, and the footer.
+/// its default, how sizes and durations are written if a flag takes one,
+/// and the footer.
 pub fn help<C: Default>(spec: &Spec<C>) -> String {
     let defaults = C::default();
     let spelled = |flag: &Flag<C>| {
@@ -163,6 +168,10 @@ pub fn help<C: Default>(spec: &Spec<C>) -> String {
         text.push_str(&line);
     }
     text.push_str(&format!("    {:<width$}print this help\n", "-h, --help"));
+    if spec.flags.iter().any(|f| matches!(f.value, "SIZE" | "DUR")) {
+        text.push('\n');
+        text.push_str(UNITS);
+    }
     if !spec.footer.is_empty() {
         text.push('\n');
         text.push_str(spec.footer);
@@ -333,8 +342,11 @@ mod tests {
         let rate = "\n\nFlags:\n    --rate SIZE            bytes per second on the wire (head and framing \
                     included), k = KiB, m = MiB [default: 200k]\n";
         assert!(text.contains(rate), "{text}");
-        let help_line = "\n    -h, --help             print this help\n\nExamples:\n";
-        assert!(text.contains(help_line), "{text}");
+        // Then how a SIZE and a DUR are written, as the flags take them,
+        // then the footer.
+        let help_line = "\n    -h, --help             print this help\n\n";
+        let after = format!("{help_line}{UNITS}\nExamples:\n");
+        assert!(text.contains(&after), "{text}");
         let text = help(&SERVE);
         let quiet = "\n    --quiet                    no access log on stderr\n";
         assert!(text.contains(quiet), "{text}");

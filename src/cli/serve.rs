@@ -145,8 +145,7 @@ pub const SERVE: Spec<ServerConfig> = Spec {
     ],
     positional: None,
     finish: |c| c.validate(),
-    footer: "SIZE is bytes with an optional k, m or g suffix (KiB, MiB, GiB); DUR is a number with ms, s or m.\n\n\
-             SIGTERM, SIGINT or SIGHUP stops accepting and drains: a hangup, never a reload (there\n\
+    footer: "SIGTERM, SIGINT or SIGHUP stops accepting and drains: a hangup, never a reload (there\n\
              is no configuration to read again). A SIGHUP or SIGINT ignored when serve starts (as\n\
              nohup ignores SIGHUP, and a shell without job control a background job's SIGINT) stays so;\n\
              one blocked by the signal mask serve inherits is unblocked.\n\n\

@@ -29,6 +29,11 @@ pub const DEFAULT_WINDOW: u32 = 65_535;
 /// Default `--then-after`: the download is well under way by then.
 pub const DEFAULT_THEN_AFTER: Duration = Duration::from_secs(3);
 
+/// Longest `--for` and `--then-after`: a day. A slow client is watched,
+/// not left running for weeks; and a deadline is the start plus this,
+/// which past `Instant`'s range would panic instead of refusing the flag.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Largest `--receive-buffer`: SO_RCVBUF takes a C `int`, and a larger
 /// value would only fail when connecting.
 pub const MAX_RECEIVE_BUFFER: u32 = i32::MAX as u32;
@@ -61,6 +66,8 @@ pub struct SlowClientArgs {
     /// without `--http2`, so `finish` refuses them there rather than
     /// ignore them.
     http2_flag_given: bool,
+    /// `--then-after` was given: it means nothing without `--then`.
+    then_after_given: bool,
 }
 
 impl Default for SlowClientArgs {
@@ -76,6 +83,7 @@ impl Default for SlowClientArgs {
             then: None,
             then_after: DEFAULT_THEN_AFTER,
             http2_flag_given: false,
+            then_after_given: false,
         }
     }
 }
@@ -99,10 +107,11 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Flag {
             name: "--for",
             value: "DUR",
-            help: "stop reading (and disconnect) this long after starting to connect",
+            help: "stop reading (and disconnect) this long after starting to connect (at most a day)",
             default: |_| "until the end".to_string(),
             set: |a, v| match duration(v)? {
                 d if d.is_zero() => Err("expected a duration above 0".into()),
+                d if d > MAX_DURATION => Err("expected at most a day (1440m)".into()),
                 d => {
                     a.read_for = Some(d);
                     Ok(())
@@ -167,11 +176,15 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Flag {
             name: "--then-after",
             value: "DUR",
-            help: "HTTP/2: when the second request goes, from connecting",
+            help: "HTTP/2: when --then's request goes, from connecting (at most a day)",
             default: |a| format_duration(a.then_after),
-            set: |a, v| {
-                a.then_after = duration(v)?;
-                on(&mut a.http2_flag_given)
+            set: |a, v| match duration(v)? {
+                d if d > MAX_DURATION => Err("expected at most a day (1440m)".into()),
+                d => {
+                    a.then_after = d;
+                    a.then_after_given = true;
+                    on(&mut a.http2_flag_given)
+                }
             },
         },
     ],
@@ -186,6 +199,9 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Some(_) if a.http2 && a.http_1_0 => Err("--http2 and --http1.0 exclude each other".into()),
         Some(_) if !a.http2 && (a.then.is_some() || a.http2_flag_given) => {
             Err("--window, --then and --then-after are for --http2".into())
+        }
+        Some(_) if a.then_after_given && a.then.is_none() => {
+            Err("--then-after says when --then's request goes, and there is no --then".into())
         }
         Some(_) => Ok(()),
         None => {
