@@ -456,6 +456,77 @@ fn a_settings_that_overflows_an_open_streams_window_ends_the_connection() {
     back_to_idle(server.addr(), &idle, "an open stream's window overflowed");
 }
 
+/// RFC 9113 §6.5: a SETTINGS frame's values are processed in order, so of
+/// two INITIAL_WINDOW_SIZEs in one frame the last holds (h2spec 6.5.3/1):
+/// 100, then 1, lets stream 1 have one byte, not a hundred.
+#[test]
+fn the_last_of_two_initial_window_sizes_in_one_settings_holds() {
+    let (server, idle) = warmed_server(&[]);
+    let twice = [(INITIAL_WINDOW_SIZE, 100), (INITIAL_WINDOW_SIZE, 1)];
+    let mut h2 = H2::connect(server.addr(), &twice);
+    h2.get(1, "GET", "/export.csv?rows=1000&mode=pipeline");
+    let frames = h2.frames_until(|f| data_of(f, 1..=1) >= 1, Duration::from_millis(300));
+    assert_eq!(data_of(&frames, 1..=1), 1, "{}", summary(&frames));
+    h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "two initial window sizes");
+}
+
+/// An acknowledgement is not answered (RFC 9113 §6.5.3, §6.7): a PING or
+/// a SETTINGS with ACK from the client gets nothing back, where two peers
+/// that answered each other's would trade them forever. The PING after
+/// each, answered, shows the server read it.
+#[test]
+fn acknowledgements_from_the_client_are_not_answered() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    // Past the server's acknowledgement of this side's SETTINGS: it comes
+    // before the answer to a PING sent after them.
+    h2.send_frame(PING, 0, 0, &[0; 8]);
+    let synced = |f: &[Frame]| f.iter().any(|f| f.kind == PING && f.payload == [0; 8]);
+    h2.frames_until(synced, Duration::ZERO);
+    h2.send_frame(PING, ACK, 0, &[1; 8]);
+    h2.send_frame(SETTINGS, ACK, 0, &[]);
+    h2.send_frame(PING, 0, 0, &[2; 8]);
+    let answered = |f: &[Frame]| f.iter().any(|f| f.kind == PING && f.payload == [2; 8]);
+    let frames = h2.frames_until(answered, Duration::from_millis(100));
+    let pings: Vec<&Vec<u8>> = frames
+        .iter()
+        .filter(|f| f.kind == PING)
+        .map(|f| &f.payload)
+        .collect();
+    assert_eq!(pings, [&vec![2u8; 8]], "{}", summary(&frames));
+    let settings = frames.iter().filter(|f| f.kind == SETTINGS).count();
+    assert_eq!(settings, 0, "{}", summary(&frames));
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a client's acknowledgements");
+}
+
+/// A HEADERS on the last stream id, once that stream has left the table
+/// (its thread gone), opens no stream: the id did not grow (RFC 9113
+/// §5.1.1), GOAWAY PROTOCOL_ERROR. (While the stream is still in the table
+/// the same frame is STREAM_CLOSED, §5.1;
+/// `a_frame_on_a_stream_just_closed_is_always_answered` takes either, as
+/// it cannot tell which it meets.)
+#[test]
+fn a_headers_reusing_the_last_stream_id_is_a_protocol_error() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    h2.get(1, "GET", "/healthz");
+    assert_eq!(read_responses(&mut h2, &[1], true)[0].body, b"ok\n");
+    wait_until("stream 1's thread gone", IDLE_TIMEOUT, || {
+        let threads = idle.threads + 2.0; // the connection's reader and writer
+        (metrics(server.addr()).value("process_threads") == threads).then_some(())
+    });
+    let block = request_block("GET", "/healthz");
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 1, &block);
+    let goaway = h2.goaway();
+    assert_eq!(goaway.error_code(), PROTOCOL_ERROR, "{goaway:?}");
+    assert_eq!(&goaway.payload[8..], b"a stream id that did not grow");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a reused stream id");
+}
+
 /// A stream whose WINDOW_UPDATE overflows is reset, a stream error, and
 /// the connection goes on, a SETTINGS after it included: a window past
 /// 2^31 - 1 left in the table would be found by the SETTINGS, which would

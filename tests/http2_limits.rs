@@ -330,7 +330,7 @@ fn a_first_flight_of_100_requests_is_answered_whole() {
     thread::sleep(Duration::from_millis(100));
     // The client reads now: its SETTINGS acknowledged, the download
     // cancelled, what it had of it thrown away by `read_responses`.
-    h2.send_frame(SETTINGS, 0x1, 0, &[]);
+    h2.send_frame(SETTINGS, ACK, 0, &[]);
     h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
     let responses = read_responses(&mut h2, &streams, false);
     let reference = reference_csv(10);
@@ -367,7 +367,7 @@ fn bodies_of_a_first_flight_come_to_streams_waiting() {
     h2.send(&flight);
     let settings = h2.next_of(SETTINGS);
     assert_eq!(settings.flags, 0, "the server's SETTINGS come first");
-    h2.send_frame(SETTINGS, 0x1, 0, &[]);
+    h2.send_frame(SETTINGS, ACK, 0, &[]);
     let open = settings_payload(&[(INITIAL_WINDOW_SIZE, 65_535)]);
     h2.send_frame(SETTINGS, 0, 0, &open);
     let responses = read_responses(&mut h2, &streams, true);
@@ -484,7 +484,7 @@ fn pings_owed_to_a_client_that_reads_late_are_not_a_flood() {
     }
     h2.send(&pings);
     thread::sleep(Duration::from_millis(1500));
-    h2.send_frame(SETTINGS, 0x1, 0, &[]);
+    h2.send_frame(SETTINGS, ACK, 0, &[]);
     h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
     let all_acked = |f: &[Frame]| f.iter().filter(|f| f.kind == PING).count() >= 100;
     let frames = h2.frames_until(all_acked, Duration::from_millis(200));

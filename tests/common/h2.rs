@@ -28,6 +28,8 @@ pub const WINDOW_UPDATE: u8 = 8;
 pub const CONTINUATION: u8 = 9;
 
 pub const END_STREAM: u8 = 0x1;
+/// SETTINGS' and PING's acknowledgement: the same bit as END_STREAM.
+pub const ACK: u8 = 0x1;
 pub const END_HEADERS: u8 = 0x4;
 
 pub const HEADER_TABLE_SIZE: u16 = 0x1;
@@ -252,7 +254,7 @@ impl H2 {
             )
         };
         h2.server_settings = each.map(setting).collect();
-        h2.send_frame(SETTINGS, 0x1, 0, &[]);
+        h2.send_frame(SETTINGS, ACK, 0, &[]);
         h2
     }
 

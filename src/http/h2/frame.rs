@@ -487,6 +487,8 @@ mod tests {
             (frame(8, 0, 0, &[0; 4]), Protocol, None), // WINDOW_UPDATE of 0
             (frame(8, 0, 7, &[0x80, 0, 0, 0]), Protocol, Some(7)), // of 0 on a stream
             (frame(0, 8, 1, b"\x05ab"), Protocol, None), // padding past the end
+            (frame(0, 8, 1, b"\x03ab"), Protocol, None), // as long as the payload
+            (frame(1, 0xc, 1, b"\x03ab"), Protocol, None), // the same on HEADERS
             (frame(0, 8, 1, b""), Size, None),     // padded, no pad length
             (frame(1, 0x20, 1, &[0; 4]), Size, None), // priority cut short
             (frame(1, 0x24, 3, &[0, 0, 0, 3, 0]), Protocol, None), // HEADERS on itself
