@@ -42,6 +42,28 @@ mod server;
 mod strategy;
 mod sys;
 
+// sys.rs's socket options, signals and `ioctl` are numbered as Linux's
+// generic headers number them; these architectures number some otherwise,
+// and the server would set the wrong options without a word. Its signal
+// handlers' C structs are laid out for 64-bit x86 and Arm, which the
+// 32-bit ABIs on those (x32, ILP32) are not.
+#[cfg(all(
+    target_os = "linux",
+    any(
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc",
+        target_arch = "sparc64",
+        all(
+            target_pointer_width = "32",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )
+    )
+))]
+compile_error!("sys.rs's constants and C structs are not this Linux target's");
+
 /// The whole command line; `main` is this and the allocator.
 pub use cli::run;
 /// The server's largest single write to a socket, whatever the chunk size:

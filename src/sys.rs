@@ -23,11 +23,11 @@
 //! the `errno` it set, as an `io::Error`: nothing here panics or is unwrapped.
 //! The exit has no one to report to: it skips a descriptor it cannot inspect,
 //! lets an arming fail (the descriptor closed since), and exits either way. The
-//! constants are Linux's (`<netinet/tcp.h>`, `<asm-generic/socket.h>`,
-//! `<asm-generic/ioctls.h>`), the same on the architectures Linux's generic
-//! headers cover; elsewhere every call is `ErrorKind::Unsupported`, so the
-//! server runs on Linux only (`serve` cannot arm its accept timeout, and says
-//! so); the crate builds anywhere.
+//! constants are Linux's generic ones (`<netinet/tcp.h>`, `<asm-generic/*.h>`);
+//! powerpc, mips and sparc number socket options otherwise, and the crate
+//! refuses to build there rather than set the wrong ones (`lib.rs`). Off Linux every call
+//! is `ErrorKind::Unsupported` (`serve` says it cannot arm its accept timeout):
+//! the crate builds on any Unix, and the server runs on Linux only.
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable
 //! (rust-lang/rust#88494); nothing in std does the others.
@@ -108,8 +108,8 @@ mod ffi {
     /// The clock that counts from boot and is never set: the gap between
     /// two signals is measured on it.
     pub const CLOCK_MONOTONIC: c_int = 1;
-    /// System calls the handler interrupts resume instead of failing with
-    /// `EINTR` in whichever thread the signal happened to land.
+    /// Most calls the handler interrupts resume, not failing with `EINTR`
+    /// (socket calls under a timeout do, signal(7): they retry on it).
     pub const SA_RESTART: c_int = 0x1000_0000;
     /// Address families, and a stream socket closed on `exec`.
     pub const AF_INET: c_int = 2;
@@ -134,13 +134,14 @@ mod ffi {
     }
 
     impl Timeval {
-        /// `timeout`, its seconds capped at what a `long` holds.
+        /// `timeout`, its seconds capped at what a `long` holds, and at least
+        /// 1 µs: `{0, 0}` is no timeout, and a wait with less left is not.
         pub fn of(timeout: std::time::Duration) -> Timeval {
-            Timeval {
-                tv_sec: c_long::try_from(timeout.as_secs()).unwrap_or(c_long::MAX),
-                // Under a million: fits any `long`.
-                tv_usec: timeout.subsec_micros() as c_long,
-            }
+            let tv_sec = c_long::try_from(timeout.as_secs()).unwrap_or(c_long::MAX);
+            // Under a million: fits any `long`.
+            let micros = timeout.subsec_micros() as c_long;
+            let tv_usec = if tv_sec == 0 { micros.max(1) } else { micros };
+            Timeval { tv_sec, tv_usec }
         }
     }
 
@@ -589,8 +590,9 @@ fn cut_responses(line: &[u8]) {
         let port = noted::LISTEN_PORT.load(Ordering::SeqCst);
         for fd in 0..=noted::HIGHEST_CONNECTION_FD.load(Ordering::SeqCst) {
             if still_written(fd, port) {
-                // A connection of ours, just looked at; were it closed since,
-                // the call fails with EBADF and changes nothing.
+                // Ours, just looked at; closed since, the call fails with EBADF
+                // unless the number was reused meanwhile (microseconds): a new
+                // socket armed, no harm to memory, and the exit resets anyway.
                 let _ = reset_on_close(&fd);
             }
         }

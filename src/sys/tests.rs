@@ -69,3 +69,20 @@ fn an_option_or_abort_the_kernel_refuses_is_an_error() {
     let error = abort(&not_a_socket).unwrap_err();
     assert_eq!(error.raw_os_error(), Some(88), "{error}");
 }
+
+/// A timeout is never `{0, 0}`, which the kernel reads as none at all: a
+/// connect with under a microsecond left waited for the kernel's own SYN
+/// retries (two minutes), where it should give up at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_timeout_under_a_microsecond_is_one_not_none() {
+    use super::ffi::Timeval;
+    for short in [Duration::ZERO, Duration::from_nanos(500)] {
+        let t = Timeval::of(short);
+        assert_eq!((t.tv_sec, t.tv_usec), (0, 1), "{short:?}");
+    }
+    let t = Timeval::of(Duration::from_millis(1500));
+    assert_eq!((t.tv_sec, t.tv_usec), (1, 500_000));
+    let t = Timeval::of(Duration::from_secs(2));
+    assert_eq!((t.tv_sec, t.tv_usec), (2, 0));
+}
