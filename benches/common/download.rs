@@ -170,7 +170,8 @@ impl RawCopy {
 }
 
 /// Reads until end of stream into `buffer`, returning how many bytes
-/// arrived, within [`DOWNLOAD_TIMEOUT`]; `after_read` is called with the
+/// arrived and the last few of them (up to [`LAST_CHUNK`]'s length, for
+/// [`whole`]), within [`DOWNLOAD_TIMEOUT`]; `after_read` is called with the
 /// running total after every read. The response's first bytes stay at the
 /// front of `buffer`, for the caller to check the status line; later reads
 /// overwrite the rest.

@@ -259,9 +259,12 @@ impl HeadSoFar {
         let Some(lf) = head[new_from..].iter().position(|&b| b == b'\n') else {
             // Not whole, yet already longer than a line may be (measured
             // without its CR): it can only grow, so the 414 comes now,
-            // not a 408 at the deadline.
-            let line = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
-            if line > MAX_REQUEST_LINE_BYTES {
+            // not a 408 at the deadline. Looked for only past the limit,
+            // so that a line trickled in a byte a read is not scanned
+            // again at every read.
+            let long = head.len() > MAX_REQUEST_LINE_BYTES;
+            let line = || head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+            if long && line() > MAX_REQUEST_LINE_BYTES {
                 return Err(REQUEST_LINE_TOO_LONG);
             }
             return Ok(());

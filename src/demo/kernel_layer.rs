@@ -87,8 +87,8 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
     let userland = (on.peak_queued / on.served()).max(1);
     format!(
         "With TCP_NOTSENT_LOWAT at {}, the server's kernel held up to {}{per} (the \
-         largest of samples {} ms apart): at most the mark and one write not yet sent, the rest sent and not yet acknowledged, \
-         which the client's receive window bounds. With it off, {}: {:.0} times as much, and \
+         largest of samples {} ms apart): at most the mark and one write not yet sent, \
+         the rest sent and not yet acknowledged, which the client's receive window bounds. With it off, {}: {:.0} times as much, and \
          {:.0} times the userland bound of {}. Autotuning grows a send buffer up to net.ipv4.tcp_wmem's \
          maximum, and a client that reads slowly lets it fill: unbounded, the kernel's queue is \
          the biggest buffer in the chain, and RSS never shows it (growth {} and {}). The mark is \
