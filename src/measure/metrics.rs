@@ -67,8 +67,9 @@ pub struct Metrics {
     /// slot for [`NO_MODE`].
     responses: [[AtomicU64; Status::ALL.len()]; RESPONSE_LABELS],
     /// Open client connections, each with its thread running: each holds a
-    /// thread (two while a channel strategy streams), the resource a
-    /// blocking server runs out of first.
+    /// thread (over HTTP/1, two while a channel strategy streams; over
+    /// HTTP/2, a reader, a writer and up to two per stream answered), the resource
+    /// a blocking server runs out of first.
     connections_active: AtomicU64,
     /// Connections whose response is out and whose close waits for the
     /// client to hang up: each holds a thread, but no slot under the cap.
@@ -121,7 +122,7 @@ impl LogDrop {
 pub struct Readings {
     /// The process's `/proc/self/status`, read for this scrape.
     pub process: ProcStatus,
-    /// Descriptors open now and the soft limit on them (`ulimit -n`), from
+    /// The soft limit on descriptors (`ulimit -n`) and those open now, from
     /// `/proc/self/fd` and `/proc/self/limits`: a socket never closed shows
     /// here, as a thread never joined shows in the thread count.
     pub open_files: Option<(u64, u64)>,

@@ -121,14 +121,28 @@ pub fn descriptor_warning(max_connections: usize) -> Option<String> {
 /// `errno` when the process has no descriptor free (`<errno.h>`).
 const EMFILE: i32 = 24;
 
+/// The errors Linux's `accept` passes on from the new connection itself,
+/// which accept(2) says to retry at once, as `EAGAIN` (`<errno.h>`):
+/// `EPERM` (a firewall rule), `ENONET`, `EPROTO`, `ENOPROTOOPT`,
+/// `EOPNOTSUPP`, `ENETDOWN`, `ENETUNREACH`, `EHOSTDOWN`, `EHOSTUNREACH`.
+/// The next connection in the backlog may be fine.
+const ONE_CONNECTIONS_ERRNOS: [i32; 9] = [1, 64, 71, 92, 95, 100, 101, 112, 113];
+
 /// Whether a failed accept is the kind that lasts (descriptors or memory
 /// exhausted), rather than one connection's problem (reset before it was
-/// accepted), which needs no pause.
+/// accepted, a network error of its own) or a signal, which need no pause.
 pub fn is_exhaustion(error: &io::Error) -> bool {
     // EMFILE, ENFILE, ENOBUFS and ENOMEM have no `ErrorKind` of their own
-    // that std guarantees; `ConnectionAborted` is the one accept error that
-    // is known to be about a single client.
-    error.kind() != io::ErrorKind::ConnectionAborted && error.kind() != io::ErrorKind::Interrupted
+    // that std guarantees, so the test goes the other way: what is known to
+    // be about one client is not exhaustion, and anything else is paused
+    // on, since an error the list does not know is better logged and paused
+    // on than retried at full speed.
+    let one_connections = error
+        .raw_os_error()
+        .is_some_and(|errno| ONE_CONNECTIONS_ERRNOS.contains(&errno));
+    !one_connections
+        && error.kind() != io::ErrorKind::ConnectionAborted
+        && error.kind() != io::ErrorKind::Interrupted
 }
 
 #[cfg(test)]
@@ -195,5 +209,24 @@ mod tests {
         // exhaustion: no pause, and no "accept failed" line in the log.
         let interrupted = io::Error::from(io::ErrorKind::Interrupted);
         assert!(!is_exhaustion(&interrupted));
+    }
+
+    /// The new connection's own network errors, which accept(2) says to
+    /// retry at once, neither pause the loop nor log "accept failed"; an
+    /// error the server does not know (EBADF here) still pauses, since
+    /// retrying it at once could spin.
+    #[test]
+    fn a_connections_own_network_error_does_not_pause() {
+        for errno in [1, 64, 71, 92, 95, 100, 101, 112, 113] {
+            let error = io::Error::from_raw_os_error(errno);
+            assert!(!is_exhaustion(&error), "errno {errno} ({error}) paused on");
+        }
+        for errno in [EMFILE, 23, 105, 12, 9] {
+            let error = io::Error::from_raw_os_error(errno);
+            assert!(
+                is_exhaustion(&error),
+                "errno {errno} ({error}) not paused on"
+            );
+        }
     }
 }

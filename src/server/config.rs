@@ -95,9 +95,10 @@ pub const MAX_NOTSENT_LOWAT: u32 = 16 * 1024 * 1024;
 /// to 256 for its prefork MPM, 400 for its threaded ones; an async server
 /// can afford far more.)
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
-/// Largest accepted `--max-connections`: each connection may hold two
-/// threads, and a few thousand threads is where a thread-per-connection
-/// server stops being sensible.
+/// Largest accepted `--max-connections`: an HTTP/1 connection may hold two
+/// threads and an HTTP/2 one many more (`envelope.rs` adds them up), and a
+/// few thousand threads is where a thread-per-connection server stops being
+/// sensible.
 pub const MAX_MAX_CONNECTIONS: usize = 4096;
 
 /// Default minimum response data rate: 4 KiB/s. A write of `n` bytes must
@@ -275,8 +276,10 @@ impl ServerConfig {
         Ok(())
     }
 
-    /// `--min-rate` and `--rate-grace` as the rule every response's writes
-    /// are held to, over HTTP/1.1 and HTTP/2 alike.
+    /// `--min-rate` and `--rate-grace` as the rule an export's writes are
+    /// held to, over HTTP/1.1 and HTTP/2 alike, and every HTTP/2 response's.
+    /// HTTP/1's small answers (`/metrics` the largest) go into the
+    /// kernel's send buffer in one write, and have the send timeout alone.
     pub fn min_data_rate(&self) -> MinDataRate {
         MinDataRate {
             bytes_per_second: self.min_rate,

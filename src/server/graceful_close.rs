@@ -77,7 +77,7 @@ pub(super) fn close_gracefully(stream: &TcpStream, wait_for_hang_up: bool) -> bo
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
             return !discards_a_tail(stream, sending(drained));
         }
-        match (&*stream).read(&mut sink) {
+        match (&*stream).read(within_limit(&mut sink, drained)) {
             // The client has closed, or is gone: nothing more to wait for.
             Ok(0) => return true,
             Err(e) if !defense::is_timeout(&e) => return true,
@@ -137,7 +137,7 @@ fn read_waiting(stream: &TcpStream, sink: &mut [u8]) -> usize {
     let mut read = 0;
     if stream.set_nonblocking(true).is_ok() {
         while read < MAX_CLOSE_READ_BYTES {
-            match (&*stream).read(sink) {
+            match (&*stream).read(within_limit(sink, read)) {
                 Ok(n @ 1..) => read += n,
                 _ => break,
             }
@@ -145,6 +145,13 @@ fn read_waiting(stream: &TcpStream, sink: &mut [u8]) -> usize {
     }
     let _ = stream.set_nonblocking(false);
     read
+}
+
+/// The part of `sink` one read may fill with `drained` bytes read so far, so
+/// that no more than [`MAX_CLOSE_READ_BYTES`] are ever read.
+fn within_limit(sink: &mut [u8], drained: usize) -> &mut [u8] {
+    let room = MAX_CLOSE_READ_BYTES.saturating_sub(drained).min(sink.len());
+    &mut sink[..room]
 }
 
 /// Whether a byte waits unread on `stream`, taking none. False if the
@@ -365,5 +372,16 @@ mod tests {
             reader.join().unwrap()
         });
         assert_eq!(received, written);
+    }
+
+    /// A read that would take the close past its limit is given only the
+    /// room left: a read that returned a partial 4 KiB, say one byte
+    /// already waiting, would otherwise let the next full one overshoot.
+    #[test]
+    fn no_read_takes_the_close_past_its_limit() {
+        let mut sink = [0u8; 4096];
+        assert_eq!(within_limit(&mut sink, 0).len(), 4096);
+        assert_eq!(within_limit(&mut sink, MAX_CLOSE_READ_BYTES - 1).len(), 1);
+        assert_eq!(within_limit(&mut sink, MAX_CLOSE_READ_BYTES).len(), 0);
     }
 }

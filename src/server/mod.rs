@@ -175,7 +175,8 @@ impl Server {
                     sleep_unless(backoff.failed(&e), &stop);
                     continue;
                 }
-                // A connection its client reset before it was taken, or a signal.
+                // A connection its client reset before it was taken, one's own
+                // network error (accept(2): retry at once), or a signal.
                 Err(_) => continue,
             };
             // The head deadline starts now, not at the first byte, so a

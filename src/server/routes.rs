@@ -238,7 +238,8 @@ pub(super) fn respond(
     // HTTP/1.0 body look whole.
     let cancel = || super::shutdown::cut(stream);
     let cut_by_shutdown = || shared.connections.cut_reached(id);
-    // A small answer goes out in one write of its own, not through `out`.
+    // A small answer goes out in one write of its own, not through `out`:
+    // it fits the kernel's send buffer, so no rate is needed to bound it.
     send(
         answer,
         head_only,
