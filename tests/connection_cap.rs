@@ -814,13 +814,12 @@ fn churn_near_the_cap_leaves_the_live_heap_at_idle() {
 /// listen backlog: with the server stopped (SIGSTOP, as a long pause on an
 /// overloaded machine would stop it), 300 connects all complete their
 /// handshake, where std's backlog of 128 let the 130th wait a second for
-/// its SYN's retry. Resumed, the server answers every one of them: each
-/// it has a slot for (the default `--max-connections`, 256, all free when
-/// it resumes) with the 200 asked for, only the rest with the cap's 503.
+/// its SYN's retry. Resumed, the server answers every one of them: with
+/// the 200 asked for, or the cap's 503. (How many get which is no measure
+/// of the cap: `/healthz` is answered past it too, and a slot freed during
+/// the burst serves another; the cap has tests of its own above.)
 #[test]
 fn a_burst_while_the_server_is_stopped_waits_in_the_backlog() {
-    /// The server's default `--max-connections`.
-    const DEFAULT_CAP: usize = 256;
     let server = Server::start(&[]);
     server.signal("STOP");
     let wait = Duration::from_millis(500);
@@ -835,7 +834,6 @@ fn a_burst_while_the_server_is_stopped_waits_in_the_backlog() {
         300,
         "connects that did not wait (somaxconn {most})"
     );
-    let mut served = 0;
     for mut client in clients {
         client
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -850,9 +848,5 @@ fn a_burst_while_the_server_is_stopped_waits_in_the_backlog() {
             status == "HTTP/1.1 200" || status == "HTTP/1.1 503",
             "{status}"
         );
-        served += usize::from(status == "HTTP/1.1 200");
     }
-    // At least the cap: a slot freed while the burst is still being
-    // accepted takes one more.
-    assert!(served >= DEFAULT_CAP, "{served} of 300 served");
 }

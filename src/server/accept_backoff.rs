@@ -104,6 +104,12 @@ pub fn descriptor_warning(max_connections: usize) -> Option<String> {
                 .to_string()
         });
     };
+    limit_warning(limit, open, max_connections)
+}
+
+/// [`descriptor_warning`]'s rule, given the soft `limit` on descriptors and
+/// those `open` now.
+fn limit_warning(limit: u64, open: u64, max_connections: usize) -> Option<String> {
     let needed = open
         .saturating_add((max_connections as u64).saturating_mul(2))
         .saturating_add(SPARE_DESCRIPTORS);
@@ -183,20 +189,32 @@ mod tests {
         assert_eq!(again, 1, "{lines:#?}");
     }
 
+    /// Twice the cap, the descriptors open and the spare ones must fit
+    /// the limit: 1,024 with 10 open holds a cap of 475 (10 + 950 + 64),
+    /// not 476.
     #[test]
     fn warns_only_when_the_cap_cannot_be_reached() {
-        if let Some((limit, open)) = proc_status::open_files() {
-            let fits = limit.saturating_sub(open + SPARE_DESCRIPTORS) / 2;
-            if let Ok(fits) = usize::try_from(fits) {
-                assert_eq!(descriptor_warning(fits.min(4096)), None);
-            }
-            if let Some(over) = usize::try_from(limit).ok().and_then(|l| l.checked_add(1)) {
-                let warning = descriptor_warning(over).unwrap();
-                assert!(
-                    warning.contains(&format!("ulimit -n is {limit}")),
-                    "{warning}"
-                );
-            }
+        assert_eq!(limit_warning(1024, 10, 475), None);
+        let warning = limit_warning(1024, 10, 476).expect("a warning at 476");
+        assert!(
+            warning.contains("ulimit -n is 1024 with 10 descriptors in use")
+                && warning.contains("--max-connections 476 needs about 1026"),
+            "{warning}"
+        );
+        // A cap too big to count does not wrap to a small need.
+        assert!(limit_warning(u64::MAX - 1, 10, usize::MAX).is_some());
+    }
+
+    /// And the rule is read with this process's own limit and descriptors.
+    #[test]
+    fn the_warning_reads_this_process() {
+        let (limit, open) = proc_status::open_files().expect("/proc/self/limits and fd");
+        if let Ok(over) = usize::try_from(limit.saturating_add(1)) {
+            let warning = descriptor_warning(over).expect("a cap past the limit");
+            assert!(
+                warning.contains(&format!("ulimit -n is {limit}")),
+                "{warning} ({open} open)"
+            );
         }
     }
 
