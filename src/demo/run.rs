@@ -138,6 +138,18 @@ impl SlowRun {
     pub fn refused_every_client(&self) -> bool {
         self.refused.len() >= self.clients
     }
+
+    /// The verdict on what was measured. The rule is about one connection,
+    /// and the gauge sums every served response: so its peak is shared out
+    /// among them. A strategy whose every client was refused queued
+    /// nothing: not flat.
+    fn judged(&self) -> Verdict {
+        if self.refused_every_client() {
+            Verdict::NotServed
+        } else {
+            verdict(self.peak_queued / self.served(), self.body_len)
+        }
+    }
 }
 
 /// What one strategy did for one client reading as fast as it can.
@@ -239,6 +251,9 @@ impl<'a> Sampler<'a> {
     }
 
     fn sample(&self, phase: Phase) -> Sample {
+        // On the schedule's tick, before any read: a slow scrape does not
+        // move the sample later.
+        let t_ms = self.start.elapsed().as_millis() as u64;
         // Status first: the /metrics request below briefly adds a thread.
         let status = self.server.status().ok();
         let server_addr = self.server.addr();
@@ -259,7 +274,7 @@ impl<'a> Sampler<'a> {
             mode: self.mode,
             pass: self.pass,
             phase,
-            t_ms: self.start.elapsed().as_millis() as u64,
+            t_ms,
             rss_bytes: status.and_then(|s| s.rss_bytes),
             threads: status.and_then(|s| s.threads),
             queued_bytes: queued,
@@ -412,13 +427,7 @@ pub fn slow(
         server_aborts,
         verdict: Verdict::Flat,
     };
-    // The rule is about one connection; the gauge sums every served response.
-    // A strategy whose every client was refused queued nothing: not flat.
-    run.verdict = if run.refused_every_client() {
-        Verdict::NotServed
-    } else {
-        verdict(run.peak_queued / run.served(), run.body_len)
-    };
+    run.verdict = run.judged();
     Ok(run) // `server` drops here: the child is killed and reaped.
 }
 
@@ -547,6 +556,24 @@ mod tests {
         let most = until.as_millis() / slow_sample.as_millis() + 1;
         assert!(u128::from(ticks) <= most, "{ticks} samples, at most {most}");
         assert!(ticks >= 1);
+    }
+
+    /// The verdict is on one connection: four clients that queued 14 MiB
+    /// together held 3.5 MiB each, flat beside a 385 MB body's bound of
+    /// 1 % (3.7 MiB), though the sum is far past it. A client refused up
+    /// front queued nothing and is not counted: with one of the four
+    /// refused, the same 14 MiB is 4.7 MiB each. A run that served no one
+    /// is not judged.
+    #[test]
+    fn the_verdict_shares_the_peak_among_the_clients_served() {
+        use crate::demo::report::tests::slow_run;
+        let mut run = slow_run(4, 0, 0, 16 << 10);
+        run.peak_queued = 14 << 20;
+        assert_eq!(run.judged(), Verdict::Flat);
+        run.refused = vec![503];
+        assert_eq!(run.judged(), Verdict::Unbounded);
+        run.refused = vec![503; 4];
+        assert_eq!(run.judged(), Verdict::NotServed);
     }
 
     /// A client's own abort, or its HTTP/2 protocol error, is not the

@@ -63,7 +63,8 @@ pub struct Sample {
     pub pass: Pass,
     /// Before or after the clients disconnected.
     pub phase: Phase,
-    /// Milliseconds since the clients connected.
+    /// Milliseconds since the clients connected, when the sample began: its
+    /// reads follow one another, the `/metrics` scrape last.
     pub t_ms: u64,
     /// The server's `VmRSS`.
     pub rss_bytes: Option<u64>,
