@@ -461,7 +461,7 @@ fn http_1_0_needs_no_host_and_other_methods_parse() {
     assert_eq!(request.query, None);
     let request = parse_head(b"DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     assert_eq!(request.method, Method::NotAllowed);
-    for unknown in ["get", "BREW", "PROPFIND", "GETTHEEXPORTNOWPLEASE"] {
+    for unknown in ["get", "head", "BREW", "PROPFIND", "GETTHEEXPORTNOWPLEASE"] {
         let head = format!("{unknown} / HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(parse_head(head.as_bytes()).unwrap().method, Method::Unknown);
     }
@@ -503,6 +503,8 @@ fn rejects_malformed_heads_with_the_right_status() {
         (b"GET http://user@host/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a:8f\r\n\r\n", 400),
+        (b"connect example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (
             b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: \x0c0\r\n\r\n",
             400,
@@ -517,6 +519,10 @@ fn rejects_malformed_heads_with_the_right_status() {
         (b"GET / http/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        // RFC 9112 §3.2: "any request message" with two Hosts or an
+        // invalid one, HTTP/1.0 as much as 1.1.
+        (b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nHost: a b\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400),
@@ -564,6 +570,8 @@ fn valid_but_unusual_heads_are_accepted() {
         b"GET / HTTP/1.1\r\nHost: a\r\nX-Tab:\tv\t\r\nX-Utf8: \xc3\xa9\r\n\r\n",
         b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
         b"GET /a%20b?x=%7B HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a:\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: [vAf.x]\r\n\r\n",
     ] {
         assert!(
             parse_head(head).is_ok(),

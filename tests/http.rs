@@ -261,6 +261,14 @@ fn each_bad_parameter_is_a_400_naming_it() {
         ("rows=1.5", "rows must be"),
         ("rows=1e3", "rows must be"),
         ("rows=", "rows must be"),
+        (
+            "rows",
+            "rows must be a whole number from 0 to 5000, got \"\"",
+        ),
+        (
+            "rows=1=2",
+            "rows must be a whole number from 0 to 5000, got \"1=2\"",
+        ),
         ("rows=5001", "from 0 to 5000"),
         ("rows=184467440737095516160", "rows must be"),
         (

@@ -433,6 +433,8 @@ mod tests {
             (b"0\r\nX-Trailer: 1\r\n\r\n", "trailer", 3),
             (b"0\r\n\rx", "last chunk is not followed", 4),
             (b"11111111111111111\r\n", "too many digits", 16),
+            (b"\r\n\r\n", "does not start with a hex digit", 0),
+            (b"0\r\n\n", "trailer", 3),
         ] {
             let error = decode(wire, 2).expect_err(reason);
             assert!(error.reason.contains(reason), "{error}");

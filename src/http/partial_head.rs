@@ -133,6 +133,8 @@ mod tests {
         }
         // A CR last, its LF perhaps still to come, ends nothing yet.
         assert_eq!(head_end(b"GET / HTTP/1.1\r", 0, 15), None);
+        // A CR first, and no LF after it.
+        assert_eq!(head_end(b"\rX", 0, 2), Some(2));
     }
 
     #[test]

@@ -563,7 +563,7 @@ mod tests {
             body,
             "past u64, a body all the same"
         );
-        for not_a_number in ["-1", "+0", "0, 0", "0x0", ""] {
+        for not_a_number in ["-1", "+0", "0, 0", "0x0", "0a", ""] {
             let expected = Err("Content-Length is not one decimal number");
             assert_eq!(reason(not_a_number), expected, "{not_a_number}");
         }
@@ -585,6 +585,73 @@ mod tests {
             b" 1",
         ] {
             assert_eq!(decimal(bad), None, "{:?}", bad.escape_ascii().to_string());
+        }
+    }
+
+    /// A version is `HTTP/` DIGIT `.` DIGIT (RFC 9112 §2.3): a letter for
+    /// either digit makes it malformed, a 400, neither a later minor
+    /// version served as 1.1 nor a major one refused with 505.
+    #[test]
+    fn a_version_is_two_digits() {
+        for version in ["HTTP/1.x", "HTTP/x.1"] {
+            let head = format!("GET / {version}\r\nHost: a\r\n\r\n");
+            let error = parse_head(head.as_bytes()).unwrap_err();
+            assert_eq!(error, bad("malformed HTTP version"), "{version}");
+        }
+    }
+
+    /// An empty method or an empty target is refused for what is missing.
+    #[test]
+    fn an_empty_method_or_target_is_named() {
+        let reason = |head: &[u8]| parse_head(head).map(|_| ()).map_err(|e| e.reason);
+        let no_method = b" / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(reason(no_method), Err("method is not a token"));
+        let no_target = b"GET  HTTP/1.1\r\nHost: a\r\n\r\n";
+        let expected = "request target is empty or has bytes a URI cannot contain";
+        assert_eq!(reason(no_target), Err(expected));
+    }
+
+    /// A field name is a token (RFC 9110 §5.6.2): any tchar, no delimiter.
+    #[test]
+    fn a_field_name_is_every_tchar_and_no_delimiter() {
+        let name_of = |name: &[u8]| {
+            let head = [&b"GET / HTTP/1.1\r\nHost: a\r\n"[..], name, b": v\r\n\r\n"].concat();
+            parse_head(&head).map(|request| request.fields[1].0.to_vec())
+        };
+        let every_tchar = b"!#$%&'*+-.^_`|~09AZaz";
+        assert_eq!(name_of(every_tchar), Ok(every_tchar.to_vec()));
+        for delimiter in b"\"(),/;<=>?@[\\]{}" {
+            let not_a_token = Err(bad("header field name is not a token"));
+            let shown = char::from(*delimiter);
+            assert_eq!(name_of(&[b'X', *delimiter]), not_a_token, "{shown}");
+        }
+    }
+
+    /// A field value is VCHAR and obs-text with SP and HTAB inside (RFC
+    /// 9110 §5.5): 0x21 to 0x7E and 0x80 to 0xFF, both edges included.
+    #[test]
+    fn a_field_value_takes_every_vchar_and_obs_text() {
+        let value: Vec<u8> = (b"a \t".iter().copied())
+            .chain(0x21..=0x7e)
+            .chain(0x80..=0xff)
+            .collect();
+        let mut head = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
+        head.extend_from_slice(&value);
+        head.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(parse_head(&head).unwrap().fields[1].1, &value[..]);
+    }
+
+    /// No body, however it is framed: any Transfer-Encoding, not only
+    /// chunked, and every Content-Length, not only the first.
+    #[test]
+    fn every_framing_field_is_judged() {
+        for fields in [
+            "Transfer-Encoding: gzip",
+            "Content-Length: 0\r\nContent-Length: 5",
+        ] {
+            let head = format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n\r\n");
+            let reason = parse_head(head.as_bytes()).unwrap_err().reason;
+            assert!(reason.starts_with("request bodies are not"), "{fields}");
         }
     }
 }

@@ -304,4 +304,21 @@ mod tests {
             );
         }
     }
+
+    /// The bytes a target may hold are RFC 3986's, bar the fragment's `#`:
+    /// ALPHA, DIGIT, unreserved, sub-delims, `:@/?%` and IPv6's brackets.
+    #[test]
+    fn uri_bytes_are_rfc_3986s() {
+        let marks = b"-._~!$&'()*+,;=:@/?%[]";
+        for b in 0..=u8::MAX {
+            let allowed = b.is_ascii_alphanumeric() || marks.contains(&b);
+            assert_eq!(is_uri_byte(b), allowed, "{}", [b].escape_ascii());
+        }
+    }
+
+    /// The query begins at the first `?`; a later one is part of it.
+    #[test]
+    fn the_query_starts_at_the_first_question_mark() {
+        assert_eq!(split_query(b"/a?b?c"), (&b"/a"[..], Some(&b"b?c"[..])));
+    }
 }
