@@ -665,14 +665,16 @@ fn caps_whose_envelope_the_memory_limit_cannot_hold_are_warned_of() {
 /// than that, the OS refuses the memory, and an allocation that cannot
 /// fail would abort the server, every connection with it. Each flat mode
 /// answers a 503 instead, before its head, with `Retry-After` and a
-/// one-line reason, logged too, and the server goes on serving. The
+/// one-line reason, logged too, and the server goes on serving; so does
+/// `buffer`, whose body, far under the caps, the OS cannot hold now (a 503
+/// that says to retry, not a 400 that says no retry helps). The
 /// limit is the server's own address space at rest, measured first, and
 /// 8 MiB: room for a connection's thread and small allocations, not for a
 /// 16 MiB chunk. Both servers have one malloc arena: a thread's own arena
 /// reserves 64 MiB that VmSize counts at once, and a chunk carved from it
 /// later would cost no more address space, the refusal left to chance.
 #[test]
-fn a_flat_export_the_memory_limit_cannot_hold_is_a_503_not_an_abort() {
+fn an_export_the_memory_limit_cannot_hold_is_a_503_not_an_abort() {
     let args = ["--chunk-bytes", "16m", "--channel-depth", "0"];
     let one_arena = [("MALLOC_ARENA_MAX", "1")];
     // `VmSize:    137796 kB`: what `ulimit -v` counts, in its unit.
@@ -707,6 +709,12 @@ fn a_flat_export_the_memory_limit_cannot_hold_is_a_503_not_an_abort() {
             "{mode}: {wire:?}"
         );
     }
+    // 54 MB: under the caps, over the 8 MiB of room.
+    let wire = ask("/export.csv?rows=1000000&mode=buffer");
+    assert!(wire.starts_with("HTTP/1.1 503 "), "{wire:?}");
+    assert!(wire.contains("\r\nRetry-After: 1\r\n"), "{wire:?}");
+    let in_memory = "cannot buffer a 54027933-byte export in memory; use mode=bounded\n";
+    assert!(wire.ends_with(in_memory), "{wire:?}");
     assert!(
         ask("/healthz").starts_with("HTTP/1.1 200 "),
         "still serving"

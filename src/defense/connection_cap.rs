@@ -501,4 +501,50 @@ mod tests {
         assert!(lines[0].ends_with(" end=client-abort"), "{}", lines[0]);
         assert_eq!(rejections(), before);
     }
+
+    /// The real queue to the lingering thread holds a burst while the
+    /// thread is busy (here, held inside an own endpoint's answer): each
+    /// socket waits its turn and gets its whole 503, none is answered and
+    /// closed at once by the accept loop, whose close could reset it.
+    #[test]
+    fn a_burst_waits_in_the_queue_while_the_lingering_thread_is_busy() {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let _counting = crate::test_support::counting_rejections();
+        let gate = Arc::new(Mutex::new(()));
+        let entered = Arc::new(AtomicBool::new(false));
+        let held = gate.lock().unwrap();
+        let (for_own, entered_own) = (Arc::clone(&gate), Arc::clone(&entered));
+        let own: Arc<OwnEndpoints> = Arc::new(move |_| {
+            entered_own.store(true, Ordering::SeqCst);
+            drop(for_own.lock());
+            None
+        });
+        let rejecter = Rejecter::start(true, own).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut busy = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        busy.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let (accepted, peer) = listener.accept().unwrap();
+        rejecter.reject(accepted, peer, Refusal::AtCap);
+        crate::test_support::wait_until("the thread in own", || entered.load(Ordering::SeqCst));
+        let burst: Vec<TcpStream> = (0..8).map(|_| turned_away(&rejecter)).collect();
+        for client in &burst {
+            client
+                .set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let peeked = client.peek(&mut [0u8; 1]);
+            assert!(peeked.is_err(), "answered before its turn: {peeked:?}");
+        }
+        drop(held);
+        for mut client in burst {
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            assert!(got.starts_with(b"HTTP/1.1 503 "), "{got:?}");
+        }
+        rejecter.stop();
+    }
 }

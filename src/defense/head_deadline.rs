@@ -503,4 +503,31 @@ mod tests {
         assert!(result.unwrap_err().starts_with("TimedOut"));
         assert!(took < Duration::from_millis(500), "{took:?}");
     }
+
+    /// A client that sends nothing is cut at its deadline, not some
+    /// multiple of it: each read waits only for the time left.
+    #[test]
+    fn a_silent_client_is_cut_at_the_deadline_not_after_it() {
+        let (server, _client) = crate::test_support::loopback();
+        let mut buf = Vec::new();
+        let started = Instant::now();
+        let result = read_head(&server, &mut buf, started + Duration::from_secs(1));
+        let took = started.elapsed();
+        assert!(matches!(result, Err(ReadHeadError::TimedOut)), "{result:?}");
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+    }
+
+    /// A head of exactly 16 KiB fits, however its reads fall: here all but
+    /// its last byte, then that byte.
+    #[test]
+    fn a_head_of_exactly_the_limit_fits_though_its_last_byte_comes_late() {
+        let start = b"GET / HTTP/1.1\r\nX: ";
+        let value = b"v".repeat(MAX_HEAD_BYTES - start.len() - 4);
+        let head = [&start[..], &value, b"\r\n\r\n"].concat();
+        assert_eq!(head.len(), MAX_HEAD_BYTES);
+        let (most, last) = head.split_at(MAX_HEAD_BYTES - 1);
+        let (result, _) = read_pieces(&[most, last]);
+        let whole = result.as_deref() == Ok(&head[..]);
+        assert!(whole, "{:?}", result.map(|read| read.len()));
+    }
 }
