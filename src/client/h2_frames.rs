@@ -498,4 +498,124 @@ mod tests {
             assert_eq!(report.failure.is_none(), answered, "{idle}: {report:?}");
         }
     }
+
+    /// Half a window read is given back at once, not a frame later: with
+    /// a window of 65,536 bytes, 128 frames of 256 bytes are half of it.
+    #[test]
+    fn exactly_half_a_window_read_is_given_back() {
+        let mut frames = Vec::new();
+        frame_write::settings(&mut frames, &[]);
+        frames.extend(a_head());
+        for i in 1..=128 {
+            let flags = if i == 128 { flag::END_STREAM } else { 0 };
+            frames.extend(raw_frame(Kind::Data as u8, flags, 1, &[b'x'; 256]));
+        }
+        let options = H2Options {
+            window: 1 << 16,
+            ..options()
+        };
+        let (report, updates) = given_back(&options, frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(updates, [(0, 1), (0, 32_768), (1, 32_768)]);
+    }
+
+    /// `starve_first` starves stream 1 alone: the connection's window is
+    /// still given back, so that another stream can go on (the demo's
+    /// point).
+    #[test]
+    fn starving_the_first_stream_still_gives_the_connection_back() {
+        let mut frames = Vec::new();
+        frame_write::settings(&mut frames, &[]);
+        frames.extend(a_head());
+        for i in 1..=128 {
+            let flags = if i == 128 { flag::END_STREAM } else { 0 };
+            frames.extend(raw_frame(Kind::Data as u8, flags, 1, &[b'x'; 256]));
+        }
+        let options = H2Options {
+            starve_first: true,
+            ..options()
+        };
+        let (report, updates) = given_back(&options, frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(updates, [(0, 32_768)]);
+    }
+
+    /// A GOAWAY below a stream that has already ended cuts nothing: the
+    /// stream is closed (RFC 9113 §5.1), and its whole body stays whole.
+    #[test]
+    fn a_goaway_after_a_streams_end_does_not_cut_it() {
+        let mut frames = a_head();
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        frame_write::goaway(&mut frames, 0, ErrorCode::NoError, b"");
+        let report = report_of(&frames);
+        assert!(report.first.complete, "{report:?}");
+        assert_eq!(report.failure, None, "{report:?}");
+    }
+
+    /// What the client writes: its SETTINGS turn push off (RFC 9113
+    /// §8.4); the server's SETTINGS is acknowledged, and its ACK of the
+    /// client's is not (§6.5); and a server's PING is answered with an
+    /// ACK carrying the same data (§6.7), not a PING of its own.
+    #[test]
+    fn the_client_turns_push_off_and_acknowledges_what_it_must() {
+        let mut frames = Vec::new();
+        frame_write::settings(&mut frames, &[]);
+        frame_write::settings_ack(&mut frames);
+        frame_write::ping(&mut frames, *b"pingdata", false);
+        frames.extend(a_head());
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let (url, server) = one_connection(move |mut stream| {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut got = vec![0; PREFACE.len()];
+            stream.read_exact(&mut got).unwrap();
+            stream.write_all(&frames).unwrap();
+            let _ = stream.read_to_end(&mut got);
+            got
+        });
+        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+        let sent = server.join().unwrap();
+        assert!(report.first.complete, "{report:?}");
+        let (mut push, mut pings, mut acks) = (None, Vec::new(), 0);
+        let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+        while let Some((header, payload)) = sent.next_frame().unwrap() {
+            match frame::parse(&header, payload) {
+                Ok(Frame::Settings { ack: false, .. }) => {
+                    for pair in payload.chunks(6) {
+                        if u16::from_be_bytes([pair[0], pair[1]]) == frame::setting::ENABLE_PUSH {
+                            push = Some(u32::from_be_bytes([pair[2], pair[3], pair[4], pair[5]]));
+                        }
+                    }
+                }
+                Ok(Frame::Settings { ack: true, .. }) => acks += 1,
+                Ok(Frame::Ping { ack, data }) => pings.push((ack, data)),
+                _ => {}
+            }
+        }
+        assert_eq!(push, Some(0));
+        assert_eq!(pings, [(true, *b"pingdata")]);
+        assert_eq!(acks, 1, "the server's SETTINGS, and nothing else");
+    }
+
+    /// What the download had when stream 3 ended is taken at that end,
+    /// once: a frame on stream 3 after it, END_STREAM or not, is no end.
+    #[test]
+    fn a_frame_after_the_second_streams_end_moves_nothing() {
+        let mut frames = Vec::new();
+        frame_write::settings(&mut frames, &[]);
+        frames.extend(a_head_and_ten_bytes());
+        let ends = flag::END_HEADERS;
+        frames.extend(raw_frame(Kind::Headers as u8, ends, 3, &[0x80 | 8]));
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 3, b"y"));
+        frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"12345"));
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 3, b"z"));
+        let options = H2Options {
+            second: Some(("/y".into(), Duration::ZERO)),
+            stop_after_second: true,
+            ..options()
+        };
+        let (report, _) = given_back(&options, frames);
+        let second = report.second.clone().unwrap_or_default();
+        assert!(second.complete && second.body_bytes == 1, "{report:?}");
+        assert_eq!(report.first_bytes_then, Some(10), "{report:?}");
+    }
 }

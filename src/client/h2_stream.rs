@@ -237,4 +237,46 @@ mod tests {
         let failure = report.failure.as_deref().unwrap_or_default();
         assert!(failure.contains("not ending the stream"), "{report:?}");
     }
+
+    /// A `:status` 103 head, no END_STREAM.
+    fn an_interim_head() -> Vec<u8> {
+        let mut block = Vec::new();
+        hpack_encode::encode_field(&mut block, b":status", b"103");
+        raw_frame(Kind::Headers as u8, flag::END_HEADERS, 1, &block)
+    }
+
+    /// As many interim heads as [`MAX_INTERIM_RESPONSES`] come before the
+    /// final one, as over HTTP/1.1; one more is no answer.
+    #[test]
+    fn as_many_interim_heads_as_the_limit_are_taken() {
+        use super::super::response::MAX_INTERIM_RESPONSES;
+        for (count, whole) in [
+            (MAX_INTERIM_RESPONSES, true),
+            (MAX_INTERIM_RESPONSES + 1, false),
+        ] {
+            let mut frames = an_interim_head().repeat(count as usize);
+            let ends = flag::END_HEADERS | flag::END_STREAM;
+            frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &[0x80 | 8]));
+            let report = report_of(&frames);
+            assert_eq!(report.first.complete, whole, "{count}: {report:?}");
+            assert_eq!(report.failure.is_none(), whole, "{count}: {report:?}");
+        }
+    }
+
+    /// `100 Continue` is an interim head like any 1xx (RFC 9110 §15.2):
+    /// the final head after it sets the status, and is no trailers.
+    #[test]
+    fn a_100_continue_head_is_interim() {
+        let mut block = Vec::new();
+        hpack_encode::encode_field(&mut block, b":status", b"100");
+        let mut frames = raw_frame(Kind::Headers as u8, flag::END_HEADERS, 1, &block);
+        let ends = flag::END_HEADERS | flag::END_STREAM;
+        frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &[0x80 | 8]));
+        let report = report_of(&frames);
+        assert_eq!(report.first.status, Some(200), "{report:?}");
+        assert!(
+            report.first.complete && report.failure.is_none(),
+            "{report:?}"
+        );
+    }
 }

@@ -225,7 +225,11 @@ impl ResponseReader {
             let appended = bytes.len().min(MAX_KEPT_HEAD_BYTES - self.head_bytes.len());
             self.head_bytes.extend_from_slice(&bytes[..appended]);
             let Some((end, body_start)) = head_end(&self.head_bytes, searched_from) else {
-                if self.head_bytes.len() > MAX_HEAD_BYTES {
+                // Only once all that is kept has come with no end in it: a
+                // head whose empty line comes later could not fit, and one
+                // whose line end is still on its way in the next read is
+                // judged as if it had come in this one.
+                if self.head_bytes.len() == MAX_KEPT_HEAD_BYTES {
                     let why = format!("response head longer than {MAX_HEAD_BYTES} bytes");
                     return Some(BodyEnd::Failed(why));
                 }
@@ -512,5 +516,50 @@ mod tests {
         assert_eq!(reader.cut("x".into()), BodyEnd::Failed("x".into()));
         reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n12");
         assert_eq!(reader.cut("x".into()), BodyEnd::Cut("x".into()));
+    }
+
+    /// A status code is exactly three digits (RFC 9110 §15): over HTTP/2
+    /// no status line's shape checks `:status` before this does, and
+    /// `0200` taken for 200 would pass a malformed head for a 2xx.
+    #[test]
+    fn a_status_code_is_exactly_three_digits() {
+        assert_eq!(status_code(b"200"), Some(200));
+        for bad in [&b"0200"[..], b"2000", b"20", b"+20", b""] {
+            assert_eq!(status_code(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// `chunked` must be the only coding (this client decodes no other),
+    /// and the whole value: `chunked, gzip` ends in a coding that is not
+    /// chunked, so its body is not chunk-framed (RFC 9112 §6.3), and one
+    /// decoded as chunks could pass for whole when cut.
+    #[test]
+    fn a_transfer_encoding_that_only_starts_with_chunked_is_refused() {
+        for bad in [&b"chunked, gzip"[..], b"chunkedx", b"chunked;q=1"] {
+            let mut head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: ".to_vec();
+            head.extend_from_slice(bad);
+            let text = String::from_utf8_lossy(bad);
+            assert!(parse_response_head(&head).is_err(), "{text}");
+        }
+    }
+
+    /// A head of exactly [`MAX_HEAD_BYTES`] is read, ended by CRLF CRLF or
+    /// by bare LFs, however its reads fall: in one, or split at any byte
+    /// of its end. (Judged by what one read held, a CR that came alone
+    /// made the same head too long.)
+    #[test]
+    fn a_head_of_exactly_the_limit_is_read_in_any_reads() {
+        let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX: ".to_vec();
+        head.resize(MAX_HEAD_BYTES, b'a');
+        for ending in [&b"\r\n\r\nx"[..], b"\n\nx"] {
+            let wire = [&head[..], ending].concat();
+            for split in MAX_HEAD_BYTES - 2..wire.len() {
+                let mut reader = ResponseReader::new();
+                assert_eq!(reader.feed(&wire[..split]), None, "split at {split}");
+                let end = reader.feed(&wire[split..]);
+                let whole = Some(BodyEnd::Complete(BodyFraming::Length(1)));
+                assert_eq!(end, whole, "split at {split}");
+            }
+        }
     }
 }

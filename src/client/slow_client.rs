@@ -365,22 +365,17 @@ pub fn at_the_limit(socket: &TcpStream) -> AtTheLimit {
 mod tests {
     use super::*;
 
-    /// A server that answers with a Content-Length of 100,000 and sends
-    /// 60,000 bytes at once, then resets the connection: the bytes sit in
-    /// the client's receive buffer, the reset behind them.
-    fn server_that_resets_behind_its_bytes() -> (HttpUrl, thread::JoinHandle<()>) {
+    /// A server on 127.0.0.1 that reads the request, then runs `answer`
+    /// on the connection.
+    fn answering(
+        answer: impl FnOnce(&mut TcpStream) + Send + 'static,
+    ) -> (HttpUrl, thread::JoinHandle<()>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let _ = stream.read(&mut request);
-            let mut response = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
-            response.resize(response.len() + 60_000, b'x');
-            stream.write_all(&response).unwrap();
-            // Time for the bytes to reach the client's kernel, then a reset.
-            thread::sleep(Duration::from_millis(200));
-            sys::reset_on_close(&stream).unwrap();
+            let _ = stream.read(&mut [0u8; 1024]);
+            answer(&mut stream);
         });
         let url = HttpUrl {
             host: "127.0.0.1".into(),
@@ -388,6 +383,20 @@ mod tests {
             target: "/".into(),
         };
         (url, server)
+    }
+
+    /// A server that answers with a Content-Length of 100,000 and sends
+    /// 60,000 bytes at once, then resets the connection: the bytes sit in
+    /// the client's receive buffer, the reset behind them.
+    fn server_that_resets_behind_its_bytes() -> (HttpUrl, thread::JoinHandle<()>) {
+        answering(|stream| {
+            let mut response = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+            response.resize(response.len() + 60_000, b'x');
+            stream.write_all(&response).unwrap();
+            // Time for the bytes to reach the client's kernel, then a reset.
+            thread::sleep(Duration::from_millis(200));
+            sys::reset_on_close(&*stream).unwrap();
+        })
     }
 
     /// README's rule, no cut may look whole: reading at 10 KiB/s for 1 s,
@@ -550,5 +559,31 @@ mod tests {
             matches!(&end, BodyEnd::Cut(why) if why.contains("5 body bytes")),
             "{end:?}"
         );
+    }
+
+    /// README's rule where it is hardest: a close-delimited body, which a
+    /// FIN cannot tell from whole. A reset the client reads into is a cut,
+    /// not the close that ends the body.
+    #[test]
+    fn a_reset_read_into_cuts_a_close_delimited_body() {
+        crate::test_support::within(|| {
+            let (url, server) = answering(|stream| {
+                stream
+                    .write_all(b"HTTP/1.0 200 OK\r\n\r\nsome of it")
+                    .unwrap();
+                sys::reset_on_close(&*stream).unwrap();
+            });
+            let options = ClientOptions {
+                http_1_0: true,
+                ..ClientOptions::default()
+            };
+            let client = SlowClient::connect(&url, &options).unwrap();
+            let report = client.run(Some(Duration::from_secs(5)));
+            server.join().unwrap();
+            assert!(
+                matches!(&report.end, BodyEnd::Cut(why) if why.contains("reset")),
+                "{report:?}"
+            );
+        });
     }
 }
