@@ -131,6 +131,10 @@ fn buffer_queues_the_whole_body() {
         "the body is on the heap, and no more: grew {heap_growth} for a body of {body}"
     );
     disconnect_and_expect_idle(server.addr(), stalled, "buffer", &idle);
+    // The heap's peak outlives the queue: what the stall cost is still
+    // there once every byte of it is freed.
+    let heap_peak = metrics(server.addr()).value("backpressure_heap_peak_bytes");
+    assert!(heap_peak >= idle.heap_bytes + body, "peak {heap_peak}");
 }
 
 #[test]

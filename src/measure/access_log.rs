@@ -296,4 +296,68 @@ mod tests {
             assert!(End::ABORTS.contains(&end), "{}", end.as_str());
         }
     }
+
+    /// The request line ends at its CR: the CR is not logged, where it
+    /// would end the line for a terminal or a log collector.
+    #[test]
+    fn the_request_line_stops_before_its_cr() {
+        let head = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(request_line(head), "GET /x HTTP/1.1");
+    }
+
+    /// A connection refused for want of a thread had its whole answer (a
+    /// 503, or over HTTP/2 a GOAWAY), as a complete one did; a cut one
+    /// did not.
+    #[test]
+    fn which_ends_sent_a_whole_response() {
+        for end in [
+            End::Complete,
+            End::HeaderTimeout,
+            End::ProtocolError,
+            End::Rejected,
+        ] {
+            assert!(
+                Outcome::ended(end).sent_whole_response(),
+                "{}",
+                end.as_str()
+            );
+        }
+        for end in End::RESETS
+            .into_iter()
+            .chain([End::ClientAbort, End::Panic])
+        {
+            assert!(
+                !Outcome::ended(end).sent_whole_response(),
+                "{}",
+                end.as_str()
+            );
+        }
+    }
+
+    /// docs/defenses.md lists every `end=` the access log can write.
+    #[test]
+    fn every_end_is_documented() {
+        let docs = include_str!("../../docs/defenses.md");
+        let list = &docs[docs.find("`end=` is").unwrap()..];
+        let list = &list[..list.find("the request line").unwrap()];
+        let all = [
+            End::Complete,
+            End::ClientAbort,
+            End::SendTimeout,
+            End::MinRate,
+            End::HeaderTimeout,
+            End::Rejected,
+            End::BufferCap,
+            End::BufferBudget,
+            End::ProducerFailed,
+            End::Panic,
+            End::DrainTimeout,
+            End::CloseTimeout,
+            End::ProtocolError,
+        ];
+        for end in all {
+            let word = format!("`{}`", end.as_str());
+            assert!(list.contains(&word), "{word} is not in docs/defenses.md");
+        }
+    }
 }

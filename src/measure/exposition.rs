@@ -171,4 +171,14 @@ mod tests {
         assert!(Scrape::parse(&"#".repeat(MAX_EXPOSITION_BYTES + 1)).is_err());
         assert_eq!(Scrape::parse("a 1.5").unwrap().count("a"), None);
     }
+
+    /// A counter or gauge read as a whole number is one: a negative value
+    /// is none, not 0; and a series is split from its value at the last
+    /// space, so a label value may hold one.
+    #[test]
+    fn counts_are_whole_and_series_split_at_the_last_space() {
+        assert_eq!(Scrape::parse("a -1").unwrap().count("a"), None);
+        let scrape = Scrape::parse("a{l=\"x y\"} 3").unwrap();
+        assert_eq!(scrape.count("a{l=\"x y\"}"), Some(3));
+    }
 }

@@ -354,4 +354,44 @@ mod tests {
         let mut out = Scripted(vec![full(), Ok(2), Err(BrokenPipe.into())], Vec::new());
         assert!(write_waiting(&mut out, b"cut", Duration::ZERO).is_err());
     }
+
+    /// A write that takes nothing, and says no error, is a failure: waited
+    /// on, it would spin the logger thread for ever.
+    #[test]
+    fn a_write_of_nothing_is_a_failure() {
+        /// Takes nothing, once; a second call is an error of another kind.
+        struct Zero(bool);
+        impl Write for Zero {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                match std::mem::replace(&mut self.0, true) {
+                    false => Ok(0),
+                    true => Err(io::Error::other("written to again")),
+                }
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let written = write_waiting(Zero(false), b"x", Duration::ZERO);
+        assert_eq!(written.unwrap_err().kind(), io::ErrorKind::WriteZero);
+    }
+
+    /// A panic is one log line, whatever its message holds: a CR, too,
+    /// would let the message pass for a line of its own.
+    #[test]
+    fn a_panic_is_logged_on_one_line() {
+        let (_, lines) = capture(|| {
+            let previous = panic::take_hook();
+            log_panics();
+            let _ = panic::catch_unwind(|| panic!("a test's own: one\rtwo\nthree"));
+            panic::set_hook(previous);
+        });
+        // Another test's lines may be among them (`capture`).
+        let ours: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("a test's own"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{lines:?}");
+        assert!(ours[0].ends_with("one two three"), "{lines:?}");
+    }
 }

@@ -635,4 +635,65 @@ mod tests {
             assert!(row.contains(&format!("`{}`", reason.as_str())), "{row}");
         }
     }
+
+    /// Each count lands in its own series, each reading in its own family:
+    /// a GOAWAY is no RST_STREAM, a failed write no full queue, each
+    /// reason its own, a response that is no export `mode="none"`.
+    #[test]
+    fn each_count_and_reading_lands_in_its_own_series() {
+        let m = Metrics::new();
+        m.http2_goaway(ErrorCode::EnhanceYourCalm);
+        m.log_dropped(LogDrop::WriteFailed);
+        m.aborted(Mode::Bounded, End::MinRate);
+        m.reset_sent(End::BufferCap);
+        m.responded(None, Status::NotFound);
+        m.panicked();
+        m.queue_grew(Mode::Bounded, 100);
+        m.queue_drained(Mode::Bounded, 100);
+        let (rss_bytes, peak_rss_bytes) = (Some(1), Some(2));
+        let process = ProcStatus {
+            rss_bytes,
+            peak_rss_bytes,
+            ..ProcStatus::default()
+        };
+        let (budget_limit_bytes, notsent_lowat_bytes) = (1024, 16_384);
+        let readings = Readings {
+            process,
+            budget_limit_bytes,
+            notsent_lowat_bytes,
+            ..Readings::default()
+        };
+        let text = m.render(&readings);
+        for line in [
+            "backpressure_http2_goaways_sent_total{code=\"ENHANCE_YOUR_CALM\"} 1",
+            "backpressure_http2_rst_streams_sent_total{code=\"ENHANCE_YOUR_CALM\"} 0",
+            "backpressure_log_lines_dropped_total{reason=\"write-failed\"} 1",
+            "backpressure_log_lines_dropped_total{reason=\"queue-full\"} 0",
+            "backpressure_aborts_total{mode=\"bounded\",reason=\"min-rate\"} 1",
+            "backpressure_aborts_total{mode=\"bounded\",reason=\"client-abort\"} 0",
+            "backpressure_resets_total{reason=\"buffer-cap\"} 1",
+            "backpressure_resets_total{reason=\"send-timeout\"} 0",
+            "backpressure_responses_total{mode=\"none\",status=\"404\"} 1",
+            "backpressure_responses_total{mode=\"buffer\",status=\"404\"} 0",
+            "backpressure_panics_total 1",
+            "backpressure_queued_peak_bytes{mode=\"bounded\"} 100",
+            "process_resident_memory_peak_bytes 2",
+            "backpressure_notsent_lowat_bytes 16384",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} is missing");
+        }
+    }
+
+    /// `connection_closing(most)` counts at most `most` at once, and gives
+    /// a place back when its guard drops.
+    #[test]
+    fn at_most_the_closing_limit_wait_at_once() {
+        static M: Metrics = Metrics::new();
+        let first = M.connection_closing(2);
+        let second = M.connection_closing(2);
+        assert!(first.is_some() && second.is_some());
+        assert!(M.connection_closing(2).is_none(), "a third past 2");
+        drop(first);
+        assert!(M.connection_closing(2).is_some());
+    }
 }

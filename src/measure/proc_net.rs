@@ -283,4 +283,12 @@ mod tests {
             assert!(read_tcp_mem_pages().unwrap().is_some());
         }
     }
+
+    /// A port is four hex digits, as the kernel prints it: a field of
+    /// another width is no endpoint this parser knows.
+    #[test]
+    fn a_port_of_another_width_is_skipped() {
+        let line = "   0: 0100007F:57B 00000000:0000 0A 00000000:00000000";
+        assert_eq!(parse_tcp_line(line), None);
+    }
 }

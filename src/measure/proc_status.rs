@@ -103,6 +103,12 @@ fn soft_limit(limits: &str, row: &str) -> Option<u64> {
     }
 }
 
+/// The soft `ulimit -v` in `/proc/self/limits`'s text, in bytes: none if
+/// unlimited.
+fn address_space_limit(limits: &str) -> Option<u64> {
+    soft_limit(limits, "Max address space").filter(|&limit| limit != u64::MAX)
+}
+
 /// What a memory limit counts: the two differ by every thread's stack,
 /// which address space holds whole and memory only as far as it is
 /// touched, so `serve`'s warning weighs each against its own sum
@@ -143,8 +149,7 @@ pub fn memory_limits() -> Vec<MemoryLimit> {
     let mut limits = Vec::new();
     let address_space = fs::read_to_string("/proc/self/limits")
         .ok()
-        .and_then(|limits| soft_limit(&limits, "Max address space"))
-        .filter(|&limit| limit != u64::MAX);
+        .and_then(|limits| address_space_limit(&limits));
     if let (Some(limit), Some(used)) = (address_space, status.address_space_bytes) {
         limits.push(MemoryLimit {
             name: "ulimit -v".into(),
@@ -330,5 +335,16 @@ mod tests {
             assert!(status.rss_bytes.unwrap() > 0);
             assert!(status.threads.unwrap() >= 1);
         }
+    }
+
+    /// An unlimited `ulimit -v` is no limit to warn about; a set one is
+    /// its soft value, in bytes.
+    #[test]
+    fn an_unlimited_address_space_is_no_limit() {
+        let row = |soft: &str| {
+            format!("Max processes 95 95 processes\nMax address space {soft} unlimited bytes\n")
+        };
+        assert_eq!(address_space_limit(&row("unlimited")), None);
+        assert_eq!(address_space_limit(&row("1048576")), Some(1_048_576));
     }
 }
