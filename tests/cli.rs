@@ -322,6 +322,24 @@ fn help_that_cannot_be_written_exits_1_saying_why() {
     }
 }
 
+/// Help for a reader that has gone (`| head -0`) exits 1 and says nothing:
+/// it asked for no more, so a broken pipe is no error to report.
+#[test]
+fn help_for_a_reader_that_has_gone_exits_1_saying_nothing() {
+    let exe = env!("CARGO_BIN_EXE_backpressure");
+    for args in [&["--help"][..], &["serve", "--help"], &["--version"]] {
+        let (gone, ours) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+        drop(gone);
+        let output = std::process::Command::new(exe)
+            .args(args)
+            .stdout(std::os::fd::OwnedFd::from(ours))
+            .output()
+            .expect("run the binary");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
+}
+
 #[test]
 fn an_address_in_use_exits_1() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port to take");

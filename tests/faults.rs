@@ -1829,6 +1829,35 @@ fn a_connection_the_client_reset_before_the_cut_is_logged_its_abort() {
     assert!(line.ends_with(" end=client-abort"), "{line}");
 }
 
+/// A client that resets its download during the drain, long before the
+/// drain timeout, left by itself: its line says `end=client-abort`, and the
+/// summary counts it ended, not cut. Only the cut, not the drain before
+/// it, makes a failed write the shutdown's (`Connections::cut_reached`).
+#[test]
+fn a_client_that_resets_during_the_drain_is_logged_its_abort() {
+    let mut server = Child::start(Log::Read, None, &["--drain-timeout", "60s"]);
+    let target = "/export.csv?rows=1000000&mode=bounded";
+    let mut client = TcpStream::connect(server.addr).expect("connect");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+    client
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    // The head has come: the download is under way, and then read no more.
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    let read = client.read(&mut [0; 64]).expect("the head");
+    assert!(read > 0);
+    server.terminate();
+    server.log_until(Duration::from_secs(5), |l| l.contains("shutting down"));
+    backpressure::reset_on_close(&client).expect("SO_LINGER 0");
+    drop(client);
+    let log = server.exits_zero_having(": 1 connection ended before the drain timeout, 0 cut");
+    let line = the_line(&log, target);
+    assert!(line.contains(" 200 mode=bounded "), "{line}");
+    assert!(line.ends_with(" end=client-abort"), "{line}");
+}
+
 /// An HTTP/1.1 head still being read at the drain timeout is the cut's,
 /// as a response being written is: the cut fails the read as a client's
 /// reset would, but the cut came first, so the line says

@@ -122,6 +122,17 @@ fn index_health_and_metrics() {
     assert!(resident > 0.0 && resident <= peak, "{resident} of {peak}");
 }
 
+/// `backpressure_notsent_lowat_bytes` is the mark every connection gets:
+/// the flag's bytes, and 0 when `--notsent-lowat off` (its HELP says so).
+#[test]
+fn the_low_water_mark_metric_is_the_flag_and_zero_when_off() {
+    for (flag, bytes) in [("off", 0.0), ("64k", 65536.0)] {
+        let server = Server::start(&["--notsent-lowat", flag]);
+        let value = metrics(server.addr()).value("backpressure_notsent_lowat_bytes");
+        assert_eq!(value, bytes, "--notsent-lowat {flag}");
+    }
+}
+
 /// `process_open_fds` is the server's descriptors as `/proc/PID/fd` lists
 /// them from outside, at rest before and after, and the scrape's own
 /// socket: no more (the directory the count reads is left out), no less.

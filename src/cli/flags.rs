@@ -302,6 +302,8 @@ mod tests {
             ("--quiet=yes", "--quiet takes no value"),
             ("--help=yes", "--help takes no value"),
             ("--loud", "unknown flag '--loud' for serve"),
+            // Only a long flag takes its value after `=`.
+            ("-h=yes", "unknown flag '-h=yes' for serve"),
             (
                 "--quiet x",
                 "unexpected argument 'x' for serve, which takes only flags",

@@ -406,7 +406,11 @@ mod tests {
             }
         }
         let blocking = || Err(WouldBlock.into());
-        for (last, left) in [(Ok(0), 1), (Err(BrokenPipe.into()), 1)] {
+        for (last, left) in [
+            (Ok(0), 1),
+            (Err(BrokenPipe.into()), 1),
+            (Err(io::ErrorKind::InvalidInput.into()), 1),
+        ] {
             let mut script = vec![blocking(), Err(Interrupted.into()), Ok(7), blocking()];
             script.extend([last, Ok(3)]);
             let mut input = Scripted(script);
