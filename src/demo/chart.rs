@@ -366,4 +366,32 @@ mod tests {
         let svg = render(&[series("low", 1.0)], &text("t", 20.0, None));
         assert!(svg.contains(">32</text>"), "{svg}");
     }
+
+    /// A 30 s run's ticks are whole seconds (3, not 2.5), and each
+    /// legend entry has a line of its own.
+    #[test]
+    fn ticks_are_whole_seconds_and_legends_their_own_lines() {
+        let long = Series {
+            name: "a".into(),
+            points: vec![(0.0, MIB), (30.0, 4.0 * MIB)],
+        };
+        let other = Series {
+            name: "b".into(),
+            points: vec![(0.0, MIB)],
+        };
+        let svg = render(&[long, other], &text("t", 2.0, None));
+        assert!(
+            svg.contains(">3</text>") && svg.contains(">30</text>"),
+            "{svg}"
+        );
+        assert!(!svg.contains(">2.5</text>"), "{svg}");
+        assert!(
+            svg.contains("<text x=\"746.0\" y=\"64.0\">a</text>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<text x=\"746.0\" y=\"84.0\">b</text>"),
+            "{svg}"
+        );
+    }
 }

@@ -473,4 +473,36 @@ mod tests {
                     its stderr ended \"waiting for a lock\"";
         assert_eq!(e.to_string(), said);
     }
+
+    /// A child dropped before it announced itself is killed, not waited
+    /// for: here one that would sleep 30 s ends within the start's 200 ms.
+    #[test]
+    fn a_child_dropped_is_killed_not_waited_for() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("bp-killed-child-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the folder");
+        let exe = dir.join("never-announces");
+        std::fs::write(&exe, "#!/bin/sh\nexec sleep 30\n").expect("write the script");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let started = Instant::now();
+        let mut tries = 0;
+        // A script just written may be busy (ETXTBSY) while another test
+        // thread forks with its descriptor still open: try again.
+        loop {
+            let within = Duration::from_millis(200);
+            match ChildServer::start_within(&exe, &[], ChildStderr::Hidden, within) {
+                Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                    tries += 1;
+                    thread::sleep(Duration::from_millis(20));
+                }
+                _ => break,
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }

@@ -15,6 +15,7 @@
 //! its window while the connection goes on, and the server holds that
 //! stream's bounded queue and its one hand-off, nothing more.
 
+use std::cmp::Ordering;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -351,11 +352,14 @@ pub fn report(part: &Http2Part) -> String {
     // did not fail: a run that ended first shows no spent window.
     let then = match (
         &starved.failure,
-        starved.first.body_bytes == u64::from(DEFAULT_WINDOW),
+        starved.first.body_bytes.cmp(&u64::from(DEFAULT_WINDOW)),
     ) {
         (Some(why), _) => format!(", and then the connection failed: {why}"),
-        (None, true) => ", exactly its window, and then nothing".to_string(),
-        (None, false) => ", less than its window, when the run ended".to_string(),
+        (None, Ordering::Equal) => ", exactly its window, and then nothing".to_string(),
+        (None, Ordering::Less) => ", less than its window, when the run ended".to_string(),
+        (None, Ordering::Greater) => {
+            ", more than its window: the server sent past it, which it must never do".to_string()
+        }
     };
     text.push_str(&format!(
         "\nA stream whose window is spent: a client that never gives stream 1's window back \
@@ -613,5 +617,50 @@ mod tests {
         assert!(text.contains("| 0.50 s | 1000 B |"), "{text}");
         let said = "stream 3 on the same connection never got its response.";
         assert!(text.contains(said), "{text}");
+    }
+
+    /// "Twice as long" holds at exactly twice, in each direction.
+    #[test]
+    fn twice_as_long_is_at_least_twice() {
+        let text = report(&part(Some(0.5), Some(1.0), Some(0.5)));
+        assert!(text.contains("that was little: 0.50 s"), "{text}");
+        assert!(text.contains("1.00 s, 2 times as long"), "{text}");
+        let text = report(&part(Some(0.5), Some(0.5), Some(1.0)));
+        assert!(
+            text.contains("the high-water mark made it slower"),
+            "{text}"
+        );
+    }
+
+    /// Each case's figure, and "or more" where it never came, is its own;
+    /// the heading gives when stream 3 asked, the table "off" for no mark.
+    #[test]
+    fn each_figure_is_given_as_its_own() {
+        let text = report(&part(None, Some(1.0), Some(0.5)));
+        let said = "With a 65,535-byte window it took 3.00 s or more.";
+        assert!(text.contains(said), "{text}");
+        let text = report(&part(Some(0.2), Some(2.0), None));
+        let said = "and 3.00 s or more with the kernel's unsent bytes held to 16.0 KiB: on \
+                    this run the high-water mark made no clear difference";
+        assert!(text.contains(said), "{text}");
+        assert!(text.contains(" and 1.0 s later stream 3 asks"), "{text}");
+        let mut off = part(Some(0.2), Some(2.0), Some(0.5));
+        off.cases[1].notsent_lowat = Some(0);
+        let text = report(&off);
+        assert!(text.contains("| b | 65,535 | off | 2.00 s |"), "{text}");
+    }
+
+    /// More than the window is no "exactly its window": it is the
+    /// server's overrun, said as one.
+    #[test]
+    fn more_than_the_window_is_an_overrun() {
+        let mut part = part(Some(0.2), Some(3.0), Some(0.5));
+        part.starved.first.body_bytes = u64::from(DEFAULT_WINDOW) + 1;
+        let text = report(&part);
+        assert!(!text.contains("exactly its window"), "{text}");
+        assert!(
+            text.contains("more than its window: the server sent past it"),
+            "{text}"
+        );
     }
 }

@@ -279,4 +279,45 @@ mod tests {
         let text = kernel_reading(&nothing, &off);
         assert!(!text.contains("inf"), "{text}");
     }
+
+    /// A queue of 0 is 0 B, not the ratio's floor of 1; and 275 KiB
+    /// against 100 KiB is 3 times, rounded, not 2, truncated.
+    #[test]
+    fn the_kernel_paragraphs_figures_are_rounded_not_nudged() {
+        let mut on = slow_run(1, 0, 87, 16 << 10);
+        let mut off = slow_run(1, 0, 87, 0);
+        for run in [&mut on, &mut off] {
+            (run.body_len, run.body_read) = (87, 87);
+        }
+        let text = kernel_reading(&on, &off);
+        assert!(
+            text.contains("held up to 0 B per connection with"),
+            "{text}"
+        );
+        let on = slow_run(1, 100 << 10, 64 << 10, 16 << 10);
+        let off = slow_run(1, 275 << 10, 64 << 10, 0);
+        let text = kernel_reading(&on, &off);
+        assert!(
+            text.contains("With it off, 275.0 KiB: 3 times as much"),
+            "{text}"
+        );
+    }
+
+    /// Each run's figures are shared among its own served clients: one of
+    /// two refused leaves one connection's exact figure, and the run
+    /// without the mark is divided by its own count.
+    #[test]
+    fn each_runs_client_queue_is_shared_among_its_own_clients() {
+        let on = SlowRun {
+            refused: vec![503],
+            ..slow_run(2, 144 << 10, 64 << 10, 16 << 10)
+        };
+        let off = slow_run(2, 4 << 20, 64 << 10, 0);
+        let text = kernel_reading(&on, &off);
+        assert!(text.contains("holds (110.0 KiB and 55.0 KiB)"), "{text}");
+        assert!(
+            text.contains("held up to 288.0 KiB per connection (the"),
+            "{text}"
+        );
+    }
 }

@@ -603,4 +603,61 @@ pub(super) mod tests {
             assert!(text.contains(said), "{said:?} not in {text}");
         }
     }
+
+    /// The body is read whole by each client, not by their sum: two that
+    /// read 1 MiB each of a 1.5 MiB body did not read it whole.
+    #[test]
+    fn a_body_is_read_whole_per_client_not_in_sum() {
+        let mut run = slow_run(2, 0, 64 << 10, 16 << 10);
+        run.body_len = 3 << 19;
+        assert!(!read_whole(&run));
+        let text = reading(&[run], &with_clients(2));
+        assert!(!text.contains("so nothing had to wait"), "{text}");
+        assert!(text.contains("(or had none)"), "{text}");
+    }
+
+    /// The paragraph's kernel figure is the table's column: the sum of the
+    /// clients' send queues, not one client's share.
+    #[test]
+    fn the_kernels_figure_is_the_tables() {
+        let text = reading(
+            &[slow_run(2, 144 << 10, 64 << 10, 16 << 10)],
+            &with_clients(2),
+        );
+        let said = "the kernel held up to 288.0 KiB in the server's send queues";
+        assert!(text.contains(said), "{text}");
+    }
+
+    /// The footer's edge of "grows with the body" is the body, not the
+    /// flat bound.
+    #[test]
+    fn the_rule_gives_the_body_as_the_edge_of_growing_with_it() {
+        let said = "grows with the body if it reached the whole body (367.0 MiB);";
+        assert!(
+            rule(384_861_933, 1).contains(said),
+            "{}",
+            rule(384_861_933, 1)
+        );
+    }
+
+    /// Two clients' producers that held 200 MiB each had not reached the
+    /// end of a 367 MiB export each: their clients' leaving stopped them.
+    #[test]
+    fn the_end_of_the_export_is_each_producers() {
+        let mut run = slow_run(2, 0, 200 << 20, 16 << 10);
+        run.verdict = Verdict::Unbounded;
+        let text = reading(&[run], &with_clients(2));
+        assert!(!text.contains("end of the export"), "{text}");
+        assert!(text.contains("when the clients disconnected"), "{text}");
+    }
+
+    /// A queue a buffering cap cut short is said to be, by the cap's name.
+    #[test]
+    fn a_cap_that_cut_the_queue_short_is_named() {
+        let mut run = slow_run(1, 0, 124 << 20, 16 << 10);
+        (run.verdict, run.server_aborts) = (Verdict::Unbounded, vec![("buffer-cap", 1)]);
+        let text = reading(&[run], &with_clients(1));
+        let said = "the server's buffering cap (buffer-cap) cut it short (RSS";
+        assert!(text.contains(said), "{text}");
+    }
 }

@@ -256,18 +256,9 @@ impl<'a> Sampler<'a> {
         let t_ms = self.start.elapsed().as_millis() as u64;
         // Status first: the /metrics request below briefly adds a thread.
         let status = self.server.status().ok();
-        let server_addr = self.server.addr();
-        let (mut tx, mut rx) = (None::<u64>, None::<u64>);
-        if let Ok(table) = proc_net::read_tcp_table() {
-            for socket in table {
-                if socket.local == server_addr && self.client_addrs.contains(&socket.remote) {
-                    *tx.get_or_insert(0) += socket.tx_queue;
-                }
-                if self.client_addrs.contains(&socket.local) && socket.remote == server_addr {
-                    *rx.get_or_insert(0) += socket.rx_queue;
-                }
-            }
-        }
+        let (tx, rx) = proc_net::read_tcp_table().map_or((None, None), |table| {
+            socket_queues(table, self.server.addr(), &self.client_addrs)
+        });
         let series = per_mode("backpressure_queued_bytes", self.mode);
         let queued = self.server.scrape().ok().and_then(|s| s.count(&series));
         Sample {
@@ -301,6 +292,34 @@ impl<'a> Sampler<'a> {
             samples.push(sample);
         });
     }
+}
+
+/// The server's peak RSS: the kernel's high-water mark (`VmHWM`), which
+/// catches a spike between two samples, or the samples' peak where the
+/// kernel's is missing or, read later than the last sample, lower.
+fn peak_rss(vm_hwm: Option<u64>, sampled: u64) -> u64 {
+    vm_hwm.unwrap_or(0).max(sampled)
+}
+
+/// Both ends' queues of the clients' connections to `server` in a read of
+/// `/proc/net/tcp`: the server's send queues and the clients' receive
+/// queues, each summed over every client found (the table's columns are
+/// totals, as its other figures are); none where no socket was.
+fn socket_queues(
+    table: impl IntoIterator<Item = proc_net::TcpSocket>,
+    server: SocketAddr,
+    clients: &[SocketAddr],
+) -> (Option<u64>, Option<u64>) {
+    let (mut tx, mut rx) = (None::<u64>, None::<u64>);
+    for socket in table {
+        if socket.local == server && clients.contains(&socket.remote) {
+            *tx.get_or_insert(0) += socket.tx_queue;
+        }
+        if clients.contains(&socket.local) && socket.remote == server {
+            *rx.get_or_insert(0) += socket.rx_queue;
+        }
+    }
+    (tx, rx)
 }
 
 /// Calls `tick` at every [`SAMPLE_INTERVAL`] from `start` up to `until`
@@ -392,7 +411,6 @@ pub fn slow(
     let status = server
         .status()
         .map_err(|e| format!("cannot read the server's status: {e}"))?;
-    let vm_hwm = status.peak_rss_bytes.unwrap_or(0);
     let mine = &samples[first..];
     let peak = |field: fn(&Sample) -> Option<u64>| mine.iter().filter_map(field).max().unwrap_or(0);
     let server_aborts = server_aborts(&metrics, mode);
@@ -405,7 +423,7 @@ pub fn slow(
         clients: config.clients,
         idle_rss,
         idle_threads,
-        peak_rss: vm_hwm.max(peak(|s| s.rss_bytes)),
+        peak_rss: peak_rss(status.peak_rss_bytes, peak(|s| s.rss_bytes)),
         peak_queued: metrics
             .count(&per_mode("backpressure_queued_peak_bytes", mode))
             .unwrap_or_else(|| peak(|s| s.queued_bytes)),
@@ -556,6 +574,41 @@ mod tests {
         let most = until.as_millis() / slow_sample.as_millis() + 1;
         assert!(u128::from(ticks) <= most, "{ticks} samples, at most {most}");
         assert!(ticks >= 1);
+    }
+
+    /// A spike between samples is the kernel's to tell: its high-water
+    /// mark wins over the samples' peak, and the samples stand in for it
+    /// when it is missing.
+    #[test]
+    fn the_peak_rss_is_the_kernels_high_water_mark() {
+        assert_eq!(peak_rss(Some(10 << 20), 7 << 20), 10 << 20);
+        assert_eq!(peak_rss(None, 7 << 20), 7 << 20);
+    }
+
+    /// Two clients' queues are summed, each end's apart, and a socket of
+    /// another connection (here the server's own listener, and a client
+    /// of another server) counts for nothing.
+    #[test]
+    fn both_ends_queues_are_summed_over_the_clients() {
+        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        let socket = |local, remote, tx_queue, rx_queue| proc_net::TcpSocket {
+            local: at(local),
+            remote: at(remote),
+            state: 1,
+            tx_queue,
+            rx_queue,
+        };
+        let table = [
+            socket(80, 1001, 100, 0),
+            socket(80, 1002, 20, 0),
+            socket(1001, 80, 0, 3),
+            socket(1002, 80, 0, 4),
+            socket(80, 0, 999, 999),
+            socket(1001, 81, 999, 999),
+        ];
+        let clients = [at(1001), at(1002)];
+        assert_eq!(socket_queues(table, at(80), &clients), (Some(120), Some(7)));
+        assert_eq!(socket_queues([], at(80), &clients), (None, None));
     }
 
     /// The verdict is on one connection: four clients that queued 14 MiB

@@ -186,4 +186,11 @@ mod tests {
             "{table}"
         );
     }
+
+    /// The "ended" column is in words, as the client says it.
+    #[test]
+    fn a_fast_downloads_end_is_in_words() {
+        let cells = fast_cells(10_716_780, std::time::Duration::from_millis(4));
+        assert_eq!(cells[5], "body ended cleanly (last chunk received)");
+    }
 }
