@@ -499,10 +499,8 @@ mod tests {
         }
     }
 
-    /// Half a window read is given back at once, not a frame later: with
-    /// a window of 65,536 bytes, 128 frames of 256 bytes are half of it.
-    #[test]
-    fn exactly_half_a_window_read_is_given_back() {
+    /// SETTINGS, then stream 1's head and a 32 KiB body in 128 frames.
+    fn a_body_in_128_frames_of_256_bytes() -> Vec<u8> {
         let mut frames = Vec::new();
         frame_write::settings(&mut frames, &[]);
         frames.extend(a_head());
@@ -510,6 +508,14 @@ mod tests {
             let flags = if i == 128 { flag::END_STREAM } else { 0 };
             frames.extend(raw_frame(Kind::Data as u8, flags, 1, &[b'x'; 256]));
         }
+        frames
+    }
+
+    /// Half a window read is given back at once, not a frame later: with
+    /// a window of 65,536 bytes, 128 frames of 256 bytes are half of it.
+    #[test]
+    fn exactly_half_a_window_read_is_given_back() {
+        let frames = a_body_in_128_frames_of_256_bytes();
         let options = H2Options {
             window: 1 << 16,
             ..options()
@@ -524,13 +530,7 @@ mod tests {
     /// point).
     #[test]
     fn starving_the_first_stream_still_gives_the_connection_back() {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frames.extend(a_head());
-        for i in 1..=128 {
-            let flags = if i == 128 { flag::END_STREAM } else { 0 };
-            frames.extend(raw_frame(Kind::Data as u8, flags, 1, &[b'x'; 256]));
-        }
+        let frames = a_body_in_128_frames_of_256_bytes();
         let options = H2Options {
             starve_first: true,
             ..options()

@@ -264,25 +264,27 @@ mod tests {
         }
     }
 
+    /// Every way a connection ends.
+    const ALL_ENDS: [End; 13] = [
+        End::Complete,
+        End::ClientAbort,
+        End::SendTimeout,
+        End::MinRate,
+        End::HeaderTimeout,
+        End::Rejected,
+        End::BufferCap,
+        End::BufferBudget,
+        End::ProducerFailed,
+        End::Panic,
+        End::DrainTimeout,
+        End::CloseTimeout,
+        End::ProtocolError,
+    ];
+
     #[test]
     fn end_names_are_distinct() {
-        let all = [
-            End::Complete,
-            End::ClientAbort,
-            End::SendTimeout,
-            End::MinRate,
-            End::HeaderTimeout,
-            End::Rejected,
-            End::BufferCap,
-            End::BufferBudget,
-            End::ProducerFailed,
-            End::Panic,
-            End::DrainTimeout,
-            End::CloseTimeout,
-            End::ProtocolError,
-        ];
-        for (i, a) in all.iter().enumerate() {
-            for b in &all[i + 1..] {
+        for (i, a) in ALL_ENDS.iter().enumerate() {
+            for b in &ALL_ENDS[i + 1..] {
                 assert_ne!(a.as_str(), b.as_str());
             }
         }
@@ -340,22 +342,7 @@ mod tests {
         let docs = include_str!("../../docs/defenses.md");
         let list = &docs[docs.find("`end=` is").unwrap()..];
         let list = &list[..list.find("the request line").unwrap()];
-        let all = [
-            End::Complete,
-            End::ClientAbort,
-            End::SendTimeout,
-            End::MinRate,
-            End::HeaderTimeout,
-            End::Rejected,
-            End::BufferCap,
-            End::BufferBudget,
-            End::ProducerFailed,
-            End::Panic,
-            End::DrainTimeout,
-            End::CloseTimeout,
-            End::ProtocolError,
-        ];
-        for end in all {
+        for end in ALL_ENDS {
             let word = format!("`{}`", end.as_str());
             assert!(list.contains(&word), "{word} is not in docs/defenses.md");
         }
