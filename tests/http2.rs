@@ -1413,6 +1413,25 @@ fn a_client_goaway_is_answered_in_kind() {
     back_to_idle(server.addr(), &idle, "a client's GOAWAY");
 }
 
+/// A client's GOAWAY is answered once: a second one, even in the same
+/// write, gets no second GOAWAY and no second count.
+#[test]
+fn a_second_client_goaway_is_not_answered_again() {
+    let (server, idle) = warmed_server(&[]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let mut out = Vec::new();
+    frame(&mut out, GOAWAY, 0, 0, &[0; 8]);
+    frame(&mut out, GOAWAY, 0, 0, &[0; 8]);
+    h2.send(&out);
+    let frames = h2.frames_until_quiet(Duration::from_millis(500));
+    let goaways = frames.iter().filter(|f| f.kind == GOAWAY).count();
+    assert_eq!(goaways, 1, "{}", summary(&frames));
+    drop(h2);
+    let m = back_to_idle(server.addr(), &idle, "two GOAWAYs from the client");
+    let sent = "backpressure_http2_goaways_sent_total{code=\"NO_ERROR\"}";
+    assert_eq!(m.value(sent), 1.0);
+}
+
 /// A client that sends GOAWAY with a download under way, then reads it as
 /// clients do, giving each DATA frame's bytes back with WINDOW_UPDATE as
 /// it reads, gets the whole body however long it takes, within the

@@ -456,6 +456,65 @@ fn streams_waiting_are_bounded_in_bytes() {
     back_to_idle(server.addr(), &idle, "streams waiting with long targets");
 }
 
+/// The bytes waiting are bounded inclusively: behind 16 stalled
+/// downloads, eight streams of exactly an eighth of the 64 KiB each (a
+/// 4,091-byte target, counted once as path and query, once in the log
+/// line "GET … HTTP/2": 2 × 4,082 + 28 = 8,192 bytes) all wait, none
+/// refused. One the client cancels makes room at once: a ninth like them,
+/// sent in the same write as the cancel, waits too. All are answered once
+/// the downloads are cancelled.
+#[test]
+fn streams_waiting_may_hold_exactly_their_bound_in_bytes() {
+    let (server, idle) = warmed_server(&["--rate-grace", "60s"]);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let downloads = sixteen_stalled_downloads(&mut h2);
+    let eighth = format!("/healthz?{}", "q".repeat(4_082));
+    for id in (33..=47).step_by(2) {
+        h2.get(id, "GET", &eighth);
+    }
+    h2.send_frame(PING, 0, 0, b"all read");
+    let frames = h2.frames_until(|f| f.iter().any(|f| f.kind == PING), Duration::ZERO);
+    assert_eq!(resets(&frames), [], "{}", summary(&frames));
+    let mut out = Vec::new();
+    frame(&mut out, RST_STREAM, 0, 47, &CANCEL.to_be_bytes());
+    let block = request_block("GET", &eighth);
+    frame(&mut out, HEADERS, END_HEADERS | END_STREAM, 49, &block);
+    frame(&mut out, PING, 0, 0, b"replaced");
+    h2.send(&out);
+    let frames = h2.frames_until(|f| f.iter().any(|f| f.kind == PING), Duration::ZERO);
+    assert_eq!(resets(&frames), [], "{}", summary(&frames));
+    for &id in &downloads {
+        h2.send_frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+    }
+    let waiting = [33, 35, 37, 39, 41, 43, 45, 49];
+    let responses = read_responses(&mut h2, &waiting, false);
+    assert!(responses.iter().all(|r| r.status() == 200), "{responses:?}");
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "streams waiting at their bound");
+}
+
+/// A stream the client cancels as it waits for its turn leaves the table
+/// with its turn: once the streams answered are cancelled too, nothing is
+/// open, and the connection, idle, is sent away at `--header-timeout`
+/// (GOAWAY NO_ERROR naming the last stream taken on), as any with no
+/// stream. Left in the table, it would keep the connection busy forever.
+#[test]
+fn a_stream_cancelled_as_it_waits_leaves_its_connection_idle() {
+    let args = ["--rate-grace", "60s", "--header-timeout", "1s"];
+    let (server, idle) = warmed_server(&args);
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let downloads = sixteen_stalled_downloads(&mut h2);
+    h2.get(33, "GET", "/healthz");
+    h2.send_frame(RST_STREAM, 0, 33, &CANCEL.to_be_bytes());
+    for &id in &downloads {
+        h2.send_frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes());
+    }
+    let goaway = h2.next_of(GOAWAY);
+    assert_eq!((goaway.error_code(), goaway.last_stream()), (NO_ERROR, 33));
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "a stream cancelled as it waited");
+}
+
 /// Asserts that the connection of a first flight of 100 streams goes on:
 /// a request on stream 201 is answered; and that the server is back at
 /// `idle` once it closes.

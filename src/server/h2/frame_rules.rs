@@ -422,4 +422,27 @@ mod tests {
         let second = next_job(&mut state, &mut buf);
         assert!(matches!(second, Some(Job::Data { id: 1, upto: 1, .. })));
     }
+
+    /// DATA that breaks a rule of its stream (here, passes the request's
+    /// content-length) resets the stream, and that reset closes the
+    /// client's side too: it is the stream's only reset, so its thread,
+    /// done with the response, sends no RST_STREAM NO_ERROR after it
+    /// (`StreamBody::drop`).
+    #[test]
+    fn a_stream_error_on_data_closes_the_clients_side() {
+        let (server, client) = crate::test_support::loopback();
+        let conn = crate::server::h2::streams::Conn::new();
+        let shared = super::super::tests::shared();
+        std::thread::scope(|scope| {
+            let peer = client.local_addr().unwrap();
+            let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
+            reader.last_stream = 1;
+            let mut stream = Stream::new(65_535, true);
+            stream.body_left = Some(1);
+            conn.lock().streams.insert(1, stream);
+            let error = reader.data(1, false, 2, 2).unwrap_err();
+            assert_eq!((error.stream, error.code), (Some(1), ProtocolError));
+            assert!(!conn.lock().streams[&1].remote_open, "still open");
+        });
+    }
 }

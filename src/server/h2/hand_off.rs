@@ -554,4 +554,20 @@ mod tests {
         let stop_the_body = rst_stream(3, ErrorCode::NoError);
         assert_eq!(sent, [cut, stop_the_body], "none for streams 5 and 7");
     }
+
+    /// The END_STREAM's wait is a hand-off of its own, of no bytes: it
+    /// earns no time from what other streams were sent while the last
+    /// hand-off waited its turn (10 MiB here, 10 s at the rate). Never
+    /// taken by a writer, it is cut at the grace, not 10 s later.
+    #[test]
+    fn an_end_stream_earns_no_time_from_the_hand_off_before_it() {
+        let conn = Conn::with_stream_1();
+        conn.lock().streams.get_mut(&1).unwrap().waited = 10 << 20;
+        let mut out = StreamBody::new(&conn, 1, false, SHORT_GRACE);
+        let started = Instant::now();
+        let ended = out.end_body().map_err(|e| e.kind());
+        assert_eq!(ended, Err(TooSlow::MinRate.into_error().kind()));
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "cut after {took:?}");
+    }
 }

@@ -521,4 +521,31 @@ mod tests {
         assert!(state.control.pop_front().is_some_and(|c| c.owed));
         assert!(state.room_for_answers(1), "room again at 63");
     }
+
+    /// The connection's end reaches only the streams still open: one the
+    /// client reset before keeps its own reason (`Conn::client_left`), and
+    /// one complete, whose thread may not have woken yet to see it
+    /// finished, stays complete rather than failing its `end_body`.
+    #[test]
+    fn an_end_reaches_only_the_streams_still_open() {
+        let conn = Conn::with_stream_1();
+        let mut state = conn.lock();
+        let reset = Stream {
+            reset: Some(End::ClientAbort),
+            ..Stream::default()
+        };
+        state.streams.insert(3, reset);
+        let finished = Stream {
+            finished: true,
+            ..Stream::default()
+        };
+        state.streams.insert(5, finished);
+        drop(state);
+        conn.end(End::DrainTimeout);
+        let ends: Vec<_> = conn.lock().streams.values().map(|s| s.reset).collect();
+        assert_eq!(
+            ends,
+            [Some(End::DrainTimeout), Some(End::ClientAbort), None]
+        );
+    }
 }

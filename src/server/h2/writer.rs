@@ -673,7 +673,7 @@ mod tests {
             (
                 "past",
                 4,
-                &[(b"abcd", Some(4)), (b"xy", None)],
+                &[(b"abcd", Some(4)), (b"x", None)],
                 true,
                 &[(END_STREAM, 4)],
             ),
