@@ -375,8 +375,8 @@ mod tests {
     }
 
     /// The run with `options` against a server that answers `frames` once
-    /// it has the preface, and the WINDOW_UPDATEs the client sent it.
-    fn given_back(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<(u32, u32)>) {
+    /// it has the preface, and what the client sent after its preface.
+    fn what_the_client_sent(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<u8>) {
         let (url, server) = one_connection(move |mut stream| {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let mut got = vec![0; PREFACE.len()];
@@ -387,8 +387,14 @@ mod tests {
         });
         let report = run(&url, options, Some(Duration::from_secs(3))).unwrap();
         let sent = server.join().unwrap();
+        (report, sent[PREFACE.len()..].to_vec())
+    }
+
+    /// [`what_the_client_sent`], its WINDOW_UPDATEs.
+    fn given_back(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<(u32, u32)>) {
+        let (report, sent) = what_the_client_sent(options, frames);
         let mut updates = Vec::new();
-        let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+        let mut sent = FrameBuffer::with(&sent);
         while let Some((header, payload)) = sent.next_frame().unwrap() {
             if let Ok(Frame::WindowUpdate { stream, increment }) = frame::parse(&header, payload) {
                 updates.push((stream, increment));
@@ -564,19 +570,10 @@ mod tests {
         frame_write::ping(&mut frames, *b"pingdata", false);
         frames.extend(a_head());
         frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-        let (url, server) = one_connection(move |mut stream| {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut got = vec![0; PREFACE.len()];
-            stream.read_exact(&mut got).unwrap();
-            stream.write_all(&frames).unwrap();
-            let _ = stream.read_to_end(&mut got);
-            got
-        });
-        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-        let sent = server.join().unwrap();
+        let (report, sent) = what_the_client_sent(&options(), frames);
         assert!(report.first.complete, "{report:?}");
         let (mut push, mut pings, mut acks) = (None, Vec::new(), 0);
-        let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+        let mut sent = FrameBuffer::with(&sent);
         while let Some((header, payload)) = sent.next_frame().unwrap() {
             match frame::parse(&header, payload) {
                 Ok(Frame::Settings { ack: false, .. }) => {
