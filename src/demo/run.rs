@@ -295,8 +295,8 @@ impl<'a> Sampler<'a> {
 }
 
 /// The server's peak RSS: the kernel's high-water mark (`VmHWM`), which
-/// catches a spike between two samples, or the samples' peak where the
-/// kernel's is missing or, read later than the last sample, lower.
+/// catches a spike between two samples; the samples' peak stands in where
+/// the kernel's is missing.
 fn peak_rss(vm_hwm: Option<u64>, sampled: u64) -> u64 {
     vm_hwm.unwrap_or(0).max(sampled)
 }

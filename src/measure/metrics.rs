@@ -68,8 +68,8 @@ pub struct Metrics {
     responses: [[AtomicU64; Status::ALL.len()]; RESPONSE_LABELS],
     /// Open client connections, each with its thread running: each holds a
     /// thread (over HTTP/1, two while a channel strategy streams; over
-    /// HTTP/2, a reader, a writer and up to two per stream answered), the resource
-    /// a blocking server runs out of first.
+    /// HTTP/2, a reader, a writer and up to two per stream answered), the
+    /// resource a blocking server runs out of first.
     connections_active: AtomicU64,
     /// Connections whose response is out and whose close waits for the
     /// client to hang up: each holds a thread, but no slot under the cap.
@@ -650,17 +650,15 @@ mod tests {
         m.panicked();
         m.queue_grew(Mode::Bounded, 100);
         m.queue_drained(Mode::Bounded, 100);
-        let (rss_bytes, peak_rss_bytes) = (Some(1), Some(2));
         let process = ProcStatus {
-            rss_bytes,
-            peak_rss_bytes,
+            rss_bytes: Some(1),
+            peak_rss_bytes: Some(2),
             ..ProcStatus::default()
         };
-        let (budget_limit_bytes, notsent_lowat_bytes) = (1024, 16_384);
         let readings = Readings {
             process,
-            budget_limit_bytes,
-            notsent_lowat_bytes,
+            budget_limit_bytes: 1024,
+            notsent_lowat_bytes: 16_384,
             ..Readings::default()
         };
         let text = m.render(&readings);

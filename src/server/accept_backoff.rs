@@ -132,7 +132,7 @@ const EMFILE: i32 = 24;
 /// `EPERM` (a firewall rule), `ENONET`, `EPROTO`, `ENOPROTOOPT`,
 /// `EOPNOTSUPP`, `ENETDOWN`, `ENETUNREACH`, `EHOSTDOWN`, `EHOSTUNREACH`.
 /// The next connection in the backlog may be fine.
-const ONE_CONNECTIONS_ERRNOS: [i32; 9] = [1, 64, 71, 92, 95, 100, 101, 112, 113];
+const PER_CONNECTION_ERRNOS: [i32; 9] = [1, 64, 71, 92, 95, 100, 101, 112, 113];
 
 /// Whether a failed accept is the kind that lasts (descriptors or memory
 /// exhausted), rather than one connection's problem (reset before it was
@@ -143,10 +143,10 @@ pub fn is_exhaustion(error: &io::Error) -> bool {
     // be about one client is not exhaustion, and anything else is paused
     // on, since an error the list does not know is better logged and paused
     // on than retried at full speed.
-    let one_connections = error
+    let its_own = error
         .raw_os_error()
-        .is_some_and(|errno| ONE_CONNECTIONS_ERRNOS.contains(&errno));
-    !one_connections
+        .is_some_and(|errno| PER_CONNECTION_ERRNOS.contains(&errno));
+    !its_own
         && error.kind() != io::ErrorKind::ConnectionAborted
         && error.kind() != io::ErrorKind::Interrupted
 }
