@@ -9,6 +9,9 @@
 //! WINDOW_UPDATE once half a window is read), as real clients do, unless
 //! told not to. A small window keeps little in flight ahead of the small
 //! response; curl 7's 32 MiB lets the server fill every buffer on the way.
+//! And it holds the server to them: DATA past the room a window has left
+//! is the server's error (RFC 9113 §6.9.1), and ends the run, so that
+//! every run of this client checks the server's flow control too.
 //!
 //! A header block may come in a HEADERS frame and any number of
 //! CONTINUATION frames: the client gathers it whole, up to
@@ -72,11 +75,15 @@ pub struct H2Report {
     pub timed_out: bool,
 }
 
-/// Windows for the streams this client opens, and what it has read of them
-/// since it last gave bytes back.
+/// Windows for the streams this client opens: how much the server may
+/// still send, and what the client has read since it last gave bytes back.
 struct Window {
     /// Stream 1 (or 3), or 0 for the connection.
     stream: u32,
+    /// What the server may still send: the window announced, less the DATA
+    /// read, plus what was given back. Never below 0: the client only ever
+    /// raises a window, so a server within it is within this.
+    room: u32,
     /// Read and not yet given back.
     unreturned: u32,
 }
@@ -108,12 +115,14 @@ impl Conversation {
     /// HTTP/2 allows), given back as they are read if `replenish`, but
     /// never stream 1's if `starve_first`.
     pub(super) fn new(window: u32, replenish: bool, starve_first: bool) -> Conversation {
+        let window = window.clamp(frame::DEFAULT_WINDOW, frame::MAX_WINDOW as u32);
         Conversation {
-            window: window.clamp(frame::DEFAULT_WINDOW, frame::MAX_WINDOW as u32),
+            window,
             replenish,
             starve_first,
             windows: [0, 1, 3].map(|stream| Window {
                 stream,
+                room: window,
                 unreturned: 0,
             }),
             decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
@@ -203,6 +212,8 @@ impl Conversation {
                     flow,
                     end_stream,
                 } => {
+                    // Past a window, the frame is no part of the body.
+                    self.count_data(id, flow, replies)?;
                     let counted = stream.is_some();
                     if let Some(stream) = stream {
                         broken = stream.on_data(data.len(), end_stream, sent);
@@ -210,7 +221,6 @@ impl Conversation {
                     if counted && end_stream && id == 3 {
                         report.first_bytes_then = Some(report.first.body_bytes);
                     }
-                    self.give_back(id, flow, replies);
                 }
                 // This client's SETTINGS disabled push (RFC 9113 §8.4):
                 // skipped, its header block would leave the HPACK tables
@@ -268,20 +278,36 @@ impl Conversation {
 
     /// Counts `flow` bytes of DATA read on stream `id` against its window
     /// and the connection's, and gives a window back once half of it is
-    /// read; unless told not to.
-    fn give_back(&mut self, id: u32, flow: u32, replies: &mut Vec<u8>) {
-        let (window, starve_first) = (self.window, self.starve_first);
-        let starved = |w: &Window| starve_first && w.stream == 1;
-        if self.replenish {
-            let mine = |w: &&mut Window| (w.stream == 0 || w.stream == id) && !starved(w);
-            for w in self.windows.iter_mut().filter(mine) {
-                w.unreturned += flow;
-                if w.unreturned >= window / 2 {
-                    frame_write::window_update(replies, w.stream, w.unreturned);
-                    w.unreturned = 0;
-                }
+    /// read, unless told not to. `Err` if the bytes were more than a window
+    /// had room for: the server broke flow control.
+    fn count_data(&mut self, id: u32, flow: u32, replies: &mut Vec<u8>) -> Result<(), String> {
+        let (window, replenish, starve_first) = (self.window, self.replenish, self.starve_first);
+        let mine = |w: &Window| w.stream == 0 || w.stream == id;
+        // The stream's window named before the connection's, if both are
+        // short: it is the one the server had most plainly to watch.
+        let mut short = self.windows.iter().filter(|w| mine(w)).rev();
+        if let Some(short) = short.find(|w| w.room < flow) {
+            let whose = match short.stream {
+                0 => "the connection's".to_string(),
+                stream => format!("stream {stream}'s"),
+            };
+            return Err(format!(
+                "FLOW_CONTROL_ERROR: {flow} bytes of DATA on stream {id}, \
+                 with {} left in {whose} window",
+                short.room
+            ));
+        }
+        for w in self.windows.iter_mut().filter(|w| mine(w)) {
+            w.room -= flow;
+            w.unreturned += flow;
+            let starved = starve_first && w.stream == 1;
+            if replenish && !starved && w.unreturned >= window / 2 {
+                frame_write::window_update(replies, w.stream, w.unreturned);
+                w.room += w.unreturned;
+                w.unreturned = 0;
             }
         }
+        Ok(())
     }
 }
 
@@ -311,308 +337,5 @@ pub(super) fn request(out: &mut Vec<u8>, stream: u32, url: &HttpUrl) {
     frame_write::headers(out, stream, &block, true);
 }
 
-/// What the conversation does beyond one stream's report, through a
-/// scripted server (the helpers of `h2.rs`'s tests): what a GOAWAY cuts,
-/// which stream a frame's bytes count for, and which windows it gives
-/// back.
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-
-    use super::super::h2::tests::{
-        a_head, a_head_and_ten_bytes, one_connection, options, report_of,
-    };
-    use super::super::h2::{H2Options, run};
-    use super::*;
-    use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, flag};
-    use crate::http::h2::frame_buffer::FrameBuffer;
-    use crate::http::h2::frame_write::{self, raw_frame};
-
-    /// A GOAWAY whose last stream is stream 1 still answers stream 1
-    /// (RFC 9113 §6.8): only a stream above it is cut.
-    #[test]
-    fn a_goaway_that_names_the_stream_lets_it_end() {
-        let mut frames = a_head_and_ten_bytes();
-        frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-        let report = report_of(&frames);
-        assert_eq!(report.failure, None, "{report:?}");
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(report.first.body_bytes, 11, "{report:?}");
-    }
-
-    /// A GOAWAY with NO_ERROR only refuses new streams: the open one goes
-    /// on to its end, which comes in a later read (a GOAWAY's code is
-    /// looked at between reads); one with an error ends the connection,
-    /// the stream cut.
-    #[test]
-    fn only_a_goaway_with_an_error_ends_the_connection() {
-        for (code, whole) in [
-            (ErrorCode::NoError, true),
-            (ErrorCode::ProtocolError, false),
-        ] {
-            let mut first = Vec::new();
-            frame_write::settings(&mut first, &[]);
-            first.extend(a_head_and_ten_bytes());
-            frame_write::goaway(&mut first, 1, code, b"");
-            // The end only where the connection goes on.
-            let last = match whole {
-                true => raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"),
-                false => Vec::new(),
-            };
-            let (url, server) = one_connection(move |mut stream| {
-                let _ = stream.read(&mut [0u8; 4096]);
-                stream.write_all(&first).unwrap();
-                std::thread::sleep(Duration::from_millis(100));
-                let _ = stream.write_all(&last);
-                std::thread::sleep(Duration::from_millis(200));
-            });
-            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
-            server.join().unwrap();
-            assert_eq!(report.first.complete, whole, "{report:?}");
-            assert_eq!(report.goaway, Some(code as u32), "{report:?}");
-        }
-    }
-
-    /// The run with `options` against a server that answers `frames` once
-    /// it has the preface, and what the client sent after its preface.
-    fn what_the_client_sent(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<u8>) {
-        let (url, server) = one_connection(move |mut stream| {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut got = vec![0; PREFACE.len()];
-            stream.read_exact(&mut got).unwrap();
-            stream.write_all(&frames).unwrap();
-            let _ = stream.read_to_end(&mut got);
-            got
-        });
-        let report = run(&url, options, Some(Duration::from_secs(3))).unwrap();
-        let sent = server.join().unwrap();
-        (report, sent[PREFACE.len()..].to_vec())
-    }
-
-    /// [`what_the_client_sent`], its WINDOW_UPDATEs.
-    fn given_back(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<(u32, u32)>) {
-        let (report, sent) = what_the_client_sent(options, frames);
-        let mut updates = Vec::new();
-        let mut sent = FrameBuffer::with(&sent);
-        while let Some((header, payload)) = sent.next_frame().unwrap() {
-            if let Ok(Frame::WindowUpdate { stream, increment }) = frame::parse(&header, payload) {
-                updates.push((stream, increment));
-            }
-        }
-        (report, updates)
-    }
-
-    /// Stream 3's bytes are given back to stream 3 and the connection,
-    /// not to stream 1; and what the download had when stream 3 ended is
-    /// what stream 1 had then, its ten bytes.
-    #[test]
-    fn the_second_streams_bytes_are_its_own() {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frames.extend(a_head_and_ten_bytes());
-        frames.extend(raw_frame(
-            Kind::Headers as u8,
-            flag::END_HEADERS,
-            3,
-            &[0x80 | 8],
-        ));
-        for i in 1..=200 {
-            let flags = if i == 200 { flag::END_STREAM } else { 0 };
-            frames.extend(raw_frame(Kind::Data as u8, flags, 3, &[b'y'; 256]));
-        }
-        let options = H2Options {
-            second: Some(("/y".into(), Duration::ZERO)),
-            stop_after_second: true,
-            ..options()
-        };
-        let (report, updates) = given_back(&options, frames);
-        let second = report.second.clone().unwrap_or_default();
-        assert!(second.complete, "{report:?}");
-        // Told to stop after the second: its end ends the run, not the limit.
-        assert!(!report.timed_out, "{report:?}");
-        assert_eq!(second.body_bytes, 200 * 256, "{report:?}");
-        assert_eq!(report.first_bytes_then, Some(10), "{report:?}");
-        // The connection's counts stream 1's ten bytes as well.
-        assert_eq!(updates, [(0, 32_778), (3, 32_768)]);
-    }
-
-    /// A window larger than the default is the connection's too: one
-    /// WINDOW_UPDATE raises the connection's 65,535 to it, no further.
-    #[test]
-    fn a_large_window_raises_the_connections_to_it() {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frames.extend(a_head());
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-        let options = H2Options {
-            window: 1 << 20,
-            ..options()
-        };
-        let (report, updates) = given_back(&options, frames);
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(updates, [(0, (1 << 20) - frame::DEFAULT_WINDOW)]);
-    }
-
-    /// Flow control counts a DATA frame's whole payload, padding too
-    /// (RFC 9113 §6.9.1), so that is what the client gives back: 128
-    /// padded frames of 256 bytes reach half the window, and the
-    /// connection and the stream each get 32,768 bytes back.
-    #[test]
-    fn padding_is_given_back_to_the_window() {
-        crate::test_support::within(|| {
-            let mut frames = Vec::new();
-            frame_write::settings(&mut frames, &[]);
-            frames.extend(a_head());
-            let mut padded = vec![155];
-            padded.extend_from_slice(&[b'x'; 100]);
-            padded.extend_from_slice(&[0; 155]);
-            for i in 1..=200 {
-                let flags = if i == 200 {
-                    flag::PADDED | flag::END_STREAM
-                } else {
-                    flag::PADDED
-                };
-                frames.extend(raw_frame(Kind::Data as u8, flags, 1, &padded));
-            }
-            let (report, updates) = given_back(&options(), frames);
-            assert!(report.first.complete, "{report:?}");
-            assert_eq!(report.first.body_bytes, 200 * 100, "{report:?}");
-            assert_eq!(updates, [(0, 32_768), (1, 32_768)]);
-        });
-    }
-
-    /// [`MAX_IDLE_FRAMES`] frames that do nothing, and then a response, is
-    /// an answer: the rule ends a run at the frame past the limit that does
-    /// nothing too, not at one that ends a stream. One idle frame more, and
-    /// the run ends. (The server's SETTINGS, which `report_of` sends first,
-    /// is one of them.)
-    #[test]
-    fn the_idle_frames_limit_counts_only_frames_that_did_nothing() {
-        for (idle, answered) in [(MAX_IDLE_FRAMES, true), (MAX_IDLE_FRAMES + 1, false)] {
-            // Of an unknown type, which a client ignores (RFC 9113 §4.1).
-            let unknown = raw_frame(0xfa, 0, 0, b"");
-            let mut frames = unknown.repeat(idle as usize - 1);
-            frames.extend(raw_frame(
-                Kind::Headers as u8,
-                flag::END_HEADERS | flag::END_STREAM,
-                1,
-                &[0x80 | 8],
-            ));
-            let report = report_of(&frames);
-            assert_eq!(report.first.complete, answered, "{idle}: {report:?}");
-            assert_eq!(report.failure.is_none(), answered, "{idle}: {report:?}");
-        }
-    }
-
-    /// SETTINGS, then stream 1's head and a 32 KiB body in 128 frames.
-    fn a_body_in_128_frames_of_256_bytes() -> Vec<u8> {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frames.extend(a_head());
-        for i in 1..=128 {
-            let flags = if i == 128 { flag::END_STREAM } else { 0 };
-            frames.extend(raw_frame(Kind::Data as u8, flags, 1, &[b'x'; 256]));
-        }
-        frames
-    }
-
-    /// Half a window read is given back at once, not a frame later: with
-    /// a window of 65,536 bytes, 128 frames of 256 bytes are half of it.
-    #[test]
-    fn exactly_half_a_window_read_is_given_back() {
-        let frames = a_body_in_128_frames_of_256_bytes();
-        let options = H2Options {
-            window: 1 << 16,
-            ..options()
-        };
-        let (report, updates) = given_back(&options, frames);
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(updates, [(0, 1), (0, 32_768), (1, 32_768)]);
-    }
-
-    /// `starve_first` starves stream 1 alone: the connection's window is
-    /// still given back, so that another stream can go on (the demo's
-    /// point).
-    #[test]
-    fn starving_the_first_stream_still_gives_the_connection_back() {
-        let frames = a_body_in_128_frames_of_256_bytes();
-        let options = H2Options {
-            starve_first: true,
-            ..options()
-        };
-        let (report, updates) = given_back(&options, frames);
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(updates, [(0, 32_768)]);
-    }
-
-    /// A GOAWAY below a stream that has already ended cuts nothing: the
-    /// stream is closed (RFC 9113 §5.1), and its whole body stays whole.
-    #[test]
-    fn a_goaway_after_a_streams_end_does_not_cut_it() {
-        let mut frames = a_head();
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-        frame_write::goaway(&mut frames, 0, ErrorCode::NoError, b"");
-        let report = report_of(&frames);
-        assert!(report.first.complete, "{report:?}");
-        assert_eq!(report.failure, None, "{report:?}");
-    }
-
-    /// What the client writes: its SETTINGS turn push off (RFC 9113
-    /// §8.4); the server's SETTINGS is acknowledged, and its ACK of the
-    /// client's is not (§6.5); and a server's PING is answered with an
-    /// ACK carrying the same data (§6.7), not a PING of its own.
-    #[test]
-    fn the_client_turns_push_off_and_acknowledges_what_it_must() {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frame_write::settings_ack(&mut frames);
-        frame_write::ping(&mut frames, *b"pingdata", false);
-        frames.extend(a_head());
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-        let (report, sent) = what_the_client_sent(&options(), frames);
-        assert!(report.first.complete, "{report:?}");
-        let (mut push, mut pings, mut acks) = (None, Vec::new(), 0);
-        let mut sent = FrameBuffer::with(&sent);
-        while let Some((header, payload)) = sent.next_frame().unwrap() {
-            match frame::parse(&header, payload) {
-                Ok(Frame::Settings { ack: false, .. }) => {
-                    for pair in payload.chunks(6) {
-                        if u16::from_be_bytes([pair[0], pair[1]]) == frame::setting::ENABLE_PUSH {
-                            push = Some(u32::from_be_bytes([pair[2], pair[3], pair[4], pair[5]]));
-                        }
-                    }
-                }
-                Ok(Frame::Settings { ack: true, .. }) => acks += 1,
-                Ok(Frame::Ping { ack, data }) => pings.push((ack, data)),
-                _ => {}
-            }
-        }
-        assert_eq!(push, Some(0));
-        assert_eq!(pings, [(true, *b"pingdata")]);
-        assert_eq!(acks, 1, "the server's SETTINGS, and nothing else");
-    }
-
-    /// What the download had when stream 3 ended is taken at that end,
-    /// once: a frame on stream 3 after it, END_STREAM or not, is no end.
-    #[test]
-    fn a_frame_after_the_second_streams_end_moves_nothing() {
-        let mut frames = Vec::new();
-        frame_write::settings(&mut frames, &[]);
-        frames.extend(a_head_and_ten_bytes());
-        let ends = flag::END_HEADERS;
-        frames.extend(raw_frame(Kind::Headers as u8, ends, 3, &[0x80 | 8]));
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 3, b"y"));
-        frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"12345"));
-        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 3, b"z"));
-        let options = H2Options {
-            second: Some(("/y".into(), Duration::ZERO)),
-            stop_after_second: true,
-            ..options()
-        };
-        let (report, _) = given_back(&options, frames);
-        let second = report.second.clone().unwrap_or_default();
-        assert!(second.complete && second.body_bytes == 1, "{report:?}");
-        assert_eq!(report.first_bytes_then, Some(10), "{report:?}");
-    }
-}
+mod tests;
