@@ -74,7 +74,7 @@ fn read_at_rate(
 /// abort is counted and logged as `min-rate`, the connection is reset (the
 /// client learns at once, and the kernel drops what it held), and every
 /// resource comes back. (That the rule holds across partial writes is
-/// unit-tested in `src/defense/send_deadline.rs`.)
+/// unit-tested in `src/defense/send_deadline/tests.rs`.)
 #[test]
 fn a_reader_below_the_minimum_rate_is_cut_with_the_reason_counted() {
     // A 48 KiB write gets max(2 s, 48 KiB ÷ 20 000 B/s) = 2.5 s.

@@ -848,7 +848,7 @@ fn serving_while_stdin_is_open(stdin: Stdio) -> KillOnDrop {
 /// failure is real: `serve` refuses a flag it does not know, one line on
 /// its stderr. The error stays one line.
 #[test]
-fn a_child_server_that_exits_early_is_named_with_its_own_last_words() {
+fn the_child_server_that_exits_early_is_named_with_its_own_last_words() {
     use backpressure::{ChildServer, ChildStderr};
     let exe = Path::new(env!("CARGO_BIN_EXE_backpressure"));
     let Err(e) = ChildServer::start(exe, &["--frobnicate"], ChildStderr::Hidden) else {
@@ -867,7 +867,7 @@ fn a_child_server_that_exits_early_is_named_with_its_own_last_words() {
 /// lines, trimmed, blank ones left out, on one line, whether the stderr
 /// was kept as a tail or collected.
 #[test]
-fn a_child_servers_last_words_are_read_to_the_end_of_its_stderr() {
+fn the_child_servers_last_words_are_read_to_the_end_of_its_stderr() {
     use backpressure::{ChildServer, ChildStderr};
     use std::os::unix::fs::PermissionsExt;
     let dir = fresh_out("demo-late-words");

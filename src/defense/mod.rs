@@ -11,7 +11,7 @@
 //! | [`send_deadline`]  | the send timeout, and a minimum data rate partial writes cannot dodge |
 //! | [`too_slow`]       | the minimum rate's arithmetic, and which rule cut a write    |
 //! | [`connection_cap`] | a 503 past `--max-connections` (head only for HEAD), without a thread and without a reset; `/metrics` still answered |
-//! | [`turned_away`]    | one socket past the cap: waits for its head, is answered, drained until it closes |
+//! | [`turned_away`]    | one socket past the cap: waits for its head, is answered, drained until it closes (1 s at most) |
 //! | [`cap_answer`]     | what a connection past the cap gets: the 503, a GOAWAY, or `/metrics` |
 //! | [`buffer_caps`]    | caps on what one response, and all of them, may queue in userland |
 //!

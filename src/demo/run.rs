@@ -296,7 +296,7 @@ impl<'a> Sampler<'a> {
 
 /// The server's peak RSS: the kernel's high-water mark (`VmHWM`), which
 /// catches a spike between two samples; the samples' peak stands in where
-/// the kernel's is missing.
+/// the kernel's is missing or, read after them, lower (docs/metrics.md).
 fn peak_rss(vm_hwm: Option<u64>, sampled: u64) -> u64 {
     vm_hwm.unwrap_or(0).max(sampled)
 }

@@ -6,7 +6,7 @@
 //! | [`counting_alloc`]  | the global allocator that counts live heap bytes          |
 //! | [`metrics`]         | the process-wide counters and the table of metric families |
 //! | [`exposition`]      | the Prometheus text format, written and read back          |
-//! | [`proc_status`]     | RSS and threads from `/proc/<pid>/status`                 |
+//! | [`proc_status`]     | RSS, threads, open files and memory limits, from `/proc` and the cgroup |
 //! | [`proc_net`]        | the kernel's socket queues from `/proc/net/tcp`, TCP memory |
 //! | [`end`]             | how a connection ended ([`end::End`]): a leaf every file uses |
 //! | [`access_log`]      | one line per connection or HTTP/2 stream answered   |
@@ -20,8 +20,9 @@
 //! noisy. The kernel's socket buffers are none of these: `proc_net` reads
 //! them from outside.
 //!
-//! This folder imports only `export/` (the mode names) and `http/` (status
-//! codes): everything that serves can report here, and nothing here serves.
+//! This folder imports only `export/` (the mode names, the calendar) and
+//! `http/` (status codes, HTTP/2's error codes, the decimal parser):
+//! everything that serves can report here, and nothing here serves.
 
 pub mod access_log;
 pub mod clock;

@@ -30,8 +30,8 @@
 //! - the reader, the connection's own thread, reads frames
 //!   (`connection.rs`, each judged by `frame_rules.rs`, a header block
 //!   gathered by `header_block.rs`), keeps the HPACK decoder's table, and
-//!   takes each stream on (`admission.rs`), starting stream threads as
-//!   streams come;
+//!   takes each stream on (`admission.rs`; its request kept whole until a
+//!   thread takes it, `turn.rs`), starting stream threads as streams come;
 //! - one writer (`writer.rs`) writes every frame: control frames first,
 //!   then DATA, one frame per stream in turn;
 //! - stream threads, 16 answering at once, each answers a stream's
