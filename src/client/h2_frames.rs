@@ -174,7 +174,15 @@ impl Conversation {
             let before = (report.first.clone(), report.second.clone());
             let block = gather(&mut self.open_block, &parsed)
                 .map_err(|why| format!("a bad frame: {why}"))?;
-            let (stream, sent) = match parsed_stream(&parsed) {
+            let id = parsed_stream(&parsed);
+            // A stream this client has not opened is idle (RFC 9113 §5.1),
+            // and push is off: no server may answer on it.
+            if !(id == 0 || id == 1 || id == 3 && report.second.is_some()) {
+                return Err(format!(
+                    "a frame on stream {id}, which this client never opened"
+                ));
+            }
+            let (stream, sent) = match id {
                 1 => (Some(&mut report.first), first_sent),
                 3 => (report.second.as_mut(), second_sent.unwrap_or(first_sent)),
                 _ => (None, first_sent),
@@ -311,7 +319,8 @@ impl Conversation {
     }
 }
 
-/// The stream a frame belongs to; 0 for the connection's.
+/// The stream a frame belongs to; 0 for the connection's, and for the
+/// frames this client does not look at by stream (PRIORITY may name any).
 fn parsed_stream(frame: &Frame<'_>) -> u32 {
     match *frame {
         Frame::Headers { stream, .. }

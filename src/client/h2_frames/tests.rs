@@ -365,6 +365,31 @@ fn a_window_given_back_is_room_again() {
     assert_eq!(report.first.body_bytes, 4 * 65_535, "{report:?}");
 }
 
+/// A stream this client never opened is idle (RFC 9113 §5.1), and no
+/// server may answer on it: HEADERS, DATA or RST_STREAM there end the run,
+/// on stream 3 when no second request was sent, on stream 5, and on an
+/// even stream, which only a push (off) could open. A PRIORITY, which may
+/// name any stream, does not.
+#[test]
+fn a_frame_on_a_stream_never_opened_ends_the_run() {
+    let ends = flag::END_HEADERS;
+    for (frame, id) in [
+        (raw_frame(Kind::Headers as u8, ends, 3, &[0x80 | 8]), 3),
+        (raw_frame(Kind::Data as u8, 0, 5, b"x"), 5),
+        (raw_frame(Kind::RstStream as u8, 0, 2, &[0, 0, 0, 8]), 2),
+        (raw_frame(Kind::Priority as u8, 0, 5, &[0, 0, 0, 0, 16]), 0),
+    ] {
+        let mut frames = a_head_and_ten_bytes();
+        frames.extend(frame);
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let report = report_of(&frames);
+        let never = format!("a frame on stream {id}, which this client never opened");
+        let failure = (id != 0).then_some(never);
+        assert_eq!(report.failure, failure, "{report:?}");
+        assert_eq!(report.first.complete, id == 0, "{report:?}");
+    }
+}
+
 /// What the download had when stream 3 ended is taken at that end,
 /// once: a frame on stream 3 after it, END_STREAM or not, is no end.
 #[test]
