@@ -1331,12 +1331,14 @@ fn a_refused_head_has_no_body_and_a_logged_line() {
 
 /// A request refused with 431 is logged before anything has checked its
 /// fields: a `:path` with a quote and a newline must neither end the quoted
-/// request nor start a line of the client's own making.
+/// request nor start a line of the client's own making; nor may a backslash
+/// of the client's pass for the start of an escape, its `\x22` logged as
+/// the quote it did not send: every `\` in the line is the server's.
 #[test]
 fn a_431_cannot_forge_an_access_log_line() {
     let (server, idle) = warm(Server::start_logged(&[]));
     let mut h2 = H2::connect(server.addr(), &[]);
-    let path = "/x\" 200\n1999-01-01T00:00:00Z 10.0.0.1:1 \"GET /forged HTTP/1.1";
+    let path = "/x\\x22\" 200\n1999-01-01T00:00:00Z 10.0.0.1:1 \"GET /forged HTTP/1.1";
     let pad = "a".repeat(17_000); // past the 16 KiB header list: 431
     let block = header_block(&[
         (":method", "GET"),
@@ -1355,7 +1357,7 @@ fn a_431_cannot_forge_an_access_log_line() {
     assert_eq!(response.status(), 431);
     drop(h2);
     back_to_idle(server.addr(), &idle, "a 431");
-    let escaped = r#""GET /x\x22\x20200\x0a1999-01-01T00:00:00Z\x2010.0.0.1:1\x20\x22GET\x20/forged\x20HTTP/1.1 HTTP/2" 431"#;
+    let escaped = r#""GET /x\x5cx22\x22\x20200\x0a1999-01-01T00:00:00Z\x2010.0.0.1:1\x20\x22GET\x20/forged\x20HTTP/1.1 HTTP/2" 431"#;
     server.log_line("the stream's line", |l| l.contains(escaped));
     let logged = server.log_lines();
     let forged: Vec<&String> = logged.iter().filter(|l| l.starts_with("1999")).collect();

@@ -463,7 +463,9 @@ mod tests {
     }
 
     /// Every rule a frame can break on its own, with the code RFC 9113
-    /// gives it and whether it ends the stream or the connection.
+    /// gives it and whether it ends the stream or the connection. A
+    /// PRIORITY is exactly 5 bytes (§6.3): one longer is refused as one
+    /// shorter is, not read as its first five.
     #[test]
     fn broken_frames_get_the_right_code() {
         use ErrorCode::{
@@ -484,6 +486,7 @@ mod tests {
             (frame(8, 0, 1, &[0; 5]), Size, None), // WINDOW_UPDATE of 5 bytes
             (frame(7, 0, 0, &[0; 7]), Size, None), // GOAWAY under 8 bytes
             (frame(2, 0, 5, &[0; 4]), Size, Some(5)), // PRIORITY of 4 bytes
+            (frame(2, 0, 5, &[0; 6]), Size, Some(5)), // PRIORITY of 6 bytes
             (frame(8, 0, 0, &[0; 4]), Protocol, None), // WINDOW_UPDATE of 0
             (frame(8, 0, 7, &[0x80, 0, 0, 0]), Protocol, Some(7)), // of 0 on a stream
             (frame(0, 8, 1, b"\x05ab"), Protocol, None), // padding past the end
@@ -515,7 +518,10 @@ mod tests {
     }
 
     /// Padding and priority stripped, unknown parameters and types passed
-    /// on to be ignored, a WINDOW_UPDATE read back as written.
+    /// on to be ignored, a WINDOW_UPDATE read back as written. Each checked
+    /// SETTINGS value is taken up to the edges of its range: ENABLE_PUSH
+    /// may be 1 as well as 0 (RFC 9113 §6.5.2), and refusing a value the
+    /// RFC allows would end a well-behaved client's connection.
     #[test]
     fn good_frames_parse() {
         // PADDED | PRIORITY | END_HEADERS: pad 2, 5 bytes of priority, "abc", 2 pad bytes.
@@ -534,8 +540,11 @@ mod tests {
             flow: 4,
         };
         assert_eq!(parsed(&frame(0, 0x09, 3, b"\x01xy\0")), Ok(expected));
-        // MAX_FRAME_SIZE at both ends of its range; 2^31 - 1; unknown.
+        // ENABLE_PUSH's two values; MAX_FRAME_SIZE at both ends of its
+        // range; 2^31 - 1; unknown.
         let sent = [
+            (2, 0),
+            (2, 1),
             (5, 1 << 14),
             (5, (1 << 24) - 1),
             (4, (1 << 31) - 1),

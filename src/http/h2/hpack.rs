@@ -523,6 +523,20 @@ pub(super) mod tests {
         assert_eq!(decoder.max_bytes, 4096);
     }
 
+    /// §6.3: a size update sets the size the table keeps to from then on,
+    /// not only what it is evicted to once: after an update to 64 bytes,
+    /// two entries of 34 are not both kept. The peer's encoder keeps to the
+    /// size it sent, so a decoder that kept both would name the wrong entry
+    /// at every index past the first, for the rest of the connection.
+    #[test]
+    fn a_size_update_bounds_the_entries_inserted_after_it() {
+        // 31 + 0x21 = 64; then a: 1 and b: 2 with incremental indexing.
+        let block = hex("3f 21  40 01 61 01 31  40 01 62 01 32");
+        let printed = "a: 1\nb: 2\n[  1] (s =  34) b: 2\nTable size:  34";
+        let decoder = check(DEFAULT_TABLE_BYTES, &[block], &[printed]);
+        assert_eq!(decoder.max_bytes, 64);
+    }
+
     /// §4.4: an entry exactly as large as the table evicts the rest and is
     /// kept (the peer's encoder indexed it, so the decoder must too); one
     /// byte larger, it empties the table and is not kept, with no error.

@@ -230,7 +230,9 @@ mod tests {
 
     /// Each rule, broken by a list that breaks only that rule (so that no
     /// other check can refuse it first), refuses with the line that names
-    /// it: here, a part of that line no other line has.
+    /// it: here, a part of that line no other line has. Each of the three
+    /// pseudo-fields a request needs is missed alone, and an empty name or
+    /// `:method` is no token (a token has at least one byte).
     #[test]
     fn each_rule_refuses_with_its_own_reason() {
         let without = |i: usize| [&GOOD[..i], &GOOD[i + 1..]].concat();
@@ -243,11 +245,13 @@ mod tests {
         let cases: Vec<(Fields, &str)> = vec![
             (without(0), ":method, :scheme or :path missing"),
             (without(1), ":method, :scheme or :path missing"),
+            (without(3), ":method, :scheme or :path missing"),
             (twice(3), "twice"),
             (twice(2), "twice"),
             (with(1, (":authority", "x")), "twice"),
             (with(3, (":status", "200")), "unknown or response"),
             (with(4, ("User-Agent", "x")), "lowercase token"),
+            (with(4, ("", "x")), "lowercase token"),
             (with(4, ("connection", "close")), "connection-specific"),
             (with(4, ("keep-alive", "5")), "connection-specific"),
             (with(4, ("proxy-connection", "x")), "connection-specific"),
@@ -275,6 +279,7 @@ mod tests {
             (with(3, (":path", "/a b")), ":path is not"),
             (with(3, (":path", "*")), "* is for OPTIONS only"),
             (with(0, (":method", "G E")), ":method is not a token"),
+            (with(0, (":method", "")), ":method is not a token"),
             (with(1, (":scheme", "ht\r\ntp")), ":scheme is not a scheme"),
             (with(1, (":scheme", "ht\0tp")), ":scheme is not a scheme"),
             (with(1, (":scheme", "")), ":scheme is not a scheme"),
@@ -297,6 +302,9 @@ mod tests {
         ] {
             assert!(parsed(&host, true).is_ok(), "{host:?}");
         }
+        // TE is the one connection-specific field taken, as "trailers"
+        // (RFC 9113 §8.2.2): gRPC clients send it on every request.
+        assert!(parsed(&with(4, ("te", "trailers")), true).is_ok());
         // A length of 0 with no DATA is true; one with DATA to come is
         // checked against nothing here, but must still be a number.
         assert!(parsed(&with(4, ("content-length", "00")), true).is_ok());

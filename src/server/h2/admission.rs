@@ -323,6 +323,37 @@ mod tests {
         });
     }
 
+    /// A turn is given only while the refusal a thread that fails to start
+    /// owes would fit among the answers owed: at 64 (a client that reads
+    /// none of them), a stream waits, and no start is tried, so that a
+    /// client flooding streams as threads fail to start queues no answer
+    /// past `MAX_CONTROL_FRAMES`. Once the writer takes one, the next look
+    /// gives it its turn: here refused for want of a thread, the
+    /// REFUSED_STREAM the 64th answer owed.
+    #[test]
+    fn no_turn_is_given_without_room_for_the_refusal_it_may_owe() {
+        with_reader(|reader, conn, ask| {
+            for _ in 0..crate::server::h2::MAX_CONTROL_FRAMES {
+                conn.lock().push_owed(vec![0; 13]);
+            }
+            let ((), log) = log::capture(|| {
+                crate::test_support::with_failing_spawns(|| {
+                    ask(reader, 1);
+                    assert_eq!(waiting(conn), [1], "its turn given at 64 owed");
+                    conn.lock().control.pop_front(); // the writer takes one
+                    reader.start_waiting();
+                });
+            });
+            let why = "backpressure: cannot start an HTTP/2 stream thread";
+            assert!(log.iter().any(|l| l.starts_with(why)), "{log:?}");
+            let state = conn.lock();
+            assert!(state.waiting.is_empty() && state.streams.is_empty());
+            let refused = rst_stream(1, RefusedStream);
+            assert_eq!(state.control.back().map(|c| &c.bytes), Some(&refused));
+            assert_eq!(state.control.len(), 64);
+        });
+    }
+
     /// No turn comes after an error's GOAWAY, which names the last stream
     /// whose turn came, though the connection's end is set only after it:
     /// a thread done with its response meanwhile takes none.

@@ -421,7 +421,9 @@ mod tests {
 
     /// A DATA frame may be owed two answers, the connection's WINDOW_UPDATE
     /// and its stream's reset (here, a byte past the stream's window): it
-    /// waits at 63 owed, and is taken at 62, leaving 64.
+    /// waits at 63 owed, and is taken at 62, leaving 64. It carries
+    /// END_STREAM, so that its flags byte, the one after its type, is not
+    /// DATA's type too: a frame is known as DATA by its type alone.
     #[test]
     fn a_data_frame_waits_for_room_for_its_two_answers() {
         let (server, client) = crate::test_support::loopback();
@@ -436,7 +438,7 @@ mod tests {
             for _ in 0..super::super::MAX_CONTROL_FRAMES - 1 {
                 conn.lock().push_owed(vec![0; 13]);
             }
-            let data = frame_write::raw_frame(0, 0, 3, b"x");
+            let data = frame_write::raw_frame(0, frame::flag::END_STREAM, 3, b"x");
             let (mut frames, mut first) = (FrameBuffer::with(&data), false);
             let mut take = || reader.take_frames(&mut frames, &mut first).ok();
             assert_eq!(take(), Some(Some(2)), "held at 63 owed");
