@@ -88,6 +88,26 @@ mod tests {
         assert_eq!(said(9), format!("T: backpressure: aborting: {cut}"));
     }
 
+    /// Each death's line names its own signal, by the numbers `signal(7)`
+    /// gives them on x86_64 and aarch64, written out here apart from
+    /// [`FATAL`], so that a name or number changed there fails: an operator
+    /// reading SIGALRM looks for a timer, SIGXCPU for a CPU limit.
+    #[test]
+    fn every_death_names_its_own_signal() {
+        #[rustfmt::skip]
+        let names = [
+            (3, "SIGQUIT"), (4, "SIGILL"), (8, "SIGFPE"), (10, "SIGUSR1"), (12, "SIGUSR2"),
+            (14, "SIGALRM"), (16, "SIGSTKFLT"), (24, "SIGXCPU"), (26, "SIGVTALRM"),
+            (27, "SIGPROF"), (29, "SIGIO"), (30, "SIGPWR"), (31, "SIGSYS"),
+        ];
+        for (signal, name) in names {
+            let line = fatal(stamp, signal);
+            let said = String::from_utf8_lossy(line.as_bytes());
+            let expected = format!("T: backpressure: {name}: dying of it; ");
+            assert!(said.starts_with(&expected), "{signal}: {said}");
+        }
+    }
+
     #[test]
     fn a_line_too_long_is_cut_at_the_buffer() {
         let long = [b'x'; 300];

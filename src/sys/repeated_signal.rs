@@ -62,4 +62,17 @@ mod tests {
         // The first's time unknown.
         assert!(!same_request(u64::MAX, Some(first)));
     }
+
+    /// A clock reading is its seconds and nanoseconds in nanoseconds, and
+    /// never wraps: a wrong scale would shrink or stretch the window (a
+    /// second counted as a millisecond puts a repeat sent across a second's
+    /// boundary 800 ms away, an operator's second), and a negative field,
+    /// which no monotonic clock gives, counts as 0.
+    #[test]
+    fn a_clock_reading_is_its_nanoseconds() {
+        assert_eq!(nanos(3, 250 * MS as i64), 3_250 * MS);
+        assert_eq!(nanos(0, 7), 7);
+        assert_eq!(nanos(-1, -1), 0);
+        assert_eq!(nanos(i64::MAX, 999_999_999), u64::MAX);
+    }
 }
