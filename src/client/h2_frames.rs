@@ -75,17 +75,16 @@ pub struct H2Report {
     pub timed_out: bool,
 }
 
-/// Windows for the streams this client opens: how much the server may
-/// still send, and what the client has read since it last gave bytes back.
+/// A window this client gave: how much the server may still send on it,
+/// and so what the client has read since it last gave bytes back.
 struct Window {
     /// Stream 1 (or 3), or 0 for the connection.
     stream: u32,
     /// What the server may still send: the window announced, less the DATA
-    /// read, plus what was given back. Never below 0: the client only ever
-    /// raises a window, so a server within it is within this.
+    /// read, plus what was given back; so `window - room` is what was read
+    /// and not yet given back. Never below 0: the client only ever raises
+    /// a window, so a server within it is within this.
     room: u32,
-    /// Read and not yet given back.
-    unreturned: u32,
 }
 
 /// What the client has heard of the server so far, and what it owes back:
@@ -98,7 +97,8 @@ pub(super) struct Conversation {
     replenish: bool,
     /// Gives nothing back to stream 1 (`H2Options::starve_first`).
     starve_first: bool,
-    /// The connection's, stream 1's and stream 3's bytes not yet given back.
+    /// The connection's, stream 1's and stream 3's room, as this client
+    /// sees it.
     windows: [Window; 3],
     /// The server's header compression, learnt from every header block.
     decoder: Decoder,
@@ -123,7 +123,6 @@ impl Conversation {
             windows: [0, 1, 3].map(|stream| Window {
                 stream,
                 room: window,
-                unreturned: 0,
             }),
             decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
             open_block: None,
@@ -307,12 +306,11 @@ impl Conversation {
         }
         for w in self.windows.iter_mut().filter(|w| mine(w)) {
             w.room -= flow;
-            w.unreturned += flow;
+            let unreturned = window - w.room;
             let starved = starve_first && w.stream == 1;
-            if replenish && !starved && w.unreturned >= window / 2 {
-                frame_write::window_update(replies, w.stream, w.unreturned);
-                w.room += w.unreturned;
-                w.unreturned = 0;
+            if replenish && !starved && unreturned >= window / 2 {
+                frame_write::window_update(replies, w.stream, unreturned);
+                w.room = window;
             }
         }
         Ok(())

@@ -87,6 +87,16 @@ fn given_back(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<(u32, u32)
     (report, updates)
 }
 
+/// [`options`] with a second request, on stream 3, sent at once: the run
+/// stops once its response has ended.
+fn with_a_second() -> H2Options {
+    H2Options {
+        second: Some(("/y".into(), Duration::ZERO)),
+        stop_after_second: true,
+        ..options()
+    }
+}
+
 /// Stream 3's bytes are given back to stream 3 and the connection,
 /// not to stream 1; and what the download had when stream 3 ended is
 /// what stream 1 had then, its ten bytes.
@@ -105,11 +115,7 @@ fn the_second_streams_bytes_are_its_own() {
         let flags = if i == 200 { flag::END_STREAM } else { 0 };
         frames.extend(raw_frame(Kind::Data as u8, flags, 3, &[b'y'; 256]));
     }
-    let options = H2Options {
-        second: Some(("/y".into(), Duration::ZERO)),
-        stop_after_second: true,
-        ..options()
-    };
+    let options = with_a_second();
     let (report, updates) = given_back(&options, frames);
     let second = report.second.clone().unwrap_or_default();
     assert!(second.complete, "{report:?}");
@@ -323,9 +329,7 @@ fn data_past_a_streams_window_ends_the_run() {
 fn data_past_the_connections_window_ends_the_run() {
     let options = H2Options {
         replenish: false,
-        second: Some(("/y".into(), Duration::ZERO)),
-        stop_after_second: true,
-        ..options()
+        ..with_a_second()
     };
     for (bytes, whole) in [(17_535, true), (17_536, false)] {
         let mut frames = Vec::new();
@@ -402,11 +406,7 @@ fn a_frame_after_the_second_streams_end_moves_nothing() {
     frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 3, b"y"));
     frames.extend(raw_frame(Kind::Data as u8, 0, 1, b"12345"));
     frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 3, b"z"));
-    let options = H2Options {
-        second: Some(("/y".into(), Duration::ZERO)),
-        stop_after_second: true,
-        ..options()
-    };
+    let options = with_a_second();
     let (report, _) = given_back(&options, frames);
     let second = report.second.clone().unwrap_or_default();
     assert!(second.complete && second.body_bytes == 1, "{report:?}");
