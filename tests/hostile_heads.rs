@@ -345,6 +345,13 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, u16)> {
     // --- sizes ---
     let long_method = format!("{} /healthz HTTP/1.1\r\nHost: a\r\n\r\n", "M".repeat(1000));
     heads.push(("a 1000-byte method", long_method.into_bytes(), 501));
+    // Longer than a request line may be, yet the method's fault, not the
+    // URI's: still 501 (RFC 9112 §3).
+    let longer_method = format!(
+        "{} /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+        "M".repeat(9 * 1024)
+    );
+    heads.push(("a 9 KiB method", longer_method.into_bytes(), 501));
     let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9 * 1024));
     heads.push(("request line over 8 KiB", long_line.into_bytes(), 414));
     let big_field = format!(
@@ -397,7 +404,7 @@ fn every_hostile_head_gets_its_status_and_the_server_stays_clean() {
     let (server, idle) = warmed_server(&[]);
     let addr = server.addr();
     let corpus = corpus();
-    assert_eq!(corpus.len(), 76, "the corpus docs/defenses.md counts");
+    assert_eq!(corpus.len(), 77, "the corpus docs/defenses.md counts");
     let mut wrong = Vec::new();
     for (what, head, expected) in &corpus {
         let response = request(addr, head);

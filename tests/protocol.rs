@@ -497,6 +497,10 @@ fn http1_and_http2_answer_alike() {
         row("CONNECT", &format!("{}:443", "a".repeat(9000)), 414),
         row("BREW", "/", 501),
         row("get", "/", 501),
+        // However long the line: a method longer than any this server
+        // knows is the method's fault, not the URI's (RFC 9112 §3).
+        row("BREW", &line_target("BREW", REQUEST_LINE_LIMIT + 1), 501),
+        row("M".repeat(9000).leak(), "/", 501),
         // No request bodies: 400, whatever the method.
         with_body("GET", "/healthz"),
         with_body("POST", "/healthz"),

@@ -27,9 +27,7 @@ use std::time::Instant;
 
 use crate::http::h2::frame::PREFACE_HEAD;
 use crate::http::partial_head::{self, head_end, oversized_head_error};
-use crate::http::request::{
-    self, HeadError, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, REQUEST_LINE_TOO_LONG,
-};
+use crate::http::request::{self, HeadError, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES};
 use crate::http::response::Status;
 
 /// Size the head buffer starts at. It doubles as bytes arrive, up to
@@ -265,7 +263,7 @@ impl HeadSoFar {
             let long = head.len() > MAX_REQUEST_LINE_BYTES;
             let line = || head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
             if long && line() > MAX_REQUEST_LINE_BYTES {
-                return Err(REQUEST_LINE_TOO_LONG);
+                return Err(request::line_too_long(head));
             }
             return Ok(());
         };
@@ -375,7 +373,8 @@ mod tests {
 
     /// A request line longer than allowed is refused (414) as soon as it
     /// is longer, before its LF: a line of the limit and its CR is not,
-    /// as its LF may follow.
+    /// as its LF may follow. A method no request line could be that long
+    /// for, still arriving, is refused as a method (501).
     #[test]
     fn a_request_line_too_long_is_refused_before_its_lf() {
         let line = |len: usize| [b"GET /".as_slice(), &b"a".repeat(len - 5)].concat();
@@ -388,6 +387,12 @@ mod tests {
         let at_the_limit = [line(MAX_REQUEST_LINE_BYTES), b"\r".to_vec()].concat();
         let (result, _) = read_pieces(&[&at_the_limit]);
         assert!(result.unwrap_err().starts_with("CutShort"));
+        let method = b"M".repeat(MAX_REQUEST_LINE_BYTES + 1);
+        let refused = read_pieces(&[&method]).0.unwrap_err();
+        assert!(
+            refused.starts_with("NotARequest") && refused.contains("NotImplemented"),
+            "{refused}"
+        );
     }
 
     /// HTTP/2's preface opens with a line that is no request line, on

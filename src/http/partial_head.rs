@@ -14,8 +14,7 @@
 //! defines; the request line, once whole, is judged there.
 
 use super::request::{
-    HEAD_TOO_LARGE, HeadError, MAX_REQUEST_LINE_BYTES, REQUEST_LINE_TOO_LONG, bad, empty_lines,
-    is_tchar,
+    HEAD_TOO_LARGE, HeadError, MAX_REQUEST_LINE_BYTES, bad, empty_lines, is_tchar, line_too_long,
 };
 
 /// The answer to first bytes that cannot begin a request line. A TLS
@@ -84,17 +83,18 @@ pub fn head_end(buf: &[u8], filled_from: usize, filled_to: usize) -> Option<usiz
 }
 
 /// A head that did not fit: 414 if the request line alone was too long, so
-/// the client knows it is the URL and not its headers. The line is
-/// measured as [`parse_head`](super::request::parse_head) measures it,
-/// without its CRLF: an 8 KiB line is within its limit, and the fields are
-/// to blame.
+/// the client knows it is the URL and not its headers (or 501 if the line
+/// is long for a method this server does not know, [`line_too_long`]). The
+/// line is measured as [`parse_head`](super::request::parse_head) measures
+/// it, without its CRLF: an 8 KiB line is within its limit, and the fields
+/// are to blame.
 pub fn oversized_head_error(head: &[u8]) -> HeadError {
     let request_line_len = head
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(head.len());
     if request_line_len > MAX_REQUEST_LINE_BYTES {
-        REQUEST_LINE_TOO_LONG
+        line_too_long(&head[..request_line_len])
     } else {
         HEAD_TOO_LARGE
     }
@@ -192,6 +192,10 @@ mod tests {
         let mut long_line = vec![b'a'; MAX_HEAD_BYTES];
         long_line[..5].copy_from_slice(b"GET /");
         assert_eq!(oversized_head_error(&long_line).status, Status::UriTooLong);
+        // Long for its method, which this server does not know: a 501.
+        let long_method = vec![b'M'; MAX_HEAD_BYTES];
+        let status = oversized_head_error(&long_method).status;
+        assert_eq!(status, Status::NotImplemented);
         let mut many_fields = b"GET / HTTP/1.1\r\n".to_vec();
         many_fields.resize(MAX_HEAD_BYTES, b'x');
         assert_eq!(

@@ -23,7 +23,7 @@ use crate::defense::send_deadline::DeadlineWriter;
 use crate::defense::too_slow::TooSlow;
 use crate::export::Mode;
 use crate::http::query::{self, parse_export_query};
-use crate::http::request::{Method, Request, Version};
+use crate::http::request::{Method, Request, UNKNOWN_METHOD, Version};
 use crate::http::response::{self, ResponseHead, Status, TEXT_PLAIN};
 use crate::http::target::normal_path;
 use crate::measure::access_log::{End, Outcome};
@@ -124,8 +124,7 @@ pub(super) fn answer(
             });
         }
         Method::Unknown => {
-            let reason = "unknown method: this server implements GET and HEAD";
-            return Answer::error(None, Status::NotImplemented, reason);
+            return Answer::error(None, UNKNOWN_METHOD.status, UNKNOWN_METHOD.reason);
         }
     }
     let path = match normal_path(path) {

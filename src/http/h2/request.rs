@@ -48,9 +48,10 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
 ];
 
 /// The answer to a request whose line, as HTTP/1.1 would send it
-/// ([`http1_line_bytes`]), is over [`MAX_REQUEST_LINE_BYTES`]: the longest
-/// URI read is the same over either protocol (RFC 9110 §15.5.15), to the
-/// byte, so that no request is a 414 over one and served over the other.
+/// ([`http1_line_bytes`]), is over [`MAX_REQUEST_LINE_BYTES`], its method
+/// one this server knows: the longest URI read is the same over either
+/// protocol (RFC 9110 §15.5.15), to the byte, so that no request is a 414
+/// over one and served over the other.
 const LINE_TOO_LONG: (Status, &str) = (
     Status::UriTooLong,
     "request line, as HTTP/1.1 would send it, longer than 8 KiB",
@@ -180,8 +181,11 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         let body = has_body.then_some((Status::BadRequest, body));
         (method, path, body)
     };
+    // A method this server does not know is a 501 however long, as over
+    // HTTP/1.1 (`request::line_too_long`): the routes answer it.
     let line_bytes = http1_line_bytes(method, target);
-    let too_long = (line_bytes > MAX_REQUEST_LINE_BYTES).then_some(LINE_TOO_LONG);
+    let known = Method::of(method) != Method::Unknown;
+    let too_long = (known && line_bytes > MAX_REQUEST_LINE_BYTES).then_some(LINE_TOO_LONG);
     // A CONNECT's host:port, a valid host, has no `?`: no query.
     let (path, query) = split_query(target);
     Ok(Request {
@@ -399,6 +403,18 @@ mod tests {
         };
         assert_eq!(tunnel(MAX_REQUEST_LINE_BYTES), None);
         assert_eq!(tunnel(MAX_REQUEST_LINE_BYTES + 1), Some(LINE_TOO_LONG));
+        // A method this server does not know is left to the routes' 501,
+        // however long it makes the line: its own length, or its path's.
+        let unknown = |method: &str, path: &str| {
+            let mut fields = with(3, (":path", path));
+            fields[0] = (":method", method);
+            let request = parsed(&fields, true).unwrap();
+            (request.method, request.refused)
+        };
+        let long_method = "M".repeat(MAX_REQUEST_LINE_BYTES);
+        assert_eq!(unknown(&long_method, "/"), (Method::Unknown, None));
+        let brew = path(MAX_REQUEST_LINE_BYTES + 1);
+        assert_eq!(unknown("BREW", &brew), (Method::Unknown, None));
         let kib = format!("{} KiB", MAX_REQUEST_LINE_BYTES / 1024);
         assert!(LINE_TOO_LONG.1.contains(&kib), "{}", LINE_TOO_LONG.1);
     }
