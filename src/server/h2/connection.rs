@@ -331,6 +331,13 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// client may retry the rest. It never grows between two GOAWAYs, as
     /// RFC 9113 §6.8 asks: no stream is taken on once one has been sent,
     /// no turn comes past the last taken on, and none after an error's.
+    ///
+    /// A shutdown's or an idle connection's is one GOAWAY, as Go's server
+    /// sends, not the two §6.8 suggests (first naming 2^31 − 1, the real
+    /// last a round trip later): a request that crossed it is refused with
+    /// REFUSED_STREAM, which tells the client it was not processed and may
+    /// be retried elsewhere, and the connection needs no state between the
+    /// two.
     pub fn go_away(&mut self, code: ErrorCode, debug: &[u8]) {
         let mut state = self.conn.lock();
         // In the same hold of the lock: a stream thread done with its
