@@ -129,6 +129,30 @@ fn an_unbounded_export_whose_first_chunk_never_fits_is_refused_for_good() {
     back_to_idle(addr, &idle, "the refusal");
 }
 
+/// The caps are for the strategies that can run ahead of their client:
+/// `bounded` and `pipeline` hold at most a few chunks by construction
+/// (`Mode::is_flat`), so neither cap is charged for them. Under caps smaller
+/// than one chunk, which refuse `unbounded` for good, they serve the whole
+/// export.
+#[test]
+fn the_flat_modes_are_never_held_to_the_caps() {
+    let caps = ["--max-buffered-bytes", "1k", "--max-buffered-total", "1k"];
+    let (server, idle) = warmed_server(&caps);
+    let addr = server.addr();
+    // About 520 KB: eleven 48 KiB chunks, each far over either cap.
+    let rows = 10_000;
+    let reference = common::reference_csv(rows);
+    for mode in ["bounded", "pipeline"] {
+        let response = get(addr, &format!("/export.csv?rows={rows}&mode={mode}"));
+        assert_eq!(response.status, 200, "{mode}: {}", response.body_text());
+        common::assert_same_bytes(&response.body_decoded(), &reference, mode);
+    }
+    // The caps are on: the strategy that can run ahead is refused.
+    let unbounded = get(addr, &format!("/export.csv?rows={rows}&mode=unbounded"));
+    assert_eq!(unbounded.status, 400);
+    back_to_idle(addr, &idle, "the flat exports");
+}
+
 /// The budget charges what a response *holds*: a `buffer` body stays
 /// allocated until its response ends, however much of it the kernel has
 /// taken, so a stalled buffered download keeps its whole charge and the next

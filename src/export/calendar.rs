@@ -277,6 +277,34 @@ mod tests {
         );
     }
 
+    /// Every month has its own name, the one RFC 9110 §5.6.7 lists for it:
+    /// the test above reads four of the twelve, and a table with two names
+    /// swapped (`Jun` for `Jul`) would date half a year's responses wrong.
+    #[test]
+    fn imf_fixdates_name_every_month() {
+        let dates: Vec<String> = (1..=12)
+            .map(|month| imf_fixdate(at(2026, month, 15, (0, 0, 0)))[..16].to_string())
+            .collect();
+        // `date -u -d 2026-MM-15 '+%a, %d %b %Y'`.
+        assert_eq!(
+            dates,
+            [
+                "Thu, 15 Jan 2026",
+                "Sun, 15 Feb 2026",
+                "Sun, 15 Mar 2026",
+                "Wed, 15 Apr 2026",
+                "Fri, 15 May 2026",
+                "Mon, 15 Jun 2026",
+                "Wed, 15 Jul 2026",
+                "Sat, 15 Aug 2026",
+                "Tue, 15 Sep 2026",
+                "Thu, 15 Oct 2026",
+                "Sun, 15 Nov 2026",
+                "Tue, 15 Dec 2026",
+            ]
+        );
+    }
+
     #[test]
     fn leap_days_exist_in_leap_years_only() {
         for (year, leap) in [(2028, true), (2032, true), (2027, false), (2100, false)] {

@@ -604,6 +604,30 @@ mod tests {
         assert_eq!(body, reference);
     }
 
+    /// A chunk with no room left is grown toward `max_len`, not by a whole
+    /// line past it: `fill` never grows a chunk past `max_len`. (`Vec` may
+    /// round a reservation up, to 8 bytes for these 7; not to a line's 64.)
+    #[test]
+    fn fill_grows_a_full_chunk_only_toward_max_len() {
+        let mut reader = CsvRows::new(300);
+        let mut chunk = Vec::new();
+        reader.fill(&mut chunk, 7);
+        assert_eq!(chunk, HEADER[..7]);
+        assert!(chunk.capacity() < MAX_LINE_BYTES, "{}", chunk.capacity());
+    }
+
+    /// `MAX_ROWS` is the most rows an export may have, and a count it may
+    /// have: `--max-rows` defaults to it, so a request for exactly that
+    /// many is served. One more is a caller's bug, refused at once.
+    #[test]
+    fn an_export_of_max_rows_is_made_and_one_more_is_refused() {
+        let mut reader = CsvRows::new(MAX_ROWS);
+        let mut start = vec![0; HEADER.len() + line(1).len()];
+        reader.read_exact(&mut start).unwrap();
+        assert_eq!(start, [HEADER, line(1).as_bytes()].concat());
+        assert!(std::panic::catch_unwind(|| CsvRows::new(MAX_ROWS + 1)).is_err());
+    }
+
     #[test]
     fn an_empty_read_buffer_is_not_the_end() {
         let mut reader = CsvRows::new(1);
