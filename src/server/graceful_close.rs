@@ -93,11 +93,18 @@ pub(super) fn close_gracefully(stream: &TcpStream, wait_for_hang_up: bool) -> bo
     // acknowledged every byte and the FIN, or reset the connection itself
     // (the queue then never empties).
     let unacknowledged = || sys::unacknowledged_bytes(stream).is_ok_and(|n| n > 0);
-    let reset = || !matches!(stream.take_error(), Ok(None));
-    while Instant::now() < deadline && unacknowledged() && !reset() {
+    // Reading SO_ERROR clears it, so a reset seen once is kept: read again
+    // it is gone, while the kernel still counts the bytes it threw away as
+    // unacknowledged, and the client's own reset would pass for a cut.
+    let mut reset = false;
+    let mut client_reset = || {
+        reset = reset || !matches!(stream.take_error(), Ok(None));
+        reset
+    };
+    while Instant::now() < deadline && unacknowledged() && !client_reset() {
         std::thread::sleep(ACK_CHECK);
     }
-    reset() || !discards_a_tail(stream, true)
+    client_reset() || !discards_a_tail(stream, true)
 }
 
 /// Waits until the client has acknowledged every byte written to `stream`
@@ -267,6 +274,27 @@ mod tests {
             assert!(!close_gracefully(&server, true), "{written} bytes written");
             drop(server);
         });
+    }
+
+    /// But a client that resets the connection itself while the close
+    /// waits for the tail's acknowledgement has ended it: the close says
+    /// so (`true`), and the connection is not logged or counted as cut at
+    /// the close timeout, though the kernel still counts the tail it threw
+    /// away as unacknowledged. The wait reads the reset from SO_ERROR, which
+    /// the read clears: the answer must be the one the wait saw.
+    #[test]
+    fn a_client_that_resets_while_the_close_waits_has_ended_it() {
+        let (server, client, _) = a_response_mostly_unsent();
+        let closed = thread::scope(|scope| {
+            scope.spawn(move || {
+                // More than the close drains: the close goes on to wait.
+                let _ = (&client).write_all(&vec![0; 2 * MAX_CLOSE_READ_BYTES]);
+                thread::sleep(Duration::from_millis(150));
+                sys::reset_on_close(&client).unwrap();
+            });
+            close_gracefully(&server, true)
+        });
+        assert!(closed, "the client's own reset taken for a cut");
     }
 
     /// A client that sends a byte now and then, too few for the close to
