@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -344,4 +344,35 @@ fn an_unbounded_http10_body_cut_at_its_cap_never_ends_in_a_clean_close() {
     // And the server counts each reset it sent, by its reason.
     let sent = m.value("backpressure_resets_total{reason=\"buffer-cap\"}");
     assert_eq!(sent, resets);
+}
+
+/// `backpressure_aborts_total` counts exports cut short after their head
+/// was sent, and no other (docs/metrics.md): a buffer export whose client
+/// reset its connection while the body rendered never sends its head, so
+/// it is not counted, though its connection ends in the client's abort.
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "timed by a debug build's render: 219 MB renders in a tenth of a second in release"
+)]
+fn an_export_whose_head_never_went_out_is_not_counted_an_abort() {
+    let (server, idle) = warmed_server(&[]);
+    let addr = server.addr();
+    let before = metrics(addr).aborts("buffer", "client-abort");
+    let rows = 4_000_000; // 219 MB: seconds of render in a debug build
+    let mut client = TcpStream::connect(addr).expect("connect");
+    let request = format!("GET /export.csv?rows={rows}&mode=buffer HTTP/1.1\r\nHost: t\r\n\r\n");
+    client
+        .write_all(request.as_bytes())
+        .expect("send the request");
+    // The body charged: the render has begun, the head not yet sent.
+    let body = common::reference_csv_len(rows) as f64;
+    wait_until("the render to begin", PATIENCE, || {
+        let used = metrics(addr).value("backpressure_buffer_budget_used_bytes");
+        (used == body).then_some(())
+    });
+    backpressure::reset_on_close(&client).expect("SO_LINGER 0");
+    drop(client);
+    let after = back_to_idle(addr, &idle, "a buffer export its client reset");
+    assert_eq!(after.aborts("buffer", "client-abort"), before);
 }

@@ -547,4 +547,51 @@ mod tests {
         }
         rejecter.stop();
     }
+
+    /// A full rejecter's oldest socket, let go to make room, is answered
+    /// first if it has not been yet: here a silent client, still within
+    /// its [`HEAD_WAIT`](super::super::turned_away::HEAD_WAIT), pushed out
+    /// by the next at a most of one. It reads the whole 503, not a close
+    /// without a word. (A machine too slow to hand both over within half
+    /// the head wait, after which the first might have been answered by
+    /// its own sweep, gets another try.)
+    #[test]
+    fn a_socket_pushed_out_of_a_full_rejecter_is_answered_first() {
+        use crate::defense::turned_away::HEAD_WAIT;
+        let _counting = crate::test_support::counting_rejections();
+        let rejecter = Rejecter::holding(1, 1, true, no_own_endpoints()).unwrap();
+        let reason = rejecter.answer.reason(Refusal::AtCap).to_string();
+        let in_time = (0..5).any(|_| {
+            let started = Instant::now();
+            let mut oldest = turned_away(&rejecter);
+            let next = turned_away(&rejecter);
+            if started.elapsed() > HEAD_WAIT / 2 {
+                return false;
+            }
+            let mut got = Vec::new();
+            oldest.read_to_end(&mut got).unwrap();
+            assert!(got.starts_with(b"HTTP/1.1 503 "), "{got:?}");
+            assert!(got.ends_with(reason.as_bytes()), "{got:?}");
+            drop(next);
+            true
+        });
+        rejecter.stop();
+        assert!(in_time, "in five tries, never both within the head wait");
+    }
+
+    /// A socket answered already, still lingering when the rejecter stops,
+    /// is not answered a second time: one rejection counted for it, not
+    /// two (nor a second access-log line).
+    #[test]
+    fn a_socket_answered_already_is_not_answered_again_at_the_stop() {
+        let _counting = crate::test_support::counting_rejections();
+        let before = rejections();
+        let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
+        let mut client = turned_away(&rejecter);
+        request_the_503(&mut client);
+        // Kept open, it lingers: the stop lets it go.
+        rejecter.stop();
+        assert_eq!(rejections(), before + 1);
+        drop(client);
+    }
 }

@@ -331,4 +331,60 @@ mod tests {
             assert!(refused.contains("at most 64m"), "{refused}");
         }
     }
+
+    /// Each duration's bound is the largest value served, not the first
+    /// refused: the header and send timeouts, the rate's grace and the
+    /// drain timeout at exactly their maxima are served; a millisecond
+    /// more is refused.
+    #[test]
+    fn every_duration_at_its_bound_is_served_and_past_it_refused() {
+        type Set = fn(&mut ServerConfig, Duration);
+        let limits: [(Set, Duration); 4] = [
+            (|c, d| c.header_timeout = d, MAX_HEADER_TIMEOUT),
+            (|c, d| c.send_timeout = d, MAX_SEND_TIMEOUT),
+            (|c, d| c.rate_grace = d, MAX_RATE_GRACE),
+            (|c, d| c.drain_timeout = d, MAX_DRAIN_TIMEOUT),
+        ];
+        for (set, most) in limits {
+            let with = |d| {
+                let mut config = ServerConfig::default();
+                set(&mut config, d);
+                config.validate()
+            };
+            assert_eq!(with(most), Ok(()), "{most:?}");
+            let past = most + Duration::from_millis(1);
+            assert!(with(past).is_err(), "{past:?}");
+        }
+    }
+
+    /// The bounds on counts are served at both ends, and refused one past:
+    /// `--notsent-lowat` from 4k to 16m, `--max-connections` from 1 to
+    /// 4096.
+    #[test]
+    fn every_count_at_its_bounds_is_served_and_past_them_refused() {
+        let lowat = |bytes| ServerConfig {
+            notsent_lowat: Some(bytes),
+            ..ServerConfig::default()
+        };
+        let cap = |max_connections| ServerConfig {
+            max_connections,
+            ..ServerConfig::default()
+        };
+        for served in [
+            lowat(MIN_NOTSENT_LOWAT),
+            lowat(MAX_NOTSENT_LOWAT),
+            cap(1),
+            cap(MAX_MAX_CONNECTIONS),
+        ] {
+            assert_eq!(served.validate(), Ok(()), "{served:?}");
+        }
+        for refused in [
+            lowat(MIN_NOTSENT_LOWAT - 1),
+            lowat(MAX_NOTSENT_LOWAT + 1),
+            cap(0),
+            cap(MAX_MAX_CONNECTIONS + 1),
+        ] {
+            assert!(refused.validate().is_err(), "{refused:?}");
+        }
+    }
 }

@@ -412,4 +412,87 @@ mod tests {
         assert_eq!(within_limit(&mut sink, MAX_CLOSE_READ_BYTES - 1).len(), 1);
         assert_eq!(within_limit(&mut sink, MAX_CLOSE_READ_BYTES).len(), 0);
     }
+
+    /// A client that resets its connection while the close waits for it
+    /// to hang up has hung up: the close ended well (`true`), and its
+    /// connection is not logged or counted as cut at the close timeout.
+    /// Here the client reads the response to the server's FIN, then resets,
+    /// while the close reads on.
+    #[test]
+    fn a_reset_from_the_client_during_the_close_is_its_hang_up() {
+        let (server, mut client) = crate::test_support::loopback();
+        (&server).write_all(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+        let closed = thread::scope(|scope| {
+            let closing = scope.spawn(|| close_gracefully(&server, true));
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            // The close is reading by now, or soon: it waits up to 500 ms.
+            thread::sleep(Duration::from_millis(100));
+            sys::reset_on_close(&client).unwrap();
+            drop(client);
+            closing.join().unwrap()
+        });
+        assert!(closed);
+    }
+
+    /// A close that need not wait for its client to hang up still does if
+    /// input waits unread when it begins, though the client acknowledged
+    /// every byte already: closing on unread input would be a reset, not
+    /// the FIN the response's end needs. Here the client's bytes have
+    /// arrived and the response was read whole before the close begins:
+    /// the client then sees a clean end, not a reset.
+    #[test]
+    fn a_close_finding_input_waiting_and_nothing_unacknowledged_still_waits() {
+        let (server, mut client) = crate::test_support::loopback();
+        (&client).write_all(b"more!").unwrap();
+        arrived(&server, 5);
+        let response = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        (&server).write_all(response).unwrap();
+        let mut got = vec![0; response.len()];
+        client.read_exact(&mut got).unwrap();
+        let started = Instant::now();
+        while sys::unacknowledged_bytes(&server).unwrap() > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "never acknowledged"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        let end = thread::scope(|scope| {
+            scope.spawn(|| {
+                close_gracefully(&server, false);
+                drop(server);
+            });
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let end = client.read_to_end(&mut Vec::new()).map_err(|e| e.kind());
+            drop(client);
+            end
+        });
+        assert_eq!(end, Ok(0));
+    }
+
+    /// A client still sending when the close's time is up is still sending
+    /// however the time ran out: between two of its bytes, with no read
+    /// waiting out what was left, as here, where a byte comes every 100 µs,
+    /// as much as in a wait for the next. The close says cut, its tail
+    /// unacknowledged.
+    #[test]
+    fn a_client_sending_as_the_time_runs_out_is_still_sending() {
+        let (server, client, written) = a_response_mostly_unsent();
+        client.set_nodelay(true).unwrap();
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                while (&client).write_all(b"x").is_ok() {
+                    thread::sleep(Duration::from_micros(100));
+                }
+            });
+            assert!(!close_gracefully(&server, true), "{written} bytes written");
+            drop(server);
+        });
+    }
 }

@@ -513,4 +513,23 @@ mod tests {
         assert_eq!(own_by(Method::NotAllowed, b"/healthz"), None);
         assert_eq!(own_by(Method::Unknown, b"/metrics"), None);
     }
+
+    /// A small answer to HEAD sends its head and no body, and says so:
+    /// its outcome (the access log's `body_bytes`) counts none of the body
+    /// its `Content-Length` announces; to GET, every byte of it.
+    #[test]
+    fn a_small_answer_to_head_counts_no_body_bytes() {
+        use std::io::Read;
+        for (head_only, body_bytes) in [(true, 0), (false, 13)] {
+            let (server, mut client) = crate::test_support::loopback();
+            let outcome = reply_error(&server, None, Status::NotFound, "no such path", head_only);
+            assert_eq!(outcome.status, Some(Status::NotFound));
+            assert_eq!(outcome.body_bytes, body_bytes, "head only: {head_only}");
+            drop(server);
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            let text = String::from_utf8_lossy(&got);
+            assert_eq!(text.ends_with("\r\n\r\n"), head_only, "{text}");
+        }
+    }
 }

@@ -540,3 +540,84 @@ fn no_wait_is_armed_past_the_send_timeout() {
         assert!(past <= look * 3 / 4, "armed to wait {past:?} past it");
     });
 }
+
+/// A socket whose first call returns only after the write's whole
+/// allowance, having taken 900 bytes its client acknowledged meanwhile;
+/// then takes 50 more at once, which stay unacknowledged; then has room
+/// for the rest only 200 ms on, failing a call armed to wait less with
+/// `WouldBlock` after its timeout, as a kernel does.
+struct PausedThenSlow {
+    calls: std::cell::Cell<u32>,
+    timeout: std::cell::Cell<Duration>,
+    unacked: std::cell::Cell<u64>,
+}
+
+impl TimedWrite for PausedThenSlow {
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.timeout.set(timeout);
+        Ok(())
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.calls.set(self.calls.get() + 1);
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        match self.calls.get() {
+            1 => {
+                std::thread::sleep(Duration::from_millis(600));
+                Ok(900)
+            }
+            2 => {
+                self.unacked.set(50);
+                Ok(50)
+            }
+            _ if self.timeout.get() < Duration::from_millis(200) => {
+                std::thread::sleep(self.timeout.get());
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            _ => {
+                std::thread::sleep(Duration::from_millis(200));
+                Ok(total)
+            }
+        }
+    }
+
+    fn unacknowledged(&self) -> io::Result<u64> {
+        Ok(self.unacked.get())
+    }
+}
+
+/// The allowance a write's rest gets, once its time ran out while the
+/// client had taken every byte, is for the rest's own size, not the whole
+/// write's again: 1000 bytes at 2000 B/s (500 ms, the grace 1 ms); the
+/// first call takes 900 in 600 ms, the client acknowledging them all; the
+/// rest, 100 bytes, has 50 ms. The kernel takes 50 of them, unacknowledged,
+/// and room for the last 50 comes 200 ms later: past the rest's allowance,
+/// so the write returns the 950 taken and the next call fails on the
+/// minimum rate. With the whole write's 500 ms again, it would complete.
+#[test]
+fn the_rest_after_time_the_client_waited_on_us_is_allowed_only_its_own_size() {
+    let socket = PausedThenSlow {
+        calls: std::cell::Cell::new(0),
+        timeout: std::cell::Cell::new(Duration::MAX),
+        unacked: std::cell::Cell::new(0),
+    };
+    let rule = rule(2000, Duration::from_millis(1));
+    let mut writer = DeadlineWriter::new(&socket, Duration::from_secs(5), rule);
+    assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 950);
+    let error = writer.write(&[0u8; 50]).unwrap_err();
+    assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
+}
+
+/// A write of nothing is `Ok(0)`, as `io::Write` has it, asked of no
+/// socket: not the `WriteZero` a socket's `Ok(0)` means for bytes it
+/// would not take, which would fail a response over an empty piece.
+#[test]
+fn a_write_of_nothing_takes_nothing_and_fails_nothing() {
+    let socket = Trickle::new(10, Duration::from_secs(60));
+    let rule = rule(1000, Duration::from_millis(300));
+    let mut writer = DeadlineWriter::new(&socket, Duration::from_secs(1), rule);
+    assert_eq!(writer.write(&[]).unwrap(), 0);
+    let empty = [IoSlice::new(&[]), IoSlice::new(&[])];
+    assert_eq!(writer.write_vectored(&empty).unwrap(), 0);
+    assert_eq!(socket.accepted.get(), 0);
+}
