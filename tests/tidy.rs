@@ -398,6 +398,29 @@ fn the_tree_is_walkable() {
     }
 }
 
+/// Nothing but Rust in `src/`: a stray file there (a patch's `.orig`, a
+/// copy kept "just in case") is compiled by no one and misleads whoever
+/// reads the folder as the map of the code. Hidden files, an editor's
+/// while it edits, are not the tree's.
+#[test]
+fn src_holds_only_rust() {
+    let mut dirs = vec![root().join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).expect("a readable folder") {
+            let path = entry.expect("a folder entry").path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.as_encoded_bytes()[0] == b'.');
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !hidden {
+                let rust = path.extension().is_some_and(|e| e == "rs");
+                assert!(rust, "{}: not Rust", relative(&path));
+            }
+        }
+    }
+}
+
 #[test]
 fn unsafe_only_where_it_cannot_be_avoided() {
     for (path, text) in rust_files(&root().join("src")) {
