@@ -96,6 +96,14 @@ pub(super) fn close_gracefully(stream: &TcpStream, wait_for_hang_up: bool) -> bo
     // Reading SO_ERROR clears it, so a reset seen once is kept: read again
     // it is gone, while the kernel still counts the bytes it threw away as
     // unacknowledged, and the client's own reset would pass for a cut.
+    //
+    // A client's reset ends the close as a whole response, here and in
+    // the reads above, whatever is still unacknowledged: not the client's
+    // abort. The server cannot tell a tail the client never got from one it
+    // read and had not yet acknowledged (a delayed ACK), since a reset's
+    // own acknowledgement is never taken (RFC 9293 §3.10.7.4 looks at RST
+    // before ACK); so most clients that read to the end and then reset
+    // would be called aborted.
     let mut reset = false;
     let mut client_reset = || {
         reset = reset || !matches!(stream.take_error(), Ok(None));
