@@ -264,6 +264,23 @@ mod tests {
         }
     }
 
+    /// `body_bytes` is the whole count, past 4 GiB too: an export of
+    /// billions of rows is logged with what it sent, not a count cut short.
+    #[test]
+    fn body_bytes_past_4_gib_are_logged_whole() {
+        let record = AccessRecord {
+            peer: "127.0.0.1:50412".parse().unwrap(),
+            request_line: None,
+            duration: Duration::ZERO,
+            outcome: Outcome {
+                body_bytes: 5_000_000_000,
+                ..Outcome::ended(End::ClientAbort)
+            },
+        };
+        let line = record.format();
+        assert!(line.contains(" body_bytes=5000000000 "), "{line}");
+    }
+
     /// Every way a connection ends.
     const ALL_ENDS: [End; 13] = [
         End::Complete,

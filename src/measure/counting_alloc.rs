@@ -138,10 +138,11 @@ pub fn allocations() -> usize {
 mod tests {
     use super::*;
 
-    /// Every call's bookkeeping, exact to the byte. The unit tests do not
-    /// install this allocator (only the binary and `hot_loop_allocations`
-    /// do), so here the counters move only when this test calls it, and
-    /// it is the one test that does.
+    /// Every call's bookkeeping, exact to the byte, a refused `alloc`'s or
+    /// `realloc`'s too (nothing counted: the old block is untouched). The
+    /// unit tests do not install this allocator (only the binary and
+    /// `hot_loop_allocations` do), so here the counters move only when
+    /// this test calls it, and it is the one test that does.
     #[test]
     fn each_call_keeps_live_peak_and_count_exact() {
         let layout = |size| Layout::from_size_align(size, 8).expect("a valid layout");
@@ -163,6 +164,21 @@ mod tests {
         let first = unsafe { CountingAllocator.realloc(first, layout(1024), 2048) };
         assert!(!first.is_null());
         assert_eq!(counted(), (4096 + 2048, 4), "a growth is a call, and takes");
+        // A growth the system refuses leaves the block as it was: no call
+        // counted, no byte taken (nor given back).
+        // SAFETY: `first` is a block of `layout(2048)`; the size, rounded to
+        // 8, is below `isize::MAX`.
+        let refused = unsafe { CountingAllocator.realloc(first, layout(2048), 1 << 62) };
+        assert!(refused.is_null());
+        assert_eq!(counted(), (4096 + 2048, 4), "a refused growth is no call");
+        // SAFETY: a non-zero size, below `isize::MAX`; a block given is freed.
+        let none = unsafe { CountingAllocator.alloc(layout(1 << 62)) };
+        assert!(none.is_null(), "the system gave 4 EiB");
+        assert_eq!(
+            counted(),
+            (4096 + 2048, 4),
+            "a refused allocation is no call"
+        );
         // SAFETY: each block with the layout it has now.
         unsafe {
             CountingAllocator.dealloc(first, layout(2048));

@@ -172,6 +172,34 @@ mod tests {
         assert_eq!(Scrape::parse("a 1.5").unwrap().count("a"), None);
     }
 
+    /// The reader takes exactly [`MAX_EXPOSITION_BYTES`], not one byte
+    /// less: the limit is the most accepted.
+    #[test]
+    fn text_of_exactly_the_limit_is_read() {
+        let text = format!("a 1\n{}", "#".repeat(MAX_EXPOSITION_BYTES - 4));
+        assert_eq!(text.len(), MAX_EXPOSITION_BYTES);
+        assert_eq!(Scrape::parse(&text).unwrap().count("a"), Some(1));
+    }
+
+    /// The text format separates tokens by any run of blanks, and a line
+    /// may be indented: the series is named without the blanks around it.
+    #[test]
+    fn blanks_around_a_series_are_not_its_name() {
+        let scrape = Scrape::parse("a  3\n  b{l=\"x\"} 4 \n").unwrap();
+        assert_eq!(scrape.count("a"), Some(3));
+        assert_eq!(scrape.count("b{l=\"x\"}"), Some(4));
+    }
+
+    /// A count is read however large: `process_max_fds` is `u64::MAX`
+    /// when the limit is `unlimited`, and a byte counter passes 2^53 long
+    /// before it wraps.
+    #[test]
+    fn a_count_as_large_as_u64_is_read() {
+        let scrape = Scrape::parse("a 18446744073709551615\nb 1000000000000000\n").unwrap();
+        assert_eq!(scrape.count("a"), Some(u64::MAX));
+        assert_eq!(scrape.count("b"), Some(1_000_000_000_000_000));
+    }
+
     /// A counter or gauge read as a whole number is one: a negative value
     /// is none, not 0; and a series is split from its value at the last
     /// space, so a label value may hold one.

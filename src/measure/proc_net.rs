@@ -242,6 +242,15 @@ mod tests {
         }
     }
 
+    /// Only a text the limit cut loses its unfinished last line: a shorter
+    /// one is read whole, newline or not.
+    #[test]
+    fn a_text_under_the_limit_is_read_whole() {
+        let text = read_bounded(&b"a\nb"[..], 100).unwrap();
+        assert_eq!(text, "a\nb");
+        assert_eq!(read_bounded(&b"a\nbc"[..], 4).unwrap(), "a\n");
+    }
+
     /// A table longer than the limit loses its last sockets, never
     /// misreads one: a line cut at the limit (here inside its `rx_queue`,
     /// `0001ECD9` cut to `0001`) is dropped, not read as a smaller queue.

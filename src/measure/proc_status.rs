@@ -328,6 +328,52 @@ mod tests {
         assert_eq!(read_number(&file), None, "no file");
     }
 
+    /// A field is a bare number and its unit, as the kernel writes it:
+    /// one without ` kB`, with words after it, or past `u64` in bytes is
+    /// not read (rather than read in the wrong unit or wrapped small).
+    #[test]
+    fn a_field_not_exactly_a_number_and_its_unit_is_none() {
+        let huge = format!("VmHWM:\t{} kB\n", u64::MAX / 1024 + 1);
+        let text = format!("VmRSS:\t4096\nThreads:\t3 threads\n{huge}");
+        assert_eq!(ProcStatus::parse(&text), ProcStatus::default());
+    }
+
+    /// A group already past its `memory.max` (the kernel lets
+    /// `memory.current` pass it while it reclaims) has no room left: it is
+    /// the tightest, not one with nearly all its room.
+    #[test]
+    fn a_group_over_its_limit_is_the_tightest() {
+        let root = std::env::temp_dir().join(format!("proc-status-o-{}", std::process::id()));
+        group(&root, "slice", Some(2048), 1900);
+        group(&root, "slice/serve", Some(1024), 1100);
+        let tightest = cgroup_memory(&root, b"0::/slice/serve\n");
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(tightest.map(|l| (l.limit, l.used)), Some((1024, 1100)));
+    }
+
+    /// Without `/proc` the process families are left out, not reported
+    /// as zero: a dashboard shows no data, never a process of no memory
+    /// and no threads.
+    #[test]
+    fn readings_without_proc_leave_their_samples_out() {
+        use crate::measure::metrics::{Metrics, Readings};
+        let text = Metrics::new().render(&Readings::default());
+        for family in [
+            "process_resident_memory_bytes",
+            "process_resident_memory_peak_bytes",
+            "process_threads",
+            "process_open_fds",
+            "process_max_fds",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family} gauge\n")),
+                "{family}"
+            );
+            let sample = format!("{family} ");
+            assert!(!text.lines().any(|l| l.starts_with(&sample)), "{family}");
+        }
+    }
+
     #[test]
     fn reads_its_own_process() {
         if cfg!(target_os = "linux") {
