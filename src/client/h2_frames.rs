@@ -176,7 +176,7 @@ impl Conversation {
             let id = parsed_stream(&parsed);
             // A stream this client has not opened is idle (RFC 9113 §5.1),
             // and push is off: no server may answer on it.
-            if !(id == 0 || id == 1 || id == 3 && report.second.is_some()) {
+            if !(id == 0 || id == 1 || (id == 3 && report.second.is_some())) {
                 return Err(format!(
                     "a frame on stream {id}, which this client never opened"
                 ));

@@ -18,9 +18,8 @@
 //! backpressure the lesson is about. It costs a thread (two, while a channel
 //! strategy streams) per open HTTP/1 connection, however idle, and more per
 //! HTTP/2 connection (a writer, and a thread per stream answered, 16 at a
-//! time: see `h2/`), which
-//! is why every wait has a deadline and why production servers use an
-//! async runtime.
+//! time: see `h2/`), which is why every wait has a deadline and why
+//! production servers use an async runtime.
 
 mod accept_backoff;
 pub mod config;

@@ -184,12 +184,13 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     // A method this server does not know is a 501 however long, as over
     // HTTP/1.1 (`request::line_too_long`): the routes answer it.
     let line_bytes = http1_line_bytes(method, target);
-    let known = Method::of(method) != Method::Unknown;
+    let method = Method::of(method);
+    let known = method != Method::Unknown;
     let too_long = (known && line_bytes > MAX_REQUEST_LINE_BYTES).then_some(LINE_TOO_LONG);
     // A CONNECT's host:port, a valid host, has no `?`: no query.
     let (path, query) = split_query(target);
     Ok(Request {
-        method: Method::of(method),
+        method,
         path: path.to_vec(),
         query: query.map(<[u8]>::to_vec),
         content_length,
