@@ -203,7 +203,7 @@ fn a_small_window_splits_the_last_hand_off_and_the_end_waits_for_its_last_byte()
 fn data_received_is_given_back_to_the_connection_window() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
-    // A request announcing a body: answered 400, its DATA thrown away.
+    // A request whose body's first byte earns a 400, the rest thrown away.
     h2.send_frame(HEADERS, END_HEADERS, 1, &request_block("GET", "/healthz"));
     let piece = vec![b'x'; 16_000];
     h2.send_frame(DATA, 0, 1, &piece);
@@ -748,7 +748,12 @@ fn a_stream_error_ends_only_its_stream() {
     assert_eq!(read_responses(&mut h2, &[5], true)[0].status(), 200);
     // A request with a body is refused as over HTTP/1.1, and the body
     // need not be sent: RST_STREAM NO_ERROR after the answer.
-    h2.send_frame(HEADERS, END_HEADERS, 7, &request_block("GET", "/healthz"));
+    h2.send_frame(
+        HEADERS,
+        END_HEADERS,
+        7,
+        &body_request_block("GET", "/healthz"),
+    );
     assert_eq!(read_responses(&mut h2, &[7], true)[0].status(), 400);
     let rst = h2.next_frame(Duration::from_secs(5)).expect("a RST_STREAM");
     assert_eq!((rst.kind, rst.stream), (RST_STREAM, 7), "{rst:?}");
@@ -879,6 +884,67 @@ fn a_content_length_of_zero_is_no_body_before_end_stream() {
     back_to_idle(server.addr(), &idle, "a zero content-length");
 }
 
+/// A request whose HEADERS leave the stream open without a content-length
+/// is open-ended: whether it has a body, which this server refuses, is
+/// known only from what comes next, and it is answered once that comes.
+/// Ended by an empty DATA frame (python's h2 sends one when asked to end
+/// the stream after its headers) or by trailers, it is a request like any
+/// other. A byte of body earns 400 at once, before the body ends, then
+/// RST_STREAM NO_ERROR tells the client to stop. Neither within
+/// `--header-timeout` earns 408, logged as HTTP/1.1's is; a reset before
+/// either is answered with nothing.
+#[test]
+fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
+    let (server, idle) = warm(Server::start_logged(&["--header-timeout", "1s"]));
+    let mut h2 = H2::connect(server.addr(), &[]);
+    let open = |path| request_block("GET", path);
+    h2.send_frame(HEADERS, END_HEADERS, 1, &open("/healthz"));
+    h2.send_frame(DATA, END_STREAM, 1, b"");
+    h2.send_frame(HEADERS, END_HEADERS, 3, &open("/healthz"));
+    let trailers = header_block(&[("x-sum", "1")]);
+    h2.send_frame(HEADERS, END_HEADERS | END_STREAM, 3, &trailers);
+    for (id, response) in [1, 3].iter().zip(read_responses(&mut h2, &[1, 3], true)) {
+        let said = String::from_utf8_lossy(&response.body);
+        assert_eq!((response.status(), &*said), (200, "ok\n"), "stream {id}");
+    }
+    h2.send_frame(HEADERS, END_HEADERS, 5, &open("/healthz"));
+    h2.send_frame(DATA, 0, 5, b"x");
+    assert_eq!(read_responses(&mut h2, &[5], true)[0].status(), 400);
+    let rst = h2.next_of(RST_STREAM);
+    assert_eq!((rst.stream, rst.error_code()), (5, NO_ERROR));
+    h2.send_frame(HEADERS, END_HEADERS, 7, &open("/healthz?reset"));
+    h2.send_frame(RST_STREAM, 0, 7, &CANCEL.to_be_bytes());
+    let asked = Instant::now();
+    h2.send_frame(HEADERS, END_HEADERS, 9, &open("/healthz?late"));
+    let reset_9 = |f: &[Frame]| f.iter().any(|f| f.kind == RST_STREAM && f.stream == 9);
+    let frames = h2.frames_until(reset_9, Duration::ZERO);
+    // Never before the timeout: a lower bound, which no slow machine breaks.
+    assert!(
+        asked.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    let on = |id| frames.iter().filter(move |f: &&Frame| f.stream == id);
+    assert_eq!(on(7).count(), 0, "the reset stream: {}", summary(&frames));
+    let head = on(9)
+        .find(|f| f.kind == HEADERS)
+        .expect("stream 9's HEADERS");
+    let fields = decode_block(&head.payload);
+    assert!(
+        fields.contains(&(":status".into(), "408".into())),
+        "{fields:?}"
+    );
+    let rst = on(9)
+        .find(|f| f.kind == RST_STREAM)
+        .expect("stream 9's reset");
+    assert_eq!(rst.error_code(), NO_ERROR);
+    drop(h2);
+    back_to_idle(server.addr(), &idle, "open-ended requests");
+    server.log_line("the 408's line", |l| {
+        l.contains(r#""GET /healthz?late HTTP/2" 408"#) && l.ends_with(" end=header-timeout")
+    });
+}
+
 /// DATA or HEADERS from the client on a stream it has ended, sent the
 /// moment its response is whole, is its error, and is answered however
 /// soon it comes: GOAWAY STREAM_CLOSED for a stream closed both ways
@@ -940,7 +1006,7 @@ fn a_frame_after_the_clients_own_reset_is_stream_closed() {
             let case = format!("frame type {kind}, the server's reset first: {servers_first}");
             let mut h2 = H2::connect(server.addr(), &[]);
             let mut out = Vec::new();
-            let request = request_block("GET", "/healthz");
+            let request = body_request_block("GET", "/healthz");
             if servers_first {
                 h2.send_frame(HEADERS, END_HEADERS, 1, &request);
                 assert_eq!(read_responses(&mut h2, &[1], false)[0].status(), 400);
@@ -1013,7 +1079,12 @@ fn what_crossed_a_reset_of_the_servers_is_ignored() {
     // round in ten: 200 rounds.
     for round in 0..200 {
         let mut h2 = H2::connect(server.addr(), &[]);
-        h2.send_frame(HEADERS, END_HEADERS, 1, &request_block("GET", "/healthz"));
+        h2.send_frame(
+            HEADERS,
+            END_HEADERS,
+            1,
+            &body_request_block("GET", "/healthz"),
+        );
         assert_eq!(read_responses(&mut h2, &[1], false)[0].status(), 400);
         let mut out = Vec::new();
         frame(&mut out, HEADERS, END_HEADERS, 1, &trailers);
@@ -1301,7 +1372,12 @@ fn a_refused_head_has_no_body_and_a_logged_line() {
     let (server, idle) = warm(Server::start_logged(&[]));
     let mut h2 = H2::connect(server.addr(), &[]);
     // A body is refused with 400, as over HTTP/1.1.
-    h2.send_frame(HEADERS, END_HEADERS, 1, &request_block("HEAD", "/healthz"));
+    h2.send_frame(
+        HEADERS,
+        END_HEADERS,
+        1,
+        &body_request_block("HEAD", "/healthz"),
+    );
     let frames = h2.frames_until(
         |f| f.iter().any(|f| f.kind == RST_STREAM),
         Duration::from_millis(300),

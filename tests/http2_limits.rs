@@ -389,8 +389,9 @@ fn late_bodies_of_100_requests_answered_without_them_are_ignored() {
     let (server, idle) = warmed_server(&[]);
     let mut h2 = H2::connect(server.addr(), &[]);
     let streams: Vec<u32> = (0..100).map(|i| 2 * i + 1).collect();
+    // Each announces its one-byte body, as h2load's content-length does.
     for &id in &streams {
-        let request = request_block("POST", "/export.csv?rows=10");
+        let request = body_request_block("POST", "/export.csv?rows=10");
         h2.send_frame(HEADERS, END_HEADERS, id, &request);
     }
     let responses = read_responses(&mut h2, &streams, true);
@@ -400,7 +401,7 @@ fn late_bodies_of_100_requests_answered_without_them_are_ignored() {
     }
     let mut bodies = Vec::new();
     for &id in &streams {
-        frame(&mut bodies, DATA, END_STREAM, id, b"a body");
+        frame(&mut bodies, DATA, END_STREAM, id, b"x");
     }
     h2.send(&bodies);
     goes_on_after_the_flight(h2, &server, &idle);
@@ -2065,8 +2066,9 @@ fn only_the_last_128_resets_are_remembered() {
     // 134 requests that announce a body: each is answered 400, and its
     // stream, which the client left open, reset with NO_ERROR.
     let streams: Vec<u32> = (0..134).map(|i| 2 * i + 1).collect();
+    let announcing = body_request_block("GET", "/healthz");
     for &id in &streams {
-        h2.send_frame(HEADERS, END_HEADERS, id, &block);
+        h2.send_frame(HEADERS, END_HEADERS, id, &announcing);
         let response = &read_responses(&mut h2, &[id], true)[0];
         assert_eq!(response.status(), 400, "stream {id}");
         let rst = h2.next_of(RST_STREAM);

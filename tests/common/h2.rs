@@ -142,6 +142,16 @@ pub fn request_block(method: &str, path: &str) -> Vec<u8> {
     ])
 }
 
+/// A `method` for `path` whose content-length announces a one-byte body:
+/// refused 400 at once, before any DATA comes, as this server takes no
+/// request bodies. Without the length, the server would wait for the
+/// stream's end, or its first byte of body, to know.
+pub fn body_request_block(method: &str, path: &str) -> Vec<u8> {
+    let mut block = request_block(method, path);
+    block.extend(header_block(&[("content-length", "1")]));
+    block
+}
+
 /// Decodes what the server's encoder sends; panics on anything else.
 pub fn decode_block(mut block: &[u8]) -> Vec<(String, String)> {
     fn int(block: &mut &[u8], prefix: u32) -> usize {

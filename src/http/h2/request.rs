@@ -30,12 +30,24 @@ pub struct Request {
     /// `content-length`, if sent: what the DATA that follows must add up
     /// to, which only the connection can count.
     pub content_length: Option<u64>,
+    /// The HEADERS left the stream open, and no content-length says what
+    /// follows: whether the request has a body is known only from what
+    /// comes next, a byte of DATA (400, [`BODY_REFUSED`]) or the stream's
+    /// end without one (answered as if the HEADERS had ended it). Clients
+    /// send such requests without a body: python's h2 does, for one, when
+    /// asked to end the stream after its headers.
+    pub open_ended: bool,
     /// The status earned before the routes see it, as HTTP/1.1's head
     /// reader and parser would give it: 414 for a target too long for a
     /// request line, then 431 for more fields than it takes, then 400 for
-    /// a body, which is read and thrown away.
+    /// a body its content-length announces, which is read and thrown away.
     pub refused: Option<(Status, &'static str)>,
 }
+
+/// The answer to a request with a body, as over HTTP/1.1 (its reason names
+/// what carries the body here): this server takes none.
+pub const BODY_REFUSED: (Status, &str) =
+    (Status::BadRequest, "request bodies are not accepted (DATA)");
 
 /// Fields that describe an HTTP/1 connection, meaningless on an HTTP/2
 /// stream (RFC 9113 §8.2.2).
@@ -173,14 +185,16 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
             return Err(":path is not a path starting with /");
         }
-        // A content-length of 0 says no body follows, as HTTP/1.1's
-        // `Content-Length: 0` does: the stream's end may still come on an
-        // empty DATA frame, which the connection holds to that 0.
-        let body = "request bodies are not accepted (DATA)";
-        let has_body = !ends_stream && content_length != Some(0);
-        let body = has_body.then_some((Status::BadRequest, body));
-        (method, path, body)
+        // A content-length above 0 announces a body, refused at once; one
+        // of 0 says none follows, as HTTP/1.1's `Content-Length: 0` does:
+        // the stream's end may still come on an empty DATA frame, which the
+        // connection holds to that 0. Without one, what comes next says
+        // (`open_ended`).
+        let has_body = content_length.is_some_and(|length| length > 0);
+        (method, path, has_body.then_some(BODY_REFUSED))
     };
+    // CONNECT's open stream is its tunnel's, not a body's to come.
+    let open_ended = !ends_stream && content_length.is_none() && method != b"CONNECT";
     // A method this server does not know is a 501 however long, as over
     // HTTP/1.1 (`request::line_too_long`): the routes answer it.
     let line_bytes = http1_line_bytes(method, target);
@@ -194,6 +208,7 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         path: path.to_vec(),
         query: query.map(<[u8]>::to_vec),
         content_length,
+        open_ended,
         refused: too_long.or(too_many).or(body),
     })
 }
@@ -335,22 +350,31 @@ mod tests {
         let options = parsed(&asterisk("OPTIONS"), true).unwrap();
         assert_eq!((options.method, options.query), (Method::NotAllowed, None));
         refused(&asterisk("POST"), true, "* is for OPTIONS only");
-        // A body earns a 400; CONNECT's stream stays open for its tunnel,
-        // which is no body: its 405 comes from the routes.
-        // Its reason is HTTP/1.1's, naming what carries the body here.
-        let body = parsed(&GOOD, false).map(|r| r.refused);
+        // A body a content-length announces earns a 400 at once. Its reason
+        // is HTTP/1.1's, naming what carries the body here.
+        let verdict = |fields: &[(&str, &str)], ends_stream| {
+            parsed(fields, ends_stream).map(|r| (r.content_length, r.refused, r.open_ended))
+        };
         let reason = "request bodies are not accepted (DATA)";
-        assert_eq!(body, Ok(Some((Status::BadRequest, reason))));
-        // ... unless its content-length says none follows, END_STREAM or not.
-        let none = parsed(&with(4, ("content-length", "0")), false);
+        let bad_request = Some((Status::BadRequest, reason));
+        let announced = with(4, ("content-length", "5"));
         assert_eq!(
-            none.map(|r| (r.content_length, r.refused)),
-            Ok((Some(0), None))
+            verdict(&announced, false),
+            Ok((Some(5), bad_request, false))
         );
+        // One of 0 says none follows, END_STREAM or not; without one, an
+        // open stream is open-ended: what comes next says.
+        let none = with(4, ("content-length", "0"));
+        assert_eq!(verdict(&none, false), Ok((Some(0), None, false)));
+        assert_eq!(verdict(&GOOD, false), Ok((None, None, true)));
+        assert_eq!(verdict(&GOOD, true), Ok((None, None, false)));
+        // CONNECT's stream stays open for its tunnel, which is no body to
+        // wait for: its 405 comes from the routes at once.
         let connect =
             |rest: &[(&'static str, &'static str)]| [&[(":method", "CONNECT")], rest].concat();
         let tunnel = parsed(&connect(&[(":authority", "example.com:443")]), false).unwrap();
         assert_eq!((tunnel.method, tunnel.refused), (Method::NotAllowed, None));
+        assert!(!tunnel.open_ended);
         assert_eq!(tunnel.path, b"example.com:443");
         for rest in [
             vec![(":authority", "a:1"), (":path", "/")],
@@ -425,8 +449,13 @@ mod tests {
     /// CONNECT's too.
     #[test]
     fn more_fields_than_http1_takes_are_a_431() {
-        let with_fields =
-            |fields: &[(&'static str, &'static str)], n| [fields, &vec![("x", "1"); n]].concat();
+        // `n` fields more, the first announcing a body, which earns 400
+        // unless refused first.
+        let with_fields = |fields: &[(&'static str, &'static str)], n| {
+            let mut more = vec![("x", "1"); n];
+            more[0] = ("content-length", "1");
+            [fields, &more].concat()
+        };
         let refused = |fields: &[(&str, &str)]| parsed(fields, false).unwrap().refused;
         let status = |fields: &[(&str, &str)]| refused(fields).map(|(status, _)| status);
         // GOOD's user-agent, and :authority counted as the Host it stands

@@ -182,7 +182,15 @@ impl<'s, 'a> Reader<'s, 'a> {
         } else if !s.body_agrees(len, end_stream) {
             (ProtocolError, UNLIKE_LENGTH)
         } else {
+            // What an open-ended request's thread waits for: its first byte
+            // of body, or its end (`stream::request_end`). Each comes once,
+            // so each wakes it once, not every DATA frame.
+            let decides = (len > 0 && !s.body_seen) || end_stream;
+            s.body_seen |= len > 0;
             s.remote_open = !end_stream;
+            if decides {
+                s.wake.notify_one();
+            }
             return Ok(());
         };
         // The reset closes the client's side too: no second one once the
@@ -282,8 +290,10 @@ impl<'s, 'a> Reader<'s, 'a> {
         };
         // Trailers end the request body they follow (RFC 9113 §8.1), and
         // carry no pseudo-header fields. Malformed or not, the client's
-        // side is closed: its reset is the only one.
+        // side is closed: its reset is the only one. An open-ended
+        // request's thread waits for this end.
         s.remote_open = false;
+        s.wake.notify_one();
         if !block.end_stream {
             return malformed("trailers without END_STREAM");
         }

@@ -2,16 +2,26 @@
 //! the same routes and strategies as HTTP/1.1, with the stream as the
 //! `Wire`, and writes the stream's access-log line once the response is
 //! done (its END_STREAM written) or cut (its RST_STREAM queued).
+//!
+//! A request whose HEADERS left the stream open without a content-length
+//! is *open-ended*: whether it has a body, which this server refuses, is
+//! known only from what comes next. Its thread waits for that first,
+//! within `--header-timeout` of the HEADERS, as an HTTP/1.1 head must
+//! arrive within it: the wait holds the thread and one of the connection's
+//! answering places, no more than an answer would.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 use super::hand_off::StreamBody;
-use super::streams::Conn;
+use super::streams::{Conn, RECHECK};
 use super::turn::Turn;
 use crate::http::h2::frame::ErrorCode;
+use crate::http::h2::request::BODY_REFUSED;
 use crate::http::request::Version;
-use crate::http::response::ResponseHead;
+use crate::http::response::{ResponseHead, Status};
 use crate::measure::access_log::{AccessRecord, End};
 use crate::measure::metrics::METRICS;
 use crate::server::Shared;
@@ -28,12 +38,27 @@ pub fn answer(
 ) {
     let Turn {
         id,
-        job,
+        mut job,
         asked,
         taken,
         ..
     } = turn;
     let head_only = asked.head_only;
+    let out = StreamBody::new(conn, id, head_only, shared.config.min_data_rate());
+    let rest = match &job {
+        Ok(request) if request.open_ended => {
+            request_end(conn, id, taken + shared.config.header_timeout)
+        }
+        _ => Rest::Empty,
+    };
+    match rest {
+        Rest::Empty => {}
+        Rest::Body => job = Err(BODY_REFUSED),
+        Rest::Late => job = Err(NOT_ENDED),
+        // Cancelled before it was a whole request: no log line, as for a
+        // stream reset while it waited for a thread. `out` leaves the table.
+        Rest::Gone => return,
+    }
     let answer = match &job {
         Ok(request) => {
             let (path, query) = (&request.path[..], request.query.as_deref());
@@ -41,7 +66,6 @@ pub fn answer(
         }
         Err((status, reason)) => Answer::error(None, *status, reason),
     };
-    let out = StreamBody::new(conn, id, head_only, shared.config.min_data_rate());
     // A panic while answering, for the test that it ends the connection
     // (`h2/mod.rs`); `out` resets the stream as it unwinds.
     #[cfg(test)]
@@ -83,7 +107,11 @@ pub fn answer(
     // A stream's reset by its client is carried by its write's error;
     // only a bare one, its connection gone, can be the cut's.
     let cutting = || shared.connections.cutting();
-    let outcome = routes::send(answer, head_only, out, &cancel, &cutting, shared, small);
+    let mut outcome = routes::send(answer, head_only, out, &cancel, &cutting, shared, small);
+    // Logged as HTTP/1.1's 408 for a head too late is.
+    if rest == Rest::Late && outcome.end == End::Complete {
+        outcome.end = End::HeaderTimeout;
+    }
     if !shared.config.quiet {
         AccessRecord {
             peer,
@@ -92,5 +120,52 @@ pub fn answer(
             outcome,
         }
         .write();
+    }
+}
+
+/// The answer to an open-ended request that neither sent a byte of body
+/// nor ended within `--header-timeout` of its HEADERS.
+const NOT_ENDED: (Status, &str) = (
+    Status::RequestTimeout,
+    "request not ended (END_STREAM) in time",
+);
+
+/// What an open-ended request turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rest {
+    /// The client ended the stream with no byte of body (an empty DATA
+    /// frame, or trailers): a request like any other.
+    Empty,
+    /// A byte of body came: refused at once, as a body is, without waiting
+    /// for the rest.
+    Body,
+    /// Neither by `due`: 408.
+    Late,
+    /// Reset, by either side, or its connection ended, first.
+    Gone,
+}
+
+/// Waits until open-ended stream `id` says what it is, or `due` passes.
+/// Woken by the reader at the first byte of body and at the client's end
+/// (`frame_rules.rs`), and by a reset or the connection's end.
+fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
+    let mut state = conn.lock();
+    loop {
+        let Some(stream) = state.streams.get(&id).filter(|s| s.reset.is_none()) else {
+            return Rest::Gone;
+        };
+        // A body that came with the end is still a body.
+        if stream.body_seen {
+            return Rest::Body;
+        }
+        if !stream.remote_open {
+            return Rest::Empty;
+        }
+        let left = due.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Rest::Late;
+        }
+        let wake = Arc::clone(&stream.wake);
+        state = conn.wait_for(&wake, state, left.min(RECHECK));
     }
 }

@@ -162,6 +162,9 @@ pub struct Stream {
     pub reset: Option<End>,
     /// The client has not ended its side: its body is read, thrown away.
     pub remote_open: bool,
+    /// A byte of request body has come. With the client's end, what an
+    /// open-ended request's thread waits for (`stream::request_end`).
+    pub body_seen: bool,
     /// The request's content-length less the body bytes received so far;
     /// `None` without one, or once passed. A body that passes it, or ends
     /// short of it, is malformed (RFC 9113 §8.1.1).
