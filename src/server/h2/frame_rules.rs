@@ -54,6 +54,14 @@ impl<'s, 'a> Reader<'s, 'a> {
         if state.was_reset(id) {
             return Ok(());
         }
+        // The reset closes the client's side too, in this one hold of the
+        // lock: it is the stream's only reset, so its thread, done with the
+        // response, sends no RST_STREAM NO_ERROR after it
+        // (`StreamBody::drop`), and a thread waiting for an open-ended
+        // request's end never sees a malformed end as one.
+        if let Some(s) = state.streams.get_mut(&id) {
+            s.remote_open = false;
+        }
         let cancelled = state.cancel(id, End::ProtocolError);
         state.push_owed(rst_stream(id, error.code));
         state.reset_sent(id, error.code);
@@ -193,9 +201,6 @@ impl<'s, 'a> Reader<'s, 'a> {
             }
             return Ok(());
         };
-        // The reset closes the client's side too: no second one once the
-        // answer is done.
-        s.remote_open = false;
         Err(FrameError::stream(id, code, reason))
     }
 
@@ -289,11 +294,8 @@ impl<'s, 'a> Reader<'s, 'a> {
             return Ok(());
         };
         // Trailers end the request body they follow (RFC 9113 §8.1), and
-        // carry no pseudo-header fields. Malformed or not, the client's
-        // side is closed: its reset is the only one. An open-ended
-        // request's thread waits for this end.
-        s.remote_open = false;
-        s.wake.notify_one();
+        // carry no pseudo-header fields. Malformed, they reset the stream,
+        // which closes the client's side with it (`stream_error`).
         if !block.end_stream {
             return malformed("trailers without END_STREAM");
         }
@@ -303,6 +305,9 @@ impl<'s, 'a> Reader<'s, 'a> {
         if !s.body_agrees(0, true) {
             return malformed(UNLIKE_LENGTH);
         }
+        // An open-ended request's thread waits for this end.
+        s.remote_open = false;
+        s.wake.notify_one();
         Ok(())
     }
 }
@@ -371,6 +376,7 @@ fn apply_settings(state: &mut State, params: Settings<'_>) -> Result<(), FrameEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::h2::streams::Conn;
     use crate::server::h2::writer::{Job, next_job};
 
     /// DATA or trailers after the request's END_STREAM are a stream error
@@ -433,26 +439,99 @@ mod tests {
         assert!(matches!(second, Some(Job::Data { id: 1, upto: 1, .. })));
     }
 
-    /// DATA that breaks a rule of its stream (here, passes the request's
-    /// content-length) resets the stream, and that reset closes the
-    /// client's side too: it is the stream's only reset, so its thread,
-    /// done with the response, sends no RST_STREAM NO_ERROR after it
-    /// (`StreamBody::drop`).
-    #[test]
-    fn a_stream_error_on_data_closes_the_clients_side() {
+    /// Runs `f` with a reader of a connection whose stream 1 is open both
+    /// ways, its request's content-length `body_left`.
+    fn with_stream_1(body_left: Option<u64>, f: impl FnOnce(&mut Reader<'_, '_>, &Conn)) {
         let (server, client) = crate::test_support::loopback();
-        let conn = crate::server::h2::streams::Conn::new();
+        let conn = Conn::new();
         let shared = super::super::tests::shared();
         std::thread::scope(|scope| {
             let peer = client.local_addr().unwrap();
             let mut reader = Reader::new(scope, &conn, &server, &shared, (peer, 0));
             reader.last_stream = 1;
             let mut stream = Stream::new(65_535, true);
-            stream.body_left = Some(1);
+            stream.body_left = body_left;
             conn.lock().streams.insert(1, stream);
-            let error = reader.data(1, false, 2, 2).unwrap_err();
-            assert_eq!((error.stream, error.code), (Some(1), ProtocolError));
-            assert!(!conn.lock().streams[&1].remote_open, "still open");
+            f(&mut reader, &conn);
         });
+    }
+
+    /// DATA or trailers that break a rule of their stream (DATA past the
+    /// request's content-length, trailers without END_STREAM) reset the
+    /// stream, and that reset closes the client's side too, in the same
+    /// hold of the lock: it is the stream's only reset, so its thread, done
+    /// with the response, sends no RST_STREAM NO_ERROR after it
+    /// (`StreamBody::drop`); and the side is not closed before the reset,
+    /// where a thread waiting for an open-ended request's end would take it
+    /// for a good one.
+    #[test]
+    fn a_stream_error_closes_the_clients_side_with_its_reset() {
+        for trailers in [false, true] {
+            with_stream_1(Some(1), |reader, conn| {
+                let error = if trailers {
+                    reader.header_block(Block::new(1, false, &[])).unwrap_err()
+                } else {
+                    reader.data(1, false, 2, 2).unwrap_err()
+                };
+                assert_eq!((error.stream, error.code), (Some(1), ProtocolError));
+                let open = conn.lock().streams[&1].remote_open;
+                assert!(open, "trailers {trailers}: closed before its reset");
+                reader.stream_error(error).unwrap();
+                let state = conn.lock();
+                assert!(!state.streams[&1].remote_open, "trailers {trailers}: open");
+                assert_eq!(state.streams[&1].reset, Some(End::ProtocolError));
+            });
+        }
+    }
+
+    /// What decides an open-ended request wakes the thread waiting for it
+    /// (`stream::request_end`) at once, not at its next look, up to
+    /// [`RECHECK`] later: its first byte of body, an empty end, trailers.
+    /// A byte of body stays seen through the empty end after it, which a
+    /// stream still waiting for its thread may get before it looks.
+    #[test]
+    fn what_decides_an_open_ended_request_wakes_its_thread() {
+        use super::super::stream::{Rest, request_end};
+        use super::super::streams::RECHECK;
+        use std::time::{Duration, Instant};
+        let decide = |reader: &mut Reader<'_, '_>, case| match case {
+            "a byte" => reader.data(1, false, 1, 1),
+            "an empty end" => reader.data(1, true, 0, 0),
+            _ => reader.header_block(Block::new(1, true, &[])),
+        };
+        with_stream_1(None, |reader, conn| {
+            decide(reader, "a byte").unwrap();
+            decide(reader, "an empty end").unwrap();
+            let due = Instant::now() + Duration::from_secs(10);
+            assert_eq!(request_end(conn, 1, due), Rest::Body);
+        });
+        for (case, expected) in [
+            ("a byte", Rest::Body),
+            ("an empty end", Rest::Empty),
+            ("trailers", Rest::Empty),
+        ] {
+            // Half a RECHECK into its wait, the thread's next look is half
+            // a RECHECK off: woken, it answers within a quarter. A run whose
+            // thread was kept off the CPU that long is run again.
+            let woken = (0..5).any(|_| {
+                let mut answer = None;
+                with_stream_1(None, |reader, conn| {
+                    let (told, heard) = std::sync::mpsc::channel();
+                    let due = Instant::now() + Duration::from_secs(10);
+                    std::thread::scope(|waiting| {
+                        waiting.spawn(move || told.send(request_end(conn, 1, due)));
+                        std::thread::sleep(RECHECK / 2);
+                        decide(reader, case).unwrap();
+                        answer = heard.recv_timeout(RECHECK / 4).ok();
+                    });
+                });
+                assert!(
+                    answer.is_none_or(|rest| rest == expected),
+                    "{case}: {answer:?}"
+                );
+                answer.is_some()
+            });
+            assert!(woken, "{case}: the thread was not woken");
+        }
     }
 }

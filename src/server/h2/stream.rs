@@ -132,7 +132,7 @@ const NOT_ENDED: (Status, &str) = (
 
 /// What an open-ended request turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Rest {
+pub(super) enum Rest {
     /// The client ended the stream with no byte of body (an empty DATA
     /// frame, or trailers): a request like any other.
     Empty,
@@ -148,7 +148,7 @@ enum Rest {
 /// Waits until open-ended stream `id` says what it is, or `due` passes.
 /// Woken by the reader at the first byte of body and at the client's end
 /// (`frame_rules.rs`), and by a reset or the connection's end.
-fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
+pub(super) fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
     let mut state = conn.lock();
     loop {
         let Some(stream) = state.streams.get(&id).filter(|s| s.reset.is_none()) else {
