@@ -1,7 +1,8 @@
 //! A seeded randomized HTTP/2 client: the net under the hand-written cases
 //! of `tests/http2.rs`. Per seed, one connection does a random but legal
 //! mix of what clients do: exports in every mode, HEAD, `/healthz`, at
-//! times a first flight of 24, past the 16 answered at once; windows
+//! times a first flight of 24, past the 16 answered at once; requests left
+//! open and ended later, by an empty DATA frame or by trailers; windows
 //! opened by WINDOW_UPDATE (stream and connection) and moved by
 //! SETTINGS_INITIAL_WINDOW_SIZE, to 0 and back; reads of any size with
 //! pauses; RST_STREAM, PING, and a GOAWAY at any moment, read on past.
@@ -250,6 +251,10 @@ struct Client {
     /// The most it has had open at once: past 16, some waited their turn.
     most_open: usize,
     next_id: u32,
+    /// Open-ended requests (HEADERS without END_STREAM or a content-length)
+    /// whose end it has yet to send, and whether by trailers (else by an
+    /// empty DATA frame): at a later step, or as its final reading starts.
+    ends_owed: Vec<(u32, bool)>,
     went_away: bool,
     /// Bytes a second its final reading holds to, if any.
     pace: Option<u64>,
@@ -292,6 +297,7 @@ impl Client {
             rng,
             ledger,
             next_id: 1,
+            ends_owed: Vec::new(),
             went_away: false,
             trace: vec![format!("SETTINGS {settings:?}")],
         }
@@ -324,6 +330,10 @@ impl Client {
                 let wait = Duration::from_millis(1 + self.rng.below(5));
                 self.read(most, wait);
             }
+            60..64 if !self.ends_owed.is_empty() => {
+                let i = self.rng.below(self.ends_owed.len() as u64) as usize;
+                self.end_request(i);
+            }
             60..68 => sleep(Duration::from_millis(self.rng.pick(&[0, 1, 3, 10]))),
             68..78 => some_open
                 .into_iter()
@@ -344,6 +354,7 @@ impl Client {
             95..98 => {
                 let Some(id) = some_open else { return };
                 self.ledger.streams.get_mut(&id).expect("open").reset_by_us = true;
+                self.ends_owed.retain(|&(owed, _)| owed != id);
                 self.send(RST_STREAM, 0, id, &CANCEL.to_be_bytes());
             }
             _ => {}
@@ -372,8 +383,35 @@ impl Client {
         self.ledger.streams.insert(id, sent);
         self.most_open = self.most_open.max(self.open_streams().len());
         let block = request_block(if head { "HEAD" } else { "GET" }, &path);
-        self.trace.push(format!("s{id}: {path}"));
-        self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
+        // One in five leaves its stream open, as python's h2 may, to end
+        // it later: the server answers once that end has come.
+        let open_ended = self.rng.chance(20);
+        self.trace
+            .push(format!("s{id}: {path}, open-ended: {open_ended}"));
+        if open_ended {
+            self.send(HEADERS, END_HEADERS, id, &block);
+            let trailers = self.rng.chance(50);
+            self.ends_owed.push((id, trailers));
+        } else {
+            self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
+        }
+    }
+
+    /// Ends the open-ended request `ends_owed[i]`, unless the server has
+    /// ended or reset its stream meanwhile (refused it, say, past its
+    /// GOAWAY's last stream): a frame on a stream closed is the client's
+    /// error.
+    fn end_request(&mut self, i: usize) {
+        let (id, trailers) = self.ends_owed.swap_remove(i);
+        if !self.ledger.streams[&id].open() {
+            return;
+        }
+        if trailers {
+            let block = header_block(&[("x-trailer", "v")]);
+            self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
+        } else {
+            self.send(DATA, END_STREAM, id, b"");
+        }
     }
 
     /// Opens a window (0, the connection's) by `increment`, at most to
@@ -456,6 +494,9 @@ impl Client {
     /// in two, or already) goes away and reads until the server closes.
     /// False if that took longer than [`DRAIN_LIMIT`].
     fn finish(&mut self) -> bool {
+        while !self.ends_owed.is_empty() {
+            self.end_request(0);
+        }
         if self.ledger.initial.last() < Some(&65_535) {
             let value = self.rng.pick(&[65_535, 1 << 20]);
             self.set_initial_window(value);
