@@ -891,7 +891,8 @@ fn a_content_length_of_zero_is_no_body_before_end_stream() {
 /// the stream after its headers) or by trailers, it is a request like any
 /// other. A byte of body earns 400 at once, before the body ends, then
 /// RST_STREAM NO_ERROR tells the client to stop; a byte that comes with the
-/// end is still a body, and no reset follows it. A reset first gets no
+/// end is still a body, and no reset follows it; `expect: 100-continue`
+/// announces one, refused at once. A reset first gets no
 /// answer and no log line. Neither a byte nor the end within
 /// `--header-timeout` of the HEADERS earns 408, logged as HTTP/1.1's is:
 /// counted from the HEADERS, for a stream that waited for a thread too.
@@ -915,8 +916,14 @@ fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
     assert_eq!(read_responses(&mut h2, &[5], true)[0].status(), 400);
     let rst = h2.next_of(RST_STREAM);
     assert_eq!((rst.stream, rst.error_code()), (5, NO_ERROR));
-    h2.send_frame(HEADERS, END_HEADERS, 7, &open("/healthz?reset"));
-    h2.send_frame(RST_STREAM, 0, 7, &CANCEL.to_be_bytes());
+    // `expect: 100-continue` announces a body whose client holds it back
+    // for a 100 (RFC 9110 §10.1.1): refused at once, not left to time out.
+    let mut expecting = open("/healthz");
+    expecting.extend(header_block(&[("expect", "100-continue")]));
+    h2.send_frame(HEADERS, END_HEADERS, 7, &expecting);
+    assert_eq!(read_responses(&mut h2, &[7], true)[0].status(), 400);
+    let rst = h2.next_of(RST_STREAM);
+    assert_eq!((rst.stream, rst.error_code()), (7, NO_ERROR));
     h2.send_frame(HEADERS, END_HEADERS, 9, &open("/healthz"));
     h2.send_frame(DATA, END_STREAM, 9, b"x");
     let ended_9 = |f: &[Frame]| f.iter().any(|f| f.stream == 9 && f.flags & END_STREAM != 0);
@@ -940,10 +947,12 @@ fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
         status(&on(&frames, 9)[0]),
         Some((":status".into(), "400".into()))
     );
+    h2.send_frame(HEADERS, END_HEADERS, 11, &open("/healthz?reset"));
+    h2.send_frame(RST_STREAM, 0, 11, &CANCEL.to_be_bytes());
     // Seventeen never ended: the sixteen answered at once, and one that
     // waits for a thread until they are done, its time counted from its
     // HEADERS all the same, so that all seventeen come at the timeout.
-    let late: Vec<u32> = (11..=43).step_by(2).collect();
+    let late: Vec<u32> = (13..=45).step_by(2).collect();
     let asked = Instant::now();
     for &id in &late {
         h2.send_frame(HEADERS, END_HEADERS, id, &open("/healthz?late"));
@@ -954,7 +963,12 @@ fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
     // Never before the timeout, and not twice it: counted from the thread's
     // start, the seventeenth would take twice as long.
     assert!(took >= timeout && took < timeout * 7 / 4, "{took:?}");
-    assert_eq!(on(&frames, 7), [], "the reset stream: {}", summary(&frames));
+    assert_eq!(
+        on(&frames, 11),
+        [],
+        "the reset stream: {}",
+        summary(&frames)
+    );
     for &id in &late {
         let frames = on(&frames, id);
         assert_eq!(kinds(&frames), [HEADERS, DATA, RST_STREAM], "stream {id}");
@@ -978,16 +992,45 @@ fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
     assert!(!lines.iter().any(|l| l.contains("?reset")), "{lines:#?}");
 }
 
-/// Trailers without END_STREAM make an open-ended request malformed (RFC
-/// 9113 §8.1): its stream is reset PROTOCOL_ERROR and never answered, its
-/// thread not taking the client's side, closed by the reset, for a good
-/// end. Only the streams a thread waits for meet that race, 16 at a time:
-/// 10 connections of 20 such streams, each HEADERS and its trailers in one
-/// write, met it in about one stream in fifty when the side closed before
-/// the reset.
+/// Malformed trailers make an open-ended request malformed (RFC 9113
+/// §8.1): its stream is reset PROTOCOL_ERROR and never answered. Trailers
+/// whose fields break the rules a request's fields keep (§8.2) are such;
+/// so are trailers without END_STREAM, whose reset the stream's thread
+/// must not outrun, taking the client's side, closed by the reset, for a
+/// good end. Only the streams a thread waits for meet that race, 16 at a
+/// time: 10 connections of 20 such streams, each HEADERS and its trailers
+/// in one write, met it in about one stream in fifty when the side closed
+/// before the reset.
 #[test]
 fn malformed_trailers_on_an_open_ended_request_get_only_a_reset() {
     let (server, idle) = warmed_server(&[]);
+    let broken = [
+        ("X-Sum", "1"),
+        ("x sum", "1"),
+        ("connection", "close"),
+        ("te", "gzip"),
+        ("x-sum", "1\r\n2"),
+        ("x-sum", " 1"),
+    ];
+    let mut h2 = H2::connect(server.addr(), &[]);
+    for (i, &field) in broken.iter().enumerate() {
+        let id = 2 * i as u32 + 1;
+        h2.send_frame(HEADERS, END_HEADERS, id, &request_block("GET", "/healthz"));
+        let trailers = header_block(&[field]);
+        h2.send_frame(HEADERS, END_HEADERS | END_STREAM, id, &trailers);
+    }
+    let all_reset = |f: &[Frame]| resets(f).len() == broken.len();
+    let frames = h2.frames_until(all_reset, Duration::from_millis(200));
+    let expected: Vec<_> = (0..broken.len() as u32)
+        .map(|i| (2 * i + 1, PROTOCOL_ERROR))
+        .collect();
+    assert_eq!(resets(&frames), expected, "{}", summary(&frames));
+    assert!(
+        !frames.iter().any(|f| f.kind == HEADERS),
+        "{}",
+        summary(&frames)
+    );
+    drop(h2);
     let trailers = header_block(&[("x-sum", "1")]);
     for round in 0..10 {
         let mut h2 = H2::connect(server.addr(), &[]);

@@ -79,12 +79,39 @@ fn http1_line_bytes(method: &[u8], target: &[u8]) -> usize {
     method.len() + b" ".len() + target.len() + b" HTTP/1.1".len()
 }
 
+/// Checks a regular field (not a pseudo-header one) of a request or of its
+/// trailers (`frame_rules.rs`): RFC 9113 §8.2.1's rules, and none of §8.2.2's connection-
+/// specific fields. The error is one line saying what is wrong.
+pub fn check_field(name: &[u8], value: &[u8]) -> Result<(), &'static str> {
+    if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
+        return Err("a field name that is not a lowercase token");
+    }
+    // NUL, CR and LF are what RFC 9113 §8.2.1 names; every control byte but
+    // HTAB is invalid (RFC 9110 §5.5), and HTTP/1.1's parser refuses them
+    // all.
+    if value.iter().any(|&b| b.is_ascii_control() && b != b'\t') {
+        return Err("a field value with a control byte (NUL, CR, LF ...)");
+    }
+    // HTTP/1 strips it as OWS; HTTP/2 forbids it (RFC 9113 §8.2.1).
+    let mut ends = value.first().into_iter().chain(value.last());
+    if ends.any(|b| matches!(b, b' ' | b'\t')) {
+        return Err("a field value that starts or ends with whitespace");
+    }
+    if CONNECTION_SPECIFIC.contains(&name) {
+        return Err("a connection-specific field");
+    }
+    if name == b"te" && value != b"trailers" {
+        return Err("te other than trailers");
+    }
+    Ok(())
+}
+
 /// Checks a decoded header list and finds the request in it; `ends_stream`:
 /// END_STREAM was on its HEADERS, so no DATA follows. The error is one
 /// line saying what made it malformed.
 pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request, &'static str> {
     let [mut method, mut scheme, mut path, mut authority] = [None; 4];
-    let (mut regular, mut content_length) = (0, None);
+    let (mut regular, mut content_length, mut continues) = (0, None, false);
     for (name, value) in fields {
         if let Some(pseudo) = name.strip_prefix(b":") {
             if regular > 0 {
@@ -103,26 +130,10 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
             continue;
         }
         regular += 1;
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
-            return Err("a field name that is not a lowercase token");
-        }
-        // NUL, CR and LF are what RFC 9113 §8.2.1 names; every control
-        // byte but HTAB is invalid (RFC 9110 §5.5), and HTTP/1.1's parser
-        // refuses them all.
-        if value.iter().any(|&b| b.is_ascii_control() && b != b'\t') {
-            return Err("a field value with a control byte (NUL, CR, LF ...)");
-        }
-        // HTTP/1 strips it as OWS; HTTP/2 forbids it (RFC 9113 §8.2.1).
-        let mut ends = value.first().into_iter().chain(value.last());
-        if ends.any(|b| matches!(b, b' ' | b'\t')) {
-            return Err("a field value that starts or ends with whitespace");
-        }
-        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
-            return Err("a connection-specific field");
-        }
-        if name == b"te" && value != b"trailers" {
-            return Err("te other than trailers");
-        }
+        check_field(name, value)?;
+        // A client that waits for a 100 before its body, which it sends
+        // only with one (RFC 9110 §10.1.1).
+        continues |= name == b"expect" && value.eq_ignore_ascii_case(b"100-continue");
         // It must equal the DATA that follows (§8.1.1): none, if the
         // HEADERS ended the stream. Two that differ cannot both.
         if name == b"content-length" {
@@ -153,6 +164,8 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     let counted = regular + usize::from(host.is_none());
     let too_many = (counted > MAX_HEADER_FIELDS).then_some(TOO_MANY_FIELDS);
     let too_many = too_many.map(|error| (error.status, error.reason));
+    // The stream left open, and nothing said of what follows.
+    let unsaid = !ends_stream && content_length.is_none();
     // CONNECT names only its tunnel's host and port, and its stream stays
     // open for the tunnel's bytes, not a body: a 405 answers it, as over
     // HTTP/1.1, and then the client is told to send nothing more.
@@ -185,16 +198,18 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
             return Err(":path is not a path starting with /");
         }
-        // A content-length above 0 announces a body, refused at once; one
-        // of 0 says none follows, as HTTP/1.1's `Content-Length: 0` does:
-        // the stream's end may still come on an empty DATA frame, which the
-        // connection holds to that 0. Without one, what comes next says
+        // A content-length above 0 announces a body, refused at once, as
+        // does `expect: 100-continue` on a stream left open, whose client
+        // waits for a 100 before its first byte; a content-length of 0 says
+        // none follows, as HTTP/1.1's `Content-Length: 0` does: the stream's
+        // end may still come on an empty DATA frame, which the connection
+        // holds to that 0. Without either, what comes next says
         // (`open_ended`).
-        let has_body = content_length.is_some_and(|length| length > 0);
+        let has_body = (unsaid && continues) || content_length.is_some_and(|length| length > 0);
         (method, path, has_body.then_some(BODY_REFUSED))
     };
     // CONNECT's open stream is its tunnel's, not a body's to come.
-    let open_ended = !ends_stream && content_length.is_none() && method != b"CONNECT";
+    let open_ended = unsaid && body.is_none() && method != b"CONNECT";
     // A method this server does not know is a 501 however long, as over
     // HTTP/1.1 (`request::line_too_long`): the routes answer it.
     let line_bytes = http1_line_bytes(method, target);
@@ -368,6 +383,21 @@ mod tests {
         assert_eq!(verdict(&none, false), Ok((Some(0), None, false)));
         assert_eq!(verdict(&GOOD, false), Ok((None, None, true)));
         assert_eq!(verdict(&GOOD, true), Ok((None, None, false)));
+        // `expect: 100-continue` on an open stream announces a body, held
+        // back for a 100 that will not come: refused at once. With
+        // END_STREAM, or a content-length of 0, nothing follows to refuse.
+        let expecting = |value| [&GOOD[..], &[("expect", value)]].concat();
+        for value in ["100-continue", "100-Continue"] {
+            assert_eq!(
+                verdict(&expecting(value), false),
+                Ok((None, bad_request, false))
+            );
+            assert_eq!(verdict(&expecting(value), true), Ok((None, None, false)));
+        }
+        let zero = [&none[..], &[("expect", "100-continue")]].concat();
+        assert_eq!(verdict(&zero, false), Ok((Some(0), None, false)));
+        // Any other expectation says nothing of a body.
+        assert_eq!(verdict(&expecting("x"), false), Ok((None, None, true)));
         // CONNECT's stream stays open for its tunnel, which is no body to
         // wait for: its 405 comes from the routes at once.
         let connect =

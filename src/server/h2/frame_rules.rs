@@ -15,6 +15,7 @@ use crate::http::h2::frame::ErrorCode::{
 };
 use crate::http::h2::frame::{self, Frame, FrameError, MAX_WINDOW, Settings, setting};
 use crate::http::h2::frame_write;
+use crate::http::h2::request;
 use crate::measure::access_log::End;
 
 /// A request body longer or shorter than its content-length (RFC 9113
@@ -294,13 +295,21 @@ impl<'s, 'a> Reader<'s, 'a> {
             return Ok(());
         };
         // Trailers end the request body they follow (RFC 9113 §8.1), and
-        // carry no pseudo-header fields. Malformed, they reset the stream,
-        // which closes the client's side with it (`stream_error`).
+        // carry no pseudo-header fields, their fields held to the rules of
+        // a request's. Malformed, they reset the stream, which closes the
+        // client's side with it (`stream_error`).
         if !block.end_stream {
             return malformed("trailers without END_STREAM");
         }
         if list.fields.iter().any(|(name, _)| name.starts_with(b":")) {
             return malformed("a pseudo-header field in trailers");
+        }
+        let broken = list
+            .fields
+            .iter()
+            .find_map(|(n, v)| request::check_field(n, v).err());
+        if let Some(reason) = broken {
+            return malformed(reason);
         }
         if !s.body_agrees(0, true) {
             return malformed(UNLIKE_LENGTH);
@@ -485,14 +494,13 @@ mod tests {
     }
 
     /// What decides an open-ended request wakes the thread waiting for it
-    /// (`stream::request_end`) at once, not at its next look, up to
-    /// [`RECHECK`] later: its first byte of body, an empty end, trailers.
-    /// A byte of body stays seen through the empty end after it, which a
-    /// stream still waiting for its thread may get before it looks.
+    /// (`stream::request_end`) at once, not at its deadline: its first
+    /// byte of body, an empty end, trailers. A byte of body stays seen
+    /// through the empty end after it, which a stream still waiting for its
+    /// thread may get before it looks.
     #[test]
     fn what_decides_an_open_ended_request_wakes_its_thread() {
         use super::super::stream::{Rest, request_end};
-        use super::super::streams::RECHECK;
         use std::time::{Duration, Instant};
         let decide = |reader: &mut Reader<'_, '_>, case| match case {
             "a byte" => reader.data(1, false, 1, 1),
@@ -510,19 +518,19 @@ mod tests {
             ("an empty end", Rest::Empty),
             ("trailers", Rest::Empty),
         ] {
-            // Half a RECHECK into its wait, the thread's next look is half
-            // a RECHECK off: woken, it answers within a quarter. A run whose
-            // thread was kept off the CPU that long is run again.
+            // 50 ms into its wait, the thread is woken and answers within
+            // 25 ms, its deadline 2 s off. A run whose thread was kept off
+            // the CPU that long is run again.
             let woken = (0..5).any(|_| {
                 let mut answer = None;
                 with_stream_1(None, |reader, conn| {
                     let (told, heard) = std::sync::mpsc::channel();
-                    let due = Instant::now() + Duration::from_secs(10);
+                    let due = Instant::now() + Duration::from_secs(2);
                     std::thread::scope(|waiting| {
                         waiting.spawn(move || told.send(request_end(conn, 1, due)));
-                        std::thread::sleep(RECHECK / 2);
+                        std::thread::sleep(Duration::from_millis(50));
                         decide(reader, case).unwrap();
-                        answer = heard.recv_timeout(RECHECK / 4).ok();
+                        answer = heard.recv_timeout(Duration::from_millis(25)).ok();
                     });
                 });
                 assert!(

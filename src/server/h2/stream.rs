@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::hand_off::StreamBody;
-use super::streams::{Conn, RECHECK};
+use super::streams::Conn;
 use super::turn::Turn;
 use crate::http::h2::frame::ErrorCode;
 use crate::http::h2::request::BODY_REFUSED;
@@ -49,6 +49,7 @@ pub fn answer(
         Ok(request) if request.open_ended => {
             request_end(conn, id, taken + shared.config.header_timeout)
         }
+        // Ended, or judged by its content-length already: nothing to learn.
         _ => Rest::Empty,
     };
     match rest {
@@ -147,7 +148,8 @@ pub(super) enum Rest {
 
 /// Waits until open-ended stream `id` says what it is, or `due` passes.
 /// Woken by the reader at the first byte of body and at the client's end
-/// (`frame_rules.rs`), and by a reset or the connection's end.
+/// (`frame_rules.rs`), and by a reset or the connection's end: each wakes
+/// the stream's thread, so it needs no look in between.
 pub(super) fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
     let mut state = conn.lock();
     loop {
@@ -166,6 +168,6 @@ pub(super) fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
             return Rest::Late;
         }
         let wake = Arc::clone(&stream.wake);
-        state = conn.wait_for(&wake, state, left.min(RECHECK));
+        state = conn.wait_for(&wake, state, left);
     }
 }
