@@ -79,9 +79,10 @@ fn http1_line_bytes(method: &[u8], target: &[u8]) -> usize {
     method.len() + b" ".len() + target.len() + b" HTTP/1.1".len()
 }
 
-/// Checks a regular field (not a pseudo-header one) of a request or of its
-/// trailers (`frame_rules.rs`): RFC 9113 §8.2.1's rules, and none of §8.2.2's connection-
-/// specific fields. The error is one line saying what is wrong.
+/// Checks a regular field (not a pseudo-header one) of a request or of
+/// its trailers (`frame_rules.rs`): RFC 9113 §8.2.1's rules, and none of
+/// the connection-specific fields of §8.2.2. The error is one line saying
+/// what is wrong.
 pub fn check_field(name: &[u8], value: &[u8]) -> Result<(), &'static str> {
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
         return Err("a field name that is not a lowercase token");

@@ -49,7 +49,7 @@ pub fn answer(
         Ok(request) if request.open_ended => {
             request_end(conn, id, taken + shared.config.header_timeout)
         }
-        // Ended, or judged by its content-length already: nothing to learn.
+        // Ended, or judged already (by a content-length, an expectation).
         _ => Rest::Empty,
     };
     match rest {
