@@ -113,6 +113,7 @@ pub fn check_field(name: &[u8], value: &[u8]) -> Result<(), &'static str> {
 pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request, &'static str> {
     let [mut method, mut scheme, mut path, mut authority] = [None; 4];
     let (mut regular, mut content_length, mut continues) = (0, None, false);
+    let continue_100 = |m: &[u8]| m.trim_ascii().eq_ignore_ascii_case(b"100-continue");
     for (name, value) in fields {
         if let Some(pseudo) = name.strip_prefix(b":") {
             if regular > 0 {
@@ -133,8 +134,8 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         regular += 1;
         check_field(name, value)?;
         // A client that waits for a 100 before its body, which it sends
-        // only with one (RFC 9110 §10.1.1).
-        continues |= name == b"expect" && value.eq_ignore_ascii_case(b"100-continue");
+        // only with one (RFC 9110 §10.1.1); `expect` is a list (§5.6.1).
+        continues |= name == b"expect" && value.split(|&b| b == b',').any(continue_100);
         // It must equal the DATA that follows (§8.1.1): none, if the
         // HEADERS ended the stream. Two that differ cannot both.
         if name == b"content-length" {
@@ -388,7 +389,12 @@ mod tests {
         // back for a 100 that will not come: refused at once. With
         // END_STREAM, or a content-length of 0, nothing follows to refuse.
         let expecting = |value| [&GOOD[..], &[("expect", value)]].concat();
-        for value in ["100-continue", "100-Continue"] {
+        for value in [
+            "100-continue",
+            "100-Continue",
+            "100-continue, x",
+            "x ,100-continue",
+        ] {
             assert_eq!(
                 verdict(&expecting(value), false),
                 Ok((None, bad_request, false))

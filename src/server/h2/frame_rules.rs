@@ -315,6 +315,7 @@ impl<'s, 'a> Reader<'s, 'a> {
             return malformed(UNLIKE_LENGTH);
         }
         // An open-ended request's thread waits for this end.
+        s.trailers_too_large = list.too_large;
         s.remote_open = false;
         s.wake.notify_one();
         Ok(())

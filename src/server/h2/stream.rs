@@ -56,6 +56,7 @@ pub fn answer(
         Rest::Empty => {}
         Rest::Body => job = Err(BODY_REFUSED),
         Rest::Late => job = Err(NOT_ENDED),
+        Rest::TooLarge => job = Err(TRAILERS_TOO_LARGE),
         // Cancelled before it was a whole request: no log line, as for a
         // stream reset while it waited for a thread. `out` leaves the table.
         Rest::Gone => return,
@@ -131,6 +132,14 @@ const NOT_ENDED: (Status, &str) = (
     "request not ended (END_STREAM) in time",
 );
 
+/// The answer to an open-ended request ended by trailers over the field
+/// section limit, whose fields past it were dropped unchecked: as for
+/// HEADERS over it (RFC 9113 §10.5.1).
+const TRAILERS_TOO_LARGE: (Status, &str) = (
+    Status::RequestHeaderFieldsTooLarge,
+    "request trailer fields too large",
+);
+
 /// What an open-ended request turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Rest {
@@ -142,6 +151,8 @@ pub(super) enum Rest {
     Body,
     /// Neither by `due`: 408.
     Late,
+    /// Ended by trailers over the field section limit: 431.
+    TooLarge,
     /// Reset, by either side, or its connection ended, first.
     Gone,
 }
@@ -159,6 +170,9 @@ pub(super) fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
         // A body that came with the end is still a body.
         if stream.body_seen {
             return Rest::Body;
+        }
+        if !stream.remote_open && stream.trailers_too_large {
+            return Rest::TooLarge;
         }
         if !stream.remote_open {
             return Rest::Empty;

@@ -165,6 +165,10 @@ pub struct Stream {
     /// A byte of request body has come. With the client's end, what an
     /// open-ended request's thread waits for (`stream::request_end`).
     pub body_seen: bool,
+    /// Its trailers were over the field section limit, fields past it
+    /// dropped unchecked: an open-ended request they end is answered 431,
+    /// as HEADERS over it are (RFC 9113 §10.5.1).
+    pub trailers_too_large: bool,
     /// The request's content-length less the body bytes received so far;
     /// `None` without one, or once passed. A body that passes it, or ends
     /// short of it, is malformed (RFC 9113 §8.1.1).
