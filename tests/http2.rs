@@ -887,15 +887,15 @@ fn a_content_length_of_zero_is_no_body_before_end_stream() {
 /// A request whose HEADERS leave the stream open without a content-length
 /// is open-ended: whether it has a body, which this server refuses, is
 /// known only from what comes next, and it is answered once that comes.
-/// Ended by an empty DATA frame (python's h2 sends one when asked to end
-/// the stream after its headers) or by trailers, it is a request like any
+/// Ended by an empty DATA frame (python's h2 sends one when `end_stream()`
+/// follows `send_headers()`) or by trailers, it is a request like any
 /// other. A byte of body earns 400 at once, before the body ends, then
 /// RST_STREAM NO_ERROR tells the client to stop; a byte that comes with the
 /// end is still a body, and no reset follows it; `expect: 100-continue`
-/// announces one, refused at once. A reset first gets no
-/// answer and no log line. Neither a byte nor the end within
-/// `--header-timeout` of the HEADERS earns 408, logged as HTTP/1.1's is:
-/// counted from the HEADERS, for a stream that waited for a thread too.
+/// announces one, refused at once. A reset first gets no answer and no log
+/// line. Neither a byte nor the end within `--header-timeout` of the
+/// HEADERS earns 408, logged as HTTP/1.1's is: counted from the HEADERS,
+/// for a stream that waited for a thread too.
 #[test]
 fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
     let timeout = Duration::from_secs(2);
@@ -924,6 +924,8 @@ fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
     assert_eq!(read_responses(&mut h2, &[7], true)[0].status(), 400);
     let rst = h2.next_of(RST_STREAM);
     assert_eq!((rst.stream, rst.error_code()), (7, NO_ERROR));
+    // A byte that comes with the end is still a body: 400, and no reset,
+    // the client's side being closed.
     h2.send_frame(HEADERS, END_HEADERS, 9, &open("/healthz"));
     h2.send_frame(DATA, END_STREAM, 9, b"x");
     let ended_9 = |f: &[Frame]| f.iter().any(|f| f.stream == 9 && f.flags & END_STREAM != 0);
@@ -947,11 +949,13 @@ fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
         status(&on(&frames, 9)[0]),
         Some((":status".into(), "400".into()))
     );
+    // Reset before its end: no answer, no log line (checked below).
     h2.send_frame(HEADERS, END_HEADERS, 11, &open("/healthz?reset"));
     h2.send_frame(RST_STREAM, 0, 11, &CANCEL.to_be_bytes());
-    // Seventeen never ended: the sixteen answered at once, and one that
-    // waits for a thread until they are done, its time counted from its
-    // HEADERS all the same, so that all seventeen come at the timeout.
+    // Seventeen never ended: sixteen take the connection's sixteen
+    // answering places, the seventeenth waits for one until they time out,
+    // its time counted from its HEADERS all the same, so all seventeen get
+    // 408 at the timeout.
     let late: Vec<u32> = (13..=45).step_by(2).collect();
     let asked = Instant::now();
     for &id in &late {
@@ -992,18 +996,16 @@ fn an_open_ended_request_is_answered_once_it_shows_its_body_or_its_end() {
     assert!(!lines.iter().any(|l| l.contains("?reset")), "{lines:#?}");
 }
 
-/// Trailers that end an open-ended request are held to a request's rules.
-/// Malformed, they make the request malformed (RFC 9113 §8.1): its stream
-/// is reset PROTOCOL_ERROR and never answered. Trailers with a field that
-/// breaks the rules a request's fields keep (§8.2), wherever it stands
-/// among them, are such; so are trailers without END_STREAM, whose reset
-/// the stream's thread must not outrun, taking the client's side, closed
-/// by the reset, for a good end. Only the streams a thread waits for meet
-/// that race, 16 at a time: 10 connections of 20 such streams, each
-/// HEADERS and its trailers in one write, met it in about one stream in
-/// fifty when the side closed before the reset. Over the field section
-/// limit, whose fields past it go unchecked, they get 431, as HEADERS
-/// over it do.
+/// Trailers that end an open-ended request are held to a request's rules
+/// (RFC 9113 §8.1, §8.2). A field a request may not carry, wherever it
+/// stands among them, or trailers without END_STREAM make the request
+/// malformed: the stream is reset PROTOCOL_ERROR and never answered.
+/// Trailers over the header list limit, whose fields past it go unchecked,
+/// get 431, as such HEADERS do. Last, a race: the stream's thread must not
+/// take the client's side, closed by the reset, for a good end. Only
+/// streams whose thread waits can meet it, so the test sends many such
+/// HEADERS-plus-trailers pairs in single writes (its rate is in 108564a's
+/// commit message).
 #[test]
 fn trailers_on_an_open_ended_request_are_held_to_a_requests_rules() {
     let (server, idle) = warmed_server(&[]);
@@ -1056,6 +1058,8 @@ fn trailers_on_an_open_ended_request_are_held_to_a_requests_rules() {
     h2.send_frame(CONTINUATION, END_HEADERS, 3, rest);
     assert_eq!(read_responses(&mut h2, &[3], true)[0].status(), 431);
     drop(h2);
+    // The race: trailers without END_STREAM, 20 streams in one write a
+    // connection.
     let trailers = header_block(&[("x-sum", "1")]);
     for round in 0..10 {
         let mut h2 = H2::connect(server.addr(), &[]);

@@ -30,17 +30,19 @@ pub struct Request {
     /// `content-length`, if sent: what the DATA that follows must add up
     /// to, which only the connection can count.
     pub content_length: Option<u64>,
-    /// The HEADERS left the stream open, and no content-length says what
-    /// follows: whether the request has a body is known only from what
-    /// comes next, a byte of DATA (400, [`BODY_REFUSED`]) or the stream's
-    /// end without one (answered as if the HEADERS had ended it). Clients
-    /// send such requests without a body: python's h2 does, for one, when
-    /// asked to end the stream after its headers.
+    /// The HEADERS left the stream open and said nothing of a body (no
+    /// content-length, no `expect: 100-continue`; not CONNECT, whose open
+    /// stream is its tunnel's): only what comes next can say, a byte of
+    /// DATA (400, [`BODY_REFUSED`]) or the stream's end without one
+    /// (answered as if the HEADERS had ended it). Clients do send bodiless
+    /// requests so: python's h2 ends such a stream with an empty DATA frame
+    /// when `end_stream()` follows `send_headers()`.
     pub open_ended: bool,
     /// The status earned before the routes see it, as HTTP/1.1's head
     /// reader and parser would give it: 414 for a target too long for a
     /// request line, then 431 for more fields than it takes, then 400 for
-    /// a body its content-length announces, which is read and thrown away.
+    /// a body its content-length or `expect: 100-continue` announces, which
+    /// is read and thrown away.
     pub refused: Option<(Status, &'static str)>,
 }
 
@@ -112,8 +114,8 @@ pub fn check_field(name: &[u8], value: &[u8]) -> Result<(), &'static str> {
 /// line saying what made it malformed.
 pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request, &'static str> {
     let [mut method, mut scheme, mut path, mut authority] = [None; 4];
-    let (mut regular, mut content_length, mut continues) = (0, None, false);
-    let continue_100 = |m: &[u8]| m.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+    let (mut regular, mut content_length, mut expects_continue) = (0, None, false);
+    let is_100_continue = |m: &[u8]| m.trim_ascii().eq_ignore_ascii_case(b"100-continue");
     for (name, value) in fields {
         if let Some(pseudo) = name.strip_prefix(b":") {
             if regular > 0 {
@@ -133,9 +135,9 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         }
         regular += 1;
         check_field(name, value)?;
-        // A client that waits for a 100 before its body, which it sends
-        // only with one (RFC 9110 §10.1.1); `expect` is a list (§5.6.1).
-        continues |= name == b"expect" && value.split(|&b| b == b',').any(continue_100);
+        // Only a client with a body to send asks for a 100 before it (RFC
+        // 9110 §10.1.1); `expect` is a comma-separated list (§5.6.1).
+        expects_continue |= name == b"expect" && value.split(|&b| b == b',').any(is_100_continue);
         // It must equal the DATA that follows (§8.1.1): none, if the
         // HEADERS ended the stream. Two that differ cannot both.
         if name == b"content-length" {
@@ -166,17 +168,15 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
     let counted = regular + usize::from(host.is_none());
     let too_many = (counted > MAX_HEADER_FIELDS).then_some(TOO_MANY_FIELDS);
     let too_many = too_many.map(|error| (error.status, error.reason));
-    // The stream left open, and nothing said of what follows.
-    let unsaid = !ends_stream && content_length.is_none();
     // CONNECT names only its tunnel's host and port, and its stream stays
     // open for the tunnel's bytes, not a body: a 405 answers it, as over
     // HTTP/1.1, and then the client is told to send nothing more.
-    let (method, target, body) = if method == Some(b"CONNECT") {
+    let (method, target, body, open_ended) = if method == Some(b"CONNECT") {
         let (Some(authority), None, None) = (authority, scheme, path) else {
             return Err("CONNECT with :scheme or :path, or without :authority");
         };
         let (authority, _) = split_target(b"CONNECT", authority)?;
-        (b"CONNECT".as_slice(), authority, None)
+        (b"CONNECT".as_slice(), authority, None, false)
     } else {
         let (Some(method), Some(scheme), Some(path)) = (method, scheme, path) else {
             return Err(":method, :scheme or :path missing");
@@ -200,18 +200,20 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         if !origin || !path.iter().all(|&b| is_uri_byte(b)) {
             return Err(":path is not a path starting with /");
         }
-        // A content-length above 0 announces a body, refused at once, as
-        // does `expect: 100-continue` on a stream left open, whose client
-        // waits for a 100 before its first byte; a content-length of 0 says
-        // none follows, as HTTP/1.1's `Content-Length: 0` does: the stream's
-        // end may still come on an empty DATA frame, which the connection
-        // holds to that 0. Without either, what comes next says
-        // (`open_ended`).
-        let has_body = (unsaid && continues) || content_length.is_some_and(|length| length > 0);
-        (method, path, has_body.then_some(BODY_REFUSED))
+        // A body is refused at once when the HEADERS announce one: by a
+        // content-length above 0, or, on a stream left open without a
+        // content-length, by `expect: 100-continue`, whose client would
+        // wait for a 100 that never comes. A content-length of 0 says none
+        // follows, as HTTP/1.1's `Content-Length: 0` does (an empty DATA
+        // frame may still end the stream; the connection holds it to that
+        // 0). A stream left open with neither is open-ended: only what
+        // comes next can say.
+        let open_without_length = !ends_stream && content_length.is_none();
+        let announced = content_length.is_some_and(|length| length > 0)
+            || (open_without_length && expects_continue);
+        let open_ended = open_without_length && !announced;
+        (method, path, announced.then_some(BODY_REFUSED), open_ended)
     };
-    // CONNECT's open stream is its tunnel's, not a body's to come.
-    let open_ended = unsaid && body.is_none() && method != b"CONNECT";
     // A method this server does not know is a 501 however long, as over
     // HTTP/1.1 (`request::line_too_long`): the routes answer it.
     let line_bytes = http1_line_bytes(method, target);

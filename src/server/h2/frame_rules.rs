@@ -59,7 +59,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         // lock: it is the stream's only reset, so its thread, done with the
         // response, sends no RST_STREAM NO_ERROR after it
         // (`StreamBody::drop`), and a thread waiting for an open-ended
-        // request's end never sees a malformed end as one.
+        // request's end never takes a malformed end for a good one.
         if let Some(s) = state.streams.get_mut(&id) {
             s.remote_open = false;
         }
@@ -191,9 +191,11 @@ impl<'s, 'a> Reader<'s, 'a> {
         } else if !s.body_agrees(len, end_stream) {
             (ProtocolError, UNLIKE_LENGTH)
         } else {
-            // What an open-ended request's thread waits for: its first byte
-            // of body, or its end (`stream::request_end`). Each comes once,
-            // so each wakes it once, not every DATA frame.
+            // Wakes an open-ended request's thread
+            // (`stream::wait_for_body_or_end`) only at what decides it, its
+            // first byte of body or its end: a thread already answering
+            // waits on the same condvar for its hand-offs, and should not
+            // wake for every DATA frame of a body being thrown away.
             let decides = (len > 0 && !s.body_seen) || end_stream;
             s.body_seen |= len > 0;
             s.remote_open = !end_stream;
@@ -495,24 +497,25 @@ mod tests {
     }
 
     /// What decides an open-ended request wakes the thread waiting for it
-    /// (`stream::request_end`) at once, not at its deadline: its first
-    /// byte of body, an empty end, trailers. A byte of body stays seen
-    /// through the empty end after it, which a stream still waiting for its
-    /// thread may get before it looks.
+    /// (`stream::wait_for_body_or_end`) at once, not at its deadline: its
+    /// first byte of body, an empty end, trailers. A byte of body stays
+    /// seen through the empty end after it, which a stream still waiting
+    /// for its thread may get before it looks.
     #[test]
     fn what_decides_an_open_ended_request_wakes_its_thread() {
-        use super::super::stream::{Rest, request_end};
+        use super::super::stream::{Rest, wait_for_body_or_end};
         use std::time::{Duration, Instant};
         let decide = |reader: &mut Reader<'_, '_>, case| match case {
             "a byte" => reader.data(1, false, 1, 1),
             "an empty end" => reader.data(1, true, 0, 0),
-            _ => reader.header_block(Block::new(1, true, &[])),
+            "trailers" => reader.header_block(Block::new(1, true, &[])),
+            other => unreachable!("{other}"),
         };
         with_stream_1(None, |reader, conn| {
             decide(reader, "a byte").unwrap();
             decide(reader, "an empty end").unwrap();
             let due = Instant::now() + Duration::from_secs(10);
-            assert_eq!(request_end(conn, 1, due), Rest::Body);
+            assert_eq!(wait_for_body_or_end(conn, 1, due), Rest::Body);
         });
         for (case, expected) in [
             ("a byte", Rest::Body),
@@ -528,7 +531,8 @@ mod tests {
                     let (told, heard) = std::sync::mpsc::channel();
                     let due = Instant::now() + Duration::from_secs(2);
                     std::thread::scope(|waiting| {
-                        waiting.spawn(move || told.send(request_end(conn, 1, due)));
+                        let waits = move || told.send(wait_for_body_or_end(conn, 1, due));
+                        waiting.spawn(waits);
                         std::thread::sleep(Duration::from_millis(50));
                         decide(reader, case).unwrap();
                         answer = heard.recv_timeout(Duration::from_millis(25)).ok();

@@ -5,10 +5,12 @@
 //!
 //! A request whose HEADERS left the stream open without a content-length
 //! is *open-ended*: whether it has a body, which this server refuses, is
-//! known only from what comes next. Its thread waits for that first,
-//! within `--header-timeout` of the HEADERS, as an HTTP/1.1 head must
-//! arrive within it: the wait holds the thread and one of the connection's
-//! answering places, no more than an answer would.
+//! known only from what comes next. Before answering, its thread waits for
+//! that: a first byte of body (400) or the stream's end (answered as any
+//! request), at most `--header-timeout` from the HEADERS (then 408), as
+//! long as an HTTP/1.1 head gets to arrive. The wait holds what an answer
+//! holds, the thread and one of the connection's 16 answering places, no
+//! more.
 
 use std::io;
 use std::net::SocketAddr;
@@ -44,21 +46,24 @@ pub fn answer(
         ..
     } = turn;
     let head_only = asked.head_only;
+    // Made before the wait: a stream gone while its request waits leaves
+    // the table as `out` drops.
     let out = StreamBody::new(conn, id, head_only, shared.config.min_data_rate());
     let rest = match &job {
         Ok(request) if request.open_ended => {
-            request_end(conn, id, taken + shared.config.header_timeout)
+            wait_for_body_or_end(conn, id, taken + shared.config.header_timeout)
         }
-        // Ended, or judged already (by a content-length, an expectation).
+        // Nothing to wait for: the HEADERS ended the stream or said whether
+        // a body follows, or the request was refused already.
         _ => Rest::Empty,
     };
     match rest {
         Rest::Empty => {}
         Rest::Body => job = Err(BODY_REFUSED),
         Rest::Late => job = Err(NOT_ENDED),
-        Rest::TooLarge => job = Err(TRAILERS_TOO_LARGE),
-        // Cancelled before it was a whole request: no log line, as for a
-        // stream reset while it waited for a thread. `out` leaves the table.
+        Rest::TrailersTooLarge => job = Err(TRAILERS_TOO_LARGE),
+        // Reset before the request was whole: no answer and no log line, as
+        // for a stream reset while it waited for a thread.
         Rest::Gone => return,
     }
     let answer = match &job {
@@ -110,7 +115,8 @@ pub fn answer(
     // only a bare one, its connection gone, can be the cut's.
     let cutting = || shared.connections.cutting();
     let mut outcome = routes::send(answer, head_only, out, &cancel, &cutting, shared, small);
-    // Logged as HTTP/1.1's 408 for a head too late is.
+    // Logged `end=header-timeout`, as HTTP/1.1 logs a head that came too
+    // late; a 408 whose sending was cut keeps the cut's end.
     if rest == Rest::Late && outcome.end == End::Complete {
         outcome.end = End::HeaderTimeout;
     }
@@ -132,9 +138,9 @@ const NOT_ENDED: (Status, &str) = (
     "request not ended (END_STREAM) in time",
 );
 
-/// The answer to an open-ended request ended by trailers over the field
-/// section limit, whose fields past it were dropped unchecked: as for
-/// HEADERS over it (RFC 9113 §10.5.1).
+/// The answer to an open-ended request ended by trailers over the header
+/// list limit (`MAX_HEADER_LIST_BYTES`), whose fields past it were dropped
+/// unchecked: as for HEADERS over it (RFC 9113 §10.5.1).
 const TRAILERS_TOO_LARGE: (Status, &str) = (
     Status::RequestHeaderFieldsTooLarge,
     "request trailer fields too large",
@@ -151,8 +157,8 @@ pub(super) enum Rest {
     Body,
     /// Neither by `due`: 408.
     Late,
-    /// Ended by trailers over the field section limit: 431.
-    TooLarge,
+    /// Ended by trailers over the header list limit: 431.
+    TrailersTooLarge,
     /// Reset, by either side, or its connection ended, first.
     Gone,
 }
@@ -161,7 +167,7 @@ pub(super) enum Rest {
 /// Woken by the reader at the first byte of body and at the client's end
 /// (`frame_rules.rs`), and by a reset or the connection's end: each wakes
 /// the stream's thread, so it needs no look in between.
-pub(super) fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
+pub(super) fn wait_for_body_or_end(conn: &Conn, id: u32, due: Instant) -> Rest {
     let mut state = conn.lock();
     loop {
         let Some(stream) = state.streams.get(&id).filter(|s| s.reset.is_none()) else {
@@ -171,11 +177,12 @@ pub(super) fn request_end(conn: &Conn, id: u32, due: Instant) -> Rest {
         if stream.body_seen {
             return Rest::Body;
         }
-        if !stream.remote_open && stream.trailers_too_large {
-            return Rest::TooLarge;
-        }
         if !stream.remote_open {
-            return Rest::Empty;
+            return if stream.trailers_too_large {
+                Rest::TrailersTooLarge
+            } else {
+                Rest::Empty
+            };
         }
         let left = due.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -163,9 +163,10 @@ pub struct Stream {
     /// The client has not ended its side: its body is read, thrown away.
     pub remote_open: bool,
     /// A byte of request body has come. With the client's end, what an
-    /// open-ended request's thread waits for (`stream::request_end`).
+    /// open-ended request's thread waits for
+    /// (`stream::wait_for_body_or_end`).
     pub body_seen: bool,
-    /// Its trailers were over the field section limit, fields past it
+    /// Its trailers were over the header list limit, fields past it
     /// dropped unchecked: an open-ended request they end is answered 431,
     /// as HEADERS over it are (RFC 9113 §10.5.1).
     pub trailers_too_large: bool,
@@ -184,8 +185,9 @@ pub struct Stream {
     pub overdue_since: Option<Instant>,
     /// Its thread waits here, for its hand-off or END_STREAM written
     /// (`writer::mark_written`), its reset ([`State::reset`],
-    /// [`State::cancel`]), the connection's end ([`Conn::end`]): what
-    /// happens to another stream wakes it not.
+    /// [`State::cancel`]), the connection's end ([`Conn::end`]), and, for
+    /// an open-ended request, its first byte of body or its end
+    /// (`frame_rules.rs`): what happens to another stream wakes it not.
     pub wake: Arc<Condvar>,
     /// Bytes the writer sent on other streams during this hand-off (the
     /// write under way when it came, then each DATA frame taken while this
