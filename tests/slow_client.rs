@@ -305,6 +305,35 @@ fn a_cut_body_or_no_server_exits_1() {
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
 
+/// A server that goes silent mid-body, the connection held open, is given
+/// up after `--idle-timeout`, over either protocol: the body is cut, exit
+/// 1, and the line says the silence was why. The server holds for 2 s, so
+/// a client that ignored its 500 ms would end on the close instead, with
+/// another reason.
+#[test]
+fn a_server_silent_past_the_idle_timeout_cuts_the_body() {
+    let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    let (addr, silent) = answering_and_holding(head.to_vec());
+    let output = slow_client(&[&format!("http://{addr}/x"), "--idle-timeout", "500ms"]);
+    let text = stdout(&output);
+    join_scripted(silent, &output);
+    assert!(text.contains("received 5 body bytes"), "{text}");
+    assert!(
+        text.contains("body was cut: nothing received for 500ms"),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+
+    let (addr, silent) = head_and_ten_bytes_then(Vec::new());
+    let url = format!("http://{addr}/x");
+    let output = slow_client(&[&url, "--http2", "--idle-timeout", "500ms"]);
+    let text = stdout(&output);
+    join_scripted(silent, &output);
+    assert!(text.contains("10 body bytes, not complete"), "{text}");
+    assert!(text.contains("nothing received for 500ms"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
 /// A URL's scheme is case-insensitive (RFC 3986 §3.1): `HTTP://` is the
 /// `http://` the server takes in an absolute-form target, to be fetched,
 /// not refused as if it were `https`; only `https` is told that it is not

@@ -15,7 +15,7 @@ use super::{EXIT_FAILURE, say};
 use crate::client::h2::{self, H2Options};
 use crate::client::h2_stream::StreamReport;
 use crate::client::response::BodyEnd;
-use crate::client::slow_client::{ClientOptions, HttpUrl, READ_POLL, SlowClient};
+use crate::client::slow_client::{ClientOptions, HttpUrl, IDLE_TIMEOUT, READ_POLL, SlowClient};
 use crate::demo::units;
 use crate::http::h2::frame::ErrorCode;
 use crate::http::target::is_uri_byte;
@@ -50,6 +50,8 @@ pub struct SlowClientArgs {
     pub rate: u64,
     /// Stop after this long; `None` reads until the body ends.
     pub read_for: Option<Duration>,
+    /// Give up, the body cut, after this long without a byte.
+    pub idle_timeout: Duration,
     /// A receive buffer of about this many bytes; `None` leaves the kernel's.
     pub receive_buffer: Option<u32>,
     /// Ask in HTTP/1.0.
@@ -76,6 +78,7 @@ impl Default for SlowClientArgs {
             url: None,
             rate: DEFAULT_RATE,
             read_for: None,
+            idle_timeout: IDLE_TIMEOUT,
             receive_buffer: None,
             http_1_0: false,
             http2: false,
@@ -109,14 +112,14 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             value: "DUR",
             help: "stop reading (and disconnect) this long after starting to connect (at most a day)",
             default: |_| "until the end".to_string(),
-            set: |a, v| match duration(v)? {
-                d if d.is_zero() => Err("expected a duration above 0".into()),
-                d if d > MAX_DURATION => Err("expected at most a day (1440m)".into()),
-                d => {
-                    a.read_for = Some(d);
-                    Ok(())
-                }
-            },
+            set: |a, v| bounded_duration(v).map(|d| a.read_for = Some(d)),
+        },
+        Flag {
+            name: "--idle-timeout",
+            value: "DUR",
+            help: "give up, the body cut, after this long without a byte (at most a day)",
+            default: |a| format_duration(a.idle_timeout),
+            set: |a, v| bounded_duration(v).map(|d| a.idle_timeout = d),
         },
         Flag {
             name: "--receive-buffer",
@@ -213,6 +216,16 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
              \x20 backpressure slow-client 'http://127.0.0.1:8080/export.csv?rows=7000000' --http2 --window 16m --then /healthz --for 10s\n",
 };
 
+/// A duration above 0 and at most [`MAX_DURATION`]: `--for`'s and
+/// `--idle-timeout`'s.
+fn bounded_duration(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        d if d.is_zero() => Err("expected a duration above 0".into()),
+        d if d > MAX_DURATION => Err("expected at most a day (1440m)".into()),
+        d => Ok(d),
+    }
+}
+
 /// The exit code for a response: 0 for a complete body or a stop on time,
 /// 1 for a cut body, a failure, or an error status. A script that checks an
 /// export with this client must not take a 400 or a 503 for success.
@@ -245,6 +258,7 @@ pub fn run(args: &SlowClientArgs) -> ExitCode {
         receive_buffer: args.receive_buffer,
         http_1_0: args.http_1_0,
         connect_within: args.read_for,
+        idle_timeout: args.idle_timeout,
     };
     let client = match SlowClient::connect(url, &options) {
         Ok(client) => client,
@@ -352,6 +366,7 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         starve_first: false,
         second: args.then.clone().map(|path| (path, args.then_after)),
         stop_after_second: false,
+        idle_timeout: args.idle_timeout,
         bytes_read: Arc::default(),
     };
     let bytes_read = Arc::clone(&options.bytes_read);
@@ -497,6 +512,12 @@ mod tests {
         assert_eq!(parsed.read_for, Some(Duration::from_secs(2)));
         assert_eq!(parsed.url.unwrap().target, "/p");
         assert_eq!(args("http://h/").unwrap().unwrap().rate, DEFAULT_RATE);
+        let patient = args("http://h/ --idle-timeout 1500ms").unwrap().unwrap();
+        assert_eq!(patient.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            args("http://h/").unwrap().unwrap().idle_timeout,
+            IDLE_TIMEOUT
+        );
         assert_eq!(args("--help"), Ok(None));
         let h2 = args("http://h/ --http2 --window 16m --then /healthz --then-after 1s");
         let h2 = h2.unwrap().unwrap();
@@ -513,6 +534,8 @@ mod tests {
             ("http://h/ --rate fast", "--rate"),
             ("http://h/ --for 10", "--for"),
             ("http://h/ --for", "--for needs a value"),
+            ("http://h/ --idle-timeout 0s", "above 0"),
+            ("http://h/ --idle-timeout 1441m", "at most a day"),
             ("http://h/ --speed 1", "unknown flag '--speed'"),
             ("http://h/ --window 1m", "for --http2"),
             ("http://h/ --http2 --window 1000", "--window"),

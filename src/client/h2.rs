@@ -21,8 +21,7 @@ pub use super::h2_frames::H2Report;
 use super::h2_frames::{Conversation, request};
 use super::h2_stream::StreamReport;
 use super::slow_client::{
-    AtTheLimit, CONNECT_TIMEOUT, HttpUrl, IDLE_TIMEOUT, READ_POLL, at_the_limit, connect,
-    rate_limit,
+    AtTheLimit, CONNECT_TIMEOUT, HttpUrl, READ_POLL, at_the_limit, connect, rate_limit,
 };
 use crate::http::h2::frame_buffer::FrameBuffer;
 
@@ -51,6 +50,9 @@ pub struct H2Options {
     /// Stop once the second response has ended, however far the first got:
     /// when the second's latency is all that is measured.
     pub stop_after_second: bool,
+    /// Give up after this long without a byte (by default
+    /// [`IDLE_TIMEOUT`](super::slow_client::IDLE_TIMEOUT)).
+    pub idle_timeout: Duration,
     /// Bytes read from the socket so far, frames and all, updated after
     /// every read: shared, so that another thread can watch a run in
     /// progress (`slow-client`'s progress lines), as `SlowClient`'s counter.
@@ -58,7 +60,7 @@ pub struct H2Options {
 }
 
 /// Runs the client until both responses end, `limit` passes, or the
-/// connection ends; never more than [`IDLE_TIMEOUT`] without a byte.
+/// connection ends; never more than `options.idle_timeout` without a byte.
 pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::Result<H2Report> {
     let started = Instant::now();
     // The limit bounds the whole run: connecting, and each write's wait
@@ -136,8 +138,8 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             second_sent = Some(sent);
             report.second = Some(StreamReport::default());
         }
-        if last_byte.elapsed() >= IDLE_TIMEOUT {
-            report.failure = Some(format!("nothing received for {IDLE_TIMEOUT:?}"));
+        if last_byte.elapsed() >= options.idle_timeout {
+            report.failure = Some(format!("nothing received for {:?}", options.idle_timeout));
             break;
         }
         let spare = frames.spare();
@@ -282,6 +284,7 @@ fn finish(mut report: H2Report, started: Instant) -> H2Report {
 #[cfg(test)]
 pub(in crate::client) mod tests {
     use super::*;
+    use crate::client::slow_client::IDLE_TIMEOUT;
     use crate::http::h2::frame::{self, ErrorCode, Kind, flag};
     use crate::http::h2::frame_write::{self, raw_frame};
     use crate::sys;
@@ -337,6 +340,7 @@ pub(in crate::client) mod tests {
             starve_first: false,
             second: None,
             stop_after_second: false,
+            idle_timeout: IDLE_TIMEOUT,
             bytes_read: Arc::default(),
         }
     }

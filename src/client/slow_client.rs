@@ -32,7 +32,10 @@ pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// stop: bounds how late a stop or `--for` is noticed (a real one would poll).
 pub const READ_POLL: Duration = Duration::from_millis(100);
 
-/// Longest silence before the client gives up (a real client's read timeout).
+/// Longest silence before the client gives up, by default (a real client's
+/// read timeout; `--idle-timeout`): a server that stalls for good must not
+/// hold a run forever, and a slow one never leaves its client this long
+/// without a byte.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connecting may take; and each wait of a write for room in the
@@ -134,7 +137,7 @@ impl HttpUrl {
 }
 
 /// How the client asks, and how it reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientOptions {
     /// Bytes per second read from the socket, head and framing included;
     /// `None` reads as fast as the socket delivers.
@@ -148,6 +151,22 @@ pub struct ClientOptions {
     /// Give up connecting after this long, if sooner than
     /// [`CONNECT_TIMEOUT`]: `--for`, which bounds the whole run.
     pub connect_within: Option<Duration>,
+    /// Give up after this long without a byte.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    /// As fast as the socket delivers, the kernel's buffer, HTTP/1.1,
+    /// [`IDLE_TIMEOUT`].
+    fn default() -> Self {
+        ClientOptions {
+            rate: None,
+            receive_buffer: None,
+            http_1_0: false,
+            connect_within: None,
+            idle_timeout: IDLE_TIMEOUT,
+        }
+    }
 }
 
 /// What one run of the client did.
@@ -186,6 +205,8 @@ pub struct SlowClient {
     bucket: Option<TokenBucket>,
     /// When the connection was made, for the report's elapsed time.
     started: Instant,
+    /// How long a silence ends the run as cut.
+    idle_timeout: Duration,
 }
 
 impl SlowClient {
@@ -211,6 +232,7 @@ impl SlowClient {
             stop: Arc::new(AtomicBool::new(false)),
             bucket,
             started,
+            idle_timeout: options.idle_timeout,
         })
     }
 
@@ -241,8 +263,8 @@ impl SlowClient {
             if limit_passed || self.stop.load(Ordering::Relaxed) {
                 break self.end_on_stopping(&reader);
             }
-            if last_byte.elapsed() >= IDLE_TIMEOUT {
-                break reader.cut(format!("nothing received for {IDLE_TIMEOUT:?}"));
+            if last_byte.elapsed() >= self.idle_timeout {
+                break reader.cut(format!("nothing received for {:?}", self.idle_timeout));
             }
             let want = match &mut self.bucket {
                 None => buf.len(),

@@ -26,7 +26,7 @@ use super::chart::escape;
 use super::child::{ChildServer, ChildStderr};
 use super::units::{count, duration, size};
 use crate::client::h2::{self, H2Options, H2Report};
-use crate::client::slow_client::HttpUrl;
+use crate::client::slow_client::{HttpUrl, IDLE_TIMEOUT};
 use crate::export::csv_rows::body_len;
 use crate::http::h2::frame::{DEFAULT_WINDOW, ErrorCode};
 
@@ -118,6 +118,7 @@ pub fn run(
             starve_first: false,
             second: Some((SMALL_TARGET.to_string(), then_after)),
             stop_after_second: true,
+            idle_timeout: IDLE_TIMEOUT,
             bytes_read: Arc::default(),
         };
         let url = url(&server, &big_target());
@@ -151,6 +152,7 @@ pub fn run(
         starve_first: true,
         second: Some((SMALL_TARGET.to_string(), second_after)),
         stop_after_second: true,
+        idle_timeout: IDLE_TIMEOUT,
         bytes_read: Arc::default(),
     };
     let url = url(&server, &big_target());
