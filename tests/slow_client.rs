@@ -1278,3 +1278,111 @@ fn a_body_chunked_twice_is_refused_in_two_fields_as_in_one() {
     assert!(text.contains("chunked twice"), "{text}");
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
+
+/// A GOAWAY with an error ends the connection, and no stream may be opened
+/// after any GOAWAY (RFC 9113 §6.8): the second request asked for with
+/// `--then` can never go, and that is a failure, exit 1, as the same run
+/// ended by a close is. Exited 0 before the fix, the download being whole.
+#[test]
+fn an_http2_error_goaway_before_the_second_request_exits_1() {
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+    // GOAWAY, last stream 1, PROTOCOL_ERROR
+    common::h2::frame(&mut frames, 0x7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 1]);
+    let (addr, server) = h2_answering(frames);
+    let url = format!("http://{addr}/x");
+    let args = [
+        &url[..],
+        "--http2",
+        "--then",
+        "/healthz",
+        "--then-after",
+        "1s",
+    ];
+    let output = slow_client(&args);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("3 body bytes, complete"), "{text}");
+    assert!(
+        text.contains("stream 3 /healthz: not sent: the server's GOAWAY came first"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GOAWAY from the server (PROTOCOL_ERROR)"),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+/// After a GOAWAY without an error the second request cannot go either,
+/// and nothing is left to wait for once stream 1 is whole: the run ends
+/// then. Before the fix it waited for the second response until the
+/// server's close, 2 s later (or the 30 s idle timeout).
+#[test]
+fn a_second_request_a_goaway_forbids_does_not_hold_the_run() {
+    let mut frames = Vec::new();
+    common::h2::frame(&mut frames, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    common::h2::frame(&mut frames, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+    common::h2::frame(&mut frames, 0x7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]); // GOAWAY NO_ERROR
+    let (addr, server) = h2_answering(frames);
+    let url = format!("http://{addr}/x");
+    let args = [
+        &url[..],
+        "--http2",
+        "--then",
+        "/healthz",
+        "--then-after",
+        "200ms",
+    ];
+    let output = slow_client(&args);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(
+        text.contains("stream 3 /healthz: not sent: the server's GOAWAY came first"),
+        "{text}"
+    );
+    assert!(!text.contains("closed the connection"), "{text}");
+    assert!(!text.contains("nothing received"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+/// A body whose END_STREAM came is whole, whatever becomes of the
+/// connection after it: an acknowledgement the client could not write to
+/// a server that reset the connection lost nothing (over HTTP/1.1, a reset
+/// after the last byte exits 0 too). Exited 1 before the fix.
+#[test]
+fn an_http2_body_whole_before_a_reset_exits_0() {
+    let mut out = Vec::new();
+    common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+    common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    common::h2::frame(&mut out, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+    let (addr, server) = answering_then_resetting(out);
+    let output = slow_client(&[&format!("http://{addr}/x"), "--http2", "--rate", "1m"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("3 body bytes, complete"), "{text}");
+    assert_eq!(output.status.code(), Some(0), "{text}");
+}
+
+/// A server's bytes quoted in the outcome are escaped, as a user's are in
+/// a refused flag: no terminal escape reaches stdout, and a newline in an
+/// HTTP/2 field value (HPACK carries any byte) adds no line.
+#[test]
+fn a_servers_bytes_quoted_in_the_outcome_are_escaped() {
+    let (addr, liar) = lying_server(b"HTTP/1.1 200 OK\r\nContent-Length: 1\x1b[2J\r\n\r\nx");
+    let output = slow_client(&[&format!("http://{addr}/x")]);
+    let text = stdout(&output);
+    join_scripted(liar, &output);
+    assert!(text.contains(r"bad Content-Length '1\x1b[2J'"), "{text:?}");
+    assert_eq!(output.status.code(), Some(1), "{text:?}");
+    // :status 200, content-length "1\nxy" (a literal without indexing,
+    // name index 28), END_STREAM | END_HEADERS
+    let mut frames = Vec::new();
+    let head = [0x88, 0x0f, 0x0d, 4, b'1', b'\n', b'x', b'y'];
+    common::h2::frame(&mut frames, 0x1, 0x5, 1, &head);
+    let (code, text) = h2_client_of(frames);
+    assert!(text.contains(r"bad content-length '1\x0axy'"), "{text:?}");
+    assert_eq!(text.lines().count(), 3, "{text:?}");
+    assert_eq!(code, Some(1), "{text:?}");
+}

@@ -191,9 +191,11 @@ pub fn parse_line<C: Default>(spec: &Spec<C>, line: &str) -> Result<Option<C>, S
     }
 }
 
-/// Whether `spec` has a flag spelled `name` (`--quick`).
-pub fn has_flag<C>(spec: &Spec<C>, name: &str) -> bool {
-    spec.flags.iter().any(|flag| flag.name == name)
+/// Whether `spec` has a flag spelled `name` (`--quick`), and if so,
+/// whether it takes a value (`--rate 1k`) or is a switch.
+pub fn takes_value<C>(spec: &Spec<C>, name: &str) -> Option<bool> {
+    let flag = spec.flags.iter().find(|flag| flag.name == name)?;
+    Some(!flag.value.is_empty())
 }
 
 /// A default that is not shown in `--help`.

@@ -194,22 +194,32 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError
 }
 
 /// The line for a flag typed before any command. It names the command
-/// that has the flag (`--quick` is the demo's, `--rate` slow-client's): a
-/// hint that named another would only earn a second refusal.
+/// that has the flag (`--quick` is the demo's, `--rate` slow-client's),
+/// and a switch without the value it was given: a hint that named another
+/// command, or kept `--quick=1`, would only earn a second refusal.
 fn misplaced_flag(flag: &str) -> String {
     let name = flag.split_once('=').map_or(flag, |(name, _)| name);
+    if matches!(name, "-h" | "--help" | "-V" | "--version") {
+        return format!("{name} takes no value");
+    }
     let commands = [
-        ("serve", flags::has_flag(&serve::SERVE, name)),
-        ("demo", flags::has_flag(&demo::DEMO, name)),
+        ("serve", flags::takes_value(&serve::SERVE, name)),
+        ("demo", flags::takes_value(&demo::DEMO, name)),
         (
             "slow-client",
-            flags::has_flag(&slow_client::SLOW_CLIENT, name),
+            flags::takes_value(&slow_client::SLOW_CLIENT, name),
         ),
     ];
-    match commands.iter().find(|(_, has)| *has) {
-        Some((command, _)) => format!(
-            "unknown flag '{flag}': flags follow a command, as in 'backpressure {command} {flag}'"
-        ),
+    match commands
+        .iter()
+        .find_map(|(command, has)| Some((command, (*has)?)))
+    {
+        Some((command, takes_value)) => {
+            let example = if takes_value { flag } else { name };
+            format!(
+                "unknown flag '{flag}': flags follow a command, as in 'backpressure {command} {example}'"
+            )
+        }
         None => format!("unknown flag '{flag}': flags follow a command, and no command has it"),
     }
 }
@@ -276,6 +286,27 @@ mod tests {
             &["help", "serve", "demo"],
         ] {
             assert!(parse_args(wrong).is_err(), "{wrong:?}");
+        }
+    }
+
+    /// A flag before any command is refused with a hint that works as
+    /// written: the command that has it, a switch without the value it
+    /// was given; `--help` and `--version`, which every command line has,
+    /// are told they take none.
+    #[test]
+    fn a_misplaced_flags_hint_would_be_taken() {
+        for (flag, line) in [
+            ("--quick", "as in 'backpressure demo --quick'"),
+            ("--quick=1", "as in 'backpressure demo --quick'"),
+            ("--rate=1k", "as in 'backpressure slow-client --rate=1k'"),
+            ("--max-rows", "as in 'backpressure serve --max-rows'"),
+            ("--nope", "and no command has it"),
+            ("--help=x", "--help takes no value"),
+            ("--version=1", "--version takes no value"),
+        ] {
+            let error = parse([flag].iter().map(OsString::from)).unwrap_err();
+            let said = format!("{error:?}");
+            assert!(said.contains(line), "{flag}: {said}");
         }
     }
 

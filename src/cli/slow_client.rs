@@ -408,6 +408,10 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         (None, Some(path)) if report.second_write_failed => {
             out += &format!("\nstream 3 {path}: not sent: its write failed");
         }
+        // No stream may be opened after a GOAWAY (RFC 9113 §6.8).
+        (None, Some(path)) if report.goaway.is_some() => {
+            out += &format!("\nstream 3 {path}: not sent: the server's GOAWAY came first");
+        }
         (None, Some(path)) => {
             // "Before its time" only if it was: a run can also end (a reset,
             // a GOAWAY, the limit checked first) just after --then-after.
@@ -440,7 +444,10 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
     let whole = |s: &StreamReport| {
         is_success(s.status) && (s.complete || report.timed_out && s.reset.is_none())
     };
-    let ok = whole(&report.first) && report.second.as_ref().is_none_or(whole);
+    // A second request asked for and never sent is a failure too, unless
+    // --for ended the run first.
+    let second_missing = args.then.is_some() && report.second.is_none() && !report.timed_out;
+    let ok = whole(&report.first) && report.second.as_ref().is_none_or(whole) && !second_missing;
     match writeln!(io::stdout(), "{out}") {
         Ok(()) if ok && report.failure.is_none() => ExitCode::SUCCESS,
         Ok(()) => ExitCode::from(EXIT_FAILURE),

@@ -90,10 +90,15 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
     let mut write_failure = None;
     loop {
         // Done when every response asked for has ended; or, told to stop
-        // after the second, once it has (the download need not finish).
+        // after the second, once it has (the download need not finish). A
+        // second request that can no longer go, after a GOAWAY or on a
+        // connection a write found gone, is not waited for: the report
+        // says it was not sent.
         let second_done = report.second.as_ref().is_some_and(|s| s.latency.is_some());
+        let second_never =
+            second_sent.is_none() && (report.goaway.is_some() || write_failure.is_some());
         let done = (report.first.latency.is_some() || options.stop_after_second)
-            && (options.second.is_none() || second_done);
+            && (options.second.is_none() || second_done || second_never);
         // A GOAWAY with an error ends the connection; NO_ERROR only means no
         // new streams, and the open ones go on.
         let failed = report.goaway.is_some_and(|code| code != 0);
@@ -220,7 +225,12 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             }
         }
     }
-    if write_failure.is_some() {
+    // A write that failed once every response asked for had ended (an
+    // acknowledgement to a server that has closed) lost nothing.
+    let every_response_ended = report.first.latency.is_some()
+        && (options.second.is_none()
+            || report.second.as_ref().is_some_and(|s| s.latency.is_some()));
+    if write_failure.is_some() && !every_response_ended {
         report.failure = write_failure;
     }
     Ok(finish(report, started))

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::response::{MAX_INTERIM_RESPONSES, status_code};
+use super::response::{MAX_INTERIM_RESPONSES, quoted, status_code};
 use crate::http::request::decimal;
 
 /// How one stream's response went.
@@ -68,8 +68,7 @@ impl StreamReport {
             return Some("a head without :status".into());
         };
         let Some(code) = status_code(status) else {
-            let status = String::from_utf8_lossy(status);
-            return Some(format!("bad :status '{status}'"));
+            return Some(format!("bad :status '{}'", quoted(status)));
         };
         if (100..200).contains(&code) {
             // An interim head (103 Early Hints): the final one follows,
@@ -91,10 +90,7 @@ impl StreamReport {
                     self.content_length = Some(n);
                 }
                 Some(_) => return Some("conflicting content-length fields".into()),
-                None => {
-                    let v = String::from_utf8_lossy(v);
-                    return Some(format!("bad content-length '{v}'"));
-                }
+                None => return Some(format!("bad content-length '{}'", quoted(v))),
             }
         }
         if end_stream { ended(self, sent) } else { None }

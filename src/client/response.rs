@@ -12,7 +12,7 @@
 //! cannot be told from a whole one, which is why this server cuts with a
 //! reset.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::{MAX_HEAD_BYTES, decimal, is_tchar, trim_ows};
@@ -56,7 +56,7 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
     let status_line = lines.next().unwrap_or_default();
-    let bad_status = || format!("bad status line '{}'", String::from_utf8_lossy(status_line));
+    let bad_status = || format!("bad status line '{}'", quoted(status_line));
     // HTTP/1.x SP 3DIGIT [SP reason-phrase]
     let (minor, code, after) = match status_line.strip_prefix(b"HTTP/1.") {
         Some([minor, b' ', a, b, c, after @ ..]) => (*minor, [*a, *b, *c], after),
@@ -71,7 +71,7 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         // A name that is not a token (`Content-Length : 5`, a folded line)
         // is refused: skipped, it could hide the field that frames the body,
         // and a cut body would pass for a close-delimited one.
-        let bad_line = || format!("bad header line '{}'", String::from_utf8_lossy(line));
+        let bad_line = || format!("bad header line '{}'", quoted(line));
         let colon = line.iter().position(|&b| b == b':').ok_or_else(bad_line)?;
         let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
@@ -79,8 +79,7 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         }
         if name.eq_ignore_ascii_case(b"transfer-encoding") {
             if !value.eq_ignore_ascii_case(b"chunked") {
-                let value = String::from_utf8_lossy(value);
-                return Err(format!("unsupported Transfer-Encoding '{value}'"));
+                return Err(format!("unsupported Transfer-Encoding '{}'", quoted(value)));
             }
             // Two fields are one list (RFC 9110 §5.3): `chunked, chunked`,
             // a coding applied twice (RFC 9112 §6.1), refused as one field
@@ -91,9 +90,8 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
             chunked = true;
         } else if name.eq_ignore_ascii_case(b"content-length") {
             // 1*DIGIT (RFC 9110 §8.6).
-            let n = decimal(value).ok_or_else(|| {
-                format!("bad Content-Length '{}'", String::from_utf8_lossy(value))
-            })?;
+            let n =
+                decimal(value).ok_or_else(|| format!("bad Content-Length '{}'", quoted(value)))?;
             if length.is_some_and(|previous| previous != n) {
                 return Err("conflicting Content-Length fields".to_string());
             }
@@ -164,6 +162,23 @@ impl fmt::Display for BodyEnd {
             BodyEnd::Failed(why) => write!(f, "request failed: {why}"),
         }
     }
+}
+
+/// A server's bytes as a message quotes them, between `'`s: what is not
+/// visible ASCII or a space, and `'` and `\`, written `\xHH`. Printed raw,
+/// a broken or hostile server's newline would split the one line a script
+/// reads, and an escape sequence would reach the terminal as a command.
+pub fn quoted(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        if (byte.is_ascii_graphic() || byte == b' ') && byte != b'\'' && byte != b'\\' {
+            text.push(char::from(byte));
+        } else {
+            // Writing to a `String` cannot fail.
+            let _ = write!(text, "\\x{byte:02x}");
+        }
+    }
+    text
 }
 
 /// A status code: exactly three digits (RFC 9110 §15), as HTTP/1.x's
@@ -521,6 +536,16 @@ mod tests {
     /// A status code is exactly three digits (RFC 9110 §15): over HTTP/2
     /// no status line's shape checks `:status` before this does, and
     /// `0200` taken for 200 would pass a malformed head for a 2xx.
+    /// Visible ASCII and spaces stay; every other byte, and the quote and
+    /// the backslash that would make the quoting ambiguous, is `\xHH`.
+    #[test]
+    fn a_servers_bytes_are_quoted_on_one_line() {
+        assert_eq!(quoted(b"HTTP/1.1 200 OK"), "HTTP/1.1 200 OK");
+        assert_eq!(quoted(b"1\nFAKE\r"), r"1\x0aFAKE\x0d");
+        assert_eq!(quoted(b"\x1b[2J\x00\x7f"), r"\x1b[2J\x00\x7f");
+        assert_eq!(quoted("é'\\".as_bytes()), r"\xc3\xa9\x27\x5c");
+    }
+
     #[test]
     fn a_status_code_is_exactly_three_digits() {
         assert_eq!(status_code(b"200"), Some(200));
