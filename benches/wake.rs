@@ -7,12 +7,15 @@
 //! interrupt to a core that may be halted. `unbounded`'s producer never
 //! waits, so it never pays it. This bench times the wake alone: two threads
 //! hand a token back and forth, each going to sleep (`thread::park`, no
-//! spinning) until the other hands it back, so one iteration is two wakes.
+//! spinning) until the other hands it back, so one iteration is two
+//! hand-offs, each a context switch: on two cores mostly a sleep and a
+//! wake across them; on one core the woken thread often preempts the
+//! waker before it parks.
 //!
 //! Run: `cargo bench --bench wake` (the two threads may run on both cores,
 //! as the server's do); `taskset -c 0 cargo bench --bench wake` puts them
 //! on one core, where a wake is a switch and no interrupt. Read: criterion's
-//! time per iteration, halved, is one wake. A busy machine's figure is
+//! time per iteration, halved, is one hand-off. A busy machine's figure is
 //! higher: a woken thread waits for a core.
 
 use std::hint::black_box;

@@ -1325,7 +1325,9 @@ fn a_second_request_a_goaway_forbids_is_a_failure_not_a_wait() {
 /// A body whose END_STREAM came is whole, whatever becomes of the
 /// connection after it: an acknowledgement the client could not write to
 /// a server that reset the connection lost nothing (over HTTP/1.1, a reset
-/// after the last byte exits 0 too). Exited 1 before the fix.
+/// after the last byte exits 0 too). Exited 1 before the fix. `--rate 1m`
+/// makes the client's first read wait 25 ms for its first tokens, so the
+/// reset is in before its first acknowledgement is written.
 #[test]
 fn an_http2_body_whole_before_a_reset_exits_0() {
     let mut out = Vec::new();
@@ -1340,9 +1342,10 @@ fn an_http2_body_whole_before_a_reset_exits_0() {
     assert_eq!(output.status.code(), Some(0), "{text}");
 }
 
-/// A server's bytes quoted in the outcome are escaped, as a user's are in
-/// a refused flag: no terminal escape reaches stdout, and a newline in an
-/// HTTP/2 field value (HPACK carries any byte) adds no line.
+/// A server's bytes quoted in the outcome are escaped, each byte not
+/// visible ASCII or a space as `\xHH` (a user's in a refused flag are too,
+/// in Rust's `\u{1b}` form): no terminal escape reaches stdout, and a
+/// newline in an HTTP/2 field value (HPACK carries any byte) adds no line.
 #[test]
 fn a_servers_bytes_quoted_in_the_outcome_are_escaped() {
     let (addr, liar) = lying_server(b"HTTP/1.1 200 OK\r\nContent-Length: 1\x1b[2J\r\n\r\nx");
@@ -1360,4 +1363,95 @@ fn a_servers_bytes_quoted_in_the_outcome_are_escaped() {
     assert!(text.contains(r"bad content-length '1\x0axy'"), "{text:?}");
     assert_eq!(text.lines().count(), 3, "{text:?}");
     assert_eq!(code, Some(1), "{text:?}");
+}
+
+/// A GOAWAY that forbids the second request fails the run even when
+/// `--for` ends it later: the request was due at 200 ms and could not
+/// go, and whether the download happened to end before the limit must
+/// not decide the exit code (without `--for` the same run exits 1).
+#[test]
+fn a_second_request_a_goaway_forbade_before_the_limit_exits_1() {
+    let goaway = [0, 0, 0, 1, 0, 0, 0, 0]; // last stream 1, NO_ERROR
+    let mut then = Vec::new();
+    common::h2::frame(&mut then, 0x7, 0, 0, &goaway);
+    let (addr, server) = head_and_ten_bytes_then(then);
+    let url = format!("http://{addr}/x");
+    let args = [
+        "--http2",
+        "--then",
+        "/y",
+        "--then-after",
+        "200ms",
+        "--for",
+        "1s",
+    ];
+    let output = slow_client(&[&[url.as_str()][..], &args].concat());
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(
+        text.contains("not sent: the server's GOAWAY came first"),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+/// A write that finds the connection reset does not end the read of what
+/// the server sent before the reset, even once stream 1 is whole and the
+/// second request can no longer go: the GOAWAY still in the receive
+/// queue says why. Read 5 bytes at a time (`--rate 200`), the frames
+/// after the SETTINGS the client fails to acknowledge come in later reads.
+#[test]
+fn a_goaway_queued_behind_a_reset_is_read_when_the_second_cannot_go() {
+    let mut out = Vec::new();
+    common::h2::frame(&mut out, 0x4, 0, 0, &[]); // SETTINGS
+    common::h2::frame(&mut out, 0x1, 0x4, 1, &[0x88]); // HEADERS :status 200
+    common::h2::frame(&mut out, 0x0, 0x1, 1, b"abc"); // DATA, END_STREAM
+    // GOAWAY, last stream 1, ENHANCE_YOUR_CALM
+    common::h2::frame(&mut out, 0x7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0xb]);
+    let (addr, server) = answering_then_resetting(out);
+    let url = format!("http://{addr}/x");
+    let args = [
+        "--http2",
+        "--rate",
+        "200",
+        "--then",
+        "/y",
+        "--then-after",
+        "5s",
+    ];
+    let output = slow_client(&[&[url.as_str()][..], &args].concat());
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("3 body bytes, complete"), "{text}");
+    assert!(
+        text.contains("GOAWAY from the server (ENHANCE_YOUR_CALM)"),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+/// The idle timeout counts the server's silence, not the client's own
+/// naps for its rate: at the default rate the client sleeps about 25 ms
+/// between bursts, and a 20 ms timeout must not cut a body that is all in
+/// its receive queue, over either protocol.
+#[test]
+fn the_clients_own_naps_are_no_idle_time() {
+    let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n".to_vec();
+    answer.resize(answer.len() + 50_000, b'x');
+    let (addr, server) = answering_and_holding(answer);
+    let output = slow_client(&[&format!("http://{addr}/x"), "--idle-timeout", "20ms"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("body ended cleanly"), "{text}");
+    assert_eq!(output.status.code(), Some(0), "{text}");
+
+    let mut end = Vec::new();
+    common::h2::frame(&mut end, 0x0, 0x1, 1, &[]); // DATA, END_STREAM
+    let (addr, server) = h2_answering(three_data_frames_then(&end));
+    let url = format!("http://{addr}/x");
+    let output = slow_client(&[&url, "--http2", "--idle-timeout", "20ms"]);
+    let text = stdout(&output);
+    join_scripted(server, &output);
+    assert!(text.contains("48000 body bytes, complete"), "{text}");
+    assert_eq!(output.status.code(), Some(0), "{text}");
 }

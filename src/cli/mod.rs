@@ -289,10 +289,10 @@ mod tests {
         }
     }
 
-    /// A flag before any command is refused with a hint that works as
-    /// written: the command that has it, a switch without the value it
-    /// was given; `--help` and `--version`, which every command line has,
-    /// are told they take none.
+    /// A flag before any command is refused with a hint that names the
+    /// command that has it, and a switch without the value it was given
+    /// (kept, `--quick=1` would be refused again); `--help` and
+    /// `--version`, which every command line has, are told they take none.
     #[test]
     fn a_misplaced_flags_hint_would_be_taken() {
         for (flag, line) in [

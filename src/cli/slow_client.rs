@@ -117,7 +117,7 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Flag {
             name: "--idle-timeout",
             value: "DUR",
-            help: "give up, the body cut, after this long without a byte (at most a day)",
+            help: "give up after this long without a byte (the request failed or the body cut; at most a day)",
             default: |a| format_duration(a.idle_timeout),
             set: |a, v| bounded_duration(v).map(|d| a.idle_timeout = d),
         },
@@ -413,8 +413,9 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
             out += &format!("\nstream 3 {path}: not sent: the server's GOAWAY came first");
         }
         (None, Some(path)) => {
-            // "Before its time" only if it was: a run can also end (a reset,
-            // a GOAWAY, the limit checked first) just after --then-after.
+            // "Before its time" only if it was: a run can also end (a
+            // close, a reset, the limit checked first) just after
+            // --then-after.
             let when = if report.elapsed < args.then_after {
                 "before"
             } else {
@@ -445,8 +446,12 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         is_success(s.status) && (s.complete || report.timed_out && s.reset.is_none())
     };
     // A second request asked for and never sent is a failure too, unless
-    // --for ended the run first.
-    let second_missing = args.then.is_some() && report.second.is_none() && !report.timed_out;
+    // --for ended the run before it could go: before --then-after, and
+    // not after a GOAWAY that forbade it (a failed write is a failure
+    // anyway).
+    let stopped_first =
+        report.timed_out && (report.goaway.is_none() || report.elapsed < args.then_after);
+    let second_missing = args.then.is_some() && report.second.is_none() && !stopped_first;
     let ok = whole(&report.first) && report.second.as_ref().is_none_or(whole) && !second_missing;
     match writeln!(io::stdout(), "{out}") {
         Ok(()) if ok && report.failure.is_none() => ExitCode::SUCCESS,

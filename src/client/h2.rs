@@ -91,12 +91,12 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
     loop {
         // Done when every response asked for has ended; or, told to stop
         // after the second, once it has (the download need not finish). A
-        // second request that can no longer go, after a GOAWAY or on a
-        // connection a write found gone, is not waited for: the report
-        // says it was not sent.
+        // second request a GOAWAY forbids is not waited for: the report
+        // says it was not sent. One a failed write kept back ends the run
+        // when the reads reach the end of the receive queue, which after a
+        // reset comes at once: the frames in it say why.
         let second_done = report.second.as_ref().is_some_and(|s| s.latency.is_some());
-        let second_never =
-            second_sent.is_none() && (report.goaway.is_some() || write_failure.is_some());
+        let second_never = second_sent.is_none() && report.goaway.is_some();
         let done = (report.first.latency.is_some() || options.stop_after_second)
             && (options.second.is_none() || second_done || second_never);
         // A GOAWAY with an error ends the connection; NO_ERROR only means no
@@ -155,6 +155,9 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 let allowed = bucket.available(now).min(spare.len() as u64) as usize;
                 if allowed == 0 {
                     thread::sleep(bucket.nap(now).min(READ_POLL));
+                    // The client's own wait is no silence of the server's:
+                    // it naps only once bytes have come.
+                    last_byte = Instant::now();
                     continue;
                 }
                 allowed

@@ -533,9 +533,6 @@ mod tests {
         assert_eq!(reader.cut("x".into()), BodyEnd::Cut("x".into()));
     }
 
-    /// A status code is exactly three digits (RFC 9110 §15): over HTTP/2
-    /// no status line's shape checks `:status` before this does, and
-    /// `0200` taken for 200 would pass a malformed head for a 2xx.
     /// Visible ASCII and spaces stay; every other byte, and the quote and
     /// the backslash that would make the quoting ambiguous, is `\xHH`.
     #[test]
@@ -546,6 +543,9 @@ mod tests {
         assert_eq!(quoted("é'\\".as_bytes()), r"\xc3\xa9\x27\x5c");
     }
 
+    /// A status code is exactly three digits (RFC 9110 §15): over HTTP/2
+    /// no status line's shape checks `:status` before this does, and
+    /// `0200` taken for 200 would pass a malformed head for a 2xx.
     #[test]
     fn a_status_code_is_exactly_three_digits() {
         assert_eq!(status_code(b"200"), Some(200));

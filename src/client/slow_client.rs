@@ -274,6 +274,9 @@ impl SlowClient {
                     if allowed == 0 {
                         // Sleep until half a burst is back, in naps short enough to notice a stop.
                         thread::sleep(bucket.nap(now).min(READ_POLL));
+                        // The client's own wait is no silence of the
+                        // server's: it naps only once bytes have come.
+                        last_byte = Instant::now();
                         continue;
                     }
                     allowed

@@ -219,6 +219,11 @@ fn failure(report: &H2Report) -> Option<String> {
     if report.second.as_ref().is_some_and(|s| s.complete) {
         return None;
     }
+    // No stream may be opened after a GOAWAY (RFC 9113 §6.8): the run
+    // ends without sending it, the connection perhaps still up.
+    if report.second.is_none() && report.goaway.is_some() {
+        return Some("the server's GOAWAY came before stream 3".into());
+    }
     // A reset ends the stream and the run, the connection still up.
     if let Some(code) = report.second.as_ref().and_then(|s| s.reset) {
         return Some(format!(
@@ -619,6 +624,20 @@ mod tests {
         assert!(text.contains("| 0.50 s | 1000 B |"), "{text}");
         let said = "stream 3 on the same connection never got its response.";
         assert!(text.contains(said), "{text}");
+    }
+
+    /// A GOAWAY before stream 3 went is why it never did, whether or not
+    /// the connection then ended: not "the connection ended first".
+    #[test]
+    fn a_goaway_before_stream_3_is_the_reason_given() {
+        let mut report = H2Report {
+            goaway: Some(0),
+            ..H2Report::default()
+        };
+        let why = "failed: the server's GOAWAY came before stream 3";
+        assert_eq!(latency(&report, Duration::from_secs(2)), why);
+        report.failure = Some("the server closed the connection".into());
+        assert_eq!(latency(&report, Duration::from_secs(2)), why);
     }
 
     /// "Twice as long" holds at exactly twice, in each direction.
