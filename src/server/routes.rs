@@ -452,8 +452,8 @@ fn index_page(local: Option<SocketAddr>, config: &ServerConfig) -> String {
          is cut short. Connections served at once: {max_connections} at most\n\
          (--max-connections); the rest get 503, except HTTP/1.x's /metrics and /healthz.\n\
          \n\
-         Try a slow client, then look at the queue:\n\
-         \x20   curl --limit-rate 200k -o /dev/null 'http://{addr}/export.csv?rows={slow_rows}&mode=unbounded'\n\
+         Try a slow client (this binary's; curl's --limit-rate bursts), then look at the queue:\n\
+         \x20   backpressure slow-client 'http://{addr}/export.csv?rows={slow_rows}&mode=unbounded' --for 10s &\n\
          \x20   curl -s http://{addr}/metrics | grep -E 'queued|resident'\n\
          and again with mode=bounded. A quick look at the data:\n\
          \x20   curl -s 'http://{addr}/export.csv?rows={look_rows}' | tail -n 1\n\
