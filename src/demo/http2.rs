@@ -268,7 +268,9 @@ pub fn report(part: &Http2Part) -> String {
     let mut text = format!(
         "\n## {TITLE}\n\n\
          One h2c connection read at {}/s: stream 1 downloads the {} export, and \
-         {:.1} s later stream 3 asks for one row ({SMALL_TARGET}).\n\n\
+         {:.1} s later stream 3 asks for one row ({SMALL_TARGET}). The case with the \
+         kernel's buffer runs with `--min-rate {UNBOUNDED_KERNEL_MIN_RATE}`: its writer waits \
+         seconds for the kernel, and the default rate would cut the phone for it.\n\n\
          | case | window | TCP_NOTSENT_LOWAT | stream 3's response took | stream 1 read by then |\n\
          |---|---|---|---|---|\n",
         size(part.rate),
