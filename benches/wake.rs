@@ -16,7 +16,9 @@
 //! as the server's do); `taskset -c 0 cargo bench --bench wake` puts them
 //! on one core, where a wake is a switch and no interrupt. Read: criterion's
 //! time per iteration, halved, is one hand-off. A busy machine's figure is
-//! higher: a woken thread waits for a core.
+//! higher: a woken thread waits for a core. Criterion's `change` line
+//! compares with the run before, whichever cores it had: after a run on
+//! two cores, one on a single core reports a large "improvement".
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -101,8 +101,9 @@ pub use server::CLOSE_READ_TIMEOUT;
 /// Most stream threads one HTTP/2 connection holds, for the benchmark that
 /// counts them during a reset flood.
 pub use server::MAX_STREAM_THREADS;
-/// The server's default chunk size and channel depth.
-pub use server::config::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES};
+/// The server's default chunk size and channel depth, and the most body
+/// bytes `buffer` and `unbounded` may hold together, by default.
+pub use server::config::{DEFAULT_CHANNEL_DEPTH, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_BUFFERED_TOTAL};
 /// Which of the server's threads serve a connection, by name, for the
 /// tests and benchmarks that wait for the server at rest from outside.
 pub use server::serves_a_connection;
