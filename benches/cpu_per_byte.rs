@@ -33,8 +33,10 @@
 //! `cargo bench --bench cpu_per_byte -- bounded` measures only the
 //! strategies named (the raw copy always). Criterion's flags, handed to
 //! every benchmark by `cargo bench --`, are skipped (`common/args.rs`).
-//! A short look: `CPU_RUNS=1 CPU_ROWS=1000000`, whose machine column, in
-//! 10 ms ticks, is then too coarse to read. The exit code is 1 if
+//! A short look: `CPU_RUNS=1 CPU_ROWS=1000000`. Under `CPU_ROWS=1000000`,
+//! with any number of runs, the machine column, in 10 ms ticks, is too
+//! coarse to read: it can come out below its own threads' sum, and so can
+//! the closing line's total for `bounded`. The exit code is 1 if
 //! something could not be measured, 2 for a knob or a word it cannot read.
 //!
 //! Read, one line per strategy: `MB/s` received (10^6 bytes); then CPU
