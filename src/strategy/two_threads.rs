@@ -204,6 +204,7 @@ mod tests {
     use super::*;
     use crate::defense::buffer_caps::{BufferBudget, BufferLimit, OverLimit};
     use crate::export::Mode;
+    use crate::http::chunked::LAST_CHUNK;
     use crate::http::response::{Framing, ResponseHead};
     use crate::strategy::producer::WriterGone;
     use crate::strategy::testing::BufferAddresses;
@@ -523,6 +524,32 @@ mod tests {
                 wire.body.len()
             );
             assert_eq!(queued.sent_bytes(), wire.body.len() as u64);
+        });
+    }
+
+    /// A chunked body the cap cut is never given its last chunk, even with
+    /// no connection to cancel: in the server the cut's cancel fails the
+    /// write first, and this holds the verdict's own rule, so that a
+    /// client can never take the cut body for the whole export.
+    #[test]
+    fn a_body_the_cap_cut_never_gets_its_last_chunk() {
+        within(|| {
+            let (plan, queued) = under_budget(0);
+            let head = ResponseHead::new(Status::Ok, Framing::Chunked);
+            let mut wire = WaitsForTheRefusal {
+                queued: &queued,
+                head: Vec::new(),
+                body: Vec::new(),
+            };
+            let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
+            let (tx, rx) = mpsc::channel();
+            let result = stream(response, tx, rx, Buffers::PerChunk);
+            assert!(
+                matches!(result, Err(ExportError::OverLimit(_))),
+                "{result:?}"
+            );
+            let body = String::from_utf8_lossy(&wire.body);
+            assert!(!wire.body.ends_with(LAST_CHUNK), "{body:?}");
         });
     }
 
