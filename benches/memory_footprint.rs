@@ -73,10 +73,9 @@ const STALL_ROWS: u64 = 7_000_000;
 /// server hold at once: those modes hold what they are asked for. With 16
 /// and 64 clients each asks for a smaller export, so that N × body stays
 /// under this; the table shows the rows asked for. Seven eighths of the
-/// server's default `--max-buffered-total`: past it, the server would
-/// refuse `buffer`'s clients with 503 and cut `unbounded`'s, whose
-/// connections then hold nothing to measure (the eighth left covers the
-/// chunks `unbounded` queues beyond its body, as its gauge counts them).
+/// server's default `--max-buffered-total`, an eighth to spare: past it,
+/// the server would refuse `buffer`'s clients with 503 and cut
+/// `unbounded`'s, whose connections then hold nothing to measure.
 const BUFFERING_BUDGET_BYTES: u64 = DEFAULT_MAX_BUFFERED_TOTAL / 8 * 7;
 /// How long a client waits for the first bytes of its answer when the
 /// table reports which status each client got.

@@ -163,7 +163,7 @@ fn main() -> ExitCode {
         let (verdict, held) = match highest {
             0 if !sampled => ("NOT MEASURED: no thread seen", false),
             0 => (
-                "held, no stream thread started: each stream cancelled in its turn's wait",
+                "held, no stream thread started: each stream was cancelled as it waited its turn",
                 true,
             ),
             n if n < MAX_STREAM_THREADS => ("held, the limit never reached", true),

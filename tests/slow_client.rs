@@ -1398,7 +1398,7 @@ fn a_second_request_a_goaway_forbade_before_the_limit_exits_1() {
 /// A write that finds the connection reset does not end the read of what
 /// the server sent before the reset, even once stream 1 is whole and the
 /// second request can no longer go: the GOAWAY still in the receive
-/// queue says why. Read 5 bytes at a time (`--rate 200`), the frames
+/// queue says why. Read a few bytes at a time (`--rate 200`), the frames
 /// after the SETTINGS the client fails to acknowledge come in later reads.
 #[test]
 fn a_goaway_queued_behind_a_reset_is_read_when_the_second_cannot_go() {
