@@ -12,9 +12,10 @@
 //! cannot be told from a whole one, which is why this server cuts with a
 //! reset.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use crate::http::chunked::ChunkedDecoder;
+use crate::http::escape::escaped;
 use crate::http::request::{MAX_HEAD_BYTES, decimal, is_tchar, trim_ows};
 
 /// How a response's body is delimited, from its head.
@@ -169,16 +170,9 @@ impl fmt::Display for BodyEnd {
 /// a broken or hostile server's newline would split the one line a script
 /// reads, and an escape sequence would reach the terminal as a command.
 pub fn quoted(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len());
-    for &byte in bytes {
-        if (byte.is_ascii_graphic() || byte == b' ') && byte != b'\'' && byte != b'\\' {
-            text.push(char::from(byte));
-        } else {
-            // Writing to a `String` cannot fail.
-            let _ = write!(text, "\\x{byte:02x}");
-        }
-    }
-    text
+    escaped(bytes, |byte| {
+        (byte.is_ascii_graphic() || byte == b' ') && byte != b'\''
+    })
 }
 
 /// A status code: exactly three digits (RFC 9110 §15), as HTTP/1.x's

@@ -10,6 +10,7 @@
 //! | [`query`]     | `?rows=&mode=`, percent-decoded and validated              |
 //! | [`response`]  | status codes, framing, response heads, small responses    |
 //! | [`chunked`]   | the chunk encoder and a streaming chunked decoder          |
+//! | [`escape`]    | a peer's bytes made safe to print, as `\xHH`               |
 //! | [`h2`]        | HTTP/2: frames, HPACK and its Huffman code, requests       |
 //!
 //! Nothing here touches a socket, a thread or a clock: it parses and
@@ -18,6 +19,7 @@
 //! a body is moved is a strategy (`strategy/`).
 
 pub mod chunked;
+pub mod escape;
 pub mod h2;
 pub mod partial_head;
 pub mod query;

@@ -3,9 +3,9 @@
 //! stream waits for a thread (`admission.rs`): the request, or the error
 //! status it has earned already, and what the access log and HEAD need.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
+use crate::http::escape::escaped;
 use crate::http::h2::hpack::HeaderList;
 use crate::http::h2::request::{self, Request};
 use crate::http::response::Status;
@@ -109,14 +109,5 @@ fn field(fields: &[(Vec<u8>, Vec<u8>)], name: &[u8]) -> String {
     let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
         return "-".into();
     };
-    let mut text = String::with_capacity(value.len());
-    for &byte in value {
-        if byte.is_ascii_graphic() && byte != b'"' && byte != b'\\' {
-            text.push(char::from(byte));
-        } else {
-            // Writing to a `String` cannot fail.
-            let _ = write!(text, "\\x{byte:02x}");
-        }
-    }
-    text
+    escaped(value, |byte| byte.is_ascii_graphic() && byte != b'"')
 }
