@@ -7,7 +7,7 @@
 //!
 //! | call                              | what it is for                                      |
 //! |-----------------------------------|-----------------------------------------------------|
-//! | `setsockopt(TCP_NOTSENT_LOWAT)`   | bound the kernel's unsent bytes per socket           |
+//! | `setsockopt(TCP_NOTSENT_LOWAT)`   | bound the kernel's unsent bytes per socket (tests read it back: `getsockopt`) |
 //! | `setsockopt(SO_LINGER {1, 0})`    | close with a reset, freeing the send queue at once   |
 //! | `socket`, `setsockopt(SO_RCVBUF, SO_SNDTIMEO)`, `connect` | a slow client's small receive buffer, set before the handshake advertises a window; a connect that gives up |
 //! | `ioctl(SIOCOUTQ)`                 | bytes written and not yet acknowledged by the peer   |
@@ -508,6 +508,34 @@ pub fn unacknowledged_bytes(socket: &impl AsRawFd) -> io::Result<u64> {
             return Err(io::Error::last_os_error());
         }
         u64::try_from(bytes).map_err(|_| io::ErrorKind::InvalidData.into())
+    }
+    #[cfg(not(target_os = "linux"))]
+    unsupported(socket)
+}
+
+/// The socket's `TCP_NOTSENT_LOWAT` as the kernel holds it, 0 if never set
+/// (the sysctl's then applies). Only tests read it back: on loopback a
+/// stalled peer's small window bounds the kernel's queue about as the mark
+/// would, so only the socket itself shows whether the server set it.
+#[cfg(test)]
+pub fn notsent_lowat(socket: &impl AsRawFd) -> io::Result<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut bytes: u32 = 0;
+        let mut len = size_of::<u32>() as u32;
+        // SAFETY: the kernel writes at most `len` bytes, an `int`, into
+        // `bytes`, and its length into `len`; both are live and writable
+        // for the whole call. The descriptor is `socket`'s, open.
+        let result = unsafe {
+            ffi::getsockopt(
+                socket.as_raw_fd(),
+                ffi::IPPROTO_TCP,
+                ffi::TCP_NOTSENT_LOWAT,
+                (&raw mut bytes).cast(),
+                &raw mut len,
+            )
+        };
+        zero_or_errno(result).map(|()| bytes)
     }
     #[cfg(not(target_os = "linux"))]
     unsupported(socket)

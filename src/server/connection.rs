@@ -317,6 +317,38 @@ mod tests {
         assert!(taken < 1024 * 1024, "the kernel took {taken} bytes");
     }
 
+    /// Each connection sets the mark itself, not only through the
+    /// listener's, which Linux passes on: the socket here comes from a
+    /// listener that has none. Without a mark (`--notsent-lowat off`) the
+    /// socket keeps none, which shows the one read back is the server's.
+    #[test]
+    fn every_connection_is_given_the_mark() {
+        for mark in [Some(8 * 1024), None] {
+            let (server, mut client) = crate::test_support::loopback();
+            assert_eq!(sys::notsent_lowat(&server).unwrap(), 0);
+            client
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap();
+            // Nothing more comes: the server closes without waiting.
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            let shared = Shared {
+                config: ServerConfig {
+                    notsent_lowat: mark,
+                    quiet: true,
+                    ..ServerConfig::default()
+                },
+                budget: Arc::new(BufferBudget::new(0)),
+                connections: Connections::with_capacity(1),
+            };
+            let peer = client.local_addr().unwrap();
+            handle(&server, peer, &shared, Instant::now(), 1, &mut None);
+            let mut answer = Vec::new();
+            client.read_to_end(&mut answer).unwrap();
+            assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+            assert_eq!(sys::notsent_lowat(&server).unwrap(), mark.unwrap_or(0));
+        }
+    }
+
     /// A body cut by a failed write that was not the server's decision (here
     /// an HTTP/1.0 body, which only the close ends) still ends in a reset:
     /// with a FIN, a client still there would take half a body for all of it.
