@@ -46,10 +46,19 @@ pub struct Request {
     pub refused: Option<(Status, &'static str)>,
 }
 
-/// The answer to a request with a body, as over HTTP/1.1 (its reason names
-/// what carries the body here): this server takes none.
+/// The answer to a request with a body, as over HTTP/1.1: this server takes
+/// none. Its reason names what showed the body: DATA on a stream its
+/// HEADERS left open-ended, or else what the HEADERS announced it by.
 pub const BODY_REFUSED: (Status, &str) =
     (Status::BadRequest, "request bodies are not accepted (DATA)");
+const LENGTH_REFUSED: (Status, &str) = (
+    Status::BadRequest,
+    "request bodies are not accepted (content-length)",
+);
+const CONTINUE_REFUSED: (Status, &str) = (
+    Status::BadRequest,
+    "request bodies are not accepted (expect: 100-continue)",
+);
 
 /// Fields that describe an HTTP/1 connection, meaningless on an HTTP/2
 /// stream (RFC 9113 §8.2.2).
@@ -209,10 +218,13 @@ pub fn parse(fields: &[(Vec<u8>, Vec<u8>)], ends_stream: bool) -> Result<Request
         // 0). A stream left open with neither is open-ended: only what
         // comes next can say.
         let open_without_length = !ends_stream && content_length.is_none();
-        let announced = content_length.is_some_and(|length| length > 0)
-            || (open_without_length && expects_continue);
-        let open_ended = open_without_length && !announced;
-        (method, path, announced.then_some(BODY_REFUSED), open_ended)
+        let announced = if content_length.is_some_and(|length| length > 0) {
+            Some(LENGTH_REFUSED)
+        } else {
+            (open_without_length && expects_continue).then_some(CONTINUE_REFUSED)
+        };
+        let open_ended = open_without_length && announced.is_none();
+        (method, path, announced, open_ended)
     };
     // A method this server does not know is a 501 however long, as over
     // HTTP/1.1 (`request::line_too_long`): the routes answer it.
@@ -370,17 +382,22 @@ mod tests {
         assert_eq!((options.method, options.query), (Method::NotAllowed, None));
         refused(&asterisk("POST"), true, "* is for OPTIONS only");
         // A body a content-length announces earns a 400 at once. Its reason
-        // is HTTP/1.1's, naming what carries the body here.
+        // is HTTP/1.1's, naming what announced the body.
         let verdict = |fields: &[(&str, &str)], ends_stream| {
             parsed(fields, ends_stream).map(|r| (r.content_length, r.refused, r.open_ended))
         };
-        let reason = "request bodies are not accepted (DATA)";
-        let bad_request = Some((Status::BadRequest, reason));
-        let announced = with(4, ("content-length", "5"));
-        assert_eq!(
-            verdict(&announced, false),
-            Ok((Some(5), bad_request, false))
+        let (by_length, by_continue) = (
+            Some((
+                Status::BadRequest,
+                "request bodies are not accepted (content-length)",
+            )),
+            Some((
+                Status::BadRequest,
+                "request bodies are not accepted (expect: 100-continue)",
+            )),
         );
+        let announced = with(4, ("content-length", "5"));
+        assert_eq!(verdict(&announced, false), Ok((Some(5), by_length, false)));
         // One of 0 says none follows, END_STREAM or not; without one, an
         // open stream is open-ended: what comes next says.
         let none = with(4, ("content-length", "0"));
@@ -399,7 +416,7 @@ mod tests {
         ] {
             assert_eq!(
                 verdict(&expecting(value), false),
-                Ok((None, bad_request, false))
+                Ok((None, by_continue, false))
             );
             assert_eq!(verdict(&expecting(value), true), Ok((None, None, false)));
         }
