@@ -40,7 +40,7 @@ const TEST_SUPPORT: &str = "test_support";
 const UNSAFE_ALLOWED: [&str; 2] = ["src/measure/counting_alloc.rs", "src/sys.rs"];
 
 /// The one file that may declare a foreign function: the crate's one
-/// `unsafe extern "C"` block, which runs nothing.
+/// `unsafe extern "C"` block, which calls nothing.
 const FFI_DECLARED: &str = "src/sys/ffi.rs";
 
 /// The one file that may call a foreign function, or define one C calls

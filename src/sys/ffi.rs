@@ -3,7 +3,7 @@
 //! constants are Linux's generic ones (`<netinet/tcp.h>`,
 //! `<asm-generic/*.h>`), each struct is laid out as C lays it out
 //! (`repr(C)`), each function is declared as its manual page gives it.
-//! Nothing here runs: every call, with its `// SAFETY:` comment, is in
+//! Nothing here calls C: every call, with its `// SAFETY:` comment, is in
 //! `sys.rs`, where a reader checks it against the declaration it uses here.
 
 use std::ffi::{c_int, c_long, c_ulong, c_void};
