@@ -543,7 +543,14 @@ fn pings_owed_to_a_client_that_reads_late_are_not_a_flood() {
         frame(&mut pings, PING, 0, 0, &i.to_be_bytes());
     }
     h2.send(&pings);
+    // Held, the reader waits for the writer to take an answer: one that
+    // looked again and again instead would burn a CPU for as long as its
+    // client reads nothing. Held 1.5 s, it uses next to none: CPU time, not
+    // a time taken, so a loaded machine cannot make a waiting reader fail.
+    let before = reader_cpu_ticks(&server);
     thread::sleep(Duration::from_millis(1500));
+    let used = reader_cpu_ticks(&server) - before;
+    assert!(used < 5, "the reader, held, used {used} ticks of CPU");
     h2.send_frame(SETTINGS, ACK, 0, &[]);
     h2.send_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes());
     let all_acked = |f: &[Frame]| f.iter().filter(|f| f.kind == PING).count() >= 100;
@@ -560,6 +567,23 @@ fn pings_owed_to_a_client_that_reads_late_are_not_a_flood() {
     );
     drop(h2);
     back_to_idle(server.addr(), &idle, "a first flight of 100 PINGs");
+}
+
+/// Clock ticks of CPU, user and system, used by the server's one
+/// connection thread (its HTTP/2 reader): `/proc/PID/task/TID/stat`.
+fn reader_cpu_ticks(server: &Server) -> u64 {
+    wait_until("one connection thread", IDLE_TIMEOUT, || {
+        let found = threads_named(server.pid(), "conn-").ok()?;
+        let [(_, task)] = found.as_slice() else {
+            return None;
+        };
+        let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+        // After the name, in parentheses: from the state on, utime and
+        // stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        Some(ticks(11)? + ticks(12)?)
+    })
 }
 
 /// A connection whose client has sent the start of a first flight and

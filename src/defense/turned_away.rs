@@ -259,4 +259,36 @@ mod tests {
             thread::sleep(Duration::from_millis(10));
         }
     }
+
+    /// A look drains at most [`DRAIN_PER_POLL`] (and less than a read's
+    /// more): a client that streams input faster than the rejecter reads it
+    /// would otherwise hold the one thread in its socket's drain, and every
+    /// other socket lingering, and every refusal queued, would wait. Four
+    /// times the bound, all arrived before the look: three quarters of it
+    /// are still there after.
+    #[test]
+    fn a_look_drains_a_bounded_amount() {
+        let (server, mut client) = crate::test_support::loopback();
+        server.set_nonblocking(true).unwrap();
+        let sent = 4 * DRAIN_PER_POLL;
+        client.write_all(&vec![b'x'; sent]).unwrap();
+        let mut peeked = vec![0; sent];
+        crate::test_support::wait_until("every byte arrived", || {
+            server.peek(&mut peeked).is_ok_and(|n| n == sent)
+        });
+        assert!(still_open(&server), "input, no end");
+        let (mut left, mut sink) = (0, [0; 4096]);
+        loop {
+            match (&server).read(&mut sink) {
+                Ok(n) if n > 0 => left += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => break, // WouldBlock: every byte read
+            }
+        }
+        let drained = sent - left;
+        assert!(
+            (DRAIN_PER_POLL..DRAIN_PER_POLL + sink.len()).contains(&drained),
+            "drained {drained} of {sent}"
+        );
+    }
 }

@@ -540,6 +540,16 @@ mod tests {
             flow: 4,
         };
         assert_eq!(parsed(&frame(0, 0x09, 3, b"\x01xy\0")), Ok(expected));
+        // Padding may fill the frame after its pad length (an error only
+        // at the payload's whole length, §6.1): no data, every byte still
+        // counted against the windows. A client may pad an empty END_STREAM.
+        let expected = Frame::Data {
+            stream: 3,
+            end_stream: true,
+            data: b"",
+            flow: 3,
+        };
+        assert_eq!(parsed(&frame(0, 0x09, 3, b"\x02\0\0")), Ok(expected));
         // ENABLE_PUSH's two values; MAX_FRAME_SIZE at both ends of its
         // range; 2^31 - 1; unknown.
         let sent = [

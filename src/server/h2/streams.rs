@@ -531,6 +531,52 @@ mod tests {
         assert!(state.room_for_answers(1), "room again at 63");
     }
 
+    /// Control frames leave in batches, as many as fit in a frame's size
+    /// (`CONTROL_BATCH_BYTES`, 16,384), one to the byte included, the first
+    /// always taken however large (a HEADERS block with its CONTINUATION
+    /// frames may pass it): a write per frame would cost a system call per
+    /// PING's ACK, an unbounded batch a buffer as large as the whole queue,
+    /// and a first frame never taken would stop the writer for good.
+    #[test]
+    fn control_frames_leave_in_bounded_batches() {
+        let batch = frame::MAX_FRAME_BYTES;
+        let mut state = State::default();
+        for bytes in [17, 17, batch - 34, 17, batch + 1, 17] {
+            state.push(vec![0; bytes]);
+        }
+        let (mut batches, mut buf) = (Vec::new(), Vec::new());
+        // At most one job per frame: a writer that takes none ends this.
+        for _ in 0..6 {
+            match super::super::writer::next_job(&mut state, &mut buf) {
+                Some(Job::Control { .. }) => batches.push(buf.len()),
+                _ => break,
+            }
+        }
+        assert_eq!(batches, [batch, 17, batch + 1, 17]);
+    }
+
+    /// A stream the writer sends a frame is not stalled: the stall a look
+    /// found (`writer::reset_stalled`) starts again with the frame. Kept,
+    /// a client that opens the window now and then, the stream spending it
+    /// before each look, would be cut at the send timeout counted from its
+    /// first stall, though it is reading.
+    #[test]
+    fn a_frame_sent_starts_its_streams_stall_again() {
+        let mut state = State {
+            window: 65_535,
+            ..State::default()
+        };
+        let stream = Stream {
+            data: vec![7; 100],
+            blocked_since: Some(Instant::now()),
+            ..Stream::new(65_535, false)
+        };
+        state.streams.insert(1, stream);
+        let job = super::super::writer::next_job(&mut state, &mut Vec::new());
+        assert!(matches!(job, Some(Job::Data { id: 1, .. })));
+        assert_eq!(state.streams[&1].blocked_since, None);
+    }
+
     /// The connection's end reaches only the streams still open: one the
     /// client reset before keeps its own reason (`Conn::client_left`), and
     /// one complete, whose thread may not have woken yet to see it
