@@ -532,7 +532,7 @@ mod tests {
     }
 
     /// Control frames leave in batches, as many as fit in a frame's size
-    /// (`CONTROL_BATCH_BYTES`, 16,384), one to the byte included, the first
+    /// (the writer's `CONTROL_BATCH_BYTES`), to the byte, the first
     /// always taken however large (a HEADERS block with its CONTINUATION
     /// frames may pass it): a write per frame would cost a system call per
     /// PING's ACK, an unbounded batch a buffer as large as the whole queue,
@@ -547,7 +547,7 @@ mod tests {
         let (mut batches, mut buf) = (Vec::new(), Vec::new());
         // At most one job per frame: a writer that takes none ends this.
         for _ in 0..6 {
-            match super::super::writer::next_job(&mut state, &mut buf) {
+            match crate::server::h2::writer::next_job(&mut state, &mut buf) {
                 Some(Job::Control { .. }) => batches.push(buf.len()),
                 _ => break,
             }
@@ -572,7 +572,7 @@ mod tests {
             ..Stream::new(65_535, false)
         };
         state.streams.insert(1, stream);
-        let job = super::super::writer::next_job(&mut state, &mut Vec::new());
+        let job = crate::server::h2::writer::next_job(&mut state, &mut Vec::new());
         assert!(matches!(job, Some(Job::Data { id: 1, .. })));
         assert_eq!(state.streams[&1].blocked_since, None);
     }
