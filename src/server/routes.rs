@@ -514,6 +514,61 @@ mod tests {
         assert_eq!(own_by(Method::Unknown, b"/metrics"), None);
     }
 
+    /// A producer that panics is a bug, and `backpressure_panics_total` is
+    /// where an operator sees one: its thread is joined by the export, not
+    /// caught by `run_isolated`, so the export must count it itself, or a
+    /// crashing producer would show only in the access log. Rows past
+    /// `MAX_ROWS`, which no query can ask for, make `CsvRows` panic in the
+    /// producer before its first chunk: no head, no status, one panic.
+    #[test]
+    fn a_producer_that_panics_is_counted_a_panic() {
+        use crate::export::csv_rows::MAX_ROWS;
+        use crate::measure::exposition::Scrape;
+        let _counting = crate::test_support::counting_panics();
+        let shared = Shared {
+            config: ServerConfig::default(),
+            budget: Arc::new(BufferBudget::new(u64::MAX)),
+            connections: Connections::with_capacity(1),
+        };
+        let panics = || {
+            let scrape = Scrape::parse(&METRICS.render(&Readings::default())).unwrap();
+            scrape.count("backpressure_panics_total").unwrap()
+        };
+        for mode in [Mode::Unbounded, Mode::Bounded] {
+            let before = panics();
+            let plan = ExportPlan {
+                rows: MAX_ROWS + 1,
+                mode,
+                chunk_bytes: 4096,
+                channel_depth: 2,
+            };
+            let head = ResponseHead::new(Status::Ok, response::Framing::Chunked);
+            let mut wire = Vec::new();
+            let outcome = run_export(Http1(&mut wire), plan, head, &|| {}, &|| false, &shared);
+            let Ok(outcome) = outcome else {
+                panic!("{mode:?}: refused, not failed");
+            };
+            assert_eq!(outcome.status, None, "{mode:?}");
+            assert_eq!(outcome.end, End::ProducerFailed, "{mode:?}");
+            assert!(wire.is_empty(), "{mode:?}: {wire:?}");
+            assert_eq!(panics(), before + 1, "{mode:?}");
+        }
+    }
+
+    /// A refused export whose client left before the refusal could be
+    /// written is still the export's: its access log line names the mode
+    /// it asked for, as the refusal's would have, so that the `buffer`
+    /// exports turned away at the budget can be told from other requests
+    /// in the log, whether or not their client waited for the 503.
+    #[test]
+    fn a_small_answer_whose_write_fails_keeps_its_mode() {
+        let gone = io::Error::from(io::ErrorKind::BrokenPipe);
+        let outcome = small_sent(Some(Mode::Buffer), Status::ServiceUnavailable, Err(gone));
+        assert_eq!(outcome.mode, Some(Mode::Buffer));
+        assert_eq!((outcome.status, outcome.end), (None, End::ClientAbort));
+        assert_eq!(outcome.body_bytes, 0);
+    }
+
     /// A small answer to HEAD sends its head and no body, and says so:
     /// its outcome (the access log's `body_bytes`) counts none of the body
     /// its `Content-Length` announces; to GET, every byte of it.
