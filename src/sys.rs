@@ -23,11 +23,11 @@
 //! handler and `serve`'s stdin thread) checks its result and turns `-1` into
 //! the `errno` it set, as an `io::Error`: nothing here panics or is unwrapped.
 //! The exit has no one to report to: it skips a descriptor it cannot inspect,
-//! lets an arming fail (the descriptor closed since), and exits either way. The
-//! constants are Linux's generic ones; powerpc, mips and sparc number socket
-//! options otherwise, and the crate refuses to build there rather than set
-//! the wrong ones (`lib.rs`). Off Linux every call
-//! is `ErrorKind::Unsupported` (`serve` says it cannot arm its accept timeout):
+//! lets an arming fail (the descriptor closed since), and exits either way.
+//! `ffi.rs`'s constants are Linux's generic ones; powerpc, mips and sparc
+//! number socket options otherwise, and the crate refuses to build there
+//! rather than set the wrong ones (`lib.rs`). Off Linux every call is
+//! `ErrorKind::Unsupported` (`serve` says it cannot arm its accept timeout):
 //! the crate builds on any Unix, and the server runs on Linux only.
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable

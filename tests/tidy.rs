@@ -466,8 +466,8 @@ fn unsafe_only_where_it_cannot_be_avoided() {
     }
 }
 
-/// ARCHITECTURE.md: "`sys.rs` is the one file that calls C" and
-/// "`sys/ffi.rs` is the one that declares it". An `extern` block or a
+/// ARCHITECTURE.md: "`sys.rs` is the one file that calls C, and
+/// `sys/ffi.rs` the one that declares it". An `extern` block or a
 /// `#[link]` outside `sys/ffi.rs`, or an `extern "C" fn` outside `sys.rs`,
 /// fails, though `unsafe_only_where_it_cannot_be_avoided` would pass one in
 /// the allocator's file.
