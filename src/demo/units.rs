@@ -98,6 +98,9 @@ mod tests {
         assert_eq!(mb_per_s(300_000.0), "0.3");
         assert_eq!(mb_per_s(50_000.0), "0.1");
         assert_eq!(mb_per_s(43_500.0), "<0.1");
+        // However small: a client limited to a few bytes a second read some.
+        assert_eq!(mb_per_s(5_000.0), "<0.1");
+        assert_eq!(mb_per_s(1.0), "<0.1");
         assert_eq!(mb_per_s(0.0), "0");
     }
 
@@ -129,6 +132,9 @@ mod tests {
         assert_eq!(duration(Duration::from_micros(400)), "0.4 ms");
         assert_eq!(duration(Duration::from_micros(999)), "1.0 ms");
         assert_eq!(duration(Duration::from_micros(100)), "0.1 ms");
+        // Thousandths of a second, not 1024ths: 560 µs is 0.56 ms, not 0.547.
+        assert_eq!(duration(Duration::from_micros(560)), "0.6 ms");
+        assert_eq!(duration(Duration::from_micros(960)), "1.0 ms");
         assert_eq!(duration(Duration::from_micros(40)), "40 µs");
         assert_eq!(duration(Duration::from_nanos(400)), "400 ns");
         assert_eq!(duration(Duration::ZERO), "0 ms");

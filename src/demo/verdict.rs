@@ -128,4 +128,19 @@ mod tests {
         assert_eq!(verdict(MIB - 1, MIB - 1), Verdict::Flat);
         assert_eq!(verdict(MIB, MIB), Verdict::GrowsWithBody);
     }
+
+    /// The words are the table's verdict column, which the README's table
+    /// and a reader compare with the lesson: each is pinned, since a test
+    /// of the table that only checks "flat" would let the others drift.
+    #[test]
+    fn each_verdict_reads_as_the_lesson_words_it() {
+        for (verdict, words) in [
+            (Verdict::Flat, "flat"),
+            (Verdict::GrowsWithBody, "grows with the body"),
+            (Verdict::Unbounded, "unbounded"),
+            (Verdict::NotServed, "not measured: refused"),
+        ] {
+            assert_eq!(verdict.to_string(), words);
+        }
+    }
 }

@@ -251,6 +251,13 @@ mod tests {
         assert_eq!(read_bounded(&b"a\nbc"[..], 4).unwrap(), "a\n");
     }
 
+    /// A first line the limit cut is dropped as a later one is: with no
+    /// whole line read, the text is empty, not the line's first bytes.
+    #[test]
+    fn a_first_line_cut_at_the_limit_leaves_nothing() {
+        assert_eq!(read_bounded(&b"abc\n"[..], 2).unwrap(), "");
+    }
+
     /// A table longer than the limit loses its last sockets, never
     /// misreads one: a line cut at the limit (here inside its `rx_queue`,
     /// `0001ECD9` cut to `0001`) is dropped, not read as a smaller queue.

@@ -334,7 +334,8 @@ mod tests {
     #[test]
     fn a_field_not_exactly_a_number_and_its_unit_is_none() {
         let huge = format!("VmHWM:\t{} kB\n", u64::MAX / 1024 + 1);
-        let text = format!("VmRSS:\t4096\nThreads:\t3 threads\n{huge}");
+        // The unit as the kernel writes it, after a space: "4096kB" is not.
+        let text = format!("VmRSS:\t4096\nThreads:\t3 threads\nVmSize:\t4096kB\n{huge}");
         assert_eq!(ProcStatus::parse(&text), ProcStatus::default());
     }
 

@@ -412,3 +412,39 @@ fn a_frame_after_the_second_streams_end_moves_nothing() {
     assert!(second.complete && second.body_bytes == 1, "{report:?}");
     assert_eq!(report.first_bytes_then, Some(10), "{report:?}");
 }
+
+/// The opening announces the window it was given, within HTTP/2's range
+/// (RFC 9113 §6.5.2: `--window` refuses others, the library clamps), and
+/// raises the connection's window only when it is larger than the
+/// default. At the default, `--window`'s own, no WINDOW_UPDATE goes: one
+/// of increment 0 is a PROTOCOL_ERROR (§6.9), and [`given_back`] would
+/// never see it, since such a frame does not parse.
+#[test]
+fn the_opening_raises_the_connections_window_only_past_the_default() {
+    let url = HttpUrl::parse("http://127.0.0.1:1/x").unwrap();
+    let default = frame::DEFAULT_WINDOW;
+    for (asked, announced, raised) in [
+        (default, default, None),
+        (1000, default, None),
+        (1 << 20, 1 << 20, Some((1 << 20) - default)),
+    ] {
+        let opening = Conversation::new(asked, true, false).opening(&url);
+        let mut frames = FrameBuffer::with(opening.strip_prefix(PREFACE).unwrap());
+        let (mut window, mut increments) = (None, Vec::new());
+        while let Some((header, payload)) = frames.next_frame().unwrap() {
+            let word = |at: usize| u32::from_be_bytes(payload[at..at + 4].try_into().unwrap());
+            if header.kind == Kind::WindowUpdate as u8 {
+                increments.push(word(0));
+            } else if header.kind == Kind::Settings as u8 {
+                for at in (0..payload.len()).step_by(6) {
+                    let id = u16::from_be_bytes([payload[at], payload[at + 1]]);
+                    if id == setting::INITIAL_WINDOW_SIZE {
+                        window = Some(word(at + 2));
+                    }
+                }
+            }
+        }
+        assert_eq!(window, Some(announced), "asked for {asked}");
+        assert_eq!(increments, Vec::from_iter(raised), "asked for {asked}");
+    }
+}
