@@ -258,6 +258,9 @@ mod tests {
             assert_eq!(config.seconds, Duration::from_secs(2));
             assert_eq!(config.fast_rows, QUICK_FAST_ROWS);
         }
+        for args in ["--fast-rows 0 --quick", "--quick --fast-rows=0"] {
+            assert_eq!(demo(args).unwrap().unwrap().fast_rows, 0, "{args}");
+        }
         let config = demo("--seconds 250ms").unwrap().unwrap();
         assert_eq!(config.seconds, Duration::from_millis(250));
     }
@@ -281,6 +284,28 @@ mod tests {
         let config = demo("--clients 1 --seconds 1 --rows 1").unwrap().unwrap();
         assert_eq!((config.clients, config.rows), (1, 1));
         assert_eq!(config.seconds, Duration::from_secs(1));
+    }
+
+    /// Just past each bound is refused, in any unit: the HTTP/2 part waits
+    /// at most what `--seconds` may read, 600 s, not a millisecond more.
+    #[test]
+    fn just_past_each_bound_is_refused() {
+        for (args, line) in [
+            (
+                "--http2-wait 601s",
+                "--http2-wait: expected at most 600 s, got '601s'",
+            ),
+            (
+                "--http2-wait 600001ms",
+                "--http2-wait: expected at most 600 s, got '600001ms'",
+            ),
+            (
+                "--seconds 600001ms",
+                "--seconds: expected 1 to 600 seconds, or a duration like 1500ms, got '600001ms'",
+            ),
+        ] {
+            assert_eq!(demo(args), Err(line.to_string()), "{args}");
+        }
     }
 
     /// A bad mode is named once: by the flag's error when it is the whole

@@ -339,6 +339,15 @@ mod tests {
         assert_eq!(help, Ok(None), "flags are read in order");
     }
 
+    /// `--flag=value` splits at the first `=`: a value may hold more, as
+    /// a query string does, and is kept whole.
+    #[test]
+    fn a_value_after_equals_may_hold_another() {
+        let line = "http://h/ --http2 --then=/export.csv?rows=1&mode=buffer";
+        let then = parse_line(&SLOW_CLIENT, line).map(|a| a.and_then(|a| a.then));
+        assert_eq!(then, Ok(Some("/export.csv?rows=1&mode=buffer".into())));
+    }
+
     #[test]
     fn help_aligns_every_flag_and_its_default() {
         let text = help(&SLOW_CLIENT);
@@ -375,6 +384,11 @@ mod tests {
             assert!(size(bad).is_err(), "{bad}");
         }
         assert!(rate("0").is_err() && rate("1").is_ok());
+        // `N` is plain digits: Rust's own parser would take a `+` sign.
+        for bad in ["+5", "1_000", "1,000", " 5", ""] {
+            assert!(number(bad).is_err(), "{bad}");
+        }
+        assert!(size("+16k").is_err() && duration("+5s").is_err());
         for (text, ms) in [("500ms", 500), ("5s", 5000), ("2m", 120_000)] {
             assert_eq!(duration(text), Ok(Duration::from_millis(ms)), "{text}");
         }

@@ -562,6 +562,57 @@ mod tests {
         }
     }
 
+    /// The defaults are the ones `--help` shows, to the unit: a changed one
+    /// would change every run that leaves the flag out without a word.
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let args = parse_line(&SLOW_CLIENT, "http://h/").unwrap().unwrap();
+        assert_eq!(args.rate, 200 * 1024);
+        assert_eq!(args.window, 65_535);
+        assert_eq!(args.then_after, Duration::from_secs(3));
+        let help = crate::cli::flags::help(&SLOW_CLIENT);
+        for default in ["[default: 200k]", "[default: 65535]", "[default: 3s]"] {
+            assert!(help.contains(default), "{default}: {help}");
+        }
+    }
+
+    /// Every bound holds exactly, as `--help` and the errors state it: the
+    /// value at the edge is taken, the one just past it refused. A window of
+    /// 2^31 stored as a `u32` would not fit SETTINGS' 31 bits, and "at most
+    /// a day" takes the day itself, not a millisecond more.
+    #[test]
+    fn every_bound_holds_exactly_at_the_flags() {
+        let args = |flags: &str| parse_line(&SLOW_CLIENT, &format!("http://h/ --http2 {flags}"));
+        let day = Duration::from_secs(24 * 60 * 60);
+        let least = args("--window 65535").unwrap().unwrap();
+        assert_eq!(least.window, 65_535);
+        let most = args("--window 2147483647").unwrap().unwrap();
+        assert_eq!(most.window, 2_147_483_647);
+        let longest = args("--for 1440m --idle-timeout 1440m --then / --then-after 1440m");
+        let longest = longest.unwrap().unwrap();
+        assert_eq!(
+            (longest.read_for, longest.idle_timeout, longest.then_after),
+            (Some(day), day, day)
+        );
+        let window = "--window: expected a window from 65535 to 2147483647 bytes";
+        let day = "expected at most a day (1440m), got '86400001ms'";
+        for (refused, line) in [
+            ("--window 65534", format!("{window}, got '65534'")),
+            ("--window 2147483648", format!("{window}, got '2147483648'")),
+            ("--for 86400001ms", format!("--for: {day}")),
+            (
+                "--idle-timeout 86400001ms",
+                format!("--idle-timeout: {day}"),
+            ),
+            (
+                "--then / --then-after 86400001ms",
+                format!("--then-after: {day}"),
+            ),
+        ] {
+            assert_eq!(args(refused), Err(line), "{refused}");
+        }
+    }
+
     /// A response in under a millisecond (a small one beside a stalled
     /// download, on loopback) is said to take what it took, not "0.000 s".
     #[test]
