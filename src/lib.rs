@@ -24,7 +24,7 @@
 //! | `measure/`  | counting allocator, metrics, `/proc` readers, access log        |
 //! | `http/`     | the wire format as bytes: HTTP/1.1 heads and chunks, HTTP/2 frames and HPACK |
 //! | `export/`   | the CSV rows and their calendar; the names of the four modes    |
-//! | `sys.rs`    | the socket options and signals std has no API for: the one FFI (`sys/ffi.rs` declares, `sys.rs` calls) |
+//! | `sys.rs`    | the socket options and signals std has no API for: the one FFI (`sys.rs`; C's structs in `sys/ffi.rs`) |
 //!
 //! ## The facade
 //!

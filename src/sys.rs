@@ -1,9 +1,9 @@
 //! What std has no stable API for, called through the C library std
 //! already links: five socket options, a socket's unacknowledged bytes,
 //! an abort, the listen queue's length, and a signal handler for shutdown.
-//! The only file that calls C, and with the counting allocator the only
-//! `unsafe`; what it calls is declared in `src/sys/ffi.rs`, the crate's one
-//! `extern "C"` block.
+//! The only file that calls C, the crate's one `extern "C"` block included,
+//! and with the counting allocator the only `unsafe`; the constants and
+//! structs the calls take are in `src/sys/ffi.rs`.
 //!
 //! | call                              | what it is for                                      |
 //! |-----------------------------------|-----------------------------------------------------|
@@ -60,6 +60,46 @@ mod ffi;
 mod noted;
 pub mod repeated_signal;
 
+/// The C functions called here: the crate's one `extern "C"` block. Their
+/// constants and structs are in `ffi.rs`.
+#[cfg(target_os = "linux")]
+mod c {
+    use super::ffi::{Sigaction, Timespec};
+    use std::ffi::{c_int, c_ulong, c_void};
+
+    // The C library's own declarations, as each call's manual page gives
+    // them (`socklen_t` is `u32`; `ioctl` is variadic in C too).
+    unsafe extern "C" {
+        pub fn getsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *mut c_void,
+            len: *mut u32,
+        ) -> c_int;
+        pub fn getsockname(fd: c_int, address: *mut c_void, len: *mut u32) -> c_int;
+        pub fn setsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *const c_void,
+            len: u32,
+        ) -> c_int;
+        pub fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+        pub fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
+        pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
+        pub fn listen(fd: c_int, backlog: c_int) -> c_int;
+        pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
+        pub fn pthread_sigmask(how: c_int, set: *const [u64; 16], old: *mut [u64; 16]) -> c_int;
+        pub fn clock_gettime(clock: c_int, now: *mut Timespec) -> c_int;
+        pub fn write(fd: c_int, bytes: *const c_void, count: usize) -> isize;
+        pub fn send(fd: c_int, bytes: *const c_void, count: usize, flags: c_int) -> isize;
+        pub fn open(path: *const std::ffi::c_char, flags: c_int, ...) -> c_int;
+        pub fn _exit(status: c_int) -> !;
+        pub fn raise(signal: c_int) -> c_int;
+    }
+}
+
 use noted::SIGNAL_LINE_START;
 pub use noted::{LineStart, note_connection, note_listener, note_stderr, shutdown_requested};
 
@@ -73,7 +113,7 @@ fn set_option<T>(socket: &impl AsRawFd, level: i32, name: i32, value: &T) -> io:
     // exactly its size, so the kernel reads only bytes that belong to it
     // (it copies them; nothing is kept after the call). A descriptor
     // closed since it was looked at (the exit's) fails with EBADF.
-    zero_or_errno(unsafe { ffi::setsockopt(socket.as_raw_fd(), level, name, value, len) })
+    zero_or_errno(unsafe { c::setsockopt(socket.as_raw_fd(), level, name, value, len) })
 }
 
 /// What every call here is off Linux, its arguments unused.
@@ -167,7 +207,7 @@ pub fn connect_with_receive_buffer(
             ffi::AF_INET6
         };
         // SAFETY: `socket` takes no pointers; it returns a new descriptor or -1.
-        let fd = unsafe { ffi::socket(domain, ffi::SOCK_STREAM_CLOEXEC, 0) };
+        let fd = unsafe { c::socket(domain, ffi::SOCK_STREAM_CLOEXEC, 0) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -236,7 +276,7 @@ pub fn set_listen_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<(
             std::ffi::c_int::try_from(backlog).map_err(|_| io::ErrorKind::InvalidInput)?;
         // SAFETY: `listen` takes a descriptor and an integer, and the
         // descriptor is `listener`'s, open for the whole call.
-        zero_or_errno(unsafe { ffi::listen(listener.as_raw_fd(), backlog) })
+        zero_or_errno(unsafe { c::listen(listener.as_raw_fd(), backlog) })
     }
     #[cfg(not(target_os = "linux"))]
     unsupported((listener, backlog))
@@ -288,14 +328,14 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
             let mut old = *action;
             // SAFETY: a null `action` changes nothing; `old` is a live `struct
             // sigaction`, each field valid for any bits (a 0 restorer is None).
-            zero_or_errno(unsafe { ffi::sigaction(signal, std::ptr::null(), &mut old) })?;
+            zero_or_errno(unsafe { c::sigaction(signal, std::ptr::null(), &mut old) })?;
             if !matches!(signal, ffi::SIGTERM | ffi::SIGABRT) && old.sa_handler != ffi::SIG_DFL {
                 continue;
             }
             // SAFETY: `action` is a live, fully initialised `struct
             // sigaction` the kernel copies during the call; a null `old`
             // asks for nothing back. Each handler is async-signal-safe.
-            zero_or_errno(unsafe { ffi::sigaction(signal, action, std::ptr::null_mut()) })?;
+            zero_or_errno(unsafe { c::sigaction(signal, action, std::ptr::null_mut()) })?;
         }
         // A mask that blocks them survives exec, and std keeps it: a SIGTERM
         // would stay pending, and only a SIGKILL, draining nothing, end the
@@ -305,7 +345,7 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
         unblock[0] = shutdown.map(|(n, _)| 1 << (n - 1)).iter().sum();
         // SAFETY: `unblock` is a live `sigset_t`, read during the call; a null
         // `old` asks for nothing back. It returns the error, not -1.
-        match unsafe { ffi::pthread_sigmask(ffi::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) } {
+        match unsafe { c::pthread_sigmask(ffi::SIG_UNBLOCK, &unblock, std::ptr::null_mut()) } {
             0 => Ok(()),
             error => Err(io::Error::from_raw_os_error(error)),
         }
@@ -329,7 +369,7 @@ extern "C" fn on_shutdown_signal(signal: std::ffi::c_int) {
     let mut now = ffi::Timespec::default();
     // SAFETY: `now` is a live, writable `struct timespec`, all that
     // `clock_gettime` writes (async-signal-safe, on POSIX's list).
-    let read = unsafe { ffi::clock_gettime(ffi::CLOCK_MONOTONIC, &raw mut now) };
+    let read = unsafe { c::clock_gettime(ffi::CLOCK_MONOTONIC, &raw mut now) };
     let now = (read == 0).then(|| repeated_signal::nanos(now.tv_sec, now.tv_nsec));
     // Never 0, which means no signal yet.
     let at = now.map_or(u64::MAX, |nanos| nanos.max(1));
@@ -361,7 +401,7 @@ extern "C" fn on_fatal(signal: std::ffi::c_int) {
     let start = SIGNAL_LINE_START.get().copied().unwrap_or(|_| 0);
     cut_responses(exit_line::fatal(start, signal).as_bytes());
     // SAFETY: `raise` takes a plain integer and is async-signal-safe.
-    unsafe { ffi::raise(signal) };
+    unsafe { c::raise(signal) };
 }
 
 /// Ends the process at once with `code`: a reset armed on every response still
@@ -390,7 +430,7 @@ pub fn exit_cutting_responses(code: i32, start: LineStart, line: &[u8]) -> ! {
     // SAFETY: `_exit` takes a plain integer and is async-signal-safe:
     // unlike `exit`, it runs no destructors or `atexit` handlers.
     unsafe {
-        ffi::_exit(code)
+        c::_exit(code)
     }
     #[cfg(not(target_os = "linux"))]
     std::process::exit(code)
@@ -420,14 +460,14 @@ fn cut_responses(line: &[u8]) {
         // None waits for room ([`note_stderr`]); a failure loses the line.
         unsafe {
             match noted::EXIT_LINE_TO.load(Ordering::SeqCst) {
-                noted::TO_SOCKET => ffi::send(2, bytes, len, ffi::MSG_DONTWAIT_NOSIGNAL),
+                noted::TO_SOCKET => c::send(2, bytes, len, ffi::MSG_DONTWAIT_NOSIGNAL),
                 noted::TO_REOPENED => {
-                    match ffi::open(c"/proc/self/fd/2".as_ptr(), ffi::O_NONBLOCKING_WRITE) {
+                    match c::open(c"/proc/self/fd/2".as_ptr(), ffi::O_NONBLOCKING_WRITE) {
                         -1 => -1,
-                        fd => ffi::write(fd, bytes, len),
+                        fd => c::write(fd, bytes, len),
                     }
                 }
-                _ => ffi::write(2, bytes, len),
+                _ => c::write(2, bytes, len),
             }
         };
     }
@@ -461,7 +501,7 @@ fn still_written(fd: std::ffi::c_int, port: u32) -> bool {
     // at most `len` bytes of the address (it truncates a longer one) and
     // the address's true length into `len`. A descriptor that is closed or
     // not a socket fails with EBADF or ENOTSOCK and writes nothing.
-    let named = unsafe { ffi::getsockname(fd, address.as_mut_ptr().cast(), &raw mut len) };
+    let named = unsafe { c::getsockname(fd, address.as_mut_ptr().cast(), &raw mut len) };
     let family = i32::from(u16::from_ne_bytes([address[0], address[1]]));
     let local_port = u32::from(u16::from_be_bytes([address[2], address[3]]));
     let inet = family == ffi::AF_INET || family == ffi::AF_INET6;
@@ -474,7 +514,7 @@ fn still_written(fd: std::ffi::c_int, port: u32) -> bool {
     // tcp_info` into `info` (its first byte is the state) and how many
     // into `len`.
     let got = unsafe {
-        ffi::getsockopt(
+        c::getsockopt(
             fd,
             ffi::IPPROTO_TCP,
             ffi::TCP_INFO,
@@ -492,7 +532,7 @@ fn connect_raw<T>(socket: &impl AsRawFd, raw: &T) -> io::Result<()> {
     // SAFETY: `raw` is a live `sockaddr_in` or `sockaddr_in6`, laid out as C
     // lays it out (`repr(C)`), and `len` is exactly its size; the kernel
     // only reads it during the call. The descriptor is `socket`'s, open.
-    zero_or_errno(unsafe { ffi::connect(socket.as_raw_fd(), (raw as *const T).cast(), len) })
+    zero_or_errno(unsafe { c::connect(socket.as_raw_fd(), (raw as *const T).cast(), len) })
 }
 
 /// Bytes written to `socket` that its peer has not acknowledged yet,
@@ -503,7 +543,7 @@ pub fn unacknowledged_bytes(socket: &impl AsRawFd) -> io::Result<u64> {
         let mut bytes: std::ffi::c_int = 0;
         // SAFETY: SIOCOUTQ writes one `int` through its pointer argument,
         // and `bytes` is a live, writable `int` for the whole call.
-        let result = unsafe { ffi::ioctl(socket.as_raw_fd(), ffi::SIOCOUTQ, &raw mut bytes) };
+        let result = unsafe { c::ioctl(socket.as_raw_fd(), ffi::SIOCOUTQ, &raw mut bytes) };
         if result == -1 {
             return Err(io::Error::last_os_error());
         }
@@ -527,7 +567,7 @@ pub fn notsent_lowat(socket: &impl AsRawFd) -> io::Result<u32> {
         // `bytes`, and its length into `len`; both are live and writable
         // for the whole call. The descriptor is `socket`'s, open.
         let result = unsafe {
-            ffi::getsockopt(
+            c::getsockopt(
                 socket.as_raw_fd(),
                 ffi::IPPROTO_TCP,
                 ffi::TCP_NOTSENT_LOWAT,

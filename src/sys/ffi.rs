@@ -1,12 +1,11 @@
-//! The C library's declarations that `sys.rs` calls: the crate's one
-//! `extern "C"` block, and the constants and structs it takes. The
-//! constants are Linux's generic ones (`<netinet/tcp.h>`,
-//! `<asm-generic/*.h>`), each struct is laid out as C lays it out
-//! (`repr(C)`), each function is declared as its manual page gives it.
-//! Nothing here calls C: every call, with its `// SAFETY:` comment, is in
-//! `sys.rs`, where a reader checks it against the declaration it uses here.
+//! The constants and structs that `sys.rs`'s C calls take: Linux's
+//! generic numbers (`<netinet/tcp.h>`, `<asm-generic/*.h>`), and each
+//! struct laid out as C lays it out (`repr(C)`). Only data: the functions
+//! themselves are declared in `sys.rs`, the one file that calls C, next to
+//! the calls and their `// SAFETY:` comments; this is the reference a
+//! reader checks each argument against.
 
-use std::ffi::{c_int, c_long, c_ulong, c_void};
+use std::ffi::{c_int, c_long, c_ulong};
 
 /// `setsockopt`'s level for options of the socket itself.
 pub const SOL_SOCKET: c_int = 1;
@@ -156,35 +155,3 @@ pub struct Sigaction {
 // drifted would fail to build rather than install a garbled handler.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const _: () = assert!(size_of::<Sigaction>() == 152);
-
-// The C library's own declarations, as each call's manual page gives
-// them (`socklen_t` is `u32`; `ioctl` is variadic in C too).
-unsafe extern "C" {
-    pub fn getsockopt(
-        fd: c_int,
-        level: c_int,
-        name: c_int,
-        value: *mut c_void,
-        len: *mut u32,
-    ) -> c_int;
-    pub fn getsockname(fd: c_int, address: *mut c_void, len: *mut u32) -> c_int;
-    pub fn setsockopt(
-        fd: c_int,
-        level: c_int,
-        name: c_int,
-        value: *const c_void,
-        len: u32,
-    ) -> c_int;
-    pub fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
-    pub fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
-    pub fn connect(fd: c_int, address: *const c_void, len: u32) -> c_int;
-    pub fn listen(fd: c_int, backlog: c_int) -> c_int;
-    pub fn sigaction(signal: c_int, action: *const Sigaction, old: *mut Sigaction) -> c_int;
-    pub fn pthread_sigmask(how: c_int, set: *const [u64; 16], old: *mut [u64; 16]) -> c_int;
-    pub fn clock_gettime(clock: c_int, now: *mut Timespec) -> c_int;
-    pub fn write(fd: c_int, bytes: *const c_void, count: usize) -> isize;
-    pub fn send(fd: c_int, bytes: *const c_void, count: usize, flags: c_int) -> isize;
-    pub fn open(path: *const std::ffi::c_char, flags: c_int, ...) -> c_int;
-    pub fn _exit(status: c_int) -> !;
-    pub fn raise(signal: c_int) -> c_int;
-}
