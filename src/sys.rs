@@ -27,8 +27,9 @@
 //! `ffi.rs`'s constants are Linux's generic ones; powerpc, mips and sparc
 //! number socket options otherwise, and the crate refuses to build there
 //! rather than set the wrong ones (`lib.rs`). Off Linux every call is
-//! `ErrorKind::Unsupported` (`serve` says it cannot arm its accept timeout):
-//! the crate builds on any Unix, and the server runs on Linux only.
+//! `ErrorKind::Unsupported`, so `serve` refuses to start at its first socket
+//! option (`--notsent-lowat`'s, or with that off the accept timeout's): the
+//! crate builds on any Unix, and the server runs on Linux only.
 //!
 //! std's `TcpStream::set_linger` would do the second, but is unstable
 //! (rust-lang/rust#88494); nothing in std does the others.

@@ -156,7 +156,8 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 if allowed == 0 {
                     thread::sleep(bucket.nap(now).min(READ_POLL));
                     // The client's own wait is no silence of the server's:
-                    // it naps only once bytes have come.
+                    // the idle clock starts again after each nap (the first
+                    // may come before any byte: the bucket starts empty).
                     last_byte = Instant::now();
                     continue;
                 }

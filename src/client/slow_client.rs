@@ -275,7 +275,9 @@ impl SlowClient {
                         // Sleep until half a burst is back, in naps short enough to notice a stop.
                         thread::sleep(bucket.nap(now).min(READ_POLL));
                         // The client's own wait is no silence of the
-                        // server's: it naps only once bytes have come.
+                        // server's: the idle clock starts again after each
+                        // nap (the first may come before any byte: the
+                        // bucket starts empty).
                         last_byte = Instant::now();
                         continue;
                     }

@@ -64,7 +64,8 @@ pub struct Sample {
     /// Before or after the clients disconnected.
     pub phase: Phase,
     /// Milliseconds since the clients connected, when the sample began: its
-    /// reads follow one another, the `/metrics` scrape last.
+    /// reads follow one another (the server's status, `/proc/net/tcp`, the
+    /// `/metrics` scrape, the clients' counters, `/proc/net/sockstat`).
     pub t_ms: u64,
     /// The server's `VmRSS`.
     pub rss_bytes: Option<u64>,

@@ -140,7 +140,7 @@ impl Request<'_> {
 /// Why a head was rejected: the status to answer with and a one-line reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeadError {
-    /// 400 for malformed input; 414, 431 or 505 where HTTP has a more
+    /// 400 for malformed input; 414, 431, 501 or 505 where HTTP has a more
     /// precise answer.
     pub status: Status,
     /// One line for the response body, saying what was wrong.

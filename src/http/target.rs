@@ -72,7 +72,7 @@ pub(crate) fn split_target<'t>(
     };
     let (path, query) = split_query(origin_form);
     // Only an absolute-form target can have an empty path (`http://host`,
-    // `http://host?q`), which means `/` (RFC 9112 §3.2.2, RFC 3986
+    // `http://host?q`), which means `/` (RFC 9110 §4.2.3, RFC 3986
     // §6.2.3); its query is still the query: `http://host?q` asks what
     // `/?q` asks.
     let path = if path.is_empty() { &b"/"[..] } else { path };

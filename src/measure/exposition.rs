@@ -79,8 +79,8 @@ pub struct Scrape {
 
 impl Scrape {
     /// Parses exposition text. Comment and blank lines are skipped; a sample
-    /// line without a number, a series given twice, or more text than
-    /// `MAX_EXPOSITION_BYTES` is an error that quotes the line.
+    /// line without a number (quoted), a series given twice (named), or more
+    /// text than `MAX_EXPOSITION_BYTES` is an error.
     pub fn parse(text: &str) -> Result<Scrape, String> {
         if text.len() > MAX_EXPOSITION_BYTES {
             return Err(format!(

@@ -179,7 +179,8 @@ pub struct Logger {
 
 impl Logger {
     /// Starts the logger thread and sends every later [`line()`] (and every
-    /// panic message) to it. Only the first call in a process starts one.
+    /// panic message) to it. Only the first call in a process installs one:
+    /// a later one returns an error, and the thread it started ends at once.
     pub fn start() -> io::Result<Logger> {
         let (queue, lines) = mpsc::sync_channel(LOG_QUEUE_LINES);
         let (said_done, done) = mpsc::sync_channel(1);

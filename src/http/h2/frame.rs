@@ -236,7 +236,7 @@ pub enum Frame<'a> {
         block: &'a [u8],
     },
     /// Priority advice: ignored (RFC 9113 §5.3.2 allows it), opens no stream;
-    /// only one naming its own stream is refused.
+    /// only one not 5 bytes long (§6.3) or naming its own stream is refused.
     Priority,
     /// The peer ends a stream, with a code.
     RstStream { stream: u32, code: u32 },
