@@ -56,10 +56,12 @@ pub enum ReadHeadError {
     CutShort(HeadError),
     /// The deadline passed: answer 408.
     TimedOut,
-    /// No end of head within [`MAX_HEAD_BYTES`]: answer 414 or 431.
+    /// No end of head within [`MAX_HEAD_BYTES`]: answer 414 or 431 (501 if
+    /// the over-long request line begins with a method this server does not
+    /// know).
     TooLarge(HeadError),
     /// The first bytes cannot begin a request line, or the request line,
-    /// whole, is none: answer now, with its status (400, 414 or 505).
+    /// whole, is none: answer now, with its status (400, 414, 501 or 505).
     NotARequest(HeadError),
     /// The socket failed; there is no one to answer.
     Failed,

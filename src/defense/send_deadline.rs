@@ -112,7 +112,9 @@ pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// The per-write rule.
     min_rate: MinDataRate,
     /// The write timeout the socket has now, so it is only changed (one
-    /// system call) when the deadline comes closer than the send timeout.
+    /// system call) when the write's deadline, or the send timeout since
+    /// the client's last acknowledgement, comes closer than the tenth of
+    /// the send timeout ([`CLIENT_CHECKS`]) armed otherwise.
     armed: Option<Duration>,
     /// Bytes the socket accepted through this writer: less what the kernel
     /// still holds unacknowledged, what the client has acknowledged.

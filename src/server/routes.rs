@@ -385,7 +385,9 @@ fn reply(
 /// many body bytes it carried, or the write's failure, named by what the
 /// error carries (an HTTP/2 stream's reset, a deadline), else the
 /// client's abort: over HTTP/1.1 the connection's thread names a bare
-/// socket error the shutdown's cut once it has begun (`connection.rs`).
+/// socket error the shutdown's cut once the cut has reached this
+/// connection, not one its client had left before
+/// (`Connections::cut_reached`, `connection.rs`).
 pub(super) fn small_sent(mode: Option<Mode>, status: Status, sent: io::Result<u64>) -> Outcome {
     match sent {
         Ok(body_bytes) => {

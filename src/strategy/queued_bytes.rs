@@ -95,9 +95,11 @@ impl QueuedBytes {
         queued
     }
 
-    /// The producer made `bytes` that now wait somewhere in userland. For
-    /// producers that cannot overrun (the flat strategies); a capped
-    /// tracker's producer calls [`try_produce`](QueuedBytes::try_produce).
+    /// The producer made `bytes` that now wait somewhere in userland. Called
+    /// directly by a producer that cannot overrun (`pipeline`'s); one that
+    /// may, capped or not (the channel modes', `buffer`'s), asks
+    /// [`try_produce`](QueuedBytes::try_produce), which calls this for
+    /// what it lets through.
     pub fn produced(&self, bytes: usize) {
         self.unreleased.fetch_add(bytes as u64, Ordering::Relaxed);
         METRICS.queue_grew(self.mode, bytes as u64);

@@ -5,8 +5,8 @@
 //!
 //! Two numbers, because a client uses the stream limit before it can know
 //! it. Until it has read the server's SETTINGS it assumes one, and nghttp2
-//! (h2load, nghttp, curl) and Chromium assume the 100 that RFC 9113 §6.5.2
-//! recommends: a first flight may open 100 streams at once. Refused, those
+//! (h2load, nghttp, curl) and Chromium assume 100, the least RFC 9113
+//! §6.5.2 recommends: a first flight may open 100 streams at once. Refused, those
 //! past the server's limit would fail (h2load, for one, retries no
 //! REFUSED_STREAM). What a stream costs here is a thread, so the threads
 //! are bounded, and the rest is a queue, bounded in streams and in bytes:

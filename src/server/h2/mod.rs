@@ -76,8 +76,8 @@ use crate::measure::metrics::METRICS;
 use streams::{Conn, encode};
 
 /// SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open,
-/// answered or waiting their turn (`admission.rs`). The 100 RFC 9113
-/// §6.5.2 recommends, and what nghttp2 and Chromium assume before they
+/// answered or waiting their turn (`admission.rs`). 100, the least RFC
+/// 9113 §6.5.2 recommends, and what nghttp2 and Chromium assume before they
 /// have read a server's SETTINGS (nginx allows 128, Go 250). A stream
 /// over it is refused (REFUSED_STREAM), which a client may retry.
 pub const MAX_CONCURRENT_STREAMS: u32 = 100;

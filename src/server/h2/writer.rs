@@ -17,8 +17,8 @@
 //! ([`Stream::closing`](super::streams::Stream::closing)), since the client
 //! may read the END_STREAM before the write returns: from then on the
 //! stream counts no longer against the concurrent-stream limit, a client's
-//! RST_STREAM on it cancels nothing, and its DATA or HEADERS end the
-//! connection.
+//! RST_STREAM on it cancels nothing, and after the client's own END_STREAM
+//! its DATA or HEADERS end the connection (before it, they are read as ever).
 //!
 //! A connection whose writer cannot start is refused here too, with the
 //! few bytes written in its stead ([`refuse`]).
