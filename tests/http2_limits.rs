@@ -299,9 +299,15 @@ fn streams_waiting_are_answered_after_a_goaway_and_dropped_by_an_error() {
         h2.get(id, "GET", "/healthz");
     }
     h2.send_frame(PING, 0, 0, b"short");
-    let goaway = h2.goaway();
+    // Every frame to the connection's end: none answers stream 33 or 35.
+    let gone = |f: &[Frame]| f.iter().any(|f| f.kind == GOAWAY);
+    let frames = h2.frames_until(gone, Duration::from_millis(300));
+    let goaway = frames.iter().find(|f| f.kind == GOAWAY).expect("a GOAWAY");
     let ended = (goaway.error_code(), goaway.last_stream());
     assert_eq!(ended, (FRAME_SIZE_ERROR, 31));
+    let waiting = |f: &&Frame| f.stream == 33 || f.stream == 35;
+    let answered: Vec<_> = frames.iter().filter(waiting).collect();
+    assert!(answered.is_empty(), "{answered:?}");
     drop(h2);
     back_to_idle(
         server.addr(),
@@ -1153,14 +1159,15 @@ fn threads_come_to(server: &Server, prefix: &str, count: usize, limit: Duration,
 /// hand-off's deadline, 30 s on at this grace: a thread slot and a
 /// producer held that long for a stream already closed. Stream 1 reset by
 /// its client, stream 3 by the 1 s send timeout: each one's thread gone
-/// within 2 s of its RST_STREAM.
+/// within 10 s of its RST_STREAM, a third of the deadline it would wait
+/// for, however loaded the machine.
 #[test]
 fn a_reset_stream_waiting_for_window_lets_its_thread_go_at_once() {
     let args = ["--send-timeout", "1s", "--rate-grace", "30s"];
     let (server, idle) = warmed_server(&args);
     let mut h2 = H2::connect(server.addr(), &[(INITIAL_WINDOW_SIZE, 0)]);
     let gone = |thread: &str, what: &str| {
-        threads_come_to(&server, thread, 0, Duration::from_secs(2), what);
+        threads_come_to(&server, thread, 0, Duration::from_secs(10), what);
     };
     h2.get(1, "GET", "/export.csv?rows=1000000&mode=pipeline");
     // Its thread waits for window (`hand_off.rs`), no longer starting.
@@ -1731,12 +1738,16 @@ fn a_pause_longer_than_the_send_timeout_is_not_a_stall() {
 /// 10 ms, and the stall reaches the timeout 100 to 120 ms after that
 /// first byte came, while the server is stopped (50 ms to 125 ms). Six
 /// times over: as the server wakes, its reader may read before the writer
-/// looks, which no cut would show.
+/// looks, which no cut would show. A try whose stop came after 90 ms (a
+/// loaded machine) may have come after the stall reached the timeout,
+/// when a cut is right: it proves nothing, and is made again.
 #[test]
 fn a_pause_that_ends_just_past_the_send_timeout_is_not_a_stall() {
     let args = ["--send-timeout", "100ms", "--rate-grace", "10s"];
     let (server, idle) = warmed_server(&args);
-    for _ in 0..6 {
+    let (mut proved, mut late) = (0, 0);
+    while proved < 6 {
+        assert!(late < 6, "{late} tries stopped the server too late");
         // About 55 KB: all of it fits the kernels' buffers, so that no
         // write waits on this test's reading.
         let rows = 1000;
@@ -1744,13 +1755,19 @@ fn a_pause_that_ends_just_past_the_send_timeout_is_not_a_stall() {
         let at = |ms| sleep_until(came, ms);
         at(50);
         server.signal("STOP");
+        let in_time = came.elapsed() < Duration::from_millis(90);
         h2.window_update(1, HUGE - 1);
         at(125);
         server.signal("CONT");
+        if !in_time {
+            late += 1;
+            continue;
+        }
         stream_1_arrives_whole(&mut h2, &first, rows);
+        proved += 1;
     }
     let m = back_to_idle(server.addr(), &idle, "pauses just past the send timeout");
-    assert_eq!(m.aborts("bounded", "send-timeout"), 0.0);
+    assert!(m.aborts("bounded", "send-timeout") <= f64::from(late));
 }
 
 /// Nor does a stall count the time the server was stopped: a stream
