@@ -340,16 +340,20 @@ mod test_support {
 
     /// Waits until the other end of `socket` has read every byte sent on
     /// it (this end's kernel holds none unacknowledged, the other's none
-    /// unread), or `given_up` says it reads no more, or [`HANG_LIMIT`]
-    /// passes. For bytes sent in pieces that the other end must read one
-    /// at a time: a pause between them is no proof, as a loaded machine
-    /// can run them together.
+    /// unread), or `given_up` says it reads no more; panics if neither
+    /// within [`HANG_LIMIT`]. For bytes sent in pieces that the other end
+    /// must read one at a time: a pause between them is no proof, as a
+    /// loaded machine can run them together.
     pub fn read_by_peer(socket: &TcpStream, given_up: impl Fn() -> bool) {
         let (Ok(here), Ok(there)) = (socket.local_addr(), socket.peer_addr()) else {
             return; // closed: nothing more will be read
         };
         let started = std::time::Instant::now();
-        while !given_up() && started.elapsed() < HANG_LIMIT {
+        while !given_up() {
+            assert!(
+                started.elapsed() < HANG_LIMIT,
+                "the peer left bytes unread for {HANG_LIMIT:?}"
+            );
             let table = crate::measure::proc_net::read_tcp_table().expect("/proc/net/tcp");
             let queue = |local, remote, of: fn(&crate::TcpSocket) -> u64| {
                 let found = table
@@ -366,11 +370,11 @@ mod test_support {
         }
     }
 
-    /// Waits until the other end of `socket` has closed it, for at most
-    /// [`HANG_LIMIT`]: its socket is out of the kernel's table (closed with
-    /// a reset) or no longer established (`01` in `/proc/net/tcp`; its FIN
-    /// may still wait behind bytes this end has not read). For a client
-    /// that must read nothing until then.
+    /// Waits until the other end of `socket` has closed it, panicking if it
+    /// has not within [`HANG_LIMIT`]: its socket is out of the kernel's
+    /// table (closed with a reset) or no longer established (`01` in
+    /// `/proc/net/tcp`; its FIN may still wait behind bytes this end has
+    /// not read). For a client that must read nothing until then.
     pub fn peer_closed(socket: &TcpStream) {
         const ESTABLISHED: u8 = 0x01;
         let (Ok(here), Ok(there)) = (socket.local_addr(), socket.peer_addr()) else {
@@ -385,6 +389,7 @@ mod test_support {
             }
             thread::sleep(Duration::from_millis(5));
         }
+        panic!("the peer still connected after {HANG_LIMIT:?}");
     }
 
     /// A connected pair of sockets over loopback, (server, client): for the

@@ -106,18 +106,28 @@ mod tests {
     #[test]
     fn a_block_of_exactly_the_limit_is_gathered_one_byte_more_is_not() {
         let bytes = vec![0x88; MAX_HEADER_BLOCK_BYTES + 1];
-        let (first, rest) = bytes.split_at(40_000);
-        let rest = &rest[..rest.len() - 1];
-        let mut open = None;
-        assert!(matches!(
-            gather(&mut open, &headers(1, false, first)),
-            Ok(None)
-        ));
-        let block = gather(&mut open, &continuation(1, true, rest)).unwrap();
-        let block = block.expect("END_HEADERS ends the block");
-        assert_eq!((block.stream, block.end_stream), (1, true));
-        assert_eq!(block.bytes.len(), MAX_HEADER_BLOCK_BYTES);
-        assert!(gather(&mut None, &headers(1, true, &bytes)).is_err());
+        let (most, over) = (&bytes[..MAX_HEADER_BLOCK_BYTES], &bytes[..]);
+        assert!(gather(&mut None, &headers(1, true, over)).is_err());
+        let whole = gather(&mut None, &headers(1, true, most)).unwrap();
+        assert_eq!(whole.map(|b| b.bytes.len()), Some(MAX_HEADER_BLOCK_BYTES));
+        for at in [0, 1, 40_000, MAX_HEADER_BLOCK_BYTES] {
+            let mut open = None;
+            let (first, rest) = most.split_at(at);
+            let started = gather(&mut open, &headers(1, false, first));
+            assert!(matches!(started, Ok(None)), "split at {at}");
+            let block = gather(&mut open, &continuation(1, true, rest)).unwrap();
+            let block = block.expect("END_HEADERS ends the block");
+            assert_eq!((block.stream, block.end_stream), (1, true));
+            assert_eq!(block.bytes.len(), MAX_HEADER_BLOCK_BYTES, "split at {at}");
+            let mut open = None;
+            let (first, rest) = over.split_at(at);
+            assert!(matches!(
+                gather(&mut open, &headers(1, false, first)),
+                Ok(None)
+            ));
+            let ended = gather(&mut open, &continuation(1, true, rest));
+            assert!(ended.is_err(), "one byte more, split at {at}");
+        }
     }
 
     /// A header block is one stream's, and nothing may come between its

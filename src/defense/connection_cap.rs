@@ -304,15 +304,17 @@ mod tests {
     }
 
     /// A client that keeps sending and never closes is let go after
-    /// [`LINGER_TIME`], not drained until later rejections push it out of
-    /// the list: its socket closes, and a write then meets a reset.
+    /// [`LINGER_TIME`] from its accept, not before (its 503 would meet a
+    /// reset), nor drained until later rejections push it out of the list:
+    /// its socket closes, and a write then meets a reset.
     #[test]
     fn a_client_that_never_closes_is_let_go_after_the_linger_time() {
         let _counting = crate::test_support::counting_rejections();
         let rejecter = Rejecter::start(true, no_own_endpoints()).unwrap();
+        // Before the rejecter's accept time: its linger ends later.
+        let started = Instant::now();
         let mut client = turned_away(&rejecter);
         request_the_503(&mut client);
-        let started = Instant::now();
         let closed = loop {
             if client.write_all(b"x").is_err() {
                 break true;
@@ -323,6 +325,8 @@ mod tests {
             thread::sleep(5 * POLL_INTERVAL);
         };
         assert!(closed, "still open after {:?}", started.elapsed());
+        let took = started.elapsed();
+        assert!(took >= LINGER_TIME, "let go after {took:?}");
     }
 
     /// At its most sockets, the one that has lingered longest

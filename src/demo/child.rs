@@ -474,35 +474,45 @@ mod tests {
         assert_eq!(e.to_string(), said);
     }
 
-    /// A child dropped before it announced itself is killed, not waited
-    /// for: here one that would sleep 30 s ends within the start's 200 ms.
+    /// A child dropped before it announced itself is killed and reaped,
+    /// not waited for: here one that would sleep 30 s is gone, no zombie
+    /// left, long before that.
     #[test]
     fn a_child_dropped_is_killed_not_waited_for() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("bp-killed-child-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the folder");
         let exe = dir.join("never-announces");
-        std::fs::write(&exe, "#!/bin/sh\nexec sleep 30\n").expect("write the script");
+        let pid_file = dir.join("pid");
+        let script = format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 30\n",
+            pid_file.display()
+        );
+        std::fs::write(&exe, script).expect("write the script");
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let started = Instant::now();
         let mut tries = 0;
         // A script just written may be busy (ETXTBSY) while another test
         // thread forks with its descriptor still open: try again.
-        loop {
-            let within = Duration::from_millis(200);
+        let e = loop {
+            // Time enough for the script to note its pid.
+            let within = Duration::from_secs(1);
             match ChildServer::start_within(&exe, &[], ChildStderr::Hidden, within) {
                 Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && tries < 50 => {
                     tries += 1;
                     thread::sleep(Duration::from_millis(20));
                 }
-                _ => break,
+                Err(e) => break e,
+                Ok(_) => panic!("the script announced an address"),
             }
-        }
+        };
+        let took = started.elapsed();
+        let pid = std::fs::read_to_string(&pid_file).expect("the script's pid");
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{:?}",
-            started.elapsed()
-        );
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        // Reaped: a child killed and not waited for stays a zombie, listed.
+        let proc = std::path::Path::new("/proc").join(pid.trim());
+        assert!(!proc.exists(), "{} still listed", proc.display());
+        assert!(took < Duration::from_secs(10), "{took:?}");
     }
 }

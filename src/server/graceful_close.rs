@@ -216,18 +216,20 @@ mod tests {
 
     /// Waits until `size` bytes the client sent wait unread in `server`'s
     /// kernel, so that the close finds them there: a pause is no proof on
-    /// a loaded machine.
+    /// a loaded machine. Panics if they have not within `HANG_LIMIT`.
     fn arrived(server: &TcpStream, size: usize) {
         let mut buf = vec![0; size];
         server
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let started = Instant::now();
-        while size > 0 && started.elapsed() < crate::test_support::HANG_LIMIT {
-            match server.peek(&mut buf) {
-                Ok(n) if n >= size => break,
-                _ => thread::sleep(Duration::from_millis(1)),
-            }
+        while size > 0 && !server.peek(&mut buf).is_ok_and(|n| n >= size) {
+            let limit = crate::test_support::HANG_LIMIT;
+            assert!(
+                started.elapsed() < limit,
+                "{size} bytes not there in {limit:?}"
+            );
+            thread::sleep(Duration::from_millis(1));
         }
         server.set_read_timeout(None).unwrap();
     }

@@ -277,7 +277,8 @@ impl TimedWrite for RoomyKernel {
 
 /// The kernel's progress is not the client's: though every call makes
 /// some, a client that acknowledges nothing is cut at the send timeout
-/// (within a tenth of it more), not lent time a few bytes at a time.
+/// (a tenth of it more, and a loaded machine's delays), not lent time a
+/// few bytes at a time, which would last the write's minute.
 #[test]
 fn a_kernel_with_room_does_not_lend_a_stalled_client_time() {
     let kernel = RoomyKernel {
@@ -291,10 +292,7 @@ fn a_kernel_with_room_does_not_lend_a_stalled_client_time() {
     assert_eq!(written as u64, kernel.accepted.get());
     let error = writer.write(&[0u8; 60_000]).unwrap_err();
     assert_eq!(TooSlow::of(&error), Some(TooSlow::SendTimeout), "{error}");
-    assert!(
-        (send_timeout..send_timeout * 3 / 2).contains(&took),
-        "{took:?}"
-    );
+    assert!((send_timeout..send_timeout * 2).contains(&took), "{took:?}");
     assert!(kernel.accepted.get() > 1000, "the kernel kept taking bytes");
 }
 
