@@ -4,7 +4,8 @@
 //! kernel's send queue; this is where the demo shows what the mark bounds.
 
 use super::report::read_whole;
-use super::run::{SAMPLE_INTERVAL, SlowRun};
+use super::run::SlowRun;
+use super::sampler::SAMPLE_INTERVAL;
 use super::table::{Column, markdown_table};
 use super::units::size;
 

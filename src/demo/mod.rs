@@ -17,7 +17,7 @@
 //! Files: [`config`] (what to measure), [`child`] (the server process,
 //! never left behind), [`files`] (the files written into `--out`),
 //! [`run`](mod@run) (one strategy's run), [`sample`] (one sample and the
-//! CSV), [`verdict`], [`report`] (the text under the table),
+//! CSV), [`sampler`] (samples taken on a schedule), [`verdict`], [`report`] (the text under the table),
 //! [`kernel_layer`] (`bounded` with and without the high-water mark),
 //! [`table`] (the Markdown tables, slow and fast), [`units`] (sizes,
 //! counts, durations and rates as printed), [`chart`] (the SVG), [`http2`] (the
@@ -32,6 +32,7 @@ pub mod kernel_layer;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod sampler;
 pub mod table;
 pub mod units;
 pub mod verdict;

@@ -6,7 +6,8 @@
 use std::fmt::Write as _;
 
 use super::config::DemoConfig;
-use super::run::{SAMPLE_INTERVAL, SlowRun};
+use super::run::SlowRun;
+use super::sampler::SAMPLE_INTERVAL;
 use super::units::{duration, size};
 use super::verdict::{FLAT_FLOOR_BYTES, Verdict, flat_bound};
 use crate::measure::proc_net::PAGE_BYTES;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::child::{ChildServer, ChildStderr};
 use super::config::DemoConfig;
 use super::sample::{Pass, Phase, Sample};
+use super::sampler::{Sampler, per_mode};
 use super::verdict::{Verdict, verdict};
 use crate::client::response::BodyEnd;
 use crate::client::slow_client::{ClientOptions, HttpUrl, Report, SlowClient};
@@ -23,16 +24,6 @@ use crate::export::Mode;
 use crate::export::csv_rows::body_len;
 use crate::measure::access_log::End;
 use crate::measure::exposition::Scrape;
-use crate::measure::proc_net;
-
-/// `name{mode="…"}`: a per-mode series as the server writes it.
-fn per_mode(name: &str, mode: Mode) -> String {
-    format!("{name}{{mode=\"{}\"}}", mode.as_str())
-}
-
-/// Time between samples: fine enough to see `unbounded` fill its queue in
-/// the first second, coarse enough that sampling costs the server little.
-pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Sampling after the clients disconnect: enough for the server to notice
 /// (its next write fails), stop the producer and free the queue.
@@ -202,6 +193,14 @@ fn start_clients(
         .collect()
 }
 
+/// What the sampler watches of each client: its end of the connection,
+/// and its count of bytes read.
+fn watched(clients: &[RunningClient]) -> impl Iterator<Item = (SocketAddr, Arc<AtomicU64>)> {
+    clients
+        .iter()
+        .map(|c| (c.local_addr, Arc::clone(&c.bytes_read)))
+}
+
 /// Stops every client (each notices within its 100 ms read poll); returns their reports.
 fn stop_clients(clients: Vec<RunningClient>) -> Vec<Report> {
     for client in &clients {
@@ -221,124 +220,11 @@ fn stop_clients(clients: Vec<RunningClient>) -> Vec<Report> {
         .collect()
 }
 
-/// Takes samples of one server and its clients.
-struct Sampler<'a> {
-    /// The server whose process, metrics and sockets are sampled.
-    server: &'a ChildServer,
-    /// Labels the samples and picks the `/metrics` series.
-    mode: Mode,
-    /// Slow or fast clients, to label the samples.
-    pass: Pass,
-    /// The clients' local addresses, to find both ends in `/proc/net/tcp`.
-    client_addrs: Vec<SocketAddr>,
-    /// The clients' read counters, summed into each sample.
-    counters: Vec<Arc<AtomicU64>>,
-    /// When the clients connected: t = 0.
-    start: Instant,
-}
-
-impl<'a> Sampler<'a> {
-    /// A sampler for `server` and the `clients` it is serving; t = 0 is now.
-    fn new(server: &'a ChildServer, mode: Mode, pass: Pass, clients: &[RunningClient]) -> Self {
-        Sampler {
-            server,
-            mode,
-            pass,
-            client_addrs: clients.iter().map(|c| c.local_addr).collect(),
-            counters: clients.iter().map(|c| Arc::clone(&c.bytes_read)).collect(),
-            start: Instant::now(),
-        }
-    }
-
-    fn sample(&self, phase: Phase) -> Sample {
-        // On the schedule's tick, before any read: a slow scrape does not
-        // move the sample later.
-        let t_ms = self.start.elapsed().as_millis() as u64;
-        // Status first: the /metrics request below briefly adds a thread.
-        let status = self.server.status().ok();
-        let (tx, rx) = proc_net::read_tcp_table().map_or((None, None), |table| {
-            socket_queues(table, self.server.addr(), &self.client_addrs)
-        });
-        let series = per_mode("backpressure_queued_bytes", self.mode);
-        let queued = self.server.scrape().ok().and_then(|s| s.count(&series));
-        Sample {
-            mode: self.mode,
-            pass: self.pass,
-            phase,
-            t_ms,
-            rss_bytes: status.and_then(|s| s.rss_bytes),
-            threads: status.and_then(|s| s.threads),
-            queued_bytes: queued,
-            server_tx_queue_bytes: tx,
-            client_rx_queue_bytes: rx,
-            client_read_bytes: self.counters.iter().map(|c| c.load(Relaxed)).sum(),
-            tcp_mem_pages: proc_net::read_tcp_mem_pages().ok().flatten(),
-        }
-    }
-
-    /// Samples every [`SAMPLE_INTERVAL`] until `until` (from the start) or
-    /// until `done` says so, keeping to the schedule rather than drifting.
-    fn sample_until(
-        &self,
-        phase: Phase,
-        until: Duration,
-        samples: &mut Vec<Sample>,
-        progress: &mut dyn FnMut(&Sample),
-        done: &dyn Fn() -> bool,
-    ) {
-        on_schedule(self.start, until, done, || {
-            let sample = self.sample(phase);
-            progress(&sample);
-            samples.push(sample);
-        });
-    }
-}
-
 /// The server's peak RSS: the kernel's high-water mark (`VmHWM`), which
 /// catches a spike between two samples; the samples' peak stands in where
 /// the kernel's is missing or, read after them, lower (docs/metrics.md).
 fn peak_rss(vm_hwm: Option<u64>, sampled: u64) -> u64 {
     vm_hwm.unwrap_or(0).max(sampled)
-}
-
-/// Both ends' queues of the clients' connections to `server` in a read of
-/// `/proc/net/tcp`: the server's send queues and the clients' receive
-/// queues, each summed over every client found (the table's columns are
-/// totals, as its other figures are); none where no socket was.
-fn socket_queues(
-    table: impl IntoIterator<Item = proc_net::TcpSocket>,
-    server: SocketAddr,
-    clients: &[SocketAddr],
-) -> (Option<u64>, Option<u64>) {
-    let (mut tx, mut rx) = (None::<u64>, None::<u64>);
-    for socket in table {
-        if socket.local == server && clients.contains(&socket.remote) {
-            *tx.get_or_insert(0) += socket.tx_queue;
-        }
-        if clients.contains(&socket.local) && socket.remote == server {
-            *rx.get_or_insert(0) += socket.rx_queue;
-        }
-    }
-    (tx, rx)
-}
-
-/// Calls `tick` at every [`SAMPLE_INTERVAL`] from `start` up to `until`
-/// after it, or until `done` says so. A tick that overran the interval
-/// skips the ticks it missed: counting due times instead of reading the
-/// clock would run past `until` by every late sample, and the clients
-/// would read for longer than the report says.
-fn on_schedule(start: Instant, until: Duration, done: &dyn Fn() -> bool, mut tick: impl FnMut()) {
-    let interval = SAMPLE_INTERVAL.as_millis();
-    loop {
-        // The first whole tick after now.
-        let ticks = start.elapsed().as_millis() / interval + 1;
-        let due = start + SAMPLE_INTERVAL * u32::try_from(ticks).unwrap_or(u32::MAX);
-        if due > start + until || done() {
-            break;
-        }
-        thread::sleep(due.saturating_duration_since(Instant::now()));
-        tick();
-    }
 }
 
 /// Starts a fresh server and measures its idle RSS and threads.
@@ -390,7 +276,7 @@ pub fn slow(
     } else {
         Pass::Slow
     };
-    let sampler = Sampler::new(&server, mode, pass, &clients);
+    let sampler = Sampler::new(&server, mode, pass, watched(&clients));
     let first = samples.len();
     sampler.sample_until(Phase::Reading, config.seconds, samples, progress, &|| false);
     let Served {
@@ -399,7 +285,7 @@ pub fn slow(
         body_read,
         read_time,
     } = served(stop_clients(clients));
-    let after_end = sampler.start.elapsed() + AFTER_DISCONNECT;
+    let after_end = sampler.elapsed() + AFTER_DISCONNECT;
     sampler.sample_until(Phase::After, after_end, samples, progress, &|| false);
 
     // Let the last scrape's thread close, so that a thread still counted is the export's.
@@ -462,7 +348,7 @@ pub fn fast(
     let (server, _, _) = start_server(exe, false)?;
     let url = export_url(&server, rows, mode);
     let clients = start_clients(&url, None, 1)?;
-    let sampler = Sampler::new(&server, mode, Pass::Fast, &clients);
+    let sampler = Sampler::new(&server, mode, Pass::Fast, watched(&clients));
     let finished = || clients.iter().all(|c| c.thread.is_finished());
     sampler.sample_until(Phase::Reading, FAST_TIMEOUT, samples, progress, &finished);
     let mut reports = stop_clients(clients);
@@ -554,28 +440,6 @@ fn server_aborts(metrics: &Scrape, mode: Mode) -> Vec<(&'static str, u64)> {
 mod tests {
     use super::*;
 
-    /// A sample can take longer than the interval (a scrape on a busy
-    /// machine): the run must still end at `until`, skipping the ticks it
-    /// missed, not take one sample per tick however late, which would
-    /// stretch the reading past `--seconds` by all the samples' lateness.
-    #[test]
-    fn slow_samples_do_not_stretch_the_schedule() {
-        let until = Duration::from_millis(500);
-        let slow_sample = SAMPLE_INTERVAL * 5 / 2;
-        let mut ticks = 0u32;
-        let start = Instant::now();
-        on_schedule(start, until, &|| false, || {
-            ticks += 1;
-            thread::sleep(slow_sample);
-        });
-        // A late machine only makes samples slower, so fewer: an upper
-        // bound on the count that no slowness can break. Ten ticks fit in
-        // 500 ms; samples of 125 ms leave room for at most five.
-        let most = until.as_millis() / slow_sample.as_millis() + 1;
-        assert!(u128::from(ticks) <= most, "{ticks} samples, at most {most}");
-        assert!(ticks >= 1);
-    }
-
     /// A spike between samples is the kernel's to tell: its high-water
     /// mark wins over the samples' peak, and the samples stand in for it
     /// when it is missing.
@@ -583,32 +447,6 @@ mod tests {
     fn the_peak_rss_is_the_kernels_high_water_mark() {
         assert_eq!(peak_rss(Some(10 << 20), 7 << 20), 10 << 20);
         assert_eq!(peak_rss(None, 7 << 20), 7 << 20);
-    }
-
-    /// Two clients' queues are summed, each end's apart, and a socket of
-    /// another connection (here the server's own listener, and a client
-    /// of another server) counts for nothing.
-    #[test]
-    fn both_ends_queues_are_summed_over_the_clients() {
-        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-        let socket = |local, remote, tx_queue, rx_queue| proc_net::TcpSocket {
-            local: at(local),
-            remote: at(remote),
-            state: 1,
-            tx_queue,
-            rx_queue,
-        };
-        let table = [
-            socket(80, 1001, 100, 0),
-            socket(80, 1002, 20, 0),
-            socket(1001, 80, 0, 3),
-            socket(1002, 80, 0, 4),
-            socket(80, 0, 999, 999),
-            socket(1001, 81, 999, 999),
-        ];
-        let clients = [at(1001), at(1002)];
-        assert_eq!(socket_queues(table, at(80), &clients), (Some(120), Some(7)));
-        assert_eq!(socket_queues([], at(80), &clients), (None, None));
     }
 
     /// The verdict is on one connection: four clients that queued 14 MiB
