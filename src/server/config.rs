@@ -335,17 +335,34 @@ mod tests {
     /// Each duration's bound is the largest value served, not the first
     /// refused: the header and send timeouts, the rate's grace and the
     /// drain timeout at exactly their maxima are served; a millisecond
-    /// more is refused.
+    /// more is refused, with the bound its flag's own (a message naming
+    /// another flag's would mislead whoever reads it).
     #[test]
     fn every_duration_at_its_bound_is_served_and_past_it_refused() {
         type Set = fn(&mut ServerConfig, Duration);
-        let limits: [(Set, Duration); 4] = [
-            (|c, d| c.header_timeout = d, MAX_HEADER_TIMEOUT),
-            (|c, d| c.send_timeout = d, MAX_SEND_TIMEOUT),
-            (|c, d| c.rate_grace = d, MAX_RATE_GRACE),
-            (|c, d| c.drain_timeout = d, MAX_DRAIN_TIMEOUT),
+        let limits: [(Set, Duration, &str); 4] = [
+            (
+                |c, d| c.header_timeout = d,
+                MAX_HEADER_TIMEOUT,
+                "--header-timeout must be from 1ms to 10m",
+            ),
+            (
+                |c, d| c.send_timeout = d,
+                MAX_SEND_TIMEOUT,
+                "--send-timeout must be from 1ms to 60m",
+            ),
+            (
+                |c, d| c.rate_grace = d,
+                MAX_RATE_GRACE,
+                "--rate-grace must be at most 60m",
+            ),
+            (
+                |c, d| c.drain_timeout = d,
+                MAX_DRAIN_TIMEOUT,
+                "--drain-timeout must be at most 60m",
+            ),
         ];
-        for (set, most) in limits {
+        for (set, most, refusal) in limits {
             let with = |d| {
                 let mut config = ServerConfig::default();
                 set(&mut config, d);
@@ -353,8 +370,29 @@ mod tests {
             };
             assert_eq!(with(most), Ok(()), "{most:?}");
             let past = most + Duration::from_millis(1);
-            assert!(with(past).is_err(), "{past:?}");
+            assert_eq!(with(past), Err(refusal.to_string()), "{past:?}");
         }
+    }
+
+    /// A chunk from 1 byte to 16 MiB and a depth up to 1,024 are served
+    /// (each within the product's bound), one past either end refused with
+    /// the flag's own bounds: that bound is what keeps one channel's
+    /// buffers, (depth + 2) x chunk, a known size.
+    #[test]
+    fn chunk_and_depth_each_hold_their_own_bounds() {
+        let with = |channel_depth, chunk_bytes| ServerConfig {
+            channel_depth,
+            chunk_bytes,
+            ..ServerConfig::default()
+        };
+        assert_eq!(with(1, 1).validate(), Ok(()));
+        assert_eq!(with(1, MAX_CHUNK_BYTES).validate(), Ok(()));
+        assert_eq!(with(MAX_CHANNEL_DEPTH, 1).validate(), Ok(()));
+        let chunk = Err("--chunk-bytes must be from 1 to 16m".to_string());
+        assert_eq!(with(1, 0).validate(), chunk);
+        assert_eq!(with(1, MAX_CHUNK_BYTES + 1).validate(), chunk);
+        let depth = Err("--channel-depth must be from 0 to 1024".to_string());
+        assert_eq!(with(MAX_CHANNEL_DEPTH + 1, 1).validate(), depth);
     }
 
     /// The bounds on counts are served at both ends, and refused one past:
