@@ -502,4 +502,126 @@ pub(in crate::client) mod tests {
             assert_eq!(report.first.body_bytes, 10, "{report:?}");
         });
     }
+
+    /// A server that has closed the connection by the time limit, nothing
+    /// of it left unread, cut the response: the stop at the limit says so,
+    /// not that the run was merely stopped. The client reads at 1 byte/s,
+    /// so that it reaches the limit without having read the close.
+    #[test]
+    fn a_close_with_nothing_unread_is_a_failure_at_the_limit() {
+        crate::test_support::within(|| {
+            let (url, server) = one_connection(|mut stream| {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                while let Ok(1..) = stream.read(&mut request) {}
+            });
+            let options = H2Options {
+                rate: Some(1),
+                ..options()
+            };
+            let report = run(&url, &options, Some(Duration::from_millis(500))).unwrap();
+            server.join().unwrap();
+            assert_eq!(report.wire_bytes, 0, "{report:?}");
+            assert!(report.timed_out, "{report:?}");
+            let failure = report.failure.as_deref();
+            let closed = "the server closed the connection";
+            assert_eq!(failure, Some(closed), "{report:?}");
+        });
+    }
+
+    /// A server that answers in HTTP/1.x is named as such, and the bytes
+    /// of its answer are bytes read: `wire_bytes` counts them all.
+    #[test]
+    fn an_http1_answer_counts_as_bytes_read() {
+        crate::test_support::within(|| {
+            let answer = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+            let (url, server) = scripted_server(answer.to_vec(), Duration::from_secs(1));
+            let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+            server.join().unwrap();
+            let failure = report.failure.as_deref();
+            let http1 = "the server answered in HTTP/1.x, not HTTP/2";
+            assert_eq!(failure, Some(http1), "{report:?}");
+            assert_eq!(report.wire_bytes, answer.len() as u64, "{report:?}");
+        });
+    }
+
+    /// Once a write has failed the client writes nothing more: the run
+    /// names that first failure, the server's reset, and not the broken
+    /// pipe a later write (the PINGs' acknowledgements, read past it)
+    /// would meet.
+    #[test]
+    fn after_a_failed_write_the_client_writes_no_more() {
+        crate::test_support::within(|| {
+            let mut frames = a_head_and_48_kib();
+            for _ in 0..3 {
+                frame_write::ping(&mut frames, *b"pingdata", false);
+            }
+            let (url, server) = resetting_after_the_ack(frames);
+            let options = H2Options {
+                rate: Some(64 * 1024),
+                ..options()
+            };
+            let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
+            server.join().unwrap();
+            assert_eq!(report.first.body_bytes, 3 * 16_384, "{report:?}");
+            let failure = report.failure.unwrap_or_default();
+            assert!(failure.starts_with("write failed: "), "{failure}");
+            assert!(failure.contains("reset"), "{failure}");
+        });
+    }
+
+    /// A failed write once the response has ended lost nothing (an
+    /// acknowledgement to a server that reset): the whole body is no
+    /// failure. The PING, read behind the reset, is acknowledged before
+    /// the end is read.
+    #[test]
+    fn a_failed_write_after_which_the_response_ends_is_no_failure() {
+        crate::test_support::within(|| {
+            let mut frames = Vec::new();
+            frame_write::settings(&mut frames, &[]);
+            frames.extend(a_head());
+            frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 16_384]));
+            frame_write::ping(&mut frames, *b"pingdata", false);
+            frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 8_192]));
+            frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+            let (url, server) = resetting_after_the_ack(frames);
+            let options = H2Options {
+                rate: Some(64 * 1024),
+                ..options()
+            };
+            let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
+            server.join().unwrap();
+            assert!(report.first.complete, "{report:?}");
+            assert_eq!(report.failure, None, "{report:?}");
+        });
+    }
+
+    /// A write that waits for room until the deadline and times out
+    /// there is the time limit's stop, not a failure: the send buffer
+    /// full (the peer reads nothing), a write of one byte more waits out
+    /// what is left before the deadline.
+    #[test]
+    fn a_write_timed_out_at_the_deadline_is_the_limit() {
+        crate::test_support::within(|| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let _peer = listener.accept().unwrap();
+            socket.set_nonblocking(true).unwrap();
+            let chunk = [0u8; 65_536];
+            while socket.write(&chunk).is_ok() {}
+            socket.set_nonblocking(false).unwrap();
+            let deadline = Instant::now() + Duration::from_millis(200);
+            let written = write_before(&mut socket, b"x", Some(deadline));
+            let why = match written {
+                Ok(()) => "written".to_string(),
+                Err(Unwritten::Limit) => "the limit".to_string(),
+                Err(Unwritten::Failed(e)) => format!("failed: {e}"),
+            };
+            assert_eq!(why, "the limit");
+        });
+    }
 }

@@ -275,4 +275,62 @@ mod tests {
             "{report:?}"
         );
     }
+
+    /// A HEADERS frame on stream 1 ending its header block, `fields`
+    /// HPACK-encoded after `:status` 200 (static entry 8) if `with_status`;
+    /// ending the stream too if `end_stream`.
+    fn a_block(with_status: bool, fields: &[(&str, &str)], end_stream: bool) -> Vec<u8> {
+        let mut block = Vec::new();
+        if with_status {
+            block.push(0x80 | 8);
+        }
+        for (name, value) in fields {
+            hpack_encode::encode_field(&mut block, name.as_bytes(), value.as_bytes());
+        }
+        let ends = if end_stream { flag::END_STREAM } else { 0 };
+        raw_frame(Kind::Headers as u8, flag::END_HEADERS | ends, 1, &block)
+    }
+
+    /// The rule of the whole project, no cut or malformed answer may look
+    /// whole, case by case (RFC 9113 §8.1, §8.1.1, RFC 9110 §8.6): each of
+    /// these responses ends with END_STREAM, yet none is complete, and the
+    /// report says why, in words of its own.
+    #[test]
+    fn a_malformed_response_is_never_complete_and_says_why() {
+        let end = |body: &[u8]| raw_frame(Kind::Data as u8, flag::END_STREAM, 1, body);
+        let with_length = |lengths: &[&str], body: &[u8]| {
+            let fields = Vec::from_iter(lengths.iter().map(|l| ("content-length", *l)));
+            let mut frames = a_block(true, &fields, false);
+            frames.extend(end(body));
+            frames
+        };
+        let mut cases = vec![
+            (
+                a_block(false, &[("x-a", "1")], true),
+                "a head without :status",
+            ),
+            (end(b"x"), "DATA before the head"),
+            (
+                a_block(false, &[(":status", "103")], true),
+                "an interim head (103) that ends the stream",
+            ),
+            (
+                with_length(&["1", "2"], b"x"),
+                "conflicting content-length fields",
+            ),
+            (with_length(&["1x"], b"x"), "bad content-length '1x'"),
+            (
+                with_length(&["1"], b"xy"),
+                "a body of 2 bytes, not the 1 its content-length said",
+            ),
+        ];
+        let mut trailers = a_head_and_ten_bytes();
+        trailers.extend(a_block(true, &[], true));
+        cases.push((trailers, "a pseudo-field in trailers"));
+        for (frames, why) in cases {
+            let report = report_of(&frames);
+            assert_eq!(report.failure.as_deref(), Some(why), "{report:?}");
+            assert!(!report.first.complete, "{report:?}");
+        }
+    }
 }

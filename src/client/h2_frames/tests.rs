@@ -27,23 +27,21 @@ fn a_goaway_that_names_the_stream_lets_it_end() {
 
 /// A GOAWAY with NO_ERROR only refuses new streams: the open one goes
 /// on to its end, which comes in a later read (a GOAWAY's code is
-/// looked at between reads); one with an error ends the connection,
-/// the stream cut.
+/// looked at between reads); one with any error, PROTOCOL_ERROR (1)
+/// as much as the others, ends the connection at once, the stream cut:
+/// its end, sent later, is never read, nor the server's close after it.
 #[test]
 fn only_a_goaway_with_an_error_ends_the_connection() {
     for (code, whole) in [
         (ErrorCode::NoError, true),
         (ErrorCode::ProtocolError, false),
+        (ErrorCode::InternalError, false),
     ] {
         let mut first = Vec::new();
         frame_write::settings(&mut first, &[]);
         first.extend(a_head_and_ten_bytes());
         frame_write::goaway(&mut first, 1, code, b"");
-        // The end only where the connection goes on.
-        let last = match whole {
-            true => raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"),
-            false => Vec::new(),
-        };
+        let last = raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x");
         let (url, server) = one_connection(move |mut stream| {
             let _ = stream.read(&mut [0u8; 4096]);
             stream.write_all(&first).unwrap();
@@ -55,6 +53,7 @@ fn only_a_goaway_with_an_error_ends_the_connection() {
         server.join().unwrap();
         assert_eq!(report.first.complete, whole, "{report:?}");
         assert_eq!(report.goaway, Some(code as u32), "{report:?}");
+        assert_eq!(report.failure, None, "{report:?}");
     }
 }
 
@@ -447,4 +446,196 @@ fn the_opening_raises_the_connections_window_only_past_the_default() {
         assert_eq!(window, Some(announced), "asked for {asked}");
         assert_eq!(increments, Vec::from_iter(raised), "asked for {asked}");
     }
+}
+
+/// A server that sends `before` once it has the client's preface, and
+/// `after` once the client's HEADERS on stream 3 has come; then holds the
+/// connection until the client closes it (5 s at most).
+fn answering_the_second(before: Vec<u8>, after: Vec<u8>) -> (HttpUrl, std::thread::JoinHandle<()>) {
+    one_connection(move |mut stream| {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut got = vec![0; PREFACE.len()];
+        stream.read_exact(&mut got).unwrap();
+        stream.write_all(&before).unwrap();
+        got.clear();
+        let mut chunk = [0u8; 4096];
+        let second_asked = |got: &[u8]| {
+            let mut frames = FrameBuffer::with(got);
+            while let Ok(Some((header, _))) = frames.next_frame() {
+                if header.kind == Kind::Headers as u8 && header.stream == 3 {
+                    return true;
+                }
+            }
+            false
+        };
+        while !second_asked(&got) {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+        stream.write_all(&after).unwrap();
+        while let Ok(1..) = stream.read(&mut chunk) {}
+    })
+}
+
+/// Stream 3's latency runs from its own request, not from the first:
+/// sent 300 ms into the run and answered at once, it is at most what is
+/// left of the run after those 300 ms, where counted from stream 1's
+/// request it would be nearly all of it.
+#[test]
+fn the_second_streams_latency_counts_from_its_own_request() {
+    crate::test_support::within(|| {
+        let mut before = Vec::new();
+        frame_write::settings(&mut before, &[]);
+        before.extend(a_head_and_ten_bytes());
+        let ends = flag::END_HEADERS | flag::END_STREAM;
+        let after = raw_frame(Kind::Headers as u8, ends, 3, &[0x80 | 8]);
+        let (url, server) = answering_the_second(before, after);
+        let due = Duration::from_millis(300);
+        let options = H2Options {
+            second: Some(("/y".into(), due)),
+            ..with_a_second()
+        };
+        let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
+        server.join().unwrap();
+        let second = report.second.clone().unwrap_or_default();
+        assert!(second.complete && report.failure.is_none(), "{report:?}");
+        let latency = second.latency.unwrap_or_default();
+        let left = report.elapsed.saturating_sub(due);
+        assert!(latency <= left, "{latency:?}: {report:?}");
+    });
+}
+
+/// A GOAWAY whose last stream is 1 cuts stream 3, still open (RFC 9113
+/// §6.8): the run ends at once, saying the server will not answer it,
+/// rather than wait for the time limit.
+#[test]
+fn a_goaway_below_the_second_stream_cuts_it() {
+    let mut frames = Vec::new();
+    frame_write::settings(&mut frames, &[]);
+    frames.extend(a_head());
+    frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+    frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
+    let (report, _) = what_the_client_sent(&with_a_second(), frames);
+    assert!(report.first.complete, "{report:?}");
+    let failure = report.failure.as_deref();
+    let cut = "GOAWAY: the server will not answer stream 3";
+    assert_eq!(failure, Some(cut), "{report:?}");
+    assert!(!report.timed_out, "{report:?}");
+}
+
+/// Each request is a GET with exactly these fields, in this order: the
+/// four pseudo-fields (RFC 9113 §8.3.1), `:scheme` "http" as h2c is, and
+/// the client's name; stream 3's asks for the second target.
+#[test]
+fn each_request_has_exactly_its_fields() {
+    let mut frames = Vec::new();
+    frame_write::settings(&mut frames, &[]);
+    frames.extend(a_head());
+    frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+    let ends = flag::END_HEADERS | flag::END_STREAM;
+    frames.extend(raw_frame(Kind::Headers as u8, ends, 3, &[0x80 | 8]));
+    let (url, server) = one_connection(move |mut stream| {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut got = vec![0; PREFACE.len()];
+        stream.read_exact(&mut got).unwrap();
+        stream.write_all(&frames).unwrap();
+        let _ = stream.read_to_end(&mut got);
+        got
+    });
+    let report = run(&url, &with_a_second(), Some(Duration::from_secs(3))).unwrap();
+    let sent = server.join().unwrap();
+    let second = report.second.as_ref();
+    assert!(second.is_some_and(|s| s.complete), "{report:?}");
+    let mut decoder = hpack::Decoder::new(hpack::DEFAULT_TABLE_BYTES);
+    let mut heads = Vec::new();
+    let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+    while let Some((header, payload)) = sent.next_frame().unwrap() {
+        if let Ok(Frame::Headers { stream, block, .. }) = frame::parse(&header, payload) {
+            let list = decoder.decode(block, MAX_HEADER_BLOCK_BYTES).unwrap();
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let fields = list.fields.iter().map(|(n, v)| (text(n), text(v)));
+            heads.push((stream, fields.collect::<Vec<_>>()));
+        }
+    }
+    let authority = url.authority();
+    let head = |path: &str| {
+        [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", authority.as_str()),
+            (":path", path),
+            ("user-agent", "backpressure-slow-client"),
+        ]
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .to_vec()
+    };
+    assert_eq!(heads, [(1, head("/x")), (3, head("/y"))]);
+}
+
+/// A header block on a stream already closed is decoded all the same:
+/// it may add to the HPACK dynamic table (RFC 7541 §2.3.2), which the
+/// server's next blocks use. Here a late block on stream 1 adds a field,
+/// and stream 3's head names it by its dynamic index, 62.
+#[test]
+fn a_block_on_a_closed_stream_still_keeps_the_table_in_step() {
+    let mut frames = Vec::new();
+    frame_write::settings(&mut frames, &[]);
+    frames.extend(a_head());
+    frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+    // A literal with incremental indexing, its name new (RFC 7541 §6.2.1).
+    let mut late = vec![0x40, 6];
+    late.extend_from_slice(b"x-late");
+    late.extend_from_slice(&[1, b'1']);
+    let ends = flag::END_HEADERS | flag::END_STREAM;
+    frames.extend(raw_frame(Kind::Headers as u8, ends, 1, &late));
+    frames.extend(raw_frame(
+        Kind::Headers as u8,
+        ends,
+        3,
+        &[0x80 | 8, 0x80 | 62],
+    ));
+    let (report, _) = what_the_client_sent(&with_a_second(), frames);
+    assert_eq!(report.failure, None, "{report:?}");
+    let second = report.second.as_ref();
+    assert!(second.is_some_and(|s| s.complete), "{report:?}");
+}
+
+/// The report keeps the last GOAWAY's code (RFC 9113 §6.8: a server may
+/// send several): NO_ERROR, then INTERNAL_ERROR, ends the run as an error
+/// does, at once, the stream cut, not at the server's close later.
+#[test]
+fn a_later_goaway_with_an_error_replaces_one_without() {
+    let mut frames = a_head_and_ten_bytes();
+    frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
+    frame_write::goaway(&mut frames, 1, ErrorCode::InternalError, b"");
+    let report = report_of(&frames);
+    assert_eq!(
+        report.goaway,
+        Some(ErrorCode::InternalError as u32),
+        "{report:?}"
+    );
+    assert_eq!(report.failure, None, "{report:?}");
+    assert!(!report.first.complete && !report.timed_out, "{report:?}");
+}
+
+/// This client turned push off (RFC 9113 §8.4): a PUSH_PROMISE is the
+/// server's error, and ends the run, the download cut, whatever follows.
+#[test]
+fn a_push_promise_ends_the_run() {
+    let mut frames = a_head_and_ten_bytes();
+    let promise = [0, 0, 0, 2, 0x80 | 2];
+    frames.extend(raw_frame(
+        Kind::PushPromise as u8,
+        flag::END_HEADERS,
+        1,
+        &promise,
+    ));
+    frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+    let report = report_of(&frames);
+    let failure = report.failure.as_deref();
+    let push = "a PUSH_PROMISE, though this client disabled push";
+    assert_eq!(failure, Some(push), "{report:?}");
+    assert!(!report.first.complete, "{report:?}");
 }
