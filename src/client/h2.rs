@@ -173,15 +173,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
                 options.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                 n
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 report.failure = Some(format!("read failed: {e}"));
                 break;
@@ -260,10 +252,11 @@ fn write_before(
 ) -> Result<(), Unwritten> {
     while !bytes.is_empty() {
         let now = Instant::now();
-        let wait = match deadline {
+        // Whether this wait runs to the deadline, not to the timeout.
+        let (wait, to_the_deadline) = match deadline {
             Some(deadline) if now >= deadline => return Err(Unwritten::Limit),
-            Some(deadline) => (deadline - now).min(CONNECT_TIMEOUT),
-            None => CONNECT_TIMEOUT,
+            Some(deadline) if deadline - now <= CONNECT_TIMEOUT => (deadline - now, true),
+            _ => (CONNECT_TIMEOUT, false),
         };
         socket
             .set_write_timeout(Some(wait))
@@ -272,22 +265,24 @@ fn write_before(
             Ok(0) => return Err(Unwritten::Failed(io::ErrorKind::WriteZero.into())),
             Ok(n) => bytes = &bytes[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
-                // Timed out at the limit (WouldBlock): a stop, not a failure.
-                let timed_out = matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                );
-                return Err(if timed_out {
-                    Unwritten::Limit
-                } else {
-                    Unwritten::Failed(e)
-                });
-            }
+            // Timed out waiting for what was left before the deadline: the
+            // loop's top makes it the limit's stop, not a failure. The
+            // kernel counts the wait in clock ticks from its last one, so
+            // it may end a tick early; then the next wait is what is left.
+            Err(e) if timed_out(&e) && to_the_deadline => {}
             Err(e) => return Err(Unwritten::Failed(e)),
         }
     }
     Ok(())
+}
+
+/// A socket's read or write timeout ran out (Linux reports it as
+/// `EAGAIN`).
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
