@@ -63,6 +63,7 @@ use backpressure::body_len;
 
 use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, download_watched};
+use common::figures::{allowed_per_gb, per_gb};
 use common::{ServerProcess, cpu_ticks, env_count, get_request, say, serve_args_from_env};
 
 /// Bytes between two readings of the server's threads: often enough that
@@ -118,7 +119,7 @@ impl Spent {
 
     /// Milliseconds of CPU per gigabyte received: `seconds / bytes × 10^12`.
     fn per_gb(&self, seconds: f64) -> f64 {
-        seconds / self.bytes.max(1) as f64 * 1e12
+        per_gb(seconds, self.bytes)
     }
 }
 
@@ -258,7 +259,7 @@ fn run(filters: &[String], knobs: &Knobs) -> Result<String, String> {
     };
     let (producer, writer) = (role("producer")?, role("conn")?);
     let wanted = BOUNDED_OF_RAW_TARGET * raw.rate();
-    let allowed = cores / wanted * 1e12;
+    let allowed = allowed_per_gb(cores, wanted);
     let least = producer + raw.per_gb(raw.machine);
     let _ = writeln!(
         report,

@@ -49,9 +49,10 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use backpressure::{DEFAULT_MAX_BUFFERED_TOTAL, End, body_len};
+use backpressure::End;
 
 use common::args::{strategies_from_command_line, usage_error, wanted};
+use common::figures::rows_for;
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
@@ -67,16 +68,10 @@ const CLIENT_COUNTS: [usize; 3] = [1, 16, TARGET_CLIENTS];
 /// more clients share them.
 const TARGET_CLIENTS: usize = 64;
 /// Rows each stalled client asks for: the 385 MB export, far more than
-/// loopback socket buffers hold, so every connection really stalls.
+/// loopback socket buffers hold, so every connection really stalls; less
+/// for `buffer` and `unbounded`, which hold what they are asked for, to
+/// stay within `common::figures`'s buffering budget.
 const STALL_ROWS: u64 = 7_000_000;
-/// Most body bytes all clients of `buffer` or `unbounded` may make the
-/// server hold at once: those modes hold what they are asked for. With 16
-/// and 64 clients each asks for a smaller export, so that N × body stays
-/// under this; the table shows the rows asked for. Seven eighths of the
-/// server's default `--max-buffered-total`, an eighth to spare: past it,
-/// the server would refuse `buffer`'s clients with 503 and cut
-/// `unbounded`'s, whose connections then hold nothing to measure.
-const BUFFERING_BUDGET_BYTES: u64 = DEFAULT_MAX_BUFFERED_TOTAL / 8 * 7;
 /// How long a client waits for the first bytes of its answer when the
 /// table reports which status each client got.
 const STATUS_READ_TIMEOUT: Duration = Duration::from_millis(500);
@@ -207,20 +202,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Rows per client: the big export, or less for the modes that hold the
-/// whole body, so that all clients together stay within the budget.
-fn rows_for(strategy: &str, clients: usize) -> u64 {
-    if strategy != "buffer" && strategy != "unbounded" {
-        return STALL_ROWS;
-    }
-    let bytes_per_row = body_len(STALL_ROWS) / STALL_ROWS + 1;
-    STALL_ROWS.min(BUFFERING_BUDGET_BYTES / clients as u64 / bytes_per_row)
-}
-
 fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Measurement, String> {
     let server = ServerProcess::start(args)?;
     let addr = server.addr();
-    let rows = rows_for(strategy, clients);
+    let rows = rows_for(strategy, clients, STALL_ROWS);
 
     common::get_small(addr, &format!("/export.csv?rows=10&mode={strategy}"))?;
     let idle = wait_until_idle(&server, None)?;

@@ -81,12 +81,15 @@ use backpressure::{DEFAULT_CHUNK_BYTES, body_len};
 
 use common::args::{strategies_from_command_line, usage_error};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, download};
+use common::figures::{Throughput, cores_busy, front, mb_per_s, open_at_stall};
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
 use common::{ServerProcess, cpu_ticks, get_request, kib, own_flags, say, verdict};
 use tradeoff_chart::{Chart, Family, Point, Reference};
-use tradeoff_grid::{CHOOSABLE, Config, Settings, Strategy, settings, size_label};
+use tradeoff_grid::{
+    CHOOSABLE, Config, MEMORY_TARGET_CLIENTS, Settings, Strategy, settings, size_label,
+};
 
 /// The stalled clients' export: 385 MB, far more than loopback socket
 /// buffers hold, so that every connection really stalls.
@@ -96,8 +99,6 @@ const STALL_ROWS: u64 = 7_000_000;
 /// cut while it is being measured (a 64 KiB write is otherwise given up on
 /// after 16 s).
 const SERVE_FLAGS: [(&str, Option<&str>); 1] = [("--rate-grace", Some("5m"))];
-/// Megabytes, as throughput is quoted (MB/s, not MiB/s).
-const MB: f64 = 1e6;
 
 // Targets at the defaults, from the issue that asked for this benchmark:
 // fast-pass medians of the same run, and memory per stalled client.
@@ -112,39 +113,6 @@ const RSS_PER_CLIENT_TARGET_BYTES: f64 = 192.0 * 1024.0;
 /// Most RSS growth and kernel send queue together per stalled `bounded`
 /// client: everything one slow client makes the server hold.
 const HELD_PER_CLIENT_TARGET_BYTES: f64 = 256.0 * 1024.0;
-/// The stalled clients the two memory targets are defined at (as
-/// `memory_footprint` judges them, on its 64-client line). Per client, a
-/// server's fixed costs weigh more the fewer clients share them: the same
-/// build holds 192 KiB per client with 1 or 16 and 179 KiB with 64
-/// (`docs/benchmarks.md`), so a run at another count is shown, not judged.
-const MEMORY_TARGET_CLIENTS: usize = 64;
-
-/// Throughput of one configuration over its K downloads, MB/s.
-#[derive(Clone, Debug)]
-struct Throughput {
-    /// What the chart plots: one slow download cannot move it.
-    median: f64,
-    /// The slowest and fastest download, to show the spread.
-    min: f64,
-    max: f64,
-}
-
-impl Throughput {
-    fn of(mut rates: Vec<f64>) -> Throughput {
-        rates.sort_by(f64::total_cmp);
-        let n = rates.len();
-        let median = match n {
-            0 => f64::NAN,
-            _ if n % 2 == 1 => rates[n / 2],
-            _ => (rates[n / 2 - 1] + rates[n / 2]) / 2.0,
-        };
-        Throughput {
-            median,
-            min: rates.first().copied().unwrap_or(f64::NAN),
-            max: rates.last().copied().unwrap_or(f64::NAN),
-        }
-    }
-}
 
 /// What one stalled client cost, averaged over the N.
 #[derive(Clone, Copy, Debug)]
@@ -299,7 +267,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         .map(|(((config, _, memory), rates), (busy, all))| Row {
             config,
             throughput: Throughput::of(rates),
-            cores_busy: busy as f64 / all.max(1) as f64 * cores,
+            cores_busy: cores_busy(busy, all, cores),
             memory,
             on_front: false,
         })
@@ -335,7 +303,7 @@ impl Target {
         if received < body {
             return Err(format!("{received} bytes, less than the {body}-byte body"));
         }
-        Ok(body as f64 / MB / secs)
+        Ok(mb_per_s(body, secs))
     }
 }
 
@@ -364,7 +332,7 @@ fn stall(server: &ServerProcess, mode: &str, clients: usize) -> Result<Memory, S
     // Per client only means something if every client is still being
     // served (none refused or cut).
     let open = metrics.value("backpressure_connections_active")?;
-    if open != (clients + 1) as f64 {
+    if open != open_at_stall(clients) {
         return Err(format!(
             "{open} connections open at the stall, expected {clients} and the probe"
         ));
@@ -388,24 +356,11 @@ fn stall(server: &ServerProcess, mode: &str, clients: usize) -> Result<Memory, S
 /// Marks the rows no other beats on both axes: walking from the least
 /// memory held up, each row that is faster than every row before it.
 fn mark_front(rows: &mut [Row]) {
-    let mut order: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].memory.is_some())
+    let points: Vec<(Option<f64>, f64)> = (rows.iter())
+        .map(|row| (row.memory.map(|m| m.held()), row.throughput.median))
         .collect();
-    let held = |row: &Row| row.memory.map_or(f64::INFINITY, |m| m.held());
-    order.sort_by(|&a, &b| {
-        held(&rows[a]).total_cmp(&held(&rows[b])).then(
-            rows[b]
-                .throughput
-                .median
-                .total_cmp(&rows[a].throughput.median),
-        )
-    });
-    let mut best = f64::NEG_INFINITY;
-    for i in order {
-        if rows[i].throughput.median > best {
-            best = rows[i].throughput.median;
-            rows[i].on_front = true;
-        }
+    for (row, on_front) in rows.iter_mut().zip(front(&points)) {
+        row.on_front = on_front;
     }
 }
 

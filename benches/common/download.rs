@@ -68,7 +68,7 @@ const LAST_CHUNK: &[u8; 5] = b"0\r\n\r\n";
 /// Whether a response of `received` bytes, beginning with `front` and
 /// ending with `tail`, ended as its framing says a whole one does: with
 /// the `Content-Length` its head gave, or with chunked's last chunk.
-fn whole(front: &[u8], tail: &[u8], received: u64) -> Result<(), String> {
+pub fn whole(front: &[u8], tail: &[u8], received: u64) -> Result<(), String> {
     let head_len = front
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -175,7 +175,7 @@ impl RawCopy {
 /// running total after every read. The response's first bytes stay at the
 /// front of `buffer`, for the caller to check the status line; later reads
 /// overwrite the rest.
-fn read_to_end_counting(
+pub fn read_to_end_counting(
     stream: &mut impl Read,
     buffer: &mut [u8],
     mut after_read: impl FnMut(u64) -> Result<(), String>,

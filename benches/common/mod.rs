@@ -5,7 +5,8 @@
 //! print them; a fast client and the raw copy it is held to
 //! (`download.rs`); stalled clients, and the server watched while they
 //! stall (`stall.rs`); the command line of the benchmarks that are
-//! programs of their own (`args.rs`).
+//! programs of their own (`args.rs`); and the arithmetic that turns
+//! measurements into the published figures (`figures.rs`).
 //!
 //! A benchmark that measures an error page instead of an export would print
 //! a fine-looking, meaningless figure, so every failure here is an `Err`
@@ -14,6 +15,7 @@
 
 pub mod args;
 pub mod download;
+pub mod figures;
 pub mod stall;
 
 use std::io::{Read, Write};
@@ -127,12 +129,18 @@ pub fn serve_args_from_env() -> Result<Vec<String>, String> {
 /// something other than what was asked for and look fine.
 pub fn env_count(name: &str, default: u64) -> Result<u64, String> {
     match std::env::var(name) {
-        Ok(text) => match text.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{name}={text:?}: not a positive whole number")),
-        },
+        Ok(text) => positive_count(name, &text),
         Err(std::env::VarError::NotPresent) => Ok(default),
         Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
+/// [`env_count`]'s reading of `text`, the value of `name`: a whole number
+/// above zero, or an error.
+pub fn positive_count(name: &str, text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{name}={text:?}: not a positive whole number")),
     }
 }
 
@@ -153,6 +161,11 @@ pub fn mib(bytes: f64) -> String {
 /// downloads.
 pub fn cpu_ticks() -> Result<(u64, u64), String> {
     let stat = std::fs::read_to_string("/proc/stat").map_err(|e| format!("/proc/stat: {e}"))?;
+    stat_ticks(&stat)
+}
+
+/// [`cpu_ticks`] from the text of `/proc/stat`: `(busy, all)`.
+pub fn stat_ticks(stat: &str) -> Result<(u64, u64), String> {
     let line = (stat.lines().next())
         .filter(|line| line.starts_with("cpu "))
         .ok_or("/proc/stat: no cpu line first")?;

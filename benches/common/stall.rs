@@ -140,10 +140,7 @@ pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<I
         let heap = metrics.value("backpressure_heap_bytes")?;
         let after = no_thread_serving()?;
         let resident = resident(server)?;
-        let at_rest = connections == 1.0
-            && before.is_empty()
-            && after.is_empty()
-            && threads.is_none_or(|t| t == resident.threads);
+        let at_rest = at_rest(connections, &before, &after, threads, resident.threads);
         let previous = heap_at_rest;
         let steady = previous == Some(heap);
         heap_at_rest = at_rest.then_some(heap);
@@ -165,6 +162,23 @@ pub fn wait_until_idle(server: &ServerProcess, threads: Option<u64>) -> Result<I
         }
         thread::sleep(POLL_INTERVAL);
     }
+}
+
+/// Whether one look at the server found it at rest ([`wait_until_idle`]):
+/// `connections` open, the probe's alone; no thread serving a connection
+/// (`serving_before` the scrape and `serving_after` it); and `threads`
+/// counted, if `expected` says what they must be.
+pub fn at_rest(
+    connections: f64,
+    serving_before: &[String],
+    serving_after: &[String],
+    expected: Option<u64>,
+    threads: u64,
+) -> bool {
+    connections == 1.0
+        && serving_before.is_empty()
+        && serving_after.is_empty()
+        && expected.is_none_or(|t| t == threads)
 }
 
 /// The server's threads that serve a connection, by the names it gives
@@ -197,19 +211,42 @@ pub fn queued(metrics: &Metrics, strategy: &str) -> Result<f64, String> {
 /// scrape, and whether it settled before [`SETTLE_TIMEOUT`].
 pub fn wait_for_stall(server: &ServerProcess, strategy: &str) -> Result<(Metrics, bool), String> {
     let started = Instant::now();
-    let (mut last, mut stable) = (None, 0);
+    let mut settling = Settling::default();
     loop {
         let metrics = server.metrics()?;
         let now = queued(&metrics, strategy)?;
         let all_ended = metrics.value("backpressure_connections_active")? == 1.0;
-        stable = if last == Some(now) { stable + 1 } else { 0 };
-        last = Some(now);
-        if stable >= STABLE_POLLS && (now > 0.0 || all_ended) {
+        if settling.poll(now, all_ended) {
             return Ok((metrics, true));
         }
         if started.elapsed() > SETTLE_TIMEOUT {
             return Ok((metrics, false));
         }
         thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// A stall's queued bytes, poll by poll ([`wait_for_stall`]).
+#[derive(Default)]
+pub struct Settling {
+    /// The queued bytes at the last poll.
+    last: Option<f64>,
+    /// Polls in a row that found them unchanged.
+    stable: u32,
+}
+
+impl Settling {
+    /// Takes one poll's queued bytes, `now`, and whether every connection
+    /// had ended by then; returns whether the stall has settled: unchanged
+    /// for [`STABLE_POLLS`] polls in a row, and above zero or with every
+    /// connection already ended.
+    pub fn poll(&mut self, now: f64, all_ended: bool) -> bool {
+        self.stable = if self.last == Some(now) {
+            self.stable + 1
+        } else {
+            0
+        };
+        self.last = Some(now);
+        self.stable >= STABLE_POLLS && (now > 0.0 || all_ended)
     }
 }
