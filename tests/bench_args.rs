@@ -45,6 +45,41 @@ fn criterion_flags_and_their_values_are_skipped() {
     }
 }
 
+/// Every flag of criterion 0.8 and libtest that takes a value has it
+/// skipped: one left off the list would make its value (`--color never`,
+/// `--test-threads 1`) a word that names no strategy, and every program
+/// benchmark would stop with exit 2 on a line criterion's own accept.
+#[test]
+fn every_flag_that_takes_a_value_has_it_skipped() {
+    for flag in [
+        "-c",
+        "--color",
+        "--colour",
+        "-s",
+        "--save-baseline",
+        "-b",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--format",
+        "--profile-time",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--plotting-backend",
+        "--output-format",
+        "--skip",
+        "--test-threads",
+    ] {
+        let line = strings(&[flag, "never", "--bench"]);
+        assert_eq!(args::strategies(line, &KNOWN), Ok(vec![]), "{flag}");
+    }
+}
+
 #[test]
 fn strategies_are_taken_among_flags() {
     let line = ["--bench", "--save-baseline", "pipeline", "bounded"];
