@@ -406,6 +406,22 @@ pub(in crate::client) mod tests {
         })
     }
 
+    /// The run, reading at 64 KiB/s for at most 5 s, against a server
+    /// that sends `frames` and resets the connection
+    /// ([`resetting_after_the_ack`]): slowly enough that what the client
+    /// owes the frames it reads (a WINDOW_UPDATE at half its window, a
+    /// PING's acknowledgement) is written after the reset, and fails.
+    fn read_at_64_kib_past_a_reset(frames: Vec<u8>) -> H2Report {
+        let (url, server) = resetting_after_the_ack(frames);
+        let options = H2Options {
+            rate: Some(64 * 1024),
+            ..options()
+        };
+        let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
+        server.join().unwrap();
+        report
+    }
+
     /// SETTINGS, stream 1's head, and 48 KiB of its body.
     fn a_head_and_48_kib() -> Vec<u8> {
         let mut frames = Vec::new();
@@ -448,13 +464,7 @@ pub(in crate::client) mod tests {
         crate::test_support::within(|| {
             let mut frames = a_head_and_48_kib();
             frame_write::goaway(&mut frames, 0, ErrorCode::NoError, b"");
-            let (url, server) = resetting_after_the_ack(frames);
-            let options = H2Options {
-                rate: Some(64 * 1024),
-                ..options()
-            };
-            let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
-            server.join().unwrap();
+            let report = read_at_64_kib_past_a_reset(frames);
             assert_eq!(report.first.body_bytes, 3 * 16_384, "{report:?}");
             assert_eq!(report.goaway, Some(0), "{report:?}");
             let failure = report.failure.as_deref();
@@ -555,13 +565,7 @@ pub(in crate::client) mod tests {
             for _ in 0..3 {
                 frame_write::ping(&mut frames, *b"pingdata", false);
             }
-            let (url, server) = resetting_after_the_ack(frames);
-            let options = H2Options {
-                rate: Some(64 * 1024),
-                ..options()
-            };
-            let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
-            server.join().unwrap();
+            let report = read_at_64_kib_past_a_reset(frames);
             assert_eq!(report.first.body_bytes, 3 * 16_384, "{report:?}");
             let failure = report.failure.unwrap_or_default();
             assert!(failure.starts_with("write failed: "), "{failure}");
@@ -583,13 +587,7 @@ pub(in crate::client) mod tests {
             frame_write::ping(&mut frames, *b"pingdata", false);
             frames.extend(raw_frame(Kind::Data as u8, 0, 1, &[b'x'; 8_192]));
             frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-            let (url, server) = resetting_after_the_ack(frames);
-            let options = H2Options {
-                rate: Some(64 * 1024),
-                ..options()
-            };
-            let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
-            server.join().unwrap();
+            let report = read_at_64_kib_past_a_reset(frames);
             assert!(report.first.complete, "{report:?}");
             assert_eq!(report.failure, None, "{report:?}");
         });

@@ -60,17 +60,22 @@ fn only_a_goaway_with_an_error_ends_the_connection() {
 /// The run with `options` against a server that answers `frames` once
 /// it has the preface, and what the client sent after its preface.
 fn what_the_client_sent(options: &H2Options, frames: Vec<u8>) -> (H2Report, Vec<u8>) {
-    let (url, server) = one_connection(move |mut stream| {
+    let (url, server) = answering(frames);
+    let report = run(&url, options, Some(Duration::from_secs(3))).unwrap();
+    (report, server.join().unwrap())
+}
+
+/// A server that answers `frames` once it has the client's preface, and
+/// returns what the client sent after it.
+fn answering(frames: Vec<u8>) -> (HttpUrl, std::thread::JoinHandle<Vec<u8>>) {
+    one_connection(move |mut stream| {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
         let mut got = vec![0; PREFACE.len()];
         stream.read_exact(&mut got).unwrap();
         stream.write_all(&frames).unwrap();
         let _ = stream.read_to_end(&mut got);
-        got
-    });
-    let report = run(&url, options, Some(Duration::from_secs(3))).unwrap();
-    let sent = server.join().unwrap();
-    (report, sent[PREFACE.len()..].to_vec())
+        got.split_off(PREFACE.len())
+    })
 }
 
 /// [`what_the_client_sent`], its WINDOW_UPDATEs.
@@ -536,21 +541,14 @@ fn each_request_has_exactly_its_fields() {
     frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
     let ends = flag::END_HEADERS | flag::END_STREAM;
     frames.extend(raw_frame(Kind::Headers as u8, ends, 3, &[0x80 | 8]));
-    let (url, server) = one_connection(move |mut stream| {
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut got = vec![0; PREFACE.len()];
-        stream.read_exact(&mut got).unwrap();
-        stream.write_all(&frames).unwrap();
-        let _ = stream.read_to_end(&mut got);
-        got
-    });
+    let (url, server) = answering(frames);
     let report = run(&url, &with_a_second(), Some(Duration::from_secs(3))).unwrap();
     let sent = server.join().unwrap();
     let second = report.second.as_ref();
     assert!(second.is_some_and(|s| s.complete), "{report:?}");
     let mut decoder = hpack::Decoder::new(hpack::DEFAULT_TABLE_BYTES);
     let mut heads = Vec::new();
-    let mut sent = FrameBuffer::with(&sent[PREFACE.len()..]);
+    let mut sent = FrameBuffer::with(&sent);
     while let Some((header, payload)) = sent.next_frame().unwrap() {
         if let Ok(Frame::Headers { stream, block, .. }) = frame::parse(&header, payload) {
             let list = decoder.decode(block, MAX_HEADER_BLOCK_BYTES).unwrap();
