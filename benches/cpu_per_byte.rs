@@ -63,7 +63,7 @@ use backpressure::body_len;
 
 use common::args::{strategies_from_command_line, usage_error, wanted};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, download_watched};
-use common::figures::{allowed_per_gb, per_gb};
+use common::figures::{MB, allowed_per_gb, per_gb};
 use common::{ServerProcess, cpu_ticks, env_count, get_request, say, serve_args_from_env};
 
 /// Bytes between two readings of the server's threads: often enough that
@@ -189,7 +189,7 @@ fn run(filters: &[String], knobs: &Knobs) -> Result<String, String> {
     say!(
         NAME,
         "cpu_per_byte: {runs} downloads of {:.0} MB per strategy, in rounds, {cores} cores",
-        raw.len() as f64 / 1e6
+        raw.len() as f64 / MB
     );
 
     // One entry per strategy, then the raw copy.
@@ -227,7 +227,7 @@ fn run(filters: &[String], knobs: &Knobs) -> Result<String, String> {
         let _ = writeln!(
             report,
             "{name:<10} {:>6.0} {:>7} {:>9} {:>7} {:>8} {:>8.0}   {:>8.2}",
-            spent.rate() / 1e6,
+            spent.rate() / MB,
             column(spent.role("conn")),
             column(spent.role("producer")),
             column(Some(spent.client)),
@@ -265,7 +265,7 @@ fn run(filters: &[String], knobs: &Knobs) -> Result<String, String> {
         report,
         "{BOUNDED_OF_RAW_TARGET} x the raw copy is {:.0} MB/s: {cores} busy cores give each GB at most {allowed:.0} ms of CPU at that rate.\n\
          bounded spends {:.0} (producer {producer:.0}, writer {writer:.0}, client {:.0}); rendering plus the raw copy's own cost is {least:.0}: {}.",
-        wanted / 1e6,
+        wanted / MB,
         bounded.per_gb(bounded.machine),
         bounded.per_gb(bounded.client),
         if least > allowed {

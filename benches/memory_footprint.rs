@@ -52,7 +52,7 @@ use std::time::Duration;
 use backpressure::End;
 
 use common::args::{strategies_from_command_line, usage_error, wanted};
-use common::figures::rows_for;
+use common::figures::{MEMORY_TARGET_CLIENTS, rows_for};
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
@@ -62,16 +62,7 @@ use common::{ServerProcess, holds, kib, mib, say, serve_args_from_env, verdict};
 const STRATEGIES: [&str; 4] = ["buffer", "unbounded", "bounded", "pipeline"];
 /// Stalled clients at once, one fresh server each: per-client figures are
 /// read at the largest, where the server's fixed costs weigh least.
-const CLIENT_COUNTS: [usize; 3] = [1, 16, TARGET_CLIENTS];
-/// The stalled clients the `bounded` targets are judged at (one of
-/// [`CLIENT_COUNTS`]): per client, the server's fixed costs weigh less the
-/// more clients share them.
-const TARGET_CLIENTS: usize = 64;
-/// Rows each stalled client asks for: the 385 MB export, far more than
-/// loopback socket buffers hold, so every connection really stalls; less
-/// for `buffer` and `unbounded`, which hold what they are asked for, to
-/// stay within `common::figures`'s buffering budget.
-const STALL_ROWS: u64 = 7_000_000;
+const CLIENT_COUNTS: [usize; 3] = [1, 16, MEMORY_TARGET_CLIENTS];
 /// How long a client waits for the first bytes of its answer when the
 /// table reports which status each client got.
 const STATUS_READ_TIMEOUT: Duration = Duration::from_millis(500);
@@ -205,7 +196,7 @@ fn main() -> ExitCode {
 fn measure(args: &[String], strategy: &'static str, clients: usize) -> Result<Measurement, String> {
     let server = ServerProcess::start(args)?;
     let addr = server.addr();
-    let rows = rows_for(strategy, clients, STALL_ROWS);
+    let rows = rows_for(strategy, clients);
 
     common::get_small(addr, &format!("/export.csv?rows=10&mode={strategy}"))?;
     let idle = wait_until_idle(&server, None)?;
@@ -306,13 +297,13 @@ fn table_line(m: &Measurement) -> String {
 fn targets(measurements: &[Measurement]) -> String {
     let Some(m) = measurements
         .iter()
-        .find(|m| m.strategy == "bounded" && m.clients == TARGET_CLIENTS)
+        .find(|m| m.strategy == "bounded" && m.clients == MEMORY_TARGET_CLIENTS)
     else {
-        return format!("targets: no bounded/{TARGET_CLIENTS} measurement");
+        return format!("targets: no bounded/{MEMORY_TARGET_CLIENTS} measurement");
     };
     if !m.settled || m.served != m.clients as f64 {
         return format!(
-            "targets (bounded, {TARGET_CLIENTS} stalled clients): not judged: {} of {} clients served at the stall{}",
+            "targets (bounded, {MEMORY_TARGET_CLIENTS} stalled clients): not judged: {} of {} clients served at the stall{}",
             m.served,
             m.clients,
             if m.settled {
@@ -331,7 +322,7 @@ fn targets(measurements: &[Measurement]) -> String {
     // build too ([`holds`]); how much it held is the optimised build's
     // ([`verdict`]).
     format!(
-        "targets (bounded, {TARGET_CLIENTS} stalled clients):\n  \
+        "targets (bounded, {MEMORY_TARGET_CLIENTS} stalled clients):\n  \
          RSS per stalled connection {} <= {}: {}\n  \
          kernel send queue per stalled connection: {}\n  \
          both, per stalled connection {} <= {}: {}\n  \

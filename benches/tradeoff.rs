@@ -81,19 +81,16 @@ use backpressure::{DEFAULT_CHUNK_BYTES, body_len};
 
 use common::args::{strategies_from_command_line, usage_error};
 use common::download::{CLIENT_BUFFER_BYTES, RawCopy, SERVER_WRITE_BYTES, download};
-use common::figures::{Throughput, cores_busy, front, mb_per_s, open_at_stall};
+use common::figures::{
+    MB, MEMORY_TARGET_CLIENTS, STALL_ROWS, Throughput, cores_busy, front, mb_per_s, open_at_stall,
+};
 use common::stall::{
     kernel_queue, queued, resident, stalled_clients, wait_for_stall, wait_until_idle,
 };
 use common::{ServerProcess, cpu_ticks, get_request, kib, own_flags, say, verdict};
 use tradeoff_chart::{Chart, Family, Point, Reference};
-use tradeoff_grid::{
-    CHOOSABLE, Config, MEMORY_TARGET_CLIENTS, Settings, Strategy, settings, size_label,
-};
+use tradeoff_grid::{CHOOSABLE, Config, Settings, Strategy, settings, size_label};
 
-/// The stalled clients' export: 385 MB, far more than loopback socket
-/// buffers hold, so that every connection really stalls.
-const STALL_ROWS: u64 = 7_000_000;
 /// Flags every server gets besides the grid's, unless `BENCH_SERVE_ARGS`
 /// sets them: a minimum-rate grace long enough that no stalled client is
 /// cut while it is being measured (a 64 KiB write is otherwise given up on
@@ -565,7 +562,7 @@ fn chart(settings: &Settings, rows: &[Row]) -> Chart {
         subtitle: format!(
             "median of {} downloads of {:.0} MB over loopback; memory of {} stalled clients; {} cores{}{}",
             settings.runs,
-            body_len(settings.fast_rows) as f64 / 1e6,
+            body_len(settings.fast_rows) as f64 / MB,
             settings.clients,
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             extra,

@@ -24,8 +24,8 @@ use backpressure::{
 
 use common::download::{read_to_end_counting, whole};
 use common::figures::{
-    BUFFERING_BUDGET_BYTES, Throughput, allowed_per_gb, cores_busy, front, mb_per_s, open_at_stall,
-    per_gb, rows_for,
+    BUFFERING_BUDGET_BYTES, STALL_ROWS, Throughput, allowed_per_gb, cores_busy, front, mb_per_s,
+    open_at_stall, per_gb, rows_for,
 };
 use common::stall::{STABLE_POLLS, Settling, at_rest};
 use common::{kib, mib, own_flags, positive_count, sets, stat_ticks};
@@ -272,12 +272,11 @@ fn at_rest_is_the_probe_alone_and_no_thread_serving() {
 /// modes always get the big export.
 #[test]
 fn the_buffering_modes_ask_for_rows_within_the_budget() {
-    const STALL_ROWS: u64 = 7_000_000;
     let bytes_per_row = body_len(STALL_ROWS) as f64 / STALL_ROWS as f64;
     for strategy in ["buffer", "unbounded"] {
-        assert_eq!(rows_for(strategy, 1, STALL_ROWS), STALL_ROWS, "fits");
+        assert_eq!(rows_for(strategy, 1), STALL_ROWS, "fits");
         for clients in [16, 64] {
-            let rows = rows_for(strategy, clients, STALL_ROWS);
+            let rows = rows_for(strategy, clients);
             let asked = clients as u64 * body_len(rows);
             assert!(
                 asked <= BUFFERING_BUDGET_BYTES,
@@ -292,7 +291,7 @@ fn the_buffering_modes_ask_for_rows_within_the_budget() {
         }
     }
     for strategy in ["bounded", "pipeline"] {
-        assert_eq!(rows_for(strategy, 64, STALL_ROWS), STALL_ROWS);
+        assert_eq!(rows_for(strategy, 64), STALL_ROWS);
     }
 }
 

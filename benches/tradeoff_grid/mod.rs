@@ -31,15 +31,9 @@ const QUICK_DEPTHS: [usize; 2] = [0, 1];
 const DEFAULT_RUNS: usize = 5;
 /// K in the quick run: a median of three still drops one outlier.
 const QUICK_RUNS: usize = 3;
-/// The stalled clients the two memory targets are defined at (as
-/// `memory_footprint` judges them, on its 64-client line). Per client, a
-/// server's fixed costs weigh more the fewer clients share them: the same
-/// build holds 192 KiB per client with 1 or 16 and 179 KiB with 64
-/// (`docs/benchmarks.md`), so a run at another count is shown, not judged.
-pub const MEMORY_TARGET_CLIENTS: usize = 64;
 /// Stalled clients per configuration (N): the count the memory targets are
 /// defined at, so that a default run judges them.
-const DEFAULT_CLIENTS: usize = MEMORY_TARGET_CLIENTS;
+const DEFAULT_CLIENTS: usize = crate::common::figures::MEMORY_TARGET_CLIENTS;
 /// N in the quick run: few enough to settle fast; its memory is shown, not
 /// judged.
 const QUICK_CLIENTS: usize = 8;
