@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use backpressure::{CLOSE_READ_TIMEOUT, LINGER_TIME};
 use common::h2::{DATA, END_STREAM, Frame, GOAWAY, H2, PING, REFUSED_STREAM, summary};
 use common::{
-    Server, back_to_idle, metrics, parse_response, reference_csv_len, stalled_request,
+    RawResponse, Server, back_to_idle, metrics, parse_response, reference_csv_len, stalled_request,
     stalled_toward, thread_names, threads_named, try_metrics, wait_until, wait_until_with,
     warmed_server,
 };
@@ -212,16 +212,12 @@ fn at_the_cap_the_servers_own_endpoints_are_still_answered() {
     let mut kept_open = Vec::new();
     let mut request = |raw: &[u8]| {
         let started = Instant::now();
-        let mut client = TcpStream::connect(addr).unwrap();
-        client.set_read_timeout(Some(PATIENCE)).unwrap();
-        client.write_all(raw).unwrap();
-        let mut wire = Vec::new();
-        client.read_to_end(&mut wire).unwrap();
+        let (response, client) = kept_open_reading(addr, raw);
         let took = started.elapsed();
         let raw = String::from_utf8_lossy(raw);
         assert!(took < LINGER_TIME / 2, "closed after {took:?}: {raw:?}");
         kept_open.push(client);
-        parse_response(&wire)
+        response
     };
     // Empty lines before the request line are skipped, as a connection
     // thread skips them (RFC 9112 §2.2): two of them are not the blank
@@ -344,12 +340,18 @@ fn every_close_over(server: &Server) {
 /// that the server's close waits for it; returns the status and the
 /// socket.
 fn answered_kept_open(addr: SocketAddr, request: &[u8]) -> (u16, TcpStream) {
+    let (response, client) = kept_open_reading(addr, request);
+    (response.status, client)
+}
+
+/// [`answered_kept_open`], the whole response returned.
+fn kept_open_reading(addr: SocketAddr, request: &[u8]) -> (RawResponse, TcpStream) {
     let mut client = TcpStream::connect(addr).unwrap();
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     client.write_all(request).unwrap();
     let mut wire = Vec::new();
     client.read_to_end(&mut wire).unwrap();
-    (parse_response(&wire).status, client)
+    (parse_response(&wire), client)
 }
 
 /// A connection whose response is out gives its slot back while its close

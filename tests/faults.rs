@@ -2192,19 +2192,23 @@ fn a_second_signal_spares_a_response_already_written() {
     arrives_whole(&mut client, &body);
 }
 
+/// The most rows the server serves (`MAX_ROWS`): about 5.6 GB of CSV,
+/// seconds to render in any build, so a download of them is still going
+/// when a test cuts it.
+const MOST_ROWS: u64 = 100_000_000;
+
 /// The drain timeout's cut of an HTTP/1.0 body read by a *fast* client.
 /// Its writer spends its time rendering, not blocked in `write`, so at the
 /// moment of the cut the server's kernel has usually sent everything: a
 /// `shutdown(Both)` then puts a FIN on the wire at once, ahead of the reset
 /// that follows when the thread closes, and the client's read sees a clean
 /// end of file. A close-delimited body must never end that way when cut.
-/// The most rows there are, 5.6 GB, take seconds in any build, so the
-/// 200 ms drain always cuts the body.
+/// Of [`MOST_ROWS`], the 200 ms drain always cuts the body.
 #[test]
 fn a_cut_http10_body_read_fast_never_ends_in_a_clean_close() {
     for mode in ["pipeline", "bounded"] {
         let mut server = Child::start(Log::Read, None, &["--drain-timeout", "200ms"]);
-        let client = download_mode(server.addr, "HTTP/1.0", 100_000_000, mode);
+        let client = download_mode(server.addr, "HTTP/1.0", MOST_ROWS, mode);
         server.terminate();
         server.exits_zero_having(": 0 connections ended before the drain timeout, 1 cut");
         fast_download_ends_in_a_reset(client, mode);
@@ -2212,10 +2216,12 @@ fn a_cut_http10_body_read_fast_never_ends_in_a_clean_close() {
 }
 
 /// Like [`ends_in_a_reset`], for a fast download ([`download_mode`]) of
-/// the most rows there are.
+/// [`MOST_ROWS`].
 fn fast_download_ends_in_a_reset(client: thread::JoinHandle<std::io::Result<u64>>, what: &str) {
     match client.join().expect("the client thread") {
-        Ok(got) => panic!("{what}: a clean close after {got} bytes of a 5.6 GB body, not a reset"),
+        Ok(got) => {
+            panic!("{what}: a clean close after {got} bytes of {MOST_ROWS} rows, not a reset")
+        }
         Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{what}: {e}"),
     }
 }
@@ -2224,13 +2230,12 @@ fn fast_download_ends_in_a_reset(client: thread::JoinHandle<std::io::Result<u64>
 /// socket, and a close-delimited body it cuts must end in a reset, not in
 /// the FIN of a plain close, which the client would take for its end.
 /// The client reads as fast as it can, so that the kernel often holds
-/// nothing unsent, when a FIN would go out at once; the most rows there
-/// are, 5.6 GB, take seconds even in a release build, so the body is
-/// always cut.
+/// nothing unsent, when a FIN would go out at once; a download of
+/// [`MOST_ROWS`] is always still going when the exit cuts it.
 #[test]
 fn a_second_signal_resets_what_it_cuts() {
     let mut server = Child::start(Log::Read, None, &[]);
-    let client = download_mode(server.addr, "HTTP/1.0", 100_000_000, "pipeline");
+    let client = download_mode(server.addr, "HTTP/1.0", MOST_ROWS, "pipeline");
     server.terminate();
     // The first signal is seen within the accept loop's 100 ms wake; the
     // download goes on, draining.

@@ -1,9 +1,9 @@
 //! Sampling one server and its clients on a schedule: every
 //! [`SAMPLE_INTERVAL`], each link of the flow-control chain read once
 //! ([`Sample`]), from the server's `/proc` status, both kernels' socket
-//! queues in `/proc/net/tcp`, the server's `/metrics` and the clients' own
-//! counts. A slow read skips the ticks it missed rather than stretching
-//! the run.
+//! queues in `/proc/net/tcp`, the server's `/metrics`, the clients' own
+//! counts and the machine's TCP memory in `/proc/net/sockstat`. A slow
+//! read skips the ticks it missed rather than stretching the run.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -45,13 +45,13 @@ pub fn note_listener(port: u16) {
 
 /// Notes a connection just accepted, for the second signal (and an abort).
 pub fn note_connection(socket: &impl AsRawFd) {
-    raise(&HIGHEST_CONNECTION_FD, socket.as_raw_fd());
+    keep_highest(&HIGHEST_CONNECTION_FD, socket.as_raw_fd());
 }
 
 /// `highest` becomes `fd` if that is higher, and is never lowered:
 /// descriptors are reused lowest first, so a new connection often has a
 /// lower number than one still being written.
-pub(super) fn raise(highest: &AtomicI32, fd: i32) {
+pub(super) fn keep_highest(highest: &AtomicI32, fd: i32) {
     highest.fetch_max(fd, Ordering::SeqCst);
 }
 

@@ -231,12 +231,13 @@ fn a_lower_descriptor_noted_later_leaves_the_highest() {
     };
     note_connection(&high);
     note_connection(&low);
-    // The process's own mark may be higher still, from other tests'
-    // servers: what it keeps is seen on a mark of this test's own.
+    // Noted in the process's own mark, which other tests' servers may
+    // have raised higher still: the rule it keeps is seen on a mark of
+    // this test's own.
     let highest = noted::HIGHEST_CONNECTION_FD.load(Ordering::SeqCst);
     assert!(highest >= high.as_raw_fd(), "{highest}");
     let mark = std::sync::atomic::AtomicI32::new(-1);
-    noted::raise(&mark, high.as_raw_fd());
-    noted::raise(&mark, low.as_raw_fd());
+    noted::keep_highest(&mark, high.as_raw_fd());
+    noted::keep_highest(&mark, low.as_raw_fd());
     assert_eq!(mark.load(Ordering::SeqCst), high.as_raw_fd());
 }

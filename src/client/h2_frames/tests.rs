@@ -5,7 +5,9 @@
 
 use std::io::{Read, Write};
 
-use super::super::h2::tests::{a_head, a_head_and_ten_bytes, one_connection, options, report_of};
+use super::super::h2::tests::{
+    a_head, a_head_and_ten_bytes, one_connection, options, report_of, settings_acknowledged,
+};
 use super::super::h2::{H2Options, run};
 use super::*;
 use crate::http::h2::frame::{self, ErrorCode, Frame, Kind, PREFACE, flag};
@@ -45,7 +47,8 @@ fn only_a_goaway_with_an_error_ends_the_connection() {
         let (url, server) = one_connection(move |mut stream| {
             let _ = stream.read(&mut [0u8; 4096]);
             stream.write_all(&first).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
+            // Read by then: the GOAWAY is looked at before `last` comes.
+            settings_acknowledged(&mut stream);
             let _ = stream.write_all(&last);
             std::thread::sleep(Duration::from_millis(200));
         });
