@@ -260,6 +260,33 @@ mod tests {
         }
     }
 
+    /// A client that sent nothing and closed its side is answered at the
+    /// first look, not [`HEAD_WAIT`] later: its end says nothing more will
+    /// come. And a socket whose client has closed goes at that look, its
+    /// place among the lingering given back, not held to [`LINGER_TIME`].
+    #[test]
+    fn a_client_that_closed_is_answered_and_let_go_at_the_first_look() {
+        let _counting = crate::test_support::counting_rejections();
+        let (server, mut client) = crate::test_support::loopback();
+        server.set_nonblocking(true).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        crate::test_support::wait_until("the client's end to arrive", || {
+            server.peek(&mut [0; 1]).is_ok_and(|n| n == 0)
+        });
+        let peer = client.local_addr().unwrap();
+        let mut socket = Lingering::new(server, peer, Refusal::AtCap);
+        let answer = Answer::new(true, std::sync::Arc::new(|_| None));
+        let first_look = socket.accepted_at;
+        assert!(
+            !socket.look(&answer, first_look),
+            "kept after its client closed"
+        );
+        drop(socket);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 503 "), "{got:?}");
+    }
+
     /// A look drains at most [`DRAIN_PER_POLL`] (and less than a read's
     /// more): a client that streams input faster than the rejecter reads it
     /// would otherwise hold the one thread in its socket's drain, and every

@@ -587,8 +587,10 @@ mod tests {
             let response = ExportResponse::new(Http1(&mut wire), head, &plan, &queued);
             let result = stream(response, sender, rx, Buffers::Recycled(3));
 
+            // After its head: the 200 went out, and is counted and logged
+            // as an export cut by its producer.
             assert!(
-                matches!(result, Err(ExportError::ProducerFailed { .. })),
+                matches!(result, Err(ExportError::ProducerFailed { head_sent: true })),
                 "{result:?}"
             );
             // Exactly the three chunks that were handed over, and no last chunk:

@@ -30,6 +30,31 @@ fn a_fast_reader_gets_every_byte_and_long_writes_come_in_pieces() {
     });
 }
 
+/// A vectored write longer than one write's share (a chunk of 100 KB
+/// framed as chunked is a size line, the data and a CRLF) is cut at
+/// 64 KiB in all, not in each slice: what is written is exactly the
+/// first bytes of the slices joined, so the caller's count of them skips
+/// the right bytes. Capped slice by slice, the CRLF would follow a piece
+/// of the data, and the body would be corrupt past 64 KiB chunks.
+#[test]
+fn a_long_vectored_write_is_cut_at_one_writes_share_in_all() {
+    let data = vec![7u8; 100_000];
+    let parts: [&[u8]; 3] = [b"186a0\r\n", &data, b"\r\n"];
+    let bufs = parts.map(IoSlice::new);
+    let mut storage = [IoSlice::new(&[]); MAX_PARTS];
+    let (used, total) = this_writes_share(&bufs, &mut storage);
+    assert_eq!(total, MAX_WRITE_BYTES);
+    let laid_out: Vec<u8> = storage[..used]
+        .iter()
+        .flat_map(|s| s.iter().copied())
+        .collect();
+    assert_eq!(laid_out.len(), total);
+    assert!(
+        laid_out == parts.concat()[..total],
+        "not the joined slices' first bytes"
+    );
+}
+
 /// A write whose allowance is already spent when it begins (here none
 /// at all: no grace, and a rate no write can fall short of) still gets
 /// one try, and a socket with room takes it whole: a socket's timeout
@@ -206,11 +231,12 @@ fn a_client_that_reads_nothing_fails_the_write_by_the_rule_that_is_nearer() {
 
 /// A socket whose first call returns only after the write's whole
 /// allowance, having taken part of it, as a kernel does for a thread
-/// that was stopped while it waited: the client meanwhile took every
-/// byte (nothing is unacknowledged), and the socket has room again.
+/// that was stopped while it waited: the client meanwhile took all but
+/// `unacked` bytes, and the socket has room again.
 struct Paused {
     calls: std::cell::Cell<u32>,
     pause: Duration,
+    unacked: u64,
 }
 
 impl TimedWrite for Paused {
@@ -229,7 +255,7 @@ impl TimedWrite for Paused {
     }
 
     fn unacknowledged(&self) -> io::Result<u64> {
-        Ok(0)
+        Ok(self.unacked)
     }
 }
 
@@ -244,12 +270,32 @@ fn a_client_that_took_every_byte_is_not_cut_for_time_it_waited_on_us() {
     let paused = Paused {
         calls: std::cell::Cell::new(0),
         pause,
+        unacked: 0,
     };
     // An allowance of 100 ms, and a send timeout of 200: both passed.
     let rule = rule(u64::MAX, pause / 3);
     let mut writer = DeadlineWriter::new(&paused, pause * 2 / 3, rule);
     assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 1000);
     assert_eq!(paused.calls.get(), 2);
+}
+
+/// Only a client that took every byte is waiting for us: one that left
+/// a single byte unacknowledged had the time, and is cut by the minimum
+/// rate it fell short of (the send timeout restarted with what it took).
+#[test]
+fn a_client_that_left_one_byte_unacknowledged_is_cut_for_the_time() {
+    let pause = Duration::from_millis(300);
+    let paused = Paused {
+        calls: std::cell::Cell::new(0),
+        pause,
+        unacked: 1,
+    };
+    let rule = rule(u64::MAX, pause / 3);
+    let mut writer = DeadlineWriter::new(&paused, pause * 2 / 3, rule);
+    // The part written is reported first, the cut at the next call.
+    assert_eq!(writer.write(&[0u8; 1000]).unwrap(), 500);
+    let error = writer.write(&[0u8; 500]).expect_err("the allowance passed");
+    assert_eq!(TooSlow::of(&error), Some(TooSlow::MinRate), "{error}");
 }
 
 /// A kernel with room to spare for a client that acknowledges nothing,
