@@ -150,7 +150,7 @@ mod tests {
 
     /// `unbounded`'s buffer for a chunk is allocated at the chunk's size
     /// at once: grown from empty as rows are rendered, it would be
-    /// reallocated a dozen times per chunk, and could end up larger than
+    /// reallocated again and again per chunk, and could end up larger than
     /// the chunk, which the queue gauge (bytes, not capacity) never shows.
     #[test]
     fn a_chunk_of_its_own_is_allocated_at_the_chunks_size() {
