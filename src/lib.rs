@@ -90,6 +90,8 @@ pub use measure::access_log::End;
 pub use measure::counting_alloc::{CountingAllocator, allocations};
 /// `/metrics` read back, and the table of every family it exposes.
 pub use measure::exposition::Scrape;
+/// Most lines the log queue holds, for the test that fills it.
+pub use measure::log::LOG_QUEUE_LINES;
 pub use measure::metrics::{FAMILIES, Family, Kind};
 /// RSS and threads of a process, from `/proc/PID/status`; the kernel's
 /// socket queues, from `/proc/net/tcp`.

@@ -831,6 +831,62 @@ fn a_non_blocking_log_loses_no_line_while_its_reader_stalls() {
     assert_eq!(metrics(server.addr).value(failed), 0.0);
 }
 
+/// A log whose reader falls behind loses nothing a shutdown owes it. Its
+/// queue full when the server stops, the stop waits for room (2 s at most)
+/// rather than giving up: every queued line is written, then the summary,
+/// which `line()` would have dropped as it does any line that finds the
+/// queue full. The reader here catches up only once the stop waits: the
+/// accept loop's thread gone, the main thread asleep between tries.
+#[test]
+fn a_log_read_late_gets_every_queued_line_and_the_summary_last() {
+    let mut server = Child::start(Log::Unread, None, &[]);
+    let addr = server.addr;
+    let full = (0..10_000).any(|i| {
+        get(addr, "/healthz");
+        i % 100 == 99 && metrics(addr).value(LINES_DROPPED_QUEUE_FULL) > 0.0
+    });
+    assert!(full, "the log never filled");
+    let pid = server.process.0.id();
+    let accepting = the_same_twice("the accept loop to wait", || {
+        thread_waits_in(pid, "backpressure")
+    });
+    server.terminate();
+    wait_until_with("the stop to wait for room", Duration::from_secs(10), || {
+        let exited = server.process.0.try_wait().expect("waitpid");
+        assert!(exited.is_none(), "exited with the log unread: {exited:?}");
+        let names = thread_names(pid)?;
+        if names.iter().any(|name| name == "rejecter") {
+            return Err(format!("still serving: {names:?}"));
+        }
+        let now = the_same_twice("the main thread to wait", || {
+            thread_waits_in(pid, "backpressure")
+        });
+        (now != accepting)
+            .then_some(())
+            .ok_or(format!("still in call {now}"))
+    });
+    let reader = std::fs::File::from(server._unread.take().expect("the log's reader"));
+    // Read to the end on a thread: a server that never exits must fail the
+    // test, not hang it.
+    let (send, read) = mpsc::channel();
+    thread::spawn(move || {
+        let lines = BufReader::new(reader).lines().map_while(Result::ok);
+        let _ = send.send(lines.collect::<Vec<String>>());
+    });
+    assert_eq!(server.exit_within(Duration::from_secs(10)).code(), Some(0));
+    let log = read
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the log's end, once the server has exited");
+    let summary = log.last().expect("a log");
+    assert!(summary.contains("backpressure: shut down"), "{summary}");
+    let requests = log.iter().filter(|l| l.contains("\"GET /healthz ")).count();
+    assert!(
+        requests > backpressure::LOG_QUEUE_LINES,
+        "{requests} request lines: the queue's {} and the pipe's",
+        backpressure::LOG_QUEUE_LINES
+    );
+}
+
 /// How an exit at once is asked for.
 #[derive(Debug, Clone, Copy)]
 enum ExitAtOnce {

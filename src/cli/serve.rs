@@ -235,15 +235,12 @@ pub fn run(config: ServerConfig) -> ExitCode {
         stdout.flush()
     });
     if let Err(e) = announced {
-        log::line(format!(
-            "backpressure: cannot announce the listening address: {e}"
-        ));
-        logger.stop(LOG_FLUSH_TIMEOUT);
+        let why = format!("backpressure: cannot announce the listening address: {e}");
+        logger.stop(&why, LOG_FLUSH_TIMEOUT);
         return ExitCode::from(EXIT_FAILURE);
     }
     let summary = server.run(sys::shutdown_requested);
-    log::line(summary.to_string());
-    logger.stop(LOG_FLUSH_TIMEOUT);
+    logger.stop(&summary.to_string(), LOG_FLUSH_TIMEOUT);
     ExitCode::SUCCESS
 }
 

@@ -18,6 +18,10 @@
 //!   out a non-blocking stderr's `EAGAIN` as a blocking write would, so
 //!   lines never interleave; a failed write (stderr closed, its reader
 //!   gone) is counted as `reason="write-failed"` and the thread goes on;
+//! - one line waits for room: the last, the shutdown's summary, handed to
+//!   [`Logger::stop`], which waits for the queue to be written anyway. A
+//!   log backed up at the end would otherwise drop the line its operator
+//!   reads first;
 //! - panics are logged the same way ([`log_panics`]): the default panic
 //!   hook writes stderr directly, and would block a panicking thread on a
 //!   full pipe;
@@ -58,8 +62,8 @@ const LOGGER_STACK_BYTES: usize = 64 * 1024;
 /// How often a non-blocking stderr with no room is tried again.
 const STDERR_POLL: Duration = Duration::from_millis(10);
 
-/// How often [`Logger::stop`] tries again to queue its stop while the queue
-/// is full.
+/// How often [`Logger::stop`] tries again to queue its last line, or its
+/// stop, while the queue is full.
 const STOP_RETRY: Duration = Duration::from_millis(10);
 
 /// What the logger thread is handed.
@@ -203,29 +207,44 @@ impl Logger {
         Ok(Logger { thread, done })
     }
 
-    /// Writes what is queued and ends the thread, waiting at most
-    /// `timeout`; true if it ended. A stderr that never drains can hold the
-    /// thread in a write forever: then it is not waited for (the process is
-    /// about to exit), the one thread a shutdown leaves running.
-    pub fn stop(self, timeout: Duration) -> bool {
+    /// Logs `last`, writes what is queued and ends the thread, waiting at
+    /// most `timeout` in all; true if it ended. Where [`line()`] drops a
+    /// line that finds the queue full, this waits for room: `last` is the
+    /// run's summary, the line its operator reads first, and a shutdown
+    /// has nothing else left to do. A stderr that never drains can hold
+    /// the thread in a write forever: then it is not waited for (the
+    /// process is about to exit), the one thread a shutdown leaves running.
+    pub fn stop(self, last: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let Some(queue) = QUEUE.get() else {
             return false;
         };
-        loop {
-            match queue.try_send(Message::Stop) {
-                Ok(()) => break,
-                Err(TrySendError::Full(_)) if Instant::now() < deadline => {
-                    thread::sleep(STOP_RETRY);
-                }
-                Err(TrySendError::Full(_)) => return false,
-                Err(TrySendError::Disconnected(_)) => break,
+        let last = Message::Line(stamped(now_unix_seconds(), last));
+        for message in [last, Message::Stop] {
+            if !send_by(queue, message, deadline) {
+                return false;
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         match self.done.recv_timeout(left) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => self.thread.join().is_ok(),
             Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
+}
+
+/// Queues `message`, trying again every [`STOP_RETRY`] while the queue is
+/// full, until `deadline`; false if it is full still. A queue the thread
+/// has left takes nothing, and needs no waiting for either.
+fn send_by(queue: &SyncSender<Message>, mut message: Message, deadline: Instant) -> bool {
+    loop {
+        match queue.try_send(message) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => return true,
+            Err(TrySendError::Full(again)) if Instant::now() < deadline => {
+                message = again;
+                thread::sleep(STOP_RETRY);
+            }
+            Err(TrySendError::Full(_)) => return false,
         }
     }
 }
