@@ -281,12 +281,20 @@ mod test_support {
         }
     }
 
-    /// The rejecter, by its lingering thread, whose last answers are held:
-    /// those it owes the sockets it still holds when its server stops. One
-    /// at a time: a second test holding one would let the first go early.
-    static HELD: Mutex<Option<thread::ThreadId>> = Mutex::new(None);
-    /// Wakes a held rejecter once [`let_go`] has let it go.
-    static LET_GO: Condvar = Condvar::new();
+    /// A rejecter held as it takes a socket ([`hold_rejecter`]).
+    struct Hold {
+        /// Its lingering thread.
+        rejecter: thread::ThreadId,
+        /// Whether that thread has come to the hold and waits there.
+        waiting: bool,
+    }
+
+    /// The rejecter held, if any. One at a time: a second test holding one
+    /// would let the first go early.
+    static HELD: Mutex<Option<Hold>> = Mutex::new(None);
+    /// Wakes a held rejecter once [`let_go`] has let it go, and a test
+    /// once the rejecter it holds waits.
+    static CHANGED: Condvar = Condvar::new();
 
     thread_local! {
         /// The lingering thread of the rejecter last started on this thread.
@@ -300,44 +308,71 @@ mod test_support {
         REJECTER.set(Some(lingering));
     }
 
-    /// Holds the last answers of the rejecter last started on this thread
-    /// (by binding a server) until its `stop` is about to join it, or the
-    /// guard is dropped: a rejecter as slow as can be, so that a server
-    /// that returns without joining it returns before a single one is
-    /// written, every time, not only when the race goes that way.
-    pub fn hold_last_answers() -> HeldAnswers {
+    /// Holds the rejecter last started on this thread (by binding a
+    /// server) as soon as it takes a socket from its queue, until its
+    /// `stop` is about to join it or the guard is dropped: it takes no
+    /// other, and answers none, until then. A rejecter as slow as can be,
+    /// every time, not only when a race goes that way: a server that
+    /// returns without joining it returns before a single answer is
+    /// written, and its queue fills behind the socket it took.
+    pub fn hold_rejecter() -> HeldRejecter {
         let rejecter = REJECTER.get().expect("a rejecter started on this thread");
-        *HELD.lock().unwrap_or_else(PoisonError::into_inner) = Some(rejecter);
-        HeldAnswers(rejecter)
+        let hold = Hold {
+            rejecter,
+            waiting: false,
+        };
+        *HELD.lock().unwrap_or_else(PoisonError::into_inner) = Some(hold);
+        HeldRejecter(rejecter)
     }
 
     /// Lets the held rejecter go when dropped, whatever became of the test.
-    pub struct HeldAnswers(thread::ThreadId);
+    pub struct HeldRejecter(thread::ThreadId);
 
-    impl Drop for HeldAnswers {
+    impl HeldRejecter {
+        /// Waits until the held rejecter has taken a socket and come to
+        /// its hold; panics after [`HANG_LIMIT`].
+        pub fn wait_until_holding(&self) {
+            let held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+            let not_yet = |held: &mut Option<Hold>| {
+                held.as_ref()
+                    .is_some_and(|h| h.rejecter == self.0 && !h.waiting)
+            };
+            let (held, waited) = CHANGED
+                .wait_timeout_while(held, HANG_LIMIT, not_yet)
+                .unwrap_or_else(PoisonError::into_inner);
+            drop(held);
+            assert!(!waited.timed_out(), "the rejecter never came to its hold");
+        }
+    }
+
+    impl Drop for HeldRejecter {
         fn drop(&mut self) {
             let_go(self.0);
         }
     }
 
-    /// Lets the rejecter whose lingering thread is `rejecter` write its last
-    /// answers, if they were held (`Rejecter::stop` calls it, before it
-    /// joins that thread).
+    /// Lets the rejecter whose lingering thread is `rejecter` go, if it is
+    /// held (`Rejecter::stop` calls it, before it joins that thread).
     pub fn let_go(rejecter: thread::ThreadId) {
         let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
-        if *held == Some(rejecter) {
+        if held.as_ref().is_some_and(|h| h.rejecter == rejecter) {
             *held = None;
-            LET_GO.notify_all();
+            CHANGED.notify_all();
         }
     }
 
-    /// Waits, [`HANG_LIMIT`] at most, while this lingering thread's last
-    /// answers are held (`connection_cap.rs` asks as its server stops).
+    /// Waits, [`HANG_LIMIT`] at most, while this lingering thread is held
+    /// (`connection_cap.rs` asks as it takes a socket).
     pub fn wait_if_held() {
         let this = thread::current().id();
-        let held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
-        let still = |held: &mut Option<thread::ThreadId>| *held == Some(this);
-        let _ = LET_GO.wait_timeout_while(held, HANG_LIMIT, still);
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(hold) = held.as_mut().filter(|h| h.rejecter == this) else {
+            return;
+        };
+        hold.waiting = true;
+        CHANGED.notify_all();
+        let still = |held: &mut Option<Hold>| held.as_ref().is_some_and(|h| h.rejecter == this);
+        let _ = CHANGED.wait_timeout_while(held, HANG_LIMIT, still);
     }
 
     /// Waits until the other end of `socket` has read every byte sent on

@@ -197,6 +197,8 @@ fn linger(incoming: Receiver<Lingering>, most: usize, answer: &Answer) {
         };
         match next {
             Ok(socket) => {
+                #[cfg(test)]
+                crate::test_support::wait_if_held();
                 // Take everything waiting, making room where it is full.
                 for socket in std::iter::once(socket).chain(incoming.try_iter()) {
                     if lingering.len() == most
@@ -211,8 +213,6 @@ fn linger(incoming: Receiver<Lingering>, most: usize, answer: &Answer) {
             // The server is stopping: what has not been answered yet is
             // answered now, by what has arrived, rather than closed silent.
             Err(RecvTimeoutError::Disconnected) => {
-                #[cfg(test)]
-                crate::test_support::wait_if_held();
                 for socket in lingering {
                     socket.evict(answer);
                 }
@@ -581,6 +581,32 @@ mod tests {
         });
         rejecter.stop();
         assert!(in_time, "in five tries, never both within the head wait");
+    }
+
+    /// A socket the hand-off queue has no room for is answered where it is
+    /// handed over, at once: the whole 503 and the close, never a close
+    /// without a word. Here the lingering thread is held as it takes the
+    /// first socket, and the second fills a queue of one.
+    #[test]
+    fn a_socket_the_queue_has_no_room_for_is_answered_at_once() {
+        let _counting = crate::test_support::counting_rejections();
+        let before = rejections();
+        let rejecter = Rejecter::holding(1, 1, true, no_own_endpoints()).unwrap();
+        let reason = rejecter.answer.reason(Refusal::AtCap).to_string();
+        let held = crate::test_support::hold_rejecter();
+        let taken = turned_away(&rejecter);
+        held.wait_until_holding();
+        let queued = turned_away(&rejecter);
+        let mut no_room = turned_away(&rejecter);
+        let mut got = Vec::new();
+        no_room.read_to_end(&mut got).unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 503 "), "{got:?}");
+        assert!(got.ends_with(reason.as_bytes()), "{got:?}");
+        assert_eq!(rejections(), before + 1, "only the one without room");
+        drop(held);
+        rejecter.stop();
+        assert_eq!(rejections(), before + 3);
+        drop((taken, queued));
     }
 
     /// A socket answered already, still lingering when the rejecter stops,

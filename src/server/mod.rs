@@ -494,8 +494,8 @@ mod tests {
     /// so that each is answered by the stop, not by the rejecter's wait
     /// for a head, which is longer than all this takes. Right after the
     /// stop, every one has the whole 503 and its end; none is still
-    /// waiting. The rejecter's answers at the stop are held until its
-    /// `stop` joins it (`test_support::hold_last_answers`): a `run` that
+    /// waiting. The rejecter is held until its `stop` joins it
+    /// (`test_support::hold_rejecter`): a `run` that
     /// dropped it unjoined would return with none of them written, and
     /// fail this every time, not only when the rejecter happens to be
     /// slower than the test. So a few clients are enough: more than one,
@@ -510,7 +510,7 @@ mod tests {
             ..ServerConfig::default()
         };
         let server = Server::bind(config).unwrap();
-        let _held = crate::test_support::hold_last_answers();
+        let _held = crate::test_support::hold_rejecter();
         let addr = server.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
