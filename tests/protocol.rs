@@ -207,7 +207,13 @@ fn a_request_line_that_is_none_is_answered_at_once() {
         (
             "GET healthz HTTP/1.1\r\nHost: a\r\n",
             400,
-            "request target must be a path starting with / or an absolute URL\n",
+            "request target must be a path starting with /, or an http:// or https:// URL\n",
+        ),
+        // An absolute URL, of another scheme: the reason says which it must be.
+        (
+            "GET ftp://a/healthz HTTP/1.1\r\nHost: a\r\n",
+            400,
+            "request target must be a path starting with /, or an http:// or https:// URL\n",
         ),
     ] {
         let started = Instant::now();

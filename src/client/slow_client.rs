@@ -102,10 +102,12 @@ impl HttpUrl {
             return Err(format!("'{url}': user information is not supported"));
         }
         let (host, port) = match authority.rsplit_once(':') {
+            // An empty port is no port (RFC 3986 §3.2.3, §6.2.3).
+            Some((host, "")) => (host, 80),
             Some((host, port)) if !port.contains(']') => {
                 // Digits only (`u16` parsing takes a `+`); port 0 is "any
                 // port" to bind, and no port to connect to.
-                let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+                let digits = port.bytes().all(|b| b.is_ascii_digit());
                 let number = port.parse().ok().filter(|&port: &u16| digits && port != 0);
                 (
                     host,
@@ -512,6 +514,10 @@ mod tests {
         let url = HttpUrl::parse("http://[::1]:9/x").unwrap();
         assert_eq!((url.host.as_str(), url.port), ("[::1]", 9));
         assert_eq!(HttpUrl::parse("http://[::1]/").unwrap().port, 80);
+        // An empty port is the default one.
+        let url = HttpUrl::parse("http://h:/x").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("h", 80));
+        assert_eq!(HttpUrl::parse("http://[::1]:").unwrap().port, 80);
         // The query alone ends the authority, as the server reads it.
         let url = HttpUrl::parse("http://h:9?rows=1").unwrap();
         assert_eq!((url.port, url.target.as_str()), (9, "/?rows=1"));

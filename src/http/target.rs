@@ -68,7 +68,7 @@ pub(crate) fn split_target<'t>(
         }
         rest
     } else {
-        return Err("request target must be a path starting with / or an absolute URL");
+        return Err("request target must be a path starting with /, or an http:// or https:// URL");
     };
     let (path, query) = split_query(origin_form);
     // Only an absolute-form target can have an empty path (`http://host`,
