@@ -216,11 +216,16 @@ fn split_flag(arg: String) -> (String, Option<String>) {
 
 /// `N`: plain decimal digits (no sign, no separators).
 pub fn number(text: &str) -> Result<u64, String> {
-    Some(text)
-        .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|digits| digits.parse().ok())
-        .ok_or_else(|| "expected a whole number".to_string())
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("expected a whole number".to_string());
+    }
+    text.parse().map_err(|_| TOO_LARGE.to_string())
 }
+
+/// Why a number that is all digits is refused anyway: no flag's bound
+/// comes near it, and "expected a number" would tell its user to look for
+/// a typo that is not there.
+const TOO_LARGE: &str = "a number too large for 64 bits";
 
 /// `N`, for a count kept in a `usize` (saturated: the bounds check follows).
 pub fn count(text: &str) -> Result<usize, String> {
@@ -235,31 +240,42 @@ pub fn size(text: &str) -> Result<u64, String> {
         Some(b'g' | b'G') => (&text[..text.len() - 1], 1 << 30),
         _ => (text, 1),
     };
-    number(digits)
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .ok_or_else(|| "expected a size in bytes, such as 16k or 512m".to_string())
+    let expected = || "expected a size in bytes, such as 16k or 512m".to_string();
+    match number(digits) {
+        Ok(n) => n.checked_mul(unit).ok_or_else(|| TOO_LARGE.to_string()),
+        Err(e) if e == TOO_LARGE => Err(e),
+        Err(_) => Err(expected()),
+    }
 }
 
 /// A rate in bytes per second, with the suffixes of a `SIZE`; never 0.
 pub fn rate(text: &str) -> Result<u64, String> {
-    size(text)
-        .ok()
-        .filter(|&rate| rate > 0)
-        .ok_or_else(|| "expected bytes per second above 0, such as 200k".to_string())
+    match size(text) {
+        Ok(rate) if rate > 0 => Ok(rate),
+        Err(e) if e == TOO_LARGE => Err(e),
+        _ => Err("expected bytes per second above 0, such as 200k".to_string()),
+    }
 }
 
 /// `DUR`: a number with `ms`, `s` or `m`. A bare number is refused,
 /// because nobody can guess whether it meant seconds or milliseconds.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let in_unit = |suffix: &str| text.strip_suffix(suffix).and_then(|n| number(n).ok());
-    let parsed = match (in_unit("ms"), in_unit("s"), in_unit("m")) {
-        (Some(ms), _, _) => Some(Duration::from_millis(ms)),
-        (None, Some(s), _) => Some(Duration::from_secs(s)),
-        (None, None, Some(m)) => m.checked_mul(60).map(Duration::from_secs),
-        _ => None,
+    let expected = || "expected a duration, such as 500ms or 10s".to_string();
+    let in_unit = |digits: &str, unit: fn(u64) -> Option<Duration>| match number(digits) {
+        Ok(n) => unit(n).ok_or_else(|| TOO_LARGE.to_string()),
+        Err(e) if e == TOO_LARGE => Err(e),
+        Err(_) => Err(expected()),
     };
-    parsed.ok_or_else(|| "expected a duration, such as 500ms or 10s".to_string())
+    // `ms` before `m`, which it ends with too.
+    if let Some(ms) = text.strip_suffix("ms") {
+        in_unit(ms, |ms| Some(Duration::from_millis(ms)))
+    } else if let Some(s) = text.strip_suffix('s') {
+        in_unit(s, |s| Some(Duration::from_secs(s)))
+    } else if let Some(m) = text.strip_suffix('m') {
+        in_unit(m, |m| m.checked_mul(60).map(Duration::from_secs))
+    } else {
+        Err(expected())
+    }
 }
 
 /// A switch's setter: turns `flag` on.
@@ -400,6 +416,19 @@ mod tests {
             duration("18446744073709551615s"),
             Ok(Duration::from_secs(u64::MAX))
         );
+        // All digits, past 64 bits: said so, not taken for a typo.
+        let too_large = Err(TOO_LARGE.to_string());
+        let too_long = Err(TOO_LARGE.to_string());
+        assert_eq!(number("18446744073709551616"), too_large);
+        assert_eq!(size("18446744073709551616"), too_large);
+        assert_eq!(size("99999999999g"), too_large);
+        assert_eq!(rate("99999999999g"), too_large);
+        assert_eq!(duration("18446744073709551616ms"), too_long);
+        assert_eq!(duration("307445734561825861m"), too_long);
+        assert_eq!(number("1x"), Err("expected a whole number".to_string()));
+        assert!(size("1x").is_err_and(|e| e.starts_with("expected a size")));
+        assert!(rate("0").is_err_and(|e| e.starts_with("expected bytes per second")));
+        assert!(duration("1xs").is_err_and(|e| e.starts_with("expected a duration")));
         assert_eq!(format_size(16 * 1024), "16k");
         assert_eq!(format_size(1000), "1000");
         assert_eq!(format_duration(Duration::from_secs(60)), "60s");
