@@ -98,7 +98,8 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
     about: "GETs an http://host:port/path URL and reads the body at a limited rate, like a phone\n\
             on a weak network, then prints the bytes received, the rate achieved on the wire and how\n\
             the body ended. Exit code 0 if the body ended cleanly or --for ran out, 1 if it was cut, the\n\
-            request failed or the status was not 2xx, 2 for a bad command line.",
+            request failed or the status was not 2xx, 2 for a bad command line. It is serve's client:\n\
+            a chunk extension or trailer field (HTTP/1.1 allows both; serve sends neither) counts as a cut.",
     flags: &[
         Flag {
             name: "--rate",
