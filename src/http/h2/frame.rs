@@ -319,16 +319,24 @@ fn be32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
-/// Removes padding (RFC 9113 §6.1): a pad length byte first, that many
-/// bytes of padding last.
-fn unpad<'a>(header: &Header, payload: &'a [u8]) -> Result<&'a [u8], FrameError> {
+/// A padded frame's pad length, and the payload after it (RFC 9113 §6.1,
+/// §6.2); 0 and the whole payload for a frame not padded.
+fn pad_length<'a>(header: &Header, payload: &'a [u8]) -> Result<(u8, &'a [u8]), FrameError> {
     if !header.has(flag::PADDED) {
-        return Ok(payload);
+        return Ok((0, payload));
     }
-    let Some((&pad, rest)) = payload.split_first() else {
-        let reason = "padded frame without its pad length";
-        return Err(FrameError::connection(ErrorCode::FrameSizeError, reason));
-    };
+    payload
+        .split_first()
+        .map(|(&pad, rest)| (pad, rest))
+        .ok_or_else(|| {
+            let reason = "padded frame without its pad length";
+            FrameError::connection(ErrorCode::FrameSizeError, reason)
+        })
+}
+
+/// `rest` without its last `pad` bytes: padding longer than what is left
+/// of the frame, once its other fields are taken, is a PROTOCOL_ERROR.
+fn without_padding(rest: &[u8], pad: u8) -> Result<&[u8], FrameError> {
     let keep = rest.len().checked_sub(usize::from(pad)).ok_or_else(|| {
         FrameError::connection(ErrorCode::ProtocolError, "padding longer than the frame")
     })?;
@@ -360,24 +368,31 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
         false => Err(FrameError::connection(FrameSizeError, reason)),
     };
     Ok(match kind {
-        Kind::Data => Frame::Data {
-            stream,
-            end_stream: header.has(flag::END_STREAM),
-            data: unpad(header, payload)?,
-            flow: len as u32,
-        },
+        Kind::Data => {
+            let (pad, rest) = pad_length(header, payload)?;
+            Frame::Data {
+                stream,
+                end_stream: header.has(flag::END_STREAM),
+                data: without_padding(rest, pad)?,
+                flow: len as u32,
+            }
+        }
+        // The pad length, the priority, the block, then the padding (§6.2):
+        // a frame too short for the first two lacks what it must carry
+        // (FRAME_SIZE_ERROR); padding past what they leave is a
+        // PROTOCOL_ERROR, even where it would reach into the priority.
         Kind::Headers => {
-            let mut block = unpad(header, payload)?;
+            let (pad, mut rest) = pad_length(header, payload)?;
             if header.has(flag::PRIORITY) {
-                size(block.len() >= 5, "HEADERS too short for its priority")?;
-                depends_on_itself(stream, block)?;
-                block = &block[5..];
+                size(rest.len() >= 5, "HEADERS too short for its priority")?;
+                depends_on_itself(stream, rest)?;
+                rest = &rest[5..];
             }
             Frame::Headers {
                 stream,
                 end_stream: header.has(flag::END_STREAM),
                 end_headers: header.has(flag::END_HEADERS),
-                block,
+                block: without_padding(rest, pad)?,
             }
         }
         // The one size error that ends only its stream (§6.3).
@@ -494,10 +509,13 @@ mod tests {
             (frame(1, 0xc, 1, b"\x03ab"), Protocol, None), // the same on HEADERS
             (frame(0, 8, 1, b""), Size, None),     // padded, no pad length
             (frame(1, 0x20, 1, &[0; 4]), Size, None), // priority cut short
+            (frame(1, 0x28, 1, &[0; 5]), Size, None), // padded, the same
+            // Padding past the block, reaching into the priority.
+            (frame(1, 0x2c, 1, b"\x03\0\0\0\0\x10ab"), Protocol, None),
             (frame(1, 0x24, 3, &[0, 0, 0, 3, 0]), Protocol, None), // HEADERS on itself
             (frame(2, 0, 5, &[0x80, 0, 0, 5, 0]), Protocol, None), // PRIORITY on itself
             (frame(4, 0, 0, &[0, 2, 0, 0, 0, 2]), Protocol, None), // ENABLE_PUSH 2
-            (frame(4, 0, 0, &[0, 4, 0x80, 0, 0, 0]), Flow, None), // window 2^31
+            (frame(4, 0, 0, &[0, 4, 0x80, 0, 0, 0]), Flow, None),  // window 2^31
             (frame(4, 0, 0, &[0, 5, 0, 0, 0x3f, 0xff]), Protocol, None), // max frame 16383
             (frame(4, 0, 0, &[0, 5, 1, 0, 0, 0]), Protocol, None), // max frame 2^24
         ];
