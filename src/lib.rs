@@ -289,8 +289,8 @@ mod test_support {
         waiting: bool,
     }
 
-    /// The rejecter held, if any. One at a time: a second test holding one
-    /// would let the first go early.
+    /// The rejecter held, if any: one at a time, which the tests that hold
+    /// one keep to by holding [`counting_rejections`] first.
     static HELD: Mutex<Option<Hold>> = Mutex::new(None);
     /// Wakes a held rejecter once [`let_go`] has let it go, and a test
     /// once the rejecter it holds waits.
@@ -317,11 +317,18 @@ mod test_support {
     /// written, and its queue fills behind the socket it took.
     pub fn hold_rejecter() -> HeldRejecter {
         let rejecter = REJECTER.get().expect("a rejecter started on this thread");
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        // A second hold would let the first go early, and that test's wait
+        // for its rejecter to hold return at once.
+        assert!(
+            held.is_none(),
+            "one rejecter held at a time: take counting_rejections() first"
+        );
         let hold = Hold {
             rejecter,
             waiting: false,
         };
-        *HELD.lock().unwrap_or_else(PoisonError::into_inner) = Some(hold);
+        *held = Some(hold);
         HeldRejecter(rejecter)
     }
 

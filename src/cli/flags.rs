@@ -214,68 +214,85 @@ fn split_flag(arg: String) -> (String, Option<String>) {
     }
 }
 
-/// `N`: plain decimal digits (no sign, no separators).
-pub fn number(text: &str) -> Result<u64, String> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("expected a whole number".to_string());
-    }
-    text.parse().map_err(|_| TOO_LARGE.to_string())
+/// Why a value was refused, before each parser words it.
+enum Refused {
+    /// Not in the value's syntax: the parser says what it expected.
+    Malformed,
+    /// All digits, but the value does not fit 64 bits. No flag's bound
+    /// comes near it, and "expected a number" would send its user looking
+    /// for a typo that is not there.
+    TooLarge,
 }
 
-/// Why a number that is all digits is refused anyway: no flag's bound
-/// comes near it, and "expected a number" would tell its user to look for
-/// a typo that is not there.
-const TOO_LARGE: &str = "a number too large for 64 bits";
+/// The reason for `refused`, `expected` naming the value's syntax.
+fn reason(refused: Refused, expected: &str) -> String {
+    match refused {
+        Refused::Malformed => expected.to_string(),
+        Refused::TooLarge => "a value too large for 64 bits".to_string(),
+    }
+}
+
+/// Plain decimal digits as a number.
+fn digits(text: &str) -> Result<u64, Refused> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Refused::Malformed);
+    }
+    text.parse().map_err(|_| Refused::TooLarge)
+}
+
+/// `N`: plain decimal digits (no sign, no separators).
+pub fn number(text: &str) -> Result<u64, String> {
+    digits(text).map_err(|r| reason(r, "expected a whole number"))
+}
 
 /// `N`, for a count kept in a `usize` (saturated: the bounds check follows).
 pub fn count(text: &str) -> Result<usize, String> {
     number(text).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
-/// `SIZE`: bytes with an optional `k` (KiB), `m` (MiB) or `g` (GiB) suffix.
-pub fn size(text: &str) -> Result<u64, String> {
-    let (digits, unit) = match text.as_bytes().last() {
+/// Bytes with an optional `k` (KiB), `m` (MiB) or `g` (GiB) suffix.
+fn bytes(text: &str) -> Result<u64, Refused> {
+    let (text, unit) = match text.as_bytes().last() {
         Some(b'k' | b'K') => (&text[..text.len() - 1], 1 << 10),
         Some(b'm' | b'M') => (&text[..text.len() - 1], 1 << 20),
         Some(b'g' | b'G') => (&text[..text.len() - 1], 1 << 30),
         _ => (text, 1),
     };
-    let expected = || "expected a size in bytes, such as 16k or 512m".to_string();
-    match number(digits) {
-        Ok(n) => n.checked_mul(unit).ok_or_else(|| TOO_LARGE.to_string()),
-        Err(e) if e == TOO_LARGE => Err(e),
-        Err(_) => Err(expected()),
-    }
+    digits(text)?.checked_mul(unit).ok_or(Refused::TooLarge)
+}
+
+/// `SIZE`: bytes with an optional `k` (KiB), `m` (MiB) or `g` (GiB) suffix.
+pub fn size(text: &str) -> Result<u64, String> {
+    bytes(text).map_err(|r| reason(r, "expected a size in bytes, such as 16k or 512m"))
 }
 
 /// A rate in bytes per second, with the suffixes of a `SIZE`; never 0.
 pub fn rate(text: &str) -> Result<u64, String> {
-    match size(text) {
-        Ok(rate) if rate > 0 => Ok(rate),
-        Err(e) if e == TOO_LARGE => Err(e),
-        _ => Err("expected bytes per second above 0, such as 200k".to_string()),
+    let expected = "expected bytes per second above 0, such as 200k";
+    match bytes(text) {
+        Ok(0) => Err(expected.to_string()),
+        Ok(rate) => Ok(rate),
+        Err(r) => Err(reason(r, expected)),
     }
 }
 
 /// `DUR`: a number with `ms`, `s` or `m`. A bare number is refused,
 /// because nobody can guess whether it meant seconds or milliseconds.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let expected = || "expected a duration, such as 500ms or 10s".to_string();
-    let in_unit = |digits: &str, unit: fn(u64) -> Option<Duration>| match number(digits) {
-        Ok(n) => unit(n).ok_or_else(|| TOO_LARGE.to_string()),
-        Err(e) if e == TOO_LARGE => Err(e),
-        Err(_) => Err(expected()),
+    let in_unit = |text: &str, unit: fn(u64) -> Option<Duration>| {
+        unit(digits(text)?).ok_or(Refused::TooLarge)
     };
     // `ms` before `m`, which it ends with too.
-    if let Some(ms) = text.strip_suffix("ms") {
+    let parsed = if let Some(ms) = text.strip_suffix("ms") {
         in_unit(ms, |ms| Some(Duration::from_millis(ms)))
     } else if let Some(s) = text.strip_suffix('s') {
         in_unit(s, |s| Some(Duration::from_secs(s)))
     } else if let Some(m) = text.strip_suffix('m') {
         in_unit(m, |m| m.checked_mul(60).map(Duration::from_secs))
     } else {
-        Err(expected())
-    }
+        Err(Refused::Malformed)
+    };
+    parsed.map_err(|r| reason(r, "expected a duration, such as 500ms or 10s"))
 }
 
 /// A switch's setter: turns `flag` on.
@@ -417,12 +434,12 @@ mod tests {
             Ok(Duration::from_secs(u64::MAX))
         );
         // All digits, past 64 bits: said so, not taken for a typo.
-        let too_large = Err(TOO_LARGE.to_string());
-        let too_long = Err(TOO_LARGE.to_string());
+        let too_large = Err("a value too large for 64 bits".to_string());
         assert_eq!(number("18446744073709551616"), too_large);
         assert_eq!(size("18446744073709551616"), too_large);
         assert_eq!(size("99999999999g"), too_large);
         assert_eq!(rate("99999999999g"), too_large);
+        let too_long = Err("a value too large for 64 bits".to_string());
         assert_eq!(duration("18446744073709551616ms"), too_long);
         assert_eq!(duration("307445734561825861m"), too_long);
         assert_eq!(number("1x"), Err("expected a whole number".to_string()));

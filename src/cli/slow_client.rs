@@ -99,7 +99,7 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
             on a weak network, then prints the bytes received, the rate achieved on the wire and how\n\
             the body ended. Exit code 0 if the body ended cleanly or --for ran out, 1 if it was cut, the\n\
             request failed or the status was not 2xx, 2 for a bad command line. It is serve's client:\n\
-            a chunk extension or trailer field (HTTP/1.1 allows both; serve sends neither) counts as a cut.",
+            over HTTP/1.1 a chunk extension or trailer field (allowed; serve sends neither) counts as a cut.",
     flags: &[
         Flag {
             name: "--rate",

@@ -18,10 +18,10 @@
 //!   out a non-blocking stderr's `EAGAIN` as a blocking write would, so
 //!   lines never interleave; a failed write (stderr closed, its reader
 //!   gone) is counted as `reason="write-failed"` and the thread goes on;
-//! - one line waits for room: the last, the shutdown's summary, handed to
-//!   [`Logger::stop`], which waits for the queue to be written anyway. A
-//!   log backed up at the end would otherwise drop the line its operator
-//!   reads first;
+//! - one line waits for room: the last, handed to [`Logger::stop`] (the
+//!   shutdown's summary, or why `serve` could not announce itself), which
+//!   waits for the queue to be written anyway. A log backed up at the end
+//!   would otherwise drop the line its operator reads first;
 //! - panics are logged the same way ([`log_panics`]): the default panic
 //!   hook writes stderr directly, and would block a panicking thread on a
 //!   full pipe;
@@ -210,12 +210,13 @@ impl Logger {
     /// Logs `last`, writes what is queued and ends the thread, waiting at
     /// most `timeout` in all; true if it ended. Where [`line()`] drops a
     /// line that finds the queue full, this waits for room: `last` is the
-    /// run's summary, the line its operator reads first, and a shutdown
-    /// has nothing else left to do. A stderr that never drains can hold
+    /// run's last word (its summary, or why it could not serve), the line
+    /// its operator reads first, and a shutdown has nothing else left to do. A stderr that never drains can hold
     /// the thread in a write forever: then it is not waited for (the
     /// process is about to exit), the one thread a shutdown leaves running.
     pub fn stop(self, last: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        // Set by `start`, the one way to a `Logger`: never `None` here.
         let Some(queue) = QUEUE.get() else {
             return false;
         };

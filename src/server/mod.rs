@@ -490,16 +490,15 @@ mod tests {
     /// left for the exit to close silent. No thread can start, so every
     /// connection is turned away (a cap of one would share the
     /// process-wide count of connections with every other test, and turn
-    /// away the connection meant to hold it); clients that send nothing,
-    /// so that each is answered by the stop, not by the rejecter's wait
-    /// for a head, which is longer than all this takes. Right after the
-    /// stop, every one has the whole 503 and its end; none is still
-    /// waiting. The rejecter is held until its `stop` joins it
-    /// (`test_support::hold_rejecter`): a `run` that
-    /// dropped it unjoined would return with none of them written, and
-    /// fail this every time, not only when the rejecter happens to be
-    /// slower than the test. So a few clients are enough: more than one,
-    /// for a stop that answered only some.
+    /// away the connection meant to hold it); clients that send nothing.
+    /// Right after the stop, every one has the whole 503 and its end; none
+    /// is still waiting. The rejecter is held from the first socket it
+    /// takes until its `stop` lets it go (`test_support::hold_rejecter`),
+    /// so none is answered before: a `run` that dropped it unjoined would
+    /// return with none of them written, and fail this every time, not
+    /// only when the rejecter happens to be slower than the test. So a few
+    /// clients are enough: more than one, for a stop that answered only
+    /// some.
     #[test]
     fn once_run_returns_every_turned_away_connection_is_answered() {
         const SILENT_CLIENTS: usize = 30;

@@ -325,20 +325,19 @@ fn pad_length<'a>(header: &Header, payload: &'a [u8]) -> Result<(u8, &'a [u8]), 
     if !header.has(flag::PADDED) {
         return Ok((0, payload));
     }
-    payload
-        .split_first()
-        .map(|(&pad, rest)| (pad, rest))
-        .ok_or_else(|| {
-            let reason = "padded frame without its pad length";
-            FrameError::connection(ErrorCode::FrameSizeError, reason)
-        })
+    let Some((&pad, rest)) = payload.split_first() else {
+        let reason = "padded frame without its pad length";
+        return Err(FrameError::connection(ErrorCode::FrameSizeError, reason));
+    };
+    Ok((pad, rest))
 }
 
 /// `rest` without its last `pad` bytes: padding longer than what is left
 /// of the frame, once its other fields are taken, is a PROTOCOL_ERROR.
 fn without_padding(rest: &[u8], pad: u8) -> Result<&[u8], FrameError> {
     let keep = rest.len().checked_sub(usize::from(pad)).ok_or_else(|| {
-        FrameError::connection(ErrorCode::ProtocolError, "padding longer than the frame")
+        let reason = "padding longer than what the frame has left";
+        FrameError::connection(ErrorCode::ProtocolError, reason)
     })?;
     Ok(&rest[..keep])
 }
