@@ -413,6 +413,15 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         (None, Some(path)) if report.goaway.is_some() => {
             out += &format!("\nstream 3 {path}: not sent: the server's GOAWAY came first");
         }
+        // Held by the server's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113
+        // §5.1.2), which leaves room for stream 1 alone, or for none.
+        (None, Some(path)) if report.second_held => {
+            let why = match report.max_streams {
+                Some(1) => "the server allows one stream at a time, and stream 1 had not ended",
+                _ => "the server allows no new stream",
+            };
+            out += &format!("\nstream 3 {path}: not sent: {why}");
+        }
         (None, Some(path)) => {
             // "Before its time" only if it was: a run can also end (a
             // close, a reset, the limit checked first) just after

@@ -69,6 +69,13 @@ pub struct H2Report {
     /// The second request was due and its write failed: never sent, the
     /// connection gone (`failure` says how).
     pub second_write_failed: bool,
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, once it gave one:
+    /// the second request waits while the first would put it past it (RFC
+    /// 9113 §5.1.2). None: no limit said, as at the start.
+    pub max_streams: Option<u32>,
+    /// The second request was due and waited for the first to end, the
+    /// server's stream limit leaving no room: not sent, if the run ended so.
+    pub second_held: bool,
     /// The time limit ended the run: a stream not complete was stopped on
     /// time, not cut, unless `failure` says otherwise (a GOAWAY with an
     /// error also ends the run early, and leaves this false).
@@ -191,7 +198,15 @@ impl Conversation {
             let stream = stream.filter(|s| s.reset.is_none() && s.latency.is_none());
             let mut broken = None;
             match parsed {
-                Frame::Settings { ack: false, .. } => frame_write::settings_ack(replies),
+                Frame::Settings { ack: false, params } => {
+                    let limit = params
+                        .iter()
+                        .filter(|&(id, _)| id == setting::MAX_CONCURRENT_STREAMS);
+                    if let Some((_, most)) = limit.last() {
+                        report.max_streams = Some(most);
+                    }
+                    frame_write::settings_ack(replies);
+                }
                 Frame::Ping { ack: false, data } => frame_write::ping(replies, data, true),
                 Frame::GoAway {
                     code, last_stream, ..
@@ -329,9 +344,13 @@ fn parsed_stream(frame: &Frame<'_>) -> u32 {
     }
 }
 
-/// Appends a GET for `url` on `stream`, with no body.
+/// Appends a GET for `url` on `stream`, with no body. Its block starts
+/// with the size update a server that lowered SETTINGS_HEADER_TABLE_SIZE
+/// requires in the first block after (RFC 7541 §4.2; nghttpd `-c 0` ends
+/// the connection without it).
 pub(super) fn request(out: &mut Vec<u8>, stream: u32, url: &HttpUrl) {
     let mut block = Vec::new();
+    hpack_encode::start_block(&mut block);
     for (name, value) in [
         (&b":method"[..], &b"GET"[..]),
         (b":scheme", b"http"),

@@ -82,9 +82,14 @@ impl StreamReport {
                 .then(|| format!("more than {most} interim (1xx) heads"));
         }
         self.status = Some(code);
+        // A 204 or 304 has no content, whatever its content-length says
+        // (a 304's is the size of what the client has; RFC 9113 §8.1.1):
+        // it frames no body here, as over HTTP/1.1.
+        let lengths = fields.iter().filter(|(name, _)| name == b"content-length");
+        let framing = lengths.filter(|_| !matches!(code, 204 | 304));
         // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it, and
         // every one alike: which of two differing ones holds, none says.
-        for (_, v) in fields.iter().filter(|(name, _)| name == b"content-length") {
+        for (_, v) in framing {
             match decimal(v) {
                 Some(n) if self.content_length.is_none_or(|length| length == n) => {
                     self.content_length = Some(n);
@@ -332,5 +337,23 @@ mod tests {
             assert_eq!(report.failure.as_deref(), Some(why), "{report:?}");
             assert!(!report.first.complete, "{report:?}");
         }
+    }
+
+    /// A 204 or 304 has no content, whatever its content-length says (RFC
+    /// 9113 §8.1.1; a 304's is the size of what the client has): its head
+    /// with END_STREAM ends it complete, as over HTTP/1.1.
+    #[test]
+    fn a_204_or_304_with_a_content_length_is_complete_without_a_body() {
+        for status in ["204", "304"] {
+            let fields = [(":status", status), ("content-length", "50")];
+            let report = report_of(&a_block(false, &fields, true));
+            assert!(report.first.complete, "{status}: {report:?}");
+            assert_eq!(report.first.body_bytes, 0, "{status}: {report:?}");
+            assert_eq!(report.failure, None, "{status}: {report:?}");
+        }
+        // Any other status is held to it.
+        let fields = [(":status", "200"), ("content-length", "50")];
+        let report = report_of(&a_block(false, &fields, true));
+        assert!(!report.first.complete, "{report:?}");
     }
 }

@@ -535,7 +535,8 @@ fn a_goaway_below_the_second_stream_cuts_it() {
 
 /// Each request is a GET with exactly these fields, in this order: the
 /// four pseudo-fields (RFC 9113 §8.3.1), `:scheme` "http" as h2c is, and
-/// the client's name; stream 3's asks for the second target.
+/// the client's name, after a table size update; stream 3's asks for the
+/// second target.
 #[test]
 fn each_request_has_exactly_its_fields() {
     let mut frames = Vec::new();
@@ -554,6 +555,9 @@ fn each_request_has_exactly_its_fields() {
     let mut sent = FrameBuffer::with(&sent);
     while let Some((header, payload)) = sent.next_frame().unwrap() {
         if let Ok(Frame::Headers { stream, block, .. }) = frame::parse(&header, payload) {
+            // A size update to 0 first: the block a server that lowered
+            // SETTINGS_HEADER_TABLE_SIZE needs (RFC 7541 §4.2).
+            assert_eq!(block.first(), Some(&0x20), "stream {stream}");
             let list = decoder.decode(block, MAX_HEADER_BLOCK_BYTES).unwrap();
             let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
             let fields = list.fields.iter().map(|(n, v)| (text(n), text(v)));
@@ -639,4 +643,31 @@ fn a_push_promise_ends_the_run() {
     let push = "a PUSH_PROMISE, though this client disabled push";
     assert_eq!(failure, Some(push), "{report:?}");
     assert!(!report.first.complete, "{report:?}");
+}
+
+/// The idle timeout counts the server's silence only while it owes
+/// something: between stream 1's end and stream 3's time, 600 ms with a
+/// 200 ms timeout, nothing was asked, and the run goes on to ask.
+#[test]
+fn no_idle_timeout_while_nothing_is_asked() {
+    crate::test_support::within(|| {
+        let mut before = Vec::new();
+        frame_write::settings(&mut before, &[]);
+        before.extend(a_head());
+        before.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let ends = flag::END_HEADERS | flag::END_STREAM;
+        let after = raw_frame(Kind::Headers as u8, ends, 3, &[0x80 | 8]);
+        let (url, server) = answering_the_second(before, after);
+        let options = H2Options {
+            second: Some(("/y".into(), Duration::from_millis(600))),
+            idle_timeout: Duration::from_millis(200),
+            ..options()
+        };
+        let report = run(&url, &options, Some(Duration::from_secs(5))).unwrap();
+        server.join().unwrap();
+        assert_eq!(report.failure, None, "{report:?}");
+        assert!(report.first.complete, "{report:?}");
+        let second = report.second.as_ref();
+        assert!(second.is_some_and(|s| s.complete), "{report:?}");
+    });
 }
