@@ -67,17 +67,33 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
         return Err(bad_status());
     }
     let status = status_code(&code).ok_or_else(bad_status)?;
-    let (mut chunked, mut length) = (false, None);
+    // Each field's name and value, a folded line (obs-fold: one that starts
+    // with whitespace) joined to the value above it with a space, as a user
+    // agent must (RFC 9112 §5.2): skipped, it could change what a framing
+    // field says. Whitespace before the first field is refused (§2.2).
+    // Copies of the head's values: at most its [`MAX_HEAD_BYTES`].
+    let mut fields: Vec<(&[u8], Vec<u8>)> = Vec::new();
     for line in lines {
-        // A name that is not a token (`Content-Length : 5`, a folded line)
-        // is refused: skipped, it could hide the field that frames the body,
-        // and a cut body would pass for a close-delimited one.
         let bad_line = || format!("bad header line '{}'", quoted(line));
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            let (_, value) = fields.last_mut().ok_or_else(bad_line)?;
+            value.push(b' ');
+            value.extend_from_slice(trim_ows(line));
+            continue;
+        }
+        // A name that is not a token (`Content-Length : 5`) is refused:
+        // skipped, it could hide the field that frames the body, and a cut
+        // body would pass for a close-delimited one.
         let colon = line.iter().position(|&b| b == b':').ok_or_else(bad_line)?;
         let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return Err(bad_line());
         }
+        fields.push((name, value.to_vec()));
+    }
+    let (mut chunked, mut length) = (false, None);
+    for (name, value) in &fields {
+        let value = trim_ows(value);
         if name.eq_ignore_ascii_case(b"transfer-encoding") {
             if !value.eq_ignore_ascii_case(b"chunked") {
                 return Err(format!("unsupported Transfer-Encoding '{}'", quoted(value)));
@@ -342,6 +358,13 @@ mod tests {
         assert_eq!(head.unwrap().framing, BodyFraming::Length(3));
         let head = parse_response_head(b"HTTP/1.1 204").unwrap();
         assert_eq!((head.status, head.framing), (204, BodyFraming::NoBody));
+        // A folded line continues the field above it (RFC 9112 §5.2): the
+        // fields after it are read, and a fold of nothing adds nothing.
+        let folded = b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 4\r\n \t";
+        assert_eq!(
+            parse_response_head(folded).unwrap().framing,
+            BodyFraming::Length(4)
+        );
         for bad in [
             &b"HTTP/2 200 OK"[..],
             b"HTTP/1.1 20 OK",
@@ -352,7 +375,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: +1",
             b"HTTP/1.1 200 OK\r\nContent-Length : 1",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding\t: chunked",
-            b"HTTP/1.1 200 OK\r\nX: a\r\n b",
+            // Whitespace before the first field line (RFC 9112 §2.2).
+            b"HTTP/1.1 200 OK\r\n X: a",
+            // A fold joined with a space: a length that is no number.
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 2",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\tgzip",
             b"HTTP/1.1 200 OK\r\n: empty name",
             b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip",
