@@ -4,11 +4,12 @@
 //!
 //! This file is the connection: it connects, reads at the rate it was
 //! given, within the time limit and the idle timeout, sends the second
-//! request when it is due, and writes what it owes, waiting for room no
-//! later than the time limit; a failed write is read on past, so that the
-//! frames the server sent before it still say why. What the client writes
-//! and what each frame it reads means, windows and header blocks and which
-//! stream a frame is for, is [`super::h2_frames`]'s.
+//! request when it is due and the server's limit on open streams has room,
+//! and writes what it owes, waiting for room no later than the time limit;
+//! a failed write is read on past, so that the frames the server sent
+//! before it still say why. What the client writes and what each frame it
+//! reads means, windows and header blocks and which stream a frame is for,
+//! is [`super::h2_frames`]'s.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
