@@ -329,6 +329,18 @@ fn a_write_timed_out_at_the_deadline_is_the_limit() {
     });
 }
 
+/// Whether the client's bytes `got` hold its HEADERS on stream 3: the
+/// second request.
+pub(in crate::client) fn second_asked(got: &[u8]) -> bool {
+    let mut frames = FrameBuffer::with(got);
+    while let Ok(Some((header, _))) = frames.next_frame() {
+        if header.kind == Kind::Headers as u8 && header.stream == 3 {
+            return true;
+        }
+    }
+    false
+}
+
 /// A server that allows one stream at a time, its
 /// SETTINGS_MAX_CONCURRENT_STREAMS 1, gets no stream 3 while stream 1 is
 /// open (RFC 9113 §5.1.2): due 200 ms in, it is not sent in the 800 ms
@@ -346,15 +358,6 @@ fn the_second_request_waits_for_room_under_the_servers_stream_limit() {
             frame_write::settings(&mut frames, &[(setting::MAX_CONCURRENT_STREAMS, 1)]);
             frames.extend(a_head_and_ten_bytes());
             stream.write_all(&frames).unwrap();
-            let asked = |got: &[u8]| {
-                let mut frames = FrameBuffer::with(got);
-                while let Ok(Some((header, _))) = frames.next_frame() {
-                    if header.kind == Kind::Headers as u8 && header.stream == 3 {
-                        return true;
-                    }
-                }
-                false
-            };
             // What comes while stream 1 is open.
             let (mut early, mut chunk) = (Vec::new(), [0u8; 4096]);
             let open_until = Instant::now() + Duration::from_millis(800);
@@ -366,14 +369,14 @@ fn the_second_request_waits_for_room_under_the_servers_stream_limit() {
                     early.extend_from_slice(&chunk[..n]);
                 }
             }
-            let asked_early = asked(&early);
+            let asked_early = second_asked(&early);
             let end = raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"");
             stream.write_all(&end).unwrap();
             stream
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
             let mut late = Vec::new();
-            while !asked(&late) {
+            while !second_asked(&late) {
                 match stream.read(&mut chunk) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => late.extend_from_slice(&chunk[..n]),

@@ -6,7 +6,8 @@
 use std::io::{Read, Write};
 
 use super::super::h2::tests::{
-    a_head, a_head_and_ten_bytes, one_connection, options, report_of, settings_acknowledged,
+    a_head, a_head_and_ten_bytes, one_connection, options, report_of, second_asked,
+    settings_acknowledged,
 };
 use super::super::h2::{H2Options, run};
 use super::*;
@@ -467,15 +468,6 @@ fn answering_the_second(before: Vec<u8>, after: Vec<u8>) -> (HttpUrl, std::threa
         stream.write_all(&before).unwrap();
         got.clear();
         let mut chunk = [0u8; 4096];
-        let second_asked = |got: &[u8]| {
-            let mut frames = FrameBuffer::with(got);
-            while let Ok(Some((header, _))) = frames.next_frame() {
-                if header.kind == Kind::Headers as u8 && header.stream == 3 {
-                    return true;
-                }
-            }
-            false
-        };
         while !second_asked(&got) {
             match stream.read(&mut chunk) {
                 Ok(0) | Err(_) => return,
