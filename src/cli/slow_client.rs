@@ -118,7 +118,7 @@ pub const SLOW_CLIENT: Spec<SlowClientArgs> = Spec {
         Flag {
             name: "--idle-timeout",
             value: "DUR",
-            help: "give up after this long without a byte (the request failed or the body cut; at most a day)",
+            help: "give up after this long without a byte while one is owed (the request failed or the body cut; at most a day)",
             default: |a| format_duration(a.idle_timeout),
             set: |a, v| bounded_duration(v).map(|d| a.idle_timeout = d),
         },
@@ -417,8 +417,8 @@ fn run_http2(url: &HttpUrl, args: &SlowClientArgs) -> ExitCode {
         // §5.1.2), which leaves room for stream 1 alone, or for none.
         (None, Some(path)) if report.second_held => {
             let why = match report.max_streams {
-                Some(1) => "the server allows one stream at a time, and stream 1 had not ended",
-                _ => "the server allows no new stream",
+                Some(0) => "the server allows no new stream",
+                _ => "the server allows one stream at a time, and stream 1 had not ended",
             };
             out += &format!("\nstream 3 {path}: not sent: {why}");
         }

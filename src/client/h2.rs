@@ -52,7 +52,8 @@ pub struct H2Options {
     /// when the second's latency is all that is measured.
     pub stop_after_second: bool,
     /// Give up after this long without a byte (by default
-    /// [`IDLE_TIMEOUT`](super::slow_client::IDLE_TIMEOUT)).
+    /// [`IDLE_TIMEOUT`](super::slow_client::IDLE_TIMEOUT)), but for the
+    /// wait between stream 1's end and the second request's time.
     pub idle_timeout: Duration,
     /// Bytes read from the socket so far, frames and all, updated after
     /// every read: shared, so that another thread can watch a run in
@@ -61,7 +62,8 @@ pub struct H2Options {
 }
 
 /// Runs the client until both responses end, `limit` passes, or the
-/// connection ends; never more than `options.idle_timeout` without a byte.
+/// connection ends; never more than `options.idle_timeout` without a byte
+/// while the server owes one.
 pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::Result<H2Report> {
     let started = Instant::now();
     // The limit bounds the whole run: connecting, and each write's wait
@@ -118,7 +120,8 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         // Not after a GOAWAY: a stream opened then is never answered
         // (RFC 9113 §6.8); nor on a connection a write found gone; nor past
         // the server's limit on streams open at once (§5.1.2), stream 1
-        // counted while it is open: then it waits for stream 1 to end.
+        // counted while it is open: then it is held, as long as the limit
+        // leaves it no room.
         let due = options
             .second
             .as_ref()
@@ -154,12 +157,15 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             second_sent = Some(sent);
             report.second = Some(StreamReport::default());
         }
-        // The idle clock runs only while the server owes something: a
-        // response, or room for the second request. Between the first's
-        // end and the second's time it has nothing to say.
-        let in_flight = second_sent.is_some() && !second_done;
-        let owed = report.first.latency.is_none() || in_flight || report.second_held;
-        if !owed {
+        // Between stream 1's end and the second request's time nothing is
+        // asked, and the server has nothing to say: its silence counts
+        // again once the second is due, sent, held or failed.
+        let asking_later = second_sent.is_none()
+            && options
+                .second
+                .as_ref()
+                .is_some_and(|(_, after)| started.elapsed() < *after);
+        if report.first.latency.is_some() && asking_later {
             last_byte = Instant::now();
         }
         if last_byte.elapsed() >= options.idle_timeout {
@@ -308,6 +314,10 @@ fn timed_out(e: &io::Error) -> bool {
 
 fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report.elapsed = started.elapsed();
+    // Held only if it still is: the last read may have brought stream 1's
+    // end, or more room, after the loop last looked.
+    let open = u32::from(report.first.latency.is_none());
+    report.second_held &= report.max_streams.is_some_and(|most| open >= most);
     report
 }
 

@@ -70,11 +70,11 @@ pub struct H2Report {
     /// connection gone (`failure` says how).
     pub second_write_failed: bool,
     /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, once it gave one:
-    /// the second request waits while the first would put it past it (RFC
-    /// 9113 §5.1.2). None: no limit said, as at the start.
+    /// the second request is held while stream 1, still open, leaves it no
+    /// room (RFC 9113 §5.1.2). None: no limit said, as at the start.
     pub max_streams: Option<u32>,
-    /// The second request was due and waited for the first to end, the
-    /// server's stream limit leaving no room: not sent, if the run ended so.
+    /// The second request was due, and held at the run's end: the
+    /// server's stream limit left it no room. Not sent.
     pub second_held: bool,
     /// The time limit ended the run: a stream not complete was stopped on
     /// time, not cut, unless `failure` says otherwise (a GOAWAY with an

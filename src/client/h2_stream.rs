@@ -82,22 +82,20 @@ impl StreamReport {
                 .then(|| format!("more than {most} interim (1xx) heads"));
         }
         self.status = Some(code);
-        // A 204 or 304 has no content, whatever its content-length says
-        // (a 304's is the size of what the client has; RFC 9113 §8.1.1):
-        // it frames no body here, as over HTTP/1.1.
-        let lengths = fields.iter().filter(|(name, _)| name == b"content-length");
-        let framing = lengths.filter(|_| !matches!(code, 204 | 304));
         // 1*DIGIT (RFC 9110 §8.6), as the HTTP/1.1 reader takes it, and
         // every one alike: which of two differing ones holds, none says.
-        for (_, v) in framing {
+        let mut length = None;
+        for (_, v) in fields.iter().filter(|(name, _)| name == b"content-length") {
             match decimal(v) {
-                Some(n) if self.content_length.is_none_or(|length| length == n) => {
-                    self.content_length = Some(n);
-                }
+                Some(n) if length.is_none_or(|length| length == n) => length = Some(n),
                 Some(_) => return Some("conflicting content-length fields".into()),
                 None => return Some(format!("bad content-length '{}'", quoted(v))),
             }
         }
+        // A 204 or 304 has no content (RFC 9110 §15.3.5, §15.4.5), and may
+        // still carry a content-length (RFC 9113 §8.1.1; a 304's is the
+        // size of what the client has, RFC 9110 §8.6): it frames no body.
+        self.content_length = length.filter(|_| !no_content(code));
         if end_stream { ended(self, sent) } else { None }
     }
 
@@ -125,11 +123,23 @@ impl StreamReport {
     }
 }
 
+/// Whether a response with `status` has no content whatever its fields
+/// say: a 204 or a 304 (this client never sends HEAD).
+fn no_content(status: u16) -> bool {
+    matches!(status, 204 | 304)
+}
+
 /// Ends `stream` at END_STREAM: complete, unless its body is not as long
-/// as its `content-length` said; then why.
+/// as its `content-length` said, or it has one where its status allows
+/// none; then why.
 fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
     stream.latency = Some(sent.elapsed());
+    let status = stream.status.unwrap_or_default();
     match stream.content_length {
+        _ if no_content(status) && stream.body_bytes > 0 => Some(format!(
+            "a body of {} bytes on a {status}, which has none",
+            stream.body_bytes
+        )),
         Some(length) if length != stream.body_bytes => Some(format!(
             "a body of {} bytes, not the {length} its content-length said",
             stream.body_bytes
@@ -351,9 +361,18 @@ mod tests {
             assert_eq!(report.first.body_bytes, 0, "{status}: {report:?}");
             assert_eq!(report.failure, None, "{status}: {report:?}");
         }
-        // Any other status is held to it.
+        // Any other status is held to it; a 304's length must still be one,
+        // and a body on a 304 is none of its.
         let fields = [(":status", "200"), ("content-length", "50")];
         let report = report_of(&a_block(false, &fields, true));
         assert!(!report.first.complete, "{report:?}");
+        let fields = [(":status", "304"), ("content-length", "5x")];
+        let report = report_of(&a_block(false, &fields, true));
+        assert!(!report.first.complete, "{report:?}");
+        let mut with_body = a_block(false, &[(":status", "304")], false);
+        with_body.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let report = report_of(&with_body);
+        let why = "a body of 1 bytes on a 304, which has none";
+        assert_eq!(report.failure.as_deref(), Some(why), "{report:?}");
     }
 }

@@ -70,7 +70,9 @@ pub fn parse_response_head(head: &[u8]) -> Result<ReceivedHead, String> {
     // Each field's name and value, a folded line (obs-fold: one that starts
     // with whitespace) joined to the value above it with a space, as a user
     // agent must (RFC 9112 §5.2): skipped, it could change what a framing
-    // field says. Whitespace before the first field is refused (§2.2).
+    // field says. A fold that looks like a field (`X: a` then
+    // ` Content-Length: 5`) is part of X's value, as §5.2 has it, and frames
+    // nothing. Whitespace before the first field is refused (§2.2).
     // Copies of the head's values: at most its [`MAX_HEAD_BYTES`].
     let mut fields: Vec<(&[u8], Vec<u8>)> = Vec::new();
     for line in lines {

@@ -400,3 +400,28 @@ fn the_second_request_waits_for_room_under_the_servers_stream_limit() {
         assert!(second.is_some_and(|s| s.complete), "{report:?}");
     });
 }
+
+/// A server whose limit leaves no room for stream 3 (0 streams) holds it
+/// for good: the run does not wait without end, its idle clock running
+/// again once stream 3 is due, and its report says stream 3 was held.
+#[test]
+fn a_second_request_the_limit_never_lets_go_ends_at_the_idle_timeout() {
+    crate::test_support::within(|| {
+        let mut frames = Vec::new();
+        frame_write::settings(&mut frames, &[(setting::MAX_CONCURRENT_STREAMS, 0)]);
+        frames.extend(a_head());
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+        let (url, server) = scripted_server(frames, Duration::from_secs(5));
+        let options = H2Options {
+            second: Some(("/y".into(), Duration::from_millis(200))),
+            idle_timeout: Duration::from_millis(500),
+            ..options()
+        };
+        let report = run(&url, &options, None).unwrap();
+        server.join().unwrap();
+        assert!(report.first.complete, "{report:?}");
+        assert!(report.second.is_none() && report.second_held, "{report:?}");
+        let failure = report.failure.as_deref();
+        assert_eq!(failure, Some("nothing received for 500ms"), "{report:?}");
+    });
+}
