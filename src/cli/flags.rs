@@ -224,11 +224,14 @@ enum Refused {
     TooLarge,
 }
 
+/// What [`Refused::TooLarge`] says.
+const TOO_LARGE: &str = "a value too large for 64 bits";
+
 /// The reason for `refused`, `expected` naming the value's syntax.
 fn reason(refused: Refused, expected: &str) -> String {
     match refused {
         Refused::Malformed => expected.to_string(),
-        Refused::TooLarge => "a value too large for 64 bits".to_string(),
+        Refused::TooLarge => TOO_LARGE.to_string(),
     }
 }
 

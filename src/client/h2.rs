@@ -129,8 +129,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             && second_sent.is_none()
             && report.goaway.is_none()
             && write_failure.is_none();
-        let open = u32::from(report.first.latency.is_none());
-        let room = report.max_streams.is_none_or(|most| open < most);
+        let room = report.room_for_the_second();
         report.second_held = due && !room;
         if let Some((target, _)) = &options.second
             && due
@@ -316,8 +315,7 @@ fn finish(mut report: H2Report, started: Instant) -> H2Report {
     report.elapsed = started.elapsed();
     // Held only if it still is: the last read may have brought stream 1's
     // end, or more room, after the loop last looked.
-    let open = u32::from(report.first.latency.is_none());
-    report.second_held &= report.max_streams.is_some_and(|most| open >= most);
+    report.second_held &= !report.room_for_the_second();
     report
 }
 

@@ -82,6 +82,15 @@ pub struct H2Report {
     pub timed_out: bool,
 }
 
+impl H2Report {
+    /// Whether the server's limit on streams open at once (§5.1.2) leaves
+    /// room for stream 3, stream 1 counted while it is open.
+    pub fn room_for_the_second(&self) -> bool {
+        let open = u32::from(self.first.latency.is_none());
+        self.max_streams.is_none_or(|most| open < most)
+    }
+}
+
 /// A window this client gave: how much the server may still send on it,
 /// and so what the client has read since it last gave bytes back.
 struct Window {
