@@ -54,6 +54,8 @@ mod sys;
         target_arch = "powerpc64",
         target_arch = "mips",
         target_arch = "mips64",
+        target_arch = "mips32r6",
+        target_arch = "mips64r6",
         target_arch = "sparc",
         target_arch = "sparc64",
         all(

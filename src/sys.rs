@@ -24,7 +24,7 @@
 //! the `errno` it set, as an `io::Error`: nothing here panics or is unwrapped.
 //! The exit has no one to report to: it skips a descriptor it cannot inspect,
 //! lets an arming fail (the descriptor closed since), and exits either way.
-//! `ffi.rs`'s constants are Linux's generic ones; powerpc, mips and sparc
+//! `ffi.rs`'s constants are Linux's generic ones; powerpc, mips (r6 too) and sparc
 //! number socket options otherwise, and the crate refuses to build there
 //! rather than set the wrong ones (`lib.rs`). Off Linux every call is
 //! `ErrorKind::Unsupported`, so `serve` refuses to start at its first socket
@@ -324,8 +324,10 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
         let others = exit_line::FATAL.map(|(signal, _)| (signal, &fatal));
         let too_large = [(ffi::SIGXFSZ, &too_large)];
         for (signal, action) in shutdown.into_iter().chain(others).chain(too_large) {
-            // What is there now (SIG_IGN under `nohup`): the C library copies
-            // the kernel's fields into `old` (musl no restorer), the rest kept.
+            // What is there now (SIG_IGN under `nohup`): glibc overwrites all
+            // of `old`, the mask past the kernel's 8 bytes with whatever its
+            // own copy held, musl only the kernel's fields; only the handler
+            // is read.
             let mut old = *action;
             // SAFETY: a null `action` changes nothing; `old` is a live `struct
             // sigaction`, each field valid for any bits (a 0 restorer is None).
@@ -334,7 +336,7 @@ pub fn on_shutdown_signals(line_start: LineStart) -> io::Result<()> {
                 continue;
             }
             // SAFETY: `action` is a live, fully initialised `struct
-            // sigaction` the kernel copies during the call; a null `old`
+            // sigaction` the C library copies during the call; a null `old`
             // asks for nothing back. Each handler is async-signal-safe.
             zero_or_errno(unsafe { c::sigaction(signal, action, std::ptr::null_mut()) })?;
         }
@@ -477,7 +479,8 @@ fn cut_responses(line: &[u8]) {
         any(target_arch = "x86_64", target_arch = "aarch64")
     )))]
     {
-        // No connection is noted off Linux: nothing to arm.
+        // Off 64-bit x86 and Arm Linux no reset is armed (off Linux none
+        // is noted): the line is all.
         let _ = io::Write::write_all(&mut io::stderr(), line);
     }
 }

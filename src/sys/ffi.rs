@@ -99,8 +99,8 @@ pub struct Timespec {
 }
 
 /// `struct sockaddr_in` of `<netinet/in.h>`: port and address in
-/// network byte order.
-#[repr(C)]
+/// network byte order, aligned as C's (its address is a `uint32_t`).
+#[repr(C, align(4))]
 pub struct SockaddrIn {
     /// `AF_INET`.
     pub sin_family: u16,
@@ -154,4 +154,8 @@ pub struct Sigaction {
 // The size glibc's and musl's headers give it there; a layout that
 // drifted would fail to build rather than install a garbled handler.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-const _: () = assert!(size_of::<Sigaction>() == 152);
+const _: () = assert!(
+    size_of::<Sigaction>() == 152
+        && std::mem::offset_of!(Sigaction, sa_flags) == 136
+        && std::mem::offset_of!(Sigaction, sa_restorer) == 144
+);
