@@ -580,8 +580,8 @@ pub fn threads_named(pid: u32, prefix: &str) -> Result<Vec<(String, PathBuf)>, S
 /// stdin watcher of `--exit-on-stdin-eof`), by thread id; `Err` if one is
 /// running or has yet to run. Each of those threads makes what it keeps
 /// on its way to its first wait, whenever the scheduler first runs it
-/// (the watcher stdin's 8 KiB buffer, the others their place in a
-/// channel's list of waiters): an idle baseline read before that, as on
+/// (its place in a channel's list of waiters; stdin's 8 KiB buffer is
+/// taken before the watcher starts): an idle baseline read before that, as on
 /// a loaded machine it can be, is short of bytes the server holds for
 /// good, and the test's end is taken for a leak. A thread that has
 /// waited was run up to its wait; seen at the same call twice, it is not
