@@ -112,11 +112,7 @@ pub fn read_head<'b>(
         if let Err(e) = clock.arm(stream) {
             break Err(e);
         }
-        let n = match read_more(
-            stream,
-            &mut buf[so_far.filled..],
-            so_far.filled > so_far.start,
-        ) {
+        let n = match read_more(stream, &mut buf[so_far.filled..], so_far.begun()) {
             Ok(Some(n)) => n,
             // Interrupted: armed again, with the time now left.
             Ok(None) => continue,
@@ -218,6 +214,12 @@ struct HeadSoFar {
 }
 
 impl HeadSoFar {
+    /// Whether anything but empty lines has arrived: a close after that
+    /// cuts a request short (400), before it makes none (nothing to answer).
+    fn begun(&self) -> bool {
+        self.filled > self.start
+    }
+
     /// Takes in the `n` bytes a read just put after `filled`, and says
     /// whether the read ends: with the head's end, counted from `start`, or
     /// with why there is none; `None` to read on. Each check looks at the

@@ -125,7 +125,8 @@ pub struct DeadlineWriter<'s, S: TimedWrite = TcpStream> {
     /// of writing, so that an acknowledgement is never dated much later
     /// than it came, even while a roomy kernel lets every write through.
     acknowledged: Option<(u64, Instant)>,
-    /// When `acknowledged` was last read.
+    /// When `acknowledged` was last read: paces the reads while writes go
+    /// through, at most one every send timeout / [`CLIENT_CHECKS`].
     looked_at: Option<Instant>,
     /// The error that ended a write after the socket had taken part of it.
     /// That part is returned first, as `Write` requires (an `Err` means no

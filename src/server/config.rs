@@ -286,6 +286,15 @@ impl ServerConfig {
             grace: self.rate_grace,
         }
     }
+
+    /// Connections whose response is out and whose close waits (500 ms at
+    /// most) for the client to hang up, each with a thread and a socket
+    /// but no slot: as many as the slots, so that every client served can
+    /// connect again at once (`ab` does) while its last connection closes.
+    /// The accept loop's list of threads to join has room for both.
+    pub fn max_closing(&self) -> usize {
+        self.max_connections
+    }
 }
 
 /// `10m`: a bound in whole minutes, as `--help` writes durations.

@@ -34,7 +34,7 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Whether a client may still send once its answer is out, as
 /// [`read_and_respond`] found it: past the closing places, a close waits
 /// for the client to hang up only if it may. Read only after a whole
-/// response, the one kind [`close`] ends gracefully.
+/// response, the one kind [`prepare_close`] makes graceful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Asked {
     /// One whole HTTP/1.x request without a body, or nothing at all: it has
@@ -71,16 +71,18 @@ pub(super) fn handle(
     if let Some(bytes) = config.notsent_lowat {
         let _ = sys::set_notsent_lowat(stream, bytes);
     }
-    // Without a send timeout a client that stops reading would hold this
-    // thread (and a producer's) forever, so a connection whose timeout
-    // cannot be set is not served at all.
+    // Answers other than an export's body (small ones, errors) are written
+    // straight to the socket: without a send timeout a client that stops
+    // reading would hold this thread forever (an export's writes set their
+    // own, `DeadlineWriter`). A socket that takes no timeout is broken, so
+    // it is not served at all, and the client taken to have gone.
     let (request_line, mut outcome, asked) =
         if stream.set_write_timeout(Some(config.send_timeout)).is_err() {
             (None, Outcome::ended(End::ClientAbort), Asked::All)
         } else {
             read_and_respond(stream, shared, accepted_at, peer, id)
         };
-    if close(stream, &mut outcome, shared, id) {
+    if prepare_close(stream, &mut outcome, shared, id) {
         // Serving is over; the close only waits for the client. Its slot
         // goes back now, or a client that connects again the moment it has
         // read its answer (`ab` does) would find it taken by its own last
@@ -91,7 +93,7 @@ pub(super) fn handle(
         // announced body was read, or it speaks HTTP/2, whose client sends
         // whenever it likes (a WINDOW_UPDATE as it reads the last DATA, a
         // PING; nginx too always waits after GOAWAY).
-        let closing = METRICS.connection_closing(config.max_connections as u64);
+        let closing = METRICS.connection_closing(config.max_closing() as u64);
         if closing.is_some() {
             drop(slot.take());
         }
@@ -133,7 +135,7 @@ pub(super) fn handle(
 ///   that closed its side having asked nothing, a small answer whose write
 ///   failed (no status; its `Content-Length` shows it cut), an HTTP/2
 ///   connection (its streams end in END_STREAM or a reset of their own).
-fn close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) -> bool {
+fn prepare_close(stream: &TcpStream, outcome: &mut Outcome, shared: &Shared, id: u64) -> bool {
     if outcome.sent_whole_response() {
         // The response is out: off the shutdown's list before the close,
         // which bounds itself, since a cut now would reset the socket and
@@ -195,7 +197,10 @@ fn read_and_respond(
                 outcome.end = End::HeaderTimeout;
             }
             let outcome = drain_timeout_if_cut(outcome, shared, id);
-            // Too large to read whole, or not whole in time: its line may be.
+            // A head never whole (too large, too late, cut short, or not a
+            // request at all), though its request line may be. Its client
+            // may still be sending, but one that cut it short: waiting for
+            // that one to hang up costs nothing, its FIN is in.
             return (refused_line(&buf), outcome, Asked::MaybeMore);
         }
     };
@@ -368,7 +373,7 @@ mod tests {
             body_bytes: 9,
             ..Outcome::ended(End::ClientAbort)
         };
-        assert!(!close(&server, &mut outcome, &shared, 1));
+        assert!(!prepare_close(&server, &mut outcome, &shared, 1));
         drop(server);
         client
             .set_read_timeout(Some(Duration::from_secs(5)))

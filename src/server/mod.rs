@@ -158,7 +158,7 @@ impl Server {
         // Every connection thread not yet joined, in room taken once for
         // as many as may be served and as many closing: serving allocates
         // nothing here.
-        let most = 2 * shared.config.max_connections;
+        let most = shared.config.max_connections + shared.config.max_closing();
         let mut threads: Vec<JoinHandle<()>> = Vec::with_capacity(most);
         let mut backoff = AcceptBackoff::default();
         let mut next_id: u64 = 0;

@@ -148,7 +148,11 @@ impl<W: Wire + ?Sized> Wire for &mut W {
 /// HTTP/1.x over any `Write`: the head as text, dated when it is sent; the
 /// body's end is in its framing (the last chunk, the `Content-Length`, or
 /// the close), so ending it only flushes.
-pub struct Http1<W>(pub W);
+pub struct Http1<W>(
+    /// The bytes' way out: the server's `DeadlineWriter` around the socket
+    /// (`defense/send_deadline.rs`), or a `Vec` in tests and benchmarks.
+    pub W,
+);
 
 impl<W: Write> Write for Http1<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -196,15 +200,15 @@ pub struct ExportResponse<'a, W: Wire> {
     /// Sent by [`ExportResponse::start`]; its framing decides the body's.
     head: ResponseHead,
     /// What to send.
-    pub plan: &'a ExportPlan,
+    plan: &'a ExportPlan,
     /// Where the strategy reports bytes it produced, and the body writer
     /// bytes it sent.
-    pub queued: &'a QueuedBytes,
+    queued: &'a QueuedBytes,
     /// Ends the connection from another thread: a producer whose queue was
     /// refused by a cap calls it, so that a writer blocked on a stalled
     /// client wakes at once instead of after the send timeout. `None` where
     /// there is no connection to end (unit tests, benchmarks).
-    pub cancel: Option<&'a (dyn Fn() + Sync)>,
+    cancel: Option<&'a (dyn Fn() + Sync)>,
     /// Whether the server has cut every response still open (the
     /// shutdown's drain timeout passed): asked by
     /// [`ExportResponse::still_wanted`] besides the wire, which may not

@@ -57,10 +57,14 @@ pub struct QueuedBytes {
     /// its charge is given back on drop rather than as bytes are sent.
     held_until_drop: bool,
     /// Set once a [`try_produce`](QueuedBytes::try_produce) was refused: the
-    /// response is over, and its writer should stop sending. Only a hint
-    /// to stop early, so `Relaxed` is enough: a writer that has not seen it
-    /// yet is stopped anyway by the producer's hang-up or the cancelled
-    /// connection, and the verdict comes from the producer, not from here.
+    /// response is over, and its writer should stop sending: a channel's
+    /// receiver still yields every chunk queued before the producer hung
+    /// up, and draining hundreds of MB to a slow client would defeat the
+    /// cap. Only a hint to stop early, so `Relaxed` is enough: a writer that
+    /// has not seen it yet is stopped by the connection the producer
+    /// cancels (its next write fails), or, with none to cancel, ends at the
+    /// hang-up once the queue is written; the verdict comes from the
+    /// producer, not from here.
     refused: AtomicBool,
     /// Bytes of the shared budget this response holds: taken as they are
     /// queued, given back as their memory is freed (each buffer as it is

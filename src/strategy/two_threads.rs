@@ -110,6 +110,8 @@ pub(super) fn stream<W: Wire>(
                 });
             }
         };
+        // Fails only if the producer is gone, which it can be only by a
+        // panic: its join below makes that the verdict.
         let _ = tell_head_out.send(());
         let written = write_chunks(body, rx, give_back, queued);
         // The receiver is gone by now, so a producer blocked in `send` wakes

@@ -6,9 +6,13 @@
 //! has no capacity, so `send` never waits: the producer renders rows as fast
 //! as the CPU allows, while the writer can only go as fast as the client
 //! reads. Every byte of the difference waits in the channel, on the heap. At
-//! 200 KB/s the 385 MB export is 32 minutes of reading, and within seconds
-//! nearly all of it is queued; a few such clients and the kernel's OOM
-//! killer ends the process, taking every other request with it.
+//! 200 KB/s the demo's 385 MB export (7,000,000 rows) is 32 minutes of
+//! reading, and within seconds nearly all of it is queued; uncapped, a few
+//! such clients and the kernel's OOM killer ends the process, taking every
+//! other request with it. This server caps what it may queue
+//! (`--max-buffered-bytes`, `--max-buffered-total`: [`QueuedBytes`](super::queued_bytes::QueuedBytes)'s
+//! limit), so here the bug shows as responses refused or cut at the caps
+//! (`end=buffer-cap`, `end=buffer-budget`), not as a dead process.
 //!
 //! The code looks fine, which is the point. It is [`super::bounded`] with one
 //! word changed: `channel()` instead of `sync_channel(depth)`; and because
