@@ -13,7 +13,9 @@
 //! A last case starves stream 1 alone: the client never returns its
 //! window, but returns the connection's, so that stream stops at exactly
 //! its window while the connection goes on, and the server holds that
-//! stream's bounded queue and its one hand-off, nothing more.
+//! stream's bounded queue and its one hand-off, nothing more. It runs
+//! only if the client, at its rate, reads the window within the part's
+//! wait (`--http2-wait`): at 1 KiB/s that is a minute, at 1 B/s a day.
 
 use std::cmp::Ordering;
 use std::io::{self, Write};
@@ -79,16 +81,24 @@ pub const TITLE: &str = "HTTP/2: one connection, two windows";
 pub struct Http2Part {
     /// The three head-of-line cases, in order.
     pub cases: Vec<Case>,
-    /// The starved stream: its client's report.
-    pub starved: H2Report,
-    /// What the server queued for the starved stream while it waited.
-    pub starved_queue: Option<f64>,
+    /// The starved stream; `None` if its window would take the client,
+    /// at its rate, longer than the wait to read.
+    pub starved: Option<Starved>,
     /// When stream 3 was sent, from connecting.
     pub then_after: Duration,
     /// How long stream 3 was waited for before giving up.
     pub wait: Duration,
     /// The clients' socket read rate.
     pub rate: u64,
+}
+
+/// A stream whose window is spent, while its connection goes on.
+#[derive(Clone, Debug)]
+pub struct Starved {
+    /// Its client's report.
+    pub report: H2Report,
+    /// What the server queued for the stream while it waited.
+    pub queue: Option<f64>,
 }
 
 /// Runs the part: three cases, then the starved stream.
@@ -138,11 +148,33 @@ pub fn run(
         });
     }
 
-    let server = start(exe, false)?;
     // Stream 1's window is spent once the client has read it at its rate
     // (a third of a second at 200 KiB/s); stream 3 goes after that, and
     // the queue is read between the two, while stream 1 alone waits.
     let spent_by = Duration::from_secs_f64(f64::from(DEFAULT_WINDOW) / rate.max(1) as f64);
+    let starved = match spent_by <= wait {
+        true => Some(starve(exe, rate, then_after, spent_by)?),
+        false => None,
+    };
+    Ok(Http2Part {
+        cases,
+        starved,
+        then_after,
+        wait,
+        rate,
+    })
+}
+
+/// The starved case: stream 1's window spent by `spent_by`, stream 3 sent
+/// half a second later (or at `then_after`), the server's queue read
+/// between the two.
+fn starve(
+    exe: &Path,
+    rate: u64,
+    then_after: Duration,
+    spent_by: Duration,
+) -> Result<Starved, String> {
+    let server = start(exe, false)?;
     let second_after = then_after.max(spent_by + Duration::from_millis(500));
     let options = H2Options {
         rate: Some(rate),
@@ -161,22 +193,15 @@ pub fn run(
         .spawn(move || h2::run(&url, &options, Some(limit)))
         .map_err(|e| format!("cannot start the HTTP/2 client thread: {e}"))?;
     thread::sleep((spent_by + second_after) / 2);
-    let starved_queue = server
+    let queue = server
         .scrape()
         .ok()
         .and_then(|s| s.get("backpressure_queued_bytes{mode=\"bounded\"}"));
-    let starved = client
+    let report = client
         .join()
         .map_err(|_| "the HTTP/2 client panicked".to_string())?
         .map_err(|e| format!("HTTP/2 client: {e}"))?;
-    Ok(Http2Part {
-        cases,
-        starved,
-        starved_queue,
-        then_after,
-        wait,
-        rate,
-    })
+    Ok(Starved { report, queue })
 }
 
 /// A server's mark as the table and the text say it: its size, `off` at
@@ -250,9 +275,21 @@ fn latency(report: &H2Report, wait: Duration) -> String {
         .filter(|s| s.complete)
         .and_then(|s| s.latency)
     {
-        Some(latency) => format!("{:.2} s", latency.as_secs_f64()),
+        Some(latency) => seconds_text(latency.as_secs_f64()),
         // As given: whole seconds would print "over 0 s" for a 500 ms wait.
         None => format!("over {}", duration(wait)),
+    }
+}
+
+/// Seconds as the table and the sentences print them alike: to two
+/// decimals, as figures of tenths of a second compare, but in tenths of a
+/// ms below a tenth of a second, where "0.00 s" would read as no wait at
+/// all and the sentence's ratio of two such figures would not be theirs.
+fn seconds_text(secs: f64) -> String {
+    match secs {
+        s if s >= 0.1 => format!("{s:.2} s"),
+        s if s >= 0.000_05 => format!("{:.1} ms", s * 1e3),
+        s => duration(Duration::from_secs_f64(s)),
     }
 }
 
@@ -318,19 +355,22 @@ pub fn report(part: &Http2Part) -> String {
             };
             format!(
                 "{times} times as long as with the kernel's unsent bytes held to {held_to} \
-                 ({b:.2} s). The stream window bounds what one stream sends ahead; \
-                 only the socket's high-water mark bounds the queue every stream shares."
+                 ({}). The stream window bounds what one stream sends ahead; \
+                 only the socket's high-water mark bounds the queue every stream shares.",
+                seconds_text(b)
             )
         } else if b >= 2.0 * u {
             format!(
-                "and {b:.2} s{} with the kernel's unsent bytes held to {held_to}: on this run \
+                "and {}{} with the kernel's unsent bytes held to {held_to}: on this run \
                  the high-water mark made it slower, not faster.",
+                seconds_text(b),
                 more(b)
             )
         } else {
             format!(
-                "and {b:.2} s{} with the kernel's unsent bytes held to {held_to}: on this run \
+                "and {}{} with the kernel's unsent bytes held to {held_to}: on this run \
                  the high-water mark made no clear difference.",
+                seconds_text(b),
                 more(b)
             )
         };
@@ -338,12 +378,12 @@ pub fn report(part: &Http2Part) -> String {
         // the figures show it: one at least twice the other.
         let (small_took, large_did) = if 2.0 * s <= u {
             (
-                format!("that was little: {s:.2} s"),
+                format!("that was little: {}", seconds_text(s)),
                 "let the server fill the kernel's send buffer",
             )
         } else {
             (
-                format!("it took {s:.2} s{}", more(s)),
+                format!("it took {}{}", seconds_text(s), more(s)),
                 "with the kernel's buffer was not clearly slower",
             )
         };
@@ -351,11 +391,35 @@ pub fn report(part: &Http2Part) -> String {
             "\nThe writer takes one frame from each stream in turn, so stream 3 was never \
              behind more than a frame at the HTTP/2 layer; it waited for what stream 1 had \
              already put in the socket. With a 65,535-byte window {small_took}. \
-             A 16 MiB window {large_did}: {u:.2} s{}, {verdict}\n",
+             A 16 MiB window {large_did}: {}{}, {verdict}\n",
+            seconds_text(u),
             more(u)
         ));
     }
-    let starved = &part.starved;
+    text.push_str(&starved_text(part));
+    text
+}
+
+/// The starved stream's paragraph: what stream 1 received, whether stream
+/// 3 got through beside it, and what the server held meanwhile, said only
+/// of a run that did not fail (a queue read after the connection was cut
+/// describes no spent window); or why the case did not run.
+fn starved_text(part: &Http2Part) -> String {
+    let Some(Starved {
+        report: starved,
+        queue,
+    }) = &part.starved
+    else {
+        return format!(
+            "\nA stream whose window is spent: not measured. At {}/s the client would take \
+             {} to read its 65,535 bytes, longer than the part's wait ({}).\n",
+            size(part.rate),
+            duration(Duration::from_secs_f64(
+                f64::from(DEFAULT_WINDOW) / part.rate.max(1) as f64
+            )),
+            duration(part.wait),
+        );
+    };
     let third = starved.second.as_ref();
     // "And then nothing" only of a window read to its end, in a run that
     // did not fail: a run that ended first shows no spent window.
@@ -370,12 +434,18 @@ pub fn report(part: &Http2Part) -> String {
             ", more than its window: the server sent past it, which it must never do".to_string()
         }
     };
-    text.push_str(&format!(
+    let meanwhile = match (&starved.failure, queue) {
+        (None, Some(queued)) => format!(
+            " Meanwhile the server held {} for stream 1 in its bounded queue, and at most \
+             one frame (16 KiB) in its hand-off to the writer, nothing more.",
+            size(*queued as u64)
+        ),
+        _ => String::new(),
+    };
+    format!(
         "\nA stream whose window is spent: a client that never gives stream 1's window back \
          (but does give back the connection's) received {} bytes of it{then}; \
-         stream 3 on the same connection {}. Meanwhile the server held \
-         {} for stream 1 in its bounded queue, and one 16 KiB frame handed to the writer, \
-         nothing more.\n",
+         stream 3 on the same connection {}.{meanwhile}\n",
         count(starved.first.body_bytes),
         third
             .filter(|s| s.complete)
@@ -383,9 +453,7 @@ pub fn report(part: &Http2Part) -> String {
             .map_or("never got its response".into(), |took| {
                 format!("got its response in {}", duration(took))
             }),
-        part.starved_queue.map_or("?".into(), |q| size(q as u64)),
-    ));
-    text
+    )
 }
 
 /// A bar per case: stream 3's latency, on a scale from 0 to the longest.
@@ -456,12 +524,19 @@ mod tests {
     fn part(small: Option<f64>, kernel: Option<f64>, mark: Option<f64>) -> Http2Part {
         Http2Part {
             cases: vec![case("a", small), case("b", kernel), case("c", mark)],
-            starved: H2Report::default(),
-            starved_queue: None,
+            starved: Some(Starved {
+                report: H2Report::default(),
+                queue: None,
+            }),
             then_after: Duration::from_secs(1),
             wait: Duration::from_secs(3),
             rate: 200 << 10,
         }
+    }
+
+    /// The starved case's report, in a part that ran it.
+    fn starved(part: &mut Http2Part) -> &mut H2Report {
+        &mut part.starved.as_mut().expect("a starved case").report
     }
 
     /// A response that never came is labelled with the wait as given:
@@ -474,6 +549,61 @@ mod tests {
         assert_eq!(latency(&never, Duration::from_secs(30)), "over 30 s");
         let came = case("a", Some(0.45)).report;
         assert_eq!(latency(&came, Duration::from_secs(3)), "0.45 s");
+    }
+
+    /// Figures under a tenth of a second are in ms, in the table and the
+    /// sentences alike: "0.00 s" read as no wait, and "0.07 s, 13 times as
+    /// long as 0.01 s" as a ratio the printed figures do not give.
+    #[test]
+    fn a_figure_under_a_tenth_is_in_ms_and_its_ratio_is_its_own() {
+        let text = report(&part(Some(0.004), Some(0.072), Some(0.0055)));
+        assert!(
+            !text.contains("0.00 s") && !text.contains("0.07 s"),
+            "{text}"
+        );
+        assert!(text.contains("that was little: 4.0 ms"), "{text}");
+        assert!(
+            text.contains("72.0 ms, 13 times as long as with the kernel's unsent bytes held to 16.0 KiB (5.5 ms)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| a | 65,535 | 16.0 KiB | 4.0 ms |"),
+            "{text}"
+        );
+    }
+
+    /// A starved case that would outlast the wait is not run, and the text
+    /// says why; one whose connection failed says nothing of what the
+    /// server held "meanwhile", a queue read after the cut.
+    #[test]
+    fn a_starved_case_not_run_or_failed_claims_nothing_it_did_not_see() {
+        let mut skipped = part(Some(0.2), Some(3.0), Some(0.3));
+        (skipped.starved, skipped.rate) = (None, 1024);
+        let text = report(&skipped);
+        assert!(
+            text.contains("A stream whose window is spent: not measured. At 1.0 KiB/s the client would take 64 s to read its 65,535 bytes, longer than the part's wait (3 s)."),
+            "{text}"
+        );
+        let mut failed = part(Some(0.2), Some(3.0), Some(0.3));
+        if let Some(starved) = failed.starved.as_mut() {
+            starved.queue = Some(0.0);
+        }
+        starved(&mut failed).failure = Some("write failed: Broken pipe".into());
+        let text = report(&failed);
+        assert!(
+            text.contains("then the connection failed: write failed"),
+            "{text}"
+        );
+        assert!(!text.contains("Meanwhile"), "{text}");
+        let mut held = part(Some(0.2), Some(3.0), Some(0.3));
+        if let Some(starved) = held.starved.as_mut() {
+            starved.queue = Some(147_456.0);
+        }
+        let text = report(&held);
+        assert!(
+            text.contains("Meanwhile the server held 144.0 KiB for stream 1 in its bounded queue"),
+            "{text}"
+        );
     }
 
     /// Each order of the figures gets its own reading: the high-water mark
@@ -552,7 +682,7 @@ mod tests {
     #[test]
     fn the_starved_streams_neighbour_took_what_was_measured() {
         let mut part = part(Some(0.2), Some(3.0), Some(0.5));
-        part.starved.second = Some(StreamReport {
+        starved(&mut part).second = Some(StreamReport {
             complete: true,
             latency: Some(Duration::from_micros(400)),
             ..StreamReport::default()
@@ -578,13 +708,13 @@ mod tests {
     #[test]
     fn the_starved_stream_got_exactly_its_window_only_if_it_did() {
         let mut part = part(Some(0.2), Some(3.0), Some(0.5));
-        part.starved.first.body_bytes = u64::from(DEFAULT_WINDOW);
+        starved(&mut part).first.body_bytes = u64::from(DEFAULT_WINDOW);
         let said = "received 65,535 bytes of it, exactly its window, and then nothing;";
         assert!(report(&part).contains(said), "{}", report(&part));
-        part.starved.first.body_bytes = 16_384;
+        starved(&mut part).first.body_bytes = 16_384;
         let said = "received 16,384 bytes of it, less than its window, when the run ended;";
         assert!(report(&part).contains(said), "{}", report(&part));
-        part.starved.failure = Some("the server closed the connection".into());
+        starved(&mut part).failure = Some("the server closed the connection".into());
         let said = "received 16,384 bytes of it, and then the connection failed: the server closed";
         assert!(report(&part).contains(said), "{}", report(&part));
         assert!(!report(&part).contains("and then nothing"));
@@ -618,7 +748,7 @@ mod tests {
             ..StreamReport::default()
         };
         part.cases[1].report.second = Some(reset.clone());
-        part.starved.second = Some(reset);
+        starved(&mut part).second = Some(reset);
         let svg = chart(&part);
         // 0.5 s is a sixth of the longest bar, the 3 s wait: 340 / 6.
         assert!(svg.contains("width=\"56.7\""), "{svg}");
@@ -678,7 +808,7 @@ mod tests {
     #[test]
     fn more_than_the_window_is_an_overrun() {
         let mut part = part(Some(0.2), Some(3.0), Some(0.5));
-        part.starved.first.body_bytes = u64::from(DEFAULT_WINDOW) + 1;
+        starved(&mut part).first.body_bytes = u64::from(DEFAULT_WINDOW) + 1;
         let text = report(&part);
         assert!(!text.contains("exactly its window"), "{text}");
         assert!(

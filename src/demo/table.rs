@@ -70,15 +70,37 @@ pub fn slow_table(runs: &[SlowRun]) -> String {
 pub fn fast_table(runs: &[FastRun]) -> String {
     let columns: [Column<FastRun>; 6] = [
         ("strategy", |run| run.mode.as_str().to_string()),
-        ("body read", |run| size(run.report.body_bytes)),
+        ("body read", |run| {
+            downloaded(run, size(run.report.body_bytes))
+        }),
         // As measured: two decimals of a second would print a 4 ms download
         // as "0.00 s".
-        ("time", |run| duration(run.report.elapsed)),
-        ("MB/s", |run| mb_per_s(run.report.body_rate())),
+        ("time", |run| downloaded(run, duration(run.report.elapsed))),
+        ("MB/s", |run| {
+            downloaded(run, mb_per_s(run.report.body_rate()))
+        }),
         ("peak RSS", |run| size(run.peak_rss)),
-        ("ended", |run| run.report.end.to_string()),
+        ("ended", |run| match refused(run) {
+            Some(status) => format!("refused: {status}, no export sent"),
+            None => run.report.end.to_string(),
+        }),
     ];
     markdown_table(&columns, runs)
+}
+
+/// The status a fast download was turned away with, if it was: the caps
+/// refuse `buffer` and `unbounded` a body larger than they may queue, and
+/// the body then read is the refusal's one line, no figure of the export.
+fn refused(run: &FastRun) -> Option<u16> {
+    run.report.status.filter(|&status| status != 200)
+}
+
+/// A download's figure, or `-` for a download refused.
+fn downloaded(run: &FastRun, figure: String) -> String {
+    match refused(run) {
+        Some(_) => "-".to_string(),
+        None => figure,
+    }
 }
 
 #[cfg(test)]
@@ -135,12 +157,28 @@ mod tests {
         }
     }
 
+    /// A download the caps refused is no figure: its body is the refusal's
+    /// line, which read "ended cleanly" at "160 B" beside the export's name.
+    #[test]
+    fn a_refused_fast_download_is_no_figure() {
+        let cells = fast_cells_with(400, 160, std::time::Duration::from_micros(400));
+        assert_eq!(
+            cells[1..],
+            ["-", "-", "-", "3.0 MiB", "refused: 400, no export sent"]
+        );
+    }
+
     /// The cells of the fast table's one row, for a `bounded` download of
     /// `body_bytes` in `elapsed`.
     fn fast_cells(body_bytes: u64, elapsed: std::time::Duration) -> Vec<String> {
+        fast_cells_with(200, body_bytes, elapsed)
+    }
+
+    /// [`fast_cells`] of a response with `status`.
+    fn fast_cells_with(status: u16, body_bytes: u64, elapsed: std::time::Duration) -> Vec<String> {
         use crate::client::response::{BodyEnd, BodyFraming};
         let report = crate::client::slow_client::Report {
-            status: Some(200),
+            status: Some(status),
             // The wire's bytes (head and framing) are not the body's.
             wire_bytes: body_bytes + 83_220,
             body_bytes,

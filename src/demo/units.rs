@@ -3,7 +3,8 @@
 //! Every size, count, duration and rate the demo prints goes through here,
 //! so that a table and the sentence under it round the same way; but the
 //! HTTP/2 part prints its seconds itself (`http2.rs`), its latencies to two
-//! decimals in its table and in the sentences comparing them alike.
+//! decimals (in ms below a tenth) in its table and in the sentences
+//! comparing them alike.
 
 /// Bytes as a person reads them: `512 B`, `96.0 KiB`, `369.2 MiB`. The
 /// unit is the one the figure, as rounded, stays under 1024 in: a few
