@@ -48,7 +48,7 @@ use config::DemoConfig;
 use files::{CHART, HTTP2_CHART, REPORT, SAMPLES};
 use run::{FastRun, SlowRun};
 use sample::{Pass, Sample};
-use units::{duration, size};
+use units::{counted, duration, size};
 
 /// The live progress line on stderr, rewritten in place with `\r` when
 /// stderr is a terminal (and printed once per second otherwise, so a log
@@ -203,9 +203,9 @@ fn measure(
     // worth failing for.
     let _ = writeln!(
         io::stderr(),
-        "demo: {} slow client(s) per strategy at {}/s on a {} export, {} each, \
+        "demo: {} per strategy at {}/s on a {} export, {} each, \
          then {} more; a fresh server per strategy",
-        config.clients,
+        counted(config.clients as u64, "slow client"),
         size(config.client_rate),
         size(body_len(config.rows)),
         duration(config.seconds),
@@ -295,8 +295,8 @@ fn report_text(config: &DemoConfig, measured: &Measured) -> String {
     }
     if !measured.fast.is_empty() {
         text.push_str(&format!(
-            "\n## Fast client: a full download of {} rows ({}) as fast as it reads, median of {}\n\n",
-            config.fast_rows,
+            "\n## Fast client: a full download of {} ({}) as fast as it reads, median of {}\n\n",
+            counted(config.fast_rows, "row"),
             size(body_len(config.fast_rows)),
             run::FAST_DOWNLOADS
         ));
@@ -316,11 +316,11 @@ fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
     }
     let body = body_len(config.rows);
     let mut text = format!(
-        "\n## Slow client: {} reader(s) at {}/s, {} export ({} rows), {}, then disconnect\n\n",
-        config.clients,
+        "\n## Slow client: {} at {}/s, {} export ({}), {}, then disconnect\n\n",
+        counted(config.clients as u64, "reader"),
         size(config.client_rate),
         size(body),
-        config.rows,
+        counted(config.rows, "row"),
         duration(config.seconds)
     );
     let table = table::slow_table(slow);
@@ -355,16 +355,22 @@ fn slow_text(config: &DemoConfig, slow: &[SlowRun]) -> String {
                 }
             };
             text.push_str(&format!(
-                "\nDefense: {} of {} `{mode}` clients were refused up front ({}); {causes}.\n",
+                "\nDefense: {} of {} `{mode}` {} refused up front ({}); {causes}.\n",
                 run.refused.len(),
                 run.clients,
+                match (run.clients, run.refused.len()) {
+                    (1, _) => "client was",
+                    (_, 1) => "clients was",
+                    _ => "clients were",
+                },
                 statuses.join(", ")
             ));
         }
         for (reason, count) in &run.server_aborts {
             text.push_str(&format!(
-                "\nDefense: the server cut {count} `{mode}` export(s) short ({reason}); \
-                 the client sees a body without its last chunk.\n"
+                "\nDefense: the server cut {} short ({reason}); \
+                 the client sees a body without its last chunk.\n",
+                counted(*count, &format!("`{mode}` export"))
             ));
         }
     }

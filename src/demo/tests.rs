@@ -157,11 +157,18 @@ fn the_report_pairs_and_counts_what_it_names() {
     buffer.server_aborts = vec![("buffer-budget", 1)];
     let text = slow_text(&config, &[buffer]);
     for said in [
-        "Defense: 1 of 2 `buffer` clients were refused up front (503)",
-        "Defense: the server cut 1 `buffer` export(s) short (buffer-budget);",
+        "Defense: 1 of 2 `buffer` clients was refused up front (503)",
+        "Defense: the server cut 1 `buffer` export short (buffer-budget);",
     ] {
         assert!(text.contains(said), "{said:?} not in {text}");
     }
+    // One client in all: the noun is one's.
+    let mut alone = slow_run(1, 0, 0, 16 << 10);
+    (alone.mode, alone.refused) = (Mode::Buffer, vec![503]);
+    let text = slow_text(&DemoConfig::default(), &[alone]);
+    let said = "Defense: 1 of 1 `buffer` client was refused up front (503)";
+    assert!(text.contains(said), "{said:?} not in {text}");
+    assert!(text.contains("## Slow client: 1 reader at"), "{text}");
 }
 
 /// A run whose every client was refused measured no kernel send queue:
@@ -219,7 +226,7 @@ fn each_sections_heading_and_footer_say_what_was_asked() {
         ..DemoConfig::default()
     };
     let text = slow_text(&config, &[slow_run(2, 0, 0, 16 << 10)]);
-    let heading = "\n## Slow client: 2 reader(s) at 200.0 KiB/s, 367.0 MiB export \
+    let heading = "\n## Slow client: 2 readers at 200.0 KiB/s, 367.0 MiB export \
                    (7000000 rows), 8 s, then disconnect\n";
     assert!(text.starts_with(heading), "{text}");
     assert!(

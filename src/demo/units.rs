@@ -55,6 +55,15 @@ pub fn duration(duration: std::time::Duration) -> String {
     format!("{} s", seconds.trim_end_matches('0').trim_end_matches('.'))
 }
 
+/// `n` of a thing, the noun in the plural but for one: `1 row`, `7000000
+/// rows`. The digits as given, as the flags take them.
+pub fn counted(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// A rate in MB/s (10^6 bytes a second, as disks and networks are rated),
 /// as a person reads it: whole from 10 MB/s (`2679`), one decimal below
 /// (`5.5`, `0.3`), and `<0.1` for a rate that would round to zero: "0"
@@ -73,6 +82,13 @@ pub fn mb_per_s(bytes_per_second: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_noun_is_plural_but_for_one() {
+        assert_eq!(counted(1, "row"), "1 row");
+        assert_eq!(counted(0, "row"), "0 rows");
+        assert_eq!(counted(7_000_000, "row"), "7000000 rows");
+    }
 
     #[test]
     fn counts() {
