@@ -327,7 +327,10 @@ fn a_strategy_whose_every_client_was_refused_is_not_called_flat() {
     let output = run_binary(&args, DEMO_DEADLINE);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("were refused up front (400)"), "{stdout}");
+    assert!(
+        stdout.contains("1 of 1 `buffer` client was refused up front (400)"),
+        "{stdout}"
+    );
     let buffer = row(&stdout, "buffer");
     assert_ne!(buffer[10], "flat", "{buffer:?}");
     assert!(

@@ -8,7 +8,7 @@ use super::flags::{
     Flag, Spec, count, duration, format_duration, format_size, no_default, number, on, rate,
 };
 use crate::demo::config::{
-    DemoConfig, MAX_CLIENTS, MAX_SECONDS, QUICK_FAST_ROWS, QUICK_HTTP2_THEN_AFTER,
+    DemoConfig, MAX_CLIENTS, MAX_SECONDS, MIN_SECONDS, QUICK_FAST_ROWS, QUICK_HTTP2_THEN_AFTER,
     QUICK_HTTP2_WAIT, QUICK_SECONDS,
 };
 use crate::export::Mode;
@@ -67,7 +67,7 @@ pub const DEMO: Spec<DemoArgs> = Spec {
         Flag {
             name: "--seconds",
             value: "N",
-            help: "how long each slow client reads (or a duration: 1500ms)",
+            help: "how long each slow client reads (or a duration, 200ms or more: 1500ms)",
             default: |a| {
                 let quick = format_duration(QUICK_SECONDS);
                 format!("{}; {quick} with --quick", a.config.seconds.as_secs())
@@ -78,10 +78,12 @@ pub const DEMO: Spec<DemoArgs> = Spec {
                     .map(Duration::from_secs)
                     .or_else(|_| duration(v))
                     .ok()
-                    .filter(|d| !d.is_zero() && *d <= MAX_SECONDS)
+                    .filter(|d| (MIN_SECONDS..=MAX_SECONDS).contains(d))
                     .ok_or_else(|| {
-                        let most = MAX_SECONDS.as_secs();
-                        format!("expected 1 to {most} seconds, or a duration like 1500ms")
+                        let (least, most) = (format_duration(MIN_SECONDS), MAX_SECONDS.as_secs());
+                        format!(
+                            "expected 1 to {most} seconds, or a duration from {least}, like 1500ms"
+                        )
                     })?;
                 on(&mut a.seconds_given)
             },
@@ -284,6 +286,8 @@ mod tests {
         let config = demo("--clients 1 --seconds 1 --rows 1").unwrap().unwrap();
         assert_eq!((config.clients, config.rows), (1, 1));
         assert_eq!(config.seconds, Duration::from_secs(1));
+        let config = demo("--seconds 200ms").unwrap().unwrap();
+        assert_eq!(config.seconds, MIN_SECONDS);
     }
 
     /// Just past each bound is refused, in any unit: the HTTP/2 part waits
@@ -301,7 +305,13 @@ mod tests {
             ),
             (
                 "--seconds 600001ms",
-                "--seconds: expected 1 to 600 seconds, or a duration like 1500ms, got '600001ms'",
+                "--seconds: expected 1 to 600 seconds, or a duration from 200ms, like 1500ms, \
+                 got '600001ms'",
+            ),
+            (
+                "--seconds 199ms",
+                "--seconds: expected 1 to 600 seconds, or a duration from 200ms, like 1500ms, \
+                 got '199ms'",
             ),
         ] {
             assert_eq!(demo(args), Err(line.to_string()), "{args}");

@@ -17,6 +17,8 @@ const HEIGHT: f64 = 480.0;
 // Room around the plot: left for the y labels and axis title, right for the
 // legend, top for the title, bottom for the x labels and axis title.
 const LEFT: f64 = 80.0;
+/// About how wide "client disconnects" is drawn, at 13 px sans-serif.
+const DISCONNECT_LABEL_WIDTH: f64 = 130.0;
 const RIGHT: f64 = 160.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
@@ -27,10 +29,17 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// Lowest y value drawn, in MiB: an RSS below 1 MiB is not a real process.
 const Y_FLOOR_MIB: f64 = 1.0;
 
-/// Line colours in series order, then repeating: one per mode, so that the
-/// demo's lines never share one (a new mode stops the build here until it
-/// has its own).
+/// Line colours, one per mode in [`Mode::ALL`]'s order, so that the
+/// demo's lines never share one and a mode keeps its colour whichever
+/// others `--modes` draws beside it (a new mode stops the build here until
+/// it has its own); a series named otherwise takes one by its place.
 const COLOURS: [&str; Mode::ALL.len()] = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"];
+
+/// The colour of the series named `name`, the `index`th drawn.
+fn colour(name: &str, index: usize) -> &'static str {
+    let by_mode = Mode::ALL.iter().position(|mode| mode.as_str() == name);
+    COLOURS[by_mode.unwrap_or(index) % COLOURS.len()]
+}
 
 /// One line of the chart.
 #[derive(Clone, Debug)]
@@ -157,12 +166,17 @@ pub fn render(series: &[Series], text: &ChartText) -> String {
     );
     if let Some(secs) = text.disconnect_secs {
         let x = x_of(secs);
+        // Left of its line, unless that would cross the axis's labels: a
+        // disconnect early in a short run is labelled on its right.
+        let (anchor, label_x) = match x - LEFT < DISCONNECT_LABEL_WIDTH {
+            true => ("start", x + 4.0),
+            false => ("end", x - 4.0),
+        };
         let _ = writeln!(
             svg,
             "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"#555\" \
              stroke-dasharray=\"2 3\"/>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#555\" text-anchor=\"end\">client disconnects</text>",
-            x - 4.0,
+             <text x=\"{label_x:.1}\" y=\"{:.1}\" fill=\"#555\" text-anchor=\"{anchor}\">client disconnects</text>",
             TOP + 14.0
         );
     }
@@ -170,7 +184,7 @@ pub fn render(series: &[Series], text: &ChartText) -> String {
     // One polyline per series, and its legend entry.
     let legend_x = right + 16.0;
     for (index, series) in series.iter().enumerate() {
-        let colour = COLOURS[index % COLOURS.len()];
+        let colour = colour(&series.name, index);
         let points: Vec<String> = series
             .points
             .iter()
@@ -365,6 +379,27 @@ mod tests {
         // An idle level above every point still fits under the top tick.
         let svg = render(&[series("low", 1.0)], &text("t", 20.0, None));
         assert!(svg.contains(">32</text>"), "{svg}");
+    }
+
+    /// A strategy keeps its colour whichever others are drawn beside it
+    /// (`--modes bounded,pipeline` drew `bounded` red, green in the full
+    /// chart); a disconnect early in the run is labelled right of its line,
+    /// clear of the axis's labels.
+    #[test]
+    fn a_strategy_keeps_its_colour_and_an_early_disconnect_its_label() {
+        let lines = [series("bounded", 2.0), series("pipeline", 2.0)];
+        let svg = render(&lines, &text("t", 2.0, Some(0.2)));
+        let strokes: Vec<&str> = polylines(&svg).iter().map(|(stroke, _)| *stroke).collect();
+        assert_eq!(strokes, [COLOURS[2], COLOURS[3]], "{svg}");
+        assert!(
+            svg.contains("text-anchor=\"start\">client disconnects"),
+            "{svg}"
+        );
+        let svg = render(&lines, &text("t", 2.0, Some(9.0)));
+        assert!(
+            svg.contains("text-anchor=\"end\">client disconnects"),
+            "{svg}"
+        );
     }
 
     /// A 30 s run's ticks are whole seconds (3, not 2.5), and each

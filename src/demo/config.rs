@@ -35,6 +35,12 @@ pub const QUICK_FAST_ROWS: u64 = 200_000;
 /// would ask for 6 GB, of which the buffering caps (1 GiB) let two in.
 pub const MAX_CLIENTS: usize = 16;
 
+/// Shortest `--seconds` accepted: four samples apart (the sampler's 50 ms
+/// each). A reading with no sample leaves a column with no figure, which
+/// a table would print as "0 B" and a sentence reason from as a queue the
+/// kernel never filled.
+pub const MIN_SECONDS: Duration = Duration::from_millis(200);
+
 /// Longest `--seconds` accepted: ten minutes per strategy is already a long
 /// demo, and it bounds the samples kept in memory (12 000 per strategy).
 pub const MAX_SECONDS: Duration = Duration::from_secs(600);

@@ -73,9 +73,10 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
     // with it, shows nothing the mark bounded: say so, and why, not a ratio.
     if read_whole(on) || read_whole(off) {
         return format!(
-            "{held}: these clients read too much of too small a body for the kernel's queue \
-             to fill, so this run cannot show what the mark bounds (more --rows, or a slower \
-             --client-rate, can)."
+            "{held}: these clients read the whole body, so what the kernel held was a \
+             download in flight, not the backlog of a client that reads too slowly, and this \
+             run cannot show what the mark bounds (more --rows, or a slower --client-rate, \
+             can)."
         );
     }
     if without <= with {
@@ -175,11 +176,30 @@ mod tests {
             (refused(on), refused(off), "both"),
         ] {
             let text = kernel_reading(&on, &off);
-            assert!(!text.contains("too small a body"), "{text}");
+            assert!(!text.contains("read the whole body"), "{text}");
             assert!(!text.contains("times as much"), "{text}");
             assert!(text.contains("refused every client"), "{text}");
             assert!(text.contains(which), "{which:?} not in {text}");
         }
+    }
+
+    /// A body read whole by a fast client filled the kernel's queue with a
+    /// download in flight: the paragraph says so, never that the queue
+    /// did not fill, nor that the body was small (104 MiB at 1 GiB/s).
+    #[test]
+    fn a_body_read_whole_is_called_a_download_in_flight() {
+        let whole = |run: SlowRun| SlowRun {
+            body_read: run.body_len,
+            ..run
+        };
+        let on = whole(slow_run(1, 0, 144 << 10, 16 << 10));
+        let off = whole(slow_run(1, 2_500_000, 144 << 10, 0));
+        let text = kernel_reading(&on, &off);
+        let said = "these clients read the whole body, so what the kernel held was a download \
+                    in flight";
+        assert!(text.contains(said), "{text}");
+        assert!(!text.contains("times as much"), "{text}");
+        assert!(!text.contains("small"), "{text}");
     }
 
     /// With four clients the columns are sums over the four connections;
@@ -200,7 +220,7 @@ mod tests {
         assert!(text.contains(said), "{text}");
         // A queue as large with the mark as without is the kernel's buffer
         // staying small, not the body's size: the body was not read whole.
-        assert!(!text.contains("too small a body"), "{text}");
+        assert!(!text.contains("read the whole body"), "{text}");
         assert!(text.contains("own send buffer stayed small"), "{text}");
         let (on, off) = (
             slow_run(1, 144 << 10, 144 << 10, 16 << 10),

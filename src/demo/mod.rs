@@ -305,7 +305,34 @@ fn report_text(config: &DemoConfig, measured: &Measured) -> String {
     if let Some(part) = &measured.http2 {
         text.push_str(&http2::report(part));
     }
+    text.push_str(&not_run(config));
     text
+}
+
+/// The parts the flags left out, each with the flag that did: a part
+/// missing without a word reads as one that never existed.
+fn not_run(config: &DemoConfig) -> String {
+    let skipped: Vec<&str> = [
+        (
+            !config.modes.contains(&Mode::Bounded),
+            "the kernel's layer (`bounded` without TCP_NOTSENT_LOWAT): --modes has no `bounded`",
+        ),
+        (config.fast_rows == 0, "the fast client: --fast-rows 0"),
+        (
+            config.http2_wait.is_zero(),
+            "HTTP/2, one connection and two windows: --http2-wait 0s",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(skipped, part)| skipped.then_some(part))
+    .collect();
+    match skipped[..] {
+        [] => String::new(),
+        _ => format!(
+            "\n## Not run, as the flags asked\n\n- {}\n",
+            skipped.join("\n- ")
+        ),
+    }
 }
 
 /// The slow pass's section: setup, table, reading, the defenses' notes;

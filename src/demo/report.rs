@@ -179,8 +179,9 @@ pub fn reading(runs: &[SlowRun], config: &DemoConfig) -> String {
             whole,
             &format!(
                 ", but the clients read the whole body and the kernel's queue stayed under \
-                 its mark{per_connection}, so nothing had to wait: a body this small does not \
-                 test flow control (try more --rows)"
+                 its mark{per_connection}, so nothing had to wait: a body these clients read \
+                 whole does not test flow control (more --rows, or a slower --client-rate, \
+                 would)"
             ),
         ),
         (

@@ -254,3 +254,26 @@ fn each_sections_heading_and_footer_say_what_was_asked() {
         "{text}"
     );
 }
+
+/// A part the flags left out is named with the flag that did; with every
+/// part asked for, none is.
+#[test]
+fn the_parts_not_run_are_named_with_their_flags() {
+    let config = DemoConfig {
+        modes: vec![Mode::Unbounded],
+        fast_rows: 0,
+        http2_wait: std::time::Duration::ZERO,
+        ..DemoConfig::default()
+    };
+    let text = report_text(&config, &Measured::default());
+    for said in [
+        "## Not run, as the flags asked",
+        "- the kernel's layer (`bounded` without TCP_NOTSENT_LOWAT): --modes has no `bounded`",
+        "- the fast client: --fast-rows 0",
+        "- HTTP/2, one connection and two windows: --http2-wait 0s",
+    ] {
+        assert!(text.contains(said), "{said:?} not in {text}");
+    }
+    let text = report_text(&DemoConfig::default(), &Measured::default());
+    assert!(!text.contains("Not run"), "{text}");
+}
