@@ -15,7 +15,7 @@
 //! its window while the connection goes on, and the server holds that
 //! stream's bounded queue and its one hand-off, nothing more. It runs
 //! only if the client, at its rate, reads the window within the part's
-//! wait (`--http2-wait`): at 1 KiB/s that is a minute, at 1 B/s a day.
+//! wait (`--http2-wait`): at 1 KiB/s that is a minute, at 1 B/s 18 hours.
 
 use std::cmp::Ordering;
 use std::io::{self, Write};
@@ -283,11 +283,13 @@ fn latency(report: &H2Report, wait: Duration) -> String {
 
 /// Seconds as the table and the sentences print them alike: to two
 /// decimals, as figures of tenths of a second compare, but in tenths of a
-/// ms below a tenth of a second, where "0.00 s" would read as no wait at
-/// all and the sentence's ratio of two such figures would not be theirs.
+/// ms below a tenth of a second (µs or ns below a twentieth of a ms), where
+/// "0.00 s" would read as no wait at all and the sentence's ratio of two
+/// such figures would not be theirs.
 fn seconds_text(secs: f64) -> String {
     match secs {
-        s if s >= 0.1 => format!("{s:.2} s"),
+        // What rounds to 100.0 ms is 0.10 s.
+        s if s >= 0.099_95 => format!("{s:.2} s"),
         s if s >= 0.000_05 => format!("{:.1} ms", s * 1e3),
         s => duration(Duration::from_secs_f64(s)),
     }
@@ -348,7 +350,7 @@ pub fn report(part: &Http2Part) -> String {
         let verdict = if u >= 2.0 * b {
             // A figure at the wait is a lower bound, and so is its ratio:
             // rounded down, lest "5 times" stand for 4.9 or more.
-            let ratio = u / b.max(1e-3);
+            let ratio = u / b.max(1e-6);
             let times = match more(u).is_empty() {
                 true => format!("{ratio:.0}"),
                 false => format!("at least {:.0}", ratio.floor()),
@@ -410,13 +412,16 @@ fn starved_text(part: &Http2Part) -> String {
         queue,
     }) = &part.starved
     else {
+        let spent_by = Duration::from_secs_f64(f64::from(DEFAULT_WINDOW) / part.rate.max(1) as f64);
+        // Past the wait, however little: to the ms where they would print alike.
+        let spent = match duration(spent_by) == duration(part.wait) {
+            true => format!("{:.3} s", spent_by.as_secs_f64()),
+            false => duration(spent_by),
+        };
         return format!(
             "\nA stream whose window is spent: not measured. At {}/s the client would take \
-             {} to read its 65,535 bytes, longer than the part's wait ({}).\n",
+             {spent} to read its 65,535 bytes, longer than the part's wait ({}).\n",
             size(part.rate),
-            duration(Duration::from_secs_f64(
-                f64::from(DEFAULT_WINDOW) / part.rate.max(1) as f64
-            )),
             duration(part.wait),
         );
     };

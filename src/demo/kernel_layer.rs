@@ -71,12 +71,20 @@ pub fn kernel_reading(on: &SlowRun, off: &SlowRun) -> String {
     );
     // A body read whole, or a kernel queue no larger without the mark than
     // with it, shows nothing the mark bounded: say so, and why, not a ratio.
-    if read_whole(on) || read_whole(off) {
+    let whole = match (read_whole(on), read_whole(off)) {
+        (true, true) => Some("the clients of both runs".to_string()),
+        (true, false) => Some(format!(
+            "the clients of the run with the mark at {}",
+            lowat(on)
+        )),
+        (false, true) => Some("the clients of the run with it off".to_string()),
+        (false, false) => None,
+    };
+    if let Some(which) = whole {
         return format!(
-            "{held}: these clients read the whole body, so what the kernel held was a \
-             download in flight, not the backlog of a client that reads too slowly, and this \
-             run cannot show what the mark bounds (more --rows, or a slower --client-rate, \
-             can)."
+            "{held}: {which} read the whole body, so what the kernel held was a download in \
+             flight, not the backlog of a client that reads too slowly, and this run cannot \
+             show what the mark bounds (more --rows, or a slower --client-rate, can)."
         );
     }
     if without <= with {
@@ -195,11 +203,17 @@ mod tests {
         let on = whole(slow_run(1, 0, 144 << 10, 16 << 10));
         let off = whole(slow_run(1, 2_500_000, 144 << 10, 0));
         let text = kernel_reading(&on, &off);
-        let said = "these clients read the whole body, so what the kernel held was a download \
-                    in flight";
+        let said = "the clients of both runs read the whole body, so what the kernel held was \
+                    a download in flight";
         assert!(text.contains(said), "{text}");
         assert!(!text.contains("times as much"), "{text}");
         assert!(!text.contains("small"), "{text}");
+        // One run's clients only: the sentence speaks for that run alone.
+        let text = kernel_reading(&slow_run(1, 64 << 10, 144 << 10, 16 << 10), &off);
+        assert!(
+            text.contains(": the clients of the run with it off read the whole body"),
+            "{text}"
+        );
     }
 
     /// With four clients the columns are sums over the four connections;

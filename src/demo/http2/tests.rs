@@ -76,6 +76,10 @@ fn a_figure_under_a_tenth_is_in_ms_and_its_ratio_is_its_own() {
         text.contains("| a | 65,535 | 16.0 KiB | 4.0 ms |"),
         "{text}"
     );
+    // Under a ms, the ratio is still the printed figures': 0.50 s over 0.4 ms.
+    let text = report(&part(Some(0.2), Some(0.5), Some(0.0004)));
+    assert!(text.contains("1250 times as long"), "{text}");
+    assert_eq!(seconds_text(0.099_96), "0.10 s");
 }
 
 /// A starved case that would outlast the wait is not run, and the text
@@ -90,6 +94,10 @@ fn a_starved_case_not_run_or_failed_claims_nothing_it_did_not_see() {
         text.contains("A stream whose window is spent: not measured. At 1.0 KiB/s the client would take 64 s to read its 65,535 bytes, longer than the part's wait (3 s)."),
         "{text}"
     );
+    // Just past the wait is said to the ms, not as "3 s, longer than 3 s".
+    skipped.rate = 21_840;
+    let text = report(&skipped);
+    assert!(text.contains("would take 3.001 s to read"), "{text}");
     let mut failed = part(Some(0.2), Some(3.0), Some(0.3));
     if let Some(starved) = failed.starved.as_mut() {
         starved.queue = Some(0.0);
