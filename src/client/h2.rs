@@ -144,7 +144,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             let sent = Instant::now();
             // Failed, it is read on past, as a reply's write is (below);
             // cut by the limit, the loop's check ends the run.
-            match write_before(&mut socket, &out, deadline) {
+            match write_before(&mut socket, &out, deadline, options.idle_timeout) {
                 Ok(()) => {}
                 Err(Unwritten::Limit) => continue,
                 Err(Unwritten::Failed(e)) => {
@@ -239,7 +239,7 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         // writes no more but reads on, to the end of that queue, and the
         // write's failure is its last line.
         if !replies.is_empty() && write_failure.is_none() {
-            match write_before(&mut socket, &replies, deadline) {
+            match write_before(&mut socket, &replies, deadline, options.idle_timeout) {
                 Ok(()) | Err(Unwritten::Limit) => {}
                 Err(Unwritten::Failed(e)) => write_failure = Some(format!("write failed: {e}")),
             }
@@ -261,27 +261,29 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
 enum Unwritten {
     /// The deadline came first: the run's time limit, not a failure.
     Limit,
-    /// The write failed, or waited [`CONNECT_TIMEOUT`] for room.
+    /// The write failed, or waited the idle timeout for room.
     Failed(io::Error),
 }
 
 /// Writes all of `bytes`, each wait for room in the send buffer at most
-/// [`CONNECT_TIMEOUT`] and none past `deadline`. A server that floods
-/// SETTINGS or PINGs and never reads fills that buffer with the acks;
-/// `write_all` would wait out its timeout, 10 s past `--for`, once per
-/// write that makes progress.
+/// `patience` (the idle timeout: a server that takes nothing is as silent
+/// as one that sends nothing) and none past `deadline`. A server that
+/// floods SETTINGS or PINGs and never reads fills that buffer with the
+/// acks; `write_all` would wait out its timeout, once per write that makes
+/// progress.
 fn write_before(
     socket: &mut TcpStream,
     mut bytes: &[u8],
     deadline: Option<Instant>,
+    patience: Duration,
 ) -> Result<(), Unwritten> {
     while !bytes.is_empty() {
         let now = Instant::now();
         // Whether this wait runs to the deadline, not to the timeout.
         let (wait, to_the_deadline) = match deadline {
             Some(deadline) if now >= deadline => return Err(Unwritten::Limit),
-            Some(deadline) if deadline - now <= CONNECT_TIMEOUT => (deadline - now, true),
-            _ => (CONNECT_TIMEOUT, false),
+            Some(deadline) if deadline - now <= patience => (deadline - now, true),
+            _ => (patience, false),
         };
         socket
             .set_write_timeout(Some(wait))
@@ -295,6 +297,13 @@ fn write_before(
             // kernel counts the wait in clock ticks from its last one, so
             // it may end a tick early; then the next wait is what is left.
             Err(e) if timed_out(&e) && to_the_deadline => {}
+            Err(e) if timed_out(&e) => {
+                let why = format!("the server took no byte for {patience:?}");
+                return Err(Unwritten::Failed(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    why,
+                )));
+            }
             Err(e) => return Err(Unwritten::Failed(e)),
         }
     }

@@ -124,6 +124,20 @@ pub(super) struct Conversation {
     /// bytes, an end) that changed none. At most [`MAX_IDLE_FRAMES`]: one
     /// more ends the run.
     idle_frames: u32,
+    /// Stream 3, once a GOAWAY said it will never be answered while
+    /// stream 1, at or below its last stream, may still end whole (RFC
+    /// 9113 §6.8): the run goes on until stream 1 ends, then fails for it.
+    unanswered: Option<u32>,
+    /// Whether the server's SETTINGS, which must be its first frame (RFC
+    /// 9113 §3.4), has come.
+    settings_came: bool,
+    /// The server's windows for this client's sending, the connection's
+    /// and streams 1 and 3's: this client sends no DATA, but a WINDOW_UPDATE
+    /// that takes one past 2^31-1 is an error all the same (§6.9.1), the
+    /// mark of a server that counts its windows wrong.
+    send_windows: [i64; 3],
+    /// The server's SETTINGS_INITIAL_WINDOW_SIZE, last said.
+    initial_send_window: i64,
 }
 
 impl Conversation {
@@ -143,6 +157,10 @@ impl Conversation {
             decoder: Decoder::new(hpack::DEFAULT_TABLE_BYTES),
             open_block: None,
             idle_frames: 0,
+            unanswered: None,
+            settings_came: false,
+            send_windows: [i64::from(frame::DEFAULT_WINDOW); 3],
+            initial_send_window: i64::from(frame::DEFAULT_WINDOW),
         }
     }
 
@@ -179,13 +197,24 @@ impl Conversation {
         second_sent: Option<Instant>,
         replies: &mut Vec<u8>,
     ) -> Result<(), String> {
+        let goaway = |id: u32| format!("GOAWAY: the server will not answer stream {id}");
         loop {
             let parsed = match frames.next_frame() {
-                Ok(None) => return Ok(()),
+                // Every frame read is taken: a stream 1 that ended in them
+                // settles a stream 3 the GOAWAY left unanswered.
+                Ok(None) => {
+                    return match self.unanswered {
+                        Some(id) if report.first.latency.is_some() => Err(goaway(id)),
+                        _ => Ok(()),
+                    };
+                }
                 Ok(Some((header, payload))) => frame::parse(&header, payload),
                 Err(e) => Err(e),
             };
             let parsed = parsed.map_err(|e| format!("a bad frame: {}", e.reason))?;
+            if !self.settings_came && !matches!(parsed, Frame::Settings { ack: false, .. }) {
+                return Err("the server's first frame was not its SETTINGS".into());
+            }
             let before = (report.first.clone(), report.second.clone());
             let block = gather(&mut self.open_block, &parsed)
                 .map_err(|why| format!("a bad frame: {why}"))?;
@@ -208,13 +237,42 @@ impl Conversation {
             let mut broken = None;
             match parsed {
                 Frame::Settings { ack: false, params } => {
-                    let limit = params
-                        .iter()
-                        .filter(|&(id, _)| id == setting::MAX_CONCURRENT_STREAMS);
-                    if let Some((_, most)) = limit.last() {
-                        report.max_streams = Some(most);
+                    self.settings_came = true;
+                    for (id, value) in params.iter() {
+                        match id {
+                            setting::MAX_CONCURRENT_STREAMS => report.max_streams = Some(value),
+                            // A server's own push is refused (§6.5.2).
+                            setting::ENABLE_PUSH if value != 0 => {
+                                return Err("a server's SETTINGS_ENABLE_PUSH of 1".into());
+                            }
+                            // Every stream's window moves by the change (§6.9.2).
+                            setting::INITIAL_WINDOW_SIZE => {
+                                let change = i64::from(value) - self.initial_send_window;
+                                self.initial_send_window = i64::from(value);
+                                for window in &mut self.send_windows[1..] {
+                                    *window += change;
+                                }
+                            }
+                            _ => {}
+                        }
                     }
                     frame_write::settings_ack(replies);
+                }
+                Frame::WindowUpdate {
+                    stream: id,
+                    increment,
+                } => {
+                    let at = match id {
+                        0 => 0,
+                        1 => 1,
+                        _ => 2,
+                    };
+                    self.send_windows[at] += i64::from(increment);
+                    if self.send_windows[at] > frame::MAX_WINDOW {
+                        return Err(format!(
+                            "a WINDOW_UPDATE that takes stream {id}'s window past 2^31-1"
+                        ));
+                    }
                 }
                 Frame::Ping { ack: false, data } => frame_write::ping(replies, data, true),
                 Frame::GoAway {
@@ -227,8 +285,12 @@ impl Conversation {
                     let cut = [(1, Some(&report.first)), (3, report.second.as_ref())]
                         .into_iter()
                         .find(|&(id, s)| id > last_stream && s.is_some_and(open));
-                    if let Some((id, _)) = cut {
-                        broken = Some(format!("GOAWAY: the server will not answer stream {id}"));
+                    // Stream 1 may still end whole, in frames already sent
+                    // behind the GOAWAY: taken before stream 3 is failed.
+                    match cut {
+                        Some((3, _)) if open(&report.first) => self.unanswered = Some(3),
+                        Some((id, _)) => broken = Some(goaway(id)),
+                        None => {}
                     }
                 }
                 // A block not yet whole does nothing yet.

@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use super::response::{MAX_INTERIM_RESPONSES, quoted, status_code};
+use crate::http::h2::request::check_field;
 use crate::http::request::decimal;
 
 /// How one stream's response went.
@@ -47,16 +48,16 @@ impl StreamReport {
         end_stream: bool,
         sent: Instant,
     ) -> Option<String> {
+        if let Some(why) = malformed(fields, self.status.is_some()) {
+            return Some(why);
+        }
         // After the final head, a block is trailers (RFC 9113 §8.1): it
-        // ends the stream, and has no pseudo-field. Nothing in it frames
-        // the body (RFC 9110 §6.5.1): a content-length there is not the
-        // body's, and a second head would let a server shorten its own.
+        // ends the stream. Nothing in it frames the body (RFC 9110 §6.5.1):
+        // a content-length there is not the body's, and a second head
+        // would let a server shorten its own.
         if self.status.is_some() {
             if !end_stream {
                 return Some("a header block after the head, not ending the stream".into());
-            }
-            if fields.iter().any(|(name, _)| name.starts_with(b":")) {
-                return Some("a pseudo-field in trailers".into());
             }
             return ended(self, sent);
         }
@@ -154,6 +155,41 @@ fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
 /// What a stream's frames do to its report (a reset, frames after its
 /// end, padding, trailers), through a scripted server (the helpers of
 /// `h2.rs`'s tests).
+/// Why a response's header block, a head or `trailers`, is malformed (RFC
+/// 9113 §8.1.1), if it is: each regular field as the server takes a
+/// request's (§8.2.1: a lowercase token for a name, no control byte in a
+/// value; §8.2.2: no connection-specific field, TE being a request's
+/// alone), and pseudo-fields only a head's `:status`, once, before every
+/// regular one (§8.3). A malformed response is no response: a field this
+/// client does not read as written (`Content-Length` for `content-length`)
+/// would let a cut body pass for whole.
+fn malformed(fields: &[(Vec<u8>, Vec<u8>)], trailers: bool) -> Option<String> {
+    let (mut regular_seen, mut statuses) = (false, 0);
+    for (name, value) in fields {
+        if name.starts_with(b":") {
+            if trailers {
+                return Some("a pseudo-field in trailers".into());
+            }
+            if regular_seen {
+                return Some(format!("'{}' after a regular field", quoted(name)));
+            }
+            if name != b":status" {
+                return Some(format!("'{}', not a response's pseudo-field", quoted(name)));
+            }
+            statuses += 1;
+            continue;
+        }
+        regular_seen = true;
+        if let Err(why) = check_field(name, value) {
+            return Some(format!("{why}: '{}'", quoted(name)));
+        }
+        if name == b"te" {
+            return Some("a connection-specific field: 'te'".into());
+        }
+    }
+    (statuses > 1).then(|| "more than one :status".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::h2::tests::{a_head, a_head_and_ten_bytes, report_of};
@@ -342,6 +378,34 @@ mod tests {
         let mut trailers = a_head_and_ten_bytes();
         trailers.extend(a_block(true, &[], true));
         cases.push((trailers, "a pseudo-field in trailers"));
+        // Malformed fields (RFC 9113 §8.2, §8.3): an uppercase
+        // Content-Length read as none let five bytes of ten pass for whole.
+        let mut upper = a_block(true, &[("Content-Length", "10")], false);
+        upper.extend(end(b"12345"));
+        cases.push((
+            upper,
+            "a field name that is not a lowercase token: 'Content-Length'",
+        ));
+        for (fields, why) in [
+            (
+                &[("transfer-encoding", "chunked")][..],
+                "a connection-specific field: 'transfer-encoding'",
+            ),
+            (&[("te", "trailers")], "a connection-specific field: 'te'"),
+            (
+                &[("x-a", "1\r\n2")],
+                "a field value with a control byte (NUL, CR, LF ...): 'x-a'",
+            ),
+            (&[(":status", "404")], "more than one :status"),
+            (&[(":path", "/")], "':path', not a response's pseudo-field"),
+        ] {
+            let mut frames = a_block(true, fields, false);
+            frames.extend(end(b"x"));
+            cases.push((frames, why));
+        }
+        let mut late = a_block(false, &[("x-a", "1"), (":status", "200")], false);
+        late.extend(end(b"x"));
+        cases.push((late, "':status' after a regular field"));
         for (frames, why) in cases {
             let report = report_of(&frames);
             assert_eq!(report.failure.as_deref(), Some(why), "{report:?}");

@@ -187,18 +187,32 @@ impl fmt::Display for BodyEnd {
 /// visible ASCII or a space, and `'` and `\`, written `\xHH`. Printed raw,
 /// a broken or hostile server's newline would split the one line a script
 /// reads, and an escape sequence would reach the terminal as a command.
+/// At most [`QUOTED_MOST`] bytes, then how many there were: a 16 KiB bad
+/// line, four characters a byte, is no line a person reads.
 pub fn quoted(bytes: &[u8]) -> String {
-    escaped(bytes, |byte| {
+    let shown = &bytes[..bytes.len().min(QUOTED_MOST)];
+    let text = escaped(shown, |byte| {
         (byte.is_ascii_graphic() || byte == b' ') && byte != b'\''
-    })
+    });
+    match bytes.len() > QUOTED_MOST {
+        true => format!("{text}... ({} bytes in all)", bytes.len()),
+        false => text,
+    }
 }
+
+/// The most bytes [`quoted`] shows of what a server sent: a status line or
+/// a field is rarely longer, and what is wrong with it is near its start.
+pub const QUOTED_MOST: usize = 200;
 
 /// A status code: exactly three digits (RFC 9110 §15), as HTTP/1.x's
 /// status line and HTTP/2's `:status` carry it; `u16`'s own parser would
-/// take `+200` and `0200`.
+/// take `+200` and `0200`. From 100 to 599, the classes there are: a
+/// `000` or `999` taken as final would frame a body by no rule.
 pub fn status_code(digits: &[u8]) -> Option<u16> {
     let code = decimal(digits).filter(|_| digits.len() == 3)?;
-    u16::try_from(code).ok()
+    u16::try_from(code)
+        .ok()
+        .filter(|code| (100..600).contains(code))
 }
 
 /// The most interim (1xx) responses taken before the final one: a server
@@ -564,6 +578,15 @@ mod tests {
         assert_eq!(quoted(b"1\nFAKE\r"), r"1\x0aFAKE\x0d");
         assert_eq!(quoted(b"\x1b[2J\x00\x7f"), r"\x1b[2J\x00\x7f");
         assert_eq!(quoted("é'\\".as_bytes()), r"\xc3\xa9\x27\x5c");
+        // A long one is cut, and says how long it was.
+        let long = [b'a'; QUOTED_MOST + 1];
+        let said = format!(
+            "{}... ({} bytes in all)",
+            "a".repeat(QUOTED_MOST),
+            QUOTED_MOST + 1
+        );
+        assert_eq!(quoted(&long), said);
+        assert_eq!(quoted(&long[1..]), "a".repeat(QUOTED_MOST));
     }
 
     /// A status code is exactly three digits (RFC 9110 §15): over HTTP/2
@@ -572,7 +595,20 @@ mod tests {
     #[test]
     fn a_status_code_is_exactly_three_digits() {
         assert_eq!(status_code(b"200"), Some(200));
-        for bad in [&b"0200"[..], b"2000", b"20", b"+20", b""] {
+        assert_eq!(
+            (status_code(b"100"), status_code(b"599")),
+            (Some(100), Some(599))
+        );
+        for bad in [
+            &b"0200"[..],
+            b"2000",
+            b"20",
+            b"+20",
+            b"",
+            b"000",
+            b"099",
+            b"600",
+        ] {
             assert_eq!(status_code(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }

@@ -15,8 +15,8 @@
 //!
 //! The decoder is strict, because the only server it talks to sends none of
 //! the optional parts: a chunk extension (`;name=value`) or a trailer field
-//! is an error, as is any size line that is not 1 to [`MAX_SIZE_DIGITS`]
-//! hex digits followed by CRLF. Decoding stops at the last chunk: what
+//! is an error, as is any size line that is not hex digits ([`MAX_SIZE_DIGITS`]
+//! of them significant at most) followed by CRLF. Decoding stops at the last chunk: what
 //! follows is the caller's.
 
 use std::fmt;
@@ -97,9 +97,10 @@ pub fn write_all_vectored(
 // Decoding
 // ---------------------------------------------------------------------------
 
-/// Most hex digits in a chunk size: 16 digits fill a `u64`, so a longer size
-/// line could only overflow. Bounds the one piece of framing held across
-/// reads (the size being parsed).
+/// Most significant hex digits in a chunk size: 16 digits fill a `u64`, so a
+/// longer size could only overflow. Leading zeros are any number (RFC 9112
+/// §7.1: `1*HEXDIG`) and change nothing; the one piece of framing held
+/// across reads, the size being parsed, stays a `u64`.
 pub const MAX_SIZE_DIGITS: usize = 16;
 
 /// Why a chunked body is malformed, with the offset in the framed stream.
@@ -214,7 +215,10 @@ impl ChunkedDecoder {
         };
         match self.state {
             State::Size { value, digits } => match (byte as char).to_digit(16) {
-                Some(_) if digits == MAX_SIZE_DIGITS => fail("chunk size has too many digits"),
+                // Already MAX_SIZE_DIGITS significant digits: one more overflows.
+                Some(_) if value >> (4 * (MAX_SIZE_DIGITS - 1)) != 0 => {
+                    fail("chunk size has too many digits")
+                }
                 Some(digit) => Ok(State::Size {
                     value: value << 4 | u64::from(digit),
                     digits: digits + 1,
@@ -467,5 +471,13 @@ mod tests {
             .unwrap();
         assert_eq!(seen, 3);
         assert!(!decoder.is_done());
+    }
+
+    /// Leading zeros are digits like any (RFC 9112 §7.1), however many:
+    /// only the significant ones can overflow.
+    #[test]
+    fn a_size_with_leading_zeros_is_its_value() {
+        let wire = b"00000000000000000000005\r\nhello\r\n0000\r\n\r\n";
+        assert_eq!(decode(wire, 3).map(|(body, _)| body), Ok(b"hello".to_vec()));
     }
 }

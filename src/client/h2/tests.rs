@@ -324,7 +324,7 @@ fn a_write_timed_out_at_the_deadline_is_the_limit() {
         while socket.write(&chunk).is_ok() {}
         socket.set_nonblocking(false).unwrap();
         let deadline = Instant::now() + Duration::from_millis(200);
-        let written = write_before(&mut socket, b"x", Some(deadline));
+        let written = write_before(&mut socket, b"x", Some(deadline), IDLE_TIMEOUT);
         assert!(matches!(written, Err(Unwritten::Limit)), "{written:?}");
     });
 }
@@ -424,4 +424,74 @@ fn a_second_request_the_limit_never_lets_go_ends_at_the_idle_timeout() {
         let failure = report.failure.as_deref();
         assert_eq!(failure, Some("nothing received for 500ms"), "{report:?}");
     });
+}
+
+/// A write to a server that takes nothing waits at most the idle timeout
+/// for room, and says so: a reply to a server that floods and never reads
+/// waited 10 s past a 1 s idle timeout, and the run then blamed 1 s of
+/// silence. The peer here never reads; the socket's buffers fill, and the
+/// write gives up a patience later.
+#[test]
+fn a_write_the_server_never_takes_waits_only_the_idle_timeout() {
+    crate::test_support::within(|| {
+        let (_peer, mut socket) = crate::test_support::loopback();
+        socket.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 65_536];
+        while socket.write(&chunk).is_ok() {}
+        socket.set_nonblocking(false).unwrap();
+        let patience = Duration::from_millis(200);
+        match write_before(&mut socket, b"x", None, patience) {
+            Err(Unwritten::Failed(e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+                assert_eq!(e.to_string(), "the server took no byte for 200ms");
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+/// Three rules of the connection a server must keep, each ending the run
+/// with its own line (RFC 9113 §3.4, §6.5.2, §6.9.1): SETTINGS first, no
+/// push enabled, no window past 2^31-1. Each was taken, and the body
+/// behind it called complete.
+#[test]
+fn a_server_that_breaks_a_connection_rule_ends_the_run() {
+    let whole = |frames: &mut Vec<u8>| {
+        frames.extend(a_head());
+        frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+    };
+    let mut no_settings = Vec::new();
+    whole(&mut no_settings);
+    let mut push = Vec::new();
+    frame_write::settings(&mut push, &[(frame::setting::ENABLE_PUSH, 1)]);
+    whole(&mut push);
+    let mut overflow = Vec::new();
+    frame_write::settings(&mut overflow, &[]);
+    frame_write::window_update(&mut overflow, 0, frame::MAX_WINDOW as u32);
+    whole(&mut overflow);
+    let mut stream_overflow = Vec::new();
+    frame_write::settings(
+        &mut stream_overflow,
+        &[(frame::setting::INITIAL_WINDOW_SIZE, 1 << 30)],
+    );
+    frame_write::window_update(&mut stream_overflow, 1, 1 << 30);
+    whole(&mut stream_overflow);
+    for (frames, why) in [
+        (no_settings, "the server's first frame was not its SETTINGS"),
+        (push, "a server's SETTINGS_ENABLE_PUSH of 1"),
+        (
+            overflow,
+            "a WINDOW_UPDATE that takes stream 0's window past 2^31-1",
+        ),
+        (
+            stream_overflow,
+            "a WINDOW_UPDATE that takes stream 1's window past 2^31-1",
+        ),
+    ] {
+        let (url, server) = scripted_server(frames, Duration::from_secs(2));
+        let report = run(&url, &options(), Some(Duration::from_secs(3))).unwrap();
+        server.join().unwrap();
+        assert_eq!(report.failure.as_deref(), Some(why), "{report:?}");
+        assert!(!report.first.complete, "{why}: {report:?}");
+    }
 }

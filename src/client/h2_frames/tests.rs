@@ -525,6 +525,24 @@ fn a_goaway_below_the_second_stream_cuts_it() {
     assert!(!report.timed_out, "{report:?}");
 }
 
+/// Stream 1, at or below the GOAWAY's last stream, may still end whole
+/// (RFC 9113 §6.8), here in a frame sent right behind the GOAWAY: it is
+/// taken, stream 1 is complete, and only then is stream 3 said cut.
+#[test]
+fn a_stream_below_a_goaways_last_still_ends_whole() {
+    let mut frames = Vec::new();
+    frame_write::settings(&mut frames, &[]);
+    frames.extend(a_head());
+    frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
+    frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
+    let (report, _) = what_the_client_sent(&with_a_second(), frames);
+    assert!(report.first.complete, "{report:?}");
+    assert_eq!(report.first.body_bytes, 1, "{report:?}");
+    let cut = "GOAWAY: the server will not answer stream 3";
+    assert_eq!(report.failure.as_deref(), Some(cut), "{report:?}");
+    assert!(!report.timed_out, "{report:?}");
+}
+
 /// Each request is a GET with exactly these fields, in this order: the
 /// four pseudo-fields (RFC 9113 §8.3.1), `:scheme` "http" as h2c is, and
 /// the client's name, after a table size update; stream 3's asks for the
