@@ -98,7 +98,9 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
         // says it was not sent. One a failed write kept back ends the run
         // when the reads reach the end of the receive queue, which after a
         // reset comes at once: the frames in it say why.
-        let second_done = report.second.as_ref().is_some_and(|s| s.latency.is_some());
+        // A stream 3 a GOAWAY left unanswered is as done as it will be.
+        let second_done = report.second.as_ref().is_some_and(|s| s.latency.is_some())
+            || conversation.unanswered().is_some();
         let second_never = second_sent.is_none() && report.goaway.is_some();
         let done = (report.first.latency.is_some() || options.stop_after_second)
             && (options.second.is_none() || second_done || second_never);
@@ -252,6 +254,9 @@ pub fn run(url: &HttpUrl, options: &H2Options, limit: Option<Duration>) -> io::R
             || report.second.as_ref().is_some_and(|s| s.latency.is_some()));
     if write_failure.is_some() && !every_response_ended {
         report.failure = write_failure;
+    }
+    if report.failure.is_none() {
+        report.failure = conversation.unanswered();
     }
     Ok(finish(report, started))
 }

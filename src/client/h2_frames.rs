@@ -184,6 +184,14 @@ impl Conversation {
         out
     }
 
+    /// Why the run failed, if a GOAWAY left stream 3 unanswered: for a
+    /// run that ends otherwise than at stream 1's end (the time limit, an
+    /// error GOAWAY, a run that stops after the second), which would
+    /// otherwise not say why stream 3 got nothing.
+    pub(super) fn unanswered(&self) -> Option<String> {
+        self.unanswered.map(unanswered_reason)
+    }
+
     /// Takes every whole frame from `frames` into `report`, stream 1's
     /// request sent at `first_sent`, stream 3's at `second_sent`, and
     /// appends the replies owed (SETTINGS and PING acknowledged, windows
@@ -197,7 +205,7 @@ impl Conversation {
         second_sent: Option<Instant>,
         replies: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let goaway = |id: u32| format!("GOAWAY: the server will not answer stream {id}");
+        let goaway = unanswered_reason;
         loop {
             let parsed = match frames.next_frame() {
                 // Every frame read is taken: a stream 1 that ended in them
@@ -410,9 +418,15 @@ fn parsed_stream(frame: &Frame<'_>) -> u32 {
         Frame::Headers { stream, .. }
         | Frame::Continuation { stream, .. }
         | Frame::Data { stream, .. }
-        | Frame::RstStream { stream, .. } => stream,
+        | Frame::RstStream { stream, .. }
+        | Frame::WindowUpdate { stream, .. } => stream,
         _ => 0,
     }
+}
+
+/// Why stream `id` failed, a GOAWAY's last stream below it.
+fn unanswered_reason(id: u32) -> String {
+    format!("GOAWAY: the server will not answer stream {id}")
 }
 
 /// Appends a GET for `url` on `stream`, with no body. Its block starts

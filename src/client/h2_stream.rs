@@ -152,9 +152,6 @@ fn ended(stream: &mut StreamReport, sent: Instant) -> Option<String> {
     }
 }
 
-/// What a stream's frames do to its report (a reset, frames after its
-/// end, padding, trailers), through a scripted server (the helpers of
-/// `h2.rs`'s tests).
 /// Why a response's header block, a head or `trailers`, is malformed (RFC
 /// 9113 §8.1.1), if it is: each regular field as the server takes a
 /// request's (§8.2.1: a lowercase token for a name, no control byte in a
@@ -190,6 +187,9 @@ fn malformed(fields: &[(Vec<u8>, Vec<u8>)], trailers: bool) -> Option<String> {
     (statuses > 1).then(|| "more than one :status".into())
 }
 
+/// What a stream's frames do to its report (a reset, frames after its
+/// end, padding, trailers), through a scripted server (the helpers of
+/// `h2.rs`'s tests).
 #[cfg(test)]
 mod tests {
     use super::super::h2::tests::{a_head, a_head_and_ten_bytes, report_of};

@@ -311,6 +311,17 @@ fn a_failed_write_after_which_the_response_ends_is_no_failure() {
     });
 }
 
+/// A loopback connection, the peer's end and ours, whose send buffer is
+/// full: the peer reads nothing, and our next write waits for room.
+fn a_full_socket() -> (TcpStream, TcpStream) {
+    let (peer, mut socket) = crate::test_support::loopback();
+    socket.set_nonblocking(true).unwrap();
+    let chunk = [0u8; 65_536];
+    while socket.write(&chunk).is_ok() {}
+    socket.set_nonblocking(false).unwrap();
+    (peer, socket)
+}
+
 /// A write that waits for room until the deadline and times out
 /// there is the time limit's stop, not a failure: the send buffer
 /// full (the peer reads nothing), a write of one byte more waits out
@@ -318,11 +329,7 @@ fn a_failed_write_after_which_the_response_ends_is_no_failure() {
 #[test]
 fn a_write_timed_out_at_the_deadline_is_the_limit() {
     crate::test_support::within(|| {
-        let (_peer, mut socket) = crate::test_support::loopback();
-        socket.set_nonblocking(true).unwrap();
-        let chunk = [0u8; 65_536];
-        while socket.write(&chunk).is_ok() {}
-        socket.set_nonblocking(false).unwrap();
+        let (_peer, mut socket) = a_full_socket();
         let deadline = Instant::now() + Duration::from_millis(200);
         let written = write_before(&mut socket, b"x", Some(deadline), IDLE_TIMEOUT);
         assert!(matches!(written, Err(Unwritten::Limit)), "{written:?}");
@@ -434,13 +441,13 @@ fn a_second_request_the_limit_never_lets_go_ends_at_the_idle_timeout() {
 #[test]
 fn a_write_the_server_never_takes_waits_only_the_idle_timeout() {
     crate::test_support::within(|| {
-        let (_peer, mut socket) = crate::test_support::loopback();
-        socket.set_nonblocking(true).unwrap();
-        let chunk = [0u8; 65_536];
-        while socket.write(&chunk).is_ok() {}
-        socket.set_nonblocking(false).unwrap();
-        let patience = Duration::from_millis(200);
-        match write_before(&mut socket, b"x", None, patience) {
+        let (_peer, mut socket) = a_full_socket();
+        let (patience, started) = (Duration::from_millis(200), Instant::now());
+        let written = write_before(&mut socket, b"x", None, patience);
+        // The message is made of `patience`: the wait itself is what
+        // tells it from the 10 s of old, with room for a loaded machine.
+        assert!(started.elapsed() < Duration::from_secs(5), "{written:?}");
+        match written {
             Err(Unwritten::Failed(e)) => {
                 assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
                 assert_eq!(e.to_string(), "the server took no byte for 200ms");

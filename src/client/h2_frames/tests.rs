@@ -543,6 +543,21 @@ fn a_stream_below_a_goaways_last_still_ends_whole() {
     assert!(!report.timed_out, "{report:?}");
 }
 
+/// The same GOAWAY with stream 1 still open, in a run that stops after
+/// the second: stream 3 will get nothing, so the run ends at once and says
+/// why, not at the time limit with no reason.
+#[test]
+fn a_goaway_that_leaves_the_second_unanswered_ends_a_run_that_waits_for_it() {
+    let mut frames = Vec::new();
+    frame_write::settings(&mut frames, &[]);
+    frames.extend(a_head_and_ten_bytes());
+    frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
+    let (report, _) = what_the_client_sent(&with_a_second(), frames);
+    let cut = "GOAWAY: the server will not answer stream 3";
+    assert_eq!(report.failure.as_deref(), Some(cut), "{report:?}");
+    assert!(!report.timed_out, "{report:?}");
+}
+
 /// Each request is a GET with exactly these fields, in this order: the
 /// four pseudo-fields (RFC 9113 §8.3.1), `:scheme` "http" as h2c is, and
 /// the client's name, after a table size update; stream 3's asks for the
