@@ -205,14 +205,13 @@ impl Conversation {
         second_sent: Option<Instant>,
         replies: &mut Vec<u8>,
     ) -> Result<(), String> {
-        let goaway = unanswered_reason;
         loop {
             let parsed = match frames.next_frame() {
                 // Every frame read is taken: a stream 1 that ended in them
                 // settles a stream 3 the GOAWAY left unanswered.
                 Ok(None) => {
                     return match self.unanswered {
-                        Some(id) if report.first.latency.is_some() => Err(goaway(id)),
+                        Some(id) if report.first.latency.is_some() => Err(unanswered_reason(id)),
                         _ => Ok(()),
                     };
                 }
@@ -297,7 +296,7 @@ impl Conversation {
                     // behind the GOAWAY: taken before stream 3 is failed.
                     match cut {
                         Some((3, _)) if open(&report.first) => self.unanswered = Some(3),
-                        Some((id, _)) => broken = Some(goaway(id)),
+                        Some((id, _)) => broken = Some(unanswered_reason(id)),
                         None => {}
                     }
                 }
