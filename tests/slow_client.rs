@@ -872,38 +872,35 @@ fn three_data_frames_then(then: &[u8]) -> Vec<u8> {
 /// closes with it unread: a reset, once `out` is in the client's receive
 /// queue. The client's next write is then its first after the reset.
 fn answering_then_resetting(out: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("its address");
-    let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-        let mut peeked = [0; 1024];
-        wait_until("the request to come", Duration::from_secs(10), || {
-            let n = stream.peek(&mut peeked).ok()?;
-            has_a_whole_headers_frame(&peeked[..n]).then_some(())
-        });
-        let _ = stream.write_all(&out);
-    });
-    (addr, server)
+    resetting(out, false)
 }
 
 /// [`answering_then_resetting`], but the server's SETTINGS goes first, and
 /// `out` once the client has acknowledged it: the client owes nothing when
 /// the reset comes.
 fn acknowledged_then_resetting(out: Vec<u8>) -> (SocketAddr, thread::JoinHandle<()>) {
+    resetting(out, true)
+}
+
+/// The server of [`answering_then_resetting`], and, if `settings_first`,
+/// of [`acknowledged_then_resetting`].
+fn resetting(out: Vec<u8>, settings_first: bool) -> (SocketAddr, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("its address");
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-        let mut settings = Vec::new();
-        common::h2::frame(&mut settings, 0x4, 0, 0, &[]);
-        let _ = stream.write_all(&settings);
+        if settings_first {
+            let mut settings = Vec::new();
+            common::h2::frame(&mut settings, 0x4, 0, 0, &[]);
+            let _ = stream.write_all(&settings);
+        }
         let mut peeked = [0; 1024];
-        wait_until("the request and the ack", Duration::from_secs(10), || {
+        wait_until("the request to come", Duration::from_secs(10), || {
             let n = stream.peek(&mut peeked).ok()?;
             let wire = &peeked[..n];
-            (has_a_whole_headers_frame(wire) && has_a_settings_ack(wire)).then_some(())
+            let acked = !settings_first || has_a_settings_ack(wire);
+            (has_a_whole_headers_frame(wire) && acked).then_some(())
         });
         let _ = stream.write_all(&out);
     });
