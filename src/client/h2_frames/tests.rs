@@ -509,53 +509,40 @@ fn the_second_streams_latency_counts_from_its_own_request() {
 
 /// A GOAWAY whose last stream is 1 cuts stream 3, still open (RFC 9113
 /// §6.8): the run ends at once, saying the server will not answer it,
-/// rather than wait for the time limit.
+/// rather than wait for the time limit. Stream 1, at or below the last
+/// stream, may still end whole, also in a frame sent right behind the
+/// GOAWAY: it is taken first. Left open, in a run that stops after the
+/// second, it does not hold the run: stream 3 will get nothing.
 #[test]
 fn a_goaway_below_the_second_stream_cuts_it() {
-    let mut frames = Vec::new();
-    frame_write::settings(&mut frames, &[]);
-    frames.extend(a_head());
-    frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-    frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
-    let (report, _) = what_the_client_sent(&with_a_second(), frames);
-    assert!(report.first.complete, "{report:?}");
-    let failure = report.failure.as_deref();
-    let cut = "GOAWAY: the server will not answer stream 3";
-    assert_eq!(failure, Some(cut), "{report:?}");
-    assert!(!report.timed_out, "{report:?}");
-}
-
-/// Stream 1, at or below the GOAWAY's last stream, may still end whole
-/// (RFC 9113 §6.8), here in a frame sent right behind the GOAWAY: it is
-/// taken, stream 1 is complete, and only then is stream 3 said cut.
-#[test]
-fn a_stream_below_a_goaways_last_still_ends_whole() {
-    let mut frames = Vec::new();
-    frame_write::settings(&mut frames, &[]);
-    frames.extend(a_head());
-    frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
-    frames.extend(raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x"));
-    let (report, _) = what_the_client_sent(&with_a_second(), frames);
-    assert!(report.first.complete, "{report:?}");
-    assert_eq!(report.first.body_bytes, 1, "{report:?}");
-    let cut = "GOAWAY: the server will not answer stream 3";
-    assert_eq!(report.failure.as_deref(), Some(cut), "{report:?}");
-    assert!(!report.timed_out, "{report:?}");
-}
-
-/// The same GOAWAY with stream 1 still open, in a run that stops after
-/// the second: stream 3 will get nothing, so the run ends at once and says
-/// why, not at the time limit with no reason.
-#[test]
-fn a_goaway_that_leaves_the_second_unanswered_ends_a_run_that_waits_for_it() {
-    let mut frames = Vec::new();
-    frame_write::settings(&mut frames, &[]);
-    frames.extend(a_head_and_ten_bytes());
-    frame_write::goaway(&mut frames, 1, ErrorCode::NoError, b"");
-    let (report, _) = what_the_client_sent(&with_a_second(), frames);
-    let cut = "GOAWAY: the server will not answer stream 3";
-    assert_eq!(report.failure.as_deref(), Some(cut), "{report:?}");
-    assert!(!report.timed_out, "{report:?}");
+    let end = || raw_frame(Kind::Data as u8, flag::END_STREAM, 1, b"x");
+    let goaway = || {
+        let mut frame = Vec::new();
+        frame_write::goaway(&mut frame, 1, ErrorCode::NoError, b"");
+        frame
+    };
+    // Stream 1's frames after the head, and whether they end it whole.
+    for (after_the_head, whole) in [
+        ([end(), goaway()].concat(), true),
+        ([goaway(), end()].concat(), true),
+        (
+            [raw_frame(Kind::Data as u8, 0, 1, b"0123456789"), goaway()].concat(),
+            false,
+        ),
+    ] {
+        let mut frames = Vec::new();
+        frame_write::settings(&mut frames, &[]);
+        frames.extend(a_head());
+        frames.extend(after_the_head);
+        let (report, _) = what_the_client_sent(&with_a_second(), frames);
+        if whole {
+            assert!(report.first.complete, "{report:?}");
+            assert_eq!(report.first.body_bytes, 1, "{report:?}");
+        }
+        let cut = "GOAWAY: the server will not answer stream 3";
+        assert_eq!(report.failure.as_deref(), Some(cut), "{report:?}");
+        assert!(!report.timed_out, "{report:?}");
+    }
 }
 
 /// Each request is a GET with exactly these fields, in this order: the
